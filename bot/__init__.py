@@ -1,0 +1,1 @@
+"""Love Bank (爱心银行): the channel-free application core."""

@@ -1,0 +1,38 @@
+"""Alembic from inside the app: every command that needs the database migrates first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.db import make_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def alembic_config(url: str) -> Config:
+    config = Config(str(ROOT / "alembic.ini")) if (ROOT / "alembic.ini").exists() else Config()
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.attributes["url"] = url
+    return config
+
+
+async def upgrade(url: str, engine: AsyncEngine | None = None) -> None:
+    """Upgrade to every head: feature branches of the migration tree all apply."""
+    own = engine is None
+    engine = engine or make_engine(url)
+    config = alembic_config(url)
+
+    def run(connection: object) -> None:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "heads")
+
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(run)
+    finally:
+        if own:
+            await engine.dispose()

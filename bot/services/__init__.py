@@ -1,0 +1,23 @@
+"""Services decide: business rules and every database write live here, behind plain calls."""
+
+from __future__ import annotations
+
+from bot.clock import Clock
+from bot.db import Database
+from bot.services.hours import HoursService
+from bot.services.ledger import Ledger
+from bot.services.people import PeopleService
+from bot.services.points import PointsService
+from bot.settings import Settings
+
+
+class Services:
+    """Everything a channel adapter or a job may call, built once per process."""
+
+    def __init__(self, db: Database, settings: Settings, clock: Clock | None = None) -> None:
+        self.db, self.settings = db, settings
+        self.clock = clock or Clock()
+        self.ledger = Ledger(self.clock)
+        self.people = PeopleService(db, settings, self.clock, self.ledger)
+        self.hours = HoursService(db, settings, self.clock, self.ledger)
+        self.points = PointsService(db, self.clock, self.ledger)

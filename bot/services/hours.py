@@ -1,0 +1,307 @@
+"""Service hours: submit, approve (credits points exactly once), reject, worker-recorded logs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.db import Database
+from bot.errors import AlreadyDecided, InvalidInput, NotAllowed, NotFound
+from bot.services.access import require_role, role_in
+from bot.services.ledger import Ledger, Ref
+from bot.services.notify import notify, notify_workers
+from bot.settings import Settings
+from models import Community, Person, ServiceCategory, ServiceLog
+
+STEP_MINUTES = 15
+MIN_MINUTES, MAX_MINUTES = 15, 12 * 60
+MAX_MINUTES_PER_DAY = 16 * 60
+
+
+def points_for(minutes: int, points_per_hour: int) -> int:
+    return minutes * points_per_hour // 60
+
+
+@dataclass(frozen=True)
+class LogView:
+    id: int
+    community_id: int
+    person_id: int
+    person_name: str
+    category: str
+    category_en: str
+    service_date: date
+    minutes: int
+    points: int
+    status: str
+    note: str | None
+    recorded_by_worker: bool
+    reject_reason: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Decision:
+    log: LogView
+    changed: bool  # False when the log had already been decided the same way (a replay)
+    balance_after: int | None = None
+
+
+@dataclass(frozen=True)
+class Category:
+    id: int
+    name: str
+    name_en: str
+    points_per_hour: int
+
+
+class HoursService:
+    def __init__(self, db: Database, settings: Settings, clock: Clock, ledger: Ledger) -> None:
+        self.db, self.settings, self.clock, self.ledger = db, settings, clock, ledger
+
+    def today(self, tz: str) -> date:
+        return self.clock.now().astimezone(ZoneInfo(tz)).date()
+
+    async def categories(self, community_id: int) -> list[Category]:
+        async with self.db.uow() as uow:
+            rows = await uow.session.scalars(
+                select(ServiceCategory)
+                .where(ServiceCategory.community_id == community_id, ServiceCategory.active.is_(True))
+                .order_by(ServiceCategory.position, ServiceCategory.id)
+            )
+            return [Category(c.id, c.name, c.name_en, c.points_per_hour) for c in rows]
+
+    # --- submitting -------------------------------------------------------------------------
+
+    async def submit(
+        self, person_id: int, community_id: int, *, category_id: int, service_date: date, minutes: int,
+        note: str | None = None, photo: str | None = None, request_key: str | None = None,
+    ) -> LogView:
+        """A volunteer logs their own hours; the log waits for a worker."""
+
+        async def work(session: AsyncSession) -> LogView:
+            replay = await self._by_request_key(session, request_key)
+            if replay is not None:
+                return replay
+            await require_role(session, person_id, community_id, "volunteer")
+            log = await self._new_log(
+                session, person_id, community_id, category_id, service_date, minutes, note, photo,
+                submitted_by=person_id, request_key=request_key,
+            )
+            await notify_workers(session, self.clock, community_id, "notify.pending_logs", coalesce="pending_logs")
+            return await self._view(session, log.id)
+
+        return await self.db.transaction(work)
+
+    async def record(
+        self, worker_id: int, community_id: int, volunteer_ids: list[int], *, category_id: int,
+        service_date: date, minutes: int, note: str | None = None, event_name: str | None = None,
+        request_key: str | None = None,
+    ) -> list[Decision]:
+        """A worker records hours for volunteers without a phone (代录) or for a whole event.
+        The worker vouches for them, so they are approved at once and marked as recorded."""
+        if not volunteer_ids:
+            raise InvalidInput("error.no_volunteers")
+        if len(set(volunteer_ids)) != len(volunteer_ids):
+            raise InvalidInput("error.duplicate_volunteers")
+
+        async def work(session: AsyncSession) -> list[Decision]:
+            await require_role(session, worker_id, community_id, "worker")
+            decisions = []
+            for i, volunteer_id in enumerate(volunteer_ids):
+                key = f"{request_key}:{i}" if request_key else None
+                replay = await self._by_request_key(session, key)
+                if replay is not None:
+                    decisions.append(Decision(replay, changed=False))
+                    continue
+                if volunteer_id == worker_id:
+                    raise NotAllowed("error.own_log")
+                if await role_in(session, volunteer_id, community_id) not in ("volunteer", "worker"):
+                    raise InvalidInput("error.not_volunteer", person=await _name(session, volunteer_id))
+                log = await self._new_log(
+                    session, volunteer_id, community_id, category_id, service_date, minutes, note, None,
+                    submitted_by=worker_id, request_key=key, event_name=event_name,
+                )
+                decisions.append(await self._approve_in(session, worker_id, log.id))
+            return decisions
+
+        return await self.db.transaction(work)
+
+    async def _new_log(
+        self, session: AsyncSession, person_id: int, community_id: int, category_id: int,
+        service_date: date, minutes: int, note: str | None, photo: str | None, *, submitted_by: int,
+        request_key: str | None, event_name: str | None = None,
+    ) -> ServiceLog:
+        community = await session.get(Community, community_id)
+        if community is None:
+            raise NotFound("error.no_community")
+        category = await session.get(ServiceCategory, category_id)
+        if category is None or category.community_id != community_id or not category.active:
+            raise InvalidInput("error.bad_category")
+        self._check_minutes(minutes)
+        self._check_date(service_date, community.timezone)
+        logged = await session.scalar(
+            select(func.coalesce(func.sum(ServiceLog.minutes), 0)).where(
+                ServiceLog.person_id == person_id, ServiceLog.service_date == service_date,
+                ServiceLog.status != "rejected",
+            )
+        )
+        if logged + minutes > MAX_MINUTES_PER_DAY:
+            raise InvalidInput("error.day_limit", logged=logged, limit=MAX_MINUTES_PER_DAY)
+        note = (note or "").strip()[:500] or None
+        log = ServiceLog(
+            community_id=community_id, person_id=person_id, category_id=category_id,
+            service_date=service_date, minutes=minutes, points_per_hour=category.points_per_hour,
+            points=points_for(minutes, category.points_per_hour), note=note, photo=photo, status="pending",
+            submitted_by_id=submitted_by, recorded_by_worker=submitted_by != person_id,
+            event_name=event_name, request_key=request_key, created_at=self.clock.now(),
+        )
+        session.add(log)
+        await session.flush()
+        return log
+
+    @staticmethod
+    def _check_minutes(minutes: int) -> None:
+        if not isinstance(minutes, int) or minutes % STEP_MINUTES:
+            raise InvalidInput("error.minutes_step")
+        if not MIN_MINUTES <= minutes <= MAX_MINUTES:
+            raise InvalidInput("error.minutes_range")
+
+    def _check_date(self, service_date: date, tz: str) -> None:
+        today = self.today(tz)
+        if service_date > today:
+            raise InvalidInput("error.date_future")
+        if service_date < today - timedelta(days=self.settings.service_log_max_age_days):
+            raise InvalidInput("error.date_too_old", days=self.settings.service_log_max_age_days)
+
+    # --- deciding ---------------------------------------------------------------------------
+
+    async def approve(self, worker_id: int, log_id: int) -> Decision:
+        """Approve and credit the points in one transaction. Approving an approved log again
+        is a harmless replay: it credits nothing and reports changed=False."""
+        return await self.db.transaction(lambda session: self._approve_in(session, worker_id, log_id))
+
+    async def _approve_in(self, session: AsyncSession, worker_id: int, log_id: int) -> Decision:
+        log = await self._decidable(session, worker_id, log_id)
+        now = self.clock.now()
+        claimed = await session.execute(
+            update(ServiceLog).where(ServiceLog.id == log_id, ServiceLog.status == "pending")
+            .values(status="approved", decided_by_id=worker_id, decided_at=now)
+        )
+        if claimed.rowcount != 1:
+            return await self._already(session, log_id, "approved")
+        if log.points > 0:
+            await self.ledger.earn(
+                session, community_id=log.community_id, person_id=log.person_id, amount=log.points,
+                key=f"earn:H{log_id}", ref=Ref("log", log_id), actor_id=worker_id,
+            )
+        balance = await self.ledger.balance(session, log.community_id, log.person_id)
+        view = await self._view(session, log_id)
+        if not view.recorded_by_worker:
+            await notify(session, self.clock, log.person_id, "notify.log_approved",
+                         log=log_id, points=view.points, available=balance.available)
+        return Decision(view, changed=True, balance_after=balance.available)
+
+    async def reject(self, worker_id: int, log_id: int, reason: str) -> Decision:
+        reason = " ".join((reason or "").split())[:300]
+        if not reason:
+            raise InvalidInput("error.reason_required")
+
+        async def work(session: AsyncSession) -> Decision:
+            log = await self._decidable(session, worker_id, log_id)
+            claimed = await session.execute(
+                update(ServiceLog).where(ServiceLog.id == log_id, ServiceLog.status == "pending")
+                .values(status="rejected", decided_by_id=worker_id, decided_at=self.clock.now(),
+                        reject_reason=reason)
+            )
+            if claimed.rowcount != 1:
+                return await self._already(session, log_id, "rejected")
+            balance = await self.ledger.balance(session, log.community_id, log.person_id)
+            await notify(session, self.clock, log.person_id, "notify.log_rejected",
+                         log=log_id, reason=reason, available=balance.available)
+            return Decision(await self._view(session, log_id), changed=True, balance_after=balance.available)
+
+        return await self.db.transaction(work)
+
+    async def approve_many(self, worker_id: int, log_ids: list[int]) -> tuple[list[Decision], list[tuple[int, str]]]:
+        """Batch approval: each log in its own transaction, so one refusal does not hold up
+        the rest. Returns the decisions and (log id, error key) for the refused ones."""
+        done, refused = [], []
+        for log_id in log_ids:
+            try:
+                done.append(await self.approve(worker_id, log_id))
+            except (NotAllowed, NotFound, AlreadyDecided) as exc:
+                refused.append((log_id, exc.key))
+        return done, refused
+
+    async def _decidable(self, session: AsyncSession, worker_id: int, log_id: int) -> ServiceLog:
+        log = await session.get(ServiceLog, log_id)
+        if log is None:
+            raise NotFound("error.no_log", log=log_id)
+        await require_role(session, worker_id, log.community_id, "worker")
+        if log.person_id == worker_id:
+            raise NotAllowed("error.own_log")
+        return log
+
+    async def _already(self, session: AsyncSession, log_id: int, wanted: str) -> Decision:
+        view = await self._view(session, log_id)
+        if view.status != wanted:
+            raise AlreadyDecided("error.log_decided", log=log_id, status=view.status)
+        return Decision(view, changed=False)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    async def pending(self, worker_id: int, community_id: int, limit: int = 50) -> list[LogView]:
+        """Logs waiting for a decision, oldest first (上不过午，下不过夜)."""
+        async with self.db.uow() as uow:
+            await require_role(uow.session, worker_id, community_id, "worker")
+            ids = await uow.session.scalars(
+                select(ServiceLog.id).where(ServiceLog.community_id == community_id, ServiceLog.status == "pending")
+                .order_by(ServiceLog.created_at, ServiceLog.id).limit(limit)
+            )
+            return [await self._view(uow.session, i) for i in ids]
+
+    async def logs_of(self, person_id: int, community_id: int, status: str | None = None, limit: int = 20) -> list[LogView]:
+        async with self.db.uow() as uow:
+            stmt = select(ServiceLog.id).where(ServiceLog.person_id == person_id, ServiceLog.community_id == community_id)
+            if status:
+                stmt = stmt.where(ServiceLog.status == status)
+            ids = await uow.session.scalars(stmt.order_by(ServiceLog.id.desc()).limit(limit))
+            return [await self._view(uow.session, i) for i in ids]
+
+    async def get(self, log_id: int) -> LogView:
+        async with self.db.uow() as uow:
+            return await self._view(uow.session, log_id)
+
+    async def _by_request_key(self, session: AsyncSession, request_key: str | None) -> LogView | None:
+        if not request_key:
+            return None
+        log_id = await session.scalar(select(ServiceLog.id).where(ServiceLog.request_key == request_key))
+        return None if log_id is None else await self._view(session, log_id)
+
+    @staticmethod
+    async def _view(session: AsyncSession, log_id: int) -> LogView:
+        row = (await session.execute(
+            select(ServiceLog, Person.display_name, ServiceCategory.name, ServiceCategory.name_en)
+            .join(Person, Person.id == ServiceLog.person_id)
+            .join(ServiceCategory, ServiceCategory.id == ServiceLog.category_id)
+            .where(ServiceLog.id == log_id)
+        )).first()
+        if row is None:
+            raise NotFound("error.no_log", log=log_id)
+        log, name, category, category_en = row
+        return LogView(
+            log.id, log.community_id, log.person_id, name, category, category_en, log.service_date,
+            log.minutes, log.points, log.status, log.note, log.recorded_by_worker, log.reject_reason,
+            log.created_at,
+        )
+
+
+async def _name(session: AsyncSession, person_id: int) -> str:
+    person = await session.get(Person, person_id)
+    return person.display_name if person else str(person_id)

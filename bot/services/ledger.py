@@ -1,0 +1,378 @@
+"""The points ledger: accounts, immutable transfers, two-phase holds.
+
+Every balance change is one transfer row with a unique idempotency key taken from its business
+cause. A person's available points (posted - pending) never go below zero: the debit is a guarded
+UPDATE in the same transaction (`WHERE posted - pending >= :amount`), so the rule holds under
+concurrency on SQLite and PostgreSQL alike. Functions here work inside the caller's transaction,
+so an approval can credit points atomically with the log it approves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.errors import AlreadyDecided, IdempotencyConflict, InsufficientPoints, InvalidInput, NotFound
+from models import Account, ServiceLog, Transfer
+
+SYSTEM_ACCOUNTS = ("issuance", "supermarket", "adjustments", "expiry", "pool")
+# Accounts whose available balance must stay >= 0; the others may run negative (issuance is
+# where points come from, so it goes negative as points are earned).
+GUARDED = frozenset({"person", "pool"})
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    id: int
+    kind: str
+    phase: str
+    debit_account_id: int
+    credit_account_id: int
+    amount: int
+    pending_id: int | None = None
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class Balance:
+    posted: int
+    pending: int
+    earned_points: int
+    earned_minutes: int
+
+    @property
+    def available(self) -> int:
+        return self.posted - self.pending
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    transfer_id: int
+    kind: str
+    phase: str
+    delta: int  # signed, from the person's side; holds and releases change only `pending`
+    created_at: datetime
+    ref_type: str | None
+    ref_id: int | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Ref:
+    type: str | None = None
+    id: int | None = None
+
+
+_COLUMNS = (
+    Transfer.id, Transfer.kind, Transfer.phase, Transfer.debit_account_id,
+    Transfer.credit_account_id, Transfer.amount, Transfer.pending_id,
+)
+
+
+class Ledger:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        # Account ids never change once created; caching them saves a query per operation.
+        self._account_ids: dict[tuple[int, str, int | None], tuple[int, str]] = {}
+
+    # --- accounts ---------------------------------------------------------------------------
+
+    async def open_system_accounts(self, session: AsyncSession, community_id: int) -> None:
+        for kind in SYSTEM_ACCOUNTS:
+            await self._ensure_account(session, community_id, kind, None)
+
+    async def open_person_account(self, session: AsyncSession, community_id: int, person_id: int) -> int:
+        return await self._ensure_account(session, community_id, "person", person_id)
+
+    async def _ensure_account(self, session: AsyncSession, community_id: int, kind: str, person_id: int | None) -> int:
+        found = await self._account(session, community_id, kind, person_id, missing_ok=True)
+        if found is not None:
+            return found
+        stmt = _insert(session, Account).values(
+            community_id=community_id, kind=kind, person_id=person_id, posted=0, pending=0
+        ).on_conflict_do_nothing()
+        await session.execute(stmt)
+        found = await self._account(session, community_id, kind, person_id)
+        assert found is not None
+        return found
+
+    async def _account(
+        self, session: AsyncSession, community_id: int, kind: str, person_id: int | None, missing_ok: bool = False
+    ) -> int | None:
+        key = (community_id, kind, person_id)
+        cached = self._account_ids.get(key)
+        if cached is not None:
+            return cached[0]
+        owner = Account.person_id.is_(None) if person_id is None else Account.person_id == person_id
+        account_id = await session.scalar(
+            select(Account.id).where(Account.community_id == community_id, Account.kind == kind, owner)
+        )
+        if account_id is None:
+            if missing_ok:
+                return None
+            raise NotFound("error.no_account")
+        self._account_ids[key] = (account_id, kind)
+        return account_id
+
+    async def person_account(self, session: AsyncSession, community_id: int, person_id: int) -> int:
+        return await self._account(session, community_id, "person", person_id)  # type: ignore[return-value]
+
+    async def system_account(self, session: AsyncSession, community_id: int, kind: str) -> int:
+        return await self._account(session, community_id, kind, None)  # type: ignore[return-value]
+
+    # --- single-phase transfers -------------------------------------------------------------
+
+    async def earn(
+        self, session: AsyncSession, *, community_id: int, person_id: int, amount: int, key: str,
+        ref: Ref = Ref(), actor_id: int | None = None,
+    ) -> TransferResult:
+        debit = await self.system_account(session, community_id, "issuance")
+        credit = await self.open_person_account(session, community_id, person_id)
+        return await self.transfer(
+            session, community_id=community_id, debit=debit, credit=credit, amount=amount,
+            kind="earn", key=key, ref=ref, actor_id=actor_id,
+        )
+
+    async def adjust(
+        self, session: AsyncSession, *, community_id: int, person_id: int, amount: int, reason: str,
+        key: str, actor_id: int,
+    ) -> TransferResult:
+        """A manual correction: positive credits the person, negative debits them. The caller
+        checks the actor's role and writes the audit entry."""
+        if amount == 0:
+            raise InvalidInput("error.amount_positive")
+        if not reason.strip():
+            raise InvalidInput("error.reason_required")
+        system = await self.system_account(session, community_id, "adjustments")
+        person = await self.person_account(session, community_id, person_id)
+        debit, credit = (system, person) if amount > 0 else (person, system)
+        return await self.transfer(
+            session, community_id=community_id, debit=debit, credit=credit, amount=abs(amount),
+            kind="adjust", key=key, actor_id=actor_id, reason=reason.strip(),
+        )
+
+    async def gift(
+        self, session: AsyncSession, *, community_id: int, from_person_id: int, to_person_id: int,
+        amount: int, key: str,
+    ) -> TransferResult:
+        if from_person_id == to_person_id:
+            raise InvalidInput("error.gift_self")
+        debit = await self.person_account(session, community_id, from_person_id)
+        credit = await self.open_person_account(session, community_id, to_person_id)
+        return await self.transfer(
+            session, community_id=community_id, debit=debit, credit=credit, amount=amount,
+            kind="gift", key=key, actor_id=from_person_id,
+        )
+
+    async def donate(
+        self, session: AsyncSession, *, community_id: int, person_id: int, amount: int, key: str
+    ) -> TransferResult:
+        debit = await self.person_account(session, community_id, person_id)
+        credit = await self.system_account(session, community_id, "pool")
+        return await self.transfer(
+            session, community_id=community_id, debit=debit, credit=credit, amount=amount,
+            kind="donate", key=key, actor_id=person_id,
+        )
+
+    async def transfer(
+        self, session: AsyncSession, *, community_id: int, debit: int, credit: int, amount: int,
+        kind: str, key: str, ref: Ref = Ref(), actor_id: int | None = None, reason: str | None = None,
+    ) -> TransferResult:
+        _check_amount(amount)
+        expected = TransferResult(0, kind, "posted", debit, credit, amount)
+        new_id = await self._insert_transfer(session, expected, community_id, key, ref, actor_id, reason)
+        if new_id is None:
+            return await self._replay(session, key, expected)
+        await self._move_posted(session, debit, credit, amount)
+        return _with_id(expected, new_id)
+
+    # --- two-phase transfers ----------------------------------------------------------------
+
+    async def hold(
+        self, session: AsyncSession, *, community_id: int, person_id: int, amount: int, key: str,
+        ref: Ref = Ref(), counterparty: str = "supermarket", kind: str = "redeem",
+        actor_id: int | None = None,
+    ) -> TransferResult:
+        """Reserve points: pending grows, available shrinks, posted stays."""
+        _check_amount(amount)
+        debit = await self.person_account(session, community_id, person_id)
+        credit = await self.system_account(session, community_id, counterparty)
+        expected = TransferResult(0, kind, "pending", debit, credit, amount)
+        new_id = await self._insert_transfer(session, expected, community_id, key, ref, actor_id, None)
+        if new_id is None:
+            return await self._replay(session, key, expected)
+        guarded = await session.execute(
+            update(Account)
+            .where(Account.id == debit, Account.posted - Account.pending >= amount)
+            .values(pending=Account.pending + amount)
+        )
+        if guarded.rowcount != 1:
+            raise InsufficientPoints(amount=amount)
+        return _with_id(expected, new_id)
+
+    async def post(self, session: AsyncSession, *, pending_id: int, key: str, actor_id: int | None = None) -> TransferResult:
+        return await self._resolve(session, pending_id, "post", key, actor_id)
+
+    async def void(self, session: AsyncSession, *, pending_id: int, key: str, actor_id: int | None = None) -> TransferResult:
+        return await self._resolve(session, pending_id, "void", key, actor_id)
+
+    async def expire(self, session: AsyncSession, *, pending_id: int, key: str) -> TransferResult:
+        return await self._resolve(session, pending_id, "expire", key, None)
+
+    async def _resolve(
+        self, session: AsyncSession, pending_id: int, phase: str, key: str, actor_id: int | None
+    ) -> TransferResult:
+        hold = (await session.execute(
+            select(*_COLUMNS, Transfer.community_id, Transfer.ref_type, Transfer.ref_id)
+            .where(Transfer.id == pending_id)
+        )).first()
+        if hold is None or hold.phase != "pending":
+            raise NotFound("error.no_hold")
+        expected = TransferResult(
+            0, hold.kind, phase, hold.debit_account_id, hold.credit_account_id, hold.amount, pending_id
+        )
+        new_id = await self._insert_transfer(
+            session, expected, hold.community_id, key, Ref(hold.ref_type, hold.ref_id), actor_id, None
+        )
+        if new_id is None:
+            replay = await self._replay(session, key, expected, missing_ok=True)
+            if replay is None:  # another request resolved this hold first
+                raise AlreadyDecided("error.hold_resolved")
+            return replay
+        await session.execute(
+            update(Account).where(Account.id == hold.debit_account_id)
+            .values(pending=Account.pending - hold.amount)
+        )
+        if phase == "post":
+            # The hold already reserved the points; posting cannot overdraw, so no guard here.
+            await self._move_posted(session, hold.debit_account_id, hold.credit_account_id, hold.amount, guard=False)
+        return _with_id(expected, new_id)
+
+    # --- reads ------------------------------------------------------------------------------
+
+    async def balance(self, session: AsyncSession, community_id: int, person_id: int) -> Balance:
+        row = (await session.execute(
+            select(Account.id, Account.posted, Account.pending).where(
+                Account.community_id == community_id, Account.kind == "person", Account.person_id == person_id
+            )
+        )).first()
+        if row is None:
+            return Balance(0, 0, 0, 0)
+        earned = await session.scalar(
+            select(func.coalesce(func.sum(Transfer.amount), 0)).where(
+                Transfer.credit_account_id == row.id, Transfer.kind == "earn", Transfer.phase == "posted"
+            )
+        )
+        minutes = await session.scalar(
+            select(func.coalesce(func.sum(ServiceLog.minutes), 0)).where(
+                ServiceLog.person_id == person_id, ServiceLog.community_id == community_id,
+                ServiceLog.status == "approved",
+            )
+        )
+        return Balance(row.posted, row.pending, int(earned or 0), int(minutes or 0))
+
+    async def history(
+        self, session: AsyncSession, community_id: int, person_id: int, *, page: int = 0, page_size: int = 10
+    ) -> tuple[list[HistoryItem], bool]:
+        """Newest first; returns the page and whether an older page exists."""
+        account = await self._account(session, community_id, "person", person_id, missing_ok=True)
+        if account is None:
+            return [], False
+        rows = (await session.execute(
+            select(
+                Transfer.id, Transfer.kind, Transfer.phase, Transfer.amount, Transfer.created_at,
+                Transfer.ref_type, Transfer.ref_id, Transfer.reason,
+                case((Transfer.credit_account_id == account, 1), else_=-1).label("sign"),
+            )
+            .where(or_(Transfer.debit_account_id == account, Transfer.credit_account_id == account))
+            .order_by(Transfer.id.desc())
+            .offset(page * page_size)
+            .limit(page_size + 1)
+        )).all()
+        items = [
+            HistoryItem(r.id, r.kind, r.phase, r.sign * r.amount, r.created_at, r.ref_type, r.ref_id, r.reason)
+            for r in rows[:page_size]
+        ]
+        return items, len(rows) > page_size
+
+    async def unresolved_holds(self, session: AsyncSession, older_than: datetime) -> list[int]:
+        resolution = Transfer.__table__.alias("resolution")
+        rows = await session.scalars(
+            select(Transfer.id)
+            .outerjoin(resolution, resolution.c.pending_id == Transfer.id)
+            .where(and_(Transfer.phase == "pending", Transfer.created_at < older_than, resolution.c.id.is_(None)))
+            .order_by(Transfer.id)
+        )
+        return list(rows)
+
+    # --- internals --------------------------------------------------------------------------
+
+    async def _insert_transfer(
+        self, session: AsyncSession, t: TransferResult, community_id: int, key: str, ref: Ref,
+        actor_id: int | None, reason: str | None,
+    ) -> int | None:
+        """Insert the row, or return None when the key (or, for a resolution, the hold) is taken.
+        ON CONFLICT DO NOTHING makes a concurrent duplicate wait for the winner instead of failing."""
+        if not key or len(key) > 160:
+            raise InvalidInput("error.bad_key")
+        stmt = (
+            _insert(session, Transfer)
+            .values(
+                community_id=community_id, debit_account_id=t.debit_account_id,
+                credit_account_id=t.credit_account_id, amount=t.amount, kind=t.kind, phase=t.phase,
+                pending_id=t.pending_id, idempotency_key=key, ref_type=ref.type, ref_id=ref.id,
+                actor_id=actor_id, reason=reason, created_at=self.clock.now(),
+            )
+            .on_conflict_do_nothing()
+            .returning(Transfer.id)
+        )
+        return await session.scalar(stmt)
+
+    async def _replay(
+        self, session: AsyncSession, key: str, expected: TransferResult, missing_ok: bool = False
+    ) -> TransferResult | None:
+        row = (await session.execute(select(*_COLUMNS).where(Transfer.idempotency_key == key))).first()
+        if row is None:
+            if missing_ok:
+                return None
+            raise NotFound("error.no_transfer")
+        found = TransferResult(*row, replayed=True)
+        if _with_id(expected, row.id, replayed=True) != found:
+            raise IdempotencyConflict(key=key)
+        return found
+
+    async def _move_posted(self, session: AsyncSession, debit: int, credit: int, amount: int, guard: bool = True) -> None:
+        # Update in id order so two transfers between the same accounts cannot deadlock.
+        for account_id in sorted((debit, credit)):
+            if account_id == debit:
+                stmt = update(Account).where(Account.id == debit).values(posted=Account.posted - amount)
+                if guard:
+                    stmt = stmt.where(
+                        or_(Account.kind.notin_(GUARDED), Account.posted - Account.pending >= amount)
+                    )
+                if (await session.execute(stmt)).rowcount != 1:
+                    raise InsufficientPoints(amount=amount)
+            else:
+                await session.execute(update(Account).where(Account.id == credit).values(posted=Account.posted + amount))
+
+
+def _check_amount(amount: int) -> None:
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise InvalidInput("error.amount_positive")
+
+
+def _with_id(t: TransferResult, new_id: int, replayed: bool = False) -> TransferResult:
+    return TransferResult(
+        new_id, t.kind, t.phase, t.debit_account_id, t.credit_account_id, t.amount, t.pending_id, replayed
+    )
+
+
+def _insert(session: AsyncSession, table: type) -> object:
+    dialect = session.get_bind().dialect.name
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)

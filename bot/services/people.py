@@ -1,0 +1,274 @@
+"""Communities, people, channel identities, invites, joining and roles."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.db import Database
+from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.services.access import get_person, require_admin, require_role
+from bot.services.audit import audit
+from bot.services.ledger import Ledger
+from bot.settings import Settings
+from models import Community, Identity, InviteCode, Membership, Person, ServiceCategory
+
+# (中文名, English name) of the default service categories, DESIGN.md "Service hours".
+DEFAULT_CATEGORIES = (
+    ("探访", "Visit"), ("助餐", "Meals"), ("助洁", "Cleaning"), ("助医", "Medical escort"),
+    ("助急", "Emergency help"), ("助乐", "Recreation"), ("家政", "Housework"),
+    ("培训辅导", "Tutoring"), ("咨询", "Consultation"), ("义务维修", "Repairs"),
+    ("治安巡逻", "Patrol"), ("纠纷调解", "Mediation"), ("其他", "Other"),
+)
+DEFAULT_POINTS_PER_HOUR = 10
+# Unambiguous upper-case letters and digits (no O/0, I/1) for codes people type.
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+PHONE = re.compile(r"^\+?\d{7,15}$")
+NAME_MAX = 50
+
+
+@dataclass(frozen=True)
+class Member:
+    person_id: int
+    community_id: int
+    role: str
+    confirmed: bool
+    invited_as: str | None = None  # set by join: the role the invite asks the newcomer to take
+
+
+def new_code(length: int = 8) -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
+
+
+def clean_phone(raw: str) -> str:
+    phone = re.sub(r"[\s\-()]", "", raw or "")
+    if not PHONE.match(phone):
+        raise InvalidInput("error.bad_phone")
+    return phone
+
+
+def clean_name(raw: str) -> str:
+    name = " ".join((raw or "").split())
+    if not name or len(name) > NAME_MAX or name.startswith("/"):
+        raise InvalidInput("error.bad_name")
+    return name
+
+
+class PeopleService:
+    def __init__(self, db: Database, settings: Settings, clock: Clock, ledger: Ledger) -> None:
+        self.db, self.settings, self.clock, self.ledger = db, settings, clock, ledger
+
+    # --- identities -------------------------------------------------------------------------
+
+    async def identify(
+        self, channel: str, external_id: str, *, display_name: str, handle: str | None = None,
+        chat_id: str | None = None,
+    ) -> tuple[Person, Identity]:
+        """The person behind a channel account, created on first contact. Admins named in
+        LOVEBANK_ADMINS become admins here."""
+
+        async def work(session: AsyncSession) -> tuple[Person, Identity]:
+            identity = await session.scalar(
+                select(Identity).where(Identity.channel == channel, Identity.external_id == external_id)
+            )
+            is_admin = f"{channel}:{external_id}" in self.settings.admins
+            if identity is not None:
+                person = await get_person(session, identity.person_id)
+                if is_admin and not person.is_admin:
+                    person.is_admin = True
+                if chat_id and identity.chat_id != chat_id:
+                    identity.chat_id = chat_id
+                return person, identity
+            person = Person(
+                display_name=(display_name or external_id)[:NAME_MAX], locale=self.settings.locale,
+                is_admin=is_admin, created_at=self.clock.now(),
+            )
+            session.add(person)
+            await session.flush()
+            identity = Identity(
+                person_id=person.id, channel=channel, external_id=external_id, chat_id=chat_id,
+                handle=handle,
+            )
+            session.add(identity)
+            await session.flush()
+            return person, identity
+
+        return await self.db.transaction(work)
+
+    async def find_by_handle(self, session: AsyncSession, handle: str) -> Person | None:
+        """A person by a handle (console name, Telegram username) or by display name."""
+        handle = handle.lstrip("@")
+        person_id = await session.scalar(
+            select(Identity.person_id).where(func.lower(Identity.handle) == handle.lower()).limit(1)
+        )
+        if person_id is None:
+            person_id = await session.scalar(select(Person.id).where(Person.display_name == handle).limit(1))
+        return None if person_id is None else await session.get(Person, person_id)
+
+    # --- communities ------------------------------------------------------------------------
+
+    async def create_community(
+        self, name: str, *, actor_id: int | None = None, timezone: str | None = None,
+        locale: str | None = None,
+    ) -> Community:
+        """A community with its system accounts and the default categories. `actor_id` None
+        is the operator (CLI, demo); otherwise only an admin may."""
+        name = clean_name(name)
+
+        async def work(session: AsyncSession) -> Community:
+            if actor_id is not None:
+                await require_admin(session, actor_id)
+            if await session.scalar(select(Community.id).where(Community.name == name)):
+                raise InvalidInput("error.community_exists", name=name)
+            community = Community(
+                name=name, timezone=timezone or self.settings.timezone, locale=locale or self.settings.locale,
+                options={}, created_at=self.clock.now(),
+            )
+            session.add(community)
+            await session.flush()
+            await self.ledger.open_system_accounts(session, community.id)
+            session.add_all(
+                ServiceCategory(
+                    community_id=community.id, name=zh, name_en=en, points_per_hour=DEFAULT_POINTS_PER_HOUR,
+                    position=i, active=True,
+                )
+                for i, (zh, en) in enumerate(DEFAULT_CATEGORIES, start=1)
+            )
+            await audit(session, self.clock, "community.create", actor_id, community.id, details={"name": name})
+            return community
+
+        return await self.db.transaction(work)
+
+    async def create_invite(
+        self, actor_id: int, community_id: int, *, role: str = "volunteer", max_uses: int | None = None
+    ) -> str:
+        if role not in ("resident", "volunteer"):
+            raise InvalidInput("error.bad_role")
+
+        async def work(session: AsyncSession) -> str:
+            await require_role(session, actor_id, community_id, "worker")
+            code = new_code()
+            session.add(InviteCode(
+                code=code, community_id=community_id, role=role, created_by_id=actor_id,
+                max_uses=max_uses, uses=0, created_at=self.clock.now(),
+            ))
+            return code
+
+        return await self.db.transaction(work)
+
+    async def join(self, person_id: int, code: str) -> Member:
+        """Join the invite's community. Joining again changes nothing; an invite never lowers
+        a role the person already has there."""
+        code = (code or "").strip().upper()
+
+        async def work(session: AsyncSession) -> Member:
+            invite = await session.scalar(select(InviteCode).where(InviteCode.code == code))
+            now = self.clock.now()
+            if invite is None or (invite.expires_at and invite.expires_at < now):
+                raise NotFound("error.bad_invite")
+            existing = await self._membership(session, person_id, invite.community_id)
+            person = await get_person(session, person_id)
+            person.community_id = invite.community_id
+            if existing is not None:
+                return _member(existing, invite.role)
+            used = await session.execute(
+                update(InviteCode).where(
+                    InviteCode.id == invite.id,
+                    (InviteCode.max_uses.is_(None)) | (InviteCode.uses < InviteCode.max_uses),
+                ).values(uses=InviteCode.uses + 1)
+            )
+            if used.rowcount != 1:
+                raise NotFound("error.bad_invite")
+            membership = Membership(
+                person_id=person_id, community_id=invite.community_id, role="resident", confirmed=True,
+                joined_at=now,
+            )
+            session.add(membership)
+            await session.flush()
+            await self.ledger.open_person_account(session, invite.community_id, person_id)
+            return _member(membership, invite.role)
+
+        return await self.db.transaction(work)
+
+    async def register_volunteer(self, person_id: int, community_id: int, real_name: str, phone: str) -> Member:
+        """Real name and phone make a member a volunteer; some communities want a worker to
+        confirm first."""
+        real_name, phone = clean_name(real_name), clean_phone(phone)
+
+        async def work(session: AsyncSession) -> Member:
+            membership = await self._membership(session, person_id, community_id)
+            if membership is None:
+                raise NotAllowed("error.not_member")
+            person = await get_person(session, person_id)
+            person.real_name, person.phone = real_name, phone
+            if membership.role == "resident":
+                community = await session.get(Community, community_id)
+                membership.role = "volunteer"
+                membership.confirmed = not community.confirm_volunteers
+            return _member(membership)
+
+        return await self.db.transaction(work)
+
+    async def confirm_volunteer(self, actor_id: int, community_id: int, person_id: int) -> Member:
+        async def work(session: AsyncSession) -> Member:
+            await require_role(session, actor_id, community_id, "worker")
+            membership = await self._membership(session, person_id, community_id)
+            if membership is None:
+                raise NotFound("error.not_member")
+            membership.confirmed = True
+            await audit(session, self.clock, "volunteer.confirm", actor_id, community_id, "person", person_id)
+            return _member(membership)
+
+        return await self.db.transaction(work)
+
+    async def appoint_worker(self, actor_id: int | None, community_id: int, person_id: int) -> Member:
+        """Admins appoint workers (the operator too, with actor_id None)."""
+
+        async def work(session: AsyncSession) -> Member:
+            if actor_id is not None:
+                await require_admin(session, actor_id)
+            membership = await self._membership(session, person_id, community_id)
+            if membership is None:
+                membership = Membership(
+                    person_id=person_id, community_id=community_id, role="worker", confirmed=True,
+                    joined_at=self.clock.now(),
+                )
+                session.add(membership)
+            membership.role, membership.confirmed = "worker", True
+            person = await get_person(session, person_id)
+            person.community_id = person.community_id or community_id
+            await session.flush()
+            await self.ledger.open_person_account(session, community_id, person_id)
+            await audit(session, self.clock, "worker.appoint", actor_id, community_id, "person", person_id)
+            return _member(membership)
+
+        return await self.db.transaction(work)
+
+    async def set_locale(self, person_id: int, locale: str) -> None:
+        if locale not in ("zh-CN", "en"):
+            raise InvalidInput("error.bad_locale")
+
+        async def work(session: AsyncSession) -> None:
+            (await get_person(session, person_id)).locale = locale
+
+        await self.db.transaction(work)
+
+    async def membership(self, person_id: int, community_id: int) -> Member | None:
+        async with self.db.uow() as uow:
+            found = await self._membership(uow.session, person_id, community_id)
+            return None if found is None else _member(found)
+
+    @staticmethod
+    async def _membership(session: AsyncSession, person_id: int, community_id: int) -> Membership | None:
+        return await session.scalar(
+            select(Membership).where(Membership.person_id == person_id, Membership.community_id == community_id)
+        )
+
+
+def _member(m: Membership, invited_as: str | None = None) -> Member:
+    return Member(m.person_id, m.community_id, m.role, m.confirmed, invited_as)

@@ -1,0 +1,69 @@
+"""Balance, history and person-initiated moves of points (adjust, gift, donate)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.db import Database
+from bot.errors import NotAllowed
+from bot.services.access import require_role, role_in
+from bot.services.audit import audit
+from bot.services.ledger import Balance, HistoryItem, Ledger, TransferResult
+from bot.services.notify import notify
+
+
+class PointsService:
+    def __init__(self, db: Database, clock: Clock, ledger: Ledger) -> None:
+        self.db, self.clock, self.ledger = db, clock, ledger
+
+    async def balance(self, person_id: int, community_id: int) -> Balance:
+        async with self.db.uow() as uow:
+            return await self.ledger.balance(uow.session, community_id, person_id)
+
+    async def history(self, person_id: int, community_id: int, page: int = 0, page_size: int = 10) -> tuple[list[HistoryItem], bool]:
+        async with self.db.uow() as uow:
+            return await self.ledger.history(uow.session, community_id, person_id, page=page, page_size=page_size)
+
+    async def adjust(self, actor_id: int, community_id: int, person_id: int, amount: int, reason: str, key: str) -> TransferResult:
+        """Manual correction by a worker or an admin, audited; never one's own account."""
+
+        async def work(session: AsyncSession) -> TransferResult:
+            await require_role(session, actor_id, community_id, "worker")
+            if actor_id == person_id:
+                raise NotAllowed("error.own_adjust")
+            result = await self.ledger.adjust(
+                session, community_id=community_id, person_id=person_id, amount=amount, reason=reason,
+                key=key, actor_id=actor_id,
+            )
+            if not result.replayed:
+                await audit(session, self.clock, "points.adjust", actor_id, community_id, "person", person_id,
+                            {"amount": amount, "reason": reason, "transfer": result.id})
+                await notify(session, self.clock, person_id, "notify.adjusted", amount=amount, reason=reason)
+            return result
+
+        return await self.db.transaction(work)
+
+    async def gift(self, person_id: int, community_id: int, to_person_id: int, amount: int, key: str) -> TransferResult:
+        """转赠 to another member of the same community."""
+
+        async def work(session: AsyncSession) -> TransferResult:
+            await require_role(session, person_id, community_id, "resident")
+            if await role_in(session, to_person_id, community_id) is None:
+                raise NotAllowed("error.not_same_community")
+            result = await self.ledger.gift(
+                session, community_id=community_id, from_person_id=person_id, to_person_id=to_person_id,
+                amount=amount, key=key,
+            )
+            if not result.replayed:
+                await notify(session, self.clock, to_person_id, "notify.gift_received", amount=amount, sender=person_id)
+            return result
+
+        return await self.db.transaction(work)
+
+    async def donate(self, person_id: int, community_id: int, amount: int, key: str) -> TransferResult:
+        async def work(session: AsyncSession) -> TransferResult:
+            await require_role(session, person_id, community_id, "resident")
+            return await self.ledger.donate(session, community_id=community_id, person_id=person_id, amount=amount, key=key)
+
+        return await self.db.transaction(work)

@@ -1,0 +1,98 @@
+"""Operator settings: environment and `.env`, prefix LOVEBANK_ (DESIGN.md section 4)."""
+
+from __future__ import annotations
+
+import sys
+from functools import lru_cache
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LOCALES = ("zh-CN", "en")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LOVEBANK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = "sqlite+aiosqlite:///./lovebank.db"
+    telegram_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    timezone: str = "Asia/Shanghai"
+    locale: str = "zh-CN"
+    # Bootstrap admins as channel identities, e.g. "telegram:123456,console:admin".
+    admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    wechat_token: SecretStr | None = None
+    wechat_aes_key: SecretStr | None = None
+    wechat_app_id: str | None = None
+    wechat_api_url: str = "https://api.weixin.qq.com"
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8080, ge=1, le=65535)
+    hold_expiry_days: int = Field(7, ge=1)
+    service_log_max_age_days: int = Field(31, ge=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        if value not in LOCALES:
+            raise ValueError(f"must be one of {', '.join(LOCALES)}")
+        return value
+
+    @field_validator("admins", mode="before")
+    @classmethod
+    def _split_admins(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            for item in value:
+                channel, _, ident = str(item).partition(":")
+                if channel not in ("telegram", "wechat", "console") or not ident:
+                    raise ValueError(f"{item!r} is not channel:id (telegram, wechat or console)")
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class SettingsError(SystemExit):
+    """Raised at start-up with one line naming the bad setting."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "LOVEBANK_" + str(first["loc"][0]).upper() if first["loc"] else "settings"
+        raise SettingsError(f"lovebank: bad setting {name}: {first['msg']}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
+
+
+if __name__ == "__main__":  # pragma: no cover - handy for operators
+    print(get_settings().model_dump_json(indent=2), file=sys.stdout)

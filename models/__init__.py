@@ -1,0 +1,14 @@
+"""SQLAlchemy 2 typed tables, one module per aggregate. Importing this registers them all."""
+
+from models.audit import AuditEntry
+from models.base import Base
+from models.community import Community, Grid
+from models.hours import ServiceCategory, ServiceLog
+from models.ledger import Account, Transfer
+from models.outbox import DialogState, JobRun, Notification
+from models.people import Identity, InviteCode, Membership, Person
+
+__all__ = [
+    "AuditEntry", "Account", "Base", "Community", "Grid", "Identity", "InviteCode",
+    "Membership", "Person", "DialogState", "JobRun", "Notification", "ServiceCategory", "ServiceLog", "Transfer",
+]

@@ -1,0 +1,66 @@
+"""People, their channel identities, community roles and invite codes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, IdPk, UTCDateTime
+
+ROLES = ("resident", "volunteer", "worker")
+
+
+class Person(IdPk, Base):
+    __tablename__ = "people"
+
+    display_name: Mapped[str] = mapped_column(String(100))
+    real_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    locale: Mapped[str] = mapped_column(String(8), default="zh-CN")
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Shown as an anonymous volunteer on the star list.
+    hide_name: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The community the person acts in now (the last one joined or switched to).
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Identity(IdPk, Base):
+    """A channel account (Telegram user id, WeChat openid, console name) of a person."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    # Where to reach the person on this channel (Telegram private chat id); defaults to external_id.
+    chat_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    handle: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+
+
+class Membership(IdPk, Base):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("person_id", "community_id"),)
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    # False while a volunteer waits for a worker's confirmation.
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=True)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class InviteCode(IdPk, Base):
+    __tablename__ = "invite_codes"
+
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), nullable=True)
+    max_uses: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,87 @@
+"""Shared fixtures. Database tests run on SQLite always, and on PostgreSQL too when
+LOVEBANK_TEST_DATABASE_URL is set: the `database` fixture is parametrised over both."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+import models
+from bot.clock import FixedClock
+from bot.db import Database
+from bot.migrate import upgrade
+from bot.services import Services
+from bot.settings import Settings
+
+PG_URL = os.environ.get("LOVEBANK_TEST_DATABASE_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+# Noon in Shanghai, so "today" is unambiguous in the default time zone.
+T0 = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
+
+_sqlite_template: Path | None = None
+_pg_migrated = False
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The schema is built once by `alembic upgrade head`; each test gets a copy of the file."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    asyncio.run(upgrade(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+async def _fresh_postgres() -> None:
+    global _pg_migrated
+    assert PG_URL
+    if not _pg_migrated:
+        db = Database(PG_URL)
+        async with db.engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+        await db.dispose()
+        await upgrade(PG_URL)
+        _pg_migrated = True
+    db = Database(PG_URL)
+    tables = ", ".join(t.name for t in models.Base.metadata.sorted_tables)
+    async with db.engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    await db.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+async def database_url(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite+aiosqlite:///{path}"
+    await _fresh_postgres()
+    return PG_URL  # type: ignore[return-value]
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    db = Database(database_url)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(T0)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(_env_file=None, database_url=database_url, admins=["console:admin"])  # type: ignore[call-arg]
+
+
+@pytest.fixture
+async def services(database: Database, settings: Settings, clock: FixedClock) -> Services:
+    return Services(database, settings, clock)
