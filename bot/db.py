@@ -96,10 +96,9 @@ class UnitOfWork:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        try:
-            await self.session.rollback()
-        finally:
-            await self.session.close()
+        # close() rolls back what was not committed; unlike rollback() it leaves the loaded
+        # objects readable (detached), so plain values can be returned from the work.
+        await self.session.close()
 
     async def commit(self) -> None:
         await self.session.commit()

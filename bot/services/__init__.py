@@ -6,6 +6,7 @@ from bot.clock import Clock
 from bot.db import Database
 from bot.services.hours import HoursService
 from bot.services.ledger import Ledger
+from bot.services.outbox import OutboxService
 from bot.services.people import PeopleService
 from bot.services.points import PointsService
 from bot.settings import Settings
@@ -21,3 +22,4 @@ class Services:
         self.people = PeopleService(db, settings, self.clock, self.ledger)
         self.hours = HoursService(db, settings, self.clock, self.ledger)
         self.points = PointsService(db, self.clock, self.ledger)
+        self.outbox = OutboxService(db, self.clock, settings.locale)

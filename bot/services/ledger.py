@@ -209,7 +209,7 @@ class Ledger:
             return await self._replay(session, key, expected)
         guarded = await session.execute(
             update(Account)
-            .where(Account.id == debit, Account.posted - Account.pending >= amount)
+            .where(Account.id == debit, Account.posted - Account.pending >= amount - 1)
             .values(pending=Account.pending + amount)
         )
         if guarded.rowcount != 1:

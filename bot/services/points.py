@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.db import Database
 from bot.errors import NotAllowed
-from bot.services.access import require_role, role_in
+from bot.services.access import get_person, require_role, role_in
 from bot.services.audit import audit
 from bot.services.ledger import Balance, HistoryItem, Ledger, TransferResult
 from bot.services.notify import notify
@@ -56,7 +56,9 @@ class PointsService:
                 amount=amount, key=key,
             )
             if not result.replayed:
-                await notify(session, self.clock, to_person_id, "notify.gift_received", amount=amount, sender=person_id)
+                sender = await get_person(session, person_id)
+                await notify(session, self.clock, to_person_id, "notify.gift_received", amount=amount,
+                             sender=sender.display_name)
             return result
 
         return await self.db.transaction(work)

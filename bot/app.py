@@ -1,0 +1,14 @@
+"""Building the application core for a command: settings → migrated database → services."""
+
+from __future__ import annotations
+
+from bot.db import Database
+from bot.migrate import upgrade
+from bot.services import Services
+from bot.settings import Settings
+
+
+async def open_services(settings: Settings) -> Services:
+    """Every command that needs the database migrates it first."""
+    await upgrade(settings.database_url)
+    return Services(Database(settings.database_url), settings)

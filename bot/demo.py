@@ -1,0 +1,87 @@
+"""`lovebank demo`: one community with people, categories and a month of history, seeded into
+the embedded database through the services. Seeding twice changes nothing."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from bot.services import Services
+from models import Community, Notification, Person
+
+COMMUNITY = "阳光社区"
+ADMIN = ("admin", "陈主任")
+WORKERS = (("worker1", "张丽"), ("worker2", "李明"))
+VOLUNTEERS = (("volunteer1", "王芳"), ("volunteer2", "刘洋"), ("volunteer3", "陈静"),
+              ("volunteer4", "杨帆"), ("volunteer5", "赵敏"))
+RESIDENT = ("resident1", "孙大爷")
+
+
+@dataclass
+class DemoWorld:
+    community_id: int
+    admin: int
+    workers: list[int] = field(default_factory=list)
+    volunteers: list[int] = field(default_factory=list)
+    resident: int = 0
+
+
+async def _person(services: Services, handle: str, name: str) -> int:
+    person, _ = await services.people.identify("console", handle, display_name=name, handle=handle)
+    return person.id
+
+
+async def seed(services: Services) -> DemoWorld | None:
+    """Seed the demo community; None when it is already there."""
+    async with services.db.uow() as uow:
+        if await uow.session.scalar(select(Community.id).where(Community.name == COMMUNITY)):
+            return None
+    admin = await _person(services, *ADMIN)
+    async with services.db.uow() as uow:
+        (await uow.session.get(Person, admin)).is_admin = True
+        await uow.commit()
+    community = await services.people.create_community(COMMUNITY)
+    world = DemoWorld(community.id, admin)
+    for handle, name in WORKERS:
+        world.workers.append(await _person(services, handle, name))
+        await services.people.appoint_worker(admin, community.id, world.workers[-1])
+    code = await services.people.create_invite(world.workers[0], community.id)
+    for i, (handle, name) in enumerate(VOLUNTEERS):
+        person = await _person(services, handle, name)
+        await services.people.join(person, code)
+        await services.people.register_volunteer(person, community.id, name, f"1391234{i:04d}")
+        world.volunteers.append(person)
+    world.resident = await _person(services, *RESIDENT)
+    await services.people.join(world.resident, await services.people.create_invite(world.workers[0], community.id, role="resident"))
+    await _history(services, world)
+    for extra in EXTRA_SEEDERS:
+        await extra(services, world)
+    async with services.db.uow() as uow:  # the past is not news: nobody is notified of it
+        await uow.session.execute(update(Notification).values(delivered_at=services.clock.now()))
+        await uow.commit()
+    return world
+
+
+async def _history(services: Services, world: DemoWorld) -> None:
+    """A month of logs: most approved by a worker, the newest few still pending."""
+    rng = random.Random(7)
+    categories = await services.hours.categories(world.community_id)
+    today = services.hours.today(services.settings.timezone)
+    for n, volunteer in enumerate(world.volunteers):
+        days = sorted(rng.sample(range(1, 30), 6), reverse=True)
+        for k, days_ago in enumerate(days):
+            category = rng.choice(categories[:8])
+            log = await services.hours.submit(
+                volunteer, world.community_id, category_id=category.id,
+                service_date=today - timedelta(days=days_ago), minutes=rng.choice((60, 90, 120, 180)),
+                note=None, request_key=f"demo:{n}:{k}",
+            )
+            if not (k == len(days) - 1 and n < 2):  # volunteer1 and 2 each keep one pending
+                await services.hours.approve(world.workers[k % 2], log.id)
+
+
+# Features add their demo data (catalogue, elders) here.
+EXTRA_SEEDERS: list = []

@@ -1,0 +1,171 @@
+"""The vocabulary of a dialog: what comes in, what goes out, and the registry flows fill.
+
+A flow module registers one-line commands with `@command` and the steps of a step-by-step flow
+with `@step`. Handlers take a `Context` and return replies; they call services for every
+decision and write nothing themselves. Options are shown as buttons on Telegram and as a
+numbered list elsewhere; an option whose value starts with "/" runs that command line when
+chosen, any other value answers the current step. Option values arrive from clients and are
+never trusted: commands re-check everything in the services, steps check the value is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bot.i18n import Text
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+# Telegram allows 64 bytes of callback data; every option value must fit.
+MAX_OPTION_BYTES = 64
+
+
+@dataclass(frozen=True)
+class Option:
+    value: str
+    label: Text
+
+    def __post_init__(self) -> None:
+        if len(self.value.encode()) > MAX_OPTION_BYTES:
+            raise ValueError(f"option value too long for a button: {self.value!r}")
+
+
+@dataclass(frozen=True)
+class Document:
+    filename: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: Text
+    options: tuple[Option, ...] = ()
+    columns: int = 1  # buttons per row on Telegram
+    request_contact: bool = False  # Telegram offers its share-contact button
+    document: Document | None = None
+    image: bytes | None = None  # PNG
+    photo: str | None = None  # a channel file id to show again
+
+
+def reply(key: str, *options: Option, columns: int = 1, **params: Any) -> Reply:
+    return Reply(Text(key, params), tuple(options), columns)
+
+
+def option(value: str, key: str, **params: Any) -> Option:
+    return Option(value, Text(key, params))
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is talking, as the channel knows them."""
+
+    channel: str  # telegram, wechat, console
+    external_id: str
+    display_name: str
+    handle: str | None = None
+    chat_id: str | None = None
+    group_chat: str | None = None  # set when the message came from a group chat
+
+
+@dataclass(frozen=True)
+class Input:
+    text: str = ""
+    option: str | None = None  # the value of a chosen option (a button press)
+    contact_phone: str | None = None
+    contact_is_own: bool = True  # Telegram: the shared contact belongs to the sender
+    location: tuple[float, float] | None = None
+    photo: str | None = None  # a channel file id
+    # What the channel says identifies this request (update id): a redelivery replays it.
+    request_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Actor:
+    person_id: int
+    identity_id: int
+    display_name: str
+    locale: str
+    community_id: int | None
+    role: str | None  # in community_id; None when not a member
+    is_admin: bool
+    channel: str
+
+    def at_least(self, role: str) -> bool:
+        from bot.services.access import RANK
+
+        return self.is_admin or (self.role is not None and RANK[self.role] >= RANK[role])
+
+
+@dataclass
+class Context:
+    services: Services
+    actor: Actor
+    caller: Caller
+    request_key: str | None
+    flow: str | None = None
+    step: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def goto(self, flow: str, step: str, **data: Any) -> None:
+        """Move to a step; `data` is merged into what the flow remembers."""
+        if flow != self.flow:
+            self.data = {}
+        self.flow, self.step = flow, step
+        self.data.update(data)
+
+    def finish(self) -> None:
+        self.flow = self.step = None
+        self.data = {}
+
+    @property
+    def community_id(self) -> int:
+        from bot.errors import NotAllowed
+
+        if self.actor.community_id is None:
+            raise NotAllowed("error.no_community_yet")
+        return self.actor.community_id
+
+
+Handler = Callable[[Context, str], Awaitable[list[Reply]]]
+StepHandler = Callable[[Context, Input], Awaitable[list[Reply]]]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    handler: Handler
+    role: str | None  # least role needed; None: anyone, even before joining
+    help_key: str | None  # shown in /help and the Telegram menu when set
+    admin_only: bool = False
+    group_ok: bool = False  # may be used inside a group chat
+
+
+COMMANDS: dict[str, Command] = {}
+ALIASES: dict[str, str] = {}
+STEPS: dict[tuple[str, str], StepHandler] = {}
+
+
+def command(
+    name: str, *, role: str | None = "resident", help_key: str | None = None, aliases: tuple[str, ...] = (),
+    admin_only: bool = False, group_ok: bool = False,
+) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        if name in COMMANDS:
+            raise ValueError(f"command /{name} registered twice")
+        COMMANDS[name] = Command(name, handler, role, help_key, admin_only, group_ok)
+        for alias in aliases:
+            ALIASES[alias] = name
+        return handler
+
+    return register
+
+
+def step(flow: str, name: str) -> Callable[[StepHandler], StepHandler]:
+    def register(handler: StepHandler) -> StepHandler:
+        STEPS[(flow, name)] = handler
+        return handler
+
+    return register

@@ -1,0 +1,340 @@
+"""Logging hours, balance and history, and the worker's approvals, records and events."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date
+
+from bot.dialogs.core import Context, Input, Option, Reply, command, option, reply, step
+from bot.dialogs.parse import parse_date, parse_duration, parse_ref
+from bot.errors import DomainError, InvalidInput, NotFound
+from bot.flows.common import person_arg
+from bot.i18n import T, Text, hours
+from bot.services.hours import Category, LogView, points_for
+
+DURATIONS = (30, 60, 90, 120, 180, 240)
+PAGE = 8
+
+
+# --- shared pieces ---------------------------------------------------------------------------
+
+def log_line(ctx: Context, log: LogView) -> Text:
+    category = log.category_en if ctx.actor.locale == "en" else log.category
+    return T(
+        "log.line", id=f"H{log.id}", name=log.person_name, category=category, date=log.service_date,
+        hours=hours(log.minutes), points=log.points, status=T(f"status.{log.status}"),
+        note=log.note or "",
+    )
+
+
+def _category_label(ctx: Context, c: Category) -> str:
+    return c.name_en if ctx.actor.locale == "en" else c.name
+
+
+async def _category(ctx: Context, text: str) -> Category:
+    """By number in the list, by Chinese or English name, or by id from a button."""
+    categories = await ctx.services.hours.categories(ctx.community_id)
+    text = text.strip()
+    if text.startswith("c") and text[1:].isdigit():
+        found = [c for c in categories if c.id == int(text[1:])]
+    elif text.isdigit() and 1 <= int(text) <= len(categories):
+        found = [categories[int(text) - 1]]
+    else:
+        found = [c for c in categories if text.lower() in (c.name, c.name_en.lower())]
+    if not found:
+        raise InvalidInput("error.bad_category")
+    return found[0]
+
+
+def _today(ctx: Context) -> date:
+    return ctx.services.hours.today(ctx.services.settings.timezone)
+
+
+def _request_key(ctx: Context) -> str | None:
+    return f"{ctx.caller.channel}:{ctx.request_key}" if ctx.request_key else None
+
+
+# --- step-by-step logging --------------------------------------------------------------------
+
+@command("log", role="volunteer", help_key="help.log", aliases=("记录",))
+async def log_hours(ctx: Context, args: str) -> list[Reply]:
+    if args:
+        return await _log_one_line(ctx, args)
+    return await _ask_category(ctx, "log", draft=secrets.token_hex(6))
+
+
+async def _ask_category(ctx: Context, flow: str, **data: object) -> list[Reply]:
+    categories = await ctx.services.hours.categories(ctx.community_id)
+    ctx.goto(flow, "category", **data)
+    options = [Option(f"c{c.id}", T("log.category_option", name=_category_label(ctx, c), rate=c.points_per_hour))
+               for c in categories]
+    return [Reply(T("log.ask_category"), tuple(options), columns=3)]
+
+
+@step("log", "category")
+@step("event", "category")
+async def choose_category(ctx: Context, inp: Input) -> list[Reply]:
+    try:
+        category = await _category(ctx, inp.option or inp.text)
+    except InvalidInput:
+        return [reply("error.bad_category"), *await _ask_category(ctx, ctx.flow or "log")]
+    ctx.goto(ctx.flow or "log", "date", category_id=category.id)
+    return [_ask_date()]
+
+
+def _ask_date() -> Reply:
+    return reply("log.ask_date", option("today", "log.today"), option("yesterday", "log.yesterday"),
+                 option("other", "log.other_date"), columns=3)
+
+
+@step("log", "date")
+@step("event", "date")
+async def choose_date(ctx: Context, inp: Input) -> list[Reply]:
+    answer = inp.option or inp.text
+    if answer == "other":
+        return [reply("log.type_date")]
+    service_date = parse_date(answer, _today(ctx))
+    if service_date is None:
+        return [reply("error.bad_date"), _ask_date()]
+    ctx.goto(ctx.flow or "log", "duration", service_date=service_date.isoformat())
+    return [_ask_duration()]
+
+
+def _ask_duration() -> Reply:
+    return Reply(T("log.ask_duration"), tuple(option(f"{m}", "log.duration_option", hours=hours(m)) for m in DURATIONS), columns=3)
+
+
+@step("log", "duration")
+@step("event", "duration")
+async def choose_duration(ctx: Context, inp: Input) -> list[Reply]:
+    minutes = parse_duration(inp.option or inp.text)
+    if minutes is None:
+        return [reply("error.bad_duration"), _ask_duration()]
+    if ctx.flow == "event":
+        ctx.goto("event", "volunteers", minutes=minutes)
+        return [reply("event.ask_volunteers")]
+    ctx.goto("log", "note", minutes=minutes)
+    return [reply("log.ask_note", option("skip", "log.skip_note"))]
+
+
+@step("log", "note")
+async def add_note(ctx: Context, inp: Input) -> list[Reply]:
+    if inp.photo:
+        ctx.data["photo"] = inp.photo
+        ctx.data["note"] = inp.text.strip() or ctx.data.get("note")
+    elif inp.option != "skip" and inp.text.strip():
+        ctx.data["note"] = inp.text.strip()[:500]
+    ctx.goto("log", "confirm")
+    return [await _summary(ctx)]
+
+
+async def _summary(ctx: Context) -> Reply:
+    category = next(c for c in await ctx.services.hours.categories(ctx.community_id) if c.id == ctx.data["category_id"])
+    minutes = ctx.data["minutes"]
+    return reply(
+        "log.confirm", option("yes", "log.confirm_yes"), option("/cancel", "log.confirm_no"), columns=2,
+        category=_category_label(ctx, category), date=ctx.data["service_date"], hours=hours(minutes),
+        points=points_for(minutes, category.points_per_hour), note=ctx.data.get("note") or "—",
+    )
+
+
+@step("log", "confirm")
+async def confirm_log(ctx: Context, inp: Input) -> list[Reply]:
+    if (inp.option or inp.text.strip().lower()) not in ("yes", "y", "是", "确认", "好"):
+        return [await _summary(ctx)]
+    data = ctx.data
+    ctx.finish()  # the draft is spent either way; an error below says why
+    log = await ctx.services.hours.submit(
+        ctx.actor.person_id, ctx.community_id, category_id=data["category_id"],
+        service_date=date.fromisoformat(data["service_date"]), minutes=data["minutes"], note=data.get("note"),
+        photo=data.get("photo"), request_key=f"draft:{data['draft']}",
+    )
+    return [reply("log.submitted", id=f"H{log.id}", points=log.points)]
+
+
+async def _log_one_line(ctx: Context, args: str) -> list[Reply]:
+    """/log 2h 探访 [2026-11-20|昨天] [note…]"""
+    words = args.split()
+    minutes = parse_duration(words[0])
+    if minutes is None or len(words) < 2:
+        return [reply("log.usage")]
+    category = await _category(ctx, words[1])
+    service_date, rest = _today(ctx), words[2:]
+    if rest and (found := parse_date(rest[0], _today(ctx))) is not None:
+        service_date, rest = found, rest[1:]
+    log = await ctx.services.hours.submit(
+        ctx.actor.person_id, ctx.community_id, category_id=category.id, service_date=service_date,
+        minutes=minutes, note=" ".join(rest) or None, request_key=_request_key(ctx),
+    )
+    return [reply("log.submitted", id=f"H{log.id}", points=log.points)]
+
+
+# --- balance and history ---------------------------------------------------------------------
+
+@command("balance", help_key="help.balance", aliases=("余额", "积分"))
+async def balance(ctx: Context, args: str) -> list[Reply]:
+    b = await ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)
+    return [reply("balance.show", available=b.available, pending=b.pending, earned=b.earned_points,
+                  hours=hours(b.earned_minutes))]
+
+
+@command("history", help_key="help.history", aliases=("明细",))
+async def history(ctx: Context, args: str) -> list[Reply]:
+    page = max(int(args), 1) - 1 if args.strip().isdigit() else 0
+    items, more = await ctx.services.points.history(ctx.actor.person_id, ctx.community_id, page=page, page_size=PAGE)
+    if not items:
+        return [reply("history.empty" if page == 0 else "history.no_more")]
+    lines = [
+        T("history.line", date=i.created_at.astimezone(ctx.services.settings.tz).date(), kind=T(f"kind.{i.kind}"),
+          delta=f"{i.delta:+d}", phase=T(f"phase.{i.phase}"))
+        for i in items
+    ]
+    options = (option(f"/history {page + 2}", "history.more"),) if more else ()
+    return [Reply(T("history.page", page=page + 1, lines=lines), options)]
+
+
+@command("mylogs", role="volunteer", help_key="help.mylogs", aliases=("我的记录",))
+async def my_logs(ctx: Context, args: str) -> list[Reply]:
+    logs = await ctx.services.hours.logs_of(ctx.actor.person_id, ctx.community_id, limit=15)
+    if not logs:
+        return [reply("mylogs.empty")]
+    return [reply("mylogs.list", lines=[log_line(ctx, log) for log in logs])]
+
+
+# --- the worker's side -----------------------------------------------------------------------
+
+@command("pending", role="worker", help_key="help.pending", aliases=("待审",))
+async def pending(ctx: Context, args: str) -> list[Reply]:
+    logs = await ctx.services.hours.pending(ctx.actor.person_id, ctx.community_id)
+    replies = [
+        Reply(log_line(ctx, log), (option(f"/approve H{log.id}", "pending.approve"),
+                                   option(f"/reject H{log.id}", "pending.reject")), columns=2)
+        for log in logs
+    ]
+    replies.extend(await _other_pending(ctx))
+    if not replies:
+        return [reply("pending.none")]
+    if len(logs) > 1:
+        ids = " ".join(f"H{log.id}" for log in logs)
+        if len(f"/approve {ids}".encode()) <= 64:
+            replies.append(reply("pending.batch", option(f"/approve {ids}", "pending.approve_all"), count=len(logs)))
+        else:
+            replies.append(reply("pending.batch_typed", count=len(logs)))
+    return replies
+
+
+# Other features (the supermarket's redemptions) add their pending items to /pending here.
+PENDING_SOURCES: list = []
+
+
+async def _other_pending(ctx: Context) -> list[Reply]:
+    out: list[Reply] = []
+    for source in PENDING_SOURCES:
+        out.extend(await source(ctx))
+    return out
+
+
+@command("approve", role="worker", help_key="help.approve", aliases=("批准",))
+async def approve(ctx: Context, args: str) -> list[Reply]:
+    words = args.split()
+    if words == ["all"] or words == ["全部"]:
+        logs = await ctx.services.hours.pending(ctx.actor.person_id, ctx.community_id)
+        ids = [log.id for log in logs]
+    else:
+        ids = [parse_ref(w, "H") for w in words]
+        if not ids or None in ids:
+            return [reply("approve.usage")]
+    if len(ids) == 1:
+        decision = await ctx.services.hours.approve(ctx.actor.person_id, ids[0])  # type: ignore[arg-type]
+        key = "approve.done" if decision.changed else "approve.already"
+        return [reply(key, id=f"H{decision.log.id}", name=decision.log.person_name, points=decision.log.points)]
+    done, refused = await ctx.services.hours.approve_many(ctx.actor.person_id, ids)  # type: ignore[arg-type]
+    lines = [T("approve.refused_line", id=f"H{i}", reason=T(key)) for i, key in refused]
+    return [reply("approve.batch_done", count=sum(d.changed for d in done),
+                  points=sum(d.log.points for d in done if d.changed), refused=lines)]
+
+
+@command("reject", role="worker", help_key="help.reject", aliases=("驳回",))
+async def reject(ctx: Context, args: str) -> list[Reply]:
+    ref, _, reason = args.strip().partition(" ")
+    log_id = parse_ref(ref, "H")
+    if log_id is None:
+        return [reply("reject.usage")]
+    if not reason.strip():
+        log = await ctx.services.hours.get(log_id)
+        if log.status != "pending":
+            raise DomainError("error.log_decided", log=log_id, status=log.status)
+        ctx.goto("reject", "reason", log_id=log_id)
+        return [reply("reject.ask_reason", id=f"H{log_id}")]
+    return await _reject(ctx, log_id, reason)
+
+
+@step("reject", "reason")
+async def reject_reason(ctx: Context, inp: Input) -> list[Reply]:
+    if not inp.text.strip():
+        return [reply("reject.ask_reason", id=f"H{ctx.data['log_id']}")]
+    log_id = ctx.data["log_id"]
+    ctx.finish()
+    return await _reject(ctx, log_id, inp.text)
+
+
+async def _reject(ctx: Context, log_id: int, reason: str) -> list[Reply]:
+    decision = await ctx.services.hours.reject(ctx.actor.person_id, log_id, reason)
+    key = "reject.done" if decision.changed else "reject.already"
+    return [reply(key, id=f"H{log_id}", name=decision.log.person_name)]
+
+
+@command("record", role="worker", help_key="help.record", aliases=("代录",))
+async def record(ctx: Context, args: str) -> list[Reply]:
+    """/record <volunteer> 2h 助餐 [date] [note…] — for a volunteer without a phone."""
+    words = args.split()
+    if len(words) < 3 or (minutes := parse_duration(words[1])) is None:
+        return [reply("record.usage")]
+    person = await person_arg(ctx, words[0])
+    category = await _category(ctx, words[2])
+    service_date, rest = _today(ctx), words[3:]
+    if rest and (found := parse_date(rest[0], _today(ctx))) is not None:
+        service_date, rest = found, rest[1:]
+    decisions = await ctx.services.hours.record(
+        ctx.actor.person_id, ctx.community_id, [person.id], category_id=category.id, service_date=service_date,
+        minutes=minutes, note=" ".join(rest) or None, request_key=_request_key(ctx),
+    )
+    log = decisions[0].log
+    return [reply("record.done", id=f"H{log.id}", name=log.person_name, hours=hours(log.minutes), points=log.points)]
+
+
+@command("event", role="worker", help_key="help.event", aliases=("活动",))
+async def event(ctx: Context, args: str) -> list[Reply]:
+    """Step by step: category → date → duration → volunteers → confirm."""
+    return await _ask_category(ctx, "event", draft=secrets.token_hex(6))
+
+
+@step("event", "volunteers")
+async def event_volunteers(ctx: Context, inp: Input) -> list[Reply]:
+    names = inp.text.replace("，", " ").replace(",", " ").replace("、", " ").split()
+    people = []
+    for name in names:
+        try:
+            people.append(await person_arg(ctx, name))
+        except NotFound:
+            return [reply("error.no_such_person", name=name[:32]), reply("event.ask_volunteers")]
+    if not people:
+        return [reply("event.ask_volunteers")]
+    ctx.goto("event", "confirm", people=[p.id for p in people], names=[p.display_name for p in people])
+    return [reply("event.confirm", option("yes", "log.confirm_yes"), option("/cancel", "log.confirm_no"), columns=2,
+                  count=len(people), names="、".join(ctx.data["names"]), date=ctx.data["service_date"],
+                  hours=hours(ctx.data["minutes"]))]
+
+
+@step("event", "confirm")
+async def event_confirm(ctx: Context, inp: Input) -> list[Reply]:
+    if (inp.option or inp.text.strip().lower()) not in ("yes", "y", "是", "确认", "好"):
+        return [reply("event.ask_confirm")]
+    data = ctx.data
+    ctx.finish()
+    decisions = await ctx.services.hours.record(
+        ctx.actor.person_id, ctx.community_id, data["people"], category_id=data["category_id"],
+        service_date=date.fromisoformat(data["service_date"]), minutes=data["minutes"],
+        event_name=None, request_key=f"draft:{data['draft']}",
+    )
+    return [reply("event.done", count=len(decisions), points=sum(d.log.points for d in decisions))]

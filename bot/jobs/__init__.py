@@ -1,0 +1,66 @@
+"""Scheduled jobs: plain service calls, registered by each feature module in this package and
+scheduled by PTB's JobQueue (or run at once with `lovebank jobs run NAME`).
+
+A job claims its period by inserting a `job_runs` row inside the same transaction as its effects,
+so a restart or a second process never runs the same period twice."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import JobRun
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+JobFn = Callable[["Services", datetime, dict[str, Any]], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    run: JobFn  # (services, now, options) → a one-line summary of what it did
+    every: timedelta | None = None  # run at this interval
+    at: time | None = None  # or daily at this local time (LOVEBANK_TIMEZONE) ...
+    weekday: int | None = None  # ... only on this weekday (0 = Monday)
+    monthday: int | None = None  # ... only on this day of the month
+    help: str = ""
+
+
+JOBS: dict[str, Job] = {}
+
+
+def job(name: str, **schedule: Any) -> Callable[[JobFn], JobFn]:
+    def register(fn: JobFn) -> JobFn:
+        if name in JOBS:
+            raise ValueError(f"job {name} registered twice")
+        JOBS[name] = Job(name, fn, **schedule)
+        return fn
+
+    return register
+
+
+async def claim(session: AsyncSession, job_name: str, scope: str, period: str, now: datetime) -> bool:
+    """True when this call is the first to run `job_name` for `scope` in `period`."""
+    from bot.services.ledger import _insert
+
+    inserted = await session.scalar(
+        _insert(session, JobRun)
+        .values(job=job_name, scope=scope, period=period, started_at=now)
+        .on_conflict_do_nothing()
+        .returning(JobRun.id)
+    )
+    return inserted is not None
+
+
+def load() -> dict[str, Job]:
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+    return JOBS

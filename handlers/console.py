@@ -1,0 +1,44 @@
+"""The console chat: one line in, replies out, options as a numbered list. Scriptable:
+`printf '/balance\\n' | lovebank chat --as volunteer1`."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from bot.dialogs import Caller, Dialogs, Input
+from bot.i18n import render
+from bot.services import Services
+
+
+async def chat(services: Services, handle: str, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
+    dialogs = Dialogs(services)
+    caller = Caller("console", handle, display_name=handle, handle=handle)
+    interactive = stdin.isatty()
+
+    def say(text: str) -> None:
+        print(text, file=stdout, flush=True)
+
+    # Who am I, and what happened while I was away (notifications wait for the next visit).
+    person, _ = await services.people.identify("console", handle, display_name=handle, handle=handle)
+    for delivery in await services.outbox.take("console", person_id=person.id):
+        say("🔔 " + render(delivery.locale, delivery.text.key, delivery.text.params))
+    if interactive:
+        say(render(person.locale, "console.hello", {"name": person.display_name}))
+    while True:
+        if interactive:
+            print("> ", end="", file=stdout, flush=True)
+        line = stdin.readline()
+        if not line:
+            break
+        line = line.strip()
+        if not line:
+            continue
+        if line in ("/quit", "/exit"):
+            break
+        turn = await dialogs.handle(caller, Input(text=line, request_key=None))
+        for text in dialogs.render(turn.locale, turn.replies):
+            say(text)
+        for delivery in await services.outbox.take("console", person_id=turn.person_id):
+            say("🔔 " + render(delivery.locale, delivery.text.key, delivery.text.params))
+        say("")

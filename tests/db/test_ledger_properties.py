@@ -1,0 +1,280 @@
+"""Property test of the ledger (DESIGN.md "The ledger"): random sequences of earn, hold, post,
+void, expire, adjust, gift, donate, replays and key reuse, each in its own transaction through
+the services. After every step the invariants are checked straight from the database, and the
+stored balances are compared with a small in-memory model that predicts which steps must succeed.
+
+Hypothesis does not give each example fresh function-scoped fixtures, so every example builds its
+own community (with its own accounts and key prefix) inside the test's database."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+
+from bot.errors import AlreadyDecided, DomainError, IdempotencyConflict, InsufficientPoints
+from bot.services import Services
+from bot.services.ledger import TransferResult
+from tests.world import person
+
+PEOPLE = 3
+amounts = st.integers(1, 40)
+people = st.integers(0, PEOPLE - 1)
+# Indexes into earlier steps are taken modulo what exists, so they shrink well.
+earlier = st.integers(0, 1_000)
+
+earn = st.tuples(st.just("earn"), people, amounts)
+hold = st.tuples(st.just("hold"), people, amounts)
+resolve = st.tuples(st.sampled_from(["post", "void", "expire"]), earlier)
+signed = st.tuples(st.booleans(), amounts).map(lambda t: t[1] if t[0] else -t[1])
+# Holds and their resolutions are listed twice: they are where two-phase bugs would hide.
+operations = st.one_of(
+    earn, hold, hold, resolve, resolve,
+    st.tuples(st.just("adjust"), people, signed),
+    st.tuples(st.just("gift"), people, st.integers(1, PEOPLE - 1), amounts),
+    st.tuples(st.just("donate"), people, amounts),
+    st.tuples(st.just("replay"), earlier),
+    st.tuples(st.just("reuse"), earlier, st.booleans()),
+)
+
+Run = Callable[[str], Awaitable[TransferResult]]
+
+
+@dataclass
+class Done:
+    """A step that succeeded: how to run it again with any key, its key and its result."""
+
+    op: tuple
+    run: Run
+    key: str
+    result: TransferResult
+
+
+@dataclass
+class Model:
+    posted: dict[int, int] = field(default_factory=dict)
+    pending: dict[int, int] = field(default_factory=dict)
+
+    def available(self, account: int) -> int:
+        return self.posted.get(account, 0) - self.pending.get(account, 0)
+
+    def apply(self, t: TransferResult) -> None:
+        def add(book: dict[int, int], account: int, amount: int) -> None:
+            book[account] = book.get(account, 0) + amount
+
+        if t.phase in ("pending",):
+            add(self.pending, t.debit_account_id, t.amount)
+        elif t.phase in ("void", "expire"):
+            add(self.pending, t.debit_account_id, -t.amount)
+        else:  # "posted", or "post" which also releases the hold
+            if t.phase == "post":
+                add(self.pending, t.debit_account_id, -t.amount)
+            add(self.posted, t.debit_account_id, -t.amount)
+            add(self.posted, t.credit_account_id, t.amount)
+
+
+class Bank:
+    """One example's community and the driver of its steps."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.tag = uuid.uuid4().hex[:10]
+        self.model = Model()
+        self.done: list[Done] = []
+        self.holds: list[TransferResult] = []
+        self.resolved: set[int] = set()
+        self.steps = 0
+
+    async def open(self) -> None:
+        s = self.services
+        admin = await person(s, "admin")
+        community = await s.people.create_community(f"Prop {self.tag}", actor_id=admin)
+        self.community_id = community.id
+        self.worker = await person(s, f"w-{self.tag}")
+        await s.people.appoint_worker(admin, community.id, self.worker)
+        code = await s.people.create_invite(self.worker, community.id, role="resident")
+        self.people = [await person(s, f"p{i}-{self.tag}") for i in range(PEOPLE)]
+        for p in self.people:
+            await s.people.join(p, code)
+
+        async def ids(session):
+            return [await s.ledger.person_account(session, community.id, p) for p in self.people]
+
+        self.accounts = await s.db.transaction(ids)
+
+    def key(self) -> str:
+        self.steps += 1
+        return f"prop:{self.tag}:{self.steps}"
+
+    # --- the operations, each its own transaction through the services ----------------------
+
+    def runner(self, op: tuple) -> tuple[Run, type[DomainError] | None]:
+        """How to run `op`, and the refusal the model expects (None: it must succeed)."""
+        s, cid, name = self.services, self.community_id, op[0]
+        if name == "earn":
+            _, who, amount = op
+            return (lambda key: s.db.transaction(lambda ses: s.ledger.earn(
+                ses, community_id=cid, person_id=self.people[who], amount=amount, key=key
+            ))), None
+        if name == "hold":
+            _, who, amount = op
+            return (lambda key: s.db.transaction(lambda ses: s.ledger.hold(
+                ses, community_id=cid, person_id=self.people[who], amount=amount, key=key
+            ))), self._unless_affordable(who, amount)
+        if name in ("post", "void", "expire"):
+            hold = self.holds[op[1] % len(self.holds)]
+            resolve = getattr(s.ledger, name)
+            expected = AlreadyDecided if hold.id in self.resolved else None
+            return (lambda key: s.db.transaction(lambda ses: resolve(ses, pending_id=hold.id, key=key))), expected
+        if name == "adjust":
+            _, who, amount = op
+            return (lambda key: s.points.adjust(self.worker, cid, self.people[who], amount, "correction", key)), (
+                None if amount > 0 else self._unless_affordable(who, -amount)
+            )
+        if name == "gift":
+            _, who, offset, amount = op
+            to = self.people[(who + offset) % PEOPLE]
+            return (lambda key: s.points.gift(self.people[who], cid, to, amount, key)), self._unless_affordable(who, amount)
+        if name == "donate":
+            _, who, amount = op
+            return (lambda key: s.points.donate(self.people[who], cid, amount, key)), self._unless_affordable(who, amount)
+        raise AssertionError(op)
+
+    def _unless_affordable(self, who: int, amount: int) -> type[DomainError] | None:
+        return None if self.model.available(self.accounts[who]) >= amount else InsufficientPoints
+
+    async def step(self, op: tuple) -> None:
+        name = op[0]
+        if name in ("post", "void", "expire") and not self.holds:
+            return
+        if name in ("replay", "reuse"):
+            if self.done:
+                await (self.replay(op) if name == "replay" else self.reuse(op))
+            return
+        run, refusal = self.runner(op)
+        key = self.key()
+        if refusal is not None:
+            before = await self.snapshot()
+            with pytest.raises(refusal):
+                await run(key)
+            assert await self.snapshot() == before, f"{op} was refused but wrote"
+            event(f"{name} refused: {refusal.__name__}")
+            return
+        result = await run(key)
+        assert not result.replayed
+        event(f"{name} done")
+        self.model.apply(result)
+        self.done.append(Done(op, run, key, result))
+        if result.phase == "pending":
+            self.holds.append(result)
+        elif result.pending_id is not None:
+            self.resolved.add(result.pending_id)
+
+    async def replay(self, op: tuple) -> None:
+        """A redelivered request: same key, same arguments → the first result, nothing written."""
+        first = self.done[op[1] % len(self.done)]
+        before = await self.snapshot()
+        again = await first.run(first.key)
+        assert again == replace(first.result, replayed=True)
+        assert await self.snapshot() == before
+        event(f"replay of {first.op[0]}")
+
+    async def reuse(self, op: tuple) -> None:
+        """A key used again for a different request is refused, not silently replayed."""
+        first, near = self.done[op[1] % len(self.done)], op[2]
+        other = first.op
+        if near and other[0] in ("earn", "hold", "donate"):
+            other = (*other[:-1], other[-1] + 1)  # the same request but for one point more
+        elif near and other[0] == "adjust":
+            other = ("adjust", other[1], other[2] + (1 if other[2] > 0 else -1))
+        elif near and other[0] == "gift":
+            other = ("gift", other[1], other[2] % (PEOPLE - 1) + 1, other[3])  # to someone else
+        else:
+            other = ("earn", 0, 1_000)  # no step ever asks for that much
+        run, _ = self.runner(other)
+        before = await self.snapshot()
+        with pytest.raises(IdempotencyConflict):
+            await run(first.key)
+        assert await self.snapshot() == before
+        event(f"key of {first.op[0]} reused for {other[0]}")
+
+    # --- reading the database directly ------------------------------------------------------
+
+    async def snapshot(self) -> tuple:
+        """Everything a balance-changing step could write."""
+        async with self.services.db.uow() as uow:
+            run = uow.session.execute
+            accounts = (await run(text(
+                "SELECT id, posted, pending FROM accounts WHERE community_id = :c ORDER BY id"
+            ), {"c": self.community_id})).all()
+            counts = [
+                (await run(text(f"SELECT count(*) FROM {table}"))).scalar_one()
+                for table in ("transfers", "audit_log", "notifications")
+            ]
+            return tuple(map(tuple, accounts)), tuple(counts)
+
+    async def check(self) -> None:
+        async with self.services.db.uow() as uow:
+            run = uow.session.execute
+            # Posted balances of all accounts, every community together, sum to zero.
+            assert (await run(text("SELECT coalesce(sum(posted), 0) FROM accounts"))).scalar_one() == 0
+            rows = (await run(text(
+                """
+                SELECT a.id, a.kind, a.posted, a.pending,
+                  coalesce((SELECT sum(t.amount) FROM transfers t
+                            WHERE t.credit_account_id = a.id AND t.phase IN ('posted', 'post')), 0)
+                - coalesce((SELECT sum(t.amount) FROM transfers t
+                            WHERE t.debit_account_id = a.id AND t.phase IN ('posted', 'post')), 0)
+                    AS posted_sum,
+                  coalesce((SELECT sum(t.amount) FROM transfers t
+                            WHERE t.debit_account_id = a.id AND t.phase = 'pending'
+                              AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = t.id)), 0)
+                    AS pending_sum
+                FROM accounts a WHERE a.community_id = :c
+                """
+            ), {"c": self.community_id})).all()
+            resolutions = (await run(text(
+                "SELECT max(n) FROM (SELECT count(*) AS n FROM transfers WHERE community_id = :c"
+                " AND pending_id IS NOT NULL GROUP BY pending_id) per_hold"
+            ), {"c": self.community_id})).scalar_one()
+        for r in rows:
+            assert r.posted == r.posted_sum, f"account {r.id} ({r.kind}): cached posted != its transfers"
+            assert r.pending == r.pending_sum, f"account {r.id} ({r.kind}): cached pending != open holds"
+            if r.kind in ("person", "pool"):
+                assert r.posted - r.pending >= 0, f"account {r.id} ({r.kind}) overdrawn"
+            # The model knows which steps succeeded; the database must agree with it.
+            assert (r.posted, r.pending) == (self.model.posted.get(r.id, 0), self.model.pending.get(r.id, 0))
+        assert resolutions in (None, 1), "a hold resolved more than once"
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(funding=st.lists(st.integers(0, 80), min_size=PEOPLE, max_size=PEOPLE),
+       ops=st.lists(operations, min_size=5, max_size=30))
+async def test_ledger_invariants_hold_for_any_sequence(
+    services: Services, funding: list[int], ops: list[tuple]
+) -> None:
+    bank = Bank(services)
+    await bank.open()
+    await bank.check()
+    # Opening balances first, so that spending steps are not almost always refused.
+    for op in [("earn", who, amount) for who, amount in enumerate(funding) if amount] + ops:
+        await bank.step(op)
+        await bank.check()
+
+
+async def test_the_invariant_check_catches_a_tampered_balance(services: Services) -> None:
+    """The checker is only worth something if it can fail."""
+    bank = Bank(services)
+    await bank.open()
+    await bank.step(("earn", 0, 10))
+    await bank.check()
+    await services.db.transaction(lambda s: s.execute(
+        text("UPDATE accounts SET posted = posted + 1 WHERE id = :a"), {"a": bank.accounts[0]}
+    ))
+    with pytest.raises(AssertionError):
+        await bank.check()
