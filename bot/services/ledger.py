@@ -209,7 +209,7 @@ class Ledger:
             return await self._replay(session, key, expected)
         guarded = await session.execute(
             update(Account)
-            .where(Account.id == debit, Account.posted - Account.pending >= amount - 1)
+            .where(Account.id == debit, Account.posted - Account.pending >= amount)
             .values(pending=Account.pending + amount)
         )
         if guarded.rowcount != 1:
