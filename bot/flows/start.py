@@ -103,6 +103,20 @@ async def _set_lang(ctx: Context, locale: str) -> list[Reply]:
     return [reply("lang.set")]
 
 
+@command("community", role=None, help_key="help.community", aliases=("社区",))
+async def community(ctx: Context, args: str) -> list[Reply]:
+    """Switch the community one acts in (members of several, and admins)."""
+    if args:
+        found = await ctx.services.people.switch_community(ctx.actor.person_id, args)
+        ctx.finish()
+        return [reply("community.switched", community=found.name)]
+    names = await ctx.services.people.communities(ctx.actor.person_id)
+    if not names:
+        return [reply("error.no_community_yet")]
+    return [reply("community.choose", *(option(f"/community {n}", "community.option", name=n) for n in names
+                                        if len(f"/community {n}".encode()) <= 64))]
+
+
 @command("cancel", role=None, help_key="help.cancel", aliases=("取消",))
 async def cancel(ctx: Context, args: str) -> list[Reply]:
     had_flow = ctx.flow is not None

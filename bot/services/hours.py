@@ -287,7 +287,9 @@ class HoursService:
     @staticmethod
     async def _view(session: AsyncSession, log_id: int) -> LogView:
         row = (await session.execute(
-            select(ServiceLog, Person.display_name, ServiceCategory.name, ServiceCategory.name_en)
+            # Workers decide on real people: the registered real name when there is one.
+            select(ServiceLog, func.coalesce(Person.real_name, Person.display_name),
+                   ServiceCategory.name, ServiceCategory.name_en)
             .join(Person, Person.id == ServiceLog.person_id)
             .join(ServiceCategory, ServiceCategory.id == ServiceLog.category_id)
             .where(ServiceLog.id == log_id)

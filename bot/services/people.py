@@ -249,6 +249,30 @@ class PeopleService:
 
         return await self.db.transaction(work)
 
+    async def switch_community(self, person_id: int, name: str) -> Community:
+        """Act in another community: one the person belongs to, or any for an admin."""
+
+        async def work(session: AsyncSession) -> Community:
+            person = await get_person(session, person_id)
+            community = await session.scalar(select(Community).where(Community.name == name.strip()))
+            if community is None:
+                raise NotFound("error.no_community")
+            if not person.is_admin and await self._membership(session, person_id, community.id) is None:
+                raise NotAllowed("error.not_member_of", community=community.name)
+            person.community_id = community.id
+            return community
+
+        return await self.db.transaction(work)
+
+    async def communities(self, person_id: int) -> list[str]:
+        """Names of the communities the person may switch to."""
+        async with self.db.uow() as uow:
+            person = await get_person(uow.session, person_id)
+            stmt = select(Community.name).order_by(Community.id)
+            if not person.is_admin:
+                stmt = stmt.join(Membership, Membership.community_id == Community.id).where(Membership.person_id == person_id)
+            return list(await uow.session.scalars(stmt))
+
     async def set_locale(self, person_id: int, locale: str) -> None:
         if locale not in ("zh-CN", "en"):
             raise InvalidInput("error.bad_locale")

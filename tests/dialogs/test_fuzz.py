@@ -1,0 +1,88 @@
+"""Random text, button data and commands in every dialog state: never an unhandled exception,
+always a reply in the person's language, and nothing written when the input was refused."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+import bot.flows  # noqa: F401
+from bot.dialogs.core import COMMANDS
+from bot.services import Services
+from models import Membership, Notification, Person, ServiceLog, Transfer
+from tests.dialogs.chat import Chat
+from tests.world import World
+
+# How to reach each state of each flow from idle.
+STATES = {
+    "idle": [],
+    "log/category": ["/log"],
+    "log/date": ["/log", "1"],
+    "log/other-date": ["/log", "1", "3"],
+    "log/duration": ["/log", "1", "1"],
+    "log/note": ["/log", "1", "1", "2"],
+    "log/confirm": ["/log", "1", "1", "2", "1"],
+    "lang/choose": ["/lang"],
+    "register/name": ["/volunteer"],
+    "history": ["/history"],
+}
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+inputs = st.one_of(
+    st.text(max_size=40),
+    st.builds(lambda c, a: f"/{c} {a}", st.sampled_from(sorted(COMMANDS)), st.text(max_size=20)),
+    st.sampled_from(["1", "2", "99", "0", "-1", "yes", "skip", "other", "today", "c1", "/cancel", "H1", "2h", "25h"]),
+)
+presses = st.text(max_size=30).filter(lambda v: len(v.encode()) <= 64)
+
+
+async def _snapshot(services: Services) -> tuple:
+    async with services.db.uow() as uow:
+        s = uow.session
+        return tuple([
+            await s.scalar(select(func.count()).select_from(t)) for t in (Transfer, ServiceLog, Notification, Membership)
+        ] + [tuple(await s.scalars(select(ServiceLog.status).order_by(ServiceLog.id)))])
+
+
+async def _check(services: Services, chat: Chat, state: str, text: str | None, press: str | None, locale: str) -> None:
+    await chat.say("/cancel")
+    for answer in STATES[state]:
+        await chat.say(answer)
+    before = await _snapshot(services)
+    rendered = await (chat.say(text) if text is not None else chat.press(press or ""))
+    keys = chat.keys()
+    assert chat.last is not None and chat.last.locale == locale
+    given_text = text if text is not None else press or ""
+    if text is not None and text.strip().lstrip("/").startswith("lang"):
+        return  # switching language is a valid answer in any state
+    assert keys, "every input gets a reply"
+    if locale == "en" and not CJK.search(given_text):
+        assert not CJK.search(rendered.replace("中文", "")), rendered
+    if any(k.startswith("error.") for k in keys):
+        assert await _snapshot(services) == before, keys
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(state=st.sampled_from(sorted(STATES)), text=inputs, locale=st.sampled_from(["zh-CN", "en"]))
+async def test_random_text_in_every_state(services: Services, world: World, chat, state: str, text: str, locale: str) -> None:  # noqa: ANN001
+    volunteer = await _english_volunteer(services, world, chat, locale)
+    await _check(services, volunteer, state, text, None, locale)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(state=st.sampled_from(sorted(STATES)), press=presses, locale=st.sampled_from(["zh-CN", "en"]))
+async def test_random_button_data_in_every_state(services: Services, world: World, chat, state: str, press: str, locale: str) -> None:  # noqa: ANN001
+    volunteer = await _english_volunteer(services, world, chat, locale)
+    await _check(services, volunteer, state, None, press, locale)
+
+
+async def _english_volunteer(services: Services, world: World, chat, locale: str) -> Chat:  # noqa: ANN001
+    """volunteer1 with an ASCII name, in the wanted language (so stray Chinese is a defect)."""
+    async with services.db.uow() as uow:
+        person = await uow.session.get(Person, world.volunteer)
+        person.display_name, person.real_name, person.locale = "Vol One", "Vol One", locale
+        await uow.commit()
+    return chat("volunteer1")

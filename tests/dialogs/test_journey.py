@@ -1,0 +1,139 @@
+"""The first whole journey through the dialog engine, as the console presents it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from bot.clock import FixedClock
+from bot.services import Services
+from models import DialogState, ServiceLog
+from tests.world import World
+
+
+async def test_join_register_log_approve_balance(services: Services, world: World, chat) -> None:  # noqa: ANN001
+    worker, newcomer = chat("worker1"), chat("newbie")
+    text = await worker.say("/invite")
+    code = text.split("：")[1].split("（")[0].strip()
+    assert "欢迎" in await newcomer.say(f"/start {code}")
+    assert newcomer.keys() == ["start.joined", "register.ask_name"]
+    await newcomer.say("李新")
+    assert newcomer.last.replies[0].request_contact
+    assert "不对" in await newcomer.say("12ab")  # bad phone, asked again
+    assert "登记成功" in await newcomer.say("13912345678")
+
+    # Step by step: category, date, duration, note, confirm — by numbered answers.
+    await newcomer.say("/log")
+    await newcomer.say("1")  # 探访
+    await newcomer.say("1")  # today
+    await newcomer.say("3")  # 1.5 h
+    summary = await newcomer.say("陪王奶奶聊天")
+    assert "时长：1.5 小时" in summary and "积分：15 分" in summary
+    await newcomer.say("1")  # submit
+    assert newcomer.keys() == ["log.submitted"]
+    # One-liner.
+    await newcomer.say("/log 2h 助餐 昨天 送午餐")
+    assert newcomer.keys() == ["log.submitted"]
+
+    text = await worker.say("/pending")
+    assert "李新" in text and worker.options()[-1].startswith("/approve H")
+    await worker.press(worker.options()[-1])  # approve all
+    assert worker.keys() == ["approve.batch_done"]
+    text = await newcomer.say("/balance")
+    assert "可用积分：35" in text and "累计服务：3.5 小时" in text
+
+
+async def test_english_and_language_switch(world: World, chat) -> None:  # noqa: ANN001
+    volunteer = chat("volunteer1")
+    await volunteer.say("/lang")
+    assert volunteer.options() == ["zh-CN", "en"]
+    assert await volunteer.press("en") == "Switched to English."
+    assert "Available: 0" in await volunteer.say("/balance")
+    assert "Only community workers" in await volunteer.say("/pending")
+
+
+async def test_reject_asks_for_a_reason_and_tells_the_volunteer(services: Services, world: World, chat) -> None:  # noqa: ANN001
+    volunteer, worker = chat("volunteer1"), chat("worker1")
+    await volunteer.say("/log 1h 探访")
+    log_id = (await services.hours.logs_of(world.volunteer, world.community_id))[0].id
+    assert "理由" in await worker.say(f"/reject H{log_id}")
+    assert "已驳回" in await worker.say("照片看不清")
+    notes = await services.outbox.take("console", person_id=world.volunteer)
+    assert [n.text.key for n in notes] == ["notify.log_rejected"]
+    assert notes[0].text.params["reason"] == "照片看不清"
+    assert "已经处理过" in await worker.say(f"/approve H{log_id}")
+
+
+async def test_cancel_at_every_step_leaves_nothing(services: Services, world: World, chat) -> None:  # noqa: ANN001
+    volunteer = chat("volunteer1")
+    answers = ["1", "1", "2", "note"]
+    for steps in range(len(answers) + 1):
+        await volunteer.say("/log")
+        for answer in answers[:steps]:
+            await volunteer.say(answer)
+        assert await volunteer.say("/cancel") == "已取消。"
+        assert await volunteer.say("1") != ""  # a number after cancel no longer answers a step
+    async with services.db.uow() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(ServiceLog)) == 0
+        assert await uow.session.scalar(select(func.count()).select_from(DialogState)) == 0
+
+
+async def test_idle_flow_expires_after_30_minutes(services: Services, world: World, chat, clock: FixedClock) -> None:  # noqa: ANN001
+    volunteer = chat("volunteer1")
+    await volunteer.say("/log")
+    await volunteer.say("1")
+    clock.advance(minutes=31)
+    await volunteer.say("1")
+    assert volunteer.keys() == ["error.not_understood"]
+
+
+async def test_redelivered_one_liner_logs_once(services: Services, world: World, chat) -> None:  # noqa: ANN001
+    volunteer = chat("volunteer1")
+    first = await volunteer.say("/log 1h 探访", request_key="update-77")
+    again = await volunteer.say("/log 1h 探访", request_key="update-77")
+    assert first == again
+    assert len(await services.hours.logs_of(world.volunteer, world.community_id)) == 1
+
+
+async def test_double_confirm_of_a_draft_logs_once(services: Services, world: World, chat) -> None:  # noqa: ANN001
+    volunteer = chat("volunteer1")
+    for answer in ("/log", "1", "1", "2", "1"):
+        await volunteer.say(answer)
+    await volunteer.press("yes")
+    await volunteer.press("yes")  # the flow is over: a stale press
+    assert volunteer.keys() == ["error.stale_option"]
+    assert len(await services.hours.logs_of(world.volunteer, world.community_id)) == 1
+
+
+async def test_worker_records_for_volunteer_and_event(services: Services, world: World, chat) -> None:  # noqa: ANN001
+    worker = chat("worker1")
+    text = await worker.say("/record volunteer2 2h 助餐")
+    assert "已为 志愿者2 代录" in text
+    await worker.say("/event")
+    for answer in ("2", "2", "2"):  # 助餐, yesterday, 1 h
+        await worker.say(answer)
+    text = await worker.say("volunteer1, volunteer3")
+    assert "2 位志愿者" in text
+    assert "共发放 20 积分" in await worker.say("1")
+    b1 = await services.points.balance(world.volunteers[0], world.community_id)
+    b2 = await services.points.balance(world.volunteers[1], world.community_id)
+    assert (b1.available, b2.available) == (10, 20)
+    logs = await services.hours.logs_of(world.volunteers[1], world.community_id)
+    assert logs[0].recorded_by_worker and logs[0].status == "approved"
+
+
+async def test_not_yet_joined_is_asked_for_an_invite(chat) -> None:  # noqa: ANN001
+    stranger = chat("stranger")
+    assert "邀请码" in await stranger.say("/start")
+    assert "邀请码无效" in await stranger.say("NOPE1234")
+    assert stranger.keys() == ["error.bad_invite"]
+    assert "还没有加入社区" in await stranger.say("/balance")
+
+
+async def test_help_lists_what_the_role_may_do(world: World, chat) -> None:  # noqa: ANN001
+    resident_help = await chat("resident1").say("/help")
+    worker_help = await chat("worker1").say("/help")
+    assert "/pending" not in resident_help and "/pending" in worker_help
+    assert "/balance" in resident_help and "/newcommunity" not in worker_help
+    assert "/newcommunity" in await chat("admin").say("/help")
