@@ -109,11 +109,11 @@ async def community(ctx: Context, args: str) -> list[Reply]:
     if args:
         found = await ctx.services.people.switch_community(ctx.actor.person_id, args)
         ctx.finish()
-        return [reply("community.switched", community=found.name)]
+        return [reply("switch.done", community=found.name)]
     names = await ctx.services.people.communities(ctx.actor.person_id)
     if not names:
         return [reply("error.no_community_yet")]
-    return [reply("community.choose", *(option(f"/community {n}", "community.option", name=n) for n in names
+    return [reply("switch.choose", *(option(f"/community {n}", "switch.option", name=n) for n in names
                                         if len(f"/community {n}".encode()) <= 64))]
 
 
