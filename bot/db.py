@@ -17,7 +17,9 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> AsyncEngine:
+    """`read_only` (SQLite): transactions begin DEFERRED, so readers never take the write lock;
+    with WAL they read a consistent snapshot while a writer works."""
     if not is_sqlite(url):
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
@@ -38,7 +40,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     def _on_begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock up front, so two writers never deadlock on upgrade
         # and the guarded balance updates are serialised across connections and processes.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -50,6 +52,8 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self.read_engine = make_engine(url, read_only=True, **engine_kwargs) if is_sqlite(url) else self.engine
+        self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
 
     @property
     def sqlite(self) -> bool:
@@ -57,6 +61,10 @@ class Database:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions)
+
+    def read(self) -> UnitOfWork:
+        """A unit of work for reading only; it is never committed."""
+        return UnitOfWork(self._read_sessions)
 
     async def transaction(self, work: Callable[[AsyncSession], Awaitable[T]], retries: int = 4) -> T:
         """Run `work` in one transaction and commit; rerun it when a concurrent writer won a
@@ -76,6 +84,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
 
 
 def _retryable(exc: DBAPIError) -> bool:

@@ -36,7 +36,7 @@ async def _person(services: Services, handle: str, name: str) -> int:
 
 async def seed(services: Services) -> DemoWorld | None:
     """Seed the demo community; None when it is already there."""
-    async with services.db.uow() as uow:
+    async with services.db.read() as uow:
         if await uow.session.scalar(select(Community.id).where(Community.name == COMMUNITY)):
             return None
     admin = await _person(services, *ADMIN)

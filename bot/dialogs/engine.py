@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dialogs.core import ALIASES, COMMANDS, STEPS, Actor, Caller, Context, Input, Reply, reply
@@ -113,7 +113,7 @@ class Dialogs:
         """Identity, person, role and saved state in one read; a first contact (or a new
         bootstrap admin) goes through the people service, which writes."""
         services = self.services
-        async with services.db.uow() as uow:
+        async with services.db.read() as uow:
             loaded = await _load(uow.session, caller)
         is_admin = f"{caller.channel}:{caller.external_id}" in services.settings.admins
         if loaded is None or (is_admin and not loaded[0].is_admin) or (
@@ -123,7 +123,7 @@ class Dialogs:
                 caller.channel, caller.external_id, display_name=caller.display_name, handle=caller.handle,
                 chat_id=caller.chat_id,
             )
-            async with services.db.uow() as uow:
+            async with services.db.read() as uow:
                 loaded = await _load(uow.session, caller)
             assert loaded is not None
         person, identity, role, state = loaded
@@ -160,21 +160,17 @@ class Dialogs:
 
 
 async def _load(session: AsyncSession, caller: Caller) -> tuple[Person, Identity, str | None, DialogState | None] | None:
+    """Identity, person, role in the current community and saved state: one round trip."""
     row = (await session.execute(
-        select(Identity, Person).join(Person, Person.id == Identity.person_id)
+        select(Identity, Person, Membership.role, Membership.confirmed, DialogState)
+        .join(Person, Person.id == Identity.person_id)
+        .outerjoin(Membership, and_(Membership.person_id == Person.id, Membership.community_id == Person.community_id))
+        .outerjoin(DialogState, DialogState.identity_id == Identity.id)
         .where(Identity.channel == caller.channel, Identity.external_id == caller.external_id)
     )).first()
     if row is None:
         return None
-    identity, person = row
-    role = None
-    if person.community_id is not None:
-        member = (await session.execute(
-            select(Membership.role, Membership.confirmed).where(
-                Membership.person_id == person.id, Membership.community_id == person.community_id
-            )
-        )).first()
-        if member is not None:
-            role = member.role if member.confirmed else "resident"
-    state = await session.get(DialogState, identity.id)
+    identity, person, role, confirmed, state = row
+    if role is not None and not confirmed:
+        role = "resident"  # unconfirmed volunteers act as residents until a worker confirms
     return person, identity, role, state

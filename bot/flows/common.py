@@ -12,8 +12,7 @@ async def person_arg(ctx: Context, args: str) -> Person:
     handle = args.split()[0] if args.split() else ""
     if not handle:
         raise InvalidInput("error.need_person")
-    async with ctx.services.db.uow() as uow:
-        person = await ctx.services.people.find_by_handle(uow.session, handle)
+    person = await ctx.services.people.person_named(handle)
     if person is None:
         raise NotFound("error.no_such_person", name=handle[:32])
     return person

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sqlalchemy import select
-
 from bot.dialogs.core import COMMANDS, Context, Input, Reply, command, option, reply, step
 from bot.errors import InvalidInput
 from bot.flows.common import person_arg
 from bot.i18n import T
 from bot.services.people import clean_name
-from models import Community
 
 LINKS: dict[str, str] = {}  # channel → invite link template with {code}, set by the adapters
 
@@ -27,7 +24,7 @@ async def start(ctx: Context, args: str) -> list[Reply]:
 
 async def _join(ctx: Context, code: str) -> list[Reply]:
     member = await ctx.services.people.join(ctx.actor.person_id, code)
-    community = await _community_name(ctx, member.community_id)
+    community = await ctx.services.people.community_name(member.community_id)
     replies = [reply("start.joined", community=community)]
     if member.role == "resident" and member.invited_as == "volunteer":
         ctx.goto("register", "name", community_id=member.community_id)
@@ -156,8 +153,3 @@ async def appoint(ctx: Context, args: str) -> list[Reply]:
     person = await person_arg(ctx, args)
     await ctx.services.people.appoint_worker(ctx.actor.person_id, ctx.community_id, person.id)
     return [reply("appoint.done", name=person.display_name)]
-
-
-async def _community_name(ctx: Context, community_id: int) -> str:
-    async with ctx.services.db.uow() as uow:
-        return await uow.session.scalar(select(Community.name).where(Community.id == community_id)) or ""

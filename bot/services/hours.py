@@ -68,7 +68,7 @@ class HoursService:
         return self.clock.now().astimezone(ZoneInfo(tz)).date()
 
     async def categories(self, community_id: int) -> list[Category]:
-        async with self.db.uow() as uow:
+        async with self.db.read() as uow:
             rows = await uow.session.scalars(
                 select(ServiceCategory)
                 .where(ServiceCategory.community_id == community_id, ServiceCategory.active.is_(True))
@@ -258,24 +258,21 @@ class HoursService:
 
     async def pending(self, worker_id: int, community_id: int, limit: int = 50) -> list[LogView]:
         """Logs waiting for a decision, oldest first (上不过午，下不过夜)."""
-        async with self.db.uow() as uow:
+        async with self.db.read() as uow:
             await require_role(uow.session, worker_id, community_id, "worker")
-            ids = await uow.session.scalars(
-                select(ServiceLog.id).where(ServiceLog.community_id == community_id, ServiceLog.status == "pending")
-                .order_by(ServiceLog.created_at, ServiceLog.id).limit(limit)
-            )
-            return [await self._view(uow.session, i) for i in ids]
+            return await _views(uow.session, _VIEW.where(
+                ServiceLog.community_id == community_id, ServiceLog.status == "pending"
+            ).order_by(ServiceLog.created_at, ServiceLog.id).limit(limit))
 
     async def logs_of(self, person_id: int, community_id: int, status: str | None = None, limit: int = 20) -> list[LogView]:
-        async with self.db.uow() as uow:
-            stmt = select(ServiceLog.id).where(ServiceLog.person_id == person_id, ServiceLog.community_id == community_id)
-            if status:
-                stmt = stmt.where(ServiceLog.status == status)
-            ids = await uow.session.scalars(stmt.order_by(ServiceLog.id.desc()).limit(limit))
-            return [await self._view(uow.session, i) for i in ids]
+        stmt = _VIEW.where(ServiceLog.person_id == person_id, ServiceLog.community_id == community_id)
+        if status:
+            stmt = stmt.where(ServiceLog.status == status)
+        async with self.db.read() as uow:
+            return await _views(uow.session, stmt.order_by(ServiceLog.id.desc()).limit(limit))
 
     async def get(self, log_id: int) -> LogView:
-        async with self.db.uow() as uow:
+        async with self.db.read() as uow:
             return await self._view(uow.session, log_id)
 
     async def _by_request_key(self, session: AsyncSession, request_key: str | None) -> LogView | None:
@@ -286,22 +283,30 @@ class HoursService:
 
     @staticmethod
     async def _view(session: AsyncSession, log_id: int) -> LogView:
-        row = (await session.execute(
-            # Workers decide on real people: the registered real name when there is one.
-            select(ServiceLog, func.coalesce(Person.real_name, Person.display_name),
-                   ServiceCategory.name, ServiceCategory.name_en)
-            .join(Person, Person.id == ServiceLog.person_id)
-            .join(ServiceCategory, ServiceCategory.id == ServiceLog.category_id)
-            .where(ServiceLog.id == log_id)
-        )).first()
-        if row is None:
+        found = await _views(session, _VIEW.where(ServiceLog.id == log_id))
+        if not found:
             raise NotFound("error.no_log", log=log_id)
-        log, name, category, category_en = row
-        return LogView(
+        return found[0]
+
+
+# Workers decide on real people: the registered real name when there is one.
+_VIEW = (
+    select(ServiceLog, func.coalesce(Person.real_name, Person.display_name), ServiceCategory.name,
+           ServiceCategory.name_en)
+    .join(Person, Person.id == ServiceLog.person_id)
+    .join(ServiceCategory, ServiceCategory.id == ServiceLog.category_id)
+)
+
+
+async def _views(session: AsyncSession, stmt) -> list[LogView]:  # noqa: ANN001 - a select of _VIEW
+    return [
+        LogView(
             log.id, log.community_id, log.person_id, name, category, category_en, log.service_date,
             log.minutes, log.points, log.status, log.note, log.recorded_by_worker, log.reject_reason,
             log.created_at,
         )
+        for log, name, category, category_en in (await session.execute(stmt)).all()
+    ]
 
 
 async def _name(session: AsyncSession, person_id: int) -> str:

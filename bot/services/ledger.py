@@ -257,25 +257,27 @@ class Ledger:
     # --- reads ------------------------------------------------------------------------------
 
     async def balance(self, session: AsyncSession, community_id: int, person_id: int) -> Balance:
+        """Posted and pending from the account row, lifetime points and hours summed beside it,
+        in one round trip."""
+        earned = (
+            select(func.coalesce(func.sum(Transfer.amount), 0))
+            .where(Transfer.credit_account_id == Account.id, Transfer.kind == "earn", Transfer.phase == "posted")
+            .scalar_subquery()
+        )
+        minutes = (
+            select(func.coalesce(func.sum(ServiceLog.minutes), 0))
+            .where(ServiceLog.person_id == person_id, ServiceLog.community_id == community_id,
+                   ServiceLog.status == "approved")
+            .scalar_subquery()
+        )
         row = (await session.execute(
-            select(Account.id, Account.posted, Account.pending).where(
+            select(Account.posted, Account.pending, earned, minutes).where(
                 Account.community_id == community_id, Account.kind == "person", Account.person_id == person_id
             )
         )).first()
         if row is None:
             return Balance(0, 0, 0, 0)
-        earned = await session.scalar(
-            select(func.coalesce(func.sum(Transfer.amount), 0)).where(
-                Transfer.credit_account_id == row.id, Transfer.kind == "earn", Transfer.phase == "posted"
-            )
-        )
-        minutes = await session.scalar(
-            select(func.coalesce(func.sum(ServiceLog.minutes), 0)).where(
-                ServiceLog.person_id == person_id, ServiceLog.community_id == community_id,
-                ServiceLog.status == "approved",
-            )
-        )
-        return Balance(row.posted, row.pending, int(earned or 0), int(minutes or 0))
+        return Balance(row[0], row[1], int(row[2]), int(row[3]))
 
     async def history(
         self, session: AsyncSession, community_id: int, person_id: int, *, page: int = 0, page_size: int = 10

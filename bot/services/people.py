@@ -110,7 +110,15 @@ class PeopleService:
             person_id = await session.scalar(select(Person.id).where(Person.display_name == handle).limit(1))
         return None if person_id is None else await session.get(Person, person_id)
 
+    async def person_named(self, handle: str) -> Person | None:
+        async with self.db.read() as uow:
+            return await self.find_by_handle(uow.session, handle)
+
     # --- communities ------------------------------------------------------------------------
+
+    async def community_name(self, community_id: int) -> str:
+        async with self.db.read() as uow:
+            return await uow.session.scalar(select(Community.name).where(Community.id == community_id)) or ""
 
     async def create_community(
         self, name: str, *, actor_id: int | None = None, timezone: str | None = None,
@@ -266,7 +274,7 @@ class PeopleService:
 
     async def communities(self, person_id: int) -> list[str]:
         """Names of the communities the person may switch to."""
-        async with self.db.uow() as uow:
+        async with self.db.read() as uow:
             person = await get_person(uow.session, person_id)
             stmt = select(Community.name).order_by(Community.id)
             if not person.is_admin:
@@ -283,7 +291,7 @@ class PeopleService:
         await self.db.transaction(work)
 
     async def membership(self, person_id: int, community_id: int) -> Member | None:
-        async with self.db.uow() as uow:
+        async with self.db.read() as uow:
             found = await self._membership(uow.session, person_id, community_id)
             return None if found is None else _member(found)
 

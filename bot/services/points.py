@@ -18,11 +18,11 @@ class PointsService:
         self.db, self.clock, self.ledger = db, clock, ledger
 
     async def balance(self, person_id: int, community_id: int) -> Balance:
-        async with self.db.uow() as uow:
+        async with self.db.read() as uow:
             return await self.ledger.balance(uow.session, community_id, person_id)
 
     async def history(self, person_id: int, community_id: int, page: int = 0, page_size: int = 10) -> tuple[list[HistoryItem], bool]:
-        async with self.db.uow() as uow:
+        async with self.db.read() as uow:
             return await self.ledger.history(uow.session, community_id, person_id, page=page, page_size=page_size)
 
     async def adjust(self, actor_id: int, community_id: int, person_id: int, amount: int, reason: str, key: str) -> TransferResult:
