@@ -212,6 +212,7 @@ async def _set_menus(application: Application[Any, LoveBankContext, Any, Any, Ru
 async def on_startup(application: Application[Any, LoveBankContext, Any, Any, Runtime, Any]) -> None:
     """post_init: the bot knows its username now."""
     LINKS["telegram"] = f"https://t.me/{application.bot.username}?start={{code}}"
+    log.info("Telegram bot @%s is up", application.bot.username)
     await _set_menus(application)
 
 

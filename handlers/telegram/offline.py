@@ -67,7 +67,7 @@ class RecordingRequest(BaseRequest):
         if name in self.fail:
             self._record(Call(name, dict(params), files))
             return 400, json.dumps({"ok": False, "error_code": 400, "description": "Bad Request: refused by test"}).encode()
-        result = self._answer(name, params)
+        result = self.answer(name, params)
         self._record(Call(name, dict(params), files, result))
         return 200, json.dumps({"ok": True, "result": result}).encode()
 
@@ -80,7 +80,8 @@ class RecordingRequest(BaseRequest):
         return {"id": self.bot_id, "is_bot": True, "first_name": "爱心银行", "username": self.username,
                 "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
 
-    def _answer(self, name: str, params: dict[str, Any]) -> Any:
+    def answer(self, name: str, params: dict[str, Any]) -> Any:
+        """The result Telegram would give for `name` called with `params`."""
         if name == "getMe":
             return self.me
         if name == "getUpdates":
