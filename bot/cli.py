@@ -25,6 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", help="the console chat as a person (reads stdin, so it can be scripted)")
     chat.add_argument("--as", dest="handle", required=True, metavar="NAME", help="whose chat, e.g. volunteer1")
 
+    sub.add_parser("run", help="the Telegram bot (long polling) with its scheduled jobs; migrates first")
+
     jobs = sub.add_parser("jobs", help="scheduled jobs")
     jobs_sub = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
     jobs_sub.add_parser("list", help="list the jobs and their schedules")
@@ -96,6 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_demo(settings, args.seed_only))
     if args.command == "chat":
         return asyncio.run(_chat(settings, args.handle))
+    if args.command == "run":
+        from handlers.telegram import run
+
+        return run(settings)
     if args.command == "jobs":
         return asyncio.run(_jobs(settings, args.action, getattr(args, "name", None), getattr(args, "period", None)))
     return 2

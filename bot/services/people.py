@@ -41,6 +41,16 @@ class Member:
     invited_as: str | None = None  # set by join: the role the invite asks the newcomer to take
 
 
+@dataclass(frozen=True)
+class StaffChat:
+    """Where a worker or admin is reached on a channel, for menus that show their commands."""
+
+    chat_id: str
+    locale: str
+    role: str | None  # in the community they act in now
+    is_admin: bool
+
+
 def new_code(length: int = 8) -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
 
@@ -294,6 +304,20 @@ class PeopleService:
         async with self.db.read() as uow:
             found = await self._membership(uow.session, person_id, community_id)
             return None if found is None else _member(found)
+
+    async def staff_chats(self, channel: str) -> list[StaffChat]:
+        """Workers (in the community they act in now) and admins reachable on `channel`."""
+        async with self.db.uow() as uow:
+            rows = (await uow.session.execute(
+                select(Identity.chat_id, Identity.external_id, Person.locale, Membership.role, Person.is_admin)
+                .join(Person, Person.id == Identity.person_id)
+                .outerjoin(Membership, (Membership.person_id == Person.id)
+                           & (Membership.community_id == Person.community_id) & Membership.confirmed.is_(True))
+                .where(Identity.channel == channel, (Membership.role == "worker") | Person.is_admin.is_(True))
+                .order_by(Identity.id)
+            )).all()
+        return [StaffChat(chat_id or external_id, locale, role, bool(is_admin))
+                for chat_id, external_id, locale, role, is_admin in rows]
 
     @staticmethod
     async def _membership(session: AsyncSession, person_id: int, community_id: int) -> Membership | None:

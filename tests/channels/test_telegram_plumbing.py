@@ -1,0 +1,211 @@
+"""The Telegram channel's machinery: command menus, the error handler, the notifications pump,
+scheduled jobs, media replies and long texts, and `lovebank run` without a token."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time, timedelta
+from typing import Any
+
+import pytest
+
+from bot import jobs
+from bot.dialogs import Document, Reply
+from bot.dialogs.core import option
+from bot.i18n import T
+from bot.services import Services
+from bot.settings import Settings
+from handlers.telegram.app import file_api_url
+from handlers.telegram.menus import description
+from handlers.telegram.notifications import deliver
+from handlers.telegram.offline import RecordingRequest
+from handlers.telegram.replies import send_replies, split_text
+from handlers.telegram.schedule import ptb_days
+from tests.channels.conftest import ADMIN_ID, offline_application
+from tests.channels.kit import Telegram, found_community, texts
+
+
+@pytest.mark.db
+async def test_menus_per_role_and_language(tg: Telegram, tg_services: Services) -> None:
+    startup = tg.api.sent("setMyCommands")
+    assert [(c.params["scope"]["type"], c.params.get("language_code")) for c in startup] == [
+        ("default", None), ("default", "en"),
+    ]
+    zh, en = ({c["command"]: c["description"] for c in call.params["commands"]} for call in startup)
+    assert zh["log"] == "记录服务时长（也可以 /log 2h 探访 备注）" and zh["balance"] == "查看积分余额"
+    assert en["balance"] == "your points"
+    assert "pending" not in zh and "newcommunity" not in zh  # workers' and admins' commands are theirs
+
+    await found_community(tg, ADMIN_ID)
+    tg.api.clear()
+    from handlers.telegram.app import _set_menus
+
+    await _set_menus(tg.app)
+    chats = {c.params["scope"]["chat_id"]: {x["command"] for x in c.params["commands"]}
+             for c in tg.api.sent("setMyCommands")}
+    assert set(chats) == {ADMIN_ID, 2002}  # only the staff get their own menu; defaults unchanged
+    assert {"pending", "approve", "invite"} <= chats[2002] and "newcommunity" not in chats[2002]
+    assert {"pending", "newcommunity", "appoint"} <= chats[ADMIN_ID]
+    tg.api.clear()
+    await _set_menus(tg.app)
+    assert tg.api.sent("setMyCommands") == []  # nothing changed, nothing sent
+
+
+def test_menu_descriptions_drop_the_usage() -> None:
+    assert description("zh-CN", "help.reject") == "驳回服务记录"
+    assert description("en", "help.start").startswith("join")
+
+
+@pytest.mark.db
+async def test_a_menu_failure_is_logged_not_fatal(tg_services: Services, tg_settings: Settings,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    api = RecordingRequest()
+    api.fail = {"setMyCommands"}
+    app = offline_application(tg_services, tg_settings, api)
+    async with app:
+        await app.post_init(app)
+        assert "setMyCommands for default failed" in caplog.text
+        user = Telegram(app, api).user(7007, "孙大爷")
+        assert "爱心银行" in texts(await user.send("/start"))  # the bot works without its menu
+
+
+@pytest.mark.db
+async def test_the_error_handler_apologises_in_the_persons_language(
+    tg: Telegram, tg_services: Services, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    cast = await found_community(tg, ADMIN_ID)
+    await cast.volunteer.send("/lang en")
+
+    async def broken(*args: Any) -> None:
+        raise RuntimeError("the database caught fire")
+
+    monkeypatch.setattr(tg.app.bot_data.dialogs, "handle", broken)
+    with caplog.at_level(logging.ERROR):
+        [apology] = await cast.volunteer.send("/balance")
+    assert apology.text.startswith("Sorry, something went wrong")
+    assert "the database caught fire" in caplog.text
+    out = await cast.worker.send("/pending")
+    assert "系统出了点问题" in texts(out)  # the worker reads Chinese
+
+    # A button press is answered even when handling it fails.
+    monkeypatch.undo()
+    await cast.volunteer.send("/log")
+    monkeypatch.setattr(tg.app.bot_data.dialogs, "handle", broken)
+    out = await cast.volunteer.press("Visit")
+    assert [c.method for c in out] == ["answerCallbackQuery", "sendMessage"]
+
+
+@pytest.mark.db
+async def test_the_pump_coalesces_and_survives_a_failed_send(tg: Telegram, tg_services: Services,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    cast = await found_community(tg, ADMIN_ID)
+    for line in ("/log 1h 探访", "/log 2h 助餐", "/log 1h 咨询"):
+        await cast.volunteer.send(line)
+    tg.api.clear()
+    tg.api.fail = {"sendMessage"}  # e.g. the admin blocked the bot
+    assert await deliver(tg.app.bot, tg_services) == 0
+    assert "not sent" in caplog.text
+    assert len(tg.api.sent("sendMessage")) == 2  # one try per worker, not one per log
+    tg.api.fail = set()
+    await cast.worker.send("/approve all")
+    tg.api.clear()
+    assert await deliver(tg.app.bot, tg_services) == 3  # the volunteer hears of each approval
+    assert {c.chat_id for c in tg.api.sent("sendMessage")} == {str(cast.volunteer.id)}
+
+
+@pytest.mark.db
+async def test_registered_jobs_are_scheduled_in_the_time_zone(
+    tg_services: Services, tg_settings: Settings, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ran: list[tuple[str, datetime]] = []
+
+    def fake(name: str) -> jobs.JobFn:
+        async def run(services: Services, now: datetime, options: dict[str, Any]) -> str:
+            ran.append((name, now))
+            return f"{name} done"
+        return run
+
+    for name, schedule in {
+        "t-every": {"every": timedelta(minutes=5)},
+        "t-daily": {"at": time(8, 30)},
+        "t-weekly": {"at": time(9, 0), "weekday": 0},
+        "t-monthly-today": {"at": time(9, 0), "monthday": 20},  # the test clock is the 20th
+        "t-monthly-other": {"at": time(9, 0), "monthday": 1},
+    }.items():
+        monkeypatch.setitem(jobs.JOBS, name, jobs.Job(name, fake(name), **schedule))
+    app = offline_application(tg_services, tg_settings, RecordingRequest())
+    async with app:
+        queue = app.job_queue
+        await queue.start()
+        try:
+            scheduled = {job.name: job for job in queue.jobs()}
+            assert {"notifications", "menus", "t-every", "t-daily", "t-weekly", "t-monthly-today"} <= set(scheduled)
+            tz = tg_settings.tz
+            daily = scheduled["t-daily"].next_t.astimezone(tz)
+            assert daily.time() == time(8, 30)
+            weekly = scheduled["t-weekly"].next_t.astimezone(tz)
+            assert (weekly.weekday(), weekly.time()) == (0, time(9, 0))
+            every = scheduled["t-every"].next_t - datetime.now(tz)
+            assert timedelta(minutes=4) < every <= timedelta(minutes=5)
+            for name in ("t-every", "t-monthly-today", "t-monthly-other"):
+                await scheduled[name].run(app)
+        finally:
+            await queue.stop()
+    assert [name for name, _ in ran] == ["t-every", "t-monthly-today"]  # the 1st is not today
+    assert ran[0][1] == tg_services.clock.now()
+
+
+def test_weekdays_translate_to_ptb_days() -> None:
+    assert [ptb_days(d) for d in range(7)] == [(1,), (2,), (3,), (4,), (5,), (6,), (0,)]
+    assert ptb_days(None) == tuple(range(7))
+
+
+async def test_documents_photos_and_long_texts() -> None:
+    from telegram import Bot
+
+    api = RecordingRequest()
+    bot = Bot("123:abc", request=api, get_updates_request=RecordingRequest())
+    async with bot:
+        chat_data: dict[str, Any] = {}
+        await send_replies(bot, 42, "zh-CN", [
+            Reply(T("balance.show", available=1, pending=0, earned=1, hours="1"),
+                  document=Document("report-2026-11.csv", b"name,hours\n")),
+            Reply(T("lang.set"), image=b"\x89PNG\r\n"),
+            Reply(T("lang.set"), photo="AgADphoto"),
+            Reply(T("help.title", commands=["x" * 3000, "y" * 3000]), (option("/help", "help.help"),)),
+        ], chat_data)
+    methods = [c.method for c in api.calls if c.method != "getMe"]
+    assert methods == ["sendDocument", "sendPhoto", "sendPhoto", "sendMessage", "sendMessage"]
+    document, image, photo, part1, part2 = (c for c in api.calls if c.method != "getMe")
+    assert document.files == ["document"] and "可用积分" in document.params["caption"]
+    assert image.files == ["photo"] and photo.params["photo"] == "AgADphoto"
+    assert "reply_markup" not in part1.params and part2.buttons[0]["callback_data"] == "/help"
+    assert all(len(c.text) <= 4096 for c in (part1, part2))
+
+
+def test_split_text_keeps_everything() -> None:
+    text = "\n".join(f"第 {i} 行 " + "字" * (i % 50) for i in range(600))
+    parts = split_text(text, limit=500)
+    assert all(len(p) <= 500 for p in parts) and "\n".join(parts) == text
+    assert split_text("z" * 1200, limit=500) == ["z" * 500, "z" * 500, "z" * 200]
+
+
+def test_file_url_follows_the_api_url() -> None:
+    assert file_api_url("https://api.telegram.org/bot") == "https://api.telegram.org/file/bot"
+    assert file_api_url("http://127.0.0.1:8081/bot") == "http://127.0.0.1:8081/file/bot"
+
+
+def test_run_without_a_token_fails_with_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Any,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from bot import cli
+    from bot.settings import get_settings
+
+    monkeypatch.chdir(tmp_path)  # no .env here
+    monkeypatch.delenv("LOVEBANK_TELEGRAM_TOKEN", raising=False)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(["run"])
+    finally:
+        get_settings.cache_clear()
+    assert str(exit_.value) == "lovebank: LOVEBANK_TELEGRAM_TOKEN is not set (the bot token from @BotFather)"
