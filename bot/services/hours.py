@@ -145,6 +145,9 @@ class HoursService:
             raise InvalidInput("error.bad_category")
         self._check_minutes(minutes)
         self._check_date(service_date, community.timezone)
+        # Lock the person first, so two submissions at once cannot both fit under the day limit
+        # on PostgreSQL (SQLite's BEGIN IMMEDIATE already serialises writers; it ignores FOR UPDATE).
+        await session.execute(select(Person.id).where(Person.id == person_id).with_for_update())
         logged = await session.scalar(
             select(func.coalesce(func.sum(ServiceLog.minutes), 0)).where(
                 ServiceLog.person_id == person_id, ServiceLog.service_date == service_date,
