@@ -18,13 +18,17 @@ def is_sqlite(url: str) -> bool:
 
 
 def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> AsyncEngine:
-    """`read_only` (SQLite): transactions begin DEFERRED, so readers never take the write lock;
-    with WAL they read a consistent snapshot while a writer works."""
+    """`read_only` (SQLite): no transaction at all, so readers never take the write lock; with
+    WAL each statement reads a committed snapshot while a writer works."""
     if not is_sqlite(url):
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
         return create_async_engine(url, **kwargs)
 
+    if read_only:
+        # Reads run in autocommit (no BEGIN, nothing to roll back on return to the pool): each
+        # statement sees a committed snapshot, and two round trips per unit of work are saved.
+        kwargs.setdefault("pool_reset_on_return", None)
     engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -36,11 +40,13 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> AsyncEng
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        # IMMEDIATE takes the write lock up front, so two writers never deadlock on upgrade
-        # and the guarded balance updates are serialised across connections and processes.
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    if not read_only:
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            # IMMEDIATE takes the write lock up front, so two writers never deadlock on upgrade
+            # and the guarded balance updates are serialised across connections and processes.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
