@@ -1,0 +1,117 @@
+"""The schema comes from `alembic upgrade head`, never create_all, and the models and the
+migrations must agree: autogenerate's comparison of a migrated database with the models is empty."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Column, Integer, MetaData, String, Table, inspect, text
+from sqlalchemy.engine import Connection
+
+import models
+from bot.db import make_engine
+from bot.migrate import alembic_config, upgrade
+
+
+def _diff(connection: Connection, metadata: MetaData) -> list:
+    # The same comparison options as migrations/env.py uses for autogenerate.
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return compare_metadata(context, metadata)
+
+
+def _kinds(diff: list) -> set[str]:
+    # Column modifications come grouped in a list per column; the rest are plain tuples.
+    return {entry[0][0] if isinstance(entry, list) else entry[0] for entry in diff}
+
+
+def _with_changes(add_table: bool = False, add_column: bool = False, widen_phone: bool = False) -> MetaData:
+    """A copy of the models' metadata with a deliberate drift."""
+    copy = MetaData(naming_convention=models.Base.metadata.naming_convention)
+    for table in models.Base.metadata.tables.values():
+        table.to_metadata(copy)
+    if add_table:
+        Table("not_migrated", copy, Column("id", Integer, primary_key=True))
+    if add_column:
+        copy.tables["people"].append_column(Column("nickname", String(20), nullable=True))
+    if widen_phone:
+        copy.tables["people"].c.phone.type = String(64)
+    return copy
+
+
+async def _run(url: str, fn, *args):  # noqa: ANN001, ANN202 - a sync callable run on the connection
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(fn, *args)
+    finally:
+        await engine.dispose()
+
+
+async def test_models_and_migrations_agree(database_url: str) -> None:
+    assert await _run(database_url, _diff, models.Base.metadata) == []
+
+
+async def test_the_agreement_check_notices_drift(database_url: str) -> None:
+    """A check that cannot fail proves nothing: each kind of drift must show up."""
+    assert _kinds(await _run(database_url, _diff, _with_changes(add_table=True))) == {"add_table"}
+    assert _kinds(await _run(database_url, _diff, _with_changes(add_column=True))) == {"add_column"}
+    assert _kinds(await _run(database_url, _diff, _with_changes(widen_phone=True))) == {"modify_type"}
+
+
+async def test_a_column_only_in_the_database_is_noticed(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            # DDL inside a transaction that is rolled back: both databases support that.
+            transaction = await connection.begin()
+            await connection.execute(text("ALTER TABLE people ADD COLUMN nickname VARCHAR(20)"))
+            diff = await connection.run_sync(_diff, models.Base.metadata)
+            await transaction.rollback()
+            assert [d[0] for d in diff] == ["remove_column"] and diff[0][3].name == "nickname"
+            assert await connection.run_sync(_diff, models.Base.metadata) == []
+    finally:
+        await engine.dispose()
+
+
+async def test_a_migrated_database_is_at_every_head(database_url: str) -> None:
+    heads = set(ScriptDirectory.from_config(alembic_config(database_url)).get_heads())
+
+    def current(connection: Connection) -> set[str]:
+        return set(MigrationContext.configure(connection).get_current_heads())
+
+    assert heads and await _run(database_url, current) == heads
+    await upgrade(database_url)  # again: nothing to do, nothing changes
+    assert await _run(database_url, current) == heads
+    assert await _run(database_url, _diff, models.Base.metadata) == []
+
+
+async def test_an_empty_sqlite_file_migrates_to_the_models(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+    await upgrade(url)
+    tables = await _run(url, lambda c: set(inspect(c).get_table_names()))
+    assert tables == set(models.Base.metadata.tables) | {"alembic_version"}
+    assert await _run(url, _diff, models.Base.metadata) == []
+
+
+async def test_sqlite_downgrades_to_nothing_and_back(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'roundtrip.db'}"
+    await upgrade(url)
+    config = alembic_config(url)
+
+    def down(connection: Connection) -> set[str]:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "base")
+        return set(inspect(connection).get_table_names())
+
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as connection:
+            assert await connection.run_sync(down) <= {"alembic_version"}
+    finally:
+        await engine.dispose()
+    await upgrade(url)
+    assert await _run(url, _diff, models.Base.metadata) == []
