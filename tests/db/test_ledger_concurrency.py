@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 
+import pytest
 from sqlalchemy import func, select
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 from bot.errors import InsufficientPoints
 from bot.services import Services
@@ -115,3 +117,19 @@ async def test_concurrent_gifts_and_donations_drain_one_account_exactly(services
     assert sum(received) + pool == AFFORDABLE * PRICE
     gifts, donations = (sum(r.kind == kind for r in ok) for kind in ("gift", "donate"))
     assert (sum(received), pool) == (gifts * PRICE, donations * PRICE)
+
+
+async def test_a_connection_back_in_the_pool_never_keeps_the_write_lock(services: Services) -> None:
+    """SQLite: the pool sends no blanket ROLLBACK on return (a round trip per unit of work), so
+    a connection returned mid-transaction, as by a cancelled task, must be rolled back then."""
+    if not services.db.sqlite:
+        pytest.skip("SQLite's write lock")
+    w = await make_world(services, volunteers=1)
+    pooled = await services.db.engine.raw_connection()
+    driver = pooled.driver_connection
+    await driver.execute("BEGIN IMMEDIATE")
+    await greenlet_spawn(pooled.close)
+    assert not driver.in_transaction
+    # Another writer gets the lock at once (it would wait out busy_timeout otherwise).
+    await asyncio.wait_for(_fund(services, w, w.volunteer, 5), timeout=5)
+    assert await _account(services, w, w.volunteer) == (5, 0)
