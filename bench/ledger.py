@@ -314,6 +314,35 @@ async def _balances(services: Services, community_id: int, people: list[int]) ->
     return [rows[p] for p in people]
 
 
+async def driver_calls_per_op(runners: list[Runner], plan: list[Op]) -> dict[str, float] | None:
+    """SQLite: calls handed to aiosqlite's worker thread per operation, each a thread round trip;
+    this count, not SQL, is what separates the two on SQLite. Untimed; None if aiosqlite's
+    internals differ from what this counts."""
+    import aiosqlite.core
+
+    original = getattr(aiosqlite.core.Connection, "_execute", None)
+    if original is None:
+        return None
+    calls = 0
+
+    async def counted(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return await original(self, fn, *args, **kwargs)
+
+    out = {}
+    aiosqlite.core.Connection._execute = counted
+    try:
+        for runner in runners:
+            runner.start(f"{runner.name}:count")
+            calls = 0
+            await runner.run(plan)
+            out[runner.name] = round(calls / len(plan), 2)
+    finally:
+        aiosqlite.core.Connection._execute = original
+    return out
+
+
 async def bench_database(url: str, args: argparse.Namespace) -> dict[str, Any]:
     await upgrade(url)
     settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
@@ -360,6 +389,7 @@ async def bench_database(url: str, args: argparse.Namespace) -> dict[str, Any]:
                             profile.disable()
                 for name, spent in seconds.items():
                     rates[name].append(len(plan) / spent)
+            calls = await driver_calls_per_op(runners, make_plan(200, seed=-2)) if services.db.sqlite else None
         finally:
             await baseline.close()
         # Same plans, same starting balances: the two communities must end the same, or the
@@ -380,15 +410,16 @@ async def bench_database(url: str, args: argparse.Namespace) -> dict[str, Any]:
         "services_ops_per_s_runs": [round(r, 1) for r in rates["services"]],
         "baseline_ops_per_s_runs": [round(r, 1) for r in rates["baseline"]],
         "same_end_state": same,
+        **({"driver_calls_per_op": calls} if calls else {}),
     }
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    plan = make_plan(args.ops, seed=args.seed)
-    ran = {kind: sum(op.kind == kind for op in plan) for kind in MIX}
+    plans = [make_plan(args.ops, seed=args.seed + repeat) for repeat in range(args.repeats)]
+    ran = {kind: sum(op.kind == kind for plan in plans for op in plan) for kind in MIX}
     out: dict[str, Any] = {
         "bench": "ledger", "ops_per_repeat": args.ops, "repeats": args.repeats, "mix_percent": MIX,
-        "mix_ran": ran, "machine": machine(), "target_ratio_at_least": TARGET_RATIO,
+        "mix_ran_total": ran, "machine": machine(), "target_ratio_at_least": TARGET_RATIO,
     }
     with tempfile.TemporaryDirectory() as tmp:
         out["sqlite"] = await bench_database(sqlite_url(tmp), args)
