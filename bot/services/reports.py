@@ -442,7 +442,7 @@ def ledger_sheet(s: LedgerSummary, month: ReportMonth, locale: str) -> Sheet:
         row("opening", s.opening), row("issued", s.issued), row("redeemed", s.redeemed),
         row("expired", s.expired), row("adjusted", s.adjusted), row("other", s.other),
         row("closing", s.closing), row("check", s.difference),
-        ("", None),
+        (render(locale, "report.ledger.memo"), None),
         row("gifted", s.gifted), row("donated", s.donated), row("people_closing", s.people_closing),
         row("pool_closing", s.pool_closing), row("held_closing", s.held_closing),
         row("available_closing", s.people_closing - s.held_closing),
