@@ -238,11 +238,18 @@ def _chart(community: str, month: ReportMonth, locale: str, data: HoursBy) -> by
 
     return month_chart(
         t("report.chart.title", community=community, month=month.label),
-        [(f"{w.start.month}/{w.start.day}–{w.end.month}/{w.end.day}", w.minutes / 60) for w in data.weeks],
+        [(_short(w), w.minutes / 60) for w in data.weeks],
         [(c.name, c.minutes / 60) for c in data.categories if c.minutes],
         week_title=t("report.chart.weeks"), category_title=t("report.chart.categories"),
         hours_label=t("report.chart.hours"), empty=t("report.chart.empty"),
     )
+
+
+def _short(week: WeekHours) -> str:
+    """"11/2–8": a week never leaves its month here, so the month is said once."""
+    if week.start == week.end:
+        return f"{week.start.month}/{week.start.day}"
+    return f"{week.start.month}/{week.start.day}–{week.end.day}"
 
 
 def _check_keys(sheets: list[Sheet]) -> None:

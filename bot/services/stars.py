@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, and_, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -24,7 +24,7 @@ from bot.jobs import claim
 from bot.services.access import get_person, require_role, role_in
 from bot.services.audit import audit
 from bot.settings import Settings
-from models import AnnouncementGroup, Community, Notification, Person, ServiceLog
+from models import AnnouncementGroup, Community, Membership, Notification, Person, ServiceLog
 
 PERIODS = ("week", "month", "all")
 TOP = 10
@@ -140,14 +140,32 @@ class StarsService:
 
     async def top(self, person_id: int, community_id: int, kind: str = "week") -> StarList:
         """The top of the community for the period that contains today, with the asker's own
-        rank. Members of the community (and admins) may look."""
+        rank. Members of the community (and admins) may look. Two queries in all (who asks, and
+        the grouped hours with names), as /top is the hot path."""
+        if kind not in PERIODS:
+            raise InvalidInput("error.bad_period")
         async with self.db.uow() as uow:
             session = uow.session
-            await require_role(session, person_id, community_id, "resident")
-            community = await _community(session, community_id)
-            period = period_of(kind, self.local_today(community.timezone))
-            totals = await _totals(session, [community_id], period)
-            return (await _star_lists(session, {community_id: community}, totals, period, me=person_id))[community_id]
+            viewer = (await session.execute(
+                select(Community.name, Community.timezone, Community.locale, Person.is_admin, Membership.id)
+                .select_from(Community)
+                .join(Person, Person.id == person_id)
+                .outerjoin(Membership, and_(Membership.community_id == Community.id, Membership.person_id == person_id))
+                .where(Community.id == community_id)
+            )).first()
+            if viewer is None:
+                raise NotFound("error.no_community")
+            name, tz, locale, is_admin, membership = viewer
+            if not is_admin and membership is None:  # as require_role(..., "resident") decides
+                raise NotAllowed("error.need_resident")
+            period = period_of(kind, self.local_today(tz))
+            totals = _totals_stmt([community_id], period).subquery()
+            rows = (await session.execute(
+                select(totals.c.person_id, totals.c.minutes, Person.display_name, Person.hide_name)
+                .join(Person, Person.id == totals.c.person_id)
+            )).all()
+        names = {p: (None if hidden else display) for p, _, display, hidden in rows}
+        return _star_list(community_id, name, locale, period, [(p, int(m)) for p, m, _, _ in rows], names, person_id)
 
     async def lists(self, kind: str, *, previous: bool = False, community_ids: list[int] | None = None) -> dict[int, StarList]:
         """The star list of every community (or of those given), each in its own time zone:
@@ -328,11 +346,11 @@ def star_line_params(locale: str, star: Star) -> dict:
 
 # --- queries --------------------------------------------------------------------------------------
 
-async def _totals(session: AsyncSession, community_ids: list[int], period: Period) -> dict[int, list[tuple[int, int]]]:
+def _totals_stmt(community_ids: list[int], period: Period) -> Select:
     """Approved minutes per person, per community, in the period: one grouped query that the
     ix_service_logs_stars index answers on its own."""
     stmt = (
-        select(ServiceLog.community_id, ServiceLog.person_id, func.sum(ServiceLog.minutes))
+        select(ServiceLog.community_id, ServiceLog.person_id, func.sum(ServiceLog.minutes).label("minutes"))
         .where(ServiceLog.status == "approved")
         .group_by(ServiceLog.community_id, ServiceLog.person_id)
     )
@@ -340,37 +358,42 @@ async def _totals(session: AsyncSession, community_ids: list[int], period: Perio
         stmt.where(ServiceLog.community_id.in_(community_ids))
     if period.start is not None:
         stmt = stmt.where(ServiceLog.service_date >= period.start, ServiceLog.service_date <= period.end)
+    return stmt
+
+
+async def _totals(session: AsyncSession, community_ids: list[int], period: Period) -> dict[int, list[tuple[int, int]]]:
     totals: dict[int, list[tuple[int, int]]] = {c: [] for c in community_ids}
-    for community_id, person_id, minutes in await session.execute(stmt):
+    for community_id, person_id, minutes in await session.execute(_totals_stmt(community_ids, period)):
         totals[community_id].append((person_id, int(minutes)))
     return totals
 
 
 async def _star_lists(
     session: AsyncSession, communities: dict[int, Community], totals: dict[int, list[tuple[int, int]]],
-    period: Period, me: int | None = None,
+    period: Period,
 ) -> dict[int, StarList]:
-    cut: dict[int, tuple[list[tuple[int, int, int]], int, tuple[int, int, int] | None]] = {}
-    wanted: set[int] = set()
-    for community_id, rows in totals.items():
-        ranked = competition_ranks(rows)
-        top = [r for r in ranked if r[0] <= TOP]
-        shown = top[:MAX_ROWS]
-        mine = next((r for r in ranked if r[1] == me), None) if me is not None else None
-        cut[community_id] = (shown, len(top) - len(shown), mine)
-        wanted.update(r[1] for r in shown)
-        if mine:
-            wanted.add(mine[1])
-    names = await _names(session, wanted)
-    result = {}
-    for community_id, (shown, more, mine) in cut.items():
-        c = communities[community_id]
-        result[community_id] = StarList(
-            community_id, c.name, c.locale, period,
-            tuple(Star(r, p, names.get(p), m) for r, p, m in shown), more, len(totals[community_id]),
-            Star(mine[0], mine[1], names.get(mine[1]), mine[2]) if mine else None,
-        )
-    return result
+    """Lists for many communities: the names of only those shown are read, in one query."""
+    ranked = {c: competition_ranks(rows) for c, rows in totals.items()}
+    shown = {p for rows in ranked.values() for r, p, _ in rows[:MAX_ROWS] if r <= TOP}
+    names = await _names(session, shown)
+    return {
+        c: _star_list(c, communities[c].name, communities[c].locale, period, totals[c], names, None, ranked[c])
+        for c in totals
+    }
+
+
+def _star_list(
+    community_id: int, community: str, locale: str, period: Period, totals: list[tuple[int, int]],
+    names: dict[int, str | None], me: int | None, ranked: list[tuple[int, int, int]] | None = None,
+) -> StarList:
+    ranked = ranked if ranked is not None else competition_ranks(totals)
+    top = [r for r in ranked if r[0] <= TOP]
+    shown = top[:MAX_ROWS]
+    mine = next((r for r in ranked if r[1] == me), None) if me is not None else None
+    return StarList(
+        community_id, community, locale, period, tuple(Star(r, p, names.get(p), m) for r, p, m in shown),
+        len(top) - len(shown), len(totals), Star(mine[0], mine[1], names.get(mine[1]), mine[2]) if mine else None,
+    )
 
 
 async def _names(session: AsyncSession, person_ids: set[int]) -> dict[int, str | None]:

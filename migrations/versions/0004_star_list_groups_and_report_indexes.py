@@ -36,6 +36,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('service_logs', schema=None) as batch_op:
         batch_op.create_index('ix_service_logs_stars', ['community_id', 'status', 'service_date', 'person_id', 'minutes'], unique=False)
+        batch_op.create_index('ix_service_logs_stars_person', ['community_id', 'status', 'person_id', 'service_date', 'minutes'], unique=False)
 
     with op.batch_alter_table('transfers', schema=None) as batch_op:
         batch_op.create_index('ix_transfers_community_created', ['community_id', 'created_at'], unique=False)
@@ -47,6 +48,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_transfers_community_created')
 
     with op.batch_alter_table('service_logs', schema=None) as batch_op:
+        batch_op.drop_index('ix_service_logs_stars_person')
         batch_op.drop_index('ix_service_logs_stars')
 
     with op.batch_alter_table('announcement_groups', schema=None) as batch_op:
