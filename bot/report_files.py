@@ -56,8 +56,11 @@ def _sheet(book: object, report: Report, sheet: Sheet) -> None:
             cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
             cell.border = Border(bottom=thin, top=thin)
         ws.row_dimensions[1].height = 34  # room for a header wrapped onto two lines
-        for row in sheet.rows:
+        for index, row in enumerate(sheet.rows):
             ws.append(list(row))
+            if index in sheet.emphasis:
+                for cell in ws[ws.max_row]:
+                    cell.font = Font(bold=True)
         if sheet.totals is not None:
             ws.append(list(sheet.totals))
             for cell in ws[ws.max_row]:
@@ -66,9 +69,12 @@ def _sheet(book: object, report: Report, sheet: Sheet) -> None:
         last = ws.max_row
         for index, column in enumerate(sheet.columns, start=1):
             fmt = FORMATS.get(column.kind)
-            if fmt:
+            if fmt or column.center:
                 for (cell,) in ws.iter_rows(min_row=2, max_row=last, min_col=index, max_col=index):
-                    cell.number_format = fmt
+                    if fmt:
+                        cell.number_format = fmt
+                    if column.center:
+                        cell.alignment = Alignment(horizontal="center")
             ws.column_dimensions[get_column_letter(index)].width = column.width or _fit(column.header, [
                 _shown(r[index - 1], column.kind) for r in [*sheet.rows, *([sheet.totals] if sheet.totals else [])]
             ])
@@ -107,9 +113,10 @@ def _width(text: str) -> int:
 
 
 def _fit(header: str, values: list[str]) -> float:
-    # The header may wrap onto two lines; the values may not.
-    widest = max([math.ceil(_width(header) / 2), *(_width(v) for v in values)])
-    return max(MIN_WIDTH, min(MAX_WIDTH, widest + 3))
+    # A header may wrap onto two lines (where it says, or anywhere); the values may not.
+    lines = header.split("\n")
+    head = max(_width(line) for line in lines) if len(lines) > 1 else math.ceil(_width(header) / 2)
+    return max(MIN_WIDTH, min(MAX_WIDTH, max([head, *(_width(v) for v in values)]) + 3))
 
 
 def csv_files(report: Report, path: Path) -> dict[Path, bytes]:
@@ -121,7 +128,7 @@ def csv_files(report: Report, path: Path) -> dict[Path, bytes]:
         if sheet.columns:
             out = io.StringIO()
             writer = csv.writer(out, lineterminator="\r\n")
-            writer.writerow([c.header for c in sheet.columns])
+            writer.writerow([c.header.replace("\n", "") for c in sheet.columns])  # one line a header
             for row in [*sheet.rows, *([sheet.totals] if sheet.totals else [])]:
                 writer.writerow([_csv(v, c.kind) for v, c in zip(row, sheet.columns, strict=True)])
             files[path.with_name(f"{path.stem}-{sheet.key}.csv")] = out.getvalue().encode("utf-8-sig")

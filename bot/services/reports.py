@@ -84,6 +84,7 @@ class Column:
     header: str  # already in the report's language
     kind: str = "text"  # text | int | hours | date: decides the cell's number format
     width: float | None = None  # in characters; None: fitted to the contents
+    center: bool = False  # e.g. a running number next to a name
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class Sheet:
     totals: tuple | None = None  # a bold last row; first cell is its label
     notes: tuple[str, ...] = ()  # lines printed under the table (not in CSV)
     image: bytes | None = None  # a PNG placed on the sheet (the chart)
+    emphasis: frozenset[int] = frozenset()  # indexes into rows printed bold (a closing balance)
 
 
 @dataclass(frozen=True)
@@ -217,7 +219,7 @@ class ReportsService:
 
     async def _audit(self, actor_id: int | None, report: Report, fmt: str, via: str) -> None:
         async def work(session: AsyncSession) -> None:
-            await audit(session, self.clock, "report.export", actor_id, report.community_id, "community",
+            await audit(session, self.clock, "export.report", actor_id, report.community_id, "community",
                         report.community_id, {"month": report.month.label, "format": fmt, "via": via,
                                               "locale": report.locale})
 
@@ -380,7 +382,7 @@ async def volunteers_sheet(
               sum(r[6] for r in rows), hours_value(sum(r[11] for r in rows)), sum(r[8] for r in rows),
               sum(r[9] for r in rows))
     columns = (
-        Column(_h(locale, "no"), "int", 6), Column(_h(locale, "name"), "text", 16),
+        Column(_h(locale, "no"), "int", 6, center=True), Column(_h(locale, "name"), "text", 16),
         Column(_h(locale, "real_name"), "text", 12), Column(_h(locale, "role"), "text", 12),
         Column(_h(locale, "hours_month"), "hours"), Column(_h(locale, "logs_month"), "int"),
         Column(_h(locale, "earned_month"), "int"), Column(_h(locale, "redeemed_month"), "int"),
@@ -456,7 +458,7 @@ def ledger_sheet(s: LedgerSummary, month: ReportMonth, locale: str) -> Sheet:
     ]
     columns = (Column(_h(locale, "item"), "text", 46), Column(_h(locale, "points"), "int", 14))
     notes = (render(locale, "report.note.ledger", {"month": month.label}),)
-    return Sheet("ledger", render(locale, "report.sheet.ledger"), columns, rows, None, notes)
+    return Sheet("ledger", render(locale, "report.sheet.ledger"), columns, rows, None, notes, emphasis=frozenset({6, 7}))
 
 
 # --- hours by week and category ---------------------------------------------------------------------

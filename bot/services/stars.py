@@ -228,7 +228,7 @@ class StarsService:
                     community_id=community_id, channel=channel, chat_id=chat_id, set_by_id=actor_id,
                     created_at=self.clock.now(),
                 ))
-            await audit(session, self.clock, "stars.set_group", actor_id, community_id, "group", None,
+            await audit(session, self.clock, "group.set", actor_id, community_id, "group", None,
                         {"chat": f"{channel}:{chat_id}", "previous_community": previous})
             return GroupView(community_id, community.name, channel, chat_id, changed=True)
 
@@ -242,7 +242,7 @@ class StarsService:
             await require_role(session, actor_id, group.community_id, "worker")
             community = await _community(session, group.community_id)
             await session.execute(delete(AnnouncementGroup).where(AnnouncementGroup.id == group.id))
-            await audit(session, self.clock, "stars.unset_group", actor_id, group.community_id, "group", None,
+            await audit(session, self.clock, "group.unset", actor_id, group.community_id, "group", None,
                         {"chat": f"{channel}:{chat_id}"})
             return GroupView(community.id, community.name, channel, chat_id, changed=True)
 

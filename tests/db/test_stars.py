@@ -245,6 +245,6 @@ async def test_only_a_worker_of_the_community_sets_its_group(services: Services)
     assert moved.changed and await services.stars.group_community("console", GROUP) == w.other_community_id
 
     async with services.db.uow() as uow:
-        actions = list(await uow.session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("stars.%")).order_by(AuditEntry.id)))
+        actions = list(await uow.session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("group.%")).order_by(AuditEntry.id)))
         assert await uow.session.scalar(select(func.count()).select_from(AnnouncementGroup)) == 1
-    assert actions == ["stars.set_group", "stars.unset_group", "stars.set_group", "stars.set_group"]
+    assert actions == ["group.set", "group.unset", "group.set", "group.set"]
