@@ -298,7 +298,10 @@ class StarsService:
         posted = 0
         params = post_params(star_list)
         for channel, chat_id in groups:
-            if await claim(session, JOB, f"{star_list.community_id}:{chat_id}", star_list.period.key, now):
+            # The chat id names the group, so unsetting and setting it again in the same week
+            # does not post twice; job_runs.scope holds 32 characters (Telegram ids take 14).
+            scope = f"{star_list.community_id}:{chat_id}"[:32]
+            if await claim(session, JOB, scope, star_list.period.key, now):
                 session.add(Notification(
                     person_id=None, chat=f"{channel}:{chat_id}", key=f"stars.post_{star_list.period.kind}",
                     params=params, created_at=now,
