@@ -31,6 +31,11 @@ def _parser() -> argparse.ArgumentParser:
     run_job = jobs_sub.add_parser("run", help="run one job now")
     run_job.add_argument("name")
     run_job.add_argument("--period", help="star-list: week or month")
+
+    export = sub.add_parser("export", help="exports")
+    export_sub = export.add_subparsers(dest="what", required=True, metavar="WHAT")
+    stock = export_sub.add_parser("stock", help="the love supermarket's stock reconciliation for a month")
+    stock.add_argument("--month", required=True, metavar="YYYY-MM")
     return parser
 
 
@@ -87,6 +92,28 @@ async def _jobs(settings: Settings, action: str, name: str | None, period: str |
     return 0
 
 
+async def _export_stock(settings: Settings, month_text: str) -> int:
+    from bot.services.shop import parse_month
+
+    month = parse_month(month_text)
+    if month is None:
+        print(f"lovebank: --month must be YYYY-MM, not {month_text!r}", file=sys.stderr)
+        return 2
+    services = await open_services(settings)
+    try:
+        reconciliations = await services.shop.reconcile_all(month)
+    finally:
+        await services.db.dispose()
+    print("\t".join(("community", "item", "name", "opening", "restocked", "reserved", "handed_over",
+                     "released", "closing", "balanced")))
+    for rec in reconciliations:
+        for line in rec.lines:
+            cells = (rec.community, f"I{line.item_id}", line.name, line.opening, line.restocked, line.reserved,
+                     line.handed_over, line.released, line.closing, "yes" if line.balanced else "NO")
+            print("\t".join("-" if cell is None else str(cell) for cell in cells))
+    return 0 if all(rec.balanced for rec in reconciliations) else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = get_settings()
@@ -98,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_chat(settings, args.handle))
     if args.command == "jobs":
         return asyncio.run(_jobs(settings, args.action, getattr(args, "name", None), getattr(args, "period", None)))
+    if args.command == "export" and args.what == "stock":
+        return asyncio.run(_export_stock(settings, args.month))
     return 2
 
 
