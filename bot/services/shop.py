@@ -206,7 +206,7 @@ class ShopService:
                     community_id=community_id, item_id=item.id, kind="restock", delta=stock, quantity=stock,
                     reason="initial stock", actor_id=actor_id, created_at=now,
                 ))
-            await audit(session, self.clock, "shop.item_add", actor_id, community_id, "item", item.id,
+            await audit(session, self.clock, "catalogue.add", actor_id, community_id, "item", item.id,
                         {"name": name, "price": price, "stock": stock, "donor": donor})
             return _item_view(item)
 
@@ -230,7 +230,7 @@ class ShopService:
                 raise InvalidInput("error.item_exists", item=f"I{item_id}", name=value)
             old = getattr(item, field)
             setattr(item, field, value)
-            await audit(session, self.clock, "shop.item_edit", actor_id, item.community_id, "item", item_id,
+            await audit(session, self.clock, "catalogue.edit", actor_id, item.community_id, "item", item_id,
                         {"field": field, "old": old, "new": value})
             await session.flush()
             return _item_view(item)
@@ -279,7 +279,7 @@ class ShopService:
                 quantity=abs(quantity), reason=reason, actor_id=actor_id, request_key=request_key,
                 created_at=self.clock.now(),
             ))
-            await audit(session, self.clock, "shop.restock", actor_id, item.community_id, "item", item_id,
+            await audit(session, self.clock, "catalogue.restock", actor_id, item.community_id, "item", item_id,
                         {"quantity": quantity, "reason": reason})
             return await self._item(session, item_id), True
 
@@ -292,7 +292,7 @@ class ShopService:
             item = await self._managed_item(session, actor_id, item_id)
             if item.active != active:
                 item.active = active
-                await audit(session, self.clock, "shop.item_active" if active else "shop.item_inactive",
+                await audit(session, self.clock, "catalogue.activate" if active else "catalogue.deactivate",
                             actor_id, item.community_id, "item", item_id)
             await session.flush()
             return _item_view(item)
