@@ -17,6 +17,7 @@ from tests.world import World
 class Said:
     texts: list[str]
     options: list[str]  # option values in the order they are numbered
+    keys: list[str]  # the catalogue keys of the replies
 
     @property
     def text(self) -> str:
@@ -39,7 +40,7 @@ class Chat:
     async def send(self, handle: str, inp: Input) -> Said:
         turn = await self.dialogs.handle(Caller("console", handle, display_name=handle, handle=handle), inp)
         options = [o.value for r in turn.replies for o in r.options]
-        return Said(self.dialogs.render(turn.locale, turn.replies), options)
+        return Said(self.dialogs.render(turn.locale, turn.replies), options, [r.text.key for r in turn.replies])
 
     async def choose(self, handle: str, said: Said, value: str) -> Said:
         """Answer with the number the console shows for the option with `value`."""

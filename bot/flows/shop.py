@@ -28,7 +28,9 @@ FIELDS = {
     "photo": "photo", "照片": "photo",
     "stock": "stock", "库存": "stock",
 }
-_SIGNED = re.compile(r"^[+-]?\d{1,6}$")
+# ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+_SIGNED = re.compile(r"^[+-]?[0-9]{1,6}$")
+_COUNT = re.compile(r"^[0-9]{1,6}$")
 
 
 def _draft() -> str:
@@ -57,7 +59,7 @@ def order_line(r: RedemptionView) -> Text:
 
 @command("shop", help_key="help.shop", aliases=("超市", "爱心超市"))
 async def shop(ctx: Context, args: str) -> list[Reply]:
-    page = max(int(args), 1) - 1 if args.strip().isdigit() else 0
+    page = max(int(args), 1) - 1 if _COUNT.match(args.strip()) else 0
     shelf = await ctx.services.shop.browse(ctx.actor.person_id, ctx.community_id, page, PAGE)
     if not shelf.items:
         return [reply("shop.empty" if page == 0 else "shop.no_more")]
@@ -114,7 +116,11 @@ def _ask_quantity(shelf: ShelfItem) -> Reply:
 
 @step("redeem", "quantity")
 async def redeem_quantity(ctx: Context, inp: Input) -> list[Reply]:
-    shelf = await ctx.services.shop.item(ctx.actor.person_id, ctx.community_id, ctx.data["item_id"])
+    try:
+        shelf = await ctx.services.shop.item(ctx.actor.person_id, ctx.community_id, ctx.data["item_id"])
+    except DomainError:
+        ctx.finish()  # withdrawn meanwhile: the flow cannot go on
+        raise
     quantity = parse_amount(inp.option or inp.text)
     if quantity is None or quantity > MAX_QUANTITY:
         return [reply("error.bad_quantity", max=MAX_QUANTITY), _ask_quantity(shelf)]
@@ -137,7 +143,11 @@ def _confirm_redeem(shelf: ShelfItem, quantity: int) -> Reply:
 async def redeem_confirm(ctx: Context, inp: Input) -> list[Reply]:
     data = ctx.data
     if not _yes(inp):
-        shelf = await ctx.services.shop.item(ctx.actor.person_id, ctx.community_id, data["item_id"])
+        try:
+            shelf = await ctx.services.shop.item(ctx.actor.person_id, ctx.community_id, data["item_id"])
+        except DomainError:
+            ctx.finish()
+            raise
         return [_confirm_redeem(shelf, data["quantity"])]
     ctx.finish()  # the draft is spent either way; an error below says why
     outcome = await ctx.services.shop.redeem(
@@ -265,7 +275,7 @@ def _item_line(item: ItemView) -> Text:
              donor=T("items.donor", donor=item.donor) if item.donor else "")
 
 
-@command("items", role="worker", help_key="help.items", aliases=("商品",))
+@command("items", role="worker", help_key="help.items")
 async def items(ctx: Context, args: str) -> list[Reply]:
     found = await ctx.services.shop.catalogue(ctx.actor.person_id, ctx.community_id)
     if not found:
@@ -278,10 +288,10 @@ def _parse_stock(text: str) -> int | None | bool:
     text = text.strip().lower()
     if text in UNLIMITED:
         return None
-    return int(text) if text.isdigit() and len(text) <= 6 else False
+    return int(text) if _COUNT.match(text) else False
 
 
-@command("additem", role="worker", help_key="help.additem", aliases=("上新",))
+@command("additem", role="worker", help_key="help.additem")
 async def add_item(ctx: Context, args: str) -> list[Reply]:
     """/additem 大米5kg 100 20 — name, price, stock ("-" or left out: unlimited, for services)."""
     if not args.strip():
@@ -289,9 +299,9 @@ async def add_item(ctx: Context, args: str) -> list[Reply]:
         return [reply("additem.ask_name")]
     words = args.split()
     stock: int | None | bool = None
-    if len(words) >= 3 and words[-2].isdigit() and _parse_stock(words[-1]) is not False:
+    if len(words) >= 3 and _COUNT.match(words[-2]) and _parse_stock(words[-1]) is not False:
         stock, price, name = _parse_stock(words[-1]), words[-2], words[:-2]
-    elif len(words) >= 2 and words[-1].isdigit():
+    elif len(words) >= 2 and _COUNT.match(words[-1]):
         price, name = words[-1], words[:-1]
     else:
         return [reply("additem.usage")]
