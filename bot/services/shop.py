@@ -22,7 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db import Database
-from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, NotAllowed, NotFound, OutOfStock
+from bot.errors import (
+    AlreadyDecided, DomainError, IdempotencyConflict, InvalidInput, NotAllowed, NotFound, OutOfStock,
+)
 from bot.i18n import T
 from bot.services.access import require_role
 from bot.services.audit import audit
@@ -363,25 +365,18 @@ class ShopService:
                         raise IdempotencyConflict(key=request_key)
                     return Outcome(await _view(session, found.id), changed=False)
             await require_role(session, person_id, community_id, "resident")
-            item = (await session.execute(
-                select(ShopItem.community_id, ShopItem.name, ShopItem.active).where(ShopItem.id == item_id)
-            )).first()
-            if item is None or item.community_id != community_id:
-                raise NotFound("error.no_item", item=f"I{item_id}")
-            if not item.active:
-                raise InvalidInput("error.item_inactive", name=item.name)
-            taken = await session.execute(
+            # The guarded decrement: it takes the row lock, and returns the price read under it.
+            taken = (await session.execute(
                 update(ShopItem)
-                .where(ShopItem.id == item_id, ShopItem.active.is_(True),
+                .where(ShopItem.id == item_id, ShopItem.community_id == community_id, ShopItem.active.is_(True),
                        or_(ShopItem.stock.is_(None), ShopItem.stock >= quantity))
                 .values(stock=ShopItem.stock - quantity)  # NULL (unlimited) stays NULL
+                .returning(ShopItem.price)
                 .execution_options(**_SYNC)
-            )
-            if taken.rowcount != 1:
-                left = await session.scalar(select(ShopItem.stock).where(ShopItem.id == item_id))
-                raise OutOfStock(item=item.name, left=left or 0)
-            # Read the price under the row lock the UPDATE took, so a concurrent edit cannot slip in.
-            price = await session.scalar(select(ShopItem.price).where(ShopItem.id == item_id))
+            )).first()
+            if taken is None:
+                raise await _why_not_taken(session, community_id, item_id)
+            price = taken.price
             now = self.clock.now()
             redemption = Redemption(
                 community_id=community_id, person_id=person_id, item_id=item_id, quantity=quantity,
@@ -706,6 +701,18 @@ class ShopService:
         item = (await session.execute(select(ShopItem).where(ShopItem.id == item_id)
                                       .execution_options(populate_existing=True))).scalar_one()
         return _item_view(item)
+
+
+async def _why_not_taken(session: AsyncSession, community_id: int, item_id: int) -> DomainError:
+    """The refusal for a stock decrement that matched no row."""
+    item = (await session.execute(
+        select(ShopItem.community_id, ShopItem.name, ShopItem.active, ShopItem.stock).where(ShopItem.id == item_id)
+    )).first()
+    if item is None or item.community_id != community_id:
+        return NotFound("error.no_item", item=f"I{item_id}")
+    if not item.active:
+        return InvalidInput("error.item_inactive", name=item.name)
+    return OutOfStock(item=item.name, left=item.stock or 0)
 
 
 def _clean_donor(raw: str | None) -> str | None:
