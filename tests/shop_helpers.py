@@ -53,7 +53,9 @@ async def fund(services: Services, w: World, person_id: int, amount: int) -> Non
     ))
 
 
-async def account(services: Services, community_id: int, person_id: int | None, kind: str = "person") -> tuple[int, int]:
+async def account(
+    services: Services, community_id: int, person_id: int | None, kind: str = "person"
+) -> tuple[int, int]:
     """(posted, pending) as stored."""
     async with services.db.uow() as uow:
         owner = Account.person_id.is_(None) if person_id is None else Account.person_id == person_id

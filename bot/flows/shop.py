@@ -65,8 +65,7 @@ async def shop(ctx: Context, args: str) -> list[Reply]:
         return [reply("shop.empty" if page == 0 else "shop.no_more")]
     options = [
         option(f"/redeem I{s.item.id}", "shop.item_option", id=f"I{s.item.id}", name=s.item.name,
-               price=s.item.price, stock=_stock(s.item.stock),
-               mark=T("shop.affordable" if s.can_buy else ("shop.sold_out_mark" if s.item.stock == 0 else "shop.short_mark")))
+               price=s.item.price, stock=_stock(s.item.stock), mark=_mark(s))
         for s in shelf.items
     ]
     if shelf.has_more:
@@ -75,6 +74,12 @@ async def shop(ctx: Context, args: str) -> list[Reply]:
     text = T("shop.page", page=page + 1, available=shelf.available,
              donors=T("shop.donors", names="、".join(donors)) if donors else "")
     return [Reply(text, tuple(options))]
+
+
+def _mark(s: ShelfItem) -> Text:
+    if s.can_buy:
+        return T("shop.affordable")
+    return T("shop.sold_out_mark" if s.item.stock == 0 else "shop.short_mark")
 
 
 @command("redeem", help_key="help.redeem", aliases=("兑换",))
@@ -193,7 +198,8 @@ async def pending_redemptions(ctx: Context) -> list[Reply]:
     return [
         Reply(T("shop.pending_line", id=f"R{r.id}", name=r.person_name, item=r.item_name, quantity=r.quantity,
                 total=r.total, date=r.created_at.astimezone(ctx.services.settings.tz).date()),
-              (option(f"/approve_order R{r.id}", "pending.approve"), option(f"/reject_order R{r.id}", "pending.reject")),
+              (option(f"/approve_order R{r.id}", "pending.approve"),
+               option(f"/reject_order R{r.id}", "pending.reject")),
               columns=2)
         for r in waiting
     ]

@@ -33,6 +33,7 @@ from bot.services.notify import notify, notify_workers
 from bot.services.people import CODE_ALPHABET, new_code
 from bot.settings import Settings
 from models import Community, Person, Redemption, ShopItem, StockMovement
+from models.shop import MOVEMENT_KINDS
 
 OPEN = ("pending", "approved")  # statuses that still hold points and goods
 CODE_LENGTH = 6
@@ -321,7 +322,9 @@ class ShopService:
                 .order_by(ShopItem.id).offset(page * page_size).limit(page_size + 1)
             ))
             available = (await self.ledger.balance(session, community_id, person_id)).available
-            shelf = [ShelfItem(_item_view(i), _can_buy(i.price, i.stock, available), available) for i in rows[:page_size]]
+            shelf = [
+                ShelfItem(_item_view(i), _can_buy(i.price, i.stock, available), available) for i in rows[:page_size]
+            ]
             return ShopPage(shelf, available, page, len(rows) > page_size)
 
     async def item(self, person_id: int, community_id: int, item_id: int) -> ShelfItem:
@@ -387,7 +390,7 @@ class ShopService:
             await session.flush()
             hold = await self.ledger.hold(
                 session, community_id=community_id, person_id=person_id, amount=redemption.total,
-                key=f"redeem:R{redemption.id}:hold", ref=Ref("redemption", redemption.id), actor_id=person_id,
+                key=_key(redemption, "hold"), ref=Ref("redemption", redemption.id), actor_id=person_id,
             )
             redemption.hold_transfer_id = hold.id
             session.add(StockMovement(
@@ -416,7 +419,7 @@ class ShopService:
             if claimed.rowcount != 1:
                 return await self._already(session, redemption_id, "cancelled", "error.cannot_cancel")
             await self._release(session, r, person_id, now)
-            await self.ledger.void(session, pending_id=r.hold_transfer_id, key=f"redeem:R{r.id}:void", actor_id=person_id)
+            await self.ledger.void(session, pending_id=r.hold_transfer_id, key=_key(r, "void"), actor_id=person_id)
             return Outcome(await _view(session, redemption_id), changed=True)
 
         return await self.db.transaction(work)
@@ -462,7 +465,7 @@ class ShopService:
             if claimed.rowcount != 1:
                 return await self._already(session, redemption_id, "rejected")
             await self._release(session, r, worker_id, now)
-            await self.ledger.void(session, pending_id=r.hold_transfer_id, key=f"redeem:R{r.id}:void", actor_id=worker_id)
+            await self.ledger.void(session, pending_id=r.hold_transfer_id, key=_key(r, "void"), actor_id=worker_id)
             view = await _view(session, redemption_id)
             await notify(session, self.clock, r.person_id, "shop.notify.rejected", id=f"R{r.id}",
                          item=view.item_name, quantity=r.quantity, reason=reason, total=r.total)
@@ -495,7 +498,7 @@ class ShopService:
                 status = await session.scalar(select(Redemption.status).where(Redemption.id == r.id))
                 key = "error.pickup_code_used" if status == "done" else "error.pickup_code_void"
                 raise AlreadyDecided(key, id=f"R{r.id}", status=T(f"shop.status.{status}"))
-            await self.ledger.post(session, pending_id=r.hold_transfer_id, key=f"redeem:R{r.id}:post", actor_id=worker_id)
+            await self.ledger.post(session, pending_id=r.hold_transfer_id, key=_key(r, "post"), actor_id=worker_id)
             session.add(StockMovement(
                 community_id=community_id, item_id=r.item_id, kind="handover", delta=0, quantity=r.quantity,
                 actor_id=worker_id, redemption_id=r.id, created_at=now,
@@ -532,7 +535,7 @@ class ShopService:
         if claimed.rowcount != 1:
             return False
         await self._release(session, r, None, now)
-        await self.ledger.expire(session, pending_id=r.hold_transfer_id, key=f"redeem:R{r.id}:expire")
+        await self.ledger.expire(session, pending_id=r.hold_transfer_id, key=_key(r, "expire"))
         view = await _view(session, redemption_id)
         days = self.settings.hold_expiry_days
         await notify(session, self.clock, r.person_id, "shop.notify.expired", id=f"R{r.id}",
@@ -660,7 +663,7 @@ class ShopService:
         by_redemptions = await self._redemption_totals(session, community.id, start, end)
         lines = []
         for item in items:
-            moved = {kind: in_month.get((item.id, kind), (0, 0)) for kind in ("restock", "reserve", "release", "handover")}
+            moved = {kind: in_month.get((item.id, kind), (0, 0)) for kind in MOVEMENT_KINDS}
             counts = (moved["reserve"][1], moved["release"][1], moved["handover"][1])
             unlimited = item.stock is None
             lines.append(StockLine(
@@ -713,6 +716,12 @@ async def _why_not_taken(session: AsyncSession, community_id: int, item_id: int)
     if not item.active:
         return InvalidInput("error.item_inactive", name=item.name)
     return OutOfStock(item=item.name, left=item.stock or 0)
+
+
+def _key(r: Redemption, phase: str) -> str:
+    """The ledger key of a redemption's hold and its one resolution: a second press or a
+    redelivered update reuses it, so the ledger moves the points once."""
+    return f"redeem:R{r.id}:{phase}"
 
 
 def _clean_donor(raw: str | None) -> str | None:

@@ -176,7 +176,7 @@ async def test_unclaimed_holds_expire_and_both_sides_are_told(
 
 
 async def test_wrong_or_used_code_and_other_community_change_nothing(services: Services, shop: Shop) -> None:
-    w, chat = shop.w, shop.chat
+    chat = shop.chat
     await chat.say("volunteer1", f"/redeem I{shop.rice} 1")
     await chat.say("worker1", "/approve_order R1")
     code = (await redemption(services, 1)).pickup_code

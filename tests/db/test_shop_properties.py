@@ -2,9 +2,10 @@
 pickup, expire (the clock moves), restock and replays, each through the shop service in its own
 transaction. Each redemption follows a journey (redeem, then e.g. approve → pickup, or approve →
 reject, or cancel twice) and Hypothesis interleaves the journeys' steps with one another and with
-waits, restocks, wrong codes and replayed requests. A small model predicts which steps must succeed and which must be refused; after
-every step the database must agree with it, stock must be >= 0, the ledger invariants must hold,
-and the stock reconciliation must add up (and its closing equal the shelf).
+waits, restocks, wrong codes and replayed requests. A small model predicts which steps must
+succeed and which must be refused; after every step the database must agree with it, stock must
+be >= 0, the ledger invariants must hold, and the stock reconciliation must add up (and its
+closing equal the shelf).
 
 Every example builds its own community inside the test's database (Hypothesis does not give
 examples fresh fixtures) and starts the clock afresh."""
