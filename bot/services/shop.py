@@ -243,6 +243,8 @@ class ShopService:
     async def set_photo(self, actor_id: int, item_id: int, photo: str | None) -> ItemView:
         async def work(session: AsyncSession) -> ItemView:
             item = await self._managed_item(session, actor_id, item_id)
+            await audit(session, self.clock, "catalogue.edit", actor_id, item.community_id, "item", item_id,
+                        {"field": "photo", "old": item.photo, "new": photo})
             item.photo = photo
             await session.flush()
             return _item_view(item)
@@ -261,11 +263,11 @@ class ShopService:
             raise InvalidInput("error.bad_restock", max=MAX_STOCK)
 
         async def work(session: AsyncSession) -> tuple[ItemView, bool]:
+            item = await self._managed_item(session, actor_id, item_id)
             if request_key and await session.scalar(
                 select(StockMovement.id).where(StockMovement.request_key == request_key)
             ):
                 return await self._item(session, item_id), False
-            item = await self._managed_item(session, actor_id, item_id)
             if item.stock is None:
                 raise InvalidInput("error.unlimited_stock", item=item.name)
             moved = await session.execute(
@@ -618,7 +620,7 @@ class ShopService:
         handed over coming out of what was reserved; and the movements checked against the
         redemptions themselves. `actor_id` None is the operator (CLI)."""
         async with self.db.uow() as uow:
-            session = uow.session
+            session = await self._snapshot(uow.session)
             if actor_id is not None:
                 await require_role(session, actor_id, community_id, "worker")
             community = await session.get(Community, community_id)
@@ -629,11 +631,19 @@ class ShopService:
     async def reconcile_all(self, month: date) -> list[Reconciliation]:
         """Every community that has a catalogue, for the operator's export."""
         async with self.db.uow() as uow:
-            session = uow.session
+            session = await self._snapshot(uow.session)
             communities = await session.scalars(
                 select(Community).where(Community.id.in_(select(ShopItem.community_id))).order_by(Community.id)
             )
             return [await self._reconcile(session, c, month) for c in list(communities)]
+
+    async def _snapshot(self, session: AsyncSession) -> AsyncSession:
+        """The reconciliation's several queries must see one moment, or a redemption committed
+        between them would show as a mismatch. SQLite's transactions already serialise (BEGIN
+        IMMEDIATE); PostgreSQL needs REPEATABLE READ for one snapshot."""
+        if not self.db.sqlite:
+            await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        return session
 
     async def _reconcile(self, session: AsyncSession, community: Community, month: date) -> Reconciliation:
         start, end = month_bounds(month, community.timezone)
