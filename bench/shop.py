@@ -4,7 +4,7 @@
   milliseconds per step and full cycles per second.
 - race: 100 buyers at once for the last 5 of an item; wall time, and how many got one (must be 5).
 - rush: 200 buyers at once for an item with plenty in stock; redemptions per second.
-- expire: the expire-holds job over 200 open redemptions; seconds.
+- expire: the expire-holds job over every redemption the run left open (200 + 5); seconds.
 
 SQLite runs on a temporary file. PostgreSQL runs on LOVEBANK_BENCH_DATABASE_URL or the database
 lovebank_bench_shop on 127.0.0.1:5432 (created when missing, its schema wiped first); without a
