@@ -11,6 +11,7 @@ from bot.services.people import PeopleService
 from bot.services.points import PointsService
 from bot.services.reports import ReportsService
 from bot.services.stars import StarsService
+from bot.services.shop import ShopService
 from bot.settings import Settings
 
 
@@ -27,3 +28,4 @@ class Services:
         self.outbox = OutboxService(db, self.clock, settings.locale)
         self.stars = StarsService(db, settings, self.clock)
         self.reports = ReportsService(db, settings, self.clock)
+        self.shop = ShopService(db, settings, self.clock, self.ledger)

@@ -34,7 +34,7 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 inputs = st.one_of(
     st.text(max_size=40),
     st.builds(lambda c, a: f"/{c} {a}", st.sampled_from(sorted(COMMANDS)), st.text(max_size=20)),
-    st.sampled_from(["1", "2", "99", "0", "-1", "yes", "skip", "other", "today", "c1", "/cancel", "H1", "2h", "25h"]),
+    st.sampled_from(["1", "2", "99", "0", "-1", "²", "c²", "٣", "yes", "skip", "other", "today", "c1", "/cancel", "H1", "2h", "25h"]),
 )
 presses = st.text(max_size=30).filter(lambda v: len(v.encode()) <= 64)
 
