@@ -26,6 +26,17 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--as", dest="handle", required=True, metavar="NAME", help="whose chat, e.g. volunteer1")
 
     sub.add_parser("run", help="the Telegram bot (long polling) with its scheduled jobs; migrates first")
+    export = sub.add_parser("export", help="reports and reconciliations out")
+    export_sub = export.add_subparsers(dest="what", required=True, metavar="WHAT")
+    report = export_sub.add_parser(
+        "report", help="the monthly report: XLSX, or one CSV per sheet (and the chart as PNG) when FILE ends in .csv"
+    )
+    report.add_argument("--month", required=True, metavar="YYYY-MM")
+    report.add_argument("-o", "--output", required=True, metavar="FILE")
+    report.add_argument("--community", metavar="NAME", help="needed when there is more than one community")
+    report.add_argument("--locale", choices=("zh-CN", "en"), help="language of the headers (default LOVEBANK_LOCALE)")
+    stock = export_sub.add_parser("stock", help="the love supermarket's stock reconciliation for a month")
+    stock.add_argument("--month", required=True, metavar="YYYY-MM")
 
     jobs = sub.add_parser("jobs", help="scheduled jobs")
     jobs_sub = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -89,6 +100,53 @@ async def _jobs(settings: Settings, action: str, name: str | None, period: str |
     return 0
 
 
+async def _export_report(settings: Settings, month: str, output: str, community: str | None, locale: str | None) -> int:
+    from pathlib import Path
+
+    from bot.errors import DomainError
+    from bot.i18n import render
+    from bot.report_files import csv_files, to_xlsx
+
+    locale = locale or settings.locale
+    path = Path(output)
+    fmt = "csv" if path.suffix.lower() == ".csv" else "xlsx"
+    services = await open_services(settings)
+    try:
+        report = await services.reports.export(community, month, locale, fmt)
+    except DomainError as exc:
+        print(f"lovebank: {render(locale, exc.key, exc.params)}", file=sys.stderr)
+        return 2
+    finally:
+        await services.db.dispose()
+    files = csv_files(report, path) if fmt == "csv" else {path: to_xlsx(report)}
+    for name, content in files.items():
+        name.write_bytes(content)
+        print(name)
+    return 0
+
+
+async def _export_stock(settings: Settings, month_text: str) -> int:
+    from bot.services.shop import parse_month
+
+    month = parse_month(month_text)
+    if month is None:
+        print(f"lovebank: --month must be YYYY-MM, not {month_text!r}", file=sys.stderr)
+        return 2
+    services = await open_services(settings)
+    try:
+        reconciliations = await services.shop.reconcile_all(month)
+    finally:
+        await services.db.dispose()
+    print("\t".join(("community", "item", "name", "opening", "restocked", "reserved", "handed_over",
+                     "released", "closing", "balanced")))
+    for rec in reconciliations:
+        for line in rec.lines:
+            cells = (rec.community, f"I{line.item_id}", line.name, line.opening, line.restocked, line.reserved,
+                     line.handed_over, line.released, line.closing, "yes" if line.balanced else "NO")
+            print("\t".join("-" if cell is None else str(cell) for cell in cells))
+    return 0 if all(rec.balanced for rec in reconciliations) else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = get_settings()
@@ -102,6 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from handlers.telegram import run
 
         return run(settings)
+    if args.command == "export" and args.what == "report":
+        return asyncio.run(_export_report(settings, args.month, args.output, args.community, args.locale))
+    if args.command == "export" and args.what == "stock":
+        return asyncio.run(_export_stock(settings, args.month))
     if args.command == "jobs":
         return asyncio.run(_jobs(settings, args.action, getattr(args, "name", None), getattr(args, "period", None)))
     return 2

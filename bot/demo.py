@@ -85,3 +85,5 @@ async def _history(services: Services, world: DemoWorld) -> None:
 
 # Features add their demo data (catalogue, elders) here.
 EXTRA_SEEDERS: list = []
+from bot.demo_shop import seed_demo as _seed_shop  # noqa: E402  (the love supermarket)
+EXTRA_SEEDERS.append(_seed_shop)

@@ -39,3 +39,9 @@ class IdempotencyConflict(DomainError):
     """The same idempotency key was used again with different arguments."""
 
     key = "error.idempotency_conflict"
+
+
+class OutOfStock(DomainError):
+    """Fewer goods on the shelf than asked for; `left` says how many there are."""
+
+    key = "error.out_of_stock"

@@ -4,11 +4,24 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from bot.dialogs import Caller, Dialogs, Input
 from bot.i18n import render
 from bot.services import Services
+
+
+def _save_files(replies: list) -> list[Path]:
+    saved = []
+    for r in replies:
+        for name, content in ((r.document.filename, r.document.content) if r.document else (None, None),
+                              ("chart.png", r.image) if r.image else (None, None)):
+            if name and content:
+                path = Path(Path(name).name)  # never outside the working directory
+                path.write_bytes(content)
+                saved.append(path)
+    return saved
 
 
 async def chat(services: Services, handle: str, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
@@ -39,6 +52,8 @@ async def chat(services: Services, handle: str, stdin: TextIO = sys.stdin, stdou
         turn = await dialogs.handle(caller, Input(text=line, request_key=None))
         for text in dialogs.render(turn.locale, turn.replies):
             say(text)
+        for saved in _save_files(turn.replies):  # a terminal cannot show a file: save it here
+            say(f"📎 {saved}")
         for delivery in await services.outbox.take("console", person_id=turn.person_id):
             say("🔔 " + render(delivery.locale, delivery.text.key, delivery.text.params))
         say("")

@@ -7,8 +7,11 @@ from models.hours import ServiceCategory, ServiceLog
 from models.ledger import Account, Transfer
 from models.outbox import DialogState, JobRun, Notification
 from models.people import Identity, InviteCode, Membership, Person
+from models.stars import AnnouncementGroup
+from models.shop import Redemption, ShopItem, StockMovement
 
 __all__ = [
-    "AuditEntry", "Account", "Base", "Community", "Grid", "Identity", "InviteCode",
+    "AnnouncementGroup", "AuditEntry", "Account", "Base", "Community", "Grid", "Identity", "InviteCode",
     "Membership", "Person", "DialogState", "JobRun", "Notification", "ServiceCategory", "ServiceLog", "Transfer",
+    "Redemption", "ShopItem", "StockMovement",
 ]

@@ -64,7 +64,7 @@ class Dialogs:
         chosen = inp.option
         text = inp.text.strip()
         shown = saved.get("data", {}).get(OPTIONS) or []
-        if chosen is None and text.isdigit() and 1 <= int(text) <= len(shown):
+        if chosen is None and text.isdecimal() and 1 <= int(text) <= len(shown):
             chosen = shown[int(text) - 1]
         if chosen is not None:
             if chosen.startswith("/"):

@@ -35,9 +35,9 @@ async def _category(ctx: Context, text: str) -> Category:
     """By number in the list, by Chinese or English name, or by id from a button."""
     categories = await ctx.services.hours.categories(ctx.community_id)
     text = text.strip()
-    if text.startswith("c") and text[1:].isdigit():
+    if text.startswith("c") and text[1:].isdecimal():
         found = [c for c in categories if c.id == int(text[1:])]
-    elif text.isdigit() and 1 <= int(text) <= len(categories):
+    elif text.isdecimal() and 1 <= int(text) <= len(categories):
         found = [categories[int(text) - 1]]
     else:
         found = [c for c in categories if text.lower() in (c.name, c.name_en.lower())]
@@ -180,7 +180,7 @@ async def balance(ctx: Context, args: str) -> list[Reply]:
 
 @command("history", help_key="help.history", aliases=("明细",))
 async def history(ctx: Context, args: str) -> list[Reply]:
-    page = max(int(args), 1) - 1 if args.strip().isdigit() else 0
+    page = max(int(args), 1) - 1 if args.strip().isdecimal() else 0
     items, more = await ctx.services.points.history(ctx.actor.person_id, ctx.community_id, page=page, page_size=PAGE)
     if not items:
         return [reply("history.empty" if page == 0 else "history.no_more")]

@@ -9,6 +9,9 @@ from bot.services.ledger import Ledger
 from bot.services.outbox import OutboxService
 from bot.services.people import PeopleService
 from bot.services.points import PointsService
+from bot.services.reports import ReportsService
+from bot.services.stars import StarsService
+from bot.services.shop import ShopService
 from bot.settings import Settings
 
 
@@ -23,3 +26,6 @@ class Services:
         self.hours = HoursService(db, settings, self.clock, self.ledger)
         self.points = PointsService(db, self.clock, self.ledger)
         self.outbox = OutboxService(db, self.clock, settings.locale)
+        self.stars = StarsService(db, settings, self.clock)
+        self.reports = ReportsService(db, settings, self.clock)
+        self.shop = ShopService(db, settings, self.clock, self.ledger)

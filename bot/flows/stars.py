@@ -1,0 +1,80 @@
+"""The star list on demand (/top), hiding one's name (/privacy), and choosing the group chats
+where the weekly and monthly lists are posted (/setgroup, /unsetgroup)."""
+
+from __future__ import annotations
+
+from bot.dialogs.core import Context, Reply, command, option, reply
+from bot.i18n import T, Text, hours
+from bot.services.stars import MEDALS, Star, StarList
+
+PERIOD_WORDS = {
+    "week": "week", "w": "week", "本周": "week", "周": "week", "周榜": "week",
+    "month": "month", "m": "month", "本月": "month", "月": "month", "月榜": "month",
+    "all": "all", "a": "all", "总榜": "all", "累计": "all", "全部": "all",
+}
+
+
+@command("top", help_key="help.top", aliases=("明星榜", "排行榜"), group_ok=True)
+async def top(ctx: Context, args: str) -> list[Reply]:
+    word = args.split()[0].lower() if args.split() else "week"
+    kind = PERIOD_WORDS.get(word)
+    if kind is None:
+        return [reply("error.bad_period")]
+    community_id = None
+    if ctx.caller.group_chat:  # in an announcement group, its community's list
+        community_id = await ctx.services.stars.group_community(ctx.caller.channel, ctx.caller.group_chat)
+    star_list = await ctx.services.stars.top(ctx.actor.person_id, community_id or ctx.community_id, kind)
+    others = [option(f"/top {k}", f"stars.period.{k}") for k in ("week", "month", "all") if k != kind]
+    return [Reply(_list_text(star_list)), Reply(_me_text(star_list), tuple(others), columns=2)]
+
+
+def _list_text(star_list: StarList) -> Text:
+    period = star_list.period
+    title = T(f"stars.title_{period.kind}", community=star_list.community, start=period.start or "", end=period.end or "")
+    if not star_list.stars:
+        return T("stars.empty", title=title)
+    lines: list[Text] = [_line(s) for s in star_list.stars]
+    if star_list.more_tied:
+        lines.append(T("stars.more_tied", count=star_list.more_tied, rank=star_list.stars[-1].rank))
+    return T("stars.list", title=title, lines=lines)
+
+
+def _line(star: Star) -> Text:
+    name: str | Text = star.name if star.name is not None else T("stars.anonymous")
+    return T("stars.line", medal=MEDALS.get(star.rank, "  "), rank=star.rank, name=name, hours=hours(star.minutes))
+
+
+def _me_text(star_list: StarList) -> Text:
+    me = star_list.me
+    if me is None:
+        return T("stars.me_none")
+    return T("stars.me", rank=me.rank, hours=hours(me.minutes), participants=star_list.participants)
+
+
+@command("privacy", help_key="help.privacy", aliases=("匿名",))
+async def privacy(ctx: Context, args: str) -> list[Reply]:
+    """/privacy toggles; /privacy on|off sets."""
+    word = args.strip().lower()
+    wanted = True if word in ("on", "hide", "隐藏", "匿名") else False if word in ("off", "show", "显示", "公开") else None
+    hidden = await ctx.services.stars.set_hidden(ctx.actor.person_id, wanted)
+    if hidden:
+        return [reply("privacy.hidden", option("/privacy off", "privacy.show_me"))]
+    return [reply("privacy.shown", option("/privacy on", "privacy.hide_me"), name=ctx.actor.display_name)]
+
+
+@command("setgroup", role="worker", help_key="help.setgroup", group_ok=True)
+async def setgroup(ctx: Context, args: str) -> list[Reply]:
+    if not ctx.caller.group_chat:
+        return [reply("setgroup.in_group")]
+    group = await ctx.services.stars.set_group(
+        ctx.actor.person_id, ctx.community_id, ctx.caller.channel, ctx.caller.group_chat
+    )
+    return [reply("setgroup.done" if group.changed else "setgroup.already", community=group.community)]
+
+
+@command("unsetgroup", role="worker", help_key="help.unsetgroup", group_ok=True)
+async def unsetgroup(ctx: Context, args: str) -> list[Reply]:
+    if not ctx.caller.group_chat:
+        return [reply("error.not_a_group")]
+    group = await ctx.services.stars.unset_group(ctx.actor.person_id, ctx.caller.channel, ctx.caller.group_chat)
+    return [reply("unsetgroup.done", community=group.community)]

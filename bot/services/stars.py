@@ -1,0 +1,427 @@
+"""The star list (明星榜): who gave the most approved hours in a week, a month or all time, and
+the weekly and monthly posts to each community's announcement groups.
+
+Periods are by service date (the day the service was given, as the volunteer logged it), read in
+the community's time zone: a visit on Sunday evening counts for that week even when a worker
+approves it on Monday. Ties share a rank (competition ranking: 1, 2, 2, 4)."""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, and_, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.db import Database
+from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.i18n import hours, render
+from bot.jobs import claim
+from bot.services.access import get_person, require_role, role_in
+from bot.services.audit import audit
+from bot.settings import Settings
+from models import AnnouncementGroup, Community, Membership, Notification, Person, ServiceLog
+
+PERIODS = ("week", "month", "all")
+TOP = 10
+# A long tie at the last place would make a wall of names; past this many rows the post says
+# how many more share that rank instead.
+MAX_ROWS = 20
+JOB = "star-list"
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: str  # week, month, all
+    start: date | None = None  # inclusive; None for all time
+    end: date | None = None  # inclusive
+
+    @property
+    def key(self) -> str:
+        """Names the period for the once-only claim of a post."""
+        if self.kind == "week" and self.start:
+            year, week, _ = self.start.isocalendar()
+            return f"week:{year}-W{week:02d}"
+        if self.kind == "month" and self.start:
+            return f"month:{self.start:%Y-%m}"
+        return "all"
+
+
+def period_of(kind: str, today: date) -> Period:
+    """The period that contains `today`: this week (Monday to Sunday), this month, all time."""
+    if kind == "week":
+        start = today - timedelta(days=today.weekday())
+        return Period("week", start, start + timedelta(days=6))
+    if kind == "month":
+        last = calendar.monthrange(today.year, today.month)[1]
+        return Period("month", today.replace(day=1), today.replace(day=last))
+    if kind == "all":
+        return Period("all")
+    raise InvalidInput("error.bad_period")
+
+
+def previous_period(kind: str, today: date) -> Period:
+    """The last period that has ended: what Monday's and the 1st's posts are about."""
+    if kind == "week":
+        return period_of("week", today - timedelta(days=7))
+    if kind == "month":
+        return period_of("month", today.replace(day=1) - timedelta(days=1))
+    raise InvalidInput("error.bad_period")
+
+
+def competition_ranks(totals: Iterable[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """(person, minutes) → (rank, person, minutes), most minutes first; equal minutes share a
+    rank and the next rank skips (1, 2, 2, 4). Ties are listed by person id, so the order is
+    stable from one call to the next."""
+    ordered = sorted(totals, key=lambda t: (-t[1], t[0]))
+    ranked, rank, previous = [], 0, None
+    for position, (person_id, minutes) in enumerate(ordered, start=1):
+        if minutes != previous:
+            rank, previous = position, minutes
+        ranked.append((rank, person_id, minutes))
+    return ranked
+
+
+@dataclass(frozen=True)
+class Star:
+    rank: int
+    person_id: int
+    name: str | None  # None: the person hides their name (匿名志愿者)
+    minutes: int
+
+
+@dataclass(frozen=True)
+class StarList:
+    community_id: int
+    community: str
+    locale: str  # the community's language, for posts to its groups
+    period: Period
+    stars: tuple[Star, ...]
+    more_tied: int  # people who share the last shown rank but did not fit
+    participants: int  # people with approved hours in the period
+    me: Star | None = None  # the asker, when they have hours in the period
+
+    @property
+    def total_minutes(self) -> int:
+        return sum(s.minutes for s in self.stars)
+
+
+@dataclass(frozen=True)
+class GroupView:
+    community_id: int
+    community: str
+    channel: str
+    chat_id: str
+    changed: bool  # False when the group already announced for that community
+
+
+@dataclass(frozen=True)
+class PostSummary:
+    posted: int
+    already: int  # groups whose post for that period was made before (a rerun, another process)
+    empty: int  # communities with no approved hours in the period: nothing posted
+
+    def __str__(self) -> str:
+        return f"star-list: posted {self.posted}, already posted {self.already}, nothing to post {self.empty}"
+
+
+class StarsService:
+    def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
+        self.db, self.settings, self.clock = db, settings, clock
+
+    def local_today(self, tz: str) -> date:
+        return self.clock.now().astimezone(ZoneInfo(tz)).date()
+
+    # --- the list -----------------------------------------------------------------------------
+
+    async def top(self, person_id: int, community_id: int, kind: str = "week") -> StarList:
+        """The top of the community for the period that contains today, with the asker's own
+        rank. Members of the community (and admins) may look. Two queries in all (who asks, and
+        the grouped hours with names), as /top is the hot path."""
+        if kind not in PERIODS:
+            raise InvalidInput("error.bad_period")
+        async with self.db.uow() as uow:
+            session = uow.session
+            viewer = (await session.execute(
+                select(Community.name, Community.timezone, Community.locale, Person.is_admin, Membership.id)
+                .select_from(Community)
+                .join(Person, Person.id == person_id)
+                .outerjoin(Membership, and_(Membership.community_id == Community.id, Membership.person_id == person_id))
+                .where(Community.id == community_id)
+            )).first()
+            if viewer is None:
+                raise NotFound("error.no_community")
+            name, tz, locale, is_admin, membership = viewer
+            if not is_admin and membership is None:  # as require_role(..., "resident") decides
+                raise NotAllowed("error.need_resident")
+            period = period_of(kind, self.local_today(tz))
+            totals = _totals_stmt([community_id], period).subquery()
+            rows = (await session.execute(
+                select(totals.c.person_id, totals.c.minutes, Person.display_name, Person.hide_name)
+                .join(Person, Person.id == totals.c.person_id)
+            )).all()
+        names = {p: (None if hidden else display) for p, _, display, hidden in rows}
+        return _star_list(community_id, name, locale, period, [(p, int(m)) for p, m, _, _ in rows], names, person_id)
+
+    async def lists(self, kind: str, *, previous: bool = False, community_ids: list[int] | None = None) -> dict[int, StarList]:
+        """The star list of every community (or of those given), each in its own time zone:
+        the period containing today, or with `previous` the last one that has ended."""
+        async with self.db.uow() as uow:
+            return await self._lists_for(uow.session, kind, previous, community_ids, self.clock.now())
+
+    async def _lists_for(
+        self, session: AsyncSession, kind: str, previous: bool, community_ids: list[int] | None, now: datetime
+    ) -> dict[int, StarList]:
+        """One grouped query per distinct date range (usually one for all), one for the names."""
+        stmt = select(Community)
+        if community_ids is not None:
+            stmt = stmt.where(Community.id.in_(community_ids))
+        by_period: dict[Period, dict[int, Community]] = {}
+        for c in await session.scalars(stmt):
+            today = now.astimezone(ZoneInfo(c.timezone)).date()
+            period = previous_period(kind, today) if previous else period_of(kind, today)
+            by_period.setdefault(period, {})[c.id] = c
+        result: dict[int, StarList] = {}
+        for period, group in by_period.items():
+            result.update(await _star_lists(session, group, await _totals(session, list(group), period), period))
+        return result
+
+    # --- privacy ------------------------------------------------------------------------------
+
+    async def set_hidden(self, person_id: int, hidden: bool | None = None) -> bool:
+        """Hide or show the person's name on star lists; None toggles. Returns the new state."""
+
+        async def work(session: AsyncSession) -> bool:
+            person = await get_person(session, person_id)
+            person.hide_name = (not person.hide_name) if hidden is None else hidden
+            return person.hide_name
+
+        return await self.db.transaction(work)
+
+    # --- announcement groups ------------------------------------------------------------------
+
+    async def set_group(self, actor_id: int, community_id: int, channel: str, chat_id: str) -> GroupView:
+        """Make a group chat the community's announcement group. Only workers of the community
+        (or admins); moving a group from another community needs a worker of that one too."""
+        if not chat_id:
+            raise InvalidInput("error.not_a_group")
+
+        async def work(session: AsyncSession) -> GroupView:
+            await require_role(session, actor_id, community_id, "worker")
+            community = await _community(session, community_id)
+            group = await _group(session, channel, chat_id)
+            if group is not None and group.community_id == community_id:
+                return GroupView(community_id, community.name, channel, chat_id, changed=False)
+            if group is not None:
+                if not await _is_worker(session, actor_id, group.community_id):
+                    other = await _community(session, group.community_id)
+                    raise NotAllowed("error.group_taken", community=other.name)
+                previous = group.community_id
+                group.community_id, group.set_by_id, group.created_at = community_id, actor_id, self.clock.now()
+            else:
+                previous = None
+                session.add(AnnouncementGroup(
+                    community_id=community_id, channel=channel, chat_id=chat_id, set_by_id=actor_id,
+                    created_at=self.clock.now(),
+                ))
+            await audit(session, self.clock, "group.set", actor_id, community_id, "group", None,
+                        {"chat": f"{channel}:{chat_id}", "previous_community": previous})
+            return GroupView(community_id, community.name, channel, chat_id, changed=True)
+
+        return await self.db.transaction(work)
+
+    async def unset_group(self, actor_id: int, channel: str, chat_id: str) -> GroupView:
+        async def work(session: AsyncSession) -> GroupView:
+            group = await _group(session, channel, chat_id)
+            if group is None:
+                raise NotFound("error.no_group")
+            await require_role(session, actor_id, group.community_id, "worker")
+            community = await _community(session, group.community_id)
+            await session.execute(delete(AnnouncementGroup).where(AnnouncementGroup.id == group.id))
+            await audit(session, self.clock, "group.unset", actor_id, group.community_id, "group", None,
+                        {"chat": f"{channel}:{chat_id}"})
+            return GroupView(community.id, community.name, channel, chat_id, changed=True)
+
+        return await self.db.transaction(work)
+
+    async def group_community(self, channel: str, chat_id: str) -> int | None:
+        """The community a group chat announces for, if any."""
+        async with self.db.uow() as uow:
+            group = await _group(uow.session, channel, chat_id)
+            return None if group is None else group.community_id
+
+    # --- the scheduled posts ------------------------------------------------------------------
+
+    async def post(self, now: datetime, kind: str | None = None) -> PostSummary:
+        """Post the star list of the period that just ended to every announcement group: the
+        week on a Monday, the month on the 1st (each community's own date), or `kind` now.
+        Each group gets each period once: the claim and the notification are one transaction."""
+        if kind is not None and kind not in ("week", "month"):
+            raise InvalidInput("error.bad_period")
+        async with self.db.uow() as uow:
+            rows = (await uow.session.execute(
+                select(AnnouncementGroup.community_id, AnnouncementGroup.channel, AnnouncementGroup.chat_id,
+                       Community.timezone)
+                .join(Community, Community.id == AnnouncementGroup.community_id)
+                .order_by(AnnouncementGroup.community_id, AnnouncementGroup.id)
+            )).all()
+        groups: dict[int, list[tuple[str, str]]] = {}
+        due: dict[str, list[int]] = {"week": [], "month": []}
+        for community_id, channel, chat_id, tz in rows:
+            if community_id not in groups:
+                for k in [kind] if kind else _due_kinds(now.astimezone(ZoneInfo(tz)).date()):
+                    due[k].append(community_id)
+            groups.setdefault(community_id, []).append((channel, chat_id))
+        posted = already = empty = 0
+        for k, ids in due.items():
+            if not ids:
+                continue
+            async with self.db.uow() as uow:
+                lists = await self._lists_for(uow.session, k, True, ids, now)
+            for community_id in ids:
+                star_list = lists[community_id]
+                if not star_list.stars:
+                    empty += 1
+                    continue
+                done = await self.db.transaction(
+                    lambda s, sl=star_list, gs=groups[community_id]: self._post_once(s, sl, gs, now)
+                )
+                posted += done
+                already += len(groups[community_id]) - done
+        return PostSummary(posted, already, empty)
+
+    async def _post_once(self, session: AsyncSession, star_list: StarList, groups: list[tuple[str, str]], now: datetime) -> int:
+        posted = 0
+        params = post_params(star_list)
+        for channel, chat_id in groups:
+            # The chat id names the group, so unsetting and setting it again in the same week
+            # does not post twice; job_runs.scope holds 32 characters (Telegram ids take 14).
+            scope = f"{star_list.community_id}:{chat_id}"[:32]
+            if await claim(session, JOB, scope, star_list.period.key, now):
+                session.add(Notification(
+                    person_id=None, chat=f"{channel}:{chat_id}", key=f"stars.post_{star_list.period.kind}",
+                    params=params, created_at=now,
+                ))
+                posted += 1
+        return posted
+
+
+def _due_kinds(today: date) -> list[str]:
+    """Monday posts last week's list, the 1st last month's; a Monday the 1st posts both."""
+    return [k for k, on in (("week", today.weekday() == 0), ("month", today.day == 1)) if on]
+
+
+def post_params(star_list: StarList) -> dict:
+    """Notification parameters are stored as JSON, so the lines are rendered here, once, in the
+    community's language; "_locale" tells the channel which language the rest is in."""
+    return {
+        "_locale": star_list.locale,
+        "community": star_list.community,
+        "start": star_list.period.start.isoformat() if star_list.period.start else "",
+        "end": star_list.period.end.isoformat() if star_list.period.end else "",
+        "month": f"{star_list.period.start:%Y-%m}" if star_list.period.start else "",
+        "lines": "\n".join(star_lines(star_list.locale, star_list)),
+    }
+
+
+def star_lines(locale: str, star_list: StarList) -> list[str]:
+    lines = [render(locale, "stars.line", star_line_params(locale, s)) for s in star_list.stars]
+    if star_list.more_tied:
+        lines.append(render(locale, "stars.more_tied", {"count": star_list.more_tied, "rank": star_list.stars[-1].rank}))
+    return lines
+
+
+MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
+
+
+def star_line_params(locale: str, star: Star) -> dict:
+    return {
+        "medal": MEDALS.get(star.rank, "  "),
+        "rank": star.rank,
+        "name": star.name if star.name is not None else render(locale, "stars.anonymous"),
+        "hours": hours(star.minutes),
+    }
+
+
+# --- queries --------------------------------------------------------------------------------------
+
+def _totals_stmt(community_ids: list[int], period: Period) -> Select:
+    """Approved minutes per person, per community, in the period: one grouped query that the
+    ix_service_logs_stars index answers on its own."""
+    stmt = (
+        select(ServiceLog.community_id, ServiceLog.person_id, func.sum(ServiceLog.minutes).label("minutes"))
+        .where(ServiceLog.status == "approved")
+        .group_by(ServiceLog.community_id, ServiceLog.person_id)
+    )
+    stmt = stmt.where(ServiceLog.community_id == community_ids[0]) if len(community_ids) == 1 else \
+        stmt.where(ServiceLog.community_id.in_(community_ids))
+    if period.start is not None:
+        stmt = stmt.where(ServiceLog.service_date >= period.start, ServiceLog.service_date <= period.end)
+    return stmt
+
+
+async def _totals(session: AsyncSession, community_ids: list[int], period: Period) -> dict[int, list[tuple[int, int]]]:
+    totals: dict[int, list[tuple[int, int]]] = {c: [] for c in community_ids}
+    for community_id, person_id, minutes in await session.execute(_totals_stmt(community_ids, period)):
+        totals[community_id].append((person_id, int(minutes)))
+    return totals
+
+
+async def _star_lists(
+    session: AsyncSession, communities: dict[int, Community], totals: dict[int, list[tuple[int, int]]],
+    period: Period,
+) -> dict[int, StarList]:
+    """Lists for many communities: the names of only those shown are read, in one query."""
+    ranked = {c: competition_ranks(rows) for c, rows in totals.items()}
+    shown = {p for rows in ranked.values() for r, p, _ in rows[:MAX_ROWS] if r <= TOP}
+    names = await _names(session, shown)
+    return {
+        c: _star_list(c, communities[c].name, communities[c].locale, period, totals[c], names, None, ranked[c])
+        for c in totals
+    }
+
+
+def _star_list(
+    community_id: int, community: str, locale: str, period: Period, totals: list[tuple[int, int]],
+    names: dict[int, str | None], me: int | None, ranked: list[tuple[int, int, int]] | None = None,
+) -> StarList:
+    ranked = ranked if ranked is not None else competition_ranks(totals)
+    top = [r for r in ranked if r[0] <= TOP]
+    shown = top[:MAX_ROWS]
+    mine = next((r for r in ranked if r[1] == me), None) if me is not None else None
+    return StarList(
+        community_id, community, locale, period, tuple(Star(r, p, names.get(p), m) for r, p, m in shown),
+        len(top) - len(shown), len(totals), Star(mine[0], mine[1], names.get(mine[1]), mine[2]) if mine else None,
+    )
+
+
+async def _names(session: AsyncSession, person_ids: set[int]) -> dict[int, str | None]:
+    """Display names only (never real names or phones); None for people who hide their name."""
+    if not person_ids:
+        return {}
+    rows = await session.execute(
+        select(Person.id, Person.display_name, Person.hide_name).where(Person.id.in_(sorted(person_ids)))
+    )
+    return {pid: (None if hidden else name) for pid, name, hidden in rows}
+
+
+async def _community(session: AsyncSession, community_id: int) -> Community:
+    community = await session.get(Community, community_id)
+    if community is None:
+        raise NotFound("error.no_community")
+    return community
+
+
+async def _group(session: AsyncSession, channel: str, chat_id: str) -> AnnouncementGroup | None:
+    return await session.scalar(
+        select(AnnouncementGroup).where(AnnouncementGroup.channel == channel, AnnouncementGroup.chat_id == chat_id)
+    )
+
+
+async def _is_worker(session: AsyncSession, person_id: int, community_id: int) -> bool:
+    person = await get_person(session, person_id)
+    return person.is_admin or await role_in(session, person_id, community_id) == "worker"

@@ -1,0 +1,146 @@
+"""Helpers the supermarket tests share: a chat driver over the dialog engine, funding, and
+direct reads of what the services wrote."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, text
+
+from bot.dialogs import Caller, Dialogs, Input
+from bot.services import Services
+from models import Account, Notification, Redemption, ShopItem, Transfer
+from tests.world import World
+
+
+@dataclass
+class Said:
+    texts: list[str]
+    options: list[str]  # option values in the order they are numbered
+    keys: list[str]  # the catalogue keys of the replies
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.texts)
+
+
+class Chat:
+    """A console-style conversation through the real dialog engine."""
+
+    def __init__(self, services: Services) -> None:
+        self.dialogs = Dialogs(services)
+
+    async def say(self, handle: str, line: str, request_key: str | None = None) -> Said:
+        return await self.send(handle, Input(text=line, request_key=request_key))
+
+    async def press(self, handle: str, value: str) -> Said:
+        """A button press as Telegram sends it: the option's value, possibly a stale one."""
+        return await self.send(handle, Input(option=value))
+
+    async def send(self, handle: str, inp: Input) -> Said:
+        turn = await self.dialogs.handle(Caller("console", handle, display_name=handle, handle=handle), inp)
+        options = [o.value for r in turn.replies for o in r.options]
+        return Said(self.dialogs.render(turn.locale, turn.replies), options, [r.text.key for r in turn.replies])
+
+    async def choose(self, handle: str, said: Said, value: str) -> Said:
+        """Answer with the number the console shows for the option with `value`."""
+        return await self.say(handle, str(said.options.index(value) + 1))
+
+
+async def fund(services: Services, w: World, person_id: int, amount: int) -> None:
+    await services.db.transaction(lambda s: services.ledger.earn(
+        s, community_id=w.community_id, person_id=person_id, amount=amount, key=f"fund:{person_id}:{amount}"
+    ))
+
+
+async def account(
+    services: Services, community_id: int, person_id: int | None, kind: str = "person"
+) -> tuple[int, int]:
+    """(posted, pending) as stored."""
+    async with services.db.uow() as uow:
+        owner = Account.person_id.is_(None) if person_id is None else Account.person_id == person_id
+        row = (await uow.session.execute(
+            select(Account.posted, Account.pending).where(
+                Account.community_id == community_id, Account.kind == kind, owner
+            )
+        )).one()
+        return row.posted, row.pending
+
+
+async def stock(services: Services, item_id: int) -> int | None:
+    async with services.db.uow() as uow:
+        return await uow.session.scalar(select(ShopItem.stock).where(ShopItem.id == item_id))
+
+
+async def redemption(services: Services, redemption_id: int) -> Redemption:
+    async with services.db.uow() as uow:
+        found = await uow.session.get(Redemption, redemption_id)
+        assert found is not None
+        return found
+
+
+async def count_transfers(services: Services, **where: object) -> int:
+    async with services.db.uow() as uow:
+        stmt = select(func.count()).select_from(Transfer)
+        for column, value in where.items():
+            stmt = stmt.where(getattr(Transfer, column) == value)
+        return await uow.session.scalar(stmt)
+
+
+async def notification_keys(services: Services, person_id: int) -> list[str]:
+    async with services.db.uow() as uow:
+        return list(await uow.session.scalars(
+            select(Notification.key).where(Notification.person_id == person_id).order_by(Notification.id)
+        ))
+
+
+async def snapshot(services: Services) -> tuple:
+    """Everything a supermarket action could write, to show that a refusal wrote nothing."""
+    async with services.db.uow() as uow:
+        run = uow.session.execute
+        accounts = (await run(text("SELECT id, posted, pending FROM accounts ORDER BY id"))).all()
+        items = (await run(text("SELECT id, stock, price, name, active FROM shop_items ORDER BY id"))).all()
+        redemptions = (await run(text(
+            "SELECT id, status, pickup_code, decided_by_id, handed_over_by_id FROM redemptions ORDER BY id"
+        ))).all()
+        counts = [
+            (await run(text(f"SELECT count(*) FROM {table}"))).scalar_one()
+            for table in ("transfers", "stock_movements", "audit_log", "notifications")
+        ]
+        return tuple(map(tuple, accounts)), tuple(map(tuple, items)), tuple(map(tuple, redemptions)), tuple(counts)
+
+
+async def ledger_invariants(services: Services, community_id: int | None = None) -> None:
+    """DESIGN.md "The ledger": posted sums to zero; cached posted and pending equal the sums of
+    the transfers; no guarded account is overdrawn; a hold resolves at most once; no stock is
+    negative. Every transfer stays inside one community, so one community's books (`community_id`)
+    balance on their own too."""
+    mine = "1 = 1" if community_id is None else f"community_id = {int(community_id)}"
+    mine_a = "1 = 1" if community_id is None else f"a.community_id = {int(community_id)}"
+    async with services.db.uow() as uow:
+        run = uow.session.execute
+        assert (await run(text(f"SELECT coalesce(sum(posted), 0) FROM accounts WHERE {mine}"))).scalar_one() == 0
+        rows = (await run(text(
+            f"""
+            SELECT a.id, a.kind, a.posted, a.pending,
+              coalesce((SELECT sum(t.amount) FROM transfers t
+                        WHERE t.credit_account_id = a.id AND t.phase IN ('posted', 'post')), 0)
+            - coalesce((SELECT sum(t.amount) FROM transfers t
+                        WHERE t.debit_account_id = a.id AND t.phase IN ('posted', 'post')), 0) AS posted_sum,
+              coalesce((SELECT sum(t.amount) FROM transfers t
+                        WHERE t.debit_account_id = a.id AND t.phase = 'pending'
+                          AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = t.id)), 0) AS pending_sum
+            FROM accounts a WHERE {mine_a}
+            """
+        ))).all()
+        for r in rows:
+            assert r.posted == r.posted_sum, f"account {r.id} ({r.kind}): cached posted != its transfers"
+            assert r.pending == r.pending_sum, f"account {r.id} ({r.kind}): cached pending != open holds"
+            if r.kind in ("person", "pool"):
+                assert r.posted - r.pending >= 0, f"account {r.id} ({r.kind}) overdrawn"
+        twice = (await run(text(
+            f"SELECT count(*) FROM (SELECT pending_id FROM transfers WHERE pending_id IS NOT NULL AND {mine}"
+            " GROUP BY pending_id HAVING count(*) > 1) x"
+        ))).scalar_one()
+        assert twice == 0, "a hold resolved more than once"
+        assert (await run(text(f"SELECT count(*) FROM shop_items WHERE stock < 0 AND {mine}"))).scalar_one() == 0

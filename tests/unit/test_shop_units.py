@@ -1,0 +1,65 @@
+"""The supermarket's pure pieces: catalogues in both languages, month parsing and bounds,
+pickup-code cleaning and how many of an item one can afford."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.i18n import ROOT, catalogue, placeholders, render
+from bot.services.people import CODE_ALPHABET, new_code
+from bot.services.shop import _can_buy, clean_code, month_bounds, parse_month
+
+
+def test_both_catalogues_have_the_same_keys_and_placeholders() -> None:
+    zh = json.loads((ROOT / "zh-CN" / "shop.json").read_text(encoding="utf-8"))
+    en = json.loads((ROOT / "en" / "shop.json").read_text(encoding="utf-8"))
+    assert zh.keys() == en.keys()
+    for key in zh:
+        assert placeholders(zh[key]) == placeholders(en[key]), key
+
+
+def test_every_key_the_supermarket_uses_is_in_the_catalogue() -> None:
+    """Keys written as string literals in the flow, the service and the job."""
+    used: set[str] = set()
+    for path in ("bot/flows/shop.py", "bot/services/shop.py", "bot/jobs/shop.py"):
+        source = (Path(__file__).parents[2] / path).read_text(encoding="utf-8")
+        used |= set(re.findall(r'"((?:shop|redeem|orders|cancel_order|approve_order|reject_order|pickup|items|'
+                               r'additem|edititem|restock|deactivate|activate|reconcile|gift|donate|help|error|'
+                               r'pending)\.[a-z_.]+)"', source))
+    assert len(used) > 100
+    for locale in ("zh-CN", "en"):
+        for key in used:
+            assert key in catalogue(locale), f"{key} missing in {locale}"
+            render(locale, key, {name: "1" for name in placeholders(catalogue(locale)[key])})
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-11", date(2026, 11, 1)), ("2026/3", date(2026, 3, 1)), ("2026年1月", date(2026, 1, 1)),
+    ("2026-13", None), ("11", None), ("", None), ("2026-11-20", None),
+])
+def test_parse_month(text: str, expected: date | None) -> None:
+    assert parse_month(text) == expected
+
+
+def test_month_bounds_are_local_midnights() -> None:
+    start, end = month_bounds(date(2026, 12, 1), "Asia/Shanghai")
+    assert start.astimezone(UTC) == datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
+    assert end.astimezone(UTC) == datetime(2026, 12, 31, 16, 0, tzinfo=UTC)
+
+
+def test_pickup_codes_avoid_look_alikes_and_typing_noise_is_forgiven() -> None:
+    assert not set("O0I1") & set(CODE_ALPHABET)
+    assert all(len(c) == 6 and set(c) <= set(CODE_ALPHABET) for c in (new_code(6) for _ in range(200)))
+    assert clean_code(" abc-234 ") == "ABC234"
+
+
+@pytest.mark.parametrize(("price", "stock", "available", "expected"), [
+    (100, 3, 300, 3), (100, 3, 250, 2), (100, None, 250, 2), (7, None, 1000, 20), (10, 0, 100, 0), (10, 5, -3, 0),
+])
+def test_can_buy(price: int, stock: int | None, available: int, expected: int) -> None:
+    assert _can_buy(price, stock, available) == expected
