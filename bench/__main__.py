@@ -7,6 +7,8 @@ import sys
 # never slow down or break another.
 BENCHMARKS = {
     "ledger": "bench.ledger",
+    "shop": "bench.shop",
+    "starlist": "bench.starlist",
     "updates": "bench.updates",
 }
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db import Database
-from bot.errors import AlreadyDecided, InvalidInput, NotAllowed, NotFound
+from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, NotAllowed, NotFound
 from bot.services.access import require_role, role_in
 from bot.services.ledger import Ledger, Ref
 from bot.services.notify import notify, notify_workers
@@ -87,6 +87,8 @@ class HoursService:
         async def work(session: AsyncSession) -> LogView:
             replay = await self._by_request_key(session, request_key)
             if replay is not None:
+                if replay.person_id != person_id:  # someone else's request: never hand it out
+                    raise IdempotencyConflict(key=request_key)
                 return replay
             await require_role(session, person_id, community_id, "volunteer")
             log = await self._new_log(
@@ -117,6 +119,8 @@ class HoursService:
                 key = f"{request_key}:{i}" if request_key else None
                 replay = await self._by_request_key(session, key)
                 if replay is not None:
+                    if replay.person_id != volunteer_id:
+                        raise IdempotencyConflict(key=key)
                     decisions.append(Decision(replay, changed=False))
                     continue
                 if volunteer_id == worker_id:

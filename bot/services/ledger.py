@@ -212,7 +212,7 @@ class Ledger:
         expected = TransferResult(0, kind, "posted", debit, credit, amount)
         new_id = await self._insert_transfer(session, expected, community_id, key, ref, actor_id, reason)
         if new_id is None:
-            return await self._replay(session, key, expected)
+            return await self._replay(session, key, expected, ref, reason)
         await self._move_posted(session, debit, credit, amount)
         return _with_id(expected, new_id)
 
@@ -230,7 +230,7 @@ class Ledger:
         expected = TransferResult(0, kind, "pending", debit, credit, amount)
         new_id = await self._insert_transfer(session, expected, community_id, key, ref, actor_id, None)
         if new_id is None:
-            return await self._replay(session, key, expected)
+            return await self._replay(session, key, expected, ref)
         guarded = await session.execute(_HOLD, {"account": debit, "amount": amount})
         if guarded.rowcount != 1:
             raise InsufficientPoints(amount=amount)
@@ -254,11 +254,10 @@ class Ledger:
         expected = TransferResult(
             0, hold.kind, phase, hold.debit_account_id, hold.credit_account_id, hold.amount, pending_id
         )
-        new_id = await self._insert_transfer(
-            session, expected, hold.community_id, key, Ref(hold.ref_type, hold.ref_id), actor_id, None
-        )
+        ref = Ref(hold.ref_type, hold.ref_id)
+        new_id = await self._insert_transfer(session, expected, hold.community_id, key, ref, actor_id, None)
         if new_id is None:
-            replay = await self._replay(session, key, expected, missing_ok=True)
+            replay = await self._replay(session, key, expected, ref, missing_ok=True)
             if replay is None:  # another request resolved this hold first
                 raise AlreadyDecided("error.hold_resolved")
             return replay
@@ -346,15 +345,22 @@ class Ledger:
         })
 
     async def _replay(
-        self, session: AsyncSession, key: str, expected: TransferResult, missing_ok: bool = False
+        self, session: AsyncSession, key: str, expected: TransferResult, ref: Ref, reason: str | None = None,
+        missing_ok: bool = False,
     ) -> TransferResult | None:
-        row = (await session.execute(select(*_COLUMNS).where(Transfer.idempotency_key == key))).first()
+        """The first result for `key`, when it was asked with the same arguments (accounts,
+        amount, kind, phase, hold, cause and reason); anything else reusing the key is refused."""
+        row = (await session.execute(
+            select(*_COLUMNS, Transfer.ref_type, Transfer.ref_id, Transfer.reason)
+            .where(Transfer.idempotency_key == key)
+        )).first()
         if row is None:
             if missing_ok:
                 return None
             raise NotFound("error.no_transfer")
-        found = TransferResult(*row, replayed=True)
-        if _with_id(expected, row.id, replayed=True) != found:
+        found = TransferResult(*row[: len(_COLUMNS)], replayed=True)
+        same_cause = (row.ref_type, row.ref_id, row.reason) == (ref.type, ref.id, reason)
+        if _with_id(expected, row.id, replayed=True) != found or not same_cause:
             raise IdempotencyConflict(key=key)
         return found
 
