@@ -8,13 +8,16 @@ own community (with its own accounts and key prefix) inside the test's database.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import event as _hypothesis_event
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 from sqlalchemy import text
 
 from bot.errors import AlreadyDecided, DomainError, IdempotencyConflict, InsufficientPoints
@@ -27,6 +30,12 @@ amounts = st.integers(1, 40)
 people = st.integers(0, PEOPLE - 1)
 # Indexes into earlier steps are taken modulo what exists, so they shrink well.
 earlier = st.integers(0, 1_000)
+
+
+def event(value: str) -> None:
+    # The tampering test drives Bank.step outside @given, where Hypothesis has nowhere to record.
+    with contextlib.suppress(InvalidArgument):
+        _hypothesis_event(value)
 
 earn = st.tuples(st.just("earn"), people, amounts)
 hold = st.tuples(st.just("hold"), people, amounts)
