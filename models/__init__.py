@@ -7,8 +7,10 @@ from models.hours import ServiceCategory, ServiceLog
 from models.ledger import Account, Transfer
 from models.outbox import DialogState, JobRun, Notification
 from models.people import Identity, InviteCode, Membership, Person
+from models.visits import Elder, ElderVolunteer, VisitAlert, VisitRecord
 
 __all__ = [
     "AuditEntry", "Account", "Base", "Community", "Grid", "Identity", "InviteCode",
     "Membership", "Person", "DialogState", "JobRun", "Notification", "ServiceCategory", "ServiceLog", "Transfer",
+    "Elder", "ElderVolunteer", "VisitAlert", "VisitRecord",
 ]
