@@ -9,6 +9,7 @@ from bot.services.ledger import Ledger
 from bot.services.outbox import OutboxService
 from bot.services.people import PeopleService
 from bot.services.points import PointsService
+from bot.services.visits import VisitsService
 from bot.settings import Settings
 
 
@@ -23,3 +24,4 @@ class Services:
         self.hours = HoursService(db, settings, self.clock, self.ledger)
         self.points = PointsService(db, self.clock, self.ledger)
         self.outbox = OutboxService(db, self.clock, settings.locale)
+        self.visits = VisitsService(db, settings, self.clock, self.people, self.hours)
