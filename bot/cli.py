@@ -31,6 +31,12 @@ def _parser() -> argparse.ArgumentParser:
     run_job = jobs_sub.add_parser("run", help="run one job now")
     run_job.add_argument("name")
     run_job.add_argument("--period", help="star-list: week or month")
+
+    imports = sub.add_parser("import", help="import data")
+    imports_sub = imports.add_subparsers(dest="what", required=True, metavar="WHAT")
+    elders = imports_sub.add_parser("elders", help="the elder roster from CSV or XLSX (checked whole first)")
+    elders.add_argument("file")
+    elders.add_argument("--community", help="the community's name (needed when there are several)")
     return parser
 
 
@@ -87,6 +93,32 @@ async def _jobs(settings: Settings, action: str, name: str | None, period: str |
     return 0
 
 
+async def _import_elders(settings: Settings, path: str, community: str | None) -> int:
+    from pathlib import Path
+
+    from bot.errors import DomainError
+    from bot.i18n import render
+
+    try:
+        content = Path(path).read_bytes()
+    except OSError as exc:
+        print(f"lovebank: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    services = await open_services(settings)
+    try:
+        try:
+            community_id = await services.visits.roster.community_named(community)
+        except DomainError as exc:
+            print(render(settings.locale, exc.key, exc.params), file=sys.stderr)
+            return 2
+        report = await services.visits.roster.import_roster(None, community_id, path, content)
+        text = report.text()
+        print(render(settings.locale, text.key, text.params))
+        return 0 if report.ok else 1
+    finally:
+        await services.db.dispose()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = get_settings()
@@ -98,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_chat(settings, args.handle))
     if args.command == "jobs":
         return asyncio.run(_jobs(settings, args.action, getattr(args, "name", None), getattr(args, "period", None)))
+    if args.command == "import":
+        return asyncio.run(_import_elders(settings, args.file, args.community))
     return 2
 
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from bot.demo_visits import seed_demo as seed_visits
 from bot.services import Services
 from models import Community, Notification, Person
 
@@ -85,3 +86,4 @@ async def _history(services: Services, world: DemoWorld) -> None:
 
 # Features add their demo data (catalogue, elders) here.
 EXTRA_SEEDERS: list = []
+EXTRA_SEEDERS.append(seed_visits)
