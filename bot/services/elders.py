@@ -150,7 +150,7 @@ async def sees_all(session: AsyncSession, person_id: int, community_id: int) -> 
         return True
     if role == "volunteer":
         return False
-    raise NotAllowed("error.need_volunteer")
+    raise NotAllowed("visits.error.not_your_community")
 
 
 async def elder_access(session: AsyncSession, person_id: int, elder: Elder) -> bool:
@@ -314,7 +314,7 @@ class ElderRoster:
         """Grid ids by name, creating the missing ones in the order given (lists show grids in
         the order they were created: the roster's order); and how many were created."""
         found = dict((await session.execute(
-            select(Grid.name, Grid.id).where(Grid.community_id == community_id))).tuples().all())
+            select(Grid.name, Grid.id).where(Grid.community_id == community_id))).all())
         created = 0
         for name in [n for n in dict.fromkeys(names) if n not in found]:
             grid = Grid(community_id=community_id, name=name)
@@ -518,9 +518,9 @@ class ElderRoster:
         cadence = VisitCadence.from_options(community.options)
         ids = [e.id for e in elders]
         grids = dict((await session.execute(select(Grid.id, Grid.name).where(
-            Grid.id.in_({e.grid_id for e in elders if e.grid_id})))).tuples().all())
+            Grid.id.in_({e.grid_id for e in elders if e.grid_id})))).all())
         names = dict((await session.execute(select(Person.id, Person.display_name).where(
-            Person.id.in_({e.worker_id for e in elders if e.worker_id})))).tuples().all())
+            Person.id.in_({e.worker_id for e in elders if e.worker_id})))).all())
         volunteers: dict[int, list[str]] = defaultdict(list)
         for elder_id, name in await session.execute(
             select(ElderVolunteer.elder_id, Person.display_name).join(Person, Person.id == ElderVolunteer.person_id)

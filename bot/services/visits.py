@@ -390,12 +390,12 @@ class VisitsService:
         if not alerts:
             return []
         elders = dict((await session.execute(select(Elder.id, Elder.name).where(
-            Elder.id.in_({a.elder_id for a in alerts})))).tuples().all())
+            Elder.id.in_({a.elder_id for a in alerts})))).all())
         visits = {v.id: v for v in await session.scalars(select(VisitRecord).where(
             VisitRecord.id.in_({a.visit_id for a in alerts})))}
         people = {a.acknowledged_by_id for a in alerts if a.acknowledged_by_id} | {v.person_id for v in visits.values()}
         names = dict((await session.execute(select(Person.id, Person.display_name).where(
-            Person.id.in_(people)))).tuples().all())
+            Person.id.in_(people)))).all())
         return [
             AlertView(a.id, a.community_id, a.elder_id, elders[a.elder_id], names[visits[a.visit_id].person_id],
                       visits[a.visit_id].note, a.raised_at, a.escalated_at is not None,
