@@ -12,21 +12,23 @@ the day they were added), so only visited elders ever have a call due.
 "not at home" is not a contact, so it never moves a due date.
 
 `due_filter` is the same rule as SQL over the per-elder columns: it keeps an elder whose visit or
-call is due on or before today, comparing timestamps with the UTC start of local days, so the
-morning lists are one indexed query with no date arithmetic in the database.
+call is due on or before today, comparing timestamps with the UTC start of local days
+(`due_params`), so the morning lists are one query with no date arithmetic in the database.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import BindParameter, ColumnElement, Integer, and_, bindparam, or_
 
 from bot.errors import InvalidInput
 from models import Elder
+from models.base import UTCDateTime
 
 KINDS = ("intensive", "alone", "other")
 MAX_INTERVAL = 366
@@ -133,27 +135,37 @@ def due_of(
     return Due(kind, next_visit, next_call, rule.visit)
 
 
-def due_filter(cadence: VisitCadence, today: date, tz: ZoneInfo) -> ColumnElement[bool]:
-    """SQL: the elder's visit or call is due on or before `today` (see the module docstring)."""
-
-    def cutoff(days: int) -> datetime:
-        # A contact before the start of (today - days + 1) makes the next one due by today.
-        return day_start(today - timedelta(days=days - 1), tz)
-
-    oldest_alone = today.year - cadence.age  # born in or before this year: 70 or older this year
+@lru_cache(maxsize=64)
+def due_filter(cadence: VisitCadence) -> ColumnElement[bool]:
+    """SQL: the elder's visit or call is due on or before the day `due_params` names (see the
+    module docstring). Built once per cadence with bound parameters, so the lists that run every
+    morning and on every /visits reuse one statement."""
     high = Elder.risk == "high"
+    oldest_alone = bindparam("oldest_alone", type_=Integer())  # born then or before: old enough this year
     classes = {
         "intensive": or_(high, and_(Elder.lives_alone.is_(True), Elder.birth_year <= oldest_alone)),
         "alone": and_(~high, Elder.lives_alone.is_(True), Elder.birth_year > oldest_alone),
         "other": and_(~high, Elder.lives_alone.is_(False)),
     }
-    never_visited = Elder.last_visit_at.is_(None)
-    conditions: list[ColumnElement[bool]] = [never_visited]
+    conditions: list[ColumnElement[bool]] = [Elder.last_visit_at.is_(None)]
     for kind, in_class in classes.items():
         rule = cadence.rule(kind)
-        conditions.append(and_(in_class, Elder.last_visit_at < cutoff(rule.visit)))
+        conditions.append(and_(in_class, Elder.last_visit_at < _cut(rule.visit)))
         if rule.call is not None:
-            cut = cutoff(rule.call)
-            no_recent_call = or_(Elder.last_call_at.is_(None), Elder.last_call_at < cut)
-            conditions.append(and_(in_class, Elder.last_visit_at < cut, no_recent_call))
+            no_recent_call = or_(Elder.last_call_at.is_(None), Elder.last_call_at < _cut(rule.call))
+            conditions.append(and_(in_class, Elder.last_visit_at < _cut(rule.call), no_recent_call))
     return or_(*conditions)
+
+
+def _cut(days: int) -> BindParameter[datetime]:
+    return bindparam(f"cut_{days}", type_=UTCDateTime())
+
+
+def due_params(cadence: VisitCadence, today: date, tz: ZoneInfo) -> dict[str, Any]:
+    """The values for `due_filter` on `today`: a contact before the start of the local day
+    (today - n + 1) makes the next one, n days on, due by today."""
+    days = {cadence.rule(k).visit for k in KINDS} | {cadence.rule(k).call for k in KINDS if cadence.rule(k).call}
+    return {
+        "oldest_alone": today.year - cadence.age,
+        **{f"cut_{n}": day_start(today - timedelta(days=n - 1), tz) for n in days},
+    }

@@ -17,14 +17,14 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import and_, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db import Database
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.i18n import T, Text
-from bot.services.access import get_person, require_role, role_in
+from bot.services.access import require_role, role_in
 from bot.services.audit import audit
 from bot.services.cadence import Due, VisitCadence, due_of, local_date
 from bot.services.notify import notify
@@ -141,16 +141,29 @@ async def is_assigned(session: AsyncSession, elder_id: int, person_id: int) -> b
     return await session.get(ElderVolunteer, (elder_id, person_id)) is not None
 
 
-async def sees_all(session: AsyncSession, person_id: int, community_id: int) -> bool:
-    """True for workers of the community and admins (contact details); False for its
-    volunteers (their own elders' addresses); anyone else is refused."""
-    person = await get_person(session, person_id)
-    role = await role_in(session, person_id, community_id)
-    if person.is_admin or role == "worker":
-        return True
+async def viewer(session: AsyncSession, person_id: int, community_id: int) -> tuple[Community, bool, str | None]:
+    """The community, whether the person sees contact details (its workers and admins) or only
+    their own elders' addresses (its volunteers), and their role there; in one query, as every
+    list starts with it. Anyone else is refused."""
+    row = (await session.execute(
+        select(Community, Person.is_admin, Membership.role, Membership.confirmed)
+        .select_from(Community).join(Person, Person.id == person_id)
+        .outerjoin(Membership, and_(Membership.person_id == Person.id, Membership.community_id == Community.id))
+        .where(Community.id == community_id)
+    )).first()
+    if row is None:
+        raise NotFound("error.no_community")
+    community, is_admin, role, confirmed = row
+    role = role if confirmed else ("resident" if role else None)  # unconfirmed volunteers: residents
+    if is_admin or role == "worker":
+        return community, True, role
     if role == "volunteer":
-        return False
+        return community, False, role
     raise NotAllowed("visits.error.not_your_community")
+
+
+async def sees_all(session: AsyncSession, person_id: int, community_id: int) -> bool:
+    return (await viewer(session, person_id, community_id))[1]
 
 
 async def elder_access(session: AsyncSession, person_id: int, elder: Elder) -> bool:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from functools import partial
+from functools import lru_cache, partial
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, case, or_, select, update
+from sqlalchemy import Select, case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -21,19 +21,22 @@ from bot.i18n import T, Text, render
 from bot.jobs import claim
 from bot.services.access import get_person, require_role, role_in
 from bot.services.audit import audit
-from bot.services.cadence import VisitCadence, due_filter, due_of, local_date
-from bot.services.elders import ElderRoster, community_of, elder_access, get_elder, local_today, sees_all
+from bot.services.cadence import VisitCadence, due_filter, due_of, due_params, local_date
+from bot.services.elders import ElderRoster, community_of, elder_access, get_elder, local_today, viewer
 from bot.services.hours import MAX_MINUTES, MIN_MINUTES, STEP_MINUTES, HoursService, LogView
 from bot.services.notify import notify, notify_admins
 from bot.services.people import PeopleService
 from bot.settings import Settings
-from models import Community, Elder, ElderVolunteer, Grid, Membership, Person, ServiceCategory, VisitAlert, VisitRecord
+from models import (
+    Community, Elder, ElderVolunteer, Grid, Membership, Notification, Person, ServiceCategory, VisitAlert, VisitRecord,
+)
 from models.visits import OUTCOMES, VISIT_KINDS
 
 ALERT_ESCALATION = timedelta(hours=2)
 BACKDATE_DAYS = 31
 VISIT_CATEGORY = "探访"
-MORNING_LINES = 40  # a longer list ends with "… and N more: /visits"
+MORNING_LINES = 40  # a longer list ends with "… and N more"
+MORNING_BATCH = 25  # communities a transaction: few commits, short write locks
 
 
 
@@ -119,6 +122,7 @@ class MorningReport:
     communities: int  # communities whose reminders this run sent
     messages: int
     long_overdue: int
+    due: int = 0  # visits and calls due today or overdue, every community
 
 
 @dataclass
@@ -411,26 +415,29 @@ class VisitsService:
         open alerts; volunteers: the visits of their own elders."""
         async with self.db.uow() as uow:
             session = uow.session
-            full = await sees_all(session, person_id, community_id)
-            community = await community_of(session, community_id)
-            today = local_today(self.clock, community)
-            day = (ZoneInfo(community.timezone), today, VisitCadence.from_options(community.options))
-            stmt = _due_query([community_id], day)
-            if full and not everyone and await role_in(session, person_id, community_id) == "worker":
+            community, full, role = await viewer(session, person_id, community_id)
+            tz, today = ZoneInfo(community.timezone), local_today(self.clock, community)
+            cadence = VisitCadence.from_options(community.options)
+            stmt = _due_select(cadence).where(Elder.community_id == community_id)
+            if full and not everyone and role == "worker":
                 stmt = stmt.where(or_(Elder.worker_id == person_id, Elder.worker_id.is_(None)))
             elif not full:
                 stmt = stmt.where(Elder.id.in_(select(ElderVolunteer.elder_id).where(ElderVolunteer.person_id == person_id)))
-            items = _items(await session.execute(stmt), {community_id: day}, full)
+            if full:  # who visits each, in the same round trip
+                stmt = stmt.add_columns(_VISITOR_NAMES)
+            # Plain rows on the connection: this runs on every /visits, the ORM adds nothing here.
+            connection = await session.connection()
+            rows = (await connection.execute(stmt, due_params(cadence, today, tz))).all()
+            names = {r.id: tuple(sorted(r.visitors.split("\x1f"))) for r in rows if r.visitors} if full else None
+            items = _items(rows, {community_id: (tz, today, cadence)}, full, names)
             if not full:
                 items = [i for i in items if i.kind == "visit"]  # calls need the phone: the worker's
-            visitors = await _volunteers_of(session, [i.elder_id for i in items]) if full else {}
-            items = sorted((_with(i, volunteers=tuple(r.name for r in visitors.get(i.elder_id, ())))
-                            for i in items), key=_order)
+            items.sort(key=_order)
             alerts: list[AlertView] = []
-            if full:
-                alerts = await self._alert_views(session, await session.scalars(select(VisitAlert).where(
-                    VisitAlert.community_id == community_id, VisitAlert.acknowledged_at.is_(None)
-                ).order_by(VisitAlert.id)))
+            if full and (open_ids := (await connection.execute(select(VisitAlert.id).where(
+                VisitAlert.community_id == community_id, VisitAlert.acknowledged_at.is_(None)))).scalars().all()):
+                alerts = await self._alert_views(session, await session.scalars(
+                    select(VisitAlert).where(VisitAlert.id.in_(open_ids)).order_by(VisitAlert.id)))
             return DueList(today, items, alerts, full)
 
     async def morning(self) -> MorningReport:
@@ -442,18 +449,28 @@ class VisitsService:
         async with self.db.uow() as uow:
             session = uow.session
             communities = {c.id: c for c in await session.scalars(select(Community).order_by(Community.id))}
-            # Communities sharing a date and a cadence share one query (usually all of them).
             days: dict[int, Today] = {
                 c.id: (ZoneInfo(c.timezone), local_today(self.clock, c), VisitCadence.from_options(c.options))
                 for c in communities.values()
             }
+            # Communities sharing a date and a cadence share one query (usually all of them).
             groups: dict[Today, list[int]] = defaultdict(list)
             for cid, day in days.items():
                 groups[day].append(cid)
             items: list[DueItem] = []
-            for day, ids in groups.items():
-                items.extend(_items(await session.execute(_due_query(ids, day)), days, full=True))
-            visitors = await _volunteers_of(session, [i.elder_id for i in items])
+            visitors: dict[int, list[_Recipient]] = defaultdict(list)
+            connection = await session.connection()
+            for (tz, today, cadence), ids in groups.items():
+                params = due_params(cadence, today, tz)
+                for elder_id, pid, name, locale in await connection.execute(
+                    select(ElderVolunteer.elder_id, Person.id, Person.display_name, Person.locale)
+                    .join(Elder, Elder.id == ElderVolunteer.elder_id).join(Person, Person.id == ElderVolunteer.person_id)
+                    .where(Elder.community_id.in_(ids), Elder.active.is_(True), due_filter(cadence)), params,
+                ):
+                    visitors[elder_id].append(_Recipient(pid, name, locale))
+                names = {e: tuple(sorted(r.name for r in people)) for e, people in visitors.items()}
+                stmt = _due_select(cadence).where(Elder.community_id.in_(ids))
+                items.extend(_items(await connection.execute(stmt, params), days, True, names))
             workers: dict[int, list[_Recipient]] = defaultdict(list)
             for cid, pid, name, locale in await session.execute(
                 select(Membership.community_id, Person.id, Person.display_name, Person.locale)
@@ -464,18 +481,14 @@ class VisitsService:
             admins = [_Recipient(pid, name, locale) for pid, name, locale in await session.execute(
                 select(Person.id, Person.display_name, Person.locale).where(Person.is_admin.is_(True)))]
         by_community: dict[int, list[DueItem]] = defaultdict(list)
-        for item in items:
-            names = tuple(r.name for r in visitors.get(item.elder_id, ()))
-            by_community[item.community_id].append(_with(item, volunteers=names))
+        for item in sorted(items, key=_order):
+            by_community[item.community_id].append(item)
         sent_communities = messages = 0
-        for cid in communities:
-            sent = await self.db.transaction(partial(
-                self._send_morning, scope=f"C{cid}", today=days[cid][1], now=now,
-                items=sorted(by_community.get(cid, []), key=_order), workers=workers.get(cid, []), visitors=visitors,
-            ))
-            if sent >= 0:
-                sent_communities += 1
-                messages += sent
+        ids = list(communities)
+        for start in range(0, len(ids), MORNING_BATCH):
+            batch = [(cid, days[cid][1], by_community.get(cid, []), workers.get(cid, [])) for cid in ids[start:start + MORNING_BATCH]]
+            done, sent = await self.db.transaction(partial(self._send_mornings, batch=batch, visitors=visitors, now=now))
+            sent_communities, messages = sent_communities + done, messages + sent
         late = sorted((i for i in items if i.long_overdue), key=lambda i: (i.community_id, _order(i)))
         if late and admins:
             period = local_date(now, self.settings.tz).isoformat()
@@ -490,42 +503,52 @@ class VisitsService:
                 return len(admins)
 
             messages += await self.db.transaction(escalate)
-        return MorningReport(sent_communities, messages, len(late))
+        return MorningReport(sent_communities, messages, len(late), len(items))
 
-    async def _send_morning(
-        self, session: AsyncSession, *, scope: str, today: date, now: datetime, items: list[DueItem],
-        workers: list[_Recipient], visitors: dict[int, list[_Recipient]],
-    ) -> int:
-        """One community's messages, or -1 when its run for `today` was already claimed."""
-        if not await claim(session, "reminders", scope, today.isoformat(), now):
-            return -1
-        sent = 0
-        for worker in workers:
-            theirs = [i for i in items if i.worker_id in (None, worker.person_id)]
-            if not theirs:
-                await notify(session, self.clock, worker.person_id, "visits.morning.worker_none",
-                             name=worker.name, date=today.isoformat())
-            else:
-                lines = _capped(worker.locale, by_grid(theirs, due_line), MORNING_LINES)
-                await notify(session, self.clock, worker.person_id, "visits.morning.worker", name=worker.name,
-                             date=today.isoformat(), count=len(theirs),
-                             overdue=sum(1 for i in theirs if i.overdue_days), lines=lines)
-            sent += 1
-        per_volunteer: dict[int, tuple[_Recipient, list[DueItem]]] = {}
-        for item in items:
-            if item.kind != "visit":
+    async def _send_mornings(
+        self, session: AsyncSession, *, batch: list[tuple[int, date, list[DueItem], list[_Recipient]]],
+        visitors: dict[int, list[_Recipient]], now: datetime,
+    ) -> tuple[int, int]:
+        """The messages of a few communities, each claimed for its day first (skipped when it
+        was); written with one INSERT. Returns (communities sent, messages)."""
+        rows: list[dict[str, Any]] = []
+        done = 0
+        memo: dict[str, dict[tuple, str]] = defaultdict(dict)
+        for cid, today, items, workers in batch:
+            if not await claim(session, "reminders", f"C{cid}", today.isoformat(), now):
                 continue
-            for person in visitors.get(item.elder_id, ()):
-                per_volunteer.setdefault(person.person_id, (person, []))[1].append(item)
-        for person, theirs in per_volunteer.values():
-            lines = _capped(person.locale, [due_line(i, phone=False, visitors=False) for i in theirs], MORNING_LINES)
-            await notify(session, self.clock, person.person_id, "visits.morning.volunteer", name=person.name,
-                         date=today.isoformat(), count=len(theirs), lines=lines)
-            sent += 1
-        return sent
+            done += 1
+            for worker in workers:
+                theirs = [i for i in items if i.worker_id in (None, worker.person_id)]
+                if not theirs:
+                    rows.append(_message(worker.person_id, now, "visits.morning.worker_none", name=worker.name,
+                                         date=today.isoformat()))
+                    continue
+                rows.append(_message(
+                    worker.person_id, now, "visits.morning.worker", name=worker.name, date=today.isoformat(),
+                    count=len(theirs), overdue=sum(1 for i in theirs if i.overdue_days),
+                    lines=_capped(worker.locale, by_grid(theirs, due_line), MORNING_LINES, memo[worker.locale])))
+            per_volunteer: dict[int, tuple[_Recipient, list[DueItem]]] = {}
+            for item in items:
+                if item.kind == "visit":
+                    for person in visitors.get(item.elder_id, ()):
+                        per_volunteer.setdefault(person.person_id, (person, []))[1].append(item)
+            for person, theirs in per_volunteer.values():
+                lines = [due_line(i, phone=False, visitors=False) for i in theirs]
+                rows.append(_message(person.person_id, now, "visits.morning.volunteer", name=person.name,
+                                     date=today.isoformat(), count=len(theirs),
+                                     lines=_capped(person.locale, lines, MORNING_LINES, memo[person.locale])))
+        if rows:
+            await session.execute(insert(Notification.__table__), rows)
+        return done, len(rows)
 
 
 # --- module helpers ----------------------------------------------------------------------------
+
+def _message(person_id: int, now: datetime, key: str, **params: Any) -> dict[str, Any]:
+    """A notification row (see bot.services.notify), for writing many with one INSERT."""
+    return {"person_id": person_id, "key": key, "params": params, "coalesce_key": None, "created_at": now}
+
 
 def _with(obj: Any, **changes: Any) -> Any:
     return replace(obj, **changes)
@@ -555,8 +578,18 @@ def _contact_update(kind: str, outcome: str, at: datetime) -> dict[str, Any]:
     }
 
 
-def _due_query(community_ids: list[int], day: Today) -> Select:
-    tz, today, cadence = day
+# The display names of an elder's volunteers as one string (group_concat / string_agg).
+_VISITOR_NAMES = (
+    select(func.aggregate_strings(Person.display_name, "\x1f"))
+    .join(ElderVolunteer, ElderVolunteer.person_id == Person.id)
+    .where(ElderVolunteer.elder_id == Elder.id)
+    .scalar_subquery().label("visitors")
+)
+
+
+@lru_cache(maxsize=64)
+def _due_select(cadence: VisitCadence) -> Select:
+    """Active elders due by the day `due_params` names; callers narrow it to a community."""
     return (
         select(
             Elder.id, Elder.community_id, Elder.name, Elder.birth_year, Elder.lives_alone, Elder.risk,
@@ -564,15 +597,18 @@ def _due_query(community_ids: list[int], day: Today) -> Select:
             Elder.address, Elder.phone, Elder.grid_id, Grid.name.label("grid"),
         )
         .outerjoin(Grid, Grid.id == Elder.grid_id)
-        .where(Elder.community_id.in_(community_ids), Elder.active.is_(True), due_filter(cadence, today, tz))
+        .where(Elder.active.is_(True), due_filter(cadence))
     )
 
 
 Today = tuple[ZoneInfo, date, VisitCadence]
 
 
-def _items(rows: Iterable[Any], days: dict[int, Today], full: bool) -> list[DueItem]:
-    """Due items from `_due_query` rows; `days` gives each community's zone, date and cadence."""
+def _items(
+    rows: Iterable[Any], days: dict[int, Today], full: bool, names: dict[int, tuple[str, ...]] | None = None,
+) -> list[DueItem]:
+    """Due items from `_due_select` rows; `days` gives each community's zone, date and cadence,
+    `names` the volunteers of each elder."""
     out: list[DueItem] = []
     for r in rows:
         tz, today, cadence = days[r.community_id]
@@ -586,21 +622,8 @@ def _items(rows: Iterable[Any], days: dict[int, Today], full: bool) -> list[DueI
         out.append(DueItem(
             r.id, r.community_id, r.name, today.year - r.birth_year, r.grid, r.grid_id, kind, when, overdue,
             rule.visit if kind == "visit" else rule.call or rule.visit, r.flagged, r.worker_id, r.address,
-            r.phone if full else None,
+            r.phone if full else None, names.get(r.id, ()) if names else (),
         ))
-    return out
-
-
-async def _volunteers_of(session: AsyncSession, elder_ids: list[int]) -> dict[int, list[_Recipient]]:
-    """The volunteers assigned to each elder, in chunks small enough for any driver."""
-    out: dict[int, list[_Recipient]] = defaultdict(list)
-    for start in range(0, len(elder_ids), 5000):
-        for elder_id, pid, name, locale in await session.execute(
-            select(ElderVolunteer.elder_id, Person.id, Person.display_name, Person.locale)
-            .join(Person, Person.id == ElderVolunteer.person_id)
-            .where(ElderVolunteer.elder_id.in_(elder_ids[start:start + 5000])).order_by(Person.id)
-        ):
-            out[elder_id].append(_Recipient(pid, name, locale))
     return out
 
 
@@ -609,9 +632,24 @@ def capped(lines: list[Text], limit: int) -> list[Text]:
     return lines if len(lines) <= limit else [*lines[:limit], T("visits.more", count=len(lines) - limit)]
 
 
-def _capped(locale: str, lines: list[Text], limit: int) -> list[str]:
-    """Rendered in the reader's language: notification parameters are stored as JSON."""
-    return [render(locale, t.key, t.params) for t in capped(lines, limit)]
+def _capped(locale: str, lines: list[Text], limit: int, memo: dict[tuple, str] | None = None) -> list[str]:
+    """Rendered in the reader's language: notification parameters are stored as JSON. `memo`
+    (one per run and language) renders the pieces lines share ("visit", "2 days overdue") once."""
+    pieces = {} if memo is None else memo
+
+    def piece(value: Any) -> Any:
+        if not isinstance(value, Text):
+            return value
+        key = (value.key, *value.params.items())
+        try:
+            return pieces[key]
+        except KeyError:
+            pieces[key] = render(locale, value.key, value.params)
+            return pieces[key]
+        except TypeError:  # a piece holding pieces: rendered as it is
+            return render(locale, value.key, value.params)
+
+    return [render(locale, t.key, {k: piece(v) for k, v in t.params.items()}) for t in capped(lines, limit)]
 
 
 def _late_lines(items: list[DueItem], communities: dict[int, Community]) -> list[Text]:

@@ -13,7 +13,7 @@ from sqlalchemy import insert, select
 
 from bot.clock import FixedClock
 from bot.services import Services
-from bot.services.cadence import Rule, VisitCadence, day_start, due_filter, due_of
+from bot.services.cadence import Rule, VisitCadence, day_start, due_filter, due_of, due_params
 from models import Elder
 from tests.visits_world import roster_world
 
@@ -163,7 +163,7 @@ async def test_the_sql_filter_at_the_exact_edges(services: Services) -> None:
     async def load(session):
         await session.execute(insert(Elder), values)
         return set(await session.scalars(select(Elder.name).where(
-            Elder.community_id == community.id, due_filter(VisitCadence(), today, SHANGHAI))))
+            Elder.community_id == community.id, due_filter(VisitCadence())), due_params(VisitCadence(), today, SHANGHAI)))
 
     expected = {name for name, case in cases.items() if case[-1]}
     assert await services.db.transaction(load) == expected
@@ -212,7 +212,7 @@ async def test_the_sql_filter_keeps_exactly_the_elders_the_rule_says_are_due(
     async def load(session):
         await session.execute(insert(Elder), values)
         return set(await session.scalars(select(Elder.name).where(
-            Elder.community_id == community.id, due_filter(cadence, today, SHANGHAI))))
+            Elder.community_id == community.id, due_filter(cadence)), due_params(cadence, today, SHANGHAI)))
 
     in_sql = await services.db.transaction(load)
     in_python = {

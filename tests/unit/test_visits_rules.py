@@ -20,9 +20,11 @@ ADDED = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 20)
 
 
-def due(lives_alone: bool, risk: str, birth_year: int, visit: datetime | None = None, call: datetime | None = None,
-        cadence: VisitCadence = VisitCadence()):
-    return due_of(cadence, lives_alone=lives_alone, risk=risk, birth_year=birth_year, added_at=ADDED,
+DEFAULT = VisitCadence()
+
+
+def due(lives_alone: bool, risk: str, birth_year: int, visit: datetime | None = None, call: datetime | None = None):
+    return due_of(DEFAULT, lives_alone=lives_alone, risk=risk, birth_year=birth_year, added_at=ADDED,
                   last_visit_at=visit, last_call_at=call, today=TODAY, tz=SHANGHAI)
 
 
