@@ -166,13 +166,14 @@ async def sees_all(session: AsyncSession, person_id: int, community_id: int) -> 
     return (await viewer(session, person_id, community_id))[1]
 
 
-async def elder_access(session: AsyncSession, person_id: int, elder: Elder) -> bool:
-    """Whether the person sees the elder's contact details; refused unless they may see the
-    elder at all (a worker of the community, an admin, or an assigned volunteer)."""
-    full = await sees_all(session, person_id, elder.community_id)
+async def elder_access(session: AsyncSession, person_id: int, elder: Elder) -> tuple[bool, str | None]:
+    """Whether the person sees the elder's contact details, and their role in the elder's
+    community; refused unless they may see the elder at all (a worker of the community, an
+    admin, or an assigned volunteer)."""
+    _, full, role = await viewer(session, person_id, elder.community_id)
     if not full and not await is_assigned(session, elder.id, person_id):
         raise NotAllowed("visits.error.not_yours", ref=f"E{elder.id}")
-    return full
+    return full, role
 
 
 async def require_worker(session: AsyncSession, actor_id: int | None, community_id: int) -> None:
@@ -384,7 +385,12 @@ class ElderRoster:
             await require_role(session, actor_id, elder.community_id, "worker")
             community = await community_of(session, elder.community_id)
             if column == "worker":
-                elder.worker_id = await self._worker_by_handle(session, elder.community_id, value)
+                handle = value.strip().lstrip("@")
+                elder.worker_id = None  # "-" or nothing: every worker of the community looks after them
+                if handle not in ("", "-", "无", "none"):
+                    elder.worker_id, _, problems = await self._people_of(session, elder.community_id, handle, (), {})
+                    if problems:
+                        raise problems[0][1]
             elif column == "grid":
                 grid = clean_grid(value)
                 elder.grid_id = (await self._grids(session, elder.community_id, [grid]))[0][grid] if grid else None
@@ -410,17 +416,6 @@ class ElderRoster:
             return (await self._views(session, [elder], full=True))[0]
 
         return await self.db.transaction(work)
-
-    async def _worker_by_handle(self, session: AsyncSession, community_id: int, handle: str) -> int | None:
-        handle = handle.strip().lstrip("@")
-        if handle in ("", "-", "无", "none"):
-            return None
-        person = await self.people.find_by_handle(session, handle)
-        if person is None:
-            raise InvalidInput("visits.field.unknown_handle", handle=handle[:32])
-        if await role_in(session, person.id, community_id) != "worker":
-            raise InvalidInput("visits.field.not_worker", handle=handle[:32])
-        return person.id
 
     async def assign(self, actor_id: int, elder_id: int, handles: list[str], *, remove: bool = False) -> ElderView:
         """Assign volunteers to an elder (or take them off); each assigned one is told."""
@@ -463,7 +458,7 @@ class ElderRoster:
     async def elder(self, viewer_id: int, elder_id: int) -> ElderView:
         async with self.db.uow() as uow:
             elder = await get_elder(uow.session, elder_id)
-            full = await elder_access(uow.session, viewer_id, elder)
+            full, _ = await elder_access(uow.session, viewer_id, elder)
             return (await self._views(uow.session, [elder], full=full))[0]
 
     async def roster(self, viewer_id: int, community_id: int, page: int = 0, page_size: int = 20) -> tuple[list[ElderView], bool]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from functools import lru_cache, partial
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from functools import lru_cache, partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,7 +37,6 @@ BACKDATE_DAYS = 31
 VISIT_CATEGORY = "探访"
 MORNING_LINES = 40  # a longer list ends with "… and N more"
 MORNING_BATCH = 25  # communities a transaction: few commits, short write locks
-
 
 
 # --- what the service returns ----------------------------------------------------------------
@@ -104,7 +103,7 @@ class Recorded:
     kind: str
     outcome: str
     alert_id: int | None = None
-    notified: tuple[str, ...] = ()  # workers told at once
+    notified: tuple[str, ...] = ()  # workers told at once (help needed, in hospital, flagged)
     flagged: bool = False  # this record made it two "not at home" in a row
     by_volunteer: bool = False
     log: LogView | None = None
@@ -225,8 +224,7 @@ class VisitsService:
             elder = await get_elder(session, elder_id)
             if not elder.active:
                 raise InvalidInput("visits.error.retired", ref=f"E{elder.id}")
-            await elder_access(session, actor_id, elder)
-            by_volunteer = await role_in(session, actor_id, elder.community_id) == "volunteer"
+            _, role = await elder_access(session, actor_id, elder)
             visit = VisitRecord(
                 community_id=elder.community_id, elder_id=elder.id, person_id=actor_id, kind=kind, at=at,
                 outcome=outcome, note=note, lat=location[0] if location else None,
@@ -239,18 +237,26 @@ class VisitsService:
                 .returning(Elder.not_home_streak)
             )
             flagged = outcome == "not_home" and streak == 2
-            told = await self._tell_workers(session, elder, visit, actor_id, flagged)
+            news: dict[str, Any] = {}  # what the workers are told at once, if anything
             alert_id = None
             if outcome == "needs_help":
                 alert = VisitAlert(community_id=elder.community_id, elder_id=elder.id, visit_id=visit.id, raised_at=now)
                 session.add(alert)
                 await session.flush()
                 alert_id = alert.id
-                for person_id, _ in told:
-                    await notify(session, self.clock, person_id, "visits.notify.needs_help", alert=f"A{alert_id}",
-                                 **await self._details(session, elder, visit))
-            return Recorded(visit.id, elder.id, elder.name, kind, outcome, alert_id,
-                            tuple(name for _, name in told), flagged, by_volunteer)
+                news = {"key": "visits.notify.needs_help", "alert": f"A{alert_id}"}
+            elif outcome == "hospital":
+                news = {"key": "visits.notify.hospital"}
+            elif flagged:
+                news = {"key": "visits.notify.not_home_twice"}
+            told: list[str] = []
+            if news:
+                details = await self._details(session, elder, visit)
+                for person_id, name in await self._workers_of(session, elder, actor_id):
+                    await notify(session, self.clock, person_id, **news, **details)
+                    told.append(name)
+            return Recorded(visit.id, elder.id, elder.name, kind, outcome, alert_id, tuple(told), flagged,
+                            role == "volunteer")
 
         recorded = await self.db.transaction(work)
         if recorded.by_volunteer and kind == "visit" and minutes is not None and recorded.log is None:
@@ -270,23 +276,15 @@ class VisitsService:
         return Recorded(visit.id, elder.id, elder.name, visit.kind, visit.outcome, alert_id, (), False,
                         by_volunteer, replayed=True)
 
-    async def _tell_workers(
-        self, session: AsyncSession, elder: Elder, visit: VisitRecord, actor_id: int, flagged: bool,
-    ) -> list[tuple[int, str]]:
-        """The workers to tell about this record (the elder's worker, or every worker of the
-        community when none is assigned; never the one who recorded it), told now of a stay in
-        hospital or a second "not at home"; a "needs help" alert is sent by the caller."""
+    @staticmethod
+    async def _workers_of(session: AsyncSession, elder: Elder, actor_id: int) -> list[tuple[int, str]]:
+        """Who hears of the elder at once: their worker, or every worker of the community when
+        none is assigned; never the one who recorded it."""
         stmt = select(Person.id, Person.display_name).join(Membership, Membership.person_id == Person.id).where(
             Membership.community_id == elder.community_id, Membership.role == "worker", Person.id != actor_id)
         if elder.worker_id is not None:
             stmt = stmt.where(Person.id == elder.worker_id)
-        workers = [(pid, name) for pid, name in await session.execute(stmt.order_by(Person.id))]
-        key = "visits.notify.not_home_twice" if flagged else "visits.notify.hospital" if visit.outcome == "hospital" else None
-        if key:
-            details = await self._details(session, elder, visit)
-            for person_id, _ in workers:
-                await notify(session, self.clock, person_id, key, **details)
-        return workers
+        return [(pid, name) for pid, name in await session.execute(stmt.order_by(Person.id))]
 
     async def _details(self, session: AsyncSession, elder: Elder, visit: VisitRecord) -> dict[str, Any]:
         """What a worker or an admin needs to act: who, where, how to reach them and their family."""

@@ -3,7 +3,6 @@ help alerts and their escalation after 2 hours, and the "not at home twice" flag
 
 from __future__ import annotations
 
-
 import pytest
 from sqlalchemy import func, select
 
