@@ -8,7 +8,8 @@ import secrets
 from bot.dialogs.core import Context, Input, Reply, command, option, reply, step
 from bot.dialogs.parse import parse_duration, parse_ref
 from bot.i18n import T, hours
-from bot.services.visits import Recorded, by_grid, capped, due_line, grid_order
+from bot.errors import InvalidInput
+from bot.services.visits import Recorded, by_grid, capped, check_minutes, due_line, grid_order
 
 DURATIONS = (30, 45, 60, 90, 120)
 LIST_LINES = 60
@@ -151,6 +152,10 @@ async def choose_minutes(ctx: Context, inp: Input) -> list[Reply]:
     minutes = parse_duration(inp.option or inp.text)
     if minutes is None:
         return [reply("error.bad_duration"), _ask_minutes()]
+    try:
+        check_minutes(minutes)
+    except InvalidInput as exc:
+        return [reply(exc.key, **exc.params), _ask_minutes()]
     return await _save(ctx, minutes)
 
 

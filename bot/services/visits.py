@@ -208,8 +208,7 @@ class VisitsService:
             raise InvalidInput("visits.error.bad_kind")
         if outcome not in OUTCOMES:
             raise InvalidInput("visits.error.bad_outcome")
-        if minutes is not None:
-            _check_minutes(minutes)
+        # A bad duration never stops the record (it may carry a call for help): only its hours.
         now = self.clock.now()
         at = at or now
         if at > now or at < now - timedelta(days=BACKDATE_DAYS):
@@ -298,7 +297,7 @@ class VisitsService:
 
     async def log_visit_hours(self, actor_id: int, visit_id: int, minutes: int) -> LogView:
         """The pending 探访 service log for a volunteer's visit; asking again returns the same log."""
-        _check_minutes(minutes)
+        check_minutes(minutes)
         async with self.db.uow() as uow:
             visit = await uow.session.get(VisitRecord, visit_id)
             if visit is None or visit.person_id != actor_id or visit.kind != "visit":
@@ -552,7 +551,8 @@ def _with(obj: Any, **changes: Any) -> Any:
     return replace(obj, **changes)
 
 
-def _check_minutes(minutes: int) -> None:
+def check_minutes(minutes: int) -> None:
+    """A visit's duration as service hours take it (15-minute steps, 15 min to 12 h)."""
     if minutes % STEP_MINUTES:
         raise InvalidInput("error.minutes_step")
     if not MIN_MINUTES <= minutes <= MAX_MINUTES:

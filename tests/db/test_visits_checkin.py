@@ -51,6 +51,7 @@ async def test_a_volunteer_visit_with_location_photo_and_duration_makes_a_servic
     await chat.say("陪老人聊天，帮忙打扫了厨房")
     assert await chat.say(location=(31.23, 121.47)) == "收到。还要发位置或照片吗？没有就点“完成”。\n1. 完成"
     assert (await chat.say(photo="photo-file-1")).startswith("这次探访用了多长时间？（计入您的志愿服务时长）\n1. 0.5 小时")
+    assert (await chat.say("20分钟")).startswith("时长请按 15 分钟为单位填写（如 30m、1h、1.5h）。\n\n这次探访用了多长时间？")
     assert await chat.say("1.5h") == (
         f"✅ 已记录 V1：E{wang} 王秀英 · 探访 · 良好。\n\n服务时长已提交 H1，审核通过后可得 15 积分。")
     async with services.db.uow() as uow:
@@ -80,6 +81,10 @@ async def test_one_line_visits_and_calls_in_chinese_and_english(services: Servic
     assert await volunteer.say("45分钟") == "服务时长已提交 H2，审核通过后可得 7 积分。"
     await volunteer.say(f"/visit E{li} well")
     assert await volunteer.say("跳过") == "好的，这次不记服务时长。"
+    # A duration off the 15-minute steps never loses the record, least of all a call for help.
+    assert await volunteer.say(f"/visit E{li} 需要帮助 1.1h 摔倒了") == "\n\n".join((
+        f"✅ 已记录 V6：E{li} 李建国 · 探访 · 需要帮助。", "🆘 已把求助 A2 告诉 李社工，社工会尽快处理。",
+        "探访已记录，但服务时长没有提交：时长请按 15 分钟为单位填写（如 30m、1h、1.5h）。"))
     assert await worker.say(f"/visit E{wang} 很好") == (
         "用法：/visit E5 逐步记录；或一句话：/visit E5 [电话] 良好|需要帮助|不在家|住院 [时长] [备注]\n"
         "例如：/visit E5 良好 精神不错")
@@ -88,7 +93,7 @@ async def test_one_line_visits_and_calls_in_chinese_and_english(services: Servic
                                            .order_by(VisitRecord.id))).all()
     assert [tuple(k) for k in kinds] == [
         ("visit", "well", "精神不错"), ("call", "not_home", "没人接"), ("visit", "hospital", "在市一医院"),
-        ("visit", "needs_help", "血压高"), ("visit", "well", None)]
+        ("visit", "needs_help", "血压高"), ("visit", "well", None), ("visit", "needs_help", "摔倒了")]
 
 
 async def test_only_the_assigned_and_the_community_workers_may_record(services: Services) -> None:
