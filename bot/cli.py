@@ -38,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     stock = export_sub.add_parser("stock", help="the love supermarket's stock reconciliation for a month")
     stock.add_argument("--month", required=True, metavar="YYYY-MM")
 
+    imports = sub.add_parser("import", help="import data")
+    imports_sub = imports.add_subparsers(dest="what", required=True, metavar="WHAT")
+    elders = imports_sub.add_parser("elders", help="the elder roster from CSV or XLSX (checked whole first)")
+    elders.add_argument("file")
+    elders.add_argument("--community", help="the community's name (needed when there are several)")
+
     jobs = sub.add_parser("jobs", help="scheduled jobs")
     jobs_sub = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
     jobs_sub.add_parser("list", help="list the jobs and their schedules")
@@ -147,6 +153,32 @@ async def _export_stock(settings: Settings, month_text: str) -> int:
     return 0 if all(rec.balanced for rec in reconciliations) else 1
 
 
+async def _import_elders(settings: Settings, path: str, community: str | None) -> int:
+    from pathlib import Path
+
+    from bot.errors import DomainError
+    from bot.i18n import render
+
+    try:
+        content = Path(path).read_bytes()
+    except OSError as exc:
+        print(f"lovebank: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    services = await open_services(settings)
+    try:
+        try:
+            community_id = await services.visits.roster.community_named(community)
+        except DomainError as exc:
+            print(render(settings.locale, exc.key, exc.params), file=sys.stderr)
+            return 2
+        report = await services.visits.roster.import_roster(None, community_id, path, content)
+        text = report.text()
+        print(render(settings.locale, text.key, text.params))
+        return 0 if report.ok else 1
+    finally:
+        await services.db.dispose()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = get_settings()
@@ -164,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_export_report(settings, args.month, args.output, args.community, args.locale))
     if args.command == "export" and args.what == "stock":
         return asyncio.run(_export_stock(settings, args.month))
+    if args.command == "import":
+        return asyncio.run(_import_elders(settings, args.file, args.community))
     if args.command == "jobs":
         return asyncio.run(_jobs(settings, args.action, getattr(args, "name", None), getattr(args, "period", None)))
     return 2

@@ -57,8 +57,12 @@ async def seed(services: Services) -> DemoWorld | None:
     world.resident = await _person(services, *RESIDENT)
     await services.people.join(world.resident, await services.people.create_invite(world.workers[0], community.id, role="resident"))
     await _history(services, world)
-    for extra in EXTRA_SEEDERS:
-        await extra(services, world)
+    # The features' own demo data (imported here: they build on DemoWorld).
+    from bot.demo_shop import seed_demo as seed_shop
+    from bot.demo_visits import seed_demo as seed_visits
+
+    for seed_feature in (seed_shop, seed_visits):
+        await seed_feature(services, world)
     async with services.db.uow() as uow:  # the past is not news: nobody is notified of it
         await uow.session.execute(update(Notification).values(delivered_at=services.clock.now()))
         await uow.commit()
@@ -82,8 +86,3 @@ async def _history(services: Services, world: DemoWorld) -> None:
             if not (k == len(days) - 1 and n < 2):  # volunteer1 and 2 each keep one pending
                 await services.hours.approve(world.workers[k % 2], log.id)
 
-
-# Features add their demo data (catalogue, elders) here.
-EXTRA_SEEDERS: list = []
-from bot.demo_shop import seed_demo as _seed_shop  # noqa: E402  (the love supermarket)
-EXTRA_SEEDERS.append(_seed_shop)

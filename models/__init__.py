@@ -9,9 +9,11 @@ from models.outbox import DialogState, JobRun, Notification
 from models.people import Identity, InviteCode, Membership, Person
 from models.stars import AnnouncementGroup
 from models.shop import Redemption, ShopItem, StockMovement
+from models.visits import Elder, ElderVolunteer, VisitAlert, VisitRecord
 
 __all__ = [
     "AnnouncementGroup", "AuditEntry", "Account", "Base", "Community", "Grid", "Identity", "InviteCode",
     "Membership", "Person", "DialogState", "JobRun", "Notification", "ServiceCategory", "ServiceLog", "Transfer",
     "Redemption", "ShopItem", "StockMovement",
+    "Elder", "ElderVolunteer", "VisitAlert", "VisitRecord",
 ]

@@ -12,6 +12,7 @@ from bot.services.points import PointsService
 from bot.services.reports import ReportsService
 from bot.services.stars import StarsService
 from bot.services.shop import ShopService
+from bot.services.visits import VisitsService
 from bot.settings import Settings
 
 
@@ -29,3 +30,4 @@ class Services:
         self.stars = StarsService(db, settings, self.clock)
         self.reports = ReportsService(db, settings, self.clock)
         self.shop = ShopService(db, settings, self.clock, self.ledger)
+        self.visits = VisitsService(db, settings, self.clock, self.people, self.hours)

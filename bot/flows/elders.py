@@ -1,0 +1,227 @@
+"""The elder roster in the chat: list and card, add step by step (or as one roster row), edit,
+assign volunteers, retire, export, and the community's visit cadence."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from bot.dialogs.core import Context, Document, Input, Reply, command, option, reply, step
+from bot.dialogs.parse import parse_ref
+from bot.errors import InvalidInput
+from bot.i18n import T, Text
+from bot.services.cadence import KINDS, Rule, VisitCadence
+from bot.services.elders import ElderView
+from bot.services.roster import (
+    clean_address, clean_birth_year, clean_contact, clean_elder_name, clean_elder_phone, clean_grid, clean_risk,
+    clean_yes_no,
+)
+
+PAGE = 20
+ROW_FIELDS = ("name", "birth_year", "address", "grid", "lives_alone", "risk", "phone", "emergency_contact")
+OPTIONAL = ("grid", "phone", "emergency_contact")
+CADENCE_KINDS = {"intensive": "intensive", "重点": "intensive", "alone": "alone", "独居": "alone",
+                 "other": "other", "一般": "other"}
+
+
+def _ref(text: str) -> int | None:
+    """'E5' → 5; a bare number is not an elder here (it is a page)."""
+    return parse_ref(text, "E") if text[:1] in ("E", "e") else None
+
+
+def _cadence_text(rule: Rule) -> Text:
+    if rule.call:
+        return T("elders.cadence.visit_call", visit=rule.visit, call=rule.call)
+    return T("elders.cadence.visit", visit=rule.visit)
+
+
+def _when(day: date | None) -> Text | date:
+    return day or T("elders.never")
+
+
+def card(ctx: Context, e: ElderView, cadence: VisitCadence) -> Reply:
+    params = dict(
+        ref=e.ref, name=e.name, age=e.age, birth_year=e.birth_year, grid=e.grid or "—",
+        address=e.address or "—", flag=T("elders.flagged") if e.flagged else "",
+        alone=T("elders.alone" if e.lives_alone else "elders.not_alone"), risk=T(f"elders.risk.{e.risk}"),
+        worker=e.worker_name or T("elders.no_worker"), volunteers="、".join(e.volunteers) or "—",
+        cadence=_cadence_text(cadence.rule(e.due.kind)), last_visit=_when(e.last_visit),
+        last_call=_when(e.last_call), next_visit=e.due.next_visit,
+        next_call=T("elders.next_call", date=e.due.next_call) if e.due.next_call else "",
+        retired="" if e.active else T("elders.retired_mark"),
+    )
+    buttons = [option(f"/visit {e.ref}", "visits.visit_button", ref=e.ref, name=e.name)] if e.active else []
+    if e.full:
+        return Reply(T("elders.card", phone=e.phone or "—", emergency=e.emergency_contact or "—", **params),
+                     tuple(buttons))
+    return Reply(T("elders.card_visitor", **params), tuple(buttons))
+
+
+@command("elders", role="volunteer", help_key="elders.help.elders", aliases=("老人名单",))
+async def elders(ctx: Context, args: str) -> list[Reply]:
+    """`/elders [page]`, `/elders E5` (a card), `/elders export` (workers: the roster as CSV)."""
+    arg = args.strip()
+    if arg.lower() in ("export", "导出"):
+        content = await ctx.services.visits.roster.export_roster(ctx.actor.person_id, ctx.community_id)
+        name = f"elders-{ctx.services.clock.now().date().isoformat()}.csv"
+        return [Reply(T("elders.exported"), document=Document(name, content))]
+    if (elder_id := _ref(arg)) is not None:
+        view = await ctx.services.visits.roster.elder(ctx.actor.person_id, elder_id)
+        return [card(ctx, view, await ctx.services.visits.cadence(view.community_id))]
+    page = max(int(arg), 1) - 1 if arg.isdigit() else 0
+    views, more = await ctx.services.visits.roster.roster(ctx.actor.person_id, ctx.community_id, page, PAGE)
+    if not views:
+        return [reply("elders.empty" if page == 0 else "elders.no_more")]
+    lines = [
+        T("elders.line", flag="⚠️" if e.flagged else "", ref=e.ref, name=e.name, age=e.age, grid=e.grid or "—",
+          kind=T(f"elders.kind.{e.due.kind}"), next_visit=e.due.next_visit)
+        for e in views
+    ]
+    buttons = [option(f"/elders {e.ref}", "elders.card_button", ref=e.ref, name=e.name) for e in views]
+    if more:
+        buttons.append(option(f"/elders {page + 2}", "elders.more"))
+    return [Reply(T("elders.list", page=page + 1, lines=lines), tuple(buttons), columns=2)]
+
+
+# --- adding an elder -------------------------------------------------------------------------
+
+def _this_year(ctx: Context) -> int:
+    return ctx.services.clock.now().astimezone(ctx.services.settings.tz).year
+
+
+CHECKS: dict[str, Callable[[Context, str], object]] = {
+    "name": lambda ctx, v: clean_elder_name(v),
+    "birth_year": lambda ctx, v: clean_birth_year(v, _this_year(ctx)),
+    "address": lambda ctx, v: clean_address(v),
+    "grid": lambda ctx, v: clean_grid(v),
+    "lives_alone": lambda ctx, v: clean_yes_no(v),
+    "risk": lambda ctx, v: clean_risk(v),
+    "phone": lambda ctx, v: clean_elder_phone(v),
+    "emergency_contact": lambda ctx, v: clean_contact(v),
+}
+
+
+@command("addelder", role="worker", help_key="elders.help.addelder", aliases=("添加老人",))
+async def add_elder(ctx: Context, args: str) -> list[Reply]:
+    """Step by step, or one roster row: `/addelder 王秀英,1942,幸福里3栋501,一网格,是,高,13800000000,儿子 王强`."""
+    if args.strip():
+        cells = [c.strip() for c in args.replace("，", ",").split(",")]
+        if len(cells) < 5 or len(cells) > len(ROW_FIELDS):
+            return [reply("elders.add_usage")]
+        view = await ctx.services.visits.roster.add_elder(
+            ctx.actor.person_id, ctx.community_id, dict(zip(ROW_FIELDS, cells, strict=False)))
+        return [reply("elders.added", ref=view.ref, name=view.name),
+                card(ctx, view, await ctx.services.visits.cadence(view.community_id))]
+    ctx.goto("addelder", "name", values={})
+    return [_ask_field("name")]
+
+
+def _ask_field(name: str) -> Reply:
+    options = {
+        "lives_alone": (option("yes", "elders.yes"), option("no", "elders.no")),
+        "risk": (option("high", "elders.risk.high"), option("normal", "elders.risk.normal")),
+    }.get(name, (option("skip", "visits.skip"),) if name in OPTIONAL else ())
+    return Reply(T(f"elders.ask.{name}"), options, columns=2)
+
+
+def _field_step(name: str) -> None:
+    @step("addelder", name)
+    async def answer(ctx: Context, inp: Input) -> list[Reply]:
+        value = (inp.option or inp.text).strip()
+        if name in OPTIONAL and value.lower() in ("skip", "跳过"):
+            value = ""
+        try:
+            CHECKS[name](ctx, value)
+        except InvalidInput as exc:
+            return [reply(exc.key, **exc.params), _ask_field(name)]
+        values = {**ctx.data.get("values", {}), name: value}
+        following = ROW_FIELDS.index(name) + 1
+        if following < len(ROW_FIELDS):
+            ctx.goto("addelder", ROW_FIELDS[following], values=values)
+            return [_ask_field(ROW_FIELDS[following])]
+        ctx.finish()
+        view = await ctx.services.visits.roster.add_elder(ctx.actor.person_id, ctx.community_id, values)
+        return [reply("elders.added", ref=view.ref, name=view.name),
+                card(ctx, view, await ctx.services.visits.cadence(view.community_id))]
+
+
+for _name in ROW_FIELDS:
+    _field_step(_name)
+
+
+# --- editing, assigning, retiring ------------------------------------------------------------
+
+@command("editelder", role="worker", help_key="elders.help.editelder", aliases=("修改老人",))
+async def edit_elder(ctx: Context, args: str) -> list[Reply]:
+    """`/editelder E5 phone 13900000000` (fields: name birth_year address grid lives_alone risk
+    phone emergency_contact worker active, or their Chinese names)."""
+    ref, _, rest = args.strip().partition(" ")
+    field, _, value = rest.strip().partition(" ")
+    elder_id = _ref(ref)
+    if elder_id is None or not field:
+        return [reply("elders.edit_usage")]
+    view = await ctx.services.visits.roster.edit_elder(ctx.actor.person_id, elder_id, field, value.strip())
+    return [reply("elders.edited", ref=view.ref, name=view.name),
+            card(ctx, view, await ctx.services.visits.cadence(view.community_id))]
+
+
+@command("assign", role="worker", help_key="elders.help.assign", aliases=("分配探访",))
+async def assign(ctx: Context, args: str) -> list[Reply]:
+    return await _assign(ctx, args, remove=False)
+
+
+@command("unassign", role="worker", help_key="elders.help.unassign", aliases=("取消分配",))
+async def unassign(ctx: Context, args: str) -> list[Reply]:
+    return await _assign(ctx, args, remove=True)
+
+
+async def _assign(ctx: Context, args: str, *, remove: bool) -> list[Reply]:
+    words = args.replace("，", " ").replace(",", " ").replace("、", " ").split()
+    elder_id = _ref(words[0]) if words else None
+    if elder_id is None or len(words) < 2:
+        return [reply("elders.assign_usage")]
+    view = await ctx.services.visits.roster.assign(ctx.actor.person_id, elder_id, words[1:], remove=remove)
+    return [reply("elders.assigned", ref=view.ref, name=view.name, volunteers="、".join(view.volunteers) or "—")]
+
+
+@command("retire", role="worker", help_key="elders.help.retire", aliases=("移出名单",))
+async def retire(ctx: Context, args: str) -> list[Reply]:
+    ref, _, reason = args.strip().partition(" ")
+    elder_id = _ref(ref)
+    if elder_id is None:
+        return [reply("elders.retire_usage")]
+    view = await ctx.services.visits.roster.retire(ctx.actor.person_id, elder_id, reason.strip() or None)
+    return [reply("elders.retired", ref=view.ref, name=view.name)]
+
+
+# --- cadence ---------------------------------------------------------------------------------
+
+@command("cadence", role="worker", help_key="elders.help.cadence", aliases=("探访频次",))
+async def cadence(ctx: Context, args: str) -> list[Reply]:
+    """`/cadence` shows it; `/cadence alone 14 7` (visit every 14 days, call every 7),
+    `/cadence other 30 0` (no calls), `/cadence age 75`."""
+    words = args.split()
+    if words:
+        changes = _cadence_changes(words)
+        if changes is None:
+            return [reply("elders.cadence_usage")]
+        current = await ctx.services.visits.set_cadence(ctx.actor.person_id, ctx.community_id, changes)
+    else:
+        current = await ctx.services.visits.cadence(ctx.community_id)
+    return [reply("elders.cadence_show", age=current.age,
+                  **{kind: _cadence_text(current.rule(kind)) for kind in KINDS})]
+
+
+def _cadence_changes(words: list[str]) -> dict | None:
+    if not all(w.isdigit() for w in words[1:]) or len(words) < 2:
+        return None
+    numbers = [int(w) for w in words[1:]]
+    if words[0].lower() in ("age", "年龄") and len(numbers) == 1:
+        return {"age": numbers[0]}
+    kind = CADENCE_KINDS.get(words[0].lower())
+    if kind is None or len(numbers) > 2:
+        return None
+    rule: dict = {"visit": numbers[0]}
+    if len(numbers) == 2:
+        rule["call"] = numbers[1] or None
+    return {kind: rule}

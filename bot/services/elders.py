@@ -1,0 +1,564 @@
+"""The elder roster (花名册) of a community: import from CSV or XLSX, add, edit, assign
+volunteers, retire, export; and who may see what of an elder.
+
+Privacy: addresses, phones and emergency contacts are personal information. Workers of the
+elder's community and admins see them all; a volunteer sees the address of the elders assigned
+to them (they have to find the door) and never a phone or an emergency contact; nobody else sees
+an elder at all. The rule is applied here, so every channel and every list obeys it."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.db import Database
+from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.i18n import T, Text
+from bot.services.access import require_role, role_in
+from bot.services.audit import audit
+from bot.services.cadence import Due, VisitCadence, due_of, local_date
+from bot.services.notify import notify
+from bot.services.people import PeopleService
+from bot.services.roster import (
+    COLUMNS, REQUIRED, ElderRow, clean_address, clean_birth_year, clean_contact, clean_elder_name,
+    clean_elder_phone, clean_grid, clean_risk, clean_row, clean_yes_no, import_key, read_table, split_handles,
+)
+from models import Community, Elder, ElderVolunteer, Grid, Identity, Membership, Person
+
+EDITABLE = {
+    "name": "name", "姓名": "name", "birth_year": "birth_year", "出生年份": "birth_year",
+    "address": "address", "地址": "address", "grid": "grid", "网格": "grid",
+    "lives_alone": "lives_alone", "独居": "lives_alone", "risk": "risk", "风险": "risk",
+    "phone": "phone", "电话": "phone", "emergency_contact": "emergency_contact",
+    "紧急联系人": "emergency_contact", "worker": "worker", "社工": "worker", "active": "active", "在册": "active",
+}
+
+
+@dataclass(frozen=True)
+class ElderView:
+    id: int
+    community_id: int
+    name: str
+    birth_year: int
+    age: int
+    grid: str | None
+    lives_alone: bool
+    risk: str
+    address: str  # everyone who may see the elder may see where they live
+    phone: str | None  # None when the viewer may not see it
+    emergency_contact: str | None
+    worker_id: int | None
+    worker_name: str | None
+    volunteers: tuple[str, ...]
+    active: bool
+    flagged: bool
+    last_visit: date | None  # local dates in the community's time zone
+    last_call: date | None
+    due: Due
+    full: bool  # the viewer sees contact details
+
+    @property
+    def ref(self) -> str:
+        return f"E{self.id}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    row: int  # 1 is the header; 0 is the file as a whole
+    column: str
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    problems: list[Problem] = field(default_factory=list)
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    reactivated: int = 0
+    grids_created: int = 0
+    not_in_file: int = 0  # active elders the file does not mention (left as they are)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def text(self) -> Text:
+        """The report as people read it: every problem by row and column, or what changed."""
+        if self.problems:
+            return T("visits.import.failed", count=len(self.problems), lines=[_problem_text(p) for p in self.problems])
+
+        def extra(key: str, count: int) -> Text | str:
+            return T(key, count=count) if count else ""
+
+        return T("visits.import.done", created=self.created, updated=self.updated, unchanged=self.unchanged,
+                 reactivated=extra("visits.import.reactivated", self.reactivated),
+                 grids=extra("visits.import.grids", self.grids_created),
+                 missing=extra("visits.import.missing", self.not_in_file))
+
+
+def _problem_text(p: Problem) -> Text:
+    problem = T(p.key, **p.params)
+    if p.row == 0:
+        return problem
+    if p.row == 1:
+        return T("visits.import.problem_header", column=p.column, problem=problem)
+    return T("visits.import.problem", row=p.row, column=p.column, problem=problem)
+
+
+# --- who may see and do what -----------------------------------------------------------------
+
+async def community_of(session: AsyncSession, community_id: int) -> Community:
+    community = await session.get(Community, community_id)
+    if community is None:
+        raise NotFound("error.no_community")
+    return community
+
+
+def local_today(clock: Clock, community: Community) -> date:
+    return local_date(clock.now(), ZoneInfo(community.timezone))
+
+
+async def get_elder(session: AsyncSession, elder_id: int) -> Elder:
+    elder = await session.get(Elder, elder_id)
+    if elder is None:
+        raise NotFound("visits.error.no_elder", ref=f"E{elder_id}")
+    return elder
+
+
+async def is_assigned(session: AsyncSession, elder_id: int, person_id: int) -> bool:
+    return await session.get(ElderVolunteer, (elder_id, person_id)) is not None
+
+
+async def viewer(session: AsyncSession, person_id: int, community_id: int) -> tuple[Community, bool, str | None]:
+    """The community, whether the person sees contact details (its workers and admins) or only
+    their own elders' addresses (its volunteers), and their role there; in one query, as every
+    list starts with it. Anyone else is refused."""
+    row = (await session.execute(
+        select(Community, Person.is_admin, Membership.role, Membership.confirmed)
+        .select_from(Community).join(Person, Person.id == person_id)
+        .outerjoin(Membership, and_(Membership.person_id == Person.id, Membership.community_id == Community.id))
+        .where(Community.id == community_id)
+    )).first()
+    if row is None:
+        raise NotFound("error.no_community")
+    community, is_admin, role, confirmed = row
+    role = role if confirmed else ("resident" if role else None)  # unconfirmed volunteers: residents
+    if is_admin or role == "worker":
+        return community, True, role
+    if role == "volunteer":
+        return community, False, role
+    raise NotAllowed("visits.error.not_your_community")
+
+
+async def sees_all(session: AsyncSession, person_id: int, community_id: int) -> bool:
+    return (await viewer(session, person_id, community_id))[1]
+
+
+async def elder_access(session: AsyncSession, person_id: int, elder: Elder) -> tuple[bool, str | None]:
+    """Whether the person sees the elder's contact details, and their role in the elder's
+    community; refused unless they may see the elder at all (a worker of the community, an
+    admin, or an assigned volunteer)."""
+    _, full, role = await viewer(session, person_id, elder.community_id)
+    if not full and not await is_assigned(session, elder.id, person_id):
+        raise NotAllowed("visits.error.not_yours", ref=f"E{elder.id}")
+    return full, role
+
+
+async def require_worker(session: AsyncSession, actor_id: int | None, community_id: int) -> None:
+    if actor_id is not None:  # None is the operator at the command line
+        await require_role(session, actor_id, community_id, "worker")
+
+
+class ElderRoster:
+    def __init__(self, db: Database, clock: Clock, people: PeopleService) -> None:
+        self.db, self.clock, self.people = db, clock, people
+
+    # --- import ---------------------------------------------------------------------------
+
+    async def community_named(self, name: str | None) -> int:
+        """The community to import into: by name, or the only one there is."""
+        async with self.db.uow() as uow:
+            known = (await uow.session.execute(select(Community.id, Community.name).order_by(Community.id))).all()
+        found = [c for c in known if c.name == name] if name else known
+        if len(found) != 1:
+            raise NotFound("visits.error.pick_community", names="、".join(n for _, n in known) or "—")
+        return found[0].id
+
+    async def import_roster(self, actor_id: int | None, community_id: int, filename: str, content: bytes) -> ImportReport:
+        """Check the whole file first; any problem and nothing is imported. Rows match elders
+        already on the roster by name and birth year, so importing again updates them."""
+        try:
+            table = read_table(filename, content)
+        except InvalidInput as exc:
+            return ImportReport([Problem(0, "", exc.key, exc.params)])
+
+        async def work(session: AsyncSession) -> ImportReport:
+            await require_worker(session, actor_id, community_id)
+            community = await community_of(session, community_id)
+            problems = _header_problems(table.header, table.raw_header)
+            if problems:
+                return ImportReport(problems)
+            this_year = local_today(self.clock, community).year
+            rows: list[tuple[ElderRow, int | None, list[int]]] = []
+            first_row: dict[str, int] = {}
+            people: dict[str, tuple[int, str | None] | None] = {}
+            for number, cells in table.rows:
+                values = {c: (cells[i] if i < len(cells) else "") for i, c in enumerate(table.header) if c}
+                row, found = clean_row(values, this_year)
+                if row is not None and row.key in first_row:
+                    found.append(("name", InvalidInput("visits.import.duplicate", row=first_row[row.key])))
+                elif row is not None:
+                    first_row[row.key] = number
+                worker = values.get("worker", "").strip().lstrip("@") or None
+                worker_id, volunteer_ids, unknown = await self._people_of(
+                    session, community_id, worker, split_handles(values.get("volunteers", "")), people)
+                found.extend(unknown)
+                problems.extend(Problem(number, column, p.key, p.params) for column, p in found)
+                if not found and row is not None:
+                    rows.append((row, worker_id, volunteer_ids))
+            if problems:
+                return ImportReport(problems)
+            report = await self._write_roster(session, community_id, rows)
+            await audit(session, self.clock, "elders.import", actor_id, community_id, details={
+                "created": report.created, "updated": report.updated, "unchanged": report.unchanged,
+            })
+            return report
+
+        return await self.db.transaction(work)
+
+    async def _people_of(
+        self, session: AsyncSession, community_id: int, worker: str | None, volunteers: Sequence[str],
+        cache: dict[str, tuple[int, str | None] | None],
+    ) -> tuple[int | None, list[int], list[tuple[str, InvalidInput]]]:
+        """The worker and volunteers named by handles, as people of this community, or the problems."""
+
+        async def lookup(handle: str) -> tuple[int, str | None] | None:
+            key = handle.casefold()
+            if key not in cache:
+                person = await self.people.find_by_handle(session, handle)
+                cache[key] = None if person is None else (person.id, await role_in(session, person.id, community_id))
+            return cache[key]
+
+        problems: list[tuple[str, InvalidInput]] = []
+        worker_id = None
+        if worker:
+            found = await lookup(worker)
+            if found is None:
+                problems.append(("worker", InvalidInput("visits.field.unknown_handle", handle=worker[:32])))
+            elif found[1] != "worker":
+                problems.append(("worker", InvalidInput("visits.field.not_worker", handle=worker[:32])))
+            else:
+                worker_id = found[0]
+        volunteer_ids: list[int] = []
+        for handle in volunteers:
+            found = await lookup(handle)
+            if found is None:
+                problems.append(("volunteers", InvalidInput("visits.field.unknown_handle", handle=handle[:32])))
+            elif found[1] not in ("volunteer", "worker"):
+                problems.append(("volunteers", InvalidInput("visits.field.not_volunteer", handle=handle[:32])))
+            elif found[0] not in volunteer_ids:
+                volunteer_ids.append(found[0])
+        return worker_id, volunteer_ids, problems
+
+    async def _write_roster(
+        self, session: AsyncSession, community_id: int, rows: list[tuple[ElderRow, int | None, list[int]]]
+    ) -> ImportReport:
+        grids = await self._grids(session, community_id, [r.grid for r, _, _ in rows if r.grid])
+        existing = {e.import_key: e for e in await session.scalars(select(Elder).where(Elder.community_id == community_id))}
+        assigned: dict[int, set[int]] = defaultdict(set)
+        for elder_id, person_id in await session.execute(
+            select(ElderVolunteer.elder_id, ElderVolunteer.person_id)
+            .join(Elder, Elder.id == ElderVolunteer.elder_id).where(Elder.community_id == community_id)
+        ):
+            assigned[elder_id].add(person_id)
+        now = self.clock.now()
+        counts = defaultdict(int)
+        for row, worker_id, volunteer_ids in rows:
+            values = dict(
+                name=row.name, birth_year=row.birth_year, address=row.address,
+                grid_id=grids[0].get(row.grid) if row.grid else None, lives_alone=row.lives_alone,
+                risk=row.risk, phone=row.phone, emergency_contact=row.emergency_contact, worker_id=worker_id,
+            )
+            elder = existing.get(row.key)
+            if elder is None:
+                elder = Elder(community_id=community_id, import_key=row.key, active=True, flagged=False,
+                              not_home_streak=0, added_at=now, **values)
+                session.add(elder)
+                await session.flush()
+                counts["created"] += 1
+            else:
+                changed = any(getattr(elder, k) != v for k, v in values.items()) or not elder.active
+                changed = changed or assigned[elder.id] != set(volunteer_ids)
+                if not elder.active:
+                    elder.active, elder.retired_at = True, None
+                    counts["reactivated"] += 1
+                for k, v in values.items():
+                    setattr(elder, k, v)
+                counts["updated" if changed else "unchanged"] += 1
+            await self._set_volunteers(session, elder.id, assigned[elder.id], set(volunteer_ids))
+        in_file = {r.key for r, _, _ in rows}
+        missing = sum(1 for key, e in existing.items() if e.active and key not in in_file)
+        return ImportReport(
+            created=counts["created"], updated=counts["updated"], unchanged=counts["unchanged"],
+            reactivated=counts["reactivated"], grids_created=grids[1], not_in_file=missing,
+        )
+
+    @staticmethod
+    async def _set_volunteers(session: AsyncSession, elder_id: int, old: set[int], new: set[int]) -> None:
+        if old - new:
+            await session.execute(delete(ElderVolunteer).where(
+                ElderVolunteer.elder_id == elder_id, ElderVolunteer.person_id.in_(old - new)))
+        if new - old:
+            await session.execute(insert(ElderVolunteer), [{"elder_id": elder_id, "person_id": p} for p in new - old])
+
+    @staticmethod
+    async def _grids(session: AsyncSession, community_id: int, names: Iterable[str]) -> tuple[dict[str, int], int]:
+        """Grid ids by name, creating the missing ones in the order given (lists show grids in
+        the order they were created: the roster's order); and how many were created."""
+        found = dict((await session.execute(
+            select(Grid.name, Grid.id).where(Grid.community_id == community_id))).all())
+        created = 0
+        for name in [n for n in dict.fromkeys(names) if n not in found]:
+            grid = Grid(community_id=community_id, name=name)
+            session.add(grid)
+            await session.flush()
+            found[name] = grid.id
+            created += 1
+        return found, created
+
+    # --- roster: the chat -------------------------------------------------------------------
+
+    async def add_elder(self, actor_id: int, community_id: int, values: dict[str, str]) -> ElderView:
+        """One elder from the same fields as a roster row; the worker defaults to the actor."""
+
+        async def work(session: AsyncSession) -> ElderView:
+            await require_role(session, actor_id, community_id, "worker")
+            community = await community_of(session, community_id)
+            row, problems = clean_row(values, local_today(self.clock, community).year)
+            if row is None:
+                raise problems[0][1]
+            worker_id, volunteer_ids, problems = await self._people_of(
+                session, community_id, row.worker, row.volunteers, {})
+            if problems:
+                raise problems[0][1]
+            if not row.worker and await role_in(session, actor_id, community_id) == "worker":
+                worker_id = actor_id
+            clash = await session.scalar(select(Elder.id).where(
+                Elder.community_id == community_id, Elder.import_key == row.key))
+            if clash is not None:
+                raise InvalidInput("visits.error.elder_exists", ref=f"E{clash}")
+            grids, _ = await self._grids(session, community_id, [row.grid] if row.grid else [])
+            elder = Elder(
+                community_id=community_id, import_key=row.key, name=row.name, birth_year=row.birth_year,
+                address=row.address, grid_id=grids.get(row.grid) if row.grid else None,
+                lives_alone=row.lives_alone, risk=row.risk, phone=row.phone,
+                emergency_contact=row.emergency_contact, worker_id=worker_id, active=True, flagged=False,
+                not_home_streak=0, added_at=self.clock.now(),
+            )
+            session.add(elder)
+            await session.flush()
+            await self._set_volunteers(session, elder.id, set(), set(volunteer_ids))
+            await audit(session, self.clock, "elder.add", actor_id, community_id, "elder", elder.id)
+            return (await self._views(session, [elder], full=True))[0]
+
+        return await self.db.transaction(work)
+
+    async def edit_elder(self, actor_id: int, elder_id: int, field_name: str, value: str) -> ElderView:
+        column = EDITABLE.get(field_name.strip().lower()) or EDITABLE.get(field_name.strip())
+        if column is None:
+            raise InvalidInput("visits.error.bad_field", field=field_name[:20])
+
+        async def work(session: AsyncSession) -> ElderView:
+            elder = await get_elder(session, elder_id)
+            await require_role(session, actor_id, elder.community_id, "worker")
+            community = await community_of(session, elder.community_id)
+            if column == "worker":
+                handle = value.strip().lstrip("@")
+                elder.worker_id = None  # "-" or nothing: every worker of the community looks after them
+                if handle not in ("", "-", "无", "none"):
+                    elder.worker_id, _, problems = await self._people_of(session, elder.community_id, handle, (), {})
+                    if problems:
+                        raise problems[0][1]
+            elif column == "grid":
+                grid = clean_grid(value)
+                elder.grid_id = (await self._grids(session, elder.community_id, [grid]))[0][grid] if grid else None
+            elif column == "active":
+                elder.active = clean_yes_no(value)
+                elder.retired_at = None if elder.active else self.clock.now()
+            else:
+                cleaners = {
+                    "name": clean_elder_name, "address": clean_address, "lives_alone": clean_yes_no,
+                    "risk": clean_risk, "phone": clean_elder_phone, "emergency_contact": clean_contact,
+                    "birth_year": lambda v: clean_birth_year(v, local_today(self.clock, community).year),
+                }
+                setattr(elder, column, cleaners[column](value))
+            if column in ("name", "birth_year"):
+                key = import_key(elder.name, elder.birth_year)
+                clash = await session.scalar(select(Elder.id).where(
+                    Elder.community_id == elder.community_id, Elder.import_key == key, Elder.id != elder.id))
+                if clash is not None:
+                    raise InvalidInput("visits.error.elder_exists", ref=f"E{clash}")
+                elder.import_key = key
+            await audit(session, self.clock, "elder.edit", actor_id, elder.community_id, "elder", elder.id,
+                        {"field": column})
+            return (await self._views(session, [elder], full=True))[0]
+
+        return await self.db.transaction(work)
+
+    async def assign(self, actor_id: int, elder_id: int, handles: list[str], *, remove: bool = False) -> ElderView:
+        """Assign volunteers to an elder (or take them off); each assigned one is told."""
+        if not handles:
+            raise InvalidInput("error.need_person")
+
+        async def work(session: AsyncSession) -> ElderView:
+            elder = await get_elder(session, elder_id)
+            await require_role(session, actor_id, elder.community_id, "worker")
+            _, ids, problems = await self._people_of(session, elder.community_id, None, handles, {})
+            if problems:
+                raise problems[0][1]
+            old = set(await session.scalars(select(ElderVolunteer.person_id).where(ElderVolunteer.elder_id == elder.id)))
+            new = old - set(ids) if remove else old | set(ids)
+            await self._set_volunteers(session, elder.id, old, new)
+            grid = await session.get(Grid, elder.grid_id) if elder.grid_id else None
+            for person_id in new - old:
+                await notify(session, self.clock, person_id, "visits.notify.assigned", ref=f"E{elder.id}",
+                             name=elder.name, address=elder.address, grid=grid.name if grid else "—")
+            await audit(session, self.clock, "elder.unassign" if remove else "elder.assign", actor_id,
+                        elder.community_id, "elder", elder.id, {"people": sorted(ids)})
+            return (await self._views(session, [elder], full=True))[0]
+
+        return await self.db.transaction(work)
+
+    async def retire(self, actor_id: int, elder_id: int, reason: str | None = None) -> ElderView:
+        """Take an elder off the lists (moved away, in a care home, passed away); history stays."""
+
+        async def work(session: AsyncSession) -> ElderView:
+            elder = await get_elder(session, elder_id)
+            await require_role(session, actor_id, elder.community_id, "worker")
+            if elder.active:
+                elder.active, elder.retired_at = False, self.clock.now()
+                await audit(session, self.clock, "elder.retire", actor_id, elder.community_id, "elder", elder.id,
+                            {"reason": (reason or "")[:200]})
+            return (await self._views(session, [elder], full=True))[0]
+
+        return await self.db.transaction(work)
+
+    async def elder(self, viewer_id: int, elder_id: int) -> ElderView:
+        async with self.db.uow() as uow:
+            elder = await get_elder(uow.session, elder_id)
+            full, _ = await elder_access(uow.session, viewer_id, elder)
+            return (await self._views(uow.session, [elder], full=full))[0]
+
+    async def roster(self, viewer_id: int, community_id: int, page: int = 0, page_size: int = 20) -> tuple[list[ElderView], bool]:
+        """Active elders: all of them for workers and admins, their own for volunteers."""
+        async with self.db.uow() as uow:
+            session = uow.session
+            full = await sees_all(session, viewer_id, community_id)
+            stmt = select(Elder).where(Elder.community_id == community_id, Elder.active.is_(True))
+            if not full:
+                stmt = stmt.where(Elder.id.in_(select(ElderVolunteer.elder_id).where(ElderVolunteer.person_id == viewer_id)))
+            elders = list(await session.scalars(stmt.order_by(Elder.id).offset(page * page_size).limit(page_size + 1)))
+            return await self._views(session, elders[:page_size], full=full), len(elders) > page_size
+
+    async def export_roster(self, actor_id: int, community_id: int) -> bytes:
+        """The roster as a CSV in the import format (edit it and import it back); audited, as
+        it carries addresses and phones."""
+
+        async def work(session: AsyncSession) -> bytes:
+            await require_role(session, actor_id, community_id, "worker")
+            community = await community_of(session, community_id)
+            elders = list(await session.scalars(
+                select(Elder).where(Elder.community_id == community_id, Elder.active.is_(True)).order_by(Elder.id)))
+            handles = await self._handles(session, community_id)
+            grids = {i: n for n, i in (await self._grids(session, community_id, []))[0].items()}
+            volunteers: dict[int, list[str]] = defaultdict(list)
+            for elder_id, person_id in await session.execute(
+                select(ElderVolunteer.elder_id, ElderVolunteer.person_id)
+                .join(Elder, Elder.id == ElderVolunteer.elder_id).where(Elder.community_id == community_id)
+                .order_by(ElderVolunteer.elder_id, ElderVolunteer.person_id)
+            ):
+                volunteers[elder_id].append(handles.get(person_id, ""))
+            zh = community.locale == "zh-CN"
+            out = io.StringIO()
+            writer = csv.writer(out)
+            writer.writerow(COLUMNS)
+            for e in elders:
+                writer.writerow([
+                    e.name, e.birth_year, e.address, grids.get(e.grid_id, "") if e.grid_id else "",
+                    ("是" if e.lives_alone else "否") if zh else ("yes" if e.lives_alone else "no"),
+                    ({"high": "高", "normal": "普通"} if zh else {"high": "high", "normal": "normal"})[e.risk],
+                    e.phone or "", e.emergency_contact or "", handles.get(e.worker_id, "") if e.worker_id else "",
+                    ";".join(volunteers[e.id]),
+                ])
+            await audit(session, self.clock, "elders.export", actor_id, community_id, details={"rows": len(elders)})
+            return out.getvalue().encode("utf-8-sig")  # the BOM lets Excel open it as UTF-8
+
+        return await self.db.transaction(work)
+
+    @staticmethod
+    async def _handles(session: AsyncSession, community_id: int) -> dict[int, str]:
+        """A handle for each member, as the import accepts it back (display name if none)."""
+        rows = await session.execute(
+            select(Person.id, Person.display_name, func.min(Identity.handle))
+            .join(Membership, Membership.person_id == Person.id)
+            .outerjoin(Identity, Identity.person_id == Person.id)
+            .where(Membership.community_id == community_id).group_by(Person.id, Person.display_name)
+        )
+        return {pid: handle or name for pid, name, handle in rows}
+
+    async def _views(self, session: AsyncSession, elders: list[Elder], *, full: bool) -> list[ElderView]:
+        if not elders:
+            return []
+        community = await community_of(session, elders[0].community_id)
+        tz, today = ZoneInfo(community.timezone), local_today(self.clock, community)
+        cadence = VisitCadence.from_options(community.options)
+        ids = [e.id for e in elders]
+        grids = dict((await session.execute(select(Grid.id, Grid.name).where(
+            Grid.id.in_({e.grid_id for e in elders if e.grid_id})))).all())
+        names = dict((await session.execute(select(Person.id, Person.display_name).where(
+            Person.id.in_({e.worker_id for e in elders if e.worker_id})))).all())
+        volunteers: dict[int, list[str]] = defaultdict(list)
+        for elder_id, name in await session.execute(
+            select(ElderVolunteer.elder_id, Person.display_name).join(Person, Person.id == ElderVolunteer.person_id)
+            .where(ElderVolunteer.elder_id.in_(ids)).order_by(Person.id)
+        ):
+            volunteers[elder_id].append(name)
+        return [
+            ElderView(
+                e.id, e.community_id, e.name, e.birth_year, today.year - e.birth_year,
+                grids.get(e.grid_id) if e.grid_id else None, e.lives_alone, e.risk, e.address,
+                e.phone if full else None, e.emergency_contact if full else None, e.worker_id,
+                names.get(e.worker_id) if e.worker_id else None, tuple(volunteers[e.id]), e.active, e.flagged,
+                local_date(e.last_visit_at, tz) if e.last_visit_at else None,
+                local_date(e.last_call_at, tz) if e.last_call_at else None,
+                due_of(cadence, lives_alone=e.lives_alone, risk=e.risk, birth_year=e.birth_year,
+                       added_at=e.added_at, last_visit_at=e.last_visit_at, last_call_at=e.last_call_at,
+                       today=today, tz=tz),
+                full,
+            )
+            for e in elders
+        ]
+
+
+def _header_problems(header: list[str | None], raw: list[str]) -> list[Problem]:
+    problems = [Problem(1, title, "visits.import.unknown_column") for column, title in zip(header, raw, strict=True)
+                if column is None and title]
+    seen: set[str] = set()
+    for column in header:
+        if column and column in seen:
+            problems.append(Problem(1, column, "visits.import.duplicate_column"))
+        seen.add(column or "")
+    problems.extend(Problem(1, c, "visits.import.missing_column") for c in REQUIRED if c not in header)
+    return problems
