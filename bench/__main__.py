@@ -10,6 +10,7 @@ BENCHMARKS = {
     "shop": "bench.shop",
     "starlist": "bench.starlist",
     "updates": "bench.updates",
+    "visits": "bench.visits",
 }
 
 

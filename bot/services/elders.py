@@ -231,7 +231,7 @@ class ElderRoster:
             if problems:
                 return ImportReport(problems)
             report = await self._write_roster(session, community_id, rows)
-            await audit(session, self.clock, "elders.import", actor_id, community_id, details={
+            await audit(session, self.clock, "roster.import", actor_id, community_id, details={
                 "created": report.created, "updated": report.updated, "unchanged": report.unchanged,
             })
             return report
@@ -502,7 +502,7 @@ class ElderRoster:
                     e.phone or "", e.emergency_contact or "", handles.get(e.worker_id, "") if e.worker_id else "",
                     ";".join(volunteers[e.id]),
                 ])
-            await audit(session, self.clock, "elders.export", actor_id, community_id, details={"rows": len(elders)})
+            await audit(session, self.clock, "roster.export", actor_id, community_id, details={"rows": len(elders)})
             return out.getvalue().encode("utf-8-sig")  # the BOM lets Excel open it as UTF-8
 
         return await self.db.transaction(work)

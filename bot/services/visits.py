@@ -189,7 +189,7 @@ class VisitsService:
                 merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
             cadence = VisitCadence.parse(merged)  # refuses bad numbers before anything is saved
             community.options = {**(community.options or {}), "cadence": merged}
-            await audit(session, self.clock, "visits.cadence", actor_id, community_id, details=changes)
+            await audit(session, self.clock, "cadence.change", actor_id, community_id, details=changes)
             return cadence
 
         return await self.db.transaction(work)

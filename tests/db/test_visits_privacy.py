@@ -73,8 +73,8 @@ async def test_the_roster_export_is_for_workers_and_is_logged(services: Services
     assert lines[1] == "王秀英,1942,幸福里3栋501,一网格,是,高,13800000001,儿子 王强 13900000001,worker1,volunteer1;volunteer2"
     async with services.db.uow() as uow:
         logged = (await uow.session.execute(select(AuditEntry.action, AuditEntry.actor_id, AuditEntry.details)
-                                            .where(AuditEntry.action == "elders.export"))).one()
-    assert tuple(logged) == ("elders.export", r.worker, {"rows": 3})
+                                            .where(AuditEntry.action == "roster.export"))).one()
+    assert tuple(logged) == ("roster.export", r.worker, {"rows": 3})
     assert await Chat(services, "volunteer1").say("/elders export") == "只有本社区的社区工作者可以这样做。"
     # What was exported imports back as it was.
     again = await services.visits.roster.import_roster(r.worker, r.community_id, document.filename, document.content)

@@ -42,7 +42,7 @@ async def test_a_good_csv_imports_with_people_and_grids(services: Services) -> N
     assert [(v.name, v.lives_alone, v.risk, v.worker_name, v.volunteers) for v in views[1:]] == [
         ("李建国", True, "normal", "李社工", ("志愿者3",)), ("张桂兰", False, "normal", "张社工", ())]
     async with services.db.uow() as uow:
-        assert await uow.session.scalar(select(AuditEntry.action).where(AuditEntry.action == "elders.import"))
+        assert await uow.session.scalar(select(AuditEntry.action).where(AuditEntry.action == "roster.import"))
 
 
 async def test_importing_again_updates_instead_of_duplicating(services: Services) -> None:
