@@ -13,6 +13,7 @@ from bot.services.reports import ReportsService
 from bot.services.stars import StarsService
 from bot.services.shop import ShopService
 from bot.services.visits import VisitsService
+from bot.services import report_sections  # noqa: F401  (the supermarket's and visits' report sheets)
 from bot.settings import Settings
 
 

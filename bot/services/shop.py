@@ -626,7 +626,7 @@ class ShopService:
             community = await session.get(Community, community_id)
             if community is None:
                 raise NotFound("error.no_community")
-            return await self._reconcile(session, community, month)
+            return await reconcile_in(session, community, month, self.clock.now())
 
     async def reconcile_all(self, month: date) -> list[Reconciliation]:
         """Every community that has a catalogue, for the operator's export."""
@@ -635,7 +635,7 @@ class ShopService:
             communities = await session.scalars(
                 select(Community).where(Community.id.in_(select(ShopItem.community_id))).order_by(Community.id)
             )
-            return [await self._reconcile(session, c, month) for c in list(communities)]
+            return [await reconcile_in(session, c, month, self.clock.now()) for c in list(communities)]
 
     async def _snapshot(self, session: AsyncSession) -> AsyncSession:
         """The reconciliation's several queries must see one moment, or a redemption committed
@@ -644,71 +644,6 @@ class ShopService:
         if not self.db.sqlite:
             await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         return session
-
-    async def _reconcile(self, session: AsyncSession, community: Community, month: date) -> Reconciliation:
-        start, end = month_bounds(month, community.timezone)
-        now = self.clock.now()
-        current = start <= now < end
-        items = list(await session.scalars(
-            select(ShopItem).where(ShopItem.community_id == community.id, ShopItem.created_at < end)
-            .order_by(ShopItem.id)
-        ))
-        m = StockMovement
-        before = dict((await session.execute(
-            select(m.item_id, func.sum(m.delta)).where(m.community_id == community.id, m.created_at < start)
-            .group_by(m.item_id)
-        )).all())
-        until_end = dict((await session.execute(
-            select(m.item_id, func.sum(m.delta)).where(m.community_id == community.id, m.created_at < end)
-            .group_by(m.item_id)
-        )).all())
-        in_month: dict[tuple[int, str], tuple[int, int]] = {
-            (row.item_id, row.kind): (int(row.delta), int(row.quantity))
-            for row in (await session.execute(
-                select(m.item_id, m.kind, func.sum(m.delta).label("delta"), func.sum(m.quantity).label("quantity"))
-                .where(m.community_id == community.id, m.created_at >= start, m.created_at < end)
-                .group_by(m.item_id, m.kind)
-            )).all()
-        }
-        by_redemptions = await self._redemption_totals(session, community.id, start, end)
-        lines = []
-        for item in items:
-            moved = {kind: in_month.get((item.id, kind), (0, 0)) for kind in MOVEMENT_KINDS}
-            counts = (moved["reserve"][1], moved["release"][1], moved["handover"][1])
-            unlimited = item.stock is None
-            lines.append(StockLine(
-                item_id=item.id, name=item.name, unlimited=unlimited,
-                opening=None if unlimited else int(before.get(item.id) or 0),
-                restocked=moved["restock"][0], reserved=counts[0], handed_over=counts[2], released=counts[1],
-                closing=None if unlimited else int(until_end.get(item.id) or 0),
-                shelf=item.stock if current and not unlimited else None,
-                redemptions_match=counts == by_redemptions.get(item.id, (0, 0, 0)),
-            ))
-        return Reconciliation(community.id, community.name, month, lines)
-
-    @staticmethod
-    async def _redemption_totals(
-        session: AsyncSession, community_id: int, start: datetime, end: datetime
-    ) -> dict[int, tuple[int, int, int]]:
-        """(reserved, released, handed over) per item, counted from the redemptions."""
-        r = Redemption
-        totals: dict[int, list[int]] = {}
-        made = await session.execute(
-            select(r.item_id, func.sum(r.quantity)).where(
-                r.community_id == community_id, r.created_at >= start, r.created_at < end
-            ).group_by(r.item_id)
-        )
-        for item_id, quantity in made.all():
-            totals.setdefault(item_id, [0, 0, 0])[0] = int(quantity)
-        closed = await session.execute(
-            select(r.item_id, r.status, func.sum(r.quantity)).where(
-                r.community_id == community_id, r.closed_at >= start, r.closed_at < end,
-                r.status.in_(("rejected", "cancelled", "expired", "done")),
-            ).group_by(r.item_id, r.status)
-        )
-        for item_id, status, quantity in closed.all():
-            totals.setdefault(item_id, [0, 0, 0])[2 if status == "done" else 1] += int(quantity)
-        return {item_id: (a, b, c) for item_id, (a, b, c) in totals.items()}
 
     async def _item(self, session: AsyncSession, item_id: int) -> ItemView:
         item = (await session.execute(select(ShopItem).where(ShopItem.id == item_id)
@@ -767,3 +702,69 @@ async def _view(session: AsyncSession, redemption_id: int) -> RedemptionView:
         r.id, r.community_id, r.person_id, name, r.item_id, item, r.quantity, r.unit_price, r.total, r.status,
         r.pickup_code, r.reason, r.created_at, r.decided_at, r.closed_at,
     )
+
+
+async def reconcile_in(session: AsyncSession, community: Community, month: date, now: datetime) -> Reconciliation:
+    """The month's stock reconciliation, read inside the caller's session."""
+    start, end = month_bounds(month, community.timezone)
+    current = start <= now < end
+    items = list(await session.scalars(
+        select(ShopItem).where(ShopItem.community_id == community.id, ShopItem.created_at < end)
+        .order_by(ShopItem.id)
+    ))
+    m = StockMovement
+    before = dict((await session.execute(
+        select(m.item_id, func.sum(m.delta)).where(m.community_id == community.id, m.created_at < start)
+        .group_by(m.item_id)
+    )).all())
+    until_end = dict((await session.execute(
+        select(m.item_id, func.sum(m.delta)).where(m.community_id == community.id, m.created_at < end)
+        .group_by(m.item_id)
+    )).all())
+    in_month: dict[tuple[int, str], tuple[int, int]] = {
+        (row.item_id, row.kind): (int(row.delta), int(row.quantity))
+        for row in (await session.execute(
+            select(m.item_id, m.kind, func.sum(m.delta).label("delta"), func.sum(m.quantity).label("quantity"))
+            .where(m.community_id == community.id, m.created_at >= start, m.created_at < end)
+            .group_by(m.item_id, m.kind)
+        )).all()
+    }
+    by_redemptions = await _redemption_totals(session, community.id, start, end)
+    lines = []
+    for item in items:
+        moved = {kind: in_month.get((item.id, kind), (0, 0)) for kind in MOVEMENT_KINDS}
+        counts = (moved["reserve"][1], moved["release"][1], moved["handover"][1])
+        unlimited = item.stock is None
+        lines.append(StockLine(
+            item_id=item.id, name=item.name, unlimited=unlimited,
+            opening=None if unlimited else int(before.get(item.id) or 0),
+            restocked=moved["restock"][0], reserved=counts[0], handed_over=counts[2], released=counts[1],
+            closing=None if unlimited else int(until_end.get(item.id) or 0),
+            shelf=item.stock if current and not unlimited else None,
+            redemptions_match=counts == by_redemptions.get(item.id, (0, 0, 0)),
+        ))
+    return Reconciliation(community.id, community.name, month, lines)
+
+
+async def _redemption_totals(
+    session: AsyncSession, community_id: int, start: datetime, end: datetime
+) -> dict[int, tuple[int, int, int]]:
+    """(reserved, released, handed over) per item, counted from the redemptions."""
+    r = Redemption
+    totals: dict[int, list[int]] = {}
+    made = await session.execute(
+        select(r.item_id, func.sum(r.quantity)).where(
+            r.community_id == community_id, r.created_at >= start, r.created_at < end
+        ).group_by(r.item_id)
+    )
+    for item_id, quantity in made.all():
+        totals.setdefault(item_id, [0, 0, 0])[0] = int(quantity)
+    closed = await session.execute(
+        select(r.item_id, r.status, func.sum(r.quantity)).where(
+            r.community_id == community_id, r.closed_at >= start, r.closed_at < end,
+            r.status.in_(("rejected", "cancelled", "expired", "done")),
+        ).group_by(r.item_id, r.status)
+    )
+    for item_id, status, quantity in closed.all():
+        totals.setdefault(item_id, [0, 0, 0])[2 if status == "done" else 1] += int(quantity)
+    return {item_id: (a, b, c) for item_id, (a, b, c) in totals.items()}
