@@ -18,10 +18,6 @@ from models import Community, Elder, Grid, Redemption, ShopItem, VisitRecord
 CONTACT = ("well", "needs_help", "hospital")
 
 
-def _t(locale: str, key: str, **params: object) -> str:
-    return render(locale, f"section.{key}", params)
-
-
 async def stock_section(session: AsyncSession, community_id: int, month: ReportMonth, locale: str) -> Sheet | None:
     """Redemptions and stock (账物相符): each item's movements and the points it took in."""
     community = await session.get(Community, community_id)
@@ -38,8 +34,8 @@ async def stock_section(session: AsyncSession, community_id: int, month: ReportM
     prices = dict((await session.execute(
         select(ShopItem.id, ShopItem.price).where(ShopItem.community_id == community_id)
     )).all())
-    unlimited = _t(locale, "unlimited")
-    yes, no = _t(locale, "yes"), _t(locale, "no")
+    unlimited = render(locale, "section.unlimited")
+    yes, no = render(locale, "section.yes"), render(locale, "section.no")
     rows = [
         (f"I{line.item_id}", line.name, prices.get(line.item_id, 0),
          unlimited if line.unlimited else line.opening, line.restocked, line.reserved, line.handed_over,
@@ -47,15 +43,15 @@ async def stock_section(session: AsyncSession, community_id: int, month: ReportM
          yes if line.balanced else no)
         for line in recon.lines
     ]
-    total = ("", _t(locale, "total"), "", "", sum(r[4] for r in rows), sum(r[5] for r in rows),
+    total = ("", render(locale, "section.total"), "", "", sum(r[4] for r in rows), sum(r[5] for r in rows),
              sum(r[6] for r in rows), sum(r[7] for r in rows), "", sum(r[9] for r in rows),
              yes if recon.balanced else no)
-    columns = tuple(Column(_t(locale, f"stock.{key}"), kind) for key, kind in (
+    columns = tuple(Column(render(locale, f"section.stock.{key}"), kind) for key, kind in (
         ("id", "text"), ("item", "text"), ("price", "int"), ("opening", "int"), ("restocked", "int"),
         ("reserved", "int"), ("handed_over", "int"), ("released", "int"), ("closing", "int"),
         ("points", "int"), ("balanced", "text"),
     ))
-    return Sheet("stock", _t(locale, "stock.title"), columns, rows, total, (_t(locale, "stock.note"),))
+    return Sheet("stock", render(locale, "section.stock.title"), columns, rows, total, (render(locale, "section.stock.note"),))
 
 
 async def visits_section(session: AsyncSession, community_id: int, month: ReportMonth, locale: str) -> Sheet | None:
@@ -105,13 +101,13 @@ async def visits_section(session: AsyncSession, community_id: int, month: Report
         last = last_visit.get(elder.id)
         rows.append((f"E{elder.id}", elder.name, grid or "", rule_days, due_visits, visits, calls,
                      local_date(last, tz) if last else "", overdue or ""))
-    total = ("", _t(locale, "total"), "", "", sum(r[4] for r in rows), sum(r[5] for r in rows),
+    total = ("", render(locale, "section.total"), "", "", sum(r[4] for r in rows), sum(r[5] for r in rows),
              sum(r[6] for r in rows), "", overdue_count)
-    columns = tuple(Column(_t(locale, f"visits.{key}"), kind) for key, kind in (
+    columns = tuple(Column(render(locale, f"section.visits.{key}"), kind) for key, kind in (
         ("id", "text"), ("name", "text"), ("grid", "text"), ("every", "int"), ("due", "int"), ("done", "int"),
         ("calls", "int"), ("last", "date"), ("overdue", "int"),
     ))
-    return Sheet("visits", _t(locale, "visits.title"), columns, rows, total, (_t(locale, "visits.note"),))
+    return Sheet("visits", render(locale, "section.visits.title"), columns, rows, total, (render(locale, "section.visits.note"),))
 
 
 REPORT_SECTIONS.extend((stock_section, visits_section))
