@@ -25,6 +25,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.common import postgres_url
 from bot.clock import Clock
 from bot.db import Database
 from bot.errors import OutOfStock
@@ -33,7 +34,6 @@ from bot.services import Services
 from bot.settings import Settings
 from models import Membership, Person
 
-PG_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 
 
 class MovableClock(Clock):
@@ -141,29 +141,6 @@ async def _run(url: str, cycles: int) -> dict[str, Any]:
         await services.db.dispose()
 
 
-async def _postgres() -> tuple[str | None, str]:
-    import asyncpg
-
-    url = os.environ.get("LOVEBANK_BENCH_DATABASE_URL") or f"{PG_SERVER}/lovebank_bench_shop"
-    dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
-    server, _, name = dsn.rpartition("/")
-    try:
-        admin = await asyncpg.connect(f"{server}/postgres", timeout=5)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
-        return None, f"no PostgreSQL server: {exc}"
-    try:
-        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    finally:
-        await conn.close()
-    return url, name
-
-
 async def _main(cycles: int) -> dict[str, Any]:
     result: dict[str, Any] = {
         "benchmark": "shop",
@@ -172,7 +149,7 @@ async def _main(cycles: int) -> dict[str, Any]:
     }
     with tempfile.TemporaryDirectory() as directory:
         result["sqlite"] = await _run(f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}", cycles)
-    url, note = await _postgres()
+    url, note = await postgres_url("lovebank_bench_shop")
     result["postgresql"] = await _run(url, cycles) if url else {"skipped": note}
     return result
 

@@ -31,11 +31,12 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench.common import postgres_url
+
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # a Friday noon in Shanghai
-PG_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_NAME = "lovebank_bench_stars"
 CATEGORIES = ("探访", "助餐", "助洁", "助医", "助急", "助乐", "家政", "培训辅导", "咨询", "义务维修", "治安巡逻", "纠纷调解", "其他")
 
@@ -270,23 +271,10 @@ async def load_postgres(url: str, rows: dict[str, list[tuple]]) -> None:
 
 async def fresh_postgres() -> str | None:
     """The bench database, emptied; None when no PostgreSQL server answers."""
-    import asyncpg
-
-    url = os.environ.get("LOVEBANK_BENCH_DATABASE_URL")
-    try:
-        if url:
-            conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"), timeout=3)
-            await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-            await conn.close()
-            return url
-        conn = await asyncpg.connect(PG_SERVER, timeout=3)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{PG_NAME}"')
-        await conn.execute(f'CREATE DATABASE "{PG_NAME}"')
-        await conn.close()
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
-        print(f"PostgreSQL skipped: no server at 127.0.0.1:5432 ({exc})", file=sys.stderr)
-        return None
-    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{PG_NAME}"
+    url, why = await postgres_url(PG_NAME)
+    if url is None:
+        print(f"PostgreSQL skipped: {why}", file=sys.stderr)
+    return url
 
 
 # --- measuring ----------------------------------------------------------------------------------------

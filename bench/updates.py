@@ -35,6 +35,7 @@ from sqlalchemy import event
 from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, MessageHandler, filters
 
+from bench.common import postgres_url
 from bot.db import Database
 from bot.migrate import upgrade
 from bot.services import Services
@@ -42,7 +43,6 @@ from bot.settings import Settings
 from handlers.telegram import build_application
 from handlers.telegram.offline import RecordingRequest
 
-PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/lovebank_bench_updates"
 # Share of updates by kind; a step-by-step log is six updates (/log and five presses).
 MIX = {"balance": 25, "history": 15, "log_line": 20, "approve": 20, "step_log": 20}
 STEP_LOG = 6
@@ -264,30 +264,6 @@ async def bench_echo(updates: int, warmup: int) -> dict[str, Any]:
     return summary(latencies)
 
 
-async def postgres_url() -> tuple[str | None, str]:
-    """The PostgreSQL database to use (created and wiped), or None and why not."""
-    import asyncpg
-
-    url = os.environ.get("LOVEBANK_BENCH_DATABASE_URL") or PG_DEFAULT
-    plain = url.replace("postgresql+asyncpg://", "postgresql://", 1)
-    server, _, name = plain.rpartition("/")
-    try:
-        admin = await asyncpg.connect(f"{server}/postgres", timeout=5)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
-        return None, f"no PostgreSQL server at {server.rsplit('@', 1)[-1]}: {exc}"
-    try:
-        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    conn = await asyncpg.connect(plain)
-    try:
-        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    finally:
-        await conn.close()
-    return url, name
-
-
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"bench": "updates", "updates": args.updates, "mix_percent": MIX,
                            "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
@@ -300,7 +276,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.no_postgres:
         out["postgresql"] = {"skipped": "--no-postgres"}
     else:
-        pg, why = await postgres_url()
+        pg, why = await postgres_url("lovebank_bench_updates")
         if pg is None:
             out["postgresql"] = {"skipped": why}
         else:

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
+from bench.common import asyncpg_dsn, postgres_url
 from bot.clock import FixedClock
 from bot.db import Database
 from bot.dialogs import Caller, Dialogs, Input
@@ -42,7 +43,6 @@ from bot.settings import Settings
 
 NOW = datetime(2026, 11, 20, 0, 30, tzinfo=UTC)  # 08:30 in Shanghai, when the reminders go out
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/lovebank_bench_visits"
 WORKERS, VOLUNTEERS, GRIDS = 3, 20, 6
 TARGETS = {"morning_all_communities_s": 2.0, "visits_p99_ms": 20.0}
 
@@ -292,23 +292,12 @@ async def run_sqlite(district: District, samples: int) -> dict[str, Any]:
 async def run_postgresql(district: District, samples: int) -> dict[str, Any]:
     import asyncpg
 
-    url = os.environ.get("LOVEBANK_BENCH_DATABASE_URL") or PG_DEFAULT
-    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
-    try:
-        if "LOVEBANK_BENCH_DATABASE_URL" in os.environ:
-            connection = await asyncpg.connect(dsn, timeout=5)
-            await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-            await connection.close()
-        else:
-            admin = await asyncpg.connect(dsn.rsplit("/", 1)[0] + "/postgres", timeout=5)
-            await admin.execute("DROP DATABASE IF EXISTS lovebank_bench_visits")
-            await admin.execute("CREATE DATABASE lovebank_bench_visits")
-            await admin.close()
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
-        return {"skipped": f"no PostgreSQL server: {exc.__class__.__name__}: {exc}"}
+    url, why = await postgres_url("lovebank_bench_visits")
+    if url is None:
+        return {"skipped": why}
     await upgrade(url)
     started = time.perf_counter()
-    counts = await load(await PgLoader(await asyncpg.connect(dsn)).start(), district)
+    counts = await load(await PgLoader(await asyncpg.connect(asyncpg_dsn(url))).start(), district)
     loaded = time.perf_counter() - started
     result = await measure(url, district, samples)
     return {"load_s": round(loaded, 1), "rows": counts, **result}
