@@ -15,6 +15,7 @@ that part is skipped with a note. The last line printed is one JSON object.
 
 from __future__ import annotations
 
+import abc
 import argparse
 import asyncio
 import cProfile
@@ -74,7 +75,7 @@ def make_plan(n: int, seed: int) -> list[Op]:
 
 # --- the services ---------------------------------------------------------------------------------
 
-class Runner:
+class Runner(abc.ABC):
     """Runs a plan in slices, so two runners can take turns through the same plan."""
 
     name = ""
@@ -86,8 +87,9 @@ class Runner:
         for i, op in enumerate(plan, start):
             await self.step(f"{self.tag}:{i}", op)
 
+    @abc.abstractmethod
     async def step(self, key: str, op: Op) -> None:
-        raise NotImplementedError
+        """One operation of the plan, in its own transaction."""
 
 
 class ServicesRunner(Runner):
