@@ -72,7 +72,9 @@ class Dialogs:
             if ctx.flow is None:
                 return [reply("error.stale_option")]
             return await self._step(ctx, Input(option=chosen, request_key=inp.request_key))
-        if text.startswith("/") or text.split(" ", 1)[0] in ALIASES:
+        alias = ALIASES.get(text.split(" ", 1)[0])
+        # Inside a flow a word like 余额 may be the answer itself; only 取消 (cancel) breaks out.
+        if text.startswith("/") or (alias and (ctx.flow is None or alias == "cancel")):
             return await self._command(ctx, text)
         if ctx.caller.group_chat:
             return []  # chatter in a group is not for us

@@ -137,3 +137,13 @@ async def test_help_lists_what_the_role_may_do(world: World, chat) -> None:  # n
     assert "/pending" not in resident_help and "/pending" in worker_help
     assert "/balance" in resident_help and "/newcommunity" not in worker_help
     assert "/newcommunity" in await chat("admin").say("/help")
+
+
+async def test_words_in_a_flow_are_answers_not_commands(services: Services, world: World, chat) -> None:  # noqa: ANN001
+    volunteer = chat("volunteer1")
+    for answer in ("/log", "1", "1", "2"):
+        await volunteer.say(answer)
+    summary = await volunteer.say("余额 不多了，帮王奶奶买菜")  # a note that starts with an alias
+    assert volunteer.keys() == ["log.confirm"] and "余额 不多了" in summary
+    assert await volunteer.say("取消") == "已取消。"  # but 取消 still leaves the flow
+    assert "可用积分" in await volunteer.say("余额")  # and outside a flow the word is a command
