@@ -139,6 +139,16 @@ async def confirm(ctx: Context, args: str) -> list[Reply]:
     return [reply("confirm.done", name=person.display_name)]
 
 
+@command("confirmnew", role="worker", help_key="help.confirmnew")
+async def confirm_new(ctx: Context, args: str) -> list[Reply]:
+    """/confirmnew on|off: new volunteers wait for a worker's /confirm, or not."""
+    choice = {"on": True, "开": True, "是": True, "off": False, "关": False, "否": False}.get(args.strip().lower())
+    if choice is None:
+        return [reply("confirmnew.usage")]
+    await ctx.services.people.require_confirmation(ctx.actor.person_id, ctx.community_id, choice)
+    return [reply("confirmnew.on" if choice else "confirmnew.off")]
+
+
 @command("newcommunity", role=None, admin_only=True, help_key="help.newcommunity")
 async def new_community(ctx: Context, args: str) -> list[Reply]:
     if not args:

@@ -244,6 +244,19 @@ class PeopleService:
 
         return await self.db.transaction(work)
 
+    async def require_confirmation(self, actor_id: int, community_id: int, required: bool) -> None:
+        """Whether new volunteers wait for a worker's /confirm before they may log hours."""
+
+        async def work(session: AsyncSession) -> None:
+            await require_role(session, actor_id, community_id, "worker")
+            community = await session.get(Community, community_id)
+            if community.confirm_volunteers != required:
+                community.confirm_volunteers = required
+                await audit(session, self.clock, "volunteers.confirmation", actor_id, community_id,
+                            details={"required": required})
+
+        await self.db.transaction(work)
+
     async def appoint_worker(self, actor_id: int | None, community_id: int, person_id: int) -> Member:
         """Admins appoint workers (the operator too, with actor_id None)."""
 

@@ -147,3 +147,20 @@ async def test_words_in_a_flow_are_answers_not_commands(services: Services, worl
     assert volunteer.keys() == ["log.confirm"] and "余额 不多了" in summary
     assert await volunteer.say("取消") == "已取消。"  # but 取消 still leaves the flow
     assert "可用积分" in await volunteer.say("余额")  # and outside a flow the word is a command
+
+
+async def test_a_community_can_require_confirming_new_volunteers(services: Services, world: World, chat) -> None:  # noqa: ANN001
+    worker, newcomer = chat("worker1"), chat("newbie2")
+    volunteer = chat("volunteer1")
+    await volunteer.say("/confirmnew on")
+    assert volunteer.keys() == ["error.need_worker"]
+    await worker.say("/confirmnew on")
+    code = (await worker.say("/invite")).split("：")[1].split("（")[0].strip()
+    for line in (f"/start {code}", "赵新", "13800001111"):
+        await newcomer.say(line)
+    assert newcomer.keys() == ["register.awaiting_confirmation"]
+    await newcomer.say("/log 1h 探访")
+    assert newcomer.keys() == ["error.need_volunteer"]
+    await worker.say("/confirm newbie2")
+    await newcomer.say("/log 1h 探访")
+    assert newcomer.keys() == ["log.submitted"]
