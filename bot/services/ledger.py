@@ -9,7 +9,7 @@ so an approval can credit points atomically with the log it approves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
@@ -37,6 +37,9 @@ class TransferResult:
     amount: int
     pending_id: int | None = None
     replayed: bool = False
+    # The credited account's available points right after this transfer, read in the same
+    # statement that credited it (None for a replay or a hold), so callers skip a balance query.
+    credit_available: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,10 @@ _HOLD = (
     .values(pending=_accounts.c.pending + _amount)
 )
 _RELEASE = update(_accounts).where(_accounts.c.id == _account).values(pending=_accounts.c.pending - _amount)
-_CREDIT = update(_accounts).where(_accounts.c.id == _account).values(posted=_accounts.c.posted + _amount)
+_CREDIT = (
+    update(_accounts).where(_accounts.c.id == _account).values(posted=_accounts.c.posted + _amount)
+    .returning(_accounts.c.posted - _accounts.c.pending)
+)
 _DEBIT = update(_accounts).where(_accounts.c.id == _account).values(posted=_accounts.c.posted - _amount)
 _DEBIT_GUARDED = _DEBIT.where(
     or_(_accounts.c.kind.notin_(sorted(GUARDED)), _accounts.c.posted - _accounts.c.pending >= _amount)
@@ -213,8 +219,8 @@ class Ledger:
         new_id = await self._insert_transfer(session, expected, community_id, key, ref, actor_id, reason)
         if new_id is None:
             return await self._replay(session, key, expected, ref, reason)
-        await self._move_posted(session, debit, credit, amount)
-        return _with_id(expected, new_id)
+        available = await self._move_posted(session, debit, credit, amount)
+        return _with_id(expected, new_id, credit_available=available)
 
     # --- two-phase transfers ----------------------------------------------------------------
 
@@ -364,7 +370,11 @@ class Ledger:
             raise IdempotencyConflict(key=key)
         return found
 
-    async def _move_posted(self, session: AsyncSession, debit: int, credit: int, amount: int, guard: bool = True) -> None:
+    async def _move_posted(
+        self, session: AsyncSession, debit: int, credit: int, amount: int, guard: bool = True
+    ) -> int | None:
+        """Returns the credited account's available points after the move."""
+        available = None
         # Update in id order so two transfers between the same accounts cannot deadlock.
         for account_id in sorted((debit, credit)):
             if account_id == debit:
@@ -372,7 +382,8 @@ class Ledger:
                 if moved.rowcount != 1:
                     raise InsufficientPoints(amount=amount)
             else:
-                await session.execute(_CREDIT, {"account": credit, "amount": amount})
+                available = (await session.execute(_CREDIT, {"account": credit, "amount": amount})).scalar()
+        return available
 
 
 def _check_amount(amount: int) -> None:
@@ -380,9 +391,12 @@ def _check_amount(amount: int) -> None:
         raise InvalidInput("error.amount_positive")
 
 
-def _with_id(t: TransferResult, new_id: int, replayed: bool = False) -> TransferResult:
+def _with_id(
+    t: TransferResult, new_id: int, replayed: bool = False, credit_available: int | None = None
+) -> TransferResult:
     return TransferResult(
-        new_id, t.kind, t.phase, t.debit_account_id, t.credit_account_id, t.amount, t.pending_id, replayed
+        new_id, t.kind, t.phase, t.debit_account_id, t.credit_account_id, t.amount, t.pending_id, replayed,
+        credit_available,
     )
 
 
