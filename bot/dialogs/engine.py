@@ -8,6 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dialogs.core import ALIASES, COMMANDS, STEPS, Actor, Caller, Context, Input, Reply, reply
@@ -154,9 +156,17 @@ class Dialogs:
             return  # nothing changed: no write on the hot path
 
         async def work(session: AsyncSession) -> None:
-            await session.execute(delete(DialogState).where(DialogState.identity_id == ctx.actor.identity_id))
-            if new:
-                session.add(DialogState(identity_id=ctx.actor.identity_id, updated_at=self.services.clock.now(), **new))
+            identity_id = ctx.actor.identity_id
+            if not new:
+                await session.execute(delete(DialogState).where(DialogState.identity_id == identity_id))
+                return
+            # One upsert instead of a delete and an insert: a statement less on every step.
+            row = {**new, "updated_at": self.services.clock.now()}
+            insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+            await session.execute(
+                insert(DialogState).values(identity_id=identity_id, **row)
+                .on_conflict_do_update(index_elements=[DialogState.identity_id], set_=row)
+            )
 
         await self.services.db.transaction(work)
 

@@ -26,20 +26,26 @@ async def role_in(session: AsyncSession, person_id: int, community_id: int) -> s
             Membership.person_id == person_id, Membership.community_id == community_id
         )
     )).first()
-    if row is None:
-        return None
-    return row.role if row.confirmed else "resident"
+    return None if row is None else effective_role(row.role, row.confirmed)
 
 
 async def require_role(session: AsyncSession, person_id: int, community_id: int, at_least: str) -> Person:
     """Admins may act everywhere; everyone else needs the role in that community."""
     person = await get_person(session, person_id)
-    if person.is_admin:
-        return person
-    role = await role_in(session, person_id, community_id)
-    if role is None or RANK[role] < RANK[at_least]:
-        raise NotAllowed(f"error.need_{at_least}")
+    if not person.is_admin:
+        check_role(False, await role_in(session, person_id, community_id), at_least)
     return person
+
+
+def effective_role(role: str | None, confirmed: bool | None) -> str | None:
+    """`role_in` for a membership row already fetched (role None: not a member)."""
+    return role if role is None or confirmed else "resident"
+
+
+def check_role(is_admin: bool, role: str | None, at_least: str) -> None:
+    """`require_role` for values already fetched, so a hot path can read them in its own query."""
+    if not is_admin and (role is None or RANK[role] < RANK[at_least]):
+        raise NotAllowed(f"error.need_{at_least}")
 
 
 async def require_admin(session: AsyncSession, person_id: int) -> Person:

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import aliased
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db import Database
 from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, NotAllowed, NotFound
-from bot.services.access import require_role, role_in
+from bot.services.access import check_role, effective_role, require_role, role_in
 from bot.services.ledger import Ledger, Ref
 from bot.services.notify import notify, notify_workers
 from bot.settings import Settings
-from models import Community, Person, ServiceCategory, ServiceLog
+from models import Community, Membership, Person, ServiceCategory, ServiceLog
 
 STEP_MINUTES = 15
 MIN_MINUTES, MAX_MINUTES = 15, 12 * 60
@@ -90,13 +91,12 @@ class HoursService:
                 if replay.person_id != person_id:  # someone else's request: never hand it out
                     raise IdempotencyConflict(key=request_key)
                 return replay
-            await require_role(session, person_id, community_id, "volunteer")
-            log = await self._new_log(
+            view = await self._new_log(
                 session, person_id, community_id, category_id, service_date, minutes, note, photo,
-                submitted_by=person_id, request_key=request_key,
+                submitted_by=person_id, request_key=request_key, need_role="volunteer",
             )
             await notify_workers(session, self.clock, community_id, "notify.pending_logs", coalesce="pending_logs")
-            return await self._view(session, log.id)
+            return view
 
         return await self.db.transaction(work)
 
@@ -139,19 +139,37 @@ class HoursService:
     async def _new_log(
         self, session: AsyncSession, person_id: int, community_id: int, category_id: int,
         service_date: date, minutes: int, note: str | None, photo: str | None, *, submitted_by: int,
-        request_key: str | None, event_name: str | None = None,
-    ) -> ServiceLog:
-        community = await session.get(Community, community_id)
+        request_key: str | None, event_name: str | None = None, need_role: str | None = None,
+    ) -> LogView:
+        """Checks and inserts a pending log. `need_role`: the role the person must have, checked
+        from the same query that reads the community and category (one round trip, not five)."""
+        # The person row is locked here, before the day's minutes are summed in a later statement
+        # (which then sees any submission committed meanwhile), so two submissions at once cannot
+        # both fit under the day limit on PostgreSQL. SQLite's BEGIN IMMEDIATE already serialises
+        # writers; it ignores FOR UPDATE.
+        found = (await session.execute(
+            select(Person.is_admin, Membership.role, Membership.confirmed, _NAME, Community.id, Community.timezone,
+                   ServiceCategory.community_id, ServiceCategory.active, ServiceCategory.points_per_hour,
+                   ServiceCategory.name, ServiceCategory.name_en)
+            .select_from(Person)
+            .outerjoin(Membership, and_(Membership.person_id == Person.id, Membership.community_id == community_id))
+            .outerjoin(Community, Community.id == community_id)
+            .outerjoin(ServiceCategory, ServiceCategory.id == category_id)
+            .where(Person.id == person_id)
+            .with_for_update(of=Person)
+        )).first()
+        if found is None:
+            raise NotFound("error.no_person")
+        (is_admin, role, confirmed, person_name, community, tz, category_community, active, points_per_hour,
+         category, category_en) = found
+        if need_role is not None:
+            check_role(is_admin, effective_role(role, confirmed), need_role)
         if community is None:
             raise NotFound("error.no_community")
-        category = await session.get(ServiceCategory, category_id)
-        if category is None or category.community_id != community_id or not category.active:
+        if category_community != community_id or not active:
             raise InvalidInput("error.bad_category")
         self._check_minutes(minutes)
-        self._check_date(service_date, community.timezone)
-        # Lock the person first, so two submissions at once cannot both fit under the day limit
-        # on PostgreSQL (SQLite's BEGIN IMMEDIATE already serialises writers; it ignores FOR UPDATE).
-        await session.execute(select(Person.id).where(Person.id == person_id).with_for_update())
+        self._check_date(service_date, tz)
         logged = await session.scalar(
             select(func.coalesce(func.sum(ServiceLog.minutes), 0)).where(
                 ServiceLog.person_id == person_id, ServiceLog.service_date == service_date,
@@ -163,14 +181,17 @@ class HoursService:
         note = (note or "").strip()[:500] or None
         log = ServiceLog(
             community_id=community_id, person_id=person_id, category_id=category_id,
-            service_date=service_date, minutes=minutes, points_per_hour=category.points_per_hour,
-            points=points_for(minutes, category.points_per_hour), note=note, photo=photo, status="pending",
+            service_date=service_date, minutes=minutes, points_per_hour=points_per_hour,
+            points=points_for(minutes, points_per_hour), note=note, photo=photo, status="pending",
             submitted_by_id=submitted_by, recorded_by_worker=submitted_by != person_id,
             event_name=event_name, request_key=request_key, created_at=self.clock.now(),
         )
         session.add(log)
         await session.flush()
-        return log
+        return LogView(
+            log.id, community_id, person_id, person_name, category, category_en, service_date, minutes, log.points,
+            log.status, note, log.recorded_by_worker, None, log.created_at,
+        )
 
     @staticmethod
     def _check_minutes(minutes: int) -> None:
@@ -195,24 +216,26 @@ class HoursService:
 
     async def _approve_in(self, session: AsyncSession, worker_id: int, log_id: int) -> Decision:
         log = await self._decidable(session, worker_id, log_id)
-        now = self.clock.now()
         claimed = await session.execute(
-            update(ServiceLog).where(ServiceLog.id == log_id, ServiceLog.status == "pending")
-            .values(status="approved", decided_by_id=worker_id, decided_at=now)
+            update(_LOGS).where(_LOGS.c.id == log_id, _LOGS.c.status == "pending")
+            .values(status="approved", decided_by_id=worker_id, decided_at=self.clock.now())
         )
         if claimed.rowcount != 1:
             return await self._already(session, log_id, "approved")
+        available = None
         if log.points > 0:
-            await self.ledger.earn(
+            earned = await self.ledger.earn(
                 session, community_id=log.community_id, person_id=log.person_id, amount=log.points,
                 key=f"earn:H{log_id}", ref=Ref("log", log_id), actor_id=worker_id,
             )
-        balance = await self.ledger.balance(session, log.community_id, log.person_id)
-        view = await self._view(session, log_id)
+            available = earned.credit_available
+        if available is None:
+            available = (await self.ledger.balance(session, log.community_id, log.person_id)).available
+        view = replace(log, status="approved")
         if not view.recorded_by_worker:
             await notify(session, self.clock, log.person_id, "notify.log_approved",
-                         log=log_id, points=view.points, available=balance.available)
-        return Decision(view, changed=True, balance_after=balance.available)
+                         log=log_id, points=view.points, available=available)
+        return Decision(view, changed=True, balance_after=available)
 
     async def reject(self, worker_id: int, log_id: int, reason: str) -> Decision:
         reason = " ".join((reason or "").split())[:300]
@@ -222,7 +245,7 @@ class HoursService:
         async def work(session: AsyncSession) -> Decision:
             log = await self._decidable(session, worker_id, log_id)
             claimed = await session.execute(
-                update(ServiceLog).where(ServiceLog.id == log_id, ServiceLog.status == "pending")
+                update(_LOGS).where(_LOGS.c.id == log_id, _LOGS.c.status == "pending")
                 .values(status="rejected", decided_by_id=worker_id, decided_at=self.clock.now(),
                         reject_reason=reason)
             )
@@ -231,7 +254,8 @@ class HoursService:
             balance = await self.ledger.balance(session, log.community_id, log.person_id)
             await notify(session, self.clock, log.person_id, "notify.log_rejected",
                          log=log_id, reason=reason, available=balance.available)
-            return Decision(await self._view(session, log_id), changed=True, balance_after=balance.available)
+            view = replace(log, status="rejected", reject_reason=reason)
+            return Decision(view, changed=True, balance_after=balance.available)
 
         return await self.db.transaction(work)
 
@@ -246,11 +270,22 @@ class HoursService:
                 refused.append((log_id, exc.key))
         return done, refused
 
-    async def _decidable(self, session: AsyncSession, worker_id: int, log_id: int) -> ServiceLog:
-        log = await session.get(ServiceLog, log_id)
-        if log is None:
+    async def _decidable(self, session: AsyncSession, worker_id: int, log_id: int) -> LogView:
+        """The log as it is before the decision, and the worker's right to decide it: one query."""
+        actor = aliased(Person)
+        found = (await session.execute(
+            _VIEW.add_columns(actor.id, actor.is_admin, Membership.role, Membership.confirmed)
+            .outerjoin(actor, actor.id == worker_id)
+            .outerjoin(Membership, and_(Membership.person_id == worker_id,
+                                        Membership.community_id == ServiceLog.community_id))
+            .where(ServiceLog.id == log_id)
+        )).first()
+        if found is None:
             raise NotFound("error.no_log", log=log_id)
-        await require_role(session, worker_id, log.community_id, "worker")
+        log, (actor_id, is_admin, role, confirmed) = LogView(*found[:_VIEW_WIDTH]), found[_VIEW_WIDTH:]
+        if actor_id is None:
+            raise NotFound("error.no_person")
+        check_role(is_admin, effective_role(role, confirmed), "worker")
         if log.person_id == worker_id:
             raise NotAllowed("error.own_log")
         return log
@@ -296,24 +331,23 @@ class HoursService:
         return found[0]
 
 
+_LOGS = ServiceLog.__table__
 # Workers decide on real people: the registered real name when there is one.
+_NAME = func.coalesce(Person.real_name, Person.display_name)
+# A LogView's columns, in its fields' order (plain columns: no ORM objects to build).
 _VIEW = (
-    select(ServiceLog, func.coalesce(Person.real_name, Person.display_name), ServiceCategory.name,
-           ServiceCategory.name_en)
+    select(ServiceLog.id, ServiceLog.community_id, ServiceLog.person_id, _NAME, ServiceCategory.name,
+           ServiceCategory.name_en, ServiceLog.service_date, ServiceLog.minutes, ServiceLog.points,
+           ServiceLog.status, ServiceLog.note, ServiceLog.recorded_by_worker, ServiceLog.reject_reason,
+           ServiceLog.created_at)
     .join(Person, Person.id == ServiceLog.person_id)
     .join(ServiceCategory, ServiceCategory.id == ServiceLog.category_id)
 )
+_VIEW_WIDTH = len(_VIEW.selected_columns)
 
 
 async def _views(session: AsyncSession, stmt) -> list[LogView]:  # noqa: ANN001 - a select of _VIEW
-    return [
-        LogView(
-            log.id, log.community_id, log.person_id, name, category, category_en, log.service_date,
-            log.minutes, log.points, log.status, log.note, log.recorded_by_worker, log.reject_reason,
-            log.created_at,
-        )
-        for log, name, category, category_en in (await session.execute(stmt)).all()
-    ]
+    return [LogView(*row[:_VIEW_WIDTH]) for row in (await session.execute(stmt)).all()]
 
 
 async def _name(session: AsyncSession, person_id: int) -> str:

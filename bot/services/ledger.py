@@ -9,10 +9,10 @@ so an approval can credit points atomically with the log it approves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +37,9 @@ class TransferResult:
     amount: int
     pending_id: int | None = None
     replayed: bool = False
+    # The credited account's available points right after this transfer, read in the same
+    # statement that credited it (None for a replay or a hold), so callers skip a balance query.
+    credit_available: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -85,11 +88,20 @@ _HOLD = (
     .values(pending=_accounts.c.pending + _amount)
 )
 _RELEASE = update(_accounts).where(_accounts.c.id == _account).values(pending=_accounts.c.pending - _amount)
-_CREDIT = update(_accounts).where(_accounts.c.id == _account).values(posted=_accounts.c.posted + _amount)
-_DEBIT = update(_accounts).where(_accounts.c.id == _account).values(posted=_accounts.c.posted - _amount)
-_DEBIT_GUARDED = _DEBIT.where(
-    or_(_accounts.c.kind.notin_(sorted(GUARDED)), _accounts.c.posted - _accounts.c.pending >= _amount)
+# Both sides of a posted move in one UPDATE: the debit row loses `amount` (only when it can
+# afford it, for a guarded debit), the credit row gains it; each updated row returns its new
+# available points. One round trip instead of two; should two moves on PostgreSQL ever lock
+# the same rows in opposite orders, the deadlock is retried by Database.transaction.
+_debit, _credit, _sum = bindparam("debit"), bindparam("credit"), bindparam("amount", type_=Integer)
+_MOVE = (
+    update(_accounts).where(_accounts.c.id.in_([_debit, _credit]))
+    .values(posted=_accounts.c.posted + case((_accounts.c.id == _credit, _sum), else_=-_sum))
+    .returning(_accounts.c.id, _accounts.c.posted - _accounts.c.pending)
 )
+_MOVE_GUARDED = _MOVE.where(or_(
+    _accounts.c.id != _debit, _accounts.c.kind.notin_(sorted(GUARDED)),
+    _accounts.c.posted - _accounts.c.pending >= _sum,
+))
 _LOAD_HOLD = select(
     *(_transfers.c[c.key] for c in _COLUMNS), _transfers.c.community_id, _transfers.c.ref_type, _transfers.c.ref_id
 ).where(_transfers.c.id == bindparam("pending_id"))
@@ -213,8 +225,8 @@ class Ledger:
         new_id = await self._insert_transfer(session, expected, community_id, key, ref, actor_id, reason)
         if new_id is None:
             return await self._replay(session, key, expected, ref, reason)
-        await self._move_posted(session, debit, credit, amount)
-        return _with_id(expected, new_id)
+        available = await self._move_posted(session, debit, credit, amount)
+        return _with_id(expected, new_id, credit_available=available)
 
     # --- two-phase transfers ----------------------------------------------------------------
 
@@ -364,15 +376,16 @@ class Ledger:
             raise IdempotencyConflict(key=key)
         return found
 
-    async def _move_posted(self, session: AsyncSession, debit: int, credit: int, amount: int, guard: bool = True) -> None:
-        # Update in id order so two transfers between the same accounts cannot deadlock.
-        for account_id in sorted((debit, credit)):
-            if account_id == debit:
-                moved = await session.execute(_DEBIT_GUARDED if guard else _DEBIT, {"account": debit, "amount": amount})
-                if moved.rowcount != 1:
-                    raise InsufficientPoints(amount=amount)
-            else:
-                await session.execute(_CREDIT, {"account": credit, "amount": amount})
+    async def _move_posted(
+        self, session: AsyncSession, debit: int, credit: int, amount: int, guard: bool = True
+    ) -> int | None:
+        """Returns the credited account's available points after the move."""
+        moved = dict((await session.execute(
+            _MOVE_GUARDED if guard else _MOVE, {"debit": debit, "credit": credit, "amount": amount}
+        )).all())
+        if debit not in moved:  # the guard held the debit row back; the caller's rollback undoes the credit
+            raise InsufficientPoints(amount=amount)
+        return moved.get(credit)
 
 
 def _check_amount(amount: int) -> None:
@@ -380,9 +393,12 @@ def _check_amount(amount: int) -> None:
         raise InvalidInput("error.amount_positive")
 
 
-def _with_id(t: TransferResult, new_id: int, replayed: bool = False) -> TransferResult:
+def _with_id(
+    t: TransferResult, new_id: int, replayed: bool = False, credit_available: int | None = None
+) -> TransferResult:
     return TransferResult(
-        new_id, t.kind, t.phase, t.debit_account_id, t.credit_account_id, t.amount, t.pending_id, replayed
+        new_id, t.kind, t.phase, t.debit_account_id, t.credit_account_id, t.amount, t.pending_id, replayed,
+        credit_available,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -20,16 +20,23 @@ async def notify(
     ))
 
 
+_COLUMNS = Notification.__table__.c
+
+
 async def notify_workers(
     session: AsyncSession, clock: Clock, community_id: int, key: str, *, coalesce: str | None = None,
     exclude: int | None = None, **params: Any,
 ) -> None:
-    workers = await session.scalars(
-        select(Membership.person_id).where(Membership.community_id == community_id, Membership.role == "worker")
+    # One INSERT … SELECT, however many workers: no round trip to read them first.
+    workers = select(
+        Membership.person_id, literal(key, _COLUMNS.key.type), literal(params, _COLUMNS.params.type),
+        literal(coalesce, _COLUMNS.coalesce_key.type), literal(clock.now(), _COLUMNS.created_at.type),
+    ).where(Membership.community_id == community_id, Membership.role == "worker")
+    if exclude is not None:
+        workers = workers.where(Membership.person_id != exclude)
+    await session.execute(
+        insert(Notification).from_select(["person_id", "key", "params", "coalesce_key", "created_at"], workers)
     )
-    for worker_id in workers:
-        if worker_id != exclude:
-            await notify(session, clock, worker_id, key, coalesce=coalesce, **params)
 
 
 async def notify_admins(session: AsyncSession, clock: Clock, key: str, **params: Any) -> None:
