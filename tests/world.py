@@ -50,3 +50,25 @@ async def make_world(services: Services, volunteers: int = 3) -> World:
     await services.people.join(resident, code)
     cats = {c.name: c.id for c in await services.hours.categories(community.id)}
     return World(community.id, admin, worker, worker2, vols, resident, cats, other.id, other_worker)
+
+
+async def stray_chinese(services: Services, text: str) -> str | None:
+    """Chinese in `text` that is not data (names of communities, people, categories, items,
+    elders, or the language's own name 中文): in an English reply, that is untranslated UI."""
+    import re
+
+    from sqlalchemy import select
+
+    from models import Community, Elder, Person, ServiceCategory, ShopItem
+
+    async with services.db.read() as uow:
+        s = uow.session
+        names = [*await s.scalars(select(Community.name)), *await s.scalars(select(Person.display_name)),
+                 *await s.scalars(select(Person.real_name).where(Person.real_name.is_not(None))),
+                 *await s.scalars(select(ServiceCategory.name)), *await s.scalars(select(ShopItem.name)),
+                 *await s.scalars(select(ShopItem.donor).where(ShopItem.donor.is_not(None))),
+                 *await s.scalars(select(Elder.name)), "中文"]
+    for name in sorted(names, key=len, reverse=True):
+        text = text.replace(name, "")
+    found = re.search(r"[\u4e00-\u9fff]+", text)
+    return found.group(0) if found else None
