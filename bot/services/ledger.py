@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Integer, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.errors import AlreadyDecided, IdempotencyConflict, InsufficientPoints, InvalidInput, NotFound
 from models import Account, ServiceLog, Transfer
+from models.base import Points
 
 SYSTEM_ACCOUNTS = ("issuance", "supermarket", "adjustments", "expiry", "pool")
 # Accounts whose available balance must stay >= 0; the others may run negative (issuance is
@@ -92,7 +93,8 @@ _RELEASE = update(_accounts).where(_accounts.c.id == _account).values(pending=_a
 # afford it, for a guarded debit), the credit row gains it; each updated row returns its new
 # available points. One round trip instead of two; should two moves on PostgreSQL ever lock
 # the same rows in opposite orders, the deadlock is retried by Database.transaction.
-_debit, _credit, _sum = bindparam("debit"), bindparam("credit"), bindparam("amount", type_=Integer)
+# Typed as the 64-bit column: in a CASE the type is not inferred, and INTEGER is 32-bit on PostgreSQL.
+_debit, _credit, _sum = bindparam("debit"), bindparam("credit"), bindparam("amount", type_=Points)
 _MOVE = (
     update(_accounts).where(_accounts.c.id.in_([_debit, _credit]))
     .values(posted=_accounts.c.posted + case((_accounts.c.id == _credit, _sum), else_=-_sum))
