@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+
+import pytest
+from sqlalchemy import text
+
+from bot.errors import DomainError
 
 from bot.services import Services
 
@@ -72,3 +79,20 @@ async def stray_chinese(services: Services, text: str) -> str | None:
         text = text.replace(name, "")
     found = re.search(r"[\u4e00-\u9fff]+", text)
     return found.group(0) if found else None
+
+
+async def row_counts(services: Services, tables: Sequence[str]) -> dict[str, int]:
+    async with services.db.read() as uow:
+        return {t: (await uow.session.execute(text(f"SELECT count(*) FROM {t}"))).scalar_one() for t in tables}
+
+
+@asynccontextmanager
+async def refused(
+    services: Services, error: type[DomainError], key: str, tables: Sequence[str]
+) -> AsyncIterator[None]:
+    """The block must raise `error` with message key `key`, and leave every table as it was."""
+    before = await row_counts(services, tables)
+    with pytest.raises(error) as caught:
+        yield
+    assert caught.value.key == key
+    assert await row_counts(services, tables) == before

@@ -4,17 +4,16 @@ for its typed error and message key, and for having written nothing at all."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from bot.clock import FixedClock
 from bot.errors import AlreadyDecided, DomainError, InvalidInput, NotAllowed
 from bot.services import Services
 from models import ServiceLog, Transfer
+from tests import world
 from tests.world import World, make_world, person
 
 TODAY = date(2026, 11, 20)  # the fixed clock's date in Asia/Shanghai
@@ -26,19 +25,9 @@ async def w(services: Services) -> World:
     return await make_world(services)
 
 
-async def _counts(services: Services) -> dict[str, int]:
-    async with services.db.uow() as uow:
-        return {t: (await uow.session.execute(text(f"SELECT count(*) FROM {t}"))).scalar_one() for t in TABLES}
-
-
-@asynccontextmanager
-async def refused(services: Services, error: type[DomainError], key: str) -> AsyncIterator[None]:
-    """The block must raise `error` with message key `key`, and leave every table as it was."""
-    before = await _counts(services)
-    with pytest.raises(error) as caught:
-        yield
-    assert caught.value.key == key
-    assert await _counts(services) == before
+def refused(services: Services, error: type[DomainError], key: str):  # noqa: ANN201 - a context manager
+    """The block must raise `error` with message key `key` and write nothing to TABLES."""
+    return world.refused(services, error, key, TABLES)
 
 
 async def _submit(services: Services, w: World, *, who: int | None = None, minutes: int = 60,
@@ -193,10 +182,10 @@ async def test_a_volunteer_of_another_community_cannot_log_hours_here(services: 
 
 async def test_a_replayed_submission_creates_nothing_new(services: Services, w: World) -> None:
     first = await _submit(services, w, request_key="tg:update:1001")
-    before = await _counts(services)
+    before = await world.row_counts(services, TABLES)
     again = await _submit(services, w, request_key="tg:update:1001")
     assert again == first
-    assert await _counts(services) == before
+    assert await world.row_counts(services, TABLES) == before
 
 
 # --- deciding -----------------------------------------------------------------------------------
@@ -269,13 +258,13 @@ async def test_a_worker_records_hours_for_a_volunteer_without_a_phone(services: 
     assert (await services.points.balance(w.volunteer, w.community_id)).posted == 20
     assert await _earn_transfers(services, log.id) == 1
 
-    before = await _counts(services)
+    before = await world.row_counts(services, TABLES)
     [again] = await services.hours.record(
         w.worker, w.community_id, [w.volunteer], category_id=w.categories["助医"], service_date=TODAY,
         minutes=120, request_key="console:record:1",
     )
     assert (again.changed, again.log.id) == (False, log.id)
-    assert await _counts(services) == before
+    assert await world.row_counts(services, TABLES) == before
     assert (await services.points.balance(w.volunteer, w.community_id)).posted == 20
 
 
@@ -296,14 +285,14 @@ async def test_a_worker_records_an_event_for_several_volunteers(services: Servic
         )).all()
     assert set(rows) == {("重阳节敬老活动", w.worker, w.worker)}
 
-    before = await _counts(services)
+    before = await world.row_counts(services, TABLES)
     again = await services.hours.record(
         w.worker, w.community_id, w.volunteers, category_id=w.categories["助乐"], service_date=TODAY,
         minutes=180, event_name="重阳节敬老活动", request_key="console:event:7",
     )
     assert [d.log.id for d in again] == [d.log.id for d in decisions]
     assert not any(d.changed for d in again)
-    assert await _counts(services) == before
+    assert await world.row_counts(services, TABLES) == before
 
 
 async def test_an_event_with_one_ineligible_person_records_nobody(services: Services, w: World) -> None:

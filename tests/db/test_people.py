@@ -4,12 +4,10 @@ error and key, and for having written nothing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 
 from bot.clock import FixedClock
 from bot.db import Database
@@ -18,6 +16,7 @@ from bot.services import Services
 from bot.services.people import CODE_ALPHABET
 from bot.settings import Settings
 from models import AuditEntry, Community, InviteCode, Person
+from tests import world
 from tests.world import World, make_world, person
 
 TODAY = date(2026, 11, 20)
@@ -30,18 +29,9 @@ async def w(services: Services) -> World:
     return await make_world(services)
 
 
-async def _counts(services: Services) -> dict[str, int]:
-    async with services.db.uow() as uow:
-        return {t: (await uow.session.execute(text(f"SELECT count(*) FROM {t}"))).scalar_one() for t in TABLES}
-
-
-@asynccontextmanager
-async def refused(services: Services, error: type[DomainError], key: str) -> AsyncIterator[None]:
-    before = await _counts(services)
-    with pytest.raises(error) as caught:
-        yield
-    assert caught.value.key == key
-    assert await _counts(services) == before
+def refused(services: Services, error: type[DomainError], key: str):  # noqa: ANN201 - a context manager
+    """The block must raise `error` with message key `key` and write nothing to TABLES."""
+    return world.refused(services, error, key, TABLES)
 
 
 async def _audit(services: Services, action: str) -> list[tuple]:
@@ -84,10 +74,10 @@ async def test_joining_makes_a_resident_with_an_account_and_is_idempotent(servic
     newcomer = await person(services, "newcomer", "新人")
     first = await services.people.join(newcomer, f"  {code.lower()} ")  # typed by hand
     assert (first.role, first.confirmed, first.invited_as) == ("resident", True, "volunteer")
-    before = await _counts(services)
+    before = await world.row_counts(services, TABLES)
     again = await services.people.join(newcomer, code)  # a single-use code still lets its owner back
     assert again == first
-    assert await _counts(services) == before
+    assert await world.row_counts(services, TABLES) == before
     balance = await services.points.balance(newcomer, w.community_id)
     assert (balance.posted, balance.pending) == (0, 0)
     async with services.db.uow() as uow:
@@ -265,10 +255,10 @@ async def test_workers_adjust_with_a_reason_and_it_is_audited(services: Services
         (w.admin, w.community_id, w.volunteer, {"amount": -10, "reason": "重复计分", "transfer": down.id}),
     ]
     # A redelivered request neither moves points nor writes a second audit entry.
-    before = await _counts(services)
+    before = await world.row_counts(services, TABLES)
     again = await services.points.adjust(w.worker, w.community_id, w.volunteer, 30, "纸质记录补录", key="adj:1")
     assert (again.id, again.replayed) == (result.id, True)
-    assert await _counts(services) == before
+    assert await world.row_counts(services, TABLES) == before
     [history_top, *_], _ = await services.points.history(w.volunteer, w.community_id)
     assert (history_top.kind, history_top.delta, history_top.reason) == ("adjust", -10, "重复计分")
 

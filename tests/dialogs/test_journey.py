@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+
 
 from sqlalchemy import func, select
 

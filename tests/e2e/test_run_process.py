@@ -6,6 +6,7 @@ approved by a button press, see the balance; then stops cleanly on SIGINT."""
 from __future__ import annotations
 
 import json
+from contextlib import suppress
 import os
 import re
 import signal
@@ -127,10 +128,8 @@ def serve(api: BotAPI) -> ThreadingHTTPServer:
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            try:
+            with suppress(BrokenPipeError, ConnectionResetError):  # the bot gave up a long poll while stopping
                 self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the bot gave up a long poll while stopping
 
         def log_message(self, *args: Any) -> None:
             pass
