@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-
-
 from sqlalchemy import func, select
 
 from bot.clock import FixedClock
