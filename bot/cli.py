@@ -1,4 +1,4 @@
-"""The `lovebank` command line (DESIGN.md section 4)."""
+"""The `lovebank` command line."""
 
 from __future__ import annotations
 

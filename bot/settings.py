@@ -1,4 +1,4 @@
-"""Operator settings: environment and `.env`, prefix LOVEBANK_ (DESIGN.md section 4)."""
+"""Operator settings: environment and `.env`, prefix LOVEBANK_."""
 
 from __future__ import annotations
 

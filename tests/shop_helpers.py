@@ -111,7 +111,7 @@ async def snapshot(services: Services) -> tuple:
 
 
 async def ledger_invariants(services: Services, community_id: int | None = None) -> None:
-    """DESIGN.md "The ledger": posted sums to zero; cached posted and pending equal the sums of
+    """The ledger's invariants: posted sums to zero; cached posted and pending equal the sums of
     the transfers; no guarded account is overdrawn; a hold resolves at most once; no stock is
     negative. Every transfer stays inside one community, so one community's books (`community_id`)
     balance on their own too."""

@@ -1,4 +1,4 @@
-"""Dialogs: flows written once, presented by every channel (DESIGN.md section 3)."""
+"""Dialogs: flows written once, presented by every channel."""
 
 from bot.dialogs.core import Actor, Caller, Context, Document, Input, Option, Reply, command, step
 from bot.dialogs.engine import Dialogs, Turn

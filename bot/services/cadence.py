@@ -1,4 +1,4 @@
-"""How often each elder is visited or phoned (DESIGN.md "Elderly visits"), per community.
+"""How often each elder is visited or phoned, per community.
 
 Three kinds of elder: "intensive" (living alone and 70 or older, or high risk) are visited every
 7 days; "alone" (living alone, under 70) every 14 days and phoned every 7; "other" every 30 days.

@@ -18,7 +18,7 @@ from bot.services.ledger import Ledger
 from bot.settings import Settings
 from models import Community, Identity, InviteCode, Membership, Person, ServiceCategory
 
-# (中文名, English name) of the default service categories, DESIGN.md "Service hours".
+# (中文名, English name) of the default service categories.
 DEFAULT_CATEGORIES = (
     ("探访", "Visit"), ("助餐", "Meals"), ("助洁", "Cleaning"), ("助医", "Medical escort"),
     ("助急", "Emergency help"), ("助乐", "Recreation"), ("家政", "Housework"),

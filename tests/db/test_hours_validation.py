@@ -1,4 +1,4 @@
-"""Service hours rules (DESIGN.md "Service hours"), one test per rule. Every refusal is checked
+"""Service hours rules, one test per rule. Every refusal is checked
 for its typed error and message key, and for having written nothing at all."""
 
 from __future__ import annotations

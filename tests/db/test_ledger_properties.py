@@ -1,4 +1,4 @@
-"""Property test of the ledger (DESIGN.md "The ledger"): random sequences of earn, hold, post,
+"""Property test of the ledger: random sequences of earn, hold, post,
 void, expire, adjust, gift, donate, replays and key reuse, each in its own transaction through
 the services. After every step the invariants are checked straight from the database, and the
 stored balances are compared with a small in-memory model that predicts which steps must succeed.

@@ -1,6 +1,5 @@
-"""Communities, invites, joining, volunteers, roles and admins (DESIGN.md "Communities, people,
-roles"), and manual adjustments (DESIGN.md "The ledger"). Refusals are checked for their typed
-error and key, and for having written nothing."""
+"""Communities, invites, joining, volunteers, roles and admins, and manual adjustments.
+Refusals are checked for their typed error and key, and for having written nothing."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Every privileged action × every role, and forged button data: allowed or refused as
-DESIGN.md says, and a refusal changes nothing."""
+the rules say, and a refusal changes nothing."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Operator settings (DESIGN.md section 4): LOVEBANK_ environment variables and .env, secrets
+"""Operator settings: LOVEBANK_ environment variables and .env, secrets
 never shown, and a bad value stops start-up with one line naming the variable."""
 
 from __future__ import annotations
