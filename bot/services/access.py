@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import NotAllowed, NotFound
-from models import Membership, Person
+from models import Community, Membership, Person
 
 RANK = {"resident": 0, "volunteer": 1, "worker": 2}
 
@@ -16,6 +16,13 @@ async def get_person(session: AsyncSession, person_id: int) -> Person:
     if person is None:
         raise NotFound("error.no_person")
     return person
+
+
+async def get_community(session: AsyncSession, community_id: int) -> Community:
+    community = await session.get(Community, community_id)
+    if community is None:
+        raise NotFound("error.no_community")
+    return community
 
 
 async def role_in(session: AsyncSession, person_id: int, community_id: int) -> str | None:

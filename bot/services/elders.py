@@ -24,7 +24,7 @@ from bot.clock import Clock
 from bot.db import Database
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.i18n import T, Text
-from bot.services.access import require_role, role_in
+from bot.services.access import get_community, require_role, role_in
 from bot.services.audit import audit
 from bot.services.cadence import Due, VisitCadence, due_of, local_date
 from bot.services.notify import notify
@@ -119,13 +119,6 @@ def _problem_text(p: Problem) -> Text:
 
 # --- who may see and do what -----------------------------------------------------------------
 
-async def community_of(session: AsyncSession, community_id: int) -> Community:
-    community = await session.get(Community, community_id)
-    if community is None:
-        raise NotFound("error.no_community")
-    return community
-
-
 def local_today(clock: Clock, community: Community) -> date:
     return local_date(clock.now(), ZoneInfo(community.timezone))
 
@@ -206,7 +199,7 @@ class ElderRoster:
 
         async def work(session: AsyncSession) -> ImportReport:
             await require_worker(session, actor_id, community_id)
-            community = await community_of(session, community_id)
+            community = await get_community(session, community_id)
             problems = _header_problems(table.header, table.raw_header)
             if problems:
                 return ImportReport(problems)
@@ -345,7 +338,7 @@ class ElderRoster:
 
         async def work(session: AsyncSession) -> ElderView:
             await require_role(session, actor_id, community_id, "worker")
-            community = await community_of(session, community_id)
+            community = await get_community(session, community_id)
             row, problems = clean_row(values, local_today(self.clock, community).year)
             if row is None:
                 raise problems[0][1]
@@ -383,7 +376,7 @@ class ElderRoster:
         async def work(session: AsyncSession) -> ElderView:
             elder = await get_elder(session, elder_id)
             await require_role(session, actor_id, elder.community_id, "worker")
-            community = await community_of(session, elder.community_id)
+            community = await get_community(session, elder.community_id)
             if column == "worker":
                 handle = value.strip().lstrip("@")
                 elder.worker_id = None  # "-" or nothing: every worker of the community looks after them
@@ -478,7 +471,7 @@ class ElderRoster:
 
         async def work(session: AsyncSession) -> bytes:
             await require_role(session, actor_id, community_id, "worker")
-            community = await community_of(session, community_id)
+            community = await get_community(session, community_id)
             elders = list(await session.scalars(
                 select(Elder).where(Elder.community_id == community_id, Elder.active.is_(True)).order_by(Elder.id)))
             handles = await self._handles(session, community_id)
@@ -521,7 +514,7 @@ class ElderRoster:
     async def _views(self, session: AsyncSession, elders: list[Elder], *, full: bool) -> list[ElderView]:
         if not elders:
             return []
-        community = await community_of(session, elders[0].community_id)
+        community = await get_community(session, elders[0].community_id)
         tz, today = ZoneInfo(community.timezone), local_today(self.clock, community)
         cadence = VisitCadence.from_options(community.options)
         ids = [e.id for e in elders]

@@ -25,7 +25,7 @@ from bot.clock import Clock
 from bot.db import Database
 from bot.errors import InvalidInput, NotFound
 from bot.i18n import render
-from bot.services.access import require_role
+from bot.services.access import get_community, require_role
 from bot.services.audit import audit
 from bot.settings import Settings
 from models import Account, Community, Membership, Person, ServiceCategory, ServiceLog, Transfer
@@ -146,7 +146,7 @@ class ReportsService:
     async def recent_months(self, community_id: int) -> tuple[str, str]:
         """This month and last month in the community's time zone, as YYYY-MM."""
         async with self.db.uow() as uow:
-            community = await _community(uow.session, community_id)
+            community = await get_community(uow.session, community_id)
         year, month = self.this_month(community.timezone)
         last = (year, month - 1) if month > 1 else (year - 1, 12)
         return f"{year:04d}-{month:02d}", f"{last[0]:04d}-{last[1]:02d}"
@@ -182,7 +182,7 @@ class ReportsService:
         totals only, no names."""
         async with self.db.uow() as uow:
             await require_role(uow.session, person_id, community_id, "resident")
-            community = await _community(uow.session, community_id)
+            community = await get_community(uow.session, community_id)
             report_month = self._month(community, month)
             data = await _hours_by(uow.session, community_id, report_month, locale)
         png = await asyncio.to_thread(_chart, community.name, report_month, locale, data)
@@ -193,7 +193,7 @@ class ReportsService:
         under REPEATABLE READ; one read transaction on SQLite)."""
         async with self.db.uow() as uow:
             session = uow.session
-            community = await _community(session, community_id)
+            community = await get_community(session, community_id)
             report_month = self._month(community, month)
             flows = await _flows(session, community_id, report_month)
             sheets = [
@@ -550,10 +550,3 @@ def hours_sheets(data: HoursBy, locale: str) -> list[Sheet]:
          sum(c.points for c in data.categories)),
     )
     return [weeks, categories]
-
-
-async def _community(session: AsyncSession, community_id: int) -> Community:
-    community = await session.get(Community, community_id)
-    if community is None:
-        raise NotFound("error.no_community")
-    return community

@@ -21,7 +21,7 @@ from bot.db import Database
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.i18n import hours, render
 from bot.jobs import claim
-from bot.services.access import get_person, require_role, role_in
+from bot.services.access import get_community, get_person, require_role, role_in
 from bot.services.audit import audit
 from bot.settings import Settings
 from models import AnnouncementGroup, Community, Membership, Notification, Person, ServiceLog
@@ -212,13 +212,13 @@ class StarsService:
 
         async def work(session: AsyncSession) -> GroupView:
             await require_role(session, actor_id, community_id, "worker")
-            community = await _community(session, community_id)
+            community = await get_community(session, community_id)
             group = await _group(session, channel, chat_id)
             if group is not None and group.community_id == community_id:
                 return GroupView(community_id, community.name, channel, chat_id, changed=False)
             if group is not None:
                 if not await _is_worker(session, actor_id, group.community_id):
-                    other = await _community(session, group.community_id)
+                    other = await get_community(session, group.community_id)
                     raise NotAllowed("error.group_taken", community=other.name)
                 previous = group.community_id
                 group.community_id, group.set_by_id, group.created_at = community_id, actor_id, self.clock.now()
@@ -240,7 +240,7 @@ class StarsService:
             if group is None:
                 raise NotFound("error.no_group")
             await require_role(session, actor_id, group.community_id, "worker")
-            community = await _community(session, group.community_id)
+            community = await get_community(session, group.community_id)
             await session.execute(delete(AnnouncementGroup).where(AnnouncementGroup.id == group.id))
             await audit(session, self.clock, "group.unset", actor_id, group.community_id, "group", None,
                         {"chat": f"{channel}:{chat_id}"})
@@ -407,13 +407,6 @@ async def _names(session: AsyncSession, person_ids: set[int]) -> dict[int, str |
         select(Person.id, Person.display_name, Person.hide_name).where(Person.id.in_(sorted(person_ids)))
     )
     return {pid: (None if hidden else name) for pid, name, hidden in rows}
-
-
-async def _community(session: AsyncSession, community_id: int) -> Community:
-    community = await session.get(Community, community_id)
-    if community is None:
-        raise NotFound("error.no_community")
-    return community
 
 
 async def _group(session: AsyncSession, channel: str, chat_id: str) -> AnnouncementGroup | None:

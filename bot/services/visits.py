@@ -22,7 +22,8 @@ from bot.jobs import claim
 from bot.services.access import get_person, require_role, role_in
 from bot.services.audit import audit
 from bot.services.cadence import VisitCadence, due_filter, due_of, due_params, local_date
-from bot.services.elders import ElderRoster, community_of, elder_access, get_elder, local_today, viewer
+from bot.services.access import get_community
+from bot.services.elders import ElderRoster, elder_access, get_elder, local_today, viewer
 from bot.services.hours import MAX_MINUTES, MIN_MINUTES, STEP_MINUTES, HoursService, LogView
 from bot.services.notify import notify, notify_admins
 from bot.services.people import PeopleService
@@ -175,7 +176,7 @@ class VisitsService:
 
     async def cadence(self, community_id: int) -> VisitCadence:
         async with self.db.uow() as uow:
-            return VisitCadence.from_options((await community_of(uow.session, community_id)).options)
+            return VisitCadence.from_options((await get_community(uow.session, community_id)).options)
 
     async def set_cadence(self, actor_id: int, community_id: int, changes: dict[str, Any]) -> VisitCadence:
         """Merge `changes` ({"age": 75} or {"alone": {"visit": 10, "call": 5}}) into the
@@ -183,7 +184,7 @@ class VisitsService:
 
         async def work(session: AsyncSession) -> VisitCadence:
             await require_role(session, actor_id, community_id, "worker")
-            community = await community_of(session, community_id)
+            community = await get_community(session, community_id)
             merged = dict((community.options or {}).get("cadence") or {})
             for key, value in changes.items():
                 merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
@@ -288,7 +289,7 @@ class VisitsService:
     async def _details(self, session: AsyncSession, elder: Elder, visit: VisitRecord) -> dict[str, Any]:
         """What a worker or an admin needs to act: who, where, how to reach them and their family."""
         reporter = await get_person(session, visit.person_id)
-        community = await community_of(session, elder.community_id)
+        community = await get_community(session, elder.community_id)
         return dict(
             ref=f"E{elder.id}", name=elder.name, age=local_today(self.clock, community).year - elder.birth_year,
             community=community.name, address=elder.address, phone=elder.phone or "—",
@@ -306,7 +307,7 @@ class VisitsService:
             category_id = await uow.session.scalar(select(ServiceCategory.id).where(
                 ServiceCategory.community_id == visit.community_id, ServiceCategory.name == VISIT_CATEGORY,
                 ServiceCategory.active.is_(True)))
-            tz = ZoneInfo((await community_of(uow.session, visit.community_id)).timezone)
+            tz = ZoneInfo((await get_community(uow.session, visit.community_id)).timezone)
         if visit.service_log_id is not None:
             return await self.hours.get(visit.service_log_id)
         if category_id is None:
@@ -377,7 +378,7 @@ class VisitsService:
                 elder = await get_elder(session, alert.elder_id)
                 visit = await session.get(VisitRecord, alert.visit_id)
                 worker = await session.get(Person, elder.worker_id) if elder.worker_id else None
-                raised = alert.raised_at.astimezone(ZoneInfo((await community_of(session, alert.community_id)).timezone))
+                raised = alert.raised_at.astimezone(ZoneInfo((await get_community(session, alert.community_id)).timezone))
                 await notify_admins(session, self.clock, "visits.notify.escalated", alert=f"A{alert.id}",
                                     raised=raised.strftime("%m-%d %H:%M"), worker=worker.display_name if worker else "—",
                                     **await self._details(session, elder, visit))
