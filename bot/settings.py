@@ -26,9 +26,17 @@ class Settings(BaseSettings):
     # Bootstrap admins as channel identities, e.g. "telegram:123456,console:admin".
     admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     wechat_token: SecretStr | None = None
+    # The EncodingAESKey: when set, safe mode. The previous key is accepted for a while after a change.
     wechat_aes_key: SecretStr | None = None
+    wechat_aes_key_previous: SecretStr | None = None
     wechat_app_id: str | None = None
+    wechat_app_secret: SecretStr | None = None
     wechat_api_url: str = "https://api.weixin.qq.com"
+    # A template message for notifications outside the 48-hour customer-service window.
+    wechat_template_id: str | None = None
+    # The address people reach `lovebank serve` at, for download links (default: the origin of
+    # LOVEBANK_WEBHOOK_URL).
+    public_url: str | None = None
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     http_host: str = "127.0.0.1"

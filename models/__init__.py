@@ -2,6 +2,7 @@
 
 from models.audit import AuditEntry
 from models.base import Base
+from models.channels import AccessToken, Download, LinkCode
 from models.community import Community, Grid
 from models.hours import ServiceCategory, ServiceLog
 from models.ledger import Account, Transfer
@@ -16,4 +17,5 @@ __all__ = [
     "Membership", "Person", "DialogState", "JobRun", "Notification", "ServiceCategory", "ServiceLog", "Transfer",
     "Redemption", "ShopItem", "StockMovement",
     "Elder", "ElderVolunteer", "VisitAlert", "VisitRecord",
+    "AccessToken", "Download", "LinkCode",
 ]

@@ -6,6 +6,7 @@ from bot.clock import Clock
 from bot.db import Database
 from bot.services.hours import HoursService
 from bot.services.ledger import Ledger
+from bot.services.links import LinksService
 from bot.services.outbox import OutboxService
 from bot.services.people import PeopleService
 from bot.services.points import PointsService
@@ -32,3 +33,4 @@ class Services:
         self.reports = ReportsService(db, settings, self.clock)
         self.shop = ShopService(db, settings, self.clock, self.ledger)
         self.visits = VisitsService(db, settings, self.clock, self.people, self.hours)
+        self.links = LinksService(db, self.clock)

@@ -46,6 +46,8 @@ def test_settings_come_from_lovebank_variables(monkeypatch: pytest.MonkeyPatch) 
         "LOVEBANK_HTTP_PORT": "9000",
         "LOVEBANK_HOLD_EXPIRY_DAYS": "3",
         "LOVEBANK_WECHAT_APP_ID": "wx123",
+        "LOVEBANK_WECHAT_TEMPLATE_ID": "tmpl-1",
+        "LOVEBANK_WECHAT_API_URL": "http://127.0.0.1:9999",
         # Unprefixed and unknown names are not settings.
         "DATABASE_URL": "sqlite+aiosqlite:///wrong.db",
         "LOVEBANK_NO_SUCH_THING": "ignored",
@@ -57,6 +59,7 @@ def test_settings_come_from_lovebank_variables(monkeypatch: pytest.MonkeyPatch) 
     assert s.telegram_token.get_secret_value() == TOKEN
     assert (s.telegram_api_url, s.timezone, s.locale) == ("http://127.0.0.1:8081/bot", "Europe/Berlin", "en")
     assert (s.http_port, s.hold_expiry_days, s.wechat_app_id) == (9000, 3, "wx123")
+    assert (s.wechat_template_id, s.wechat_api_url) == ("tmpl-1", "http://127.0.0.1:9999")
 
 
 def test_a_dotenv_file_is_read_and_the_environment_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -67,7 +70,7 @@ def test_a_dotenv_file_is_read_and_the_environment_wins(monkeypatch: pytest.Monk
     assert (s.locale, s.http_port) == ("en", 9443)
 
 
-@pytest.mark.parametrize("name", ["telegram_token", "wechat_token", "wechat_aes_key", "webhook_secret"])
+@pytest.mark.parametrize("name", ["telegram_token", "wechat_token", "wechat_aes_key", "wechat_aes_key_previous", "wechat_app_secret", "webhook_secret"])
 def test_secrets_are_never_shown(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     monkeypatch.setenv(f"LOVEBANK_{name.upper()}", TOKEN)
     s = load()

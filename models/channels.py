@@ -1,0 +1,53 @@
+"""What the channels keep in the database: one-time codes that link a second channel to a
+person, platform access tokens shared by every process, and files offered as download links."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, IdPk, UTCDateTime
+
+
+class LinkCode(IdPk, Base):
+    """`/link` in one channel makes it; typed in another channel within 10 minutes, it joins
+    that channel's identity to the same person. Used once."""
+
+    __tablename__ = "link_codes"
+
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))  # where it was made
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AccessToken(Base):
+    """A platform's API token (WeChat's access_token), one per application: fetched by one
+    process under a row lock and read by all, since each fetch retires the previous token."""
+
+    __tablename__ = "access_tokens"
+
+    app: Mapped[str] = mapped_column(String(64), primary_key=True)  # "wechat:<app id>"
+    token: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    fetches: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Download(IdPk, Base):
+    """A file for a person on a channel that cannot carry files (WeChat): served once asked for
+    by its link, until it expires. Only the SHA-256 of the link's secret is stored."""
+
+    __tablename__ = "downloads"
+
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    downloads: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
