@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.clock import Clock
 from bot.db import Database
+from bot.services.downloads import DownloadsService
 from bot.services.hours import HoursService
 from bot.services.ledger import Ledger
 from bot.services.links import LinksService
@@ -12,6 +13,7 @@ from bot.services.people import PeopleService
 from bot.services.points import PointsService
 from bot.services.reports import ReportsService
 from bot.services.stars import StarsService
+from bot.services.tokens import TokenStore
 from bot.services.shop import ShopService
 from bot.services.visits import VisitsService
 from bot.services import report_sections  # noqa: F401  (the supermarket's and visits' report sheets)
@@ -34,3 +36,5 @@ class Services:
         self.shop = ShopService(db, settings, self.clock, self.ledger)
         self.visits = VisitsService(db, settings, self.clock, self.people, self.hours)
         self.links = LinksService(db, self.clock)
+        self.tokens = TokenStore(db, self.clock)
+        self.downloads = DownloadsService(db, self.clock)

@@ -1,0 +1,68 @@
+"""Files for channels that cannot carry them (WeChat): the file is kept for 24 hours behind a
+link with an unguessable secret, served by `lovebank serve`, and every download is audited.
+Only a hash of the secret is stored, so the database alone does not give the links away."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.db import Database
+from bot.services.audit import audit
+from models import Download, Person
+
+LIFETIME = timedelta(hours=24)
+ROUTE = "/download/"  # where `lovebank serve` serves them
+
+
+@dataclass(frozen=True)
+class DownloadFile:
+    filename: str
+    content: bytes
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class DownloadsService:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db, self.clock = db, clock
+
+    async def offer(self, person_id: int, filename: str, content: bytes) -> str:
+        """Keep the file for the person; returns the secret that goes into the link."""
+        secret = secrets.token_urlsafe(24)
+
+        async def work(session: AsyncSession) -> None:
+            now = self.clock.now()
+            await session.execute(delete(Download).where(Download.expires_at < now))  # old files go
+            session.add(Download(token_hash=_hash(secret), person_id=person_id, filename=filename[:200],
+                                 content=content, downloads=0, expires_at=now + LIFETIME, created_at=now))
+
+        await self.db.transaction(work)
+        return secret
+
+    async def take(self, secret: str) -> DownloadFile | None:
+        """The file behind a link, or None when the link is wrong or expired; each download is
+        written to the audit log."""
+        if not secret or len(secret) > 64:
+            return None
+
+        async def work(session: AsyncSession) -> DownloadFile | None:
+            now = self.clock.now()
+            found = await session.scalar(select(Download).where(Download.token_hash == _hash(secret)))
+            if found is None or found.expires_at < now:
+                return None
+            await session.execute(update(Download).where(Download.id == found.id).values(downloads=Download.downloads + 1))
+            community_id = await session.scalar(select(Person.community_id).where(Person.id == found.person_id))
+            await audit(session, self.clock, "file.download", found.person_id, community_id, "download", found.id,
+                        details={"filename": found.filename})
+            return DownloadFile(found.filename, found.content)
+
+        return await self.db.transaction(work)

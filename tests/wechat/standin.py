@@ -1,0 +1,260 @@
+"""A stand-in for WeChat, for tests: its API (what the bot calls, through LOVEBANK_WECHAT_API_URL)
+and its server side (what WeChat posts to the bot's /wechat, signed, plaintext or AES-encrypted,
+retried with the same MsgId).
+
+The API behaves like WeChat's, failures included: tokens expire and each fetch retires the
+previous one; a customer-service message to someone who has not written for 48 hours gets
+45015; a burst to one person gets 45047 when `burst_limit` is set; `fail_next` injects an error
+code (40001 for a token WeChat no longer accepts)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+import time
+import urllib.request
+from collections import deque
+from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlparse
+
+from handlers.wechat import xml
+from handlers.wechat.crypto import MessageCrypto, sha1_signature
+
+APP_ID, APP_SECRET, TOKEN = "wx5f0b1e2d3c4a5968", "app-secret-never-shown", "lovebank-test-token"
+AES_KEY = base64.b64encode(bytes(range(32))).decode().rstrip("=")
+ACCOUNT = "gh_lovebank"  # the Official Account's own id (ToUserName of incoming messages)
+WINDOW = 48 * 3600
+
+
+@dataclass
+class Sent:
+    kind: str  # text, image, template
+    openid: str
+    content: str = ""
+    media_id: str = ""
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+class WeChatAPI:
+    """The platform API's state: tokens, the 48-hour window, messages sent, media, menus."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Condition()
+        self.valid_tokens: dict[str, float] = {}  # token → expiry (epoch seconds)
+        self.token_fetches = 0
+        self.issued: list[str] = []
+        self.last_seen: dict[str, float] = {}  # openid → when they last wrote
+        self.sent: list[Sent] = []
+        self.refused: list[tuple[int, dict[str, Any]]] = []
+        self.media: dict[str, bytes] = {}
+        self.menus: list[dict[str, Any]] = []
+        self.qr: dict[str, str] = {}  # ticket → scene
+        self.fail_next: deque[int] = deque()
+        self.burst_limit: int | None = None
+        self.burst: dict[str, int] = {}
+
+    def seen(self, openid: str, at: float | None = None) -> None:
+        with self.lock:
+            self.last_seen[openid] = time.time() if at is None else at
+            self.burst[openid] = 0
+
+    def wait_for(self, predicate: Any, timeout: float = 20.0) -> list[Sent]:
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while True:
+                found = [s for s in self.sent if predicate(s)]
+                if found:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"WeChat stand-in: nothing matching after {timeout}s; sent: {self.sent}")
+                self.lock.wait(left)
+
+    def handle(self, method: str, path: str, query: dict[str, str], body: bytes, content_type: str) -> dict[str, Any]:
+        with self.lock:
+            if path == "/cgi-bin/token":
+                if query.get("appid") != APP_ID or query.get("secret") != APP_SECRET:
+                    return {"errcode": 40125, "errmsg": "invalid appsecret"}
+                self.token_fetches += 1
+                token = secrets.token_hex(16)
+                self.issued.append(token)
+                # A new token retires the others (WeChat keeps the old one for 5 minutes; here at once).
+                self.valid_tokens = {token: time.time() + 7200}
+                return {"access_token": token, "expires_in": 7200}
+            token = query.get("access_token", "")
+            if self.fail_next:
+                code = self.fail_next.popleft()
+                if code in (40001, 42001):
+                    self.valid_tokens.pop(token, None)
+                return {"errcode": code, "errmsg": "injected"}
+            if self.valid_tokens.get(token, 0) < time.time():
+                return {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"}
+            result = self._call(path, query, body, content_type)
+            self.lock.notify_all()
+            return result
+
+    def _call(self, path: str, query: dict[str, str], body: bytes, content_type: str) -> dict[str, Any]:
+        if path == "/cgi-bin/media/upload":
+            media_id = f"media-{len(self.media) + 1}"
+            self.media[media_id] = _multipart_file(body, content_type)
+            return {"type": query.get("type", "image"), "media_id": media_id, "created_at": int(time.time())}
+        data = json.loads(body or b"{}")
+        if path == "/cgi-bin/message/custom/send":
+            openid = data["touser"]
+            if time.time() - self.last_seen.get(openid, 0) > WINDOW:
+                self.refused.append((45015, data))
+                return {"errcode": 45015, "errmsg": "response out of time limit or subscription is canceled"}
+            self.burst[openid] = self.burst.get(openid, 0) + 1
+            if self.burst_limit is not None and self.burst[openid] > self.burst_limit:
+                self.refused.append((45047, data))
+                return {"errcode": 45047, "errmsg": "out of response count limit"}
+            if data["msgtype"] == "text":
+                self.sent.append(Sent("text", openid, content=data["text"]["content"]))
+            else:
+                self.sent.append(Sent("image", openid, media_id=data["image"]["media_id"]))
+            return {"errcode": 0, "errmsg": "ok"}
+        if path == "/cgi-bin/message/template/send":
+            fields = {k: v["value"] for k, v in data["data"].items()}
+            self.sent.append(Sent("template", data["touser"], content="\n".join(fields.values()), fields=fields))
+            return {"errcode": 0, "errmsg": "ok", "msgid": len(self.sent)}
+        if path == "/cgi-bin/menu/create":
+            self.menus.append(data)
+            return {"errcode": 0, "errmsg": "ok"}
+        if path == "/cgi-bin/qrcode/create":
+            scene = data["action_info"]["scene"]["scene_str"]
+            ticket = secrets.token_urlsafe(12)
+            self.qr[ticket] = scene
+            return {"ticket": ticket, "expire_seconds": data.get("expire_seconds"), "url": f"http://weixin.qq.com/q/{ticket}"}
+        return {"errcode": 40066, "errmsg": "invalid url"}
+
+
+def _multipart_file(body: bytes, content_type: str) -> bytes:
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    for part in message.iter_parts():
+        return part.get_payload(decode=True) or b""
+    return b""
+
+
+class APIServer:
+    """WeChat's API on 127.0.0.1 with an ephemeral port."""
+
+    def __init__(self) -> None:
+        self.api = WeChatAPI()
+        api = self.api
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                url = urlparse(self.path)
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                result = api.handle(self.command, url.path, query, body, self.headers.get("Content-Type", ""))
+                payload = json.dumps(result, ensure_ascii=False).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = _serve
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> APIServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# --- WeChat's server side: posting to the bot --------------------------------------------------
+
+@dataclass
+class Answer:
+    status: int
+    body: str
+    seconds: float
+
+    def message(self, crypto: MessageCrypto | None = None) -> dict[str, str]:
+        """The passive reply, decrypted in safe mode ({} for "success" or empty)."""
+        if self.body in ("", "success"):
+            return {}
+        fields = xml.parse(self.body)
+        if "Encrypt" in fields:
+            assert crypto is not None, "an encrypted reply needs the key"
+            fields = xml.parse(crypto.decrypt(fields["Encrypt"]))
+        return fields
+
+
+class WeChatServer:
+    """Posts messages and events to the bot as WeChat does: signed, and in safe mode encrypted."""
+
+    def __init__(self, url: str, api: WeChatAPI | None = None, *, aes_key: str | None = AES_KEY,
+                 token: str = TOKEN, app_id: str = APP_ID) -> None:
+        self.url, self.api, self.token = url.rstrip("/") + "/wechat", api, token
+        self.crypto = MessageCrypto(token, app_id, [aes_key]) if aes_key else None
+        self.next_msg_id = 10_000_000
+
+    def verify(self, echostr: str = "echo-123", *, token: str | None = None) -> Answer:
+        timestamp, nonce = str(int(time.time())), secrets.token_hex(4)
+        query = {"signature": sha1_signature(token or self.token, timestamp, nonce), "timestamp": timestamp,
+                 "nonce": nonce, "echostr": echostr}
+        return self._http("GET", query, None)
+
+    def text(self, openid: str, content: str, *, msg_id: int | None = None, menu_id: str | None = None,
+             created: int | None = None) -> tuple[int, dict[str, Any]]:
+        if msg_id is None:
+            self.next_msg_id += 1
+            msg_id = self.next_msg_id
+        fields: dict[str, Any] = {"ToUserName": ACCOUNT, "FromUserName": openid, "CreateTime": created or int(time.time()),
+                                  "MsgType": "text", "Content": content, "MsgId": msg_id}
+        if menu_id is not None:
+            fields["bizmsgmenuid"] = menu_id
+        return msg_id, fields
+
+    def event(self, openid: str, event: str, key: str | None = None, *, created: int | None = None) -> dict[str, Any]:
+        fields: dict[str, Any] = {"ToUserName": ACCOUNT, "FromUserName": openid,
+                                  "CreateTime": created or int(time.time()), "MsgType": "event", "Event": event}
+        if key is not None:
+            fields["EventKey"] = key
+        return fields
+
+    def post(self, fields: dict[str, Any], *, bad_signature: bool = False, plaintext: bool = False) -> Answer:
+        opens_window = fields.get("MsgType") != "event" or fields.get("Event") in ("subscribe", "SCAN", "CLICK")
+        if self.api is not None and opens_window:
+            self.api.seen(str(fields["FromUserName"]))  # the 48-hour window opens with each message
+        body = xml.build(fields)
+        timestamp, nonce = str(int(time.time())), secrets.token_hex(4)
+        query = {"timestamp": timestamp, "nonce": nonce, "openid": str(fields["FromUserName"])}
+        query["signature"] = sha1_signature(self.token, timestamp, nonce)
+        if self.crypto is not None and not plaintext:
+            encrypted = self.crypto.encrypt(body)
+            query.update(encrypt_type="aes", msg_signature=self.crypto.signature(timestamp, nonce, encrypted))
+            body = xml.build({"ToUserName": ACCOUNT, "Encrypt": encrypted})
+        if bad_signature:
+            query["signature"] = "0" * 40
+            if "msg_signature" in query:
+                query["msg_signature"] = "0" * 40
+        return self._http("POST", query, body.encode())
+
+    def _http(self, method: str, query: dict[str, str], body: bytes | None) -> Answer:
+        request = urllib.request.Request(f"{self.url}?{urlencode(query)}", data=body, method=method,
+                                         headers={"Content-Type": "text/xml"} if body else {})
+        started = time.perf_counter()
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return Answer(response.status, response.read().decode(), time.perf_counter() - started)
+        except urllib.error.HTTPError as exc:
+            return Answer(exc.code, exc.read().decode(errors="replace"), time.perf_counter() - started)

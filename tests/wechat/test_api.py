@@ -1,0 +1,77 @@
+"""WeChat's API through the stand-in: one access token shared by two processes (one fetch),
+refreshed once after 40001 and the call retried once, the token and the secret never logged."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from bot.clock import FixedClock
+from bot.db import Database
+from bot.services import Services
+from bot.settings import Settings
+from handlers.wechat.api import WeChatAPI, WeChatError
+from tests.wechat.standin import APP_SECRET, APIServer
+
+
+def other_process(database_url: str, settings: Settings, clock: FixedClock) -> Services:
+    return Services(Database(database_url), settings, clock)
+
+
+async def test_two_processes_share_one_token_and_refresh_after_40001(
+    services: Services, settings: Settings, clock: FixedClock, database_url: str, wechat_api: APIServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # What an operator's log shows (INFO), and everything this channel and httpx say.
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="handlers")
+    second = other_process(database_url, settings, clock)
+    one, two = WeChatAPI(settings, services.tokens), WeChatAPI(settings, second.tokens)
+    try:
+        wechat_api.api.seen("oA")
+        await one.send_text("oA", "第一条")
+        await two.send_text("oA", "第二条")
+        assert wechat_api.api.token_fetches == 1 and await services.tokens.fetches(one.app) == 1
+        # WeChat stops accepting the token: the first caller refreshes once and retries once.
+        wechat_api.api.fail_next.append(40001)
+        await one.send_text("oA", "第三条")
+        assert wechat_api.api.token_fetches == 2
+        # The other process's cached token is now retired; it finds the new one in the database
+        # instead of fetching a third.
+        await two.send_text("oA", "第四条")
+        assert wechat_api.api.token_fetches == 2
+        assert [s.content for s in wechat_api.api.sent] == ["第一条", "第二条", "第三条", "第四条"]
+        # Rejected twice in a row: refreshed once, retried once, then the error is the caller's.
+        wechat_api.api.fail_next.extend([40001, 40001])
+        with pytest.raises(WeChatError) as caught:
+            await one.send_text("oA", "第五条")
+        assert caught.value.code == 40001 and wechat_api.api.token_fetches == 3
+    finally:
+        await one.close()
+        await two.close()
+        await second.db.dispose()
+    assert caplog.records  # the fetches were logged, without the token
+    for record in caplog.records:
+        assert APP_SECRET not in record.getMessage()
+        assert not any(token in record.getMessage() for token in wechat_api.api.issued)
+
+
+async def test_window_and_burst_errors_reach_the_caller(services: Services, settings: Settings, wechat_api: APIServer) -> None:
+    api = WeChatAPI(settings, services.tokens)
+    try:
+        with pytest.raises(WeChatError) as caught:
+            await api.send_text("oNeverWrote", "hi")
+        assert caught.value.code == 45015
+        wechat_api.api.seen("oB")
+        wechat_api.api.burst_limit = 1
+        await api.send_text("oB", "1")
+        with pytest.raises(WeChatError) as caught:
+            await api.send_text("oB", "2")
+        assert caught.value.code == 45047
+        media_id = await api.upload_image(b"\x89PNG-bytes")
+        assert wechat_api.api.media[media_id] == b"\x89PNG-bytes"
+        qr = await api.create_qr("ABCD2345")
+        assert wechat_api.api.qr[qr.url.rsplit("/", 1)[1]] == "ABCD2345"
+    finally:
+        await api.close()
