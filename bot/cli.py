@@ -44,6 +44,13 @@ def _parser() -> argparse.ArgumentParser:
     elders.add_argument("file")
     elders.add_argument("--community", help="the community's name (needed when there are several)")
 
+    wechat = sub.add_parser("wechat", help="the WeChat Official Account")
+    wechat_sub = wechat.add_subparsers(dest="action", required=True, metavar="ACTION")
+    wechat_sub.add_parser("menu", help="create the custom menu (记录时长, 我的积分, 更多)")
+    poster = sub.add_parser("invite-poster", help="a printable poster with the join QR codes (WeChat, Telegram)")
+    poster.add_argument("--community", metavar="NAME", help="needed when there is more than one community")
+    poster.add_argument("-o", "--output", required=True, metavar="FILE", help="PNG file to write")
+
     jobs = sub.add_parser("jobs", help="scheduled jobs")
     jobs_sub = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
     jobs_sub.add_parser("list", help="list the jobs and their schedules")
@@ -179,6 +186,18 @@ async def _import_elders(settings: Settings, path: str, community: str | None) -
         await services.db.dispose()
 
 
+async def _wechat(settings: Settings, action: str, community: str | None = None, output: str | None = None) -> int:
+    from handlers.wechat import tools
+
+    services = await open_services(settings)
+    try:
+        if action == "menu":
+            return await tools.create_menu(services, settings)
+        return await tools.make_invite_poster(services, settings, community, output or "poster.png")
+    finally:
+        await services.db.dispose()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = get_settings()
@@ -198,6 +217,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_export_stock(settings, args.month))
     if args.command == "import":
         return asyncio.run(_import_elders(settings, args.file, args.community))
+    if args.command == "wechat":
+        return asyncio.run(_wechat(settings, args.action))
+    if args.command == "invite-poster":
+        return asyncio.run(_wechat(settings, "invite-poster", args.community, args.output))
     if args.command == "jobs":
         return asyncio.run(_jobs(settings, args.action, getattr(args, "name", None), getattr(args, "period", None)))
     return 2

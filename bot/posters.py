@@ -120,6 +120,10 @@ def qr_image(data: str, size: int) -> Image.Image:
     return square
 
 
+def qr_png(data: str, size: int = 430) -> bytes:
+    return _png(qr_image(data, size))
+
+
 def invite_poster(title: str, lines: list[str], panels: list[QRPanel], footer: str) -> bytes:
     """A notice-board poster: a title, a few lines, QR codes side by side with their labels."""
     qr_size = 340 if len(panels) > 1 else 460

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from bot.dialogs.core import COMMANDS, Context, Input, Reply, command, option, reply, step
@@ -11,6 +12,9 @@ from bot.i18n import T
 from bot.services.people import clean_name
 
 LINKS: dict[str, str] = {}  # channel → invite link template with {code}, set by the adapters
+# channel → makes a join QR code picture (PNG) for an invite code, set by the adapters (WeChat's
+# parametric QR codes: scanning follows the account and joins).
+INVITE_PICTURES: dict[str, Callable[[str], Awaitable[bytes]]] = {}
 
 
 @command("start", role=None, help_key="help.start")
@@ -129,6 +133,9 @@ async def invite(ctx: Context, args: str) -> list[Reply]:
     replies = [reply("invite.code", code=code, role=T(f"role.{role}"))]
     if link:
         replies.append(reply("invite.link", link=link.format(code=code)))
+    picture = INVITE_PICTURES.get(ctx.actor.channel)
+    if picture:
+        replies.append(Reply(T("invite.qr"), image=await picture(code)))
     return replies
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.db import Database
 from bot.errors import InvalidInput, NotAllowed, NotFound
-from bot.services.access import get_person, require_admin, require_role
+from bot.services.access import get_community, get_person, require_admin, require_role
 from bot.services.audit import audit
 from bot.services.ledger import Ledger
 from bot.settings import Settings
@@ -163,13 +163,17 @@ class PeopleService:
         return await self.db.transaction(work)
 
     async def create_invite(
-        self, actor_id: int, community_id: int, *, role: str = "volunteer", max_uses: int | None = None
+        self, actor_id: int | None, community_id: int, *, role: str = "volunteer", max_uses: int | None = None
     ) -> str:
+        """A worker's invite code; `actor_id` None is the operator (an invite poster)."""
         if role not in ("resident", "volunteer"):
             raise InvalidInput("error.bad_role")
 
         async def work(session: AsyncSession) -> str:
-            await require_role(session, actor_id, community_id, "worker")
+            if actor_id is not None:
+                await require_role(session, actor_id, community_id, "worker")
+            else:
+                await get_community(session, community_id)
             code = new_code()
             session.add(InviteCode(
                 code=code, community_id=community_id, role=role, created_by_id=actor_id,

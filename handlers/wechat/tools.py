@@ -1,0 +1,84 @@
+"""Operator commands for the WeChat channel: `lovebank wechat menu` and
+`lovebank invite-poster --community NAME -o FILE`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from bot.errors import DomainError
+from bot.i18n import render
+from bot.posters import QRPanel, invite_poster
+from bot.services import Services
+from bot.settings import Settings
+from handlers.wechat.api import WeChatAPI, WeChatError
+from handlers.wechat.menu import MENU, check_menu
+
+
+def wechat_configured(settings: Settings) -> bool:
+    return bool(settings.wechat_app_id and settings.wechat_app_secret)
+
+
+async def create_menu(services: Services, settings: Settings) -> int:
+    problems = check_menu(MENU)
+    if problems:  # a programming error, caught by the tests; never send WeChat a broken menu
+        print("lovebank: the menu breaks WeChat's limits: " + "; ".join(problems), file=sys.stderr)
+        return 1
+    if not wechat_configured(settings):
+        print("lovebank: set LOVEBANK_WECHAT_APP_ID and LOVEBANK_WECHAT_APP_SECRET first", file=sys.stderr)
+        return 2
+    api = WeChatAPI(settings, services.tokens)
+    try:
+        await api.create_menu(MENU)
+    except WeChatError as exc:
+        print(f"lovebank: WeChat refused the menu: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await api.close()
+    print("WeChat menu created: " + " | ".join(b["name"] for b in MENU["button"]))
+    return 0
+
+
+async def telegram_username(settings: Settings) -> str:
+    from telegram import Bot
+
+    token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
+    async with Bot(token, base_url=settings.telegram_api_url.rstrip("/")) as bot:
+        return bot.username
+
+
+async def make_invite_poster(services: Services, settings: Settings, community: str | None, output: str) -> int:
+    locale = settings.locale
+    try:
+        community_id = await services.visits.roster.community_named(community)
+    except DomainError as exc:
+        print(f"lovebank: {render(locale, exc.key, exc.params)}", file=sys.stderr)
+        return 2
+    name = await services.people.community_name(community_id)
+    code = await services.people.create_invite(None, community_id)
+    panels: list[QRPanel] = []
+    if wechat_configured(settings):
+        api = WeChatAPI(settings, services.tokens)
+        try:
+            qr = await api.create_qr(code, permanent=True)  # a poster stays up: a QR code that lasts
+        except WeChatError as exc:
+            print(f"lovebank: WeChat could not make the QR code: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            await api.close()
+        panels.append(QRPanel(render(locale, "poster.wechat"), qr.url))
+    if settings.telegram_token is not None and settings.telegram_token.get_secret_value().strip():
+        try:
+            username = await telegram_username(settings)
+        except Exception as exc:  # noqa: BLE001 - any failure of the Bot API is told in one line
+            print(f"lovebank: cannot ask Telegram for the bot's name: {type(exc).__name__}", file=sys.stderr)
+            return 1
+        panels.append(QRPanel(render(locale, "poster.telegram"), f"https://t.me/{username}?start={code}"))
+    picture = invite_poster(
+        render(locale, "poster.title", {"community": name}),
+        [render(locale, "poster.line"), render(locale, "poster.code", {"code": code})],
+        panels, render(locale, "poster.footer"),
+    )
+    Path(output).write_bytes(picture)
+    print(f"{output}: {name}, invite code {code}, QR codes: {len(panels)}")
+    return 0

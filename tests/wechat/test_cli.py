@@ -1,0 +1,62 @@
+"""`lovebank wechat menu` and `lovebank invite-poster`, as an operator runs them, against the
+WeChat API stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from bot.cli import main
+from bot.settings import get_settings
+from handlers.wechat.menu import MENU
+from tests.db.test_report_cli import _seed
+from tests.wechat.standin import APP_ID, APP_SECRET, APIServer
+
+
+@pytest.fixture
+def operator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[APIServer]:
+    monkeypatch.chdir(tmp_path)
+    for name in ("TELEGRAM_TOKEN", "WECHAT_APP_ID", "WECHAT_APP_SECRET"):
+        monkeypatch.delenv(f"LOVEBANK_{name}", raising=False)
+    monkeypatch.setenv("LOVEBANK_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'bank.db'}")
+    get_settings.cache_clear()
+    asyncio.run(_seed(get_settings().database_url))
+    with APIServer() as server:
+        monkeypatch.setenv("LOVEBANK_WECHAT_API_URL", server.url)
+        yield server
+    get_settings.cache_clear()
+
+
+def configure(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOVEBANK_WECHAT_APP_ID", APP_ID)
+    monkeypatch.setenv("LOVEBANK_WECHAT_APP_SECRET", APP_SECRET)
+    get_settings.cache_clear()
+
+
+def test_menu(operator: APIServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["wechat", "menu"]) == 2
+    assert "LOVEBANK_WECHAT_APP_ID" in capsys.readouterr().err
+    configure(monkeypatch)
+    assert main(["wechat", "menu"]) == 0
+    assert operator.api.menus == [MENU] and "记录时长" in capsys.readouterr().out
+    operator.api.fail_next.append(40018)  # WeChat refuses: one line, exit 1, no traceback
+    assert main(["wechat", "menu"]) == 1
+    assert capsys.readouterr().err.startswith("lovebank: WeChat refused the menu")
+
+
+def test_invite_poster(operator: APIServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                       capsys: pytest.CaptureFixture[str]) -> None:
+    configure(monkeypatch)
+    assert main(["invite-poster", "-o", "poster.png"]) == 2  # two communities: which one?
+    assert "幸福社区" in capsys.readouterr().err
+    assert main(["invite-poster", "--community", "幸福社区", "-o", "poster.png"]) == 0
+    out = capsys.readouterr().out
+    code = out.split("invite code ")[1].split(",")[0]
+    assert "QR codes: 1" in out
+    assert list(operator.api.qr.values()) == [code]  # WeChat's QR code carries the invite as its scene
+    assert Image.open(io.BytesIO((tmp_path / "poster.png").read_bytes())).format == "PNG"
