@@ -193,7 +193,7 @@ async def _wechat(settings: Settings, action: str, community: str | None = None,
     try:
         if action == "menu":
             return await tools.create_menu(services, settings)
-        return await tools.make_invite_poster(services, settings, community, output or "poster.png")
+        return await tools.make_invite_poster(services, settings, community, output or "")
     finally:
         await services.db.dispose()
 
