@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     jobs_sub.add_parser("list", help="list the jobs and their schedules")
     run_job = jobs_sub.add_parser("run", help="run one job now")
     run_job.add_argument("name")
-    run_job.add_argument("--period", help="star-list: week or month")
+    run_job.add_argument("--period", help="star-list, star-poster: week or month")
     return parser
 
 

@@ -12,6 +12,7 @@ from bot.services.outbox import OutboxService
 from bot.services.people import PeopleService
 from bot.services.points import PointsService
 from bot.services.reports import ReportsService
+from bot.services.star_posters import StarPostersService
 from bot.services.stars import StarsService
 from bot.services.tokens import TokenStore
 from bot.services.shop import ShopService
@@ -38,3 +39,4 @@ class Services:
         self.links = LinksService(db, self.clock)
         self.tokens = TokenStore(db, self.clock)
         self.downloads = DownloadsService(db, self.clock)
+        self.star_posters = StarPostersService(db, self.clock, self.stars)

@@ -1,0 +1,113 @@
+"""The star list as a poster. WeChat Official Accounts cannot post into groups, so every week
+(Monday) and month (the 1st), in each community's own time zone, the community's workers who are
+on WeChat get last period's list as a poster image to forward to their groups. Telegram
+announcement groups get the same poster with the text as its caption (`poster_params` travels
+with their post).
+
+A notification carries the poster as `_poster` (title, subtitle, rows, already in the
+community's language); a channel that can send pictures draws it with `draw`, others show the
+text. Claimed per community and period, so a restart or a second process never sends twice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.db import Database
+from bot.errors import InvalidInput
+from bot.i18n import render
+from bot.jobs import claim
+from bot.posters import PosterRow, star_poster
+from bot.services.stars import StarList, StarsService, _due_kinds, post_params, star_line_params
+from models import Community, Identity, Membership, Notification
+
+JOB = "star-poster"
+POSTER = "_poster"  # the notification parameter a picture-capable channel draws
+
+
+@dataclass(frozen=True)
+class PosterSummary:
+    sent: int  # workers' notifications written
+    already: int  # communities whose poster for the period went out before
+    empty: int
+
+    def __str__(self) -> str:
+        return f"star-poster: sent to {self.sent} workers, already sent {self.already}, nothing to send {self.empty}"
+
+
+def poster_params(star_list: StarList) -> dict[str, Any]:
+    """What the poster shows, rendered once in the community's language (notification
+    parameters are JSON)."""
+    locale, period = star_list.locale, star_list.period
+    rows = []
+    for star in star_list.stars:
+        line = star_line_params(locale, star)
+        rows.append([star.rank, line["name"], line["hours"]])
+    title = render(locale, f"poster.stars_title_{period.kind}", {"community": star_list.community})
+    subtitle = render(locale, "poster.stars_period", {"start": period.start or "", "end": period.end or ""})
+    return {"title": title, "subtitle": subtitle, "rows": rows,
+            "hours_label": render(locale, "poster.stars_hours"), "footer": render(locale, "poster.stars_footer"),
+            "empty": render(locale, "poster.stars_empty")}
+
+
+def draw(params: dict[str, Any]) -> bytes:
+    """The PNG of a notification's `_poster`."""
+    return star_poster(str(params["title"]), str(params["subtitle"]),
+                       [PosterRow(int(r), str(n), str(h)) for r, n, h in params["rows"]],
+                       hours_label=str(params["hours_label"]), footer=str(params["footer"]),
+                       empty=str(params.get("empty", "")))
+
+
+class StarPostersService:
+    def __init__(self, db: Database, clock: Clock, stars: StarsService) -> None:
+        self.db, self.clock, self.stars = db, clock, stars
+
+    async def send(self, now: datetime, kind: str | None = None) -> PosterSummary:
+        """Last week's poster on a Monday, last month's on the 1st (or `kind` now) to the
+        workers on WeChat of every community that has some."""
+        if kind is not None and kind not in ("week", "month"):
+            raise InvalidInput("error.bad_period")
+        on_wechat = exists().where(Identity.person_id == Membership.person_id, Identity.channel == "wechat")
+        async with self.db.read() as uow:
+            rows = (await uow.session.execute(
+                select(Community.id, Community.timezone).where(exists().where(
+                    Membership.community_id == Community.id, Membership.role == "worker", on_wechat))
+                .order_by(Community.id)
+            )).all()
+        due: dict[str, list[int]] = {"week": [], "month": []}
+        for community_id, tz in rows:
+            for k in [kind] if kind else _due_kinds(now.astimezone(ZoneInfo(tz)).date()):
+                due[k].append(community_id)
+        sent = already = empty = 0
+        for k, ids in due.items():
+            if not ids:
+                continue
+            lists = await self.stars.lists(k, previous=True, community_ids=ids)
+            for community_id in ids:
+                star_list = lists[community_id]
+                if not star_list.stars:
+                    empty += 1
+                    continue
+                count = await self.db.transaction(lambda s, sl=star_list: self._send_once(s, sl, now))
+                sent += count or 0
+                already += count is None
+        return PosterSummary(sent, already, empty)
+
+    async def _send_once(self, session: AsyncSession, star_list: StarList, now: datetime) -> int | None:
+        if not await claim(session, JOB, str(star_list.community_id), star_list.period.key, now):
+            return None
+        params = {**post_params(star_list), POSTER: poster_params(star_list)}
+        workers = list(await session.scalars(
+            select(Membership.person_id).where(
+                Membership.community_id == star_list.community_id, Membership.role == "worker",
+                exists().where(Identity.person_id == Membership.person_id, Identity.channel == "wechat"))
+        ))
+        session.add_all(Notification(person_id=w, key=f"stars.poster_{star_list.period.kind}", params=params,
+                                     created_at=now) for w in workers)
+        return len(workers)

@@ -1,0 +1,38 @@
+"""The star list as a poster for the workers on WeChat: once per community and period, drawn
+from the notification's own parameters."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+from PIL import Image
+from sqlalchemy import select
+
+from bot.clock import FixedClock
+from bot.services import Services
+from bot.services.star_posters import POSTER, draw
+from models import Notification
+from tests.world import World
+
+
+async def test_workers_on_wechat_get_last_weeks_poster_once(services: Services, world: World, clock: FixedClock) -> None:
+    # worker1 links a WeChat account; worker2 is on the console only.
+    made = await services.links.new_code(world.worker, "console")
+    _, wechat = await services.people.identify("wechat", "oWorker1", display_name="微信用户")
+    await services.links.link(wechat.id, made.code)
+    last_week = services.hours.today("Asia/Shanghai") - timedelta(days=7)
+    for volunteer, minutes in zip(world.volunteers, (180, 60, 60), strict=True):
+        await services.hours.record(world.worker, world.community_id, [volunteer], category_id=world.categories["探访"],
+                                    service_date=last_week, minutes=minutes)
+    summary = await services.star_posters.send(clock.now(), "week")
+    assert (summary.sent, summary.already) == (1, 0)
+    again = await services.star_posters.send(clock.now(), "week")
+    assert (again.sent, again.already) == (0, 1)
+    async with services.db.read() as uow:
+        notes = list(await uow.session.scalars(select(Notification).where(Notification.key == "stars.poster_week")))
+    assert [n.person_id for n in notes] == [world.worker]
+    poster = notes[0].params[POSTER]
+    assert poster["rows"] == [[1, "志愿者1", "3"], [2, "志愿者2", "1"], [2, "志愿者3", "1"]]
+    assert "幸福社区" in poster["title"]
+    assert Image.open(io.BytesIO(draw(poster))).format == "PNG"
