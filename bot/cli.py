@@ -26,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--as", dest="handle", required=True, metavar="NAME", help="whose chat, e.g. volunteer1")
 
     sub.add_parser("run", help="the Telegram bot (long polling) with its scheduled jobs; migrates first")
+    sub.add_parser("serve", help="the web app: webhooks, /healthz, /readyz, workers; jobs on the leader only")
     export = sub.add_parser("export", help="reports and reconciliations out")
     export_sub = export.add_subparsers(dest="what", required=True, metavar="WHAT")
     report = export_sub.add_parser(
@@ -211,6 +212,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from handlers.telegram import run
 
         return run(settings)
+    if args.command == "serve":
+        from handlers.serve import serve
+
+        return serve(settings)
     if args.command == "export" and args.what == "report":
         return asyncio.run(_export_report(settings, args.month, args.output, args.community, args.locale))
     if args.command == "export" and args.what == "stock":

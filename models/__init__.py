@@ -5,6 +5,7 @@ from models.base import Base
 from models.channels import AccessToken, Download, LinkCode
 from models.community import Community, Grid
 from models.hours import ServiceCategory, ServiceLog
+from models.inbox import InboxEntry
 from models.ledger import Account, Transfer
 from models.outbox import DialogState, JobRun, Notification
 from models.people import Identity, InviteCode, Membership, Person
@@ -18,4 +19,5 @@ __all__ = [
     "Redemption", "ShopItem", "StockMovement",
     "Elder", "ElderVolunteer", "VisitAlert", "VisitRecord",
     "AccessToken", "Download", "LinkCode",
+    "InboxEntry",
 ]

@@ -41,6 +41,9 @@ class Identity(IdPk, Base):
     handle: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     # The person's last message on this channel: WeChat lets us write back for 48 hours after it.
     last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Set when the platform refuses to deliver (the person blocked the bot); their
+    # notifications wait on this channel until they write to us again.
+    unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Membership(IdPk, Base):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -24,6 +25,9 @@ IDLE = timedelta(minutes=30)
 OPTIONS = "_options"  # the values of the options shown last, for numbered answers
 
 
+Settle = Callable[[AsyncSession, "Turn"], Awaitable[None]]
+
+
 @dataclass(frozen=True)
 class Turn:
     """What one input produced: the replies, and who to render them for."""
@@ -39,14 +43,17 @@ class Dialogs:
 
         self.services = services
 
-    async def handle(self, caller: Caller, inp: Input) -> Turn:
+    async def handle(self, caller: Caller, inp: Input, settle: Settle | None = None) -> Turn:
+        """`settle(session, turn)` runs inside the transaction that saves the dialog state (the
+        inbox marks its entry handled there), so a turn either finishes whole or not at all."""
         ctx, saved = await self._context(caller, inp.request_key)
         try:
             replies = await self._dispatch(ctx, inp, saved)
         except DomainError as exc:
             replies = [reply(exc.key, **exc.params)]
-        await self._save(ctx, replies, saved)
-        return Turn(replies, ctx.actor.locale, ctx.actor.person_id)
+        turn = Turn(replies, ctx.actor.locale, ctx.actor.person_id)
+        await self._save(ctx, replies, saved, None if settle is None else (lambda session: settle(session, turn)))
+        return turn
 
     def render(self, locale: str, replies: list[Reply]) -> list[str]:
         """Plain text of replies, options as one numbered list across the turn (console and
@@ -146,16 +153,22 @@ class Dialogs:
             saved = {"expired": True}
         return ctx, saved
 
-    async def _save(self, ctx: Context, replies: list[Reply], saved: dict[str, Any]) -> None:
+    async def _save(self, ctx: Context, replies: list[Reply], saved: dict[str, Any],
+                    settle: Callable[[AsyncSession], Awaitable[None]] | None) -> None:
         shown = [o for r in replies for o in r.options]
         data = dict(ctx.data)
         if shown:
             data[OPTIONS] = [o.value for o in shown]
         new = {"flow": ctx.flow or "", "step": ctx.step or "", "data": data} if (ctx.flow or shown) else {}
-        if new == {k: v for k, v in saved.items() if k != "expired"} and "expired" not in saved:
+        unchanged = new == {k: v for k, v in saved.items() if k != "expired"} and "expired" not in saved
+        if unchanged and settle is None:
             return  # nothing changed: no write on the hot path
 
         async def work(session: AsyncSession) -> None:
+            if settle is not None:
+                await settle(session)
+            if unchanged:
+                return
             identity_id = ctx.actor.identity_id
             if not new:
                 await session.execute(delete(DialogState).where(DialogState.identity_id == identity_id))

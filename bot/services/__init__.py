@@ -6,6 +6,7 @@ from bot.clock import Clock
 from bot.db import Database
 from bot.services.downloads import DownloadsService
 from bot.services.hours import HoursService
+from bot.services.inbox import InboxService
 from bot.services.ledger import Ledger
 from bot.services.links import LinksService
 from bot.services.outbox import OutboxService
@@ -32,6 +33,7 @@ class Services:
         self.hours = HoursService(db, settings, self.clock, self.ledger)
         self.points = PointsService(db, self.clock, self.ledger)
         self.outbox = OutboxService(db, self.clock, settings.locale)
+        self.inbox = InboxService(db, self.clock)
         self.stars = StarsService(db, settings, self.clock)
         self.reports = ReportsService(db, settings, self.clock)
         self.shop = ShopService(db, settings, self.clock, self.ledger)
