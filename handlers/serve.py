@@ -42,8 +42,15 @@ async def _serve(settings: Settings) -> int:
             from handlers.telegram.webhook import setup as setup_telegram
 
             setup_telegram(web, settings)
+        if settings.wechat_token is not None and settings.wechat_token.get_secret_value().strip():
+            from handlers.wechat.webhook import setup as setup_wechat
+
+            setup_wechat(web, settings)
         if not pipeline.channels:
-            raise SettingsError("lovebank: no channel configured (set LOVEBANK_TELEGRAM_TOKEN)")
+            raise SettingsError("lovebank: no channel configured (set LOVEBANK_TELEGRAM_TOKEN or LOVEBANK_WECHAT_TOKEN)")
+        from handlers.downloads import setup as setup_downloads
+
+        setup_downloads(web)
         await web.startup()
     except BaseException:
         await services.db.dispose()

@@ -37,15 +37,15 @@ class DownloadsService:
 
     async def offer(self, person_id: int, filename: str, content: bytes) -> str:
         """Keep the file for the person; returns the secret that goes into the link."""
+        return await self.db.transaction(lambda session: self.add(session, person_id, filename, content))
+
+    async def add(self, session: AsyncSession, person_id: int, filename: str, content: bytes) -> str:
+        """`offer` inside a transaction of the caller's (the turn that made the file)."""
         secret = secrets.token_urlsafe(24)
-
-        async def work(session: AsyncSession) -> None:
-            now = self.clock.now()
-            await session.execute(delete(Download).where(Download.expires_at < now))  # old files go
-            session.add(Download(token_hash=_hash(secret), person_id=person_id, filename=filename[:200],
-                                 content=content, downloads=0, expires_at=now + LIFETIME, created_at=now))
-
-        await self.db.transaction(work)
+        now = self.clock.now()
+        await session.execute(delete(Download).where(Download.expires_at < now))  # old files go
+        session.add(Download(token_hash=_hash(secret), person_id=person_id, filename=filename[:200],
+                             content=content, downloads=0, expires_at=now + LIFETIME, created_at=now))
         return secret
 
     async def take(self, secret: str) -> DownloadFile | None:

@@ -332,6 +332,26 @@ class InboxService:
 
         return await self.db.transaction(work)
 
+    async def take_first(self, entry_id: int, parts: int, rest_after: float) -> dict[str, Any] | None:
+        """`take_reply` for a reply of `parts` parts of which only the first can be the passive
+        answer (WeChat answers a message with one message): the first counts as sent passively and
+        a worker sends the rest `rest_after` seconds later, after the passive answer has arrived."""
+        if parts <= 1:
+            return await self.take_reply(entry_id)
+        now = self.clock.now()
+
+        async def work(session: AsyncSession) -> dict[str, Any] | None:
+            return await session.scalar(
+                update(InboxEntry)
+                .where(InboxEntry.id == entry_id, InboxEntry.status == "handled", InboxEntry.reply_sent == 0,
+                       or_(InboxEntry.lease_until.is_(None), InboxEntry.lease_until < now))
+                .values(reply_sent=1, replied="passive", lease_until=None,
+                        not_before=now + timedelta(seconds=rest_after))
+                .returning(InboxEntry.reply)
+            )
+
+        return await self.db.transaction(work)
+
     # --- for operators ------------------------------------------------------------------------
 
     async def parked(self, limit: int = 100) -> list[Parked]:

@@ -75,6 +75,11 @@ class OutboxService:
         or only for `person_id`; marked delivered as they are taken."""
         return await self.db.transaction(lambda session: self._claim(session, channel, person_id, limit, None))
 
+    async def take_in(self, session: AsyncSession, channel: str, person_id: int, limit: int = 20) -> list[Delivery]:
+        """`take` inside a transaction of the caller's: a channel that answers a person's message
+        folds what waited for them into the answer (WeChat, outside its 48-hour window)."""
+        return await self._claim(session, channel, person_id, limit, None)
+
     async def claim(self, channel: str, worker: str, *, limit: int = 50, lease: float = 30.0,
                     person_id: int | None = None) -> list[Delivery]:
         token = f"{worker}/{next(_claims)}"

@@ -232,6 +232,12 @@ class WeChatServer:
         return fields
 
     def post(self, fields: dict[str, Any], *, bad_signature: bool = False, plaintext: bool = False) -> Answer:
+        query, body = self.request(fields, bad_signature=bad_signature, plaintext=plaintext)
+        return self._http("POST", query, body)
+
+    def request(self, fields: dict[str, Any], *, bad_signature: bool = False,
+                plaintext: bool = False) -> tuple[dict[str, str], bytes]:
+        """The query string and body WeChat would POST for `fields`."""
         opens_window = fields.get("MsgType") != "event" or fields.get("Event") in ("subscribe", "SCAN", "CLICK")
         if self.api is not None and opens_window:
             self.api.seen(str(fields["FromUserName"]))  # the 48-hour window opens with each message
@@ -247,7 +253,7 @@ class WeChatServer:
             query["signature"] = "0" * 40
             if "msg_signature" in query:
                 query["msg_signature"] = "0" * 40
-        return self._http("POST", query, body.encode())
+        return query, body.encode()
 
     def _http(self, method: str, query: dict[str, str], body: bytes | None) -> Answer:
         request = urllib.request.Request(f"{self.url}?{urlencode(query)}", data=body, method=method,

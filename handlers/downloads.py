@@ -1,0 +1,33 @@
+"""`GET /download/<secret>` on `lovebank serve`: files offered as links to channels that cannot
+carry files (a WeChat worker's monthly report). Valid 24 hours; every download is audited by the
+service. A wrong or expired link gets 404 and a line saying so."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from bot.services.downloads import ROUTE
+from handlers.web import Web
+
+TYPES = {".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".csv": "text/csv",
+         ".png": "image/png", ".zip": "application/zip"}
+
+
+def setup(web: Web) -> None:
+    services = web.services
+
+    async def download(request: Request) -> Response:
+        found = await services.downloads.take(request.path_params["secret"])
+        if found is None:
+            return PlainTextResponse("This link is wrong or has expired (links last 24 hours). / 链接无效或已过期。",
+                                     status_code=404)
+        suffix = found.filename[found.filename.rfind("."):].lower() if "." in found.filename else ""
+        return Response(found.content, media_type=TYPES.get(suffix, "application/octet-stream"), headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(found.filename)}",
+            "Cache-Control": "no-store",
+        })
+
+    web.route(ROUTE + "{secret}", download, methods=["GET"])

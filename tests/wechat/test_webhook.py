@@ -1,0 +1,148 @@
+"""The /wechat webhook and the WeChat channel in one process, on the real ASGI app with its
+inbox and outbox workers, against the WeChat stand-in: verification, refused signatures (nothing
+stored), safe-mode passive replies, numbered taps, a retried MsgId (one effect, the same reply),
+the 48-hour rule (template, or waiting for the next message), unfollowing, and report links."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import timedelta
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from bot.clock import Clock
+from bot.db import Database
+from bot.pipeline import Pipeline
+from bot.services import Services
+from bot.settings import Settings
+from handlers.downloads import setup as setup_downloads
+from handlers.web import Web
+from handlers.wechat.channel import WeChatChannel
+from handlers.wechat.webhook import setup as setup_wechat
+from models import AuditEntry, Identity, InboxEntry, Notification, ServiceLog
+from tests.wechat.standin import APIServer, Answer, WeChatServer
+from tests.world import World, make_world
+
+pytestmark = pytest.mark.db
+
+
+@dataclass
+class Served:
+    client: httpx.AsyncClient
+    wechat: WeChatServer
+    channel: WeChatChannel
+    services: Services
+    api: APIServer
+
+    async def post(self, fields: dict[str, Any], **options: Any) -> Answer:
+        query, body = self.wechat.request(fields, **options)
+        response = await self.client.post(f"/wechat?{urlencode(query)}", content=body)
+        return Answer(response.status_code, response.text, response.elapsed.total_seconds() if False else 0.0)
+
+    async def say(self, openid: str, text: str, **options: Any) -> str:
+        _, fields = self.wechat.text(openid, text, **options)
+        answer = await self.post(fields)
+        assert answer.status == 200, answer.body
+        return answer.message(self.wechat.crypto).get("Content", "")
+
+
+@pytest.fixture
+async def services(database: Database, settings: Settings) -> Services:
+    # A real clock: the inbox's holds and the outbox's backoff are real time here.
+    return Services(database, settings, Clock())
+
+
+@pytest.fixture
+async def served(services: Services, settings: Settings, wechat_api: APIServer) -> AsyncIterator[Served]:
+    pipeline = Pipeline(services, {}, concurrency=4, lease=30.0)
+    web = Web(services, pipeline)
+    channel = setup_wechat(web, settings)
+    setup_downloads(web)
+    pipeline.outbox.poll = 0.1
+    pipeline.start()
+    transport = httpx.ASGITransport(app=web.app())
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://bank.test") as client:
+            yield Served(client, WeChatServer("http://bank.test", wechat_api.api), channel, services, wechat_api)
+    finally:
+        await pipeline.stop()
+        await channel.api.close()
+
+
+async def count(services: Services, model: Any, *where: Any) -> int:
+    async with services.db.read() as uow:
+        return await uow.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+async def test_verification_and_bad_signatures_store_nothing(served: Served) -> None:
+    query = served.wechat.request(served.wechat.event("oX", "subscribe"))[0]
+    good = {k: query[k] for k in ("signature", "timestamp", "nonce")}
+    answer = await served.client.get(f"/wechat?{urlencode({**good, 'echostr': 'hello-42'})}")
+    assert (answer.status_code, answer.text) == (200, "hello-42")
+    bad = await served.client.get(f"/wechat?{urlencode({**good, 'signature': '0' * 40, 'echostr': 'x'})}")
+    assert bad.status_code == 403
+    _, fields = served.wechat.text("oX", "/help")
+    assert (await served.post(fields, bad_signature=True)).status == 403
+    # A correct plain signature but a tampered ciphertext signature: refused too.
+    query, body = served.wechat.request(fields)
+    query["msg_signature"] = "f" * 40
+    assert (await served.client.post(f"/wechat?{urlencode(query)}", content=body)).status_code == 403
+    assert await count(served.services, InboxEntry) == 0
+    assert await count(served.services, Identity, Identity.channel == "wechat") == 0
+
+
+async def test_join_by_qr_register_and_log_by_taps_with_one_effect_per_msgid(served: Served) -> None:
+    world: World = await make_world(served.services)
+    code = await served.services.people.create_invite(world.worker, world.community_id)
+    welcome = (await served.post(served.wechat.event("oNew", "subscribe", f"qrscene_{code}"))).message(served.wechat.crypto)
+    assert "欢迎加入 幸福社区" in welcome["Content"] and "真实姓名" in welcome["Content"]
+    assert "请直接输入" in await served.say("oNew", "王小明")  # WeChat wording: no button to share a contact
+    assert "登记成功" in await served.say("oNew", "13912345678")
+    menu = await served.say("oNew", "/log")
+    assert '<a href="weixin://bizmsgmenu?msgmenucontent=探访（10分/时）&msgmenuid=1">1. 探访（10分/时）</a>' in menu
+    await served.say("oNew", "探访", menu_id="1")  # a tap
+    await served.say("oNew", "1")  # a typed number: today
+    await served.say("oNew", "2")  # 1 hour
+    summary = await served.say("oNew", "陪王奶奶聊天")
+    assert "时长：1 小时" in summary
+    msg_id, fields = served.wechat.text("oNew", "提交", menu_id="1")
+    first = await served.post(fields)
+    again = await served.post(fields)  # WeChat's retry of the same MsgId
+    assert first.message(served.wechat.crypto)["Content"] == again.message(served.wechat.crypto)["Content"]
+    assert "已提交" in first.message(served.wechat.crypto)["Content"]
+    assert await count(served.services, ServiceLog, ServiceLog.status == "pending") == 1
+    assert await count(served.services, InboxEntry, InboxEntry.platform_id == str(msg_id)) == 1
+
+
+async def test_48_hour_rule_waits_for_the_next_message_or_uses_the_template(served: Served, settings: Settings) -> None:
+    world = await make_world(served.services)
+    await served.say("oLate", "/help")
+    person = await served.services.people.identify("wechat", "oLate", display_name="x")
+    # More than 48 hours pass, on WeChat's side and ours.
+    served.api.api.seen("oLate", at=0)
+    async with served.services.db.uow() as uow:
+        await uow.session.execute(Identity.__table__.update().where(Identity.external_id == "oLate")
+                                  .values(last_message_at=served.services.clock.now() - timedelta(hours=49)))
+        await uow.commit()
+    for _ in range(2):
+        await served.services.db.transaction(lambda s: _note(s, served.services, person[0].id))
+    await asyncio.sleep(1.0)  # the outbox worker tries, and the notifications wait
+    assert [s for s in served.api.api.sent if s.openid == "oLate" and s.kind != "text"] == []
+    async with served.services.db.read() as uow:
+        assert await uow.session.scalar(select(Identity.unreachable_at).where(Identity.external_id == "oLate")) is not None
+    answer = await served.say("oLate", "/balance")
+    assert "您有 2 条新通知" in answer and answer.count("H7 已通过") == 2
+    assert await count(served.services, Notification, Notification.delivered_at.is_(None)) == 0
+
+
+async def _note(session: Any, services: Services, person_id: int) -> None:
+    from bot.services.notify import notify
+
+    await notify(session, services.clock, person_id, "notify.log_approved", log=7, points=10, available=10)
