@@ -105,15 +105,17 @@ class WeChatChannel:
     async def _message(self, session: AsyncSession, turn: Turn, out: Outgoing) -> dict[str, str]:
         if out.image is not None:
             return {"image": _b64(out.image)}
-        if out.document is not None:
-            base = public_url(self.settings)
-            if base is None:
-                return {"text": render(turn.locale, "wechat.no_download", {"filename": out.document.filename})}
+        if out.document is None:
+            return {"text": out.text or ""}
+        base = public_url(self.settings)
+        if base is None:
+            link = render(turn.locale, "wechat.no_download", {"filename": out.document.filename})
+        else:
             secret = await self.services.downloads.add(session, turn.person_id, out.document.filename,
                                                        out.document.content)
-            return {"text": render(turn.locale, "wechat.download",
-                                   {"filename": out.document.filename, "url": f"{base}{ROUTE}{secret}"})}
-        return {"text": out.text or ""}
+            link = render(turn.locale, "wechat.download",
+                          {"filename": out.document.filename, "url": f"{base}{ROUTE}{secret}"})
+        return {"text": f"{out.text}\n\n{link}" if out.text else link}
 
     # --- sending ---------------------------------------------------------------------------------
 

@@ -19,12 +19,14 @@ WORDING = {
     "error.stale_option": "wechat.stale_option",
     "visits.list": "wechat.visits_list",
     "visits.extras_more": "wechat.visits_extras_more",
+    "report.sent": "wechat.report_sent",
 }
 
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One WeChat message: a text, a picture (PNG) or a file (sent as a download link)."""
+    """One WeChat message: a text, a picture (PNG), or a file (sent as a download link after the
+    text)."""
 
     text: str | None = None
     image: bytes | None = None
@@ -59,9 +61,14 @@ def render_replies(locale: str, replies: list[Reply]) -> list[Outgoing]:
                 texts.append(text)
             continue
         if text.strip():
-            texts.append(text)  # the caption goes just before the picture or the link
-        flush()
-        out.append(Outgoing(image=r.image) if r.image is not None else Outgoing(document=r.document))
+            texts.append(text)  # the caption goes just before the picture, or with the link
+        if r.image is not None:
+            flush()
+            out.append(Outgoing(image=r.image))
+            continue
+        caption = "\n\n".join(texts)
+        texts.clear()
+        out.append(Outgoing(text=caption or None, document=r.document))
     flush()
     return out
 

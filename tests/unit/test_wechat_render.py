@@ -45,6 +45,6 @@ def test_pictures_and_files_are_messages_of_their_own() -> None:
         Reply(T("report.chart_caption", community="阳光社区", month="2026-11"), image=b"PNG"),
         Reply(T("report.sent", community="阳光社区", month="2026-11"), document=Document("r.xlsx", b"x")),
     ])
-    assert [bool(m.text) for m in out] == [True, False, True, False]
-    assert out[1].image == b"PNG" and out[3].document.filename == "r.xlsx"
-    assert "2026-11" in out[0].text and "阳光社区" in out[0].text
+    assert [(bool(m.text), m.image, m.document) for m in out[:2]] == [(True, None, None), (False, b"PNG", None)]
+    assert out[2].document.filename == "r.xlsx" and "下载" in out[2].text  # the link goes with its caption
+    assert len(out) == 3 and "2026-11" in out[0].text and "阳光社区" in out[0].text

@@ -19,6 +19,7 @@ def settings(database_url: str, wechat_api: APIServer) -> Settings:
     return Settings(  # type: ignore[call-arg]
         _env_file=None, database_url=database_url, admins=["console:admin"], wechat_token=TOKEN,
         wechat_aes_key=AES_KEY, wechat_app_id=APP_ID, wechat_app_secret=APP_SECRET, wechat_api_url=wechat_api.url,
+        public_url="http://bank.test",
     )
 
 

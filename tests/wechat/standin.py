@@ -76,6 +76,20 @@ class WeChatAPI:
                     raise AssertionError(f"WeChat stand-in: nothing matching after {timeout}s; sent: {self.sent}")
                 self.lock.wait(left)
 
+    async def until(self, predicate: Any, timeout: float = 20.0) -> list[Sent]:
+        """`wait_for` for a test whose bot runs in the same event loop."""
+        import asyncio
+
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                found = [s for s in self.sent if predicate(s)]
+            if found:
+                return found
+            if time.monotonic() > deadline:
+                raise AssertionError(f"WeChat stand-in: nothing matching after {timeout}s; sent: {self.sent}")
+            await asyncio.sleep(0.02)
+
     def handle(self, method: str, path: str, query: dict[str, str], body: bytes, content_type: str) -> dict[str, Any]:
         with self.lock:
             if path == "/cgi-bin/token":

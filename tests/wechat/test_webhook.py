@@ -146,3 +146,71 @@ async def _note(session: Any, services: Services, person_id: int) -> None:
     from bot.services.notify import notify
 
     await notify(session, services.clock, person_id, "notify.log_approved", log=7, points=10, available=10)
+
+
+async def wechat_worker(served: Served, world: World, openid: str = "oWorker") -> None:
+    """worker1 links a WeChat account (the /link of one person across channels)."""
+    made = await served.services.links.new_code(world.worker, "console")
+    await served.say(openid, f"/link {made.code}")
+
+
+async def test_template_outside_the_window_when_configured(served: Served, settings: Settings) -> None:
+    await served.say("oTmpl", "/help")
+    person, _ = await served.services.people.identify("wechat", "oTmpl", display_name="x")
+    served.api.api.seen("oTmpl", at=0)  # WeChat: more than 48 hours ago
+    settings.wechat_template_id = "TEMPLATE-1"
+    await served.services.db.transaction(lambda s: _note(s, served.services, person.id))
+    [sent] = await served.api.api.until(lambda s: s.kind == "template", timeout=10)
+    assert sent.openid == "oTmpl" and "H7 已通过" in sent.fields["keyword1"]
+    # WeChat refused the customer-service message first (45015: out of its window), then the template went.
+    assert [code for code, _ in served.api.api.refused] == [45015]
+
+
+async def test_unfollow_marks_unreachable_and_nothing_is_lost(served: Served) -> None:
+    await served.say("oBye", "/help")
+    person, _ = await served.services.people.identify("wechat", "oBye", display_name="x")
+    assert (await served.post(served.wechat.event("oBye", "unsubscribe"))).body == "success"
+    async with served.services.db.read() as uow:
+        assert await uow.session.scalar(select(Identity.unreachable_at).where(Identity.external_id == "oBye")) is not None
+    await served.services.db.transaction(lambda s: _note(s, served.services, person.id))
+    await asyncio.sleep(0.5)
+    assert [s for s in served.api.api.sent if s.openid == "oBye"] == []  # waits: not sent to someone gone
+    back = (await served.post(served.wechat.event("oBye", "subscribe"))).message(served.wechat.crypto)
+    assert "您有 1 条新通知" in back["Content"]
+
+
+async def test_worker_on_wechat_report_link_chart_and_invite_qr(served: Served) -> None:
+    world = await make_world(served.services)
+    await wechat_worker(served, world)
+    month = f"{served.services.clock.now():%Y-%m}"
+    text = await served.say("oWorker", f"/report {month}")
+    url = re.search(r"http\S+/download/(\S+)", text)
+    assert url is not None, text
+    download = await served.client.get(f"/download/{url.group(1)}")
+    assert download.status_code == 200 and download.content[:2] == b"PK"  # an XLSX is a zip
+    assert "attachment" in download.headers["content-disposition"]
+    assert await count(served.services, AuditEntry, AuditEntry.action == "file.download") == 1
+    assert (await served.client.get("/download/not-a-real-link")).status_code == 404
+    # /chart: the caption answers at once, the picture follows through the API.
+    assert "2026" in await served.say("oWorker", "/chart")
+    [picture] = await served.api.api.until(lambda s: s.kind == "image" and s.openid == "oWorker", timeout=10)
+    assert served.api.api.media[picture.media_id][:8] == b"\x89PNG\r\n\x1a\n"
+    # /invite: the code, and a QR code picture whose scene is that code.
+    invite = await served.say("oWorker", "/invite")
+    code = re.search(r"[A-Z2-9]{8}", invite).group(0)
+    await served.api.api.until(lambda s: s.kind == "image" and s.media_id != picture.media_id, timeout=10)
+    assert code in served.api.api.qr.values()
+
+
+async def test_star_poster_reaches_a_worker_as_a_picture(served: Served) -> None:
+    world = await make_world(served.services)
+    await wechat_worker(served, world)
+    last_week = served.services.hours.today("Asia/Shanghai") - timedelta(days=7)
+    await served.services.hours.record(world.worker, world.community_id, [world.volunteer],
+                                       category_id=world.categories["探访"], service_date=last_week, minutes=120)
+    summary = await served.services.star_posters.send(served.services.clock.now(), "week")
+    assert summary.sent == 1
+    # The outbox worker finds it: the poster goes out, then its text.
+    [poster] = await served.api.api.until(lambda s: s.kind == "image" and s.openid == "oWorker", timeout=10)
+    text = await served.api.api.until(lambda s: s.kind == "text" and "明星榜海报" in s.content, timeout=10)
+    assert served.api.api.sent.index(poster) < served.api.api.sent.index(text[0])
