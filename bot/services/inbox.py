@@ -205,10 +205,10 @@ class InboxService:
         )
         if won.rowcount != 1:
             raise LeaseLost(f"inbox entry {entry.id} was taken over")
-        # A person who writes to us again can be reached again.
+        # A person who writes to us again can be reached again, and is reached where they wrote last.
         await session.execute(
-            update(Identity).where(Identity.channel == entry.channel, Identity.external_id == entry.sender,
-                                   Identity.unreachable_at.is_not(None)).values(unreachable_at=None)
+            update(Identity).where(Identity.channel == entry.channel, Identity.external_id == entry.sender)
+            .values(unreachable_at=None, last_message_at=now)
         )
 
     async def replied(self, entry: Entry, parts: int, via: str = "sent") -> None:

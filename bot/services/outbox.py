@@ -31,6 +31,7 @@ from typing import Any
 
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.clock import Clock
 from bot.db import Database
@@ -90,9 +91,16 @@ class OutboxService:
     async def _claim(self, session: AsyncSession, channel: str, person_id: int | None, limit: int,
                      lease: tuple[str, float] | None) -> list[Delivery]:
         now = self.clock.now()
+        # A person on several channels (linked with /link) is reached on the one they wrote on last.
+        other = aliased(Identity)
         reach = (
             select(Identity.person_id, Identity.external_id, Identity.chat_id)
             .where(Identity.channel == channel, Identity.unreachable_at.is_(None))
+            .where(~exists().where(
+                other.person_id == Identity.person_id, other.channel != channel, other.unreachable_at.is_(None),
+                other.last_message_at.is_not(None),
+                or_(Identity.last_message_at.is_(None), other.last_message_at > Identity.last_message_at),
+            ))
             .subquery()
         )
         stmt = (
