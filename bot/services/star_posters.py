@@ -21,14 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.db import Database
 from bot.errors import InvalidInput
-from bot.i18n import render
 from bot.jobs import claim
 from bot.posters import PosterRow, star_poster
-from bot.services.stars import StarList, StarsService, _due_kinds, post_params, star_line_params
+from bot.services.stars import POSTER, StarList, StarsService, _due_kinds, post_params
 from models import Community, Identity, Membership, Notification
 
+__all__ = ["POSTER", "PosterSummary", "StarPostersService", "draw"]
+
 JOB = "star-poster"
-POSTER = "_poster"  # the notification parameter a picture-capable channel draws
 
 
 @dataclass(frozen=True)
@@ -39,21 +39,6 @@ class PosterSummary:
 
     def __str__(self) -> str:
         return f"star-poster: sent to {self.sent} workers, already sent {self.already}, nothing to send {self.empty}"
-
-
-def poster_params(star_list: StarList) -> dict[str, Any]:
-    """What the poster shows, rendered once in the community's language (notification
-    parameters are JSON)."""
-    locale, period = star_list.locale, star_list.period
-    rows = []
-    for star in star_list.stars:
-        line = star_line_params(locale, star)
-        rows.append([star.rank, line["name"], line["hours"]])
-    title = render(locale, f"poster.stars_title_{period.kind}", {"community": star_list.community})
-    subtitle = render(locale, "poster.stars_period", {"start": period.start or "", "end": period.end or ""})
-    return {"title": title, "subtitle": subtitle, "rows": rows,
-            "hours_label": render(locale, "poster.stars_hours"), "footer": render(locale, "poster.stars_footer"),
-            "empty": render(locale, "poster.stars_empty")}
 
 
 def draw(params: dict[str, Any]) -> bytes:
@@ -102,7 +87,7 @@ class StarPostersService:
     async def _send_once(self, session: AsyncSession, star_list: StarList, now: datetime) -> int | None:
         if not await claim(session, JOB, str(star_list.community_id), star_list.period.key, now):
             return None
-        params = {**post_params(star_list), POSTER: poster_params(star_list)}
+        params = post_params(star_list)  # the poster travels as its POSTER parameter
         workers = list(await session.scalars(
             select(Membership.person_id).where(
                 Membership.community_id == star_list.community_id, Membership.role == "worker",

@@ -325,6 +325,23 @@ def post_params(star_list: StarList) -> dict:
         "end": star_list.period.end.isoformat() if star_list.period.end else "",
         "month": f"{star_list.period.start:%Y-%m}" if star_list.period.start else "",
         "lines": "\n".join(star_lines(star_list.locale, star_list)),
+        # Channels that can send pictures post the list as a poster, with the text as caption.
+        POSTER: poster_params(star_list),
+    }
+
+
+POSTER = "_poster"  # the notification parameter a picture-capable channel draws (bot.posters)
+
+
+def poster_params(star_list: StarList) -> dict:
+    """What the poster shows, rendered once in the community's language."""
+    locale, period = star_list.locale, star_list.period
+    rows = [[s.rank, star_line_params(locale, s)["name"], hours(s.minutes)] for s in star_list.stars]
+    return {
+        "title": render(locale, f"poster.stars_title_{period.kind}", {"community": star_list.community}),
+        "subtitle": render(locale, "poster.stars_period", {"start": period.start or "", "end": period.end or ""}),
+        "rows": rows, "hours_label": render(locale, "poster.stars_hours"),
+        "footer": render(locale, "poster.stars_footer"), "empty": render(locale, "poster.stars_empty"),
     }
 
 

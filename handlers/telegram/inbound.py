@@ -27,7 +27,8 @@ from bot.services import Services
 from bot.services.delivery import Failed, Outcome, Retry, Sent, Unreachable, short
 from bot.services.inbox import Entry
 from bot.services.outbox import Delivery
-from handlers.telegram.replies import REPLY_KEYBOARD, Call, reply_calls, send_call
+from bot.services.star_posters import POSTER, draw
+from handlers.telegram.replies import CAPTION_LIMIT, REPLY_KEYBOARD, Call, reply_calls, send_call
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +223,13 @@ class TelegramChannel:
         except (KeyError, ValueError, IndexError) as exc:  # a broken catalogue entry will not mend itself
             return Failed(f"cannot render {delivery.text.key}: {exc}", final=True)
         try:
-            await self.bot.send_message(delivery.address, text)
+            if POSTER in delivery.text.params:  # a star list: the poster, with the text as its caption
+                caption = text if len(text) <= CAPTION_LIMIT else None
+                await self.bot.send_photo(delivery.address, draw(delivery.text.params[POSTER]), caption=caption)
+                if caption is None:
+                    await self.bot.send_message(delivery.address, text)
+            else:
+                await self.bot.send_message(delivery.address, text)
         except TelegramError as exc:
             return outcome_of(exc)
         return Sent(1)
