@@ -11,6 +11,7 @@ BENCHMARKS = {
     "starlist": "bench.starlist",
     "updates": "bench.updates",
     "visits": "bench.visits",
+    "wechat": "bench.wechat",
 }
 
 

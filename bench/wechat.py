@@ -1,0 +1,166 @@
+"""`python -m bench wechat`: passive-reply latency of `POST /wechat` in safe mode.
+
+500 messages from 50 people (10 each; a person waits for each answer before the next, the 50
+people at once) are encrypted and signed as WeChat does and POSTed to the real ASGI app of
+`lovebank serve` (signature check, decryption, the inbox, the inbox worker, the dialog engine,
+services, the database, the encrypted passive reply), in process through httpx's ASGI transport.
+The latency is from the request to the passive answer: WeChat gives up after 5 s; the target is
+a p99 under 300 ms. The mix: /balance, /help, /top, /mylogs and one-line /log (a write that also
+notifies the workers, whom the outbox worker reaches through a stubbed WeChat API).
+
+SQLite in a temporary file, and PostgreSQL from LOVEBANK_BENCH_DATABASE_URL or database
+lovebank_bench_wechat on 127.0.0.1:5432 (created when missing; its schema is wiped). The last line
+printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import logging
+import os
+import random
+import secrets
+import tempfile
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from bench.common import emit, machine, postgres_url, sqlite_url
+from bot.db import Database
+from bot.migrate import upgrade
+from bot.pipeline import Pipeline
+from bot.services import Services
+from bot.settings import Settings
+from handlers.web import Web
+from handlers.wechat import xml
+from handlers.wechat.crypto import MessageCrypto, sha1_signature
+from handlers.wechat.webhook import setup as setup_wechat
+
+TOKEN, APP_ID, APP_SECRET = "bench-token", "wxbench000000001", "bench-secret"
+AES_KEY = base64.b64encode(bytes(range(32, 64))).decode().rstrip("=")
+MIX = (("/balance", 30), ("/help", 15), ("/top", 15), ("/mylogs", 15), ("/log 1h 探访 陪老人聊天", 25))
+TARGET_P99_MS = 300
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def fake_wechat_api(request: httpx.Request) -> httpx.Response:
+    """WeChat's API as far as the workers' notifications need it."""
+    if request.url.path == "/cgi-bin/token":
+        return httpx.Response(200, json={"access_token": secrets.token_hex(16), "expires_in": 7200})
+    if request.url.path == "/cgi-bin/media/upload":
+        return httpx.Response(200, json={"media_id": "m1"})
+    return httpx.Response(200, json={"errcode": 0, "errmsg": "ok"})
+
+
+async def seed(services: Services, people: int) -> list[str]:
+    admin, _ = await services.people.identify("console", "admin", display_name="admin")
+    community = await services.people.create_community("基准社区")
+    worker, _ = await services.people.identify("wechat", "oBenchWorker", display_name="社工")
+    await services.people.appoint_worker(None, community.id, worker.id)
+    code = await services.people.create_invite(worker.id, community.id)
+    openids = []
+    for i in range(people):
+        openid = f"oBench{i:04d}"
+        person, _ = await services.people.identify("wechat", openid, display_name=f"志愿者{i}")
+        await services.people.join(person.id, code)
+        await services.people.register_volunteer(person.id, community.id, f"志愿者{i}", f"1390000{i:04d}")
+        openids.append(openid)
+    return openids
+
+
+async def run_on(url: str, people: int, per_person: int, seed_value: int, concurrency: int) -> dict[str, Any]:
+    await upgrade(url)
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, database_url=url, wechat_token=TOKEN, wechat_aes_key=AES_KEY, wechat_app_id=APP_ID,
+        wechat_app_secret=APP_SECRET, wechat_api_url="http://wechat.invalid",
+    )
+    services = Services(Database(url), settings)
+    openids = await seed(services, people)
+    pipeline = Pipeline(services, {}, concurrency=settings.concurrency, lease=30.0)
+    web = Web(services, pipeline)
+    channel = setup_wechat(web, settings)
+    await channel.api.client.aclose()
+    channel.api.client = httpx.AsyncClient(base_url="http://wechat.invalid", transport=httpx.MockTransport(fake_wechat_api))
+    crypto = MessageCrypto(TOKEN, APP_ID, [AES_KEY])
+    rng = random.Random(seed_value)
+    texts, weights = zip(*MIX, strict=True)
+    latencies: list[float] = []
+    passive = 0
+    next_id = iter(range(1, 10**9))
+    in_flight = asyncio.Semaphore(concurrency)
+
+    async def person(client: httpx.AsyncClient, openid: str) -> None:
+        nonlocal passive
+        for _ in range(per_person):
+            fields = {"ToUserName": "gh_bench", "FromUserName": openid, "CreateTime": int(time.time()),
+                      "MsgType": "text", "Content": rng.choices(texts, weights)[0], "MsgId": next(next_id)}
+            timestamp, nonce = str(int(time.time())), secrets.token_hex(4)
+            encrypted = crypto.encrypt(xml.build(fields))
+            query = {"timestamp": timestamp, "nonce": nonce, "openid": openid, "encrypt_type": "aes",
+                     "signature": sha1_signature(TOKEN, timestamp, nonce),
+                     "msg_signature": crypto.signature(timestamp, nonce, encrypted)}
+            body = xml.build({"ToUserName": "gh_bench", "Encrypt": encrypted}).encode()
+            async with in_flight:
+                started = time.perf_counter()
+                response = await client.post(f"/wechat?{urlencode(query)}", content=body)
+                latencies.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                raise RuntimeError(f"/wechat answered {response.status_code}: {response.text[:200]}")
+            if response.text not in ("", "success"):
+                reply = xml.parse(crypto.decrypt(xml.parse(response.text)["Encrypt"]))
+                passive += bool(reply.get("Content"))
+
+    pipeline.start()
+    try:
+        transport = httpx.ASGITransport(app=web.app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://bank.bench") as client:
+            await person(client, openids[0])  # warm up: first imports, caches, connections
+            latencies.clear()
+            passive = 0
+            started = time.perf_counter()
+            await asyncio.gather(*(person(client, openid) for openid in openids))
+            elapsed = time.perf_counter() - started
+    finally:
+        await pipeline.stop()
+        await channel.api.close()
+        await services.db.dispose()
+    return {
+        "messages": len(latencies), "people": people, "passive_replies": passive,
+        "p50_ms": round(percentile(latencies, 0.5) * 1000, 1), "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+        "max_ms": round(max(latencies) * 1000, 1), "messages_per_s": round(len(latencies) / elapsed, 1),
+        "meets_target": percentile(latencies, 0.99) * 1000 < TARGET_P99_MS,
+    }
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    result: dict[str, Any] = {"benchmark": "wechat", "target_p99_ms_under": TARGET_P99_MS, "machine": machine()}
+    with tempfile.TemporaryDirectory() as tmp:
+        result["sqlite"] = await run_on(sqlite_url(tmp), args.people, args.per_person, args.seed, args.concurrency)
+    if args.no_postgres:
+        result["postgresql"] = "skipped (--no-postgres)"
+        return result
+    url, name = await postgres_url("lovebank_bench_wechat")
+    result["postgresql"] = await run_on(url, args.people, args.per_person, args.seed, args.concurrency) if url else f"skipped: {name}"
+    result["machine"]["load_average_1m_after"] = round(os.getloadavg()[0], 2)
+    return result
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench wechat", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--people", type=int, default=50)
+    parser.add_argument("--per-person", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--concurrency", type=int, default=8, help="requests WeChat has open at once")
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    emit(asyncio.run(run(args)))
+    return 0
