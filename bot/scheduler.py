@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -43,6 +43,25 @@ def trigger(job: jobs.Job, tz: tzinfo) -> IntervalTrigger | CronTrigger | None:
     return None
 
 
+def catch_up(job: jobs.Job, now: datetime) -> bool:
+    """Whether `job` should run at once when a process starts leading at `now` (local time):
+    every sweep does; a timed job does when its last due time falls in the current period (today,
+    this week, this month), so a leader that died at 08:29 still has the 08:30 reminders sent,
+    while a start at 02:00 does not send today's reminders early."""
+    if job.every is not None:
+        return True
+    if job.at is None:
+        return False
+    due = now.replace(hour=job.at.hour, minute=job.at.minute, second=job.at.second, microsecond=0)
+    if job.weekday is not None:
+        due -= timedelta(days=now.weekday() - job.weekday)
+    if job.monthday is not None:
+        if now.day < job.monthday:
+            return False
+        due = due.replace(day=job.monthday)
+    return due <= now
+
+
 class Scheduler:
     """Every registered job on its schedule; `after_run` is told when one has run (the outbox
     worker sends what it wrote at once)."""
@@ -59,13 +78,18 @@ class Scheduler:
         if self._scheduler is not None:
             return
         scheduler = AsyncIOScheduler(timezone=self.tz)
+        now = datetime.now(self.tz)
         for job in jobs.load().values():
             when = trigger(job, self.tz)
             if when is None:
                 log.warning("job %s has no schedule; run it with `lovebank jobs run %s`", job.name, job.name)
                 continue
+            # A new leader (a restart, or a take-over after the old one died) catches up at once:
+            # the sweeps run now, and a daily job whose time today has passed runs now too. The
+            # jobs' claims per period make a run that already happened a no-op.
+            first = now if catch_up(job, now) else None
             scheduler.add_job(self._run, when, args=[job], id=job.name, name=job.name, max_instances=1,
-                              coalesce=True, misfire_grace_time=300)
+                              coalesce=True, misfire_grace_time=300, **({"next_run_time": first} if first else {}))
         scheduler.start()
         self._scheduler = scheduler
         log.info("scheduler started: %s jobs", len(scheduler.get_jobs()))

@@ -93,6 +93,7 @@ class OutboxService:
         now = self.clock.now()
         # A person on several channels (linked with /link) is reached on the one they wrote on last.
         other = aliased(Identity)
+        earlier = Notification.__table__.alias("earlier")
         reach = (
             select(Identity.person_id, Identity.external_id, Identity.chat_id)
             .where(Identity.channel == channel, Identity.unreachable_at.is_(None))
@@ -111,32 +112,40 @@ class OutboxService:
             .where(or_(Notification.not_before.is_(None), Notification.not_before <= now))
             .where(or_(Notification.lease_until.is_(None), Notification.lease_until < now))
             .where(or_(reach.c.person_id.is_not(None), Notification.chat.like(f"{channel}:%")))
+            # Held back (one such message a minute) in the query itself, so held rows never fill
+            # the batch and keep what is due behind them.
+            .where(or_(Notification.coalesce_key.is_(None), ~exists().where(and_(
+                earlier.c.person_id == Notification.person_id, earlier.c.coalesce_key == Notification.coalesce_key,
+                earlier.c.delivered_at.is_not(None), earlier.c.delivered_at > now - COALESCE_WINDOW,
+            ))))
             .order_by(Notification.id)
             .limit(limit)
         )
         if person_id is not None:
             stmt = stmt.where(Notification.person_id == person_id)
         rows = (await session.execute(stmt)).all()
+        if not rows:
+            return []
         if lease is None:
             values: dict[str, Any] = {"delivered_at": now}
             token = None
         else:
             token, seconds = lease
             values = {"lease_until": now + timedelta(seconds=seconds), "claimed_by": token}
+        # One guarded UPDATE for the batch: a row another process claimed meanwhile is not returned.
+        claimed = set((await session.execute(
+            update(Notification)
+            .where(Notification.id.in_([row[0].id for row in rows]), Notification.delivered_at.is_(None),
+                   or_(Notification.lease_until.is_(None), Notification.lease_until < now))
+            .values(**values).returning(Notification.id)
+            .execution_options(synchronize_session=False)
+        )).scalars())
         deliveries: list[Delivery] = []
         folded: dict[tuple[int | None, str], int] = {}
         for note, external_id, chat_id, locale in rows:
-            group = (note.person_id, note.coalesce_key) if note.coalesce_key else None
-            if group and group not in folded and await self._recently_sent(session, note, now):
-                continue  # wait: one such message a minute
-            claimed = await session.execute(
-                update(Notification)
-                .where(Notification.id == note.id, Notification.delivered_at.is_(None),
-                       or_(Notification.lease_until.is_(None), Notification.lease_until < now))
-                .values(**values)
-            )
-            if claimed.rowcount != 1:
+            if note.id not in claimed:
                 continue
+            group = (note.person_id, note.coalesce_key) if note.coalesce_key else None
             if group in folded:
                 index = folded[group]
                 folded_into = deliveries[index]
@@ -149,15 +158,22 @@ class OutboxService:
             loc = params.pop("_locale", None) or locale or self.default_locale
             deliveries.append(Delivery(note.person_id, address, loc, Text(note.key, params), ids=(note.id,),
                                        attempts=note.attempts, token=token, channel=channel))
+        # A coalesced message stands for every row of its kind waiting for that person, not only
+        # those that fitted in this batch.
+        for (person, key), index in folded.items():
+            rest = (await session.execute(
+                update(Notification)
+                .where(Notification.person_id == person, Notification.coalesce_key == key,
+                       Notification.delivered_at.is_(None), Notification.parked_at.is_(None),
+                       Notification.id.not_in(claimed),
+                       or_(Notification.lease_until.is_(None), Notification.lease_until < now))
+                .values(**values).returning(Notification.id)
+                .execution_options(synchronize_session=False)
+            )).scalars().all()
+            if rest:
+                d = deliveries[index]
+                deliveries[index] = replace(d, count=d.count + len(rest), ids=(*d.ids, *rest))
         return deliveries
-
-    @staticmethod
-    async def _recently_sent(session: AsyncSession, note: Notification, now: datetime) -> bool:
-        earlier = Notification.__table__.alias("earlier")
-        return bool(await session.scalar(select(exists().where(and_(
-            earlier.c.person_id == note.person_id, earlier.c.coalesce_key == note.coalesce_key,
-            earlier.c.delivered_at.is_not(None), earlier.c.delivered_at > now - COALESCE_WINDOW,
-        )))))
 
     # --- after sending ------------------------------------------------------------------------
 

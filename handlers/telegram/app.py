@@ -1,4 +1,6 @@
-"""The Telegram channel: python-telegram-bot's Application around the dialog engine.
+"""The Telegram channel in one process: python-telegram-bot's Application around the dialog
+engine, answering each update at once (tests and benchmarks drive it; `lovebank serve` and
+`lovebank run` go through the inbox with the same translation, handlers/telegram/inbound.py).
 
 It translates and decides nothing: a message or a button press becomes a `Caller` and an
 `Input`, the engine answers with replies, and replies become Bot API calls. Callback data is
@@ -9,13 +11,12 @@ redelivered update replays instead of acting twice.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from contextlib import suppress
 from typing import Any
 
 from telegram import Update
-from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter, Application, ApplicationBuilder, BaseHandler, BaseRateLimiter, CallbackContext,
     CallbackQueryHandler, ContextTypes, Defaults, ExtBot, MessageHandler, filters,
@@ -173,36 +174,3 @@ def build_application(
                         job_kwargs=once_at_a_time)
     schedule_jobs(queue, settings.tz)
     return application
-
-
-def run(settings: Settings) -> int:
-    """`lovebank run`: migrate, then long polling with the job queue until SIGINT/SIGTERM."""
-    if settings.telegram_token is None or not settings.telegram_token.get_secret_value().strip():
-        raise SettingsError(MISSING_TOKEN)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    # httpx logs every request URL, and the URL carries the token; APScheduler logs every run.
-    for noisy in ("httpx", "httpcore", "apscheduler"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    services = asyncio.run(_migrated(settings))
-    application = build_application(services, settings)
-
-    async def close(_: Any) -> None:
-        await services.db.dispose()
-
-    application.post_shutdown = close
-    try:
-        application.run_polling(allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY])
-    except InvalidToken:
-        raise SettingsError("lovebank: Telegram refused LOVEBANK_TELEGRAM_TOKEN") from None
-    except NetworkError as exc:
-        raise SettingsError(f"lovebank: cannot reach the Bot API at LOVEBANK_TELEGRAM_API_URL: {exc}") from None
-    return 0
-
-
-async def _migrated(settings: Settings) -> Services:
-    from bot.app import open_services
-
-    services = await open_services(settings)
-    # Pooled connections belong to this event loop; run_polling opens its own.
-    await services.db.dispose()
-    return services
