@@ -22,7 +22,7 @@ from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.services.access import RANK, get_person
 from bot.services.audit import audit
 from bot.services.people import new_code
-from models import Account, Base, Download, Identity, LinkCode, Membership, Notification, Person, Transfer
+from models import Account, Base, Download, Identity, LinkCode, Membership, Notification, Transfer
 
 LIFETIME = timedelta(minutes=10)
 CODE_LENGTH = 6

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -21,50 +20,33 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 
-from tests.e2e.test_run_process import TOKEN as TELEGRAM_TOKEN
-from tests.e2e.test_run_process import BotAPI, Sent
-from tests.e2e.test_run_process import serve as serve_bot_api
+from tests.e2e.processes import ADMIN, SECRET, Process, start
+from tests.e2e.standin import TOKEN as TELEGRAM_TOKEN
+from tests.e2e.standin import ROOT, WAIT, BotAPI, Sent
 from tests.wechat.standin import AES_KEY, APP_ID, APP_SECRET, TOKEN, APIServer, WeChatServer
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-WAIT = 20.0
-SECRET = "webhook-secret-42"
 TEMPLATE = "TEMPLATE-1"
 PUBLIC = "https://bank.example.org"
 LINK = re.compile(r'<a href="weixin://bizmsgmenu\?msgmenucontent=([^&]*)&msgmenuid=(\d+)">')
 
 
-def environment(tmp_path: Path, wechat_url: str, telegram_port: int) -> dict[str, str]:
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("LOVEBANK_")},
-        "LOVEBANK_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'lovebank.db'}",
-        "LOVEBANK_HTTP_PORT": "0",
-        "LOVEBANK_ADMINS": "telegram:1001",
-        "LOVEBANK_WECHAT_TOKEN": TOKEN, "LOVEBANK_WECHAT_AES_KEY": AES_KEY, "LOVEBANK_WECHAT_APP_ID": APP_ID,
-        "LOVEBANK_WECHAT_APP_SECRET": APP_SECRET, "LOVEBANK_WECHAT_API_URL": wechat_url,
-        "LOVEBANK_WECHAT_TEMPLATE_ID": TEMPLATE, "LOVEBANK_PUBLIC_URL": PUBLIC,
-        "LOVEBANK_TELEGRAM_TOKEN": TELEGRAM_TOKEN, "LOVEBANK_TELEGRAM_API_URL": f"http://127.0.0.1:{telegram_port}/bot",
-        "LOVEBANK_WEBHOOK_SECRET": SECRET,
-        "PYTHONPATH": str(ROOT),
-    }
+def start_serve(tmp_path: Path, telegram_port: int, wechat_url: str) -> Process:
+    return start("serve", tmp_path, "serve", telegram_port, f"sqlite+aiosqlite:///{tmp_path / 'lovebank.db'}",
+                 wechat_token=TOKEN, wechat_aes_key=AES_KEY, wechat_app_id=APP_ID, wechat_app_secret=APP_SECRET,
+                 wechat_api_url=wechat_url, wechat_template_id=TEMPLATE, public_url=PUBLIC)
 
 
-def wait_for_port(log: Path, process: subprocess.Popen[bytes]) -> int:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        found = re.search(r"listening on http://127\.0\.0\.1:(\d+)", log.read_text(errors="replace"))
-        if found:
-            return int(found.group(1))
-        if process.poll() is not None:
-            raise AssertionError(f"lovebank serve stopped: {log.read_text(errors='replace')}")
-        time.sleep(0.05)
-    raise AssertionError(f"lovebank serve did not start: {log.read_text(errors='replace')}")
+def menu_env(tmp_path: Path, wechat_url: str) -> dict[str, str]:
+    """`lovebank wechat menu` on the same database and account, as an operator runs it."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("LOVEBANK_")},
+            "LOVEBANK_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'lovebank.db'}",
+            "LOVEBANK_WECHAT_APP_ID": APP_ID, "LOVEBANK_WECHAT_APP_SECRET": APP_SECRET,
+            "LOVEBANK_WECHAT_API_URL": wechat_url, "PYTHONPATH": str(ROOT)}
 
 
 class WeChatPerson:
@@ -130,36 +112,23 @@ def inbox_rows(tmp_path: Path, platform_id: str | None = None) -> int:
         return db.execute("SELECT count(*) FROM inbox WHERE platform_id = ?", (platform_id,)).fetchone()[0]
 
 
-def test_wechat_journey_against_lovebank_serve(tmp_path: Path) -> None:
-    bot_api = BotAPI()
-    telegram_server = serve_bot_api(bot_api)
+def test_wechat_journey_against_lovebank_serve(bot_api: Any, tmp_path: Path) -> None:
+    telegram, telegram_port = bot_api
     with APIServer() as wechat_api:
-        env = environment(tmp_path, wechat_api.url, telegram_server.server_address[1])
-        log_path = tmp_path / "serve.log"
-        log = log_path.open("wb")
-        process = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=tmp_path, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT)
+        process = start_serve(tmp_path, telegram_port, wechat_api.url)
         try:
-            url = f"http://127.0.0.1:{wait_for_port(log_path, process)}"
-            journey(tmp_path, url, env, wechat_api, bot_api)
+            journey(tmp_path, process, wechat_api, telegram)
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                code = process.wait(timeout=WAIT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=WAIT)
-                raise
-            telegram_server.shutdown()
-            telegram_server.server_close()
-        text = log_path.read_text(errors="replace")
+            code = process.stop()
+        text = process.log()
         assert code == 0, text
         assert "Traceback" not in text, text
         for secret in (APP_SECRET, AES_KEY, TELEGRAM_TOKEN, *wechat_api.api.issued):
             assert secret not in text  # no secret, no access token in the log
 
 
-def journey(tmp_path: Path, url: str, env: dict[str, str], wechat_api: APIServer, bot_api: BotAPI) -> None:
+def journey(tmp_path: Path, process: Process, wechat_api: APIServer, bot_api: BotAPI) -> None:
+    url = f"http://127.0.0.1:{process.port}"
     server = WeChatServer(url, wechat_api.api)
 
     # URL verification, and a bad signature that stores nothing.
@@ -170,7 +139,7 @@ def journey(tmp_path: Path, url: str, env: dict[str, str], wechat_api: APIServer
     assert inbox_rows(tmp_path) == 0
 
     # Telegram: the admin creates the community and appoints 张丽, who links her WeChat.
-    admin = TelegramPerson(bot_api, url, 1001, "陈主任", "chen_admin")
+    admin = TelegramPerson(bot_api, url, ADMIN, "陈主任", "chen_admin")
     zhangli = TelegramPerson(bot_api, url, 2002, "张丽", "zhangli")
     admin.say("/newcommunity 阳光社区", "已创建社区")
     zhangli.say("/start", "爱心银行")
@@ -249,8 +218,8 @@ def journey(tmp_path: Path, url: str, env: dict[str, str], wechat_api: APIServer
 
     # One access token for the whole journey; a second process (the menu command) shares it.
     assert wechat_api.api.token_fetches == 1
-    menu = subprocess.run([sys.executable, "-m", "bot", "wechat", "menu"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60)
+    menu = subprocess.run([sys.executable, "-m", "bot", "wechat", "menu"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60, env=menu_env(tmp_path, wechat_api.url))
     assert menu.returncode == 0, menu.stderr
     assert wechat_api.api.token_fetches == 1 and len(wechat_api.api.menus) == 1
     # WeChat stops accepting it: refreshed once, and the message still goes.
