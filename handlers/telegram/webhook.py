@@ -21,6 +21,7 @@ from starlette.responses import Response
 from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
+from telegram.request import HTTPXRequest
 
 from bot.flows.start import LINKS
 from bot.pipeline import Pipeline
@@ -47,7 +48,11 @@ def make_bot(settings: Settings) -> ExtBot[Any]:
     if not token:
         raise SettingsError(MISSING_TOKEN)
     api = settings.telegram_api_url.rstrip("/")
-    return ExtBot(token, base_url=api, base_file_url=file_api_url(api), rate_limiter=AIORateLimiter(max_retries=0))
+    # PTB's default is one connection: every send would queue behind the one before it.
+    pool = max(8, 2 * settings.concurrency)
+    return ExtBot(token, base_url=api, base_file_url=file_api_url(api), rate_limiter=AIORateLimiter(max_retries=0),
+                  request=HTTPXRequest(connection_pool_size=pool, pool_timeout=30.0),
+                  get_updates_request=HTTPXRequest(connection_pool_size=1))
 
 
 async def start_bot(bot: ExtBot[Any], services: Services, menus: dict[str, Menu]) -> None:

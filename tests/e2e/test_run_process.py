@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +94,52 @@ def test_lovebank_run_plays_the_journey_over_http(bot_api: Any, tmp_path: Path) 
     assert "Traceback" not in log, log
     # Everything handed out was confirmed on the way out, so a restart would not replay it.
     assert api.confirmed == api.next_update_id
+
+
+def test_run_killed_right_after_fetching_loses_nothing_and_does_nothing_twice(bot_api: Any, tmp_path: Path) -> None:
+    """kill -9 within 50 ms after a getUpdates handed out a batch; the restarted process gets the
+    batch again (it was not confirmed) and the inbox knows what it already has."""
+    import asyncio
+    import random
+
+    from bot.migrate import upgrade
+    from tests.e2e.processes import query, seed, start
+
+    api, port = bot_api
+    url = f"sqlite+aiosqlite:///{tmp_path / 'lovebank.db'}"
+    asyncio.run(upgrade(url))
+    community = seed(url, workers=1, volunteers=5)
+    pushed: dict[int, int] = {}  # update id → person
+    for k in range(2):
+        for uid in community.volunteers:
+            pushed[Person(api, uid, f"u{uid}")._message(text=f"/log 1h 探访 r{uid}-{k}")] = uid
+    first = start("run", tmp_path, "first", port, url)
+    fetched: list[list[int]] = []
+
+    def crash(batch: list[dict[str, Any]]) -> None:
+        fetched.append([u["update_id"] for u in batch])
+        first.kill9()
+
+    api.after_batch_delay = random.uniform(0, 0.05)
+    api.after_batch = crash
+    first.popen.wait(timeout=WAIT)
+    assert first.popen.returncode == -9 and sorted(fetched[0]) == sorted(pushed)
+    assert api.confirmed <= min(pushed)  # nothing of the batch was confirmed
+
+    second = start("run", tmp_path, "second", port, url)
+    try:
+        api.wait_for(0, lambda c: sum(1 for x in api.calls if "已提交服务记录" in x.text) >= len(pushed),
+                     "a reply to every update of the batch")
+        time.sleep(1.5)  # a duplicate would arrive now
+        logs = {int(key.rsplit(":", 1)[1]): log_id
+                for key, log_id in query(url, "SELECT request_key, id FROM service_logs")}
+        assert sorted(logs) == sorted(pushed)  # each update of the batch handled, once
+        for uid in community.volunteers:
+            got = [int(h) for c in api.calls if c.method == "sendMessage" and str(c.params["chat_id"]) == str(uid)
+                   for h in re.findall(r"已提交服务记录 H(\d+)", c.text)]
+            assert got == [logs[u] for u in sorted(pushed) if pushed[u] == uid]
+        assert query(url, "SELECT count(*) FROM inbox WHERE status = 'done'") == [(len(pushed),)]
+    finally:
+        code = second.stop()
+    assert code == 0 and "Traceback" not in second.log(), second.log()[-3000:]
+    assert api.confirmed == api.next_update_id  # confirmed on the way out
