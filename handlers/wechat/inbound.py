@@ -32,10 +32,13 @@ class Incoming:
 
 
 def platform_id(fields: dict[str, str]) -> str:
-    """The inbox key: MsgId for messages; FromUserName + CreateTime + Event for events."""
+    """The inbox key: MsgId for messages; FromUserName + CreateTime + Event for events (and the
+    EventKey, so two different menu items tapped within one second are two events, while
+    WeChat's retries of one event share the key)."""
     if fields.get("MsgId"):
         return fields["MsgId"]
-    return f"{fields.get('FromUserName', '')}:{fields.get('CreateTime', '')}:{fields.get('Event', '')}"[:128]
+    key = ":".join(str(fields.get(name) or "") for name in ("FromUserName", "CreateTime", "Event", "EventKey"))
+    return key.rstrip(":")[:128]
 
 
 def display_name(openid: str) -> str:

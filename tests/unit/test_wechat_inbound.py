@@ -37,6 +37,7 @@ def test_events_join_click_and_ignore() -> None:
 def test_platform_ids() -> None:
     assert platform_id(fields(MsgType="text", MsgId="123")) == "123"
     assert platform_id(fields(MsgType="event", Event="subscribe")) == "oUser1234:1700000000:subscribe"
+    assert platform_id(fields(MsgType="event", Event="CLICK", EventKey="shop")) == "oUser1234:1700000000:CLICK:shop"
 
 
 def test_menu_fits_wechat_and_every_key_runs_a_command() -> None:

@@ -24,6 +24,7 @@ from bot.services import Services
 from bot.settings import Settings
 from handlers.downloads import setup as setup_downloads
 from handlers.web import Web
+from handlers.wechat import xml
 from handlers.wechat.channel import WeChatChannel
 from handlers.wechat.webhook import setup as setup_wechat
 from models import AuditEntry, Identity, InboxEntry, Notification, ServiceLog
@@ -213,3 +214,46 @@ async def test_star_poster_reaches_a_worker_as_a_picture(served: Served) -> None
     [poster] = await served.api.api.until(lambda s: s.kind == "image" and s.openid == "oWorker", timeout=10)
     text = await served.api.api.until(lambda s: s.kind == "text" and "明星榜海报" in s.content, timeout=10)
     assert served.api.api.sent.index(poster) < served.api.api.sent.index(text[0])
+
+
+async def test_plaintext_compatible_and_menu_clicks(served: Served) -> None:
+    # Plaintext mode: signed, not encrypted; the answer is plain XML.
+    _, fields = served.wechat.text("oPlain", "/help")
+    answer = await served.post(fields, plaintext=True)
+    assert "Encrypt" not in answer.body and "/help" in answer.message()["Content"]
+    # Compatible mode: the plaintext fields and the ciphertext side by side; the ciphertext counts.
+    _, fields = served.wechat.text("oCompat", "/lang")
+    query, _ = served.wechat.request(fields)
+    encrypted = served.wechat.crypto.encrypt(xml.build(fields))
+    query["msg_signature"] = served.wechat.crypto.signature(query["timestamp"], query["nonce"], encrypted)
+    body = xml.build({**{k: str(v) for k, v in fields.items()}, "Encrypt": encrypted}).encode()
+    response = await served.client.post(f"/wechat?{urlencode(query)}", content=body)
+    assert "English" in Answer(response.status_code, response.text, 0.0).message(served.wechat.crypto)["Content"]
+    # A CLICK on the custom menu runs its command; an unknown key runs nothing.
+    click = (await served.post(served.wechat.event("oPlain", "CLICK", "balance"))).message(served.wechat.crypto)
+    assert "社区" in click["Content"]  # not a member yet: told how to join
+    assert (await served.post(served.wechat.event("oPlain", "CLICK", "/approve all"))).body == "success"
+
+
+async def test_a_slow_turn_answers_success_and_the_reply_follows_by_the_api(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.dialogs import Dialogs
+    from handlers.wechat import channel, webhook
+
+    monkeypatch.setattr(webhook, "PASSIVE_SECONDS", 0.3)
+    monkeypatch.setattr(channel, "PASSIVE_SECONDS", 0.3)
+    original = Dialogs.handle
+
+    async def slow(self: Dialogs, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.6)  # longer than the passive window
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Dialogs, "handle", slow)
+    _, fields = served.wechat.text("oSlow", "/help")
+    answer = await served.post(fields)
+    assert answer.body == "success"
+    [pushed] = await served.api.api.until(lambda s: s.openid == "oSlow" and "/help" in s.content, timeout=10)
+    # WeChat's retry after that gets "success" too: the reply went by the API, not twice.
+    assert (await served.post(fields)).body == "success"
+    await asyncio.sleep(0.3)
+    assert [s for s in served.api.api.sent if s.openid == "oSlow"] == [pushed]
