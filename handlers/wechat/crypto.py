@@ -37,6 +37,8 @@ def signature_ok(expected: str | None, *parts: str) -> bool:
 
 def aes_key(encoding_aes_key: str) -> bytes:
     """The 43-character EncodingAESKey → 32 key bytes."""
+    if len(encoding_aes_key.strip()) != 43:
+        raise CryptoError("the EncodingAESKey has 43 characters")
     try:
         key = base64.b64decode(encoding_aes_key.strip() + "=", validate=True)
     except (binascii.Error, ValueError):

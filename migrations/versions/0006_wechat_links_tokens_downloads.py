@@ -1,5 +1,4 @@
-"""WeChat and one person across channels: link codes, shared access tokens, download links,
-and when a person last wrote on each channel
+"""wechat and linked channels: link codes, shared access tokens, download links, last message times
 
 Revision ID: 0006
 Revises: 0001
