@@ -12,9 +12,9 @@ from bot.i18n import T
 from bot.services.people import clean_name
 
 LINKS: dict[str, str] = {}  # channel → invite link template with {code}, set by the adapters
-# channel → makes a join QR code picture (PNG) for an invite code, set by the adapters (WeChat's
-# parametric QR codes: scanning follows the account and joins).
-INVITE_PICTURES: dict[str, Callable[[str], Awaitable[bytes]]] = {}
+# channel → makes a join QR code picture (PNG) for an invite code, or None when it cannot now;
+# set by the adapters (WeChat's parametric QR codes: scanning follows the account and joins).
+INVITE_PICTURES: dict[str, Callable[[str], Awaitable[bytes | None]]] = {}
 
 
 @command("start", role=None, help_key="help.start")
@@ -133,9 +133,10 @@ async def invite(ctx: Context, args: str) -> list[Reply]:
     replies = [reply("invite.code", code=code, role=T(f"role.{role}"))]
     if link:
         replies.append(reply("invite.link", link=link.format(code=code)))
-    picture = INVITE_PICTURES.get(ctx.actor.channel)
+    make_picture = INVITE_PICTURES.get(ctx.actor.channel)
+    picture = await make_picture(code) if make_picture else None
     if picture:
-        replies.append(Reply(T("invite.qr"), image=await picture(code)))
+        replies.append(Reply(T("invite.qr"), image=picture))
     return replies
 
 

@@ -172,9 +172,14 @@ class WeChatChannel:
 
     # --- invites ---------------------------------------------------------------------------------
 
-    async def invite_picture(self, code: str) -> bytes:
-        """A parametric QR code: scanning it follows the account and joins with `code`."""
-        qr = await self.api.create_qr(code)
+    async def invite_picture(self, code: str) -> bytes | None:
+        """A parametric QR code: scanning it follows the account and joins with `code`. When
+        WeChat cannot make one now, the invite goes without it (the code works as well)."""
+        try:
+            qr = await self.api.create_qr(code)
+        except WeChatError as exc:
+            log.warning("invite QR code not made: %s", exc.code)
+            return None
         return qr_png(qr.url)
 
 

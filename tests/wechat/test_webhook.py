@@ -257,3 +257,11 @@ async def test_a_slow_turn_answers_success_and_the_reply_follows_by_the_api(
     assert (await served.post(fields)).body == "success"
     await asyncio.sleep(0.3)
     assert [s for s in served.api.api.sent if s.openid == "oSlow"] == [pushed]
+
+
+async def test_invite_without_a_qr_code_when_wechat_cannot_make_one(served: Served) -> None:
+    world = await make_world(served.services)
+    await wechat_worker(served, world)
+    served.api.api.fail_next.append(45009)  # WeChat: the day's API quota is used up
+    invite = await served.say("oWorker", "/invite")
+    assert re.search(r"[A-Z2-9]{8}", invite) and served.api.api.qr == {}
