@@ -75,3 +75,25 @@ async def test_window_and_burst_errors_reach_the_caller(services: Services, sett
         assert wechat_api.api.qr[qr.url.rsplit("/", 1)[1]] == "ABCD2345"
     finally:
         await api.close()
+
+
+async def test_many_callers_in_two_processes_fetch_once(
+    services: Services, settings: Settings, clock: FixedClock, database_url: str,
+) -> None:
+    import asyncio
+
+    second = other_process(database_url, settings, clock)
+    fetched = 0
+
+    async def slow_fetch() -> tuple[str, int]:
+        nonlocal fetched
+        fetched += 1
+        await asyncio.sleep(0.2)  # WeChat takes its time: everyone else waits for this one
+        return f"token-{fetched}", 7200
+
+    try:
+        tokens = await asyncio.gather(*(store.get("wechat:wx1", slow_fetch)
+                                        for store in [services.tokens, second.tokens] * 10))
+        assert fetched == 1 and set(tokens) == {"token-1"}
+    finally:
+        await second.db.dispose()
