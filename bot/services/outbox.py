@@ -36,7 +36,7 @@ from bot.clock import Clock
 from bot.db import Database
 from bot.i18n import Text
 from bot.services.delivery import MAX_TRIES, Outcome, Retry, Sent, Unreachable, backoff
-from models import Identity, Notification, Person
+from models import Identity, InboxEntry, Notification, Person
 
 COALESCE_WINDOW = timedelta(minutes=1)
 _claims = itertools.count(1)
@@ -86,9 +86,15 @@ class OutboxService:
                      lease: tuple[str, float] | None) -> list[Delivery]:
         now = self.clock.now()
         earlier = Notification.__table__.alias("earlier")
+        inbox = InboxEntry.__table__
         reach = (
             select(Identity.person_id, Identity.external_id, Identity.chat_id)
-            .where(Identity.channel == channel, Identity.unreachable_at.is_(None))
+            .where(Identity.channel == channel)
+            # Unreachable (the platform refused): waits until the person writes to us again.
+            .where(or_(Identity.unreachable_at.is_(None), exists().where(and_(
+                inbox.c.channel == channel, inbox.c.sender == Identity.external_id,
+                inbox.c.received_at > Identity.unreachable_at,
+            ))))
             .subquery()
         )
         stmt = (
