@@ -92,6 +92,7 @@ class InboxWorker:
         self._wake = asyncio.Event()
         self._stopping = False
         self._tasks: dict[asyncio.Task[None], str] = {}  # running handlings → their lease token
+        self._replied: list[tuple[Entry, int]] = []  # replies sent, marked done with the next claim
 
     def wake(self) -> None:
         self._wake.set()
@@ -110,6 +111,9 @@ class InboxWorker:
         finally:
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
+            if self._replied:
+                self.concurrency = 0  # only mark what was sent
+                await self._claim()
             heartbeat.cancel()
 
     async def stop(self) -> None:
@@ -118,12 +122,14 @@ class InboxWorker:
 
     async def _claim(self) -> int:
         free = self.concurrency - len(self._tasks)
-        if free <= 0:
+        replied, self._replied = self._replied, []
+        if free <= 0 and not replied:
             return 0
         try:
-            entries = await self.services.inbox.claim(self.worker, free, self.lease, tuple(self.channels))
+            entries = await self.services.inbox.claim(self.worker, free, self.lease, tuple(self.channels), replied)
         except Exception:  # the database may be away for a moment; the next round tries again
             log.exception("inbox: claiming failed")
+            self._replied = replied + self._replied  # their leases run out if this keeps failing
             return 0
         for entry in entries:
             task = asyncio.create_task(self.process(entry))
@@ -139,7 +145,8 @@ class InboxWorker:
         while True:
             await asyncio.sleep(self.lease / 3)
             try:
-                await self.services.inbox.renew(sorted(set(self._tasks.values())), self.lease)
+                tokens = {*self._tasks.values(), *(e.token for e, _ in self._replied)}
+                await self.services.inbox.renew(sorted(tokens), self.lease)
             except Exception:
                 log.exception("inbox: renewing leases failed")
 
@@ -164,7 +171,10 @@ class InboxWorker:
             except Exception as exc:  # a sender should not raise; if it does, it is a failure
                 log.exception("%s: sending the reply to entry %s raised", entry.channel, entry.id)
                 outcome = Failed(short(exc))
-            await inbox.outcome(entry, outcome)
+            if isinstance(outcome, Sent):
+                self._replied.append((entry, entry.reply_sent + outcome.parts))
+            else:
+                await inbox.outcome(entry, outcome)
         except LeaseLost as exc:
             log.warning("inbox: %s", exc)
         except Exception as exc:
@@ -180,10 +190,11 @@ class InboxWorker:
 
 class OutboxWorker:
     def __init__(self, services: Services, channels: dict[str, Channel], *, worker: str | None = None,
-                 poll: float = 1.0, lease: float = 30.0, batch: int = 50, parallel: int = 8) -> None:
+                 poll: float = 1.0, lease: float = 30.0, batch: int = 50, parallel: int = 8,
+                 gather: float = 0.1) -> None:
         self.services, self.channels = services, channels
         self.worker = worker or worker_name()
-        self.poll, self.lease, self.batch = poll, lease, batch
+        self.poll, self.lease, self.batch, self.gather = poll, lease, batch, gather
         self._parallel = asyncio.Semaphore(parallel)
         self._wake = asyncio.Event()
         self._stopping = False
@@ -207,6 +218,8 @@ class OutboxWorker:
                 continue
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll)
+                # Woken by a local commit: let the wake-ups of the next moments join this round.
+                await asyncio.sleep(self.gather)
             except TimeoutError:
                 pass
 

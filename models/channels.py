@@ -1,14 +1,20 @@
 """What the channels keep in the database: one-time codes that link a second channel to a
-person, platform access tokens shared by every process, and files offered as download links."""
+person, platform access tokens shared by every process, files offered as download links, and an
+index to find when a person last wrote."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, IdPk, UTCDateTime
+from models.inbox import InboxEntry
+
+# When a person last wrote on a channel is their newest inbox entry there: WeChat's 48-hour window,
+# and which channel reaches a person who linked two.
+Index("ix_inbox_sender_received", InboxEntry.channel, InboxEntry.sender, InboxEntry.received_at)
 
 
 class LinkCode(IdPk, Base):

@@ -39,8 +39,6 @@ class Identity(IdPk, Base):
     # Where to reach the person on this channel (Telegram private chat id); defaults to external_id.
     chat_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     handle: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    # The person's last message on this channel: WeChat lets us write back for 48 hours after it.
-    last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # Set when the platform refuses to deliver (the person blocked the bot); their
     # notifications wait on this channel until they write to us again.
     unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

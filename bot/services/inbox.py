@@ -21,14 +21,16 @@ Handling (the inbox worker does this; a channel adapter only implements `handle`
     entries = await inbox.claim(worker, limit, lease, channels)
         # leases up to `limit` entries: the oldest open entry of each sender whose lease has run
         # out (a crashed process's entries come back after `lease` seconds) and whose backoff
-        # or hold is over. Several processes never hold the same entry.
+        # or hold is over. Several processes never hold the same entry. A person whose reply
+        # was refused (Unreachable) is reachable again once they write to us again.
     await inbox.settle(session, entry, reply, hold=None)
         # inside the transaction that finishes the handling (the dialog engine's last one):
         # stores the reply and marks the entry handled, or done when there is no reply. Raises
         # LeaseLost (rolling the transaction back) when another process took the entry over.
         # `hold` (seconds): leave the reply for the HTTP handler to answer passively for that
         # long before a worker pushes it (WeChat's 5-second passive reply).
-    await inbox.replied(entry, parts, via="sent")   # the reply went out: done
+    await inbox.replied(entry, parts, via="sent")   # the reply went out: done (or pass
+                                                    # (entry, parts) to the next claim as `replied`)
     await inbox.outcome(entry, outcome)             # a sender's Outcome for the reply
     await inbox.failed(entry, error)                # handling raised: backoff, parked after
                                                     # MAX_TRIES tries with the admins told
@@ -53,7 +55,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, exists, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -111,6 +113,10 @@ class Parked:
 
 
 _T = InboxEntry.__table__
+_MARK_REPLIED = (
+    _T.update().where(_T.c.id == bindparam("entry_id"), _T.c.leased_by == bindparam("token"))
+    .values(status="done", reply_sent=bindparam("parts"), replied="sent", lease_until=None, error=None)
+)
 
 
 class InboxService:
@@ -140,13 +146,22 @@ class InboxService:
 
     # --- handling -----------------------------------------------------------------------------
 
-    async def claim(self, worker: str, limit: int, lease: float, channels: tuple[str, ...]) -> list[Entry]:
-        if limit <= 0 or not channels:
+    async def claim(self, worker: str, limit: int, lease: float, channels: tuple[str, ...],
+                    replied: list[tuple[Entry, int]] | None = None) -> list[Entry]:
+        """`replied`: entries whose replies went out (with how many parts), marked done in the same
+        transaction first, so a busy worker spends one transaction, not two, per update."""
+        if (limit <= 0 or not channels) and not replied:
             return []
         now = self.clock.now()
         mine = f"{worker}/{next(_claims)}"
 
         async def work(session: AsyncSession) -> list[Entry]:
+            if replied:
+                await session.execute(_MARK_REPLIED, [
+                    {"entry_id": e.id, "token": e.token, "parts": parts} for e, parts in replied
+                ])
+            if limit <= 0 or not channels:
+                return []
             earlier = _T.alias("earlier")
             candidates = (
                 select(_T.c.id)
@@ -175,7 +190,10 @@ class InboxService:
             )).all()
             return sorted((Entry(*row, token=mine) for row in rows), key=lambda e: e.id)
 
-        return await self.db.transaction(work)
+        entries = await self.db.transaction(work)
+        for e, _ in replied or ():
+            self.signal(e.id)
+        return entries
 
     async def renew(self, tokens: list[str], lease: float) -> None:
         if not tokens:
@@ -205,11 +223,6 @@ class InboxService:
         )
         if won.rowcount != 1:
             raise LeaseLost(f"inbox entry {entry.id} was taken over")
-        # A person who writes to us again can be reached again, and is reached where they wrote last.
-        await session.execute(
-            update(Identity).where(Identity.channel == entry.channel, Identity.external_id == entry.sender)
-            .values(unreachable_at=None, last_message_at=now)
-        )
 
     async def replied(self, entry: Entry, parts: int, via: str = "sent") -> None:
         await self._update(entry, status="done", reply_sent=parts, replied=via, lease_until=None, error=None)

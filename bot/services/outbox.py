@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -37,7 +37,8 @@ from bot.clock import Clock
 from bot.db import Database
 from bot.i18n import Text
 from bot.services.delivery import MAX_TRIES, Outcome, Retry, Sent, Unreachable, backoff
-from models import Identity, Notification, Person
+from models import Identity, InboxEntry, Notification, Person
+from models.inbox import OPEN
 
 COALESCE_WINDOW = timedelta(minutes=1)
 _claims = itertools.count(1)
@@ -67,6 +68,24 @@ class ParkedNotification:
     created_at: datetime
 
 
+def wrote_since_elsewhere(channel: str) -> ColumnElement[bool]:
+    """For an `Identity` on `channel`: its person (linked with /link) has written on another
+    channel since their last message here, and can be reached there — where they are reached
+    then. People with one identity never get past the first condition."""
+    other = aliased(Identity)
+    mine, theirs = InboxEntry.__table__.alias("mine"), InboxEntry.__table__.alias("theirs")
+    last_here = (select(func.max(mine.c.received_at))
+                 .where(mine.c.channel == channel, mine.c.sender == Identity.external_id).scalar_subquery())
+    return exists().where(
+        other.person_id == Identity.person_id, other.channel != channel,
+        exists().where(
+            theirs.c.channel == other.channel, theirs.c.sender == other.external_id,
+            or_(last_here.is_(None), theirs.c.received_at > last_here),
+            or_(other.unreachable_at.is_(None), theirs.c.received_at > other.unreachable_at),
+        ),
+    )
+
+
 class OutboxService:
     def __init__(self, db: Database, clock: Clock, default_locale: str) -> None:
         self.db, self.clock, self.default_locale = db, clock, default_locale
@@ -77,9 +96,10 @@ class OutboxService:
         return await self.db.transaction(lambda session: self._claim(session, channel, person_id, limit, None))
 
     async def take_in(self, session: AsyncSession, channel: str, person_id: int, limit: int = 20) -> list[Delivery]:
-        """`take` inside a transaction of the caller's: a channel that answers a person's message
-        folds what waited for them into the answer (WeChat, outside its 48-hour window)."""
-        return await self._claim(session, channel, person_id, limit, None)
+        """`take` inside the transaction that answers the person's message on `channel` (they are
+        here now, whatever was marked before): what waited for them is folded into the answer
+        (WeChat, outside its 48-hour window)."""
+        return await self._claim(session, channel, person_id, limit, None, here=True)
 
     async def claim(self, channel: str, worker: str, *, limit: int = 50, lease: float = 30.0,
                     person_id: int | None = None) -> list[Delivery]:
@@ -89,21 +109,22 @@ class OutboxService:
         )
 
     async def _claim(self, session: AsyncSession, channel: str, person_id: int | None, limit: int,
-                     lease: tuple[str, float] | None) -> list[Delivery]:
+                     lease: tuple[str, float] | None, *, here: bool = False) -> list[Delivery]:
         now = self.clock.now()
-        # A person on several channels (linked with /link) is reached on the one they wrote on last.
-        other = aliased(Identity)
         earlier = Notification.__table__.alias("earlier")
-        reach = (
-            select(Identity.person_id, Identity.external_id, Identity.chat_id)
-            .where(Identity.channel == channel, Identity.unreachable_at.is_(None))
-            .where(~exists().where(
-                other.person_id == Identity.person_id, other.channel != channel, other.unreachable_at.is_(None),
-                other.last_message_at.is_not(None),
-                or_(Identity.last_message_at.is_(None), other.last_message_at > Identity.last_message_at),
-            ))
-            .subquery()
-        )
+        inbox = InboxEntry.__table__
+        reach = select(Identity.person_id, Identity.external_id, Identity.chat_id).where(Identity.channel == channel)
+        if not here:
+            reach = (
+                # Unreachable (the platform refused): waits until the person writes to us again and
+                # that message has been answered (the answer itself carries what waited: take_in).
+                reach.where(or_(Identity.unreachable_at.is_(None), exists().where(and_(
+                    inbox.c.channel == channel, inbox.c.sender == Identity.external_id,
+                    inbox.c.received_at > Identity.unreachable_at, inbox.c.status.not_in(OPEN),
+                ))))
+                .where(~wrote_since_elsewhere(channel))
+            )
+        reach = reach.subquery()
         stmt = (
             select(Notification, reach.c.external_id, reach.c.chat_id, Person.locale)
             .outerjoin(reach, reach.c.person_id == Notification.person_id)

@@ -1,29 +1,22 @@
-"""Whether a person can be reached on a channel: when they last wrote (WeChat lets an account
-write back for 48 hours after a person's message) and whether they left (unfollowed). Called
-inside the transaction of the turn or event that tells us, so it holds exactly when that does."""
+"""Whether a person can be reached on a channel: when they last wrote (their newest inbox entry;
+WeChat lets an account write back for 48 hours after a person's message) and whether they left
+(unfollowed)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db import Database
-from models import Identity
-
-
-async def wrote(session: AsyncSession, clock: Clock, channel: str, external_id: str) -> None:
-    """The person wrote to us: reachable again, and the reply window opens now."""
-    await session.execute(
-        update(Identity).where(Identity.channel == channel, Identity.external_id == external_id)
-        .values(last_message_at=clock.now(), unreachable_at=None)
-    )
+from models import Identity, InboxEntry
 
 
 async def left(session: AsyncSession, clock: Clock, channel: str, external_id: str) -> None:
-    """The person unfollowed: their notifications wait (nothing is lost) until they come back."""
+    """The person unfollowed: their notifications wait (nothing is lost) until they write again.
+    Called in the transaction that settles the event, after the inbox's own bookkeeping."""
     await session.execute(
         update(Identity).where(Identity.channel == channel, Identity.external_id == external_id)
         .values(unreachable_at=clock.now())
@@ -33,6 +26,7 @@ async def left(session: AsyncSession, clock: Clock, channel: str, external_id: s
 async def wrote_within(db: Database, clock: Clock, channel: str, external_id: str, window: timedelta) -> bool:
     async with db.read() as uow:
         last = await uow.session.scalar(
-            select(Identity.last_message_at).where(Identity.channel == channel, Identity.external_id == external_id)
+            select(func.max(InboxEntry.received_at)).where(InboxEntry.channel == channel,
+                                                           InboxEntry.sender == external_id)
         )
     return last is not None and clock.now() - last < window

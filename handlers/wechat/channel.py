@@ -32,7 +32,7 @@ from bot.services.delivery import Failed, Outcome, Sent, Unreachable
 from bot.services.downloads import ROUTE
 from bot.services.inbox import Entry
 from bot.services.outbox import Delivery
-from bot.services.reach import left, wrote, wrote_within
+from bot.services.reach import left, wrote_within
 from bot.services.star_posters import POSTER, draw
 from bot.settings import Settings
 from handlers.wechat.api import OUT_OF_WINDOW, TOO_MANY, UNFOLLOWED, WeChatAPI, WeChatError, WeChatUnavailable
@@ -89,7 +89,6 @@ class WeChatChannel:
 
     async def _turn(self, found: Incoming, openid: str, handling: Any, hold: float | None) -> None:
         async def settle(session: AsyncSession, turn: Turn) -> None:
-            await wrote(session, self.services.clock, self.name, openid)
             waiting = await self.services.outbox.take_in(session, self.name, turn.person_id)
             replies = list(turn.replies)
             if waiting:

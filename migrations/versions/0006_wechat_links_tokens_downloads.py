@@ -1,7 +1,7 @@
-"""wechat and linked channels: link codes, shared access tokens, download links, last message times
+"""wechat and linked channels: link codes, shared access tokens, download links, last message index
 
 Revision ID: 0006
-Revises: 0001
+Revises: 0005
 Create Date: 2026-11-27 17:40:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import models.base
 
 revision = '0006'
-down_revision = '0001'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
@@ -60,13 +60,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_downloads_expires_at'), ['expires_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_downloads_person_id'), ['person_id'], unique=False)
 
-    with op.batch_alter_table('identities', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('last_message_at', models.base.UTCDateTime(), nullable=True))
+    with op.batch_alter_table('inbox', schema=None) as batch_op:
+        batch_op.create_index('ix_inbox_sender_received', ['channel', 'sender', 'received_at'], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('identities', schema=None) as batch_op:
-        batch_op.drop_column('last_message_at')
+    with op.batch_alter_table('inbox', schema=None) as batch_op:
+        batch_op.drop_index('ix_inbox_sender_received')
 
     with op.batch_alter_table('downloads', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_downloads_person_id'))

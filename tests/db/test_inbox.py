@@ -12,6 +12,7 @@ from bot.clock import FixedClock
 from bot.services import Services
 from bot.services.delivery import MAX_TRIES, Failed, Retry, Sent, Unreachable
 from bot.services.inbox import LeaseLost
+from bot.services.notify import notify
 from models import Identity, InboxEntry, Notification
 from tests.world import make_world
 
@@ -139,12 +140,17 @@ async def test_reply_outcomes(services: Services, clock: FixedClock) -> None:
     assert await services.inbox.outcome(entry, Unreachable("blocked", parts=0))
     async with services.db.read() as uow:
         assert await uow.session.scalar(select(Identity.unreachable_at).where(Identity.id == identity.id)) is not None
-    # Writing to us again makes the person reachable again.
+    # Their notifications wait; writing to us again makes the person reachable again, once that
+    # message has been answered (an answer may carry what waited itself: outbox.take_in).
+    await services.db.transaction(lambda s: notify(s, clock, w.volunteer, "lang.set"))
+    assert await services.outbox.claim(channel, "p", person_id=w.volunteer) == []
+    clock.advance(seconds=1)
     await services.inbox.store(channel, "2", sender, update(2))
-    [entry] = await services.inbox.claim("w", 1, 30, (channel,))
-    await services.db.transaction(lambda s: services.inbox.settle(s, entry, None))
-    async with services.db.read() as uow:
-        assert await uow.session.scalar(select(Identity.unreachable_at).where(Identity.id == identity.id)) is None
+    assert await services.outbox.claim(channel, "p", person_id=w.volunteer) == []
+    [again] = await services.inbox.claim("w", 1, 30, (channel,))
+    await services.db.transaction(lambda s: services.inbox.settle(s, again, None))
+    [note] = await services.outbox.claim(channel, "p", person_id=w.volunteer)
+    assert note.text.key == "lang.set"
 
 
 async def test_outbox_claims_with_a_lease_and_records_outcomes(services: Services, clock: FixedClock) -> None:

@@ -128,13 +128,13 @@ async def test_48_hour_rule_waits_for_the_next_message(served: Served) -> None:
     # More than 48 hours pass, on WeChat's side and ours.
     served.api.api.seen("oLate", at=0)
     async with served.services.db.uow() as uow:
-        await uow.session.execute(Identity.__table__.update().where(Identity.external_id == "oLate")
-                                  .values(last_message_at=served.services.clock.now() - timedelta(hours=49)))
+        await uow.session.execute(InboxEntry.__table__.update().where(InboxEntry.sender == "oLate")
+                                  .values(received_at=served.services.clock.now() - timedelta(hours=49)))
         await uow.commit()
     for _ in range(2):
         await served.services.db.transaction(lambda s: _note(s, served.services, person[0].id))
     await asyncio.sleep(1.0)  # the outbox worker tries, and the notifications wait
-    assert [s for s in served.api.api.sent if s.openid == "oLate" and s.kind != "text"] == []
+    assert [s for s in served.api.api.sent if s.openid == "oLate"] == []
     async with served.services.db.read() as uow:
         assert await uow.session.scalar(select(Identity.unreachable_at).where(Identity.external_id == "oLate")) is not None
     answer = await served.say("oLate", "/balance")
@@ -176,7 +176,9 @@ async def test_unfollow_marks_unreachable_and_nothing_is_lost(served: Served) ->
     await asyncio.sleep(0.5)
     assert [s for s in served.api.api.sent if s.openid == "oBye"] == []  # waits: not sent to someone gone
     back = (await served.post(served.wechat.event("oBye", "subscribe"))).message(served.wechat.crypto)
-    assert "您有 1 条新通知" in back["Content"]
+    assert "您有 1 条新通知" in back["Content"]  # back: what waited comes with the answer
+    await asyncio.sleep(0.3)
+    assert [s for s in served.api.api.sent if s.openid == "oBye"] == []  # and only there
 
 
 async def test_worker_on_wechat_report_link_chart_and_invite_qr(served: Served) -> None:
