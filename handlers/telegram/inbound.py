@@ -203,6 +203,15 @@ class TelegramChannel:
 
         await self.dialogs.handle(found.caller, found.inp, settle=settle)
 
+    def apology(self, entry: Entry) -> dict[str, Any] | None:
+        update = Update.de_json(entry.payload, self.bot)
+        chat, user = update.effective_chat, update.effective_user
+        if chat is None:
+            return None
+        locale = "en" if user is not None and (user.language_code or "").startswith("en") else DEFAULT_LOCALE
+        return {"calls": [{"method": "sendMessage",
+                           "params": {"chat_id": chat.id, "text": render(locale, "error.something_wrong")}}]}
+
     async def send_reply(self, reply: dict[str, Any], start: int) -> Outcome:
         calls = reply.get("calls") or []
         for index in range(start, len(calls)):
