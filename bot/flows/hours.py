@@ -6,9 +6,10 @@ import secrets
 from datetime import date
 
 from bot.dialogs.core import Context, Input, Option, Reply, command, option, reply, step
-from bot.dialogs.parse import parse_date, parse_duration, parse_ref
+from bot.dialogs.parse import parse_date, parse_duration
 from bot.errors import DomainError, InvalidInput, NotFound
 from bot.flows.common import person_arg
+from bot.flows.decisions import MOST, decider, pending_source
 from bot.i18n import T, Text, hours
 from bot.services.hours import Category, LogView, points_for
 
@@ -203,70 +204,46 @@ async def my_logs(ctx: Context, args: str) -> list[Reply]:
 
 # --- the worker's side -----------------------------------------------------------------------
 
-@command("pending", role="worker", help_key="help.pending", aliases=("待审",))
-async def pending(ctx: Context, args: str) -> list[Reply]:
-    logs = await ctx.services.hours.pending(ctx.actor.person_id, ctx.community_id)
-    replies = [
+async def pending_logs(ctx: Context) -> list[Reply]:
+    return [
         Reply(log_line(ctx, log), (option(f"/approve H{log.id}", "pending.approve"),
-                                   option(f"/reject H{log.id}", "pending.reject")), columns=2)
-        for log in logs
+                                   option(f"/reject H{log.id}", "pending.reject")))
+        for log in await ctx.services.hours.pending(ctx.actor.person_id, ctx.community_id, limit=MOST)
     ]
-    replies.extend(await _other_pending(ctx))
-    if not replies:
-        return [reply("pending.none")]
-    if len(logs) > 1:
-        ids = " ".join(f"H{log.id}" for log in logs)
-        if len(f"/approve {ids}".encode()) <= 64:
-            replies.append(reply("pending.batch", option(f"/approve {ids}", "pending.approve_all"), count=len(logs)))
-        else:
-            replies.append(reply("pending.batch_typed", count=len(logs)))
+
+
+async def _all_pending_logs(ctx: Context) -> list[int]:
+    """What "approve all" approves: every waiting log but the worker's own."""
+    logs = await ctx.services.hours.pending(ctx.actor.person_id, ctx.community_id, limit=MOST)
+    return [log.id for log in logs if log.person_id != ctx.actor.person_id]
+
+
+async def _approve_logs(ctx: Context, ids: list[int]) -> list[Reply]:
+    if len(ids) == 1:
+        decision = await ctx.services.hours.approve(ctx.actor.person_id, ids[0])
+        key = "approve.done" if decision.changed else "approve.already"
+        return [reply(key, id=f"H{decision.log.id}", name=decision.log.person_name, points=decision.log.points)]
+    done, refused = await ctx.services.hours.approve_many(ctx.actor.person_id, ids)
+    replies = [reply("approve.batch_done", count=sum(d.changed for d in done),
+                     points=sum(d.log.points for d in done if d.changed))]
+    if refused:
+        lines = [T("approve.refused_line", id=f"H{i}", reason=T(key)) for i, key in refused]
+        replies.append(reply("approve.batch_refused", lines=lines))
     return replies
 
 
-# Other features (the supermarket's redemptions) add their pending items to /pending here.
-PENDING_SOURCES: list = []
-
-
-async def _other_pending(ctx: Context) -> list[Reply]:
-    out: list[Reply] = []
-    for source in PENDING_SOURCES:
-        out.extend(await source(ctx))
-    return out
-
-
-@command("approve", role="worker", help_key="help.approve", aliases=("批准",))
-async def approve(ctx: Context, args: str) -> list[Reply]:
-    words = args.split()
-    if words == ["all"] or words == ["全部"]:
-        logs = await ctx.services.hours.pending(ctx.actor.person_id, ctx.community_id)
-        ids = [log.id for log in logs]
-    else:
-        ids = [parse_ref(w, "H") for w in words]
-        if not ids or None in ids:
-            return [reply("approve.usage")]
-    if len(ids) == 1:
-        decision = await ctx.services.hours.approve(ctx.actor.person_id, ids[0])  # type: ignore[arg-type]
-        key = "approve.done" if decision.changed else "approve.already"
-        return [reply(key, id=f"H{decision.log.id}", name=decision.log.person_name, points=decision.log.points)]
-    done, refused = await ctx.services.hours.approve_many(ctx.actor.person_id, ids)  # type: ignore[arg-type]
-    lines = [T("approve.refused_line", id=f"H{i}", reason=T(key)) for i, key in refused]
-    return [reply("approve.batch_done", count=sum(d.changed for d in done),
-                  points=sum(d.log.points for d in done if d.changed), refused=lines)]
-
-
-@command("reject", role="worker", help_key="help.reject", aliases=("驳回",))
-async def reject(ctx: Context, args: str) -> list[Reply]:
-    ref, _, reason = args.strip().partition(" ")
-    log_id = parse_ref(ref, "H")
-    if log_id is None:
-        return [reply("reject.usage")]
-    if not reason.strip():
+async def _reject_log(ctx: Context, log_id: int, reason: str) -> list[Reply]:
+    if not reason:
         log = await ctx.services.hours.get(log_id)
         if log.status != "pending":
             raise DomainError("error.log_decided", log=log_id, status=log.status)
         ctx.goto("reject", "reason", log_id=log_id)
         return [reply("reject.ask_reason", id=f"H{log_id}")]
     return await _reject(ctx, log_id, reason)
+
+
+pending_source(pending_logs)
+decider("H", _approve_logs, _reject_log, _all_pending_logs)
 
 
 @step("reject", "reason")

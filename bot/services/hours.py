@@ -163,7 +163,8 @@ class HoursService:
         (is_admin, role, confirmed, person_name, community, tz, category_community, active, points_per_hour,
          category, category_en) = found
         if need_role is not None:
-            check_role(is_admin, effective_role(role, confirmed), need_role)
+            check_role(is_admin, effective_role(role, confirmed), need_role,
+                       awaiting=role == "volunteer" and not confirmed)
         if community is None:
             raise NotFound("error.no_community")
         if category_community != community_id or not active:
