@@ -98,9 +98,12 @@ async def test_double_confirm_of_a_draft_logs_once(services: Services, world: Wo
     volunteer = chat("volunteer1")
     for answer in ("/log", "1", "1", "2", "1"):
         await volunteer.say(answer)
-    await volunteer.press("yes")
-    await volunteer.press("yes")  # the flow is over: a stale press
-    assert volunteer.keys() == ["error.stale_option"]
+    submitted = await volunteer.press("yes")
+    [log] = await services.hours.logs_of(world.volunteer, world.community_id)
+    assert f"H{log.id}" in submitted
+    # The flow is over: pressing ✅ again says it was submitted, and which log it became.
+    assert f"已经提交过了（H{log.id}）" in await volunteer.press("yes")
+    assert volunteer.keys() == ["log.already_submitted"]
     assert len(await services.hours.logs_of(world.volunteer, world.community_id)) == 1
 
 
