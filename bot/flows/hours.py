@@ -276,7 +276,7 @@ async def _approve_logs(ctx: Context, ids: list[int]) -> list[Reply]:
     replies = [reply("approve.batch_done", count=sum(d.changed for d in done),
                      points=sum(d.log.points for d in done if d.changed))]
     if refused:
-        lines = [T("approve.refused_line", id=f"H{i}", reason=T(key)) for i, key in refused]
+        lines = [T("approve.refused_line", id=f"H{i}", reason=T(key, log=i)) for i, key in refused]
         replies.append(reply("approve.batch_refused", lines=lines))
     return replies
 
