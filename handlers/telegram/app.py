@@ -147,7 +147,12 @@ async def on_button(update: Update, context: LoveBankContext) -> None:
             await query.answer(render(context.locale, "error.stale_option"))
         return
     caller, chat_id = found
-    turn = await _turn(context, caller, Input(option=data, request_key=str(update.update_id)))
+    try:
+        turn = await _turn(context, caller, Input(option=data, request_key=str(update.update_id)))
+    except Exception:
+        with suppress(TelegramError):  # the client stops its spinner even when handling failed
+            await query.answer()
+        raise
     if turn.press_refused:  # a double tap, an old step's button, someone else's buttons: a toast
         with suppress(TelegramError):
             await query.answer(" ".join(context.dialogs.render(turn.locale, turn.replies)), show_alert=False)
