@@ -159,6 +159,9 @@ async def redeem_confirm(ctx: Context, inp: Input) -> list[Reply]:
         ctx.actor.person_id, ctx.community_id, data["item_id"], data["quantity"],
         request_key=f"redeem-draft:{data['draft']}",
     )
+    r = outcome.redemption  # ✅ pressed again says what it became
+    ctx.finish(receipt=T("redeem.already_submitted", id=f"R{r.id}", name=r.item_name, quantity=r.quantity,
+                         total=r.total))
     return [_submitted(outcome)]
 
 

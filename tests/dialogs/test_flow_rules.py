@@ -195,3 +195,16 @@ async def test_help_is_short_and_fits_the_person(services: Services, world: Worl
     assert "/pending" in worker_help and "/confirm" in worker_help and len(worker_help.splitlines()) <= 13
     greeting = await volunteer.say("/start")
     assert "欢迎回来" not in greeting and "/log" in greeting
+
+
+async def test_a_redemption_confirmed_again_says_what_it_became(services: Services, world: World, chat) -> None:  # noqa: ANN001
+    await fund(services, world, world.volunteer, 100)
+    item = await services.shop.add_item(world.worker, world.community_id, "肥皂", 5, 10)
+    volunteer = chat("volunteer1")
+    await volunteer.say(f"/redeem I{item.id}")
+    await volunteer.say("1")
+    await volunteer.press("yes")
+    [order] = await services.shop.orders(world.volunteer, world.community_id)
+    assert f"R{order.id}" in await volunteer.press("yes")
+    assert volunteer.keys() == ["redeem.already_submitted"]
+    assert len(await services.shop.orders(world.volunteer, world.community_id)) == 1
