@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.dialogs.core import ALIASES, COMMANDS, STEPS, Actor, Caller, Context, Input, Reply, reply
 from bot.errors import DomainError
 from bot.i18n import Text, render
-from bot.services.access import effective_role
 from bot.services import Services
+from bot.services.access import effective_role
 from models import DialogState, Identity, Membership, Person
 
 log = logging.getLogger(__name__)
