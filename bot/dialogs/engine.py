@@ -91,7 +91,8 @@ class Dialogs:
 
     async def handle(self, caller: Caller, inp: Input) -> Turn:
         ctx, saved = await self._context(caller, inp.request_key)
-        listing = Listing.load(saved.get("data", {}).get(OPTIONS), saved.get("flow") or "")
+        where = f"{saved['flow']}/{saved['step']}" if saved.get("flow") else ""
+        listing = Listing.load(saved.get("data", {}).get(OPTIONS), where)
         refused = False
         try:
             replies = await self._dispatch(ctx, inp, saved, listing)
