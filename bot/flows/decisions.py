@@ -82,8 +82,7 @@ async def pending(ctx: Context, args: str) -> list[Reply]:
         options.append(option(f"/pending {page + 1}", "pending.next", page=page + 1, pages=pages))
     if page > 1:
         options.append(option(f"/pending {page - 1}", "pending.previous", page=page - 1))
-    everything = [(p, await d.all_pending(ctx)) for p, d in DECIDERS.items() if d.all_pending is not None]
-    waiting_all = sum(len(ids) for _, ids in everything)
+    waiting_all = sum([len(await d.all_pending(ctx)) for d in DECIDERS.values() if d.all_pending is not None])
     if waiting_all > 1:
         options.append(option("/approve all", "pending.approve_all", count=waiting_all))
     text = T("pending.page", total=len(items), page=page, pages=pages, lines=[item.text for item in shown])

@@ -1,9 +1,9 @@
-"""Buttons on Telegram as people really press them: twice, late, on someone else's message in a
-group; /pending with many items; the first "new logs" notice at once, later ones folded."""
+"""Buttons on Telegram as people really press them: twice, or on someone else's message in a
+group; /pending with many items; confirming a waiting volunteer; the first "new logs" notice at
+once, later ones folded."""
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 import pytest

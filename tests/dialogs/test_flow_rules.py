@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from bot.clock import FixedClock
+from bot.i18n import render
 from bot.services import Services
 from tests.shop_helpers import fund
 from tests.world import World
@@ -152,7 +152,7 @@ async def test_mylogs_pages(services: Services, world: World, chat) -> None:  # 
     assert volunteer.keys() == ["mylogs.no_more"]
 
 
-async def test_history_and_notices_say_what_they_are_about(services: Services, world: World, chat, clock: FixedClock) -> None:  # noqa: ANN001
+async def test_history_and_notices_say_what_they_are_about(services: Services, world: World, chat) -> None:  # noqa: ANN001
     h1, h2 = await _logs(services, world, 2, person=world.volunteer)
     await services.hours.approve(world.worker, h1)
     await services.hours.reject(world.worker, h2, "重复了")
@@ -167,8 +167,6 @@ async def test_history_and_notices_say_what_they_are_about(services: Services, w
     held = (await services.shop.redeem(world.volunteer, world.community_id, item.id, 1)).redemption
 
     # The notices name the log: category, date and hours.
-    from bot.i18n import render
-
     text = render("zh-CN", rejected.text.key, rejected.text.params)
     assert f"H{h2}" in text and "探访" in text and str(DAY) in text and "1 小时" in text and "重复了" in text
     assert "Visit" in render("en", approved.text.key, approved.text.params)
