@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -95,17 +95,9 @@ class HoursService:
                 if replay.person_id != person_id:  # someone else's request: never hand it out
                     raise IdempotencyConflict(key=request_key)
                 return replay
-            if not repeat_ok:
-                same = await session.scalar(select(ServiceLog.id).where(
-                    ServiceLog.person_id == person_id, ServiceLog.community_id == community_id,
-                    ServiceLog.category_id == category_id, ServiceLog.service_date == service_date,
-                    ServiceLog.minutes == minutes, ServiceLog.status != "rejected",
-                ).limit(1))
-                if same is not None:
-                    raise LooksRepeated("log.looks_repeated", id=f"H{same}")
             view = await self._new_log(
                 session, person_id, community_id, category_id, service_date, minutes, note, photo,
-                submitted_by=person_id, request_key=request_key, need_role="volunteer",
+                submitted_by=person_id, request_key=request_key, need_role="volunteer", repeat_ok=repeat_ok,
             )
             await notify_workers(session, self.clock, community_id, "notify.pending_logs", coalesce="pending_logs")
             return view
@@ -152,6 +144,7 @@ class HoursService:
         self, session: AsyncSession, person_id: int, community_id: int, category_id: int,
         service_date: date, minutes: int, note: str | None, photo: str | None, *, submitted_by: int,
         request_key: str | None, event_name: str | None = None, need_role: str | None = None,
+        repeat_ok: bool = True,
     ) -> LogView:
         """Checks and inserts a pending log. `need_role`: the role the person must have, checked
         from the same query that reads the community and category (one round trip, not five)."""
@@ -183,12 +176,16 @@ class HoursService:
             raise InvalidInput("error.bad_category")
         self._check_minutes(minutes)
         self._check_date(service_date, tz)
-        logged = await session.scalar(
-            select(func.coalesce(func.sum(ServiceLog.minutes), 0)).where(
-                ServiceLog.person_id == person_id, ServiceLog.service_date == service_date,
-                ServiceLog.status != "rejected",
-            )
-        )
+        # The day's minutes, and a log just like this one that day, in the same statement.
+        same_log = and_(ServiceLog.community_id == community_id, ServiceLog.category_id == category_id,
+                        ServiceLog.minutes == minutes)
+        logged, same = (await session.execute(
+            select(func.coalesce(func.sum(ServiceLog.minutes), 0), func.min(case((same_log, ServiceLog.id))))
+            .where(ServiceLog.person_id == person_id, ServiceLog.service_date == service_date,
+                   ServiceLog.status != "rejected")
+        )).one()
+        if same is not None and not repeat_ok:
+            raise LooksRepeated("log.looks_repeated", id=f"H{same}")
         if logged + minutes > MAX_MINUTES_PER_DAY:
             raise InvalidInput("error.day_limit", logged=logged, limit=MAX_MINUTES_PER_DAY)
         note = (note or "").strip()[:500] or None
