@@ -163,8 +163,9 @@ async def _ask_again(ctx: Context, exc: LooksRepeated, data: dict) -> list[Reply
     return [reply(exc.key, **exc.params), await _summary(ctx)]
 
 
-def _submitted(ctx: Context, log: LogView) -> list[Reply]:
-    ctx.finish(receipt=T("log.already_submitted", id=f"H{log.id}"))  # ✅ pressed again says so
+def _submitted(ctx: Context, log: LogView, *, by_button: bool = True) -> list[Reply]:
+    if by_button:  # ✅ pressed again says what it became (a typed line has no button to press)
+        ctx.finish(receipt=T("log.already_submitted", id=f"H{log.id}"))
     return [reply("log.submitted", id=f"H{log.id}", points=log.points)]
 
 
@@ -188,7 +189,7 @@ async def _log_one_line(ctx: Context, args: str) -> list[Reply]:
         draft = {"category_id": category.id, "service_date": service_date.isoformat(), "minutes": minutes,
                  "note": note, "draft": secrets.token_hex(6)}
         return await _ask_again(ctx, exc, draft)
-    return _submitted(ctx, log)
+    return _submitted(ctx, log, by_button=False)
 
 
 # --- balance and history ---------------------------------------------------------------------
