@@ -9,6 +9,7 @@ from bot.dialogs.core import Context, Input, Option, Reply, command, option, rep
 from bot.dialogs.parse import parse_date, parse_duration, parse_ref
 from bot.errors import DomainError, InvalidInput, NotFound
 from bot.flows.common import person_arg
+from bot.flows.deadlines import deadline_marker
 from bot.i18n import T, Text, hours
 from bot.services.hours import Category, LogView, points_for
 
@@ -206,8 +207,9 @@ async def my_logs(ctx: Context, args: str) -> list[Reply]:
 @command("pending", role="worker", help_key="help.pending", aliases=("待审",))
 async def pending(ctx: Context, args: str) -> list[Reply]:
     logs = await ctx.services.hours.pending(ctx.actor.person_id, ctx.community_id)
+    mark = await deadline_marker(ctx)
     replies = [
-        Reply(log_line(ctx, log), (option(f"/approve H{log.id}", "pending.approve"),
+        Reply(mark(log_line(ctx, log), log.created_at), (option(f"/approve H{log.id}", "pending.approve"),
                                    option(f"/reject H{log.id}", "pending.reject")), columns=2)
         for log in logs
     ]

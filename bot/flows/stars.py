@@ -4,6 +4,7 @@ where the weekly and monthly lists are posted (/setgroup, /unsetgroup)."""
 from __future__ import annotations
 
 from bot.dialogs.core import Context, Reply, command, option, reply
+from bot.flows.deadlines import top_workers
 from bot.i18n import T, Text, hours
 from bot.services.stars import MEDALS, Star, StarList
 
@@ -13,10 +14,14 @@ PERIOD_WORDS = {
     "all": "all", "a": "all", "总榜": "all", "累计": "all", "全部": "all",
 }
 
+WORKER_WORDS = ("workers", "worker", "工作人员", "社工")
+
 
 @command("top", help_key="help.top", aliases=("明星榜", "排行榜"), group_ok=True)
 async def top(ctx: Context, args: str) -> list[Reply]:
     word = args.split()[0].lower() if args.split() else "week"
+    if word in WORKER_WORDS:
+        return await top_workers(ctx)
     kind = PERIOD_WORDS.get(word)
     if kind is None:
         return [reply("error.bad_period")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.clock import Clock
 from bot.db import Database
+from bot.services.deadlines import DeadlinesService
 from bot.services.hours import HoursService
 from bot.services.ledger import Ledger
 from bot.services.outbox import OutboxService
@@ -32,3 +33,4 @@ class Services:
         self.reports = ReportsService(db, settings, self.clock)
         self.shop = ShopService(db, settings, self.clock, self.ledger)
         self.visits = VisitsService(db, settings, self.clock, self.people, self.hours)
+        self.deadlines = DeadlinesService(db, self.clock)
