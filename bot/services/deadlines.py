@@ -25,6 +25,7 @@ from bot.db import Database
 from bot.errors import InvalidInput, NotAllowed
 from bot.i18n import render
 from bot.jobs import claim
+from bot.services.reports import REPORT_SECTIONS, Column, ReportMonth, Sheet
 from bot.services.access import get_community, require_role, role_in
 from bot.services.audit import audit
 from bot.services.notify import notify
@@ -87,7 +88,7 @@ def parse_evening(text: str) -> time:
     if not match:
         raise InvalidInput("deadline.bad_time")
     hour, minute = int(match.group(1)), int(match.group(2) or 0)
-    if hour > 23 or minute % 15 or not EARLIEST_EVENING <= time(hour, minute) <= LATEST_EVENING:
+    if hour > 23 or minute > 59 or minute % 15 or not EARLIEST_EVENING <= time(hour, minute) <= LATEST_EVENING:
         raise InvalidInput("deadline.bad_time")
     return time(hour, minute)
 
@@ -268,13 +269,6 @@ class DeadlinesService:
 
         return await self.db.transaction(work)
 
-    async def month(self, session: AsyncSession, community: Community, start: datetime, end: datetime) -> MonthFigures:
-        """The on-time figures of a month, inside a caller's session (the report's)."""
-        result = figures(await _items(session, [community.id], start, end), rule_of(community), start, end, self.clock.now())
-        ids = set(result.workers) | {o.item.decided_by for o in result.overdue if o.item.decided_by}
-        names = dict((await session.execute(select(Person.id, _NAME).where(Person.id.in_(ids))))) if ids else {}
-        return MonthFigures(result.community, result.workers, names, result.overdue)
-
     async def top_workers(self, person_id: int, community_id: int) -> tuple[str, list[TopWorker]]:
         """This month's workers by decisions made on time, the top only; for any member."""
         async with self.db.read() as uow:
@@ -384,3 +378,71 @@ def due_label(rule: DeadlineRule, submitted: datetime, now: datetime) -> tuple[s
     due = rule.due(submitted)
     return _when(rule, due), now > due
 
+
+
+# --- the monthly report -------------------------------------------------------------------------
+
+async def month_figures(session: AsyncSession, community: Community, month: ReportMonth) -> MonthFigures:
+    now = month.as_of or month.end
+    result = figures(await _items(session, [community.id], month.start, month.end), rule_of(community),
+                     month.start, month.end, now)
+    ids = set(result.workers) | {o.item.decided_by for o in result.overdue if o.item.decided_by}
+    names = dict((await session.execute(select(Person.id, _NAME).where(Person.id.in_(ids)))).all()) if ids else {}
+    return MonthFigures(result.community, result.workers, names, result.overdue)
+
+
+def _share(f: Figures) -> str:
+    return "" if f.share is None else f"{f.share:.1f}%"
+
+
+def _median_hours(f: Figures) -> float | str:
+    return "" if f.median_minutes is None else round(f.median_minutes / 60, 2)
+
+
+async def decisions_section(session: AsyncSession, community_id: int, month: ReportMonth, locale: str) -> Sheet | None:
+    """Per worker and for the community: decisions, the share on time, the median time to
+    decide and the overdue items."""
+    community = await get_community(session, community_id)
+    result = await month_figures(session, community, month)
+    if not result.community.decisions and not result.overdue:
+        return None
+    rows = sorted(
+        ((result.names.get(w, str(w)), f.decisions, f.on_time, _share(f), _median_hours(f), f.overdue)
+         for w, f in result.workers.items()),
+        key=lambda r: (-r[2], r[0]),
+    )
+    c = result.community
+    totals = (render(locale, "section.decisions.community"), c.decisions, c.on_time, _share(c), _median_hours(c), c.overdue)
+    columns = tuple(Column(render(locale, f"section.decisions.{key}"), kind) for key, kind in (
+        ("worker", "text"), ("decisions", "int"), ("on_time", "int"), ("share", "text"), ("median", "hours"),
+        ("overdue", "int"),
+    ))
+    rule = rule_of(community)
+    notes = (render(locale, "section.decisions.note", {"evening": rule.evening.strftime("%H:%M")}),)
+    return Sheet("decisions", render(locale, "section.decisions.title"), columns, rows, totals, notes)
+
+
+async def overdue_section(session: AsyncSession, community_id: int, month: ReportMonth, locale: str) -> Sheet | None:
+    """Each item whose deadline passed in the month before it was decided."""
+    community = await get_community(session, community_id)
+    result = await month_figures(session, community, month)
+    if not result.overdue:
+        return None
+    rule = rule_of(community)
+    waiting = render(locale, "section.overdue.waiting")
+
+    def local(moment: datetime) -> str:
+        return rule.local(moment).strftime("%Y-%m-%d %H:%M")
+
+    rows = [
+        (o.item.ref, o.item.person_name, local(o.item.submitted_at), local(o.due),
+         local(o.item.ended_at) if o.item.ended_at else waiting,
+         result.names.get(o.item.decided_by, "") if o.item.decided_by else "")
+        for o in result.overdue
+    ]
+    columns = tuple(Column(render(locale, f"section.overdue.{key}"), "text") for key in (
+        "ref", "name", "submitted", "due", "decided", "decided_by"))
+    return Sheet("overdue", render(locale, "section.overdue.title"), columns, rows)
+
+
+REPORT_SECTIONS.extend((decisions_section, overdue_section))
