@@ -3,7 +3,7 @@ monthly star-list posts include (/starlists)."""
 
 from __future__ import annotations
 
-from bot.dialogs.core import Context, Reply, command, option, reply
+from bot.dialogs.core import MAX_OPTION_BYTES, Context, Reply, command, option, reply
 from bot.dialogs.parse import parse_date, parse_duration
 from bot.flows.common import person_arg
 from bot.flows.hours import _category, _request_key, _today
@@ -24,9 +24,9 @@ async def tag(ctx: Context, args: str) -> list[Reply]:
     person = await person_arg(ctx, words[0])
     if len(words) == 1:
         counts = await ctx.services.teams.tag_counts(ctx.actor.person_id, ctx.community_id)
-        choices = [option(f"/tag {words[0]} {c.tag}", "tags.choice", tag=c.tag) for c in counts]
-        return [Reply(T("tags.ask_tag", name=person.display_name), tuple(c for c in choices
-                                                                        if len(c.value.encode()) <= 64), columns=3)]
+        values = [(f"/tag {words[0]} {c.tag}", c.tag) for c in counts]
+        choices = tuple(option(v, "tags.choice", tag=t) for v, t in values if len(v.encode()) <= MAX_OPTION_BYTES)
+        return [Reply(T("tags.ask_tag", name=person.display_name), choices, columns=3)]
     changed = await ctx.services.teams.tag(ctx.actor.person_id, ctx.community_id, person.id, words[1])
     return [reply("tags.tagged" if changed else "tags.already", name=person.display_name, tag=words[1])]
 
@@ -58,10 +58,10 @@ async def tags(ctx: Context, args: str) -> list[Reply]:
     mine = await ctx.services.teams.tags_of(ctx.actor.person_id, ctx.community_id, ctx.actor.person_id)
     if not mine:
         return [reply("tags.none_mine")]
+    # Tag names are short enough (teams.MAX_NAME) for "/privacy TAG show" to fit a button.
     options = tuple(option(f"/privacy {t.tag} {'hide' if t.shown else 'show'}",
                            "tags.hide_button" if t.shown else "tags.show_button", tag=t.tag) for t in mine)
-    return [Reply(T("tags.mine", lines=[_tag_line(t.tag, t.shown) for t in mine]),
-                  tuple(o for o in options if len(o.value.encode()) <= 64))]
+    return [Reply(T("tags.mine", lines=[_tag_line(t.tag, t.shown) for t in mine]), options)]
 
 
 def _tag_line(tag: str, shown: bool) -> Text:

@@ -278,7 +278,7 @@ class DeadlinesService:
             tz = ZoneInfo(community.timezone)
             today = self.clock.now().astimezone(tz).date()
             start = datetime.combine(today.replace(day=1), time(), tz).astimezone(UTC)
-            end = self.clock.now() + timedelta(seconds=1)
+            end = self.clock.now() + timedelta(seconds=1)  # decisions made this very second count
             result = figures(await _items(session, [community_id], start, end), rule_of(community), start, end, end)
             totals = [(w, f.on_time) for w, f in result.workers.items() if f.on_time > 0]
             ranked = [r for r in competition_ranks(totals) if r[0] <= TOP_WORKERS]
@@ -337,7 +337,7 @@ class DeadlinesService:
                     # of it while every worker is on leave, is nobody's lateness.
                     late = [i for i in items if r.due(i.submitted_at) <= last
                             and any(pid != i.person_id for pid, *_ in present)]
-                    if late:
+                    if late and admins:
                         for admin_id, locale in admins:
                             lines = [render(locale, "deadline.digest_line", {
                                 "ref": i.ref, "name": i.person_name, "due": _when(r, r.due(i.submitted_at)),

@@ -4,7 +4,7 @@ against values worked out by hand; /pending's deadlines; /top workers."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
