@@ -1,0 +1,36 @@
+"""In the console chat of the demo community: /pending with deadlines, a tag the member agrees
+to by a numbered answer, a team leader's hours and the tag's and team's star lists."""
+
+from __future__ import annotations
+
+import io
+
+from bot import demo
+from bot.services import Services
+from handlers.console import chat
+
+
+async def say(services: Services, handle: str, *lines: str) -> str:
+    out = io.StringIO()
+    await chat(services, handle, io.StringIO("".join(f"{line}\n" for line in lines)), out)
+    return out.getvalue()
+
+
+async def test_console_journey(services: Services) -> None:
+    await demo.seed(services)
+    pending = await say(services, "worker1", "/pending")
+    assert "应于" in pending and "前处理" in pending
+
+    assert "已给 王芳 加上“党员”标签" in await say(services, "worker1", "/tag volunteer1 党员")
+    shown = await say(services, "volunteer1", "/tags", "1")
+    assert shown.startswith("🔔") and "/privacy 党员 显示" in shown  # told of the tag on the next visit
+    assert "1. 上“党员”榜" in shown and "会出现在“党员”明星榜上" in shown
+    assert "王芳" in await say(services, "resident1", "/top 党员 all")
+
+    await say(services, "worker1", "/team new 党员先锋队", "/team 党员先锋队 add volunteer2",
+              "/team 党员先锋队 leader volunteer1")
+    logged = await say(services, "volunteer1", "/teamlog 党员先锋队 1h 治安巡逻 全部")
+    assert "已为“党员先锋队”的 2 名队员记录 1 小时" in logged
+    assert "治安巡逻" in await say(services, "worker1", "/pending")
+    team = await say(services, "resident1", "/top 党员先锋队 all")
+    assert "王芳" in team and "刘洋" in team and "陈静" not in team
