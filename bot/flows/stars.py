@@ -7,7 +7,7 @@ from bot.dialogs.core import Context, Reply, command, option, reply
 from bot.flows.deadlines import top_workers
 from bot.flows.teams import tag_privacy
 from bot.i18n import T, Text, hours
-from bot.services.stars import MEDALS, Star, StarList
+from bot.services.stars import MEDALS, Star, StarList, list_title
 
 PERIOD_WORDS = {
     "week": "week", "w": "week", "本周": "week", "周": "week", "周榜": "week",
@@ -42,11 +42,7 @@ async def top(ctx: Context, args: str) -> list[Reply]:
 
 
 def _list_text(star_list: StarList) -> Text:
-    period = star_list.period
-    title = T(f"stars.title_{period.kind}", community=star_list.community, start=period.start or "", end=period.end or "") \
-        if star_list.group is None else \
-        T(f"stars.group_title_{period.kind}", community=star_list.community, list=star_list.group,
-          start=period.start or "", end=period.end or "")
+    title = list_title(star_list)
     if not star_list.stars:
         return T("stars.empty", title=title)
     lines: list[Text] = [_line(s) for s in star_list.stars]

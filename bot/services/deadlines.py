@@ -30,7 +30,7 @@ from bot.services.access import get_community, require_role, role_in
 from bot.services.audit import audit
 from bot.services.notify import notify
 from bot.services.stars import competition_ranks
-from models import Community, Membership, Person, Redemption, ServiceLog
+from models import Community, JobRun, Membership, Person, Redemption, ServiceLog
 
 NOON = time(12, 0)
 DEFAULT_EVENING = time(21, 0)
@@ -310,13 +310,24 @@ class DeadlinesService:
                 workers[cid].append((pid, name, locale, bool(away)))
             admins = list((await session.execute(
                 select(Person.id, Person.locale).where(Person.is_admin.is_(True)).order_by(Person.id))).all())
+            # What this run may still claim: most runs find every deadline already claimed and
+            # open no write transaction at all.
+            rounds = {c.id: (rule_of(c), *rule_of(c).deadlines_around(now)) for c in communities}
+            periods = {_key(r, d) for r, last, upcoming in rounds.values() for d in (last, upcoming)}
+            claimed = set((await session.execute(
+                select(JobRun.job, JobRun.scope, JobRun.period)
+                .where(JobRun.job.in_((NUDGE_JOB, DIGEST_JOB)), JobRun.period.in_(sorted(periods)))
+            )).all())
         by_community: dict[int, list[Item]] = defaultdict(list)
         for item in waiting:
             by_community[item.community_id].append(item)
         nudges = digests = 0
         for community in communities:
-            rule = rule_of(community)
-            last, upcoming = rule.deadlines_around(now)
+            rule, last, upcoming = rounds[community.id]
+            scope = str(community.id)
+            wants_nudge = upcoming - now <= NUDGE_BEFORE and (NUDGE_JOB, scope, _key(rule, upcoming)) not in claimed
+            if not wants_nudge and (DIGEST_JOB, scope, _key(rule, last)) in claimed:
+                continue
             items = by_community.get(community.id, [])
             present = [w for w in workers.get(community.id, []) if not w[3]]
 

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.db import Database
 from bot.errors import InvalidInput, NotAllowed, NotFound
-from bot.i18n import hours, render
+from bot.i18n import Text, hours, render
 from bot.jobs import claim
 from bot.services.access import get_community, get_person, require_role, role_in
 from bot.services.audit import audit
@@ -366,6 +366,16 @@ async def _group_list(session: AsyncSession, whole: StarList, group: StarGroup) 
 def _due_kinds(today: date) -> list[str]:
     """Monday posts last week's list, the 1st last month's; a Monday the 1st posts both."""
     return [k for k, on in (("week", today.weekday() == 0), ("month", today.day == 1)) if on]
+
+
+def list_title(star_list: StarList) -> Text:
+    """The heading of a list shown on demand: the community's, or a tag's or team's. With
+    `star_lines`, what a post or a poster of one list is made of."""
+    period = star_list.period
+    params = {"community": star_list.community, "start": period.start or "", "end": period.end or ""}
+    if star_list.group is None:
+        return Text(f"stars.title_{period.kind}", params)
+    return Text(f"stars.group_title_{period.kind}", {**params, "list": star_list.group})
 
 
 def post_params(star_list: StarList) -> dict:
