@@ -297,37 +297,40 @@ class DeadlinesService:
         async with self.db.read() as uow:
             session = uow.session
             communities = list(await session.scalars(select(Community).order_by(Community.id)))
-            if not communities:
-                return RunSummary(0, 0)
-            waiting = await _items(session, [c.id for c in communities])
-            workers: dict[int, list[tuple[int, str, str, bool]]] = defaultdict(list)
-            for cid, pid, name, locale, away in await session.execute(
-                select(Membership.community_id, Person.id, Person.display_name, Person.locale,
-                       Membership.away_since.is_not(None))
-                .join(Person, Person.id == Membership.person_id).where(Membership.role == "worker")
-                .order_by(Person.id)
-            ):
-                workers[cid].append((pid, name, locale, bool(away)))
-            admins = list((await session.execute(
-                select(Person.id, Person.locale).where(Person.is_admin.is_(True)).order_by(Person.id))).all())
             # What this run may still claim: most runs find every deadline already claimed and
-            # open no write transaction at all.
+            # read nothing more, nor open a write transaction.
             rounds = {c.id: (rule_of(c), *rule_of(c).deadlines_around(now)) for c in communities}
             periods = {_key(r, d) for r, last, upcoming in rounds.values() for d in (last, upcoming)}
             claimed = set((await session.execute(
                 select(JobRun.job, JobRun.scope, JobRun.period)
                 .where(JobRun.job.in_((NUDGE_JOB, DIGEST_JOB)), JobRun.period.in_(sorted(periods)))
-            )).all())
+            )).all()) if periods else set()
+            wanted = {}
+            for c in communities:
+                rule, last, upcoming = rounds[c.id]
+                nudge = upcoming - now <= NUDGE_BEFORE and (NUDGE_JOB, str(c.id), _key(rule, upcoming)) not in claimed
+                if nudge or (DIGEST_JOB, str(c.id), _key(rule, last)) not in claimed:
+                    wanted[c.id] = c
+            if not wanted:
+                return RunSummary(0, 0)
+            waiting = await _items(session, list(wanted))
+            workers: dict[int, list[tuple[int, str, str, bool]]] = defaultdict(list)
+            for cid, pid, name, locale, away in await session.execute(
+                select(Membership.community_id, Person.id, Person.display_name, Person.locale,
+                       Membership.away_since.is_not(None))
+                .join(Person, Person.id == Membership.person_id)
+                .where(Membership.role == "worker", Membership.community_id.in_(list(wanted)))
+                .order_by(Person.id)
+            ):
+                workers[cid].append((pid, name, locale, bool(away)))
+            admins = list((await session.execute(
+                select(Person.id, Person.locale).where(Person.is_admin.is_(True)).order_by(Person.id))).all())
         by_community: dict[int, list[Item]] = defaultdict(list)
         for item in waiting:
             by_community[item.community_id].append(item)
         nudges = digests = 0
-        for community in communities:
+        for community in wanted.values():
             rule, last, upcoming = rounds[community.id]
-            scope = str(community.id)
-            wants_nudge = upcoming - now <= NUDGE_BEFORE and (NUDGE_JOB, scope, _key(rule, upcoming)) not in claimed
-            if not wants_nudge and (DIGEST_JOB, scope, _key(rule, last)) in claimed:
-                continue
             items = by_community.get(community.id, [])
             present = [w for w in workers.get(community.id, []) if not w[3]]
 
