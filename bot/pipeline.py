@@ -13,6 +13,8 @@ notifications to their channel's sender. Channel-free: a channel plugs in by imp
             # send a stored reply, skipping its first `start` parts (sent before a retry)
         async def deliver(self, delivery: Delivery) -> Outcome
             # send one notification (bot.services.outbox.Delivery)
+        def apology(self, entry: Entry) -> dict | None      # optional: the reply telling the
+            # sender their update was set aside after failing (sent once, best effort)
 
 `InboxWorker(services, channels, worker=…, concurrency=…)` claims entries (a lease, renewed
 while they run), handles up to `concurrency` of them at once (one person's one at a time: the
@@ -120,6 +122,19 @@ class InboxWorker:
         self._stopping = True
         self.wake()
 
+    async def drain(self) -> int:
+        """Handle what is due now, one entry at a time, until nothing is (tests; a process
+        that only wants to catch up); returns how many entries were processed."""
+        processed = 0
+        while True:
+            replied, self._replied = self._replied, []
+            entries = await self.services.inbox.claim(self.worker, 1, self.lease, tuple(self.channels), replied)
+            if not entries:
+                return processed
+            for entry in entries:
+                await self.process(entry)
+                processed += 1
+
     async def _claim(self) -> int:
         free = self.concurrency - len(self._tasks)
         replied, self._replied = self._replied, []
@@ -184,8 +199,20 @@ class InboxWorker:
                     log.error("inbox: entry %s parked after %s tries", entry.id, entry.attempts + 1)
                     if self.on_handled is not None:
                         self.on_handled()  # the admins' notice
+                    await self._apologise(channel, entry)
             except Exception:
                 log.exception("inbox: could not record the failure of entry %s", entry.id)
+
+
+    async def _apologise(self, channel: Channel, entry: Entry) -> None:
+        """Tell the person, once, that their message could not be handled (best effort)."""
+        apology = getattr(channel, "apology", None)
+        reply = apology(entry) if apology is not None else None
+        if reply is not None:
+            try:
+                await channel.send_reply(reply, 0)
+            except Exception:
+                log.exception("%s: could not tell the sender of entry %s", entry.channel, entry.id)
 
 
 class OutboxWorker:

@@ -11,6 +11,7 @@ from models.outbox import DialogState, JobRun, Notification
 from models.people import Identity, InviteCode, Membership, Person
 from models.stars import AnnouncementGroup
 from models.shop import Redemption, ShopItem, StockMovement
+from models.teams import PersonTag, Team, TeamMember
 from models.visits import Elder, ElderVolunteer, VisitAlert, VisitRecord
 
 __all__ = [
@@ -19,5 +20,6 @@ __all__ = [
     "Redemption", "ShopItem", "StockMovement",
     "Elder", "ElderVolunteer", "VisitAlert", "VisitRecord",
     "AccessToken", "Download", "LinkCode",
+    "PersonTag", "Team", "TeamMember",
     "InboxEntry",
 ]

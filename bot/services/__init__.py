@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.clock import Clock
 from bot.db import Database
 from bot.services.downloads import DownloadsService
+from bot.services.deadlines import DeadlinesService
 from bot.services.hours import HoursService
 from bot.services.inbox import InboxService
 from bot.services.ledger import Ledger
@@ -16,6 +17,7 @@ from bot.services.reports import ReportsService
 from bot.services.star_posters import StarPostersService
 from bot.services.stars import StarsService
 from bot.services.tokens import TokenStore
+from bot.services.teams import TeamsService
 from bot.services.shop import ShopService
 from bot.services.visits import VisitsService
 from bot.services import report_sections  # noqa: F401  (the supermarket's and visits' report sheets)
@@ -42,3 +44,5 @@ class Services:
         self.tokens = TokenStore(db, self.clock)
         self.downloads = DownloadsService(db, self.clock)
         self.star_posters = StarPostersService(db, self.clock, self.stars)
+        self.deadlines = DeadlinesService(db, self.clock)
+        self.teams = TeamsService(db, self.clock, self.hours)

@@ -194,7 +194,9 @@ class OutboxService:
             if rest:
                 d = deliveries[index]
                 deliveries[index] = replace(d, count=d.count + len(rest), ids=(*d.ids, *rest))
-        return deliveries
+        # A folded message says how many it stands for.
+        return [replace(d, text=Text(d.text.key, {**d.text.params, "count": d.count})) if i in folded.values() else d
+                for i, d in enumerate(deliveries)]
 
     # --- after sending ------------------------------------------------------------------------
 

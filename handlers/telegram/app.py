@@ -79,13 +79,16 @@ async def on_update(update: Update, context: LoveBankContext) -> None:
     if isinstance(found, list):
         await send_calls(context.bot, found)
         return
-    if found.query_id is not None:
-        with suppress(TelegramError):  # answered at once: the client stops its spinner
-            await context.bot.answer_callback_query(found.query_id)
-    turn = await context.dialogs.handle(found.caller, found.inp)
+    try:
+        turn = await context.dialogs.handle(found.caller, found.inp)
+    except Exception:
+        if found.query_id is not None:
+            with suppress(TelegramError):  # the client stops its spinner even when handling failed
+                await context.bot.answer_callback_query(found.query_id)
+        raise
     if context.user_data is not None:
         context.user_data["locale"] = turn.locale
-    await send_calls(context.bot, answer_calls(found, turn, context.chat_data, answered=True))
+    await send_calls(context.bot, answer_calls(found, turn, context.chat_data, context.dialogs))
 
 
 async def on_error(update: object, context: LoveBankContext) -> None:

@@ -129,10 +129,15 @@ def chosen_call(message: Message, data: str, locale: str) -> Call:
     return {"method": "editMessageReplyMarkup", "params": where, "optional": True}
 
 
-def answer_calls(found: Incoming, turn: Turn, chat_data: MutableMapping[Any, Any] | None, *,
-                 answered: bool = False) -> list[Call]:
+def answer_calls(found: Incoming, turn: Turn, chat_data: MutableMapping[Any, Any] | None,
+                 dialogs: Dialogs) -> list[Call]:
+    """A press is answered first (the client stops its spinner); a press the engine refused (a
+    double tap, an old step's button, someone else's buttons) only gets a toast and leaves the
+    message alone; a press that counts marks its message chosen."""
+    if found.query_id is not None and turn.press_refused:
+        return [answer_query(found.query_id, " ".join(dialogs.render(turn.locale, turn.replies)))]
     calls: list[Call] = []
-    if found.query_id is not None and not answered:
+    if found.query_id is not None:
         calls.append(answer_query(found.query_id))
     if found.pressed is not None and found.data is not None:
         calls.append(chosen_call(found.pressed, found.data, turn.locale))
@@ -200,9 +205,18 @@ class TelegramChannel:
         chat_data = {REPLY_KEYBOARD: True} if found.inp.contact_phone else None
 
         async def settle(session: Any, turn: Turn) -> None:
-            await handling.settle(session, {"calls": answer_calls(found, turn, chat_data)})
+            await handling.settle(session, {"calls": answer_calls(found, turn, chat_data, self.dialogs)})
 
         await self.dialogs.handle(found.caller, found.inp, settle=settle)
+
+    def apology(self, entry: Entry) -> dict[str, Any] | None:
+        update = Update.de_json(entry.payload, self.bot)
+        chat, user = update.effective_chat, update.effective_user
+        if chat is None:
+            return None
+        locale = "en" if user is not None and (user.language_code or "").startswith("en") else DEFAULT_LOCALE
+        return {"calls": [{"method": "sendMessage",
+                           "params": {"chat_id": chat.id, "text": render(locale, "error.something_wrong")}}]}
 
     async def send_reply(self, reply: dict[str, Any], start: int) -> Outcome:
         calls = reply.get("calls") or []

@@ -190,3 +190,32 @@ async def test_outbox_claims_with_a_lease_and_records_outcomes(services: Service
         waiting = (await uow.session.scalars(select(Notification.key).where(
             Notification.person_id == w.volunteer, Notification.delivered_at.is_(None)))).all()
     assert sorted(waiting) == ["notify.log_approved", "notify.log_rejected"]
+
+
+async def test_handled_updates_are_forgotten_after_a_week(services: Services, clock: FixedClock) -> None:
+    from bot import jobs
+
+    await services.inbox.store("telegram", "1", "a", update(1))
+    await services.inbox.store("telegram", "2", "b", update(2))
+    [first, _] = await services.inbox.claim("w", 2, 30, ("telegram",))
+    await services.db.transaction(lambda s: services.inbox.settle(s, first, None))
+    clock.advance(days=8)
+    assert await jobs.load()["inbox-prune"].run(services, clock.now(), {}) == "inbox-prune: 1 handled updates forgotten"
+    assert await services.inbox.result("telegram", "1") is None
+    assert await services.inbox.result("telegram", "2") is not None  # not handled yet: kept
+
+
+async def test_a_coalesced_message_takes_every_waiting_row_of_its_kind(services: Services, clock: FixedClock) -> None:
+    w = await make_world(services)
+    await services.outbox.take("console")
+    for n in range(30):
+        await services.db.transaction(lambda s: notify(s, clock, w.worker, "notify.pending_logs", coalesce="pending",
+                                                       count=1))
+    [d] = await services.outbox.claim("console", "p", limit=5, person_id=w.worker)
+    assert d.count == 30 and len(d.ids) == 30  # not only the five that fitted in the batch
+    await services.outbox.record(d, Sent())
+    await services.db.transaction(lambda s: notify(s, clock, w.worker, "notify.pending_logs", coalesce="pending",
+                                                   count=1))
+    await services.db.transaction(lambda s: notify(s, clock, w.worker, "lang.set"))
+    [other] = await services.outbox.claim("console", "p", limit=1, person_id=w.worker)
+    assert other.text.key == "lang.set"  # the held-back row does not block what is due

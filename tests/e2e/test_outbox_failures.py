@@ -23,6 +23,7 @@ from tests.e2e.standin import TOO_MANY, BROKEN, Fault, timeout
 pytestmark = pytest.mark.slow
 
 GROUP = -100500
+LOG = {"date": "11月20日", "category": "探访", "hours": "1", "points": 10, "available": 10}
 
 
 def queue(url: str, rows: list[dict[str, Any]]) -> None:
@@ -50,7 +51,7 @@ def person_ids(url: str) -> dict[int, int]:
 
 
 def approved(person: int, log: int) -> dict[str, Any]:
-    return {"person_id": person, "key": "notify.log_approved", "params": {"log": log, "points": 10, "available": 10}}
+    return {"person_id": person, "key": "notify.log_approved", "params": LOG | {"log": log}}
 
 
 def test_outbox_retries_marks_unreachable_parks_and_holds_the_limits(bot_api: Any, tmp_path: Path) -> None:
@@ -71,11 +72,11 @@ def test_outbox_retries_marks_unreachable_parks_and_holds_the_limits(bot_api: An
         since = time.monotonic()
         queue(url, [approved(people[uid], 100 + i) for i, uid in enumerate(v[:5])]
               + [{"chat": f"telegram:{GROUP}", "key": "notify.log_approved",
-                  "params": {"log": 200 + n, "points": 1, "available": 1}} for n in range(23)]
+                  "params": LOG | {"log": 200 + n}} for n in range(23)]
               + [approved(people[v[5 + n % 3]], 300 + n) for n in range(90)])
 
         def delivered(log: int) -> list[Any]:
-            return [c for c in api.delivered() if f"H{log} " in c.text]
+            return [c for c in api.delivered() if f"H{log}（" in c.text]
 
         deadline = time.monotonic() + 60
         while not all(delivered(n) for n in (100, 102, 103, *range(200, 223), *range(300, 390))):

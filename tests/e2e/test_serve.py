@@ -173,7 +173,7 @@ def test_two_processes_share_the_work_exactly_once(world: Any) -> None:
                "every notification delivered")
     # Exactly once where it counts: one earn transfer per log, one approval reply per update.
     assert query(url, "SELECT count(*), count(DISTINCT idempotency_key) FROM transfers WHERE kind = 'earn'") == [(300, 300)]
-    notes = Counter(m for c in api.delivered() for m in re.findall(r"您的服务记录 H(\d+) 已通过", c.text))
+    notes = Counter(m for c in api.delivered() for m in re.findall(r"的服务记录 H(\d+)（[^）]*）已通过", c.text))
     assert set(notes) == {str(i) for i in ids}  # every approval notice arrived at least once
     # An approval the killed process committed but did not finish is handled again by the other:
     # the ledger replays it (no second earn) and the answer says it was approved already.
