@@ -15,7 +15,6 @@ TEXT_LIMIT = 2048  # bytes of UTF-8 WeChat accepts in one text message (passive 
 
 # Catalogue texts that speak of Telegram's buttons, said the WeChat way.
 WORDING = {
-    "register.ask_phone": "wechat.ask_phone",
     "error.stale_option": "wechat.stale_option",
     "visits.list": "wechat.visits_list",
     "visits.extras_more": "wechat.visits_extras_more",

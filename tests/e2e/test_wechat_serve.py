@@ -182,13 +182,13 @@ def journey(tmp_path: Path, process: Process, wechat_api: APIServer, bot_api: Bo
     pending = worker.say("/pending")
     assert f"H{log_id}" in pending
     assert f"已通过 H{log_id}" in worker.tap(pending, "通过")
-    volunteer.hears(f"H{log_id} 已通过")
+    volunteer.hears(f"H{log_id}（.*）已通过")
     assert "可用积分：10" in volunteer.say("/balance")
 
     # A worker on Telegram (the admin) approves a WeChat log: the volunteer hears it on WeChat.
-    second = re.search(r"H(\d+)", volunteer.say("/log 2h 助餐 送午餐")).group(1)
+    second = re.search(r"已提交服务记录 H(\d+)", volunteer.say("/log 2h 助餐 送午餐")).group(1)
     admin.say(f"/approve H{second}", f"已通过 H{second}")
-    volunteer.hears(f"H{second} 已通过")
+    volunteer.hears(f"H{second}（.*）已通过")
 
     # Redeem, approved on Telegram, the pickup code on WeChat.
     admin.say("/additem 毛巾 20 10", "I\\d+")
@@ -210,7 +210,7 @@ def journey(tmp_path: Path, process: Process, wechat_api: APIServer, bot_api: Bo
 
     # Outside the 48-hour window (WeChat's reckoning): the template message instead.
     wechat_api.api.seen(volunteer.openid, at=0)
-    third = re.search(r"H(\d+)", volunteer.say("/log 1h 探访")).group(1)
+    third = re.search(r"已提交服务记录 H(\d+)", volunteer.say("/log 1h 助洁 昨天")).group(1)
     wechat_api.api.seen(volunteer.openid, at=0)
     admin.say(f"/reject H{third} 日期不对", f"H{third}")
     template = volunteer.hears("H" + third, kind="template")

@@ -22,9 +22,9 @@ def test_options_numbered_across_the_turn_as_bizmsgmenu_links() -> None:
 
 
 def test_telegram_wording_replaced() -> None:
-    [message] = render_replies("zh-CN", [Reply(T("register.ask_phone"), request_contact=True)])
-    assert "按钮" not in message.text and "手机号" in message.text
-    [message] = render_replies("en", [Reply(T("register.ask_phone"), request_contact=True)])
+    [message] = render_replies("zh-CN", [reply("visits.extras_more", option("done", "visits.done"))])
+    assert "点“完成”" not in message.text and "回复“完成”" in message.text
+    [message] = render_replies("en", [reply("error.stale_option")])
     assert "button" not in message.text.lower()
 
 

@@ -104,7 +104,8 @@ async def test_join_by_qr_register_and_log_by_taps_with_one_effect_per_msgid(ser
     code = await served.services.people.create_invite(world.worker, world.community_id)
     welcome = (await served.post(served.wechat.event("oNew", "subscribe", f"qrscene_{code}"))).message(served.wechat.crypto)
     assert "欢迎加入 幸福社区" in welcome["Content"] and "真实姓名" in welcome["Content"]
-    assert "请直接输入" in await served.say("oNew", "王小明")  # WeChat wording: no button to share a contact
+    asked = await served.say("oNew", "王小明")
+    assert "手机号" in asked and "按钮" not in asked  # typed on WeChat: no button to share a contact
     assert "登记成功" in await served.say("oNew", "13912345678")
     menu = await served.say("oNew", "/log")
     assert '<a href="weixin://bizmsgmenu?msgmenucontent=探访（10分/时）&msgmenuid=1">1. 探访（10分/时）</a>' in menu
@@ -138,14 +139,15 @@ async def test_48_hour_rule_waits_for_the_next_message(served: Served) -> None:
     async with served.services.db.read() as uow:
         assert await uow.session.scalar(select(Identity.unreachable_at).where(Identity.external_id == "oLate")) is not None
     answer = await served.say("oLate", "/balance")
-    assert "您有 2 条新通知" in answer and answer.count("H7 已通过") == 2
+    assert "您有 2 条新通知" in answer and answer.count("H7（探访，1 小时）已通过") == 2
     assert await count(served.services, Notification, Notification.delivered_at.is_(None)) == 0
 
 
 async def _note(session: Any, services: Services, person_id: int) -> None:
     from bot.services.notify import notify
 
-    await notify(session, services.clock, person_id, "notify.log_approved", log=7, points=10, available=10)
+    await notify(session, services.clock, person_id, "notify.log_approved", log=7, points=10, available=10,
+                 date="2026-11-20", category="探访", hours="1")
 
 
 async def wechat_worker(served: Served, world: World, openid: str = "oWorker") -> None:
@@ -161,7 +163,7 @@ async def test_template_outside_the_window_when_configured(served: Served, setti
     settings.wechat_template_id = "TEMPLATE-1"
     await served.services.db.transaction(lambda s: _note(s, served.services, person.id))
     [sent] = await served.api.api.until(lambda s: s.kind == "template", timeout=10)
-    assert sent.openid == "oTmpl" and "H7 已通过" in sent.fields["keyword1"]
+    assert sent.openid == "oTmpl" and "H7（探访，1 小时）已通过" in sent.fields["keyword1"]
     # WeChat refused the customer-service message first (45015: out of its window), then the template went.
     assert [code for code, _ in served.api.api.refused] == [45015]
 
