@@ -7,10 +7,11 @@ import re
 import secrets
 
 from bot.dialogs.core import Context, Input, Reply, command, option, reply, step
-from bot.dialogs.parse import parse_amount, parse_ref
+from bot.dialogs.parse import next_word, parse_amount, parse_ref
 from bot.errors import DomainError
 from bot.flows.common import person_arg
 from bot.flows.hours import PENDING_SOURCES
+from bot.services.hours import clean_note
 from bot.i18n import T, Text
 from bot.services.shop import (
     MAX_PRICE, MAX_QUANTITY, MAX_STOCK, ItemView, Outcome, Reconciliation, RedemptionView, ShelfItem, StockLine,
@@ -506,14 +507,20 @@ async def reconcile(ctx: Context, args: str) -> list[Reply]:
 
 @command("gift", help_key="help.gift", aliases=("转赠",))
 async def gift(ctx: Context, args: str) -> list[Reply]:
-    words = args.split()
-    amount = parse_amount(words[1]) if len(words) == 2 else None
+    """/gift NAME POINTS [message]: the message goes to the receiver with the points."""
+    name, rest = next_word(args)
+    typed, message = next_word(rest)
+    amount = parse_amount(typed) if typed else None
     if amount is None:
         return [reply("gift.usage")]
-    to = await person_arg(ctx, words[0])
-    if to.id == ctx.actor.person_id:
+    message = clean_note(message)
+    to = await person_arg(ctx, name, lambda ref: f"/gift {ref} {amount} {message or ''}".strip())
+    if to.person_id == ctx.actor.person_id:
         return [reply("error.gift_self")]
-    ctx.goto("gift", "confirm", to=to.id, name=to.display_name, amount=amount, draft=_draft())
+    available = (await ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)).available
+    if amount > available:  # said now, not after the person has confirmed
+        return [reply("gift.not_enough", amount=amount, available=available)]
+    ctx.goto("gift", "confirm", to=to.person_id, name=to.name, amount=amount, message=message, draft=_draft())
     return [await _confirm_gift(ctx)]
 
 
@@ -521,7 +528,8 @@ async def _confirm_gift(ctx: Context) -> Reply:
     d = ctx.data
     available = (await ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)).available
     return reply("gift.confirm", option("yes", "gift.confirm_yes"), option("/cancel", "redeem.confirm_no"),
-                 columns=2, name=d["name"], amount=d["amount"], available=available)
+                 columns=2, name=d["name"], amount=d["amount"], available=available,
+                 message=T("gift.with_message", message=d["message"]) if d.get("message") else "")
 
 
 @step("gift", "confirm")
@@ -531,7 +539,8 @@ async def gift_confirm(ctx: Context, inp: Input) -> list[Reply]:
     d = ctx.data
     ctx.finish()
     result = await ctx.services.points.gift(
-        ctx.actor.person_id, ctx.community_id, d["to"], d["amount"], key=f"gift:{d['draft']}"
+        ctx.actor.person_id, ctx.community_id, d["to"], d["amount"], key=f"gift:{d['draft']}",
+        message=d.get("message"),
     )
     available = (await ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)).available
     return [reply("gift.already" if result.replayed else "gift.done", name=d["name"], amount=d["amount"],

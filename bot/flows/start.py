@@ -134,9 +134,9 @@ async def invite(ctx: Context, args: str) -> list[Reply]:
 
 @command("confirm", role="worker", help_key="help.confirm")
 async def confirm(ctx: Context, args: str) -> list[Reply]:
-    person = await person_arg(ctx, args)
-    await ctx.services.people.confirm_volunteer(ctx.actor.person_id, ctx.community_id, person.id)
-    return [reply("confirm.done", name=person.display_name)]
+    person = await person_arg(ctx, args, lambda ref: f"/confirm {ref}")
+    await ctx.services.people.confirm_volunteer(ctx.actor.person_id, ctx.community_id, person.person_id)
+    return [reply("confirm.done", name=person.name)]
 
 
 @command("confirmnew", role="worker", help_key="help.confirmnew")
@@ -160,6 +160,8 @@ async def new_community(ctx: Context, args: str) -> list[Reply]:
 
 @command("appoint", role=None, admin_only=True, help_key="help.appoint")
 async def appoint(ctx: Context, args: str) -> list[Reply]:
-    person = await person_arg(ctx, args)
-    await ctx.services.people.appoint_worker(ctx.actor.person_id, ctx.community_id, person.id)
-    return [reply("appoint.done", name=person.display_name)]
+    """Appoints in the community the admin acts in now, and says which."""
+    person = await person_arg(ctx, args, lambda ref: f"/appoint {ref}", anyone_by_handle=True)
+    await ctx.services.people.appoint_worker(ctx.actor.person_id, ctx.community_id, person.person_id)
+    community = await ctx.services.people.community_name(ctx.community_id)
+    return [reply("appoint.done", name=person.name, community=community)]

@@ -240,8 +240,9 @@ class ElderRoster:
         async def lookup(handle: str) -> tuple[int, str | None] | None:
             key = handle.casefold()
             if key not in cache:
-                person = await self.people.find_by_handle(session, handle)
-                cache[key] = None if person is None else (person.id, await role_in(session, person.id, community_id))
+                found = await self.people.find(session, community_id, handle)
+                cache[key] = (found[0].person_id, found[0].role) if len(found) == 1 else (
+                    (0, "ambiguous") if found else None)
             return cache[key]
 
         problems: list[tuple[str, InvalidInput]] = []
@@ -250,6 +251,8 @@ class ElderRoster:
             found = await lookup(worker)
             if found is None:
                 problems.append(("worker", InvalidInput("visits.field.unknown_handle", handle=worker[:32])))
+            elif found[1] == "ambiguous":
+                problems.append(("worker", InvalidInput("error.ambiguous_name", name=worker[:32])))
             elif found[1] != "worker":
                 problems.append(("worker", InvalidInput("visits.field.not_worker", handle=worker[:32])))
             else:
@@ -259,6 +262,8 @@ class ElderRoster:
             found = await lookup(handle)
             if found is None:
                 problems.append(("volunteers", InvalidInput("visits.field.unknown_handle", handle=handle[:32])))
+            elif found[1] == "ambiguous":
+                problems.append(("volunteers", InvalidInput("error.ambiguous_name", name=handle[:32])))
             elif found[1] not in ("volunteer", "worker"):
                 problems.append(("volunteers", InvalidInput("visits.field.not_volunteer", handle=handle[:32])))
             elif found[0] not in volunteer_ids:

@@ -24,6 +24,17 @@ MIN_MINUTES, MAX_MINUTES = 15, 12 * 60
 MAX_MINUTES_PER_DAY = 16 * 60
 
 
+NOTE_MAX = 500  # characters of a note on a log or a visit
+
+
+def clean_note(note: str | None) -> str | None:
+    """A note as kept: trimmed; longer than NOTE_MAX is refused, never cut without a word."""
+    note = (note or "").strip()
+    if len(note) > NOTE_MAX:
+        raise InvalidInput("error.note_too_long", limit=NOTE_MAX, length=len(note))
+    return note or None
+
+
 def points_for(minutes: int, points_per_hour: int) -> int:
     return minutes * points_per_hour // 60
 
@@ -178,7 +189,7 @@ class HoursService:
         )
         if logged + minutes > MAX_MINUTES_PER_DAY:
             raise InvalidInput("error.day_limit", logged=logged, limit=MAX_MINUTES_PER_DAY)
-        note = (note or "").strip()[:500] or None
+        note = clean_note(note)
         log = ServiceLog(
             community_id=community_id, person_id=person_id, category_id=category_id,
             service_date=service_date, minutes=minutes, points_per_hour=points_per_hour,

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import Clock
+from bot.clock import Clock, parse_month  # noqa: F401  (flows and the CLI read months from here)
 from bot.db import Database
 from bot.errors import (
     AlreadyDecided, DomainError, IdempotencyConflict, InvalidInput, NotAllowed, NotFound, OutOfStock,
@@ -157,14 +157,6 @@ def check_quantity(quantity: object) -> int:
 
 def clean_code(raw: str) -> str:
     return re.sub(r"[\s\-]", "", raw or "").upper()
-
-
-def parse_month(text: str) -> date | None:
-    """'2026-11', '2026/11', '2026年11月' → the first of that month."""
-    match = re.fullmatch(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?", (text or "").strip())
-    if match is None or not 1 <= int(match[2]) <= 12:
-        return None
-    return date(int(match[1]), int(match[2]), 1)
 
 
 def month_bounds(month: date, tz: str) -> tuple[datetime, datetime]:
