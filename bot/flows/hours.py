@@ -355,6 +355,8 @@ async def record(ctx: Context, args: str) -> list[Reply]:
         minutes=minutes, note=note, request_key=_request_key(ctx),
     )
     log = decisions[0].log
+    if log.status == "pending":  # recorded for a worker: another worker approves it
+        return [reply("record.waiting", id=f"H{log.id}", name=log.person_name, hours=hours(log.minutes))]
     return [reply("record.done", id=f"H{log.id}", name=log.person_name, hours=hours(log.minutes), points=log.points)]
 
 
@@ -392,4 +394,9 @@ async def event_confirm(ctx: Context, inp: Input) -> list[Reply]:
         service_date=date.fromisoformat(data["service_date"]), minutes=data["minutes"],
         event_name=None, request_key=f"draft:{data['draft']}",
     )
-    return [reply("event.done", count=len(decisions), points=sum(d.log.points for d in decisions))]
+    waiting = [d.log for d in decisions if d.log.status == "pending"]
+    replies = [reply("event.done", count=len(decisions) - len(waiting),
+                     points=sum(d.log.points for d in decisions if d.log.status == "approved"))]
+    if waiting:  # hours of workers wait for another worker (four eyes)
+        replies.append(reply("event.waiting", names="、".join(log.person_name for log in waiting)))
+    return replies

@@ -8,7 +8,7 @@ from bot.dialogs.core import COMMANDS, Context, Input, Reply, command, option, r
 from bot.errors import InvalidInput
 from bot.flows.common import person_arg
 from bot.i18n import T
-from bot.services.people import clean_name
+from bot.services.people import clean_name, looks_like_code
 
 LINKS: dict[str, str] = {}  # channel → invite link template with {code}, set by the adapters
 
@@ -23,6 +23,8 @@ async def start(ctx: Context, args: str) -> list[Reply]:
 
 
 async def _join(ctx: Context, code: str) -> list[Reply]:
+    if not looks_like_code(code):  # 你好, hello: a stranger saying hello, not a wrong code
+        return [reply("start.welcome_new")]
     member = await ctx.services.people.join(ctx.actor.person_id, code)
     community = await ctx.services.people.community_name(member.community_id)
     replies = [reply("start.joined", community=community)]

@@ -67,6 +67,12 @@ def new_code(length: int = 8) -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
 
 
+def looks_like_code(text: str) -> bool:
+    """Whether a word could be an invite code (letters and digits, 6 to 16 of them), rather than
+    a greeting or a sentence."""
+    return re.fullmatch(r"[A-Za-z0-9]{6,16}", text.strip()) is not None
+
+
 def clean_phone(raw: str) -> str:
     """'+86 138-0013-8000' → '13800138000'; anything not a mainland mobile number is refused."""
     phone = COUNTRY_CODE.sub("", re.sub(r"[\s\-()（）]", "", raw or ""))
