@@ -44,8 +44,8 @@ class Dialogs:
         ctx, saved = await self._context(caller, inp.request_key)
         try:
             replies = await self._dispatch(ctx, inp, saved)
-        except DomainError as exc:
-            replies = [reply(exc.key, **exc.params)]
+        except DomainError as exc:  # a refusal, or a question (several people of that name)
+            replies = [reply(exc.key, *getattr(exc, "options", ()), **exc.params)]
         await self._save(ctx, replies, saved)
         return Turn(replies, ctx.actor.locale, ctx.actor.person_id)
 
