@@ -83,9 +83,18 @@ def _chinese_number(text: str) -> int:
     return total + current
 
 
+_HALF_WIDTH = {0xFF01 + i: 0x21 + i for i in range(94)} | {0x3000: 0x20}
+
+
+def half_width(text: str) -> str:
+    """Full-width letters, digits and signs (what a Chinese keyboard types) as ASCII; nothing else
+    changes (a superscript ² is not a 2)."""
+    return text.translate(_HALF_WIDTH)
+
+
 def _normalize(text: str) -> str:
     """Full-width letters and digits as ASCII, lower case, no spaces, Chinese numerals as digits."""
-    text = unicodedata.normalize("NFKC", text).strip().lower()
+    text = half_width(text).strip().lower()
     text = re.sub(r"\s+", "", text).rstrip(_END_PUNCTUATION)
     return _CHINESE_NUMBER.sub(lambda m: str(_chinese_number(m[0])), text)
 
@@ -94,7 +103,7 @@ def parse_int(text: str, *, low: int = 0, high: int = 10**9) -> int | None:
     """A whole number between low and high, typed in digits (full-width too) or Chinese numerals;
     anything else, or a number out of range, is None (never an overflow further on)."""
     text = _normalize(text)
-    if not re.fullmatch(r"[+]?\d{1,12}", text):
+    if not re.fullmatch(r"[+]?[0-9]{1,12}", text):
         return None
     value = int(text)
     return value if low <= value <= high else None
@@ -124,7 +133,8 @@ _MINUTE_UNITS = r"(?:m|min|mins|minute|minutes|分钟|分)"
 _DURATION = re.compile(
     rf"(?:(?P<h>\d+(?:\.\d+)?)个?(?P<half>半)?个?{_HOUR_UNITS}(?P<half2>半)?|(?P<half_only>半)个?{_HOUR_UNITS})?"
     rf"(?:(?P<q>\d+)刻钟?)?"
-    rf"(?:(?P<m>\d+)(?P<m_unit>{_MINUTE_UNITS})?)?"
+    rf"(?:(?P<m>\d+)(?P<m_unit>{_MINUTE_UNITS})?)?",
+    re.ASCII,
 )
 MAX_BARE_HOURS = 12  # a bare number up to this many is hours; above it, minutes, confirmed first
 
@@ -134,7 +144,7 @@ def read_duration(text: str) -> Duration | None:
     A bare number is hours ('2' is two hours); a bare number too big for hours ('90') is taken
     as minutes but marked as guessed, so the flow asks before it saves."""
     text = _normalize(text).replace("：", ":")
-    if re.fullmatch(r"\d{1,4}(?:\.\d{1,2})?", text):
+    if re.fullmatch(r"[0-9]{1,4}(?:\.[0-9]{1,2})?", text):
         number = float(text)
         return _whole(number * 60) if number <= MAX_BARE_HOURS else _whole(number, guessed=True)
     match = _DURATION.fullmatch(text)
@@ -162,7 +172,7 @@ def parse_duration(text: str) -> int | None:
 # --- dates -----------------------------------------------------------------------------------
 
 _RELATIVE = {"今天": 0, "today": 0, "昨天": 1, "yesterday": 1, "前天": 2}
-_DATE = re.compile(r"(?:(\d{4})[-/.年])?(\d{1,2})[-/.月](\d{1,2})[日号]?")
+_DATE = re.compile(r"(?:(\d{4})[-/.年])?(\d{1,2})[-/.月](\d{1,2})[日号]?", re.ASCII)
 
 
 def parse_date(text: str, today: date) -> date | None:
@@ -177,7 +187,7 @@ def parse_date(text: str, today: date) -> date | None:
 def read_date(text: str, today: date) -> date | None:
     """Like `parse_date`, but a date-shaped word for a day that does not exist ('2026-02-30')
     is refused with error.no_such_date instead of read as something else."""
-    text = unicodedata.normalize("NFKC", text).strip().lower()
+    text = half_width(text).strip().lower()
     if text in _RELATIVE:
         return today - timedelta(days=_RELATIVE[text])
     match = _DATE.fullmatch(text)
@@ -204,7 +214,7 @@ SKIP_WORDS = frozenset({"skip", "跳过", "不用", "没有", "无", "略", "-",
 
 
 def _answer(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).strip().lower().rstrip(_END_PUNCTUATION)
+    return half_width(text).strip().lower().rstrip(_END_PUNCTUATION)
 
 
 def is_yes(text: str) -> bool:

@@ -102,7 +102,9 @@ async def choose_category(ctx: Context, inp: Input) -> list[Reply]:
     try:
         category = await _category(ctx, inp.option or inp.text)
     except InvalidInput:
-        return await _ask_category(ctx, ctx.flow or "log", typed=(inp.option or inp.text).strip())
+        if inp.option:  # a button that is not (or no longer) one of the offered categories
+            return [reply("error.bad_category"), *await _ask_category(ctx, ctx.flow or "log")]
+        return await _ask_category(ctx, ctx.flow or "log", typed=inp.text.strip())
     if ctx.flow == "log" and "minutes" in ctx.data:  # a one-line log that named no known category
         ctx.goto("log", "confirm", category_id=category.id)
         return [await _summary(ctx)]

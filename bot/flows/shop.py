@@ -290,6 +290,11 @@ async def items(ctx: Context, args: str) -> list[Reply]:
     return [reply("items.list", lines=[_item_line(i) for i in found])]
 
 
+def _numberish(word: str) -> bool:
+    """A word meant as a number, well-formed or not: digits of any script with signs and points."""
+    return any(c.isnumeric() for c in word) and all(c.isnumeric() or c in "+-.,，" for c in word)
+
+
 def _parse_stock(text: str) -> int | None | bool:
     """A stock count, None for unlimited, or False when it does not parse."""
     text = text.strip().lower()
@@ -306,16 +311,21 @@ async def add_item(ctx: Context, args: str) -> list[Reply]:
         return [reply("additem.ask_name")]
     words = args.split()
     stock: int | None | bool = None
-    if len(words) >= 3 and _COUNT.match(words[-2]) and _parse_stock(words[-1]) is not False:
-        stock, price, name = _parse_stock(words[-1]), words[-2], words[:-2]
-    elif len(words) >= 2 and _COUNT.match(words[-1]):
-        price, name = words[-1], words[:-1]
+    # The price is the number after the name, read strictly: a malformed number ("-5", twenty
+    # digits, "²") is refused, never swallowed into the name.
+    if len(words) >= 3 and _numberish(words[-2]):
+        stock, price_text, name = _parse_stock(words[-1]), words[-2], words[:-2]
+        if stock is False:
+            return [reply("additem.usage")]
+    elif len(words) >= 2 and _numberish(words[-1]):
+        price_text, name = words[-1], words[:-1]
     else:
         return [reply("additem.usage")]
-    if parse_amount(price) is None:
+    price = parse_amount(price_text)
+    if price is None or price > MAX_PRICE:
         return [reply("error.bad_price", max=MAX_PRICE)]
     item = await ctx.services.shop.add_item(
-        ctx.actor.person_id, ctx.community_id, " ".join(name), int(price), stock  # type: ignore[arg-type]
+        ctx.actor.person_id, ctx.community_id, " ".join(name), price, stock  # type: ignore[arg-type]
     )
     return [reply("additem.done", id=f"I{item.id}", name=item.name, price=item.price, stock=_stock(item.stock))]
 

@@ -123,8 +123,9 @@ async def test_gift_and_donation_are_confirmed_before_points_move(services: Serv
     before = await snapshot(services)
     await chat.say("volunteer1", "/donate 500")
     assert "积分不足" in (await chat.say("volunteer1", "yes")).text
-    await chat.say("volunteer1", "/gift otherworker 10")
-    assert "不是本社区的成员" in (await chat.say("volunteer1", "yes")).text
+    # Someone of another community is not found at all: the prompt never names them.
+    assert "没有找到“otherworker”" in (await chat.say("volunteer1", "/gift otherworker 10")).text
+    assert "积分不够" in (await chat.say("volunteer1", "/gift volunteer2 71")).text  # before any prompt
     assert "不能转赠给自己" in (await chat.say("volunteer1", "/gift volunteer1 10")).text
     assert "没有找到“nobody”" in (await chat.say("volunteer1", "/gift nobody 10")).text
     assert "用法" in (await chat.say("volunteer1", "/gift volunteer2")).text

@@ -175,3 +175,16 @@ async def test_a_note_over_the_limit_is_refused_not_cut(services: Services, worl
     assert await _logs(services, world.volunteer) == []
     async with services.db.read() as uow:
         assert await uow.session.scalar(select(DialogState.step)) == "confirm"
+
+
+@pytest.mark.parametrize("line", ["/additem x -5 1", "/additem x 99999999999999999999 1", "/additem x ² 1",
+                                  "/additem 肥皂 1.5 3", "/additem x 99999999999999999999"])
+async def test_an_item_price_is_read_strictly(services: Services, world: World, chat, line: str) -> None:  # noqa: ANN001
+    worker = chat("worker1")
+    await worker.say(line)
+    assert worker.keys() == ["error.bad_price"]
+    assert await services.shop.catalogue(world.worker, world.community_id) == []
+    await worker.say("/additem 5号电池 10 -")
+    assert worker.keys() == ["additem.done"]
+    [item] = await services.shop.catalogue(world.worker, world.community_id)
+    assert (item.name, item.price, item.stock) == ("5号电池", 10, None)
