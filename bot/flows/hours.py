@@ -134,13 +134,14 @@ async def choose_date(ctx: Context, inp: Input) -> list[Reply]:
 
 
 def _ask_duration() -> Reply:
-    return Reply(T("log.ask_duration"), tuple(option(f"{m}m", "log.duration_option", hours=hours(m)) for m in DURATIONS), columns=3)
+    return Reply(T("log.ask_duration"), tuple(option(f"{m}", "log.duration_option", hours=hours(m)) for m in DURATIONS), columns=3)
 
 
 @step("log", "duration")
 @step("event", "duration")
 async def choose_duration(ctx: Context, inp: Input) -> list[Reply]:
-    minutes = parse_duration(inp.option or inp.text)
+    # A button's value is minutes; what is typed is read as people say it (a bare 2 is hours).
+    minutes = int(inp.option) if inp.option in {str(m) for m in DURATIONS} else parse_duration(inp.text)
     if minutes is None:
         return [reply("error.bad_duration"), _ask_duration()]
     if ctx.flow == "event":

@@ -145,15 +145,20 @@ async def _after_details(ctx: Context) -> list[Reply]:
 
 
 def _ask_minutes(skip: bool = False) -> Reply:
-    options = [option(f"{m}m", "visits.minutes_option", hours=hours(m)) for m in DURATIONS]
+    options = [option(str(m), "visits.minutes_option", hours=hours(m)) for m in DURATIONS]
     if skip:
         options.append(option("skip", "visits.skip"))
     return Reply(T("visits.ask_minutes"), tuple(options), columns=3)
 
 
+def _minutes(inp: Input) -> int | None:
+    """A button's value is minutes; what is typed is read as people say it (a bare 2 is hours)."""
+    return int(inp.option) if inp.option in {str(m) for m in DURATIONS} else parse_duration(inp.text)
+
+
 @step("visit", "minutes")
 async def choose_minutes(ctx: Context, inp: Input) -> list[Reply]:
-    minutes = parse_duration(inp.option or inp.text)
+    minutes = _minutes(inp)
     if minutes is None:
         return [reply("error.bad_duration"), _ask_minutes()]
     try:
@@ -208,7 +213,7 @@ async def hours_after(ctx: Context, inp: Input) -> list[Reply]:
     if answer.lower() in SKIP or is_skip(answer):
         ctx.finish()
         return [reply("visits.hours_skipped")]
-    minutes = parse_duration(answer)
+    minutes = _minutes(inp)
     if minutes is None:
         return [reply("error.bad_duration"), _ask_minutes(skip=True)]
     visit_id = ctx.data["visit_id"]
