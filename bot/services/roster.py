@@ -170,12 +170,19 @@ def clean_risk(raw: str) -> str:
     return RISKS[value]
 
 
+ANY_PHONE = re.compile(r"\+?\d{7,15}")
+
+
 def clean_elder_phone(raw: str) -> str | None:
+    """A mobile number (kept as 11 digits) or, since many elders have only one, a landline."""
     if not (raw or "").strip():
         return None
     try:
         return clean_phone(raw)
     except InvalidInput:
+        landline = re.sub(r"[\s\-()（）]", "", raw)
+        if ANY_PHONE.fullmatch(landline):
+            return landline
         raise InvalidInput("visits.field.bad_phone", value=raw.strip()[:20]) from None
 
 
