@@ -46,8 +46,10 @@ def card(ctx: Context, e: ElderView, cadence: VisitCadence) -> Reply:
         alone=T("elders.alone" if e.lives_alone else "elders.not_alone"), risk=T(f"elders.risk.{e.risk}"),
         worker=e.worker_name or T("elders.no_worker"), volunteers="、".join(e.volunteers) or "—",
         cadence=_cadence_text(cadence.rule(e.due.kind)), last_visit=_when(e.last_visit),
-        last_call=_when(e.last_call), next_visit=e.due.next_visit,
-        next_call=T("elders.next_call", date=e.due.next_call) if e.due.next_call else "",
+        last_call=_when(e.last_call),
+        # A retired elder is visited no more: no next visit or call.
+        next_visit=e.due.next_visit if e.active else T("elders.no_next_visit"),
+        next_call=T("elders.next_call", date=e.due.next_call) if e.due.next_call and e.active else "",
         retired="" if e.active else T("elders.retired_mark"),
     )
     buttons = [option(f"/visit {e.ref}", "visits.visit_button", ref=e.ref, name=e.name)] if e.active else []
@@ -62,8 +64,7 @@ async def elders(ctx: Context, args: str) -> list[Reply]:
     """`/elders [page]`, `/elders E5` (a card), `/elders export` (workers: the roster as CSV)."""
     arg = args.strip()
     if arg.lower() in ("export", "导出"):
-        content = await ctx.services.visits.roster.export_roster(ctx.actor.person_id, ctx.community_id)
-        name = f"elders-{ctx.services.clock.now().date().isoformat()}.csv"
+        name, content = await ctx.services.visits.roster.export_roster(ctx.actor.person_id, ctx.community_id)
         return [Reply(T("elders.exported"), document=Document(name, content))]
     if (elder_id := _ref(arg)) is not None:
         view = await ctx.services.visits.roster.elder(ctx.actor.person_id, elder_id)

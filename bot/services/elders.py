@@ -475,11 +475,11 @@ class ElderRoster:
             elders = list(await session.scalars(stmt.order_by(Elder.id).offset(page * page_size).limit(page_size + 1)))
             return await self._views(session, elders[:page_size], full=full), len(elders) > page_size
 
-    async def export_roster(self, actor_id: int, community_id: int) -> bytes:
-        """The roster as a CSV in the import format (edit it and import it back); audited, as
-        it carries addresses and phones."""
+    async def export_roster(self, actor_id: int, community_id: int) -> tuple[str, bytes]:
+        """The roster as a CSV in the import format (edit it and import it back), named after
+        the community's date; audited, as it carries addresses and phones."""
 
-        async def work(session: AsyncSession) -> bytes:
+        async def work(session: AsyncSession) -> tuple[str, bytes]:
             await require_role(session, actor_id, community_id, "worker")
             community = await get_community(session, community_id)
             elders = list(await session.scalars(
@@ -506,7 +506,8 @@ class ElderRoster:
                     ";".join(volunteers[e.id]),
                 ]])
             await audit(session, self.clock, "roster.export", actor_id, community_id, details={"rows": len(elders)})
-            return out.getvalue().encode("utf-8-sig")  # the BOM lets Excel open it as UTF-8
+            filename = f"elders-{local_today(self.clock, community).isoformat()}.csv"
+            return filename, out.getvalue().encode("utf-8-sig")  # the BOM lets Excel open it as UTF-8
 
         return await self.db.transaction(work)
 

@@ -514,7 +514,7 @@ class ShopService:
 
     async def _recent_guesses(self, session: AsyncSession, worker_id: int) -> int:
         return await session.scalar(select(func.count()).select_from(AuditEntry).where(
-            AuditEntry.actor_id == worker_id, AuditEntry.action == "pickup.wrong_code",
+            AuditEntry.actor_id == worker_id, AuditEntry.action == "handover.wrong_code",
             AuditEntry.created_at > self.clock.now() - self.GUESS_WINDOW,
         )) or 0
 
@@ -529,7 +529,7 @@ class ShopService:
         says how many tries are left."""
 
         async def work(session: AsyncSession) -> int:
-            await audit(session, self.clock, "pickup.wrong_code", worker_id, community_id, details={"code": code[:12]})
+            await audit(session, self.clock, "handover.wrong_code", worker_id, community_id, details={"code": code[:12]})
             await session.flush()
             return await self._recent_guesses(session, worker_id)
 

@@ -198,7 +198,7 @@ async def test_wrong_or_used_code_and_other_community_change_nothing(services: S
     assert (accounts, items, redemptions, (transfers, movements, audits - 4, notes)) == before
     async with services.db.read() as uow:
         actions = list(await uow.session.scalars(text("SELECT action FROM audit_log ORDER BY id DESC LIMIT 4")))
-    assert actions == ["pickup.wrong_code"] * 4
+    assert actions == ["handover.wrong_code"] * 4
 
     assert "核销成功" in (await chat.say("worker1", f"/pickup {code}")).text
     before = await snapshot(services)

@@ -134,7 +134,7 @@ async def test_pickup_codes_cannot_be_guessed(services: Services, world: World, 
     await other.say("/pickup ABCDEF")  # another worker is not held up
     assert other.keys() == ["error.bad_pickup_code_left"]
     async with services.db.read() as uow:
-        audited = list(await uow.session.scalars(select(AuditEntry.actor_id).where(AuditEntry.action == "pickup.wrong_code")))
+        audited = list(await uow.session.scalars(select(AuditEntry.actor_id).where(AuditEntry.action == "handover.wrong_code")))
     assert audited == [world.worker] * 10 + [world.worker2]
     clock.advance(minutes=11)
     await worker.say("/pickup ABCDEF")
