@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import calendar
-import re
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
