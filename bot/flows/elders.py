@@ -7,7 +7,8 @@ from collections.abc import Callable
 from datetime import date
 
 from bot.dialogs.core import Context, Document, Input, Reply, command, option, reply, step
-from bot.dialogs.parse import parse_ref
+from bot.dialogs.parse import parse_ref, words as split_words
+from bot.flows.common import person_arg
 from bot.errors import InvalidInput
 from bot.i18n import T, Text
 from bot.services.cadence import KINDS, Rule, VisitCadence
@@ -177,11 +178,17 @@ async def unassign(ctx: Context, args: str) -> list[Reply]:
 
 
 async def _assign(ctx: Context, args: str, *, remove: bool) -> list[Reply]:
-    words = args.replace("，", " ").replace(",", " ").replace("、", " ").split()
+    words = split_words(args)
     elder_id = _ref(words[0]) if words else None
     if elder_id is None or len(words) < 2:
         return [reply("elders.assign_usage")]
-    view = await ctx.services.visits.roster.assign(ctx.actor.person_id, elder_id, words[1:], remove=remove)
+    names = words[1:]
+    for i, name in enumerate(names):
+        # A name several people have: ask which, by the same command with that name as #id.
+        if len(await ctx.services.people.people_named(ctx.community_id, name)) > 1:
+            await person_arg(ctx, name, lambda ref, i=i: " ".join(
+                [f"/{'unassign' if remove else 'assign'}", words[0], *(ref if j == i else n for j, n in enumerate(names))]))
+    view = await ctx.services.visits.roster.assign(ctx.actor.person_id, elder_id, names, remove=remove)
     return [reply("elders.assigned", ref=view.ref, name=view.name, volunteers="、".join(view.volunteers) or "—")]
 
 

@@ -139,3 +139,17 @@ async def test_pickup_codes_cannot_be_guessed(services: Services, world: World, 
     clock.advance(minutes=11)
     await worker.say("/pickup ABCDEF")
     assert worker.keys() == ["error.bad_pickup_code_left"]
+
+
+async def test_assign_asks_which_of_two_of_a_name(services: Services, world: World, chat) -> None:  # noqa: ANN001
+    first = await _register(services, world, "wf1", "王芳", "13912345671")
+    second = await _register(services, world, "wf2", "王芳", "13912345672")
+    elder = await services.visits.roster.add_elder(world.worker, world.community_id, {
+        "name": "张桂兰", "birth_year": "1950", "address": "幸福里1栋101", "lives_alone": "否"})
+    worker = chat("worker1")
+    await worker.say(f"/assign {elder.ref}，王芳、volunteer1")
+    assert worker.keys() == ["people.which"]
+    assert worker.options() == [f"/assign {elder.ref} #{first} volunteer1", f"/assign {elder.ref} #{second} volunteer1"]
+    await worker.say("2")
+    assert worker.keys() == ["elders.assigned"]
+    assert (await services.visits.roster.elder(world.worker, elder.id)).volunteers == ("志愿者1", "王芳")
