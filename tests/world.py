@@ -51,7 +51,7 @@ async def make_world(services: Services, volunteers: int = 3) -> World:
     for i in range(volunteers):
         v = await person(services, f"volunteer{i + 1}", f"志愿者{i + 1}")
         await services.people.join(v, code)
-        await services.people.register_volunteer(v, community.id, f"志愿者{i + 1}", f"1380000000{i}")
+        await services.people.register_volunteer(v, community.id, f"志愿者{i + 1}", f"138{i:08d}")
         vols.append(v)
     resident = await person(services, "resident1", "居民甲")
     await services.people.join(resident, code)

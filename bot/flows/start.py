@@ -164,6 +164,6 @@ async def new_community(ctx: Context, args: str) -> list[Reply]:
 async def appoint(ctx: Context, args: str) -> list[Reply]:
     """Appoints in the community the admin acts in now, and says which."""
     person = await person_arg(ctx, args, lambda ref: f"/appoint {ref}", anyone_by_handle=True)
-    await ctx.services.people.appoint_worker(ctx.actor.person_id, ctx.community_id, person.person_id)
+    await ctx.services.people.appoint_worker(ctx.actor.person_id, ctx.community_id, person.person_id, tell=True)
     community = await ctx.services.people.community_name(ctx.community_id)
     return [reply("appoint.done", name=person.name, community=community)]

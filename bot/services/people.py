@@ -302,8 +302,11 @@ class PeopleService:
 
         await self.db.transaction(work)
 
-    async def appoint_worker(self, actor_id: int | None, community_id: int, person_id: int) -> Member:
-        """Admins appoint workers (the operator too, with actor_id None)."""
+    async def appoint_worker(
+        self, actor_id: int | None, community_id: int, person_id: int, *, tell: bool = False,
+    ) -> Member:
+        """Admins appoint workers (the operator too, with actor_id None). `tell`: the new worker
+        is told which community (an appointment in the chat; setting up a community is quiet)."""
 
         async def work(session: AsyncSession) -> Member:
             if actor_id is not None:
@@ -318,7 +321,7 @@ class PeopleService:
                 session.add(membership)
             membership.role, membership.confirmed = "worker", True
             person = await get_person(session, person_id)
-            if not was_worker and person_id != actor_id:
+            if tell and not was_worker and person_id != actor_id:
                 community = await session.get(Community, community_id)
                 await notify(session, self.clock, person_id, "notify.appointed", community=community.name)
             person.community_id = person.community_id or community_id
