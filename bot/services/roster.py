@@ -35,6 +35,7 @@ RISKS = {"high": "high", "高": "high", "高风险": "high", "normal": "normal",
 HANDLE_SEPARATORS = re.compile(r"[;；、]")
 MAX_ROWS = 20_000
 MAX_BYTES = 5_000_000  # a roster of MAX_ROWS rows is about 3 MB as CSV, less as XLSX
+MAX_UNPACKED_BYTES = 40_000_000  # an XLSX roster of MAX_ROWS rows unpacks to about 12 MB
 LIMITS = {"name": 50, "address": 200, "grid": 100, "emergency_contact": 100}
 
 
@@ -102,6 +103,11 @@ def _xlsx_cells(content: bytes) -> Iterator[list[str]]:
     from openpyxl import load_workbook
 
     try:
+        # A few MB of XLSX can unpack to gigabytes of XML (and openpyxl scans a whole sheet that
+        # does not state its size): the unpacked size is capped before any of it is parsed.
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            if sum(member.file_size for member in archive.infolist()) > MAX_UNPACKED_BYTES:
+                raise InvalidInput("visits.import.too_big", max_mb=MAX_BYTES // 1_000_000)
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError):
         raise InvalidInput("visits.import.bad_file") from None

@@ -99,6 +99,12 @@ def test_a_huge_roster_is_refused_before_it_is_read(bank: str, tmp_path: Path, c
         f.truncate(MAX_BYTES + 1)
     assert main(["import", "elders", str(huge), "--community", "幸福社区"]) == 2
     assert "文件太大" in capsys.readouterr().err
+    bomb = tmp_path / "bomb.xlsx"  # small on disk, huge unpacked: refused before openpyxl parses it
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", "<row><c><v>1</v></c></row>" * 2_000_000)
+    assert bomb.stat().st_size < MAX_BYTES
+    assert main(["import", "elders", str(bomb), "--community", "幸福社区"]) == 1
+    assert "文件太大" in capsys.readouterr().out
     many = tmp_path / "many.csv"
     many.write_text("name,birth_year,address,lives_alone\n" + "王,1940,某地,是\n" * (MAX_ROWS + 5), encoding="utf-8")
     assert main(["import", "elders", str(many), "--community", "幸福社区"]) == 1
