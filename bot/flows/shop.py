@@ -7,7 +7,7 @@ import re
 import secrets
 
 from bot.dialogs.core import Context, Input, Reply, command, option, reply, step
-from bot.dialogs.parse import next_word, parse_amount, parse_ref
+from bot.dialogs.parse import is_yes, next_word, parse_amount, parse_ref
 from bot.errors import DomainError
 from bot.flows.common import person_arg
 from bot.flows.hours import PENDING_SOURCES
@@ -20,7 +20,6 @@ from bot.services.shop import (
 
 PAGE = 6
 QUANTITIES = (1, 2, 3, 4, 5)
-YES = ("yes", "y", "是", "确认", "好")
 UNLIMITED = ("-", "不限", "无限", "unlimited", "∞")
 FIELDS = {
     "name": "name", "名称": "name", "名字": "name",
@@ -43,7 +42,7 @@ def _request_key(ctx: Context, what: str) -> str | None:
 
 
 def _yes(inp: Input) -> bool:
-    return (inp.option or inp.text.strip().lower()) in YES
+    return inp.option == "yes" if inp.option else is_yes(inp.text)
 
 
 def _stock(stock: int | None) -> Text:

@@ -183,10 +183,9 @@ async def test_reconciliation_spans_months(
 
     assert await _export_stock(settings, "2026-10") == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split("\t") == ["community", "item", "name", "opening", "restocked", "reserved", "handed_over",
-                                  "released", "closing", "balanced"]
-    assert out[1].split("\t") == ["幸福社区", f"I{rice}", "大米5kg", "0", "10", "5", "0", "0", "5", "yes"]
-    assert out[2].split("\t") == ["幸福社区", f"I{haircut}", "理发服务", "-", "0", "1", "0", "0", "-", "yes"]
+    assert out[0].split("\t") == ["社区", "物品", "名称", "期初", "补货", "预留", "发放", "退回", "期末", "账物相符"]
+    assert out[1].split("\t") == ["幸福社区", f"I{rice}", "大米5kg", "0", "10", "5", "0", "0", "5", "是"]
+    assert out[2].split("\t") == ["幸福社区", f"I{haircut}", "理发服务", "-", "0", "1", "0", "0", "-", "是"]
     assert await _export_stock(settings, "2026-11") == 1  # the tampered release shows up
-    assert "NO" in capsys.readouterr().out
+    assert "\t否" in capsys.readouterr().out
     assert await _export_stock(settings, "11/2026") == 2
