@@ -91,8 +91,12 @@ async def _ask_category(ctx: Context, flow: str, typed: str | None = None, **dat
         categories = [guess, *(c for c in categories if c is not guess)]
     options = [Option(f"c{c.id}", T("log.category_option", name=_category_label(ctx, c), rate=c.points_per_hour))
                for c in categories]
-    question = T("log.ask_category_guess", name=typed[:32], guess=_category_label(ctx, guess)) if guess and typed else (
-        T("log.ask_category_unknown", name=typed[:32]) if typed else T("log.ask_category"))
+    if not typed:
+        question = T("log.ask_category")
+    elif guess is None:
+        question = T("log.ask_category_unknown", name=typed[:32])
+    else:
+        question = T("log.ask_category_guess", name=typed[:32], guess=_category_label(ctx, guess))
     return [Reply(question, tuple(options), columns=3)]
 
 
