@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot.dialogs.parse import clean_text
+from bot.text import clean_text
 from bot.i18n import Text
 
 if TYPE_CHECKING:

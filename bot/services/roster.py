@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from bot.errors import InvalidInput
+from bot.text import clean_text
 from bot.services.people import clean_phone
 
 COLUMNS = (
@@ -93,7 +94,7 @@ def _csv_cells(content: bytes) -> Iterator[list[str]]:
         raise InvalidInput("visits.import.bad_file")
     try:
         for row in csv.reader(io.StringIO(text)):
-            yield list(row)
+            yield [clean_text(cell) or "" for cell in row]  # a file is input too: no NUL, no U+202E
     except csv.Error:
         raise InvalidInput("visits.import.bad_file") from None
 
@@ -128,7 +129,7 @@ def _cell_text(value: object) -> str:
         return str(int(value))  # 1948.0, and phone numbers Excel stored as numbers
     if isinstance(value, (datetime, date)):
         return value.isoformat()
-    return str(value).strip()
+    return (clean_text(str(value)) or "").strip()
 
 
 # --- fields ----------------------------------------------------------------------------------

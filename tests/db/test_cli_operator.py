@@ -81,8 +81,11 @@ def test_import_errors_name_the_columns_as_the_file_does(bank: str, tmp_path: Pa
     assert main(["import", "elders", str(roster), "--community", "幸福社区"]) == 1
     out = capsys.readouterr().out
     assert "第 2 行 出生年份：“19x8”" in out and "birth_year" not in out
-    roster.write_text("姓名,出生年份,地址,是否独居,电话\n王秀英,1948,幸福里3栋,是,021-5555 1234\n", encoding="utf-8")
+    roster.write_text("姓名,出生年份,地址,是否独居,电话\n王\x00秀英\u202e,1948,幸福里3栋,是,021-5555 1234\n",
+                      encoding="utf-8")
     assert main(["import", "elders", str(roster), "--community", "幸福社区"]) == 0  # a landline is fine
+    with sqlite3.connect(tmp_path / "bank.db") as db:  # a file is input too: no NUL, no U+202E
+        assert db.execute("SELECT name, phone FROM elders").fetchall() == [("王秀英", "02155551234")]
     _locale(monkeypatch, "en")
     assert main(["import", "elders", str(tmp_path / "missing.csv")]) == 2
     assert capsys.readouterr().err.startswith(f"lovebank: cannot read {tmp_path / 'missing.csv'}")
