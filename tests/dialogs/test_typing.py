@@ -102,7 +102,7 @@ async def test_only_mainland_mobile_numbers_register(services: Services, world: 
     await resident.say("/volunteer")
     await resident.say("居民甲")
     await resident.say(phone)
-    assert resident.keys() == ["register.ask_phone_again"]
+    assert resident.keys() == ["register.ask_phone_again_typed"]
     await resident.say("+86 139-1234-5678")
     assert resident.keys() == ["register.done"]
     member = await services.people.membership(world.resident, world.community_id)
