@@ -65,7 +65,7 @@ def _unknown_category(ctx: Context, categories: list[Category], text: str) -> In
     if guess is not None:
         return InvalidInput("error.category_did_you_mean", name=text[:32], guess=_category_label(ctx, guess))
     return InvalidInput("error.category_list", name=text[:32],
-                        names="、".join(_category_label(ctx, c) for c in categories))
+                        names=(", " if ctx.actor.locale == "en" else "、").join(_category_label(ctx, c) for c in categories))
 
 
 def _today(ctx: Context) -> date:

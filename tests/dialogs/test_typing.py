@@ -158,6 +158,8 @@ async def test_numbers_out_of_range_do_not_crash(world: World, chat) -> None:  #
     assert worker.keys() == ["reconcile.usage"]
     await worker.say("/history 99999999999999999999")
     assert worker.keys() == ["history.empty"]
+    await worker.say("/report 9999-12")
+    assert worker.keys() == ["error.bad_month"]
     await worker.say("/redeem I1 99999999999999999999")
     assert worker.keys() == ["redeem.usage"]
 
