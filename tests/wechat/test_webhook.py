@@ -269,3 +269,18 @@ async def test_invite_without_a_qr_code_when_wechat_cannot_make_one(served: Serv
     served.api.api.fail_next.append(45009)  # WeChat: the day's API quota is used up
     invite = await served.say("oWorker", "/invite")
     assert re.search(r"[A-Z2-9]{8}", invite) and served.api.api.qr == {}
+
+
+async def test_too_many_messages_in_a_row_waits_for_the_next_message(served: Served) -> None:
+    await served.say("oBusy", "/help")
+    person, _ = await served.services.people.identify("wechat", "oBusy", display_name="x")
+    served.api.api.burst_limit = 0  # WeChat: 45047, too many customer-service messages to this person
+    await served.services.db.transaction(lambda s: _note(s, served.services, person.id))
+    for _ in range(50):
+        await asyncio.sleep(0.1)
+        async with served.services.db.read() as uow:
+            if await uow.session.scalar(select(Identity.unreachable_at).where(Identity.external_id == "oBusy")):
+                break
+    assert [code for code, _ in served.api.api.refused] == [45047]
+    served.api.api.burst_limit = None
+    assert "您有 1 条新通知" in await served.say("oBusy", "/balance")  # it came with the next answer
