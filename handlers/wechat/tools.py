@@ -16,7 +16,8 @@ from handlers.wechat.menu import MENU, check_menu
 
 
 def wechat_configured(settings: Settings) -> bool:
-    return bool(settings.wechat_app_id and settings.wechat_app_secret)
+    return bool(settings.wechat_app_id and settings.wechat_app_secret
+                and settings.wechat_app_secret.get_secret_value().strip())
 
 
 async def create_menu(services: Services, settings: Settings) -> int:

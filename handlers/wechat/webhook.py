@@ -17,6 +17,7 @@ import secrets
 import time
 from typing import Any
 
+from pydantic import SecretStr
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
@@ -37,13 +38,12 @@ MAX_BODY = 64 * 1024
 
 def setup(web: Web, settings: Settings) -> WeChatChannel:
     services, pipeline = web.services, web.pipeline
-    token = settings.wechat_token.get_secret_value().strip() if settings.wechat_token else ""
+    token = _secret(settings.wechat_token)
     if not token:
         raise SettingsError("lovebank: LOVEBANK_WECHAT_TOKEN is not set (the Token of the account's server settings)")
-    if not settings.wechat_app_id or settings.wechat_app_secret is None:
+    if not settings.wechat_app_id or not _secret(settings.wechat_app_secret):
         raise SettingsError("lovebank: LOVEBANK_WECHAT_APP_ID and LOVEBANK_WECHAT_APP_SECRET are needed for WeChat")
-    keys = [k.get_secret_value().strip() for k in (settings.wechat_aes_key, settings.wechat_aes_key_previous)
-            if k is not None and k.get_secret_value().strip()]
+    keys = [_secret(k) for k in (settings.wechat_aes_key, settings.wechat_aes_key_previous) if _secret(k)]
     crypto = None
     if keys:
         try:
@@ -58,6 +58,10 @@ def setup(web: Web, settings: Settings) -> WeChatChannel:
     web.route("/wechat", webhook.endpoint, methods=["GET", "POST"])
     web.on_shutdown(api.close)
     return channel
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value().strip() if value is not None else ""
 
 
 class Webhook:
