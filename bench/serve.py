@@ -35,7 +35,16 @@ from bench.updates import percentile
 TOKEN = "123:bench"
 SECRET = "bench-secret"
 ROOT = Path(__file__).resolve().parent.parent
-MIX = (("/balance", 50), ("/log 1h 探访 bench", 30), ("/history", 20))
+MIX = (("/balance", 50), ("/log", 30), ("/history", 20))
+# A one-line /log never repeats a category and duration of the same day (a repeat asks first).
+CATEGORIES = ("探访", "助餐", "助洁", "助医", "助急", "助乐", "家政", "培训辅导", "咨询", "义务维修", "治安巡逻", "纠纷调解")
+
+
+LOGS: dict[int, int] = {}  # person → one-line logs sent so far
+
+
+def log_line(n: int) -> str:
+    return f"/log {15 * (1 + (n // len(CATEGORIES)) % 3)}m {CATEGORIES[n % len(CATEGORIES)]} bench"
 
 
 class BotAPI:
@@ -165,6 +174,9 @@ async def load(api: BotAPI, ports: list[int], people: int, seconds: float, rng: 
             body = {"update_id": update_id, "message": {
                 "message_id": update_id, "date": int(time.time()), "chat": {"id": uid, "type": "private"},
                 "from": {"id": uid, "is_bot": False, "first_name": "v"}, "text": rng.choice(texts)}}
+            if body["message"]["text"] == "/log":
+                LOGS[uid] = LOGS.get(uid, 0) + 1
+                body["message"]["text"] = log_line(LOGS[uid])
             body["message"]["entities"] = [{"type": "bot_command", "offset": 0,
                                             "length": len(body["message"]["text"].split()[0])}]
             reply: asyncio.Future[float] = asyncio.get_running_loop().create_future()
