@@ -6,6 +6,9 @@ the reply reaches a local stand-in for the Bot API. Each simulated person sends 
 when the reply to the last has arrived (as a person in a chat does); `--people` of them at once.
 The mix: 50% /balance, 30% one-line /log, 20% /history.
 
+Telegram's flood limit is off (LOVEBANK_TELEGRAM_MAX_RATE=0): at 30 messages a second it would
+cap one process at about 30 updates a second and measure Telegram, not the bot.
+
 Also measured: the CPU seconds the bot processes, PostgreSQL and this process (the load generator
 and the Bot API stand-in) used, per update, which says where the time goes on a small machine.
 
@@ -140,7 +143,9 @@ def start_process(workdir: Path, name: str, url: str, api_port: int, concurrency
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("LOVEBANK_")},
            "LOVEBANK_DATABASE_URL": url, "LOVEBANK_TELEGRAM_TOKEN": TOKEN, "LOVEBANK_WEBHOOK_SECRET": SECRET,
            "LOVEBANK_TELEGRAM_API_URL": f"http://127.0.0.1:{api_port}/bot", "LOVEBANK_HTTP_PORT": "0",
-           "LOVEBANK_CONCURRENCY": str(concurrency), "PYTHONPATH": str(ROOT)}
+           "LOVEBANK_CONCURRENCY": str(concurrency), "PYTHONPATH": str(ROOT),
+           # Telegram's flood limit (30 messages a second a bot) measures Telegram, not the bot.
+           "LOVEBANK_TELEGRAM_MAX_RATE": "0"}
     log = workdir / f"{name}.log"
     process = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=workdir, env=env,
                                stdout=log.open("wb"), stderr=subprocess.STDOUT)
