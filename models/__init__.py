@@ -3,6 +3,7 @@
 from models.audit import AuditEntry
 from models.base import Base
 from models.community import Community, Grid
+from models.family import ActingFor, CommunityMove, FamilyLink
 from models.hours import ServiceCategory, ServiceLog
 from models.ledger import Account, Transfer
 from models.outbox import DialogState, JobRun, Notification
@@ -16,4 +17,5 @@ __all__ = [
     "Membership", "Person", "DialogState", "JobRun", "Notification", "ServiceCategory", "ServiceLog", "Transfer",
     "Redemption", "ShopItem", "StockMovement",
     "Elder", "ElderVolunteer", "VisitAlert", "VisitRecord",
+    "ActingFor", "CommunityMove", "FamilyLink",
 ]

@@ -16,7 +16,7 @@ from bot.dialogs.core import ALIASES, COMMANDS, STEPS, Actor, Caller, Context, I
 from bot.errors import DomainError
 from bot.i18n import render
 from bot.services import Services
-from models import DialogState, Identity, Membership, Person
+from models import ActingFor, DialogState, Identity, Membership, Person
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class Dialogs:
         except DomainError as exc:
             replies = [reply(exc.key, **exc.params)]
         await self._save(ctx, replies, saved)
-        return Turn(replies, ctx.actor.locale, ctx.actor.person_id)
+        return Turn(replies, ctx.actor.locale, ctx.actor.acting_by or ctx.actor.person_id)
 
     def render(self, locale: str, replies: list[Reply]) -> list[str]:
         """Plain text of replies, options as one numbered list across the turn (console and
@@ -95,6 +95,8 @@ class Dialogs:
             return [reply("error.unknown_command", command=head[:32])]
         if ctx.caller.group_chat and not spec.group_ok:
             return [reply("error.private_only")]
+        if ctx.actor.acting_by is not None and not spec.for_relative:
+            return [reply("as.not_for_relative", name=ctx.actor.display_name)]
         if spec.admin_only and not ctx.actor.is_admin:
             return [reply("error.need_admin")]
         if spec.role is not None and not ctx.actor.at_least(spec.role):
@@ -130,11 +132,19 @@ class Dialogs:
             async with services.db.read() as uow:
                 loaded = await _load(uow.session, caller)
             assert loaded is not None
-        person, identity, role, state = loaded
+        person, identity, role, state, relative_id = loaded
         actor = Actor(
             person.id, identity.id, person.display_name, person.locale, person.community_id, role,
             person.is_admin, caller.channel,
         )
+        if relative_id is not None:  # acting for a relative: re-checked on every turn
+            async with services.db.read() as uow:
+                relative = await services.family.acting_for(uow.session, person.id, relative_id)
+            if relative is not None:
+                actor = Actor(
+                    relative.person_id, identity.id, relative.display_name, person.locale, relative.community_id,
+                    relative.role, False, caller.channel, acting_by=person.id,
+                )
         saved: dict[str, Any] = {}
         ctx = Context(services, actor, caller, request_key)
         if state is not None and services.clock.now() - state.updated_at < IDLE:
@@ -171,18 +181,22 @@ class Dialogs:
         await self.services.db.transaction(work)
 
 
-async def _load(session: AsyncSession, caller: Caller) -> tuple[Person, Identity, str | None, DialogState | None] | None:
-    """Identity, person, role in the current community and saved state: one round trip."""
+async def _load(
+    session: AsyncSession, caller: Caller
+) -> tuple[Person, Identity, str | None, DialogState | None, int | None] | None:
+    """Identity, person, role in the current community, saved state and the relative the person
+    acts for (if any): one round trip."""
     row = (await session.execute(
-        select(Identity, Person, Membership.role, Membership.confirmed, DialogState)
+        select(Identity, Person, Membership.role, Membership.confirmed, DialogState, ActingFor.relative_id)
         .join(Person, Person.id == Identity.person_id)
         .outerjoin(Membership, and_(Membership.person_id == Person.id, Membership.community_id == Person.community_id))
         .outerjoin(DialogState, DialogState.identity_id == Identity.id)
+        .outerjoin(ActingFor, ActingFor.person_id == Person.id)
         .where(Identity.channel == caller.channel, Identity.external_id == caller.external_id)
     )).first()
     if row is None:
         return None
-    identity, person, role, confirmed, state = row
+    identity, person, role, confirmed, state, relative_id = row
     if role is not None and not confirmed:
         role = "resident"  # unconfirmed volunteers act as residents until a worker confirms
-    return person, identity, role, state
+    return person, identity, role, state, relative_id

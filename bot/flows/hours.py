@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import date
 
-from bot.dialogs.core import Context, Input, Option, Reply, command, option, reply, step
+from bot.dialogs.core import COMMANDS, Context, Input, Option, Reply, command, option, reply, step
 from bot.dialogs.parse import parse_date, parse_duration, parse_ref
 from bot.errors import DomainError, InvalidInput, NotFound
 from bot.flows.common import person_arg
@@ -171,14 +171,18 @@ async def _log_one_line(ctx: Context, args: str) -> list[Reply]:
 
 # --- balance and history ---------------------------------------------------------------------
 
-@command("balance", help_key="help.balance", aliases=("余额", "积分"))
+@command("balance", help_key="help.balance", aliases=("余额", "积分"), for_relative=True)
 async def balance(ctx: Context, args: str) -> list[Reply]:
     b = await ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)
-    return [reply("balance.show", available=b.available, pending=b.pending, earned=b.earned_points,
-                  hours=hours(b.earned_minutes))]
+    shown = [reply("balance.show", available=b.available, pending=b.pending, earned=b.earned_points,
+                   hours=hours(b.earned_minutes))]
+    soon = await ctx.services.expiry.next_for(ctx.actor.person_id, ctx.community_id)
+    if soon is not None:
+        shown.append(reply("expiry.balance_line", amount=soon.amount, date=soon.on.isoformat()))
+    return shown
 
 
-@command("history", help_key="help.history", aliases=("明细",))
+@command("history", help_key="help.history", aliases=("明细",), for_relative=True)
 async def history(ctx: Context, args: str) -> list[Reply]:
     page = max(int(args), 1) - 1 if args.strip().isdecimal() else 0
     items, more = await ctx.services.points.history(ctx.actor.person_id, ctx.community_id, page=page, page_size=PAGE)
@@ -237,6 +241,8 @@ async def _other_pending(ctx: Context) -> list[Reply]:
 @command("approve", role="worker", help_key="help.approve", aliases=("批准",))
 async def approve(ctx: Context, args: str) -> list[Reply]:
     words = args.split()
+    if len(words) == 1 and words[0][:1] in ("M", "m"):  # a move between communities (M3)
+        return await COMMANDS["approve_move"].handler(ctx, args)
     if words == ["all"] or words == ["全部"]:
         logs = await ctx.services.hours.pending(ctx.actor.person_id, ctx.community_id)
         ids = [log.id for log in logs]
@@ -257,6 +263,8 @@ async def approve(ctx: Context, args: str) -> list[Reply]:
 @command("reject", role="worker", help_key="help.reject", aliases=("驳回",))
 async def reject(ctx: Context, args: str) -> list[Reply]:
     ref, _, reason = args.strip().partition(" ")
+    if ref[:1] in ("M", "m"):  # a move between communities (M3)
+        return await COMMANDS["reject_move"].handler(ctx, args)
     log_id = parse_ref(ref, "H")
     if log_id is None:
         return [reply("reject.usage")]

@@ -57,7 +57,7 @@ def order_line(r: RedemptionView) -> Text:
 
 # --- browsing and redeeming ------------------------------------------------------------------
 
-@command("shop", help_key="help.shop", aliases=("超市", "爱心超市"))
+@command("shop", help_key="help.shop", aliases=("超市", "爱心超市"), for_relative=True)
 async def shop(ctx: Context, args: str) -> list[Reply]:
     page = max(int(args), 1) - 1 if _COUNT.match(args.strip()) else 0
     shelf = await ctx.services.shop.browse(ctx.actor.person_id, ctx.community_id, page, PAGE)
@@ -82,7 +82,7 @@ def _mark(s: ShelfItem) -> Text:
     return T("shop.sold_out_mark" if s.item.stock == 0 else "shop.short_mark")
 
 
-@command("redeem", help_key="help.redeem", aliases=("兑换",))
+@command("redeem", help_key="help.redeem", aliases=("兑换",), for_relative=True)
 async def redeem(ctx: Context, args: str) -> list[Reply]:
     words = args.split()
     if not words:
@@ -95,7 +95,8 @@ async def redeem(ctx: Context, args: str) -> list[Reply]:
         if quantity is None:
             return [reply("redeem.usage")]
         outcome = await ctx.services.shop.redeem(
-            ctx.actor.person_id, ctx.community_id, item_id, quantity, request_key=_request_key(ctx, "redeem")
+            ctx.actor.person_id, ctx.community_id, item_id, quantity, request_key=_request_key(ctx, "redeem"),
+            proxy_id=ctx.actor.acting_by,
         )
         return [_submitted(outcome)]
     shelf = await ctx.services.shop.item(ctx.actor.person_id, ctx.community_id, item_id)
@@ -157,7 +158,7 @@ async def redeem_confirm(ctx: Context, inp: Input) -> list[Reply]:
     ctx.finish()  # the draft is spent either way; an error below says why
     outcome = await ctx.services.shop.redeem(
         ctx.actor.person_id, ctx.community_id, data["item_id"], data["quantity"],
-        request_key=f"redeem-draft:{data['draft']}",
+        request_key=f"redeem-draft:{data['draft']}", proxy_id=ctx.actor.acting_by,
     )
     return [_submitted(outcome)]
 
@@ -168,7 +169,7 @@ def _submitted(outcome: Outcome) -> Reply:
     return reply(key, id=f"R{r.id}", name=r.item_name, quantity=r.quantity, total=r.total)
 
 
-@command("orders", help_key="help.orders", aliases=("我的兑换",))
+@command("orders", help_key="help.orders", aliases=("我的兑换",), for_relative=True)
 async def orders(ctx: Context, args: str) -> list[Reply]:
     found = await ctx.services.shop.orders(ctx.actor.person_id, ctx.community_id)
     if not found:
@@ -179,7 +180,7 @@ async def orders(ctx: Context, args: str) -> list[Reply]:
     return [Reply(T("orders.list", lines=[order_line(r) for r in found]), options[:5])]
 
 
-@command("cancel_order", help_key="help.cancel_order", aliases=("取消兑换",))
+@command("cancel_order", help_key="help.cancel_order", aliases=("取消兑换",), for_relative=True)
 async def cancel_order(ctx: Context, args: str) -> list[Reply]:
     redemption_id = parse_ref(args, "R") if args.strip() else None
     if redemption_id is None:

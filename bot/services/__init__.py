@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from bot.clock import Clock
 from bot.db import Database
+from bot.services.expiry import ExpiryService
+from bot.services.family import FamilyService
 from bot.services.hours import HoursService
 from bot.services.ledger import Ledger
+from bot.services.moves import MovesService
 from bot.services.outbox import OutboxService
 from bot.services.people import PeopleService
 from bot.services.points import PointsService
@@ -32,3 +35,6 @@ class Services:
         self.reports = ReportsService(db, settings, self.clock)
         self.shop = ShopService(db, settings, self.clock, self.ledger)
         self.visits = VisitsService(db, settings, self.clock, self.people, self.hours)
+        self.family = FamilyService(db, self.clock, self.ledger, self.people)
+        self.moves = MovesService(db, self.clock, self.ledger)
+        self.expiry = ExpiryService(db, self.clock, self.ledger)

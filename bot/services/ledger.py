@@ -22,7 +22,7 @@ from bot.errors import AlreadyDecided, IdempotencyConflict, InsufficientPoints, 
 from models import Account, ServiceLog, Transfer
 from models.base import Points
 
-SYSTEM_ACCOUNTS = ("issuance", "supermarket", "adjustments", "expiry", "pool")
+SYSTEM_ACCOUNTS = ("issuance", "supermarket", "adjustments", "expiry", "pool", "clearing")
 # Accounts whose available balance must stay >= 0; the others may run negative (issuance is
 # where points come from, so it goes negative as points are earned).
 GUARDED = frozenset({"person", "pool"})
@@ -65,6 +65,19 @@ class HistoryItem:
     ref_type: str | None
     ref_id: int | None
     reason: str | None
+
+
+@dataclass(frozen=True)
+class Lots:
+    credits: list[tuple[datetime, int]]  # (when, points), oldest first
+    spent: int  # everything posted out of the account (spending, gifts, earlier expiries)
+    held: int  # on hold now: never expired
+
+    def left_before(self, cutoff: datetime) -> int:
+        """Points credited before `cutoff` and still there, spending taking the oldest first;
+        held points count as taken first too, so they are never what expires."""
+        old = sum(amount for at, amount in self.credits if at < cutoff)
+        return max(0, old - self.spent - self.held)
 
 
 @dataclass(frozen=True)
@@ -218,6 +231,42 @@ class Ledger:
             kind="donate", key=key, actor_id=person_id,
         )
 
+    async def across(
+        self, session: AsyncSession, *, from_community_id: int, from_person_id: int, to_community_id: int,
+        to_person_id: int, amount: int, kind: str, key: str, ref: Ref = Ref(), actor_id: int | None = None,
+    ) -> TransferResult:
+        """Points from a person in one community to a person in another (a move, a family gift),
+        through both communities' clearing accounts: each community's transfers stay inside its own
+        books, so each community sums to zero with its clearing account, and the district too.
+        Returns the outgoing leg; `key:out` and `key:in` are the two legs' keys."""
+        if from_community_id == to_community_id:
+            raise InvalidInput("error.same_community")
+        debit = await self.person_account(session, from_community_id, from_person_id)
+        # Communities created before clearing existed get their account on first use.
+        out_clearing = await self._ensure_account(session, from_community_id, "clearing", None)
+        in_clearing = await self._ensure_account(session, to_community_id, "clearing", None)
+        credit = await self.open_person_account(session, to_community_id, to_person_id)
+        out = await self.transfer(
+            session, community_id=from_community_id, debit=debit, credit=out_clearing, amount=amount, kind=kind,
+            key=f"{key}:out", ref=ref, actor_id=actor_id,
+        )
+        await self.transfer(
+            session, community_id=to_community_id, debit=in_clearing, credit=credit, amount=amount, kind=kind,
+            key=f"{key}:in", ref=ref, actor_id=actor_id,
+        )
+        return out
+
+    async def expire_points(
+        self, session: AsyncSession, *, community_id: int, person_id: int, amount: int, key: str
+    ) -> TransferResult:
+        """Expired points go to the community's expiry account; never a deletion."""
+        debit = await self.person_account(session, community_id, person_id)
+        credit = await self.system_account(session, community_id, "expiry")
+        return await self.transfer(
+            session, community_id=community_id, debit=debit, credit=credit, amount=amount, kind="expire_points",
+            key=key,
+        )
+
     async def transfer(
         self, session: AsyncSession, *, community_id: int, debit: int, credit: int, amount: int,
         kind: str, key: str, ref: Ref = Ref(), actor_id: int | None = None, reason: str | None = None,
@@ -329,6 +378,23 @@ class Ledger:
             for r in rows[:page_size]
         ]
         return items, len(rows) > page_size
+
+    async def lots(self, session: AsyncSession, community_id: int, person_id: int) -> Lots:
+        """What points expiry needs of one person account: its posted credits with their times
+        (the lots, oldest first), everything posted out of it, and what is on hold."""
+        account = await self._account(session, community_id, "person", person_id, missing_ok=True)
+        if account is None:
+            return Lots([], 0, 0)
+        posted = Transfer.phase.in_(("posted", "post"))
+        credits = (await session.execute(
+            select(Transfer.created_at, Transfer.amount)
+            .where(Transfer.credit_account_id == account, posted).order_by(Transfer.id)
+        )).all()
+        debits = await session.scalar(
+            select(func.coalesce(func.sum(Transfer.amount), 0)).where(Transfer.debit_account_id == account, posted)
+        )
+        pending = await session.scalar(select(Account.pending).where(Account.id == account))
+        return Lots([(c.created_at, int(c.amount)) for c in credits], int(debits or 0), int(pending or 0))
 
     async def unresolved_holds(self, session: AsyncSession, older_than: datetime) -> list[int]:
         resolution = Transfer.__table__.alias("resolution")

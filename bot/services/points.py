@@ -9,6 +9,7 @@ from bot.db import Database
 from bot.errors import NotAllowed
 from bot.services.access import get_person, require_role, role_in
 from bot.services.audit import audit
+from bot.services.family import linked
 from bot.services.ledger import Balance, HistoryItem, Ledger, TransferResult
 from bot.services.notify import notify
 
@@ -45,16 +46,27 @@ class PointsService:
         return await self.db.transaction(work)
 
     async def gift(self, person_id: int, community_id: int, to_person_id: int, amount: int, key: str) -> TransferResult:
-        """转赠 to another member of the same community."""
+        """转赠 to another member of the same community, or to family (亲情账户) in any community
+        of the district, through the clearing accounts."""
 
         async def work(session: AsyncSession) -> TransferResult:
             await require_role(session, person_id, community_id, "resident")
-            if await role_in(session, to_person_id, community_id) is None:
-                raise NotAllowed("error.not_same_community")
-            result = await self.ledger.gift(
-                session, community_id=community_id, from_person_id=person_id, to_person_id=to_person_id,
-                amount=amount, key=key,
-            )
+            if await role_in(session, to_person_id, community_id) is not None:
+                result = await self.ledger.gift(
+                    session, community_id=community_id, from_person_id=person_id, to_person_id=to_person_id,
+                    amount=amount, key=key,
+                )
+            else:
+                to_community = (await get_person(session, to_person_id)).community_id
+                if to_community is None or not await linked(session, person_id, to_person_id) or (
+                    await role_in(session, to_person_id, to_community) is None
+                ):
+                    raise NotAllowed("error.not_same_community")
+                result = await self.ledger.across(
+                    session, from_community_id=community_id, from_person_id=person_id,
+                    to_community_id=to_community, to_person_id=to_person_id, amount=amount, kind="gift", key=key,
+                    actor_id=person_id,
+                )
             if not result.replayed:
                 sender = await get_person(session, person_id)
                 await notify(session, self.clock, to_person_id, "notify.gift_received", amount=amount,
