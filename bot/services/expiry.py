@@ -3,10 +3,11 @@
 spending takes the oldest first, and held points are never what expires.
 
 Points that came in during month L expire on the 1st of month L + N. The daily job tells each
-person, once, about 30 days before an expiry date how many points will expire then, and on the
-1st of the month expires them as a ledger transfer to the community's expiry account, keyed by
-person and month. A month whose notice was never sent (expiry just turned on) expires nothing:
-those points expire a month later, after their notice."""
+person, once, 30 days before an expiry date how many points will expire then at most (held
+points included, as a hold may be released), and on the 1st of the month expires them as a
+ledger transfer to the community's expiry account, keyed by person and month. A month whose
+notice was never sent (expiry just turned on) expires nothing: those points expire a month
+later, after their notice."""
 
 from __future__ import annotations
 
@@ -156,14 +157,19 @@ class ExpiryService:
                              date=this_month.isoformat())
                 expired_people, expired_points = expired_people + 1, expired_points + amount
         noticed = 0
-        if today >= next_month - timedelta(days=NOTICE_DAYS) and await claim(
-            session, NOTICE_JOB, scope, month_label(next_month), now
-        ):
-            before = cutoff(next_month, months, tz)
+        # The next two month starts: 30 days before 1 March is still in January.
+        for expires_on in (next_month, add_months(today, 2)):
+            if today < expires_on - timedelta(days=NOTICE_DAYS) or not await claim(
+                session, NOTICE_JOB, scope, month_label(expires_on), now
+            ):
+                continue
+            before = cutoff(expires_on, months, tz)
             for person_id in people:
-                amount = (await self.ledger.lots(session, community_id, person_id)).left_before(before)
+                # At most this much can expire then: spending only lowers it, a released hold
+                # brings it back up to it. So nothing ever expires that was not announced.
+                amount = (await self.ledger.lots(session, community_id, person_id)).left_before(before, count_held=True)
                 if amount > 0:
                     await notify(session, self.clock, person_id, "expiry.notify.soon", amount=amount,
-                                 date=next_month.isoformat())
+                                 date=expires_on.isoformat())
                     noticed += 1
         return noticed, expired_people, expired_points

@@ -73,11 +73,12 @@ class Lots:
     spent: int  # everything posted out of the account (spending, gifts, earlier expiries)
     held: int  # on hold now: never expired
 
-    def left_before(self, cutoff: datetime) -> int:
-        """Points credited before `cutoff` and still there, spending taking the oldest first;
-        held points count as taken first too, so they are never what expires."""
+    def left_before(self, cutoff: datetime, *, count_held: bool = False) -> int:
+        """Points credited before `cutoff` and still there, spending taking the oldest first.
+        Held points count as taken first too, so they are never what expires; `count_held`
+        leaves them in, for a notice that holds released later may expire as well."""
         old = sum(amount for at, amount in self.credits if at < cutoff)
-        return max(0, old - self.spent - self.held)
+        return max(0, old - self.spent - (0 if count_held else self.held))
 
 
 @dataclass(frozen=True)
