@@ -113,11 +113,13 @@ class ExpiryService:
 
     # --- the daily job ------------------------------------------------------------------------
 
-    async def run(self, now: datetime) -> ExpiryRun:
+    async def run(self, now: datetime, only: list[int] | None = None) -> ExpiryRun:
+        """Every community with expiry set (or those of `only`), each in its own transaction."""
         async with self.db.read() as uow:
-            communities = list(await uow.session.scalars(
-                select(Community.id).where(Community.points_expire_months.is_not(None)).order_by(Community.id)
-            ))
+            query = select(Community.id).where(Community.points_expire_months.is_not(None)).order_by(Community.id)
+            if only is not None:
+                query = query.where(Community.id.in_(only))
+            communities = list(await uow.session.scalars(query))
         noticed = people = points = 0
         for community_id in communities:
             n, p, q = await self.db.transaction(lambda s, c=community_id: self._community(s, c, now))

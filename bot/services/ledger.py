@@ -239,7 +239,7 @@ class Ledger:
         """Points from a person in one community to a person in another (a move, a family gift),
         through both communities' clearing accounts: each community's transfers stay inside its own
         books, so each community sums to zero with its clearing account, and the district too.
-        Returns the outgoing leg; `key:out` and `key:in` are the two legs' keys."""
+        Returns the outgoing leg, keyed `key`; the incoming leg is keyed `key:in`."""
         if from_community_id == to_community_id:
             raise InvalidInput("error.same_community")
         debit = await self.person_account(session, from_community_id, from_person_id)
@@ -249,7 +249,7 @@ class Ledger:
         credit = await self.open_person_account(session, to_community_id, to_person_id)
         out = await self.transfer(
             session, community_id=from_community_id, debit=debit, credit=out_clearing, amount=amount, kind=kind,
-            key=f"{key}:out", ref=ref, actor_id=actor_id,
+            key=key, ref=ref, actor_id=actor_id,
         )
         await self.transfer(
             session, community_id=to_community_id, debit=in_clearing, credit=credit, amount=amount, kind=kind,
@@ -379,6 +379,12 @@ class Ledger:
             for r in rows[:page_size]
         ]
         return items, len(rows) > page_size
+
+    async def prior(self, session: AsyncSession, key: str) -> TransferResult | None:
+        """The transfer already made under `key`, for a caller whose route (one community or
+        across two) depends on state that may have changed since the first request."""
+        row = (await session.execute(select(*_COLUMNS).where(Transfer.idempotency_key == key))).first()
+        return None if row is None else TransferResult(*row, replayed=True)
 
     async def lots(self, session: AsyncSession, community_id: int, person_id: int) -> Lots:
         """What points expiry needs of one person account: its posted credits with their times

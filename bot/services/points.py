@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db import Database
-from bot.errors import NotAllowed
+from bot.errors import IdempotencyConflict, NotAllowed
 from bot.services.access import get_person, require_role, role_in
 from bot.services.audit import audit
 from bot.services.family import linked
@@ -51,6 +51,12 @@ class PointsService:
 
         async def work(session: AsyncSession) -> TransferResult:
             await require_role(session, person_id, community_id, "resident")
+            prior = await self.ledger.prior(session, key)
+            if prior is not None:  # a redelivery: whoever has moved since, the first gift stands
+                giver = await self.ledger.person_account(session, community_id, person_id)
+                if (prior.kind, prior.debit_account_id, prior.amount) != ("gift", giver, amount):
+                    raise IdempotencyConflict(key=key)
+                return prior
             if await role_in(session, to_person_id, community_id) is not None:
                 result = await self.ledger.gift(
                     session, community_id=community_id, from_person_id=person_id, to_person_id=to_person_id,
