@@ -110,11 +110,14 @@ class MovesService:
                 await notify(session, self.clock, move.person_id, "move.notify.approved", id=f"M{move_id}",
                              to=view.to_community)
                 return MoveOutcome(view, changed=True)
-            if move.status == "approved":
-                await require_role(session, worker_id, move.to_community_id, "worker")
+            if move.status == "approved" and await _is_worker(session, worker_id, move.to_community_id):
                 if worker_id == move.person_id:
                     raise NotAllowed("error.own_move")
                 return await self._accept(session, worker_id, move)
+            # Decided already (a second worker of the old community, a double press): say so,
+            # to the workers of either community only.
+            if not await _is_worker(session, worker_id, move.from_community_id):
+                await require_role(session, worker_id, move.to_community_id, "worker")
             return MoveOutcome(await _view(session, move_id), changed=False)
 
         return await self.db.transaction(work)
@@ -192,6 +195,10 @@ class MovesService:
             .values(status=new, decided_at=self.clock.now(), **values)
         )
         return claimed.rowcount == 1
+
+
+async def _is_worker(session: AsyncSession, person_id: int, community_id: int) -> bool:
+    return (await get_person(session, person_id)).is_admin or await role_in(session, person_id, community_id) == "worker"
 
 
 async def _get(session: AsyncSession, move_id: int) -> CommunityMove:

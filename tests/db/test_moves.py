@@ -47,7 +47,8 @@ async def test_move_approve_accept(services: Services, w: World) -> None:
     assert "迁移 M1：志愿者1，幸福社区 → 和谐社区" in pending.text and "/approve_move M1" in pending.options
     approved = await chat.choose("worker1", pending, "/approve_move M1")
     assert approved.keys == ["move.approved"], approved.text
-    assert (await chat.say("worker2", "/approve M1")).keys == ["error.need_worker"]  # now the new community's turn
+    assert (await chat.say("worker2", "/approve M1")).keys == ["move.already"]  # now the new community's turn
+    assert (await chat.say("resident1", "/approve M1")).keys == ["error.need_worker"]
 
     incoming = await chat.say("otherworker", "/pending")
     assert "/approve_move M1" in incoming.options
