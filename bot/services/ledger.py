@@ -386,6 +386,12 @@ class Ledger:
         row = (await session.execute(select(*_COLUMNS).where(Transfer.idempotency_key == key))).first()
         return None if row is None else TransferResult(*row, replayed=True)
 
+    async def person_accounts(self, session: AsyncSession, person_id: int) -> set[int]:
+        """The person's accounts in every community they have points in."""
+        return set(await session.scalars(
+            select(Account.id).where(Account.kind == "person", Account.person_id == person_id)
+        ))
+
     async def lots(self, session: AsyncSession, community_id: int, person_id: int) -> Lots:
         """What points expiry needs of one person account: its posted credits with their times
         (the lots, oldest first), everything posted out of it, and what is on hold."""

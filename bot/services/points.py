@@ -53,8 +53,7 @@ class PointsService:
             await require_role(session, person_id, community_id, "resident")
             prior = await self.ledger.prior(session, key)
             if prior is not None:  # a redelivery: whoever has moved since, the first gift stands
-                giver = await self.ledger.person_account(session, community_id, person_id)
-                if (prior.kind, prior.debit_account_id, prior.amount) != ("gift", giver, amount):
+                if not await self._same_gift(session, prior, key, community_id, person_id, to_person_id, amount):
                     raise IdempotencyConflict(key=key)
                 return prior
             if await role_in(session, to_person_id, community_id) is not None:
@@ -80,6 +79,19 @@ class PointsService:
             return result
 
         return await self.db.transaction(work)
+
+    async def _same_gift(
+        self, session: AsyncSession, prior: TransferResult, key: str, community_id: int, person_id: int,
+        to_person_id: int, amount: int,
+    ) -> bool:
+        giver = await self.ledger.person_account(session, community_id, person_id)
+        if (prior.kind, prior.debit_account_id, prior.amount) != ("gift", giver, amount):
+            return False
+        receiving = await self.ledger.person_accounts(session, to_person_id)
+        if prior.credit_account_id in receiving:
+            return True
+        incoming = await self.ledger.prior(session, f"{key}:in")  # across communities: the second leg
+        return incoming is not None and incoming.credit_account_id in receiving
 
     async def donate(self, person_id: int, community_id: int, amount: int, key: str) -> TransferResult:
         async def work(session: AsyncSession) -> TransferResult:

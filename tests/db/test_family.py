@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.errors import NotAllowed
+from bot.errors import IdempotencyConflict, NotAllowed
 from bot.services import Services
 from models import AuditEntry, FamilyLink, Redemption, Transfer
 from tests.shop_helpers import Chat, account, fund, ledger_invariants, notification_keys, snapshot
@@ -164,3 +164,18 @@ async def test_a_code_is_accepted_once_and_not_by_oneself(services: Services, w:
     assert (await chat.say("resident1", f"/family accept {code}")).keys == ["error.bad_family_code"]
     assert (await chat.say("resident1", "/family accept")).keys == ["family.usage"]
     assert (await chat.say("resident1", "/family link volunteer1 张三")).keys == ["error.need_worker"]
+
+
+async def test_a_gift_key_reused_for_someone_else_is_refused(services: Services, w: World) -> None:
+    chat = Chat(services)
+    grandma = await _grandma(services, w)
+    await _link_by_code(chat, "volunteer1", "grandma")
+    await fund(services, w, w.volunteer, 50)
+    first = await services.points.gift(w.volunteer, w.community_id, grandma, 10, "gift-key")
+    again = await services.points.gift(w.volunteer, w.community_id, grandma, 10, "gift-key")
+    assert again.replayed and again.id == first.id
+    before = await snapshot(services)
+    for to, amount in ((w.volunteers[1], 10), (grandma, 11)):
+        with pytest.raises(IdempotencyConflict):
+            await services.points.gift(w.volunteer, w.community_id, to, amount, "gift-key")
+    assert await snapshot(services) == before
