@@ -22,8 +22,9 @@ from bot.clock import Clock
 from bot.db import Database
 from bot.errors import InvalidInput
 from bot.jobs import claim
-from bot.services.access import get_community, require_role
+from bot.services.access import get_community, get_person, require_role
 from bot.services.audit import audit
+from bot.services.family import members_of
 from bot.services.ledger import Ledger, Lots
 from bot.services.notify import notify
 from models import Account, Community, JobRun
@@ -155,8 +156,8 @@ class ExpiryService:
                     session, community_id=community_id, person_id=person_id, amount=amount,
                     key=f"expire:{community_id}:{person_id}:{month_label(this_month)}",
                 )
-                await notify(session, self.clock, person_id, "expiry.notify.expired", amount=amount,
-                             date=this_month.isoformat())
+                await self._tell(session, person_id, "expiry.notify.expired", amount=amount,
+                                 date=this_month.isoformat())
                 expired_people, expired_points = expired_people + 1, expired_points + amount
         noticed = 0
         # The next two month starts: 30 days before 1 March is still in January.
@@ -171,7 +172,16 @@ class ExpiryService:
                 # brings it back up to it. So nothing ever expires that was not announced.
                 amount = (await self.ledger.lots(session, community_id, person_id)).left_before(before, count_held=True)
                 if amount > 0:
-                    await notify(session, self.clock, person_id, "expiry.notify.soon", amount=amount,
-                                 date=expires_on.isoformat())
+                    await self._tell(session, person_id, "expiry.notify.soon", amount=amount,
+                                     date=expires_on.isoformat())
                     noticed += 1
         return noticed, expired_people, expired_points
+
+    async def _tell(self, session: AsyncSession, person_id: int, key: str, **params: object) -> None:
+        """The person, and the family members who act for them (亲情账户)."""
+        await notify(session, self.clock, person_id, key, **params)
+        members = await members_of(session, person_id)
+        if members:
+            name = (await get_person(session, person_id)).display_name
+            for member_id in members:
+                await notify(session, self.clock, member_id, f"{key}_family", name=name, **params)

@@ -58,6 +58,14 @@ async def linked(session: AsyncSession, a: int, b: int) -> bool:
     return await _active_link(session, a, b) is not None or await _active_link(session, b, a) is not None
 
 
+async def members_of(session: AsyncSession, relative_id: int) -> list[int]:
+    """Who acts for the relative through a link: told what the relative is told about their
+    points, as a relative without a phone hears nothing in a chat of their own."""
+    return list(await session.scalars(select(FamilyLink.member_id).where(
+        FamilyLink.relative_id == relative_id, FamilyLink.status == "active"
+    ).order_by(FamilyLink.member_id)))
+
+
 async def _active_link(session: AsyncSession, member_id: int, relative_id: int) -> int | None:
     return await session.scalar(select(FamilyLink.id).where(
         FamilyLink.member_id == member_id, FamilyLink.relative_id == relative_id, FamilyLink.status == "active"

@@ -5,10 +5,13 @@ may not act for whom."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import select
 
 from bot.errors import IdempotencyConflict, NotAllowed
+from bot.clock import FixedClock
 from bot.services import Services
 from models import AuditEntry, FamilyLink, Redemption, Transfer
 from tests.shop_helpers import Chat, account, fund, ledger_invariants, notification_keys, snapshot
@@ -179,3 +182,20 @@ async def test_a_gift_key_reused_for_someone_else_is_refused(services: Services,
         with pytest.raises(IdempotencyConflict):
             await services.points.gift(w.volunteer, w.community_id, to, amount, "gift-key")
     assert await snapshot(services) == before
+
+
+async def test_expiry_notices_reach_the_family_of_a_relative_without_a_phone(
+    services: Services, w: World, clock: FixedClock
+) -> None:
+    chat = Chat(services)
+    await chat.say("worker1", "/family link volunteer2 李爷爷")
+    grandpa = (await services.people.person_named("李爷爷")).id
+    await fund(services, w, grandpa, 25)  # earned in November 2026: with 1 month, expires on 1 December
+    await chat.say("worker1", "/expiry 1")
+    await services.expiry.run(clock.now())
+    clock.at = datetime(2026, 11, 30, 17, 0, tzinfo=UTC)  # 1 December, 01:00 in Shanghai
+    await services.expiry.run(clock.now())
+    assert await notification_keys(services, grandpa) == ["expiry.notify.soon", "expiry.notify.expired"]
+    family = [k for k in await notification_keys(services, w.volunteers[1]) if k.startswith("expiry.")]
+    assert family == ["expiry.notify.soon_family", "expiry.notify.expired_family"]
+    assert await account(services, w.community_id, grandpa) == (0, 0)
