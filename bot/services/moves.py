@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -18,7 +18,7 @@ from bot.services.access import get_person, require_role, role_in
 from bot.services.audit import audit
 from bot.services.ledger import Ledger, Ref
 from bot.services.notify import notify, notify_workers
-from models import Community, CommunityMove, Membership, Person
+from models import Community, CommunityMove, Membership, Person, ServiceLog
 
 OPEN = ("requested", "approved")
 
@@ -127,6 +127,13 @@ class MovesService:
         if balance.pending:
             # Held points belong to a redemption in the old community; settle it first.
             raise InvalidInput("error.move_holds_open", pending=balance.pending)
+        waiting = await session.scalar(select(func.count()).select_from(ServiceLog).where(
+            ServiceLog.person_id == move.person_id, ServiceLog.community_id == move.from_community_id,
+            ServiceLog.status == "pending",
+        ))
+        if waiting:
+            # Their points would be credited in the old community after the member has left it.
+            raise InvalidInput("error.move_logs_pending", count=waiting)
         if not await self._claim(session, move.id, "approved", "done", accepted_by_id=worker_id,
                                  amount=balance.available):
             return MoveOutcome(await _view(session, move.id), changed=False)

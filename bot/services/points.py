@@ -50,12 +50,12 @@ class PointsService:
         of the district, through the clearing accounts."""
 
         async def work(session: AsyncSession) -> TransferResult:
-            await require_role(session, person_id, community_id, "resident")
             prior = await self.ledger.prior(session, key)
             if prior is not None:  # a redelivery: whoever has moved since, the first gift stands
-                if not await self._same_gift(session, prior, key, community_id, person_id, to_person_id, amount):
+                if not await self._same_gift(session, prior, key, person_id, to_person_id, amount):
                     raise IdempotencyConflict(key=key)
                 return prior
+            await require_role(session, person_id, community_id, "resident")
             if await role_in(session, to_person_id, community_id) is not None:
                 result = await self.ledger.gift(
                     session, community_id=community_id, from_person_id=person_id, to_person_id=to_person_id,
@@ -81,11 +81,11 @@ class PointsService:
         return await self.db.transaction(work)
 
     async def _same_gift(
-        self, session: AsyncSession, prior: TransferResult, key: str, community_id: int, person_id: int,
-        to_person_id: int, amount: int,
+        self, session: AsyncSession, prior: TransferResult, key: str, person_id: int, to_person_id: int, amount: int,
     ) -> bool:
-        giver = await self.ledger.person_account(session, community_id, person_id)
-        if (prior.kind, prior.debit_account_id, prior.amount) != ("gift", giver, amount):
+        """Whether the transfer made under `key` is this gift: same giver, recipient and amount."""
+        giving = await self.ledger.person_accounts(session, person_id)
+        if prior.kind != "gift" or prior.amount != amount or prior.debit_account_id not in giving:
             return False
         receiving = await self.ledger.person_accounts(session, to_person_id)
         if prior.credit_account_id in receiving:

@@ -104,5 +104,11 @@ async def test_a_move_waits_for_held_points(services: Services, w: World) -> Non
     assert refused.keys == ["error.move_holds_open"] and "40" in refused.text
     assert await snapshot(services) == before
     await chat.say("volunteer1", "/cancel_order R1")
+    # Hours waiting for approval in the old community would be paid there: decided first.
+    await chat.say("volunteer1", "/log 1h 探访")
+    refused = await chat.say("otherworker", "/approve M1")
+    assert refused.keys == ["error.move_logs_pending"], refused.text
+    log_id = (await services.hours.logs_of(w.volunteer, w.community_id))[0].id
+    await chat.say("worker1", f"/approve H{log_id}")
     assert (await chat.say("otherworker", "/approve M1")).keys == ["move.accepted"]
-    assert await account(services, w.other_community_id, w.volunteer) == (100, 0)
+    assert await account(services, w.other_community_id, w.volunteer) == (110, 0)
