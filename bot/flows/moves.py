@@ -6,11 +6,11 @@ from __future__ import annotations
 from bot.dialogs.core import Context, Input, Reply, command, option, reply, step
 from bot.dialogs.parse import parse_ref
 from bot.flows.hours import PENDING_SOURCES
-from bot.i18n import T
+from bot.i18n import T, Text
 from bot.services.moves import MoveOutcome, MoveView
 
 
-def move_status(m: MoveView) -> T:  # type: ignore[valid-type]
+def move_status(m: MoveView) -> Text:
     return T(f"move.status.{m.status}")
 
 
