@@ -59,9 +59,10 @@ async def seed(services: Services) -> DemoWorld | None:
     await _history(services, world)
     # The features' own demo data (imported here: they build on DemoWorld).
     from bot.demo_shop import seed_demo as seed_shop
+    from bot.demo_teams import seed_demo as seed_teams
     from bot.demo_visits import seed_demo as seed_visits
 
-    for seed_feature in (seed_shop, seed_visits):
+    for seed_feature in (seed_shop, seed_visits, seed_teams):
         await seed_feature(services, world)
     async with services.db.uow() as uow:  # the past is not news: nobody is notified of it
         await uow.session.execute(update(Notification).values(delivered_at=services.clock.now()))

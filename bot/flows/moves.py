@@ -1,11 +1,13 @@
 """Moving to another community with one's points (通存通兑): `/move 新社区`, and the workers'
-decisions (`/approve M3` from the old community, then `/approve M3` from the new one)."""
+decisions (`/approve M3` from the old community, then `/approve M3` from the new one): moves
+are the `M` kind of what /pending lists and /approve and /reject decide."""
 
 from __future__ import annotations
 
 from bot.dialogs.core import Context, Input, Reply, command, option, reply, step
 from bot.dialogs.parse import parse_ref
-from bot.flows.hours import PENDING_SOURCES
+from bot.errors import DomainError
+from bot.flows.decisions import decider, pending_source
 from bot.i18n import T, Text
 from bot.services.moves import MoveOutcome, MoveView
 
@@ -41,7 +43,22 @@ async def pending_moves(ctx: Context) -> list[Reply]:
     ]
 
 
-PENDING_SOURCES.append(pending_moves)
+async def _approve_moves(ctx: Context, ids: list[int]) -> list[Reply]:
+    out: list[Reply] = []
+    for i in ids:  # each on its own: one refusal does not hold up the rest
+        try:
+            out.extend(await approve_move(ctx, f"M{i}"))
+        except DomainError as exc:
+            out.append(reply(exc.key, **exc.params))
+    return out
+
+
+async def _reject_move_ref(ctx: Context, move_id: int, reason: str) -> list[Reply]:
+    return await reject_move(ctx, f"M{move_id} {reason}")
+
+
+pending_source(pending_moves)
+decider("M", _approve_moves, _reject_move_ref)  # /approve M3, /reject M3 beside /approve_move
 
 
 @command("approve_move", role="worker", help_key="help.approve_move")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.clock import Clock
 from bot.db import Database
+from bot.services.deadlines import DeadlinesService
 from bot.services.expiry import ExpiryService
 from bot.services.family import FamilyService
 from bot.services.hours import HoursService
@@ -14,6 +15,7 @@ from bot.services.people import PeopleService
 from bot.services.points import PointsService
 from bot.services.reports import ReportsService
 from bot.services.stars import StarsService
+from bot.services.teams import TeamsService
 from bot.services.shop import ShopService
 from bot.services.visits import VisitsService
 from bot.services import report_sections  # noqa: F401  (the supermarket's and visits' report sheets)
@@ -35,6 +37,8 @@ class Services:
         self.reports = ReportsService(db, settings, self.clock)
         self.shop = ShopService(db, settings, self.clock, self.ledger)
         self.visits = VisitsService(db, settings, self.clock, self.people, self.hours)
+        self.deadlines = DeadlinesService(db, self.clock)
+        self.teams = TeamsService(db, self.clock, self.hours)
         self.family = FamilyService(db, self.clock, self.ledger, self.people)
         self.moves = MovesService(db, self.clock, self.ledger)
         self.expiry = ExpiryService(db, self.clock, self.ledger)

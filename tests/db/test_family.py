@@ -72,7 +72,7 @@ async def test_link_by_code_act_for_redeem_and_come_back(services: Services, w: 
     assert "shop.notify.approved" in await notification_keys(services, w.volunteer)
     assert "shop.notify.approved" not in await notification_keys(services, grandma)
     history = await chat.say("volunteer1", "/history")
-    assert "爱心超市兑换" in history.text
+    assert "兑换 大米5kg ×1（R1） -100" in history.text
 
     # Commands that are not for a relative are refused while acting, and change nothing.
     before = await snapshot(services)
