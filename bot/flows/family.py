@@ -14,7 +14,8 @@ ME = ("me", "我", "自己", "本人")
 
 
 def _real(ctx: Context) -> int:
-    """The person talking, whoever the dialog acts for."""
+    """The person talking, whoever the dialog acts for (/family is never run for a relative,
+    /as is)."""
     return ctx.actor.acting_by or ctx.actor.person_id
 
 
@@ -23,12 +24,12 @@ async def family(ctx: Context, args: str) -> list[Reply]:
     words = args.split()
     action = words[0].lower() if words else ""
     if action in ("add", "添加"):
-        code = await ctx.services.family.offer(_real(ctx))
+        code = await ctx.services.family.offer(ctx.actor.person_id)
         return [reply("family.code", code=code)]
     if action in ("accept", "接受"):
         if len(words) != 2:
             return [reply("family.usage")]
-        link = await ctx.services.family.accept(_real(ctx), words[1])
+        link = await ctx.services.family.accept(ctx.actor.person_id, words[1])
         return [reply("family.accepted", name=link.member_name)]
     if action in ("link", "关联"):
         return await _link(ctx, words[1:])
@@ -36,7 +37,7 @@ async def family(ctx: Context, args: str) -> list[Reply]:
         link_id = parse_ref(words[1], "L") if len(words) == 2 else None
         if link_id is None:
             return [reply("family.usage")]
-        link = await ctx.services.family.remove(_real(ctx), link_id)
+        link = await ctx.services.family.remove(ctx.actor.person_id, link_id)
         return [reply("family.removed", member=link.member_name, relative=link.relative_name)]
     if action:
         return [reply("family.usage")]
@@ -44,7 +45,7 @@ async def family(ctx: Context, args: str) -> list[Reply]:
 
 
 async def _list(ctx: Context) -> list[Reply]:
-    me = _real(ctx)
+    me = ctx.actor.person_id
     links = await ctx.services.family.links(me)
     if not links:
         return [reply("family.none")]
@@ -63,7 +64,7 @@ async def _list(ctx: Context) -> list[Reply]:
 async def _link(ctx: Context, words: list[str]) -> list[Reply]:
     """/family link MEMBER RELATIVE — a worker links a member to a relative without a phone;
     a relative not yet known is registered as a resident of the worker's community."""
-    if ctx.actor.acting_by is not None or not ctx.actor.at_least("worker"):
+    if not ctx.actor.at_least("worker"):
         return [reply("error.need_worker")]
     if len(words) != 2 or len(words[1]) > NAME_MAX:
         return [reply("family.link_usage")]
