@@ -22,12 +22,12 @@ from bot.clock import Clock
 from bot.db import Database
 from bot.errors import InvalidInput
 from bot.jobs import claim
-from bot.services.access import get_community, get_person, require_role
+from bot.services.access import get_community, require_role
 from bot.services.audit import audit
 from bot.services.family import members_of
 from bot.services.ledger import Ledger, Lots
 from bot.services.notify import notify
-from models import Account, Community, JobRun
+from models import Community, JobRun
 
 MAX_MONTHS = 120
 NOTICE_DAYS = 30
@@ -137,28 +137,19 @@ class ExpiryService:
         today = now.astimezone(tz).date()
         this_month, next_month = today.replace(day=1), add_months(today, 1)
         scope = str(community_id)
-        people = list((await session.execute(
-            select(Account.person_id).where(
-                Account.community_id == community_id, Account.kind == "person", Account.posted > 0
-            ).order_by(Account.person_id)
-        )).scalars())
         expired_people = expired_points = 0
         noticed_this_month = await session.scalar(select(JobRun.id).where(
             JobRun.job == NOTICE_JOB, JobRun.scope == scope, JobRun.period == month_label(this_month)
         )) is not None
         if noticed_this_month and await claim(session, EXPIRE_JOB, scope, month_label(this_month), now):
-            before = cutoff(this_month, months, tz)
-            for person_id in people:
-                amount = (await self.ledger.lots(session, community_id, person_id)).left_before(before)
-                if amount <= 0:
-                    continue
+            due = await self.ledger.unspent_before(session, community_id, cutoff(this_month, months, tz))
+            for person_id, amount in due:
                 await self.ledger.expire_points(
                     session, community_id=community_id, person_id=person_id, amount=amount,
                     key=f"expire:{community_id}:{person_id}:{month_label(this_month)}",
                 )
-                await self._tell(session, person_id, "expiry.notify.expired", amount=amount,
-                                 date=this_month.isoformat())
                 expired_people, expired_points = expired_people + 1, expired_points + amount
+            await self._tell(session, due, "expiry.notify.expired", this_month)
         noticed = 0
         # The next two month starts: 30 days before 1 March is still in January.
         for expires_on in (next_month, add_months(today, 2)):
@@ -166,22 +157,18 @@ class ExpiryService:
                 session, NOTICE_JOB, scope, month_label(expires_on), now
             ):
                 continue
-            before = cutoff(expires_on, months, tz)
-            for person_id in people:
-                # At most this much can expire then: spending only lowers it, a released hold
-                # brings it back up to it. So nothing ever expires that was not announced.
-                amount = (await self.ledger.lots(session, community_id, person_id)).left_before(before, count_held=True)
-                if amount > 0:
-                    await self._tell(session, person_id, "expiry.notify.soon", amount=amount,
-                                     date=expires_on.isoformat())
-                    noticed += 1
+            # At most this much can expire then: spending only lowers it, a released hold brings
+            # it back up to it. So nothing ever expires that was not announced.
+            soon = await self.ledger.unspent_before(session, community_id, cutoff(expires_on, months, tz), count_held=True)
+            await self._tell(session, soon, "expiry.notify.soon", expires_on)
+            noticed += len(soon)
         return noticed, expired_people, expired_points
 
-    async def _tell(self, session: AsyncSession, person_id: int, key: str, **params: object) -> None:
-        """The person, and the family members who act for them (亲情账户)."""
-        await notify(session, self.clock, person_id, key, **params)
-        members = await members_of(session, person_id)
-        if members:
-            name = (await get_person(session, person_id)).display_name
-            for member_id in members:
-                await notify(session, self.clock, member_id, f"{key}_family", name=name, **params)
+    async def _tell(self, session: AsyncSession, amounts: list[tuple[int, int]], key: str, on: date) -> None:
+        """Each person, and the family members who act for them (亲情账户)."""
+        family = await members_of(session, [person_id for person_id, _ in amounts])
+        for person_id, amount in amounts:
+            await notify(session, self.clock, person_id, key, amount=amount, date=on.isoformat())
+            for member_id, name in family.get(person_id, []):
+                await notify(session, self.clock, member_id, f"{key}_family", name=name, amount=amount,
+                             date=on.isoformat())

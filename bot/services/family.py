@@ -58,12 +58,20 @@ async def linked(session: AsyncSession, a: int, b: int) -> bool:
     return await _active_link(session, a, b) is not None or await _active_link(session, b, a) is not None
 
 
-async def members_of(session: AsyncSession, relative_id: int) -> list[int]:
-    """Who acts for the relative through a link: told what the relative is told about their
-    points, as a relative without a phone hears nothing in a chat of their own."""
-    return list(await session.scalars(select(FamilyLink.member_id).where(
-        FamilyLink.relative_id == relative_id, FamilyLink.status == "active"
-    ).order_by(FamilyLink.member_id)))
+async def members_of(session: AsyncSession, relative_ids: list[int]) -> dict[int, list[tuple[int, str]]]:
+    """Who acts for each relative through a link, with the relative's name: they are told what
+    the relative is told about their points, as a relative without a phone hears nothing."""
+    found: dict[int, list[tuple[int, str]]] = {}
+    for start in range(0, len(relative_ids), 500):  # bounded IN lists
+        rows = await session.execute(
+            select(FamilyLink.relative_id, FamilyLink.member_id, Person.display_name)
+            .join(Person, Person.id == FamilyLink.relative_id)
+            .where(FamilyLink.relative_id.in_(relative_ids[start:start + 500]), FamilyLink.status == "active")
+            .order_by(FamilyLink.relative_id, FamilyLink.member_id)
+        )
+        for relative_id, member_id, name in rows:
+            found.setdefault(relative_id, []).append((member_id, name))
+    return found
 
 
 async def _active_link(session: AsyncSession, member_id: int, relative_id: int) -> int | None:

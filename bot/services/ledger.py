@@ -79,7 +79,13 @@ class Lots:
         Held points count as taken first too, so they are never what expires; `count_held`
         leaves them in, for a notice that holds released later may expire as well."""
         old = sum(amount for at, amount in self.credits if at < cutoff)
-        return max(0, old - self.spent - (0 if count_held else self.held))
+        return unspent(old, self.spent, self.held, count_held=count_held)
+
+
+def unspent(old: int, spent: int, held: int, *, count_held: bool = False) -> int:
+    """Of the points credited before some instant (`old`), how many are still there when
+    spending takes the oldest first and held points count as taken first (unless `count_held`)."""
+    return max(0, old - spent - (0 if count_held else held))
 
 
 @dataclass(frozen=True)
@@ -400,6 +406,25 @@ class Ledger:
         return set(await session.scalars(
             select(Account.id).where(Account.kind == "person", Account.person_id == person_id)
         ))
+
+    async def unspent_before(
+        self, session: AsyncSession, community_id: int, cutoff: datetime, *, count_held: bool = False
+    ) -> list[tuple[int, int]]:
+        """`Lots.left_before` for every person of the community holding points, in one query:
+        (person, points credited before `cutoff` and still there), oldest spent first."""
+        t = Transfer.__table__.alias("t")
+        posted = t.c.phase.in_(("posted", "post"))
+        old = (select(func.coalesce(func.sum(t.c.amount), 0))
+               .where(t.c.credit_account_id == Account.id, posted, t.c.created_at < cutoff).scalar_subquery())
+        spent = (select(func.coalesce(func.sum(t.c.amount), 0))
+                 .where(t.c.debit_account_id == Account.id, posted).scalar_subquery())
+        rows = (await session.execute(
+            select(Account.person_id, old, spent, Account.pending)
+            .where(Account.community_id == community_id, Account.kind == "person", Account.posted > 0)
+            .order_by(Account.person_id)
+        )).all()
+        found = [(r[0], unspent(int(r[1]), int(r[2]), int(r[3]), count_held=count_held)) for r in rows]
+        return [(person_id, amount) for person_id, amount in found if amount > 0]
 
     async def lots(self, session: AsyncSession, community_id: int, person_id: int) -> Lots:
         """What points expiry needs of one person account: its posted credits with their times
