@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from bot.dialogs.core import Context, Reply, command, option, reply
 from bot.dialogs.parse import parse_ref
+from bot.errors import NotFound
 from bot.flows.common import person_arg
 from bot.i18n import T
 from bot.services.people import NAME_MAX
@@ -68,13 +69,18 @@ async def _link(ctx: Context, words: list[str]) -> list[Reply]:
         return [reply("error.need_worker")]
     if len(words) != 2 or len(words[1]) > NAME_MAX:
         return [reply("family.link_usage")]
-    member = await person_arg(ctx, words[0])
-    relative = await ctx.services.people.person_named(words[1])
+    # The member may live anywhere (a grandson in another community): found by handle too.
+    member = await person_arg(ctx, words[0], lambda ref: f"/family link {ref} {words[1]}", anyone_by_handle=True)
+    try:
+        relative_id: int | None = (await person_arg(
+            ctx, words[1], lambda ref: f"/family link #{member.person_id} {ref}")).person_id
+    except NotFound:
+        relative_id = None  # nobody of that name in the community yet: registered now
     link = await ctx.services.family.link(
-        ctx.actor.person_id, ctx.community_id, member.id, relative.id if relative else None,
-        new_name=None if relative else words[1],
+        ctx.actor.person_id, ctx.community_id, member.person_id, relative_id,
+        new_name=None if relative_id else words[1],
     )
-    key = "family.linked" if relative else "family.linked_new"
+    key = "family.linked" if relative_id else "family.linked_new"
     return [reply(key, id=f"L{link.id}", member=link.member_name, relative=link.relative_name)]
 
 
@@ -93,7 +99,9 @@ async def act_as(ctx: Context, args: str) -> list[Reply]:
         if ctx.actor.acting_by:
             options.append(option("/as me", "as.me_option"))
         return [reply("as.usage", *options[:10])]
-    relative_id = await ctx.services.family.relative_named(_real(ctx), name)
+    relative_id = await ctx.services.family.linked_relative(_real(ctx), name)
+    if relative_id is None:  # not linked: a worker acting for a resident of their community
+        relative_id = (await person_arg(ctx, name, lambda ref: f"/as {ref}")).person_id
     relative = await ctx.services.family.act_as(_real(ctx), relative_id)
     ctx.finish()
     return [reply("as.now", name=relative.display_name)]

@@ -39,6 +39,6 @@ class Services:
         self.visits = VisitsService(db, settings, self.clock, self.people, self.hours)
         self.deadlines = DeadlinesService(db, self.clock)
         self.teams = TeamsService(db, self.clock, self.hours)
-        self.family = FamilyService(db, self.clock, self.ledger, self.people)
+        self.family = FamilyService(db, self.clock, self.ledger)
         self.moves = MovesService(db, self.clock, self.ledger)
         self.expiry = ExpiryService(db, self.clock, self.ledger)

@@ -4,9 +4,10 @@ member linked to them, or a worker of the relative's community."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -16,7 +17,7 @@ from bot.services.access import get_person, require_role, role_in
 from bot.services.audit import audit
 from bot.services.ledger import Ledger
 from bot.services.notify import notify
-from bot.services.people import PeopleService, clean_name, new_code
+from bot.services.people import clean_name, new_code
 from models import ActingFor, FamilyLink, Membership, Person
 
 MAX_LINKS = 10  # relatives a member may have at once; more is a mistake or abuse
@@ -81,8 +82,8 @@ async def _active_link(session: AsyncSession, member_id: int, relative_id: int) 
 
 
 class FamilyService:
-    def __init__(self, db: Database, clock: Clock, ledger: Ledger, people: PeopleService) -> None:
-        self.db, self.clock, self.ledger, self.people = db, clock, ledger, people
+    def __init__(self, db: Database, clock: Clock, ledger: Ledger) -> None:
+        self.db, self.clock, self.ledger = db, clock, ledger
 
     # --- linking ----------------------------------------------------------------------------
 
@@ -213,21 +214,20 @@ class FamilyService:
 
     # --- acting for a relative ---------------------------------------------------------------
 
-    async def relative_named(self, person_id: int, name: str) -> int:
-        """The relative `name` (handle or display name) among the person's links."""
-        name = name.strip().lstrip("@")
+    async def linked_relative(self, person_id: int, name: str, *, either_way: bool = False) -> int | None:
+        """The relative `name` (the name shown, the real name, or `#12`) among the person's links;
+        `either_way` also finds the members linked to the person (family for a gift)."""
+        name = name.strip()
+        which = Person.id == int(name[1:]) if re.fullmatch(r"#\d{1,9}", name) else or_(
+            Person.display_name == name, Person.real_name == name)
+        relative = and_(FamilyLink.member_id == person_id, FamilyLink.relative_id == Person.id)
+        member = and_(FamilyLink.relative_id == person_id, FamilyLink.member_id == Person.id)
         async with self.db.read() as uow:
-            relative_id = await uow.session.scalar(
-                select(Person.id).join(FamilyLink, FamilyLink.relative_id == Person.id)
-                .where(FamilyLink.member_id == person_id, FamilyLink.status == "active", Person.display_name == name)
-                .limit(1)
+            return await uow.session.scalar(
+                select(Person.id).join(FamilyLink, or_(relative, member) if either_way else relative)
+                .where(FamilyLink.status == "active", which)
+                .order_by(Person.id).limit(1)
             )
-            if relative_id is None:  # not linked: a worker acting for a resident, by handle or name
-                found = await self.people.find_by_handle(uow.session, name)
-                if found is None:
-                    raise NotFound("error.no_such_person", name=name[:32])
-                relative_id = found.id
-        return relative_id
 
     async def act_as(self, person_id: int, relative_id: int) -> Relative:
         async def work(session: AsyncSession) -> Relative:

@@ -38,6 +38,11 @@ async def _link_by_code(chat: Chat, member: str, relative: str) -> None:
     assert accepted.keys == ["family.accepted"], accepted.text
 
 
+async def _named(services: Services, w: World, name: str) -> int:
+    [found] = await services.people.people_named(w.community_id, name)
+    return found.person_id
+
+
 async def _audit_actions(services: Services) -> list[str]:
     async with services.db.uow() as uow:
         return list(await uow.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
@@ -91,7 +96,7 @@ async def test_a_worker_links_a_relative_without_a_phone(services: Services, w: 
     chat = Chat(services)
     linked = await chat.say("worker1", "/family link volunteer2 李爷爷")
     assert linked.keys == ["family.linked_new"], linked.text
-    grandpa = (await services.people.person_named("李爷爷")).id
+    grandpa = await _named(services, w, "李爷爷")
     assert await services.people.membership(grandpa, w.community_id) is not None
     await fund(services, w, grandpa, 50)
     await chat.say("volunteer2", "/as 李爷爷")
@@ -111,11 +116,16 @@ async def test_family_gift_across_communities_goes_through_clearing(services: Se
     chat = Chat(services)
     grandma = await _grandma(services, w)
     await fund(services, w, w.volunteer, 80)
-    # Not family yet: someone in another community is refused.
-    assert (await chat.say("volunteer1", "/gift grandma 30")).keys == ["gift.confirm"]
-    assert (await chat.say("volunteer1", "yes")).keys == ["error.not_same_community"]
+    # Not family yet: someone in another community is not found in the chat, and refused by
+    # the service when named directly; nothing changes.
+    before = await snapshot(services)
+    assert (await chat.say("volunteer1", "/gift 王奶奶 30")).keys == ["error.no_such_person"]
+    with pytest.raises(NotAllowed) as refused:
+        await services.points.gift(w.volunteer, w.community_id, grandma, 30, "not-family")
+    assert refused.value.key == "error.not_same_community"
+    assert await snapshot(services) == before
     await _link_by_code(chat, "volunteer1", "grandma")
-    await chat.say("volunteer1", "/gift grandma 30")
+    assert (await chat.say("volunteer1", "/gift 王奶奶 30")).keys == ["gift.confirm"]
     given = await chat.say("volunteer1", "yes")
     assert given.keys == ["gift.done"], given.text
     assert await account(services, w.community_id, w.volunteer) == (50, 0)
@@ -146,12 +156,16 @@ async def test_who_may_act_for_a_relative(services: Services, w: World, who: str
     if who == "otherworker":
         assert said.keys == ["as.now"]
         return
-    assert said.keys == ["error.not_family"], said.text
+    # She is no one they may see: not found in their community, or not family.
+    assert said.keys in (["error.no_such_person"], ["error.not_family"]), said.text
     assert await snapshot(services) == before
     async with services.db.uow() as uow:
         assert await uow.session.scalar(select(FamilyLink.id).where(FamilyLink.relative_id == grandma)) is not None
-    # Forged: a service call naming the relative directly is refused by the service too.
-    proxy = (await services.people.person_named(who)).id
+    # Forged: service calls naming the relative directly are refused by the one rule too.
+    proxy = await person(services, who)
+    with pytest.raises(NotAllowed) as refused:
+        await services.family.act_as(proxy, grandma)
+    assert refused.value.key == "error.not_family"
     with pytest.raises(NotAllowed) as refused:
         await services.shop.redeem(grandma, w.other_community_id, soap.id, 1, proxy_id=proxy)
     assert refused.value.key == "error.not_family"
@@ -189,7 +203,7 @@ async def test_expiry_notices_reach_the_family_of_a_relative_without_a_phone(
 ) -> None:
     chat = Chat(services)
     await chat.say("worker1", "/family link volunteer2 李爷爷")
-    grandpa = (await services.people.person_named("李爷爷")).id
+    grandpa = await _named(services, w, "李爷爷")
     await fund(services, w, grandpa, 25)  # earned in November 2026: with 1 month, expires on 1 December
     await chat.say("worker1", "/expiry 1")
     await services.expiry.run(clock.now())
