@@ -3,6 +3,7 @@
 from models.audit import AuditEntry
 from models.base import Base
 from models.community import Community, Grid
+from models.family import ActingFor, CommunityMove, FamilyLink
 from models.hours import ServiceCategory, ServiceLog
 from models.inbox import InboxEntry
 from models.ledger import Account, Transfer
@@ -19,5 +20,6 @@ __all__ = [
     "Redemption", "ShopItem", "StockMovement",
     "Elder", "ElderVolunteer", "VisitAlert", "VisitRecord",
     "PersonTag", "Team", "TeamMember",
+    "ActingFor", "CommunityMove", "FamilyLink",
     "InboxEntry",
 ]

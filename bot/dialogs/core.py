@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot.text import clean_text
 from bot.i18n import Text
 
 if TYPE_CHECKING:
@@ -70,6 +71,11 @@ class Caller:
     chat_id: str | None = None
     group_chat: str | None = None  # set when the message came from a group chat
 
+    def __post_init__(self) -> None:
+        # The input boundary of every channel: names come from the platform and are anyone's text.
+        object.__setattr__(self, "display_name", clean_text(self.display_name) or "")
+        object.__setattr__(self, "handle", clean_text(self.handle))
+
 
 @dataclass(frozen=True)
 class Input:
@@ -81,6 +87,12 @@ class Input:
     photo: str | None = None  # a channel file id
     # What the channel says identifies this request (update id): a redelivery replays it.
     request_key: str | None = None
+
+    def __post_init__(self) -> None:
+        # The input boundary of every channel: control characters (a NUL breaks PostgreSQL) and
+        # bidirectional overrides never get past here, whichever adapter built the input.
+        for name in ("text", "option", "contact_phone"):
+            object.__setattr__(self, name, clean_text(getattr(self, name)))
 
 
 @dataclass(frozen=True)
@@ -94,6 +106,9 @@ class Actor:
     is_admin: bool
     channel: str
     awaiting_confirmation: bool = False  # a registered volunteer a worker has not confirmed yet
+    # Set while a member acts for a relative (`/as NAME`): the real person, who is the one
+    # talking; the fields above then describe the relative, so every flow acts for them.
+    acting_by: int | None = None
 
     def at_least(self, role: str) -> bool:
         from bot.services.access import RANK
@@ -147,6 +162,7 @@ class Command:
     help_key: str | None  # shown in /help and the Telegram menu when set
     admin_only: bool = False
     group_ok: bool = False  # may be used inside a group chat
+    for_relative: bool = False  # may be used while acting for a relative (`/as NAME`)
 
 
 COMMANDS: dict[str, Command] = {}
@@ -156,12 +172,12 @@ STEPS: dict[tuple[str, str], StepHandler] = {}
 
 def command(
     name: str, *, role: str | None = "resident", help_key: str | None = None, aliases: tuple[str, ...] = (),
-    admin_only: bool = False, group_ok: bool = False,
+    admin_only: bool = False, group_ok: bool = False, for_relative: bool = False,
 ) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
         if name in COMMANDS:
             raise ValueError(f"command /{name} registered twice")
-        COMMANDS[name] = Command(name, handler, role, help_key, admin_only, group_ok)
+        COMMANDS[name] = Command(name, handler, role, help_key, admin_only, group_ok, for_relative)
         for alias in aliases:
             ALIASES[alias] = name
         return handler

@@ -14,12 +14,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.dialogs.parse import split_command
 from bot.dialogs.core import ALIASES, COMMANDS, STEPS, Actor, Caller, Context, Input, Reply, reply
 from bot.errors import DomainError
 from bot.i18n import Text, render
 from bot.services import Services
 from bot.services.access import effective_role
-from models import DialogState, Identity, Membership, Person
+from models import ActingFor, DialogState, Identity, Membership, Person
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +105,9 @@ class Dialogs:
             replies = await self._dispatch(ctx, inp, saved, listing)
         except _RefusedPress as exc:
             replies, refused = [reply(exc.key)], True
-        except DomainError as exc:
-            replies = [reply(exc.key, **exc.params)]
-        turn = Turn(replies, ctx.actor.locale, ctx.actor.person_id, refused)
+        except DomainError as exc:  # a refusal, or a question (several people of that name)
+            replies = [reply(exc.key, *getattr(exc, "options", ()), **exc.params)]
+        turn = Turn(replies, ctx.actor.locale, ctx.actor.acting_by or ctx.actor.person_id, refused)
         await self._save(ctx, replies, saved, listing, None if settle is None else (lambda session: settle(session, turn)))
         return turn
 
@@ -148,9 +149,9 @@ class Dialogs:
                     return [Reply(Text(done["key"], done.get("params", {})))]
                 return [reply("error.stale_option")]
             return await self._step(ctx, Input(option=chosen, request_key=inp.request_key))
-        alias = ALIASES.get(text.split(" ", 1)[0])
+        alias = ALIASES.get(split_command(text)[0])
         # Inside a flow a word like 余额 may be the answer itself; only 取消 (cancel) breaks out.
-        if text.startswith("/") or (alias and (ctx.flow is None or alias == "cancel")):
+        if text.startswith(("/", "／")) or (alias and (ctx.flow is None or alias == "cancel")):
             return await self._command(ctx, text)
         if ctx.caller.group_chat:
             return []  # chatter in a group is not for us
@@ -161,7 +162,7 @@ class Dialogs:
         return [reply("error.not_understood")]
 
     async def _command(self, ctx: Context, line: str) -> list[Reply]:
-        head, _, args = line.strip().partition(" ")
+        head, args = split_command(line)
         name = head.lstrip("/").split("@", 1)[0].lower()
         name = ALIASES.get(head, ALIASES.get(name, name))
         spec = COMMANDS.get(name)
@@ -169,6 +170,8 @@ class Dialogs:
             return [reply("error.unknown_command", command=head[:32])]
         if ctx.caller.group_chat and not spec.group_ok:
             return [reply("error.private_only")]
+        if ctx.actor.acting_by is not None and not spec.for_relative:
+            return [reply("as.not_for_relative", name=ctx.actor.display_name)]
         if spec.admin_only and not ctx.actor.is_admin:
             return [reply("error.need_admin")]
         if spec.role is not None and not ctx.actor.at_least(spec.role):
@@ -207,12 +210,20 @@ class Dialogs:
             async with services.db.read() as uow:
                 loaded = await _load(uow.session, caller)
             assert loaded is not None
-        person, identity, role, confirmed, state = loaded
+        person, identity, role, confirmed, state, relative_id = loaded
         actor = Actor(
             person.id, identity.id, person.display_name, person.locale, person.community_id,
             effective_role(role, confirmed), person.is_admin, caller.channel,
             awaiting_confirmation=role == "volunteer" and not confirmed,
         )
+        if relative_id is not None:  # acting for a relative: re-checked on every turn
+            async with services.db.read() as uow:
+                relative = await services.family.acting_for(uow.session, person.id, relative_id)
+            if relative is not None:
+                actor = Actor(
+                    relative.person_id, identity.id, relative.display_name, person.locale, relative.community_id,
+                    relative.role, False, caller.channel, acting_by=person.id,
+                )
         saved: dict[str, Any] = {}
         ctx = Context(services, actor, caller, request_key)
         if state is not None and services.clock.now() - state.updated_at < IDLE:
@@ -271,20 +282,22 @@ class Dialogs:
 
 async def _load(
     session: AsyncSession, caller: Caller,
-) -> tuple[Person, Identity, str | None, bool | None, DialogState | None] | None:
-    """Identity, person, role in the current community (and whether a worker confirmed it) and
-    saved state: one round trip. Unconfirmed volunteers act as residents until confirmed."""
+) -> tuple[Person, Identity, str | None, bool | None, DialogState | None, int | None] | None:
+    """Identity, person, role in the current community (and whether a worker confirmed it),
+    saved state and the relative the person acts for (if any): one round trip. Unconfirmed
+    volunteers act as residents until confirmed."""
     row = (await session.execute(
-        select(Identity, Person, Membership.role, Membership.confirmed, DialogState)
+        select(Identity, Person, Membership.role, Membership.confirmed, DialogState, ActingFor.relative_id)
         .join(Person, Person.id == Identity.person_id)
         .outerjoin(Membership, and_(Membership.person_id == Person.id, Membership.community_id == Person.community_id))
         .outerjoin(DialogState, DialogState.identity_id == Identity.id)
+        .outerjoin(ActingFor, ActingFor.person_id == Person.id)
         .where(Identity.channel == caller.channel, Identity.external_id == caller.external_id)
     )).first()
     if row is None:
         return None
-    identity, person, role, confirmed, state = row
-    return person, identity, role, confirmed, state
+    identity, person, role, confirmed, state, relative_id = row
+    return person, identity, role, confirmed, state, relative_id
 
 
 class _RefusedPress(Exception):

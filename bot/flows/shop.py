@@ -7,12 +7,14 @@ import re
 import secrets
 
 from bot.dialogs.core import Context, Input, Reply, command, option, reply, step
-from bot.dialogs.parse import parse_amount, parse_ref
-from bot.errors import DomainError
+from bot.dialogs.parse import is_yes, next_word, parse_amount, parse_ref
+from bot.errors import DomainError, NotFound
 from bot.flows.common import person_arg
 from bot.flows.decisions import MOST, decider, pending_source
 from bot.flows.deadlines import deadline_marker
+from bot.services.hours import clean_note
 from bot.i18n import T, Text
+from bot.services.people import Found
 from bot.services.shop import (
     MAX_PRICE, MAX_QUANTITY, MAX_STOCK, ItemView, Outcome, Reconciliation, RedemptionView, ShelfItem, StockLine,
     clean_item_name, parse_month,
@@ -20,7 +22,6 @@ from bot.services.shop import (
 
 PAGE = 6
 QUANTITIES = (1, 2, 3, 4, 5)
-YES = ("yes", "y", "是", "确认", "好")
 UNLIMITED = ("-", "不限", "无限", "unlimited", "∞")
 FIELDS = {
     "name": "name", "名称": "name", "名字": "name",
@@ -43,7 +44,7 @@ def _request_key(ctx: Context, what: str) -> str | None:
 
 
 def _yes(inp: Input) -> bool:
-    return (inp.option or inp.text.strip().lower()) in YES
+    return inp.option == "yes" if inp.option else is_yes(inp.text)
 
 
 def _stock(stock: int | None) -> Text:
@@ -58,7 +59,7 @@ def order_line(r: RedemptionView) -> Text:
 
 # --- browsing and redeeming ------------------------------------------------------------------
 
-@command("shop", help_key="help.shop", aliases=("超市", "爱心超市"))
+@command("shop", help_key="help.shop", aliases=("超市", "爱心超市"), for_relative=True)
 async def shop(ctx: Context, args: str) -> list[Reply]:
     page = max(int(args), 1) - 1 if _COUNT.match(args.strip()) else 0
     shelf = await ctx.services.shop.browse(ctx.actor.person_id, ctx.community_id, page, PAGE)
@@ -83,7 +84,7 @@ def _mark(s: ShelfItem) -> Text:
     return T("shop.sold_out_mark" if s.item.stock == 0 else "shop.short_mark")
 
 
-@command("redeem", help_key="help.redeem", aliases=("兑换",))
+@command("redeem", help_key="help.redeem", aliases=("兑换",), for_relative=True)
 async def redeem(ctx: Context, args: str) -> list[Reply]:
     words = args.split()
     if not words:
@@ -96,7 +97,8 @@ async def redeem(ctx: Context, args: str) -> list[Reply]:
         if quantity is None:
             return [reply("redeem.usage")]
         outcome = await ctx.services.shop.redeem(
-            ctx.actor.person_id, ctx.community_id, item_id, quantity, request_key=_request_key(ctx, "redeem")
+            ctx.actor.person_id, ctx.community_id, item_id, quantity, request_key=_request_key(ctx, "redeem"),
+            proxy_id=ctx.actor.acting_by,
         )
         return [_submitted(outcome)]
     shelf = await ctx.services.shop.item(ctx.actor.person_id, ctx.community_id, item_id)
@@ -158,7 +160,7 @@ async def redeem_confirm(ctx: Context, inp: Input) -> list[Reply]:
     ctx.finish()  # the draft is spent either way; an error below says why
     outcome = await ctx.services.shop.redeem(
         ctx.actor.person_id, ctx.community_id, data["item_id"], data["quantity"],
-        request_key=f"redeem-draft:{data['draft']}",
+        request_key=f"redeem-draft:{data['draft']}", proxy_id=ctx.actor.acting_by,
     )
     r = outcome.redemption  # ✅ pressed again says what it became
     ctx.finish(receipt=T("redeem.already_submitted", id=f"R{r.id}", name=r.item_name, quantity=r.quantity,
@@ -172,7 +174,7 @@ def _submitted(outcome: Outcome) -> Reply:
     return reply(key, id=f"R{r.id}", name=r.item_name, quantity=r.quantity, total=r.total)
 
 
-@command("orders", help_key="help.orders", aliases=("我的兑换",))
+@command("orders", help_key="help.orders", aliases=("我的兑换",), for_relative=True)
 async def orders(ctx: Context, args: str) -> list[Reply]:
     found = await ctx.services.shop.orders(ctx.actor.person_id, ctx.community_id)
     if not found:
@@ -183,7 +185,7 @@ async def orders(ctx: Context, args: str) -> list[Reply]:
     return [Reply(T("orders.list", lines=[order_line(r) for r in found]), options[:5])]
 
 
-@command("cancel_order", help_key="help.cancel_order", aliases=("取消兑换",))
+@command("cancel_order", help_key="help.cancel_order", aliases=("取消兑换",), for_relative=True)
 async def cancel_order(ctx: Context, args: str) -> list[Reply]:
     redemption_id = parse_ref(args, "R") if args.strip() else None
     if redemption_id is None:
@@ -309,6 +311,11 @@ async def items(ctx: Context, args: str) -> list[Reply]:
     return [reply("items.list", lines=[_item_line(i) for i in found])]
 
 
+def _numberish(word: str) -> bool:
+    """A word meant as a number, well-formed or not: digits of any script with signs and points."""
+    return any(c.isnumeric() for c in word) and all(c.isnumeric() or c in "+-.,，" for c in word)
+
+
 def _parse_stock(text: str) -> int | None | bool:
     """A stock count, None for unlimited, or False when it does not parse."""
     text = text.strip().lower()
@@ -325,16 +332,21 @@ async def add_item(ctx: Context, args: str) -> list[Reply]:
         return [reply("additem.ask_name")]
     words = args.split()
     stock: int | None | bool = None
-    if len(words) >= 3 and _COUNT.match(words[-2]) and _parse_stock(words[-1]) is not False:
-        stock, price, name = _parse_stock(words[-1]), words[-2], words[:-2]
-    elif len(words) >= 2 and _COUNT.match(words[-1]):
-        price, name = words[-1], words[:-1]
+    # The price is the number after the name, read strictly: a malformed number ("-5", twenty
+    # digits, "²") is refused, never swallowed into the name.
+    if len(words) >= 3 and _numberish(words[-2]):
+        stock, price_text, name = _parse_stock(words[-1]), words[-2], words[:-2]
+        if stock is False:
+            return [reply("additem.usage")]
+    elif len(words) >= 2 and _numberish(words[-1]):
+        price_text, name = words[-1], words[:-1]
     else:
         return [reply("additem.usage")]
-    if parse_amount(price) is None:
+    price = parse_amount(price_text)
+    if price is None or price > MAX_PRICE:
         return [reply("error.bad_price", max=MAX_PRICE)]
     item = await ctx.services.shop.add_item(
-        ctx.actor.person_id, ctx.community_id, " ".join(name), int(price), stock  # type: ignore[arg-type]
+        ctx.actor.person_id, ctx.community_id, " ".join(name), price, stock  # type: ignore[arg-type]
     )
     return [reply("additem.done", id=f"I{item.id}", name=item.name, price=item.price, stock=_stock(item.stock))]
 
@@ -526,14 +538,26 @@ async def reconcile(ctx: Context, args: str) -> list[Reply]:
 
 @command("gift", help_key="help.gift", aliases=("转赠",))
 async def gift(ctx: Context, args: str) -> list[Reply]:
-    words = args.split()
-    amount = parse_amount(words[1]) if len(words) == 2 else None
+    """/gift NAME POINTS [message]: the message goes to the receiver with the points."""
+    name, rest = next_word(args)
+    typed, message = next_word(rest)
+    amount = parse_amount(typed) if typed else None
     if amount is None:
         return [reply("gift.usage")]
-    to = await person_arg(ctx, words[0])
-    if to.id == ctx.actor.person_id:
+    message = clean_note(message)
+    try:
+        to = await person_arg(ctx, name, lambda ref: f"/gift {ref} {amount} {message or ''}".strip())
+    except NotFound:  # not in this community: family (亲情账户) in another one may still be given to
+        kin = await ctx.services.family.linked_relative(ctx.actor.person_id, name, either_way=True)
+        if kin is None:
+            raise
+        to = Found(kin, name, None)
+    if to.person_id == ctx.actor.person_id:
         return [reply("error.gift_self")]
-    ctx.goto("gift", "confirm", to=to.id, name=to.display_name, amount=amount, draft=_draft())
+    available = (await ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)).available
+    if amount > available:  # said now, not after the person has confirmed
+        return [reply("gift.not_enough", amount=amount, available=available)]
+    ctx.goto("gift", "confirm", to=to.person_id, name=to.name, amount=amount, message=message, draft=_draft())
     return [await _confirm_gift(ctx)]
 
 
@@ -541,7 +565,8 @@ async def _confirm_gift(ctx: Context) -> Reply:
     d = ctx.data
     available = (await ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)).available
     return reply("gift.confirm", option("yes", "gift.confirm_yes"), option("/cancel", "redeem.confirm_no"),
-                 columns=2, name=d["name"], amount=d["amount"], available=available)
+                 columns=2, name=d["name"], amount=d["amount"], available=available,
+                 message=T("gift.with_message", message=d["message"]) if d.get("message") else "")
 
 
 @step("gift", "confirm")
@@ -551,7 +576,8 @@ async def gift_confirm(ctx: Context, inp: Input) -> list[Reply]:
     d = ctx.data
     ctx.finish()
     result = await ctx.services.points.gift(
-        ctx.actor.person_id, ctx.community_id, d["to"], d["amount"], key=f"gift:{d['draft']}"
+        ctx.actor.person_id, ctx.community_id, d["to"], d["amount"], key=f"gift:{d['draft']}",
+        message=d.get("message"),
     )
     available = (await ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)).available
     return [reply("gift.already" if result.replayed else "gift.done", name=d["name"], amount=d["amount"],

@@ -5,9 +5,12 @@ from __future__ import annotations
 from bot.clock import Clock
 from bot.db import Database
 from bot.services.deadlines import DeadlinesService
+from bot.services.expiry import ExpiryService
+from bot.services.family import FamilyService
 from bot.services.hours import HoursService
 from bot.services.inbox import InboxService
 from bot.services.ledger import Ledger
+from bot.services.moves import MovesService
 from bot.services.outbox import OutboxService
 from bot.services.people import PeopleService
 from bot.services.points import PointsService
@@ -38,3 +41,6 @@ class Services:
         self.visits = VisitsService(db, settings, self.clock, self.people, self.hours)
         self.deadlines = DeadlinesService(db, self.clock)
         self.teams = TeamsService(db, self.clock, self.hours)
+        self.family = FamilyService(db, self.clock, self.ledger)
+        self.moves = MovesService(db, self.clock, self.ledger)
+        self.expiry = ExpiryService(db, self.clock, self.ledger)
