@@ -6,6 +6,9 @@ the reply reaches a local stand-in for the Bot API. Each simulated person sends 
 when the reply to the last has arrived (as a person in a chat does); `--people` of them at once.
 The mix: 50% /balance, 30% one-line /log, 20% /history.
 
+Telegram's flood limit is off (LOVEBANK_TELEGRAM_MAX_RATE=0): at 30 messages a second it would
+cap one process at about 30 updates a second and measure Telegram, not the bot.
+
 Also measured: the CPU seconds the bot processes, PostgreSQL and this process (the load generator
 and the Bot API stand-in) used, per update, which says where the time goes on a small machine.
 
@@ -35,7 +38,16 @@ from bench.updates import percentile
 TOKEN = "123:bench"
 SECRET = "bench-secret"
 ROOT = Path(__file__).resolve().parent.parent
-MIX = (("/balance", 50), ("/log 1h 探访 bench", 30), ("/history", 20))
+MIX = (("/balance", 50), ("/log", 30), ("/history", 20))
+# A one-line /log never repeats a category and duration of the same day (a repeat asks first).
+CATEGORIES = ("探访", "助餐", "助洁", "助医", "助急", "助乐", "家政", "培训辅导", "咨询", "义务维修", "治安巡逻", "纠纷调解")
+
+
+LOGS: dict[int, int] = {}  # person → one-line logs sent so far
+
+
+def log_line(n: int) -> str:
+    return f"/log {15 * (1 + (n // len(CATEGORIES)) % 3)}m {CATEGORIES[n % len(CATEGORIES)]} bench"
 
 
 class BotAPI:
@@ -131,7 +143,9 @@ def start_process(workdir: Path, name: str, url: str, api_port: int, concurrency
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("LOVEBANK_")},
            "LOVEBANK_DATABASE_URL": url, "LOVEBANK_TELEGRAM_TOKEN": TOKEN, "LOVEBANK_WEBHOOK_SECRET": SECRET,
            "LOVEBANK_TELEGRAM_API_URL": f"http://127.0.0.1:{api_port}/bot", "LOVEBANK_HTTP_PORT": "0",
-           "LOVEBANK_CONCURRENCY": str(concurrency), "PYTHONPATH": str(ROOT)}
+           "LOVEBANK_CONCURRENCY": str(concurrency), "PYTHONPATH": str(ROOT),
+           # Telegram's flood limit (30 messages a second a bot) measures Telegram, not the bot.
+           "LOVEBANK_TELEGRAM_MAX_RATE": "0"}
     log = workdir / f"{name}.log"
     process = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=workdir, env=env,
                                stdout=log.open("wb"), stderr=subprocess.STDOUT)
@@ -165,6 +179,9 @@ async def load(api: BotAPI, ports: list[int], people: int, seconds: float, rng: 
             body = {"update_id": update_id, "message": {
                 "message_id": update_id, "date": int(time.time()), "chat": {"id": uid, "type": "private"},
                 "from": {"id": uid, "is_bot": False, "first_name": "v"}, "text": rng.choice(texts)}}
+            if body["message"]["text"] == "/log":
+                LOGS[uid] = LOGS.get(uid, 0) + 1
+                body["message"]["text"] = log_line(LOGS[uid])
             body["message"]["entities"] = [{"type": "bot_command", "offset": 0,
                                             "length": len(body["message"]["text"].split()[0])}]
             reply: asyncio.Future[float] = asyncio.get_running_loop().create_future()

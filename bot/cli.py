@@ -120,6 +120,14 @@ async def _jobs(settings: Settings, action: str, name: str | None, period: str |
     return 0
 
 
+def _say(settings: Settings, key: str, *, error: bool = False, locale: str | None = None, **params: object) -> None:
+    """One line to the operator in their language (LOVEBANK_LOCALE)."""
+    from bot.i18n import render
+
+    line = render(locale or settings.locale, key, params)
+    print(f"lovebank: {line}" if error else line, file=sys.stderr if error else sys.stdout)
+
+
 async def _parked(settings: Settings, action: str | None, kind: str | None, ident: int | None) -> int:
     services = await open_services(settings)
     try:
@@ -143,14 +151,6 @@ async def _parked(settings: Settings, action: str | None, kind: str | None, iden
         return 0
     finally:
         await services.db.dispose()
-
-
-def _say(settings: Settings, key: str, *, error: bool = False, locale: str | None = None, **params: object) -> None:
-    """One line to the operator in their language (LOVEBANK_LOCALE)."""
-    from bot.i18n import render
-
-    line = render(locale or settings.locale, key, params)
-    print(f"lovebank: {line}" if error else line, file=sys.stderr if error else sys.stdout)
 
 
 async def _export_report(settings: Settings, month: str, output: str, community: str | None, locale: str | None) -> int:

@@ -4,6 +4,7 @@ from models.audit import AuditEntry
 from models.base import Base
 from models.channels import AccessToken, Download, LinkCode
 from models.community import Community, Grid
+from models.family import ActingFor, CommunityMove, FamilyLink
 from models.hours import ServiceCategory, ServiceLog
 from models.inbox import InboxEntry
 from models.ledger import Account, Transfer
@@ -21,5 +22,6 @@ __all__ = [
     "Elder", "ElderVolunteer", "VisitAlert", "VisitRecord",
     "AccessToken", "Download", "LinkCode",
     "PersonTag", "Team", "TeamMember",
+    "ActingFor", "CommunityMove", "FamilyLink",
     "InboxEntry",
 ]

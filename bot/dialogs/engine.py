@@ -20,7 +20,7 @@ from bot.errors import DomainError
 from bot.i18n import Text, render
 from bot.services import Services
 from bot.services.access import effective_role
-from models import DialogState, Identity, Membership, Person
+from models import ActingFor, DialogState, Identity, Membership, Person
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class Dialogs:
             replies, refused = [reply(exc.key)], True
         except DomainError as exc:  # a refusal, or a question (several people of that name)
             replies = [reply(exc.key, *getattr(exc, "options", ()), **exc.params)]
-        turn = Turn(replies, ctx.actor.locale, ctx.actor.person_id, refused)
+        turn = Turn(replies, ctx.actor.locale, ctx.actor.acting_by or ctx.actor.person_id, refused)
         await self._save(ctx, replies, saved, listing, None if settle is None else (lambda session: settle(session, turn)))
         return turn
 
@@ -170,6 +170,8 @@ class Dialogs:
             return [reply("error.unknown_command", command=head[:32])]
         if ctx.caller.group_chat and not spec.group_ok:
             return [reply("error.private_only")]
+        if ctx.actor.acting_by is not None and not spec.for_relative:
+            return [reply("as.not_for_relative", name=ctx.actor.display_name)]
         if spec.admin_only and not ctx.actor.is_admin:
             return [reply("error.need_admin")]
         if spec.role is not None and not ctx.actor.at_least(spec.role):
@@ -208,12 +210,20 @@ class Dialogs:
             async with services.db.read() as uow:
                 loaded = await _load(uow.session, caller)
             assert loaded is not None
-        person, identity, role, confirmed, state = loaded
+        person, identity, role, confirmed, state, relative_id = loaded
         actor = Actor(
             person.id, identity.id, person.display_name, person.locale, person.community_id,
             effective_role(role, confirmed), person.is_admin, caller.channel,
             awaiting_confirmation=role == "volunteer" and not confirmed,
         )
+        if relative_id is not None:  # acting for a relative: re-checked on every turn
+            async with services.db.read() as uow:
+                relative = await services.family.acting_for(uow.session, person.id, relative_id)
+            if relative is not None:
+                actor = Actor(
+                    relative.person_id, identity.id, relative.display_name, person.locale, relative.community_id,
+                    relative.role, False, caller.channel, acting_by=person.id,
+                )
         saved: dict[str, Any] = {}
         ctx = Context(services, actor, caller, request_key)
         if state is not None and services.clock.now() - state.updated_at < IDLE:
@@ -272,20 +282,22 @@ class Dialogs:
 
 async def _load(
     session: AsyncSession, caller: Caller,
-) -> tuple[Person, Identity, str | None, bool | None, DialogState | None] | None:
-    """Identity, person, role in the current community (and whether a worker confirmed it) and
-    saved state: one round trip. Unconfirmed volunteers act as residents until confirmed."""
+) -> tuple[Person, Identity, str | None, bool | None, DialogState | None, int | None] | None:
+    """Identity, person, role in the current community (and whether a worker confirmed it),
+    saved state and the relative the person acts for (if any): one round trip. Unconfirmed
+    volunteers act as residents until confirmed."""
     row = (await session.execute(
-        select(Identity, Person, Membership.role, Membership.confirmed, DialogState)
+        select(Identity, Person, Membership.role, Membership.confirmed, DialogState, ActingFor.relative_id)
         .join(Person, Person.id == Identity.person_id)
         .outerjoin(Membership, and_(Membership.person_id == Person.id, Membership.community_id == Person.community_id))
         .outerjoin(DialogState, DialogState.identity_id == Identity.id)
+        .outerjoin(ActingFor, ActingFor.person_id == Person.id)
         .where(Identity.channel == caller.channel, Identity.external_id == caller.external_id)
     )).first()
     if row is None:
         return None
-    identity, person, role, confirmed, state = row
-    return person, identity, role, confirmed, state
+    identity, person, role, confirmed, state, relative_id = row
+    return person, identity, role, confirmed, state, relative_id
 
 
 class _RefusedPress(Exception):

@@ -6,10 +6,13 @@ from bot.clock import Clock
 from bot.db import Database
 from bot.services.downloads import DownloadsService
 from bot.services.deadlines import DeadlinesService
+from bot.services.expiry import ExpiryService
+from bot.services.family import FamilyService
 from bot.services.hours import HoursService
 from bot.services.inbox import InboxService
 from bot.services.ledger import Ledger
 from bot.services.links import LinksService
+from bot.services.moves import MovesService
 from bot.services.outbox import OutboxService
 from bot.services.people import PeopleService
 from bot.services.points import PointsService
@@ -46,3 +49,6 @@ class Services:
         self.star_posters = StarPostersService(db, self.clock, self.stars)
         self.deadlines = DeadlinesService(db, self.clock)
         self.teams = TeamsService(db, self.clock, self.hours)
+        self.family = FamilyService(db, self.clock, self.ledger)
+        self.moves = MovesService(db, self.clock, self.ledger)
+        self.expiry = ExpiryService(db, self.clock, self.ledger)

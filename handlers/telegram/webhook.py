@@ -40,8 +40,9 @@ MENU_REFRESH = 3600.0  # seconds; newly appointed workers get their menu within 
 
 def make_bot(settings: Settings) -> ExtBot[Any]:
     """The Bot API client of a worker process: Telegram's flood limits held by PTB's
-    AIORateLimiter (30 messages a second, 20 a minute per group); a 429 that still comes back is
-    not retried here but handed to the inbox or outbox as Retry(retry_after)."""
+    AIORateLimiter (LOVEBANK_TELEGRAM_MAX_RATE messages a second, 20 a minute per group); a 429
+    that still comes back is not retried here but handed to the inbox or outbox as
+    Retry(retry_after)."""
     from handlers.telegram.app import MISSING_TOKEN, file_api_url
 
     token = settings.telegram_token.get_secret_value().strip() if settings.telegram_token else ""
@@ -50,7 +51,8 @@ def make_bot(settings: Settings) -> ExtBot[Any]:
     api = settings.telegram_api_url.rstrip("/")
     # PTB's default is one connection: every send would queue behind the one before it.
     pool = max(8, 2 * settings.concurrency)
-    return ExtBot(token, base_url=api, base_file_url=file_api_url(api), rate_limiter=AIORateLimiter(max_retries=0),
+    limiter = AIORateLimiter(max_retries=0, overall_max_rate=settings.telegram_max_rate)
+    return ExtBot(token, base_url=api, base_file_url=file_api_url(api), rate_limiter=limiter,
                   request=HTTPXRequest(connection_pool_size=pool, pool_timeout=30.0),
                   get_updates_request=HTTPXRequest(connection_pool_size=1))
 

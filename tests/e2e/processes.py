@@ -22,6 +22,8 @@ from sqlalchemy import text
 from tests.e2e.standin import ROOT, TOKEN, WAIT
 
 SECRET = "e2e-secret_1"
+# One category per log of a day: the same service twice in a day asks before it is saved.
+CATEGORIES = ("探访", "助餐", "助洁", "助医", "助急", "助乐", "家政", "培训辅导", "咨询", "义务维修")
 PG_URL = os.environ.get("LOVEBANK_TEST_DATABASE_URL")
 ADMIN = 1
 

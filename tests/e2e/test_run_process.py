@@ -103,7 +103,7 @@ def test_run_killed_right_after_fetching_loses_nothing_and_does_nothing_twice(bo
     import random
 
     from bot.migrate import upgrade
-    from tests.e2e.processes import query, seed, start
+    from tests.e2e.processes import CATEGORIES, query, seed, start
 
     api, port = bot_api
     url = f"sqlite+aiosqlite:///{tmp_path / 'lovebank.db'}"
@@ -112,7 +112,7 @@ def test_run_killed_right_after_fetching_loses_nothing_and_does_nothing_twice(bo
     pushed: dict[int, int] = {}  # update id → person
     for k in range(2):
         for uid in community.volunteers:
-            pushed[Person(api, uid, f"u{uid}")._message(text=f"/log 1h 探访 r{uid}-{k}")] = uid
+            pushed[Person(api, uid, f"u{uid}")._message(text=f"/log 1h {CATEGORIES[k]} r{uid}-{k}")] = uid
     first = start("run", tmp_path, "first", port, url)
     fetched: list[list[int]] = []
 

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.processes import (
-    PG_URL, Process, fresh_postgres, get, message, post, query, seed, start,
+    CATEGORIES, PG_URL, Process, fresh_postgres, get, message, post, query, seed, start,
 )
 from tests.e2e.standin import BotAPI
 
@@ -132,7 +132,7 @@ def test_two_processes_share_the_work_exactly_once(world: Any) -> None:
             update_id = updates.new_id()
             sent[uid].append(update_id)
             first, other = (a, b) if (k + uid) % 2 else (b, a)
-            plan[uid].append((message(update_id, uid, f"/log 1h 探访 u{uid}-{k}"), first, other))
+            plan[uid].append((message(update_id, uid, f"/log 1h {CATEGORIES[k]} u{uid}-{k}"), first, other))
     started = time.monotonic()
     send_all(plan)
     wait_until(lambda: len([c for c in api.delivered() if "已提交服务记录" in c.text]) >= 300, "300 replies")
