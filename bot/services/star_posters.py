@@ -23,7 +23,7 @@ from bot.db import Database
 from bot.errors import InvalidInput
 from bot.jobs import claim
 from bot.posters import PosterRow, star_poster
-from bot.services.stars import POSTER, StarList, StarsService, _due_kinds, post_params
+from bot.services.stars import POSTER, StarList, StarsService, _due_kinds, _post_key as post_key, post_params
 from models import Community, Identity, Membership, Notification
 
 __all__ = ["POSTER", "PosterSummary", "StarPostersService", "draw"]
@@ -34,8 +34,8 @@ JOB = "star-poster"
 @dataclass(frozen=True)
 class PosterSummary:
     sent: int  # workers' notifications written
-    already: int  # communities whose poster for the period went out before
-    empty: int
+    already: int  # lists whose poster for the period went out before
+    empty: int  # communities with no approved hours in the period
 
     def __str__(self) -> str:
         return f"star-poster: sent to {self.sent} workers, already sent {self.already}, nothing to send {self.empty}"
@@ -71,21 +71,20 @@ class StarPostersService:
                 due[k].append(community_id)
         sent = already = empty = 0
         for k, ids in due.items():
-            if not ids:
-                continue
-            lists = await self.stars.lists(k, previous=True, community_ids=ids)
             for community_id in ids:
-                star_list = lists[community_id]
-                if not star_list.stars:
+                # One poster per list the community posts (the whole community's, a tag's, a team's).
+                sections = [sl for sl in await self.stars.compose(community_id, k) if sl.stars]
+                if not sections:
                     empty += 1
                     continue
-                count = await self.db.transaction(lambda s, sl=star_list: self._send_once(s, sl, now))
-                sent += count or 0
-                already += count is None
+                for star_list in sections:
+                    count = await self.db.transaction(lambda s, sl=star_list: self._send_once(s, sl, now))
+                    sent += count or 0
+                    already += count is None
         return PosterSummary(sent, already, empty)
 
     async def _send_once(self, session: AsyncSession, star_list: StarList, now: datetime) -> int | None:
-        if not await claim(session, JOB, str(star_list.community_id), star_list.period.key, now):
+        if not await claim(session, JOB, str(star_list.community_id), post_key(star_list), now):
             return None
         params = post_params(star_list)  # the poster travels as its POSTER parameter
         workers = list(await session.scalars(
@@ -93,6 +92,6 @@ class StarPostersService:
                 Membership.community_id == star_list.community_id, Membership.role == "worker",
                 exists().where(Identity.person_id == Membership.person_id, Identity.channel == "wechat"))
         ))
-        session.add_all(Notification(person_id=w, key=f"stars.poster_{star_list.period.kind}", params=params,
-                                     created_at=now) for w in workers)
+        key = f"stars.poster_{star_list.period.kind}" if star_list.group is None else f"stars.poster_group_{star_list.period.kind}"
+        session.add_all(Notification(person_id=w, key=key, params=params, created_at=now) for w in workers)
         return len(workers)

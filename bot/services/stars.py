@@ -402,7 +402,9 @@ def poster_params(star_list: StarList) -> dict:
     locale, period = star_list.locale, star_list.period
     rows = [[s.rank, star_line_params(locale, s)["name"], hours(s.minutes)] for s in star_list.stars]
     return {
-        "title": render(locale, f"poster.stars_title_{period.kind}", {"community": star_list.community}),
+        "title": render(locale, f"poster.stars_title_{period.kind}", {"community": star_list.community})
+        if star_list.group is None else
+        render(locale, f"poster.stars_group_title_{period.kind}", {"community": star_list.community, "list": star_list.group}),
         "subtitle": render(locale, "poster.stars_period", {"start": period.start or "", "end": period.end or ""}),
         "rows": rows, "hours_label": render(locale, "poster.stars_hours"),
         "footer": render(locale, "poster.stars_footer"), "empty": render(locale, "poster.stars_empty"),
