@@ -60,3 +60,21 @@ def test_invite_poster(operator: APIServer, monkeypatch: pytest.MonkeyPatch, tmp
     assert "QR codes: 1" in out
     assert list(operator.api.qr.values()) == [code]  # WeChat's QR code carries the invite as its scene
     assert Image.open(io.BytesIO((tmp_path / "poster.png").read_bytes())).format == "PNG"
+
+
+def test_invite_poster_with_the_telegram_deep_link_too(operator: APIServer, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.e2e.standin import TOKEN, BotAPI, serve
+
+    bot_api = BotAPI()
+    server = serve(bot_api)
+    try:
+        monkeypatch.setenv("LOVEBANK_TELEGRAM_TOKEN", TOKEN)
+        monkeypatch.setenv("LOVEBANK_TELEGRAM_API_URL", f"http://127.0.0.1:{server.server_address[1]}/bot")
+        configure(monkeypatch)
+        assert main(["invite-poster", "--community", "幸福社区", "-o", "poster.png"]) == 0
+        assert "QR codes: 2" in capsys.readouterr().out
+        assert any(c.method == "getMe" for c in bot_api.calls)
+    finally:
+        server.shutdown()
+        server.server_close()
