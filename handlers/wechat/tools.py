@@ -15,6 +15,12 @@ from handlers.wechat.api import WeChatAPI, WeChatError
 from handlers.wechat.menu import MENU, check_menu
 
 
+def say(settings: Settings, key: str, *, error: bool = False, **params: object) -> None:
+    """One line to the operator in their language (LOVEBANK_LOCALE)."""
+    line = render(settings.locale, key, params)
+    print(f"lovebank: {line}" if error else line, file=sys.stderr if error else sys.stdout)
+
+
 def wechat_configured(settings: Settings) -> bool:
     return bool(settings.wechat_app_id and settings.wechat_app_secret
                 and settings.wechat_app_secret.get_secret_value().strip())
@@ -23,20 +29,20 @@ def wechat_configured(settings: Settings) -> bool:
 async def create_menu(services: Services, settings: Settings) -> int:
     problems = check_menu(MENU)
     if problems:  # a programming error, caught by the tests; never send WeChat a broken menu
-        print("lovebank: the menu breaks WeChat's limits: " + "; ".join(problems), file=sys.stderr)
+        say(settings, "wechat.cli.menu_limits", error=True, problems="; ".join(problems))
         return 1
     if not wechat_configured(settings):
-        print("lovebank: set LOVEBANK_WECHAT_APP_ID and LOVEBANK_WECHAT_APP_SECRET first", file=sys.stderr)
+        say(settings, "wechat.cli.need_app", error=True)
         return 2
     api = WeChatAPI(settings, services.tokens)
     try:
         await api.create_menu(MENU)
     except WeChatError as exc:
-        print(f"lovebank: WeChat refused the menu: {exc}", file=sys.stderr)
+        say(settings, "wechat.cli.menu_refused", error=True, code=exc.code, reason=exc.message)
         return 1
     finally:
         await api.close()
-    print("WeChat menu created: " + " | ".join(b["name"] for b in MENU["button"]))
+    say(settings, "wechat.cli.menu_created", buttons=" | ".join(b["name"] for b in MENU["button"]))
     return 0
 
 
@@ -53,7 +59,7 @@ async def make_invite_poster(services: Services, settings: Settings, community: 
     try:
         community_id = await services.visits.roster.community_named(community)
     except DomainError as exc:
-        print(f"lovebank: {render(locale, exc.key, exc.params)}", file=sys.stderr)
+        say(settings, exc.key, error=True, **exc.params)
         return 2
     name = await services.people.community_name(community_id)
     code = await services.people.create_invite(None, community_id)
@@ -63,7 +69,7 @@ async def make_invite_poster(services: Services, settings: Settings, community: 
         try:
             qr = await api.create_qr(code, permanent=True)  # a poster stays up: a QR code that lasts
         except WeChatError as exc:
-            print(f"lovebank: WeChat could not make the QR code: {exc}", file=sys.stderr)
+            say(settings, "wechat.cli.qr_failed", error=True, code=exc.code, reason=exc.message)
             return 1
         finally:
             await api.close()
@@ -72,7 +78,7 @@ async def make_invite_poster(services: Services, settings: Settings, community: 
         try:
             username = await telegram_username(settings)
         except Exception as exc:  # noqa: BLE001 - any failure of the Bot API is told in one line
-            print(f"lovebank: cannot ask Telegram for the bot's name: {type(exc).__name__}", file=sys.stderr)
+            say(settings, "wechat.cli.telegram_failed", error=True, reason=type(exc).__name__)
             return 1
         panels.append(QRPanel(render(locale, "poster.telegram"), f"https://t.me/{username}?start={code}"))
     picture = invite_poster(
@@ -80,6 +86,10 @@ async def make_invite_poster(services: Services, settings: Settings, community: 
         [render(locale, "poster.line"), render(locale, "poster.code", {"code": code})],
         panels, render(locale, "poster.footer"),
     )
-    Path(output).write_bytes(picture)
-    print(f"{output}: {name}, invite code {code}, QR codes: {len(panels)}")
+    try:
+        Path(output).write_bytes(picture)
+    except OSError as exc:
+        say(settings, "wechat.cli.cannot_write", error=True, path=output, reason=exc.strerror or exc)
+        return 1
+    say(settings, "wechat.cli.poster_written", path=output, community=name, code=code, count=len(panels))
     return 0

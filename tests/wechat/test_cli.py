@@ -24,6 +24,7 @@ def operator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[APISer
     for name in ("TELEGRAM_TOKEN", "WECHAT_APP_ID", "WECHAT_APP_SECRET"):
         monkeypatch.delenv(f"LOVEBANK_{name}", raising=False)
     monkeypatch.setenv("LOVEBANK_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'bank.db'}")
+    monkeypatch.setenv("LOVEBANK_LOCALE", "en")  # the operator's lines in English here
     get_settings.cache_clear()
     asyncio.run(_seed(get_settings().database_url))
     with APIServer() as server:
@@ -53,7 +54,7 @@ def test_invite_poster(operator: APIServer, monkeypatch: pytest.MonkeyPatch, tmp
                        capsys: pytest.CaptureFixture[str]) -> None:
     configure(monkeypatch)
     assert main(["invite-poster", "-o", "poster.png"]) == 2  # two communities: which one?
-    assert "幸福社区" in capsys.readouterr().err
+    assert "幸福社区" in capsys.readouterr().err  # which one: the names are listed
     assert main(["invite-poster", "--community", "幸福社区", "-o", "poster.png"]) == 0
     out = capsys.readouterr().out
     code = out.split("invite code ")[1].split(",")[0]
