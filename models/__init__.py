@@ -5,6 +5,7 @@ from models.base import Base
 from models.community import Community, Grid
 from models.family import ActingFor, CommunityMove, FamilyLink
 from models.hours import ServiceCategory, ServiceLog
+from models.inbox import InboxEntry
 from models.ledger import Account, Transfer
 from models.outbox import DialogState, JobRun, Notification
 from models.people import Identity, InviteCode, Membership, Person
@@ -20,4 +21,5 @@ __all__ = [
     "Elder", "ElderVolunteer", "VisitAlert", "VisitRecord",
     "PersonTag", "Team", "TeamMember",
     "ActingFor", "CommunityMove", "FamilyLink",
+    "InboxEntry",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -72,6 +73,9 @@ def _position(ctx: Context) -> str:
     return f"{ctx.flow}/{ctx.step}" if ctx.flow else ""
 
 
+Settle = Callable[[AsyncSession, "Turn"], Awaitable[None]]
+
+
 @dataclass(frozen=True)
 class Turn:
     """What one input produced: the replies, and who to render them for."""
@@ -90,7 +94,9 @@ class Dialogs:
 
         self.services = services
 
-    async def handle(self, caller: Caller, inp: Input) -> Turn:
+    async def handle(self, caller: Caller, inp: Input, settle: Settle | None = None) -> Turn:
+        """`settle(session, turn)` runs inside the transaction that saves the dialog state (the
+        inbox marks its entry handled there), so a turn either finishes whole or not at all."""
         ctx, saved = await self._context(caller, inp.request_key)
         where = f"{saved['flow']}/{saved['step']}" if saved.get("flow") else ""
         listing = Listing.load(saved.get("data", {}).get(OPTIONS), where)
@@ -101,8 +107,9 @@ class Dialogs:
             replies, refused = [reply(exc.key)], True
         except DomainError as exc:  # a refusal, or a question (several people of that name)
             replies = [reply(exc.key, *getattr(exc, "options", ()), **exc.params)]
-        await self._save(ctx, replies, saved, listing)
-        return Turn(replies, ctx.actor.locale, ctx.actor.acting_by or ctx.actor.person_id, refused)
+        turn = Turn(replies, ctx.actor.locale, ctx.actor.acting_by or ctx.actor.person_id, refused)
+        await self._save(ctx, replies, saved, listing, None if settle is None else (lambda session: settle(session, turn)))
+        return turn
 
     def render(self, locale: str, replies: list[Reply]) -> list[str]:
         """Plain text of replies, options as one numbered list across the turn (console and
@@ -228,7 +235,8 @@ class Dialogs:
             saved = {"expired": True}
         return ctx, saved
 
-    async def _save(self, ctx: Context, replies: list[Reply], saved: dict[str, Any], listing: Listing | None) -> None:
+    async def _save(self, ctx: Context, replies: list[Reply], saved: dict[str, Any], listing: Listing | None,
+                    settle: Callable[[AsyncSession], Awaitable[None]] | None = None) -> None:
         shown = [o for r in replies for o in r.options]
         here = _position(ctx)
         if shown:
@@ -248,10 +256,15 @@ class Dialogs:
         if receipt_saved:
             data[RECEIPT] = receipt_saved
         new = {"flow": ctx.flow or "", "step": ctx.step or "", "data": data} if (ctx.flow or data) else {}
-        if new == {k: v for k, v in saved.items() if k != "expired"} and "expired" not in saved:
+        unchanged = new == {k: v for k, v in saved.items() if k != "expired"} and "expired" not in saved
+        if unchanged and settle is None:
             return  # nothing changed: no write on the hot path
 
         async def work(session: AsyncSession) -> None:
+            if settle is not None:
+                await settle(session)
+            if unchanged:
+                return
             identity_id = ctx.actor.identity_id
             if not new:
                 await session.execute(delete(DialogState).where(DialogState.identity_id == identity_id))

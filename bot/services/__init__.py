@@ -8,6 +8,7 @@ from bot.services.deadlines import DeadlinesService
 from bot.services.expiry import ExpiryService
 from bot.services.family import FamilyService
 from bot.services.hours import HoursService
+from bot.services.inbox import InboxService
 from bot.services.ledger import Ledger
 from bot.services.moves import MovesService
 from bot.services.outbox import OutboxService
@@ -33,6 +34,7 @@ class Services:
         self.hours = HoursService(db, settings, self.clock, self.ledger)
         self.points = PointsService(db, self.clock, self.ledger)
         self.outbox = OutboxService(db, self.clock, settings.locale)
+        self.inbox = InboxService(db, self.clock)
         self.stars = StarsService(db, settings, self.clock)
         self.reports = ReportsService(db, settings, self.clock)
         self.shop = ShopService(db, settings, self.clock, self.ledger)
