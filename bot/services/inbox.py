@@ -200,8 +200,11 @@ class InboxService:
             return
 
         async def work(session: AsyncSession) -> None:
+            # Only leases still held: an entry settled with a hold gave its lease up for the webhook
+            # to take the passive answer, even while others of the same claim are still handled.
             await session.execute(
-                update(InboxEntry).where(InboxEntry.leased_by.in_(tokens), InboxEntry.status.in_(OPEN))
+                update(InboxEntry).where(InboxEntry.leased_by.in_(tokens), InboxEntry.status.in_(OPEN),
+                                         InboxEntry.lease_until.is_not(None))
                 .values(lease_until=self.clock.now() + timedelta(seconds=lease))
             )
 

@@ -219,3 +219,16 @@ async def test_a_coalesced_message_takes_every_waiting_row_of_its_kind(services:
     await services.db.transaction(lambda s: notify(s, clock, w.worker, "lang.set"))
     [other] = await services.outbox.claim("console", "p", limit=1, person_id=w.worker)
     assert other.text.key == "lang.set"  # the held-back row does not block what is due
+
+
+async def test_renewing_a_claim_leaves_a_held_passive_answer_to_the_webhook(services: Services) -> None:
+    """Two updates of one claim: the first is settled with a hold (its answer waits for the
+    webhook) while the second is still being handled and its lease renewed: the first's answer
+    can still be taken."""
+    await services.inbox.store("wechat", "1", "a", update(1))
+    await services.inbox.store("wechat", "2", "b", update(2))
+    first, second = await services.inbox.claim("w", 2, 30, ("wechat",))
+    assert first.token == second.token
+    await services.db.transaction(lambda s: services.inbox.settle(s, first, {"messages": [{"text": "hi"}]}, hold=4))
+    await services.inbox.renew([second.token], 30)
+    assert await services.inbox.take_reply(first.id) == {"messages": [{"text": "hi"}]}
