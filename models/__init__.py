@@ -7,6 +7,7 @@ from models.hours import ServiceCategory, ServiceLog
 from models.ledger import Account, Transfer
 from models.outbox import DialogState, JobRun, Notification
 from models.people import Identity, InviteCode, Membership, Person
+from models.requests import ServiceRequest
 from models.stars import AnnouncementGroup
 from models.shop import Redemption, ShopItem, StockMovement
 from models.visits import Elder, ElderVolunteer, VisitAlert, VisitRecord
@@ -16,4 +17,5 @@ __all__ = [
     "Membership", "Person", "DialogState", "JobRun", "Notification", "ServiceCategory", "ServiceLog", "Transfer",
     "Redemption", "ShopItem", "StockMovement",
     "Elder", "ElderVolunteer", "VisitAlert", "VisitRecord",
+    "ServiceRequest",
 ]

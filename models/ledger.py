@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.base import Base, IdPk, Points, UTCDateTime
 
 # Person accounts hold a member's points; the others are per-community system accounts.
-ACCOUNT_KINDS = ("person", "issuance", "supermarket", "adjustments", "expiry", "pool")
+ACCOUNT_KINDS = ("person", "issuance", "supermarket", "adjustments", "expiry", "pool", "services")
 # A single-phase transfer posts at once; a pending one is a hold that exactly one
 # post / void / expire transfer later resolves (pending_id points at the hold).
 PHASES = ("posted", "pending", "post", "void", "expire")

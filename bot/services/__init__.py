@@ -10,6 +10,7 @@ from bot.services.outbox import OutboxService
 from bot.services.people import PeopleService
 from bot.services.points import PointsService
 from bot.services.reports import ReportsService
+from bot.services.requests import RequestsService
 from bot.services.stars import StarsService
 from bot.services.shop import ShopService
 from bot.services.visits import VisitsService
@@ -32,3 +33,4 @@ class Services:
         self.reports = ReportsService(db, settings, self.clock)
         self.shop = ShopService(db, settings, self.clock, self.ledger)
         self.visits = VisitsService(db, settings, self.clock, self.people, self.hours)
+        self.requests = RequestsService(db, settings, self.clock, self.ledger, self.hours)
