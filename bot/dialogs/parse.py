@@ -52,3 +52,28 @@ def parse_ref(text: str, prefix: str) -> int | None:
 def parse_amount(text: str) -> int | None:
     text = text.strip()
     return int(text) if re.fullmatch(r"\d{1,9}", text) and int(text) > 0 else None
+
+
+_AHEAD = {"今天": 0, "today": 0, "明天": 1, "tomorrow": 1, "后天": 2}
+
+
+def parse_future_date(text: str, today: date) -> date | None:
+    """A day to come: '11-30', '2026-11-30', '明天', 'tomorrow' → a date. 'MM-DD' already past
+    this year means next year (asking in December for January)."""
+    text = text.strip().lower()
+    if text in _AHEAD:
+        return today + timedelta(days=_AHEAD[text])
+    match = re.fullmatch(r"(?:(\d{4})[-/.年])?(\d{1,2})[-/.月](\d{1,2})日?", text)
+    if match is None:
+        return None
+    year = int(match[1]) if match[1] else today.year
+    try:
+        found = date(year, int(match[2]), int(match[3]))
+    except ValueError:
+        return None
+    if not match[1] and found < today:
+        try:
+            found = found.replace(year=year + 1)
+        except ValueError:  # 02-29 with no leap day next year
+            return None
+    return found

@@ -24,7 +24,7 @@ from sqlalchemy.orm import aliased
 from bot.clock import Clock
 from bot.db import Database
 from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, NotAllowed, NotFound
-from bot.i18n import T, Text, hours as _hours
+from bot.i18n import T, Text, hours as _hours, render
 from bot.jobs import claim
 from bot.services.access import require_role, role_in
 from bot.services.hours import HoursService, points_for
@@ -32,7 +32,7 @@ from bot.services.ledger import Ledger, Ref
 from bot.services.notify import notify, notify_workers
 from bot.services.visits import check_minutes
 from bot.settings import Settings
-from models import Community, Grid, Person, ServiceCategory, ServiceLog, ServiceRequest
+from models import Community, Grid, Membership, Person, ServiceCategory, ServiceLog, ServiceRequest
 from models.requests import PAYERS, SLOTS
 
 MAX_DAYS_AHEAD = 60
@@ -41,6 +41,7 @@ NOTE_MAX, ADDRESS_MAX = 300, 200
 ANSWER_DAYS = 3
 # Open requests nobody took for this long are in the workers' morning message.
 UNTAKEN_DAYS = 2
+MORNING_LINES = 30
 # Statuses in which the request still holds points.
 HOLDING = ("open", "taken", "done", "disputed")
 _SYNC = {"synchronize_session": False}
@@ -300,7 +301,7 @@ class RequestsService:
             view = await _view(session, r.id, actor_id)
             if taker is not None:
                 await notify(session, self.clock, taker, "requests.notify.cancelled", id=view.ref,
-                             category=view.category, date=view.service_date)
+                             category=view.category, date=view.service_date.isoformat())
             return Outcome(view, changed=True)
 
         return await self.db.transaction(work)
@@ -331,7 +332,7 @@ class RequestsService:
             both = changed and row[0] and row[1]
             if both:
                 requester, taker = await session.get(Person, r.requester_id), await session.get(Person, r.taker_id)
-                none = T("requests.no_phone")
+                none = "—"
                 await notify(session, self.clock, r.taker_id, "requests.notify.phone", id=view.ref,
                              name=requester.display_name, phone=requester.phone or none)
                 for person_id in {r.requester_id, r.poster_id}:
@@ -553,19 +554,25 @@ class RequestsService:
                 by_taker: dict[int, list[RequestView]] = {}
                 for v in todays:
                     by_taker.setdefault(v.taker_id, []).append(v)
+                locales = dict((await session.execute(select(Person.id, Person.locale).where(
+                    Person.id.in_(by_taker)))).tuples()) if by_taker else {}
                 for taker, theirs in by_taker.items():
-                    await notify(session, self.clock, taker, "requests.morning.volunteer", date=today,
-                                 count=len(theirs), lines=[request_line(v, address=True) for v in theirs])
+                    await notify(session, self.clock, taker, "requests.morning.volunteer", date=today.isoformat(),
+                                 count=len(theirs), lines=_rendered(locales[taker], theirs, address=True))
                     count += 1
                 stale = await _views(session, _VIEW.where(
                     ServiceRequest.community_id == c.id, ServiceRequest.status == "open",
                     ServiceRequest.created_at <= now - timedelta(days=UNTAKEN_DAYS)).order_by(ServiceRequest.id))
                 waiting = await waiting_for_workers(session, c.id, now)
                 if stale or waiting:
-                    await notify_workers(session, self.clock, c.id, "requests.morning.worker", date=today,
-                                         count=len(stale), lines=[request_line(v) for v in stale[:30]],
-                                         waiting=len(waiting))
-                    count += 1
+                    for worker, locale in (await session.execute(
+                        select(Person.id, Person.locale).join(Membership, Membership.person_id == Person.id)
+                        .where(Membership.community_id == c.id, Membership.role == "worker").order_by(Person.id)
+                    )).tuples():
+                        await notify(session, self.clock, worker, "requests.morning.worker", date=today.isoformat(),
+                                     count=len(stale), lines=_rendered(locale, stale[:MORNING_LINES]),
+                                     waiting=len(waiting))
+                        count += 1
                 return count
 
             done = await self.db.transaction(work)
@@ -666,7 +673,7 @@ class RequestsService:
         """The person it is for and, when someone else posted it, the poster too."""
         for person_id in dict.fromkeys((view.requester_id, view.poster_id)):
             await notify(session, self.clock, person_id, key, id=view.ref, category=view.category,
-                         date=view.service_date, **params)
+                         date=view.service_date.isoformat(), **params)
 
 
 async def waiting_for_workers(session: AsyncSession, community_id: int, now: datetime) -> list[RequestView]:
@@ -688,6 +695,13 @@ def request_line(v: RequestView, *, address: bool = False) -> Text:
              grid=T("requests.grid", grid=v.grid) if v.grid else "",
              pay=T(f"requests.pay.{v.payer}", points=v.held), note=f" · {v.note}" if v.note else "",
              address=T("requests.address", address=v.address) if address and v.address else "")
+
+
+def _rendered(locale: str, views: list[RequestView], *, address: bool = False) -> str:
+    """Lines for a notification, rendered now in the reader's language (notifications store
+    plain values)."""
+    return "\n".join(render(locale, t.key, t.params) for t in (
+        request_line(replace(v, category=v.category_en) if locale == "en" else v, address=address) for v in views))
 
 
 def _reason(raw: str) -> str:
