@@ -555,7 +555,7 @@ class RequestsService:
                 for v in todays:
                     by_taker.setdefault(v.taker_id, []).append(v)
                 locales = dict((await session.execute(select(Person.id, Person.locale).where(
-                    Person.id.in_(by_taker)))).tuples()) if by_taker else {}
+                    Person.id.in_(by_taker)))).all()) if by_taker else {}
                 for taker, theirs in by_taker.items():
                     await notify(session, self.clock, taker, "requests.morning.volunteer", date=today.isoformat(),
                                  count=len(theirs), lines=_rendered(locales[taker], theirs, address=True))
@@ -568,7 +568,7 @@ class RequestsService:
                     for worker, locale in (await session.execute(
                         select(Person.id, Person.locale).join(Membership, Membership.person_id == Person.id)
                         .where(Membership.community_id == c.id, Membership.role == "worker").order_by(Person.id)
-                    )).tuples():
+                    )).all():
                         await notify(session, self.clock, worker, "requests.morning.worker", date=today.isoformat(),
                                      count=len(stale), lines=_rendered(locale, stale[:MORNING_LINES]),
                                      waiting=len(waiting))
@@ -625,9 +625,8 @@ class RequestsService:
 
     async def grids(self, community_id: int) -> list[tuple[int, str]]:
         async with self.db.read() as uow:
-            return list((await uow.session.execute(
-                select(Grid.id, Grid.name).where(Grid.community_id == community_id).order_by(Grid.name)
-            )).tuples())
+            return [(gid, name) for gid, name in await uow.session.execute(
+                select(Grid.id, Grid.name).where(Grid.community_id == community_id).order_by(Grid.name))]
 
     # --- internals --------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.clock import FixedClock
+from bot.i18n import render
 from bot.errors import AlreadyDecided, InsufficientPoints, InvalidInput, NotAllowed
 from bot.services import Services
 from bot.services.requests import NewRequest, waiting_for_workers
@@ -324,3 +325,24 @@ async def test_the_same_request_key_posts_once(services: Services, w: World) -> 
     async with services.db.read() as uow:
         assert await uow.session.scalar(select(func.count()).select_from(ServiceRequest)) == 1
     assert await account(services, w.community_id, w.resident) == (50, 20)
+
+
+async def test_morning_reminders_for_takers_and_workers_once_a_day(services: Services, w: World, clock: FixedClock) -> None:
+    from bot import jobs
+
+    elder, helper = w.resident, w.volunteers[0]
+    await fund(services, w, elder, 100)
+    today = (await services.requests.post(new(w, elder, day=date(2026, 11, 22), address="3栋501", note="擦窗"))).request
+    await services.requests.take(helper, today.id)
+    untaken = (await services.requests.post(new(w, elder, day=date(2026, 11, 25), minutes=60))).request
+    clock.advance(days=2)  # 2026-11-22, noon; the job runs whenever it is called
+    job = jobs.load()["request-reminders"]
+    assert await job.run(services, clock.now(), {}) == "request-reminders: 2 communities, 3 messages"
+    assert await job.run(services, clock.now(), {}) == "request-reminders: 0 communities, 0 messages"
+    [note] = await services.outbox.take("console", person_id=helper)
+    text = render(note.locale, note.text.key, note.text.params)
+    assert text == (f"早上好！今天（2026-11-22）您接了 1 个求助：\nQ{today.id} 助洁 · 11-22 上午 · 2 小时 · 居民甲 · "
+                    "自付 20 分 · 擦窗\n   📍 3栋501")
+    [note] = await services.outbox.take("console", person_id=w.worker)
+    assert note.text.params["count"] == 1 and f"Q{untaken.id}" in note.text.params["lines"]
+    assert "3栋501" not in note.text.params["lines"]
