@@ -209,7 +209,7 @@ class RequestsService:
 
     async def approve_pool(self, worker_id: int, request_id: int) -> Outcome:
         async def work(session: AsyncSession) -> Outcome:
-            r = await self._as_worker(session, worker_id, request_id)
+            r = await self._pool_request(session, worker_id, request_id)
             if not await self._claim(session, r, ("approval",), status="open", decided_by_id=worker_id):
                 return await self._already(session, r.id, worker_id, "open")
             hold = await self.ledger.hold(
@@ -229,7 +229,7 @@ class RequestsService:
         reason = _reason(reason)
 
         async def work(session: AsyncSession) -> Outcome:
-            r = await self._as_worker(session, worker_id, request_id)
+            r = await self._pool_request(session, worker_id, request_id)
             if not await self._claim(session, r, ("approval",), status="refused", decided_by_id=worker_id,
                                      reason=reason, closed_at=self.clock.now()):
                 return await self._already(session, r.id, worker_id, "refused")
@@ -640,6 +640,14 @@ class RequestsService:
     async def _as_worker(self, session: AsyncSession, worker_id: int, request_id: int) -> ServiceRequest:
         r = await self._load(session, request_id)
         await require_role(session, worker_id, r.community_id, "worker")
+        return r
+
+    async def _pool_request(self, session: AsyncSession, worker_id: int, request_id: int) -> ServiceRequest:
+        r = await self._as_worker(session, worker_id, request_id)
+        if r.payer != "pool":
+            raise InvalidInput("error.request_not_pool", id=f"Q{r.id}")
+        if worker_id in (r.requester_id, r.poster_id):
+            raise NotAllowed("error.request_own_settle")
         return r
 
     async def _requester_or_worker(self, session: AsyncSession, actor_id: int, r: ServiceRequest) -> str:

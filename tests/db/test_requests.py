@@ -346,3 +346,13 @@ async def test_morning_reminders_for_takers_and_workers_once_a_day(services: Ser
     [note] = await services.outbox.take("console", person_id=w.worker)
     assert note.text.params["count"] == 1 and f"Q{untaken.id}" in note.text.params["lines"]
     assert "3栋501" not in note.text.params["lines"]
+
+
+async def test_only_pool_requests_are_granted_and_not_by_their_requester(services: Services, w: World) -> None:
+    await fund(services, w, w.resident, 50)
+    own = (await services.requests.post(new(w, w.resident))).request
+    async with refused(services, InvalidInput, "error.request_not_pool", WRITES):
+        await services.requests.approve_pool(w.worker, own.id)
+    mine = (await services.requests.post(new(w, w.worker, payer="pool"))).request
+    async with refused(services, NotAllowed, "error.request_own_settle", WRITES):
+        await services.requests.approve_pool(w.worker, mine.id)  # a worker does not fund their own request
