@@ -30,6 +30,7 @@ from bot.services.access import require_role, role_in
 from bot.services.hours import HoursService, points_for
 from bot.services.ledger import Ledger, Ref
 from bot.services.notify import notify, notify_workers
+from bot.services.reports import Column, ReportMonth, Sheet
 from bot.services.visits import check_minutes
 from bot.settings import Settings
 from models import Community, Grid, Membership, Person, ServiceCategory, ServiceLog, ServiceRequest
@@ -755,3 +756,44 @@ async def _view(session: AsyncSession, request_id: int, viewer_id: int) -> Reque
         if person is None or not (person.is_admin or await role_in(session, viewer_id, view.community_id) == "worker"):
             view = replace(view, address=None)
     return view
+
+
+# --- the monthly report's sheet ------------------------------------------------------------------
+
+async def requests_section(session: AsyncSession, community_id: int, month: ReportMonth, locale: str) -> Sheet | None:
+    """Requests by category for the month: posted, taken, done, expired, and the points paid by
+    requesters, by the pool and by the community (the approved logs of community requests)."""
+    q = ServiceRequest
+
+    def in_month(column):  # noqa: ANN001, ANN202
+        return and_(q.community_id == community_id, column >= month.start, column < month.end)
+
+    async def by_category(value, *where) -> dict[int, int]:  # noqa: ANN001
+        rows = await session.execute(select(q.category_id, value).where(*where).group_by(q.category_id))
+        return {cat: int(n or 0) for cat, n in rows.all()}
+
+    count = func.count(q.id)
+    posted = await by_category(count, in_month(q.created_at))
+    taken = await by_category(count, in_month(q.taken_at))
+    done = await by_category(count, in_month(q.done_at))
+    expired = await by_category(count, in_month(q.closed_at), q.status == "expired")
+    paid = {payer: await by_category(func.sum(q.paid), in_month(q.closed_at), q.status == "paid", q.payer == payer)
+            for payer in ("own", "pool")}
+    community = {cat: int(n or 0) for cat, n in (await session.execute(
+        select(q.category_id, func.sum(ServiceLog.points)).join(ServiceLog, ServiceLog.id == q.service_log_id)
+        .where(q.community_id == community_id, q.payer == "community", ServiceLog.status == "approved",
+               ServiceLog.decided_at >= month.start, ServiceLog.decided_at < month.end)
+        .group_by(q.category_id))).all()}
+    used = set(posted) | set(taken) | set(done) | set(expired) | set(paid["own"]) | set(paid["pool"]) | set(community)
+    if not used:
+        return None
+    names = dict((await session.execute(select(ServiceCategory.id, ServiceCategory.name_en if locale == "en"
+                                                else ServiceCategory.name).where(ServiceCategory.id.in_(used)))).all())
+    rows = [(names[c], posted.get(c, 0), taken.get(c, 0), done.get(c, 0), expired.get(c, 0), paid["own"].get(c, 0),
+             paid["pool"].get(c, 0), community.get(c, 0)) for c in sorted(used, key=lambda c: names[c])]
+    totals = (render(locale, "section.total"), *(sum(r[i] for r in rows) for i in range(1, 8)))
+    columns = (Column(render(locale, "section.requests.category")),) + tuple(
+        Column(render(locale, f"section.requests.{key}"), "int")
+        for key in ("posted", "taken", "done", "expired", "paid_own", "paid_pool", "paid_community"))
+    return Sheet("requests", render(locale, "section.requests.title"), columns, rows, totals,
+                 (render(locale, "section.requests.note"),))

@@ -356,3 +356,33 @@ async def test_only_pool_requests_are_granted_and_not_by_their_requester(service
     mine = (await services.requests.post(new(w, w.worker, payer="pool"))).request
     async with refused(services, NotAllowed, "error.request_own_settle", WRITES):
         await services.requests.approve_pool(w.worker, mine.id)  # a worker does not fund their own request
+
+
+async def test_the_report_sheet_counts_the_months_requests_and_who_paid(
+    services: Services, w: World, clock: FixedClock
+) -> None:
+    elder, helper = w.resident, w.volunteers[0]
+    await fund(services, w, elder, 100)
+    await fund(services, w, w.volunteers[2], 50)
+    await services.points.donate(w.volunteers[2], w.community_id, 50, "donate:report")
+    own = (await services.requests.post(new(w, elder))).request
+    pool = (await services.requests.post(new(w, elder, payer="pool", minutes=60))).request
+    community = (await services.requests.post(new(w, elder, payer="community", category="助医", minutes=60))).request
+    await services.requests.post(new(w, elder, day=date(2026, 11, 21), minutes=30))  # nobody takes it
+    await services.requests.approve_pool(w.worker, pool.id)
+    for r, minutes in ((own, 90), (pool, 60), (community, 60)):
+        await services.requests.take(helper, r.id)
+        await services.requests.done(helper, r.id, minutes)
+        await services.requests.accept(elder, r.id)
+    await services.hours.approve(w.worker, (await log_of(services, community.id)).id)
+    clock.advance(days=2)
+    await services.requests.expire()
+
+    report = await services.reports.build(w.community_id, "2026-11", "zh-CN")
+    sheet = report.sheet("requests")
+    assert sheet.title == "积分换服务"
+    # category, posted, taken, done, expired, paid by requesters, by the pool, by the community
+    assert sheet.rows == [("助医", 1, 1, 1, 0, 0, 0, 10), ("助洁", 3, 2, 2, 1, 15, 10, 0)]
+    assert sheet.totals == ("合计", 4, 3, 3, 1, 15, 10, 10)
+    october = await services.reports.build(w.community_id, "2026-10", "en")
+    assert "requests" not in {s.key for s in october.sheets}
