@@ -266,30 +266,20 @@ def _posted(outcome: Outcome) -> Reply:
 @command("requests", help_key="help.requests", aliases=("服务需求", "需求"))
 async def requests(ctx: Context, args: str) -> list[Reply]:
     """/requests [category] [grid] [page]"""
-    categories = await ctx.services.hours.categories(ctx.community_id)
-    grids = {name: gid for gid, name in await ctx.services.requests.grids(ctx.community_id)}
-    category_id = grid_id = None
-    page, filters = 0, []
-    for word in args.split():
-        found = [c for c in categories if word.lower() in (c.name, c.name_en.lower())]
-        if found:
-            category_id = found[0].id
-            filters.append(word)
-        elif word in grids:
-            grid_id = grids[word]
-            filters.append(word)
-        elif re.fullmatch(r"[0-9]{1,4}", word) and int(word) > 0:
-            page = int(word) - 1
-        else:
-            return [reply("requests.usage")]
-    board = await ctx.services.requests.board(ctx.actor.person_id, ctx.community_id, category_id=category_id,
-                                              grid_id=grid_id, page=page, page_size=PAGE)
+    words = args.split()
+    page = 0
+    if words and re.fullmatch(r"[0-9]{1,4}", words[-1]):
+        page = max(int(words.pop()), 1) - 1
+    if len(words) > 2:
+        return [reply("requests.usage")]
+    board = await ctx.services.requests.board(ctx.actor.person_id, ctx.community_id, filters=tuple(words),
+                                              page=page, page_size=PAGE)
     if not board.requests:
         return [reply("requests.empty" if page == 0 else "requests.no_more")]
     options = [option(f"/take {v.ref}", "requests.take_option", id=v.ref) for v in board.requests
                if v.requester_id != ctx.actor.person_id and ctx.actor.at_least("volunteer")]
     if board.has_more:
-        options.append(option(" ".join(["/requests", *filters, str(page + 2)])[:60], "requests.more"))
+        options.append(option(" ".join(["/requests", *words, str(page + 2)])[:60], "requests.more"))
     text = T("requests.page", page=page + 1, lines=[_line(ctx, v) for v in board.requests])
     return [Reply(text, tuple(options), columns=4)]
 
