@@ -588,26 +588,33 @@ class RequestsService:
     ) -> Board:
         """Open requests of the community, newest first, without addresses. `filters`: names of
         a category (Chinese or English) or a grid of the community. This is the hot path of
-        /requests: the viewer's role is one query, the page another, both prebuilt statements."""
+        /requests: one prebuilt statement reads the page and whether the viewer may see it (a
+        second resolves filter names; a third, only for an empty page, says why it is empty)."""
         async with self.db.read() as uow:
             connection = await uow.session.connection()
-            found = (await connection.execute(_VIEWER, {"person": viewer_id, "community": community_id})).first()
-            if found is None:
-                raise NotFound("error.no_person")
-            check_role(found.is_admin, effective_role(found.role, found.confirmed), "resident")
-            params = {"community": community_id, "offset": page * page_size, "limit": page_size + 1,
-                      "category": None, "grid": None}
+            params = {"community": community_id, "person": viewer_id, "offset": page * page_size,
+                      "limit": page_size + 1, "category": None, "grid": None}
             for word in filters:
                 category_id, grid_id = (await connection.execute(
                     _FILTER, {"community": community_id, "word": word, "lower": word.lower()})).one()
                 if category_id is None and grid_id is None:
+                    await self._may_view(connection, viewer_id, community_id)
                     raise InvalidInput("error.request_bad_filter", word=word[:20])
                 params["category"] = params["category"] if category_id is None else category_id
                 params["grid"] = params["grid"] if grid_id is None else grid_id
             stmt = _BOARD[(params["category"] is not None, params["grid"] is not None)]
             rows = (await connection.execute(stmt, params)).all()
-            found_views = [_from_row(row, address=False) for row in rows]
-            return Board(found_views[:page_size], page, len(found_views) > page_size)
+            if not rows or not rows[0].allowed:
+                await self._may_view(connection, viewer_id, community_id)
+            views = [_from_row(row[:_VIEW_WIDTH], address=False) for row in rows]
+            return Board(views[:page_size], page, len(views) > page_size)
+
+    @staticmethod
+    async def _may_view(connection, viewer_id: int, community_id: int) -> None:  # noqa: ANN001
+        found = (await connection.execute(_VIEWER, {"person": viewer_id, "community": community_id})).first()
+        if found is None:
+            raise NotFound("error.no_person")
+        check_role(found.is_admin, effective_role(found.role, found.confirmed), "resident")
 
     async def mine(self, person_id: int, community_id: int, limit: int = 15) -> list[RequestView]:
         """Requests the person asked for, posted or took; newest first."""
@@ -750,8 +757,16 @@ _ADDRESS = 12  # the address column's place in _VIEW
 
 # The board's statements, built once with bound parameters (see the ledger's note on cost):
 # one per combination of filters, so each keeps its own index and its own cached plan.
+# Whether the viewer may see the board: an admin, or any member of the community (residents are
+# the lowest rank), read in the same statement as the page.
+_ALLOWED = or_(
+    select(Person.is_admin).where(Person.id == bindparam("person")).scalar_subquery(),
+    select(Membership.id).where(Membership.person_id == bindparam("person"),
+                                Membership.community_id == bindparam("community")).exists(),
+).label("allowed")
+_VIEW_WIDTH = len(_VIEW.selected_columns)
 _BOARD = {
-    (by_category, by_grid): _VIEW.where(
+    (by_category, by_grid): _VIEW.add_columns(_ALLOWED).where(
         ServiceRequest.community_id == bindparam("community"), ServiceRequest.status == "open",
         *((ServiceRequest.category_id == bindparam("category"),) if by_category else ()),
         *((ServiceRequest.grid_id == bindparam("grid"),) if by_grid else ()),

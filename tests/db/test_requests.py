@@ -386,3 +386,37 @@ async def test_the_report_sheet_counts_the_months_requests_and_who_paid(
     assert sheet.totals == ("合计", 4, 3, 3, 1, 15, 10, 10)
     october = await services.reports.build(w.community_id, "2026-10", "en")
     assert "requests" not in {s.key for s in october.sheets}
+
+
+async def test_the_board_is_for_members_filters_by_category_and_grid_and_pages(services: Services, w: World) -> None:
+    from models import Grid
+
+    async def grid(name: str) -> int:
+        async def work(session) -> int:  # type: ignore[no-untyped-def]
+            g = Grid(community_id=w.community_id, name=name)
+            session.add(g)
+            await session.flush()
+            return g.id
+        return await services.db.transaction(work)
+
+    east, west = await grid("东区"), await grid("西区")
+    await fund(services, w, w.resident, 500)
+    ids = [(await services.requests.post(new(w, w.resident, minutes=30, category=("助洁", "助餐")[i % 2],
+                                              grid_id=(east, west)[i // 5]))).request.id for i in range(10)]
+    viewer = w.volunteers[0]
+    first = await services.requests.board(viewer, w.community_id, page_size=4)
+    assert [v.id for v in first.requests] == ids[::-1][:4] and first.has_more
+    last = await services.requests.board(viewer, w.community_id, page=2, page_size=4)
+    assert [v.id for v in last.requests] == ids[::-1][8:] and not last.has_more
+    cleaning = await services.requests.board(viewer, w.community_id, filters=("助洁",), page_size=20)
+    assert [v.id for v in cleaning.requests] == ids[8::-2]
+    both = await services.requests.board(viewer, w.community_id, filters=("Meals", "西区"), page_size=20)
+    assert [v.id for v in both.requests] == [ids[9], ids[7], ids[5]]
+    with pytest.raises(InvalidInput, match="bad_filter"):
+        await services.requests.board(viewer, w.community_id, filters=("火星",))
+    for stranger in (w.other_worker,):
+        with pytest.raises(NotAllowed, match="need_resident"):
+            await services.requests.board(stranger, w.community_id)  # a page of rows, not theirs to see
+        with pytest.raises(NotAllowed, match="need_resident"):
+            await services.requests.board(stranger, w.community_id, page=9)  # an empty page says why too
+    assert (await services.requests.board(w.admin, w.community_id)).requests  # admins see every community
