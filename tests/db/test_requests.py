@@ -420,3 +420,22 @@ async def test_the_board_is_for_members_filters_by_category_and_grid_and_pages(s
         with pytest.raises(NotAllowed, match="need_resident"):
             await services.requests.board(stranger, w.community_id, page=9)  # an empty page says why too
     assert (await services.requests.board(w.admin, w.community_id)).requests  # admins see every community
+
+
+async def test_phones_are_shared_only_when_both_agree(services: Services, w: World) -> None:
+    elder, helper = w.resident, w.volunteers[0]
+    await fund(services, w, elder, 50)
+    r = (await services.requests.post(new(w, elder))).request
+    with pytest.raises(InvalidInput, match="request_not_taken"):
+        await services.requests.share_phone(elder, r.id)
+    await services.requests.take(helper, r.id)
+    await services.outbox.take("console")  # what came before
+    assert (await services.requests.share_phone(helper, r.id))[1] is False
+    assert await services.outbox.take("console") == []  # one side agreeing shares nothing
+    with pytest.raises(NotAllowed, match="request_not_party"):
+        await services.requests.share_phone(w.volunteers[1], r.id)
+    assert (await services.requests.share_phone(elder, r.id))[1] is True
+    sent = {n.person_id: n.text.params for n in await services.outbox.take("console")}
+    assert sent[helper]["phone"] == "—"  # the resident registered no phone
+    assert sent[elder]["phone"] == "13800000000" and sent[elder]["name"] == "志愿者1"
+    assert (await services.requests.share_phone(elder, r.id))[1] is False  # again: nothing new is sent
