@@ -12,6 +12,7 @@ from datetime import date
 from bot.dialogs.core import Context, Input, Option, Reply, command, option, reply, step
 from bot.dialogs.parse import parse_amount, parse_duration, parse_future_date, parse_ref
 from bot.errors import InvalidInput
+from bot.flows.common import person_arg
 from bot.flows.hours import DURATIONS, PENDING_SOURCES, _category, _category_label
 from bot.i18n import T, Text, hours
 from bot.services.hours import Category, points_for
@@ -218,7 +219,17 @@ async def request_confirm(ctx: Context, inp: Input) -> list[Reply]:
     return [_posted(outcome)]
 
 
-async def _one_line(ctx: Context, args: str) -> list[Reply]:
+@command("request_for", role="worker", help_key="help.request_for", aliases=("代求助",))
+async def request_for(ctx: Context, args: str) -> list[Reply]:
+    """A worker asks for a member without a phone: /request_for NAME 助洁 2h 11-30 …"""
+    words = args.split(None, 1)
+    if len(words) < 2:
+        return [reply("request_for.usage")]
+    person = await person_arg(ctx, words[0])
+    return await _one_line(ctx, words[1], requester=person.id)
+
+
+async def _one_line(ctx: Context, args: str, requester: int | None = None) -> list[Reply]:
     """/request 助洁 2h 11-30 上午 [自付|积分池|社区] [网格] [note…] [地址：…]"""
     head, address = (_ADDRESS.split(args, maxsplit=1) + [""])[:2]
     categories = await ctx.services.hours.categories(ctx.community_id)
@@ -243,8 +254,9 @@ async def _one_line(ctx: Context, args: str) -> list[Reply]:
         else:
             rest.append(word)
     if category is None or minutes is None or day is None:
-        return [reply("request.usage")]
-    requester, poster = _parties(ctx)
+        return [reply("request_for.usage" if requester else "request.usage")]
+    own, poster = _parties(ctx)
+    requester = requester or own
     outcome = await ctx.services.requests.post(NewRequest(
         requester_id=requester, poster_id=poster, community_id=ctx.community_id, category_id=category.id,
         service_date=day, slot=slot, minutes=minutes, payer=payer, note=" ".join(rest) or None,

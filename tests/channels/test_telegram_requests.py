@@ -54,7 +54,7 @@ async def test_own_points_by_buttons_taken_done_and_accepted(tg: Telegram, tg_se
     await elder.send("擦窗户")
     await elder.send("5栋302")
     out = texts(await elder.press("yes"))
-    assert "求助 Q1 已发布，已冻结您 20 分" in out
+    assert "求助 Q1 已发布，已冻结 20 分" in out
     assert await available(tg_services, elder) == 40
 
     out = await helper.send("/requests")

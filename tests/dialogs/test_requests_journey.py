@@ -23,7 +23,7 @@ async def test_own_points_step_by_step_taken_done_and_accepted(services: Service
     assert "地址" in await elder.say("打扫厨房")
     text = await elder.say("3栋501")
     assert "服务：助洁" in text and "时间：2026-11-21 上午" in text and "自付 20 分" in text and "地址：3栋501" in text
-    assert "已冻结您 20 分" in await elder.press("yes")
+    assert "已冻结 20 分" in await elder.press("yes")
     assert await account(services, world.community_id, world.resident) == (50, 20)
 
     board = await helper.say("/requests")
@@ -130,3 +130,17 @@ async def test_usage_and_refusals_in_both_languages(services: Services, world: W
     assert "Usage: /request" in await helper.say("/request tomorrow")
     assert "There are no open requests now." == await helper.say("/requests")
     assert "Usage: /requests" in await helper.say("/requests nonsense")
+
+
+async def test_a_worker_asks_for_a_member_and_both_are_recorded(services: Services, world: World, chat) -> None:  # noqa: ANN001
+    await fund(services, world, world.resident, 50)
+    worker, helper = chat("worker1"), chat("volunteer1")
+    assert "用法：/request_for" in await worker.say("/request_for resident1")
+    assert "已冻结 20 分" in await worker.say("/request_for resident1 助洁 2h 11-21 上午 擦窗户 地址：2栋101")
+    view = await services.requests.get(world.worker, 1)
+    assert (view.requester_id, view.poster_id, view.address) == (world.resident, world.worker, "2栋101")
+    assert await account(services, world.community_id, world.resident) == (50, 20)
+    assert "社区工作者" in await helper.say("/request_for resident1 助洁 2h 11-21")
+    await helper.say("/take Q1")
+    await helper.say("/done Q1 2h")
+    assert "已支付 20 分" in await worker.say("/accept Q1")  # whoever asked for them confirms
