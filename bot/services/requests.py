@@ -26,6 +26,7 @@ from bot.db import Database
 from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, NotAllowed, NotFound
 from bot.i18n import T, Text, hours as _hours, render
 from bot.jobs import claim
+from bot.services.audit import audit
 from bot.services.access import check_role, effective_role, require_role, role_in
 from bot.services.hours import HoursService, points_for
 from bot.services.ledger import Ledger, Ref
@@ -220,6 +221,8 @@ class RequestsService:
             )
             await session.execute(update(ServiceRequest).where(ServiceRequest.id == r.id)
                                   .values(hold_transfer_id=hold.id).execution_options(**_SYNC))
+            await audit(session, self.clock, "service_request.grant", worker_id, r.community_id, "request", r.id,
+                        {"held": r.held})
             view = await _view(session, r.id, worker_id)
             await self._tell_requester(session, view, "requests.notify.pool_approved")
             return Outcome(view, changed=True)
@@ -452,6 +455,9 @@ class RequestsService:
                 await self.hours._approve_in(session, worker_id, log_id)
             else:
                 await self._pay(session, r, amount, worker_id)
+            # A worker deciding who gets how many points is audited, as manual adjustments are.
+            await audit(session, self.clock, "service_request.settle", worker_id, r.community_id, "request", r.id,
+                        {"amount": amount or 0, "void": void, "held": r.held, "minutes": r.done_minutes})
             view = await _view(session, r.id, worker_id)
             for person_id in {r.taker_id, r.requester_id}:
                 await notify(session, self.clock, person_id, "requests.notify.settled", id=view.ref,

@@ -13,7 +13,7 @@ from bot.i18n import render
 from bot.errors import AlreadyDecided, InsufficientPoints, InvalidInput, NotAllowed
 from bot.services import Services
 from bot.services.requests import NewRequest, waiting_for_workers
-from models import ServiceLog, ServiceRequest, Transfer
+from models import AuditEntry, ServiceLog, ServiceRequest, Transfer
 from tests.shop_helpers import account, fund
 from tests.world import World, make_world, refused
 
@@ -226,6 +226,9 @@ async def test_dispute_goes_to_a_worker_who_settles_up_to_the_hold(services: Ser
         await services.requests.settle(helper, r.id, 10)
     out = await services.requests.settle(w.worker, r.id, 10)
     assert (out.request.status, out.request.paid) == ("paid", 10)
+    async with services.db.read() as uow:
+        entry = await uow.session.scalar(select(AuditEntry).where(AuditEntry.action == "service_request.settle"))
+    assert (entry.actor_id, entry.subject_id, entry.details["amount"]) == (w.worker, r.id, 10)
     assert await account(services, w.community_id, elder) == (40, 0)
     assert await account(services, w.community_id, helper) == (10, 0)
     assert (await log_of(services, r.id)).points == 10
