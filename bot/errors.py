@@ -45,3 +45,9 @@ class OutOfStock(DomainError):
     """Fewer goods on the shelf than asked for; `left` says how many there are."""
 
     key = "error.out_of_stock"
+
+
+class LooksRepeated(DomainError):
+    """The same thing was already done (e.g. the same hours logged for the same day): ask first."""
+
+    key = "error.looks_repeated"

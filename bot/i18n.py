@@ -1,7 +1,8 @@
 """Message catalogues, loaded at run time: bot/locales/<locale>/*.json, one file per feature.
 
 Every text a person sees comes from here. Parameters are filled with str.format; a parameter may
-itself be a `Text` (a nested catalogue entry) or a list of them, rendered in the same language.
+itself be a `Text` (a nested catalogue entry) or a list of them, rendered in the same language,
+or a dict of locale → text for data named in each language (kept as JSON in notifications).
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ def render(locale: str, key: str, params: dict[str, Any] | None = None) -> str:
 def _value(locale: str, value: Any) -> Any:
     if isinstance(value, Text):
         return render(locale, value.key, value.params)
+    if isinstance(value, dict):  # data named in each language, e.g. {"zh-CN": "探访", "en": "Visit"}
+        return value.get(locale) or value.get(DEFAULT_LOCALE) or next(iter(value.values()), "")
     if isinstance(value, (list, tuple)):
         return "\n".join(str(_value(locale, item)) for item in value)
     if isinstance(value, date):

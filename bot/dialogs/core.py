@@ -5,7 +5,8 @@ with `@step`. Handlers take a `Context` and return replies; they call services f
 decision and write nothing themselves. Options are shown as buttons on Telegram and as a
 numbered list elsewhere; an option whose value starts with "/" runs that command line when
 chosen, any other value answers the current step. Option values arrive from clients and are
-never trusted: commands re-check everything in the services, steps check the value is allowed.
+never trusted: commands re-check everything in the services, and a step only ever sees one of
+the options it showed (the engine refuses the rest).
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class Actor:
     role: str | None  # in community_id; None when not a member
     is_admin: bool
     channel: str
+    awaiting_confirmation: bool = False  # a registered volunteer a worker has not confirmed yet
 
     def at_least(self, role: str) -> bool:
         from bot.services.access import RANK
@@ -108,6 +110,8 @@ class Context:
     flow: str | None = None
     step: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    # What a finished flow did, told again if one of its buttons is pressed afterwards.
+    receipt: Text | None = None
 
     def goto(self, flow: str, step: str, **data: Any) -> None:
         """Move to a step; `data` is merged into what the flow remembers."""
@@ -116,9 +120,11 @@ class Context:
         self.flow, self.step = flow, step
         self.data.update(data)
 
-    def finish(self) -> None:
+    def finish(self, receipt: Text | None = None) -> None:
         self.flow = self.step = None
         self.data = {}
+        if receipt is not None:
+            self.receipt = receipt
 
     @property
     def community_id(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -14,14 +15,60 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dialogs.core import ALIASES, COMMANDS, STEPS, Actor, Caller, Context, Input, Reply, reply
 from bot.errors import DomainError
-from bot.i18n import render
+from bot.i18n import Text, render
 from bot.services import Services
+from bot.services.access import effective_role
 from models import DialogState, Identity, Membership, Person
 
 log = logging.getLogger(__name__)
 
 IDLE = timedelta(minutes=30)
-OPTIONS = "_options"  # the values of the options shown last, for numbered answers
+# What the engine keeps beside a flow's own data (keys starting with "_" are the engine's):
+OPTIONS = "_options"  # the list shown last: option values, their labels, and where it was shown
+RECEIPT = "_receipt"  # what the last finished flow did, for a button of it pressed again
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The options shown last. A list shown at a step answers that step, and stays answerable
+    while the person is still at that step (after a wrong answer too). A list of commands shown
+    outside any flow stays answerable until another list replaces it, even across a flow started
+    from it (`/pending` → reject → reason → the next number still works); inside that flow the
+    numbers are the flow's."""
+
+    values: list[str]
+    labels: list[str]
+    at: str  # "flow/step", or "" outside any flow
+
+    @staticmethod
+    def load(saved: Any, at: str) -> Listing | None:
+        if isinstance(saved, list):  # as saved by an older version: values only
+            return Listing(saved, [], at)
+        if isinstance(saved, dict):
+            return Listing(list(saved.get("values", [])), list(saved.get("labels", [])), saved.get("at", ""))
+        return None
+
+    def dump(self) -> dict[str, Any]:
+        return {"values": self.values, "labels": self.labels, "at": self.at}
+
+    def chosen(self, text: str) -> str | None:
+        """The option a typed answer picks: its number, or its label when no other has it."""
+        if text.isdecimal() and text.isascii():
+            return self.values[int(text) - 1] if 1 <= int(text) <= len(self.values) else None
+        typed = _plain(text)
+        if not typed or text.startswith("/"):
+            return None
+        matches = [v for v, label in zip(self.values, self.labels, strict=False) if label == typed]
+        return matches[0] if len(set(matches)) == 1 else None
+
+
+def _plain(label: str) -> str:
+    """A label as people type it: without emoji, marks and spaces around it, lower case."""
+    return re.sub(r"^[^\w]+|[^\w]+$", "", label).lower()
+
+
+def _position(ctx: Context) -> str:
+    return f"{ctx.flow}/{ctx.step}" if ctx.flow else ""
 
 
 @dataclass(frozen=True)
@@ -31,6 +78,9 @@ class Turn:
     replies: list[Reply]
     locale: str
     person_id: int
+    # A button press the engine did not take (an old or someone else's button): a channel with
+    # toasts shows the reply as one and leaves the pressed message as it is.
+    press_refused: bool = False
 
 
 class Dialogs:
@@ -41,12 +91,17 @@ class Dialogs:
 
     async def handle(self, caller: Caller, inp: Input) -> Turn:
         ctx, saved = await self._context(caller, inp.request_key)
+        where = f"{saved['flow']}/{saved['step']}" if saved.get("flow") else ""
+        listing = Listing.load(saved.get("data", {}).get(OPTIONS), where)
+        refused = False
         try:
-            replies = await self._dispatch(ctx, inp, saved)
+            replies = await self._dispatch(ctx, inp, saved, listing)
+        except _RefusedPress as exc:
+            replies, refused = [reply(exc.key)], True
         except DomainError as exc:
             replies = [reply(exc.key, **exc.params)]
-        await self._save(ctx, replies, saved)
-        return Turn(replies, ctx.actor.locale, ctx.actor.person_id)
+        await self._save(ctx, replies, saved, listing)
+        return Turn(replies, ctx.actor.locale, ctx.actor.person_id, refused)
 
     def render(self, locale: str, replies: list[Reply]) -> list[str]:
         """Plain text of replies, options as one numbered list across the turn (console and
@@ -62,16 +117,28 @@ class Dialogs:
 
     # --- routing ----------------------------------------------------------------------------
 
-    async def _dispatch(self, ctx: Context, inp: Input, saved: dict[str, Any]) -> list[Reply]:
+    async def _dispatch(self, ctx: Context, inp: Input, saved: dict[str, Any], listing: Listing | None) -> list[Reply]:
         chosen = inp.option
         text = inp.text.strip()
-        shown = saved.get("data", {}).get(OPTIONS) or []
-        if chosen is None and text.isdecimal() and 1 <= int(text) <= len(shown):
-            chosen = shown[int(text) - 1]
+        here = _position(ctx)
+        current = listing if listing is not None and listing.at == here else None
+        if chosen is not None:
+            # A button must be on the list in force: a double tap, a button of an earlier step or
+            # of someone else's message in a group is not an answer to this step.
+            on_list = current is not None and chosen in current.values
+            if ctx.caller.group_chat and not on_list:
+                raise _RefusedPress("error.not_your_buttons")
+            if not chosen.startswith("/") and ctx.flow is not None and not on_list:
+                raise _RefusedPress("error.old_button")
+        elif current is not None and not inp.photo and not inp.contact_phone and not inp.location:
+            chosen = current.chosen(text)
         if chosen is not None:
             if chosen.startswith("/"):
                 return await self._command(ctx, chosen)
             if ctx.flow is None:
+                done = saved.get("data", {}).get(RECEIPT)
+                if inp.option is not None and done:  # e.g. ✅ pressed again after the submit
+                    return [Reply(Text(done["key"], done.get("params", {})))]
                 return [reply("error.stale_option")]
             return await self._step(ctx, Input(option=chosen, request_key=inp.request_key))
         alias = ALIASES.get(text.split(" ", 1)[0])
@@ -98,8 +165,11 @@ class Dialogs:
         if spec.admin_only and not ctx.actor.is_admin:
             return [reply("error.need_admin")]
         if spec.role is not None and not ctx.actor.at_least(spec.role):
-            key = "error.no_community_yet" if ctx.actor.community_id is None and not ctx.actor.is_admin else f"error.need_{spec.role}"
-            return [reply(key)]
+            if ctx.actor.community_id is None and not ctx.actor.is_admin:
+                return [reply("error.no_community_yet")]
+            if ctx.actor.awaiting_confirmation and spec.role == "volunteer":
+                return [reply("error.awaiting_confirmation")]
+            return [reply(f"error.need_{spec.role}")]
         if ctx.flow is not None and name != "cancel":
             ctx.finish()  # a new command leaves the flow the person was in
         return await spec.handler(ctx, args.strip())
@@ -130,10 +200,11 @@ class Dialogs:
             async with services.db.read() as uow:
                 loaded = await _load(uow.session, caller)
             assert loaded is not None
-        person, identity, role, state = loaded
+        person, identity, role, confirmed, state = loaded
         actor = Actor(
-            person.id, identity.id, person.display_name, person.locale, person.community_id, role,
-            person.is_admin, caller.channel,
+            person.id, identity.id, person.display_name, person.locale, person.community_id,
+            effective_role(role, confirmed), person.is_admin, caller.channel,
+            awaiting_confirmation=role == "volunteer" and not confirmed,
         )
         saved: dict[str, Any] = {}
         ctx = Context(services, actor, caller, request_key)
@@ -141,17 +212,31 @@ class Dialogs:
             saved = {"flow": state.flow, "step": state.step, "data": dict(state.data)}
             if state.flow:
                 ctx.flow, ctx.step = state.flow, state.step
-                ctx.data = {k: v for k, v in state.data.items() if k != OPTIONS}
+                ctx.data = {k: v for k, v in state.data.items() if not k.startswith("_")}
         elif state is not None:
             saved = {"expired": True}
         return ctx, saved
 
-    async def _save(self, ctx: Context, replies: list[Reply], saved: dict[str, Any]) -> None:
+    async def _save(self, ctx: Context, replies: list[Reply], saved: dict[str, Any], listing: Listing | None) -> None:
         shown = [o for r in replies for o in r.options]
-        data = dict(ctx.data)
+        here = _position(ctx)
         if shown:
-            data[OPTIONS] = [o.value for o in shown]
-        new = {"flow": ctx.flow or "", "step": ctx.step or "", "data": data} if (ctx.flow or shown) else {}
+            locale = ctx.actor.locale
+            listing = Listing([o.value for o in shown],
+                              [_plain(render(locale, o.label.key, o.label.params)) for o in shown], here)
+        elif listing is not None and listing.at not in (here, ""):
+            listing = None  # the step it answered is over
+        data = dict(ctx.data)
+        if listing is not None:
+            data[OPTIONS] = listing.dump()
+        receipt = ctx.receipt
+        if receipt is None and ctx.flow is None:
+            receipt_saved = saved.get("data", {}).get(RECEIPT)
+        else:
+            receipt_saved = None if receipt is None else {"key": receipt.key, "params": receipt.params}
+        if receipt_saved:
+            data[RECEIPT] = receipt_saved
+        new = {"flow": ctx.flow or "", "step": ctx.step or "", "data": data} if (ctx.flow or data) else {}
         if new == {k: v for k, v in saved.items() if k != "expired"} and "expired" not in saved:
             return  # nothing changed: no write on the hot path
 
@@ -171,8 +256,11 @@ class Dialogs:
         await self.services.db.transaction(work)
 
 
-async def _load(session: AsyncSession, caller: Caller) -> tuple[Person, Identity, str | None, DialogState | None] | None:
-    """Identity, person, role in the current community and saved state: one round trip."""
+async def _load(
+    session: AsyncSession, caller: Caller,
+) -> tuple[Person, Identity, str | None, bool | None, DialogState | None] | None:
+    """Identity, person, role in the current community (and whether a worker confirmed it) and
+    saved state: one round trip. Unconfirmed volunteers act as residents until confirmed."""
     row = (await session.execute(
         select(Identity, Person, Membership.role, Membership.confirmed, DialogState)
         .join(Person, Person.id == Identity.person_id)
@@ -183,6 +271,10 @@ async def _load(session: AsyncSession, caller: Caller) -> tuple[Person, Identity
     if row is None:
         return None
     identity, person, role, confirmed, state = row
-    if role is not None and not confirmed:
-        role = "resident"  # unconfirmed volunteers act as residents until a worker confirms
-    return person, identity, role, state
+    return person, identity, role, confirmed, state
+
+
+class _RefusedPress(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key

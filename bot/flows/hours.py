@@ -6,11 +6,13 @@ import secrets
 from datetime import date
 
 from bot.dialogs.core import Context, Input, Option, Reply, command, option, reply, step
-from bot.dialogs.parse import parse_date, parse_duration, parse_ref
-from bot.errors import DomainError, InvalidInput, NotFound
+from bot.dialogs.parse import parse_date, parse_duration
+from bot.errors import DomainError, InvalidInput, LooksRepeated, NotFound
 from bot.flows.common import person_arg
+from bot.flows.decisions import MOST, decider, pending_source
 from bot.i18n import T, Text, hours
 from bot.services.hours import Category, LogView, points_for
+from bot.services.points import HistoryLine
 
 DURATIONS = (30, 60, 90, 120, 180, 240)
 PAGE = 8
@@ -144,11 +146,26 @@ async def confirm_log(ctx: Context, inp: Input) -> list[Reply]:
         return [await _summary(ctx)]
     data = ctx.data
     ctx.finish()  # the draft is spent either way; an error below says why
-    log = await ctx.services.hours.submit(
-        ctx.actor.person_id, ctx.community_id, category_id=data["category_id"],
-        service_date=date.fromisoformat(data["service_date"]), minutes=data["minutes"], note=data.get("note"),
-        photo=data.get("photo"), request_key=f"draft:{data['draft']}",
-    )
+    try:
+        log = await ctx.services.hours.submit(
+            ctx.actor.person_id, ctx.community_id, category_id=data["category_id"],
+            service_date=date.fromisoformat(data["service_date"]), minutes=data["minutes"], note=data.get("note"),
+            photo=data.get("photo"), request_key=f"draft:{data['draft']}", repeat_ok=data.get("repeat", False),
+        )
+    except LooksRepeated as exc:
+        return await _ask_again(ctx, exc, data)
+    return _submitted(ctx, log)
+
+
+async def _ask_again(ctx: Context, exc: LooksRepeated, data: dict) -> list[Reply]:
+    """The same hours for the same day are logged already: save them again only if told so."""
+    ctx.goto("log", "confirm", **{**data, "repeat": True})
+    return [reply(exc.key, **exc.params), await _summary(ctx)]
+
+
+def _submitted(ctx: Context, log: LogView, *, by_button: bool = True) -> list[Reply]:
+    if by_button:  # ✅ pressed again says what it became (a typed line has no button to press)
+        ctx.finish(receipt=T("log.already_submitted", id=f"H{log.id}"))
     return [reply("log.submitted", id=f"H{log.id}", points=log.points)]
 
 
@@ -162,11 +179,17 @@ async def _log_one_line(ctx: Context, args: str) -> list[Reply]:
     service_date, rest = _today(ctx), words[2:]
     if rest and (found := parse_date(rest[0], _today(ctx))) is not None:
         service_date, rest = found, rest[1:]
-    log = await ctx.services.hours.submit(
-        ctx.actor.person_id, ctx.community_id, category_id=category.id, service_date=service_date,
-        minutes=minutes, note=" ".join(rest) or None, request_key=_request_key(ctx),
-    )
-    return [reply("log.submitted", id=f"H{log.id}", points=log.points)]
+    note = " ".join(rest) or None
+    try:
+        log = await ctx.services.hours.submit(
+            ctx.actor.person_id, ctx.community_id, category_id=category.id, service_date=service_date,
+            minutes=minutes, note=note, request_key=_request_key(ctx), repeat_ok=False,
+        )
+    except LooksRepeated as exc:
+        draft = {"category_id": category.id, "service_date": service_date.isoformat(), "minutes": minutes,
+                 "note": note, "draft": secrets.token_hex(6)}
+        return await _ask_again(ctx, exc, draft)
+    return _submitted(ctx, log, by_button=False)
 
 
 # --- balance and history ---------------------------------------------------------------------
@@ -180,12 +203,12 @@ async def balance(ctx: Context, args: str) -> list[Reply]:
 
 @command("history", help_key="help.history", aliases=("明细",))
 async def history(ctx: Context, args: str) -> list[Reply]:
-    page = max(int(args), 1) - 1 if args.strip().isdecimal() else 0
+    page = _page(args)
     items, more = await ctx.services.points.history(ctx.actor.person_id, ctx.community_id, page=page, page_size=PAGE)
     if not items:
         return [reply("history.empty" if page == 0 else "history.no_more")]
     lines = [
-        T("history.line", date=i.created_at.astimezone(ctx.services.settings.tz).date(), kind=T(f"kind.{i.kind}"),
+        T("history.line", date=i.created_at.astimezone(ctx.services.settings.tz).date(), what=_what(ctx, i),
           delta=f"{i.delta:+d}", phase=T(f"phase.{i.phase}"))
         for i in items
     ]
@@ -193,80 +216,84 @@ async def history(ctx: Context, args: str) -> list[Reply]:
     return [Reply(T("history.page", page=page + 1, lines=lines), options)]
 
 
+def _page(args: str) -> int:
+    """/history 2 → page index 1; anything else the first page."""
+    word = args.strip()
+    return min(int(word), 10_000) - 1 if word.isdecimal() and word.isascii() and int(word) > 0 else 0
+
+
+def _what(ctx: Context, i: HistoryLine) -> Text:
+    """What a history entry was for, in the reader's language."""
+    if i.category is not None:
+        category = i.category_en if ctx.actor.locale == "en" else i.category
+        return T("history.for_log", id=f"H{i.ref_id}", category=category, date=i.service_date,
+                 hours=hours(i.minutes or 0))
+    if i.goods is not None:
+        return T("history.for_goods", id=f"R{i.ref_id}", name=i.goods, quantity=i.quantity)
+    if i.kind == "gift" and i.counterpart:
+        return T("history.gift_to" if i.delta < 0 else "history.gift_from", name=i.counterpart)
+    if i.reason:
+        return T("history.with_reason", kind=T(f"kind.{i.kind}"), reason=i.reason)
+    return T(f"kind.{i.kind}")
+
+
+MYLOGS_PAGE = 10
+
+
 @command("mylogs", role="volunteer", help_key="help.mylogs", aliases=("我的记录",))
 async def my_logs(ctx: Context, args: str) -> list[Reply]:
-    logs = await ctx.services.hours.logs_of(ctx.actor.person_id, ctx.community_id, limit=15)
+    page = _page(args)
+    logs = await ctx.services.hours.logs_of(ctx.actor.person_id, ctx.community_id, limit=MYLOGS_PAGE + 1,
+                                            offset=page * MYLOGS_PAGE)
     if not logs:
-        return [reply("mylogs.empty")]
-    return [reply("mylogs.list", lines=[log_line(ctx, log) for log in logs])]
+        return [reply("mylogs.empty" if page == 0 else "mylogs.no_more")]
+    options = (option(f"/mylogs {page + 2}", "mylogs.more"),) if len(logs) > MYLOGS_PAGE else ()
+    return [Reply(T("mylogs.page", page=page + 1, lines=[log_line(ctx, log) for log in logs[:MYLOGS_PAGE]]),
+                  options)]
 
 
 # --- the worker's side -----------------------------------------------------------------------
 
-@command("pending", role="worker", help_key="help.pending", aliases=("待审",))
-async def pending(ctx: Context, args: str) -> list[Reply]:
-    logs = await ctx.services.hours.pending(ctx.actor.person_id, ctx.community_id)
-    replies = [
+async def pending_logs(ctx: Context) -> list[Reply]:
+    return [
         Reply(log_line(ctx, log), (option(f"/approve H{log.id}", "pending.approve"),
-                                   option(f"/reject H{log.id}", "pending.reject")), columns=2)
-        for log in logs
+                                   option(f"/reject H{log.id}", "pending.reject")))
+        for log in await ctx.services.hours.pending(ctx.actor.person_id, ctx.community_id, limit=MOST)
     ]
-    replies.extend(await _other_pending(ctx))
-    if not replies:
-        return [reply("pending.none")]
-    if len(logs) > 1:
-        ids = " ".join(f"H{log.id}" for log in logs)
-        if len(f"/approve {ids}".encode()) <= 64:
-            replies.append(reply("pending.batch", option(f"/approve {ids}", "pending.approve_all"), count=len(logs)))
-        else:
-            replies.append(reply("pending.batch_typed", count=len(logs)))
+
+
+async def _all_pending_logs(ctx: Context) -> list[int]:
+    """What "approve all" approves: every waiting log but the worker's own."""
+    logs = await ctx.services.hours.pending(ctx.actor.person_id, ctx.community_id, limit=MOST)
+    return [log.id for log in logs if log.person_id != ctx.actor.person_id]
+
+
+async def _approve_logs(ctx: Context, ids: list[int]) -> list[Reply]:
+    if len(ids) == 1:
+        decision = await ctx.services.hours.approve(ctx.actor.person_id, ids[0])
+        key = "approve.done" if decision.changed else "approve.already"
+        return [reply(key, id=f"H{decision.log.id}", name=decision.log.person_name, points=decision.log.points)]
+    done, refused = await ctx.services.hours.approve_many(ctx.actor.person_id, ids)
+    replies = [reply("approve.batch_done", count=sum(d.changed for d in done),
+                     points=sum(d.log.points for d in done if d.changed))]
+    if refused:
+        lines = [T("approve.refused_line", id=f"H{i}", reason=T(key, log=i)) for i, key in refused]
+        replies.append(reply("approve.batch_refused", lines=lines))
     return replies
 
 
-# Other features (the supermarket's redemptions) add their pending items to /pending here.
-PENDING_SOURCES: list = []
-
-
-async def _other_pending(ctx: Context) -> list[Reply]:
-    out: list[Reply] = []
-    for source in PENDING_SOURCES:
-        out.extend(await source(ctx))
-    return out
-
-
-@command("approve", role="worker", help_key="help.approve", aliases=("批准",))
-async def approve(ctx: Context, args: str) -> list[Reply]:
-    words = args.split()
-    if words == ["all"] or words == ["全部"]:
-        logs = await ctx.services.hours.pending(ctx.actor.person_id, ctx.community_id)
-        ids = [log.id for log in logs]
-    else:
-        ids = [parse_ref(w, "H") for w in words]
-        if not ids or None in ids:
-            return [reply("approve.usage")]
-    if len(ids) == 1:
-        decision = await ctx.services.hours.approve(ctx.actor.person_id, ids[0])  # type: ignore[arg-type]
-        key = "approve.done" if decision.changed else "approve.already"
-        return [reply(key, id=f"H{decision.log.id}", name=decision.log.person_name, points=decision.log.points)]
-    done, refused = await ctx.services.hours.approve_many(ctx.actor.person_id, ids)  # type: ignore[arg-type]
-    lines = [T("approve.refused_line", id=f"H{i}", reason=T(key)) for i, key in refused]
-    return [reply("approve.batch_done", count=sum(d.changed for d in done),
-                  points=sum(d.log.points for d in done if d.changed), refused=lines)]
-
-
-@command("reject", role="worker", help_key="help.reject", aliases=("驳回",))
-async def reject(ctx: Context, args: str) -> list[Reply]:
-    ref, _, reason = args.strip().partition(" ")
-    log_id = parse_ref(ref, "H")
-    if log_id is None:
-        return [reply("reject.usage")]
-    if not reason.strip():
+async def _reject_log(ctx: Context, log_id: int, reason: str) -> list[Reply]:
+    if not reason:
         log = await ctx.services.hours.get(log_id)
         if log.status != "pending":
             raise DomainError("error.log_decided", log=log_id, status=log.status)
         ctx.goto("reject", "reason", log_id=log_id)
         return [reply("reject.ask_reason", id=f"H{log_id}")]
     return await _reject(ctx, log_id, reason)
+
+
+pending_source(pending_logs)
+decider("H", _approve_logs, _reject_log, _all_pending_logs)
 
 
 @step("reject", "reason")
@@ -321,15 +348,19 @@ async def event_volunteers(ctx: Context, inp: Input) -> list[Reply]:
     if not people:
         return [reply("event.ask_volunteers")]
     ctx.goto("event", "confirm", people=[p.id for p in people], names=[p.display_name for p in people])
-    return [reply("event.confirm", option("yes", "log.confirm_yes"), option("/cancel", "log.confirm_no"), columns=2,
-                  count=len(people), names="、".join(ctx.data["names"]), date=ctx.data["service_date"],
-                  hours=hours(ctx.data["minutes"]))]
+    return [_event_summary(ctx)]
+
+
+def _event_summary(ctx: Context) -> Reply:
+    return reply("event.confirm", option("yes", "log.confirm_yes"), option("/cancel", "log.confirm_no"), columns=2,
+                 count=len(ctx.data["people"]), names="、".join(ctx.data["names"]), date=ctx.data["service_date"],
+                 hours=hours(ctx.data["minutes"]))
 
 
 @step("event", "confirm")
 async def event_confirm(ctx: Context, inp: Input) -> list[Reply]:
     if (inp.option or inp.text.strip().lower()) not in ("yes", "y", "是", "确认", "好"):
-        return [reply("event.ask_confirm")]
+        return [reply("event.ask_confirm"), _event_summary(ctx)]
     data = ctx.data
     ctx.finish()
     decisions = await ctx.services.hours.record(
@@ -337,4 +368,6 @@ async def event_confirm(ctx: Context, inp: Input) -> list[Reply]:
         service_date=date.fromisoformat(data["service_date"]), minutes=data["minutes"],
         event_name=None, request_key=f"draft:{data['draft']}",
     )
-    return [reply("event.done", count=len(decisions), points=sum(d.log.points for d in decisions))]
+    points = sum(d.log.points for d in decisions)
+    ctx.finish(receipt=T("event.already_done", count=len(decisions), points=points))
+    return [reply("event.done", count=len(decisions), points=points)]

@@ -10,7 +10,7 @@ from bot.dialogs.core import Context, Input, Reply, command, option, reply, step
 from bot.dialogs.parse import parse_amount, parse_ref
 from bot.errors import DomainError
 from bot.flows.common import person_arg
-from bot.flows.hours import PENDING_SOURCES
+from bot.flows.decisions import MOST, decider, pending_source
 from bot.i18n import T, Text
 from bot.services.shop import (
     MAX_PRICE, MAX_QUANTITY, MAX_STOCK, ItemView, Outcome, Reconciliation, RedemptionView, ShelfItem, StockLine,
@@ -159,6 +159,9 @@ async def redeem_confirm(ctx: Context, inp: Input) -> list[Reply]:
         ctx.actor.person_id, ctx.community_id, data["item_id"], data["quantity"],
         request_key=f"redeem-draft:{data['draft']}",
     )
+    r = outcome.redemption  # ✅ pressed again says what it became
+    ctx.finish(receipt=T("redeem.already_submitted", id=f"R{r.id}", name=r.item_name, quantity=r.quantity,
+                         total=r.total))
     return [_submitted(outcome)]
 
 
@@ -194,7 +197,7 @@ async def cancel_order(ctx: Context, args: str) -> list[Reply]:
 
 async def pending_redemptions(ctx: Context) -> list[Reply]:
     """Redemptions waiting for a decision, shown in /pending beside the hour logs."""
-    waiting = await ctx.services.shop.pending(ctx.actor.person_id, ctx.community_id)
+    waiting = await ctx.services.shop.pending(ctx.actor.person_id, ctx.community_id, limit=MOST)
     return [
         Reply(T("shop.pending_line", id=f"R{r.id}", name=r.person_name, item=r.item_name, quantity=r.quantity,
                 total=r.total, date=r.created_at.astimezone(ctx.services.settings.tz).date()),
@@ -205,7 +208,22 @@ async def pending_redemptions(ctx: Context) -> list[Reply]:
     ]
 
 
-PENDING_SOURCES.append(pending_redemptions)
+async def _approve_orders(ctx: Context, ids: list[int]) -> list[Reply]:
+    out: list[Reply] = []
+    for i in ids:  # each on its own: one refusal does not hold up the rest
+        try:
+            out.extend(await approve_order(ctx, f"R{i}"))
+        except DomainError as exc:
+            out.append(reply(exc.key, **exc.params))
+    return out
+
+
+async def _reject_order_ref(ctx: Context, redemption_id: int, reason: str) -> list[Reply]:
+    return await reject_order(ctx, f"R{redemption_id} {reason}")
+
+
+pending_source(pending_redemptions)
+decider("R", _approve_orders, _reject_order_ref)  # /approve R4, /reject R4 beside /approve_order
 
 
 @command("approve_order", role="worker", help_key="help.approve_order", aliases=("通过兑换",))

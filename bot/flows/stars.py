@@ -25,7 +25,9 @@ async def top(ctx: Context, args: str) -> list[Reply]:
         community_id = await ctx.services.stars.group_community(ctx.caller.channel, ctx.caller.group_chat)
     star_list = await ctx.services.stars.top(ctx.actor.person_id, community_id or ctx.community_id, kind)
     others = [option(f"/top {k}", f"stars.period.{k}") for k in ("week", "month", "all") if k != kind]
-    return [Reply(_list_text(star_list)), Reply(_me_text(star_list), tuple(others), columns=2)]
+    # In a group everyone reads it: the rank names its person.
+    me = _me_text(star_list, ctx.actor.display_name if ctx.caller.group_chat else None)
+    return [Reply(_list_text(star_list)), Reply(me, tuple(others), columns=2)]
 
 
 def _list_text(star_list: StarList) -> Text:
@@ -44,11 +46,12 @@ def _line(star: Star) -> Text:
     return T("stars.line", medal=MEDALS.get(star.rank, "  "), rank=star.rank, name=name, hours=hours(star.minutes))
 
 
-def _me_text(star_list: StarList) -> Text:
-    me = star_list.me
+def _me_text(star_list: StarList, name: str | None = None) -> Text:
+    me, named = star_list.me, {"name": name} if name else {}
+    suffix = "_named" if name else ""
     if me is None:
-        return T("stars.me_none")
-    return T("stars.me", rank=me.rank, hours=hours(me.minutes), participants=star_list.participants)
+        return T(f"stars.me_none{suffix}", **named)
+    return T(f"stars.me{suffix}", rank=me.rank, hours=hours(me.minutes), participants=star_list.participants, **named)
 
 
 @command("privacy", help_key="help.privacy", aliases=("匿名",))

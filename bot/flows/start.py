@@ -7,6 +7,7 @@ from dataclasses import replace
 from bot.dialogs.core import COMMANDS, Context, Input, Reply, command, option, reply, step
 from bot.errors import InvalidInput
 from bot.flows.common import person_arg
+from bot.flows.decisions import MOST, decider, parse_refs, pending_source
 from bot.i18n import T
 from bot.services.people import clean_name
 
@@ -19,7 +20,7 @@ async def start(ctx: Context, args: str) -> list[Reply]:
         return await _join(ctx, args.split()[0])
     if ctx.actor.community_id is None and not ctx.actor.is_admin:
         return [reply("start.welcome_new")]
-    return [reply("start.welcome_back", name=ctx.actor.display_name), *await help_(ctx, "")]
+    return [reply("start.hello", name=ctx.actor.display_name), *await help_(ctx, "")]
 
 
 async def _join(ctx: Context, code: str) -> list[Reply]:
@@ -47,7 +48,14 @@ async def register_name(ctx: Context, inp: Input) -> list[Reply]:
     except InvalidInput:
         return [reply("register.ask_name_again")]
     ctx.goto("register", "phone", real_name=name)
-    return [Reply(T("register.ask_phone"), request_contact=True)]
+    return [_ask_phone(ctx, "register.ask_phone")]
+
+
+def _ask_phone(ctx: Context, key: str) -> Reply:
+    """Telegram offers its share-contact button; elsewhere the number is typed."""
+    if ctx.caller.channel == "telegram":
+        return Reply(T(key), request_contact=True)
+    return Reply(T(f"{key}_typed"))
 
 
 @step("register", "phone")
@@ -60,20 +68,40 @@ async def register_phone(ctx: Context, inp: Input) -> list[Reply]:
             ctx.actor.person_id, ctx.data["community_id"], ctx.data["real_name"], phone
         )
     except InvalidInput:
-        return [Reply(T("register.ask_phone_again"), request_contact=True)]
+        return [_ask_phone(ctx, "register.ask_phone_again")]
     ctx.finish()
     return [reply("register.done" if member.confirmed else "register.awaiting_confirmation")]
 
 
+# /help shows what fits the person now; /help all the rest. Commands of features that are not
+# installed are left out.
+BRIEF = {
+    "newcomer": ("start", "lang", "help"),
+    "resident": ("volunteer", "balance", "history", "shop", "top", "lang"),
+    "volunteer": ("log", "mylogs", "balance", "history", "shop", "orders", "visits", "top"),
+    "worker": ("pending", "approve", "reject", "record", "event", "invite", "confirm", "pickup", "visits", "report"),
+    "admin": ("newcommunity", "appoint", "community"),
+}
+
+
 @command("help", role=None, help_key="help.help", aliases=("帮助",), group_ok=True)
 async def help_(ctx: Context, args: str) -> list[Reply]:
+    actor = ctx.actor
+    joined = actor.community_id is not None
+    if args.strip().lower() in ("all", "全部"):
+        names = [name for name, spec in COMMANDS.items() if not (name == "start" and joined)]
+    else:
+        state = "newcomer" if not joined else "resident" if actor.role in (None, "resident") else actor.role
+        names = [*BRIEF[state], *(BRIEF["admin"] if actor.is_admin else ())]
     lines = [
         T(spec.help_key)
-        for spec in COMMANDS.values()
-        if spec.help_key and (not spec.admin_only or ctx.actor.is_admin)
-        and (spec.role is None or ctx.actor.at_least(spec.role))
+        for spec in (COMMANDS[n] for n in dict.fromkeys(names) if n in COMMANDS)
+        if spec.help_key and (not spec.admin_only or actor.is_admin)
+        and (spec.role is None or actor.at_least(spec.role))
     ]
-    return [reply("help.title", commands=lines)]
+    notes = [T("help.awaiting")] if actor.awaiting_confirmation else []
+    more = [] if args.strip() else [T("help.more")]
+    return [reply("help.title", commands=[*notes, *lines, *more])]
 
 
 @command("lang", role=None, help_key="help.lang", aliases=("language", "语言"))
@@ -134,9 +162,35 @@ async def invite(ctx: Context, args: str) -> list[Reply]:
 
 @command("confirm", role="worker", help_key="help.confirm")
 async def confirm(ctx: Context, args: str) -> list[Reply]:
+    """/confirm NAME, or V7 from the buttons of /pending."""
+    ref = parse_refs(args.split()[:1]) if args.strip() else None
+    if ref and ref[0][0] == "V":
+        return await _confirm_volunteers(ctx, [ref[0][1]])
     person = await person_arg(ctx, args)
-    await ctx.services.people.confirm_volunteer(ctx.actor.person_id, ctx.community_id, person.id)
-    return [reply("confirm.done", name=person.display_name)]
+    return await _confirm_volunteers(ctx, [person.id])
+
+
+async def _confirm_volunteers(ctx: Context, person_ids: list[int]) -> list[Reply]:
+    replies = []
+    for person_id in person_ids:
+        await ctx.services.people.confirm_volunteer(ctx.actor.person_id, ctx.community_id, person_id)
+        replies.append(reply("confirm.done", name=await ctx.services.people.name_of(person_id)))
+    return replies
+
+
+async def waiting_volunteers(ctx: Context) -> list[Reply]:
+    """Registered volunteers waiting for a worker, listed in /pending with a confirm button."""
+    waiting = await ctx.services.people.awaiting_confirmation(ctx.actor.person_id, ctx.community_id, limit=MOST)
+    return [
+        Reply(T("confirm.pending_line", id=f"V{w.person_id}", name=w.name, phone=w.phone or "—",
+                date=w.joined_at.astimezone(ctx.services.settings.tz).date()),
+              (option(f"/confirm V{w.person_id}", "confirm.button"),))
+        for w in waiting
+    ]
+
+
+pending_source(waiting_volunteers)
+decider("V", _confirm_volunteers)  # /approve V7 confirms too
 
 
 @command("confirmnew", role="worker", help_key="help.confirmnew")

@@ -49,10 +49,11 @@ def effective_role(role: str | None, confirmed: bool | None) -> str | None:
     return role if role is None or confirmed else "resident"
 
 
-def check_role(is_admin: bool, role: str | None, at_least: str) -> None:
-    """`require_role` for values already fetched, so a hot path can read them in its own query."""
+def check_role(is_admin: bool, role: str | None, at_least: str, *, awaiting: bool = False) -> None:
+    """`require_role` for values already fetched, so a hot path can read them in its own query.
+    `awaiting`: a registered volunteer not yet confirmed, told so rather than asked to register."""
     if not is_admin and (role is None or RANK[role] < RANK[at_least]):
-        raise NotAllowed(f"error.need_{at_least}")
+        raise NotAllowed("error.awaiting_confirmation" if awaiting and at_least == "volunteer" else f"error.need_{at_least}")
 
 
 async def require_admin(session: AsyncSession, person_id: int) -> Person:

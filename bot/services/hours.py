@@ -6,16 +6,17 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db import Database
-from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, NotAllowed, NotFound
+from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, LooksRepeated, NotAllowed, NotFound
 from bot.services.access import check_role, effective_role, require_role, role_in
 from bot.services.ledger import Ledger, Ref
 from bot.services.notify import notify, notify_workers
+from bot.i18n import hours
 from bot.settings import Settings
 from models import Community, Membership, Person, ServiceCategory, ServiceLog
 
@@ -82,8 +83,11 @@ class HoursService:
     async def submit(
         self, person_id: int, community_id: int, *, category_id: int, service_date: date, minutes: int,
         note: str | None = None, photo: str | None = None, request_key: str | None = None,
+        repeat_ok: bool = True,
     ) -> LogView:
-        """A volunteer logs their own hours; the log waits for a worker."""
+        """A volunteer logs their own hours; the log waits for a worker. With `repeat_ok` False
+        (a chat asks before saving the same again), the same category and duration for the same
+        day as a log already there is refused as LooksRepeated."""
 
         async def work(session: AsyncSession) -> LogView:
             replay = await self._by_request_key(session, request_key)
@@ -93,7 +97,7 @@ class HoursService:
                 return replay
             view = await self._new_log(
                 session, person_id, community_id, category_id, service_date, minutes, note, photo,
-                submitted_by=person_id, request_key=request_key, need_role="volunteer",
+                submitted_by=person_id, request_key=request_key, need_role="volunteer", repeat_ok=repeat_ok,
             )
             await notify_workers(session, self.clock, community_id, "notify.pending_logs", coalesce="pending_logs")
             return view
@@ -140,6 +144,7 @@ class HoursService:
         self, session: AsyncSession, person_id: int, community_id: int, category_id: int,
         service_date: date, minutes: int, note: str | None, photo: str | None, *, submitted_by: int,
         request_key: str | None, event_name: str | None = None, need_role: str | None = None,
+        repeat_ok: bool = True,
     ) -> LogView:
         """Checks and inserts a pending log. `need_role`: the role the person must have, checked
         from the same query that reads the community and category (one round trip, not five)."""
@@ -163,19 +168,24 @@ class HoursService:
         (is_admin, role, confirmed, person_name, community, tz, category_community, active, points_per_hour,
          category, category_en) = found
         if need_role is not None:
-            check_role(is_admin, effective_role(role, confirmed), need_role)
+            check_role(is_admin, effective_role(role, confirmed), need_role,
+                       awaiting=role == "volunteer" and not confirmed)
         if community is None:
             raise NotFound("error.no_community")
         if category_community != community_id or not active:
             raise InvalidInput("error.bad_category")
         self._check_minutes(minutes)
         self._check_date(service_date, tz)
-        logged = await session.scalar(
-            select(func.coalesce(func.sum(ServiceLog.minutes), 0)).where(
-                ServiceLog.person_id == person_id, ServiceLog.service_date == service_date,
-                ServiceLog.status != "rejected",
-            )
-        )
+        # The day's minutes, and a log just like this one that day, in the same statement.
+        same_log = and_(ServiceLog.community_id == community_id, ServiceLog.category_id == category_id,
+                        ServiceLog.minutes == minutes)
+        logged, same = (await session.execute(
+            select(func.coalesce(func.sum(ServiceLog.minutes), 0), func.min(case((same_log, ServiceLog.id))))
+            .where(ServiceLog.person_id == person_id, ServiceLog.service_date == service_date,
+                   ServiceLog.status != "rejected")
+        )).one()
+        if same is not None and not repeat_ok:
+            raise LooksRepeated("log.looks_repeated", id=f"H{same}")
         if logged + minutes > MAX_MINUTES_PER_DAY:
             raise InvalidInput("error.day_limit", logged=logged, limit=MAX_MINUTES_PER_DAY)
         note = (note or "").strip()[:500] or None
@@ -234,7 +244,7 @@ class HoursService:
         view = replace(log, status="approved")
         if not view.recorded_by_worker:
             await notify(session, self.clock, log.person_id, "notify.log_approved",
-                         log=log_id, points=view.points, available=available)
+                         log=log_id, points=view.points, available=available, **_about(view))
         return Decision(view, changed=True, balance_after=available)
 
     async def reject(self, worker_id: int, log_id: int, reason: str) -> Decision:
@@ -253,7 +263,7 @@ class HoursService:
                 return await self._already(session, log_id, "rejected")
             balance = await self.ledger.balance(session, log.community_id, log.person_id)
             await notify(session, self.clock, log.person_id, "notify.log_rejected",
-                         log=log_id, reason=reason, available=balance.available)
+                         log=log_id, reason=reason, available=balance.available, **_about(log))
             view = replace(log, status="rejected", reject_reason=reason)
             return Decision(view, changed=True, balance_after=balance.available)
 
@@ -306,12 +316,15 @@ class HoursService:
                 ServiceLog.community_id == community_id, ServiceLog.status == "pending"
             ).order_by(ServiceLog.created_at, ServiceLog.id).limit(limit))
 
-    async def logs_of(self, person_id: int, community_id: int, status: str | None = None, limit: int = 20) -> list[LogView]:
+    async def logs_of(
+        self, person_id: int, community_id: int, status: str | None = None, limit: int = 20, offset: int = 0,
+    ) -> list[LogView]:
+        """Newest first."""
         stmt = _VIEW.where(ServiceLog.person_id == person_id, ServiceLog.community_id == community_id)
         if status:
             stmt = stmt.where(ServiceLog.status == status)
         async with self.db.read() as uow:
-            return await _views(uow.session, stmt.order_by(ServiceLog.id.desc()).limit(limit))
+            return await _views(uow.session, stmt.order_by(ServiceLog.id.desc()).offset(offset).limit(limit))
 
     async def get(self, log_id: int) -> LogView:
         async with self.db.read() as uow:
@@ -353,3 +366,9 @@ async def _views(session: AsyncSession, stmt) -> list[LogView]:  # noqa: ANN001 
 async def _name(session: AsyncSession, person_id: int) -> str:
     person = await session.get(Person, person_id)
     return person.display_name if person else str(person_id)
+
+
+def _about(log: LogView) -> dict[str, object]:
+    """What a notice about a log names, so the volunteer knows which one it is."""
+    return {"category": {"zh-CN": log.category, "en": log.category_en}, "date": log.service_date.isoformat(),
+            "hours": hours(log.minutes)}

@@ -66,6 +66,7 @@ class HistoryItem:
     ref_type: str | None
     ref_id: int | None
     reason: str | None
+    counterpart_id: int | None = None  # the person on the other side (a gift), if any
 
 
 @dataclass(frozen=True)
@@ -312,23 +313,31 @@ class Ledger:
     async def history(
         self, session: AsyncSession, community_id: int, person_id: int, *, page: int = 0, page_size: int = 10
     ) -> tuple[list[HistoryItem], bool]:
-        """Newest first; returns the page and whether an older page exists."""
+        """Newest first; returns the page and whether an older page exists. A hold and what
+        resolved it are one entry, in the phase it has come to (pending, post, void, expire)."""
         account = await self._account(session, community_id, "person", person_id, missing_ok=True)
         if account is None:
             return [], False
+        resolution = Transfer.__table__.alias("resolution")
+        other = Account.__table__.alias("other")
+        mine = Transfer.credit_account_id == account
         rows = (await session.execute(
             select(
-                Transfer.id, Transfer.kind, Transfer.phase, Transfer.amount, Transfer.created_at,
-                Transfer.ref_type, Transfer.ref_id, Transfer.reason,
-                case((Transfer.credit_account_id == account, 1), else_=-1).label("sign"),
+                Transfer.id, Transfer.kind, func.coalesce(resolution.c.phase, Transfer.phase).label("phase"),
+                Transfer.amount, Transfer.created_at, Transfer.ref_type, Transfer.ref_id, Transfer.reason,
+                case((mine, 1), else_=-1).label("sign"), other.c.person_id.label("counterpart"),
             )
-            .where(or_(Transfer.debit_account_id == account, Transfer.credit_account_id == account))
+            .outerjoin(resolution, resolution.c.pending_id == Transfer.id)
+            .join(other, other.c.id == case((mine, Transfer.debit_account_id), else_=Transfer.credit_account_id))
+            .where(or_(Transfer.debit_account_id == account, Transfer.credit_account_id == account),
+                   Transfer.pending_id.is_(None))
             .order_by(Transfer.id.desc())
             .offset(page * page_size)
             .limit(page_size + 1)
         )).all()
         items = [
-            HistoryItem(r.id, r.kind, r.phase, r.sign * r.amount, r.created_at, r.ref_type, r.ref_id, r.reason)
+            HistoryItem(r.id, r.kind, r.phase, r.sign * r.amount, r.created_at, r.ref_type, r.ref_id, r.reason,
+                        r.counterpart)
             for r in rows[:page_size]
         ]
         return items, len(rows) > page_size

@@ -78,7 +78,9 @@ class OutboxService:
                 params = dict(note.params)
                 loc = params.pop("_locale", None) or locale or self.default_locale
                 deliveries.append(Delivery(note.person_id, address, loc, Text(note.key, params)))
-            return deliveries
+            # A folded message says how many it stands for.
+            return [replace(d, text=Text(d.text.key, {**d.text.params, "count": d.count})) if i in folded.values() else d
+                    for i, d in enumerate(deliveries)]
 
         return await self.db.transaction(work)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +16,7 @@ from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.services.access import get_person, require_admin, require_role
 from bot.services.audit import audit
 from bot.services.ledger import Ledger
+from bot.services.notify import notify, notify_workers
 from bot.settings import Settings
 from models import Community, Identity, InviteCode, Membership, Person, ServiceCategory
 
@@ -49,6 +51,16 @@ class StaffChat:
     locale: str
     role: str | None  # in the community they act in now
     is_admin: bool
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A volunteer waiting for a worker's confirmation."""
+
+    person_id: int
+    name: str
+    phone: str | None
+    joined_at: datetime
 
 
 def new_code(length: int = 8) -> str:
@@ -119,6 +131,12 @@ class PeopleService:
         if person_id is None:
             person_id = await session.scalar(select(Person.id).where(Person.display_name == handle).limit(1))
         return None if person_id is None else await session.get(Person, person_id)
+
+    async def name_of(self, person_id: int) -> str:
+        """The name workers know a person by: the registered real name when there is one."""
+        async with self.db.read() as uow:
+            person = await get_person(uow.session, person_id)
+            return person.real_name or person.display_name
 
     async def person_named(self, handle: str) -> Person | None:
         async with self.db.read() as uow:
@@ -228,21 +246,45 @@ class PeopleService:
                 community = await session.get(Community, community_id)
                 membership.role = "volunteer"
                 membership.confirmed = not community.confirm_volunteers
+                if not membership.confirmed:  # someone is waiting: the workers hear of it
+                    await notify_workers(session, self.clock, community_id, "notify.volunteer_waiting",
+                                         name=real_name)
             return _member(membership)
 
         return await self.db.transaction(work)
 
     async def confirm_volunteer(self, actor_id: int, community_id: int, person_id: int) -> Member:
+        """A worker confirms a registered volunteer, who is told. Confirming again changes nothing."""
+
         async def work(session: AsyncSession) -> Member:
             await require_role(session, actor_id, community_id, "worker")
             membership = await self._membership(session, person_id, community_id)
             if membership is None:
                 raise NotFound("error.not_member")
-            membership.confirmed = True
-            await audit(session, self.clock, "volunteer.confirm", actor_id, community_id, "person", person_id)
+            if membership.role == "resident":
+                raise InvalidInput("error.not_registered")
+            if not membership.confirmed:
+                membership.confirmed = True
+                await audit(session, self.clock, "volunteer.confirm", actor_id, community_id, "person", person_id)
+                community = await session.get(Community, community_id)
+                await notify(session, self.clock, person_id, "notify.volunteer_confirmed", community=community.name)
             return _member(membership)
 
         return await self.db.transaction(work)
+
+    async def awaiting_confirmation(self, worker_id: int, community_id: int, limit: int = 1000) -> list[Waiting]:
+        """Registered volunteers a worker has not confirmed yet, longest waiting first."""
+        async with self.db.read() as uow:
+            await require_role(uow.session, worker_id, community_id, "worker")
+            rows = (await uow.session.execute(
+                select(Person.id, func.coalesce(Person.real_name, Person.display_name), Person.phone,
+                       Membership.joined_at)
+                .join(Membership, Membership.person_id == Person.id)
+                .where(Membership.community_id == community_id, Membership.role == "volunteer",
+                       Membership.confirmed.is_(False))
+                .order_by(Membership.joined_at, Person.id).limit(limit)
+            )).all()
+        return [Waiting(*row) for row in rows]
 
     async def require_confirmation(self, actor_id: int, community_id: int, required: bool) -> None:
         """Whether new volunteers wait for a worker's /confirm before they may log hours."""

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+from datetime import date
+
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -11,6 +15,21 @@ from bot.services.access import get_person, require_role, role_in
 from bot.services.audit import audit
 from bot.services.ledger import Balance, HistoryItem, Ledger, TransferResult
 from bot.services.notify import notify
+from models import Person, Redemption, ServiceCategory, ServiceLog, ShopItem
+
+
+@dataclass(frozen=True)
+class HistoryLine(HistoryItem):
+    """A history entry and what it was for: the service log's category, date and duration, the
+    goods redeemed, the other person of a gift."""
+
+    category: str | None = None
+    category_en: str | None = None
+    service_date: date | None = None
+    minutes: int | None = None
+    goods: str | None = None
+    quantity: int | None = None
+    counterpart: str | None = None
 
 
 class PointsService:
@@ -21,9 +40,38 @@ class PointsService:
         async with self.db.read() as uow:
             return await self.ledger.balance(uow.session, community_id, person_id)
 
-    async def history(self, person_id: int, community_id: int, page: int = 0, page_size: int = 10) -> tuple[list[HistoryItem], bool]:
+    async def history(self, person_id: int, community_id: int, page: int = 0, page_size: int = 10) -> tuple[list[HistoryLine], bool]:
+        """A page of the person's points history, each entry with what it was for."""
         async with self.db.read() as uow:
-            return await self.ledger.history(uow.session, community_id, person_id, page=page, page_size=page_size)
+            session = uow.session
+            items, more = await self.ledger.history(session, community_id, person_id, page=page, page_size=page_size)
+            logs = {row.id: row for row in (await session.execute(
+                select(ServiceLog.id, ServiceCategory.name, ServiceCategory.name_en, ServiceLog.service_date,
+                       ServiceLog.minutes)
+                .join(ServiceCategory, ServiceCategory.id == ServiceLog.category_id)
+                .where(ServiceLog.id.in_(_refs(items, "log")))
+            )).all()}
+            goods = {row.id: row for row in (await session.execute(
+                select(Redemption.id, ShopItem.name, Redemption.quantity)
+                .join(ShopItem, ShopItem.id == Redemption.item_id)
+                .where(Redemption.id.in_(_refs(items, "redemption")))
+            )).all()}
+            people = dict((await session.execute(
+                select(Person.id, func.coalesce(Person.real_name, Person.display_name))
+                .where(Person.id.in_({i.counterpart_id for i in items if i.counterpart_id}))
+            )).all())
+        lines = []
+        for i in items:
+            log = logs.get(i.ref_id) if i.ref_type == "log" else None
+            bought = goods.get(i.ref_id) if i.ref_type == "redemption" else None
+            lines.append(HistoryLine(
+                **{f.name: getattr(i, f.name) for f in fields(HistoryItem)},
+                category=log.name if log else None, category_en=log.name_en if log else None,
+                service_date=log.service_date if log else None, minutes=log.minutes if log else None,
+                goods=bought.name if bought else None, quantity=bought.quantity if bought else None,
+                counterpart=people.get(i.counterpart_id) if i.kind == "gift" else None,
+            ))
+        return lines, more
 
     async def adjust(self, actor_id: int, community_id: int, person_id: int, amount: int, reason: str, key: str) -> TransferResult:
         """Manual correction by a worker or an admin, audited; never one's own account."""
@@ -69,3 +117,7 @@ class PointsService:
             return await self.ledger.donate(session, community_id=community_id, person_id=person_id, amount=amount, key=key)
 
         return await self.db.transaction(work)
+
+
+def _refs(items: list[HistoryItem], ref_type: str) -> list[int]:
+    return [i.ref_id for i in items if i.ref_type == ref_type and i.ref_id is not None]

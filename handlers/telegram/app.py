@@ -146,10 +146,19 @@ async def on_button(update: Update, context: LoveBankContext) -> None:
         with suppress(TelegramError):
             await query.answer(render(context.locale, "error.stale_option"))
         return
-    with suppress(TelegramError):  # answered at once: the client stops its spinner
-        await query.answer()
     caller, chat_id = found
-    turn = await _turn(context, caller, Input(option=data, request_key=str(update.update_id)))
+    try:
+        turn = await _turn(context, caller, Input(option=data, request_key=str(update.update_id)))
+    except Exception:
+        with suppress(TelegramError):  # the client stops its spinner even when handling failed
+            await query.answer()
+        raise
+    if turn.press_refused:  # a double tap, an old step's button, someone else's buttons: a toast
+        with suppress(TelegramError):
+            await query.answer(" ".join(context.dialogs.render(turn.locale, turn.replies)), show_alert=False)
+        return
+    with suppress(TelegramError):  # the client stops its spinner
+        await query.answer()
     if message is not None:
         await _mark_chosen(context, message, data, turn.locale)
     await send_replies(context.bot, chat_id, turn.locale, turn.replies, context.chat_data)

@@ -42,6 +42,7 @@ def menu(locale: str, *, role: str | None, is_admin: bool = False) -> Menu:
         for spec in COMMANDS.values()
         if spec.help_key and (not spec.admin_only or is_admin)
         and (spec.role is None or is_admin or (role is not None and RANK[role] >= RANK[spec.role]))
+        and not (spec.name == "start" and role is not None)  # members have joined already
     )
 
 

@@ -169,7 +169,7 @@ async def dialog_state(services: Services, user: TgUser) -> tuple[str, str] | No
             select(DialogState.flow, DialogState.step).join(Identity, Identity.id == DialogState.identity_id)
             .where(Identity.channel == "telegram", Identity.external_id == str(user.id))
         )).first()
-    return None if row is None else (row.flow, row.step)
+    return None if row is None or not row.flow else (row.flow, row.step)  # None: in no flow
 
 
 async def person_of(services: Services, user: TgUser) -> int:

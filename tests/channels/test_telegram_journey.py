@@ -73,7 +73,7 @@ async def test_whole_journey(tg: Telegram, tg_services: Services) -> None:
     tg.api.clear()
     await deliver(tg.app.bot, tg_services)
     [note] = tg.api.sent("sendMessage", chat_id=volunteer.id)
-    assert f"H{first} 已通过" in note.text and "当前可用 20 分" in note.text
+    assert f"H{first}（探访，2 小时）已通过" in note.text and "当前可用 20 分" in note.text
     out = texts(await volunteer.send("/balance"))
     assert "可用积分：20" in out and "累计服务：2 小时" in out
     assert await available(tg_services, volunteer) == 20
@@ -130,10 +130,9 @@ async def test_batch_approve_by_one_button(tg: Telegram, tg_services: Services) 
     ids = []
     for line in ("/log 1h 探访", "/log 2h 助餐", "/log 30m 咨询"):
         ids += log_ids(await cast.volunteer.send(line))
-    out = await cast.worker.send("/pending")
-    batch = f"/approve {' '.join(f'H{i}' for i in ids)}"
-    assert out[-1].buttons == [{"callback_data": batch, "text": "全部通过"}]
-    out = texts(await cast.worker.press(batch))
+    [page] = await cast.worker.send("/pending")  # one message: the items, their buttons, approve all
+    assert page.buttons[-1] == {"callback_data": "/approve all", "text": "全部通过（3 条服务记录）"}
+    out = texts(await cast.worker.press("/approve all"))
     assert "已通过 3 条记录，共发放 35 积分" in out
     assert await available(tg_services, cast.volunteer) == 35
     assert "没有待审核" in texts(await cast.worker.send("/pending"))

@@ -52,7 +52,7 @@ async def test_menus_per_role_and_language(tg: Telegram, tg_services: Services) 
 
 
 def test_menu_descriptions_drop_the_usage() -> None:
-    assert description("zh-CN", "help.reject") == "驳回服务记录"
+    assert description("zh-CN", "help.reject") == "驳回服务记录或兑换（R4）"
     assert description("en", "help.start").startswith("join")
 
 

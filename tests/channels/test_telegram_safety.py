@@ -114,9 +114,10 @@ async def test_a_double_press_of_submit_logs_once(tg: Telegram, tg_services: Ser
     for choice in ("探访", "today", "60", "skip"):
         await v.press(choice)
     message = v.keyboard_message("yes").result
-    assert "已提交" in texts(await v.press_raw("yes", message))
+    [log_id] = log_ids(await v.press_raw("yes", message))
     before = await snapshot(tg_services)
-    assert "过期" in texts(await v.press_raw("yes", message))
+    again = texts(await v.press_raw("yes", message))  # not "expired": it says what became of it
+    assert f"已经提交过了（H{log_id}）" in again and "过期" not in again
     assert await snapshot(tg_services) == before
 
 
@@ -186,8 +187,8 @@ async def test_a_step_answer_that_was_never_offered_changes_nothing(tg: Telegram
     await v.send("/log")
     before = await snapshot(tg_services)
     for data in ("c999999", "xx:1", "yes"):
-        out = texts(await v.press_raw(data, forged_message(v.id, data)))
-        assert "没有这个服务类别" in out
+        out = await v.press_raw(data, forged_message(v.id, data))
+        assert [c.method for c in out] == ["answerCallbackQuery"] and "已经用过了" in texts(out)  # refused
     assert await dialog_state(tg_services, v) == ("log", "category")
     assert await snapshot(tg_services) == before
 

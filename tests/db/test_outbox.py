@@ -41,4 +41,5 @@ async def test_a_delivery_goes_to_the_persons_channel_in_their_language(services
     assert await services.outbox.take("telegram") == []  # the volunteer has no Telegram identity
     [note] = await services.outbox.take("console", person_id=w.volunteer)
     assert (note.address, note.locale, note.text.key) == ("volunteer1", "en", "notify.log_approved")
-    assert note.text.params == {"log": log_id, "points": 5, "available": 5}
+    assert note.text.params == {"log": log_id, "points": 5, "available": 5, "date": "2026-11-20", "hours": "0.5",
+                                "category": {"zh-CN": "探访", "en": "Visit"}}

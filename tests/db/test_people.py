@@ -171,7 +171,7 @@ async def test_unconfirmed_volunteers_act_as_residents_until_confirmed(services:
     await _confirming_community(services, w)
     member = await services.people.register_volunteer(w.resident, w.community_id, "王小明", "13800138000")
     assert (member.role, member.confirmed) == ("volunteer", False)
-    async with refused(services, NotAllowed, "error.need_volunteer"):
+    async with refused(services, NotAllowed, "error.awaiting_confirmation"):  # told she waits, not to register
         await _submit(services, w, w.resident)
     async with refused(services, InvalidInput, "error.not_volunteer"):
         await services.hours.record(w.worker, w.community_id, [w.resident], category_id=w.categories["探访"],

@@ -16,6 +16,7 @@ import bot.flows  # noqa: F401  (registers the commands)
 from bot.dialogs.core import COMMANDS
 from bot.services import Services
 from models import Person
+from tests.dialogs.chat import flow_of
 from tests.shop_helpers import Chat, Said, fund, snapshot
 from tests.world import World, make_world, stray_chinese
 
@@ -46,29 +47,36 @@ def _lines(*lines: str) -> Reach:
     return reach
 
 
+async def _pending(m: Market) -> list[str]:
+    await _fresh_redemption(m)  # something is waiting, whatever ran before
+    return ["/pending"]
+
+
 async def _reject_reason(m: Market) -> list[str]:
     return [f"/reject_order R{await _fresh_redemption(m)}"]
 
 
-STATES: dict[str, tuple[str, Reach]] = {
-    "idle": ("volunteer1", _lines()),
-    "shop": ("volunteer1", _lines("/shop")),
-    "orders": ("volunteer1", _lines("/redeem I2 1", "/orders")),
-    "redeem/quantity": ("volunteer1", _lines("/redeem I1")),
-    "redeem/confirm": ("volunteer1", _lines("/redeem I1", "1")),
-    "gift/confirm": ("volunteer1", _lines("/gift volunteer2 5")),
-    "donate/confirm": ("volunteer1", _lines("/donate 5")),
-    "pending": ("worker1", _lines("/pending")),
-    "reject_order/reason": ("worker1", _reject_reason),
-    "pickup/code": ("worker1", _lines("/pickup")),
-    "additem/name": ("worker1", _lines("/additem")),
-    "additem/price": ("worker1", _lines("/additem", "Soap")),
-    "additem/stock": ("worker1", _lines("/additem", "Soap", "15")),
-    "additem/donor": ("worker1", _lines("/additem", "Soap", "15", "4")),
-    "additem/photo": ("worker1", _lines("/additem", "Soap", "15", "4", "skip")),
-    "additem/confirm": ("worker1", _lines("/additem", "Soap", "15", "4", "skip", "skip")),
-    "edititem/photo": ("worker1", _lines("/edititem I1 photo")),
-    "restock/reason": ("worker1", _lines("/restock I1 5")),
+# The state a name stands for, asserted before fuzzing it: the flow and step, or outside any flow
+# the key of the last reply (the list the person is looking at).
+STATES: dict[str, tuple[str, Reach, tuple[str, str] | str | None]] = {
+    "idle": ("volunteer1", _lines(), None),
+    "shop": ("volunteer1", _lines("/shop"), "shop.page"),
+    "orders": ("volunteer1", _lines("/redeem I2 1", "/orders"), "orders.list"),
+    "redeem/quantity": ("volunteer1", _lines("/redeem I1"), ("redeem", "quantity")),
+    "redeem/confirm": ("volunteer1", _lines("/redeem I1", "1"), ("redeem", "confirm")),
+    "gift/confirm": ("volunteer1", _lines("/gift volunteer2 5"), ("gift", "confirm")),
+    "donate/confirm": ("volunteer1", _lines("/donate 5"), ("donate", "confirm")),
+    "pending": ("worker1", _pending, "pending.page"),
+    "reject_order/reason": ("worker1", _reject_reason, ("reject_order", "reason")),
+    "pickup/code": ("worker1", _lines("/pickup"), ("pickup", "code")),
+    "additem/name": ("worker1", _lines("/additem"), ("additem", "name")),
+    "additem/price": ("worker1", _lines("/additem", "Soap"), ("additem", "price")),
+    "additem/stock": ("worker1", _lines("/additem", "Soap", "15"), ("additem", "stock")),
+    "additem/donor": ("worker1", _lines("/additem", "Soap", "15", "4"), ("additem", "donor")),
+    "additem/photo": ("worker1", _lines("/additem", "Soap", "15", "4", "skip"), ("additem", "photo")),
+    "additem/confirm": ("worker1", _lines("/additem", "Soap", "15", "4", "skip", "skip"), ("additem", "confirm")),
+    "edititem/photo": ("worker1", _lines("/edititem I1 photo"), ("edititem", "photo")),
+    "restock/reason": ("worker1", _lines("/restock I1 5"), ("restock", "reason")),
 }
 SHOP_COMMANDS = sorted(
     name for name in COMMANDS
@@ -103,11 +111,7 @@ async def market(services: Services) -> Market:
 
 
 async def _check(m: Market, state: str, locale: str, text: str | None, press: str | None) -> None:
-    who, reach = STATES[state]
-    await m.services.people.set_locale(m.w.worker if who == "worker1" else m.w.volunteer, locale)
-    await m.chat.say(who, "/cancel")
-    for line in await reach(m):
-        await m.chat.say(who, line)
+    who = await _reach(m, state, locale)
     before = await snapshot(m.services)
     said: Said = await (m.chat.say(who, text) if text is not None else m.chat.press(who, press or ""))
     given_text = text if text is not None else press or ""
@@ -118,6 +122,27 @@ async def _check(m: Market, state: str, locale: str, text: str | None, press: st
         assert await stray_chinese(m.services, said.text) is None, said.text
     if any(k.startswith("error.") for k in said.keys):
         assert await snapshot(m.services) == before, said.keys
+
+
+async def _reach(m: Market, state: str, locale: str) -> str:
+    """Go to the state from idle and check it is the state named."""
+    who, reach, expected = STATES[state]
+    await m.services.people.set_locale(m.w.worker if who == "worker1" else m.w.volunteer, locale)
+    await m.chat.say(who, "/cancel")
+    said = None
+    for line in await reach(m):
+        said = await m.chat.say(who, line)
+    flow = await flow_of(m.services, who)
+    if isinstance(expected, str):
+        assert flow is None and said is not None and said.keys == [expected], (state, flow, said)
+    else:
+        assert flow == expected, (state, flow, said)
+    return who
+
+
+async def test_every_shop_state_is_reached(market: Market) -> None:
+    for state in STATES:
+        await _reach(market, state, "zh-CN")
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

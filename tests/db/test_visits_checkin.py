@@ -169,7 +169,7 @@ async def test_two_not_at_home_in_a_row_flag_the_elder_and_tell_the_worker(servi
     wang = r.elders["王秀英"]
     first = await services.visits.record(r.volunteer, wang, kind="visit", outcome="not_home", minutes=30)
     assert not first.flagged
-    assert await inbox(services, r.worker) == ["有新的服务记录等待审核，发送 /pending 查看。"]  # the log, no flag
+    assert await inbox(services, r.worker) == ["有 1 条新的服务记录等待审核，发送 /pending 查看。"]  # the log, no flag
     said = await Chat(services, "volunteer2").say(f"/visit E{wang} 不在家 敲门没人应")
     assert "⚠️ 王秀英 已连续两次不在家，已做标记并告诉社工。" in said
     assert [n for n in await inbox(services, r.worker) if n.startswith("⚠️")] == [

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
+
 from bot.dialogs import Caller, Dialogs, Input, Turn
+from bot.services import Services
+from models import DialogState, Identity
 
 
 @dataclass
@@ -37,3 +41,13 @@ class Chat:
     def keys(self) -> list[str]:
         assert self.last is not None
         return [r.text.key for r in self.last.replies]
+
+
+async def flow_of(services: Services, handle: str, channel: str = "console") -> tuple[str, str] | None:
+    """The flow and step a person is in, as the engine saved them; None when in no flow."""
+    async with services.db.read() as uow:
+        row = (await uow.session.execute(
+            select(DialogState.flow, DialogState.step).join(Identity, Identity.id == DialogState.identity_id)
+            .where(Identity.channel == channel, Identity.external_id == handle)
+        )).first()
+    return None if row is None or not row.flow else (row.flow, row.step)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.services import Services
 from models import AuditEntry, InviteCode, Membership, ServiceLog, Transfer
@@ -23,7 +23,7 @@ async def _snapshot(services: Services) -> tuple:
             tuple(await s.scalars(select(ServiceLog.status).order_by(ServiceLog.id))),
             await s.scalar(select(func.count()).select_from(ServiceLog)),
             await s.scalar(select(func.count()).select_from(InviteCode)),
-            tuple(await s.scalars(select(Membership.role).order_by(Membership.id))),
+            tuple((await s.execute(select(Membership.role, Membership.confirmed).order_by(Membership.id))).all()),
             await s.scalar(select(func.count()).select_from(AuditEntry)),
         )
 
@@ -42,7 +42,7 @@ MATRIX = {
     "/reject H{log} 不符合要求": {"worker1", "admin"},
     "/record volunteer2 1h 探访": {"worker1", "admin"},
     "/invite": {"worker1", "otherworker", "admin"},  # each worker invites to their own community
-    "/confirm volunteer2": {"worker1", "admin"},
+    "/confirm V{waiting}": {"worker1", "admin"},  # volunteer3 registered and waits for a worker
     "/appoint volunteer2": {"admin"},
     "/newcommunity 新社区": {"admin"},
 }
@@ -52,16 +52,20 @@ MATRIX = {
 @pytest.mark.parametrize("action", list(MATRIX))
 async def test_privileged_actions(services: Services, world: World, chat, who: str, action: str) -> None:  # noqa: ANN001
     log_id = await _pending_log(services, world)
+    waiting = world.volunteers[2]
+    async with services.db.uow() as uow:
+        await uow.session.execute(update(Membership).where(Membership.person_id == waiting).values(confirmed=False))
+        await uow.commit()
     if who == "admin":  # admins act in whichever community they switch to
         await chat("admin").say("/community 幸福社区")
     before = await _snapshot(services)
     person = chat(who)
-    await person.say(action.format(log=log_id))
+    await person.say(action.format(log=log_id, waiting=waiting))
     keys = person.keys()
     after = await _snapshot(services)
     if who in MATRIX[action]:
         assert not any(k.startswith("error.") for k in keys), keys
-        assert after != before or action.startswith("/confirm")  # confirming a confirmed volunteer is a no-op
+        assert after != before  # the action did something
     else:
         assert len(keys) == 1 and keys[0].startswith("error."), keys
         assert after == before
@@ -69,8 +73,9 @@ async def test_privileged_actions(services: Services, world: World, chat, who: s
 
 async def test_pending_list_only_for_workers_of_that_community(services: Services, world: World, chat) -> None:  # noqa: ANN001
     log_id = await _pending_log(services, world)
-    assert f"H{log_id}" in await chat("worker1").say("/pending")
-    assert chat("worker1").keys  # the worker sees it
+    worker = chat("worker1")
+    assert f"H{log_id}" in await worker.say("/pending")
+    assert worker.keys() == ["pending.page"] and f"/approve H{log_id}" in worker.options()
     other = chat("otherworker")
     assert f"H{log_id}" not in await other.say("/pending")
     for who in ("resident1", "volunteer2"):
@@ -118,5 +123,10 @@ async def test_step_answer_outside_the_offered_options_is_refused(services: Serv
     volunteer = chat("volunteer1")
     await volunteer.say("/log")
     other_category = (await services.hours.categories(world.other_community_id))[0].id
-    await volunteer.press(f"c{other_category}")  # a category of another community
-    assert volunteer.keys()[0] == "error.bad_category"
+    before = await _snapshot(services)
+    await volunteer.press(f"c{other_category}")  # a category of another community: not on the list
+    assert volunteer.keys() == ["error.old_button"]
+    assert volunteer.last is not None and volunteer.last.press_refused
+    await volunteer.say("1")  # the step still takes its own options
+    assert volunteer.keys() == ["log.ask_date"]
+    assert await _snapshot(services) == before

@@ -13,21 +13,22 @@ import bot.flows  # noqa: F401
 from bot.dialogs.core import COMMANDS
 from bot.services import Services
 from models import Membership, Notification, Person, ServiceLog, Transfer
-from tests.dialogs.chat import Chat
+from tests.dialogs.chat import Chat, flow_of
 from tests.world import World, stray_chinese
 
-# How to reach each state of each flow from idle.
+# How to reach each state from idle: who, what they say, and the state it must be in then (the
+# flow and step, or outside any flow the reply that names it), asserted before fuzzing it.
 STATES = {
-    "idle": [],
-    "log/category": ["/log"],
-    "log/date": ["/log", "1"],
-    "log/other-date": ["/log", "1", "3"],
-    "log/duration": ["/log", "1", "1"],
-    "log/note": ["/log", "1", "1", "2"],
-    "log/confirm": ["/log", "1", "1", "2", "1"],
-    "lang/choose": ["/lang"],
-    "register/name": ["/volunteer"],
-    "history": ["/history"],
+    "idle": ("volunteer1", [], None),
+    "log/category": ("volunteer1", ["/log"], ("log", "category")),
+    "log/date": ("volunteer1", ["/log", "1"], ("log", "date")),
+    "log/other-date": ("volunteer1", ["/log", "1", "3"], ("log", "date", "log.type_date")),
+    "log/duration": ("volunteer1", ["/log", "1", "1"], ("log", "duration")),
+    "log/note": ("volunteer1", ["/log", "1", "1", "2"], ("log", "note")),
+    "log/confirm": ("volunteer1", ["/log", "1", "1", "2", "1"], ("log", "confirm")),
+    "lang/choose": ("volunteer1", ["/lang"], ("lang", "choose")),
+    "register/name": ("resident1", ["/volunteer"], ("register", "name")),
+    "history": ("volunteer1", ["/history"], "history.empty"),
 }
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -49,8 +50,9 @@ async def _snapshot(services: Services) -> tuple:
 
 async def _check(services: Services, chat: Chat, state: str, text: str | None, press: str | None, locale: str) -> None:
     await chat.say("/cancel")
-    for answer in STATES[state]:
+    for answer in STATES[state][1]:
         await chat.say(answer)
+    await _assert_reached(services, chat, state)
     before = await _snapshot(services)
     rendered = await (chat.say(text) if text is not None else chat.press(press or ""))
     keys = chat.keys()
@@ -65,24 +67,49 @@ async def _check(services: Services, chat: Chat, state: str, text: str | None, p
         assert await _snapshot(services) == before, keys
 
 
+async def _assert_reached(services: Services, chat: Chat, state: str) -> None:
+    """The state a test names is the state it fuzzes: a flow's step, or the reply outside one."""
+    expected = STATES[state][2]
+    flow = await flow_of(services, chat.handle)
+    if expected is None:
+        assert flow is None, (state, flow)
+    elif isinstance(expected, str):
+        assert flow is None and chat.keys() == [expected], (state, flow, chat.keys())
+    else:
+        assert flow == expected[:2], (state, flow)
+        if len(expected) > 2:
+            assert chat.keys()[-1] == expected[2], (state, chat.keys())
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(state=st.sampled_from(sorted(STATES)), text=inputs, locale=st.sampled_from(["zh-CN", "en"]))
 async def test_random_text_in_every_state(services: Services, world: World, chat, state: str, text: str, locale: str) -> None:  # noqa: ANN001
-    volunteer = await _english_volunteer(services, world, chat, locale)
-    await _check(services, volunteer, state, text, None, locale)
+    person = await _in_language(services, world, chat, STATES[state][0], locale)
+    await _check(services, person, state, text, None, locale)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(state=st.sampled_from(sorted(STATES)), press=presses, locale=st.sampled_from(["zh-CN", "en"]))
 async def test_random_button_data_in_every_state(services: Services, world: World, chat, state: str, press: str, locale: str) -> None:  # noqa: ANN001
-    volunteer = await _english_volunteer(services, world, chat, locale)
-    await _check(services, volunteer, state, None, press, locale)
+    person = await _in_language(services, world, chat, STATES[state][0], locale)
+    await _check(services, person, state, None, press, locale)
 
 
-async def _english_volunteer(services: Services, world: World, chat, locale: str) -> Chat:  # noqa: ANN001
-    """volunteer1 with an ASCII name, in the wanted language (so stray Chinese is a defect)."""
+async def test_every_state_is_reached(services: Services, world: World, chat) -> None:  # noqa: ANN001
+    """Each state is reachable as written (the fuzzing above asserts it too, for the states drawn)."""
+    for state, (who, _, _) in STATES.items():
+        person = await _in_language(services, world, chat, who, "zh-CN")
+        await person.say("/cancel")
+        for answer in STATES[state][1]:
+            await person.say(answer)
+        await _assert_reached(services, person, state)
+
+
+async def _in_language(services: Services, world: World, chat, handle: str, locale: str) -> Chat:  # noqa: ANN001
+    """The person with an ASCII name, in the wanted language (so stray Chinese is a defect)."""
+    person_id = {"volunteer1": world.volunteer, "resident1": world.resident}[handle]
     async with services.db.uow() as uow:
-        person = await uow.session.get(Person, world.volunteer)
+        person = await uow.session.get(Person, person_id)
         person.display_name, person.real_name, person.locale = "Vol One", "Vol One", locale
         await uow.commit()
-    return chat("volunteer1")
+    return chat(handle)

@@ -16,8 +16,8 @@ async def test_join_register_log_approve_balance(services: Services, world: Worl
     code = text.split("：")[1].split("（")[0].strip()
     assert "欢迎" in await newcomer.say(f"/start {code}")
     assert newcomer.keys() == ["start.joined", "register.ask_name"]
-    await newcomer.say("李新")
-    assert newcomer.last.replies[0].request_contact
+    asked = await newcomer.say("李新")
+    assert newcomer.keys() == ["register.ask_phone_typed"] and "按钮" not in asked  # the console has none
     assert "不对" in await newcomer.say("12ab")  # bad phone, asked again
     assert "登记成功" in await newcomer.say("13912345678")
 
@@ -35,7 +35,7 @@ async def test_join_register_log_approve_balance(services: Services, world: Worl
     assert newcomer.keys() == ["log.submitted"]
 
     text = await worker.say("/pending")
-    assert "李新" in text and worker.options()[-1].startswith("/approve H")
+    assert "李新" in text and worker.options()[-1] == "/approve all"
     await worker.press(worker.options()[-1])  # approve all
     assert worker.keys() == ["approve.batch_done"]
     text = await newcomer.say("/balance")
@@ -98,9 +98,12 @@ async def test_double_confirm_of_a_draft_logs_once(services: Services, world: Wo
     volunteer = chat("volunteer1")
     for answer in ("/log", "1", "1", "2", "1"):
         await volunteer.say(answer)
-    await volunteer.press("yes")
-    await volunteer.press("yes")  # the flow is over: a stale press
-    assert volunteer.keys() == ["error.stale_option"]
+    submitted = await volunteer.press("yes")
+    [log] = await services.hours.logs_of(world.volunteer, world.community_id)
+    assert f"H{log.id}" in submitted
+    # The flow is over: pressing ✅ again says it was submitted, and which log it became.
+    assert f"已经提交过了（H{log.id}）" in await volunteer.press("yes")
+    assert volunteer.keys() == ["log.already_submitted"]
     assert len(await services.hours.logs_of(world.volunteer, world.community_id)) == 1
 
 
@@ -154,11 +157,39 @@ async def test_a_community_can_require_confirming_new_volunteers(services: Servi
     assert volunteer.keys() == ["error.need_worker"]
     await worker.say("/confirmnew on")
     code = (await worker.say("/invite")).split("：")[1].split("（")[0].strip()
-    for line in (f"/start {code}", "赵新", "13800001111"):
+    await services.outbox.take("console", person_id=world.worker)  # nothing old in the way
+    for line in (f"/start {code}", "钱阿姨", "13800001111"):
         await newcomer.say(line)
     assert newcomer.keys() == ["register.awaiting_confirmation"]
-    await newcomer.say("/log 1h 探访")
-    assert newcomer.keys() == ["error.need_volunteer"]
-    await worker.say("/confirm newbie2")
+
+    # She is told she waits for a worker, not asked to register again.
+    assert "等社区工作者确认" in await newcomer.say("/log 1h 助餐 送饭")
+    assert newcomer.keys() == ["error.awaiting_confirmation"]
+    assert "等社区工作者确认" in await newcomer.say("/help")
+    # The workers hear that someone waits, and /pending lists her with a confirm button.
+    notes = await services.outbox.take("console", person_id=world.worker)
+    assert [(n.text.key, n.text.params["name"]) for n in notes] == [("notify.volunteer_waiting", "钱阿姨")]
+    listing = await worker.say("/pending")
+    assert "钱阿姨" in listing and "13800001111" in listing
+    [confirm] = [o for o in worker.options() if o.startswith("/confirm V")]
+    await worker.press(confirm)
+    assert worker.keys() == ["confirm.done"]
+    assert "钱阿姨" not in await worker.say("/pending")  # nobody waits any more
+
+    # She is told, and may log now.
+    [told] = await services.outbox.take("console", person_id=await _person(services, "newbie2"))
+    assert told.text.key == "notify.volunteer_confirmed"
     await newcomer.say("/log 1h 探访")
     assert newcomer.keys() == ["log.submitted"]
+    # Confirming again changes nothing; a member who never registered cannot be confirmed.
+    await worker.say(confirm)
+    assert worker.keys() == ["confirm.done"]
+    assert await services.outbox.take("console", person_id=await _person(services, "newbie2")) == []
+    await worker.say("/confirm resident1")
+    assert worker.keys() == ["error.not_registered"]
+
+
+async def _person(services: Services, handle: str) -> int:
+    person = await services.people.person_named(handle)
+    assert person is not None
+    return person.id

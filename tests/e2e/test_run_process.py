@@ -249,10 +249,10 @@ def test_lovebank_run_plays_the_journey_over_http(bot_api: Any, tmp_path: Path) 
         worker.hears(0, "等待审核")
         since = api.mark()
         worker.say("/pending", f"H{ids[1]}")
-        batch = worker.hears(since, "共 2 条")
-        worker.press(batch, f"/approve H{ids[0]} H{ids[1]}", "已通过 2 条记录，共发放 30 积分")
+        page = worker.hears(since, "共 2 项")
+        worker.press(page, "/approve all", "已通过 2 条记录，共发放 30 积分")
 
-        volunteer.hears(0, f"H{ids[1]} 已通过")
+        volunteer.hears(0, f"H{ids[1]}（助餐，2 小时）已通过")
         volunteer.say("/balance", "可用积分：30")
         assert sum(1 for c in api.calls if c.method == "sendMessage" and "等待审核" in c.text
                    and str(c.params["chat_id"]) == "2002") == 1
