@@ -11,9 +11,10 @@ from datetime import date
 
 from bot.dialogs.core import Context, Input, Option, Reply, command, option, reply, step
 from bot.dialogs.parse import parse_amount, parse_duration, parse_future_date, parse_ref
-from bot.errors import InvalidInput
+from bot.errors import DomainError, InvalidInput
 from bot.flows.common import person_arg
-from bot.flows.hours import DURATIONS, PENDING_SOURCES, _category, _category_label
+from bot.flows.decisions import decider, pending_source
+from bot.flows.hours import DURATIONS, _category, _category_label
 from bot.i18n import T, Text, hours
 from bot.services.hours import Category, points_for
 from bot.services.requests import NewRequest, Outcome, RequestView, request_line
@@ -436,24 +437,37 @@ async def _dispute(ctx: Context, request_id: int, reason: str) -> list[Reply]:
 # --- the worker's side ---------------------------------------------------------------------------
 
 async def pending_requests(ctx: Context) -> list[Reply]:
-    """Requests waiting for a worker, shown in /pending beside the hour logs and redemptions."""
+    """Requests waiting for a worker, in /pending beside the hour logs and redemptions: pool
+    requests to grant (/approve Q7, /reject Q7), disputes and unanswered "done" to settle."""
     out = []
     for v in await ctx.services.requests.waiting(ctx.actor.person_id, ctx.community_id):
         if v.status == "approval":
-            options = (option(f"/grant {v.ref}", "pending.approve"), option(f"/refuse {v.ref}", "pending.reject"))
+            options = (option(f"/approve {v.ref}", "pending.approve"), option(f"/reject {v.ref}", "pending.reject"))
             key = "requests.pending_pool"
         else:
-            cap = v.held if v.payer != "community" else v.earned
-            options = (option(f"/settle {v.ref} {min(v.earned, cap)}", "requests.settle_pay",
-                              points=min(v.earned, cap)),
-                       option(f"/settle {v.ref} void", "requests.settle_void"))
+            options = (option(f"/settle {v.ref}", "requests.settle_option"),)
             key = "requests.pending_dispute" if v.status == "disputed" else "requests.pending_unanswered"
         out.append(Reply(T(key, line=_line(ctx, v, address=True), name=v.taker_name or "",
                            hours=hours(v.done_minutes or 0), reason=v.reason or ""), options, columns=2))
     return out
 
 
-PENDING_SOURCES.append(pending_requests)
+async def _grant_requests(ctx: Context, ids: list[int]) -> list[Reply]:
+    out: list[Reply] = []
+    for i in ids:  # each on its own: one refusal does not hold up the rest
+        try:
+            out.extend(await grant(ctx, f"Q{i}"))
+        except DomainError as exc:
+            out.append(reply(exc.key, **exc.params))
+    return out
+
+
+async def _refuse_request_ref(ctx: Context, request_id: int, reason: str) -> list[Reply]:
+    return await refuse(ctx, f"Q{request_id} {reason}")
+
+
+pending_source(pending_requests)
+decider("Q", _grant_requests, _refuse_request_ref)  # /approve Q7, /reject Q7: the pool pays or not
 
 
 @command("grant", role="worker", help_key="help.grant", aliases=("批准求助",))
@@ -494,14 +508,39 @@ async def _refuse(ctx: Context, request_id: int, reason: str) -> list[Reply]:
 
 @command("settle", role="worker", help_key="help.settle", aliases=("裁定",))
 async def settle(ctx: Context, args: str) -> list[Reply]:
-    """/settle Q7 N (pay N points) | /settle Q7 void"""
+    """/settle Q7 N (pay N points) | /settle Q7 void | /settle Q7 (asks)"""
     words = args.split()
     request_id = _qref(args)
-    if request_id is None or len(words) != 2:
+    if request_id is None or len(words) > 2:
         return [reply("settle.usage")]
-    if words[1].lower() in _VOID:
+    if len(words) == 1:
+        view = await ctx.services.requests.get(ctx.actor.person_id, request_id)
+        ctx.goto("settle", "amount", request_id=request_id)
+        return [_ask_settlement(view)]
+    return await _settle(ctx, request_id, words[1])
+
+
+def _ask_settlement(v: RequestView) -> Reply:
+    cap = v.held if v.payer != "community" else v.earned
+    return reply("settle.ask", option(str(min(v.earned, cap)), "requests.settle_pay", points=min(v.earned, cap)),
+                 option("void", "requests.settle_void"), columns=2, id=v.ref, cap=cap, hours=hours(v.done_minutes or 0),
+                 earned=v.earned)
+
+
+@step("settle", "amount")
+async def settle_amount(ctx: Context, inp: Input) -> list[Reply]:
+    request_id = ctx.data["request_id"]
+    answer = (inp.option or inp.text).strip()
+    if answer.lower() not in _VOID and parse_amount(answer) is None:
+        return [reply("settle.usage"), _ask_settlement(await ctx.services.requests.get(ctx.actor.person_id, request_id))]
+    ctx.finish()
+    return await _settle(ctx, request_id, answer)
+
+
+async def _settle(ctx: Context, request_id: int, answer: str) -> list[Reply]:
+    if answer.lower() in _VOID:
         amount = None
-    elif (amount := parse_amount(words[1])) is None:
+    elif (amount := parse_amount(answer)) is None:
         return [reply("settle.usage")]
     outcome = await ctx.services.requests.settle(ctx.actor.person_id, request_id, amount)
     r = outcome.request

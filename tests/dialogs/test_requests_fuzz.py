@@ -8,8 +8,9 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.services import Services
-from models import DialogState, Identity, Notification, ServiceRequest, Transfer
-from tests.dialogs.test_fuzz import CJK, _english_volunteer, inputs, presses
+from models import Notification, ServiceRequest, Transfer
+from tests.dialogs.chat import flow_of
+from tests.dialogs.test_fuzz import CJK, _in_language, inputs, presses
 from tests.world import World, stray_chinese
 
 STATES = {
@@ -36,22 +37,14 @@ async def _snapshot(services: Services) -> tuple:
                      + [tuple(await s.scalars(select(ServiceRequest.status).order_by(ServiceRequest.id)))])
 
 
-async def _state(services: Services) -> tuple[str, str] | None:
-    async with services.db.read() as uow:
-        row = (await uow.session.execute(
-            select(DialogState.flow, DialogState.step).join(Identity, Identity.id == DialogState.identity_id)
-            .where(Identity.channel == "console", Identity.external_id == "volunteer1"))).first()
-    return None if row is None else (row.flow, row.step)
-
-
 async def _check(services: Services, world: World, chat, state: str, text: str | None, press: str | None,  # noqa: ANN001
                  locale: str) -> None:
-    volunteer = await _english_volunteer(services, world, chat, locale)
+    volunteer = await _in_language(services, world, chat, "volunteer1", locale)
     await volunteer.say("/cancel")
     for answer in STATES[state]:
         await volunteer.say(answer)
     if "/" in state:  # the named state was reached
-        assert await _state(services) == tuple(state.split("/")), (state, volunteer.keys())
+        assert await flow_of(services, "volunteer1") == tuple(state.split("/")), (state, volunteer.keys())
     before = await _snapshot(services)
     rendered = await (volunteer.say(text) if text is not None else volunteer.press(press or ""))
     keys = volunteer.keys()

@@ -54,8 +54,8 @@ async def test_pool_in_one_line_granted_by_a_worker(services: Services, world: W
     assert "等待社区工作者批准" in await elder.say("/request 助洁 2h 11-22 上午 积分池 擦窗户")
     assert "现在没有待接的求助" in await helper.say("/requests")
     text = await worker.say("/pending")
-    assert "积分池申请：Q1 助洁" in text and "/grant Q1" in worker.options()
-    assert "冻结 20 分" in await worker.press("/grant Q1")
+    assert "积分池申请：Q1 助洁" in text and "/approve Q1" in worker.options()
+    assert "冻结 20 分" in await worker.press("/approve Q1")  # /grant Q1 says the same
     await helper.say("/take Q1")
     await helper.say("/done Q1 2h")
     assert "已支付 20 分" in await elder.say("/accept Q1")
@@ -113,8 +113,10 @@ async def test_a_dispute_is_settled_by_a_worker(services: Services, world: World
     assert "交给社区工作者" in await elder.say("只扫了地，没有擦灶台")
     text = await worker.say("/pending")
     assert "有异议：Q1" in text and "只扫了地" in text
-    assert worker.options() == ["/settle Q1 20", "/settle Q1 void"]
-    assert "最多只能裁定 20 分" in await worker.say("/settle Q1 30")
+    assert "/settle Q1" in worker.options()
+    assert "最多可付 20 分" in await worker.press("/settle Q1")
+    assert worker.options() == ["20", "void"]
+    assert "最多只能裁定 20 分" in await worker.say("30")
     assert "志愿者1 得到 12 分" in await worker.say("/settle Q1 12")
     assert "可用积分：12" in await helper.say("/balance")
     assert "可用积分：38" in await elder.say("/balance")
@@ -144,3 +146,12 @@ async def test_a_worker_asks_for_a_member_and_both_are_recorded(services: Servic
     await helper.say("/take Q1")
     await helper.say("/done Q1 2h")
     assert "已支付 20 分" in await worker.say("/accept Q1")  # whoever asked for them confirms
+
+
+async def test_reject_q_refuses_the_pool_and_asks_for_a_reason(services: Services, world: World, chat) -> None:  # noqa: ANN001
+    elder, worker = chat("resident1"), chat("worker1")
+    await elder.say("/request 助洁 1h 11-22 积分池")
+    assert "理由" in await worker.say("/reject Q1")
+    assert "已告知求助人" in await worker.say("名额已满")
+    assert (await services.requests.get(world.resident, 1)).status == "refused"
+    assert "Q1 已经处理过了（积分池未批准）" in await worker.say("/approve Q1")
