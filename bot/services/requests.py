@@ -609,6 +609,11 @@ class RequestsService:
                 params["category"] = params["category"] if category_id is None else category_id
                 params["grid"] = params["grid"] if grid_id is None else grid_id
             stmt = _BOARD[(params["category"] is not None, params["grid"] is not None)]
+            if filters and not self.db.sqlite:
+                # With a category or grid, PostgreSQL's generic plan for the prepared statement runs
+                # five times slower than one planned for the value (measured: 3.5 ms against 0.7 ms
+                # with planning); without a filter the generic plan is the fast one.
+                await connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
             rows = (await connection.execute(stmt, params)).all()
             if not rows or not rows[0].allowed:
                 await self._may_view(connection, viewer_id, community_id)
