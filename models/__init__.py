@@ -10,6 +10,7 @@ from models.people import Identity, InviteCode, Membership, Person
 from models.requests import ServiceRequest
 from models.stars import AnnouncementGroup
 from models.shop import Redemption, ShopItem, StockMovement
+from models.teams import PersonTag, Team, TeamMember
 from models.visits import Elder, ElderVolunteer, VisitAlert, VisitRecord
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     "Membership", "Person", "DialogState", "JobRun", "Notification", "ServiceCategory", "ServiceLog", "Transfer",
     "Redemption", "ShopItem", "StockMovement",
     "Elder", "ElderVolunteer", "VisitAlert", "VisitRecord",
+    "PersonTag", "Team", "TeamMember",
     "ServiceRequest",
 ]

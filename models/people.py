@@ -50,6 +50,9 @@ class Membership(IdPk, Base):
     role: Mapped[str] = mapped_column(String(16))
     # False while a volunteer waits for a worker's confirmation.
     confirmed: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set while a worker is on leave (/away): no nudges, and what waits for them alone is not
+    # reported to the admins as late.
+    away_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -59,6 +59,11 @@ class ServiceRequest(IdPk, Base):
     # Both must agree before either sees the other's phone.
     requester_shares_phone: Mapped[bool] = mapped_column(Boolean, default=False)
     taker_shares_phone: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The pool's decision (a worker grants or refuses it) and when a dispute came in: both are
+    # things that wait for a worker, so their times count for decisions on time.
+    pool_decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), nullable=True)
+    pool_decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    disputed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     paid: Mapped[int | None] = mapped_column(Points, nullable=True)  # points the volunteer received
     service_log_id: Mapped[int | None] = mapped_column(ForeignKey("service_logs.id"), nullable=True)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), nullable=True)

@@ -10,6 +10,7 @@ from bot.dialogs.parse import parse_date, parse_duration
 from bot.errors import DomainError, InvalidInput, LooksRepeated, NotFound
 from bot.flows.common import person_arg
 from bot.flows.decisions import MOST, decider, pending_source
+from bot.flows.deadlines import deadline_marker
 from bot.i18n import T, Text, hours
 from bot.services.hours import Category, LogView, points_for
 from bot.services.points import HistoryLine
@@ -255,9 +256,10 @@ async def my_logs(ctx: Context, args: str) -> list[Reply]:
 # --- the worker's side -----------------------------------------------------------------------
 
 async def pending_logs(ctx: Context) -> list[Reply]:
+    mark = await deadline_marker(ctx)
     return [
-        Reply(log_line(ctx, log), (option(f"/approve H{log.id}", "pending.approve"),
-                                   option(f"/reject H{log.id}", "pending.reject")))
+        Reply(mark(log_line(ctx, log), log.created_at), (option(f"/approve H{log.id}", "pending.approve"),
+                                                         option(f"/reject H{log.id}", "pending.reject")))
         for log in await ctx.services.hours.pending(ctx.actor.person_id, ctx.community_id, limit=MOST)
     ]
 

@@ -13,6 +13,7 @@ from bot.dialogs.core import Context, Input, Option, Reply, command, option, rep
 from bot.dialogs.parse import parse_amount, parse_duration, parse_future_date, parse_ref
 from bot.errors import DomainError, InvalidInput
 from bot.flows.common import person_arg
+from bot.flows.deadlines import deadline_marker
 from bot.flows.decisions import decider, pending_source
 from bot.flows.hours import DURATIONS, _category, _category_label
 from bot.i18n import T, Text, hours
@@ -440,6 +441,7 @@ async def pending_requests(ctx: Context) -> list[Reply]:
     """Requests waiting for a worker, in /pending beside the hour logs and redemptions: pool
     requests to grant (/approve Q7, /reject Q7), disputes and unanswered "done" to settle."""
     out = []
+    mark = await deadline_marker(ctx)
     for v in await ctx.services.requests.waiting(ctx.actor.person_id, ctx.community_id):
         if v.status == "approval":
             options = (option(f"/approve {v.ref}", "pending.approve"), option(f"/reject {v.ref}", "pending.reject"))
@@ -447,8 +449,9 @@ async def pending_requests(ctx: Context) -> list[Reply]:
         else:
             options = (option(f"/settle {v.ref}", "requests.settle_option"),)
             key = "requests.pending_dispute" if v.status == "disputed" else "requests.pending_unanswered"
-        out.append(Reply(T(key, line=_line(ctx, v, address=True), name=v.taker_name or "",
-                           hours=hours(v.done_minutes or 0), reason=v.reason or ""), options, columns=2))
+        text = T(key, line=_line(ctx, v, address=True), name=v.taker_name or "", hours=hours(v.done_minutes or 0),
+                 reason=v.reason or "")
+        out.append(Reply(mark(text, v.waiting_since), options, columns=2))
     return out
 
 

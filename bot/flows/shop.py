@@ -11,6 +11,7 @@ from bot.dialogs.parse import parse_amount, parse_ref
 from bot.errors import DomainError
 from bot.flows.common import person_arg
 from bot.flows.decisions import MOST, decider, pending_source
+from bot.flows.deadlines import deadline_marker
 from bot.i18n import T, Text
 from bot.services.shop import (
     MAX_PRICE, MAX_QUANTITY, MAX_STOCK, ItemView, Outcome, Reconciliation, RedemptionView, ShelfItem, StockLine,
@@ -198,9 +199,10 @@ async def cancel_order(ctx: Context, args: str) -> list[Reply]:
 async def pending_redemptions(ctx: Context) -> list[Reply]:
     """Redemptions waiting for a decision, shown in /pending beside the hour logs."""
     waiting = await ctx.services.shop.pending(ctx.actor.person_id, ctx.community_id, limit=MOST)
+    mark = await deadline_marker(ctx)
     return [
-        Reply(T("shop.pending_line", id=f"R{r.id}", name=r.person_name, item=r.item_name, quantity=r.quantity,
-                total=r.total, date=r.created_at.astimezone(ctx.services.settings.tz).date()),
+        Reply(mark(T("shop.pending_line", id=f"R{r.id}", name=r.person_name, item=r.item_name, quantity=r.quantity,
+                     total=r.total, date=r.created_at.astimezone(ctx.services.settings.tz).date()), r.created_at),
               (option(f"/approve_order R{r.id}", "pending.approve"),
                option(f"/reject_order R{r.id}", "pending.reject")),
               columns=2)

@@ -4,8 +4,10 @@ where the weekly and monthly lists are posted (/setgroup, /unsetgroup)."""
 from __future__ import annotations
 
 from bot.dialogs.core import Context, Reply, command, option, reply
+from bot.flows.deadlines import top_workers
+from bot.flows.teams import tag_privacy
 from bot.i18n import T, Text, hours
-from bot.services.stars import MEDALS, Star, StarList
+from bot.services.stars import MEDALS, Star, StarList, list_title
 
 PERIOD_WORDS = {
     "week": "week", "w": "week", "本周": "week", "周": "week", "周榜": "week",
@@ -13,26 +15,36 @@ PERIOD_WORDS = {
     "all": "all", "a": "all", "总榜": "all", "累计": "all", "全部": "all",
 }
 
+WORKER_WORDS = ("workers", "worker", "工作人员", "社工")
+PRIVACY_WORDS = ("on", "hide", "隐藏", "匿名", "off", "show", "显示", "公开")
+
 
 @command("top", help_key="help.top", aliases=("明星榜", "排行榜"), group_ok=True)
 async def top(ctx: Context, args: str) -> list[Reply]:
-    word = args.split()[0].lower() if args.split() else "week"
+    words = args.split()
+    word = words[0].lower() if words else "week"
+    if word in WORKER_WORDS:
+        return await top_workers(ctx)
+    list_name = None
+    if words and word not in PERIOD_WORDS:  # a tag's or a team's list: /top 党员 [month]
+        list_name, words = words[0], words[1:]
+        word = words[0].lower() if words else "week"
     kind = PERIOD_WORDS.get(word)
     if kind is None:
         return [reply("error.bad_period")]
     community_id = None
     if ctx.caller.group_chat:  # in an announcement group, its community's list
         community_id = await ctx.services.stars.group_community(ctx.caller.channel, ctx.caller.group_chat)
-    star_list = await ctx.services.stars.top(ctx.actor.person_id, community_id or ctx.community_id, kind)
-    others = [option(f"/top {k}", f"stars.period.{k}") for k in ("week", "month", "all") if k != kind]
+    star_list = await ctx.services.stars.top(ctx.actor.person_id, community_id or ctx.community_id, kind, list_name)
+    prefix = f"/top {star_list.group} " if star_list.group else "/top "
+    others = [option(f"{prefix}{k}", f"stars.period.{k}") for k in ("week", "month", "all") if k != kind]
     # In a group everyone reads it: the rank names its person.
     me = _me_text(star_list, ctx.actor.display_name if ctx.caller.group_chat else None)
     return [Reply(_list_text(star_list)), Reply(me, tuple(others), columns=2)]
 
 
 def _list_text(star_list: StarList) -> Text:
-    period = star_list.period
-    title = T(f"stars.title_{period.kind}", community=star_list.community, start=period.start or "", end=period.end or "")
+    title = list_title(star_list)
     if not star_list.stars:
         return T("stars.empty", title=title)
     lines: list[Text] = [_line(s) for s in star_list.stars]
@@ -56,7 +68,10 @@ def _me_text(star_list: StarList, name: str | None = None) -> Text:
 
 @command("privacy", help_key="help.privacy", aliases=("匿名",))
 async def privacy(ctx: Context, args: str) -> list[Reply]:
-    """/privacy toggles; /privacy on|off sets."""
+    """/privacy toggles; /privacy on|off sets; /privacy 党员 显示|隐藏 is about a tag's list."""
+    words = args.split()
+    if len(words) == 2 or (len(words) == 1 and words[0].lower() not in PRIVACY_WORDS):
+        return await tag_privacy(ctx, words[0], words[1].lower() if len(words) == 2 else "")
     word = args.strip().lower()
     wanted = True if word in ("on", "hide", "隐藏", "匿名") else False if word in ("off", "show", "显示", "公开") else None
     hidden = await ctx.services.stars.set_hidden(ctx.actor.person_id, wanted)

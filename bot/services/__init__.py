@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.clock import Clock
 from bot.db import Database
+from bot.services.deadlines import DeadlinesService
 from bot.services.hours import HoursService
 from bot.services.ledger import Ledger
 from bot.services.outbox import OutboxService
@@ -12,6 +13,7 @@ from bot.services.points import PointsService
 from bot.services.reports import ReportsService
 from bot.services.requests import RequestsService
 from bot.services.stars import StarsService
+from bot.services.teams import TeamsService
 from bot.services.shop import ShopService
 from bot.services.visits import VisitsService
 from bot.services import report_sections  # noqa: F401  (the supermarket's and visits' report sheets)
@@ -33,4 +35,6 @@ class Services:
         self.reports = ReportsService(db, settings, self.clock)
         self.shop = ShopService(db, settings, self.clock, self.ledger)
         self.visits = VisitsService(db, settings, self.clock, self.people, self.hours)
+        self.deadlines = DeadlinesService(db, self.clock)
+        self.teams = TeamsService(db, self.clock, self.hours)
         self.requests = RequestsService(db, settings, self.clock, self.ledger, self.hours)

@@ -140,11 +140,33 @@ class HoursService:
 
         return await self.db.transaction(work)
 
+    async def add_pending(
+        self, session: AsyncSession, person_id: int, community_id: int, *, category_id: int,
+        service_date: date, minutes: int, submitted_by: int, event_name: str | None,
+        request_key: str | None,
+    ) -> tuple[LogView, bool]:
+        """Inside a caller's transaction: a pending log for `person_id` made by someone who is
+        not a worker (a team leader), so it waits for a worker like the person's own.
+        Returns the log and whether it is new (False: a replay of `request_key`)."""
+        replay = await self._by_request_key(session, request_key)
+        if replay is not None:
+            if replay.person_id != person_id:
+                raise IdempotencyConflict(key=request_key)
+            return replay, False
+        if await role_in(session, person_id, community_id) not in ("volunteer", "worker"):
+            raise InvalidInput("error.not_volunteer", person=await _name(session, person_id))
+        log = await self._new_log(
+            session, person_id, community_id, category_id, service_date, minutes, None, None,
+            submitted_by=submitted_by, request_key=request_key, event_name=event_name, by_worker=False,
+        )
+        return log, True
+
     async def _new_log(
         self, session: AsyncSession, person_id: int, community_id: int, category_id: int,
         service_date: date, minutes: int, note: str | None, photo: str | None, *, submitted_by: int,
         request_key: str | None, event_name: str | None = None, need_role: str | None = None,
         repeat_ok: bool = True,
+        by_worker: bool | None = None,
     ) -> LogView:
         """Checks and inserts a pending log. `need_role`: the role the person must have, checked
         from the same query that reads the community and category (one round trip, not five)."""
@@ -193,7 +215,8 @@ class HoursService:
             community_id=community_id, person_id=person_id, category_id=category_id,
             service_date=service_date, minutes=minutes, points_per_hour=points_per_hour,
             points=points_for(minutes, points_per_hour), note=note, photo=photo, status="pending",
-            submitted_by_id=submitted_by, recorded_by_worker=submitted_by != person_id,
+            submitted_by_id=submitted_by,
+            recorded_by_worker=submitted_by != person_id if by_worker is None else by_worker,
             event_name=event_name, request_key=request_key, created_at=self.clock.now(),
         )
         session.add(log)

@@ -47,6 +47,8 @@ class ReportMonth:
     year: int
     month: int
     timezone: str = "Asia/Shanghai"
+    # When the report is made: what has not yet happened this month is not yet late.
+    as_of: datetime | None = field(default=None, compare=False)
 
     @property
     def first(self) -> date:
@@ -215,7 +217,7 @@ class ReportsService:
         year, number = parse_month(month) if month else self.this_month(community.timezone)
         if (year, number) > self.this_month(community.timezone):
             raise InvalidInput("error.month_future")
-        return ReportMonth(year, number, community.timezone)
+        return ReportMonth(year, number, community.timezone, self.clock.now())
 
     async def _audit(self, actor_id: int | None, report: Report, fmt: str, via: str) -> None:
         async def work(session: AsyncSession) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -30,6 +30,7 @@ from bot.services.audit import audit
 from bot.services.access import check_role, effective_role, require_role, role_in
 from bot.services.hours import HoursService, points_for
 from bot.services.ledger import Ledger, Ref
+from bot.services.deadlines import WAITING_SOURCES, Item
 from bot.services.notify import notify, notify_workers
 from bot.services.reports import Column, ReportMonth, Sheet
 from bot.services.visits import check_minutes
@@ -95,10 +96,20 @@ class RequestView:
     reason: str | None
     created_at: datetime
     done_at: datetime | None
+    disputed_at: datetime | None
 
     @property
     def ref(self) -> str:
         return f"Q{self.id}"
+
+    @property
+    def waiting_since(self) -> datetime:
+        """When it came to the workers: asked of the pool, disputed, or left unanswered."""
+        if self.status == "disputed" and self.disputed_at is not None:
+            return self.disputed_at
+        if self.status == "done" and self.done_at is not None:
+            return self.done_at + timedelta(days=ANSWER_DAYS)
+        return self.created_at
 
     @property
     def earned(self) -> int:
@@ -212,7 +223,8 @@ class RequestsService:
     async def approve_pool(self, worker_id: int, request_id: int) -> Outcome:
         async def work(session: AsyncSession) -> Outcome:
             r = await self._pool_request(session, worker_id, request_id)
-            if not await self._claim(session, r, ("approval",), status="open", decided_by_id=worker_id):
+            if not await self._claim(session, r, ("approval",), status="open", pool_decided_by_id=worker_id,
+                                     pool_decided_at=self.clock.now()):
                 return await self._already(session, r.id, worker_id, "open")
             hold = await self.ledger.hold(
                 session, community_id=r.community_id, person_id=r.requester_id, amount=r.held,
@@ -234,8 +246,9 @@ class RequestsService:
 
         async def work(session: AsyncSession) -> Outcome:
             r = await self._pool_request(session, worker_id, request_id)
-            if not await self._claim(session, r, ("approval",), status="refused", decided_by_id=worker_id,
-                                     reason=reason, closed_at=self.clock.now()):
+            now = self.clock.now()
+            if not await self._claim(session, r, ("approval",), status="refused", pool_decided_by_id=worker_id,
+                                     pool_decided_at=now, reason=reason, closed_at=now):
                 return await self._already(session, r.id, worker_id, "refused")
             view = await _view(session, r.id, worker_id)
             await self._tell_requester(session, view, "requests.notify.pool_refused", reason=reason)
@@ -413,7 +426,8 @@ class RequestsService:
             r = await self._load(session, request_id)
             if await self._requester_or_worker(session, actor_id, r) != "requester":
                 raise NotAllowed("error.request_not_requester", id=f"Q{r.id}")
-            if not await self._claim(session, r, ("done",), status="disputed", reason=reason):
+            if not await self._claim(session, r, ("done",), status="disputed", reason=reason,
+                                     disputed_at=self.clock.now()):
                 return await self._already(session, r.id, actor_id, "disputed", "error.request_not_done")
             view = await _view(session, r.id, actor_id)
             await notify_workers(session, self.clock, r.community_id, "requests.notify.disputed",
@@ -723,6 +737,38 @@ async def waiting_for_workers(session: AsyncSession, community_id: int, now: dat
     ).order_by(ServiceRequest.created_at, ServiceRequest.id), address=True)
 
 
+async def deadline_items(session: AsyncSession, community_ids: list[int], start: datetime | None,
+                         end: datetime | None) -> list[Item]:
+    """Requests as decisions on time count them (a source of WAITING_SOURCES): a pool request
+    waits from when it was asked until a worker grants or refuses it; a dispute from when it
+    came in until a worker settles it. Without a range, those waiting now; with one, those
+    that came in before `end` and still waited at `start` or later."""
+    q = ServiceRequest
+    name = func.coalesce(_requester.real_name, _requester.display_name)
+    ended_pool = func.coalesce(q.pool_decided_at, q.closed_at)  # or withdrawn while it waited
+    pool = (select(q.id, q.community_id, q.requester_id, name, q.created_at, ended_pool, q.pool_decided_by_id)
+            .join(_requester, _requester.id == q.requester_id)
+            .where(q.community_id.in_(community_ids), q.payer == "pool"))
+    disputes = (select(q.id, q.community_id, q.requester_id, name, q.disputed_at,
+                       case((q.status == "disputed", None), else_=q.closed_at), q.decided_by_id)
+                .join(_requester, _requester.id == q.requester_id)
+                .where(q.community_id.in_(community_ids), q.disputed_at.is_not(None)))
+    if start is None:
+        pool, disputes = pool.where(q.status == "approval"), disputes.where(q.status == "disputed")
+    else:
+        pool = pool.where(q.created_at < end, or_(q.status == "approval", ended_pool >= start))
+        disputes = disputes.where(q.disputed_at < end, or_(q.status == "disputed", q.closed_at >= start))
+    items = []
+    for stmt, decided in ((pool, True), (disputes, False)):
+        for i, c, p, n, at, ended, by in await session.execute(stmt):
+            # A request closed without the worker's decision (cancelled, expired) was withdrawn.
+            items.append(Item(f"Q{i}", c, p, n, at, ended, by if ended is not None else None))
+    return items
+
+
+WAITING_SOURCES.append(deadline_items)
+
+
 def request_line(v: RequestView, *, address: bool = False) -> Text:
     """One request as a line of a list (the address only where the reader may see it)."""
     return T("requests.line", id=v.ref, category=v.category, date=v.service_date.strftime("%m-%d"),
@@ -757,7 +803,8 @@ _VIEW = (
            ServiceRequest.slot, ServiceRequest.minutes, ServiceRequest.note, Grid.name, ServiceRequest.address,
            ServiceRequest.payer, ServiceRequest.held, ServiceRequest.points_per_hour, ServiceRequest.status,
            ServiceRequest.taker_id, _taker.display_name, ServiceRequest.done_minutes, ServiceRequest.paid,
-           ServiceRequest.service_log_id, ServiceRequest.reason, ServiceRequest.created_at, ServiceRequest.done_at)
+           ServiceRequest.service_log_id, ServiceRequest.reason, ServiceRequest.created_at, ServiceRequest.done_at,
+           ServiceRequest.disputed_at)
     .join(_requester, _requester.id == ServiceRequest.requester_id)
     .join(ServiceCategory, ServiceCategory.id == ServiceRequest.category_id)
     .outerjoin(Grid, Grid.id == ServiceRequest.grid_id)

@@ -8,8 +8,9 @@ approves it on Monday. Ties share a rank (competition ranking: 1, 2, 2, 4)."""
 from __future__ import annotations
 
 import calendar
+import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -19,10 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.db import Database
 from bot.errors import InvalidInput, NotAllowed, NotFound
-from bot.i18n import hours, render
+from bot.i18n import Text, hours, render
 from bot.jobs import claim
 from bot.services.access import get_community, get_person, require_role, role_in
 from bot.services.audit import audit
+from bot.services.teams import WHOLE, StarGroup, chosen_lists, find_group, group_members
 from bot.settings import Settings
 from models import AnnouncementGroup, Community, Membership, Notification, Person, ServiceLog
 
@@ -104,6 +106,7 @@ class StarList:
     more_tied: int  # people who share the last shown rank but did not fit
     participants: int  # people with approved hours in the period
     me: Star | None = None  # the asker, when they have hours in the period
+    group: str | None = None  # a tag's or a team's list; None for the whole community
 
     @property
     def total_minutes(self) -> int:
@@ -138,10 +141,11 @@ class StarsService:
 
     # --- the list -----------------------------------------------------------------------------
 
-    async def top(self, person_id: int, community_id: int, kind: str = "week") -> StarList:
-        """The top of the community for the period that contains today, with the asker's own
-        rank. Members of the community (and admins) may look. Two queries in all (who asks, and
-        the grouped hours with names), as /top is the hot path."""
+    async def top(self, person_id: int, community_id: int, kind: str = "week", list_name: str | None = None) -> StarList:
+        """The top of the community (or of one of its tags or teams: `list_name`) for the period
+        that contains today, with the asker's own rank. Members of the community (and admins)
+        may look. Two queries in all (who asks, and the grouped hours with names), as /top is
+        the hot path."""
         if kind not in PERIODS:
             raise InvalidInput("error.bad_period")
         async with self.db.uow() as uow:
@@ -159,13 +163,20 @@ class StarsService:
             if not is_admin and membership is None:  # as require_role(..., "resident") decides
                 raise NotAllowed("error.need_resident")
             period = period_of(kind, self.local_today(tz))
-            totals = _totals_stmt([community_id], period).subquery()
+            group, members = None, None
+            if list_name is not None:
+                group = await find_group(session, community_id, list_name)
+                if group is None:
+                    raise NotFound("starlists.unknown", name=list_name[:32])
+                members = await group_members(session, community_id, group)
+            totals = _totals_stmt([community_id], period, members).subquery()
             rows = (await session.execute(
                 select(totals.c.person_id, totals.c.minutes, Person.display_name, Person.hide_name)
                 .join(Person, Person.id == totals.c.person_id)
             )).all()
         names = {p: (None if hidden else display) for p, _, display, hidden in rows}
-        return _star_list(community_id, name, locale, period, [(p, int(m)) for p, m, _, _ in rows], names, person_id)
+        found = _star_list(community_id, name, locale, period, [(p, int(m)) for p, m, _, _ in rows], names, person_id)
+        return replace(found, group=group.name) if group is not None and group.kind != "all" else found
 
     async def lists(self, kind: str, *, previous: bool = False, community_ids: list[int] | None = None) -> dict[int, StarList]:
         """The star list of every community (or of those given), each in its own time zone:
@@ -265,13 +276,15 @@ class StarsService:
         async with self.db.uow() as uow:
             rows = (await uow.session.execute(
                 select(AnnouncementGroup.community_id, AnnouncementGroup.channel, AnnouncementGroup.chat_id,
-                       Community.timezone)
+                       Community.timezone, Community.options)
                 .join(Community, Community.id == AnnouncementGroup.community_id)
                 .order_by(AnnouncementGroup.community_id, AnnouncementGroup.id)
             )).all()
         groups: dict[int, list[tuple[str, str]]] = {}
+        chosen: dict[int, list[str]] = {}
         due: dict[str, list[int]] = {"week": [], "month": []}
-        for community_id, channel, chat_id, tz in rows:
+        for community_id, channel, chat_id, tz, options in rows:
+            chosen[community_id] = chosen_lists(options)
             if community_id not in groups:
                 for k in [kind] if kind else _due_kinds(now.astimezone(ZoneInfo(tz)).date()):
                     due[k].append(community_id)
@@ -282,37 +295,87 @@ class StarsService:
                 continue
             async with self.db.uow() as uow:
                 lists = await self._lists_for(uow.session, k, True, ids, now)
+                composed = {cid: await _compose(uow.session, lists[cid], chosen[cid]) for cid in ids}
             for community_id in ids:
-                star_list = lists[community_id]
-                if not star_list.stars:
+                sections = [sl for sl in composed[community_id] if sl.stars]
+                if not sections:
                     empty += 1
                     continue
                 done = await self.db.transaction(
-                    lambda s, sl=star_list, gs=groups[community_id]: self._post_once(s, sl, gs, now)
+                    lambda s, secs=sections, gs=groups[community_id]: self._post_once(s, secs, gs, now)
                 )
                 posted += done
-                already += len(groups[community_id]) - done
+                already += len(groups[community_id]) * len(sections) - done
         return PostSummary(posted, already, empty)
 
-    async def _post_once(self, session: AsyncSession, star_list: StarList, groups: list[tuple[str, str]], now: datetime) -> int:
+    async def compose(self, community_id: int, kind: str) -> list[StarList]:
+        """The lists the community's post for the period that just ended includes, one per
+        chosen list (总榜, a tag's, a team's), in the order chosen: each is one post or poster."""
+        async with self.db.uow() as uow:
+            community = await get_community(uow.session, community_id)
+            whole = (await self._lists_for(uow.session, kind, True, [community_id], self.clock.now()))[community_id]
+            return await _compose(uow.session, whole, chosen_lists(community.options))
+
+    async def _post_once(self, session: AsyncSession, sections: list[StarList], groups: list[tuple[str, str]],
+                         now: datetime) -> int:
         posted = 0
-        params = post_params(star_list)
-        for channel, chat_id in groups:
-            # The chat id names the group, so unsetting and setting it again in the same week
-            # does not post twice; job_runs.scope holds 32 characters (Telegram ids take 14).
-            scope = f"{star_list.community_id}:{chat_id}"[:32]
-            if await claim(session, JOB, scope, star_list.period.key, now):
-                session.add(Notification(
-                    person_id=None, chat=f"{channel}:{chat_id}", key=f"stars.post_{star_list.period.kind}",
-                    params=params, created_at=now,
-                ))
-                posted += 1
+        for star_list in sections:
+            params = post_params(star_list)
+            key = f"stars.post_{star_list.period.kind}" if star_list.group is None else f"stars.post_group_{star_list.period.kind}"
+            for channel, chat_id in groups:
+                # The chat id names the group, so unsetting and setting it again in the same week
+                # does not post twice; job_runs.scope holds 32 characters (Telegram ids take 14).
+                scope = f"{star_list.community_id}:{chat_id}"[:32]
+                if await claim(session, JOB, scope, _post_key(star_list), now):
+                    session.add(Notification(
+                        person_id=None, chat=f"{channel}:{chat_id}", key=key, params=params, created_at=now,
+                    ))
+                    posted += 1
         return posted
+
+
+def _post_key(star_list: StarList) -> str:
+    """The once-only claim's period: the whole community's keeps the period's own name; a tag's
+    or team's adds a short digest of the list's name (job_runs.period holds 32 characters)."""
+    if star_list.group is None:
+        return star_list.period.key
+    return f"{star_list.period.key}:{hashlib.sha1(star_list.group.encode()).hexdigest()[:10]}"
+
+
+async def _compose(session: AsyncSession, whole: StarList, names: list[str]) -> list[StarList]:
+    composed = []
+    for name in names:
+        if name == WHOLE:
+            composed.append(whole)
+            continue
+        group = await find_group(session, whole.community_id, name)
+        if group is not None:  # a team since removed, a tag nobody carries any more: left out
+            composed.append(await _group_list(session, whole, group))
+    return composed
+
+
+async def _group_list(session: AsyncSession, whole: StarList, group: StarGroup) -> StarList:
+    members = await group_members(session, whole.community_id, group)
+    totals = [(p, int(m)) for _, p, m in await session.execute(_totals_stmt([whole.community_id], whole.period, members))]
+    ranked = competition_ranks(totals)
+    names = await _names(session, {p for r, p, _ in ranked[:MAX_ROWS] if r <= TOP})
+    found = _star_list(whole.community_id, whole.community, whole.locale, whole.period, totals, names, None, ranked)
+    return replace(found, group=group.name)
 
 
 def _due_kinds(today: date) -> list[str]:
     """Monday posts last week's list, the 1st last month's; a Monday the 1st posts both."""
     return [k for k, on in (("week", today.weekday() == 0), ("month", today.day == 1)) if on]
+
+
+def list_title(star_list: StarList) -> Text:
+    """The heading of a list shown on demand: the community's, or a tag's or team's. With
+    `star_lines`, what a post or a poster of one list is made of."""
+    period = star_list.period
+    params = {"community": star_list.community, "start": period.start or "", "end": period.end or ""}
+    if star_list.group is None:
+        return Text(f"stars.title_{period.kind}", params)
+    return Text(f"stars.group_title_{period.kind}", {**params, "list": star_list.group})
 
 
 def post_params(star_list: StarList) -> dict:
@@ -324,6 +387,7 @@ def post_params(star_list: StarList) -> dict:
         "start": star_list.period.start.isoformat() if star_list.period.start else "",
         "end": star_list.period.end.isoformat() if star_list.period.end else "",
         "month": f"{star_list.period.start:%Y-%m}" if star_list.period.start else "",
+        "list": star_list.group or "",
         "lines": "\n".join(star_lines(star_list.locale, star_list)),
     }
 
@@ -349,9 +413,10 @@ def star_line_params(locale: str, star: Star) -> dict:
 
 # --- queries --------------------------------------------------------------------------------------
 
-def _totals_stmt(community_ids: list[int], period: Period) -> Select:
+def _totals_stmt(community_ids: list[int], period: Period, members: set[int] | None = None) -> Select:
     """Approved minutes per person, per community, in the period: one grouped query that the
-    ix_service_logs_stars index answers on its own."""
+    ix_service_logs_stars index answers on its own. `members`: only these people (a tag's or
+    a team's list)."""
     stmt = (
         select(ServiceLog.community_id, ServiceLog.person_id, func.sum(ServiceLog.minutes).label("minutes"))
         .where(ServiceLog.status == "approved")
@@ -361,6 +426,8 @@ def _totals_stmt(community_ids: list[int], period: Period) -> Select:
         stmt.where(ServiceLog.community_id.in_(community_ids))
     if period.start is not None:
         stmt = stmt.where(ServiceLog.service_date >= period.start, ServiceLog.service_date <= period.end)
+    if members is not None:
+        stmt = stmt.where(ServiceLog.person_id.in_(sorted(members)))
     return stmt
 
 

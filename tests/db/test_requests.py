@@ -13,7 +13,7 @@ from bot.i18n import render
 from bot.errors import AlreadyDecided, InsufficientPoints, InvalidInput, NotAllowed
 from bot.services import Services
 from bot.services.requests import NewRequest, waiting_for_workers
-from models import AuditEntry, ServiceLog, ServiceRequest, Transfer
+from models import AuditEntry, Notification, ServiceLog, ServiceRequest, Transfer
 from tests.shop_helpers import account, fund
 from tests.world import World, make_world, refused
 
@@ -442,3 +442,33 @@ async def test_phones_are_shared_only_when_both_agree(services: Services, w: Wor
     assert sent[helper]["phone"] == "—"  # the resident registered no phone
     assert sent[elder]["phone"] == "13800000000" and sent[elder]["name"] == "志愿者1"
     assert (await services.requests.share_phone(elder, r.id))[1] is False  # again: nothing new is sent
+
+
+async def test_pool_requests_and_disputes_count_as_decisions_on_time(services: Services, w: World, clock: FixedClock) -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    def local(day: int, hour: int, minute: int = 0) -> datetime:
+        return datetime(2026, 11, day, hour, minute, tzinfo=ZoneInfo("Asia/Shanghai")).astimezone(UTC)
+
+    await fund(services, w, w.volunteers[2], 100)
+    await services.points.donate(w.volunteers[2], w.community_id, 100, "donate:deadlines")
+    clock.at = local(20, 9)
+    pool = (await services.requests.post(new(w, w.resident, payer="pool"))).request  # due 20th 12:00
+    summary = await services.deadlines.run(local(20, 11))
+    assert summary.nudges == 2
+    async with services.db.read() as uow:
+        params = await uow.session.scalar(select(Notification.params).where(Notification.key == "deadline.nudge"))
+    assert params["oldest"] == f"Q{pool.id}" and params["count"] == 1
+    clock.at = local(20, 11, 30)
+    await services.requests.approve_pool(w.worker, pool.id)  # on time
+    await services.requests.take(w.volunteers[0], pool.id)
+    await services.requests.done(w.volunteers[0], pool.id, 120)
+    clock.at = local(20, 14)
+    await services.requests.dispute(w.resident, pool.id, "时间不够")  # due 20th 21:00
+    clock.at = local(20, 22)
+    await services.requests.settle(w.worker2, pool.id, 15)  # an hour late
+    report = await services.reports.build(w.community_id, "2026-11", "zh-CN")
+    # worker, decided, on time, share, median hours, overdue
+    assert sorted(report.sheet("decisions").rows) == [("张社工", 1, 1, "100.0%", 2.5, 0), ("李社工", 1, 0, "0.0%", 8.0, 1)]
+    assert [row[0] for row in report.sheet("overdue").rows] == [f"Q{pool.id}"]
