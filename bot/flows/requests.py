@@ -9,7 +9,7 @@ import secrets
 from dataclasses import replace
 from datetime import date
 
-from bot.dialogs.core import Context, Input, Option, Reply, command, option, reply, step
+from bot.dialogs.core import MAX_OPTION_BYTES, Context, Input, Option, Reply, command, option, reply, step
 from bot.dialogs.parse import parse_amount, parse_duration, parse_future_date, parse_ref
 from bot.errors import DomainError, InvalidInput
 from bot.flows.common import person_arg
@@ -292,8 +292,9 @@ async def requests(ctx: Context, args: str) -> list[Reply]:
         return [reply("requests.empty" if page == 0 else "requests.no_more")]
     options = [option(f"/take {v.ref}", "requests.take_option", id=v.ref) for v in board.requests
                if v.requester_id != ctx.actor.person_id and ctx.actor.at_least("volunteer")]
-    if board.has_more:
-        options.append(option(" ".join(["/requests", *words, str(page + 2)])[:60], "requests.more"))
+    more = " ".join(["/requests", *words, str(page + 2)])
+    if board.has_more and len(more.encode()) <= MAX_OPTION_BYTES:  # long filter names: typed, not a button
+        options.append(option(more, "requests.more"))
     text = T("requests.page", page=page + 1, lines=[_line(ctx, v) for v in board.requests])
     return [Reply(text, tuple(options), columns=4)]
 
