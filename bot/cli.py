@@ -106,6 +106,14 @@ async def _jobs(settings: Settings, action: str, name: str | None, period: str |
     return 0
 
 
+def _say(settings: Settings, key: str, *, error: bool = False, locale: str | None = None, **params: object) -> None:
+    """One line to the operator in their language (LOVEBANK_LOCALE)."""
+    from bot.i18n import render
+
+    line = render(locale or settings.locale, key, params)
+    print(f"lovebank: {line}" if error else line, file=sys.stderr if error else sys.stdout)
+
+
 async def _export_report(settings: Settings, month: str, output: str, community: str | None, locale: str | None) -> int:
     from pathlib import Path
 
@@ -126,29 +134,35 @@ async def _export_report(settings: Settings, month: str, output: str, community:
         await services.db.dispose()
     files = csv_files(report, path) if fmt == "csv" else {path: to_xlsx(report)}
     for name, content in files.items():
-        name.write_bytes(content)
-        print(name)
+        try:
+            name.write_bytes(content)
+        except OSError as exc:
+            _say(settings, "cli.cannot_write", error=True, locale=locale, path=name, reason=exc.strerror or exc)
+            return 2
+        _say(settings, "cli.wrote", locale=locale, path=name.resolve())
     return 0
 
 
 async def _export_stock(settings: Settings, month_text: str) -> int:
     from bot.services.shop import parse_month
 
+    from bot.i18n import render
+
     month = parse_month(month_text)
     if month is None:
-        print(f"lovebank: --month must be YYYY-MM, not {month_text!r}", file=sys.stderr)
+        _say(settings, "cli.bad_month", error=True, text=month_text[:20])
         return 2
     services = await open_services(settings)
     try:
         reconciliations = await services.shop.reconcile_all(month)
     finally:
         await services.db.dispose()
-    print("\t".join(("community", "item", "name", "opening", "restocked", "reserved", "handed_over",
-                     "released", "closing", "balanced")))
+    print(render(settings.locale, "cli.stock_header"))
+    yes, no = render(settings.locale, "cli.balanced_yes"), render(settings.locale, "cli.balanced_no")
     for rec in reconciliations:
         for line in rec.lines:
             cells = (rec.community, f"I{line.item_id}", line.name, line.opening, line.restocked, line.reserved,
-                     line.handed_over, line.released, line.closing, "yes" if line.balanced else "NO")
+                     line.handed_over, line.released, line.closing, yes if line.balanced else no)
             print("\t".join("-" if cell is None else str(cell) for cell in cells))
     return 0 if all(rec.balanced for rec in reconciliations) else 1
 
@@ -159,10 +173,15 @@ async def _import_elders(settings: Settings, path: str, community: str | None) -
     from bot.errors import DomainError
     from bot.i18n import render
 
+    from bot.services.roster import MAX_BYTES
+
     try:
+        if Path(path).stat().st_size > MAX_BYTES:  # before reading a byte of it
+            _say(settings, "visits.import.too_big", error=True, max_mb=MAX_BYTES // 1_000_000)
+            return 2
         content = Path(path).read_bytes()
     except OSError as exc:
-        print(f"lovebank: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        _say(settings, "cli.cannot_read", error=True, path=path, reason=exc.strerror or exc)
         return 2
     services = await open_services(settings)
     try:
@@ -182,6 +201,21 @@ async def _import_elders(settings: Settings, path: str, community: str | None) -
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = get_settings()
+    try:
+        return _run(args, settings)
+    except Exception as exc:
+        from bot.db_problems import database_problem
+        from bot.i18n import render
+
+        problem = database_problem(exc, settings.database_url)
+        if problem is None:
+            raise
+        # A database that cannot be used is the operator's to fix: one line, not a traceback.
+        print(f"lovebank: {render(settings.locale, problem.key, problem.params)}", file=sys.stderr)
+        return 3
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "db":
         return asyncio.run(_db_upgrade(settings))
     if args.command == "demo":

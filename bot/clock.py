@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import UTC, date, datetime, timedelta
+
+_FULL_WIDTH_DIGITS = {0xFF10 + i: 0x30 + i for i in range(10)} | {0xFF0D: 0x2D, 0xFF0F: 0x2F, 0xFF0E: 0x2E}
+_MONTH = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?", re.ASCII)
+
+
+def parse_month(text: str | None) -> date | None:
+    """'2026-11', '2026/11', '2026年11月' → the first of that month. Years 2000–2999: a month
+    must have a next month for its bounds, and nothing in a love bank is older than 2000."""
+    match = _MONTH.fullmatch((text or "").translate(_FULL_WIDTH_DIGITS).strip())
+    if match is None or not 1 <= int(match[2]) <= 12 or not 2000 <= int(match[1]) <= 2999:
+        return None
+    return date(int(match[1]), int(match[2]), 1)
 
 
 class Clock:

@@ -15,6 +15,7 @@ import unicodedata
 from pathlib import Path
 
 from bot.i18n import render
+from bot.spreadsheet import csv_text
 from bot.services.reports import Report, Sheet
 
 FORMATS = {"int": "#,##0", "hours": "#,##0.00", "date": "yyyy-mm-dd"}
@@ -58,11 +59,13 @@ def _sheet(book: object, report: Report, sheet: Sheet) -> None:
         ws.row_dimensions[1].height = 34  # room for a header wrapped onto two lines
         for index, row in enumerate(sheet.rows):
             ws.append(list(row))
+            _plain_strings(ws[ws.max_row])
             if index in sheet.emphasis:
                 for cell in ws[ws.max_row]:
                     cell.font = Font(bold=True)
         if sheet.totals is not None:
             ws.append(list(sheet.totals))
+            _plain_strings(ws[ws.max_row])
             for cell in ws[ws.max_row]:
                 cell.font = Font(bold=True)
                 cell.border = Border(top=thin)
@@ -96,6 +99,13 @@ def _sheet(book: object, report: Report, sheet: Sheet) -> None:
         anchor_col = len(sheet.columns) + 2 if sheet.columns else 1
         ws.add_image(picture, f"{get_column_letter(anchor_col)}2" if sheet.columns else "A1")
         ws.page_setup.orientation = "landscape"
+
+
+def _plain_strings(cells: tuple) -> None:
+    """openpyxl stores any text starting with "=" as a formula; text from people stays text."""
+    for cell in cells:
+        if isinstance(cell.value, str) and cell.data_type == "f":
+            cell.data_type = "s"
 
 
 def _shown(value: object, kind: str) -> str:
@@ -142,4 +152,4 @@ def _csv(value: object, kind: str) -> str:
         return ""
     if kind == "hours" and isinstance(value, (int, float)):
         return f"{value:.2f}"
-    return str(value)
+    return str(csv_text(value))

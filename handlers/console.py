@@ -18,10 +18,19 @@ def _save_files(replies: list) -> list[Path]:
         for name, content in ((r.document.filename, r.document.content) if r.document else (None, None),
                               ("chart.png", r.image) if r.image else (None, None)):
             if name and content:
-                path = Path(Path(name).name)  # never outside the working directory
+                path = _unique(Path(Path(name).name))  # never outside the working directory
                 path.write_bytes(content)
                 saved.append(path)
     return saved
+
+
+def _unique(path: Path) -> Path:
+    """A file name not yet taken: a second chart is chart-2.png, never written over the first."""
+    candidate, number = path, 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+    return candidate
 
 
 async def chat(services: Services, handle: str, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:

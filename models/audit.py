@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, IdPk, UTCDateTime
@@ -12,6 +12,8 @@ from models.base import Base, IdPk, UTCDateTime
 
 class AuditEntry(IdPk, Base):
     __tablename__ = "audit_log"
+    # Recent entries of one actor and action: counting wrong pickup codes guessed by a worker.
+    __table_args__ = (Index("ix_audit_log_actor_action", "actor_id", "action", "created_at"),)
 
     community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"), nullable=True, index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), nullable=True)

@@ -51,7 +51,7 @@ async def make_world(services: Services, volunteers: int = 3) -> World:
     for i in range(volunteers):
         v = await person(services, f"volunteer{i + 1}", f"志愿者{i + 1}")
         await services.people.join(v, code)
-        await services.people.register_volunteer(v, community.id, f"志愿者{i + 1}", f"1380000000{i}")
+        await services.people.register_volunteer(v, community.id, f"志愿者{i + 1}", f"138{i:08d}")
         vols.append(v)
     resident = await person(services, "resident1", "居民甲")
     await services.people.join(resident, code)
@@ -81,18 +81,21 @@ async def stray_chinese(services: Services, text: str) -> str | None:
     return found.group(0) if found else None
 
 
-async def row_counts(services: Services, tables: Sequence[str]) -> dict[str, int]:
+async def table_contents(services: Services, tables: Sequence[str]) -> dict[str, list[tuple]]:
+    """Every row of each table, in a stable order: a changed value shows, not only a new row."""
     async with services.db.read() as uow:
-        return {t: (await uow.session.execute(text(f"SELECT count(*) FROM {t}"))).scalar_one() for t in tables}
+        return {t: sorted((tuple(r) for r in (await uow.session.execute(text(f"SELECT * FROM {t}"))).all()), key=repr)
+                for t in tables}
 
 
 @asynccontextmanager
 async def refused(
     services: Services, error: type[DomainError], key: str, tables: Sequence[str]
 ) -> AsyncIterator[None]:
-    """The block must raise `error` with message key `key`, and leave every table as it was."""
-    before = await row_counts(services, tables)
+    """The block must raise `error` with message key `key`, and leave every table as it was,
+    row for row and value for value."""
+    before = await table_contents(services, tables)
     with pytest.raises(error) as caught:
         yield
     assert caught.value.key == key
-    assert await row_counts(services, tables) == before
+    assert await table_contents(services, tables) == before

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot.text import clean_text
 from bot.i18n import Text
 
 if TYPE_CHECKING:
@@ -70,6 +71,11 @@ class Caller:
     chat_id: str | None = None
     group_chat: str | None = None  # set when the message came from a group chat
 
+    def __post_init__(self) -> None:
+        # The input boundary of every channel: names come from the platform and are anyone's text.
+        object.__setattr__(self, "display_name", clean_text(self.display_name) or "")
+        object.__setattr__(self, "handle", clean_text(self.handle))
+
 
 @dataclass(frozen=True)
 class Input:
@@ -81,6 +87,12 @@ class Input:
     photo: str | None = None  # a channel file id
     # What the channel says identifies this request (update id): a redelivery replays it.
     request_key: str | None = None
+
+    def __post_init__(self) -> None:
+        # The input boundary of every channel: control characters (a NUL breaks PostgreSQL) and
+        # bidirectional overrides never get past here, whichever adapter built the input.
+        for name in ("text", "option", "contact_phone"):
+            object.__setattr__(self, name, clean_text(getattr(self, name)))
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.dialogs.parse import split_command
 from bot.dialogs.core import ALIASES, COMMANDS, STEPS, Actor, Caller, Context, Input, Reply, reply
 from bot.errors import DomainError
 from bot.i18n import Text, render
@@ -98,8 +99,8 @@ class Dialogs:
             replies = await self._dispatch(ctx, inp, saved, listing)
         except _RefusedPress as exc:
             replies, refused = [reply(exc.key)], True
-        except DomainError as exc:
-            replies = [reply(exc.key, **exc.params)]
+        except DomainError as exc:  # a refusal, or a question (several people of that name)
+            replies = [reply(exc.key, *getattr(exc, "options", ()), **exc.params)]
         await self._save(ctx, replies, saved, listing)
         return Turn(replies, ctx.actor.locale, ctx.actor.person_id, refused)
 
@@ -141,9 +142,9 @@ class Dialogs:
                     return [Reply(Text(done["key"], done.get("params", {})))]
                 return [reply("error.stale_option")]
             return await self._step(ctx, Input(option=chosen, request_key=inp.request_key))
-        alias = ALIASES.get(text.split(" ", 1)[0])
+        alias = ALIASES.get(split_command(text)[0])
         # Inside a flow a word like 余额 may be the answer itself; only 取消 (cancel) breaks out.
-        if text.startswith("/") or (alias and (ctx.flow is None or alias == "cancel")):
+        if text.startswith(("/", "／")) or (alias and (ctx.flow is None or alias == "cancel")):
             return await self._command(ctx, text)
         if ctx.caller.group_chat:
             return []  # chatter in a group is not for us
@@ -154,7 +155,7 @@ class Dialogs:
         return [reply("error.not_understood")]
 
     async def _command(self, ctx: Context, line: str) -> list[Reply]:
-        head, _, args = line.strip().partition(" ")
+        head, args = split_command(line)
         name = head.lstrip("/").split("@", 1)[0].lower()
         name = ALIASES.get(head, ALIASES.get(name, name))
         spec = COMMANDS.get(name)

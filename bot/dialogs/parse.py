@@ -1,46 +1,101 @@
-"""Parsing what people type: durations, dates, typed ids. Returns None when it does not parse."""
+"""Parsing what people type: words, durations, dates, numbers, typed ids, yes and skip.
+
+One module, so that a rule (a bare number means hours, 两 is 2, a comma separates words) holds in
+every flow. The parsers return None when the text does not parse; `read_date` refuses a date
+that has the shape of a date but does not exist, so it never silently becomes today.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, timedelta
 
-_DURATION = re.compile(
-    r"^(?:(?P<h>\d+(?:\.\d+)?)\s*(?:h|hr|hrs|hour|hours|小时|个小时|钟头))?\s*"
-    r"(?:(?P<m>\d+)\s*(?:m|min|mins|minute|minutes|分钟|分))?$",
-    re.IGNORECASE,
-)
-_RELATIVE = {"今天": 0, "today": 0, "昨天": 1, "yesterday": 1, "前天": 2}
+from bot.clock import parse_month
+from bot.errors import InvalidInput
+from bot.text import clean_text
+
+# Months are read where time is kept (bot.clock), and what every channel lets in is cleaned in
+# bot.text: services use both too, and services cannot import the dialogs.
+__all__ = ["clean_text", "parse_month"]
+
+# --- words -----------------------------------------------------------------------------------
+
+# Spaces and the commas people type between parts, in Chinese or not.
+_SEPARATORS = r"\s,，、;；"
+_WORD = re.compile(rf"[{_SEPARATORS}]*([^{_SEPARATORS}]+)[{_SEPARATORS}]*(.*)", re.DOTALL)
+_END_PUNCTUATION = "。.！!？?～~"
 
 
-def parse_duration(text: str) -> int | None:
-    """'2h', '1.5h', '90m', '1h30m', '2小时', '90分钟' → minutes; a bare number means minutes."""
-    text = text.strip().lower().replace("：", ":")
-    if re.fullmatch(r"\d{1,4}", text):
-        return int(text)
-    match = _DURATION.match(text)
-    if not text or match is None or not (match["h"] or match["m"]):
+def next_word(text: str) -> tuple[str, str]:
+    """The first word and the rest as typed: `1h，探访，扫楼道` → (`1h`, `探访，扫楼道`)."""
+    match = _WORD.fullmatch(text.strip())
+    return (match[1], match[2].strip()) if match else ("", "")
+
+
+def words(text: str) -> list[str]:
+    """Every word, separated by spaces or commas (Chinese or not)."""
+    return [w for w in re.split(rf"[{_SEPARATORS}]+", text) if w]
+
+
+def split_command(line: str) -> tuple[str, str]:
+    """`余额。` → (`余额`, ``); `/log，1h 探访` → (`/log`, `1h 探访`). Full-width ／ is a slash."""
+    head, rest = next_word(line)
+    head = head.replace("／", "/").rstrip(_END_PUNCTUATION)
+    return head, rest
+
+
+# --- numbers ---------------------------------------------------------------------------------
+
+_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4, "五": 5, "六": 6,
+           "七": 7, "八": 8, "九": 9}
+_CHINESE_NUMBER = re.compile(r"[零〇一二两俩三四五六七八九十百]+")
+
+
+def _chinese_number(text: str) -> int:
+    """一 → 1, 十二 → 12, 二十 → 20, 一百二十 → 120 (up to 999)."""
+    total, current = 0, 0
+    for ch in text:
+        if ch in _DIGITS:
+            current = _DIGITS[ch]
+        elif ch == "十":
+            total += (current or 1) * 10
+            current = 0
+        elif ch == "百":
+            total += (current or 1) * 100
+            current = 0
+    return total + current
+
+
+_HALF_WIDTH = {0xFF01 + i: 0x21 + i for i in range(94)} | {0x3000: 0x20}
+
+
+def half_width(text: str) -> str:
+    """Full-width letters, digits and signs (what a Chinese keyboard types) as ASCII; nothing else
+    changes (a superscript ² is not a 2)."""
+    return text.translate(_HALF_WIDTH)
+
+
+def _normalize(text: str) -> str:
+    """Full-width letters and digits as ASCII, lower case, no spaces, Chinese numerals as digits."""
+    text = half_width(text).strip().lower()
+    text = re.sub(r"\s+", "", text).rstrip(_END_PUNCTUATION)
+    return _CHINESE_NUMBER.sub(lambda m: str(_chinese_number(m[0])), text)
+
+
+def parse_int(text: str, *, low: int = 0, high: int = 10**9) -> int | None:
+    """A whole number between low and high, typed in digits (full-width too) or Chinese numerals;
+    anything else, or a number out of range, is None (never an overflow further on)."""
+    text = _normalize(text)
+    if not re.fullmatch(r"[+]?[0-9]{1,12}", text):
         return None
-    minutes = float(match["h"] or 0) * 60 + int(match["m"] or 0)
-    return int(minutes) if minutes == int(minutes) else None
+    value = int(text)
+    return value if low <= value <= high else None
 
 
-def parse_date(text: str, today: date) -> date | None:
-    """'2026-11-20', '11-20', '2026/11/20', '昨天', 'yesterday' → a date."""
-    text = text.strip().lower()
-    if text in _RELATIVE:
-        return today - timedelta(days=_RELATIVE[text])
-    match = re.fullmatch(r"(?:(\d{4})[-/.年])?(\d{1,2})[-/.月](\d{1,2})日?", text)
-    if match is None:
-        return None
-    year = int(match[1]) if match[1] else today.year
-    try:
-        found = date(year, int(match[2]), int(match[3]))
-    except ValueError:
-        return None
-    if not match[1] and found > today:  # "12-30" typed in January means last year
-        found = found.replace(year=year - 1)
-    return found
+def parse_amount(text: str) -> int | None:
+    """A positive count or number of points (1 to 999,999,999)."""
+    return parse_int(text, low=1, high=999_999_999)
 
 
 def parse_ref(text: str, prefix: str) -> int | None:
@@ -49,31 +104,129 @@ def parse_ref(text: str, prefix: str) -> int | None:
     return int(match[1]) if match else None
 
 
-def parse_amount(text: str) -> int | None:
-    text = text.strip()
-    return int(text) if re.fullmatch(r"\d{1,9}", text) and int(text) > 0 else None
+# --- durations -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Duration:
+    minutes: int
+    guessed: bool = False  # a bare number read as minutes: ask before saving
 
 
-_AHEAD = {"今天": 0, "today": 0, "明天": 1, "tomorrow": 1, "后天": 2}
+_HOUR_UNITS = r"(?:h|hr|hrs|hour|hours|小时|钟头)"
+_MINUTE_UNITS = r"(?:m|min|mins|minute|minutes|分钟|分)"
+_DURATION = re.compile(
+    rf"(?:(?P<h>\d+(?:\.\d+)?)个?(?P<half>半)?个?{_HOUR_UNITS}(?P<half2>半)?|(?P<half_only>半)个?{_HOUR_UNITS})?"
+    rf"(?:(?P<q>\d+)刻钟?)?"
+    rf"(?:(?P<m>\d+)(?P<m_unit>{_MINUTE_UNITS})?)?",
+    re.ASCII,
+)
+MAX_BARE_HOURS = 12  # a bare number up to this many is hours; above it, minutes, confirmed first
 
 
-def parse_future_date(text: str, today: date) -> date | None:
-    """A day to come: '11-30', '2026-11-30', '明天', 'tomorrow' → a date. 'MM-DD' already past
-    this year means next year (asking in December for January)."""
-    text = text.strip().lower()
-    if text in _AHEAD:
-        return today + timedelta(days=_AHEAD[text])
-    match = re.fullmatch(r"(?:(\d{4})[-/.年])?(\d{1,2})[-/.月](\d{1,2})日?", text)
+def read_duration(text: str) -> Duration | None:
+    """'2h', '1.5h', '90m', '1h30m', '2小时', '两小时', '半小时', '一个半小时', '一刻钟', '90分钟'.
+    A bare number is hours ('2' is two hours); a bare number too big for hours ('90') is taken
+    as minutes but marked as guessed, so the flow asks before it saves."""
+    text = _normalize(text).replace("：", ":")
+    if re.fullmatch(r"[0-9]{1,4}(?:\.[0-9]{1,2})?", text):
+        number = float(text)
+        return _whole(number * 60) if number <= MAX_BARE_HOURS else _whole(number, guessed=True)
+    match = _DURATION.fullmatch(text)
+    if not text or match is None:
+        return None
+    has_hours = match["h"] is not None or match["half_only"] is not None
+    if match["m"] is not None and match["m_unit"] is None and not has_hours:
+        return None  # a lone number after 刻 means nothing
+    minutes = float(match["h"] or 0) * 60 + int(match["q"] or 0) * 15 + int(match["m"] or 0)
+    if match["half"] or match["half2"] or match["half_only"]:
+        minutes += 30
+    return _whole(minutes)
+
+
+def _whole(minutes: float, *, guessed: bool = False) -> Duration | None:
+    return Duration(int(minutes), guessed) if minutes == int(minutes) and minutes > 0 else None
+
+
+def parse_duration(text: str) -> int | None:
+    """Minutes of a duration (see `read_duration`), guessed or not."""
+    found = read_duration(text)
+    return found.minutes if found else None
+
+
+# --- dates -----------------------------------------------------------------------------------
+
+_RELATIVE = {"今天": 0, "today": 0, "昨天": 1, "yesterday": 1, "前天": 2}
+_DATE = re.compile(r"(?:(\d{4})[-/.年])?(\d{1,2})[-/.月](\d{1,2})[日号]?", re.ASCII)
+
+
+def parse_date(text: str, today: date) -> date | None:
+    """'2026-11-20', '11-20', '2026/11/20', '11月20日', '昨天', 'yesterday' → a date; None when the
+    text is not a date or names a day that does not exist."""
+    try:
+        return read_date(text, today)
+    except InvalidInput:
+        return None
+
+
+def read_date(text: str, today: date) -> date | None:
+    """Like `parse_date`, but a date-shaped word for a day that does not exist ('2026-02-30')
+    is refused with error.no_such_date instead of read as something else."""
+    text = half_width(text).strip().lower()
+    if text in _RELATIVE:
+        return today - timedelta(days=_RELATIVE[text])
+    match = _DATE.fullmatch(text)
     if match is None:
         return None
     year = int(match[1]) if match[1] else today.year
     try:
         found = date(year, int(match[2]), int(match[3]))
     except ValueError:
-        return None
-    if not match[1] and found < today:
+        raise InvalidInput("error.no_such_date", date=text[:20]) from None
+    if not match[1] and found > today:  # "12-30" typed in January means last year
         try:
-            found = found.replace(year=year + 1)
-        except ValueError:  # 02-29 with no leap day next year
-            return None
+            found = found.replace(year=year - 1)
+        except ValueError:  # 02-29 of a leap year, typed the year after
+            raise InvalidInput("error.no_such_date", date=text[:20]) from None
     return found
+
+
+
+_AHEAD = {"今天": 0, "today": 0, "明天": 1, "tomorrow": 1, "后天": 2}
+
+
+def parse_future_date(text: str, today: date) -> date | None:
+    """A day to come: '11-30', '2026-11-30', '11月30日', '明天', 'tomorrow' → a date; 'MM-DD'
+    already past this year means next year (asking in December for January). None when the text
+    is not a date or names a day that does not exist."""
+    text = half_width(text).strip().lower()
+    if text in _AHEAD:
+        return today + timedelta(days=_AHEAD[text])
+    match = _DATE.fullmatch(text)
+    if match is None:
+        return None
+    year = int(match[1]) if match[1] else today.year
+    try:
+        found = date(year, int(match[2]), int(match[3]))
+        if not match[1] and found < today:
+            found = found.replace(year=year + 1)
+    except ValueError:  # no such day (02-30), or 02-29 with no leap day next year
+        return None
+    return found
+
+# --- yes, skip -------------------------------------------------------------------------------
+
+YES_WORDS = frozenset({"yes", "y", "ok", "okay", "是", "是的", "确认", "确定", "好", "好的", "对", "对的",
+                       "提交", "可以", "行"})
+SKIP_WORDS = frozenset({"skip", "跳过", "不用", "没有", "无", "略", "-", "—"})
+
+
+def _answer(text: str) -> str:
+    return half_width(text).strip().lower().rstrip(_END_PUNCTUATION)
+
+
+def is_yes(text: str) -> bool:
+    return _answer(text) in YES_WORDS
+
+
+def is_skip(text: str) -> bool:
+    return _answer(text) in SKIP_WORDS

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from datetime import date
 
 from bot.dialogs.core import Context, Document, Input, Reply, command, option, reply, step
-from bot.dialogs.parse import parse_ref
+from bot.dialogs.parse import parse_ref, words as split_words
+from bot.flows.common import person_arg
 from bot.errors import InvalidInput
 from bot.i18n import T, Text
 from bot.services.cadence import KINDS, Rule, VisitCadence
@@ -46,8 +47,10 @@ def card(ctx: Context, e: ElderView, cadence: VisitCadence) -> Reply:
         alone=T("elders.alone" if e.lives_alone else "elders.not_alone"), risk=T(f"elders.risk.{e.risk}"),
         worker=e.worker_name or T("elders.no_worker"), volunteers="、".join(e.volunteers) or "—",
         cadence=_cadence_text(cadence.rule(e.due.kind)), last_visit=_when(e.last_visit),
-        last_call=_when(e.last_call), next_visit=e.due.next_visit,
-        next_call=T("elders.next_call", date=e.due.next_call) if e.due.next_call else "",
+        last_call=_when(e.last_call),
+        # A retired elder is visited no more: no next visit or call.
+        next_visit=e.due.next_visit if e.active else T("elders.no_next_visit"),
+        next_call=T("elders.next_call", date=e.due.next_call) if e.due.next_call and e.active else "",
         retired="" if e.active else T("elders.retired_mark"),
     )
     buttons = [option(f"/visit {e.ref}", "visits.visit_button", ref=e.ref, name=e.name)] if e.active else []
@@ -62,8 +65,7 @@ async def elders(ctx: Context, args: str) -> list[Reply]:
     """`/elders [page]`, `/elders E5` (a card), `/elders export` (workers: the roster as CSV)."""
     arg = args.strip()
     if arg.lower() in ("export", "导出"):
-        content = await ctx.services.visits.roster.export_roster(ctx.actor.person_id, ctx.community_id)
-        name = f"elders-{ctx.services.clock.now().date().isoformat()}.csv"
+        name, content = await ctx.services.visits.roster.export_roster(ctx.actor.person_id, ctx.community_id)
         return [Reply(T("elders.exported"), document=Document(name, content))]
     if (elder_id := _ref(arg)) is not None:
         view = await ctx.services.visits.roster.elder(ctx.actor.person_id, elder_id)
@@ -176,11 +178,17 @@ async def unassign(ctx: Context, args: str) -> list[Reply]:
 
 
 async def _assign(ctx: Context, args: str, *, remove: bool) -> list[Reply]:
-    words = args.replace("，", " ").replace(",", " ").replace("、", " ").split()
+    words = split_words(args)
     elder_id = _ref(words[0]) if words else None
     if elder_id is None or len(words) < 2:
         return [reply("elders.assign_usage")]
-    view = await ctx.services.visits.roster.assign(ctx.actor.person_id, elder_id, words[1:], remove=remove)
+    names = words[1:]
+    for i, name in enumerate(names):
+        # A name several people have: ask which, by the same command with that name as #id.
+        if len(await ctx.services.people.people_named(ctx.community_id, name)) > 1:
+            await person_arg(ctx, name, lambda ref, i=i: " ".join(
+                [f"/{'unassign' if remove else 'assign'}", words[0], *(ref if j == i else n for j, n in enumerate(names))]))
+    view = await ctx.services.visits.roster.assign(ctx.actor.person_id, elder_id, names, remove=remove)
     return [reply("elders.assigned", ref=view.ref, name=view.name, volunteers="、".join(view.volunteers) or "—")]
 
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import difflib
 import secrets
 from datetime import date
 
 from bot.dialogs.core import Context, Input, Option, Reply, command, option, reply, step
-from bot.dialogs.parse import parse_date, parse_duration
+from bot.dialogs.parse import (
+    is_skip, is_yes, next_word, parse_duration, parse_int, read_date, read_duration, words as split_words,
+)
 from bot.errors import DomainError, InvalidInput, LooksRepeated, NotFound
 from bot.flows.common import person_arg
 from bot.flows.decisions import MOST, decider, pending_source
 from bot.flows.deadlines import deadline_marker
 from bot.i18n import T, Text, hours
-from bot.services.hours import Category, LogView, points_for
+from bot.services.hours import Category, LogView, clean_note, points_for
 from bot.services.points import HistoryLine
 
 DURATIONS = (30, 60, 90, 120, 180, 240)
@@ -45,8 +48,24 @@ async def _category(ctx: Context, text: str) -> Category:
     else:
         found = [c for c in categories if text.lower() in (c.name, c.name_en.lower())]
     if not found:
-        raise InvalidInput("error.bad_category")
+        raise _unknown_category(ctx, categories, text)
     return found[0]
+
+
+def _closest(categories: list[Category], text: str) -> Category | None:
+    """The category a mistyped name most likely meant (探坊 → 探访), if one is close enough."""
+    names = {c.name: c for c in categories} | {c.name_en.lower(): c for c in categories}
+    close = difflib.get_close_matches(text.lower(), list(names), n=1, cutoff=0.5)
+    return names[close[0]] if close else None
+
+
+def _unknown_category(ctx: Context, categories: list[Category], text: str) -> InvalidInput:
+    """The refusal names the closest category, or lists them all."""
+    guess = _closest(categories, text)
+    if guess is not None:
+        return InvalidInput("error.category_did_you_mean", name=text[:32], guess=_category_label(ctx, guess))
+    return InvalidInput("error.category_list", name=text[:32],
+                        names=(", " if ctx.actor.locale == "en" else "、").join(_category_label(ctx, c) for c in categories))
 
 
 def _today(ctx: Context) -> date:
@@ -66,12 +85,22 @@ async def log_hours(ctx: Context, args: str) -> list[Reply]:
     return await _ask_category(ctx, "log", draft=secrets.token_hex(6))
 
 
-async def _ask_category(ctx: Context, flow: str, **data: object) -> list[Reply]:
+async def _ask_category(ctx: Context, flow: str, typed: str | None = None, **data: object) -> list[Reply]:
+    """The list of categories; with what the person typed, the closest one comes first."""
     categories = await ctx.services.hours.categories(ctx.community_id)
     ctx.goto(flow, "category", **data)
+    guess = _closest(categories, typed) if typed else None
+    if guess is not None:
+        categories = [guess, *(c for c in categories if c is not guess)]
     options = [Option(f"c{c.id}", T("log.category_option", name=_category_label(ctx, c), rate=c.points_per_hour))
                for c in categories]
-    return [Reply(T("log.ask_category"), tuple(options), columns=3)]
+    if not typed:
+        question = T("log.ask_category")
+    elif guess is None:
+        question = T("log.ask_category_unknown", name=typed[:32])
+    else:
+        question = T("log.ask_category_guess", name=typed[:32], guess=_category_label(ctx, guess))
+    return [Reply(question, tuple(options), columns=3)]
 
 
 @step("log", "category")
@@ -80,7 +109,12 @@ async def choose_category(ctx: Context, inp: Input) -> list[Reply]:
     try:
         category = await _category(ctx, inp.option or inp.text)
     except InvalidInput:
-        return [reply("error.bad_category"), *await _ask_category(ctx, ctx.flow or "log")]
+        if inp.option:  # a button that is not (or no longer) one of the offered categories
+            return [reply("error.bad_category"), *await _ask_category(ctx, ctx.flow or "log")]
+        return await _ask_category(ctx, ctx.flow or "log", typed=inp.text.strip())
+    if ctx.flow == "log" and "minutes" in ctx.data:  # a one-line log that named no known category
+        ctx.goto("log", "confirm", category_id=category.id)
+        return [await _summary(ctx)]
     ctx.goto(ctx.flow or "log", "date", category_id=category.id)
     return [_ask_date()]
 
@@ -96,7 +130,10 @@ async def choose_date(ctx: Context, inp: Input) -> list[Reply]:
     answer = inp.option or inp.text
     if answer == "other":
         return [reply("log.type_date")]
-    service_date = parse_date(answer, _today(ctx))
+    try:
+        service_date = read_date(answer, _today(ctx))
+    except InvalidInput as exc:
+        return [reply(exc.key, **exc.params), _ask_date()]
     if service_date is None:
         return [reply("error.bad_date"), _ask_date()]
     ctx.goto(ctx.flow or "log", "duration", service_date=service_date.isoformat())
@@ -110,7 +147,8 @@ def _ask_duration() -> Reply:
 @step("log", "duration")
 @step("event", "duration")
 async def choose_duration(ctx: Context, inp: Input) -> list[Reply]:
-    minutes = parse_duration(inp.option or inp.text)
+    # A button's value is minutes; what is typed is read as people say it (a bare 2 is hours).
+    minutes = int(inp.option) if inp.option in {str(m) for m in DURATIONS} else parse_duration(inp.text)
     if minutes is None:
         return [reply("error.bad_duration"), _ask_duration()]
     if ctx.flow == "event":
@@ -122,11 +160,15 @@ async def choose_duration(ctx: Context, inp: Input) -> list[Reply]:
 
 @step("log", "note")
 async def add_note(ctx: Context, inp: Input) -> list[Reply]:
-    if inp.photo:
-        ctx.data["photo"] = inp.photo
-        ctx.data["note"] = inp.text.strip() or ctx.data.get("note")
-    elif inp.option != "skip" and inp.text.strip():
-        ctx.data["note"] = inp.text.strip()[:500]
+    text = inp.text.strip()
+    try:
+        if inp.photo:
+            ctx.data["photo"] = inp.photo
+            ctx.data["note"] = clean_note(text) or ctx.data.get("note")
+        elif inp.option != "skip" and text and not is_skip(text):
+            ctx.data["note"] = clean_note(text)
+    except InvalidInput as exc:
+        return [reply(exc.key, **exc.params), reply("log.ask_note", option("skip", "log.skip_note"))]
     ctx.goto("log", "confirm")
     return [await _summary(ctx)]
 
@@ -143,7 +185,7 @@ async def _summary(ctx: Context) -> Reply:
 
 @step("log", "confirm")
 async def confirm_log(ctx: Context, inp: Input) -> list[Reply]:
-    if (inp.option or inp.text.strip().lower()) not in ("yes", "y", "是", "确认", "好"):
+    if inp.option != "yes" and not is_yes(inp.text):
         return [await _summary(ctx)]
     data = ctx.data
     ctx.finish()  # the draft is spent either way; an error below says why
@@ -170,26 +212,43 @@ def _submitted(ctx: Context, log: LogView, *, by_button: bool = True) -> list[Re
     return [reply("log.submitted", id=f"H{log.id}", points=log.points)]
 
 
+def _date_and_note(ctx: Context, rest: str) -> tuple[date, str | None]:
+    """An optional date, then the note (its punctuation kept). A word shaped like a date that
+    names no real day is refused rather than read as today."""
+    first, after = next_word(rest)
+    found = read_date(first, _today(ctx)) if first else None
+    if found is not None:
+        rest = after
+    return found or _today(ctx), clean_note(rest)
+
+
 async def _log_one_line(ctx: Context, args: str) -> list[Reply]:
-    """/log 2h 探访 [2026-11-20|昨天] [note…]"""
-    words = args.split()
-    minutes = parse_duration(words[0])
-    if minutes is None or len(words) < 2:
+    """/log 2h 探访 [2026-11-20|昨天] [note…]; parts may be separated by spaces or commas."""
+    typed, rest = next_word(args)
+    duration = read_duration(typed)
+    typed_category, rest = next_word(rest)
+    if duration is None or not typed_category:
         return [reply("log.usage")]
-    category = await _category(ctx, words[1])
-    service_date, rest = _today(ctx), words[2:]
-    if rest and (found := parse_date(rest[0], _today(ctx))) is not None:
-        service_date, rest = found, rest[1:]
-    note = " ".join(rest) or None
+    service_date, note = _date_and_note(ctx, rest)
+    try:
+        category = await _category(ctx, typed_category)
+    except InvalidInput:
+        category = None
+    draft = {"draft": secrets.token_hex(6), "minutes": duration.minutes, "service_date": service_date.isoformat(),
+             "note": note}
+    if category is None or duration.guessed:
+        # Unsure what was meant: fill in what is known and ask (the category, or a confirmation).
+        if category is None:
+            return await _ask_category(ctx, "log", typed=typed_category, **draft)
+        ctx.goto("log", "confirm", category_id=category.id, **draft)
+        return [reply("log.duration_guessed", typed=typed[:16], hours=hours(duration.minutes)), await _summary(ctx)]
     try:
         log = await ctx.services.hours.submit(
             ctx.actor.person_id, ctx.community_id, category_id=category.id, service_date=service_date,
-            minutes=minutes, note=note, request_key=_request_key(ctx), repeat_ok=False,
+            minutes=duration.minutes, note=note, request_key=_request_key(ctx), repeat_ok=False,
         )
     except LooksRepeated as exc:
-        draft = {"category_id": category.id, "service_date": service_date.isoformat(), "minutes": minutes,
-                 "note": note, "draft": secrets.token_hex(6)}
-        return await _ask_again(ctx, exc, draft)
+        return await _ask_again(ctx, exc, {**draft, "category_id": category.id})
     return _submitted(ctx, log, by_button=False)
 
 
@@ -218,9 +277,9 @@ async def history(ctx: Context, args: str) -> list[Reply]:
 
 
 def _page(args: str) -> int:
-    """/history 2 → page index 1; anything else the first page."""
-    word = args.strip()
-    return min(int(word), 10_000) - 1 if word.isdecimal() and word.isascii() and int(word) > 0 else 0
+    """/history 2 → page index 1; anything else (or a number too big to mean a page) the first."""
+    number = parse_int(args, low=1)
+    return min(number, 10_000) - 1 if number else 0
 
 
 def _what(ctx: Context, i: HistoryLine) -> Text:
@@ -316,19 +375,21 @@ async def _reject(ctx: Context, log_id: int, reason: str) -> list[Reply]:
 @command("record", role="worker", help_key="help.record", aliases=("代录",))
 async def record(ctx: Context, args: str) -> list[Reply]:
     """/record <volunteer> 2h 助餐 [date] [note…] — for a volunteer without a phone."""
-    words = args.split()
-    if len(words) < 3 or (minutes := parse_duration(words[1])) is None:
+    name, rest = next_word(args)
+    typed, rest = next_word(rest)
+    typed_category, rest = next_word(rest)
+    if not typed_category or (minutes := parse_duration(typed)) is None:
         return [reply("record.usage")]
-    person = await person_arg(ctx, words[0])
-    category = await _category(ctx, words[2])
-    service_date, rest = _today(ctx), words[3:]
-    if rest and (found := parse_date(rest[0], _today(ctx))) is not None:
-        service_date, rest = found, rest[1:]
+    person = await person_arg(ctx, name, lambda ref: f"/record {ref} {typed} {typed_category} {rest}".strip())
+    category = await _category(ctx, typed_category)
+    service_date, note = _date_and_note(ctx, rest)
     decisions = await ctx.services.hours.record(
-        ctx.actor.person_id, ctx.community_id, [person.id], category_id=category.id, service_date=service_date,
-        minutes=minutes, note=" ".join(rest) or None, request_key=_request_key(ctx),
+        ctx.actor.person_id, ctx.community_id, [person.person_id], category_id=category.id, service_date=service_date,
+        minutes=minutes, note=note, request_key=_request_key(ctx),
     )
     log = decisions[0].log
+    if log.status == "pending":  # recorded for a worker: another worker approves it
+        return [reply("record.waiting", id=f"H{log.id}", name=log.person_name, hours=hours(log.minutes))]
     return [reply("record.done", id=f"H{log.id}", name=log.person_name, hours=hours(log.minutes), points=log.points)]
 
 
@@ -340,16 +401,16 @@ async def event(ctx: Context, args: str) -> list[Reply]:
 
 @step("event", "volunteers")
 async def event_volunteers(ctx: Context, inp: Input) -> list[Reply]:
-    names = inp.text.replace("，", " ").replace(",", " ").replace("、", " ").split()
+    names = split_words(inp.text)
     people = []
     for name in names:
         try:
             people.append(await person_arg(ctx, name))
-        except NotFound:
-            return [reply("error.no_such_person", name=name[:32]), reply("event.ask_volunteers")]
+        except (NotFound, InvalidInput) as exc:
+            return [reply(exc.key, **exc.params), reply("event.ask_volunteers")]
     if not people:
         return [reply("event.ask_volunteers")]
-    ctx.goto("event", "confirm", people=[p.id for p in people], names=[p.display_name for p in people])
+    ctx.goto("event", "confirm", people=[p.person_id for p in people], names=[p.name for p in people])
     return [_event_summary(ctx)]
 
 
@@ -361,7 +422,7 @@ def _event_summary(ctx: Context) -> Reply:
 
 @step("event", "confirm")
 async def event_confirm(ctx: Context, inp: Input) -> list[Reply]:
-    if (inp.option or inp.text.strip().lower()) not in ("yes", "y", "是", "确认", "好"):
+    if inp.option != "yes" and not is_yes(inp.text):
         return [reply("event.ask_confirm"), _event_summary(ctx)]
     data = ctx.data
     ctx.finish()
@@ -370,6 +431,10 @@ async def event_confirm(ctx: Context, inp: Input) -> list[Reply]:
         service_date=date.fromisoformat(data["service_date"]), minutes=data["minutes"],
         event_name=None, request_key=f"draft:{data['draft']}",
     )
-    points = sum(d.log.points for d in decisions)
-    ctx.finish(receipt=T("event.already_done", count=len(decisions), points=points))
-    return [reply("event.done", count=len(decisions), points=points)]
+    waiting = [d.log for d in decisions if d.log.status == "pending"]
+    points = sum(d.log.points for d in decisions if d.log.status == "approved")
+    ctx.finish(receipt=T("event.already_done", count=len(decisions) - len(waiting), points=points))
+    replies = [reply("event.done", count=len(decisions) - len(waiting), points=points)]
+    if waiting:  # hours of workers wait for another worker (four eyes)
+        replies.append(reply("event.waiting", names="、".join(log.person_name for log in waiting)))
+    return replies

@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import date
 
 from bot.dialogs.core import MAX_OPTION_BYTES, Context, Input, Option, Reply, command, option, reply, step
-from bot.dialogs.parse import parse_amount, parse_duration, parse_future_date, parse_ref
+from bot.dialogs.parse import is_skip, is_yes, parse_amount, parse_duration, parse_future_date, parse_ref
 from bot.errors import DomainError, InvalidInput
 from bot.flows.common import person_arg
 from bot.flows.deadlines import deadline_marker
@@ -21,8 +21,6 @@ from bot.services.hours import Category, points_for
 from bot.services.requests import NewRequest, Outcome, RequestView, request_line
 
 PAGE = 8
-YES = ("yes", "y", "是", "确认", "好")
-SKIP = ("skip", "跳过", "-", "无")
 SLOT_WORDS = {
     "上午": "morning", "morning": "morning", "下午": "afternoon", "afternoon": "afternoon",
     "晚上": "evening", "evening": "evening", "全天": "any", "不限": "any", "any": "any",
@@ -156,7 +154,7 @@ async def request_payer(ctx: Context, inp: Input) -> list[Reply]:
 
 @step("request", "note")
 async def request_note(ctx: Context, inp: Input) -> list[Reply]:
-    if inp.option != "skip" and inp.text.strip() and inp.text.strip() not in SKIP:
+    if inp.option != "skip" and inp.text.strip() and not is_skip(inp.text):
         ctx.data["note"] = inp.text.strip()[:300]
     grids = await ctx.services.requests.grids(ctx.community_id)
     if grids:
@@ -176,7 +174,7 @@ def _ask_grid(grids: list[tuple[int, str]]) -> Reply:
 async def request_grid(ctx: Context, inp: Input) -> list[Reply]:
     grids = await ctx.services.requests.grids(ctx.community_id)
     answer = (inp.option or inp.text).strip()
-    if answer not in ("skip", *SKIP):
+    if answer != "skip" and not is_skip(answer):
         chosen = [gid for gid, name in grids if answer in (f"g{gid}", name)]
         if not chosen:
             return [_ask_grid(grids)]
@@ -187,7 +185,7 @@ async def request_grid(ctx: Context, inp: Input) -> list[Reply]:
 
 @step("request", "address")
 async def request_address(ctx: Context, inp: Input) -> list[Reply]:
-    if inp.option != "skip" and inp.text.strip() and inp.text.strip() not in SKIP:
+    if inp.option != "skip" and inp.text.strip() and not is_skip(inp.text):
         ctx.data["address"] = inp.text.strip()[:200]
     ctx.goto("request", "confirm")
     return [await _summary(ctx)]
@@ -207,7 +205,7 @@ async def _summary(ctx: Context) -> Reply:
 
 @step("request", "confirm")
 async def request_confirm(ctx: Context, inp: Input) -> list[Reply]:
-    if (inp.option or inp.text.strip().lower()) not in YES:
+    if inp.option != "yes" and not is_yes(inp.text):
         return [await _summary(ctx)]
     d = ctx.data
     ctx.finish()  # the draft is spent either way; an error below says why
@@ -227,8 +225,8 @@ async def request_for(ctx: Context, args: str) -> list[Reply]:
     words = args.split(None, 1)
     if len(words) < 2:
         return [reply("request_for.usage")]
-    person = await person_arg(ctx, words[0])
-    return await _one_line(ctx, words[1], requester=person.id)
+    person = await person_arg(ctx, words[0], lambda ref: f"/request_for {ref} {words[1]}")
+    return await _one_line(ctx, words[1], requester=person.person_id)
 
 
 async def _one_line(ctx: Context, args: str, requester: int | None = None) -> list[Reply]:

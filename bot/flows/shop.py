@@ -7,11 +7,12 @@ import re
 import secrets
 
 from bot.dialogs.core import Context, Input, Reply, command, option, reply, step
-from bot.dialogs.parse import parse_amount, parse_ref
+from bot.dialogs.parse import is_yes, next_word, parse_amount, parse_ref
 from bot.errors import DomainError
 from bot.flows.common import person_arg
 from bot.flows.decisions import MOST, decider, pending_source
 from bot.flows.deadlines import deadline_marker
+from bot.services.hours import clean_note
 from bot.i18n import T, Text
 from bot.services.shop import (
     MAX_PRICE, MAX_QUANTITY, MAX_STOCK, ItemView, Outcome, Reconciliation, RedemptionView, ShelfItem, StockLine,
@@ -20,7 +21,6 @@ from bot.services.shop import (
 
 PAGE = 6
 QUANTITIES = (1, 2, 3, 4, 5)
-YES = ("yes", "y", "是", "确认", "好")
 UNLIMITED = ("-", "不限", "无限", "unlimited", "∞")
 FIELDS = {
     "name": "name", "名称": "name", "名字": "name",
@@ -43,7 +43,7 @@ def _request_key(ctx: Context, what: str) -> str | None:
 
 
 def _yes(inp: Input) -> bool:
-    return (inp.option or inp.text.strip().lower()) in YES
+    return inp.option == "yes" if inp.option else is_yes(inp.text)
 
 
 def _stock(stock: int | None) -> Text:
@@ -309,6 +309,11 @@ async def items(ctx: Context, args: str) -> list[Reply]:
     return [reply("items.list", lines=[_item_line(i) for i in found])]
 
 
+def _numberish(word: str) -> bool:
+    """A word meant as a number, well-formed or not: digits of any script with signs and points."""
+    return any(c.isnumeric() for c in word) and all(c.isnumeric() or c in "+-.,，" for c in word)
+
+
 def _parse_stock(text: str) -> int | None | bool:
     """A stock count, None for unlimited, or False when it does not parse."""
     text = text.strip().lower()
@@ -325,16 +330,21 @@ async def add_item(ctx: Context, args: str) -> list[Reply]:
         return [reply("additem.ask_name")]
     words = args.split()
     stock: int | None | bool = None
-    if len(words) >= 3 and _COUNT.match(words[-2]) and _parse_stock(words[-1]) is not False:
-        stock, price, name = _parse_stock(words[-1]), words[-2], words[:-2]
-    elif len(words) >= 2 and _COUNT.match(words[-1]):
-        price, name = words[-1], words[:-1]
+    # The price is the number after the name, read strictly: a malformed number ("-5", twenty
+    # digits, "²") is refused, never swallowed into the name.
+    if len(words) >= 3 and _numberish(words[-2]):
+        stock, price_text, name = _parse_stock(words[-1]), words[-2], words[:-2]
+        if stock is False:
+            return [reply("additem.usage")]
+    elif len(words) >= 2 and _numberish(words[-1]):
+        price_text, name = words[-1], words[:-1]
     else:
         return [reply("additem.usage")]
-    if parse_amount(price) is None:
+    price = parse_amount(price_text)
+    if price is None or price > MAX_PRICE:
         return [reply("error.bad_price", max=MAX_PRICE)]
     item = await ctx.services.shop.add_item(
-        ctx.actor.person_id, ctx.community_id, " ".join(name), int(price), stock  # type: ignore[arg-type]
+        ctx.actor.person_id, ctx.community_id, " ".join(name), price, stock  # type: ignore[arg-type]
     )
     return [reply("additem.done", id=f"I{item.id}", name=item.name, price=item.price, stock=_stock(item.stock))]
 
@@ -526,14 +536,20 @@ async def reconcile(ctx: Context, args: str) -> list[Reply]:
 
 @command("gift", help_key="help.gift", aliases=("转赠",))
 async def gift(ctx: Context, args: str) -> list[Reply]:
-    words = args.split()
-    amount = parse_amount(words[1]) if len(words) == 2 else None
+    """/gift NAME POINTS [message]: the message goes to the receiver with the points."""
+    name, rest = next_word(args)
+    typed, message = next_word(rest)
+    amount = parse_amount(typed) if typed else None
     if amount is None:
         return [reply("gift.usage")]
-    to = await person_arg(ctx, words[0])
-    if to.id == ctx.actor.person_id:
+    message = clean_note(message)
+    to = await person_arg(ctx, name, lambda ref: f"/gift {ref} {amount} {message or ''}".strip())
+    if to.person_id == ctx.actor.person_id:
         return [reply("error.gift_self")]
-    ctx.goto("gift", "confirm", to=to.id, name=to.display_name, amount=amount, draft=_draft())
+    available = (await ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)).available
+    if amount > available:  # said now, not after the person has confirmed
+        return [reply("gift.not_enough", amount=amount, available=available)]
+    ctx.goto("gift", "confirm", to=to.person_id, name=to.name, amount=amount, message=message, draft=_draft())
     return [await _confirm_gift(ctx)]
 
 
@@ -541,7 +557,8 @@ async def _confirm_gift(ctx: Context) -> Reply:
     d = ctx.data
     available = (await ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)).available
     return reply("gift.confirm", option("yes", "gift.confirm_yes"), option("/cancel", "redeem.confirm_no"),
-                 columns=2, name=d["name"], amount=d["amount"], available=available)
+                 columns=2, name=d["name"], amount=d["amount"], available=available,
+                 message=T("gift.with_message", message=d["message"]) if d.get("message") else "")
 
 
 @step("gift", "confirm")
@@ -551,7 +568,8 @@ async def gift_confirm(ctx: Context, inp: Input) -> list[Reply]:
     d = ctx.data
     ctx.finish()
     result = await ctx.services.points.gift(
-        ctx.actor.person_id, ctx.community_id, d["to"], d["amount"], key=f"gift:{d['draft']}"
+        ctx.actor.person_id, ctx.community_id, d["to"], d["amount"], key=f"gift:{d['draft']}",
+        message=d.get("message"),
     )
     available = (await ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)).available
     return [reply("gift.already" if result.replayed else "gift.done", name=d["name"], amount=d["amount"],

@@ -9,7 +9,7 @@ from bot.errors import InvalidInput
 from bot.flows.common import person_arg
 from bot.flows.decisions import MOST, decider, parse_refs, pending_source
 from bot.i18n import T
-from bot.services.people import clean_name
+from bot.services.people import clean_name, looks_like_code
 
 LINKS: dict[str, str] = {}  # channel → invite link template with {code}, set by the adapters
 
@@ -24,6 +24,8 @@ async def start(ctx: Context, args: str) -> list[Reply]:
 
 
 async def _join(ctx: Context, code: str) -> list[Reply]:
+    if not looks_like_code(code):  # 你好, hello: a stranger saying hello, not a wrong code
+        return [reply("start.welcome_new")]
     member = await ctx.services.people.join(ctx.actor.person_id, code)
     community = await ctx.services.people.community_name(member.community_id)
     replies = [reply("start.joined", community=community)]
@@ -166,8 +168,8 @@ async def confirm(ctx: Context, args: str) -> list[Reply]:
     ref = parse_refs(args.split()[:1]) if args.strip() else None
     if ref and ref[0][0] == "V":
         return await _confirm_volunteers(ctx, [ref[0][1]])
-    person = await person_arg(ctx, args)
-    return await _confirm_volunteers(ctx, [person.id])
+    person = await person_arg(ctx, args, lambda ref: f"/confirm {ref}")
+    return await _confirm_volunteers(ctx, [person.person_id])
 
 
 async def _confirm_volunteers(ctx: Context, person_ids: list[int]) -> list[Reply]:
@@ -214,6 +216,8 @@ async def new_community(ctx: Context, args: str) -> list[Reply]:
 
 @command("appoint", role=None, admin_only=True, help_key="help.appoint")
 async def appoint(ctx: Context, args: str) -> list[Reply]:
-    person = await person_arg(ctx, args)
-    await ctx.services.people.appoint_worker(ctx.actor.person_id, ctx.community_id, person.id)
-    return [reply("appoint.done", name=person.display_name)]
+    """Appoints in the community the admin acts in now, and says which."""
+    person = await person_arg(ctx, args, lambda ref: f"/appoint {ref}", anyone_by_handle=True)
+    await ctx.services.people.appoint_worker(ctx.actor.person_id, ctx.community_id, person.person_id, tell=True)
+    community = await ctx.services.people.community_name(ctx.community_id)
+    return [reply("appoint.done", name=person.name, community=community)]

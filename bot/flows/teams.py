@@ -4,7 +4,7 @@ monthly star-list posts include (/starlists)."""
 from __future__ import annotations
 
 from bot.dialogs.core import MAX_OPTION_BYTES, Context, Reply, command, option, reply
-from bot.dialogs.parse import parse_date, parse_duration
+from bot.dialogs.parse import parse_duration, read_date
 from bot.flows.common import person_arg
 from bot.flows.hours import _category, _request_key, _today
 from bot.i18n import T, Text, hours
@@ -26,9 +26,9 @@ async def tag(ctx: Context, args: str) -> list[Reply]:
         counts = await ctx.services.teams.tag_counts(ctx.actor.person_id, ctx.community_id)
         values = [(f"/tag {words[0]} {c.tag}", c.tag) for c in counts]
         choices = tuple(option(v, "tags.choice", tag=t) for v, t in values if len(v.encode()) <= MAX_OPTION_BYTES)
-        return [Reply(T("tags.ask_tag", name=person.display_name), choices, columns=3)]
-    changed = await ctx.services.teams.tag(ctx.actor.person_id, ctx.community_id, person.id, words[1])
-    return [reply("tags.tagged" if changed else "tags.already", name=person.display_name, tag=words[1])]
+        return [Reply(T("tags.ask_tag", name=person.name), choices, columns=3)]
+    changed = await ctx.services.teams.tag(ctx.actor.person_id, ctx.community_id, person.person_id, words[1])
+    return [reply("tags.tagged" if changed else "tags.already", name=person.name, tag=words[1])]
 
 
 @command("untag", role="worker", help_key="help.untag", aliases=("去标签",))
@@ -37,8 +37,8 @@ async def untag(ctx: Context, args: str) -> list[Reply]:
     if len(words) != 2:
         return [reply("tags.untag_usage")]
     person = await person_arg(ctx, words[0])
-    changed = await ctx.services.teams.untag(ctx.actor.person_id, ctx.community_id, person.id, words[1])
-    return [reply("tags.untagged" if changed else "tags.not_tagged", name=person.display_name, tag=words[1])]
+    changed = await ctx.services.teams.untag(ctx.actor.person_id, ctx.community_id, person.person_id, words[1])
+    return [reply("tags.untagged" if changed else "tags.not_tagged", name=person.name, tag=words[1])]
 
 
 @command("tags", help_key="help.tags", aliases=("我的标签",))
@@ -47,10 +47,10 @@ async def tags(ctx: Context, args: str) -> list[Reply]:
     community's tags, or (/tags NAME) a member's."""
     if args.strip():
         person = await person_arg(ctx, args)
-        found = await ctx.services.teams.tags_of(ctx.actor.person_id, ctx.community_id, person.id)
+        found = await ctx.services.teams.tags_of(ctx.actor.person_id, ctx.community_id, person.person_id)
         if not found:
-            return [reply("tags.none_for", name=person.display_name)]
-        return [reply("tags.of", name=person.display_name, lines=[_tag_line(t.tag, t.shown) for t in found])]
+            return [reply("tags.none_for", name=person.name)]
+        return [reply("tags.of", name=person.name, lines=[_tag_line(t.tag, t.shown) for t in found])]
     if ctx.actor.at_least("worker"):
         counts = await ctx.services.teams.tag_counts(ctx.actor.person_id, ctx.community_id)
         return [reply("tags.community", lines=[T("tags.count_line", tag=c.tag, members=c.members, shown=c.shown)
@@ -110,10 +110,10 @@ async def team(ctx: Context, args: str) -> list[Reply]:
     if action in LEADER_WORDS:
         if len(people) != 1:
             return [reply("teams.usage")]
-        view = await ctx.services.teams.set_leader(ctx.actor.person_id, ctx.community_id, name, people[0].id)
+        view = await ctx.services.teams.set_leader(ctx.actor.person_id, ctx.community_id, name, people[0].person_id)
         return [reply("teams.leader_set", team=view.name, leader=view.leader)]
     view, changed = await ctx.services.teams.change_members(
-        ctx.actor.person_id, ctx.community_id, name, [p.id for p in people], add=action in ADD_WORDS)
+        ctx.actor.person_id, ctx.community_id, name, [p.person_id for p in people], add=action in ADD_WORDS)
     return [reply("teams.added" if action in ADD_WORDS else "teams.removed", team=view.name, changed=changed,
                   count=len(view.members))]
 
@@ -127,11 +127,11 @@ async def teamlog(ctx: Context, args: str) -> list[Reply]:
         return [reply("teams.log_usage")]
     category = await _category(ctx, words[2])
     service_date, rest = _today(ctx), words[3:]
-    if rest and (found := parse_date(rest[0], _today(ctx))) is not None:
+    if rest and (found := read_date(rest[0], _today(ctx))) is not None:
         service_date, rest = found, rest[1:]
     if not rest:
         return [reply("teams.log_usage")]
-    ids = None if rest[0] in ALL_WORDS else [(await person_arg(ctx, n)).id for n in rest]
+    ids = None if rest[0] in ALL_WORDS else [(await person_arg(ctx, n)).person_id for n in rest]
     logs = await ctx.services.teams.record_for_team(
         ctx.actor.person_id, ctx.community_id, words[0], ids, category_id=category.id, service_date=service_date,
         minutes=minutes, request_key=_request_key(ctx))

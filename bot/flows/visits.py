@@ -6,9 +6,10 @@ from __future__ import annotations
 import secrets
 
 from bot.dialogs.core import Context, Input, Reply, command, option, reply, step
-from bot.dialogs.parse import parse_duration, parse_ref
+from bot.dialogs.parse import is_skip, parse_duration, parse_ref
 from bot.i18n import T, hours
 from bot.errors import InvalidInput
+from bot.services.hours import clean_note
 from bot.services.visits import Recorded, by_grid, capped, check_minutes, due_line, grid_order
 
 DURATIONS = (30, 45, 60, 90, 120)
@@ -112,8 +113,11 @@ async def add_note(ctx: Context, inp: Input) -> list[Reply]:
     if inp.photo:
         ctx.data["photo"] = inp.photo
     text = inp.text.strip()
-    if inp.option != "skip" and text and text.lower() not in SKIP:
-        ctx.data["note"] = text[:500]
+    if inp.option != "skip" and text and text.lower() not in SKIP and not is_skip(text):
+        try:
+            ctx.data["note"] = clean_note(text)
+        except InvalidInput as exc:
+            return [reply(exc.key, **exc.params), reply("visits.ask_note", option("skip", "visits.skip"))]
     if ctx.data["kind"] == "visit":
         ctx.goto("visit", "extras")
         return [reply("visits.ask_extras", option("skip", "visits.skip"))]
@@ -147,9 +151,14 @@ def _ask_minutes(skip: bool = False) -> Reply:
     return Reply(T("visits.ask_minutes"), tuple(options), columns=3)
 
 
+def _minutes(inp: Input) -> int | None:
+    """A button's value is minutes; what is typed is read as people say it (a bare 2 is hours)."""
+    return int(inp.option) if inp.option in {str(m) for m in DURATIONS} else parse_duration(inp.text)
+
+
 @step("visit", "minutes")
 async def choose_minutes(ctx: Context, inp: Input) -> list[Reply]:
-    minutes = parse_duration(inp.option or inp.text)
+    minutes = _minutes(inp)
     if minutes is None:
         return [reply("error.bad_duration"), _ask_minutes()]
     try:
@@ -201,10 +210,10 @@ async def _one_line(ctx: Context, elder_id: int, words: list[str]) -> list[Reply
 async def hours_after(ctx: Context, inp: Input) -> list[Reply]:
     """The duration of a visit already saved in one line, for the volunteer's service hours."""
     answer = (inp.option or inp.text).strip()
-    if answer.lower() in SKIP:
+    if answer.lower() in SKIP or is_skip(answer):
         ctx.finish()
         return [reply("visits.hours_skipped")]
-    minutes = parse_duration(answer)
+    minutes = _minutes(inp)
     if minutes is None:
         return [reply("error.bad_duration"), _ask_minutes(skip=True)]
     visit_id = ctx.data["visit_id"]

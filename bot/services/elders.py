@@ -25,15 +25,18 @@ from bot.db import Database
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.i18n import T, Text
 from bot.services.access import get_community, require_role, role_in
+from bot.spreadsheet import csv_text
 from bot.services.audit import audit
 from bot.services.cadence import Due, VisitCadence, due_of, local_date
 from bot.services.notify import notify
 from bot.services.people import PeopleService
 from bot.services.roster import (
-    COLUMNS, REQUIRED, ElderRow, clean_address, clean_birth_year, clean_contact, clean_elder_name,
+    COLUMNS, HEADER_ALIASES, REQUIRED, ElderRow, clean_address, clean_birth_year, clean_contact, clean_elder_name,
     clean_elder_phone, clean_grid, clean_risk, clean_row, clean_yes_no, import_key, read_table, split_handles,
 )
 from models import Community, Elder, ElderVolunteer, Grid, Identity, Membership, Person
+
+CHINESE_HEADERS = {column: title for title, column in reversed(HEADER_ALIASES.items())}
 
 EDITABLE = {
     "name": "name", "姓名": "name", "birth_year": "birth_year", "出生年份": "birth_year",
@@ -203,6 +206,8 @@ class ElderRoster:
             problems = _header_problems(table.header, table.raw_header)
             if problems:
                 return ImportReport(problems)
+            # Problems name each column as the file does (出生年份, not birth_year).
+            shown = {c: title for c, title in zip(table.header, table.raw_header, strict=True) if c}
             this_year = local_today(self.clock, community).year
             rows: list[tuple[ElderRow, int | None, list[int]]] = []
             first_row: dict[str, int] = {}
@@ -218,7 +223,7 @@ class ElderRoster:
                 worker_id, volunteer_ids, unknown = await self._people_of(
                     session, community_id, worker, split_handles(values.get("volunteers", "")), people)
                 found.extend(unknown)
-                problems.extend(Problem(number, column, p.key, p.params) for column, p in found)
+                problems.extend(Problem(number, shown.get(column, column), p.key, p.params) for column, p in found)
                 if not found and row is not None:
                     rows.append((row, worker_id, volunteer_ids))
             if problems:
@@ -240,8 +245,9 @@ class ElderRoster:
         async def lookup(handle: str) -> tuple[int, str | None] | None:
             key = handle.casefold()
             if key not in cache:
-                person = await self.people.find_by_handle(session, handle)
-                cache[key] = None if person is None else (person.id, await role_in(session, person.id, community_id))
+                found = await self.people.find(session, community_id, handle)
+                cache[key] = (found[0].person_id, found[0].role) if len(found) == 1 else (
+                    (0, "ambiguous") if found else None)
             return cache[key]
 
         problems: list[tuple[str, InvalidInput]] = []
@@ -250,6 +256,8 @@ class ElderRoster:
             found = await lookup(worker)
             if found is None:
                 problems.append(("worker", InvalidInput("visits.field.unknown_handle", handle=worker[:32])))
+            elif found[1] == "ambiguous":
+                problems.append(("worker", InvalidInput("error.ambiguous_name", name=worker[:32])))
             elif found[1] != "worker":
                 problems.append(("worker", InvalidInput("visits.field.not_worker", handle=worker[:32])))
             else:
@@ -259,6 +267,8 @@ class ElderRoster:
             found = await lookup(handle)
             if found is None:
                 problems.append(("volunteers", InvalidInput("visits.field.unknown_handle", handle=handle[:32])))
+            elif found[1] == "ambiguous":
+                problems.append(("volunteers", InvalidInput("error.ambiguous_name", name=handle[:32])))
             elif found[1] not in ("volunteer", "worker"):
                 problems.append(("volunteers", InvalidInput("visits.field.not_volunteer", handle=handle[:32])))
             elif found[0] not in volunteer_ids:
@@ -465,11 +475,11 @@ class ElderRoster:
             elders = list(await session.scalars(stmt.order_by(Elder.id).offset(page * page_size).limit(page_size + 1)))
             return await self._views(session, elders[:page_size], full=full), len(elders) > page_size
 
-    async def export_roster(self, actor_id: int, community_id: int) -> bytes:
-        """The roster as a CSV in the import format (edit it and import it back); audited, as
-        it carries addresses and phones."""
+    async def export_roster(self, actor_id: int, community_id: int) -> tuple[str, bytes]:
+        """The roster as a CSV in the import format (edit it and import it back), named after
+        the community's date; audited, as it carries addresses and phones."""
 
-        async def work(session: AsyncSession) -> bytes:
+        async def work(session: AsyncSession) -> tuple[str, bytes]:
             await require_role(session, actor_id, community_id, "worker")
             community = await get_community(session, community_id)
             elders = list(await session.scalars(
@@ -488,15 +498,16 @@ class ElderRoster:
             writer = csv.writer(out)
             writer.writerow(COLUMNS)
             for e in elders:
-                writer.writerow([
+                writer.writerow([csv_text(v) for v in [
                     e.name, e.birth_year, e.address, grids.get(e.grid_id, "") if e.grid_id else "",
                     ("是" if e.lives_alone else "否") if zh else ("yes" if e.lives_alone else "no"),
                     ({"high": "高", "normal": "普通"} if zh else {"high": "high", "normal": "normal"})[e.risk],
                     e.phone or "", e.emergency_contact or "", handles.get(e.worker_id, "") if e.worker_id else "",
                     ";".join(volunteers[e.id]),
-                ])
+                ]])
             await audit(session, self.clock, "roster.export", actor_id, community_id, details={"rows": len(elders)})
-            return out.getvalue().encode("utf-8-sig")  # the BOM lets Excel open it as UTF-8
+            filename = f"elders-{local_today(self.clock, community).isoformat()}.csv"
+            return filename, out.getvalue().encode("utf-8-sig")  # the BOM lets Excel open it as UTF-8
 
         return await self.db.transaction(work)
 
@@ -549,9 +560,12 @@ def _header_problems(header: list[str | None], raw: list[str]) -> list[Problem]:
     problems = [Problem(1, title, "visits.import.unknown_column") for column, title in zip(header, raw, strict=True)
                 if column is None and title]
     seen: set[str] = set()
-    for column in header:
+    for column, title in zip(header, raw, strict=True):
         if column and column in seen:
-            problems.append(Problem(1, column, "visits.import.duplicate_column"))
+            problems.append(Problem(1, title, "visits.import.duplicate_column"))
         seen.add(column or "")
-    problems.extend(Problem(1, c, "visits.import.missing_column") for c in REQUIRED if c not in header)
+    # A missing column is named in the language most of the file's headers are in.
+    chinese = sum(title in HEADER_ALIASES for title in raw) > sum(title.lower() in COLUMNS for title in raw)
+    problems.extend(Problem(1, CHINESE_HEADERS[c] if chinese else c, "visits.import.missing_column")
+                    for c in REQUIRED if c not in header)
     return problems

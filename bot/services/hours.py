@@ -25,6 +25,17 @@ MIN_MINUTES, MAX_MINUTES = 15, 12 * 60
 MAX_MINUTES_PER_DAY = 16 * 60
 
 
+NOTE_MAX = 500  # characters of a note on a log or a visit
+
+
+def clean_note(note: str | None) -> str | None:
+    """A note as kept: trimmed; longer than NOTE_MAX is refused, never cut without a word."""
+    note = (note or "").strip()
+    if len(note) > NOTE_MAX:
+        raise InvalidInput("error.note_too_long", limit=NOTE_MAX, length=len(note))
+    return note or None
+
+
 def points_for(minutes: int, points_per_hour: int) -> int:
     return minutes * points_per_hour // 60
 
@@ -110,7 +121,9 @@ class HoursService:
         request_key: str | None = None,
     ) -> list[Decision]:
         """A worker records hours for volunteers without a phone (代录) or for a whole event.
-        The worker vouches for them, so they are approved at once and marked as recorded."""
+        The worker vouches for them, so they are approved at once and marked as recorded.
+        Four eyes: hours recorded for a worker wait for a different worker's approval, so two
+        workers cannot credit each other on their own word."""
         if not volunteer_ids:
             raise InvalidInput("error.no_volunteers")
         if len(set(volunteer_ids)) != len(volunteer_ids):
@@ -118,7 +131,7 @@ class HoursService:
 
         async def work(session: AsyncSession) -> list[Decision]:
             await require_role(session, worker_id, community_id, "worker")
-            decisions = []
+            decisions, waiting = [], False
             for i, volunteer_id in enumerate(volunteer_ids):
                 key = f"{request_key}:{i}" if request_key else None
                 replay = await self._by_request_key(session, key)
@@ -129,13 +142,21 @@ class HoursService:
                     continue
                 if volunteer_id == worker_id:
                     raise NotAllowed("error.own_log")
-                if await role_in(session, volunteer_id, community_id) not in ("volunteer", "worker"):
+                role = await role_in(session, volunteer_id, community_id)
+                if role not in ("volunteer", "worker"):
                     raise InvalidInput("error.not_volunteer", person=await _name(session, volunteer_id))
                 log = await self._new_log(
                     session, volunteer_id, community_id, category_id, service_date, minutes, note, None,
                     submitted_by=worker_id, request_key=key, event_name=event_name,
                 )
-                decisions.append(await self._approve_in(session, worker_id, log.id))
+                if role == "worker":
+                    decisions.append(Decision(log, changed=True))
+                    waiting = True
+                else:
+                    decisions.append(await self._approve_in(session, worker_id, log.id, vouched=True))
+            if waiting:
+                await notify_workers(session, self.clock, community_id, "notify.pending_logs",
+                                     coalesce="pending_logs", exclude=worker_id)
             return decisions
 
         return await self.db.transaction(work)
@@ -210,7 +231,7 @@ class HoursService:
             raise LooksRepeated("log.looks_repeated", id=f"H{same}")
         if logged + minutes > MAX_MINUTES_PER_DAY:
             raise InvalidInput("error.day_limit", logged=logged, limit=MAX_MINUTES_PER_DAY)
-        note = (note or "").strip()[:500] or None
+        note = clean_note(note)
         log = ServiceLog(
             community_id=community_id, person_id=person_id, category_id=category_id,
             service_date=service_date, minutes=minutes, points_per_hour=points_per_hour,
@@ -247,8 +268,9 @@ class HoursService:
         is a harmless replay: it credits nothing and reports changed=False."""
         return await self.db.transaction(lambda session: self._approve_in(session, worker_id, log_id))
 
-    async def _approve_in(self, session: AsyncSession, worker_id: int, log_id: int) -> Decision:
-        log = await self._decidable(session, worker_id, log_id)
+    async def _approve_in(self, session: AsyncSession, worker_id: int, log_id: int, *, vouched: bool = False) -> Decision:
+        """`vouched`: a worker recording a volunteer's hours approves what they just wrote."""
+        log = await self._decidable(session, worker_id, log_id, vouched=vouched)
         claimed = await session.execute(
             update(_LOGS).where(_LOGS.c.id == log_id, _LOGS.c.status == "pending")
             .values(status="approved", decided_by_id=worker_id, decided_at=self.clock.now())
@@ -303,11 +325,12 @@ class HoursService:
                 refused.append((log_id, exc.key))
         return done, refused
 
-    async def _decidable(self, session: AsyncSession, worker_id: int, log_id: int) -> LogView:
-        """The log as it is before the decision, and the worker's right to decide it: one query."""
+    async def _decidable(self, session: AsyncSession, worker_id: int, log_id: int, *, vouched: bool = False) -> LogView:
+        """The log as it is before the decision, and the worker's right to decide it: one query.
+        Nobody decides their own hours, nor (four eyes) hours they recorded for a worker."""
         actor = aliased(Person)
         found = (await session.execute(
-            _VIEW.add_columns(actor.id, actor.is_admin, Membership.role, Membership.confirmed)
+            _VIEW.add_columns(actor.id, actor.is_admin, Membership.role, Membership.confirmed, ServiceLog.submitted_by_id)
             .outerjoin(actor, actor.id == worker_id)
             .outerjoin(Membership, and_(Membership.person_id == worker_id,
                                         Membership.community_id == ServiceLog.community_id))
@@ -315,12 +338,14 @@ class HoursService:
         )).first()
         if found is None:
             raise NotFound("error.no_log", log=log_id)
-        log, (actor_id, is_admin, role, confirmed) = LogView(*found[:_VIEW_WIDTH]), found[_VIEW_WIDTH:]
+        log, (actor_id, is_admin, role, confirmed, submitted_by) = LogView(*found[:_VIEW_WIDTH]), found[_VIEW_WIDTH:]
         if actor_id is None:
             raise NotFound("error.no_person")
         check_role(is_admin, effective_role(role, confirmed), "worker")
         if log.person_id == worker_id:
             raise NotAllowed("error.own_log")
+        if log.recorded_by_worker and submitted_by == worker_id and not vouched:
+            raise NotAllowed("error.own_record")
         return log
 
     async def _already(self, session: AsyncSession, log_id: int, wanted: str) -> Decision:

@@ -7,13 +7,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db import Database
 from bot.errors import InvalidInput, NotAllowed, NotFound
-from bot.services.access import get_person, require_admin, require_role
+from bot.services.access import effective_role, get_person, require_admin, require_role
 from bot.services.audit import audit
 from bot.services.ledger import Ledger
 from bot.services.notify import notify, notify_workers
@@ -30,7 +30,9 @@ DEFAULT_CATEGORIES = (
 DEFAULT_POINTS_PER_HOUR = 10
 # Unambiguous upper-case letters and digits (no O/0, I/1) for codes people type.
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-PHONE = re.compile(r"^\+?\d{7,15}$")
+# A mainland mobile number: 11 digits starting 13–19 (a +86 / 0086 country code is dropped).
+MOBILE = re.compile(r"1[3-9]\d{9}")
+COUNTRY_CODE = re.compile(r"^(?:\+86|0086|86)(?=1\d{10}$)")
 NAME_MAX = 50
 
 
@@ -41,6 +43,15 @@ class Member:
     role: str
     confirmed: bool
     invited_as: str | None = None  # set by join: the role the invite asks the newcomer to take
+
+
+@dataclass(frozen=True)
+class Found:
+    """A person found by name in a community, with what tells two of the same name apart."""
+
+    person_id: int
+    name: str
+    role: str | None  # in the community searched; None for someone not yet a member
 
 
 @dataclass(frozen=True)
@@ -67,9 +78,16 @@ def new_code(length: int = 8) -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
 
 
+def looks_like_code(text: str) -> bool:
+    """Whether a word could be an invite code (letters and digits, 6 to 16 of them), rather than
+    a greeting or a sentence."""
+    return re.fullmatch(r"[A-Za-z0-9]{6,16}", text.strip()) is not None
+
+
 def clean_phone(raw: str) -> str:
-    phone = re.sub(r"[\s\-()]", "", raw or "")
-    if not PHONE.match(phone):
+    """'+86 138-0013-8000' → '13800138000'; anything not a mainland mobile number is refused."""
+    phone = COUNTRY_CODE.sub("", re.sub(r"[\s\-()（）]", "", raw or ""))
+    if not MOBILE.fullmatch(phone):
         raise InvalidInput("error.bad_phone")
     return phone
 
@@ -122,15 +140,39 @@ class PeopleService:
 
         return await self.db.transaction(work)
 
-    async def find_by_handle(self, session: AsyncSession, handle: str) -> Person | None:
-        """A person by a handle (console name, Telegram username) or by display name."""
-        handle = handle.lstrip("@")
-        person_id = await session.scalar(
-            select(Identity.person_id).where(func.lower(Identity.handle) == handle.lower()).limit(1)
-        )
-        if person_id is None:
-            person_id = await session.scalar(select(Person.id).where(Person.display_name == handle).limit(1))
-        return None if person_id is None else await session.get(Person, person_id)
+    async def find(
+        self, session: AsyncSession, community_id: int, name: str, *, anyone_by_handle: bool = False,
+    ) -> list[Found]:
+        """The people of a community a typed name means: `#12` (a choice made earlier), else
+        the real name, else the name shown, else the handle (console name, @username), the
+        first of these that matches anyone. Several matches are returned for the asker to choose
+        from. Handles are not names: a handle 李明 never wins over a member whose name is 李明.
+        `anyone_by_handle`: someone outside the community may be found by handle (an admin
+        appointing a newcomer who has written to the bot)."""
+        name = name.strip()
+        member = select(Person.id, Person.display_name, Membership.role, Membership.confirmed).join(
+            Membership, and_(Membership.person_id == Person.id, Membership.community_id == community_id))
+        if re.fullmatch(r"#\d{1,9}", name):
+            tiers = [member.where(Person.id == int(name[1:]))]
+        else:
+            bare = name.lstrip("@").lower()
+            by_handle = Person.id.in_(select(Identity.person_id).where(func.lower(Identity.handle) == bare))
+            tiers = [member.where(func.lower(Person.real_name) == name.lower()),
+                     member.where(func.lower(Person.display_name) == name.lower()),
+                     member.where(by_handle)]
+            if name.startswith("@"):  # @username names a handle, nothing else
+                tiers = tiers[2:]
+        for tier in tiers:
+            rows = (await session.execute(tier.order_by(Person.id).limit(10))).all()
+            if rows:
+                return [Found(pid, shown, effective_role(role, confirmed)) for pid, shown, role, confirmed in rows]
+        if anyone_by_handle and not name.startswith("#"):
+            rows = (await session.execute(
+                select(Person.id, Person.display_name).where(
+                    Person.id.in_(select(Identity.person_id).where(func.lower(Identity.handle) == name.lstrip("@").lower())))
+                .order_by(Person.id).limit(10))).all()
+            return [Found(pid, shown, None) for pid, shown in rows]
+        return []
 
     async def name_of(self, person_id: int) -> str:
         """The name workers know a person by: the registered real name when there is one."""
@@ -138,9 +180,9 @@ class PeopleService:
             person = await get_person(uow.session, person_id)
             return person.real_name or person.display_name
 
-    async def person_named(self, handle: str) -> Person | None:
+    async def people_named(self, community_id: int, name: str, *, anyone_by_handle: bool = False) -> list[Found]:
         async with self.db.read() as uow:
-            return await self.find_by_handle(uow.session, handle)
+            return await self.find(uow.session, community_id, name, anyone_by_handle=anyone_by_handle)
 
     # --- communities ------------------------------------------------------------------------
 
@@ -241,7 +283,9 @@ class PeopleService:
             if membership is None:
                 raise NotAllowed("error.not_member")
             person = await get_person(session, person_id)
-            person.real_name, person.phone = real_name, phone
+            # One name per person: the real name given here is the name shown everywhere from now on
+            # (logs, redemptions, pickups, alerts, the star list, reports), not a channel's nickname.
+            person.real_name, person.display_name, person.phone = real_name, real_name, phone
             if membership.role == "resident":
                 community = await session.get(Community, community_id)
                 membership.role = "volunteer"
@@ -299,13 +343,17 @@ class PeopleService:
 
         await self.db.transaction(work)
 
-    async def appoint_worker(self, actor_id: int | None, community_id: int, person_id: int) -> Member:
-        """Admins appoint workers (the operator too, with actor_id None)."""
+    async def appoint_worker(
+        self, actor_id: int | None, community_id: int, person_id: int, *, tell: bool = False,
+    ) -> Member:
+        """Admins appoint workers (the operator too, with actor_id None). `tell`: the new worker
+        is told which community (an appointment in the chat; setting up a community is quiet)."""
 
         async def work(session: AsyncSession) -> Member:
             if actor_id is not None:
                 await require_admin(session, actor_id)
             membership = await self._membership(session, person_id, community_id)
+            was_worker = membership is not None and membership.role == "worker" and membership.confirmed
             if membership is None:
                 membership = Membership(
                     person_id=person_id, community_id=community_id, role="worker", confirmed=True,
@@ -314,6 +362,9 @@ class PeopleService:
                 session.add(membership)
             membership.role, membership.confirmed = "worker", True
             person = await get_person(session, person_id)
+            if tell and not was_worker and person_id != actor_id:
+                community = await session.get(Community, community_id)
+                await notify(session, self.clock, person_id, "notify.appointed", community=community.name)
             person.community_id = person.community_id or community_id
             await session.flush()
             await self.ledger.open_person_account(session, community_id, person_id)

@@ -92,8 +92,10 @@ class PointsService:
 
         return await self.db.transaction(work)
 
-    async def gift(self, person_id: int, community_id: int, to_person_id: int, amount: int, key: str) -> TransferResult:
-        """转赠 to another member of the same community."""
+    async def gift(
+        self, person_id: int, community_id: int, to_person_id: int, amount: int, key: str, message: str | None = None,
+    ) -> TransferResult:
+        """转赠 to another member of the same community; a message goes to the receiver with it."""
 
         async def work(session: AsyncSession) -> TransferResult:
             await require_role(session, person_id, community_id, "resident")
@@ -105,8 +107,12 @@ class PointsService:
             )
             if not result.replayed:
                 sender = await get_person(session, person_id)
-                await notify(session, self.clock, to_person_id, "notify.gift_received", amount=amount,
-                             sender=sender.display_name)
+                if message:
+                    await notify(session, self.clock, to_person_id, "notify.gift_received_message", amount=amount,
+                                 sender=sender.display_name, message=message)
+                else:
+                    await notify(session, self.clock, to_person_id, "notify.gift_received", amount=amount,
+                                 sender=sender.display_name)
             return result
 
         return await self.db.transaction(work)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import calendar
-import re
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.clock import parse_month as read_month
 from bot.db import Database
 from bot.errors import InvalidInput, NotFound
 from bot.i18n import render
@@ -30,7 +30,6 @@ from bot.services.audit import audit
 from bot.settings import Settings
 from models import Account, Community, Membership, Person, ServiceCategory, ServiceLog, Transfer
 
-MONTH = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?\s*$")
 # The accounts whose balances are points people can still spend: the bank's outstanding points.
 OUTSTANDING = ("person", "pool")
 # Phases that move posted balances; pending holds and their void/expire only reserve.
@@ -75,10 +74,10 @@ class ReportMonth:
 
 def parse_month(text: str) -> tuple[int, int]:
     """"2026-11", "2026/11", "2026年11月" → (2026, 11)."""
-    match = MONTH.match(text or "")
-    if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 2000:
+    month = read_month(text)  # one rule for months, in bot.clock
+    if month is None:
         raise InvalidInput("error.bad_month")
-    return int(match.group(1)), int(match.group(2))
+    return month.year, month.month
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,12 @@ import csv
 import io
 import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from bot.errors import InvalidInput
+from bot.text import clean_text
 from bot.services.people import clean_phone
 
 COLUMNS = (
@@ -33,6 +35,8 @@ NO = {"no", "n", "false", "0", "否", "不是", "非独居"}
 RISKS = {"high": "high", "高": "high", "高风险": "high", "normal": "normal", "普通": "normal", "一般": "normal"}
 HANDLE_SEPARATORS = re.compile(r"[;；、]")
 MAX_ROWS = 20_000
+MAX_BYTES = 5_000_000  # a roster of MAX_ROWS rows is about 3 MB as CSV, less as XLSX
+MAX_UNPACKED_BYTES = 40_000_000  # an XLSX roster of MAX_ROWS rows unpacks to about 12 MB
 LIMITS = {"name": 50, "address": 200, "grid": 100, "emergency_contact": 100}
 
 
@@ -47,16 +51,26 @@ class Table:
 
 
 def read_table(filename: str, content: bytes) -> Table:
+    """The file's header and rows. The size is checked before anything is parsed, and reading
+    stops at the first row past MAX_ROWS: a huge file costs neither time nor memory."""
+    if len(content) > MAX_BYTES:
+        raise InvalidInput("visits.import.too_big", max_mb=MAX_BYTES // 1_000_000)
     is_xlsx = filename.lower().endswith((".xlsx", ".xlsm")) or content[:4] == b"PK\x03\x04"
     cells = _xlsx_cells(content) if is_xlsx else _csv_cells(content)
-    numbered = [(n, row) for n, row in enumerate(cells, start=1) if any(c.strip() for c in row)]
+    numbered: list[tuple[int, list[str]]] = []
+    try:
+        for n, row in enumerate(cells, start=1):
+            if any(c.strip() for c in row):
+                numbered.append((n, row))
+                if len(numbered) > MAX_ROWS + 1:  # the header and MAX_ROWS rows, and one more
+                    raise InvalidInput("visits.import.too_many_rows", max=MAX_ROWS)
+    finally:
+        cells.close()
     if not numbered:
         raise InvalidInput("visits.import.empty_file")
     (_, raw_header), data = numbered[0], numbered[1:]
     if not data:
         raise InvalidInput("visits.import.empty_file")
-    if len(data) > MAX_ROWS:
-        raise InvalidInput("visits.import.too_many_rows", max=MAX_ROWS)
     header = [_column(h) for h in raw_header]
     return Table(header, [h.strip() for h in raw_header], data)
 
@@ -68,7 +82,7 @@ def _column(title: str) -> str | None:
     return HEADER_ALIASES.get(title)
 
 
-def _csv_cells(content: bytes) -> list[list[str]]:
+def _csv_cells(content: bytes) -> Iterator[list[str]]:
     # Excel on a Chinese Windows saves CSV as GBK; elsewhere UTF-8, often with a BOM.
     for encoding in ("utf-8-sig", "gb18030"):
         try:
@@ -79,21 +93,29 @@ def _csv_cells(content: bytes) -> list[list[str]]:
     else:
         raise InvalidInput("visits.import.bad_file")
     try:
-        return [list(row) for row in csv.reader(io.StringIO(text))]
+        for row in csv.reader(io.StringIO(text)):
+            yield [clean_text(cell) or "" for cell in row]  # a file is input too: no NUL, no U+202E
     except csv.Error:
         raise InvalidInput("visits.import.bad_file") from None
 
 
-def _xlsx_cells(content: bytes) -> list[list[str]]:
+def _xlsx_cells(content: bytes) -> Iterator[list[str]]:
+    """Rows streamed from the first sheet (openpyxl's read-only mode), never all at once."""
     from openpyxl import load_workbook
 
     try:
+        # A few MB of XLSX can unpack to gigabytes of XML (and openpyxl scans a whole sheet that
+        # does not state its size): the unpacked size is capped before any of it is parsed.
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            if sum(member.file_size for member in archive.infolist()) > MAX_UNPACKED_BYTES:
+                raise InvalidInput("visits.import.too_big", max_mb=MAX_BYTES // 1_000_000)
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError):
         raise InvalidInput("visits.import.bad_file") from None
     try:
         sheet = book.worksheets[0]
-        return [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+        for row in sheet.iter_rows(values_only=True):
+            yield [_cell_text(v) for v in row]
     finally:
         book.close()
 
@@ -107,7 +129,7 @@ def _cell_text(value: object) -> str:
         return str(int(value))  # 1948.0, and phone numbers Excel stored as numbers
     if isinstance(value, (datetime, date)):
         return value.isoformat()
-    return str(value).strip()
+    return (clean_text(str(value)) or "").strip()
 
 
 # --- fields ----------------------------------------------------------------------------------
@@ -170,12 +192,19 @@ def clean_risk(raw: str) -> str:
     return RISKS[value]
 
 
+ANY_PHONE = re.compile(r"\+?\d{7,15}")
+
+
 def clean_elder_phone(raw: str) -> str | None:
+    """A mobile number (kept as 11 digits) or, since many elders have only one, a landline."""
     if not (raw or "").strip():
         return None
     try:
         return clean_phone(raw)
     except InvalidInput:
+        landline = re.sub(r"[\s\-()（）]", "", raw)
+        if ANY_PHONE.fullmatch(landline):
+            return landline
         raise InvalidInput("visits.field.bad_phone", value=raw.strip()[:20]) from None
 
 

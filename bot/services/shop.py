@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import Clock
+from bot.clock import Clock, parse_month  # noqa: F401  (flows and the CLI read months from here)
 from bot.db import Database
 from bot.errors import (
     AlreadyDecided, DomainError, IdempotencyConflict, InvalidInput, NotAllowed, NotFound, OutOfStock,
@@ -32,7 +32,7 @@ from bot.services.ledger import Ledger, Ref
 from bot.services.notify import notify, notify_workers
 from bot.services.people import CODE_ALPHABET, new_code
 from bot.settings import Settings
-from models import Community, Person, Redemption, ShopItem, StockMovement
+from models import AuditEntry, Community, Person, Redemption, ShopItem, StockMovement
 from models.shop import MOVEMENT_KINDS
 
 OPEN = ("pending", "approved")  # statuses that still hold points and goods
@@ -157,14 +157,6 @@ def check_quantity(quantity: object) -> int:
 
 def clean_code(raw: str) -> str:
     return re.sub(r"[\s\-]", "", raw or "").upper()
-
-
-def parse_month(text: str) -> date | None:
-    """'2026-11', '2026/11', '2026年11月' → the first of that month."""
-    match = re.fullmatch(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?", (text or "").strip())
-    if match is None or not 1 <= int(match[2]) <= 12:
-        return None
-    return date(int(match[1]), int(match[2]), 1)
 
 
 def month_bounds(month: date, tz: str) -> tuple[datetime, datetime]:
@@ -479,8 +471,9 @@ class ShopService:
         """Hand-over (核销): the code names an approved redemption of this community; the held
         points post and the redemption is done. A wrong or used code changes nothing."""
         code = clean_code(code)
+        await self._check_guesses(worker_id)
         if not _CODE.match(code):
-            raise NotFound("error.bad_pickup_code", code=code[:12])
+            raise await self._wrong_code(worker_id, community_id, code)
 
         async def work(session: AsyncSession) -> Outcome:
             await require_role(session, worker_id, community_id, "worker")
@@ -508,7 +501,42 @@ class ShopService:
             await session.flush()
             return Outcome(await _view(session, r.id), changed=True)
 
-        return await self.db.transaction(work)
+        try:
+            return await self.db.transaction(work)
+        except NotFound as exc:
+            if exc.key != "error.bad_pickup_code":
+                raise
+            raise await self._wrong_code(worker_id, community_id, code) from None
+
+    # Pickup codes are 6 characters of 32: guessing is slow only if wrong guesses are limited.
+    GUESSES = 10
+    GUESS_WINDOW = timedelta(minutes=10)
+
+    async def _recent_guesses(self, session: AsyncSession, worker_id: int) -> int:
+        return await session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.actor_id == worker_id, AuditEntry.action == "handover.wrong_code",
+            AuditEntry.created_at > self.clock.now() - self.GUESS_WINDOW,
+        )) or 0
+
+    async def _check_guesses(self, worker_id: int) -> None:
+        """A worker who typed GUESSES wrong codes in the window waits before trying again."""
+        async with self.db.read() as uow:
+            if await self._recent_guesses(uow.session, worker_id) >= self.GUESSES:
+                raise NotAllowed("error.pickup_locked", minutes=int(self.GUESS_WINDOW.total_seconds() // 60))
+
+    async def _wrong_code(self, worker_id: int, community_id: int, code: str) -> DomainError:
+        """Audits a wrong code in its own transaction (the refused hand-over wrote nothing) and
+        says how many tries are left."""
+
+        async def work(session: AsyncSession) -> int:
+            await audit(session, self.clock, "handover.wrong_code", worker_id, community_id, details={"code": code[:12]})
+            await session.flush()
+            return await self._recent_guesses(session, worker_id)
+
+        used = await self.db.transaction(work)
+        if used >= self.GUESSES:
+            return NotAllowed("error.pickup_locked", minutes=int(self.GUESS_WINDOW.total_seconds() // 60))
+        return NotFound("error.bad_pickup_code_left", code=code[:12], left=self.GUESSES - used)
 
     async def expire_holds(self, now: datetime | None = None) -> int:
         """Redemptions not handed over within `hold_expiry_days` of being made expire: the goods

@@ -24,7 +24,7 @@ from bot.services.audit import audit
 from bot.services.cadence import VisitCadence, due_filter, due_of, due_params, local_date
 from bot.services.access import get_community
 from bot.services.elders import ElderRoster, elder_access, get_elder, local_today, viewer
-from bot.services.hours import MAX_MINUTES, MIN_MINUTES, STEP_MINUTES, HoursService, LogView
+from bot.services.hours import MAX_MINUTES, MIN_MINUTES, STEP_MINUTES, HoursService, LogView, clean_note
 from bot.services.notify import notify, notify_admins
 from bot.services.people import PeopleService
 from bot.settings import Settings
@@ -214,7 +214,7 @@ class VisitsService:
         at = at or now
         if at > now or at < now - timedelta(days=BACKDATE_DAYS):
             raise InvalidInput("visits.error.bad_time", days=BACKDATE_DAYS)
-        note = " ".join((note or "").split())[:500] or None
+        note = clean_note(" ".join((note or "").split()))
 
         async def work(session: AsyncSession) -> Recorded:
             if request_key:

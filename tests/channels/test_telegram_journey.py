@@ -37,6 +37,10 @@ async def test_whole_journey(tg: Telegram, tg_services: Services) -> None:
     assert "登记成功" in done.text
     assert done.params["reply_markup"] == {"remove_keyboard": True}  # the contact button goes away
 
+    # The appointed worker was told where they are now a worker.
+    assert await deliver(tg.app.bot, tg_services) == 1
+    assert "阳光社区" in tg.api.sent("sendMessage", chat_id=worker.id)[-1].text
+
     # Logging by buttons: category → today → duration → skip the note → submit.
     [ask_category] = await volunteer.send("/log")
     assert len(ask_category.buttons) == 13 and all(len(row) <= 3 for row in ask_category.params["reply_markup"]["inline_keyboard"])

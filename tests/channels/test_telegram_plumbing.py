@@ -99,6 +99,7 @@ async def test_the_error_handler_apologises_in_the_persons_language(
 async def test_the_pump_coalesces_and_survives_a_failed_send(tg: Telegram, tg_services: Services,
                                                             caplog: pytest.LogCaptureFixture) -> None:
     cast = await found_community(tg, ADMIN_ID)
+    assert await deliver(tg.app.bot, tg_services) == 1  # the new worker is told of the appointment
     for line in ("/log 1h 探访", "/log 2h 助餐", "/log 1h 咨询"):
         await cast.volunteer.send(line)
     tg.api.clear()

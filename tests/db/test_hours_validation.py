@@ -182,10 +182,10 @@ async def test_a_volunteer_of_another_community_cannot_log_hours_here(services: 
 
 async def test_a_replayed_submission_creates_nothing_new(services: Services, w: World) -> None:
     first = await _submit(services, w, request_key="tg:update:1001")
-    before = await world.row_counts(services, TABLES)
+    before = await world.table_contents(services, TABLES)
     again = await _submit(services, w, request_key="tg:update:1001")
     assert again == first
-    assert await world.row_counts(services, TABLES) == before
+    assert await world.table_contents(services, TABLES) == before
 
 
 # --- deciding -----------------------------------------------------------------------------------
@@ -258,13 +258,13 @@ async def test_a_worker_records_hours_for_a_volunteer_without_a_phone(services: 
     assert (await services.points.balance(w.volunteer, w.community_id)).posted == 20
     assert await _earn_transfers(services, log.id) == 1
 
-    before = await world.row_counts(services, TABLES)
+    before = await world.table_contents(services, TABLES)
     [again] = await services.hours.record(
         w.worker, w.community_id, [w.volunteer], category_id=w.categories["助医"], service_date=TODAY,
         minutes=120, request_key="console:record:1",
     )
     assert (again.changed, again.log.id) == (False, log.id)
-    assert await world.row_counts(services, TABLES) == before
+    assert await world.table_contents(services, TABLES) == before
     assert (await services.points.balance(w.volunteer, w.community_id)).posted == 20
 
 
@@ -285,14 +285,14 @@ async def test_a_worker_records_an_event_for_several_volunteers(services: Servic
         )).all()
     assert set(rows) == {("重阳节敬老活动", w.worker, w.worker)}
 
-    before = await world.row_counts(services, TABLES)
+    before = await world.table_contents(services, TABLES)
     again = await services.hours.record(
         w.worker, w.community_id, w.volunteers, category_id=w.categories["助乐"], service_date=TODAY,
         minutes=180, event_name="重阳节敬老活动", request_key="console:event:7",
     )
     assert [d.log.id for d in again] == [d.log.id for d in decisions]
     assert not any(d.changed for d in again)
-    assert await world.row_counts(services, TABLES) == before
+    assert await world.table_contents(services, TABLES) == before
 
 
 async def test_an_event_with_one_ineligible_person_records_nobody(services: Services, w: World) -> None:

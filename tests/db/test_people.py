@@ -73,10 +73,10 @@ async def test_joining_makes_a_resident_with_an_account_and_is_idempotent(servic
     newcomer = await person(services, "newcomer", "新人")
     first = await services.people.join(newcomer, f"  {code.lower()} ")  # typed by hand
     assert (first.role, first.confirmed, first.invited_as) == ("resident", True, "volunteer")
-    before = await world.row_counts(services, TABLES)
+    before = await world.table_contents(services, TABLES)
     again = await services.people.join(newcomer, code)  # a single-use code still lets its owner back
     assert again == first
-    assert await world.row_counts(services, TABLES) == before
+    assert await world.table_contents(services, TABLES) == before
     balance = await services.points.balance(newcomer, w.community_id)
     assert (balance.posted, balance.pending) == (0, 0)
     async with services.db.uow() as uow:
@@ -129,11 +129,12 @@ async def test_registering_with_real_name_and_phone_makes_a_volunteer(services: 
         row = (await uow.session.execute(
             select(Person.real_name, Person.phone).where(Person.id == w.resident)
         )).one()
-    assert tuple(row) == ("王 小明", "+8613800138000")
+    assert tuple(row) == ("王 小明", "13800138000")  # a mainland mobile number, without +86
     assert (await _submit(services, w, w.resident)).status == "pending"
 
 
-@pytest.mark.parametrize("phone", ["", "12345", "call me", "138 0000 000a", "+86 138 0000 0000 0000 00"])
+@pytest.mark.parametrize("phone", ["", "12345", "call me", "138 0000 000a", "+86 138 0000 0000 0000 00",
+                                   "1381234", "12812345678", "138123456789", "+1 415 555 0100"])
 async def test_a_bad_phone_is_refused(services: Services, w: World, phone: str) -> None:
     async with refused(services, InvalidInput, "error.bad_phone"):
         await services.people.register_volunteer(w.resident, w.community_id, "王小明", phone)
@@ -254,10 +255,10 @@ async def test_workers_adjust_with_a_reason_and_it_is_audited(services: Services
         (w.admin, w.community_id, w.volunteer, {"amount": -10, "reason": "重复计分", "transfer": down.id}),
     ]
     # A redelivered request neither moves points nor writes a second audit entry.
-    before = await world.row_counts(services, TABLES)
+    before = await world.table_contents(services, TABLES)
     again = await services.points.adjust(w.worker, w.community_id, w.volunteer, 30, "纸质记录补录", key="adj:1")
     assert (again.id, again.replayed) == (result.id, True)
-    assert await world.row_counts(services, TABLES) == before
+    assert await world.table_contents(services, TABLES) == before
     [history_top, *_], _ = await services.points.history(w.volunteer, w.community_id)
     assert (history_top.kind, history_top.delta, history_top.reason) == ("adjust", -10, "重复计分")
 
@@ -286,3 +287,13 @@ async def test_an_adjustment_cannot_overdraw_or_be_zero(services: Services, w: W
     async with refused(services, InvalidInput, "error.amount_positive"):
         await services.points.adjust(w.worker, w.community_id, w.volunteer, 0, "无", key="adj:zero")
     assert (await services.points.balance(w.volunteer, w.community_id)).posted == 5
+
+
+async def test_refused_notices_a_changed_value_not_only_a_new_row(services: Services, w: World) -> None:
+    """The "wrote nothing" check compares contents: a refusal that renamed someone is caught."""
+    with pytest.raises(AssertionError):
+        async with refused(services, InvalidInput, "error.bad_name"):
+            async with services.db.uow() as uow:
+                await uow.session.execute(update(Person).where(Person.id == w.volunteer).values(display_name="改了"))
+                await uow.commit()
+            raise InvalidInput("error.bad_name")

@@ -48,8 +48,9 @@ def test_export_report_xlsx_and_csv(operator: str, tmp_path: Path, capsys: pytes
     book = load_workbook(tmp_path / "report.xlsx")
     assert book.sheetnames[:2] == ["志愿者", "积分台账"]
     assert main(["export", "report", "--month", month, "-o", "report.csv", "--community", "幸福社区", "--locale", "en"]) == 0
-    written = capsys.readouterr().out.split()
-    assert written[0] == "report.xlsx" and "report-volunteers.csv" in written and "report-chart.png" in written
+    written = capsys.readouterr().out.splitlines()  # where each file went, in full
+    assert written[0] == f"已写入 {tmp_path / 'report.xlsx'}"
+    assert f"wrote {tmp_path / 'report-volunteers.csv'}" in written and f"wrote {tmp_path / 'report-chart.png'}" in written
     assert (tmp_path / "report-ledger.csv").read_text(encoding="utf-8-sig").startswith("Item,Points")
 
     assert main(["export", "report", "--month", month, "-o", "x.xlsx"]) == 2  # two communities: which one?

@@ -123,8 +123,9 @@ async def test_gift_and_donation_are_confirmed_before_points_move(services: Serv
     before = await snapshot(services)
     await chat.say("volunteer1", "/donate 500")
     assert "积分不足" in (await chat.say("volunteer1", "yes")).text
-    await chat.say("volunteer1", "/gift otherworker 10")
-    assert "不是本社区的成员" in (await chat.say("volunteer1", "yes")).text
+    # Someone of another community is not found at all: the prompt never names them.
+    assert "没有找到“otherworker”" in (await chat.say("volunteer1", "/gift otherworker 10")).text
+    assert "积分不够" in (await chat.say("volunteer1", "/gift volunteer2 71")).text  # before any prompt
     assert "不能转赠给自己" in (await chat.say("volunteer1", "/gift volunteer1 10")).text
     assert "没有找到“nobody”" in (await chat.say("volunteer1", "/gift nobody 10")).text
     assert "用法" in (await chat.say("volunteer1", "/gift volunteer2")).text
@@ -182,10 +183,9 @@ async def test_reconciliation_spans_months(
 
     assert await _export_stock(settings, "2026-10") == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split("\t") == ["community", "item", "name", "opening", "restocked", "reserved", "handed_over",
-                                  "released", "closing", "balanced"]
-    assert out[1].split("\t") == ["幸福社区", f"I{rice}", "大米5kg", "0", "10", "5", "0", "0", "5", "yes"]
-    assert out[2].split("\t") == ["幸福社区", f"I{haircut}", "理发服务", "-", "0", "1", "0", "0", "-", "yes"]
+    assert out[0].split("\t") == ["社区", "物品", "名称", "期初", "补货", "预留", "发放", "退回", "期末", "账物相符"]
+    assert out[1].split("\t") == ["幸福社区", f"I{rice}", "大米5kg", "0", "10", "5", "0", "0", "5", "是"]
+    assert out[2].split("\t") == ["幸福社区", f"I{haircut}", "理发服务", "-", "0", "1", "0", "0", "-", "是"]
     assert await _export_stock(settings, "2026-11") == 1  # the tampered release shows up
-    assert "NO" in capsys.readouterr().out
+    assert "\t否" in capsys.readouterr().out
     assert await _export_stock(settings, "11/2026") == 2

@@ -8,6 +8,7 @@ import asyncio
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy import text
 
 from bot.clock import FixedClock
 from bot.errors import AlreadyDecided
@@ -192,7 +193,12 @@ async def test_wrong_or_used_code_and_other_community_change_nothing(services: S
     assert "只有本社区的社区工作者" in (await chat.say("otherworker", f"/restock I{shop.rice} 5 捐赠")).text
     # Volunteers are not workers at all.
     assert "只有本社区的社区工作者" in (await chat.say("volunteer2", f"/pickup {code}")).text
-    assert await snapshot(services) == before
+    # Nothing changed but the audit of the four wrong codes (a guard against guessing).
+    accounts, items, redemptions, (transfers, movements, audits, notes) = await snapshot(services)
+    assert (accounts, items, redemptions, (transfers, movements, audits - 4, notes)) == before
+    async with services.db.read() as uow:
+        actions = list(await uow.session.scalars(text("SELECT action FROM audit_log ORDER BY id DESC LIMIT 4")))
+    assert actions == ["handover.wrong_code"] * 4
 
     assert "核销成功" in (await chat.say("worker1", f"/pickup {code}")).text
     before = await snapshot(services)

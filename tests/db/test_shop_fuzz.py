@@ -121,7 +121,11 @@ async def _check(m: Market, state: str, locale: str, text: str | None, press: st
     if locale == "en" and not CJK.search(given_text):
         assert await stray_chinese(m.services, said.text) is None, said.text
     if any(k.startswith("error.") for k in said.keys):
-        assert await snapshot(m.services) == before, said.keys
+        after = await snapshot(m.services)
+        if "error.bad_pickup_code_left" in said.keys:  # a wrong pickup code is audited, on purpose
+            *rest, (transfers, movements, audits, notes) = after
+            after = (*rest, (transfers, movements, audits - 1, notes))
+        assert after == before, said.keys
 
 
 async def _reach(m: Market, state: str, locale: str) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from bot.clock import FixedClock
-from bot.errors import AlreadyDecided, DomainError, InsufficientPoints, InvalidInput, NotFound, OutOfStock
+from bot.errors import AlreadyDecided, DomainError, InsufficientPoints, InvalidInput, NotAllowed, NotFound, OutOfStock
 from bot.services import Services
 from bot.services.shop import OPEN
 from models import Account, Redemption, ShopItem
@@ -69,6 +69,11 @@ class Market:
         self.ids: list[int] = []  # redemption ids, in the model's order
         self.requests: list[tuple[int, int, int, str]] = []  # (who, item, quantity, key) that succeeded
         self.journeys: dict[int, int] = {}  # journey → index of its redemption in the model
+        self.wrong: list[datetime] = []  # when the worker typed a wrong pickup code
+
+    def guesses(self) -> int:
+        """Wrong codes of the last 10 minutes, as the shop counts them."""
+        return sum(1 for at in self.wrong if at > self.clock.now() - self.services.shop.GUESS_WINDOW)
 
     async def open(self, funding: list[int]) -> None:
         s = self.services
@@ -138,7 +143,11 @@ class Market:
         if name == "wrong_code":
             before = await self.codes()
             if "ZZZZZZ" not in before:  # (a one-in-a-billion draw would make it a right code)
-                await self.expect(shop.pickup(self.worker, self.cid, "ZZZZZZ"), NotFound)
+                # The 10th wrong code in 10 minutes locks the worker out of pickups for a while.
+                locked = self.guesses() >= shop.GUESSES - 1
+                await self.expect(shop.pickup(self.worker, self.cid, "ZZZZZZ"), NotAllowed if locked else NotFound)
+                if self.guesses() < shop.GUESSES:
+                    self.wrong.append(self.clock.now())
             return
         index = self.journeys.get(op[1])
         if index is None:  # the journey's redemption was refused: nothing to decide
@@ -167,6 +176,8 @@ class Market:
             if code is None:  # never approved: there is no code to type
                 return
             expected = None if status == "approved" else AlreadyDecided
+            if self.guesses() >= shop.GUESSES:
+                expected = NotAllowed
             if await self.expect(shop.pickup(self.worker, self.cid, code), expected):
                 m.pending[r[0]] -= r[3]
                 m.posted[r[0]] -= r[3]

@@ -190,6 +190,5 @@ async def test_a_community_can_require_confirming_new_volunteers(services: Servi
 
 
 async def _person(services: Services, handle: str) -> int:
-    person = await services.people.person_named(handle)
-    assert person is not None
+    person, _ = await services.people.identify("console", handle, display_name=handle)  # already there
     return person.id

@@ -1,0 +1,53 @@
+"""A database that cannot be used, said in one line an operator can act on (never a traceback).
+
+Connecting and migrating fail in a handful of ways that have nothing to do with the bot: the
+PostgreSQL database was never created, the server is not running, the SQLite file's folder does
+not exist or is not writable, or another program holds the SQLite file locked for longer than the
+busy timeout. Each becomes a catalogue message in the operator's language."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sqlalchemy.engine import make_url
+
+from bot.i18n import Text
+
+BUSY_TIMEOUT_SECONDS = 30  # the SQLite busy timeout set on every connection (bot/db.py)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, what it wraps (SQLAlchemy's .orig) and what caused it."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo.extend(e for e in (getattr(current, "orig", None), current.__cause__, current.__context__) if e)
+
+
+def database_problem(exc: BaseException, url: str) -> Text | None:
+    """The message for `exc` if it is one of the ways a database cannot be used, else None."""
+    try:
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001 - a malformed URL is reported by the settings already
+        return None
+    for error in _chain(exc):
+        name, text = type(error).__name__, str(error)
+        if name == "InvalidCatalogNameError" or ("does not exist" in text and "database" in text):
+            return Text("cli.db_missing", {"database": parsed.database or "", "host": parsed.host or "127.0.0.1",
+                                           "port": parsed.port or 5432, "user": parsed.username or "postgres"})
+        if isinstance(error, (ConnectionRefusedError, TimeoutError)) or name in (
+            "CannotConnectNowError", "ConnectionDoesNotExistError",
+        ) or "Connect call failed" in text or "could not connect" in text:
+            return Text("cli.db_down", {"host": parsed.host or "127.0.0.1", "port": parsed.port or 5432})
+        if "unable to open database file" in text:
+            return Text("cli.sqlite_unopenable", {"path": parsed.database or ""})
+        if "database is locked" in text:
+            return Text("cli.db_locked", {"path": parsed.database or "", "seconds": BUSY_TIMEOUT_SECONDS})
+        if name in ("InvalidPasswordError", "InvalidAuthorizationSpecificationError"):
+            return Text("cli.db_refused", {"user": parsed.username or "", "host": parsed.host or ""})
+    return None
