@@ -155,3 +155,11 @@ async def test_reject_q_refuses_the_pool_and_asks_for_a_reason(services: Service
     assert "已告知求助人" in await worker.say("名额已满")
     assert (await services.requests.get(world.resident, 1)).status == "refused"
     assert "Q1 已经处理过了（积分池未批准）" in await worker.say("/approve Q1")
+
+
+async def test_a_redelivered_update_posts_once(services: Services, world: World, chat) -> None:  # noqa: ANN001
+    await fund(services, world, world.resident, 50)
+    elder = chat("resident1")
+    assert "求助 Q1 已发布" in await elder.say("/request 助洁 1h 明天", request_key="update-77")
+    assert "已经发布过了" in await elder.say("/request 助洁 1h 明天", request_key="update-77")
+    assert await account(services, world.community_id, world.resident) == (50, 10)
