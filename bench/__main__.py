@@ -8,6 +8,7 @@ import sys
 BENCHMARKS = {
     "ledger": "bench.ledger",
     "requests": "bench.requests",
+    "serve": "bench.serve",
     "shop": "bench.shop",
     "starlist": "bench.starlist",
     "updates": "bench.updates",

@@ -26,6 +26,13 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--as", dest="handle", required=True, metavar="NAME", help="whose chat, e.g. volunteer1")
 
     sub.add_parser("run", help="the Telegram bot (long polling) with its scheduled jobs; migrates first")
+    sub.add_parser("serve", help="the web app: webhooks, /healthz, /readyz, workers; jobs on the leader only")
+    parked = sub.add_parser("parked", help="updates and notifications set aside after failing repeatedly")
+    parked_sub = parked.add_subparsers(dest="action", metavar="ACTION")
+    parked_sub.add_parser("list", help="list them (the default)")
+    retry = parked_sub.add_parser("retry", help="send one back to be handled or delivered again")
+    retry.add_argument("kind", choices=("update", "notification"))
+    retry.add_argument("id", type=int)
     export = sub.add_parser("export", help="reports and reconciliations out")
     export_sub = export.add_subparsers(dest="what", required=True, metavar="WHAT")
     report = export_sub.add_parser(
@@ -112,6 +119,31 @@ def _say(settings: Settings, key: str, *, error: bool = False, locale: str | Non
 
     line = render(locale or settings.locale, key, params)
     print(f"lovebank: {line}" if error else line, file=sys.stderr if error else sys.stdout)
+
+
+async def _parked(settings: Settings, action: str | None, kind: str | None, ident: int | None) -> int:
+    services = await open_services(settings)
+    try:
+        if action == "retry":
+            service = services.inbox if kind == "update" else services.outbox
+            if not await service.retry_parked(ident):  # type: ignore[arg-type]
+                print(f"lovebank: no parked {kind} {ident}", file=sys.stderr)
+                return 2
+            print(f"{kind} {ident} will be tried again")
+            return 0
+        updates, notes = await services.inbox.parked(), await services.outbox.parked()
+        for u in updates:
+            print(f"update {u.id}\t{u.channel} {u.platform_id} from {u.sender}\t{u.received_at:%Y-%m-%d %H:%M}"
+                  f"\t{u.attempts} tries\t{u.error or ''}")
+        for n in notes:
+            to = n.chat or f"person {n.person_id}"
+            print(f"notification {n.id}\t{n.key} to {to}\t{n.created_at:%Y-%m-%d %H:%M}\t{n.attempts} tries"
+                  f"\t{n.error or ''}")
+        if not updates and not notes:
+            print("nothing is parked")
+        return 0
+    finally:
+        await services.db.dispose()
 
 
 async def _export_report(settings: Settings, month: str, output: str, community: str | None, locale: str | None) -> int:
@@ -226,6 +258,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from handlers.telegram import run
 
         return run(settings)
+    if args.command == "parked":
+        return asyncio.run(_parked(settings, args.action, getattr(args, "kind", None), getattr(args, "id", None)))
+    if args.command == "serve":
+        from handlers.serve import serve
+
+        return serve(settings)
     if args.command == "export" and args.what == "report":
         return asyncio.run(_export_report(settings, args.month, args.output, args.community, args.locale))
     if args.command == "export" and args.what == "stock":

@@ -6,11 +6,13 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
+MIGRATION_LOCK = 0x4C6F7666
 
 
 def alembic_config(url: str) -> Config:
@@ -32,6 +34,9 @@ async def upgrade(url: str, engine: AsyncEngine | None = None) -> None:
 
     try:
         async with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Several processes starting at once: one migrates, the others wait and find it done.
+                await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             await connection.run_sync(run)
     finally:
         if own:

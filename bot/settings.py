@@ -32,7 +32,12 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     http_host: str = "127.0.0.1"
-    http_port: int = Field(8080, ge=1, le=65535)
+    http_port: int = Field(8080, ge=0, le=65535)  # 0: any free port (the log says which)
+    concurrency: int = Field(8, ge=1, le=256)  # updates of different people handled at once (PostgreSQL)
+    lease_seconds: float = Field(30.0, gt=0)  # how long a crashed process's inbox/outbox work waits
+    # Messages a second one process sends to Telegram (its flood limit is about 30 a bot): with
+    # several processes give each its share; 0 turns the limit off (a local Bot API, benchmarks).
+    telegram_max_rate: int = Field(30, ge=0)
     hold_expiry_days: int = Field(7, ge=1)
     service_log_max_age_days: int = Field(31, ge=0)
 

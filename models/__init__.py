@@ -3,7 +3,9 @@
 from models.audit import AuditEntry
 from models.base import Base
 from models.community import Community, Grid
+from models.family import ActingFor, CommunityMove, FamilyLink
 from models.hours import ServiceCategory, ServiceLog
+from models.inbox import InboxEntry
 from models.ledger import Account, Transfer
 from models.outbox import DialogState, JobRun, Notification
 from models.people import Identity, InviteCode, Membership, Person
@@ -19,5 +21,7 @@ __all__ = [
     "Redemption", "ShopItem", "StockMovement",
     "Elder", "ElderVolunteer", "VisitAlert", "VisitRecord",
     "PersonTag", "Team", "TeamMember",
+    "ActingFor", "CommunityMove", "FamilyLink",
+    "InboxEntry",
     "ServiceRequest",
 ]

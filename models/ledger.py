@@ -10,7 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.base import Base, IdPk, Points, UTCDateTime
 
 # Person accounts hold a member's points; the others are per-community system accounts.
-ACCOUNT_KINDS = ("person", "issuance", "supermarket", "adjustments", "expiry", "pool", "services")
+# A clearing account per community settles moves and gifts with the district's other communities;
+# services is where service requests' holds post before the volunteer is paid.
+ACCOUNT_KINDS = ("person", "issuance", "supermarket", "adjustments", "expiry", "pool", "clearing", "services")
 # A single-phase transfer posts at once; a pending one is a hold that exactly one
 # post / void / expire transfer later resolves (pending_id points at the hold).
 PHASES = ("posted", "pending", "post", "void", "expire")
@@ -41,7 +43,7 @@ class Transfer(IdPk, Base):
     debit_account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     credit_account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     amount: Mapped[int] = mapped_column(Points)
-    # Business meaning: earn, redeem, adjust, gift, donate, expire_points, reversal.
+    # Business meaning: earn, redeem, adjust, gift, donate, expire_points, move, reversal.
     kind: Mapped[str] = mapped_column(String(16))
     phase: Mapped[str] = mapped_column(String(8))
     pending_id: Mapped[int | None] = mapped_column(

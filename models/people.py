@@ -39,6 +39,9 @@ class Identity(IdPk, Base):
     # Where to reach the person on this channel (Telegram private chat id); defaults to external_id.
     chat_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     handle: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    # Set when the platform refuses to deliver (the person blocked the bot); their
+    # notifications wait on this channel until they write to us again.
+    unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Membership(IdPk, Base):

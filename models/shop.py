@@ -47,6 +47,8 @@ class Redemption(IdPk, Base):
 
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    # The family member who redeemed for the person (亲情账户); they get the pickup code.
+    proxy_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), nullable=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("shop_items.id"))
     quantity: Mapped[int] = mapped_column(Integer)
     # Price fixed when redeemed, so a later price change does not touch open redemptions.

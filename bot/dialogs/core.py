@@ -106,6 +106,9 @@ class Actor:
     is_admin: bool
     channel: str
     awaiting_confirmation: bool = False  # a registered volunteer a worker has not confirmed yet
+    # Set while a member acts for a relative (`/as NAME`): the real person, who is the one
+    # talking; the fields above then describe the relative, so every flow acts for them.
+    acting_by: int | None = None
 
     def at_least(self, role: str) -> bool:
         from bot.services.access import RANK
@@ -159,6 +162,7 @@ class Command:
     help_key: str | None  # shown in /help and the Telegram menu when set
     admin_only: bool = False
     group_ok: bool = False  # may be used inside a group chat
+    for_relative: bool = False  # may be used while acting for a relative (`/as NAME`)
 
 
 COMMANDS: dict[str, Command] = {}
@@ -168,12 +172,12 @@ STEPS: dict[tuple[str, str], StepHandler] = {}
 
 def command(
     name: str, *, role: str | None = "resident", help_key: str | None = None, aliases: tuple[str, ...] = (),
-    admin_only: bool = False, group_ok: bool = False,
+    admin_only: bool = False, group_ok: bool = False, for_relative: bool = False,
 ) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
         if name in COMMANDS:
             raise ValueError(f"command /{name} registered twice")
-        COMMANDS[name] = Command(name, handler, role, help_key, admin_only, group_ok)
+        COMMANDS[name] = Command(name, handler, role, help_key, admin_only, group_ok, for_relative)
         for alias in aliases:
             ALIASES[alias] = name
         return handler

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -19,7 +20,7 @@ from bot.errors import DomainError
 from bot.i18n import Text, render
 from bot.services import Services
 from bot.services.access import effective_role
-from models import DialogState, Identity, Membership, Person
+from models import ActingFor, DialogState, Identity, Membership, Person
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,9 @@ def _position(ctx: Context) -> str:
     return f"{ctx.flow}/{ctx.step}" if ctx.flow else ""
 
 
+Settle = Callable[[AsyncSession, "Turn"], Awaitable[None]]
+
+
 @dataclass(frozen=True)
 class Turn:
     """What one input produced: the replies, and who to render them for."""
@@ -90,7 +94,9 @@ class Dialogs:
 
         self.services = services
 
-    async def handle(self, caller: Caller, inp: Input) -> Turn:
+    async def handle(self, caller: Caller, inp: Input, settle: Settle | None = None) -> Turn:
+        """`settle(session, turn)` runs inside the transaction that saves the dialog state (the
+        inbox marks its entry handled there), so a turn either finishes whole or not at all."""
         ctx, saved = await self._context(caller, inp.request_key)
         where = f"{saved['flow']}/{saved['step']}" if saved.get("flow") else ""
         listing = Listing.load(saved.get("data", {}).get(OPTIONS), where)
@@ -101,8 +107,9 @@ class Dialogs:
             replies, refused = [reply(exc.key)], True
         except DomainError as exc:  # a refusal, or a question (several people of that name)
             replies = [reply(exc.key, *getattr(exc, "options", ()), **exc.params)]
-        await self._save(ctx, replies, saved, listing)
-        return Turn(replies, ctx.actor.locale, ctx.actor.person_id, refused)
+        turn = Turn(replies, ctx.actor.locale, ctx.actor.acting_by or ctx.actor.person_id, refused)
+        await self._save(ctx, replies, saved, listing, None if settle is None else (lambda session: settle(session, turn)))
+        return turn
 
     def render(self, locale: str, replies: list[Reply]) -> list[str]:
         """Plain text of replies, options as one numbered list across the turn (console and
@@ -163,6 +170,8 @@ class Dialogs:
             return [reply("error.unknown_command", command=head[:32])]
         if ctx.caller.group_chat and not spec.group_ok:
             return [reply("error.private_only")]
+        if ctx.actor.acting_by is not None and not spec.for_relative:
+            return [reply("as.not_for_relative", name=ctx.actor.display_name)]
         if spec.admin_only and not ctx.actor.is_admin:
             return [reply("error.need_admin")]
         if spec.role is not None and not ctx.actor.at_least(spec.role):
@@ -201,12 +210,20 @@ class Dialogs:
             async with services.db.read() as uow:
                 loaded = await _load(uow.session, caller)
             assert loaded is not None
-        person, identity, role, confirmed, state = loaded
+        person, identity, role, confirmed, state, relative_id = loaded
         actor = Actor(
             person.id, identity.id, person.display_name, person.locale, person.community_id,
             effective_role(role, confirmed), person.is_admin, caller.channel,
             awaiting_confirmation=role == "volunteer" and not confirmed,
         )
+        if relative_id is not None:  # acting for a relative: re-checked on every turn
+            async with services.db.read() as uow:
+                relative = await services.family.acting_for(uow.session, person.id, relative_id)
+            if relative is not None:
+                actor = Actor(
+                    relative.person_id, identity.id, relative.display_name, person.locale, relative.community_id,
+                    relative.role, False, caller.channel, acting_by=person.id,
+                )
         saved: dict[str, Any] = {}
         ctx = Context(services, actor, caller, request_key)
         if state is not None and services.clock.now() - state.updated_at < IDLE:
@@ -218,7 +235,8 @@ class Dialogs:
             saved = {"expired": True}
         return ctx, saved
 
-    async def _save(self, ctx: Context, replies: list[Reply], saved: dict[str, Any], listing: Listing | None) -> None:
+    async def _save(self, ctx: Context, replies: list[Reply], saved: dict[str, Any], listing: Listing | None,
+                    settle: Callable[[AsyncSession], Awaitable[None]] | None = None) -> None:
         shown = [o for r in replies for o in r.options]
         here = _position(ctx)
         if shown:
@@ -238,10 +256,15 @@ class Dialogs:
         if receipt_saved:
             data[RECEIPT] = receipt_saved
         new = {"flow": ctx.flow or "", "step": ctx.step or "", "data": data} if (ctx.flow or data) else {}
-        if new == {k: v for k, v in saved.items() if k != "expired"} and "expired" not in saved:
+        unchanged = new == {k: v for k, v in saved.items() if k != "expired"} and "expired" not in saved
+        if unchanged and settle is None:
             return  # nothing changed: no write on the hot path
 
         async def work(session: AsyncSession) -> None:
+            if settle is not None:
+                await settle(session)
+            if unchanged:
+                return
             identity_id = ctx.actor.identity_id
             if not new:
                 await session.execute(delete(DialogState).where(DialogState.identity_id == identity_id))
@@ -259,20 +282,22 @@ class Dialogs:
 
 async def _load(
     session: AsyncSession, caller: Caller,
-) -> tuple[Person, Identity, str | None, bool | None, DialogState | None] | None:
-    """Identity, person, role in the current community (and whether a worker confirmed it) and
-    saved state: one round trip. Unconfirmed volunteers act as residents until confirmed."""
+) -> tuple[Person, Identity, str | None, bool | None, DialogState | None, int | None] | None:
+    """Identity, person, role in the current community (and whether a worker confirmed it),
+    saved state and the relative the person acts for (if any): one round trip. Unconfirmed
+    volunteers act as residents until confirmed."""
     row = (await session.execute(
-        select(Identity, Person, Membership.role, Membership.confirmed, DialogState)
+        select(Identity, Person, Membership.role, Membership.confirmed, DialogState, ActingFor.relative_id)
         .join(Person, Person.id == Identity.person_id)
         .outerjoin(Membership, and_(Membership.person_id == Person.id, Membership.community_id == Person.community_id))
         .outerjoin(DialogState, DialogState.identity_id == Identity.id)
+        .outerjoin(ActingFor, ActingFor.person_id == Person.id)
         .where(Identity.channel == caller.channel, Identity.external_id == caller.external_id)
     )).first()
     if row is None:
         return None
-    identity, person, role, confirmed, state = row
-    return person, identity, role, confirmed, state
+    identity, person, role, confirmed, state, relative_id = row
+    return person, identity, role, confirmed, state, relative_id
 
 
 class _RefusedPress(Exception):

@@ -254,14 +254,18 @@ async def _log_one_line(ctx: Context, args: str) -> list[Reply]:
 
 # --- balance and history ---------------------------------------------------------------------
 
-@command("balance", help_key="help.balance", aliases=("余额", "积分"))
+@command("balance", help_key="help.balance", aliases=("余额", "积分"), for_relative=True)
 async def balance(ctx: Context, args: str) -> list[Reply]:
     b = await ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)
-    return [reply("balance.show", available=b.available, pending=b.pending, earned=b.earned_points,
-                  hours=hours(b.earned_minutes))]
+    shown = [reply("balance.show", available=b.available, pending=b.pending, earned=b.earned_points,
+                   hours=hours(b.earned_minutes))]
+    soon = await ctx.services.expiry.next_for(ctx.actor.person_id, ctx.community_id)
+    if soon is not None:
+        shown.append(reply("expiry.balance_line", amount=soon.amount, date=soon.on.isoformat()))
+    return shown
 
 
-@command("history", help_key="help.history", aliases=("明细",))
+@command("history", help_key="help.history", aliases=("明细",), for_relative=True)
 async def history(ctx: Context, args: str) -> list[Reply]:
     page = _page(args)
     items, more = await ctx.services.points.history(ctx.actor.person_id, ctx.community_id, page=page, page_size=PAGE)

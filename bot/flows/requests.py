@@ -35,8 +35,13 @@ _VOID = ("void", "作废", "0")
 
 def _parties(ctx: Context) -> tuple[int, int]:
     """(requester, poster): who the request is for and who typed it. Both come from the
-    dialog's context, so acting for a relative changes the first and keeps the second."""
-    return ctx.actor.person_id, ctx.actor.person_id
+    dialog's context, so acting for a relative (`/as NAME`) changes the first, not the second."""
+    return ctx.actor.person_id, _me(ctx)
+
+
+def _me(ctx: Context) -> int:
+    """The real person talking, also while acting for a relative: decisions record them."""
+    return ctx.actor.acting_by or ctx.actor.person_id
 
 
 def _qref(args: str) -> int | None:
@@ -60,7 +65,7 @@ def _line(ctx: Context, v: RequestView, *, address: bool = False) -> Text:
 
 # --- posting, step by step or in one line --------------------------------------------------------
 
-@command("request", help_key="help.request", aliases=("求助",))
+@command("request", help_key="help.request", aliases=("求助",), for_relative=True)
 async def request(ctx: Context, args: str) -> list[Reply]:
     if args:
         return await _one_line(ctx, args)
@@ -316,17 +321,17 @@ async def withdraw(ctx: Context, args: str) -> list[Reply]:
     return [reply("withdraw.done", id=outcome.request.ref)]
 
 
-@command("cancel_request", help_key="help.cancel_request", aliases=("取消求助",))
+@command("cancel_request", help_key="help.cancel_request", aliases=("取消求助",), for_relative=True)
 async def cancel_request(ctx: Context, args: str) -> list[Reply]:
     request_id = _qref(args)
     if request_id is None:
         return [reply("cancel_request.usage")]
-    outcome = await ctx.services.requests.cancel(ctx.actor.person_id, request_id)
+    outcome = await ctx.services.requests.cancel(_me(ctx), request_id)
     r = outcome.request
     return [reply("cancel_request.done" if outcome.changed else "cancel_request.already", id=r.ref, points=r.held)]
 
 
-@command("share_phone", help_key="help.share_phone", aliases=("交换电话",))
+@command("share_phone", help_key="help.share_phone", aliases=("交换电话",), for_relative=True)
 async def share_phone(ctx: Context, args: str) -> list[Reply]:
     request_id = _qref(args)
     if request_id is None:
@@ -335,7 +340,7 @@ async def share_phone(ctx: Context, args: str) -> list[Reply]:
     return [reply("share_phone.both" if both else "share_phone.waiting", id=view.ref)]
 
 
-@command("myrequests", help_key="help.myrequests", aliases=("我的求助",))
+@command("myrequests", help_key="help.myrequests", aliases=("我的求助",), for_relative=True)
 async def my_requests(ctx: Context, args: str) -> list[Reply]:
     found = await ctx.services.requests.mine(ctx.actor.person_id, ctx.community_id)
     if not found:
@@ -391,7 +396,7 @@ async def _done(ctx: Context, request_id: int, minutes: int) -> list[Reply]:
     return [reply("done.done", id=outcome.request.ref, hours=hours(minutes))]
 
 
-@command("accept", help_key="help.accept", aliases=("确认完成",))
+@command("accept", help_key="help.accept", aliases=("确认完成",), for_relative=True)
 async def accept(ctx: Context, args: str) -> list[Reply]:
     """/accept Q7 [top-up points]"""
     words = args.split()
@@ -399,7 +404,7 @@ async def accept(ctx: Context, args: str) -> list[Reply]:
     topup = parse_amount(words[1].lstrip("+")) if len(words) == 2 else 0
     if request_id is None or topup is None or len(words) > 2:
         return [reply("accept.usage")]
-    outcome = await ctx.services.requests.accept(ctx.actor.person_id, request_id, topup)
+    outcome = await ctx.services.requests.accept(_me(ctx), request_id, topup)
     r = outcome.request
     if not outcome.changed:
         return [reply("accept.already", id=r.ref)]
@@ -408,7 +413,7 @@ async def accept(ctx: Context, args: str) -> list[Reply]:
     return [reply("accept.done", id=r.ref, name=r.taker_name, points=r.paid, hours=hours(r.done_minutes or 0))]
 
 
-@command("dispute", help_key="help.dispute", aliases=("有异议",))
+@command("dispute", help_key="help.dispute", aliases=("有异议",), for_relative=True)
 async def dispute(ctx: Context, args: str) -> list[Reply]:
     request_id = _qref(args)
     if request_id is None:
@@ -430,7 +435,7 @@ async def dispute_reason(ctx: Context, inp: Input) -> list[Reply]:
 
 
 async def _dispute(ctx: Context, request_id: int, reason: str) -> list[Reply]:
-    outcome = await ctx.services.requests.dispute(ctx.actor.person_id, request_id, reason)
+    outcome = await ctx.services.requests.dispute(_me(ctx), request_id, reason)
     return [reply("dispute.done" if outcome.changed else "dispute.already", id=outcome.request.ref)]
 
 

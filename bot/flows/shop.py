@@ -8,12 +8,13 @@ import secrets
 
 from bot.dialogs.core import Context, Input, Reply, command, option, reply, step
 from bot.dialogs.parse import is_yes, next_word, parse_amount, parse_ref
-from bot.errors import DomainError
+from bot.errors import DomainError, NotFound
 from bot.flows.common import person_arg
 from bot.flows.decisions import MOST, decider, pending_source
 from bot.flows.deadlines import deadline_marker
 from bot.services.hours import clean_note
 from bot.i18n import T, Text
+from bot.services.people import Found
 from bot.services.shop import (
     MAX_PRICE, MAX_QUANTITY, MAX_STOCK, ItemView, Outcome, Reconciliation, RedemptionView, ShelfItem, StockLine,
     clean_item_name, parse_month,
@@ -58,7 +59,7 @@ def order_line(r: RedemptionView) -> Text:
 
 # --- browsing and redeeming ------------------------------------------------------------------
 
-@command("shop", help_key="help.shop", aliases=("超市", "爱心超市"))
+@command("shop", help_key="help.shop", aliases=("超市", "爱心超市"), for_relative=True)
 async def shop(ctx: Context, args: str) -> list[Reply]:
     page = max(int(args), 1) - 1 if _COUNT.match(args.strip()) else 0
     shelf = await ctx.services.shop.browse(ctx.actor.person_id, ctx.community_id, page, PAGE)
@@ -83,7 +84,7 @@ def _mark(s: ShelfItem) -> Text:
     return T("shop.sold_out_mark" if s.item.stock == 0 else "shop.short_mark")
 
 
-@command("redeem", help_key="help.redeem", aliases=("兑换",))
+@command("redeem", help_key="help.redeem", aliases=("兑换",), for_relative=True)
 async def redeem(ctx: Context, args: str) -> list[Reply]:
     words = args.split()
     if not words:
@@ -96,7 +97,8 @@ async def redeem(ctx: Context, args: str) -> list[Reply]:
         if quantity is None:
             return [reply("redeem.usage")]
         outcome = await ctx.services.shop.redeem(
-            ctx.actor.person_id, ctx.community_id, item_id, quantity, request_key=_request_key(ctx, "redeem")
+            ctx.actor.person_id, ctx.community_id, item_id, quantity, request_key=_request_key(ctx, "redeem"),
+            proxy_id=ctx.actor.acting_by,
         )
         return [_submitted(outcome)]
     shelf = await ctx.services.shop.item(ctx.actor.person_id, ctx.community_id, item_id)
@@ -158,7 +160,7 @@ async def redeem_confirm(ctx: Context, inp: Input) -> list[Reply]:
     ctx.finish()  # the draft is spent either way; an error below says why
     outcome = await ctx.services.shop.redeem(
         ctx.actor.person_id, ctx.community_id, data["item_id"], data["quantity"],
-        request_key=f"redeem-draft:{data['draft']}",
+        request_key=f"redeem-draft:{data['draft']}", proxy_id=ctx.actor.acting_by,
     )
     r = outcome.redemption  # ✅ pressed again says what it became
     ctx.finish(receipt=T("redeem.already_submitted", id=f"R{r.id}", name=r.item_name, quantity=r.quantity,
@@ -172,7 +174,7 @@ def _submitted(outcome: Outcome) -> Reply:
     return reply(key, id=f"R{r.id}", name=r.item_name, quantity=r.quantity, total=r.total)
 
 
-@command("orders", help_key="help.orders", aliases=("我的兑换",))
+@command("orders", help_key="help.orders", aliases=("我的兑换",), for_relative=True)
 async def orders(ctx: Context, args: str) -> list[Reply]:
     found = await ctx.services.shop.orders(ctx.actor.person_id, ctx.community_id)
     if not found:
@@ -183,7 +185,7 @@ async def orders(ctx: Context, args: str) -> list[Reply]:
     return [Reply(T("orders.list", lines=[order_line(r) for r in found]), options[:5])]
 
 
-@command("cancel_order", help_key="help.cancel_order", aliases=("取消兑换",))
+@command("cancel_order", help_key="help.cancel_order", aliases=("取消兑换",), for_relative=True)
 async def cancel_order(ctx: Context, args: str) -> list[Reply]:
     redemption_id = parse_ref(args, "R") if args.strip() else None
     if redemption_id is None:
@@ -543,7 +545,13 @@ async def gift(ctx: Context, args: str) -> list[Reply]:
     if amount is None:
         return [reply("gift.usage")]
     message = clean_note(message)
-    to = await person_arg(ctx, name, lambda ref: f"/gift {ref} {amount} {message or ''}".strip())
+    try:
+        to = await person_arg(ctx, name, lambda ref: f"/gift {ref} {amount} {message or ''}".strip())
+    except NotFound:  # not in this community: family (亲情账户) in another one may still be given to
+        kin = await ctx.services.family.linked_relative(ctx.actor.person_id, name, either_way=True)
+        if kin is None:
+            raise
+        to = Found(kin, name, None)
     if to.person_id == ctx.actor.person_id:
         return [reply("error.gift_self")]
     available = (await ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)).available

@@ -144,7 +144,7 @@ async def community(ctx: Context, args: str) -> list[Reply]:
                                         if len(f"/community {n}".encode()) <= 64))]
 
 
-@command("cancel", role=None, help_key="help.cancel", aliases=("取消",))
+@command("cancel", role=None, help_key="help.cancel", aliases=("取消",), for_relative=True)
 async def cancel(ctx: Context, args: str) -> list[Reply]:
     had_flow = ctx.flow is not None
     ctx.finish()

@@ -5,8 +5,12 @@ from __future__ import annotations
 from bot.clock import Clock
 from bot.db import Database
 from bot.services.deadlines import DeadlinesService
+from bot.services.expiry import ExpiryService
+from bot.services.family import FamilyService
 from bot.services.hours import HoursService
+from bot.services.inbox import InboxService
 from bot.services.ledger import Ledger
+from bot.services.moves import MovesService
 from bot.services.outbox import OutboxService
 from bot.services.people import PeopleService
 from bot.services.points import PointsService
@@ -31,10 +35,14 @@ class Services:
         self.hours = HoursService(db, settings, self.clock, self.ledger)
         self.points = PointsService(db, self.clock, self.ledger)
         self.outbox = OutboxService(db, self.clock, settings.locale)
+        self.inbox = InboxService(db, self.clock)
         self.stars = StarsService(db, settings, self.clock)
         self.reports = ReportsService(db, settings, self.clock)
         self.shop = ShopService(db, settings, self.clock, self.ledger)
         self.visits = VisitsService(db, settings, self.clock, self.people, self.hours)
         self.deadlines = DeadlinesService(db, self.clock)
         self.teams = TeamsService(db, self.clock, self.hours)
+        self.family = FamilyService(db, self.clock, self.ledger)
+        self.moves = MovesService(db, self.clock, self.ledger)
+        self.expiry = ExpiryService(db, self.clock, self.ledger)
         self.requests = RequestsService(db, settings, self.clock, self.ledger, self.hours)

@@ -22,8 +22,9 @@ from bot.errors import AlreadyDecided, IdempotencyConflict, InsufficientPoints, 
 from models import Account, ServiceLog, Transfer
 from models.base import Points
 
-# services: where service requests' holds post before the volunteer is paid (积分换服务).
-SYSTEM_ACCOUNTS = ("issuance", "supermarket", "adjustments", "expiry", "pool", "services")
+# clearing: settles moves and gifts with the district's other communities; services: where
+# service requests' holds post before the volunteer is paid (积分换服务).
+SYSTEM_ACCOUNTS = ("issuance", "supermarket", "adjustments", "expiry", "pool", "clearing", "services")
 # Accounts whose available balance must stay >= 0; the others may run negative (issuance is
 # where points come from, so it goes negative as points are earned).
 GUARDED = frozenset({"person", "pool"})
@@ -67,6 +68,26 @@ class HistoryItem:
     ref_id: int | None
     reason: str | None
     counterpart_id: int | None = None  # the person on the other side (a gift), if any
+
+
+@dataclass(frozen=True)
+class Lots:
+    credits: list[tuple[datetime, int]]  # (when, points), oldest first
+    spent: int  # everything posted out of the account (spending, gifts, earlier expiries)
+    held: int  # on hold now: never expired
+
+    def left_before(self, cutoff: datetime, *, count_held: bool = False) -> int:
+        """Points credited before `cutoff` and still there, spending taking the oldest first.
+        Held points count as taken first too, so they are never what expires; `count_held`
+        leaves them in, for a notice that holds released later may expire as well."""
+        old = sum(amount for at, amount in self.credits if at < cutoff)
+        return unspent(old, self.spent, self.held, count_held=count_held)
+
+
+def unspent(old: int, spent: int, held: int, *, count_held: bool = False) -> int:
+    """Of the points credited before some instant (`old`), how many are still there when
+    spending takes the oldest first and held points count as taken first (unless `count_held`)."""
+    return max(0, old - spent - (0 if count_held else held))
 
 
 @dataclass(frozen=True)
@@ -220,6 +241,42 @@ class Ledger:
             kind="donate", key=key, actor_id=person_id,
         )
 
+    async def across(
+        self, session: AsyncSession, *, from_community_id: int, from_person_id: int, to_community_id: int,
+        to_person_id: int, amount: int, kind: str, key: str, ref: Ref = Ref(), actor_id: int | None = None,
+    ) -> TransferResult:
+        """Points from a person in one community to a person in another (a move, a family gift),
+        through both communities' clearing accounts: each community's transfers stay inside its own
+        books, so each community sums to zero with its clearing account, and the district too.
+        Returns the outgoing leg, keyed `key`; the incoming leg is keyed `key:in`."""
+        if from_community_id == to_community_id:
+            raise InvalidInput("error.same_community")
+        debit = await self.person_account(session, from_community_id, from_person_id)
+        # Communities created before clearing existed get their account on first use.
+        out_clearing = await self._ensure_account(session, from_community_id, "clearing", None)
+        in_clearing = await self._ensure_account(session, to_community_id, "clearing", None)
+        credit = await self.open_person_account(session, to_community_id, to_person_id)
+        out = await self.transfer(
+            session, community_id=from_community_id, debit=debit, credit=out_clearing, amount=amount, kind=kind,
+            key=key, ref=ref, actor_id=actor_id,
+        )
+        await self.transfer(
+            session, community_id=to_community_id, debit=in_clearing, credit=credit, amount=amount, kind=kind,
+            key=f"{key}:in", ref=ref, actor_id=actor_id,
+        )
+        return out
+
+    async def expire_points(
+        self, session: AsyncSession, *, community_id: int, person_id: int, amount: int, key: str
+    ) -> TransferResult:
+        """Expired points go to the community's expiry account; never a deletion."""
+        debit = await self.person_account(session, community_id, person_id)
+        credit = await self.system_account(session, community_id, "expiry")
+        return await self.transfer(
+            session, community_id=community_id, debit=debit, credit=credit, amount=amount, kind="expire_points",
+            key=key,
+        )
+
     async def transfer(
         self, session: AsyncSession, *, community_id: int, debit: int, credit: int, amount: int,
         kind: str, key: str, ref: Ref = Ref(), actor_id: int | None = None, reason: str | None = None,
@@ -341,6 +398,54 @@ class Ledger:
             for r in rows[:page_size]
         ]
         return items, len(rows) > page_size
+
+    async def prior(self, session: AsyncSession, key: str) -> TransferResult | None:
+        """The transfer already made under `key`, for a caller whose route (one community or
+        across two) depends on state that may have changed since the first request."""
+        row = (await session.execute(select(*_COLUMNS).where(Transfer.idempotency_key == key))).first()
+        return None if row is None else TransferResult(*row, replayed=True)
+
+    async def person_accounts(self, session: AsyncSession, person_id: int) -> set[int]:
+        """The person's accounts in every community they have points in."""
+        return set(await session.scalars(
+            select(Account.id).where(Account.kind == "person", Account.person_id == person_id)
+        ))
+
+    async def unspent_before(
+        self, session: AsyncSession, community_id: int, cutoff: datetime, *, count_held: bool = False
+    ) -> list[tuple[int, int]]:
+        """`Lots.left_before` for every person of the community holding points, in one query:
+        (person, points credited before `cutoff` and still there), oldest spent first."""
+        t = Transfer.__table__.alias("t")
+        posted = t.c.phase.in_(("posted", "post"))
+        old = (select(func.coalesce(func.sum(t.c.amount), 0))
+               .where(t.c.credit_account_id == Account.id, posted, t.c.created_at < cutoff).scalar_subquery())
+        spent = (select(func.coalesce(func.sum(t.c.amount), 0))
+                 .where(t.c.debit_account_id == Account.id, posted).scalar_subquery())
+        rows = (await session.execute(
+            select(Account.person_id, old, spent, Account.pending)
+            .where(Account.community_id == community_id, Account.kind == "person", Account.posted > 0)
+            .order_by(Account.person_id)
+        )).all()
+        found = [(r[0], unspent(int(r[1]), int(r[2]), int(r[3]), count_held=count_held)) for r in rows]
+        return [(person_id, amount) for person_id, amount in found if amount > 0]
+
+    async def lots(self, session: AsyncSession, community_id: int, person_id: int) -> Lots:
+        """What points expiry needs of one person account: its posted credits with their times
+        (the lots, oldest first), everything posted out of it, and what is on hold."""
+        account = await self._account(session, community_id, "person", person_id, missing_ok=True)
+        if account is None:
+            return Lots([], 0, 0)
+        posted = Transfer.phase.in_(("posted", "post"))
+        credits = (await session.execute(
+            select(Transfer.created_at, Transfer.amount)
+            .where(Transfer.credit_account_id == account, posted).order_by(Transfer.id)
+        )).all()
+        debits = await session.scalar(
+            select(func.coalesce(func.sum(Transfer.amount), 0)).where(Transfer.debit_account_id == account, posted)
+        )
+        pending = await session.scalar(select(Account.pending).where(Account.id == account))
+        return Lots([(c.created_at, int(c.amount)) for c in credits], int(debits or 0), int(pending or 0))
 
     async def unresolved_holds(self, session: AsyncSession, older_than: datetime) -> list[int]:
         resolution = Transfer.__table__.alias("resolution")

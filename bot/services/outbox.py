@@ -1,13 +1,33 @@
-"""Delivering notifications: each channel takes what is due for the people it reaches.
+"""Delivering notifications: claimed with a lease, sent by the channel, then marked delivered.
 
-Taking marks rows delivered with a guarded UPDATE, so two processes never send the same row.
-Rows sharing a coalesce key (e.g. "new pending logs") become one message, and at most one such
-message a minute goes to a person."""
+Services write notifications in the same transaction as their cause (`bot.services.notify`).
+A channel's sender delivers them through the outbox worker (`bot.pipeline.OutboxWorker`):
+
+    deliveries = await outbox.claim(channel, worker, limit=50, lease=30.0)
+        # undelivered notifications for people reachable on `channel` (and its group chats),
+        # oldest first, leased to this claim: several processes never send the same one. A
+        # lease that runs out (the process died) gives the row back to any process.
+    outcome = await sender.deliver(delivery)       # Sent / Retry / Unreachable / Failed
+    await outbox.record(delivery, outcome)
+        # Sent: marked delivered. Retry(after): again after `after` seconds. Unreachable: the
+        # person's identity on this channel is marked unreachable and their notifications wait
+        # (a group post is parked). Failed: backoff, parked after MAX_TRIES tries.
+
+A notification is marked delivered only after it was sent, so a process that dies between
+sending and marking leaves it to be sent again: the one way a duplicate can happen.
+
+`take(channel, person_id)` claims and marks delivered in one step, for a channel whose "sending"
+cannot fail (the console prints). Rows sharing a coalesce key (e.g. "new pending logs") become
+one message, and at most one such message a minute goes to a person. `parked()` lists what an
+operator should look at.
+"""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,9 +35,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.db import Database
 from bot.i18n import Text
-from models import Identity, Notification, Person
+from bot.services.delivery import MAX_TRIES, Outcome, Retry, Sent, Unreachable, backoff
+from models import Identity, InboxEntry, Notification, Person
 
 COALESCE_WINDOW = timedelta(minutes=1)
+_claims = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -27,6 +49,21 @@ class Delivery:
     locale: str
     text: Text
     count: int = 1  # notifications folded into this one
+    ids: tuple[int, ...] = ()  # the notification rows it stands for
+    attempts: int = 0
+    token: str | None = None  # the claim's lease
+    channel: str = ""
+
+
+@dataclass(frozen=True)
+class ParkedNotification:
+    id: int
+    person_id: int | None
+    chat: str | None
+    key: str
+    attempts: int
+    error: str | None
+    created_at: datetime
 
 
 class OutboxService:
@@ -36,58 +73,154 @@ class OutboxService:
     async def take(self, channel: str, person_id: int | None = None, limit: int = 200) -> list[Delivery]:
         """Undelivered notifications for people reachable on `channel` (and its group chats),
         or only for `person_id`; marked delivered as they are taken."""
+        return await self.db.transaction(lambda session: self._claim(session, channel, person_id, limit, None))
 
-        async def work(session: AsyncSession) -> list[Delivery]:
-            reach = (
-                select(Identity.person_id, Identity.external_id, Identity.chat_id)
-                .where(Identity.channel == channel)
-                .subquery()
-            )
-            stmt = (
-                select(Notification, reach.c.external_id, reach.c.chat_id, Person.locale)
-                .outerjoin(reach, reach.c.person_id == Notification.person_id)
-                .outerjoin(Person, Person.id == Notification.person_id)
-                .where(Notification.delivered_at.is_(None))
-                .where(or_(reach.c.person_id.is_not(None), Notification.chat.like(f"{channel}:%")))
-                .order_by(Notification.id)
-                .limit(limit)
-            )
-            if person_id is not None:
-                stmt = stmt.where(Notification.person_id == person_id)
-            rows = (await session.execute(stmt)).all()
-            now = self.clock.now()
-            deliveries: list[Delivery] = []
-            folded: dict[tuple[int | None, str], int] = {}
-            for note, external_id, chat_id, locale in rows:
-                group = (note.person_id, note.coalesce_key) if note.coalesce_key else None
-                if group and group not in folded and await self._recently_sent(session, note, now):
-                    continue  # wait: one such message a minute
-                claimed = await session.execute(
-                    update(Notification).where(Notification.id == note.id, Notification.delivered_at.is_(None))
-                    .values(delivered_at=now)
+    async def claim(self, channel: str, worker: str, *, limit: int = 50, lease: float = 30.0,
+                    person_id: int | None = None) -> list[Delivery]:
+        token = f"{worker}/{next(_claims)}"
+        return await self.db.transaction(
+            lambda session: self._claim(session, channel, person_id, limit, (token, lease))
+        )
+
+    async def _claim(self, session: AsyncSession, channel: str, person_id: int | None, limit: int,
+                     lease: tuple[str, float] | None) -> list[Delivery]:
+        now = self.clock.now()
+        earlier = Notification.__table__.alias("earlier")
+        inbox = InboxEntry.__table__
+        reach = (
+            select(Identity.person_id, Identity.external_id, Identity.chat_id)
+            .where(Identity.channel == channel)
+            # Unreachable (the platform refused): waits until the person writes to us again.
+            .where(or_(Identity.unreachable_at.is_(None), exists().where(and_(
+                inbox.c.channel == channel, inbox.c.sender == Identity.external_id,
+                inbox.c.received_at > Identity.unreachable_at,
+            ))))
+            .subquery()
+        )
+        stmt = (
+            select(Notification, reach.c.external_id, reach.c.chat_id, Person.locale)
+            .outerjoin(reach, reach.c.person_id == Notification.person_id)
+            .outerjoin(Person, Person.id == Notification.person_id)
+            .where(Notification.delivered_at.is_(None), Notification.parked_at.is_(None))
+            .where(or_(Notification.not_before.is_(None), Notification.not_before <= now))
+            .where(or_(Notification.lease_until.is_(None), Notification.lease_until < now))
+            .where(or_(reach.c.person_id.is_not(None), Notification.chat.like(f"{channel}:%")))
+            # Held back (one such message a minute) in the query itself, so held rows never fill
+            # the batch and keep what is due behind them.
+            .where(or_(Notification.coalesce_key.is_(None), ~exists().where(and_(
+                earlier.c.person_id == Notification.person_id, earlier.c.coalesce_key == Notification.coalesce_key,
+                earlier.c.delivered_at.is_not(None), earlier.c.delivered_at > now - COALESCE_WINDOW,
+            ))))
+            .order_by(Notification.id)
+            .limit(limit)
+        )
+        if person_id is not None:
+            stmt = stmt.where(Notification.person_id == person_id)
+        rows = (await session.execute(stmt)).all()
+        if not rows:
+            return []
+        if lease is None:
+            values: dict[str, Any] = {"delivered_at": now}
+            token = None
+        else:
+            token, seconds = lease
+            values = {"lease_until": now + timedelta(seconds=seconds), "claimed_by": token}
+        # One guarded UPDATE for the batch: a row another process claimed meanwhile is not returned.
+        claimed = set((await session.execute(
+            update(Notification)
+            .where(Notification.id.in_([row[0].id for row in rows]), Notification.delivered_at.is_(None),
+                   or_(Notification.lease_until.is_(None), Notification.lease_until < now))
+            .values(**values).returning(Notification.id)
+            .execution_options(synchronize_session=False)
+        )).scalars())
+        deliveries: list[Delivery] = []
+        folded: dict[tuple[int | None, str], int] = {}
+        for note, external_id, chat_id, locale in rows:
+            if note.id not in claimed:
+                continue
+            group = (note.person_id, note.coalesce_key) if note.coalesce_key else None
+            if group in folded:
+                index = folded[group]
+                folded_into = deliveries[index]
+                deliveries[index] = replace(folded_into, count=folded_into.count + 1, ids=(*folded_into.ids, note.id))
+                continue
+            if group:
+                folded[group] = len(deliveries)
+            address = note.chat.split(":", 1)[1] if note.chat else (chat_id or external_id)
+            params = dict(note.params)
+            loc = params.pop("_locale", None) or locale or self.default_locale
+            deliveries.append(Delivery(note.person_id, address, loc, Text(note.key, params), ids=(note.id,),
+                                       attempts=note.attempts, token=token, channel=channel))
+        # A coalesced message stands for every row of its kind waiting for that person, not only
+        # those that fitted in this batch.
+        for (person, key), index in folded.items():
+            rest = (await session.execute(
+                update(Notification)
+                .where(Notification.person_id == person, Notification.coalesce_key == key,
+                       Notification.delivered_at.is_(None), Notification.parked_at.is_(None),
+                       Notification.id.not_in(claimed),
+                       or_(Notification.lease_until.is_(None), Notification.lease_until < now))
+                .values(**values).returning(Notification.id)
+                .execution_options(synchronize_session=False)
+            )).scalars().all()
+            if rest:
+                d = deliveries[index]
+                deliveries[index] = replace(d, count=d.count + len(rest), ids=(*d.ids, *rest))
+        # A folded message says how many it stands for.
+        return [replace(d, text=Text(d.text.key, {**d.text.params, "count": d.count})) if i in folded.values() else d
+                for i, d in enumerate(deliveries)]
+
+    # --- after sending ------------------------------------------------------------------------
+
+    async def record(self, delivery: Delivery, outcome: Outcome) -> None:
+        now = self.clock.now()
+
+        async def work(session: AsyncSession) -> None:
+            mine = and_(Notification.id.in_(delivery.ids), Notification.claimed_by == delivery.token,
+                        Notification.delivered_at.is_(None))
+            if isinstance(outcome, Sent):
+                await session.execute(update(Notification).where(mine).values(delivered_at=now, lease_until=None,
+                                                                                error=None))
+            elif isinstance(outcome, Retry):
+                await session.execute(update(Notification).where(mine).values(
+                    lease_until=None, not_before=now + timedelta(seconds=max(outcome.after, 0.0))))
+            elif isinstance(outcome, Unreachable) and delivery.person_id is not None:
+                await session.execute(update(Notification).where(mine).values(lease_until=None,
+                                                                                error=outcome.reason[:500]))
+                await session.execute(
+                    update(Identity).where(Identity.person_id == delivery.person_id,
+                                           Identity.channel == delivery.channel).values(unreachable_at=now)
                 )
-                if claimed.rowcount != 1:
-                    continue
-                if group in folded:
-                    index = folded[group]
-                    deliveries[index] = replace(deliveries[index], count=deliveries[index].count + 1)
-                    continue
-                if group:
-                    folded[group] = len(deliveries)
-                address = note.chat.split(":", 1)[1] if note.chat else (chat_id or external_id)
-                params = dict(note.params)
-                loc = params.pop("_locale", None) or locale or self.default_locale
-                deliveries.append(Delivery(note.person_id, address, loc, Text(note.key, params)))
-            # A folded message says how many it stands for.
-            return [replace(d, text=Text(d.text.key, {**d.text.params, "count": d.count})) if i in folded.values() else d
-                    for i, d in enumerate(deliveries)]
+            else:  # Failed, or a group chat that will not take our posts
+                error = outcome.reason if isinstance(outcome, Unreachable) else outcome.error
+                attempts = delivery.attempts + 1
+                parked = isinstance(outcome, Unreachable) or outcome.final or attempts >= MAX_TRIES
+                await session.execute(update(Notification).where(mine).values(
+                    attempts=attempts, error=error[:500], lease_until=None,
+                    **({"parked_at": now} if parked else {"not_before": now + backoff(attempts)}),
+                ))
+
+        await self.db.transaction(work)
+
+    # --- for operators ------------------------------------------------------------------------
+
+    async def parked(self, limit: int = 100) -> list[ParkedNotification]:
+        async with self.db.read() as uow:
+            rows = (await uow.session.execute(
+                select(Notification.id, Notification.person_id, Notification.chat, Notification.key,
+                       Notification.attempts, Notification.error, Notification.created_at)
+                .where(Notification.parked_at.is_not(None), Notification.delivered_at.is_(None))
+                .order_by(Notification.id).limit(limit)
+            )).all()
+        return [ParkedNotification(*row) for row in rows]
+
+    async def retry_parked(self, notification_id: int) -> bool:
+        async def work(session: AsyncSession) -> bool:
+            done = await session.execute(
+                update(Notification).where(Notification.id == notification_id, Notification.parked_at.is_not(None),
+                                           Notification.delivered_at.is_(None))
+                .values(parked_at=None, attempts=0, not_before=None, error=None)
+            )
+            return done.rowcount == 1
 
         return await self.db.transaction(work)
-
-    @staticmethod
-    async def _recently_sent(session: AsyncSession, note: Notification, now: datetime) -> bool:
-        earlier = Notification.__table__.alias("earlier")
-        return bool(await session.scalar(select(exists().where(and_(
-            earlier.c.person_id == note.person_id, earlier.c.coalesce_key == note.coalesce_key,
-            earlier.c.delivered_at.is_not(None), earlier.c.delivered_at > now - COALESCE_WINDOW,
-        )))))

@@ -410,11 +410,16 @@ class LedgerSummary:
     people_closing: int
     pool_closing: int
     held_closing: int  # reserved by redemption holds not yet settled at the month's end
+    # Points that came from other communities of the district, and went to them (moves and
+    # family gifts, through the clearing account).
+    transfers_in: int = 0
+    transfers_out: int = 0
 
     @property
     def difference(self) -> int:
         """Zero when the sheet balances."""
-        return self.opening + self.issued - self.redeemed - self.expired + self.adjusted + self.other - self.closing
+        return (self.opening + self.issued - self.redeemed - self.expired + self.adjusted + self.transfers_in
+                - self.transfers_out + self.other - self.closing)
 
 
 async def read_ledger_summary(session: AsyncSession, community_id: int, month: ReportMonth) -> LedgerSummary:
@@ -429,18 +434,23 @@ def ledger_summary(flows: dict[int, _Flows], accounts: dict[int, tuple[str, int 
             net[kind] += amount
         for kind, amount in f.month_out.items():
             net[kind] -= amount
-    known = ("earn", "redeem", "expire_points", "adjust")
+    # Gifts and moves change what is outstanding only when they cross to another community, and
+    # then always through the clearing account: what it took in went out, what it paid came in.
+    known = ("earn", "redeem", "expire_points", "adjust", "gift", "move")
     people = [f for a, f in flows.items() if accounts.get(a, ("",))[0] == "person"]
     pool = [f for a, f in flows.items() if accounts.get(a, ("",))[0] == "pool"]
+    clearing = [f for a, f in flows.items() if accounts.get(a, ("",))[0] == "clearing"]
     return LedgerSummary(
         opening=sum(f.opening for f in outstanding),
         issued=net["earn"], redeemed=-net["redeem"], expired=-net["expire_points"], adjusted=net["adjust"],
         other=sum(v for k, v in net.items() if k not in known),
         closing=sum(f.closing for f in outstanding),
-        gifted=sum(f.month_out.get("gift", 0) for f in people),
+        gifted=sum(f.month_out.get("gift", 0) for f in people) - sum(f.month_in.get("gift", 0) for f in clearing),
         donated=sum(f.month_in.get("donate", 0) for f in pool),
         people_closing=sum(f.closing for f in people), pool_closing=sum(f.closing for f in pool),
         held_closing=sum(f.held for f in people),
+        transfers_in=sum(sum(f.month_out.values()) for f in clearing),
+        transfers_out=sum(sum(f.month_in.values()) for f in clearing),
     )
 
 
@@ -450,7 +460,8 @@ def ledger_sheet(s: LedgerSummary, month: ReportMonth, locale: str) -> Sheet:
 
     rows = [
         row("opening", s.opening), row("issued", s.issued), row("redeemed", s.redeemed),
-        row("expired", s.expired), row("adjusted", s.adjusted), row("other", s.other),
+        row("expired", s.expired), row("adjusted", s.adjusted), row("transfers_in", s.transfers_in),
+        row("transfers_out", s.transfers_out), row("other", s.other),
         row("closing", s.closing), row("check", s.difference),
         (render(locale, "report.ledger.memo"), None),
         row("gifted", s.gifted), row("donated", s.donated), row("people_closing", s.people_closing),
@@ -459,7 +470,7 @@ def ledger_sheet(s: LedgerSummary, month: ReportMonth, locale: str) -> Sheet:
     ]
     columns = (Column(_h(locale, "item"), "text", 46), Column(_h(locale, "points"), "int", 14))
     notes = (render(locale, "report.note.ledger", {"month": month.label}),)
-    return Sheet("ledger", render(locale, "report.sheet.ledger"), columns, rows, None, notes, emphasis=frozenset({6, 7}))
+    return Sheet("ledger", render(locale, "report.sheet.ledger"), columns, rows, None, notes, emphasis=frozenset({8, 9}))
 
 
 # --- hours by week and category ---------------------------------------------------------------------

@@ -31,6 +31,7 @@ from bot.services.access import check_role, effective_role, require_role, role_i
 from bot.services.hours import HoursService, points_for
 from bot.services.ledger import Ledger, Ref
 from bot.services.deadlines import WAITING_SOURCES, Item
+from bot.services.family import may_act_for
 from bot.services.notify import notify, notify_workers
 from bot.services.reports import Column, ReportMonth, Sheet
 from bot.services.visits import check_minutes
@@ -174,13 +175,16 @@ class RequestsService:
                             new.requester_id, new.poster_id, new.category_id):
                         raise IdempotencyConflict(key=new.request_key)
                     return Outcome(await _view(session, found.id, new.poster_id), changed=False)
-            await require_role(session, new.poster_id, new.community_id, "resident")
-            if new.poster_id != new.requester_id:
-                # A worker posts for a member without a phone. (Family members acting for a
-                # relative come through the same field once family links exist.)
-                await require_role(session, new.poster_id, new.community_id, "worker")
+            if new.poster_id == new.requester_id:
+                await require_role(session, new.poster_id, new.community_id, "resident")
+            else:
+                # A linked family member acting for the relative (`/as NAME`), or a worker for a
+                # member without a phone: both people are recorded.
                 if await role_in(session, new.requester_id, new.community_id) is None:
                     raise NotFound("error.no_person")
+                if not (await may_act_for(session, new.poster_id, new.requester_id)
+                        or await role_in(session, new.poster_id, new.community_id) == "worker"):
+                    raise NotAllowed("error.need_worker")
             community = await session.get(Community, new.community_id)
             today = _today(self.clock, community)
             if not today <= new.service_date <= today + timedelta(days=MAX_DAYS_AHEAD):
@@ -693,13 +697,16 @@ class RequestsService:
         return r
 
     async def _requester_or_worker(self, session: AsyncSession, actor_id: int, r: ServiceRequest) -> str:
-        """'requester' for the person it is for and whoever posted it for them, 'worker' for a
-        worker of its community (or an admin); anyone else is refused."""
+        """'requester' for the person it is for, whoever posted it for them and their linked
+        family members; 'worker' for a worker of its community (or an admin); anyone else is
+        refused."""
         if actor_id in (r.requester_id, r.poster_id):
             return "requester"
         person = await session.get(Person, actor_id)
         if person is not None and (person.is_admin or await role_in(session, actor_id, r.community_id) == "worker"):
             return "worker"
+        if await may_act_for(session, actor_id, r.requester_id):
+            return "requester"
         raise NotAllowed("error.request_not_requester", id=f"Q{r.id}")
 
     async def _claim(self, session: AsyncSession, r: ServiceRequest, states: tuple[str, ...], *,

@@ -28,6 +28,7 @@ from bot.errors import (
 from bot.i18n import T
 from bot.services.access import require_role
 from bot.services.audit import audit
+from bot.services.family import may_act_for
 from bot.services.ledger import Ledger, Ref
 from bot.services.notify import notify, notify_workers
 from bot.services.people import CODE_ALPHABET, new_code
@@ -346,10 +347,13 @@ class ShopService:
     # --- redeeming ------------------------------------------------------------------------------
 
     async def redeem(
-        self, person_id: int, community_id: int, item_id: int, quantity: int, *, request_key: str | None = None
+        self, person_id: int, community_id: int, item_id: int, quantity: int, *, request_key: str | None = None,
+        proxy_id: int | None = None,
     ) -> Outcome:
         """Reserve the goods and hold the points in one transaction; a worker decides later.
-        The same request key again returns the first redemption and changes nothing."""
+        The same request key again returns the first redemption and changes nothing.
+        `proxy_id` is the family member redeeming for the person (the dialog checked they may):
+        recorded with the redemption and as the hold's actor, and the one told the pickup code."""
         check_quantity(quantity)
 
         async def work(session: AsyncSession) -> Outcome:
@@ -362,6 +366,8 @@ class ShopService:
                         raise IdempotencyConflict(key=request_key)
                     return Outcome(await _view(session, found.id), changed=False)
             await require_role(session, person_id, community_id, "resident")
+            if proxy_id is not None and not await may_act_for(session, proxy_id, person_id):
+                raise NotAllowed("error.not_family")
             # The guarded decrement: it takes the row lock, and returns the price read under it.
             taken = (await session.execute(
                 update(ShopItem)
@@ -378,13 +384,13 @@ class ShopService:
             redemption = Redemption(
                 community_id=community_id, person_id=person_id, item_id=item_id, quantity=quantity,
                 unit_price=price, total=price * quantity, status="pending", request_key=request_key,
-                created_at=now,
+                proxy_id=proxy_id, created_at=now,
             )
             session.add(redemption)
             await session.flush()
             hold = await self.ledger.hold(
                 session, community_id=community_id, person_id=person_id, amount=redemption.total,
-                key=_key(redemption, "hold"), ref=Ref("redemption", redemption.id), actor_id=person_id,
+                key=_key(redemption, "hold"), ref=Ref("redemption", redemption.id), actor_id=proxy_id or person_id,
             )
             redemption.hold_transfer_id = hold.id
             session.add(StockMovement(
@@ -435,7 +441,7 @@ class ShopService:
             if claimed.rowcount != 1:
                 return await self._already(session, redemption_id, "approved")
             view = await _view(session, redemption_id)
-            await notify(session, self.clock, r.person_id, "shop.notify.approved", id=f"R{r.id}",
+            await notify(session, self.clock, r.proxy_id or r.person_id, "shop.notify.approved", id=f"R{r.id}",
                          item=view.item_name, quantity=r.quantity, code=code, days=self.settings.hold_expiry_days)
             return Outcome(view, changed=True)
 
@@ -461,7 +467,7 @@ class ShopService:
             await self._release(session, r, worker_id, now)
             await self.ledger.void(session, pending_id=r.hold_transfer_id, key=_key(r, "void"), actor_id=worker_id)
             view = await _view(session, redemption_id)
-            await notify(session, self.clock, r.person_id, "shop.notify.rejected", id=f"R{r.id}",
+            await notify(session, self.clock, r.proxy_id or r.person_id, "shop.notify.rejected", id=f"R{r.id}",
                          item=view.item_name, quantity=r.quantity, reason=reason, total=r.total)
             return Outcome(view, changed=True)
 
@@ -568,7 +574,7 @@ class ShopService:
         await self.ledger.expire(session, pending_id=r.hold_transfer_id, key=_key(r, "expire"))
         view = await _view(session, redemption_id)
         days = self.settings.hold_expiry_days
-        await notify(session, self.clock, r.person_id, "shop.notify.expired", id=f"R{r.id}",
+        await notify(session, self.clock, r.proxy_id or r.person_id, "shop.notify.expired", id=f"R{r.id}",
                      item=view.item_name, quantity=r.quantity, total=r.total, days=days)
         await notify_workers(session, self.clock, r.community_id, "shop.notify.expired_worker",
                              coalesce="expired_redemptions", exclude=r.person_id, id=f"R{r.id}",

@@ -1,4 +1,6 @@
-"""The Telegram channel: python-telegram-bot's Application around the dialog engine.
+"""The Telegram channel in one process: python-telegram-bot's Application around the dialog
+engine, answering each update at once (tests and benchmarks drive it; `lovebank serve` and
+`lovebank run` go through the inbox with the same translation, handlers/telegram/inbound.py).
 
 It translates and decides nothing: a message or a button press becomes a `Caller` and an
 `Input`, the engine answers with replies, and replies become Bot API calls. Callback data is
@@ -9,35 +11,31 @@ redelivered update replays instead of acting twice.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from contextlib import suppress
 from typing import Any
 
-from telegram import Message, Update
-from telegram.constants import ChatType
-from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter, Application, ApplicationBuilder, BaseHandler, BaseRateLimiter, CallbackContext,
     CallbackQueryHandler, ContextTypes, Defaults, ExtBot, MessageHandler, filters,
 )
 from telegram.request import BaseRequest
 
-from bot.dialogs import Caller, Dialogs, Input, Turn
-from bot.dialogs.core import MAX_OPTION_BYTES
+from bot.dialogs import Dialogs
 from bot.flows.start import LINKS
 from bot.i18n import DEFAULT_LOCALE, render
 from bot.services import Services
 from bot.settings import Settings, SettingsError
+from handlers.telegram.inbound import answer_calls, incoming, send_calls
 from handlers.telegram.menus import Menu, set_menus
 from handlers.telegram.notifications import INTERVAL, deliver
-from handlers.telegram.replies import send_replies
 from handlers.telegram.schedule import schedule_jobs
 
 log = logging.getLogger(__name__)
 
 MISSING_TOKEN = "lovebank: LOVEBANK_TELEGRAM_TOKEN is not set (the bot token from @BotFather)"
-GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
 MENU_REFRESH = 3600  # seconds; newly appointed workers get their menu within the hour
 
 
@@ -72,111 +70,25 @@ CONTEXT_TYPES = ContextTypes(context=LoveBankContext, bot_data=Runtime)
 
 # --- updates → the dialog engine -------------------------------------------------------------
 
-def caller_for(update: Update) -> tuple[Caller, int] | None:
-    """Who is talking and where to answer; None for updates that are not for us."""
-    user, chat = update.effective_user, update.effective_chat
-    if user is None or user.is_bot:
-        return None
-    if chat is not None and chat.type == ChatType.CHANNEL:
-        return None
-    group = chat is not None and chat.type in GROUPS
-    chat_id = chat.id if chat is not None else user.id
-    return Caller(
-        "telegram", str(user.id), display_name=user.full_name, handle=user.username,
-        chat_id=None if group else str(chat_id), group_chat=str(chat_id) if group else None,
-    ), chat_id
-
-
-def addressed_to_us(text: str, username: str) -> bool:
-    """In a group only commands count, and only ours: "/help" or "/help@our_bot"."""
-    if not text.startswith("/"):
-        return False
-    _, at, target = text.split(maxsplit=1)[0].partition("@")
-    return not at or target.lower() == username.lower()
-
-
-async def _turn(context: LoveBankContext, caller: Caller, inp: Input) -> Turn:
-    turn = await context.dialogs.handle(caller, inp)
+async def on_update(update: Update, context: LoveBankContext) -> None:
+    """A message or a button press, answered at once (the in-process Application; `lovebank
+    serve` and `lovebank run` go through the inbox instead, with the same translation)."""
+    found = incoming(update, context.bot.username, context.locale)
+    if found is None:
+        return
+    if isinstance(found, list):
+        await send_calls(context.bot, found)
+        return
+    try:
+        turn = await context.dialogs.handle(found.caller, found.inp)
+    except Exception:
+        if found.query_id is not None:
+            with suppress(TelegramError):  # the client stops its spinner even when handling failed
+                await context.bot.answer_callback_query(found.query_id)
+        raise
     if context.user_data is not None:
         context.user_data["locale"] = turn.locale
-    return turn
-
-
-async def on_message(update: Update, context: LoveBankContext) -> None:
-    message, found = update.message, caller_for(update)
-    if message is None or found is None:
-        return
-    caller, chat_id = found
-    text = message.text or message.caption or ""
-    if caller.group_chat and not addressed_to_us(text, context.bot.username):
-        return  # chatter in a group is not for us, and must not enrol everyone who speaks
-    contact, location = message.contact, message.location
-    inp = Input(
-        text=text,
-        contact_phone=contact.phone_number if contact else None,
-        contact_is_own=contact is None or contact.user_id == update.effective_user.id,  # type: ignore[union-attr]
-        location=(location.latitude, location.longitude) if location else None,
-        photo=message.photo[-1].file_id if message.photo else None,
-        request_key=str(update.update_id),
-    )
-    turn = await _turn(context, caller, inp)
-    await send_replies(context.bot, chat_id, turn.locale, turn.replies, context.chat_data)
-
-
-def pressed_label(message: Message | None, data: str) -> str | None:
-    """The label of the button carrying `data` on `message`, or None if it has no such button."""
-    markup = message.reply_markup if message is not None else None
-    for row in markup.inline_keyboard if markup else ():
-        for button in row:
-            if button.callback_data == data:
-                return button.text
-    return None
-
-
-async def on_button(update: Update, context: LoveBankContext) -> None:
-    query, found = update.callback_query, caller_for(update)
-    if query is None:
-        return
-    data = query.data
-    message = query.message if isinstance(query.message, Message) else None
-    # Any client can send any data: it must fit a button and be on the message it came from
-    # (an old message Telegram no longer shows us is left to the services' checks).
-    if (not isinstance(data, str) or not data or len(data.encode()) > MAX_OPTION_BYTES
-            or (message is not None and pressed_label(message, data) is None) or found is None):
-        with suppress(TelegramError):
-            await query.answer(render(context.locale, "error.stale_option"))
-        return
-    caller, chat_id = found
-    try:
-        turn = await _turn(context, caller, Input(option=data, request_key=str(update.update_id)))
-    except Exception:
-        with suppress(TelegramError):  # the client stops its spinner even when handling failed
-            await query.answer()
-        raise
-    if turn.press_refused:  # a double tap, an old step's button, someone else's buttons: a toast
-        with suppress(TelegramError):
-            await query.answer(" ".join(context.dialogs.render(turn.locale, turn.replies)), show_alert=False)
-        return
-    with suppress(TelegramError):  # the client stops its spinner
-        await query.answer()
-    if message is not None:
-        await _mark_chosen(context, message, data, turn.locale)
-    await send_replies(context.bot, chat_id, turn.locale, turn.replies, context.chat_data)
-
-
-async def _mark_chosen(context: LoveBankContext, message: Message, data: str, locale: str) -> None:
-    """The pressed message keeps what was chosen and loses its buttons, so it cannot be pressed
-    again by mistake."""
-    label = pressed_label(message, data) or ""
-    try:
-        if message.text:
-            text = f"{message.text}\n\n{render(locale, 'telegram.chosen', {'choice': label})}"
-            if len(text) <= 4096:
-                await context.bot.edit_message_text(text, message.chat.id, message.message_id, reply_markup=None)
-                return
-        await context.bot.edit_message_reply_markup(message.chat.id, message.message_id, reply_markup=None)
-    except TelegramError as exc:  # e.g. "message is not modified" after a double press
-        log.debug("could not mark message %s: %s", message.message_id, exc)
+    await send_calls(context.bot, answer_calls(found, turn, context.chat_data, context.dialogs))
 
 
 async def on_error(update: object, context: LoveBankContext) -> None:
@@ -193,8 +105,8 @@ async def on_error(update: object, context: LoveBankContext) -> None:
 
 HANDLERS: list[BaseHandler[Update, LoveBankContext, None]] = [
     MessageHandler(filters.UpdateType.MESSAGE & (filters.TEXT | filters.CONTACT | filters.LOCATION | filters.PHOTO),
-                   on_message),
-    CallbackQueryHandler(on_button),
+                   on_update),
+    CallbackQueryHandler(on_update),
 ]
 
 
@@ -265,36 +177,3 @@ def build_application(
                         job_kwargs=once_at_a_time)
     schedule_jobs(queue, settings.tz)
     return application
-
-
-def run(settings: Settings) -> int:
-    """`lovebank run`: migrate, then long polling with the job queue until SIGINT/SIGTERM."""
-    if settings.telegram_token is None or not settings.telegram_token.get_secret_value().strip():
-        raise SettingsError(MISSING_TOKEN)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    # httpx logs every request URL, and the URL carries the token; APScheduler logs every run.
-    for noisy in ("httpx", "httpcore", "apscheduler"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    services = asyncio.run(_migrated(settings))
-    application = build_application(services, settings)
-
-    async def close(_: Any) -> None:
-        await services.db.dispose()
-
-    application.post_shutdown = close
-    try:
-        application.run_polling(allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY])
-    except InvalidToken:
-        raise SettingsError("lovebank: Telegram refused LOVEBANK_TELEGRAM_TOKEN") from None
-    except NetworkError as exc:
-        raise SettingsError(f"lovebank: cannot reach the Bot API at LOVEBANK_TELEGRAM_API_URL: {exc}") from None
-    return 0
-
-
-async def _migrated(settings: Settings) -> Services:
-    from bot.app import open_services
-
-    services = await open_services(settings)
-    # Pooled connections belong to this event loop; run_polling opens its own.
-    await services.db.dispose()
-    return services

@@ -1,16 +1,18 @@
-"""The notifications pump: what the services queued for people on Telegram goes out here, in
-each person's language. The outbox marks rows delivered as they are taken, so a failed send is
-logged and not retried (a person who blocked the bot would otherwise block the queue)."""
+"""The notifications pump of the in-process Application: what the services queued for people on
+Telegram goes out here, in each person's language, through the same claim → send → mark path as
+the outbox worker (`bot.pipeline.OutboxWorker`): a failed send is retried later, a person who
+blocked the bot is marked unreachable, and nothing is marked delivered before it was sent."""
 
 from __future__ import annotations
 
 import logging
 
 from telegram import Bot
-from telegram.error import TelegramError
 
-from bot.i18n import render
+from bot.pipeline import worker_name
 from bot.services import Services
+from bot.services.delivery import Sent
+from handlers.telegram.inbound import TelegramChannel
 
 log = logging.getLogger(__name__)
 
@@ -19,12 +21,13 @@ INTERVAL = 2.0  # seconds between runs
 
 async def deliver(bot: Bot, services: Services) -> int:
     """Send what is due now; returns how many messages went out."""
+    channel = TelegramChannel(services, bot)
     sent = 0
-    for delivery in await services.outbox.take("telegram"):
-        try:
-            text = render(delivery.locale, delivery.text.key, delivery.text.params)
-            await bot.send_message(delivery.address, text)
+    for delivery in await services.outbox.claim("telegram", worker_name()):
+        outcome = await channel.deliver(delivery)
+        await services.outbox.record(delivery, outcome)
+        if isinstance(outcome, Sent):
             sent += 1
-        except (TelegramError, KeyError, ValueError) as exc:
-            log.warning("notification %s to person %s not sent: %s", delivery.text.key, delivery.person_id, exc)
+        else:
+            log.warning("notification %s to person %s not sent: %s", delivery.text.key, delivery.person_id, outcome)
     return sent

@@ -1,13 +1,15 @@
 """Replies → Bot API calls: text in the person's language, options as inline keyboards, the
-contact-share reply keyboard, documents and photos."""
+contact-share reply keyboard, documents and photos. The calls are plain JSON first
+(`reply_calls`), so the inbox can store them with the update they answer."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import MutableMapping
 from typing import Any
 
 from telegram import (
-    Bot, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove,
+    Bot, InlineKeyboardButton, InputFile, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove,
 )
 from telegram.constants import MessageLimit
 
@@ -62,9 +64,15 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     return [p.rstrip("\n") or p for p in parts]
 
 
-async def send_replies(bot: Bot, chat_id: int | str, locale: str, replies: list[Reply],
-                       chat_data: MutableMapping[Any, Any] | None) -> None:
+Call = dict[str, Any]  # {"method": …, "params": {…}, "file": {"field", "filename", "b64"}?, "optional": bool?}
+
+
+def reply_calls(chat_id: int | str, locale: str, replies: list[Reply],
+                chat_data: MutableMapping[Any, Any] | None) -> list[Call]:
+    """The Bot API calls that show `replies`, as JSON: sent at once, or stored with an inbox
+    entry and sent (and resent after a crash) from there."""
     state = chat_data if chat_data is not None else {}
+    calls: list[Call] = []
     for r in replies:
         text = render(locale, r.text.key, r.text.params)
         markup: Markup | None = inline_keyboard(locale, r)
@@ -73,27 +81,48 @@ async def send_replies(bot: Bot, chat_id: int | str, locale: str, replies: list[
             state[REPLY_KEYBOARD] = True
         elif markup is None and state.pop(REPLY_KEYBOARD, False):
             markup = ReplyKeyboardRemove()  # the contact button has done its job
-        await _send_one(bot, chat_id, text, r, markup)
+        calls.extend(_calls_one(chat_id, text, r, None if markup is None else markup.to_dict()))
+    return calls
 
 
-async def _send_one(bot: Bot, chat_id: int | str, text: str, r: Reply, markup: Markup | None) -> None:
+async def send_replies(bot: Bot, chat_id: int | str, locale: str, replies: list[Reply],
+                       chat_data: MutableMapping[Any, Any] | None) -> None:
+    for call in reply_calls(chat_id, locale, replies, chat_data):
+        await send_call(bot, call)
+
+
+async def send_call(bot: Bot, call: Call) -> Any:
+    params = {k: v for k, v in call["params"].items() if v is not None}
+    upload = call.get("file")
+    if upload:
+        params[upload["field"]] = InputFile(base64.b64decode(upload["b64"]), filename=upload["filename"])
+    # Bot's camelCase aliases take the Bot API's own parameter names.
+    return await getattr(bot, call["method"])(**params)
+
+
+def _upload(field: str, filename: str, content: bytes) -> dict[str, str]:
+    return {"field": field, "filename": filename, "b64": base64.b64encode(content).decode()}
+
+
+def _calls_one(chat_id: int | str, text: str, r: Reply, markup: dict[str, Any] | None) -> list[Call]:
     media = r.document or r.image or r.photo
-    if media is not None:
-        caption = text if len(text) <= CAPTION_LIMIT else None
-        if caption is None and text:
-            await _send_text(bot, chat_id, text, None)
-        if r.document is not None:
-            await bot.send_document(chat_id, r.document.content, filename=r.document.filename, caption=caption,
-                                    reply_markup=markup)
-        else:
-            await bot.send_photo(chat_id, r.image if r.image is not None else r.photo, caption=caption,
-                                 reply_markup=markup)
-        return
-    await _send_text(bot, chat_id, text, markup)
+    if media is None:
+        return _text_calls(chat_id, text, markup)
+    caption = text if len(text) <= CAPTION_LIMIT else None
+    calls = _text_calls(chat_id, text, None) if caption is None and text else []
+    params = {"chat_id": chat_id, "caption": caption, "reply_markup": markup}
+    if r.document is not None:
+        calls.append({"method": "sendDocument", "params": params,
+                      "file": _upload("document", r.document.filename, r.document.content)})
+    elif r.image is not None:
+        calls.append({"method": "sendPhoto", "params": params, "file": _upload("photo", "chart.png", r.image)})
+    else:
+        calls.append({"method": "sendPhoto", "params": {**params, "photo": r.photo}})
+    return calls
 
 
-async def _send_text(bot: Bot, chat_id: int | str, text: str, markup: Markup | None) -> None:
+def _text_calls(chat_id: int | str, text: str, markup: dict[str, Any] | None) -> list[Call]:
     parts = split_text(text) if text.strip() else []
-    for i, part in enumerate(parts):
-        last = i == len(parts) - 1
-        await bot.send_message(chat_id, part, reply_markup=markup if last else None)
+    return [{"method": "sendMessage",
+             "params": {"chat_id": chat_id, "text": part, "reply_markup": markup if i == len(parts) - 1 else None}}
+            for i, part in enumerate(parts)]

@@ -16,7 +16,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis.control import currently_in_test_context
 from hypothesis import strategies as st
-from sqlalchemy import text
+from sqlalchemy import func, select, text
+
+import models
 
 from bot.errors import AlreadyDecided, DomainError, IdempotencyConflict, InsufficientPoints
 from bot.services import Services
@@ -297,3 +299,249 @@ async def test_the_invariant_check_catches_a_tampered_balance(services: Services
     ))
     with pytest.raises(AssertionError):
         await bank.check()
+
+
+# --- a district: three communities, family gifts across them, moves and expiry ---------------
+
+COMMUNITIES = 3
+RESIDENTS = 6  # resident i starts in community i % 3; (0, 1), (2, 3), (4, 5) are family
+residents = st.integers(0, RESIDENTS - 1)
+district_operations = st.one_of(
+    st.tuples(st.just("earn"), residents, amounts),
+    st.tuples(st.just("hold"), residents, spends),
+    st.tuples(st.sampled_from(["post", "void"]), earlier),
+    st.tuples(st.just("gift"), residents, spends),  # to their family member, wherever they live
+    st.tuples(st.just("move"), residents, st.integers(1, COMMUNITIES - 1)),
+    st.tuples(st.just("time"), st.integers(5, 45)),  # days pass; the expiry job runs
+    st.tuples(st.just("replay"), earlier),
+)
+
+
+class District:
+    """Three communities whose books must each balance with their clearing account."""
+
+    def __init__(self, services: Services, clock) -> None:  # noqa: ANN001 - the FixedClock fixture
+        self.services, self.clock = services, clock
+        self.tag = uuid.uuid4().hex[:10]
+        self.model = Model()
+        self.holds: list[tuple[TransferResult, int]] = []  # (hold, resident)
+        self.resolved: set[int] = set()
+        self.gifts: list[tuple[int, int, str, TransferResult]] = []  # (from, amount, key, result)
+        self.steps = 0
+
+    async def open(self) -> None:
+        s = self.services
+        admin = await person(s, "admin")
+        self.communities, self.names, self.workers = [], [], []
+        for i in range(COMMUNITIES):
+            name = f"D{i} {self.tag}"
+            community = await s.people.create_community(name, actor_id=admin)
+            worker = await person(s, f"dw{i}-{self.tag}")
+            await s.people.appoint_worker(admin, community.id, worker)
+            await s.expiry.set_months(worker, community.id, 1)  # points live a month: expiry happens
+            self.communities.append(community.id)
+            self.names.append(name)
+            self.workers.append(worker)
+        self.people, self.home = [], []
+        for i in range(RESIDENTS):
+            home = i % COMMUNITIES
+            code = await s.people.create_invite(self.workers[home], self.communities[home], role="resident")
+            p = await person(s, f"r{i}-{self.tag}")
+            await s.people.join(p, code)
+            self.people.append(p)
+            self.home.append(home)
+        for a in range(0, RESIDENTS, 2):  # a worker of the relative's community links the pair
+            b = a + 1
+            await s.family.link(self.workers[self.home[b]], self.communities[self.home[b]], self.people[a], self.people[b])
+
+    def key(self) -> str:
+        self.steps += 1
+        return f"district:{self.tag}:{self.steps}"
+
+    async def account(self, who: int, community: int | None = None) -> int:
+        cid = self.communities[self.home[who] if community is None else community]
+        return await self.services.db.transaction(
+            lambda s: self.services.ledger.open_person_account(s, cid, self.people[who])
+        )
+
+    async def clearing(self, community: int) -> int:
+        return await self.services.db.transaction(
+            lambda s: self.services.ledger._ensure_account(s, self.communities[community], "clearing", None)
+        )
+
+    async def available(self, who: int) -> int:
+        return self.model.available(await self.account(who))
+
+    async def concrete(self, op: tuple) -> tuple:
+        if not isinstance(op[-1], tuple):
+            return op
+        _, d = op[-1]
+        return (*op[:-1], max(1, await self.available(op[1]) + d))
+
+    async def step(self, op: tuple) -> None:
+        op = await self.concrete(op)
+        s, name = self.services, op[0]
+        if name == "earn":
+            _, who, amount = op
+            cid = self.communities[self.home[who]]
+            result = await s.db.transaction(lambda ses: s.ledger.earn(
+                ses, community_id=cid, person_id=self.people[who], amount=amount, key=self.key()))
+            self.model.apply(result)
+        elif name == "hold":
+            _, who, amount = op
+            cid = self.communities[self.home[who]]
+            run = lambda key: s.db.transaction(lambda ses: s.ledger.hold(  # noqa: E731
+                ses, community_id=cid, person_id=self.people[who], amount=amount, key=key))
+            if await self.available(who) < amount:
+                await self.refused(run, InsufficientPoints)
+                return
+            result = await run(self.key())
+            self.model.apply(result)
+            self.holds.append((result, who))
+        elif name in ("post", "void"):
+            open_holds = [h for h, _ in self.holds if h.id not in self.resolved]
+            if not open_holds:
+                return
+            hold = open_holds[op[1] % len(open_holds)]
+            resolve = getattr(s.ledger, name)
+            result = await s.db.transaction(lambda ses: resolve(ses, pending_id=hold.id, key=self.key()))
+            self.model.apply(result)
+            self.resolved.add(hold.id)
+        elif name == "gift":
+            await self.gift(op[1], op[2])
+        elif name == "move":
+            await self.move(op[1], (self.home[op[1]] + op[2]) % COMMUNITIES)
+        elif name == "time":
+            await self.days_pass(op[1])
+        elif name == "replay" and self.gifts:
+            giver, amount, key, first = self.gifts[op[1] % len(self.gifts)]
+            before = await self.snapshot()
+            # The giver may have moved since; the replay names the community the gift came from.
+            cid = (await self.services.db.transaction(
+                lambda ses: ses.get(models.Account, first.debit_account_id))).community_id
+            again = await s.points.gift(self.people[giver], cid, self.people[giver ^ 1], amount, key)
+            assert again == replace(first, replayed=True)
+            assert await self.snapshot() == before
+            note("replayed family gift")
+
+    async def gift(self, who: int, amount: int) -> None:
+        s, to = self.services, who ^ 1
+        cid = self.communities[self.home[who]]
+        run = lambda key: s.points.gift(self.people[who], cid, self.people[to], amount, key)  # noqa: E731
+        if await self.available(who) < amount:
+            await self.refused(run, InsufficientPoints)
+            return
+        key = self.key()
+        result = await run(key)
+        self.model.apply(result)
+        if self.home[who] != self.home[to]:  # the incoming leg, in the relative's community
+            self.model.apply(TransferResult(0, "gift", "posted", await self.clearing(self.home[to]),
+                                            await self.account(to), amount))
+            note("family gift across communities")
+        else:
+            note("family gift at home")
+        self.gifts.append((who, amount, key, result))
+
+    async def move(self, who: int, target: int) -> None:
+        s, source = self.services, self.home[who]
+        move = await s.moves.request(self.people[who], self.communities[source], self.names[target])
+        await s.moves.approve(self.workers[source], move.id)
+        pending = self.model.pending.get(await self.account(who), 0)
+        if pending:
+            before = await self.snapshot()
+            with pytest.raises(DomainError) as caught:
+                await s.moves.approve(self.workers[target], move.id)
+            assert caught.value.key == "error.move_holds_open"
+            assert await self.snapshot() == before
+            await s.moves.reject(self.workers[target], move.id, "holds open")
+            note("move refused: points on hold")
+            return
+        amount = await self.available(who)
+        old_account = await self.account(who)
+        outcome = await s.moves.approve(self.workers[target], move.id)
+        assert outcome.changed and outcome.move.amount == amount
+        self.home[who] = target
+        if amount:
+            self.model.apply(TransferResult(0, "move", "posted", old_account, await self.clearing(source), amount))
+            self.model.apply(TransferResult(0, "move", "posted", await self.clearing(target),
+                                            await self.account(who), amount))
+        note("moved")
+
+    async def days_pass(self, days: int) -> None:
+        """The expiry job runs; what it expired is read back, and none of it was held."""
+        self.clock.advance(days=days)
+        async with self.services.db.uow() as uow:
+            last = await uow.session.scalar(select(func.max(models.Transfer.id))) or 0
+        await self.services.expiry.run(self.clock.now(), only=self.communities)
+        async with self.services.db.uow() as uow:
+            expired = (await uow.session.execute(
+                select(models.Transfer.debit_account_id, models.Transfer.credit_account_id, models.Transfer.amount)
+                .where(models.Transfer.id > last, models.Transfer.kind == "expire_points",
+                       models.Transfer.community_id.in_(self.communities))
+            )).all()
+        for debit, credit, amount in expired:
+            assert amount <= self.model.available(debit), "expired more than was free (held points?)"
+            self.model.apply(TransferResult(0, "expire_points", "posted", debit, credit, amount))
+            note("points expired")
+
+    async def refused(self, run: Run, error: type[DomainError]) -> None:
+        before = await self.snapshot()
+        with pytest.raises(error):
+            await run(self.key())
+        assert await self.snapshot() == before
+
+    async def snapshot(self) -> tuple:
+        async with self.services.db.uow() as uow:
+            run = uow.session.execute
+            accounts = (await run(select(models.Account.id, models.Account.posted, models.Account.pending)
+                                  .where(models.Account.community_id.in_(self.communities))
+                                  .order_by(models.Account.id))).all()
+            counts = [(await run(text(f"SELECT count(*) FROM {t}"))).scalar_one()
+                      for t in ("transfers", "community_moves", "audit_log")]
+            return tuple(map(tuple, accounts)), tuple(counts)
+
+    async def check(self) -> None:
+        async with self.services.db.uow() as uow:
+            run = uow.session.execute
+            # The district as a whole, and each community with its clearing account, sum to zero.
+            assert (await run(text("SELECT coalesce(sum(posted), 0) FROM accounts"))).scalar_one() == 0
+            for cid in self.communities:
+                total = (await run(text("SELECT coalesce(sum(posted), 0) FROM accounts WHERE community_id = :c"),
+                                   {"c": cid})).scalar_one()
+                assert total == 0, f"community {cid}'s books do not balance"
+            # No transfer crosses a community: both its accounts are in the transfer's community.
+            crossing = (await run(text(
+                "SELECT count(*) FROM transfers t JOIN accounts d ON d.id = t.debit_account_id"
+                " JOIN accounts c ON c.id = t.credit_account_id"
+                " WHERE d.community_id != t.community_id OR c.community_id != t.community_id"
+            ))).scalar_one()
+            assert crossing == 0
+            rows = (await run(select(models.Account.id, models.Account.kind, models.Account.posted,
+                                     models.Account.pending)
+                              .where(models.Account.community_id.in_(self.communities)))).all()
+        for r in rows:
+            if r.kind in ("person", "pool"):
+                assert r.posted - r.pending >= 0, f"account {r.id} ({r.kind}) overdrawn"
+            assert (r.posted, r.pending) == (self.model.posted.get(r.id, 0), self.model.pending.get(r.id, 0)), (
+                f"account {r.id} ({r.kind}) disagrees with the model"
+            )
+        # Cached balances against the transfers, with the single-community checker above.
+        bank = Bank(self.services)
+        for cid in self.communities:
+            bank.community_id = cid
+            bank.model = Model(dict(self.model.posted), dict(self.model.pending))
+            await bank.check()
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(funding=st.lists(st.integers(0, 60), min_size=RESIDENTS, max_size=RESIDENTS),
+       ops=st.lists(district_operations, min_size=5, max_size=25))
+async def test_district_invariants_hold_with_gifts_moves_and_expiry(
+    services: Services, clock, funding: list[int], ops: list[tuple]  # noqa: ANN001
+) -> None:
+    district = District(services, clock)
+    await district.open()
+    await district.check()
+    for op in [("earn", who, amount) for who, amount in enumerate(funding) if amount] + ops:
+        await district.step(op)
+        await district.check()

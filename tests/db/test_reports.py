@@ -187,7 +187,7 @@ async def test_every_total_in_the_xlsx_matches_the_database(services: Services, 
     assert ws.print_title_rows == "$1:$1" and ws.page_setup.orientation == "landscape"
 
     ledger = {r[0]: r[1] for r in rows_of(book["积分台账"])[1:] if r[0]}
-    assert book["积分台账"]["A8"].value == "月末流通积分" and book["积分台账"]["A8"].font.b
+    assert book["积分台账"]["A10"].value == "月末流通积分" and book["积分台账"]["A10"].font.b
     L = want["ledger"]
     assert ledger["月初流通积分（个人账户＋爱心积分池）"] == L["opening"] == 40
     assert ledger["加：本月发放（服务积分）"] == L["issued"] == 57
@@ -287,7 +287,7 @@ async def test_english_headers(services: Services, clock: FixedClock) -> None:
     assert book.sheetnames == ["Volunteers", "Points ledger", "Decisions on time", "By week", "By category", "Chart"]
     assert rows_of(book["Volunteers"])[0][:5] == ("No.", "Name", "Real name", "Role", "Hours this month")
     assert rows_of(book["Volunteers"])[-1][0] == "Total"
-    assert rows_of(book["Points ledger"])[8] == ("Check difference (must be 0)", 0)
+    assert rows_of(book["Points ledger"])[10] == ("Check difference (must be 0)", 0)
     assert "Meals" in [r[0] for r in rows_of(book["By category"])]
 
 

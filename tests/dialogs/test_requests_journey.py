@@ -3,9 +3,12 @@ points, the pool, the community), withdraw, expiry and a dispute, step by step a
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from bot import jobs
 from bot.clock import FixedClock
 from bot.services import Services
+from models import ServiceRequest
 from tests.shop_helpers import account, fund
 from tests.world import World
 
@@ -163,3 +166,20 @@ async def test_a_redelivered_update_posts_once(services: Services, world: World,
     assert "求助 Q1 已发布" in await elder.say("/request 助洁 1h 明天", request_key="update-77")
     assert "已经发布过了" in await elder.say("/request 助洁 1h 明天", request_key="update-77")
     assert await account(services, world.community_id, world.resident) == (50, 10)
+
+
+async def test_a_family_member_asks_for_a_relative_and_confirms(services: Services, world: World, chat) -> None:  # noqa: ANN001
+    worker, member, helper, stranger = chat("worker1"), chat("volunteer2"), chat("volunteer1"), chat("volunteer3")
+    await worker.say("/family link volunteer2 李爷爷")  # a relative with no phone, registered by the worker
+    await member.say("/as 李爷爷")
+    assert "由社区按服务时长计分" in await member.say("/request 助洁 1h 明天 社区 扫院子")
+    await member.say("/as me")
+    view = await services.requests.get(world.worker, 1)
+    assert (view.requester_name, view.poster_id) == ("李爷爷", world.volunteers[1])
+    await helper.say("/take Q1")
+    await helper.say("/done Q1 1h")
+    assert "只有求助人" in await stranger.say("/accept Q1")
+    assert "交社区工作者审核" in await member.say("/accept Q1")  # as themselves: family confirms
+    async with services.db.read() as uow:
+        decided = await uow.session.scalar(select(ServiceRequest.decided_by_id).where(ServiceRequest.id == 1))
+    assert decided == world.volunteers[1]  # the real person is recorded

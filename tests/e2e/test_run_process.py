@@ -5,196 +5,20 @@ approved by a button press, see the balance; then stops cleanly on SIGINT."""
 
 from __future__ import annotations
 
-import json
-from contextlib import suppress
 import os
 import re
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import pytest
 
-from handlers.telegram.offline import RecordingRequest
+from tests.e2e.standin import ROOT, TOKEN, WAIT, Person
 
 pytestmark = pytest.mark.slow
-
-TOKEN = "123:abc"
-ROOT = Path(__file__).resolve().parents[2]
-WAIT = 20.0  # seconds any one step may take before the test gives up
-
-
-@dataclass
-class Sent:
-    method: str
-    params: dict[str, Any]
-    result: Any
-
-    @property
-    def text(self) -> str:
-        return str(self.params.get("text") or self.params.get("caption") or "")
-
-
-class BotAPI:
-    """The Bot API as a `lovebank run` process sees it: updates handed out by getUpdates with
-    offsets, everything the bot sends recorded and answered like Telegram would."""
-
-    def __init__(self) -> None:
-        self.answers = RecordingRequest(keep=False)
-        self.changed = threading.Condition()
-        self.updates: list[dict[str, Any]] = []
-        self.calls: list[Sent] = []
-        self.next_update_id = 1
-        self.confirmed = 0  # the highest offset the bot asked for: updates below it are done
-
-    def handle(self, method: str, params: dict[str, Any]) -> Any:
-        if method == "getUpdates":
-            return self._get_updates(params)
-        result = self.answers.answer(method, params)
-        with self.changed:
-            self.calls.append(Sent(method, params, result))
-            self.changed.notify_all()
-        return result
-
-    def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
-        offset = int(params.get("offset") or 0)
-        limit = int(params.get("limit") or 100)
-        deadline = time.monotonic() + min(float(params.get("timeout") or 0), 1.0)
-        with self.changed:
-            self.confirmed = max(self.confirmed, offset)
-            self.calls.append(Sent("getUpdates", params, None))
-            self.changed.notify_all()
-            while True:
-                due = [u for u in self.updates if u["update_id"] >= offset][:limit]
-                left = deadline - time.monotonic()
-                if due or left <= 0:
-                    return due
-                self.changed.wait(left)
-
-    # --- the test's side --------------------------------------------------------------------
-
-    def push(self, kind: str, body: dict[str, Any]) -> int:
-        with self.changed:
-            update_id = self.next_update_id
-            self.next_update_id += 1
-            self.updates.append({"update_id": update_id, kind: body})
-            self.changed.notify_all()
-        return update_id
-
-    def mark(self) -> int:
-        with self.changed:
-            return len(self.calls)
-
-    def wait_for(self, since: int, test: Callable[[Sent], bool], what: str) -> Sent:
-        deadline = time.monotonic() + WAIT
-        with self.changed:
-            while True:
-                for call in self.calls[since:]:
-                    if test(call):
-                        return call
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    seen = [(c.method, c.text[:60]) for c in self.calls[since:] if c.method != "getUpdates"]
-                    raise AssertionError(f"timed out waiting for {what}; saw {seen}")
-                self.changed.wait(left)
-
-
-def serve(api: BotAPI) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-            prefix = f"/bot{TOKEN}/"
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-            if not self.path.startswith(prefix):
-                self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
-                return
-            params = {k: _decode(v[0]) for k, v in parse_qs(body).items()}
-            self._reply(200, {"ok": True, "result": api.handle(self.path[len(prefix):], params)})
-
-        do_GET = do_POST  # noqa: N815
-
-        def _reply(self, status: int, payload: dict[str, Any]) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            with suppress(BrokenPipeError, ConnectionResetError):  # the bot gave up a long poll while stopping
-                self.wfile.write(data)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
-def _decode(value: str) -> Any:
-    """PTB sends each parameter JSON-encoded, strings as they are."""
-    if value[:1] in "[{":
-        return json.loads(value)
-    return value
-
-
-class Person:
-    def __init__(self, api: BotAPI, user_id: int, first_name: str, username: str | None = None) -> None:
-        self.api, self.id = api, user_id
-        self.user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name}
-        if username:
-            self.user["username"] = username
-
-    def _message(self, **fields: Any) -> int:
-        body = {"message_id": self.api.next_update_id, "date": int(time.time()),
-                "chat": {"id": self.id, "type": "private"}, "from": self.user, **fields}
-        text = fields.get("text", "")
-        if text.startswith("/"):
-            body["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
-        return self.api.push("message", body)
-
-    def say(self, text: str, expect: str) -> Sent:
-        since = self.api.mark()
-        self._message(text=text)
-        return self.hears(since, expect)
-
-    def share_contact(self, phone: str, expect: str) -> Sent:
-        since = self.api.mark()
-        self._message(contact={"phone_number": phone, "first_name": self.user["first_name"], "user_id": self.id})
-        return self.hears(since, expect)
-
-    def press(self, message: Sent, data: str, expect: str) -> Sent:
-        since = self.api.mark()
-        update_id = self.api.push("callback_query", {
-            "id": f"q{self.api.next_update_id}", "from": self.user, "chat_instance": f"ci{self.id}",
-            "data": data, "message": message.result,
-        })
-        self.api.wait_for(since, lambda c: c.method == "answerCallbackQuery", f"the answer to press {update_id}")
-        return self.hears(since, expect)
-
-    def hears(self, since: int, expect: str) -> Sent:
-        return self.api.wait_for(
-            since, lambda c: c.method == "sendMessage" and str(c.params.get("chat_id")) == str(self.id)
-            and re.search(expect, c.text) is not None, f"{expect!r} to {self.id}",
-        )
-
-
-@pytest.fixture
-def bot_api() -> Any:
-    api = BotAPI()
-    server = serve(api)
-    yield api, server.server_address[1]
-    server.shutdown()
-    server.server_close()
 
 
 def start_bot(tmp_path: Path, port: int) -> subprocess.Popen[bytes]:
@@ -270,3 +94,52 @@ def test_lovebank_run_plays_the_journey_over_http(bot_api: Any, tmp_path: Path) 
     assert "Traceback" not in log, log
     # Everything handed out was confirmed on the way out, so a restart would not replay it.
     assert api.confirmed == api.next_update_id
+
+
+def test_run_killed_right_after_fetching_loses_nothing_and_does_nothing_twice(bot_api: Any, tmp_path: Path) -> None:
+    """kill -9 within 50 ms after a getUpdates handed out a batch; the restarted process gets the
+    batch again (it was not confirmed) and the inbox knows what it already has."""
+    import asyncio
+    import random
+
+    from bot.migrate import upgrade
+    from tests.e2e.processes import CATEGORIES, query, seed, start
+
+    api, port = bot_api
+    url = f"sqlite+aiosqlite:///{tmp_path / 'lovebank.db'}"
+    asyncio.run(upgrade(url))
+    community = seed(url, workers=1, volunteers=5)
+    pushed: dict[int, int] = {}  # update id → person
+    for k in range(2):
+        for uid in community.volunteers:
+            pushed[Person(api, uid, f"u{uid}")._message(text=f"/log 1h {CATEGORIES[k]} r{uid}-{k}")] = uid
+    first = start("run", tmp_path, "first", port, url)
+    fetched: list[list[int]] = []
+
+    def crash(batch: list[dict[str, Any]]) -> None:
+        fetched.append([u["update_id"] for u in batch])
+        first.kill9()
+
+    api.after_batch_delay = random.uniform(0, 0.05)
+    api.after_batch = crash
+    first.popen.wait(timeout=WAIT)
+    assert first.popen.returncode == -9 and sorted(fetched[0]) == sorted(pushed)
+    assert api.confirmed <= min(pushed)  # nothing of the batch was confirmed
+
+    second = start("run", tmp_path, "second", port, url)
+    try:
+        api.wait_for(0, lambda c: sum(1 for x in api.calls if "已提交服务记录" in x.text) >= len(pushed),
+                     "a reply to every update of the batch")
+        time.sleep(1.5)  # a duplicate would arrive now
+        logs = {int(key.rsplit(":", 1)[1]): log_id
+                for key, log_id in query(url, "SELECT request_key, id FROM service_logs")}
+        assert sorted(logs) == sorted(pushed)  # each update of the batch handled, once
+        for uid in community.volunteers:
+            got = [int(h) for c in api.calls if c.method == "sendMessage" and str(c.params["chat_id"]) == str(uid)
+                   for h in re.findall(r"已提交服务记录 H(\d+)", c.text)]
+            assert got == [logs[u] for u in sorted(pushed) if pushed[u] == uid]
+        assert query(url, "SELECT count(*) FROM inbox WHERE status = 'done'") == [(len(pushed),)]
+    finally:
+        code = second.stop()
+    assert code == 0 and "Traceback" not in second.log(), second.log()[-3000:]
+    assert api.confirmed == api.next_update_id  # confirmed on the way out

@@ -108,7 +108,7 @@ def _error(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> str:
         ("LOVEBANK_DATABASE_URL", "mysql://root@localhost/lovebank", "sqlite+aiosqlite://"),
         ("LOVEBANK_DATABASE_URL", "postgresql://postgres@127.0.0.1/lovebank", "postgresql+asyncpg://"),
         ("LOVEBANK_HTTP_PORT", "70000", "65535"),
-        ("LOVEBANK_HTTP_PORT", "0", "1"),
+        ("LOVEBANK_HTTP_PORT", "-1", "0"),
         ("LOVEBANK_HTTP_PORT", "eighty", "integer"),
         ("LOVEBANK_ADMINS", "telegram:1,bob", "'bob'"),
         ("LOVEBANK_ADMINS", "facebook:1", "'facebook:1'"),

@@ -1,0 +1,314 @@
+"""The workers that move messages: inbox entries to their channel's handler, replies and
+notifications to their channel's sender. Channel-free: a channel plugs in by implementing
+`Channel` (in `handlers/<channel>/`).
+
+    class Channel(Protocol):
+        name: str                                   # "telegram", "wechat": the inbox's channel
+        async def handle(self, entry: Entry, handling: Handling) -> None
+            # turn the stored update into a dialog turn; call `handling.settle(session, reply)`
+            # inside the dialog engine's last transaction (Dialogs.handle(..., settle=...)), or
+            # `await handling.finish(reply)` when no dialog turn is needed (an update not for
+            # us: reply None). `reply` is the channel's own JSON for what to answer.
+        async def send_reply(self, reply: dict, start: int) -> Outcome
+            # send a stored reply, skipping its first `start` parts (sent before a retry)
+        async def deliver(self, delivery: Delivery) -> Outcome
+            # send one notification (bot.services.outbox.Delivery)
+        def apology(self, entry: Entry) -> dict | None      # optional: the reply telling the
+            # sender their update was set aside after failing (sent once, best effort)
+
+`InboxWorker(services, channels, worker=…, concurrency=…)` claims entries (a lease, renewed
+while they run), handles up to `concurrency` of them at once (one person's one at a time: the
+inbox never hands out a person's next entry before the last is finished), sends each reply right
+after its handling committed, and records failures (backoff, parked after a few tries). An
+exception in `handle` never reaches the platform.
+
+`OutboxWorker(services, channels, worker=…)` sends notifications about a second after the
+commit that wrote them at the latest: `wake()` after a local commit starts a round at once, and
+it polls every `poll` seconds for what other processes wrote.
+
+Both run until `stop()`, which lets what is in flight finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import Services
+from bot.services.delivery import Failed, Outcome, Sent, short
+from bot.services.inbox import Entry, LeaseLost
+from bot.services.outbox import Delivery
+
+log = logging.getLogger(__name__)
+
+
+def worker_name() -> str:
+    """Who holds a lease, for operators reading the tables: host and process id."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}"
+
+
+class Channel(Protocol):
+    name: str
+
+    async def handle(self, entry: Entry, handling: Handling) -> None: ...
+
+    async def send_reply(self, reply: dict[str, Any], start: int) -> Outcome: ...
+
+    async def deliver(self, delivery: Delivery) -> Outcome: ...
+
+
+@dataclass
+class Handling:
+    """Given to `Channel.handle`: how the handling of one entry is finished."""
+
+    services: Services
+    entry: Entry
+    reply: dict[str, Any] | None = None
+    hold: float | None = None
+    settled: bool = field(default=False)
+
+    async def settle(self, session: AsyncSession, reply: dict[str, Any] | None, *, hold: float | None = None) -> None:
+        await self.services.inbox.settle(session, self.entry, reply, hold=hold)
+        self.reply, self.hold, self.settled = reply, hold, True
+
+    async def finish(self, reply: dict[str, Any] | None = None, *, hold: float | None = None) -> None:
+        await self.services.db.transaction(lambda session: self.settle(session, reply, hold=hold))
+
+
+class InboxWorker:
+    def __init__(self, services: Services, channels: dict[str, Channel], *, worker: str | None = None,
+                 concurrency: int = 1, lease: float = 30.0, poll: float = 0.5,
+                 on_handled: Callable[[], None] | None = None) -> None:
+        self.services, self.channels = services, channels
+        self.worker = worker or worker_name()
+        self.concurrency = max(1, concurrency)
+        self.lease, self.poll, self.on_handled = lease, poll, on_handled
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._tasks: dict[asyncio.Task[None], str] = {}  # running handlings → their lease token
+        self._replied: list[tuple[Entry, int]] = []  # replies sent, marked done with the next claim
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        heartbeat = asyncio.create_task(self._heartbeat())
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                claimed = await self._claim()
+                if claimed and len(self._tasks) < self.concurrency:
+                    continue  # there may be more waiting
+                waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._wake.wait()), *self._tasks]
+                await asyncio.wait(waits, timeout=self.poll, return_when=asyncio.FIRST_COMPLETED)
+                waits[0].cancel()
+        finally:
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+            if self._replied:
+                self.concurrency = 0  # only mark what was sent
+                await self._claim()
+            heartbeat.cancel()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self.wake()
+
+    async def drain(self) -> int:
+        """Handle what is due now, one entry at a time, until nothing is (tests; a process
+        that only wants to catch up); returns how many entries were processed."""
+        processed = 0
+        while True:
+            replied, self._replied = self._replied, []
+            entries = await self.services.inbox.claim(self.worker, 1, self.lease, tuple(self.channels), replied)
+            if not entries:
+                return processed
+            for entry in entries:
+                await self.process(entry)
+                processed += 1
+
+    async def _claim(self) -> int:
+        free = self.concurrency - len(self._tasks)
+        replied, self._replied = self._replied, []
+        if free <= 0 and not replied:
+            return 0
+        try:
+            entries = await self.services.inbox.claim(self.worker, free, self.lease, tuple(self.channels), replied)
+        except Exception:  # the database may be away for a moment; the next round tries again
+            log.exception("inbox: claiming failed")
+            self._replied = replied + self._replied  # their leases run out if this keeps failing
+            return 0
+        for entry in entries:
+            task = asyncio.create_task(self.process(entry))
+            self._tasks[task] = entry.token
+            task.add_done_callback(self._finished)
+        return len(entries)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(task, None)
+        self.wake()
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            try:
+                tokens = {*self._tasks.values(), *(e.token for e, _ in self._replied)}
+                await self.services.inbox.renew(sorted(tokens), self.lease)
+            except Exception:
+                log.exception("inbox: renewing leases failed")
+
+    async def process(self, entry: Entry) -> None:
+        """Handle one claimed entry (if not yet handled) and send its reply."""
+        inbox, channel = self.services.inbox, self.channels[entry.channel]
+        try:
+            if entry.status == "new":
+                handling = Handling(self.services, entry)
+                await channel.handle(entry, handling)
+                if not handling.settled:
+                    raise RuntimeError(f"{entry.channel} handler returned without settling entry {entry.id}")
+                inbox.signal(entry.id)
+                if self.on_handled is not None:
+                    self.on_handled()  # what the turn wrote to the outbox goes out now
+                if handling.reply is None or handling.hold:
+                    return
+                entry = replace(entry, status="handled", reply=handling.reply)
+            assert entry.reply is not None
+            try:
+                outcome = await channel.send_reply(entry.reply, entry.reply_sent)
+            except Exception as exc:  # a sender should not raise; if it does, it is a failure
+                log.exception("%s: sending the reply to entry %s raised", entry.channel, entry.id)
+                outcome = Failed(short(exc))
+            if isinstance(outcome, Sent):
+                self._replied.append((entry, entry.reply_sent + outcome.parts))
+            else:
+                await inbox.outcome(entry, outcome)
+        except LeaseLost as exc:
+            log.warning("inbox: %s", exc)
+        except Exception as exc:
+            log.exception("inbox: entry %s (%s %s) failed", entry.id, entry.channel, entry.platform_id)
+            try:
+                if await inbox.failed(entry, exc):
+                    log.error("inbox: entry %s parked after %s tries", entry.id, entry.attempts + 1)
+                    if self.on_handled is not None:
+                        self.on_handled()  # the admins' notice
+                    await self._apologise(channel, entry)
+            except Exception:
+                log.exception("inbox: could not record the failure of entry %s", entry.id)
+
+
+    async def _apologise(self, channel: Channel, entry: Entry) -> None:
+        """Tell the person, once, that their message could not be handled (best effort)."""
+        apology = getattr(channel, "apology", None)
+        reply = apology(entry) if apology is not None else None
+        if reply is not None:
+            try:
+                await channel.send_reply(reply, 0)
+            except Exception:
+                log.exception("%s: could not tell the sender of entry %s", entry.channel, entry.id)
+
+
+class OutboxWorker:
+    def __init__(self, services: Services, channels: dict[str, Channel], *, worker: str | None = None,
+                 poll: float = 1.0, lease: float = 30.0, batch: int = 50, parallel: int = 8,
+                 gather: float = 0.1) -> None:
+        self.services, self.channels = services, channels
+        self.worker = worker or worker_name()
+        self.poll, self.lease, self.batch, self.gather = poll, lease, batch, gather
+        self._parallel = asyncio.Semaphore(parallel)
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self.wake()
+
+    async def run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                busy = await self.round()
+            except Exception:
+                log.exception("outbox: a round failed")
+                busy = 0
+            if busy:
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.poll)
+                # Woken by a local commit: let the wake-ups of the next moments join this round.
+                await asyncio.sleep(self.gather)
+            except TimeoutError:
+                pass
+
+    async def round(self) -> int:
+        """Claim and send what is due on every channel once; returns how many were tried."""
+        tried = 0
+        for name, channel in self.channels.items():
+            deliveries = await self.services.outbox.claim(name, self.worker, limit=self.batch, lease=self.lease)
+            by_address: dict[str, list[Delivery]] = defaultdict(list)
+            for delivery in deliveries:
+                by_address[delivery.address].append(delivery)
+            # One address's messages in order; different addresses side by side.
+            await asyncio.gather(*(self._send_in_order(channel, batch) for batch in by_address.values()))
+            tried += len(deliveries)
+        return tried
+
+    async def _send_in_order(self, channel: Channel, deliveries: list[Delivery]) -> None:
+        async with self._parallel:
+            for delivery in deliveries:
+                try:
+                    outcome = await channel.deliver(delivery)
+                except Exception as exc:
+                    log.exception("%s: delivering notification %s raised", channel.name, delivery.ids)
+                    outcome = Failed(short(exc))
+                if not isinstance(outcome, Sent):
+                    log.warning("%s: notification %s to %s not sent: %s", channel.name, delivery.ids,
+                                delivery.address, outcome)
+                try:
+                    await self.services.outbox.record(delivery, outcome)
+                except Exception:  # the lease runs out and the row goes again: at least once
+                    log.exception("outbox: could not record the outcome of notification %s", delivery.ids)
+
+
+class Pipeline:
+    """What a `lovebank serve` or `lovebank run` process runs besides taking updates in: the inbox
+    and outbox workers, and the scheduler while this process is the leader."""
+
+    def __init__(self, services: Services, channels: dict[str, Channel], *, concurrency: int, lease: float,
+                 leader_retry: float = 10.0) -> None:
+        from bot.scheduler import Leader, Scheduler
+
+        self.services, self.channels = services, channels
+        worker = worker_name()
+        # SQLite has one writer: handling side by side would only queue on its lock.
+        concurrency = 1 if services.db.sqlite else concurrency
+        self.outbox = OutboxWorker(services, channels, worker=worker, lease=lease)
+        self.inbox = InboxWorker(services, channels, worker=worker, concurrency=concurrency, lease=lease,
+                                 on_handled=self.outbox.wake)
+        self.scheduler = Scheduler(services, services.settings.tz, after_run=self.outbox.wake)
+        self.leader = Leader(services.db.url, self.scheduler, retry=leader_retry)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def add(self, channel: Channel) -> None:
+        """Before start(): a channel's handler and sender join the workers."""
+        self.channels[channel.name] = channel
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(worker.run()) for worker in (self.inbox, self.outbox, self.leader)]
+
+    async def stop(self) -> None:
+        """Finish what is in flight, then stop (SIGTERM)."""
+        for worker in (self.inbox, self.outbox, self.leader):
+            await worker.stop()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []

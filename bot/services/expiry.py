@@ -1,0 +1,174 @@
+"""Points expiry: a community may let points expire a number of months after they were earned
+(hours never expire). Points are lots by the month they came in (in the community's time zone);
+spending takes the oldest first, and held points are never what expires.
+
+Points that came in during month L expire on the 1st of month L + N. The daily job tells each
+person, once, 30 days before an expiry date how many points will expire then at most (held
+points included, as a hold may be released), and on the 1st of the month expires them as a
+ledger transfer to the community's expiry account, keyed by person and month. A month whose
+notice was never sent (expiry just turned on) expires nothing: those points expire a month
+later, after their notice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.db import Database
+from bot.errors import InvalidInput
+from bot.jobs import claim
+from bot.services.access import get_community, require_role
+from bot.services.audit import audit
+from bot.services.family import members_of
+from bot.services.ledger import Ledger, Lots
+from bot.services.notify import notify
+from models import Community, JobRun
+
+MAX_MONTHS = 120
+NOTICE_DAYS = 30
+NOTICE_JOB, EXPIRE_JOB = "expiry-notice", "expire-points"
+
+
+@dataclass(frozen=True)
+class Expiring:
+    amount: int
+    on: date
+
+
+@dataclass(frozen=True)
+class ExpiryRun:
+    noticed: int  # people told
+    expired_people: int
+    expired_points: int
+
+    def __str__(self) -> str:
+        return (f"expire-points: {self.expired_points} point(s) of {self.expired_people} person(s) expired, "
+                f"{self.noticed} notice(s) sent")
+
+
+def add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def month_label(day: date) -> str:
+    return f"{day.year}-{day.month:02d}"
+
+
+def cutoff(expires_on: date, months: int, tz: ZoneInfo) -> datetime:
+    """Points that came in before this instant have expired by `expires_on` (a month's 1st)."""
+    return datetime.combine(add_months(expires_on, 1 - months), time(0), tz)
+
+
+def next_expiring(lots: Lots, months: int, tz: ZoneInfo) -> Expiring | None:
+    """The nearest expiry date of the points still there and how many expire on it."""
+    taken = lots.spent + lots.held
+    by_month: dict[date, int] = {}
+    for at, amount in lots.credits:
+        month = at.astimezone(tz).date().replace(day=1)
+        by_month[month] = by_month.get(month, 0) + amount
+    for month in sorted(by_month):
+        left = by_month[month] - taken
+        if left > 0:
+            return Expiring(left, add_months(month, months))
+        taken = -left
+    return None
+
+
+class ExpiryService:
+    def __init__(self, db: Database, clock: Clock, ledger: Ledger) -> None:
+        self.db, self.clock, self.ledger = db, clock, ledger
+
+    async def set_months(self, actor_id: int, community_id: int, months: int | None) -> None:
+        """`/expiry 36` or `/expiry off`: workers and admins of the community."""
+        if months is not None and not 1 <= months <= MAX_MONTHS:
+            raise InvalidInput("error.bad_expiry_months", most=MAX_MONTHS)
+
+        async def work(session: AsyncSession) -> None:
+            await require_role(session, actor_id, community_id, "worker")
+            community = await get_community(session, community_id)
+            if community.points_expire_months != months:
+                await audit(session, self.clock, "points.expiry", actor_id, community_id,
+                            details={"months": months, "was": community.points_expire_months})
+                community.points_expire_months = months
+
+        await self.db.transaction(work)
+
+    async def months(self, community_id: int) -> int | None:
+        async with self.db.read() as uow:
+            return (await get_community(uow.session, community_id)).points_expire_months
+
+    async def next_for(self, person_id: int, community_id: int) -> Expiring | None:
+        """What /balance shows: None when the community keeps points forever."""
+        async with self.db.read() as uow:
+            community = await get_community(uow.session, community_id)
+            if not community.points_expire_months:
+                return None
+            lots = await self.ledger.lots(uow.session, community_id, person_id)
+            return next_expiring(lots, community.points_expire_months, ZoneInfo(community.timezone))
+
+    # --- the daily job ------------------------------------------------------------------------
+
+    async def run(self, now: datetime, only: list[int] | None = None) -> ExpiryRun:
+        """Every community with expiry set (or those of `only`), each in its own transaction."""
+        async with self.db.read() as uow:
+            query = select(Community.id).where(Community.points_expire_months.is_not(None)).order_by(Community.id)
+            if only is not None:
+                query = query.where(Community.id.in_(only))
+            communities = list(await uow.session.scalars(query))
+        noticed = people = points = 0
+        for community_id in communities:
+            n, p, q = await self.db.transaction(lambda s, c=community_id: self._community(s, c, now))
+            noticed, people, points = noticed + n, people + p, points + q
+        return ExpiryRun(noticed, people, points)
+
+    async def _community(self, session: AsyncSession, community_id: int, now: datetime) -> tuple[int, int, int]:
+        """One community in one transaction, with its period claims: all of it or none of it."""
+        community = await get_community(session, community_id)
+        months = community.points_expire_months
+        if not months:
+            return 0, 0, 0
+        tz = ZoneInfo(community.timezone)
+        today = now.astimezone(tz).date()
+        this_month, next_month = today.replace(day=1), add_months(today, 1)
+        scope = str(community_id)
+        expired_people = expired_points = 0
+        noticed_this_month = await session.scalar(select(JobRun.id).where(
+            JobRun.job == NOTICE_JOB, JobRun.scope == scope, JobRun.period == month_label(this_month)
+        )) is not None
+        if noticed_this_month and await claim(session, EXPIRE_JOB, scope, month_label(this_month), now):
+            due = await self.ledger.unspent_before(session, community_id, cutoff(this_month, months, tz))
+            for person_id, amount in due:
+                await self.ledger.expire_points(
+                    session, community_id=community_id, person_id=person_id, amount=amount,
+                    key=f"expire:{community_id}:{person_id}:{month_label(this_month)}",
+                )
+                expired_people, expired_points = expired_people + 1, expired_points + amount
+            await self._tell(session, due, "expiry.notify.expired", this_month)
+        noticed = 0
+        # The next two month starts: 30 days before 1 March is still in January.
+        for expires_on in (next_month, add_months(today, 2)):
+            if today < expires_on - timedelta(days=NOTICE_DAYS) or not await claim(
+                session, NOTICE_JOB, scope, month_label(expires_on), now
+            ):
+                continue
+            # At most this much can expire then: spending only lowers it, a released hold brings
+            # it back up to it. So nothing ever expires that was not announced.
+            soon = await self.ledger.unspent_before(session, community_id, cutoff(expires_on, months, tz), count_held=True)
+            await self._tell(session, soon, "expiry.notify.soon", expires_on)
+            noticed += len(soon)
+        return noticed, expired_people, expired_points
+
+    async def _tell(self, session: AsyncSession, amounts: list[tuple[int, int]], key: str, on: date) -> None:
+        """Each person, and the family members who act for them (亲情账户)."""
+        family = await members_of(session, [person_id for person_id, _ in amounts])
+        for person_id, amount in amounts:
+            await notify(session, self.clock, person_id, key, amount=amount, date=on.isoformat())
+            for member_id, name in family.get(person_id, []):
+                await notify(session, self.clock, member_id, f"{key}_family", name=name, amount=amount,
+                             date=on.isoformat())

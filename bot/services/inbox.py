@@ -1,0 +1,382 @@
+"""The inbox: every incoming update is committed before the platform is answered, then handled
+exactly once.
+
+Channel adapters (`handlers/<channel>/`) and the inbox worker (`bot.pipeline`) use it with plain
+values; nothing here knows a platform.
+
+Taking an update in (the webhook handler, or a long-polling loop):
+
+    stored = await inbox.store(channel, platform_id, sender, payload)
+    # answer the platform only now: stored.id is committed; stored.duplicate is True when
+    # (channel, platform_id) was stored before (a retry, a redelivery, another process got it),
+    # and then nothing was written.
+
+`platform_id` is the platform's own id of the update (Telegram `update_id`, WeChat `MsgId` or
+FromUserName + CreateTime for events). `sender` orders one person's updates (their Telegram user
+id, their openid): entries of one sender are handled one at a time, in the order they were
+stored. `payload` is the update as JSON, kept for the handler.
+
+Handling (the inbox worker does this; a channel adapter only implements `handle`):
+
+    entries = await inbox.claim(worker, limit, lease, channels)
+        # leases up to `limit` entries: the oldest open entry of each sender whose lease has run
+        # out (a crashed process's entries come back after `lease` seconds) and whose backoff
+        # or hold is over. Several processes never hold the same entry. A person whose reply
+        # was refused (Unreachable) is reachable again once they write to us again.
+    await inbox.settle(session, entry, reply, hold=None)
+        # inside the transaction that finishes the handling (the dialog engine's last one):
+        # stores the reply and marks the entry handled, or done when there is no reply. Raises
+        # LeaseLost (rolling the transaction back) when another process took the entry over.
+        # `hold` (seconds): leave the reply for the HTTP handler to answer passively for that
+        # long before a worker pushes it (WeChat's 5-second passive reply).
+    await inbox.replied(entry, parts, via="sent")   # the reply went out: done (or pass
+                                                    # (entry, parts) to the next claim as `replied`)
+    await inbox.outcome(entry, outcome)             # a sender's Outcome for the reply
+    await inbox.failed(entry, error)                # handling raised: backoff, parked after
+                                                    # MAX_TRIES tries with the admins told
+    await inbox.renew(tokens, lease)                # keep leases of long handlings alive
+
+A webhook that answers with the reply itself (WeChat's passive reply):
+
+    result = await inbox.wait(entry_id, timeout)    # None when not handled within `timeout`;
+        # else Result(status, reply, replied): status 'handled' (reply waiting), 'done', 'parked'
+    reply = await inbox.take_reply(entry_id)        # the stored reply, marked done as passive,
+        # or None when a worker already pushed it (or is pushing it now)
+
+and for a retried platform id, `await inbox.result(channel, platform_id)` reads the same Result,
+so the retry gets the same answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, bindparam, case, delete, exists, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.db import Database
+from bot.services.delivery import MAX_TRIES, Outcome, Retry, Sent, Unreachable, backoff, short
+from bot.services.ledger import _insert
+from bot.services.notify import notify_admins
+from models import Identity, InboxEntry
+from models.inbox import OPEN
+
+POLL = 0.05  # seconds between looks at an entry another process is handling
+_claims = itertools.count(1)  # makes each claim's lease token unique within the process
+
+
+class LeaseLost(Exception):
+    """The entry's lease ran out and another process took it over: this handling must not count."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    id: int
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: int
+    channel: str
+    platform_id: str
+    sender: str
+    payload: dict[str, Any]
+    status: str  # new: to handle; handled: only the reply is left to send
+    attempts: int
+    reply: dict[str, Any] | None
+    reply_sent: int
+    token: str  # this claim's lease
+
+
+@dataclass(frozen=True)
+class Result:
+    status: str
+    reply: dict[str, Any] | None
+    replied: str | None
+
+
+@dataclass(frozen=True)
+class Parked:
+    id: int
+    channel: str
+    platform_id: str
+    sender: str
+    attempts: int
+    error: str | None
+    received_at: Any
+
+
+_T = InboxEntry.__table__
+_MARK_REPLIED = (
+    _T.update().where(_T.c.id == bindparam("entry_id"), _T.c.leased_by == bindparam("token"))
+    .values(status="done", reply_sent=bindparam("parts"), replied="sent", lease_until=None, error=None)
+)
+
+
+class InboxService:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db, self.clock = db, clock
+        self._waiters: dict[int, asyncio.Event] = {}
+
+    # --- in -----------------------------------------------------------------------------------
+
+    async def store(self, channel: str, platform_id: str, sender: str, payload: dict[str, Any]) -> Stored:
+        async def work(session: AsyncSession) -> Stored:
+            new_id = await session.scalar(
+                _insert(session, InboxEntry).values(
+                    channel=channel, platform_id=platform_id, sender=sender, payload=payload, status="new",
+                    attempts=0, reply_sent=0, received_at=self.clock.now(),
+                ).on_conflict_do_nothing().returning(InboxEntry.id)
+            )
+            if new_id is not None:
+                return Stored(new_id, False)
+            old = await session.scalar(
+                select(InboxEntry.id).where(InboxEntry.channel == channel, InboxEntry.platform_id == platform_id)
+            )
+            assert old is not None
+            return Stored(old, True)
+
+        return await self.db.transaction(work)
+
+    # --- handling -----------------------------------------------------------------------------
+
+    async def claim(self, worker: str, limit: int, lease: float, channels: tuple[str, ...],
+                    replied: list[tuple[Entry, int]] | None = None) -> list[Entry]:
+        """`replied`: entries whose replies went out (with how many parts), marked done in the same
+        transaction first, so a busy worker spends one transaction, not two, per update."""
+        if (limit <= 0 or not channels) and not replied:
+            return []
+        now = self.clock.now()
+        mine = f"{worker}/{next(_claims)}"
+
+        async def work(session: AsyncSession) -> list[Entry]:
+            if replied:
+                await session.execute(_MARK_REPLIED, [
+                    {"entry_id": e.id, "token": e.token, "parts": parts} for e, parts in replied
+                ])
+            if limit <= 0 or not channels:
+                return []
+            earlier = _T.alias("earlier")
+            candidates = (
+                select(_T.c.id)
+                .where(
+                    _T.c.status.in_(OPEN), _T.c.channel.in_(channels),
+                    or_(_T.c.lease_until.is_(None), _T.c.lease_until < now),
+                    or_(_T.c.not_before.is_(None), _T.c.not_before <= now),
+                    ~exists().where(and_(
+                        earlier.c.channel == _T.c.channel, earlier.c.sender == _T.c.sender,
+                        earlier.c.status.in_(OPEN), earlier.c.id < _T.c.id,
+                    )),
+                )
+                .order_by(_T.c.id).limit(limit)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                candidates = candidates.with_for_update(skip_locked=True, of=_T)
+            rows = (await session.execute(
+                update(InboxEntry)
+                .where(InboxEntry.id.in_(candidates.scalar_subquery()),
+                       or_(InboxEntry.lease_until.is_(None), InboxEntry.lease_until < now))
+                .values(lease_until=now + timedelta(seconds=lease), leased_by=mine)
+                .returning(InboxEntry.id, InboxEntry.channel, InboxEntry.platform_id, InboxEntry.sender,
+                           InboxEntry.payload, InboxEntry.status, InboxEntry.attempts, InboxEntry.reply,
+                           InboxEntry.reply_sent)
+                .execution_options(synchronize_session=False)
+            )).all()
+            return sorted((Entry(*row, token=mine) for row in rows), key=lambda e: e.id)
+
+        entries = await self.db.transaction(work)
+        for e, _ in replied or ():
+            self.signal(e.id)
+        return entries
+
+    async def renew(self, tokens: list[str], lease: float) -> None:
+        if not tokens:
+            return
+
+        async def work(session: AsyncSession) -> None:
+            await session.execute(
+                update(InboxEntry).where(InboxEntry.leased_by.in_(tokens), InboxEntry.status.in_(OPEN))
+                .values(lease_until=self.clock.now() + timedelta(seconds=lease))
+            )
+
+        await self.db.transaction(work)
+
+    async def settle(self, session: AsyncSession, entry: Entry, reply: dict[str, Any] | None, *,
+                     hold: float | None = None) -> None:
+        now = self.clock.now()
+        values: dict[str, Any] = {"handled_at": now, "reply": reply, "error": None}
+        if reply is None:
+            values.update(status="done", replied="none", lease_until=None)
+        elif hold:
+            values.update(status="handled", not_before=now + timedelta(seconds=hold), lease_until=None)
+        else:
+            values["status"] = "handled"
+        won = await session.execute(
+            update(InboxEntry).where(InboxEntry.id == entry.id, InboxEntry.leased_by == entry.token,
+                                     InboxEntry.status == "new").values(**values)
+        )
+        if won.rowcount != 1:
+            raise LeaseLost(f"inbox entry {entry.id} was taken over")
+
+    async def replied(self, entry: Entry, parts: int, via: str = "sent") -> None:
+        await self._update(entry, status="done", reply_sent=parts, replied=via, lease_until=None, error=None)
+
+    async def outcome(self, entry: Entry, outcome: Outcome) -> bool:
+        """Record what the sender said about the reply; True when the entry is finished."""
+        parts = entry.reply_sent + outcome.parts
+        if isinstance(outcome, Sent):
+            await self.replied(entry, parts)
+            return True
+        if isinstance(outcome, Unreachable):
+            await self._unreachable(entry, parts, outcome.reason)
+            return True
+        if isinstance(outcome, Retry):
+            await self._update(entry, reply_sent=parts, lease_until=None,
+                               not_before=self.clock.now() + timedelta(seconds=max(outcome.after, 0.0)))
+            return False
+        return await self._failure(entry, outcome.error, parts=parts, final=outcome.final)
+
+    async def failed(self, entry: Entry, error: object) -> bool:
+        """The handling raised: try again later; True when the entry was parked."""
+        return await self._failure(entry, short(error), parts=entry.reply_sent, final=False)
+
+    async def _failure(self, entry: Entry, error: str, *, parts: int, final: bool) -> bool:
+        now = self.clock.now()
+        attempts = entry.attempts + 1
+        parked = final or attempts >= MAX_TRIES
+
+        async def work(session: AsyncSession) -> None:
+            values: dict[str, Any] = {"attempts": attempts, "error": error, "reply_sent": parts, "lease_until": None}
+            if parked:
+                values["status"] = "parked"
+            else:
+                values["not_before"] = now + backoff(attempts)
+            won = await session.execute(
+                update(InboxEntry).where(InboxEntry.id == entry.id, InboxEntry.leased_by == entry.token)
+                .values(**values)
+            )
+            if won.rowcount == 1 and parked:
+                await notify_admins(session, self.clock, "inbox.parked", channel=entry.channel, entry=entry.id,
+                                    sender=entry.sender, error=error[:200])
+
+        await self.db.transaction(work)
+        self.signal(entry.id)
+        return parked
+
+    async def _unreachable(self, entry: Entry, parts: int, reason: str) -> None:
+        async def work(session: AsyncSession) -> None:
+            await session.execute(
+                update(InboxEntry).where(InboxEntry.id == entry.id, InboxEntry.leased_by == entry.token)
+                .values(status="done", replied="unreachable", reply_sent=parts, lease_until=None, error=reason[:500])
+            )
+            await session.execute(
+                update(Identity).where(Identity.channel == entry.channel, Identity.external_id == entry.sender)
+                .values(unreachable_at=self.clock.now())
+            )
+
+        await self.db.transaction(work)
+        self.signal(entry.id)
+
+    async def _update(self, entry: Entry, **values: Any) -> None:
+        async def work(session: AsyncSession) -> None:
+            await session.execute(
+                update(InboxEntry).where(InboxEntry.id == entry.id, InboxEntry.leased_by == entry.token).values(**values)
+            )
+
+        await self.db.transaction(work)
+        self.signal(entry.id)
+
+    # --- waiting for a reply (passive answers) ------------------------------------------------
+
+    def signal(self, entry_id: int) -> None:
+        """Wake whoever waits in this process for `entry_id` (the worker calls it after a commit)."""
+        event = self._waiters.get(entry_id)
+        if event is not None:
+            event.set()
+
+    async def result(self, channel: str, platform_id: str) -> Result | None:
+        async with self.db.read() as uow:
+            row = (await uow.session.execute(
+                select(InboxEntry.status, InboxEntry.reply, InboxEntry.replied)
+                .where(InboxEntry.channel == channel, InboxEntry.platform_id == platform_id)
+            )).first()
+        return None if row is None else Result(*row)
+
+    async def wait(self, entry_id: int, timeout: float) -> Result | None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        event = self._waiters.setdefault(entry_id, asyncio.Event())
+        try:
+            while True:
+                event.clear()
+                async with self.db.read() as uow:
+                    row = (await uow.session.execute(
+                        select(InboxEntry.status, InboxEntry.reply, InboxEntry.replied).where(InboxEntry.id == entry_id)
+                    )).first()
+                if row is not None and row.status != "new":
+                    return Result(*row)
+                left = deadline - loop.time()
+                if left <= 0:
+                    return None
+                try:
+                    await asyncio.wait_for(event.wait(), min(left, POLL))
+                except TimeoutError:
+                    pass
+        finally:
+            self._waiters.pop(entry_id, None)
+
+    async def take_reply(self, entry_id: int) -> dict[str, Any] | None:
+        now = self.clock.now()
+
+        async def work(session: AsyncSession) -> dict[str, Any] | None:
+            return await session.scalar(
+                update(InboxEntry)
+                .where(InboxEntry.id == entry_id, InboxEntry.status == "handled",
+                       or_(InboxEntry.lease_until.is_(None), InboxEntry.lease_until < now))
+                .values(status="done", replied="passive", lease_until=None)
+                .returning(InboxEntry.reply)
+            )
+
+        return await self.db.transaction(work)
+
+    # --- for operators ------------------------------------------------------------------------
+
+    async def parked(self, limit: int = 100) -> list[Parked]:
+        async with self.db.read() as uow:
+            rows = (await uow.session.execute(
+                select(InboxEntry.id, InboxEntry.channel, InboxEntry.platform_id, InboxEntry.sender,
+                       InboxEntry.attempts, InboxEntry.error, InboxEntry.received_at)
+                .where(InboxEntry.status == "parked").order_by(InboxEntry.id).limit(limit)
+            )).all()
+        return [Parked(*row) for row in rows]
+
+    async def retry_parked(self, entry_id: int) -> bool:
+        """An operator sends a parked entry back to be handled (after fixing the cause)."""
+
+        async def work(session: AsyncSession) -> bool:
+            done = await session.execute(
+                update(InboxEntry).where(InboxEntry.id == entry_id, InboxEntry.status == "parked")
+                # handled ones kept failing to send: only the reply goes again, the update is not re-handled
+                .values(status=case((InboxEntry.reply.is_(None), "new"), else_="handled"), attempts=0,
+                        not_before=None, error=None)
+            )
+            return done.rowcount == 1
+
+        return await self.db.transaction(work)
+
+    async def prune(self, older_than: timedelta) -> int:
+        """Forget finished entries once no platform would redeliver them."""
+        async def work(session: AsyncSession) -> int:
+            gone = await session.execute(
+                delete(InboxEntry).where(InboxEntry.status == "done",
+                                         InboxEntry.received_at < self.clock.now() - older_than)
+            )
+            return gone.rowcount
+
+        return await self.db.transaction(work)

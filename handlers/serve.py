@@ -1,0 +1,70 @@
+"""`lovebank serve`: the web app on LOVEBANK_HTTP_HOST:LOVEBANK_HTTP_PORT with its workers.
+
+Each configured channel adds its endpoint and its handler/sender here (Telegram when
+LOVEBANK_TELEGRAM_TOKEN is set). Port 0 picks a free port; the log says which.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import uvicorn
+
+from bot.app import open_services
+from bot.pipeline import Pipeline
+from bot.settings import Settings, SettingsError
+
+log = logging.getLogger("lovebank.serve")
+
+
+def quiet_logging() -> None:
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    # httpx logs every request URL, and the Bot API URL carries the token; APScheduler logs every run.
+    for noisy in ("httpx", "httpcore", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def serve(settings: Settings) -> int:
+    quiet_logging()
+    return asyncio.run(_serve(settings))
+
+
+async def _serve(settings: Settings) -> int:
+    from handlers.web import Web
+
+    services = await open_services(settings)
+    pipeline = Pipeline(services, {}, concurrency=settings.concurrency, lease=settings.lease_seconds)
+    web = Web(services, pipeline)
+    try:
+        if settings.telegram_token is not None and settings.telegram_token.get_secret_value().strip():
+            from handlers.telegram.webhook import setup as setup_telegram
+
+            setup_telegram(web, settings)
+        if not pipeline.channels:
+            raise SettingsError("lovebank: no channel configured (set LOVEBANK_TELEGRAM_TOKEN)")
+        await web.startup()
+    except BaseException:
+        await services.db.dispose()
+        raise
+    if services.db.sqlite:
+        log.info("SQLite: run one `lovebank serve` process (several need PostgreSQL)")
+    config = uvicorn.Config(web.app(), host=settings.http_host, port=settings.http_port, lifespan="on",
+                            log_config=None, access_log=False, timeout_graceful_shutdown=30)
+    server = uvicorn.Server(config)
+    # uvicorn re-raises the signal that stopped it once it has shut down cleanly; with these
+    # handlers in place that is a no-op, so SIGTERM ends the process with 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
+    running = asyncio.create_task(server.serve())
+    while not server.started and not running.done():
+        await asyncio.sleep(0.05)
+    if server.started:
+        host, port = server.servers[0].sockets[0].getsockname()[:2]
+        log.info("listening on http://%s:%s", host, port)
+    try:
+        await running
+    finally:
+        await web.shutdown()
+    return 0 if server.started else 1

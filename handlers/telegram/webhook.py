@@ -1,0 +1,141 @@
+"""Telegram in `lovebank serve`: `POST /telegram` (the webhook) and the Telegram channel on the
+workers.
+
+The webhook checks `X-Telegram-Bot-Api-Secret-Token` against LOVEBANK_WEBHOOK_SECRET (403 and
+nothing stored otherwise), commits the update to the inbox and only then answers 200, so an
+update Telegram was told we have is never lost; Telegram's retry of an update we already have is
+a duplicate and changes nothing. At start the bot learns its name (getMe), registers the webhook
+(LOVEBANK_WEBHOOK_URL + /telegram with the secret; a failure is logged, not fatal) and sets the
+command menus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from telegram import Update
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import AIORateLimiter, ExtBot
+from telegram.request import HTTPXRequest
+
+from bot.flows.start import LINKS
+from bot.pipeline import Pipeline
+from bot.services import Services
+from bot.settings import Settings, SettingsError
+from handlers.telegram.inbound import TelegramChannel, sender_of
+from handlers.telegram.menus import Menu, set_menus
+from handlers.web import Web, client_error, json_body
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+MENU_REFRESH = 3600.0  # seconds; newly appointed workers get their menu within the hour
+
+
+def make_bot(settings: Settings) -> ExtBot[Any]:
+    """The Bot API client of a worker process: Telegram's flood limits held by PTB's
+    AIORateLimiter (LOVEBANK_TELEGRAM_MAX_RATE messages a second, 20 a minute per group); a 429
+    that still comes back is not retried here but handed to the inbox or outbox as
+    Retry(retry_after)."""
+    from handlers.telegram.app import MISSING_TOKEN, file_api_url
+
+    token = settings.telegram_token.get_secret_value().strip() if settings.telegram_token else ""
+    if not token:
+        raise SettingsError(MISSING_TOKEN)
+    api = settings.telegram_api_url.rstrip("/")
+    # PTB's default is one connection: every send would queue behind the one before it.
+    pool = max(8, 2 * settings.concurrency)
+    limiter = AIORateLimiter(max_retries=0, overall_max_rate=settings.telegram_max_rate)
+    return ExtBot(token, base_url=api, base_file_url=file_api_url(api), rate_limiter=limiter,
+                  request=HTTPXRequest(connection_pool_size=pool, pool_timeout=30.0),
+                  get_updates_request=HTTPXRequest(connection_pool_size=1))
+
+
+async def start_bot(bot: ExtBot[Any], services: Services, menus: dict[str, Menu]) -> None:
+    """getMe (the deep links and group commands need the name), then the menus."""
+    try:
+        await bot.initialize()
+    except InvalidToken:
+        raise SettingsError("lovebank: Telegram refused LOVEBANK_TELEGRAM_TOKEN") from None
+    except TelegramError as exc:
+        raise SettingsError(f"lovebank: cannot reach the Bot API at LOVEBANK_TELEGRAM_API_URL: {exc}") from None
+    LINKS["telegram"] = f"https://t.me/{bot.username}?start={{code}}"
+    log.info("Telegram bot @%s is up", bot.username)
+    await refresh_menus(bot, services, menus)
+
+
+async def refresh_menus(bot: ExtBot[Any], services: Services, menus: dict[str, Menu]) -> None:
+    try:
+        await set_menus(bot, services, menus)
+    except Exception:
+        log.exception("command menus not set")
+
+
+async def keep_menus(bot: ExtBot[Any], services: Services, menus: dict[str, Menu]) -> None:
+    while True:
+        await asyncio.sleep(MENU_REFRESH)
+        await refresh_menus(bot, services, menus)
+
+
+def setup(web: Web, settings: Settings) -> TelegramChannel:
+    services, pipeline = web.services, web.pipeline
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+    if not secret:
+        raise SettingsError("lovebank: LOVEBANK_WEBHOOK_SECRET is not set (Telegram sends it with every update)")
+    bot = make_bot(settings)
+    channel = TelegramChannel(services, bot)
+    pipeline.add(channel)
+    menus: dict[str, Menu] = {}
+    background: list[asyncio.Task[None]] = []
+
+    async def webhook(request: Request) -> Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), secret.encode()):
+            return client_error(403, "forbidden")
+        return await take_in(services, pipeline, json_body(await request.body()))
+
+    async def startup() -> None:
+        await start_bot(bot, services, menus)
+        await register_webhook(bot, settings, secret)
+        background.append(asyncio.create_task(keep_menus(bot, services, menus)))
+
+    async def shutdown() -> None:
+        for task in background:
+            task.cancel()
+        await bot.shutdown()
+
+    web.route("/telegram", webhook, methods=["POST"])
+    web.on_startup(startup)
+    web.on_shutdown(shutdown)
+    return channel
+
+
+async def take_in(services: Services, pipeline: Pipeline, payload: Any) -> Response:
+    update_id = payload.get("update_id") if isinstance(payload, dict) else None
+    if not isinstance(update_id, int) or isinstance(update_id, bool):
+        return client_error(400, "not a Telegram update")
+    try:
+        await services.inbox.store("telegram", str(update_id), sender_of(payload), payload)
+    except Exception as exc:  # not stored: Telegram must try again, so no 200
+        log.error("update %s not stored: %s", update_id, exc)
+        return client_error(503, "try again")
+    pipeline.inbox.wake()
+    return Response(status_code=200)
+
+
+async def register_webhook(bot: ExtBot[Any], settings: Settings, secret: str) -> None:
+    if not settings.webhook_url:
+        log.warning("LOVEBANK_WEBHOOK_URL is not set: the webhook is not registered with Telegram")
+        return
+    url = settings.webhook_url.rstrip("/") + "/telegram"
+    try:
+        await bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+        log.info("webhook registered: %s", url)
+    except TelegramError as exc:
+        log.error("webhook not registered at %s: %s", url, exc)

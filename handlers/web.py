@@ -1,0 +1,118 @@
+"""The one ASGI app (Starlette, served by uvicorn) of `lovebank serve`: the webhooks, the health
+checks, and whatever a channel adds.
+
+    web = Web(services, pipeline)
+    web.route("/wechat", endpoint, methods=["GET", "POST"])   # a channel adds its endpoint
+    web.on_startup(coroutine_function)                        # …and what it needs at start
+    web.on_shutdown(coroutine_function)
+    app = web.app()                                           # a Starlette app
+
+Built in: `GET /healthz` (200 while the process runs) and `GET /readyz` (200 when the database
+answers and its schema is at every migration head; 503 with the reason otherwise). The Telegram
+webhook is added by `handlers.telegram.webhook.setup`, a channel's endpoints the same way. An
+endpoint takes an update in with `services.inbox.store(...)` and answers the platform only
+after it returned; then `pipeline.inbox.wake()` starts handling at once.
+
+`await web.startup()` runs the startup hooks before the server listens; the pipeline (inbox
+and outbox workers, the leader's scheduler) runs while the app does; on SIGTERM uvicorn stops taking requests and lets those in flight finish, then
+the pipeline finishes what it is handling and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from bot.migrate import alembic_config
+from bot.pipeline import Pipeline
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+Hook = Callable[[], Awaitable[None]]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class Web:
+    def __init__(self, services: Services, pipeline: Pipeline) -> None:
+        self.services, self.pipeline = services, pipeline
+        self._routes: list[Route] = [
+            Route("/healthz", self.healthz, methods=["GET"]),
+            Route("/readyz", self.readyz, methods=["GET"]),
+        ]
+        self._startup: list[Hook] = []
+        self._shutdown: list[Hook] = []
+        self._heads = frozenset(ScriptDirectory.from_config(alembic_config(services.db.url)).get_heads())
+
+    def route(self, path: str, endpoint: Endpoint, methods: list[str]) -> None:
+        self._routes.append(Route(path, endpoint, methods=methods))
+
+    def on_startup(self, hook: Hook) -> None:
+        self._startup.append(hook)
+
+    def on_shutdown(self, hook: Hook) -> None:
+        self._shutdown.append(hook)
+
+    async def startup(self) -> None:
+        """The channels' start-up (before the server listens, so a bad token stops the process
+        with one line)."""
+        for hook in self._startup:
+            await hook()
+
+    async def shutdown(self) -> None:
+        for hook in reversed(self._shutdown):
+            try:
+                await hook()
+            except Exception:
+                log.exception("shutdown step failed")
+        await self.services.db.dispose()
+
+    def app(self) -> Starlette:
+        @asynccontextmanager
+        async def lifespan(_: Starlette) -> AsyncIterator[None]:
+            self.pipeline.start()
+            try:
+                yield
+            finally:
+                await self.pipeline.stop()  # after the last request: finish what is in flight
+
+        return Starlette(routes=list(self._routes), lifespan=lifespan)
+
+    # --- health -------------------------------------------------------------------------------
+
+    async def healthz(self, _: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def readyz(self, _: Request) -> Response:
+        try:
+            async with self.services.db.engine.connect() as conn:
+                current = await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_heads())
+        except Exception as exc:
+            return PlainTextResponse(f"database unreachable: {type(exc).__name__}", status_code=503)
+        if frozenset(current) != self._heads:
+            missing = ", ".join(sorted(self._heads - frozenset(current))) or "-"
+            return PlainTextResponse(f"schema not at head (missing {missing})", status_code=503)
+        return PlainTextResponse("ready")
+
+
+def client_error(status: int, text: str) -> Response:
+    return PlainTextResponse(text, status_code=status)
+
+
+def json_body(body: bytes) -> Any:
+    """The request's JSON, or None when it is not JSON."""
+    import json
+
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None

@@ -1,0 +1,93 @@
+"""The web app of `lovebank serve` over httpx's ASGI transport (in the test's event loop, without
+the lifespan, so no worker runs): the Telegram webhook's secret, what it stores, duplicates, and
+the health checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import func, select
+import httpx
+
+from bot.db import Database
+from bot.pipeline import Pipeline
+from bot.services import Services
+from bot.settings import Settings
+from handlers.telegram.webhook import SECRET_HEADER, setup
+from handlers.web import Web
+from models import InboxEntry
+
+pytestmark = pytest.mark.db
+
+SECRET = "s3cret-token"
+
+
+def web_for(services: Services, settings: Settings) -> Web:
+    web = Web(services, Pipeline(services, {}, concurrency=1, lease=30))
+    setup(web, settings.model_copy(update={"webhook_secret": SecretStr(SECRET)}))
+    return web
+
+
+def client_for(web: Web) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=web.app()), base_url="http://bot")
+
+
+async def stored(services: Services) -> int:
+    async with services.db.read() as uow:
+        return int(await uow.session.scalar(select(func.count()).select_from(InboxEntry)) or 0)
+
+
+def update(n: int) -> dict[str, Any]:
+    return {"update_id": n, "message": {"message_id": n, "date": 0, "chat": {"id": 7, "type": "private"},
+                                        "from": {"id": 7, "is_bot": False, "first_name": "a"}, "text": "/help"}}
+
+
+async def test_the_webhook_stores_only_with_the_secret_and_once(tg_services: Services, tg_settings: Settings) -> None:
+    async with client_for(web_for(tg_services, tg_settings)) as client:
+        assert (await client.post("/telegram", json=update(1))).status_code == 403
+        assert (await client.post("/telegram", json=update(1), headers={SECRET_HEADER: "wrong"})).status_code == 403
+        assert await stored(tg_services) == 0
+        ok = {SECRET_HEADER: SECRET}
+        assert (await client.post("/telegram", content=b"not json", headers=ok)).status_code == 400
+        assert (await client.post("/telegram", json={"update_id": "1"}, headers=ok)).status_code == 400
+        assert (await client.get("/telegram")).status_code == 405
+        assert (await client.post("/telegram", json=update(1), headers=ok)).status_code == 200
+        assert (await client.post("/telegram", json=update(1), headers=ok)).status_code == 200  # Telegram's retry
+    assert await stored(tg_services) == 1
+    result = await tg_services.inbox.result("telegram", "1")
+    assert result is not None and result.status == "new"
+
+
+async def test_health_and_readiness(tg_services: Services, tg_settings: Settings, tmp_path: Path) -> None:
+    async with client_for(web_for(tg_services, tg_settings)) as client:
+        health, ready = await client.get("/healthz"), await client.get("/readyz")
+    assert (health.status_code, health.text, ready.status_code, ready.text) == (200, "ok", 200, "ready")
+
+    empty = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+    bare = Services(Database(empty), tg_settings.model_copy(update={"database_url": empty}))
+    try:
+        async with client_for(web_for(bare, tg_settings)) as client:
+            response = await client.get("/readyz")
+        assert response.status_code == 503 and response.text.startswith("schema not at head")
+    finally:
+        await bare.db.dispose()
+
+    gone = "sqlite+aiosqlite:////nonexistent-dir/x.db"
+    away = Services(Database(gone), tg_settings.model_copy(update={"database_url": gone}))
+    try:
+        async with client_for(web_for(away, tg_settings)) as client:
+            response = await client.get("/readyz")
+        assert response.status_code == 503 and response.text.startswith("database unreachable")
+    finally:
+        await away.db.dispose()
+
+
+def test_serve_needs_the_webhook_secret(tg_services: Services, tg_settings: Settings) -> None:
+    from bot.settings import SettingsError
+
+    web = Web(tg_services, Pipeline(tg_services, {}, concurrency=1, lease=30))
+    with pytest.raises(SettingsError, match="LOVEBANK_WEBHOOK_SECRET"):
+        setup(web, tg_settings)

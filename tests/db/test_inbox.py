@@ -1,0 +1,217 @@
+"""The inbox and the leased outbox as services: duplicates, leases, one person at a time and in
+order, failures parked with the admins told, passive replies, and the outbox's outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select
+
+from bot.clock import FixedClock
+from bot.services import Services
+from bot.services.delivery import MAX_TRIES, Failed, Retry, Sent, Unreachable
+from bot.services.inbox import LeaseLost
+from bot.services.notify import notify
+from models import Identity, InboxEntry, Notification
+from tests.world import make_world
+
+pytestmark = pytest.mark.db
+
+
+def update(n: int) -> dict:
+    return {"update_id": n, "text": f"u{n}"}
+
+
+async def test_a_second_store_of_the_same_platform_id_is_a_duplicate(services: Services) -> None:
+    first = await services.inbox.store("telegram", "7", "42", update(7))
+    again = await services.inbox.store("telegram", "7", "42", {"changed": True})
+    other = await services.inbox.store("wechat", "7", "o1", update(7))  # another channel's 7
+    assert (first.duplicate, again.duplicate, other.duplicate) == (False, True, False)
+    assert again.id == first.id != other.id
+    async with services.db.read() as uow:
+        payload = await uow.session.scalar(select(InboxEntry.payload).where(InboxEntry.id == first.id))
+    assert payload == update(7)
+
+
+async def test_one_person_at_a_time_in_order_and_others_alongside(services: Services) -> None:
+    for n, sender in ((1, "a"), (2, "a"), (3, "b"), (4, "a"), (5, "c")):
+        await services.inbox.store("telegram", str(n), sender, update(n))
+    batch = await services.inbox.claim("w1", 10, 30, ("telegram",))
+    assert [(e.platform_id, e.sender) for e in batch] == [("1", "a"), ("3", "b"), ("5", "c")]
+    assert await services.inbox.claim("w2", 10, 30, ("telegram",)) == []  # a's next waits for a's first
+    first = batch[0]
+    await services.db.transaction(lambda s: services.inbox.settle(s, first, None))
+    [nxt] = await services.inbox.claim("w2", 10, 30, ("telegram",))
+    assert nxt.platform_id == "2"
+    assert await services.inbox.claim("w2", 10, 30, ("wechat",)) == []  # only the channels asked for
+
+
+async def test_a_crashed_claim_comes_back_after_its_lease_and_the_old_holder_cannot_finish(
+        services: Services, clock: FixedClock) -> None:
+    await services.inbox.store("telegram", "1", "a", update(1))
+    [lost] = await services.inbox.claim("dead", 1, 30, ("telegram",))
+    assert await services.inbox.claim("w2", 1, 30, ("telegram",)) == []
+    clock.advance(seconds=31)
+    [again] = await services.inbox.claim("w2", 1, 30, ("telegram",))
+    assert again.id == lost.id and again.token != lost.token
+    with pytest.raises(LeaseLost):
+        await services.db.transaction(lambda s: services.inbox.settle(s, lost, {"calls": []}))
+    await services.db.transaction(lambda s: services.inbox.settle(s, again, {"calls": ["hi"]}))
+    await services.inbox.replied(again, 1)
+    assert (await services.inbox.result("telegram", "1")).status == "done"
+
+
+async def test_renewed_leases_are_not_taken_over(services: Services, clock: FixedClock) -> None:
+    await services.inbox.store("telegram", "1", "a", update(1))
+    [entry] = await services.inbox.claim("w1", 1, 30, ("telegram",))
+    clock.advance(seconds=20)
+    await services.inbox.renew([entry.token], 30)
+    clock.advance(seconds=20)
+    assert await services.inbox.claim("w2", 1, 30, ("telegram",)) == []
+
+
+async def test_failures_back_off_then_park_and_tell_the_admins(services: Services, clock: FixedClock) -> None:
+    w = await make_world(services)
+    await services.outbox.take("console")
+    await services.inbox.store("telegram", "9", "a", update(9))
+    await services.inbox.store("telegram", "10", "a", update(10))
+    for attempt in range(1, MAX_TRIES + 1):
+        [entry] = await services.inbox.claim("w", 1, 30, ("telegram",))
+        assert entry.platform_id == "9" and entry.attempts == attempt - 1
+        parked = await services.inbox.failed(entry, RuntimeError("boom"))
+        assert parked == (attempt == MAX_TRIES)
+        if not parked:
+            assert await services.inbox.claim("w", 1, 30, ("telegram",)) == []  # backing off
+            clock.advance(seconds=700)
+    [parked_entry] = await services.inbox.parked()
+    assert (parked_entry.platform_id, parked_entry.attempts, parked_entry.error) == ("9", MAX_TRIES, "boom")
+    [nxt] = await services.inbox.claim("w", 1, 30, ("telegram",))
+    assert nxt.platform_id == "10"  # a parked update does not hold the person's next one
+    notes = await services.outbox.take("console", person_id=w.admin)
+    assert [n.text.key for n in notes] == ["inbox.parked"] and notes[0].text.params["entry"] == parked_entry.id
+    assert await services.inbox.retry_parked(parked_entry.id)
+    assert (await services.inbox.result("telegram", "9")).status == "new"
+
+
+async def test_a_reply_held_for_a_passive_answer_is_taken_once_or_pushed_later(
+        services: Services, clock: FixedClock) -> None:
+    await services.inbox.store("wechat", "m1", "o1", update(1))
+    [entry] = await services.inbox.claim("w", 1, 30, ("wechat",))
+    waiting = asyncio.create_task(services.inbox.wait(entry.id, 5))
+    await asyncio.sleep(0.01)
+    await services.db.transaction(lambda s: services.inbox.settle(s, entry, {"text": "hi"}, hold=4.5))
+    services.inbox.signal(entry.id)
+    result = await waiting
+    assert (result.status, result.reply) == ("handled", {"text": "hi"})
+    assert await services.inbox.claim("w", 1, 30, ("wechat",)) == []  # held for the passive answer
+    assert await services.inbox.take_reply(entry.id) == {"text": "hi"}
+    assert await services.inbox.take_reply(entry.id) is None
+    retried = await services.inbox.result("wechat", "m1")
+    assert (retried.status, retried.reply, retried.replied) == ("done", {"text": "hi"}, "passive")
+
+    await services.inbox.store("wechat", "m2", "o1", update(2))
+    [late] = await services.inbox.claim("w", 1, 30, ("wechat",))
+    await services.db.transaction(lambda s: services.inbox.settle(s, late, {"text": "slow"}, hold=4.5))
+    assert await services.inbox.wait(late.id, 0.01) is not None
+    clock.advance(seconds=5)
+    [push] = await services.inbox.claim("w", 1, 30, ("wechat",))  # nobody took it: a worker pushes it
+    assert push.status == "handled" and push.reply == {"text": "slow"}
+    assert await services.inbox.take_reply(late.id) is None  # leased to the pusher
+    assert await services.inbox.wait(999999, 0.1) is None
+
+
+async def test_reply_outcomes(services: Services, clock: FixedClock) -> None:
+    w = await make_world(services)
+    async with services.db.read() as uow:
+        identity = (await uow.session.execute(select(Identity).where(Identity.person_id == w.volunteer))).scalar_one()
+    channel, sender = identity.channel, identity.external_id
+    await services.inbox.store(channel, "1", sender, update(1))
+    [entry] = await services.inbox.claim("w", 1, 30, (channel,))
+    await services.db.transaction(lambda s: services.inbox.settle(s, entry, {"calls": [1, 2, 3]}))
+    from dataclasses import replace
+
+    entry = replace(entry, status="handled", reply={"calls": [1, 2, 3]})
+    assert not await services.inbox.outcome(entry, Retry(3, parts=1))
+    assert await services.inbox.claim("w", 1, 30, (channel,)) == []
+    clock.advance(seconds=3)
+    [entry] = await services.inbox.claim("w", 1, 30, (channel,))
+    assert entry.reply_sent == 1  # resumes after what went out
+    assert await services.inbox.outcome(entry, Unreachable("blocked", parts=0))
+    async with services.db.read() as uow:
+        assert await uow.session.scalar(select(Identity.unreachable_at).where(Identity.id == identity.id)) is not None
+    # Their notifications wait; writing to us again makes the person reachable again.
+    await services.db.transaction(lambda s: notify(s, clock, w.volunteer, "lang.set"))
+    assert await services.outbox.claim(channel, "p", person_id=w.volunteer) == []
+    clock.advance(seconds=1)
+    await services.inbox.store(channel, "2", sender, update(2))
+    [note] = await services.outbox.claim(channel, "p", person_id=w.volunteer)
+    assert note.text.key == "lang.set"
+
+
+async def test_outbox_claims_with_a_lease_and_records_outcomes(services: Services, clock: FixedClock) -> None:
+    w = await make_world(services)
+    await services.outbox.take("console")
+    await services.people.set_locale(w.volunteer, "en")
+    log = await services.hours.submit(w.volunteer, w.community_id, category_id=w.categories["探访"],
+                                      service_date=clock.now().date(), minutes=60)
+    await services.outbox.take("console")  # the workers' notices
+    await services.hours.approve(w.worker, log.id)
+    [d] = await services.outbox.claim("console", "p1", lease=30)
+    assert d.person_id == w.volunteer and d.text.key == "notify.log_approved"
+    assert await services.outbox.claim("console", "p2", lease=30) == []  # leased: never sent twice
+    clock.advance(seconds=31)
+    [again] = await services.outbox.claim("console", "p2", lease=30)  # p1 died: the lease ran out
+    await services.outbox.record(d, Sent())  # p1's late mark does not count: p2 holds it now
+    await services.outbox.record(again, Retry(10))
+    assert await services.outbox.claim("console", "p2") == []
+    clock.advance(seconds=10)
+    for attempt in range(1, MAX_TRIES + 1):
+        [d] = await services.outbox.claim("console", "p2")
+        await services.outbox.record(d, Failed("500 Internal Server Error"))
+        clock.advance(seconds=700)
+    assert await services.outbox.claim("console", "p2") == []
+    [parked] = await services.outbox.parked()
+    assert parked.key == "notify.log_approved" and parked.attempts == MAX_TRIES
+    assert await services.outbox.retry_parked(parked.id)
+    [d] = await services.outbox.claim("console", "p2")
+    await services.outbox.record(d, Unreachable("Forbidden: bot was blocked by the user"))
+    await services.hours.reject(w.worker, (await services.hours.submit(
+        w.volunteer, w.community_id, category_id=w.categories["探访"], service_date=clock.now().date(),
+        minutes=60)).id, "no")
+    await services.outbox.take("console", person_id=w.worker)
+    assert await services.outbox.claim("console", "p2", person_id=w.volunteer) == []  # waits while unreachable
+    await services.outbox.take("console", person_id=w.worker2)
+    async with services.db.read() as uow:
+        waiting = (await uow.session.scalars(select(Notification.key).where(
+            Notification.person_id == w.volunteer, Notification.delivered_at.is_(None)))).all()
+    assert sorted(waiting) == ["notify.log_approved", "notify.log_rejected"]
+
+
+async def test_handled_updates_are_forgotten_after_a_week(services: Services, clock: FixedClock) -> None:
+    from bot import jobs
+
+    await services.inbox.store("telegram", "1", "a", update(1))
+    await services.inbox.store("telegram", "2", "b", update(2))
+    [first, _] = await services.inbox.claim("w", 2, 30, ("telegram",))
+    await services.db.transaction(lambda s: services.inbox.settle(s, first, None))
+    clock.advance(days=8)
+    assert await jobs.load()["inbox-prune"].run(services, clock.now(), {}) == "inbox-prune: 1 handled updates forgotten"
+    assert await services.inbox.result("telegram", "1") is None
+    assert await services.inbox.result("telegram", "2") is not None  # not handled yet: kept
+
+
+async def test_a_coalesced_message_takes_every_waiting_row_of_its_kind(services: Services, clock: FixedClock) -> None:
+    w = await make_world(services)
+    await services.outbox.take("console")
+    for n in range(30):
+        await services.db.transaction(lambda s: notify(s, clock, w.worker, "notify.pending_logs", coalesce="pending",
+                                                       count=1))
+    [d] = await services.outbox.claim("console", "p", limit=5, person_id=w.worker)
+    assert d.count == 30 and len(d.ids) == 30  # not only the five that fitted in the batch
+    await services.outbox.record(d, Sent())
+    await services.db.transaction(lambda s: notify(s, clock, w.worker, "notify.pending_logs", coalesce="pending",
+                                                   count=1))
+    await services.db.transaction(lambda s: notify(s, clock, w.worker, "lang.set"))
+    [other] = await services.outbox.claim("console", "p", limit=1, person_id=w.worker)
+    assert other.text.key == "lang.set"  # the held-back row does not block what is due
