@@ -15,6 +15,7 @@ from bot.services.outbox import OutboxService
 from bot.services.people import PeopleService
 from bot.services.points import PointsService
 from bot.services.reports import ReportsService
+from bot.services.requests import RequestsService
 from bot.services.stars import StarsService
 from bot.services.teams import TeamsService
 from bot.services.shop import ShopService
@@ -44,3 +45,4 @@ class Services:
         self.family = FamilyService(db, self.clock, self.ledger)
         self.moves = MovesService(db, self.clock, self.ledger)
         self.expiry = ExpiryService(db, self.clock, self.ledger)
+        self.requests = RequestsService(db, settings, self.clock, self.ledger, self.hours)
