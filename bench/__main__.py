@@ -7,6 +7,7 @@ import sys
 # never slow down or break another.
 BENCHMARKS = {
     "ledger": "bench.ledger",
+    "requests": "bench.requests",
     "serve": "bench.serve",
     "shop": "bench.shop",
     "starlist": "bench.starlist",

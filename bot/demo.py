@@ -58,11 +58,12 @@ async def seed(services: Services) -> DemoWorld | None:
     await services.people.join(world.resident, await services.people.create_invite(world.workers[0], community.id, role="resident"))
     await _history(services, world)
     # The features' own demo data (imported here: they build on DemoWorld).
+    from bot.demo_requests import seed_demo as seed_requests
     from bot.demo_shop import seed_demo as seed_shop
     from bot.demo_teams import seed_demo as seed_teams
     from bot.demo_visits import seed_demo as seed_visits
 
-    for seed_feature in (seed_shop, seed_visits, seed_teams):
+    for seed_feature in (seed_shop, seed_visits, seed_teams, seed_requests):
         await seed_feature(services, world)
     async with services.db.uow() as uow:  # the past is not news: nobody is notified of it
         await uow.session.execute(update(Notification).values(delivered_at=services.clock.now()))

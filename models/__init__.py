@@ -10,6 +10,7 @@ from models.inbox import InboxEntry
 from models.ledger import Account, Transfer
 from models.outbox import DialogState, JobRun, Notification
 from models.people import Identity, InviteCode, Membership, Person
+from models.requests import ServiceRequest
 from models.stars import AnnouncementGroup
 from models.shop import Redemption, ShopItem, StockMovement
 from models.teams import PersonTag, Team, TeamMember
@@ -24,4 +25,5 @@ __all__ = [
     "PersonTag", "Team", "TeamMember",
     "ActingFor", "CommunityMove", "FamilyLink",
     "InboxEntry",
+    "ServiceRequest",
 ]

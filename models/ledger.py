@@ -10,8 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.base import Base, IdPk, Points, UTCDateTime
 
 # Person accounts hold a member's points; the others are per-community system accounts.
-# A clearing account per community settles moves and gifts with the district's other communities.
-ACCOUNT_KINDS = ("person", "issuance", "supermarket", "adjustments", "expiry", "pool", "clearing")
+# A clearing account per community settles moves and gifts with the district's other communities;
+# services is where service requests' holds post before the volunteer is paid.
+ACCOUNT_KINDS = ("person", "issuance", "supermarket", "adjustments", "expiry", "pool", "clearing", "services")
 # A single-phase transfer posts at once; a pending one is a hold that exactly one
 # post / void / expire transfer later resolves (pending_id points at the hold).
 PHASES = ("posted", "pending", "post", "void", "expire")

@@ -190,6 +190,29 @@ def read_date(text: str, today: date) -> date | None:
     return found
 
 
+
+_AHEAD = {"今天": 0, "today": 0, "明天": 1, "tomorrow": 1, "后天": 2}
+
+
+def parse_future_date(text: str, today: date) -> date | None:
+    """A day to come: '11-30', '2026-11-30', '11月30日', '明天', 'tomorrow' → a date; 'MM-DD'
+    already past this year means next year (asking in December for January). None when the text
+    is not a date or names a day that does not exist."""
+    text = half_width(text).strip().lower()
+    if text in _AHEAD:
+        return today + timedelta(days=_AHEAD[text])
+    match = _DATE.fullmatch(text)
+    if match is None:
+        return None
+    year = int(match[1]) if match[1] else today.year
+    try:
+        found = date(year, int(match[2]), int(match[3]))
+        if not match[1] and found < today:
+            found = found.replace(year=year + 1)
+    except ValueError:  # no such day (02-30), or 02-29 with no leap day next year
+        return None
+    return found
+
 # --- yes, skip -------------------------------------------------------------------------------
 
 YES_WORDS = frozenset({"yes", "y", "ok", "okay", "是", "是的", "确认", "确定", "好", "好的", "对", "对的",

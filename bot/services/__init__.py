@@ -17,6 +17,7 @@ from bot.services.outbox import OutboxService
 from bot.services.people import PeopleService
 from bot.services.points import PointsService
 from bot.services.reports import ReportsService
+from bot.services.requests import RequestsService
 from bot.services.star_posters import StarPostersService
 from bot.services.stars import StarsService
 from bot.services.tokens import TokenStore
@@ -52,3 +53,4 @@ class Services:
         self.family = FamilyService(db, self.clock, self.ledger)
         self.moves = MovesService(db, self.clock, self.ledger)
         self.expiry = ExpiryService(db, self.clock, self.ledger)
+        self.requests = RequestsService(db, settings, self.clock, self.ledger, self.hours)

@@ -30,7 +30,7 @@ from bot.services.access import get_community, require_role, role_in
 from bot.services.audit import audit
 from bot.services.notify import notify
 from bot.services.stars import competition_ranks
-from models import Community, JobRun, Membership, Person, Redemption, ServiceLog
+from models import Community, JobRun, Membership, Person, Redemption, ServiceLog, ServiceRequest
 
 NOON = time(12, 0)
 DEFAULT_EVENING = time(21, 0)
@@ -122,7 +122,10 @@ async def _hour_logs(session: AsyncSession, community_ids: list[int], start: dat
     stmt = (select(log.id, log.community_id, log.person_id, _NAME, log.created_at, log.decided_at, log.decided_by_id)
             .join(Person, Person.id == log.person_id)
             # A worker's 代录 and event hours are approved as they are recorded: they never wait.
-            .where(log.community_id.in_(community_ids), log.recorded_by_worker.is_(False)))
+            .where(log.community_id.in_(community_ids), log.recorded_by_worker.is_(False))
+            # Nor do the hours of a service request its requester paid for (approved as it paid).
+            .where(~select(ServiceRequest.id).where(ServiceRequest.service_log_id == log.id,
+                                                    ServiceRequest.payer != "community").exists()))
     if start is None:
         stmt = stmt.where(log.status == "pending")
     else:

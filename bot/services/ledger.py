@@ -22,7 +22,9 @@ from bot.errors import AlreadyDecided, IdempotencyConflict, InsufficientPoints, 
 from models import Account, ServiceLog, Transfer
 from models.base import Points
 
-SYSTEM_ACCOUNTS = ("issuance", "supermarket", "adjustments", "expiry", "pool", "clearing")
+# clearing: settles moves and gifts with the district's other communities; services: where
+# service requests' holds post before the volunteer is paid (积分换服务).
+SYSTEM_ACCOUNTS = ("issuance", "supermarket", "adjustments", "expiry", "pool", "clearing", "services")
 # Accounts whose available balance must stay >= 0; the others may run negative (issuance is
 # where points come from, so it goes negative as points are earned).
 GUARDED = frozenset({"person", "pool"})
@@ -292,11 +294,13 @@ class Ledger:
     async def hold(
         self, session: AsyncSession, *, community_id: int, person_id: int, amount: int, key: str,
         ref: Ref = Ref(), counterparty: str = "supermarket", kind: str = "redeem",
-        actor_id: int | None = None,
+        actor_id: int | None = None, from_pool: bool = False,
     ) -> TransferResult:
-        """Reserve points: pending grows, available shrinks, posted stays."""
+        """Reserve points: pending grows, available shrinks, posted stays. `from_pool` holds the
+        community pool's points instead of the person's (a service the pool pays for)."""
         _check_amount(amount)
-        debit = await self.person_account(session, community_id, person_id)
+        debit = await (self.system_account(session, community_id, "pool") if from_pool
+                       else self.person_account(session, community_id, person_id))
         credit = await self.system_account(session, community_id, counterparty)
         expected = TransferResult(0, kind, "pending", debit, credit, amount)
         new_id = await self._insert_transfer(session, expected, community_id, key, ref, actor_id, None)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import render
 from bot.services.cadence import VisitCadence, due_of, local_date
 from bot.services.reports import REPORT_SECTIONS, Column, ReportMonth, Sheet
+from bot.services.requests import requests_section
 from bot.services.shop import reconcile_in
 from models import Community, Elder, Grid, Redemption, ShopItem, VisitRecord
 
@@ -111,3 +112,6 @@ async def visits_section(session: AsyncSession, community_id: int, month: Report
 
 
 REPORT_SECTIONS.extend((stock_section, visits_section))
+
+# Service requests' sheet (积分换服务), from their own module.
+REPORT_SECTIONS.append(requests_section)

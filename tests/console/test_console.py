@@ -74,3 +74,14 @@ async def test_numbered_answers_follow_the_list_shown(services: Services) -> Non
     text = out.getvalue()
     assert "1. ✅ 通过" in text and "3. ✅ 通过" in text  # one numbering across the turn
     assert "已通过" in text.split("5. 全部通过")[-1]
+
+
+async def test_the_demo_has_requests_to_take_and_to_decide(services: Services) -> None:
+    world = await demo.seed(services)
+    assert world is not None
+    board = await services.requests.board(world.volunteers[1], world.community_id)
+    assert [v.note for v in board.requests] == ["擦窗户、拖地"]
+    assert [v.status for v in await services.requests.waiting(world.workers[0], world.community_id)] == ["approval"]
+    out = io.StringIO()
+    await chat(services, "volunteer2", io.StringIO("/requests\n1\n"), out)
+    assert "您接下了" in out.getvalue() and "阳光里7栋302" in out.getvalue()

@@ -102,7 +102,7 @@ async def test_approve_and_reject_by_typed_id_of_any_kind(services: Services, wo
     assert worker.keys() == ["approve_order.done"] and (await services.shop.get(r1)).status == "approved"
     await worker.say(f"/reject r{r2} 暂时缺货")
     assert worker.keys() == ["reject_order.done"] and (await services.shop.get(r2)).status == "rejected"
-    for bad in ("/approve X5", "/approve R", "/reject Q1 理由"):
+    for bad in ("/approve X5", "/approve R", "/reject Z1 理由"):  # (Q is a service request's prefix)
         await worker.say(bad)
         assert worker.keys()[0] in ("approve.usage", "reject.usage"), bad
     # Several logs at once: one message, no empty lines.
