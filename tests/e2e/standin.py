@@ -6,6 +6,8 @@ retry_after, 403, 500, timeouts)."""
 from __future__ import annotations
 
 import json
+from email.parser import BytesParser
+from email.policy import default
 import re
 import threading
 import time
@@ -167,13 +169,17 @@ def serve(api: BotAPI) -> ThreadingHTTPServer:
 
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             prefix = f"/bot{TOKEN}/"
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if not self.path.startswith(prefix):
                 self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
                 return
-            params = {k: _decode(v[0]) for k, v in parse_qs(body).items()}
-            if self.headers.get("Content-Type", "").startswith("application/json") and body:
-                params = json.loads(body)
+            kind = self.headers.get("Content-Type", "")
+            if kind.startswith("multipart/form-data"):  # a photo or document upload
+                params = _multipart(raw, kind)
+            elif kind.startswith("application/json") and raw:
+                params = json.loads(raw)
+            else:
+                params = {k: _decode(v[0]) for k, v in parse_qs(raw.decode()).items()}
             try:
                 result = api.handle(self.path[len(prefix):], params)
             except Refused as refused:
@@ -204,6 +210,17 @@ def serve(api: BotAPI) -> ThreadingHTTPServer:
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+def _multipart(raw: bytes, kind: str) -> dict[str, Any]:
+    """The form's text fields as PTB sends them; an uploaded file as its bytes."""
+    message = BytesParser(policy=default).parsebytes(f"Content-Type: {kind}\r\n\r\n".encode() + raw)
+    params: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True) or b""
+        params[name] = payload if part.get_filename() else _decode(payload.decode())
+    return params
 
 
 def _decode(value: str) -> Any:

@@ -59,12 +59,16 @@ def test_the_leader_dies_and_the_other_process_runs_the_jobs_once(bot_api: Any, 
         for _ in range(2):
             subprocess.run([sys.executable, "-m", "bot", "jobs", "run", "star-list", "--period", "week"],
                            cwd=tmp_path, env=env, check=True, capture_output=True)
+
+        def posted() -> list[Any]:  # the poster, with the list as its caption
+            return [c for c in api.delivered("sendPhoto") + api.delivered() if c.chat_id == GROUP]
+
         deadline = time.monotonic() + 20
-        while not [c for c in api.delivered() if c.chat_id == GROUP]:
+        while not posted():
             assert time.monotonic() < deadline, "the star list never reached the group"
             time.sleep(0.2)
         time.sleep(2)
-        assert len([c for c in api.delivered() if c.chat_id == GROUP]) == 1
+        assert [c.method for c in posted()] == ["sendPhoto"]
         for worker in community.workers:
             mornings = [c for c in api.delivered() if c.chat_id == str(worker) and "早上好" in c.text]
             assert len(mornings) == 1, f"worker {worker} got {len(mornings)} morning reminders"
