@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
-from bot.dialogs.core import MAX_OPTION_BYTES, Context, Option
+from bot.dialogs.core import MAX_OPTION_BYTES, Context, Input, Option, Reply, reply, step
 from bot.errors import DomainError, InvalidInput, NotFound
 from bot.i18n import T
 from bot.services.people import Found
+
+
+Decide = Callable[[Context, int, str], Awaitable[list[Reply]]]
+
+
+def reason_step(flow: str, ask_key: str, prefix: str, decide: Decide) -> Callable[[Context, int], list[Reply]]:
+    """A decision that needs a reason (reject, refuse, dispute): registers the step that takes the
+    person's next message as the reason, and returns what asks for it."""
+
+    def ask(ctx: Context, ref_id: int) -> list[Reply]:
+        ctx.goto(flow, "reason", ref_id=ref_id)
+        return [reply(ask_key, id=f"{prefix}{ref_id}")]
+
+    @step(flow, "reason")
+    async def take_reason(ctx: Context, inp: Input) -> list[Reply]:
+        ref_id = ctx.data["ref_id"]
+        if not inp.text.strip():
+            return [reply(ask_key, id=f"{prefix}{ref_id}")]
+        ctx.finish()
+        return await decide(ctx, ref_id, inp.text)
+
+    return ask
 
 
 class Choose(DomainError):

@@ -11,7 +11,7 @@ from bot.dialogs.parse import (
     is_skip, is_yes, next_word, parse_duration, parse_int, read_date, read_duration, words as split_words,
 )
 from bot.errors import DomainError, InvalidInput, LooksRepeated, NotFound
-from bot.flows.common import person_arg
+from bot.flows.common import person_arg, reason_step
 from bot.flows.decisions import MOST, decider, pending_source
 from bot.flows.deadlines import deadline_marker
 from bot.i18n import T, Text, hours
@@ -352,8 +352,7 @@ async def _reject_log(ctx: Context, log_id: int, reason: str) -> list[Reply]:
         log = await ctx.services.hours.get(log_id)
         if log.status != "pending":
             raise DomainError("error.log_decided", log=log_id, status=log.status)
-        ctx.goto("reject", "reason", log_id=log_id)
-        return [reply("reject.ask_reason", id=f"H{log_id}")]
+        return _ask_reject_reason(ctx, log_id)
     return await _reject(ctx, log_id, reason)
 
 
@@ -361,19 +360,13 @@ pending_source(pending_logs)
 decider("H", _approve_logs, _reject_log, _all_pending_logs)
 
 
-@step("reject", "reason")
-async def reject_reason(ctx: Context, inp: Input) -> list[Reply]:
-    if not inp.text.strip():
-        return [reply("reject.ask_reason", id=f"H{ctx.data['log_id']}")]
-    log_id = ctx.data["log_id"]
-    ctx.finish()
-    return await _reject(ctx, log_id, inp.text)
-
-
 async def _reject(ctx: Context, log_id: int, reason: str) -> list[Reply]:
     decision = await ctx.services.hours.reject(ctx.actor.person_id, log_id, reason)
     key = "reject.done" if decision.changed else "reject.already"
     return [reply(key, id=f"H{log_id}", name=decision.log.person_name)]
+
+
+_ask_reject_reason = reason_step("reject", "reject.ask_reason", "H", _reject)
 
 
 @command("record", role="worker", help_key="help.record", aliases=("代录",))

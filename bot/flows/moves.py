@@ -4,9 +4,10 @@ are the `M` kind of what /pending lists and /approve and /reject decide."""
 
 from __future__ import annotations
 
-from bot.dialogs.core import Context, Input, Reply, command, option, reply, step
+from bot.dialogs.core import Context, Reply, command, option, reply
 from bot.dialogs.parse import parse_ref
 from bot.errors import DomainError
+from bot.flows.common import reason_step
 from bot.flows.decisions import decider, pending_source
 from bot.i18n import T, Text
 from bot.services.moves import MoveOutcome, MoveView
@@ -87,15 +88,12 @@ async def reject_move(ctx: Context, args: str) -> list[Reply]:
     if move_id is None:
         return [reply("move.reject_usage")]
     if not reason.strip():
-        ctx.goto("reject_move", "reason", move_id=move_id)
-        return [reply("move.ask_reason", id=f"M{move_id}")]
+        return _ask_move_reason(ctx, move_id)
+    return await _reject_move(ctx, move_id, reason)
+
+
+async def _reject_move(ctx: Context, move_id: int, reason: str) -> list[Reply]:
     return [_decided(await ctx.services.moves.reject(ctx.actor.person_id, move_id, reason))]
 
 
-@step("reject_move", "reason")
-async def reject_move_reason(ctx: Context, inp: Input) -> list[Reply]:
-    move_id = ctx.data["move_id"]
-    if not inp.text.strip():
-        return [reply("move.ask_reason", id=f"M{move_id}")]
-    ctx.finish()
-    return [_decided(await ctx.services.moves.reject(ctx.actor.person_id, move_id, inp.text))]
+_ask_move_reason = reason_step("reject_move", "move.ask_reason", "M", _reject_move)

@@ -12,7 +12,7 @@ from datetime import date
 from bot.dialogs.core import MAX_OPTION_BYTES, Context, Input, Option, Reply, command, option, reply, step
 from bot.dialogs.parse import is_skip, is_yes, parse_amount, parse_duration, parse_future_date, parse_ref
 from bot.errors import DomainError, InvalidInput
-from bot.flows.common import person_arg
+from bot.flows.common import person_arg, reason_step
 from bot.flows.deadlines import deadline_marker
 from bot.flows.decisions import decider, pending_source
 from bot.flows.hours import DURATIONS, _category, _category_label
@@ -420,23 +420,16 @@ async def dispute(ctx: Context, args: str) -> list[Reply]:
         return [reply("dispute.usage")]
     reason = args.split(None, 1)[1] if len(args.split()) > 1 else ""
     if not reason.strip():
-        ctx.goto("dispute", "reason", request_id=request_id)
-        return [reply("dispute.ask_reason", id=f"Q{request_id}")]
+        return _ask_dispute_reason(ctx, request_id)
     return await _dispute(ctx, request_id, reason)
-
-
-@step("dispute", "reason")
-async def dispute_reason(ctx: Context, inp: Input) -> list[Reply]:
-    request_id = ctx.data["request_id"]
-    if not inp.text.strip():
-        return [reply("dispute.ask_reason", id=f"Q{request_id}")]
-    ctx.finish()
-    return await _dispute(ctx, request_id, inp.text)
 
 
 async def _dispute(ctx: Context, request_id: int, reason: str) -> list[Reply]:
     outcome = await ctx.services.requests.dispute(_me(ctx), request_id, reason)
     return [reply("dispute.done" if outcome.changed else "dispute.already", id=outcome.request.ref)]
+
+
+_ask_dispute_reason = reason_step("dispute", "dispute.ask_reason", "Q", _dispute)
 
 
 # --- the worker's side ---------------------------------------------------------------------------
@@ -494,23 +487,16 @@ async def refuse(ctx: Context, args: str) -> list[Reply]:
         return [reply("refuse.usage")]
     reason = args.split(None, 1)[1] if len(args.split()) > 1 else ""
     if not reason.strip():
-        ctx.goto("refuse", "reason", request_id=request_id)
-        return [reply("refuse.ask_reason", id=f"Q{request_id}")]
+        return _ask_refuse_reason(ctx, request_id)
     return await _refuse(ctx, request_id, reason)
-
-
-@step("refuse", "reason")
-async def refuse_reason(ctx: Context, inp: Input) -> list[Reply]:
-    request_id = ctx.data["request_id"]
-    if not inp.text.strip():
-        return [reply("refuse.ask_reason", id=f"Q{request_id}")]
-    ctx.finish()
-    return await _refuse(ctx, request_id, inp.text)
 
 
 async def _refuse(ctx: Context, request_id: int, reason: str) -> list[Reply]:
     outcome = await ctx.services.requests.refuse_pool(ctx.actor.person_id, request_id, reason)
     return [reply("refuse.done" if outcome.changed else "refuse.already", id=outcome.request.ref)]
+
+
+_ask_refuse_reason = reason_step("refuse", "refuse.ask_reason", "Q", _refuse)
 
 
 @command("settle", role="worker", help_key="help.settle", aliases=("裁定",))

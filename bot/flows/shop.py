@@ -9,7 +9,7 @@ import secrets
 from bot.dialogs.core import Context, Input, Reply, command, option, reply, step
 from bot.dialogs.parse import is_yes, next_word, parse_amount, parse_ref
 from bot.errors import DomainError, NotFound
-from bot.flows.common import person_arg
+from bot.flows.common import person_arg, reason_step
 from bot.flows.decisions import MOST, decider, pending_source
 from bot.flows.deadlines import deadline_marker
 from bot.services.hours import clean_note
@@ -251,18 +251,8 @@ async def reject_order(ctx: Context, args: str) -> list[Reply]:
         r = await ctx.services.shop.get(redemption_id)
         if r.status not in ("pending", "approved"):
             raise DomainError("error.redemption_decided", id=f"R{r.id}", status=T(f"shop.status.{r.status}"))
-        ctx.goto("reject_order", "reason", redemption_id=redemption_id)
-        return [reply("reject_order.ask_reason", id=f"R{redemption_id}")]
+        return _ask_reject_order_reason(ctx, redemption_id)
     return await _reject_order(ctx, redemption_id, reason)
-
-
-@step("reject_order", "reason")
-async def reject_order_reason(ctx: Context, inp: Input) -> list[Reply]:
-    redemption_id = ctx.data["redemption_id"]
-    if not inp.text.strip():
-        return [reply("reject_order.ask_reason", id=f"R{redemption_id}")]
-    ctx.finish()
-    return await _reject_order(ctx, redemption_id, inp.text)
 
 
 async def _reject_order(ctx: Context, redemption_id: int, reason: str) -> list[Reply]:
@@ -270,6 +260,9 @@ async def _reject_order(ctx: Context, redemption_id: int, reason: str) -> list[R
     r = outcome.redemption
     key = "reject_order.done" if outcome.changed else "reject_order.already"
     return [reply(key, id=f"R{r.id}", name=r.person_name)]
+
+
+_ask_reject_order_reason = reason_step("reject_order", "reject_order.ask_reason", "R", _reject_order)
 
 
 @command("pickup", role="worker", help_key="help.pickup", aliases=("核销",))
