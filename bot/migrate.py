@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Engine, text
 
 from bot.db import make_engine
 
@@ -22,22 +22,22 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-async def upgrade(url: str, engine: AsyncEngine | None = None) -> None:
+def upgrade_sync(url: str, engine: Engine | None = None) -> None:
     """Upgrade to every head: feature branches of the migration tree all apply."""
     own = engine is None
     engine = engine or make_engine(url)
     config = alembic_config(url)
-
-    def run(connection: object) -> None:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "heads")
-
     try:
-        async with engine.begin() as connection:
+        with engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 # Several processes starting at once: one migrates, the others wait and find it done.
-                await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
-            await connection.run_sync(run)
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+            config.attributes["connection"] = connection
+            command.upgrade(config, "heads")
     finally:
         if own:
-            await engine.dispose()
+            engine.dispose()
+
+
+async def upgrade(url: str) -> None:
+    await asyncio.to_thread(upgrade_sync, url)
