@@ -11,13 +11,12 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from bot.clock import parse_month
 from bot.errors import InvalidInput
 from bot.text import clean_text
 
-# Months are read where time is kept (bot.clock), and what every channel lets in is cleaned in
-# bot.text: services use both too, and services cannot import the dialogs.
-__all__ = ["clean_text", "parse_month"]
+# Months are read where time is kept (bot.clock.Month.parse), and what every channel lets in is
+# cleaned in bot.text: services use both too, and services cannot import the dialogs.
+__all__ = ["clean_text"]
 
 # --- words -----------------------------------------------------------------------------------
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 import secrets
 
+from bot.clock import Month
 from bot.dialogs.core import Context, Input, Reply, command, option, reply, step
 from bot.dialogs.parse import is_yes, next_word, parse_amount, parse_ref
-from bot.errors import DomainError, NotFound
+from bot.errors import DomainError, InvalidInput, NotFound
 from bot.flows.common import person_arg, reason_step
 from bot.flows.decisions import MOST, decider, pending_source
 from bot.flows.deadlines import deadline_marker
@@ -17,7 +18,7 @@ from bot.i18n import T, Text
 from bot.services.people import Found
 from bot.services.shop import (
     MAX_PRICE, MAX_QUANTITY, MAX_STOCK, ItemView, Outcome, Reconciliation, RedemptionView, ShelfItem, StockLine,
-    clean_item_name, parse_month,
+    clean_item_name,
 )
 
 PAGE = 6
@@ -507,7 +508,7 @@ def stock_line(line: StockLine) -> Text:
 
 
 def reconciliation_text(rec: Reconciliation) -> Text:
-    month = f"{rec.month.year}-{rec.month.month:02d}"
+    month = rec.month.label
     if not rec.lines:
         return T("reconcile.empty", community=rec.community, month=month)
     bad = sum(not line.balanced for line in rec.lines)
@@ -517,12 +518,12 @@ def reconciliation_text(rec: Reconciliation) -> Text:
 
 @command("reconcile", role="worker", help_key="help.reconcile", aliases=("对账",))
 async def reconcile(ctx: Context, args: str) -> list[Reply]:
+    month = None  # this month, in the community's zone
     if args.strip():
-        month = parse_month(args)
-        if month is None:
+        try:
+            month = Month.parse(args).label
+        except InvalidInput:
             return [reply("reconcile.usage")]
-    else:
-        month = ctx.services.clock.now().astimezone(ctx.services.settings.tz).date().replace(day=1)
     rec = await ctx.services.shop.reconcile(ctx.actor.person_id, ctx.community_id, month)
     return [Reply(reconciliation_text(rec))]
 
