@@ -87,13 +87,13 @@ async def elders(ctx: Context, args: str) -> list[Reply]:
 
 # --- adding an elder -------------------------------------------------------------------------
 
-def _this_year(ctx: Context) -> int:
-    return ctx.services.clock.now().astimezone(ctx.services.settings.tz).year
+async def _this_year(ctx: Context) -> int:
+    """The year in the community's zone, as the roster service checks birth years."""
+    return (await ctx.services.people.clock_of(ctx.community_id)).today().year
 
 
 CHECKS: dict[str, Callable[[Context, str], object]] = {
     "name": lambda ctx, v: clean_elder_name(v),
-    "birth_year": lambda ctx, v: clean_birth_year(v, _this_year(ctx)),
     "address": lambda ctx, v: clean_address(v),
     "grid": lambda ctx, v: clean_grid(v),
     "lives_alone": lambda ctx, v: clean_yes_no(v),
@@ -133,7 +133,10 @@ def _field_step(name: str) -> None:
         if name in OPTIONAL and value.lower() in ("skip", "跳过"):
             value = ""
         try:
-            CHECKS[name](ctx, value)
+            if name == "birth_year":  # the only check that needs the community's date
+                clean_birth_year(value, await _this_year(ctx))
+            else:
+                CHECKS[name](ctx, value)
         except InvalidInput as exc:
             return [reply(exc.key, **exc.params), _ask_field(name)]
         values = {**ctx.data.get("values", {}), name: value}

@@ -276,9 +276,8 @@ class DeadlinesService:
         with self.db.read() as session:
             require_role(session, person_id, community_id, "resident")
             community = get_community(session, community_id)
-            tz = ZoneInfo(community.timezone)
-            today = self.clock.now().astimezone(tz).date()
-            start = datetime.combine(today.replace(day=1), time(), tz).astimezone(UTC)
+            month = self.clock.community(community.timezone).month()
+            start, today = month.start, month.first
             end = self.clock.now() + timedelta(seconds=1)  # decisions made this very second count
             result = figures(_items(session, [community_id], start, end), rule_of(community), start, end, end)
             totals = [(w, f.on_time) for w, f in result.workers.items() if f.on_time > 0]

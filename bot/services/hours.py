@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.db import Database, in_caller
+from bot.db import Database
 from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, LooksRepeated, NotAllowed, NotFound
 from bot.services.access import check_role, effective_role, require_role, role_in
 from bot.services.ledger import Ledger, Ref
@@ -76,10 +75,6 @@ class Category:
 class HoursService:
     def __init__(self, db: Database, settings: Settings, clock: Clock, ledger: Ledger) -> None:
         self.db, self.settings, self.clock, self.ledger = db, settings, clock, ledger
-
-    @in_caller
-    def today(self, tz: str) -> date:
-        return self.clock.now().astimezone(ZoneInfo(tz)).date()
 
     def categories(self, community_id: int) -> list[Category]:
         with self.db.read() as session:
@@ -256,7 +251,7 @@ class HoursService:
             raise InvalidInput("error.minutes_range")
 
     def _check_date(self, service_date: date, tz: str) -> None:
-        today = self.today(tz)
+        today = self.clock.community(tz).today()
         if service_date > today:
             raise InvalidInput("error.date_future")
         if service_date < today - timedelta(days=self.settings.service_log_max_age_days):

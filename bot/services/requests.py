@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -799,7 +798,7 @@ def _reason(raw: str) -> str:
 
 
 def _today(clock: Clock, community: Community) -> date:
-    return clock.now().astimezone(ZoneInfo(community.timezone)).date()
+    return clock.community(community.timezone).today()
 
 
 _requester, _taker = aliased(Person), aliased(Person)

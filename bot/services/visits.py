@@ -22,7 +22,7 @@ from bot.services.access import get_person, require_role, role_in
 from bot.services.audit import audit
 from bot.services.cadence import VisitCadence, due_filter, due_of, due_params, local_date
 from bot.services.access import get_community
-from bot.services.elders import ElderRoster, elder_access, get_elder, local_today, viewer
+from bot.services.elders import ElderRoster, elder_access, get_elder, viewer
 from bot.services.hours import MAX_MINUTES, MIN_MINUTES, STEP_MINUTES, HoursService, LogView, clean_note
 from bot.services.notify import notify, notify_admins
 from bot.services.people import PeopleService
@@ -289,8 +289,9 @@ class VisitsService:
         """What a worker or an admin needs to act: who, where, how to reach them and their family."""
         reporter = get_person(session, visit.person_id)
         community = get_community(session, elder.community_id)
+        this_year = self.clock.community(community.timezone).today().year
         return dict(
-            ref=f"E{elder.id}", name=elder.name, age=local_today(self.clock, community).year - elder.birth_year,
+            ref=f"E{elder.id}", name=elder.name, age=this_year - elder.birth_year,
             community=community.name, address=elder.address, phone=elder.phone or "—",
             emergency=elder.emergency_contact or "—", by=reporter.display_name, note=visit.note or "—",
         )
@@ -412,7 +413,7 @@ class VisitsService:
         open alerts; volunteers: the visits of their own elders."""
         with self.db.uow() as session:
             community, full, role = viewer(session, person_id, community_id)
-            tz, today = ZoneInfo(community.timezone), local_today(self.clock, community)
+            tz, today = ZoneInfo(community.timezone), self.clock.community(community.timezone).today()
             cadence = VisitCadence.from_options(community.options)
             stmt = _due_select(cadence).where(Elder.community_id == community_id)
             if full and not everyone and role == "worker":
@@ -445,7 +446,8 @@ class VisitsService:
         with self.db.uow() as session:
             communities = {c.id: c for c in session.scalars(select(Community).order_by(Community.id))}
             days: dict[int, Today] = {
-                c.id: (ZoneInfo(c.timezone), local_today(self.clock, c), VisitCadence.from_options(c.options))
+                c.id: (ZoneInfo(c.timezone), self.clock.community(c.timezone).today(),
+                       VisitCadence.from_options(c.options))
                 for c in communities.values()
             }
             # Communities sharing a date and a cadence share one query (usually all of them).

@@ -1,11 +1,10 @@
-"""The supermarket's pure pieces: catalogues in both languages, month parsing and bounds,
+"""The supermarket's pure pieces: catalogues in both languages,
 pickup-code cleaning and how many of an item one can afford."""
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
