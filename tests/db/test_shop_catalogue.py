@@ -3,7 +3,6 @@ reconciliation in the chat and from the command line."""
 
 from __future__ import annotations
 
-
 import pytest
 from sqlalchemy import select, text
 
