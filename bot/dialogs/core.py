@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot.services.access import has_role
 from bot.text import clean_text
 from bot.i18n import Text
 
@@ -111,9 +112,7 @@ class Actor:
     acting_by: int | None = None
 
     def at_least(self, role: str) -> bool:
-        from bot.services.access import RANK
-
-        return self.is_admin or (self.role is not None and RANK[self.role] >= RANK[role])
+        return has_role(self.is_admin, self.role, role)
 
 
 @dataclass
