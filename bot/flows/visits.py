@@ -9,8 +9,8 @@ from bot.dialogs.core import Context, Input, Reply, command, option, reply, step
 from bot.dialogs.parse import is_skip, parse_duration, parse_ref
 from bot.i18n import T, hours
 from bot.errors import InvalidInput
-from bot.services.hours import clean_note
-from bot.services.visits import Recorded, by_grid, capped, check_minutes, due_line, grid_order
+from bot.services.hours import check_minutes, clean_note
+from bot.services.visits import Recorded, by_grid, capped, due_line, grid_order
 
 DURATIONS = (30, 45, 60, 90, 120)
 LIST_LINES = 60
