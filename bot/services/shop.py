@@ -21,7 +21,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock, parse_month  # noqa: F401  (flows and the CLI read months from here)
-from bot.db import Database
+from bot.db import Database, reads
 from bot.errors import (
     AlreadyDecided, DomainError, IdempotencyConflict, InvalidInput, NotAllowed, NotFound, OutOfStock,
 )
@@ -470,6 +470,16 @@ class ShopService:
             return Outcome(view, changed=True)
 
         return self.db.transaction(work)
+
+    @reads
+    def rejectable(self, worker_id: int, redemption_id: int) -> RedemptionView:
+        """What `reject` would refuse before it is given a reason, so a worker is not asked for one
+        in vain: the redemption must exist, be theirs to decide and still be open."""
+        with self.db.read() as session:
+            r = self._decidable(session, worker_id, redemption_id)
+            if r.status not in OPEN:
+                raise AlreadyDecided("error.redemption_decided", id=f"R{r.id}", status=T(f"shop.status.{r.status}"))
+            return _view(session, redemption_id)
 
     def pickup(self, worker_id: int, community_id: int, code: str) -> Outcome:
         """Hand-over (核销): the code names an approved redemption of this community; the held
