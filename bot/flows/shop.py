@@ -7,8 +7,8 @@ import re
 import secrets
 
 from bot.dialogs.core import Context, Input, Reply, command, option, reply, step
-from bot.dialogs.parse import is_yes, next_word, parse_amount, parse_ref
-from bot.errors import DomainError, NotFound
+from bot.dialogs.parse import is_skip, is_yes, next_word, parse_amount, parse_ref
+from bot.errors import DomainError, InvalidInput, NotFound
 from bot.flows.common import person_arg, reason_step
 from bot.flows.decisions import MOST, decider, pending_source
 from bot.flows.deadlines import deadline_marker
@@ -17,7 +17,7 @@ from bot.i18n import T, Text
 from bot.services.people import Found
 from bot.services.shop import (
     MAX_PRICE, MAX_QUANTITY, MAX_STOCK, ItemView, Outcome, Reconciliation, RedemptionView, ShelfItem, StockLine,
-    clean_item_name, parse_month,
+    clean_donor, clean_item_name, parse_month,
 )
 
 PAGE = 6
@@ -376,7 +376,10 @@ async def additem_stock(ctx: Context, inp: Input) -> list[Reply]:
 
 @step("additem", "donor")
 async def additem_donor(ctx: Context, inp: Input) -> list[Reply]:
-    donor = None if inp.option == "skip" else inp.text.strip()[:100] or None
+    try:  # the service's rule, checked here so a long name is refused before the next step
+        donor = None if inp.option == "skip" or is_skip(inp.text) else clean_donor(inp.text)
+    except InvalidInput as exc:
+        return [reply(exc.key, **exc.params), reply("additem.ask_donor", option("skip", "additem.skip"))]
     ctx.goto("additem", "photo", donor=donor)
     return [reply("additem.ask_photo", option("skip", "additem.skip"))]
 
@@ -385,7 +388,7 @@ async def additem_donor(ctx: Context, inp: Input) -> list[Reply]:
 async def additem_photo(ctx: Context, inp: Input) -> list[Reply]:
     if inp.photo:
         ctx.data["photo"] = inp.photo
-    elif inp.option != "skip" and inp.text.strip().lower() not in ("skip", "跳过"):
+    elif inp.option != "skip" and not is_skip(inp.text):
         return [reply("additem.ask_photo", option("skip", "additem.skip"))]
     ctx.goto("additem", "confirm")
     return [_confirm_item(ctx)]

@@ -24,7 +24,6 @@ OUTCOMES = {
     "not_home": "not_home", "nothome": "not_home", "away": "not_home", "不在家": "not_home", "没人": "not_home",
     "hospital": "hospital", "住院": "hospital", "在医院": "hospital",
 }
-SKIP = {"skip", "跳过", "done", "完成", "好了", "没有"}
 
 
 def _outcome(words: list[str]) -> tuple[str | None, int]:
@@ -113,7 +112,7 @@ async def add_note(ctx: Context, inp: Input) -> list[Reply]:
     if inp.photo:
         ctx.data["photo"] = inp.photo
     text = inp.text.strip()
-    if inp.option != "skip" and text and text.lower() not in SKIP and not is_skip(text):
+    if inp.option != "skip" and text and not is_skip(text):
         try:
             ctx.data["note"] = clean_note(text)
         except InvalidInput as exc:
@@ -210,7 +209,7 @@ async def _one_line(ctx: Context, elder_id: int, words: list[str]) -> list[Reply
 async def hours_after(ctx: Context, inp: Input) -> list[Reply]:
     """The duration of a visit already saved in one line, for the volunteer's service hours."""
     answer = (inp.option or inp.text).strip()
-    if answer.lower() in SKIP or is_skip(answer):
+    if is_skip(answer):
         ctx.finish()
         return [reply("visits.hours_skipped")]
     minutes = _minutes(inp)

@@ -181,7 +181,7 @@ class ShopService:
         name, price = clean_item_name(name), check_price(price)
         if stock is not None and (not isinstance(stock, int) or not 0 <= stock <= MAX_STOCK):
             raise InvalidInput("error.bad_stock", max=MAX_STOCK)
-        donor = _clean_donor(donor)
+        donor = clean_donor(donor)
 
         def work(session: Session) -> ItemView:
             require_role(session, actor_id, community_id, "worker")
@@ -216,7 +216,7 @@ class ShopService:
         elif field == "price":
             value = check_price(value)
         else:
-            value = _clean_donor(value if isinstance(value, str) else None)
+            value = clean_donor(value if isinstance(value, str) else None)
 
         def work(session: Session) -> ItemView:
             item = self._managed_item(session, actor_id, item_id)
@@ -711,7 +711,8 @@ def _key(r: Redemption, phase: str) -> str:
     return f"redeem:R{r.id}:{phase}"
 
 
-def _clean_donor(raw: str | None) -> str | None:
+def clean_donor(raw: str | None) -> str | None:
+    """A donor's name as kept; longer than DONOR_MAX is refused, never cut short."""
     donor = " ".join((raw or "").split())
     if donor in ("", "-"):
         return None
