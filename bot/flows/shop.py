@@ -10,7 +10,7 @@ from bot.dialogs.core import Context, Input, Reply, command, option, reply, step
 from bot.dialogs.parse import is_skip, is_yes, next_word, parse_amount, parse_ref
 from bot.errors import DomainError, InvalidInput, NotFound
 from bot.flows.common import person_arg, reason_step
-from bot.flows.decisions import MOST, decider, pending_source
+from bot.flows.decisions import MOST, Decider
 from bot.flows.deadlines import deadline_marker
 from bot.services.hours import clean_note
 from bot.i18n import T, Text
@@ -226,8 +226,7 @@ async def _reject_order_ref(ctx: Context, redemption_id: int, reason: str) -> li
     return await reject_order(ctx, f"R{redemption_id} {reason}")
 
 
-pending_source(pending_redemptions)
-decider("R", _approve_orders, _reject_order_ref)  # /approve R4, /reject R4 beside /approve_order
+DECIDER = Decider("R", _approve_orders, _reject_order_ref, pending=pending_redemptions)  # beside /approve_order
 
 
 @command("approve_order", role="worker", help_key="help.approve_order", aliases=("通过兑换",))
