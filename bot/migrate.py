@@ -6,14 +6,14 @@ usual start finds the database at every head with one cheap query and goes on.""
 from __future__ import annotations
 
 import ast
+import asyncio
 import re
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import inspect, text
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import make_engine
 
@@ -62,36 +62,36 @@ def current_revisions(connection: Connection) -> frozenset[str]:
     return frozenset(connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
 
 
-async def is_current(url: str) -> bool:
+def is_current(url: str) -> bool:
     # The read-only engine: on SQLite the check takes no write lock, so it never waits for a writer.
     engine = make_engine(url, read_only=True)
     try:
-        async with engine.connect() as connection:
-            return await connection.run_sync(current_revisions) == head_revisions()
+        with engine.connect() as connection:
+            return current_revisions(connection) == head_revisions()
     finally:
-        await engine.dispose()
+        engine.dispose()
 
 
-async def upgrade(url: str, engine: AsyncEngine | None = None) -> None:
+def upgrade_sync(url: str, engine: Engine | None = None) -> None:
     """Upgrade to every head: feature branches of the migration tree all apply."""
-    if await is_current(url):
+    if is_current(url):
         return
     from alembic import command
 
     own = engine is None
     engine = engine or make_engine(url)
     config = alembic_config(url)
-
-    def run(connection: object) -> None:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "heads")
-
     try:
-        async with engine.begin() as connection:
+        with engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 # Several processes starting at once: one migrates, the others wait and find it done.
-                await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
-            await connection.run_sync(run)
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+            config.attributes["connection"] = connection
+            command.upgrade(config, "heads")
     finally:
         if own:
-            await engine.dispose()
+            engine.dispose()
+
+
+async def upgrade(url: str) -> None:
+    await asyncio.to_thread(upgrade_sync, url)

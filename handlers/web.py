@@ -87,13 +87,16 @@ class Web:
 
     # --- health -------------------------------------------------------------------------------
 
+    def _current_heads(self) -> frozenset[str]:
+        with self.services.db.read_engine.connect() as conn:
+            return current_revisions(conn)
+
     async def healthz(self, _: Request) -> Response:
         return PlainTextResponse("ok")
 
     async def readyz(self, _: Request) -> Response:
         try:
-            async with self.services.db.engine.connect() as conn:
-                current = await conn.run_sync(current_revisions)
+            current = await self.services.db.run(self._current_heads, reads=True)
         except Exception as exc:
             return PlainTextResponse(f"database unreachable: {type(exc).__name__}", status_code=503)
         if current != self._heads:

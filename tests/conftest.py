@@ -42,16 +42,16 @@ async def _fresh_postgres() -> None:
     assert PG_URL
     if not _pg_migrated:
         db = Database(PG_URL)
-        async with db.engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
         await db.dispose()
         await upgrade(PG_URL)
         _pg_migrated = True
     db = Database(PG_URL)
     tables = ", ".join(t.name for t in models.Base.metadata.sorted_tables)
-    async with db.engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    with db.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     await db.dispose()
 
 

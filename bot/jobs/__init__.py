@@ -13,9 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from models import JobRun
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -45,19 +42,6 @@ def job(name: str, **schedule: Any) -> Callable[[JobFn], JobFn]:
         return fn
 
     return register
-
-
-async def claim(session: AsyncSession, job_name: str, scope: str, period: str, now: datetime) -> bool:
-    """True when this call is the first to run `job_name` for `scope` in `period`."""
-    from bot.services.ledger import _insert
-
-    inserted = await session.scalar(
-        _insert(session, JobRun)
-        .values(job=job_name, scope=scope, period=period, started_at=now)
-        .on_conflict_do_nothing()
-        .returning(JobRun.id)
-    )
-    return inserted is not None
 
 
 def load() -> dict[str, Job]:

@@ -22,8 +22,8 @@ async def w(services: Services) -> World:
 
 
 async def _summary(services: Services, community_id: int, year: int, month: int):  # noqa: ANN202
-    async with services.db.uow() as uow:
-        return await reports_module.read_ledger_summary(uow.session, community_id, ReportMonth(year, month, "Asia/Shanghai"))
+    with services.db.uow() as session:
+        return reports_module.read_ledger_summary(session, community_id, ReportMonth(year, month, "Asia/Shanghai"))
 
 
 async def test_move_approve_accept(services: Services, w: World) -> None:

@@ -62,8 +62,8 @@ async def test_worker_adds_edits_restocks_and_withdraws_items(services: Services
     await chat.say("worker1", "/restock I1 5 补货", request_key="u-7")
     assert "之前已经记过了" in (await chat.say("worker1", "/restock I1 5 补货", request_key="u-7")).text
     assert await stock(services, 1) == 33
-    async with services.db.uow() as uow:
-        restocks = list(await uow.session.scalars(
+    with services.db.uow() as session:
+        restocks = list(session.scalars(
             select(AuditEntry.details).where(AuditEntry.action == "catalogue.restock").order_by(AuditEntry.id)
         ))
     assert [(d["quantity"], d["reason"]) for d in restocks] == [(10, "爱心企业捐赠"), (-2, "包装破损"), (5, "补货")]
@@ -175,7 +175,7 @@ async def test_reconciliation_spans_months(
     assert "只有本社区的社区工作者" in (await Chat(services).say("volunteer1", "/reconcile")).text
 
     # The line is checked, not just summed: a movement with the wrong sign is caught.
-    await services.db.transaction(lambda s: s.execute(
+    await services.db.run(services.db.transaction, lambda s: s.execute(
         text("UPDATE stock_movements SET delta = 0 WHERE kind = 'release'")
     ))
     tampered = await shop.reconcile(None, w.community_id, date(2026, 11, 1))

@@ -196,8 +196,8 @@ async def test_wrong_or_used_code_and_other_community_change_nothing(services: S
     # Nothing changed but the audit of the four wrong codes (a guard against guessing).
     accounts, items, redemptions, (transfers, movements, audits, notes) = await snapshot(services)
     assert (accounts, items, redemptions, (transfers, movements, audits - 4, notes)) == before
-    async with services.db.read() as uow:
-        actions = list(await uow.session.scalars(text("SELECT action FROM audit_log ORDER BY id DESC LIMIT 4")))
+    with services.db.read() as session:
+        actions = list(session.scalars(text("SELECT action FROM audit_log ORDER BY id DESC LIMIT 4")))
     assert actions == ["handover.wrong_code"] * 4
 
     assert "核销成功" in (await chat.say("worker1", f"/pickup {code}")).text
