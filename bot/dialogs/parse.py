@@ -216,7 +216,8 @@ def parse_future_date(text: str, today: date) -> date | None:
 
 YES_WORDS = frozenset({"yes", "y", "ok", "okay", "是", "是的", "确认", "确定", "好", "好的", "对", "对的",
                        "提交", "可以", "行"})
-SKIP_WORDS = frozenset({"skip", "跳过", "不用", "没有", "无", "略", "-", "—"})
+# Also "done": a last optional step (a visit's note) is finished by saying so.
+SKIP_WORDS = frozenset({"skip", "跳过", "不用", "没有", "无", "略", "-", "—", "done", "完成", "好了"})
 
 
 def _answer(text: str) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import date
 
 from bot.dialogs.core import Context, Document, Input, Reply, command, option, reply, step
-from bot.dialogs.parse import parse_ref, words as split_words
+from bot.dialogs.parse import is_skip, parse_ref, words as split_words
 from bot.flows.common import person_arg
 from bot.errors import InvalidInput
 from bot.i18n import T, Text
@@ -130,7 +130,7 @@ def _field_step(name: str) -> None:
     @step("addelder", name)
     async def answer(ctx: Context, inp: Input) -> list[Reply]:
         value = (inp.option or inp.text).strip()
-        if name in OPTIONAL and value.lower() in ("skip", "跳过"):
+        if name in OPTIONAL and is_skip(value):
             value = ""
         try:
             if name == "birth_year":  # the only check that needs the community's date

@@ -12,7 +12,7 @@ from bot.dialogs.parse import (
 )
 from bot.errors import DomainError, InvalidInput, LooksRepeated, NotFound
 from bot.flows.common import person_arg, reason_step
-from bot.flows.decisions import MOST, decider, pending_source
+from bot.flows.decisions import MOST, Decider
 from bot.flows.deadlines import deadline_marker
 from bot.i18n import T, Text, hours
 from bot.services.hours import Category, LogView, clean_note, points_for
@@ -358,8 +358,7 @@ async def _reject_log(ctx: Context, log_id: int, reason: str) -> list[Reply]:
     return await _reject(ctx, log_id, reason)
 
 
-pending_source(pending_logs)
-decider("H", _approve_logs, _reject_log, _all_pending_logs)
+DECIDER = Decider("H", _approve_logs, _reject_log, _all_pending_logs, pending=pending_logs)
 
 
 async def _reject(ctx: Context, log_id: int, reason: str) -> list[Reply]:

@@ -14,7 +14,7 @@ from bot.dialogs.parse import is_skip, is_yes, parse_amount, parse_duration, par
 from bot.errors import DomainError, InvalidInput
 from bot.flows.common import person_arg, reason_step
 from bot.flows.deadlines import deadline_marker
-from bot.flows.decisions import decider, pending_source
+from bot.flows.decisions import Decider
 from bot.flows.hours import DURATIONS, _category, _category_label
 from bot.i18n import T, Text, hours
 from bot.services.hours import Category, points_for
@@ -468,8 +468,7 @@ async def _refuse_request_ref(ctx: Context, request_id: int, reason: str) -> lis
     return await refuse(ctx, f"Q{request_id} {reason}")
 
 
-pending_source(pending_requests)
-decider("Q", _grant_requests, _refuse_request_ref)  # /approve Q7, /reject Q7: the pool pays or not
+DECIDER = Decider("Q", _grant_requests, _refuse_request_ref, pending=pending_requests)  # /approve Q7: the pool pays
 
 
 @command("grant", role="worker", help_key="help.grant", aliases=("批准求助",))

@@ -26,13 +26,12 @@ from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, NotAll
 from bot.i18n import T, Text, hours as _hours, render
 from bot.services.audit import audit
 from bot.services.access import check_role, effective_role, require_role, role_in
-from bot.services.hours import HoursService, points_for
+from bot.services.hours import HoursService, check_minutes, points_for
 from bot.services.ledger import Ledger, Ref
 from bot.services.deadlines import WAITING_SOURCES, Item
 from bot.services.family import may_act_for
 from bot.services.notify import notify, notify_workers
 from bot.services.reports import Column, Sheet
-from bot.services.visits import check_minutes
 from bot.settings import Settings
 from models import Community, Grid, Membership, Person, ServiceCategory, ServiceLog, ServiceRequest
 from models.requests import PAYERS, SLOTS

@@ -20,7 +20,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock, Month
-from bot.db import Database
+from bot.db import Database, reads
 from bot.errors import (
     AlreadyDecided, DomainError, IdempotencyConflict, InvalidInput, NotAllowed, NotFound, OutOfStock,
 )
@@ -172,7 +172,7 @@ class ShopService:
         name, price = clean_item_name(name), check_price(price)
         if stock is not None and (not isinstance(stock, int) or not 0 <= stock <= MAX_STOCK):
             raise InvalidInput("error.bad_stock", max=MAX_STOCK)
-        donor = _clean_donor(donor)
+        donor = clean_donor(donor)
 
         def work(session: Session) -> ItemView:
             require_role(session, actor_id, community_id, "worker")
@@ -207,7 +207,7 @@ class ShopService:
         elif field == "price":
             value = check_price(value)
         else:
-            value = _clean_donor(value if isinstance(value, str) else None)
+            value = clean_donor(value if isinstance(value, str) else None)
 
         def work(session: Session) -> ItemView:
             item = self._managed_item(session, actor_id, item_id)
@@ -462,6 +462,16 @@ class ShopService:
 
         return self.db.transaction(work)
 
+    @reads
+    def rejectable(self, worker_id: int, redemption_id: int) -> RedemptionView:
+        """What `reject` would refuse before it is given a reason, so a worker is not asked for one
+        in vain: the redemption must exist, be theirs to decide and still be open."""
+        with self.db.read() as session:
+            r = self._decidable(session, worker_id, redemption_id)
+            if r.status not in OPEN:
+                raise AlreadyDecided("error.redemption_decided", id=f"R{r.id}", status=T(f"shop.status.{r.status}"))
+            return _view(session, redemption_id)
+
     def pickup(self, worker_id: int, community_id: int, code: str) -> Outcome:
         """Hand-over (核销): the code names an approved redemption of this community; the held
         points post and the redemption is done. A wrong or used code changes nothing."""
@@ -696,7 +706,8 @@ def _key(r: Redemption, phase: str) -> str:
     return f"redeem:R{r.id}:{phase}"
 
 
-def _clean_donor(raw: str | None) -> str | None:
+def clean_donor(raw: str | None) -> str | None:
+    """A donor's name as kept; longer than DONOR_MAX is refused, never cut short."""
     donor = " ".join((raw or "").split())
     if donor in ("", "-"):
         return None

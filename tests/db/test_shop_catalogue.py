@@ -36,6 +36,9 @@ async def test_worker_adds_edits_restocks_and_withdraws_items(services: Services
     asked = await chat.say("worker1", "80")
     assert asked.options == ["-"]
     await chat.say("worker1", "15")
+    # A donor's name too long is refused in words, never cut short; the step asks again.
+    refused = await chat.say("worker1", "福" * 101)
+    assert refused.text.startswith("捐赠单位名称最多 100 个字。") and "是哪家爱心企业捐赠的" in refused.text
     asked = await chat.say("worker1", "福满仓粮油")
     assert "照片" in asked.text
     confirm = (await chat.send("worker1", Input(photo="file-oil"))).text

@@ -65,6 +65,7 @@ def test_numbers_words_and_answers() -> None:
     assert split_command("余额。") == ("余额", "") and split_command("／log 2h") == ("/log", "2h")
     assert is_yes("好的！") and is_yes("提交") and not is_yes("不")
     assert is_skip("跳过") and is_skip("skip") and not is_skip("陪聊")
+    assert is_skip("完成。") and is_skip("Done") and is_skip("没有")  # a visit's note used to have its own list
 
 
 def test_control_characters_and_bidi_overrides_are_dropped() -> None:
