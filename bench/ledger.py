@@ -302,15 +302,15 @@ async def _community(services: Services, name: str) -> tuple[int, list[int]]:
     for i in range(PEOPLE):
         person, _ = await people.identify("console", f"{name}-{i}", display_name=f"居民{i}")
         await people.join(person.id, code)
-        await services.db.transaction(lambda s, p=person.id: services.ledger.earn(
+        await services.db.run(services.db.transaction, lambda s, p=person.id: services.ledger.earn(
             s, community_id=community.id, person_id=p, amount=FUNDING, key=f"{name}:fund:{p}"))
         ids.append(person.id)
     return community.id, ids
 
 
 async def _balances(services: Services, community_id: int, people: list[int]) -> list[tuple[int, int]]:
-    async with services.db.uow() as uow:
-        rows = dict(((r.person_id, (r.posted, r.pending)) for r in (await uow.session.execute(
+    with services.db.uow() as session:
+        rows = dict(((r.person_id, (r.posted, r.pending)) for r in (session.execute(
             select(Account.person_id, Account.posted, Account.pending).where(Account.community_id == community_id)
         )).all()))
     return [rows[p] for p in people]
@@ -352,8 +352,8 @@ async def bench_database(url: str, args: argparse.Namespace) -> dict[str, Any]:
     try:
         svc_cid, svc_people = await _community(services, "bench-services")
         raw_cid, raw_people = await _community(services, "bench-baseline")
-        async with services.db.uow() as uow:
-            rows = (await uow.session.execute(
+        with services.db.uow() as session:
+            rows = (session.execute(
                 select(Account.kind, Account.person_id, Account.id).where(Account.community_id == raw_cid)
             )).all()
         system = {kind: account for kind, person, account in rows if person is None}

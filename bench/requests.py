@@ -64,7 +64,7 @@ async def _district(services: Services) -> Caller:
             for g in ("一网格", "二网格", "三网格", "四网格"):
                 grid = Grid(community_id=cid, name=g)
                 session.add(grid)
-                await session.flush()
+                session.flush()
                 grid_ids.append(grid.id)
             grids[cid] = grid_ids
             people = []
@@ -72,7 +72,7 @@ async def _district(services: Services) -> Caller:
                 person = Person(display_name=f"居民{cid}-{i}", locale="zh-CN", is_admin=False, community_id=cid,
                                 created_at=now)
                 session.add(person)
-                await session.flush()
+                session.flush()
                 session.add(Membership(person_id=person.id, community_id=cid, role="resident", confirmed=True,
                                        joined_at=now))
                 people.append(person.id)
@@ -96,12 +96,12 @@ async def _district(services: Services) -> Caller:
                     "created_at": now - timedelta(minutes=i),
                 })
         for start in range(0, len(rows), 1000):
-            await session.execute(insert(ServiceRequest), rows[start:start + 1000])
+            session.execute(insert(ServiceRequest), rows[start:start + 1000])
 
-    await services.db.transaction(work)
+    await services.db.run(services.db.transaction, work)
     if not services.db.sqlite:
-        async with services.db.engine.begin() as conn:
-            await conn.execute(text("ANALYZE"))
+        with services.db.engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
     return Caller("console", "bench-volunteer", display_name="志愿者", handle="bench-volunteer")
 
 

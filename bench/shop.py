@@ -68,15 +68,15 @@ async def _community(services: Services, tag: str, buyers: int) -> tuple[int, in
             person = Person(display_name=f"b{i}", locale="zh-CN", is_admin=False, community_id=community.id,
                             created_at=now)
             session.add(person)
-            await session.flush()
+            session.flush()
             session.add(Membership(person_id=person.id, community_id=community.id, role="volunteer",
                                    confirmed=True, joined_at=now))
-            await services.ledger.earn(session, community_id=community.id, person_id=person.id,
+            services.ledger.earn(session, community_id=community.id, person_id=person.id,
                                        amount=1_000_000, key=f"bench:{tag}:{person.id}")
             ids.append(person.id)
         return ids
 
-    return community.id, workers[0], workers[1], await services.db.transaction(work)
+    return community.id, workers[0], workers[1], await services.db.run(services.db.transaction, work)
 
 
 async def _cycle(services: Services, n: int) -> dict[str, Any]:

@@ -251,20 +251,20 @@ async def load_postgres(url: str, rows: dict[str, list[tuple]]) -> None:
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
         async with conn.transaction():
-            await conn.execute("SET LOCAL session_replication_role = replica")
+            conn.execute("SET LOCAL session_replication_role = replica")
             indexes = await conn.fetch(
                 "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = 'public' AND NOT EXISTS "
                 "(SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"
             )
             for index in indexes:
-                await conn.execute(f'DROP INDEX "{index["indexname"]}"')
+                conn.execute(f'DROP INDEX "{index["indexname"]}"')
             for table, data in rows.items():
                 await conn.copy_records_to_table(table, records=data, columns=list(COLUMNS[table]))
             for index in indexes:
-                await conn.execute(index["indexdef"])
+                conn.execute(index["indexdef"])
         for table in rows:
-            await conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
-        await conn.execute("VACUUM ANALYZE")  # statistics, and the visibility map for index-only scans
+            conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+        conn.execute("VACUUM ANALYZE")  # statistics, and the visibility map for index-only scans
     finally:
         await conn.close()
 

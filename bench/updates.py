@@ -175,7 +175,8 @@ class Driver:
         def count(*args: Any) -> None:
             self.sent_sql += 1
 
-        event.listen(services.db.engine.sync_engine, "before_cursor_execute", count)
+        for engine in {services.db.engine, services.db.read_engine}:
+            event.listen(engine, "before_cursor_execute", count)
 
     def reset(self) -> None:
         self.latencies.clear()

@@ -241,7 +241,7 @@ async def measure(url: str, district: District, samples: int) -> dict[str, Any]:
             started = time.perf_counter()
             report = await services.visits.morning()
             runs.append(time.perf_counter() - started)
-            await services.db.transaction(_forget_the_morning)
+            await services.db.run(services.db.transaction, _forget_the_morning)
         # The worker with the most elders in the first community.
         due = await services.visits.due_for(district.worker(0, 0), 1, everyone=True)
         busiest = max(range(WORKERS), key=lambda k: sum(1 for i in due.items if i.worker_id == district.worker(0, k)))
@@ -273,8 +273,8 @@ async def measure(url: str, district: District, samples: int) -> dict[str, Any]:
 
 
 async def _forget_the_morning(session: Any) -> None:
-    await session.execute(text("DELETE FROM job_runs"))
-    await session.execute(text("DELETE FROM notifications"))
+    session.execute(text("DELETE FROM job_runs"))
+    session.execute(text("DELETE FROM notifications"))
 
 
 async def run_sqlite(district: District, samples: int) -> dict[str, Any]:

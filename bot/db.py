@@ -1,45 +1,63 @@
-"""Async engine, session factory and the unit of work services commit through."""
+"""Engine, sessions and the one hand-off between the async adapters and the synchronous services.
+
+Services are plain synchronous SQLAlchemy code. An adapter awaits a service call, and the whole
+call (every statement and the commit) runs on a database thread, handed over once
+(`Database.run`). SQLite: one writer thread with its own connection, and reader threads (WAL);
+PostgreSQL: psycopg 3 with a pool and a thread per connection."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import sqlite3
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-
-try:  # the greenlet bridge SQLAlchemy's own asyncio adapters use to await from sync code
-    from sqlalchemy.util.concurrency import await_
-except ImportError:  # SQLAlchemy 2.0 calls it await_only
-    from sqlalchemy.util import await_only as await_
+from sqlalchemy.orm import Session, sessionmaker
 
 T = TypeVar("T")
+PG_POOL = 10
 
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> AsyncEngine:
+def sync_url(url: str) -> str:
+    """The URL with the synchronous driver; the async driver names operators already configured
+    (`sqlite+aiosqlite`, `postgresql+asyncpg`) keep working."""
+    scheme, sep, rest = url.partition("://")
+    if scheme.startswith("sqlite"):
+        return f"sqlite+pysqlite{sep}{rest}"
+    if scheme.startswith("postgresql"):
+        return f"postgresql+psycopg{sep}{rest}"
+    return url
+
+
+def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
     """`read_only` (SQLite): no transaction at all, so readers never take the write lock; with
-    WAL each statement reads a committed snapshot while a writer works."""
+    WAL each statement reads a committed snapshot while the writer works."""
+    url = sync_url(url)
     if not is_sqlite(url):
-        kwargs.setdefault("pool_size", 10)
-        kwargs.setdefault("max_overflow", 20)
-        return create_async_engine(url, **kwargs)
+        kwargs.setdefault("pool_size", PG_POOL)
+        kwargs.setdefault("max_overflow", 0)
+        return create_engine(url, **kwargs)
 
-    # The pool's blanket ROLLBACK on return costs a trip to aiosqlite's thread per unit of work.
-    # Readers run in autocommit (no BEGIN, nothing to roll back; each statement sees a committed
-    # snapshot); writers roll back only when a transaction is really open (listener below).
+    # Readers run in autocommit (nothing to roll back); the writer rolls back only when a
+    # transaction is really open (listener below), so returning a connection costs nothing.
     kwargs.setdefault("pool_reset_on_return", None)
-    engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let us issue BEGIN ourselves (below); the driver's implicit BEGIN is deferred.
+        # Autocommit at the driver: we issue BEGIN ourselves (below).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=30000", "synchronous=NORMAL"):
@@ -48,91 +66,154 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> AsyncEng
 
     if not read_only:
 
-        @event.listens_for(engine.sync_engine, "begin")
+        @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            # IMMEDIATE takes the write lock up front, so two writers never deadlock on upgrade
-            # and the guarded balance updates are serialised across connections and processes.
-            # Sent on the driver connection itself: one trip to aiosqlite's thread instead of
-            # three (cursor, execute, close) and no statement execution machinery.
+            # IMMEDIATE takes the write lock up front, so two writers (another process) never
+            # deadlock on upgrade and the guarded balance updates are serialised.
             try:
-                await_(conn.connection.driver_connection.execute("BEGIN IMMEDIATE"))
+                conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:  # wrapped as SQLAlchemy would: a busy database is retried
                 raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
 
-        @event.listens_for(engine.sync_engine, "reset")
+        @event.listens_for(engine, "reset")
         def _on_reset(dbapi_connection: Any, _record: Any, state: Any) -> None:
-            # A unit of work left without commit or rollback (a cancelled task) must not hand
-            # the write lock to the next user of this connection.
-            if not state.terminate_only and dbapi_connection.driver_connection.in_transaction:
+            # A unit of work left without commit or rollback must not hand the write lock on.
+            if not state.terminate_only and dbapi_connection.in_transaction:
                 dbapi_connection.rollback()
 
     return engine
 
 
+def insert(session: Session, table: Any) -> Any:
+    """INSERT for the session's dialect, with its ON CONFLICT clauses."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(table)
+
+
+def claim(session: Session, job_name: str, scope: str, period: str, now: datetime) -> bool:
+    """True when this call is the first to run `job_name` for `scope` in `period`: the claim
+    commits with the job's effects, so a restart or a second process never repeats a period."""
+    from models import JobRun
+
+    inserted = session.scalar(
+        insert(session, JobRun)
+        .values(job=job_name, scope=scope, period=period, started_at=now)
+        .on_conflict_do_nothing()
+        .returning(JobRun.id)
+    )
+    return inserted is not None
+
+
+def reads(method: Callable[..., T]) -> Callable[..., T]:
+    """Marks a service method that only reads: on SQLite it runs on a reader thread, beside the
+    writer."""
+    method.reads = True  # type: ignore[attr-defined]
+    return method
+
+
+def in_caller(method: Callable[..., T]) -> Callable[..., T]:
+    """Marks a service method that touches no database: the async side calls it directly."""
+    method.in_caller = True  # type: ignore[attr-defined]
+    return method
+
+
 class Database:
-    """Owns the engine and hands out units of work."""
+    """Owns the engines, hands out units of work, and runs service calls on its threads."""
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
-        self.read_engine = make_engine(url, read_only=True, **engine_kwargs) if is_sqlite(url) else self.engine
-        self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        if self.sqlite:
+            self.read_engine = make_engine(url, read_only=True, **engine_kwargs)
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="db-writer")
+            self._readers = ThreadPoolExecutor(2, thread_name_prefix="db-reader")
+        else:
+            self.read_engine = self.engine
+            self._writer = self._readers = ThreadPoolExecutor(
+                self.engine.pool.size(), thread_name_prefix="db")  # type: ignore[attr-defined]
+        self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
 
     @property
     def sqlite(self) -> bool:
         return is_sqlite(self.url)
 
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions)
+    async def run(self, fn: Callable[..., T], /, *args: Any, reads: bool = False, **kwargs: Any) -> T:
+        """The one hand-off: `fn` (synchronous, its whole unit of work) runs on a database thread."""
+        call = functools.partial(fn, *args, **kwargs) if args or kwargs else fn
+        return await asyncio.get_running_loop().run_in_executor(self._readers if reads else self._writer, call)
 
-    def read(self) -> UnitOfWork:
-        """A unit of work for reading only; it is never committed."""
-        return UnitOfWork(self._read_sessions)
+    @contextmanager
+    def uow(self) -> Iterator[Session]:
+        """One session and one transaction; only services commit, leaving rolls back. Loaded
+        objects stay readable (detached) after it, so plain values can be returned."""
+        with self.sessions() as session:
+            yield session
 
-    async def transaction(self, work: Callable[[AsyncSession], Awaitable[T]], retries: int = 4) -> T:
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading only; it is never committed."""
+        with self._read_sessions() as session:
+            yield session
+
+    def transaction(self, work: Callable[[Session], T], retries: int = 4) -> T:
         """Run `work` in one transaction and commit; rerun it when a concurrent writer won a
         unique key (the rerun then sees the winner's row and replays) or PostgreSQL reports a
         deadlock or serialisation failure."""
         for attempt in range(retries + 1):
-            async with self.uow() as uow:
+            with self.sessions() as session:
                 try:
-                    result = await work(uow.session)
-                    await uow.commit()
+                    result = work(session)
+                    session.commit()
                     return result
                 except (IntegrityError, DBAPIError) as exc:
                     if attempt == retries or not _retryable(exc):
                         raise
-            await asyncio.sleep(0.001 * (attempt + 1))
+            time.sleep(0.001 * (attempt + 1))
         raise AssertionError("unreachable")
 
     async def dispose(self) -> None:
-        await self.engine.dispose()
+        await self.run(self._dispose)
+        for executor in {self._writer, self._readers}:
+            executor.shutdown(wait=False)
+
+    def _dispose(self) -> None:
+        self.engine.dispose()
         if self.read_engine is not self.engine:
-            await self.read_engine.dispose()
+            self.read_engine.dispose()
 
 
 def _retryable(exc: DBAPIError) -> bool:
     if isinstance(exc, IntegrityError):
         return True
-    code = getattr(getattr(exc.orig, "__cause__", None), "sqlstate", None) or getattr(exc.orig, "sqlstate", None)
+    code = getattr(exc.orig, "sqlstate", None) or getattr(getattr(exc.orig, "__cause__", None), "sqlstate", None)
     return code in ("40001", "40P01") or "database is locked" in str(exc.orig)
 
 
-class UnitOfWork:
-    """One session and one transaction; only services call commit, leaving rolls back."""
+class Offloaded:
+    """A service as the async side sees it: each call of a method is one `Database.run` of the
+    whole synchronous method. Methods marked `in_caller`, async methods and other attributes pass
+    through; `.sync` is the service itself, for composing calls inside one unit of work."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
+    def __init__(self, service: Any, db: Database) -> None:
+        self.sync, self._db = service, db
 
-    async def __aenter__(self) -> UnitOfWork:
-        self.session = self._sessions()
-        return self
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self.sync, name)
+        if getattr(value, "db", None) is self._db:  # a part of the service (visits.roster)
+            part = Offloaded(value, self._db)
+            setattr(self, name, part)
+            return part
+        if not callable(value) or getattr(value, "in_caller", False) or inspect.iscoroutinefunction(value) \
+                or inspect.isclass(value):
+            return value
+        db, read_only = self._db, getattr(value, "reads", False)
 
-    async def __aexit__(self, *exc: object) -> None:
-        # close() rolls back what was not committed; unlike rollback() it leaves the loaded
-        # objects readable (detached), so plain values can be returned from the work.
-        await self.session.close()
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return await db.run(value, *args, reads=read_only, **kwargs)
 
-    async def commit(self) -> None:
-        await self.session.commit()
+        setattr(self, name, call)  # later calls skip __getattr__
+        return call

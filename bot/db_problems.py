@@ -42,12 +42,14 @@ def database_problem(exc: BaseException, url: str) -> Text | None:
                                            "port": parsed.port or 5432, "user": parsed.username or "postgres"})
         if isinstance(error, (ConnectionRefusedError, TimeoutError)) or name in (
             "CannotConnectNowError", "ConnectionDoesNotExistError",
-        ) or "Connect call failed" in text or "could not connect" in text:
+        ) or "Connect call failed" in text or "could not connect" in text or "Connection refused" in text:
             return Text("cli.db_down", {"host": parsed.host or "127.0.0.1", "port": parsed.port or 5432})
         if "unable to open database file" in text:
             return Text("cli.sqlite_unopenable", {"path": parsed.database or ""})
         if "database is locked" in text:
             return Text("cli.db_locked", {"path": parsed.database or "", "seconds": BUSY_TIMEOUT_SECONDS})
-        if name in ("InvalidPasswordError", "InvalidAuthorizationSpecificationError"):
+        if name in ("InvalidPasswordError", "InvalidAuthorizationSpecificationError") or (
+            "authentication failed" in text
+        ):
             return Text("cli.db_refused", {"user": parsed.username or "", "host": parsed.host or ""})
     return None

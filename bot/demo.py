@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from bot.db import Database
 from bot.services import Services
 from models import Community, Notification, Person
 
@@ -34,15 +35,17 @@ async def _person(services: Services, handle: str, name: str) -> int:
     return person.id
 
 
+def _seeded(db: Database) -> bool:
+    with db.read() as session:
+        return session.scalar(select(Community.id).where(Community.name == COMMUNITY)) is not None
+
+
 async def seed(services: Services) -> DemoWorld | None:
     """Seed the demo community; None when it is already there."""
-    async with services.db.read() as uow:
-        if await uow.session.scalar(select(Community.id).where(Community.name == COMMUNITY)):
-            return None
+    if await services.db.run(_seeded, services.db):
+        return None
     admin = await _person(services, *ADMIN)
-    async with services.db.uow() as uow:
-        (await uow.session.get(Person, admin)).is_admin = True
-        await uow.commit()
+    await services.db.run(services.db.transaction, lambda session: setattr(session.get(Person, admin), "is_admin", True))
     community = await services.people.create_community(COMMUNITY)
     world = DemoWorld(community.id, admin)
     for handle, name in WORKERS:
@@ -65,9 +68,9 @@ async def seed(services: Services) -> DemoWorld | None:
 
     for seed_feature in (seed_shop, seed_visits, seed_teams, seed_requests):
         await seed_feature(services, world)
-    async with services.db.uow() as uow:  # the past is not news: nobody is notified of it
-        await uow.session.execute(update(Notification).values(delivered_at=services.clock.now()))
-        await uow.commit()
+    # The past is not news: nobody is notified of it.
+    await services.db.run(services.db.transaction, lambda session: session.execute(
+        update(Notification).values(delivered_at=services.clock.now())))
     return world
 
 
@@ -75,7 +78,7 @@ async def _history(services: Services, world: DemoWorld) -> None:
     """A month of logs: most approved by a worker, the newest few still pending."""
     rng = random.Random(7)
     categories = await services.hours.categories(world.community_id)
-    today = services.hours.today(services.settings.timezone)
+    today = services.clock.community(services.settings.timezone).today()
     for n, volunteer in enumerate(world.volunteers):
         days = sorted(rng.sample(range(1, 30), 6), reverse=True)
         for k, days_ago in enumerate(days):

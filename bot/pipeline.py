@@ -40,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.services import Services
 from bot.services.delivery import Failed, Outcome, Sent, short
@@ -75,12 +75,14 @@ class Handling:
     hold: float | None = None
     settled: bool = field(default=False)
 
-    async def settle(self, session: AsyncSession, reply: dict[str, Any] | None, *, hold: float | None = None) -> None:
-        await self.services.inbox.settle(session, self.entry, reply, hold=hold)
+    def settle(self, session: Session, reply: dict[str, Any] | None, *, hold: float | None = None) -> None:
+        """Inside the transaction that finishes the handling, on the database thread."""
+        self.services.inbox.sync.settle(session, self.entry, reply, hold=hold)
         self.reply, self.hold, self.settled = reply, hold, True
 
     async def finish(self, reply: dict[str, Any] | None = None, *, hold: float | None = None) -> None:
-        await self.services.db.transaction(lambda session: self.settle(session, reply, hold=hold))
+        db = self.services.db
+        await db.run(db.transaction, lambda session: self.settle(session, reply, hold=hold))
 
 
 class InboxWorker:

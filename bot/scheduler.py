@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from bot import jobs
+from bot.db import sync_url
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -133,7 +134,7 @@ class Leader:
             self.scheduler.stop()
             return
         # Its own connection outside any pool: the lock lives exactly as long as the connection.
-        engine = create_async_engine(self.url, poolclass=NullPool)
+        engine = create_async_engine(sync_url(self.url), poolclass=NullPool)  # psycopg, in its async mode
         try:
             while not self._stop.is_set():
                 await self._step(engine)

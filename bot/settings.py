@@ -18,7 +18,7 @@ class Settings(BaseSettings):
         env_prefix="LOVEBANK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
-    database_url: str = "sqlite+aiosqlite:///./lovebank.db"
+    database_url: str = "sqlite:///./lovebank.db"
     telegram_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org/bot"
     timezone: str = "Asia/Shanghai"
@@ -52,8 +52,9 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _known_driver(cls, value: str) -> str:
-        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        # The async driver names of earlier versions still work: bot.db maps them to psycopg/sqlite3.
+        if not value.startswith(("sqlite://", "sqlite+", "postgresql://", "postgresql+")):
+            raise ValueError("must start with sqlite:// or postgresql://")
         return value
 
     @field_validator("timezone")

@@ -1,8 +1,6 @@
-"""Alembic environment: async engine, batch mode on SQLite so ALTERs work there too."""
+"""Alembic environment: batch mode on SQLite so ALTERs work there too."""
 
 from __future__ import annotations
-
-import asyncio
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -34,11 +32,11 @@ def _configure(connection: Connection) -> None:
         context.run_migrations()
 
 
-async def _run_async() -> None:
+def _run_online() -> None:
     engine = make_engine(_url())
-    async with engine.connect() as connection:
-        await connection.run_sync(_configure)
-    await engine.dispose()
+    with engine.connect() as connection:
+        _configure(connection)
+    engine.dispose()
 
 
 def run() -> None:
@@ -50,7 +48,7 @@ def run() -> None:
         with context.begin_transaction():
             context.run_migrations()
     else:
-        asyncio.run(_run_async())
+        _run_online()
 
 
 run()

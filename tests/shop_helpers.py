@@ -48,7 +48,7 @@ class Chat:
 
 
 async def fund(services: Services, w: World, person_id: int, amount: int) -> None:
-    await services.db.transaction(lambda s: services.ledger.earn(
+    await services.db.run(services.db.transaction, lambda s: services.ledger.earn(
         s, community_id=w.community_id, person_id=person_id, amount=amount, key=f"fund:{person_id}:{amount}"
     ))
 
@@ -57,9 +57,9 @@ async def account(
     services: Services, community_id: int, person_id: int | None, kind: str = "person"
 ) -> tuple[int, int]:
     """(posted, pending) as stored."""
-    async with services.db.uow() as uow:
+    with services.db.uow() as session:
         owner = Account.person_id.is_(None) if person_id is None else Account.person_id == person_id
-        row = (await uow.session.execute(
+        row = (session.execute(
             select(Account.posted, Account.pending).where(
                 Account.community_id == community_id, Account.kind == kind, owner
             )
@@ -68,43 +68,43 @@ async def account(
 
 
 async def stock(services: Services, item_id: int) -> int | None:
-    async with services.db.uow() as uow:
-        return await uow.session.scalar(select(ShopItem.stock).where(ShopItem.id == item_id))
+    with services.db.uow() as session:
+        return session.scalar(select(ShopItem.stock).where(ShopItem.id == item_id))
 
 
 async def redemption(services: Services, redemption_id: int) -> Redemption:
-    async with services.db.uow() as uow:
-        found = await uow.session.get(Redemption, redemption_id)
+    with services.db.uow() as session:
+        found = session.get(Redemption, redemption_id)
         assert found is not None
         return found
 
 
 async def count_transfers(services: Services, **where: object) -> int:
-    async with services.db.uow() as uow:
+    with services.db.uow() as session:
         stmt = select(func.count()).select_from(Transfer)
         for column, value in where.items():
             stmt = stmt.where(getattr(Transfer, column) == value)
-        return await uow.session.scalar(stmt)
+        return session.scalar(stmt)
 
 
 async def notification_keys(services: Services, person_id: int) -> list[str]:
-    async with services.db.uow() as uow:
-        return list(await uow.session.scalars(
+    with services.db.uow() as session:
+        return list(session.scalars(
             select(Notification.key).where(Notification.person_id == person_id).order_by(Notification.id)
         ))
 
 
 async def snapshot(services: Services) -> tuple:
     """Everything a supermarket action could write, to show that a refusal wrote nothing."""
-    async with services.db.uow() as uow:
-        run = uow.session.execute
-        accounts = (await run(text("SELECT id, posted, pending FROM accounts ORDER BY id"))).all()
-        items = (await run(text("SELECT id, stock, price, name, active FROM shop_items ORDER BY id"))).all()
-        redemptions = (await run(text(
+    with services.db.uow() as session:
+        run = session.execute
+        accounts = (run(text("SELECT id, posted, pending FROM accounts ORDER BY id"))).all()
+        items = (run(text("SELECT id, stock, price, name, active FROM shop_items ORDER BY id"))).all()
+        redemptions = (run(text(
             "SELECT id, status, pickup_code, decided_by_id, handed_over_by_id FROM redemptions ORDER BY id"
         ))).all()
         counts = [
-            (await run(text(f"SELECT count(*) FROM {table}"))).scalar_one()
+            (run(text(f"SELECT count(*) FROM {table}"))).scalar_one()
             for table in ("transfers", "stock_movements", "audit_log", "notifications")
         ]
         return tuple(map(tuple, accounts)), tuple(map(tuple, items)), tuple(map(tuple, redemptions)), tuple(counts)
@@ -117,10 +117,10 @@ async def ledger_invariants(services: Services, community_id: int | None = None)
     balance on their own too."""
     mine = "1 = 1" if community_id is None else f"community_id = {int(community_id)}"
     mine_a = "1 = 1" if community_id is None else f"a.community_id = {int(community_id)}"
-    async with services.db.uow() as uow:
-        run = uow.session.execute
-        assert (await run(text(f"SELECT coalesce(sum(posted), 0) FROM accounts WHERE {mine}"))).scalar_one() == 0
-        rows = (await run(text(
+    with services.db.uow() as session:
+        run = session.execute
+        assert (run(text(f"SELECT coalesce(sum(posted), 0) FROM accounts WHERE {mine}"))).scalar_one() == 0
+        rows = (run(text(
             f"""
             SELECT a.id, a.kind, a.posted, a.pending,
               coalesce((SELECT sum(t.amount) FROM transfers t
@@ -138,9 +138,9 @@ async def ledger_invariants(services: Services, community_id: int | None = None)
             assert r.pending == r.pending_sum, f"account {r.id} ({r.kind}): cached pending != open holds"
             if r.kind in ("person", "pool"):
                 assert r.posted - r.pending >= 0, f"account {r.id} ({r.kind}) overdrawn"
-        twice = (await run(text(
+        twice = (run(text(
             f"SELECT count(*) FROM (SELECT pending_id FROM transfers WHERE pending_id IS NOT NULL AND {mine}"
             " GROUP BY pending_id HAVING count(*) > 1) x"
         ))).scalar_one()
         assert twice == 0, "a hold resolved more than once"
-        assert (await run(text(f"SELECT count(*) FROM shop_items WHERE stock < 0 AND {mine}"))).scalar_one() == 0
+        assert (run(text(f"SELECT count(*) FROM shop_items WHERE stock < 0 AND {mine}"))).scalar_one() == 0

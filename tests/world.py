@@ -117,13 +117,13 @@ async def stray_chinese(services: Services, text: str) -> str | None:
 
     from models import Community, Elder, Person, ServiceCategory, ShopItem
 
-    async with services.db.read() as uow:
-        s = uow.session
-        names = [*await s.scalars(select(Community.name)), *await s.scalars(select(Person.display_name)),
-                 *await s.scalars(select(Person.real_name).where(Person.real_name.is_not(None))),
-                 *await s.scalars(select(ServiceCategory.name)), *await s.scalars(select(ShopItem.name)),
-                 *await s.scalars(select(ShopItem.donor).where(ShopItem.donor.is_not(None))),
-                 *await s.scalars(select(Elder.name)), "中文"]
+    with services.db.read() as session:
+        s = session
+        names = [*s.scalars(select(Community.name)), *s.scalars(select(Person.display_name)),
+                 *s.scalars(select(Person.real_name).where(Person.real_name.is_not(None))),
+                 *s.scalars(select(ServiceCategory.name)), *s.scalars(select(ShopItem.name)),
+                 *s.scalars(select(ShopItem.donor).where(ShopItem.donor.is_not(None))),
+                 *s.scalars(select(Elder.name)), "中文"]
     for name in sorted(names, key=len, reverse=True):
         text = text.replace(name, "")
     found = re.search(r"[\u4e00-\u9fff]+", text)
@@ -132,8 +132,8 @@ async def stray_chinese(services: Services, text: str) -> str | None:
 
 async def table_contents(services: Services, tables: Sequence[str]) -> dict[str, list[tuple]]:
     """Every row of each table, in a stable order: a changed value shows, not only a new row."""
-    async with services.db.read() as uow:
-        return {t: sorted((tuple(r) for r in (await uow.session.execute(text(f"SELECT * FROM {t}"))).all()), key=repr)
+    with services.db.read() as session:
+        return {t: sorted((tuple(r) for r in (session.execute(text(f"SELECT * FROM {t}"))).all()), key=repr)
                 for t in tables}
 
 

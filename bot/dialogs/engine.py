@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.dialogs.parse import split_command
-from bot.dialogs.core import ALIASES, COMMANDS, STEPS, Actor, Caller, Context, Input, Reply, reply
+from bot.dialogs.core import ALIASES, COMMANDS, STEPS, Actor, Caller, Context, Input, Invites, Reply, reply
 from bot.errors import DomainError
 from bot.i18n import Text, render
 from bot.services import Services
 from bot.services.access import effective_role
-from models import ActingFor, DialogState, Identity, Membership, Person
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +69,8 @@ def _position(ctx: Context) -> str:
     return f"{ctx.flow}/{ctx.step}" if ctx.flow else ""
 
 
-Settle = Callable[[AsyncSession, "Turn"], Awaitable[None]]
+# Runs on the database thread, in the transaction that saves the dialog state.
+Settle = Callable[[Session, "Turn"], None]
 
 
 @dataclass(frozen=True)
@@ -93,6 +90,7 @@ class Dialogs:
         import bot.flows  # noqa: F401  (registers every flow's commands and steps)
 
         self.services = services
+        self.invites = Invites()  # the channel adapter fills it in
 
     async def handle(self, caller: Caller, inp: Input, settle: Settle | None = None) -> Turn:
         """`settle(session, turn)` runs inside the transaction that saves the dialog state (the
@@ -197,35 +195,31 @@ class Dialogs:
         """Identity, person, role and saved state in one read; a first contact (or a new
         bootstrap admin) goes through the people service, which writes."""
         services = self.services
-        async with services.db.read() as uow:
-            loaded = await _load(uow.session, caller)
+        loaded = await services.dialog_state.load(caller.channel, caller.external_id)
         is_admin = f"{caller.channel}:{caller.external_id}" in services.settings.admins
-        if loaded is None or (is_admin and not loaded[0].is_admin) or (
-            caller.chat_id and loaded[1].chat_id != caller.chat_id
+        if loaded is None or (is_admin and not loaded.person.is_admin) or (
+            caller.chat_id and loaded.identity.chat_id != caller.chat_id
         ):
             await services.people.identify(
                 caller.channel, caller.external_id, display_name=caller.display_name, handle=caller.handle,
                 chat_id=caller.chat_id,
             )
-            async with services.db.read() as uow:
-                loaded = await _load(uow.session, caller)
+            loaded = await services.dialog_state.load(caller.channel, caller.external_id)
             assert loaded is not None
-        person, identity, role, confirmed, state, relative_id = loaded
+        person, identity, role, state = loaded.person, loaded.identity, loaded.role, loaded.state
         actor = Actor(
             person.id, identity.id, person.display_name, person.locale, person.community_id,
-            effective_role(role, confirmed), person.is_admin, caller.channel,
-            awaiting_confirmation=role == "volunteer" and not confirmed,
+            effective_role(role, loaded.confirmed), person.is_admin, caller.channel,
+            awaiting_confirmation=role == "volunteer" and not loaded.confirmed,
         )
-        if relative_id is not None:  # acting for a relative: re-checked on every turn
-            async with services.db.read() as uow:
-                relative = await services.family.acting_for(uow.session, person.id, relative_id)
-            if relative is not None:
-                actor = Actor(
-                    relative.person_id, identity.id, relative.display_name, person.locale, relative.community_id,
-                    relative.role, False, caller.channel, acting_by=person.id,
-                )
+        relative = loaded.relative
+        if relative is not None:  # acting for a relative: re-checked on every turn
+            actor = Actor(
+                relative.person_id, identity.id, relative.display_name, person.locale, relative.community_id,
+                relative.role, False, caller.channel, acting_by=person.id,
+            )
         saved: dict[str, Any] = {}
-        ctx = Context(services, actor, caller, request_key)
+        ctx = Context(services, actor, caller, request_key, invites=self.invites)
         if state is not None and services.clock.now() - state.updated_at < IDLE:
             saved = {"flow": state.flow, "step": state.step, "data": dict(state.data)}
             if state.flow:
@@ -236,7 +230,7 @@ class Dialogs:
         return ctx, saved
 
     async def _save(self, ctx: Context, replies: list[Reply], saved: dict[str, Any], listing: Listing | None,
-                    settle: Callable[[AsyncSession], Awaitable[None]] | None = None) -> None:
+                    settle: Callable[[Session], None] | None = None) -> None:
         shown = [o for r in replies for o in r.options]
         here = _position(ctx)
         if shown:
@@ -260,44 +254,7 @@ class Dialogs:
         if unchanged and settle is None:
             return  # nothing changed: no write on the hot path
 
-        async def work(session: AsyncSession) -> None:
-            if settle is not None:
-                await settle(session)
-            if unchanged:
-                return
-            identity_id = ctx.actor.identity_id
-            if not new:
-                await session.execute(delete(DialogState).where(DialogState.identity_id == identity_id))
-                return
-            # One upsert instead of a delete and an insert: a statement less on every step.
-            row = {**new, "updated_at": self.services.clock.now()}
-            insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-            await session.execute(
-                insert(DialogState).values(identity_id=identity_id, **row)
-                .on_conflict_do_update(index_elements=[DialogState.identity_id], set_=row)
-            )
-
-        await self.services.db.transaction(work)
-
-
-async def _load(
-    session: AsyncSession, caller: Caller,
-) -> tuple[Person, Identity, str | None, bool | None, DialogState | None, int | None] | None:
-    """Identity, person, role in the current community (and whether a worker confirmed it),
-    saved state and the relative the person acts for (if any): one round trip. Unconfirmed
-    volunteers act as residents until confirmed."""
-    row = (await session.execute(
-        select(Identity, Person, Membership.role, Membership.confirmed, DialogState, ActingFor.relative_id)
-        .join(Person, Person.id == Identity.person_id)
-        .outerjoin(Membership, and_(Membership.person_id == Person.id, Membership.community_id == Person.community_id))
-        .outerjoin(DialogState, DialogState.identity_id == Identity.id)
-        .outerjoin(ActingFor, ActingFor.person_id == Person.id)
-        .where(Identity.channel == caller.channel, Identity.external_id == caller.external_id)
-    )).first()
-    if row is None:
-        return None
-    identity, person, role, confirmed, state, relative_id = row
-    return person, identity, role, confirmed, state, relative_id
+        await self.services.dialog_state.save(ctx.actor.identity_id, None if unchanged else new, settle)
 
 
 class _RefusedPress(Exception):

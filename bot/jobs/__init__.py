@@ -1,4 +1,4 @@
-"""Scheduled jobs: plain service calls, registered by each feature module in this package and
+"""Scheduled jobs: plain service calls, registered by the feature modules listed in JOB_MODULES and
 scheduled by PTB's JobQueue (or run at once with `lovebank jobs run NAME`).
 
 A job claims its period by inserting a `job_runs` row inside the same transaction as its effects,
@@ -7,15 +7,11 @@ so a restart or a second process never runs the same period twice."""
 from __future__ import annotations
 
 import importlib
-import pkgutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from models import JobRun
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -35,6 +31,9 @@ class Job:
 
 
 JOBS: dict[str, Job] = {}
+# Every module of this package that registers jobs (with `@job`): what runs is what is listed.
+# Loaded on demand, since a job module pulls in its services and the chat never needs them.
+JOB_MODULES = ("deadlines", "expiry", "inbox", "posters", "requests", "shop", "stars", "visits")
 
 
 def job(name: str, **schedule: Any) -> Callable[[JobFn], JobFn]:
@@ -47,20 +46,7 @@ def job(name: str, **schedule: Any) -> Callable[[JobFn], JobFn]:
     return register
 
 
-async def claim(session: AsyncSession, job_name: str, scope: str, period: str, now: datetime) -> bool:
-    """True when this call is the first to run `job_name` for `scope` in `period`."""
-    from bot.services.ledger import _insert
-
-    inserted = await session.scalar(
-        _insert(session, JobRun)
-        .values(job=job_name, scope=scope, period=period, started_at=now)
-        .on_conflict_do_nothing()
-        .returning(JobRun.id)
-    )
-    return inserted is not None
-
-
 def load() -> dict[str, Job]:
-    for module in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{module.name}")
+    for name in JOB_MODULES:
+        importlib.import_module(f"{__name__}.{name}")
     return JOBS

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot.clock import Clock
-from bot.db import Database
+from bot.db import Database, Offloaded
+from bot.services.dialog_state import DialogStates
 from bot.services.downloads import DownloadsService
 from bot.services.deadlines import DeadlinesService
 from bot.services.expiry import ExpiryService
@@ -29,28 +30,39 @@ from bot.settings import Settings
 
 
 class Services:
-    """Everything a channel adapter or a job may call, built once per process."""
+    """Everything a channel adapter or a job may call, built once per process. Each service is
+    synchronous; here it is `Offloaded`, so the async side awaits one hand-off per call, and
+    `services.X.sync` is the service itself."""
 
     def __init__(self, db: Database, settings: Settings, clock: Clock | None = None) -> None:
         self.db, self.settings = db, settings
-        self.clock = clock or Clock()
-        self.ledger = Ledger(self.clock)
-        self.people = PeopleService(db, settings, self.clock, self.ledger)
-        self.hours = HoursService(db, settings, self.clock, self.ledger)
-        self.points = PointsService(db, self.clock, self.ledger)
-        self.outbox = OutboxService(db, self.clock, settings.locale)
-        self.inbox = InboxService(db, self.clock)
-        self.stars = StarsService(db, settings, self.clock)
-        self.reports = ReportsService(db, settings, self.clock)
-        self.shop = ShopService(db, settings, self.clock, self.ledger)
-        self.visits = VisitsService(db, settings, self.clock, self.people, self.hours)
-        self.links = LinksService(db, self.clock)
-        self.tokens = TokenStore(db, self.clock)
-        self.downloads = DownloadsService(db, self.clock)
-        self.star_posters = StarPostersService(db, self.clock, self.stars)
-        self.deadlines = DeadlinesService(db, self.clock)
-        self.teams = TeamsService(db, self.clock, self.hours)
-        self.family = FamilyService(db, self.clock, self.ledger)
-        self.moves = MovesService(db, self.clock, self.ledger)
-        self.expiry = ExpiryService(db, self.clock, self.ledger)
-        self.requests = RequestsService(db, settings, self.clock, self.ledger, self.hours)
+        self.clock = clock = clock or Clock()
+        self.ledger = ledger = Ledger(clock)
+        people = PeopleService(db, settings, clock, ledger)
+        hours = HoursService(db, settings, clock, ledger)
+        stars = StarsService(db, settings, clock)
+        family = FamilyService(db, clock, ledger)
+        built = {
+            "people": people,
+            "hours": hours,
+            "points": PointsService(db, clock, ledger),
+            "outbox": OutboxService(db, clock, settings.locale),
+            "inbox": InboxService(db, clock),
+            "stars": stars,
+            "reports": ReportsService(db, settings, clock),
+            "shop": ShopService(db, settings, clock, ledger),
+            "visits": VisitsService(db, settings, clock, people, hours),
+            "links": LinksService(db, clock),
+            "tokens": TokenStore(db, clock),
+            "downloads": DownloadsService(db, clock),
+            "star_posters": StarPostersService(db, clock, stars),
+            "deadlines": DeadlinesService(db, clock),
+            "teams": TeamsService(db, clock, hours),
+            "family": family,
+            "dialog_state": DialogStates(db, clock, family),
+            "moves": MovesService(db, clock, ledger),
+            "expiry": ExpiryService(db, clock, ledger),
+            "requests": RequestsService(db, settings, clock, ledger, hours),
+        }
+        for name, service in built.items():
+            setattr(self, name, Offloaded(service, db))

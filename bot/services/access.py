@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.errors import NotAllowed, NotFound
 from models import Community, Membership, Person
@@ -11,24 +11,24 @@ from models import Community, Membership, Person
 RANK = {"resident": 0, "volunteer": 1, "worker": 2}
 
 
-async def get_person(session: AsyncSession, person_id: int) -> Person:
-    person = await session.get(Person, person_id)
+def get_person(session: Session, person_id: int) -> Person:
+    person = session.get(Person, person_id)
     if person is None:
         raise NotFound("error.no_person")
     return person
 
 
-async def get_community(session: AsyncSession, community_id: int) -> Community:
-    community = await session.get(Community, community_id)
+def get_community(session: Session, community_id: int) -> Community:
+    community = session.get(Community, community_id)
     if community is None:
         raise NotFound("error.no_community")
     return community
 
 
-async def role_in(session: AsyncSession, person_id: int, community_id: int) -> str | None:
+def role_in(session: Session, person_id: int, community_id: int) -> str | None:
     """The person's role in the community; None when not a member. Unconfirmed volunteers count
     as residents until a worker confirms them."""
-    row = (await session.execute(
+    row = (session.execute(
         select(Membership.role, Membership.confirmed).where(
             Membership.person_id == person_id, Membership.community_id == community_id
         )
@@ -36,11 +36,11 @@ async def role_in(session: AsyncSession, person_id: int, community_id: int) -> s
     return None if row is None else effective_role(row.role, row.confirmed)
 
 
-async def require_role(session: AsyncSession, person_id: int, community_id: int, at_least: str) -> Person:
+def require_role(session: Session, person_id: int, community_id: int, at_least: str) -> Person:
     """Admins may act everywhere; everyone else needs the role in that community."""
-    person = await get_person(session, person_id)
+    person = get_person(session, person_id)
     if not person.is_admin:
-        check_role(False, await role_in(session, person_id, community_id), at_least)
+        check_role(False, role_in(session, person_id, community_id), at_least)
     return person
 
 
@@ -49,15 +49,20 @@ def effective_role(role: str | None, confirmed: bool | None) -> str | None:
     return role if role is None or confirmed else "resident"
 
 
+def has_role(is_admin: bool, role: str | None, at_least: str) -> bool:
+    """The one rank comparison: admins pass everywhere, members by rank, non-members never."""
+    return is_admin or (role is not None and RANK[role] >= RANK[at_least])
+
+
 def check_role(is_admin: bool, role: str | None, at_least: str, *, awaiting: bool = False) -> None:
     """`require_role` for values already fetched, so a hot path can read them in its own query.
     `awaiting`: a registered volunteer not yet confirmed, told so rather than asked to register."""
-    if not is_admin and (role is None or RANK[role] < RANK[at_least]):
+    if not has_role(is_admin, role, at_least):
         raise NotAllowed("error.awaiting_confirmation" if awaiting and at_least == "volunteer" else f"error.need_{at_least}")
 
 
-async def require_admin(session: AsyncSession, person_id: int) -> Person:
-    person = await get_person(session, person_id)
+def require_admin(session: Session, person_id: int) -> Person:
+    person = get_person(session, person_id)
     if not person.is_admin:
         raise NotAllowed("error.need_admin")
     return person

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from models import AuditEntry
 
 
-async def audit(
-    session: AsyncSession, clock: Clock, action: str, actor_id: int | None, community_id: int | None = None,
+def audit(
+    session: Session, clock: Clock, action: str, actor_id: int | None, community_id: int | None = None,
     subject_type: str | None = None, subject_id: int | None = None, details: dict | None = None,
 ) -> None:
     session.add(AuditEntry(

@@ -18,14 +18,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
-from bot.clock import Clock
-from bot.db import Database
+from bot.clock import Clock, Month
+from bot.db import Database, claim
 from bot.errors import InvalidInput, NotAllowed
 from bot.i18n import render
-from bot.jobs import claim
-from bot.services.reports import REPORT_SECTIONS, Column, ReportMonth, Sheet
+from bot.services.reports import REPORT_SECTIONS, Column, Sheet
 from bot.services.access import get_community, require_role, role_in
 from bot.services.audit import audit
 from bot.services.notify import notify
@@ -111,12 +110,12 @@ class Item:
 # (session, community ids, start, end) → items. Without a range: those waiting now. With one:
 # those that came in before `end` and were still waiting at `start` or later (decided in the
 # range, or still open), which is what the month's figures need.
-Source = Callable[[AsyncSession, list[int], datetime | None, datetime | None], Awaitable[list[Item]]]
+Source = Callable[[Session, list[int], datetime | None, datetime | None], Awaitable[list[Item]]]
 
 _NAME = func.coalesce(Person.real_name, Person.display_name)
 
 
-async def _hour_logs(session: AsyncSession, community_ids: list[int], start: datetime | None,
+def _hour_logs(session: Session, community_ids: list[int], start: datetime | None,
                      end: datetime | None) -> list[Item]:
     log = ServiceLog
     stmt = (select(log.id, log.community_id, log.person_id, _NAME, log.created_at, log.decided_at, log.decided_by_id)
@@ -130,10 +129,10 @@ async def _hour_logs(session: AsyncSession, community_ids: list[int], start: dat
         stmt = stmt.where(log.status == "pending")
     else:
         stmt = stmt.where(log.created_at < end, or_(log.status == "pending", log.decided_at >= start))
-    return [Item(f"H{i}", c, p, n, at, ended, by) for i, c, p, n, at, ended, by in await session.execute(stmt)]
+    return [Item(f"H{i}", c, p, n, at, ended, by) for i, c, p, n, at, ended, by in session.execute(stmt)]
 
 
-async def _redemptions(session: AsyncSession, community_ids: list[int], start: datetime | None,
+def _redemptions(session: Session, community_ids: list[int], start: datetime | None,
                        end: datetime | None) -> list[Item]:
     r = Redemption
     # Only the wait for a decision counts; after approval it waits for the person to collect.
@@ -144,17 +143,17 @@ async def _redemptions(session: AsyncSession, community_ids: list[int], start: d
         stmt = stmt.where(r.status == "pending")
     else:
         stmt = stmt.where(r.created_at < end, or_(r.status == "pending", ended >= start))
-    return [Item(f"R{i}", c, p, n, at, e, by) for i, c, p, n, at, e, by in await session.execute(stmt)]
+    return [Item(f"R{i}", c, p, n, at, e, by) for i, c, p, n, at, e, by in session.execute(stmt)]
 
 
 WAITING_SOURCES: list[Source] = [_hour_logs, _redemptions]
 
 
-async def _items(session: AsyncSession, community_ids: list[int], start: datetime | None = None,
+def _items(session: Session, community_ids: list[int], start: datetime | None = None,
                  end: datetime | None = None) -> list[Item]:
     found: list[Item] = []
     for source in WAITING_SOURCES:
-        found.extend(await source(session, community_ids, start, end))
+        found.extend(source(session, community_ids, start, end))
     return sorted(found, key=lambda i: (i.submitted_at, i.ref))
 
 
@@ -238,73 +237,70 @@ class DeadlinesService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db, self.clock = db, clock
 
-    async def rule(self, community_id: int) -> DeadlineRule:
-        async with self.db.read() as uow:
-            return rule_of(await get_community(uow.session, community_id))
+    def rule(self, community_id: int) -> DeadlineRule:
+        with self.db.read() as session:
+            return rule_of(get_community(session, community_id))
 
-    async def set_evening(self, actor_id: int, community_id: int, text: str) -> DeadlineRule:
+    def set_evening(self, actor_id: int, community_id: int, text: str) -> DeadlineRule:
         at = parse_evening(text)
 
-        async def work(session: AsyncSession) -> DeadlineRule:
-            await require_role(session, actor_id, community_id, "worker")
-            community = await get_community(session, community_id)
+        def work(session: Session) -> DeadlineRule:
+            require_role(session, actor_id, community_id, "worker")
+            community = get_community(session, community_id)
             community.options = {**(community.options or {}), "deadlines": {"evening": at.strftime("%H:%M")}}
-            await audit(session, self.clock, "evening_deadline.set", actor_id, community_id, details={"evening": at.strftime("%H:%M")})
+            audit(session, self.clock, "evening_deadline.set", actor_id, community_id, details={"evening": at.strftime("%H:%M")})
             return rule_of(community)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def set_away(self, worker_id: int, community_id: int, away: bool) -> bool:
+    def set_away(self, worker_id: int, community_id: int, away: bool) -> bool:
         """A worker goes on leave or comes back. Returns whether anything changed."""
 
-        async def work(session: AsyncSession) -> bool:
-            if await role_in(session, worker_id, community_id) != "worker":
+        def work(session: Session) -> bool:
+            if role_in(session, worker_id, community_id) != "worker":
                 raise NotAllowed("error.need_worker")
             m = Membership
-            changed = await session.execute(
+            changed = session.execute(
                 update(m).where(m.person_id == worker_id, m.community_id == community_id,
                                 m.away_since.is_(None) if away else m.away_since.is_not(None))
                 .values(away_since=self.clock.now() if away else None)
             )
             if changed.rowcount:
-                await audit(session, self.clock, "worker.away" if away else "worker.back", worker_id, community_id)
+                audit(session, self.clock, "worker.away" if away else "worker.back", worker_id, community_id)
             return bool(changed.rowcount)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def top_workers(self, person_id: int, community_id: int) -> tuple[str, list[TopWorker]]:
+    def top_workers(self, person_id: int, community_id: int) -> tuple[str, list[TopWorker]]:
         """This month's workers by decisions made on time, the top only; for any member."""
-        async with self.db.read() as uow:
-            session = uow.session
-            await require_role(session, person_id, community_id, "resident")
-            community = await get_community(session, community_id)
-            tz = ZoneInfo(community.timezone)
-            today = self.clock.now().astimezone(tz).date()
-            start = datetime.combine(today.replace(day=1), time(), tz).astimezone(UTC)
+        with self.db.read() as session:
+            require_role(session, person_id, community_id, "resident")
+            community = get_community(session, community_id)
+            month = self.clock.community(community.timezone).month()
+            start, today = month.start, month.first
             end = self.clock.now() + timedelta(seconds=1)  # decisions made this very second count
-            result = figures(await _items(session, [community_id], start, end), rule_of(community), start, end, end)
+            result = figures(_items(session, [community_id], start, end), rule_of(community), start, end, end)
             totals = [(w, f.on_time) for w, f in result.workers.items() if f.on_time > 0]
             ranked = [r for r in competition_ranks(totals) if r[0] <= TOP_WORKERS]
-            names = {pid: (None if hidden else name) for pid, name, hidden in await session.execute(
+            names = {pid: (None if hidden else name) for pid, name, hidden in session.execute(
                 select(Person.id, Person.display_name, Person.hide_name).where(Person.id.in_([p for _, p, _ in ranked]))
             )} if ranked else {}
         return f"{today:%Y-%m}", [TopWorker(rank, p, names.get(p), n) for rank, p, n in ranked]
 
     # --- the job ------------------------------------------------------------------------------
 
-    async def run(self, now: datetime | None = None) -> RunSummary:
+    def run(self, now: datetime | None = None) -> RunSummary:
         """Nudge the workers in the hour before each deadline and send the admins one digest per
         community of what is still undecided once a deadline has passed. Each is claimed per
         community and deadline in the same transaction as its messages: never sent twice."""
         now = now or self.clock.now()
-        async with self.db.read() as uow:
-            session = uow.session
-            communities = list(await session.scalars(select(Community).order_by(Community.id)))
+        with self.db.read() as session:
+            communities = list(session.scalars(select(Community).order_by(Community.id)))
             # What this run may still claim: most runs find every deadline already claimed and
             # read nothing more, nor open a write transaction.
             rounds = {c.id: (rule_of(c), *rule_of(c).deadlines_around(now)) for c in communities}
             periods = {_key(r, d) for r, last, upcoming in rounds.values() for d in (last, upcoming)}
-            claimed = set((await session.execute(
+            claimed = set((session.execute(
                 select(JobRun.job, JobRun.scope, JobRun.period)
                 .where(JobRun.job.in_((NUDGE_JOB, DIGEST_JOB)), JobRun.period.in_(sorted(periods)))
             )).all()) if periods else set()
@@ -316,9 +312,9 @@ class DeadlinesService:
                     wanted[c.id] = c
             if not wanted:
                 return RunSummary(0, 0)
-            waiting = await _items(session, list(wanted))
+            waiting = _items(session, list(wanted))
             workers: dict[int, list[tuple[int, str, str, bool]]] = defaultdict(list)
-            for cid, pid, name, locale, away in await session.execute(
+            for cid, pid, name, locale, away in session.execute(
                 select(Membership.community_id, Person.id, Person.display_name, Person.locale,
                        Membership.away_since.is_not(None))
                 .join(Person, Person.id == Membership.person_id)
@@ -326,7 +322,7 @@ class DeadlinesService:
                 .order_by(Person.id)
             ):
                 workers[cid].append((pid, name, locale, bool(away)))
-            admins = list((await session.execute(
+            admins = list((session.execute(
                 select(Person.id, Person.locale).where(Person.is_admin.is_(True)).order_by(Person.id))).all())
         by_community: dict[int, list[Item]] = defaultdict(list)
         for item in waiting:
@@ -337,19 +333,19 @@ class DeadlinesService:
             items = by_community.get(community.id, [])
             present = [w for w in workers.get(community.id, []) if not w[3]]
 
-            async def work(session: AsyncSession, c=community, r=rule, last=last, upcoming=upcoming,
+            def work(session: Session, c=community, r=rule, last=last, upcoming=upcoming,
                            items=items, present=present) -> tuple[int, int]:
                 sent_nudges = sent_digests = 0
-                if upcoming - now <= NUDGE_BEFORE and await claim(session, NUDGE_JOB, str(c.id), _key(r, upcoming), now):
+                if upcoming - now <= NUDGE_BEFORE and claim(session, NUDGE_JOB, str(c.id), _key(r, upcoming), now):
                     for pid, name, locale, _ in present:
                         mine = [i for i in items if i.person_id != pid]
                         if mine:
                             oldest = mine[0]
-                            await notify(session, self.clock, pid, "deadline.nudge", name=name, count=len(mine),
+                            notify(session, self.clock, pid, "deadline.nudge", name=name, count=len(mine),
                                          deadline=_hm(r, upcoming), oldest=oldest.ref, oldest_name=oldest.person_name,
                                          oldest_due=_when(r, r.due(oldest.submitted_at)))
                             sent_nudges += 1
-                if await claim(session, DIGEST_JOB, str(c.id), _key(r, last), now):
+                if claim(session, DIGEST_JOB, str(c.id), _key(r, last), now):
                     # Only what someone present could have decided: a worker's own item, or all
                     # of it while every worker is on leave, is nobody's lateness.
                     late = [i for i in items if r.due(i.submitted_at) <= last
@@ -362,12 +358,12 @@ class DeadlinesService:
                             }) for i in late[:DIGEST_LINES]]
                             if len(late) > DIGEST_LINES:
                                 lines.append(render(locale, "deadline.digest_more", {"count": len(late) - DIGEST_LINES}))
-                            await notify(session, self.clock, admin_id, "deadline.digest", community=c.name,
+                            notify(session, self.clock, admin_id, "deadline.digest", community=c.name,
                                          deadline=_when(r, last), count=len(late), lines=lines)
                         sent_digests = 1
                 return sent_nudges, sent_digests
 
-            n, d = await self.db.transaction(work)
+            n, d = self.db.transaction(work)
             nudges, digests = nudges + n, digests + d
         return RunSummary(nudges, digests)
 
@@ -399,12 +395,12 @@ def due_label(rule: DeadlineRule, submitted: datetime, now: datetime) -> tuple[s
 
 # --- the monthly report -------------------------------------------------------------------------
 
-async def month_figures(session: AsyncSession, community: Community, month: ReportMonth) -> MonthFigures:
+def month_figures(session: Session, community: Community, month: Month) -> MonthFigures:
     now = month.as_of or month.end
-    result = figures(await _items(session, [community.id], month.start, month.end), rule_of(community),
+    result = figures(_items(session, [community.id], month.start, month.end), rule_of(community),
                      month.start, month.end, now)
     ids = set(result.workers) | {o.item.decided_by for o in result.overdue if o.item.decided_by}
-    names = dict((await session.execute(select(Person.id, _NAME).where(Person.id.in_(ids)))).all()) if ids else {}
+    names = dict((session.execute(select(Person.id, _NAME).where(Person.id.in_(ids)))).all()) if ids else {}
     return MonthFigures(result.community, result.workers, names, result.overdue)
 
 
@@ -416,11 +412,11 @@ def _median_hours(f: Figures) -> float | str:
     return "" if f.median_minutes is None else round(f.median_minutes / 60, 2)
 
 
-async def decisions_section(session: AsyncSession, community_id: int, month: ReportMonth, locale: str) -> Sheet | None:
+def decisions_section(session: Session, community_id: int, month: Month, locale: str) -> Sheet | None:
     """Per worker and for the community: decisions, the share on time, the median time to
     decide and the overdue items."""
-    community = await get_community(session, community_id)
-    result = await month_figures(session, community, month)
+    community = get_community(session, community_id)
+    result = month_figures(session, community, month)
     if not result.community.decisions and not result.overdue:
         return None
     rows = sorted(
@@ -439,10 +435,10 @@ async def decisions_section(session: AsyncSession, community_id: int, month: Rep
     return Sheet("decisions", render(locale, "section.decisions.title"), columns, rows, totals, notes)
 
 
-async def overdue_section(session: AsyncSession, community_id: int, month: ReportMonth, locale: str) -> Sheet | None:
+def overdue_section(session: Session, community_id: int, month: Month, locale: str) -> Sheet | None:
     """Each item whose deadline passed in the month before it was decided."""
-    community = await get_community(session, community_id)
-    result = await month_figures(session, community, month)
+    community = get_community(session, community_id)
+    result = month_figures(session, community, month)
     if not result.overdue:
         return None
     rule = rule_of(community)

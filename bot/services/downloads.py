@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.db import Database
@@ -35,34 +35,34 @@ class DownloadsService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db, self.clock = db, clock
 
-    async def offer(self, person_id: int, filename: str, content: bytes) -> str:
+    def offer(self, person_id: int, filename: str, content: bytes) -> str:
         """Keep the file for the person; returns the secret that goes into the link."""
-        return await self.db.transaction(lambda session: self.add(session, person_id, filename, content))
+        return self.db.transaction(lambda session: self.add(session, person_id, filename, content))
 
-    async def add(self, session: AsyncSession, person_id: int, filename: str, content: bytes) -> str:
+    def add(self, session: Session, person_id: int, filename: str, content: bytes) -> str:
         """`offer` inside a transaction of the caller's (the turn that made the file)."""
         secret = secrets.token_urlsafe(24)
         now = self.clock.now()
-        await session.execute(delete(Download).where(Download.expires_at < now))  # old files go
+        session.execute(delete(Download).where(Download.expires_at < now))  # old files go
         session.add(Download(token_hash=_hash(secret), person_id=person_id, filename=filename[:200],
                              content=content, downloads=0, expires_at=now + LIFETIME, created_at=now))
         return secret
 
-    async def take(self, secret: str) -> DownloadFile | None:
+    def take(self, secret: str) -> DownloadFile | None:
         """The file behind a link, or None when the link is wrong or expired; each download is
         written to the audit log."""
         if not secret or len(secret) > 64:
             return None
 
-        async def work(session: AsyncSession) -> DownloadFile | None:
+        def work(session: Session) -> DownloadFile | None:
             now = self.clock.now()
-            found = await session.scalar(select(Download).where(Download.token_hash == _hash(secret)))
+            found = session.scalar(select(Download).where(Download.token_hash == _hash(secret)))
             if found is None or found.expires_at < now:
                 return None
-            await session.execute(update(Download).where(Download.id == found.id).values(downloads=Download.downloads + 1))
-            community_id = await session.scalar(select(Person.community_id).where(Person.id == found.person_id))
-            await audit(session, self.clock, "file.download", found.person_id, community_id, "download", found.id,
+            session.execute(update(Download).where(Download.id == found.id).values(downloads=Download.downloads + 1))
+            community_id = session.scalar(select(Person.community_id).where(Person.id == found.person_id))
+            audit(session, self.clock, "file.download", found.person_id, community_id, "download", found.id,
                         details={"filename": found.filename})
             return DownloadFile(found.filename, found.content)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)

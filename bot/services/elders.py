@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, delete, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.db import Database
@@ -122,26 +122,22 @@ def _problem_text(p: Problem) -> Text:
 
 # --- who may see and do what -----------------------------------------------------------------
 
-def local_today(clock: Clock, community: Community) -> date:
-    return local_date(clock.now(), ZoneInfo(community.timezone))
-
-
-async def get_elder(session: AsyncSession, elder_id: int) -> Elder:
-    elder = await session.get(Elder, elder_id)
+def get_elder(session: Session, elder_id: int) -> Elder:
+    elder = session.get(Elder, elder_id)
     if elder is None:
         raise NotFound("visits.error.no_elder", ref=f"E{elder_id}")
     return elder
 
 
-async def is_assigned(session: AsyncSession, elder_id: int, person_id: int) -> bool:
-    return await session.get(ElderVolunteer, (elder_id, person_id)) is not None
+def is_assigned(session: Session, elder_id: int, person_id: int) -> bool:
+    return session.get(ElderVolunteer, (elder_id, person_id)) is not None
 
 
-async def viewer(session: AsyncSession, person_id: int, community_id: int) -> tuple[Community, bool, str | None]:
+def viewer(session: Session, person_id: int, community_id: int) -> tuple[Community, bool, str | None]:
     """The community, whether the person sees contact details (its workers and admins) or only
     their own elders' addresses (its volunteers), and their role there; in one query, as every
     list starts with it. Anyone else is refused."""
-    row = (await session.execute(
+    row = (session.execute(
         select(Community, Person.is_admin, Membership.role, Membership.confirmed)
         .select_from(Community).join(Person, Person.id == person_id)
         .outerjoin(Membership, and_(Membership.person_id == Person.id, Membership.community_id == Community.id))
@@ -158,23 +154,23 @@ async def viewer(session: AsyncSession, person_id: int, community_id: int) -> tu
     raise NotAllowed("visits.error.not_your_community")
 
 
-async def sees_all(session: AsyncSession, person_id: int, community_id: int) -> bool:
-    return (await viewer(session, person_id, community_id))[1]
+def sees_all(session: Session, person_id: int, community_id: int) -> bool:
+    return (viewer(session, person_id, community_id))[1]
 
 
-async def elder_access(session: AsyncSession, person_id: int, elder: Elder) -> tuple[bool, str | None]:
+def elder_access(session: Session, person_id: int, elder: Elder) -> tuple[bool, str | None]:
     """Whether the person sees the elder's contact details, and their role in the elder's
     community; refused unless they may see the elder at all (a worker of the community, an
     admin, or an assigned volunteer)."""
-    _, full, role = await viewer(session, person_id, elder.community_id)
-    if not full and not await is_assigned(session, elder.id, person_id):
+    _, full, role = viewer(session, person_id, elder.community_id)
+    if not full and not is_assigned(session, elder.id, person_id):
         raise NotAllowed("visits.error.not_yours", ref=f"E{elder.id}")
     return full, role
 
 
-async def require_worker(session: AsyncSession, actor_id: int | None, community_id: int) -> None:
+def require_worker(session: Session, actor_id: int | None, community_id: int) -> None:
     if actor_id is not None:  # None is the operator at the command line
-        await require_role(session, actor_id, community_id, "worker")
+        require_role(session, actor_id, community_id, "worker")
 
 
 class ElderRoster:
@@ -183,16 +179,16 @@ class ElderRoster:
 
     # --- import ---------------------------------------------------------------------------
 
-    async def community_named(self, name: str | None) -> int:
+    def community_named(self, name: str | None) -> int:
         """The community to import into: by name, or the only one there is."""
-        async with self.db.uow() as uow:
-            known = (await uow.session.execute(select(Community.id, Community.name).order_by(Community.id))).all()
+        with self.db.uow() as session:
+            known = (session.execute(select(Community.id, Community.name).order_by(Community.id))).all()
         found = [c for c in known if c.name == name] if name else known
         if len(found) != 1:
             raise NotFound("visits.error.pick_community", names="、".join(n for _, n in known) or "—")
         return found[0].id
 
-    async def import_roster(self, actor_id: int | None, community_id: int, filename: str, content: bytes) -> ImportReport:
+    def import_roster(self, actor_id: int | None, community_id: int, filename: str, content: bytes) -> ImportReport:
         """Check the whole file first; any problem and nothing is imported. Rows match elders
         already on the roster by name and birth year, so importing again updates them."""
         try:
@@ -200,15 +196,15 @@ class ElderRoster:
         except InvalidInput as exc:
             return ImportReport([Problem(0, "", exc.key, exc.params)])
 
-        async def work(session: AsyncSession) -> ImportReport:
-            await require_worker(session, actor_id, community_id)
-            community = await get_community(session, community_id)
+        def work(session: Session) -> ImportReport:
+            require_worker(session, actor_id, community_id)
+            community = get_community(session, community_id)
             problems = _header_problems(table.header, table.raw_header)
             if problems:
                 return ImportReport(problems)
             # Problems name each column as the file does (出生年份, not birth_year).
             shown = {c: title for c, title in zip(table.header, table.raw_header, strict=True) if c}
-            this_year = local_today(self.clock, community).year
+            this_year = self.clock.community(community.timezone).today().year
             rows: list[tuple[ElderRow, int | None, list[int]]] = []
             first_row: dict[str, int] = {}
             people: dict[str, tuple[int, str | None] | None] = {}
@@ -220,7 +216,7 @@ class ElderRoster:
                 elif row is not None:
                     first_row[row.key] = number
                 worker = values.get("worker", "").strip().lstrip("@") or None
-                worker_id, volunteer_ids, unknown = await self._people_of(
+                worker_id, volunteer_ids, unknown = self._people_of(
                     session, community_id, worker, split_handles(values.get("volunteers", "")), people)
                 found.extend(unknown)
                 problems.extend(Problem(number, shown.get(column, column), p.key, p.params) for column, p in found)
@@ -228,24 +224,24 @@ class ElderRoster:
                     rows.append((row, worker_id, volunteer_ids))
             if problems:
                 return ImportReport(problems)
-            report = await self._write_roster(session, community_id, rows)
-            await audit(session, self.clock, "roster.import", actor_id, community_id, details={
+            report = self._write_roster(session, community_id, rows)
+            audit(session, self.clock, "roster.import", actor_id, community_id, details={
                 "created": report.created, "updated": report.updated, "unchanged": report.unchanged,
             })
             return report
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def _people_of(
-        self, session: AsyncSession, community_id: int, worker: str | None, volunteers: Sequence[str],
+    def _people_of(
+        self, session: Session, community_id: int, worker: str | None, volunteers: Sequence[str],
         cache: dict[str, tuple[int, str | None] | None],
     ) -> tuple[int | None, list[int], list[tuple[str, InvalidInput]]]:
         """The worker and volunteers named by handles, as people of this community, or the problems."""
 
-        async def lookup(handle: str) -> tuple[int, str | None] | None:
+        def lookup(handle: str) -> tuple[int, str | None] | None:
             key = handle.casefold()
             if key not in cache:
-                found = await self.people.find(session, community_id, handle)
+                found = self.people.find(session, community_id, handle)
                 cache[key] = (found[0].person_id, found[0].role) if len(found) == 1 else (
                     (0, "ambiguous") if found else None)
             return cache[key]
@@ -253,7 +249,7 @@ class ElderRoster:
         problems: list[tuple[str, InvalidInput]] = []
         worker_id = None
         if worker:
-            found = await lookup(worker)
+            found = lookup(worker)
             if found is None:
                 problems.append(("worker", InvalidInput("visits.field.unknown_handle", handle=worker[:32])))
             elif found[1] == "ambiguous":
@@ -264,7 +260,7 @@ class ElderRoster:
                 worker_id = found[0]
         volunteer_ids: list[int] = []
         for handle in volunteers:
-            found = await lookup(handle)
+            found = lookup(handle)
             if found is None:
                 problems.append(("volunteers", InvalidInput("visits.field.unknown_handle", handle=handle[:32])))
             elif found[1] == "ambiguous":
@@ -275,13 +271,13 @@ class ElderRoster:
                 volunteer_ids.append(found[0])
         return worker_id, volunteer_ids, problems
 
-    async def _write_roster(
-        self, session: AsyncSession, community_id: int, rows: list[tuple[ElderRow, int | None, list[int]]]
+    def _write_roster(
+        self, session: Session, community_id: int, rows: list[tuple[ElderRow, int | None, list[int]]]
     ) -> ImportReport:
-        grids = await self._grids(session, community_id, [r.grid for r, _, _ in rows if r.grid])
-        existing = {e.import_key: e for e in await session.scalars(select(Elder).where(Elder.community_id == community_id))}
+        grids = self._grids(session, community_id, [r.grid for r, _, _ in rows if r.grid])
+        existing = {e.import_key: e for e in session.scalars(select(Elder).where(Elder.community_id == community_id))}
         assigned: dict[int, set[int]] = defaultdict(set)
-        for elder_id, person_id in await session.execute(
+        for elder_id, person_id in session.execute(
             select(ElderVolunteer.elder_id, ElderVolunteer.person_id)
             .join(Elder, Elder.id == ElderVolunteer.elder_id).where(Elder.community_id == community_id)
         ):
@@ -299,7 +295,7 @@ class ElderRoster:
                 elder = Elder(community_id=community_id, import_key=row.key, active=True, flagged=False,
                               not_home_streak=0, added_at=now, **values)
                 session.add(elder)
-                await session.flush()
+                session.flush()
                 counts["created"] += 1
             else:
                 changed = any(getattr(elder, k) != v for k, v in values.items()) or not elder.active
@@ -310,7 +306,7 @@ class ElderRoster:
                 for k, v in values.items():
                     setattr(elder, k, v)
                 counts["updated" if changed else "unchanged"] += 1
-            await self._set_volunteers(session, elder.id, assigned[elder.id], set(volunteer_ids))
+            self._set_volunteers(session, elder.id, assigned[elder.id], set(volunteer_ids))
         in_file = {r.key for r, _, _ in rows}
         missing = sum(1 for key, e in existing.items() if e.active and key not in in_file)
         return ImportReport(
@@ -319,50 +315,50 @@ class ElderRoster:
         )
 
     @staticmethod
-    async def _set_volunteers(session: AsyncSession, elder_id: int, old: set[int], new: set[int]) -> None:
+    def _set_volunteers(session: Session, elder_id: int, old: set[int], new: set[int]) -> None:
         if old - new:
-            await session.execute(delete(ElderVolunteer).where(
+            session.execute(delete(ElderVolunteer).where(
                 ElderVolunteer.elder_id == elder_id, ElderVolunteer.person_id.in_(old - new)))
         if new - old:
-            await session.execute(insert(ElderVolunteer), [{"elder_id": elder_id, "person_id": p} for p in new - old])
+            session.execute(insert(ElderVolunteer), [{"elder_id": elder_id, "person_id": p} for p in new - old])
 
     @staticmethod
-    async def _grids(session: AsyncSession, community_id: int, names: Iterable[str]) -> tuple[dict[str, int], int]:
+    def _grids(session: Session, community_id: int, names: Iterable[str]) -> tuple[dict[str, int], int]:
         """Grid ids by name, creating the missing ones in the order given (lists show grids in
         the order they were created: the roster's order); and how many were created."""
-        found = dict((await session.execute(
+        found = dict((session.execute(
             select(Grid.name, Grid.id).where(Grid.community_id == community_id))).all())
         created = 0
         for name in [n for n in dict.fromkeys(names) if n not in found]:
             grid = Grid(community_id=community_id, name=name)
             session.add(grid)
-            await session.flush()
+            session.flush()
             found[name] = grid.id
             created += 1
         return found, created
 
     # --- roster: the chat -------------------------------------------------------------------
 
-    async def add_elder(self, actor_id: int, community_id: int, values: dict[str, str]) -> ElderView:
+    def add_elder(self, actor_id: int, community_id: int, values: dict[str, str]) -> ElderView:
         """One elder from the same fields as a roster row; the worker defaults to the actor."""
 
-        async def work(session: AsyncSession) -> ElderView:
-            await require_role(session, actor_id, community_id, "worker")
-            community = await get_community(session, community_id)
-            row, problems = clean_row(values, local_today(self.clock, community).year)
+        def work(session: Session) -> ElderView:
+            require_role(session, actor_id, community_id, "worker")
+            community = get_community(session, community_id)
+            row, problems = clean_row(values, self.clock.community(community.timezone).today().year)
             if row is None:
                 raise problems[0][1]
-            worker_id, volunteer_ids, problems = await self._people_of(
+            worker_id, volunteer_ids, problems = self._people_of(
                 session, community_id, row.worker, row.volunteers, {})
             if problems:
                 raise problems[0][1]
-            if not row.worker and await role_in(session, actor_id, community_id) == "worker":
+            if not row.worker and role_in(session, actor_id, community_id) == "worker":
                 worker_id = actor_id
-            clash = await session.scalar(select(Elder.id).where(
+            clash = session.scalar(select(Elder.id).where(
                 Elder.community_id == community_id, Elder.import_key == row.key))
             if clash is not None:
                 raise InvalidInput("visits.error.elder_exists", ref=f"E{clash}")
-            grids, _ = await self._grids(session, community_id, [row.grid] if row.grid else [])
+            grids, _ = self._grids(session, community_id, [row.grid] if row.grid else [])
             elder = Elder(
                 community_id=community_id, import_key=row.key, name=row.name, birth_year=row.birth_year,
                 address=row.address, grid_id=grids.get(row.grid) if row.grid else None,
@@ -371,123 +367,123 @@ class ElderRoster:
                 not_home_streak=0, added_at=self.clock.now(),
             )
             session.add(elder)
-            await session.flush()
-            await self._set_volunteers(session, elder.id, set(), set(volunteer_ids))
-            await audit(session, self.clock, "elder.add", actor_id, community_id, "elder", elder.id)
-            return (await self._views(session, [elder], full=True))[0]
+            session.flush()
+            self._set_volunteers(session, elder.id, set(), set(volunteer_ids))
+            audit(session, self.clock, "elder.add", actor_id, community_id, "elder", elder.id)
+            return (self._views(session, [elder], full=True))[0]
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def edit_elder(self, actor_id: int, elder_id: int, field_name: str, value: str) -> ElderView:
+    def edit_elder(self, actor_id: int, elder_id: int, field_name: str, value: str) -> ElderView:
         column = EDITABLE.get(field_name.strip().lower()) or EDITABLE.get(field_name.strip())
         if column is None:
             raise InvalidInput("visits.error.bad_field", field=field_name[:20])
 
-        async def work(session: AsyncSession) -> ElderView:
-            elder = await get_elder(session, elder_id)
-            await require_role(session, actor_id, elder.community_id, "worker")
-            community = await get_community(session, elder.community_id)
+        def work(session: Session) -> ElderView:
+            elder = get_elder(session, elder_id)
+            require_role(session, actor_id, elder.community_id, "worker")
+            community = get_community(session, elder.community_id)
             if column == "worker":
                 handle = value.strip().lstrip("@")
                 elder.worker_id = None  # "-" or nothing: every worker of the community looks after them
                 if handle not in ("", "-", "无", "none"):
-                    elder.worker_id, _, problems = await self._people_of(session, elder.community_id, handle, (), {})
+                    elder.worker_id, _, problems = self._people_of(session, elder.community_id, handle, (), {})
                     if problems:
                         raise problems[0][1]
             elif column == "grid":
                 grid = clean_grid(value)
-                elder.grid_id = (await self._grids(session, elder.community_id, [grid]))[0][grid] if grid else None
+                elder.grid_id = (self._grids(session, elder.community_id, [grid]))[0][grid] if grid else None
             elif column == "active":
                 elder.active = clean_yes_no(value)
                 elder.retired_at = None if elder.active else self.clock.now()
             else:
+                this_year = self.clock.community(community.timezone).today().year
                 cleaners = {
                     "name": clean_elder_name, "address": clean_address, "lives_alone": clean_yes_no,
                     "risk": clean_risk, "phone": clean_elder_phone, "emergency_contact": clean_contact,
-                    "birth_year": lambda v: clean_birth_year(v, local_today(self.clock, community).year),
+                    "birth_year": lambda v: clean_birth_year(v, this_year),
                 }
                 setattr(elder, column, cleaners[column](value))
             if column in ("name", "birth_year"):
                 key = import_key(elder.name, elder.birth_year)
-                clash = await session.scalar(select(Elder.id).where(
+                clash = session.scalar(select(Elder.id).where(
                     Elder.community_id == elder.community_id, Elder.import_key == key, Elder.id != elder.id))
                 if clash is not None:
                     raise InvalidInput("visits.error.elder_exists", ref=f"E{clash}")
                 elder.import_key = key
-            await audit(session, self.clock, "elder.edit", actor_id, elder.community_id, "elder", elder.id,
+            audit(session, self.clock, "elder.edit", actor_id, elder.community_id, "elder", elder.id,
                         {"field": column})
-            return (await self._views(session, [elder], full=True))[0]
+            return (self._views(session, [elder], full=True))[0]
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def assign(self, actor_id: int, elder_id: int, handles: list[str], *, remove: bool = False) -> ElderView:
+    def assign(self, actor_id: int, elder_id: int, handles: list[str], *, remove: bool = False) -> ElderView:
         """Assign volunteers to an elder (or take them off); each assigned one is told."""
         if not handles:
             raise InvalidInput("error.need_person")
 
-        async def work(session: AsyncSession) -> ElderView:
-            elder = await get_elder(session, elder_id)
-            await require_role(session, actor_id, elder.community_id, "worker")
-            _, ids, problems = await self._people_of(session, elder.community_id, None, handles, {})
+        def work(session: Session) -> ElderView:
+            elder = get_elder(session, elder_id)
+            require_role(session, actor_id, elder.community_id, "worker")
+            _, ids, problems = self._people_of(session, elder.community_id, None, handles, {})
             if problems:
                 raise problems[0][1]
-            old = set(await session.scalars(select(ElderVolunteer.person_id).where(ElderVolunteer.elder_id == elder.id)))
+            old = set(session.scalars(select(ElderVolunteer.person_id).where(ElderVolunteer.elder_id == elder.id)))
             new = old - set(ids) if remove else old | set(ids)
-            await self._set_volunteers(session, elder.id, old, new)
-            grid = await session.get(Grid, elder.grid_id) if elder.grid_id else None
+            self._set_volunteers(session, elder.id, old, new)
+            grid = session.get(Grid, elder.grid_id) if elder.grid_id else None
             for person_id in new - old:
-                await notify(session, self.clock, person_id, "visits.notify.assigned", ref=f"E{elder.id}",
+                notify(session, self.clock, person_id, "visits.notify.assigned", ref=f"E{elder.id}",
                              name=elder.name, address=elder.address, grid=grid.name if grid else "—")
-            await audit(session, self.clock, "elder.unassign" if remove else "elder.assign", actor_id,
+            audit(session, self.clock, "elder.unassign" if remove else "elder.assign", actor_id,
                         elder.community_id, "elder", elder.id, {"people": sorted(ids)})
-            return (await self._views(session, [elder], full=True))[0]
+            return (self._views(session, [elder], full=True))[0]
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def retire(self, actor_id: int, elder_id: int, reason: str | None = None) -> ElderView:
+    def retire(self, actor_id: int, elder_id: int, reason: str | None = None) -> ElderView:
         """Take an elder off the lists (moved away, in a care home, passed away); history stays."""
 
-        async def work(session: AsyncSession) -> ElderView:
-            elder = await get_elder(session, elder_id)
-            await require_role(session, actor_id, elder.community_id, "worker")
+        def work(session: Session) -> ElderView:
+            elder = get_elder(session, elder_id)
+            require_role(session, actor_id, elder.community_id, "worker")
             if elder.active:
                 elder.active, elder.retired_at = False, self.clock.now()
-                await audit(session, self.clock, "elder.retire", actor_id, elder.community_id, "elder", elder.id,
+                audit(session, self.clock, "elder.retire", actor_id, elder.community_id, "elder", elder.id,
                             {"reason": (reason or "")[:200]})
-            return (await self._views(session, [elder], full=True))[0]
+            return (self._views(session, [elder], full=True))[0]
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def elder(self, viewer_id: int, elder_id: int) -> ElderView:
-        async with self.db.uow() as uow:
-            elder = await get_elder(uow.session, elder_id)
-            full, _ = await elder_access(uow.session, viewer_id, elder)
-            return (await self._views(uow.session, [elder], full=full))[0]
+    def elder(self, viewer_id: int, elder_id: int) -> ElderView:
+        with self.db.uow() as session:
+            elder = get_elder(session, elder_id)
+            full, _ = elder_access(session, viewer_id, elder)
+            return (self._views(session, [elder], full=full))[0]
 
-    async def roster(self, viewer_id: int, community_id: int, page: int = 0, page_size: int = 20) -> tuple[list[ElderView], bool]:
+    def roster(self, viewer_id: int, community_id: int, page: int = 0, page_size: int = 20) -> tuple[list[ElderView], bool]:
         """Active elders: all of them for workers and admins, their own for volunteers."""
-        async with self.db.uow() as uow:
-            session = uow.session
-            full = await sees_all(session, viewer_id, community_id)
+        with self.db.uow() as session:
+            full = sees_all(session, viewer_id, community_id)
             stmt = select(Elder).where(Elder.community_id == community_id, Elder.active.is_(True))
             if not full:
                 stmt = stmt.where(Elder.id.in_(select(ElderVolunteer.elder_id).where(ElderVolunteer.person_id == viewer_id)))
-            elders = list(await session.scalars(stmt.order_by(Elder.id).offset(page * page_size).limit(page_size + 1)))
-            return await self._views(session, elders[:page_size], full=full), len(elders) > page_size
+            elders = list(session.scalars(stmt.order_by(Elder.id).offset(page * page_size).limit(page_size + 1)))
+            return self._views(session, elders[:page_size], full=full), len(elders) > page_size
 
-    async def export_roster(self, actor_id: int, community_id: int) -> tuple[str, bytes]:
+    def export_roster(self, actor_id: int, community_id: int) -> tuple[str, bytes]:
         """The roster as a CSV in the import format (edit it and import it back), named after
         the community's date; audited, as it carries addresses and phones."""
 
-        async def work(session: AsyncSession) -> tuple[str, bytes]:
-            await require_role(session, actor_id, community_id, "worker")
-            community = await get_community(session, community_id)
-            elders = list(await session.scalars(
+        def work(session: Session) -> tuple[str, bytes]:
+            require_role(session, actor_id, community_id, "worker")
+            community = get_community(session, community_id)
+            elders = list(session.scalars(
                 select(Elder).where(Elder.community_id == community_id, Elder.active.is_(True)).order_by(Elder.id)))
-            handles = await self._handles(session, community_id)
-            grids = {i: n for n, i in (await self._grids(session, community_id, []))[0].items()}
+            handles = self._handles(session, community_id)
+            grids = {i: n for n, i in (self._grids(session, community_id, []))[0].items()}
             volunteers: dict[int, list[str]] = defaultdict(list)
-            for elder_id, person_id in await session.execute(
+            for elder_id, person_id in session.execute(
                 select(ElderVolunteer.elder_id, ElderVolunteer.person_id)
                 .join(Elder, Elder.id == ElderVolunteer.elder_id).where(Elder.community_id == community_id)
                 .order_by(ElderVolunteer.elder_id, ElderVolunteer.person_id)
@@ -505,16 +501,16 @@ class ElderRoster:
                     e.phone or "", e.emergency_contact or "", handles.get(e.worker_id, "") if e.worker_id else "",
                     ";".join(volunteers[e.id]),
                 ]])
-            await audit(session, self.clock, "roster.export", actor_id, community_id, details={"rows": len(elders)})
-            filename = f"elders-{local_today(self.clock, community).isoformat()}.csv"
+            audit(session, self.clock, "roster.export", actor_id, community_id, details={"rows": len(elders)})
+            filename = f"elders-{self.clock.community(community.timezone).today().isoformat()}.csv"
             return filename, out.getvalue().encode("utf-8-sig")  # the BOM lets Excel open it as UTF-8
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
     @staticmethod
-    async def _handles(session: AsyncSession, community_id: int) -> dict[int, str]:
+    def _handles(session: Session, community_id: int) -> dict[int, str]:
         """A handle for each member, as the import accepts it back (display name if none)."""
-        rows = await session.execute(
+        rows = session.execute(
             select(Person.id, Person.display_name, func.min(Identity.handle))
             .join(Membership, Membership.person_id == Person.id)
             .outerjoin(Identity, Identity.person_id == Person.id)
@@ -522,19 +518,19 @@ class ElderRoster:
         )
         return {pid: handle or name for pid, name, handle in rows}
 
-    async def _views(self, session: AsyncSession, elders: list[Elder], *, full: bool) -> list[ElderView]:
+    def _views(self, session: Session, elders: list[Elder], *, full: bool) -> list[ElderView]:
         if not elders:
             return []
-        community = await get_community(session, elders[0].community_id)
-        tz, today = ZoneInfo(community.timezone), local_today(self.clock, community)
+        community = get_community(session, elders[0].community_id)
+        tz, today = ZoneInfo(community.timezone), self.clock.community(community.timezone).today()
         cadence = VisitCadence.from_options(community.options)
         ids = [e.id for e in elders]
-        grids = dict((await session.execute(select(Grid.id, Grid.name).where(
+        grids = dict((session.execute(select(Grid.id, Grid.name).where(
             Grid.id.in_({e.grid_id for e in elders if e.grid_id})))).all())
-        names = dict((await session.execute(select(Person.id, Person.display_name).where(
+        names = dict((session.execute(select(Person.id, Person.display_name).where(
             Person.id.in_({e.worker_id for e in elders if e.worker_id})))).all())
         volunteers: dict[int, list[str]] = defaultdict(list)
-        for elder_id, name in await session.execute(
+        for elder_id, name in session.execute(
             select(ElderVolunteer.elder_id, Person.display_name).join(Person, Person.id == ElderVolunteer.person_id)
             .where(ElderVolunteer.elder_id.in_(ids)).order_by(Person.id)
         ):

@@ -16,12 +16,11 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.db import Database
+from bot.db import Database, claim
 from bot.errors import InvalidInput
-from bot.jobs import claim
 from bot.services.access import get_community, require_role
 from bot.services.audit import audit
 from bot.services.family import members_of
@@ -84,52 +83,52 @@ class ExpiryService:
     def __init__(self, db: Database, clock: Clock, ledger: Ledger) -> None:
         self.db, self.clock, self.ledger = db, clock, ledger
 
-    async def set_months(self, actor_id: int, community_id: int, months: int | None) -> None:
+    def set_months(self, actor_id: int, community_id: int, months: int | None) -> None:
         """`/expiry 36` or `/expiry off`: workers and admins of the community."""
         if months is not None and not 1 <= months <= MAX_MONTHS:
             raise InvalidInput("error.bad_expiry_months", most=MAX_MONTHS)
 
-        async def work(session: AsyncSession) -> None:
-            await require_role(session, actor_id, community_id, "worker")
-            community = await get_community(session, community_id)
+        def work(session: Session) -> None:
+            require_role(session, actor_id, community_id, "worker")
+            community = get_community(session, community_id)
             if community.points_expire_months != months:
-                await audit(session, self.clock, "points.expiry", actor_id, community_id,
+                audit(session, self.clock, "points.expiry", actor_id, community_id,
                             details={"months": months, "was": community.points_expire_months})
                 community.points_expire_months = months
 
-        await self.db.transaction(work)
+        self.db.transaction(work)
 
-    async def months(self, community_id: int) -> int | None:
-        async with self.db.read() as uow:
-            return (await get_community(uow.session, community_id)).points_expire_months
+    def months(self, community_id: int) -> int | None:
+        with self.db.read() as session:
+            return (get_community(session, community_id)).points_expire_months
 
-    async def next_for(self, person_id: int, community_id: int) -> Expiring | None:
+    def next_for(self, person_id: int, community_id: int) -> Expiring | None:
         """What /balance shows: None when the community keeps points forever."""
-        async with self.db.read() as uow:
-            community = await get_community(uow.session, community_id)
+        with self.db.read() as session:
+            community = get_community(session, community_id)
             if not community.points_expire_months:
                 return None
-            lots = await self.ledger.lots(uow.session, community_id, person_id)
+            lots = self.ledger.lots(session, community_id, person_id)
             return next_expiring(lots, community.points_expire_months, ZoneInfo(community.timezone))
 
     # --- the daily job ------------------------------------------------------------------------
 
-    async def run(self, now: datetime, only: list[int] | None = None) -> ExpiryRun:
+    def run(self, now: datetime, only: list[int] | None = None) -> ExpiryRun:
         """Every community with expiry set (or those of `only`), each in its own transaction."""
-        async with self.db.read() as uow:
+        with self.db.read() as session:
             query = select(Community.id).where(Community.points_expire_months.is_not(None)).order_by(Community.id)
             if only is not None:
                 query = query.where(Community.id.in_(only))
-            communities = list(await uow.session.scalars(query))
+            communities = list(session.scalars(query))
         noticed = people = points = 0
         for community_id in communities:
-            n, p, q = await self.db.transaction(lambda s, c=community_id: self._community(s, c, now))
+            n, p, q = self.db.transaction(lambda s, c=community_id: self._community(s, c, now))
             noticed, people, points = noticed + n, people + p, points + q
         return ExpiryRun(noticed, people, points)
 
-    async def _community(self, session: AsyncSession, community_id: int, now: datetime) -> tuple[int, int, int]:
+    def _community(self, session: Session, community_id: int, now: datetime) -> tuple[int, int, int]:
         """One community in one transaction, with its period claims: all of it or none of it."""
-        community = await get_community(session, community_id)
+        community = get_community(session, community_id)
         months = community.points_expire_months
         if not months:
             return 0, 0, 0
@@ -138,37 +137,37 @@ class ExpiryService:
         this_month, next_month = today.replace(day=1), add_months(today, 1)
         scope = str(community_id)
         expired_people = expired_points = 0
-        noticed_this_month = await session.scalar(select(JobRun.id).where(
+        noticed_this_month = session.scalar(select(JobRun.id).where(
             JobRun.job == NOTICE_JOB, JobRun.scope == scope, JobRun.period == month_label(this_month)
         )) is not None
-        if noticed_this_month and await claim(session, EXPIRE_JOB, scope, month_label(this_month), now):
-            due = await self.ledger.unspent_before(session, community_id, cutoff(this_month, months, tz))
+        if noticed_this_month and claim(session, EXPIRE_JOB, scope, month_label(this_month), now):
+            due = self.ledger.unspent_before(session, community_id, cutoff(this_month, months, tz))
             for person_id, amount in due:
-                await self.ledger.expire_points(
+                self.ledger.expire_points(
                     session, community_id=community_id, person_id=person_id, amount=amount,
                     key=f"expire:{community_id}:{person_id}:{month_label(this_month)}",
                 )
                 expired_people, expired_points = expired_people + 1, expired_points + amount
-            await self._tell(session, due, "expiry.notify.expired", this_month)
+            self._tell(session, due, "expiry.notify.expired", this_month)
         noticed = 0
         # The next two month starts: 30 days before 1 March is still in January.
         for expires_on in (next_month, add_months(today, 2)):
-            if today < expires_on - timedelta(days=NOTICE_DAYS) or not await claim(
+            if today < expires_on - timedelta(days=NOTICE_DAYS) or not claim(
                 session, NOTICE_JOB, scope, month_label(expires_on), now
             ):
                 continue
             # At most this much can expire then: spending only lowers it, a released hold brings
             # it back up to it. So nothing ever expires that was not announced.
-            soon = await self.ledger.unspent_before(session, community_id, cutoff(expires_on, months, tz), count_held=True)
-            await self._tell(session, soon, "expiry.notify.soon", expires_on)
+            soon = self.ledger.unspent_before(session, community_id, cutoff(expires_on, months, tz), count_held=True)
+            self._tell(session, soon, "expiry.notify.soon", expires_on)
             noticed += len(soon)
         return noticed, expired_people, expired_points
 
-    async def _tell(self, session: AsyncSession, amounts: list[tuple[int, int]], key: str, on: date) -> None:
+    def _tell(self, session: Session, amounts: list[tuple[int, int]], key: str, on: date) -> None:
         """Each person, and the family members who act for them (亲情账户)."""
-        family = await members_of(session, [person_id for person_id, _ in amounts])
+        family = members_of(session, [person_id for person_id, _ in amounts])
         for person_id, amount in amounts:
-            await notify(session, self.clock, person_id, key, amount=amount, date=on.isoformat())
+            notify(session, self.clock, person_id, key, amount=amount, date=on.isoformat())
             for member_id, name in family.get(person_id, []):
-                await notify(session, self.clock, member_id, f"{key}_family", name=name, amount=amount,
+                notify(session, self.clock, member_id, f"{key}_family", name=name, amount=amount,
                              date=on.isoformat())

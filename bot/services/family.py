@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.db import Database
@@ -42,29 +42,29 @@ class Relative:
     role: str | None
 
 
-async def may_act_for(session: AsyncSession, actor_id: int, relative_id: int) -> bool:
+def may_act_for(session: Session, actor_id: int, relative_id: int) -> bool:
     """The one rule: a member linked to the relative, or a worker of the relative's community."""
     if actor_id == relative_id:
         return False
-    if await _active_link(session, actor_id, relative_id) is not None:
+    if _active_link(session, actor_id, relative_id) is not None:
         return True
-    relative = await session.get(Person, relative_id)
+    relative = session.get(Person, relative_id)
     if relative is None or relative.community_id is None:
         return False
-    return await role_in(session, actor_id, relative.community_id) == "worker"
+    return role_in(session, actor_id, relative.community_id) == "worker"
 
 
-async def linked(session: AsyncSession, a: int, b: int) -> bool:
+def linked(session: Session, a: int, b: int) -> bool:
     """Whether two people are family, in either direction (a gift may go either way)."""
-    return await _active_link(session, a, b) is not None or await _active_link(session, b, a) is not None
+    return _active_link(session, a, b) is not None or _active_link(session, b, a) is not None
 
 
-async def members_of(session: AsyncSession, relative_ids: list[int]) -> dict[int, list[tuple[int, str]]]:
+def members_of(session: Session, relative_ids: list[int]) -> dict[int, list[tuple[int, str]]]:
     """Who acts for each relative through a link, with the relative's name: they are told what
     the relative is told about their points, as a relative without a phone hears nothing."""
     found: dict[int, list[tuple[int, str]]] = {}
     for start in range(0, len(relative_ids), 500):  # bounded IN lists
-        rows = await session.execute(
+        rows = session.execute(
             select(FamilyLink.relative_id, FamilyLink.member_id, Person.display_name)
             .join(Person, Person.id == FamilyLink.relative_id)
             .where(FamilyLink.relative_id.in_(relative_ids[start:start + 500]), FamilyLink.status == "active")
@@ -75,8 +75,8 @@ async def members_of(session: AsyncSession, relative_ids: list[int]) -> dict[int
     return found
 
 
-async def _active_link(session: AsyncSession, member_id: int, relative_id: int) -> int | None:
-    return await session.scalar(select(FamilyLink.id).where(
+def _active_link(session: Session, member_id: int, relative_id: int) -> int | None:
+    return session.scalar(select(FamilyLink.id).where(
         FamilyLink.member_id == member_id, FamilyLink.relative_id == relative_id, FamilyLink.status == "active"
     ).limit(1))
 
@@ -87,126 +87,126 @@ class FamilyService:
 
     # --- linking ----------------------------------------------------------------------------
 
-    async def offer(self, member_id: int) -> str:
+    def offer(self, member_id: int) -> str:
         """A one-time code the relative accepts in their own chat (their consent)."""
 
-        async def work(session: AsyncSession) -> str:
-            await self._room_for_one_more(session, member_id)
+        def work(session: Session) -> str:
+            self._room_for_one_more(session, member_id)
             code = new_code()
             session.add(FamilyLink(member_id=member_id, status="pending", code=code, created_at=self.clock.now()))
-            await audit(session, self.clock, "kin.offer", member_id, subject_type="person", subject_id=member_id)
+            audit(session, self.clock, "kin.offer", member_id, subject_type="person", subject_id=member_id)
             return code
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def accept(self, relative_id: int, code: str) -> LinkView:
+    def accept(self, relative_id: int, code: str) -> LinkView:
         code = (code or "").strip().upper()
 
-        async def work(session: AsyncSession) -> LinkView:
-            link = await session.scalar(select(FamilyLink).where(FamilyLink.code == code))
+        def work(session: Session) -> LinkView:
+            link = session.scalar(select(FamilyLink).where(FamilyLink.code == code))
             if link is None or link.status != "pending":
                 raise NotFound("error.bad_family_code")
             if link.member_id == relative_id:
                 raise InvalidInput("error.family_self")
-            if await _active_link(session, link.member_id, relative_id) is not None:
+            if _active_link(session, link.member_id, relative_id) is not None:
                 raise InvalidInput("error.family_exists")
             # The guarded claim: two people typing the same code, one wins.
-            claimed = await session.execute(
+            claimed = session.execute(
                 update(FamilyLink).where(FamilyLink.id == link.id, FamilyLink.status == "pending")
                 .values(status="active", relative_id=relative_id, code=None, decided_at=self.clock.now())
             )
             if claimed.rowcount != 1:
                 raise NotFound("error.bad_family_code")
-            relative = await get_person(session, relative_id)
-            await audit(session, self.clock, "kin.link", relative_id, relative.community_id, "person",
+            relative = get_person(session, relative_id)
+            audit(session, self.clock, "kin.link", relative_id, relative.community_id, "person",
                         link.member_id, {"link": link.id, "relative": relative_id, "by": "consent"})
-            await notify(session, self.clock, link.member_id, "family.notify.accepted", name=relative.display_name)
-            return await _view(session, link.id)
+            notify(session, self.clock, link.member_id, "family.notify.accepted", name=relative.display_name)
+            return _view(session, link.id)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def link(
+    def link(
         self, worker_id: int, community_id: int, member_id: int, relative_id: int | None, new_name: str | None = None
     ) -> LinkView:
         """A worker links a member to a relative of their community who has no phone: someone
         on the books, or (with `new_name`) a resident the worker registers now."""
 
-        async def work(session: AsyncSession) -> LinkView:
-            await require_role(session, worker_id, community_id, "worker")
+        def work(session: Session) -> LinkView:
+            require_role(session, worker_id, community_id, "worker")
             now = self.clock.now()
             rid = relative_id
             if rid is None:
                 person = Person(display_name=clean_name(new_name or ""), locale="zh-CN", community_id=community_id,
                                 created_at=now)
                 session.add(person)
-                await session.flush()
+                session.flush()
                 session.add(Membership(person_id=person.id, community_id=community_id, role="resident",
                                        confirmed=True, joined_at=now))
-                await session.flush()
-                await self.ledger.open_person_account(session, community_id, person.id)
-                await audit(session, self.clock, "kin.register", worker_id, community_id, "person", person.id)
+                session.flush()
+                self.ledger.open_person_account(session, community_id, person.id)
+                audit(session, self.clock, "kin.register", worker_id, community_id, "person", person.id)
                 rid = person.id
-            elif await role_in(session, rid, community_id) is None:
+            elif role_in(session, rid, community_id) is None:
                 raise NotAllowed("error.family_not_in_community")
             if rid == member_id:
                 raise InvalidInput("error.family_self")
-            if await _active_link(session, member_id, rid) is not None:
+            if _active_link(session, member_id, rid) is not None:
                 raise InvalidInput("error.family_exists")
-            await self._room_for_one_more(session, member_id)
+            self._room_for_one_more(session, member_id)
             link = FamilyLink(member_id=member_id, relative_id=rid, status="active", confirmed_by_id=worker_id,
                               created_at=now, decided_at=now)
             session.add(link)
-            await session.flush()
-            await audit(session, self.clock, "kin.link", worker_id, community_id, "person", member_id,
+            session.flush()
+            audit(session, self.clock, "kin.link", worker_id, community_id, "person", member_id,
                         {"link": link.id, "relative": rid, "by": "worker"})
-            view = await _view(session, link.id)
-            await notify(session, self.clock, member_id, "family.notify.linked", name=view.relative_name)
+            view = _view(session, link.id)
+            notify(session, self.clock, member_id, "family.notify.linked", name=view.relative_name)
             return view
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def remove(self, actor_id: int, link_id: int) -> LinkView:
+    def remove(self, actor_id: int, link_id: int) -> LinkView:
         """Either side of the link, or a worker of the relative's community, may end it."""
 
-        async def work(session: AsyncSession) -> LinkView:
-            link = await session.get(FamilyLink, link_id)
+        def work(session: Session) -> LinkView:
+            link = session.get(FamilyLink, link_id)
             if link is None or link.status != "active" or link.relative_id is None:
                 raise NotFound("error.no_family_link")
-            if actor_id not in (link.member_id, link.relative_id) and not await may_act_for(
+            if actor_id not in (link.member_id, link.relative_id) and not may_act_for(
                 session, actor_id, link.relative_id
             ):
                 raise NotAllowed("error.not_family")
-            view = await _view(session, link.id)
-            claimed = await session.execute(
+            view = _view(session, link.id)
+            claimed = session.execute(
                 update(FamilyLink).where(FamilyLink.id == link_id, FamilyLink.status == "active")
                 .values(status="removed", decided_at=self.clock.now())
             )
             if claimed.rowcount != 1:
                 raise NotFound("error.no_family_link")
             # Whoever acted for the relative through this link stops now.
-            await session.execute(delete(ActingFor).where(
+            session.execute(delete(ActingFor).where(
                 ActingFor.person_id == link.member_id, ActingFor.relative_id == link.relative_id
             ))
-            relative = await get_person(session, link.relative_id)
-            await audit(session, self.clock, "kin.unlink", actor_id, relative.community_id, "person",
+            relative = get_person(session, link.relative_id)
+            audit(session, self.clock, "kin.unlink", actor_id, relative.community_id, "person",
                         link.member_id, {"link": link.id, "relative": link.relative_id})
             for other in {link.member_id, link.relative_id} - {actor_id}:
-                await notify(session, self.clock, other, "family.notify.removed",
+                notify(session, self.clock, other, "family.notify.removed",
                              name=view.relative_name if other == link.member_id else view.member_name)
             return view
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def links(self, person_id: int) -> list[LinkView]:
+    def links(self, person_id: int) -> list[LinkView]:
         """The person's links, as the member and as the relative."""
-        async with self.db.read() as uow:
-            ids = await uow.session.scalars(select(FamilyLink.id).where(
+        with self.db.read() as session:
+            ids = session.scalars(select(FamilyLink.id).where(
                 FamilyLink.status == "active", or_(FamilyLink.member_id == person_id, FamilyLink.relative_id == person_id)
             ).order_by(FamilyLink.id))
-            return [await _view(uow.session, i) for i in ids]
+            return [_view(session, i) for i in ids]
 
-    async def _room_for_one_more(self, session: AsyncSession, member_id: int) -> None:
-        count = len(list(await session.scalars(select(FamilyLink.id).where(
+    def _room_for_one_more(self, session: Session, member_id: int) -> None:
+        count = len(list(session.scalars(select(FamilyLink.id).where(
             FamilyLink.member_id == member_id, FamilyLink.status.in_(("pending", "active"))
         ))))
         if count >= MAX_LINKS:
@@ -214,7 +214,7 @@ class FamilyService:
 
     # --- acting for a relative ---------------------------------------------------------------
 
-    async def linked_relative(self, person_id: int, name: str, *, either_way: bool = False) -> int | None:
+    def linked_relative(self, person_id: int, name: str, *, either_way: bool = False) -> int | None:
         """The relative `name` (the name shown, the real name, or `#12`) among the person's links;
         `either_way` also finds the members linked to the person (family for a gift)."""
         name = name.strip()
@@ -222,50 +222,50 @@ class FamilyService:
             Person.display_name == name, Person.real_name == name)
         relative = and_(FamilyLink.member_id == person_id, FamilyLink.relative_id == Person.id)
         member = and_(FamilyLink.relative_id == person_id, FamilyLink.member_id == Person.id)
-        async with self.db.read() as uow:
-            return await uow.session.scalar(
+        with self.db.read() as session:
+            return session.scalar(
                 select(Person.id).join(FamilyLink, or_(relative, member) if either_way else relative)
                 .where(FamilyLink.status == "active", which)
                 .order_by(Person.id).limit(1)
             )
 
-    async def act_as(self, person_id: int, relative_id: int) -> Relative:
-        async def work(session: AsyncSession) -> Relative:
-            if not await may_act_for(session, person_id, relative_id):
+    def act_as(self, person_id: int, relative_id: int) -> Relative:
+        def work(session: Session) -> Relative:
+            if not may_act_for(session, person_id, relative_id):
                 raise NotAllowed("error.not_family")
-            relative = await get_person(session, relative_id)
-            await session.execute(delete(ActingFor).where(ActingFor.person_id == person_id))
+            relative = get_person(session, relative_id)
+            session.execute(delete(ActingFor).where(ActingFor.person_id == person_id))
             session.add(ActingFor(person_id=person_id, relative_id=relative_id, since=self.clock.now()))
-            await audit(session, self.clock, "kin.act_as", person_id, relative.community_id, "person", relative_id)
-            return await _relative(session, relative)
+            audit(session, self.clock, "kin.act_as", person_id, relative.community_id, "person", relative_id)
+            return _relative(session, relative)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def act_as_self(self, person_id: int) -> bool:
+    def act_as_self(self, person_id: int) -> bool:
         """Back to acting for oneself; False when one was not acting for anybody."""
 
-        async def work(session: AsyncSession) -> bool:
-            gone = await session.execute(delete(ActingFor).where(ActingFor.person_id == person_id))
+        def work(session: Session) -> bool:
+            gone = session.execute(delete(ActingFor).where(ActingFor.person_id == person_id))
             return gone.rowcount > 0
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def acting_for(self, session: AsyncSession, person_id: int, relative_id: int) -> Relative | None:
+    def acting_for(self, session: Session, person_id: int, relative_id: int) -> Relative | None:
         """The relative the dialog acts for, re-checked on every turn: a removed link or a
         worker who left the community ends it at once."""
-        if not await may_act_for(session, person_id, relative_id):
+        if not may_act_for(session, person_id, relative_id):
             return None
-        return await _relative(session, await get_person(session, relative_id))
+        return _relative(session, get_person(session, relative_id))
 
 
-async def _relative(session: AsyncSession, relative: Person) -> Relative:
-    role = None if relative.community_id is None else await role_in(session, relative.id, relative.community_id)
+def _relative(session: Session, relative: Person) -> Relative:
+    role = None if relative.community_id is None else role_in(session, relative.id, relative.community_id)
     return Relative(relative.id, relative.display_name, relative.community_id, role)
 
 
-async def _view(session: AsyncSession, link_id: int) -> LinkView:
+def _view(session: Session, link_id: int) -> LinkView:
     member, relative = Person.__table__.alias("member"), Person.__table__.alias("relative")
-    row = (await session.execute(
+    row = (session.execute(
         select(FamilyLink.id, FamilyLink.member_id, member.c.display_name, FamilyLink.relative_id,
                relative.c.display_name)
         .join(member, member.c.id == FamilyLink.member_id)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.orm import aliased
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.db import Database
@@ -34,6 +33,25 @@ def clean_note(note: str | None) -> str | None:
     if len(note) > NOTE_MAX:
         raise InvalidInput("error.note_too_long", limit=NOTE_MAX, length=len(note))
     return note or None
+
+
+def check_minutes(minutes: int) -> None:
+    """A duration as service hours take it (15-minute steps, 15 min to 12 h): the one rule for
+    hour logs, visits and service requests."""
+    if not isinstance(minutes, int) or minutes % STEP_MINUTES:
+        raise InvalidInput("error.minutes_step")
+    if not MIN_MINUTES <= minutes <= MAX_MINUTES:
+        raise InvalidInput("error.minutes_range")
+
+
+def check_backdate(when: date, today: date, max_age_days: int, refusal: str | None = None) -> None:
+    """The one window for when service happened: not after `today`, at most `max_age_days`
+    (settings.service_log_max_age_days) before it. Dates, or datetimes with `today` as now;
+    `refusal` is the caller's wording for both ends."""
+    if when > today:
+        raise InvalidInput(refusal or "error.date_future", days=max_age_days)
+    if when < today - timedelta(days=max_age_days):
+        raise InvalidInput(refusal or "error.date_too_old", days=max_age_days)
 
 
 def points_for(minutes: int, points_per_hour: int) -> int:
@@ -77,12 +95,9 @@ class HoursService:
     def __init__(self, db: Database, settings: Settings, clock: Clock, ledger: Ledger) -> None:
         self.db, self.settings, self.clock, self.ledger = db, settings, clock, ledger
 
-    def today(self, tz: str) -> date:
-        return self.clock.now().astimezone(ZoneInfo(tz)).date()
-
-    async def categories(self, community_id: int) -> list[Category]:
-        async with self.db.read() as uow:
-            rows = await uow.session.scalars(
+    def categories(self, community_id: int) -> list[Category]:
+        with self.db.read() as session:
+            rows = session.scalars(
                 select(ServiceCategory)
                 .where(ServiceCategory.community_id == community_id, ServiceCategory.active.is_(True))
                 .order_by(ServiceCategory.position, ServiceCategory.id)
@@ -91,7 +106,7 @@ class HoursService:
 
     # --- submitting -------------------------------------------------------------------------
 
-    async def submit(
+    def submit(
         self, person_id: int, community_id: int, *, category_id: int, service_date: date, minutes: int,
         note: str | None = None, photo: str | None = None, request_key: str | None = None,
         repeat_ok: bool = True,
@@ -100,22 +115,22 @@ class HoursService:
         (a chat asks before saving the same again), the same category and duration for the same
         day as a log already there is refused as LooksRepeated."""
 
-        async def work(session: AsyncSession) -> LogView:
-            replay = await self._by_request_key(session, request_key)
+        def work(session: Session) -> LogView:
+            replay = self._by_request_key(session, request_key)
             if replay is not None:
                 if replay.person_id != person_id:  # someone else's request: never hand it out
                     raise IdempotencyConflict(key=request_key)
                 return replay
-            view = await self._new_log(
+            view = self._new_log(
                 session, person_id, community_id, category_id, service_date, minutes, note, photo,
                 submitted_by=person_id, request_key=request_key, need_role="volunteer", repeat_ok=repeat_ok,
             )
-            await notify_workers(session, self.clock, community_id, "notify.pending_logs", coalesce="pending_logs")
+            notify_workers(session, self.clock, community_id, "notify.pending_logs", coalesce="pending_logs")
             return view
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def record(
+    def record(
         self, worker_id: int, community_id: int, volunteer_ids: list[int], *, category_id: int,
         service_date: date, minutes: int, note: str | None = None, event_name: str | None = None,
         request_key: str | None = None,
@@ -129,12 +144,12 @@ class HoursService:
         if len(set(volunteer_ids)) != len(volunteer_ids):
             raise InvalidInput("error.duplicate_volunteers")
 
-        async def work(session: AsyncSession) -> list[Decision]:
-            await require_role(session, worker_id, community_id, "worker")
+        def work(session: Session) -> list[Decision]:
+            require_role(session, worker_id, community_id, "worker")
             decisions, waiting = [], False
             for i, volunteer_id in enumerate(volunteer_ids):
                 key = f"{request_key}:{i}" if request_key else None
-                replay = await self._by_request_key(session, key)
+                replay = self._by_request_key(session, key)
                 if replay is not None:
                     if replay.person_id != volunteer_id:
                         raise IdempotencyConflict(key=key)
@@ -142,10 +157,10 @@ class HoursService:
                     continue
                 if volunteer_id == worker_id:
                     raise NotAllowed("error.own_log")
-                role = await role_in(session, volunteer_id, community_id)
+                role = role_in(session, volunteer_id, community_id)
                 if role not in ("volunteer", "worker"):
-                    raise InvalidInput("error.not_volunteer", person=await _name(session, volunteer_id))
-                log = await self._new_log(
+                    raise InvalidInput("error.not_volunteer", person=_name(session, volunteer_id))
+                log = self._new_log(
                     session, volunteer_id, community_id, category_id, service_date, minutes, note, None,
                     submitted_by=worker_id, request_key=key, event_name=event_name,
                 )
@@ -153,37 +168,37 @@ class HoursService:
                     decisions.append(Decision(log, changed=True))
                     waiting = True
                 else:
-                    decisions.append(await self._approve_in(session, worker_id, log.id, vouched=True))
+                    decisions.append(self._approve_in(session, worker_id, log.id, vouched=True))
             if waiting:
-                await notify_workers(session, self.clock, community_id, "notify.pending_logs",
+                notify_workers(session, self.clock, community_id, "notify.pending_logs",
                                      coalesce="pending_logs", exclude=worker_id)
             return decisions
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def add_pending(
-        self, session: AsyncSession, person_id: int, community_id: int, *, category_id: int,
+    def add_pending(
+        self, session: Session, person_id: int, community_id: int, *, category_id: int,
         service_date: date, minutes: int, submitted_by: int, event_name: str | None,
         request_key: str | None,
     ) -> tuple[LogView, bool]:
         """Inside a caller's transaction: a pending log for `person_id` made by someone who is
         not a worker (a team leader), so it waits for a worker like the person's own.
         Returns the log and whether it is new (False: a replay of `request_key`)."""
-        replay = await self._by_request_key(session, request_key)
+        replay = self._by_request_key(session, request_key)
         if replay is not None:
             if replay.person_id != person_id:
                 raise IdempotencyConflict(key=request_key)
             return replay, False
-        if await role_in(session, person_id, community_id) not in ("volunteer", "worker"):
-            raise InvalidInput("error.not_volunteer", person=await _name(session, person_id))
-        log = await self._new_log(
+        if role_in(session, person_id, community_id) not in ("volunteer", "worker"):
+            raise InvalidInput("error.not_volunteer", person=_name(session, person_id))
+        log = self._new_log(
             session, person_id, community_id, category_id, service_date, minutes, None, None,
             submitted_by=submitted_by, request_key=request_key, event_name=event_name, by_worker=False,
         )
         return log, True
 
-    async def _new_log(
-        self, session: AsyncSession, person_id: int, community_id: int, category_id: int,
+    def _new_log(
+        self, session: Session, person_id: int, community_id: int, category_id: int,
         service_date: date, minutes: int, note: str | None, photo: str | None, *, submitted_by: int,
         request_key: str | None, event_name: str | None = None, need_role: str | None = None,
         repeat_ok: bool = True,
@@ -195,7 +210,7 @@ class HoursService:
         # (which then sees any submission committed meanwhile), so two submissions at once cannot
         # both fit under the day limit on PostgreSQL. SQLite's BEGIN IMMEDIATE already serialises
         # writers; it ignores FOR UPDATE.
-        found = (await session.execute(
+        found = (session.execute(
             select(Person.is_admin, Membership.role, Membership.confirmed, _NAME, Community.id, Community.timezone,
                    ServiceCategory.community_id, ServiceCategory.active, ServiceCategory.points_per_hour,
                    ServiceCategory.name, ServiceCategory.name_en)
@@ -217,12 +232,12 @@ class HoursService:
             raise NotFound("error.no_community")
         if category_community != community_id or not active:
             raise InvalidInput("error.bad_category")
-        self._check_minutes(minutes)
-        self._check_date(service_date, tz)
+        check_minutes(minutes)
+        check_backdate(service_date, self.clock.community(tz).today(), self.settings.service_log_max_age_days)
         # The day's minutes, and a log just like this one that day, in the same statement.
         same_log = and_(ServiceLog.community_id == community_id, ServiceLog.category_id == category_id,
                         ServiceLog.minutes == minutes)
-        logged, same = (await session.execute(
+        logged, same = (session.execute(
             select(func.coalesce(func.sum(ServiceLog.minutes), 0), func.min(case((same_log, ServiceLog.id))))
             .where(ServiceLog.person_id == person_id, ServiceLog.service_date == service_date,
                    ServiceLog.status != "rejected")
@@ -241,95 +256,81 @@ class HoursService:
             event_name=event_name, request_key=request_key, created_at=self.clock.now(),
         )
         session.add(log)
-        await session.flush()
+        session.flush()
         return LogView(
             log.id, community_id, person_id, person_name, category, category_en, service_date, minutes, log.points,
             log.status, note, log.recorded_by_worker, None, log.created_at,
         )
 
-    @staticmethod
-    def _check_minutes(minutes: int) -> None:
-        if not isinstance(minutes, int) or minutes % STEP_MINUTES:
-            raise InvalidInput("error.minutes_step")
-        if not MIN_MINUTES <= minutes <= MAX_MINUTES:
-            raise InvalidInput("error.minutes_range")
-
-    def _check_date(self, service_date: date, tz: str) -> None:
-        today = self.today(tz)
-        if service_date > today:
-            raise InvalidInput("error.date_future")
-        if service_date < today - timedelta(days=self.settings.service_log_max_age_days):
-            raise InvalidInput("error.date_too_old", days=self.settings.service_log_max_age_days)
-
     # --- deciding ---------------------------------------------------------------------------
 
-    async def approve(self, worker_id: int, log_id: int) -> Decision:
+    def approve(self, worker_id: int, log_id: int) -> Decision:
         """Approve and credit the points in one transaction. Approving an approved log again
         is a harmless replay: it credits nothing and reports changed=False."""
-        return await self.db.transaction(lambda session: self._approve_in(session, worker_id, log_id))
+        return self.db.transaction(lambda session: self._approve_in(session, worker_id, log_id))
 
-    async def _approve_in(self, session: AsyncSession, worker_id: int, log_id: int, *, vouched: bool = False) -> Decision:
+    def _approve_in(self, session: Session, worker_id: int, log_id: int, *, vouched: bool = False) -> Decision:
         """`vouched`: a worker recording a volunteer's hours approves what they just wrote."""
-        log = await self._decidable(session, worker_id, log_id, vouched=vouched)
-        claimed = await session.execute(
+        log = self._decidable(session, worker_id, log_id, vouched=vouched)
+        claimed = session.execute(
             update(_LOGS).where(_LOGS.c.id == log_id, _LOGS.c.status == "pending")
             .values(status="approved", decided_by_id=worker_id, decided_at=self.clock.now())
         )
         if claimed.rowcount != 1:
-            return await self._already(session, log_id, "approved")
+            return self._already(session, log_id, "approved")
         available = None
         if log.points > 0:
-            earned = await self.ledger.earn(
+            earned = self.ledger.earn(
                 session, community_id=log.community_id, person_id=log.person_id, amount=log.points,
                 key=f"earn:H{log_id}", ref=Ref("log", log_id), actor_id=worker_id,
             )
             available = earned.credit_available
         if available is None:
-            available = (await self.ledger.balance(session, log.community_id, log.person_id)).available
+            available = (self.ledger.balance(session, log.community_id, log.person_id)).available
         view = replace(log, status="approved")
         if not view.recorded_by_worker:
-            await notify(session, self.clock, log.person_id, "notify.log_approved",
+            notify(session, self.clock, log.person_id, "notify.log_approved",
                          log=log_id, points=view.points, available=available, **_about(view))
         return Decision(view, changed=True, balance_after=available)
 
-    async def reject(self, worker_id: int, log_id: int, reason: str) -> Decision:
+    def reject(self, worker_id: int, log_id: int, reason: str) -> Decision:
         reason = " ".join((reason or "").split())[:300]
         if not reason:
             raise InvalidInput("error.reason_required")
 
-        async def work(session: AsyncSession) -> Decision:
-            log = await self._decidable(session, worker_id, log_id)
-            claimed = await session.execute(
+        def work(session: Session) -> Decision:
+            log = self._decidable(session, worker_id, log_id)
+            claimed = session.execute(
                 update(_LOGS).where(_LOGS.c.id == log_id, _LOGS.c.status == "pending")
                 .values(status="rejected", decided_by_id=worker_id, decided_at=self.clock.now(),
                         reject_reason=reason)
             )
             if claimed.rowcount != 1:
-                return await self._already(session, log_id, "rejected")
-            balance = await self.ledger.balance(session, log.community_id, log.person_id)
-            await notify(session, self.clock, log.person_id, "notify.log_rejected",
+                return self._already(session, log_id, "rejected")
+            balance = self.ledger.balance(session, log.community_id, log.person_id)
+            notify(session, self.clock, log.person_id, "notify.log_rejected",
                          log=log_id, reason=reason, available=balance.available, **_about(log))
             view = replace(log, status="rejected", reject_reason=reason)
             return Decision(view, changed=True, balance_after=balance.available)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def approve_many(self, worker_id: int, log_ids: list[int]) -> tuple[list[Decision], list[tuple[int, str]]]:
+    def approve_many(self, worker_id: int, log_ids: list[int]) -> tuple[list[Decision], list[tuple[int, str]]]:
         """Batch approval: each log in its own transaction, so one refusal does not hold up
         the rest. Returns the decisions and (log id, error key) for the refused ones."""
         done, refused = [], []
         for log_id in log_ids:
             try:
-                done.append(await self.approve(worker_id, log_id))
+                done.append(self.approve(worker_id, log_id))
             except (NotAllowed, NotFound, AlreadyDecided) as exc:
                 refused.append((log_id, exc.key))
         return done, refused
 
-    async def _decidable(self, session: AsyncSession, worker_id: int, log_id: int, *, vouched: bool = False) -> LogView:
+    def _decidable(self, session: Session, worker_id: int, log_id: int, *, vouched: bool = False) -> LogView:
         """The log as it is before the decision, and the worker's right to decide it: one query.
         Nobody decides their own hours, nor (four eyes) hours they recorded for a worker."""
         actor = aliased(Person)
-        found = (await session.execute(
+        found = (session.execute(
             _VIEW.add_columns(actor.id, actor.is_admin, Membership.role, Membership.confirmed, ServiceLog.submitted_by_id)
             .outerjoin(actor, actor.id == worker_id)
             .outerjoin(Membership, and_(Membership.person_id == worker_id,
@@ -348,45 +349,45 @@ class HoursService:
             raise NotAllowed("error.own_record")
         return log
 
-    async def _already(self, session: AsyncSession, log_id: int, wanted: str) -> Decision:
-        view = await self._view(session, log_id)
+    def _already(self, session: Session, log_id: int, wanted: str) -> Decision:
+        view = self._view(session, log_id)
         if view.status != wanted:
             raise AlreadyDecided("error.log_decided", log=log_id, status=view.status)
         return Decision(view, changed=False)
 
     # --- reading ----------------------------------------------------------------------------
 
-    async def pending(self, worker_id: int, community_id: int, limit: int = 50) -> list[LogView]:
+    def pending(self, worker_id: int, community_id: int, limit: int = 50) -> list[LogView]:
         """Logs waiting for a decision, oldest first (上不过午，下不过夜)."""
-        async with self.db.read() as uow:
-            await require_role(uow.session, worker_id, community_id, "worker")
-            return await _views(uow.session, _VIEW.where(
+        with self.db.read() as session:
+            require_role(session, worker_id, community_id, "worker")
+            return _views(session, _VIEW.where(
                 ServiceLog.community_id == community_id, ServiceLog.status == "pending"
             ).order_by(ServiceLog.created_at, ServiceLog.id).limit(limit))
 
-    async def logs_of(
+    def logs_of(
         self, person_id: int, community_id: int, status: str | None = None, limit: int = 20, offset: int = 0,
     ) -> list[LogView]:
         """Newest first."""
         stmt = _VIEW.where(ServiceLog.person_id == person_id, ServiceLog.community_id == community_id)
         if status:
             stmt = stmt.where(ServiceLog.status == status)
-        async with self.db.read() as uow:
-            return await _views(uow.session, stmt.order_by(ServiceLog.id.desc()).offset(offset).limit(limit))
+        with self.db.read() as session:
+            return _views(session, stmt.order_by(ServiceLog.id.desc()).offset(offset).limit(limit))
 
-    async def get(self, log_id: int) -> LogView:
-        async with self.db.read() as uow:
-            return await self._view(uow.session, log_id)
+    def get(self, log_id: int) -> LogView:
+        with self.db.read() as session:
+            return self._view(session, log_id)
 
-    async def _by_request_key(self, session: AsyncSession, request_key: str | None) -> LogView | None:
+    def _by_request_key(self, session: Session, request_key: str | None) -> LogView | None:
         if not request_key:
             return None
-        log_id = await session.scalar(select(ServiceLog.id).where(ServiceLog.request_key == request_key))
-        return None if log_id is None else await self._view(session, log_id)
+        log_id = session.scalar(select(ServiceLog.id).where(ServiceLog.request_key == request_key))
+        return None if log_id is None else self._view(session, log_id)
 
     @staticmethod
-    async def _view(session: AsyncSession, log_id: int) -> LogView:
-        found = await _views(session, _VIEW.where(ServiceLog.id == log_id))
+    def _view(session: Session, log_id: int) -> LogView:
+        found = _views(session, _VIEW.where(ServiceLog.id == log_id))
         if not found:
             raise NotFound("error.no_log", log=log_id)
         return found[0]
@@ -407,12 +408,12 @@ _VIEW = (
 _VIEW_WIDTH = len(_VIEW.selected_columns)
 
 
-async def _views(session: AsyncSession, stmt) -> list[LogView]:  # noqa: ANN001 - a select of _VIEW
-    return [LogView(*row[:_VIEW_WIDTH]) for row in (await session.execute(stmt)).all()]
+def _views(session: Session, stmt) -> list[LogView]:  # noqa: ANN001 - a select of _VIEW
+    return [LogView(*row[:_VIEW_WIDTH]) for row in (session.execute(stmt)).all()]
 
 
-async def _name(session: AsyncSession, person_id: int) -> str:
-    person = await session.get(Person, person_id)
+def _name(session: Session, person_id: int) -> str:
+    person = session.get(Person, person_id)
     return person.display_name if person else str(person_id)
 
 

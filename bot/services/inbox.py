@@ -6,7 +6,7 @@ values; nothing here knows a platform.
 
 Taking an update in (the webhook handler, or a long-polling loop):
 
-    stored = await inbox.store(channel, platform_id, sender, payload)
+    stored = inbox.store(channel, platform_id, sender, payload)
     # answer the platform only now: stored.id is committed; stored.duplicate is True when
     # (channel, platform_id) was stored before (a retry, a redelivery, another process got it),
     # and then nothing was written.
@@ -18,32 +18,32 @@ stored. `payload` is the update as JSON, kept for the handler.
 
 Handling (the inbox worker does this; a channel adapter only implements `handle`):
 
-    entries = await inbox.claim(worker, limit, lease, channels)
+    entries = inbox.claim(worker, limit, lease, channels)
         # leases up to `limit` entries: the oldest open entry of each sender whose lease has run
         # out (a crashed process's entries come back after `lease` seconds) and whose backoff
         # or hold is over. Several processes never hold the same entry. A person whose reply
         # was refused (Unreachable) is reachable again once they write to us again.
-    await inbox.settle(session, entry, reply, hold=None)
+    inbox.settle(session, entry, reply, hold=None)
         # inside the transaction that finishes the handling (the dialog engine's last one):
         # stores the reply and marks the entry handled, or done when there is no reply. Raises
         # LeaseLost (rolling the transaction back) when another process took the entry over.
         # `hold` (seconds): leave the reply for the HTTP handler to answer passively for that
         # long before a worker pushes it (WeChat's 5-second passive reply).
-    await inbox.replied(entry, parts, via="sent")   # the reply went out: done (or pass
+    inbox.replied(entry, parts, via="sent")   # the reply went out: done (or pass
                                                     # (entry, parts) to the next claim as `replied`)
-    await inbox.outcome(entry, outcome)             # a sender's Outcome for the reply
-    await inbox.failed(entry, error)                # handling raised: backoff, parked after
+    inbox.outcome(entry, outcome)             # a sender's Outcome for the reply
+    inbox.failed(entry, error)                # handling raised: backoff, parked after
                                                     # MAX_TRIES tries with the admins told
-    await inbox.renew(tokens, lease)                # keep leases of long handlings alive
+    inbox.renew(tokens, lease)                # keep leases of long handlings alive
 
 A webhook that answers with the reply itself (WeChat's passive reply):
 
-    result = await inbox.wait(entry_id, timeout)    # None when not handled within `timeout`;
+    result = inbox.wait(entry_id, timeout)    # None when not handled within `timeout`;
         # else Result(status, reply, replied): status 'handled' (reply waiting), 'done', 'parked'
-    reply = await inbox.take_reply(entry_id)        # the stored reply, marked done as passive,
+    reply = inbox.take_reply(entry_id)        # the stored reply, marked done as passive,
         # or None when a worker already pushed it (or is pushing it now)
 
-and for a retried platform id, `await inbox.result(channel, platform_id)` reads the same Result,
+and for a retried platform id, `inbox.result(channel, platform_id)` reads the same Result,
 so the retry gets the same answer.
 """
 
@@ -56,12 +56,11 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, delete, exists, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.db import Database
+from bot.db import Database, in_caller, insert, reads
 from bot.services.delivery import MAX_TRIES, Outcome, Retry, Sent, Unreachable, backoff, short
-from bot.services.ledger import _insert
 from bot.services.notify import notify_admins
 from models import Identity, InboxEntry
 from models.inbox import OPEN
@@ -126,27 +125,27 @@ class InboxService:
 
     # --- in -----------------------------------------------------------------------------------
 
-    async def store(self, channel: str, platform_id: str, sender: str, payload: dict[str, Any]) -> Stored:
-        async def work(session: AsyncSession) -> Stored:
-            new_id = await session.scalar(
-                _insert(session, InboxEntry).values(
+    def store(self, channel: str, platform_id: str, sender: str, payload: dict[str, Any]) -> Stored:
+        def work(session: Session) -> Stored:
+            new_id = session.scalar(
+                insert(session, InboxEntry).values(
                     channel=channel, platform_id=platform_id, sender=sender, payload=payload, status="new",
                     attempts=0, reply_sent=0, received_at=self.clock.now(),
                 ).on_conflict_do_nothing().returning(InboxEntry.id)
             )
             if new_id is not None:
                 return Stored(new_id, False)
-            old = await session.scalar(
+            old = session.scalar(
                 select(InboxEntry.id).where(InboxEntry.channel == channel, InboxEntry.platform_id == platform_id)
             )
             assert old is not None
             return Stored(old, True)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
     # --- handling -----------------------------------------------------------------------------
 
-    async def claim(self, worker: str, limit: int, lease: float, channels: tuple[str, ...],
+    def claim(self, worker: str, limit: int, lease: float, channels: tuple[str, ...],
                     replied: list[tuple[Entry, int]] | None = None) -> list[Entry]:
         """`replied`: entries whose replies went out (with how many parts), marked done in the same
         transaction first, so a busy worker spends one transaction, not two, per update."""
@@ -155,9 +154,9 @@ class InboxService:
         now = self.clock.now()
         mine = f"{worker}/{next(_claims)}"
 
-        async def work(session: AsyncSession) -> list[Entry]:
+        def work(session: Session) -> list[Entry]:
             if replied:
-                await session.execute(_MARK_REPLIED, [
+                session.execute(_MARK_REPLIED, [
                     {"entry_id": e.id, "token": e.token, "parts": parts} for e, parts in replied
                 ])
             if limit <= 0 or not channels:
@@ -178,7 +177,7 @@ class InboxService:
             )
             if session.get_bind().dialect.name == "postgresql":
                 candidates = candidates.with_for_update(skip_locked=True, of=_T)
-            rows = (await session.execute(
+            rows = (session.execute(
                 update(InboxEntry)
                 .where(InboxEntry.id.in_(candidates.scalar_subquery()),
                        or_(InboxEntry.lease_until.is_(None), InboxEntry.lease_until < now))
@@ -190,27 +189,27 @@ class InboxService:
             )).all()
             return sorted((Entry(*row, token=mine) for row in rows), key=lambda e: e.id)
 
-        entries = await self.db.transaction(work)
+        entries = self.db.transaction(work)
         for e, _ in replied or ():
             self.signal(e.id)
         return entries
 
-    async def renew(self, tokens: list[str], lease: float) -> None:
+    def renew(self, tokens: list[str], lease: float) -> None:
         if not tokens:
             return
 
-        async def work(session: AsyncSession) -> None:
+        def work(session: Session) -> None:
             # Only leases still held: an entry settled with a hold gave its lease up for the webhook
             # to take the passive answer, even while others of the same claim are still handled.
-            await session.execute(
+            session.execute(
                 update(InboxEntry).where(InboxEntry.leased_by.in_(tokens), InboxEntry.status.in_(OPEN),
                                          InboxEntry.lease_until.is_not(None))
                 .values(lease_until=self.clock.now() + timedelta(seconds=lease))
             )
 
-        await self.db.transaction(work)
+        self.db.transaction(work)
 
-    async def settle(self, session: AsyncSession, entry: Entry, reply: dict[str, Any] | None, *,
+    def settle(self, session: Session, entry: Entry, reply: dict[str, Any] | None, *,
                      hold: float | None = None) -> None:
         now = self.clock.now()
         values: dict[str, Any] = {"handled_at": now, "reply": reply, "error": None}
@@ -220,110 +219,118 @@ class InboxService:
             values.update(status="handled", not_before=now + timedelta(seconds=hold), lease_until=None)
         else:
             values["status"] = "handled"
-        won = await session.execute(
+        won = session.execute(
             update(InboxEntry).where(InboxEntry.id == entry.id, InboxEntry.leased_by == entry.token,
                                      InboxEntry.status == "new").values(**values)
         )
         if won.rowcount != 1:
             raise LeaseLost(f"inbox entry {entry.id} was taken over")
 
-    async def replied(self, entry: Entry, parts: int, via: str = "sent") -> None:
-        await self._update(entry, status="done", reply_sent=parts, replied=via, lease_until=None, error=None)
+    def replied(self, entry: Entry, parts: int, via: str = "sent") -> None:
+        self._update(entry, status="done", reply_sent=parts, replied=via, lease_until=None, error=None)
 
-    async def outcome(self, entry: Entry, outcome: Outcome) -> bool:
+    def outcome(self, entry: Entry, outcome: Outcome) -> bool:
         """Record what the sender said about the reply; True when the entry is finished."""
         parts = entry.reply_sent + outcome.parts
         if isinstance(outcome, Sent):
-            await self.replied(entry, parts)
+            self.replied(entry, parts)
             return True
         if isinstance(outcome, Unreachable):
-            await self._unreachable(entry, parts, outcome.reason)
+            self._unreachable(entry, parts, outcome.reason)
             return True
         if isinstance(outcome, Retry):
-            await self._update(entry, reply_sent=parts, lease_until=None,
+            self._update(entry, reply_sent=parts, lease_until=None,
                                not_before=self.clock.now() + timedelta(seconds=max(outcome.after, 0.0)))
             return False
-        return await self._failure(entry, outcome.error, parts=parts, final=outcome.final)
+        return self._failure(entry, outcome.error, parts=parts, final=outcome.final)
 
-    async def failed(self, entry: Entry, error: object) -> bool:
+    def failed(self, entry: Entry, error: object) -> bool:
         """The handling raised: try again later; True when the entry was parked."""
-        return await self._failure(entry, short(error), parts=entry.reply_sent, final=False)
+        return self._failure(entry, short(error), parts=entry.reply_sent, final=False)
 
-    async def _failure(self, entry: Entry, error: str, *, parts: int, final: bool) -> bool:
+    def _failure(self, entry: Entry, error: str, *, parts: int, final: bool) -> bool:
         now = self.clock.now()
         attempts = entry.attempts + 1
         parked = final or attempts >= MAX_TRIES
 
-        async def work(session: AsyncSession) -> None:
+        def work(session: Session) -> None:
             values: dict[str, Any] = {"attempts": attempts, "error": error, "reply_sent": parts, "lease_until": None}
             if parked:
                 values["status"] = "parked"
             else:
                 values["not_before"] = now + backoff(attempts)
-            won = await session.execute(
+            won = session.execute(
                 update(InboxEntry).where(InboxEntry.id == entry.id, InboxEntry.leased_by == entry.token)
                 .values(**values)
             )
             if won.rowcount == 1 and parked:
-                await notify_admins(session, self.clock, "inbox.parked", channel=entry.channel, entry=entry.id,
+                notify_admins(session, self.clock, "inbox.parked", channel=entry.channel, entry=entry.id,
                                     sender=entry.sender, error=error[:200])
 
-        await self.db.transaction(work)
+        self.db.transaction(work)
         self.signal(entry.id)
         return parked
 
-    async def _unreachable(self, entry: Entry, parts: int, reason: str) -> None:
-        async def work(session: AsyncSession) -> None:
-            await session.execute(
+    def _unreachable(self, entry: Entry, parts: int, reason: str) -> None:
+        def work(session: Session) -> None:
+            session.execute(
                 update(InboxEntry).where(InboxEntry.id == entry.id, InboxEntry.leased_by == entry.token)
                 .values(status="done", replied="unreachable", reply_sent=parts, lease_until=None, error=reason[:500])
             )
-            await session.execute(
+            session.execute(
                 update(Identity).where(Identity.channel == entry.channel, Identity.external_id == entry.sender)
                 .values(unreachable_at=self.clock.now())
             )
 
-        await self.db.transaction(work)
+        self.db.transaction(work)
         self.signal(entry.id)
 
-    async def _update(self, entry: Entry, **values: Any) -> None:
-        async def work(session: AsyncSession) -> None:
-            await session.execute(
+    def _update(self, entry: Entry, **values: Any) -> None:
+        def work(session: Session) -> None:
+            session.execute(
                 update(InboxEntry).where(InboxEntry.id == entry.id, InboxEntry.leased_by == entry.token).values(**values)
             )
 
-        await self.db.transaction(work)
+        self.db.transaction(work)
         self.signal(entry.id)
 
     # --- waiting for a reply (passive answers) ------------------------------------------------
 
+    @in_caller
     def signal(self, entry_id: int) -> None:
         """Wake whoever waits in this process for `entry_id` (the worker calls it after a commit)."""
         event = self._waiters.get(entry_id)
         if event is not None:
             event.set()
 
-    async def result(self, channel: str, platform_id: str) -> Result | None:
-        async with self.db.read() as uow:
-            row = (await uow.session.execute(
+    def result(self, channel: str, platform_id: str) -> Result | None:
+        with self.db.read() as session:
+            row = (session.execute(
                 select(InboxEntry.status, InboxEntry.reply, InboxEntry.replied)
                 .where(InboxEntry.channel == channel, InboxEntry.platform_id == platform_id)
             )).first()
         return None if row is None else Result(*row)
 
+    @reads
+    def status(self, entry_id: int) -> Result | None:
+        with self.db.read() as session:
+            row = (session.execute(
+                select(InboxEntry.status, InboxEntry.reply, InboxEntry.replied).where(InboxEntry.id == entry_id)
+            )).first()
+        return None if row is None or row.status == "new" else Result(*row)
+
     async def wait(self, entry_id: int, timeout: float) -> Result | None:
+        """The entry's result once it is handled, or None after `timeout` seconds; a local
+        worker's `signal` wakes it at once, another process's commit within `POLL`."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         event = self._waiters.setdefault(entry_id, asyncio.Event())
         try:
             while True:
                 event.clear()
-                async with self.db.read() as uow:
-                    row = (await uow.session.execute(
-                        select(InboxEntry.status, InboxEntry.reply, InboxEntry.replied).where(InboxEntry.id == entry_id)
-                    )).first()
-                if row is not None and row.status != "new":
-                    return Result(*row)
+                found = await self.db.run(self.status, entry_id, reads=True)
+                if found is not None:
+                    return found
                 left = deadline - loop.time()
                 if left <= 0:
                     return None
@@ -334,11 +341,11 @@ class InboxService:
         finally:
             self._waiters.pop(entry_id, None)
 
-    async def take_reply(self, entry_id: int) -> dict[str, Any] | None:
+    def take_reply(self, entry_id: int) -> dict[str, Any] | None:
         now = self.clock.now()
 
-        async def work(session: AsyncSession) -> dict[str, Any] | None:
-            return await session.scalar(
+        def work(session: Session) -> dict[str, Any] | None:
+            return session.scalar(
                 update(InboxEntry)
                 .where(InboxEntry.id == entry_id, InboxEntry.status == "handled",
                        or_(InboxEntry.lease_until.is_(None), InboxEntry.lease_until < now))
@@ -346,18 +353,18 @@ class InboxService:
                 .returning(InboxEntry.reply)
             )
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def take_first(self, entry_id: int, parts: int, rest_after: float) -> dict[str, Any] | None:
+    def take_first(self, entry_id: int, parts: int, rest_after: float) -> dict[str, Any] | None:
         """`take_reply` for a reply of `parts` parts of which only the first can be the passive
         answer (WeChat answers a message with one message): the first counts as sent passively and
         a worker sends the rest `rest_after` seconds later, after the passive answer has arrived."""
         if parts <= 1:
-            return await self.take_reply(entry_id)
+            return self.take_reply(entry_id)
         now = self.clock.now()
 
-        async def work(session: AsyncSession) -> dict[str, Any] | None:
-            return await session.scalar(
+        def work(session: Session) -> dict[str, Any] | None:
+            return session.scalar(
                 update(InboxEntry)
                 .where(InboxEntry.id == entry_id, InboxEntry.status == "handled", InboxEntry.reply_sent == 0,
                        or_(InboxEntry.lease_until.is_(None), InboxEntry.lease_until < now))
@@ -366,24 +373,24 @@ class InboxService:
                 .returning(InboxEntry.reply)
             )
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
     # --- for operators ------------------------------------------------------------------------
 
-    async def parked(self, limit: int = 100) -> list[Parked]:
-        async with self.db.read() as uow:
-            rows = (await uow.session.execute(
+    def parked(self, limit: int = 100) -> list[Parked]:
+        with self.db.read() as session:
+            rows = (session.execute(
                 select(InboxEntry.id, InboxEntry.channel, InboxEntry.platform_id, InboxEntry.sender,
                        InboxEntry.attempts, InboxEntry.error, InboxEntry.received_at)
                 .where(InboxEntry.status == "parked").order_by(InboxEntry.id).limit(limit)
             )).all()
         return [Parked(*row) for row in rows]
 
-    async def retry_parked(self, entry_id: int) -> bool:
+    def retry_parked(self, entry_id: int) -> bool:
         """An operator sends a parked entry back to be handled (after fixing the cause)."""
 
-        async def work(session: AsyncSession) -> bool:
-            done = await session.execute(
+        def work(session: Session) -> bool:
+            done = session.execute(
                 update(InboxEntry).where(InboxEntry.id == entry_id, InboxEntry.status == "parked")
                 # handled ones kept failing to send: only the reply goes again, the update is not re-handled
                 .values(status=case((InboxEntry.reply.is_(None), "new"), else_="handled"), attempts=0,
@@ -391,15 +398,15 @@ class InboxService:
             )
             return done.rowcount == 1
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def prune(self, older_than: timedelta) -> int:
+    def prune(self, older_than: timedelta) -> int:
         """Forget finished entries once no platform would redeliver them."""
-        async def work(session: AsyncSession) -> int:
-            gone = await session.execute(
+        def work(session: Session) -> int:
+            gone = session.execute(
                 delete(InboxEntry).where(InboxEntry.status == "done",
                                          InboxEntry.received_at < self.clock.now() - older_than)
             )
             return gone.rowcount
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)

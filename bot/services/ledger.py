@@ -15,9 +15,10 @@ from datetime import datetime
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock
+from bot.db import insert
 from bot.errors import AlreadyDecided, IdempotencyConflict, InsufficientPoints, InvalidInput, NotFound
 from models import Account, ServiceLog, Transfer
 from models.base import Points
@@ -144,34 +145,34 @@ class Ledger:
 
     # --- accounts ---------------------------------------------------------------------------
 
-    async def open_system_accounts(self, session: AsyncSession, community_id: int) -> None:
+    def open_system_accounts(self, session: Session, community_id: int) -> None:
         for kind in SYSTEM_ACCOUNTS:
-            await self._ensure_account(session, community_id, kind, None)
+            self._ensure_account(session, community_id, kind, None)
 
-    async def open_person_account(self, session: AsyncSession, community_id: int, person_id: int) -> int:
-        return await self._ensure_account(session, community_id, "person", person_id)
+    def open_person_account(self, session: Session, community_id: int, person_id: int) -> int:
+        return self._ensure_account(session, community_id, "person", person_id)
 
-    async def _ensure_account(self, session: AsyncSession, community_id: int, kind: str, person_id: int | None) -> int:
-        found = await self._account(session, community_id, kind, person_id, missing_ok=True)
+    def _ensure_account(self, session: Session, community_id: int, kind: str, person_id: int | None) -> int:
+        found = self._account(session, community_id, kind, person_id, missing_ok=True)
         if found is not None:
             return found
-        stmt = _insert(session, Account).values(
+        stmt = insert(session, Account).values(
             community_id=community_id, kind=kind, person_id=person_id, posted=0, pending=0
         ).on_conflict_do_nothing()
-        await session.execute(stmt)
-        found = await self._account(session, community_id, kind, person_id)
+        session.execute(stmt)
+        found = self._account(session, community_id, kind, person_id)
         assert found is not None
         return found
 
-    async def _account(
-        self, session: AsyncSession, community_id: int, kind: str, person_id: int | None, missing_ok: bool = False
+    def _account(
+        self, session: Session, community_id: int, kind: str, person_id: int | None, missing_ok: bool = False
     ) -> int | None:
         key = (community_id, kind, person_id)
         cached = self._account_ids.get(key)
         if cached is not None:
             return cached[0]
         owner = Account.person_id.is_(None) if person_id is None else Account.person_id == person_id
-        account_id = await session.scalar(
+        account_id = session.scalar(
             select(Account.id).where(Account.community_id == community_id, Account.kind == kind, owner)
         )
         if account_id is None:
@@ -181,27 +182,27 @@ class Ledger:
         self._account_ids[key] = (account_id, kind)
         return account_id
 
-    async def person_account(self, session: AsyncSession, community_id: int, person_id: int) -> int:
-        return await self._account(session, community_id, "person", person_id)  # type: ignore[return-value]
+    def person_account(self, session: Session, community_id: int, person_id: int) -> int:
+        return self._account(session, community_id, "person", person_id)  # type: ignore[return-value]
 
-    async def system_account(self, session: AsyncSession, community_id: int, kind: str) -> int:
-        return await self._account(session, community_id, kind, None)  # type: ignore[return-value]
+    def system_account(self, session: Session, community_id: int, kind: str) -> int:
+        return self._account(session, community_id, kind, None)  # type: ignore[return-value]
 
     # --- single-phase transfers -------------------------------------------------------------
 
-    async def earn(
-        self, session: AsyncSession, *, community_id: int, person_id: int, amount: int, key: str,
+    def earn(
+        self, session: Session, *, community_id: int, person_id: int, amount: int, key: str,
         ref: Ref = Ref(), actor_id: int | None = None,
     ) -> TransferResult:
-        debit = await self.system_account(session, community_id, "issuance")
-        credit = await self.open_person_account(session, community_id, person_id)
-        return await self.transfer(
+        debit = self.system_account(session, community_id, "issuance")
+        credit = self.open_person_account(session, community_id, person_id)
+        return self.transfer(
             session, community_id=community_id, debit=debit, credit=credit, amount=amount,
             kind="earn", key=key, ref=ref, actor_id=actor_id,
         )
 
-    async def adjust(
-        self, session: AsyncSession, *, community_id: int, person_id: int, amount: int, reason: str,
+    def adjust(
+        self, session: Session, *, community_id: int, person_id: int, amount: int, reason: str,
         key: str, actor_id: int,
     ) -> TransferResult:
         """A manual correction: positive credits the person, negative debits them. The caller
@@ -210,39 +211,39 @@ class Ledger:
             raise InvalidInput("error.amount_positive")
         if not reason.strip():
             raise InvalidInput("error.reason_required")
-        system = await self.system_account(session, community_id, "adjustments")
-        person = await self.person_account(session, community_id, person_id)
+        system = self.system_account(session, community_id, "adjustments")
+        person = self.person_account(session, community_id, person_id)
         debit, credit = (system, person) if amount > 0 else (person, system)
-        return await self.transfer(
+        return self.transfer(
             session, community_id=community_id, debit=debit, credit=credit, amount=abs(amount),
             kind="adjust", key=key, actor_id=actor_id, reason=reason.strip(),
         )
 
-    async def gift(
-        self, session: AsyncSession, *, community_id: int, from_person_id: int, to_person_id: int,
+    def gift(
+        self, session: Session, *, community_id: int, from_person_id: int, to_person_id: int,
         amount: int, key: str,
     ) -> TransferResult:
         if from_person_id == to_person_id:
             raise InvalidInput("error.gift_self")
-        debit = await self.person_account(session, community_id, from_person_id)
-        credit = await self.open_person_account(session, community_id, to_person_id)
-        return await self.transfer(
+        debit = self.person_account(session, community_id, from_person_id)
+        credit = self.open_person_account(session, community_id, to_person_id)
+        return self.transfer(
             session, community_id=community_id, debit=debit, credit=credit, amount=amount,
             kind="gift", key=key, actor_id=from_person_id,
         )
 
-    async def donate(
-        self, session: AsyncSession, *, community_id: int, person_id: int, amount: int, key: str
+    def donate(
+        self, session: Session, *, community_id: int, person_id: int, amount: int, key: str
     ) -> TransferResult:
-        debit = await self.person_account(session, community_id, person_id)
-        credit = await self.system_account(session, community_id, "pool")
-        return await self.transfer(
+        debit = self.person_account(session, community_id, person_id)
+        credit = self.system_account(session, community_id, "pool")
+        return self.transfer(
             session, community_id=community_id, debit=debit, credit=credit, amount=amount,
             kind="donate", key=key, actor_id=person_id,
         )
 
-    async def across(
-        self, session: AsyncSession, *, from_community_id: int, from_person_id: int, to_community_id: int,
+    def across(
+        self, session: Session, *, from_community_id: int, from_person_id: int, to_community_id: int,
         to_person_id: int, amount: int, kind: str, key: str, ref: Ref = Ref(), actor_id: int | None = None,
     ) -> TransferResult:
         """Points from a person in one community to a person in another (a move, a family gift),
@@ -251,100 +252,100 @@ class Ledger:
         Returns the outgoing leg, keyed `key`; the incoming leg is keyed `key:in`."""
         if from_community_id == to_community_id:
             raise InvalidInput("error.same_community")
-        debit = await self.person_account(session, from_community_id, from_person_id)
+        debit = self.person_account(session, from_community_id, from_person_id)
         # Communities created before clearing existed get their account on first use.
-        out_clearing = await self._ensure_account(session, from_community_id, "clearing", None)
-        in_clearing = await self._ensure_account(session, to_community_id, "clearing", None)
-        credit = await self.open_person_account(session, to_community_id, to_person_id)
-        out = await self.transfer(
+        out_clearing = self._ensure_account(session, from_community_id, "clearing", None)
+        in_clearing = self._ensure_account(session, to_community_id, "clearing", None)
+        credit = self.open_person_account(session, to_community_id, to_person_id)
+        out = self.transfer(
             session, community_id=from_community_id, debit=debit, credit=out_clearing, amount=amount, kind=kind,
             key=key, ref=ref, actor_id=actor_id,
         )
-        await self.transfer(
+        self.transfer(
             session, community_id=to_community_id, debit=in_clearing, credit=credit, amount=amount, kind=kind,
             key=f"{key}:in", ref=ref, actor_id=actor_id,
         )
         return out
 
-    async def expire_points(
-        self, session: AsyncSession, *, community_id: int, person_id: int, amount: int, key: str
+    def expire_points(
+        self, session: Session, *, community_id: int, person_id: int, amount: int, key: str
     ) -> TransferResult:
         """Expired points go to the community's expiry account; never a deletion."""
-        debit = await self.person_account(session, community_id, person_id)
-        credit = await self.system_account(session, community_id, "expiry")
-        return await self.transfer(
+        debit = self.person_account(session, community_id, person_id)
+        credit = self.system_account(session, community_id, "expiry")
+        return self.transfer(
             session, community_id=community_id, debit=debit, credit=credit, amount=amount, kind="expire_points",
             key=key,
         )
 
-    async def transfer(
-        self, session: AsyncSession, *, community_id: int, debit: int, credit: int, amount: int,
+    def transfer(
+        self, session: Session, *, community_id: int, debit: int, credit: int, amount: int,
         kind: str, key: str, ref: Ref = Ref(), actor_id: int | None = None, reason: str | None = None,
     ) -> TransferResult:
         _check_amount(amount)
         expected = TransferResult(0, kind, "posted", debit, credit, amount)
-        new_id = await self._insert_transfer(session, expected, community_id, key, ref, actor_id, reason)
+        new_id = self._insert_transfer(session, expected, community_id, key, ref, actor_id, reason)
         if new_id is None:
-            return await self._replay(session, key, expected, ref, reason)
-        available = await self._move_posted(session, debit, credit, amount)
+            return self._replay(session, key, expected, ref, reason)
+        available = self._move_posted(session, debit, credit, amount)
         return _with_id(expected, new_id, credit_available=available)
 
     # --- two-phase transfers ----------------------------------------------------------------
 
-    async def hold(
-        self, session: AsyncSession, *, community_id: int, person_id: int, amount: int, key: str,
+    def hold(
+        self, session: Session, *, community_id: int, person_id: int, amount: int, key: str,
         ref: Ref = Ref(), counterparty: str = "supermarket", kind: str = "redeem",
         actor_id: int | None = None, from_pool: bool = False,
     ) -> TransferResult:
         """Reserve points: pending grows, available shrinks, posted stays. `from_pool` holds the
         community pool's points instead of the person's (a service the pool pays for)."""
         _check_amount(amount)
-        debit = await (self.system_account(session, community_id, "pool") if from_pool
+        debit = (self.system_account(session, community_id, "pool") if from_pool
                        else self.person_account(session, community_id, person_id))
-        credit = await self.system_account(session, community_id, counterparty)
+        credit = self.system_account(session, community_id, counterparty)
         expected = TransferResult(0, kind, "pending", debit, credit, amount)
-        new_id = await self._insert_transfer(session, expected, community_id, key, ref, actor_id, None)
+        new_id = self._insert_transfer(session, expected, community_id, key, ref, actor_id, None)
         if new_id is None:
-            return await self._replay(session, key, expected, ref)
-        guarded = await session.execute(_HOLD, {"account": debit, "amount": amount})
+            return self._replay(session, key, expected, ref)
+        guarded = session.execute(_HOLD, {"account": debit, "amount": amount})
         if guarded.rowcount != 1:
             raise InsufficientPoints(amount=amount)
         return _with_id(expected, new_id)
 
-    async def post(self, session: AsyncSession, *, pending_id: int, key: str, actor_id: int | None = None) -> TransferResult:
-        return await self._resolve(session, pending_id, "post", key, actor_id)
+    def post(self, session: Session, *, pending_id: int, key: str, actor_id: int | None = None) -> TransferResult:
+        return self._resolve(session, pending_id, "post", key, actor_id)
 
-    async def void(self, session: AsyncSession, *, pending_id: int, key: str, actor_id: int | None = None) -> TransferResult:
-        return await self._resolve(session, pending_id, "void", key, actor_id)
+    def void(self, session: Session, *, pending_id: int, key: str, actor_id: int | None = None) -> TransferResult:
+        return self._resolve(session, pending_id, "void", key, actor_id)
 
-    async def expire(self, session: AsyncSession, *, pending_id: int, key: str) -> TransferResult:
-        return await self._resolve(session, pending_id, "expire", key, None)
+    def expire(self, session: Session, *, pending_id: int, key: str) -> TransferResult:
+        return self._resolve(session, pending_id, "expire", key, None)
 
-    async def _resolve(
-        self, session: AsyncSession, pending_id: int, phase: str, key: str, actor_id: int | None
+    def _resolve(
+        self, session: Session, pending_id: int, phase: str, key: str, actor_id: int | None
     ) -> TransferResult:
-        hold = (await session.execute(_LOAD_HOLD, {"pending_id": pending_id})).first()
+        hold = (session.execute(_LOAD_HOLD, {"pending_id": pending_id})).first()
         if hold is None or hold.phase != "pending":
             raise NotFound("error.no_hold")
         expected = TransferResult(
             0, hold.kind, phase, hold.debit_account_id, hold.credit_account_id, hold.amount, pending_id
         )
         ref = Ref(hold.ref_type, hold.ref_id)
-        new_id = await self._insert_transfer(session, expected, hold.community_id, key, ref, actor_id, None)
+        new_id = self._insert_transfer(session, expected, hold.community_id, key, ref, actor_id, None)
         if new_id is None:
-            replay = await self._replay(session, key, expected, ref, missing_ok=True)
+            replay = self._replay(session, key, expected, ref, missing_ok=True)
             if replay is None:  # another request resolved this hold first
                 raise AlreadyDecided("error.hold_resolved")
             return replay
-        await session.execute(_RELEASE, {"account": hold.debit_account_id, "amount": hold.amount})
+        session.execute(_RELEASE, {"account": hold.debit_account_id, "amount": hold.amount})
         if phase == "post":
             # The hold already reserved the points; posting cannot overdraw, so no guard here.
-            await self._move_posted(session, hold.debit_account_id, hold.credit_account_id, hold.amount, guard=False)
+            self._move_posted(session, hold.debit_account_id, hold.credit_account_id, hold.amount, guard=False)
         return _with_id(expected, new_id)
 
     # --- reads ------------------------------------------------------------------------------
 
-    async def balance(self, session: AsyncSession, community_id: int, person_id: int) -> Balance:
+    def balance(self, session: Session, community_id: int, person_id: int) -> Balance:
         """Posted and pending from the account row, lifetime points and hours summed beside it,
         in one round trip."""
         earned = (
@@ -358,7 +359,7 @@ class Ledger:
                    ServiceLog.status == "approved")
             .scalar_subquery()
         )
-        row = (await session.execute(
+        row = (session.execute(
             select(Account.posted, Account.pending, earned, minutes).where(
                 Account.community_id == community_id, Account.kind == "person", Account.person_id == person_id
             )
@@ -367,18 +368,18 @@ class Ledger:
             return Balance(0, 0, 0, 0)
         return Balance(row[0], row[1], int(row[2]), int(row[3]))
 
-    async def history(
-        self, session: AsyncSession, community_id: int, person_id: int, *, page: int = 0, page_size: int = 10
+    def history(
+        self, session: Session, community_id: int, person_id: int, *, page: int = 0, page_size: int = 10
     ) -> tuple[list[HistoryItem], bool]:
         """Newest first; returns the page and whether an older page exists. A hold and what
         resolved it are one entry, in the phase it has come to (pending, post, void, expire)."""
-        account = await self._account(session, community_id, "person", person_id, missing_ok=True)
+        account = self._account(session, community_id, "person", person_id, missing_ok=True)
         if account is None:
             return [], False
         resolution = Transfer.__table__.alias("resolution")
         other = Account.__table__.alias("other")
         mine = Transfer.credit_account_id == account
-        rows = (await session.execute(
+        rows = (session.execute(
             select(
                 Transfer.id, Transfer.kind, func.coalesce(resolution.c.phase, Transfer.phase).label("phase"),
                 Transfer.amount, Transfer.created_at, Transfer.ref_type, Transfer.ref_id, Transfer.reason,
@@ -399,20 +400,20 @@ class Ledger:
         ]
         return items, len(rows) > page_size
 
-    async def prior(self, session: AsyncSession, key: str) -> TransferResult | None:
+    def prior(self, session: Session, key: str) -> TransferResult | None:
         """The transfer already made under `key`, for a caller whose route (one community or
         across two) depends on state that may have changed since the first request."""
-        row = (await session.execute(select(*_COLUMNS).where(Transfer.idempotency_key == key))).first()
+        row = (session.execute(select(*_COLUMNS).where(Transfer.idempotency_key == key))).first()
         return None if row is None else TransferResult(*row, replayed=True)
 
-    async def person_accounts(self, session: AsyncSession, person_id: int) -> set[int]:
+    def person_accounts(self, session: Session, person_id: int) -> set[int]:
         """The person's accounts in every community they have points in."""
-        return set(await session.scalars(
+        return set(session.scalars(
             select(Account.id).where(Account.kind == "person", Account.person_id == person_id)
         ))
 
-    async def unspent_before(
-        self, session: AsyncSession, community_id: int, cutoff: datetime, *, count_held: bool = False
+    def unspent_before(
+        self, session: Session, community_id: int, cutoff: datetime, *, count_held: bool = False
     ) -> list[tuple[int, int]]:
         """`Lots.left_before` for every person of the community holding points, in one query:
         (person, points credited before `cutoff` and still there), oldest spent first."""
@@ -422,7 +423,7 @@ class Ledger:
                .where(t.c.credit_account_id == Account.id, posted, t.c.created_at < cutoff).scalar_subquery())
         spent = (select(func.coalesce(func.sum(t.c.amount), 0))
                  .where(t.c.debit_account_id == Account.id, posted).scalar_subquery())
-        rows = (await session.execute(
+        rows = (session.execute(
             select(Account.person_id, old, spent, Account.pending)
             .where(Account.community_id == community_id, Account.kind == "person", Account.posted > 0)
             .order_by(Account.person_id)
@@ -430,26 +431,26 @@ class Ledger:
         found = [(r[0], unspent(int(r[1]), int(r[2]), int(r[3]), count_held=count_held)) for r in rows]
         return [(person_id, amount) for person_id, amount in found if amount > 0]
 
-    async def lots(self, session: AsyncSession, community_id: int, person_id: int) -> Lots:
+    def lots(self, session: Session, community_id: int, person_id: int) -> Lots:
         """What points expiry needs of one person account: its posted credits with their times
         (the lots, oldest first), everything posted out of it, and what is on hold."""
-        account = await self._account(session, community_id, "person", person_id, missing_ok=True)
+        account = self._account(session, community_id, "person", person_id, missing_ok=True)
         if account is None:
             return Lots([], 0, 0)
         posted = Transfer.phase.in_(("posted", "post"))
-        credits = (await session.execute(
+        credits = (session.execute(
             select(Transfer.created_at, Transfer.amount)
             .where(Transfer.credit_account_id == account, posted).order_by(Transfer.id)
         )).all()
-        debits = await session.scalar(
+        debits = session.scalar(
             select(func.coalesce(func.sum(Transfer.amount), 0)).where(Transfer.debit_account_id == account, posted)
         )
-        pending = await session.scalar(select(Account.pending).where(Account.id == account))
+        pending = session.scalar(select(Account.pending).where(Account.id == account))
         return Lots([(c.created_at, int(c.amount)) for c in credits], int(debits or 0), int(pending or 0))
 
-    async def unresolved_holds(self, session: AsyncSession, older_than: datetime) -> list[int]:
+    def unresolved_holds(self, session: Session, older_than: datetime) -> list[int]:
         resolution = Transfer.__table__.alias("resolution")
-        rows = await session.scalars(
+        rows = session.scalars(
             select(Transfer.id)
             .outerjoin(resolution, resolution.c.pending_id == Transfer.id)
             .where(and_(Transfer.phase == "pending", Transfer.created_at < older_than, resolution.c.id.is_(None)))
@@ -459,8 +460,8 @@ class Ledger:
 
     # --- internals --------------------------------------------------------------------------
 
-    async def _insert_transfer(
-        self, session: AsyncSession, t: TransferResult, community_id: int, key: str, ref: Ref,
+    def _insert_transfer(
+        self, session: Session, t: TransferResult, community_id: int, key: str, ref: Ref,
         actor_id: int | None, reason: str | None,
     ) -> int | None:
         """Insert the row, or return None when the key (or, for a resolution, the hold) is taken.
@@ -468,20 +469,20 @@ class Ledger:
         if not key or len(key) > 160:
             raise InvalidInput("error.bad_key")
         stmt = _INSERT_TRANSFER["postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"]
-        return await session.scalar(stmt, {
+        return session.scalar(stmt, {
             "community_id": community_id, "debit_account_id": t.debit_account_id,
             "credit_account_id": t.credit_account_id, "amount": t.amount, "kind": t.kind, "phase": t.phase,
             "pending_id": t.pending_id, "idempotency_key": key, "ref_type": ref.type, "ref_id": ref.id,
             "actor_id": actor_id, "reason": reason, "created_at": self.clock.now(),
         })
 
-    async def _replay(
-        self, session: AsyncSession, key: str, expected: TransferResult, ref: Ref, reason: str | None = None,
+    def _replay(
+        self, session: Session, key: str, expected: TransferResult, ref: Ref, reason: str | None = None,
         missing_ok: bool = False,
     ) -> TransferResult | None:
         """The first result for `key`, when it was asked with the same arguments (accounts,
         amount, kind, phase, hold, cause and reason); anything else reusing the key is refused."""
-        row = (await session.execute(
+        row = (session.execute(
             select(*_COLUMNS, Transfer.ref_type, Transfer.ref_id, Transfer.reason)
             .where(Transfer.idempotency_key == key)
         )).first()
@@ -495,11 +496,11 @@ class Ledger:
             raise IdempotencyConflict(key=key)
         return found
 
-    async def _move_posted(
-        self, session: AsyncSession, debit: int, credit: int, amount: int, guard: bool = True
+    def _move_posted(
+        self, session: Session, debit: int, credit: int, amount: int, guard: bool = True
     ) -> int | None:
         """Returns the credited account's available points after the move."""
-        moved = dict((await session.execute(
+        moved = dict((session.execute(
             _MOVE_GUARDED if guard else _MOVE, {"debit": debit, "credit": credit, "amount": amount}
         )).all())
         if debit not in moved:  # the guard held the debit row back; the caller's rollback undoes the credit
@@ -520,7 +521,3 @@ def _with_id(
         credit_available,
     )
 
-
-def _insert(session: AsyncSession, table: type) -> object:
-    dialect = session.get_bind().dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)

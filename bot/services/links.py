@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import delete, exists, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.db import Database
@@ -48,26 +48,26 @@ class LinksService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db, self.clock = db, clock
 
-    async def new_code(self, person_id: int, channel: str) -> NewCode:
-        async def work(session: AsyncSession) -> NewCode:
+    def new_code(self, person_id: int, channel: str) -> NewCode:
+        def work(session: Session) -> NewCode:
             now = self.clock.now()
             # Earlier unused codes of the person stop working: only the newest one counts.
-            await session.execute(delete(LinkCode).where(LinkCode.person_id == person_id, LinkCode.used_at.is_(None)))
+            session.execute(delete(LinkCode).where(LinkCode.person_id == person_id, LinkCode.used_at.is_(None)))
             code = new_code(CODE_LENGTH)
             session.add(LinkCode(code=code, person_id=person_id, channel=channel, expires_at=now + LIFETIME,
                                  created_at=now))
             return NewCode(code, int(LIFETIME.total_seconds() // 60))
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def link(self, identity_id: int, code: str) -> Linked:
+    def link(self, identity_id: int, code: str) -> Linked:
         """Join the identity typing `code` to the person who made it."""
         code = (code or "").strip().upper()
 
-        async def work(session: AsyncSession) -> Linked:
+        def work(session: Session) -> Linked:
             now = self.clock.now()
-            identity = await session.get(Identity, identity_id)
-            found = await session.scalar(select(LinkCode).where(LinkCode.code == code))
+            identity = session.get(Identity, identity_id)
+            found = session.scalar(select(LinkCode).where(LinkCode.code == code))
             if identity is None or found is None or found.used_at is not None or found.expires_at < now:
                 raise NotFound("link.bad_code")
             if found.person_id == identity.person_id:
@@ -75,66 +75,66 @@ class LinksService:
             if found.channel == identity.channel:
                 raise InvalidInput("link.other_channel")
             maker, typer = found.person_id, identity.person_id
-            maker_busy, typer_busy = await has_activity(session, maker), await has_activity(session, typer)
+            maker_busy, typer_busy = has_activity(session, maker), has_activity(session, typer)
             if maker_busy and typer_busy:
                 raise NotAllowed("link.both_active")
-            used = await session.execute(
+            used = session.execute(
                 update(LinkCode).where(LinkCode.id == found.id, LinkCode.used_at.is_(None)).values(used_at=now)
             )
             if used.rowcount != 1:
                 raise NotFound("link.bad_code")
             keep, fold = (typer, maker) if typer_busy else (maker, typer)
-            await _merge(session, keep, fold)
-            await audit(session, self.clock, "person.link", keep, details={"merged": fold, "channel": identity.channel})
-            person = await get_person(session, keep)
-            channels = tuple(sorted(set(await session.scalars(
+            _merge(session, keep, fold)
+            audit(session, self.clock, "person.link", keep, details={"merged": fold, "channel": identity.channel})
+            person = get_person(session, keep)
+            channels = tuple(sorted(set(session.scalars(
                 select(Identity.channel).where(Identity.person_id == keep)))))
             return Linked(keep, person.display_name, channels)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
 
-async def has_activity(session: AsyncSession, person_id: int) -> bool:
+def has_activity(session: Session, person_id: int) -> bool:
     """Anything recorded about the person beyond what linking carries over; every table that
     points at a person counts, including ones added later."""
     for table in Base.metadata.sorted_tables:
         for fk in table.foreign_keys:
             if fk.column.table.name != "people" or (table.name, fk.parent.name) in CARRIED:
                 continue
-            if await session.scalar(select(exists().where(fk.parent == person_id))):
+            if session.scalar(select(exists().where(fk.parent == person_id))):
                 return True
     accounts = select(Account.id).where(Account.person_id == person_id)
-    if await session.scalar(select(exists().where(Account.person_id == person_id, or_(Account.posted != 0, Account.pending != 0)))):
+    if session.scalar(select(exists().where(Account.person_id == person_id, or_(Account.posted != 0, Account.pending != 0)))):
         return True
-    return bool(await session.scalar(select(exists().where(
+    return bool(session.scalar(select(exists().where(
         or_(Transfer.debit_account_id.in_(accounts), Transfer.credit_account_id.in_(accounts))))))
 
 
-async def _merge(session: AsyncSession, keep: int, fold: int) -> None:
+def _merge(session: Session, keep: int, fold: int) -> None:
     """Everything `fold` has (and that linking carries) becomes `keep`'s; then `fold` goes."""
-    survivor, folded = await get_person(session, keep), await get_person(session, fold)
-    await session.execute(update(Identity).where(Identity.person_id == fold).values(person_id=keep))
-    mine = {m.community_id: m for m in await session.scalars(select(Membership).where(Membership.person_id == keep))}
-    for theirs in list(await session.scalars(select(Membership).where(Membership.person_id == fold))):
+    survivor, folded = get_person(session, keep), get_person(session, fold)
+    session.execute(update(Identity).where(Identity.person_id == fold).values(person_id=keep))
+    mine = {m.community_id: m for m in session.scalars(select(Membership).where(Membership.person_id == keep))}
+    for theirs in list(session.scalars(select(Membership).where(Membership.person_id == fold))):
         ours = mine.get(theirs.community_id)
         if ours is None:
             theirs.person_id = keep
             continue
         if RANK[theirs.role] > RANK[ours.role]:  # one set of roles: the higher one
             ours.role, ours.confirmed = theirs.role, theirs.confirmed
-        await session.delete(theirs)
-    have = set(await session.scalars(select(Account.community_id).where(Account.person_id == keep)))
-    for account in list(await session.scalars(select(Account).where(Account.person_id == fold))):
+        session.delete(theirs)
+    have = set(session.scalars(select(Account.community_id).where(Account.person_id == keep)))
+    for account in list(session.scalars(select(Account).where(Account.person_id == fold))):
         if account.community_id in have:
-            await session.delete(account)  # empty and never used: the survivor has one there
+            session.delete(account)  # empty and never used: the survivor has one there
         else:
             account.person_id = keep
-    await session.execute(update(Notification).where(Notification.person_id == fold).values(person_id=keep))
-    await session.execute(update(Download).where(Download.person_id == fold).values(person_id=keep))
-    await session.execute(delete(LinkCode).where(LinkCode.person_id == fold))
+    session.execute(update(Notification).where(Notification.person_id == fold).values(person_id=keep))
+    session.execute(update(Download).where(Download.person_id == fold).values(person_id=keep))
+    session.execute(delete(LinkCode).where(LinkCode.person_id == fold))
     survivor.real_name = survivor.real_name or folded.real_name
     survivor.phone = survivor.phone or folded.phone
     survivor.is_admin = survivor.is_admin or folded.is_admin
     survivor.community_id = survivor.community_id or folded.community_id
-    await session.flush()
-    await session.delete(folded)
+    session.flush()
+    session.delete(folded)

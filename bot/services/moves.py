@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.db import Database
@@ -44,180 +44,180 @@ class MovesService:
     def __init__(self, db: Database, clock: Clock, ledger: Ledger) -> None:
         self.db, self.clock, self.ledger = db, clock, ledger
 
-    async def request(self, person_id: int, community_id: int, to_name: str) -> MoveView:
-        async def work(session: AsyncSession) -> MoveView:
-            role = await role_in(session, person_id, community_id)
+    def request(self, person_id: int, community_id: int, to_name: str) -> MoveView:
+        def work(session: Session) -> MoveView:
+            role = role_in(session, person_id, community_id)
             if role is None:
                 raise NotAllowed("error.not_member")
             if role == "worker":
                 raise NotAllowed("error.move_worker")  # a worker's post is an appointment, not a move
-            target = await session.scalar(select(Community).where(Community.name == " ".join(to_name.split())))
+            target = session.scalar(select(Community).where(Community.name == " ".join(to_name.split())))
             if target is None:
                 raise NotFound("error.no_community")
             if target.id == community_id:
                 raise InvalidInput("error.same_community")
-            if await role_in(session, person_id, target.id) is not None:
+            if role_in(session, person_id, target.id) is not None:
                 raise InvalidInput("error.move_already_member", community=target.name)
-            if await session.scalar(select(CommunityMove.id).where(
+            if session.scalar(select(CommunityMove.id).where(
                 CommunityMove.person_id == person_id, CommunityMove.status.in_(OPEN)
             )) is not None:
                 raise InvalidInput("error.move_open")
             move = CommunityMove(person_id=person_id, from_community_id=community_id, to_community_id=target.id,
                                  status="requested", created_at=self.clock.now())
             session.add(move)
-            await session.flush()
-            await audit(session, self.clock, "relocation.request", person_id, community_id, "move", move.id,
+            session.flush()
+            audit(session, self.clock, "relocation.request", person_id, community_id, "move", move.id,
                         {"to": target.id})
-            view = await _view(session, move.id)
-            await notify_workers(session, self.clock, community_id, "move.notify.requested", id=f"M{move.id}",
+            view = _view(session, move.id)
+            notify_workers(session, self.clock, community_id, "move.notify.requested", id=f"M{move.id}",
                                  name=view.person_name, to=view.to_community)
             return view
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def cancel(self, person_id: int) -> MoveView:
-        async def work(session: AsyncSession) -> MoveView:
-            move = await session.scalar(select(CommunityMove).where(
+    def cancel(self, person_id: int) -> MoveView:
+        def work(session: Session) -> MoveView:
+            move = session.scalar(select(CommunityMove).where(
                 CommunityMove.person_id == person_id, CommunityMove.status.in_(OPEN)
             ))
             if move is None:
                 raise NotFound("error.no_open_move")
-            claimed = await session.execute(
+            claimed = session.execute(
                 update(CommunityMove).where(CommunityMove.id == move.id, CommunityMove.status.in_(OPEN))
                 .values(status="rejected", reason="cancelled", decided_at=self.clock.now())
             )
             if claimed.rowcount != 1:
                 raise NotFound("error.no_open_move")
-            await audit(session, self.clock, "relocation.cancel", person_id, move.from_community_id, "move", move.id)
-            return await _view(session, move.id)
+            audit(session, self.clock, "relocation.cancel", person_id, move.from_community_id, "move", move.id)
+            return _view(session, move.id)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def approve(self, worker_id: int, move_id: int) -> MoveOutcome:
+    def approve(self, worker_id: int, move_id: int) -> MoveOutcome:
         """The old community's worker approves a request; the new community's worker accepts
         an approved one, and the points and the membership move."""
 
-        async def work(session: AsyncSession) -> MoveOutcome:
-            move = await _get(session, move_id)
+        def work(session: Session) -> MoveOutcome:
+            move = _get(session, move_id)
             if move.status == "requested":
-                await require_role(session, worker_id, move.from_community_id, "worker")
-                if not await self._claim(session, move_id, "requested", "approved", approved_by_id=worker_id):
-                    return MoveOutcome(await _view(session, move_id), changed=False)
-                await audit(session, self.clock, "relocation.approve", worker_id, move.from_community_id, "move", move_id)
-                view = await _view(session, move_id)
-                await notify_workers(session, self.clock, move.to_community_id, "move.notify.to_accept",
+                require_role(session, worker_id, move.from_community_id, "worker")
+                if not self._claim(session, move_id, "requested", "approved", approved_by_id=worker_id):
+                    return MoveOutcome(_view(session, move_id), changed=False)
+                audit(session, self.clock, "relocation.approve", worker_id, move.from_community_id, "move", move_id)
+                view = _view(session, move_id)
+                notify_workers(session, self.clock, move.to_community_id, "move.notify.to_accept",
                                      id=f"M{move_id}", name=view.person_name, **{"from": view.from_community})
-                await notify(session, self.clock, move.person_id, "move.notify.approved", id=f"M{move_id}",
+                notify(session, self.clock, move.person_id, "move.notify.approved", id=f"M{move_id}",
                              to=view.to_community)
                 return MoveOutcome(view, changed=True)
-            if move.status == "approved" and await _is_worker(session, worker_id, move.to_community_id):
+            if move.status == "approved" and _is_worker(session, worker_id, move.to_community_id):
                 if worker_id == move.person_id:
                     raise NotAllowed("error.own_move")
-                return await self._accept(session, worker_id, move)
+                return self._accept(session, worker_id, move)
             # Decided already (a second worker of the old community, a double press): say so,
             # to the workers of either community only.
-            if not await _is_worker(session, worker_id, move.from_community_id):
-                await require_role(session, worker_id, move.to_community_id, "worker")
-            return MoveOutcome(await _view(session, move_id), changed=False)
+            if not _is_worker(session, worker_id, move.from_community_id):
+                require_role(session, worker_id, move.to_community_id, "worker")
+            return MoveOutcome(_view(session, move_id), changed=False)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def _accept(self, session: AsyncSession, worker_id: int, move: CommunityMove) -> MoveOutcome:
-        balance = await self.ledger.balance(session, move.from_community_id, move.person_id)
+    def _accept(self, session: Session, worker_id: int, move: CommunityMove) -> MoveOutcome:
+        balance = self.ledger.balance(session, move.from_community_id, move.person_id)
         if balance.pending:
             # Held points belong to a redemption in the old community; settle it first.
             raise InvalidInput("error.move_holds_open", pending=balance.pending)
-        waiting = await session.scalar(select(func.count()).select_from(ServiceLog).where(
+        waiting = session.scalar(select(func.count()).select_from(ServiceLog).where(
             ServiceLog.person_id == move.person_id, ServiceLog.community_id == move.from_community_id,
             ServiceLog.status == "pending",
         ))
         if waiting:
             # Their points would be credited in the old community after the member has left it.
             raise InvalidInput("error.move_logs_pending", count=waiting)
-        if not await self._claim(session, move.id, "approved", "done", accepted_by_id=worker_id,
+        if not self._claim(session, move.id, "approved", "done", accepted_by_id=worker_id,
                                  amount=balance.available):
-            return MoveOutcome(await _view(session, move.id), changed=False)
+            return MoveOutcome(_view(session, move.id), changed=False)
         if balance.available > 0:
-            await self.ledger.across(
+            self.ledger.across(
                 session, from_community_id=move.from_community_id, from_person_id=move.person_id,
                 to_community_id=move.to_community_id, to_person_id=move.person_id, amount=balance.available,
                 kind="move", key=f"move:M{move.id}", ref=Ref("move", move.id), actor_id=worker_id,
             )
         else:
-            await self.ledger.open_person_account(session, move.to_community_id, move.person_id)
-        membership = await session.scalar(select(Membership).where(
+            self.ledger.open_person_account(session, move.to_community_id, move.person_id)
+        membership = session.scalar(select(Membership).where(
             Membership.person_id == move.person_id, Membership.community_id == move.from_community_id
         ))
         if membership is not None:
             membership.community_id = move.to_community_id
-        person = await get_person(session, move.person_id)
+        person = get_person(session, move.person_id)
         person.community_id = move.to_community_id
-        await audit(session, self.clock, "relocation.accept", worker_id, move.to_community_id, "move", move.id,
+        audit(session, self.clock, "relocation.accept", worker_id, move.to_community_id, "move", move.id,
                     {"points": balance.available, "from": move.from_community_id})
-        view = await _view(session, move.id)
-        await notify(session, self.clock, move.person_id, "move.notify.done", id=f"M{move.id}",
+        view = _view(session, move.id)
+        notify(session, self.clock, move.person_id, "move.notify.done", id=f"M{move.id}",
                      to=view.to_community, points=balance.available)
         return MoveOutcome(view, changed=True)
 
-    async def reject(self, worker_id: int, move_id: int, reason: str) -> MoveOutcome:
+    def reject(self, worker_id: int, move_id: int, reason: str) -> MoveOutcome:
         reason = " ".join((reason or "").split())[:300]
         if not reason:
             raise InvalidInput("error.reason_required")
 
-        async def work(session: AsyncSession) -> MoveOutcome:
-            move = await _get(session, move_id)
+        def work(session: Session) -> MoveOutcome:
+            move = _get(session, move_id)
             if move.status not in OPEN:
-                return MoveOutcome(await _view(session, move_id), changed=False)
+                return MoveOutcome(_view(session, move_id), changed=False)
             deciding = move.from_community_id if move.status == "requested" else move.to_community_id
-            await require_role(session, worker_id, deciding, "worker")
-            if not await self._claim(session, move_id, move.status, "rejected", reason=reason):
-                return MoveOutcome(await _view(session, move_id), changed=False)
-            await audit(session, self.clock, "relocation.reject", worker_id, deciding, "move", move_id, {"reason": reason})
-            await notify(session, self.clock, move.person_id, "move.notify.rejected", id=f"M{move_id}", reason=reason)
-            return MoveOutcome(await _view(session, move_id), changed=True)
+            require_role(session, worker_id, deciding, "worker")
+            if not self._claim(session, move_id, move.status, "rejected", reason=reason):
+                return MoveOutcome(_view(session, move_id), changed=False)
+            audit(session, self.clock, "relocation.reject", worker_id, deciding, "move", move_id, {"reason": reason})
+            notify(session, self.clock, move.person_id, "move.notify.rejected", id=f"M{move_id}", reason=reason)
+            return MoveOutcome(_view(session, move_id), changed=True)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def waiting(self, worker_id: int, community_id: int) -> list[MoveView]:
+    def waiting(self, worker_id: int, community_id: int) -> list[MoveView]:
         """Moves waiting for a worker of this community: out of it to approve, into it to accept."""
-        async with self.db.read() as uow:
-            await require_role(uow.session, worker_id, community_id, "worker")
-            ids = await uow.session.scalars(select(CommunityMove.id).where(or_(
+        with self.db.read() as session:
+            require_role(session, worker_id, community_id, "worker")
+            ids = session.scalars(select(CommunityMove.id).where(or_(
                 (CommunityMove.from_community_id == community_id) & (CommunityMove.status == "requested"),
                 (CommunityMove.to_community_id == community_id) & (CommunityMove.status == "approved"),
             )).order_by(CommunityMove.id))
-            return [await _view(uow.session, i) for i in ids]
+            return [_view(session, i) for i in ids]
 
-    async def mine(self, person_id: int) -> MoveView | None:
-        async with self.db.read() as uow:
-            move_id = await uow.session.scalar(
+    def mine(self, person_id: int) -> MoveView | None:
+        with self.db.read() as session:
+            move_id = session.scalar(
                 select(CommunityMove.id).where(CommunityMove.person_id == person_id)
                 .order_by(CommunityMove.id.desc()).limit(1)
             )
-            return None if move_id is None else await _view(uow.session, move_id)
+            return None if move_id is None else _view(session, move_id)
 
-    async def _claim(self, session: AsyncSession, move_id: int, old: str, new: str, **values: object) -> bool:
-        claimed = await session.execute(
+    def _claim(self, session: Session, move_id: int, old: str, new: str, **values: object) -> bool:
+        claimed = session.execute(
             update(CommunityMove).where(CommunityMove.id == move_id, CommunityMove.status == old)
             .values(status=new, decided_at=self.clock.now(), **values)
         )
         return claimed.rowcount == 1
 
 
-async def _is_worker(session: AsyncSession, person_id: int, community_id: int) -> bool:
-    return (await get_person(session, person_id)).is_admin or await role_in(session, person_id, community_id) == "worker"
+def _is_worker(session: Session, person_id: int, community_id: int) -> bool:
+    return (get_person(session, person_id)).is_admin or role_in(session, person_id, community_id) == "worker"
 
 
-async def _get(session: AsyncSession, move_id: int) -> CommunityMove:
-    move = await session.get(CommunityMove, move_id)
+def _get(session: Session, move_id: int) -> CommunityMove:
+    move = session.get(CommunityMove, move_id)
     if move is None:
         raise NotFound("error.no_move", id=f"M{move_id}")
     return move
 
 
-async def _view(session: AsyncSession, move_id: int) -> MoveView:
+def _view(session: Session, move_id: int) -> MoveView:
     source, target = Community.__table__.alias("source"), Community.__table__.alias("target")
-    row = (await session.execute(
+    row = (session.execute(
         select(CommunityMove.id, CommunityMove.person_id, Person.display_name, source.c.name, target.c.name,
                CommunityMove.status, CommunityMove.amount)
         .join(Person, Person.id == CommunityMove.person_id)

@@ -6,14 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import insert, literal, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from models import Membership, Notification, Person
 
 
-async def notify(
-    session: AsyncSession, clock: Clock, person_id: int, key: str, *, coalesce: str | None = None, **params: Any
+def notify(
+    session: Session, clock: Clock, person_id: int, key: str, *, coalesce: str | None = None, **params: Any
 ) -> None:
     session.add(Notification(
         person_id=person_id, key=key, params=params, coalesce_key=coalesce, created_at=clock.now()
@@ -23,8 +23,8 @@ async def notify(
 _COLUMNS = Notification.__table__.c
 
 
-async def notify_workers(
-    session: AsyncSession, clock: Clock, community_id: int, key: str, *, coalesce: str | None = None,
+def notify_workers(
+    session: Session, clock: Clock, community_id: int, key: str, *, coalesce: str | None = None,
     exclude: int | None = None, **params: Any,
 ) -> None:
     # One INSERT … SELECT, however many workers: no round trip to read them first.
@@ -34,11 +34,11 @@ async def notify_workers(
     ).where(Membership.community_id == community_id, Membership.role == "worker")
     if exclude is not None:
         workers = workers.where(Membership.person_id != exclude)
-    await session.execute(
+    session.execute(
         insert(Notification).from_select(["person_id", "key", "params", "coalesce_key", "created_at"], workers)
     )
 
 
-async def notify_admins(session: AsyncSession, clock: Clock, key: str, **params: Any) -> None:
-    for admin_id in await session.scalars(select(Person.id).where(Person.is_admin.is_(True))):
-        await notify(session, clock, admin_id, key, **params)
+def notify_admins(session: Session, clock: Clock, key: str, **params: Any) -> None:
+    for admin_id in session.scalars(select(Person.id).where(Person.is_admin.is_(True))):
+        notify(session, clock, admin_id, key, **params)

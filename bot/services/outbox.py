@@ -3,12 +3,12 @@
 Services write notifications in the same transaction as their cause (`bot.services.notify`).
 A channel's sender delivers them through the outbox worker (`bot.pipeline.OutboxWorker`):
 
-    deliveries = await outbox.claim(channel, worker, limit=50, lease=30.0)
+    deliveries = outbox.claim(channel, worker, limit=50, lease=30.0)
         # undelivered notifications for people reachable on `channel` (and its group chats),
         # oldest first, leased to this claim: several processes never send the same one. A
         # lease that runs out (the process died) gives the row back to any process.
-    outcome = await sender.deliver(delivery)       # Sent / Retry / Unreachable / Failed
-    await outbox.record(delivery, outcome)
+    outcome = sender.deliver(delivery)       # Sent / Retry / Unreachable / Failed
+    outbox.record(delivery, outcome)
         # Sent: marked delivered. Retry(after): again after `after` seconds. Unreachable: the
         # person's identity on this channel is marked unreachable and their notifications wait
         # (a group post is parked). Failed: backoff, parked after MAX_TRIES tries.
@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.orm import aliased
 
 from bot.clock import Clock
@@ -90,25 +90,25 @@ class OutboxService:
     def __init__(self, db: Database, clock: Clock, default_locale: str) -> None:
         self.db, self.clock, self.default_locale = db, clock, default_locale
 
-    async def take(self, channel: str, person_id: int | None = None, limit: int = 200) -> list[Delivery]:
+    def take(self, channel: str, person_id: int | None = None, limit: int = 200) -> list[Delivery]:
         """Undelivered notifications for people reachable on `channel` (and its group chats),
         or only for `person_id`; marked delivered as they are taken."""
-        return await self.db.transaction(lambda session: self._claim(session, channel, person_id, limit, None))
+        return self.db.transaction(lambda session: self._claim(session, channel, person_id, limit, None))
 
-    async def take_in(self, session: AsyncSession, channel: str, person_id: int, limit: int = 20) -> list[Delivery]:
+    def take_in(self, session: Session, channel: str, person_id: int, limit: int = 20) -> list[Delivery]:
         """`take` inside the transaction that answers the person's message on `channel` (they are
         here now, whatever was marked before): what waited for them is folded into the answer
         (WeChat, outside its 48-hour window)."""
-        return await self._claim(session, channel, person_id, limit, None, here=True)
+        return self._claim(session, channel, person_id, limit, None, here=True)
 
-    async def claim(self, channel: str, worker: str, *, limit: int = 50, lease: float = 30.0,
+    def claim(self, channel: str, worker: str, *, limit: int = 50, lease: float = 30.0,
                     person_id: int | None = None) -> list[Delivery]:
         token = f"{worker}/{next(_claims)}"
-        return await self.db.transaction(
+        return self.db.transaction(
             lambda session: self._claim(session, channel, person_id, limit, (token, lease))
         )
 
-    async def _claim(self, session: AsyncSession, channel: str, person_id: int | None, limit: int,
+    def _claim(self, session: Session, channel: str, person_id: int | None, limit: int,
                      lease: tuple[str, float] | None, *, here: bool = False) -> list[Delivery]:
         now = self.clock.now()
         earlier = Notification.__table__.alias("earlier")
@@ -144,7 +144,7 @@ class OutboxService:
         )
         if person_id is not None:
             stmt = stmt.where(Notification.person_id == person_id)
-        rows = (await session.execute(stmt)).all()
+        rows = (session.execute(stmt)).all()
         if not rows:
             return []
         if lease is None:
@@ -154,7 +154,7 @@ class OutboxService:
             token, seconds = lease
             values = {"lease_until": now + timedelta(seconds=seconds), "claimed_by": token}
         # One guarded UPDATE for the batch: a row another process claimed meanwhile is not returned.
-        claimed = set((await session.execute(
+        claimed = set((session.execute(
             update(Notification)
             .where(Notification.id.in_([row[0].id for row in rows]), Notification.delivered_at.is_(None),
                    or_(Notification.lease_until.is_(None), Notification.lease_until < now))
@@ -182,7 +182,7 @@ class OutboxService:
         # A coalesced message stands for every row of its kind waiting for that person, not only
         # those that fitted in this batch.
         for (person, key), index in folded.items():
-            rest = (await session.execute(
+            rest = (session.execute(
                 update(Notification)
                 .where(Notification.person_id == person, Notification.coalesce_key == key,
                        Notification.delivered_at.is_(None), Notification.parked_at.is_(None),
@@ -200,22 +200,22 @@ class OutboxService:
 
     # --- after sending ------------------------------------------------------------------------
 
-    async def record(self, delivery: Delivery, outcome: Outcome) -> None:
+    def record(self, delivery: Delivery, outcome: Outcome) -> None:
         now = self.clock.now()
 
-        async def work(session: AsyncSession) -> None:
+        def work(session: Session) -> None:
             mine = and_(Notification.id.in_(delivery.ids), Notification.claimed_by == delivery.token,
                         Notification.delivered_at.is_(None))
             if isinstance(outcome, Sent):
-                await session.execute(update(Notification).where(mine).values(delivered_at=now, lease_until=None,
+                session.execute(update(Notification).where(mine).values(delivered_at=now, lease_until=None,
                                                                                 error=None))
             elif isinstance(outcome, Retry):
-                await session.execute(update(Notification).where(mine).values(
+                session.execute(update(Notification).where(mine).values(
                     lease_until=None, not_before=now + timedelta(seconds=max(outcome.after, 0.0))))
             elif isinstance(outcome, Unreachable) and delivery.person_id is not None:
-                await session.execute(update(Notification).where(mine).values(lease_until=None,
+                session.execute(update(Notification).where(mine).values(lease_until=None,
                                                                                 error=outcome.reason[:500]))
-                await session.execute(
+                session.execute(
                     update(Identity).where(Identity.person_id == delivery.person_id,
                                            Identity.channel == delivery.channel).values(unreachable_at=now)
                 )
@@ -223,18 +223,18 @@ class OutboxService:
                 error = outcome.reason if isinstance(outcome, Unreachable) else outcome.error
                 attempts = delivery.attempts + 1
                 parked = isinstance(outcome, Unreachable) or outcome.final or attempts >= MAX_TRIES
-                await session.execute(update(Notification).where(mine).values(
+                session.execute(update(Notification).where(mine).values(
                     attempts=attempts, error=error[:500], lease_until=None,
                     **({"parked_at": now} if parked else {"not_before": now + backoff(attempts)}),
                 ))
 
-        await self.db.transaction(work)
+        self.db.transaction(work)
 
     # --- for operators ------------------------------------------------------------------------
 
-    async def parked(self, limit: int = 100) -> list[ParkedNotification]:
-        async with self.db.read() as uow:
-            rows = (await uow.session.execute(
+    def parked(self, limit: int = 100) -> list[ParkedNotification]:
+        with self.db.read() as session:
+            rows = (session.execute(
                 select(Notification.id, Notification.person_id, Notification.chat, Notification.key,
                        Notification.attempts, Notification.error, Notification.created_at)
                 .where(Notification.parked_at.is_not(None), Notification.delivered_at.is_(None))
@@ -242,13 +242,13 @@ class OutboxService:
             )).all()
         return [ParkedNotification(*row) for row in rows]
 
-    async def retry_parked(self, notification_id: int) -> bool:
-        async def work(session: AsyncSession) -> bool:
-            done = await session.execute(
+    def retry_parked(self, notification_id: int) -> bool:
+        def work(session: Session) -> bool:
+            done = session.execute(
                 update(Notification).where(Notification.id == notification_id, Notification.parked_at.is_not(None),
                                            Notification.delivered_at.is_(None))
                 .values(parked_at=None, attempts=0, not_before=None, error=None)
             )
             return done.rowcount == 1
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
-from bot.clock import Clock
-from bot.db import Database
+from bot.clock import Clock, CommunityClock
+from bot.db import Database, reads
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.services.access import effective_role, get_community, get_person, require_admin, require_role
 from bot.services.audit import audit
@@ -105,20 +105,20 @@ class PeopleService:
 
     # --- identities -------------------------------------------------------------------------
 
-    async def identify(
+    def identify(
         self, channel: str, external_id: str, *, display_name: str, handle: str | None = None,
         chat_id: str | None = None,
     ) -> tuple[Person, Identity]:
         """The person behind a channel account, created on first contact. Admins named in
         LOVEBANK_ADMINS become admins here."""
 
-        async def work(session: AsyncSession) -> tuple[Person, Identity]:
-            identity = await session.scalar(
+        def work(session: Session) -> tuple[Person, Identity]:
+            identity = session.scalar(
                 select(Identity).where(Identity.channel == channel, Identity.external_id == external_id)
             )
             is_admin = f"{channel}:{external_id}" in self.settings.admins
             if identity is not None:
-                person = await get_person(session, identity.person_id)
+                person = get_person(session, identity.person_id)
                 if is_admin and not person.is_admin:
                     person.is_admin = True
                 if chat_id and identity.chat_id != chat_id:
@@ -129,19 +129,19 @@ class PeopleService:
                 is_admin=is_admin, created_at=self.clock.now(),
             )
             session.add(person)
-            await session.flush()
+            session.flush()
             identity = Identity(
                 person_id=person.id, channel=channel, external_id=external_id, chat_id=chat_id,
                 handle=handle,
             )
             session.add(identity)
-            await session.flush()
+            session.flush()
             return person, identity
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def find(
-        self, session: AsyncSession, community_id: int, name: str, *, anyone_by_handle: bool = False,
+    def find(
+        self, session: Session, community_id: int, name: str, *, anyone_by_handle: bool = False,
     ) -> list[Found]:
         """The people of a community a typed name means: `#12` (a choice made earlier), else
         the real name, else the name shown, else the handle (console name, @username), the
@@ -163,34 +163,44 @@ class PeopleService:
             if name.startswith("@"):  # @username names a handle, nothing else
                 tiers = tiers[2:]
         for tier in tiers:
-            rows = (await session.execute(tier.order_by(Person.id).limit(10))).all()
+            rows = (session.execute(tier.order_by(Person.id).limit(10))).all()
             if rows:
                 return [Found(pid, shown, effective_role(role, confirmed)) for pid, shown, role, confirmed in rows]
         if anyone_by_handle and not name.startswith("#"):
-            rows = (await session.execute(
+            rows = (session.execute(
                 select(Person.id, Person.display_name).where(
                     Person.id.in_(select(Identity.person_id).where(func.lower(Identity.handle) == name.lstrip("@").lower())))
                 .order_by(Person.id).limit(10))).all()
             return [Found(pid, shown, None) for pid, shown in rows]
         return []
 
-    async def name_of(self, person_id: int) -> str:
+    def name_of(self, person_id: int) -> str:
         """The name workers know a person by: the registered real name when there is one."""
-        async with self.db.read() as uow:
-            person = await get_person(uow.session, person_id)
+        with self.db.read() as session:
+            person = get_person(session, person_id)
             return person.real_name or person.display_name
 
-    async def people_named(self, community_id: int, name: str, *, anyone_by_handle: bool = False) -> list[Found]:
-        async with self.db.read() as uow:
-            return await self.find(uow.session, community_id, name, anyone_by_handle=anyone_by_handle)
+    def people_named(self, community_id: int, name: str, *, anyone_by_handle: bool = False) -> list[Found]:
+        with self.db.read() as session:
+            return self.find(session, community_id, name, anyone_by_handle=anyone_by_handle)
 
     # --- communities ------------------------------------------------------------------------
 
-    async def community_name(self, community_id: int) -> str:
-        async with self.db.read() as uow:
-            return await uow.session.scalar(select(Community.name).where(Community.id == community_id)) or ""
+    @reads
+    def clock_of(self, community_id: int) -> CommunityClock:
+        """The community's calendar: a flow reads "today" in the community's zone, as the
+        services that check its dates do, not in the zone the bot runs in."""
+        with self.db.read() as session:
+            timezone = session.scalar(select(Community.timezone).where(Community.id == community_id))
+        if timezone is None:
+            raise NotFound("error.no_community")
+        return self.clock.community(timezone)
 
-    async def create_community(
+    def community_name(self, community_id: int) -> str:
+        with self.db.read() as session:
+            return session.scalar(select(Community.name).where(Community.id == community_id)) or ""
+
+    def create_community(
         self, name: str, *, actor_id: int | None = None, timezone: str | None = None,
         locale: str | None = None,
     ) -> Community:
@@ -198,18 +208,18 @@ class PeopleService:
         is the operator (CLI, demo); otherwise only an admin may."""
         name = clean_name(name)
 
-        async def work(session: AsyncSession) -> Community:
+        def work(session: Session) -> Community:
             if actor_id is not None:
-                await require_admin(session, actor_id)
-            if await session.scalar(select(Community.id).where(Community.name == name)):
+                require_admin(session, actor_id)
+            if session.scalar(select(Community.id).where(Community.name == name)):
                 raise InvalidInput("error.community_exists", name=name)
             community = Community(
                 name=name, timezone=timezone or self.settings.timezone, locale=locale or self.settings.locale,
                 options={}, created_at=self.clock.now(),
             )
             session.add(community)
-            await session.flush()
-            await self.ledger.open_system_accounts(session, community.id)
+            session.flush()
+            self.ledger.open_system_accounts(session, community.id)
             session.add_all(
                 ServiceCategory(
                     community_id=community.id, name=zh, name_en=en, points_per_hour=DEFAULT_POINTS_PER_HOUR,
@@ -217,23 +227,23 @@ class PeopleService:
                 )
                 for i, (zh, en) in enumerate(DEFAULT_CATEGORIES, start=1)
             )
-            await audit(session, self.clock, "community.create", actor_id, community.id, details={"name": name})
+            audit(session, self.clock, "community.create", actor_id, community.id, details={"name": name})
             return community
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def create_invite(
+    def create_invite(
         self, actor_id: int | None, community_id: int, *, role: str = "volunteer", max_uses: int | None = None
     ) -> str:
         """A worker's invite code; `actor_id` None is the operator (an invite poster)."""
         if role not in ("resident", "volunteer"):
             raise InvalidInput("error.bad_role")
 
-        async def work(session: AsyncSession) -> str:
+        def work(session: Session) -> str:
             if actor_id is not None:
-                await require_role(session, actor_id, community_id, "worker")
+                require_role(session, actor_id, community_id, "worker")
             else:
-                await get_community(session, community_id)
+                get_community(session, community_id)
             code = new_code()
             session.add(InviteCode(
                 code=code, community_id=community_id, role=role, created_by_id=actor_id,
@@ -241,24 +251,24 @@ class PeopleService:
             ))
             return code
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def join(self, person_id: int, code: str) -> Member:
+    def join(self, person_id: int, code: str) -> Member:
         """Join the invite's community. Joining again changes nothing; an invite never lowers
         a role the person already has there."""
         code = (code or "").strip().upper()
 
-        async def work(session: AsyncSession) -> Member:
-            invite = await session.scalar(select(InviteCode).where(InviteCode.code == code))
+        def work(session: Session) -> Member:
+            invite = session.scalar(select(InviteCode).where(InviteCode.code == code))
             now = self.clock.now()
             if invite is None or (invite.expires_at and invite.expires_at < now):
                 raise NotFound("error.bad_invite")
-            existing = await self._membership(session, person_id, invite.community_id)
-            person = await get_person(session, person_id)
+            existing = self._membership(session, person_id, invite.community_id)
+            person = get_person(session, person_id)
             person.community_id = invite.community_id
             if existing is not None:
                 return _member(existing, invite.role)
-            used = await session.execute(
+            used = session.execute(
                 update(InviteCode).where(
                     InviteCode.id == invite.id,
                     (InviteCode.max_uses.is_(None)) | (InviteCode.uses < InviteCode.max_uses),
@@ -271,60 +281,60 @@ class PeopleService:
                 joined_at=now,
             )
             session.add(membership)
-            await session.flush()
-            await self.ledger.open_person_account(session, invite.community_id, person_id)
+            session.flush()
+            self.ledger.open_person_account(session, invite.community_id, person_id)
             return _member(membership, invite.role)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def register_volunteer(self, person_id: int, community_id: int, real_name: str, phone: str) -> Member:
+    def register_volunteer(self, person_id: int, community_id: int, real_name: str, phone: str) -> Member:
         """Real name and phone make a member a volunteer; some communities want a worker to
         confirm first."""
         real_name, phone = clean_name(real_name), clean_phone(phone)
 
-        async def work(session: AsyncSession) -> Member:
-            membership = await self._membership(session, person_id, community_id)
+        def work(session: Session) -> Member:
+            membership = self._membership(session, person_id, community_id)
             if membership is None:
                 raise NotAllowed("error.not_member")
-            person = await get_person(session, person_id)
+            person = get_person(session, person_id)
             # One name per person: the real name given here is the name shown everywhere from now on
             # (logs, redemptions, pickups, alerts, the star list, reports), not a channel's nickname.
             person.real_name, person.display_name, person.phone = real_name, real_name, phone
             if membership.role == "resident":
-                community = await session.get(Community, community_id)
+                community = session.get(Community, community_id)
                 membership.role = "volunteer"
                 membership.confirmed = not community.confirm_volunteers
                 if not membership.confirmed:  # someone is waiting: the workers hear of it
-                    await notify_workers(session, self.clock, community_id, "notify.volunteer_waiting",
+                    notify_workers(session, self.clock, community_id, "notify.volunteer_waiting",
                                          name=real_name)
             return _member(membership)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def confirm_volunteer(self, actor_id: int, community_id: int, person_id: int) -> Member:
+    def confirm_volunteer(self, actor_id: int, community_id: int, person_id: int) -> Member:
         """A worker confirms a registered volunteer, who is told. Confirming again changes nothing."""
 
-        async def work(session: AsyncSession) -> Member:
-            await require_role(session, actor_id, community_id, "worker")
-            membership = await self._membership(session, person_id, community_id)
+        def work(session: Session) -> Member:
+            require_role(session, actor_id, community_id, "worker")
+            membership = self._membership(session, person_id, community_id)
             if membership is None:
                 raise NotFound("error.not_member")
             if membership.role == "resident":
                 raise InvalidInput("error.not_registered")
             if not membership.confirmed:
                 membership.confirmed = True
-                await audit(session, self.clock, "volunteer.confirm", actor_id, community_id, "person", person_id)
-                community = await session.get(Community, community_id)
-                await notify(session, self.clock, person_id, "notify.volunteer_confirmed", community=community.name)
+                audit(session, self.clock, "volunteer.confirm", actor_id, community_id, "person", person_id)
+                community = session.get(Community, community_id)
+                notify(session, self.clock, person_id, "notify.volunteer_confirmed", community=community.name)
             return _member(membership)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def awaiting_confirmation(self, worker_id: int, community_id: int, limit: int = 1000) -> list[Waiting]:
+    def awaiting_confirmation(self, worker_id: int, community_id: int, limit: int = 1000) -> list[Waiting]:
         """Registered volunteers a worker has not confirmed yet, longest waiting first."""
-        async with self.db.read() as uow:
-            await require_role(uow.session, worker_id, community_id, "worker")
-            rows = (await uow.session.execute(
+        with self.db.read() as session:
+            require_role(session, worker_id, community_id, "worker")
+            rows = (session.execute(
                 select(Person.id, func.coalesce(Person.real_name, Person.display_name), Person.phone,
                        Membership.joined_at)
                 .join(Membership, Membership.person_id == Person.id)
@@ -334,29 +344,29 @@ class PeopleService:
             )).all()
         return [Waiting(*row) for row in rows]
 
-    async def require_confirmation(self, actor_id: int, community_id: int, required: bool) -> None:
+    def require_confirmation(self, actor_id: int, community_id: int, required: bool) -> None:
         """Whether new volunteers wait for a worker's /confirm before they may log hours."""
 
-        async def work(session: AsyncSession) -> None:
-            await require_role(session, actor_id, community_id, "worker")
-            community = await session.get(Community, community_id)
+        def work(session: Session) -> None:
+            require_role(session, actor_id, community_id, "worker")
+            community = session.get(Community, community_id)
             if community.confirm_volunteers != required:
                 community.confirm_volunteers = required
-                await audit(session, self.clock, "volunteers.confirmation", actor_id, community_id,
+                audit(session, self.clock, "volunteers.confirmation", actor_id, community_id,
                             details={"required": required})
 
-        await self.db.transaction(work)
+        self.db.transaction(work)
 
-    async def appoint_worker(
+    def appoint_worker(
         self, actor_id: int | None, community_id: int, person_id: int, *, tell: bool = False,
     ) -> Member:
         """Admins appoint workers (the operator too, with actor_id None). `tell`: the new worker
         is told which community (an appointment in the chat; setting up a community is quiet)."""
 
-        async def work(session: AsyncSession) -> Member:
+        def work(session: Session) -> Member:
             if actor_id is not None:
-                await require_admin(session, actor_id)
-            membership = await self._membership(session, person_id, community_id)
+                require_admin(session, actor_id)
+            membership = self._membership(session, person_id, community_id)
             was_worker = membership is not None and membership.role == "worker" and membership.confirmed
             if membership is None:
                 membership = Membership(
@@ -365,60 +375,60 @@ class PeopleService:
                 )
                 session.add(membership)
             membership.role, membership.confirmed = "worker", True
-            person = await get_person(session, person_id)
+            person = get_person(session, person_id)
             if tell and not was_worker and person_id != actor_id:
-                community = await session.get(Community, community_id)
-                await notify(session, self.clock, person_id, "notify.appointed", community=community.name)
+                community = session.get(Community, community_id)
+                notify(session, self.clock, person_id, "notify.appointed", community=community.name)
             person.community_id = person.community_id or community_id
-            await session.flush()
-            await self.ledger.open_person_account(session, community_id, person_id)
-            await audit(session, self.clock, "worker.appoint", actor_id, community_id, "person", person_id)
+            session.flush()
+            self.ledger.open_person_account(session, community_id, person_id)
+            audit(session, self.clock, "worker.appoint", actor_id, community_id, "person", person_id)
             return _member(membership)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def switch_community(self, person_id: int, name: str) -> Community:
+    def switch_community(self, person_id: int, name: str) -> Community:
         """Act in another community: one the person belongs to, or any for an admin."""
 
-        async def work(session: AsyncSession) -> Community:
-            person = await get_person(session, person_id)
-            community = await session.scalar(select(Community).where(Community.name == name.strip()))
+        def work(session: Session) -> Community:
+            person = get_person(session, person_id)
+            community = session.scalar(select(Community).where(Community.name == name.strip()))
             if community is None:
                 raise NotFound("error.no_community")
-            if not person.is_admin and await self._membership(session, person_id, community.id) is None:
+            if not person.is_admin and self._membership(session, person_id, community.id) is None:
                 raise NotAllowed("error.not_member_of", community=community.name)
             person.community_id = community.id
             return community
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def communities(self, person_id: int) -> list[str]:
+    def communities(self, person_id: int) -> list[str]:
         """Names of the communities the person may switch to."""
-        async with self.db.read() as uow:
-            person = await get_person(uow.session, person_id)
+        with self.db.read() as session:
+            person = get_person(session, person_id)
             stmt = select(Community.name).order_by(Community.id)
             if not person.is_admin:
                 stmt = stmt.join(Membership, Membership.community_id == Community.id).where(Membership.person_id == person_id)
-            return list(await uow.session.scalars(stmt))
+            return list(session.scalars(stmt))
 
-    async def set_locale(self, person_id: int, locale: str) -> None:
+    def set_locale(self, person_id: int, locale: str) -> None:
         if locale not in ("zh-CN", "en"):
             raise InvalidInput("error.bad_locale")
 
-        async def work(session: AsyncSession) -> None:
-            (await get_person(session, person_id)).locale = locale
+        def work(session: Session) -> None:
+            (get_person(session, person_id)).locale = locale
 
-        await self.db.transaction(work)
+        self.db.transaction(work)
 
-    async def membership(self, person_id: int, community_id: int) -> Member | None:
-        async with self.db.read() as uow:
-            found = await self._membership(uow.session, person_id, community_id)
+    def membership(self, person_id: int, community_id: int) -> Member | None:
+        with self.db.read() as session:
+            found = self._membership(session, person_id, community_id)
             return None if found is None else _member(found)
 
-    async def staff_chats(self, channel: str) -> list[StaffChat]:
+    def staff_chats(self, channel: str) -> list[StaffChat]:
         """Workers (in the community they act in now) and admins reachable on `channel`."""
-        async with self.db.uow() as uow:
-            rows = (await uow.session.execute(
+        with self.db.uow() as session:
+            rows = (session.execute(
                 select(Identity.chat_id, Identity.external_id, Person.locale, Membership.role, Person.is_admin)
                 .join(Person, Person.id == Identity.person_id)
                 .outerjoin(Membership, (Membership.person_id == Person.id)
@@ -430,8 +440,8 @@ class PeopleService:
                 for chat_id, external_id, locale, role, is_admin in rows]
 
     @staticmethod
-    async def _membership(session: AsyncSession, person_id: int, community_id: int) -> Membership | None:
-        return await session.scalar(
+    def _membership(session: Session, person_id: int, community_id: int) -> Membership | None:
+        return session.scalar(
             select(Membership).where(Membership.person_id == person_id, Membership.community_id == community_id)
         )
 

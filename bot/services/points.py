@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields
 from datetime import date
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.db import Database
@@ -37,27 +37,26 @@ class PointsService:
     def __init__(self, db: Database, clock: Clock, ledger: Ledger) -> None:
         self.db, self.clock, self.ledger = db, clock, ledger
 
-    async def balance(self, person_id: int, community_id: int) -> Balance:
-        async with self.db.read() as uow:
-            return await self.ledger.balance(uow.session, community_id, person_id)
+    def balance(self, person_id: int, community_id: int) -> Balance:
+        with self.db.read() as session:
+            return self.ledger.balance(session, community_id, person_id)
 
-    async def history(self, person_id: int, community_id: int, page: int = 0, page_size: int = 10) -> tuple[list[HistoryLine], bool]:
+    def history(self, person_id: int, community_id: int, page: int = 0, page_size: int = 10) -> tuple[list[HistoryLine], bool]:
         """A page of the person's points history, each entry with what it was for."""
-        async with self.db.read() as uow:
-            session = uow.session
-            items, more = await self.ledger.history(session, community_id, person_id, page=page, page_size=page_size)
-            logs = {row.id: row for row in (await session.execute(
+        with self.db.read() as session:
+            items, more = self.ledger.history(session, community_id, person_id, page=page, page_size=page_size)
+            logs = {row.id: row for row in (session.execute(
                 select(ServiceLog.id, ServiceCategory.name, ServiceCategory.name_en, ServiceLog.service_date,
                        ServiceLog.minutes)
                 .join(ServiceCategory, ServiceCategory.id == ServiceLog.category_id)
                 .where(ServiceLog.id.in_(_refs(items, "log")))
             )).all()}
-            goods = {row.id: row for row in (await session.execute(
+            goods = {row.id: row for row in (session.execute(
                 select(Redemption.id, ShopItem.name, Redemption.quantity)
                 .join(ShopItem, ShopItem.id == Redemption.item_id)
                 .where(Redemption.id.in_(_refs(items, "redemption")))
             )).all()}
-            people = dict((await session.execute(
+            people = dict((session.execute(
                 select(Person.id, func.coalesce(Person.real_name, Person.display_name))
                 .where(Person.id.in_({i.counterpart_id for i in items if i.counterpart_id}))
             )).all())
@@ -74,85 +73,85 @@ class PointsService:
             ))
         return lines, more
 
-    async def adjust(self, actor_id: int, community_id: int, person_id: int, amount: int, reason: str, key: str) -> TransferResult:
+    def adjust(self, actor_id: int, community_id: int, person_id: int, amount: int, reason: str, key: str) -> TransferResult:
         """Manual correction by a worker or an admin, audited; never one's own account."""
 
-        async def work(session: AsyncSession) -> TransferResult:
-            await require_role(session, actor_id, community_id, "worker")
+        def work(session: Session) -> TransferResult:
+            require_role(session, actor_id, community_id, "worker")
             if actor_id == person_id:
                 raise NotAllowed("error.own_adjust")
-            result = await self.ledger.adjust(
+            result = self.ledger.adjust(
                 session, community_id=community_id, person_id=person_id, amount=amount, reason=reason,
                 key=key, actor_id=actor_id,
             )
             if not result.replayed:
-                await audit(session, self.clock, "points.adjust", actor_id, community_id, "person", person_id,
+                audit(session, self.clock, "points.adjust", actor_id, community_id, "person", person_id,
                             {"amount": amount, "reason": reason, "transfer": result.id})
-                await notify(session, self.clock, person_id, "notify.adjusted", amount=amount, reason=reason)
+                notify(session, self.clock, person_id, "notify.adjusted", amount=amount, reason=reason)
             return result
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def gift(
+    def gift(
         self, person_id: int, community_id: int, to_person_id: int, amount: int, key: str, message: str | None = None,
     ) -> TransferResult:
         """转赠 to another member of the same community, or to family (亲情账户) in any community
         of the district, through the clearing accounts; a message goes to the receiver with it."""
 
-        async def work(session: AsyncSession) -> TransferResult:
-            prior = await self.ledger.prior(session, key)
+        def work(session: Session) -> TransferResult:
+            prior = self.ledger.prior(session, key)
             if prior is not None:  # a redelivery: whoever has moved since, the first gift stands
-                if not await self._same_gift(session, prior, key, person_id, to_person_id, amount):
+                if not self._same_gift(session, prior, key, person_id, to_person_id, amount):
                     raise IdempotencyConflict(key=key)
                 return prior
-            await require_role(session, person_id, community_id, "resident")
-            if await role_in(session, to_person_id, community_id) is not None:
-                result = await self.ledger.gift(
+            require_role(session, person_id, community_id, "resident")
+            if role_in(session, to_person_id, community_id) is not None:
+                result = self.ledger.gift(
                     session, community_id=community_id, from_person_id=person_id, to_person_id=to_person_id,
                     amount=amount, key=key,
                 )
             else:
-                to_community = (await get_person(session, to_person_id)).community_id
-                if to_community is None or not await linked(session, person_id, to_person_id) or (
-                    await role_in(session, to_person_id, to_community) is None
+                to_community = (get_person(session, to_person_id)).community_id
+                if to_community is None or not linked(session, person_id, to_person_id) or (
+                    role_in(session, to_person_id, to_community) is None
                 ):
                     raise NotAllowed("error.not_same_community")
-                result = await self.ledger.across(
+                result = self.ledger.across(
                     session, from_community_id=community_id, from_person_id=person_id,
                     to_community_id=to_community, to_person_id=to_person_id, amount=amount, kind="gift", key=key,
                     actor_id=person_id,
                 )
             if not result.replayed:
-                sender = await get_person(session, person_id)
+                sender = get_person(session, person_id)
                 if message:
-                    await notify(session, self.clock, to_person_id, "notify.gift_received_message", amount=amount,
+                    notify(session, self.clock, to_person_id, "notify.gift_received_message", amount=amount,
                                  sender=sender.display_name, message=message)
                 else:
-                    await notify(session, self.clock, to_person_id, "notify.gift_received", amount=amount,
+                    notify(session, self.clock, to_person_id, "notify.gift_received", amount=amount,
                                  sender=sender.display_name)
             return result
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def _same_gift(
-        self, session: AsyncSession, prior: TransferResult, key: str, person_id: int, to_person_id: int, amount: int,
+    def _same_gift(
+        self, session: Session, prior: TransferResult, key: str, person_id: int, to_person_id: int, amount: int,
     ) -> bool:
         """Whether the transfer made under `key` is this gift: same giver, recipient and amount."""
-        giving = await self.ledger.person_accounts(session, person_id)
+        giving = self.ledger.person_accounts(session, person_id)
         if prior.kind != "gift" or prior.amount != amount or prior.debit_account_id not in giving:
             return False
-        receiving = await self.ledger.person_accounts(session, to_person_id)
+        receiving = self.ledger.person_accounts(session, to_person_id)
         if prior.credit_account_id in receiving:
             return True
-        incoming = await self.ledger.prior(session, f"{key}:in")  # across communities: the second leg
+        incoming = self.ledger.prior(session, f"{key}:in")  # across communities: the second leg
         return incoming is not None and incoming.credit_account_id in receiving
 
-    async def donate(self, person_id: int, community_id: int, amount: int, key: str) -> TransferResult:
-        async def work(session: AsyncSession) -> TransferResult:
-            await require_role(session, person_id, community_id, "resident")
-            return await self.ledger.donate(session, community_id=community_id, person_id=person_id, amount=amount, key=key)
+    def donate(self, person_id: int, community_id: int, amount: int, key: str) -> TransferResult:
+        def work(session: Session) -> TransferResult:
+            require_role(session, person_id, community_id, "resident")
+            return self.ledger.donate(session, community_id=community_id, person_id=person_id, amount=amount, key=key)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
 
 def _refs(items: list[HistoryItem], ref_type: str) -> list[int]:

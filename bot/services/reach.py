@@ -7,25 +7,25 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.db import Database
 from models import Identity, InboxEntry
 
 
-async def left(session: AsyncSession, clock: Clock, channel: str, external_id: str) -> None:
+def left(session: Session, clock: Clock, channel: str, external_id: str) -> None:
     """The person unfollowed: their notifications wait (nothing is lost) until they write again.
     Called in the transaction that settles the event, after the inbox's own bookkeeping."""
-    await session.execute(
+    session.execute(
         update(Identity).where(Identity.channel == channel, Identity.external_id == external_id)
         .values(unreachable_at=clock.now())
     )
 
 
-async def wrote_within(db: Database, clock: Clock, channel: str, external_id: str, window: timedelta) -> bool:
-    async with db.read() as uow:
-        last = await uow.session.scalar(
+def wrote_within(db: Database, clock: Clock, channel: str, external_id: str, window: timedelta) -> bool:
+    with db.read() as session:
+        last = session.scalar(
             select(func.max(InboxEntry.received_at)).where(InboxEntry.channel == channel,
                                                            InboxEntry.sender == external_id)
         )

@@ -6,11 +6,12 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
+from bot.clock import Month
 from bot.i18n import render
 from bot.services.cadence import VisitCadence, due_of, local_date
-from bot.services.reports import REPORT_SECTIONS, Column, ReportMonth, Sheet
+from bot.services.reports import REPORT_SECTIONS, Column, Sheet
 from bot.services.requests import requests_section
 from bot.services.shop import reconcile_in
 from models import Community, Elder, Grid, Redemption, ShopItem, VisitRecord
@@ -19,20 +20,20 @@ from models import Community, Elder, Grid, Redemption, ShopItem, VisitRecord
 CONTACT = ("well", "needs_help", "hospital")
 
 
-async def stock_section(session: AsyncSession, community_id: int, month: ReportMonth, locale: str) -> Sheet | None:
+def stock_section(session: Session, community_id: int, month: Month, locale: str) -> Sheet | None:
     """Redemptions and stock (账物相符): each item's movements and the points it took in."""
-    community = await session.get(Community, community_id)
+    community = session.get(Community, community_id)
     # "now" at the month's end: the report shows movements; the shelf check is /reconcile's.
-    recon = await reconcile_in(session, community, month.first, month.end)
+    recon = reconcile_in(session, community, month, month.end)
     if not recon.lines:
         return None
-    points = dict((await session.execute(
+    points = dict((session.execute(
         select(Redemption.item_id, func.sum(Redemption.total)).where(
             Redemption.community_id == community_id, Redemption.status == "done",
             Redemption.closed_at >= month.start, Redemption.closed_at < month.end,
         ).group_by(Redemption.item_id)
     )).all())
-    prices = dict((await session.execute(
+    prices = dict((session.execute(
         select(ShopItem.id, ShopItem.price).where(ShopItem.community_id == community_id)
     )).all())
     unlimited = render(locale, "section.unlimited")
@@ -55,12 +56,12 @@ async def stock_section(session: AsyncSession, community_id: int, month: ReportM
     return Sheet("stock", render(locale, "section.stock.title"), columns, rows, total, (render(locale, "section.stock.note"),))
 
 
-async def visits_section(session: AsyncSession, community_id: int, month: ReportMonth, locale: str) -> Sheet | None:
+def visits_section(session: Session, community_id: int, month: Month, locale: str) -> Sheet | None:
     """Visits done against due, per elder, and who was overdue at the month's end."""
-    community = await session.get(Community, community_id)
+    community = session.get(Community, community_id)
     tz = ZoneInfo(community.timezone)
     cadence = VisitCadence.from_options(community.options)
-    elders = (await session.execute(
+    elders = (session.execute(
         select(Elder, Grid.name).outerjoin(Grid, Grid.id == Elder.grid_id).where(
             Elder.community_id == community_id, Elder.added_at < month.end,
             or_(Elder.retired_at.is_(None), Elder.retired_at >= month.start),
@@ -73,17 +74,17 @@ async def visits_section(session: AsyncSession, community_id: int, month: Report
     in_month = and_(r.community_id == community_id, r.at >= month.start, r.at < month.end)
     counts = {
         elder_id: (int(visits or 0), int(calls or 0))
-        for elder_id, visits, calls in (await session.execute(
+        for elder_id, visits, calls in (session.execute(
             select(r.elder_id, func.sum(case((and_(r.kind == "visit", contact), 1), else_=0)),
                    func.sum(case((and_(r.kind == "call", contact), 1), else_=0)))
             .where(in_month).group_by(r.elder_id)
         )).all()
     }
     before_end = and_(r.community_id == community_id, r.at < month.end, contact)
-    last_visit = dict((await session.execute(
+    last_visit = dict((session.execute(
         select(r.elder_id, func.max(r.at)).where(before_end, r.kind == "visit").group_by(r.elder_id)
     )).all())
-    last_contact = dict((await session.execute(
+    last_contact = dict((session.execute(
         select(r.elder_id, func.max(r.at)).where(before_end).group_by(r.elder_id)
     )).all())
     days = (month.last - month.first).days + 1

@@ -10,19 +10,16 @@ construction and says so in its check row: opening + issued − redeemed − exp
 from __future__ import annotations
 
 import asyncio
-import calendar
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import case, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
-from bot.clock import Clock
-from bot.clock import parse_month as read_month
-from bot.db import Database
+from bot.clock import Clock, Month
+from bot.db import Database, reads
 from bot.errors import InvalidInput, NotFound
 from bot.i18n import render
 from bot.services.access import get_community, require_role
@@ -38,47 +35,6 @@ RESOLUTIONS = ("post", "void", "expire")
 
 
 # --- what a report is made of -------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ReportMonth:
-    """A calendar month in a community's time zone."""
-
-    year: int
-    month: int
-    timezone: str = "Asia/Shanghai"
-    # When the report is made: what has not yet happened this month is not yet late.
-    as_of: datetime | None = field(default=None, compare=False)
-
-    @property
-    def first(self) -> date:
-        return date(self.year, self.month, 1)
-
-    @property
-    def last(self) -> date:
-        return date(self.year, self.month, calendar.monthrange(self.year, self.month)[1])
-
-    @property
-    def start(self) -> datetime:
-        """The month's first local midnight, in UTC (transfers are stored in UTC)."""
-        return datetime.combine(self.first, time(), ZoneInfo(self.timezone)).astimezone(UTC)
-
-    @property
-    def end(self) -> datetime:
-        """The next month's first local midnight, in UTC: the month is [start, end)."""
-        return datetime.combine(self.last + timedelta(days=1), time(), ZoneInfo(self.timezone)).astimezone(UTC)
-
-    @property
-    def label(self) -> str:
-        return f"{self.year:04d}-{self.month:02d}"
-
-
-def parse_month(text: str) -> tuple[int, int]:
-    """"2026-11", "2026/11", "2026年11月" → (2026, 11)."""
-    month = read_month(text)  # one rule for months, in bot.clock
-    if month is None:
-        raise InvalidInput("error.bad_month")
-    return month.year, month.month
-
 
 @dataclass(frozen=True)
 class Column:
@@ -106,7 +62,7 @@ class Sheet:
 class Report:
     community_id: int
     community: str
-    month: ReportMonth
+    month: Month
     locale: str
     sheets: list[Sheet]
     generated_at: datetime
@@ -122,7 +78,7 @@ class Report:
 # Features outside this module add their sheets here (the supermarket's redemptions and stock,
 # the visits done against due). A section reads inside the report's session and returns a Sheet,
 # or None to add nothing; see the README for the contract.
-Section = Callable[[AsyncSession, int, ReportMonth, str], Awaitable[Sheet | None]]
+Section = Callable[[Session, int, Month, str], Awaitable[Sheet | None]]
 REPORT_SECTIONS: list[Section] = []
 
 
@@ -140,91 +96,101 @@ class ReportsService:
     def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
         self.db, self.settings, self.clock = db, settings, clock
 
-    def this_month(self, tz: str) -> tuple[int, int]:
-        today = self.clock.now().astimezone(ZoneInfo(tz)).date()
-        return today.year, today.month
-
-    async def recent_months(self, community_id: int) -> tuple[str, str]:
+    @reads
+    def recent_months(self, community_id: int) -> tuple[str, str]:
         """This month and last month in the community's time zone, as YYYY-MM."""
-        async with self.db.uow() as uow:
-            community = await get_community(uow.session, community_id)
-        year, month = self.this_month(community.timezone)
-        last = (year, month - 1) if month > 1 else (year - 1, 12)
-        return f"{year:04d}-{month:02d}", f"{last[0]:04d}-{last[1]:02d}"
+        with self.db.read() as session:
+            community = get_community(session, community_id)
+        this = self.clock.community(community.timezone).month()
+        return this.label, this.previous().label
+
+    # The XLSX and the chart are drawn off the database thread (asyncio.to_thread): a report never
+    # holds up everybody else's units of work.
 
     async def monthly(self, actor_id: int, community_id: int, month: str, locale: str) -> ReportFile:
         """The worker's /report: the XLSX of a month, for workers of the community and admins.
         The export is audited."""
-        async with self.db.uow() as uow:
-            await require_role(uow.session, actor_id, community_id, "worker")
+        await self.db.run(self._require, actor_id, community_id, "worker", reads=True)
         report = await self.build(community_id, month, locale)
         content = await asyncio.to_thread(_xlsx, report)
         filename = render(locale, "report.filename", {"community": report.community, "month": report.month.label})
-        await self._audit(actor_id, report, "xlsx", "chat")
+        await self.db.run(self._audit, actor_id, report, "xlsx", "chat")
         return ReportFile(report.community, report.month.label, filename, content)
 
     async def export(self, community: str | None, month: str, locale: str, fmt: str) -> Report:
         """The operator's `lovebank export report`: by community name, or the only community."""
-        async with self.db.uow() as uow:
-            names = list(await uow.session.scalars(select(Community.name).order_by(Community.id)))
-        if community is None and len(names) != 1:
-            raise InvalidInput("error.report_which_community", communities="、".join(names))
-        name = community or names[0]
-        async with self.db.uow() as uow:
-            community_id = await uow.session.scalar(select(Community.id).where(Community.name == name))
-        if community_id is None:
-            raise NotFound("error.no_community")
+        community_id = await self.db.run(self._community_named, community, reads=True)
         report = await self.build(community_id, month, locale)
-        await self._audit(None, report, fmt, "cli")
+        await self.db.run(self._audit, None, report, fmt, "cli")
         return report
 
     async def chart(self, person_id: int, community_id: int, month: str | None, locale: str) -> ReportFile:
         """The month's hours per week and per category as a PNG, for members of the community:
         totals only, no names."""
-        async with self.db.uow() as uow:
-            await require_role(uow.session, person_id, community_id, "resident")
-            community = await get_community(uow.session, community_id)
-            report_month = self._month(community, month)
-            data = await _hours_by(uow.session, community_id, report_month, locale)
-        png = await asyncio.to_thread(_chart, community.name, report_month, locale, data)
-        return ReportFile(community.name, report_month.label, f"chart-{report_month.label}.png", png)
+        name, report_month, data = await self.db.run(self._chart_data, person_id, community_id, month, locale, reads=True)
+        png = await asyncio.to_thread(_chart, name, report_month, locale, data)
+        return ReportFile(name, report_month.label, f"chart-{report_month.label}.png", png)
 
     async def build(self, community_id: int, month: str, locale: str) -> Report:
-        """Every sheet of the report, read in one session (one consistent snapshot on PostgreSQL
-        under REPEATABLE READ; one read transaction on SQLite)."""
-        async with self.db.uow() as uow:
-            session = uow.session
-            community = await get_community(session, community_id)
+        """Every sheet of the report, read in one transaction (one consistent snapshot)."""
+        name, report_month, sheets, data = await self.db.run(self._sheets, community_id, month, locale)
+        png = await asyncio.to_thread(_chart, name, report_month, locale, data)
+        sheets.append(Sheet("chart", render(locale, "report.sheet.chart"), (), image=png))
+        _check_keys(sheets)
+        return Report(community_id, name, report_month, locale, sheets, self.clock.now())
+
+    def _require(self, actor_id: int, community_id: int, role: str) -> None:
+        with self.db.read() as session:
+            require_role(session, actor_id, community_id, role)
+
+    def _community_named(self, community: str | None) -> int:
+        with self.db.read() as session:
+            names = list(session.scalars(select(Community.name).order_by(Community.id)))
+            if community is None and len(names) != 1:
+                raise InvalidInput("error.report_which_community", communities="、".join(names))
+            community_id = session.scalar(select(Community.id).where(Community.name == (community or names[0])))
+        if community_id is None:
+            raise NotFound("error.no_community")
+        return community_id
+
+    def _chart_data(self, person_id: int, community_id: int, month: str | None, locale: str) -> tuple[str, Month, HoursBy]:
+        with self.db.read() as session:
+            require_role(session, person_id, community_id, "resident")
+            community = get_community(session, community_id)
             report_month = self._month(community, month)
-            flows = await _flows(session, community_id, report_month)
+            return community.name, report_month, _hours_by(session, community_id, report_month, locale)
+
+    def _sheets(self, community_id: int, month: str, locale: str) -> tuple[str, Month, list[Sheet], HoursBy]:
+        with self.db.uow() as session:
+            community = get_community(session, community_id)
+            report_month = self._month(community, month)
+            flows = _flows(session, community_id, report_month)
             sheets = [
-                await volunteers_sheet(session, community_id, report_month, locale, flows),
+                volunteers_sheet(session, community_id, report_month, locale, flows),
                 ledger_sheet(ledger_summary(*flows), report_month, locale),
             ]
             for section in REPORT_SECTIONS:
-                sheet = await section(session, community_id, report_month, locale)
+                sheet = section(session, community_id, report_month, locale)
                 if sheet is not None:
                     sheets.append(sheet)
-            data = await _hours_by(session, community_id, report_month, locale)
+            data = _hours_by(session, community_id, report_month, locale)
         sheets.extend(hours_sheets(data, locale))
-        png = await asyncio.to_thread(_chart, community.name, report_month, locale, data)
-        sheets.append(Sheet("chart", render(locale, "report.sheet.chart"), (), image=png))
-        _check_keys(sheets)
-        return Report(community_id, community.name, report_month, locale, sheets, self.clock.now())
+        return community.name, report_month, sheets, data
 
-    def _month(self, community: Community, month: str | None) -> ReportMonth:
-        year, number = parse_month(month) if month else self.this_month(community.timezone)
-        if (year, number) > self.this_month(community.timezone):
+    def _month(self, community: Community, month: str | None) -> Month:
+        clock = self.clock.community(community.timezone)
+        chosen = clock.month(month or None)
+        if chosen.after(clock.month()):
             raise InvalidInput("error.month_future")
-        return ReportMonth(year, number, community.timezone, self.clock.now())
+        return chosen
 
-    async def _audit(self, actor_id: int | None, report: Report, fmt: str, via: str) -> None:
-        async def work(session: AsyncSession) -> None:
-            await audit(session, self.clock, "export.report", actor_id, report.community_id, "community",
+    def _audit(self, actor_id: int | None, report: Report, fmt: str, via: str) -> None:
+        def work(session: Session) -> None:
+            audit(session, self.clock, "export.report", actor_id, report.community_id, "community",
                         report.community_id, {"month": report.month.label, "format": fmt, "via": via,
                                               "locale": report.locale})
 
-        await self.db.transaction(work)
+        self.db.transaction(work)
 
 
 def _xlsx(report: Report) -> bytes:
@@ -233,7 +199,7 @@ def _xlsx(report: Report) -> bytes:
     return to_xlsx(report)
 
 
-def _chart(community: str, month: ReportMonth, locale: str, data: HoursBy) -> bytes:
+def _chart(community: str, month: Month, locale: str, data: HoursBy) -> bytes:
     from bot.charts import month_chart
 
     def t(key: str, **params: object) -> str:
@@ -294,12 +260,12 @@ class _Flows:
 Flows = tuple[dict[int, _Flows], dict[int, tuple[str, int | None]]]
 
 
-async def _flows(session: AsyncSession, community_id: int, month: ReportMonth) -> Flows:
+def _flows(session: Session, community_id: int, month: Month) -> Flows:
     """Two grouped queries over the community's transfers up to the month's end (credit side,
     debit side), plus its accounts: everything the volunteers and ledger sheets need."""
     accounts = {
         a.id: (a.kind, a.person_id)
-        for a in (await session.execute(
+        for a in (session.execute(
             select(Account.id, Account.kind, Account.person_id).where(Account.community_id == community_id)
         )).all()
     }
@@ -314,7 +280,7 @@ async def _flows(session: AsyncSession, community_id: int, month: ReportMonth) -
             .where(Transfer.community_id == community_id, Transfer.created_at < month.end)
             .subquery()
         )
-        rows = await session.execute(
+        rows = session.execute(
             select(inner.c.account, inner.c.kind, inner.c.phase, inner.c.in_month, func.sum(inner.c.amount))
             .group_by(inner.c.account, inner.c.kind, inner.c.phase, inner.c.in_month)
         )
@@ -333,15 +299,15 @@ async def _flows(session: AsyncSession, community_id: int, month: ReportMonth) -
     return flows, accounts
 
 
-async def volunteers_sheet(
-    session: AsyncSession, community_id: int, month: ReportMonth, locale: str, flows_and_accounts: Flows
+def volunteers_sheet(
+    session: Session, community_id: int, month: Month, locale: str, flows_and_accounts: Flows
 ) -> Sheet:
     """One row per volunteer of the community, and per anyone else who served or whose points
     moved (a worker who volunteers, a resident given points), so the balances add up to what
     people hold in the ledger sheet."""
     served = {
         person_id: (int(m_month or 0), int(n_month or 0), int(m_all or 0))
-        for person_id, m_month, n_month, m_all in await session.execute(
+        for person_id, m_month, n_month, m_all in session.execute(
             select(
                 ServiceLog.person_id,
                 func.sum(case((ServiceLog.service_date >= month.first, ServiceLog.minutes), else_=0)),
@@ -356,12 +322,12 @@ async def volunteers_sheet(
     flows, accounts = flows_and_accounts
     by_person = {person_id: flows.get(account_id, _Flows()) for account_id, (kind, person_id) in accounts.items()
                  if kind == "person"}
-    roles = dict((await session.execute(
+    roles = dict((session.execute(
         select(Membership.person_id, Membership.role).where(Membership.community_id == community_id)
     )).all())
     active = {p for a, (kind, p) in accounts.items() if kind == "person" and a in flows}
     ids = {p for p, r in roles.items() if r == "volunteer"} | set(served) | active
-    people = {p.id: p for p in await session.scalars(select(Person).where(Person.id.in_(sorted(ids))))} if ids else {}
+    people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(sorted(ids))))} if ids else {}
     rows = []
     for person_id in ids:
         m_month, n_month, m_all = served.get(person_id, (0, 0, 0))
@@ -422,8 +388,8 @@ class LedgerSummary:
                 - self.transfers_out + self.other - self.closing)
 
 
-async def read_ledger_summary(session: AsyncSession, community_id: int, month: ReportMonth) -> LedgerSummary:
-    return ledger_summary(*await _flows(session, community_id, month))
+def read_ledger_summary(session: Session, community_id: int, month: Month) -> LedgerSummary:
+    return ledger_summary(*_flows(session, community_id, month))
 
 
 def ledger_summary(flows: dict[int, _Flows], accounts: dict[int, tuple[str, int | None]]) -> LedgerSummary:
@@ -454,7 +420,7 @@ def ledger_summary(flows: dict[int, _Flows], accounts: dict[int, tuple[str, int 
     )
 
 
-def ledger_sheet(s: LedgerSummary, month: ReportMonth, locale: str) -> Sheet:
+def ledger_sheet(s: LedgerSummary, month: Month, locale: str) -> Sheet:
     def row(key: str, value: int) -> tuple:
         return (render(locale, f"report.ledger.{key}"), value)
 
@@ -500,7 +466,7 @@ class HoursBy:
     people: int  # distinct volunteers with approved hours in the month
 
 
-def month_weeks(month: ReportMonth) -> list[tuple[date, date]]:
+def month_weeks(month: Month) -> list[tuple[date, date]]:
     """Monday-to-Sunday weeks, clipped to the month: Nov 2026 starts with Sunday the 1st."""
     weeks, day = [], month.first
     while day <= month.last:
@@ -510,8 +476,8 @@ def month_weeks(month: ReportMonth) -> list[tuple[date, date]]:
     return weeks
 
 
-async def _hours_by(session: AsyncSession, community_id: int, month: ReportMonth, locale: str) -> HoursBy:
-    rows = (await session.execute(
+def _hours_by(session: Session, community_id: int, month: Month, locale: str) -> HoursBy:
+    rows = (session.execute(
         select(ServiceLog.service_date, ServiceLog.category_id, ServiceLog.person_id,
                func.count(), func.sum(ServiceLog.minutes), func.sum(ServiceLog.points))
         .where(ServiceLog.community_id == community_id, ServiceLog.status == "approved",
@@ -525,7 +491,7 @@ async def _hours_by(session: AsyncSession, community_id: int, month: ReportMonth
             f"{start:%m-%d} – {end:%m-%d}", start, end, sum(int(r[4]) for r in inside),
             sum(int(r[3]) for r in inside), len({r[2] for r in inside}),
         ))
-    categories = (await session.execute(
+    categories = (session.execute(
         select(ServiceCategory.id, ServiceCategory.name, ServiceCategory.name_en, ServiceCategory.active)
         .where(ServiceCategory.community_id == community_id)
         .order_by(ServiceCategory.position, ServiceCategory.id)

@@ -15,26 +15,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.orm import aliased
 
-from bot.clock import Clock
-from bot.db import Database
+from bot.clock import Clock, Month
+from bot.db import Database, claim
 from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, NotAllowed, NotFound
 from bot.i18n import T, Text, hours as _hours, render
-from bot.jobs import claim
 from bot.services.audit import audit
 from bot.services.access import check_role, effective_role, require_role, role_in
-from bot.services.hours import HoursService, points_for
+from bot.services.hours import HoursService, check_minutes, points_for
 from bot.services.ledger import Ledger, Ref
 from bot.services.deadlines import WAITING_SOURCES, Item
 from bot.services.family import may_act_for
 from bot.services.notify import notify, notify_workers
-from bot.services.reports import Column, ReportMonth, Sheet
-from bot.services.visits import check_minutes
+from bot.services.reports import Column, Sheet
 from bot.settings import Settings
 from models import Community, Grid, Membership, Person, ServiceCategory, ServiceLog, ServiceRequest
 from models.requests import PAYERS, SLOTS
@@ -154,7 +151,7 @@ class RequestsService:
 
     # --- posting ----------------------------------------------------------------------------
 
-    async def post(self, new: NewRequest) -> Outcome:
+    def post(self, new: NewRequest) -> Outcome:
         """Check and store a request; own points are held at once, a pool request waits for a
         worker. The same request key again returns the first request."""
         check_payer(new.payer)
@@ -166,34 +163,34 @@ class RequestsService:
         if len(address) > ADDRESS_MAX:
             raise InvalidInput("error.request_address_long", max=ADDRESS_MAX)
 
-        async def work(session: AsyncSession) -> Outcome:
+        def work(session: Session) -> Outcome:
             if new.request_key:
-                found = await session.scalar(
+                found = session.scalar(
                     select(ServiceRequest).where(ServiceRequest.request_key == new.request_key))
                 if found is not None:
                     if (found.requester_id, found.poster_id, found.category_id) != (
                             new.requester_id, new.poster_id, new.category_id):
                         raise IdempotencyConflict(key=new.request_key)
-                    return Outcome(await _view(session, found.id, new.poster_id), changed=False)
+                    return Outcome(_view(session, found.id, new.poster_id), changed=False)
             if new.poster_id == new.requester_id:
-                await require_role(session, new.poster_id, new.community_id, "resident")
+                require_role(session, new.poster_id, new.community_id, "resident")
             else:
                 # A linked family member acting for the relative (`/as NAME`), or a worker for a
                 # member without a phone: both people are recorded.
-                if await role_in(session, new.requester_id, new.community_id) is None:
+                if role_in(session, new.requester_id, new.community_id) is None:
                     raise NotFound("error.no_person")
-                if not (await may_act_for(session, new.poster_id, new.requester_id)
-                        or await role_in(session, new.poster_id, new.community_id) == "worker"):
+                if not (may_act_for(session, new.poster_id, new.requester_id)
+                        or role_in(session, new.poster_id, new.community_id) == "worker"):
                     raise NotAllowed("error.need_worker")
-            community = await session.get(Community, new.community_id)
+            community = session.get(Community, new.community_id)
             today = _today(self.clock, community)
             if not today <= new.service_date <= today + timedelta(days=MAX_DAYS_AHEAD):
                 raise InvalidInput("error.request_bad_date", days=MAX_DAYS_AHEAD)
-            category = await session.get(ServiceCategory, new.category_id)
+            category = session.get(ServiceCategory, new.category_id)
             if category is None or category.community_id != new.community_id or not category.active:
                 raise InvalidInput("error.bad_category")
             if new.grid_id is not None:
-                grid = await session.get(Grid, new.grid_id)
+                grid = session.get(Grid, new.grid_id)
                 if grid is None or grid.community_id != new.community_id:
                     raise InvalidInput("error.request_bad_grid")
             held = 0 if new.payer == "community" else points_for(new.minutes, category.points_per_hour)
@@ -206,133 +203,133 @@ class RequestsService:
                 created_at=self.clock.now(),
             )
             session.add(r)
-            await session.flush()
+            session.flush()
             if new.payer == "own" and held:
-                hold = await self.ledger.hold(
+                hold = self.ledger.hold(
                     session, community_id=r.community_id, person_id=r.requester_id, amount=held,
                     key=request_key(r, "hold"), ref=Ref("request", r.id), counterparty="services", kind="service",
                     actor_id=new.poster_id,
                 )
                 r.hold_transfer_id = hold.id
             if r.status == "approval":
-                await notify_workers(session, self.clock, r.community_id, "requests.notify.needs_pool",
+                notify_workers(session, self.clock, r.community_id, "requests.notify.needs_pool",
                                      coalesce="pending_requests", exclude=new.poster_id)
-            await session.flush()
-            return Outcome(await _view(session, r.id, new.poster_id), changed=True)
+            session.flush()
+            return Outcome(_view(session, r.id, new.poster_id), changed=True)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
     # --- the pool: a worker funds it or not ----------------------------------------------------
 
-    async def approve_pool(self, worker_id: int, request_id: int) -> Outcome:
-        async def work(session: AsyncSession) -> Outcome:
-            r = await self._pool_request(session, worker_id, request_id)
-            if not await self._claim(session, r, ("approval",), status="open", pool_decided_by_id=worker_id,
+    def approve_pool(self, worker_id: int, request_id: int) -> Outcome:
+        def work(session: Session) -> Outcome:
+            r = self._pool_request(session, worker_id, request_id)
+            if not self._claim(session, r, ("approval",), status="open", pool_decided_by_id=worker_id,
                                      pool_decided_at=self.clock.now()):
-                return await self._already(session, r.id, worker_id, "open")
-            hold = await self.ledger.hold(
+                return self._already(session, r.id, worker_id, "open")
+            hold = self.ledger.hold(
                 session, community_id=r.community_id, person_id=r.requester_id, amount=r.held,
                 key=request_key(r, "hold"), ref=Ref("request", r.id), counterparty="services", kind="service",
                 actor_id=worker_id, from_pool=True,
             )
-            await session.execute(update(ServiceRequest).where(ServiceRequest.id == r.id)
+            session.execute(update(ServiceRequest).where(ServiceRequest.id == r.id)
                                   .values(hold_transfer_id=hold.id).execution_options(**_SYNC))
-            await audit(session, self.clock, "service_request.grant", worker_id, r.community_id, "request", r.id,
+            audit(session, self.clock, "service_request.grant", worker_id, r.community_id, "request", r.id,
                         {"held": r.held})
-            view = await _view(session, r.id, worker_id)
-            await self._tell_requester(session, view, "requests.notify.pool_approved")
+            view = _view(session, r.id, worker_id)
+            self._tell_requester(session, view, "requests.notify.pool_approved")
             return Outcome(view, changed=True)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def refuse_pool(self, worker_id: int, request_id: int, reason: str) -> Outcome:
+    def refuse_pool(self, worker_id: int, request_id: int, reason: str) -> Outcome:
         reason = _reason(reason)
 
-        async def work(session: AsyncSession) -> Outcome:
-            r = await self._pool_request(session, worker_id, request_id)
+        def work(session: Session) -> Outcome:
+            r = self._pool_request(session, worker_id, request_id)
             now = self.clock.now()
-            if not await self._claim(session, r, ("approval",), status="refused", pool_decided_by_id=worker_id,
+            if not self._claim(session, r, ("approval",), status="refused", pool_decided_by_id=worker_id,
                                      pool_decided_at=now, reason=reason, closed_at=now):
-                return await self._already(session, r.id, worker_id, "refused")
-            view = await _view(session, r.id, worker_id)
-            await self._tell_requester(session, view, "requests.notify.pool_refused", reason=reason)
+                return self._already(session, r.id, worker_id, "refused")
+            view = _view(session, r.id, worker_id)
+            self._tell_requester(session, view, "requests.notify.pool_refused", reason=reason)
             return Outcome(view, changed=True)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
     # --- taking it --------------------------------------------------------------------------
 
-    async def take(self, volunteer_id: int, request_id: int) -> Outcome:
+    def take(self, volunteer_id: int, request_id: int) -> Outcome:
         """The first taker wins: the claim is one guarded UPDATE, so of any number pressing at
         once exactly one changes the row; the others are told it is taken."""
 
-        async def work(session: AsyncSession) -> Outcome:
-            r = await self._load(session, request_id)
-            await require_role(session, volunteer_id, r.community_id, "volunteer")
+        def work(session: Session) -> Outcome:
+            r = self._load(session, request_id)
+            require_role(session, volunteer_id, r.community_id, "volunteer")
             if volunteer_id in (r.requester_id, r.poster_id):
                 raise NotAllowed("error.request_own")
-            if not await self._claim(session, r, ("open",), status="taken", taker_id=volunteer_id,
+            if not self._claim(session, r, ("open",), status="taken", taker_id=volunteer_id,
                                      taken_at=self.clock.now()):
-                view = await _view(session, r.id, volunteer_id)
+                view = _view(session, r.id, volunteer_id)
                 if view.taker_id == volunteer_id and view.status == "taken":
                     return Outcome(view, changed=False)
                 if view.status in ("taken", "done", "disputed", "paid"):
                     raise AlreadyDecided("error.request_taken", id=view.ref)
                 raise AlreadyDecided("error.request_not_open", id=view.ref, status=T(f"requests.status.{view.status}"))
-            view = await _view(session, r.id, volunteer_id)
-            await self._tell_requester(session, view, "requests.notify.taken", name=view.taker_name)
+            view = _view(session, r.id, volunteer_id)
+            self._tell_requester(session, view, "requests.notify.taken", name=view.taker_name)
             return Outcome(view, changed=True)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def withdraw(self, volunteer_id: int, request_id: int) -> Outcome:
+    def withdraw(self, volunteer_id: int, request_id: int) -> Outcome:
         """The taker gives it back before the day; it is open again for others."""
 
-        async def work(session: AsyncSession) -> Outcome:
-            r = await self._load(session, request_id)
+        def work(session: Session) -> Outcome:
+            r = self._load(session, request_id)
             if r.taker_id != volunteer_id:
                 raise NotAllowed("error.request_not_yours", id=f"Q{r.id}")
-            community = await session.get(Community, r.community_id)
+            community = session.get(Community, r.community_id)
             if _today(self.clock, community) >= r.service_date:
                 raise InvalidInput("error.request_withdraw_late", id=f"Q{r.id}")
-            if not await self._claim(session, r, ("taken",), status="open", taker_id=None, taken_at=None,
+            if not self._claim(session, r, ("taken",), status="open", taker_id=None, taken_at=None,
                                      taker_shares_phone=False, requester_shares_phone=False, when_taker=volunteer_id):
                 raise AlreadyDecided("error.request_not_taken", id=f"Q{r.id}")
-            view = await _view(session, r.id, volunteer_id)
-            person = await session.get(Person, volunteer_id)
-            await self._tell_requester(session, view, "requests.notify.withdrawn", name=person.display_name)
+            view = _view(session, r.id, volunteer_id)
+            person = session.get(Person, volunteer_id)
+            self._tell_requester(session, view, "requests.notify.withdrawn", name=person.display_name)
             return Outcome(view, changed=True)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def cancel(self, actor_id: int, request_id: int) -> Outcome:
+    def cancel(self, actor_id: int, request_id: int) -> Outcome:
         """The requester (or whoever posted it, or a worker) calls it off before it is done;
         the hold is voided and the taker, if any, is told."""
 
-        async def work(session: AsyncSession) -> Outcome:
-            r = await self._load(session, request_id)
-            await self._requester_or_worker(session, actor_id, r)
+        def work(session: Session) -> Outcome:
+            r = self._load(session, request_id)
+            self._requester_or_worker(session, actor_id, r)
             taker = r.taker_id
-            if not await self._claim(session, r, ("approval", "open", "taken"), status="cancelled",
+            if not self._claim(session, r, ("approval", "open", "taken"), status="cancelled",
                                      closed_at=self.clock.now()):
-                return await self._already(session, r.id, actor_id, "cancelled", "error.request_cannot_cancel")
+                return self._already(session, r.id, actor_id, "cancelled", "error.request_cannot_cancel")
             if r.hold_transfer_id is not None:
-                await self.ledger.void(session, pending_id=r.hold_transfer_id, key=request_key(r, "void"),
+                self.ledger.void(session, pending_id=r.hold_transfer_id, key=request_key(r, "void"),
                                        actor_id=actor_id)
-            view = await _view(session, r.id, actor_id)
+            view = _view(session, r.id, actor_id)
             if taker is not None:
-                await notify(session, self.clock, taker, "requests.notify.cancelled", id=view.ref,
+                notify(session, self.clock, taker, "requests.notify.cancelled", id=view.ref,
                              category=view.category, date=view.service_date.isoformat())
             return Outcome(view, changed=True)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def share_phone(self, actor_id: int, request_id: int) -> tuple[RequestView, bool]:
+    def share_phone(self, actor_id: int, request_id: int) -> tuple[RequestView, bool]:
         """Agree to share one's phone for this request; phones are exchanged only once both the
         requester's side and the taker agreed. Returns the request and whether they were sent."""
 
-        async def work(session: AsyncSession) -> tuple[RequestView, bool]:
-            r = await self._load(session, request_id)
+        def work(session: Session) -> tuple[RequestView, bool]:
+            r = self._load(session, request_id)
             if r.status not in ("taken", "done", "disputed") or r.taker_id is None:
                 raise InvalidInput("error.request_not_taken", id=f"Q{r.id}")
             if actor_id == r.taker_id:
@@ -341,51 +338,51 @@ class RequestsService:
                 column = "requester_shares_phone"
             else:
                 raise NotAllowed("error.request_not_party", id=f"Q{r.id}")
-            changed = (await session.execute(
+            changed = (session.execute(
                 update(ServiceRequest).where(ServiceRequest.id == r.id, getattr(ServiceRequest, column).is_(False))
                 .values({column: True}).execution_options(**_SYNC)
             )).rowcount == 1
-            row = (await session.execute(
+            row = (session.execute(
                 select(ServiceRequest.requester_shares_phone, ServiceRequest.taker_shares_phone)
                 .where(ServiceRequest.id == r.id)
             )).one()
-            view = await _view(session, r.id, actor_id)
+            view = _view(session, r.id, actor_id)
             both = changed and row[0] and row[1]
             if both:
-                requester, taker = await session.get(Person, r.requester_id), await session.get(Person, r.taker_id)
+                requester, taker = session.get(Person, r.requester_id), session.get(Person, r.taker_id)
                 none = "—"
-                await notify(session, self.clock, r.taker_id, "requests.notify.phone", id=view.ref,
+                notify(session, self.clock, r.taker_id, "requests.notify.phone", id=view.ref,
                              name=requester.display_name, phone=requester.phone or none)
                 for person_id in {r.requester_id, r.poster_id}:
-                    await notify(session, self.clock, person_id, "requests.notify.phone", id=view.ref,
+                    notify(session, self.clock, person_id, "requests.notify.phone", id=view.ref,
                                  name=taker.display_name, phone=taker.phone or none)
             return view, both
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
     # --- done, confirmed, disputed, settled -------------------------------------------------------
 
-    async def done(self, volunteer_id: int, request_id: int, minutes: int) -> Outcome:
+    def done(self, volunteer_id: int, request_id: int, minutes: int) -> Outcome:
         check_minutes(minutes)
 
-        async def work(session: AsyncSession) -> Outcome:
-            r = await self._load(session, request_id)
+        def work(session: Session) -> Outcome:
+            r = self._load(session, request_id)
             if r.taker_id != volunteer_id:
                 raise NotAllowed("error.request_not_yours", id=f"Q{r.id}")
-            if not await self._claim(session, r, ("taken",), status="done", done_minutes=minutes,
+            if not self._claim(session, r, ("taken",), status="done", done_minutes=minutes,
                                      done_at=self.clock.now(), when_taker=volunteer_id):
-                view = await _view(session, r.id, volunteer_id)
+                view = _view(session, r.id, volunteer_id)
                 if view.status == "done" and view.done_minutes == minutes:
                     return Outcome(view, changed=False)
                 raise AlreadyDecided("error.request_not_taken", id=view.ref)
-            view = await _view(session, r.id, volunteer_id)
-            await self._tell_requester(session, view, "requests.notify.done", name=view.taker_name,
+            view = _view(session, r.id, volunteer_id)
+            self._tell_requester(session, view, "requests.notify.done", name=view.taker_name,
                                        hours=_hours(minutes), points=min(view.earned, view.held) if view.held else view.earned)
             return Outcome(view, changed=True)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def accept(self, actor_id: int, request_id: int, topup: int = 0) -> Outcome:
+    def accept(self, actor_id: int, request_id: int, topup: int = 0) -> Outcome:
         """The requester (or who posted it, or a worker) confirms the work. Own and pool
         requests pay at once: the hours' points, capped at the hold plus `topup` (which the
         payer agrees to: the requester for own points, a worker for the pool). Community
@@ -393,63 +390,63 @@ class RequestsService:
         if not isinstance(topup, int) or isinstance(topup, bool) or topup < 0:
             raise InvalidInput("error.amount_positive")
 
-        async def work(session: AsyncSession) -> Outcome:
-            r = await self._load(session, request_id)
-            party = await self._requester_or_worker(session, actor_id, r)
+        def work(session: Session) -> Outcome:
+            r = self._load(session, request_id)
+            party = self._requester_or_worker(session, actor_id, r)
             if actor_id == r.taker_id:
                 raise NotAllowed("error.request_own_work")
             if topup and (r.payer == "community" or (r.payer == "own") != (party == "requester")):
                 raise NotAllowed("error.request_topup_who")
             if r.payer == "community":
-                if not await self._claim(session, r, ("done",), status="confirmed", decided_by_id=actor_id,
+                if not self._claim(session, r, ("done",), status="confirmed", decided_by_id=actor_id,
                                          closed_at=self.clock.now()):
-                    return await self._already(session, r.id, actor_id, "confirmed", "error.request_not_done")
-                log_id = await self._log(session, r, r.done_minutes, points_for(r.done_minutes, r.points_per_hour),
+                    return self._already(session, r.id, actor_id, "confirmed", "error.request_not_done")
+                log_id = self._log(session, r, r.done_minutes, points_for(r.done_minutes, r.points_per_hour),
                                          None)
-                await notify_workers(session, self.clock, r.community_id, "notify.pending_logs",
+                notify_workers(session, self.clock, r.community_id, "notify.pending_logs",
                                      coalesce="pending_logs", exclude=r.taker_id)
-                view = await _view(session, r.id, actor_id)
-                await notify(session, self.clock, r.taker_id, "requests.notify.confirmed_community", id=view.ref,
+                view = _view(session, r.id, actor_id)
+                notify(session, self.clock, r.taker_id, "requests.notify.confirmed_community", id=view.ref,
                              log=f"H{log_id}")
                 return Outcome(view, changed=True)
             amount = min(points_for(r.done_minutes or 0, r.points_per_hour), r.held + topup)
-            if not await self._claim(session, r, ("done",), status="paid", decided_by_id=actor_id, paid=amount,
+            if not self._claim(session, r, ("done",), status="paid", decided_by_id=actor_id, paid=amount,
                                      closed_at=self.clock.now()):
-                return await self._already(session, r.id, actor_id, "paid", "error.request_not_done")
-            await self._pay(session, r, amount, actor_id)
-            view = await _view(session, r.id, actor_id)
-            await notify(session, self.clock, r.taker_id, "requests.notify.paid", id=view.ref, points=amount)
+                return self._already(session, r.id, actor_id, "paid", "error.request_not_done")
+            self._pay(session, r, amount, actor_id)
+            view = _view(session, r.id, actor_id)
+            notify(session, self.clock, r.taker_id, "requests.notify.paid", id=view.ref, points=amount)
             return Outcome(view, changed=True)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def dispute(self, actor_id: int, request_id: int, reason: str) -> Outcome:
+    def dispute(self, actor_id: int, request_id: int, reason: str) -> Outcome:
         reason = _reason(reason)
 
-        async def work(session: AsyncSession) -> Outcome:
-            r = await self._load(session, request_id)
-            if await self._requester_or_worker(session, actor_id, r) != "requester":
+        def work(session: Session) -> Outcome:
+            r = self._load(session, request_id)
+            if self._requester_or_worker(session, actor_id, r) != "requester":
                 raise NotAllowed("error.request_not_requester", id=f"Q{r.id}")
-            if not await self._claim(session, r, ("done",), status="disputed", reason=reason,
+            if not self._claim(session, r, ("done",), status="disputed", reason=reason,
                                      disputed_at=self.clock.now()):
-                return await self._already(session, r.id, actor_id, "disputed", "error.request_not_done")
-            view = await _view(session, r.id, actor_id)
-            await notify_workers(session, self.clock, r.community_id, "requests.notify.disputed",
+                return self._already(session, r.id, actor_id, "disputed", "error.request_not_done")
+            view = _view(session, r.id, actor_id)
+            notify_workers(session, self.clock, r.community_id, "requests.notify.disputed",
                                  coalesce="pending_requests", exclude=r.taker_id, id=view.ref, reason=reason)
-            await notify(session, self.clock, r.taker_id, "requests.notify.disputed_taker", id=view.ref, reason=reason)
+            notify(session, self.clock, r.taker_id, "requests.notify.disputed_taker", id=view.ref, reason=reason)
             return Outcome(view, changed=True)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def settle(self, worker_id: int, request_id: int, amount: int | None) -> Outcome:
+    def settle(self, worker_id: int, request_id: int, amount: int | None) -> Outcome:
         """A worker decides a dispute, or a "done" the requester left unanswered for
         ANSWER_DAYS: pay `amount` (up to the hold; for community requests up to what the hours
         are worth), or void it (`amount` None or 0)."""
         if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool) or amount < 0):
             raise InvalidInput("error.amount_positive")
 
-        async def work(session: AsyncSession) -> Outcome:
-            r = await self._as_worker(session, worker_id, request_id)
+        def work(session: Session) -> Outcome:
+            r = self._as_worker(session, worker_id, request_id)
             if worker_id in (r.taker_id, r.requester_id, r.poster_id):
                 raise NotAllowed("error.request_own_settle")
             cap = r.held if r.payer != "community" else points_for(r.done_minutes or 0, r.points_per_hour)
@@ -460,55 +457,55 @@ class RequestsService:
                 raise InvalidInput("error.request_settle_early", id=f"Q{r.id}", days=ANSWER_DAYS)
             now = self.clock.now()
             void = not amount
-            if not await self._claim(session, r, ("disputed", "done"), status="voided" if void else "paid",
+            if not self._claim(session, r, ("disputed", "done"), status="voided" if void else "paid",
                                      decided_by_id=worker_id, paid=None if void else amount, closed_at=now):
-                return await self._already(session, r.id, worker_id, "voided" if void else "paid",
+                return self._already(session, r.id, worker_id, "voided" if void else "paid",
                                            "error.request_not_done")
             if void:
                 if r.hold_transfer_id is not None:
-                    await self.ledger.void(session, pending_id=r.hold_transfer_id, key=request_key(r, "void"),
+                    self.ledger.void(session, pending_id=r.hold_transfer_id, key=request_key(r, "void"),
                                            actor_id=worker_id)
             elif r.payer == "community":
-                log_id = await self._log(session, r, r.done_minutes, amount, None)
-                await self.hours._approve_in(session, worker_id, log_id)
+                log_id = self._log(session, r, r.done_minutes, amount, None)
+                self.hours._approve_in(session, worker_id, log_id)
             else:
-                await self._pay(session, r, amount, worker_id)
+                self._pay(session, r, amount, worker_id)
             # A worker deciding who gets how many points is audited, as manual adjustments are.
-            await audit(session, self.clock, "service_request.settle", worker_id, r.community_id, "request", r.id,
+            audit(session, self.clock, "service_request.settle", worker_id, r.community_id, "request", r.id,
                         {"amount": amount or 0, "void": void, "held": r.held, "minutes": r.done_minutes})
-            view = await _view(session, r.id, worker_id)
+            view = _view(session, r.id, worker_id)
             for person_id in {r.taker_id, r.requester_id}:
-                await notify(session, self.clock, person_id, "requests.notify.settled", id=view.ref,
+                notify(session, self.clock, person_id, "requests.notify.settled", id=view.ref,
                              points=0 if void else amount)
             return Outcome(view, changed=True)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def _pay(self, session: AsyncSession, r: ServiceRequest, amount: int, actor_id: int) -> None:
+    def _pay(self, session: Session, r: ServiceRequest, amount: int, actor_id: int) -> None:
         """Post the hold to the services account, pass `amount` on to the taker (the part above
         the hold straight from the payer: the agreed top-up), the rest back to the payer; then
         the hours become an approved log of the request's category."""
         cid, ref = r.community_id, Ref("request", r.id)
-        services = await self.ledger.system_account(session, cid, "services")
-        taker = await self.ledger.open_person_account(session, cid, r.taker_id)
-        payer = (await self.ledger.system_account(session, cid, "pool") if r.payer == "pool"
-                 else await self.ledger.person_account(session, cid, r.requester_id))
+        services = self.ledger.system_account(session, cid, "services")
+        taker = self.ledger.open_person_account(session, cid, r.taker_id)
+        payer = (self.ledger.system_account(session, cid, "pool") if r.payer == "pool"
+                 else self.ledger.person_account(session, cid, r.requester_id))
         from_hold = min(amount, r.held)
         if r.hold_transfer_id is not None:
-            await self.ledger.post(session, pending_id=r.hold_transfer_id, key=request_key(r, "post"), actor_id=actor_id)
+            self.ledger.post(session, pending_id=r.hold_transfer_id, key=request_key(r, "post"), actor_id=actor_id)
         moves = ((services, taker, from_hold, "pay"), (services, payer, r.held - from_hold, "refund"),
                  (payer, taker, amount - from_hold, "topup"))
         for debit, credit, points, phase in moves:
             if points > 0:
-                await self.ledger.transfer(session, community_id=cid, debit=debit, credit=credit, amount=points,
+                self.ledger.transfer(session, community_id=cid, debit=debit, credit=credit, amount=points,
                                            kind="service", key=request_key(r, phase), ref=ref, actor_id=actor_id)
-        await self._log(session, r, r.done_minutes, amount, actor_id)
+        self._log(session, r, r.done_minutes, amount, actor_id)
 
-    async def _log(self, session: AsyncSession, r: ServiceRequest, minutes: int | None, points: int,
+    def _log(self, session: Session, r: ServiceRequest, minutes: int | None, points: int,
                    approved_by: int | None) -> int:
         """The request's hours as a service log linked to it: approved when the request paid
         (the points came from the payer, not from issuance), pending for a worker otherwise."""
-        community = await session.get(Community, r.community_id)
+        community = session.get(Community, r.community_id)
         now = self.clock.now()
         log = ServiceLog(
             community_id=r.community_id, person_id=r.taker_id, category_id=r.category_id,
@@ -519,21 +516,21 @@ class RequestsService:
             request_key=request_key(r, "log"), created_at=now,
         )
         session.add(log)
-        await session.flush()
-        await session.execute(update(ServiceRequest).where(ServiceRequest.id == r.id)
+        session.flush()
+        session.execute(update(ServiceRequest).where(ServiceRequest.id == r.id)
                               .values(service_log_id=log.id).execution_options(**_SYNC))
         return log.id
 
     # --- jobs -------------------------------------------------------------------------------
 
-    async def expire(self) -> int:
+    def expire(self) -> int:
         """Requests not taken by their day expire and their holds are given back. Each in its
         own transaction, claimed by a guarded UPDATE: overlapping runs expire each one once."""
-        async with self.db.read() as uow:
-            communities = list(await uow.session.scalars(select(Community)))
+        with self.db.read() as session:
+            communities = list(session.scalars(select(Community)))
             ids: list[int] = []
             for c in communities:
-                ids.extend(await uow.session.scalars(
+                ids.extend(session.scalars(
                     select(ServiceRequest.id).where(
                         ServiceRequest.community_id == c.id, ServiceRequest.status.in_(("approval", "open")),
                         ServiceRequest.service_date < _today(self.clock, c),
@@ -541,88 +538,88 @@ class RequestsService:
                 ))
         expired = 0
         for request_id in ids:
-            expired += await self.db.transaction(lambda s, i=request_id: self._expire_one(s, i))
+            expired += self.db.transaction(lambda s, i=request_id: self._expire_one(s, i))
         return expired
 
-    async def _expire_one(self, session: AsyncSession, request_id: int) -> bool:
-        r = await self._load(session, request_id)
-        community = await session.get(Community, r.community_id)
+    def _expire_one(self, session: Session, request_id: int) -> bool:
+        r = self._load(session, request_id)
+        community = session.get(Community, r.community_id)
         if r.service_date >= _today(self.clock, community):
             return False
-        if not await self._claim(session, r, ("approval", "open"), status="expired", closed_at=self.clock.now()):
+        if not self._claim(session, r, ("approval", "open"), status="expired", closed_at=self.clock.now()):
             return False
         if r.hold_transfer_id is not None:
-            await self.ledger.expire(session, pending_id=r.hold_transfer_id, key=request_key(r, "expire"))
-        view = await _view(session, r.id, r.requester_id)
-        await self._tell_requester(session, view, "requests.notify.expired")
+            self.ledger.expire(session, pending_id=r.hold_transfer_id, key=request_key(r, "expire"))
+        view = _view(session, r.id, r.requester_id)
+        self._tell_requester(session, view, "requests.notify.expired")
         return True
 
-    async def morning(self) -> Morning:
+    def morning(self) -> Morning:
         """The morning messages: each volunteer hears of the requests they take today; each
         worker of the open requests nobody took for UNTAKEN_DAYS and of what waits for them.
         Claimed per community and local day, so never sent twice."""
         now = self.clock.now()
-        async with self.db.read() as uow:
-            communities = list(await uow.session.scalars(select(Community).order_by(Community.id)))
+        with self.db.read() as session:
+            communities = list(session.scalars(select(Community).order_by(Community.id)))
         sent = messages = 0
         for community in communities:
             today = _today(self.clock, community)
 
-            async def work(session: AsyncSession, c: Community = community, today: date = today) -> int:
-                if not await claim(session, "request-reminders", f"C{c.id}", today.isoformat(), now):
+            def work(session: Session, c: Community = community, today: date = today) -> int:
+                if not claim(session, "request-reminders", f"C{c.id}", today.isoformat(), now):
                     return -1
                 count = 0
-                todays = await _views(session, _VIEW.where(
+                todays = _views(session, _VIEW.where(
                     ServiceRequest.community_id == c.id, ServiceRequest.status == "taken",
                     ServiceRequest.service_date == today).order_by(ServiceRequest.taker_id, ServiceRequest.id),
                     address=True)
                 by_taker: dict[int, list[RequestView]] = {}
                 for v in todays:
                     by_taker.setdefault(v.taker_id, []).append(v)
-                locales = dict((await session.execute(select(Person.id, Person.locale).where(
+                locales = dict((session.execute(select(Person.id, Person.locale).where(
                     Person.id.in_(by_taker)))).all()) if by_taker else {}
                 for taker, theirs in by_taker.items():
-                    await notify(session, self.clock, taker, "requests.morning.volunteer", date=today.isoformat(),
+                    notify(session, self.clock, taker, "requests.morning.volunteer", date=today.isoformat(),
                                  count=len(theirs), lines=_rendered(locales[taker], theirs, address=True))
                     count += 1
-                stale = await _views(session, _VIEW.where(
+                stale = _views(session, _VIEW.where(
                     ServiceRequest.community_id == c.id, ServiceRequest.status == "open",
                     ServiceRequest.created_at <= now - timedelta(days=UNTAKEN_DAYS)).order_by(ServiceRequest.id))
-                waiting = await waiting_for_workers(session, c.id, now)
+                waiting = waiting_for_workers(session, c.id, now)
                 if stale or waiting:
-                    for worker, locale in (await session.execute(
+                    for worker, locale in (session.execute(
                         select(Person.id, Person.locale).join(Membership, Membership.person_id == Person.id)
                         .where(Membership.community_id == c.id, Membership.role == "worker").order_by(Person.id)
                     )).all():
-                        await notify(session, self.clock, worker, "requests.morning.worker", date=today.isoformat(),
+                        notify(session, self.clock, worker, "requests.morning.worker", date=today.isoformat(),
                                      count=len(stale), lines=_rendered(locale, stale[:MORNING_LINES]),
                                      waiting=len(waiting))
                         count += 1
                 return count
 
-            done = await self.db.transaction(work)
+            done = self.db.transaction(work)
             if done >= 0:
                 sent, messages = sent + 1, messages + done
         return Morning(sent, messages)
 
     # --- reading ----------------------------------------------------------------------------
 
-    async def board(
+    def board(
         self, viewer_id: int, community_id: int, *, filters: tuple[str, ...] = (), page: int = 0, page_size: int = 8,
     ) -> Board:
         """Open requests of the community, newest first, without addresses. `filters`: names of
         a category (Chinese or English) or a grid of the community. This is the hot path of
         /requests: one prebuilt statement reads the page and whether the viewer may see it (a
         second resolves filter names; a third, only for an empty page, says why it is empty)."""
-        async with self.db.read() as uow:
-            connection = await uow.session.connection()
+        with self.db.read() as session:
+            connection = session.connection()
             params = {"community": community_id, "person": viewer_id, "offset": page * page_size,
                       "limit": page_size + 1, "category": None, "grid": None}
             for word in filters:
-                category_id, grid_id = (await connection.execute(
+                category_id, grid_id = (connection.execute(
                     _FILTER, {"community": community_id, "word": word, "lower": word.lower()})).one()
                 if category_id is None and grid_id is None:
-                    await self._may_view(connection, viewer_id, community_id)
+                    self._may_view(connection, viewer_id, community_id)
                     raise InvalidInput("error.request_bad_filter", word=word[:20])
                 params["category"] = params["category"] if category_id is None else category_id
                 params["grid"] = params["grid"] if grid_id is None else grid_id
@@ -631,120 +628,120 @@ class RequestsService:
                 # With a category or grid, PostgreSQL's generic plan for the prepared statement runs
                 # five times slower than one planned for the value (measured: 3.5 ms against 0.7 ms
                 # with planning); without a filter the generic plan is the fast one.
-                await connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
-            rows = (await connection.execute(stmt, params)).all()
+                connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+            rows = (connection.execute(stmt, params)).all()
             if not rows or not rows[0].allowed:
-                await self._may_view(connection, viewer_id, community_id)
+                self._may_view(connection, viewer_id, community_id)
             views = [_from_row(row[:_VIEW_WIDTH], address=False) for row in rows]
             return Board(views[:page_size], page, len(views) > page_size)
 
     @staticmethod
-    async def _may_view(connection, viewer_id: int, community_id: int) -> None:  # noqa: ANN001
-        found = (await connection.execute(_VIEWER, {"person": viewer_id, "community": community_id})).first()
+    def _may_view(connection, viewer_id: int, community_id: int) -> None:  # noqa: ANN001
+        found = (connection.execute(_VIEWER, {"person": viewer_id, "community": community_id})).first()
         if found is None:
             raise NotFound("error.no_person")
         check_role(found.is_admin, effective_role(found.role, found.confirmed), "resident")
 
-    async def mine(self, person_id: int, community_id: int, limit: int = 15) -> list[RequestView]:
+    def mine(self, person_id: int, community_id: int, limit: int = 15) -> list[RequestView]:
         """Requests the person asked for, posted or took; newest first."""
-        async with self.db.read() as uow:
+        with self.db.read() as session:
             stmt = _VIEW.where(ServiceRequest.community_id == community_id, or_(
                 ServiceRequest.requester_id == person_id, ServiceRequest.poster_id == person_id,
                 ServiceRequest.taker_id == person_id,
             )).order_by(ServiceRequest.id.desc()).limit(limit)
-            return await _views(uow.session, stmt, address=True)
+            return _views(session, stmt, address=True)
 
-    async def waiting(self, worker_id: int, community_id: int) -> list[RequestView]:
+    def waiting(self, worker_id: int, community_id: int) -> list[RequestView]:
         """What waits for a worker (see `waiting_for_workers`), for /pending."""
-        async with self.db.read() as uow:
-            await require_role(uow.session, worker_id, community_id, "worker")
-            return await waiting_for_workers(uow.session, community_id, self.clock.now())
+        with self.db.read() as session:
+            require_role(session, worker_id, community_id, "worker")
+            return waiting_for_workers(session, community_id, self.clock.now())
 
-    async def get(self, viewer_id: int, request_id: int) -> RequestView:
-        async with self.db.read() as uow:
-            view = await _view(uow.session, request_id, viewer_id)
-            if await role_in(uow.session, viewer_id, view.community_id) is None:
-                person = await uow.session.get(Person, viewer_id)
+    def get(self, viewer_id: int, request_id: int) -> RequestView:
+        with self.db.read() as session:
+            view = _view(session, request_id, viewer_id)
+            if role_in(session, viewer_id, view.community_id) is None:
+                person = session.get(Person, viewer_id)
                 if person is None or not person.is_admin:
                     raise NotFound("error.no_request", id=f"Q{request_id}")
             return view
 
-    async def grids(self, community_id: int) -> list[tuple[int, str]]:
-        async with self.db.read() as uow:
-            return [(gid, name) for gid, name in await uow.session.execute(
+    def grids(self, community_id: int) -> list[tuple[int, str]]:
+        with self.db.read() as session:
+            return [(gid, name) for gid, name in session.execute(
                 select(Grid.id, Grid.name).where(Grid.community_id == community_id).order_by(Grid.name))]
 
     # --- internals --------------------------------------------------------------------------
 
-    async def _load(self, session: AsyncSession, request_id: int) -> ServiceRequest:
-        r = (await session.execute(select(ServiceRequest).where(ServiceRequest.id == request_id)
+    def _load(self, session: Session, request_id: int) -> ServiceRequest:
+        r = (session.execute(select(ServiceRequest).where(ServiceRequest.id == request_id)
                                    .execution_options(populate_existing=True))).scalar_one_or_none()
         if r is None:
             raise NotFound("error.no_request", id=f"Q{request_id}")
         return r
 
-    async def _as_worker(self, session: AsyncSession, worker_id: int, request_id: int) -> ServiceRequest:
-        r = await self._load(session, request_id)
-        await require_role(session, worker_id, r.community_id, "worker")
+    def _as_worker(self, session: Session, worker_id: int, request_id: int) -> ServiceRequest:
+        r = self._load(session, request_id)
+        require_role(session, worker_id, r.community_id, "worker")
         return r
 
-    async def _pool_request(self, session: AsyncSession, worker_id: int, request_id: int) -> ServiceRequest:
-        r = await self._as_worker(session, worker_id, request_id)
+    def _pool_request(self, session: Session, worker_id: int, request_id: int) -> ServiceRequest:
+        r = self._as_worker(session, worker_id, request_id)
         if r.payer != "pool":
             raise InvalidInput("error.request_not_pool", id=f"Q{r.id}")
         if worker_id in (r.requester_id, r.poster_id):
             raise NotAllowed("error.request_own_settle")
         return r
 
-    async def _requester_or_worker(self, session: AsyncSession, actor_id: int, r: ServiceRequest) -> str:
+    def _requester_or_worker(self, session: Session, actor_id: int, r: ServiceRequest) -> str:
         """'requester' for the person it is for, whoever posted it for them and their linked
         family members; 'worker' for a worker of its community (or an admin); anyone else is
         refused."""
         if actor_id in (r.requester_id, r.poster_id):
             return "requester"
-        person = await session.get(Person, actor_id)
-        if person is not None and (person.is_admin or await role_in(session, actor_id, r.community_id) == "worker"):
+        person = session.get(Person, actor_id)
+        if person is not None and (person.is_admin or role_in(session, actor_id, r.community_id) == "worker"):
             return "worker"
-        if await may_act_for(session, actor_id, r.requester_id):
+        if may_act_for(session, actor_id, r.requester_id):
             return "requester"
         raise NotAllowed("error.request_not_requester", id=f"Q{r.id}")
 
-    async def _claim(self, session: AsyncSession, r: ServiceRequest, states: tuple[str, ...], *,
+    def _claim(self, session: Session, r: ServiceRequest, states: tuple[str, ...], *,
                      when_taker: int | None = None, **values: object) -> bool:
         """Move the request out of `states` with one guarded UPDATE; False when it was not in
         them (someone else moved it first)."""
         stmt = update(ServiceRequest).where(ServiceRequest.id == r.id, ServiceRequest.status.in_(states))
         if when_taker is not None:
             stmt = stmt.where(ServiceRequest.taker_id == when_taker)
-        return (await session.execute(stmt.values(**values).execution_options(**_SYNC))).rowcount == 1
+        return (session.execute(stmt.values(**values).execution_options(**_SYNC))).rowcount == 1
 
-    async def _already(self, session: AsyncSession, request_id: int, viewer_id: int, wanted: str,
+    def _already(self, session: Session, request_id: int, viewer_id: int, wanted: str,
                        refusal: str = "error.request_decided") -> Outcome:
-        view = await _view(session, request_id, viewer_id)
+        view = _view(session, request_id, viewer_id)
         if view.status != wanted:
             raise AlreadyDecided(refusal, id=view.ref, status=T(f"requests.status.{view.status}"))
         return Outcome(view, changed=False)
 
-    async def _tell_requester(self, session: AsyncSession, view: RequestView, key: str, **params: object) -> None:
+    def _tell_requester(self, session: Session, view: RequestView, key: str, **params: object) -> None:
         """The person it is for and, when someone else posted it, the poster too."""
         for person_id in dict.fromkeys((view.requester_id, view.poster_id)):
-            await notify(session, self.clock, person_id, key, id=view.ref, category=view.category,
+            notify(session, self.clock, person_id, key, id=view.ref, category=view.category,
                          date=view.service_date.isoformat(), **params)
 
 
-async def waiting_for_workers(session: AsyncSession, community_id: int, now: datetime) -> list[RequestView]:
+def waiting_for_workers(session: Session, community_id: int, now: datetime) -> list[RequestView]:
     """Requests waiting for a worker's decision, oldest first: pool requests to fund, disputes,
     and work marked done that the requester left unanswered for ANSWER_DAYS. The one place that
     says what waits for a worker among requests."""
     late = now - timedelta(days=ANSWER_DAYS)
-    return await _views(session, _VIEW.where(
+    return _views(session, _VIEW.where(
         ServiceRequest.community_id == community_id,
         or_(ServiceRequest.status.in_(("approval", "disputed")),
             and_(ServiceRequest.status == "done", ServiceRequest.done_at <= late)),
     ).order_by(ServiceRequest.created_at, ServiceRequest.id), address=True)
 
 
-async def deadline_items(session: AsyncSession, community_ids: list[int], start: datetime | None,
+def deadline_items(session: Session, community_ids: list[int], start: datetime | None,
                          end: datetime | None) -> list[Item]:
     """Requests as decisions on time count them (a source of WAITING_SOURCES): a pool request
     waits from when it was asked until a worker grants or refuses it; a dispute from when it
@@ -767,7 +764,7 @@ async def deadline_items(session: AsyncSession, community_ids: list[int], start:
         disputes = disputes.where(q.disputed_at < end, or_(q.status == "disputed", q.closed_at >= start))
     items = []
     for stmt, decided in ((pool, True), (disputes, False)):
-        for i, c, p, n, at, ended, by in await session.execute(stmt):
+        for i, c, p, n, at, ended, by in session.execute(stmt):
             # A request closed without the worker's decision (cancelled, expired) was withdrawn.
             items.append(Item(f"Q{i}", c, p, n, at, ended, by if ended is not None else None))
     return items
@@ -800,7 +797,7 @@ def _reason(raw: str) -> str:
 
 
 def _today(clock: Clock, community: Community) -> date:
-    return clock.now().astimezone(ZoneInfo(community.timezone)).date()
+    return clock.community(community.timezone).today()
 
 
 _requester, _taker = aliased(Person), aliased(Person)
@@ -858,27 +855,27 @@ def _from_row(row, *, address: bool) -> RequestView:  # noqa: ANN001 - a row of 
     return RequestView(*(row if address else (*row[:_ADDRESS], None, *row[_ADDRESS + 1:])))
 
 
-async def _views(session: AsyncSession, stmt, *, address: bool = False) -> list[RequestView]:  # noqa: ANN001
-    return [_from_row(row, address=address) for row in (await session.execute(stmt)).all()]
+def _views(session: Session, stmt, *, address: bool = False) -> list[RequestView]:  # noqa: ANN001
+    return [_from_row(row, address=address) for row in (session.execute(stmt)).all()]
 
 
-async def _view(session: AsyncSession, request_id: int, viewer_id: int) -> RequestView:
+def _view(session: Session, request_id: int, viewer_id: int) -> RequestView:
     """The request as `viewer_id` may see it: the address only for the requester's side, the
     taker and workers of its community (and admins)."""
-    found = await _views(session, _VIEW.where(ServiceRequest.id == request_id), address=True)
+    found = _views(session, _VIEW.where(ServiceRequest.id == request_id), address=True)
     if not found:
         raise NotFound("error.no_request", id=f"Q{request_id}")
     view = found[0]
     if view.address and viewer_id not in (view.requester_id, view.poster_id, view.taker_id):
-        person = await session.get(Person, viewer_id)
-        if person is None or not (person.is_admin or await role_in(session, viewer_id, view.community_id) == "worker"):
+        person = session.get(Person, viewer_id)
+        if person is None or not (person.is_admin or role_in(session, viewer_id, view.community_id) == "worker"):
             view = replace(view, address=None)
     return view
 
 
 # --- the monthly report's sheet ------------------------------------------------------------------
 
-async def requests_section(session: AsyncSession, community_id: int, month: ReportMonth, locale: str) -> Sheet | None:
+def requests_section(session: Session, community_id: int, month: Month, locale: str) -> Sheet | None:
     """Requests by category for the month: posted, taken, done, expired, and the points paid by
     requesters, by the pool and by the community (the approved logs of community requests)."""
     q = ServiceRequest
@@ -886,18 +883,18 @@ async def requests_section(session: AsyncSession, community_id: int, month: Repo
     def in_month(column):  # noqa: ANN001, ANN202
         return and_(q.community_id == community_id, column >= month.start, column < month.end)
 
-    async def by_category(value, *where) -> dict[int, int]:  # noqa: ANN001
-        rows = await session.execute(select(q.category_id, value).where(*where).group_by(q.category_id))
+    def by_category(value, *where) -> dict[int, int]:  # noqa: ANN001
+        rows = session.execute(select(q.category_id, value).where(*where).group_by(q.category_id))
         return {cat: int(n or 0) for cat, n in rows.all()}
 
     count = func.count(q.id)
-    posted = await by_category(count, in_month(q.created_at))
-    taken = await by_category(count, in_month(q.taken_at))
-    done = await by_category(count, in_month(q.done_at))
-    expired = await by_category(count, in_month(q.closed_at), q.status == "expired")
-    paid = {payer: await by_category(func.sum(q.paid), in_month(q.closed_at), q.status == "paid", q.payer == payer)
+    posted = by_category(count, in_month(q.created_at))
+    taken = by_category(count, in_month(q.taken_at))
+    done = by_category(count, in_month(q.done_at))
+    expired = by_category(count, in_month(q.closed_at), q.status == "expired")
+    paid = {payer: by_category(func.sum(q.paid), in_month(q.closed_at), q.status == "paid", q.payer == payer)
             for payer in ("own", "pool")}
-    community = {cat: int(n or 0) for cat, n in (await session.execute(
+    community = {cat: int(n or 0) for cat, n in (session.execute(
         select(q.category_id, func.sum(ServiceLog.points)).join(ServiceLog, ServiceLog.id == q.service_log_id)
         .where(q.community_id == community_id, q.payer == "community", ServiceLog.status == "approved",
                ServiceLog.decided_at >= month.start, ServiceLog.decided_at < month.end)
@@ -905,7 +902,7 @@ async def requests_section(session: AsyncSession, community_id: int, month: Repo
     used = set(posted) | set(taken) | set(done) | set(expired) | set(paid["own"]) | set(paid["pool"]) | set(community)
     if not used:
         return None
-    names = dict((await session.execute(select(ServiceCategory.id, ServiceCategory.name_en if locale == "en"
+    names = dict((session.execute(select(ServiceCategory.id, ServiceCategory.name_en if locale == "en"
                                                 else ServiceCategory.name).where(ServiceCategory.id.in_(used)))).all())
     rows = [(names[c], posted.get(c, 0), taken.get(c, 0), done.get(c, 0), expired.get(c, 0), paid["own"].get(c, 0),
              paid["pool"].get(c, 0), community.get(c, 0)) for c in sorted(used, key=lambda c: names[c])]

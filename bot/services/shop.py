@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
-from bot.clock import Clock, parse_month  # noqa: F401  (flows and the CLI read months from here)
-from bot.db import Database
+from bot.clock import Clock, Month
+from bot.db import Database, reads
 from bot.errors import (
     AlreadyDecided, DomainError, IdempotencyConflict, InvalidInput, NotAllowed, NotFound, OutOfStock,
 )
@@ -129,7 +128,7 @@ class StockLine:
 class Reconciliation:
     community_id: int
     community: str
-    month: date
+    month: Month
     lines: list[StockLine]
 
     @property
@@ -160,32 +159,24 @@ def clean_code(raw: str) -> str:
     return re.sub(r"[\s\-]", "", raw or "").upper()
 
 
-def month_bounds(month: date, tz: str) -> tuple[datetime, datetime]:
-    """The month as a [start, end) interval of instants in the community's time zone."""
-    zone = ZoneInfo(tz)
-    start = datetime(month.year, month.month, 1, tzinfo=zone)
-    end = datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=zone)
-    return start, end
-
-
 class ShopService:
     def __init__(self, db: Database, settings: Settings, clock: Clock, ledger: Ledger) -> None:
         self.db, self.settings, self.clock, self.ledger = db, settings, clock, ledger
 
     # --- the catalogue (workers of the item's community) ------------------------------------
 
-    async def add_item(
+    def add_item(
         self, actor_id: int, community_id: int, name: str, price: int, stock: int | None, *,
         donor: str | None = None, photo: str | None = None,
     ) -> ItemView:
         name, price = clean_item_name(name), check_price(price)
         if stock is not None and (not isinstance(stock, int) or not 0 <= stock <= MAX_STOCK):
             raise InvalidInput("error.bad_stock", max=MAX_STOCK)
-        donor = _clean_donor(donor)
+        donor = clean_donor(donor)
 
-        async def work(session: AsyncSession) -> ItemView:
-            await require_role(session, actor_id, community_id, "worker")
-            existing = await session.scalar(
+        def work(session: Session) -> ItemView:
+            require_role(session, actor_id, community_id, "worker")
+            existing = session.scalar(
                 select(ShopItem.id).where(ShopItem.community_id == community_id, ShopItem.name == name)
             )
             if existing is not None:
@@ -196,19 +187,19 @@ class ShopService:
                 donor=donor, created_by_id=actor_id, created_at=now,
             )
             session.add(item)
-            await session.flush()
+            session.flush()
             if stock:
                 session.add(StockMovement(
                     community_id=community_id, item_id=item.id, kind="restock", delta=stock, quantity=stock,
                     reason="initial stock", actor_id=actor_id, created_at=now,
                 ))
-            await audit(session, self.clock, "catalogue.add", actor_id, community_id, "item", item.id,
+            audit(session, self.clock, "catalogue.add", actor_id, community_id, "item", item.id,
                         {"name": name, "price": price, "stock": stock, "donor": donor})
             return _item_view(item)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def edit_item(self, actor_id: int, item_id: int, field: str, value: str | int | None) -> ItemView:
+    def edit_item(self, actor_id: int, item_id: int, field: str, value: str | int | None) -> ItemView:
         if field not in EDITABLE:
             raise InvalidInput("error.bad_item_field")
         if field == "name":
@@ -216,35 +207,35 @@ class ShopService:
         elif field == "price":
             value = check_price(value)
         else:
-            value = _clean_donor(value if isinstance(value, str) else None)
+            value = clean_donor(value if isinstance(value, str) else None)
 
-        async def work(session: AsyncSession) -> ItemView:
-            item = await self._managed_item(session, actor_id, item_id)
-            if field == "name" and value != item.name and await session.scalar(
+        def work(session: Session) -> ItemView:
+            item = self._managed_item(session, actor_id, item_id)
+            if field == "name" and value != item.name and session.scalar(
                 select(ShopItem.id).where(ShopItem.community_id == item.community_id, ShopItem.name == value)
             ):
                 raise InvalidInput("error.item_exists", item=f"I{item_id}", name=value)
             old = getattr(item, field)
             setattr(item, field, value)
-            await audit(session, self.clock, "catalogue.edit", actor_id, item.community_id, "item", item_id,
+            audit(session, self.clock, "catalogue.edit", actor_id, item.community_id, "item", item_id,
                         {"field": field, "old": old, "new": value})
-            await session.flush()
+            session.flush()
             return _item_view(item)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def set_photo(self, actor_id: int, item_id: int, photo: str | None) -> ItemView:
-        async def work(session: AsyncSession) -> ItemView:
-            item = await self._managed_item(session, actor_id, item_id)
-            await audit(session, self.clock, "catalogue.edit", actor_id, item.community_id, "item", item_id,
+    def set_photo(self, actor_id: int, item_id: int, photo: str | None) -> ItemView:
+        def work(session: Session) -> ItemView:
+            item = self._managed_item(session, actor_id, item_id)
+            audit(session, self.clock, "catalogue.edit", actor_id, item.community_id, "item", item_id,
                         {"field": "photo", "old": item.photo, "new": photo})
             item.photo = photo
-            await session.flush()
+            session.flush()
             return _item_view(item)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def restock(
+    def restock(
         self, actor_id: int, item_id: int, quantity: int, reason: str, *, request_key: str | None = None
     ) -> tuple[ItemView, bool]:
         """Put goods on the shelf, or write damaged ones off with a negative quantity. A reason
@@ -255,98 +246,96 @@ class ShopService:
         if not isinstance(quantity, int) or quantity == 0 or abs(quantity) > MAX_STOCK:
             raise InvalidInput("error.bad_restock", max=MAX_STOCK)
 
-        async def work(session: AsyncSession) -> tuple[ItemView, bool]:
-            item = await self._managed_item(session, actor_id, item_id)
-            if request_key and await session.scalar(
+        def work(session: Session) -> tuple[ItemView, bool]:
+            item = self._managed_item(session, actor_id, item_id)
+            if request_key and session.scalar(
                 select(StockMovement.id).where(StockMovement.request_key == request_key)
             ):
-                return await self._item(session, item_id), False
+                return self._item(session, item_id), False
             if item.stock is None:
                 raise InvalidInput("error.unlimited_stock", item=item.name)
-            moved = await session.execute(
+            moved = session.execute(
                 update(ShopItem)
                 .where(ShopItem.id == item_id, ShopItem.stock.is_not(None), ShopItem.stock + quantity >= 0)
                 .values(stock=ShopItem.stock + quantity)
                 .execution_options(**_SYNC)
             )
             if moved.rowcount != 1:
-                left = await session.scalar(select(ShopItem.stock).where(ShopItem.id == item_id))
+                left = session.scalar(select(ShopItem.stock).where(ShopItem.id == item_id))
                 raise OutOfStock(item=item.name, left=left or 0)
             session.add(StockMovement(
                 community_id=item.community_id, item_id=item_id, kind="restock", delta=quantity,
                 quantity=abs(quantity), reason=reason, actor_id=actor_id, request_key=request_key,
                 created_at=self.clock.now(),
             ))
-            await audit(session, self.clock, "catalogue.restock", actor_id, item.community_id, "item", item_id,
+            audit(session, self.clock, "catalogue.restock", actor_id, item.community_id, "item", item_id,
                         {"quantity": quantity, "reason": reason})
-            return await self._item(session, item_id), True
+            return self._item(session, item_id), True
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def set_active(self, actor_id: int, item_id: int, active: bool) -> ItemView:
+    def set_active(self, actor_id: int, item_id: int, active: bool) -> ItemView:
         """Deactivate (下架) or bring back an item. Open redemptions of it go on as they were."""
 
-        async def work(session: AsyncSession) -> ItemView:
-            item = await self._managed_item(session, actor_id, item_id)
+        def work(session: Session) -> ItemView:
+            item = self._managed_item(session, actor_id, item_id)
             if item.active != active:
                 item.active = active
-                await audit(session, self.clock, "catalogue.activate" if active else "catalogue.deactivate",
+                audit(session, self.clock, "catalogue.activate" if active else "catalogue.deactivate",
                             actor_id, item.community_id, "item", item_id)
-            await session.flush()
+            session.flush()
             return _item_view(item)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def _managed_item(self, session: AsyncSession, actor_id: int, item_id: int) -> ShopItem:
-        item = await session.get(ShopItem, item_id)
+    def _managed_item(self, session: Session, actor_id: int, item_id: int) -> ShopItem:
+        item = session.get(ShopItem, item_id)
         if item is None:
             raise NotFound("error.no_item", item=f"I{item_id}")
-        await require_role(session, actor_id, item.community_id, "worker")
+        require_role(session, actor_id, item.community_id, "worker")
         return item
 
     # --- browsing -----------------------------------------------------------------------------
 
-    async def browse(self, person_id: int, community_id: int, page: int = 0, page_size: int = 6) -> ShopPage:
+    def browse(self, person_id: int, community_id: int, page: int = 0, page_size: int = 6) -> ShopPage:
         """Active items, page by page, with how many of each the asker can afford right now."""
-        async with self.db.uow() as uow:
-            session = uow.session
-            await require_role(session, person_id, community_id, "resident")
-            rows = list(await session.scalars(
+        with self.db.uow() as session:
+            require_role(session, person_id, community_id, "resident")
+            rows = list(session.scalars(
                 select(ShopItem)
                 .where(ShopItem.community_id == community_id, ShopItem.active.is_(True))
                 .order_by(ShopItem.id).offset(page * page_size).limit(page_size + 1)
             ))
-            available = (await self.ledger.balance(session, community_id, person_id)).available
+            available = (self.ledger.balance(session, community_id, person_id)).available
             shelf = [
                 ShelfItem(_item_view(i), _can_buy(i.price, i.stock, available), available) for i in rows[:page_size]
             ]
             return ShopPage(shelf, available, page, len(rows) > page_size)
 
-    async def item(self, person_id: int, community_id: int, item_id: int) -> ShelfItem:
+    def item(self, person_id: int, community_id: int, item_id: int) -> ShelfItem:
         """One active item of the asker's community, as the redeem flow shows it."""
-        async with self.db.uow() as uow:
-            session = uow.session
-            await require_role(session, person_id, community_id, "resident")
-            item = await session.get(ShopItem, item_id)
+        with self.db.uow() as session:
+            require_role(session, person_id, community_id, "resident")
+            item = session.get(ShopItem, item_id)
             if item is None or item.community_id != community_id:
                 raise NotFound("error.no_item", item=f"I{item_id}")
             if not item.active:
                 raise InvalidInput("error.item_inactive", name=item.name)
-            available = (await self.ledger.balance(session, community_id, person_id)).available
+            available = (self.ledger.balance(session, community_id, person_id)).available
             return ShelfItem(_item_view(item), _can_buy(item.price, item.stock, available), available)
 
-    async def catalogue(self, actor_id: int, community_id: int) -> list[ItemView]:
+    def catalogue(self, actor_id: int, community_id: int) -> list[ItemView]:
         """Every item, active or not, for the workers who manage them."""
-        async with self.db.uow() as uow:
-            await require_role(uow.session, actor_id, community_id, "worker")
-            rows = await uow.session.scalars(
+        with self.db.uow() as session:
+            require_role(session, actor_id, community_id, "worker")
+            rows = session.scalars(
                 select(ShopItem).where(ShopItem.community_id == community_id).order_by(ShopItem.id)
             )
             return [_item_view(i) for i in rows]
 
     # --- redeeming ------------------------------------------------------------------------------
 
-    async def redeem(
+    def redeem(
         self, person_id: int, community_id: int, item_id: int, quantity: int, *, request_key: str | None = None,
         proxy_id: int | None = None,
     ) -> Outcome:
@@ -356,20 +345,20 @@ class ShopService:
         recorded with the redemption and as the hold's actor, and the one told the pickup code."""
         check_quantity(quantity)
 
-        async def work(session: AsyncSession) -> Outcome:
+        def work(session: Session) -> Outcome:
             if request_key:
-                found = await session.scalar(select(Redemption).where(Redemption.request_key == request_key))
+                found = session.scalar(select(Redemption).where(Redemption.request_key == request_key))
                 if found is not None:
                     if (found.person_id, found.community_id, found.item_id, found.quantity) != (
                         person_id, community_id, item_id, quantity
                     ):
                         raise IdempotencyConflict(key=request_key)
-                    return Outcome(await _view(session, found.id), changed=False)
-            await require_role(session, person_id, community_id, "resident")
-            if proxy_id is not None and not await may_act_for(session, proxy_id, person_id):
+                    return Outcome(_view(session, found.id), changed=False)
+            require_role(session, person_id, community_id, "resident")
+            if proxy_id is not None and not may_act_for(session, proxy_id, person_id):
                 raise NotAllowed("error.not_family")
             # The guarded decrement: it takes the row lock, and returns the price read under it.
-            taken = (await session.execute(
+            taken = (session.execute(
                 update(ShopItem)
                 .where(ShopItem.id == item_id, ShopItem.community_id == community_id, ShopItem.active.is_(True),
                        or_(ShopItem.stock.is_(None), ShopItem.stock >= quantity))
@@ -378,7 +367,7 @@ class ShopService:
                 .execution_options(**_SYNC)
             )).first()
             if taken is None:
-                raise await _why_not_taken(session, community_id, item_id)
+                raise _why_not_taken(session, community_id, item_id)
             price = taken.price
             now = self.clock.now()
             redemption = Redemption(
@@ -387,8 +376,8 @@ class ShopService:
                 proxy_id=proxy_id, created_at=now,
             )
             session.add(redemption)
-            await session.flush()
-            hold = await self.ledger.hold(
+            session.flush()
+            hold = self.ledger.hold(
                 session, community_id=community_id, person_id=person_id, amount=redemption.total,
                 key=_key(redemption, "hold"), ref=Ref("redemption", redemption.id), actor_id=proxy_id or person_id,
             )
@@ -397,93 +386,103 @@ class ShopService:
                 community_id=community_id, item_id=item_id, kind="reserve", delta=-quantity, quantity=quantity,
                 actor_id=person_id, redemption_id=redemption.id, created_at=now,
             ))
-            await session.flush()
-            await notify_workers(session, self.clock, community_id, "shop.notify.new_redemption",
+            session.flush()
+            notify_workers(session, self.clock, community_id, "shop.notify.new_redemption",
                                  coalesce="pending_redemptions", exclude=person_id)
-            return Outcome(await _view(session, redemption.id), changed=True)
+            return Outcome(_view(session, redemption.id), changed=True)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def cancel(self, person_id: int, redemption_id: int) -> Outcome:
+    def cancel(self, person_id: int, redemption_id: int) -> Outcome:
         """The volunteer takes back their own redemption before a worker approved it."""
 
-        async def work(session: AsyncSession) -> Outcome:
-            r = await session.get(Redemption, redemption_id)
+        def work(session: Session) -> Outcome:
+            r = session.get(Redemption, redemption_id)
             if r is None or r.person_id != person_id:
                 raise NotFound("error.no_redemption", id=f"R{redemption_id}")
             now = self.clock.now()
-            claimed = await session.execute(
+            claimed = session.execute(
                 update(Redemption).where(Redemption.id == redemption_id, Redemption.status == "pending")
                 .values(status="cancelled", closed_at=now).execution_options(**_SYNC)
             )
             if claimed.rowcount != 1:
-                return await self._already(session, redemption_id, "cancelled", "error.cannot_cancel")
-            await self._release(session, r, person_id, now)
-            await self.ledger.void(session, pending_id=r.hold_transfer_id, key=_key(r, "void"), actor_id=person_id)
-            return Outcome(await _view(session, redemption_id), changed=True)
+                return self._already(session, redemption_id, "cancelled", "error.cannot_cancel")
+            self._release(session, r, person_id, now)
+            self.ledger.void(session, pending_id=r.hold_transfer_id, key=_key(r, "void"), actor_id=person_id)
+            return Outcome(_view(session, redemption_id), changed=True)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
     # --- the worker's decisions ---------------------------------------------------------------
 
-    async def approve(self, worker_id: int, redemption_id: int) -> Outcome:
+    def approve(self, worker_id: int, redemption_id: int) -> Outcome:
         """Approve and give the volunteer a pickup code; the points stay held until hand-over."""
 
-        async def work(session: AsyncSession) -> Outcome:
-            r = await self._decidable(session, worker_id, redemption_id)
-            code = await self._free_code(session, r.community_id)
+        def work(session: Session) -> Outcome:
+            r = self._decidable(session, worker_id, redemption_id)
+            code = self._free_code(session, r.community_id)
             now = self.clock.now()
-            claimed = await session.execute(
+            claimed = session.execute(
                 update(Redemption).where(Redemption.id == redemption_id, Redemption.status == "pending")
                 .values(status="approved", pickup_code=code, decided_by_id=worker_id, decided_at=now)
                 .execution_options(**_SYNC)
             )
             if claimed.rowcount != 1:
-                return await self._already(session, redemption_id, "approved")
-            view = await _view(session, redemption_id)
-            await notify(session, self.clock, r.proxy_id or r.person_id, "shop.notify.approved", id=f"R{r.id}",
+                return self._already(session, redemption_id, "approved")
+            view = _view(session, redemption_id)
+            notify(session, self.clock, r.proxy_id or r.person_id, "shop.notify.approved", id=f"R{r.id}",
                          item=view.item_name, quantity=r.quantity, code=code, days=self.settings.hold_expiry_days)
             return Outcome(view, changed=True)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def reject(self, worker_id: int, redemption_id: int, reason: str) -> Outcome:
+    def reject(self, worker_id: int, redemption_id: int, reason: str) -> Outcome:
         """Reject a pending redemption, or an approved one whose goods cannot be handed over:
         the goods go back on the shelf and the held points are released."""
         reason = " ".join((reason or "").split())[:300]
         if not reason:
             raise InvalidInput("error.reason_required")
 
-        async def work(session: AsyncSession) -> Outcome:
-            r = await self._decidable(session, worker_id, redemption_id)
+        def work(session: Session) -> Outcome:
+            r = self._decidable(session, worker_id, redemption_id)
             now = self.clock.now()
-            claimed = await session.execute(
+            claimed = session.execute(
                 update(Redemption).where(Redemption.id == redemption_id, Redemption.status.in_(OPEN))
                 .values(status="rejected", reason=reason, decided_by_id=worker_id, decided_at=now, closed_at=now)
                 .execution_options(**_SYNC)
             )
             if claimed.rowcount != 1:
-                return await self._already(session, redemption_id, "rejected")
-            await self._release(session, r, worker_id, now)
-            await self.ledger.void(session, pending_id=r.hold_transfer_id, key=_key(r, "void"), actor_id=worker_id)
-            view = await _view(session, redemption_id)
-            await notify(session, self.clock, r.proxy_id or r.person_id, "shop.notify.rejected", id=f"R{r.id}",
+                return self._already(session, redemption_id, "rejected")
+            self._release(session, r, worker_id, now)
+            self.ledger.void(session, pending_id=r.hold_transfer_id, key=_key(r, "void"), actor_id=worker_id)
+            view = _view(session, redemption_id)
+            notify(session, self.clock, r.proxy_id or r.person_id, "shop.notify.rejected", id=f"R{r.id}",
                          item=view.item_name, quantity=r.quantity, reason=reason, total=r.total)
             return Outcome(view, changed=True)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def pickup(self, worker_id: int, community_id: int, code: str) -> Outcome:
+    @reads
+    def rejectable(self, worker_id: int, redemption_id: int) -> RedemptionView:
+        """What `reject` would refuse before it is given a reason, so a worker is not asked for one
+        in vain: the redemption must exist, be theirs to decide and still be open."""
+        with self.db.read() as session:
+            r = self._decidable(session, worker_id, redemption_id)
+            if r.status not in OPEN:
+                raise AlreadyDecided("error.redemption_decided", id=f"R{r.id}", status=T(f"shop.status.{r.status}"))
+            return _view(session, redemption_id)
+
+    def pickup(self, worker_id: int, community_id: int, code: str) -> Outcome:
         """Hand-over (核销): the code names an approved redemption of this community; the held
         points post and the redemption is done. A wrong or used code changes nothing."""
         code = clean_code(code)
-        await self._check_guesses(worker_id)
+        self._check_guesses(worker_id)
         if not _CODE.match(code):
-            raise await self._wrong_code(worker_id, community_id, code)
+            raise self._wrong_code(worker_id, community_id, code)
 
-        async def work(session: AsyncSession) -> Outcome:
-            await require_role(session, worker_id, community_id, "worker")
-            r = await session.scalar(
+        def work(session: Session) -> Outcome:
+            require_role(session, worker_id, community_id, "worker")
+            r = session.scalar(
                 select(Redemption).where(Redemption.community_id == community_id, Redemption.pickup_code == code)
             )
             if r is None:
@@ -491,99 +490,99 @@ class ShopService:
             if r.person_id == worker_id:
                 raise NotAllowed("error.own_redemption")
             now = self.clock.now()
-            claimed = await session.execute(
+            claimed = session.execute(
                 update(Redemption).where(Redemption.id == r.id, Redemption.status == "approved")
                 .values(status="done", handed_over_by_id=worker_id, closed_at=now).execution_options(**_SYNC)
             )
             if claimed.rowcount != 1:
-                status = await session.scalar(select(Redemption.status).where(Redemption.id == r.id))
+                status = session.scalar(select(Redemption.status).where(Redemption.id == r.id))
                 key = "error.pickup_code_used" if status == "done" else "error.pickup_code_void"
                 raise AlreadyDecided(key, id=f"R{r.id}", status=T(f"shop.status.{status}"))
-            await self.ledger.post(session, pending_id=r.hold_transfer_id, key=_key(r, "post"), actor_id=worker_id)
+            self.ledger.post(session, pending_id=r.hold_transfer_id, key=_key(r, "post"), actor_id=worker_id)
             session.add(StockMovement(
                 community_id=community_id, item_id=r.item_id, kind="handover", delta=0, quantity=r.quantity,
                 actor_id=worker_id, redemption_id=r.id, created_at=now,
             ))
-            await session.flush()
-            return Outcome(await _view(session, r.id), changed=True)
+            session.flush()
+            return Outcome(_view(session, r.id), changed=True)
 
         try:
-            return await self.db.transaction(work)
+            return self.db.transaction(work)
         except NotFound as exc:
             if exc.key != "error.bad_pickup_code":
                 raise
-            raise await self._wrong_code(worker_id, community_id, code) from None
+            raise self._wrong_code(worker_id, community_id, code) from None
 
     # Pickup codes are 6 characters of 32: guessing is slow only if wrong guesses are limited.
     GUESSES = 10
     GUESS_WINDOW = timedelta(minutes=10)
 
-    async def _recent_guesses(self, session: AsyncSession, worker_id: int) -> int:
-        return await session.scalar(select(func.count()).select_from(AuditEntry).where(
+    def _recent_guesses(self, session: Session, worker_id: int) -> int:
+        return session.scalar(select(func.count()).select_from(AuditEntry).where(
             AuditEntry.actor_id == worker_id, AuditEntry.action == "handover.wrong_code",
             AuditEntry.created_at > self.clock.now() - self.GUESS_WINDOW,
         )) or 0
 
-    async def _check_guesses(self, worker_id: int) -> None:
+    def _check_guesses(self, worker_id: int) -> None:
         """A worker who typed GUESSES wrong codes in the window waits before trying again."""
-        async with self.db.read() as uow:
-            if await self._recent_guesses(uow.session, worker_id) >= self.GUESSES:
+        with self.db.read() as session:
+            if self._recent_guesses(session, worker_id) >= self.GUESSES:
                 raise NotAllowed("error.pickup_locked", minutes=int(self.GUESS_WINDOW.total_seconds() // 60))
 
-    async def _wrong_code(self, worker_id: int, community_id: int, code: str) -> DomainError:
+    def _wrong_code(self, worker_id: int, community_id: int, code: str) -> DomainError:
         """Audits a wrong code in its own transaction (the refused hand-over wrote nothing) and
         says how many tries are left."""
 
-        async def work(session: AsyncSession) -> int:
-            await audit(session, self.clock, "handover.wrong_code", worker_id, community_id, details={"code": code[:12]})
-            await session.flush()
-            return await self._recent_guesses(session, worker_id)
+        def work(session: Session) -> int:
+            audit(session, self.clock, "handover.wrong_code", worker_id, community_id, details={"code": code[:12]})
+            session.flush()
+            return self._recent_guesses(session, worker_id)
 
-        used = await self.db.transaction(work)
+        used = self.db.transaction(work)
         if used >= self.GUESSES:
             return NotAllowed("error.pickup_locked", minutes=int(self.GUESS_WINDOW.total_seconds() // 60))
         return NotFound("error.bad_pickup_code_left", code=code[:12], left=self.GUESSES - used)
 
-    async def expire_holds(self, now: datetime | None = None) -> int:
+    def expire_holds(self, now: datetime | None = None) -> int:
         """Redemptions not handed over within `hold_expiry_days` of being made expire: the goods
         go back, the points are released, the volunteer and the workers are told. Each in its own
         transaction, claimed by a guarded UPDATE, so overlapping runs expire each one once."""
         now = now or self.clock.now()
         cutoff = now - timedelta(days=self.settings.hold_expiry_days)
-        async with self.db.uow() as uow:
-            ids = list(await uow.session.scalars(
+        with self.db.uow() as session:
+            ids = list(session.scalars(
                 select(Redemption.id).where(Redemption.status.in_(OPEN), Redemption.created_at < cutoff)
                 .order_by(Redemption.id)
             ))
         expired = 0
         for redemption_id in ids:
-            expired += await self.db.transaction(lambda s, i=redemption_id: self._expire_one(s, i, now, cutoff))
+            expired += self.db.transaction(lambda s, i=redemption_id: self._expire_one(s, i, now, cutoff))
         return expired
 
-    async def _expire_one(self, session: AsyncSession, redemption_id: int, now: datetime, cutoff: datetime) -> bool:
-        r = await session.get(Redemption, redemption_id)
+    def _expire_one(self, session: Session, redemption_id: int, now: datetime, cutoff: datetime) -> bool:
+        r = session.get(Redemption, redemption_id)
         assert r is not None
-        claimed = await session.execute(
+        claimed = session.execute(
             update(Redemption)
             .where(Redemption.id == redemption_id, Redemption.status.in_(OPEN), Redemption.created_at < cutoff)
             .values(status="expired", closed_at=now).execution_options(**_SYNC)
         )
         if claimed.rowcount != 1:
             return False
-        await self._release(session, r, None, now)
-        await self.ledger.expire(session, pending_id=r.hold_transfer_id, key=_key(r, "expire"))
-        view = await _view(session, redemption_id)
+        self._release(session, r, None, now)
+        self.ledger.expire(session, pending_id=r.hold_transfer_id, key=_key(r, "expire"))
+        view = _view(session, redemption_id)
         days = self.settings.hold_expiry_days
-        await notify(session, self.clock, r.proxy_id or r.person_id, "shop.notify.expired", id=f"R{r.id}",
+        notify(session, self.clock, r.proxy_id or r.person_id, "shop.notify.expired", id=f"R{r.id}",
                      item=view.item_name, quantity=r.quantity, total=r.total, days=days)
-        await notify_workers(session, self.clock, r.community_id, "shop.notify.expired_worker",
+        notify_workers(session, self.clock, r.community_id, "shop.notify.expired_worker",
                              coalesce="expired_redemptions", exclude=r.person_id, id=f"R{r.id}",
                              name=view.person_name, item=view.item_name, quantity=r.quantity, days=days)
         return True
 
-    async def _release(self, session: AsyncSession, r: Redemption, actor_id: int | None, now: datetime) -> None:
+    def _release(self, session: Session, r: Redemption, actor_id: int | None, now: datetime) -> None:
         """Put the reserved goods back on the shelf (unlimited items stay unlimited)."""
-        await session.execute(
+        session.execute(
             update(ShopItem).where(ShopItem.id == r.item_id).values(stock=ShopItem.stock + r.quantity)
             .execution_options(**_SYNC)
         )
@@ -591,31 +590,31 @@ class ShopService:
             community_id=r.community_id, item_id=r.item_id, kind="release", delta=r.quantity,
             quantity=r.quantity, actor_id=actor_id, redemption_id=r.id, created_at=now,
         ))
-        await session.flush()
+        session.flush()
 
-    async def _decidable(self, session: AsyncSession, worker_id: int, redemption_id: int) -> Redemption:
-        r = await session.get(Redemption, redemption_id)
+    def _decidable(self, session: Session, worker_id: int, redemption_id: int) -> Redemption:
+        r = session.get(Redemption, redemption_id)
         if r is None:
             raise NotFound("error.no_redemption", id=f"R{redemption_id}")
-        await require_role(session, worker_id, r.community_id, "worker")
+        require_role(session, worker_id, r.community_id, "worker")
         if r.person_id == worker_id:
             raise NotAllowed("error.own_redemption")
         return r
 
-    async def _already(
-        self, session: AsyncSession, redemption_id: int, wanted: str, refusal: str = "error.redemption_decided"
+    def _already(
+        self, session: Session, redemption_id: int, wanted: str, refusal: str = "error.redemption_decided"
     ) -> Outcome:
-        view = await _view(session, redemption_id)
+        view = _view(session, redemption_id)
         if view.status != wanted:
             raise AlreadyDecided(refusal, id=f"R{redemption_id}", status=T(f"shop.status.{view.status}"))
         return Outcome(view, changed=False)
 
-    async def _free_code(self, session: AsyncSession, community_id: int) -> str:
+    def _free_code(self, session: Session, community_id: int) -> str:
         # 32^6 ≈ 10^9 codes: a clash is rare, and the unique constraint (with the transaction
         # retry) covers two approvals drawing the same code at once.
         for _ in range(10):
             code = new_code(CODE_LENGTH)
-            if not await session.scalar(
+            if not session.scalar(
                 select(Redemption.id).where(Redemption.community_id == community_id, Redemption.pickup_code == code)
             ):
                 return code
@@ -623,71 +622,75 @@ class ShopService:
 
     # --- reading --------------------------------------------------------------------------------
 
-    async def pending(self, worker_id: int, community_id: int, limit: int = 50) -> list[RedemptionView]:
+    def pending(self, worker_id: int, community_id: int, limit: int = 50) -> list[RedemptionView]:
         """Redemptions waiting for a decision, oldest first."""
-        async with self.db.uow() as uow:
-            await require_role(uow.session, worker_id, community_id, "worker")
-            ids = await uow.session.scalars(
+        with self.db.uow() as session:
+            require_role(session, worker_id, community_id, "worker")
+            ids = session.scalars(
                 select(Redemption.id)
                 .where(Redemption.community_id == community_id, Redemption.status == "pending")
                 .order_by(Redemption.created_at, Redemption.id).limit(limit)
             )
-            return [await _view(uow.session, i) for i in ids]
+            return [_view(session, i) for i in ids]
 
-    async def orders(self, person_id: int, community_id: int, limit: int = 15) -> list[RedemptionView]:
-        async with self.db.uow() as uow:
-            ids = await uow.session.scalars(
+    def orders(self, person_id: int, community_id: int, limit: int = 15) -> list[RedemptionView]:
+        with self.db.uow() as session:
+            ids = session.scalars(
                 select(Redemption.id)
                 .where(Redemption.person_id == person_id, Redemption.community_id == community_id)
                 .order_by(Redemption.id.desc()).limit(limit)
             )
-            return [await _view(uow.session, i) for i in ids]
+            return [_view(session, i) for i in ids]
 
-    async def get(self, redemption_id: int) -> RedemptionView:
-        async with self.db.uow() as uow:
-            return await _view(uow.session, redemption_id)
+    def get(self, redemption_id: int) -> RedemptionView:
+        with self.db.uow() as session:
+            return _view(session, redemption_id)
 
     # --- stock reconciliation (账物相符) ---------------------------------------------------------
 
-    async def reconcile(self, actor_id: int | None, community_id: int, month: date) -> Reconciliation:
-        """Per item for the month: opening + restocked − reserved + released = closing, with
-        handed over coming out of what was reserved; and the movements checked against the
-        redemptions themselves. `actor_id` None is the operator (CLI)."""
-        async with self.db.uow() as uow:
-            session = await self._snapshot(uow.session)
+    def reconcile(self, actor_id: int | None, community_id: int, month: str | None = None) -> Reconciliation:
+        """Per item for the month (YYYY-MM; None: this month in the community's zone): opening +
+        restocked − reserved + released = closing, with handed over coming out of what was
+        reserved; and the movements checked against the redemptions themselves. `actor_id` None
+        is the operator (CLI)."""
+        with self.db.uow() as session:
+            session = self._snapshot(session)
             if actor_id is not None:
-                await require_role(session, actor_id, community_id, "worker")
-            community = await session.get(Community, community_id)
+                require_role(session, actor_id, community_id, "worker")
+            community = session.get(Community, community_id)
             if community is None:
                 raise NotFound("error.no_community")
-            return await reconcile_in(session, community, month, self.clock.now())
+            return reconcile_in(session, community, self.clock.community(community.timezone).month(month),
+                                self.clock.now())
 
-    async def reconcile_all(self, month: date) -> list[Reconciliation]:
-        """Every community that has a catalogue, for the operator's export."""
-        async with self.db.uow() as uow:
-            session = await self._snapshot(uow.session)
-            communities = await session.scalars(
+    def reconcile_all(self, month: str) -> list[Reconciliation]:
+        """Every community that has a catalogue, for the operator's export; the month (YYYY-MM)
+        in each community's own zone."""
+        with self.db.uow() as session:
+            session = self._snapshot(session)
+            communities = session.scalars(
                 select(Community).where(Community.id.in_(select(ShopItem.community_id))).order_by(Community.id)
             )
-            return [await reconcile_in(session, c, month, self.clock.now()) for c in list(communities)]
+            return [reconcile_in(session, c, self.clock.community(c.timezone).month(month), self.clock.now())
+                    for c in list(communities)]
 
-    async def _snapshot(self, session: AsyncSession) -> AsyncSession:
+    def _snapshot(self, session: Session) -> Session:
         """The reconciliation's several queries must see one moment, or a redemption committed
         between them would show as a mismatch. SQLite's transactions already serialise (BEGIN
         IMMEDIATE); PostgreSQL needs REPEATABLE READ for one snapshot."""
         if not self.db.sqlite:
-            await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         return session
 
-    async def _item(self, session: AsyncSession, item_id: int) -> ItemView:
-        item = (await session.execute(select(ShopItem).where(ShopItem.id == item_id)
+    def _item(self, session: Session, item_id: int) -> ItemView:
+        item = (session.execute(select(ShopItem).where(ShopItem.id == item_id)
                                       .execution_options(populate_existing=True))).scalar_one()
         return _item_view(item)
 
 
-async def _why_not_taken(session: AsyncSession, community_id: int, item_id: int) -> DomainError:
+def _why_not_taken(session: Session, community_id: int, item_id: int) -> DomainError:
     """The refusal for a stock decrement that matched no row."""
-    item = (await session.execute(
+    item = (session.execute(
         select(ShopItem.community_id, ShopItem.name, ShopItem.active, ShopItem.stock).where(ShopItem.id == item_id)
     )).first()
     if item is None or item.community_id != community_id:
@@ -703,7 +706,8 @@ def _key(r: Redemption, phase: str) -> str:
     return f"redeem:R{r.id}:{phase}"
 
 
-def _clean_donor(raw: str | None) -> str | None:
+def clean_donor(raw: str | None) -> str | None:
+    """A donor's name as kept; longer than DONOR_MAX is refused, never cut short."""
     donor = " ".join((raw or "").split())
     if donor in ("", "-"):
         return None
@@ -721,8 +725,8 @@ def _item_view(i: ShopItem) -> ItemView:
     return ItemView(i.id, i.community_id, i.name, i.price, i.stock, i.active, i.photo, i.donor)
 
 
-async def _view(session: AsyncSession, redemption_id: int) -> RedemptionView:
-    row = (await session.execute(
+def _view(session: Session, redemption_id: int) -> RedemptionView:
+    row = (session.execute(
         select(Redemption, Person.display_name, ShopItem.name)
         .join(Person, Person.id == Redemption.person_id)
         .join(ShopItem, ShopItem.id == Redemption.item_id)
@@ -738,32 +742,32 @@ async def _view(session: AsyncSession, redemption_id: int) -> RedemptionView:
     )
 
 
-async def reconcile_in(session: AsyncSession, community: Community, month: date, now: datetime) -> Reconciliation:
+def reconcile_in(session: Session, community: Community, month: Month, now: datetime) -> Reconciliation:
     """The month's stock reconciliation, read inside the caller's session."""
-    start, end = month_bounds(month, community.timezone)
+    start, end = month.start, month.end
     current = start <= now < end
-    items = list(await session.scalars(
+    items = list(session.scalars(
         select(ShopItem).where(ShopItem.community_id == community.id, ShopItem.created_at < end)
         .order_by(ShopItem.id)
     ))
     m = StockMovement
-    before = dict((await session.execute(
+    before = dict((session.execute(
         select(m.item_id, func.sum(m.delta)).where(m.community_id == community.id, m.created_at < start)
         .group_by(m.item_id)
     )).all())
-    until_end = dict((await session.execute(
+    until_end = dict((session.execute(
         select(m.item_id, func.sum(m.delta)).where(m.community_id == community.id, m.created_at < end)
         .group_by(m.item_id)
     )).all())
     in_month: dict[tuple[int, str], tuple[int, int]] = {
         (row.item_id, row.kind): (int(row.delta), int(row.quantity))
-        for row in (await session.execute(
+        for row in (session.execute(
             select(m.item_id, m.kind, func.sum(m.delta).label("delta"), func.sum(m.quantity).label("quantity"))
             .where(m.community_id == community.id, m.created_at >= start, m.created_at < end)
             .group_by(m.item_id, m.kind)
         )).all()
     }
-    by_redemptions = await _redemption_totals(session, community.id, start, end)
+    by_redemptions = _redemption_totals(session, community.id, start, end)
     lines = []
     for item in items:
         moved = {kind: in_month.get((item.id, kind), (0, 0)) for kind in MOVEMENT_KINDS}
@@ -780,20 +784,20 @@ async def reconcile_in(session: AsyncSession, community: Community, month: date,
     return Reconciliation(community.id, community.name, month, lines)
 
 
-async def _redemption_totals(
-    session: AsyncSession, community_id: int, start: datetime, end: datetime
+def _redemption_totals(
+    session: Session, community_id: int, start: datetime, end: datetime
 ) -> dict[int, tuple[int, int, int]]:
     """(reserved, released, handed over) per item, counted from the redemptions."""
     r = Redemption
     totals: dict[int, list[int]] = {}
-    made = await session.execute(
+    made = session.execute(
         select(r.item_id, func.sum(r.quantity)).where(
             r.community_id == community_id, r.created_at >= start, r.created_at < end
         ).group_by(r.item_id)
     )
     for item_id, quantity in made.all():
         totals.setdefault(item_id, [0, 0, 0])[0] = int(quantity)
-    closed = await session.execute(
+    closed = session.execute(
         select(r.item_id, r.status, func.sum(r.quantity)).where(
             r.community_id == community_id, r.closed_at >= start, r.closed_at < end,
             r.status.in_(("rejected", "cancelled", "expired", "done")),

@@ -13,15 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.db import Database
+from bot.db import Database, claim
 from bot.errors import InvalidInput
-from bot.jobs import claim
 from bot.posters import PosterRow, star_poster
 from bot.services.stars import POSTER, StarList, StarsService, _due_kinds, _post_key as post_key, post_params
 from models import Community, Identity, Membership, Notification
@@ -53,41 +51,41 @@ class StarPostersService:
     def __init__(self, db: Database, clock: Clock, stars: StarsService) -> None:
         self.db, self.clock, self.stars = db, clock, stars
 
-    async def send(self, now: datetime, kind: str | None = None) -> PosterSummary:
+    def send(self, now: datetime, kind: str | None = None) -> PosterSummary:
         """Last week's poster on a Monday, last month's on the 1st (or `kind` now) to the
         workers on WeChat of every community that has some."""
         if kind is not None and kind not in ("week", "month"):
             raise InvalidInput("error.bad_period")
         on_wechat = exists().where(Identity.person_id == Membership.person_id, Identity.channel == "wechat")
-        async with self.db.read() as uow:
-            rows = (await uow.session.execute(
+        with self.db.read() as session:
+            rows = (session.execute(
                 select(Community.id, Community.timezone).where(exists().where(
                     Membership.community_id == Community.id, Membership.role == "worker", on_wechat))
                 .order_by(Community.id)
             )).all()
         due: dict[str, list[int]] = {"week": [], "month": []}
         for community_id, tz in rows:
-            for k in [kind] if kind else _due_kinds(now.astimezone(ZoneInfo(tz)).date()):
+            for k in [kind] if kind else _due_kinds(self.clock.community(tz).date_of(now)):
                 due[k].append(community_id)
         sent = already = empty = 0
         for k, ids in due.items():
             for community_id in ids:
                 # One poster per list the community posts (the whole community's, a tag's, a team's).
-                sections = [sl for sl in await self.stars.compose(community_id, k) if sl.stars]
+                sections = [sl for sl in self.stars.compose(community_id, k) if sl.stars]
                 if not sections:
                     empty += 1
                     continue
                 for star_list in sections:
-                    count = await self.db.transaction(lambda s, sl=star_list: self._send_once(s, sl, now))
+                    count = self.db.transaction(lambda s, sl=star_list: self._send_once(s, sl, now))
                     sent += count or 0
                     already += count is None
         return PosterSummary(sent, already, empty)
 
-    async def _send_once(self, session: AsyncSession, star_list: StarList, now: datetime) -> int | None:
-        if not await claim(session, JOB, str(star_list.community_id), post_key(star_list), now):
+    def _send_once(self, session: Session, star_list: StarList, now: datetime) -> int | None:
+        if not claim(session, JOB, str(star_list.community_id), post_key(star_list), now):
             return None
         params = post_params(star_list)  # the poster travels as its POSTER parameter
-        workers = list(await session.scalars(
+        workers = list(session.scalars(
             select(Membership.person_id).where(
                 Membership.community_id == star_list.community_id, Membership.role == "worker",
                 exists().where(Identity.person_id == Membership.person_id, Identity.channel == "wechat"))

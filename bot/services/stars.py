@@ -12,16 +12,14 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, delete, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.db import Database
+from bot.db import Database, claim
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.i18n import Text, hours, render
-from bot.jobs import claim
 from bot.services.access import get_community, get_person, require_role, role_in
 from bot.services.audit import audit
 from bot.services.teams import WHOLE, StarGroup, chosen_lists, find_group, group_members
@@ -136,21 +134,17 @@ class StarsService:
     def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
         self.db, self.settings, self.clock = db, settings, clock
 
-    def local_today(self, tz: str) -> date:
-        return self.clock.now().astimezone(ZoneInfo(tz)).date()
-
     # --- the list -----------------------------------------------------------------------------
 
-    async def top(self, person_id: int, community_id: int, kind: str = "week", list_name: str | None = None) -> StarList:
+    def top(self, person_id: int, community_id: int, kind: str = "week", list_name: str | None = None) -> StarList:
         """The top of the community (or of one of its tags or teams: `list_name`) for the period
         that contains today, with the asker's own rank. Members of the community (and admins)
         may look. Two queries in all (who asks, and the grouped hours with names), as /top is
         the hot path."""
         if kind not in PERIODS:
             raise InvalidInput("error.bad_period")
-        async with self.db.uow() as uow:
-            session = uow.session
-            viewer = (await session.execute(
+        with self.db.uow() as session:
+            viewer = (session.execute(
                 select(Community.name, Community.timezone, Community.locale, Person.is_admin, Membership.id)
                 .select_from(Community)
                 .join(Person, Person.id == person_id)
@@ -162,15 +156,15 @@ class StarsService:
             name, tz, locale, is_admin, membership = viewer
             if not is_admin and membership is None:  # as require_role(..., "resident") decides
                 raise NotAllowed("error.need_resident")
-            period = period_of(kind, self.local_today(tz))
+            period = period_of(kind, self.clock.community(tz).today())
             group, members = None, None
             if list_name is not None:
-                group = await find_group(session, community_id, list_name)
+                group = find_group(session, community_id, list_name)
                 if group is None:
                     raise NotFound("starlists.unknown", name=list_name[:32])
-                members = await group_members(session, community_id, group)
+                members = group_members(session, community_id, group)
             totals = _totals_stmt([community_id], period, members).subquery()
-            rows = (await session.execute(
+            rows = (session.execute(
                 select(totals.c.person_id, totals.c.minutes, Person.display_name, Person.hide_name)
                 .join(Person, Person.id == totals.c.person_id)
             )).all()
@@ -178,58 +172,58 @@ class StarsService:
         found = _star_list(community_id, name, locale, period, [(p, int(m)) for p, m, _, _ in rows], names, person_id)
         return replace(found, group=group.name) if group is not None and group.kind != "all" else found
 
-    async def lists(self, kind: str, *, previous: bool = False, community_ids: list[int] | None = None) -> dict[int, StarList]:
+    def lists(self, kind: str, *, previous: bool = False, community_ids: list[int] | None = None) -> dict[int, StarList]:
         """The star list of every community (or of those given), each in its own time zone:
         the period containing today, or with `previous` the last one that has ended."""
-        async with self.db.uow() as uow:
-            return await self._lists_for(uow.session, kind, previous, community_ids, self.clock.now())
+        with self.db.uow() as session:
+            return self._lists_for(session, kind, previous, community_ids, self.clock.now())
 
-    async def _lists_for(
-        self, session: AsyncSession, kind: str, previous: bool, community_ids: list[int] | None, now: datetime
+    def _lists_for(
+        self, session: Session, kind: str, previous: bool, community_ids: list[int] | None, now: datetime
     ) -> dict[int, StarList]:
         """One grouped query per distinct date range (usually one for all), one for the names."""
         stmt = select(Community)
         if community_ids is not None:
             stmt = stmt.where(Community.id.in_(community_ids))
         by_period: dict[Period, dict[int, Community]] = {}
-        for c in await session.scalars(stmt):
-            today = now.astimezone(ZoneInfo(c.timezone)).date()
+        for c in session.scalars(stmt):
+            today = self.clock.community(c.timezone).date_of(now)
             period = previous_period(kind, today) if previous else period_of(kind, today)
             by_period.setdefault(period, {})[c.id] = c
         result: dict[int, StarList] = {}
         for period, group in by_period.items():
-            result.update(await _star_lists(session, group, await _totals(session, list(group), period), period))
+            result.update(_star_lists(session, group, _totals(session, list(group), period), period))
         return result
 
     # --- privacy ------------------------------------------------------------------------------
 
-    async def set_hidden(self, person_id: int, hidden: bool | None = None) -> bool:
+    def set_hidden(self, person_id: int, hidden: bool | None = None) -> bool:
         """Hide or show the person's name on star lists; None toggles. Returns the new state."""
 
-        async def work(session: AsyncSession) -> bool:
-            person = await get_person(session, person_id)
+        def work(session: Session) -> bool:
+            person = get_person(session, person_id)
             person.hide_name = (not person.hide_name) if hidden is None else hidden
             return person.hide_name
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
     # --- announcement groups ------------------------------------------------------------------
 
-    async def set_group(self, actor_id: int, community_id: int, channel: str, chat_id: str) -> GroupView:
+    def set_group(self, actor_id: int, community_id: int, channel: str, chat_id: str) -> GroupView:
         """Make a group chat the community's announcement group. Only workers of the community
         (or admins); moving a group from another community needs a worker of that one too."""
         if not chat_id:
             raise InvalidInput("error.not_a_group")
 
-        async def work(session: AsyncSession) -> GroupView:
-            await require_role(session, actor_id, community_id, "worker")
-            community = await get_community(session, community_id)
-            group = await _group(session, channel, chat_id)
+        def work(session: Session) -> GroupView:
+            require_role(session, actor_id, community_id, "worker")
+            community = get_community(session, community_id)
+            group = _group(session, channel, chat_id)
             if group is not None and group.community_id == community_id:
                 return GroupView(community_id, community.name, channel, chat_id, changed=False)
             if group is not None:
-                if not await _is_worker(session, actor_id, group.community_id):
-                    other = await get_community(session, group.community_id)
+                if not _is_worker(session, actor_id, group.community_id):
+                    other = get_community(session, group.community_id)
                     raise NotAllowed("error.group_taken", community=other.name)
                 previous = group.community_id
                 group.community_id, group.set_by_id, group.created_at = community_id, actor_id, self.clock.now()
@@ -239,42 +233,42 @@ class StarsService:
                     community_id=community_id, channel=channel, chat_id=chat_id, set_by_id=actor_id,
                     created_at=self.clock.now(),
                 ))
-            await audit(session, self.clock, "group.set", actor_id, community_id, "group", None,
+            audit(session, self.clock, "group.set", actor_id, community_id, "group", None,
                         {"chat": f"{channel}:{chat_id}", "previous_community": previous})
             return GroupView(community_id, community.name, channel, chat_id, changed=True)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def unset_group(self, actor_id: int, channel: str, chat_id: str) -> GroupView:
-        async def work(session: AsyncSession) -> GroupView:
-            group = await _group(session, channel, chat_id)
+    def unset_group(self, actor_id: int, channel: str, chat_id: str) -> GroupView:
+        def work(session: Session) -> GroupView:
+            group = _group(session, channel, chat_id)
             if group is None:
                 raise NotFound("error.no_group")
-            await require_role(session, actor_id, group.community_id, "worker")
-            community = await get_community(session, group.community_id)
-            await session.execute(delete(AnnouncementGroup).where(AnnouncementGroup.id == group.id))
-            await audit(session, self.clock, "group.unset", actor_id, group.community_id, "group", None,
+            require_role(session, actor_id, group.community_id, "worker")
+            community = get_community(session, group.community_id)
+            session.execute(delete(AnnouncementGroup).where(AnnouncementGroup.id == group.id))
+            audit(session, self.clock, "group.unset", actor_id, group.community_id, "group", None,
                         {"chat": f"{channel}:{chat_id}"})
             return GroupView(community.id, community.name, channel, chat_id, changed=True)
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def group_community(self, channel: str, chat_id: str) -> int | None:
+    def group_community(self, channel: str, chat_id: str) -> int | None:
         """The community a group chat announces for, if any."""
-        async with self.db.uow() as uow:
-            group = await _group(uow.session, channel, chat_id)
+        with self.db.uow() as session:
+            group = _group(session, channel, chat_id)
             return None if group is None else group.community_id
 
     # --- the scheduled posts ------------------------------------------------------------------
 
-    async def post(self, now: datetime, kind: str | None = None) -> PostSummary:
+    def post(self, now: datetime, kind: str | None = None) -> PostSummary:
         """Post the star list of the period that just ended to every announcement group: the
         week on a Monday, the month on the 1st (each community's own date), or `kind` now.
         Each group gets each period once: the claim and the notification are one transaction."""
         if kind is not None and kind not in ("week", "month"):
             raise InvalidInput("error.bad_period")
-        async with self.db.uow() as uow:
-            rows = (await uow.session.execute(
+        with self.db.uow() as session:
+            rows = (session.execute(
                 select(AnnouncementGroup.community_id, AnnouncementGroup.channel, AnnouncementGroup.chat_id,
                        Community.timezone, Community.options)
                 .join(Community, Community.id == AnnouncementGroup.community_id)
@@ -286,37 +280,37 @@ class StarsService:
         for community_id, channel, chat_id, tz, options in rows:
             chosen[community_id] = chosen_lists(options)
             if community_id not in groups:
-                for k in [kind] if kind else _due_kinds(now.astimezone(ZoneInfo(tz)).date()):
+                for k in [kind] if kind else _due_kinds(self.clock.community(tz).date_of(now)):
                     due[k].append(community_id)
             groups.setdefault(community_id, []).append((channel, chat_id))
         posted = already = empty = 0
         for k, ids in due.items():
             if not ids:
                 continue
-            async with self.db.uow() as uow:
-                lists = await self._lists_for(uow.session, k, True, ids, now)
-                composed = {cid: await _compose(uow.session, lists[cid], chosen[cid]) for cid in ids}
+            with self.db.uow() as session:
+                lists = self._lists_for(session, k, True, ids, now)
+                composed = {cid: _compose(session, lists[cid], chosen[cid]) for cid in ids}
             for community_id in ids:
                 sections = [sl for sl in composed[community_id] if sl.stars]
                 if not sections:
                     empty += 1
                     continue
-                done = await self.db.transaction(
+                done = self.db.transaction(
                     lambda s, secs=sections, gs=groups[community_id]: self._post_once(s, secs, gs, now)
                 )
                 posted += done
                 already += len(groups[community_id]) * len(sections) - done
         return PostSummary(posted, already, empty)
 
-    async def compose(self, community_id: int, kind: str) -> list[StarList]:
+    def compose(self, community_id: int, kind: str) -> list[StarList]:
         """The lists the community's post for the period that just ended includes, one per
         chosen list (总榜, a tag's, a team's), in the order chosen: each is one post or poster."""
-        async with self.db.uow() as uow:
-            community = await get_community(uow.session, community_id)
-            whole = (await self._lists_for(uow.session, kind, True, [community_id], self.clock.now()))[community_id]
-            return await _compose(uow.session, whole, chosen_lists(community.options))
+        with self.db.uow() as session:
+            community = get_community(session, community_id)
+            whole = (self._lists_for(session, kind, True, [community_id], self.clock.now()))[community_id]
+            return _compose(session, whole, chosen_lists(community.options))
 
-    async def _post_once(self, session: AsyncSession, sections: list[StarList], groups: list[tuple[str, str]],
+    def _post_once(self, session: Session, sections: list[StarList], groups: list[tuple[str, str]],
                          now: datetime) -> int:
         posted = 0
         for star_list in sections:
@@ -326,7 +320,7 @@ class StarsService:
                 # The chat id names the group, so unsetting and setting it again in the same week
                 # does not post twice; job_runs.scope holds 32 characters (Telegram ids take 14).
                 scope = f"{star_list.community_id}:{chat_id}"[:32]
-                if await claim(session, JOB, scope, _post_key(star_list), now):
+                if claim(session, JOB, scope, _post_key(star_list), now):
                     session.add(Notification(
                         person_id=None, chat=f"{channel}:{chat_id}", key=key, params=params, created_at=now,
                     ))
@@ -342,23 +336,23 @@ def _post_key(star_list: StarList) -> str:
     return f"{star_list.period.key}:{hashlib.sha1(star_list.group.encode()).hexdigest()[:10]}"
 
 
-async def _compose(session: AsyncSession, whole: StarList, names: list[str]) -> list[StarList]:
+def _compose(session: Session, whole: StarList, names: list[str]) -> list[StarList]:
     composed = []
     for name in names:
         if name == WHOLE:
             composed.append(whole)
             continue
-        group = await find_group(session, whole.community_id, name)
+        group = find_group(session, whole.community_id, name)
         if group is not None:  # a team since removed, a tag nobody carries any more: left out
-            composed.append(await _group_list(session, whole, group))
+            composed.append(_group_list(session, whole, group))
     return composed
 
 
-async def _group_list(session: AsyncSession, whole: StarList, group: StarGroup) -> StarList:
-    members = await group_members(session, whole.community_id, group)
-    totals = [(p, int(m)) for _, p, m in await session.execute(_totals_stmt([whole.community_id], whole.period, members))]
+def _group_list(session: Session, whole: StarList, group: StarGroup) -> StarList:
+    members = group_members(session, whole.community_id, group)
+    totals = [(p, int(m)) for _, p, m in session.execute(_totals_stmt([whole.community_id], whole.period, members))]
     ranked = competition_ranks(totals)
-    names = await _names(session, {p for r, p, _ in ranked[:MAX_ROWS] if r <= TOP})
+    names = _names(session, {p for r, p, _ in ranked[:MAX_ROWS] if r <= TOP})
     found = _star_list(whole.community_id, whole.community, whole.locale, whole.period, totals, names, None, ranked)
     return replace(found, group=group.name)
 
@@ -450,21 +444,21 @@ def _totals_stmt(community_ids: list[int], period: Period, members: set[int] | N
     return stmt
 
 
-async def _totals(session: AsyncSession, community_ids: list[int], period: Period) -> dict[int, list[tuple[int, int]]]:
+def _totals(session: Session, community_ids: list[int], period: Period) -> dict[int, list[tuple[int, int]]]:
     totals: dict[int, list[tuple[int, int]]] = {c: [] for c in community_ids}
-    for community_id, person_id, minutes in await session.execute(_totals_stmt(community_ids, period)):
+    for community_id, person_id, minutes in session.execute(_totals_stmt(community_ids, period)):
         totals[community_id].append((person_id, int(minutes)))
     return totals
 
 
-async def _star_lists(
-    session: AsyncSession, communities: dict[int, Community], totals: dict[int, list[tuple[int, int]]],
+def _star_lists(
+    session: Session, communities: dict[int, Community], totals: dict[int, list[tuple[int, int]]],
     period: Period,
 ) -> dict[int, StarList]:
     """Lists for many communities: the names of only those shown are read, in one query."""
     ranked = {c: competition_ranks(rows) for c, rows in totals.items()}
     shown = {p for rows in ranked.values() for r, p, _ in rows[:MAX_ROWS] if r <= TOP}
-    names = await _names(session, shown)
+    names = _names(session, shown)
     return {
         c: _star_list(c, communities[c].name, communities[c].locale, period, totals[c], names, None, ranked[c])
         for c in totals
@@ -485,22 +479,22 @@ def _star_list(
     )
 
 
-async def _names(session: AsyncSession, person_ids: set[int]) -> dict[int, str | None]:
+def _names(session: Session, person_ids: set[int]) -> dict[int, str | None]:
     """Display names only (never real names or phones); None for people who hide their name."""
     if not person_ids:
         return {}
-    rows = await session.execute(
+    rows = session.execute(
         select(Person.id, Person.display_name, Person.hide_name).where(Person.id.in_(sorted(person_ids)))
     )
     return {pid: (None if hidden else name) for pid, name, hidden in rows}
 
 
-async def _group(session: AsyncSession, channel: str, chat_id: str) -> AnnouncementGroup | None:
-    return await session.scalar(
+def _group(session: Session, channel: str, chat_id: str) -> AnnouncementGroup | None:
+    return session.scalar(
         select(AnnouncementGroup).where(AnnouncementGroup.channel == channel, AnnouncementGroup.chat_id == chat_id)
     )
 
 
-async def _is_worker(session: AsyncSession, person_id: int, community_id: int) -> bool:
-    person = await get_person(session, person_id)
-    return person.is_admin or await role_in(session, person_id, community_id) == "worker"
+def _is_worker(session: Session, person_id: int, community_id: int) -> bool:
+    person = get_person(session, person_id)
+    return person.is_admin or role_in(session, person_id, community_id) == "worker"

@@ -8,15 +8,15 @@ another process has already replaced it. Tokens are never logged."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.db import Database
-from bot.services.ledger import _insert
+from bot.db import Database, insert, reads
 from models import AccessToken
 
 MARGIN = timedelta(minutes=5)  # refresh this long before the platform's expiry
@@ -38,31 +38,44 @@ class TokenStore:
         cached = self._cached.get(app)
         if cached and self._fresh(cached[0], cached[1], rejected):
             return cached[0]
-        async with self.db.read() as uow:
-            row = await uow.session.get(AccessToken, app)
+        stored = await self.db.run(self._stored, app, rejected, reads=True)
+        if stored is None:
+            # The fetch is an HTTP call of the async side; the database thread waits for it while
+            # it holds the lock, so no other process fetches meanwhile.
+            loop = asyncio.get_running_loop()
+
+            def fetched() -> tuple[str, int]:
+                return asyncio.run_coroutine_threadsafe(fetch(), loop).result()
+
+            stored = await self.db.run(self.db.transaction, lambda session: self._refresh(session, app, rejected, fetched),
+                                       retries=1)
+        self._cached[app] = stored
+        return stored[0]
+
+    def _stored(self, app: str, rejected: str | None) -> tuple[str, datetime] | None:
+        with self.db.read() as session:
+            row = session.get(AccessToken, app)
             if row is not None and self._fresh(row.token, row.expires_at, rejected):
-                self._cached[app] = (row.token, row.expires_at)  # type: ignore[assignment]
-                return row.token  # type: ignore[return-value]
+                return row.token, row.expires_at  # type: ignore[return-value]
+        return None
 
-        async def work(session: AsyncSession) -> tuple[str, datetime]:
-            await session.execute(_insert(session, AccessToken).values(app=app, fetches=0).on_conflict_do_nothing())
-            locked = await session.scalar(
-                select(AccessToken).where(AccessToken.app == app).with_for_update().execution_options(populate_existing=True)
-            )
-            assert locked is not None
-            if self._fresh(locked.token, locked.expires_at, rejected):
-                return locked.token, locked.expires_at  # another process refreshed it meanwhile
-            token, lifetime = await fetch()
-            now = self.clock.now()
-            locked.token, locked.expires_at, locked.fetched_at = token, now + timedelta(seconds=lifetime), now
-            locked.fetches = (locked.fetches or 0) + 1
-            return token, locked.expires_at
+    def _refresh(self, session: Session, app: str, rejected: str | None,
+                 fetch: Callable[[], tuple[str, int]]) -> tuple[str, datetime]:
+        session.execute(insert(session, AccessToken).values(app=app, fetches=0).on_conflict_do_nothing())
+        locked = session.scalar(
+            select(AccessToken).where(AccessToken.app == app).with_for_update().execution_options(populate_existing=True)
+        )
+        assert locked is not None
+        if self._fresh(locked.token, locked.expires_at, rejected):
+            return locked.token, locked.expires_at  # type: ignore[return-value]  # another process refreshed it
+        token, lifetime = fetch()
+        now = self.clock.now()
+        locked.token, locked.expires_at, locked.fetched_at = token, now + timedelta(seconds=lifetime), now
+        locked.fetches = (locked.fetches or 0) + 1
+        return token, locked.expires_at
 
-        token, expires_at = await self.db.transaction(work, retries=1)
-        self._cached[app] = (token, expires_at)
-        return token
-
-    async def fetches(self, app: str) -> int:
+    @reads
+    def fetches(self, app: str) -> int:
         """How many times the token was fetched (for operators and tests)."""
-        async with self.db.read() as uow:
-            return await uow.session.scalar(select(AccessToken.fetches).where(AccessToken.app == app)) or 0
+        with self.db.read() as session:
+            return session.scalar(select(AccessToken.fetches).where(AccessToken.app == app)) or 0

@@ -12,19 +12,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, case, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.db import Database
+from bot.db import Database, claim
 from bot.errors import DomainError, InvalidInput, NotFound
 from bot.i18n import T, Text, render
-from bot.jobs import claim
 from bot.services.access import get_person, require_role, role_in
 from bot.services.audit import audit
 from bot.services.cadence import VisitCadence, due_filter, due_of, due_params, local_date
 from bot.services.access import get_community
-from bot.services.elders import ElderRoster, elder_access, get_elder, local_today, viewer
-from bot.services.hours import MAX_MINUTES, MIN_MINUTES, STEP_MINUTES, HoursService, LogView, clean_note
+from bot.services.elders import ElderRoster, elder_access, get_elder, viewer
+from bot.services.hours import HoursService, LogView, check_backdate, check_minutes, clean_note
 from bot.services.notify import notify, notify_admins
 from bot.services.people import PeopleService
 from bot.settings import Settings
@@ -34,7 +33,6 @@ from models import (
 from models.visits import OUTCOMES, VISIT_KINDS
 
 ALERT_ESCALATION = timedelta(hours=2)
-BACKDATE_DAYS = 31
 VISIT_CATEGORY = "探访"
 MORNING_LINES = 40  # a longer list ends with "… and N more"
 MORNING_BATCH = 25  # communities a transaction: few commits, short write locks
@@ -174,30 +172,30 @@ class VisitsService:
 
     # --- cadence ----------------------------------------------------------------------------
 
-    async def cadence(self, community_id: int) -> VisitCadence:
-        async with self.db.uow() as uow:
-            return VisitCadence.from_options((await get_community(uow.session, community_id)).options)
+    def cadence(self, community_id: int) -> VisitCadence:
+        with self.db.uow() as session:
+            return VisitCadence.from_options((get_community(session, community_id)).options)
 
-    async def set_cadence(self, actor_id: int, community_id: int, changes: dict[str, Any]) -> VisitCadence:
+    def set_cadence(self, actor_id: int, community_id: int, changes: dict[str, Any]) -> VisitCadence:
         """Merge `changes` ({"age": 75} or {"alone": {"visit": 10, "call": 5}}) into the
         community's cadence."""
 
-        async def work(session: AsyncSession) -> VisitCadence:
-            await require_role(session, actor_id, community_id, "worker")
-            community = await get_community(session, community_id)
+        def work(session: Session) -> VisitCadence:
+            require_role(session, actor_id, community_id, "worker")
+            community = get_community(session, community_id)
             merged = dict((community.options or {}).get("cadence") or {})
             for key, value in changes.items():
                 merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
             cadence = VisitCadence.parse(merged)  # refuses bad numbers before anything is saved
             community.options = {**(community.options or {}), "cadence": merged}
-            await audit(session, self.clock, "cadence.change", actor_id, community_id, details=changes)
+            audit(session, self.clock, "cadence.change", actor_id, community_id, details=changes)
             return cadence
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
     # --- visits and calls -------------------------------------------------------------------
 
-    async def record(
+    def record(
         self, actor_id: int, elder_id: int, *, kind: str, outcome: str, note: str | None = None,
         location: tuple[float, float] | None = None, photo: str | None = None, minutes: int | None = None,
         request_key: str | None = None, at: datetime | None = None,
@@ -212,27 +210,26 @@ class VisitsService:
         # A bad duration never stops the record (it may carry a call for help): only its hours.
         now = self.clock.now()
         at = at or now
-        if at > now or at < now - timedelta(days=BACKDATE_DAYS):
-            raise InvalidInput("visits.error.bad_time", days=BACKDATE_DAYS)
+        check_backdate(at, now, self.settings.service_log_max_age_days, "visits.error.bad_time")
         note = clean_note(" ".join((note or "").split()))
 
-        async def work(session: AsyncSession) -> Recorded:
+        def work(session: Session) -> Recorded:
             if request_key:
-                replay = await session.scalar(select(VisitRecord).where(VisitRecord.request_key == request_key))
+                replay = session.scalar(select(VisitRecord).where(VisitRecord.request_key == request_key))
                 if replay is not None:
-                    return await self._replayed(session, replay, actor_id)
-            elder = await get_elder(session, elder_id)
+                    return self._replayed(session, replay, actor_id)
+            elder = get_elder(session, elder_id)
             if not elder.active:
                 raise InvalidInput("visits.error.retired", ref=f"E{elder.id}")
-            _, role = await elder_access(session, actor_id, elder)
+            _, role = elder_access(session, actor_id, elder)
             visit = VisitRecord(
                 community_id=elder.community_id, elder_id=elder.id, person_id=actor_id, kind=kind, at=at,
                 outcome=outcome, note=note, lat=location[0] if location else None,
                 lon=location[1] if location else None, photo=photo, request_key=request_key, created_at=now,
             )
             session.add(visit)
-            await session.flush()
-            streak = await session.scalar(
+            session.flush()
+            streak = session.scalar(
                 update(Elder).where(Elder.id == elder.id).values(**_contact_update(kind, outcome, at))
                 .returning(Elder.not_home_streak)
             )
@@ -242,7 +239,7 @@ class VisitsService:
             if outcome == "needs_help":
                 alert = VisitAlert(community_id=elder.community_id, elder_id=elder.id, visit_id=visit.id, raised_at=now)
                 session.add(alert)
-                await session.flush()
+                session.flush()
                 alert_id = alert.id
                 news = {"key": "visits.notify.needs_help", "alert": f"A{alert_id}"}
             elif outcome == "hospital":
@@ -251,152 +248,153 @@ class VisitsService:
                 news = {"key": "visits.notify.not_home_twice"}
             told: list[str] = []
             if news:
-                details = await self._details(session, elder, visit)
-                for person_id, name in await self._workers_of(session, elder, actor_id):
-                    await notify(session, self.clock, person_id, **news, **details)
+                details = self._details(session, elder, visit)
+                for person_id, name in self._workers_of(session, elder, actor_id):
+                    notify(session, self.clock, person_id, **news, **details)
                     told.append(name)
             return Recorded(visit.id, elder.id, elder.name, kind, outcome, alert_id, tuple(told), flagged,
                             role == "volunteer")
 
-        recorded = await self.db.transaction(work)
+        recorded = self.db.transaction(work)
         if recorded.by_volunteer and kind == "visit" and minutes is not None and recorded.log is None:
             try:
-                log = await self.log_visit_hours(actor_id, recorded.visit_id, minutes)
+                log = self.log_visit_hours(actor_id, recorded.visit_id, minutes)
                 return _with(recorded, log=log)
             except DomainError as exc:  # the visit stands; say why its hours were not logged
                 return _with(recorded, log_error=exc)
         return recorded
 
-    async def _replayed(self, session: AsyncSession, visit: VisitRecord, actor_id: int) -> Recorded:
+    def _replayed(self, session: Session, visit: VisitRecord, actor_id: int) -> Recorded:
         if visit.person_id != actor_id:
             raise InvalidInput("error.idempotency_conflict")
-        elder = await get_elder(session, visit.elder_id)
-        alert_id = await session.scalar(select(VisitAlert.id).where(VisitAlert.visit_id == visit.id))
-        by_volunteer = await role_in(session, actor_id, elder.community_id) == "volunteer"
+        elder = get_elder(session, visit.elder_id)
+        alert_id = session.scalar(select(VisitAlert.id).where(VisitAlert.visit_id == visit.id))
+        by_volunteer = role_in(session, actor_id, elder.community_id) == "volunteer"
         return Recorded(visit.id, elder.id, elder.name, visit.kind, visit.outcome, alert_id, (), False,
                         by_volunteer, replayed=True)
 
     @staticmethod
-    async def _workers_of(session: AsyncSession, elder: Elder, actor_id: int) -> list[tuple[int, str]]:
+    def _workers_of(session: Session, elder: Elder, actor_id: int) -> list[tuple[int, str]]:
         """Who hears of the elder at once: their worker, or every worker of the community when
         none is assigned; never the one who recorded it."""
         stmt = select(Person.id, Person.display_name).join(Membership, Membership.person_id == Person.id).where(
             Membership.community_id == elder.community_id, Membership.role == "worker", Person.id != actor_id)
         if elder.worker_id is not None:
             stmt = stmt.where(Person.id == elder.worker_id)
-        return [(pid, name) for pid, name in await session.execute(stmt.order_by(Person.id))]
+        return [(pid, name) for pid, name in session.execute(stmt.order_by(Person.id))]
 
-    async def _details(self, session: AsyncSession, elder: Elder, visit: VisitRecord) -> dict[str, Any]:
+    def _details(self, session: Session, elder: Elder, visit: VisitRecord) -> dict[str, Any]:
         """What a worker or an admin needs to act: who, where, how to reach them and their family."""
-        reporter = await get_person(session, visit.person_id)
-        community = await get_community(session, elder.community_id)
+        reporter = get_person(session, visit.person_id)
+        community = get_community(session, elder.community_id)
+        this_year = self.clock.community(community.timezone).today().year
         return dict(
-            ref=f"E{elder.id}", name=elder.name, age=local_today(self.clock, community).year - elder.birth_year,
+            ref=f"E{elder.id}", name=elder.name, age=this_year - elder.birth_year,
             community=community.name, address=elder.address, phone=elder.phone or "—",
             emergency=elder.emergency_contact or "—", by=reporter.display_name, note=visit.note or "—",
         )
 
-    async def log_visit_hours(self, actor_id: int, visit_id: int, minutes: int) -> LogView:
+    def log_visit_hours(self, actor_id: int, visit_id: int, minutes: int) -> LogView:
         """The pending 探访 service log for a volunteer's visit; asking again returns the same log."""
         check_minutes(minutes)
-        async with self.db.uow() as uow:
-            visit = await uow.session.get(VisitRecord, visit_id)
+        with self.db.uow() as session:
+            visit = session.get(VisitRecord, visit_id)
             if visit is None or visit.person_id != actor_id or visit.kind != "visit":
                 raise NotFound("visits.error.no_visit", ref=f"V{visit_id}")
-            elder = await get_elder(uow.session, visit.elder_id)
-            category_id = await uow.session.scalar(select(ServiceCategory.id).where(
+            elder = get_elder(session, visit.elder_id)
+            category_id = session.scalar(select(ServiceCategory.id).where(
                 ServiceCategory.community_id == visit.community_id, ServiceCategory.name == VISIT_CATEGORY,
                 ServiceCategory.active.is_(True)))
-            tz = ZoneInfo((await get_community(uow.session, visit.community_id)).timezone)
+            tz = ZoneInfo((get_community(session, visit.community_id)).timezone)
         if visit.service_log_id is not None:
-            return await self.hours.get(visit.service_log_id)
+            return self.hours.get(visit.service_log_id)
         if category_id is None:
             raise InvalidInput("visits.error.no_visit_category")
-        log = await self.hours.submit(
+        log = self.hours.submit(
             actor_id, visit.community_id, category_id=category_id, service_date=local_date(visit.at, tz),
             minutes=minutes, note=" ".join(x for x in (f"E{elder.id} {elder.name}", visit.note) if x)[:500],
             photo=visit.photo, request_key=f"visit:V{visit_id}",
         )
 
-        async def link(session: AsyncSession) -> None:
-            await session.execute(update(VisitRecord).where(
+        def link(session: Session) -> None:
+            session.execute(update(VisitRecord).where(
                 VisitRecord.id == visit_id, VisitRecord.service_log_id.is_(None)).values(service_log_id=log.id))
 
-        await self.db.transaction(link)
+        self.db.transaction(link)
         return log
 
     # --- alerts -----------------------------------------------------------------------------
 
-    async def ack(self, actor_id: int, alert_id: int) -> AlertView:
+    def ack(self, actor_id: int, alert_id: int) -> AlertView:
         """A worker of the community (or an admin) takes the alert on; the reporter is told, and
         so are the admins when it had already been escalated to them."""
 
-        async def work(session: AsyncSession) -> AlertView:
-            alert = await session.get(VisitAlert, alert_id)
+        def work(session: Session) -> AlertView:
+            alert = session.get(VisitAlert, alert_id)
             if alert is None:
                 raise NotFound("visits.error.no_alert", ref=f"A{alert_id}")
-            actor = await require_role(session, actor_id, alert.community_id, "worker")
-            claimed = await session.execute(
+            actor = require_role(session, actor_id, alert.community_id, "worker")
+            claimed = session.execute(
                 update(VisitAlert).where(VisitAlert.id == alert_id, VisitAlert.acknowledged_at.is_(None))
                 .values(acknowledged_at=self.clock.now(), acknowledged_by_id=actor_id)
             )
-            await session.refresh(alert)
-            view = (await self._alert_views(session, [alert]))[0]
+            session.refresh(alert)
+            view = (self._alert_views(session, [alert]))[0]
             if claimed.rowcount != 1:
                 return _with(view, changed=False)
-            elder = await get_elder(session, alert.elder_id)
-            visit = await session.get(VisitRecord, alert.visit_id)
+            elder = get_elder(session, alert.elder_id)
+            visit = session.get(VisitRecord, alert.visit_id)
             told = {actor_id}
             if visit.person_id not in told:
-                await notify(session, self.clock, visit.person_id, "visits.notify.acked", alert=view.ref,
+                notify(session, self.clock, visit.person_id, "visits.notify.acked", alert=view.ref,
                              ref=f"E{elder.id}", name=elder.name, by=actor.display_name)
                 told.add(visit.person_id)
             if alert.escalated_at is not None:
-                for admin_id in await session.scalars(select(Person.id).where(Person.is_admin.is_(True))):
+                for admin_id in session.scalars(select(Person.id).where(Person.is_admin.is_(True))):
                     if admin_id not in told:
-                        await notify(session, self.clock, admin_id, "visits.notify.acked", alert=view.ref,
+                        notify(session, self.clock, admin_id, "visits.notify.acked", alert=view.ref,
                                      ref=f"E{elder.id}", name=elder.name, by=actor.display_name)
             return view
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def escalate_alerts(self) -> int:
+    def escalate_alerts(self) -> int:
         """Tell the admins of every alert nobody acknowledged within 2 hours, once each."""
         now = self.clock.now()
 
-        async def work(session: AsyncSession) -> int:
-            due = list(await session.scalars(select(VisitAlert).where(
+        def work(session: Session) -> int:
+            due = list(session.scalars(select(VisitAlert).where(
                 VisitAlert.acknowledged_at.is_(None), VisitAlert.escalated_at.is_(None),
                 VisitAlert.raised_at <= now - ALERT_ESCALATION).order_by(VisitAlert.id)))
             escalated = 0
             for alert in due:
-                claimed = await session.execute(update(VisitAlert).where(
+                claimed = session.execute(update(VisitAlert).where(
                     VisitAlert.id == alert.id, VisitAlert.escalated_at.is_(None), VisitAlert.acknowledged_at.is_(None),
                 ).values(escalated_at=now))
                 if claimed.rowcount != 1:
                     continue
-                elder = await get_elder(session, alert.elder_id)
-                visit = await session.get(VisitRecord, alert.visit_id)
-                worker = await session.get(Person, elder.worker_id) if elder.worker_id else None
-                raised = alert.raised_at.astimezone(ZoneInfo((await get_community(session, alert.community_id)).timezone))
-                await notify_admins(session, self.clock, "visits.notify.escalated", alert=f"A{alert.id}",
+                elder = get_elder(session, alert.elder_id)
+                visit = session.get(VisitRecord, alert.visit_id)
+                worker = session.get(Person, elder.worker_id) if elder.worker_id else None
+                raised = alert.raised_at.astimezone(ZoneInfo((get_community(session, alert.community_id)).timezone))
+                notify_admins(session, self.clock, "visits.notify.escalated", alert=f"A{alert.id}",
                                     raised=raised.strftime("%m-%d %H:%M"), worker=worker.display_name if worker else "—",
-                                    **await self._details(session, elder, visit))
+                                    **self._details(session, elder, visit))
                 escalated += 1
             return escalated
 
-        return await self.db.transaction(work)
+        return self.db.transaction(work)
 
-    async def _alert_views(self, session: AsyncSession, alerts: Iterable[VisitAlert]) -> list[AlertView]:
+    def _alert_views(self, session: Session, alerts: Iterable[VisitAlert]) -> list[AlertView]:
         alerts = list(alerts)
         if not alerts:
             return []
-        elders = dict((await session.execute(select(Elder.id, Elder.name).where(
+        elders = dict((session.execute(select(Elder.id, Elder.name).where(
             Elder.id.in_({a.elder_id for a in alerts})))).all())
-        visits = {v.id: v for v in await session.scalars(select(VisitRecord).where(
+        visits = {v.id: v for v in session.scalars(select(VisitRecord).where(
             VisitRecord.id.in_({a.visit_id for a in alerts})))}
         people = {a.acknowledged_by_id for a in alerts if a.acknowledged_by_id} | {v.person_id for v in visits.values()}
-        names = dict((await session.execute(select(Person.id, Person.display_name).where(
+        names = dict((session.execute(select(Person.id, Person.display_name).where(
             Person.id.in_(people)))).all())
         return [
             AlertView(a.id, a.community_id, a.elder_id, elders[a.elder_id], names[visits[a.visit_id].person_id],
@@ -407,14 +405,13 @@ class VisitsService:
 
     # --- the lists --------------------------------------------------------------------------
 
-    async def due_for(self, person_id: int, community_id: int, *, everyone: bool = False) -> DueList:
+    def due_for(self, person_id: int, community_id: int, *, everyone: bool = False) -> DueList:
         """What the person should visit or call today and what is overdue. Workers: the elders
         they look after and those nobody looks after (`everyone`: the whole community), with
         open alerts; volunteers: the visits of their own elders."""
-        async with self.db.uow() as uow:
-            session = uow.session
-            community, full, role = await viewer(session, person_id, community_id)
-            tz, today = ZoneInfo(community.timezone), local_today(self.clock, community)
+        with self.db.uow() as session:
+            community, full, role = viewer(session, person_id, community_id)
+            tz, today = ZoneInfo(community.timezone), self.clock.community(community.timezone).today()
             cadence = VisitCadence.from_options(community.options)
             stmt = _due_select(cadence).where(Elder.community_id == community_id)
             if full and not everyone and role == "worker":
@@ -424,31 +421,31 @@ class VisitsService:
             if full:  # who visits each, in the same round trip
                 stmt = stmt.add_columns(_VISITOR_NAMES)
             # Plain rows on the connection: this runs on every /visits, the ORM adds nothing here.
-            connection = await session.connection()
-            rows = (await connection.execute(stmt, due_params(cadence, today, tz))).all()
+            connection = session.connection()
+            rows = (connection.execute(stmt, due_params(cadence, today, tz))).all()
             names = {r.id: tuple(sorted(r.visitors.split("\x1f"))) for r in rows if r.visitors} if full else None
             items = _items(rows, {community_id: (tz, today, cadence)}, full, names)
             if not full:
                 items = [i for i in items if i.kind == "visit"]  # calls need the phone: the worker's
             items.sort(key=_order)
             alerts: list[AlertView] = []
-            if full and (open_ids := (await connection.execute(select(VisitAlert.id).where(
+            if full and (open_ids := (connection.execute(select(VisitAlert.id).where(
                 VisitAlert.community_id == community_id, VisitAlert.acknowledged_at.is_(None)))).scalars().all()):
-                alerts = await self._alert_views(session, await session.scalars(
+                alerts = self._alert_views(session, session.scalars(
                     select(VisitAlert).where(VisitAlert.id.in_(open_ids)).order_by(VisitAlert.id)))
             return DueList(today, items, alerts, full)
 
-    async def morning(self) -> MorningReport:
+    def morning(self) -> MorningReport:
         """The 08:30 reminders: one message per worker (their elders and the unassigned ones,
         grouped by grid), one per volunteer with visits due, and one digest to the admins of
         elders overdue by more than a whole cycle. Each community's run is claimed for its
         local date in the same transaction as its messages, so it is never sent twice."""
         now = self.clock.now()
-        async with self.db.uow() as uow:
-            session = uow.session
-            communities = {c.id: c for c in await session.scalars(select(Community).order_by(Community.id))}
+        with self.db.uow() as session:
+            communities = {c.id: c for c in session.scalars(select(Community).order_by(Community.id))}
             days: dict[int, Today] = {
-                c.id: (ZoneInfo(c.timezone), local_today(self.clock, c), VisitCadence.from_options(c.options))
+                c.id: (ZoneInfo(c.timezone), self.clock.community(c.timezone).today(),
+                       VisitCadence.from_options(c.options))
                 for c in communities.values()
             }
             # Communities sharing a date and a cadence share one query (usually all of them).
@@ -457,10 +454,10 @@ class VisitsService:
                 groups[day].append(cid)
             items: list[DueItem] = []
             visitors: dict[int, list[_Recipient]] = defaultdict(list)
-            connection = await session.connection()
+            connection = session.connection()
             for (tz, today, cadence), ids in groups.items():
                 params = due_params(cadence, today, tz)
-                for elder_id, pid, name, locale in await connection.execute(
+                for elder_id, pid, name, locale in connection.execute(
                     select(ElderVolunteer.elder_id, Person.id, Person.display_name, Person.locale)
                     .join(Elder, Elder.id == ElderVolunteer.elder_id).join(Person, Person.id == ElderVolunteer.person_id)
                     .where(Elder.community_id.in_(ids), Elder.active.is_(True), due_filter(cadence)), params,
@@ -468,15 +465,15 @@ class VisitsService:
                     visitors[elder_id].append(_Recipient(pid, name, locale))
                 names = {e: tuple(sorted(r.name for r in people)) for e, people in visitors.items()}
                 stmt = _due_select(cadence).where(Elder.community_id.in_(ids))
-                items.extend(_items(await connection.execute(stmt, params), days, True, names))
+                items.extend(_items(connection.execute(stmt, params), days, True, names))
             workers: dict[int, list[_Recipient]] = defaultdict(list)
-            for cid, pid, name, locale in await session.execute(
+            for cid, pid, name, locale in session.execute(
                 select(Membership.community_id, Person.id, Person.display_name, Person.locale)
                 .join(Person, Person.id == Membership.person_id).where(Membership.role == "worker")
                 .order_by(Person.id)
             ):
                 workers[cid].append(_Recipient(pid, name, locale))
-            admins = [_Recipient(pid, name, locale) for pid, name, locale in await session.execute(
+            admins = [_Recipient(pid, name, locale) for pid, name, locale in session.execute(
                 select(Person.id, Person.display_name, Person.locale).where(Person.is_admin.is_(True)))]
         by_community: dict[int, list[DueItem]] = defaultdict(list)
         for item in sorted(items, key=_order):
@@ -485,26 +482,26 @@ class VisitsService:
         ids = list(communities)
         for start in range(0, len(ids), MORNING_BATCH):
             batch = [(cid, days[cid][1], by_community.get(cid, []), workers.get(cid, [])) for cid in ids[start:start + MORNING_BATCH]]
-            done, sent = await self.db.transaction(partial(self._send_mornings, batch=batch, visitors=visitors, now=now))
+            done, sent = self.db.transaction(partial(self._send_mornings, batch=batch, visitors=visitors, now=now))
             sent_communities, messages = sent_communities + done, messages + sent
         late = sorted((i for i in items if i.long_overdue), key=lambda i: (i.community_id, _order(i)))
         if late and admins:
             period = local_date(now, self.settings.tz).isoformat()
 
-            async def escalate(session: AsyncSession) -> int:
-                if not await claim(session, "reminders", "admins", period, now):
+            def escalate(session: Session) -> int:
+                if not claim(session, "reminders", "admins", period, now):
                     return 0
                 for admin in admins:
                     lines = _capped(admin.locale, _late_lines(late, communities), 60)
-                    await notify(session, self.clock, admin.person_id, "visits.morning.admins", date=period,
+                    notify(session, self.clock, admin.person_id, "visits.morning.admins", date=period,
                                  count=len(late), lines=lines)
                 return len(admins)
 
-            messages += await self.db.transaction(escalate)
+            messages += self.db.transaction(escalate)
         return MorningReport(sent_communities, messages, len(late), len(items))
 
-    async def _send_mornings(
-        self, session: AsyncSession, *, batch: list[tuple[int, date, list[DueItem], list[_Recipient]]],
+    def _send_mornings(
+        self, session: Session, *, batch: list[tuple[int, date, list[DueItem], list[_Recipient]]],
         visitors: dict[int, list[_Recipient]], now: datetime,
     ) -> tuple[int, int]:
         """The messages of a few communities, each claimed for its day first (skipped when it
@@ -513,7 +510,7 @@ class VisitsService:
         done = 0
         memo: dict[str, dict[tuple, str]] = defaultdict(dict)
         for cid, today, items, workers in batch:
-            if not await claim(session, "reminders", f"C{cid}", today.isoformat(), now):
+            if not claim(session, "reminders", f"C{cid}", today.isoformat(), now):
                 continue
             done += 1
             for worker in workers:
@@ -537,7 +534,7 @@ class VisitsService:
                                      date=today.isoformat(), count=len(theirs),
                                      lines=_capped(person.locale, lines, MORNING_LINES, memo[person.locale])))
         if rows:
-            await session.execute(insert(Notification.__table__), rows)
+            session.execute(insert(Notification.__table__), rows)
         return done, len(rows)
 
 
@@ -550,14 +547,6 @@ def _message(person_id: int, now: datetime, key: str, **params: Any) -> dict[str
 
 def _with(obj: Any, **changes: Any) -> Any:
     return replace(obj, **changes)
-
-
-def check_minutes(minutes: int) -> None:
-    """A visit's duration as service hours take it (15-minute steps, 15 min to 12 h)."""
-    if minutes % STEP_MINUTES:
-        raise InvalidInput("error.minutes_step")
-    if not MIN_MINUTES <= minutes <= MAX_MINUTES:
-        raise InvalidInput("error.minutes_range")
 
 
 def _contact_update(kind: str, outcome: str, at: datetime) -> dict[str, Any]:

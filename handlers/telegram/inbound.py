@@ -204,8 +204,8 @@ class TelegramChannel:
         # The contact button has done its job once the contact is shared.
         chat_data = {REPLY_KEYBOARD: True} if found.inp.contact_phone else None
 
-        async def settle(session: Any, turn: Turn) -> None:
-            await handling.settle(session, {"calls": answer_calls(found, turn, chat_data, self.dialogs)})
+        def settle(session: Any, turn: Turn) -> None:
+            handling.settle(session, {"calls": answer_calls(found, turn, chat_data, self.dialogs)})
 
         await self.dialogs.handle(found.caller, found.inp, settle=settle)
 

@@ -21,7 +21,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.dialogs import Dialogs, Turn
 from bot.dialogs.core import Reply
@@ -62,6 +62,7 @@ class WeChatChannel:
     def __init__(self, services: Services, settings: Settings, api: WeChatAPI) -> None:
         self.services, self.settings, self.api = services, settings, api
         self.dialogs = Dialogs(services)
+        self.dialogs.invites.picture = self.invite_picture
 
     # --- handling a stored message --------------------------------------------------------------
 
@@ -72,11 +73,11 @@ class WeChatChannel:
         hold = max(0.0, received + PASSIVE_SECONDS - time.time()) + 0.5 if received else None
         openid = entry.sender
         if fields.get("MsgType") == "event" and fields.get("Event") == "unsubscribe":
-            async def gone(session: AsyncSession) -> None:
-                await handling.settle(session, None)
-                await left(session, self.services.clock, self.name, openid)
+            def gone(session: Session) -> None:
+                handling.settle(session, None)
+                left(session, self.services.clock, self.name, openid)
 
-            await self.services.db.transaction(gone)
+            await self.services.db.run(self.services.db.transaction, gone)
             return
         found = incoming(fields, request_key=f"wechat:{entry.platform_id}")
         if found is None:
@@ -88,20 +89,20 @@ class WeChatChannel:
         await self._turn(found, openid, handling, hold)
 
     async def _turn(self, found: Incoming, openid: str, handling: Any, hold: float | None) -> None:
-        async def settle(session: AsyncSession, turn: Turn) -> None:
-            waiting = await self.services.outbox.take_in(session, self.name, turn.person_id)
+        def settle(session: Session, turn: Turn) -> None:
+            waiting = self.services.outbox.sync.take_in(session, self.name, turn.person_id)
             replies = list(turn.replies)
             if waiting:
                 replies.append(_folded(waiting))
-            messages = [await self._message(session, turn, m) for m in render_replies(turn.locale, replies)]
+            messages = [self._message(session, turn, m) for m in render_replies(turn.locale, replies)]
             messages += [{"image": _b64(draw(d.text.params[POSTER]))} for d in waiting if POSTER in d.text.params]
             # A picture first cannot be a passive answer (it needs an upload): the worker sends at once.
             passive = hold if messages and "text" in messages[0] else None
-            await handling.settle(session, {"to": openid, "messages": messages} if messages else None, hold=passive)
+            handling.settle(session, {"to": openid, "messages": messages} if messages else None, hold=passive)
 
         await self.dialogs.handle(found.caller, found.inp, settle=settle)
 
-    async def _message(self, session: AsyncSession, turn: Turn, out: Outgoing) -> dict[str, str]:
+    def _message(self, session: Session, turn: Turn, out: Outgoing) -> dict[str, str]:
         if out.image is not None:
             return {"image": _b64(out.image)}
         if out.document is None:
@@ -110,7 +111,7 @@ class WeChatChannel:
         if base is None:
             link = render(turn.locale, "wechat.no_download", {"filename": out.document.filename})
         else:
-            secret = await self.services.downloads.add(session, turn.person_id, out.document.filename,
+            secret = self.services.downloads.sync.add(session, turn.person_id, out.document.filename,
                                                        out.document.content)
             link = render(turn.locale, "wechat.download",
                           {"filename": out.document.filename, "url": f"{base}{ROUTE}{secret}"})
@@ -143,7 +144,7 @@ class WeChatChannel:
         if POSTER in delivery.text.params:
             messages.insert(0, {"image": _b64(draw(delivery.text.params[POSTER]))})
         openid = delivery.address
-        if await wrote_within(self.services.db, self.services.clock, self.name, openid, WINDOW):
+        if await self.services.db.run(wrote_within, self.services.db, self.services.clock, self.name, openid, WINDOW, reads=True):
             sent = 0
             try:
                 for message in messages:

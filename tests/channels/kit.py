@@ -155,17 +155,17 @@ def log_ids(calls: list[Call]) -> list[int]:
 async def snapshot(services: Services) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table but the dialog state: equal snapshots mean nothing changed."""
     out = {}
-    async with services.db.uow() as uow:
+    with services.db.uow() as session:
         for table in models.Base.metadata.sorted_tables:
             if table.name != "dialog_states":
-                rows = (await uow.session.execute(select(table))).all()
+                rows = (session.execute(select(table))).all()
                 out[table.name] = sorted((tuple(r) for r in rows), key=repr)
     return out
 
 
 async def dialog_state(services: Services, user: TgUser) -> tuple[str, str] | None:
-    async with services.db.uow() as uow:
-        row = (await uow.session.execute(
+    with services.db.uow() as session:
+        row = (session.execute(
             select(DialogState.flow, DialogState.step).join(Identity, Identity.id == DialogState.identity_id)
             .where(Identity.channel == "telegram", Identity.external_id == str(user.id))
         )).first()
@@ -173,8 +173,8 @@ async def dialog_state(services: Services, user: TgUser) -> tuple[str, str] | No
 
 
 async def person_of(services: Services, user: TgUser) -> int:
-    async with services.db.uow() as uow:
-        person_id = await uow.session.scalar(
+    with services.db.uow() as session:
+        person_id = session.scalar(
             select(Identity.person_id).where(Identity.channel == "telegram", Identity.external_id == str(user.id))
         )
     assert person_id is not None
@@ -183,6 +183,6 @@ async def person_of(services: Services, user: TgUser) -> int:
 
 async def available(services: Services, user: TgUser) -> int:
     person_id = await person_of(services, user)
-    async with services.db.uow() as uow:
-        community_id = await uow.session.scalar(select(Person.community_id).where(Person.id == person_id))
+    with services.db.uow() as session:
+        community_id = session.scalar(select(Person.community_id).where(Person.id == person_id))
     return (await services.points.balance(person_id, community_id)).available

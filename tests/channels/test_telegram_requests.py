@@ -34,9 +34,9 @@ async def _neighbours(tg: Telegram, services: Services) -> tuple[Cast, TgUser, T
 
 async def fund(services: Services, user: TgUser, amount: int) -> None:
     person_id = await person_of(services, user)
-    async with services.db.read() as uow:
-        community_id = await uow.session.scalar(select(Person.community_id).where(Person.id == person_id))
-    await services.db.transaction(lambda s: services.ledger.earn(
+    with services.db.read() as session:
+        community_id = session.scalar(select(Person.community_id).where(Person.id == person_id))
+    await services.db.run(services.db.transaction, lambda s: services.ledger.earn(
         s, community_id=community_id, person_id=person_id, amount=amount, key=f"fund:{person_id}:{amount}"))
 
 

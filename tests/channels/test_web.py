@@ -36,8 +36,8 @@ def client_for(web: Web) -> httpx.AsyncClient:
 
 
 async def stored(services: Services) -> int:
-    async with services.db.read() as uow:
-        return int(await uow.session.scalar(select(func.count()).select_from(InboxEntry)) or 0)
+    with services.db.read() as session:
+        return int(session.scalar(select(func.count()).select_from(InboxEntry)) or 0)
 
 
 def update(n: int) -> dict[str, Any]:

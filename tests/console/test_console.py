@@ -42,12 +42,12 @@ async def test_demo_world_is_complete_and_not_duplicated(services: Services) -> 
     world = await demo.seed(services)
     assert world is not None and len(world.volunteers) == 5 and len(world.workers) == 2
     assert await demo.seed(services) is None
-    async with services.db.uow() as uow:
-        s = uow.session
-        assert await s.scalar(select(func.count()).select_from(Person)) == 9
-        assert await s.scalar(select(func.count()).select_from(Membership)) == 8  # the admin is no member
+    with services.db.uow() as session:
+        s = session
+        assert s.scalar(select(func.count()).select_from(Person)) == 9
+        assert s.scalar(select(func.count()).select_from(Membership)) == 8  # the admin is no member
         # The month of hour logs (visits seed their own 探访 logs beside them).
-        statuses = list(await s.scalars(select(ServiceLog.status).where(ServiceLog.request_key.like("demo:%"))))
+        statuses = list(s.scalars(select(ServiceLog.status).where(ServiceLog.request_key.like("demo:%"))))
     assert statuses.count("pending") == 2 and statuses.count("approved") == 28
     balance = await services.points.balance(world.volunteers[0], world.community_id)
     assert balance.available > 0 and balance.earned_minutes > 0

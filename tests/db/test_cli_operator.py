@@ -45,10 +45,10 @@ def bank(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
         services = Services(Database(url), Settings(_env_file=None, database_url=url, admins=["console:admin"]))  # type: ignore[call-arg]
         try:
             w = await make_world(services, volunteers=2)
-            async with services.db.uow() as uow:
-                await uow.session.execute(update(Person).where(Person.id == w.volunteer).values(display_name=EVIL))
-                await uow.commit()
-            today = services.hours.today("Asia/Shanghai")
+            with services.db.uow() as session:
+                session.execute(update(Person).where(Person.id == w.volunteer).values(display_name=EVIL))
+                session.commit()
+            today = services.clock.community("Asia/Shanghai").today()
             await services.hours.record(w.worker, w.community_id, [w.volunteer], category_id=w.categories["助餐"],
                                         service_date=today - timedelta(days=1), minutes=60)
             return f"{today:%Y-%m}"

@@ -34,8 +34,8 @@ def local(day: int, hour: int, minute: int = 0) -> datetime:
 
 async def notes(services: Services, key: str) -> list[tuple[int, str]]:
     """(person, rendered text) of every notification with that key, oldest first."""
-    async with services.db.read() as uow:
-        rows = (await uow.session.execute(
+    with services.db.read() as session:
+        rows = (session.execute(
             select(Notification.person_id, Notification.params).where(Notification.key == key).order_by(Notification.id)
         )).all()
     return [(p, render("zh-CN", key, params)) for p, params in rows]
@@ -96,10 +96,10 @@ async def test_nudge_then_digest_once_each_even_after_a_restart(services: Servic
 async def test_other_communities_run_on_their_own_clock(services: Services, clock: FixedClock) -> None:
     w = await make_world(services)
 
-    async def move(session) -> None:  # noqa: ANN001
-        (await session.get(Community, w.other_community_id)).timezone = "America/New_York"
+    def move(session) -> None:  # noqa: ANN001
+        (session.get(Community, w.other_community_id)).timezone = "America/New_York"
 
-    await services.db.transaction(move)
+    await services.db.run(services.db.transaction, move)
     code = await services.people.create_invite(w.other_worker, w.other_community_id)
     await services.people.join(w.volunteers[0], code)
     await services.people.register_volunteer(w.volunteers[0], w.other_community_id, "志愿者1", "13800000000")

@@ -28,10 +28,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot.clock import FixedClock
+from bot.clock import FixedClock, Month
 from bot.jobs import load as load_jobs
 from bot.services import Services
-from bot.services.reports import ReportMonth, read_ledger_summary
+from bot.services.reports import read_ledger_summary
 from models import Notification, Transfer
 from tests.shop_helpers import Chat, account, ledger_invariants
 from tests.world import make_world
@@ -53,10 +53,10 @@ async def test_four_years_of_expiry(services: Services, clock: FixedClock) -> No
     hold_id: list[int] = []
 
     async def earn(amount: int, key: str) -> None:
-        await services.db.transaction(lambda s: ledger.earn(s, community_id=c, person_id=v, amount=amount, key=key))
+        await services.db.run(services.db.transaction, lambda s: ledger.earn(s, community_id=c, person_id=v, amount=amount, key=key))
 
     async def hold() -> None:
-        hold_id.append((await services.db.transaction(
+        hold_id.append((await services.db.run(services.db.transaction, 
             lambda s: ledger.hold(s, community_id=c, person_id=v, amount=60, key="hold-1")
         )).id)
 
@@ -66,7 +66,7 @@ async def test_four_years_of_expiry(services: Services, clock: FixedClock) -> No
         date(2027, 6, 20): lambda: services.points.gift(v, c, w.volunteers[1], 30, "gift-1"),
         date(2028, 1, 15): lambda: earn(40, "lot-c"),
         date(2029, 11, 5): hold,
-        date(2029, 12, 10): lambda: services.db.transaction(
+        date(2029, 12, 10): lambda: services.db.run(services.db.transaction, 
             lambda s: ledger.void(s, pending_id=hold_id[0], key="void-1")),
     }
     job = load_jobs()["expire-points"]
@@ -81,12 +81,12 @@ async def test_four_years_of_expiry(services: Services, clock: FixedClock) -> No
             await events[day]()
         day += timedelta(days=1)
 
-    async with services.db.uow() as uow:
-        expired = (await uow.session.execute(
+    with services.db.uow() as session:
+        expired = (session.execute(
             select(Transfer.amount, Transfer.created_at, Transfer.idempotency_key)
             .where(Transfer.kind == "expire_points").order_by(Transfer.id)
         )).all()
-        notices = (await uow.session.execute(
+        notices = (session.execute(
             select(Notification.key, Notification.params, Notification.created_at)
             .where(Notification.person_id == v, Notification.key.like("expiry.%")).order_by(Notification.id)
         )).all()
@@ -115,8 +115,8 @@ async def test_four_years_of_expiry(services: Services, clock: FixedClock) -> No
     await ledger_invariants(services, c)
     # The report's ledger sheet shows what expired each month, and still balances.
     for (year, month), amount in {(2029, 12): 10, (2030, 1): 60, (2030, 2): 0, (2030, 3): 50, (2030, 6): 30}.items():
-        async with services.db.uow() as uow:
-            summary = await read_ledger_summary(uow.session, c, ReportMonth(year, month, "Asia/Shanghai"))
+        with services.db.uow() as session:
+            summary = read_ledger_summary(session, c, Month(year, month, "Asia/Shanghai"))
         assert (summary.expired, summary.difference) == (amount, 0), (year, month)
     said = await chat.say("volunteer1", "/balance")
     assert "可用积分：40" in said.text and "40 分将于 2031-01-01 到期" in said.text
@@ -127,7 +127,7 @@ async def test_off_by_default_and_switching_off(services: Services, clock: Fixed
     w = await make_world(services)
     chat = Chat(services)
     assert (await chat.say("worker1", "/expiry")).keys == ["expiry.show_off"]
-    await services.db.transaction(lambda s: services.ledger.earn(
+    await services.db.run(services.db.transaction, lambda s: services.ledger.earn(
         s, community_id=w.community_id, person_id=w.volunteer, amount=30, key="old"))
     assert (await chat.say("volunteer1", "/balance")).keys == ["balance.show"]  # no expiry line
     assert (await chat.say("worker1", "/expiry 0x")).keys == ["expiry.usage"]

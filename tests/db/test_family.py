@@ -44,14 +44,14 @@ async def _named(services: Services, w: World, name: str) -> int:
 
 
 async def _audit_actions(services: Services) -> list[str]:
-    async with services.db.uow() as uow:
-        return list(await uow.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
+    with services.db.uow() as session:
+        return list(session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
 
 
 async def test_link_by_code_act_for_redeem_and_come_back(services: Services, w: World) -> None:
     chat = Chat(services)
     grandma = await _grandma(services, w)
-    await services.db.transaction(lambda s: services.ledger.earn(
+    await services.db.run(services.db.transaction, lambda s: services.ledger.earn(
         s, community_id=w.other_community_id, person_id=grandma, amount=120, key="fund-grandma"
     ))
     rice = await services.shop.add_item(w.other_worker, w.other_community_id, "大米5kg", 100, 5)
@@ -69,9 +69,9 @@ async def test_link_by_code_act_for_redeem_and_come_back(services: Services, w: 
     done = await chat.say("volunteer1", f"/redeem I{rice.id} 1")
     assert done.keys == ["redeem.submitted"], done.text
     assert await account(services, w.other_community_id, grandma) == (120, 100)
-    async with services.db.uow() as uow:
-        r = (await uow.session.scalars(select(Redemption))).one()
-        hold = await uow.session.get(Transfer, r.hold_transfer_id)
+    with services.db.uow() as session:
+        r = (session.scalars(select(Redemption))).one()
+        hold = session.get(Transfer, r.hold_transfer_id)
     assert (r.person_id, r.proxy_id, hold.actor_id) == (grandma, w.volunteer, w.volunteer)
     await chat.say("otherworker", f"/approve_order R{r.id}")
     assert "shop.notify.approved" in await notification_keys(services, w.volunteer)
@@ -143,7 +143,7 @@ async def test_who_may_act_for_a_relative(services: Services, w: World, who: str
     community (otherworker) may."""
     chat = Chat(services)
     grandma = await _grandma(services, w)
-    await services.db.transaction(lambda s: services.ledger.earn(
+    await services.db.run(services.db.transaction, lambda s: services.ledger.earn(
         s, community_id=w.other_community_id, person_id=grandma, amount=50, key="fund-grandma"
     ))
     soap = await services.shop.add_item(w.other_worker, w.other_community_id, "肥皂", 10, 5)
@@ -159,8 +159,8 @@ async def test_who_may_act_for_a_relative(services: Services, w: World, who: str
     # She is no one they may see: not found in their community, or not family.
     assert said.keys in (["error.no_such_person"], ["error.not_family"]), said.text
     assert await snapshot(services) == before
-    async with services.db.uow() as uow:
-        assert await uow.session.scalar(select(FamilyLink.id).where(FamilyLink.relative_id == grandma)) is not None
+    with services.db.uow() as session:
+        assert session.scalar(select(FamilyLink.id).where(FamilyLink.relative_id == grandma)) is not None
     # Forged: service calls naming the relative directly are refused by the one rule too.
     proxy = await person(services, who)
     with pytest.raises(NotAllowed) as refused:

@@ -27,7 +27,7 @@ async def test_member_and_relative_spend_the_same_points_at_once(services: Servi
     await services.family.link(w.worker, w.community_id, w.volunteer, grandma)
     rice = await services.shop.add_item(w.worker, w.community_id, "大米", 80, None)
     for round_ in range(ROUNDS):
-        await services.db.transaction(lambda s, r=round_: services.ledger.earn(  # 100, then 80 more a round
+        await services.db.run(services.db.transaction, lambda s, r=round_: services.ledger.earn(  # 100, then 80 more a round
             s, community_id=w.community_id, person_id=grandma, amount=100 if r == 0 else 80, key=f"fund-{r}"))
         # She redeems in her own chat while her grandson redeems for her: 80 each.
         results = await asyncio.gather(
@@ -66,10 +66,10 @@ async def test_two_workers_approve_and_two_accept_the_same_move(services: Servic
         assert sorted(a.changed for a in accepts) == [False, True]  # type: ignore[union-attr]
         assert await account(services, w.community_id, volunteer) == (0, 0)
         assert await account(services, w.other_community_id, volunteer) == (50 + round_, 0)
-        async with services.db.uow() as uow:
-            legs = await uow.session.scalar(select(func.count()).select_from(Transfer).where(
+        with services.db.uow() as session:
+            legs = session.scalar(select(func.count()).select_from(Transfer).where(
                 Transfer.ref_type == "move", Transfer.ref_id == move.id))
-            decided = list(await uow.session.scalars(select(AuditEntry.action).where(
+            decided = list(session.scalars(select(AuditEntry.action).where(
                 AuditEntry.subject_type == "move", AuditEntry.subject_id == move.id)))
         assert legs == 2  # out of the old community and into the new one, once
         assert sorted(decided) == ["relocation.accept", "relocation.approve", "relocation.request"]

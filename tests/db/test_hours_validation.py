@@ -39,8 +39,8 @@ async def _submit(services: Services, w: World, *, who: int | None = None, minut
 
 
 async def _earn_transfers(services: Services, log_id: int) -> int:
-    async with services.db.uow() as uow:
-        return await uow.session.scalar(
+    with services.db.uow() as session:
+        return session.scalar(
             select(func.count()).select_from(Transfer).where(
                 Transfer.kind == "earn", Transfer.ref_type == "log", Transfer.ref_id == log_id
             )
@@ -278,8 +278,8 @@ async def test_a_worker_records_an_event_for_several_volunteers(services: Servic
     for v, d in zip(w.volunteers, decisions, strict=True):
         assert (await services.points.balance(v, w.community_id)).posted == 30
         assert await _earn_transfers(services, d.log.id) == 1
-    async with services.db.uow() as uow:
-        rows = (await uow.session.execute(
+    with services.db.uow() as session:
+        rows = (session.execute(
             select(ServiceLog.event_name, ServiceLog.submitted_by_id, ServiceLog.decided_by_id)
             .where(ServiceLog.id.in_([d.log.id for d in decisions]))
         )).all()
@@ -335,8 +335,8 @@ async def test_the_day_limit_holds_when_two_submissions_race(services: Services,
     refusals = [r for r in results if isinstance(r, BaseException)]
     assert len(refusals) == 1 and isinstance(refusals[0], InvalidInput), results
     assert refusals[0].key == "error.day_limit"
-    async with services.db.uow() as uow:
-        logged = await uow.session.scalar(
+    with services.db.uow() as session:
+        logged = session.scalar(
             select(func.sum(ServiceLog.minutes)).where(ServiceLog.person_id == w.volunteer)
         )
     assert logged == 10 * 60

@@ -14,8 +14,8 @@ from tests.world import make_world
 
 
 async def _count(services: Services, table: type) -> int:
-    async with services.db.uow() as uow:
-        return await uow.session.scalar(select(func.count()).select_from(table))
+    with services.db.uow() as session:
+        return session.scalar(select(func.count()).select_from(table))
 
 
 async def test_reusing_an_adjustment_key_with_another_reason_is_refused(services: Services) -> None:

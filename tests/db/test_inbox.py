@@ -29,8 +29,8 @@ async def test_a_second_store_of_the_same_platform_id_is_a_duplicate(services: S
     other = await services.inbox.store("wechat", "7", "o1", update(7))  # another channel's 7
     assert (first.duplicate, again.duplicate, other.duplicate) == (False, True, False)
     assert again.id == first.id != other.id
-    async with services.db.read() as uow:
-        payload = await uow.session.scalar(select(InboxEntry.payload).where(InboxEntry.id == first.id))
+    with services.db.read() as session:
+        payload = session.scalar(select(InboxEntry.payload).where(InboxEntry.id == first.id))
     assert payload == update(7)
 
 
@@ -41,7 +41,7 @@ async def test_one_person_at_a_time_in_order_and_others_alongside(services: Serv
     assert [(e.platform_id, e.sender) for e in batch] == [("1", "a"), ("3", "b"), ("5", "c")]
     assert await services.inbox.claim("w2", 10, 30, ("telegram",)) == []  # a's next waits for a's first
     first = batch[0]
-    await services.db.transaction(lambda s: services.inbox.settle(s, first, None))
+    await services.db.run(services.db.transaction, lambda s: services.inbox.sync.settle(s, first, None))
     [nxt] = await services.inbox.claim("w2", 10, 30, ("telegram",))
     assert nxt.platform_id == "2"
     assert await services.inbox.claim("w2", 10, 30, ("wechat",)) == []  # only the channels asked for
@@ -56,8 +56,8 @@ async def test_a_crashed_claim_comes_back_after_its_lease_and_the_old_holder_can
     [again] = await services.inbox.claim("w2", 1, 30, ("telegram",))
     assert again.id == lost.id and again.token != lost.token
     with pytest.raises(LeaseLost):
-        await services.db.transaction(lambda s: services.inbox.settle(s, lost, {"calls": []}))
-    await services.db.transaction(lambda s: services.inbox.settle(s, again, {"calls": ["hi"]}))
+        await services.db.run(services.db.transaction, lambda s: services.inbox.sync.settle(s, lost, {"calls": []}))
+    await services.db.run(services.db.transaction, lambda s: services.inbox.sync.settle(s, again, {"calls": ["hi"]}))
     await services.inbox.replied(again, 1)
     assert (await services.inbox.result("telegram", "1")).status == "done"
 
@@ -100,7 +100,7 @@ async def test_a_reply_held_for_a_passive_answer_is_taken_once_or_pushed_later(
     [entry] = await services.inbox.claim("w", 1, 30, ("wechat",))
     waiting = asyncio.create_task(services.inbox.wait(entry.id, 5))
     await asyncio.sleep(0.01)
-    await services.db.transaction(lambda s: services.inbox.settle(s, entry, {"text": "hi"}, hold=4.5))
+    await services.db.run(services.db.transaction, lambda s: services.inbox.sync.settle(s, entry, {"text": "hi"}, hold=4.5))
     services.inbox.signal(entry.id)
     result = await waiting
     assert (result.status, result.reply) == ("handled", {"text": "hi"})
@@ -112,7 +112,7 @@ async def test_a_reply_held_for_a_passive_answer_is_taken_once_or_pushed_later(
 
     await services.inbox.store("wechat", "m2", "o1", update(2))
     [late] = await services.inbox.claim("w", 1, 30, ("wechat",))
-    await services.db.transaction(lambda s: services.inbox.settle(s, late, {"text": "slow"}, hold=4.5))
+    await services.db.run(services.db.transaction, lambda s: services.inbox.sync.settle(s, late, {"text": "slow"}, hold=4.5))
     assert await services.inbox.wait(late.id, 0.01) is not None
     clock.advance(seconds=5)
     [push] = await services.inbox.claim("w", 1, 30, ("wechat",))  # nobody took it: a worker pushes it
@@ -123,12 +123,12 @@ async def test_a_reply_held_for_a_passive_answer_is_taken_once_or_pushed_later(
 
 async def test_reply_outcomes(services: Services, clock: FixedClock) -> None:
     w = await make_world(services)
-    async with services.db.read() as uow:
-        identity = (await uow.session.execute(select(Identity).where(Identity.person_id == w.volunteer))).scalar_one()
+    with services.db.read() as session:
+        identity = (session.execute(select(Identity).where(Identity.person_id == w.volunteer))).scalar_one()
     channel, sender = identity.channel, identity.external_id
     await services.inbox.store(channel, "1", sender, update(1))
     [entry] = await services.inbox.claim("w", 1, 30, (channel,))
-    await services.db.transaction(lambda s: services.inbox.settle(s, entry, {"calls": [1, 2, 3]}))
+    await services.db.run(services.db.transaction, lambda s: services.inbox.sync.settle(s, entry, {"calls": [1, 2, 3]}))
     from dataclasses import replace
 
     entry = replace(entry, status="handled", reply={"calls": [1, 2, 3]})
@@ -138,17 +138,17 @@ async def test_reply_outcomes(services: Services, clock: FixedClock) -> None:
     [entry] = await services.inbox.claim("w", 1, 30, (channel,))
     assert entry.reply_sent == 1  # resumes after what went out
     assert await services.inbox.outcome(entry, Unreachable("blocked", parts=0))
-    async with services.db.read() as uow:
-        assert await uow.session.scalar(select(Identity.unreachable_at).where(Identity.id == identity.id)) is not None
+    with services.db.read() as session:
+        assert session.scalar(select(Identity.unreachable_at).where(Identity.id == identity.id)) is not None
     # Their notifications wait; writing to us again makes the person reachable again, once that
     # message has been answered (an answer may carry what waited itself: outbox.take_in).
-    await services.db.transaction(lambda s: notify(s, clock, w.volunteer, "lang.set"))
+    await services.db.run(services.db.transaction, lambda s: notify(s, clock, w.volunteer, "lang.set"))
     assert await services.outbox.claim(channel, "p", person_id=w.volunteer) == []
     clock.advance(seconds=1)
     await services.inbox.store(channel, "2", sender, update(2))
     assert await services.outbox.claim(channel, "p", person_id=w.volunteer) == []
     [again] = await services.inbox.claim("w", 1, 30, (channel,))
-    await services.db.transaction(lambda s: services.inbox.settle(s, again, None))
+    await services.db.run(services.db.transaction, lambda s: services.inbox.sync.settle(s, again, None))
     [note] = await services.outbox.claim(channel, "p", person_id=w.volunteer)
     assert note.text.key == "lang.set"
 
@@ -186,8 +186,8 @@ async def test_outbox_claims_with_a_lease_and_records_outcomes(services: Service
     await services.outbox.take("console", person_id=w.worker)
     assert await services.outbox.claim("console", "p2", person_id=w.volunteer) == []  # waits while unreachable
     await services.outbox.take("console", person_id=w.worker2)
-    async with services.db.read() as uow:
-        waiting = (await uow.session.scalars(select(Notification.key).where(
+    with services.db.read() as session:
+        waiting = (session.scalars(select(Notification.key).where(
             Notification.person_id == w.volunteer, Notification.delivered_at.is_(None)))).all()
     assert sorted(waiting) == ["notify.log_approved", "notify.log_rejected"]
 
@@ -198,7 +198,7 @@ async def test_handled_updates_are_forgotten_after_a_week(services: Services, cl
     await services.inbox.store("telegram", "1", "a", update(1))
     await services.inbox.store("telegram", "2", "b", update(2))
     [first, _] = await services.inbox.claim("w", 2, 30, ("telegram",))
-    await services.db.transaction(lambda s: services.inbox.settle(s, first, None))
+    await services.db.run(services.db.transaction, lambda s: services.inbox.sync.settle(s, first, None))
     clock.advance(days=8)
     assert await jobs.load()["inbox-prune"].run(services, clock.now(), {}) == "inbox-prune: 1 handled updates forgotten"
     assert await services.inbox.result("telegram", "1") is None
@@ -209,14 +209,14 @@ async def test_a_coalesced_message_takes_every_waiting_row_of_its_kind(services:
     w = await make_world(services)
     await services.outbox.take("console")
     for n in range(30):
-        await services.db.transaction(lambda s: notify(s, clock, w.worker, "notify.pending_logs", coalesce="pending",
+        await services.db.run(services.db.transaction, lambda s: notify(s, clock, w.worker, "notify.pending_logs", coalesce="pending",
                                                        count=1))
     [d] = await services.outbox.claim("console", "p", limit=5, person_id=w.worker)
     assert d.count == 30 and len(d.ids) == 30  # not only the five that fitted in the batch
     await services.outbox.record(d, Sent())
-    await services.db.transaction(lambda s: notify(s, clock, w.worker, "notify.pending_logs", coalesce="pending",
+    await services.db.run(services.db.transaction, lambda s: notify(s, clock, w.worker, "notify.pending_logs", coalesce="pending",
                                                    count=1))
-    await services.db.transaction(lambda s: notify(s, clock, w.worker, "lang.set"))
+    await services.db.run(services.db.transaction, lambda s: notify(s, clock, w.worker, "lang.set"))
     [other] = await services.outbox.claim("console", "p", limit=1, person_id=w.worker)
     assert other.text.key == "lang.set"  # the held-back row does not block what is due
 
@@ -229,6 +229,6 @@ async def test_renewing_a_claim_leaves_a_held_passive_answer_to_the_webhook(serv
     await services.inbox.store("wechat", "2", "b", update(2))
     first, second = await services.inbox.claim("w", 2, 30, ("wechat",))
     assert first.token == second.token
-    await services.db.transaction(lambda s: services.inbox.settle(s, first, {"messages": [{"text": "hi"}]}, hold=4))
+    await services.db.run(services.db.transaction, lambda s: services.inbox.sync.settle(s, first, {"messages": [{"text": "hi"}]}, hold=4))
     await services.inbox.renew([second.token], 30)
     assert await services.inbox.take_reply(first.id) == {"messages": [{"text": "hi"}]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from bot.services import Services
 from tests.world import make_world
 
@@ -10,7 +11,7 @@ BIG = 10**12  # beyond 32 bits
 
 async def test_large_amounts_move_through_every_transfer(services: Services) -> None:
     w = await make_world(services)
-    tx = services.db.transaction
+    tx = functools.partial(services.db.run, services.db.transaction)
     await tx(lambda s: services.ledger.earn(s, community_id=w.community_id, person_id=w.volunteer, amount=3 * BIG, key="big-earn"))
     await services.points.gift(w.volunteer, w.community_id, w.volunteers[1], BIG, key="big-gift")
     hold = await tx(lambda s: services.ledger.hold(s, community_id=w.community_id, person_id=w.volunteer, amount=BIG, key="big-hold"))

@@ -8,7 +8,6 @@ from datetime import date
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.util.concurrency import greenlet_spawn
 
 from bot.errors import InsufficientPoints
 from bot.services import Services
@@ -23,15 +22,15 @@ PRICE = 7
 
 
 async def _fund(services: Services, w: World, person_id: int, amount: int) -> None:
-    await services.db.transaction(lambda s: services.ledger.earn(
+    await services.db.run(services.db.transaction, lambda s: services.ledger.earn(
         s, community_id=w.community_id, person_id=person_id, amount=amount, key=f"fund:{person_id}"
     ))
 
 
 async def _account(services: Services, w: World, person_id: int) -> tuple[int, int]:
     """(posted, pending) as stored, read in a fresh transaction."""
-    async with services.db.uow() as uow:
-        row = (await uow.session.execute(
+    with services.db.uow() as session:
+        row = (session.execute(
             select(Account.posted, Account.pending)
             .where(Account.community_id == w.community_id, Account.person_id == person_id)
         )).one()
@@ -39,11 +38,11 @@ async def _account(services: Services, w: World, person_id: int) -> tuple[int, i
 
 
 async def _count_transfers(services: Services, **where: object) -> int:
-    async with services.db.uow() as uow:
+    with services.db.uow() as session:
         stmt = select(func.count()).select_from(Transfer)
         for column, value in where.items():
             stmt = stmt.where(getattr(Transfer, column) == value)
-        return await uow.session.scalar(stmt)
+        return session.scalar(stmt)
 
 
 def _split(results: list[object]) -> tuple[list[object], list[BaseException]]:
@@ -57,7 +56,7 @@ async def test_fifty_concurrent_holds_only_ten_fit(services: Services) -> None:
     await _fund(services, w, w.volunteer, AFFORDABLE * PRICE)
 
     def hold(i: int):
-        return services.db.transaction(lambda s: services.ledger.hold(
+        return services.db.run(services.db.transaction, lambda s: services.ledger.hold(
             s, community_id=w.community_id, person_id=w.volunteer, amount=PRICE, key=f"race-hold:{i}"
         ))
 
@@ -109,8 +108,8 @@ async def test_concurrent_gifts_and_donations_drain_one_account_exactly(services
     assert all(isinstance(e, InsufficientPoints) for e in failed), {type(e).__name__ for e in failed}
     assert await _account(services, w, giver) == (0, 0)
     received = [(await _account(services, w, p))[0] for p in (friend, cousin)]
-    async with services.db.uow() as uow:
-        pool = await uow.session.scalar(
+    with services.db.uow() as session:
+        pool = session.scalar(
             select(Account.posted).where(Account.community_id == w.community_id, Account.kind == "pool")
         )
     # Every point that left the giver arrived somewhere, once.
@@ -125,10 +124,10 @@ async def test_a_connection_back_in_the_pool_never_keeps_the_write_lock(services
     if not services.db.sqlite:
         pytest.skip("SQLite's write lock")
     w = await make_world(services, volunteers=1)
-    pooled = await services.db.engine.raw_connection()
+    pooled = services.db.engine.raw_connection()
     driver = pooled.driver_connection
-    await driver.execute("BEGIN IMMEDIATE")
-    await greenlet_spawn(pooled.close)
+    driver.execute("BEGIN IMMEDIATE")
+    pooled.close()
     assert not driver.in_transaction
     # Another writer gets the lock at once (it would wait out busy_timeout otherwise).
     await asyncio.wait_for(_fund(services, w, w.volunteer, 5), timeout=5)

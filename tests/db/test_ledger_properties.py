@@ -114,10 +114,10 @@ class Bank:
         for p in self.people:
             await s.people.join(p, code)
 
-        async def ids(session):
-            return [await s.ledger.person_account(session, community.id, p) for p in self.people]
+        def ids(session):
+            return [s.ledger.person_account(session, community.id, p) for p in self.people]
 
-        self.accounts = await s.db.transaction(ids)
+        self.accounts = await s.db.run(s.db.transaction, ids)
 
     def key(self) -> str:
         self.steps += 1
@@ -130,19 +130,19 @@ class Bank:
         s, cid, name = self.services, self.community_id, op[0]
         if name == "earn":
             _, who, amount = op
-            return (lambda key: s.db.transaction(lambda ses: s.ledger.earn(
+            return (lambda key: s.db.run(s.db.transaction, lambda ses: s.ledger.earn(
                 ses, community_id=cid, person_id=self.people[who], amount=amount, key=key
             ))), None
         if name == "hold":
             _, who, amount = op
-            return (lambda key: s.db.transaction(lambda ses: s.ledger.hold(
+            return (lambda key: s.db.run(s.db.transaction, lambda ses: s.ledger.hold(
                 ses, community_id=cid, person_id=self.people[who], amount=amount, key=key
             ))), self._unless_affordable(who, amount)
         if name in ("post", "void", "expire"):
             hold = self.holds[op[1] % len(self.holds)]
             resolve = getattr(s.ledger, name)
             expected = AlreadyDecided if hold.id in self.resolved else None
-            return (lambda key: s.db.transaction(lambda ses: resolve(ses, pending_id=hold.id, key=key))), expected
+            return (lambda key: s.db.run(s.db.transaction, lambda ses: resolve(ses, pending_id=hold.id, key=key))), expected
         if name == "adjust":
             _, who, amount = op
             return (lambda key: s.points.adjust(self.worker, cid, self.people[who], amount, "correction", key)), (
@@ -228,23 +228,23 @@ class Bank:
 
     async def snapshot(self) -> tuple:
         """Everything a balance-changing step could write."""
-        async with self.services.db.uow() as uow:
-            run = uow.session.execute
-            accounts = (await run(text(
+        with self.services.db.uow() as session:
+            run = session.execute
+            accounts = (run(text(
                 "SELECT id, posted, pending FROM accounts WHERE community_id = :c ORDER BY id"
             ), {"c": self.community_id})).all()
             counts = [
-                (await run(text(f"SELECT count(*) FROM {table}"))).scalar_one()
+                (run(text(f"SELECT count(*) FROM {table}"))).scalar_one()
                 for table in ("transfers", "audit_log", "notifications")
             ]
             return tuple(map(tuple, accounts)), tuple(counts)
 
     async def check(self) -> None:
-        async with self.services.db.uow() as uow:
-            run = uow.session.execute
+        with self.services.db.uow() as session:
+            run = session.execute
             # Posted balances of all accounts, every community together, sum to zero.
-            assert (await run(text("SELECT coalesce(sum(posted), 0) FROM accounts"))).scalar_one() == 0
-            rows = (await run(text(
+            assert (run(text("SELECT coalesce(sum(posted), 0) FROM accounts"))).scalar_one() == 0
+            rows = (run(text(
                 """
                 SELECT a.id, a.kind, a.posted, a.pending,
                   coalesce((SELECT sum(t.amount) FROM transfers t
@@ -259,7 +259,7 @@ class Bank:
                 FROM accounts a WHERE a.community_id = :c
                 """
             ), {"c": self.community_id})).all()
-            resolutions = (await run(text(
+            resolutions = (run(text(
                 "SELECT max(n) FROM (SELECT count(*) AS n FROM transfers WHERE community_id = :c"
                 " AND pending_id IS NOT NULL GROUP BY pending_id) per_hold"
             ), {"c": self.community_id})).scalar_one()
@@ -294,7 +294,7 @@ async def test_the_invariant_check_catches_a_tampered_balance(services: Services
     await bank.open()
     await bank.step(("earn", 0, 10))
     await bank.check()
-    await services.db.transaction(lambda s: s.execute(
+    await services.db.run(services.db.transaction, lambda s: s.execute(
         text("UPDATE accounts SET posted = posted + 1 WHERE id = :a"), {"a": bank.accounts[0]}
     ))
     with pytest.raises(AssertionError):
@@ -360,12 +360,12 @@ class District:
 
     async def account(self, who: int, community: int | None = None) -> int:
         cid = self.communities[self.home[who] if community is None else community]
-        return await self.services.db.transaction(
+        return await self.services.db.run(self.services.db.transaction, 
             lambda s: self.services.ledger.open_person_account(s, cid, self.people[who])
         )
 
     async def clearing(self, community: int) -> int:
-        return await self.services.db.transaction(
+        return await self.services.db.run(self.services.db.transaction, 
             lambda s: self.services.ledger._ensure_account(s, self.communities[community], "clearing", None)
         )
 
@@ -384,13 +384,13 @@ class District:
         if name == "earn":
             _, who, amount = op
             cid = self.communities[self.home[who]]
-            result = await s.db.transaction(lambda ses: s.ledger.earn(
+            result = await s.db.run(s.db.transaction, lambda ses: s.ledger.earn(
                 ses, community_id=cid, person_id=self.people[who], amount=amount, key=self.key()))
             self.model.apply(result)
         elif name == "hold":
             _, who, amount = op
             cid = self.communities[self.home[who]]
-            run = lambda key: s.db.transaction(lambda ses: s.ledger.hold(  # noqa: E731
+            run = lambda key: s.db.run(s.db.transaction, lambda ses: s.ledger.hold(  # noqa: E731
                 ses, community_id=cid, person_id=self.people[who], amount=amount, key=key))
             if await self.available(who) < amount:
                 await self.refused(run, InsufficientPoints)
@@ -404,7 +404,7 @@ class District:
                 return
             hold = open_holds[op[1] % len(open_holds)]
             resolve = getattr(s.ledger, name)
-            result = await s.db.transaction(lambda ses: resolve(ses, pending_id=hold.id, key=self.key()))
+            result = await s.db.run(s.db.transaction, lambda ses: resolve(ses, pending_id=hold.id, key=self.key()))
             self.model.apply(result)
             self.resolved.add(hold.id)
         elif name == "gift":
@@ -417,7 +417,7 @@ class District:
             giver, amount, key, first = self.gifts[op[1] % len(self.gifts)]
             before = await self.snapshot()
             # The giver may have moved since; the replay names the community the gift came from.
-            cid = (await self.services.db.transaction(
+            cid = (await self.services.db.run(self.services.db.transaction, 
                 lambda ses: ses.get(models.Account, first.debit_account_id))).community_id
             again = await s.points.gift(self.people[giver], cid, self.people[giver ^ 1], amount, key)
             assert again == replace(first, replayed=True)
@@ -470,11 +470,11 @@ class District:
     async def days_pass(self, days: int) -> None:
         """The expiry job runs; what it expired is read back, and none of it was held."""
         self.clock.advance(days=days)
-        async with self.services.db.uow() as uow:
-            last = await uow.session.scalar(select(func.max(models.Transfer.id))) or 0
+        with self.services.db.uow() as session:
+            last = session.scalar(select(func.max(models.Transfer.id))) or 0
         await self.services.expiry.run(self.clock.now(), only=self.communities)
-        async with self.services.db.uow() as uow:
-            expired = (await uow.session.execute(
+        with self.services.db.uow() as session:
+            expired = (session.execute(
                 select(models.Transfer.debit_account_id, models.Transfer.credit_account_id, models.Transfer.amount)
                 .where(models.Transfer.id > last, models.Transfer.kind == "expire_points",
                        models.Transfer.community_id.in_(self.communities))
@@ -491,32 +491,32 @@ class District:
         assert await self.snapshot() == before
 
     async def snapshot(self) -> tuple:
-        async with self.services.db.uow() as uow:
-            run = uow.session.execute
-            accounts = (await run(select(models.Account.id, models.Account.posted, models.Account.pending)
+        with self.services.db.uow() as session:
+            run = session.execute
+            accounts = (run(select(models.Account.id, models.Account.posted, models.Account.pending)
                                   .where(models.Account.community_id.in_(self.communities))
                                   .order_by(models.Account.id))).all()
-            counts = [(await run(text(f"SELECT count(*) FROM {t}"))).scalar_one()
+            counts = [(run(text(f"SELECT count(*) FROM {t}"))).scalar_one()
                       for t in ("transfers", "community_moves", "audit_log")]
             return tuple(map(tuple, accounts)), tuple(counts)
 
     async def check(self) -> None:
-        async with self.services.db.uow() as uow:
-            run = uow.session.execute
+        with self.services.db.uow() as session:
+            run = session.execute
             # The district as a whole, and each community with its clearing account, sum to zero.
-            assert (await run(text("SELECT coalesce(sum(posted), 0) FROM accounts"))).scalar_one() == 0
+            assert (run(text("SELECT coalesce(sum(posted), 0) FROM accounts"))).scalar_one() == 0
             for cid in self.communities:
-                total = (await run(text("SELECT coalesce(sum(posted), 0) FROM accounts WHERE community_id = :c"),
+                total = (run(text("SELECT coalesce(sum(posted), 0) FROM accounts WHERE community_id = :c"),
                                    {"c": cid})).scalar_one()
                 assert total == 0, f"community {cid}'s books do not balance"
             # No transfer crosses a community: both its accounts are in the transfer's community.
-            crossing = (await run(text(
+            crossing = (run(text(
                 "SELECT count(*) FROM transfers t JOIN accounts d ON d.id = t.debit_account_id"
                 " JOIN accounts c ON c.id = t.credit_account_id"
                 " WHERE d.community_id != t.community_id OR c.community_id != t.community_id"
             ))).scalar_one()
             assert crossing == 0
-            rows = (await run(select(models.Account.id, models.Account.kind, models.Account.posted,
+            rows = (run(select(models.Account.id, models.Account.kind, models.Account.posted,
                                      models.Account.pending)
                               .where(models.Account.community_id.in_(self.communities)))).all()
         for r in rows:

@@ -45,10 +45,10 @@ def _with_changes(add_table: bool = False, add_column: bool = False, widen_phone
 async def _run(url: str, fn, *args):  # noqa: ANN001, ANN202 - a sync callable run on the connection
     engine = make_engine(url)
     try:
-        async with engine.connect() as connection:
-            return await connection.run_sync(fn, *args)
+        with engine.connect() as connection:
+            return fn(connection, *args)
     finally:
-        await engine.dispose()
+        engine.dispose()
 
 
 async def test_models_and_migrations_agree(database_url: str) -> None:
@@ -65,16 +65,16 @@ async def test_the_agreement_check_notices_drift(database_url: str) -> None:
 async def test_a_column_only_in_the_database_is_noticed(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
-        async with engine.connect() as connection:
+        with engine.connect() as connection:
             # DDL inside a transaction that is rolled back: both databases support that.
-            transaction = await connection.begin()
-            await connection.execute(text("ALTER TABLE people ADD COLUMN nickname VARCHAR(20)"))
-            diff = await connection.run_sync(_diff, models.Base.metadata)
-            await transaction.rollback()
+            transaction = connection.begin()
+            connection.execute(text("ALTER TABLE people ADD COLUMN nickname VARCHAR(20)"))
+            diff = _diff(connection, models.Base.metadata)
+            transaction.rollback()
             assert [d[0] for d in diff] == ["remove_column"] and diff[0][3].name == "nickname"
-            assert await connection.run_sync(_diff, models.Base.metadata) == []
+            assert _diff(connection, models.Base.metadata) == []
     finally:
-        await engine.dispose()
+        engine.dispose()
 
 
 async def test_a_migrated_database_is_at_every_head(database_url: str) -> None:
@@ -109,9 +109,9 @@ async def test_sqlite_downgrades_to_nothing_and_back(tmp_path: Path) -> None:
 
     engine = make_engine(url)
     try:
-        async with engine.begin() as connection:
-            assert await connection.run_sync(down) <= {"alembic_version"}
+        with engine.begin() as connection:
+            assert down(connection) <= {"alembic_version"}
     finally:
-        await engine.dispose()
+        engine.dispose()
     await upgrade(url)
     assert await _run(url, _diff, models.Base.metadata) == []

@@ -34,8 +34,8 @@ def refused(services: Services, error: type[DomainError], key: str):  # noqa: AN
 
 
 async def _audit(services: Services, action: str) -> list[tuple]:
-    async with services.db.uow() as uow:
-        return [tuple(r) for r in (await uow.session.execute(
+    with services.db.uow() as session:
+        return [tuple(r) for r in (session.execute(
             select(AuditEntry.actor_id, AuditEntry.community_id, AuditEntry.subject_id, AuditEntry.details)
             .where(AuditEntry.action == action).order_by(AuditEntry.id)
         )).all()]
@@ -79,9 +79,9 @@ async def test_joining_makes_a_resident_with_an_account_and_is_idempotent(servic
     assert await world.table_contents(services, TABLES) == before
     balance = await services.points.balance(newcomer, w.community_id)
     assert (balance.posted, balance.pending) == (0, 0)
-    async with services.db.uow() as uow:
-        uses = await uow.session.scalar(select(InviteCode.uses).where(InviteCode.code == code))
-        acting_in = await uow.session.scalar(select(Person.community_id).where(Person.id == newcomer))
+    with services.db.uow() as session:
+        uses = session.scalar(select(InviteCode.uses).where(InviteCode.code == code))
+        acting_in = session.scalar(select(Person.community_id).where(Person.id == newcomer))
     assert (uses, acting_in) == (1, w.community_id)
 
 
@@ -103,7 +103,7 @@ async def test_a_used_up_invite_is_refused(services: Services, w: World) -> None
 
 async def test_an_expired_invite_is_refused(services: Services, w: World, clock: FixedClock) -> None:
     code = await services.people.create_invite(w.worker, w.community_id)
-    await services.db.transaction(lambda s: s.execute(
+    await services.db.run(services.db.transaction, lambda s: s.execute(
         update(InviteCode).where(InviteCode.code == code).values(expires_at=clock.now() + timedelta(days=1))
     ))
     clock.advance(days=2)
@@ -125,8 +125,8 @@ async def test_an_invite_never_lowers_a_role(services: Services, w: World) -> No
 async def test_registering_with_real_name_and_phone_makes_a_volunteer(services: Services, w: World) -> None:
     member = await services.people.register_volunteer(w.resident, w.community_id, "  王  小明 ", "+86 138-0013-8000")
     assert (member.role, member.confirmed) == ("volunteer", True)
-    async with services.db.uow() as uow:
-        row = (await uow.session.execute(
+    with services.db.uow() as session:
+        row = (session.execute(
             select(Person.real_name, Person.phone).where(Person.id == w.resident)
         )).one()
     assert tuple(row) == ("王 小明", "13800138000")  # a mainland mobile number, without +86
@@ -163,7 +163,7 @@ async def test_registering_again_does_not_demote_a_worker(services: Services, w:
 
 async def _confirming_community(services: Services, w: World) -> None:
     # No service sets the flag yet (an admin setting); the test sets it directly.
-    await services.db.transaction(lambda s: s.execute(
+    await services.db.run(services.db.transaction, lambda s: s.execute(
         update(Community).where(Community.id == w.community_id).values(confirm_volunteers=True)
     ))
 
@@ -293,7 +293,7 @@ async def test_refused_notices_a_changed_value_not_only_a_new_row(services: Serv
     """The "wrote nothing" check compares contents: a refusal that renamed someone is caught."""
     with pytest.raises(AssertionError):
         async with refused(services, InvalidInput, "error.bad_name"):
-            async with services.db.uow() as uow:
-                await uow.session.execute(update(Person).where(Person.id == w.volunteer).values(display_name="改了"))
-                await uow.commit()
+            with services.db.uow() as session:
+                session.execute(update(Person).where(Person.id == w.volunteer).values(display_name="改了"))
+                session.commit()
             raise InvalidInput("error.bad_name")

@@ -15,7 +15,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from bot.charts import packaged_font
-from bot.clock import FixedClock
+from bot.clock import FixedClock, Month
 from bot.dialogs import Caller, Dialogs, Input
 from bot.dialogs.core import Reply
 from bot.errors import InvalidInput, NotAllowed
@@ -65,19 +65,19 @@ async def history(services: Services, w: World, clock: FixedClock) -> None:
     ledger = services.ledger
 
     async def hold(v: int, amount: int, key: str) -> int:
-        return (await services.db.transaction(lambda s: ledger.hold(s, community_id=c, person_id=v, amount=amount, key=key))).id
+        return (await services.db.run(services.db.transaction, lambda s: ledger.hold(s, community_id=c, person_id=v, amount=amount, key=key))).id
 
     posted = await hold(v1, 10, "hold-1")
-    await services.db.transaction(lambda s: ledger.post(s, pending_id=posted, key="post-1"))
+    await services.db.run(services.db.transaction, lambda s: ledger.post(s, pending_id=posted, key="post-1"))
     voided = await hold(v2, 5, "hold-2")
-    await services.db.transaction(lambda s: ledger.void(s, pending_id=voided, key="void-2"))
+    await services.db.run(services.db.transaction, lambda s: ledger.void(s, pending_id=voided, key="void-2"))
     await hold(v3, 4, "hold-3")
 
-    async def expire(s) -> None:
-        await ledger.transfer(s, community_id=c, debit=await ledger.person_account(s, c, v2),
-                              credit=await ledger.system_account(s, c, "expiry"), amount=2, kind="expire_points", key="exp-1")
+    def expire(s) -> None:
+        ledger.transfer(s, community_id=c, debit=ledger.person_account(s, c, v2),
+                              credit=ledger.system_account(s, c, "expiry"), amount=2, kind="expire_points", key="exp-1")
 
-    await services.db.transaction(expire)
+    await services.db.run(services.db.transaction, expire)
 
 
 async def ask(services: Services, handle: str, text: str) -> list[Reply]:
@@ -97,12 +97,12 @@ def rows_of(ws) -> list[tuple]:
 
 async def expected(services: Services, w: World) -> dict:
     """What the report must say, computed straight from the rows."""
-    async with services.db.uow() as uow:
-        s = uow.session
-        logs = (await s.execute(select(ServiceLog).where(ServiceLog.community_id == w.community_id))).scalars().all()
-        transfers = (await s.execute(select(Transfer).where(Transfer.community_id == w.community_id))).scalars().all()
-        accounts = {a.id: a for a in (await s.execute(select(Account).where(Account.community_id == w.community_id))).scalars()}
-        names = {p.id: p.display_name for p in (await s.execute(select(Person))).scalars()}
+    with services.db.uow() as session:
+        s = session
+        logs = (s.execute(select(ServiceLog).where(ServiceLog.community_id == w.community_id))).scalars().all()
+        transfers = (s.execute(select(Transfer).where(Transfer.community_id == w.community_id))).scalars().all()
+        accounts = {a.id: a for a in (s.execute(select(Account).where(Account.community_id == w.community_id))).scalars()}
+        names = {p.id: p.display_name for p in (s.execute(select(Person))).scalars()}
     people: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for log in logs:
         if log.status == "approved" and log.service_date <= date(2026, 11, 30):
@@ -215,8 +215,8 @@ async def test_every_total_in_the_xlsx_matches_the_database(services: Services, 
     assert categories["合计"] == (sum(g.minutes for g in november) / 60, len(november), sum(g.points for g in november))
     assert len(book["图表"]._images) == 1
 
-    async with services.db.uow() as uow:
-        audited = (await uow.session.execute(select(AuditEntry).where(AuditEntry.action == "export.report"))).scalars().all()
+    with services.db.uow() as session:
+        audited = (session.execute(select(AuditEntry).where(AuditEntry.action == "export.report"))).scalars().all()
     assert [(a.actor_id, a.community_id, a.details["month"], a.details["via"]) for a in audited] == [
         (w.worker, w.community_id, "2026-11", "chat"),
     ]
@@ -236,8 +236,8 @@ async def test_the_ledger_balances_month_after_month(services: Services, clock: 
 
 
 async def _flows(services: Services, w: World, year: int, month: int):
-    async with services.db.uow() as uow:
-        return await reports_module._flows(uow.session, w.community_id, reports_module.ReportMonth(year, month))
+    with services.db.uow() as session:
+        return reports_module._flows(session, w.community_id, Month(year, month))
 
 
 async def test_the_csv_files_carry_the_same_numbers(services: Services, clock: FixedClock, tmp_path: Path) -> None:
@@ -262,8 +262,8 @@ async def test_the_csv_files_carry_the_same_numbers(services: Services, clock: F
     want = await expected(services, w)
     ledger = dict(list(csv.reader(io.StringIO(files[tmp_path / "november-ledger.csv"].decode("utf-8-sig"))))[1:])
     assert int(ledger["月末流通积分"]) == want["ledger"]["closing"] and int(ledger["核对差额（应为 0）"]) == 0
-    async with services.db.uow() as uow:
-        audited = (await uow.session.execute(select(AuditEntry).where(AuditEntry.action == "export.report"))).scalars().all()
+    with services.db.uow() as session:
+        audited = (session.execute(select(AuditEntry).where(AuditEntry.action == "export.report"))).scalars().all()
     assert [(a.actor_id, a.details["format"], a.details["via"]) for a in audited] == [(None, "csv", "cli")]
 
 
@@ -307,8 +307,8 @@ async def test_who_may_export(services: Services, clock: FixedClock) -> None:
     assert (await ask(services, "worker1", "/report soon"))[0].text.key == "error.bad_month"
     with pytest.raises(InvalidInput):  # the CLI must name one of several communities
         await services.reports.export(None, "2026-11", "zh-CN", "xlsx")
-    async with services.db.uow() as uow:
-        audited = (await uow.session.execute(select(AuditEntry.actor_id).where(AuditEntry.action == "export.report"))).scalars().all()
+    with services.db.uow() as session:
+        audited = (session.execute(select(AuditEntry.actor_id).where(AuditEntry.action == "export.report"))).scalars().all()
     assert audited == [w.admin]  # refusals export nothing and log nothing
 
 
@@ -332,11 +332,11 @@ async def test_other_features_plug_their_sheets_in(services: Services, monkeypat
     w = await make_world(services)
     seen = []
 
-    async def stock(session, community_id, month, locale):
+    def stock(session, community_id, month, locale):
         seen.append((community_id, month.label, month.start, locale))
         return Sheet("stock", "爱心超市", (Column("商品"), Column("库存", "int")), [("大米", 12), ("食用油", 3)], ("合计", 15))
 
-    async def nothing(session, community_id, month, locale):
+    def nothing(session, community_id, month, locale):
         return None
 
     monkeypatch.setattr(reports_module, "REPORT_SECTIONS", [stock, nothing])

@@ -35,16 +35,16 @@ def new(w: World, who: int, *, payer: str = "own", minutes: int = 120, day: date
 
 async def transfers_of(services: Services, request_id: int) -> dict[str, tuple[int, str]]:
     """The request's ledger moves by the last part of their key: amount and phase."""
-    async with services.db.read() as uow:
-        rows = (await uow.session.execute(select(Transfer.idempotency_key, Transfer.amount, Transfer.phase).where(
+    with services.db.read() as session:
+        rows = (session.execute(select(Transfer.idempotency_key, Transfer.amount, Transfer.phase).where(
             Transfer.idempotency_key.like(f"request:Q{request_id}:%")))).all()
     return {key.rsplit(":", 1)[1]: (amount, phase) for key, amount, phase in rows}
 
 
 async def log_of(services: Services, request_id: int) -> ServiceLog:
-    async with services.db.read() as uow:
-        log_id = await uow.session.scalar(select(ServiceRequest.service_log_id).where(ServiceRequest.id == request_id))
-        return await uow.session.get(ServiceLog, log_id)
+    with services.db.read() as session:
+        log_id = session.scalar(select(ServiceRequest.service_log_id).where(ServiceRequest.id == request_id))
+        return session.get(ServiceLog, log_id)
 
 
 async def test_own_points_held_taken_done_accepted_paid_and_logged(services: Services, w: World) -> None:
@@ -117,8 +117,8 @@ async def test_pool_request_waits_for_a_worker_then_the_pool_pays(services: Serv
     r = (await services.requests.post(new(w, elder, payer="pool"))).request
     assert r.status == "approval"
     assert (await services.requests.board(helper, w.community_id)).requests == []
-    async with services.db.read() as uow:
-        assert [v.id for v in await waiting_for_workers(uow.session, w.community_id, services.clock.now())] == [r.id]
+    with services.db.read() as session:
+        assert [v.id for v in waiting_for_workers(session, w.community_id, services.clock.now())] == [r.id]
     with pytest.raises(NotAllowed):
         await services.requests.approve_pool(helper, r.id)
     granted = await services.requests.approve_pool(w.worker, r.id)
@@ -226,8 +226,8 @@ async def test_dispute_goes_to_a_worker_who_settles_up_to_the_hold(services: Ser
         await services.requests.settle(helper, r.id, 10)
     out = await services.requests.settle(w.worker, r.id, 10)
     assert (out.request.status, out.request.paid) == ("paid", 10)
-    async with services.db.read() as uow:
-        entry = await uow.session.scalar(select(AuditEntry).where(AuditEntry.action == "service_request.settle"))
+    with services.db.read() as session:
+        entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "service_request.settle"))
     assert (entry.actor_id, entry.subject_id, entry.details["amount"]) == (w.worker, r.id, 10)
     assert await account(services, w.community_id, elder) == (40, 0)
     assert await account(services, w.community_id, helper) == (10, 0)
@@ -255,11 +255,11 @@ async def test_three_days_without_an_answer_a_worker_decides(services: Services,
     await services.requests.done(helper, r.id, 120)
     with pytest.raises(InvalidInput, match="settle_early"):
         await services.requests.settle(w.worker, r.id, 20)
-    async with services.db.read() as uow:
-        assert await waiting_for_workers(uow.session, w.community_id, clock.now()) == []
+    with services.db.read() as session:
+        assert waiting_for_workers(session, w.community_id, clock.now()) == []
     clock.advance(days=3)
-    async with services.db.read() as uow:
-        assert [v.id for v in await waiting_for_workers(uow.session, w.community_id, clock.now())] == [r.id]
+    with services.db.read() as session:
+        assert [v.id for v in waiting_for_workers(session, w.community_id, clock.now())] == [r.id]
     assert (await services.requests.settle(w.worker, r.id, 20)).request.paid == 20
 
 
@@ -325,8 +325,8 @@ async def test_the_same_request_key_posts_once(services: Services, w: World) -> 
     first = await services.requests.post(new(w, w.resident, request_key="console:1"))
     again = await services.requests.post(new(w, w.resident, request_key="console:1"))
     assert (again.request.id, again.changed) == (first.request.id, False)
-    async with services.db.read() as uow:
-        assert await uow.session.scalar(select(func.count()).select_from(ServiceRequest)) == 1
+    with services.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(ServiceRequest)) == 1
     assert await account(services, w.community_id, w.resident) == (50, 20)
 
 
@@ -395,12 +395,12 @@ async def test_the_board_is_for_members_filters_by_category_and_grid_and_pages(s
     from models import Grid
 
     async def grid(name: str) -> int:
-        async def work(session) -> int:  # type: ignore[no-untyped-def]
+        def work(session) -> int:  # type: ignore[no-untyped-def]
             g = Grid(community_id=w.community_id, name=name)
             session.add(g)
-            await session.flush()
+            session.flush()
             return g.id
-        return await services.db.transaction(work)
+        return await services.db.run(services.db.transaction, work)
 
     east, west = await grid("东区"), await grid("西区")
     await fund(services, w, w.resident, 500)
@@ -457,8 +457,8 @@ async def test_pool_requests_and_disputes_count_as_decisions_on_time(services: S
     pool = (await services.requests.post(new(w, w.resident, payer="pool"))).request  # due 20th 12:00
     summary = await services.deadlines.run(local(20, 11))
     assert summary.nudges == 2
-    async with services.db.read() as uow:
-        params = await uow.session.scalar(select(Notification.params).where(Notification.key == "deadline.nudge"))
+    with services.db.read() as session:
+        params = session.scalar(select(Notification.params).where(Notification.key == "deadline.nudge"))
     assert params["oldest"] == f"Q{pool.id}" and params["count"] == 1
     clock.at = local(20, 11, 30)
     await services.requests.approve_pool(w.worker, pool.id)  # on time

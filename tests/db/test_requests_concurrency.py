@@ -19,19 +19,19 @@ TAKERS = 20
 
 
 async def _volunteers(services: Services, w: World, n: int) -> list[int]:
-    async def work(session) -> list[int]:  # type: ignore[no-untyped-def]
+    def work(session) -> list[int]:  # type: ignore[no-untyped-def]
         now, ids = services.clock.now(), []
         for i in range(n):
             person = Person(display_name=f"热心人{i}", locale="zh-CN", is_admin=False,
                             community_id=w.community_id, created_at=now)
             session.add(person)
-            await session.flush()
+            session.flush()
             session.add(Membership(person_id=person.id, community_id=w.community_id, role="volunteer",
                                    confirmed=True, joined_at=now))
             ids.append(person.id)
         return ids
 
-    return await services.db.transaction(work)
+    return await services.db.run(services.db.transaction, work)
 
 
 async def _request(services: Services, w: World) -> int:

@@ -79,10 +79,10 @@ class Street:
         self.category = (await s.hours.categories(community.id))[0].id
         for p, amount in zip(self.people, funding):
             if amount:
-                await s.db.transaction(lambda ses, p=p, amount=amount: s.ledger.earn(
+                await s.db.run(s.db.transaction, lambda ses, p=p, amount=amount: s.ledger.earn(
                     ses, community_id=community.id, person_id=p, amount=amount, key=f"fund:{self.tag}:{p}"))
         if pool:
-            await s.db.transaction(lambda ses: s.ledger.earn(
+            await s.db.run(s.db.transaction, lambda ses: s.ledger.earn(
                 ses, community_id=community.id, person_id=self.worker, amount=pool, key=f"fund:{self.tag}:pool"))
             await s.points.donate(self.worker, community.id, pool, f"donate:{self.tag}")
 
@@ -141,8 +141,8 @@ class Street:
         """The person a step is meant for on this request."""
         if name in ("grant", "settle"):
             return self.worker
-        async with self.services.db.read() as uow:
-            requester, taker = (await uow.session.execute(text(
+        with self.services.db.read() as session:
+            requester, taker = (session.execute(text(
                 "SELECT requester_id, taker_id FROM service_requests WHERE id = :q"), {"q": request_id})).one()
         if name in ("withdraw", "done") and taker is not None:
             return taker
@@ -151,21 +151,21 @@ class Street:
         return self.people[2 + pick % 2]  # a volunteer
 
     async def snapshot(self) -> tuple:
-        async with self.services.db.read() as uow:
-            run = uow.session.execute
-            accounts = (await run(text("SELECT id, posted, pending FROM accounts WHERE community_id = :c ORDER BY id"),
+        with self.services.db.read() as session:
+            run = session.execute
+            accounts = (run(text("SELECT id, posted, pending FROM accounts WHERE community_id = :c ORDER BY id"),
                                   {"c": self.community_id})).all()
-            requests = (await run(text("SELECT id, status, taker_id, paid FROM service_requests WHERE community_id = :c"
+            requests = (run(text("SELECT id, status, taker_id, paid FROM service_requests WHERE community_id = :c"
                                        " ORDER BY id"), {"c": self.community_id})).all()
-            transfers = (await run(text("SELECT count(*) FROM transfers WHERE community_id = :c"),
+            transfers = (run(text("SELECT count(*) FROM transfers WHERE community_id = :c"),
                                    {"c": self.community_id})).scalar_one()
             return tuple(map(tuple, accounts)), tuple(map(tuple, requests)), transfers
 
     async def check(self) -> None:
         await ledger_invariants(self.services, self.community_id)
-        async with self.services.db.read() as uow:
-            run = uow.session.execute
-            rows = (await run(text(
+        with self.services.db.read() as session:
+            run = session.execute
+            rows = (run(text(
                 """
                 SELECT q.id, q.status, q.payer, q.held, q.paid, q.taker_id,
                   (SELECT t.phase FROM transfers t WHERE t.pending_id = q.hold_transfer_id) AS resolution,
@@ -176,7 +176,7 @@ class Street:
                   (SELECT l.status FROM service_logs l WHERE l.id = q.service_log_id) AS log_status
                 FROM service_requests q WHERE q.community_id = :c
                 """), {"c": self.community_id, "hold": ":hold", "pay": ":pay", "topup": ":topup"})).all()
-            services_posted = (await run(text(
+            services_posted = (run(text(
                 "SELECT posted FROM accounts WHERE community_id = :c AND kind = 'services'"),
                 {"c": self.community_id})).scalar_one()
         for q in rows:
@@ -219,7 +219,7 @@ async def test_the_check_catches_a_request_paid_twice(services: Services, clock:
         await street.step(op)
     await street.check()
     request_id = street.requests[0]
-    await services.db.transaction(lambda s: s.execute(
+    await services.db.run(services.db.transaction, lambda s: s.execute(
         text("UPDATE service_requests SET paid = paid + 1 WHERE id = :q"), {"q": request_id}))
     with pytest.raises(AssertionError):
         await street.check()

@@ -3,8 +3,6 @@ reconciliation in the chat and from the command line."""
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 from sqlalchemy import select, text
 
@@ -38,6 +36,9 @@ async def test_worker_adds_edits_restocks_and_withdraws_items(services: Services
     asked = await chat.say("worker1", "80")
     assert asked.options == ["-"]
     await chat.say("worker1", "15")
+    # A donor's name too long is refused in words, never cut short; the step asks again.
+    refused = await chat.say("worker1", "福" * 101)
+    assert refused.text.startswith("捐赠单位名称最多 100 个字。") and "是哪家爱心企业捐赠的" in refused.text
     asked = await chat.say("worker1", "福满仓粮油")
     assert "照片" in asked.text
     confirm = (await chat.send("worker1", Input(photo="file-oil"))).text
@@ -62,8 +63,8 @@ async def test_worker_adds_edits_restocks_and_withdraws_items(services: Services
     await chat.say("worker1", "/restock I1 5 补货", request_key="u-7")
     assert "之前已经记过了" in (await chat.say("worker1", "/restock I1 5 补货", request_key="u-7")).text
     assert await stock(services, 1) == 33
-    async with services.db.uow() as uow:
-        restocks = list(await uow.session.scalars(
+    with services.db.uow() as session:
+        restocks = list(session.scalars(
             select(AuditEntry.details).where(AuditEntry.action == "catalogue.restock").order_by(AuditEntry.id)
         ))
     assert [(d["quantity"], d["reason"]) for d in restocks] == [(10, "爱心企业捐赠"), (-2, "包装破损"), (5, "补货")]
@@ -158,8 +159,8 @@ async def test_reconciliation_spans_months(
     await shop.reject(w.worker, dropped, "受潮")
     await shop.restock(w.worker, rice, 4, "捐赠")
 
-    october = await shop.reconcile(w.worker, w.community_id, date(2026, 10, 1))
-    november = await shop.reconcile(w.worker, w.community_id, date(2026, 11, 1))
+    october = await shop.reconcile(w.worker, w.community_id, "2026-10")
+    november = await shop.reconcile(w.worker, w.community_id, "2026-11")
     o_rice, o_cut = october.lines
     n_rice, n_cut = november.lines
     def figures(line: StockLine) -> tuple:
@@ -175,10 +176,10 @@ async def test_reconciliation_spans_months(
     assert "只有本社区的社区工作者" in (await Chat(services).say("volunteer1", "/reconcile")).text
 
     # The line is checked, not just summed: a movement with the wrong sign is caught.
-    await services.db.transaction(lambda s: s.execute(
+    await services.db.run(services.db.transaction, lambda s: s.execute(
         text("UPDATE stock_movements SET delta = 0 WHERE kind = 'release'")
     ))
-    tampered = await shop.reconcile(None, w.community_id, date(2026, 11, 1))
+    tampered = await shop.reconcile(None, w.community_id, "2026-11")
     assert not tampered.lines[0].balanced and tampered.lines[1].balanced
 
     assert await _export_stock(settings, "2026-10") == 0

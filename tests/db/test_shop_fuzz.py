@@ -99,10 +99,10 @@ presses = st.text(max_size=30).filter(lambda v: len(v.encode()) <= 64)
 async def market(services: Services) -> Market:
     w = await make_world(services)
     # ASCII names everywhere, so any Chinese in an English reply is a missing translation.
-    async with services.db.uow() as uow:
+    with services.db.uow() as session:
         for person_id in (w.worker, w.worker2, *w.volunteers):
-            await uow.session.execute(update(Person).where(Person.id == person_id).values(display_name=f"p{person_id}"))
-        await uow.commit()
+            session.execute(update(Person).where(Person.id == person_id).values(display_name=f"p{person_id}"))
+        session.commit()
     for volunteer in w.volunteers:
         await fund(services, w, volunteer, 100_000)
     await services.shop.add_item(w.worker, w.community_id, "Rice", 10, 100_000, donor="Grain Co")

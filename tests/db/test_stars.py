@@ -35,8 +35,8 @@ async def say(services: Services, handle: str, text: str, group: str | None = No
 
 
 async def group_posts(services: Services) -> list[Notification]:
-    async with services.db.uow() as uow:
-        return list(await uow.session.scalars(select(Notification).where(Notification.chat.is_not(None)).order_by(Notification.id)))
+    with services.db.uow() as session:
+        return list(session.scalars(select(Notification).where(Notification.chat.is_not(None)).order_by(Notification.id)))
 
 
 # --- ranks ---------------------------------------------------------------------------------------
@@ -150,8 +150,8 @@ async def test_monday_posts_last_week_by_the_communitys_own_date(services: Servi
     # where nobody served.
     clock.at = datetime(2026, 11, 30, 16, 30, tzinfo=UTC)
     assert await jobs["star-list"].run(services, clock.now(), {}) == "star-list: posted 1, already posted 0, nothing to post 1"
-    async with services.db.uow() as uow:
-        runs = list(await uow.session.scalars(select(JobRun.period).order_by(JobRun.id)))
+    with services.db.uow() as session:
+        runs = list(session.scalars(select(JobRun.period).order_by(JobRun.id)))
     assert runs == ["week:2026-W47", "month:2026-11"]
     assert [p.key for p in await group_posts(services)] == ["stars.post_week", "stars.post_month"]
 
@@ -210,8 +210,8 @@ async def test_a_period_is_posted_once_across_reruns_and_processes(services: Ser
     month = await services.stars.post(clock.now(), "month")  # October: nobody served
     assert (month.posted, month.empty) == (0, 1)
     assert (await jobs["star-list"].run(other, clock.now(), {"period": "year"})).startswith("star-list: --period must be")
-    async with services.db.uow() as uow:
-        assert await uow.session.scalar(select(func.count()).select_from(JobRun)) == 2
+    with services.db.uow() as session:
+        assert session.scalar(select(func.count()).select_from(JobRun)) == 2
 
 
 # --- the announcement group ------------------------------------------------------------------------------
@@ -244,7 +244,7 @@ async def test_only_a_worker_of_the_community_sets_its_group(services: Services)
     moved = await services.stars.set_group(w.admin, w.other_community_id, "console", GROUP)
     assert moved.changed and await services.stars.group_community("console", GROUP) == w.other_community_id
 
-    async with services.db.uow() as uow:
-        actions = list(await uow.session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("group.%")).order_by(AuditEntry.id)))
-        assert await uow.session.scalar(select(func.count()).select_from(AnnouncementGroup)) == 1
+    with services.db.uow() as session:
+        actions = list(session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("group.%")).order_by(AuditEntry.id)))
+        assert session.scalar(select(func.count()).select_from(AnnouncementGroup)) == 1
     assert actions == ["group.set", "group.unset", "group.set", "group.set"]

@@ -74,8 +74,8 @@ async def test_tag_list_has_only_those_who_agreed_with_ties_and_anonymous(servic
     assert "党员：4 人 · 2 人上榜" in await chat_of("worker1").say("/tags")
     assert "没有“青年”这个标签" in await chat_of("volunteer4").say("/privacy 青年 显示")
     # The notice when tagged tells the member how to agree.
-    async with services.db.read() as uow:
-        keys = list(await uow.session.scalars(select(Notification.key).where(Notification.person_id == w.volunteers[3])))
+    with services.db.read() as session:
+        keys = list(session.scalars(select(Notification.key).where(Notification.person_id == w.volunteers[3])))
     assert "tags.you_were_tagged" in keys
 
 
@@ -93,8 +93,8 @@ async def test_team_list_and_the_leaders_hours_wait_for_a_worker(services: Servi
     leader = chat_of("volunteer1")
     out = await leader.say("/teamlog 党员先锋队 1h 治安巡逻 全部")
     assert leader.keys() == ["teams.logged"] and "等待工作人员审核" in out
-    async with services.db.read() as uow:
-        logs = list(await uow.session.execute(
+    with services.db.read() as session:
+        logs = list(session.execute(
             select(ServiceLog.person_id, ServiceLog.status, ServiceLog.recorded_by_worker, ServiceLog.event_name)
             .where(ServiceLog.submitted_by_id == w.volunteers[0])))
     assert sorted(logs) == sorted((p, "pending", False, "党员先锋队") for p in (w.volunteers[0], w.volunteers[3], w.volunteers[4]))
@@ -105,8 +105,8 @@ async def test_team_list_and_the_leaders_hours_wait_for_a_worker(services: Servi
     again = Chat(leader.dialogs, "volunteer1")
     again.updates = leader.updates - 1
     await again.say("/teamlog 党员先锋队 1h 治安巡逻 全部")
-    async with services.db.read() as uow:
-        count = len(list(await uow.session.scalars(select(ServiceLog.id).where(ServiceLog.submitted_by_id == w.volunteers[0]))))
+    with services.db.read() as session:
+        count = len(list(session.scalars(select(ServiceLog.id).where(ServiceLog.submitted_by_id == w.volunteers[0]))))
     assert count == 3
 
 
@@ -128,8 +128,8 @@ async def test_posts_include_each_chosen_list_once(services: Services, clock: Fi
     summary = await services.stars.post(clock.at)
     assert (summary.posted, summary.already) == (3, 0)
     assert (await services.stars.post(clock.at)).posted == 0
-    async with services.db.read() as uow:
-        posts = list(await uow.session.execute(select(Notification.key, Notification.params).where(Notification.chat.is_not(None))))
+    with services.db.read() as session:
+        posts = list(session.execute(select(Notification.key, Notification.params).where(Notification.chat.is_not(None))))
     assert [k for k, _ in posts] == ["stars.post_week", "stars.post_group_week", "stars.post_group_week"]
     party = posts[1][1]
     assert party["list"] == "党员" and "志愿者4" not in party["lines"] and "匿名志愿者" in party["lines"]
@@ -182,8 +182,8 @@ async def test_who_may(services: Services, chat_of, who: str, action: str) -> No
     if who in ACTIONS[action]:
         assert after != before, person.keys()
         if who == "otherworker":  # it happened in their community, not in this one
-            async with services.db.read() as uow:
-                last = await uow.session.scalar(select(AuditEntry.community_id).order_by(AuditEntry.id.desc()).limit(1))
+            with services.db.read() as session:
+                last = session.scalar(select(AuditEntry.community_id).order_by(AuditEntry.id.desc()).limit(1))
             assert last == w.other_community_id
     else:
         assert after == before, (who, action, person.keys())

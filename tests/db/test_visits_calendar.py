@@ -160,13 +160,13 @@ async def test_the_sql_filter_at_the_exact_edges(services: Services) -> None:
         for name, (alone, risk, year, visit, call, _) in cases.items()
     ]
 
-    async def load(session):
-        await session.execute(insert(Elder), values)
-        return set(await session.scalars(select(Elder.name).where(
+    def load(session):
+        session.execute(insert(Elder), values)
+        return set(session.scalars(select(Elder.name).where(
             Elder.community_id == community.id, due_filter(VisitCadence())), due_params(VisitCadence(), today, SHANGHAI)))
 
     expected = {name for name, case in cases.items() if case[-1]}
-    assert await services.db.transaction(load) == expected
+    assert await services.db.run(services.db.transaction, load) == expected
     assert {v["name"] for v in values if due_of(
         VisitCadence(), lives_alone=v["lives_alone"], risk=v["risk"], birth_year=v["birth_year"],
         added_at=v["added_at"], last_visit_at=v["last_visit_at"], last_call_at=v["last_call_at"], today=today,
@@ -209,12 +209,12 @@ async def test_the_sql_filter_keeps_exactly_the_elders_the_rule_says_are_due(
         for n, (alone, risk, year, visit, call, added) in enumerate(rows)
     ]
 
-    async def load(session):
-        await session.execute(insert(Elder), values)
-        return set(await session.scalars(select(Elder.name).where(
+    def load(session):
+        session.execute(insert(Elder), values)
+        return set(session.scalars(select(Elder.name).where(
             Elder.community_id == community.id, due_filter(cadence)), due_params(cadence, today, SHANGHAI)))
 
-    in_sql = await services.db.transaction(load)
+    in_sql = await services.db.run(services.db.transaction, load)
     in_python = {
         v["name"] for v in values
         if due_of(cadence, lives_alone=v["lives_alone"], risk=v["risk"], birth_year=v["birth_year"],

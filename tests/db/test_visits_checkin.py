@@ -3,11 +3,13 @@ help alerts and their escalation after 2 hours, and the "not at home twice" flag
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
 from bot.clock import FixedClock
-from bot.errors import NotAllowed
+from bot.errors import InvalidInput, NotAllowed
 from bot.i18n import render
 from bot.services import Services
 from models import Elder, ServiceCategory, ServiceLog, VisitRecord
@@ -19,8 +21,8 @@ async def inbox(services: Services, person_id: int) -> list[str]:
 
 
 async def records(services: Services) -> int:
-    async with services.db.uow() as uow:
-        return await uow.session.scalar(select(func.count()).select_from(VisitRecord))
+    with services.db.uow() as session:
+        return session.scalar(select(func.count()).select_from(VisitRecord))
 
 
 async def test_a_worker_records_a_visit_step_by_step(services: Services, clock: FixedClock) -> None:
@@ -32,9 +34,9 @@ async def test_a_worker_records_a_visit_step_by_step(services: Services, clock: 
     assert await chat.say("良好") == "写一句备注（身体、心情、需要什么），或者跳过。\n1. 跳过"
     assert await chat.say("精神不错，血压正常") == "可以发一个位置或一张照片（都可不发），或者跳过。\n1. 跳过"
     assert await chat.say("跳过") == f"✅ 已记录 V1：E{wang} 王秀英 · 探访 · 良好。"
-    async with services.db.uow() as uow:
-        visit = await uow.session.get(VisitRecord, 1)
-        elder = await uow.session.get(Elder, wang)
+    with services.db.uow() as session:
+        visit = session.get(VisitRecord, 1)
+        elder = session.get(Elder, wang)
     assert (visit.kind, visit.outcome, visit.note, visit.service_log_id) == ("visit", "well", "精神不错，血压正常", None)
     assert elder.last_visit_at == clock.now()
     due = await services.visits.due_for(r.worker, r.community_id)
@@ -54,10 +56,10 @@ async def test_a_volunteer_visit_with_location_photo_and_duration_makes_a_servic
     assert (await chat.say("20分钟")).startswith("时长请按 15 分钟为单位填写（如 30m、1h、1.5h）。\n\n这次探访用了多长时间？")
     assert await chat.say("1.5h") == (
         f"✅ 已记录 V1：E{wang} 王秀英 · 探访 · 良好。\n\n服务时长已提交 H1，审核通过后可得 15 积分。")
-    async with services.db.uow() as uow:
-        visit = await uow.session.get(VisitRecord, 1)
-        log = await uow.session.get(ServiceLog, visit.service_log_id)
-        category = await uow.session.get(ServiceCategory, log.category_id)
+    with services.db.uow() as session:
+        visit = session.get(VisitRecord, 1)
+        log = session.get(ServiceLog, visit.service_log_id)
+        category = session.get(ServiceCategory, log.category_id)
     assert (visit.lat, visit.lon, visit.photo) == (31.23, 121.47, "photo-file-1")
     assert (log.person_id, log.status, log.minutes, category.name) == (r.volunteer, "pending", 90, "探访")
     assert log.note == f"E{wang} 王秀英 陪老人聊天，帮忙打扫了厨房" and log.photo == "photo-file-1"
@@ -88,8 +90,8 @@ async def test_one_line_visits_and_calls_in_chinese_and_english(services: Servic
     assert await worker.say(f"/visit E{wang} 很好") == (
         "用法：/visit E5 逐步记录；或一句话：/visit E5 [电话] 良好|需要帮助|不在家|住院 [时长] [备注]\n"
         "例如：/visit E5 良好 精神不错")
-    async with services.db.uow() as uow:
-        kinds = (await uow.session.execute(select(VisitRecord.kind, VisitRecord.outcome, VisitRecord.note)
+    with services.db.uow() as session:
+        kinds = (session.execute(select(VisitRecord.kind, VisitRecord.outcome, VisitRecord.note)
                                            .order_by(VisitRecord.id))).all()
     assert [tuple(k) for k in kinds] == [
         ("visit", "well", "精神不错"), ("call", "not_home", "没人接"), ("visit", "hospital", "在市一医院"),
@@ -179,3 +181,19 @@ async def test_two_not_at_home_in_a_row_flag_the_elder_and_tell_the_worker(servi
     assert [(i.name, i.flagged) for i in due.items if i.elder_id == wang] == [("王秀英", True)]
     await services.visits.record(r.worker, wang, kind="call", outcome="well")  # reached at last
     assert not (await services.visits.roster.elder(r.worker, wang)).flagged
+
+
+async def test_a_visit_is_back_dated_within_the_same_window_as_hour_logs(services: Services) -> None:
+    """One rule for both: settings.service_log_max_age_days, in the visit's own words."""
+    r = await roster_world(services)
+    wang, now = r.elders["王秀英"], services.clock.now()
+    for at in (now + timedelta(minutes=1), now - timedelta(days=32)):
+        with pytest.raises(InvalidInput) as refused:
+            await services.visits.record(r.worker, wang, kind="visit", outcome="well", at=at)
+        assert (refused.value.key, refused.value.params) == ("visits.error.bad_time", {"days": 31})
+    services.settings.service_log_max_age_days = 7
+    with pytest.raises(InvalidInput) as refused:
+        await services.visits.record(r.worker, wang, kind="visit", outcome="well", at=now - timedelta(days=8))
+    assert render("zh-CN", refused.value.key, refused.value.params) == "探访时间不能是将来，也不能早于 7 天前。"
+    done = await services.visits.record(r.worker, wang, kind="visit", outcome="well", at=now - timedelta(days=7))
+    assert done.outcome == "well" and await records(services) == 1

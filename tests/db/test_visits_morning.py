@@ -30,8 +30,8 @@ async def inbox(services: Services, person_id: int) -> list[str]:
 
 
 async def notifications(services: Services) -> int:
-    async with services.db.uow() as uow:
-        return await uow.session.scalar(select(func.count()).select_from(Notification))
+    with services.db.uow() as session:
+        return session.scalar(select(func.count()).select_from(Notification))
 
 
 async def morning_world(services: Services, clock: FixedClock):

@@ -71,8 +71,8 @@ async def test_the_roster_export_is_for_workers_and_is_logged(services: Services
     lines = document.content.decode("utf-8-sig").splitlines()
     assert lines[0] == "name,birth_year,address,grid,lives_alone,risk,phone,emergency_contact,worker,volunteers"
     assert lines[1] == "王秀英,1942,幸福里3栋501,一网格,是,高,13800000001,儿子 王强 13900000001,worker1,volunteer1;volunteer2"
-    async with services.db.uow() as uow:
-        logged = (await uow.session.execute(select(AuditEntry.action, AuditEntry.actor_id, AuditEntry.details)
+    with services.db.uow() as session:
+        logged = (session.execute(select(AuditEntry.action, AuditEntry.actor_id, AuditEntry.details)
                                             .where(AuditEntry.action == "roster.export"))).one()
     assert tuple(logged) == ("roster.export", r.worker, {"rows": 3})
     assert await Chat(services, "volunteer1").say("/elders export") == "只有本社区的社区工作者可以这样做。"

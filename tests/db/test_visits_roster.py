@@ -24,8 +24,8 @@ def text(report: ImportReport, locale: str = "zh-CN") -> str:
 
 
 async def count(services: Services, model: type) -> int:
-    async with services.db.uow() as uow:
-        return await uow.session.scalar(select(func.count()).select_from(model))
+    with services.db.uow() as session:
+        return session.scalar(select(func.count()).select_from(model))
 
 
 async def test_a_good_csv_imports_with_people_and_grids(services: Services) -> None:
@@ -41,8 +41,8 @@ async def test_a_good_csv_imports_with_people_and_grids(services: Services) -> N
     assert first.volunteers == ("志愿者1", "志愿者2")
     assert [(v.name, v.lives_alone, v.risk, v.worker_name, v.volunteers) for v in views[1:]] == [
         ("李建国", True, "normal", "李社工", ("志愿者3",)), ("张桂兰", False, "normal", "张社工", ())]
-    async with services.db.uow() as uow:
-        assert await uow.session.scalar(select(AuditEntry.action).where(AuditEntry.action == "roster.import"))
+    with services.db.uow() as session:
+        assert session.scalar(select(AuditEntry.action).where(AuditEntry.action == "roster.import"))
 
 
 async def test_importing_again_updates_instead_of_duplicating(services: Services) -> None:

@@ -16,15 +16,15 @@ ROLES = ("resident1", "volunteer2", "worker1", "otherworker", "admin")
 
 
 async def _snapshot(services: Services) -> tuple:
-    async with services.db.uow() as uow:
-        s = uow.session
+    with services.db.uow() as session:
+        s = session
         return (
-            await s.scalar(select(func.count()).select_from(Transfer)),
-            tuple(await s.scalars(select(ServiceLog.status).order_by(ServiceLog.id))),
-            await s.scalar(select(func.count()).select_from(ServiceLog)),
-            await s.scalar(select(func.count()).select_from(InviteCode)),
-            tuple((await s.execute(select(Membership.role, Membership.confirmed).order_by(Membership.id))).all()),
-            await s.scalar(select(func.count()).select_from(AuditEntry)),
+            s.scalar(select(func.count()).select_from(Transfer)),
+            tuple(s.scalars(select(ServiceLog.status).order_by(ServiceLog.id))),
+            s.scalar(select(func.count()).select_from(ServiceLog)),
+            s.scalar(select(func.count()).select_from(InviteCode)),
+            tuple((s.execute(select(Membership.role, Membership.confirmed).order_by(Membership.id))).all()),
+            s.scalar(select(func.count()).select_from(AuditEntry)),
         )
 
 
@@ -53,9 +53,9 @@ MATRIX = {
 async def test_privileged_actions(services: Services, world: World, chat, who: str, action: str) -> None:  # noqa: ANN001
     log_id = await _pending_log(services, world)
     waiting = world.volunteers[2]
-    async with services.db.uow() as uow:
-        await uow.session.execute(update(Membership).where(Membership.person_id == waiting).values(confirmed=False))
-        await uow.commit()
+    with services.db.uow() as session:
+        session.execute(update(Membership).where(Membership.person_id == waiting).values(confirmed=False))
+        session.commit()
     if who == "admin":  # admins act in whichever community they switch to
         await chat("admin").say("/community 幸福社区")
     before = await _snapshot(services)

@@ -26,15 +26,15 @@ MATRIX = {
 
 
 async def _snapshot(services: Services) -> tuple:
-    async with services.db.uow() as uow:
-        s = uow.session
+    with services.db.uow() as session:
+        s = session
         return (
-            tuple(await s.scalars(select(FamilyLink.status).order_by(FamilyLink.id))),
-            await s.scalar(select(func.count()).select_from(ActingFor)),
-            tuple(await s.scalars(select(CommunityMove.status).order_by(CommunityMove.id))),
-            tuple(await s.scalars(select(Community.points_expire_months).order_by(Community.id))),
-            await s.scalar(select(func.count()).select_from(Transfer)),
-            await s.scalar(select(func.count()).select_from(AuditEntry)),
+            tuple(s.scalars(select(FamilyLink.status).order_by(FamilyLink.id))),
+            s.scalar(select(func.count()).select_from(ActingFor)),
+            tuple(s.scalars(select(CommunityMove.status).order_by(CommunityMove.id))),
+            tuple(s.scalars(select(Community.points_expire_months).order_by(Community.id))),
+            s.scalar(select(func.count()).select_from(Transfer)),
+            s.scalar(select(func.count()).select_from(AuditEntry)),
         )
 
 

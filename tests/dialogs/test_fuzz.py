@@ -41,11 +41,11 @@ presses = st.text(max_size=30).filter(lambda v: len(v.encode()) <= 64)
 
 
 async def _snapshot(services: Services) -> tuple:
-    async with services.db.uow() as uow:
-        s = uow.session
+    with services.db.uow() as session:
+        s = session
         return tuple([
-            await s.scalar(select(func.count()).select_from(t)) for t in (Transfer, ServiceLog, Notification, Membership)
-        ] + [tuple(await s.scalars(select(ServiceLog.status).order_by(ServiceLog.id)))])
+            s.scalar(select(func.count()).select_from(t)) for t in (Transfer, ServiceLog, Notification, Membership)
+        ] + [tuple(s.scalars(select(ServiceLog.status).order_by(ServiceLog.id)))])
 
 
 async def _check(services: Services, chat: Chat, state: str, text: str | None, press: str | None, locale: str) -> None:
@@ -108,8 +108,8 @@ async def test_every_state_is_reached(services: Services, world: World, chat) ->
 async def _in_language(services: Services, world: World, chat, handle: str, locale: str) -> Chat:  # noqa: ANN001
     """The person with an ASCII name, in the wanted language (so stray Chinese is a defect)."""
     person_id = {"volunteer1": world.volunteer, "resident1": world.resident}[handle]
-    async with services.db.uow() as uow:
-        person = await uow.session.get(Person, person_id)
+    with services.db.uow() as session:
+        person = session.get(Person, person_id)
         person.display_name, person.real_name, person.locale = "Vol One", "Vol One", locale
-        await uow.commit()
+        session.commit()
     return chat(handle)

@@ -72,9 +72,9 @@ async def test_cancel_at_every_step_leaves_nothing(services: Services, world: Wo
             await volunteer.say(answer)
         assert await volunteer.say("/cancel") == "已取消。"
         assert await volunteer.say("1") != ""  # a number after cancel no longer answers a step
-    async with services.db.uow() as uow:
-        assert await uow.session.scalar(select(func.count()).select_from(ServiceLog)) == 0
-        assert await uow.session.scalar(select(func.count()).select_from(DialogState)) == 0
+    with services.db.uow() as session:
+        assert session.scalar(select(func.count()).select_from(ServiceLog)) == 0
+        assert session.scalar(select(func.count()).select_from(DialogState)) == 0
 
 
 async def test_idle_flow_expires_after_30_minutes(services: Services, world: World, chat, clock: FixedClock) -> None:  # noqa: ANN001

@@ -26,11 +26,11 @@ async def earn(services: Services, world: World, person_id: int) -> None:
 
 
 async def counts(services: Services) -> tuple[int, int, int]:
-    async with services.db.read() as uow:
-        s = uow.session
-        return (await s.scalar(select(func.count()).select_from(Person)),
-                await s.scalar(select(func.count()).select_from(Identity)),
-                await s.scalar(select(func.count()).select_from(Membership)))
+    with services.db.read() as session:
+        s = session
+        return (s.scalar(select(func.count()).select_from(Person)),
+                s.scalar(select(func.count()).select_from(Identity)),
+                s.scalar(select(func.count()).select_from(Membership)))
 
 
 async def test_wechat_joins_the_telegram_volunteer(services: Services, world: World, dialogs) -> None:  # noqa: ANN001
@@ -43,8 +43,8 @@ async def test_wechat_joins_the_telegram_volunteer(services: Services, world: Wo
     assert wechat.keys() == ["link.done"] and "志愿者1" in done
     assert await wechat.say("/balance") == await telegram.say("/balance")  # one balance
     assert "/log" in await wechat.say("/help")  # one set of roles: a volunteer on WeChat too
-    async with services.db.read() as uow:
-        owners = set(await uow.session.scalars(
+    with services.db.read() as session:
+        owners = set(session.scalars(
             select(Identity.person_id).where(Identity.external_id.in_(["volunteer1", "oWeChat-v1"]))))
     assert owners == {world.volunteer}
     # Used once.
@@ -63,8 +63,8 @@ async def test_the_side_with_history_survives(services: Services, world: World, 
     assert console.keys() == ["link.done"]
     people_after, _, _ = await counts(services)
     assert "/log" in await fresh.say("/help")
-    async with services.db.read() as uow:
-        assert await uow.session.scalar(select(Identity.person_id).where(Identity.external_id == "oFresh")) == world.volunteers[1]
+    with services.db.read() as session:
+        assert session.scalar(select(Identity.person_id).where(Identity.external_id == "oFresh")) == world.volunteers[1]
     assert people_after == people_before  # the empty person made on first contact is gone
 
 
@@ -73,8 +73,8 @@ async def test_both_with_activity_refused_and_nothing_changes(services: Services
     await earn(services, world, world.volunteer)
     await second.say("/help")  # a separate person on WeChat, who then gets a history of their own
     code = code_of(await first.say("/link"))
-    async with services.db.read() as uow:
-        second_id = await uow.session.scalar(select(Identity.person_id).where(Identity.external_id == "oBusy"))
+    with services.db.read() as session:
+        second_id = session.scalar(select(Identity.person_id).where(Identity.external_id == "oBusy"))
     await services.people.join(second_id, await services.people.create_invite(world.worker, world.community_id))
     await services.people.register_volunteer(second_id, world.community_id, "另一个人", "13900000000")
     await earn(services, world, second_id)
@@ -82,8 +82,8 @@ async def test_both_with_activity_refused_and_nothing_changes(services: Services
     text = await second.say(f"/link {code}")
     assert second.keys() == ["link.both_active"] and "没有任何改动" in text
     assert await counts(services) == before
-    async with services.db.read() as uow:  # the code was not spent by the refusal
-        assert await uow.session.scalar(select(LinkCode.used_at).where(LinkCode.code == code)) is None
+    with services.db.read() as session:  # the code was not spent by the refusal
+        assert session.scalar(select(LinkCode.used_at).where(LinkCode.code == code)) is None
 
 
 async def test_wrong_expired_same_channel_and_self(services: Services, world: World, dialogs, clock: FixedClock) -> None:  # noqa: ANN001

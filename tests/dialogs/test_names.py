@@ -21,8 +21,8 @@ async def _register(services: Services, world: World, handle: str, real_name: st
 
 
 async def _logs_of(services: Services, person_id: int) -> list[ServiceLog]:
-    async with services.db.read() as uow:
-        return list(await uow.session.scalars(select(ServiceLog).where(ServiceLog.person_id == person_id)))
+    with services.db.read() as session:
+        return list(session.scalars(select(ServiceLog).where(ServiceLog.person_id == person_id)))
 
 
 async def test_the_real_name_is_the_name_shown(services: Services, world: World, chat) -> None:  # noqa: ANN001
@@ -34,8 +34,8 @@ async def test_the_real_name_is_the_name_shown(services: Services, world: World,
     await services.hours.approve(world.worker, (await _logs_of(services, qian))[0].id)
     await volunteer.say("/gift 志愿者1 5 谢谢")
     await volunteer.say("1")
-    async with services.db.read() as uow:
-        note = await uow.session.scalar(select(Notification).where(
+    with services.db.read() as session:
+        note = session.scalar(select(Notification).where(
             Notification.person_id == world.volunteer, Notification.key.like("notify.gift%")))
     assert note.params["sender"] == "钱阿姨"
 
@@ -57,8 +57,8 @@ async def test_a_real_name_wins_over_a_handle(services: Services, world: World, 
     assert admin.keys() == ["appoint.done"] and "幸福社区" in text
     assert (await services.people.membership(member, world.community_id)).role == "worker"
     assert (await services.people.membership(newcomer, world.community_id)).role == "resident"
-    async with services.db.read() as uow:
-        told = await uow.session.scalar(select(Notification).where(
+    with services.db.read() as session:
+        told = session.scalar(select(Notification).where(
             Notification.person_id == member, Notification.key == "notify.appointed"))
     assert told.params == {"community": "幸福社区"}
 
@@ -133,8 +133,8 @@ async def test_pickup_codes_cannot_be_guessed(services: Services, world: World, 
     other = chat("worker2")
     await other.say("/pickup ABCDEF")  # another worker is not held up
     assert other.keys() == ["error.bad_pickup_code_left"]
-    async with services.db.read() as uow:
-        audited = list(await uow.session.scalars(select(AuditEntry.actor_id).where(AuditEntry.action == "handover.wrong_code")))
+    with services.db.read() as session:
+        audited = list(session.scalars(select(AuditEntry.actor_id).where(AuditEntry.action == "handover.wrong_code")))
     assert audited == [world.worker] * 10 + [world.worker2]
     clock.advance(minutes=11)
     await worker.say("/pickup ABCDEF")

@@ -31,10 +31,10 @@ extra = st.sampled_from(["/take Q1", "/accept Q1 5", "/settle Q1 void", "/done Q
 
 
 async def _snapshot(services: Services) -> tuple:
-    async with services.db.read() as uow:
-        s = uow.session
-        return tuple([await s.scalar(select(func.count()).select_from(t)) for t in (Transfer, ServiceRequest, Notification)]
-                     + [tuple(await s.scalars(select(ServiceRequest.status).order_by(ServiceRequest.id)))])
+    with services.db.read() as session:
+        s = session
+        return tuple([s.scalar(select(func.count()).select_from(t)) for t in (Transfer, ServiceRequest, Notification)]
+                     + [tuple(s.scalars(select(ServiceRequest.status).order_by(ServiceRequest.id)))])
 
 
 async def _check(services: Services, world: World, chat, state: str, text: str | None, press: str | None,  # noqa: ANN001

@@ -180,6 +180,6 @@ async def test_a_family_member_asks_for_a_relative_and_confirms(services: Servic
     await helper.say("/done Q1 1h")
     assert "只有求助人" in await stranger.say("/accept Q1")
     assert "交社区工作者审核" in await member.say("/accept Q1")  # as themselves: family confirms
-    async with services.db.read() as uow:
-        decided = await uow.session.scalar(select(ServiceRequest.decided_by_id).where(ServiceRequest.id == 1))
+    with services.db.read() as session:
+        decided = session.scalar(select(ServiceRequest.decided_by_id).where(ServiceRequest.id == 1))
     assert decided == world.volunteers[1]  # the real person is recorded

@@ -14,8 +14,8 @@ from tests.world import World
 
 
 async def _logs(services: Services, person_id: int) -> list[ServiceLog]:
-    async with services.db.read() as uow:
-        return list(await uow.session.scalars(
+    with services.db.read() as session:
+        return list(session.scalars(
             select(ServiceLog).where(ServiceLog.person_id == person_id).order_by(ServiceLog.id)))
 
 
@@ -92,8 +92,8 @@ async def test_a_stranger_saying_hello_is_told_how_to_join(services: Services, w
     for greeting in ("你好", "hello", "请问怎么加入？"):
         text = await stranger.say(greeting)
         assert stranger.keys() == ["start.welcome_new"] and "邀请码" in text
-    async with services.db.read() as uow:
-        assert await uow.session.scalar(select(Membership.id).where(Membership.person_id == stranger.last.person_id)) is None
+    with services.db.read() as session:
+        assert session.scalar(select(Membership.id).where(Membership.person_id == stranger.last.person_id)) is None
 
 
 @pytest.mark.parametrize("phone", ["1381234", "12812345678", "138123456789", "+1 415 555 0100"])
@@ -125,8 +125,8 @@ async def test_a_gift_keeps_its_message_and_checks_points_first(services: Servic
     await giver.say("1")
     assert giver.keys() == ["gift.done"]
     assert (await services.points.balance(world.volunteers[1], world.community_id)).available == 10
-    async with services.db.read() as uow:
-        note = await uow.session.scalar(select(Notification).where(Notification.person_id == world.volunteers[1]))
+    with services.db.read() as session:
+        note = session.scalar(select(Notification).where(Notification.person_id == world.volunteers[1]))
     assert note.key == "notify.gift_received_message" and note.params["message"] == "谢谢你帮我买菜"
 
 
@@ -175,8 +175,8 @@ async def test_a_note_over_the_limit_is_refused_not_cut(services: Services, worl
     await volunteer.say("陪聊")
     assert volunteer.keys() == ["log.confirm"]
     assert await _logs(services, world.volunteer) == []
-    async with services.db.read() as uow:
-        assert await uow.session.scalar(select(DialogState.step)) == "confirm"
+    with services.db.read() as session:
+        assert session.scalar(select(DialogState.step)) == "confirm"
 
 
 @pytest.mark.parametrize("line", ["/additem x -5 1", "/additem x 99999999999999999999 1", "/additem x ² 1",

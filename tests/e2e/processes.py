@@ -136,9 +136,9 @@ def fresh_postgres() -> str:
 
     async def reset() -> None:
         db = Database(PG_URL)
-        async with db.engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
         await db.dispose()
         await upgrade(PG_URL)
 
@@ -190,8 +190,8 @@ def query(url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
     async def run() -> list[tuple[Any, ...]]:
         db = Database(url)
         try:
-            async with db.engine.connect() as conn:
-                return [tuple(r) for r in (await conn.execute(text(sql), params)).all()]
+            with db.engine.connect() as conn:
+                return [tuple(r) for r in (conn.execute(text(sql), params)).all()]
         finally:
             await db.dispose()
 

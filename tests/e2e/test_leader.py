@@ -90,14 +90,14 @@ async def _set_group(url: str, community_id: int, zone: str) -> None:
 
     services = Services(Database(url), Settings(_env_file=None, database_url=url, timezone=zone))  # type: ignore[call-arg]
     try:
-        async with services.db.uow() as uow:
-            await uow.session.execute(update(Community).where(Community.id == community_id).values(timezone=zone))
-            worker = await uow.session.scalar(select(Identity.person_id).where(Identity.external_id == "101"))
-            await uow.commit()
+        with services.db.uow() as session:
+            session.execute(update(Community).where(Community.id == community_id).values(timezone=zone))
+            worker = session.scalar(select(Identity.person_id).where(Identity.external_id == "101"))
+            session.commit()
         await services.stars.set_group(worker, community_id, "telegram", GROUP)
         # Hours last week, so last week's star list has someone on it.
-        async with services.db.read() as uow:
-            volunteer = await uow.session.scalar(select(Identity.person_id).where(Identity.external_id == "1001"))
+        with services.db.read() as session:
+            volunteer = session.scalar(select(Identity.person_id).where(Identity.external_id == "1001"))
         category = (await services.hours.categories(community_id))[0].id
         today = datetime.now(ZoneInfo(zone)).date()
         log = await services.hours.submit(volunteer, community_id, category_id=category,

@@ -35,10 +35,10 @@ def queue(url: str, rows: list[dict[str, Any]]) -> None:
     async def write() -> None:
         db = Database(url)
         try:
-            async with db.uow() as uow:
+            with db.uow() as session:
                 for row in rows:
-                    uow.session.add(Notification(created_at=datetime.now(UTC), **row))
-                await uow.commit()
+                    session.add(Notification(created_at=datetime.now(UTC), **row))
+                session.commit()
         finally:
             await db.dispose()
 

@@ -78,8 +78,8 @@ async def served(services: Services, settings: Settings, wechat_api: APIServer) 
 
 
 async def count(services: Services, model: Any, *where: Any) -> int:
-    async with services.db.read() as uow:
-        return await uow.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+    with services.db.read() as session:
+        return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
 
 async def test_verification_and_bad_signatures_store_nothing(served: Served) -> None:
@@ -128,25 +128,25 @@ async def test_48_hour_rule_waits_for_the_next_message(served: Served) -> None:
     person = await served.services.people.identify("wechat", "oLate", display_name="x")
     # More than 48 hours pass, on WeChat's side and ours.
     served.api.api.seen("oLate", at=0)
-    async with served.services.db.uow() as uow:
-        await uow.session.execute(InboxEntry.__table__.update().where(InboxEntry.sender == "oLate")
+    with served.services.db.uow() as session:
+        session.execute(InboxEntry.__table__.update().where(InboxEntry.sender == "oLate")
                                   .values(received_at=served.services.clock.now() - timedelta(hours=49)))
-        await uow.commit()
+        session.commit()
     for _ in range(2):
-        await served.services.db.transaction(lambda s: _note(s, served.services, person[0].id))
+        await served.services.db.run(served.services.db.transaction, lambda s: _note(s, served.services, person[0].id))
     await asyncio.sleep(1.0)  # the outbox worker tries, and the notifications wait
     assert [s for s in served.api.api.sent if s.openid == "oLate"] == []
-    async with served.services.db.read() as uow:
-        assert await uow.session.scalar(select(Identity.unreachable_at).where(Identity.external_id == "oLate")) is not None
+    with served.services.db.read() as session:
+        assert session.scalar(select(Identity.unreachable_at).where(Identity.external_id == "oLate")) is not None
     answer = await served.say("oLate", "/balance")
     assert "您有 2 条新通知" in answer and answer.count("H7（探访，1 小时）已通过") == 2
     assert await count(served.services, Notification, Notification.delivered_at.is_(None)) == 0
 
 
-async def _note(session: Any, services: Services, person_id: int) -> None:
+def _note(session: Any, services: Services, person_id: int) -> None:
     from bot.services.notify import notify
 
-    await notify(session, services.clock, person_id, "notify.log_approved", log=7, points=10, available=10,
+    notify(session, services.clock, person_id, "notify.log_approved", log=7, points=10, available=10,
                  date="2026-11-20", category="探访", hours="1")
 
 
@@ -161,7 +161,7 @@ async def test_template_outside_the_window_when_configured(served: Served, setti
     person, _ = await served.services.people.identify("wechat", "oTmpl", display_name="x")
     served.api.api.seen("oTmpl", at=0)  # WeChat: more than 48 hours ago
     settings.wechat_template_id = "TEMPLATE-1"
-    await served.services.db.transaction(lambda s: _note(s, served.services, person.id))
+    await served.services.db.run(served.services.db.transaction, lambda s: _note(s, served.services, person.id))
     [sent] = await served.api.api.until(lambda s: s.kind == "template", timeout=10)
     assert sent.openid == "oTmpl" and "H7（探访，1 小时）已通过" in sent.fields["keyword1"]
     # WeChat refused the customer-service message first (45015: out of its window), then the template went.
@@ -172,9 +172,9 @@ async def test_unfollow_marks_unreachable_and_nothing_is_lost(served: Served) ->
     await served.say("oBye", "/help")
     person, _ = await served.services.people.identify("wechat", "oBye", display_name="x")
     assert (await served.post(served.wechat.event("oBye", "unsubscribe"))).body == "success"
-    async with served.services.db.read() as uow:
-        assert await uow.session.scalar(select(Identity.unreachable_at).where(Identity.external_id == "oBye")) is not None
-    await served.services.db.transaction(lambda s: _note(s, served.services, person.id))
+    with served.services.db.read() as session:
+        assert session.scalar(select(Identity.unreachable_at).where(Identity.external_id == "oBye")) is not None
+    await served.services.db.run(served.services.db.transaction, lambda s: _note(s, served.services, person.id))
     await asyncio.sleep(0.5)
     assert [s for s in served.api.api.sent if s.openid == "oBye"] == []  # waits: not sent to someone gone
     back = (await served.post(served.wechat.event("oBye", "subscribe"))).message(served.wechat.crypto)
@@ -209,7 +209,7 @@ async def test_worker_on_wechat_report_link_chart_and_invite_qr(served: Served) 
 async def test_star_poster_reaches_a_worker_as_a_picture(served: Served) -> None:
     world = await make_world(served.services)
     await wechat_worker(served, world)
-    last_week = served.services.hours.today("Asia/Shanghai") - timedelta(days=7)
+    last_week = served.services.clock.community("Asia/Shanghai").today() - timedelta(days=7)
     await served.services.hours.record(world.worker, world.community_id, [world.volunteer],
                                        category_id=world.categories["探访"], service_date=last_week, minutes=120)
     summary = await served.services.star_posters.send(served.services.clock.now(), "week")
@@ -275,11 +275,11 @@ async def test_too_many_messages_in_a_row_waits_for_the_next_message(served: Ser
     await served.say("oBusy", "/help")
     person, _ = await served.services.people.identify("wechat", "oBusy", display_name="x")
     served.api.api.burst_limit = 0  # WeChat: 45047, too many customer-service messages to this person
-    await served.services.db.transaction(lambda s: _note(s, served.services, person.id))
+    await served.services.db.run(served.services.db.transaction, lambda s: _note(s, served.services, person.id))
     for _ in range(50):
         await asyncio.sleep(0.1)
-        async with served.services.db.read() as uow:
-            if await uow.session.scalar(select(Identity.unreachable_at).where(Identity.external_id == "oBusy")):
+        with served.services.db.read() as session:
+            if session.scalar(select(Identity.unreachable_at).where(Identity.external_id == "oBusy")):
                 break
     assert [code for code, _ in served.api.api.refused] == [45047]
     served.api.api.burst_limit = None
