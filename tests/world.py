@@ -75,7 +75,8 @@ async def make_world(services: Services, volunteers: int = 3) -> World:
         shutil.copy(built, path)
         return copy.deepcopy(world)
     world = await _build_world(services, volunteers)
-    await services.db.dispose()  # closes the file: its write-ahead log goes into it
+    for engine in {services.db.engine, services.db.read_engine}:
+        engine.dispose()  # closes the file (its write-ahead log goes into it); the engine reconnects
     if _cache_dir is None:
         _cache_dir = Path(tempfile.mkdtemp(prefix="lovebank-worlds-"))
         atexit.register(shutil.rmtree, _cache_dir, True)
