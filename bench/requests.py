@@ -55,7 +55,7 @@ async def _district(services: Services) -> Caller:
     await services.people.register_volunteer(volunteer.id, home, "志愿者", "13800000000")
     categories = {cid: [c.id for c in await services.hours.categories(cid)] for cid in ids}
 
-    async def work(session) -> None:  # type: ignore[no-untyped-def]
+    def work(session) -> None:  # type: ignore[no-untyped-def]
         now = services.clock.now()
         today = now.date()
         grids, requesters = {}, {}
