@@ -27,6 +27,11 @@ def check(ok: object, what: str) -> None:
         raise Refused(what)
 
 
+def refusals(replies: Any) -> list[str]:
+    """The refusal keys (error.*) among a dialog turn's replies, for `check`."""
+    return [r.text.key for r in replies if r.text.key.startswith("error.")]
+
+
 def machine() -> dict[str, Any]:
     return {
         "cores": os.cpu_count(), "python": platform.python_version(), "system": platform.system(),

@@ -10,7 +10,9 @@ guarded UPDATEs, the two-sided move, the hold lookup) through a plain `sqlite3` 
 explicit BEGIN IMMEDIATE / COMMIT, or a plain psycopg 3 connection, called directly: no thread,
 no SQLAlchemy. Both run the same plan, alternating slice by slice, several times; figures are
 medians, and `ratio` is services / raw driver (target: at least 0.4 on both databases). At the
-end every balance must be what the plan says, in both communities, or the run fails.
+end every balance must be what the plan says, in every community, or the run fails (exit 1).
+A third runner makes the same service calls without the hand-off (`services_in_caller`, not how
+the app runs), which splits the services' time between SQLAlchemy and the hand-off.
 
 SQLite runs on a temporary file. PostgreSQL runs on LOVEBANK_BENCH_DATABASE_URL or the database
 lovebank_bench on 127.0.0.1:5432 (created when missing, its schema wiped first); without a server
@@ -135,6 +137,29 @@ class ServicesRunner(Runner):
             else:
                 hold = self.pending[op.hold]
                 await run(tx, lambda s: ledger.void(s, pending_id=hold, key=key))
+
+
+class InCallerRunner(ServicesRunner):
+    """The same service calls with no hand-off (on the event loop's thread): not how the app runs,
+    only to split the services' time between SQLAlchemy and the hand-off to the database thread."""
+
+    name = "services_in_caller"
+
+    async def run(self, plan: list[Op], start: int = 0) -> None:
+        ledger, cid, tx = self.services.ledger, self.community_id, self.services.db.transaction
+        for i, op in enumerate(plan, start):
+            key = f"{self.tag}:{i}"
+            if op.kind == "earn":
+                person = self.people[op.person]
+                tx(lambda s: ledger.earn(s, community_id=cid, person_id=person, amount=op.amount, key=key))
+            elif op.kind == "hold":
+                person = self.people[op.person]
+                held = tx(lambda s: ledger.hold(s, community_id=cid, person_id=person, amount=op.amount, key=key))
+                self.pending.append(held.id)
+            else:
+                hold = self.pending[op.hold]
+                resolve = ledger.post if op.kind == "post" else ledger.void
+                tx(lambda s: resolve(s, pending_id=hold, key=key))
 
 
 # --- the baseline: the ledger's statements, raw synchronous driver --------------------------------
@@ -346,6 +371,7 @@ async def bench_database(url: str, args: argparse.Namespace) -> dict[str, Any]:
     try:
         svc_cid, svc_people = await _community(services, "bench-services")
         raw_cid, raw_people = await _community(services, "bench-baseline")
+        direct_cid, direct_people = await _community(services, "bench-in-caller")
         with services.db.read() as session:
             rows = session.execute(
                 select(Account.kind, Account.person_id, Account.id).where(Account.community_id == raw_cid)).all()
@@ -360,8 +386,9 @@ async def bench_database(url: str, args: argparse.Namespace) -> dict[str, Any]:
         else:
             baseline = PostgresBaseline(raw_cid, accounts, system["issuance"], system["supermarket"])
             baseline.open(url)
-        runners: list[Runner] = [ServicesRunner(services, svc_cid, svc_people), baseline]
-        before = {cid: _transfers(services, cid) for cid in (svc_cid, raw_cid)}
+        runners: list[Runner] = [ServicesRunner(services, svc_cid, svc_people), baseline,
+                                 InCallerRunner(services, direct_cid, direct_people)]
+        before = {cid: _transfers(services, cid) for cid in (svc_cid, raw_cid, direct_cid)}
         plans = []
         try:
             warmup = make_plan(args.warmup, seed=-1)
@@ -377,12 +404,12 @@ async def bench_database(url: str, args: argparse.Namespace) -> dict[str, Any]:
                 seconds = dict.fromkeys(rates, 0.0)
                 for runner in runners:
                     runner.start(f"{runner.name}:{repeat}")
-                # The two take turns slice by slice, each slice started by the other in turn,
-                # so a busy neighbour or a growing table weighs on both alike.
+                # They take turns slice by slice, each slice in a turned order, so a busy
+                # neighbour or a growing table weighs on all alike.
                 for n, first in enumerate(range(0, len(plan), args.slice)):
                     part = plan[first:first + args.slice]
-                    for runner in runners if n % 2 == 0 else runners[::-1]:
-                        if profile is not None and runner is not baseline:
+                    for runner in runners[n % 3:] + runners[:n % 3]:
+                        if profile is not None and isinstance(runner, InCallerRunner):
                             profile.enable()
                         began = time.perf_counter()
                         await runner.run(part, first)
@@ -397,7 +424,8 @@ async def bench_database(url: str, args: argparse.Namespace) -> dict[str, Any]:
         # what the plans say, in both communities.
         expected = expected_balances(plans)
         ops = sum(len(plan) for plan in plans)
-        for cid, people, who in ((svc_cid, svc_people, "services"), (raw_cid, raw_people, "raw driver")):
+        for cid, people, who in ((svc_cid, svc_people, "services"), (raw_cid, raw_people, "raw driver"),
+                                 (direct_cid, direct_people, "services in caller")):
             check(_balances(services, cid, people) == expected, f"{who}: balances differ from the plan")
             made = _transfers(services, cid) - before[cid]
             check(made == ops, f"{who}: {made} transfers for {ops} operations")
@@ -416,6 +444,11 @@ async def bench_database(url: str, args: argparse.Namespace) -> dict[str, Any]:
         "services_ops_per_s_runs": [round(r, 1) for r in rates["services"]],
         "raw_driver_ops_per_s_runs": [round(r, 1) for r in rates["raw_driver"]],
         "balances_checked": True,
+        # Where the services' time goes: the same calls without the hand-off (not how the app
+        # runs) say what SQLAlchemy and the services cost; the rest is the hand-off.
+        "services_in_caller_ops_per_s": round(median(rates["services_in_caller"]), 1),
+        "ratio_in_caller": round(median(
+            [s / b for s, b in zip(rates["services_in_caller"], rates["raw_driver"], strict=True)]), 3),
     }
 
 
@@ -454,7 +487,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--slice", type=int, default=50, help="operations per turn")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--no-postgres", action="store_true")
-    parser.add_argument("--profile", action="store_true", help="cProfile the services runs, to stderr")
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile the services' calls (run in the caller, so the profile sees them), to stderr")
     parser.add_argument("--profile-sort", default="tottime", help="pstats sort key (tottime, cumulative)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
