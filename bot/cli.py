@@ -158,7 +158,7 @@ async def _export_report(settings: Settings, month: str, output: str, community:
 
     from bot.errors import DomainError
     from bot.i18n import render
-    from bot.report_files import csv_files, to_xlsx
+    from bot.report_files import csv_files, to_xlsx, with_chart
 
     locale = locale or settings.locale
     path = Path(output)
@@ -171,6 +171,7 @@ async def _export_report(settings: Settings, month: str, output: str, community:
         return 2
     finally:
         await services.db.dispose()
+    report = with_chart(report)
     files = csv_files(report, path) if fmt == "csv" else {path: to_xlsx(report)}
     for name, content in files.items():
         try:
@@ -183,12 +184,13 @@ async def _export_report(settings: Settings, month: str, output: str, community:
 
 
 async def _export_stock(settings: Settings, month_text: str) -> int:
-    from bot.services.shop import parse_month
-
+    from bot.clock import Month
+    from bot.errors import InvalidInput
     from bot.i18n import render
 
-    month = parse_month(month_text)
-    if month is None:
+    try:
+        month = Month.parse(month_text).label
+    except InvalidInput:
         _say(settings, "cli.bad_month", error=True, text=month_text[:20])
         return 2
     services = await open_services(settings)
