@@ -248,7 +248,7 @@ async def reject_order(ctx: Context, args: str) -> list[Reply]:
     if redemption_id is None:
         return [reply("reject_order.usage")]
     if not reason.strip():
-        r = await ctx.services.shop.get(redemption_id)
+        r = await ctx.services.shop.get(ctx.actor.person_id, redemption_id)
         if r.status not in ("pending", "approved"):
             raise DomainError("error.redemption_decided", id=f"R{r.id}", status=T(f"shop.status.{r.status}"))
         return _ask_reject_order_reason(ctx, redemption_id)

@@ -641,9 +641,15 @@ class ShopService:
             )
             return [_view(session, i) for i in ids]
 
-    def get(self, redemption_id: int) -> RedemptionView:
+    def get(self, viewer_id: int, redemption_id: int) -> RedemptionView:
+        """One redemption, for its buyer (or the relative who bought it for them) or a worker
+        of its community: the id comes from the chat, so anyone else is refused."""
         with self.db.uow() as session:
-            return _view(session, redemption_id)
+            view = _view(session, redemption_id)
+            r = session.get(Redemption, redemption_id)  # loaded by _view: no second query
+            if viewer_id not in (r.person_id, r.proxy_id):
+                require_role(session, viewer_id, view.community_id, "worker")
+            return view
 
     # --- stock reconciliation (账物相符) ---------------------------------------------------------
 

@@ -99,9 +99,9 @@ async def test_approve_and_reject_by_typed_id_of_any_kind(services: Services, wo
     listing = await worker.say("/pending")
     assert f"R{r1}" in listing and f"/approve_order R{r1}" in worker.options()
     assert "取货码" in await worker.say(f"/approve R{r1}")
-    assert worker.keys() == ["approve_order.done"] and (await services.shop.get(r1)).status == "approved"
+    assert worker.keys() == ["approve_order.done"] and (await services.shop.get(world.worker, r1)).status == "approved"
     await worker.say(f"/reject r{r2} 暂时缺货")
-    assert worker.keys() == ["reject_order.done"] and (await services.shop.get(r2)).status == "rejected"
+    assert worker.keys() == ["reject_order.done"] and (await services.shop.get(world.worker, r2)).status == "rejected"
     for bad in ("/approve X5", "/approve R", "/reject Z1 理由"):  # (Q is a service request's prefix)
         await worker.say(bad)
         assert worker.keys()[0] in ("approve.usage", "reject.usage"), bad
