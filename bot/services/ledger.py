@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, case, func, or_, select, update
+from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -447,16 +447,6 @@ class Ledger:
         )
         pending = session.scalar(select(Account.pending).where(Account.id == account))
         return Lots([(c.created_at, int(c.amount)) for c in credits], int(debits or 0), int(pending or 0))
-
-    def unresolved_holds(self, session: Session, older_than: datetime) -> list[int]:
-        resolution = Transfer.__table__.alias("resolution")
-        rows = session.scalars(
-            select(Transfer.id)
-            .outerjoin(resolution, resolution.c.pending_id == Transfer.id)
-            .where(and_(Transfer.phase == "pending", Transfer.created_at < older_than, resolution.c.id.is_(None)))
-            .order_by(Transfer.id)
-        )
-        return list(rows)
 
     # --- internals --------------------------------------------------------------------------
 
