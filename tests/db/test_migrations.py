@@ -9,8 +9,10 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Integer, MetaData, String, Table, inspect, text
+import pytest
+from sqlalchemy import CheckConstraint, Column, Integer, MetaData, String, Table, inspect, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 import models
 from bot.db import make_engine
@@ -115,3 +117,34 @@ async def test_sqlite_downgrades_to_nothing_and_back(tmp_path: Path) -> None:
         engine.dispose()
     await upgrade(url)
     assert await _run(url, _diff, models.Base.metadata) == []
+
+
+def _checks_in(connection: Connection) -> dict[str, set[str]]:
+    found = inspect(connection)
+    return {t: {c["name"] for c in found.get_check_constraints(t)} for t in found.get_table_names()}
+
+
+async def test_status_and_kind_checks_are_in_the_database_and_refuse_a_bad_value(database_url: str) -> None:
+    """Alembic's comparison leaves CHECK constraints out: the models' are compared by name here,
+    and a value outside the list is refused by the database itself."""
+    wanted = {t.name: {c.name for c in t.constraints if isinstance(c, CheckConstraint)}
+              for t in models.Base.metadata.tables.values()}
+    have = await _run(database_url, _checks_in)
+    assert {t: n for t, n in wanted.items() if n} == {t: n for t, n in have.items() if n}
+    assert "ck_service_logs_status" in wanted["service_logs"]
+
+    def insert(connection: Connection, status: str, replied: str | None) -> None:
+        transaction = connection.begin()
+        try:
+            connection.execute(text(
+                "INSERT INTO inbox (channel, platform_id, sender, payload, status, attempts, reply_sent, replied,"
+                " received_at) VALUES ('console', :pid, 'a', '{}', :status, 0, 0, :replied, '2026-11-27 12:00:00')"),
+                {"pid": f"{status}-{replied}", "status": status, "replied": replied})
+        finally:
+            transaction.rollback()
+
+    await _run(database_url, insert, "new", None)  # the good values go in (rolled back)
+    await _run(database_url, insert, "done", "passive")
+    for status, replied in (("bogus", None), ("new", "maybe")):
+        with pytest.raises(IntegrityError):
+            await _run(database_url, insert, status, replied)
