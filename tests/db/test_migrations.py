@@ -3,11 +3,13 @@ migrations must agree: autogenerate's comparison of a migrated database with the
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.operations import Operations
 from alembic.script import ScriptDirectory
 import pytest
 from sqlalchemy import CheckConstraint, Column, Integer, MetaData, String, Table, inspect, text
@@ -16,7 +18,9 @@ from sqlalchemy.exc import IntegrityError
 
 import models
 from bot.db import make_engine
-from bot.migrate import alembic_config, upgrade
+from bot.migrate import ROOT, alembic_config, check_foreign_keys, foreign_keys_off, upgrade
+from bot.services import Services
+from tests.conftest import T0
 
 
 def _diff(connection: Connection, metadata: MetaData) -> list:
@@ -148,3 +152,45 @@ async def test_status_and_kind_checks_are_in_the_database_and_refuse_a_bad_value
     for status, replied in (("bogus", None), ("new", "maybe")):
         with pytest.raises(IntegrityError):
             await _run(database_url, insert, status, replied)
+
+
+async def test_the_checks_go_onto_a_database_with_rows(services: Services) -> None:
+    """Revision 0013 on a database in use: the rows the services wrote satisfy every CHECK, and
+    on SQLite the batch copy of tables other rows point at keeps the foreign keys whole."""
+    from tests.shop_helpers import fund
+    from tests.visits_world import roster_world
+
+    world = await roster_world(services)
+    elder = next(iter(world.elders.values()))
+    await services.visits.record(world.volunteer, elder, kind="visit", outcome="needs_help", minutes=60)
+    await services.visits.record(world.worker, elder, kind="call", outcome="not_home")
+    await services.hours.submit(world.volunteer, world.community_id, category_id=next(iter(world.categories.values())),
+                                service_date=T0.date(), minutes=30)
+    await fund(services, world.world, world.volunteer, 100)  # accounts, transfers and a hold
+    item = await services.shop.add_item(world.worker, world.community_id, "大米", 30, 10)
+    await services.shop.redeem(world.volunteer, world.community_id, item.id, 1)
+    spec = importlib.util.spec_from_file_location("m0013", ROOT / "migrations/versions/0013_check_constraints.py")
+    revision = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(revision)
+    tables = [t.name for t in models.Base.metadata.sorted_tables]
+
+    def counts(connection: Connection) -> dict[str, int]:
+        return {t: connection.scalar(text(f"SELECT count(*) FROM {t}")) for t in tables}
+
+    def down_and_up(connection: Connection) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+        # As bot.migrate runs a migration: foreign keys off on SQLite, checked before the commit.
+        with foreign_keys_off(connection), connection.begin():
+            before = counts(connection)
+            context = MigrationContext.configure(connection, opts={"render_as_batch": connection.dialect.name == "sqlite"})
+            with Operations.context(context):
+                revision.downgrade()
+                between = _checks_in(connection)
+                revision.upgrade()
+            check_foreign_keys(connection)
+        return before, counts(connection), between
+
+    before, after, between = await _run(services.db.url, down_and_up)
+    assert before == after and before["visit_records"] == 2 and before["service_logs"] == 2
+    assert not any(between.values())  # the downgrade took every check away
+    assert await _run(services.db.url, _diff, models.Base.metadata) == []
+    assert all(n for t, n in (await _run(services.db.url, _checks_in)).items() if t in revision.CHECKS)
