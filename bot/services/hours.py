@@ -381,9 +381,13 @@ class HoursService:
         with self.db.read() as session:
             return _views(session, stmt.order_by(ServiceLog.id.desc()).offset(offset).limit(limit))
 
-    def get(self, log_id: int) -> LogView:
+    def get(self, viewer_id: int, log_id: int) -> LogView:
+        """One log, for its volunteer or a worker of its community: the id comes from the chat."""
         with self.db.read() as session:
-            return self._view(session, log_id)
+            view = self._view(session, log_id)
+            if view.person_id != viewer_id:
+                require_role(session, viewer_id, view.community_id, "worker")
+            return view
 
     def _by_request_key(self, session: Session, request_key: str | None) -> LogView | None:
         if not request_key:

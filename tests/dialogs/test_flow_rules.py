@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from sqlalchemy import select
+
 from bot.i18n import render
 from bot.services import Services
+from models import ServiceLog
 from tests.shop_helpers import fund
 from tests.world import World
 
@@ -26,7 +29,8 @@ async def _logs(services: Services, world: World, count: int, person: int | None
 
 
 async def _status(services: Services, log_id: int) -> str:
-    return (await services.hours.get(log_id)).status
+    with services.db.read() as session:
+        return session.scalar(select(ServiceLog.status).where(ServiceLog.id == log_id))
 
 
 async def test_a_numbered_list_stays_answerable_until_replaced(services: Services, world: World, chat) -> None:  # noqa: ANN001
@@ -41,7 +45,7 @@ async def test_a_numbered_list_stays_answerable_until_replaced(services: Service
     assert f"H{h2}" in await worker.say("4")
     assert worker.keys() == ["reject.ask_reason"]
     await worker.say("2")  # a reason that happens to be a number is the reason, not an option
-    assert worker.keys() == ["reject.done"] and (await services.hours.get(h2)).reject_reason == "2"
+    assert worker.keys() == ["reject.done"] and (await services.hours.get(world.worker, h2)).reject_reason == "2"
     await worker.say("5")
     assert worker.keys() == ["approve.done"] and await _status(services, h3) == "approved"
     await worker.say("1")  # an item already decided says so
@@ -206,3 +210,12 @@ async def test_a_redemption_confirmed_again_says_what_it_became(services: Servic
     assert f"R{order.id}" in await volunteer.press("yes")
     assert volunteer.keys() == ["redeem.already_submitted"]
     assert len(await services.shop.orders(world.volunteer, world.community_id)) == 1
+
+
+async def test_another_communitys_worker_learns_nothing_of_a_log(services: Services, world: World, chat) -> None:  # noqa: ANN001
+    [h] = await _logs(services, world, 1)
+    await services.hours.approve(world.worker, h)
+    other = chat("otherworker")
+    said = await other.say(f"/reject H{h}")  # without a reason the flow looks the log up first
+    assert other.keys() == ["error.need_worker"] and "已通过" not in said and "志愿者" not in said
+    assert await _status(services, h) == "approved"
