@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.i18n import render
 from bot.services import Services
 from models import ServiceLog
-from tests.shop_helpers import fund
+from tests.shop_helpers import fund, redemption
 from tests.world import World
 
 DAY = date(2026, 11, 20)  # the test clock's today
@@ -103,9 +103,9 @@ async def test_approve_and_reject_by_typed_id_of_any_kind(services: Services, wo
     listing = await worker.say("/pending")
     assert f"R{r1}" in listing and f"/approve_order R{r1}" in worker.options()
     assert "取货码" in await worker.say(f"/approve R{r1}")
-    assert worker.keys() == ["approve_order.done"] and (await services.shop.get(world.worker, r1)).status == "approved"
+    assert worker.keys() == ["approve_order.done"] and (await redemption(services, r1)).status == "approved"
     await worker.say(f"/reject r{r2} 暂时缺货")
-    assert worker.keys() == ["reject_order.done"] and (await services.shop.get(world.worker, r2)).status == "rejected"
+    assert worker.keys() == ["reject_order.done"] and (await redemption(services, r2)).status == "rejected"
     for bad in ("/approve X5", "/approve R", "/reject Z1 理由"):  # (Q is a service request's prefix)
         await worker.say(bad)
         assert worker.keys()[0] in ("approve.usage", "reject.usage"), bad
