@@ -289,7 +289,7 @@ async def measure(url: str, rows: dict[str, list[tuple]], facts: dict[str, int],
     from bot.clock import FixedClock
     from bot.db import Database
     from bot.dialogs import Caller, Dialogs, Input
-    from bot.report_files import to_xlsx
+    from bot.report_files import to_xlsx, with_chart
     from bot.services import Services
     from bot.settings import Settings
 
@@ -334,7 +334,7 @@ async def measure(url: str, rows: dict[str, list[tuple]], facts: dict[str, int],
 
         await services.reports.build(1 if facts["largest"] != 1 else 2, "2026-09", "zh-CN")  # loads the font once
         started = time.perf_counter()
-        report = await services.reports.build(facts["largest"], "2026-10", "zh-CN")
+        report = with_chart(await services.reports.build(facts["largest"], "2026-10", "zh-CN"))
         content = to_xlsx(report)
         out["monthly_report_largest_s"] = round(time.perf_counter() - started, 3)
         out["largest_community_volunteers"] = len(report.sheet("volunteers").rows)
