@@ -8,6 +8,8 @@ from __future__ import annotations
 import ast
 import asyncio
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -82,15 +84,36 @@ def upgrade_sync(url: str, engine: Engine | None = None) -> None:
     engine = engine or make_engine(url)
     config = alembic_config(url)
     try:
-        with engine.begin() as connection:
+        with engine.connect() as connection, foreign_keys_off(connection), connection.begin():
             if connection.dialect.name == "postgresql":
                 # Several processes starting at once: one migrates, the others wait and find it done.
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             config.attributes["connection"] = connection
             command.upgrade(config, "heads")
+            check_foreign_keys(connection)
     finally:
         if own:
             engine.dispose()
+
+
+@contextmanager
+def foreign_keys_off(connection: Connection) -> Iterator[None]:
+    """SQLite: batch mode rebuilds a table by copying it and dropping the old one, which breaks
+    the foreign keys of rows pointing at it until the copy takes its name; so the keys are off
+    while migrating (only possible outside a transaction) and checked before the commit."""
+    raw = connection.connection.driver_connection if connection.dialect.name == "sqlite" else None
+    if raw is not None:
+        raw.execute("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+    finally:
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys = ON")
+
+
+def check_foreign_keys(connection: Connection) -> None:
+    if connection.dialect.name == "sqlite" and (broken := connection.exec_driver_sql("PRAGMA foreign_key_check").all()):
+        raise RuntimeError(f"migrating broke foreign keys: {broken[:5]}")
 
 
 async def upgrade(url: str) -> None:

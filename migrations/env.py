@@ -33,9 +33,12 @@ def _configure(connection: Connection) -> None:
 
 
 def _run_online() -> None:
+    from bot.migrate import check_foreign_keys, foreign_keys_off
+
     engine = make_engine(_url())
-    with engine.connect() as connection:
+    with engine.connect() as connection, foreign_keys_off(connection):
         _configure(connection)
+        check_foreign_keys(connection)
     engine.dispose()
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData
+from collections.abc import Iterable
+
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Integer, MetaData
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -15,6 +17,15 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def one_of(column: str, values: Iterable[str]) -> CheckConstraint:
+    """A named CHECK (ck_<table>_<column>) that a status- or kind-like column holds one of the
+    values the code writes: a typo in a service fails loudly instead of storing a state no query
+    looks for. A NULL passes (nullable columns stay nullable)."""
+    listed = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IN ({listed})", name=column)
+
 
 # Money-like values are 64-bit integers everywhere.
 Points = BigInteger

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, IdPk, Points, UTCDateTime
+from models.base import Base, IdPk, Points, UTCDateTime, one_of
 
 LINK_STATUSES = ("pending", "active", "removed")
 MOVE_STATUSES = ("requested", "approved", "done", "rejected")
@@ -18,7 +18,10 @@ class FamilyLink(IdPk, Base):
     own chat) or a worker's confirmation (for a relative without a phone)."""
 
     __tablename__ = "family_links"
-    __table_args__ = (Index("ix_family_links_pair", "member_id", "relative_id", "status"),)
+    __table_args__ = (
+        Index("ix_family_links_pair", "member_id", "relative_id", "status"),
+        one_of("status", LINK_STATUSES),
+    )
 
     member_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     # None while the link waits for someone to accept the code.
@@ -46,7 +49,7 @@ class CommunityMove(IdPk, Base):
     clearing accounts."""
 
     __tablename__ = "community_moves"
-    __table_args__ = (Index("ix_community_moves_person", "person_id", "status"),)
+    __table_args__ = (Index("ix_community_moves_person", "person_id", "status"), one_of("status", MOVE_STATUSES))
 
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     from_community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, IdPk, Points, UTCDateTime
+from models.base import Base, IdPk, Points, UTCDateTime, one_of
 
 LOG_STATUSES = ("pending", "approved", "rejected")
 
@@ -29,6 +29,7 @@ class ServiceLog(IdPk, Base):
     __table_args__ = (
         Index("ix_service_logs_community_status", "community_id", "status"),
         Index("ix_service_logs_person_date", "person_id", "service_date"),
+        one_of("status", LOG_STATUSES),
     )
 
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))

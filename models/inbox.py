@@ -7,11 +7,13 @@ from datetime import datetime
 from sqlalchemy import JSON, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, IdPk, UTCDateTime
+from models.base import Base, IdPk, UTCDateTime, one_of
 
 # new → handled (reply stored, not yet sent) → done; parked when it kept failing.
 INBOX_STATES = ("new", "handled", "done", "parked")
 OPEN = ("new", "handled")
+# How a stored reply went out: sent, as the passive answer, not at all (unreachable), or none to send.
+REPLIED = ("sent", "passive", "unreachable", "none")
 
 
 class InboxEntry(IdPk, Base):
@@ -22,6 +24,7 @@ class InboxEntry(IdPk, Base):
     __table_args__ = (
         UniqueConstraint("channel", "platform_id"),
         Index("ix_inbox_open", "status", "channel", "sender", "id"),
+        one_of("status", INBOX_STATES), one_of("replied", REPLIED),
     )
 
     channel: Mapped[str] = mapped_column(String(16))

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, IdPk, Points, UTCDateTime
+from models.base import Base, IdPk, Points, UTCDateTime, one_of
 
 # Person accounts hold a member's points; the others are per-community system accounts.
 # A clearing account per community settles moves and gifts with the district's other communities;
@@ -20,7 +20,7 @@ PHASES = ("posted", "pending", "post", "void", "expire")
 
 class Account(IdPk, Base):
     __tablename__ = "accounts"
-    __table_args__ = (UniqueConstraint("community_id", "kind", "person_id"),)
+    __table_args__ = (UniqueConstraint("community_id", "kind", "person_id"), one_of("kind", ACCOUNT_KINDS))
 
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), nullable=True, index=True)
@@ -37,6 +37,7 @@ class Transfer(IdPk, Base):
         Index("ix_transfers_debit", "debit_account_id", "id"),
         Index("ix_transfers_credit", "credit_account_id", "id"),
         Index("ix_transfers_ref", "ref_type", "ref_id"),
+        one_of("phase", PHASES),
     )
 
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, IdPk, UTCDateTime
+from models.base import Base, IdPk, UTCDateTime, one_of
 
 ROLES = ("resident", "volunteer", "worker")
 
@@ -46,7 +46,7 @@ class Identity(IdPk, Base):
 
 class Membership(IdPk, Base):
     __tablename__ = "memberships"
-    __table_args__ = (UniqueConstraint("person_id", "community_id"),)
+    __table_args__ = (UniqueConstraint("person_id", "community_id"), one_of("role", ROLES))
 
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
@@ -61,6 +61,7 @@ class Membership(IdPk, Base):
 
 class InviteCode(IdPk, Base):
     __tablename__ = "invite_codes"
+    __table_args__ = (one_of("role", ROLES),)
 
     code: Mapped[str] = mapped_column(String(32), unique=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, IdPk, Points, UTCDateTime
+from models.base import Base, IdPk, Points, UTCDateTime, one_of
 
 # own: the requester's points, held at once; pool: the community pool, held when a worker
 # approves; community: paid as logged hours are (issuance, after a worker approves the log).
@@ -33,6 +33,7 @@ class ServiceRequest(IdPk, Base):
         Index("ix_service_requests_board_grid", "community_id", "status", "grid_id", "id"),
         Index("ix_service_requests_taker", "taker_id", "status"),
         Index("ix_service_requests_requester", "requester_id", "id"),
+        one_of("slot", SLOTS), one_of("payer", PAYERS), one_of("status", REQUEST_STATUSES),
     )
 
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, IdPk, Points, UTCDateTime
+from models.base import Base, IdPk, Points, UTCDateTime, one_of
 
 REDEMPTION_STATUSES = ("pending", "approved", "rejected", "cancelled", "expired", "done")
 # restock: goods put on (or, negative, written off) the shelf; reserve: taken off the shelf for
@@ -43,6 +43,7 @@ class Redemption(IdPk, Base):
         UniqueConstraint("community_id", "pickup_code"),
         Index("ix_redemptions_community_status", "community_id", "status"),
         Index("ix_redemptions_person", "person_id", "id"),
+        one_of("status", REDEMPTION_STATUSES),
     )
 
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
@@ -69,7 +70,7 @@ class Redemption(IdPk, Base):
 
 class StockMovement(IdPk, Base):
     __tablename__ = "stock_movements"
-    __table_args__ = (Index("ix_stock_movements_item_time", "item_id", "created_at"),)
+    __table_args__ = (Index("ix_stock_movements_item_time", "item_id", "created_at"), one_of("kind", MOVEMENT_KINDS))
 
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("shop_items.id"))

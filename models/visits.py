@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, IdPk, UTCDateTime
+from models.base import Base, IdPk, UTCDateTime, one_of
 
 RISKS = ("high", "normal")
 VISIT_KINDS = ("visit", "call")
@@ -26,6 +26,7 @@ class Elder(IdPk, Base):
         Index("ix_elders_community_worker", "community_id", "worker_id"),
         Index("ix_elders_community_last_visit", "community_id", "last_visit_at"),
         Index("ix_elders_community_last_call", "community_id", "last_call_at"),
+        one_of("risk", RISKS),
     )
 
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
@@ -62,7 +63,10 @@ class ElderVolunteer(Base):
 
 class VisitRecord(IdPk, Base):
     __tablename__ = "visit_records"
-    __table_args__ = (Index("ix_visit_records_elder_at", "elder_id", "at"),)
+    __table_args__ = (
+        Index("ix_visit_records_elder_at", "elder_id", "at"),
+        one_of("kind", VISIT_KINDS), one_of("outcome", OUTCOMES),
+    )
 
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
     elder_id: Mapped[int] = mapped_column(ForeignKey("elders.id"))

@@ -351,7 +351,7 @@ async def _approve_logs(ctx: Context, ids: list[int]) -> list[Reply]:
 
 async def _reject_log(ctx: Context, log_id: int, reason: str) -> list[Reply]:
     if not reason:
-        log = await ctx.services.hours.get(log_id)
+        log = await ctx.services.hours.get(ctx.actor.person_id, log_id)
         if log.status != "pending":
             raise DomainError("error.log_decided", log=log_id, status=log.status)
         return _ask_reject_reason(ctx, log_id)

@@ -73,9 +73,6 @@ class VisitCadence:
                 cadence = replace(cadence, **{kind: Rule(visit, call)})
         return cadence
 
-    def to_options(self) -> dict[str, Any]:
-        return {"age": self.age, **{k: {"visit": getattr(self, k).visit, "call": getattr(self, k).call} for k in KINDS}}
-
     def kind_of(self, lives_alone: bool, risk: str, birth_year: int, today: date) -> str:
         if risk == "high" or (lives_alone and today.year - birth_year >= self.age):
             return "intensive"

@@ -114,21 +114,27 @@ class HoursService:
         """A volunteer logs their own hours; the log waits for a worker. With `repeat_ok` False
         (a chat asks before saving the same again), the same category and duration for the same
         day as a log already there is refused as LooksRepeated."""
+        return self.db.transaction(lambda session: self.submit_in(
+            session, person_id, community_id, category_id=category_id, service_date=service_date,
+            minutes=minutes, note=note, photo=photo, request_key=request_key, repeat_ok=repeat_ok))
 
-        def work(session: Session) -> LogView:
-            replay = self._by_request_key(session, request_key)
-            if replay is not None:
-                if replay.person_id != person_id:  # someone else's request: never hand it out
-                    raise IdempotencyConflict(key=request_key)
-                return replay
-            view = self._new_log(
-                session, person_id, community_id, category_id, service_date, minutes, note, photo,
-                submitted_by=person_id, request_key=request_key, need_role="volunteer", repeat_ok=repeat_ok,
-            )
-            notify_workers(session, self.clock, community_id, "notify.pending_logs", coalesce="pending_logs")
-            return view
-
-        return self.db.transaction(work)
+    def submit_in(
+        self, session: Session, person_id: int, community_id: int, *, category_id: int, service_date: date,
+        minutes: int, note: str | None = None, photo: str | None = None, request_key: str | None = None,
+        repeat_ok: bool = True,
+    ) -> LogView:
+        """`submit` inside a caller's transaction (a volunteer's visit and its hours are one)."""
+        replay = self._by_request_key(session, request_key)
+        if replay is not None:
+            if replay.person_id != person_id:  # someone else's request: never hand it out
+                raise IdempotencyConflict(key=request_key)
+            return replay
+        view = self._new_log(
+            session, person_id, community_id, category_id, service_date, minutes, note, photo,
+            submitted_by=person_id, request_key=request_key, need_role="volunteer", repeat_ok=repeat_ok,
+        )
+        notify_workers(session, self.clock, community_id, "notify.pending_logs", coalesce="pending_logs")
+        return view
 
     def record(
         self, worker_id: int, community_id: int, volunteer_ids: list[int], *, category_id: int,
@@ -375,9 +381,13 @@ class HoursService:
         with self.db.read() as session:
             return _views(session, stmt.order_by(ServiceLog.id.desc()).offset(offset).limit(limit))
 
-    def get(self, log_id: int) -> LogView:
+    def get(self, viewer_id: int, log_id: int) -> LogView:
+        """One log, for its volunteer or a worker of its community: the id comes from the chat."""
         with self.db.read() as session:
-            return self._view(session, log_id)
+            view = self._view(session, log_id)
+            if view.person_id != viewer_id:
+                require_role(session, viewer_id, view.community_id, "worker")
+            return view
 
     def _by_request_key(self, session: Session, request_key: str | None) -> LogView | None:
         if not request_key:

@@ -452,16 +452,6 @@ class Ledger:
         pending = session.scalar(select(Account.pending).where(Account.id == account))
         return Lots([(c.created_at, int(c.amount)) for c in credits], int(debits or 0), int(pending or 0))
 
-    def unresolved_holds(self, session: Session, older_than: datetime) -> list[int]:
-        resolution = Transfer.__table__.alias("resolution")
-        rows = session.scalars(
-            select(Transfer.id)
-            .outerjoin(resolution, resolution.c.pending_id == Transfer.id)
-            .where(and_(Transfer.phase == "pending", Transfer.created_at < older_than, resolution.c.id.is_(None)))
-            .order_by(Transfer.id)
-        )
-        return list(rows)
-
     # --- internals --------------------------------------------------------------------------
 
     def _insert_transfer(

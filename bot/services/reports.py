@@ -347,10 +347,6 @@ class LedgerSummary:
                 - self.transfers_out + self.other - self.closing)
 
 
-def read_ledger_summary(session: Session, community_id: int, month: Month) -> LedgerSummary:
-    return ledger_summary(*_flows(session, community_id, month))
-
-
 def ledger_summary(flows: dict[int, _Flows], accounts: dict[int, tuple[str, int | None]]) -> LedgerSummary:
     outstanding = [f for a, f in flows.items() if accounts.get(a, ("",))[0] in OUTSTANDING]
     net: dict[str, int] = defaultdict(int)  # by kind: into outstanding minus out of it, in the month

@@ -642,10 +642,6 @@ class ShopService:
             )
             return [_view(session, i) for i in ids]
 
-    def get(self, redemption_id: int) -> RedemptionView:
-        with self.db.uow() as session:
-            return _view(session, redemption_id)
-
     # --- stock reconciliation (账物相符) ---------------------------------------------------------
 
     def reconcile(self, actor_id: int | None, community_id: int, month: str | None = None) -> Reconciliation:

@@ -106,10 +106,6 @@ class StarList:
     me: Star | None = None  # the asker, when they have hours in the period
     group: str | None = None  # a tag's or a team's list; None for the whole community
 
-    @property
-    def total_minutes(self) -> int:
-        return sum(s.minutes for s in self.stars)
-
 
 @dataclass(frozen=True)
 class GroupView:

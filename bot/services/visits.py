@@ -214,55 +214,65 @@ class VisitsService:
         note = clean_note(" ".join((note or "").split()))
 
         def work(session: Session) -> Recorded:
-            if request_key:
-                replay = session.scalar(select(VisitRecord).where(VisitRecord.request_key == request_key))
-                if replay is not None:
-                    return self._replayed(session, replay, actor_id)
-            elder = get_elder(session, elder_id)
-            if not elder.active:
-                raise InvalidInput("visits.error.retired", ref=f"E{elder.id}")
-            _, role = elder_access(session, actor_id, elder)
-            visit = VisitRecord(
-                community_id=elder.community_id, elder_id=elder.id, person_id=actor_id, kind=kind, at=at,
-                outcome=outcome, note=note, lat=location[0] if location else None,
-                lon=location[1] if location else None, photo=photo, request_key=request_key, created_at=now,
-            )
-            session.add(visit)
-            session.flush()
-            streak = session.scalar(
-                update(Elder).where(Elder.id == elder.id).values(**_contact_update(kind, outcome, at))
-                .returning(Elder.not_home_streak)
-            )
-            flagged = outcome == "not_home" and streak == 2
-            news: dict[str, Any] = {}  # what the workers are told at once, if anything
-            alert_id = None
-            if outcome == "needs_help":
-                alert = VisitAlert(community_id=elder.community_id, elder_id=elder.id, visit_id=visit.id, raised_at=now)
-                session.add(alert)
-                session.flush()
-                alert_id = alert.id
-                news = {"key": "visits.notify.needs_help", "alert": f"A{alert_id}"}
-            elif outcome == "hospital":
-                news = {"key": "visits.notify.hospital"}
-            elif flagged:
-                news = {"key": "visits.notify.not_home_twice"}
-            told: list[str] = []
-            if news:
-                details = self._details(session, elder, visit)
-                for person_id, name in self._workers_of(session, elder, actor_id):
-                    notify(session, self.clock, person_id, **news, **details)
-                    told.append(name)
-            return Recorded(visit.id, elder.id, elder.name, kind, outcome, alert_id, tuple(told), flagged,
-                            role == "volunteer")
-
-        recorded = self.db.transaction(work)
-        if recorded.by_volunteer and kind == "visit" and minutes is not None and recorded.log is None:
+            recorded, visit = self._record_in(session, actor_id, elder_id, kind, outcome, note, location, photo,
+                                              request_key, at, now)
+            if not (recorded.by_volunteer and kind == "visit" and minutes is not None):
+                return recorded
             try:
-                log = self.log_visit_hours(actor_id, recorded.visit_id, minutes)
-                return _with(recorded, log=log)
+                # A savepoint: refused hours leave the visit (and any alert) standing.
+                with session.begin_nested():
+                    return _with(recorded, log=self._log_hours_in(session, visit, minutes))
             except DomainError as exc:  # the visit stands; say why its hours were not logged
                 return _with(recorded, log_error=exc)
-        return recorded
+
+        return self.db.transaction(work)
+
+    def _record_in(
+        self, session: Session, actor_id: int, elder_id: int, kind: str, outcome: str, note: str | None,
+        location: tuple[float, float] | None, photo: str | None, request_key: str | None, at: datetime,
+        now: datetime,
+    ) -> tuple[Recorded, VisitRecord]:
+        if request_key:
+            replay = session.scalar(select(VisitRecord).where(VisitRecord.request_key == request_key))
+            if replay is not None:
+                return self._replayed(session, replay, actor_id), replay
+        elder = get_elder(session, elder_id)
+        if not elder.active:
+            raise InvalidInput("visits.error.retired", ref=f"E{elder.id}")
+        _, role = elder_access(session, actor_id, elder)
+        visit = VisitRecord(
+            community_id=elder.community_id, elder_id=elder.id, person_id=actor_id, kind=kind, at=at,
+            outcome=outcome, note=note, lat=location[0] if location else None,
+            lon=location[1] if location else None, photo=photo, request_key=request_key, created_at=now,
+        )
+        session.add(visit)
+        session.flush()
+        streak = session.scalar(
+            update(Elder).where(Elder.id == elder.id).values(**_contact_update(kind, outcome, at))
+            .returning(Elder.not_home_streak)
+        )
+        flagged = outcome == "not_home" and streak == 2
+        news: dict[str, Any] = {}  # what the workers are told at once, if anything
+        alert_id = None
+        if outcome == "needs_help":
+            alert = VisitAlert(community_id=elder.community_id, elder_id=elder.id, visit_id=visit.id, raised_at=now)
+            session.add(alert)
+            session.flush()
+            alert_id = alert.id
+            news = {"key": "visits.notify.needs_help", "alert": f"A{alert_id}"}
+        elif outcome == "hospital":
+            news = {"key": "visits.notify.hospital"}
+        elif flagged:
+            news = {"key": "visits.notify.not_home_twice"}
+        told: list[str] = []
+        if news:
+            details = self._details(session, elder, visit)
+            for person_id, name in self._workers_of(session, elder, actor_id):
+                notify(session, self.clock, person_id, **news, **details)
+                told.append(name)
+        recorded = Recorded(visit.id, elder.id, elder.name, kind, outcome, alert_id, tuple(told), flagged,
+                            role == "volunteer")
+        return recorded, visit
 
     def _replayed(self, session: Session, visit: VisitRecord, actor_id: int) -> Recorded:
         if visit.person_id != actor_id:
@@ -296,31 +306,35 @@ class VisitsService:
 
     def log_visit_hours(self, actor_id: int, visit_id: int, minutes: int) -> LogView:
         """The pending 探访 service log for a volunteer's visit; asking again returns the same log."""
-        check_minutes(minutes)
-        with self.db.uow() as session:
+
+        def work(session: Session) -> LogView:
             visit = session.get(VisitRecord, visit_id)
             if visit is None or visit.person_id != actor_id or visit.kind != "visit":
                 raise NotFound("visits.error.no_visit", ref=f"V{visit_id}")
-            elder = get_elder(session, visit.elder_id)
-            category_id = session.scalar(select(ServiceCategory.id).where(
-                ServiceCategory.community_id == visit.community_id, ServiceCategory.name == VISIT_CATEGORY,
-                ServiceCategory.active.is_(True)))
-            tz = ZoneInfo((get_community(session, visit.community_id)).timezone)
+            return self._log_hours_in(session, visit, minutes)
+
+        return self.db.transaction(work)
+
+    def _log_hours_in(self, session: Session, visit: VisitRecord, minutes: int) -> LogView:
+        """Inside the caller's transaction: the visit's service log, made and linked once."""
+        check_minutes(minutes)
         if visit.service_log_id is not None:
-            return self.hours.get(visit.service_log_id)
+            return self.hours._view(session, visit.service_log_id)
+        elder = get_elder(session, visit.elder_id)
+        category_id = session.scalar(select(ServiceCategory.id).where(
+            ServiceCategory.community_id == visit.community_id, ServiceCategory.name == VISIT_CATEGORY,
+            ServiceCategory.active.is_(True)))
         if category_id is None:
             raise InvalidInput("visits.error.no_visit_category")
-        log = self.hours.submit(
-            actor_id, visit.community_id, category_id=category_id, service_date=local_date(visit.at, tz),
-            minutes=minutes, note=" ".join(x for x in (f"E{elder.id} {elder.name}", visit.note) if x)[:500],
-            photo=visit.photo, request_key=f"visit:V{visit_id}",
+        tz = ZoneInfo((get_community(session, visit.community_id)).timezone)
+        log = self.hours.submit_in(
+            session, visit.person_id, visit.community_id, category_id=category_id,
+            service_date=local_date(visit.at, tz), minutes=minutes,
+            note=" ".join(x for x in (f"E{elder.id} {elder.name}", visit.note) if x)[:500],
+            photo=visit.photo, request_key=f"visit:V{visit.id}",
         )
-
-        def link(session: Session) -> None:
-            session.execute(update(VisitRecord).where(
-                VisitRecord.id == visit_id, VisitRecord.service_log_id.is_(None)).values(service_log_id=log.id))
-
-        self.db.transaction(link)
+        session.execute(update(VisitRecord).where(
+            VisitRecord.id == visit.id, VisitRecord.service_log_id.is_(None)).values(service_log_id=log.id))
         return log
 
     # --- alerts -----------------------------------------------------------------------------

@@ -85,12 +85,6 @@ def reply_calls(chat_id: int | str, locale: str, replies: list[Reply],
     return calls
 
 
-async def send_replies(bot: Bot, chat_id: int | str, locale: str, replies: list[Reply],
-                       chat_data: MutableMapping[Any, Any] | None) -> None:
-    for call in reply_calls(chat_id, locale, replies, chat_data):
-        await send_call(bot, call)
-
-
 async def send_call(bot: Bot, call: Call) -> Any:
     params = {k: v for k, v in call["params"].items() if v is not None}
     upload = call.get("file")

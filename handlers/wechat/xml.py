@@ -41,12 +41,6 @@ def text_message(to: str, sender: str, content: str, now: int) -> str:
                   "Content": content})
 
 
-def image_message(to: str, sender: str, media_id: str, now: int) -> str:
-    return build({"ToUserName": to, "FromUserName": sender, "CreateTime": now, "MsgType": "image"}).replace(
-        "</xml>", f"<Image><MediaId>{_cdata(media_id)}</MediaId></Image></xml>"
-    )
-
-
 def encrypted_envelope(encrypted: str, signature: str, timestamp: str, nonce: str) -> str:
     return build({"Encrypt": encrypted, "MsgSignature": signature, "TimeStamp": int(timestamp),
                   "Nonce": nonce})

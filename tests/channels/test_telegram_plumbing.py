@@ -19,7 +19,7 @@ from handlers.telegram.app import file_api_url
 from handlers.telegram.menus import description
 from handlers.telegram.notifications import deliver
 from handlers.telegram.offline import RecordingRequest
-from handlers.telegram.replies import send_replies, split_text
+from handlers.telegram.replies import reply_calls, send_call, split_text
 from handlers.telegram.schedule import ptb_days
 from tests.channels.conftest import ADMIN_ID, offline_application
 from tests.channels.kit import Telegram, found_community, texts
@@ -168,13 +168,14 @@ async def test_documents_photos_and_long_texts() -> None:
     bot = Bot("123:abc", request=api, get_updates_request=RecordingRequest())
     async with bot:
         chat_data: dict[str, Any] = {}
-        await send_replies(bot, 42, "zh-CN", [
+        for call in reply_calls(42, "zh-CN", [
             Reply(T("balance.show", available=1, pending=0, earned=1, hours="1"),
                   document=Document("report-2026-11.csv", b"name,hours\n")),
             Reply(T("lang.set"), image=b"\x89PNG\r\n"),
             Reply(T("lang.set"), photo="AgADphoto"),
             Reply(T("help.title", commands=["x" * 3000, "y" * 3000]), (option("/help", "help.help"),)),
-        ], chat_data)
+        ], chat_data):
+            await send_call(bot, call)
     methods = [c.method for c in api.calls if c.method != "getMe"]
     assert methods == ["sendDocument", "sendPhoto", "sendPhoto", "sendMessage", "sendMessage"]
     document, image, photo, part1, part2 = (c for c in api.calls if c.method != "getMe")

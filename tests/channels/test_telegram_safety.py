@@ -69,7 +69,7 @@ async def test_cancel_a_rejection_before_the_reason(tg: Telegram, tg_services: S
     await cast.worker.send("/cancel")
     assert await dialog_state(tg_services, cast.worker) is None
     assert await snapshot(tg_services) == before
-    assert (await tg_services.hours.get(log_id)).status == "pending"
+    assert (await tg_services.hours.get(await person_of(tg_services, cast.worker), log_id)).status == "pending"
 
 
 async def test_a_redelivered_update_replays(tg: Telegram, tg_services: Services) -> None:
@@ -178,8 +178,8 @@ async def test_forged_actions_are_refused_by_the_services(tg: Telegram, tg_servi
             out = texts(await user.press_raw(data, forged_message(user.id, data, accessible=accessible)))
             assert refusal in out, (data, out)
     assert await snapshot(tg_services) == before
-    assert (await tg_services.hours.get(foreign.id)).status == "pending"
-    assert (await tg_services.hours.get(log_id)).status == "pending"
+    assert (await tg_services.hours.get(outsider.id, foreign.id)).status == "pending"
+    assert (await tg_services.hours.get(await person_of(tg_services, cast.worker), log_id)).status == "pending"
 
 
 async def test_a_step_answer_that_was_never_offered_changes_nothing(tg: Telegram, tg_services: Services) -> None:

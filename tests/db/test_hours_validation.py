@@ -204,14 +204,23 @@ async def test_a_worker_of_another_community_cannot_approve(services: Services, 
     log = await _submit(services, w)
     async with refused(services, NotAllowed, "error.need_worker"):
         await services.hours.approve(w.other_worker, log.id)
-    assert (await services.hours.get(log.id)).status == "pending"
+    assert (await services.hours.get(w.worker, log.id)).status == "pending"
+
+
+async def test_a_log_is_shown_only_to_its_volunteer_and_the_workers_of_its_community(services: Services, w: World) -> None:
+    log = await _submit(services, w)
+    for outsider in (w.other_worker, w.volunteers[1]):  # another community's worker; a neighbour
+        async with refused(services, NotAllowed, "error.need_worker"):
+            await services.hours.get(outsider, log.id)
+    assert (await services.hours.get(w.volunteer, log.id)).minutes == 60
+    assert (await services.hours.get(w.worker2, log.id)).status == "pending"
 
 
 async def test_a_worker_of_another_community_cannot_reject(services: Services, w: World) -> None:
     log = await _submit(services, w)
     async with refused(services, NotAllowed, "error.need_worker"):
         await services.hours.reject(w.other_worker, log.id, "不认识这个人")
-    assert (await services.hours.get(log.id)).status == "pending"
+    assert (await services.hours.get(w.worker, log.id)).status == "pending"
 
 
 async def test_volunteers_cannot_approve(services: Services, w: World) -> None:
@@ -225,7 +234,7 @@ async def test_rejecting_needs_a_reason(services: Services, w: World, reason: st
     log = await _submit(services, w)
     async with refused(services, InvalidInput, "error.reason_required"):
         await services.hours.reject(w.worker, log.id, reason)
-    assert (await services.hours.get(log.id)).status == "pending"
+    assert (await services.hours.get(w.worker, log.id)).status == "pending"
 
 
 async def test_a_rejected_log_cannot_be_approved(services: Services, w: World) -> None:

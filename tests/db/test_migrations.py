@@ -3,18 +3,24 @@ migrations must agree: autogenerate's comparison of a migrated database with the
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.operations import Operations
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Integer, MetaData, String, Table, inspect, text
+import pytest
+from sqlalchemy import CheckConstraint, Column, Integer, MetaData, String, Table, inspect, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 import models
 from bot.db import make_engine
-from bot.migrate import alembic_config, upgrade
+from bot.migrate import ROOT, alembic_config, check_foreign_keys, foreign_keys_off, upgrade
+from bot.services import Services
+from tests.conftest import T0
 
 
 def _diff(connection: Connection, metadata: MetaData) -> list:
@@ -115,3 +121,76 @@ async def test_sqlite_downgrades_to_nothing_and_back(tmp_path: Path) -> None:
         engine.dispose()
     await upgrade(url)
     assert await _run(url, _diff, models.Base.metadata) == []
+
+
+def _checks_in(connection: Connection) -> dict[str, set[str]]:
+    found = inspect(connection)
+    return {t: {c["name"] for c in found.get_check_constraints(t)} for t in found.get_table_names()}
+
+
+async def test_status_and_kind_checks_are_in_the_database_and_refuse_a_bad_value(database_url: str) -> None:
+    """Alembic's comparison leaves CHECK constraints out: the models' are compared by name here,
+    and a value outside the list is refused by the database itself."""
+    wanted = {t.name: {c.name for c in t.constraints if isinstance(c, CheckConstraint)}
+              for t in models.Base.metadata.tables.values()}
+    have = await _run(database_url, _checks_in)
+    assert {t: n for t, n in wanted.items() if n} == {t: n for t, n in have.items() if n}
+    assert "ck_service_logs_status" in wanted["service_logs"]
+
+    def insert(connection: Connection, status: str, replied: str | None) -> None:
+        transaction = connection.begin()
+        try:
+            connection.execute(text(
+                "INSERT INTO inbox (channel, platform_id, sender, payload, status, attempts, reply_sent, replied,"
+                " received_at) VALUES ('console', :pid, 'a', '{}', :status, 0, 0, :replied, '2026-11-27 12:00:00')"),
+                {"pid": f"{status}-{replied}", "status": status, "replied": replied})
+        finally:
+            transaction.rollback()
+
+    await _run(database_url, insert, "new", None)  # the good values go in (rolled back)
+    await _run(database_url, insert, "done", "passive")
+    for status, replied in (("bogus", None), ("new", "maybe")):
+        with pytest.raises(IntegrityError):
+            await _run(database_url, insert, status, replied)
+
+
+async def test_the_checks_go_onto_a_database_with_rows(services: Services) -> None:
+    """Revision 0013 on a database in use: the rows the services wrote satisfy every CHECK, and
+    on SQLite the batch copy of tables other rows point at keeps the foreign keys whole."""
+    from tests.shop_helpers import fund
+    from tests.visits_world import roster_world
+
+    world = await roster_world(services)
+    elder = next(iter(world.elders.values()))
+    await services.visits.record(world.volunteer, elder, kind="visit", outcome="needs_help", minutes=60)
+    await services.visits.record(world.worker, elder, kind="call", outcome="not_home")
+    await services.hours.submit(world.volunteer, world.community_id, category_id=next(iter(world.categories.values())),
+                                service_date=T0.date(), minutes=30)
+    await fund(services, world.world, world.volunteer, 100)  # accounts, transfers and a hold
+    item = await services.shop.add_item(world.worker, world.community_id, "大米", 30, 10)
+    await services.shop.redeem(world.volunteer, world.community_id, item.id, 1)
+    spec = importlib.util.spec_from_file_location("m0013", ROOT / "migrations/versions/0013_check_constraints.py")
+    revision = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(revision)
+    tables = [t.name for t in models.Base.metadata.sorted_tables]
+
+    def counts(connection: Connection) -> dict[str, int]:
+        return {t: connection.scalar(text(f"SELECT count(*) FROM {t}")) for t in tables}
+
+    def down_and_up(connection: Connection) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+        # As bot.migrate runs a migration: foreign keys off on SQLite, checked before the commit.
+        with foreign_keys_off(connection), connection.begin():
+            before = counts(connection)
+            context = MigrationContext.configure(connection, opts={"render_as_batch": connection.dialect.name == "sqlite"})
+            with Operations.context(context):
+                revision.downgrade()
+                between = _checks_in(connection)
+                revision.upgrade()
+            check_foreign_keys(connection)
+        return before, counts(connection), between
+
+    before, after, between = await _run(services.db.url, down_and_up)
+    assert before == after and before["visit_records"] == 2 and before["service_logs"] == 2
+    assert not any(between.values())  # the downgrade took every check away
+    assert await _run(services.db.url, _diff, models.Base.metadata) == []
+    assert all(n for t, n in (await _run(services.db.url, _checks_in)).items() if t in revision.CHECKS)

@@ -23,7 +23,7 @@ async def w(services: Services) -> World:
 
 async def _summary(services: Services, community_id: int, year: int, month: int):  # noqa: ANN202
     with services.db.uow() as session:
-        return reports_module.read_ledger_summary(session, community_id, Month(year, month, "Asia/Shanghai"))
+        return reports_module.ledger_summary(*reports_module._flows(session, community_id, Month(year, month, "Asia/Shanghai")))
 
 
 async def test_move_approve_accept(services: Services, w: World) -> None:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.clock import FixedClock
-from bot.errors import AlreadyDecided
+from bot.errors import AlreadyDecided, NotAllowed, NotFound
 from bot.jobs import load as load_jobs
 from bot.services import Services
 from bot.services.people import CODE_ALPHABET
@@ -176,6 +176,23 @@ async def test_unclaimed_holds_expire_and_both_sides_are_told(
     reconciled = await chat.say("worker1", "/reconcile 2026-11")
     assert "预留 3，发放 0，退回 3，期末 3 ✓" in reconciled.text
     await ledger_invariants(services)
+
+
+async def test_another_communitys_worker_learns_nothing_of_a_redemption(services: Services, shop: Shop) -> None:
+    w, chat = shop.w, shop.chat
+    await chat.say("volunteer1", f"/redeem I{shop.rice} 1")
+    # The other community's worker asks to reject R1 without a reason: refused, and told neither
+    # its state nor whose it is (the flow reads it before asking for the reason).
+    said = await chat.say("otherworker", "/reject_order R1")
+    assert "只有本社区的社区工作者" in said.text and "大米" not in said.text and "志愿者1" not in said.text
+    assert "理由" not in said.text  # no reason asked: nothing to reject there
+    with pytest.raises(NotAllowed):
+        await services.shop.rejectable(w.other_worker, 1)
+    with pytest.raises(NotAllowed):  # a neighbour of the same community is no worker
+        await services.shop.rejectable(w.volunteers[1], 1)
+    assert (await services.shop.rejectable(w.worker2, 1)).item_name == "大米5kg"
+    with pytest.raises(NotFound):
+        await services.shop.rejectable(w.worker, 99)
 
 
 async def test_wrong_or_used_code_and_other_community_change_nothing(services: Services, shop: Shop) -> None:

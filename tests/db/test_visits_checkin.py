@@ -12,7 +12,7 @@ from bot.clock import FixedClock
 from bot.errors import InvalidInput, NotAllowed
 from bot.i18n import render
 from bot.services import Services
-from models import Elder, ServiceCategory, ServiceLog, VisitRecord
+from models import Elder, Notification, ServiceCategory, ServiceLog, VisitAlert, VisitRecord
 from tests.visits_world import Chat, roster_world
 
 
@@ -123,6 +123,47 @@ async def test_a_redelivered_message_records_once(services: Services) -> None:
     assert (again.visit_id, again.alert_id, again.replayed, again.log.id) == (first.visit_id, first.alert_id, True, first.log.id)
     assert await records(services) == 1
     assert len(await inbox(services, r.worker)) == 2  # the alert and "new pending logs", once each
+
+
+def _fail(*_args: object, **_kwargs: object) -> None:
+    raise RuntimeError("injected")
+
+
+@pytest.mark.parametrize("part", ["bot.services.hours.notify_workers", "bot.services.visits.notify"])
+async def test_a_failure_after_the_visit_is_written_leaves_neither_visit_nor_log(
+    services: Services, monkeypatch: pytest.MonkeyPatch, part: str,
+) -> None:
+    """The visit, its alert, its hours and the notices are one transaction: all or nothing."""
+    r = await roster_world(services)
+    wang = r.elders["王秀英"]
+    monkeypatch.setattr(part, _fail)
+    with pytest.raises(RuntimeError):
+        await services.visits.record(r.volunteer, wang, kind="visit", outcome="needs_help", minutes=60)
+    with services.db.read() as session:
+        counts = [session.scalar(select(func.count()).select_from(t)) for t in (VisitRecord, ServiceLog, VisitAlert,
+                                                                                 Notification)]
+        elder = session.get(Elder, wang)
+    assert counts == [0, 0, 0, 0] and elder.last_visit_at is None
+    # Without the failure the same call records everything at once.
+    monkeypatch.undo()
+    done = await services.visits.record(r.volunteer, wang, kind="visit", outcome="needs_help", minutes=60)
+    assert done.log is not None and done.alert_id is not None
+    with services.db.read() as session:
+        assert session.scalar(select(VisitRecord.service_log_id).where(VisitRecord.id == done.visit_id)) == done.log.id
+
+
+async def test_refused_hours_leave_the_visit_and_its_alert(services: Services) -> None:
+    r = await roster_world(services)
+    wang = r.elders["王秀英"]
+    with services.db.uow() as session:  # no 探访 category: the hours are refused after the visit is written
+        session.query(ServiceCategory).filter_by(name="探访").update({"active": False})
+        session.commit()
+    done = await services.visits.record(r.volunteer, wang, kind="visit", outcome="needs_help", minutes=60)
+    assert done.log is None and done.log_error.key == "visits.error.no_visit_category" and done.alert_id
+    with services.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(ServiceLog)) == 0
+        assert session.scalar(select(VisitRecord.service_log_id).where(VisitRecord.id == done.visit_id)) is None
+    assert await records(services) == 1
 
 
 async def test_needs_help_alerts_the_worker_and_escalates_after_two_hours(services: Services, clock: FixedClock) -> None:

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from sqlalchemy import select
+
 from bot.i18n import render
 from bot.services import Services
-from tests.shop_helpers import fund
+from models import ServiceLog
+from tests.shop_helpers import fund, redemption
 from tests.world import World
 
 DAY = date(2026, 11, 20)  # the test clock's today
@@ -26,7 +29,8 @@ async def _logs(services: Services, world: World, count: int, person: int | None
 
 
 async def _status(services: Services, log_id: int) -> str:
-    return (await services.hours.get(log_id)).status
+    with services.db.read() as session:
+        return session.scalar(select(ServiceLog.status).where(ServiceLog.id == log_id))
 
 
 async def test_a_numbered_list_stays_answerable_until_replaced(services: Services, world: World, chat) -> None:  # noqa: ANN001
@@ -41,7 +45,7 @@ async def test_a_numbered_list_stays_answerable_until_replaced(services: Service
     assert f"H{h2}" in await worker.say("4")
     assert worker.keys() == ["reject.ask_reason"]
     await worker.say("2")  # a reason that happens to be a number is the reason, not an option
-    assert worker.keys() == ["reject.done"] and (await services.hours.get(h2)).reject_reason == "2"
+    assert worker.keys() == ["reject.done"] and (await services.hours.get(world.worker, h2)).reject_reason == "2"
     await worker.say("5")
     assert worker.keys() == ["approve.done"] and await _status(services, h3) == "approved"
     await worker.say("1")  # an item already decided says so
@@ -99,9 +103,9 @@ async def test_approve_and_reject_by_typed_id_of_any_kind(services: Services, wo
     listing = await worker.say("/pending")
     assert f"R{r1}" in listing and f"/approve_order R{r1}" in worker.options()
     assert "取货码" in await worker.say(f"/approve R{r1}")
-    assert worker.keys() == ["approve_order.done"] and (await services.shop.get(r1)).status == "approved"
+    assert worker.keys() == ["approve_order.done"] and (await redemption(services, r1)).status == "approved"
     await worker.say(f"/reject r{r2} 暂时缺货")
-    assert worker.keys() == ["reject_order.done"] and (await services.shop.get(r2)).status == "rejected"
+    assert worker.keys() == ["reject_order.done"] and (await redemption(services, r2)).status == "rejected"
     for bad in ("/approve X5", "/approve R", "/reject Z1 理由"):  # (Q is a service request's prefix)
         await worker.say(bad)
         assert worker.keys()[0] in ("approve.usage", "reject.usage"), bad
@@ -206,3 +210,12 @@ async def test_a_redemption_confirmed_again_says_what_it_became(services: Servic
     assert f"R{order.id}" in await volunteer.press("yes")
     assert volunteer.keys() == ["redeem.already_submitted"]
     assert len(await services.shop.orders(world.volunteer, world.community_id)) == 1
+
+
+async def test_another_communitys_worker_learns_nothing_of_a_log(services: Services, world: World, chat) -> None:  # noqa: ANN001
+    [h] = await _logs(services, world, 1)
+    await services.hours.approve(world.worker, h)
+    other = chat("otherworker")
+    said = await other.say(f"/reject H{h}")  # without a reason the flow looks the log up first
+    assert other.keys() == ["error.need_worker"] and "已通过" not in said and "志愿者" not in said
+    assert await _status(services, h) == "approved"
