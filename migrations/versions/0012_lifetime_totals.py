@@ -45,6 +45,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('accounts', schema=None) as batch_op:
+    # A plain DROP COLUMN (SQLite 3.35+): recreating the table would trip the foreign keys of
+    # the transfers that point at it once there is data.
+    with op.batch_alter_table('accounts', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('earned_minutes')
         batch_op.drop_column('earned_points')
