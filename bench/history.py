@@ -380,7 +380,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench history", description=__doc__.split("\n")[0])
     parser.add_argument("--scale", type=float, default=1.0, help="others' transfers, in units of 200,000")
-    parser.add_argument("--calls", type=int, default=300, help="timed calls of each kind, per person")
+    parser.add_argument("--calls", type=int, default=500, help="timed calls of each kind, per person")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--sqlite-only", action="store_true")
     args = parser.parse_args(argv)
