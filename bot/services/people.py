@@ -10,8 +10,8 @@ from datetime import datetime
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
-from bot.clock import Clock
-from bot.db import Database
+from bot.clock import Clock, CommunityClock
+from bot.db import Database, reads
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.services.access import effective_role, get_community, get_person, require_admin, require_role
 from bot.services.audit import audit
@@ -185,6 +185,16 @@ class PeopleService:
             return self.find(session, community_id, name, anyone_by_handle=anyone_by_handle)
 
     # --- communities ------------------------------------------------------------------------
+
+    @reads
+    def clock_of(self, community_id: int) -> CommunityClock:
+        """The community's calendar: a flow reads "today" in the community's zone, as the
+        services that check its dates do, not in the zone the bot runs in."""
+        with self.db.read() as session:
+            timezone = session.scalar(select(Community.timezone).where(Community.id == community_id))
+        if timezone is None:
+            raise NotFound("error.no_community")
+        return self.clock.community(timezone)
 
     def community_name(self, community_id: int) -> str:
         with self.db.read() as session:
