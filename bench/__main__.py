@@ -8,6 +8,7 @@ import sys
 # name -> module with main(argv); imported only when chosen, so one benchmark's dependencies
 # never slow down or break another.
 BENCHMARKS = {
+    "history": "bench.history",
     "ledger": "bench.ledger",
     "requests": "bench.requests",
     "serve": "bench.serve",

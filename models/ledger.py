@@ -29,6 +29,11 @@ class Account(IdPk, Base):
     # pending = outgoing holds not yet resolved. Person accounts keep posted - pending >= 0.
     posted: Mapped[int] = mapped_column(Points, default=0)
     pending: Mapped[int] = mapped_column(Points, default=0)
+    # Lifetime totals shown by /balance, kept as they change so a balance never sums a history:
+    # posted 'earn' transfers credited here, and (person accounts) minutes of the person's
+    # approved service logs in this community.
+    earned_points: Mapped[int] = mapped_column(Points, default=0, server_default="0")
+    earned_minutes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Transfer(IdPk, Base):

@@ -286,11 +286,16 @@ class HoursService:
             return self._already(session, log_id, "approved")
         available = None
         if log.points > 0:
+            # The log's minutes join the person's lifetime hours in the same statement as the points.
             earned = self.ledger.earn(
                 session, community_id=log.community_id, person_id=log.person_id, amount=log.points,
-                key=f"earn:H{log_id}", ref=Ref("log", log_id), actor_id=worker_id,
+                key=f"earn:H{log_id}", ref=Ref("log", log_id), actor_id=worker_id, minutes=log.minutes,
             )
             available = earned.credit_available
+            if earned.replayed:
+                self.ledger.add_minutes(session, log.community_id, log.person_id, log.minutes)
+        else:
+            self.ledger.add_minutes(session, log.community_id, log.person_id, log.minutes)
         if available is None:
             available = (self.ledger.balance(session, log.community_id, log.person_id)).available
         view = replace(log, status="approved")

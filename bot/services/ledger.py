@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Connection, Integer, and_, bindparam, case, func, literal, or_, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from bot.clock import Clock
 from bot.db import insert
 from bot.errors import AlreadyDecided, IdempotencyConflict, InsufficientPoints, InvalidInput, NotFound
-from models import Account, ServiceLog, Transfer
+from models import Account, Transfer
 from models.base import Points
 
 # clearing: settles moves and gifts with the district's other communities; services: where
@@ -132,6 +132,19 @@ _MOVE_GUARDED = _MOVE.where(or_(
     _accounts.c.id != _debit, and_(*(_accounts.c.kind != kind for kind in sorted(GUARDED))),
     _accounts.c.posted - _accounts.c.pending >= _sum,
 ))
+# An earn also adds to the credited account's lifetime totals in the same UPDATE (the points,
+# and the minutes of the approved log that earned them), so /balance reads them, never sums them.
+_minutes = bindparam("minutes", type_=Integer)
+_EARN = _MOVE_GUARDED.values(
+    earned_points=_accounts.c.earned_points + case((_accounts.c.id == _credit, _sum), else_=0),
+    earned_minutes=_accounts.c.earned_minutes + case((_accounts.c.id == _credit, _minutes), else_=0),
+)
+_ADD_MINUTES = (update(_accounts).where(_accounts.c.id == _account)
+                .values(earned_minutes=_accounts.c.earned_minutes + _minutes))
+_BALANCE = select(_accounts.c.posted, _accounts.c.pending, _accounts.c.earned_points, _accounts.c.earned_minutes).where(
+    _accounts.c.community_id == bindparam("community"), _accounts.c.kind == "person",
+    _accounts.c.person_id == bindparam("person"),
+)
 _LOAD_HOLD = select(
     *(_transfers.c[c.key] for c in _COLUMNS), _transfers.c.community_id, _transfers.c.ref_type, _transfers.c.ref_id
 ).where(_transfers.c.id == bindparam("pending_id"))
@@ -139,6 +152,38 @@ _INSERT_TRANSFER = {
     name: insert(_transfers).on_conflict_do_nothing().returning(_transfers.c.id)
     for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
+
+
+def _history_statement():  # noqa: ANN202 - a Select
+    """A page of one account's history. Each side (credits, debits) is read newest first along
+    its (account, id) index and cut at the page's end (`reach` rows), so a page costs the same
+    however many transfers the person has; only those rows are merged, sorted and joined to
+    their resolution and the other side's account. Resolutions are not entries of their own."""
+    account, reach = bindparam("account"), bindparam("reach", type_=Integer)
+
+    def side(column, sign: int):  # noqa: ANN001, ANN202
+        return select(_transfers.c.id, literal(sign).label("sign")).where(
+            column == account, _transfers.c.pending_id.is_(None)
+        ).order_by(_transfers.c.id.desc()).limit(reach).subquery()
+
+    credits, debits = side(_transfers.c.credit_account_id, 1), side(_transfers.c.debit_account_id, -1)
+    mine = union_all(select(credits.c.id, credits.c.sign), select(debits.c.id, debits.c.sign)).subquery("mine")
+    t, resolution, other = _transfers, _transfers.alias("resolution"), _accounts.alias("other")
+    return (
+        select(t.c.id, t.c.kind, func.coalesce(resolution.c.phase, t.c.phase).label("phase"), t.c.amount,
+               t.c.created_at, t.c.ref_type, t.c.ref_id, t.c.reason, mine.c.sign,
+               other.c.person_id.label("counterpart"))
+        .select_from(mine)
+        .join(t, t.c.id == mine.c.id)
+        .outerjoin(resolution, resolution.c.pending_id == t.c.id)
+        .join(other, other.c.id == case((mine.c.sign == 1, t.c.debit_account_id), else_=t.c.credit_account_id))
+        .order_by(mine.c.id.desc())
+        .offset(bindparam("skip", type_=Integer))
+        .limit(bindparam("take", type_=Integer))
+    )
+
+
+_HISTORY = _history_statement()
 
 
 class Ledger:
@@ -196,14 +241,23 @@ class Ledger:
 
     def earn(
         self, session: Session, *, community_id: int, person_id: int, amount: int, key: str,
-        ref: Ref = Ref(), actor_id: int | None = None,
+        ref: Ref = Ref(), actor_id: int | None = None, minutes: int = 0,
     ) -> TransferResult:
+        """`minutes`: of the approved log that earned the points, added to the person's
+        lifetime hours in the same statement (nothing is added on a replay)."""
         debit = self.system_account(session, community_id, "issuance")
         credit = self.open_person_account(session, community_id, person_id)
         return self.transfer(
             session, community_id=community_id, debit=debit, credit=credit, amount=amount,
-            kind="earn", key=key, ref=ref, actor_id=actor_id,
+            kind="earn", key=key, ref=ref, actor_id=actor_id, minutes=minutes,
         )
+
+    def add_minutes(self, session: Session, community_id: int, person_id: int, minutes: int) -> None:
+        """Approved hours that came without an earn (no points, or paid by a service request)
+        still count in the person's lifetime hours."""
+        if minutes:
+            account = self.open_person_account(session, community_id, person_id)
+            _core(session).execute(_ADD_MINUTES, {"account": account, "minutes": minutes})
 
     def adjust(
         self, session: Session, *, community_id: int, person_id: int, amount: int, reason: str,
@@ -285,13 +339,14 @@ class Ledger:
     def transfer(
         self, session: Session, *, community_id: int, debit: int, credit: int, amount: int,
         kind: str, key: str, ref: Ref = Ref(), actor_id: int | None = None, reason: str | None = None,
+        minutes: int = 0,
     ) -> TransferResult:
         _check_amount(amount)
         expected = TransferResult(0, kind, "posted", debit, credit, amount)
         new_id = self._insert_transfer(session, expected, community_id, key, ref, actor_id, reason)
         if new_id is None:
             return self._replay(session, key, expected, ref, reason)
-        available = self._move_posted(session, debit, credit, amount)
+        available = self._move_posted(session, debit, credit, amount, earned_minutes=minutes if kind == "earn" else None)
         return _with_id(expected, new_id, credit_available=available)
 
     # --- two-phase transfers ----------------------------------------------------------------
@@ -350,27 +405,11 @@ class Ledger:
     # --- reads ------------------------------------------------------------------------------
 
     def balance(self, session: Session, community_id: int, person_id: int) -> Balance:
-        """Posted and pending from the account row, lifetime points and hours summed beside it,
-        in one round trip."""
-        earned = (
-            select(func.coalesce(func.sum(Transfer.amount), 0))
-            .where(Transfer.credit_account_id == Account.id, Transfer.kind == "earn", Transfer.phase == "posted")
-            .scalar_subquery()
-        )
-        minutes = (
-            select(func.coalesce(func.sum(ServiceLog.minutes), 0))
-            .where(ServiceLog.person_id == person_id, ServiceLog.community_id == community_id,
-                   ServiceLog.status == "approved")
-            .scalar_subquery()
-        )
-        row = (session.execute(
-            select(Account.posted, Account.pending, earned, minutes).where(
-                Account.community_id == community_id, Account.kind == "person", Account.person_id == person_id
-            )
-        )).first()
+        """Posted, pending and the lifetime totals: one row, kept up to date by the ledger."""
+        row = _core(session).execute(_BALANCE, {"community": community_id, "person": person_id}).first()
         if row is None:
             return Balance(0, 0, 0, 0)
-        return Balance(row[0], row[1], int(row[2]), int(row[3]))
+        return Balance(*row)
 
     def history(
         self, session: Session, community_id: int, person_id: int, *, page: int = 0, page_size: int = 10
@@ -380,23 +419,9 @@ class Ledger:
         account = self._account(session, community_id, "person", person_id, missing_ok=True)
         if account is None:
             return [], False
-        resolution = Transfer.__table__.alias("resolution")
-        other = Account.__table__.alias("other")
-        mine = Transfer.credit_account_id == account
-        rows = (session.execute(
-            select(
-                Transfer.id, Transfer.kind, func.coalesce(resolution.c.phase, Transfer.phase).label("phase"),
-                Transfer.amount, Transfer.created_at, Transfer.ref_type, Transfer.ref_id, Transfer.reason,
-                case((mine, 1), else_=-1).label("sign"), other.c.person_id.label("counterpart"),
-            )
-            .outerjoin(resolution, resolution.c.pending_id == Transfer.id)
-            .join(other, other.c.id == case((mine, Transfer.debit_account_id), else_=Transfer.credit_account_id))
-            .where(or_(Transfer.debit_account_id == account, Transfer.credit_account_id == account),
-                   Transfer.pending_id.is_(None))
-            .order_by(Transfer.id.desc())
-            .offset(page * page_size)
-            .limit(page_size + 1)
-        )).all()
+        rows = _core(session).execute(_HISTORY, {
+            "account": account, "reach": (page + 1) * page_size + 1, "skip": page * page_size, "take": page_size + 1,
+        }).all()
         items = [
             HistoryItem(r.id, r.kind, r.phase, r.sign * r.amount, r.created_at, r.ref_type, r.ref_id, r.reason,
                         r.counterpart)
@@ -492,12 +517,17 @@ class Ledger:
         return found
 
     def _move_posted(
-        self, session: Session, debit: int, credit: int, amount: int, guard: bool = True
+        self, session: Session, debit: int, credit: int, amount: int, guard: bool = True,
+        earned_minutes: int | None = None,
     ) -> int | None:
-        """Returns the credited account's available points after the move."""
-        moved = dict(_core(session).execute(
-            _MOVE_GUARDED if guard else _MOVE, {"debit": debit, "credit": credit, "amount": amount}
-        ).all())
+        """Returns the credited account's available points after the move. `earned_minutes` not
+        None: the move is an earn, counted in the credited account's lifetime totals."""
+        params = {"debit": debit, "credit": credit, "amount": amount}
+        if earned_minutes is not None:
+            statement, params["minutes"] = _EARN, earned_minutes
+        else:
+            statement = _MOVE_GUARDED if guard else _MOVE
+        moved = dict(_core(session).execute(statement, params).all())
         if debit not in moved:  # the guard held the debit row back; the caller's rollback undoes the credit
             raise InsufficientPoints(amount=amount)
         return moved.get(credit)

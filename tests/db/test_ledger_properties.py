@@ -255,7 +255,11 @@ class Bank:
                   coalesce((SELECT sum(t.amount) FROM transfers t
                             WHERE t.debit_account_id = a.id AND t.phase = 'pending'
                               AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = t.id)), 0)
-                    AS pending_sum
+                    AS pending_sum,
+                  a.earned_points,
+                  coalesce((SELECT sum(t.amount) FROM transfers t
+                            WHERE t.credit_account_id = a.id AND t.kind = 'earn' AND t.phase = 'posted'), 0)
+                    AS earned_sum
                 FROM accounts a WHERE a.community_id = :c
                 """
             ), {"c": self.community_id})).all()
@@ -266,6 +270,8 @@ class Bank:
         for r in rows:
             assert r.posted == r.posted_sum, f"account {r.id} ({r.kind}): cached posted != its transfers"
             assert r.pending == r.pending_sum, f"account {r.id} ({r.kind}): cached pending != open holds"
+            # /balance reads the lifetime points from the row: they must be the sum of its earns.
+            assert r.earned_points == r.earned_sum, f"account {r.id} ({r.kind}): stored earned != its earns"
             if r.kind in ("person", "pool"):
                 assert r.posted - r.pending >= 0, f"account {r.id} ({r.kind}) overdrawn"
             # The model knows which steps succeeded; the database must agree with it.
@@ -288,16 +294,19 @@ async def test_ledger_invariants_hold_for_any_sequence(
         await bank.check()
 
 
-async def test_the_invariant_check_catches_a_tampered_balance(services: Services) -> None:
+@pytest.mark.parametrize("column, message", [("posted", None), ("earned_points", "stored earned")])
+async def test_the_invariant_check_catches_a_tampered_balance(
+    services: Services, column: str, message: str | None
+) -> None:
     """The checker is only worth something if it can fail."""
     bank = Bank(services)
     await bank.open()
     await bank.step(("earn", 0, 10))
     await bank.check()
     await services.db.run(services.db.transaction, lambda s: s.execute(
-        text("UPDATE accounts SET posted = posted + 1 WHERE id = :a"), {"a": bank.accounts[0]}
+        text(f"UPDATE accounts SET {column} = {column} + 1 WHERE id = :a"), {"a": bank.accounts[0]}
     ))
-    with pytest.raises(AssertionError):
+    with pytest.raises(AssertionError, match=message):
         await bank.check()
 
 

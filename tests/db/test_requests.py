@@ -75,6 +75,9 @@ async def test_own_points_held_taken_done_accepted_paid_and_logged(services: Ser
     again = await services.requests.accept(elder, r.id)  # a second press pays nothing more
     assert not again.changed
     assert await account(services, w.community_id, helper) == (15, 0)
+    # The paid hours count in the helper's lifetime hours, once; the points were no earn.
+    balance = await services.points.balance(helper, w.community_id)
+    assert (balance.earned_points, balance.earned_minutes) == (0, 90)
     notes = [n.text.key for n in await services.outbox.take("console", person_id=elder)]
     assert notes == ["requests.notify.taken", "requests.notify.done"]
 
@@ -162,6 +165,8 @@ async def test_community_request_becomes_a_pending_log_the_worker_approves(servi
     await services.hours.approve(w.worker, log.id)
     assert await account(services, w.community_id, helper) == (25, 0)
     assert await account(services, w.community_id, elder) == (0, 0)
+    balance = await services.points.balance(helper, w.community_id)
+    assert (balance.earned_points, balance.earned_minutes) == (25, 150)
 
 
 async def test_withdraw_before_the_day_reopens_and_not_on_the_day(services: Services, w: World, clock: FixedClock) -> None:
