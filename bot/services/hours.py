@@ -11,7 +11,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.db import Database, in_caller
+from bot.db import Database, in_caller, reads
 from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, LooksRepeated, NotAllowed, NotFound
 from bot.services.access import check_role, effective_role, require_role, role_in
 from bot.services.ledger import Ledger, Ref
@@ -81,6 +81,7 @@ class HoursService:
     def today(self, tz: str) -> date:
         return self.clock.now().astimezone(ZoneInfo(tz)).date()
 
+    @reads
     def categories(self, community_id: int) -> list[Category]:
         with self.db.read() as session:
             rows = session.scalars(
@@ -357,6 +358,7 @@ class HoursService:
 
     # --- reading ----------------------------------------------------------------------------
 
+    @reads
     def pending(self, worker_id: int, community_id: int, limit: int = 50) -> list[LogView]:
         """Logs waiting for a decision, oldest first (上不过午，下不过夜)."""
         with self.db.read() as session:
@@ -365,6 +367,7 @@ class HoursService:
                 ServiceLog.community_id == community_id, ServiceLog.status == "pending"
             ).order_by(ServiceLog.created_at, ServiceLog.id).limit(limit))
 
+    @reads
     def logs_of(
         self, person_id: int, community_id: int, status: str | None = None, limit: int = 20, offset: int = 0,
     ) -> list[LogView]:
@@ -375,6 +378,7 @@ class HoursService:
         with self.db.read() as session:
             return _views(session, stmt.order_by(ServiceLog.id.desc()).offset(offset).limit(limit))
 
+    @reads
     def get(self, log_id: int) -> LogView:
         with self.db.read() as session:
             return self._view(session, log_id)

@@ -11,7 +11,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.db import Database
+from bot.db import Database, reads
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.services.access import effective_role, get_community, get_person, require_admin, require_role
 from bot.services.audit import audit
@@ -174,18 +174,21 @@ class PeopleService:
             return [Found(pid, shown, None) for pid, shown in rows]
         return []
 
+    @reads
     def name_of(self, person_id: int) -> str:
         """The name workers know a person by: the registered real name when there is one."""
         with self.db.read() as session:
             person = get_person(session, person_id)
             return person.real_name or person.display_name
 
+    @reads
     def people_named(self, community_id: int, name: str, *, anyone_by_handle: bool = False) -> list[Found]:
         with self.db.read() as session:
             return self.find(session, community_id, name, anyone_by_handle=anyone_by_handle)
 
     # --- communities ------------------------------------------------------------------------
 
+    @reads
     def community_name(self, community_id: int) -> str:
         with self.db.read() as session:
             return session.scalar(select(Community.name).where(Community.id == community_id)) or ""
@@ -320,6 +323,7 @@ class PeopleService:
 
         return self.db.transaction(work)
 
+    @reads
     def awaiting_confirmation(self, worker_id: int, community_id: int, limit: int = 1000) -> list[Waiting]:
         """Registered volunteers a worker has not confirmed yet, longest waiting first."""
         with self.db.read() as session:
@@ -392,6 +396,7 @@ class PeopleService:
 
         return self.db.transaction(work)
 
+    @reads
     def communities(self, person_id: int) -> list[str]:
         """Names of the communities the person may switch to."""
         with self.db.read() as session:
@@ -410,6 +415,7 @@ class PeopleService:
 
         self.db.transaction(work)
 
+    @reads
     def membership(self, person_id: int, community_id: int) -> Member | None:
         with self.db.read() as session:
             found = self._membership(session, person_id, community_id)

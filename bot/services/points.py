@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.db import Database
+from bot.db import Database, reads
 from bot.errors import IdempotencyConflict, NotAllowed
 from bot.services.access import get_person, require_role, role_in
 from bot.services.audit import audit
@@ -37,10 +37,12 @@ class PointsService:
     def __init__(self, db: Database, clock: Clock, ledger: Ledger) -> None:
         self.db, self.clock, self.ledger = db, clock, ledger
 
+    @reads
     def balance(self, person_id: int, community_id: int) -> Balance:
         with self.db.read() as session:
             return self.ledger.balance(session, community_id, person_id)
 
+    @reads
     def history(self, person_id: int, community_id: int, page: int = 0, page_size: int = 10) -> tuple[list[HistoryLine], bool]:
         """A page of the person's points history, each entry with what it was for."""
         with self.db.read() as session:
