@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import and_, bindparam, case, func, select, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm import Session
 
@@ -16,6 +16,7 @@ from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, LooksR
 from bot.services.access import check_role, effective_role, require_role, role_in
 from bot.services.ledger import Ledger, Ref
 from bot.services.notify import notify, notify_workers
+from bot.services.reference import ReferenceCache
 from bot.i18n import hours
 from bot.settings import Settings
 from models import Community, Membership, Person, ServiceCategory, ServiceLog
@@ -76,20 +77,28 @@ class Category:
 class HoursService:
     def __init__(self, db: Database, settings: Settings, clock: Clock, ledger: Ledger) -> None:
         self.db, self.settings, self.clock, self.ledger = db, settings, clock, ledger
+        self.reference = ReferenceCache()
 
     @in_caller
     def today(self, tz: str) -> date:
         return self.clock.now().astimezone(ZoneInfo(tz)).date()
 
+    async def categories(self, community_id: int) -> list[Category]:
+        """The community's active categories, in order. Kept in the process (`reference`), so
+        a step-by-step flow asking at three steps reads them once and hands off to no database
+        thread while they are fresh."""
+        kept = self.reference.get("categories", community_id)
+        if kept is None:
+            kept = await self.db.run(self.load_categories, community_id, reads=True)
+        return list(kept)
+
     @reads
-    def categories(self, community_id: int) -> list[Category]:
+    def load_categories(self, community_id: int) -> tuple[Category, ...]:
         with self.db.read() as session:
-            rows = session.scalars(
-                select(ServiceCategory)
-                .where(ServiceCategory.community_id == community_id, ServiceCategory.active.is_(True))
-                .order_by(ServiceCategory.position, ServiceCategory.id)
-            )
-            return [Category(c.id, c.name, c.name_en, c.points_per_hour) for c in rows]
+            rows = session.execute(_CATEGORIES, {"community_id": community_id}).all()
+        found = tuple(Category(*row) for row in rows)
+        # A community without categories yet (being set up) is not kept: its first ones show at once.
+        return self.reference.put("categories", community_id, found) if found else found
 
     # --- submitting -------------------------------------------------------------------------
 
@@ -410,6 +419,12 @@ _VIEW = (
     .join(ServiceCategory, ServiceCategory.id == ServiceLog.category_id)
 )
 _VIEW_WIDTH = len(_VIEW.selected_columns)
+# Built once: a Category's fields, in order.
+_CATEGORIES = (
+    select(ServiceCategory.id, ServiceCategory.name, ServiceCategory.name_en, ServiceCategory.points_per_hour)
+    .where(ServiceCategory.community_id == bindparam("community_id"), ServiceCategory.active.is_(True))
+    .order_by(ServiceCategory.position, ServiceCategory.id)
+)
 
 
 def _views(session: Session, stmt) -> list[LogView]:  # noqa: ANN001 - a select of _VIEW
