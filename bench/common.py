@@ -67,7 +67,7 @@ async def postgres_url(default_name: str) -> tuple[str | None, str]:
         await admin.close()
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
-        conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     finally:
         await conn.close()
     return url, name

@@ -206,17 +206,9 @@ class HoursService:
         # (which then sees any submission committed meanwhile), so two submissions at once cannot
         # both fit under the day limit on PostgreSQL. SQLite's BEGIN IMMEDIATE already serialises
         # writers; it ignores FOR UPDATE.
-        found = (session.execute(
-            select(Person.is_admin, Membership.role, Membership.confirmed, _NAME, Community.id, Community.timezone,
-                   ServiceCategory.community_id, ServiceCategory.active, ServiceCategory.points_per_hour,
-                   ServiceCategory.name, ServiceCategory.name_en)
-            .select_from(Person)
-            .outerjoin(Membership, and_(Membership.person_id == Person.id, Membership.community_id == community_id))
-            .outerjoin(Community, Community.id == community_id)
-            .outerjoin(ServiceCategory, ServiceCategory.id == category_id)
-            .where(Person.id == person_id)
-            .with_for_update(of=Person)
-        )).first()
+        found = session.execute(
+            _NEW_LOG_CHECKS, {"person_id": person_id, "community_id": community_id, "category_id": category_id}
+        ).first()
         if found is None:
             raise NotFound("error.no_person")
         (is_admin, role, confirmed, person_name, community, tz, category_community, active, points_per_hour,
@@ -339,14 +331,7 @@ class HoursService:
     def _decidable(self, session: Session, worker_id: int, log_id: int, *, vouched: bool = False) -> LogView:
         """The log as it is before the decision, and the worker's right to decide it: one query.
         Nobody decides their own hours, nor (four eyes) hours they recorded for a worker."""
-        actor = aliased(Person)
-        found = (session.execute(
-            _VIEW.add_columns(actor.id, actor.is_admin, Membership.role, Membership.confirmed, ServiceLog.submitted_by_id)
-            .outerjoin(actor, actor.id == worker_id)
-            .outerjoin(Membership, and_(Membership.person_id == worker_id,
-                                        Membership.community_id == ServiceLog.community_id))
-            .where(ServiceLog.id == log_id)
-        )).first()
+        found = session.execute(_DECIDABLE, {"worker_id": worker_id, "log_id": log_id}).first()
         if found is None:
             raise NotFound("error.no_log", log=log_id)
         log, (actor_id, is_admin, role, confirmed, submitted_by) = LogView(*found[:_VIEW_WIDTH]), found[_VIEW_WIDTH:]
@@ -395,7 +380,7 @@ class HoursService:
     def _by_request_key(self, session: Session, request_key: str | None) -> LogView | None:
         if not request_key:
             return None
-        log_id = session.scalar(select(ServiceLog.id).where(ServiceLog.request_key == request_key))
+        log_id = session.scalar(_BY_REQUEST_KEY, {"request_key": request_key})
         return None if log_id is None else self._view(session, log_id)
 
     @staticmethod
@@ -440,3 +425,30 @@ def _about(log: LogView) -> dict[str, object]:
     """What a notice about a log names, so the volunteer knows which one it is."""
     return {"category": {"zh-CN": log.category, "en": log.category_en}, "date": log.service_date.isoformat(),
             "hours": hours(log.minutes)}
+
+
+# Built once; a call only binds its values.
+_BY_REQUEST_KEY = select(ServiceLog.id).where(ServiceLog.request_key == bindparam("request_key"))
+# Who submits, their role, the community's zone and the category: one statement. The person row is
+# locked (see _new_log).
+_NEW_LOG_CHECKS = (
+    select(Person.is_admin, Membership.role, Membership.confirmed, _NAME, Community.id, Community.timezone,
+           ServiceCategory.community_id, ServiceCategory.active, ServiceCategory.points_per_hour,
+           ServiceCategory.name, ServiceCategory.name_en)
+    .select_from(Person)
+    .outerjoin(Membership, and_(Membership.person_id == Person.id,
+                                Membership.community_id == bindparam("community_id")))
+    .outerjoin(Community, Community.id == bindparam("community_id"))
+    .outerjoin(ServiceCategory, ServiceCategory.id == bindparam("category_id"))
+    .where(Person.id == bindparam("person_id"))
+    .with_for_update(of=Person)
+)
+_ACTOR = aliased(Person)
+# The log as it is before a decision, and the deciding worker's right to decide it.
+_DECIDABLE = (
+    _VIEW.add_columns(_ACTOR.id, _ACTOR.is_admin, Membership.role, Membership.confirmed, ServiceLog.submitted_by_id)
+    .outerjoin(_ACTOR, _ACTOR.id == bindparam("worker_id"))
+    .outerjoin(Membership, and_(Membership.person_id == bindparam("worker_id"),
+                                Membership.community_id == ServiceLog.community_id))
+    .where(ServiceLog.id == bindparam("log_id"))
+)
