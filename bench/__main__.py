@@ -11,6 +11,7 @@ BENCHMARKS = {
     "serve": "bench.serve",
     "shop": "bench.shop",
     "starlist": "bench.starlist",
+    "startup": "bench.startup",
     "updates": "bench.updates",
     "visits": "bench.visits",
     "wechat": "bench.wechat",

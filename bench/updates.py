@@ -402,7 +402,7 @@ async def bench_database(url: str, args: argparse.Namespace) -> dict[str, Any]:
     size = {k: int(v * args.scale) for k, v in DISTRICT.items()}
     try:
         community, category = await prepare(services)
-        today = services.hours.today(settings.timezone)
+        today = (await services.people.clock_of(community)).today()
         start = time.perf_counter()
         pending = await services.db.run(load_district, services, community, category, size, today)
         load_s = time.perf_counter() - start

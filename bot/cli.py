@@ -183,12 +183,13 @@ async def _export_report(settings: Settings, month: str, output: str, community:
 
 
 async def _export_stock(settings: Settings, month_text: str) -> int:
-    from bot.services.shop import parse_month
-
+    from bot.clock import Month
+    from bot.errors import InvalidInput
     from bot.i18n import render
 
-    month = parse_month(month_text)
-    if month is None:
+    try:
+        month = Month.parse(month_text).label
+    except InvalidInput:
         _say(settings, "cli.bad_month", error=True, text=month_text[:20])
         return 2
     services = await open_services(settings)

@@ -78,7 +78,7 @@ async def _history(services: Services, world: DemoWorld) -> None:
     """A month of logs: most approved by a worker, the newest few still pending."""
     rng = random.Random(7)
     categories = await services.hours.categories(world.community_id)
-    today = services.hours.today(services.settings.timezone)
+    today = services.clock.community(services.settings.timezone).today()
     for n, volunteer in enumerate(world.volunteers):
         days = sorted(rng.sample(range(1, 30), 6), reverse=True)
         for k, days_ago in enumerate(days):

@@ -17,7 +17,7 @@ async def seed_demo(services: Services, world: DemoWorld) -> None:
     cid = world.community_id
     category = {c.name: c.id for c in await services.hours.categories(cid)}
     grids = dict((name, gid) for gid, name in await services.requests.grids(cid))
-    today = services.hours.today(services.settings.timezone)
+    today = services.clock.community(services.settings.timezone).today()
     asker, helper, donor = world.volunteers[2], world.volunteers[0], world.volunteers[4]
     await services.points.donate(donor, cid, 30, "demo:donate")
 

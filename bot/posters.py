@@ -4,15 +4,15 @@ poster with the join QR codes.
 
 Drawn with Pillow in the CJK font the project ships (Noto Sans CJK SC from `mplfonts`), so they
 look the same on any server. `star_poster` takes a title and rows, so any list — a community's,
-a team's, a tag's — makes the same poster."""
+a team's, a tag's — makes the same poster. Pillow is imported only when a poster is drawn, so
+commands that never draw one start without it."""
 
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass
 from functools import lru_cache
-
-from PIL import Image, ImageDraw, ImageFont
+from typing import TYPE_CHECKING
 
 from bot.charts import COLOUR, COLOUR_2, packaged_font
 
@@ -23,6 +23,9 @@ GOLD = COLOUR_2
 INK = "#333333"
 PAPER = "#fffaf3"
 MEDAL_COLOURS = {1: "#d4a017", 2: "#9e9e9e", 3: "#b87333"}
+
+if TYPE_CHECKING:
+    from PIL import Image, ImageDraw, ImageFont
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class QRPanel:
 
 @lru_cache(maxsize=16)
 def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    from PIL import ImageFont
+
     path = packaged_font()
     return ImageFont.truetype(str(path), size) if path else ImageFont.load_default(size)
 
@@ -71,6 +76,8 @@ def star_poster(title: str, subtitle: str, rows: list[PosterRow], *, hours_label
                 empty: str = "") -> bytes:
     """A star list as a poster: `title` (community and list), `subtitle` (the period), one line
     per row with rank, name and hours, and a footer."""
+    from PIL import Image, ImageDraw
+
     row_height = 78
     height = 330 + max(len(rows), 1) * row_height + 120
     image = Image.new("RGB", (WIDTH, height), PAPER)
@@ -108,6 +115,7 @@ def qr_image(data: str, size: int) -> Image.Image:
     """The QR code in a white square of `size` pixels, scaled by a whole number so every module
     stays square and sharp for any phone to read."""
     import segno
+    from PIL import Image
 
     code = segno.make(data, error="m")
     modules = code.symbol_size(scale=1, border=QR_BORDER)[0]
@@ -126,6 +134,8 @@ def qr_png(data: str, size: int = 430) -> bytes:
 
 def invite_poster(title: str, lines: list[str], panels: list[QRPanel], footer: str) -> bytes:
     """A notice-board poster: a title, a few lines, QR codes side by side with their labels."""
+    from PIL import Image, ImageDraw
+
     qr_size = 340 if len(panels) > 1 else 460
     height = 300 + len(lines) * 56 + qr_size + 220
     image = Image.new("RGB", (WIDTH, height), PAPER)

@@ -25,14 +25,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.migrate import alembic_config
+from bot.migrate import current_revisions, head_revisions
 from bot.pipeline import Pipeline
 from bot.services import Services
 
@@ -51,7 +49,7 @@ class Web:
         ]
         self._startup: list[Hook] = []
         self._shutdown: list[Hook] = []
-        self._heads = frozenset(ScriptDirectory.from_config(alembic_config(services.db.url)).get_heads())
+        self._heads = head_revisions()
 
     def route(self, path: str, endpoint: Endpoint, methods: list[str]) -> None:
         self._routes.append(Route(path, endpoint, methods=methods))
@@ -89,9 +87,9 @@ class Web:
 
     # --- health -------------------------------------------------------------------------------
 
-    def _current_heads(self) -> tuple[str, ...]:
+    def _current_heads(self) -> frozenset[str]:
         with self.services.db.read_engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_heads()
+            return current_revisions(conn)
 
     async def healthz(self, _: Request) -> Response:
         return PlainTextResponse("ok")
@@ -101,8 +99,8 @@ class Web:
             current = await self.services.db.run(self._current_heads, reads=True)
         except Exception as exc:
             return PlainTextResponse(f"database unreachable: {type(exc).__name__}", status_code=503)
-        if frozenset(current) != self._heads:
-            missing = ", ".join(sorted(self._heads - frozenset(current))) or "-"
+        if current != self._heads:
+            missing = ", ".join(sorted(self._heads - current)) or "-"
             return PlainTextResponse(f"schema not at head (missing {missing})", status_code=503)
         return PlainTextResponse("ready")
 

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot.services.access import has_role
 from bot.text import clean_text
 from bot.i18n import Text
 
@@ -111,9 +112,18 @@ class Actor:
     acting_by: int | None = None
 
     def at_least(self, role: str) -> bool:
-        from bot.services.access import RANK
+        return has_role(self.is_admin, self.role, role)
 
-        return self.is_admin or (self.role is not None and RANK[self.role] >= RANK[role])
+
+@dataclass
+class Invites:
+    """How the channel a dialog runs on invites people, told by its adapter once it knows (the
+    Telegram bot's name after getMe): /invite shows the link and the picture when set."""
+
+    link: str | None = None  # a template with {code}
+    # A join QR code (PNG) for an invite code, or None when it cannot now (WeChat's parametric QR
+    # codes: scanning follows the account and joins).
+    picture: Callable[[str], Awaitable[bytes | None]] | None = None
 
 
 @dataclass
@@ -127,6 +137,7 @@ class Context:
     data: dict[str, Any] = field(default_factory=dict)
     # What a finished flow did, told again if one of its buttons is pressed afterwards.
     receipt: Text | None = None
+    invites: Invites = field(default_factory=Invites)
 
     def goto(self, flow: str, step: str, **data: Any) -> None:
         """Move to a step; `data` is merged into what the flow remembers."""

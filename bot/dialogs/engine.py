@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.dialogs.parse import split_command
-from bot.dialogs.core import ALIASES, COMMANDS, STEPS, Actor, Caller, Context, Input, Reply, reply
+from bot.dialogs.core import ALIASES, COMMANDS, STEPS, Actor, Caller, Context, Input, Invites, Reply, reply
 from bot.errors import DomainError
 from bot.i18n import Text, render
 from bot.services import Services
@@ -90,6 +90,7 @@ class Dialogs:
         import bot.flows  # noqa: F401  (registers every flow's commands and steps)
 
         self.services = services
+        self.invites = Invites()  # the channel adapter fills it in
 
     async def handle(self, caller: Caller, inp: Input, settle: Settle | None = None) -> Turn:
         """`settle(session, turn)` runs inside the transaction that saves the dialog state (the
@@ -218,7 +219,7 @@ class Dialogs:
                 relative.role, False, caller.channel, acting_by=person.id,
             )
         saved: dict[str, Any] = {}
-        ctx = Context(services, actor, caller, request_key)
+        ctx = Context(services, actor, caller, request_key, invites=self.invites)
         if state is not None and services.clock.now() - state.updated_at < IDLE:
             saved = {"flow": state.flow, "step": state.step, "data": dict(state.data)}
             if state.flow:

@@ -11,13 +11,12 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from bot.clock import parse_month
 from bot.errors import InvalidInput
 from bot.text import clean_text
 
-# Months are read where time is kept (bot.clock), and what every channel lets in is cleaned in
-# bot.text: services use both too, and services cannot import the dialogs.
-__all__ = ["clean_text", "parse_month"]
+# Months are read where time is kept (bot.clock.Month.parse), and what every channel lets in is
+# cleaned in bot.text: services use both too, and services cannot import the dialogs.
+__all__ = ["clean_text"]
 
 # --- words -----------------------------------------------------------------------------------
 
@@ -217,7 +216,8 @@ def parse_future_date(text: str, today: date) -> date | None:
 
 YES_WORDS = frozenset({"yes", "y", "ok", "okay", "是", "是的", "确认", "确定", "好", "好的", "对", "对的",
                        "提交", "可以", "行"})
-SKIP_WORDS = frozenset({"skip", "跳过", "不用", "没有", "无", "略", "-", "—"})
+# Also "done": a last optional step (a visit's note) is finished by saying so.
+SKIP_WORDS = frozenset({"skip", "跳过", "不用", "没有", "无", "略", "-", "—", "done", "完成", "好了"})
 
 
 def _answer(text: str) -> str:

@@ -1,7 +1,15 @@
-"""Every module in this package registers its commands and steps when imported."""
+"""Every flow, listed here: importing a module registers its commands and steps (`@command`,
+`@step`), in the order /help and the menus show them, and what waits for a worker is registered
+below in the order /pending lists it."""
 
-import importlib
-import pkgutil
+from bot.flows import (
+    common, deadlines, decisions, elders, expiry, family, hours, link, moves, reports, requests, shop, stars,
+    start, teams, visits,
+)
 
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+FLOWS = (
+    common, deadlines, decisions, elders, expiry, family, hours, link, moves, reports, requests, shop, teams, stars,
+    start, visits,
+)
+
+decisions.register((hours.DECIDER, moves.DECIDER, requests.DECIDER, shop.DECIDER, start.DECIDER))

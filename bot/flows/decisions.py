@@ -2,8 +2,8 @@
 
 A typed id names its kind by its prefix (H12 an hour log, R4 a redemption, V7 a volunteer
 waiting for confirmation). Each feature registers its prefix here with what approving and
-rejecting mean for it (`decider`), and what it has waiting (`pending_source`); /approve and
-/reject only route by prefix, /pending only pages what the sources list.
+rejecting mean for it and what it has waiting (a `Decider`); bot.flows registers them all in one
+place. /approve and /reject only route by prefix, /pending only pages what the sources list.
 """
 
 from __future__ import annotations
@@ -27,9 +27,11 @@ MOST = 1000  # items a source lists; a community with more has a bigger problem 
 
 @dataclass(frozen=True)
 class Decider:
+    prefix: str
     approve: Approve
     reject: Reject | None = None
     all_pending: AllPending | None = None  # what "/approve all" approves, if it may
+    pending: PendingSource | None = None  # what /pending lists
 
 
 DECIDERS: dict[str, Decider] = {}
@@ -38,16 +40,16 @@ DEFAULT_PREFIX = "H"  # a bare number is an hour log, as it always was
 _REF = re.compile(r"([A-Za-z]?)([0-9]{1,9})")
 
 
-def decider(prefix: str, approve: Approve, reject: Reject | None = None, all_pending: AllPending | None = None) -> None:
-    prefix = prefix.upper()
-    if prefix in DECIDERS:
-        raise ValueError(f"id prefix {prefix} registered twice")
-    DECIDERS[prefix] = Decider(approve, reject, all_pending)
-
-
-def pending_source(source: PendingSource) -> PendingSource:
-    PENDING_SOURCES.append(source)
-    return source
+def register(deciders: tuple[Decider, ...]) -> None:
+    """Called once, by bot.flows: /pending lists the sources in this order."""
+    if DECIDERS:
+        raise ValueError("deciders registered twice")
+    for d in deciders:
+        if d.prefix in DECIDERS or d.prefix != d.prefix.upper():
+            raise ValueError(f"bad or repeated id prefix {d.prefix}")
+        DECIDERS[d.prefix] = d
+        if d.pending is not None:
+            PENDING_SOURCES.append(d.pending)
 
 
 def parse_refs(words: list[str]) -> list[tuple[str, int]] | None:

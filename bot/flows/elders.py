@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import date
 
 from bot.dialogs.core import Context, Document, Input, Reply, command, option, reply, step
-from bot.dialogs.parse import parse_ref, words as split_words
+from bot.dialogs.parse import is_skip, parse_ref, words as split_words
 from bot.flows.common import person_arg
 from bot.errors import InvalidInput
 from bot.i18n import T, Text
@@ -87,13 +87,13 @@ async def elders(ctx: Context, args: str) -> list[Reply]:
 
 # --- adding an elder -------------------------------------------------------------------------
 
-def _this_year(ctx: Context) -> int:
-    return ctx.services.clock.now().astimezone(ctx.services.settings.tz).year
+async def _this_year(ctx: Context) -> int:
+    """The year in the community's zone, as the roster service checks birth years."""
+    return (await ctx.services.people.clock_of(ctx.community_id)).today().year
 
 
 CHECKS: dict[str, Callable[[Context, str], object]] = {
     "name": lambda ctx, v: clean_elder_name(v),
-    "birth_year": lambda ctx, v: clean_birth_year(v, _this_year(ctx)),
     "address": lambda ctx, v: clean_address(v),
     "grid": lambda ctx, v: clean_grid(v),
     "lives_alone": lambda ctx, v: clean_yes_no(v),
@@ -130,10 +130,13 @@ def _field_step(name: str) -> None:
     @step("addelder", name)
     async def answer(ctx: Context, inp: Input) -> list[Reply]:
         value = (inp.option or inp.text).strip()
-        if name in OPTIONAL and value.lower() in ("skip", "跳过"):
+        if name in OPTIONAL and is_skip(value):
             value = ""
         try:
-            CHECKS[name](ctx, value)
+            if name == "birth_year":  # the only check that needs the community's date
+                clean_birth_year(value, await _this_year(ctx))
+            else:
+                CHECKS[name](ctx, value)
         except InvalidInput as exc:
             return [reply(exc.key, **exc.params), _ask_field(name)]
         values = {**ctx.data.get("values", {}), name: value}

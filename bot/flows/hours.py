@@ -12,7 +12,7 @@ from bot.dialogs.parse import (
 )
 from bot.errors import DomainError, InvalidInput, LooksRepeated, NotFound
 from bot.flows.common import person_arg, reason_step
-from bot.flows.decisions import MOST, decider, pending_source
+from bot.flows.decisions import MOST, Decider
 from bot.flows.deadlines import deadline_marker
 from bot.i18n import T, Text, hours
 from bot.services.hours import Category, LogView, clean_note, points_for
@@ -68,8 +68,9 @@ def _unknown_category(ctx: Context, categories: list[Category], text: str) -> In
                         names=(", " if ctx.actor.locale == "en" else "、").join(_category_label(ctx, c) for c in categories))
 
 
-def _today(ctx: Context) -> date:
-    return ctx.services.hours.today(ctx.services.settings.timezone)
+async def _today(ctx: Context) -> date:
+    """Today in the community's zone (the one the hours service checks dates in)."""
+    return (await ctx.services.people.clock_of(ctx.community_id)).today()
 
 
 def _request_key(ctx: Context) -> str | None:
@@ -131,7 +132,7 @@ async def choose_date(ctx: Context, inp: Input) -> list[Reply]:
     if answer == "other":
         return [reply("log.type_date")]
     try:
-        service_date = read_date(answer, _today(ctx))
+        service_date = read_date(answer, await _today(ctx))
     except InvalidInput as exc:
         return [reply(exc.key, **exc.params), _ask_date()]
     if service_date is None:
@@ -212,14 +213,15 @@ def _submitted(ctx: Context, log: LogView, *, by_button: bool = True) -> list[Re
     return [reply("log.submitted", id=f"H{log.id}", points=log.points)]
 
 
-def _date_and_note(ctx: Context, rest: str) -> tuple[date, str | None]:
+async def _date_and_note(ctx: Context, rest: str) -> tuple[date, str | None]:
     """An optional date, then the note (its punctuation kept). A word shaped like a date that
     names no real day is refused rather than read as today."""
     first, after = next_word(rest)
-    found = read_date(first, _today(ctx)) if first else None
+    today = await _today(ctx)
+    found = read_date(first, today) if first else None
     if found is not None:
         rest = after
-    return found or _today(ctx), clean_note(rest)
+    return found or today, clean_note(rest)
 
 
 async def _log_one_line(ctx: Context, args: str) -> list[Reply]:
@@ -229,7 +231,7 @@ async def _log_one_line(ctx: Context, args: str) -> list[Reply]:
     typed_category, rest = next_word(rest)
     if duration is None or not typed_category:
         return [reply("log.usage")]
-    service_date, note = _date_and_note(ctx, rest)
+    service_date, note = await _date_and_note(ctx, rest)
     try:
         category = await _category(ctx, typed_category)
     except InvalidInput:
@@ -356,8 +358,7 @@ async def _reject_log(ctx: Context, log_id: int, reason: str) -> list[Reply]:
     return await _reject(ctx, log_id, reason)
 
 
-pending_source(pending_logs)
-decider("H", _approve_logs, _reject_log, _all_pending_logs)
+DECIDER = Decider("H", _approve_logs, _reject_log, _all_pending_logs, pending=pending_logs)
 
 
 async def _reject(ctx: Context, log_id: int, reason: str) -> list[Reply]:
@@ -379,7 +380,7 @@ async def record(ctx: Context, args: str) -> list[Reply]:
         return [reply("record.usage")]
     person = await person_arg(ctx, name, lambda ref: f"/record {ref} {typed} {typed_category} {rest}".strip())
     category = await _category(ctx, typed_category)
-    service_date, note = _date_and_note(ctx, rest)
+    service_date, note = await _date_and_note(ctx, rest)
     decisions = await ctx.services.hours.record(
         ctx.actor.person_id, ctx.community_id, [person.person_id], category_id=category.id, service_date=service_date,
         minutes=minutes, note=note, request_key=_request_key(ctx),

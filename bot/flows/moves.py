@@ -8,7 +8,7 @@ from bot.dialogs.core import Context, Reply, command, option, reply
 from bot.dialogs.parse import parse_ref
 from bot.errors import DomainError
 from bot.flows.common import reason_step
-from bot.flows.decisions import decider, pending_source
+from bot.flows.decisions import Decider
 from bot.i18n import T, Text
 from bot.services.moves import MoveOutcome, MoveView
 
@@ -58,8 +58,7 @@ async def _reject_move_ref(ctx: Context, move_id: int, reason: str) -> list[Repl
     return await reject_move(ctx, f"M{move_id} {reason}")
 
 
-pending_source(pending_moves)
-decider("M", _approve_moves, _reject_move_ref)  # /approve M3, /reject M3 beside /approve_move
+DECIDER = Decider("M", _approve_moves, _reject_move_ref, pending=pending_moves)  # /approve M3 beside /approve_move
 
 
 @command("approve_move", role="worker", help_key="help.approve_move")

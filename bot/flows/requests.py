@@ -14,7 +14,7 @@ from bot.dialogs.parse import is_skip, is_yes, parse_amount, parse_duration, par
 from bot.errors import DomainError, InvalidInput
 from bot.flows.common import person_arg, reason_step
 from bot.flows.deadlines import deadline_marker
-from bot.flows.decisions import decider, pending_source
+from bot.flows.decisions import Decider
 from bot.flows.hours import DURATIONS, _category, _category_label
 from bot.i18n import T, Text, hours
 from bot.services.hours import Category, points_for
@@ -53,8 +53,9 @@ def _key(ctx: Context, what: str) -> str | None:
     return f"{what}:{ctx.caller.channel}:{ctx.request_key}" if ctx.request_key else None
 
 
-def _today(ctx: Context) -> date:
-    return ctx.services.hours.today(ctx.services.settings.timezone)
+async def _today(ctx: Context) -> date:
+    """Today in the community's zone (the one the requests service checks days in)."""
+    return (await ctx.services.people.clock_of(ctx.community_id)).today()
 
 
 def _line(ctx: Context, v: RequestView, *, address: bool = False) -> Text:
@@ -96,8 +97,9 @@ def _ask_date() -> Reply:
 
 @step("request", "date")
 async def request_date(ctx: Context, inp: Input) -> list[Reply]:
-    day = parse_future_date(inp.option or inp.text, _today(ctx))
-    if day is None or day < _today(ctx):
+    today = await _today(ctx)
+    day = parse_future_date(inp.option or inp.text, today)
+    if day is None or day < today:
         return [reply("error.request_bad_day"), _ask_date()]
     ctx.goto("request", "slot", service_date=day.isoformat())
     return [_ask_slot()]
@@ -239,7 +241,7 @@ async def _one_line(ctx: Context, args: str, requester: int | None = None) -> li
     head, address = (_ADDRESS.split(args, maxsplit=1) + [""])[:2]
     categories = await ctx.services.hours.categories(ctx.community_id)
     grids = {name: gid for gid, name in await ctx.services.requests.grids(ctx.community_id)}
-    today = _today(ctx)
+    today = await _today(ctx)
     category = minutes = day = grid_id = None
     slot, payer, rest = "any", "own", []
     for word in head.split():
@@ -466,8 +468,7 @@ async def _refuse_request_ref(ctx: Context, request_id: int, reason: str) -> lis
     return await refuse(ctx, f"Q{request_id} {reason}")
 
 
-pending_source(pending_requests)
-decider("Q", _grant_requests, _refuse_request_ref)  # /approve Q7, /reject Q7: the pool pays or not
+DECIDER = Decider("Q", _grant_requests, _refuse_request_ref, pending=pending_requests)  # /approve Q7: the pool pays
 
 
 @command("grant", role="worker", help_key="help.grant", aliases=("批准求助",))

@@ -6,18 +6,19 @@ from __future__ import annotations
 import re
 import secrets
 
+from bot.clock import Month
 from bot.dialogs.core import Context, Input, Reply, command, option, reply, step
-from bot.dialogs.parse import is_yes, next_word, parse_amount, parse_ref
-from bot.errors import DomainError, NotFound
+from bot.dialogs.parse import is_skip, is_yes, next_word, parse_amount, parse_ref
+from bot.errors import DomainError, InvalidInput, NotFound
 from bot.flows.common import person_arg, reason_step
-from bot.flows.decisions import MOST, decider, pending_source
+from bot.flows.decisions import MOST, Decider
 from bot.flows.deadlines import deadline_marker
 from bot.services.hours import clean_note
 from bot.i18n import T, Text
 from bot.services.people import Found
 from bot.services.shop import (
     MAX_PRICE, MAX_QUANTITY, MAX_STOCK, ItemView, Outcome, Reconciliation, RedemptionView, ShelfItem, StockLine,
-    clean_item_name, parse_month,
+    clean_donor, clean_item_name,
 )
 
 PAGE = 6
@@ -226,8 +227,7 @@ async def _reject_order_ref(ctx: Context, redemption_id: int, reason: str) -> li
     return await reject_order(ctx, f"R{redemption_id} {reason}")
 
 
-pending_source(pending_redemptions)
-decider("R", _approve_orders, _reject_order_ref)  # /approve R4, /reject R4 beside /approve_order
+DECIDER = Decider("R", _approve_orders, _reject_order_ref, pending=pending_redemptions)  # beside /approve_order
 
 
 @command("approve_order", role="worker", help_key="help.approve_order", aliases=("通过兑换",))
@@ -248,9 +248,7 @@ async def reject_order(ctx: Context, args: str) -> list[Reply]:
     if redemption_id is None:
         return [reply("reject_order.usage")]
     if not reason.strip():
-        r = await ctx.services.shop.get(redemption_id)
-        if r.status not in ("pending", "approved"):
-            raise DomainError("error.redemption_decided", id=f"R{r.id}", status=T(f"shop.status.{r.status}"))
+        await ctx.services.shop.rejectable(ctx.actor.person_id, redemption_id)
         return _ask_reject_order_reason(ctx, redemption_id)
     return await _reject_order(ctx, redemption_id, reason)
 
@@ -378,7 +376,10 @@ async def additem_stock(ctx: Context, inp: Input) -> list[Reply]:
 
 @step("additem", "donor")
 async def additem_donor(ctx: Context, inp: Input) -> list[Reply]:
-    donor = None if inp.option == "skip" else inp.text.strip()[:100] or None
+    try:  # the service's rule, checked here so a long name is refused before the next step
+        donor = None if inp.option == "skip" or is_skip(inp.text) else clean_donor(inp.text)
+    except InvalidInput as exc:
+        return [reply(exc.key, **exc.params), reply("additem.ask_donor", option("skip", "additem.skip"))]
     ctx.goto("additem", "photo", donor=donor)
     return [reply("additem.ask_photo", option("skip", "additem.skip"))]
 
@@ -387,7 +388,7 @@ async def additem_donor(ctx: Context, inp: Input) -> list[Reply]:
 async def additem_photo(ctx: Context, inp: Input) -> list[Reply]:
     if inp.photo:
         ctx.data["photo"] = inp.photo
-    elif inp.option != "skip" and inp.text.strip().lower() not in ("skip", "跳过"):
+    elif inp.option != "skip" and not is_skip(inp.text):
         return [reply("additem.ask_photo", option("skip", "additem.skip"))]
     ctx.goto("additem", "confirm")
     return [_confirm_item(ctx)]
@@ -507,7 +508,7 @@ def stock_line(line: StockLine) -> Text:
 
 
 def reconciliation_text(rec: Reconciliation) -> Text:
-    month = f"{rec.month.year}-{rec.month.month:02d}"
+    month = rec.month.label
     if not rec.lines:
         return T("reconcile.empty", community=rec.community, month=month)
     bad = sum(not line.balanced for line in rec.lines)
@@ -517,12 +518,12 @@ def reconciliation_text(rec: Reconciliation) -> Text:
 
 @command("reconcile", role="worker", help_key="help.reconcile", aliases=("对账",))
 async def reconcile(ctx: Context, args: str) -> list[Reply]:
+    month = None  # this month, in the community's zone
     if args.strip():
-        month = parse_month(args)
-        if month is None:
+        try:
+            month = Month.parse(args).label
+        except InvalidInput:
             return [reply("reconcile.usage")]
-    else:
-        month = ctx.services.clock.now().astimezone(ctx.services.settings.tz).date().replace(day=1)
     rec = await ctx.services.shop.reconcile(ctx.actor.person_id, ctx.community_id, month)
     return [Reply(reconciliation_text(rec))]
 

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from bot.dialogs.core import COMMANDS, Context, Input, Reply, command, option, reply, step
 from bot.errors import InvalidInput
 from bot.flows.common import person_arg
-from bot.flows.decisions import MOST, decider, parse_refs, pending_source
+from bot.flows.decisions import MOST, Decider, parse_refs
 from bot.i18n import T
 from bot.services.people import clean_name, looks_like_code
-
-LINKS: dict[str, str] = {}  # channel → invite link template with {code}, set by the adapters
-# channel → makes a join QR code picture (PNG) for an invite code, or None when it cannot now;
-# set by the adapters (WeChat's parametric QR codes: scanning follows the account and joins).
-INVITE_PICTURES: dict[str, Callable[[str], Awaitable[bytes | None]]] = {}
-
 
 @command("start", role=None, help_key="help.start")
 async def start(ctx: Context, args: str) -> list[Reply]:
@@ -159,11 +152,11 @@ async def cancel(ctx: Context, args: str) -> list[Reply]:
 async def invite(ctx: Context, args: str) -> list[Reply]:
     role = "resident" if args.strip().lower() in ("resident", "居民") else "volunteer"
     code = await ctx.services.people.create_invite(ctx.actor.person_id, ctx.community_id, role=role)
-    link = LINKS.get(ctx.actor.channel)
+    link = ctx.invites.link
     replies = [reply("invite.code", code=code, role=T(f"role.{role}"))]
     if link:
         replies.append(reply("invite.link", link=link.format(code=code)))
-    make_picture = INVITE_PICTURES.get(ctx.actor.channel)
+    make_picture = ctx.invites.picture
     picture = await make_picture(code) if make_picture else None
     if picture:
         replies.append(Reply(T("invite.qr"), image=picture))
@@ -199,8 +192,7 @@ async def waiting_volunteers(ctx: Context) -> list[Reply]:
     ]
 
 
-pending_source(waiting_volunteers)
-decider("V", _confirm_volunteers)  # /approve V7 confirms too
+DECIDER = Decider("V", _confirm_volunteers, pending=waiting_volunteers)  # /approve V7 confirms too
 
 
 @command("confirmnew", role="worker", help_key="help.confirmnew")

@@ -126,8 +126,8 @@ async def teamlog(ctx: Context, args: str) -> list[Reply]:
     if len(words) < 4 or (minutes := parse_duration(words[1])) is None:
         return [reply("teams.log_usage")]
     category = await _category(ctx, words[2])
-    service_date, rest = _today(ctx), words[3:]
-    if rest and (found := read_date(rest[0], _today(ctx))) is not None:
+    service_date, rest = await _today(ctx), words[3:]
+    if rest and (found := read_date(rest[0], service_date)) is not None:
         service_date, rest = found, rest[1:]
     if not rest:
         return [reply("teams.log_usage")]

@@ -9,8 +9,8 @@ from bot.dialogs.core import Context, Input, Reply, command, option, reply, step
 from bot.dialogs.parse import is_skip, parse_duration, parse_ref
 from bot.i18n import T, hours
 from bot.errors import InvalidInput
-from bot.services.hours import clean_note
-from bot.services.visits import Recorded, by_grid, capped, check_minutes, due_line, grid_order
+from bot.services.hours import check_minutes, clean_note
+from bot.services.visits import Recorded, by_grid, capped, due_line, grid_order
 
 DURATIONS = (30, 45, 60, 90, 120)
 LIST_LINES = 60
@@ -24,7 +24,6 @@ OUTCOMES = {
     "not_home": "not_home", "nothome": "not_home", "away": "not_home", "不在家": "not_home", "没人": "not_home",
     "hospital": "hospital", "住院": "hospital", "在医院": "hospital",
 }
-SKIP = {"skip", "跳过", "done", "完成", "好了", "没有"}
 
 
 def _outcome(words: list[str]) -> tuple[str | None, int]:
@@ -113,7 +112,7 @@ async def add_note(ctx: Context, inp: Input) -> list[Reply]:
     if inp.photo:
         ctx.data["photo"] = inp.photo
     text = inp.text.strip()
-    if inp.option != "skip" and text and text.lower() not in SKIP and not is_skip(text):
+    if inp.option != "skip" and text and not is_skip(text):
         try:
             ctx.data["note"] = clean_note(text)
         except InvalidInput as exc:
@@ -210,7 +209,7 @@ async def _one_line(ctx: Context, elder_id: int, words: list[str]) -> list[Reply
 async def hours_after(ctx: Context, inp: Input) -> list[Reply]:
     """The duration of a visit already saved in one line, for the volunteer's service hours."""
     answer = (inp.option or inp.text).strip()
-    if answer.lower() in SKIP or is_skip(answer):
+    if is_skip(answer):
         ctx.finish()
         return [reply("visits.hours_skipped")]
     minutes = _minutes(inp)

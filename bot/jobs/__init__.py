@@ -1,4 +1,4 @@
-"""Scheduled jobs: plain service calls, registered by each feature module in this package and
+"""Scheduled jobs: plain service calls, registered by the feature modules listed in JOB_MODULES and
 scheduled by PTB's JobQueue (or run at once with `lovebank jobs run NAME`).
 
 A job claims its period by inserting a `job_runs` row inside the same transaction as its effects,
@@ -7,7 +7,6 @@ so a restart or a second process never runs the same period twice."""
 from __future__ import annotations
 
 import importlib
-import pkgutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -32,6 +31,9 @@ class Job:
 
 
 JOBS: dict[str, Job] = {}
+# Every module of this package that registers jobs (with `@job`): what runs is what is listed.
+# Loaded on demand, since a job module pulls in its services and the chat never needs them.
+JOB_MODULES = ("deadlines", "expiry", "inbox", "posters", "requests", "shop", "stars", "visits")
 
 
 def job(name: str, **schedule: Any) -> Callable[[JobFn], JobFn]:
@@ -45,6 +47,6 @@ def job(name: str, **schedule: Any) -> Callable[[JobFn], JobFn]:
 
 
 def load() -> dict[str, Job]:
-    for module in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{module.name}")
+    for name in JOB_MODULES:
+        importlib.import_module(f"{__name__}.{name}")
     return JOBS

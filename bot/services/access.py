@@ -49,10 +49,15 @@ def effective_role(role: str | None, confirmed: bool | None) -> str | None:
     return role if role is None or confirmed else "resident"
 
 
+def has_role(is_admin: bool, role: str | None, at_least: str) -> bool:
+    """The one rank comparison: admins pass everywhere, members by rank, non-members never."""
+    return is_admin or (role is not None and RANK[role] >= RANK[at_least])
+
+
 def check_role(is_admin: bool, role: str | None, at_least: str, *, awaiting: bool = False) -> None:
     """`require_role` for values already fetched, so a hot path can read them in its own query.
     `awaiting`: a registered volunteer not yet confirmed, told so rather than asked to register."""
-    if not is_admin and (role is None or RANK[role] < RANK[at_least]):
+    if not has_role(is_admin, role, at_least):
         raise NotAllowed("error.awaiting_confirmation" if awaiting and at_least == "volunteer" else f"error.need_{at_least}")
 
 

@@ -20,11 +20,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.clock import Clock
+from bot.clock import Clock, Month
 from bot.db import Database, claim, reads
 from bot.errors import InvalidInput, NotAllowed
 from bot.i18n import render
-from bot.services.reports import REPORT_SECTIONS, Column, ReportMonth, Sheet
+from bot.services.reports import REPORT_SECTIONS, Column, Sheet
 from bot.services.access import get_community, require_role, role_in
 from bot.services.audit import audit
 from bot.services.notify import notify
@@ -278,9 +278,8 @@ class DeadlinesService:
         with self.db.read() as session:
             require_role(session, person_id, community_id, "resident")
             community = get_community(session, community_id)
-            tz = ZoneInfo(community.timezone)
-            today = self.clock.now().astimezone(tz).date()
-            start = datetime.combine(today.replace(day=1), time(), tz).astimezone(UTC)
+            month = self.clock.community(community.timezone).month()
+            start, today = month.start, month.first
             end = self.clock.now() + timedelta(seconds=1)  # decisions made this very second count
             result = figures(_items(session, [community_id], start, end), rule_of(community), start, end, end)
             totals = [(w, f.on_time) for w, f in result.workers.items() if f.on_time > 0]
@@ -398,7 +397,7 @@ def due_label(rule: DeadlineRule, submitted: datetime, now: datetime) -> tuple[s
 
 # --- the monthly report -------------------------------------------------------------------------
 
-def month_figures(session: Session, community: Community, month: ReportMonth) -> MonthFigures:
+def month_figures(session: Session, community: Community, month: Month) -> MonthFigures:
     now = month.as_of or month.end
     result = figures(_items(session, [community.id], month.start, month.end), rule_of(community),
                      month.start, month.end, now)
@@ -415,7 +414,7 @@ def _median_hours(f: Figures) -> float | str:
     return "" if f.median_minutes is None else round(f.median_minutes / 60, 2)
 
 
-def decisions_section(session: Session, community_id: int, month: ReportMonth, locale: str) -> Sheet | None:
+def decisions_section(session: Session, community_id: int, month: Month, locale: str) -> Sheet | None:
     """Per worker and for the community: decisions, the share on time, the median time to
     decide and the overdue items."""
     community = get_community(session, community_id)
@@ -438,7 +437,7 @@ def decisions_section(session: Session, community_id: int, month: ReportMonth, l
     return Sheet("decisions", render(locale, "section.decisions.title"), columns, rows, totals, notes)
 
 
-def overdue_section(session: Session, community_id: int, month: ReportMonth, locale: str) -> Sheet | None:
+def overdue_section(session: Session, community_id: int, month: Month, locale: str) -> Sheet | None:
     """Each item whose deadline passed in the month before it was decided."""
     community = get_community(session, community_id)
     result = month_figures(session, community, month)

@@ -122,10 +122,6 @@ def _problem_text(p: Problem) -> Text:
 
 # --- who may see and do what -----------------------------------------------------------------
 
-def local_today(clock: Clock, community: Community) -> date:
-    return local_date(clock.now(), ZoneInfo(community.timezone))
-
-
 def get_elder(session: Session, elder_id: int) -> Elder:
     elder = session.get(Elder, elder_id)
     if elder is None:
@@ -208,7 +204,7 @@ class ElderRoster:
                 return ImportReport(problems)
             # Problems name each column as the file does (出生年份, not birth_year).
             shown = {c: title for c, title in zip(table.header, table.raw_header, strict=True) if c}
-            this_year = local_today(self.clock, community).year
+            this_year = self.clock.community(community.timezone).today().year
             rows: list[tuple[ElderRow, int | None, list[int]]] = []
             first_row: dict[str, int] = {}
             people: dict[str, tuple[int, str | None] | None] = {}
@@ -349,7 +345,7 @@ class ElderRoster:
         def work(session: Session) -> ElderView:
             require_role(session, actor_id, community_id, "worker")
             community = get_community(session, community_id)
-            row, problems = clean_row(values, local_today(self.clock, community).year)
+            row, problems = clean_row(values, self.clock.community(community.timezone).today().year)
             if row is None:
                 raise problems[0][1]
             worker_id, volunteer_ids, problems = self._people_of(
@@ -401,10 +397,11 @@ class ElderRoster:
                 elder.active = clean_yes_no(value)
                 elder.retired_at = None if elder.active else self.clock.now()
             else:
+                this_year = self.clock.community(community.timezone).today().year
                 cleaners = {
                     "name": clean_elder_name, "address": clean_address, "lives_alone": clean_yes_no,
                     "risk": clean_risk, "phone": clean_elder_phone, "emergency_contact": clean_contact,
-                    "birth_year": lambda v: clean_birth_year(v, local_today(self.clock, community).year),
+                    "birth_year": lambda v: clean_birth_year(v, this_year),
                 }
                 setattr(elder, column, cleaners[column](value))
             if column in ("name", "birth_year"):
@@ -505,7 +502,7 @@ class ElderRoster:
                     ";".join(volunteers[e.id]),
                 ]])
             audit(session, self.clock, "roster.export", actor_id, community_id, details={"rows": len(elders)})
-            filename = f"elders-{local_today(self.clock, community).isoformat()}.csv"
+            filename = f"elders-{self.clock.community(community.timezone).today().isoformat()}.csv"
             return filename, out.getvalue().encode("utf-8-sig")  # the BOM lets Excel open it as UTF-8
 
         return self.db.transaction(work)
@@ -525,7 +522,7 @@ class ElderRoster:
         if not elders:
             return []
         community = get_community(session, elders[0].community_id)
-        tz, today = ZoneInfo(community.timezone), local_today(self.clock, community)
+        tz, today = ZoneInfo(community.timezone), self.clock.community(community.timezone).today()
         cadence = VisitCadence.from_options(community.options)
         ids = [e.id for e in elders]
         grids = dict((session.execute(select(Grid.id, Grid.name).where(

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, case, func, select, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.db import Database, in_caller, reads
+from bot.db import Database, reads
 from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, LooksRepeated, NotAllowed, NotFound
 from bot.services.access import check_role, effective_role, require_role, role_in
 from bot.services.ledger import Ledger, Ref
@@ -35,6 +34,25 @@ def clean_note(note: str | None) -> str | None:
     if len(note) > NOTE_MAX:
         raise InvalidInput("error.note_too_long", limit=NOTE_MAX, length=len(note))
     return note or None
+
+
+def check_minutes(minutes: int) -> None:
+    """A duration as service hours take it (15-minute steps, 15 min to 12 h): the one rule for
+    hour logs, visits and service requests."""
+    if not isinstance(minutes, int) or minutes % STEP_MINUTES:
+        raise InvalidInput("error.minutes_step")
+    if not MIN_MINUTES <= minutes <= MAX_MINUTES:
+        raise InvalidInput("error.minutes_range")
+
+
+def check_backdate(when: date, today: date, max_age_days: int, refusal: str | None = None) -> None:
+    """The one window for when service happened: not after `today`, at most `max_age_days`
+    (settings.service_log_max_age_days) before it. Dates, or datetimes with `today` as now;
+    `refusal` is the caller's wording for both ends."""
+    if when > today:
+        raise InvalidInput(refusal or "error.date_future", days=max_age_days)
+    if when < today - timedelta(days=max_age_days):
+        raise InvalidInput(refusal or "error.date_too_old", days=max_age_days)
 
 
 def points_for(minutes: int, points_per_hour: int) -> int:
@@ -78,10 +96,6 @@ class HoursService:
     def __init__(self, db: Database, settings: Settings, clock: Clock, ledger: Ledger) -> None:
         self.db, self.settings, self.clock, self.ledger = db, settings, clock, ledger
         self.reference = ReferenceCache()
-
-    @in_caller
-    def today(self, tz: str) -> date:
-        return self.clock.now().astimezone(ZoneInfo(tz)).date()
 
     async def categories(self, community_id: int) -> list[Category]:
         """The community's active categories, in order. Kept in the process (`reference`), so
@@ -220,8 +234,8 @@ class HoursService:
             raise NotFound("error.no_community")
         if category_community != community_id or not active:
             raise InvalidInput("error.bad_category")
-        self._check_minutes(minutes)
-        self._check_date(service_date, tz)
+        check_minutes(minutes)
+        check_backdate(service_date, self.clock.community(tz).today(), self.settings.service_log_max_age_days)
         # The day's minutes, and a log just like this one that day, in the same statement.
         same_log = and_(ServiceLog.community_id == community_id, ServiceLog.category_id == category_id,
                         ServiceLog.minutes == minutes)
@@ -249,20 +263,6 @@ class HoursService:
             log.id, community_id, person_id, person_name, category, category_en, service_date, minutes, log.points,
             log.status, note, log.recorded_by_worker, None, log.created_at,
         )
-
-    @staticmethod
-    def _check_minutes(minutes: int) -> None:
-        if not isinstance(minutes, int) or minutes % STEP_MINUTES:
-            raise InvalidInput("error.minutes_step")
-        if not MIN_MINUTES <= minutes <= MAX_MINUTES:
-            raise InvalidInput("error.minutes_range")
-
-    def _check_date(self, service_date: date, tz: str) -> None:
-        today = self.today(tz)
-        if service_date > today:
-            raise InvalidInput("error.date_future")
-        if service_date < today - timedelta(days=self.settings.service_log_max_age_days):
-            raise InvalidInput("error.date_too_old", days=self.settings.service_log_max_age_days)
 
     # --- deciding ---------------------------------------------------------------------------
 

@@ -7,16 +7,17 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from bot.clock import Clock
+from bot.clock import Clock, CommunityClock
 from bot.db import Database, reads
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.services.access import effective_role, get_community, get_person, require_admin, require_role
 from bot.services.audit import audit
 from bot.services.ledger import Ledger
 from bot.services.notify import notify, notify_workers
+from bot.services.reference import ReferenceCache
 from bot.settings import Settings
 from models import Community, Identity, InviteCode, Membership, Person, ServiceCategory
 
@@ -102,6 +103,7 @@ def clean_name(raw: str) -> str:
 class PeopleService:
     def __init__(self, db: Database, settings: Settings, clock: Clock, ledger: Ledger) -> None:
         self.db, self.settings, self.clock, self.ledger = db, settings, clock, ledger
+        self.reference = ReferenceCache()  # nothing here changes a community's zone once made
 
     # --- identities -------------------------------------------------------------------------
 
@@ -188,7 +190,23 @@ class PeopleService:
 
     # --- communities ------------------------------------------------------------------------
 
+    async def clock_of(self, community_id: int) -> CommunityClock:
+        """The community's calendar: a flow reads "today" in the community's zone, as the
+        services that check its dates do, not in the zone the bot runs in. The zone is reference
+        data, kept in the process (bot.services.reference): no hand-off while it is fresh."""
+        timezone = self.reference.get("timezone", community_id)
+        if timezone is None:
+            timezone = await self.db.run(self.timezone_of, community_id, reads=True)
+        return self.clock.community(timezone)
+
     @reads
+    def timezone_of(self, community_id: int) -> str:
+        with self.db.read() as session:
+            timezone = session.scalar(_TIMEZONE, {"community_id": community_id})
+        if timezone is None:
+            raise NotFound("error.no_community")
+        return self.reference.put("timezone", community_id, timezone)
+
     def community_name(self, community_id: int) -> str:
         with self.db.read() as session:
             return session.scalar(select(Community.name).where(Community.id == community_id)) or ""
@@ -444,3 +462,6 @@ class PeopleService:
 
 def _member(m: Membership, invited_as: str | None = None) -> Member:
     return Member(m.person_id, m.community_id, m.role, m.confirmed, invited_as)
+
+
+_TIMEZONE = select(Community.timezone).where(Community.id == bindparam("community_id"))

@@ -1,4 +1,4 @@
-"""Per-community reference data (the service categories) kept in the process.
+"""Per-community reference data (service categories, the community's time zone) kept in the process.
 
 Categories change rarely (a worker or an admin edits them), yet the step-by-step /log shows them
 at three steps; reading them each time cost a hand-off to a database thread and a query.

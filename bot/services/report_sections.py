@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from bot.clock import Month
 from bot.i18n import render
 from bot.services.cadence import VisitCadence, due_of, local_date
-from bot.services.reports import REPORT_SECTIONS, Column, ReportMonth, Sheet
+from bot.services.reports import REPORT_SECTIONS, Column, Sheet
 from bot.services.requests import requests_section
 from bot.services.shop import reconcile_in
 from models import Community, Elder, Grid, Redemption, ShopItem, VisitRecord
@@ -19,11 +20,11 @@ from models import Community, Elder, Grid, Redemption, ShopItem, VisitRecord
 CONTACT = ("well", "needs_help", "hospital")
 
 
-def stock_section(session: Session, community_id: int, month: ReportMonth, locale: str) -> Sheet | None:
+def stock_section(session: Session, community_id: int, month: Month, locale: str) -> Sheet | None:
     """Redemptions and stock (账物相符): each item's movements and the points it took in."""
     community = session.get(Community, community_id)
     # "now" at the month's end: the report shows movements; the shelf check is /reconcile's.
-    recon = reconcile_in(session, community, month.first, month.end)
+    recon = reconcile_in(session, community, month, month.end)
     if not recon.lines:
         return None
     points = dict((session.execute(
@@ -55,7 +56,7 @@ def stock_section(session: Session, community_id: int, month: ReportMonth, local
     return Sheet("stock", render(locale, "section.stock.title"), columns, rows, total, (render(locale, "section.stock.note"),))
 
 
-def visits_section(session: Session, community_id: int, month: ReportMonth, locale: str) -> Sheet | None:
+def visits_section(session: Session, community_id: int, month: Month, locale: str) -> Sheet | None:
     """Visits done against due, per elder, and who was overdue at the month's end."""
     community = session.get(Community, community_id)
     tz = ZoneInfo(community.timezone)

@@ -10,19 +10,16 @@ construction and says so in its check row: opening + issued − redeemed − exp
 from __future__ import annotations
 
 import asyncio
-import calendar
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from bot.clock import Clock
-from bot.clock import parse_month as read_month
-from bot.db import Database, in_caller, reads
+from bot.clock import Clock, Month
+from bot.db import Database, reads
 from bot.errors import InvalidInput, NotFound
 from bot.i18n import render
 from bot.services.access import get_community, require_role
@@ -38,47 +35,6 @@ RESOLUTIONS = ("post", "void", "expire")
 
 
 # --- what a report is made of -------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ReportMonth:
-    """A calendar month in a community's time zone."""
-
-    year: int
-    month: int
-    timezone: str = "Asia/Shanghai"
-    # When the report is made: what has not yet happened this month is not yet late.
-    as_of: datetime | None = field(default=None, compare=False)
-
-    @property
-    def first(self) -> date:
-        return date(self.year, self.month, 1)
-
-    @property
-    def last(self) -> date:
-        return date(self.year, self.month, calendar.monthrange(self.year, self.month)[1])
-
-    @property
-    def start(self) -> datetime:
-        """The month's first local midnight, in UTC (transfers are stored in UTC)."""
-        return datetime.combine(self.first, time(), ZoneInfo(self.timezone)).astimezone(UTC)
-
-    @property
-    def end(self) -> datetime:
-        """The next month's first local midnight, in UTC: the month is [start, end)."""
-        return datetime.combine(self.last + timedelta(days=1), time(), ZoneInfo(self.timezone)).astimezone(UTC)
-
-    @property
-    def label(self) -> str:
-        return f"{self.year:04d}-{self.month:02d}"
-
-
-def parse_month(text: str) -> tuple[int, int]:
-    """"2026-11", "2026/11", "2026年11月" → (2026, 11)."""
-    month = read_month(text)  # one rule for months, in bot.clock
-    if month is None:
-        raise InvalidInput("error.bad_month")
-    return month.year, month.month
-
 
 @dataclass(frozen=True)
 class Column:
@@ -106,7 +62,7 @@ class Sheet:
 class Report:
     community_id: int
     community: str
-    month: ReportMonth
+    month: Month
     locale: str
     sheets: list[Sheet]
     generated_at: datetime
@@ -122,7 +78,7 @@ class Report:
 # Features outside this module add their sheets here (the supermarket's redemptions and stock,
 # the visits done against due). A section reads inside the report's session and returns a Sheet,
 # or None to add nothing; see the README for the contract.
-Section = Callable[[Session, int, ReportMonth, str], Awaitable[Sheet | None]]
+Section = Callable[[Session, int, Month, str], Awaitable[Sheet | None]]
 REPORT_SECTIONS: list[Section] = []
 
 
@@ -140,19 +96,13 @@ class ReportsService:
     def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
         self.db, self.settings, self.clock = db, settings, clock
 
-    @in_caller
-    def this_month(self, tz: str) -> tuple[int, int]:
-        today = self.clock.now().astimezone(ZoneInfo(tz)).date()
-        return today.year, today.month
-
     @reads
     def recent_months(self, community_id: int) -> tuple[str, str]:
         """This month and last month in the community's time zone, as YYYY-MM."""
         with self.db.read() as session:
             community = get_community(session, community_id)
-        year, month = self.this_month(community.timezone)
-        last = (year, month - 1) if month > 1 else (year - 1, 12)
-        return f"{year:04d}-{month:02d}", f"{last[0]:04d}-{last[1]:02d}"
+        this = self.clock.community(community.timezone).month()
+        return this.label, this.previous().label
 
     # The XLSX and the chart are drawn off the database thread (asyncio.to_thread): a report never
     # holds up everybody else's units of work.
@@ -203,14 +153,14 @@ class ReportsService:
             raise NotFound("error.no_community")
         return community_id
 
-    def _chart_data(self, person_id: int, community_id: int, month: str | None, locale: str) -> tuple[str, ReportMonth, HoursBy]:
+    def _chart_data(self, person_id: int, community_id: int, month: str | None, locale: str) -> tuple[str, Month, HoursBy]:
         with self.db.read() as session:
             require_role(session, person_id, community_id, "resident")
             community = get_community(session, community_id)
             report_month = self._month(community, month)
             return community.name, report_month, _hours_by(session, community_id, report_month, locale)
 
-    def _sheets(self, community_id: int, month: str, locale: str) -> tuple[str, ReportMonth, list[Sheet], HoursBy]:
+    def _sheets(self, community_id: int, month: str, locale: str) -> tuple[str, Month, list[Sheet], HoursBy]:
         with self.db.uow() as session:
             community = get_community(session, community_id)
             report_month = self._month(community, month)
@@ -227,11 +177,12 @@ class ReportsService:
         sheets.extend(hours_sheets(data, locale))
         return community.name, report_month, sheets, data
 
-    def _month(self, community: Community, month: str | None) -> ReportMonth:
-        year, number = parse_month(month) if month else self.this_month(community.timezone)
-        if (year, number) > self.this_month(community.timezone):
+    def _month(self, community: Community, month: str | None) -> Month:
+        clock = self.clock.community(community.timezone)
+        chosen = clock.month(month or None)
+        if chosen.after(clock.month()):
             raise InvalidInput("error.month_future")
-        return ReportMonth(year, number, community.timezone, self.clock.now())
+        return chosen
 
     def _audit(self, actor_id: int | None, report: Report, fmt: str, via: str) -> None:
         def work(session: Session) -> None:
@@ -248,7 +199,7 @@ def _xlsx(report: Report) -> bytes:
     return to_xlsx(report)
 
 
-def _chart(community: str, month: ReportMonth, locale: str, data: HoursBy) -> bytes:
+def _chart(community: str, month: Month, locale: str, data: HoursBy) -> bytes:
     from bot.charts import month_chart
 
     def t(key: str, **params: object) -> str:
@@ -309,7 +260,7 @@ class _Flows:
 Flows = tuple[dict[int, _Flows], dict[int, tuple[str, int | None]]]
 
 
-def _flows(session: Session, community_id: int, month: ReportMonth) -> Flows:
+def _flows(session: Session, community_id: int, month: Month) -> Flows:
     """Two grouped queries over the community's transfers up to the month's end (credit side,
     debit side), plus its accounts: everything the volunteers and ledger sheets need."""
     accounts = {
@@ -349,7 +300,7 @@ def _flows(session: Session, community_id: int, month: ReportMonth) -> Flows:
 
 
 def volunteers_sheet(
-    session: Session, community_id: int, month: ReportMonth, locale: str, flows_and_accounts: Flows
+    session: Session, community_id: int, month: Month, locale: str, flows_and_accounts: Flows
 ) -> Sheet:
     """One row per volunteer of the community, and per anyone else who served or whose points
     moved (a worker who volunteers, a resident given points), so the balances add up to what
@@ -437,7 +388,7 @@ class LedgerSummary:
                 - self.transfers_out + self.other - self.closing)
 
 
-def read_ledger_summary(session: Session, community_id: int, month: ReportMonth) -> LedgerSummary:
+def read_ledger_summary(session: Session, community_id: int, month: Month) -> LedgerSummary:
     return ledger_summary(*_flows(session, community_id, month))
 
 
@@ -469,7 +420,7 @@ def ledger_summary(flows: dict[int, _Flows], accounts: dict[int, tuple[str, int 
     )
 
 
-def ledger_sheet(s: LedgerSummary, month: ReportMonth, locale: str) -> Sheet:
+def ledger_sheet(s: LedgerSummary, month: Month, locale: str) -> Sheet:
     def row(key: str, value: int) -> tuple:
         return (render(locale, f"report.ledger.{key}"), value)
 
@@ -515,7 +466,7 @@ class HoursBy:
     people: int  # distinct volunteers with approved hours in the month
 
 
-def month_weeks(month: ReportMonth) -> list[tuple[date, date]]:
+def month_weeks(month: Month) -> list[tuple[date, date]]:
     """Monday-to-Sunday weeks, clipped to the month: Nov 2026 starts with Sunday the 1st."""
     weeks, day = [], month.first
     while day <= month.last:
@@ -525,7 +476,7 @@ def month_weeks(month: ReportMonth) -> list[tuple[date, date]]:
     return weeks
 
 
-def _hours_by(session: Session, community_id: int, month: ReportMonth, locale: str) -> HoursBy:
+def _hours_by(session: Session, community_id: int, month: Month, locale: str) -> HoursBy:
     rows = (session.execute(
         select(ServiceLog.service_date, ServiceLog.category_id, ServiceLog.person_id,
                func.count(), func.sum(ServiceLog.minutes), func.sum(ServiceLog.points))

@@ -15,25 +15,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import aliased
 
-from bot.clock import Clock
+from bot.clock import Clock, Month
 from bot.db import Database, claim, reads
 from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, NotAllowed, NotFound
 from bot.i18n import T, Text, hours as _hours, render
 from bot.services.audit import audit
 from bot.services.access import check_role, effective_role, require_role, role_in
-from bot.services.hours import HoursService, points_for
+from bot.services.hours import HoursService, check_minutes, points_for
 from bot.services.ledger import Ledger, Ref
 from bot.services.deadlines import WAITING_SOURCES, Item
 from bot.services.family import may_act_for
 from bot.services.notify import notify, notify_workers
-from bot.services.reports import Column, ReportMonth, Sheet
-from bot.services.visits import check_minutes
+from bot.services.reports import Column, Sheet
 from bot.settings import Settings
 from models import Community, Grid, Membership, Person, ServiceCategory, ServiceLog, ServiceRequest
 from models.requests import PAYERS, SLOTS
@@ -804,7 +802,7 @@ def _reason(raw: str) -> str:
 
 
 def _today(clock: Clock, community: Community) -> date:
-    return clock.now().astimezone(ZoneInfo(community.timezone)).date()
+    return clock.community(community.timezone).today()
 
 
 _requester, _taker = aliased(Person), aliased(Person)
@@ -882,7 +880,7 @@ def _view(session: Session, request_id: int, viewer_id: int) -> RequestView:
 
 # --- the monthly report's sheet ------------------------------------------------------------------
 
-def requests_section(session: Session, community_id: int, month: ReportMonth, locale: str) -> Sheet | None:
+def requests_section(session: Session, community_id: int, month: Month, locale: str) -> Sheet | None:
     """Requests by category for the month: posted, taken, done, expired, and the points paid by
     requesters, by the pool and by the community (the approved logs of community requests)."""
     q = ServiceRequest

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.clock import Clock, parse_month  # noqa: F401  (flows and the CLI read months from here)
-from bot.db import Database
+from bot.clock import Clock, Month
+from bot.db import Database, reads
 from bot.errors import (
     AlreadyDecided, DomainError, IdempotencyConflict, InvalidInput, NotAllowed, NotFound, OutOfStock,
 )
@@ -129,7 +128,7 @@ class StockLine:
 class Reconciliation:
     community_id: int
     community: str
-    month: date
+    month: Month
     lines: list[StockLine]
 
     @property
@@ -160,14 +159,6 @@ def clean_code(raw: str) -> str:
     return re.sub(r"[\s\-]", "", raw or "").upper()
 
 
-def month_bounds(month: date, tz: str) -> tuple[datetime, datetime]:
-    """The month as a [start, end) interval of instants in the community's time zone."""
-    zone = ZoneInfo(tz)
-    start = datetime(month.year, month.month, 1, tzinfo=zone)
-    end = datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=zone)
-    return start, end
-
-
 class ShopService:
     def __init__(self, db: Database, settings: Settings, clock: Clock, ledger: Ledger) -> None:
         self.db, self.settings, self.clock, self.ledger = db, settings, clock, ledger
@@ -181,7 +172,7 @@ class ShopService:
         name, price = clean_item_name(name), check_price(price)
         if stock is not None and (not isinstance(stock, int) or not 0 <= stock <= MAX_STOCK):
             raise InvalidInput("error.bad_stock", max=MAX_STOCK)
-        donor = _clean_donor(donor)
+        donor = clean_donor(donor)
 
         def work(session: Session) -> ItemView:
             require_role(session, actor_id, community_id, "worker")
@@ -216,7 +207,7 @@ class ShopService:
         elif field == "price":
             value = check_price(value)
         else:
-            value = _clean_donor(value if isinstance(value, str) else None)
+            value = clean_donor(value if isinstance(value, str) else None)
 
         def work(session: Session) -> ItemView:
             item = self._managed_item(session, actor_id, item_id)
@@ -471,6 +462,16 @@ class ShopService:
 
         return self.db.transaction(work)
 
+    @reads
+    def rejectable(self, worker_id: int, redemption_id: int) -> RedemptionView:
+        """What `reject` would refuse before it is given a reason, so a worker is not asked for one
+        in vain: the redemption must exist, be theirs to decide and still be open."""
+        with self.db.read() as session:
+            r = self._decidable(session, worker_id, redemption_id)
+            if r.status not in OPEN:
+                raise AlreadyDecided("error.redemption_decided", id=f"R{r.id}", status=T(f"shop.status.{r.status}"))
+            return _view(session, redemption_id)
+
     def pickup(self, worker_id: int, community_id: int, code: str) -> Outcome:
         """Hand-over (核销): the code names an approved redemption of this community; the held
         points post and the redemption is done. A wrong or used code changes nothing."""
@@ -647,10 +648,11 @@ class ShopService:
 
     # --- stock reconciliation (账物相符) ---------------------------------------------------------
 
-    def reconcile(self, actor_id: int | None, community_id: int, month: date) -> Reconciliation:
-        """Per item for the month: opening + restocked − reserved + released = closing, with
-        handed over coming out of what was reserved; and the movements checked against the
-        redemptions themselves. `actor_id` None is the operator (CLI)."""
+    def reconcile(self, actor_id: int | None, community_id: int, month: str | None = None) -> Reconciliation:
+        """Per item for the month (YYYY-MM; None: this month in the community's zone): opening +
+        restocked − reserved + released = closing, with handed over coming out of what was
+        reserved; and the movements checked against the redemptions themselves. `actor_id` None
+        is the operator (CLI)."""
         with self.db.uow() as session:
             session = self._snapshot(session)
             if actor_id is not None:
@@ -658,16 +660,19 @@ class ShopService:
             community = session.get(Community, community_id)
             if community is None:
                 raise NotFound("error.no_community")
-            return reconcile_in(session, community, month, self.clock.now())
+            return reconcile_in(session, community, self.clock.community(community.timezone).month(month),
+                                self.clock.now())
 
-    def reconcile_all(self, month: date) -> list[Reconciliation]:
-        """Every community that has a catalogue, for the operator's export."""
+    def reconcile_all(self, month: str) -> list[Reconciliation]:
+        """Every community that has a catalogue, for the operator's export; the month (YYYY-MM)
+        in each community's own zone."""
         with self.db.uow() as session:
             session = self._snapshot(session)
             communities = session.scalars(
                 select(Community).where(Community.id.in_(select(ShopItem.community_id))).order_by(Community.id)
             )
-            return [reconcile_in(session, c, month, self.clock.now()) for c in list(communities)]
+            return [reconcile_in(session, c, self.clock.community(c.timezone).month(month), self.clock.now())
+                    for c in list(communities)]
 
     def _snapshot(self, session: Session) -> Session:
         """The reconciliation's several queries must see one moment, or a redemption committed
@@ -701,7 +706,8 @@ def _key(r: Redemption, phase: str) -> str:
     return f"redeem:R{r.id}:{phase}"
 
 
-def _clean_donor(raw: str | None) -> str | None:
+def clean_donor(raw: str | None) -> str | None:
+    """A donor's name as kept; longer than DONOR_MAX is refused, never cut short."""
     donor = " ".join((raw or "").split())
     if donor in ("", "-"):
         return None
@@ -736,9 +742,9 @@ def _view(session: Session, redemption_id: int) -> RedemptionView:
     )
 
 
-def reconcile_in(session: Session, community: Community, month: date, now: datetime) -> Reconciliation:
+def reconcile_in(session: Session, community: Community, month: Month, now: datetime) -> Reconciliation:
     """The month's stock reconciliation, read inside the caller's session."""
-    start, end = month_bounds(month, community.timezone)
+    start, end = month.start, month.end
     current = start <= now < end
     items = list(session.scalars(
         select(ShopItem).where(ShopItem.community_id == community.id, ShopItem.created_at < end)

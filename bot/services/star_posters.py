@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
@@ -66,7 +65,7 @@ class StarPostersService:
             )).all()
         due: dict[str, list[int]] = {"week": [], "month": []}
         for community_id, tz in rows:
-            for k in [kind] if kind else _due_kinds(now.astimezone(ZoneInfo(tz)).date()):
+            for k in [kind] if kind else _due_kinds(self.clock.community(tz).date_of(now)):
                 due[k].append(community_id)
         sent = already = empty = 0
         for k, ids in due.items():

@@ -12,13 +12,12 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, delete, func, select
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.db import Database, claim, in_caller
+from bot.db import Database, claim
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.i18n import Text, hours, render
 from bot.services.access import get_community, get_person, require_role, role_in
@@ -135,10 +134,6 @@ class StarsService:
     def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
         self.db, self.settings, self.clock = db, settings, clock
 
-    @in_caller
-    def local_today(self, tz: str) -> date:
-        return self.clock.now().astimezone(ZoneInfo(tz)).date()
-
     # --- the list -----------------------------------------------------------------------------
 
     def top(self, person_id: int, community_id: int, kind: str = "week", list_name: str | None = None) -> StarList:
@@ -161,7 +156,7 @@ class StarsService:
             name, tz, locale, is_admin, membership = viewer
             if not is_admin and membership is None:  # as require_role(..., "resident") decides
                 raise NotAllowed("error.need_resident")
-            period = period_of(kind, self.local_today(tz))
+            period = period_of(kind, self.clock.community(tz).today())
             group, members = None, None
             if list_name is not None:
                 group = find_group(session, community_id, list_name)
@@ -192,7 +187,7 @@ class StarsService:
             stmt = stmt.where(Community.id.in_(community_ids))
         by_period: dict[Period, dict[int, Community]] = {}
         for c in session.scalars(stmt):
-            today = now.astimezone(ZoneInfo(c.timezone)).date()
+            today = self.clock.community(c.timezone).date_of(now)
             period = previous_period(kind, today) if previous else period_of(kind, today)
             by_period.setdefault(period, {})[c.id] = c
         result: dict[int, StarList] = {}
@@ -285,7 +280,7 @@ class StarsService:
         for community_id, channel, chat_id, tz, options in rows:
             chosen[community_id] = chosen_lists(options)
             if community_id not in groups:
-                for k in [kind] if kind else _due_kinds(now.astimezone(ZoneInfo(tz)).date()):
+                for k in [kind] if kind else _due_kinds(self.clock.community(tz).date_of(now)):
                     due[k].append(community_id)
             groups.setdefault(community_id, []).append((channel, chat_id))
         posted = already = empty = 0

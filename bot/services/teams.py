@@ -13,7 +13,7 @@ from datetime import date
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 
-from bot.clock import Clock
+from bot.clock import Clock, Month
 from bot.db import Database, reads
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.i18n import render
@@ -21,7 +21,7 @@ from bot.services.access import get_community, get_person, require_role, role_in
 from bot.services.audit import audit
 from bot.services.hours import HoursService, LogView
 from bot.services.notify import notify, notify_workers
-from bot.services.reports import REPORT_SECTIONS, Column, ReportMonth, Sheet
+from bot.services.reports import REPORT_SECTIONS, Column, Sheet
 from models import Person, PersonTag, ServiceLog, Team, TeamMember
 
 DEFAULT_TAGS = ("党员", "青年", "以老助老")
@@ -359,7 +359,7 @@ def _team_view(session: Session, team: Team) -> TeamView:
 
 # --- the monthly report -------------------------------------------------------------------------
 
-def teams_tags_section(session: Session, community_id: int, month: ReportMonth, locale: str) -> Sheet | None:
+def teams_tags_section(session: Session, community_id: int, month: Month, locale: str) -> Sheet | None:
     """Hours and points per team and per tag in the month (approved logs, by service date, as
     the volunteers sheet counts them). Workers read the report, so every tagged member counts."""
     in_month = (ServiceLog.community_id == community_id, ServiceLog.status == "approved",

@@ -22,8 +22,8 @@ from bot.services.access import get_person, require_role, role_in
 from bot.services.audit import audit
 from bot.services.cadence import VisitCadence, due_filter, due_of, due_params, local_date
 from bot.services.access import get_community
-from bot.services.elders import ElderRoster, elder_access, get_elder, local_today, viewer
-from bot.services.hours import MAX_MINUTES, MIN_MINUTES, STEP_MINUTES, HoursService, LogView, clean_note
+from bot.services.elders import ElderRoster, elder_access, get_elder, viewer
+from bot.services.hours import HoursService, LogView, check_backdate, check_minutes, clean_note
 from bot.services.notify import notify, notify_admins
 from bot.services.people import PeopleService
 from bot.settings import Settings
@@ -33,7 +33,6 @@ from models import (
 from models.visits import OUTCOMES, VISIT_KINDS
 
 ALERT_ESCALATION = timedelta(hours=2)
-BACKDATE_DAYS = 31
 VISIT_CATEGORY = "探访"
 MORNING_LINES = 40  # a longer list ends with "… and N more"
 MORNING_BATCH = 25  # communities a transaction: few commits, short write locks
@@ -211,8 +210,7 @@ class VisitsService:
         # A bad duration never stops the record (it may carry a call for help): only its hours.
         now = self.clock.now()
         at = at or now
-        if at > now or at < now - timedelta(days=BACKDATE_DAYS):
-            raise InvalidInput("visits.error.bad_time", days=BACKDATE_DAYS)
+        check_backdate(at, now, self.settings.service_log_max_age_days, "visits.error.bad_time")
         note = clean_note(" ".join((note or "").split()))
 
         def work(session: Session) -> Recorded:
@@ -289,8 +287,9 @@ class VisitsService:
         """What a worker or an admin needs to act: who, where, how to reach them and their family."""
         reporter = get_person(session, visit.person_id)
         community = get_community(session, elder.community_id)
+        this_year = self.clock.community(community.timezone).today().year
         return dict(
-            ref=f"E{elder.id}", name=elder.name, age=local_today(self.clock, community).year - elder.birth_year,
+            ref=f"E{elder.id}", name=elder.name, age=this_year - elder.birth_year,
             community=community.name, address=elder.address, phone=elder.phone or "—",
             emergency=elder.emergency_contact or "—", by=reporter.display_name, note=visit.note or "—",
         )
@@ -412,7 +411,7 @@ class VisitsService:
         open alerts; volunteers: the visits of their own elders."""
         with self.db.uow() as session:
             community, full, role = viewer(session, person_id, community_id)
-            tz, today = ZoneInfo(community.timezone), local_today(self.clock, community)
+            tz, today = ZoneInfo(community.timezone), self.clock.community(community.timezone).today()
             cadence = VisitCadence.from_options(community.options)
             stmt = _due_select(cadence).where(Elder.community_id == community_id)
             if full and not everyone and role == "worker":
@@ -445,7 +444,8 @@ class VisitsService:
         with self.db.uow() as session:
             communities = {c.id: c for c in session.scalars(select(Community).order_by(Community.id))}
             days: dict[int, Today] = {
-                c.id: (ZoneInfo(c.timezone), local_today(self.clock, c), VisitCadence.from_options(c.options))
+                c.id: (ZoneInfo(c.timezone), self.clock.community(c.timezone).today(),
+                       VisitCadence.from_options(c.options))
                 for c in communities.values()
             }
             # Communities sharing a date and a cadence share one query (usually all of them).
@@ -547,14 +547,6 @@ def _message(person_id: int, now: datetime, key: str, **params: Any) -> dict[str
 
 def _with(obj: Any, **changes: Any) -> Any:
     return replace(obj, **changes)
-
-
-def check_minutes(minutes: int) -> None:
-    """A visit's duration as service hours take it (15-minute steps, 15 min to 12 h)."""
-    if minutes % STEP_MINUTES:
-        raise InvalidInput("error.minutes_step")
-    if not MIN_MINUTES <= minutes <= MAX_MINUTES:
-        raise InvalidInput("error.minutes_range")
 
 
 def _contact_update(kind: str, outcome: str, at: datetime) -> dict[str, Any]:

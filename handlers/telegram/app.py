@@ -24,7 +24,6 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.dialogs import Dialogs
-from bot.flows.start import LINKS
 from bot.i18n import DEFAULT_LOCALE, render
 from bot.services import Services
 from bot.settings import Settings, SettingsError
@@ -132,7 +131,7 @@ async def _set_menus(application: Application[Any, LoveBankContext, Any, Any, Ru
 
 async def on_startup(application: Application[Any, LoveBankContext, Any, Any, Runtime, Any]) -> None:
     """post_init: the bot knows its username now."""
-    LINKS["telegram"] = f"https://t.me/{application.bot.username}?start={{code}}"
+    application.bot_data.dialogs.invites.link = f"https://t.me/{application.bot.username}?start={{code}}"  # type: ignore[union-attr]
     log.info("Telegram bot @%s is up", application.bot.username)
     await _set_menus(application)
 

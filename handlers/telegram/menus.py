@@ -16,7 +16,7 @@ from telegram.error import TelegramError
 from bot.dialogs.core import COMMANDS
 from bot.i18n import DEFAULT_LOCALE, render
 from bot.services import Services
-from bot.services.access import RANK
+from bot.services.access import has_role
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def menu(locale: str, *, role: str | None, is_admin: bool = False) -> Menu:
         (spec.name, description(locale, spec.help_key))
         for spec in COMMANDS.values()
         if spec.help_key and (not spec.admin_only or is_admin)
-        and (spec.role is None or is_admin or (role is not None and RANK[role] >= RANK[spec.role]))
+        and (spec.role is None or has_role(is_admin, role, spec.role))
         and not (spec.name == "start" and role is not None)  # members have joined already
     )
 

@@ -48,9 +48,10 @@ async def store_batch(services: Services, batch: list[dict[str, Any]]) -> int | 
 async def poll(services: Services, settings: Settings) -> int:
     pipeline = Pipeline(services, {}, concurrency=settings.concurrency, lease=settings.lease_seconds)
     bot = make_bot(settings)
-    pipeline.add(TelegramChannel(services, bot))
+    channel = TelegramChannel(services, bot)
+    pipeline.add(channel)
     menus: dict[str, Menu] = {}
-    await start_bot(bot, services, menus)
+    await start_bot(bot, services, menus, channel.dialogs)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -23,7 +23,7 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
-from bot.flows.start import LINKS
+from bot.dialogs import Dialogs
 from bot.pipeline import Pipeline
 from bot.services import Services
 from bot.settings import Settings, SettingsError
@@ -57,7 +57,7 @@ def make_bot(settings: Settings) -> ExtBot[Any]:
                   get_updates_request=HTTPXRequest(connection_pool_size=1))
 
 
-async def start_bot(bot: ExtBot[Any], services: Services, menus: dict[str, Menu]) -> None:
+async def start_bot(bot: ExtBot[Any], services: Services, menus: dict[str, Menu], dialogs: Dialogs) -> None:
     """getMe (the deep links and group commands need the name), then the menus."""
     try:
         await bot.initialize()
@@ -65,7 +65,7 @@ async def start_bot(bot: ExtBot[Any], services: Services, menus: dict[str, Menu]
         raise SettingsError("lovebank: Telegram refused LOVEBANK_TELEGRAM_TOKEN") from None
     except TelegramError as exc:
         raise SettingsError(f"lovebank: cannot reach the Bot API at LOVEBANK_TELEGRAM_API_URL: {exc}") from None
-    LINKS["telegram"] = f"https://t.me/{bot.username}?start={{code}}"
+    dialogs.invites.link = f"https://t.me/{bot.username}?start={{code}}"
     log.info("Telegram bot @%s is up", bot.username)
     await refresh_menus(bot, services, menus)
 
@@ -101,7 +101,7 @@ def setup(web: Web, settings: Settings) -> TelegramChannel:
         return await take_in(services, pipeline, json_body(await request.body()))
 
     async def startup() -> None:
-        await start_bot(bot, services, menus)
+        await start_bot(bot, services, menus, channel.dialogs)
         await register_webhook(bot, settings, secret)
         background.append(asyncio.create_task(keep_menus(bot, services, menus)))
 

@@ -62,6 +62,7 @@ class WeChatChannel:
     def __init__(self, services: Services, settings: Settings, api: WeChatAPI) -> None:
         self.services, self.settings, self.api = services, settings, api
         self.dialogs = Dialogs(services)
+        self.dialogs.invites.picture = self.invite_picture
 
     # --- handling a stored message --------------------------------------------------------------
 

@@ -21,7 +21,6 @@ from pydantic import SecretStr
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from bot.flows.start import INVITE_PICTURES
 from bot.settings import Settings, SettingsError
 from handlers.web import Web, client_error
 from handlers.wechat import xml
@@ -53,7 +52,6 @@ def setup(web: Web, settings: Settings) -> WeChatChannel:
     api = WeChatAPI(settings, services.tokens)
     channel = WeChatChannel(services, settings, api)
     pipeline.add(channel)
-    INVITE_PICTURES["wechat"] = channel.invite_picture
     webhook = Webhook(channel, token, crypto, pipeline.inbox.wake)
     web.route("/wechat", webhook.endpoint, methods=["GET", "POST"])
     web.on_shutdown(api.close)

@@ -22,7 +22,7 @@ async def test_the_group_gets_the_poster_with_the_list_as_caption(tg: Telegram, 
     community = (await tg_services.people.communities(await person_of(tg_services, cast.admin)))[0]
     community_id = await tg_services.visits.roster.community_named(community)
     categories = {c.name: c.id for c in await tg_services.hours.categories(community_id)}
-    last_week = tg_services.hours.today("Asia/Shanghai") - timedelta(days=7)
+    last_week = tg_services.clock.community("Asia/Shanghai").today() - timedelta(days=7)
     await tg_services.hours.record(await person_of(tg_services, cast.worker), community_id,
                                    [await person_of(tg_services, cast.volunteer)], category_id=categories["探访"],
                                    service_date=last_week, minutes=90)

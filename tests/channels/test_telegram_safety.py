@@ -160,8 +160,9 @@ async def test_forged_actions_are_refused_by_the_services(tg: Telegram, tg_servi
     await tg_services.people.join(outsider.id, code)
     await tg_services.people.register_volunteer(outsider.id, other.id, "外人", "13700000000")
     categories = await tg_services.hours.categories(other.id)
+    today = tg_services.clock.community("Asia/Shanghai").today()
     foreign = await tg_services.hours.submit(outsider.id, other.id, category_id=categories[0].id,
-                                             service_date=tg_services.hours.today("Asia/Shanghai"), minutes=60)
+                                             service_date=today, minutes=60)
 
     before = await snapshot(tg_services)
     cases = [

@@ -48,7 +48,7 @@ def bank(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
             with services.db.uow() as session:
                 session.execute(update(Person).where(Person.id == w.volunteer).values(display_name=EVIL))
                 session.commit()
-            today = services.hours.today("Asia/Shanghai")
+            today = services.clock.community("Asia/Shanghai").today()
             await services.hours.record(w.worker, w.community_id, [w.volunteer], category_id=w.categories["助餐"],
                                         service_date=today - timedelta(days=1), minutes=60)
             return f"{today:%Y-%m}"

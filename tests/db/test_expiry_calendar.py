@@ -28,10 +28,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot.clock import FixedClock
+from bot.clock import FixedClock, Month
 from bot.jobs import load as load_jobs
 from bot.services import Services
-from bot.services.reports import ReportMonth, read_ledger_summary
+from bot.services.reports import read_ledger_summary
 from models import Notification, Transfer
 from tests.shop_helpers import Chat, account, ledger_invariants
 from tests.world import make_world
@@ -116,7 +116,7 @@ async def test_four_years_of_expiry(services: Services, clock: FixedClock) -> No
     # The report's ledger sheet shows what expired each month, and still balances.
     for (year, month), amount in {(2029, 12): 10, (2030, 1): 60, (2030, 2): 0, (2030, 3): 50, (2030, 6): 30}.items():
         with services.db.uow() as session:
-            summary = read_ledger_summary(session, c, ReportMonth(year, month, "Asia/Shanghai"))
+            summary = read_ledger_summary(session, c, Month(year, month, "Asia/Shanghai"))
         assert (summary.expired, summary.difference) == (amount, 0), (year, month)
     said = await chat.say("volunteer1", "/balance")
     assert "可用积分：40" in said.text and "40 分将于 2031-01-01 到期" in said.text

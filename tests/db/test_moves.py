@@ -9,9 +9,9 @@ from datetime import date
 
 import pytest
 
+from bot.clock import Month
 from bot.services import Services
 from bot.services import reports as reports_module
-from bot.services.reports import ReportMonth
 from tests.shop_helpers import Chat, account, fund, ledger_invariants, notification_keys, snapshot
 from tests.world import World, make_world
 
@@ -23,7 +23,7 @@ async def w(services: Services) -> World:
 
 async def _summary(services: Services, community_id: int, year: int, month: int):  # noqa: ANN202
     with services.db.uow() as session:
-        return reports_module.read_ledger_summary(session, community_id, ReportMonth(year, month, "Asia/Shanghai"))
+        return reports_module.read_ledger_summary(session, community_id, Month(year, month, "Asia/Shanghai"))
 
 
 async def test_move_approve_accept(services: Services, w: World) -> None:

@@ -23,7 +23,7 @@ async def _seed(url: str) -> str:
     services = Services(Database(url), Settings(_env_file=None, database_url=url, admins=["console:admin"]))  # type: ignore[call-arg]
     try:
         w = await make_world(services, volunteers=2)
-        today = services.hours.today("Asia/Shanghai")
+        today = services.clock.community("Asia/Shanghai").today()
         for volunteer, minutes in zip(w.volunteers, (120, 60), strict=True):
             await services.hours.record(w.worker, w.community_id, [volunteer], category_id=w.categories["助餐"],
                                         service_date=today - timedelta(days=7), minutes=minutes)

@@ -15,7 +15,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from bot.charts import packaged_font
-from bot.clock import FixedClock
+from bot.clock import FixedClock, Month
 from bot.dialogs import Caller, Dialogs, Input
 from bot.dialogs.core import Reply
 from bot.errors import InvalidInput, NotAllowed
@@ -237,7 +237,7 @@ async def test_the_ledger_balances_month_after_month(services: Services, clock: 
 
 async def _flows(services: Services, w: World, year: int, month: int):
     with services.db.uow() as session:
-        return reports_module._flows(session, w.community_id, reports_module.ReportMonth(year, month))
+        return reports_module._flows(session, w.community_id, Month(year, month))
 
 
 async def test_the_csv_files_carry_the_same_numbers(services: Services, clock: FixedClock, tmp_path: Path) -> None:

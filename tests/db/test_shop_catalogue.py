@@ -3,8 +3,6 @@ reconciliation in the chat and from the command line."""
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 from sqlalchemy import select, text
 
@@ -38,6 +36,9 @@ async def test_worker_adds_edits_restocks_and_withdraws_items(services: Services
     asked = await chat.say("worker1", "80")
     assert asked.options == ["-"]
     await chat.say("worker1", "15")
+    # A donor's name too long is refused in words, never cut short; the step asks again.
+    refused = await chat.say("worker1", "福" * 101)
+    assert refused.text.startswith("捐赠单位名称最多 100 个字。") and "是哪家爱心企业捐赠的" in refused.text
     asked = await chat.say("worker1", "福满仓粮油")
     assert "照片" in asked.text
     confirm = (await chat.send("worker1", Input(photo="file-oil"))).text
@@ -158,8 +159,8 @@ async def test_reconciliation_spans_months(
     await shop.reject(w.worker, dropped, "受潮")
     await shop.restock(w.worker, rice, 4, "捐赠")
 
-    october = await shop.reconcile(w.worker, w.community_id, date(2026, 10, 1))
-    november = await shop.reconcile(w.worker, w.community_id, date(2026, 11, 1))
+    october = await shop.reconcile(w.worker, w.community_id, "2026-10")
+    november = await shop.reconcile(w.worker, w.community_id, "2026-11")
     o_rice, o_cut = october.lines
     n_rice, n_cut = november.lines
     def figures(line: StockLine) -> tuple:
@@ -178,7 +179,7 @@ async def test_reconciliation_spans_months(
     await services.db.run(services.db.transaction, lambda s: s.execute(
         text("UPDATE stock_movements SET delta = 0 WHERE kind = 'release'")
     ))
-    tampered = await shop.reconcile(None, w.community_id, date(2026, 11, 1))
+    tampered = await shop.reconcile(None, w.community_id, "2026-11")
     assert not tampered.lines[0].balanced and tampered.lines[1].balanced
 
     assert await _export_stock(settings, "2026-10") == 0

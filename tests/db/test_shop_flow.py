@@ -111,6 +111,8 @@ async def test_reject_with_reason_gives_goods_and_points_back(services: Services
     assert (r.status, r.reason, r.decided_by_id) == ("rejected", "大米受潮了，换一批再来", w.worker)
     assert await notification_keys(services, w.volunteer) == ["shop.notify.rejected"]
     assert "之前已经驳回了" in (await chat.say("worker2", "/reject_order R1 again")).text
+    # Without a reason: the service refuses at once, nobody is asked for a reason in vain.
+    assert (await chat.say("worker2", "/reject_order R1")).text == "兑换 R1 已经处理过了（未通过）。"
     refused = await chat.say("worker2", "/approve_order R1")
     assert "已经处理过了（未通过）" in refused.text
     assert await count_transfers(services, phase="void") == 1
@@ -189,6 +191,7 @@ async def test_wrong_or_used_code_and_other_community_change_nothing(services: S
     # The other community's worker: not theirs to decide, and the code means nothing there.
     assert "只有本社区的社区工作者" in (await chat.say("otherworker", "/approve_order R1")).text
     assert "只有本社区的社区工作者" in (await chat.say("otherworker", "/reject_order R1 不给")).text
+    assert "只有本社区的社区工作者" in (await chat.say("otherworker", "/reject_order R1")).text
     assert "不正确" in (await chat.say("otherworker", f"/pickup {code}")).text
     assert "只有本社区的社区工作者" in (await chat.say("otherworker", f"/restock I{shop.rice} 5 捐赠")).text
     # Volunteers are not workers at all.

@@ -3,11 +3,13 @@ help alerts and their escalation after 2 hours, and the "not at home twice" flag
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
 from bot.clock import FixedClock
-from bot.errors import NotAllowed
+from bot.errors import InvalidInput, NotAllowed
 from bot.i18n import render
 from bot.services import Services
 from models import Elder, ServiceCategory, ServiceLog, VisitRecord
@@ -179,3 +181,19 @@ async def test_two_not_at_home_in_a_row_flag_the_elder_and_tell_the_worker(servi
     assert [(i.name, i.flagged) for i in due.items if i.elder_id == wang] == [("王秀英", True)]
     await services.visits.record(r.worker, wang, kind="call", outcome="well")  # reached at last
     assert not (await services.visits.roster.elder(r.worker, wang)).flagged
+
+
+async def test_a_visit_is_back_dated_within_the_same_window_as_hour_logs(services: Services) -> None:
+    """One rule for both: settings.service_log_max_age_days, in the visit's own words."""
+    r = await roster_world(services)
+    wang, now = r.elders["王秀英"], services.clock.now()
+    for at in (now + timedelta(minutes=1), now - timedelta(days=32)):
+        with pytest.raises(InvalidInput) as refused:
+            await services.visits.record(r.worker, wang, kind="visit", outcome="well", at=at)
+        assert (refused.value.key, refused.value.params) == ("visits.error.bad_time", {"days": 31})
+    services.settings.service_log_max_age_days = 7
+    with pytest.raises(InvalidInput) as refused:
+        await services.visits.record(r.worker, wang, kind="visit", outcome="well", at=now - timedelta(days=8))
+    assert render("zh-CN", refused.value.key, refused.value.params) == "探访时间不能是将来，也不能早于 7 天前。"
+    done = await services.visits.record(r.worker, wang, kind="visit", outcome="well", at=now - timedelta(days=7))
+    assert done.outcome == "well" and await records(services) == 1

@@ -1,18 +1,17 @@
-"""The supermarket's pure pieces: catalogues in both languages, month parsing and bounds,
+"""The supermarket's pure pieces: catalogues in both languages,
 pickup-code cleaning and how many of an item one can afford."""
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
 from bot.i18n import ROOT, catalogue, placeholders, render
 from bot.services.people import CODE_ALPHABET, new_code
-from bot.services.shop import _can_buy, clean_code, month_bounds, parse_month
+from bot.services.shop import _can_buy, clean_code
 
 
 def test_both_catalogues_have_the_same_keys_and_placeholders() -> None:
@@ -36,20 +35,6 @@ def test_every_key_the_supermarket_uses_is_in_the_catalogue() -> None:
         for key in used:
             assert key in catalogue(locale), f"{key} missing in {locale}"
             render(locale, key, {name: "1" for name in placeholders(catalogue(locale)[key])})
-
-
-@pytest.mark.parametrize(("text", "expected"), [
-    ("2026-11", date(2026, 11, 1)), ("2026/3", date(2026, 3, 1)), ("2026年1月", date(2026, 1, 1)),
-    ("2026-13", None), ("11", None), ("", None), ("2026-11-20", None),
-])
-def test_parse_month(text: str, expected: date | None) -> None:
-    assert parse_month(text) == expected
-
-
-def test_month_bounds_are_local_midnights() -> None:
-    start, end = month_bounds(date(2026, 12, 1), "Asia/Shanghai")
-    assert start.astimezone(UTC) == datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
-    assert end.astimezone(UTC) == datetime(2026, 12, 31, 16, 0, tzinfo=UTC)
 
 
 def test_pickup_codes_avoid_look_alikes_and_typing_noise_is_forgiven() -> None:

@@ -21,7 +21,7 @@ async def test_workers_on_wechat_get_last_weeks_poster_once(services: Services, 
     made = await services.links.new_code(world.worker, "console")
     _, wechat = await services.people.identify("wechat", "oWorker1", display_name="微信用户")
     await services.links.link(wechat.id, made.code)
-    last_week = services.hours.today("Asia/Shanghai") - timedelta(days=7)
+    last_week = services.clock.community("Asia/Shanghai").today() - timedelta(days=7)
     for volunteer, minutes in zip(world.volunteers, (180, 60, 60), strict=True):
         await services.hours.record(world.worker, world.community_id, [volunteer], category_id=world.categories["探访"],
                                     service_date=last_week, minutes=minutes)
@@ -45,7 +45,7 @@ async def test_one_poster_per_chosen_list_a_team_named_on_it(services: Services,
     await services.teams.create_team(world.worker, world.community_id, "助老服务队")
     await services.teams.change_members(world.worker, world.community_id, "助老服务队", [world.volunteers[1]], add=True)
     await services.teams.set_star_lists(world.worker, world.community_id, ["总榜", "助老服务队"])
-    last_week = services.hours.today("Asia/Shanghai") - timedelta(days=7)
+    last_week = services.clock.community("Asia/Shanghai").today() - timedelta(days=7)
     for volunteer, minutes in zip(world.volunteers, (180, 60, 60), strict=True):
         await services.hours.record(world.worker, world.community_id, [volunteer], category_id=world.categories["探访"],
                                     service_date=last_week, minutes=minutes)

@@ -209,7 +209,7 @@ async def test_worker_on_wechat_report_link_chart_and_invite_qr(served: Served) 
 async def test_star_poster_reaches_a_worker_as_a_picture(served: Served) -> None:
     world = await make_world(served.services)
     await wechat_worker(served, world)
-    last_week = served.services.hours.today("Asia/Shanghai") - timedelta(days=7)
+    last_week = served.services.clock.community("Asia/Shanghai").today() - timedelta(days=7)
     await served.services.hours.record(world.worker, world.community_id, [world.volunteer],
                                        category_id=world.categories["探访"], service_date=last_week, minutes=120)
     summary = await served.services.star_posters.send(served.services.clock.now(), "week")
