@@ -1,4 +1,6 @@
-"""`python -m bench NAME [ARGS]`: runs that benchmark's main(argv); its last line is JSON."""
+"""`python -m bench NAME [ARGS]`: runs that benchmark's main(argv); its last line is JSON.
+It exits non-zero when the benchmark met a refusal or an error (bench.common.check, or any
+exception): a refused operation is not a fast one."""
 
 import importlib
 import sys
@@ -18,12 +20,20 @@ BENCHMARKS = {
 }
 
 
-def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in BENCHMARKS:
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in BENCHMARKS:
         print(f"usage: python -m bench {{{','.join(sorted(BENCHMARKS))}}} [ARGS]", file=sys.stderr)
         return 2
-    module = importlib.import_module(BENCHMARKS[sys.argv[1]])
-    return module.main(sys.argv[2:]) or 0
+    from bench.common import Refused
+
+    module = importlib.import_module(BENCHMARKS[argv[0]])
+    try:
+        return module.main(argv[1:]) or 0
+    except Refused as exc:
+        print(f"bench {argv[0]}: {exc}", file=sys.stderr)
+        return 1
 
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

@@ -13,7 +13,23 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-PG_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432"
+PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
+
+
+class Refused(Exception):
+    """A benchmark met a refusal or an error where it meant to time a success: its figures would
+    measure the wrong work, so it stops and `python -m bench` exits non-zero."""
+
+
+def check(ok: object, what: str) -> None:
+    """Stop the benchmark (Refused) unless `ok`: what it timed must have succeeded."""
+    if not ok:
+        raise Refused(what)
+
+
+def refusals(replies: Any) -> list[str]:
+    """The refusal keys (error.*) among a dialog turn's replies, for `check`."""
+    return [r.text.key for r in replies if r.text.key.startswith("error.")]
 
 
 def machine() -> dict[str, Any]:
@@ -36,7 +52,7 @@ async def timed(work: Callable[[], Awaitable[Any]]) -> float:
 
 
 def sqlite_url(directory: str | Path, name: str = "bench.db") -> str:
-    return f"sqlite+aiosqlite:///{Path(directory) / name}"
+    return f"sqlite:///{Path(directory) / name}"
 
 
 def sqlite_path(url: str) -> str:
@@ -44,32 +60,29 @@ def sqlite_path(url: str) -> str:
 
 
 def asyncpg_dsn(url: str) -> str:
-    """The SQLAlchemy URL as plain asyncpg takes it."""
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    """The SQLAlchemy URL as a plain driver (asyncpg, psycopg) takes it: no `+driver`."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme.split('+', 1)[0]}{sep}{rest}"
 
 
 async def postgres_url(default_name: str) -> tuple[str | None, str]:
     """A wiped PostgreSQL database to benchmark on: LOVEBANK_BENCH_DATABASE_URL, or
     `default_name` on the local server (created when missing). Returns (url, database name),
     or (None, why not) when no server answers."""
-    import asyncpg
+    import psycopg
 
     url = os.environ.get("LOVEBANK_BENCH_DATABASE_URL") or f"{PG_SERVER}/{default_name}"
     server, _, name = asyncpg_dsn(url).rpartition("/")
     try:
-        admin = await asyncpg.connect(f"{server}/postgres", timeout=5)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+        admin = psycopg.connect(f"{server}/postgres", connect_timeout=5, autocommit=True)
+    except psycopg.Error as exc:
         return None, f"no PostgreSQL server at {server.rsplit('@', 1)[-1]}: {exc}"
-    try:
-        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    conn = await asyncpg.connect(asyncpg_dsn(url))
-    try:
-        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    finally:
-        await conn.close()
+    with admin:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            admin.execute(f'CREATE DATABASE "{name}"')
+    with psycopg.connect(asyncpg_dsn(url), autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
     return url, name
 
 

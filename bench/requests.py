@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import insert, text
 
-from bench.common import emit, machine, postgres_url, sqlite_url
+from bench.common import check, emit, machine, postgres_url, sqlite_url
 from bot.db import Database
 from bot.dialogs import Caller, Dialogs, Input
 from bot.migrate import upgrade
@@ -55,7 +55,7 @@ async def _district(services: Services) -> Caller:
     await services.people.register_volunteer(volunteer.id, home, "志愿者", "13800000000")
     categories = {cid: [c.id for c in await services.hours.categories(cid)] for cid in ids}
 
-    async def work(session) -> None:  # type: ignore[no-untyped-def]
+    def work(session) -> None:  # type: ignore[no-untyped-def]
         now = services.clock.now()
         today = now.date()
         grids, requesters = {}, {}
@@ -124,7 +124,7 @@ async def _run(url: str, turns: int) -> dict[str, Any]:
         dialogs = Dialogs(services)
         for line in QUERIES.values():  # warm caches and check each query answers with a page
             turn = await dialogs.handle(caller, Input(text=line))
-            assert turn.replies[0].text.key == "requests.page", (line, turn.replies[0].text)
+            check(turn.replies[0].text.key == "requests.page", f"{line}: {turn.replies[0].text}")
 
         async def measure(order: list[str]) -> dict[str, list[float]]:
             samples: dict[str, list[float]] = {name: [] for name in QUERIES}
@@ -132,6 +132,7 @@ async def _run(url: str, turns: int) -> dict[str, Any]:
                 started = time.perf_counter()
                 turn = await dialogs.handle(caller, Input(text=QUERIES[name]))
                 dialogs.render(turn.locale, turn.replies)
+                check(turn.replies[0].text.key == "requests.page", f"{name}: {turn.replies[0].text}")
                 samples[name].append(time.perf_counter() - started)
             return samples
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from bench.common import emit, machine, postgres_url
+from bench.common import asyncpg_dsn, check, emit, machine, postgres_url
 from bench.updates import percentile
 
 TOKEN = "123:bench"
@@ -243,6 +243,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         one, next_update = await measure(url, Path(tmp), 1, args.people, args.seconds, args.concurrency, 1)
         two, _ = await measure(url, Path(tmp), 2, args.people, args.seconds, args.concurrency, next_update + 2_000_000)
+    # Every one-line /log must have been saved: a refusal is a reply too, but no update the mix meant.
+    import psycopg
+
+    with psycopg.connect(asyncpg_dsn(url)) as conn:
+        saved = conn.execute("SELECT count(*) FROM service_logs").fetchone()[0]
+    check(saved == sum(LOGS.values()), f"{saved} hours logs saved for {sum(LOGS.values())} /log updates")
     return {
         "benchmark": "serve", "machine": machine(),
         "load": {"people_at_once": args.people, "seconds": args.seconds, "mix": dict(MIX),

@@ -22,10 +22,9 @@ import statistics
 import tempfile
 import time
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-from bench.common import postgres_url
+from bench.common import check, postgres_url, sqlite_url
 from bot.clock import Clock
 from bot.db import Database
 from bot.errors import OutOfStock
@@ -62,7 +61,7 @@ async def _community(services: Services, tag: str, buyers: int) -> tuple[int, in
         await services.people.appoint_worker(None, community.id, worker.id)
         workers.append(worker.id)
 
-    async def work(session) -> list[int]:  # type: ignore[no-untyped-def]
+    def work(session) -> list[int]:  # type: ignore[no-untyped-def]
         now, ids = services.clock.now(), []
         for i in range(buyers):
             person = Person(display_name=f"b{i}", locale="zh-CN", is_admin=False, community_id=community.id,
@@ -90,8 +89,11 @@ async def _cycle(services: Services, n: int) -> dict[str, Any]:
         t1 = time.perf_counter()
         approved = await services.shop.approve(w1, outcome.redemption.id)
         t2 = time.perf_counter()
-        await services.shop.pickup(w2, cid, approved.redemption.pickup_code or "")
+        done = await services.shop.pickup(w2, cid, approved.redemption.pickup_code or "")
         t3 = time.perf_counter()
+        # A replay ("it was already so") would time no work: each step must have changed it.
+        check(outcome.changed and approved.changed and done.changed and done.redemption.status == "done",
+              f"cycle {i}: redemption R{outcome.redemption.id} ended {done.redemption.status}")
         for name, took in zip(steps, (t1 - t0, t2 - t1, t3 - t2), strict=True):
             steps[name].append(took)
     wall = time.perf_counter() - started
@@ -108,8 +110,13 @@ async def _race(services: Services) -> dict[str, Any]:
     results = await asyncio.gather(*(services.shop.redeem(b, cid, item, 1) for b in buyers), return_exceptions=True)
     wall = time.perf_counter() - started
     refused = [r for r in results if isinstance(r, BaseException)]
-    assert all(isinstance(r, OutOfStock) for r in refused), {type(r).__name__ for r in refused}
-    return {"buyers": len(buyers), "left": 5, "succeeded": len(results) - len(refused), "seconds": round(wall, 3)}
+    errors = {type(r).__name__ for r in refused if not isinstance(r, OutOfStock)}
+    check(not errors, f"race: errors besides out of stock: {errors}")
+    # Stock 5: exactly 5 buyers get one, whatever the interleaving; more is an oversell, fewer a
+    # lost sale.
+    succeeded = len(results) - len(refused)
+    check(succeeded == 5, f"race: {succeeded} of {len(buyers)} buyers got one of the last 5")
+    return {"buyers": len(buyers), "left": 5, "succeeded": succeeded, "seconds": round(wall, 3)}
 
 
 async def _rush(services: Services) -> tuple[dict[str, Any], int]:
@@ -119,14 +126,15 @@ async def _rush(services: Services) -> tuple[dict[str, Any], int]:
     results = await asyncio.gather(*(services.shop.redeem(b, cid, item, 1) for b in buyers), return_exceptions=True)
     wall = time.perf_counter() - started
     failed = [r for r in results if isinstance(r, BaseException)]
-    assert not failed, failed[:3]
+    check(not failed, f"rush: {len(failed)} redemptions failed: {failed[:3]!r}")
     return {"buyers": len(buyers), "seconds": round(wall, 3), "redemptions_per_s": round(len(buyers) / wall, 1)}, cid
 
 
-async def _expire(services: Services) -> dict[str, Any]:
+async def _expire(services: Services, left_open: int) -> dict[str, Any]:
     services.clock.offset += timedelta(days=services.settings.hold_expiry_days + 1)  # type: ignore[attr-defined]
     started = time.perf_counter()
     expired = await services.shop.expire_holds()
+    check(expired == left_open, f"expire: {expired} of the {left_open} open redemptions expired")
     return {"expired": expired, "seconds": round(time.perf_counter() - started, 3)}
 
 
@@ -135,7 +143,8 @@ async def _run(url: str, cycles: int) -> dict[str, Any]:
     try:
         result = {"cycle": await _cycle(services, cycles), "race": await _race(services)}
         result["rush"], _ = await _rush(services)
-        result["expire"] = await _expire(services)
+        # The race's 5 and the rush's buyers are still open.
+        result["expire"] = await _expire(services, result["race"]["succeeded"] + result["rush"]["buyers"])
         return result
     finally:
         await services.db.dispose()
@@ -148,7 +157,7 @@ async def _main(cycles: int) -> dict[str, Any]:
                     "load_average_1m": round(os.getloadavg()[0], 2)},
     }
     with tempfile.TemporaryDirectory() as directory:
-        result["sqlite"] = await _run(f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}", cycles)
+        result["sqlite"] = await _run(sqlite_url(directory), cycles)
     url, note = await postgres_url("lovebank_bench_shop")
     result["postgresql"] = await _run(url, cycles) if url else {"skipped": note}
     return result

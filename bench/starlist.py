@@ -34,7 +34,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.common import postgres_url
+from bench.common import check, postgres_url, refusals
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # a Friday noon in Shanghai
 PG_NAME = "lovebank_bench_stars"
@@ -251,7 +251,7 @@ async def load_postgres(url: str, rows: dict[str, list[tuple]]) -> None:
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
         async with conn.transaction():
-            conn.execute("SET LOCAL session_replication_role = replica")
+            await conn.execute("SET LOCAL session_replication_role = replica")
             indexes = await conn.fetch(
                 "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = 'public' AND NOT EXISTS "
                 "(SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"
@@ -289,7 +289,7 @@ async def measure(url: str, rows: dict[str, list[tuple]], facts: dict[str, int],
     from bot.clock import FixedClock
     from bot.db import Database
     from bot.dialogs import Caller, Dialogs, Input
-    from bot.report_files import to_xlsx
+    from bot.report_files import to_xlsx, with_chart
     from bot.services import Services
     from bot.settings import Settings
 
@@ -303,14 +303,14 @@ async def measure(url: str, rows: dict[str, list[tuple]], facts: dict[str, int],
             started = time.perf_counter()
             lists = await services.stars.lists("week")
             runs.append(time.perf_counter() - started)
-        assert len(lists) == 131
+        check(len(lists) == 131, f"{len(lists)} star lists for 131 communities")
         out["weekly_all_communities_s"] = round(statistics.median(runs), 4)
 
         monday = NOW + timedelta(days=3)  # Monday 23 November, 12:00 in Shanghai
         started = time.perf_counter()
         posted = await services.stars.post(monday)
         out["weekly_job_s"] = round(time.perf_counter() - started, 3)
-        assert posted.posted + posted.empty == 131, posted
+        check(posted.posted + posted.empty == 131, f"weekly job: {posted}")
 
         rng = random.Random(7)
         volunteers = [(p[0], p[7]) for p in rows["people"] if p[1].startswith("志愿者")]
@@ -328,19 +328,21 @@ async def measure(url: str, rows: dict[str, list[tuple]], facts: dict[str, int],
             person, _ = rng.choice(volunteers)
             caller = Caller("console", f"p{person}", display_name=f"p{person}", handle=f"p{person}")
             started = time.perf_counter()
-            await dialogs.handle(caller, Input(text=("/top", "/top month", "/top all")[i % 3]))
+            turn = await dialogs.handle(caller, Input(text=("/top", "/top month", "/top all")[i % 3]))
             samples.append(time.perf_counter() - started)
+            check(not refusals(turn.replies), f"/top refused: {refusals(turn.replies)}")
         out["top_dialog_p50_ms"], out["top_dialog_p99_ms"] = _ms(samples)
 
         await services.reports.build(1 if facts["largest"] != 1 else 2, "2026-09", "zh-CN")  # loads the font once
         started = time.perf_counter()
-        report = await services.reports.build(facts["largest"], "2026-10", "zh-CN")
+        report = with_chart(await services.reports.build(facts["largest"], "2026-10", "zh-CN"))
         content = to_xlsx(report)
         out["monthly_report_largest_s"] = round(time.perf_counter() - started, 3)
         out["largest_community_volunteers"] = len(report.sheet("volunteers").rows)
         out["largest_report_bytes"] = len(content)
         ledger = dict(report.sheet("ledger").rows)
-        assert ledger[next(k for k in ledger if "核对" in k)] == 0  # the ledger balances at scale too
+        # The ledger balances at scale too.
+        check(ledger[next(k for k in ledger if "核对" in k)] == 0, "the monthly report's ledger does not balance")
     finally:
         await services.db.dispose()
     return out

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
-from bench.common import asyncpg_dsn, postgres_url
+from bench.common import asyncpg_dsn, check, postgres_url, refusals
 from bot.clock import FixedClock
 from bot.db import Database
 from bot.dialogs import Caller, Dialogs, Input
@@ -249,12 +249,14 @@ async def measure(url: str, district: District, samples: int) -> dict[str, Any]:
         dialogs = Dialogs(services)
         caller = Caller("console", f"p{worker}", display_name=f"p{worker}", handle=f"p{worker}")
         listed = await dialogs.handle(caller, Input(text="/visits"))  # warm: identity and caches
+        check(listed.replies and not refusals(listed.replies), f"/visits refused: {refusals(listed.replies)}")
         gc.collect()
         timings = []
         for _ in range(samples):
             started = time.perf_counter()
-            await dialogs.handle(caller, Input(text="/visits"))
+            turn = await dialogs.handle(caller, Input(text="/visits"))
             timings.append((time.perf_counter() - started) * 1000)
+            check(not refusals(turn.replies), f"/visits refused: {refusals(turn.replies)}")
         timings.sort()
         mine = await services.visits.due_for(worker, 1)
         return {
@@ -272,7 +274,7 @@ async def measure(url: str, district: District, samples: int) -> dict[str, Any]:
         await services.db.dispose()
 
 
-async def _forget_the_morning(session: Any) -> None:
+def _forget_the_morning(session: Any) -> None:
     session.execute(text("DELETE FROM job_runs"))
     session.execute(text("DELETE FROM notifications"))
 

@@ -28,8 +28,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+from sqlalchemy import func, select
 
-from bench.common import emit, machine, postgres_url, sqlite_url
+from bench.common import check, emit, machine, postgres_url, sqlite_url
 from bot.db import Database
 from bot.migrate import upgrade
 from bot.pipeline import Pipeline
@@ -39,10 +40,18 @@ from handlers.web import Web
 from handlers.wechat import xml
 from handlers.wechat.crypto import MessageCrypto, sha1_signature
 from handlers.wechat.webhook import setup as setup_wechat
+from models import ServiceLog
 
 TOKEN, APP_ID, APP_SECRET = "bench-token", "wxbench000000001", "bench-secret"
 AES_KEY = base64.b64encode(bytes(range(32, 64))).decode().rstrip("=")
-MIX = (("/balance", 30), ("/help", 15), ("/top", 15), ("/mylogs", 15), ("/log 1h 探访 陪老人聊天", 25))
+MIX = (("/balance", 30), ("/help", 15), ("/top", 15), ("/mylogs", 15), ("/log", 25))
+# Each /log a person sends names another category or duration: the same hours twice on one day
+# are asked about before being saved, a question rather than the write the mix means.
+CATEGORIES = ("探访", "助餐", "助洁", "助医", "助急", "助乐", "家政", "培训辅导", "咨询", "义务维修", "治安巡逻", "纠纷调解")
+
+
+def log_line(n: int) -> str:
+    return f"/log {15 * (1 + (n // len(CATEGORIES)) % 3)}m {CATEGORIES[n % len(CATEGORIES)]} 陪老人聊天"
 TARGET_P99_MS = 300
 
 
@@ -97,11 +106,17 @@ async def run_on(url: str, people: int, per_person: int, seed_value: int, concur
     next_id = iter(range(1, 10**9))
     in_flight = asyncio.Semaphore(concurrency)
 
+    logs: dict[str, int] = {}
+
     async def person(client: httpx.AsyncClient, openid: str) -> None:
         nonlocal passive
         for _ in range(per_person):
+            content = rng.choices(texts, weights)[0]
+            if content == "/log":
+                logs[openid] = logs.get(openid, 0) + 1
+                content = log_line(logs[openid])
             fields = {"ToUserName": "gh_bench", "FromUserName": openid, "CreateTime": int(time.time()),
-                      "MsgType": "text", "Content": rng.choices(texts, weights)[0], "MsgId": next(next_id)}
+                      "MsgType": "text", "Content": content, "MsgId": next(next_id)}
             timestamp, nonce = str(int(time.time())), secrets.token_hex(4)
             encrypted = crypto.encrypt(xml.build(fields))
             query = {"timestamp": timestamp, "nonce": nonce, "openid": openid, "encrypt_type": "aes",
@@ -128,6 +143,15 @@ async def run_on(url: str, people: int, per_person: int, seed_value: int, concur
             started = time.perf_counter()
             await asyncio.gather(*(person(client, openid) for openid in openids))
             elapsed = time.perf_counter() - started
+        # Every /log must have been saved (pending approval): a refusal or a question is no write.
+        # A message answered after WeChat's window may still be in the worker's hands: wait a little.
+        for _ in range(100):
+            with services.db.read() as session:
+                saved = session.scalar(select(func.count()).select_from(ServiceLog))
+            if saved >= sum(logs.values()):
+                break
+            await asyncio.sleep(0.2)
+        check(saved == sum(logs.values()), f"{saved} hours logs saved for {sum(logs.values())} /log messages")
     finally:
         await pipeline.stop()
         await channel.api.close()

@@ -158,7 +158,7 @@ async def _export_report(settings: Settings, month: str, output: str, community:
 
     from bot.errors import DomainError
     from bot.i18n import render
-    from bot.report_files import csv_files, to_xlsx
+    from bot.report_files import csv_files, to_xlsx, with_chart
 
     locale = locale or settings.locale
     path = Path(output)
@@ -171,6 +171,7 @@ async def _export_report(settings: Settings, month: str, output: str, community:
         return 2
     finally:
         await services.db.dispose()
+    report = with_chart(report)
     files = csv_files(report, path) if fmt == "csv" else {path: to_xlsx(report)}
     for name, content in files.items():
         try:

@@ -1,4 +1,5 @@
-"""A report as files: one XLSX workbook, or one CSV per sheet (and the chart as a PNG).
+"""A report as files: one XLSX workbook, or one CSV per sheet (and the chart as a PNG). The
+report service gives the data; the chart is drawn and the files written here.
 
 The workbook is laid out to print as it is in a community office: bold header row frozen and
 repeated on every printed page, widths fitted to the contents (Chinese characters count double),
@@ -8,6 +9,7 @@ the community and month in the page header and page numbers in the footer."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 import re
@@ -16,11 +18,43 @@ from pathlib import Path
 
 from bot.i18n import render
 from bot.spreadsheet import csv_text
-from bot.services.reports import Report, Sheet
+from bot.clock import Month
+from bot.services.reports import HoursBy, Report, Sheet, WeekHours
 
 FORMATS = {"int": "#,##0", "hours": "#,##0.00", "date": "yyyy-mm-dd"}
 MIN_WIDTH, MAX_WIDTH = 8, 44
 BAD_TITLE = re.compile(r"[\[\]:*?/\\]")
+
+
+def chart_png(community: str, month: Month, locale: str, data: HoursBy) -> bytes:
+    """The month's hours per week and per category, as a PNG."""
+    from bot.charts import month_chart
+
+    def t(key: str, **params: object) -> str:
+        return render(locale, key, params)
+
+    return month_chart(
+        t("report.chart.title", community=community, month=month.label),
+        [(_short(w), w.minutes / 60) for w in data.weeks],
+        [(c.name, c.minutes / 60) for c in data.categories if c.minutes],
+        week_title=t("report.chart.weeks"), category_title=t("report.chart.categories"),
+        hours_label=t("report.chart.hours"), empty=t("report.chart.empty"),
+    )
+
+
+def _short(week: WeekHours) -> str:
+    """"11/2–8": a week never leaves its month here, so the month is said once."""
+    if week.start == week.end:
+        return f"{week.start.month}/{week.start.day}"
+    return f"{week.start.month}/{week.start.day}–{week.end.day}"
+
+
+def with_chart(report: Report) -> Report:
+    """The report with its chart drawn as the last sheet (a picture in the XLSX, a PNG beside
+    the CSV files)."""
+    png = chart_png(report.community, report.month, report.locale, report.hours)
+    chart = Sheet("chart", render(report.locale, "report.sheet.chart"), (), image=png)
+    return dataclasses.replace(report, sheets=[*report.sheets, chart])
 
 
 def to_xlsx(report: Report) -> bytes:

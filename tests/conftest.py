@@ -4,7 +4,6 @@ LOVEBANK_TEST_DATABASE_URL is set: the `database` fixture is parametrised over b
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -19,14 +18,18 @@ from bot.db import Database
 from bot.migrate import upgrade
 from bot.services import Services
 from bot.settings import Settings
+from tests.pg import PG_URL, prepare_database
 
-PG_URL = os.environ.get("LOVEBANK_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 # Noon in Shanghai, so "today" is unambiguous in the default time zone.
 T0 = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
 
 _sqlite_template: Path | None = None
 _pg_migrated = False
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    prepare_database()  # PostgreSQL: under pytest-xdist this worker's own database (tests/pg.py)
 
 
 @pytest.fixture(scope="session")
@@ -48,10 +51,14 @@ async def _fresh_postgres() -> None:
         await db.dispose()
         await upgrade(PG_URL)
         _pg_migrated = True
+    # DELETE, children first, and the sequences back to 1: the same empty tables as TRUNCATE …
+    # RESTART IDENTITY, in ~50 ms instead of ~1.5 s (TRUNCATE replaces every table's files).
     db = Database(PG_URL)
-    tables = ", ".join(t.name for t in models.Base.metadata.sorted_tables)
     with db.engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        for table in reversed(models.Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+        conn.execute(text("SELECT setval(c.oid::regclass, 1, false) FROM pg_class c "
+                          "WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace"))
     await db.dispose()
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from bot.dialogs.core import Context, Document, Reply, command, option, reply
-from bot.i18n import T
+from bot.i18n import T, render
+from bot.report_files import chart_png, to_xlsx, with_chart
 
 
 @command("report", role="worker", help_key="help.report", aliases=("报表", "月报"))
@@ -13,18 +16,21 @@ async def report(ctx: Context, args: str) -> list[Reply]:
         this, last = await ctx.services.reports.recent_months(ctx.community_id)
         return [reply("report.ask_month", option(f"/report {this}", "report.this_month", month=this),
                       option(f"/report {last}", "report.last_month", month=last), columns=2)]
-    file = await ctx.services.reports.monthly(ctx.actor.person_id, ctx.community_id, month, ctx.actor.locale)
-    return [Reply(T("report.sent", community=file.community, month=file.month),
-                  document=Document(file.filename, file.content))]
+    locale = ctx.actor.locale
+    report = await ctx.services.reports.monthly(ctx.actor.person_id, ctx.community_id, month, locale)
+    content = await asyncio.to_thread(lambda: to_xlsx(with_chart(report)))  # not on the event loop
+    filename = render(locale, "report.filename", {"community": report.community, "month": report.month.label})
+    return [Reply(T("report.sent", community=report.community, month=report.month.label),
+                  document=Document(filename, content))]
 
 
 @command("chart", help_key="help.chart", aliases=("图表",))
 async def chart(ctx: Context, args: str) -> list[Reply]:
     month = args.strip() or None
-    picture = await ctx.services.reports.chart(ctx.actor.person_id, ctx.community_id, month, ctx.actor.locale)
+    found = await ctx.services.reports.hours_chart(ctx.actor.person_id, ctx.community_id, month, ctx.actor.locale)
+    png = await asyncio.to_thread(chart_png, found.community, found.month, ctx.actor.locale, found.hours)
     options = ()
     if month is None:
         _, last = await ctx.services.reports.recent_months(ctx.community_id)
         options = (option(f"/chart {last}", "report.chart_last_month", month=last),)
-    return [Reply(T("report.chart_caption", community=picture.community, month=picture.month), options,
-                  image=picture.content)]
+    return [Reply(T("report.chart_caption", community=found.community, month=found.month.label), options, image=png)]

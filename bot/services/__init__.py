@@ -25,7 +25,7 @@ from bot.services.tokens import TokenStore
 from bot.services.teams import TeamsService
 from bot.services.shop import ShopService
 from bot.services.visits import VisitsService
-from bot.services import report_sections  # noqa: F401  (the supermarket's and visits' report sheets)
+from bot.services.report_sections import SECTIONS
 from bot.settings import Settings
 
 
@@ -49,7 +49,7 @@ class Services:
             "outbox": OutboxService(db, clock, settings.locale),
             "inbox": InboxService(db, clock),
             "stars": stars,
-            "reports": ReportsService(db, settings, clock),
+            "reports": ReportsService(db, settings, clock, SECTIONS),
             "shop": ShopService(db, settings, clock, ledger),
             "visits": VisitsService(db, settings, clock, people, hours),
             "links": LinksService(db, clock),

@@ -24,7 +24,7 @@ from bot.clock import Clock, Month
 from bot.db import Database, claim, reads
 from bot.errors import InvalidInput, NotAllowed
 from bot.i18n import render
-from bot.services.reports import REPORT_SECTIONS, Column, Sheet
+from bot.services.reports import Column, Sheet
 from bot.services.access import get_community, require_role, role_in
 from bot.services.audit import audit
 from bot.services.notify import notify
@@ -459,5 +459,3 @@ def overdue_section(session: Session, community_id: int, month: Month, locale: s
         "ref", "name", "submitted", "due", "decided", "decided_by"))
     return Sheet("overdue", render(locale, "section.overdue.title"), columns, rows)
 
-
-REPORT_SECTIONS.extend((decisions_section, overdue_section))

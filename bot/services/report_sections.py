@@ -1,5 +1,6 @@
-"""The monthly report's sheets from the supermarket and from the visits: registered into
-REPORT_SECTIONS, read inside the report's own session."""
+"""The monthly report's sheets beyond the volunteers and the ledger: the supermarket's and the
+visits' (here), the teams', decisions on time and service requests' (in their modules). Each is
+read inside the report's own session; SECTIONS is their order in the report."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from sqlalchemy.orm import Session
 from bot.clock import Month
 from bot.i18n import render
 from bot.services.cadence import VisitCadence, due_of, local_date
-from bot.services.reports import REPORT_SECTIONS, Column, Sheet
+from bot.services.deadlines import decisions_section, overdue_section
+from bot.services.reports import Column, Section, Sheet
 from bot.services.requests import requests_section
 from bot.services.shop import reconcile_in
+from bot.services.teams import teams_tags_section
 from models import Community, Elder, Grid, Redemption, ShopItem, VisitRecord
 
 # Outcomes that mean the elder was seen or spoken to; "not at home" is an attempt, not contact.
@@ -112,7 +115,6 @@ def visits_section(session: Session, community_id: int, month: Month, locale: st
     return Sheet("visits", render(locale, "section.visits.title"), columns, rows, total, (render(locale, "section.visits.note"),))
 
 
-REPORT_SECTIONS.extend((stock_section, visits_section))
-
-# Service requests' sheet (积分换服务), from their own module.
-REPORT_SECTIONS.append(requests_section)
+SECTIONS: tuple[Section, ...] = (
+    teams_tags_section, decisions_section, overdue_section, stock_section, visits_section, requests_section,
+)

@@ -1,5 +1,5 @@
 """The monthly report: volunteers, the points ledger, the service hours by week and category with
-a chart, and the sections other features plug in (REPORT_SECTIONS).
+a chart, and the sections other features plug in (report_sections.SECTIONS).
 
 Hours count by service date (approved logs only), like the star list; points count by the time
 they moved in the ledger, read in the community's time zone. The ledger sheet balances by
@@ -9,9 +9,8 @@ construction and says so in its check row: opening + issued − redeemed − exp
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -66,6 +65,7 @@ class Report:
     locale: str
     sheets: list[Sheet]
     generated_at: datetime
+    hours: HoursBy  # what the chart shows
 
     def sheet(self, key: str) -> Sheet:
         return next(s for s in self.sheets if s.key == key)
@@ -75,26 +75,27 @@ class Report:
         return next((s.image for s in self.sheets if s.image), None)
 
 
-# Features outside this module add their sheets here (the supermarket's redemptions and stock,
-# the visits done against due). A section reads inside the report's session and returns a Sheet,
-# or None to add nothing; see the README for the contract.
-Section = Callable[[Session, int, Month, str], Awaitable[Sheet | None]]
-REPORT_SECTIONS: list[Section] = []
+# A feature's sheet in the report (the supermarket's stock, the visits done against due…): it reads
+# inside the report's session and returns a Sheet, or None to add nothing; the list is
+# bot/services/report_sections.py's SECTIONS. See the README for the contract.
+Section = Callable[[Session, int, Month, str], Sheet | None]
 
 
 @dataclass(frozen=True)
-class ReportFile:
+class MonthHours:
+    """What /chart draws."""
+
     community: str
-    month: str  # YYYY-MM
-    filename: str
-    content: bytes  # XLSX, or PNG for a chart
+    month: Month
+    hours: HoursBy
 
 
 # --- the service ----------------------------------------------------------------------------------
 
 class ReportsService:
-    def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
+    def __init__(self, db: Database, settings: Settings, clock: Clock, sections: Sequence[Section] = ()) -> None:
         self.db, self.settings, self.clock = db, settings, clock
+        self.sections = list(sections)
 
     @reads
     def recent_months(self, community_id: int) -> tuple[str, str]:
@@ -104,78 +105,68 @@ class ReportsService:
         this = self.clock.community(community.timezone).month()
         return this.label, this.previous().label
 
-    # The XLSX and the chart are drawn off the database thread (asyncio.to_thread): a report never
-    # holds up everybody else's units of work.
+    # Services return the report's data; drawing the chart and writing the files is the
+    # adapter's (bot/report_files.py), off the database thread.
 
-    async def monthly(self, actor_id: int, community_id: int, month: str, locale: str) -> ReportFile:
-        """The worker's /report: the XLSX of a month, for workers of the community and admins.
-        The export is audited."""
-        await self.db.run(self._require, actor_id, community_id, "worker", reads=True)
-        report = await self.build(community_id, month, locale)
-        content = await asyncio.to_thread(_xlsx, report)
-        filename = render(locale, "report.filename", {"community": report.community, "month": report.month.label})
-        await self.db.run(self._audit, actor_id, report, "xlsx", "chat")
-        return ReportFile(report.community, report.month.label, filename, content)
-
-    async def export(self, community: str | None, month: str, locale: str, fmt: str) -> Report:
-        """The operator's `lovebank export report`: by community name, or the only community."""
-        community_id = await self.db.run(self._community_named, community, reads=True)
-        report = await self.build(community_id, month, locale)
-        await self.db.run(self._audit, None, report, fmt, "cli")
+    def monthly(self, actor_id: int, community_id: int, month: str, locale: str) -> Report:
+        """The worker's /report: the month's report, for workers of the community and admins;
+        the export is audited in the same transaction."""
+        with self.db.uow() as session:
+            require_role(session, actor_id, community_id, "worker")
+            report = self._build(session, community_id, month, locale)
+            self._audit(session, actor_id, report, "xlsx", "chat")
+            session.commit()
         return report
 
-    async def chart(self, person_id: int, community_id: int, month: str | None, locale: str) -> ReportFile:
-        """The month's hours per week and per category as a PNG, for members of the community:
-        totals only, no names."""
-        name, report_month, data = await self.db.run(self._chart_data, person_id, community_id, month, locale, reads=True)
-        png = await asyncio.to_thread(_chart, name, report_month, locale, data)
-        return ReportFile(name, report_month.label, f"chart-{report_month.label}.png", png)
+    def export(self, community: str | None, month: str, locale: str, fmt: str) -> Report:
+        """The operator's `lovebank export report`: by community name, or the only community."""
+        with self.db.uow() as session:
+            report = self._build(session, self._community_named(session, community), month, locale)
+            self._audit(session, None, report, fmt, "cli")
+            session.commit()
+        return report
 
-    async def build(self, community_id: int, month: str, locale: str) -> Report:
-        """Every sheet of the report, read in one transaction (one consistent snapshot)."""
-        name, report_month, sheets, data = await self.db.run(self._sheets, community_id, month, locale)
-        png = await asyncio.to_thread(_chart, name, report_month, locale, data)
-        sheets.append(Sheet("chart", render(locale, "report.sheet.chart"), (), image=png))
-        _check_keys(sheets)
-        return Report(community_id, name, report_month, locale, sheets, self.clock.now())
-
-    def _require(self, actor_id: int, community_id: int, role: str) -> None:
-        with self.db.read() as session:
-            require_role(session, actor_id, community_id, role)
-
-    def _community_named(self, community: str | None) -> int:
-        with self.db.read() as session:
-            names = list(session.scalars(select(Community.name).order_by(Community.id)))
-            if community is None and len(names) != 1:
-                raise InvalidInput("error.report_which_community", communities="、".join(names))
-            community_id = session.scalar(select(Community.id).where(Community.name == (community or names[0])))
-        if community_id is None:
-            raise NotFound("error.no_community")
-        return community_id
-
-    def _chart_data(self, person_id: int, community_id: int, month: str | None, locale: str) -> tuple[str, Month, HoursBy]:
+    @reads
+    def hours_chart(self, person_id: int, community_id: int, month: str | None, locale: str) -> MonthHours:
+        """The month's hours per week and per category, for members of the community: totals
+        only, no names (/chart)."""
         with self.db.read() as session:
             require_role(session, person_id, community_id, "resident")
             community = get_community(session, community_id)
             report_month = self._month(community, month)
-            return community.name, report_month, _hours_by(session, community_id, report_month, locale)
+            return MonthHours(community.name, report_month, _hours_by(session, community_id, report_month, locale))
 
-    def _sheets(self, community_id: int, month: str, locale: str) -> tuple[str, Month, list[Sheet], HoursBy]:
+    def build(self, community_id: int, month: str, locale: str) -> Report:
+        """Every sheet of the report, read in one transaction (one consistent snapshot)."""
         with self.db.uow() as session:
-            community = get_community(session, community_id)
-            report_month = self._month(community, month)
-            flows = _flows(session, community_id, report_month)
-            sheets = [
-                volunteers_sheet(session, community_id, report_month, locale, flows),
-                ledger_sheet(ledger_summary(*flows), report_month, locale),
-            ]
-            for section in REPORT_SECTIONS:
-                sheet = section(session, community_id, report_month, locale)
-                if sheet is not None:
-                    sheets.append(sheet)
-            data = _hours_by(session, community_id, report_month, locale)
+            return self._build(session, community_id, month, locale)
+
+    def _build(self, session: Session, community_id: int, month: str, locale: str) -> Report:
+        community = get_community(session, community_id)
+        report_month = self._month(community, month)
+        flows = _flows(session, community_id, report_month)
+        sheets = [
+            volunteers_sheet(session, community_id, report_month, locale, flows),
+            ledger_sheet(ledger_summary(*flows), report_month, locale),
+        ]
+        for section in self.sections:
+            sheet = section(session, community_id, report_month, locale)
+            if sheet is not None:
+                sheets.append(sheet)
+        data = _hours_by(session, community_id, report_month, locale)
         sheets.extend(hours_sheets(data, locale))
-        return community.name, report_month, sheets, data
+        _check_keys(sheets)
+        return Report(community_id, community.name, report_month, locale, sheets, self.clock.now(), data)
+
+    @staticmethod
+    def _community_named(session: Session, community: str | None) -> int:
+        names = list(session.scalars(select(Community.name).order_by(Community.id)))
+        if community is None and len(names) != 1:
+            raise InvalidInput("error.report_which_community", communities="、".join(names))
+        community_id = session.scalar(select(Community.id).where(Community.name == (community or names[0])))
+        if community_id is None:
+            raise NotFound("error.no_community")
+        return community_id
 
     def _month(self, community: Community, month: str | None) -> Month:
         clock = self.clock.community(community.timezone)
@@ -184,41 +175,9 @@ class ReportsService:
             raise InvalidInput("error.month_future")
         return chosen
 
-    def _audit(self, actor_id: int | None, report: Report, fmt: str, via: str) -> None:
-        def work(session: Session) -> None:
-            audit(session, self.clock, "export.report", actor_id, report.community_id, "community",
-                        report.community_id, {"month": report.month.label, "format": fmt, "via": via,
-                                              "locale": report.locale})
-
-        self.db.transaction(work)
-
-
-def _xlsx(report: Report) -> bytes:
-    from bot.report_files import to_xlsx
-
-    return to_xlsx(report)
-
-
-def _chart(community: str, month: Month, locale: str, data: HoursBy) -> bytes:
-    from bot.charts import month_chart
-
-    def t(key: str, **params: object) -> str:
-        return render(locale, key, params)
-
-    return month_chart(
-        t("report.chart.title", community=community, month=month.label),
-        [(_short(w), w.minutes / 60) for w in data.weeks],
-        [(c.name, c.minutes / 60) for c in data.categories if c.minutes],
-        week_title=t("report.chart.weeks"), category_title=t("report.chart.categories"),
-        hours_label=t("report.chart.hours"), empty=t("report.chart.empty"),
-    )
-
-
-def _short(week: WeekHours) -> str:
-    """"11/2–8": a week never leaves its month here, so the month is said once."""
-    if week.start == week.end:
-        return f"{week.start.month}/{week.start.day}"
-    return f"{week.start.month}/{week.start.day}–{week.end.day}"
+    def _audit(self, session: Session, actor_id: int | None, report: Report, fmt: str, via: str) -> None:
+        audit(session, self.clock, "export.report", actor_id, report.community_id, "community", report.community_id,
+              {"month": report.month.label, "format": fmt, "via": via, "locale": report.locale})
 
 
 def _check_keys(sheets: list[Sheet]) -> None:

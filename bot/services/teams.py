@@ -21,7 +21,7 @@ from bot.services.access import get_community, get_person, require_role, role_in
 from bot.services.audit import audit
 from bot.services.hours import HoursService, LogView
 from bot.services.notify import notify, notify_workers
-from bot.services.reports import REPORT_SECTIONS, Column, Sheet
+from bot.services.reports import Column, Sheet
 from models import Person, PersonTag, ServiceLog, Team, TeamMember
 
 DEFAULT_TAGS = ("党员", "青年", "以老助老")
@@ -393,5 +393,3 @@ def teams_tags_section(session: Session, community_id: int, month: Month, locale
     return Sheet("groups", render(locale, "section.groups.title"), columns, rows,
                  notes=(render(locale, "section.groups.note"),))
 
-
-REPORT_SECTIONS.append(teams_tags_section)

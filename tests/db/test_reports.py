@@ -19,7 +19,7 @@ from bot.clock import FixedClock, Month
 from bot.dialogs import Caller, Dialogs, Input
 from bot.dialogs.core import Reply
 from bot.errors import InvalidInput, NotAllowed
-from bot.report_files import csv_files, to_xlsx
+from bot.report_files import csv_files, to_xlsx, with_chart
 from bot.services import Services
 from bot.services import reports as reports_module
 from bot.services.reports import Column, Sheet
@@ -243,7 +243,7 @@ async def _flows(services: Services, w: World, year: int, month: int):
 async def test_the_csv_files_carry_the_same_numbers(services: Services, clock: FixedClock, tmp_path: Path) -> None:
     w = await make_world(services)
     await history(services, w, clock)
-    report = await services.reports.export("幸福社区", "2026-11", "zh-CN", "csv")
+    report = with_chart(await services.reports.export("幸福社区", "2026-11", "zh-CN", "csv"))
     files = csv_files(report, tmp_path / "november.csv")
     assert sorted(p.name for p in files) == [
         "november-categories.csv", "november-chart.png", "november-decisions.csv", "november-ledger.csv",
@@ -282,7 +282,7 @@ def _number(value: object) -> object:
 async def test_english_headers(services: Services, clock: FixedClock) -> None:
     w = await make_world(services)
     await history(services, w, clock)
-    report = await services.reports.export("幸福社区", "2026-11", "en", "xlsx")
+    report = with_chart(await services.reports.export("幸福社区", "2026-11", "en", "xlsx"))
     book = load_workbook(io.BytesIO(to_xlsx(report)))
     assert book.sheetnames == ["Volunteers", "Points ledger", "Decisions on time", "By week", "By category", "Chart"]
     assert rows_of(book["Volunteers"])[0][:5] == ("No.", "Name", "Real name", "Role", "Hours this month")
@@ -299,7 +299,7 @@ async def test_who_may_export(services: Services, clock: FixedClock) -> None:
     with pytest.raises(NotAllowed):  # a worker of another community
         await services.reports.monthly(w.other_worker, w.community_id, "2026-11", "zh-CN")
     admin = await services.reports.monthly(w.admin, w.community_id, "2026-11", "en")
-    assert admin.filename == "幸福社区-2026-11-report.xlsx" and admin.content.startswith(b"PK")
+    assert (admin.community, admin.month.label) == ("幸福社区", "2026-11")
 
     [choice] = await ask(services, "worker1", "/report")
     assert [o.value for o in choice.options] == ["/report 2026-11", "/report 2026-10"]
@@ -325,7 +325,7 @@ async def test_the_chart_is_a_png_with_a_chinese_font(services: Services, clock:
     [empty] = await ask(services, "volunteer1", "/chart 2026-09")
     assert empty.image is not None and empty.image.startswith(PNG)
     with pytest.raises(NotAllowed):
-        await services.reports.chart(w.other_worker, w.community_id, None, "zh-CN")
+        await services.reports.hours_chart(w.other_worker, w.community_id, None, "zh-CN")
 
 
 async def test_other_features_plug_their_sheets_in(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -339,8 +339,8 @@ async def test_other_features_plug_their_sheets_in(services: Services, monkeypat
     def nothing(session, community_id, month, locale):
         return None
 
-    monkeypatch.setattr(reports_module, "REPORT_SECTIONS", [stock, nothing])
-    report = await services.reports.build(w.community_id, "2026-11", "zh-CN")
+    monkeypatch.setattr(services.reports.sync, "sections", [stock, nothing])
+    report = with_chart(await services.reports.build(w.community_id, "2026-11", "zh-CN"))
     assert [s.key for s in report.sheets] == ["volunteers", "ledger", "stock", "weeks", "categories", "chart"]
     assert seen == [(w.community_id, "2026-11", START, "zh-CN")]
     book = load_workbook(io.BytesIO(to_xlsx(report)))

@@ -20,11 +20,11 @@ from typing import Any
 from sqlalchemy import text
 
 from tests.e2e.standin import ROOT, TOKEN, WAIT
+from tests.pg import PG_URL
 
 SECRET = "e2e-secret_1"
 # One category per log of a day: the same service twice in a day asks before it is saved.
 CATEGORIES = ("探访", "助餐", "助洁", "助医", "助急", "助乐", "家政", "培训辅导", "咨询", "义务维修")
-PG_URL = os.environ.get("LOVEBANK_TEST_DATABASE_URL")
 ADMIN = 1
 
 
@@ -128,7 +128,7 @@ def message(update_id: int, user_id: int, text_: str, chat_id: int | None = None
 # --- the database ------------------------------------------------------------------------------
 
 def fresh_postgres() -> str:
-    """An empty, migrated PostgreSQL database (LOVEBANK_TEST_DATABASE_URL)."""
+    """An empty, migrated PostgreSQL database (this worker's, tests/pg.py)."""
     from bot.db import Database
     from bot.migrate import upgrade
 

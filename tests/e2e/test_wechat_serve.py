@@ -62,6 +62,10 @@ class WeChatPerson:
         assert answer.status == 200, answer.body
         passive = answer.message(self.server.crypto).get("Content", "")
         self.last = passive
+        deadline = time.monotonic() + WAIT
+        while not passive and not self.pushed(since):  # past the passive window (a busy machine): by the API
+            assert time.monotonic() < deadline, "no reply, passive or by the API"
+            time.sleep(0.05)
         return passive + "".join("\n" + s.content for s in self.pushed(since, settle=0.3))
 
     def say(self, text: str, menu_id: str | None = None) -> str:
