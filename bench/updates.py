@@ -1,11 +1,18 @@
 """`python -m bench updates`: Telegram updates per second through the whole bot.
 
-A realistic mix of updates (balance, history, one-line log, a worker's approve press, and the
-step-by-step log by buttons) goes through the full python-telegram-bot `Application` (handlers,
-dialog engine, services, database, replies rendered and "sent") on the offline Bot API that
-records what the bot sends, on SQLite and on PostgreSQL; a bare python-telegram-bot echo bot
-on the same request object shows what the library itself costs. Updates are processed one at a
-time, as `lovebank run` does (PTB's default), so updates_per_s is 1 / mean latency.
+A mix of updates (balance, history, one-line log, a worker's approve press, and the step-by-step
+log by buttons) goes through the full python-telegram-bot `Application` (handlers, dialog engine,
+services, database, replies rendered and "sent") on the offline Bot API that records what the bot
+sends, on SQLite and on PostgreSQL. The application is started, so its notifications pump runs;
+the outbox is emptied (every notification sent) inside the measured time. A bare
+python-telegram-bot echo bot on the same request object shows what the library itself costs:
+`ratio_to_echo` is the bot's updates/s over the echo bot's, per database.
+
+Honest by construction: the database holds a district (10,000 volunteers, 1,000,000 transfers,
+200,000 logs; `--scale` shrinks it) with the measured people inside it, loaded with bulk INSERTs;
+every statement sent on every engine is counted, BEGIN and COMMIT included; every update must get
+the reply it was meant to get (a refusal, or an approve with nothing pending, is a failure and the
+run exits 1); the mix reported is the one that ran.
 
 PostgreSQL: LOVEBANK_BENCH_DATABASE_URL, or database lovebank_bench_updates on 127.0.0.1:5432
 (created when missing); its schema is wiped first. Without a server that part is skipped.
@@ -26,12 +33,12 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import defaultdict, deque
-from datetime import date, timedelta
+from collections import Counter, defaultdict
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, bindparam, event, func, select, text
 from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, MessageHandler, filters
 
@@ -41,14 +48,28 @@ from bot.migrate import upgrade
 from bot.services import Services
 from bot.settings import Settings
 from handlers.telegram import build_application
+from handlers.telegram.notifications import deliver
 from handlers.telegram.offline import RecordingRequest
+from models import Notification
+from models.base import UTCDateTime
 
 # Share of updates by kind; a step-by-step log is six updates (/log and five presses).
 MIX = {"balance": 25, "history": 15, "log_line": 20, "approve": 20, "step_log": 20}
 STEP_LOG = 6
 WORKER = 900001
-VOLUNTEERS = 40
-TARGET = {"sqlite_p99_ms_under": 15, "updates_per_s_at_least": 1000}
+MEASURED = 200  # volunteers the updates come from, inside the district
+FIRST_MEASURED = 910000
+PENDING_AT_START = 60  # logs waiting for the worker, so the first approves have something to do
+# A district: volunteers (the measured ones among them), transfers, service logs.
+DISTRICT = {"volunteers": 10_000, "transfers": 1_000_000, "logs": 200_000}
+TARGET = {"sqlite_ratio_to_echo_at_least": 0.4, "postgresql_ratio_to_echo_at_least": 0.3, "sqlite_p99_ms_at_most": 5}
+# The reply an update must get, by kind (the step-by-step log: one per step).
+EXPECTED = {"balance": "balance.show", "history": "history.page", "log_line": "log.submitted",
+            "approve": "approve.done"}
+STEPS_EXPECTED = ("log.ask_category", "log.ask_date", "log.ask_duration", "log.ask_note", "log.confirm",
+                  "log.submitted")
+LOG_MINUTES = (30, 60, 90, 120)
+BACK_DAYS = 28
 
 
 def unlimited() -> AIORateLimiter:
@@ -61,8 +82,10 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def summary(latencies: list[float]) -> dict[str, float]:
-    total = sum(latencies)
+def summary(latencies: list[float], extra_s: float = 0.0) -> dict[str, float]:
+    """`extra_s`: time spent outside any update that still belongs to the run (the outbox
+    emptied at the end), counted in updates_per_s."""
+    total = sum(latencies) + extra_s
     return {
         "updates": len(latencies),
         "updates_per_s": round(len(latencies) / total, 1) if total else 0.0,
@@ -72,18 +95,57 @@ def summary(latencies: list[float]) -> dict[str, float]:
     }
 
 
-class Driver:
-    """Makes updates as Telegram would and feeds them to the application, timing each."""
+class StatementCounter:
+    """Every statement sent to the database on the given engines: what SQLAlchemy executes, plus
+    the transaction statements it does not show as cursor executions (BEGIN, COMMIT, ROLLBACK).
+    SQLite's writer sends BEGIN IMMEDIATE from its own begin listener (bot.db), which the begin
+    event counts; SQLite's readers run in driver autocommit, so their begin/rollback send nothing."""
 
-    def __init__(self, app: Application, api: RecordingRequest, rng: random.Random, today: date) -> None:
-        self.app, self.api, self.rng, self.today = app, api, rng, today
+    def __init__(self) -> None:
+        self.sent = 0
+        self.by_verb: Counter[str] = Counter()
+
+    def watch(self, engine: Engine, *, sends_transaction_statements: bool) -> None:
+        def statement(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+            self.sent += 1
+            self.by_verb[sql.lstrip().split(None, 1)[0].upper()] += 1
+
+        event.listen(engine, "before_cursor_execute", statement)
+        if sends_transaction_statements:
+            for name in ("begin", "commit", "rollback"):
+                event.listen(engine, name, self._transaction(name.upper()))
+
+    def _transaction(self, verb: str) -> Any:
+        def counted(_conn: Any) -> None:
+            self.sent += 1
+            self.by_verb[verb] += 1
+
+        return counted
+
+
+class Failed(Exception):
+    pass
+
+
+class Driver:
+    """Makes updates as Telegram would and feeds them to the application, timing each and
+    checking each got the reply it was meant to get."""
+
+    def __init__(self, app: Application, api: RecordingRequest, services: Services, rng: random.Random,
+                 today: date, pending: list[int]) -> None:
+        self.app, self.api, self.services, self.rng, self.today = app, api, services, rng, today
         self.next_id = 1
-        self.pending: deque[int] = deque()
+        self.pending = list(pending)
+        self.used: set[tuple[int, date, int]] = set()  # (volunteer, day, minutes) logged already
         self.latencies: dict[str, list[float]] = defaultdict(list)
         self.engine: dict[str, float] = defaultdict(float)  # seconds inside the dialog engine
-        self.statements: dict[str, int] = defaultdict(int)  # SQL statements sent
+        self.statements: dict[str, int] = defaultdict(int)
+        self.counter = StatementCounter()
+        self.failures: list[dict[str, Any]] = []
+        self.ran: Counter[str] = Counter()  # what actually ran, by kind (a step-by-step log counted once)
         self.in_engine = 0.0
-        self.sent_sql = 0
+        self.keys: list[str] = []  # the reply keys of the last turn
+        self.refused = False
 
     def _user(self, user_id: int) -> dict[str, Any]:
         return {"id": user_id, "is_bot": False, "first_name": f"u{user_id}"}
@@ -102,91 +164,117 @@ class Driver:
             "id": str(self.next_id), "from": self._user(user_id), "chat_instance": "ci", "data": data,
             "message": message}}
 
-    async def feed(self, kind: str, payload: dict[str, Any]) -> dict[str, Any] | None:
-        """Process one update; returns the last message the bot sent (what the person sees)."""
-        self.api.calls.clear()
-        engine, sql = self.in_engine, self.sent_sql
+    async def feed(self, kind: str, payload: dict[str, Any], expected: str) -> dict[str, Any]:
+        """Process one update; returns the last message the bot sent (what the person sees).
+        Raises Failed when the turn did not give the `expected` reply."""
+        seen = len(self.api.calls)
+        engine, sql = self.in_engine, self.counter.sent
+        self.keys, self.refused = [], False
         start = time.perf_counter()
         await self.app.process_update(Update.de_json(payload, self.app.bot))
         self.latencies[kind].append(time.perf_counter() - start)
         self.engine[kind] += self.in_engine - engine
-        self.statements[kind] += self.sent_sql - sql
-        sent = [c for c in self.api.calls if c.method == "sendMessage"]
-        if not sent:
-            raise RuntimeError(f"{kind}: the bot sent nothing for {payload}")
-        return sent[-1].result
-
-    def _remember_logs(self, message: dict[str, Any] | None) -> None:
-        found = re.search(r"H(\d+)", (message or {}).get("text", ""))
-        if found:
-            self.pending.append(int(found[1]))
+        self.statements[kind] += self.counter.sent - sql
+        sent = [c for c in self.api.calls[seen:] if c.method in ("sendMessage", "editMessageText")]
+        if self.refused or expected not in self.keys or not sent or \
+                any(k.startswith("error.") for k in self.keys):
+            raise Failed(f"{kind}: wanted {expected}, got {self.keys or 'no turn'}"
+                         f"{' (press refused)' if self.refused else ''}")
+        result = sent[-1].result
+        return result if isinstance(result, dict) else {}
 
     # --- the kinds of update ------------------------------------------------------------------
 
     def volunteer(self) -> int:
-        return 910000 + self.rng.randrange(VOLUNTEERS)
+        return FIRST_MEASURED + self.rng.randrange(MEASURED)
+
+    def _fresh(self, days: range, minutes: tuple[int, ...]) -> tuple[int, date, int]:
+        """A volunteer, day and duration not logged yet: the same again is asked about
+        ("looks repeated"), which is a question, not the log this update is meant to make."""
+        for _ in range(1000):
+            pick = (self.volunteer(), self.today - timedelta(days=self.rng.choice(days)), self.rng.choice(minutes))
+            if pick not in self.used:
+                self.used.add(pick)
+                return pick
+        raise Failed("no fresh volunteer, day and duration left to log")
+
+    def _remember_log(self, message: dict[str, Any]) -> None:
+        found = re.search(r"H(\d+)", message.get("text", ""))
+        if found:
+            self.pending.append(int(found[1]))
 
     async def balance(self) -> None:
-        await self.feed("balance", self._message(self.volunteer(), "/balance"))
+        await self.feed("balance", self._message(self.volunteer(), "/balance"), EXPECTED["balance"])
 
     async def history(self) -> None:
-        await self.feed("history", self._message(self.volunteer(), "/history"))
+        await self.feed("history", self._message(self.volunteer(), "/history"), EXPECTED["history"])
 
     async def log_line(self) -> None:
-        day = self.today - timedelta(days=self.rng.randrange(0, 28))
-        text = f"/log 30m 探访 {day.isoformat()} 陪王奶奶聊天"
-        self._remember_logs(await self.feed("log_line", self._message(self.volunteer(), text)))
+        user, day, minutes = self._fresh(range(1, BACK_DAYS), LOG_MINUTES)
+        text = f"/log {minutes}m 探访 {day.isoformat()} 陪王奶奶聊天"
+        self._remember_log(await self.feed("log_line", self._message(user, text), EXPECTED["log_line"]))
 
     async def approve(self) -> None:
-        if not self.pending:
-            await self.balance()
-            return
-        log_id = self.pending.popleft()
+        if not self.pending:  # never quietly turned into another kind of update
+            raise Failed("approve: nothing pending")
+        log_id = self.pending.pop(self.rng.randrange(len(self.pending)))
         data = f"/approve H{log_id}"
         message = {"message_id": 1, "date": int(time.time()), "chat": {"id": WORKER, "type": "private"},
                    "text": f"H{log_id}", "reply_markup": {"inline_keyboard": [[
                        {"text": "✅ 通过", "callback_data": data}, {"text": "❌ 驳回", "callback_data": f"/reject H{log_id}"}]]}}
-        await self.feed("approve", self._press(WORKER, data, message))
+        await self.feed("approve", self._press(WORKER, data, message), EXPECTED["approve"])
 
     async def step_log(self) -> None:
-        user = self.volunteer()
-        shown = await self.feed("step_log", self._message(user, "/log"))
-        for choice in (None, "today", "60", "skip", "yes"):
-            assert shown is not None and "reply_markup" in shown, shown
-            buttons = [b for row in shown["reply_markup"]["inline_keyboard"] for b in row]
+        user, day, minutes = self._fresh(range(0, 2), (60, 90, 120))
+        when = "today" if day == self.today else "yesterday"
+        shown = await self.feed("step_log", self._message(user, "/log"), STEPS_EXPECTED[0])
+        for choice, expected in zip((None, when, str(minutes), "skip", "yes"), STEPS_EXPECTED[1:], strict=True):
+            buttons = [b for row in shown.get("reply_markup", {}).get("inline_keyboard", []) for b in row]
+            if not buttons:
+                raise Failed(f"step_log: no buttons to press before {expected}")
             data = buttons[0]["callback_data"] if choice is None else choice
-            shown = await self.feed("step_log", self._press(user, data, shown))
-        self._remember_logs(shown)
+            shown = await self.feed("step_log", self._press(user, data, shown), expected)
+        self._remember_log(shown)
 
-    def watch(self, services: Services) -> None:
-        """Count the time spent in the dialog engine and the SQL it sends."""
+    def watch(self) -> None:
+        """Time the dialog engine, keep each turn's reply keys, count the SQL on every engine."""
         dialogs = self.app.bot_data.dialogs
         handle = dialogs.handle
 
         async def timed(*args: Any) -> Any:
             start = time.perf_counter()
             try:
-                return await handle(*args)
+                turn = await handle(*args)
+                self.keys += [r.text.key for r in turn.replies]
+                self.refused = self.refused or turn.press_refused
+                return turn
             finally:
                 self.in_engine += time.perf_counter() - start
 
         dialogs.handle = timed
-
-        def count(*args: Any) -> None:
-            self.sent_sql += 1
-
-        for engine in {services.db.engine, services.db.read_engine}:
-            event.listen(engine, "before_cursor_execute", count)
+        db = self.services.db
+        self.counter.watch(db.engine, sends_transaction_statements=True)
+        if db.read_engine is not db.engine:
+            self.counter.watch(db.read_engine, sends_transaction_statements=not db.sqlite)
 
     def reset(self) -> None:
         self.latencies.clear()
         self.engine.clear()
         self.statements.clear()
+        self.ran.clear()
+        self.counter.by_verb.clear()
 
-    def results(self) -> dict[str, Any]:
+    def results(self, drain_s: float) -> dict[str, Any]:
         everything = [x for v in self.latencies.values() for x in v]
-        out: dict[str, Any] = summary(everything)
+        out: dict[str, Any] = summary(everything, drain_s)
+        out["outbox_drain_ms"] = round(drain_s * 1000, 2)
         out["engine_share"] = round(sum(self.engine.values()) / sum(everything), 3)
+        out["sql_per_update"] = round(sum(self.statements.values()) / len(everything), 2)
+        out["sql_by_verb"] = dict(self.counter.by_verb.most_common())
+        updates = Counter({k: len(v) for k, v in self.latencies.items()})
+        out["mix_ran"] = {"updates": dict(updates), "percent": {
+            k: round(100 * n / len(everything), 1) for k, n in sorted(updates.items())},
+            "step_logs": self.ran["step_log"]}
         out["by_kind"] = {
             kind: {**summary(v), "engine_mean_ms": round(self.engine[kind] / len(v) * 1000, 2),
                    "sql_per_update": round(self.statements[kind] / len(v), 1)}
@@ -199,47 +287,174 @@ class Driver:
         weights = [MIX[k] / (STEP_LOG if k == "step_log" else 1) for k in kinds]
         done = lambda: sum(len(v) for v in self.latencies.values())  # noqa: E731
         while done() < updates:
-            await getattr(self, self.rng.choices(kinds, weights)[0])()
+            kind = self.rng.choices(kinds, weights)[0]
+            self.ran[kind] += 1
+            try:
+                await getattr(self, kind)()
+            except Failed as exc:
+                self.failures.append({"kind": kind, "why": str(exc)})
+                if len(self.failures) > 20:
+                    raise
 
 
-async def prepare(services: Services) -> None:
-    """A community, its worker and volunteers with Telegram identities, and some history."""
+# --- the district ---------------------------------------------------------------------------
+
+async def prepare(services: Services) -> tuple[int, int]:
+    """The measured people, made through the services as the bot would: a community, its worker,
+    and MEASURED volunteers with Telegram identities. Returns (community id, category id)."""
     people = services.people
     community = await people.create_community("基准社区")
     worker, _ = await people.identify("telegram", str(WORKER), display_name="张社工", chat_id=str(WORKER))
     await people.appoint_worker(None, community.id, worker.id)
     code = await people.create_invite(worker.id, community.id)
     category = (await services.hours.categories(community.id))[0].id
-    today = services.hours.today(services.settings.timezone)
-    for i in range(VOLUNTEERS):
-        uid = 910000 + i
+    for i in range(MEASURED):
+        uid = FIRST_MEASURED + i
         person, _ = await people.identify("telegram", str(uid), display_name=f"志愿者{i}", chat_id=str(uid))
         await people.join(person.id, code)
-        await people.register_volunteer(person.id, community.id, f"志愿者{i}", f"1380000{i:04d}")
-        for day in range(3):
-            log = await services.hours.submit(person.id, community.id, category_id=category,
-                                              service_date=today - timedelta(days=day + 1), minutes=60)
-            await services.hours.approve(worker.id, log.id)
+        await people.register_volunteer(person.id, community.id, f"志愿者{i}", f"138{i:08d}")
+    return community.id, category
 
 
-async def bench_database(url: str, updates: int, warmup: int, seed: int) -> dict[str, Any]:
+def load_district(services: Services, community: int, category: int, size: dict[str, int], today: date) -> list[int]:
+    """Fills the community to district size with bulk INSERTs (a recursive CTE on SQLite,
+    generate_series on PostgreSQL), the measured volunteers among the rest: their accounts get
+    their share of the transfers and logs like everybody's. Returns the ids of the logs left
+    pending for the worker."""
+    db = services.db
+    sqlite = db.sqlite
+    now = datetime.now(UTC)
+
+    def numbers(n: str) -> tuple[str, str]:
+        """(a WITH clause or "", a FROM item) giving rows i = 0 .. :n - 1."""
+        if sqlite:
+            return (f"WITH RECURSIVE nums(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM nums WHERE i + 1 < :{n}) ",
+                    "nums")
+        return "", f"generate_series(0, :{n} - 1) AS nums(i)"
+
+    def run(conn: Any, sql: str, **params: Any) -> None:
+        types = [bindparam("at", type_=UTCDateTime())] if "at" in params else []
+        conn.execute(text(sql).bindparams(*types), params)
+
+    def day(expr: str) -> str:
+        return f"date(:today, '-' || ({expr}) || ' days')" if sqlite else f"(CAST(:today AS date) - ({expr}))"
+
+    def work() -> list[int]:
+        with db.engine.begin() as conn:
+            filler = max(0, size["volunteers"] - MEASURED)
+            # No explicit ids: PostgreSQL's sequences must go on from here for the people made later.
+            first = conn.scalar(text("SELECT coalesce(max(id), 0) + 1 FROM people"))
+            with_, src = numbers("n")
+            run(conn, f"INSERT INTO people (display_name, locale, is_admin, hide_name, community_id, created_at) "
+                      f"{with_}SELECT 'v' || i, 'zh-CN', false, false, :c, :at FROM {src}",
+                n=filler, c=community, at=now)
+            run(conn, "INSERT INTO identities (person_id, channel, external_id, chat_id) "
+                      "SELECT id, 'telegram', 'd' || id, 'd' || id FROM people WHERE id >= :first", first=first)
+            run(conn, "INSERT INTO memberships (person_id, community_id, role, confirmed, joined_at) "
+                      "SELECT id, :c, 'volunteer', true, :at FROM people WHERE id >= :first", c=community, at=now, first=first)
+            run(conn, "INSERT INTO accounts (community_id, person_id, kind, posted, pending) "
+                      "SELECT :c, m.person_id, 'person', 0, 0 FROM memberships m WHERE m.community_id = :c "
+                      "AND m.role = 'volunteer' AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.community_id = :c "
+                      "AND a.kind = 'person' AND a.person_id = m.person_id)", c=community)
+            # Accounts numbered 0..k-1, so the n-th transfer goes to account n mod k by key lookup.
+            conn.execute(text("CREATE TEMP TABLE bench_accounts (k INTEGER PRIMARY KEY, id INTEGER, person_id INTEGER)"))
+            run(conn, "INSERT INTO bench_accounts (k, id, person_id) SELECT row_number() OVER (ORDER BY id) - 1, id, "
+                      "person_id FROM accounts WHERE community_id = :c AND kind = 'person'", c=community)
+            k = conn.scalar(text("SELECT count(*) FROM bench_accounts"))
+            issuance = conn.scalar(text("SELECT id FROM accounts WHERE community_id = :c AND kind = 'issuance'"),
+                                   {"c": community})
+            logs = ("INSERT INTO service_logs (community_id, person_id, category_id, service_date, minutes, "
+                    "points_per_hour, points, status, submitted_by_id, recorded_by_worker, created_at) ")
+            run(conn, f"{logs}{with_}SELECT :c, a.person_id, :cat, {day('40 + i % 300')}, 60, 10, 10, 'approved', a.person_id, false, :at "
+                      f"FROM {src} JOIN bench_accounts a ON a.k = i % :k",
+                n=size["logs"], c=community, cat=category, k=k, at=now, today=today.isoformat())
+            first_log = conn.scalar(text("SELECT coalesce(min(id), 0) FROM service_logs WHERE community_id = :c"),
+                                    {"c": community})
+            insert = ("INSERT INTO transfers (community_id, debit_account_id, credit_account_id, amount, kind, phase, "
+                      "idempotency_key, ref_type, ref_id, created_at) ")
+            run(conn, f"{insert}{with_}SELECT :c, :issuance, a.id, 1 + i % 50, 'earn', 'posted', 'bench:' || i, 'log', :first_log + i % :logs, :at "
+                      f"FROM {src} JOIN bench_accounts a ON a.k = i % :k",
+                n=size["transfers"], c=community, issuance=issuance, k=k, at=now, first_log=first_log, logs=max(1, size["logs"]))
+            # Pending logs of measured volunteers, from the day before yesterday back (the updates
+            # log for today and yesterday too): what the worker approves first.
+            run(conn, f"{logs}{with_}SELECT :c, who.person_id, :cat, {day(f'2 + i / {MEASURED}')}, 45, 10, 7, "
+                      f"'pending', who.person_id, false, :at FROM {src} JOIN identities who ON who.channel = 'telegram' "
+                      f"AND who.external_id = CAST(:first_measured + i % {MEASURED} AS TEXT)",
+                n=PENDING_AT_START, c=community, cat=category, at=now, today=today.isoformat(),
+                first_measured=FIRST_MEASURED)
+            run(conn, "UPDATE accounts SET posted = (SELECT coalesce(sum(t.amount), 0) FROM transfers t "
+                      "WHERE t.credit_account_id = accounts.id) WHERE community_id = :c AND kind = 'person'", c=community)
+            run(conn, "UPDATE accounts SET posted = -(SELECT coalesce(sum(t.amount), 0) FROM transfers t "
+                      "WHERE t.debit_account_id = accounts.id) WHERE id = :issuance", issuance=issuance)
+            conn.execute(text("DROP TABLE bench_accounts"))
+            pending = list(conn.scalars(text("SELECT id FROM service_logs WHERE status = 'pending' ORDER BY id")))
+        with db.engine.connect() as conn:
+            conn.execute(text("ANALYZE"))
+        return pending
+
+    return work()
+
+
+async def bench_database(url: str, args: argparse.Namespace) -> dict[str, Any]:
     await upgrade(url)
     settings = Settings(_env_file=None, database_url=url, telegram_token="123:abc")  # type: ignore[call-arg]
     services = Services(Database(url), settings)
+    size = {k: int(v * args.scale) for k, v in DISTRICT.items()}
     try:
-        await prepare(services)
+        community, category = await prepare(services)
+        today = (await services.people.clock_of(community)).today()
+        start = time.perf_counter()
+        pending = await services.db.run(load_district, services, community, category, size, today)
+        load_s = time.perf_counter() - start
         api = RecordingRequest()
         app = build_application(services, settings, request=api, get_updates_request=RecordingRequest(),
                                 rate_limiter=unlimited())
         async with app:
-            driver = Driver(app, api, random.Random(seed), services.hours.today(settings.timezone))
-            driver.watch(services)
-            await driver.run(warmup)
-            driver.reset()
-            await driver.run(updates)
-        return driver.results()
+            await app.start()  # the notifications pump runs, as in `lovebank` with the Application
+            try:
+                driver = Driver(app, api, services, random.Random(args.seed), today, pending)
+                driver.watch()
+                await driver.run(args.warmup)
+                await drain(app, services)
+                driver.reset()
+                driver.failures.clear()
+                sent_before = await services.db.run(_delivered, services)
+                await driver.run(args.updates)
+                start = time.perf_counter()
+                await drain(app, services)  # the run ends when every notification is out
+                drain_s = time.perf_counter() - start
+            finally:
+                await app.stop()
+        out = driver.results(drain_s)
+        out["notifications_sent"] = await services.db.run(_delivered, services) - sent_before
+        out["notifications_waiting"], out["notifications_held"] = await services.db.run(_waiting, services)
+        out["failures"] = len(driver.failures)
+        out["failed"] = driver.failures[:5]
+        out["district"] = {**size, "load_s": round(load_s, 1)}
+        return out
     finally:
         await services.db.dispose()
+
+
+async def drain(app: Application, services: Services) -> None:
+    """What the notifications pump does every few seconds, until the outbox is empty."""
+    while await deliver(app.bot, services):
+        pass
+
+
+def _delivered(services: Services) -> int:
+    with services.db.read() as session:
+        return session.scalar(select(func.count()).where(Notification.delivered_at.is_not(None))) or 0
+
+
+def _waiting(services: Services) -> tuple[int, int]:
+    """(undelivered notifications that were due, coalesced ones held back by design: a worker
+    gets one "logs are waiting" message a minute, however many logs come in)."""
+    with services.db.read() as session:
+        rows = dict(session.execute(select(Notification.coalesce_key.is_not(None), func.count()).where(
+            Notification.delivered_at.is_(None), Notification.parked_at.is_(None))
+            .group_by(Notification.coalesce_key.is_not(None))).all())
+    return rows.get(False, 0), rows.get(True, 0)
 
 
 async def bench_echo(updates: int, warmup: int) -> dict[str, Any]:
@@ -257,7 +472,6 @@ async def bench_echo(updates: int, warmup: int) -> dict[str, Any]:
             payload = {"update_id": i + 1, "message": {
                 "message_id": i + 1, "date": int(time.time()), "chat": {"id": 42, "type": "private"},
                 "from": {"id": 42, "is_bot": False, "first_name": "echo"}, "text": f"你好 {i}"}}
-            api.calls.clear()
             start = time.perf_counter()
             await app.process_update(Update.de_json(payload, app.bot))
             if i >= warmup:
@@ -265,15 +479,21 @@ async def bench_echo(updates: int, warmup: int) -> dict[str, Any]:
     return summary(latencies)
 
 
+def _brief(figures: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in figures.items() if k not in ("by_kind", "failed")}, ensure_ascii=False)
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"bench": "updates", "updates": args.updates, "mix_percent": MIX,
                            "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
                                        "system": platform.system(),
                                        "load_average_1m": round(os.getloadavg()[0], 2)}}
+    # The echo bot runs first and last; its better figure is the floor (less disturbed by others).
+    echo = await bench_echo(args.updates, args.warmup)
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-        out["sqlite"] = await bench_database(url, args.updates, args.warmup, args.seed)
-        print(f"sqlite: {json.dumps({k: v for k, v in out['sqlite'].items() if k != 'by_kind'})}", file=sys.stderr)
+        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        out["sqlite"] = await bench_database(url, args)
+        print(f"sqlite: {_brief(out['sqlite'])}", file=sys.stderr)
     if args.no_postgres:
         out["postgresql"] = {"skipped": "--no-postgres"}
     else:
@@ -281,17 +501,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if pg is None:
             out["postgresql"] = {"skipped": why}
         else:
-            out["postgresql"] = await bench_database(pg, args.updates, args.warmup, args.seed)
+            out["postgresql"] = await bench_database(pg, args)
             out["postgresql"]["database"] = why
-        print(f"postgresql: {json.dumps({k: v for k, v in out['postgresql'].items() if k != 'by_kind'})}",
-              file=sys.stderr)
-    out["echo_bot"] = await bench_echo(args.updates, args.warmup)
+            print(f"postgresql: {_brief(out['postgresql'])}", file=sys.stderr)
+    again = await bench_echo(args.updates, args.warmup)
+    out["echo_bot"] = max(echo, again, key=lambda e: e["updates_per_s"])
     print(f"echo bot: {json.dumps(out['echo_bot'])}", file=sys.stderr)
+    for name in ("sqlite", "postgresql"):
+        if "updates_per_s" in out[name]:
+            out[name]["ratio_to_echo"] = round(out[name]["updates_per_s"] / out["echo_bot"]["updates_per_s"], 3)
+    out["machine"]["load_average_1m_end"] = round(os.getloadavg()[0], 2)
     out["target"] = TARGET
-    out["target_met"] = {
-        "sqlite_p99": out["sqlite"]["p99_ms"] < TARGET["sqlite_p99_ms_under"],
-        "sqlite_updates_per_s": out["sqlite"]["updates_per_s"] >= TARGET["updates_per_s_at_least"],
-    }
+    met = {"sqlite_ratio_to_echo": out["sqlite"]["ratio_to_echo"] >= TARGET["sqlite_ratio_to_echo_at_least"],
+           "sqlite_p99": out["sqlite"]["p99_ms"] <= TARGET["sqlite_p99_ms_at_most"]}
+    if "ratio_to_echo" in out["postgresql"]:
+        met["postgresql_ratio_to_echo"] = \
+            out["postgresql"]["ratio_to_echo"] >= TARGET["postgresql_ratio_to_echo_at_least"]
+    out["target_met"] = met
     return out
 
 
@@ -300,9 +526,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--updates", type=int, default=1500, help="measured updates per database")
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="share of a district to load (1: 10,000 volunteers, 1,000,000 transfers, 200,000 logs)")
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    print(json.dumps(asyncio.run(run(args)), ensure_ascii=False))
+    out = asyncio.run(run(args))
+    print(json.dumps(out, ensure_ascii=False))
+    failed = [name for name in ("sqlite", "postgresql")
+              if out[name].get("failures") or out[name].get("notifications_waiting")]
+    if failed:
+        print(f"updates that did not get their reply, or notifications left unsent: {', '.join(failed)}",
+              file=sys.stderr)
+        return 1
     return 0

@@ -21,7 +21,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock, Month
-from bot.db import Database, claim
+from bot.db import Database, claim, reads
 from bot.errors import InvalidInput, NotAllowed
 from bot.i18n import render
 from bot.services.reports import Column, Sheet
@@ -237,6 +237,7 @@ class DeadlinesService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db, self.clock = db, clock
 
+    @reads
     def rule(self, community_id: int) -> DeadlineRule:
         with self.db.read() as session:
             return rule_of(get_community(session, community_id))
@@ -271,6 +272,7 @@ class DeadlinesService:
 
         return self.db.transaction(work)
 
+    @reads
     def top_workers(self, person_id: int, community_id: int) -> tuple[str, list[TopWorker]]:
         """This month's workers by decisions made on time, the top only; for any member."""
         with self.db.read() as session:

@@ -7,7 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, select
+from datetime import datetime
+
+from sqlalchemy import and_, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
@@ -17,14 +19,39 @@ from models import ActingFor, DialogState, Identity, Membership, Person
 
 
 @dataclass(frozen=True)
+class Who:
+    """The person as a turn needs them (plain values: no ORM object to track)."""
+
+    id: int
+    display_name: str
+    locale: str
+    community_id: int | None
+    is_admin: bool
+
+
+@dataclass(frozen=True)
+class Channel:
+    id: int
+    chat_id: str | None
+
+
+@dataclass(frozen=True)
+class Saved:
+    flow: str
+    step: str
+    data: dict[str, Any]
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
 class Loaded:
     """Unconfirmed volunteers act as residents until confirmed (`confirmed`)."""
 
-    person: Person
-    identity: Identity
+    person: Who
+    identity: Channel
     role: str | None
     confirmed: bool | None
-    state: DialogState | None
+    state: Saved | None
     relative: Relative | None  # the relative the person acts for, re-checked now
 
 
@@ -35,20 +62,16 @@ class DialogStates:
     @reads
     def load(self, channel: str, external_id: str) -> Loaded | None:
         with self.db.read() as session:
-            row = session.execute(
-                select(Identity, Person, Membership.role, Membership.confirmed, DialogState, ActingFor.relative_id)
-                .join(Person, Person.id == Identity.person_id)
-                .outerjoin(Membership, and_(Membership.person_id == Person.id,
-                                            Membership.community_id == Person.community_id))
-                .outerjoin(DialogState, DialogState.identity_id == Identity.id)
-                .outerjoin(ActingFor, ActingFor.person_id == Person.id)
-                .where(Identity.channel == channel, Identity.external_id == external_id)
-            ).first()
+            # Through the connection: a plain row, without the ORM session's execute machinery.
+            row = session.connection().execute(_LOAD, {"channel": channel, "external_id": external_id}).first()
             if row is None:
                 return None
-            identity, person, role, confirmed, state, relative_id = row
-            relative = None if relative_id is None else self.family.acting_for(session, person.id, relative_id)
-        return Loaded(person, identity, role, confirmed, state, relative)
+            (person_id, name, locale, community_id, is_admin, identity_id, chat_id, role, confirmed,
+             flow, step, data, updated_at, relative_id) = row
+            relative = None if relative_id is None else self.family.acting_for(session, person_id, relative_id)
+        state = None if updated_at is None else Saved(flow, step, data, updated_at)
+        return Loaded(Who(person_id, name, locale, community_id, is_admin), Channel(identity_id, chat_id),
+                      role, confirmed, state, relative)
 
     def save(self, identity_id: int, state: dict[str, Any] | None,
              settle: Callable[[Session], None] | None = None) -> None:
@@ -71,3 +94,17 @@ class DialogStates:
             )
 
         self.db.transaction(work)
+
+
+# Built once, run on every turn: plain columns, so no ORM objects are made and tracked.
+_LOAD = (
+    select(Person.id, Person.display_name, Person.locale, Person.community_id, Person.is_admin, Identity.id,
+           Identity.chat_id, Membership.role, Membership.confirmed, DialogState.flow, DialogState.step,
+           DialogState.data, DialogState.updated_at, ActingFor.relative_id)
+    .select_from(Identity)
+    .join(Person, Person.id == Identity.person_id)
+    .outerjoin(Membership, and_(Membership.person_id == Person.id, Membership.community_id == Person.community_id))
+    .outerjoin(DialogState, DialogState.identity_id == Identity.id)
+    .outerjoin(ActingFor, ActingFor.person_id == Person.id)
+    .where(Identity.channel == bindparam("channel"), Identity.external_id == bindparam("external_id"))
+)

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.db import Database, claim
+from bot.db import Database, claim, reads
 from bot.errors import InvalidInput
 from bot.services.access import get_community, require_role
 from bot.services.audit import audit
@@ -98,10 +98,12 @@ class ExpiryService:
 
         self.db.transaction(work)
 
+    @reads
     def months(self, community_id: int) -> int | None:
         with self.db.read() as session:
             return (get_community(session, community_id)).points_expire_months
 
+    @reads
     def next_for(self, person_id: int, community_id: int) -> Expiring | None:
         """What /balance shows: None when the community keeps points forever."""
         with self.db.read() as session:

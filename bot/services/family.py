@@ -11,7 +11,7 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.db import Database
+from bot.db import Database, reads
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.services.access import get_person, require_role, role_in
 from bot.services.audit import audit
@@ -197,6 +197,7 @@ class FamilyService:
 
         return self.db.transaction(work)
 
+    @reads
     def links(self, person_id: int) -> list[LinkView]:
         """The person's links, as the member and as the relative."""
         with self.db.read() as session:
@@ -214,6 +215,7 @@ class FamilyService:
 
     # --- acting for a relative ---------------------------------------------------------------
 
+    @reads
     def linked_relative(self, person_id: int, name: str, *, either_way: bool = False) -> int | None:
         """The relative `name` (the name shown, the real name, or `#12`) among the person's links;
         `either_way` also finds the members linked to the person (family for a gift)."""

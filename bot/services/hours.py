@@ -5,16 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import and_, bindparam, case, func, select, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.db import Database
+from bot.db import Database, reads
 from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, LooksRepeated, NotAllowed, NotFound
 from bot.services.access import check_role, effective_role, require_role, role_in
 from bot.services.ledger import Ledger, Ref
 from bot.services.notify import notify, notify_workers
+from bot.services.reference import ReferenceCache
 from bot.i18n import hours
 from bot.settings import Settings
 from models import Community, Membership, Person, ServiceCategory, ServiceLog
@@ -94,15 +95,24 @@ class Category:
 class HoursService:
     def __init__(self, db: Database, settings: Settings, clock: Clock, ledger: Ledger) -> None:
         self.db, self.settings, self.clock, self.ledger = db, settings, clock, ledger
+        self.reference = ReferenceCache()
 
-    def categories(self, community_id: int) -> list[Category]:
+    async def categories(self, community_id: int) -> list[Category]:
+        """The community's active categories, in order. Kept in the process (`reference`), so
+        a step-by-step flow asking at three steps reads them once and hands off to no database
+        thread while they are fresh."""
+        kept = self.reference.get("categories", community_id)
+        if kept is None:
+            kept = await self.db.run(self.load_categories, community_id, reads=True)
+        return list(kept)
+
+    @reads
+    def load_categories(self, community_id: int) -> tuple[Category, ...]:
         with self.db.read() as session:
-            rows = session.scalars(
-                select(ServiceCategory)
-                .where(ServiceCategory.community_id == community_id, ServiceCategory.active.is_(True))
-                .order_by(ServiceCategory.position, ServiceCategory.id)
-            )
-            return [Category(c.id, c.name, c.name_en, c.points_per_hour) for c in rows]
+            rows = session.execute(_CATEGORIES, {"community_id": community_id}).all()
+        found = tuple(Category(*row) for row in rows)
+        # A community without categories yet (being set up) is not kept: its first ones show at once.
+        return self.reference.put("categories", community_id, found) if found else found
 
     # --- submitting -------------------------------------------------------------------------
 
@@ -216,17 +226,9 @@ class HoursService:
         # (which then sees any submission committed meanwhile), so two submissions at once cannot
         # both fit under the day limit on PostgreSQL. SQLite's BEGIN IMMEDIATE already serialises
         # writers; it ignores FOR UPDATE.
-        found = (session.execute(
-            select(Person.is_admin, Membership.role, Membership.confirmed, _NAME, Community.id, Community.timezone,
-                   ServiceCategory.community_id, ServiceCategory.active, ServiceCategory.points_per_hour,
-                   ServiceCategory.name, ServiceCategory.name_en)
-            .select_from(Person)
-            .outerjoin(Membership, and_(Membership.person_id == Person.id, Membership.community_id == community_id))
-            .outerjoin(Community, Community.id == community_id)
-            .outerjoin(ServiceCategory, ServiceCategory.id == category_id)
-            .where(Person.id == person_id)
-            .with_for_update(of=Person)
-        )).first()
+        found = session.execute(
+            _NEW_LOG_CHECKS, {"person_id": person_id, "community_id": community_id, "category_id": category_id}
+        ).first()
         if found is None:
             raise NotFound("error.no_person")
         (is_admin, role, confirmed, person_name, community, tz, category_community, active, points_per_hour,
@@ -340,14 +342,7 @@ class HoursService:
     def _decidable(self, session: Session, worker_id: int, log_id: int, *, vouched: bool = False) -> LogView:
         """The log as it is before the decision, and the worker's right to decide it: one query.
         Nobody decides their own hours, nor (four eyes) hours they recorded for a worker."""
-        actor = aliased(Person)
-        found = (session.execute(
-            _VIEW.add_columns(actor.id, actor.is_admin, Membership.role, Membership.confirmed, ServiceLog.submitted_by_id)
-            .outerjoin(actor, actor.id == worker_id)
-            .outerjoin(Membership, and_(Membership.person_id == worker_id,
-                                        Membership.community_id == ServiceLog.community_id))
-            .where(ServiceLog.id == log_id)
-        )).first()
+        found = session.execute(_DECIDABLE, {"worker_id": worker_id, "log_id": log_id}).first()
         if found is None:
             raise NotFound("error.no_log", log=log_id)
         log, (actor_id, is_admin, role, confirmed, submitted_by) = LogView(*found[:_VIEW_WIDTH]), found[_VIEW_WIDTH:]
@@ -368,6 +363,7 @@ class HoursService:
 
     # --- reading ----------------------------------------------------------------------------
 
+    @reads
     def pending(self, worker_id: int, community_id: int, limit: int = 50) -> list[LogView]:
         """Logs waiting for a decision, oldest first (上不过午，下不过夜)."""
         with self.db.read() as session:
@@ -376,6 +372,7 @@ class HoursService:
                 ServiceLog.community_id == community_id, ServiceLog.status == "pending"
             ).order_by(ServiceLog.created_at, ServiceLog.id).limit(limit))
 
+    @reads
     def logs_of(
         self, person_id: int, community_id: int, status: str | None = None, limit: int = 20, offset: int = 0,
     ) -> list[LogView]:
@@ -386,6 +383,7 @@ class HoursService:
         with self.db.read() as session:
             return _views(session, stmt.order_by(ServiceLog.id.desc()).offset(offset).limit(limit))
 
+    @reads
     def get(self, viewer_id: int, log_id: int) -> LogView:
         """One log, for its volunteer or a worker of its community: the id comes from the chat."""
         with self.db.read() as session:
@@ -397,7 +395,7 @@ class HoursService:
     def _by_request_key(self, session: Session, request_key: str | None) -> LogView | None:
         if not request_key:
             return None
-        log_id = session.scalar(select(ServiceLog.id).where(ServiceLog.request_key == request_key))
+        log_id = session.scalar(_BY_REQUEST_KEY, {"request_key": request_key})
         return None if log_id is None else self._view(session, log_id)
 
     @staticmethod
@@ -421,6 +419,12 @@ _VIEW = (
     .join(ServiceCategory, ServiceCategory.id == ServiceLog.category_id)
 )
 _VIEW_WIDTH = len(_VIEW.selected_columns)
+# Built once: a Category's fields, in order.
+_CATEGORIES = (
+    select(ServiceCategory.id, ServiceCategory.name, ServiceCategory.name_en, ServiceCategory.points_per_hour)
+    .where(ServiceCategory.community_id == bindparam("community_id"), ServiceCategory.active.is_(True))
+    .order_by(ServiceCategory.position, ServiceCategory.id)
+)
 
 
 def _views(session: Session, stmt) -> list[LogView]:  # noqa: ANN001 - a select of _VIEW
@@ -436,3 +440,30 @@ def _about(log: LogView) -> dict[str, object]:
     """What a notice about a log names, so the volunteer knows which one it is."""
     return {"category": {"zh-CN": log.category, "en": log.category_en}, "date": log.service_date.isoformat(),
             "hours": hours(log.minutes)}
+
+
+# Built once; a call only binds its values.
+_BY_REQUEST_KEY = select(ServiceLog.id).where(ServiceLog.request_key == bindparam("request_key"))
+# Who submits, their role, the community's zone and the category: one statement. The person row is
+# locked (see _new_log).
+_NEW_LOG_CHECKS = (
+    select(Person.is_admin, Membership.role, Membership.confirmed, _NAME, Community.id, Community.timezone,
+           ServiceCategory.community_id, ServiceCategory.active, ServiceCategory.points_per_hour,
+           ServiceCategory.name, ServiceCategory.name_en)
+    .select_from(Person)
+    .outerjoin(Membership, and_(Membership.person_id == Person.id,
+                                Membership.community_id == bindparam("community_id")))
+    .outerjoin(Community, Community.id == bindparam("community_id"))
+    .outerjoin(ServiceCategory, ServiceCategory.id == bindparam("category_id"))
+    .where(Person.id == bindparam("person_id"))
+    .with_for_update(of=Person)
+)
+_ACTOR = aliased(Person)
+# The log as it is before a decision, and the deciding worker's right to decide it.
+_DECIDABLE = (
+    _VIEW.add_columns(_ACTOR.id, _ACTOR.is_admin, Membership.role, Membership.confirmed, ServiceLog.submitted_by_id)
+    .outerjoin(_ACTOR, _ACTOR.id == bindparam("worker_id"))
+    .outerjoin(Membership, and_(Membership.person_id == bindparam("worker_id"),
+                                Membership.community_id == ServiceLog.community_id))
+    .where(ServiceLog.id == bindparam("log_id"))
+)

@@ -303,6 +303,7 @@ class InboxService:
         if event is not None:
             event.set()
 
+    @reads
     def result(self, channel: str, platform_id: str) -> Result | None:
         with self.db.read() as session:
             row = (session.execute(
@@ -377,6 +378,7 @@ class InboxService:
 
     # --- for operators ------------------------------------------------------------------------
 
+    @reads
     def parked(self, limit: int = 100) -> list[Parked]:
         with self.db.read() as session:
             rows = (session.execute(

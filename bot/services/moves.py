@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.db import Database
+from bot.db import Database, reads
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.services.access import get_person, require_role, role_in
 from bot.services.audit import audit
@@ -178,6 +178,7 @@ class MovesService:
 
         return self.db.transaction(work)
 
+    @reads
     def waiting(self, worker_id: int, community_id: int) -> list[MoveView]:
         """Moves waiting for a worker of this community: out of it to approve, into it to accept."""
         with self.db.read() as session:
@@ -188,6 +189,7 @@ class MovesService:
             )).order_by(CommunityMove.id))
             return [_view(session, i) for i in ids]
 
+    @reads
     def mine(self, person_id: int) -> MoveView | None:
         with self.db.read() as session:
             move_id = session.scalar(

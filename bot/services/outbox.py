@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import aliased
 
 from bot.clock import Clock
-from bot.db import Database
+from bot.db import Database, reads
 from bot.i18n import Text
 from bot.services.delivery import MAX_TRIES, Outcome, Retry, Sent, Unreachable, backoff
 from models import Identity, InboxEntry, Notification, Person
@@ -232,6 +232,7 @@ class OutboxService:
 
     # --- for operators ------------------------------------------------------------------------
 
+    @reads
     def parked(self, limit: int = 100) -> list[ParkedNotification]:
         with self.db.read() as session:
             rows = (session.execute(

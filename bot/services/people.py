@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock, CommunityClock
@@ -17,6 +17,7 @@ from bot.services.access import effective_role, get_community, get_person, requi
 from bot.services.audit import audit
 from bot.services.ledger import Ledger
 from bot.services.notify import notify, notify_workers
+from bot.services.reference import ReferenceCache
 from bot.settings import Settings
 from models import Community, Identity, InviteCode, Membership, Person, ServiceCategory
 
@@ -102,6 +103,7 @@ def clean_name(raw: str) -> str:
 class PeopleService:
     def __init__(self, db: Database, settings: Settings, clock: Clock, ledger: Ledger) -> None:
         self.db, self.settings, self.clock, self.ledger = db, settings, clock, ledger
+        self.reference = ReferenceCache()  # nothing here changes a community's zone once made
 
     # --- identities -------------------------------------------------------------------------
 
@@ -174,27 +176,36 @@ class PeopleService:
             return [Found(pid, shown, None) for pid, shown in rows]
         return []
 
+    @reads
     def name_of(self, person_id: int) -> str:
         """The name workers know a person by: the registered real name when there is one."""
         with self.db.read() as session:
             person = get_person(session, person_id)
             return person.real_name or person.display_name
 
+    @reads
     def people_named(self, community_id: int, name: str, *, anyone_by_handle: bool = False) -> list[Found]:
         with self.db.read() as session:
             return self.find(session, community_id, name, anyone_by_handle=anyone_by_handle)
 
     # --- communities ------------------------------------------------------------------------
 
-    @reads
-    def clock_of(self, community_id: int) -> CommunityClock:
+    async def clock_of(self, community_id: int) -> CommunityClock:
         """The community's calendar: a flow reads "today" in the community's zone, as the
-        services that check its dates do, not in the zone the bot runs in."""
+        services that check its dates do, not in the zone the bot runs in. The zone is reference
+        data, kept in the process (bot.services.reference): no hand-off while it is fresh."""
+        timezone = self.reference.get("timezone", community_id)
+        if timezone is None:
+            timezone = await self.db.run(self.timezone_of, community_id, reads=True)
+        return self.clock.community(timezone)
+
+    @reads
+    def timezone_of(self, community_id: int) -> str:
         with self.db.read() as session:
-            timezone = session.scalar(select(Community.timezone).where(Community.id == community_id))
+            timezone = session.scalar(_TIMEZONE, {"community_id": community_id})
         if timezone is None:
             raise NotFound("error.no_community")
-        return self.clock.community(timezone)
+        return self.reference.put("timezone", community_id, timezone)
 
     def community_name(self, community_id: int) -> str:
         with self.db.read() as session:
@@ -330,6 +341,7 @@ class PeopleService:
 
         return self.db.transaction(work)
 
+    @reads
     def awaiting_confirmation(self, worker_id: int, community_id: int, limit: int = 1000) -> list[Waiting]:
         """Registered volunteers a worker has not confirmed yet, longest waiting first."""
         with self.db.read() as session:
@@ -402,6 +414,7 @@ class PeopleService:
 
         return self.db.transaction(work)
 
+    @reads
     def communities(self, person_id: int) -> list[str]:
         """Names of the communities the person may switch to."""
         with self.db.read() as session:
@@ -420,6 +433,7 @@ class PeopleService:
 
         self.db.transaction(work)
 
+    @reads
     def membership(self, person_id: int, community_id: int) -> Member | None:
         with self.db.read() as session:
             found = self._membership(session, person_id, community_id)
@@ -448,3 +462,6 @@ class PeopleService:
 
 def _member(m: Membership, invited_as: str | None = None) -> Member:
     return Member(m.person_id, m.community_id, m.role, m.confirmed, invited_as)
+
+
+_TIMEZONE = select(Community.timezone).where(Community.id == bindparam("community_id"))

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.db import Database
+from bot.db import Database, reads
 from bot.errors import IdempotencyConflict, NotAllowed
 from bot.services.access import get_person, require_role, role_in
 from bot.services.audit import audit
@@ -37,29 +37,23 @@ class PointsService:
     def __init__(self, db: Database, clock: Clock, ledger: Ledger) -> None:
         self.db, self.clock, self.ledger = db, clock, ledger
 
+    @reads
     def balance(self, person_id: int, community_id: int) -> Balance:
         with self.db.read() as session:
             return self.ledger.balance(session, community_id, person_id)
 
+    @reads
     def history(self, person_id: int, community_id: int, page: int = 0, page_size: int = 10) -> tuple[list[HistoryLine], bool]:
         """A page of the person's points history, each entry with what it was for."""
         with self.db.read() as session:
             items, more = self.ledger.history(session, community_id, person_id, page=page, page_size=page_size)
-            logs = {row.id: row for row in (session.execute(
-                select(ServiceLog.id, ServiceCategory.name, ServiceCategory.name_en, ServiceLog.service_date,
-                       ServiceLog.minutes)
-                .join(ServiceCategory, ServiceCategory.id == ServiceLog.category_id)
-                .where(ServiceLog.id.in_(_refs(items, "log")))
-            )).all()}
-            goods = {row.id: row for row in (session.execute(
-                select(Redemption.id, ShopItem.name, Redemption.quantity)
-                .join(ShopItem, ShopItem.id == Redemption.item_id)
-                .where(Redemption.id.in_(_refs(items, "redemption")))
-            )).all()}
-            people = dict((session.execute(
-                select(Person.id, func.coalesce(Person.real_name, Person.display_name))
-                .where(Person.id.in_({i.counterpart_id for i in items if i.counterpart_id}))
-            )).all())
+            # Only the lookups this page needs (most pages are earnings only): a statement each.
+            conn = session.connection()
+            log_ids, goods_ids = _refs(items, "log"), _refs(items, "redemption")
+            people_ids = {i.counterpart_id for i in items if i.counterpart_id}
+            logs = {row.id: row for row in conn.execute(_LOGS, {"ids": list(log_ids)})} if log_ids else {}
+            goods = {row.id: row for row in conn.execute(_GOODS, {"ids": list(goods_ids)})} if goods_ids else {}
+            people = dict(conn.execute(_PEOPLE, {"ids": list(people_ids)}).all()) if people_ids else {}
         lines = []
         for i in items:
             log = logs.get(i.ref_id) if i.ref_type == "log" else None
@@ -156,3 +150,18 @@ class PointsService:
 
 def _refs(items: list[HistoryItem], ref_type: str) -> list[int]:
     return [i.ref_id for i in items if i.ref_type == ref_type and i.ref_id is not None]
+
+
+# What history lines were for, built once (`ids` expands to the page's ids).
+_LOGS = (
+    select(ServiceLog.id, ServiceCategory.name, ServiceCategory.name_en, ServiceLog.service_date, ServiceLog.minutes)
+    .join(ServiceCategory, ServiceCategory.id == ServiceLog.category_id)
+    .where(ServiceLog.id.in_(bindparam("ids", expanding=True)))
+)
+_GOODS = (
+    select(Redemption.id, ShopItem.name, Redemption.quantity)
+    .join(ShopItem, ShopItem.id == Redemption.item_id)
+    .where(Redemption.id.in_(bindparam("ids", expanding=True)))
+)
+_PEOPLE = select(Person.id, func.coalesce(Person.real_name, Person.display_name)).where(
+    Person.id.in_(bindparam("ids", expanding=True)))

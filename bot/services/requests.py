@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import aliased
 
 from bot.clock import Clock, Month
-from bot.db import Database, claim
+from bot.db import Database, claim, reads
 from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, NotAllowed, NotFound
 from bot.i18n import T, Text, hours as _hours, render
 from bot.services.audit import audit
@@ -606,6 +606,7 @@ class RequestsService:
 
     # --- reading ----------------------------------------------------------------------------
 
+    @reads
     def board(
         self, viewer_id: int, community_id: int, *, filters: tuple[str, ...] = (), page: int = 0, page_size: int = 8,
     ) -> Board:
@@ -644,6 +645,7 @@ class RequestsService:
             raise NotFound("error.no_person")
         check_role(found.is_admin, effective_role(found.role, found.confirmed), "resident")
 
+    @reads
     def mine(self, person_id: int, community_id: int, limit: int = 15) -> list[RequestView]:
         """Requests the person asked for, posted or took; newest first."""
         with self.db.read() as session:
@@ -653,12 +655,14 @@ class RequestsService:
             )).order_by(ServiceRequest.id.desc()).limit(limit)
             return _views(session, stmt, address=True)
 
+    @reads
     def waiting(self, worker_id: int, community_id: int) -> list[RequestView]:
         """What waits for a worker (see `waiting_for_workers`), for /pending."""
         with self.db.read() as session:
             require_role(session, worker_id, community_id, "worker")
             return waiting_for_workers(session, community_id, self.clock.now())
 
+    @reads
     def get(self, viewer_id: int, request_id: int) -> RequestView:
         with self.db.read() as session:
             view = _view(session, request_id, viewer_id)
@@ -668,6 +672,7 @@ class RequestsService:
                     raise NotFound("error.no_request", id=f"Q{request_id}")
             return view
 
+    @reads
     def grids(self, community_id: int) -> list[tuple[int, str]]:
         with self.db.read() as session:
             return [(gid, name) for gid, name in session.execute(

@@ -14,7 +14,7 @@ from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock, Month
-from bot.db import Database
+from bot.db import Database, reads
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.i18n import render
 from bot.services.access import get_community, get_person, require_role, role_in
@@ -141,6 +141,7 @@ class TeamsService:
 
         return self.db.transaction(work)
 
+    @reads
     def tags_of(self, viewer_id: int, community_id: int, person_id: int) -> list[TagView]:
         """A member's tags: for themselves, or for a worker of the community."""
         with self.db.read() as session:
@@ -152,6 +153,7 @@ class TeamsService:
                 .order_by(PersonTag.id))
             return [TagView(t, s) for t, s in rows]
 
+    @reads
     def tag_counts(self, worker_id: int, community_id: int) -> list[TagCount]:
         """Every tag of the community with how many carry it and how many agreed to be shown;
         the default tags first, even when nobody carries them yet."""
@@ -242,12 +244,14 @@ class TeamsService:
 
         return self.db.transaction(work)
 
+    @reads
     def teams(self, viewer_id: int, community_id: int) -> list[TeamView]:
         with self.db.read() as session:
             require_role(session, viewer_id, community_id, "resident")
             teams = session.scalars(select(Team).where(Team.community_id == community_id).order_by(Team.id))
             return [_team_view(session, t) for t in teams]
 
+    @reads
     def team(self, viewer_id: int, community_id: int, name: str) -> TeamView:
         with self.db.read() as session:
             require_role(session, viewer_id, community_id, "resident")
@@ -309,6 +313,7 @@ class TeamsService:
 
         return self.db.transaction(work)
 
+    @reads
     def star_lists(self, viewer_id: int, community_id: int) -> tuple[list[str], list[str]]:
         """The chosen lists, and every list the community could choose."""
         with self.db.read() as session:
