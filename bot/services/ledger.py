@@ -162,8 +162,10 @@ def _history_statement():  # noqa: ANN202 - a Select
     account, reach = bindparam("account"), bindparam("reach", type_=Integer)
 
     def side(column, sign: int):  # noqa: ANN001, ANN202
+        # "Not a resolution" as an expression, not `pending_id IS NULL`: with statistics SQLite
+        # would otherwise walk the unique pending_id index over every entry's NULL.
         return select(_transfers.c.id, literal(sign).label("sign")).where(
-            column == account, _transfers.c.pending_id.is_(None)
+            column == account, func.coalesce(_transfers.c.pending_id, 0) == 0
         ).order_by(_transfers.c.id.desc()).limit(reach).subquery()
 
     credits, debits = side(_transfers.c.credit_account_id, 1), side(_transfers.c.debit_account_id, -1)
