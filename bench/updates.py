@@ -99,7 +99,8 @@ class StatementCounter:
     """Every statement sent to the database on the given engines: what SQLAlchemy executes, plus
     the transaction statements it does not show as cursor executions (BEGIN, COMMIT, ROLLBACK).
     SQLite's writer sends BEGIN IMMEDIATE from its own begin listener (bot.db), which the begin
-    event counts; SQLite's readers run in driver autocommit, so their begin/rollback send nothing."""
+    event counts; the readers (both databases) run in driver autocommit, so their begin/rollback
+    send nothing."""
 
     def __init__(self) -> None:
         self.sent = 0
@@ -116,7 +117,9 @@ class StatementCounter:
                 event.listen(engine, name, self._transaction(name.upper()))
 
     def _transaction(self, verb: str) -> Any:
-        def counted(_conn: Any) -> None:
+        def counted(conn: Any) -> None:
+            if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+                return  # PostgreSQL's readers: the driver sends no BEGIN, COMMIT or ROLLBACK
             self.sent += 1
             self.by_verb[verb] += 1
 
@@ -254,8 +257,8 @@ class Driver:
         dialogs.handle = timed
         db = self.services.db
         self.counter.watch(db.engine, sends_transaction_statements=True)
-        if db.read_engine is not db.engine:
-            self.counter.watch(db.read_engine, sends_transaction_statements=not db.sqlite)
+        if db.sqlite:  # PostgreSQL's reader is the writer's engine with options: its events are the writer's
+            self.counter.watch(db.read_engine, sends_transaction_statements=False)
 
     def reset(self) -> None:
         self.latencies.clear()

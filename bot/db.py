@@ -132,7 +132,9 @@ class Database:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="db-writer")
             self._readers = ThreadPoolExecutor(2, thread_name_prefix="db-reader")
         else:
-            self.read_engine = self.engine
+            # Reads in autocommit: no BEGIN and ROLLBACK around them (two round trips a read);
+            # each statement sees what is committed, as SQLite's readers do.
+            self.read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
             self._writer = self._readers = ThreadPoolExecutor(
                 self.engine.pool.size(), thread_name_prefix="db")  # type: ignore[attr-defined]
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
@@ -182,7 +184,7 @@ class Database:
 
     def _dispose(self) -> None:
         self.engine.dispose()
-        if self.read_engine is not self.engine:
+        if self.sqlite:  # PostgreSQL's reader shares the writer's pool
             self.read_engine.dispose()
 
 
