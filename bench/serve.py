@@ -28,9 +28,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
 
 from bench.common import asyncpg_dsn, check, emit, machine, postgres_url
 from bench.updates import percentile
@@ -39,7 +41,8 @@ TOKEN = "123:bench"
 SECRET = "bench-secret"
 ROOT = Path(__file__).resolve().parent.parent
 MIX = (("/balance", 50), ("/log", 30), ("/history", 20))
-# A one-line /log never repeats a category and duration of the same day (a repeat asks first).
+# A one-line /log never repeats a category and duration of the same day (a repeat asks first),
+# and a day gets at most 9 hours (the cap is 16): each day takes 2 × 12 logs, then the day before.
 CATEGORIES = ("探访", "助餐", "助洁", "助医", "助急", "助乐", "家政", "培训辅导", "咨询", "义务维修", "治安巡逻", "纠纷调解")
 
 
@@ -47,7 +50,9 @@ LOGS: dict[int, int] = {}  # person → one-line logs sent so far
 
 
 def log_line(n: int) -> str:
-    return f"/log {15 * (1 + (n // len(CATEGORIES)) % 3)}m {CATEGORIES[n % len(CATEGORIES)]} bench"
+    day, k = divmod(n, 2 * len(CATEGORIES))
+    on = datetime.now(ZoneInfo("Asia/Shanghai")).date() - timedelta(days=day)  # the seeded community's zone
+    return f"/log {15 * (1 + k // len(CATEGORIES))}m {CATEGORIES[k % len(CATEGORIES)]} {on.isoformat()} bench"
 
 
 class BotAPI:
