@@ -273,8 +273,9 @@ async def history(ctx: Context, args: str) -> list[Reply]:
     items, more = await ctx.services.points.history(ctx.actor.person_id, ctx.community_id, page=page, page_size=PAGE)
     if not items:
         return [reply("history.empty" if page == 0 else "history.no_more")]
+    clock = await ctx.services.people.clock_of(ctx.community_id)  # dates as the community reads them
     lines = [
-        T("history.line", date=i.created_at.astimezone(ctx.services.settings.tz).date(), what=_what(ctx, i),
+        T("history.line", date=clock.date_of(i.created_at), what=_what(ctx, i),
           delta=f"{i.delta:+d}", phase=T(f"phase.{i.phase}"))
         for i in items
     ]

@@ -203,9 +203,10 @@ async def pending_redemptions(ctx: Context) -> list[Reply]:
     """Redemptions waiting for a decision, shown in /pending beside the hour logs."""
     waiting = await ctx.services.shop.pending(ctx.actor.person_id, ctx.community_id, limit=MOST)
     mark = await deadline_marker(ctx)
+    clock = await ctx.services.people.clock_of(ctx.community_id)
     return [
         Reply(mark(T("shop.pending_line", id=f"R{r.id}", name=r.person_name, item=r.item_name, quantity=r.quantity,
-                     total=r.total, date=r.created_at.astimezone(ctx.services.settings.tz).date()), r.created_at),
+                     total=r.total, date=clock.date_of(r.created_at)), r.created_at),
               (option(f"/approve_order R{r.id}", "pending.approve"),
                option(f"/reject_order R{r.id}", "pending.reject")),
               columns=2)

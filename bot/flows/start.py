@@ -184,9 +184,10 @@ async def _confirm_volunteers(ctx: Context, person_ids: list[int]) -> list[Reply
 async def waiting_volunteers(ctx: Context) -> list[Reply]:
     """Registered volunteers waiting for a worker, listed in /pending with a confirm button."""
     waiting = await ctx.services.people.awaiting_confirmation(ctx.actor.person_id, ctx.community_id, limit=MOST)
+    clock = await ctx.services.people.clock_of(ctx.community_id)
     return [
         Reply(T("confirm.pending_line", id=f"V{w.person_id}", name=w.name, phone=w.phone or "—",
-                date=w.joined_at.astimezone(ctx.services.settings.tz).date()),
+                date=clock.date_of(w.joined_at)),
               (option(f"/confirm V{w.person_id}", "confirm.button"),))
         for w in waiting
     ]

@@ -61,3 +61,14 @@ async def test_the_same_moment_is_a_day_later_in_a_community_in_shanghai(
     await volunteer.say("/log 2h 1")
     assert volunteer.keys() == ["log.submitted"]
     assert _dates(services, world.volunteers[1]) == [date(2026, 11, 20)]
+
+
+async def test_history_dates_are_the_community_s(
+    services: Services, clock: FixedClock, world: World, chat,  # noqa: ANN001
+) -> None:
+    await _move_to_new_york(services, world.community_id)
+    clock.at = datetime(2026, 11, 19, 20, 0, tzinfo=NEW_YORK).astimezone(UTC)  # the 20th in Shanghai
+    await services.points.adjust(world.admin, world.community_id, world.volunteers[0], 5, "thanks", key="ny-adjust")
+    volunteer = chat("volunteer1")
+    page = await volunteer.say("/history")
+    assert "2026-11-19" in page and "2026-11-20" not in page
