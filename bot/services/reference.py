@@ -7,12 +7,12 @@ Freshness across processes: a short time to live, not a version column. A stale 
 offer a category another process has just changed, and every write re-checks the category inside
 its own transaction (active, of this community), so the worst case is a friendly refusal for a
 few seconds, not a wrong row. A version column would cost a migration and a read on every use,
-which is what the cache is there to save. This process's own changes forget the entry at once.
+which is what the cache is there to save. Nothing in the bot changes either once a community is
+made (its categories come with it); a change by hand in the database shows within the TTL.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -27,7 +27,6 @@ class ReferenceCache:
     def __init__(self, ttl: float = TTL, now: Callable[[], float] = time.monotonic) -> None:
         self.ttl, self._now = ttl, now
         self._kept: dict[tuple[str, int], tuple[float, Any]] = {}
-        self._lock = threading.Lock()
 
     def get(self, kind: str, community_id: int) -> Any | None:
         found = self._kept.get((kind, community_id))
@@ -36,15 +35,5 @@ class ReferenceCache:
         return found[1]
 
     def put(self, kind: str, community_id: int, value: Any) -> Any:
-        with self._lock:
-            self._kept[(kind, community_id)] = (self._now() + self.ttl, value)
+        self._kept[(kind, community_id)] = (self._now() + self.ttl, value)
         return value
-
-    def forget(self, community_id: int | None = None) -> None:
-        """After this process changed a community's reference data (None: every community)."""
-        with self._lock:
-            if community_id is None:
-                self._kept.clear()
-            else:
-                for key in [k for k in self._kept if k[1] == community_id]:
-                    del self._kept[key]
