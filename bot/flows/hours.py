@@ -352,9 +352,7 @@ async def _approve_logs(ctx: Context, ids: list[int]) -> list[Reply]:
 
 async def _reject_log(ctx: Context, log_id: int, reason: str) -> list[Reply]:
     if not reason:
-        log = await ctx.services.hours.get(ctx.actor.person_id, log_id)
-        if log.status != "pending":
-            raise DomainError("error.log_decided", log=log_id, status=log.status)
+        await ctx.services.hours.rejectable(ctx.actor.person_id, log_id)
         return _ask_reject_reason(ctx, log_id)
     return await _reject(ctx, log_id, reason)
 

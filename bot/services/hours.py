@@ -328,6 +328,16 @@ class HoursService:
 
         return self.db.transaction(work)
 
+    @reads
+    def rejectable(self, worker_id: int, log_id: int) -> LogView:
+        """What `reject` would refuse before it is given a reason, so a worker is not asked for
+        one in vain: the log must exist, be theirs to decide and still be pending."""
+        with self.db.read() as session:
+            log = self._decidable(session, worker_id, log_id)
+        if log.status != "pending":
+            raise AlreadyDecided("error.log_decided", log=log_id, status=log.status)
+        return log
+
     def approve_many(self, worker_id: int, log_ids: list[int]) -> tuple[list[Decision], list[tuple[int, str]]]:
         """Batch approval: each log in its own transaction, so one refusal does not hold up
         the rest. Returns the decisions and (log id, error key) for the refused ones."""

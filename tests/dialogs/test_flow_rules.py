@@ -219,3 +219,18 @@ async def test_another_communitys_worker_learns_nothing_of_a_log(services: Servi
     said = await other.say(f"/reject H{h}")  # without a reason the flow looks the log up first
     assert other.keys() == ["error.need_worker"] and "已通过" not in said and "志愿者" not in said
     assert await _status(services, h) == "approved"
+
+
+async def test_reject_without_a_reason_asks_only_when_the_service_would_take_it(
+    services: Services, world: World, chat,  # noqa: ANN001
+) -> None:
+    decided, open_ = await _logs(services, world, 2)
+    worker = chat("worker1")
+    await worker.say(f"/approve H{decided}")
+    await worker.say(f"/reject H{decided}")  # decided already: said at once, no reason asked for
+    assert worker.keys() == ["error.log_decided"]
+    outsider = chat("otherworker")  # a worker of another community
+    await outsider.say(f"/reject H{open_}")
+    assert outsider.keys() == ["error.need_worker"] and await _status(services, open_) == "pending"
+    await worker.say(f"/reject H{open_}")
+    assert worker.keys() == ["reject.ask_reason"]
