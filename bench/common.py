@@ -3,7 +3,6 @@ one JSON line every benchmark ends with."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import platform

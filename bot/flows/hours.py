@@ -10,7 +10,7 @@ from bot.dialogs.core import Context, Input, Option, Reply, command, option, rep
 from bot.dialogs.parse import (
     is_skip, is_yes, next_word, parse_duration, parse_int, read_date, read_duration, words as split_words,
 )
-from bot.errors import DomainError, InvalidInput, LooksRepeated, NotFound
+from bot.errors import InvalidInput, LooksRepeated, NotFound
 from bot.flows.common import person_arg, reason_step
 from bot.flows.decisions import MOST, Decider
 from bot.flows.deadlines import deadline_marker

@@ -70,10 +70,6 @@ class Report:
     def sheet(self, key: str) -> Sheet:
         return next(s for s in self.sheets if s.key == key)
 
-    @property
-    def chart(self) -> bytes | None:
-        return next((s.image for s in self.sheets if s.image), None)
-
 
 # A feature's sheet in the report (the supermarket's stock, the visits done against due…): it reads
 # inside the report's session and returns a Sheet, or None to add nothing; the list is
