@@ -97,8 +97,8 @@ def test_lovebank_run_plays_the_journey_over_http(bot_api: Any, tmp_path: Path) 
 
 
 def test_run_killed_right_after_fetching_loses_nothing_and_does_nothing_twice(bot_api: Any, tmp_path: Path) -> None:
-    """kill -9 within 50 ms after a getUpdates handed out a batch; the restarted process gets the
-    batch again (it was not confirmed) and the inbox knows what it already has."""
+    """kill -9 within 50 ms after a getUpdates handed out a batch; the restarted process gets again
+    whatever was not confirmed, and the inbox knows what it already has."""
     import asyncio
     import random
 
@@ -124,7 +124,10 @@ def test_run_killed_right_after_fetching_loses_nothing_and_does_nothing_twice(bo
     api.after_batch = crash
     first.popen.wait(timeout=WAIT)
     assert first.popen.returncode == -9 and sorted(fetched[0]) == sorted(pushed)
-    assert api.confirmed <= min(pushed)  # nothing of the batch was confirmed
+    # The bot asks for the next offset only once the batch is committed to its inbox, so what it
+    # confirmed before dying is stored. A fast bot may commit within the 50 ms, a slow one not.
+    stored = {int(p) for (p,) in query(url, "SELECT platform_id FROM inbox")}
+    assert {u for u in pushed if u < api.confirmed} <= stored
 
     second = start("run", tmp_path, "second", port, url)
     try:
