@@ -243,7 +243,7 @@ class TelegramChannel:
                 if caption is None:
                     await self.bot.send_message(delivery.address, text)
             else:
-                await self.bot.send_message(delivery.address, text)
+                await send_call(self.bot, {"method": "sendMessage", "params": {"chat_id": delivery.address, "text": text}})
         except TelegramError as exc:
             return outcome_of(exc)
         return Sent(1)
