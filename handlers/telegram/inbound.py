@@ -237,12 +237,11 @@ class TelegramChannel:
         except (KeyError, ValueError, IndexError) as exc:  # a broken catalogue entry will not mend itself
             return Failed(f"cannot render {delivery.text.key}: {exc}", final=True)
         try:
-            if POSTER in delivery.text.params:  # a star list: the poster, with the text as its caption
-                caption = text if len(text) <= CAPTION_LIMIT else None
+            poster = POSTER in delivery.text.params  # a star list: the poster, with the text as its caption
+            caption = text if poster and len(text) <= CAPTION_LIMIT else None
+            if poster:
                 await self.bot.send_photo(delivery.address, draw(delivery.text.params[POSTER]), caption=caption)
-                if caption is None:
-                    await self.bot.send_message(delivery.address, text)
-            else:
+            if caption is None:
                 await send_call(self.bot, {"method": "sendMessage", "params": {"chat_id": delivery.address, "text": text}})
         except TelegramError as exc:
             return outcome_of(exc)

@@ -22,7 +22,7 @@ TEXT_LIMIT = MessageLimit.MAX_TEXT_LENGTH
 CAPTION_LIMIT = MessageLimit.CAPTION_LENGTH
 # Calls are sent as the JSON they are stored as (`Bot.do_api_request`). The typed methods would
 # build objects from it again and decode the Message Telegram answers, which nothing here reads:
-# about 110 µs a call against 25 µs. python-telegram-bot warns when a typed method exists.
+# about 110 µs a call against 23 µs. python-telegram-bot warns when a typed method exists.
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.", category=PTBUserWarning)
 
 

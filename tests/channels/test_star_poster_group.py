@@ -7,7 +7,9 @@ from datetime import timedelta
 import pytest
 
 from bot.services import Services
+from handlers.telegram import inbound
 from handlers.telegram.notifications import deliver
+from handlers.telegram.offline import Call
 from tests.channels.conftest import ADMIN_ID
 from tests.channels.kit import Telegram, found_community, person_of, texts
 
@@ -16,7 +18,9 @@ pytestmark = pytest.mark.db
 GROUP = {"id": -100777, "type": "supergroup", "title": "阳光社区志愿者群"}
 
 
-async def test_the_group_gets_the_poster_with_the_list_as_caption(tg: Telegram, tg_services: Services) -> None:
+async def post_star_list(tg: Telegram, tg_services: Services) -> list[Call]:
+    """A community with an announcement group and one volunteer's hours last week; the weekly
+    star list posted and delivered: the calls that reached the group."""
     cast = await found_community(tg, ADMIN_ID)
     assert "阳光社区" in texts(await cast.worker.send("/setgroup", chat=GROUP))
     community = (await tg_services.people.communities(await person_of(tg_services, cast.admin)))[0]
@@ -29,6 +33,18 @@ async def test_the_group_gets_the_poster_with_the_list_as_caption(tg: Telegram, 
     await tg_services.stars.post(tg_services.clock.now(), "week")
     tg.api.clear()
     await deliver(tg.app.bot, tg_services)
-    [photo] = [c for c in tg.api.calls if c.chat_id == str(GROUP["id"])]
+    return [c for c in tg.api.calls if c.chat_id == str(GROUP["id"])]
+
+
+async def test_the_group_gets_the_poster_with_the_list_as_caption(tg: Telegram, tg_services: Services) -> None:
+    [photo] = await post_star_list(tg, tg_services)
     assert photo.method == "sendPhoto" and "photo" in photo.files
     assert "上周明星榜" in photo.params["caption"] and "王芳" in photo.params["caption"]
+
+
+async def test_a_list_too_long_for_a_caption_follows_the_poster_as_a_message(
+        tg: Telegram, tg_services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(inbound, "CAPTION_LIMIT", 10)
+    photo, message = await post_star_list(tg, tg_services)
+    assert photo.method == "sendPhoto" and "photo" in photo.files and "caption" not in photo.params
+    assert message.method == "sendMessage" and "上周明星榜" in message.text and "王芳" in message.text
