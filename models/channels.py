@@ -33,7 +33,8 @@ class LinkCode(IdPk, Base):
 
 class AccessToken(Base):
     """A platform's API token (WeChat's access_token), one per application: fetched by one
-    process under a row lock and read by all, since each fetch retires the previous token."""
+    process at a time (the one holding `refresh_until`) and read by all, since each fetch retires
+    the previous token."""
 
     __tablename__ = "access_tokens"
 
@@ -42,6 +43,8 @@ class AccessToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     fetches: Mapped[int] = mapped_column(Integer, default=0)
+    # Set while a process fetches a new token: the others wait for it, or take over once it passes.
+    refresh_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Download(IdPk, Base):

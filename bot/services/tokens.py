@@ -1,10 +1,13 @@
 """Platform access tokens shared by every process (WeChat's access_token).
 
 WeChat allows 2,000 fetches a day and each fetch retires the previous token after 5 minutes, so
-processes must not each fetch their own: the token lives in the database with its expiry, one
-process refreshes it under a row lock (SQLite: the write lock) a few minutes before it expires,
-and the others read it. A token the platform rejected (40001, 42001) is refreshed once, unless
-another process has already replaced it. Tokens are never logged."""
+processes must not each fetch their own: the token lives in the database with its expiry, and one
+process at a time refreshes it a few minutes before it expires while the others wait and then
+read it. The one that fetches marks the row (`refresh_until`, a lease) in a short transaction,
+calls the platform with no transaction open, and stores the token in another: an HTTP call never
+holds a lock (on SQLite that would hold every write of the process). A lease left by a process
+that died passes after LEASE. A token the platform rejected (40001, 42001) is refreshed once,
+unless another process has already replaced it. Tokens are never logged."""
 
 from __future__ import annotations
 
@@ -20,59 +23,87 @@ from bot.db import Database, insert, reads
 from models import AccessToken
 
 MARGIN = timedelta(minutes=5)  # refresh this long before the platform's expiry
+LEASE = timedelta(seconds=30)  # longer than a fetch may take (the WeChat client's timeouts)
+POLL = 0.1  # seconds between looks while another process fetches
 
 Fetch = Callable[[], Awaitable[tuple[str, int]]]  # → (token, lifetime in seconds)
+Token = tuple[str, datetime]
 
 
 class TokenStore:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db, self.clock = db, clock
-        self._cached: dict[str, tuple[str, datetime]] = {}
+        self._cached: dict[str, Token] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
 
     def _fresh(self, token: str | None, expires_at: datetime | None, rejected: str | None) -> bool:
         return bool(token) and token != rejected and expires_at is not None and expires_at - self.clock.now() > MARGIN
 
     async def get(self, app: str, fetch: Fetch, *, rejected: str | None = None) -> str:
-        """The current token for `app`; fetched (by this process, once, under the lock) only when
-        none is fresh or the fresh one is `rejected`."""
+        """The current token for `app`; fetched (by one process, once) only when none is fresh or
+        the fresh one is `rejected`."""
         cached = self._cached.get(app)
-        if cached and self._fresh(cached[0], cached[1], rejected):
+        if cached and self._fresh(*cached, rejected):
             return cached[0]
-        stored = await self.db.run(self._stored, app, rejected, reads=True)
-        if stored is None:
-            # The fetch is an HTTP call of the async side; the database thread waits for it while
-            # it holds the lock, so no other process fetches meanwhile.
-            loop = asyncio.get_running_loop()
+        async with self._locks.setdefault(app, asyncio.Lock()):  # this process's callers: one asks
+            cached = self._cached.get(app)
+            if cached and self._fresh(*cached, rejected):
+                return cached[0]
+            stored = await self.db.run(self._stored, app, rejected, reads=True)
+            while stored is None:
+                claimed = await self.db.run(self.db.transaction, lambda session: self._claim(session, app, rejected))
+                if isinstance(claimed, tuple):
+                    stored = claimed  # another process stored a fresh one meanwhile
+                elif claimed:
+                    stored = await self._fetch(app, fetch)
+                else:
+                    await asyncio.sleep(POLL)  # another process is fetching
+                    stored = await self.db.run(self._stored, app, rejected, reads=True)
+            self._cached[app] = stored
+            return stored[0]
 
-            def fetched() -> tuple[str, int]:
-                return asyncio.run_coroutine_threadsafe(fetch(), loop).result()
+    async def _fetch(self, app: str, fetch: Fetch) -> Token:
+        try:
+            token, lifetime = await fetch()
+        except BaseException:
+            await self.db.run(self.db.transaction, lambda session: self._release(session, app))
+            raise
+        return await self.db.run(self.db.transaction, lambda session: self._store(session, app, token, lifetime))
 
-            stored = await self.db.run(self.db.transaction, lambda session: self._refresh(session, app, rejected, fetched),
-                                       retries=1)
-        self._cached[app] = stored
-        return stored[0]
-
-    def _stored(self, app: str, rejected: str | None) -> tuple[str, datetime] | None:
+    def _stored(self, app: str, rejected: str | None) -> Token | None:
         with self.db.read() as session:
             row = session.get(AccessToken, app)
             if row is not None and self._fresh(row.token, row.expires_at, rejected):
                 return row.token, row.expires_at  # type: ignore[return-value]
         return None
 
-    def _refresh(self, session: Session, app: str, rejected: str | None,
-                 fetch: Callable[[], tuple[str, int]]) -> tuple[str, datetime]:
+    def _locked(self, session: Session, app: str) -> AccessToken:
         session.execute(insert(session, AccessToken).values(app=app, fetches=0).on_conflict_do_nothing())
-        locked = session.scalar(
+        row = session.scalar(
             select(AccessToken).where(AccessToken.app == app).with_for_update().execution_options(populate_existing=True)
         )
-        assert locked is not None
-        if self._fresh(locked.token, locked.expires_at, rejected):
-            return locked.token, locked.expires_at  # type: ignore[return-value]  # another process refreshed it
-        token, lifetime = fetch()
-        now = self.clock.now()
-        locked.token, locked.expires_at, locked.fetched_at = token, now + timedelta(seconds=lifetime), now
-        locked.fetches = (locked.fetches or 0) + 1
-        return token, locked.expires_at
+        assert row is not None
+        return row
+
+    def _claim(self, session: Session, app: str, rejected: str | None) -> Token | bool:
+        """A fresh token if there is one now; else True when this process may fetch (the lease is
+        taken), False when another holds the lease."""
+        row, now = self._locked(session, app), self.clock.now()
+        if self._fresh(row.token, row.expires_at, rejected):
+            return row.token, row.expires_at  # type: ignore[return-value]
+        if row.refresh_until is not None and row.refresh_until > now:
+            return False
+        row.refresh_until = now + LEASE
+        return True
+
+    def _store(self, session: Session, app: str, token: str, lifetime: int) -> Token:
+        row, now = self._locked(session, app), self.clock.now()
+        row.token, row.expires_at, row.fetched_at = token, now + timedelta(seconds=lifetime), now
+        row.fetches, row.refresh_until = (row.fetches or 0) + 1, None
+        return token, row.expires_at
+
+    def _release(self, session: Session, app: str) -> None:
+        self._locked(session, app).refresh_until = None
 
     @reads
     def fetches(self, app: str) -> int:

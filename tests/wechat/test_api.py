@@ -3,6 +3,7 @@ refreshed once after 40001 and the call retried once, the token and the secret n
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -10,8 +11,10 @@ import pytest
 from bot.clock import FixedClock
 from bot.db import Database
 from bot.services import Services
+from bot.services.tokens import LEASE
 from bot.settings import Settings
 from handlers.wechat.api import WeChatAPI, WeChatError
+from models import AccessToken
 from tests.wechat.standin import APP_SECRET, APIServer
 
 
@@ -80,8 +83,6 @@ async def test_window_and_burst_errors_reach_the_caller(services: Services, sett
 async def test_many_callers_in_two_processes_fetch_once(
     services: Services, settings: Settings, clock: FixedClock, database_url: str,
 ) -> None:
-    import asyncio
-
     second = other_process(database_url, settings, clock)
     fetched = 0
 
@@ -95,5 +96,54 @@ async def test_many_callers_in_two_processes_fetch_once(
         tokens = await asyncio.gather(*(store.get("wechat:wx1", slow_fetch)
                                         for store in [services.tokens, second.tokens] * 10))
         assert fetched == 1 and set(tokens) == {"token-1"}
+    finally:
+        await second.db.dispose()
+
+
+async def test_other_writes_go_on_while_a_token_is_fetched(services: Services) -> None:
+    """No transaction stays open across WeChat's HTTP call: on SQLite that would hold the
+    process's one writer, and every write with it, until WeChat answered."""
+    answer = asyncio.Event()
+
+    async def slow_fetch() -> tuple[str, int]:
+        await answer.wait()
+        return "token-1", 7200
+
+    getting = asyncio.create_task(services.tokens.get("wechat:wx1", slow_fetch))
+    await asyncio.sleep(0.2)  # the fetch has begun; WeChat has not answered
+    assert not getting.done()
+    await asyncio.wait_for(services.db.run(services.db.transaction,
+                                           lambda session: session.add(AccessToken(app="other", fetches=0))), 2)
+    answer.set()
+    assert await asyncio.wait_for(getting, 2) == "token-1"
+
+
+async def test_a_fetch_in_another_process_is_waited_for_and_its_lease_passes_if_it_died(
+    services: Services, settings: Settings, clock: FixedClock, database_url: str,
+) -> None:
+    second = other_process(database_url, settings, clock)
+    fetched = 0
+
+    async def fetch() -> tuple[str, int]:
+        nonlocal fetched
+        fetched += 1
+        return f"token-{fetched}", 7200
+
+    async def fails() -> tuple[str, int]:
+        raise TimeoutError("WeChat did not answer")
+
+    try:
+        # A fetch that fails gives the lease back at once: the next caller fetches, nobody waits.
+        with pytest.raises(TimeoutError):
+            await services.tokens.get("wechat:wx1", fails)
+        assert await asyncio.wait_for(second.tokens.get("wechat:wx1", fetch), 2) == "token-1"
+        # Another process took the lease to fetch and was killed before WeChat answered.
+        await services.db.run(services.db.transaction, lambda session: session.add(
+            AccessToken(app="wechat:wx2", fetches=0, refresh_until=clock.now() + LEASE)))
+        getting = asyncio.create_task(second.tokens.get("wechat:wx2", fetch))
+        await asyncio.sleep(0.5)
+        assert not getting.done() and fetched == 1  # waiting for that process's fetch
+        clock.advance(seconds=LEASE.total_seconds() + 1)
+        assert await asyncio.wait_for(getting, 2) == "token-2" and fetched == 2
     finally:
         await second.db.dispose()
