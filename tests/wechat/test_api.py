@@ -22,6 +22,19 @@ def other_process(database_url: str, settings: Settings, clock: FixedClock) -> S
     return Services(Database(database_url), settings, clock)
 
 
+class Fetches:
+    """WeChat's token endpoint as the store sees it: token-1, token-2…, after `delay` seconds."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay, self.count = delay, 0
+
+    async def __call__(self) -> tuple[str, int]:
+        self.count += 1
+        number = self.count
+        await asyncio.sleep(self.delay)
+        return f"token-{number}", 7200
+
+
 async def test_two_processes_share_one_token_and_refresh_after_40001(
     services: Services, settings: Settings, clock: FixedClock, database_url: str, wechat_api: APIServer,
     caplog: pytest.LogCaptureFixture,
@@ -84,18 +97,11 @@ async def test_many_callers_in_two_processes_fetch_once(
     services: Services, settings: Settings, clock: FixedClock, database_url: str,
 ) -> None:
     second = other_process(database_url, settings, clock)
-    fetched = 0
-
-    async def slow_fetch() -> tuple[str, int]:
-        nonlocal fetched
-        fetched += 1
-        await asyncio.sleep(0.2)  # WeChat takes its time: everyone else waits for this one
-        return f"token-{fetched}", 7200
-
+    slow_fetch = Fetches(delay=0.2)  # WeChat takes its time: everyone else waits for this one
     try:
         tokens = await asyncio.gather(*(store.get("wechat:wx1", slow_fetch)
                                         for store in [services.tokens, second.tokens] * 10))
-        assert fetched == 1 and set(tokens) == {"token-1"}
+        assert slow_fetch.count == 1 and set(tokens) == {"token-1"}
     finally:
         await second.db.dispose()
 
@@ -122,12 +128,7 @@ async def test_a_fetch_in_another_process_is_waited_for_and_its_lease_passes_if_
     services: Services, settings: Settings, clock: FixedClock, database_url: str,
 ) -> None:
     second = other_process(database_url, settings, clock)
-    fetched = 0
-
-    async def fetch() -> tuple[str, int]:
-        nonlocal fetched
-        fetched += 1
-        return f"token-{fetched}", 7200
+    fetch = Fetches()
 
     async def fails() -> tuple[str, int]:
         raise TimeoutError("WeChat did not answer")
@@ -142,8 +143,8 @@ async def test_a_fetch_in_another_process_is_waited_for_and_its_lease_passes_if_
             AccessToken(app="wechat:wx2", fetches=0, refresh_until=clock.now() + LEASE)))
         getting = asyncio.create_task(second.tokens.get("wechat:wx2", fetch))
         await asyncio.sleep(0.5)
-        assert not getting.done() and fetched == 1  # waiting for that process's fetch
+        assert not getting.done() and fetch.count == 1  # waiting for that process's fetch
         clock.advance(seconds=LEASE.total_seconds() + 1)
-        assert await asyncio.wait_for(getting, 2) == "token-2" and fetched == 2
+        assert await asyncio.wait_for(getting, 2) == "token-2" and fetch.count == 2
     finally:
         await second.db.dispose()
