@@ -109,11 +109,47 @@ def client_error(status: int, text: str) -> Response:
     return PlainTextResponse(text, status_code=status)
 
 
+def refused(logger: logging.Logger, platform: str, reason: str) -> Response:
+    """403 for a webhook request that is not the platform's, logged at WARNING with the reason
+    (never the query string or a secret: the reason is one of a few fixed phrases)."""
+    logger.warning("%s request refused (403): %s", platform, reason)
+    return client_error(403, "forbidden")
+
+
+async def read_body(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None as soon as it is known to be longer than `limit` bytes (by its
+    Content-Length, or while it streams in): the rest is never read, so a huge body costs nothing."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+MAX_JSON_DEPTH = 32  # a Telegram update nests about 8 deep (a reply to a message with its entities)
+
+
 def json_body(body: bytes) -> Any:
-    """The request's JSON, or None when it is not JSON."""
+    """The request's JSON, or None when it is not JSON or nests deeper than MAX_JSON_DEPTH."""
     import json
 
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
+    return value if _depth_within(value, MAX_JSON_DEPTH) else None
+
+
+def _depth_within(value: Any, limit: int) -> bool:
+    level: list[Any] = [value]  # the containers at one depth
+    for _ in range(limit):
+        level = [child for item in level if isinstance(item, (dict, list))
+                 for child in (item.values() if isinstance(item, dict) else item) if isinstance(child, (dict, list))]
+        if not level:
+            return True
+    return False

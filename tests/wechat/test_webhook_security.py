@@ -1,0 +1,150 @@
+"""What /wechat refuses, through the real ASGI app: with an EncodingAESKey only safe-mode messages
+(a plaintext body is a forgery: its `signature` does not cover the body), every request fresh and
+each (timestamp, nonce) once, in any process; all refused with 403, a WARNING naming the reason
+and nothing stored. Compatible mode only when configured, trusting the encrypted part; plaintext
+mode without a key. A key rotation without a gap: the reply goes out under the key that decrypted
+the message."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from pydantic import SecretStr
+
+from bot.clock import Clock
+from bot.db import Database
+from bot.services import Services
+from bot.settings import Settings
+from handlers.wechat import xml
+from handlers.wechat.crypto import MessageCrypto
+from models import InboxEntry
+from tests.wechat.serving import Served, count, serving, wechat_worker
+from tests.wechat.standin import AES_KEY, APP_ID, TOKEN, APIServer, WeChatServer
+from tests.world import make_world
+
+pytestmark = pytest.mark.db
+
+NEW_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 characters, as WeChat's console makes them
+
+
+@pytest.fixture
+async def services(database: Database, settings: Settings) -> Services:
+    return Services(database, settings, Clock())
+
+
+@pytest.fixture
+async def served(services: Services, settings: Settings, wechat_api: APIServer) -> AsyncIterator[Served]:
+    async with serving(services, settings, wechat_api) as served:
+        yield served
+
+
+def refusals(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "handlers.wechat.webhook" and r.levelno == logging.WARNING]
+
+
+async def test_forged_plaintext_with_an_old_timestamp_gets_nothing(
+        served: Served, caplog: pytest.LogCaptureFixture) -> None:
+    """Finding 1: a logged callback URL (signature, timestamp, nonce from 2001) and a plaintext body
+    naming a worker's openid asked for the month's report and got the download link."""
+    world = await make_world(served.services)
+    await wechat_worker(served, world)
+    stored = await count(served.services, InboxEntry)
+    _, fields = served.wechat.text("oWorker", "/report 2026-12")
+    forged = await served.post(fields, plaintext=True, timestamp=978307200, nonce="1234567890")
+    assert forged.status == 403 and "download" not in forged.body
+    # The same forgery with a fresh timestamp: still no, a plaintext body proves nothing.
+    assert (await served.post(fields, plaintext=True)).status == 403
+    assert await count(served.services, InboxEntry) == stored
+    assert refusals(caplog) == ["WeChat request refused (403): stale timestamp",
+                                "WeChat request refused (403): plaintext in safe mode"]
+
+
+async def test_replayed_nonce_old_timestamp_and_compatible_body_are_refused(
+        served: Served, caplog: pytest.LogCaptureFixture) -> None:
+    _, fields = served.wechat.text("oR", "/help")
+    query, body = served.wechat.request(fields)
+    assert (await served.send(query, body)).status == 200
+    # The very same request again (a captured one replayed): refused, whatever the body says.
+    assert (await served.send(query, body)).status == 403
+    _, other = served.wechat.text("oR", "/lang")
+    assert (await served.post(other, nonce=query["nonce"], timestamp=int(query["timestamp"]))).status == 403
+    # Six minutes old, or six minutes ahead of our clock: refused although correctly signed.
+    now = int(time.time())
+    assert (await served.post(served.wechat.text("oR", "/help")[1], timestamp=now - 360)).status == 403
+    assert (await served.post(served.wechat.text("oR", "/help")[1], timestamp=now + 360)).status == 403
+    # A compatible-mode body (plaintext beside the ciphertext) when safe mode is configured.
+    _, mixed = served.wechat.text("oR", "/balance")
+    query, _ = served.wechat.request(mixed)
+    encrypted = served.wechat.crypto.encrypt(xml.build(mixed))  # type: ignore[union-attr]
+    query["msg_signature"] = served.wechat.crypto.signature(query["timestamp"], query["nonce"], encrypted)  # type: ignore[union-attr]
+    body = xml.build({**{k: str(v) for k, v in mixed.items()}, "Encrypt": encrypted}).encode()
+    assert (await served.send(query, body)).status == 403
+    assert await count(served.services, InboxEntry) == 1
+    assert [m.split(": ", 1)[1] for m in refusals(caplog)] == [
+        "replay", "replay", "stale timestamp", "stale timestamp", "plaintext in safe mode"]
+    assert all(query["signature"] not in m and query["nonce"] not in m for m in refusals(caplog))
+
+
+async def test_the_nonce_is_kept_for_every_process(
+        served: Served, settings: Settings, wechat_api: APIServer) -> None:
+    """A second `lovebank serve` on the same database refuses what the first one took."""
+    _, fields = served.wechat.text("oTwo", "/help")
+    query, body = served.wechat.request(fields)
+    assert (await served.send(query, body)).status == 200
+    other = Services(Database(settings.database_url), settings, Clock())
+    try:
+        async with serving(other, settings, wechat_api) as second:
+            assert (await second.send(query, body)).status == 403
+    finally:
+        await other.db.dispose()
+
+
+async def test_compatible_mode_trusts_only_the_ciphertext(
+        services: Services, settings: Settings, wechat_api: APIServer) -> None:
+    settings = settings.model_copy(update={"wechat_mode": "compatible"})
+    async with serving(services, settings, wechat_api) as served:
+        _, fields = served.wechat.text("oCompat", "/lang")
+        query, _ = served.wechat.request(fields)
+        encrypted = served.wechat.crypto.encrypt(xml.build(fields))  # type: ignore[union-attr]
+        query["msg_signature"] = served.wechat.crypto.signature(query["timestamp"], query["nonce"], encrypted)  # type: ignore[union-attr]
+        # The plaintext beside it says someone else and something else: it is not read.
+        lying = {**{k: str(v) for k, v in fields.items()}, "FromUserName": "oVictim", "Content": "/balance"}
+        answer = await served.send(query, xml.build({**lying, "Encrypt": encrypted}).encode())
+        assert "English" in answer.message(served.wechat.crypto)["Content"]
+        assert await count(services, InboxEntry, InboxEntry.sender == "oVictim") == 0
+        # Plaintext alone is still refused in compatible mode.
+        assert (await served.post(served.wechat.text("oCompat", "/help")[1], plaintext=True)).status == 403
+
+
+async def test_plaintext_mode_without_a_key_is_signed_fresh_and_once(
+        services: Services, settings: Settings, wechat_api: APIServer) -> None:
+    settings = settings.model_copy(update={"wechat_aes_key": None})
+    async with serving(services, settings, wechat_api) as served:
+        assert served.wechat.crypto is None
+        _, fields = served.wechat.text("oPlain", "/help")
+        query, body = served.wechat.request(fields)
+        answer = await served.send(query, body)
+        assert "Encrypt" not in answer.body and "/help" in answer.message()["Content"]
+        assert (await served.send(query, body)).status == 403  # replayed
+        assert (await served.post(served.wechat.text("oPlain", "/help")[1], timestamp=978307200)).status == 403
+        assert await count(services, InboxEntry) == 1
+
+
+async def test_key_rotation_answers_under_the_key_that_decrypted(
+        services: Services, settings: Settings, wechat_api: APIServer) -> None:
+    """Runbook order: the new key beside the old one first (LOVEBANK_WECHAT_AES_KEY_PREVIOUS = the
+    old one), restart; WeChat still encrypts with the old key until the new one is saved there."""
+    settings = settings.model_copy(update={"wechat_aes_key": SecretStr(NEW_KEY), "wechat_aes_key_previous": SecretStr(AES_KEY)})
+    async with serving(services, settings, wechat_api, aes_key=AES_KEY) as served:
+        old, new = served.wechat, WeChatServer("http://bank.test", wechat_api.api, aes_key=NEW_KEY)
+        before = await served.post(old.text("oRot", "/help")[1])
+        assert "/help" in before.message(MessageCrypto(TOKEN, APP_ID, [AES_KEY]))["Content"]
+        served.wechat = new  # the new key saved in WeChat's console: WeChat uses it at once
+        after = await served.post(new.text("oRot", "/lang")[1])
+        assert "English" in after.message(MessageCrypto(TOKEN, APP_ID, [NEW_KEY]))["Content"]
+        with pytest.raises(Exception):  # and not readable with the other key
+            after.message(MessageCrypto(TOKEN, APP_ID, [AES_KEY]))
+
