@@ -148,3 +148,62 @@ async def test_key_rotation_answers_under_the_key_that_decrypted(
         with pytest.raises(Exception):  # and not readable with the other key
             after.message(MessageCrypto(TOKEN, APP_ID, [AES_KEY]))
 
+
+
+class Flood:
+    """A body sent in chunks as the server asks for them, counting how many it asked for."""
+
+    def __init__(self, chunk: bytes, chunks: int) -> None:
+        self.chunk, self.chunks, self.sent = chunk, chunks, 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for _ in range(self.chunks):
+            self.sent += 1
+            yield self.chunk
+
+
+async def test_bodies_are_capped_while_read_and_only_utf8_xml_is_parsed(
+        served: Served, caplog: pytest.LogCaptureFixture) -> None:
+    _, fields = served.wechat.text("oBody", "/help")
+    query, body = served.wechat.request(fields)
+    # 600 MB in 16 kB chunks: 413 once the 64 kB cap is passed; the rest is never read.
+    flood = Flood(b"<" * 16384, 40_000)
+    assert (await served.send(query, flood)).status == 413
+    assert flood.sent <= 6
+    text = body.decode()
+    for bad in (text.encode("utf-16"),  # with its byte-order mark
+                text.encode("utf-16-le"),  # without
+                f'<?xml version="1.0" encoding="GBK"?>{text}'.encode(),
+                f'<?xml version="1.0" encoding="x-no-such-encoding"?>{text}'.encode(),
+                f'<!DOCTYPE xml [<!ENTITY a "{"x" * 1000}">]>{text}'.encode(),
+                b"\xff\xfe" + body):
+        assert (await served.send(query, bad)).status == 400
+    # The inner message has the same rules: WeChat's own signature on a GBK-declared message.
+    inner = f'<?xml version="1.0" encoding="GBK"?>{xml.build(fields)}'
+    encrypted = served.wechat.crypto.encrypt(inner)  # type: ignore[union-attr]
+    query["msg_signature"] = served.wechat.crypto.signature(query["timestamp"], query["nonce"], encrypted)  # type: ignore[union-attr]
+    assert (await served.send(query, xml.build({"ToUserName": "gh", "Encrypt": encrypted}).encode())).status == 400
+    assert await count(served.services, InboxEntry) == 0
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+async def test_a_database_failure_is_answered_503_and_the_retry_is_served(
+        served: Served, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    async def broken(*_: object, **__: object) -> None:
+        raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+
+    _, fields = served.wechat.text("oDown", "/help")
+    query, body = served.wechat.request(fields)
+    wait = served.services.inbox.wait
+    monkeypatch.setattr(served.services.inbox, "wait", broken)  # stored, then the database goes away
+    assert (await served.send(query, body)).status == 503
+    assert await count(served.services, InboxEntry) == 1
+    monkeypatch.setattr(served.services.inbox, "wait", wait)
+    # WeChat tries again (the same request): the stored message is answered once, no second entry.
+    answer = await served.send(query, body)
+    assert answer.status == 200 and "/help" in answer.message(served.wechat.crypto)["Content"]
+    assert await count(served.services, InboxEntry) == 1
+    [error] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert error.getMessage() == "WeChat message not taken in: OperationalError" and not error.exc_info
