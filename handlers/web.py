@@ -26,6 +26,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -33,6 +34,7 @@ from starlette.routing import Route
 from bot.migrate import current_revisions, head_revisions
 from bot.pipeline import Pipeline
 from bot.services import Services
+from handlers.access_log import AccessLog
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,8 @@ class Web:
             finally:
                 await self.pipeline.stop()  # after the last request: finish what is in flight
 
-        return Starlette(routes=list(self._routes), lifespan=lifespan)
+        # The access log without query strings or path secrets (handlers.access_log).
+        return Starlette(routes=list(self._routes), lifespan=lifespan, middleware=[Middleware(AccessLog)])
 
     # --- health -------------------------------------------------------------------------------
 

@@ -207,3 +207,26 @@ async def test_a_database_failure_is_answered_503_and_the_retry_is_served(
     assert await count(served.services, InboxEntry) == 1
     [error] = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert error.getMessage() == "WeChat message not taken in: OperationalError" and not error.exc_info
+
+
+async def test_the_access_log_gives_no_request_away(served: Served, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="lovebank.access")
+    query, body = served.wechat.request(served.wechat.text("oLog", "/help")[1])
+    assert (await served.send(query, body)).status == 200
+    verify = {k: query[k] for k in ("signature", "timestamp")} | {"nonce": "98765", "echostr": "echo-77"}
+    verify["signature"] = served.wechat.request({"FromUserName": "x"}, timestamp=int(query["timestamp"]),
+                                                nonce="98765")[0]["signature"]
+    assert (await served.client.get("/wechat", params=verify)).text == "echo-77"
+    secret = await served.services.downloads.offer(await _someone(served), "r.xlsx", b"PK")
+    assert (await served.client.get(f"/download/{secret}")).status_code == 200
+    lines = [r.getMessage() for r in caplog.records if r.name == "lovebank.access"]
+    assert [line.split(" ", 1)[1].rsplit(" ", 1)[0] for line in lines] == [
+        "POST /wechat 200", "GET /wechat 200", "GET /download/{secret} 200"]
+    everything = caplog.text
+    for given in (query["signature"], query["msg_signature"], query["nonce"], "98765", "echo-77", secret):
+        assert given not in everything
+
+
+async def _someone(served: Served) -> int:
+    person, _ = await served.services.people.identify("wechat", "oLog", display_name="x")
+    return person.id
