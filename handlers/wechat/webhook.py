@@ -75,8 +75,8 @@ class Refused(Exception):
     """A request that is not WeChat's (403; the reason is logged)."""
 
 
-# Safe mode's body: the ciphertext and the account it is for, nothing in the clear.
-SAFE_FIELDS = frozenset({"ToUserName", "Encrypt"})
+# A message's own fields: in safe mode's body only the ciphertext and the account are in the clear.
+CLEAR_FIELDS = frozenset({"FromUserName", "CreateTime", "MsgType", "MsgId", "Content", "Event", "EventKey"})
 
 
 class Webhook:
@@ -132,7 +132,7 @@ class Webhook:
             return fields, None
         if query.get("encrypt_type") != "aes" or "Encrypt" not in fields:
             raise Refused("plaintext in safe mode")
-        if not self.compatible and not fields.keys() <= SAFE_FIELDS:
+        if not self.compatible and fields.keys() & CLEAR_FIELDS:
             raise Refused("plaintext in safe mode")  # compatible mode's body, not configured
         if not self.crypto.signature_ok(query.get("msg_signature"), timestamp, nonce, fields["Encrypt"]):
             raise Refused("bad msg_signature")
