@@ -27,7 +27,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -121,16 +121,20 @@ def refused(logger: logging.Logger, platform: str, reason: str) -> Response:
 
 async def read_body(request: Request, limit: int) -> bytes | None:
     """The request's body, or None as soon as it is known to be longer than `limit` bytes (by its
-    Content-Length, or while it streams in): the rest is never read, so a huge body costs nothing."""
+    Content-Length, or while it streams in): the rest is never read, so a huge body costs nothing.
+    None too when the client went away before the end (the answer then reaches no one)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         return None
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+    except ClientDisconnect:
+        return None
     return b"".join(chunks)
 
 

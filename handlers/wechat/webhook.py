@@ -95,9 +95,7 @@ class Webhook:
         if stamp is None:
             return refused(log, "WeChat", "stale timestamp")
         if request.method == "GET":  # URL verification
-            if not await self.replay.take("wechat", stamp, nonce, self.window):
-                return refused(log, "WeChat", "replay")
-            return PlainTextResponse(query.get("echostr", ""))
+            return await self._once(stamp, nonce) or PlainTextResponse(query.get("echostr", ""))
         body = await read_body(request, MAX_BODY)
         if body is None:
             return client_error(413, "too large")
@@ -110,8 +108,9 @@ class Webhook:
         openid = fields.get("FromUserName", "")
         if not openid:
             return client_error(400, "not a WeChat message")
-        if not await self.replay.take("wechat", stamp, nonce, self.window):
-            return refused(log, "WeChat", "replay")
+        refusal = await self._once(stamp, nonce)
+        if refusal is not None:
+            return refusal
         try:
             return await self._take_in(fields, key_index)
         except Exception as exc:  # the database failed: no answer, so WeChat tries again
@@ -121,6 +120,17 @@ class Webhook:
             except Exception:
                 pass  # the database is down: the pair ages out of the window by itself
             return client_error(503, "try again")
+
+    async def _once(self, stamp: int, nonce: str) -> Response | None:
+        """None the first time this (timestamp, nonce) comes; else the answer: 403, or 503 when
+        the database cannot say."""
+        try:
+            if await self.replay.take("wechat", stamp, nonce, self.window):
+                return None
+        except Exception as exc:
+            log.error("WeChat request not checked for a replay: %s", type(exc).__name__)
+            return client_error(503, "try again")
+        return refused(log, "WeChat", "replay")
 
     def _open(self, body: bytes, query: Any, timestamp: str, nonce: str) -> tuple[dict[str, str], int | None]:
         """The message's fields and the index of the key that decrypted it (None: plaintext mode,

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import select
 
 from bot.clock import Clock
 from bot.db import Database
@@ -20,7 +21,7 @@ from bot.services import Services
 from bot.settings import Settings
 from handlers.wechat import xml
 from handlers.wechat.crypto import MessageCrypto
-from models import InboxEntry
+from models import InboxEntry, WebhookNonce
 from tests.wechat.serving import Served, count, serving, wechat_worker
 from tests.wechat.standin import AES_KEY, APP_ID, TOKEN, APIServer, WeChatServer
 from tests.world import make_world
@@ -100,6 +101,22 @@ async def test_the_nonce_is_kept_for_every_process(
             assert (await second.send(query, body)).status == 403
     finally:
         await other.db.dispose()
+
+
+async def test_verification_is_once_too_and_old_pairs_are_pruned(served: Served) -> None:
+    stamp, nonce = str(int(time.time())), "424242"
+    signature = served.wechat.request({"FromUserName": "x"}, timestamp=int(stamp), nonce=nonce)[0]["signature"]
+    verify = {"signature": signature, "timestamp": stamp, "nonce": nonce, "echostr": "e1"}
+    assert (await served.client.get("/wechat", params=verify)).text == "e1"
+    assert (await served.client.get("/wechat", params=verify)).status_code == 403
+    # Pairs are kept while their timestamp could pass as fresh, then pruned.
+    guard, window = served.services.replay, 300
+    assert await guard.take("wechat", int(stamp) - window - 5, "old", window)
+    guard.sync._pruned_at = 0.0
+    assert await guard.take("wechat", int(stamp), "new", window)
+    with served.services.db.read() as session:
+        kept = session.execute(select(WebhookNonce.nonce).order_by(WebhookNonce.nonce)).scalars().all()
+    assert kept == [nonce, "new"]
 
 
 async def test_compatible_mode_trusts_only_the_ciphertext(
