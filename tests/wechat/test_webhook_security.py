@@ -247,3 +247,14 @@ async def test_the_access_log_gives_no_request_away(served: Served, caplog: pyte
 async def _someone(served: Served) -> int:
     person, _ = await served.services.people.identify("wechat", "oLog", display_name="x")
     return person.id
+
+
+def test_compatible_mode_needs_a_key(services: Services, settings: Settings) -> None:
+    from bot.pipeline import Pipeline
+    from bot.settings import SettingsError
+    from handlers.web import Web
+    from handlers.wechat.webhook import setup
+
+    web = Web(services, Pipeline(services, {}, concurrency=1, lease=30))
+    with pytest.raises(SettingsError, match="LOVEBANK_WECHAT_MODE=compatible needs LOVEBANK_WECHAT_AES_KEY"):
+        setup(web, settings.model_copy(update={"wechat_aes_key": None, "wechat_mode": "compatible"}))
