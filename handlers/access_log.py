@@ -22,9 +22,11 @@ MAX_PATH = 200
 
 def logged_path(scope: Scope) -> str:
     path = str(scope.get("path", ""))
-    for name, value in (scope.get("path_params") or {}).items():
-        if str(value):
-            path = path.replace(str(value), "{" + name + "}")
+    names = {str(value): "{" + name + "}" for name, value in (scope.get("path_params") or {}).items() if str(value)}
+    if names:
+        path = "/".join(names.get(segment, segment) for segment in path.split("/"))
+        for value, name in names.items():  # a parameter spanning segments ({name:path})
+            path = path.replace(value, name) if "/" in value else path
     return path[:MAX_PATH].encode("unicode_escape").decode("ascii")  # no line breaks forged into the log
 
 
