@@ -138,7 +138,7 @@ async def read_body(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-MAX_JSON_DEPTH = 32  # a Telegram update nests about 8 deep (a reply to a message with its entities)
+MAX_JSON_DEPTH = 32  # well past what an update nests (a reply to a message with its entities, a keyboard)
 
 
 def json_body(body: bytes) -> Any:
