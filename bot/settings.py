@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -26,9 +26,14 @@ class Settings(BaseSettings):
     # Bootstrap admins as channel identities, e.g. "telegram:123456,console:admin".
     admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     wechat_token: SecretStr | None = None
-    # The EncodingAESKey: when set, safe mode. The previous key is accepted for a while after a change.
+    # The EncodingAESKey: when set, only safe-mode (encrypted) messages are accepted, or compatible
+    # mode's when wechat_mode says so (then only the encrypted part is read). The previous key is
+    # accepted beside it during a change; a reply goes out under the key its message came in.
     wechat_aes_key: SecretStr | None = None
     wechat_aes_key_previous: SecretStr | None = None
+    wechat_mode: Literal["safe", "compatible"] = "safe"
+    # Seconds a WeChat request's timestamp may be from our clock; each (timestamp, nonce) once.
+    wechat_timestamp_window: int = Field(300, ge=10, le=3600)
     wechat_app_id: str | None = None
     wechat_app_secret: SecretStr | None = None
     wechat_api_url: str = "https://api.weixin.qq.com"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from typing import Any
 
 import uvicorn
 
@@ -29,6 +30,13 @@ def quiet_logging() -> None:
 def serve(settings: Settings) -> int:
     quiet_logging()
     return asyncio.run(_serve(settings))
+
+
+def server_config(app: Any, settings: Settings) -> uvicorn.Config:
+    # uvicorn's access log prints each URL with its query string (WeChat's signature and nonce):
+    # off; the app logs its own lines without them (handlers.access_log).
+    return uvicorn.Config(app, host=settings.http_host, port=settings.http_port, lifespan="on",
+                          log_config=None, access_log=False, timeout_graceful_shutdown=30)
 
 
 async def _serve(settings: Settings) -> int:
@@ -57,9 +65,7 @@ async def _serve(settings: Settings) -> int:
         raise
     if services.db.sqlite:
         log.info("SQLite: run one `lovebank serve` process (several need PostgreSQL)")
-    config = uvicorn.Config(web.app(), host=settings.http_host, port=settings.http_port, lifespan="on",
-                            log_config=None, access_log=False, timeout_graceful_shutdown=30)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(server_config(web.app(), settings))
     # uvicorn re-raises the signal that stopped it once it has shut down cleanly; with these
     # handlers in place that is a no-op, so SIGTERM ends the process with 0.
     for sig in (signal.SIGTERM, signal.SIGINT):

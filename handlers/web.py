@@ -26,13 +26,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.migrate import current_revisions, head_revisions
 from bot.pipeline import Pipeline
 from bot.services import Services
+from handlers.access_log import AccessLog
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,8 @@ class Web:
             finally:
                 await self.pipeline.stop()  # after the last request: finish what is in flight
 
-        return Starlette(routes=list(self._routes), lifespan=lifespan)
+        # The access log without query strings or path secrets (handlers.access_log).
+        return Starlette(routes=list(self._routes), lifespan=lifespan, middleware=[Middleware(AccessLog)])
 
     # --- health -------------------------------------------------------------------------------
 
@@ -109,11 +112,51 @@ def client_error(status: int, text: str) -> Response:
     return PlainTextResponse(text, status_code=status)
 
 
+def refused(logger: logging.Logger, platform: str, reason: str) -> Response:
+    """403 for a webhook request that is not the platform's, logged at WARNING with the reason
+    (never the query string or a secret: the reason is one of a few fixed phrases)."""
+    logger.warning("%s request refused (403): %s", platform, reason)
+    return client_error(403, "forbidden")
+
+
+async def read_body(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None as soon as it is known to be longer than `limit` bytes (by its
+    Content-Length, or while it streams in): the rest is never read, so a huge body costs nothing.
+    None too when the client went away before the end (the answer then reaches no one)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+    except ClientDisconnect:
+        return None
+    return b"".join(chunks)
+
+
+MAX_JSON_DEPTH = 32  # well past what an update nests (a reply to a message with its entities, a keyboard)
+
+
 def json_body(body: bytes) -> Any:
-    """The request's JSON, or None when it is not JSON."""
+    """The request's JSON, or None when it is not JSON or nests deeper than MAX_JSON_DEPTH."""
     import json
 
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
+    return value if _depth_within(value, MAX_JSON_DEPTH) else None
+
+
+def _depth_within(value: Any, limit: int) -> bool:
+    level: list[Any] = [value]  # the containers at one depth
+    for _ in range(limit):
+        level = [child for item in level if isinstance(item, (dict, list))
+                 for child in (item.values() if isinstance(item, dict) else item) if isinstance(child, (dict, list))]
+        if not level:
+            return True
+    return False

@@ -15,6 +15,7 @@ from models.stars import AnnouncementGroup
 from models.shop import Redemption, ShopItem, StockMovement
 from models.teams import PersonTag, Team, TeamMember
 from models.visits import Elder, ElderVolunteer, VisitAlert, VisitRecord
+from models.webhooks import WebhookNonce
 
 __all__ = [
     "AnnouncementGroup", "AuditEntry", "Account", "Base", "Community", "Grid", "Identity", "InviteCode",
@@ -26,4 +27,5 @@ __all__ = [
     "ActingFor", "CommunityMove", "FamilyLink",
     "InboxEntry",
     "ServiceRequest",
+    "WebhookNonce",
 ]

@@ -17,6 +17,7 @@ from bot.services.moves import MovesService
 from bot.services.outbox import OutboxService
 from bot.services.people import PeopleService
 from bot.services.points import PointsService
+from bot.services.replay import ReplayGuard
 from bot.services.reports import ReportsService
 from bot.services.requests import RequestsService
 from bot.services.star_posters import StarPostersService
@@ -63,6 +64,7 @@ class Services:
             "moves": MovesService(db, clock, ledger),
             "expiry": ExpiryService(db, clock, ledger),
             "requests": RequestsService(db, settings, clock, ledger, hours),
+            "replay": ReplayGuard(db, clock),
         }
         for name, service in built.items():
             setattr(self, name, Offloaded(service, db))

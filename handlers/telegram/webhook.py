@@ -1,8 +1,9 @@
 """Telegram in `lovebank serve`: `POST /telegram` (the webhook) and the Telegram channel on the
 workers.
 
-The webhook checks `X-Telegram-Bot-Api-Secret-Token` against LOVEBANK_WEBHOOK_SECRET (403 and
-nothing stored otherwise), commits the update to the inbox and only then answers 200, so an
+The webhook checks `X-Telegram-Bot-Api-Secret-Token` against LOVEBANK_WEBHOOK_SECRET (403, a
+WARNING and nothing stored otherwise), reads at most MAX_BODY bytes (413) of JSON nested at most
+MAX_JSON_DEPTH deep (400), commits the update to the inbox and only then answers 200, so an
 update Telegram was told we have is never lost; Telegram's retry of an update we already have is
 a duplicate and changes nothing. At start the bot learns its name (getMe), registers the webhook
 (LOVEBANK_WEBHOOK_URL + /telegram with the secret; a failure is logged, not fatal) and sets the
@@ -29,13 +30,14 @@ from bot.services import Services
 from bot.settings import Settings, SettingsError
 from handlers.telegram.inbound import TelegramChannel, sender_of
 from handlers.telegram.menus import Menu, set_menus
-from handlers.web import Web, client_error, json_body
+from handlers.web import Web, client_error, json_body, read_body, refused
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 MENU_REFRESH = 3600.0  # seconds; newly appointed workers get their menu within the hour
+MAX_BODY = 1024 * 1024  # an update is a few kB; a message with a long quote and entities far less than this
 
 
 def make_bot(settings: Settings) -> ExtBot[Any]:
@@ -97,8 +99,11 @@ def setup(web: Web, settings: Settings) -> TelegramChannel:
     async def webhook(request: Request) -> Response:
         given = request.headers.get(SECRET_HEADER, "")
         if not hmac.compare_digest(given.encode(), secret.encode()):
-            return client_error(403, "forbidden")
-        return await take_in(services, pipeline, json_body(await request.body()))
+            return refused(log, "Telegram", "bad secret token")
+        body = await read_body(request, MAX_BODY)
+        if body is None:
+            return client_error(413, "too large")
+        return await take_in(services, pipeline, json_body(body))
 
     async def startup() -> None:
         await start_bot(bot, services, menus, channel.dialogs)

@@ -5,7 +5,9 @@ Plaintext mode signs each request with SHA-1 over the sorted token, timestamp an
 base64, the IV its first 16 bytes, the plaintext is 16 random bytes, the message length as 4
 big-endian bytes, the message and the app id, padded PKCS#7 to 32-byte blocks; `msg_signature`
 covers the token, timestamp, nonce and the ciphertext. After the key is changed in WeChat's
-console, messages encrypted with the previous key are still accepted for a while.
+console, WeChat encrypts with the new key at once: messages under the previous key are still
+accepted while it is configured beside the new one, and a reply is encrypted with the key its
+message came in (`decrypt_with_key` says which), so a change has no gap in either order.
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ def unpad(data: bytes) -> bytes:
 
 
 class MessageCrypto:
-    """Encrypts replies with the current key; decrypts with the current or a previous one."""
+    """Decrypts with the current key or the previous one; encrypts with the key asked for (the
+    one that decrypted the message being answered; the current one by default)."""
 
     def __init__(self, token: str, app_id: str, keys: Sequence[str]) -> None:
         if not keys:
@@ -69,21 +72,25 @@ class MessageCrypto:
         self.token, self.app_id = token, app_id
         self.keys = [aes_key(k) for k in keys]
 
-    def encrypt(self, message: str, *, random: bytes | None = None) -> str:
+    def encrypt(self, message: str, *, key_index: int = 0, random: bytes | None = None) -> str:
         body = message.encode()
         plain = (random or os.urandom(16)) + struct.pack(">I", len(body)) + body + self.app_id.encode()
-        key = self.keys[0]
+        key = self.keys[key_index]
         encryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
         return base64.b64encode(encryptor.update(pad(plain)) + encryptor.finalize()).decode()
 
     def decrypt(self, encrypted: str) -> str:
+        return self.decrypt_with_key(encrypted)[0]
+
+    def decrypt_with_key(self, encrypted: str) -> tuple[str, int]:
+        """The message, and the index of the key that decrypted it (0: the current one)."""
         try:
             data = base64.b64decode(encrypted, validate=True)
         except (binascii.Error, ValueError):
             raise CryptoError("ciphertext is not base64") from None
         if not data or len(data) % 16:
             raise CryptoError("ciphertext is not whole blocks")
-        for key in self.keys:
+        for index, key in enumerate(self.keys):
             decryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).decryptor()
             plain = decryptor.update(data) + decryptor.finalize()
             try:
@@ -95,7 +102,10 @@ class MessageCrypto:
             (length,) = struct.unpack(">I", plain[16:20])
             body, app_id = plain[20:20 + length], plain[20 + length:]
             if len(body) == length and app_id.decode(errors="replace") == self.app_id:
-                return body.decode()
+                try:
+                    return body.decode(), index
+                except UnicodeDecodeError:
+                    raise CryptoError("the message is not UTF-8") from None
         raise CryptoError("not encrypted for this account")
 
     def signature(self, timestamp: str, nonce: str, encrypted: str) -> str:

@@ -1,14 +1,20 @@
 """WeChat in `lovebank serve`: `GET /wechat` (URL verification) and `POST /wechat` (messages and
 events), and the WeChat channel on the workers.
 
-A request is checked first: `signature` over the token, timestamp and nonce, and in safe or
-compatible mode (`encrypt_type=aes`) `msg_signature` over the ciphertext too; a bad one gets 403
-and nothing is stored. The message is committed to the inbox (MsgId; events FromUserName +
-CreateTime + Event) before anything else, and the inbox worker handles it. The answer is the
-reply's first message as a passive reply (encrypted in safe mode) when the turn is done within
-about 4 seconds and that message is text; otherwise `success`, and the reply goes out through
-the customer-service API (a picture needs an upload first: the worker does both).
-WeChat's retry of a message (same MsgId) gets the same stored answer and has no second effect."""
+A request is checked before anything is stored, and refused with 403 and a WARNING naming the
+reason otherwise: `signature` over the token, timestamp and nonce; the timestamp within
+LOVEBANK_WECHAT_TIMESTAMP_WINDOW seconds of our clock; and the (timestamp, nonce) pair not seen
+before by any process (kept in the database). `signature` does not cover the body, so with an
+EncodingAESKey only an encrypted message with a valid `msg_signature` (over the ciphertext) is
+read: safe mode, or compatible mode when LOVEBANK_WECHAT_MODE=compatible, and then only its
+encrypted part. The body is capped while it is read (413) and must be UTF-8 XML without a
+DOCTYPE (400). The message is committed to the inbox (MsgId; events FromUserName + CreateTime +
+Event) before anything else, and the inbox worker handles it. The answer is the reply's first
+message as a passive reply (encrypted with the key that decrypted the message) when the turn is
+done within about 4 seconds and that message is text; otherwise `success`, and the reply goes out
+through the customer-service API (a picture needs an upload first: the worker does both).
+WeChat's retry of a message (same MsgId) gets the same stored answer and has no second effect; a
+database failure is answered 503, so WeChat tries again."""
 
 from __future__ import annotations
 
@@ -22,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from bot.settings import Settings, SettingsError
-from handlers.web import Web, client_error
+from handlers.web import Web, client_error, read_body, refused
 from handlers.wechat import xml
 from handlers.wechat.api import WeChatAPI
 from handlers.wechat.channel import PASSIVE_SECONDS, REST_AFTER, WeChatChannel
@@ -44,6 +50,8 @@ def setup(web: Web, settings: Settings) -> WeChatChannel:
         raise SettingsError("lovebank: LOVEBANK_WECHAT_APP_ID and LOVEBANK_WECHAT_APP_SECRET are needed for WeChat")
     keys = [_secret(k) for k in (settings.wechat_aes_key, settings.wechat_aes_key_previous) if _secret(k)]
     crypto = None
+    if settings.wechat_mode == "compatible" and not keys:
+        raise SettingsError("lovebank: LOVEBANK_WECHAT_MODE=compatible needs LOVEBANK_WECHAT_AES_KEY")
     if keys:
         try:
             crypto = MessageCrypto(token, settings.wechat_app_id, keys)
@@ -52,7 +60,8 @@ def setup(web: Web, settings: Settings) -> WeChatChannel:
     api = WeChatAPI(settings, services.tokens)
     channel = WeChatChannel(services, settings, api)
     pipeline.add(channel)
-    webhook = Webhook(channel, token, crypto, pipeline.inbox.wake)
+    webhook = Webhook(channel, token, crypto, pipeline.inbox.wake, compatible=settings.wechat_mode == "compatible",
+                      window=settings.wechat_timestamp_window)
     web.route("/wechat", webhook.endpoint, methods=["GET", "POST"])
     web.on_shutdown(api.close)
     return channel
@@ -62,46 +71,97 @@ def _secret(value: SecretStr | None) -> str:
     return value.get_secret_value().strip() if value is not None else ""
 
 
+class Refused(Exception):
+    """A request that is not WeChat's (403; the reason is logged)."""
+
+
+# A message's own fields: in safe mode's body only the ciphertext and the account are in the clear.
+CLEAR_FIELDS = frozenset({"FromUserName", "CreateTime", "MsgType", "MsgId", "Content", "Event", "EventKey"})
+
+
 class Webhook:
-    def __init__(self, channel: WeChatChannel, token: str, crypto: MessageCrypto | None, wake: Any) -> None:
+    def __init__(self, channel: WeChatChannel, token: str, crypto: MessageCrypto | None, wake: Any, *,
+                 compatible: bool = False, window: int = 300) -> None:
         self.channel, self.token, self.crypto, self.wake = channel, token, crypto, wake
-        self.inbox = channel.services.inbox
+        self.compatible, self.window = compatible, window
+        self.inbox, self.replay = channel.services.inbox, channel.services.replay
 
     async def endpoint(self, request: Request) -> Response:
         query = request.query_params
         timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
         if not signature_ok(query.get("signature"), self.token, timestamp, nonce):
-            return client_error(403, "forbidden")
+            return refused(log, "WeChat", "bad signature")
+        stamp = self.replay.stamp(timestamp, self.window)
+        if stamp is None:
+            return refused(log, "WeChat", "stale timestamp")
         if request.method == "GET":  # URL verification
-            return PlainTextResponse(query.get("echostr", ""))
-        body = await request.body()
-        if len(body) > MAX_BODY:
+            return await self._once(stamp, nonce) or PlainTextResponse(query.get("echostr", ""))
+        body = await read_body(request, MAX_BODY)
+        if body is None:
             return client_error(413, "too large")
-        encrypted = query.get("encrypt_type") == "aes"
         try:
-            fields = xml.parse(body)
-            if encrypted:
-                if self.crypto is None or not self.crypto.signature_ok(
-                        query.get("msg_signature"), timestamp, nonce, fields.get("Encrypt", "")):
-                    return client_error(403, "forbidden")
-                fields = xml.parse(self.crypto.decrypt(fields["Encrypt"]))
-        except (xml.BadXML, CryptoError, KeyError):
-            return client_error(403 if encrypted else 400, "not a WeChat message")
+            fields, key_index = self._open(body, query, timestamp, nonce)
+        except xml.BadXML:
+            return client_error(400, "not a WeChat message")
+        except Refused as exc:
+            return refused(log, "WeChat", str(exc))
         openid = fields.get("FromUserName", "")
         if not openid:
             return client_error(400, "not a WeChat message")
-        started = time.monotonic()
+        refusal = await self._once(stamp, nonce)
+        if refusal is not None:
+            return refusal
         try:
-            stored = await self.inbox.store("wechat", platform_id(fields), openid, {"xml": fields, "at": time.time()})
-        except Exception as exc:  # not stored: no answer, so WeChat tries again
-            log.error("WeChat message not stored: %s", type(exc).__name__)
+            return await self._take_in(fields, key_index)
+        except Exception as exc:  # the database failed: no answer, so WeChat tries again
+            log.error("WeChat message not taken in: %s", type(exc).__name__)
+            try:
+                await self.replay.give_back("wechat", stamp, nonce)
+            except Exception:
+                pass  # the database is down: the pair ages out of the window by itself
             return client_error(503, "try again")
+
+    async def _once(self, stamp: int, nonce: str) -> Response | None:
+        """None the first time this (timestamp, nonce) comes; else the answer: 403, or 503 when
+        the database cannot say."""
+        try:
+            if await self.replay.take("wechat", stamp, nonce, self.window):
+                return None
+        except Exception as exc:
+            log.error("WeChat request not checked for a replay: %s", type(exc).__name__)
+            return client_error(503, "try again")
+        return refused(log, "WeChat", "replay")
+
+    def _open(self, body: bytes, query: Any, timestamp: str, nonce: str) -> tuple[dict[str, str], int | None]:
+        """The message's fields and the index of the key that decrypted it (None: plaintext mode,
+        no key configured). Raises BadXML (400) or Refused (403)."""
+        fields = xml.parse(body)
+        if self.crypto is None:
+            if query.get("encrypt_type") == "aes" or "Encrypt" in fields:
+                raise Refused("encrypted, but no EncodingAESKey is configured")
+            return fields, None
+        if query.get("encrypt_type") != "aes" or "Encrypt" not in fields:
+            raise Refused("plaintext in safe mode")
+        if not self.compatible and fields.keys() & CLEAR_FIELDS:
+            raise Refused("plaintext in safe mode")  # compatible mode's body, not configured
+        if not self.crypto.signature_ok(query.get("msg_signature"), timestamp, nonce, fields["Encrypt"]):
+            raise Refused("bad msg_signature")
+        try:
+            plain, key_index = self.crypto.decrypt_with_key(fields["Encrypt"])
+        except CryptoError:
+            raise Refused("does not decrypt with the EncodingAESKey") from None
+        return xml.parse(plain), key_index  # compatible mode: the cleartext beside it is not read
+
+    async def _take_in(self, fields: dict[str, str], key_index: int | None) -> Response:
+        started = time.monotonic()
+        stored = await self.inbox.store("wechat", platform_id(fields), fields["FromUserName"],
+                                        {"xml": fields, "at": time.time()})
         if not stored.duplicate:
             self.wake()
         answer = await self._answer(stored.id, stored.duplicate, PASSIVE_SECONDS - (time.monotonic() - started))
         if answer is None:
             return PlainTextResponse(SUCCESS)
-        return await self._passive(fields, answer, encrypted)
+        return self._passive(fields, answer, key_index)
 
     async def _answer(self, entry_id: int, duplicate: bool, wait: float) -> dict[str, str] | None:
         """The message to answer passively, or None for `success`."""
@@ -116,12 +176,12 @@ class Webhook:
             return messages[0]  # our passive answer did not reach WeChat: the same answer again
         return None
 
-    async def _passive(self, fields: dict[str, str], message: dict[str, str], encrypted: bool) -> Response:
+    def _passive(self, fields: dict[str, str], message: dict[str, str], key_index: int | None) -> Response:
         now = int(time.time())
         body = xml.text_message(fields["FromUserName"], fields.get("ToUserName", ""), message["text"], now)
-        if encrypted and self.crypto is not None:
+        if key_index is not None and self.crypto is not None:
             timestamp, nonce = str(now), secrets.token_hex(8)
-            encrypted_body = self.crypto.encrypt(body)
+            encrypted_body = self.crypto.encrypt(body, key_index=key_index)
             body = xml.encrypted_envelope(encrypted_body, self.crypto.signature(timestamp, nonce, encrypted_body),
                                           timestamp, nonce)
         return Response(body, media_type="application/xml")

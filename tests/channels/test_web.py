@@ -1,9 +1,11 @@
 """The web app of `lovebank serve` over httpx's ASGI transport (in the test's event loop, without
-the lifespan, so no worker runs): the Telegram webhook's secret, what it stores, duplicates, and
-the health checks."""
+the lifespan, so no worker runs): the Telegram webhook's secret (a refusal logged with its
+reason), what it stores, duplicates, bodies too large or too deep, and the health checks."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +61,41 @@ async def test_the_webhook_stores_only_with_the_secret_and_once(tg_services: Ser
     assert await stored(tg_services) == 1
     result = await tg_services.inbox.result("telegram", "1")
     assert result is not None and result.status == "new"
+
+
+class Flood:
+    """A body sent in chunks as the server asks for them, counting how many it asked for."""
+
+    def __init__(self, chunk: bytes, chunks: int) -> None:
+        self.chunk, self.chunks, self.sent = chunk, chunks, 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for _ in range(self.chunks):
+            self.sent += 1
+            yield self.chunk
+
+
+async def test_refusals_are_logged_and_bodies_bounded(
+        tg_services: Services, tg_settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    ok = {SECRET_HEADER: SECRET}
+    caplog.set_level(logging.INFO, logger="lovebank.access")
+    async with client_for(web_for(tg_services, tg_settings)) as client:
+        assert (await client.post("/telegram", json=update(1), headers={SECRET_HEADER: "wrong"})).status_code == 403
+        assert (await client.post("/telegram", json=update(9), headers=ok)).status_code == 200
+        assert [r.getMessage().split(" ")[1:4] for r in caplog.records if r.name == "lovebank.access"] == [
+            ["POST", "/telegram", "403"], ["POST", "/telegram", "200"]]
+        assert SECRET not in caplog.text  # the secret token is a header: never logged
+        [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert warning.getMessage() == "Telegram request refused (403): bad secret token" and "wrong" not in warning.getMessage()
+        # 600 MB announced in chunks: refused once the cap (1 MB) is passed, the rest never read.
+        flood = Flood(b"{" * 65536, 10_000)
+        assert (await client.post("/telegram", content=flood, headers=ok)).status_code == 413
+        assert flood.sent <= 17
+        # Nested deeper than any update: 400, not a RecursionError.
+        for depth in (100, 100_000):
+            deep = b'{"update_id": 5, "message": ' + b"[" * depth + b"]" * depth + b"}"
+            assert (await client.post("/telegram", content=deep, headers=ok)).status_code == 400
+    assert await stored(tg_services) == 1
 
 
 async def test_health_and_readiness(tg_services: Services, tg_settings: Settings, tmp_path: Path) -> None:

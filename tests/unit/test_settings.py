@@ -115,6 +115,8 @@ def _error(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> str:
         ("LOVEBANK_ADMINS", "telegram:1,bob", "'bob'"),
         ("LOVEBANK_ADMINS", "facebook:1", "'facebook:1'"),
         ("LOVEBANK_HOLD_EXPIRY_DAYS", "0", "1"),
+        ("LOVEBANK_WECHAT_MODE", "plaintext", "'safe' or 'compatible'"),
+        ("LOVEBANK_WECHAT_TIMESTAMP_WINDOW", "0", "10"),
     ],
 )
 def test_a_bad_value_names_its_variable_in_one_line(

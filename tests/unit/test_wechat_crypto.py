@@ -52,14 +52,20 @@ def test_we_encrypt_wechatpy_decrypts() -> None:
         assert decrypted == message
 
 
-def test_previous_key_still_accepted_but_replies_use_the_new_one() -> None:
+def test_previous_key_still_accepted_and_answered_under_it() -> None:
     old = WeChatCrypto(TOKEN, OLD_KEY, APP_ID).encrypt_message(MESSAGE, "n", "1700000000")
     rotated = MessageCrypto(TOKEN, APP_ID, [KEY, OLD_KEY])
-    assert rotated.decrypt(xml.parse(old)["Encrypt"]) == MESSAGE
+    assert rotated.decrypt_with_key(xml.parse(old)["Encrypt"]) == (MESSAGE, 1)
     with pytest.raises(CryptoError):
         MessageCrypto(TOKEN, APP_ID, [KEY]).decrypt(xml.parse(old)["Encrypt"])
-    reply = rotated.encrypt("ok")
-    assert MessageCrypto(TOKEN, APP_ID, [KEY]).decrypt(reply) == "ok"
+    # The reply to it, under the key it came in: WeChat (here wechatpy) still on the old key reads it.
+    reply = rotated.encrypt(MESSAGE, key_index=1)
+    envelope = xml.encrypted_envelope(reply, rotated.signature("1700000000", "abc", reply), "1700000000", "abc")
+    assert WeChatCrypto(TOKEN, OLD_KEY, APP_ID).decrypt_message(
+        envelope, xml.parse(envelope)["MsgSignature"], "1700000000", "abc") == MESSAGE
+    new = WeChatCrypto(TOKEN, KEY, APP_ID).encrypt_message(MESSAGE, "n", "1700000000")
+    assert rotated.decrypt_with_key(xml.parse(new)["Encrypt"]) == (MESSAGE, 0)
+    assert MessageCrypto(TOKEN, APP_ID, [KEY]).decrypt(rotated.encrypt("ok")) == "ok"
 
 
 def test_other_account_tampered_and_garbage_refused() -> None:
@@ -81,6 +87,14 @@ def test_other_account_tampered_and_garbage_refused() -> None:
 def test_xml_refuses_doctype_and_keeps_content_verbatim() -> None:
     with pytest.raises(xml.BadXML):
         xml.parse('<!DOCTYPE x [<!ENTITY a "b">]><xml><Content>&a;</Content></xml>')
+    doctype_in_utf16 = '<!DOCTYPE x [<!ENTITY a "b">]><xml><Content>&a;</Content></xml>'
+    for encoding in ("utf-16", "utf-16-le", "utf-16-be", "utf-32"):
+        with pytest.raises(xml.BadXML, match="UTF-8"):
+            xml.parse(doctype_in_utf16.encode(encoding))
+    for declared in ("GBK", "gb2312", "ISO-8859-1", "no-such-encoding", ""):
+        with pytest.raises(xml.BadXML, match="UTF-8"):
+            xml.parse(f"<?xml version='1.0' encoding='{declared}'?><xml><Content>x</Content></xml>".encode())
+    assert xml.parse('<?xml version="1.0" encoding="utf-8"?><xml><Content>好</Content></xml>'.encode()) == {"Content": "好"}
     with pytest.raises(xml.BadXML):
         xml.parse("<xml><Content>")
     built = xml.text_message("o1", "gh", "a ]]> b\n 2 ", 1)

@@ -245,23 +245,24 @@ class WeChatServer:
             fields["EventKey"] = key
         return fields
 
-    def post(self, fields: dict[str, Any], *, bad_signature: bool = False, plaintext: bool = False) -> Answer:
-        query, body = self.request(fields, bad_signature=bad_signature, plaintext=plaintext)
+    def post(self, fields: dict[str, Any], **options: Any) -> Answer:
+        query, body = self.request(fields, **options)
         return self._http("POST", query, body)
 
-    def request(self, fields: dict[str, Any], *, bad_signature: bool = False,
-                plaintext: bool = False) -> tuple[dict[str, str], bytes]:
-        """The query string and body WeChat would POST for `fields`."""
+    def request(self, fields: dict[str, Any], *, bad_signature: bool = False, plaintext: bool = False,
+                timestamp: int | None = None, nonce: str | None = None) -> tuple[dict[str, str], bytes]:
+        """The query string and body WeChat would POST for `fields` (now, with a new nonce, unless
+        `timestamp` or `nonce` are given)."""
         opens_window = fields.get("MsgType") != "event" or fields.get("Event") in ("subscribe", "SCAN", "CLICK")
         if self.api is not None and opens_window:
             self.api.seen(str(fields["FromUserName"]))  # the 48-hour window opens with each message
         body = xml.build(fields)
-        timestamp, nonce = str(int(time.time())), secrets.token_hex(4)
-        query = {"timestamp": timestamp, "nonce": nonce, "openid": str(fields["FromUserName"])}
-        query["signature"] = sha1_signature(self.token, timestamp, nonce)
+        stamp, once = str(int(time.time()) if timestamp is None else timestamp), nonce or secrets.token_hex(4)
+        query = {"timestamp": stamp, "nonce": once, "openid": str(fields["FromUserName"])}
+        query["signature"] = sha1_signature(self.token, stamp, once)
         if self.crypto is not None and not plaintext:
             encrypted = self.crypto.encrypt(body)
-            query.update(encrypt_type="aes", msg_signature=self.crypto.signature(timestamp, nonce, encrypted))
+            query.update(encrypt_type="aes", msg_signature=self.crypto.signature(stamp, once, encrypted))
             body = xml.build({"ToUserName": ACCOUNT, "Encrypt": encrypted})
         if bad_signature:
             query["signature"] = "0" * 40

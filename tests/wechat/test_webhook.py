@@ -7,51 +7,24 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import timedelta
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.clock import Clock
 from bot.db import Database
-from bot.pipeline import Pipeline
 from bot.services import Services
 from bot.settings import Settings
-from handlers.downloads import setup as setup_downloads
-from handlers.web import Web
-from handlers.wechat import xml
-from handlers.wechat.channel import WeChatChannel
-from handlers.wechat.webhook import setup as setup_wechat
 from models import AuditEntry, Identity, InboxEntry, Notification, ServiceLog
-from tests.wechat.standin import APIServer, Answer, WeChatServer
+from tests.wechat.serving import Served, count, serving, wechat_worker
+from tests.wechat.standin import APIServer
 from tests.world import World, make_world
 
 pytestmark = pytest.mark.db
-
-
-@dataclass
-class Served:
-    client: httpx.AsyncClient
-    wechat: WeChatServer
-    channel: WeChatChannel
-    services: Services
-    api: APIServer
-
-    async def post(self, fields: dict[str, Any], **options: Any) -> Answer:
-        query, body = self.wechat.request(fields, **options)
-        response = await self.client.post(f"/wechat?{urlencode(query)}", content=body)
-        return Answer(response.status_code, response.text, 0.0)
-
-    async def say(self, openid: str, text: str, **options: Any) -> str:
-        _, fields = self.wechat.text(openid, text, **options)
-        answer = await self.post(fields)
-        assert answer.status == 200, answer.body
-        return answer.message(self.wechat.crypto).get("Content", "")
 
 
 @pytest.fixture
@@ -62,24 +35,8 @@ async def services(database: Database, settings: Settings) -> Services:
 
 @pytest.fixture
 async def served(services: Services, settings: Settings, wechat_api: APIServer) -> AsyncIterator[Served]:
-    pipeline = Pipeline(services, {}, concurrency=4, lease=30.0)
-    web = Web(services, pipeline)
-    channel = setup_wechat(web, settings)
-    setup_downloads(web)
-    pipeline.outbox.poll = 0.1
-    pipeline.start()
-    transport = httpx.ASGITransport(app=web.app())
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://bank.test") as client:
-            yield Served(client, WeChatServer("http://bank.test", wechat_api.api), channel, services, wechat_api)
-    finally:
-        await pipeline.stop()
-        await channel.api.close()
-
-
-async def count(services: Services, model: Any, *where: Any) -> int:
-    with services.db.read() as session:
-        return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+    async with serving(services, settings, wechat_api) as served:
+        yield served
 
 
 async def test_verification_and_bad_signatures_store_nothing(served: Served) -> None:
@@ -150,12 +107,6 @@ def _note(session: Any, services: Services, person_id: int) -> None:
                  date="2026-11-20", category="探访", hours="1")
 
 
-async def wechat_worker(served: Served, world: World, openid: str = "oWorker") -> None:
-    """worker1 links a WeChat account (the /link of one person across channels)."""
-    made = await served.services.links.new_code(world.worker, "console")
-    await served.say(openid, f"/link {made.code}")
-
-
 async def test_template_outside_the_window_when_configured(served: Served, settings: Settings) -> None:
     await served.say("oTmpl", "/help")
     person, _ = await served.services.people.identify("wechat", "oTmpl", display_name="x")
@@ -220,23 +171,11 @@ async def test_star_poster_reaches_a_worker_as_a_picture(served: Served) -> None
     assert served.api.api.sent.index(poster) < served.api.api.sent.index(text[0])
 
 
-async def test_plaintext_compatible_and_menu_clicks(served: Served) -> None:
-    # Plaintext mode: signed, not encrypted; the answer is plain XML.
-    _, fields = served.wechat.text("oPlain", "/help")
-    answer = await served.post(fields, plaintext=True)
-    assert "Encrypt" not in answer.body and "/help" in answer.message()["Content"]
-    # Compatible mode: the plaintext fields and the ciphertext side by side; the ciphertext counts.
-    _, fields = served.wechat.text("oCompat", "/lang")
-    query, _ = served.wechat.request(fields)
-    encrypted = served.wechat.crypto.encrypt(xml.build(fields))
-    query["msg_signature"] = served.wechat.crypto.signature(query["timestamp"], query["nonce"], encrypted)
-    body = xml.build({**{k: str(v) for k, v in fields.items()}, "Encrypt": encrypted}).encode()
-    response = await served.client.post(f"/wechat?{urlencode(query)}", content=body)
-    assert "English" in Answer(response.status_code, response.text, 0.0).message(served.wechat.crypto)["Content"]
+async def test_menu_clicks(served: Served) -> None:
     # A CLICK on the custom menu runs its command; an unknown key runs nothing.
-    click = (await served.post(served.wechat.event("oPlain", "CLICK", "balance"))).message(served.wechat.crypto)
+    click = (await served.post(served.wechat.event("oMenu", "CLICK", "balance"))).message(served.wechat.crypto)
     assert "社区" in click["Content"]  # not a member yet: told how to join
-    assert (await served.post(served.wechat.event("oPlain", "CLICK", "/approve all"))).body == "success"
+    assert (await served.post(served.wechat.event("oMenu", "CLICK", "/approve all"))).body == "success"
 
 
 async def test_a_slow_turn_answers_success_and_the_reply_follows_by_the_api(
