@@ -75,7 +75,10 @@ def wrote_since_elsewhere(channel: str) -> ColumnElement[bool]:
     other = aliased(Identity)
     mine, theirs = InboxEntry.__table__.alias("mine"), InboxEntry.__table__.alias("theirs")
     last_here = (select(func.max(mine.c.received_at))
-                 .where(mine.c.channel == channel, mine.c.sender == Identity.external_id).scalar_subquery())
+                 .where(mine.c.channel == channel, mine.c.sender == Identity.external_id)
+                 # This identity's messages only: without it the subquery, two levels down, would
+                 # read `identities` on its own and find anyone's latest message here.
+                 .correlate(Identity).scalar_subquery())
     return exists().where(
         other.person_id == Identity.person_id, other.channel != channel,
         exists().where(
