@@ -27,7 +27,7 @@ from bot.dialogs import Dialogs
 from bot.pipeline import Pipeline
 from bot.services import Services
 from bot.settings import Settings, SettingsError
-from handlers.telegram.inbound import TelegramChannel, sender_of
+from handlers.telegram.inbound import StatusRequest, TelegramChannel, sender_of
 from handlers.telegram.menus import Menu, set_menus
 from handlers.web import Web, client_error, json_body
 
@@ -53,7 +53,7 @@ def make_bot(settings: Settings) -> ExtBot[Any]:
     pool = max(8, 2 * settings.concurrency)
     limiter = AIORateLimiter(max_retries=0, overall_max_rate=settings.telegram_max_rate)
     return ExtBot(token, base_url=api, base_file_url=file_api_url(api), rate_limiter=limiter,
-                  request=HTTPXRequest(connection_pool_size=pool, pool_timeout=30.0),
+                  request=StatusRequest(HTTPXRequest(connection_pool_size=pool, pool_timeout=30.0)),
                   get_updates_request=HTTPXRequest(connection_pool_size=1))
 
 
