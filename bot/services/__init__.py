@@ -15,6 +15,7 @@ from bot.services.ledger import Ledger
 from bot.services.links import LinksService
 from bot.services.moves import MovesService
 from bot.services.outbox import OutboxService
+from bot.services.parked import ParkedWork
 from bot.services.people import PeopleService
 from bot.services.points import PointsService
 from bot.services.reports import ReportsService
@@ -64,5 +65,6 @@ class Services:
             "expiry": ExpiryService(db, clock, ledger),
             "requests": RequestsService(db, settings, clock, ledger, hours),
         }
+        built["parked"] = ParkedWork(db, built["inbox"], built["outbox"])  # type: ignore[arg-type]
         for name, service in built.items():
             setattr(self, name, Offloaded(service, db))
