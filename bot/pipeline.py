@@ -283,7 +283,7 @@ class OutboxWorker:
     async def round(self) -> int:
         """Claim and send what is due on every channel once; returns how many were tried."""
         tried = 0
-        for name, channel in self.channels.items():
+        for name, channel in list(self.channels.items()):  # a channel may join while this round runs
             allowed = self.breakers[name].allowance()  # paused, one probe, or all
             if allowed == 0:
                 continue
@@ -346,7 +346,8 @@ class Pipeline:
         self._tasks: list[asyncio.Task[None]] = []
 
     def add(self, channel: Channel) -> None:
-        """Before start(): a channel's handler and sender join the workers."""
+        """A channel's handler and sender join the workers (before start(), or later: a channel
+        that could not be reached at start joins once it can)."""
         self.channels[channel.name] = channel
 
     def start(self) -> None:

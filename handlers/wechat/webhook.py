@@ -54,6 +54,7 @@ def setup(web: Web, settings: Settings) -> WeChatChannel:
     pipeline.add(channel)
     webhook = Webhook(channel, token, crypto, pipeline.inbox.wake)
     web.route("/wechat", webhook.endpoint, methods=["GET", "POST"])
+    web.check("wechat", api.check)
     web.on_shutdown(api.close)
     return channel
 
