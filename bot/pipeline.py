@@ -2,12 +2,7 @@
 notifications to their channel's sender. Channel-free: a channel plugs in by implementing
 `Channel` (in `handlers/<channel>/`).
 
-    def _breakers(services: Services) -> Breakers:
-    settings = services.settings
-    return Breakers(settings.outage_probe_seconds, settings.outage_probe_max_seconds)
-
-
-class Channel(Protocol):
+    class Channel(Protocol):
         name: str                                   # "telegram", "wechat": the inbox's channel
         async def handle(self, entry: Entry, handling: Handling) -> None
             # turn the stored update into a dialog turn; call `handling.settle(session, reply)`
@@ -225,7 +220,8 @@ class InboxWorker:
             log.exception("inbox: entry %s (%s %s) failed", entry.id, entry.channel, entry.platform_id)
             try:
                 if await inbox.failed(entry, exc):
-                    log.error("inbox: entry %s parked after %s tries: %s", entry.id, entry.attempts + 1, short(exc, 200))
+                    log.error("inbox: entry %s parked after %s tries: %s", entry.id, entry.attempts + 1,
+                              short(exc, 200))
                     if self.on_handled is not None:
                         self.on_handled()  # the admins' notice
                     await self._apologise(channel, entry)
