@@ -1,12 +1,14 @@
 """Telegram down (5xx, no connection, timeouts) for a stretch, then back, through the outbox
 worker and python-telegram-bot's own request path: the channel pauses (one probe at a time, no
-notification's tries spent), resumes by itself, and everything arrives once. An error about one
-message (a 4xx) stays that message's own."""
+notification's tries spent), resumes by itself, and everything arrives once; a reply waits the
+outage out the same way. An error about one message (a 4xx) stays that message's own, and a
+parked reply is logged with its reason."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from typing import Any
 
@@ -16,7 +18,7 @@ from telegram.error import NetworkError, TimedOut
 from telegram.ext import AIORateLimiter, ExtBot
 
 from bot.breaker import Breakers
-from bot.pipeline import OutboxWorker
+from bot.pipeline import InboxWorker, OutboxWorker
 from bot.services import Services
 from bot.services.delivery import Down, Failed, Unreachable
 from bot.services.notify import notify
@@ -24,7 +26,7 @@ from bot.services.outbox import Delivery
 from bot.i18n import Text
 from handlers.telegram.inbound import StatusRequest, TelegramChannel
 from handlers.telegram.offline import RecordingRequest
-from models import Identity, Notification
+from models import Identity, InboxEntry, Notification
 
 pytestmark = pytest.mark.db
 
@@ -121,3 +123,34 @@ async def test_only_platform_failures_are_down(tg_services: Services, bot_api: A
     assert [type(o) for o in outcomes] == [Down, Down, Down, Failed, Failed, Unreachable]
     with tg_services.db.read() as session:
         assert session.scalar(select(Identity.unreachable_at).where(Identity.external_id == chat)) is None
+
+
+async def test_a_reply_waits_out_an_outage_and_a_refused_reply_is_parked_with_a_log_line(
+        tg_services: Services, bot_api: Any, caplog: pytest.LogCaptureFixture) -> None:
+    api, channel = bot_api
+    worker = InboxWorker(tg_services, {"telegram": channel}, worker="test")
+
+    async def update(update_id: int, user_id: int) -> Any:
+        user = {"id": user_id, "is_bot": False, "first_name": "a"}
+        payload = {"update_id": update_id, "message": {"message_id": update_id, "date": 0, "from": user, "text": "/help",
+                                                       "chat": {"id": user_id, "type": "private"}}}
+        await tg_services.inbox.store("telegram", str(update_id), str(user_id), payload)
+        await worker.drain()
+        return await tg_services.inbox.result("telegram", str(update_id))
+
+    caplog.set_level(logging.WARNING)
+    api.down = 502
+    waiting = await update(1, 6001)
+    assert waiting is not None and waiting.status == "handled"  # handled; the reply waits, not counted
+    assert worker.breakers["telegram"].paused()
+    with tg_services.db.read() as session:
+        assert session.scalar(select(InboxEntry.attempts).where(InboxEntry.platform_id == "1")) == 0
+    assert not [r for r in caplog.records if "parked" in r.getMessage()]
+
+    api.down = None
+    worker.breakers["telegram"].up()
+    api.answer_next = [(400, "Bad Request: message is too long")]
+    parked = await update(2, 6002)  # another person (one person's updates go in order)
+    assert parked is not None and parked.status == "parked"
+    [line] = [r for r in caplog.records if "parked" in r.getMessage()]
+    assert line.levelno == logging.WARNING and "message is too long" in line.getMessage().lower()
