@@ -29,6 +29,6 @@ async def deliver(bot: Bot, services: Services) -> int:
         if isinstance(outcome, Sent):
             sent += 1
         else:
-            log.warning("notification %s to person %s %s: %s", delivery.text.key, delivery.person_id,
-                        "parked" if parked else "not sent", outcome)
+            log.warning("notification %s to person %s not sent%s: %s", delivery.text.key, delivery.person_id,
+                        ", parked" if parked else "", outcome)
     return sent
