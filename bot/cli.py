@@ -29,10 +29,15 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("serve", help="the web app: webhooks, /healthz, /readyz, workers; jobs on the leader only")
     parked = sub.add_parser("parked", help="updates and notifications set aside after failing repeatedly")
     parked_sub = parked.add_subparsers(dest="action", metavar="ACTION")
-    parked_sub.add_parser("list", help="list them (the default)")
-    retry = parked_sub.add_parser("retry", help="send one back to be handled or delivered again")
-    retry.add_argument("kind", choices=("update", "notification"))
-    retry.add_argument("id", type=int)
+    listing = parked_sub.add_parser("list", help="totals and a page of them (the default)")
+    retry = parked_sub.add_parser("retry", help="send one back (update ID, notification ID), or all of them")
+    retry.add_argument("kind", choices=("update", "notification", "all"))
+    retry.add_argument("id", type=int, nargs="?")
+    for p, default in ((parked, None), (listing, argparse.SUPPRESS), (retry, argparse.SUPPRESS)):
+        p.add_argument("--channel", choices=("wechat", "telegram", "console"), default=default,
+                       help="only this channel's")
+    for p, default in ((parked, 1), (listing, argparse.SUPPRESS)):
+        p.add_argument("--page", type=int, default=default, metavar="N", help="which page (50 a page)")
     export = sub.add_parser("export", help="reports and reconciliations out")
     export_sub = export.add_subparsers(dest="what", required=True, metavar="WHAT")
     report = export_sub.add_parser(
@@ -128,26 +133,57 @@ def _say(settings: Settings, key: str, *, error: bool = False, locale: str | Non
     print(f"lovebank: {line}" if error else line, file=sys.stderr if error else sys.stdout)
 
 
-async def _parked(settings: Settings, action: str | None, kind: str | None, ident: int | None) -> int:
+async def _parked(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.i18n import render
+    from bot.services.parked import PAGE
+
+    def say(key: str, **params: object) -> str:
+        return render(settings.locale, key, params)
+
+    action, kind, ident, channel = args.action, getattr(args, "kind", None), getattr(args, "id", None), args.channel
+    only = f" --channel {channel}" if channel else ""
     services = await open_services(settings)
     try:
-        if action == "retry":
-            service = services.inbox if kind == "update" else services.outbox
-            if not await service.retry_parked(ident):  # type: ignore[arg-type]
-                print(f"lovebank: no parked {kind} {ident}", file=sys.stderr)
-                return 2
-            print(f"{kind} {ident} will be tried again")
+        if action == "retry" and kind == "all":
+            updates, notes = await services.parked.retry_all(channel)
+            _say(settings, "parked.retried_all", updates=updates, notifications=notes,
+                 only=say("parked.only", channel=channel) if channel else "")
             return 0
-        updates, notes = await services.inbox.parked(), await services.outbox.parked()
-        for u in updates:
-            print(f"update {u.id}\t{u.channel} {u.platform_id} from {u.sender}\t{u.received_at:%Y-%m-%d %H:%M}"
-                  f"\t{u.attempts} tries\t{u.error or ''}")
-        for n in notes:
-            to = n.chat or f"person {n.person_id}"
-            print(f"notification {n.id}\t{n.key} to {to}\t{n.created_at:%Y-%m-%d %H:%M}\t{n.attempts} tries"
-                  f"\t{n.error or ''}")
-        if not updates and not notes:
-            print("nothing is parked")
+        if action == "retry":
+            what = say(f"parked.kind_{kind}")
+            if ident is None:
+                _say(settings, "parked.need_id", error=True, kind=kind)
+                return 2
+            service = services.inbox if kind == "update" else services.outbox
+            if not await service.retry_parked(ident):
+                _say(settings, "parked.no_such", error=True, kind=what, id=ident)
+                return 2
+            _say(settings, "parked.retried_one", kind=what, id=ident)
+            return 0
+        totals = await services.parked.totals(channel)
+        if not totals.updates_total and not totals.notifications_total:
+            _say(settings, "parked.none")
+            return 0
+
+        def by_channel(counts: dict[str, int]) -> str:
+            return say("parked.by_channel", parts=say("parked.separator").join(
+                say("parked.channel_count", channel=name, count=n) for name, n in sorted(counts.items())
+            )) if counts else ""
+
+        _say(settings, "parked.totals", updates=totals.updates_total, update_channels=by_channel(totals.updates),
+             notifications=totals.notifications_total, note_channels=by_channel(totals.notifications))
+        page = await services.parked.page(args.page, channel)
+        for u in page.updates:
+            _say(settings, "parked.update_line", id=u.id, channel=u.channel, platform_id=u.platform_id,
+                 sender=u.sender, at=f"{u.received_at:%Y-%m-%d %H:%M}", attempts=u.attempts, reason=u.error or "")
+        for n in page.notifications:
+            to = n.chat or say("parked.to_person", person=n.person_id)
+            _say(settings, "parked.note_line", id=n.id, message=n.key, to=to, at=f"{n.created_at:%Y-%m-%d %H:%M}",
+                 attempts=n.attempts, reason=n.error or "")
+        _say(settings, "parked.page", page=page.number, pages=page.pages, size=PAGE)
+        if page.number < page.pages:
+            _say(settings, "parked.next_page", next=page.number + 1, channel=only)
+        _say(settings, "parked.retry_hint", channel=only)
         return 0
     finally:
         await services.db.dispose()
@@ -280,7 +316,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
         return run(settings)
     if args.command == "parked":
-        return asyncio.run(_parked(settings, args.action, getattr(args, "kind", None), getattr(args, "id", None)))
+        return asyncio.run(_parked(settings, args))
     if args.command == "serve":
         from handlers.serve import serve
 

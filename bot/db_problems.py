@@ -2,11 +2,12 @@
 
 Connecting and migrating fail in a handful of ways that have nothing to do with the bot: the
 PostgreSQL database was never created, the server is not running, the SQLite file's folder does
-not exist or is not writable, or another program holds the SQLite file locked for longer than the
-busy timeout. Each becomes a catalogue message in the operator's language."""
+not exist or is not writable, another program holds the SQLite file locked for longer than the
+busy timeout, or the schema is newer than this release (a rollback without restoring the backup). Each becomes a catalogue message in the operator's language."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from sqlalchemy.engine import make_url
@@ -52,4 +53,7 @@ def database_problem(exc: BaseException, url: str) -> Text | None:
             "authentication failed" in text
         ):
             return Text("cli.db_refused", {"user": parsed.username or "", "host": parsed.host or ""})
+        newer = re.match(r"Can't locate revision identified by '([^']+)'", text)
+        if name == "CommandError" and newer:  # an older release started on a newer schema (a rollback)
+            return Text("cli.schema_newer", {"revision": newer[1]})
     return None

@@ -26,6 +26,11 @@ exception in `handle` never reaches the platform.
 commit that wrote them at the latest: `wake()` after a local commit starts a round at once, and
 it polls every `poll` seconds for what other processes wrote.
 
+A sender's `Down` (the platform itself is down) opens the channel's circuit breaker
+(`bot.breaker`, shared by both workers): the channel's notifications and replies wait, untried
+and uncounted, while one message probes with growing pauses; the first answer resumes sending.
+Whatever is parked is logged at WARNING with its reason.
+
 Both run until `stop()`, which lets what is in flight finish.
 """
 
@@ -42,8 +47,9 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from bot.breaker import Breakers
 from bot.services import Services
-from bot.services.delivery import Failed, Outcome, Sent, short
+from bot.services.delivery import Down, Failed, Outcome, Retry, Sent, short
 from bot.services.inbox import Entry, LeaseLost
 from bot.services.outbox import Delivery
 
@@ -53,6 +59,11 @@ log = logging.getLogger(__name__)
 def worker_name() -> str:
     """Who holds a lease, for operators reading the tables: host and process id."""
     return f"{socket.gethostname()[:40]}:{os.getpid()}"
+
+
+def _breakers(services: Services) -> Breakers:
+    settings = services.settings
+    return Breakers(settings.outage_probe_seconds, settings.outage_probe_max_seconds)
 
 
 class Channel(Protocol):
@@ -88,8 +99,9 @@ class Handling:
 class InboxWorker:
     def __init__(self, services: Services, channels: dict[str, Channel], *, worker: str | None = None,
                  concurrency: int = 1, lease: float = 30.0, poll: float = 0.5,
-                 on_handled: Callable[[], None] | None = None) -> None:
+                 on_handled: Callable[[], None] | None = None, breakers: Breakers | None = None) -> None:
         self.services, self.channels = services, channels
+        self.breakers = breakers if breakers is not None else _breakers(services)
         self.worker = worker or worker_name()
         self.concurrency = max(1, concurrency)
         self.lease, self.poll, self.on_handled = lease, poll, on_handled
@@ -183,22 +195,33 @@ class InboxWorker:
                     return
                 entry = replace(entry, status="handled", reply=handling.reply)
             assert entry.reply is not None
+            breaker = self.breakers[entry.channel]
+            if breaker.allowance() == 0:  # the platform is down: the reply waits for the next probe
+                await inbox.outcome(entry, Retry(max(breaker.seconds_to_probe(), self.poll)))
+                return
             try:
                 outcome = await channel.send_reply(entry.reply, entry.reply_sent)
             except Exception as exc:  # a sender should not raise; if it does, it is a failure
                 log.exception("%s: sending the reply to entry %s raised", entry.channel, entry.id)
                 outcome = Failed(short(exc))
+            if isinstance(outcome, Down):
+                breaker.down(outcome.reason)
+                outcome = Retry(max(breaker.seconds_to_probe(), self.poll), outcome.parts)  # not a failure
+            else:
+                breaker.up()
             if isinstance(outcome, Sent):
                 self._replied.append((entry, entry.reply_sent + outcome.parts))
-            else:
-                await inbox.outcome(entry, outcome)
+            elif await inbox.outcome(entry, outcome) and isinstance(outcome, Failed):
+                log.warning("inbox: the reply to entry %s (%s from %s) parked: %s", entry.id, entry.channel,
+                            entry.sender, outcome.error)
         except LeaseLost as exc:
             log.warning("inbox: %s", exc)
         except Exception as exc:
             log.exception("inbox: entry %s (%s %s) failed", entry.id, entry.channel, entry.platform_id)
             try:
                 if await inbox.failed(entry, exc):
-                    log.error("inbox: entry %s parked after %s tries", entry.id, entry.attempts + 1)
+                    log.error("inbox: entry %s parked after %s tries: %s", entry.id, entry.attempts + 1,
+                              short(exc, 200))
                     if self.on_handled is not None:
                         self.on_handled()  # the admins' notice
                     await self._apologise(channel, entry)
@@ -220,8 +243,9 @@ class InboxWorker:
 class OutboxWorker:
     def __init__(self, services: Services, channels: dict[str, Channel], *, worker: str | None = None,
                  poll: float = 1.0, lease: float = 30.0, batch: int = 50, parallel: int = 8,
-                 gather: float = 0.1) -> None:
+                 gather: float = 0.1, breakers: Breakers | None = None) -> None:
         self.services, self.channels = services, channels
+        self.breakers = breakers if breakers is not None else _breakers(services)
         self.worker = worker or worker_name()
         self.poll, self.lease, self.batch, self.gather = poll, lease, batch, gather
         self._parallel = asyncio.Semaphore(parallel)
@@ -255,8 +279,12 @@ class OutboxWorker:
     async def round(self) -> int:
         """Claim and send what is due on every channel once; returns how many were tried."""
         tried = 0
-        for name, channel in self.channels.items():
-            deliveries = await self.services.outbox.claim(name, self.worker, limit=self.batch, lease=self.lease)
+        for name, channel in list(self.channels.items()):  # a channel may join while this round runs
+            allowed = self.breakers[name].allowance()  # paused, one probe, or all
+            if allowed == 0:
+                continue
+            deliveries = await self.services.outbox.claim(name, self.worker, limit=allowed or self.batch,
+                                                          lease=self.lease)
             by_address: dict[str, list[Delivery]] = defaultdict(list)
             for delivery in deliveries:
                 by_address[delivery.address].append(delivery)
@@ -266,18 +294,29 @@ class OutboxWorker:
         return tried
 
     async def _send_in_order(self, channel: Channel, deliveries: list[Delivery]) -> None:
+        breaker = self.breakers[channel.name]
         async with self._parallel:
             for delivery in deliveries:
+                if breaker.allowance() == 0:  # another send of this round found the platform down
+                    outcome: Outcome = Down(breaker.reason)
+                else:
+                    try:
+                        outcome = await channel.deliver(delivery)
+                    except Exception as exc:
+                        log.exception("%s: delivering notification %s raised", channel.name, delivery.ids)
+                        outcome = Failed(short(exc))
+                    if isinstance(outcome, Down):
+                        breaker.down(outcome.reason)
+                    else:
+                        breaker.up()
+                        if not isinstance(outcome, Sent):
+                            log.warning("%s: notification %s to %s not sent: %s", channel.name, delivery.ids,
+                                        delivery.address, outcome)
                 try:
-                    outcome = await channel.deliver(delivery)
-                except Exception as exc:
-                    log.exception("%s: delivering notification %s raised", channel.name, delivery.ids)
-                    outcome = Failed(short(exc))
-                if not isinstance(outcome, Sent):
-                    log.warning("%s: notification %s to %s not sent: %s", channel.name, delivery.ids,
-                                delivery.address, outcome)
-                try:
-                    await self.services.outbox.record(delivery, outcome)
+                    if await self.services.outbox.record(delivery, outcome):
+                        log.warning("%s: notification %s (%s) to %s parked: %s", channel.name, delivery.ids,
+                                    delivery.text.key, delivery.address,
+                                    outcome.error if isinstance(outcome, Failed) else outcome)
                 except Exception:  # the lease runs out and the row goes again: at least once
                     log.exception("outbox: could not record the outcome of notification %s", delivery.ids)
 
@@ -294,15 +333,17 @@ class Pipeline:
         worker = worker_name()
         # SQLite has one writer: handling side by side would only queue on its lock.
         concurrency = 1 if services.db.sqlite else concurrency
-        self.outbox = OutboxWorker(services, channels, worker=worker, lease=lease)
+        self.breakers = _breakers(services)
+        self.outbox = OutboxWorker(services, channels, worker=worker, lease=lease, breakers=self.breakers)
         self.inbox = InboxWorker(services, channels, worker=worker, concurrency=concurrency, lease=lease,
-                                 on_handled=self.outbox.wake)
+                                 on_handled=self.outbox.wake, breakers=self.breakers)
         self.scheduler = Scheduler(services, services.settings.tz, after_run=self.outbox.wake)
         self.leader = Leader(services.db.url, self.scheduler, retry=leader_retry)
         self._tasks: list[asyncio.Task[None]] = []
 
     def add(self, channel: Channel) -> None:
-        """Before start(): a channel's handler and sender join the workers."""
+        """A channel's handler and sender join the workers (before start(), or later: a channel
+        that could not be reached at start joins once it can)."""
         self.channels[channel.name] = channel
 
     def start(self) -> None:

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     # Messages a second one process sends to Telegram (its flood limit is about 30 a bot): with
     # several processes give each its share; 0 turns the limit off (a local Bot API, benchmarks).
     telegram_max_rate: int = Field(30, ge=0)
+    # A platform that is down pauses its channel's sending: the first probe after this many
+    # seconds, then twice as long each time, at most the second (tests shorten both).
+    outage_probe_seconds: float = Field(2.0, gt=0)
+    outage_probe_max_seconds: float = Field(300.0, gt=0)
+    # Every configured channel checks its credentials at start and this often (/readyz shows it).
+    health_check_seconds: float = Field(300.0, gt=0)
     hold_expiry_days: int = Field(7, ge=1)
     service_log_max_age_days: int = Field(31, ge=0)
 

@@ -1,7 +1,8 @@
 """`lovebank serve`: the web app on LOVEBANK_HTTP_HOST:LOVEBANK_HTTP_PORT with its workers.
 
 Each configured channel adds its endpoint and its handler/sender here (Telegram when
-LOVEBANK_TELEGRAM_TOKEN is set). Port 0 picks a free port; the log says which.
+LOVEBANK_TELEGRAM_TOKEN is set, WeChat when LOVEBANK_WECHAT_TOKEN is); one that cannot be
+reached at start does not stop the others. Port 0 picks a free port; the log says which.
 """
 
 from __future__ import annotations
@@ -46,15 +47,18 @@ async def _serve(settings: Settings) -> int:
     pipeline = Pipeline(services, {}, concurrency=settings.concurrency, lease=settings.lease_seconds)
     web = Web(services, pipeline)
     try:
+        configured = False
         if settings.telegram_token is not None and settings.telegram_token.get_secret_value().strip():
             from handlers.telegram.webhook import setup as setup_telegram
 
-            setup_telegram(web, settings)
+            setup_telegram(web, settings)  # joins the workers once the Bot API answers
+            configured = True
         if settings.wechat_token is not None and settings.wechat_token.get_secret_value().strip():
             from handlers.wechat.webhook import setup as setup_wechat
 
             setup_wechat(web, settings)
-        if not pipeline.channels:
+            configured = True
+        if not configured:
             raise SettingsError("lovebank: no channel configured (set LOVEBANK_TELEGRAM_TOKEN or LOVEBANK_WECHAT_TOKEN)")
         from handlers.downloads import setup as setup_downloads
 

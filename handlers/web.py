@@ -7,8 +7,12 @@ checks, and whatever a channel adds.
     web.on_shutdown(coroutine_function)
     app = web.app()                                           # a Starlette app
 
-Built in: `GET /healthz` (200 while the process runs) and `GET /readyz` (200 when the database
-answers and its schema is at every migration head; 503 with the reason otherwise). The Telegram
+Built in: `GET /healthz` (200 while the process runs) and `GET /readyz`: JSON with the database
+("ok": it answers and its schema is at every migration head) and each configured channel ("ok":
+its credentials worked at the last check and it is not paused by an outage), e.g.
+`{"database": "ok", "wechat": "invalid appsecret (40125)", "telegram": "ok"}`; 200 when all are
+"ok", else 503. A channel registers its check with `web.check(name, probe)` (an async function
+returning "ok" or the reason); checks run at start and every LOVEBANK_HEALTH_CHECK_SECONDS. The Telegram
 webhook is added by `handlers.telegram.webhook.setup`, a channel's endpoints the same way. An
 endpoint takes an update in with `services.inbox.store(...)` and answers the platform only
 after it returned; then `pipeline.inbox.wake()` starts handling at once.
@@ -22,13 +26,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+import asyncio
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.migrate import current_revisions, head_revisions
@@ -39,6 +44,8 @@ from handlers.access_log import AccessLog
 log = logging.getLogger(__name__)
 
 Hook = Callable[[], Awaitable[None]]
+Probe = Callable[[], Awaitable[str]]
+PROBE_TIMEOUT = 20.0  # seconds a credentials check may take
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -52,6 +59,8 @@ class Web:
         self._startup: list[Hook] = []
         self._shutdown: list[Hook] = []
         self._heads = head_revisions()
+        self._probes: dict[str, Probe] = {}
+        self.channel_health: dict[str, str] = {}  # channel → "ok" or why it cannot send
 
     def route(self, path: str, endpoint: Endpoint, methods: list[str]) -> None:
         self._routes.append(Route(path, endpoint, methods=methods))
@@ -62,11 +71,35 @@ class Web:
     def on_shutdown(self, hook: Hook) -> None:
         self._shutdown.append(hook)
 
+    def check(self, channel: str, probe: Probe) -> None:
+        """A configured channel's credentials check, for /readyz."""
+        self._probes[channel] = probe
+        self.channel_health[channel] = "not checked yet"
+
+    async def check_channels(self) -> None:
+        for channel, probe in self._probes.items():
+            try:
+                status = await asyncio.wait_for(probe(), PROBE_TIMEOUT)
+            except Exception as exc:  # a check never stops the process
+                status = f"check failed ({type(exc).__name__})"
+            if status != self.channel_health.get(channel):
+                if status == "ok":
+                    log.info("%s: credentials check ok", channel)
+                else:
+                    log.warning("%s: cannot send: %s", channel, status)
+            self.channel_health[channel] = status
+
+    async def _keep_checking(self) -> None:
+        while True:
+            await asyncio.sleep(self.services.settings.health_check_seconds)
+            await self.check_channels()
+
     async def startup(self) -> None:
-        """The channels' start-up (before the server listens, so a bad token stops the process
-        with one line)."""
+        """The channels' start-up (before the server listens, so a bad setting stops the process
+        with one line), then the first credentials checks."""
         for hook in self._startup:
             await hook()
+        await self.check_channels()
 
     async def shutdown(self) -> None:
         for hook in reversed(self._shutdown):
@@ -80,9 +113,13 @@ class Web:
         @asynccontextmanager
         async def lifespan(_: Starlette) -> AsyncIterator[None]:
             self.pipeline.start()
+            checking = asyncio.create_task(self._keep_checking())
             try:
                 yield
             finally:
+                checking.cancel()
+                with suppress(asyncio.CancelledError):
+                    await checking
                 await self.pipeline.stop()  # after the last request: finish what is in flight
 
         # The access log without query strings or path secrets (handlers.access_log).
@@ -98,14 +135,23 @@ class Web:
         return PlainTextResponse("ok")
 
     async def readyz(self, _: Request) -> Response:
+        report = {"database": await self._database(), **self.channel_health}
+        for channel, status in self.channel_health.items():
+            breaker = self.pipeline.breakers.get(channel)
+            if status == "ok" and breaker is not None and breaker.paused():
+                report[channel] = f"paused by an outage: {breaker.reason}"
+        ready = all(status == "ok" for status in report.values())
+        return JSONResponse(report, status_code=200 if ready else 503)
+
+    async def _database(self) -> str:
         try:
             current = await self.services.db.run(self._current_heads, reads=True)
         except Exception as exc:
-            return PlainTextResponse(f"database unreachable: {type(exc).__name__}", status_code=503)
+            return f"unreachable ({type(exc).__name__})"
         if current != self._heads:
             missing = ", ".join(sorted(self._heads - current)) or "-"
-            return PlainTextResponse(f"schema not at head (missing {missing})", status_code=503)
-        return PlainTextResponse("ready")
+            return f"schema not at head (missing {missing})"
+        return "ok"
 
 
 def client_error(status: int, text: str) -> Response:

@@ -15,6 +15,7 @@ from bot.services.ledger import Ledger
 from bot.services.links import LinksService
 from bot.services.moves import MovesService
 from bot.services.outbox import OutboxService
+from bot.services.parked import ParkedWork
 from bot.services.people import PeopleService
 from bot.services.points import PointsService
 from bot.services.replay import ReplayGuard
@@ -66,5 +67,6 @@ class Services:
             "requests": RequestsService(db, settings, clock, ledger, hours),
             "replay": ReplayGuard(db, clock),
         }
+        built["parked"] = ParkedWork(db, built["inbox"], built["outbox"])  # type: ignore[arg-type]
         for name, service in built.items():
             setattr(self, name, Offloaded(service, db))

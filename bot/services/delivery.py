@@ -10,8 +10,12 @@ and the outbox (notifications) turn the outcome into the message's next state:
 - `Unreachable(reason)` — the platform will not deliver to this person (Telegram 403: blocked,
   left the group): the identity is marked unreachable and its notifications wait until the person
   writes to us again; nothing is retried for it meanwhile.
-- `Failed(error, final=False)` — anything else (5xx, timeouts, a bad request): tried again with
-  exponential backoff, parked after `MAX_TRIES` tries (or at once when `final`).
+- `Down(reason)` — the platform itself is not working (no connection, timeouts, 5xx, WeChat's
+  -1 "system busy" or 45009 day quota, credentials it refuses): nothing is wrong with this message.
+  The channel's circuit breaker (`bot.breaker`) pauses the channel's sending and probes until the
+  platform answers; the message waits and is not counted as a failure.
+- `Failed(error, final=False)` — anything else about this one message (a bad request): tried
+  again with exponential backoff, parked after `MAX_TRIES` tries (or at once when `final`).
 
 `parts` says how many parts of a multi-part message (a reply of several Bot API calls) went out
 before the outcome, so a retry resumes after them instead of repeating them.
@@ -44,13 +48,19 @@ class Unreachable:
 
 
 @dataclass(frozen=True)
+class Down:
+    reason: str
+    parts: int = 0
+
+
+@dataclass(frozen=True)
 class Failed:
     error: str
     final: bool = False
     parts: int = 0
 
 
-Outcome = Sent | Retry | Unreachable | Failed
+Outcome = Sent | Retry | Unreachable | Down | Failed
 
 
 def backoff(attempts: int) -> timedelta:

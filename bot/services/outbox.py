@@ -7,11 +7,12 @@ A channel's sender delivers them through the outbox worker (`bot.pipeline.Outbox
         # undelivered notifications for people reachable on `channel` (and its group chats),
         # oldest first, leased to this claim: several processes never send the same one. A
         # lease that runs out (the process died) gives the row back to any process.
-    outcome = sender.deliver(delivery)       # Sent / Retry / Unreachable / Failed
-    outbox.record(delivery, outcome)
+    outcome = sender.deliver(delivery)       # Sent / Retry / Unreachable / Down / Failed
+    outbox.record(delivery, outcome)         # True when it was parked
         # Sent: marked delivered. Retry(after): again after `after` seconds. Unreachable: the
         # person's identity on this channel is marked unreachable and their notifications wait
-        # (a group post is parked). Failed: backoff, parked after MAX_TRIES tries.
+        # (a group post is parked). Down: back as it was (the channel's breaker pauses
+        # sending). Failed: backoff, parked after MAX_TRIES tries.
 
 A notification is marked delivered only after it was sent, so a process that dies between
 sending and marking leaves it to be sent again: the one way a duplicate can happen.
@@ -36,7 +37,7 @@ from sqlalchemy.orm import aliased
 from bot.clock import Clock
 from bot.db import Database, reads
 from bot.i18n import Text
-from bot.services.delivery import MAX_TRIES, Outcome, Retry, Sent, Unreachable, backoff
+from bot.services.delivery import MAX_TRIES, Down, Outcome, Retry, Sent, Unreachable, backoff
 from models import Identity, InboxEntry, Notification, Person
 from models.inbox import OPEN
 
@@ -75,7 +76,10 @@ def wrote_since_elsewhere(channel: str) -> ColumnElement[bool]:
     other = aliased(Identity)
     mine, theirs = InboxEntry.__table__.alias("mine"), InboxEntry.__table__.alias("theirs")
     last_here = (select(func.max(mine.c.received_at))
-                 .where(mine.c.channel == channel, mine.c.sender == Identity.external_id).scalar_subquery())
+                 .where(mine.c.channel == channel, mine.c.sender == Identity.external_id)
+                 # This identity's messages only: without it the subquery, two levels down, would
+                 # read `identities` on its own and find anyone's latest message here.
+                 .correlate(Identity).scalar_subquery())
     return exists().where(
         other.person_id == Identity.person_id, other.channel != channel,
         exists().where(
@@ -200,15 +204,18 @@ class OutboxService:
 
     # --- after sending ------------------------------------------------------------------------
 
-    def record(self, delivery: Delivery, outcome: Outcome) -> None:
+    def record(self, delivery: Delivery, outcome: Outcome) -> bool:
+        """The outcome of sending `delivery`; True when it was parked."""
         now = self.clock.now()
 
-        def work(session: Session) -> None:
+        def work(session: Session) -> bool:
             mine = and_(Notification.id.in_(delivery.ids), Notification.claimed_by == delivery.token,
                         Notification.delivered_at.is_(None))
             if isinstance(outcome, Sent):
                 session.execute(update(Notification).where(mine).values(delivered_at=now, lease_until=None,
                                                                                 error=None))
+            elif isinstance(outcome, Down):  # not this message's fault: back, untouched (the breaker waits)
+                session.execute(update(Notification).where(mine).values(lease_until=None))
             elif isinstance(outcome, Retry):
                 session.execute(update(Notification).where(mine).values(
                     lease_until=None, not_before=now + timedelta(seconds=max(outcome.after, 0.0))))
@@ -223,12 +230,14 @@ class OutboxService:
                 error = outcome.reason if isinstance(outcome, Unreachable) else outcome.error
                 attempts = delivery.attempts + 1
                 parked = isinstance(outcome, Unreachable) or outcome.final or attempts >= MAX_TRIES
-                session.execute(update(Notification).where(mine).values(
+                done = session.execute(update(Notification).where(mine).values(
                     attempts=attempts, error=error[:500], lease_until=None,
                     **({"parked_at": now} if parked else {"not_before": now + backoff(attempts)}),
                 ))
+                return parked and done.rowcount > 0
+            return False
 
-        self.db.transaction(work)
+        return self.db.transaction(work)
 
     # --- for operators ------------------------------------------------------------------------
 
@@ -248,8 +257,31 @@ class OutboxService:
             done = session.execute(
                 update(Notification).where(Notification.id == notification_id, Notification.parked_at.is_not(None),
                                            Notification.delivered_at.is_(None))
-                .values(parked_at=None, attempts=0, not_before=None, error=None)
+                .values(**RETRIED)
             )
             return done.rowcount == 1
 
         return self.db.transaction(work)
+
+    def retry_all_parked(self, channel: str | None = None) -> int:
+        """Every parked notification (for `channel`: see `for_channel`) goes again; how many."""
+        def work(session: Session) -> int:
+            stmt = update(Notification).where(parked_notification())
+            if channel:
+                stmt = stmt.where(for_channel(channel))
+            return session.execute(stmt.values(**RETRIED).execution_options(synchronize_session=False)).rowcount
+
+        return self.db.transaction(work)
+
+
+RETRIED: dict[str, Any] = {"parked_at": None, "attempts": 0, "not_before": None, "error": None}  # sent back
+
+
+def parked_notification() -> ColumnElement[bool]:
+    return and_(Notification.parked_at.is_not(None), Notification.delivered_at.is_(None))
+
+
+def for_channel(channel: str) -> ColumnElement[bool]:
+    """A notification for `channel`: its group chat there, or a person with an identity there."""
+    return or_(Notification.chat.like(f"{channel}:%"), exists().where(
+        Identity.person_id == Notification.person_id, Identity.channel == channel))

@@ -5,12 +5,14 @@ inbox and outbox workers drive (`lovebank serve`, `lovebank run`).
 (or a ready answer, or None when it is not for us); `answer_calls` turns the dialog engine's turn
 into Bot API calls. `TelegramChannel` implements `bot.pipeline.Channel`: it handles a stored
 update inside the inbox's transaction, sends a stored reply, and delivers notifications, and it
-turns Telegram's refusals into outcomes (429 → Retry(retry_after), 403 → Unreachable, other
-errors → Failed). `sender_of(update)` is the inbox's ordering key: the user, else the chat.
+turns Telegram's refusals into outcomes (429 → Retry(retry_after), 403 → Unreachable, no
+connection, timeouts, 5xx and a refused token → Down, other errors → Failed).
+`sender_of(update)` is the inbox's ordering key: the user, else the chat.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import MutableMapping
 from dataclasses import dataclass
@@ -18,13 +20,16 @@ from typing import Any
 
 from telegram import Message, Update
 from telegram.constants import ChatType
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest, EndPointNotFound, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut,
+)
+from telegram.request import BaseRequest
 
 from bot.dialogs import Caller, Dialogs, Input, Turn
 from bot.dialogs.core import MAX_OPTION_BYTES
 from bot.i18n import DEFAULT_LOCALE, render
 from bot.services import Services
-from bot.services.delivery import Failed, Outcome, Retry, Sent, Unreachable, short
+from bot.services.delivery import Down, Failed, Outcome, Retry, Sent, Unreachable, short
 from bot.services.inbox import Entry
 from bot.services.outbox import Delivery
 from bot.services.star_posters import POSTER, draw
@@ -33,6 +38,40 @@ from handlers.telegram.replies import CAPTION_LIMIT, REPLY_KEYBOARD, Call, reply
 log = logging.getLogger(__name__)
 
 GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
+# How python-telegram-bot words a request that got no answer (HTTPXRequest: no connection, TLS…).
+TRANSPORT_ERRORS = ("httpx.", "Unknown error in HTTP implementation")
+
+
+class ServerError(NetworkError):
+    """Telegram answered 5xx (python-telegram-bot gives 5xx and the odd 4xx the same NetworkError)."""
+
+
+class StatusRequest(BaseRequest):
+    """The Bot API client's requests through `inner`, with a 5xx raised as `ServerError`, so the
+    channel can tell Telegram being down from a request Telegram will not take."""
+
+    def __init__(self, inner: BaseRequest) -> None:
+        self.inner = inner
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self.inner.read_timeout
+
+    async def initialize(self) -> None:
+        await self.inner.initialize()
+
+    async def shutdown(self) -> None:
+        await self.inner.shutdown()
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        code, payload = await self.inner.do_request(*args, **kwargs)
+        if code >= 500:
+            try:
+                description = str(json.loads(payload).get("description") or "")
+            except (ValueError, AttributeError):
+                description = ""
+            raise ServerError(f"{description or 'Telegram server error'} ({code})")
+        return code, payload
 
 
 @dataclass(frozen=True)
@@ -181,7 +220,12 @@ def outcome_of(exc: TelegramError, parts: int = 0) -> Outcome:
         if "chat not found" in str(exc).lower():
             return Unreachable(short(exc), parts)
         return Failed(short(exc), final=True, parts=parts)  # the same request would fail again
-    return Failed(short(exc), parts=parts)  # timeouts, 5xx, network
+    # Timeouts, no connection, 5xx, the token refused (do_api_request words a 401 or 404 as
+    # "endpoint not found"): not this message's fault; the channel pauses.
+    if isinstance(exc, (InvalidToken, EndPointNotFound, TimedOut, ServerError)) \
+            or str(exc).startswith(TRANSPORT_ERRORS):
+        return Down(short(exc), parts)
+    return Failed(short(exc), parts=parts)
 
 
 class TelegramChannel:

@@ -25,9 +25,10 @@ async def deliver(bot: Bot, services: Services) -> int:
     sent = 0
     for delivery in await services.outbox.claim("telegram", worker_name()):
         outcome = await channel.deliver(delivery)
-        await services.outbox.record(delivery, outcome)
+        parked = await services.outbox.record(delivery, outcome)
         if isinstance(outcome, Sent):
             sent += 1
         else:
-            log.warning("notification %s to person %s not sent: %s", delivery.text.key, delivery.person_id, outcome)
+            log.warning("notification %s to person %s not sent%s: %s", delivery.text.key, delivery.person_id,
+                        ", parked" if parked else "", outcome)
     return sent

@@ -7,7 +7,11 @@ MAX_JSON_DEPTH deep (400), commits the update to the inbox and only then answers
 update Telegram was told we have is never lost; Telegram's retry of an update we already have is
 a duplicate and changes nothing. At start the bot learns its name (getMe), registers the webhook
 (LOVEBANK_WEBHOOK_URL + /telegram with the secret; a failure is logged, not fatal) and sets the
-command menus.
+command menus; only then does the channel join the workers. A Bot API that cannot be reached (or
+refuses the token) at start does not stop the process: the other channels serve, and Telegram's
+start is retried in the background (LOVEBANK_OUTAGE_PROBE_SECONDS, doubling up to
+LOVEBANK_OUTAGE_PROBE_MAX_SECONDS); updates posted meanwhile wait in the inbox. /readyz shows
+getMe's answer.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 from telegram import Update
-from telegram.error import InvalidToken, TelegramError
+from telegram.error import EndPointNotFound, InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
@@ -28,7 +32,7 @@ from bot.dialogs import Dialogs
 from bot.pipeline import Pipeline
 from bot.services import Services
 from bot.settings import Settings, SettingsError
-from handlers.telegram.inbound import TelegramChannel, sender_of
+from handlers.telegram.inbound import StatusRequest, TelegramChannel, sender_of
 from handlers.telegram.menus import Menu, set_menus
 from handlers.web import Web, client_error, json_body, read_body, refused
 
@@ -38,6 +42,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 MENU_REFRESH = 3600.0  # seconds; newly appointed workers get their menu within the hour
 MAX_BODY = 1024 * 1024  # an update is a few kB; a message with a long quote and entities far less than this
+START_WAIT = 15.0  # seconds the first getMe may take before the other channels start without Telegram
 
 
 def make_bot(settings: Settings) -> ExtBot[Any]:
@@ -55,7 +60,7 @@ def make_bot(settings: Settings) -> ExtBot[Any]:
     pool = max(8, 2 * settings.concurrency)
     limiter = AIORateLimiter(max_retries=0, overall_max_rate=settings.telegram_max_rate)
     return ExtBot(token, base_url=api, base_file_url=file_api_url(api), rate_limiter=limiter,
-                  request=HTTPXRequest(connection_pool_size=pool, pool_timeout=30.0),
+                  request=StatusRequest(HTTPXRequest(connection_pool_size=pool, pool_timeout=30.0)),
                   get_updates_request=HTTPXRequest(connection_pool_size=1))
 
 
@@ -92,9 +97,9 @@ def setup(web: Web, settings: Settings) -> TelegramChannel:
         raise SettingsError("lovebank: LOVEBANK_WEBHOOK_SECRET is not set (Telegram sends it with every update)")
     bot = make_bot(settings)
     channel = TelegramChannel(services, bot)
-    pipeline.add(channel)
     menus: dict[str, Menu] = {}
     background: list[asyncio.Task[None]] = []
+    started: list[str] = []  # why Telegram has not started yet; empty once it has
 
     async def webhook(request: Request) -> Response:
         given = request.headers.get(SECRET_HEADER, "")
@@ -105,10 +110,54 @@ def setup(web: Web, settings: Settings) -> TelegramChannel:
             return client_error(413, "too large")
         return await take_in(services, pipeline, json_body(body))
 
-    async def startup() -> None:
-        await start_bot(bot, services, menus, channel.dialogs)
+    async def get_me() -> str | None:
+        try:
+            await start_bot(bot, services, menus, channel.dialogs)
+        except SettingsError as exc:  # a SystemExit: asyncio must not see it leave a task
+            return str(exc.code).removeprefix("lovebank: ")
+        return None
+
+    async def start() -> str | None:
+        """Start the channel; None when it is up, else why not."""
+        try:
+            error = await asyncio.wait_for(get_me(), START_WAIT)
+        except TimeoutError:
+            return "no answer from the Bot API at LOVEBANK_TELEGRAM_API_URL"
+        if error is not None:
+            return error
         await register_webhook(bot, settings, secret)
+        pipeline.add(channel)
         background.append(asyncio.create_task(keep_menus(bot, services, menus)))
+        return None
+
+    async def keep_starting(wait: float) -> None:
+        while True:
+            await asyncio.sleep(wait)
+            error = await start()
+            if error is None:
+                started.clear()
+                log.warning("telegram: the Bot API answers: the channel is started")
+                return
+            started[:] = [error]
+            wait = min(wait * 2, settings.outage_probe_max_seconds)
+
+    async def startup() -> None:
+        error = await start()
+        if error is not None:
+            started[:] = [error]
+            log.warning("telegram: not started (%s): serving the other channels, retrying in the background", error)
+            background.append(asyncio.create_task(keep_starting(settings.outage_probe_seconds)))
+
+    async def check() -> str:
+        if started:
+            return f"not started: {started[0]}"
+        try:
+            await bot.get_me()
+        except (InvalidToken, EndPointNotFound):
+            return "token refused"
+        except TelegramError as exc:
+            return f"unreachable ({exc})"
+        return "ok"
 
     async def shutdown() -> None:
         for task in background:
@@ -117,6 +166,7 @@ def setup(web: Web, settings: Settings) -> TelegramChannel:
 
     web.route("/telegram", webhook, methods=["POST"])
     web.on_startup(startup)
+    web.check("telegram", check)
     web.on_shutdown(shutdown)
     return channel
 

@@ -74,6 +74,16 @@ class WeChatAPI:
         log.info("WeChat access token fetched")  # never the token itself
         return str(token), int(data.get("expires_in", 7200))
 
+    async def check(self) -> str:
+        """"ok" when the shared token can be read or fetched; else why not (for /readyz)."""
+        try:
+            await self.tokens.get(self.app, self._fetch_token)
+        except WeChatUnavailable as exc:
+            return f"unreachable ({exc.message})"
+        except WeChatError as exc:
+            return f"{exc.message} ({exc.code})"
+        return "ok"
+
     async def call(self, method: str, path: str, *, body: Any = None, files: Any = None,
                    params: dict[str, str] | None = None) -> dict[str, Any]:
         """An API call with the shared token: refreshed once and retried once when rejected."""

@@ -11,7 +11,8 @@ Delivering a notification: within 48 hours of the person's last message, custome
 messages; outside it, the template message when LOVEBANK_WECHAT_TEMPLATE_ID is set; otherwise
 the notification waits (the identity is marked unreachable until the person writes again, and
 then it comes with the answer). WeChat's refusals become outcomes: 45015 (out of the window),
-45047 (too many in a row) and 43004 (unfollowed) → Unreachable; no answer → Failed (retried)."""
+45047 (too many in a row) and 43004 (unfollowed) → Unreachable; no answer, 5xx, busy, the day's
+quota or refused credentials → Down (the channel pauses); the rest → Failed (parked)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from bot.dialogs.core import Reply
 from bot.i18n import DEFAULT_LOCALE, T, render
 from bot.posters import qr_png
 from bot.services import Services
-from bot.services.delivery import Failed, Outcome, Sent, Unreachable
+from bot.services.delivery import Down, Failed, Outcome, Sent, Unreachable
 from bot.services.downloads import ROUTE
 from bot.services.inbox import Entry
 from bot.services.outbox import Delivery
@@ -46,13 +47,17 @@ PASSIVE_SECONDS = 4.0  # WeChat waits 5 s for the answer; what takes longer goes
 REST_AFTER = 1.0  # seconds between a passive answer and the rest of a reply of several messages
 WAIT_FOR_NEXT = "outside WeChat's 48-hour window: waits for the person's next message"
 TEMPLATE_TEXT = 180  # characters of a notification shown in a template message
+# Refusals about the account, not the message: busy (-1), the day's API quota (45009), the AppID
+# or AppSecret (40013, 40125), the server's IP not on the account's whitelist (40164), a token
+# refused even after a refresh (40001). The channel pauses until WeChat answers again.
+PLATFORM_DOWN = (-1, 45009, 40013, 40125, 40164, 40001)
 
 
 def outcome_of(exc: WeChatError, parts: int = 0) -> Outcome:
     if exc.code in (OUT_OF_WINDOW, TOO_MANY, UNFOLLOWED):
         return Unreachable(f"WeChat {exc.code}: {exc.message}"[:500], parts)
-    if isinstance(exc, WeChatUnavailable) or exc.code in (-1, 45009):  # busy, or the day's API quota
-        return Failed(str(exc), parts=parts)
+    if isinstance(exc, WeChatUnavailable) or exc.code in PLATFORM_DOWN:  # nothing to do with this message
+        return Down(str(exc)[:500], parts)
     return Failed(str(exc), final=True, parts=parts)  # the same request would be refused again
 
 

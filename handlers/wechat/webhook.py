@@ -63,6 +63,7 @@ def setup(web: Web, settings: Settings) -> WeChatChannel:
     webhook = Webhook(channel, token, crypto, pipeline.inbox.wake, compatible=settings.wechat_mode == "compatible",
                       window=settings.wechat_timestamp_window)
     web.route("/wechat", webhook.endpoint, methods=["GET", "POST"])
+    web.check("wechat", api.check)
     web.on_shutdown(api.close)
     return channel
 

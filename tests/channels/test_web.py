@@ -1,6 +1,7 @@
 """The web app of `lovebank serve` over httpx's ASGI transport (in the test's event loop, without
 the lifespan, so no worker runs): the Telegram webhook's secret (a refusal logged with its
-reason), what it stores, duplicates, bodies too large or too deep, and the health checks."""
+reason), what it stores, duplicates, bodies too large or too deep, and the health checks (getMe
+against the Bot API stand-in)."""
 
 from __future__ import annotations
 
@@ -99,16 +100,29 @@ async def test_refusals_are_logged_and_bodies_bounded(
 
 
 async def test_health_and_readiness(tg_services: Services, tg_settings: Settings, tmp_path: Path) -> None:
-    async with client_for(web_for(tg_services, tg_settings)) as client:
-        health, ready = await client.get("/healthz"), await client.get("/readyz")
-    assert (health.status_code, health.text, ready.status_code, ready.text) == (200, "ok", 200, "ready")
+    from tests.e2e.standin import TOKEN, BotAPI, serve
+
+    server = serve(BotAPI())
+    here = tg_settings.model_copy(update={"telegram_token": SecretStr(TOKEN),
+                                          "telegram_api_url": f"http://127.0.0.1:{server.server_address[1]}/bot"})
+    try:
+        web = web_for(tg_services, here)
+        async with client_for(web) as client:
+            assert (await client.get("/readyz")).json() == {"database": "ok", "telegram": "not checked yet"}
+            await web.startup()  # getMe answered
+            health, ready = await client.get("/healthz"), await client.get("/readyz")
+        assert (health.status_code, health.text, ready.status_code) == (200, "ok", 200)
+        assert ready.json() == {"database": "ok", "telegram": "ok"}
+    finally:
+        server.shutdown()
+        server.server_close()
 
     empty = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
     bare = Services(Database(empty), tg_settings.model_copy(update={"database_url": empty}))
     try:
         async with client_for(web_for(bare, tg_settings)) as client:
             response = await client.get("/readyz")
-        assert response.status_code == 503 and response.text.startswith("schema not at head")
+        assert response.status_code == 503 and response.json()["database"].startswith("schema not at head")
     finally:
         await bare.db.dispose()
 
@@ -117,7 +131,7 @@ async def test_health_and_readiness(tg_services: Services, tg_settings: Settings
     try:
         async with client_for(web_for(away, tg_settings)) as client:
             response = await client.get("/readyz")
-        assert response.status_code == 503 and response.text.startswith("database unreachable")
+        assert response.status_code == 503 and response.json()["database"].startswith("unreachable")
     finally:
         await away.db.dispose()
 

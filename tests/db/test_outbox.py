@@ -43,3 +43,47 @@ async def test_a_delivery_goes_to_the_persons_channel_in_their_language(services
     assert (note.address, note.locale, note.text.key) == ("volunteer1", "en", "notify.log_approved")
     assert note.text.params == {"log": log_id, "points": 5, "available": 5, "date": "2026-11-20", "hours": "0.5",
                                 "category": {"zh-CN": "探访", "en": "Visit"}}
+
+
+async def _linked(services: Services, person_id: int, channel: str, external_id: str) -> None:
+    """`external_id` on `channel` joined to `person_id` with /link."""
+    _, identity = await services.people.identify(channel, external_id, display_name=external_id)
+    made = await services.links.new_code(person_id, "console")
+    await services.links.link(identity.id, made.code)
+
+
+async def test_a_linked_person_is_reached_where_they_wrote_last_whoever_else_writes(
+        services: Services, clock: FixedClock) -> None:
+    from bot.services.notify import notify
+
+    w = await make_world(services)
+    a, b = w.worker, w.volunteer
+    for person_id, tag in ((a, "a"), (b, "b")):
+        await _linked(services, person_id, "telegram", f"t-{tag}")
+        await _linked(services, person_id, "wechat", f"w-{tag}")
+    await services.people.identify("telegram", "t-c", display_name="c")  # two others, one channel each
+    await services.people.identify("wechat", "w-d", display_name="d")
+    await services.outbox.take("console")  # set-up chatter
+    said = iter(range(1, 100))
+
+    async def writes(channel: str, sender: str) -> None:
+        clock.advance(seconds=10)
+        await services.inbox.store(channel, str(next(said)), sender, {})
+
+    await writes("telegram", "t-a")
+    await writes("wechat", "w-b")
+    await writes("wechat", "w-a")  # a wrote on WeChat last
+    await writes("telegram", "t-b")  # b on Telegram
+    await writes("telegram", "t-c")  # then others write on both channels
+    await writes("wechat", "w-d")
+
+    def two_notes(session: object) -> None:
+        for person_id in (a, b):
+            notify(session, services.clock, person_id, "notify.log_approved", log=7, points=10, available=10,  # type: ignore[arg-type]
+                   date="2026-11-20", category="探访", hours="1")
+
+    await services.db.run(services.db.transaction, two_notes)
+    on_telegram = await services.outbox.take("telegram")
+    on_wechat = await services.outbox.take("wechat")
+    assert [(d.person_id, d.address) for d in on_telegram] == [(b, "t-b")]
+    assert [(d.person_id, d.address) for d in on_wechat] == [(a, "w-a")]

@@ -163,7 +163,8 @@ class BotAPI:
                 self.changed.wait(left)
 
 
-def serve(api: BotAPI) -> ThreadingHTTPServer:
+def serve(api: BotAPI, port: int = 0) -> ThreadingHTTPServer:
+    """On 127.0.0.1:`port` (0: any free port); `port` again after a shutdown: Telegram is back."""
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -206,7 +207,8 @@ def serve(api: BotAPI) -> ThreadingHTTPServer:
         def handle_error(self, request: Any, client_address: Any) -> None:
             pass  # a bot process killed mid-request (the crash tests) is not the stand-in's error
 
-    server = Server(("127.0.0.1", 0), Handler)
+    Server.allow_reuse_address = True
+    server = Server(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server

@@ -1,8 +1,8 @@
 """End to end: a real `lovebank serve` delivers notifications to a Bot API stand-in that fails the
 way Telegram does: 429 with retry_after (tried again after it, not counted as a failure), 403 (the
 person is marked unreachable and nothing more is tried until they write again), 500 and timeouts
-(tried again with backoff), a request Telegram will never take (parked, listed by `lovebank
-parked`). Nothing is lost, and the group and overall flood limits hold."""
+(Telegram down: the channel pauses and probes, 2 s then 4 s, without spending the message's
+tries), a request Telegram will never take (parked, listed by `lovebank parked`). Nothing is lost, and the group and overall flood limits hold."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def test_outbox_retries_marks_unreachable_parks_and_holds_the_limits(bot_api: An
         # 429: once more after retry_after (1 s), and not counted as a failure.
         assert [c.status for c in tries[v[0]]] == [429, 200]
         assert tries[v[0]][1].at - tries[v[0]][0].at >= 0.95
-        # 500 twice: backoff 2 s then 4 s, then delivered.
+        # 500 twice: the channel paused, probed after 2 s then 4 s (this message, the oldest due), then delivered.
         assert [c.status for c in tries[v[2]]] == [500, 500, 200]
         assert tries[v[2]][2].at - tries[v[2]][0].at >= 5.5
         # A timeout: tried again.

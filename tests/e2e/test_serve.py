@@ -100,7 +100,8 @@ def replies_to(api: BotAPI, chat: int, pattern: str) -> list[str]:
 
 def test_two_processes_share_the_work_exactly_once(world: Any) -> None:
     api, url, community, (a, b) = world
-    assert get(a.port, "/healthz") == (200, "ok") and get(b.port, "/readyz") == (200, "ready")
+    assert get(a.port, "/healthz") == (200, "ok")
+    assert get(b.port, "/readyz") == (200, '{"database":"ok","telegram":"ok"}')
 
     # A wrong or missing secret: 403, nothing stored.
     stray = message(1, community.volunteers[0], "/balance")

@@ -5,7 +5,7 @@ retried with the same MsgId).
 The API behaves like WeChat's, failures included: tokens expire and each fetch retires the
 previous one; a customer-service message to someone who has not written for 48 hours gets
 45015; a burst to one person gets 45047 when `burst_limit` is set; `fail_next` injects an error
-code (40001 for a token WeChat no longer accepts)."""
+code (40001 for a token WeChat no longer accepts); `down` answers every call with that HTTP status."""
 
 from __future__ import annotations
 
@@ -58,6 +58,8 @@ class WeChatAPI:
         self.fail_next: deque[int] = deque()
         self.burst_limit: int | None = None
         self.burst: dict[str, int] = {}
+        self.down: int | None = None  # an HTTP status (502, 503) every call gets while WeChat is down
+        self.refused_while_down = 0
 
     def seen(self, openid: str, at: float | None = None) -> None:
         with self.lock:
@@ -167,6 +169,13 @@ class APIServer:
                 url = urlparse(self.path)
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if api.down is not None:  # an outage: an HTML error page, as a proxy in front gives
+                    with api.lock:
+                        api.refused_while_down += 1
+                    self.send_response(api.down)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 result = api.handle(self.command, url.path, query, body, self.headers.get("Content-Type", ""))
                 payload = json.dumps(result, ensure_ascii=False).encode()
                 self.send_response(200)
