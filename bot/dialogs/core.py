@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bot.services.access import has_role
-from bot.text import clean_text
+from bot.text import clean_text, fold_width
 from bot.i18n import Text
 
 if TYPE_CHECKING:
@@ -91,9 +91,12 @@ class Input:
 
     def __post_init__(self) -> None:
         # The input boundary of every channel: control characters (a NUL breaks PostgreSQL) and
-        # bidirectional overrides never get past here, whichever adapter built the input.
+        # bidirectional overrides never get past here, whichever adapter built the input. What is
+        # typed is width-folded here too (ＩＤ４ → ID4), so no parser has to know about input
+        # methods; a button's value is the bot's own and is compared as it was sent.
         for name in ("text", "option", "contact_phone"):
-            object.__setattr__(self, name, clean_text(getattr(self, name)))
+            value = clean_text(getattr(self, name))
+            object.__setattr__(self, name, value if name == "option" else fold_width(value))
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from bot.errors import DomainError
 from bot.i18n import Text, render
 from bot.services import Services
 from bot.services.access import effective_role
+from bot.text import fold_width
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,9 @@ class Listing:
 
 
 def _plain(label: str) -> str:
-    """A label as people type it: without emoji, marks and spaces around it, lower case."""
-    return re.sub(r"^[^\w]+|[^\w]+$", "", label).lower()
+    """A label as people type it: without emoji, marks and spaces around it, lower case, and
+    width-folded as typed text is."""
+    return re.sub(r"^[^\w]+|[^\w]+$", "", fold_width(label) or "").lower()
 
 
 def _position(ctx: Context) -> str:

@@ -1,0 +1,62 @@
+"""What people type in the console chat, read the way they mean it: full-width characters from a
+Chinese input method, command words in the middle of a step, and natural Chinese."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from sqlalchemy import func, select
+
+from bot import demo
+from bot.services import Services
+from handlers.console import chat
+from models import AuditEntry, Person
+
+
+def wide(text: str) -> str:
+    """As a Chinese input method in full-width mode types it: ＡＢＣ１２３, the ideographic space."""
+    return "".join("\u3000" if c == " " else chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+async def say(services: Services, handle: str, *lines: str) -> str:
+    out = io.StringIO()
+    await chat(services, handle, io.StringIO("".join(f"{line}\n" for line in lines)), out)
+    return out.getvalue()
+
+
+async def test_full_width_numbers_and_ids_work_everywhere(services: Services) -> None:
+    world = await demo.seed(services)
+    assert world is not None
+    assert "已通过" in (await say(services, "worker1", "/pending", wide("1"))).split("全部通过")[-1]
+    pending = await services.hours.logs_of(world.volunteers[1], world.community_id, status="pending")
+    assert f"H{pending[0].id}" in await say(services, "worker1", "/approve " + wide(f"H{pending[0].id}"))
+    left = await services.hours.logs_of(world.volunteers[1], world.community_id, status="pending")
+    assert pending[0].id not in [log.id for log in left]
+    [open_request] = (await services.requests.board(world.volunteers[1], world.community_id)).requests
+    assert "您接下了" in await say(services, "volunteer2", "/take " + wide(open_request.ref))
+    assert "王秀英" in await say(services, "worker1", "/elders " + wide("E1"))
+    shop = await say(services, "volunteer1", "/shop", wide("4"))
+    assert "毛巾" in shop.split("4. I4")[-1]
+
+    # A redemption typed full-width, and its pickup code typed full-width by the worker.
+    ordered = await say(services, "volunteer1", "/redeem " + wide("I4 1"))
+    order = re.search(r"R(\d+)", ordered)
+    assert order, ordered
+    await services.shop.approve(world.workers[0], int(order[1]))
+    [view] = [o for o in await services.shop.orders(world.volunteers[0], world.community_id) if o.id == int(order[1])]
+    done = await say(services, "worker1", "/pickup " + wide(view.pickup_code))
+    assert "核销成功" in done, done
+    with services.db.read() as session:  # the right code spent none of the tries
+        assert session.scalar(select(func.count()).select_from(AuditEntry)
+                              .where(AuditEntry.action == "handover.wrong_code")) == 0
+
+
+async def test_a_full_width_phone_number_registers(services: Services) -> None:
+    await demo.seed(services)
+    code = re.search(r"[A-Z0-9]{6,}", await say(services, "worker1", "/invite"))
+    assert code
+    shown = await say(services, "newcomer", f"/start {code[0]}", "李四", wide("13900000002"))
+    assert "登记成功" in shown and "格式不对" not in shown, shown
+    with services.db.read() as session:
+        assert session.scalar(select(Person.phone).where(Person.real_name == "李四")) == "13900000002"
