@@ -11,7 +11,7 @@ the options it showed (the engine refuses the rest).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -182,6 +182,9 @@ class Command:
 COMMANDS: dict[str, Command] = {}
 ALIASES: dict[str, str] = {}
 STEPS: dict[tuple[str, str], StepHandler] = {}
+# Command words a step reads as its own answer (积分 at the payer step pays with own points;
+# anywhere else it is /balance). Yes and skip words are every step's.
+STEP_ANSWERS: dict[tuple[str, str], frozenset[str]] = {}
 
 
 def command(
@@ -199,9 +202,11 @@ def command(
     return register
 
 
-def step(flow: str, name: str) -> Callable[[StepHandler], StepHandler]:
+def step(flow: str, name: str, *, answers: Iterable[str] = ()) -> Callable[[StepHandler], StepHandler]:
     def register(handler: StepHandler) -> StepHandler:
         STEPS[(flow, name)] = handler
+        if answers:
+            STEP_ANSWERS[(flow, name)] = frozenset(answers)
         return handler
 
     return register

@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.dialogs.parse import split_command
-from bot.dialogs.core import ALIASES, COMMANDS, STEPS, Actor, Caller, Context, Input, Invites, Reply, reply
+from bot.dialogs.parse import is_skip, is_yes, split_command
+from bot.dialogs.core import ALIASES, COMMANDS, STEP_ANSWERS, STEPS, Actor, Caller, Context, Input, Invites, Reply, reply
 from bot.errors import DomainError
 from bot.i18n import Text, render
 from bot.services import Services
@@ -65,6 +65,11 @@ def _plain(label: str) -> str:
     """A label as people type it: without emoji, marks and spaces around it, lower case, and
     width-folded as typed text is."""
     return re.sub(r"^[^\w]+|[^\w]+$", "", fold_width(label) or "").lower()
+
+
+def _answers(ctx: Context, word: str) -> bool:
+    """Whether the step waiting reads this word itself (a yes or skip word, or one it declared)."""
+    return is_yes(word) or is_skip(word) or word.lower() in STEP_ANSWERS.get((ctx.flow or "", ctx.step or ""), ())
 
 
 def _position(ctx: Context) -> str:
@@ -149,10 +154,13 @@ class Dialogs:
                     return [Reply(Text(done["key"], done.get("params", {})))]
                 return [reply("error.stale_option")]
             return await self._step(ctx, Input(option=chosen, request_key=inp.request_key))
-        alias = ALIASES.get(split_command(text)[0])
-        # Inside a flow a word like 余额 may be the answer itself; only 取消 (cancel) breaks out.
-        if text.startswith(("/", "／")) or (alias and (ctx.flow is None or alias == "cancel")):
-            return await self._command(ctx, text)
+        head, args = split_command(text)
+        alias = ALIASES.get(head)
+        # Inside a step a command word typed alone (余额, 帮助, 取消) is that command, unless the
+        # step reads the word as its answer; a longer line starting with one is the answer (a
+        # note may begin with 记录).
+        if text.startswith(("/", "／")) or (alias and (ctx.flow is None or (not args and not _answers(ctx, head)))):
+            return await self._command(ctx, text, typed=True)
         if ctx.caller.group_chat:
             return []  # chatter in a group is not for us
         if ctx.flow is not None:
@@ -161,7 +169,7 @@ class Dialogs:
             return await self._command(ctx, f"/start {text}")
         return [reply("error.not_understood")]
 
-    async def _command(self, ctx: Context, line: str) -> list[Reply]:
+    async def _command(self, ctx: Context, line: str, *, typed: bool = False) -> list[Reply]:
         head, args = split_command(line)
         name = head.lstrip("/").split("@", 1)[0].lower()
         name = ALIASES.get(head, ALIASES.get(name, name))
@@ -180,9 +188,12 @@ class Dialogs:
             if ctx.actor.awaiting_confirmation and spec.role == "volunteer":
                 return [reply("error.awaiting_confirmation")]
             return [reply(f"error.need_{spec.role}")]
-        if ctx.flow is not None and name != "cancel":
-            ctx.finish()  # a new command leaves the flow the person was in
-        return await spec.handler(ctx, args.strip())
+        if ctx.flow is None or name == "cancel":
+            return await spec.handler(ctx, args.strip())
+        ctx.finish()  # a new command leaves the flow the person was in, as /cancel would
+        replies = await spec.handler(ctx, args.strip())
+        # Typed in the middle of a step, say so: the next answer is not taken as the step's.
+        return [reply("dialog.step_left"), *replies] if typed else replies
 
     async def _step(self, ctx: Context, inp: Input) -> list[Reply]:
         handler = STEPS.get((ctx.flow or "", ctx.step or ""))

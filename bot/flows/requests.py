@@ -150,7 +150,7 @@ async def _ask_payer(ctx: Context) -> Reply:
                  option("pool", "request.payer_pool"), option("community", "request.payer_community"))
 
 
-@step("request", "payer")
+@step("request", "payer", answers=PAYER_WORDS)
 async def request_payer(ctx: Context, inp: Input) -> list[Reply]:
     payer = PAYER_WORDS.get((inp.option or inp.text).strip().lower())
     if payer is None:

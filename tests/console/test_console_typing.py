@@ -60,3 +60,20 @@ async def test_a_full_width_phone_number_registers(services: Services) -> None:
     assert "登记成功" in shown and "格式不对" not in shown, shown
     with services.db.read() as session:
         assert session.scalar(select(Person.phone).where(Person.real_name == "李四")) == "13900000002"
+
+
+async def test_a_command_word_typed_in_the_middle_of_a_step_is_that_command(services: Services) -> None:
+    await demo.seed(services)
+    shown = await say(services, "volunteer1", "/log", "探望", "余额", "1")
+    after = shown.split("您是不是想写")[-1]
+    assert "可用积分" in after and "没有“余额”这个服务类别" not in after
+    assert "已取消" in after  # the step is left as /cancel would, and the person is told
+    assert after.rstrip().endswith("没看懂您的意思。发送 /help 查看可以做什么。")  # 1 no longer picks a category
+    assert "您可以这样用" in (await say(services, "volunteer1", "/log", "帮助")).split("请选择服务类别")[-1]
+    assert "已取消" in (await say(services, "volunteer1", "/log", "取消")).split("请选择服务类别")[-1]
+    # A line that only starts with a command word is the step's answer (a note may begin with 记录).
+    note = await say(services, "volunteer1", "/log", "1", "1", "1h", "记录 陪王奶奶聊天")
+    assert "备注：记录 陪王奶奶聊天" in note, note
+    # A command word a step reads as its answer stays the answer: 积分 pays with one's own points.
+    paying = await say(services, "volunteer1", "/request", "1", "明天", "上午", "2", "积分")
+    assert "请简单说明需要做什么" in paying and "可用积分" not in paying
