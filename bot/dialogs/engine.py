@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.dialogs.parse import is_skip, is_yes, split_command
+from bot.dialogs.parse import intent_of, is_skip, is_yes, split_command
 from bot.dialogs.core import ALIASES, COMMANDS, STEP_ANSWERS, STEPS, Actor, Caller, Context, Input, Invites, Reply, reply
 from bot.errors import DomainError
 from bot.i18n import Text, render
@@ -65,6 +66,15 @@ def _plain(label: str) -> str:
     """A label as people type it: without emoji, marks and spaces around it, lower case, and
     width-folded as typed text is."""
     return re.sub(r"^[^\w]+|[^\w]+$", "", fold_width(label) or "").lower()
+
+
+def _closest(text: str) -> Reply:
+    """What is not understood is answered with the command word it is closest to, if any."""
+    words = [w for w in ALIASES if not w.isascii()]
+    guess = difflib.get_close_matches(text[:32], words, n=1, cutoff=0.5)
+    if guess:
+        return reply("error.not_understood_guess", word=guess[0], command=f"/{ALIASES[guess[0]]}")
+    return reply("error.not_understood")
 
 
 def _answers(ctx: Context, word: str) -> bool:
@@ -167,7 +177,12 @@ class Dialogs:
             return await self._step(ctx, inp)
         if text and ctx.actor.community_id is None:
             return await self._command(ctx, f"/start {text}")
-        return [reply("error.not_understood")]
+        # A sentence (帮我看看积分, 我今天探访了王奶奶两个小时) gets the command it asks for; a
+        # sentence about hours goes to /log whole, which confirms what it read before saving.
+        intent = intent_of(text)
+        if intent is not None:
+            return await self._command(ctx, f"/{intent} {text}" if intent == "log" else f"/{intent}")
+        return [_closest(text)]
 
     async def _command(self, ctx: Context, line: str, *, typed: bool = False) -> list[Reply]:
         head, args = split_command(line)
@@ -175,6 +190,9 @@ class Dialogs:
         name = ALIASES.get(head, ALIASES.get(name, name))
         spec = COMMANDS.get(name)
         if spec is None:
+            guess = difflib.get_close_matches(name, list(COMMANDS), n=1, cutoff=0.6)
+            if guess:
+                return [reply("error.unknown_command_guess", command=head[:32], guess=f"/{guess[0]}")]
             return [reply("error.unknown_command", command=head[:32])]
         if ctx.caller.group_chat and not spec.group_ok:
             return [reply("error.private_only")]
