@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.services import Services
-from models import Person
+from models import Person, ServiceLog
 from tests.channels.conftest import ADMIN_ID
 from tests.channels.kit import Telegram, dialog_state, found_community, texts
 from tests.console.test_console_typing import wide
@@ -39,3 +39,17 @@ async def test_a_command_word_in_the_middle_of_a_step_runs_and_leaves_the_step(t
     await cast.volunteer.send("/log")
     assert "您可以这样用" in texts(await cast.volunteer.send("帮助"))
     assert await dialog_state(tg_services, cast.volunteer) is None
+
+
+async def test_a_sentence_about_hours_is_shown_with_buttons_before_it_is_saved(tg: Telegram, tg_services: Services) -> None:
+    cast = await found_community(tg, ADMIN_ID)
+    out = texts(await cast.volunteer.send("我今天探访了王奶奶两个小时"))
+    assert "类别：探访" in out and "时长：2 小时" in out
+    with tg_services.db.read() as session:
+        assert session.scalar(select(ServiceLog.id)) is None
+    assert "已提交服务记录" in texts(await cast.volunteer.press("yes"))
+    refused = texts(await cast.volunteer.send("/log 1h 探访 明天"))
+    assert "还没到" in refused
+    with tg_services.db.read() as session:
+        assert list(session.execute(select(ServiceLog.minutes, ServiceLog.note))) == [(120, "我今天探访了王奶奶两个小时")]
+    assert "可用积分" in texts(await cast.volunteer.send("帮我看看积分"))
