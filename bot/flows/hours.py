@@ -243,7 +243,11 @@ class _Line:
     sentence: bool = False  # read out of a sentence: confirmed before it is saved
 
 
-def _named(categories: list[Category], word: str) -> Category | None:
+def _named(categories: list[Category], word: str, *, by_number: bool = False) -> Category | None:
+    """A category by its Chinese or English name, or (once the duration is known: a bare 2 is
+    hours first) by its number in the list."""
+    if by_number and word.isdecimal() and 1 <= int(word) <= len(categories):
+        return categories[int(word) - 1]
     return next((c for c in categories if word.lower() in (c.name, c.name_en.lower())), None)
 
 
@@ -257,7 +261,7 @@ def _read_words(args: str, categories: list[Category], today: date) -> _Line:
             line.duration, line.duration_word = duration, word
         elif line.day is None and (day := read_date(word, today)) is not None:
             line.day = day
-        elif line.category is None and (category := _named(categories, word)) is not None:
+        elif line.category is None and (category := _named(categories, word, by_number=bool(line.duration))):
             line.category = category
         elif line.category is None and line.typed_category is None:
             line.typed_category = word
