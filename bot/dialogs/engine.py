@@ -13,7 +13,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.dialogs.parse import intent_of, is_skip, is_yes, split_command
-from bot.dialogs.core import ALIASES, COMMANDS, STEP_ANSWERS, STEPS, Actor, Caller, Context, Input, Invites, Reply, reply
+from bot.dialogs.core import (
+    ALIASES, COMMANDS, STEP_ANSWERS, STEPS, Actor, Caller, Context, Input, Invites, Reply, reply,
+)
 from bot.errors import DomainError
 from bot.i18n import Text, render
 from bot.services import Services

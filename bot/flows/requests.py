@@ -106,8 +106,8 @@ async def request_date(ctx: Context, inp: Input) -> list[Reply]:
 
 
 def _ask_slot() -> Reply:
-    return reply("request.ask_slot", *(option(s, f"requests.slot.{s}") for s in ("morning", "noon", "afternoon", "evening", "any")),
-                 columns=5)
+    slots = ("morning", "noon", "afternoon", "evening", "any")
+    return reply("request.ask_slot", *(option(s, f"requests.slot.{s}") for s in slots), columns=5)
 
 
 @step("request", "slot")

@@ -28,7 +28,7 @@ async def test_full_width_answers_and_phone_numbers(tg: Telegram, tg_services: S
         assert session.scalar(select(Person.phone).where(Person.real_name == "李四")) == "13900000002"
 
 
-async def test_a_command_word_in_the_middle_of_a_step_runs_and_leaves_the_step(tg: Telegram, tg_services: Services) -> None:
+async def test_a_command_word_in_the_middle_of_a_step_runs_and_leaves_it(tg: Telegram, tg_services: Services) -> None:
     cast = await found_community(tg, ADMIN_ID)
     await cast.volunteer.send("/log")
     await cast.volunteer.send("探望")
@@ -41,7 +41,7 @@ async def test_a_command_word_in_the_middle_of_a_step_runs_and_leaves_the_step(t
     assert await dialog_state(tg_services, cast.volunteer) is None
 
 
-async def test_a_sentence_about_hours_is_shown_with_buttons_before_it_is_saved(tg: Telegram, tg_services: Services) -> None:
+async def test_a_sentence_about_hours_is_confirmed_by_button_first(tg: Telegram, tg_services: Services) -> None:
     cast = await found_community(tg, ADMIN_ID)
     out = texts(await cast.volunteer.send("我今天探访了王奶奶两个小时"))
     assert "类别：探访" in out and "时长：2 小时" in out
