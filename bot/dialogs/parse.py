@@ -322,6 +322,10 @@ def intent_of(text: str) -> str | None:
     text = half_width(text).lower()
     if (listed := next((name for name, words in _LISTS if words.search(text)), None)) is not None:
         return listed
-    if find_duration(text) is not None or _LOG_WORDS.search(text) or _DONE.search(text) and _DAY_IN_TEXT.search(text):
+    if find_duration(text) is not None or _LOG_WORDS.search(text):
+        return "log"
+    if (asked := next((name for name, words in _INTENTS if words.search(text)), None)) is not None:
+        return asked  # 今天帮我查下余额 is the balance
+    if _DONE.search(text) and _DAY_IN_TEXT.search(text):
         return "log"  # 我昨天探访了王奶奶: a day and something done (明天去探访 is refused there)
-    return next((name for name, words in _INTENTS if words.search(text)), None)
+    return None

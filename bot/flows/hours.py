@@ -285,7 +285,8 @@ def _read_sentence(args: str, categories: list[Category], today: date) -> _Line:
         text = f"{text[:start]} {text[end:]}"  # 周三两小时: the 三 is the day's, not the hours'
     line.duration = find_duration(text)
     lower = text.lower()
-    mentioned = [c for c in categories if c.name in text or re.search(rf"\b{re.escape(c.name_en.lower())}\b", lower)]
+    mentioned = [c for c in categories
+                 if c.name in text or (c.name_en and re.search(rf"\b{re.escape(c.name_en.lower())}\b", lower))]
     line.category = max(mentioned, key=lambda c: len(c.name), default=None)
     return line
 

@@ -116,7 +116,7 @@ def test_durations_and_days_inside_a_sentence(text: str, minutes: int, day: date
 @pytest.mark.parametrize(("text", "intent"), [
     ("帮我看看积分", "balance"), ("我的积分还有多少", "balance"), ("积分明细", "history"), ("我的积分记录", "history"),
     ("积分能换什么", "shop"), ("去爱心超市看看", "shop"), ("这个怎么用", "help"), ("我今天探访了王奶奶两个小时", "log"),
-    ("我昨天探访了王奶奶", "log"), ("帮我记录一下", "log"), ("我的服务记录", "mylogs"), ("你好", None),
+    ("我昨天探访了王奶奶", "log"), ("今天帮我查下余额", "balance"), ("帮我记录一下", "log"), ("我的服务记录", "mylogs"), ("你好", None),
     ("王奶奶住3楼", None),
 ])
 def test_what_a_sentence_asks_for(text: str, intent: str | None) -> None:
