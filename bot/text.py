@@ -19,3 +19,22 @@ def clean_text(text: str | None) -> str | None:
         return text
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ").translate(_INVISIBLE)
     return "".join(ch for ch in text if ch == "\n" or unicodedata.category(ch) != "Cc")
+
+
+# What a Chinese input method types full-width (ＡＢＣ１２３／＠, the ideographic space) and the
+# half-width katakana of Japanese keyboards: Unicode's NFKC mapping for exactly these <wide> and
+# <narrow> forms. Not NFKC's other mappings: a superscript ² is not a 2, ① is not 1, so a reader
+# that is strict stays strict. The punctuation of Chinese prose stays as typed so a note or a name
+# reads as written; every parser takes these as separators or ends already.
+_PROSE = frozenset("，！？：；（）～")
+_WIDTHS = {
+    cp: unicodedata.normalize("NFKC", chr(cp))
+    for cp in (0x3000, *range(0xFF00, 0xFFF0))
+    if unicodedata.decomposition(chr(cp)).startswith(("<wide>", "<narrow>")) and chr(cp) not in _PROSE
+}
+
+
+def fold_width(text: str | None) -> str | None:
+    """Full-width letters, digits and signs as their ASCII twins (`／ｐｉｃｋｕｐ　６４８６６Ｕ` →
+    `/pickup 64866U`); Chinese text and its punctuation unchanged."""
+    return text.translate(_WIDTHS) if text else text

@@ -15,7 +15,7 @@ from models.base import Base, IdPk, Points, UTCDateTime, one_of
 # own: the requester's points, held at once; pool: the community pool, held when a worker
 # approves; community: paid as logged hours are (issuance, after a worker approves the log).
 PAYERS = ("own", "pool", "community")
-SLOTS = ("morning", "afternoon", "evening", "any")
+SLOTS = ("morning", "noon", "afternoon", "evening", "any")
 # approval: waits for a worker to fund it from the pool; open: anyone may take it; taken;
 # done: the volunteer says it is done and waits for the requester; disputed: a worker settles;
 # paid: closed and paid; confirmed: done and confirmed, the community pays through the linked

@@ -11,12 +11,12 @@ the options it showed (the engine refuses the rest).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bot.services.access import has_role
-from bot.text import clean_text
+from bot.text import clean_text, fold_width
 from bot.i18n import Text
 
 if TYPE_CHECKING:
@@ -91,9 +91,12 @@ class Input:
 
     def __post_init__(self) -> None:
         # The input boundary of every channel: control characters (a NUL breaks PostgreSQL) and
-        # bidirectional overrides never get past here, whichever adapter built the input.
+        # bidirectional overrides never get past here, whichever adapter built the input. What is
+        # typed is width-folded here too (ＩＤ４ → ID4), so no parser has to know about input
+        # methods; a button's value is the bot's own and is compared as it was sent.
         for name in ("text", "option", "contact_phone"):
-            object.__setattr__(self, name, clean_text(getattr(self, name)))
+            value = clean_text(getattr(self, name))
+            object.__setattr__(self, name, value if name == "option" else fold_width(value))
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,9 @@ class Command:
 COMMANDS: dict[str, Command] = {}
 ALIASES: dict[str, str] = {}
 STEPS: dict[tuple[str, str], StepHandler] = {}
+# Command words a step reads as its own answer (积分 at the payer step pays with own points;
+# anywhere else it is /balance). Yes and skip words are every step's.
+STEP_ANSWERS: dict[tuple[str, str], frozenset[str]] = {}
 
 
 def command(
@@ -196,9 +202,11 @@ def command(
     return register
 
 
-def step(flow: str, name: str) -> Callable[[StepHandler], StepHandler]:
+def step(flow: str, name: str, *, answers: Iterable[str] = ()) -> Callable[[StepHandler], StepHandler]:
     def register(handler: StepHandler) -> StepHandler:
         STEPS[(flow, name)] = handler
+        if answers:
+            STEP_ANSWERS[(flow, name)] = frozenset(answers)
         return handler
 
     return register

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 from collections.abc import Callable
@@ -11,12 +12,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.dialogs.parse import split_command
-from bot.dialogs.core import ALIASES, COMMANDS, STEPS, Actor, Caller, Context, Input, Invites, Reply, reply
+from bot.dialogs.parse import intent_of, is_skip, is_yes, split_command
+from bot.dialogs.core import (
+    ALIASES, COMMANDS, STEP_ANSWERS, STEPS, Actor, Caller, Context, Input, Invites, Reply, reply,
+)
 from bot.errors import DomainError
 from bot.i18n import Text, render
 from bot.services import Services
 from bot.services.access import effective_role
+from bot.text import fold_width
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +65,23 @@ class Listing:
 
 
 def _plain(label: str) -> str:
-    """A label as people type it: without emoji, marks and spaces around it, lower case."""
-    return re.sub(r"^[^\w]+|[^\w]+$", "", label).lower()
+    """A label as people type it: without emoji, marks and spaces around it, lower case, and
+    width-folded as typed text is."""
+    return re.sub(r"^[^\w]+|[^\w]+$", "", fold_width(label) or "").lower()
+
+
+def _closest(text: str) -> Reply:
+    """What is not understood is answered with the command word it is closest to, if any."""
+    words = [w for w in ALIASES if not w.isascii()]
+    guess = difflib.get_close_matches(text[:32], words, n=1, cutoff=0.5)
+    if guess:
+        return reply("error.not_understood_guess", word=guess[0], command=f"/{ALIASES[guess[0]]}")
+    return reply("error.not_understood")
+
+
+def _answers(ctx: Context, word: str) -> bool:
+    """Whether the step waiting reads this word itself (a yes or skip word, or one it declared)."""
+    return is_yes(word) or is_skip(word) or word.lower() in STEP_ANSWERS.get((ctx.flow or "", ctx.step or ""), ())
 
 
 def _position(ctx: Context) -> str:
@@ -147,24 +166,35 @@ class Dialogs:
                     return [Reply(Text(done["key"], done.get("params", {})))]
                 return [reply("error.stale_option")]
             return await self._step(ctx, Input(option=chosen, request_key=inp.request_key))
-        alias = ALIASES.get(split_command(text)[0])
-        # Inside a flow a word like 余额 may be the answer itself; only 取消 (cancel) breaks out.
-        if text.startswith(("/", "／")) or (alias and (ctx.flow is None or alias == "cancel")):
-            return await self._command(ctx, text)
+        head, args = split_command(text)
+        alias = ALIASES.get(head)
+        # Inside a step a command word typed alone (余额, 帮助, 取消) is that command, unless the
+        # step reads the word as its answer; a longer line starting with one is the answer (a
+        # note may begin with 记录).
+        if text.startswith(("/", "／")) or (alias and (ctx.flow is None or (not args and not _answers(ctx, head)))):
+            return await self._command(ctx, text, typed=True)
         if ctx.caller.group_chat:
             return []  # chatter in a group is not for us
         if ctx.flow is not None:
             return await self._step(ctx, inp)
         if text and ctx.actor.community_id is None:
             return await self._command(ctx, f"/start {text}")
-        return [reply("error.not_understood")]
+        # A sentence (帮我看看积分, 我今天探访了王奶奶两个小时) gets the command it asks for; a
+        # sentence about hours goes to /log whole, which confirms what it read before saving.
+        intent = intent_of(text)
+        if intent is not None:
+            return await self._command(ctx, f"/{intent} {text}" if intent == "log" else f"/{intent}")
+        return [_closest(text)]
 
-    async def _command(self, ctx: Context, line: str) -> list[Reply]:
+    async def _command(self, ctx: Context, line: str, *, typed: bool = False) -> list[Reply]:
         head, args = split_command(line)
         name = head.lstrip("/").split("@", 1)[0].lower()
         name = ALIASES.get(head, ALIASES.get(name, name))
         spec = COMMANDS.get(name)
         if spec is None:
+            guess = difflib.get_close_matches(name, list(COMMANDS), n=1, cutoff=0.6)
+            if guess:
+                return [reply("error.unknown_command_guess", command=head[:32], guess=f"/{guess[0]}")]
             return [reply("error.unknown_command", command=head[:32])]
         if ctx.caller.group_chat and not spec.group_ok:
             return [reply("error.private_only")]
@@ -178,9 +208,12 @@ class Dialogs:
             if ctx.actor.awaiting_confirmation and spec.role == "volunteer":
                 return [reply("error.awaiting_confirmation")]
             return [reply(f"error.need_{spec.role}")]
-        if ctx.flow is not None and name != "cancel":
-            ctx.finish()  # a new command leaves the flow the person was in
-        return await spec.handler(ctx, args.strip())
+        if ctx.flow is None or name == "cancel":
+            return await spec.handler(ctx, args.strip())
+        ctx.finish()  # a new command leaves the flow the person was in, as /cancel would
+        replies = await spec.handler(ctx, args.strip())
+        # Typed in the middle of a step, say so: the next answer is not taken as the step's.
+        return [reply("dialog.step_left"), *replies] if typed else replies
 
     async def _step(self, ctx: Context, inp: Input) -> list[Reply]:
         handler = STEPS.get((ctx.flow or "", ctx.step or ""))

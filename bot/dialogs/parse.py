@@ -152,15 +152,45 @@ def parse_duration(text: str) -> int | None:
     return found.minutes if found else None
 
 
+_NUMERAL = r"(?:[0-9]+(?:\.[0-9]+)?|[零〇一二两俩三四五六七八九十]+)"
+# A duration inside a sentence (我探访了王奶奶两个小时, 陪聊30分钟): each shape `read_duration` reads.
+_DURATION_IN_TEXT = re.compile(
+    rf"{_NUMERAL}\s*个?\s*半?\s*(?:小时|钟头|h(?:ours?|rs?)?(?![a-z]))\s*半?"
+    rf"(?:\s*{_NUMERAL}\s*(?:分钟|分|m(?:in(?:ute)?s?)?(?![a-z])))?"
+    rf"|半\s*个?\s*(?:小时|钟头)|{_NUMERAL}\s*(?:分钟|min(?:ute)?s?(?![a-z]))|{_NUMERAL}\s*刻钟",
+    re.IGNORECASE,
+)
+
+
+def find_duration(text: str) -> Duration | None:
+    """The first duration inside a sentence, with its unit (a bare number in a sentence is no
+    duration: 王奶奶住3楼)."""
+    for match in _DURATION_IN_TEXT.finditer(half_width(text)):
+        found = read_duration(match[0])
+        if found is not None:
+            return found
+    return None
+
+
 # --- dates -----------------------------------------------------------------------------------
 
-_RELATIVE = {"今天": 0, "today": 0, "昨天": 1, "yesterday": 1, "前天": 2}
+# Days as people name them, counted back from today (a day ahead is refused: service that has not
+# happened yet cannot be logged). 上周三 is last week's Wednesday; 周三 alone the latest Wednesday.
+_PAST_DAYS = {"今天": 0, "today": 0, "昨天": 1, "昨日": 1, "yesterday": 1, "前天": 2, "大前天": 3}
+_FUTURE_DAYS = {"明天": 1, "明日": 1, "tomorrow": 1, "后天": 2, "大后天": 3}
+_WEEKDAY = re.compile(r"(上|这|本)?(?:周|星期|礼拜)([一二三四五六日天])")
 _DATE = re.compile(r"(?:(\d{4})[-/.年])?(\d{1,2})[-/.月](\d{1,2})[日号]?", re.ASCII)
+# The same inside a sentence: longest words first, and no '.' in a date (1.5小时 is no date).
+_DAY_IN_TEXT = re.compile(
+    "|".join(sorted(map(re.escape, {*_PAST_DAYS, *_FUTURE_DAYS}), key=len, reverse=True))
+    + r"|(?:上|这|本)?(?:周|星期|礼拜)[一二三四五六日天]|(?<![0-9])(?:[0-9]{4}[-/年])?[0-9]{1,2}[-/月][0-9]{1,2}[日号]?(?![0-9])",
+    re.IGNORECASE,
+)
 
 
 def parse_date(text: str, today: date) -> date | None:
-    """'2026-11-20', '11-20', '2026/11/20', '11月20日', '昨天', 'yesterday' → a date; None when the
-    text is not a date or names a day that does not exist."""
+    """'2026-11-20', '11-20', '2026/11/20', '11月20日', '昨天', '上周三', 'yesterday' → a date;
+    None when the text is not a date, names a day that does not exist, or one still to come."""
     try:
         return read_date(text, today)
     except InvalidInput:
@@ -168,26 +198,61 @@ def parse_date(text: str, today: date) -> date | None:
 
 
 def read_date(text: str, today: date) -> date | None:
-    """Like `parse_date`, but a date-shaped word for a day that does not exist ('2026-02-30')
-    is refused with error.no_such_date instead of read as something else."""
-    text = half_width(text).strip().lower()
-    if text in _RELATIVE:
-        return today - timedelta(days=_RELATIVE[text])
-    match = _DATE.fullmatch(text)
+    """A day that has come (service done): like `parse_date`, but a date-shaped word for a day that
+    does not exist ('2026-02-30') is refused with error.no_such_date, and a day still to come
+    (明天, 后天, a date after today) with error.day_in_future, instead of read as something else.
+    A month and day without a year is the nearest such day: '12-06' typed on 12-04 is this year's
+    (so refused as the future), '12-30' typed in January last year's."""
+    text = half_width(text).strip().lower().rstrip(_END_PUNCTUATION)
+    if text in _PAST_DAYS:
+        return today - timedelta(days=_PAST_DAYS[text])
+    if text in _FUTURE_DAYS:
+        found = today + timedelta(days=_FUTURE_DAYS[text])
+    elif (weekday := _WEEKDAY.fullmatch(text)) is not None:
+        found = _weekday(weekday, today)
+    elif (match := _DATE.fullmatch(text)) is not None:
+        found = _calendar_day(match, text, today)
+    else:
+        return None
+    if found > today:
+        raise InvalidInput("error.day_in_future", date=found.isoformat(), today=today.isoformat())
+    return found
+
+
+def find_day(text: str, today: date) -> tuple[date, tuple[int, int]] | None:
+    """The first day named inside a sentence (我昨天探访了…) and where it is; refused as
+    `read_date` refuses. None when the sentence names no day."""
+    match = _DAY_IN_TEXT.search(half_width(text))
     if match is None:
         return None
+    found = read_date(match[0], today)
+    return (found, match.span()) if found is not None else None
+
+
+def _weekday(match: re.Match[str], today: date) -> date:
+    monday = today - timedelta(days=today.weekday())
+    day = monday + timedelta(days="一二三四五六日天".index(match[2]) if match[2] != "天" else 6)
+    if match[1] == "上":
+        return day - timedelta(days=7)
+    if match[1] is None and day > today:  # 周五 said on a Wednesday: the one just past
+        return day - timedelta(days=7)
+    return day  # 这周五 said on a Wednesday is still to come
+
+
+def _calendar_day(match: re.Match[str], text: str, today: date) -> date:
     year = int(match[1]) if match[1] else today.year
     try:
         found = date(year, int(match[2]), int(match[3]))
     except ValueError:
         raise InvalidInput("error.no_such_date", date=text[:20]) from None
-    if not match[1] and found > today:  # "12-30" typed in January means last year
+    if not match[1] and found > today:  # the nearest: ahead this year, or back last year
         try:
-            found = found.replace(year=year - 1)
+            before = found.replace(year=year - 1)
         except ValueError:  # 02-29 of a leap year, typed the year after
             raise InvalidInput("error.no_such_date", date=text[:20]) from None
+        if today - before < found - today:
+            return before
     return found
-
 
 
 _AHEAD = {"今天": 0, "today": 0, "明天": 1, "tomorrow": 1, "后天": 2}
@@ -230,3 +295,37 @@ def is_yes(text: str) -> bool:
 
 def is_skip(text: str) -> bool:
     return _answer(text) in SKIP_WORDS
+
+
+# --- what a sentence asks for ------------------------------------------------------------------
+
+# Words people use for the common actions, checked in this order (积分能换什么 is the shop, not
+# the balance). A sentence with a duration (探访了两个小时), or one asking to note hours down, is
+# logging; it goes to /log, which shows what it understood before saving anything.
+_LISTS = (
+    ("history", re.compile(r"明细|流水|积分(?:记录|历史|变动|怎么来)|\bhistory\b")),
+    ("mylogs", re.compile(r"服务记录|我的记录|记过哪些|\bmy ?logs\b")),
+)
+_INTENTS = (
+    ("shop", re.compile(r"超市|商城|商品|礼品|能换|换什么|换点|兑换|\bshop\b")),
+    ("help", re.compile(r"帮助|怎么用|如何用|怎么操作|使用说明|菜单|不会用|教教|能做什么|可以做什么|\bhelp\b")),
+    ("balance", re.compile(r"积分|余额|多少分|几分|\bpoints?\b|\bbalance\b")),
+)
+_LOG_WORDS = re.compile(r"记录|登记|记一下|记上|帮我记|\blog\b")
+_DONE = re.compile(r"了|去|做|陪|帮|服务|探访|参加")
+
+
+def intent_of(text: str) -> str | None:
+    """The command a sentence asks for ('帮我看看积分' → /balance), or None. Logging first: a
+    sentence that says how long is about hours done, whatever else it mentions (but 积分记录 is
+    the history)."""
+    text = half_width(text).lower()
+    if (listed := next((name for name, words in _LISTS if words.search(text)), None)) is not None:
+        return listed
+    if find_duration(text) is not None or _LOG_WORDS.search(text):
+        return "log"
+    if (asked := next((name for name, words in _INTENTS if words.search(text)), None)) is not None:
+        return asked  # 今天帮我查下余额 is the balance
+    if _DONE.search(text) and _DAY_IN_TEXT.search(text):
+        return "log"  # 我昨天探访了王奶奶: a day and something done (明天去探访 is refused there)
+    return None

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import difflib
+import re
 import secrets
+from dataclasses import dataclass
 from datetime import date
 
 from bot.dialogs.core import Context, Input, Option, Reply, command, option, reply, step
 from bot.dialogs.parse import (
-    is_skip, is_yes, next_word, parse_duration, parse_int, read_date, read_duration, words as split_words,
+    Duration, find_day, find_duration, is_skip, is_yes, next_word, parse_duration, parse_int, read_date,
+    read_duration, words as split_words,
 )
 from bot.errors import InvalidInput, LooksRepeated, NotFound
 from bot.flows.common import person_arg, reason_step
 from bot.flows.decisions import MOST, Decider
 from bot.flows.deadlines import deadline_marker
 from bot.i18n import T, Text, hours
-from bot.services.hours import Category, LogView, clean_note, points_for
+from bot.services.hours import Category, LogView, check_minutes, clean_note, points_for
 from bot.services.points import HistoryLine
 
 DURATIONS = (30, 60, 90, 120, 180, 240)
@@ -155,6 +158,9 @@ async def choose_duration(ctx: Context, inp: Input) -> list[Reply]:
     if ctx.flow == "event":
         ctx.goto("event", "volunteers", minutes=minutes)
         return [reply("event.ask_volunteers")]
+    if "note" in ctx.data:  # a sentence's draft (我昨天探访了王奶奶): the sentence is the note
+        ctx.goto("log", "confirm", minutes=minutes)
+        return [await _summary(ctx)]
     ctx.goto("log", "note", minutes=minutes)
     return [reply("log.ask_note", option("skip", "log.skip_note"))]
 
@@ -224,33 +230,99 @@ async def _date_and_note(ctx: Context, rest: str) -> tuple[date, str | None]:
     return found or today, clean_note(rest)
 
 
+@dataclass
+class _Line:
+    """What a one-line /log says: its parts in any order, or what a sentence mentions."""
+
+    note: str
+    duration: Duration | None = None
+    day: date | None = None
+    category: Category | None = None
+    typed_category: str | None = None  # a word in the category's place that names none
+    duration_word: str = ""  # as typed, when a bare number was guessed to be minutes
+    sentence: bool = False  # read out of a sentence: confirmed before it is saved
+
+
+def _named(categories: list[Category], word: str, *, by_number: bool = False) -> Category | None:
+    """A category by its Chinese or English name, or (once the duration is known: a bare 2 is
+    hours first) by its number in the list."""
+    if by_number and word.isdecimal() and 1 <= int(word) <= len(categories):
+        return categories[int(word) - 1]
+    return next((c for c in categories if word.lower() in (c.name, c.name_en.lower())), None)
+
+
+def _read_words(args: str, categories: list[Category], today: date) -> _Line:
+    """/log 1h 探访 昨天 陪聊, /log 探访 1h: the leading words are the duration, the day and the
+    category in any order; the note is the rest as typed (its punctuation kept)."""
+    line, rest = _Line(note=""), args
+    while rest:
+        word, after = next_word(rest)
+        if line.duration is None and (duration := read_duration(word)) is not None:
+            line.duration, line.duration_word = duration, word
+        elif line.day is None and (day := read_date(word, today)) is not None:
+            line.day = day
+        elif line.category is None and (category := _named(categories, word, by_number=bool(line.duration))):
+            line.category = category
+        elif line.category is None and line.typed_category is None:
+            line.typed_category = word
+        else:
+            break
+        rest = after
+    if line.category is not None and line.typed_category is not None:  # /log 陪聊 探访 1h: a note first
+        rest, line.typed_category = f"{line.typed_category} {rest}".strip(), None
+    if line.day is None:  # a day named once the note began is still the day, never silently today
+        line.day = next((day for word in split_words(rest) if (day := read_date(word, today)) is not None), None)
+    line.note = rest
+    return line
+
+
+def _read_sentence(args: str, categories: list[Category], today: date) -> _Line:
+    """我今天探访了王奶奶两个小时: the day, the duration and the category it mentions; the
+    sentence itself is the note."""
+    line, text = _Line(note=args, sentence=True), args
+    if (found := find_day(text, today)) is not None:
+        line.day, (start, end) = found
+        text = f"{text[:start]} {text[end:]}"  # 周三两小时: the 三 is the day's, not the hours'
+    line.duration = find_duration(text)
+    lower = text.lower()
+    mentioned = [c for c in categories
+                 if c.name in text or (c.name_en and re.search(rf"\b{re.escape(c.name_en.lower())}\b", lower))]
+    line.category = max(mentioned, key=lambda c: len(c.name), default=None)
+    return line
+
+
 async def _log_one_line(ctx: Context, args: str) -> list[Reply]:
-    """/log 2h 探访 [2026-11-20|昨天] [note…]; parts may be separated by spaces or commas."""
-    typed, rest = next_word(args)
-    duration = read_duration(typed)
-    typed_category, rest = next_word(rest)
-    if duration is None or not typed_category:
+    """/log 2h 探访 [2026-11-20|昨天|上周三] [note…], the parts in any order and separated by
+    spaces or commas; or a sentence (我今天探访了王奶奶两个小时), shown to be confirmed first."""
+    categories = await ctx.services.hours.categories(ctx.community_id)
+    today = await _today(ctx)
+    line = _read_words(args, categories, today)
+    if line.duration is None:
+        line = _read_sentence(args, categories, today)
+    if line.duration is None and line.category is None:
         return [reply("log.usage")]
-    service_date, note = await _date_and_note(ctx, rest)
-    try:
-        category = await _category(ctx, typed_category)
-    except InvalidInput:
-        category = None
-    draft = {"draft": secrets.token_hex(6), "minutes": duration.minutes, "service_date": service_date.isoformat(),
-             "note": note}
-    if category is None or duration.guessed:
+    draft = {"draft": secrets.token_hex(6), "service_date": (line.day or today).isoformat(),
+             "note": clean_note(line.note)}
+    if line.duration is None:  # 我昨天探访了王奶奶: how long is asked
+        ctx.goto("log", "duration", category_id=line.category.id, **draft)
+        return [_ask_duration()]
+    check_minutes(line.duration.minutes)  # refused now, not after the questions
+    draft["minutes"] = line.duration.minutes
+    if line.category is None:
         # Unsure what was meant: fill in what is known and ask (the category, or a confirmation).
-        if category is None:
-            return await _ask_category(ctx, "log", typed=typed_category, **draft)
-        ctx.goto("log", "confirm", category_id=category.id, **draft)
-        return [reply("log.duration_guessed", typed=typed[:16], hours=hours(duration.minutes)), await _summary(ctx)]
+        return await _ask_category(ctx, "log", typed=line.typed_category, **draft)
+    if line.duration.guessed or line.sentence:
+        ctx.goto("log", "confirm", category_id=line.category.id, **draft)
+        said = (reply("log.duration_guessed", typed=line.duration_word[:16], hours=hours(line.duration.minutes))
+                if line.duration.guessed else reply("log.understood"))
+        return [said, await _summary(ctx)]
     try:
         log = await ctx.services.hours.submit(
-            ctx.actor.person_id, ctx.community_id, category_id=category.id, service_date=service_date,
-            minutes=duration.minutes, note=note, request_key=_request_key(ctx), repeat_ok=False,
+            ctx.actor.person_id, ctx.community_id, category_id=line.category.id, service_date=line.day or today,
+            minutes=line.duration.minutes, note=draft["note"], request_key=_request_key(ctx), repeat_ok=False,
         )
     except LooksRepeated as exc:
-        return await _ask_again(ctx, exc, {**draft, "category_id": category.id})
+        return await _ask_again(ctx, exc, {**draft, "category_id": line.category.id})
     return _submitted(ctx, log, by_button=False)
 
 

@@ -22,7 +22,7 @@ from bot.services.requests import NewRequest, Outcome, RequestView, request_line
 
 PAGE = 8
 SLOT_WORDS = {
-    "上午": "morning", "morning": "morning", "下午": "afternoon", "afternoon": "afternoon",
+    "上午": "morning", "morning": "morning", "中午": "noon", "noon": "noon", "下午": "afternoon", "afternoon": "afternoon",
     "晚上": "evening", "evening": "evening", "全天": "any", "不限": "any", "any": "any",
 }
 PAYER_WORDS = {
@@ -106,8 +106,8 @@ async def request_date(ctx: Context, inp: Input) -> list[Reply]:
 
 
 def _ask_slot() -> Reply:
-    return reply("request.ask_slot", *(option(s, f"requests.slot.{s}") for s in ("morning", "afternoon", "evening", "any")),
-                 columns=4)
+    slots = ("morning", "noon", "afternoon", "evening", "any")
+    return reply("request.ask_slot", *(option(s, f"requests.slot.{s}") for s in slots), columns=5)
 
 
 @step("request", "slot")
@@ -150,7 +150,7 @@ async def _ask_payer(ctx: Context) -> Reply:
                  option("pool", "request.payer_pool"), option("community", "request.payer_community"))
 
 
-@step("request", "payer")
+@step("request", "payer", answers=PAYER_WORDS)
 async def request_payer(ctx: Context, inp: Input) -> list[Reply]:
     payer = PAYER_WORDS.get((inp.option or inp.text).strip().lower())
     if payer is None:
@@ -254,6 +254,8 @@ async def _one_line(ctx: Context, args: str, requester: int | None = None) -> li
             day = d
         elif lower in SLOT_WORDS:
             slot = SLOT_WORDS[lower]
+        elif day is None and (both := _day_and_slot(lower, today)) is not None:  # 明天上午
+            day, slot = both
         elif lower in PAYER_WORDS:
             payer = PAYER_WORDS[lower]
         elif grid_id is None and word in grids:
@@ -270,6 +272,14 @@ async def _one_line(ctx: Context, args: str, requester: int | None = None) -> li
         address=address.strip() or None, grid_id=grid_id, request_key=_key(ctx, "request"),
     ))
     return [_posted(outcome)]
+
+
+def _day_and_slot(word: str, today: date) -> tuple[date, str] | None:
+    """A day and a time of day typed as one word: 明天上午, 11-30下午."""
+    for said, slot in SLOT_WORDS.items():
+        if word.endswith(said) and (day := parse_future_date(word[: -len(said)], today)) is not None:
+            return day, slot
+    return None
 
 
 def _posted(outcome: Outcome) -> Reply:

@@ -1,10 +1,12 @@
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.dialogs.parse import (
-    clean_text, is_skip, is_yes, next_word, parse_amount, parse_date, parse_duration, parse_int,
-    parse_ref, read_date, read_duration, split_command, words,
+    clean_text, find_day, find_duration, intent_of, is_skip, is_yes, next_word, parse_amount, parse_date,
+    parse_duration, parse_int, parse_ref, read_date, read_duration, split_command, words,
 )
 from bot.errors import InvalidInput
 from bot.i18n import hours
@@ -38,7 +40,8 @@ def test_a_bare_number_is_hours_unless_too_big_then_a_guess_in_minutes() -> None
     ("text", "expected"),
     [("2026-11-18", date(2026, 11, 18)), ("11-18", date(2026, 11, 18)), ("2026/11/18", date(2026, 11, 18)),
      ("昨天", date(2026, 11, 19)), ("yesterday", date(2026, 11, 19)), ("今天", TODAY), ("前天", date(2026, 11, 18)),
-     ("12-30", date(2025, 12, 30)), ("11月18日", date(2026, 11, 18))],
+     ("上周三", date(2026, 11, 11)), ("周三", date(2026, 11, 18)), ("星期五", TODAY), ("上星期日", date(2026, 11, 15)),
+     ("大前天", date(2026, 11, 17)), ("11月18日", date(2026, 11, 18))],
 )
 def test_dates(text: str, expected: date) -> None:
     assert parse_date(text, TODAY) == expected
@@ -82,3 +85,78 @@ def test_refs_and_amounts() -> None:
 
 def test_hours_read_as_people_say_them() -> None:
     assert [hours(m) for m in (60, 90, 135, 15)] == ["1", "1.5", "2.25", "0.25"]
+
+
+@pytest.mark.parametrize("text", ["明天", "后天", "tomorrow", "11-22", "2026-12-01", "这周六", "11月21日"])
+def test_a_day_still_to_come_is_refused_as_the_future(text: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        read_date(text, TODAY)
+    assert refused.value.key == "error.day_in_future" and refused.value.params["today"] == "2026-11-20"
+
+
+def test_a_month_and_day_without_a_year_is_the_nearest_such_day() -> None:
+    assert read_date("12-30", date(2027, 1, 10)) == date(2026, 12, 30)  # typed in January: last year
+    with pytest.raises(InvalidInput):
+        read_date("12-06", date(2026, 12, 4))  # two days ahead, not a year back
+
+
+@pytest.mark.parametrize(("text", "minutes", "day"), [
+    ("我今天探访了王奶奶两个小时", 120, TODAY), ("昨天陪聊30分钟", 30, date(2026, 11, 19)),
+    ("上周三去助餐，一个半小时", 90, date(2026, 11, 11)), ("周三两小时", 120, date(2026, 11, 18)),
+    ("半小时", 30, None), ("前天 1.5h", 90, date(2026, 11, 18)),
+])
+def test_durations_and_days_inside_a_sentence(text: str, minutes: int, day: date | None) -> None:
+    found = find_day(text, TODAY)
+    assert (found[0] if found else None) == day
+    if found:  # the day's characters are not the hours' (周三两小时 is two hours)
+        text = text[:found[1][0]] + " " + text[found[1][1]:]
+    assert find_duration(text).minutes == minutes
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("帮我看看积分", "balance"), ("我的积分还有多少", "balance"), ("积分明细", "history"), ("我的积分记录", "history"),
+    ("积分能换什么", "shop"), ("去爱心超市看看", "shop"), ("这个怎么用", "help"), ("我今天探访了王奶奶两个小时", "log"),
+    ("我昨天探访了王奶奶", "log"), ("今天帮我查下余额", "balance"), ("帮我记录一下", "log"), ("我的服务记录", "mylogs"), ("你好", None),
+    ("王奶奶住3楼", None),
+])
+def test_what_a_sentence_asks_for(text: str, intent: str | None) -> None:
+    assert intent_of(text) == intent
+
+
+@given(st.text(max_size=60))
+def test_reading_arbitrary_text_never_raises_anything_but_a_refusal(text: str) -> None:
+    intent_of(text)
+    find_duration(text)
+    read_duration(text)
+    for reader in (read_date, find_day):
+        try:
+            reader(text, TODAY)
+        except InvalidInput as refused:
+            assert refused.key in ("error.no_such_date", "error.day_in_future")
+
+
+@given(st.text(alphabet="0123456789.一二两三四五六七八九十半个小时分钟刻hm ", max_size=12))
+def test_a_duration_read_is_whole_positive_minutes(text: str) -> None:
+    found = read_duration(text)
+    assert found is None or (isinstance(found.minutes, int) and found.minutes > 0)
+    found = find_duration(text)
+    assert found is None or (isinstance(found.minutes, int) and found.minutes > 0)
+
+
+@given(st.dates(min_value=date(2001, 1, 1), max_value=date(2998, 12, 31)), st.integers(-400, 400))
+def test_a_day_read_is_never_after_today(today: date, offset: int) -> None:
+    """A day with its year is read as written when it has come and refused when it has not; one
+    without (11-30, 11月30日) is the nearest such day, so never after today either."""
+    day = today + timedelta(days=offset)
+    if day > today:
+        with pytest.raises(InvalidInput):
+            read_date(day.isoformat(), today)
+    else:
+        assert read_date(day.isoformat(), today) == day
+    for typed in (f"{day.month}-{day.day}", f"{day.month}月{day.day}日"):
+        try:
+            found = read_date(typed, today)
+        except InvalidInput as refused:
+            assert refused.key in ("error.day_in_future", "error.no_such_date")
+        else:
+            assert found is not None and found <= today and (found.month, found.day) == (day.month, day.day)
