@@ -13,6 +13,9 @@ notifications to their channel's sender. Channel-free: a channel plugs in by imp
             # send a stored reply, skipping its first `start` parts (sent before a retry)
         async def deliver(self, delivery: Delivery) -> Outcome
             # send one notification (bot.services.outbox.Delivery)
+        async def deliver_all(self, deliveries, worker, lease) -> list[tuple[Delivery, Outcome]]
+            # optional, instead of `deliver`: all of one address's notifications of a round at
+            # once (the channel may claim more of that person's), each with its outcome
         def apology(self, entry: Entry) -> dict | None      # optional: the reply telling the
             # sender their update was set aside after failing (sent once, best effort)
 
@@ -267,6 +270,9 @@ class OutboxWorker:
 
     async def _send_in_order(self, channel: Channel, deliveries: list[Delivery]) -> None:
         async with self._parallel:
+            if getattr(channel, "deliver_all", None) is not None:
+                await self._send_planned(channel, deliveries)
+                return
             for delivery in deliveries:
                 try:
                     outcome = await channel.deliver(delivery)
@@ -280,6 +286,25 @@ class OutboxWorker:
                     await self.services.outbox.record(delivery, outcome)
                 except Exception:  # the lease runs out and the row goes again: at least once
                     log.exception("outbox: could not record the outcome of notification %s", delivery.ids)
+
+
+    async def _send_planned(self, channel: Any, deliveries: list[Delivery]) -> None:
+        """A channel that plans what goes to one address together (WeChat: folded into as few
+        messages as its budget allows) gets them all at once, may claim more of that person's,
+        and says what became of each."""
+        try:
+            results = await channel.deliver_all(deliveries, self.worker, self.lease)
+        except Exception as exc:
+            log.exception("%s: delivering notifications %s raised", channel.name, [d.ids for d in deliveries])
+            results = [(delivery, Failed(short(exc))) for delivery in deliveries]
+        for delivery, outcome in results:
+            if not isinstance(outcome, Sent):
+                log.warning("%s: notification %s to %s not sent: %s", channel.name, delivery.ids,
+                            delivery.address, outcome)
+            try:
+                await self.services.outbox.record(delivery, outcome)
+            except Exception:  # the lease runs out and the row goes again: at least once
+                log.exception("outbox: could not record the outcome of notification %s", delivery.ids)
 
 
 class Pipeline:

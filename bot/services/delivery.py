@@ -10,6 +10,9 @@ and the outbox (notifications) turn the outcome into the message's next state:
 - `Unreachable(reason)` — the platform will not deliver to this person (Telegram 403: blocked,
   left the group): the identity is marked unreachable and its notifications wait until the person
   writes to us again; nothing is retried for it meanwhile.
+- `Held(reason)` — the channel keeps it for the person's next message (WeChat: its message
+  budget for them is spent): not tried again until the person writes, then carried by the
+  answer; never parked.
 - `Failed(error, final=False)` — anything else (5xx, timeouts, a bad request): tried again with
   exponential backoff, parked after `MAX_TRIES` tries (or at once when `final`).
 
@@ -29,6 +32,7 @@ BACKOFF_CAP = timedelta(minutes=10)
 @dataclass(frozen=True)
 class Sent:
     parts: int = 0
+    via: str | None = None  # how, when a channel has several ways (WeChat: message, template)
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,13 @@ class Failed:
     parts: int = 0
 
 
-Outcome = Sent | Retry | Unreachable | Failed
+@dataclass(frozen=True)
+class Held:
+    reason: str
+    parts: int = 0
+
+
+Outcome = Sent | Retry | Unreachable | Failed | Held
 
 
 def backoff(attempts: int) -> timedelta:

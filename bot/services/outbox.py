@@ -36,7 +36,7 @@ from sqlalchemy.orm import aliased
 from bot.clock import Clock
 from bot.db import Database, reads
 from bot.i18n import Text
-from bot.services.delivery import MAX_TRIES, Outcome, Retry, Sent, Unreachable, backoff
+from bot.services.delivery import MAX_TRIES, Held, Outcome, Retry, Sent, Unreachable, backoff
 from models import Identity, InboxEntry, Notification, Person
 from models.inbox import OPEN
 
@@ -84,6 +84,19 @@ def wrote_since_elsewhere(channel: str) -> ColumnElement[bool]:
             or_(other.unreachable_at.is_(None), theirs.c.received_at > other.unreachable_at),
         ),
     )
+
+
+def held_released() -> ColumnElement[bool]:
+    """A notification a channel held (`Held`: its budget for the person was spent) waits until
+    the person writes again, on any channel, and that message has been answered (the answer
+    itself carries what waited: take_in)."""
+    ident = aliased(Identity)
+    inbox = InboxEntry.__table__
+    return or_(Notification.held_at.is_(None), exists().where(
+        ident.person_id == Notification.person_id, inbox.c.channel == ident.channel,
+        inbox.c.sender == ident.external_id, inbox.c.received_at > Notification.held_at,
+        inbox.c.status.not_in(OPEN),
+    ))
 
 
 class OutboxService:
@@ -144,11 +157,13 @@ class OutboxService:
         )
         if person_id is not None:
             stmt = stmt.where(Notification.person_id == person_id)
+        if not here:
+            stmt = stmt.where(held_released())
         rows = (session.execute(stmt)).all()
         if not rows:
             return []
         if lease is None:
-            values: dict[str, Any] = {"delivered_at": now}
+            values: dict[str, Any] = {"delivered_at": now, **({"delivered_via": "reply"} if here else {})}
             token = None
         else:
             token, seconds = lease
@@ -208,7 +223,10 @@ class OutboxService:
                         Notification.delivered_at.is_(None))
             if isinstance(outcome, Sent):
                 session.execute(update(Notification).where(mine).values(delivered_at=now, lease_until=None,
-                                                                                error=None))
+                                                                                error=None, delivered_via=outcome.via))
+            elif isinstance(outcome, Held):
+                session.execute(update(Notification).where(mine).values(lease_until=None, held_at=now,
+                                                                        error=outcome.reason[:500]))
             elif isinstance(outcome, Retry):
                 session.execute(update(Notification).where(mine).values(
                     lease_until=None, not_before=now + timedelta(seconds=max(outcome.after, 0.0))))

@@ -79,8 +79,8 @@ async def test_window_and_burst_errors_reach_the_caller(services: Services, sett
         with pytest.raises(WeChatError) as caught:
             await api.send_text("oNeverWrote", "hi")
         assert caught.value.code == 45015
+        wechat_api.api.cs_budget = 1
         wechat_api.api.seen("oB")
-        wechat_api.api.burst_limit = 1
         await api.send_text("oB", "1")
         with pytest.raises(WeChatError) as caught:
             await api.send_text("oB", "2")
