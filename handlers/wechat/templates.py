@@ -21,7 +21,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.i18n import render
+from bot.i18n import _value, render
 from bot.settings import Settings, SettingsError
 
 # Kind → the notifications (catalogue keys) it covers and the values it offers besides COMMON.
@@ -125,7 +125,7 @@ def _bad(path: Path | str, problem: str) -> SettingsError:
 def values(key: str, params: dict[str, Any], locale: str, summary: str, now: datetime, count: int) -> dict[str, str]:
     """What a notification offers to its template's fields, as text."""
     kind = KIND_OF[key]
-    out = {name: str(params[name]) for name in KINDS[kind][1] if params.get(name) not in (None, "")}
+    out = {name: str(_value(locale, params[name])) for name in KINDS[kind][1] if params.get(name) not in (None, "")}
     if "log" in out:
         out["log"] = f"H{out['log']}"
     out["count"] = str(params.get("count") or count)
