@@ -1,4 +1,5 @@
-"""`python -m bench wechat`: passive-reply latency of `POST /wechat` in safe mode.
+"""`python -m bench wechat`: passive-reply latency of `POST /wechat` in safe mode, and how a day's
+notifications reach people within WeChat's message budget.
 
 500 messages from 50 people (10 each; a person waits for each answer before the next, the 50
 people at once) are encrypted and signed as WeChat does and POSTed to the real ASGI app of
@@ -6,7 +7,14 @@ people at once) are encrypted and signed as WeChat does and POSTed to the real A
 services, the database, the encrypted passive reply), in process through httpx's ASGI transport.
 The latency is from the request to the passive answer: WeChat gives up after 5 s; the target is
 a p99 under 300 ms. The mix: /balance, /help, /top, /mylogs and one-line /log (a write that also
-notifies the workers, whom the outbox worker reaches through a stubbed WeChat API).
+notifies the workers, whom the outbox worker reaches through a stubbed WeChat API). Two workers
+write too (/balance, 10 times each over the day).
+
+The services' clock runs a day over the run (each message moves it on by a day's share), so the
+budget's windows and the one-"new logs"-message-a-minute rule act as in a day: the figures say
+which share of the day's notifications went as customer-service messages, as template messages
+(`decision_waiting` is mapped to a template), folded into the answer to the person's next
+message, and which still wait for one at the end of the day.
 
 SQLite in a temporary file, and PostgreSQL from LOVEBANK_BENCH_DATABASE_URL or database
 lovebank_bench_wechat on 127.0.0.1:5432 (created when missing; its schema is wiped). The last line
@@ -27,10 +35,14 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
 import httpx
 from sqlalchemy import func, select
 
 from bench.common import check, emit, machine, postgres_url, sqlite_url
+from bot.clock import Clock
 from bot.db import Database
 from bot.migrate import upgrade
 from bot.pipeline import Pipeline
@@ -40,7 +52,7 @@ from handlers.web import Web
 from handlers.wechat import xml
 from handlers.wechat.crypto import MessageCrypto, sha1_signature
 from handlers.wechat.webhook import setup as setup_wechat
-from models import ServiceLog
+from models import Notification, ServiceLog
 
 TOKEN, APP_ID, APP_SECRET = "bench-token", "wxbench000000001", "bench-secret"
 AES_KEY = base64.b64encode(bytes(range(32, 64))).decode().rstrip("=")
@@ -53,6 +65,19 @@ CATEGORIES = ("探访", "助餐", "助洁", "助医", "助急", "助乐", "家�
 def log_line(n: int) -> str:
     return f"/log {15 * (1 + (n // len(CATEGORIES)) % 3)}m {CATEGORIES[n % len(CATEGORIES)]} 陪老人聊天"
 TARGET_P99_MS = 300
+WORKERS = ("oBenchWorker", "oBenchWorker2")
+DAY = 24 * 3600.0
+VIA = ("message", "template", "reply")
+
+
+class DayClock(Clock):
+    """Real time, moved on by `offset` seconds: a day of traffic in the length of a run."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.offset)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -72,8 +97,9 @@ def fake_wechat_api(request: httpx.Request) -> httpx.Response:
 async def seed(services: Services, people: int) -> list[str]:
     admin, _ = await services.people.identify("console", "admin", display_name="admin")
     community = await services.people.create_community("基准社区")
-    worker, _ = await services.people.identify("wechat", "oBenchWorker", display_name="社工")
-    await services.people.appoint_worker(None, community.id, worker.id)
+    for n, openid in enumerate(WORKERS):
+        worker, _ = await services.people.identify("wechat", openid, display_name=f"社工{n + 1}")
+        await services.people.appoint_worker(None, community.id, worker.id)
     code = await services.people.create_invite(worker.id, community.id)
     openids = []
     for i in range(people):
@@ -87,12 +113,17 @@ async def seed(services: Services, people: int) -> list[str]:
 
 async def run_on(url: str, people: int, per_person: int, seed_value: int, concurrency: int) -> dict[str, Any]:
     await upgrade(url)
+    mapping = Path(tempfile.mkdtemp()) / "templates.json"
+    mapping.write_text('{"decision_waiting": {"template_id": "bench-todo", '
+                       '"fields": {"thing1": "what", "number2": "count", "time3": "time"}}}')
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None, database_url=url, wechat_token=TOKEN, wechat_aes_key=AES_KEY, wechat_app_id=APP_ID,
-        wechat_app_secret=APP_SECRET, wechat_api_url="http://wechat.invalid",
+        wechat_app_secret=APP_SECRET, wechat_api_url="http://wechat.invalid", wechat_templates=str(mapping),
     )
-    services = Services(Database(url), settings)
+    clock = DayClock()
+    services = Services(Database(url), settings, clock)
     openids = await seed(services, people)
+    step = DAY / (len(openids) + len(WORKERS)) / per_person  # the day's share of one message
     pipeline = Pipeline(services, {}, concurrency=settings.concurrency, lease=30.0)
     web = Web(services, pipeline)
     channel = setup_wechat(web, settings)
@@ -111,7 +142,8 @@ async def run_on(url: str, people: int, per_person: int, seed_value: int, concur
     async def person(client: httpx.AsyncClient, openid: str) -> None:
         nonlocal passive
         for _ in range(per_person):
-            content = rng.choices(texts, weights)[0]
+            clock.offset += step
+            content = "/balance" if openid in WORKERS else rng.choices(texts, weights)[0]
             if content == "/log":
                 logs[openid] = logs.get(openid, 0) + 1
                 content = log_line(logs[openid])
@@ -140,8 +172,9 @@ async def run_on(url: str, people: int, per_person: int, seed_value: int, concur
             await person(client, openids[0])  # warm up: first imports, caches, connections
             latencies.clear()
             passive = 0
+            clock.offset = 0.0
             started = time.perf_counter()
-            await asyncio.gather(*(person(client, openid) for openid in openids))
+            await asyncio.gather(*(person(client, openid) for openid in (*openids, *WORKERS)))
             elapsed = time.perf_counter() - started
         # Every /log must have been saved (pending approval): a refusal or a question is no write.
         # A message answered after WeChat's window may still be in the worker's hands: wait a little.
@@ -152,6 +185,8 @@ async def run_on(url: str, people: int, per_person: int, seed_value: int, concur
                 break
             await asyncio.sleep(0.2)
         check(saved == sum(logs.values()), f"{saved} hours logs saved for {sum(logs.values())} /log messages")
+        clock.offset += 120  # the day's last "new logs" go out (one such message a minute)
+        shares = await day_shares(services)
     finally:
         await pipeline.stop()
         await channel.api.close()
@@ -161,7 +196,33 @@ async def run_on(url: str, people: int, per_person: int, seed_value: int, concur
         "p50_ms": round(percentile(latencies, 0.5) * 1000, 1), "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
         "max_ms": round(max(latencies) * 1000, 1), "messages_per_s": round(len(latencies) / elapsed, 1),
         "meets_target": percentile(latencies, 0.99) * 1000 < TARGET_P99_MS,
+        "notifications": shares,
     }
+
+
+async def day_shares(services: Services) -> dict[str, Any]:
+    """Once the outbox has planned everything due: the day's notifications by how they went."""
+    undecided = (Notification.delivered_at.is_(None), Notification.held_at.is_(None),
+                 Notification.parked_at.is_(None))
+    for _ in range(200):
+        with services.db.read() as session:
+            if not session.scalar(select(func.count()).select_from(Notification).where(*undecided)):
+                break
+        await asyncio.sleep(0.05)
+    with services.db.read() as session:
+        total = session.scalar(select(func.count()).select_from(Notification)) or 0
+        via = dict(session.execute(select(Notification.delivered_via, func.count())
+                                   .where(Notification.delivered_at.is_not(None))
+                                   .group_by(Notification.delivered_via)).all())
+        held = session.scalar(select(func.count()).select_from(Notification).where(
+            Notification.delivered_at.is_(None), Notification.held_at.is_not(None))) or 0
+        parked = session.scalar(select(func.count()).select_from(Notification).where(
+            Notification.parked_at.is_not(None))) or 0
+    check(parked == 0, f"{parked} notifications parked")
+    check(sum(via.values()) + held == total, f"{total - sum(via.values()) - held} notifications not planned")
+    share = {name: round(via.get(name, 0) / total, 3) if total else 0.0 for name in VIA}
+    return {"total": total, **{f"by_{name}": share[name] for name in VIA},
+            "waiting_for_next_message": round(held / total, 3) if total else 0.0}
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
