@@ -124,7 +124,8 @@ async def run_on(url: str, people: int, per_person: int, seed_value: int, concur
     services = Services(Database(url), settings, clock)
     openids = await seed(services, people)
     step = DAY / (len(openids) + len(WORKERS)) / per_person  # the day's share of one message
-    pipeline = Pipeline(services, {}, concurrency=settings.concurrency, lease=30.0)
+    # Leases in day-clock time: a step of the clock must not hand work in flight to another worker.
+    pipeline = Pipeline(services, {}, concurrency=settings.concurrency, lease=3 * DAY)
     web = Web(services, pipeline)
     channel = setup_wechat(web, settings)
     await channel.api.client.aclose()

@@ -255,7 +255,7 @@ class WeChatChannel:
 
 def _folded(waiting: list[Delivery]) -> Reply:
     lines = []
-    for d in waiting:
+    for d in sorted(waiting, key=lambda d: priority(d.text.key)):  # the most important first
         text = T(d.text.key, **d.text.params)
         lines.append(T("wechat.pending_line", text=text))
     return Reply(T("wechat.pending_notes", count=sum(d.count for d in waiting), lines=lines))
