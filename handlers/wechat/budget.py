@@ -27,7 +27,8 @@ URGENT = frozenset({"visits.notify.needs_help", "visits.notify.escalated", "visi
 DECISIONS = frozenset({"notify.pending_logs", "shop.notify.new_redemption", "notify.volunteer_waiting",
                        "deadline.nudge", "move.notify.requested", "move.notify.to_accept",
                        "requests.notify.needs_pool", "requests.notify.disputed", "shop.notify.expired_worker"})
-DIGESTS = ("deadline.digest", "stars.poster", ".morning.")
+DIGESTS = frozenset({"deadline.digest", "stars.poster_week", "stars.poster_month", "stars.poster_group_week",
+                     "stars.poster_group_month"})
 
 
 def opening(fields: dict[str, str], budget: int) -> tuple[str, int, float] | None:
@@ -40,7 +41,7 @@ def opening(fields: dict[str, str], budget: int) -> tuple[str, int, float] | Non
 def priority(key: str) -> int:
     if key in URGENT:
         return 0
-    if any(part in key for part in DIGESTS):
+    if key in DIGESTS or ".morning." in key:  # the morning lists of visits and requests
         return 3
     return 2 if key in DECISIONS else 1
 
