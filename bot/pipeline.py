@@ -46,7 +46,7 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from bot.services import Services
-from bot.services.delivery import Failed, Outcome, Sent, short
+from bot.services.delivery import Failed, Held, Outcome, Sent, short
 from bot.services.inbox import Entry, LeaseLost
 from bot.services.outbox import Delivery
 
@@ -298,7 +298,10 @@ class OutboxWorker:
             log.exception("%s: delivering notifications %s raised", channel.name, [d.ids for d in deliveries])
             results = [(delivery, Failed(short(exc))) for delivery in deliveries]
         for delivery, outcome in results:
-            if not isinstance(outcome, Sent):
+            if isinstance(outcome, Held):  # routine: the platform's budget for the person is spent
+                log.info("%s: notification %s to %s held: %s", channel.name, delivery.ids, delivery.address,
+                         outcome.reason)
+            elif not isinstance(outcome, Sent):
                 log.warning("%s: notification %s to %s not sent: %s", channel.name, delivery.ids,
                             delivery.address, outcome)
             try:
