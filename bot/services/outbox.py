@@ -11,7 +11,9 @@ A channel's sender delivers them through the outbox worker (`bot.pipeline.Outbox
     outbox.record(delivery, outcome)
         # Sent: marked delivered. Retry(after): again after `after` seconds. Unreachable: the
         # person's identity on this channel is marked unreachable and their notifications wait
-        # (a group post is parked). Failed: backoff, parked after MAX_TRIES tries.
+        # (a group post is parked). Held: the channel's budget for the person is spent; it
+        # waits for the person's next message and goes with the answer (take_in), never parked.
+        # Failed: backoff, parked after MAX_TRIES tries.
 
 A notification is marked delivered only after it was sent, so a process that dies between
 sending and marking leaves it to be sent again: the one way a duplicate can happen.
