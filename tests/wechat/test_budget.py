@@ -182,3 +182,14 @@ async def test_a_click_opens_three_pushes_for_a_minute(served: Served, shifted: 
     assert await served.services.budgets.remaining("wechat", "oC") == 3
     shifted.offset += 61
     assert await served.services.budgets.remaining("wechat", "oC") == 0
+
+
+async def test_the_retired_single_template_stops_the_start_with_what_to_set(
+        services: Services, settings: Settings) -> None:
+    from bot.settings import SettingsError
+
+    settings.wechat_template_id = "OLD-TEMPLATE"  # filled first/keyword1/keyword2/remark before May 2023
+    web = Web(services, Pipeline(services, {}, concurrency=1, lease=30.0))
+    with pytest.raises(SettingsError) as caught:
+        setup_wechat(web, settings)
+    assert "LOVEBANK_WECHAT_TEMPLATES" in str(caught.value) and "LOVEBANK_WECHAT_TEMPLATE_ID" in str(caught.value)
