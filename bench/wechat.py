@@ -8,10 +8,11 @@ services, the database, the encrypted passive reply), in process through httpx's
 The latency is from the request to the passive answer: WeChat gives up after 5 s; the target is
 a p99 under 300 ms. The mix: /balance, /help, /top, /mylogs and one-line /log (a write that also
 notifies the workers, whom the outbox worker reaches through a stubbed WeChat API). Two workers
-write too (/balance, 10 times each over the day).
+write too (/balance, three times a day).
 
-The services' clock runs a day over the run (each message moves it on by a day's share), so the
-budget's windows and the one-"new logs"-message-a-minute rule act as in a day: the figures say
+The services' clock runs a day over the run, in rounds (everyone's next message, then the clock
+moves on a tenth of a day), so the budget's windows and the one-"new logs"-message-a-minute rule
+act as in a day: the figures say
 which share of the day's notifications went as customer-service messages, as template messages
 (`decision_waiting` is mapped to a template), folded into the answer to the person's next
 message, and which still wait for one at the end of the day.
@@ -66,6 +67,7 @@ def log_line(n: int) -> str:
     return f"/log {15 * (1 + (n // len(CATEGORIES)) % 3)}m {CATEGORIES[n % len(CATEGORIES)]} 陪老人聊天"
 TARGET_P99_MS = 300
 WORKERS = ("oBenchWorker", "oBenchWorker2")
+WORKER_EVERY = 4  # rounds: with 10 a day, the workers write three times (morning, noon, evening)
 DAY = 24 * 3600.0
 VIA = ("message", "template", "reply")
 
@@ -123,7 +125,6 @@ async def run_on(url: str, people: int, per_person: int, seed_value: int, concur
     clock = DayClock()
     services = Services(Database(url), settings, clock)
     openids = await seed(services, people)
-    step = DAY / (len(openids) + len(WORKERS)) / per_person  # the day's share of one message
     # Leases in day-clock time: a step of the clock must not hand work in flight to another worker.
     pipeline = Pipeline(services, {}, concurrency=settings.concurrency, lease=3 * DAY)
     web = Web(services, pipeline)
@@ -140,42 +141,45 @@ async def run_on(url: str, people: int, per_person: int, seed_value: int, concur
 
     logs: dict[str, int] = {}
 
-    async def person(client: httpx.AsyncClient, openid: str) -> None:
+    async def say(client: httpx.AsyncClient, openid: str) -> None:
         nonlocal passive
-        for _ in range(per_person):
-            clock.offset += step
-            content = "/balance" if openid in WORKERS else rng.choices(texts, weights)[0]
-            if content == "/log":
-                logs[openid] = logs.get(openid, 0) + 1
-                content = log_line(logs[openid])
-            fields = {"ToUserName": "gh_bench", "FromUserName": openid, "CreateTime": int(time.time()),
-                      "MsgType": "text", "Content": content, "MsgId": next(next_id)}
-            timestamp, nonce = str(int(time.time())), secrets.token_hex(4)
-            encrypted = crypto.encrypt(xml.build(fields))
-            query = {"timestamp": timestamp, "nonce": nonce, "openid": openid, "encrypt_type": "aes",
-                     "signature": sha1_signature(TOKEN, timestamp, nonce),
-                     "msg_signature": crypto.signature(timestamp, nonce, encrypted)}
-            body = xml.build({"ToUserName": "gh_bench", "Encrypt": encrypted}).encode()
-            async with in_flight:
-                started = time.perf_counter()
-                response = await client.post(f"/wechat?{urlencode(query)}", content=body)
-                latencies.append(time.perf_counter() - started)
-            if response.status_code != 200:
-                raise RuntimeError(f"/wechat answered {response.status_code}: {response.text[:200]}")
-            if response.text not in ("", "success"):
-                reply = xml.parse(crypto.decrypt(xml.parse(response.text)["Encrypt"]))
-                passive += bool(reply.get("Content"))
+        content = "/balance" if openid in WORKERS else rng.choices(texts, weights)[0]
+        if content == "/log":
+            logs[openid] = logs.get(openid, 0) + 1
+            content = log_line(logs[openid])
+        fields = {"ToUserName": "gh_bench", "FromUserName": openid, "CreateTime": int(time.time()),
+                  "MsgType": "text", "Content": content, "MsgId": next(next_id)}
+        timestamp, nonce = str(int(time.time())), secrets.token_hex(4)
+        encrypted = crypto.encrypt(xml.build(fields))
+        query = {"timestamp": timestamp, "nonce": nonce, "openid": openid, "encrypt_type": "aes",
+                 "signature": sha1_signature(TOKEN, timestamp, nonce),
+                 "msg_signature": crypto.signature(timestamp, nonce, encrypted)}
+        body = xml.build({"ToUserName": "gh_bench", "Encrypt": encrypted}).encode()
+        async with in_flight:
+            started = time.perf_counter()
+            response = await client.post(f"/wechat?{urlencode(query)}", content=body)
+            latencies.append(time.perf_counter() - started)
+        if response.status_code != 200:
+            raise RuntimeError(f"/wechat answered {response.status_code}: {response.text[:200]}")
+        if response.text not in ("", "success"):
+            reply = xml.parse(crypto.decrypt(xml.parse(response.text)["Encrypt"]))
+            passive += bool(reply.get("Content"))
 
     pipeline.start()
     try:
         transport = httpx.ASGITransport(app=web.app())
         async with httpx.AsyncClient(transport=transport, base_url="http://bank.bench") as client:
-            await person(client, openids[0])  # warm up: first imports, caches, connections
+            for _ in range(per_person):  # warm up: first imports, caches, connections
+                await say(client, openids[0])
             latencies.clear()
             passive = 0
-            clock.offset = 0.0
             started = time.perf_counter()
-            await asyncio.gather(*(person(client, openid) for openid in (*openids, *WORKERS)))
+            # The day in rounds: everyone's next message (the workers' three times a day), then
+            # the clock moves on to the next round, with nothing in flight across the step.
+            for round_ in range(per_person):
+                clock.offset = round_ * DAY / per_person
+                writers = (*openids, *(WORKERS if round_ % WORKER_EVERY == 0 else ()))
+                await asyncio.gather(*(say(client, openid) for openid in writers))
             elapsed = time.perf_counter() - started
         # Every /log must have been saved (pending approval): a refusal or a question is no write.
         # A message answered after WeChat's window may still be in the worker's hands: wait a little.
