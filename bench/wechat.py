@@ -14,8 +14,8 @@ The services' clock runs a day over the run, in rounds (everyone's next message,
 moves on a tenth of a day), so the budget's windows and the one-"new logs"-message-a-minute rule
 act as in a day: the figures say
 which share of the day's notifications went as customer-service messages, as template messages
-(`decision_waiting` is mapped to a template), folded into the answer to the person's next
-message, and which still wait for one at the end of the day.
+(`decision_waiting` is mapped to a template; `--no-templates`: none is), folded into the
+answer to the person's next message, and which still wait for one at the end of the day.
 
 SQLite in a temporary file, and PostgreSQL from LOVEBANK_BENCH_DATABASE_URL or database
 lovebank_bench_wechat on 127.0.0.1:5432 (created when missing; its schema is wiped). The last line
@@ -118,11 +118,12 @@ async def seed(services: Services, people: int) -> list[str]:
     return openids
 
 
-async def run_on(url: str, people: int, per_person: int, seed_value: int, concurrency: int) -> dict[str, Any]:
+async def run_on(url: str, people: int, per_person: int, seed_value: int, concurrency: int,
+                 templates: bool = True) -> dict[str, Any]:
     await upgrade(url)
     mapping = Path(tempfile.mkdtemp()) / "templates.json"
     mapping.write_text('{"decision_waiting": {"template_id": "bench-todo", '
-                       '"fields": {"thing1": "what", "number2": "count", "time3": "time"}}}')
+                       '"fields": {"thing1": "what", "number2": "count", "time3": "time"}}}' if templates else "{}")
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None, database_url=url, wechat_token=TOKEN, wechat_aes_key=AES_KEY, wechat_app_id=APP_ID,
         wechat_app_secret=APP_SECRET, wechat_api_url="http://wechat.invalid", wechat_templates=str(mapping),
@@ -242,12 +243,14 @@ async def day_shares(services: Services) -> dict[str, Any]:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"benchmark": "wechat", "target_p99_ms_under": TARGET_P99_MS, "machine": machine()}
     with tempfile.TemporaryDirectory() as tmp:
-        result["sqlite"] = await run_on(sqlite_url(tmp), args.people, args.per_person, args.seed, args.concurrency)
+        result["sqlite"] = await run_on(sqlite_url(tmp), args.people, args.per_person, args.seed, args.concurrency,
+                                        not args.no_templates)
     if args.no_postgres:
         result["postgresql"] = "skipped (--no-postgres)"
         return result
     url, name = await postgres_url("lovebank_bench_wechat")
-    result["postgresql"] = await run_on(url, args.people, args.per_person, args.seed, args.concurrency) if url else f"skipped: {name}"
+    result["postgresql"] = await run_on(url, args.people, args.per_person, args.seed, args.concurrency,
+                                        not args.no_templates) if url else f"skipped: {name}"
     result["machine"]["load_average_1m_after"] = round(os.getloadavg()[0], 2)
     return result
 
@@ -259,6 +262,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--concurrency", type=int, default=8, help="requests WeChat has open at once")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-templates", action="store_true",
+                        help="no template mapped: past the budget, notifications wait for the next message")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     emit(asyncio.run(run(args)))
