@@ -1,4 +1,5 @@
-"""`python -m bench wechat`: passive-reply latency of `POST /wechat` in safe mode.
+"""`python -m bench wechat`: passive-reply latency of `POST /wechat` in safe mode, and how a day's
+notifications reach people within WeChat's message budget.
 
 500 messages from 50 people (10 each; a person waits for each answer before the next, the 50
 people at once) are encrypted and signed as WeChat does and POSTed to the real ASGI app of
@@ -6,7 +7,15 @@ people at once) are encrypted and signed as WeChat does and POSTed to the real A
 services, the database, the encrypted passive reply), in process through httpx's ASGI transport.
 The latency is from the request to the passive answer: WeChat gives up after 5 s; the target is
 a p99 under 300 ms. The mix: /balance, /help, /top, /mylogs and one-line /log (a write that also
-notifies the workers, whom the outbox worker reaches through a stubbed WeChat API).
+notifies the workers, whom the outbox worker reaches through a stubbed WeChat API). Two workers
+write too (/balance, three times a day).
+
+The services' clock runs a day over the run, in rounds (everyone's next message, then the clock
+moves on a tenth of a day), so the budget's windows and the one-"new logs"-message-a-minute rule
+act as in a day: the figures say
+which share of the day's notifications went as customer-service messages, as template messages
+(`decision_waiting` is mapped to a template; `--no-templates`: none is), folded into the
+answer to the person's next message, and which still wait for one at the end of the day.
 
 SQLite in a temporary file, and PostgreSQL from LOVEBANK_BENCH_DATABASE_URL or database
 lovebank_bench_wechat on 127.0.0.1:5432 (created when missing; its schema is wiped). The last line
@@ -24,13 +33,18 @@ import random
 import secrets
 import tempfile
 import time
+from collections import Counter
 from typing import Any
 from urllib.parse import urlencode
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 from sqlalchemy import func, select
 
 from bench.common import check, emit, machine, postgres_url, sqlite_url
+from bot.clock import Clock
 from bot.db import Database
 from bot.migrate import upgrade
 from bot.pipeline import Pipeline
@@ -40,7 +54,7 @@ from handlers.web import Web
 from handlers.wechat import xml
 from handlers.wechat.crypto import MessageCrypto, sha1_signature
 from handlers.wechat.webhook import setup as setup_wechat
-from models import ServiceLog
+from models import Notification, ServiceLog
 
 TOKEN, APP_ID, APP_SECRET = "bench-token", "wxbench000000001", "bench-secret"
 AES_KEY = base64.b64encode(bytes(range(32, 64))).decode().rstrip("=")
@@ -53,6 +67,20 @@ CATEGORIES = ("探访", "助餐", "助洁", "助医", "助急", "助乐", "家�
 def log_line(n: int) -> str:
     return f"/log {15 * (1 + (n // len(CATEGORIES)) % 3)}m {CATEGORIES[n % len(CATEGORIES)]} 陪老人聊天"
 TARGET_P99_MS = 300
+WORKERS = ("oBenchWorker", "oBenchWorker2")
+WORKER_EVERY = 4  # rounds: with 10 a day, the workers write three times (morning, noon, evening)
+DAY = 24 * 3600.0
+VIA = ("message", "template", "reply")
+
+
+class DayClock(Clock):
+    """Real time, moved on by `offset` seconds: a day of traffic in the length of a run."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.offset)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -60,8 +88,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+PUSHED: Counter[str] = Counter()  # API path → calls, for the day's figures
+
+
 def fake_wechat_api(request: httpx.Request) -> httpx.Response:
     """WeChat's API as far as the workers' notifications need it."""
+    PUSHED[request.url.path] += 1
     if request.url.path == "/cgi-bin/token":
         return httpx.Response(200, json={"access_token": secrets.token_hex(16), "expires_in": 7200})
     if request.url.path == "/cgi-bin/media/upload":
@@ -72,8 +104,9 @@ def fake_wechat_api(request: httpx.Request) -> httpx.Response:
 async def seed(services: Services, people: int) -> list[str]:
     admin, _ = await services.people.identify("console", "admin", display_name="admin")
     community = await services.people.create_community("基准社区")
-    worker, _ = await services.people.identify("wechat", "oBenchWorker", display_name="社工")
-    await services.people.appoint_worker(None, community.id, worker.id)
+    for n, openid in enumerate(WORKERS):
+        worker, _ = await services.people.identify("wechat", openid, display_name=f"社工{n + 1}")
+        await services.people.appoint_worker(None, community.id, worker.id)
     code = await services.people.create_invite(worker.id, community.id)
     openids = []
     for i in range(people):
@@ -85,15 +118,22 @@ async def seed(services: Services, people: int) -> list[str]:
     return openids
 
 
-async def run_on(url: str, people: int, per_person: int, seed_value: int, concurrency: int) -> dict[str, Any]:
+async def run_on(url: str, people: int, per_person: int, seed_value: int, concurrency: int,
+                 templates: bool = True) -> dict[str, Any]:
     await upgrade(url)
+    mapping = Path(tempfile.mkdtemp()) / "templates.json"
+    mapping.write_text('{"decision_waiting": {"template_id": "bench-todo", '
+                       '"fields": {"thing1": "what", "number2": "count", "time3": "time"}}}' if templates else "{}")
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None, database_url=url, wechat_token=TOKEN, wechat_aes_key=AES_KEY, wechat_app_id=APP_ID,
-        wechat_app_secret=APP_SECRET, wechat_api_url="http://wechat.invalid",
+        wechat_app_secret=APP_SECRET, wechat_api_url="http://wechat.invalid", wechat_templates=str(mapping),
     )
-    services = Services(Database(url), settings)
+    clock = DayClock()
+    PUSHED.clear()
+    services = Services(Database(url), settings, clock)
     openids = await seed(services, people)
-    pipeline = Pipeline(services, {}, concurrency=settings.concurrency, lease=30.0)
+    # Leases in day-clock time: a step of the clock must not hand work in flight to another worker.
+    pipeline = Pipeline(services, {}, concurrency=settings.concurrency, lease=3 * DAY)
     web = Web(services, pipeline)
     channel = setup_wechat(web, settings)
     await channel.api.client.aclose()
@@ -108,40 +148,46 @@ async def run_on(url: str, people: int, per_person: int, seed_value: int, concur
 
     logs: dict[str, int] = {}
 
-    async def person(client: httpx.AsyncClient, openid: str) -> None:
+    async def say(client: httpx.AsyncClient, openid: str) -> None:
         nonlocal passive
-        for _ in range(per_person):
-            content = rng.choices(texts, weights)[0]
-            if content == "/log":
-                logs[openid] = logs.get(openid, 0) + 1
-                content = log_line(logs[openid])
-            fields = {"ToUserName": "gh_bench", "FromUserName": openid, "CreateTime": int(time.time()),
-                      "MsgType": "text", "Content": content, "MsgId": next(next_id)}
-            timestamp, nonce = str(int(time.time())), secrets.token_hex(4)
-            encrypted = crypto.encrypt(xml.build(fields))
-            query = {"timestamp": timestamp, "nonce": nonce, "openid": openid, "encrypt_type": "aes",
-                     "signature": sha1_signature(TOKEN, timestamp, nonce),
-                     "msg_signature": crypto.signature(timestamp, nonce, encrypted)}
-            body = xml.build({"ToUserName": "gh_bench", "Encrypt": encrypted}).encode()
-            async with in_flight:
-                started = time.perf_counter()
-                response = await client.post(f"/wechat?{urlencode(query)}", content=body)
-                latencies.append(time.perf_counter() - started)
-            if response.status_code != 200:
-                raise RuntimeError(f"/wechat answered {response.status_code}: {response.text[:200]}")
-            if response.text not in ("", "success"):
-                reply = xml.parse(crypto.decrypt(xml.parse(response.text)["Encrypt"]))
-                passive += bool(reply.get("Content"))
+        content = "/balance" if openid in WORKERS else rng.choices(texts, weights)[0]
+        if content == "/log":
+            logs[openid] = logs.get(openid, 0) + 1
+            content = log_line(logs[openid])
+        now = int(clock.now().timestamp())  # WeChat's clock agrees with ours (the day runs fast here)
+        fields = {"ToUserName": "gh_bench", "FromUserName": openid, "CreateTime": now,
+                  "MsgType": "text", "Content": content, "MsgId": next(next_id)}
+        timestamp, nonce = str(now), secrets.token_hex(4)
+        encrypted = crypto.encrypt(xml.build(fields))
+        query = {"timestamp": timestamp, "nonce": nonce, "openid": openid, "encrypt_type": "aes",
+                 "signature": sha1_signature(TOKEN, timestamp, nonce),
+                 "msg_signature": crypto.signature(timestamp, nonce, encrypted)}
+        body = xml.build({"ToUserName": "gh_bench", "Encrypt": encrypted}).encode()
+        async with in_flight:
+            started = time.perf_counter()
+            response = await client.post(f"/wechat?{urlencode(query)}", content=body)
+            latencies.append(time.perf_counter() - started)
+        if response.status_code != 200:
+            raise RuntimeError(f"/wechat answered {response.status_code}: {response.text[:200]}")
+        if response.text not in ("", "success"):
+            reply = xml.parse(crypto.decrypt(xml.parse(response.text)["Encrypt"]))
+            passive += bool(reply.get("Content"))
 
     pipeline.start()
     try:
         transport = httpx.ASGITransport(app=web.app())
         async with httpx.AsyncClient(transport=transport, base_url="http://bank.bench") as client:
-            await person(client, openids[0])  # warm up: first imports, caches, connections
+            for _ in range(per_person):  # warm up: first imports, caches, connections
+                await say(client, openids[0])
             latencies.clear()
             passive = 0
             started = time.perf_counter()
-            await asyncio.gather(*(person(client, openid) for openid in openids))
+            # The day in rounds: everyone's next message (the workers' three times a day), then
+            # the clock moves on to the next round, with nothing in flight across the step.
+            for round_ in range(per_person):
+                clock.offset = round_ * DAY / per_person
+                writers = (*openids, *(WORKERS if round_ % WORKER_EVERY == 0 else ()))
+                await asyncio.gather(*(say(client, openid) for openid in writers))
             elapsed = time.perf_counter() - started
         # Every /log must have been saved (pending approval): a refusal or a question is no write.
         # A message answered after WeChat's window may still be in the worker's hands: wait a little.
@@ -152,6 +198,8 @@ async def run_on(url: str, people: int, per_person: int, seed_value: int, concur
                 break
             await asyncio.sleep(0.2)
         check(saved == sum(logs.values()), f"{saved} hours logs saved for {sum(logs.values())} /log messages")
+        clock.offset += 120  # the day's last "new logs" go out (one such message a minute)
+        shares = await day_shares(services)
     finally:
         await pipeline.stop()
         await channel.api.close()
@@ -161,18 +209,49 @@ async def run_on(url: str, people: int, per_person: int, seed_value: int, concur
         "p50_ms": round(percentile(latencies, 0.5) * 1000, 1), "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
         "max_ms": round(max(latencies) * 1000, 1), "messages_per_s": round(len(latencies) / elapsed, 1),
         "meets_target": percentile(latencies, 0.99) * 1000 < TARGET_P99_MS,
+        "notifications": shares,
     }
+
+
+async def day_shares(services: Services) -> dict[str, Any]:
+    """Once the outbox has planned everything due: the day's notifications by how they went."""
+    undecided = (Notification.delivered_at.is_(None), Notification.held_at.is_(None),
+                 Notification.parked_at.is_(None))
+    for _ in range(200):
+        with services.db.read() as session:
+            if not session.scalar(select(func.count()).select_from(Notification).where(*undecided)):
+                break
+        await asyncio.sleep(0.05)
+    with services.db.read() as session:
+        total = session.scalar(select(func.count()).select_from(Notification)) or 0
+        via = dict(session.execute(select(Notification.delivered_via, func.count())
+                                   .where(Notification.delivered_at.is_not(None))
+                                   .group_by(Notification.delivered_via)).all())
+        held = session.scalar(select(func.count()).select_from(Notification).where(
+            Notification.delivered_at.is_(None), Notification.held_at.is_not(None))) or 0
+        parked = session.scalar(select(func.count()).select_from(Notification).where(
+            Notification.parked_at.is_not(None))) or 0
+    check(parked == 0, f"{parked} notifications parked")
+    check(sum(via.values()) + held == total, f"{total - sum(via.values()) - held} notifications not planned")
+    share = {name: round(via.get(name, 0) / total, 3) if total else 0.0 for name in VIA}
+    return {"total": total, **{f"by_{name}": share[name] for name in VIA},
+            "waiting_for_next_message": round(held / total, 3) if total else 0.0,
+            # What carried them: folded, a few pushes carry many notifications.
+            "customer_service_messages": PUSHED["/cgi-bin/message/custom/send"],
+            "template_messages": PUSHED["/cgi-bin/message/template/send"]}
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"benchmark": "wechat", "target_p99_ms_under": TARGET_P99_MS, "machine": machine()}
     with tempfile.TemporaryDirectory() as tmp:
-        result["sqlite"] = await run_on(sqlite_url(tmp), args.people, args.per_person, args.seed, args.concurrency)
+        result["sqlite"] = await run_on(sqlite_url(tmp), args.people, args.per_person, args.seed, args.concurrency,
+                                        not args.no_templates)
     if args.no_postgres:
         result["postgresql"] = "skipped (--no-postgres)"
         return result
     url, name = await postgres_url("lovebank_bench_wechat")
-    result["postgresql"] = await run_on(url, args.people, args.per_person, args.seed, args.concurrency) if url else f"skipped: {name}"
+    result["postgresql"] = await run_on(url, args.people, args.per_person, args.seed, args.concurrency,
+                                        not args.no_templates) if url else f"skipped: {name}"
     result["machine"]["load_average_1m_after"] = round(os.getloadavg()[0], 2)
     return result
 
@@ -184,6 +263,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--concurrency", type=int, default=8, help="requests WeChat has open at once")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-templates", action="store_true",
+                        help="no template mapped: past the budget, notifications wait for the next message")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     emit(asyncio.run(run(args)))

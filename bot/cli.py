@@ -59,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     wechat = sub.add_parser("wechat", help="the WeChat Official Account")
     wechat_sub = wechat.add_subparsers(dest="action", required=True, metavar="ACTION")
     wechat_sub.add_parser("menu", help="create the custom menu (记录时长, 我的积分, 更多)")
+    wechat_sub.add_parser("templates", help="list the account's templates and check LOVEBANK_WECHAT_TEMPLATES")
     poster = sub.add_parser("invite-poster", help="a printable poster with the join QR codes (WeChat, Telegram)")
     poster.add_argument("--community", metavar="NAME", help="needed when there is more than one community")
     poster.add_argument("-o", "--output", required=True, metavar="FILE", help="PNG file to write")
@@ -282,6 +283,8 @@ async def _wechat(settings: Settings, action: str, community: str | None = None,
     try:
         if action == "menu":
             return await tools.create_menu(services, settings)
+        if action == "templates":
+            return await tools.check_templates(services, settings)
         return await tools.make_invite_poster(services, settings, community, output or "")
     finally:
         await services.db.dispose()

@@ -13,6 +13,9 @@ notifications to their channel's sender. Channel-free: a channel plugs in by imp
             # send a stored reply, skipping its first `start` parts (sent before a retry)
         async def deliver(self, delivery: Delivery) -> Outcome
             # send one notification (bot.services.outbox.Delivery)
+        async def deliver_all(self, deliveries, worker, lease) -> list[tuple[Delivery, Outcome]]
+            # optional, instead of `deliver`: all of one address's notifications of a round at
+            # once (the channel may claim more of that person's), each with its outcome
         def apology(self, entry: Entry) -> dict | None      # optional: the reply telling the
             # sender their update was set aside after failing (sent once, best effort)
 
@@ -49,7 +52,7 @@ from sqlalchemy.orm import Session
 
 from bot.breaker import Breakers
 from bot.services import Services
-from bot.services.delivery import Down, Failed, Outcome, Retry, Sent, short
+from bot.services.delivery import Down, Failed, Held, Outcome, Retry, Sent, short
 from bot.services.inbox import Entry, LeaseLost
 from bot.services.outbox import Delivery
 
@@ -296,6 +299,9 @@ class OutboxWorker:
     async def _send_in_order(self, channel: Channel, deliveries: list[Delivery]) -> None:
         breaker = self.breakers[channel.name]
         async with self._parallel:
+            if getattr(channel, "deliver_all", None) is not None:
+                await self._send_planned(channel, deliveries)
+                return
             for delivery in deliveries:
                 if breaker.allowance() == 0:  # another send of this round found the platform down
                     outcome: Outcome = Down(breaker.reason)
@@ -319,6 +325,41 @@ class OutboxWorker:
                                     outcome.error if isinstance(outcome, Failed) else outcome)
                 except Exception:  # the lease runs out and the row goes again: at least once
                     log.exception("outbox: could not record the outcome of notification %s", delivery.ids)
+
+
+    async def _send_planned(self, channel: Any, deliveries: list[Delivery]) -> None:
+        """A channel that plans what goes to one address together (WeChat: folded into as few
+        messages as its budget allows) gets them all at once, may claim more of that person's,
+        and says what became of each."""
+        breaker = self.breakers[channel.name]
+        results: list[tuple[Delivery, Outcome]]
+        if breaker.allowance() == 0:  # another send of this round found the platform down
+            results = [(delivery, Down(breaker.reason)) for delivery in deliveries]
+        else:
+            try:
+                results = await channel.deliver_all(deliveries, self.worker, self.lease)
+            except Exception as exc:
+                log.exception("%s: delivering notifications %s raised", channel.name, [d.ids for d in deliveries])
+                results = [(delivery, Failed(short(exc))) for delivery in deliveries]
+            down = next((o for _, o in results if isinstance(o, Down)), None)
+            if down is not None:
+                breaker.down(down.reason)
+            elif any(isinstance(o, Sent) for _, o in results):  # WeChat took one: it is up (a hold asked nothing)
+                breaker.up()
+        for delivery, outcome in results:
+            if isinstance(outcome, Held):  # routine: the platform's budget for the person is spent
+                log.info("%s: notification %s to %s held: %s", channel.name, delivery.ids, delivery.address,
+                         outcome.reason)
+            elif not isinstance(outcome, (Sent, Down)):
+                log.warning("%s: notification %s to %s not sent: %s", channel.name, delivery.ids,
+                            delivery.address, outcome)
+            try:
+                if await self.services.outbox.record(delivery, outcome):
+                    log.warning("%s: notification %s (%s) to %s parked: %s", channel.name, delivery.ids,
+                                delivery.text.key, delivery.address,
+                                outcome.error if isinstance(outcome, Failed) else outcome)
+            except Exception:  # the lease runs out and the row goes again: at least once
+                log.exception("outbox: could not record the outcome of notification %s", delivery.ids)
 
 
 class Pipeline:

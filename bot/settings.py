@@ -37,8 +37,12 @@ class Settings(BaseSettings):
     wechat_app_id: str | None = None
     wechat_app_secret: SecretStr | None = None
     wechat_api_url: str = "https://api.weixin.qq.com"
-    # A template message for notifications outside the 48-hour customer-service window.
+    # Retired (one template with first/remark, before May 2023): WeChat setup refuses to start with it.
     wechat_template_id: str | None = None
+    # A TOML or JSON file: each kind of notification → its template id and fields (README).
+    wechat_templates: str | None = None
+    # Customer-service messages WeChat lets the account push within 48 hours of a person's message.
+    wechat_cs_budget: int = Field(5, ge=0, le=1000)
     # The address people reach `lovebank serve` at, for download links (default: the origin of
     # LOVEBANK_WEBHOOK_URL).
     public_url: str | None = None

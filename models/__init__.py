@@ -2,7 +2,7 @@
 
 from models.audit import AuditEntry
 from models.base import Base
-from models.channels import AccessToken, Download, LinkCode
+from models.channels import AccessToken, Download, LinkCode, SendBudget
 from models.community import Community, Grid
 from models.family import ActingFor, CommunityMove, FamilyLink
 from models.hours import ServiceCategory, ServiceLog
@@ -22,7 +22,7 @@ __all__ = [
     "Membership", "Person", "DialogState", "JobRun", "Notification", "ServiceCategory", "ServiceLog", "Transfer",
     "Redemption", "ShopItem", "StockMovement",
     "Elder", "ElderVolunteer", "VisitAlert", "VisitRecord",
-    "AccessToken", "Download", "LinkCode",
+    "AccessToken", "Download", "LinkCode", "SendBudget",
     "PersonTag", "Team", "TeamMember",
     "ActingFor", "CommunityMove", "FamilyLink",
     "InboxEntry",

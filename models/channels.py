@@ -60,3 +60,20 @@ class Download(IdPk, Base):
     downloads: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SendBudget(Base):
+    """How many messages a platform still lets the bot push to one person (WeChat: 5 customer-
+    service messages within 48 hours of their message, 3 within a minute of a menu click, a follow
+    or a scan), counted here so every process spends from the same count. One row per kind of
+    allowance; a new message or event opens its kind again."""
+
+    __tablename__ = "send_budgets"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    address: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    until: Mapped[datetime] = mapped_column(UTCDateTime())
+    allowed: Mapped[int] = mapped_column(Integer)
+    used: Mapped[int] = mapped_column(Integer, default=0)

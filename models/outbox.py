@@ -35,6 +35,10 @@ class Notification(IdPk, Base):
     claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     parked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # Held by the channel (its budget for the person is spent): not tried again until the person
+    # writes, and then carried by the answer. How it went: message, template or reply (folded in).
+    held_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    delivered_via: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class DialogState(Base):

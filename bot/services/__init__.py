@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.clock import Clock
 from bot.db import Database, Offloaded
+from bot.services.budgets import SendBudgets
 from bot.services.dialog_state import DialogStates
 from bot.services.downloads import DownloadsService
 from bot.services.deadlines import DeadlinesService
@@ -56,6 +57,7 @@ class Services:
             "visits": VisitsService(db, settings, clock, people, hours),
             "links": LinksService(db, clock),
             "tokens": TokenStore(db, clock),
+            "budgets": SendBudgets(db, clock),
             "downloads": DownloadsService(db, clock),
             "star_posters": StarPostersService(db, clock, stars),
             "deadlines": DeadlinesService(db, clock),

@@ -14,6 +14,9 @@ and the outbox (notifications) turn the outcome into the message's next state:
   -1 "system busy" or 45009 day quota, credentials it refuses): nothing is wrong with this message.
   The channel's circuit breaker (`bot.breaker`) pauses the channel's sending and probes until the
   platform answers; the message waits and is not counted as a failure.
+- `Held(reason)` — the channel keeps it for the person's next message (WeChat: its message
+  budget for them is spent): not tried again until the person writes, then carried by the
+  answer; never parked.
 - `Failed(error, final=False)` — anything else about this one message (a bad request): tried
   again with exponential backoff, parked after `MAX_TRIES` tries (or at once when `final`).
 
@@ -33,6 +36,7 @@ BACKOFF_CAP = timedelta(minutes=10)
 @dataclass(frozen=True)
 class Sent:
     parts: int = 0
+    via: str | None = None  # how, when a channel has several ways (WeChat: message, template)
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,13 @@ class Failed:
     parts: int = 0
 
 
-Outcome = Sent | Retry | Unreachable | Down | Failed
+@dataclass(frozen=True)
+class Held:
+    reason: str
+    parts: int = 0
+
+
+Outcome = Sent | Retry | Unreachable | Down | Failed | Held
 
 
 def backoff(attempts: int) -> timedelta:

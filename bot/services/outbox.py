@@ -12,7 +12,9 @@ A channel's sender delivers them through the outbox worker (`bot.pipeline.Outbox
         # Sent: marked delivered. Retry(after): again after `after` seconds. Unreachable: the
         # person's identity on this channel is marked unreachable and their notifications wait
         # (a group post is parked). Down: back as it was (the channel's breaker pauses
-        # sending). Failed: backoff, parked after MAX_TRIES tries.
+        # sending). Held: the channel's budget for the person is spent; it waits for the
+        # person's next message and goes with the answer (take_in), never parked.
+        # Failed: backoff, parked after MAX_TRIES tries.
 
 A notification is marked delivered only after it was sent, so a process that dies between
 sending and marking leaves it to be sent again: the one way a duplicate can happen.
@@ -37,7 +39,7 @@ from sqlalchemy.orm import aliased
 from bot.clock import Clock
 from bot.db import Database, reads
 from bot.i18n import Text
-from bot.services.delivery import MAX_TRIES, Down, Outcome, Retry, Sent, Unreachable, backoff
+from bot.services.delivery import MAX_TRIES, Down, Held, Outcome, Retry, Sent, Unreachable, backoff
 from models import Identity, InboxEntry, Notification, Person
 from models.inbox import OPEN
 
@@ -88,6 +90,19 @@ def wrote_since_elsewhere(channel: str) -> ColumnElement[bool]:
             or_(other.unreachable_at.is_(None), theirs.c.received_at > other.unreachable_at),
         ),
     )
+
+
+def held_released() -> ColumnElement[bool]:
+    """A notification a channel held (`Held`: its budget for the person was spent) waits until
+    the person writes again, on any channel, and that message has been answered (the answer
+    itself carries what waited: take_in)."""
+    ident = aliased(Identity)
+    inbox = InboxEntry.__table__
+    return or_(Notification.held_at.is_(None), exists().where(
+        ident.person_id == Notification.person_id, inbox.c.channel == ident.channel,
+        inbox.c.sender == ident.external_id, inbox.c.received_at > Notification.held_at,
+        inbox.c.status.not_in(OPEN),
+    ))
 
 
 class OutboxService:
@@ -148,11 +163,13 @@ class OutboxService:
         )
         if person_id is not None:
             stmt = stmt.where(Notification.person_id == person_id)
+        if not here:
+            stmt = stmt.where(held_released())
         rows = (session.execute(stmt)).all()
         if not rows:
             return []
         if lease is None:
-            values: dict[str, Any] = {"delivered_at": now}
+            values: dict[str, Any] = {"delivered_at": now, **({"delivered_via": "reply"} if here else {})}
             token = None
         else:
             token, seconds = lease
@@ -213,7 +230,10 @@ class OutboxService:
                         Notification.delivered_at.is_(None))
             if isinstance(outcome, Sent):
                 session.execute(update(Notification).where(mine).values(delivered_at=now, lease_until=None,
-                                                                                error=None))
+                                                                                error=None, delivered_via=outcome.via))
+            elif isinstance(outcome, Held):
+                session.execute(update(Notification).where(mine).values(lease_until=None, held_at=now,
+                                                                        error=outcome.reason[:500]))
             elif isinstance(outcome, Down):  # not this message's fault: back, untouched (the breaker waits)
                 session.execute(update(Notification).where(mine).values(lease_until=None))
             elif isinstance(outcome, Retry):

@@ -132,6 +132,12 @@ class WeChatAPI:
             "data": {name: {"value": value} for name, value in fields.items()},
         })
 
+    async def private_templates(self) -> list[dict[str, Any]]:
+        """The account's templates (id, title, content naming its fields)."""
+        data = await self.call("GET", "/cgi-bin/template/get_all_private_template")
+        found = data.get("template_list")
+        return [t for t in found if isinstance(t, dict)] if isinstance(found, list) else []
+
     async def upload_image(self, png: bytes, filename: str = "image.png") -> str:
         """Temporary media (kept by WeChat for 3 days); returns its media_id."""
         data = await self.call("POST", "/cgi-bin/media/upload", params={"type": "image"},

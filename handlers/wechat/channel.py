@@ -7,12 +7,15 @@ waited for them outside it is folded in ("您有 2 条新通知：…"). The web
 message passively when the turn is done within about 4 seconds; otherwise (and for the rest)
 the reply goes out through the customer-service API.
 
-Delivering a notification: within 48 hours of the person's last message, customer-service
-messages; outside it, the template message when LOVEBANK_WECHAT_TEMPLATE_ID is set; otherwise
-the notification waits (the identity is marked unreachable until the person writes again, and
-then it comes with the answer). WeChat's refusals become outcomes: 45015 (out of the window),
-45047 (too many in a row) and 43004 (unfollowed) → Unreachable; no answer, 5xx, busy, the day's
-quota or refused credentials → Down (the channel pauses); the rest → Failed (parked)."""
+Delivering notifications: what waits for one person is planned together within WeChat's
+budget (`handlers.wechat.budget`: counted per person in the database, opened by each message or
+event): folded into as few customer-service messages as fit, most important first. Past the
+budget a notification goes as the template mapped for its kind (LOVEBANK_WECHAT_TEMPLATES,
+`handlers.wechat.templates`), or is held (`Held`) and folded into the answer to the person's next
+message; WeChat's own 45047 is taken the same way, never parked. Outside the 48-hour window
+(45015) without a template, or unfollowed (43004): Unreachable, waiting for the person's next
+message too. No answer, 5xx, busy, the day's quota or refused credentials → Down (the channel
+pauses behind its breaker); the rest → Failed (parked)."""
 
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ from bot.dialogs.core import Reply
 from bot.i18n import DEFAULT_LOCALE, T, render
 from bot.posters import qr_png
 from bot.services import Services
-from bot.services.delivery import Down, Failed, Outcome, Sent, Unreachable
+from bot.services.delivery import Down, Failed, Held, Outcome, Sent, Unreachable
 from bot.services.downloads import ROUTE
 from bot.services.inbox import Entry
 from bot.services.outbox import Delivery
@@ -38,7 +41,10 @@ from bot.services.star_posters import POSTER, draw
 from bot.settings import Settings
 from handlers.wechat.api import OUT_OF_WINDOW, TOO_MANY, UNFOLLOWED, WeChatAPI, WeChatError, WeChatUnavailable
 from handlers.wechat.inbound import Incoming, incoming
+from handlers.wechat.budget import RESERVE, Unit, fold, opening, priority
 from handlers.wechat.render import Outgoing, render_replies
+from handlers.wechat.templates import KIND_OF, fill, values
+from handlers.wechat import templates as template_settings
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +52,12 @@ WINDOW = timedelta(hours=48)
 PASSIVE_SECONDS = 4.0  # WeChat waits 5 s for the answer; what takes longer goes out by the API
 REST_AFTER = 1.0  # seconds between a passive answer and the rest of a reply of several messages
 WAIT_FOR_NEXT = "outside WeChat's 48-hour window: waits for the person's next message"
-TEMPLATE_TEXT = 180  # characters of a notification shown in a template message
 # Refusals about the account, not the message: busy (-1), the day's API quota (45009), the AppID
 # or AppSecret (40013, 40125), the server's IP not on the account's whitelist (40164), a token
 # refused even after a refresh (40001). The channel pauses until WeChat answers again.
 PLATFORM_DOWN = (-1, 45009, 40013, 40125, 40164, 40001)
+HELD = "WeChat's message budget for this person is spent: waits for their next message"
+MAX_FOLD = 100  # notifications of one person planned together
 
 
 def outcome_of(exc: WeChatError, parts: int = 0) -> Outcome:
@@ -66,6 +73,7 @@ class WeChatChannel:
 
     def __init__(self, services: Services, settings: Settings, api: WeChatAPI) -> None:
         self.services, self.settings, self.api = services, settings, api
+        self.templates = template_settings.load(settings)
         self.dialogs = Dialogs(services)
         self.dialogs.invites.picture = self.invite_picture
 
@@ -85,16 +93,27 @@ class WeChatChannel:
             await self.services.db.run(self.services.db.transaction, gone)
             return
         found = incoming(fields, request_key=f"wechat:{entry.platform_id}")
-        if found is None:
-            await handling.finish(None)
-            return
-        if isinstance(found, str):
-            await handling.finish({"to": openid, "messages": [{"text": render(DEFAULT_LOCALE, found)}]}, hold=hold)
-            return
-        await self._turn(found, openid, handling, hold)
+        allowance = opening(fields, self.settings.wechat_cs_budget)
+        if found is None or isinstance(found, str):
+            reply = None if found is None else {"to": openid, "messages": [{"text": render(DEFAULT_LOCALE, found)}]}
 
-    async def _turn(self, found: Incoming, openid: str, handling: Any, hold: float | None) -> None:
+            def finish(session: Session) -> None:
+                self._open(session, openid, allowance)
+                handling.settle(session, reply, hold=hold if reply else None)
+
+            await self.services.db.run(self.services.db.transaction, finish)
+            return
+        await self._turn(found, openid, handling, hold, allowance)
+
+    def _open(self, session: Session, openid: str, allowance: tuple[str, int, float] | None) -> None:
+        """The person's message or event lets the account write back again (WeChat's budget)."""
+        if allowance is not None:
+            self.services.budgets.sync.open(session, self.name, openid, *allowance)
+
+    async def _turn(self, found: Incoming, openid: str, handling: Any, hold: float | None,
+                    allowance: tuple[str, int, float] | None) -> None:
         def settle(session: Session, turn: Turn) -> None:
+            self._open(session, openid, allowance)
             waiting = self.services.outbox.sync.take_in(session, self.name, turn.person_id)
             replies = list(turn.replies)
             if waiting:
@@ -127,6 +146,8 @@ class WeChatChannel:
     async def send_reply(self, reply: dict[str, Any], start: int) -> Outcome:
         messages = reply.get("messages") or []
         for index in range(start, len(messages)):
+            # The answer's pushed messages count against the budget its message opened.
+            await self.services.budgets.spend(self.name, reply["to"])
             try:
                 await self.send(reply["to"], messages[index])
             except WeChatError as exc:
@@ -141,39 +162,91 @@ class WeChatChannel:
             await self.api.send_text(openid, message["text"])
 
     async def deliver(self, delivery: Delivery) -> Outcome:
-        try:
-            texts = [o.text for o in render_replies(delivery.locale, [Reply(delivery.text)]) if o.text]
-        except (KeyError, ValueError, IndexError) as exc:  # a broken catalogue entry will not mend itself
-            return Failed(f"cannot render {delivery.text.key}: {exc}", final=True)
-        messages: list[dict[str, str]] = [{"text": t} for t in texts]
-        if POSTER in delivery.text.params:
-            messages.insert(0, {"image": _b64(draw(delivery.text.params[POSTER]))})
-        openid = delivery.address
-        if await self.services.db.run(wrote_within, self.services.db, self.services.clock, self.name, openid, WINDOW, reads=True):
-            sent = 0
+        [(_, outcome)] = await self._plan([delivery])
+        return outcome
+
+    async def deliver_all(self, deliveries: list[Delivery], worker: str,
+                          lease: float) -> list[tuple[Delivery, Outcome]]:
+        """One person's notifications together, with everything else waiting for them (claimed
+        now): planned within their budget (`handlers.wechat.budget`)."""
+        person = deliveries[0].person_id
+        if person is None or any(d.person_id != person for d in deliveries):
+            return [(d, await self.deliver(d)) for d in deliveries]
+        more = await self.services.outbox.claim(self.name, worker, limit=MAX_FOLD, lease=lease, person_id=person)
+        return await self._plan([*deliveries, *more])
+
+    async def _plan(self, deliveries: list[Delivery]) -> list[tuple[Delivery, Outcome]]:
+        results: list[tuple[Delivery, Outcome]] = []
+        units: list[Unit] = []
+        for delivery in deliveries:
             try:
-                for message in messages:
-                    await self.send(openid, message)
-                    sent += 1
-                return Sent(sent)
+                texts = [o.text for o in render_replies(delivery.locale, [Reply(delivery.text)]) if o.text]
+            except (KeyError, ValueError, IndexError) as exc:  # a broken catalogue entry will not mend itself
+                results.append((delivery, Failed(f"cannot render {delivery.text.key}: {exc}", final=True)))
+                continue
+            poster = delivery.text.params.get(POSTER)
+            if not texts and poster is None:
+                results.append((delivery, Sent(via="message")))  # nothing to say
+                continue
+            units.append(Unit(delivery, texts, _b64(draw(poster)) if poster is not None else None))
+        if not units:
+            return results
+        openid = units[0].delivery.address
+        budgets = self.services.budgets
+        pending = list(units)
+        in_window = await self.services.db.run(wrote_within, self.services.db, self.services.clock, self.name,
+                                               openid, WINDOW, reads=True)
+        if in_window:
+            left = await budgets.remaining(self.name, openid)
+            for message in fold(units):
+                if left <= RESERVE and not message.urgent:
+                    break  # the last one is kept for an alert
+                spent = await budgets.spend(self.name, openid)
+                if spent is None:
+                    break
+                left -= 1
+                try:
+                    await self.send(openid, message.content)
+                except WeChatError as exc:
+                    if exc.code not in (TOO_MANY, OUT_OF_WINDOW):  # not sent: the push is not used up
+                        await budgets.refund(self.name, openid, spent)
+                    if exc.code == TOO_MANY:  # WeChat counted differently: its budget is spent
+                        await budgets.exhaust(self.name, openid)
+                        break
+                    if exc.code == OUT_OF_WINDOW:
+                        in_window = False
+                        break
+                    outcome = outcome_of(exc)
+                    return results + [(u.delivery, outcome) for u in pending]
+                for unit in message.done:
+                    results.append((unit.delivery, Sent(via="message")))
+                    pending.remove(unit)
+        for unit in sorted(pending, key=lambda u: priority(u.delivery.text.key)):
+            results.append((unit.delivery, await self._past_budget(unit, openid, in_window)))
+        return results
+
+    async def _past_budget(self, unit: Unit, openid: str, in_window: bool) -> Outcome:
+        """A template when one is mapped for its kind; otherwise it waits for the person's next
+        message and goes with the answer (held within the 48 hours, unreachable after)."""
+        delivery = unit.delivery
+        kind = KIND_OF.get(delivery.text.key)
+        template = self.templates.get(kind) if kind else None
+        if template is not None:
+            now = self.services.clock.now().astimezone(self.settings.tz)
+            offered = values(delivery.text.key, delivery.text.params, delivery.locale, "\n".join(unit.texts), now,
+                             delivery.count)
+            try:
+                await self.api.send_template(openid, template.template_id, fill(template, offered))
+                return Sent(via="template")
             except WeChatError as exc:
-                if exc.code not in (OUT_OF_WINDOW, TOO_MANY) or sent:
-                    return outcome_of(exc, sent)
-        template = self.settings.wechat_template_id
-        if not template:
-            return Unreachable(WAIT_FOR_NEXT)
-        text = "\n".join(texts)
-        fields = {
-            "first": render(delivery.locale, "wechat.template_first"),
-            "keyword1": text if len(text) <= TEMPLATE_TEXT else text[:TEMPLATE_TEXT - 1] + "…",
-            "keyword2": self.services.clock.now().astimezone(self.settings.tz).strftime("%Y-%m-%d %H:%M"),
-            "remark": render(delivery.locale, "wechat.template_remark"),
-        }
-        try:
-            await self.api.send_template(openid, template, fields)
-        except WeChatError as exc:
-            return outcome_of(exc)
-        return Sent(1)
+                if isinstance(exc, WeChatUnavailable) or exc.code in (*PLATFORM_DOWN, UNFOLLOWED):
+                    return outcome_of(exc)
+                # The mapping does not fit the template (47003 and the like): told, and nothing lost.
+                log.warning("WeChat template %s for %s refused: %s; the notification waits",
+                            template.template_id, kind, exc.code)
+        if in_window:
+            return Held(HELD)
+        return Unreachable(WAIT_FOR_NEXT)
 
     # --- invites ---------------------------------------------------------------------------------
 
@@ -190,7 +263,7 @@ class WeChatChannel:
 
 def _folded(waiting: list[Delivery]) -> Reply:
     lines = []
-    for d in waiting:
+    for d in sorted(waiting, key=lambda d: priority(d.text.key)):  # the most important first
         text = T(d.text.key, **d.text.params)
         lines.append(T("wechat.pending_line", text=text))
     return Reply(T("wechat.pending_notes", count=sum(d.count for d in waiting), lines=lines))

@@ -1,5 +1,5 @@
-"""Operator commands for the WeChat channel: `lovebank wechat menu` and
-`lovebank invite-poster --community NAME -o FILE`."""
+"""Operator commands for the WeChat channel: `lovebank wechat menu`, `lovebank wechat templates`
+and `lovebank invite-poster --community NAME -o FILE`."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from bot.errors import DomainError
 from bot.i18n import render
 from bot.posters import QRPanel, invite_poster
 from bot.services import Services
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from handlers.wechat.api import WeChatAPI, WeChatError
 from handlers.wechat.menu import MENU, check_menu
+from handlers.wechat import templates as mapping
 
 
 def say(settings: Settings, key: str, *, error: bool = False, **params: object) -> None:
@@ -43,6 +44,50 @@ async def create_menu(services: Services, settings: Settings) -> int:
     finally:
         await api.close()
     say(settings, "wechat.cli.menu_created", buttons=" | ".join(b["name"] for b in MENU["button"]))
+    return 0
+
+
+async def check_templates(services: Services, settings: Settings) -> int:
+    """The account's templates, and the mapping of LOVEBANK_WECHAT_TEMPLATES checked against
+    them: 0 when every configured kind fits its template, 1 when something does not."""
+    try:
+        configured = mapping.load(settings)
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)  # already one line naming the setting
+        return 2
+    if not wechat_configured(settings):
+        say(settings, "wechat.cli.need_app", error=True)
+        return 2
+    api = WeChatAPI(settings, services.tokens)
+    try:
+        account = await api.private_templates()
+    except WeChatError as exc:
+        say(settings, "wechat.cli.templates.refused", error=True, code=exc.code, reason=exc.message)
+        return 1
+    finally:
+        await api.close()
+    say(settings, "wechat.cli.templates.account", count=len(account))
+    for found in account:
+        say(settings, "wechat.cli.templates.line", id=found.get("template_id", ""), title=found.get("title", ""),
+            fields=", ".join(mapping.content_fields(str(found.get("content", "")))))
+    if not configured:
+        say(settings, "wechat.cli.templates.none_configured")
+        return 0
+    problems = mapping.check(configured, account)
+    troubled = {params["kind"] for _, params in problems}
+    for kind in mapping.KINDS:
+        if kind not in configured:
+            say(settings, "wechat.cli.templates.kind_held", kind=kind)
+        elif kind not in troubled:
+            template = configured[kind]
+            say(settings, "wechat.cli.templates.kind_ok", kind=kind, id=template.template_id,
+                fields=", ".join(f"{name} = {value}" for name, value in template.fields.items()))
+    for key, params in problems:
+        say(settings, key, **params)
+    if problems:
+        say(settings, "wechat.cli.templates.problems", error=True, count=len(problems))
+        return 1
+    say(settings, "wechat.cli.templates.all_ok")
     return 0
 
 

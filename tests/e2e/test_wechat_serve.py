@@ -30,15 +30,18 @@ from tests.wechat.standin import AES_KEY, APP_ID, APP_SECRET, TOKEN, APIServer, 
 
 pytestmark = pytest.mark.slow
 
-TEMPLATE = "TEMPLATE-1"
+# Rejected hours go by template outside the 48-hour window (the stand-in's TPL-REVIEW).
+TEMPLATES = ('[hours_rejected]\ntemplate_id = "TPL-REVIEW"\n'
+             'fields = { character_string1 = "log", thing2 = "category", phrase3 = "status", thing4 = "reason" }\n')
 PUBLIC = "https://bank.example.org"
 LINK = re.compile(r'<a href="weixin://bizmsgmenu\?msgmenucontent=([^&]*)&msgmenuid=(\d+)">')
 
 
 def start_serve(tmp_path: Path, telegram_port: int, wechat_url: str) -> Process:
+    (tmp_path / "templates.toml").write_text(TEMPLATES)
     return start("serve", tmp_path, "serve", telegram_port, f"sqlite+aiosqlite:///{tmp_path / 'lovebank.db'}",
                  wechat_token=TOKEN, wechat_aes_key=AES_KEY, wechat_app_id=APP_ID, wechat_app_secret=APP_SECRET,
-                 wechat_api_url=wechat_url, wechat_template_id=TEMPLATE, public_url=PUBLIC)
+                 wechat_api_url=wechat_url, wechat_templates=str(tmp_path / "templates.toml"), public_url=PUBLIC)
 
 
 def menu_env(tmp_path: Path, wechat_url: str) -> dict[str, str]:
@@ -222,7 +225,9 @@ def journey(tmp_path: Path, process: Process, wechat_api: APIServer, bot_api: Bo
     wechat_api.api.seen(volunteer.openid, at=0)
     admin.say(f"/reject H{third} 日期不对", f"H{third}")
     template = volunteer.hears("H" + third, kind="template")
-    assert template.fields and wechat_api.api.refused[-1][0] == 45015
+    assert template.fields == {"character_string1": f"H{third}", "thing2": "助洁", "phrase3": "未通过",
+                               "thing4": "日期不对"}
+    assert wechat_api.api.refused[-1][0] == 45015
 
     # One access token for the whole journey; a second process (the menu command) shares it.
     assert wechat_api.api.token_fetches == 1

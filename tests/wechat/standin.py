@@ -3,14 +3,18 @@ and its server side (what WeChat posts to the bot's /wechat, signed, plaintext o
 retried with the same MsgId).
 
 The API behaves like WeChat's, failures included: tokens expire and each fetch retires the
-previous one; a customer-service message to someone who has not written for 48 hours gets
-45015; a burst to one person gets 45047 when `burst_limit` is set; `fail_next` injects an error
-code (40001 for a token WeChat no longer accepts); `down` answers every call with that HTTP status."""
+previous one; customer-service messages are budgeted as WeChat budgets them (after a person's
+message 5 within 48 hours (`cs_budget`), after a menu click, a follow or a scan 3 within a
+minute; 45047 when spent, 45015 when the person has not written for 48 hours); template messages
+in today's format (no `first`/`remark`, fields typed by their names and refused over their
+type's limit: 47003; unknown template ids 40037); `fail_next` injects an error code (40001 for a
+token WeChat no longer accepts); `down` answers every call with that HTTP status. `clock` is its time, so a test can move it with the bot's."""
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 import threading
 import time
@@ -30,6 +34,14 @@ APP_ID, APP_SECRET, TOKEN = "wx5f0b1e2d3c4a5968", "app-secret-never-shown", "lov
 AES_KEY = base64.b64encode(bytes(range(32))).decode().rstrip("=")
 ACCOUNT = "gh_lovebank"  # the Official Account's own id (ToUserName of incoming messages)
 WINDOW = 48 * 3600
+EVENT_ALLOWED, EVENT_WINDOW = 3, 60
+# A private template of the account, as `template/get_all_private_template` lists it.
+TEMPLATES = {
+    "TPL-HOURS": ("服务时长审核结果", "服务项目:{{thing1.DATA}}\n服务日期:{{time2.DATA}}\n获得积分:{{number3.DATA}}\n审核结果:{{phrase4.DATA}}"),
+    "TPL-TODO": ("待办事项提醒", "待办事项:{{thing1.DATA}}\n数量:{{number2.DATA}}\n提醒时间:{{time3.DATA}}"),
+    "TPL-REVIEW": ("审核未通过通知", "记录编号:{{character_string1.DATA}}\n服务项目:{{thing2.DATA}}\n审核结果:{{phrase3.DATA}}\n原因:{{thing4.DATA}}"),
+    "TPL-PICKUP": ("兑换成功通知", "商品名称:{{thing1.DATA}}\n取货码:{{character_string2.DATA}}\n兑换单号:{{character_string3.DATA}}"),
+}
 
 
 @dataclass
@@ -56,15 +68,29 @@ class WeChatAPI:
         self.menus: list[dict[str, Any]] = []
         self.qr: dict[str, str] = {}  # ticket → scene
         self.fail_next: deque[int] = deque()
-        self.burst_limit: int | None = None
-        self.burst: dict[str, int] = {}
         self.down: int | None = None  # an HTTP status (502, 503) every call gets while WeChat is down
         self.refused_while_down = 0
+        self.clock = time.time
+        self.cs_budget = 5
+        # (openid, "message" | "event") → [opened at, customer-service messages sent since]
+        self.allowance: dict[tuple[str, str], list[float]] = {}
+        self.templates = {tid: {"template_id": tid, "title": title, "content": content}
+                          for tid, (title, content) in TEMPLATES.items()}
 
-    def seen(self, openid: str, at: float | None = None) -> None:
+    def seen(self, openid: str, at: float | None = None, *, kind: str = "message") -> None:
+        """The person wrote (kind "message") or clicked, followed or scanned ("event"); `at` in
+        the past moves their last message back (and forgets their events)."""
         with self.lock:
-            self.last_seen[openid] = time.time() if at is None else at
-            self.burst[openid] = 0
+            if at is not None:
+                self.allowance.pop((openid, "event"), None)
+            moment = self.clock() if at is None else at
+            self.allowance[(openid, kind)] = [moment, 0]
+            if kind == "message":
+                self.last_seen[openid] = moment
+
+    def pushed(self, openid: str, kind: str = "text") -> list[Sent]:
+        with self.lock:
+            return [s for s in self.sent if s.openid == openid and s.kind == kind]
 
     def wait_for(self, predicate: Any, timeout: float = 20.0) -> list[Sent]:
         deadline = time.monotonic() + timeout
@@ -101,7 +127,7 @@ class WeChatAPI:
                 token = secrets.token_hex(16)
                 self.issued.append(token)
                 # A new token retires the others (WeChat keeps the old one for 5 minutes; here at once).
-                self.valid_tokens = {token: time.time() + 7200}
+                self.valid_tokens = {token: self.clock() + 7200}
                 return {"access_token": token, "expires_in": 7200}
             token = query.get("access_token", "")
             if self.fail_next:
@@ -109,7 +135,7 @@ class WeChatAPI:
                 if code in (40001, 42001):
                     self.valid_tokens.pop(token, None)
                 return {"errcode": code, "errmsg": "injected"}
-            if self.valid_tokens.get(token, 0) < time.time():
+            if self.valid_tokens.get(token, 0) < self.clock():
                 return {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"}
             result = self._call(path, query, body, content_type)
             self.lock.notify_all()
@@ -123,20 +149,27 @@ class WeChatAPI:
         data = json.loads(body or b"{}")
         if path == "/cgi-bin/message/custom/send":
             openid = data["touser"]
-            if time.time() - self.last_seen.get(openid, 0) > WINDOW:
-                self.refused.append((45015, data))
-                return {"errcode": 45015, "errmsg": "response out of time limit or subscription is canceled"}
-            self.burst[openid] = self.burst.get(openid, 0) + 1
-            if self.burst_limit is not None and self.burst[openid] > self.burst_limit:
-                self.refused.append((45047, data))
-                return {"errcode": 45047, "errmsg": "out of response count limit"}
+            code = self._spend(openid)
+            if code:
+                self.refused.append((code, data))
+                return {"errcode": code, "errmsg": "response out of time limit or subscription is canceled"
+                        if code == 45015 else "out of response count limit"}
             if data["msgtype"] == "text":
                 self.sent.append(Sent("text", openid, content=data["text"]["content"]))
             else:
                 self.sent.append(Sent("image", openid, media_id=data["image"]["media_id"]))
             return {"errcode": 0, "errmsg": "ok"}
+        if path == "/cgi-bin/template/get_all_private_template":
+            return {"template_list": list(self.templates.values())}
         if path == "/cgi-bin/message/template/send":
+            if data.get("template_id") not in self.templates:
+                self.refused.append((40037, data))
+                return {"errcode": 40037, "errmsg": "invalid template_id"}
             fields = {k: v["value"] for k, v in data["data"].items()}
+            wrong = next((k for k, v in fields.items() if not template_value_ok(k, v)), None)
+            if wrong is not None:
+                self.refused.append((47003, data))
+                return {"errcode": 47003, "errmsg": f"argument invalid! data.{wrong}.value invalid"}
             self.sent.append(Sent("template", data["touser"], content="\n".join(fields.values()), fields=fields))
             return {"errcode": 0, "errmsg": "ok", "msgid": len(self.sent)}
         if path == "/cgi-bin/menu/create":
@@ -148,6 +181,45 @@ class WeChatAPI:
             self.qr[ticket] = scene
             return {"ticket": ticket, "expire_seconds": data.get("expire_seconds"), "url": f"http://weixin.qq.com/q/{ticket}"}
         return {"errcode": 40066, "errmsg": "invalid url"}
+
+
+    def _spend(self, openid: str) -> int:
+        """0 when a customer-service message may go to `openid` now (and it is counted), else
+        WeChat's error code."""
+        now = self.clock()
+        message, event = self.allowance.get((openid, "message")), self.allowance.get((openid, "event"))
+        open_message = message is not None and now - message[0] < WINDOW
+        open_event = event is not None and now - event[0] < EVENT_WINDOW
+        if not open_message and not open_event:
+            return 45015
+        if open_event and event is not None and event[1] < EVENT_ALLOWED:
+            event[1] += 1
+            return 0
+        if open_message and message is not None and message[1] < self.cs_budget:
+            message[1] += 1
+            return 0
+        return 45047
+
+
+# What each type of template field takes (WeChat's rules for today's templates).
+_VALUE_RULES: dict[str, Any] = {
+    "thing": lambda v: 0 < len(v) <= 20,
+    "character_string": lambda v: 0 < len(v) <= 32 and all(c.isascii() and c.isprintable() and c != " " for c in v),
+    "phrase": lambda v: 0 < len(v) <= 5,
+    "number": lambda v: len(v) <= 32 and re.fullmatch(r"-?\d+(\.\d+)?", v),
+    "amount": lambda v: re.fullmatch(r"[¥$€]?\d{1,10}(\.\d+)?元?", v),
+    "time": lambda v: re.fullmatch(r"(\d{4}年\d{1,2}月\d{1,2}日)? ?(\d{1,2}:\d{2})?", v) and v.strip(),
+    "date": lambda v: re.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日( \d{1,2}:\d{2})?", v),
+    "name": lambda v: 0 < len(v) <= (20 if v.isascii() else 10),
+    "phone_number": lambda v: 0 < len(v) <= 17 and re.fullmatch(r"[\d+-]+", v),
+}
+
+
+def template_value_ok(name: str, value: str) -> bool:
+    if name in ("first", "remark"):  # gone since May 2023
+        return False
+    rule = _VALUE_RULES.get(re.sub(r"\d+$", "", name))
+    return bool(rule(value)) if rule is not None else len(value) <= 20
 
 
 def _multipart_file(body: bytes, content_type: str) -> bytes:
@@ -230,8 +302,12 @@ class WeChatServer:
         self.crypto = MessageCrypto(token, app_id, [aes_key]) if aes_key else None
         self.next_msg_id = 10_000_000
 
+    def now(self) -> float:
+        """WeChat's time: the API stand-in's clock, which a test may move with the bot's."""
+        return self.api.clock() if self.api is not None else time.time()
+
     def verify(self, echostr: str = "echo-123", *, token: str | None = None) -> Answer:
-        timestamp, nonce = str(int(time.time())), secrets.token_hex(4)
+        timestamp, nonce = str(int(self.now())), secrets.token_hex(4)
         query = {"signature": sha1_signature(token or self.token, timestamp, nonce), "timestamp": timestamp,
                  "nonce": nonce, "echostr": echostr}
         return self._http("GET", query, None)
@@ -263,10 +339,10 @@ class WeChatServer:
         """The query string and body WeChat would POST for `fields` (now, with a new nonce, unless
         `timestamp` or `nonce` are given)."""
         opens_window = fields.get("MsgType") != "event" or fields.get("Event") in ("subscribe", "SCAN", "CLICK")
-        if self.api is not None and opens_window:
-            self.api.seen(str(fields["FromUserName"]))  # the 48-hour window opens with each message
+        if self.api is not None and opens_window:  # each message or event opens a budget
+            self.api.seen(str(fields["FromUserName"]), kind="event" if fields.get("MsgType") == "event" else "message")
         body = xml.build(fields)
-        stamp, once = str(int(time.time()) if timestamp is None else timestamp), nonce or secrets.token_hex(4)
+        stamp, once = str(int(self.now()) if timestamp is None else timestamp), nonce or secrets.token_hex(4)
         query = {"timestamp": stamp, "nonce": once, "openid": str(fields["FromUserName"])}
         query["signature"] = sha1_signature(self.token, stamp, once)
         if self.crypto is not None and not plaintext:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import pytest
 
@@ -79,8 +80,8 @@ async def test_window_and_burst_errors_reach_the_caller(services: Services, sett
         with pytest.raises(WeChatError) as caught:
             await api.send_text("oNeverWrote", "hi")
         assert caught.value.code == 45015
+        wechat_api.api.cs_budget = 1
         wechat_api.api.seen("oB")
-        wechat_api.api.burst_limit = 1
         await api.send_text("oB", "1")
         with pytest.raises(WeChatError) as caught:
             await api.send_text("oB", "2")
@@ -148,3 +149,41 @@ async def test_a_fetch_in_another_process_is_waited_for_and_its_lease_passes_if_
         assert await asyncio.wait_for(getting, 2) == "token-2" and fetch.count == 2
     finally:
         await second.db.dispose()
+
+
+async def test_the_stand_in_enforces_the_budget_and_template_rules(
+        services: Services, settings: Settings, wechat_api: APIServer) -> None:
+    """The stand-in refuses what WeChat refuses, so the channel's tests mean something."""
+    api, standin = WeChatAPI(settings, services.tokens), wechat_api.api
+    shift = 0.0
+    standin.clock = lambda: time.time() + shift
+    try:
+        standin.seen("oClick", kind="event")  # a menu click: 3 within a minute
+        for n in range(3):
+            await api.send_text("oClick", str(n))
+        with pytest.raises(WeChatError) as caught:
+            await api.send_text("oClick", "4th")
+        assert caught.value.code == 45047
+        shift = 61.0  # the minute is over, and the person never wrote: out of the window
+        with pytest.raises(WeChatError) as caught:
+            await api.send_text("oClick", "later")
+        assert caught.value.code == 45015
+        standin.seen("oMsg")  # a message: 5 within 48 hours
+        for n in range(5):
+            await api.send_text("oMsg", str(n))
+        with pytest.raises(WeChatError) as caught:
+            await api.send_text("oMsg", "6th")
+        assert caught.value.code == 45047
+        good = {"thing1": "探访", "time2": "2026年11月20日 12:00", "number3": "10", "phrase4": "已通过"}
+        await api.send_template("oMsg", "TPL-HOURS", good)
+        for wrong in ({"first": "您好"}, {"remark": "谢谢"}, {"thing1": "x" * 21}, {"number3": "十"},
+                      {"phrase4": "六个字的状态"}, {"time2": "yesterday"}):
+            with pytest.raises(WeChatError) as caught:
+                await api.send_template("oMsg", "TPL-HOURS", {**good, **wrong})
+            assert caught.value.code == 47003, wrong
+        with pytest.raises(WeChatError) as caught:
+            await api.send_template("oMsg", "TPL-NONE", good)
+        assert caught.value.code == 40037
+        assert [t["template_id"] for t in await api.private_templates()] == list(standin.templates)
+    finally:
+        await api.close()

@@ -79,3 +79,46 @@ def test_invite_poster_with_the_telegram_deep_link_too(operator: APIServer, monk
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_templates_lists_the_account_and_checks_the_mapping(
+        operator: APIServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    configure(monkeypatch)
+    assert main(["wechat", "templates"]) == 0  # nothing mapped: listed, and what that means
+    out = capsys.readouterr().out
+    assert "TPL-HOURS · 服务时长审核结果 · fields: thing1, time2, number3, phrase4" in out
+    assert "LOVEBANK_WECHAT_TEMPLATES is not set" in out
+    good = tmp_path / "good.toml"
+    good.write_text('[hours_approved]\ntemplate_id = "TPL-HOURS"\n'
+                    'fields = { thing1 = "category", time2 = "date", number3 = "points", phrase4 = "status" }\n')
+    monkeypatch.setenv("LOVEBANK_WECHAT_TEMPLATES", str(good))
+    get_settings.cache_clear()
+    assert main(["wechat", "templates"]) == 0
+    out = capsys.readouterr().out
+    assert "✓ hours_approved → TPL-HOURS" in out and "· help_alert: no template" in out
+    bad = tmp_path / "bad.json"  # a missing id, a field the template lacks, a type that cannot fit
+    bad.write_text('{"hours_approved": {"template_id": "TPL-HOURS", "fields": {"thing1": "category", '
+                   '"time2": "summary", "thing9": "hours"}}, "help_alert": {"template_id": "TPL-GONE", '
+                   '"fields": {"thing1": "name"}}}')
+    monkeypatch.setenv("LOVEBANK_WECHAT_TEMPLATES", str(bad))
+    get_settings.cache_clear()
+    assert main(["wechat", "templates"]) == 1
+    captured = capsys.readouterr()
+    for line in ("✗ hours_approved: field time2 cannot take summary",
+                 "✗ hours_approved: the template has no field thing9 (its fields: thing1, time2, number3, phrase4)",
+                 "✗ hours_approved: template field number3 has no value configured",
+                 "✗ help_alert: template TPL-GONE is not among the account's templates"):
+        assert line in captured.out
+    assert "problems in the template mapping" in captured.err and "Traceback" not in captured.err
+    # A mapping WeChat would refuse: told at once, in one line naming the setting.
+    bad.write_text('[hours_approved]\ntemplate_id = "TPL-HOURS"\nfields = { first = "summary" }\n')
+    bad.rename(tmp_path / "bad.toml")
+    monkeypatch.setenv("LOVEBANK_WECHAT_TEMPLATES", str(tmp_path / "bad.toml"))
+    get_settings.cache_clear()
+    assert main(["wechat", "templates"]) == 2
+    assert "LOVEBANK_WECHAT_TEMPLATES" in capsys.readouterr().err
+    # The single template of earlier versions: a clear word about the new setting.
+    monkeypatch.setenv("LOVEBANK_WECHAT_TEMPLATE_ID", "OLD-1")
+    get_settings.cache_clear()
+    assert main(["wechat", "templates"]) == 2
+    assert "LOVEBANK_WECHAT_TEMPLATE_ID is no longer used" in capsys.readouterr().err

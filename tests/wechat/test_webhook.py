@@ -9,6 +9,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,6 +20,7 @@ from bot.clock import Clock
 from bot.db import Database
 from bot.services import Services
 from bot.settings import Settings
+from handlers.wechat.templates import load as load_templates
 from models import AuditEntry, Identity, InboxEntry, Notification, ServiceLog
 from tests.wechat.serving import Served, count, serving, wechat_worker
 from tests.wechat.standin import APIServer
@@ -107,16 +109,26 @@ def _note(session: Any, services: Services, person_id: int) -> None:
                  date="2026-11-20", category="探访", hours="1")
 
 
-async def test_template_outside_the_window_when_configured(served: Served, settings: Settings) -> None:
+async def test_template_outside_the_window_when_configured(served: Served, settings: Settings, tmp_path: Path) -> None:
     await served.say("oTmpl", "/help")
     person, _ = await served.services.people.identify("wechat", "oTmpl", display_name="x")
     served.api.api.seen("oTmpl", at=0)  # WeChat: more than 48 hours ago
-    settings.wechat_template_id = "TEMPLATE-1"
+    mapping = tmp_path / "templates.toml"
+    mapping.write_text('[hours_approved]\ntemplate_id = "TPL-HOURS"\n'
+                       'fields = { thing1 = "category", time2 = "date", number3 = "points", phrase4 = "status" }\n')
+    settings.wechat_templates = str(mapping)
+    served.channel.templates = load_templates(settings)
     await served.services.db.run(served.services.db.transaction, lambda s: _note(s, served.services, person.id))
     [sent] = await served.api.api.until(lambda s: s.kind == "template", timeout=10)
-    assert sent.openid == "oTmpl" and "H7（探访，1 小时）已通过" in sent.fields["keyword1"]
+    assert sent.openid == "oTmpl"
+    assert sent.fields == {"thing1": "探访", "time2": "2026年11月20日", "number3": "10", "phrase4": "已通过"}
     # WeChat refused the customer-service message first (45015: out of its window), then the template went.
     assert [code for code, _ in served.api.api.refused] == [45015]
+    for _ in range(50):  # recorded right after WeChat answered
+        if await count(served.services, Notification, Notification.delivered_via == "template"):
+            break
+        await asyncio.sleep(0.1)
+    assert await count(served.services, Notification, Notification.delivered_via == "template") == 1
 
 
 async def test_unfollow_marks_unreachable_and_nothing_is_lost(served: Served) -> None:
@@ -213,13 +225,15 @@ async def test_invite_without_a_qr_code_when_wechat_cannot_make_one(served: Serv
 async def test_too_many_messages_in_a_row_waits_for_the_next_message(served: Served) -> None:
     await served.say("oBusy", "/help")
     person, _ = await served.services.people.identify("wechat", "oBusy", display_name="x")
-    served.api.api.burst_limit = 0  # WeChat: 45047, too many customer-service messages to this person
+    served.api.api.cs_budget = 0  # WeChat counts differently: 45047 on our first push
     await served.services.db.run(served.services.db.transaction, lambda s: _note(s, served.services, person.id))
     for _ in range(50):
         await asyncio.sleep(0.1)
         with served.services.db.read() as session:
-            if session.scalar(select(Identity.unreachable_at).where(Identity.external_id == "oBusy")):
+            if session.scalar(select(Notification.held_at)):
                 break
     assert [code for code, _ in served.api.api.refused] == [45047]
-    served.api.api.burst_limit = None
+    assert await count(served.services, Notification, Notification.parked_at.is_not(None)) == 0  # held, not parked
+    served.api.api.cs_budget = 5
     assert "您有 1 条新通知" in await served.say("oBusy", "/balance")  # it came with the next answer
+    assert await count(served.services, Notification, Notification.delivered_via == "reply") == 1
