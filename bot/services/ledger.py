@@ -437,6 +437,14 @@ class Ledger:
         row = (session.execute(select(*_COLUMNS).where(Transfer.idempotency_key == key))).first()
         return None if row is None else TransferResult(*row, replayed=True)
 
+    def lock_person(self, session: Session, community_id: int, person_id: int) -> None:
+        """Take the person's account row lock until the transaction ends (PostgreSQL), for a
+        decision read from their transfers before it moves points: a concurrent spend waits.
+        SQLite's writer is serial already (`FOR UPDATE` renders as nothing there)."""
+        account = self._account(session, community_id, "person", person_id, missing_ok=True)
+        if account is not None:
+            session.execute(select(Account.id).where(Account.id == account).with_for_update())
+
     def person_accounts(self, session: Session, person_id: int) -> set[int]:
         """The person's accounts in every community they have points in."""
         return set(session.scalars(
