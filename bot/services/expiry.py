@@ -3,8 +3,9 @@
 spending takes the oldest first, and held points are never what expires.
 
 Points that came in during month L expire on the 1st of month L + N. The daily job tells each
-person, once, 30 days before an expiry date how many points will expire then at most (held
-points included, as a hold may be released), and on the 1st of the month expires them as a
+person, once, 30 days before an expiry date how many points will expire then (as /balance
+counts them: held points apart, with how many of those would expire too if a hold were
+released), and on the 1st of the month expires them as a
 ledger transfer to the community's expiry account, keyed by person and month. A month whose
 notice was never sent (expiry just turned on) expires nothing: those points expire a month
 later, after their notice.
@@ -202,18 +203,29 @@ class ExpiryService:
                 session, NOTICE_JOB, scope, month_label(expires_on), now
             ):
                 continue
-            # At most this much can expire then: spending only lowers it, a released hold brings
-            # it back up to it. So nothing ever expires that was not announced.
-            soon = self.ledger.unspent_before(session, community_id, cutoff(expires_on, months, tz), count_held=True)
-            self._tell(session, soon, "expiry.notify.soon", expires_on)
+            # What expires then if nothing changes, counted as /balance counts it (held points
+            # never expire), and apart what is on hold: a released hold may expire too, so
+            # nothing ever expires that was not announced.
+            before = cutoff(expires_on, months, tz)
+            at_most = self.ledger.unspent_before(session, community_id, before, count_held=True)
+            free = dict(self.ledger.unspent_before(session, community_id, before))
+            soon = [(person_id, free.get(person_id, 0)) for person_id, _ in at_most]
+            held = {person_id: most - free.get(person_id, 0) for person_id, most in at_most}
+            self._tell(session, soon, "expiry.notify.soon", expires_on, held)
             noticed += len(soon)
         return noticed
 
-    def _tell(self, session: Session, amounts: list[tuple[int, int]], key: str, on: date) -> None:
-        """Each person, and the family members who act for them (亲情账户)."""
+    def _tell(self, session: Session, amounts: list[tuple[int, int]], key: str, on: date,
+              held: dict[int, int] | None = None) -> None:
+        """Each person, and the family members who act for them (亲情账户); with `held`, the
+        points on hold that would expire too if released."""
         family = members_of(session, [person_id for person_id, _ in amounts])
         for person_id, amount in amounts:
-            notify(session, self.clock, person_id, key, amount=amount, date=on.isoformat())
+            on_hold = (held or {}).get(person_id, 0)
+            which, extra = key, {}
+            if on_hold:  # "and N on hold", or only that when nothing free expires
+                which, extra = (f"{key}_held" if amount else f"{key}_held_only"), {"held": on_hold}
+            notify(session, self.clock, person_id, which, amount=amount, date=on.isoformat(), **extra)
             for member_id, name in family.get(person_id, []):
-                notify(session, self.clock, member_id, f"{key}_family", name=name, amount=amount,
-                             date=on.isoformat())
+                notify(session, self.clock, member_id, f"{which}_family", name=name, amount=amount,
+                             date=on.isoformat(), **extra)
