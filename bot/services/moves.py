@@ -4,10 +4,10 @@ points go through both communities' clearing accounts and the membership moves; 
 history stays with the person. Each stage is a guarded status change, so two workers deciding
 the same move at once decide it once.
 
-Nothing may be left in the old community that pays or binds the person there: open service
-requests (taken or posted) refuse the move, as held points and hours waiting for approval do, at
-the request (requests), at the first approval and at the acceptance (all of them). Accepted, the
-person leaves their visit assignments and team duties there."""
+Nothing may be left in the old community that pays or binds the person there: service requests
+under way (taken or posted) refuse the move already when it is asked for; they, held points and
+hours waiting for approval refuse it at the first approval and again at the acceptance. Accepted,
+the person leaves their visit assignments and team duties there."""
 
 from __future__ import annotations
 
