@@ -10,7 +10,7 @@ from bot.errors import DomainError
 from bot.flows.common import reason_step
 from bot.flows.decisions import Decider
 from bot.i18n import T, Text
-from bot.services.moves import MoveOutcome, MoveView
+from bot.services.moves import OPEN, MoveOutcome, MoveView
 
 
 def move_status(m: MoveView) -> Text:
@@ -27,7 +27,9 @@ async def move(ctx: Context, args: str) -> list[Reply]:
         m = await ctx.services.moves.mine(ctx.actor.person_id)
         if m is None:
             return [reply("move.usage")]
-        return [reply("move.show", id=f"M{m.id}", to=m.to_community, status=move_status(m))]
+        # Only a move under way can be withdrawn.
+        key = "move.show" if m.status in OPEN else "move.show_closed"
+        return [reply(key, id=f"M{m.id}", to=m.to_community, status=move_status(m))]
     m = await ctx.services.moves.request(ctx.actor.person_id, ctx.community_id, target)
     return [reply("move.requested", id=f"M{m.id}", to=m.to_community, **{"from": m.from_community})]
 

@@ -3,14 +3,22 @@
 spending takes the oldest first, and held points are never what expires.
 
 Points that came in during month L expire on the 1st of month L + N. The daily job tells each
-person, once, 30 days before an expiry date how many points will expire then at most (held
-points included, as a hold may be released), and on the 1st of the month expires them as a
+person, once, 30 days before an expiry date how many points will expire then (as /balance
+counts them: held points apart, with how many of those would expire too if a hold were
+released), and on the 1st of the month expires them as a
 ledger transfer to the community's expiry account, keyed by person and month. A month whose
 notice was never sent (expiry just turned on) expires nothing: those points expire a month
-later, after their notice."""
+later, after their notice.
+
+Each person expires in a transaction of their own, under their account's row lock (PostgreSQL;
+SQLite's writer is serial), from what is left at that moment: a gift or a redemption at the
+same time comes wholly before or wholly after, and one person's failure is logged and stops no
+one else. The month is claimed once everyone went through; until then the next run retries,
+and people already expired are skipped by their transfer's key."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -27,6 +35,8 @@ from bot.services.family import members_of
 from bot.services.ledger import Ledger, Lots
 from bot.services.notify import notify
 from models import Community, JobRun
+
+log = logging.getLogger(__name__)
 
 MAX_MONTHS = 120
 NOTICE_DAYS = 30
@@ -116,7 +126,8 @@ class ExpiryService:
     # --- the daily job ------------------------------------------------------------------------
 
     def run(self, now: datetime, only: list[int] | None = None) -> ExpiryRun:
-        """Every community with expiry set (or those of `only`), each in its own transaction."""
+        """Every community with expiry set (or those of `only`): expiry person by person, then the
+        notices in one transaction with their claims."""
         with self.db.read() as session:
             query = select(Community.id).where(Community.points_expire_months.is_not(None)).order_by(Community.id)
             if only is not None:
@@ -124,52 +135,97 @@ class ExpiryService:
             communities = list(session.scalars(query))
         noticed = people = points = 0
         for community_id in communities:
-            n, p, q = self.db.transaction(lambda s, c=community_id: self._community(s, c, now))
+            p, q = self._expire(community_id, now)
+            n = self.db.transaction(lambda s, c=community_id: self._notices(s, c, now))
             noticed, people, points = noticed + n, people + p, points + q
         return ExpiryRun(noticed, people, points)
 
-    def _community(self, session: Session, community_id: int, now: datetime) -> tuple[int, int, int]:
-        """One community in one transaction, with its period claims: all of it or none of it."""
+    def _expire(self, community_id: int, now: datetime) -> tuple[int, int]:
+        """On a month's 1st (once its notice went out): each person on their own."""
+        with self.db.read() as session:
+            community = get_community(session, community_id)
+            months, tz = community.points_expire_months, ZoneInfo(community.timezone)
+            if not months:
+                return 0, 0
+            month = now.astimezone(tz).date().replace(day=1)
+            scope, label = str(community_id), month_label(month)
+            ran = set(session.scalars(select(JobRun.job).where(
+                JobRun.job.in_((NOTICE_JOB, EXPIRE_JOB)), JobRun.scope == scope, JobRun.period == label)))
+            if NOTICE_JOB not in ran or EXPIRE_JOB in ran:
+                return 0, 0
+            before = cutoff(month, months, tz)
+            # Who may have some: held points count here, as a hold may be released meanwhile.
+            candidates = [p for p, _ in self.ledger.unspent_before(session, community_id, before, count_held=True)]
+        people = points = 0
+        failed = False
+        for person_id in candidates:
+            try:
+                amount = self.db.transaction(
+                    lambda s, p=person_id: self._expire_person(s, community_id, p, before, month))
+            except Exception:  # noqa: BLE001 - one person's failure must not stop the others
+                log.exception("points expiry: person %s of community %s not expired for %s; retried at the next run",
+                              person_id, community_id, label)
+                failed = True
+                continue
+            if amount:
+                people, points = people + 1, points + amount
+        if not failed:
+            self.db.transaction(lambda s: claim(s, EXPIRE_JOB, scope, label, now))
+        return people, points
+
+    def _expire_person(self, session: Session, community_id: int, person_id: int, before: datetime,
+                       month: date) -> int:
+        """Under the person's lock: what is left of the points that came in before `before`."""
+        self.ledger.lock_person(session, community_id, person_id)
+        key = f"expire:{community_id}:{person_id}:{month_label(month)}"
+        if self.ledger.prior(session, key) is not None:  # a run that stopped before its claim
+            return 0
+        amount = self.ledger.lots(session, community_id, person_id).left_before(before)
+        if amount <= 0:
+            return 0
+        self.ledger.expire_points(session, community_id=community_id, person_id=person_id, amount=amount, key=key)
+        self._tell(session, [(person_id, amount)], "expiry.notify.expired", month)
+        return amount
+
+    def _notices(self, session: Session, community_id: int, now: datetime) -> int:
+        """The notices 30 days before the next expiry dates, with their period claims."""
         community = get_community(session, community_id)
         months = community.points_expire_months
         if not months:
-            return 0, 0, 0
+            return 0
         tz = ZoneInfo(community.timezone)
         today = now.astimezone(tz).date()
-        this_month, next_month = today.replace(day=1), add_months(today, 1)
         scope = str(community_id)
-        expired_people = expired_points = 0
-        noticed_this_month = session.scalar(select(JobRun.id).where(
-            JobRun.job == NOTICE_JOB, JobRun.scope == scope, JobRun.period == month_label(this_month)
-        )) is not None
-        if noticed_this_month and claim(session, EXPIRE_JOB, scope, month_label(this_month), now):
-            due = self.ledger.unspent_before(session, community_id, cutoff(this_month, months, tz))
-            for person_id, amount in due:
-                self.ledger.expire_points(
-                    session, community_id=community_id, person_id=person_id, amount=amount,
-                    key=f"expire:{community_id}:{person_id}:{month_label(this_month)}",
-                )
-                expired_people, expired_points = expired_people + 1, expired_points + amount
-            self._tell(session, due, "expiry.notify.expired", this_month)
         noticed = 0
         # The next two month starts: 30 days before 1 March is still in January.
-        for expires_on in (next_month, add_months(today, 2)):
+        for expires_on in (add_months(today, 1), add_months(today, 2)):
             if today < expires_on - timedelta(days=NOTICE_DAYS) or not claim(
                 session, NOTICE_JOB, scope, month_label(expires_on), now
             ):
                 continue
-            # At most this much can expire then: spending only lowers it, a released hold brings
-            # it back up to it. So nothing ever expires that was not announced.
-            soon = self.ledger.unspent_before(session, community_id, cutoff(expires_on, months, tz), count_held=True)
-            self._tell(session, soon, "expiry.notify.soon", expires_on)
+            # What expires then if nothing changes, counted as /balance counts it (held points
+            # never expire), and apart what is on hold: a released hold may expire too, so
+            # nothing ever expires that was not announced.
+            before = cutoff(expires_on, months, tz)
+            at_most = self.ledger.unspent_before(session, community_id, before, count_held=True)
+            free = dict(self.ledger.unspent_before(session, community_id, before))
+            soon = [(person_id, free.get(person_id, 0)) for person_id, _ in at_most]
+            held = {person_id: most - free.get(person_id, 0) for person_id, most in at_most}
+            self._tell(session, soon, "expiry.notify.soon", expires_on, held)
             noticed += len(soon)
-        return noticed, expired_people, expired_points
+        return noticed
 
-    def _tell(self, session: Session, amounts: list[tuple[int, int]], key: str, on: date) -> None:
-        """Each person, and the family members who act for them (亲情账户)."""
+    def _tell(self, session: Session, amounts: list[tuple[int, int]], key: str, on: date,
+              held: dict[int, int] | None = None) -> None:
+        """Each person, and the family members who act for them (亲情账户); with `held`, the
+        points on hold that would expire too if released."""
         family = members_of(session, [person_id for person_id, _ in amounts])
         for person_id, amount in amounts:
-            notify(session, self.clock, person_id, key, amount=amount, date=on.isoformat())
+            on_hold = (held or {}).get(person_id, 0)
+            which, extra = key, {}
+            if on_hold:  # "and N on hold", or only that when nothing free expires
+                which, extra = (f"{key}_held" if amount else f"{key}_held_only"), {"held": on_hold}
+            notify(session, self.clock, person_id, which, amount=amount, date=on.isoformat(), **extra)
             for member_id, name in family.get(person_id, []):
-                notify(session, self.clock, member_id, f"{key}_family", name=name, amount=amount,
-                             date=on.isoformat())
+                notify(session, self.clock, member_id, f"{which}_family", name=name, amount=amount,
+                             date=on.isoformat(), **extra)

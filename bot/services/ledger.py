@@ -140,7 +140,8 @@ _EARN = _MOVE_GUARDED.values(
     earned_minutes=_accounts.c.earned_minutes + case((_accounts.c.id == _credit, _minutes), else_=0),
 )
 _ADD_MINUTES = (update(_accounts).where(_accounts.c.id == _account)
-                .values(earned_minutes=_accounts.c.earned_minutes + _minutes))
+                .values(earned_minutes=_accounts.c.earned_minutes + _minutes,
+                        earned_points=_accounts.c.earned_points + bindparam("earned", type_=Points)))
 _BALANCE = select(_accounts.c.posted, _accounts.c.pending, _accounts.c.earned_points, _accounts.c.earned_minutes).where(
     _accounts.c.community_id == bindparam("community"), _accounts.c.kind == "person",
     _accounts.c.person_id == bindparam("person"),
@@ -254,12 +255,12 @@ class Ledger:
             kind="earn", key=key, ref=ref, actor_id=actor_id, minutes=minutes,
         )
 
-    def add_minutes(self, session: Session, community_id: int, person_id: int, minutes: int) -> None:
+    def add_minutes(self, session: Session, community_id: int, person_id: int, minutes: int, points: int = 0) -> None:
         """Approved hours that came without an earn (no points, or paid by a service request)
-        still count in the person's lifetime hours."""
-        if minutes:
+        still count in the person's lifetime hours, and a request's pay in their points earned."""
+        if minutes or points:
             account = self.open_person_account(session, community_id, person_id)
-            _core(session).execute(_ADD_MINUTES, {"account": account, "minutes": minutes})
+            _core(session).execute(_ADD_MINUTES, {"account": account, "minutes": minutes, "earned": points})
 
     def adjust(
         self, session: Session, *, community_id: int, person_id: int, amount: int, reason: str,
@@ -436,6 +437,14 @@ class Ledger:
         across two) depends on state that may have changed since the first request."""
         row = (session.execute(select(*_COLUMNS).where(Transfer.idempotency_key == key))).first()
         return None if row is None else TransferResult(*row, replayed=True)
+
+    def lock_person(self, session: Session, community_id: int, person_id: int) -> None:
+        """Take the person's account row lock until the transaction ends (PostgreSQL), for a
+        decision read from their transfers before it moves points: a concurrent spend waits.
+        SQLite's writer is serial already (`FOR UPDATE` renders as nothing there)."""
+        account = self._account(session, community_id, "person", person_id, missing_ok=True)
+        if account is not None:
+            session.execute(select(Account.id).where(Account.id == account).with_for_update())
 
     def person_accounts(self, session: Session, person_id: int) -> set[int]:
         """The person's accounts in every community they have points in."""

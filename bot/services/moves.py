@@ -2,13 +2,18 @@
 old community approves, a worker of the new community accepts. On acceptance the available
 points go through both communities' clearing accounts and the membership moves; the hours
 history stays with the person. Each stage is a guarded status change, so two workers deciding
-the same move at once decide it once."""
+the same move at once decide it once.
+
+Nothing may be left in the old community that pays or binds the person there: service requests
+under way (taken or posted) refuse the move already when it is asked for; they, held points and
+hours waiting for approval refuse it at the first approval and again at the acceptance. Accepted,
+the person leaves their visit assignments and team duties there."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
@@ -18,9 +23,13 @@ from bot.services.access import get_person, require_role, role_in
 from bot.services.audit import audit
 from bot.services.ledger import Ledger, Ref
 from bot.services.notify import notify, notify_workers
-from models import Community, CommunityMove, Membership, Person, ServiceLog
+from bot.services.visits import end_assignments
+from models import Community, CommunityMove, Membership, Person, ServiceLog, ServiceRequest, Team, TeamMember
 
 OPEN = ("requested", "approved")
+# A service request still under way: waiting for the pool, on the board, taken, done and not yet
+# paid, or disputed. Its points would be paid or refunded in the old community.
+REQUEST_UNDER_WAY = ("approval", "open", "taken", "done", "disputed")
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,9 @@ class MovesService:
                 raise InvalidInput("error.same_community")
             if role_in(session, person_id, target.id) is not None:
                 raise InvalidInput("error.move_already_member", community=target.name)
+            requests = open_requests(session, person_id, community_id)
+            if requests:
+                raise InvalidInput("error.move_requests_open", ids=_ids(requests))
             if session.scalar(select(CommunityMove.id).where(
                 CommunityMove.person_id == person_id, CommunityMove.status.in_(OPEN)
             )) is not None:
@@ -101,6 +113,7 @@ class MovesService:
             move = _get(session, move_id)
             if move.status == "requested":
                 require_role(session, worker_id, move.from_community_id, "worker")
+                self._check_leaving(session, move)
                 if not self._claim(session, move_id, "requested", "approved", approved_by_id=worker_id):
                     return MoveOutcome(_view(session, move_id), changed=False)
                 audit(session, self.clock, "relocation.approve", worker_id, move.from_community_id, "move", move_id)
@@ -122,11 +135,15 @@ class MovesService:
 
         return self.db.transaction(work)
 
-    def _accept(self, session: Session, worker_id: int, move: CommunityMove) -> MoveOutcome:
-        balance = self.ledger.balance(session, move.from_community_id, move.person_id)
-        if balance.pending:
+    def _check_leaving(self, session: Session, move: CommunityMove) -> None:
+        """What would stay behind in the old community: checked by each community's worker."""
+        requests = open_requests(session, move.person_id, move.from_community_id)
+        if requests:
+            raise InvalidInput("error.move_requests_open_member", ids=_ids(requests))
+        pending = self.ledger.balance(session, move.from_community_id, move.person_id).pending
+        if pending:
             # Held points belong to a redemption in the old community; settle it first.
-            raise InvalidInput("error.move_holds_open", pending=balance.pending)
+            raise InvalidInput("error.move_holds_open", pending=pending)
         waiting = session.scalar(select(func.count()).select_from(ServiceLog).where(
             ServiceLog.person_id == move.person_id, ServiceLog.community_id == move.from_community_id,
             ServiceLog.status == "pending",
@@ -134,6 +151,10 @@ class MovesService:
         if waiting:
             # Their points would be credited in the old community after the member has left it.
             raise InvalidInput("error.move_logs_pending", count=waiting)
+
+    def _accept(self, session: Session, worker_id: int, move: CommunityMove) -> MoveOutcome:
+        self._check_leaving(session, move)
+        balance = self.ledger.balance(session, move.from_community_id, move.person_id)
         if not self._claim(session, move.id, "approved", "done", accepted_by_id=worker_id,
                                  amount=balance.available):
             return MoveOutcome(_view(session, move.id), changed=False)
@@ -152,12 +173,32 @@ class MovesService:
             membership.community_id = move.to_community_id
         person = get_person(session, move.person_id)
         person.community_id = move.to_community_id
+        self._end_duties(session, move)
         audit(session, self.clock, "relocation.accept", worker_id, move.to_community_id, "move", move.id,
                     {"points": balance.available, "from": move.from_community_id})
         view = _view(session, move.id)
         notify(session, self.clock, move.person_id, "move.notify.done", id=f"M{move.id}",
                      to=view.to_community, points=balance.available)
         return MoveOutcome(view, changed=True)
+
+    def _end_duties(self, session: Session, move: CommunityMove) -> None:
+        """The old community's visit assignments and teams (member, leader) end with the move;
+        its workers are told which, to hand them on."""
+        old, person_id = move.from_community_id, move.person_id
+        elders = end_assignments(session, person_id, old)
+        old_teams = select(Team.id).where(Team.community_id == old)
+        teams = list(session.scalars(
+            select(Team.name).join(TeamMember, TeamMember.team_id == Team.id)
+            .where(Team.community_id == old, TeamMember.person_id == person_id).order_by(Team.name)))
+        session.execute(delete(TeamMember).where(TeamMember.person_id == person_id, TeamMember.team_id.in_(old_teams)))
+        session.execute(update(Team).where(Team.community_id == old, Team.leader_id == person_id).values(leader_id=None))
+        name = get_person(session, person_id).display_name
+        if elders:
+            notify_workers(session, self.clock, old, "move.notify.left_elders", id=f"M{move.id}", name=name,
+                           elders="、".join(elders))
+        if teams:
+            notify_workers(session, self.clock, old, "move.notify.left_teams", id=f"M{move.id}", name=name,
+                           teams="、".join(teams))
 
     def reject(self, worker_id: int, move_id: int, reason: str) -> MoveOutcome:
         reason = " ".join((reason or "").split())[:300]
@@ -204,6 +245,19 @@ class MovesService:
             .values(status=new, decided_at=self.clock.now(), **values)
         )
         return claimed.rowcount == 1
+
+
+def open_requests(session: Session, person_id: int, community_id: int) -> list[int]:
+    """The person's service requests under way in the community: taken, asked for or posted."""
+    q = ServiceRequest
+    return list(session.scalars(select(q.id).where(
+        q.community_id == community_id, q.status.in_(REQUEST_UNDER_WAY),
+        or_(q.taker_id == person_id, q.requester_id == person_id, q.poster_id == person_id),
+    ).order_by(q.id)))
+
+
+def _ids(request_ids: list[int]) -> str:
+    return "、".join(f"Q{i}" for i in request_ids)
 
 
 def _is_worker(session: Session, person_id: int, community_id: int) -> bool:

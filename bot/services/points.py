@@ -1,8 +1,11 @@
-"""Balance, history and person-initiated moves of points (adjust, gift, donate)."""
+"""Balance, history and person-initiated moves of points (adjust, gift, donate), and the one
+definition of points earned that every place showing it uses: the points of approved service
+logs (service requests' hours included: they are logs too), counted by service date, in every
+community the person served for their lifetime totals."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import date
 
 from sqlalchemy import bindparam, func, select
@@ -16,7 +19,37 @@ from bot.services.audit import audit
 from bot.services.family import linked
 from bot.services.ledger import Balance, HistoryItem, Ledger, TransferResult
 from bot.services.notify import notify
-from models import Person, Redemption, ServiceCategory, ServiceLog, ShopItem
+from models import Account, Person, Redemption, ServiceCategory, ServiceLog, ShopItem
+
+
+@dataclass(frozen=True)
+class Earned:
+    minutes: int = 0
+    logs: int = 0
+    points: int = 0
+
+
+def earned(session: Session, community_id: int, last: date, first: date | None = None) -> dict[int, Earned]:
+    """Per person: hours served and points earned in the community from `first` (or ever) to
+    `last`, by service date, approved logs only, whenever they were approved or paid."""
+    log = ServiceLog
+    rows = session.execute(
+        select(log.person_id, func.sum(log.minutes), func.count(), func.sum(log.points))
+        .where(log.community_id == community_id, log.status == "approved", log.service_date <= last,
+               *(() if first is None else (log.service_date >= first,)))
+        .group_by(log.person_id)
+    )
+    return {person_id: Earned(int(m or 0), int(n), int(p or 0)) for person_id, m, n, p in rows}
+
+
+def lifetime(session: Session, person_id: int) -> tuple[int, int]:
+    """累计获得 and 累计服务 (points, minutes): the same sums over every approved log, kept on
+    the person's account rows by the ledger, added up over every community they served in."""
+    row = session.execute(
+        select(func.coalesce(func.sum(Account.earned_points), 0), func.coalesce(func.sum(Account.earned_minutes), 0))
+        .where(Account.kind == "person", Account.person_id == person_id)
+    ).one()
+    return int(row[0]), int(row[1])
 
 
 @dataclass(frozen=True)
@@ -39,8 +72,11 @@ class PointsService:
 
     @reads
     def balance(self, person_id: int, community_id: int) -> Balance:
+        """Available and held here; the lifetime totals wherever the person served."""
         with self.db.read() as session:
-            return self.ledger.balance(session, community_id, person_id)
+            points, minutes = lifetime(session, person_id)
+            return replace(self.ledger.balance(session, community_id, person_id), earned_points=points,
+                           earned_minutes=minutes)
 
     @reads
     def history(self, person_id: int, community_id: int, page: int = 0, page_size: int = 10) -> tuple[list[HistoryLine], bool]:

@@ -64,17 +64,22 @@ def visits_section(session: Session, community_id: int, month: Month, locale: st
     community = session.get(Community, community_id)
     tz = ZoneInfo(community.timezone)
     cadence = VisitCadence.from_options(community.options)
+    r = VisitRecord
+    contact = r.outcome.in_(CONTACT)
+    in_month = and_(r.community_id == community_id, r.at >= month.start, r.at < month.end)
+    # On the roster in the month, or visited or called in it: a roster imported later with the
+    # month's visits recorded for their dates still shows them.
+    first_record = dict((session.execute(
+        select(r.elder_id, func.min(r.at)).where(in_month).group_by(r.elder_id))).all())
     elders = (session.execute(
         select(Elder, Grid.name).outerjoin(Grid, Grid.id == Elder.grid_id).where(
-            Elder.community_id == community_id, Elder.added_at < month.end,
+            Elder.community_id == community_id,
+            or_(Elder.added_at < month.end, Elder.id.in_(list(first_record))),
             or_(Elder.retired_at.is_(None), Elder.retired_at >= month.start),
         ).order_by(Grid.name, Elder.id)
     )).all()
     if not elders:
         return None
-    r = VisitRecord
-    contact = r.outcome.in_(CONTACT)
-    in_month = and_(r.community_id == community_id, r.at >= month.start, r.at < month.end)
     counts = {
         elder_id: (int(visits or 0), int(calls or 0))
         for elder_id, visits, calls in (session.execute(
@@ -94,12 +99,13 @@ def visits_section(session: Session, community_id: int, month: Month, locale: st
     rows, overdue_count = [], 0
     for elder, grid in elders:
         rule_days = cadence.rule(cadence.kind_of(elder.lives_alone, elder.risk, elder.birth_year, month.last)).visit
-        active_days = days - max(0, (local_date(elder.added_at, tz) - month.first).days)
+        since = min(elder.added_at, first_record.get(elder.id, elder.added_at))
+        active_days = days - max(0, (local_date(since, tz) - month.first).days)
         # Visits due: whole cycles in the days the elder was on the roster this month, at least one.
         due_visits = max(1, active_days // rule_days)
         visits, calls = counts.get(elder.id, (0, 0))
         due = due_of(cadence, lives_alone=elder.lives_alone, risk=elder.risk, birth_year=elder.birth_year,
-                     added_at=elder.added_at, last_visit_at=last_visit.get(elder.id),
+                     added_at=since, last_visit_at=last_visit.get(elder.id),
                      last_call_at=last_contact.get(elder.id), today=month.last, tz=tz)
         overdue = max(0, (month.last - due.next_visit).days)
         overdue_count += overdue > 0

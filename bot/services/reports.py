@@ -23,6 +23,7 @@ from bot.errors import InvalidInput, NotFound
 from bot.i18n import render
 from bot.services.access import get_community, require_role
 from bot.services.audit import audit
+from bot.services.points import Earned, earned
 from bot.settings import Settings
 from models import Account, Community, Membership, Person, ServiceCategory, ServiceLog, Transfer
 
@@ -260,20 +261,8 @@ def volunteers_sheet(
     """One row per volunteer of the community, and per anyone else who served or whose points
     moved (a worker who volunteers, a resident given points), so the balances add up to what
     people hold in the ledger sheet."""
-    served = {
-        person_id: (int(m_month or 0), int(n_month or 0), int(m_all or 0))
-        for person_id, m_month, n_month, m_all in session.execute(
-            select(
-                ServiceLog.person_id,
-                func.sum(case((ServiceLog.service_date >= month.first, ServiceLog.minutes), else_=0)),
-                func.sum(case((ServiceLog.service_date >= month.first, 1), else_=0)),
-                func.sum(ServiceLog.minutes),
-            )
-            .where(ServiceLog.community_id == community_id, ServiceLog.status == "approved",
-                   ServiceLog.service_date <= month.last)
-            .group_by(ServiceLog.person_id)
-        )
-    }
+    month_earned, all_earned = earned(session, community_id, month.last, month.first), earned(session, community_id, month.last)
+    served = {person_id: (month_earned.get(person_id, Earned()), e) for person_id, e in all_earned.items()}
     flows, accounts = flows_and_accounts
     by_person = {person_id: flows.get(account_id, _Flows()) for account_id, (kind, person_id) in accounts.items()
                  if kind == "person"}
@@ -285,10 +274,11 @@ def volunteers_sheet(
     people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(sorted(ids))))} if ids else {}
     rows = []
     for person_id in ids:
-        m_month, n_month, m_all = served.get(person_id, (0, 0, 0))
+        this_month, to_date = served.get(person_id, (Earned(), Earned()))
+        m_month, n_month, m_all = this_month.minutes, this_month.logs, to_date.minutes
+        # Points earned as hours are counted (by service date), however and whenever paid.
+        earned_month, earned_all = this_month.points, to_date.points
         f = by_person.get(person_id, _Flows())
-        earned_month = f.month_in.get("earn", 0)
-        earned_all = f.before.get("earn", 0) + earned_month  # earn only ever credits a person
         redeemed = f.month_out.get("redeem", 0) - f.month_in.get("redeem", 0)
         person = people[person_id]
         role = roles.get(person_id)

@@ -517,8 +517,8 @@ class RequestsService:
         )
         session.add(log)
         session.flush()
-        if approved_by:  # paid hours count in the taker's lifetime hours, like any approved log
-            self.ledger.add_minutes(session, r.community_id, r.taker_id, minutes or 0)
+        if approved_by:  # paid hours and points count in the taker's lifetime totals, like any approved log
+            self.ledger.add_minutes(session, r.community_id, r.taker_id, minutes or 0, points=points)
         session.execute(update(ServiceRequest).where(ServiceRequest.id == r.id)
                               .values(service_log_id=log.id).execution_options(**_SYNC))
         return log.id

@@ -21,8 +21,9 @@ from bot.services.access import get_community, get_person, require_role, role_in
 from bot.services.audit import audit
 from bot.services.hours import HoursService, LogView
 from bot.services.notify import notify, notify_workers
+from bot.services.points import Earned, earned
 from bot.services.reports import Column, Sheet
-from models import Person, PersonTag, ServiceLog, Team, TeamMember
+from models import Person, PersonTag, Team, TeamMember
 
 DEFAULT_TAGS = ("党员", "青年", "以老助老")
 # The whole community's list, by whichever name a worker types.
@@ -362,8 +363,6 @@ def _team_view(session: Session, team: Team) -> TeamView:
 def teams_tags_section(session: Session, community_id: int, month: Month, locale: str) -> Sheet | None:
     """Hours and points per team and per tag in the month (approved logs, by service date, as
     the volunteers sheet counts them). Workers read the report, so every tagged member counts."""
-    in_month = (ServiceLog.community_id == community_id, ServiceLog.status == "approved",
-                ServiceLog.service_date >= month.first, ServiceLog.service_date <= month.last)
     team_rows = (session.execute(
         select(Team.name, func.count(func.distinct(TeamMember.person_id)))
         .join(TeamMember, TeamMember.team_id == Team.id, isouter=True)
@@ -375,14 +374,21 @@ def teams_tags_section(session: Session, community_id: int, month: Month, locale
     )).all()
     if not team_rows and not tag_rows:
         return None
-    team_sums = {name: (int(m or 0), int(p or 0)) for name, m, p in session.execute(
-        select(Team.name, func.sum(ServiceLog.minutes), func.sum(ServiceLog.points))
-        .join(TeamMember, TeamMember.team_id == Team.id).join(ServiceLog, ServiceLog.person_id == TeamMember.person_id)
-        .where(Team.community_id == community_id, *in_month).group_by(Team.name))}
-    tag_sums = {tag: (int(m or 0), int(p or 0)) for tag, m, p in session.execute(
-        select(PersonTag.tag, func.sum(ServiceLog.minutes), func.sum(ServiceLog.points))
-        .join(ServiceLog, ServiceLog.person_id == PersonTag.person_id)
-        .where(PersonTag.community_id == community_id, *in_month).group_by(PersonTag.tag))}
+    # Each member's figures as the volunteers sheet counts them (points.earned), summed per row.
+    month_earned = earned(session, community_id, month.last, month.first)
+    team_sums: dict[str, tuple[int, int]] = {}
+    for name, person_id in session.execute(
+        select(Team.name, TeamMember.person_id).join(TeamMember, TeamMember.team_id == Team.id)
+        .where(Team.community_id == community_id)
+    ):
+        e, (m, p) = month_earned.get(person_id, Earned()), team_sums.get(name, (0, 0))
+        team_sums[name] = (m + e.minutes, p + e.points)
+    tag_sums: dict[str, tuple[int, int]] = {}
+    for tag, person_id in session.execute(
+        select(PersonTag.tag, PersonTag.person_id).where(PersonTag.community_id == community_id)
+    ):
+        e, (m, p) = month_earned.get(person_id, Earned()), tag_sums.get(tag, (0, 0))
+        tag_sums[tag] = (m + e.minutes, p + e.points)
     team_word, tag_word = render(locale, "section.groups.team"), render(locale, "section.groups.tag")
     rows = [(team_word, name, int(n), round(team_sums.get(name, (0, 0))[0] / 60, 2), team_sums.get(name, (0, 0))[1])
             for name, n in team_rows]

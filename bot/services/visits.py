@@ -554,6 +554,19 @@ class VisitsService:
 
 # --- module helpers ----------------------------------------------------------------------------
 
+def end_assignments(session: Session, person_id: int, community_id: int) -> list[str]:
+    """A volunteer leaving the community (a move) leaves its elders: off their cards and the
+    08:30 lists. Returns the elders, as "王秀英（E1）", for the workers to hand them on."""
+    elders = session.execute(
+        select(Elder.id, Elder.name).join(ElderVolunteer, ElderVolunteer.elder_id == Elder.id)
+        .where(ElderVolunteer.person_id == person_id, Elder.community_id == community_id).order_by(Elder.id)
+    ).all()
+    if elders:
+        session.execute(ElderVolunteer.__table__.delete().where(
+            ElderVolunteer.person_id == person_id, ElderVolunteer.elder_id.in_([e.id for e in elders])))
+    return [f"{e.name}（E{e.id}）" for e in elders]
+
+
 def _message(person_id: int, now: datetime, key: str, **params: Any) -> dict[str, Any]:
     """A notification row (see bot.services.notify), for writing many with one INSERT."""
     return {"person_id": person_id, "key": key, "params": params, "coalesce_key": None, "created_at": now}

@@ -454,17 +454,17 @@ class District:
     async def move(self, who: int, target: int) -> None:
         s, source = self.services, self.home[who]
         move = await s.moves.request(self.people[who], self.communities[source], self.names[target])
-        await s.moves.approve(self.workers[source], move.id)
         pending = self.model.pending.get(await self.account(who), 0)
-        if pending:
+        if pending:  # refused at the old community's approval already
             before = await self.snapshot()
             with pytest.raises(DomainError) as caught:
-                await s.moves.approve(self.workers[target], move.id)
+                await s.moves.approve(self.workers[source], move.id)
             assert caught.value.key == "error.move_holds_open"
             assert await self.snapshot() == before
-            await s.moves.reject(self.workers[target], move.id, "holds open")
+            await s.moves.reject(self.workers[source], move.id, "holds open")
             note("move refused: points on hold")
             return
+        await s.moves.approve(self.workers[source], move.id)
         amount = await self.available(who)
         old_account = await self.account(who)
         outcome = await s.moves.approve(self.workers[target], move.id)

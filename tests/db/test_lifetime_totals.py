@@ -23,8 +23,8 @@ TODAY = date(2026, 11, 20)  # the test clock's day in Shanghai
 
 SUMS = text("""
     SELECT a.id, a.person_id, a.earned_points, a.earned_minutes,
-      coalesce((SELECT sum(t.amount) FROM transfers t
-                WHERE t.credit_account_id = a.id AND t.kind = 'earn' AND t.phase = 'posted'), 0) AS points_sum,
+      coalesce((SELECT sum(l.points) FROM service_logs l WHERE l.person_id = a.person_id
+                AND l.community_id = a.community_id AND l.status = 'approved'), 0) AS points_sum,
       coalesce((SELECT sum(l.minutes) FROM service_logs l WHERE l.person_id = a.person_id
                 AND l.community_id = a.community_id AND l.status = 'approved'), 0) AS minutes_sum
     FROM accounts a WHERE a.kind = 'person' AND a.community_id = :c ORDER BY a.person_id

@@ -108,9 +108,11 @@ async def expected(services: Services, w: World) -> dict:
         if log.status == "approved" and log.service_date <= date(2026, 11, 30):
             p = people[names[log.person_id]]
             p["minutes_all"] += log.minutes
+            p["earned_all"] += log.points  # points earned count as hours do: by service date
             if log.service_date >= date(2026, 11, 1):
                 p["minutes_month"] += log.minutes
                 p["logs_month"] += 1
+                p["earned_month"] += log.points
     kinds = {a.id: a.kind for a in accounts.values()}
     ledger: dict[str, int] = defaultdict(int)
     for t in transfers:
@@ -118,10 +120,6 @@ async def expected(services: Services, w: World) -> dict:
             continue
         in_month = START <= t.created_at < END
         credit, debit = accounts[t.credit_account_id], accounts[t.debit_account_id]
-        if credit.kind == "person" and t.kind == "earn":
-            people[names[credit.person_id]]["earned_all"] += t.amount
-            if in_month:
-                people[names[credit.person_id]]["earned_month"] += t.amount
         if debit.kind == "person" and t.kind == "redeem" and in_month:
             people[names[debit.person_id]]["redeemed_month"] += t.amount
         for account, sign in ((credit, 1), (debit, -1)):
@@ -177,9 +175,10 @@ async def test_every_total_in_the_xlsx_matches_the_database(services: Services, 
     for col in range(4, 11):
         assert totals[col] == pytest.approx(sum(r[col] for r in body))
     # Hand-checked too, so the test does not only agree with itself: volunteer 3's hour served on
-    # 31 October counts for October, its 10 points were posted on 1 November (Shanghai time).
+    # 31 October counts for October, and so do its 10 points, though posted on 1 November
+    # (Shanghai time): points earned are counted as the hours are.
     assert {r[1]: (r[4], r[6], r[8], r[10]) for r in body} == {
-        "志愿者1": (1, 10, 3, 20), "志愿者2": (3, 30, 4.5, 30), "志愿者3": (0.75, 17, 1.75, 27),
+        "志愿者1": (1, 10, 3, 20), "志愿者2": (3, 30, 4.5, 30), "志愿者3": (0.75, 7, 1.75, 27),
     }
     assert ws.freeze_panes == "A2" and ws["A1"].font.b and ws["K2"].number_format == "#,##0"
     assert ws["E2"].number_format == "#,##0.00" and ws.column_dimensions["B"].width >= 10
@@ -203,7 +202,9 @@ async def test_every_total_in_the_xlsx_matches_the_database(services: Services, 
     assert ledger["月末爱心积分池"] == L["pool_closing"] == 5
     assert ledger["月末冻结积分（兑换待核销）"] == L["held_closing"] == 4
     assert ledger["月末个人可用积分"] == L["people_closing"] - 4
-    assert ledger["加：本月发放（服务积分）"] == totals[6]  # what the volunteers earned, in all
+    # What the volunteers earned in all, and the 31 October hour's 10 points issued on 1 November
+    # (the ledger counts when points moved; earned points count by service date, as hours do).
+    assert ledger["加：本月发放（服务积分）"] == totals[6] + 10
 
     november = [g for g in want["logs"] if g.status == "approved" and g.service_date.month == 11]
     weeks = rows_of(book["按周统计"])

@@ -75,9 +75,9 @@ async def test_own_points_held_taken_done_accepted_paid_and_logged(services: Ser
     again = await services.requests.accept(elder, r.id)  # a second press pays nothing more
     assert not again.changed
     assert await account(services, w.community_id, helper) == (15, 0)
-    # The paid hours count in the helper's lifetime hours, once; the points were no earn.
+    # The paid hours and points count in the helper's lifetime totals, once (no issuance earn).
     balance = await services.points.balance(helper, w.community_id)
-    assert (balance.earned_points, balance.earned_minutes) == (0, 90)
+    assert (balance.earned_points, balance.earned_minutes) == (15, 90)
     notes = [n.text.key for n in await services.outbox.take("console", person_id=elder)]
     assert notes == ["requests.notify.taken", "requests.notify.done"]
 
