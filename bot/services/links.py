@@ -21,11 +21,14 @@ from bot.db import Database
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.services.access import RANK, get_person
 from bot.services.audit import audit
+from bot.services.guesses import Guesses
 from bot.services.people import new_code
 from models import Account, Base, Download, Identity, LinkCode, Membership, Notification, Transfer
 
 LIFETIME = timedelta(minutes=10)
 CODE_LENGTH = 6
+# 32^6 codes live 10 minutes: guessing one is hopeless only while wrong tries are few.
+GUESSES = Guesses("link.wrong_code", "link.locked", "link.bad_code_left")
 # References to a person that linking carries over, so they are not "activity" of their own.
 CARRIED = {("identities", "person_id"), ("memberships", "person_id"), ("accounts", "person_id"),
            ("notifications", "person_id"), ("link_codes", "person_id"), ("downloads", "person_id")}
@@ -63,6 +66,11 @@ class LinksService:
     def link(self, identity_id: int, code: str) -> Linked:
         """Join the identity typing `code` to the person who made it."""
         code = (code or "").strip().upper()
+        with self.db.read() as session:
+            person_id = session.scalar(select(Identity.person_id).where(Identity.id == identity_id))
+            if person_id is None:
+                raise NotFound("link.bad_code")
+            GUESSES.check(session, self.clock, person_id)
 
         def work(session: Session) -> Linked:
             now = self.clock.now()
@@ -91,7 +99,12 @@ class LinksService:
                 select(Identity.channel).where(Identity.person_id == keep)))))
             return Linked(keep, person.display_name, channels)
 
-        return self.db.transaction(work)
+        try:
+            return self.db.transaction(work)
+        except NotFound as exc:
+            if exc.key != "link.bad_code":
+                raise
+            raise GUESSES.wrong(self.db, self.clock, person_id, code) from None
 
 
 def has_activity(session: Session, person_id: int) -> bool:
