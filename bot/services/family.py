@@ -101,7 +101,7 @@ def tell_of_proxy(
     family = [member for member, _ in members_of(session, [relative_id]).get(relative_id, [])]
     for person_id in dict.fromkeys([relative_id, *family]):
         if person_id != actor_id:
-            notify(session, clock, person_id, f"proxy.notify.{action}", by=actor.display_name,
+            notify(session, clock, person_id, f"family.proxy.{action}", by=actor.display_name,
                    name=relative.display_name, **params)
 
 

@@ -20,7 +20,7 @@ from models import AuditEntry
 
 @dataclass(frozen=True)
 class Guesses:
-    action: str  # the audit action of a wrong code, e.g. "link.wrong_code"
+    action: str  # the audit action of a wrong code, e.g. "identity.wrong_code"
     locked_key: str  # the lock-out message, with {minutes}
     wrong_key: str  # a wrong code, with {left}
     limit: int = 10

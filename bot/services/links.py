@@ -28,7 +28,7 @@ from models import Account, Base, Download, Identity, LinkCode, Membership, Noti
 LIFETIME = timedelta(minutes=10)
 CODE_LENGTH = 6
 # 32^6 codes live 10 minutes: guessing one is hopeless only while wrong tries are few.
-GUESSES = Guesses("link.wrong_code", "link.locked", "link.bad_code_left")
+GUESSES = Guesses("identity.wrong_code", "link.locked", "link.bad_code_left")
 # References to a person that linking carries over, so they are not "activity" of their own.
 CARRIED = {("identities", "person_id"), ("memberships", "person_id"), ("accounts", "person_id"),
            ("notifications", "person_id"), ("link_codes", "person_id"), ("downloads", "person_id")}

@@ -82,7 +82,7 @@ async def test_a_worker_confirming_her_request_needs_a_second_worker(
     said = await worker.say("/accept Q1")
     assert worker.keys() == ["accept.waiting_second"], said
     assert await account(services, world.community_id, wang) == (200, 30)
-    assert [n.params["by"] for n in await _notes(services, wang, "proxy.notify.accept")] == ["张社工"]
+    assert [n.params["by"] for n in await _notes(services, wang, "family.proxy.accept")] == ["张社工"]
     assert "Q1" in await worker2.say("/pending")
     assert "/approve Q1" in worker2.options()
     await worker.say("/approve Q1")
@@ -107,9 +107,9 @@ async def test_a_worker_acts_for_a_member_without_a_phone_with_a_second_worker(
     assert "redeem.submitted" in (await worker.say(f"/redeem I{rice.id} 2") and worker.keys())
     await worker.say("/as me")
     # His family hears of both, with who did it.
-    notes = await _notes(services, family, "proxy.notify.")
+    notes = await _notes(services, family, "family.proxy.")
     assert [(n.key, n.params["by"], n.params["name"]) for n in notes] == [
-        ("proxy.notify.act_as", "张社工", "李爷爷"), ("proxy.notify.redeem", "张社工", "李爷爷")]
+        ("family.proxy.act_as", "张社工", "李爷爷"), ("family.proxy.redeem", "张社工", "李爷爷")]
     # The worker who redeemed for him neither approves nor hands over.
     await worker.say("/approve R1")
     assert worker.keys() == ["error.own_proxy_action"]
@@ -173,8 +173,8 @@ async def test_family_acting_for_a_relative_pays_at_once_and_the_relative_is_tol
     assert member.keys() == ["accept.done"]
     assert await account(services, world.community_id, grandpa) == (190, 0)
     # Told, even without a phone (kept for when he gets one); never his family about themselves.
-    assert "proxy.notify.request" in await notification_keys(services, grandpa)
-    assert "proxy.notify.request" not in await notification_keys(services, world.volunteers[1])
+    assert "family.proxy.request" in await notification_keys(services, grandpa)
+    assert "family.proxy.request" not in await notification_keys(services, world.volunteers[1])
 
 
 async def test_a_worker_s_own_family_link_waits_for_another_worker_and_ends_with_the_role(
