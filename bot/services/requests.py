@@ -338,6 +338,9 @@ class RequestsService:
             if taker is not None:
                 notify(session, self.clock, taker, "requests.notify.cancelled", id=view.ref,
                              category=view.category, date=view.service_date.isoformat())
+            if actor_id != r.requester_id:  # called off for them: they and their family hear who did
+                tell_of_proxy(session, self.clock, "cancel_request", actor_id, r.requester_id, r.community_id,
+                              ("request", r.id), id=view.ref, category=view.category)
             return Outcome(view, changed=True)
 
         return self.db.transaction(work)
@@ -540,6 +543,9 @@ class RequestsService:
             notify_workers(session, self.clock, r.community_id, "requests.notify.disputed",
                                  coalesce="pending_requests", exclude=r.taker_id, id=view.ref, reason=reason)
             notify(session, self.clock, r.taker_id, "requests.notify.disputed_taker", id=view.ref, reason=reason)
+            if actor_id != r.requester_id:
+                tell_of_proxy(session, self.clock, "dispute", actor_id, r.requester_id, r.community_id,
+                              ("request", r.id), id=view.ref, reason=reason)
             return Outcome(view, changed=True)
 
         return self.db.transaction(work)

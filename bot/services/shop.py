@@ -398,8 +398,9 @@ class ShopService:
 
         return self.db.transaction(work)
 
-    def cancel(self, person_id: int, redemption_id: int) -> Outcome:
-        """The volunteer takes back their own redemption before a worker approved it."""
+    def cancel(self, person_id: int, redemption_id: int, *, proxy_id: int | None = None) -> Outcome:
+        """The volunteer takes back their own redemption before a worker approved it (or
+        `proxy_id`, acting for them: they and their family are told)."""
 
         def work(session: Session) -> Outcome:
             r = session.get(Redemption, redemption_id)
@@ -413,8 +414,13 @@ class ShopService:
             if claimed.rowcount != 1:
                 return self._already(session, redemption_id, "cancelled", "error.cannot_cancel")
             self._release(session, r, person_id, now)
-            self.ledger.void(session, pending_id=r.hold_transfer_id, key=_key(r, "void"), actor_id=person_id)
-            return Outcome(_view(session, redemption_id), changed=True)
+            self.ledger.void(session, pending_id=r.hold_transfer_id, key=_key(r, "void"),
+                             actor_id=proxy_id or person_id)
+            view = _view(session, redemption_id)
+            if proxy_id is not None:
+                tell_of_proxy(session, self.clock, "cancel_order", proxy_id, person_id, r.community_id,
+                              ("redemption", r.id), id=f"R{r.id}", item=view.item_name)
+            return Outcome(view, changed=True)
 
         return self.db.transaction(work)
 

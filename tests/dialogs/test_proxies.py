@@ -210,3 +210,24 @@ async def test_a_worker_s_own_family_link_waits_for_another_worker_and_ends_with
     # Only admins end a role.
     await worker2.say("/unappoint 李社工")
     assert worker2.keys() == ["error.need_admin"]
+
+
+async def test_calling_things_off_for_someone_is_told_too(services: Services, world: World, chat) -> None:  # noqa: ANN001
+    grandpa = await _grandpa(services, world, chat)
+    rice = await services.shop.add_item(world.worker, world.community_id, "大米", 80, 5)
+    member, worker = chat("volunteer2"), chat("worker1")
+    await member.say("/as 李爷爷")
+    await member.say(f"/redeem I{rice.id} 1")
+    await member.say("/cancel_order R1")
+    assert member.keys() == ["cancel_order.done"]
+    await member.say("/as me")
+    await worker.say("/request_for 李爷爷 助洁 1h 明天 社区")
+    await worker.say("/cancel_request Q1")
+    assert worker.keys() == ["cancel_request.done"]
+    told = [(n.key, n.params["by"]) for n in await _notes(services, grandpa, "family.proxy.")]
+    assert ("family.proxy.cancel_order", "志愿者2") in told and ("family.proxy.cancel_request", "张社工") in told
+    # His family hears of the worker's action, not of their own.
+    theirs = [n.key for n in await _notes(services, world.volunteers[1], "family.proxy.")]
+    assert "family.proxy.cancel_request" in theirs and "family.proxy.cancel_order" not in theirs
+    assert await account(services, world.community_id, grandpa) == (200, 0)
+    await ledger_invariants(services, world.community_id)
