@@ -188,6 +188,12 @@ async def test_a_worker_s_own_family_link_waits_for_another_worker_and_ends_with
         link = session.scalar(select(FamilyLink))
         assert (link.status, link.role_community_id) == ("approval", world.community_id)
     assert "family.notify.self_link" in await notification_keys(services, world.worker2)
+    # Waiting, the link gives him nothing: spending for 孙大爷 is still a worker's, for two.
+    await fund(services, world, link.relative_id, 50)
+    await worker.say("/as 孙大爷")
+    await worker.say("/request 助洁 1h 明天 自付")
+    assert worker.keys() == ["request.posted_second"]
+    await worker.say("/as me")
     await worker.say(f"/approve L{link.id}")
     assert worker.keys() == ["error.own_proxy_action"]
     assert "L" in await worker2.say("/pending") and f"/approve L{link.id}" in worker2.options()
