@@ -258,9 +258,14 @@ class FamilyService:
         return elder.person_id
 
     def _tell_linked(self, session: Session, view: LinkView) -> None:
-        """Both sides hear of a new link (the relative's notice waits if they have no chat)."""
+        """Both sides hear of a new link (the relative's notice waits if they have no chat), and
+        so does the family already linked to the relative: a new proxy is never a quiet one."""
         notify(session, self.clock, view.member_id, "family.notify.linked", name=view.relative_name)
         notify(session, self.clock, view.relative_id, "family.notify.linked_relative", name=view.member_name)
+        for member_id, _ in members_of(session, [view.relative_id]).get(view.relative_id, []):
+            if member_id != view.member_id:
+                notify(session, self.clock, member_id, "family.notify.new_family", name=view.member_name,
+                       relative=view.relative_name)
 
     def decide_link(self, worker_id: int, link_id: int, approve: bool, reason: str = "") -> LinkView:
         """Another worker of the community approves (or refuses) a worker's own family link."""

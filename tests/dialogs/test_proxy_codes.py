@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from bot.clock import FixedClock
 from bot.services import Services
-from models import AuditEntry, Elder, FamilyLink, Identity, Person
+from models import AuditEntry, Elder, FamilyLink, Identity, Notification, Person
 from tests.dialogs.chat import Chat
 from tests.shop_helpers import ledger_invariants
 from tests.world import World
@@ -94,6 +94,10 @@ async def test_family_link_finds_the_elder_on_the_roster(services: Services, wor
     # A second relative links to the same elder, not to a second 王秀英.
     await worker.say("/family link volunteer3 王秀英")
     assert worker.keys() == ["family.linked"]
+    with services.db.read() as session:  # her family so far hears of the new one
+        note = session.scalar(select(Notification).where(Notification.person_id == world.volunteers[1],
+                                                         Notification.key == "family.notify.new_family"))
+    assert note.params == {"name": "志愿者3", "relative": "王秀英"}
     assert await _people_named(services, "王秀英") == [wang]
     with services.db.read() as session:
         assert sorted(session.scalars(select(FamilyLink.member_id).where(FamilyLink.relative_id == wang))) == [
