@@ -23,7 +23,7 @@ from bot.services.access import RANK, get_person
 from bot.services.audit import audit
 from bot.services.guesses import Guesses
 from bot.services.people import new_code
-from models import Account, Base, Download, Identity, LinkCode, Membership, Notification, Transfer
+from models import Account, AuditEntry, Base, Download, Identity, LinkCode, Membership, Notification, Transfer
 
 LIFETIME = timedelta(minutes=10)
 CODE_LENGTH = 6
@@ -114,7 +114,10 @@ def has_activity(session: Session, person_id: int) -> bool:
         for fk in table.foreign_keys:
             if fk.column.table.name != "people" or (table.name, fk.parent.name) in CARRIED:
                 continue
-            if session.scalar(select(exists().where(fk.parent == person_id))):
+            where = [fk.parent == person_id]
+            if fk.parent is AuditEntry.__table__.c.actor_id:  # a mistyped code is not activity
+                where.append(AuditEntry.action != GUESSES.action)
+            if session.scalar(select(exists().where(*where))):
                 return True
     accounts = select(Account.id).where(Account.person_id == person_id)
     if session.scalar(select(exists().where(Account.person_id == person_id, or_(Account.posted != 0, Account.pending != 0)))):
@@ -144,6 +147,8 @@ def _merge(session: Session, keep: int, fold: int) -> None:
             account.person_id = keep
     session.execute(update(Notification).where(Notification.person_id == fold).values(person_id=keep))
     session.execute(update(Download).where(Download.person_id == fold).values(person_id=keep))
+    session.execute(update(AuditEntry).where(AuditEntry.actor_id == fold, AuditEntry.action == GUESSES.action)
+                    .values(actor_id=keep))  # the same person's mistyped codes
     session.execute(delete(LinkCode).where(LinkCode.person_id == fold))
     survivor.real_name = survivor.real_name or folded.real_name
     survivor.phone = survivor.phone or folded.phone

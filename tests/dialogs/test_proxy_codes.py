@@ -11,7 +11,7 @@ from bot.clock import FixedClock
 from bot.services import Services
 from models import AuditEntry, Elder, FamilyLink, Identity, Notification, Person
 from tests.dialogs.chat import Chat
-from tests.shop_helpers import ledger_invariants
+from tests.shop_helpers import fund, ledger_invariants
 from tests.world import World
 
 
@@ -48,6 +48,23 @@ async def test_four_hundred_link_guesses_are_locked_out_and_audited(
     await own.say(f"/link {code}")
     assert own.keys() == ["link.done"]
     await ledger_invariants(services)
+
+
+async def test_a_mistyped_link_code_does_not_stand_in_the_way(
+    services: Services, world: World, dialogs,  # noqa: ANN001
+) -> None:
+    """A wrong code is audited against the person typing it, and is not activity of theirs: a
+    new channel that mistyped once still joins the person with points."""
+    await fund(services, world, world.volunteer, 30)
+    me, wechat = Chat(dialogs, "volunteer1"), Chat(dialogs, "oNew", channel="wechat")
+    code = _code(await me.say("/link"))
+    await wechat.say("/link ZZZZZZ")
+    assert wechat.keys() == ["link.bad_code_left"]
+    await wechat.say(f"/link {code}")
+    assert wechat.keys() == ["link.done"]
+    with services.db.read() as session:
+        actors = set(session.scalars(select(AuditEntry.actor_id).where(AuditEntry.action == "identity.wrong_code")))
+    assert actors == {world.volunteer}
 
 
 async def test_family_codes_expire_and_wrong_ones_are_limited(
