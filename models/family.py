@@ -9,7 +9,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, IdPk, Points, UTCDateTime, one_of
 
-LINK_STATUSES = ("pending", "active", "removed")
+# approval: a worker linked themselves and waits for another worker to approve.
+LINK_STATUSES = ("pending", "approval", "active", "removed")
 MOVE_STATUSES = ("requested", "approved", "done", "rejected")
 
 
@@ -29,6 +30,9 @@ class FamilyLink(IdPk, Base):
     status: Mapped[str] = mapped_column(String(8))
     code: Mapped[str | None] = mapped_column(String(16), unique=True, nullable=True)
     confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), nullable=True)
+    # Set when the member was a worker of this community when linked: the link lasts only as
+    # long as that role (a worker's own link ends with /unappoint).
+    role_community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 

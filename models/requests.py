@@ -68,6 +68,9 @@ class ServiceRequest(IdPk, Base):
     paid: Mapped[int | None] = mapped_column(Points, nullable=True)  # points the volunteer received
     service_log_id: Mapped[int | None] = mapped_column(ForeignKey("service_logs.id"), nullable=True)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), nullable=True)
+    # A worker who confirmed the work for the requester (own points): it is paid only when a
+    # second, different worker approves; the request stays "done" meanwhile.
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     # The request that created it (update id, dialog draft): a redelivery creates nothing new.
     request_key: Mapped[str | None] = mapped_column(String(128), unique=True, nullable=True)

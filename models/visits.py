@@ -50,6 +50,9 @@ class Elder(IdPk, Base):
     # Anchors the first due date of an elder nobody has seen yet.
     added_at: Mapped[datetime] = mapped_column(UTCDateTime())
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The elder as a member of the community (a points account, family links), registered the
+    # first time a worker links a family member to them.
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), nullable=True)
 
 
 class ElderVolunteer(Base):

@@ -12,4 +12,4 @@ FLOWS = (
     start, visits,
 )
 
-decisions.register((hours.DECIDER, moves.DECIDER, requests.DECIDER, shop.DECIDER, start.DECIDER))
+decisions.register((hours.DECIDER, moves.DECIDER, requests.DECIDER, shop.DECIDER, start.DECIDER, family.DECIDER))

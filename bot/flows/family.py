@@ -4,11 +4,15 @@ lasts, the commands marked `for_relative` run for the relative."""
 
 from __future__ import annotations
 
-from bot.dialogs.core import Context, Reply, command, option, reply
-from bot.dialogs.parse import parse_ref
-from bot.errors import NotFound
-from bot.flows.common import person_arg
+import re
+
+from bot.dialogs.core import Context, Input, Reply, command, option, reply, step
+from bot.dialogs.parse import is_yes, parse_ref
+from bot.errors import DomainError, NotFound
+from bot.flows.common import person_arg, reason_step
+from bot.flows.decisions import Decider
 from bot.i18n import T
+from bot.services.family import CODE_LIFETIME
 from bot.services.people import NAME_MAX
 
 ME = ("me", "我", "自己", "本人")
@@ -26,7 +30,7 @@ async def family(ctx: Context, args: str) -> list[Reply]:
     action = words[0].lower() if words else ""
     if action in ("add", "添加"):
         code = await ctx.services.family.offer(ctx.actor.person_id)
-        return [reply("family.code", code=code)]
+        return [reply("family.code", code=code, hours=int(CODE_LIFETIME.total_seconds() // 3600))]
     if action in ("accept", "接受"):
         if len(words) != 2:
             return [reply("family.usage")]
@@ -63,25 +67,98 @@ async def _list(ctx: Context) -> list[Reply]:
 
 
 async def _link(ctx: Context, words: list[str]) -> list[Reply]:
-    """/family link MEMBER RELATIVE — a worker links a member to a relative without a phone;
-    a relative not yet known is registered as a resident of the worker's community."""
+    """/family link MEMBER RELATIVE — a worker links a member to a relative without a chat of
+    their own: a member of the community, else an elder of the roster (by name or `E12`), else,
+    once the worker says yes, a resident registered now."""
     if not ctx.actor.at_least("worker"):
         return [reply("error.need_worker")]
     if len(words) != 2 or len(words[1]) > NAME_MAX:
         return [reply("family.link_usage")]
     # The member may live anywhere (a grandson in another community): found by handle too.
     member = await person_arg(ctx, words[0], lambda ref: f"/family link {ref} {words[1]}", anyone_by_handle=True)
-    try:
-        relative_id: int | None = (await person_arg(
-            ctx, words[1], lambda ref: f"/family link #{member.person_id} {ref}")).person_id
-    except NotFound:
-        relative_id = None  # nobody of that name in the community yet: registered now
-    link = await ctx.services.family.link(
-        ctx.actor.person_id, ctx.community_id, member.person_id, relative_id,
-        new_name=None if relative_id else words[1],
-    )
-    key = "family.linked" if relative_id else "family.linked_new"
+    name = words[1]
+    elder = re.fullmatch(r"[Ee]\d{1,9}", name) is not None
+    if not elder:
+        try:
+            relative = await person_arg(ctx, name, lambda ref: f"/family link #{member.person_id} {ref}")
+        except NotFound:
+            relative = None  # not a member: an elder of the roster, or someone new
+        if relative is not None:
+            return await _linked(ctx, member.person_id, relative.person_id)
+    elders = await ctx.services.family.elders_named(ctx.community_id, name)
+    if len(elders) == 1:
+        return await _linked(ctx, member.person_id, None, elder_id=elders[0][0])
+    if elders:
+        return [reply("family.which_elder", *(
+            option(f"/family link #{member.person_id} E{eid}", "family.elder_option", id=f"E{eid}", name=ename,
+                   year=year) for eid, ename, year in elders), name=name)]
+    if elder:
+        return [reply("visits.error.no_elder", ref=name.upper())]
+    ctx.goto("family_link", "register", member=member.person_id, member_name=member.name, name=name)
+    return [_ask_register(ctx)]
+
+
+def _ask_register(ctx: Context) -> Reply:
+    return reply("family.ask_register", option("yes", "family.register_yes"), option("/cancel", "redeem.confirm_no"),
+                 columns=2, name=ctx.data["name"], member=ctx.data["member_name"])
+
+
+@step("family_link", "register")
+async def link_register(ctx: Context, inp: Input) -> list[Reply]:
+    if not (inp.option == "yes" if inp.option else is_yes(inp.text)):
+        return [_ask_register(ctx)]
+    member, name = ctx.data["member"], ctx.data["name"]
+    ctx.finish()
+    return await _linked(ctx, member, None, new_name=name)
+
+
+async def _linked(ctx: Context, member_id: int, relative_id: int | None, *, new_name: str | None = None,
+                  elder_id: int | None = None) -> list[Reply]:
+    link = await ctx.services.family.link(ctx.actor.person_id, ctx.community_id, member_id, relative_id,
+                                          new_name=new_name, elder_id=elder_id)
+    if link.status == "approval":  # a worker's own link: another worker approves
+        key = "family.link_waiting"
+    else:
+        key = "family.linked_new" if new_name else "family.linked"
     return [reply(key, id=f"L{link.id}", member=link.member_name, relative=link.relative_name)]
+
+
+# --- a worker's own family link: another worker decides ---------------------------------------
+
+async def pending_links(ctx: Context) -> list[Reply]:
+    return [
+        Reply(T("family.pending_line", id=f"L{v.id}", member=v.member_name, relative=v.relative_name),
+              (option(f"/approve L{v.id}", "pending.approve"), option(f"/reject L{v.id}", "pending.reject")),
+              columns=2)
+        for v in await ctx.services.family.waiting_links(ctx.actor.person_id, ctx.community_id)
+    ]
+
+
+async def _approve_links(ctx: Context, ids: list[int]) -> list[Reply]:
+    out: list[Reply] = []
+    for i in ids:  # each on its own: one refusal does not hold up the rest
+        try:
+            link = await ctx.services.family.decide_link(ctx.actor.person_id, i, True)
+            out.append(reply("family.link_approved", id=f"L{i}", member=link.member_name,
+                             relative=link.relative_name))
+        except DomainError as exc:
+            out.append(reply(exc.key, **exc.params))
+    return out
+
+
+async def _refuse_link(ctx: Context, link_id: int, reason: str) -> list[Reply]:
+    link = await ctx.services.family.decide_link(ctx.actor.person_id, link_id, False, reason)
+    return [reply("family.link_refused", id=f"L{link_id}", member=link.member_name)]
+
+
+_ask_link_reason = reason_step("family_link", "family.ask_reason", "L", _refuse_link)
+
+
+async def _reject_link(ctx: Context, link_id: int, reason: str) -> list[Reply]:
+    return await _refuse_link(ctx, link_id, reason) if reason else _ask_link_reason(ctx, link_id)
+
+
+DECIDER = Decider("L", _approve_links, _reject_link, pending=pending_links)  # /approve L5
 
 
 @command("as", role=None, help_key="help.as", aliases=("代办",), for_relative=True)

@@ -286,7 +286,10 @@ def _posted(outcome: Outcome) -> Reply:
     r = outcome.request
     if not outcome.changed:
         return reply("request.already_posted", id=r.ref)
-    key = "request.posted_pool" if r.status == "approval" else f"request.posted_{r.payer}"
+    if r.status == "approval":  # the pool's or, asked by a worker for a member, a second worker's
+        key = "request.posted_pool" if r.payer == "pool" else "request.posted_second"
+    else:
+        key = f"request.posted_{r.payer}"
     return reply(key, id=r.ref, points=r.held)
 
 
@@ -420,6 +423,8 @@ async def accept(ctx: Context, args: str) -> list[Reply]:
     r = outcome.request
     if not outcome.changed:
         return [reply("accept.already", id=r.ref)]
+    if r.status == "done":  # a worker's confirmation for the member: a second worker approves
+        return [reply("accept.waiting_second", id=r.ref, name=r.requester_name)]
     if r.status == "confirmed":
         return [reply("accept.done_community", id=r.ref, name=r.taker_name)]
     return [reply("accept.done", id=r.ref, name=r.taker_name, points=r.paid, hours=hours(r.done_minutes or 0))]
@@ -452,9 +457,10 @@ async def pending_requests(ctx: Context) -> list[Reply]:
     out = []
     mark = await deadline_marker(ctx)
     for v in await ctx.services.requests.waiting(ctx.actor.person_id, ctx.community_id):
-        if v.status == "approval":
+        if v.status == "approval" or v.accepted_by_id:
             options = (option(f"/approve {v.ref}", "pending.approve"), option(f"/reject {v.ref}", "pending.reject"))
-            key = "requests.pending_pool"
+            key = ("requests.pending_second" if v.accepted_by_id else
+                   "requests.pending_pool" if v.payer == "pool" else "requests.pending_own")
         else:
             options = (option(f"/settle {v.ref}", "requests.settle_option"),)
             key = "requests.pending_dispute" if v.status == "disputed" else "requests.pending_unanswered"
@@ -468,10 +474,20 @@ async def _grant_requests(ctx: Context, ids: list[int]) -> list[Reply]:
     out: list[Reply] = []
     for i in ids:  # each on its own: one refusal does not hold up the rest
         try:
-            out.extend(await grant(ctx, f"Q{i}"))
+            out.append(_approved(ctx, await ctx.services.requests.approve(ctx.actor.person_id, i)))
         except DomainError as exc:
             out.append(reply(exc.key, **exc.params))
     return out
+
+
+def _approved(ctx: Context, outcome: Outcome) -> Reply:
+    """What /approve Q7 did: paid after a second worker agreed, or opened for volunteers."""
+    r = outcome.request
+    if r.status == "paid" and outcome.changed:
+        return reply("accept.done", id=r.ref, name=r.taker_name, points=r.paid, hours=hours(r.done_minutes or 0))
+    if r.payer == "own" and outcome.changed:
+        return reply("grant.done_own", id=r.ref, name=r.requester_name, points=r.held)
+    return reply("grant.done" if outcome.changed else "grant.already", id=r.ref, points=r.held)
 
 
 async def _refuse_request_ref(ctx: Context, request_id: int, reason: str) -> list[Reply]:
@@ -503,7 +519,7 @@ async def refuse(ctx: Context, args: str) -> list[Reply]:
 
 
 async def _refuse(ctx: Context, request_id: int, reason: str) -> list[Reply]:
-    outcome = await ctx.services.requests.refuse_pool(ctx.actor.person_id, request_id, reason)
+    outcome = await ctx.services.requests.refuse(ctx.actor.person_id, request_id, reason)
     return [reply("refuse.done" if outcome.changed else "refuse.already", id=outcome.request.ref)]
 
 

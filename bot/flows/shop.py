@@ -191,7 +191,7 @@ async def cancel_order(ctx: Context, args: str) -> list[Reply]:
     redemption_id = parse_ref(args, "R") if args.strip() else None
     if redemption_id is None:
         return [reply("cancel_order.usage")]
-    outcome = await ctx.services.shop.cancel(ctx.actor.person_id, redemption_id)
+    outcome = await ctx.services.shop.cancel(ctx.actor.person_id, redemption_id, proxy_id=ctx.actor.acting_by)
     r = outcome.redemption
     key = "cancel_order.done" if outcome.changed else "cancel_order.already"
     return [reply(key, id=f"R{r.id}", name=r.item_name, total=r.total)]

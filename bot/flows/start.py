@@ -79,7 +79,7 @@ BRIEF = {
     "resident": ("volunteer", "balance", "history", "shop", "top", "lang"),
     "volunteer": ("log", "mylogs", "balance", "history", "shop", "orders", "visits", "top"),
     "worker": ("pending", "approve", "reject", "record", "event", "invite", "confirm", "pickup", "visits", "report"),
-    "admin": ("newcommunity", "appoint", "community"),
+    "admin": ("newcommunity", "appoint", "unappoint", "community"),
 }
 
 
@@ -222,3 +222,15 @@ async def appoint(ctx: Context, args: str) -> list[Reply]:
     await ctx.services.people.appoint_worker(ctx.actor.person_id, ctx.community_id, person.person_id, tell=True)
     community = await ctx.services.people.community_name(ctx.community_id)
     return [reply("appoint.done", name=person.name, community=community)]
+
+
+@command("unappoint", role=None, admin_only=True, help_key="help.unappoint", aliases=("免职",))
+async def unappoint(ctx: Context, args: str) -> list[Reply]:
+    """Ends a worker's role in the community the admin acts in now, and the family links the
+    worker made for themselves under it."""
+    if not args.strip():
+        return [reply("unappoint.usage")]
+    person = await person_arg(ctx, args, lambda ref: f"/unappoint {ref}")
+    links = await ctx.services.people.unappoint_worker(ctx.actor.person_id, ctx.community_id, person.person_id)
+    community = await ctx.services.people.community_name(ctx.community_id)
+    return [reply("unappoint.done", name=person.name, community=community, links=links)]

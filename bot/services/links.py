@@ -21,11 +21,14 @@ from bot.db import Database
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.services.access import RANK, get_person
 from bot.services.audit import audit
+from bot.services.guesses import Guesses
 from bot.services.people import new_code
-from models import Account, Base, Download, Identity, LinkCode, Membership, Notification, Transfer
+from models import Account, AuditEntry, Base, Download, Identity, LinkCode, Membership, Notification, Transfer
 
 LIFETIME = timedelta(minutes=10)
 CODE_LENGTH = 6
+# 32^6 codes live 10 minutes: guessing one is hopeless only while wrong tries are few.
+GUESSES = Guesses("identity.wrong_code", "link.locked", "link.bad_code_left")
 # References to a person that linking carries over, so they are not "activity" of their own.
 CARRIED = {("identities", "person_id"), ("memberships", "person_id"), ("accounts", "person_id"),
            ("notifications", "person_id"), ("link_codes", "person_id"), ("downloads", "person_id")}
@@ -63,6 +66,11 @@ class LinksService:
     def link(self, identity_id: int, code: str) -> Linked:
         """Join the identity typing `code` to the person who made it."""
         code = (code or "").strip().upper()
+        with self.db.read() as session:
+            person_id = session.scalar(select(Identity.person_id).where(Identity.id == identity_id))
+            if person_id is None:
+                raise NotFound("link.bad_code")
+            GUESSES.check(session, self.clock, person_id)
 
         def work(session: Session) -> Linked:
             now = self.clock.now()
@@ -91,7 +99,12 @@ class LinksService:
                 select(Identity.channel).where(Identity.person_id == keep)))))
             return Linked(keep, person.display_name, channels)
 
-        return self.db.transaction(work)
+        try:
+            return self.db.transaction(work)
+        except NotFound as exc:
+            if exc.key != "link.bad_code":
+                raise
+            raise GUESSES.wrong(self.db, self.clock, person_id, code) from None
 
 
 def has_activity(session: Session, person_id: int) -> bool:
@@ -101,7 +114,10 @@ def has_activity(session: Session, person_id: int) -> bool:
         for fk in table.foreign_keys:
             if fk.column.table.name != "people" or (table.name, fk.parent.name) in CARRIED:
                 continue
-            if session.scalar(select(exists().where(fk.parent == person_id))):
+            where = [fk.parent == person_id]
+            if fk.parent is AuditEntry.__table__.c.actor_id:  # a mistyped code is not activity
+                where.append(AuditEntry.action != GUESSES.action)
+            if session.scalar(select(exists().where(*where))):
                 return True
     accounts = select(Account.id).where(Account.person_id == person_id)
     if session.scalar(select(exists().where(Account.person_id == person_id, or_(Account.posted != 0, Account.pending != 0)))):
@@ -131,6 +147,8 @@ def _merge(session: Session, keep: int, fold: int) -> None:
             account.person_id = keep
     session.execute(update(Notification).where(Notification.person_id == fold).values(person_id=keep))
     session.execute(update(Download).where(Download.person_id == fold).values(person_id=keep))
+    session.execute(update(AuditEntry).where(AuditEntry.actor_id == fold, AuditEntry.action == GUESSES.action)
+                    .values(actor_id=keep))  # the same person's mistyped codes
     session.execute(delete(LinkCode).where(LinkCode.person_id == fold))
     survivor.real_name = survivor.real_name or folded.real_name
     survivor.phone = survivor.phone or folded.phone

@@ -399,6 +399,30 @@ class PeopleService:
 
         return self.db.transaction(work)
 
+    def unappoint_worker(self, actor_id: int, community_id: int, person_id: int) -> int:
+        """Admins end a worker's role: they stay a member (a volunteer when registered, else a
+        resident), are told, and the family links made under the role end with it. Returns how
+        many links ended."""
+        from bot.services.family import end_role_links  # family builds on people: imported late
+
+        def work(session: Session) -> int:
+            require_admin(session, actor_id)
+            membership = self._membership(session, person_id, community_id)
+            person = get_person(session, person_id)
+            if membership is None or membership.role != "worker":
+                raise InvalidInput("error.not_a_worker", name=person.display_name)
+            registered = bool(person.real_name and person.phone)
+            membership.role, membership.confirmed = ("volunteer" if registered else "resident"), True
+            membership.away_since = None
+            ended = end_role_links(session, self.clock, actor_id, person_id, community_id)
+            community = session.get(Community, community_id)
+            audit(session, self.clock, "worker.unappoint", actor_id, community_id, "person", person_id,
+                  {"links_ended": ended})
+            notify(session, self.clock, person_id, "notify.unappointed", community=community.name)
+            return ended
+
+        return self.db.transaction(work)
+
     def switch_community(self, person_id: int, name: str) -> Community:
         """Act in another community: one the person belongs to, or any for an admin."""
 

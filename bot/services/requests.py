@@ -29,7 +29,7 @@ from bot.services.access import check_role, effective_role, require_role, role_i
 from bot.services.hours import HoursService, check_minutes, points_for
 from bot.services.ledger import Ledger, Ref
 from bot.services.deadlines import WAITING_SOURCES, Item
-from bot.services.family import may_act_for
+from bot.services.family import proxy_role, tell_of_proxy, why_not
 from bot.services.notify import notify, notify_workers
 from bot.services.reports import Column, Sheet
 from bot.settings import Settings
@@ -95,6 +95,7 @@ class RequestView:
     created_at: datetime
     done_at: datetime | None
     disputed_at: datetime | None
+    accepted_by_id: int | None = None  # a worker's confirmation waiting for a second worker
 
     @property
     def ref(self) -> str:
@@ -106,7 +107,7 @@ class RequestView:
         if self.status == "disputed" and self.disputed_at is not None:
             return self.disputed_at
         if self.status == "done" and self.done_at is not None:
-            return self.done_at + timedelta(days=ANSWER_DAYS)
+            return self.done_at if self.accepted_by_id else self.done_at + timedelta(days=ANSWER_DAYS)
         return self.created_at
 
     @property
@@ -172,16 +173,17 @@ class RequestsService:
                             new.requester_id, new.poster_id, new.category_id):
                         raise IdempotencyConflict(key=new.request_key)
                     return Outcome(_view(session, found.id, new.poster_id), changed=False)
+            proxy = None
             if new.poster_id == new.requester_id:
                 require_role(session, new.poster_id, new.community_id, "resident")
             else:
                 # A linked family member acting for the relative (`/as NAME`), or a worker for a
-                # member without a phone: both people are recorded.
+                # member without a chat of their own: both people are recorded.
                 if role_in(session, new.requester_id, new.community_id) is None:
                     raise NotFound("error.no_person")
-                if not (may_act_for(session, new.poster_id, new.requester_id)
-                        or role_in(session, new.poster_id, new.community_id) == "worker"):
-                    raise NotAllowed("error.need_worker")
+                proxy = proxy_role(session, new.poster_id, new.requester_id)
+                if proxy is None:
+                    raise why_not(session, new.poster_id, new.requester_id)
             community = session.get(Community, new.community_id)
             today = _today(self.clock, community)
             if not today <= new.service_date <= today + timedelta(days=MAX_DAYS_AHEAD):
@@ -194,12 +196,15 @@ class RequestsService:
                 if grid is None or grid.community_id != new.community_id:
                     raise InvalidInput("error.request_bad_grid")
             held = 0 if new.payer == "community" else points_for(new.minutes, category.points_per_hour)
+            # A worker spending a member's points waits for a second worker (the points are held
+            # meanwhile), as a pool request does.
+            second = new.payer == "pool" or (proxy == "worker" and new.payer == "own" and held > 0)
             r = ServiceRequest(
                 community_id=new.community_id, requester_id=new.requester_id, poster_id=new.poster_id,
                 category_id=new.category_id, service_date=new.service_date, slot=new.slot, minutes=new.minutes,
                 note=note, grid_id=new.grid_id, address=address or None, payer=new.payer,
                 points_per_hour=category.points_per_hour, held=held,
-                status="approval" if new.payer == "pool" else "open", request_key=new.request_key,
+                status="approval" if second else "open", request_key=new.request_key,
                 created_at=self.clock.now(),
             )
             session.add(r)
@@ -215,7 +220,11 @@ class RequestsService:
                 notify_workers(session, self.clock, r.community_id, "requests.notify.needs_pool",
                                      coalesce="pending_requests", exclude=new.poster_id)
             session.flush()
-            return Outcome(_view(session, r.id, new.poster_id), changed=True)
+            view = _view(session, r.id, new.poster_id)
+            if proxy is not None:
+                tell_of_proxy(session, self.clock, "request", new.poster_id, new.requester_id, r.community_id,
+                              ("request", r.id), id=view.ref, category=view.category, points=held)
+            return Outcome(view, changed=True)
 
         return self.db.transaction(work)
 
@@ -227,6 +236,12 @@ class RequestsService:
             if not self._claim(session, r, ("approval",), status="open", pool_decided_by_id=worker_id,
                                      pool_decided_at=self.clock.now()):
                 return self._already(session, r.id, worker_id, "open")
+            if r.payer == "own":  # a worker's request for a member: held when posted
+                audit(session, self.clock, "proxy.approve", worker_id, r.community_id, "request", r.id,
+                      {"for": r.requester_id, "by": r.poster_id, "held": r.held})
+                view = _view(session, r.id, worker_id)
+                self._tell_requester(session, view, "requests.notify.second_approved")
+                return Outcome(view, changed=True)
             hold = self.ledger.hold(
                 session, community_id=r.community_id, person_id=r.requester_id, amount=r.held,
                 key=request_key(r, "hold"), ref=Ref("request", r.id), counterparty="services", kind="service",
@@ -251,6 +266,9 @@ class RequestsService:
             if not self._claim(session, r, ("approval",), status="refused", pool_decided_by_id=worker_id,
                                      pool_decided_at=now, reason=reason, closed_at=now):
                 return self._already(session, r.id, worker_id, "refused")
+            if r.hold_transfer_id is not None:  # a worker's request for a member: their points go back
+                self.ledger.void(session, pending_id=r.hold_transfer_id, key=request_key(r, "void"),
+                                 actor_id=worker_id)
             view = _view(session, r.id, worker_id)
             self._tell_requester(session, view, "requests.notify.pool_refused", reason=reason)
             return Outcome(view, changed=True)
@@ -320,6 +338,9 @@ class RequestsService:
             if taker is not None:
                 notify(session, self.clock, taker, "requests.notify.cancelled", id=view.ref,
                              category=view.category, date=view.service_date.isoformat())
+            if actor_id != r.requester_id:  # called off for them: they and their family hear who did
+                tell_of_proxy(session, self.clock, "cancel_request", actor_id, r.requester_id, r.community_id,
+                              ("request", r.id), id=view.ref, category=view.category)
             return Outcome(view, changed=True)
 
         return self.db.transaction(work)
@@ -397,6 +418,8 @@ class RequestsService:
                 raise NotAllowed("error.request_own_work")
             if topup and (r.payer == "community" or (r.payer == "own") != (party == "requester")):
                 raise NotAllowed("error.request_topup_who")
+            if r.payer == "own" and party == "worker":
+                return self._accept_for(session, actor_id, r)
             if r.payer == "community":
                 if not self._claim(session, r, ("done",), status="confirmed", decided_by_id=actor_id,
                                          closed_at=self.clock.now()):
@@ -416,6 +439,92 @@ class RequestsService:
             self._pay(session, r, amount, actor_id)
             view = _view(session, r.id, actor_id)
             notify(session, self.clock, r.taker_id, "requests.notify.paid", id=view.ref, points=amount)
+            if actor_id != r.requester_id:  # family confirming for their relative
+                tell_of_proxy(session, self.clock, "accept", actor_id, r.requester_id, r.community_id,
+                              ("request", r.id), id=view.ref, points=amount)
+            return Outcome(view, changed=True)
+
+        return self.db.transaction(work)
+
+    def _accept_for(self, session: Session, worker_id: int, r: ServiceRequest) -> Outcome:
+        """A worker confirms the work for the requester, whose own points pay: nothing moves until
+        a second worker approves (`approve_acceptance`). The worker who asked for the member does
+        not confirm it."""
+        if worker_id == r.poster_id:
+            raise NotAllowed("error.own_proxy_action")
+        if not self._claim(session, r, ("done",), when_unaccepted=True, accepted_by_id=worker_id):
+            view = _view(session, r.id, worker_id)
+            if view.status == "done" and view.accepted_by_id == worker_id:
+                return Outcome(view, changed=False)
+            if view.status == "done":
+                raise AlreadyDecided("error.request_accepted_already", id=view.ref)
+            return self._already(session, r.id, worker_id, "paid", "error.request_not_done")
+        view = _view(session, r.id, worker_id)
+        points = min(view.earned, view.held)
+        notify_workers(session, self.clock, r.community_id, "requests.notify.needs_second",
+                       coalesce="pending_requests", exclude=worker_id, id=view.ref)
+        tell_of_proxy(session, self.clock, "accept", worker_id, r.requester_id, r.community_id,
+                      ("request", r.id), id=view.ref, points=points)
+        return Outcome(view, changed=True)
+
+    def approve(self, worker_id: int, request_id: int) -> Outcome:
+        """`/approve Q7`: a worker's confirmation waiting for a second worker, or a request
+        waiting to be granted (the pool, or a worker's request for a member)."""
+        with self.db.read() as session:
+            r = self._load(session, request_id)
+            second = r.status == "done" and r.accepted_by_id is not None
+        return self.approve_acceptance(worker_id, request_id) if second else self.approve_pool(worker_id, request_id)
+
+    def refuse(self, worker_id: int, request_id: int, reason: str) -> Outcome:
+        """`/reject Q7`: the counterpart of `approve`."""
+        with self.db.read() as session:
+            r = self._load(session, request_id)
+            second = r.status == "done" and r.accepted_by_id is not None
+        return self.refuse_acceptance(worker_id, request_id, reason) if second else self.refuse_pool(
+            worker_id, request_id, reason)
+
+    def approve_acceptance(self, worker_id: int, request_id: int) -> Outcome:
+        """The second worker agrees with another worker's confirmation: the request pays as the
+        requester's own confirmation would (up to the hold, no top-up)."""
+
+        def work(session: Session) -> Outcome:
+            r = self._as_worker(session, worker_id, request_id)
+            if r.status != "done" or r.accepted_by_id is None:
+                return self._already(session, r.id, worker_id, "paid", "error.request_not_done")
+            if worker_id == r.accepted_by_id:
+                raise NotAllowed("error.own_proxy_action")
+            if worker_id in (r.taker_id, r.requester_id):
+                raise NotAllowed("error.request_own_settle")
+            amount = min(points_for(r.done_minutes or 0, r.points_per_hour), r.held)
+            if not self._claim(session, r, ("done",), when_accepted_by=r.accepted_by_id, status="paid",
+                               decided_by_id=worker_id, paid=amount, closed_at=self.clock.now()):
+                return self._already(session, r.id, worker_id, "paid", "error.request_not_done")
+            self._pay(session, r, amount, worker_id)
+            audit(session, self.clock, "proxy.approve", worker_id, r.community_id, "request", r.id,
+                  {"for": r.requester_id, "by": r.accepted_by_id, "paid": amount})
+            view = _view(session, r.id, worker_id)
+            notify(session, self.clock, r.taker_id, "requests.notify.paid", id=view.ref, points=amount)
+            self._tell_requester(session, view, "requests.notify.paid_for", points=amount)
+            return Outcome(view, changed=True)
+
+        return self.db.transaction(work)
+
+    def refuse_acceptance(self, worker_id: int, request_id: int, reason: str) -> Outcome:
+        """The second worker does not agree: the request waits for the requester's side again."""
+        reason = _reason(reason)
+
+        def work(session: Session) -> Outcome:
+            r = self._as_worker(session, worker_id, request_id)
+            accepted_by = r.accepted_by_id
+            if worker_id == accepted_by:
+                raise NotAllowed("error.own_proxy_action")
+            if accepted_by is None or not self._claim(session, r, ("done",), when_accepted_by=accepted_by,
+                                                      accepted_by_id=None):
+                raise AlreadyDecided("error.request_not_waiting", id=f"Q{r.id}")
+            audit(session, self.clock, "proxy.refuse", worker_id, r.community_id, "request", r.id,
+                  {"for": r.requester_id, "by": accepted_by, "reason": reason})
+            view = _view(session, r.id, worker_id)
+            notify(session, self.clock, accepted_by, "requests.notify.second_refused", id=view.ref, reason=reason)
             return Outcome(view, changed=True)
 
         return self.db.transaction(work)
@@ -425,7 +534,7 @@ class RequestsService:
 
         def work(session: Session) -> Outcome:
             r = self._load(session, request_id)
-            if self._requester_or_worker(session, actor_id, r) != "requester":
+            if self._requester_or_worker(session, actor_id, r) != "requester" and actor_id != r.poster_id:
                 raise NotAllowed("error.request_not_requester", id=f"Q{r.id}")
             if not self._claim(session, r, ("done",), status="disputed", reason=reason,
                                      disputed_at=self.clock.now()):
@@ -434,6 +543,9 @@ class RequestsService:
             notify_workers(session, self.clock, r.community_id, "requests.notify.disputed",
                                  coalesce="pending_requests", exclude=r.taker_id, id=view.ref, reason=reason)
             notify(session, self.clock, r.taker_id, "requests.notify.disputed_taker", id=view.ref, reason=reason)
+            if actor_id != r.requester_id:
+                tell_of_proxy(session, self.clock, "dispute", actor_id, r.requester_id, r.community_id,
+                              ("request", r.id), id=view.ref, reason=reason)
             return Outcome(view, changed=True)
 
         return self.db.transaction(work)
@@ -694,7 +806,8 @@ class RequestsService:
 
     def _pool_request(self, session: Session, worker_id: int, request_id: int) -> ServiceRequest:
         r = self._as_worker(session, worker_id, request_id)
-        if r.payer != "pool":
+        # Own points wait for a worker only when a worker asked for the member.
+        if r.payer != "pool" and not (r.payer == "own" and (r.status == "approval" or r.pool_decided_by_id)):
             raise InvalidInput("error.request_not_pool", id=f"Q{r.id}")
         if worker_id in (r.requester_id, r.poster_id):
             raise NotAllowed("error.request_own_settle")
@@ -704,22 +817,30 @@ class RequestsService:
         """'requester' for the person it is for, whoever posted it for them and their linked
         family members; 'worker' for a worker of its community (or an admin); anyone else is
         refused."""
-        if actor_id in (r.requester_id, r.poster_id):
+        if actor_id == r.requester_id:
+            return "requester"
+        family = proxy_role(session, actor_id, r.requester_id) == "family"
+        if family:  # whoever posted it as family, or other family acting for the requester
             return "requester"
         person = session.get(Person, actor_id)
         if person is not None and (person.is_admin or role_in(session, actor_id, r.community_id) == "worker"):
-            return "worker"
-        if may_act_for(session, actor_id, r.requester_id):
+            return "worker"  # a worker who posted it for the member is a worker here too
+        if actor_id == r.poster_id:
             return "requester"
         raise NotAllowed("error.request_not_requester", id=f"Q{r.id}")
 
     def _claim(self, session: Session, r: ServiceRequest, states: tuple[str, ...], *,
-                     when_taker: int | None = None, **values: object) -> bool:
+                     when_taker: int | None = None, when_unaccepted: bool = False,
+                     when_accepted_by: int | None = None, **values: object) -> bool:
         """Move the request out of `states` with one guarded UPDATE; False when it was not in
         them (someone else moved it first)."""
         stmt = update(ServiceRequest).where(ServiceRequest.id == r.id, ServiceRequest.status.in_(states))
         if when_taker is not None:
             stmt = stmt.where(ServiceRequest.taker_id == when_taker)
+        if when_unaccepted:
+            stmt = stmt.where(ServiceRequest.accepted_by_id.is_(None))
+        if when_accepted_by is not None:
+            stmt = stmt.where(ServiceRequest.accepted_by_id == when_accepted_by)
         return (session.execute(stmt.values(**values).execution_options(**_SYNC))).rowcount == 1
 
     def _already(self, session: Session, request_id: int, viewer_id: int, wanted: str,
@@ -744,7 +865,8 @@ def waiting_for_workers(session: Session, community_id: int, now: datetime) -> l
     return _views(session, _VIEW.where(
         ServiceRequest.community_id == community_id,
         or_(ServiceRequest.status.in_(("approval", "disputed")),
-            and_(ServiceRequest.status == "done", ServiceRequest.done_at <= late)),
+            and_(ServiceRequest.status == "done",
+                 or_(ServiceRequest.done_at <= late, ServiceRequest.accepted_by_id.is_not(None)))),
     ).order_by(ServiceRequest.created_at, ServiceRequest.id), address=True)
 
 
@@ -815,7 +937,7 @@ _VIEW = (
            ServiceRequest.payer, ServiceRequest.held, ServiceRequest.points_per_hour, ServiceRequest.status,
            ServiceRequest.taker_id, _taker.display_name, ServiceRequest.done_minutes, ServiceRequest.paid,
            ServiceRequest.service_log_id, ServiceRequest.reason, ServiceRequest.created_at, ServiceRequest.done_at,
-           ServiceRequest.disputed_at)
+           ServiceRequest.disputed_at, ServiceRequest.accepted_by_id)
     .join(_requester, _requester.id == ServiceRequest.requester_id)
     .join(ServiceCategory, ServiceCategory.id == ServiceRequest.category_id)
     .outerjoin(Grid, Grid.id == ServiceRequest.grid_id)

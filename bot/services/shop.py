@@ -27,7 +27,7 @@ from bot.errors import (
 from bot.i18n import T
 from bot.services.access import require_role
 from bot.services.audit import audit
-from bot.services.family import may_act_for
+from bot.services.family import may_act_for, tell_of_proxy, why_not
 from bot.services.ledger import Ledger, Ref
 from bot.services.notify import notify, notify_workers
 from bot.services.people import CODE_ALPHABET, new_code
@@ -356,7 +356,7 @@ class ShopService:
                     return Outcome(_view(session, found.id), changed=False)
             require_role(session, person_id, community_id, "resident")
             if proxy_id is not None and not may_act_for(session, proxy_id, person_id):
-                raise NotAllowed("error.not_family")
+                raise why_not(session, proxy_id, person_id)
             # The guarded decrement: it takes the row lock, and returns the price read under it.
             taken = (session.execute(
                 update(ShopItem)
@@ -389,12 +389,18 @@ class ShopService:
             session.flush()
             notify_workers(session, self.clock, community_id, "shop.notify.new_redemption",
                                  coalesce="pending_redemptions", exclude=person_id)
-            return Outcome(_view(session, redemption.id), changed=True)
+            view = _view(session, redemption.id)
+            if proxy_id is not None:
+                tell_of_proxy(session, self.clock, "redeem", proxy_id, person_id, community_id,
+                              ("redemption", redemption.id), id=f"R{redemption.id}", item=view.item_name,
+                              quantity=quantity, total=redemption.total)
+            return Outcome(view, changed=True)
 
         return self.db.transaction(work)
 
-    def cancel(self, person_id: int, redemption_id: int) -> Outcome:
-        """The volunteer takes back their own redemption before a worker approved it."""
+    def cancel(self, person_id: int, redemption_id: int, *, proxy_id: int | None = None) -> Outcome:
+        """The volunteer takes back their own redemption before a worker approved it (or
+        `proxy_id`, acting for them: they and their family are told)."""
 
         def work(session: Session) -> Outcome:
             r = session.get(Redemption, redemption_id)
@@ -408,8 +414,13 @@ class ShopService:
             if claimed.rowcount != 1:
                 return self._already(session, redemption_id, "cancelled", "error.cannot_cancel")
             self._release(session, r, person_id, now)
-            self.ledger.void(session, pending_id=r.hold_transfer_id, key=_key(r, "void"), actor_id=person_id)
-            return Outcome(_view(session, redemption_id), changed=True)
+            self.ledger.void(session, pending_id=r.hold_transfer_id, key=_key(r, "void"),
+                             actor_id=proxy_id or person_id)
+            view = _view(session, redemption_id)
+            if proxy_id is not None:
+                tell_of_proxy(session, self.clock, "cancel_order", proxy_id, person_id, r.community_id,
+                              ("redemption", r.id), id=f"R{r.id}", item=view.item_name)
+            return Outcome(view, changed=True)
 
         return self.db.transaction(work)
 
@@ -420,6 +431,8 @@ class ShopService:
 
         def work(session: Session) -> Outcome:
             r = self._decidable(session, worker_id, redemption_id)
+            if r.proxy_id == worker_id:  # four eyes: who redeemed for someone never approves it
+                raise NotAllowed("error.own_proxy_action")
             code = self._free_code(session, r.community_id)
             now = self.clock.now()
             claimed = session.execute(
@@ -489,6 +502,8 @@ class ShopService:
                 raise NotFound("error.bad_pickup_code", code=code)
             if r.person_id == worker_id:
                 raise NotAllowed("error.own_redemption")
+            if r.proxy_id == worker_id:  # nor hands it over
+                raise NotAllowed("error.own_proxy_action")
             now = self.clock.now()
             claimed = session.execute(
                 update(Redemption).where(Redemption.id == r.id, Redemption.status == "approved")

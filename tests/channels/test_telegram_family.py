@@ -47,7 +47,9 @@ async def test_family_expiry_and_move_on_telegram(tg: Telegram, tg_services: Ser
     tg.api.clear()
     await deliver(tg.app.bot, tg_services)
     assert any("取货码" in c.text for c in tg.api.sent("sendMessage", chat_id=grandson.id))
-    assert not tg.api.sent("sendMessage", chat_id=grandma.id)  # the code goes to the one who redeemed
+    # The code goes to the one who redeemed; she is told what was done for her, and by whom.
+    told = [c.text for c in tg.api.sent("sendMessage", chat_id=grandma.id)]
+    assert not any("取货码" in t for t in told) and any("王芳 代 王奶奶 兑换了 食用油" in t for t in told), told
     assert "回到您自己的账户" in texts(await grandson.send("/as me"))
 
     # Expiry: the worker sets it, and the balance says when points expire.

@@ -24,7 +24,8 @@ async def test_member_and_relative_spend_the_same_points_at_once(services: Servi
     grandma = await person(services, "grandma", "王奶奶")
     code = await services.people.create_invite(w.worker, w.community_id, role="resident")
     await services.people.join(grandma, code)
-    await services.family.link(w.worker, w.community_id, w.volunteer, grandma)
+    # She has a chat of her own: her grandson acts for her once she accepted his code.
+    await services.family.accept(grandma, await services.family.offer(w.volunteer))
     rice = await services.shop.add_item(w.worker, w.community_id, "大米", 80, None)
     for round_ in range(ROUNDS):
         await services.db.run(services.db.transaction, lambda s, r=round_: services.ledger.earn(  # 100, then 80 more a round

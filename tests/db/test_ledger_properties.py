@@ -359,9 +359,9 @@ class District:
             await s.people.join(p, code)
             self.people.append(p)
             self.home.append(home)
-        for a in range(0, RESIDENTS, 2):  # a worker of the relative's community links the pair
+        for a in range(0, RESIDENTS, 2):  # the relative accepts the member's family code
             b = a + 1
-            await s.family.link(self.workers[self.home[b]], self.communities[self.home[b]], self.people[a], self.people[b])
+            await s.family.accept(self.people[b], await s.family.offer(self.people[a]))
 
     def key(self) -> str:
         self.steps += 1

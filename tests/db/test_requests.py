@@ -290,7 +290,12 @@ async def test_who_may_do_what(services: Services, w: World) -> None:
         await services.requests.dispute(w.worker, r.id, "x")  # workers settle; they do not dispute
     async with refused(services, NotAllowed, "error.request_not_requester", WRITES):
         await services.requests.accept(helper, r.id)  # the taker cannot confirm their own work
-    assert (await services.requests.accept(w.worker, r.id)).request.paid == 10  # a worker may confirm
+    # A worker may confirm for the requester, but her points pay only once a second worker agrees.
+    waiting = (await services.requests.accept(w.worker, r.id)).request
+    assert (waiting.status, waiting.paid, waiting.accepted_by_id) == ("done", None, w.worker)
+    async with refused(services, NotAllowed, "error.own_proxy_action", WRITES):
+        await services.requests.approve(w.worker, r.id)
+    assert (await services.requests.approve(w.worker2, r.id)).request.paid == 10
 
 
 async def test_a_worker_who_took_a_request_cannot_confirm_or_settle_it(services: Services, w: World) -> None:
@@ -307,11 +312,15 @@ async def test_a_worker_who_took_a_request_cannot_confirm_or_settle_it(services:
 
 
 async def test_a_worker_posts_for_a_member_and_both_are_recorded(services: Services, w: World) -> None:
-    await fund(services, w, w.resident, 50)
-    r = (await services.requests.post(new(w, w.resident, poster=w.worker))).request
-    assert (r.requester_id, r.poster_id) == (w.resident, w.worker)
-    async with refused(services, NotAllowed, "error.need_worker", WRITES):
-        await services.requests.post(new(w, w.resident, poster=w.volunteers[0]))
+    # A member without a chat of their own (registered by a worker as volunteer3's relative).
+    elder = (await services.family.link(w.worker, w.community_id, w.volunteers[2], None, new_name="孙大爷")).relative_id
+    await fund(services, w, elder, 50)
+    r = (await services.requests.post(new(w, elder, poster=w.worker))).request
+    assert (r.requester_id, r.poster_id, r.status) == (elder, w.worker, "approval")  # a second worker opens it
+    async with refused(services, NotAllowed, "error.not_family", WRITES):
+        await services.requests.post(new(w, elder, poster=w.volunteers[0]))
+    async with refused(services, NotAllowed, "error.proxy_own_chat", WRITES):  # she asks herself
+        await services.requests.post(new(w, w.resident, poster=w.worker))
 
 
 async def test_bad_input_is_refused_and_writes_nothing(services: Services, w: World) -> None:

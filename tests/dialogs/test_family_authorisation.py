@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from bot.services import Services
 from models import ActingFor, AuditEntry, Community, CommunityMove, FamilyLink, Transfer
-from tests.world import World, person
+from tests.world import World
 
-# volunteer1 is linked to 王奶奶 (a resident of 幸福社区); volunteer2 has a family of their own
+# volunteer1 is linked to 王奶奶 (a resident of 幸福社区 without a chat of her own); volunteer2 has a family of their own
 # (linked to resident1); 和谐社区's worker is otherworker; volunteer3 has asked to move (M1).
 WHO = ("volunteer1", "volunteer2", "resident1", "worker1", "otherworker", "admin")
 MATRIX = {
@@ -41,11 +41,13 @@ async def _snapshot(services: Services) -> tuple:
 @pytest.mark.parametrize("who", WHO)
 @pytest.mark.parametrize("action", list(MATRIX))
 async def test_family_move_and_expiry_actions(services: Services, world: World, chat, who: str, action: str) -> None:  # noqa: ANN001
-    grandma = await person(services, "grandma", "王奶奶")
-    code = await services.people.create_invite(world.worker, world.community_id, role="resident")
-    await services.people.join(grandma, code)
-    await services.family.link(world.worker, world.community_id, world.volunteer, grandma)  # L1
-    await services.family.link(world.worker, world.community_id, world.volunteers[1], world.resident)
+    # 王奶奶 has no chat of her own (a worker registered her); 李爷爷 is on both elder rosters.
+    await services.family.link(world.worker, world.community_id, world.volunteer, None, new_name="王奶奶")  # L1
+    code = await services.family.offer(world.volunteers[1])  # a family of their own, with resident1
+    await services.family.accept(world.resident, code)
+    for worker, community in ((world.worker, world.community_id), (world.other_worker, world.other_community_id)):
+        await services.visits.roster.add_elder(worker, community, {
+            "name": "李爷爷", "birth_year": "1940", "address": "1栋101", "lives_alone": "否"})
     await services.moves.request(world.volunteers[2], world.community_id, "和谐社区")  # M1
     if who == "admin":
         await chat("admin").say("/community 幸福社区")

@@ -96,16 +96,16 @@ async def test_wrong_expired_same_channel_and_self(services: Services, world: Wo
     assert other_console.keys() == ["link.other_channel"]
     wechat = Chat(dialogs, "oLate", channel="wechat")
     await wechat.say("/link ZZZZZZ")
-    assert wechat.keys() == ["link.bad_code"]
+    assert wechat.keys() == ["link.bad_code_left"]
     clock.advance(minutes=11)
     before = await counts(services)
     await wechat.say(f"/link {code.lower()}")
-    assert wechat.keys() == ["link.bad_code"]
+    assert wechat.keys() == ["link.bad_code_left"]
     assert await counts(services) == before
     # A new code replaces the old one.
     first = code_of(await me.say("/link"))
     second = code_of(await me.say("/link"))
     await wechat.say(f"/link {first}")
-    assert first != second and wechat.keys() == ["link.bad_code"]
+    assert first != second and wechat.keys() == ["link.bad_code_left"]
     await wechat.say(f"/link {second}")
     assert wechat.keys() == ["link.done"]

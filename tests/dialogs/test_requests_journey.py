@@ -138,17 +138,25 @@ async def test_usage_and_refusals_in_both_languages(services: Services, world: W
 
 
 async def test_a_worker_asks_for_a_member_and_both_are_recorded(services: Services, world: World, chat) -> None:  # noqa: ANN001
-    await fund(services, world, world.resident, 50)
-    worker, helper = chat("worker1"), chat("volunteer1")
-    assert "用法：/request_for" in await worker.say("/request_for resident1")
-    assert "已冻结 20 分" in await worker.say("/request_for resident1 助洁 2h 11-21 上午 擦窗户 地址：2栋101")
+    # 孙大爷 has no chat of his own: a worker registers him as volunteer3's relative.
+    worker, worker2, helper = chat("worker1"), chat("worker2"), chat("volunteer1")
+    await worker.say("/family link volunteer3 孙大爷")
+    await worker.say("1")
+    [grandpa] = await services.people.people_named(world.community_id, "孙大爷")
+    await fund(services, world, grandpa.person_id, 50)
+    assert "用法：/request_for" in await worker.say("/request_for 孙大爷")
+    assert "已冻结 20 分" in await worker.say("/request_for 孙大爷 助洁 2h 11-21 上午 擦窗户 地址：2栋101")
     view = await services.requests.get(world.worker, 1)
-    assert (view.requester_id, view.poster_id, view.address) == (world.resident, world.worker, "2栋101")
-    assert await account(services, world.community_id, world.resident) == (50, 20)
-    assert "社区工作者" in await helper.say("/request_for resident1 助洁 2h 11-21")
+    assert (view.requester_id, view.poster_id, view.address) == (grandpa.person_id, world.worker, "2栋101")
+    assert await account(services, world.community_id, grandpa.person_id) == (50, 20)
+    assert "社区工作者" in await helper.say("/request_for 孙大爷 助洁 2h 11-21")
+    # A member with a chat of their own asks themselves.
+    assert "自己使用聊天" in await worker.say("/request_for resident1 助洁 2h 11-21")
+    await worker2.say("/approve Q1")  # his points: a second worker opens it
     await helper.say("/take Q1")
     await helper.say("/done Q1 2h")
-    assert "已支付 20 分" in await worker.say("/accept Q1")  # whoever asked for them confirms
+    assert "另一位社区工作者批准" in await worker2.say("/accept Q1")
+    assert "已支付 20 分" in await worker.say("/approve Q1")  # two workers agreed
 
 
 async def test_reject_q_refuses_the_pool_and_asks_for_a_reason(services: Services, world: World, chat) -> None:  # noqa: ANN001
@@ -171,6 +179,7 @@ async def test_a_redelivered_update_posts_once(services: Services, world: World,
 async def test_a_family_member_asks_for_a_relative_and_confirms(services: Services, world: World, chat) -> None:  # noqa: ANN001
     worker, member, helper, stranger = chat("worker1"), chat("volunteer2"), chat("volunteer1"), chat("volunteer3")
     await worker.say("/family link volunteer2 李爷爷")  # a relative with no phone, registered by the worker
+    await worker.say("1")
     await member.say("/as 李爷爷")
     assert "由社区按服务时长计分" in await member.say("/request 助洁 1h 明天 社区 扫院子")
     await member.say("/as me")
