@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 
@@ -70,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
 async def _db_upgrade(settings: Settings) -> int:
     services = await open_services(settings)
     await services.db.dispose()
-    print("database is up to date")
+    _say(settings, "cli.db_up_to_date")
     return 0
 
 
@@ -80,7 +81,7 @@ async def _demo(settings: Settings, seed_only: bool) -> int:
     services = await open_services(settings)
     try:
         world = await demo.seed(services)
-        print(f"demo community {demo.COMMUNITY}: " + ("seeded" if world else "already there"))
+        _say(settings, "cli.demo_seeded" if world else "cli.demo_there", community=demo.COMMUNITY)
         if not seed_only:
             from handlers.console import chat
 
@@ -107,14 +108,15 @@ async def _jobs(settings: Settings, action: str, name: str | None, period: str |
     registry = jobs.load()
     if action == "list":
         for job in registry.values():
-            print(f"{job.name}\t{job.help}")
+            print(f"{job.name}\t{jobs.described(settings.locale, job)}")
         return 0
     if name not in registry:
-        print(f"lovebank: no job {name!r}; known: {', '.join(sorted(registry))}", file=sys.stderr)
+        _say(settings, "cli.no_job", error=True, name=name, known=", ".join(sorted(registry)))
         return 2
     services = await open_services(settings)
     try:
-        print(await registry[name].run(services, services.clock.now(), {"period": period} if period else {}))
+        summary = await registry[name].run(services, services.clock.now(), {"period": period} if period else {})
+        print(jobs.said(settings.locale, summary))
     finally:
         await services.db.dispose()
     return 0
@@ -128,26 +130,35 @@ def _say(settings: Settings, key: str, *, error: bool = False, locale: str | Non
     print(f"lovebank: {line}" if error else line, file=sys.stderr if error else sys.stdout)
 
 
+def _say_kind(settings: Settings, kind: str | None) -> str:
+    from bot.i18n import render
+
+    return render(settings.locale, f"cli.parked_kind_{kind}")
+
+
 async def _parked(settings: Settings, action: str | None, kind: str | None, ident: int | None) -> int:
+    from bot.i18n import render
+
     services = await open_services(settings)
     try:
         if action == "retry":
             service = services.inbox if kind == "update" else services.outbox
+            what = _say_kind(settings, kind)
             if not await service.retry_parked(ident):  # type: ignore[arg-type]
-                print(f"lovebank: no parked {kind} {ident}", file=sys.stderr)
+                _say(settings, "cli.parked_none", error=True, kind=what, id=ident)
                 return 2
-            print(f"{kind} {ident} will be tried again")
+            _say(settings, "cli.parked_retry", kind=what, id=ident)
             return 0
         updates, notes = await services.inbox.parked(), await services.outbox.parked()
         for u in updates:
-            print(f"update {u.id}\t{u.channel} {u.platform_id} from {u.sender}\t{u.received_at:%Y-%m-%d %H:%M}"
-                  f"\t{u.attempts} tries\t{u.error or ''}")
+            _say(settings, "cli.parked_update", id=u.id, channel=u.channel, platform_id=u.platform_id, sender=u.sender,
+                 at=f"{u.received_at:%Y-%m-%d %H:%M}", attempts=u.attempts, error=u.error or "")
         for n in notes:
-            to = n.chat or f"person {n.person_id}"
-            print(f"notification {n.id}\t{n.key} to {to}\t{n.created_at:%Y-%m-%d %H:%M}\t{n.attempts} tries"
-                  f"\t{n.error or ''}")
+            to = n.chat or render(settings.locale, "cli.parked_person", {"id": n.person_id})
+            _say(settings, "cli.parked_notification", id=n.id, key=n.key, to=to,
+                 at=f"{n.created_at:%Y-%m-%d %H:%M}", attempts=n.attempts, error=n.error or "")
         if not updates and not notes:
-            print("nothing is parked")
+            _say(settings, "cli.parked_nothing")
         return 0
     finally:
         await services.db.dispose()
@@ -187,6 +198,7 @@ async def _export_stock(settings: Settings, month_text: str) -> int:
     from bot.clock import Month
     from bot.errors import InvalidInput
     from bot.i18n import render
+    from bot.spreadsheet import csv_text
 
     try:
         month = Month.parse(month_text).label
@@ -202,8 +214,9 @@ async def _export_stock(settings: Settings, month_text: str) -> int:
     yes, no = render(settings.locale, "cli.balanced_yes"), render(settings.locale, "cli.balanced_no")
     for rec in reconciliations:
         for line in rec.lines:
-            cells = (rec.community, f"I{line.item_id}", line.name, line.opening, line.restocked, line.reserved,
-                     line.handed_over, line.released, line.closing, yes if line.balanced else no)
+            # Redirected into a file a spreadsheet opens: names are text, never a formula.
+            cells = (csv_text(rec.community), f"I{line.item_id}", csv_text(line.name), line.opening, line.restocked,
+                     line.reserved, line.handed_over, line.released, line.closing, yes if line.balanced else no)
             print("\t".join("-" if cell is None else str(cell) for cell in cells))
     return 0 if all(rec.balanced for rec in reconciliations) else 1
 
@@ -256,6 +269,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = get_settings()
     try:
         return _run(args, settings)
+    except BrokenPipeError:
+        # The reader went away (`lovebank chat ... | head`): what it wanted it has; stop quietly,
+        # and let nothing write to the closed pipe again when Python flushes at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except Exception as exc:
         from bot.db_problems import database_problem
         from bot.i18n import render
