@@ -61,6 +61,8 @@ def _line(star: Star) -> Text:
 def _me_text(star_list: StarList, name: str | None = None) -> Text:
     me, named = star_list.me, {"name": name} if name else {}
     suffix = "_named" if name else ""
+    if star_list.unlisted_minutes is not None and not name:  # only the person themselves hears why
+        return T("stars.me_unlisted", hours=hours(star_list.unlisted_minutes), tag=star_list.group)
     if me is None:
         return T(f"stars.me_none{suffix}", **named)
     return T(f"stars.me{suffix}", rank=me.rank, hours=hours(me.minutes), participants=star_list.participants, **named)

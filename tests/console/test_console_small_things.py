@@ -1,0 +1,30 @@
+"""Small things people hit in the console chat of the demo community (issue: smaller things): each
+answer says what is true for the person who asked."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from bot import demo
+from bot.services import Services
+from handlers.console import chat
+
+
+async def say(services: Services, handle: str, *lines: str) -> str:
+    out = io.StringIO()
+    await chat(services, handle, io.StringIO("".join(f"{line}\n" for line in lines)), out)
+    return out.getvalue()
+
+
+async def test_a_tagged_member_off_the_list_hears_why_and_their_hours(services: Services) -> None:
+    await demo.seed(services)
+    # 刘洋 (volunteer2) carries 党员 but has not agreed to its list: not on it, yet has hours.
+    mine = re.search(r"您排第 \d+ 名，服务 (\d+) 小时", await say(services, "volunteer2", "/top all"))
+    assert mine is not None and int(mine.group(1)) > 0
+    party = await say(services, "volunteer2", "/top 党员 all")
+    assert "刘洋" not in party and "还没有审核通过的服务时长" not in party
+    assert f"您有 {mine.group(1)} 小时" in party and "还没有同意上“党员”榜" in party and "/privacy 党员 显示" in party
+    # Agreeing puts them on it, with their rank.
+    await say(services, "volunteer2", "/privacy 党员 显示")
+    assert "刘洋" in await say(services, "volunteer2", "/top 党员 all")
