@@ -28,3 +28,13 @@ async def test_a_tagged_member_off_the_list_hears_why_and_their_hours(services: 
     # Agreeing puts them on it, with their rank.
     await say(services, "volunteer2", "/privacy 党员 显示")
     assert "刘洋" in await say(services, "volunteer2", "/top 党员 all")
+
+
+async def test_a_visit_record_has_its_own_prefix_not_a_volunteers(services: Services) -> None:
+    await demo.seed(services)
+    saved = await say(services, "volunteer1", "/visit E1 良好 精神不错")
+    visit = re.search(r"已记录 ([A-Z]+)(\d+)：E1 王秀英", saved)
+    assert visit is not None and visit.group(1) == "T", saved  # 探访: V is a volunteer to confirm
+    # Nothing to approve about a visit record: the worker gets the usage, not a volunteer's confirmation.
+    answer = await say(services, "worker1", f"/approve T{visit.group(2)}")
+    assert answer.startswith("用法：/approve") and "确认" not in answer
