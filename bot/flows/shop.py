@@ -10,7 +10,7 @@ from bot.clock import Month
 from bot.dialogs.core import Context, Input, Reply, command, option, reply, step
 from bot.dialogs.parse import is_skip, is_yes, next_word, parse_amount, parse_ref
 from bot.errors import DomainError, InvalidInput, NotFound
-from bot.flows.common import person_arg, reason_step
+from bot.flows.common import name_and_rest, person_arg, reason_step
 from bot.flows.decisions import MOST, Decider
 from bot.flows.deadlines import deadline_marker
 from bot.services.hours import clean_note
@@ -534,7 +534,7 @@ async def reconcile(ctx: Context, args: str) -> list[Reply]:
 @command("gift", help_key="help.gift", aliases=("转赠",))
 async def gift(ctx: Context, args: str) -> list[Reply]:
     """/gift NAME POINTS [message]: the message goes to the receiver with the points."""
-    name, rest = next_word(args)
+    name, rest = await name_and_rest(ctx, args)
     typed, message = next_word(rest)
     amount = parse_amount(typed) if typed else None
     if amount is None:

@@ -38,3 +38,18 @@ async def test_a_visit_record_has_its_own_prefix_not_a_volunteers(services: Serv
     # Nothing to approve about a visit record: the worker gets the usage, not a volunteer's confirmation.
     answer = await say(services, "worker1", f"/approve T{visit.group(2)}")
     assert answer.startswith("用法：/approve") and "确认" not in answer
+
+
+async def test_a_real_name_with_a_space_is_found(services: Services) -> None:
+    await demo.seed(services)
+    code = re.search(r"[A-Z2-9]{8}", await say(services, "worker1", "/invite")).group(0)
+    assert "登记成功" in await say(services, "anna", f"/start {code}", "Anna Lee", "13912345678")
+    assert "已确认 Anna Lee" in await say(services, "worker1", "/confirm Anna Lee")
+    recorded = await say(services, "worker1", "/record Anna Lee 2h 助餐 陪老人吃饭")
+    assert "Anna Lee" in recorded and "2 小时" in recorded and "用法" not in recorded
+    tagged = await say(services, "worker1", "/tag anna lee 党员")  # as people type it: any case
+    assert "已给 Anna Lee 加上“党员”标签" in tagged
+    gift = await say(services, "volunteer1", "/gift Anna Lee 5 谢谢")
+    assert "Anna Lee" in gift and "用法" not in gift
+    # A first word that is a whole name still wins: 王芳 is not the start of a longer name.
+    assert "王芳" in await say(services, "worker1", "/record 王芳 1h 助餐")
