@@ -17,7 +17,7 @@ from sqlalchemy import Select, and_, delete, func, select
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.db import Database, claim
+from bot.db import Database, claim, reads
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.i18n import Text, hours, render
 from bot.services.access import get_community, get_person, require_role, role_in
@@ -202,6 +202,11 @@ class StarsService:
         return result
 
     # --- privacy ------------------------------------------------------------------------------
+
+    @reads
+    def name_hidden(self, person_id: int) -> bool:
+        with self.db.read() as session:
+            return bool(get_person(session, person_id).hide_name)
 
     def set_hidden(self, person_id: int, hidden: bool | None = None) -> bool:
         """Hide or show the person's name on star lists; None toggles. Returns the new state."""

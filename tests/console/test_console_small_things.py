@@ -53,3 +53,14 @@ async def test_a_real_name_with_a_space_is_found(services: Services) -> None:
     assert "Anna Lee" in gift and "用法" not in gift
     # A first word that is a whole name still wins: 王芳 is not the start of a longer name.
     assert "王芳" in await say(services, "worker1", "/record 王芳 1h 助餐")
+
+
+async def test_privacy_alone_asks_before_hiding_a_name(services: Services) -> None:
+    await demo.seed(services)
+    asked = await say(services, "volunteer1", "/privacy")
+    assert "现在显示您的名字“王芳”" in asked and "1. 改为匿名" in asked and "已设置" not in asked
+    assert "王芳" in await say(services, "volunteer1", "/top all")  # nothing changed yet
+    assert "已设置：明星榜上您将显示为“匿名志愿者”" in await say(services, "volunteer1", "/privacy", "1")
+    again = await say(services, "volunteer1", "/privacy")
+    assert "现在显示为“匿名志愿者”" in again and "1. 显示我的名字" in again
+    assert "王芳" not in await say(services, "volunteer1", "/top all")
