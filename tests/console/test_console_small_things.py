@@ -6,7 +6,8 @@ from __future__ import annotations
 import io
 import re
 
-from bot import demo
+from bot import demo, jobs
+from bot.clock import FixedClock
 from bot.services import Services
 from handlers.console import chat
 
@@ -64,3 +65,13 @@ async def test_privacy_alone_asks_before_hiding_a_name(services: Services) -> No
     again = await say(services, "volunteer1", "/privacy")
     assert "现在显示为“匿名志愿者”" in again and "1. 显示我的名字" in again
     assert "王芳" not in await say(services, "volunteer1", "/top all")
+
+
+async def test_a_redemption_nobody_approved_expires_as_not_approved(services: Services, clock: FixedClock) -> None:
+    await demo.seed(services)
+    order = re.search(r"R\d+", await say(services, "volunteer3", "/redeem I4 1")).group(0)
+    clock.advance(days=8)
+    await jobs.load()["expire-holds"].run(services, clock.now(), {})
+    [told] = [line for line in (await say(services, "volunteer3", "/balance")).splitlines() if f"{order}（" in line]
+    assert "超过 7 天没有审核，已自动取消" in told and "领取" not in told
+    assert "超过 7 天没有审核，已自动取消" in await say(services, "worker2", "/balance")
