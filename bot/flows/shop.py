@@ -97,6 +97,9 @@ async def redeem(ctx: Context, args: str) -> list[Reply]:
         quantity = parse_amount(words[1])
         if quantity is None:
             return [reply("redeem.usage")]
+        if quantity > MAX_QUANTITY:  # past the per-order cap: say the most there is for this person
+            shelf = await ctx.services.shop.item(ctx.actor.person_id, ctx.community_id, item_id)
+            return [reply("redeem.too_many_typed", most=shelf.can_buy)] if shelf.can_buy else [_cannot_buy(shelf)]
         outcome = await ctx.services.shop.redeem(
             ctx.actor.person_id, ctx.community_id, item_id, quantity, request_key=_request_key(ctx, "redeem"),
             proxy_id=ctx.actor.acting_by,
@@ -131,8 +134,8 @@ async def redeem_quantity(ctx: Context, inp: Input) -> list[Reply]:
         ctx.finish()  # withdrawn meanwhile: the flow cannot go on
         raise
     quantity = parse_amount(inp.option or inp.text)
-    if quantity is None or quantity > MAX_QUANTITY:
-        return [reply("error.bad_quantity", max=MAX_QUANTITY), _ask_quantity(shelf)]
+    if quantity is None:  # the most this person can have now, not the per-order cap
+        return [reply("error.bad_quantity", max=max(shelf.can_buy, 1)), _ask_quantity(shelf)]
     if quantity > shelf.can_buy:
         if shelf.can_buy == 0:
             ctx.finish()

@@ -75,3 +75,12 @@ async def test_a_redemption_nobody_approved_expires_as_not_approved(services: Se
     [told] = [line for line in (await say(services, "volunteer3", "/balance")).splitlines() if f"{order}（" in line]
     assert "超过 7 天没有审核，已自动取消" in told and "领取" not in told
     assert "超过 7 天没有审核，已自动取消" in await say(services, "worker2", "/balance")
+
+
+async def test_a_quantity_past_the_stock_hears_the_most_there_is(services: Services) -> None:
+    await demo.seed(services)
+    item = re.search(r"I\d+", await say(services, "worker1", "/additem 月饼 10 5")).group(0)
+    asked = await say(services, "volunteer1", f"/redeem {item}", "30")
+    assert "最多只能兑换 5 件" in asked and "1 到 20" not in asked
+    assert "1 到 20" not in await say(services, "volunteer1", f"/redeem {item}", "零")
+    assert "5" in (typed := await say(services, "volunteer1", f"/redeem {item} 30")) and "1 到 20" not in typed
