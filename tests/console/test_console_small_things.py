@@ -84,3 +84,18 @@ async def test_a_quantity_past_the_stock_hears_the_most_there_is(services: Servi
     assert "最多只能兑换 5 件" in asked and "1 到 20" not in asked
     assert "1 到 20" not in await say(services, "volunteer1", f"/redeem {item}", "零")
     assert "5" in (typed := await say(services, "volunteer1", f"/redeem {item} 30")) and "1 到 20" not in typed
+
+
+async def test_grids_are_offered_in_numeral_order(services: Services) -> None:
+    await demo.seed(services)
+    asked = await say(services, "resident1", "/request", "1", "1", "1", "1", "1", "跳过")
+    offered = re.findall(r"^\d+\. (.+网格)$", asked, re.MULTILINE)
+    assert offered == ["一网格", "二网格", "三网格"]
+
+
+def test_numeral_order_of_names() -> None:
+    from bot.numerals import numeral_order
+
+    names = ["十二网格", "三网格", "2号楼", "一网格", "十网格", "二网格", "10号楼", "东区", "一百零五网格"]
+    assert sorted(names, key=numeral_order) == [
+        "一网格", "2号楼", "二网格", "三网格", "10号楼", "十网格", "十二网格", "一百零五网格", "东区"]
