@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import timedelta
 
 from bot import demo, jobs
 from bot.clock import FixedClock
@@ -99,3 +100,11 @@ def test_numeral_order_of_names() -> None:
     names = ["十二网格", "三网格", "2号楼", "一网格", "十网格", "二网格", "10号楼", "东区", "一百零五网格"]
     assert sorted(names, key=numeral_order) == [
         "一网格", "2号楼", "二网格", "三网格", "10号楼", "十网格", "十二网格", "一百零五网格", "东区"]
+
+
+async def test_the_admins_digest_says_minutes_not_zero_hours(services: Services, clock: FixedClock) -> None:
+    await demo.seed(services)
+    clock.at += timedelta(hours=9, minutes=5)  # 21:05 in Shanghai: five minutes past the evening deadline
+    await jobs.load()["deadlines"].run(services, clock.now(), {})
+    digest = await say(services, "admin", "/balance")
+    assert "应于 11-20 21:00 前 · 已逾期 5 分钟" in digest and "0 小时" not in digest
