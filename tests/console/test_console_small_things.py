@@ -108,3 +108,20 @@ async def test_the_admins_digest_says_minutes_not_zero_hours(services: Services,
     await jobs.load()["deadlines"].run(services, clock.now(), {})
     digest = await say(services, "admin", "/balance")
     assert "应于 11-20 21:00 前 · 已逾期 5 分钟" in digest and "0 小时" not in digest
+
+
+async def test_english_counts_one_in_the_singular(services: Services) -> None:
+    await demo.seed(services)
+    await say(services, "worker1", "/lang en")
+    assert "it has 1 member." in await say(services, "worker1", "/team new Tidy", "/team Tidy add 王芳")
+    teams = await say(services, "worker1", "/teams")
+    assert "Tidy · 1 member · " in teams and "党员先锋队 · 3 members · " in teams
+
+
+def test_a_plural_choice_in_a_catalogue_text() -> None:
+    from bot.i18n import placeholders, render_template
+
+    text = "{count} {count|member|members}, {n} {n|item is|items are} waiting"
+    assert render_template(text, {"count": 1, "n": 2}) == "1 member, 2 items are waiting"
+    assert render_template(text, {"count": 0, "n": 1}) == "0 members, 1 item is waiting"
+    assert placeholders(text) == {"count", "n"}
