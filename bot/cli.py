@@ -7,6 +7,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot.app import open_services
 from bot.settings import Settings, get_settings
@@ -82,6 +83,7 @@ async def _demo(settings: Settings, seed_only: bool) -> int:
     try:
         world = await demo.seed(services)
         _say(settings, "cli.demo_seeded" if world else "cli.demo_there", community=demo.COMMUNITY)
+        _say(settings, "cli.database_at", where=_where(settings.database_url))
         if not seed_only:
             from handlers.console import chat
 
@@ -120,6 +122,16 @@ async def _jobs(settings: Settings, action: str, name: str | None, period: str |
     finally:
         await services.db.dispose()
     return 0
+
+
+def _where(url: str) -> str:
+    """The database as an operator finds it: the SQLite file's path, else the URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return str(Path(parsed.database or "").resolve())
+    return parsed.render_as_string(hide_password=True)
 
 
 def _say(settings: Settings, key: str, *, error: bool = False, locale: str | None = None, **params: object) -> None:
