@@ -142,7 +142,7 @@ def _say(settings: Settings, key: str, *, error: bool = False, locale: str | Non
     print(f"lovebank: {line}" if error else line, file=sys.stderr if error else sys.stdout)
 
 
-def _say_kind(settings: Settings, kind: str | None) -> str:
+def _kind_word(settings: Settings, kind: str | None) -> str:
     from bot.i18n import render
 
     return render(settings.locale, f"cli.parked_kind_{kind}")
@@ -155,7 +155,7 @@ async def _parked(settings: Settings, action: str | None, kind: str | None, iden
     try:
         if action == "retry":
             service = services.inbox if kind == "update" else services.outbox
-            what = _say_kind(settings, kind)
+            what = _kind_word(settings, kind)
             if not await service.retry_parked(ident):  # type: ignore[arg-type]
                 _say(settings, "cli.parked_none", error=True, kind=what, id=ident)
                 return 2
@@ -164,11 +164,11 @@ async def _parked(settings: Settings, action: str | None, kind: str | None, iden
         updates, notes = await services.inbox.parked(), await services.outbox.parked()
         for u in updates:
             _say(settings, "cli.parked_update", id=u.id, channel=u.channel, platform_id=u.platform_id, sender=u.sender,
-                 at=f"{u.received_at:%Y-%m-%d %H:%M}", attempts=u.attempts, error=u.error or "")
+                 at=f"{u.received_at:%Y-%m-%d %H:%M}", attempts=u.attempts, problem=u.error or "")
         for n in notes:
             to = n.chat or render(settings.locale, "cli.parked_person", {"id": n.person_id})
-            _say(settings, "cli.parked_notification", id=n.id, key=n.key, to=to,
-                 at=f"{n.created_at:%Y-%m-%d %H:%M}", attempts=n.attempts, error=n.error or "")
+            _say(settings, "cli.parked_notification", id=n.id, note=n.key, to=to,
+                 at=f"{n.created_at:%Y-%m-%d %H:%M}", attempts=n.attempts, problem=n.error or "")
         if not updates and not notes:
             _say(settings, "cli.parked_nothing")
         return 0

@@ -50,7 +50,7 @@ def _rows(tmp_path: Path, sql: str) -> list[tuple[Any, ...]]:
         return db.execute(sql).fetchall()
 
 
-def test_jobs_demo_and_parked_speak_the_operators_language(bank: str, capsys: pytest.CaptureFixture[str],
+def test_jobs_demo_and_parked_speak_the_operators_language(bank: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     assert main(["jobs", "run", "expire-points"]) == 0
     assert capsys.readouterr().out == "expire-points：0 人共 0 分已到期，发出到期提醒 0 条\n"
@@ -64,11 +64,19 @@ def test_jobs_demo_and_parked_speak_the_operators_language(bank: str, capsys: py
     assert capsys.readouterr().out == "数据库已是最新结构\n"
     assert main(["parked"]) == 0
     assert capsys.readouterr().out == "没有搁置的消息或通知\n"
+    with sqlite3.connect(tmp_path / "bank.db") as db:  # a notification the outbox gave up on
+        db.execute("INSERT INTO notifications (person_id, key, params, created_at, attempts, parked_at, error) "
+                   "VALUES (1, 'notify.log_approved', '{}', '2026-11-20 04:00:00', 5, '2026-11-20 05:00:00', 'boom')")
+    assert main(["parked"]) == 0
+    assert capsys.readouterr().out.startswith("通知 1\tnotify.log_approved 发给 用户 1\t2026-11-20 04:00\t已试 5 次\tboom")
+    assert main(["parked", "retry", "notification", "1"]) == 0
+    assert capsys.readouterr().out == "通知 1 将重新处理\n"
     assert main(["demo", "--seed-only"]) == 0
-    assert capsys.readouterr().out == "演示社区 阳光社区：已创建\n"
+    assert capsys.readouterr().out.splitlines() == [
+        "演示社区 阳光社区：已创建", f"数据库：{tmp_path / 'bank.db'}（另设 LOVEBANK_DATABASE_URL 可改）"]
     _locale(monkeypatch, "en")
     assert main(["demo", "--seed-only"]) == 0
-    assert capsys.readouterr().out == "demo community 阳光社区: already there\n"
+    assert capsys.readouterr().out.splitlines()[0] == "demo community 阳光社区: already there"
     assert main(["jobs", "run", "expire-points"]) == 0
     assert capsys.readouterr().out == "expire-points: 0 point(s) of 0 person(s) expired, 0 notice(s) sent\n"
 
