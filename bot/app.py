@@ -5,10 +5,11 @@ from __future__ import annotations
 from bot.db import Database
 from bot.migrate import upgrade
 from bot.services import Services
-from bot.settings import Settings
+from bot.settings import Settings, make_data_folder
 
 
 async def open_services(settings: Settings) -> Services:
     """Every command that needs the database migrates it first."""
+    make_data_folder(settings)
     await upgrade(settings.database_url)
     return Services(Database(settings.database_url), settings)

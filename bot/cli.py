@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot.app import open_services
 from bot.settings import Settings, get_settings
@@ -76,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
 async def _db_upgrade(settings: Settings) -> int:
     services = await open_services(settings)
     await services.db.dispose()
-    print("database is up to date")
+    _say(settings, "cli.db_up_to_date")
     return 0
 
 
@@ -86,7 +88,8 @@ async def _demo(settings: Settings, seed_only: bool) -> int:
     services = await open_services(settings)
     try:
         world = await demo.seed(services)
-        print(f"demo community {demo.COMMUNITY}: " + ("seeded" if world else "already there"))
+        _say(settings, "cli.demo_seeded" if world else "cli.demo_there", community=demo.COMMUNITY)
+        _say(settings, "cli.database_at", where=_where(settings.database_url))
         if not seed_only:
             from handlers.console import chat
 
@@ -113,17 +116,28 @@ async def _jobs(settings: Settings, action: str, name: str | None, period: str |
     registry = jobs.load()
     if action == "list":
         for job in registry.values():
-            print(f"{job.name}\t{job.help}")
+            print(f"{job.name}\t{jobs.described(settings.locale, job)}")
         return 0
     if name not in registry:
-        print(f"lovebank: no job {name!r}; known: {', '.join(sorted(registry))}", file=sys.stderr)
+        _say(settings, "cli.no_job", error=True, name=name, known=", ".join(sorted(registry)))
         return 2
     services = await open_services(settings)
     try:
-        print(await registry[name].run(services, services.clock.now(), {"period": period} if period else {}))
+        summary = await registry[name].run(services, services.clock.now(), {"period": period} if period else {})
+        print(jobs.said(settings.locale, summary))
     finally:
         await services.db.dispose()
     return 0
+
+
+def _where(url: str) -> str:
+    """The database as an operator finds it: the SQLite file's path, else the URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return str(Path(parsed.database or "").resolve())
+    return parsed.render_as_string(hide_password=True)
 
 
 def _say(settings: Settings, key: str, *, error: bool = False, locale: str | None = None, **params: object) -> None:
@@ -224,6 +238,7 @@ async def _export_stock(settings: Settings, month_text: str) -> int:
     from bot.clock import Month
     from bot.errors import InvalidInput
     from bot.i18n import render
+    from bot.spreadsheet import csv_text
 
     try:
         month = Month.parse(month_text).label
@@ -239,8 +254,9 @@ async def _export_stock(settings: Settings, month_text: str) -> int:
     yes, no = render(settings.locale, "cli.balanced_yes"), render(settings.locale, "cli.balanced_no")
     for rec in reconciliations:
         for line in rec.lines:
-            cells = (rec.community, f"I{line.item_id}", line.name, line.opening, line.restocked, line.reserved,
-                     line.handed_over, line.released, line.closing, yes if line.balanced else no)
+            # Redirected into a file a spreadsheet opens: names are text, never a formula.
+            cells = (csv_text(rec.community), f"I{line.item_id}", csv_text(line.name), line.opening, line.restocked,
+                     line.reserved, line.handed_over, line.released, line.closing, yes if line.balanced else no)
             print("\t".join("-" if cell is None else str(cell) for cell in cells))
     return 0 if all(rec.balanced for rec in reconciliations) else 1
 
@@ -295,6 +311,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = get_settings()
     try:
         return _run(args, settings)
+    except BrokenPipeError:
+        # The reader went away (`lovebank chat ... | head`): what it wanted it has; stop quietly,
+        # and let nothing write to the closed pipe again when Python flushes at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except Exception as exc:
         from bot.db_problems import database_problem
         from bot.i18n import render

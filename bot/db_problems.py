@@ -3,12 +3,16 @@
 Connecting and migrating fail in a handful of ways that have nothing to do with the bot: the
 PostgreSQL database was never created, the server is not running, the SQLite file's folder does
 not exist or is not writable, another program holds the SQLite file locked for longer than the
-busy timeout, or the schema is newer than this release (a rollback without restoring the backup). Each becomes a catalogue message in the operator's language."""
+busy timeout, or the schema is newer than this release (a rollback without restoring the backup);
+or, later, while a chat turn writes, the database is read-only or the disk is full (the turn's
+transaction is rolled back whole). Each becomes a catalogue message in the operator's language."""
 
 from __future__ import annotations
 
+import errno
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
@@ -49,6 +53,14 @@ def database_problem(exc: BaseException, url: str) -> Text | None:
             return Text("cli.sqlite_unopenable", {"path": parsed.database or ""})
         if "database is locked" in text:
             return Text("cli.db_locked", {"path": parsed.database or "", "seconds": BUSY_TIMEOUT_SECONDS})
+        if "readonly database" in text or "read-only transaction" in text or name in (
+            "ReadOnlySqlTransaction", "ReadOnlySQLTransactionError",
+        ):
+            return Text("cli.db_read_only", {"database": _where(parsed)})
+        if "database or disk is full" in text or "No space left on device" in text or name in (
+            "DiskFull", "DiskFullError",
+        ) or (isinstance(error, OSError) and error.errno == errno.ENOSPC):
+            return Text("cli.disk_full", {"database": _where(parsed)})
         if name in ("InvalidPasswordError", "InvalidAuthorizationSpecificationError") or (
             "authentication failed" in text
         ):
@@ -57,3 +69,10 @@ def database_problem(exc: BaseException, url: str) -> Text | None:
         if name == "CommandError" and newer:  # an older release started on a newer schema (a rollback)
             return Text("cli.schema_newer", {"revision": newer[1]})
     return None
+
+
+def _where(parsed: Any) -> str:
+    """The SQLite file, or the PostgreSQL database and its server."""
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.database or ""
+    return f"{parsed.database or ''} ({parsed.host or '127.0.0.1'}:{parsed.port or 5432})"

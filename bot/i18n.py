@@ -8,6 +8,7 @@ or a dict of locale → text for data named in each language (kept as JSON in no
 from __future__ import annotations
 
 import json
+import re
 import string
 from dataclasses import dataclass, field
 from datetime import date
@@ -43,8 +44,22 @@ def catalogue(locale: str) -> dict[str, str]:
     return merged
 
 
+# `{count|member|members}`: the first word when the parameter is 1, else the second (English
+# plurals; Chinese needs none).
+_PLURAL = re.compile(r"\{(\w+)\|([^{}|]*)\|([^{}|]*)\}")
+
+
 def placeholders(template: str) -> set[str]:
+    template = _PLURAL.sub(r"{\1}", template)
     return {name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def render_template(template: str, values: dict[str, Any]) -> str:
+    def plural(match: re.Match[str]) -> str:
+        one = str(values.get(match[1])) in ("1", "1.0")
+        return (match[2] if one else match[3]).replace("{", "{{").replace("}", "}}")
+
+    return _PLURAL.sub(plural, template).format(**values)
 
 
 def render(locale: str, key: str, params: dict[str, Any] | None = None) -> str:
@@ -53,7 +68,7 @@ def render(locale: str, key: str, params: dict[str, Any] | None = None) -> str:
     if template is None:
         raise KeyError(f"no message {key!r}")
     values = {name: _value(locale, value) for name, value in (params or {}).items()}
-    return template.format(**values)
+    return render_template(template, values)
 
 
 def _value(locale: str, value: Any) -> Any:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -13,12 +15,33 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 LOCALES = ("zh-CN", "en")
 
 
+def data_folder() -> Path:
+    """The per-user data folder (XDG base directories): $XDG_DATA_HOME/lovebank, else
+    ~/.local/share/lovebank. One place, whatever folder a command runs in."""
+    base = os.environ.get("XDG_DATA_HOME", "")
+    return (Path(base) if os.path.isabs(base) else Path.home() / ".local" / "share") / "lovebank"
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{data_folder() / 'lovebank.db'}"
+
+
+def make_data_folder(settings: Settings) -> None:
+    """Create the per-user data folder when the default database is used (reading the settings
+    creates nothing). A folder that cannot be made is reported as SQLite cannot open the file."""
+    if settings.database_url == default_database_url():
+        try:
+            data_folder().mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="LOVEBANK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
-    database_url: str = "sqlite:///./lovebank.db"
+    database_url: str = Field(default_factory=default_database_url)  # LOVEBANK_DATABASE_URL overrides it
     telegram_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org/bot"
     timezone: str = "Asia/Shanghai"

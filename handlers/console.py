@@ -33,7 +33,8 @@ def _unique(path: Path) -> Path:
     return candidate
 
 
-async def chat(services: Services, handle: str, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
+async def chat(services: Services, handle: str, stdin: TextIO | None = None, stdout: TextIO | None = None) -> None:
+    stdin, stdout = stdin or sys.stdin, stdout or sys.stdout  # the streams of the moment, not of the import
     dialogs = Dialogs(services)
     caller = Caller("console", handle, display_name=handle, handle=handle)
     interactive = stdin.isatty()

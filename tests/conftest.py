@@ -4,7 +4,10 @@ LOVEBANK_TEST_DATABASE_URL is set: the `database` fixture is parametrised over b
 from __future__ import annotations
 
 import asyncio
+import atexit
+import os
 import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +24,10 @@ from bot.settings import Settings
 from tests.pg import PG_URL, prepare_database
 
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+# The per-user data folder (where the default database lives) is a temporary one for the run and
+# for every process a test starts: the suite never writes into a real home folder.
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="lovebank-test-data-")
+atexit.register(shutil.rmtree, os.environ["XDG_DATA_HOME"], True)
 # Noon in Shanghai, so "today" is unambiguous in the default time zone.
 T0 = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
 

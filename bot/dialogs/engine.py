@@ -102,6 +102,7 @@ class Turn:
     # A button press the engine did not take (an old or someone else's button): a channel with
     # toasts shows the reply as one and leaves the pressed message as it is.
     press_refused: bool = False
+    left: str = ""  # the flow/step the person was at before this input ("" for none)
 
 
 class Dialogs:
@@ -124,7 +125,7 @@ class Dialogs:
             replies, refused = [reply(exc.key)], True
         except DomainError as exc:  # a refusal, or a question (several people of that name)
             replies = [reply(exc.key, *getattr(exc, "options", ()), **exc.params)]
-        turn = Turn(replies, ctx.actor.locale, ctx.actor.acting_by or ctx.actor.person_id, refused)
+        turn = Turn(replies, ctx.actor.locale, ctx.actor.acting_by or ctx.actor.person_id, refused, where)
         await self._save(ctx, replies, saved, listing, None if settle is None else (lambda session: settle(session, turn)))
         return turn
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from bot.dialogs.core import MAX_OPTION_BYTES, Context, Input, Option, Reply, reply, step
+from bot.dialogs.parse import next_word
 from bot.errors import DomainError, InvalidInput, NotFound
 from bot.i18n import T
 from bot.services.people import Found
@@ -38,6 +39,16 @@ class Choose(DomainError):
     def __init__(self, key: str, options: tuple[Option, ...], **params: object) -> None:
         super().__init__(key, **params)
         self.options = options
+
+
+async def name_and_rest(ctx: Context, args: str) -> tuple[str, str]:
+    """The name a command line starts with, and the rest. A real name may have a space in it
+    (Anna Lee): the community's longest such name the line starts with wins over the first word."""
+    spaced = await ctx.services.people.spaced_name_at(ctx.community_id, args)
+    if spaced is None:
+        return next_word(args)
+    parts = args.strip().split(None, len(spaced.split()))
+    return spaced, parts[-1] if len(parts) > len(spaced.split()) else ""
 
 
 async def person_arg(

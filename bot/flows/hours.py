@@ -14,7 +14,7 @@ from bot.dialogs.parse import (
     read_duration, words as split_words,
 )
 from bot.errors import InvalidInput, LooksRepeated, NotFound
-from bot.flows.common import person_arg, reason_step
+from bot.flows.common import name_and_rest, person_arg, reason_step
 from bot.flows.decisions import MOST, Decider
 from bot.flows.deadlines import deadline_marker
 from bot.i18n import T, Text, hours
@@ -444,7 +444,7 @@ _ask_reject_reason = reason_step("reject", "reject.ask_reason", "H", _reject)
 @command("record", role="worker", help_key="help.record", aliases=("代录",))
 async def record(ctx: Context, args: str) -> list[Reply]:
     """/record <volunteer> 2h 助餐 [date] [note…] — for a volunteer without a phone."""
-    name, rest = next_word(args)
+    name, rest = await name_and_rest(ctx, args)
     typed, rest = next_word(rest)
     typed_category, rest = next_word(rest)
     if not typed_category or (minutes := parse_duration(typed)) is None:

@@ -10,7 +10,7 @@ from bot.clock import Month
 from bot.dialogs.core import Context, Input, Reply, command, option, reply, step
 from bot.dialogs.parse import is_skip, is_yes, next_word, parse_amount, parse_ref
 from bot.errors import DomainError, InvalidInput, NotFound
-from bot.flows.common import person_arg, reason_step
+from bot.flows.common import name_and_rest, person_arg, reason_step
 from bot.flows.decisions import MOST, Decider
 from bot.flows.deadlines import deadline_marker
 from bot.services.hours import clean_note
@@ -97,6 +97,9 @@ async def redeem(ctx: Context, args: str) -> list[Reply]:
         quantity = parse_amount(words[1])
         if quantity is None:
             return [reply("redeem.usage")]
+        if quantity > MAX_QUANTITY:  # past the per-order cap: say the most there is for this person
+            shelf = await ctx.services.shop.item(ctx.actor.person_id, ctx.community_id, item_id)
+            return [reply("redeem.too_many_typed", most=shelf.can_buy)] if shelf.can_buy else [_cannot_buy(shelf)]
         outcome = await ctx.services.shop.redeem(
             ctx.actor.person_id, ctx.community_id, item_id, quantity, request_key=_request_key(ctx, "redeem"),
             proxy_id=ctx.actor.acting_by,
@@ -131,8 +134,8 @@ async def redeem_quantity(ctx: Context, inp: Input) -> list[Reply]:
         ctx.finish()  # withdrawn meanwhile: the flow cannot go on
         raise
     quantity = parse_amount(inp.option or inp.text)
-    if quantity is None or quantity > MAX_QUANTITY:
-        return [reply("error.bad_quantity", max=MAX_QUANTITY), _ask_quantity(shelf)]
+    if quantity is None:  # the most this person can have now, not the per-order cap
+        return [reply("error.bad_quantity", max=max(shelf.can_buy, 1)), _ask_quantity(shelf)]
     if quantity > shelf.can_buy:
         if shelf.can_buy == 0:
             ctx.finish()
@@ -534,7 +537,7 @@ async def reconcile(ctx: Context, args: str) -> list[Reply]:
 @command("gift", help_key="help.gift", aliases=("转赠",))
 async def gift(ctx: Context, args: str) -> list[Reply]:
     """/gift NAME POINTS [message]: the message goes to the receiver with the points."""
-    name, rest = next_word(args)
+    name, rest = await name_and_rest(ctx, args)
     typed, message = next_word(rest)
     amount = parse_amount(typed) if typed else None
     if amount is None:

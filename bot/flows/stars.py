@@ -61,6 +61,8 @@ def _line(star: Star) -> Text:
 def _me_text(star_list: StarList, name: str | None = None) -> Text:
     me, named = star_list.me, {"name": name} if name else {}
     suffix = "_named" if name else ""
+    if star_list.unlisted_minutes is not None and not name:  # only the person themselves hears why
+        return T("stars.me_unlisted", hours=hours(star_list.unlisted_minutes), tag=star_list.group)
     if me is None:
         return T(f"stars.me_none{suffix}", **named)
     return T(f"stars.me{suffix}", rank=me.rank, hours=hours(me.minutes), participants=star_list.participants, **named)
@@ -68,11 +70,16 @@ def _me_text(star_list: StarList, name: str | None = None) -> Text:
 
 @command("privacy", help_key="help.privacy", aliases=("匿名",))
 async def privacy(ctx: Context, args: str) -> list[Reply]:
-    """/privacy toggles; /privacy on|off sets; /privacy 党员 显示|隐藏 is about a tag's list."""
+    """/privacy says how the name shows and offers the other way; /privacy on|off sets;
+    /privacy 党员 显示|隐藏 is about a tag's list."""
     words = args.split()
     if len(words) == 2 or (len(words) == 1 and words[0].lower() not in PRIVACY_WORDS):
         return await tag_privacy(ctx, words[0], words[1].lower() if len(words) == 2 else "")
     word = args.strip().lower()
+    if not word:  # ask first: a name is not hidden (or shown) by a bare command
+        if await ctx.services.stars.name_hidden(ctx.actor.person_id):
+            return [reply("privacy.now_hidden", option("/privacy off", "privacy.show_me"))]
+        return [reply("privacy.now_shown", option("/privacy on", "privacy.hide_me"), name=ctx.actor.display_name)]
     wanted = True if word in ("on", "hide", "隐藏", "匿名") else False if word in ("off", "show", "显示", "公开") else None
     hidden = await ctx.services.stars.set_hidden(ctx.actor.person_id, wanted)
     if hidden:

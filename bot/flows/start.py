@@ -50,6 +50,11 @@ async def register_name(ctx: Context, inp: Input) -> list[Reply]:
     return [_ask_phone(ctx, "register.ask_phone")]
 
 
+# Where Telegram's share-contact keyboard shows: whatever answers it (a shared contact, a typed
+# number, another command) takes the keyboard away.
+CONTACT_STEPS = frozenset({"register/phone"})
+
+
 def _ask_phone(ctx: Context, key: str) -> Reply:
     """Telegram offers its share-contact button; elsewhere the number is typed."""
     if ctx.caller.channel == "telegram":

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.dialogs.core import MAX_OPTION_BYTES, Context, Reply, command, option, reply
 from bot.dialogs.parse import parse_duration, read_date
-from bot.flows.common import person_arg
+from bot.flows.common import name_and_rest, person_arg
 from bot.flows.hours import _category, _request_key, _today
 from bot.i18n import T, Text, hours
 
@@ -18,7 +18,8 @@ ADD_WORDS, REMOVE_WORDS, LEADER_WORDS = ("add", "加入", "添加"), ("remove", 
 @command("tag", role="worker", help_key="help.tag", aliases=("标签",))
 async def tag(ctx: Context, args: str) -> list[Reply]:
     """/tag NAME 党员; /tag NAME alone offers the community's tags as buttons."""
-    words = args.split()
+    name, rest = await name_and_rest(ctx, args)
+    words = [name, *rest.split()] if name else []
     if not words:
         return [reply("tags.tag_usage")]
     person = await person_arg(ctx, words[0])
@@ -33,7 +34,8 @@ async def tag(ctx: Context, args: str) -> list[Reply]:
 
 @command("untag", role="worker", help_key="help.untag", aliases=("去标签",))
 async def untag(ctx: Context, args: str) -> list[Reply]:
-    words = args.split()
+    name, rest = await name_and_rest(ctx, args)
+    words = [name, *rest.split()] if name else []
     if len(words) != 2:
         return [reply("tags.untag_usage")]
     person = await person_arg(ctx, words[0])

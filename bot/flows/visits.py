@@ -10,7 +10,7 @@ from bot.dialogs.parse import is_skip, parse_duration, parse_ref
 from bot.i18n import T, hours
 from bot.errors import InvalidInput
 from bot.services.hours import check_minutes, clean_note
-from bot.services.visits import Recorded, by_grid, capped, due_line, grid_order
+from bot.services.visits import VISIT_PREFIX, Recorded, by_grid, capped, due_line, grid_order
 
 DURATIONS = (30, 45, 60, 90, 120)
 LIST_LINES = 60
@@ -222,7 +222,7 @@ async def hours_after(ctx: Context, inp: Input) -> list[Reply]:
 
 
 def _saved(r: Recorded) -> list[Reply]:
-    replies = [reply("visits.saved", visit=f"V{r.visit_id}", ref=f"E{r.elder_id}", name=r.elder_name,
+    replies = [reply("visits.saved", visit=f"{VISIT_PREFIX}{r.visit_id}", ref=f"E{r.elder_id}", name=r.elder_name,
                      kind=T(f"visits.kind.{r.kind}"), outcome=T(f"visits.outcome.{r.outcome}"))]
     if r.alert_id is not None:
         alert = f"A{r.alert_id}"

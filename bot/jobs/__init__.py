@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
+from bot.i18n import T, Text, render
+
 if TYPE_CHECKING:
     from bot.services import Services
 
@@ -27,6 +29,31 @@ class Job:
     weekday: int | None = None  # ... only on this weekday (0 = Monday)
     monthday: int | None = None  # ... only on this day of the month
     help: str = ""
+
+
+class Summary(str):
+    """A job's one-line summary: English as the string itself (for the logs), and the catalogue
+    text (`jobs.json`) for an operator's own language (`lovebank jobs run`)."""
+
+    text: Text
+
+    def __new__(cls, key: str, **params: Any) -> Summary:
+        summary = super().__new__(cls, render("en", key, params))
+        summary.text = T(key, **params)
+        return summary
+
+
+def said(locale: str, summary: str) -> str:
+    """A job's summary in `locale` (a plain string is shown as it is)."""
+    return render(locale, summary.text.key, summary.text.params) if isinstance(summary, Summary) else summary
+
+
+def described(locale: str, job: Job) -> str:
+    """What a job does, in `locale` (its `help` where the catalogue has nothing)."""
+    try:
+        return render(locale, f"jobs.help.{job.name}")
+    except KeyError:
+        return job.help
 
 
 JOBS: dict[str, Job] = {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.jobs import job
+from bot.jobs import Summary, job
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -14,4 +14,5 @@ if TYPE_CHECKING:
 
 @job("deadlines", every=timedelta(minutes=5), help="nudge workers an hour before 12:00 and the evening deadline; tell the admins what is still waiting after it")
 async def deadlines(services: Services, now: datetime, options: dict[str, Any]) -> str:
-    return str(await services.deadlines.run(now))
+    run = await services.deadlines.run(now)
+    return Summary("jobs.deadlines", nudges=run.nudges, digests=run.digests)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.jobs import job
+from bot.jobs import Summary, job
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -16,4 +16,4 @@ KEEP = timedelta(days=7)
 
 @job("inbox-prune", every=timedelta(hours=6), help="every 6 hours: forget handled updates older than a week")
 async def inbox_prune(services: Services, now: datetime, options: dict[str, Any]) -> str:
-    return f"inbox-prune: {await services.inbox.prune(KEEP)} handled updates forgotten"
+    return Summary("jobs.inbox_prune", count=await services.inbox.prune(KEEP))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, time
 from typing import TYPE_CHECKING, Any
 
-from bot.jobs import job
+from bot.jobs import Summary, job
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -16,5 +16,6 @@ if TYPE_CHECKING:
 async def star_poster(services: Services, now: datetime, options: dict[str, Any]) -> str:
     period = options.get("period")
     if period not in (None, "week", "month"):
-        return f"star-poster: --period must be week or month, not {period!r}; nothing sent"
-    return str(await services.star_posters.send(now, period))
+        return Summary("jobs.star_poster_period", period=repr(period))
+    sent = await services.star_posters.send(now, period)
+    return Summary("jobs.star_poster", sent=sent.sent, already=sent.already, empty=sent.empty)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.jobs import job
+from bot.jobs import Summary, job
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -17,4 +17,4 @@ if TYPE_CHECKING:
      help="every hour: redemptions not picked up within LOVEBANK_HOLD_EXPIRY_DAYS expire (points and goods go back)")
 async def expire_holds(services: Services, now: datetime, options: dict[str, Any]) -> str:
     expired = await services.shop.expire_holds(now)
-    return f"expire-holds: {expired} redemption(s) expired"
+    return Summary("jobs.expire_holds", count=expired)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, time
 from typing import TYPE_CHECKING, Any
 
-from bot.jobs import job
+from bot.jobs import Summary, job
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -18,5 +18,6 @@ async def star_list(services: Services, now: datetime, options: dict[str, Any]) 
     # just ended. Each group gets each period once, even across restarts and processes.
     period = options.get("period")
     if period not in (None, "week", "month"):
-        return f"star-list: --period must be week or month, not {period!r}; nothing posted"
-    return str(await services.stars.post(now, period))
+        return Summary("jobs.star_list_period", period=repr(period))
+    posted = await services.stars.post(now, period)
+    return Summary("jobs.star_list", posted=posted.posted, already=posted.already, empty=posted.empty)

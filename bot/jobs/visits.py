@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.jobs import job
+from bot.jobs import Summary, job
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -14,10 +14,10 @@ if TYPE_CHECKING:
 @job("reminders", at=time(8, 30), help="08:30: each worker's and volunteer's visits and calls due today and overdue")
 async def reminders(services: Services, now: datetime, options: dict[str, Any]) -> str:
     report = await services.visits.morning()
-    return (f"reminders: {report.communities} communities, {report.messages} messages, "
-            f"{report.long_overdue} elders overdue by more than a cycle")
+    return Summary("jobs.reminders", communities=report.communities, messages=report.messages,
+                   overdue=report.long_overdue)
 
 
 @job("alert-escalation", every=timedelta(minutes=5), help="tell the admins of help alerts unacknowledged for 2 hours")
 async def alert_escalation(services: Services, now: datetime, options: dict[str, Any]) -> str:
-    return f"alert-escalation: {await services.visits.escalate_alerts()} alerts escalated"
+    return Summary("jobs.alert_escalation", count=await services.visits.escalate_alerts())

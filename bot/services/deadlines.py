@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from bot.clock import Clock, Month
 from bot.db import Database, claim, reads
 from bot.errors import InvalidInput, NotAllowed
-from bot.i18n import render
+from bot.i18n import T, Text, render
 from bot.services.reports import Column, Sheet
 from bot.services.access import get_community, require_role, role_in
 from bot.services.audit import audit
@@ -382,10 +382,15 @@ def _when(rule: DeadlineRule, moment: datetime) -> str:
     return rule.local(moment).strftime("%m-%d %H:%M")
 
 
-def _late(delta: timedelta) -> str:
-    """Hours late, to the quarter: "0.25", "3", "26.5"."""
-    quarters = max(0, int(delta.total_seconds() // 900))
-    return f"{quarters / 4:g}"
+def _late(delta: timedelta) -> Text:
+    """How late: just now, in minutes under an hour (the digest runs minutes after a deadline),
+    else in hours to the quarter ("1.25", "3", "26.5")."""
+    minutes = max(0, int(delta.total_seconds() // 60))
+    if minutes == 0:
+        return T("deadline.late_now")
+    if minutes < 60:
+        return T("deadline.late_minutes", minutes=minutes)
+    return T("deadline.late_hours", hours=f"{minutes // 15 / 4:g}")
 
 
 def due_label(rule: DeadlineRule, submitted: datetime, now: datetime) -> tuple[str, bool]:

@@ -184,6 +184,23 @@ class PeopleService:
             return person.real_name or person.display_name
 
     @reads
+    def spaced_name_at(self, community_id: int, text: str) -> str | None:
+        """The longest real or shown name with a space in it (Anna Lee) of a member of the
+        community that `text` starts with, as whole words in any case; None if there is none."""
+        typed = [w.lower() for w in text.split()]
+        if len(typed) < 2:
+            return None
+        with self.db.read() as session:
+            names = session.scalars(
+                select(Person.real_name).join(Membership, Membership.person_id == Person.id)
+                .where(Membership.community_id == community_id, Person.real_name.like("% %"))
+                .union(select(Person.display_name).join(Membership, Membership.person_id == Person.id)
+                       .where(Membership.community_id == community_id, Person.display_name.like("% %")))
+            ).all()
+        fits = [n for n in names if n and [w.lower() for w in n.split()] == typed[:len(n.split())]]
+        return max(fits, key=lambda n: len(n.split()), default=None)
+
+    @reads
     def people_named(self, community_id: int, name: str, *, anyone_by_handle: bool = False) -> list[Found]:
         with self.db.read() as session:
             return self.find(session, community_id, name, anyone_by_handle=anyone_by_handle)

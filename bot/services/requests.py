@@ -24,6 +24,7 @@ from bot.clock import Clock, Month
 from bot.db import Database, claim, reads
 from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, NotAllowed, NotFound
 from bot.i18n import T, Text, hours as _hours, render
+from bot.numerals import numeral_order
 from bot.services.audit import audit
 from bot.services.access import check_role, effective_role, require_role, role_in
 from bot.services.hours import HoursService, check_minutes, points_for
@@ -787,8 +788,8 @@ class RequestsService:
     @reads
     def grids(self, community_id: int) -> list[tuple[int, str]]:
         with self.db.read() as session:
-            return [(gid, name) for gid, name in session.execute(
-                select(Grid.id, Grid.name).where(Grid.community_id == community_id).order_by(Grid.name))]
+            rows = session.execute(select(Grid.id, Grid.name).where(Grid.community_id == community_id)).all()
+        return sorted(((gid, name) for gid, name in rows), key=lambda g: numeral_order(g[1]))  # 一, 二, 三
 
     # --- internals --------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from bot.errors import InvalidInput
+from bot.spreadsheet import csv_value
 from bot.text import clean_text
 from bot.services.people import clean_phone
 
@@ -94,7 +95,9 @@ def _csv_cells(content: bytes) -> Iterator[list[str]]:
         raise InvalidInput("visits.import.bad_file")
     try:
         for row in csv.reader(io.StringIO(text)):
-            yield [clean_text(cell) or "" for cell in row]  # a file is input too: no NUL, no U+202E
+            # A file is input too: no NUL, no U+202E; and a `'` the export put before text that
+            # looks like a formula is not part of the value.
+            yield [csv_value(clean_text(cell) or "") for cell in row]
     except csv.Error:
         raise InvalidInput("visits.import.bad_file") from None
 
@@ -109,15 +112,34 @@ def _xlsx_cells(content: bytes) -> Iterator[list[str]]:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             if sum(member.file_size for member in archive.infolist()) > MAX_UNPACKED_BYTES:
                 raise InvalidInput("visits.import.too_big", max_mb=MAX_BYTES // 1_000_000)
+            if any(_declares_entities(archive, member) for member in archive.infolist()):
+                raise InvalidInput("visits.import.bad_file")  # no spreadsheet program writes one
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError, SyntaxError):
         raise InvalidInput("visits.import.bad_file") from None
     try:
         sheet = book.worksheets[0]
         for row in sheet.iter_rows(values_only=True):
             yield [_cell_text(v) for v in row]
+    except (IndexError, KeyError, ValueError, TypeError, zipfile.BadZipFile, EOFError, SyntaxError):
+        # A broken file found while reading it (a shared string that is not there, bad XML):
+        # the whole import is refused, as it is checked whole before anything is written.
+        raise InvalidInput("visits.import.bad_file") from None
     finally:
         book.close()
+
+
+def _declares_entities(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bool:
+    """An XML part with a DOCTYPE: the way to entity expansion and external entities."""
+    if not member.filename.lower().endswith((".xml", ".rels", ".vml")):
+        return False
+    with archive.open(member) as part:
+        tail = b""
+        while chunk := part.read(1 << 16):
+            if b"<!DOCTYPE" in (tail + chunk).upper():
+                return True
+            tail = chunk[-9:]
+    return False
 
 
 def _cell_text(value: object) -> str:

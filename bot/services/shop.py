@@ -577,21 +577,26 @@ class ShopService:
     def _expire_one(self, session: Session, redemption_id: int, now: datetime, cutoff: datetime) -> bool:
         r = session.get(Redemption, redemption_id)
         assert r is not None
-        claimed = session.execute(
-            update(Redemption)
-            .where(Redemption.id == redemption_id, Redemption.status.in_(OPEN), Redemption.created_at < cutoff)
-            .values(status="expired", closed_at=now).execution_options(**_SYNC)
-        )
-        if claimed.rowcount != 1:
+        # Claimed per status, so the message says truly what it waited for: a worker's approval
+        # (never approved) or the volunteer's pickup.
+        for status, why in zip(OPEN, ("_unapproved", ""), strict=True):
+            claimed = session.execute(
+                update(Redemption)
+                .where(Redemption.id == redemption_id, Redemption.status == status, Redemption.created_at < cutoff)
+                .values(status="expired", closed_at=now).execution_options(**_SYNC)
+            )
+            if claimed.rowcount == 1:
+                break
+        else:
             return False
         self._release(session, r, None, now)
         self.ledger.expire(session, pending_id=r.hold_transfer_id, key=_key(r, "expire"))
         view = _view(session, redemption_id)
         days = self.settings.hold_expiry_days
-        notify(session, self.clock, r.proxy_id or r.person_id, "shop.notify.expired", id=f"R{r.id}",
+        notify(session, self.clock, r.proxy_id or r.person_id, f"shop.notify.expired{why}", id=f"R{r.id}",
                      item=view.item_name, quantity=r.quantity, total=r.total, days=days)
-        notify_workers(session, self.clock, r.community_id, "shop.notify.expired_worker",
-                             coalesce="expired_redemptions", exclude=r.person_id, id=f"R{r.id}",
+        notify_workers(session, self.clock, r.community_id, f"shop.notify.expired{why}_worker",
+                             coalesce=f"expired_redemptions{why}", exclude=r.person_id, id=f"R{r.id}",
                              name=view.person_name, item=view.item_name, quantity=r.quantity, days=days)
         return True
 

@@ -17,14 +17,14 @@ from sqlalchemy import Select, and_, delete, func, select
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.db import Database, claim
+from bot.db import Database, claim, reads
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.i18n import Text, hours, render
 from bot.services.access import get_community, get_person, require_role, role_in
 from bot.services.audit import audit
 from bot.services.teams import WHOLE, StarGroup, chosen_lists, find_group, group_members
 from bot.settings import Settings
-from models import AnnouncementGroup, Community, Membership, Notification, Person, ServiceLog
+from models import AnnouncementGroup, Community, Membership, Notification, Person, PersonTag, ServiceLog
 
 PERIODS = ("week", "month", "all")
 TOP = 10
@@ -105,6 +105,8 @@ class StarList:
     participants: int  # people with approved hours in the period
     me: Star | None = None  # the asker, when they have hours in the period
     group: str | None = None  # a tag's or a team's list; None for the whole community
+    # The asker carries the list's tag but has not agreed to be on it: their own minutes.
+    unlisted_minutes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -164,8 +166,16 @@ class StarsService:
                 select(totals.c.person_id, totals.c.minutes, Person.display_name, Person.hide_name)
                 .join(Person, Person.id == totals.c.person_id)
             )).all()
+            unlisted = None
+            if group is not None and group.kind == "tag" and person_id not in (members or ()) and session.scalar(
+                select(PersonTag.id).where(PersonTag.community_id == community_id, PersonTag.person_id == person_id,
+                                           PersonTag.tag == group.name)
+            ):
+                own = session.execute(_totals_stmt([community_id], period, {person_id})).first()
+                unlisted = int(own.minutes) if own else 0
         names = {p: (None if hidden else display) for p, _, display, hidden in rows}
         found = _star_list(community_id, name, locale, period, [(p, int(m)) for p, m, _, _ in rows], names, person_id)
+        found = replace(found, unlisted_minutes=unlisted)
         return replace(found, group=group.name) if group is not None and group.kind != "all" else found
 
     def lists(self, kind: str, *, previous: bool = False, community_ids: list[int] | None = None) -> dict[int, StarList]:
@@ -192,6 +202,11 @@ class StarsService:
         return result
 
     # --- privacy ------------------------------------------------------------------------------
+
+    @reads
+    def name_hidden(self, person_id: int) -> bool:
+        with self.db.read() as session:
+            return bool(get_person(session, person_id).hide_name)
 
     def set_hidden(self, person_id: int, hidden: bool | None = None) -> bool:
         """Hide or show the person's name on star lists; None toggles. Returns the new state."""

@@ -36,6 +36,8 @@ ALERT_ESCALATION = timedelta(hours=2)
 VISIT_CATEGORY = "探访"
 MORNING_LINES = 40  # a longer list ends with "… and N more"
 MORNING_BATCH = 25  # communities a transaction: few commits, short write locks
+# A visit or call record is T12 (探访): V is a volunteer waiting for confirmation (/approve V7).
+VISIT_PREFIX = "T"
 
 
 # --- what the service returns ----------------------------------------------------------------
@@ -310,7 +312,7 @@ class VisitsService:
         def work(session: Session) -> LogView:
             visit = session.get(VisitRecord, visit_id)
             if visit is None or visit.person_id != actor_id or visit.kind != "visit":
-                raise NotFound("visits.error.no_visit", ref=f"V{visit_id}")
+                raise NotFound("visits.error.no_visit", ref=f"{VISIT_PREFIX}{visit_id}")
             return self._log_hours_in(session, visit, minutes)
 
         return self.db.transaction(work)

@@ -27,6 +27,7 @@ from telegram.request import BaseRequest
 
 from bot.dialogs import Caller, Dialogs, Input, Turn
 from bot.dialogs.core import MAX_OPTION_BYTES
+from bot.flows.start import CONTACT_STEPS
 from bot.i18n import DEFAULT_LOCALE, render
 from bot.services import Services
 from bot.services.delivery import Down, Failed, Outcome, Retry, Sent, Unreachable, short
@@ -245,10 +246,10 @@ class TelegramChannel:
         if found is None or isinstance(found, list):
             await handling.finish({"calls": found} if found else None)
             return
-        # The contact button has done its job once the contact is shared.
-        chat_data = {REPLY_KEYBOARD: True} if found.inp.contact_phone else None
-
         def settle(session: Any, turn: Turn) -> None:
+            # The contact button has done its job once the step that showed it is answered.
+            showing = found.inp.contact_phone or turn.left in CONTACT_STEPS
+            chat_data = {REPLY_KEYBOARD: True} if showing else None
             handling.settle(session, {"calls": answer_calls(found, turn, chat_data, self.dialogs)})
 
         await self.dialogs.handle(found.caller, found.inp, settle=settle)

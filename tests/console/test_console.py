@@ -28,9 +28,9 @@ def _lovebank(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.Complet
 def test_demo_seeds_once_and_the_chat_is_scriptable(tmp_path: Path) -> None:
     first = _lovebank(tmp_path, "demo", "--seed-only")
     assert first.returncode == 0, first.stderr
-    assert "seeded" in first.stdout
+    assert "演示社区 阳光社区：已创建" in first.stdout
     again = _lovebank(tmp_path, "demo", "--seed-only")
-    assert "already there" in again.stdout
+    assert "已经存在" in again.stdout
     out = _lovebank(tmp_path, "chat", "--as", "volunteer1", stdin="/balance\n/lang en\n/balance\n")
     assert out.returncode == 0, out.stderr
     assert "可用积分" in out.stdout and "Available:" in out.stdout

@@ -22,7 +22,8 @@ def test_an_older_release_on_a_newer_schema_says_so(tmp_path: Path, monkeypatch:
     url = f"sqlite:///{tmp_path / 'bank.db'}"
     asyncio.run(upgrade(url))
     with sqlite3.connect(tmp_path / "bank.db") as db:  # as a newer release leaves it
-        db.execute("UPDATE alembic_version SET version_num = '0099_future'")
+        db.execute("DELETE FROM alembic_version")
+        db.execute("INSERT INTO alembic_version (version_num) VALUES ('0099_future')")
     monkeypatch.setenv("LOVEBANK_DATABASE_URL", url)
     if locale:
         monkeypatch.setenv("LOVEBANK_LOCALE", locale)

@@ -80,8 +80,8 @@ async def test_nudge_then_digest_once_each_even_after_a_restart(services: Servic
     assert admin == w.admin
     assert digest == (
         "📋 幸福社区：截止 11-20 12:00 仍有 2 件事项未处理：\n"
-        f"H{h2} · 志愿者2 · 应于 11-20 12:00 前 · 已逾期 0 小时\n"
-        f"R{r} · 志愿者3 · 应于 11-20 12:00 前 · 已逾期 0 小时"
+        f"H{h2} · 志愿者2 · 应于 11-20 12:00 前 · 刚到期\n"
+        f"R{r} · 志愿者3 · 应于 11-20 12:00 前 · 刚到期"
     )
     for at in (local(20, 12, 5), local(20, 19, 0)):
         assert (await services.deadlines.run(at)).digests == 0

@@ -61,6 +61,6 @@ def test_export_report_xlsx_and_csv(operator: str, tmp_path: Path, capsys: pytes
 
 def test_jobs_run_star_list_posts_last_week_once(operator: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["jobs", "run", "star-list", "--period", "week"]) == 0
-    assert capsys.readouterr().out.strip() == "star-list: posted 1, already posted 0, nothing to post 0"
+    assert capsys.readouterr().out.strip() == "star-list：发布 1 次，之前已发布 0 次，无内容可发布 0 个社区"
     assert main(["jobs", "run", "star-list", "--period", "week"]) == 0
-    assert capsys.readouterr().out.strip() == "star-list: posted 0, already posted 1, nothing to post 0"
+    assert capsys.readouterr().out.strip() == "star-list：发布 0 次，之前已发布 1 次，无内容可发布 0 个社区"

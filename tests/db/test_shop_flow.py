@@ -163,10 +163,12 @@ async def test_unclaimed_holds_expire_and_both_sides_are_told(
 
     assert [(await redemption(services, i)).status for i in (1, 2)] == ["expired", "expired"]
     assert await stock(services, shop.rice) == 3
-    for volunteer in w.volunteers[:2]:
+    # R1 was never approved: it waited for a worker, R2 for its pickup.
+    for volunteer, key in zip(w.volunteers[:2], ("shop.notify.expired_unapproved", "shop.notify.expired"), strict=True):
         assert await account(services, w.community_id, volunteer) == (300, 0)
-        assert (await notification_keys(services, volunteer))[-1] == "shop.notify.expired"
-    assert (await notification_keys(services, w.worker2)).count("shop.notify.expired_worker") == 2
+        assert (await notification_keys(services, volunteer))[-1] == key
+    assert (await notification_keys(services, w.worker2)).count("shop.notify.expired_worker") == 1
+    assert (await notification_keys(services, w.worker2)).count("shop.notify.expired_unapproved_worker") == 1
     assert await count_transfers(services, phase="expire") == 2
 
     before = await snapshot(services)

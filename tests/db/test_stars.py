@@ -86,7 +86,7 @@ async def test_an_opted_out_volunteer_is_anonymous_but_still_ranked(services: Se
     await served(services, w, w.volunteers[0], 120, date(2026, 11, 18))
     await served(services, w, w.volunteers[1], 60, date(2026, 11, 18))
 
-    assert "已设置：明星榜上您将显示为“匿名志愿者”" in await say(services, "volunteer1", "/privacy")
+    assert "已设置：明星榜上您将显示为“匿名志愿者”" in await say(services, "volunteer1", "/privacy on")
     text = await say(services, "volunteer2", "/top")
     assert "第 1 名　匿名志愿者　2 小时" in text and "志愿者1" not in text
     top = await services.stars.top(w.volunteer, w.community_id)

@@ -60,8 +60,9 @@ async def test_tag_list_has_only_those_who_agreed_with_ties_and_anonymous(servic
         "🥉 第 3 名　志愿者3　1 小时",
     ]
     assert "党员 · 本周明星榜" in text and "志愿者4" not in text and "志愿者5" not in text
-    # volunteer4 carries the tag but never agreed: no rank on that list, not even for themselves.
-    assert "还没有审核通过的服务时长" in await chat_of("volunteer4").say("/top 党员")
+    # volunteer4 carries the tag but never agreed: no rank on that list, not even for themselves,
+    # but told their hours and how to join it.
+    assert "您有 3 小时，但还没有同意上“党员”榜" in await chat_of("volunteer4").say("/top 党员")
     # The whole community's list is unchanged by tags.
     assert "志愿者5" in ranks(await resident.say("/top"))[0]
     # Withdrawing consent takes one off at once.

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import SecretStr
 
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings, SettingsError, default_database_url, load_settings
 
 TOKEN = "123456:very-secret-token"
 
@@ -30,7 +30,7 @@ def load(**overrides: object) -> Settings:
 
 def test_defaults_need_no_environment() -> None:
     s = load()
-    assert s.database_url == "sqlite:///./lovebank.db"
+    assert s.database_url == default_database_url()  # the per-user data folder (tests/conftest.py: a temporary one)
     assert (s.timezone, s.locale, s.http_host, s.http_port) == ("Asia/Shanghai", "zh-CN", "127.0.0.1", 8080)
     assert (s.admins, s.telegram_token, s.hold_expiry_days, s.service_log_max_age_days) == ([], None, 7, 31)
     assert s.tz == ZoneInfo("Asia/Shanghai")

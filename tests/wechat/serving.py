@@ -45,6 +45,17 @@ class Served:
         assert answer.status == 200, answer.body
         return answer.message(self.wechat.crypto).get("Content", "")
 
+    async def reply(self, openid: str, text: str) -> str:
+        """The answer as the product promises it: the passive reply when the turn fits WeChat's
+        window, else (a busy machine) the customer-service message that follows by the API."""
+        earlier = {id(s) for s in self.api.api.sent}
+        passive = await self.say(openid, text)
+        if passive:
+            return passive
+        [sent, *_] = await self.api.api.until(
+            lambda s: id(s) not in earlier and s.kind == "text" and s.openid == openid, timeout=20)
+        return sent.content
+
 
 @asynccontextmanager
 async def serving(services: Services, settings: Settings, wechat_api: APIServer, *,
@@ -75,4 +86,4 @@ async def count(services: Services, model: Any, *where: Any) -> int:
 async def wechat_worker(served: Served, world: World, openid: str = "oWorker") -> None:
     """worker1 links a WeChat account (the /link of one person across channels)."""
     made = await served.services.links.new_code(world.worker, "console")
-    await served.say(openid, f"/link {made.code}")
+    assert "关联成功" in await served.reply(openid, f"/link {made.code}")
