@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -46,6 +46,16 @@ class Settings(BaseSettings):
     # Messages a second one process sends to Telegram (its flood limit is about 30 a bot): with
     # several processes give each its share; 0 turns the limit off (a local Bot API, benchmarks).
     telegram_max_rate: int = Field(30, ge=0)
+    # One person's updates: this many at once, then this many a minute (0: no limit); the rest
+    # wait, in order, and the person is asked once to slow down.
+    inbox_burst: int = Field(20, ge=1)
+    inbox_per_minute: int = Field(30, ge=0)
+    # Handled updates (with the texts and replies in them) are deleted after this many days.
+    inbox_keep_days: int = Field(7, ge=1)
+    # `GET /metrics` (Prometheus) is served on this port of LOVEBANK_HTTP_HOST, never on the
+    # public app; unset: no metrics.
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+    log_format: Literal["text", "json"] = "text"
     hold_expiry_days: int = Field(7, ge=1)
     service_log_max_age_days: int = Field(31, ge=0)
 

@@ -52,16 +52,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, delete, exists, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.db import Database, in_caller, insert, reads
 from bot.services.delivery import MAX_TRIES, Outcome, Retry, Sent, Unreachable, backoff, short
-from bot.services.notify import notify_admins
+from bot.services.notify import notify, notify_admins
 from models import Identity, InboxEntry
 from models.inbox import OPEN
 
@@ -112,28 +112,94 @@ class Parked:
 
 
 _T = InboxEntry.__table__
-_MARK_REPLIED = (
-    _T.update().where(_T.c.id == bindparam("entry_id"), _T.c.leased_by == bindparam("token"))
-    .values(status="done", reply_sent=bindparam("parts"), replied="sent", lease_until=None, error=None)
-)
+_LOCKS = 0x1B0  # the advisory-lock class of the inbox's per-sender locks (PostgreSQL)
+
+
+def _lock(session: Session, channel: str, sender: str) -> None:
+    """Serialise changes to one sender's queue (storing, a head leaving) across processes, so a
+    head is never lost between a store and a finish that do not see each other's rows. SQLite
+    has one writer: nothing to do."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_LOCKS, func.hashtext(f"{channel}\x1f{sender}"))))
+
+
+def _promote(session: Session, channel: str, sender: str) -> None:
+    """When the sender has no head, their oldest open entry becomes it, behind every waiting
+    person. Called under `_lock`."""
+    mine = and_(_T.c.channel == channel, _T.c.sender == sender)
+    if session.scalar(select(_T.c.id).where(mine, _T.c.head_seq.is_not(None))) is not None:
+        return
+    # One index seek per open state (ix_inbox_open), however many wait.
+    firsts = [session.scalar(select(func.min(_T.c.id)).where(_T.c.status == status, mine)) for status in OPEN]
+    first = min((f for f in firsts if f is not None), default=None)
+    if first is not None:
+        last = session.scalar(select(func.max(_T.c.head_seq)).where(_T.c.head_seq.is_not(None))) or 0
+        session.execute(update(InboxEntry).where(InboxEntry.id == first).values(head_seq=last + 1))
+
+
+def _finish(session: Session, channel: str, sender: str, done: Any) -> bool:
+    """Run `done`, an UPDATE taking an entry out of the open states, and hand the sender's head
+    on; False (and nothing changed) when its WHERE matched nothing (a lease lost)."""
+    _lock(session, channel, sender)
+    if session.execute(done.values(head_seq=None)).rowcount != 1:
+        return False
+    _promote(session, channel, sender)
+    return True
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How fast one sender's updates are handled: `burst` at once, then `per_minute` (0: no
+    limit). A generic cell rate algorithm: each entry keeps the sender's theoretical time after
+    it (`pace_at`), so the next store reads one row, the sender's last."""
+
+    burst: int = 20
+    per_minute: int = 30
+
+    def next(self, now: datetime, before: Any) -> tuple[datetime, datetime | None, bool]:
+        """(when the new entry may be handled, its `pace_at`, whether a flood starts with it)
+        after `before`, the sender's last entry (received_at, pace_at) or None."""
+        if self.per_minute <= 0:
+            return now, None, False
+        step = timedelta(seconds=60 / self.per_minute)
+        slack = step * (max(self.burst, 1) - 1)
+        last = before.pace_at if before is not None and before.pace_at is not None else None
+        tat = max(now, last) if last is not None else now
+        due = max(now, tat - slack)
+        was_paced = last is not None and last - step - slack > before.received_at
+        return due, tat + step, due > now and not was_paced
 
 
 class InboxService:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, pace: Pace | None = None) -> None:
         self.db, self.clock = db, clock
+        self.pace = pace or Pace()
         self._waiters: dict[int, asyncio.Event] = {}
 
     # --- in -----------------------------------------------------------------------------------
 
     def store(self, channel: str, platform_id: str, sender: str, payload: dict[str, Any]) -> Stored:
+        """Commit the update; a sender over their pace (a flood) gets it scheduled for later, in
+        order, and the first time in a flood they are told, once, to slow down."""
         def work(session: Session) -> Stored:
+            now = self.clock.now()
+            _lock(session, channel, sender)
+            before = session.execute(
+                select(_T.c.received_at, _T.c.pace_at).where(_T.c.channel == channel, _T.c.sender == sender)
+                .order_by(_T.c.id.desc()).limit(1)
+            ).first()
+            due, pace_at, flood_starts = self.pace.next(now, before)
             new_id = session.scalar(
                 insert(session, InboxEntry).values(
                     channel=channel, platform_id=platform_id, sender=sender, payload=payload, status="new",
-                    attempts=0, reply_sent=0, received_at=self.clock.now(),
+                    attempts=0, reply_sent=0, received_at=now, pace_at=pace_at,
+                    not_before=due if due > now else None,
                 ).on_conflict_do_nothing().returning(InboxEntry.id)
             )
             if new_id is not None:
+                _promote(session, channel, sender)
+                if flood_starts:
+                    self._slow_down(session, channel, sender, due - now)
                 return Stored(new_id, False)
             old = session.scalar(
                 select(InboxEntry.id).where(InboxEntry.channel == channel, InboxEntry.platform_id == platform_id)
@@ -142,6 +208,13 @@ class InboxService:
             return Stored(old, True)
 
         return self.db.transaction(work)
+
+    def _slow_down(self, session: Session, channel: str, sender: str, wait: timedelta) -> None:
+        person_id = session.scalar(
+            select(Identity.person_id).where(Identity.channel == channel, Identity.external_id == sender)
+        )
+        if person_id is not None:  # a stranger's flood is paced all the same, without a word
+            notify(session, self.clock, person_id, "inbox.slow_down", minutes=max(1, round(wait.total_seconds() / 60)))
 
     # --- handling -----------------------------------------------------------------------------
 
@@ -155,25 +228,21 @@ class InboxService:
         mine = f"{worker}/{next(_claims)}"
 
         def work(session: Session) -> list[Entry]:
-            if replied:
-                session.execute(_MARK_REPLIED, [
-                    {"entry_id": e.id, "token": e.token, "parts": parts} for e, parts in replied
-                ])
+            for e, parts in sorted(replied or (), key=lambda r: (r[0].channel, r[0].sender, r[0].id)):
+                _finish(session, e.channel, e.sender, update(InboxEntry).where(
+                    InboxEntry.id == e.id, InboxEntry.leased_by == e.token,
+                ).values(status="done", reply_sent=parts, replied="sent", lease_until=None, error=None))
             if limit <= 0 or not channels:
                 return []
-            earlier = _T.alias("earlier")
+            # Only heads: one row per waiting person, however many updates wait behind them.
             candidates = (
                 select(_T.c.id)
                 .where(
-                    _T.c.status.in_(OPEN), _T.c.channel.in_(channels),
+                    _T.c.head_seq.is_not(None), _T.c.channel.in_(channels),
                     or_(_T.c.lease_until.is_(None), _T.c.lease_until < now),
                     or_(_T.c.not_before.is_(None), _T.c.not_before <= now),
-                    ~exists().where(and_(
-                        earlier.c.channel == _T.c.channel, earlier.c.sender == _T.c.sender,
-                        earlier.c.status.in_(OPEN), earlier.c.id < _T.c.id,
-                    )),
                 )
-                .order_by(_T.c.id).limit(limit)
+                .order_by(_T.c.head_seq, _T.c.id).limit(limit)
             )
             if session.get_bind().dialect.name == "postgresql":
                 candidates = candidates.with_for_update(skip_locked=True, of=_T)
@@ -219,15 +288,20 @@ class InboxService:
             values.update(status="handled", not_before=now + timedelta(seconds=hold), lease_until=None)
         else:
             values["status"] = "handled"
-        won = session.execute(
-            update(InboxEntry).where(InboxEntry.id == entry.id, InboxEntry.leased_by == entry.token,
-                                     InboxEntry.status == "new").values(**values)
-        )
-        if won.rowcount != 1:
+        mark = update(InboxEntry).where(InboxEntry.id == entry.id, InboxEntry.leased_by == entry.token,
+                                        InboxEntry.status == "new").values(**values)
+        if reply is None:
+            won = _finish(session, entry.channel, entry.sender, mark)
+        else:
+            won = session.execute(mark).rowcount == 1
+        if not won:
             raise LeaseLost(f"inbox entry {entry.id} was taken over")
 
     def replied(self, entry: Entry, parts: int, via: str = "sent") -> None:
-        self._update(entry, status="done", reply_sent=parts, replied=via, lease_until=None, error=None)
+        self.db.transaction(lambda session: _finish(session, entry.channel, entry.sender, update(InboxEntry).where(
+            InboxEntry.id == entry.id, InboxEntry.leased_by == entry.token,
+        ).values(status="done", reply_sent=parts, replied=via, lease_until=None, error=None)))
+        self.signal(entry.id)
 
     def outcome(self, entry: Entry, outcome: Outcome) -> bool:
         """Record what the sender said about the reply; True when the entry is finished."""
@@ -259,11 +333,10 @@ class InboxService:
                 values["status"] = "parked"
             else:
                 values["not_before"] = now + backoff(attempts)
-            won = session.execute(
-                update(InboxEntry).where(InboxEntry.id == entry.id, InboxEntry.leased_by == entry.token)
-                .values(**values)
-            )
-            if won.rowcount == 1 and parked:
+            mark = update(InboxEntry).where(InboxEntry.id == entry.id, InboxEntry.leased_by == entry.token)
+            if not parked:
+                session.execute(mark.values(**values))
+            elif _finish(session, entry.channel, entry.sender, mark.values(**values)):
                 notify_admins(session, self.clock, "inbox.parked", channel=entry.channel, entry=entry.id,
                                     sender=entry.sender, error=error[:200])
 
@@ -273,10 +346,9 @@ class InboxService:
 
     def _unreachable(self, entry: Entry, parts: int, reason: str) -> None:
         def work(session: Session) -> None:
-            session.execute(
-                update(InboxEntry).where(InboxEntry.id == entry.id, InboxEntry.leased_by == entry.token)
-                .values(status="done", replied="unreachable", reply_sent=parts, lease_until=None, error=reason[:500])
-            )
+            _finish(session, entry.channel, entry.sender, update(InboxEntry).where(
+                InboxEntry.id == entry.id, InboxEntry.leased_by == entry.token,
+            ).values(status="done", replied="unreachable", reply_sent=parts, lease_until=None, error=reason[:500]))
             session.execute(
                 update(Identity).where(Identity.channel == entry.channel, Identity.external_id == entry.sender)
                 .values(unreachable_at=self.clock.now())
@@ -346,13 +418,20 @@ class InboxService:
         now = self.clock.now()
 
         def work(session: Session) -> dict[str, Any] | None:
-            return session.scalar(
+            found = session.execute(select(_T.c.channel, _T.c.sender).where(_T.c.id == entry_id)).first()
+            if found is None:
+                return None
+            _lock(session, *found)
+            reply = session.scalar(
                 update(InboxEntry)
                 .where(InboxEntry.id == entry_id, InboxEntry.status == "handled",
                        or_(InboxEntry.lease_until.is_(None), InboxEntry.lease_until < now))
-                .values(status="done", replied="passive", lease_until=None)
+                .values(status="done", replied="passive", lease_until=None, head_seq=None)
                 .returning(InboxEntry.reply)
             )
+            if reply is not None:
+                _promote(session, *found)
+            return reply
 
         return self.db.transaction(work)
 
@@ -392,13 +471,20 @@ class InboxService:
         """An operator sends a parked entry back to be handled (after fixing the cause)."""
 
         def work(session: Session) -> bool:
+            found = session.execute(select(_T.c.channel, _T.c.sender).where(_T.c.id == entry_id)).first()
+            if found is None:
+                return False
+            _lock(session, *found)
             done = session.execute(
                 update(InboxEntry).where(InboxEntry.id == entry_id, InboxEntry.status == "parked")
                 # handled ones kept failing to send: only the reply goes again, the update is not re-handled
                 .values(status=case((InboxEntry.reply.is_(None), "new"), else_="handled"), attempts=0,
                         not_before=None, error=None)
             )
-            return done.rowcount == 1
+            if done.rowcount != 1:
+                return False
+            _promote(session, *found)  # next in line when the person has no head; else after it
+            return True
 
         return self.db.transaction(work)
 

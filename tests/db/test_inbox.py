@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.clock import FixedClock
 from bot.services import Services
 from bot.services.delivery import MAX_TRIES, Failed, Retry, Sent, Unreachable
-from bot.services.inbox import LeaseLost
+from bot.services.inbox import LeaseLost, Pace
 from bot.services.notify import notify
 from models import Identity, InboxEntry, Notification
 from tests.world import make_world
@@ -232,3 +232,51 @@ async def test_renewing_a_claim_leaves_a_held_passive_answer_to_the_webhook(serv
     await services.db.run(services.db.transaction, lambda s: services.inbox.sync.settle(s, first, {"messages": [{"text": "hi"}]}, hold=4))
     await services.inbox.renew([second.token], 30)
     assert await services.inbox.take_reply(first.id) == {"messages": [{"text": "hi"}]}
+
+
+async def test_a_person_whose_next_update_comes_up_goes_behind_everyone_waiting(services: Services) -> None:
+    """Claims take heads in queue order: a member with many queued updates gets one turn, then
+    the others, so nobody waits behind a flood (one claim at a time, as on SQLite)."""
+    services.inbox.sync.pace = Pace(burst=1000, per_minute=30)  # no pacing here: only the queue order
+    for n in range(1, 51):
+        await services.inbox.store("telegram", str(n), "flood", update(n))
+    await services.inbox.store("telegram", "b1", "b", update(0))
+    await services.inbox.store("telegram", "c1", "c", update(0))
+    order = []
+    for _ in range(5):
+        [entry] = await services.inbox.claim("w", 1, 30, ("telegram",))
+        order.append(entry.platform_id)
+        await services.db.run(services.db.transaction, lambda s, e=entry: services.inbox.sync.settle(s, e, None))
+    assert order == ["1", "b1", "c1", "2", "3"]
+
+
+async def test_a_flood_is_paced_in_order_and_the_person_told_once(services: Services, clock: FixedClock) -> None:
+    w = await make_world(services)
+    await services.outbox.take("console")
+    with services.db.read() as session:
+        identity = (session.execute(select(Identity).where(Identity.person_id == w.volunteer))).scalar_one()
+    services.inbox.sync.pace = Pace(burst=3, per_minute=60)
+    for n in range(1, 11):
+        await services.inbox.store(identity.channel, str(n), identity.external_id, update(n))
+    handled = []
+
+    async def handle_due() -> None:
+        while entries := await services.inbox.claim("w", 1, 30, (identity.channel,)):
+            handled.append(entries[0].platform_id)
+            await services.db.run(services.db.transaction,
+                                  lambda s, e=entries[0]: services.inbox.sync.settle(s, e, None))
+
+    await handle_due()
+    assert handled == ["1", "2", "3"]  # the burst at once, the rest one a second
+    clock.advance(seconds=2)
+    await handle_due()
+    assert handled == ["1", "2", "3", "4", "5"]
+    clock.advance(seconds=60)
+    await handle_due()
+    assert handled == [str(n) for n in range(1, 11)]
+    [told] = await services.outbox.take("console", person_id=w.volunteer)
+    assert told.text.key == "inbox.slow_down"
+    # Once the pace is kept again, a new flood is a new one: told again.
+    for n in range(11, 16):
+        await services.inbox.store(identity.channel, str(n), identity.external_id, update(n))
+    assert [d.text.key for d in await services.outbox.take("console", person_id=w.volunteer)] == ["inbox.slow_down"]
