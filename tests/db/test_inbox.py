@@ -4,6 +4,7 @@ order, failures parked with the admins told, passive replies, and the outbox's o
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -280,3 +281,40 @@ async def test_a_flood_is_paced_in_order_and_the_person_told_once(services: Serv
     for n in range(11, 16):
         await services.inbox.store(identity.channel, str(n), identity.external_id, update(n))
     assert [d.text.key for d in await services.outbox.take("console", person_id=w.volunteer)] == ["inbox.slow_down"]
+
+
+async def test_stores_and_finishes_racing_never_lose_or_double_a_head(services: Services) -> None:
+    """Several writers store one person's updates while workers finish them (on PostgreSQL side
+    by side): every update is handled once, one at a time, in the order stored."""
+    services.inbox.sync.pace = Pace(burst=1000, per_minute=0)
+    stored_ids: list[int] = []
+    handled: list[int] = []
+    busy: set[int] = set()
+
+    async def writer(w: int) -> None:
+        for n in range(40):
+            stored_ids.append((await services.inbox.store("telegram", f"{w}-{n}", "a", update(n))).id)
+
+    async def worker(name: str) -> None:
+        idle = 0
+        while idle < 20:
+            entries = await services.inbox.claim(name, 2, 30, ("telegram",))
+            if not entries:
+                idle += 1 if len(stored_ids) == 160 else 0
+                await asyncio.sleep(0.005)
+                continue
+            idle = 0
+            for entry in entries:
+                assert not busy  # one of a person's updates at a time: the last one is settled
+                busy.add(entry.id)
+                handled.append(entry.id)
+
+                def settle(session: Any, e: Any = entry) -> None:
+                    services.inbox.sync.settle(session, e, None)
+                    busy.discard(e.id)  # before the commit that lets the next one be claimed
+
+                await services.db.run(services.db.transaction, settle)
+
+    await asyncio.gather(*(writer(w) for w in range(4)), worker("w1"), worker("w2"))
+    assert sorted(handled) == sorted(stored_ids) and len(handled) == 160
+    assert handled == sorted(handled)  # in the order stored
