@@ -1,12 +1,15 @@
 """`lovebank serve`: the web app on LOVEBANK_HTTP_HOST:LOVEBANK_HTTP_PORT with its workers.
 
 Each configured channel adds its endpoint and its handler/sender here (Telegram when
-LOVEBANK_TELEGRAM_TOKEN is set). Port 0 picks a free port; the log says which.
+LOVEBANK_TELEGRAM_TOKEN is set). Port 0 picks a free port; the log says which. With
+LOVEBANK_METRICS_PORT set, `GET /metrics` is served on that port alone (for Prometheus on the
+internal network; the public app has no `/metrics`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 
@@ -19,15 +22,17 @@ from bot.settings import Settings, SettingsError
 log = logging.getLogger("lovebank.serve")
 
 
-def quiet_logging() -> None:
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+def quiet_logging(log_format: str = "text") -> None:
+    from bot import logs
+
+    logs.setup(log_format)
     # httpx logs every request URL, and the Bot API URL carries the token; APScheduler logs every run.
     for noisy in ("httpx", "httpcore", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def serve(settings: Settings) -> int:
-    quiet_logging()
+    quiet_logging(settings.log_format)
     return asyncio.run(_serve(settings))
 
 
@@ -60,18 +65,34 @@ async def _serve(settings: Settings) -> int:
     config = uvicorn.Config(web.app(), host=settings.http_host, port=settings.http_port, lifespan="on",
                             log_config=None, access_log=False, timeout_graceful_shutdown=30)
     server = uvicorn.Server(config)
+    internal = None
+    if settings.metrics_port is not None:  # `/metrics` on its own port, never on the public app
+        internal = uvicorn.Server(uvicorn.Config(web.metrics_app(), host=settings.http_host, port=settings.metrics_port,
+                                                 lifespan="off", log_config=None, access_log=False))
+        # Signals stay with the main server (it would lose SIGTERM otherwise); it stops this one.
+        internal.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
     # uvicorn re-raises the signal that stopped it once it has shut down cleanly; with these
     # handlers in place that is a no-op, so SIGTERM ends the process with 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
     running = asyncio.create_task(server.serve())
+    metrics = asyncio.create_task(internal.serve()) if internal is not None else None
     while not server.started and not running.done():
         await asyncio.sleep(0.05)
     if server.started:
         host, port = server.servers[0].sockets[0].getsockname()[:2]
         log.info("listening on http://%s:%s", host, port)
+    if internal is not None and metrics is not None:
+        while not internal.started and not metrics.done():
+            await asyncio.sleep(0.05)
+        if internal.started:
+            host, port = internal.servers[0].sockets[0].getsockname()[:2]
+            log.info("metrics on http://%s:%s/metrics", host, port)
     try:
         await running
     finally:
+        if internal is not None and metrics is not None:
+            internal.should_exit = True
+            await asyncio.gather(metrics, return_exceptions=True)
         await web.shutdown()
     return 0 if server.started else 1

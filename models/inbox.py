@@ -12,8 +12,9 @@ from models.base import Base, IdPk, UTCDateTime, one_of
 # new → handled (reply stored, not yet sent) → done; parked when it kept failing.
 INBOX_STATES = ("new", "handled", "done", "parked")
 OPEN = ("new", "handled")
-# How a stored reply went out: sent, as the passive answer, not at all (unreachable), or none to send.
-REPLIED = ("sent", "passive", "unreachable", "none")
+# How a stored reply went out: sent, as the passive answer, not at all (unreachable), or none to
+# send; "pruned": a parked entry past the retention, its message and reply deleted.
+REPLIED = ("sent", "passive", "unreachable", "none", "pruned")
 
 
 # The heads: one open entry per sender, the only ones a worker may claim.

@@ -476,7 +476,8 @@ class InboxService:
                 return False
             _lock(session, *found)
             done = session.execute(
-                update(InboxEntry).where(InboxEntry.id == entry_id, InboxEntry.status == "parked")
+                update(InboxEntry).where(InboxEntry.id == entry_id, InboxEntry.status == "parked",
+                                         InboxEntry.replied.is_distinct_from("pruned"))  # nothing left to handle
                 # handled ones kept failing to send: only the reply goes again, the update is not re-handled
                 .values(status=case((InboxEntry.reply.is_(None), "new"), else_="handled"), attempts=0,
                         not_before=None, error=None)
@@ -488,13 +489,20 @@ class InboxService:
 
         return self.db.transaction(work)
 
-    def prune(self, older_than: timedelta) -> int:
-        """Forget finished entries once no platform would redeliver them."""
-        def work(session: Session) -> int:
+    def prune(self, older_than: timedelta) -> tuple[int, int]:
+        """Forget what people wrote once no platform would send it again: finished entries are
+        deleted, parked ones keep their row for the operator but lose the message and the reply
+        (they can no longer be retried). Returns (deleted, cleared)."""
+        def work(session: Session) -> tuple[int, int]:
+            before = self.clock.now() - older_than
             gone = session.execute(
-                delete(InboxEntry).where(InboxEntry.status == "done",
-                                         InboxEntry.received_at < self.clock.now() - older_than)
+                delete(InboxEntry).where(InboxEntry.status == "done", InboxEntry.received_at < before)
             )
-            return gone.rowcount
+            cleared = session.execute(
+                update(InboxEntry).where(InboxEntry.status == "parked", InboxEntry.received_at < before,
+                                         InboxEntry.replied.is_distinct_from("pruned"))
+                .values(payload={}, reply=None, replied="pruned")
+            )
+            return gone.rowcount, cleared.rowcount
 
         return self.db.transaction(work)

@@ -201,9 +201,39 @@ async def test_handled_updates_are_forgotten_after_a_week(services: Services, cl
     [first, _] = await services.inbox.claim("w", 2, 30, ("telegram",))
     await services.db.run(services.db.transaction, lambda s: services.inbox.sync.settle(s, first, None))
     clock.advance(days=8)
-    assert await jobs.load()["inbox-prune"].run(services, clock.now(), {}) == "inbox-prune: 1 handled updates forgotten"
+    assert await jobs.load()["inbox-prune"].run(services, clock.now(), {}) == (
+        "inbox-prune: 1 handled updates forgotten, 0 parked ones cleared")
     assert await services.inbox.result("telegram", "1") is None
     assert await services.inbox.result("telegram", "2") is not None  # not handled yet: kept
+
+
+async def test_pruning_clears_what_people_wrote_and_the_replies_after_the_setting(
+        services: Services, clock: FixedClock) -> None:
+    from bot import jobs
+
+    services.settings.inbox_keep_days = 2
+    await services.inbox.store("wechat", "m1", "o1", {"xml": {"Content": "我的电话 13800000000"}})
+    await services.inbox.store("wechat", "m2", "o2", {"xml": {"Content": "/report"}})
+    first, second = await services.inbox.claim("w", 2, 30, ("wechat",))
+    await services.db.run(services.db.transaction,
+                          lambda s: services.inbox.sync.settle(s, first, {"messages": [{"text": "link"}]}, hold=4))
+    assert await services.inbox.take_reply(first.id) == {"messages": [{"text": "link"}]}  # the passive answer
+    entry = second
+    while not await services.inbox.failed(entry, RuntimeError("boom")):
+        clock.advance(seconds=700)
+        [entry] = await services.inbox.claim("w", 1, 30, ("wechat",))
+    clock.advance(days=1)
+    assert await jobs.load()["inbox-prune"].run(services, clock.now(), {}) == (
+        "inbox-prune: 0 handled updates forgotten, 0 parked ones cleared")  # within the 2 days
+    clock.advance(days=1, seconds=1)
+    assert await jobs.load()["inbox-prune"].run(services, clock.now(), {}) == (
+        "inbox-prune: 1 handled updates forgotten, 1 parked ones cleared")
+    with services.db.read() as session:
+        rows = session.execute(select(InboxEntry.platform_id, InboxEntry.payload, InboxEntry.reply,
+                                      InboxEntry.status, InboxEntry.error)).all()
+    assert [tuple(r) for r in rows] == [("m2", {}, None, "parked", "boom")]  # the record, not the message
+    [parked] = await services.inbox.parked()
+    assert not await services.inbox.retry_parked(parked.id)  # nothing left to handle
 
 
 async def test_a_coalesced_message_takes_every_waiting_row_of_its_kind(services: Services, clock: FixedClock) -> None:

@@ -194,6 +194,9 @@ async def test_worker_on_wechat_report_link_chart_and_invite_qr(served: Served) 
     assert download.status_code == 200 and download.content[:2] == b"PK"  # an XLSX is a zip
     assert "attachment" in download.headers["content-disposition"]
     assert await count(served.services, AuditEntry, AuditEntry.action == "file.download") == 1
+    with served.services.db.read() as session:  # who downloaded it: the address is in the audit
+        details = session.scalar(select(AuditEntry.details).where(AuditEntry.action == "file.download"))
+    assert details["client"] == "127.0.0.1" and url.group(1) not in str(details)
     assert (await served.client.get("/download/not-a-real-link")).status_code == 404
     # /chart: the caption answers at once, the picture follows through the API.
     assert "2026" in await served.say("oWorker", "/chart")
