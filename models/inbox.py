@@ -33,6 +33,7 @@ class InboxEntry(IdPk, Base):
         Index("ix_inbox_open", "status", "channel", "sender", "id"),
         Index("ix_inbox_sender", "channel", "sender", "id"),
         Index("ix_inbox_heads", "channel", "sender", unique=True, postgresql_where=HEADS, sqlite_where=HEADS),
+        Index("ix_inbox_queue", "head_seq", "id", postgresql_where=HEADS, sqlite_where=HEADS),
         one_of("status", INBOX_STATES), one_of("replied", REPLIED),
     )
 

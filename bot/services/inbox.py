@@ -55,7 +55,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
@@ -133,8 +133,20 @@ def _promote(session: Session, channel: str, sender: str) -> None:
     firsts = [session.scalar(select(func.min(_T.c.id)).where(_T.c.status == status, mine)) for status in OPEN]
     first = min((f for f in firsts if f is not None), default=None)
     if first is not None:
-        last = session.scalar(select(func.max(_T.c.head_seq)).where(_T.c.head_seq.is_not(None))) or 0
-        session.execute(update(InboxEntry).where(InboxEntry.id == first).values(head_seq=last + 1))
+        session.execute(update(InboxEntry).where(InboxEntry.id == first).values(head_seq=_NEXT_HEAD))
+
+
+# Built once (an alias costs more to build than the statement takes to run).
+_QUEUED, _HEADS = _T.alias("queued"), _T.alias("heads")
+# The queue place behind every head waiting (one seek on ix_inbox_queue).
+_NEXT_HEAD = select(func.coalesce(func.max(_QUEUED.c.head_seq), 0) + 1).where(
+    _QUEUED.c.head_seq.is_not(None)).scalar_subquery()
+# A sender's last entry (for the pace) and their head if they have one.
+_LAST = select(_T.c.received_at, _T.c.pace_at, select(_HEADS.c.id).where(
+    _HEADS.c.channel == bindparam("channel"), _HEADS.c.sender == bindparam("sender"), _HEADS.c.head_seq.is_not(None),
+).scalar_subquery()).where(
+    _T.c.channel == bindparam("channel"), _T.c.sender == bindparam("sender"),
+).order_by(_T.c.id.desc()).limit(1)
 
 
 def _finish(session: Session, channel: str, sender: str, done: Any) -> bool:
@@ -175,6 +187,7 @@ class InboxService:
         self.db, self.clock = db, clock
         self.pace = pace or Pace()
         self._waiters: dict[int, asyncio.Event] = {}
+        self._poller: asyncio.Task[None] | None = None
 
     # --- in -----------------------------------------------------------------------------------
 
@@ -184,20 +197,20 @@ class InboxService:
         def work(session: Session) -> Stored:
             now = self.clock.now()
             _lock(session, channel, sender)
-            before = session.execute(
-                select(_T.c.received_at, _T.c.pace_at).where(_T.c.channel == channel, _T.c.sender == sender)
-                .order_by(_T.c.id.desc()).limit(1)
-            ).first()
+            # Two statements, as a busy webhook stores hundreds at once: the sender's last entry
+            # (for the pace) with whether they have a head; without one nothing of theirs is open,
+            # so the new entry is their head, behind everyone waiting.
+            before = session.execute(_LAST, {"channel": channel, "sender": sender}).first()
             due, pace_at, flood_starts = self.pace.next(now, before)
+            head = None if before is not None and before[2] is not None else _NEXT_HEAD
             new_id = session.scalar(
                 insert(session, InboxEntry).values(
                     channel=channel, platform_id=platform_id, sender=sender, payload=payload, status="new",
                     attempts=0, reply_sent=0, received_at=now, pace_at=pace_at,
-                    not_before=due if due > now else None,
+                    not_before=due if due > now else None, head_seq=head,
                 ).on_conflict_do_nothing().returning(InboxEntry.id)
             )
             if new_id is not None:
-                _promote(session, channel, sender)
                 if flood_starts:
                     self._slow_down(session, channel, sender, due - now)
                 return Stored(new_id, False)
@@ -394,10 +407,13 @@ class InboxService:
 
     async def wait(self, entry_id: int, timeout: float) -> Result | None:
         """The entry's result once it is handled, or None after `timeout` seconds; a local
-        worker's `signal` wakes it at once, another process's commit within `POLL`."""
+        worker's `signal` wakes it at once, another process's commit within `POLL` (one query
+        for every waiter of the process, so 500 waiting requests cost what one does)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         event = self._waiters.setdefault(entry_id, asyncio.Event())
+        if self._poller is None or self._poller.done() or self._poller.get_loop() is not loop:
+            self._poller = loop.create_task(self._poll())
         try:
             while True:
                 event.clear()
@@ -408,11 +424,30 @@ class InboxService:
                 if left <= 0:
                     return None
                 try:
-                    await asyncio.wait_for(event.wait(), min(left, POLL))
+                    await asyncio.wait_for(event.wait(), left)
                 except TimeoutError:
-                    pass
+                    return None
         finally:
             self._waiters.pop(entry_id, None)
+
+    async def _poll(self) -> None:
+        """While anyone waits: every POLL seconds, wake the waiters whose entries another
+        process finished."""
+        while self._waiters:
+            await asyncio.sleep(POLL)
+            waiting = list(self._waiters)
+            try:
+                finished = await self.db.run(self._finished, waiting, reads=True)
+            except Exception:  # the waiters' own reads will tell; try again next round
+                continue
+            for entry_id in finished:
+                self.signal(entry_id)
+
+    @reads
+    def _finished(self, entry_ids: list[int]) -> list[int]:
+        with self.db.read() as session:
+            return list(session.scalars(select(InboxEntry.id).where(InboxEntry.id.in_(entry_ids),
+                                                                    InboxEntry.status != "new")))
 
     def take_reply(self, entry_id: int) -> dict[str, Any] | None:
         now = self.clock.now()

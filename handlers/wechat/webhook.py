@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 
 SUCCESS = "success"  # "received; the answer comes later" (WeChat does not retry)
 MAX_BODY = 64 * 1024
+# More requests than this already waiting for their turn: a new one answers `success` at once
+# (its turn would come too late for a passive answer; `bench wechat --concurrency 500`).
+MAX_WAITING = 100
+TAKE_SECONDS = 0.75  # kept for taking the reply once it is ready, before the passive answer is due
 
 
 def setup(web: Web, settings: Settings) -> WeChatChannel:
@@ -66,6 +70,7 @@ class Webhook:
     def __init__(self, channel: WeChatChannel, token: str, crypto: MessageCrypto | None, wake: Any) -> None:
         self.channel, self.token, self.crypto, self.wake = channel, token, crypto, wake
         self.inbox = channel.services.inbox
+        self.waiting = 0  # requests of this process waiting for their passive answer
 
     async def endpoint(self, request: Request) -> Response:
         query = request.query_params
@@ -91,21 +96,33 @@ class Webhook:
         if not openid:
             return client_error(400, "not a WeChat message")
         started = time.monotonic()
+        # A long queue here: this answer would not make WeChat's 5 s. `success` at once, and no
+        # "at" in the entry, so the worker sends the reply by the API as soon as it is ready.
+        passive = self.waiting < MAX_WAITING
+        payload = {"xml": fields, "at": time.time()} if passive else {"xml": fields}
         try:
-            stored = await self.inbox.store("wechat", platform_id(fields), openid, {"xml": fields, "at": time.time()})
+            stored = await self.inbox.store("wechat", platform_id(fields), openid, payload)
         except Exception as exc:  # not stored: no answer, so WeChat tries again
             log.error("WeChat message not stored: %s", type(exc).__name__)
             return client_error(503, "try again")
         if not stored.duplicate:
             self.wake()
-        answer = await self._answer(stored.id, stored.duplicate, PASSIVE_SECONDS - (time.monotonic() - started))
+        answer = None
+        if passive or stored.duplicate:
+            answer = await self._answer(stored.id, stored.duplicate, PASSIVE_SECONDS - (time.monotonic() - started))
         if answer is None:
             return PlainTextResponse(SUCCESS)
         return await self._passive(fields, answer, encrypted)
 
-    async def _answer(self, entry_id: int, duplicate: bool, wait: float) -> dict[str, str] | None:
-        """The message to answer passively, or None for `success`."""
-        result = await self.inbox.wait(entry_id, max(wait, 0.0))
+    async def _answer(self, entry_id: int, duplicate: bool, left: float) -> dict[str, str] | None:
+        """The message to answer passively, or None for `success`; `left`: seconds until the
+        passive answer is due."""
+        self.waiting += 1
+        try:
+            # Taking the reply is a write, queued behind the others when busy: leave it time.
+            result = await self.inbox.wait(entry_id, max(left - TAKE_SECONDS, 0.0))
+        finally:
+            self.waiting -= 1
         if result is None or not result.reply or "text" not in (result.reply.get("messages") or [{}])[0]:
             return None  # nothing to say, or a picture first: the worker sends it by the API
         messages = result.reply["messages"]

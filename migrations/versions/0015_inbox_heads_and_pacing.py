@@ -41,9 +41,12 @@ def upgrade() -> None:
     )
     op.create_index('ix_inbox_heads', 'inbox', ['channel', 'sender'], unique=True,
                     postgresql_where=HEADS, sqlite_where=HEADS)
+    op.create_index('ix_inbox_queue', 'inbox', ['head_seq', 'id'], unique=False,
+                    postgresql_where=HEADS, sqlite_where=HEADS)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_inbox_queue', table_name='inbox', postgresql_where=HEADS, sqlite_where=HEADS)
     op.drop_index('ix_inbox_heads', table_name='inbox', postgresql_where=HEADS, sqlite_where=HEADS)
     op.execute("DELETE FROM inbox WHERE replied = 'pruned'")
     with op.batch_alter_table('inbox', schema=None) as batch_op:
