@@ -36,7 +36,6 @@ MAX_BODY = 64 * 1024
 # More requests than this already waiting for their turn: a new one answers `success` at once
 # (its turn would come too late for a passive answer; `bench wechat --concurrency 500`).
 MAX_WAITING = 100
-TAKE_SECONDS = 0.75  # kept for taking the reply once it is ready, before the passive answer is due
 
 
 def setup(web: Web, settings: Settings) -> WeChatChannel:
@@ -119,8 +118,7 @@ class Webhook:
         passive answer is due."""
         self.waiting += 1
         try:
-            # Taking the reply is a write, queued behind the others when busy: leave it time.
-            result = await self.inbox.wait(entry_id, max(left - TAKE_SECONDS, 0.0))
+            result = await self.inbox.wait(entry_id, max(left, 0.0))
         finally:
             self.waiting -= 1
         if result is None or not result.reply or "text" not in (result.reply.get("messages") or [{}])[0]:
