@@ -47,9 +47,10 @@ class Settings(BaseSettings):
     # several processes give each its share; 0 turns the limit off (a local Bot API, benchmarks).
     telegram_max_rate: int = Field(30, ge=0)
     # One person's updates: this many at once, then this many a minute (0: no limit); the rest
-    # wait, in order, and the person is asked once to slow down.
-    inbox_burst: int = Field(20, ge=1)
-    inbox_per_minute: int = Field(30, ge=0)
+    # wait, in order, and the person is asked once to slow down. One a second is what Telegram
+    # lets a bot send into one chat anyway.
+    inbox_burst: int = Field(100, ge=1)
+    inbox_per_minute: int = Field(60, ge=0)
     # Handled updates (with the texts and replies in them) are deleted after this many days.
     inbox_keep_days: int = Field(7, ge=1)
     # `GET /metrics` (Prometheus) is served on this port of LOVEBANK_HTTP_HOST, never on the

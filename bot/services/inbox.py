@@ -165,8 +165,8 @@ class Pace:
     limit). A generic cell rate algorithm: each entry keeps the sender's theoretical time after
     it (`pace_at`), so the next store reads one row, the sender's last."""
 
-    burst: int = 20
-    per_minute: int = 30
+    burst: int = 100
+    per_minute: int = 60
 
     def next(self, now: datetime, before: Any) -> tuple[datetime, datetime | None, bool]:
         """(when the new entry may be handled, its `pace_at`, whether a flood starts with it)
