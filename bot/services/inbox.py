@@ -126,16 +126,25 @@ def _lock(session: Session, channel: str, sender: str) -> None:
 def _promote(session: Session, channel: str, sender: str) -> None:
     """When the sender has no head, their oldest open entry becomes it, behind every waiting
     person. Called under `_lock`."""
-    mine = and_(_T.c.channel == channel, _T.c.sender == sender)
-    if session.scalar(select(_T.c.id).where(mine, _T.c.head_seq.is_not(None))) is not None:
+    who = {"channel": channel, "sender": sender}
+    if session.scalar(_HEAD_OF, who) is not None:
         return
-    # One index seek per open state (ix_inbox_open), however many wait.
-    firsts = [session.scalar(select(func.min(_T.c.id)).where(_T.c.status == status, mine)) for status in OPEN]
+    firsts = [session.scalar(first, who) for first in _FIRST_OPEN]
     first = min((f for f in firsts if f is not None), default=None)
     if first is not None:
         session.execute(update(InboxEntry).where(InboxEntry.id == first).values(head_seq=_NEXT_HEAD))
 
 
+_MINE = and_(_T.c.channel == bindparam("channel"), _T.c.sender == bindparam("sender"))
+_HEAD_OF = select(_T.c.id).where(_MINE, _T.c.head_seq.is_not(None))
+# One index seek per open state (ix_inbox_open), however many wait. Ordered as that index is:
+# with min(id), PostgreSQL's generic plan for the prepared statement walked the primary key
+# instead, through every row when the person had none in that state (90 ms with 30,000 rows).
+_FIRST_OPEN = [
+    select(_T.c.id).where(_T.c.status == status, _MINE)
+    .order_by(_T.c.status, _T.c.channel, _T.c.sender, _T.c.id).limit(1)
+    for status in OPEN
+]
 # Built once (an alias costs more to build than the statement takes to run).
 _QUEUED, _HEADS = _T.alias("queued"), _T.alias("heads")
 # The queue place behind every head waiting (one seek on ix_inbox_queue).
