@@ -7,6 +7,8 @@ values; nothing here knows a platform.
 Taking an update in (the webhook handler, or a long-polling loop):
 
     stored = inbox.store(channel, platform_id, sender, payload)
+    # a sender past their pace (`Pace`: a burst, then so many a minute) has the entry scheduled
+    # for later, in order, and is told once (a notification) to slow down.
     # answer the platform only now: stored.id is committed; stored.duplicate is True when
     # (channel, platform_id) was stored before (a retry, a redelivery, another process got it),
     # and then nothing was written.
@@ -19,9 +21,10 @@ stored. `payload` is the update as JSON, kept for the handler.
 Handling (the inbox worker does this; a channel adapter only implements `handle`):
 
     entries = inbox.claim(worker, limit, lease, channels)
-        # leases up to `limit` entries: the oldest open entry of each sender whose lease has run
-        # out (a crashed process's entries come back after `lease` seconds) and whose backoff
-        # or hold is over. Several processes never hold the same entry. A person whose reply
+        # leases up to `limit` entries: each sender's head (their oldest open entry), in queue
+        # order (a sender whose next entry came up waits behind everyone already waiting), whose
+        # lease has run out (a crashed process's entries come back after `lease` seconds) and
+        # whose backoff, hold or pace is over. Several processes never hold the same entry. A person whose reply
         # was refused (Unreachable) is reachable again once they write to us again.
     inbox.settle(session, entry, reply, hold=None)
         # inside the transaction that finishes the handling (the dialog engine's last one):

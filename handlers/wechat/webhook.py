@@ -69,7 +69,7 @@ class Webhook:
     def __init__(self, channel: WeChatChannel, token: str, crypto: MessageCrypto | None, wake: Any) -> None:
         self.channel, self.token, self.crypto, self.wake = channel, token, crypto, wake
         self.inbox = channel.services.inbox
-        self.waiting = 0  # requests of this process waiting for their passive answer
+        self.waiting = 0  # requests of this process that mean to answer passively, not yet answered
 
     async def endpoint(self, request: Request) -> Response:
         query = request.query_params
@@ -99,16 +99,20 @@ class Webhook:
         # "at" in the entry, so the worker sends the reply by the API as soon as it is ready.
         passive = self.waiting < MAX_WAITING
         payload = {"xml": fields, "at": time.time()} if passive else {"xml": fields}
+        self.waiting += passive
         try:
-            stored = await self.inbox.store("wechat", platform_id(fields), openid, payload)
-        except Exception as exc:  # not stored: no answer, so WeChat tries again
-            log.error("WeChat message not stored: %s", type(exc).__name__)
-            return client_error(503, "try again")
-        if not stored.duplicate:
-            self.wake()
-        answer = None
-        if passive or stored.duplicate:
-            answer = await self._answer(stored.id, stored.duplicate, PASSIVE_SECONDS - (time.monotonic() - started))
+            try:
+                stored = await self.inbox.store("wechat", platform_id(fields), openid, payload)
+            except Exception as exc:  # not stored: no answer, so WeChat tries again
+                log.error("WeChat message not stored: %s", type(exc).__name__)
+                return client_error(503, "try again")
+            if not stored.duplicate:
+                self.wake()
+            answer = None
+            if passive or stored.duplicate:
+                answer = await self._answer(stored.id, stored.duplicate, PASSIVE_SECONDS - (time.monotonic() - started))
+        finally:
+            self.waiting -= passive
         if answer is None:
             return PlainTextResponse(SUCCESS)
         return await self._passive(fields, answer, encrypted)
@@ -116,11 +120,7 @@ class Webhook:
     async def _answer(self, entry_id: int, duplicate: bool, left: float) -> dict[str, str] | None:
         """The message to answer passively, or None for `success`; `left`: seconds until the
         passive answer is due."""
-        self.waiting += 1
-        try:
-            result = await self.inbox.wait(entry_id, max(left, 0.0))
-        finally:
-            self.waiting -= 1
+        result = await self.inbox.wait(entry_id, max(left, 0.0))
         if result is None or not result.reply or "text" not in (result.reply.get("messages") or [{}])[0]:
             return None  # nothing to say, or a picture first: the worker sends it by the API
         messages = result.reply["messages"]

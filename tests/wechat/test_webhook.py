@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from datetime import timedelta
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -287,3 +288,17 @@ async def test_too_many_messages_in_a_row_waits_for_the_next_message(served: Ser
     assert [code for code, _ in served.api.api.refused] == [45047]
     served.api.api.burst_limit = None
     assert "您有 1 条新通知" in await served.say("oBusy", "/balance")  # it came with the next answer
+
+
+async def test_a_long_queue_answers_success_at_once_and_the_reply_goes_by_the_api(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past MAX_WAITING requests waiting in the process, a new one does not wait for its turn
+    (it would miss WeChat's 5 s): `success` at once, the reply by the customer-service API."""
+    import handlers.wechat.webhook as webhook
+
+    monkeypatch.setattr(webhook, "MAX_WAITING", 0)
+    started = time.monotonic()
+    assert await served.say("oQueue", "/help") == ""  # `success`
+    assert time.monotonic() - started < webhook.PASSIVE_SECONDS
+    [sent] = await served.api.api.until(lambda s: s.kind == "text" and s.openid == "oQueue", timeout=10)
+    assert "/help" in sent.content
