@@ -6,7 +6,9 @@ people at once) are encrypted and signed as WeChat does and POSTed to the real A
 `lovebank serve` (signature check, decryption, the inbox, the inbox worker, the dialog engine,
 services, the database, the encrypted passive reply), in process through httpx's ASGI transport.
 The latency is from the request to the passive answer: WeChat gives up after 5 s; the target is
-a p99 under 300 ms. The mix: /balance, /help, /top, /mylogs and one-line /log (a write that also
+a p99 under 300 ms. `--people 500 --per-person 1 --concurrency 500` is 500 requests at once:
+every answer must leave within the 5 s (a quick `success` when the queue is long, the reply then
+going by the customer-service API). The mix: /balance, /help, /top, /mylogs and one-line /log (a write that also
 notifies the workers, whom the outbox worker reaches through a stubbed WeChat API). Two workers
 write too (/balance, three times a day).
 
@@ -190,12 +192,16 @@ async def run_on(url: str, people: int, per_person: int, seed_value: int, concur
                 await asyncio.gather(*(say(client, openid) for openid in writers))
             elapsed = time.perf_counter() - started
         # Every /log must have been saved (pending approval): a refusal or a question is no write.
-        # A message answered after WeChat's window may still be in the worker's hands: wait a little.
-        for _ in range(100):
+        # A message answered `success` may still be in the worker's hands: wait while it progresses.
+        saved, progress = 0, time.monotonic()
+        while time.monotonic() - progress < 10:
             with services.db.read() as session:
-                saved = session.scalar(select(func.count()).select_from(ServiceLog))
-            if saved >= sum(logs.values()):
+                now_saved = session.scalar(select(func.count()).select_from(ServiceLog)) or 0
+            if now_saved >= sum(logs.values()):
+                saved = now_saved
                 break
+            if now_saved > saved:
+                saved, progress = now_saved, time.monotonic()
             await asyncio.sleep(0.2)
         check(saved == sum(logs.values()), f"{saved} hours logs saved for {sum(logs.values())} /log messages")
         clock.offset += 120  # the day's last "new logs" go out (one such message a minute)
@@ -208,6 +214,7 @@ async def run_on(url: str, people: int, per_person: int, seed_value: int, concur
         "messages": len(latencies), "people": people, "passive_replies": passive,
         "p50_ms": round(percentile(latencies, 0.5) * 1000, 1), "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
         "max_ms": round(max(latencies) * 1000, 1), "messages_per_s": round(len(latencies) / elapsed, 1),
+        "within_wechat_5s": sum(latency < 5.0 for latency in latencies),
         "meets_target": percentile(latencies, 0.99) * 1000 < TARGET_P99_MS,
         "notifications": shares,
     }

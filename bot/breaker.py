@@ -18,9 +18,12 @@ import logging
 import time
 from collections.abc import Callable
 
+from bot import metrics
+
 log = logging.getLogger("bot.breaker")
 
 CLOSED, OPEN, PROBING = "closed", "open", "probing"
+METRIC_STATE = {CLOSED: "closed", OPEN: "open", PROBING: "half-open"}  # /metrics' names
 
 
 class Breaker:
@@ -37,7 +40,7 @@ class Breaker:
         if self.state == CLOSED:
             return None
         if self.state == OPEN and self.clock() >= self.probe_at:
-            self.state = PROBING
+            self._set(PROBING)
         return 1 if self.state == PROBING else 0
 
     def paused(self) -> bool:
@@ -58,14 +61,20 @@ class Breaker:
                         self.channel, reason, self.wait)
         else:
             return  # already open: another send of the same round found the same
-        self.state, self.reason, self.probe_at = OPEN, reason, now + self.wait
+        self.reason, self.probe_at = reason, now + self.wait
+        self._set(OPEN)
 
     def up(self) -> None:
         if self.state == CLOSED:
             return
         log.warning("%s: platform answers again after %.0f s: sending resumed (it was down: %s)",
                     self.channel, self.clock() - self.since, self.reason)
-        self.state, self.reason, self.wait = CLOSED, "", 0.0
+        self.reason, self.wait = "", 0.0
+        self._set(CLOSED)
+
+    def _set(self, state: str) -> None:
+        self.state = state
+        metrics.breaker_changed(self.channel, METRIC_STATE[state])
 
 
 class Breakers(dict[str, Breaker]):

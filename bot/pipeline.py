@@ -43,6 +43,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -50,6 +51,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from bot import logs, metrics
 from bot.breaker import Breakers
 from bot.services import Services
 from bot.services.delivery import Down, Failed, Held, Outcome, Retry, Sent, short
@@ -185,12 +187,15 @@ class InboxWorker:
     async def process(self, entry: Entry) -> None:
         """Handle one claimed entry (if not yet handled) and send its reply."""
         inbox, channel = self.services.inbox, self.channels[entry.channel]
+        logs.request_id.set(f"in{entry.id}")  # this task's log lines
         try:
             if entry.status == "new":
                 handling = Handling(self.services, entry)
+                started = time.perf_counter()
                 await channel.handle(entry, handling)
                 if not handling.settled:
                     raise RuntimeError(f"{entry.channel} handler returned without settling entry {entry.id}")
+                metrics.turn_finished(entry.channel, time.perf_counter() - started)
                 inbox.signal(entry.id)
                 if self.on_handled is not None:
                     self.on_handled()  # what the turn wrote to the outbox goes out now

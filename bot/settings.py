@@ -84,6 +84,17 @@ class Settings(BaseSettings):
     outage_probe_max_seconds: float = Field(300.0, gt=0)
     # Every configured channel checks its credentials at start and this often (/readyz shows it).
     health_check_seconds: float = Field(300.0, gt=0)
+    # One person's updates: this many at once, then this many a minute (0: no limit); the rest
+    # wait, in order, and the person is asked once to slow down. One a second is what Telegram
+    # lets a bot send into one chat anyway.
+    inbox_burst: int = Field(100, ge=1)
+    inbox_per_minute: int = Field(60, ge=0)
+    # Handled updates (with the texts and replies in them) are deleted after this many days.
+    inbox_keep_days: int = Field(7, ge=1)
+    # `GET /metrics` (Prometheus) is served on this port of LOVEBANK_HTTP_HOST, never on the
+    # public app; unset: no metrics.
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+    log_format: Literal["text", "json"] = "text"
     hold_expiry_days: int = Field(7, ge=1)
     service_log_max_age_days: int = Field(31, ge=0)
 

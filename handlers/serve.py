@@ -2,12 +2,15 @@
 
 Each configured channel adds its endpoint and its handler/sender here (Telegram when
 LOVEBANK_TELEGRAM_TOKEN is set, WeChat when LOVEBANK_WECHAT_TOKEN is); one that cannot be
-reached at start does not stop the others. Port 0 picks a free port; the log says which.
+reached at start does not stop the others. Port 0 picks a free port; the log says which. With
+LOVEBANK_METRICS_PORT set, `GET /metrics` is served on that port alone (for Prometheus on the
+internal network; the public app has no `/metrics`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from typing import Any
@@ -21,15 +24,17 @@ from bot.settings import Settings, SettingsError
 log = logging.getLogger("lovebank.serve")
 
 
-def quiet_logging() -> None:
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+def quiet_logging(log_format: str = "text") -> None:
+    from bot import logs
+
+    logs.setup(log_format)
     # httpx logs every request URL, and the Bot API URL carries the token; APScheduler logs every run.
     for noisy in ("httpx", "httpcore", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def serve(settings: Settings) -> int:
-    quiet_logging()
+    quiet_logging(settings.log_format)
     return asyncio.run(_serve(settings))
 
 
@@ -70,18 +75,34 @@ async def _serve(settings: Settings) -> int:
     if services.db.sqlite:
         log.info("SQLite: run one `lovebank serve` process (several need PostgreSQL)")
     server = uvicorn.Server(server_config(web.app(), settings))
+    internal = None
+    if settings.metrics_port is not None:  # `/metrics` on its own port, never on the public app
+        internal = uvicorn.Server(uvicorn.Config(web.metrics_app(), host=settings.http_host, port=settings.metrics_port,
+                                                 lifespan="off", log_config=None, access_log=False))
+        # Signals stay with the main server (it would lose SIGTERM otherwise); it stops this one.
+        internal.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
     # uvicorn re-raises the signal that stopped it once it has shut down cleanly; with these
     # handlers in place that is a no-op, so SIGTERM ends the process with 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
     running = asyncio.create_task(server.serve())
+    metrics = asyncio.create_task(internal.serve()) if internal is not None else None
     while not server.started and not running.done():
         await asyncio.sleep(0.05)
     if server.started:
         host, port = server.servers[0].sockets[0].getsockname()[:2]
         log.info("listening on http://%s:%s", host, port)
+    if internal is not None and metrics is not None:
+        while not internal.started and not metrics.done():
+            await asyncio.sleep(0.05)
+        if internal.started:
+            host, port = internal.servers[0].sockets[0].getsockname()[:2]
+            log.info("metrics on http://%s:%s/metrics", host, port)
     try:
         await running
     finally:
+        if internal is not None and metrics is not None:
+            internal.should_exit = True
+            await asyncio.gather(metrics, return_exceptions=True)
         await web.shutdown()
     return 0 if server.started else 1

@@ -12,7 +12,8 @@ Built in: `GET /healthz` (200 while the process runs) and `GET /readyz`: JSON wi
 its credentials worked at the last check and it is not paused by an outage), e.g.
 `{"database": "ok", "wechat": "invalid appsecret (40125)", "telegram": "ok"}`; 200 when all are
 "ok", else 503. A channel registers its check with `web.check(name, probe)` (an async function
-returning "ok" or the reason); checks run at start and every LOVEBANK_HEALTH_CHECK_SECONDS. The Telegram
+returning "ok" or the reason); checks run at start and every LOVEBANK_HEALTH_CHECK_SECONDS.
+`web.metrics_app()` is a separate app with `GET /metrics` alone, for the internal port. The Telegram
 webhook is added by `handlers.telegram.webhook.setup`, a channel's endpoints the same way. An
 endpoint takes an update in with `services.inbox.store(...)` and answers the platform only
 after it returned; then `pipeline.inbox.wake()` starts handling at once.
@@ -25,6 +26,7 @@ the pipeline finishes what it is handling and the process exits 0.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncio
 from contextlib import asynccontextmanager, suppress
@@ -36,6 +38,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot import logs, metrics
 from bot.migrate import current_revisions, head_revisions
 from bot.pipeline import Pipeline
 from bot.services import Services
@@ -122,8 +125,28 @@ class Web:
                     await checking
                 await self.pipeline.stop()  # after the last request: finish what is in flight
 
-        # The access log without query strings or path secrets (handlers.access_log).
-        return Starlette(routes=list(self._routes), lifespan=lifespan, middleware=[Middleware(AccessLog)])
+        # The access log without query strings or path secrets (handlers.access_log); a request id
+        # for every log line of the request (bot.logs).
+        return Starlette(routes=list(self._routes), lifespan=lifespan,
+                         middleware=[Middleware(RequestId), Middleware(AccessLog)])
+
+    def metrics_app(self) -> Starlette:
+        """`GET /metrics` alone, for the internal port (LOVEBANK_METRICS_PORT)."""
+        return Starlette(routes=[Route("/metrics", self.metrics, methods=["GET"])])
+
+    async def metrics(self, _: Request) -> Response:
+        clock = self.services.clock
+
+        def read() -> list[Any]:
+            with self.services.db.read() as session:
+                return metrics.database_figures(session, clock.now())
+
+        try:
+            figures = await self.services.db.run(read, reads=True)
+        except Exception as exc:  # the process's own counters still tell something
+            log.warning("metrics: the database did not answer: %s", type(exc).__name__)
+            figures = []
+        return Response(metrics.exposition(figures), media_type=metrics.CONTENT_TYPE)
 
     # --- health -------------------------------------------------------------------------------
 
@@ -152,6 +175,21 @@ class Web:
             missing = ", ".join(sorted(self._heads - current)) or "-"
             return f"schema not at head (missing {missing})"
         return "ok"
+
+
+class RequestId:
+    """ASGI middleware: each request's log lines carry one id (the proxy's X-Request-Id when
+    it sends a plausible one)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            given = dict(scope.get("headers") or ()).get(b"x-request-id", b"").decode("latin-1")
+            ok = 0 < len(given) <= 64 and given.replace("-", "").isalnum()
+            logs.request_id.set(given if ok else secrets.token_hex(6))
+        await self.app(scope, receive, send)
 
 
 def client_error(status: int, text: str) -> Response:

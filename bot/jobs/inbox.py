@@ -1,5 +1,7 @@
-"""Forget handled updates once no platform would send them again (Telegram keeps an update for
-24 hours, WeChat retries within seconds); a week is kept for looking into what happened."""
+"""Forget what people wrote once no platform would send it again (Telegram keeps an update for
+24 hours, WeChat retries within seconds): handled updates are deleted after
+LOVEBANK_INBOX_KEEP_DAYS (a week by default, for looking into what happened), and parked ones
+keep only their record (who, when, the error), not the message or its reply."""
 
 from __future__ import annotations
 
@@ -11,9 +13,8 @@ from bot.jobs import Summary, job
 if TYPE_CHECKING:
     from bot.services import Services
 
-KEEP = timedelta(days=7)
-
 
 @job("inbox-prune", every=timedelta(hours=6), help="every 6 hours: forget handled updates older than a week")
 async def inbox_prune(services: Services, now: datetime, options: dict[str, Any]) -> str:
-    return Summary("jobs.inbox_prune", count=await services.inbox.prune(KEEP))
+    deleted, cleared = await services.inbox.prune(timedelta(days=services.settings.inbox_keep_days))
+    return Summary("jobs.inbox_prune", count=deleted, cleared=cleared)

@@ -11,7 +11,7 @@ from bot.services.deadlines import DeadlinesService
 from bot.services.expiry import ExpiryService
 from bot.services.family import FamilyService
 from bot.services.hours import HoursService
-from bot.services.inbox import InboxService
+from bot.services.inbox import InboxService, Pace
 from bot.services.ledger import Ledger
 from bot.services.links import LinksService
 from bot.services.moves import MovesService
@@ -50,7 +50,7 @@ class Services:
             "hours": hours,
             "points": PointsService(db, clock, ledger),
             "outbox": OutboxService(db, clock, settings.locale),
-            "inbox": InboxService(db, clock),
+            "inbox": InboxService(db, clock, Pace(settings.inbox_burst, settings.inbox_per_minute)),
             "stars": stars,
             "reports": ReportsService(db, settings, clock, SECTIONS),
             "shop": ShopService(db, settings, clock, ledger),

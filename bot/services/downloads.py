@@ -48,9 +48,9 @@ class DownloadsService:
                              content=content, downloads=0, expires_at=now + LIFETIME, created_at=now))
         return secret
 
-    def take(self, secret: str) -> DownloadFile | None:
+    def take(self, secret: str, client: str | None = None) -> DownloadFile | None:
         """The file behind a link, or None when the link is wrong or expired; each download is
-        written to the audit log."""
+        written to the audit log with the address it came from (`client`)."""
         if not secret or len(secret) > 64:
             return None
 
@@ -62,7 +62,7 @@ class DownloadsService:
             session.execute(update(Download).where(Download.id == found.id).values(downloads=Download.downloads + 1))
             community_id = session.scalar(select(Person.community_id).where(Person.id == found.person_id))
             audit(session, self.clock, "file.download", found.person_id, community_id, "download", found.id,
-                        details={"filename": found.filename})
+                        details={"filename": found.filename, "client": client})
             return DownloadFile(found.filename, found.content)
 
         return self.db.transaction(work)

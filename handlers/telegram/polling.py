@@ -111,7 +111,7 @@ def run(settings: Settings) -> int:
     from handlers.serve import quiet_logging
 
     make_bot(settings)  # a missing token stops here, with one line
-    quiet_logging()
+    quiet_logging(settings.log_format)
 
     async def main() -> int:
         services = await open_services(settings)

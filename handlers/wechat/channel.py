@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot import metrics
 from bot.dialogs import Dialogs, Turn
 from bot.dialogs.core import Reply
 from bot.i18n import DEFAULT_LOCALE, T, render
@@ -229,6 +230,8 @@ class WeChatChannel:
         """A template when one is mapped for its kind; otherwise it waits for the person's next
         message and goes with the answer (held within the 48 hours, unreachable after)."""
         delivery = unit.delivery
+        if in_window:  # within the 48 hours, so the person's budget held it back (/metrics)
+            metrics.budget_refused(self.name)
         kind = KIND_OF.get(delivery.text.key)
         template = self.templates.get(kind) if kind else None
         if template is not None:

@@ -109,3 +109,53 @@ async def test_a_reply_telegram_refuses_is_parked_not_retried_forever(tg: Telegr
     assert [c.method for c in out] == ["sendMessage"]  # tried once: a 400 will not mend itself
     result = await tg_services.inbox.result("telegram", str(payload["update_id"]))
     assert result is not None and result.status == "parked"
+
+
+async def test_a_flood_from_one_person_never_slows_anyone_else(tg: Telegram, tg_services: Services,
+                                                              inbox_bot: Any) -> None:
+    """3,000 updates queued from one member: another person's /balance is answered within 0.2 s
+    by the running worker; the flooder is asked once to slow down and the rest wait their pace."""
+    import asyncio
+    import time
+
+    from sqlalchemy import func, select
+
+    from models import InboxEntry, Notification
+
+    api, worker = inbox_bot
+    cast = await found_community(tg, ADMIN_ID)
+    flood = [cast.volunteer.message_update(text=f"第{n}条") for n in range(3000)]
+
+    def store_all() -> None:
+        for payload in flood:
+            tg_services.inbox.sync.store("telegram", str(payload["update_id"]), sender_of(payload), payload)
+
+    running = asyncio.create_task(worker.run())
+
+    async def balance() -> float:
+        """Seconds from the worker's /balance stored to its answer sent."""
+        ask = cast.worker.message_update(text="/balance")
+        answered = len([c for c in api.calls if c.method == "sendMessage" and c.chat_id == str(cast.worker.id)])
+        started = time.monotonic()
+        await tg_services.inbox.store("telegram", str(ask["update_id"]), sender_of(ask), ask)
+        worker.wake()
+        while len([c for c in api.calls if c.method == "sendMessage" and c.chat_id == str(cast.worker.id)]) <= answered:
+            assert time.monotonic() - started < 5, "the worker's /balance was never answered"
+            await asyncio.sleep(0.002)
+        return time.monotonic() - started
+
+    try:
+        alone = sorted([await balance() for _ in range(3)])[1]  # this machine's speed, nobody queued
+        await tg_services.db.run(store_all)
+        behind = sorted([await balance() for _ in range(3)])
+    finally:
+        await worker.stop()
+        await running
+    # Within 0.2 s; on a machine too loaded for a /balance alone to take less than 0.1 s, within
+    # twice that (the flooder's turn in flight at most).
+    assert behind[1] < max(0.2, 2 * alone), f"/balance took {behind} s behind a flood, {alone:.3f} s alone"
+    with tg_services.db.read() as session:
+        waiting = session.scalar(select(func.count()).select_from(InboxEntry).where(
+            InboxEntry.sender == str(cast.volunteer.id), InboxEntry.status == "new"))
+        told = session.scalars(select(Notification.key).where(Notification.key == "inbox.slow_down")).all()
+    assert waiting >= 3000 - tg_services.inbox.pace.burst and told == ["inbox.slow_down"]

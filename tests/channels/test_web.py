@@ -142,3 +142,62 @@ def test_serve_needs_the_webhook_secret(tg_services: Services, tg_settings: Sett
     web = Web(tg_services, Pipeline(tg_services, {}, concurrency=1, lease=30))
     with pytest.raises(SettingsError, match="LOVEBANK_WEBHOOK_SECRET"):
         setup(web, tg_settings)
+
+
+async def test_metrics_on_the_internal_app_only_match_the_database(tg_services: Services,
+                                                                    tg_settings: Settings) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from bot import metrics
+    from bot.services.notify import notify
+
+    person, _ = await tg_services.people.identify("telegram", "7", display_name="a")
+    web = web_for(tg_services, tg_settings)
+    async with client_for(web) as client:
+        for n in (1, 2, 3):
+            assert (await client.post("/telegram", json=update(n), headers={SECRET_HEADER: SECRET})).status_code == 200
+        assert (await client.get("/metrics")).status_code == 404  # never on the public app
+    await tg_services.db.run(tg_services.db.transaction,
+                             lambda s: notify(s, tg_services.clock, person.id, "lang.set"))
+    metrics.turn_finished("telegram", 0.03)
+    metrics.breaker_changed("wechat", "open")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web.metrics_app()), base_url="http://in") as internal:
+        scraped = await internal.get("/metrics")
+    assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain")
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(scraped.text) for s in family.samples}
+    with tg_services.db.read() as session:
+        new = session.scalar(select(func.count()).select_from(InboxEntry).where(
+            InboxEntry.channel == "telegram", InboxEntry.status == "new"))
+    assert new == 3 and samples[("lovebank_inbox_backlog", (("channel", "telegram"), ("state", "new")))] == 3
+    assert samples[("lovebank_inbox_oldest_age_seconds", (("channel", "telegram"),))] >= 0
+    waiting = [v for (name, labels), v in samples.items() if name == "lovebank_outbox_notifications"
+               and ("kind", "lang.set") in labels and ("state", "waiting") in labels]
+    assert waiting == [1]
+    assert samples[("lovebank_breaker_state", (("channel", "wechat"), ("state", "open")))] == 1
+    assert samples[("lovebank_turn_seconds_count", (("channel", "telegram"),))] >= 1
+
+
+def test_json_log_lines_parse_with_level_logger_and_request_id(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    import logging
+
+    from bot import logs
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        logs.setup("json")
+        token = logs.request_id.set("in42")
+        logging.getLogger("lovebank.test").warning("parked: %s", "boom")
+        logs.request_id.reset(token)
+        try:
+            raise ValueError("bad")
+        except ValueError:
+            logging.getLogger("lovebank.test").exception("failed")
+    finally:
+        root.handlers[:], root.level = saved
+    first, second = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert (first["level"], first["logger"], first["request_id"], first["message"]) == (
+        "WARNING", "lovebank.test", "in42", "parked: boom")
+    assert second["request_id"] == "-" and "ValueError: bad" in second["exception"]

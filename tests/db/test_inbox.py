@@ -4,6 +4,7 @@ order, failures parked with the admins told, passive replies, and the outbox's o
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from bot.clock import FixedClock
 from bot.services import Services
 from bot.services.delivery import MAX_TRIES, Failed, Retry, Sent, Unreachable
-from bot.services.inbox import LeaseLost
+from bot.services.inbox import LeaseLost, Pace
 from bot.services.notify import notify
 from models import Identity, InboxEntry, Notification
 from tests.world import make_world
@@ -200,9 +201,39 @@ async def test_handled_updates_are_forgotten_after_a_week(services: Services, cl
     [first, _] = await services.inbox.claim("w", 2, 30, ("telegram",))
     await services.db.run(services.db.transaction, lambda s: services.inbox.sync.settle(s, first, None))
     clock.advance(days=8)
-    assert await jobs.load()["inbox-prune"].run(services, clock.now(), {}) == "inbox-prune: 1 handled updates forgotten"
+    assert await jobs.load()["inbox-prune"].run(services, clock.now(), {}) == (
+        "inbox-prune: 1 handled updates forgotten, 0 parked ones cleared")
     assert await services.inbox.result("telegram", "1") is None
     assert await services.inbox.result("telegram", "2") is not None  # not handled yet: kept
+
+
+async def test_pruning_clears_what_people_wrote_and_the_replies_after_the_setting(
+        services: Services, clock: FixedClock) -> None:
+    from bot import jobs
+
+    services.settings.inbox_keep_days = 2
+    await services.inbox.store("wechat", "m1", "o1", {"xml": {"Content": "我的电话 13800000000"}})
+    await services.inbox.store("wechat", "m2", "o2", {"xml": {"Content": "/report"}})
+    first, second = await services.inbox.claim("w", 2, 30, ("wechat",))
+    await services.db.run(services.db.transaction,
+                          lambda s: services.inbox.sync.settle(s, first, {"messages": [{"text": "link"}]}, hold=4))
+    assert await services.inbox.take_reply(first.id) == {"messages": [{"text": "link"}]}  # the passive answer
+    entry = second
+    while not await services.inbox.failed(entry, RuntimeError("boom")):
+        clock.advance(seconds=700)
+        [entry] = await services.inbox.claim("w", 1, 30, ("wechat",))
+    clock.advance(days=1)
+    assert await jobs.load()["inbox-prune"].run(services, clock.now(), {}) == (
+        "inbox-prune: 0 handled updates forgotten, 0 parked ones cleared")  # within the 2 days
+    clock.advance(days=1, seconds=1)
+    assert await jobs.load()["inbox-prune"].run(services, clock.now(), {}) == (
+        "inbox-prune: 1 handled updates forgotten, 1 parked ones cleared")
+    with services.db.read() as session:
+        rows = session.execute(select(InboxEntry.platform_id, InboxEntry.payload, InboxEntry.reply,
+                                      InboxEntry.status, InboxEntry.error)).all()
+    assert [tuple(r) for r in rows] == [("m2", {}, None, "parked", "boom")]  # the record, not the message
+    [parked] = await services.inbox.parked()
+    assert not await services.inbox.retry_parked(parked.id)  # nothing left to handle
 
 
 async def test_a_coalesced_message_takes_every_waiting_row_of_its_kind(services: Services, clock: FixedClock) -> None:
@@ -232,3 +263,88 @@ async def test_renewing_a_claim_leaves_a_held_passive_answer_to_the_webhook(serv
     await services.db.run(services.db.transaction, lambda s: services.inbox.sync.settle(s, first, {"messages": [{"text": "hi"}]}, hold=4))
     await services.inbox.renew([second.token], 30)
     assert await services.inbox.take_reply(first.id) == {"messages": [{"text": "hi"}]}
+
+
+async def test_a_person_whose_next_update_comes_up_goes_behind_everyone_waiting(services: Services) -> None:
+    """Claims take heads in queue order: a member with many queued updates gets one turn, then
+    the others, so nobody waits behind a flood (one claim at a time, as on SQLite)."""
+    services.inbox.sync.pace = Pace(burst=1000, per_minute=30)  # no pacing here: only the queue order
+    for n in range(1, 51):
+        await services.inbox.store("telegram", str(n), "flood", update(n))
+    await services.inbox.store("telegram", "b1", "b", update(0))
+    await services.inbox.store("telegram", "c1", "c", update(0))
+    order = []
+    for _ in range(5):
+        [entry] = await services.inbox.claim("w", 1, 30, ("telegram",))
+        order.append(entry.platform_id)
+        await services.db.run(services.db.transaction, lambda s, e=entry: services.inbox.sync.settle(s, e, None))
+    assert order == ["1", "b1", "c1", "2", "3"]
+
+
+async def test_a_flood_is_paced_in_order_and_the_person_told_once(services: Services, clock: FixedClock) -> None:
+    w = await make_world(services)
+    await services.outbox.take("console")
+    with services.db.read() as session:
+        identity = (session.execute(select(Identity).where(Identity.person_id == w.volunteer))).scalar_one()
+    services.inbox.sync.pace = Pace(burst=3, per_minute=60)
+    for n in range(1, 11):
+        await services.inbox.store(identity.channel, str(n), identity.external_id, update(n))
+    handled = []
+
+    async def handle_due() -> None:
+        while entries := await services.inbox.claim("w", 1, 30, (identity.channel,)):
+            handled.append(entries[0].platform_id)
+            await services.db.run(services.db.transaction,
+                                  lambda s, e=entries[0]: services.inbox.sync.settle(s, e, None))
+
+    await handle_due()
+    assert handled == ["1", "2", "3"]  # the burst at once, the rest one a second
+    clock.advance(seconds=2)
+    await handle_due()
+    assert handled == ["1", "2", "3", "4", "5"]
+    clock.advance(seconds=60)
+    await handle_due()
+    assert handled == [str(n) for n in range(1, 11)]
+    [told] = await services.outbox.take("console", person_id=w.volunteer)
+    assert told.text.key == "inbox.slow_down"
+    # Once the pace is kept again, a new flood is a new one: told again.
+    for n in range(11, 16):
+        await services.inbox.store(identity.channel, str(n), identity.external_id, update(n))
+    assert [d.text.key for d in await services.outbox.take("console", person_id=w.volunteer)] == ["inbox.slow_down"]
+
+
+async def test_stores_and_finishes_racing_never_lose_or_double_a_head(services: Services) -> None:
+    """Several writers store one person's updates while workers finish them (on PostgreSQL side
+    by side): every update is handled once, one at a time, in the order stored."""
+    services.inbox.sync.pace = Pace(burst=1000, per_minute=0)
+    stored_ids: list[int] = []
+    handled: list[int] = []
+    busy: set[int] = set()
+
+    async def writer(w: int) -> None:
+        for n in range(40):
+            stored_ids.append((await services.inbox.store("telegram", f"{w}-{n}", "a", update(n))).id)
+
+    async def worker(name: str) -> None:
+        idle = 0
+        while idle < 20:
+            entries = await services.inbox.claim(name, 2, 30, ("telegram",))
+            if not entries:
+                idle += 1 if len(stored_ids) == 160 else 0
+                await asyncio.sleep(0.005)
+                continue
+            idle = 0
+            for entry in entries:
+                assert not busy  # one of a person's updates at a time: the last one is settled
+                busy.add(entry.id)
+                handled.append(entry.id)
+
+                def settle(session: Any, e: Any = entry) -> None:
+                    services.inbox.sync.settle(session, e, None)
+                    busy.discard(e.id)  # before the commit that lets the next one be claimed
+
+                await services.db.run(services.db.transaction, settle)
+
+    await asyncio.gather(*(writer(w) for w in range(4)), worker("w1"), worker("w2"))
+    assert sorted(handled) == sorted(stored_ids) and len(handled) == 160
+    assert handled == sorted(handled)  # in the order stored

@@ -18,6 +18,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from bot import metrics
+
 from bot.clock import Clock
 from bot.db import Database
 from bot.pipeline import Pipeline
@@ -100,10 +102,13 @@ def logs_in(text: str) -> int:
 
 
 async def test_twelve_logs_in_an_hour_reach_the_worker_within_the_budget(served: Served, shifted: Shifted) -> None:
+    refused_before = metrics.REGISTRY.get_sample_value("lovebank_budget_refused_total", {"channel": "wechat"}) or 0
     world = await make_world(served.services)
     await wechat_worker(served, world)  # the worker's message opens WeChat's budget: 5 within 48 h
     await twelve_logs_in_an_hour(served, world, shifted)
     pushed = served.api.api.pushed("oWorker")
+    # /metrics counts the sends the budget held back (this process's counter).
+    assert (metrics.REGISTRY.get_sample_value("lovebank_budget_refused_total", {"channel": "wechat"}) or 0) > refused_before
     # At most 5 (one kept back for an urgent alert), and WeChat never had to refuse one.
     assert 1 <= len(pushed) <= 5 and served.api.api.refused == []
     assert await count(served.services, Notification, Notification.parked_at.is_not(None)) == 0

@@ -11,6 +11,8 @@ import time
 from typing import Any
 
 import pytest
+
+from bot import metrics
 from sqlalchemy import select
 
 from bot.services import Services
@@ -92,6 +94,9 @@ async def test_an_outage_pauses_the_channel_and_everything_arrives_once_after(
     assert "first probe in 0.2 s" in changes[0]
     assert [c.split("next probe in ")[1] for c in changes[1:4]] == ["0.4 s", "0.8 s", "0.8 s"]
     assert "sending resumed" in changes[-1] and len(changes) >= 5
+    state = {s: metrics.REGISTRY.get_sample_value("lovebank_breaker_state", {"channel": "wechat", "state": s})
+             for s in ("closed", "half-open", "open")}
+    assert state == {"closed": 1, "half-open": 0, "open": 0}  # /metrics: the breaker is closed again
 
 
 @pytest.mark.parametrize("code", [-1, 45009])

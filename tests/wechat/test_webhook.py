@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -164,6 +165,9 @@ async def test_worker_on_wechat_report_link_chart_and_invite_qr(
     assert download.status_code == 200 and download.content[:2] == b"PK"  # an XLSX is a zip
     assert "attachment" in download.headers["content-disposition"]
     assert await count(served.services, AuditEntry, AuditEntry.action == "file.download") == 1
+    with served.services.db.read() as session:  # who downloaded it: the address is in the audit
+        details = session.scalar(select(AuditEntry.details).where(AuditEntry.action == "file.download"))
+    assert details["client"] == "127.0.0.1" and url.group(1) not in str(details)
     assert (await served.client.get("/download/not-a-real-link")).status_code == 404
     # /chart: the caption answers (at once when it can), the picture follows through the API.
     assert "2026" in await served.reply("oWorker", "/chart")
@@ -244,3 +248,17 @@ async def test_too_many_messages_in_a_row_waits_for_the_next_message(served: Ser
     served.api.api.cs_budget = 5
     assert "您有 1 条新通知" in await served.say("oBusy", "/balance")  # it came with the next answer
     assert await count(served.services, Notification, Notification.delivered_via == "reply") == 1
+
+
+async def test_a_long_queue_answers_success_at_once_and_the_reply_goes_by_the_api(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past MAX_WAITING requests waiting in the process, a new one does not wait for its turn
+    (it would miss WeChat's 5 s): `success` at once, the reply by the customer-service API."""
+    import handlers.wechat.webhook as webhook
+
+    monkeypatch.setattr(webhook, "MAX_WAITING", 0)
+    started = time.monotonic()
+    assert await served.say("oQueue", "/help") == ""  # `success`
+    assert time.monotonic() - started < webhook.PASSIVE_SECONDS
+    [sent] = await served.api.api.until(lambda s: s.kind == "text" and s.openid == "oQueue", timeout=10)
+    assert "/help" in sent.content
