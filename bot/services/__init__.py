@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.clock import Clock
+from bot.services.certificates import CertificatesService
 from bot.db import Database, Offloaded
 from bot.services.dialog_state import DialogStates
 from bot.services.downloads import DownloadsService
@@ -65,6 +66,7 @@ class Services:
             "expiry": ExpiryService(db, clock, ledger),
             "requests": RequestsService(db, settings, clock, ledger, hours),
             "replay": ReplayGuard(db, clock),
+            "certificates": CertificatesService(db, settings, clock),
         }
         for name, service in built.items():
             setattr(self, name, Offloaded(service, db))
