@@ -52,9 +52,9 @@ class Certificate(IdPk, Base):
 
 class CertificateKey(Base):
     """The deployment's key for the check value printed beside a certificate's number (an HMAC
-    of the number): one row, made by the migration. Kept in the database rather than derived
-    from a setting, so every process agrees and rotating a bot token or webhook secret does not
-    void printed certificates."""
+    of the number): one row, made at random by the first issue. Kept in the database rather
+    than derived from a setting, so every process agrees, nothing needs configuring, and
+    rotating a bot token or webhook secret does not void printed certificates."""
 
     __tablename__ = "certificate_keys"
 

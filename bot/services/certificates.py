@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -205,7 +206,7 @@ class CertificatesService:
             name = session.scalar(select(_NAME).where(Person.id == person_id))
             notify_workers(session, self.clock, community_id, "certificate.worker_asked", exclude=person_id,
                            coalesce=f"certificate-asked:{community_id}", id=f"C{cert.id}", name=name)
-            audit(session, self.clock, "certificate.request", person_id, community_id, "certificate", cert.id)
+            audit(session, self.clock, "cert.request", person_id, community_id, "certificate", cert.id)
             return Asked(cert.id, period, False)
 
         return self.db.transaction(work)
@@ -275,7 +276,7 @@ class CertificatesService:
             cert.status, cert.refuse_reason = "refused", reason
             cert.handler_id, cert.decided_at = worker_id, self.clock.now()
             notify(session, self.clock, cert.person_id, "certificate.refused", id=f"C{cert.id}", reason=reason)
-            audit(session, self.clock, "certificate.refuse", worker_id, cert.community_id, "certificate", cert.id,
+            audit(session, self.clock, "cert.refuse", worker_id, cert.community_id, "certificate", cert.id,
                   details={"reason": reason})
             return Refused(cert.id, name, True)
 
@@ -296,7 +297,7 @@ class CertificatesService:
                 cert.status, cert.revoked_by_id, cert.revoked_at = "revoked", worker_id, self.clock.now()
                 cert.revoke_reason = reason
                 notify(session, self.clock, cert.person_id, "certificate.revoked", number=cert.number, reason=reason)
-                audit(session, self.clock, "certificate.revoke", worker_id, community_id, "certificate", cert.id,
+                audit(session, self.clock, "cert.revoke", worker_id, community_id, "certificate", cert.id,
                       details={"reason": reason})
             return self._facts(session, cert)
 
@@ -326,7 +327,9 @@ class CertificatesService:
             return None
         with self.db.read() as session:
             cert = session.scalar(select(Certificate).where(Certificate.number == number))
-            if cert is None or not hmac.compare_digest(self._check(session, number), check.lower()):
+            if cert is None or cert.number is None:
+                return None
+            if not hmac.compare_digest(self._check(session, number), check.lower()):
                 return None
             f = self._facts(session, cert)
         return Verified(f.number, mask_name(f.person_name), f.period, f.minutes, f.issuer, f.issued_on,
@@ -353,7 +356,7 @@ class CertificatesService:
             options = dict(community.options or {})
             options["certificate"] = {**options.get("certificate", {}), **values}
             community.options = options
-            audit(session, self.clock, "certificate.issuer", worker_id, community_id, details=values)
+            audit(session, self.clock, "cert.issuer", worker_id, community_id, details=values)
             return _issuer(community)
 
         return self.db.transaction(work)
@@ -393,12 +396,20 @@ class CertificatesService:
         cert.handler_id, cert.handler_name = worker_id, session.scalar(select(_NAME).where(Person.id == worker_id))
         cert.issued_on, cert.decided_at = today, self.clock.now()
         cert.number = f"LB{today.year}-{cert.id:06d}"  # the row id: unique in the deployment
-        audit(session, self.clock, "certificate.issue", worker_id, cert.community_id, "certificate", cert.id,
+        self._check(session, cert.number, create=True)
+        audit(session, self.clock, "cert.issue", worker_id, cert.community_id, "certificate", cert.id,
               details={"number": cert.number, "minutes": cert.minutes})
 
-    def _check(self, session: Session, number: str) -> str:
+    def _check(self, session: Session, number: str, *, create: bool = False) -> str:
+        """The check value of a number. The key is made by the first issue (in its transaction:
+        two processes making it at once collide on the one row, and the loser's transaction
+        reruns and reads the winner's)."""
         key = session.scalar(select(CertificateKey.secret).where(CertificateKey.id == 1))
-        if key is None:  # only if someone deleted it: then no printed certificate verifies
+        if key is None and create:
+            key = secrets.token_hex(32)
+            session.add(CertificateKey(id=1, secret=key, created_at=self.clock.now()))
+            session.flush()
+        if key is None:  # nothing was ever issued (or the key was deleted): nothing verifies
             raise NotFound("certificate.no_such", number=number)
         return hmac.new(key.encode(), number.encode(), hashlib.sha256).hexdigest()[:CHECK_LENGTH]
 

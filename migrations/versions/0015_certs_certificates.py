@@ -4,14 +4,11 @@ Revision ID: 0015_certs
 Revises: 0014
 Create Date: 2026-12-04 21:30:00
 
-The key is made here, once per deployment, from the operating system's random source: a
-certificate's check value (the `k` of its verification link) is an HMAC of its number under it.
+The key (one row) is made at random by the first certificate issued: a certificate's check
+value (the `k` of its verification link) is an HMAC of its number under it.
 """
 
 from __future__ import annotations
-
-import secrets
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -60,14 +57,13 @@ def upgrade() -> None:
     )
     op.create_index('ix_certificates_community_status', 'certificates', ['community_id', 'status'], unique=False)
     op.create_index(op.f('ix_certificates_person_id'), 'certificates', ['person_id'], unique=False)
-    keys = op.create_table(
+    op.create_table(
         'certificate_keys',
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('secret', sa.String(length=128), nullable=False),
         sa.Column('created_at', models.base.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_certificate_keys')),
     )
-    op.bulk_insert(keys, [{'id': 1, 'secret': secrets.token_hex(32), 'created_at': datetime.now(UTC)}])
 
 
 def downgrade() -> None:
