@@ -205,7 +205,7 @@ class CertificatesService:
             session.flush()
             name = session.scalar(select(_NAME).where(Person.id == person_id))
             notify_workers(session, self.clock, community_id, "certificate.worker_asked", exclude=person_id,
-                           coalesce=f"certificate-asked:{community_id}", id=f"C{cert.id}", name=name)
+                           coalesce="pending_certificates", id=f"C{cert.id}", name=name)
             audit(session, self.clock, "cert.request", person_id, community_id, "certificate", cert.id)
             return Asked(cert.id, period, False)
 
