@@ -232,3 +232,17 @@ async def test_two_dates_and_english(services: Services, world: World, chat) -> 
     text = pdf_text(document(worker))
     expected = await approved_minutes(services, world.volunteer, date.fromisoformat(start), T0.date())
     assert expected == 60 + 45 + 120 and f"累计志愿服务时长{hours_text(expected)}小时" in text
+
+
+async def test_a_request_waits_with_the_deadlines(services: Services, world: World, chat, clock) -> None:
+    """Asked at noon (Shanghai), it is due by the evening deadline: /pending says so, and the
+    workers are reminded in the hour before it like any other item."""
+    await chat("volunteer1").say("/certificate 2026")
+    listed = await chat("worker1").say("/pending")
+    assert "C1" in listed and "应于 11-20 21:00 前处理" in listed
+    clock.advance(hours=8, minutes=30)  # 20:30 in Shanghai: the hour before the deadline
+    summary = await services.deadlines.run()
+    assert summary.nudges == 2  # both workers of the community
+    with services.db.read() as session:
+        nudges = session.scalars(select(Notification.params).where(Notification.key == "deadline.nudge")).all()
+    assert {n["oldest"] for n in nudges} == {"C1"}
