@@ -246,3 +246,18 @@ async def test_a_request_waits_with_the_deadlines(services: Services, world: Wor
     with services.db.read() as session:
         nudges = session.scalars(select(Notification.params).where(Notification.key == "deadline.nudge")).all()
     assert {n["oldest"] for n in nudges} == {"C1"}
+
+
+async def test_two_workers_issuing_at_once_issue_once(services: Services, world: World) -> None:
+    """Two workers press 开具 together: one certificate, one number, one notification; the
+    other is told it was issued already (the row is locked while it is issued)."""
+    import asyncio
+
+    asked = await services.certificates.request(world.volunteer, world.community_id, "all")
+    both = await asyncio.gather(services.certificates.issue(world.worker, asked.id),
+                                services.certificates.issue(world.worker2, asked.id))
+    assert sorted(i.changed for i in both) == [False, True]
+    assert both[0].facts.number == both[1].facts.number
+    with services.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(Notification).where(
+            Notification.key == "certificate.issued")) == 1
