@@ -139,6 +139,20 @@ class Settings(BaseSettings):
         return ZoneInfo(self.timezone)
 
 
+def public_base(settings: Settings) -> str | None:
+    """Where people reach `lovebank serve` (download links, a certificate's QR code):
+    LOVEBANK_PUBLIC_URL, else the origin of LOVEBANK_WEBHOOK_URL."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    if settings.webhook_url:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(settings.webhook_url)
+        if parts.scheme and parts.netloc:
+            return f"{parts.scheme}://{parts.netloc}"
+    return None
+
+
 class SettingsError(SystemExit):
     """Raised at start-up with one line naming the bad setting."""
 

@@ -13,7 +13,8 @@ from bot.services.downloads import ROUTE
 from handlers.web import Web
 
 TYPES = {".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".csv": "text/csv",
-         ".png": "image/png", ".zip": "application/zip"}
+         ".png": "image/png", ".zip": "application/zip",
+         ".pdf": "application/pdf"}
 
 
 def setup(web: Web) -> None:

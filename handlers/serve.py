@@ -68,6 +68,9 @@ async def _serve(settings: Settings) -> int:
         from handlers.downloads import setup as setup_downloads
 
         setup_downloads(web)
+        from handlers.verify import setup as setup_verify
+
+        setup_verify(web)
         await web.startup()
     except BaseException:
         await services.db.dispose()

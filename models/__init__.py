@@ -2,6 +2,7 @@
 
 from models.audit import AuditEntry
 from models.base import Base
+from models.certificates import Certificate, CertificateKey
 from models.channels import AccessToken, Download, LinkCode, SendBudget
 from models.community import Community, Grid
 from models.family import ActingFor, CommunityMove, FamilyLink
@@ -28,4 +29,5 @@ __all__ = [
     "InboxEntry",
     "ServiceRequest",
     "WebhookNonce",
+    "Certificate", "CertificateKey",
 ]

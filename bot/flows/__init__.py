@@ -5,11 +5,13 @@ below in the order /pending lists it."""
 from bot.flows import (
     common, deadlines, decisions, elders, expiry, family, hours, link, moves, reports, requests, shop, stars,
     start, teams, visits,
+    certificates,
 )
 
 FLOWS = (
     common, deadlines, decisions, elders, expiry, family, hours, link, moves, reports, requests, shop, teams, stars,
-    start, visits,
+    start, visits, certificates,
 )
 
-decisions.register((hours.DECIDER, moves.DECIDER, requests.DECIDER, shop.DECIDER, start.DECIDER, family.DECIDER))
+decisions.register((hours.DECIDER, moves.DECIDER, requests.DECIDER, shop.DECIDER, start.DECIDER, family.DECIDER,
+                    certificates.DECIDER))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.clock import Clock
+from bot.services.certificates import CertificatesService
 from bot.db import Database, Offloaded
 from bot.services.budgets import SendBudgets
 from bot.services.dialog_state import DialogStates
@@ -68,6 +69,7 @@ class Services:
             "expiry": ExpiryService(db, clock, ledger),
             "requests": RequestsService(db, settings, clock, ledger, hours),
             "replay": ReplayGuard(db, clock),
+            "certificates": CertificatesService(db, settings, clock),
         }
         built["parked"] = ParkedWork(db, built["inbox"], built["outbox"])  # type: ignore[arg-type]
         for name, service in built.items():

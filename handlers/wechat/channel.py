@@ -39,7 +39,7 @@ from bot.services.inbox import Entry
 from bot.services.outbox import Delivery
 from bot.services.reach import left, wrote_within
 from bot.services.star_posters import POSTER, draw
-from bot.settings import Settings
+from bot.settings import Settings, public_base
 from handlers.wechat.api import OUT_OF_WINDOW, TOO_MANY, UNFOLLOWED, WeChatAPI, WeChatError, WeChatUnavailable
 from handlers.wechat.inbound import Incoming, incoming
 from handlers.wechat.budget import RESERVE, Unit, fold, opening, priority
@@ -277,14 +277,4 @@ def _b64(data: bytes) -> str:
 
 
 def public_url(settings: Settings) -> str | None:
-    """Where people reach `lovebank serve`: LOVEBANK_PUBLIC_URL, else the origin of
-    LOVEBANK_WEBHOOK_URL."""
-    if settings.public_url:
-        return settings.public_url.rstrip("/")
-    if settings.webhook_url:
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(settings.webhook_url)
-        if parts.scheme and parts.netloc:
-            return f"{parts.scheme}://{parts.netloc}"
-    return None
+    return public_base(settings)  # the rule lives with the settings (certificates use it too)
