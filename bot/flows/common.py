@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-from bot.dialogs.core import MAX_OPTION_BYTES, Context, Input, Option, Reply, reply, step
-from bot.dialogs.parse import next_word
-from bot.errors import DomainError, InvalidInput, NotFound
+from bot.dialogs.core import MAX_OPTION_BYTES, Context, Input, Option, Reply, option, reply, step
+from bot.dialogs.parse import is_yes, next_word
+from bot.errors import DomainError, InvalidInput, LooksRepeated, NotFound
 from bot.i18n import T
 from bot.services.people import Found
 
@@ -29,6 +31,32 @@ def reason_step(flow: str, ask_key: str, prefix: str, decide: Decide) -> Callabl
             return [reply(ask_key, id=f"{prefix}{ref_id}")]
         ctx.finish()
         return await decide(ctx, ref_id, inp.text)
+
+    return ask
+
+
+Again = Callable[[Context, dict[str, Any], str], Awaitable[list[Reply]]]
+
+
+def repeat_step(flow: str, again: Again) -> Callable[..., list[Reply]]:
+    """An entry just like one already there (LooksRepeated): registers the step that records it
+    after a yes, and returns what asks. `again(ctx, data, request_key)` records it regardless."""
+
+    def question(ctx: Context) -> Reply:
+        return reply("record.looks_repeated", option("yes", "record.repeat_yes"),
+                     option("/cancel", "record.repeat_no"), columns=2, id=ctx.data["same"])
+
+    def ask(ctx: Context, exc: LooksRepeated, **data: Any) -> list[Reply]:
+        ctx.goto(flow, "repeat", same=exc.params["id"], draft=secrets.token_hex(6), **data)
+        return [question(ctx)]
+
+    @step(flow, "repeat")
+    async def confirm(ctx: Context, inp: Input) -> list[Reply]:
+        if inp.option != "yes" and not is_yes(inp.text):
+            return [question(ctx)]
+        data = ctx.data
+        ctx.finish()
+        return await again(ctx, data, f"draft:{data['draft']}")
 
     return ask
 

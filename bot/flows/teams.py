@@ -3,9 +3,12 @@ monthly star-list posts include (/starlists)."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from bot.dialogs.core import MAX_OPTION_BYTES, Context, Reply, command, option, reply
 from bot.dialogs.parse import parse_duration, read_date
-from bot.flows.common import name_and_rest, person_arg
+from bot.errors import LooksRepeated
+from bot.flows.common import name_and_rest, person_arg, repeat_step
 from bot.flows.hours import _category, _request_key, _today
 from bot.i18n import T, Text, hours
 
@@ -134,11 +137,24 @@ async def teamlog(ctx: Context, args: str) -> list[Reply]:
     if not rest:
         return [reply("teams.log_usage")]
     ids = None if rest[0] in ALL_WORDS else [(await person_arg(ctx, n)).person_id for n in rest]
+    data = {"team": words[0], "ids": ids, "category_id": category.id, "service_date": service_date.isoformat(),
+            "minutes": minutes}
+    try:
+        return await _teamlog(ctx, data, _request_key(ctx), repeat_ok=False)
+    except LooksRepeated as exc:
+        return _ask_teamlog_again(ctx, exc, **data)
+
+
+async def _teamlog(ctx: Context, data: dict, request_key: str | None, *, repeat_ok: bool = True) -> list[Reply]:
     logs = await ctx.services.teams.record_for_team(
-        ctx.actor.person_id, ctx.community_id, words[0], ids, category_id=category.id, service_date=service_date,
-        minutes=minutes, request_key=_request_key(ctx))
-    return [reply("teams.logged", team=words[0], count=len(logs), hours=hours(minutes),
+        ctx.actor.person_id, ctx.community_id, data["team"], data["ids"], category_id=data["category_id"],
+        service_date=date.fromisoformat(data["service_date"]), minutes=data["minutes"], request_key=request_key,
+        repeat_ok=repeat_ok)
+    return [reply("teams.logged", team=data["team"], count=len(logs), hours=hours(data["minutes"]),
                   ids=" ".join(f"H{log.id}" for log in logs))]
+
+
+_ask_teamlog_again = repeat_step("teamlog", _teamlog)
 
 
 # --- which lists the posts include --------------------------------------------------------------
