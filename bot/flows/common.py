@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -77,6 +78,18 @@ async def name_and_rest(ctx: Context, args: str) -> tuple[str, str]:
         return next_word(args)
     parts = args.strip().split(None, len(spaced.split()))
     return spaced, parts[-1] if len(parts) > len(spaced.split()) else ""
+
+
+async def names_in(ctx: Context, text: str) -> list[str]:
+    """The names of a list typed with spaces or commas between them; a name with a space in it
+    (Anna Lee) is one name, as in `name_and_rest`."""
+    names = []
+    for part in re.split(r"[,，、;；]+", text):
+        rest = part.strip()
+        while rest:
+            name, rest = await name_and_rest(ctx, rest)
+            names.append(name)
+    return names
 
 
 async def person_arg(

@@ -14,7 +14,7 @@ from bot.dialogs.parse import (
     read_duration, words as split_words,
 )
 from bot.errors import InvalidInput, LooksRepeated, NotFound
-from bot.flows.common import name_and_rest, person_arg, reason_step, repeat_step
+from bot.flows.common import name_and_rest, names_in, person_arg, reason_step, repeat_step
 from bot.flows.decisions import MOST, Decider
 from bot.flows.deadlines import deadline_marker
 from bot.i18n import T, Text, hours
@@ -483,7 +483,7 @@ async def event(ctx: Context, args: str) -> list[Reply]:
 
 @step("event", "volunteers")
 async def event_volunteers(ctx: Context, inp: Input) -> list[Reply]:
-    names = split_words(inp.text)
+    names = await names_in(ctx, inp.text)
     people = []
     for name in names:
         try:
