@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import secrets
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-from bot.dialogs.core import MAX_OPTION_BYTES, Context, Input, Option, Reply, reply, step
-from bot.dialogs.parse import next_word
-from bot.errors import DomainError, InvalidInput, NotFound
+from bot.dialogs.core import MAX_OPTION_BYTES, Context, Input, Option, Reply, option, reply, step
+from bot.dialogs.parse import is_yes, next_word
+from bot.errors import DomainError, InvalidInput, LooksRepeated, NotFound
 from bot.i18n import T
 from bot.services.people import Found
 
@@ -33,6 +36,32 @@ def reason_step(flow: str, ask_key: str, prefix: str, decide: Decide) -> Callabl
     return ask
 
 
+Again = Callable[[Context, dict[str, Any], str], Awaitable[list[Reply]]]
+
+
+def repeat_step(flow: str, again: Again) -> Callable[..., list[Reply]]:
+    """An entry just like one already there (LooksRepeated): registers the step that records it
+    after a yes, and returns what asks. `again(ctx, data, request_key)` records it regardless."""
+
+    def question(ctx: Context) -> Reply:
+        return reply("record.looks_repeated", option("yes", "record.repeat_yes"),
+                     option("/cancel", "record.repeat_no"), columns=2, id=ctx.data["same"])
+
+    def ask(ctx: Context, exc: LooksRepeated, **data: Any) -> list[Reply]:
+        ctx.goto(flow, "repeat", same=exc.params["id"], draft=secrets.token_hex(6), **data)
+        return [question(ctx)]
+
+    @step(flow, "repeat")
+    async def confirm(ctx: Context, inp: Input) -> list[Reply]:
+        if inp.option != "yes" and not is_yes(inp.text):
+            return [question(ctx)]
+        data = ctx.data
+        ctx.finish()
+        return await again(ctx, data, f"draft:{data['draft']}")
+
+    return ask
+
+
 class Choose(DomainError):
     """A name that fits several people: the reply offers each of them."""
 
@@ -49,6 +78,18 @@ async def name_and_rest(ctx: Context, args: str) -> tuple[str, str]:
         return next_word(args)
     parts = args.strip().split(None, len(spaced.split()))
     return spaced, parts[-1] if len(parts) > len(spaced.split()) else ""
+
+
+async def names_in(ctx: Context, text: str) -> list[str]:
+    """The names of a list typed with spaces or commas between them; a name with a space in it
+    (Anna Lee) is one name, as in `name_and_rest`."""
+    names = []
+    for part in re.split(r"[,，、;；]+", text):
+        rest = part.strip()
+        while rest:
+            name, rest = await name_and_rest(ctx, rest)
+            names.append(name)
+    return names
 
 
 async def person_arg(

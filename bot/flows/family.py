@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 
 from bot.dialogs.core import Context, Input, Reply, command, option, reply, step
-from bot.dialogs.parse import is_yes, parse_ref
+from bot.dialogs.parse import is_yes, next_word, parse_ref
 from bot.errors import DomainError, NotFound
-from bot.flows.common import person_arg, reason_step
+from bot.flows.common import name_and_rest, person_arg, reason_step
 from bot.flows.decisions import Decider
 from bot.i18n import T
 from bot.services.family import CODE_LIFETIME
@@ -37,7 +37,7 @@ async def family(ctx: Context, args: str) -> list[Reply]:
         link = await ctx.services.family.accept(ctx.actor.person_id, words[1])
         return [reply("family.accepted", name=link.member_name)]
     if action in ("link", "关联"):
-        return await _link(ctx, words[1:])
+        return await _link(ctx, next_word(args)[1])
     if action in ("remove", "删除", "解除"):
         link_id = parse_ref(words[1], "L") if len(words) == 2 else None
         if link_id is None:
@@ -66,17 +66,21 @@ async def _list(ctx: Context) -> list[Reply]:
     return [Reply(T("family.list", lines=lines), tuple(options[:10]))]
 
 
-async def _link(ctx: Context, words: list[str]) -> list[Reply]:
+async def _link(ctx: Context, args: str) -> list[Reply]:
     """/family link MEMBER RELATIVE — a worker links a member to a relative without a chat of
     their own: a member of the community, else an elder of the roster (by name or `E12`), else,
-    once the worker says yes, a resident registered now."""
+    once the worker says yes, a resident registered now. Either name may have a space in it
+    (Anna Lee): the member's is the longest name the line starts with, the relative's the rest."""
     if not ctx.actor.at_least("worker"):
         return [reply("error.need_worker")]
-    if len(words) != 2 or len(words[1]) > NAME_MAX:
+    first, rest = await name_and_rest(ctx, args)
+    if not rest:  # the whole line is one spaced name: read it as two (Anna, then Lee)
+        first, rest = next_word(args)
+    name = " ".join(rest.split())
+    if not name or len(name) > NAME_MAX:
         return [reply("family.link_usage")]
     # The member may live anywhere (a grandson in another community): found by handle too.
-    member = await person_arg(ctx, words[0], lambda ref: f"/family link {ref} {words[1]}", anyone_by_handle=True)
-    name = words[1]
+    member = await person_arg(ctx, first, lambda ref: f"/family link {ref} {name}", anyone_by_handle=True)
     elder = re.fullmatch(r"[Ee]\d{1,9}", name) is not None
     if not elder:
         try:

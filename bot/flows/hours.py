@@ -14,7 +14,7 @@ from bot.dialogs.parse import (
     read_duration, words as split_words,
 )
 from bot.errors import InvalidInput, LooksRepeated, NotFound
-from bot.flows.common import name_and_rest, person_arg, reason_step
+from bot.flows.common import name_and_rest, names_in, person_arg, reason_step, repeat_step
 from bot.flows.decisions import MOST, Decider
 from bot.flows.deadlines import deadline_marker
 from bot.i18n import T, Text, hours
@@ -452,14 +452,27 @@ async def record(ctx: Context, args: str) -> list[Reply]:
     person = await person_arg(ctx, name, lambda ref: f"/record {ref} {typed} {typed_category} {rest}".strip())
     category = await _category(ctx, typed_category)
     service_date, note = await _date_and_note(ctx, rest)
+    data = {"person_id": person.person_id, "category_id": category.id, "service_date": service_date.isoformat(),
+            "minutes": minutes, "note": note}
+    try:
+        return await _record(ctx, data, _request_key(ctx), repeat_ok=False)
+    except LooksRepeated as exc:
+        return _ask_record_again(ctx, exc, **data)
+
+
+async def _record(ctx: Context, data: dict, request_key: str | None, *, repeat_ok: bool = True) -> list[Reply]:
     decisions = await ctx.services.hours.record(
-        ctx.actor.person_id, ctx.community_id, [person.person_id], category_id=category.id, service_date=service_date,
-        minutes=minutes, note=note, request_key=_request_key(ctx),
+        ctx.actor.person_id, ctx.community_id, [data["person_id"]], category_id=data["category_id"],
+        service_date=date.fromisoformat(data["service_date"]), minutes=data["minutes"], note=data["note"],
+        request_key=request_key, repeat_ok=repeat_ok,
     )
     log = decisions[0].log
     if log.status == "pending":  # recorded for a worker: another worker approves it
         return [reply("record.waiting", id=f"H{log.id}", name=log.person_name, hours=hours(log.minutes))]
     return [reply("record.done", id=f"H{log.id}", name=log.person_name, hours=hours(log.minutes), points=log.points)]
+
+
+_ask_record_again = repeat_step("record", _record)
 
 
 @command("event", role="worker", help_key="help.event", aliases=("活动",))
@@ -470,7 +483,7 @@ async def event(ctx: Context, args: str) -> list[Reply]:
 
 @step("event", "volunteers")
 async def event_volunteers(ctx: Context, inp: Input) -> list[Reply]:
-    names = split_words(inp.text)
+    names = await names_in(ctx, inp.text)
     people = []
     for name in names:
         try:

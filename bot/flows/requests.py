@@ -12,7 +12,7 @@ from datetime import date
 from bot.dialogs.core import MAX_OPTION_BYTES, Context, Input, Option, Reply, command, option, reply, step
 from bot.dialogs.parse import is_skip, is_yes, parse_amount, parse_duration, parse_future_date, parse_ref
 from bot.errors import DomainError, InvalidInput
-from bot.flows.common import person_arg, reason_step
+from bot.flows.common import name_and_rest, person_arg, reason_step
 from bot.flows.deadlines import deadline_marker
 from bot.flows.decisions import Decider
 from bot.flows.hours import DURATIONS, _category, _category_label
@@ -229,11 +229,11 @@ async def request_confirm(ctx: Context, inp: Input) -> list[Reply]:
 @command("request_for", role="worker", help_key="help.request_for", aliases=("代求助",))
 async def request_for(ctx: Context, args: str) -> list[Reply]:
     """A worker asks for a member without a phone: /request_for NAME 助洁 2h 11-30 …"""
-    words = args.split(None, 1)
-    if len(words) < 2:
+    name, rest = await name_and_rest(ctx, args)
+    if not rest:
         return [reply("request_for.usage")]
-    person = await person_arg(ctx, words[0], lambda ref: f"/request_for {ref} {words[1]}")
-    return await _one_line(ctx, words[1], requester=person.person_id)
+    person = await person_arg(ctx, name, lambda ref: f"/request_for {ref} {rest}")
+    return await _one_line(ctx, rest, requester=person.person_id)
 
 
 async def _one_line(ctx: Context, args: str, requester: int | None = None) -> list[Reply]:

@@ -3,9 +3,12 @@ monthly star-list posts include (/starlists)."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from bot.dialogs.core import MAX_OPTION_BYTES, Context, Reply, command, option, reply
-from bot.dialogs.parse import parse_duration, read_date
-from bot.flows.common import name_and_rest, person_arg
+from bot.dialogs.parse import next_word, parse_duration, read_date
+from bot.errors import LooksRepeated
+from bot.flows.common import name_and_rest, names_in, person_arg, repeat_step
 from bot.flows.hours import _category, _request_key, _today
 from bot.i18n import T, Text, hours
 
@@ -101,7 +104,8 @@ async def team(ctx: Context, args: str) -> list[Reply]:
             return [reply("teams.usage")]
         created = await ctx.services.teams.create_team(ctx.actor.person_id, ctx.community_id, words[1])
         return [reply("teams.created", team=created.name)]
-    name, action, names = words[0], (words[1] if len(words) > 1 else ""), words[2:]
+    name, action = words[0], (words[1] if len(words) > 1 else "")
+    names = await names_in(ctx, next_word(next_word(args)[1])[1])
     if not action:
         view = await ctx.services.teams.team(ctx.actor.person_id, ctx.community_id, name)
         return [reply("teams.show", team=view.name, leader=view.leader or "—", count=len(view.members),
@@ -124,21 +128,38 @@ async def team(ctx: Context, args: str) -> list[Reply]:
 async def teamlog(ctx: Context, args: str) -> list[Reply]:
     """The leader: /teamlog TEAM 2h 探访 [date] NAME … | 全部 — hours for the team's members at
     an event, waiting for a worker's approval."""
-    words = args.split()
-    if len(words) < 4 or (minutes := parse_duration(words[1])) is None:
+    team, rest = next_word(args)
+    typed, rest = next_word(rest)
+    typed_category, rest = next_word(rest)
+    if not rest or (minutes := parse_duration(typed)) is None:
         return [reply("teams.log_usage")]
-    category = await _category(ctx, words[2])
-    service_date, rest = await _today(ctx), words[3:]
-    if rest and (found := read_date(rest[0], service_date)) is not None:
-        service_date, rest = found, rest[1:]
+    category = await _category(ctx, typed_category)
+    service_date = await _today(ctx)
+    first, after = next_word(rest)
+    if (found := read_date(first, service_date)) is not None:
+        service_date, rest = found, after
     if not rest:
         return [reply("teams.log_usage")]
-    ids = None if rest[0] in ALL_WORDS else [(await person_arg(ctx, n)).person_id for n in rest]
+    ids = None if next_word(rest)[0] in ALL_WORDS else [
+        (await person_arg(ctx, n)).person_id for n in await names_in(ctx, rest)]
+    data = {"team": team, "ids": ids, "category_id": category.id, "service_date": service_date.isoformat(),
+            "minutes": minutes}
+    try:
+        return await _teamlog(ctx, data, _request_key(ctx), repeat_ok=False)
+    except LooksRepeated as exc:
+        return _ask_teamlog_again(ctx, exc, **data)
+
+
+async def _teamlog(ctx: Context, data: dict, request_key: str | None, *, repeat_ok: bool = True) -> list[Reply]:
     logs = await ctx.services.teams.record_for_team(
-        ctx.actor.person_id, ctx.community_id, words[0], ids, category_id=category.id, service_date=service_date,
-        minutes=minutes, request_key=_request_key(ctx))
-    return [reply("teams.logged", team=words[0], count=len(logs), hours=hours(minutes),
+        ctx.actor.person_id, ctx.community_id, data["team"], data["ids"], category_id=data["category_id"],
+        service_date=date.fromisoformat(data["service_date"]), minutes=data["minutes"], request_key=request_key,
+        repeat_ok=repeat_ok)
+    return [reply("teams.logged", team=data["team"], count=len(logs), hours=hours(data["minutes"]),
                   ids=" ".join(f"H{log.id}" for log in logs))]
+
+
+_ask_teamlog_again = repeat_step("teamlog", _teamlog)
 
 
 # --- which lists the posts include --------------------------------------------------------------

@@ -149,12 +149,13 @@ class HoursService:
     def record(
         self, worker_id: int, community_id: int, volunteer_ids: list[int], *, category_id: int,
         service_date: date, minutes: int, note: str | None = None, event_name: str | None = None,
-        request_key: str | None = None,
+        request_key: str | None = None, repeat_ok: bool = True,
     ) -> list[Decision]:
         """A worker records hours for volunteers without a phone (代录) or for a whole event.
         The worker vouches for them, so they are approved at once and marked as recorded.
         Four eyes: hours recorded for a worker wait for a different worker's approval, so two
-        workers cannot credit each other on their own word."""
+        workers cannot credit each other on their own word. With `repeat_ok` False, a volunteer's
+        log just like this one that day is refused as LooksRepeated (the chat asks first)."""
         if not volunteer_ids:
             raise InvalidInput("error.no_volunteers")
         if len(set(volunteer_ids)) != len(volunteer_ids):
@@ -178,7 +179,7 @@ class HoursService:
                     raise InvalidInput("error.not_volunteer", person=_name(session, volunteer_id))
                 log = self._new_log(
                     session, volunteer_id, community_id, category_id, service_date, minutes, note, None,
-                    submitted_by=worker_id, request_key=key, event_name=event_name,
+                    submitted_by=worker_id, request_key=key, event_name=event_name, repeat_ok=repeat_ok,
                 )
                 if role == "worker":
                     decisions.append(Decision(log, changed=True))
@@ -195,7 +196,7 @@ class HoursService:
     def add_pending(
         self, session: Session, person_id: int, community_id: int, *, category_id: int,
         service_date: date, minutes: int, submitted_by: int, event_name: str | None,
-        request_key: str | None,
+        request_key: str | None, repeat_ok: bool = True,
     ) -> tuple[LogView, bool]:
         """Inside a caller's transaction: a pending log for `person_id` made by someone who is
         not a worker (a team leader), so it waits for a worker like the person's own.
@@ -210,6 +211,7 @@ class HoursService:
         log = self._new_log(
             session, person_id, community_id, category_id, service_date, minutes, None, None,
             submitted_by=submitted_by, request_key=request_key, event_name=event_name, by_worker=False,
+            repeat_ok=repeat_ok,
         )
         return log, True
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, literal, select
+from sqlalchemy import delete, insert, literal, or_, select
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
@@ -37,6 +37,16 @@ def notify_workers(
     session.execute(
         insert(Notification).from_select(["person_id", "key", "params", "coalesce_key", "created_at"], workers)
     )
+
+
+def withdraw(session: Session, clock: Clock, key: str, ref: str) -> None:
+    """Drop the notices `key` about `ref` (e.g. Q3) not delivered yet and not being sent right
+    now: once it is decided, a call to decide it would only mislead whoever reads it later."""
+    c = _COLUMNS
+    session.execute(delete(Notification).where(
+        c.key == key, c.delivered_at.is_(None), c.params["id"].as_string() == ref,
+        or_(c.lease_until.is_(None), c.lease_until < clock.now()),
+    ))
 
 
 def notify_admins(session: Session, clock: Clock, key: str, **params: Any) -> None:

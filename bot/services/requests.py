@@ -31,7 +31,7 @@ from bot.services.hours import HoursService, check_minutes, points_for
 from bot.services.ledger import Ledger, Ref
 from bot.services.deadlines import WAITING_SOURCES, Item
 from bot.services.family import proxy_role, tell_of_proxy, why_not
-from bot.services.notify import notify, notify_workers
+from bot.services.notify import notify, notify_workers, withdraw
 from bot.services.reports import Column, Sheet
 from bot.settings import Settings
 from models import Community, Grid, Membership, Person, ServiceCategory, ServiceLog, ServiceRequest
@@ -587,6 +587,7 @@ class RequestsService:
             audit(session, self.clock, "service_request.settle", worker_id, r.community_id, "request", r.id,
                         {"amount": amount or 0, "void": void, "held": r.held, "minutes": r.done_minutes})
             view = _view(session, r.id, worker_id)
+            withdraw(session, self.clock, "requests.notify.disputed", view.ref)  # decided: not a call any more
             for person_id in {r.taker_id, r.requester_id}:
                 notify(session, self.clock, person_id, "requests.notify.settled", id=view.ref,
                              points=0 if void else amount)

@@ -260,10 +260,11 @@ class TeamsService:
 
     def record_for_team(
         self, leader_id: int, community_id: int, team_name: str, person_ids: list[int] | None, *,
-        category_id: int, service_date: date, minutes: int, request_key: str | None,
+        category_id: int, service_date: date, minutes: int, request_key: str | None, repeat_ok: bool = True,
     ) -> list[LogView]:
         """The team's leader records an event's hours for members of the team (None: all of
-        them). The logs wait for a worker's approval like the members' own."""
+        them). The logs wait for a worker's approval like the members' own. With `repeat_ok`
+        False, a member's log just like this one that day is refused as LooksRepeated."""
 
         def work(session: Session) -> list[LogView]:
             team = _team(session, community_id, team_name)
@@ -283,7 +284,7 @@ class TeamsService:
                 log, created = self.hours.add_pending(
                     session, person_id, community_id, category_id=category_id, service_date=service_date,
                     minutes=minutes, submitted_by=leader_id, event_name=team.name,
-                    request_key=f"{request_key}:{i}" if request_key else None)
+                    request_key=f"{request_key}:{i}" if request_key else None, repeat_ok=repeat_ok)
                 logs.append(log)
                 new = new or created
             if new:
