@@ -320,17 +320,7 @@ class OutboxWorker:
                         breaker.down(outcome.reason)
                     else:
                         breaker.up()
-                        if not isinstance(outcome, Sent):
-                            log.warning("%s: notification %s to %s not sent: %s", channel.name, delivery.ids,
-                                        delivery.address, outcome)
-                try:
-                    if await self.services.outbox.record(delivery, outcome):
-                        log.warning("%s: notification %s (%s) to %s parked: %s", channel.name, delivery.ids,
-                                    delivery.text.key, delivery.address,
-                                    outcome.error if isinstance(outcome, Failed) else outcome)
-                except Exception:  # the lease runs out and the row goes again: at least once
-                    log.exception("outbox: could not record the outcome of notification %s", delivery.ids)
-
+                await self._record(channel.name, delivery, outcome)
 
     async def _send_planned(self, channel: Any, deliveries: list[Delivery]) -> None:
         """A channel that plans what goes to one address together (WeChat: folded into as few
@@ -352,19 +342,20 @@ class OutboxWorker:
             elif any(isinstance(o, Sent) for _, o in results):  # WeChat took one: it is up (a hold asked nothing)
                 breaker.up()
         for delivery, outcome in results:
-            if isinstance(outcome, Held):  # routine: the platform's budget for the person is spent
-                log.info("%s: notification %s to %s held: %s", channel.name, delivery.ids, delivery.address,
-                         outcome.reason)
-            elif not isinstance(outcome, (Sent, Down)):
-                log.warning("%s: notification %s to %s not sent: %s", channel.name, delivery.ids,
-                            delivery.address, outcome)
-            try:
-                if await self.services.outbox.record(delivery, outcome):
-                    log.warning("%s: notification %s (%s) to %s parked: %s", channel.name, delivery.ids,
-                                delivery.text.key, delivery.address,
-                                outcome.error if isinstance(outcome, Failed) else outcome)
-            except Exception:  # the lease runs out and the row goes again: at least once
-                log.exception("outbox: could not record the outcome of notification %s", delivery.ids)
+            await self._record(channel.name, delivery, outcome)
+
+    async def _record(self, channel: str, delivery: Delivery, outcome: Outcome) -> None:
+        """What became of one notification, logged (a park at WARNING, with its reason) and stored."""
+        if isinstance(outcome, Held):  # routine: the platform's budget for the person is spent
+            log.info("%s: notification %s to %s held: %s", channel, delivery.ids, delivery.address, outcome.reason)
+        elif not isinstance(outcome, (Sent, Down)):
+            log.warning("%s: notification %s to %s not sent: %s", channel, delivery.ids, delivery.address, outcome)
+        try:
+            if await self.services.outbox.record(delivery, outcome):
+                log.warning("%s: notification %s (%s) to %s parked: %s", channel, delivery.ids, delivery.text.key,
+                            delivery.address, outcome.error if isinstance(outcome, Failed) else outcome)
+        except Exception:  # the lease runs out and the row goes again: at least once
+            log.exception("outbox: could not record the outcome of notification %s", delivery.ids)
 
 
 class Pipeline:
