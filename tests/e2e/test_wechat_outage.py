@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import re
 import sqlite3
 import time
 from pathlib import Path
@@ -112,11 +113,13 @@ def test_wechat_outage_heals_with_telegram_unreachable(tmp_path: Path) -> None:
                 with api.lock:
                     return [s.content for s in api.sent if "已通过" in s.content]
 
-            until(lambda: len(delivered()) >= total - PER_PERSON, "not everything was delivered after the outage")
+            # A person's waiting notifications go folded into one message (WeChat's budget).
+            until(lambda: sum(t.count("已通过") for t in delivered()) >= total - PER_PERSON,
+                  "not everything was delivered after the outage")
             process.wait_log(r"wechat: platform answers again after \d+ s: sending resumed")
             time.sleep(1.0)  # nothing more comes
             texts = [*delivered(), folded]
-            assert len(texts) == total - PER_PERSON + 1
+            assert sum(t.count("已通过") for t in texts) == total
             for n in range(len(PEOPLE)):
                 for k in range(PER_PERSON):
                     assert sum(f"H{100 * (n + 1) + k}（" in t for t in texts) == 1
@@ -130,6 +133,6 @@ def test_wechat_outage_heals_with_telegram_unreachable(tmp_path: Path) -> None:
         log = process.log()
         assert code == 0, log
         assert "Traceback" not in log, log
-        assert "parked" not in log, log
-        assert "WARNING bot.breaker: wechat: platform down" in log
-        assert "WARNING handlers.telegram.webhook: telegram: not started" in log
+        assert not re.search(r"\bparked: ", log), log  # no park warning (the prune job's summary may say "0 parked")
+        assert re.search(r"WARNING bot\.breaker \[[^\]]*\]: wechat: platform down", log), log
+        assert re.search(r"WARNING handlers\.telegram\.webhook \[[^\]]*\]: telegram: not started", log), log

@@ -133,7 +133,7 @@ def test_wechat_journey_against_lovebank_serve(bot_api: Any, tmp_path: Path) -> 
         for secret in (APP_SECRET, AES_KEY, TELEGRAM_TOKEN, SECRET, *wechat_api.api.issued):
             assert secret not in text  # no secret, no access token in the log
         # The access log: every request, but no query string (signature, nonce) and no link's secret.
-        assert re.search(r"lovebank\.access: 127\.0\.0\.1 POST /wechat 200 \d+ms", text), text
+        assert re.search(r"lovebank\.access \[[^\]]*\]: 127\.0\.0\.1 POST /wechat 200 \d+ms", text), text
         assert "GET /download/{secret} 200" in text and "POST /telegram 200" in text
         assert "signature=" not in text and "nonce=" not in text and "echostr" not in text
 
