@@ -53,7 +53,8 @@ async def test_one_poster_per_chosen_list_a_team_named_on_it(services: Services,
     assert (await services.star_posters.send(clock.now(), "week")).already == 2
     with services.db.read() as session:
         notes = list(session.scalars(select(Notification).where(Notification.person_id == world.worker,
-                                                                          Notification.key.like("stars.poster%"))))
+                                                                          Notification.key.like("stars.poster%"))
+                                  .order_by(Notification.id)))  # PostgreSQL keeps no order without one
     assert [n.key for n in notes] == ["stars.poster_week", "stars.poster_group_week"]
     team = notes[1].params[POSTER]
     assert "助老服务队" in team["title"] and team["rows"] == [[1, "志愿者2", "1"]]
