@@ -6,7 +6,6 @@ against the Bot API stand-in)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from bot.settings import Settings
 from handlers.telegram.webhook import SECRET_HEADER, setup
 from handlers.web import Web
 from models import InboxEntry
+from tests.bodies import Flood
 
 pytestmark = pytest.mark.db
 
@@ -62,18 +62,6 @@ async def test_the_webhook_stores_only_with_the_secret_and_once(tg_services: Ser
     assert await stored(tg_services) == 1
     result = await tg_services.inbox.result("telegram", "1")
     assert result is not None and result.status == "new"
-
-
-class Flood:
-    """A body sent in chunks as the server asks for them, counting how many it asked for."""
-
-    def __init__(self, chunk: bytes, chunks: int) -> None:
-        self.chunk, self.chunks, self.sent = chunk, chunks, 0
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for _ in range(self.chunks):
-            self.sent += 1
-            yield self.chunk
 
 
 async def test_refusals_are_logged_and_bodies_bounded(

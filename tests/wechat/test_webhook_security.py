@@ -22,6 +22,7 @@ from bot.settings import Settings
 from handlers.wechat import xml
 from handlers.wechat.crypto import MessageCrypto
 from models import InboxEntry, WebhookNonce
+from tests.bodies import Flood
 from tests.wechat.serving import Served, count, serving, wechat_worker
 from tests.wechat.standin import AES_KEY, APP_ID, TOKEN, APIServer, WeChatServer
 from tests.world import make_world
@@ -164,19 +165,6 @@ async def test_key_rotation_answers_under_the_key_that_decrypted(
         assert "English" in after.message(MessageCrypto(TOKEN, APP_ID, [NEW_KEY]))["Content"]
         with pytest.raises(Exception):  # and not readable with the other key
             after.message(MessageCrypto(TOKEN, APP_ID, [AES_KEY]))
-
-
-
-class Flood:
-    """A body sent in chunks as the server asks for them, counting how many it asked for."""
-
-    def __init__(self, chunk: bytes, chunks: int) -> None:
-        self.chunk, self.chunks, self.sent = chunk, chunks, 0
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for _ in range(self.chunks):
-            self.sent += 1
-            yield self.chunk
 
 
 async def test_bodies_are_capped_while_read_and_only_utf8_xml_is_parsed(
