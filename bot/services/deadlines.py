@@ -314,7 +314,8 @@ class DeadlinesService:
                     wanted[c.id] = c
             if not wanted:
                 return RunSummary(0, 0)
-            waiting = _items(session, list(wanted))
+            # Items whose waiting starts later (a taken request before its time is over) do not wait yet.
+            waiting = [i for i in _items(session, list(wanted)) if i.submitted_at <= now]
             workers: dict[int, list[tuple[int, str, str, bool]]] = defaultdict(list)
             for cid, pid, name, locale, away in session.execute(
                 select(Membership.community_id, Person.id, Person.display_name, Person.locale,
