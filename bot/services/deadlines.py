@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import statistics
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -110,7 +110,7 @@ class Item:
 # (session, community ids, start, end) → items. Without a range: those waiting now. With one:
 # those that came in before `end` and were still waiting at `start` or later (decided in the
 # range, or still open), which is what the month's figures need.
-Source = Callable[[Session, list[int], datetime | None, datetime | None], Awaitable[list[Item]]]
+Source = Callable[[Session, list[int], datetime | None, datetime | None], list[Item]]
 
 _NAME = func.coalesce(Person.real_name, Person.display_name)
 

@@ -31,6 +31,7 @@ from bot.services.access import check_role, effective_role, get_community, requi
 from bot.services.hours import HoursService, check_minutes, points_for
 from bot.services.ledger import Ledger, Ref
 from bot.services.deadlines import WAITING_SOURCES, Item
+from bot.services.family import deadline_items as family_deadline_items
 from bot.services.family import proxy_role, tell_of_proxy, why_not
 from bot.services.notify import notify, notify_workers, withdraw
 from bot.services.reports import Column, Sheet
@@ -931,9 +932,12 @@ def deadline_items(session: Session, community_ids: list[int], start: datetime |
     q = ServiceRequest
     name = func.coalesce(_requester.real_name, _requester.display_name)
     ended_pool = func.coalesce(q.pool_decided_at, q.closed_at)  # or withdrawn while it waited
+    # Asked of the pool, or paid from the member's points but asked by a worker (a second worker
+    # opens it): both wait for a worker's yes or no.
     pool = (select(q.id, q.community_id, q.requester_id, name, q.created_at, ended_pool, q.pool_decided_by_id)
             .join(_requester, _requester.id == q.requester_id)
-            .where(q.community_id.in_(community_ids), q.payer == "pool"))
+            .where(q.community_id.in_(community_ids),
+                   or_(q.payer == "pool", q.status == "approval", q.pool_decided_by_id.is_not(None))))
     disputes = (select(q.id, q.community_id, q.requester_id, name, q.disputed_at,
                        case((q.status == "disputed", None), else_=q.closed_at), q.decided_by_id)
                 .join(_requester, _requester.id == q.requester_id)
@@ -949,9 +953,21 @@ def deadline_items(session: Session, community_ids: list[int], start: datetime |
             # A request closed without the worker's decision (cancelled, expired) was withdrawn.
             items.append(Item(f"Q{i}", c, p, n, at, ended, by if ended is not None else None))
     if start is None:
-        # Taken and never marked done waits too, about its volunteer, from when its time is over
-        # (the job keeps those still ahead out). Closing it is not a worker's decision, so it is
-        # left out of the month's decision figures.
+        # Waiting now, as /pending shows them: a worker's confirmation for a member (a second
+        # worker approves; the one who confirmed never does), "done" left unanswered for
+        # ANSWER_DAYS, and (below) a request taken and never marked done once its time is over.
+        # Each from when /pending counts it (the job keeps those still ahead out); they are left
+        # out of the month's decision figures (the last two close without a worker's decision).
+        done = (select(q.id, q.community_id, q.requester_id, name, q.done_at, q.accepted_by_id,
+                       func.coalesce(_acceptor.real_name, _acceptor.display_name))
+                .join(_requester, _requester.id == q.requester_id)
+                .outerjoin(_acceptor, _acceptor.id == q.accepted_by_id)
+                .where(q.community_id.in_(community_ids), q.status == "done", q.done_at.is_not(None)))
+        for i, c, p, n, at, acceptor, acceptor_name in session.execute(done):
+            if at is None:
+                continue
+            items.append(Item(f"Q{i}", c, acceptor, acceptor_name, at) if acceptor is not None
+                         else Item(f"Q{i}", c, p, n, at + timedelta(days=ANSWER_DAYS)))
         for community in session.scalars(select(Community).where(Community.id.in_(community_ids))):
             items += [Item(v.ref, v.community_id, v.taker_id, v.taker_name or "", v.overdue_since)
                       for v in overdue_taken(session, community, None)
@@ -960,6 +976,7 @@ def deadline_items(session: Session, community_ids: list[int], start: datetime |
 
 
 WAITING_SOURCES.append(deadline_items)
+WAITING_SOURCES.append(family_deadline_items)  # a worker's own family link (L5): see its docstring
 
 
 def request_line(v: RequestView, *, address: bool = False) -> Text:
@@ -989,7 +1006,7 @@ def _today(clock: Clock, community: Community) -> date:
     return clock.community(community.timezone).today()
 
 
-_requester, _taker = aliased(Person), aliased(Person)
+_requester, _taker, _acceptor = aliased(Person), aliased(Person), aliased(Person)
 _VIEW = (
     select(ServiceRequest.id, ServiceRequest.community_id, ServiceRequest.requester_id, _requester.display_name,
            ServiceRequest.poster_id, ServiceCategory.name, ServiceCategory.name_en, ServiceRequest.service_date,
