@@ -934,7 +934,9 @@ def deadline_items(session: Session, community_ids: list[int], start: datetime |
     ended_pool = func.coalesce(q.pool_decided_at, q.closed_at)  # or withdrawn while it waited
     # Asked of the pool, or paid from the member's points but asked by a worker (a second worker
     # opens it): both wait for a worker's yes or no.
-    pool = (select(q.id, q.community_id, q.requester_id, name, q.created_at, ended_pool, q.pool_decided_by_id)
+    # About the requester, or for the member's own points about the worker who asked (never its approver).
+    about = case((q.payer == "own", q.poster_id), else_=q.requester_id)
+    pool = (select(q.id, q.community_id, about, name, q.created_at, ended_pool, q.pool_decided_by_id)
             .join(_requester, _requester.id == q.requester_id)
             .where(q.community_id.in_(community_ids),
                    or_(q.payer == "pool", q.status == "approval", q.pool_decided_by_id.is_not(None))))

@@ -39,7 +39,17 @@ async def test_the_digest_lists_links_and_requests_waiting_for_a_second_worker(
     await worker2.say("/accept Q2")
     assert worker2.keys() == ["accept.waiting_second"]
 
-    clock.at = datetime(2026, 11, 20, 13, 5, tzinfo=UTC)  # 21:05 in Shanghai: the evening deadline passed
+    # The hour before the deadline: each worker is reminded of what they may decide, not of
+    # their own link, request or confirmation.
+    clock.at = datetime(2026, 11, 20, 12, 10, tzinfo=UTC)  # 20:10 in Shanghai
+    await services.deadlines.run()
+    with services.db.read() as session:
+        nudges = {n.person_id: n.params for n in session.scalars(
+            select(Notification).where(Notification.key == "deadline.nudge"))}
+    assert nudges[world.worker]["count"] == 1 and nudges[world.worker]["oldest"] == "Q2"
+    assert nudges[world.worker2]["count"] == 2 and nudges[world.worker2]["oldest"] == f"L{link.id}"
+
+    clock.at = datetime(2026, 11, 20, 13, 5, tzinfo=UTC)  # 21:05: the evening deadline passed
     await services.deadlines.run()
     with services.db.read() as session:
         [digest] = session.scalars(select(Notification).where(Notification.person_id == world.admin,
