@@ -6,6 +6,7 @@ hour logs, redemptions, pool requests and disputes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -13,13 +14,14 @@ from sqlalchemy import select
 from bot.clock import FixedClock
 from bot.services import Services
 from models import FamilyLink, Notification
+from tests.dialogs.chat import Chat
 from tests.dialogs.test_proxies import _grandpa
 from tests.shop_helpers import fund
 from tests.world import World
 
 
 async def test_the_digest_lists_links_and_requests_waiting_for_a_second_worker(
-    services: Services, world: World, chat, clock: FixedClock,  # noqa: ANN001
+    services: Services, world: World, chat: Callable[[str], Chat], clock: FixedClock,
 ) -> None:
     worker, worker2, helper = chat("worker1"), chat("worker2"), chat("volunteer1")
     await worker.say("/family link worker1 孙大爷")
