@@ -723,9 +723,10 @@ class RequestsService:
                 stale = _views(session, _VIEW.where(
                     ServiceRequest.community_id == c.id, ServiceRequest.status == "open",
                     ServiceRequest.created_at <= now - timedelta(days=UNTAKEN_DAYS)).order_by(ServiceRequest.id))
-                # Taken, its time over and not marked done: both sides are asked to close it.
+                # Taken on an earlier day and not marked done: both sides are asked to close it
+                # (today's are in the list above; their time is over later in the day).
                 for v in overdue_taken(session, c, now):
-                    if v.taker_id is None:
+                    if v.taker_id is None or v.service_date >= today:
                         continue
                     notify(session, self.clock, v.taker_id, "requests.notify.overdue_taker", id=v.ref,
                            category=v.category, date=v.service_date.isoformat(), name=v.requester_name)
