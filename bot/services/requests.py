@@ -934,8 +934,8 @@ def deadline_items(session: Session, community_ids: list[int], start: datetime |
     name = func.coalesce(_requester.real_name, _requester.display_name)
     ended_pool = func.coalesce(q.pool_decided_at, q.closed_at)  # or withdrawn while it waited
     # Asked of the pool, or paid from the member's points but asked by a worker (a second worker
-    # opens it): both wait for a worker's yes or no.
-    # About the requester, or for the member's own points about the worker who asked (never its approver).
+    # opens it): both wait for a worker's yes or no. About the requester, or for the member's own
+    # points about the worker who asked (who never approves it).
     about = case((q.payer == "own", q.poster_id), else_=q.requester_id)
     pool = (select(q.id, q.community_id, about, name, q.created_at, ended_pool, q.pool_decided_by_id)
             .join(_requester, _requester.id == q.requester_id)
