@@ -18,6 +18,8 @@ act as in a day: the figures say
 which share of the day's notifications went as customer-service messages, as template messages
 (`decision_waiting` is mapped to a template; `--no-templates`: none is), folded into the
 answer to the person's next message, and which still wait for one at the end of the day.
+`--people 20 --per-person 15` is the 300-message day of `tests/e2e/test_wechat_day.py` (20
+volunteers, the 2 workers).
 
 SQLite in a temporary file, and PostgreSQL from LOVEBANK_BENCH_DATABASE_URL or database
 lovebank_bench_wechat on 127.0.0.1:5432 (created when missing; its schema is wiped). The last line

@@ -461,9 +461,13 @@ async def pending_requests(ctx: Context) -> list[Reply]:
             options = (option(f"/approve {v.ref}", "pending.approve"), option(f"/reject {v.ref}", "pending.reject"))
             key = ("requests.pending_second" if v.accepted_by_id else
                    "requests.pending_pool" if v.payer == "pool" else "requests.pending_own")
+        elif v.status == "taken":  # its time is over, not marked done: both sides are reminded
+            options = (option(f"/cancel_request {v.ref}", "requests.cancel_option"),)
+            key = "requests.pending_overdue"
         else:
             options = (option(f"/settle {v.ref}", "requests.settle_option"),)
-            key = "requests.pending_dispute" if v.status == "disputed" else "requests.pending_unanswered"
+            key = ("requests.pending_unanswered" if v.status != "disputed" else "requests.pending_dispute"
+                   if v.done_minutes is not None else "requests.pending_dispute_undone")
         text = T(key, line=_line(ctx, v, address=True), name=v.taker_name or "", hours=hours(v.done_minutes or 0),
                  reason=v.reason or "")
         out.append(Reply(mark(text, v.waiting_since), options, columns=2))

@@ -1,5 +1,6 @@
 """Service request jobs: untaken requests expire after their day (holds given back), and the
-morning reminders for the volunteers who take requests today and for the workers."""
+morning reminders for the volunteers who take requests today, for the workers, and for both sides
+of a taken request whose time is over and that nobody marked done."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ async def expire_requests(services: Services, now: datetime, options: dict[str, 
 
 
 @job("request-reminders", at=time(8, 30),
-     help="08:30: volunteers hear of the requests they take today; workers of requests untaken for 2 days")
+     help="08:30: volunteers hear of the requests they take today; workers of requests untaken for 2 days; "
+          "both sides of a taken request past its time and not marked done are asked to close it")
 async def request_reminders(services: Services, now: datetime, options: dict[str, Any]) -> str:
     sent = await services.requests.morning()
     return Summary("jobs.request_reminders", communities=sent.communities, messages=sent.messages)

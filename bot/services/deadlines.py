@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import statistics
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -110,7 +110,7 @@ class Item:
 # (session, community ids, start, end) → items. Without a range: those waiting now. With one:
 # those that came in before `end` and were still waiting at `start` or later (decided in the
 # range, or still open), which is what the month's figures need.
-Source = Callable[[Session, list[int], datetime | None, datetime | None], Awaitable[list[Item]]]
+Source = Callable[[Session, list[int], datetime | None, datetime | None], list[Item]]
 
 _NAME = func.coalesce(Person.real_name, Person.display_name)
 
@@ -314,7 +314,8 @@ class DeadlinesService:
                     wanted[c.id] = c
             if not wanted:
                 return RunSummary(0, 0)
-            waiting = _items(session, list(wanted))
+            # Items whose waiting starts later (a taken request before its time is over) do not wait yet.
+            waiting = [i for i in _items(session, list(wanted)) if i.submitted_at <= now]
             workers: dict[int, list[tuple[int, str, str, bool]]] = defaultdict(list)
             for cid, pid, name, locale, away in session.execute(
                 select(Membership.community_id, Person.id, Person.display_name, Person.locale,

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
@@ -22,6 +23,9 @@ from bot.services.guesses import Guesses
 from bot.services.notify import notify, notify_workers
 from bot.services.people import clean_name, new_code
 from models import ActingFor, Elder, FamilyLink, Identity, Membership, Person
+
+if TYPE_CHECKING:
+    from bot.services.deadlines import Item
 
 MAX_LINKS = 10  # relatives a member may have at once; more is a mistake or abuse
 CODE_LIFETIME = timedelta(hours=48)  # a /family add code not accepted by then is void
@@ -448,4 +452,22 @@ def _view(session: Session, link_id: int) -> LinkView:
     if row is None:
         raise NotFound("error.no_family_link")
     return LinkView(row[0], row[1], row[2], row[3], row[4] or "", row[5])
+
+
+def deadline_items(session: Session, community_ids: list[int], start: datetime | None,
+                   end: datetime | None) -> list[Item]:
+    """A worker's own family link waiting for another worker (L5), as decisions on time count
+    them (a source of WAITING_SOURCES, registered by bot.services.requests: the deadlines module
+    reaches this one through the reports): waiting now only; about the worker who made it, who
+    never decides it."""
+    from bot.services.deadlines import Item  # at run time: see the docstring
+
+    if start is not None:
+        return []
+    name = func.coalesce(Person.real_name, Person.display_name)
+    return [Item(f"L{i}", c, m, n, at) for i, c, m, n, at in session.execute(
+        select(FamilyLink.id, FamilyLink.role_community_id, FamilyLink.member_id, name, FamilyLink.created_at)
+        .join(Person, Person.id == FamilyLink.member_id)
+        .where(FamilyLink.role_community_id.in_(community_ids), FamilyLink.status == "approval"))
+        if c is not None]
 

@@ -152,19 +152,18 @@ class OutboxService:
             .where(or_(Notification.not_before.is_(None), Notification.not_before <= now))
             .where(or_(Notification.lease_until.is_(None), Notification.lease_until < now))
             .where(or_(reach.c.person_id.is_not(None), Notification.chat.like(f"{channel}:%")))
-            # Held back (one such message a minute) in the query itself, so held rows never fill
-            # the batch and keep what is due behind them.
-            .where(or_(Notification.coalesce_key.is_(None), ~exists().where(and_(
-                earlier.c.person_id == Notification.person_id, earlier.c.coalesce_key == Notification.coalesce_key,
-                earlier.c.delivered_at.is_not(None), earlier.c.delivered_at > now - COALESCE_WINDOW,
-            ))))
             .order_by(Notification.id)
             .limit(limit)
         )
         if person_id is not None:
             stmt = stmt.where(Notification.person_id == person_id)
         if not here:
-            stmt = stmt.where(held_released())
+            # Held back (one such message a minute) in the query itself, so held rows never fill
+            # the batch and keep what is due behind them. An answer is free: it carries them.
+            stmt = stmt.where(held_released(), or_(Notification.coalesce_key.is_(None), ~exists().where(and_(
+                earlier.c.person_id == Notification.person_id, earlier.c.coalesce_key == Notification.coalesce_key,
+                earlier.c.delivered_at.is_not(None), earlier.c.delivered_at > now - COALESCE_WINDOW,
+            ))))
         rows = (session.execute(stmt)).all()
         if not rows:
             return []

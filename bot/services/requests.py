@@ -14,7 +14,8 @@ press changes nothing and no request pays twice.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -26,10 +27,11 @@ from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, NotAll
 from bot.i18n import T, Text, hours as _hours, render
 from bot.numerals import numeral_order
 from bot.services.audit import audit
-from bot.services.access import check_role, effective_role, require_role, role_in
+from bot.services.access import check_role, effective_role, get_community, require_role, role_in
 from bot.services.hours import HoursService, check_minutes, points_for
 from bot.services.ledger import Ledger, Ref
 from bot.services.deadlines import WAITING_SOURCES, Item
+from bot.services.family import deadline_items as family_deadline_items
 from bot.services.family import proxy_role, tell_of_proxy, why_not
 from bot.services.notify import notify, notify_workers, withdraw
 from bot.services.reports import Column, Sheet
@@ -44,6 +46,9 @@ ANSWER_DAYS = 3
 # Open requests nobody took for this long are in the workers' morning message.
 UNTAKEN_DAYS = 2
 MORNING_LINES = 30
+# When each time of day is over ("any": at the day's end). A taken request not marked done by
+# then waits: a deadline item, and its volunteer and requester are reminded every morning.
+SLOT_ENDS = {"morning": time(12, 0), "noon": time(14, 0), "afternoon": time(18, 0), "evening": time(22, 0)}
 # Statuses in which the request still holds points.
 HOLDING = ("open", "taken", "done", "disputed")
 _SYNC = {"synchronize_session": False}
@@ -97,6 +102,7 @@ class RequestView:
     done_at: datetime | None
     disputed_at: datetime | None
     accepted_by_id: int | None = None  # a worker's confirmation waiting for a second worker
+    overdue_since: datetime | None = None  # taken, its time over and not marked done: since when
 
     @property
     def ref(self) -> str:
@@ -107,6 +113,8 @@ class RequestView:
         """When it came to the workers: asked of the pool, disputed, or left unanswered."""
         if self.status == "disputed" and self.disputed_at is not None:
             return self.disputed_at
+        if self.status == "taken" and self.overdue_since is not None:
+            return self.overdue_since
         if self.status == "done" and self.done_at is not None:
             return self.done_at if self.accepted_by_id else self.done_at + timedelta(days=ANSWER_DAYS)
         return self.created_at
@@ -535,14 +543,27 @@ class RequestsService:
 
         def work(session: Session) -> Outcome:
             r = self._load(session, request_id)
-            if self._requester_or_worker(session, actor_id, r) != "requester" and actor_id != r.poster_id:
+            # The volunteer who took it may report a problem too, once its time is over.
+            by_taker = actor_id == r.taker_id and r.status == "taken"
+            if not by_taker and self._requester_or_worker(session, actor_id, r) != "requester" \
+                    and actor_id != r.poster_id:
                 raise NotAllowed("error.request_not_requester", id=f"Q{r.id}")
-            if not self._claim(session, r, ("done",), status="disputed", reason=reason,
+            states: tuple[str, ...] = ("done",)
+            if r.status == "taken":  # never marked done: a problem to report once its time is over
+                over = service_over(r.service_date, r.slot, get_community(session, r.community_id).timezone)
+                if self.clock.now() < over:
+                    raise InvalidInput("error.request_dispute_early", id=f"Q{r.id}")
+                states = ("taken",)
+            if not self._claim(session, r, states, status="disputed", reason=reason,
                                      disputed_at=self.clock.now()):
                 return self._already(session, r.id, actor_id, "disputed", "error.request_not_done")
             view = _view(session, r.id, actor_id)
             notify_workers(session, self.clock, r.community_id, "requests.notify.disputed",
                                  coalesce="pending_requests", exclude=r.taker_id, id=view.ref, reason=reason)
+            if by_taker:
+                self._tell_requester(session, view, "requests.notify.taker_problem", name=view.taker_name,
+                                     reason=reason)
+                return Outcome(view, changed=True)
             notify(session, self.clock, r.taker_id, "requests.notify.disputed_taker", id=view.ref, reason=reason)
             if actor_id != r.requester_id:
                 tell_of_proxy(session, self.clock, "dispute", actor_id, r.requester_id, r.community_id,
@@ -613,7 +634,8 @@ class RequestsService:
             if points > 0:
                 self.ledger.transfer(session, community_id=cid, debit=debit, credit=credit, amount=points,
                                            kind="service", key=request_key(r, phase), ref=ref, actor_id=actor_id)
-        self._log(session, r, r.done_minutes, amount, actor_id)
+        # A dispute of a request never marked done is paid for the time asked for.
+        self._log(session, r, r.done_minutes if r.done_minutes is not None else r.minutes, amount, actor_id)
 
     def _log(self, session: Session, r: ServiceRequest, minutes: int | None, points: int,
                    approved_by: int | None) -> int:
@@ -701,6 +723,15 @@ class RequestsService:
                 stale = _views(session, _VIEW.where(
                     ServiceRequest.community_id == c.id, ServiceRequest.status == "open",
                     ServiceRequest.created_at <= now - timedelta(days=UNTAKEN_DAYS)).order_by(ServiceRequest.id))
+                # Taken on an earlier day and not marked done: both sides are asked to close it
+                # (today's are in the list above; their time is over later in the day).
+                for v in overdue_taken(session, c, now):
+                    if v.taker_id is None or v.service_date >= today:
+                        continue
+                    notify(session, self.clock, v.taker_id, "requests.notify.overdue_taker", id=v.ref,
+                           category=v.category, date=v.service_date.isoformat(), name=v.requester_name)
+                    self._tell_requester(session, v, "requests.notify.overdue_requester", name=v.taker_name)
+                    count += 2
                 waiting = waiting_for_workers(session, c.id, now)
                 if stale or waiting:
                     for worker, locale in (session.execute(
@@ -864,12 +895,33 @@ def waiting_for_workers(session: Session, community_id: int, now: datetime) -> l
     and work marked done that the requester left unanswered for ANSWER_DAYS. The one place that
     says what waits for a worker among requests."""
     late = now - timedelta(days=ANSWER_DAYS)
-    return _views(session, _VIEW.where(
+    decisions = _views(session, _VIEW.where(
         ServiceRequest.community_id == community_id,
         or_(ServiceRequest.status.in_(("approval", "disputed")),
             and_(ServiceRequest.status == "done",
                  or_(ServiceRequest.done_at <= late, ServiceRequest.accepted_by_id.is_not(None)))),
     ).order_by(ServiceRequest.created_at, ServiceRequest.id), address=True)
+    return decisions + overdue_taken(session, get_community(session, community_id), now)
+
+
+def service_over(service_date: date, slot: str, timezone: str) -> datetime:
+    """When a request's time of day is over (UTC): the end of its slot, or of the day for "any"."""
+    end = SLOT_ENDS.get(slot)
+    local = (datetime.combine(service_date, end, ZoneInfo(timezone)) if end is not None
+             else datetime.combine(service_date + timedelta(days=1), time(0), ZoneInfo(timezone)))
+    return local.astimezone(UTC)
+
+
+def overdue_taken(session: Session, community: Community, now: datetime | None) -> list[RequestView]:
+    """Taken requests whose time is over and that nobody marked done: they hold their points until
+    marked done, disputed or cancelled, so they wait like a decision (`overdue_since`: when their
+    time was over). `now` None: every taken request with that moment, over or not."""
+    stmt = _VIEW.where(ServiceRequest.community_id == community.id, ServiceRequest.status == "taken")
+    if now is not None:
+        stmt = stmt.where(ServiceRequest.service_date <= now.astimezone(ZoneInfo(community.timezone)).date())
+    views = _views(session, stmt.order_by(ServiceRequest.service_date, ServiceRequest.id), address=True)
+    timed = [replace(v, overdue_since=service_over(v.service_date, v.slot, community.timezone)) for v in views]
+    return [v for v in timed if now is None or v.overdue_since is not None and v.overdue_since <= now]
 
 
 def deadline_items(session: Session, community_ids: list[int], start: datetime | None,
@@ -881,9 +933,14 @@ def deadline_items(session: Session, community_ids: list[int], start: datetime |
     q = ServiceRequest
     name = func.coalesce(_requester.real_name, _requester.display_name)
     ended_pool = func.coalesce(q.pool_decided_at, q.closed_at)  # or withdrawn while it waited
-    pool = (select(q.id, q.community_id, q.requester_id, name, q.created_at, ended_pool, q.pool_decided_by_id)
+    # Asked of the pool, or paid from the member's points but asked by a worker (a second worker
+    # opens it): both wait for a worker's yes or no. About the requester, or for the member's own
+    # points about the worker who asked (who never approves it).
+    about = case((q.payer == "own", q.poster_id), else_=q.requester_id)
+    pool = (select(q.id, q.community_id, about, name, q.created_at, ended_pool, q.pool_decided_by_id)
             .join(_requester, _requester.id == q.requester_id)
-            .where(q.community_id.in_(community_ids), q.payer == "pool"))
+            .where(q.community_id.in_(community_ids),
+                   or_(q.payer == "pool", q.status == "approval", q.pool_decided_by_id.is_not(None))))
     disputes = (select(q.id, q.community_id, q.requester_id, name, q.disputed_at,
                        case((q.status == "disputed", None), else_=q.closed_at), q.decided_by_id)
                 .join(_requester, _requester.id == q.requester_id)
@@ -898,10 +955,31 @@ def deadline_items(session: Session, community_ids: list[int], start: datetime |
         for i, c, p, n, at, ended, by in session.execute(stmt):
             # A request closed without the worker's decision (cancelled, expired) was withdrawn.
             items.append(Item(f"Q{i}", c, p, n, at, ended, by if ended is not None else None))
+    if start is None:
+        # Waiting now, as /pending shows them: a worker's confirmation for a member (a second
+        # worker approves; the one who confirmed never does), "done" left unanswered for
+        # ANSWER_DAYS, and (below) a request taken and never marked done once its time is over.
+        # Each from when /pending counts it (the job keeps those still ahead out); they are left
+        # out of the month's decision figures (the last two close without a worker's decision).
+        done = (select(q.id, q.community_id, q.requester_id, name, q.done_at, q.accepted_by_id,
+                       func.coalesce(_acceptor.real_name, _acceptor.display_name))
+                .join(_requester, _requester.id == q.requester_id)
+                .outerjoin(_acceptor, _acceptor.id == q.accepted_by_id)
+                .where(q.community_id.in_(community_ids), q.status == "done", q.done_at.is_not(None)))
+        for i, c, p, n, at, acceptor, acceptor_name in session.execute(done):
+            if at is None:
+                continue
+            items.append(Item(f"Q{i}", c, acceptor, acceptor_name, at) if acceptor is not None
+                         else Item(f"Q{i}", c, p, n, at + timedelta(days=ANSWER_DAYS)))
+        for community in session.scalars(select(Community).where(Community.id.in_(community_ids))):
+            items += [Item(v.ref, v.community_id, v.taker_id, v.taker_name or "", v.overdue_since)
+                      for v in overdue_taken(session, community, None)
+                      if v.taker_id is not None and v.overdue_since is not None]
     return items
 
 
 WAITING_SOURCES.append(deadline_items)
+WAITING_SOURCES.append(family_deadline_items)  # a worker's own family link (L5): see its docstring
 
 
 def request_line(v: RequestView, *, address: bool = False) -> Text:
@@ -931,7 +1009,7 @@ def _today(clock: Clock, community: Community) -> date:
     return clock.community(community.timezone).today()
 
 
-_requester, _taker = aliased(Person), aliased(Person)
+_requester, _taker, _acceptor = aliased(Person), aliased(Person), aliased(Person)
 _VIEW = (
     select(ServiceRequest.id, ServiceRequest.community_id, ServiceRequest.requester_id, _requester.display_name,
            ServiceRequest.poster_id, ServiceCategory.name, ServiceCategory.name_en, ServiceRequest.service_date,

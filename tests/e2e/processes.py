@@ -153,28 +153,29 @@ class Community:
     volunteers: list[int]
 
 
-def seed(url: str, workers: int, volunteers: int) -> Community:
-    """A community with Telegram workers (user ids 101…) and registered volunteers (1001…)."""
+def seed(url: str, workers: int, volunteers: int, channel: str = "telegram") -> Community:
+    """A community with workers (user ids 101…) and registered volunteers (1001…) on `channel`
+    (on WeChat the ids are their openids); the admin is user 1 there."""
     from bot.db import Database
     from bot.services import Services
     from bot.settings import Settings
 
     async def build() -> Community:
-        settings = Settings(_env_file=None, database_url=url, admins=[f"telegram:{ADMIN}"])  # type: ignore[call-arg]
+        settings = Settings(_env_file=None, database_url=url, admins=[f"{channel}:{ADMIN}"])  # type: ignore[call-arg]
         services = Services(Database(url), settings)
         people = services.people
         try:
-            admin, _ = await people.identify("telegram", str(ADMIN), display_name="管理员", chat_id=str(ADMIN))
+            admin, _ = await people.identify(channel, str(ADMIN), display_name="管理员", chat_id=str(ADMIN))
             community = await people.create_community("阳光社区", actor_id=admin.id)
             worker_ids = [101 + i for i in range(workers)]
             for uid in worker_ids:
-                p, _ = await people.identify("telegram", str(uid), display_name=f"社工{uid}", chat_id=str(uid))
+                p, _ = await people.identify(channel, str(uid), display_name=f"社工{uid}", chat_id=str(uid))
                 await people.appoint_worker(admin.id, community.id, p.id)
-            first_worker, _ = await people.identify("telegram", str(worker_ids[0]), display_name=f"社工{worker_ids[0]}")
+            first_worker, _ = await people.identify(channel, str(worker_ids[0]), display_name=f"社工{worker_ids[0]}")
             code = await people.create_invite(first_worker.id, community.id)
             volunteer_ids = [1001 + i for i in range(volunteers)]
             for i, uid in enumerate(volunteer_ids):
-                p, _ = await people.identify("telegram", str(uid), display_name=f"志愿者{uid}", chat_id=str(uid))
+                p, _ = await people.identify(channel, str(uid), display_name=f"志愿者{uid}", chat_id=str(uid))
                 await people.join(p.id, code)
                 await people.register_volunteer(p.id, community.id, f"志愿者{uid}", f"1390000{i:04d}")
             return Community(community.id, worker_ids, volunteer_ids)

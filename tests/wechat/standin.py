@@ -51,6 +51,7 @@ class Sent:
     content: str = ""
     media_id: str = ""
     fields: dict[str, Any] = field(default_factory=dict)
+    at: float = field(default_factory=time.time)  # when it was sent (real time)
 
 
 class WeChatAPI:

@@ -198,3 +198,28 @@ async def test_the_retired_single_template_stops_the_start_with_what_to_set(
     with pytest.raises(SettingsError) as caught:
         setup_wechat(web, settings)
     assert "LOVEBANK_WECHAT_TEMPLATES" in str(caught.value) and "LOVEBANK_WECHAT_TEMPLATE_ID" in str(caught.value)
+
+
+async def test_new_logs_held_by_the_one_a_minute_rule_come_with_the_workers_next_answer(
+        served: Served, shifted: Shifted) -> None:
+    world = await make_world(served.services)
+    await wechat_worker(served, world)
+    today = served.services.clock.community("Asia/Shanghai").today()
+
+    async def log(minutes: int) -> None:
+        await served.services.hours.submit(world.volunteers[0], world.community_id, category_id=world.categories["探访"],
+                                           service_date=today, minutes=minutes)
+
+    await log(30)
+    await settled(served.services, world.worker)
+    assert logs_in(served.api.api.pushed("oWorker")[0].content) == 1
+    await log(45)  # within the minute: not pushed (one "new logs" message a minute)...
+    await asyncio.sleep(0.3)
+    assert len(served.api.api.pushed("oWorker")) == 1
+    # ...but the worker writes meanwhile: the free answer carries it, and no push follows.
+    assert logs_in(await served.say("oWorker", "/balance")) == 1
+    assert await count(served.services, Notification, Notification.person_id == world.worker,
+                       Notification.delivered_at.is_(None)) == 0
+    shifted.offset += 120
+    await asyncio.sleep(0.3)
+    assert len(served.api.api.pushed("oWorker")) == 1
