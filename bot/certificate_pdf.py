@@ -12,6 +12,7 @@ from datetime import date
 
 from bot.charts import packaged_font
 from bot.services.certificates import Facts, hours_text
+from bot.services.star_levels import ZH
 
 A4_WIDTH = 210  # mm
 MARGIN = 22
@@ -68,6 +69,7 @@ def certificate_pdf(facts: Facts) -> bytes:
         ("证件号码", facts.id_number_masked or NONE),
         ("服务时间", _period(facts)),
         ("服务时长", f"{hours_text(facts.minutes)} 小时"),
+        ("星级", f"{ZH[facts.star_level]}星志愿者" if 0 < facts.star_level < len(ZH) else NONE),
     ]
     pdf.set_font(FONT, size=11)
     label_width = 32

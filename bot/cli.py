@@ -66,6 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     poster.add_argument("--community", metavar="NAME", help="needed when there is more than one community")
     poster.add_argument("-o", "--output", required=True, metavar="FILE", help="PNG file to write")
 
+    levels = sub.add_parser("star-levels", help="a community's service hours for 一星 … 五星: show, set or reset")
+    levels.add_argument("hours", nargs="*", type=int, metavar="HOURS", help="five rising numbers of hours to set")
+    levels.add_argument("--community", metavar="NAME", help="needed when there is more than one community")
+    levels.add_argument("--reset", action="store_true", help="back to 100 300 600 1000 1500")
+
     jobs = sub.add_parser("jobs", help="scheduled jobs")
     jobs_sub = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
     jobs_sub.add_parser("list", help="list the jobs and their schedules")
@@ -306,6 +311,25 @@ async def _wechat(settings: Settings, action: str, community: str | None = None,
         await services.db.dispose()
 
 
+async def _star_levels(settings: Settings, values: list[int], community: str | None, reset: bool) -> int:
+    from bot.errors import DomainError
+    from bot.i18n import render
+
+    services = await open_services(settings)
+    try:
+        community_id = await services.visits.roster.community_named(community)
+        if values or reset:
+            await services.star_levels.set_thresholds(None, community_id, None if reset else " ".join(map(str, values)))
+        thresholds = await services.star_levels.thresholds(community_id)
+    except DomainError as exc:
+        print(f"lovebank: {render(settings.locale, exc.key, exc.params)}", file=sys.stderr)
+        return 2
+    finally:
+        await services.db.dispose()
+    print(" ".join(str(h) for h in thresholds))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = get_settings()
@@ -356,6 +380,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_wechat(settings, args.action))
     if args.command == "invite-poster":
         return asyncio.run(_wechat(settings, "invite-poster", args.community, args.output))
+    if args.command == "star-levels":
+        return asyncio.run(_star_levels(settings, args.hours, args.community, args.reset))
     if args.command == "jobs":
         return asyncio.run(_jobs(settings, args.action, getattr(args, "name", None), getattr(args, "period", None)))
     return 2
