@@ -30,6 +30,7 @@ from bot.services.tokens import TokenStore
 from bot.services.teams import TeamsService
 from bot.services.shop import ShopService
 from bot.services.visits import VisitsService
+from bot.services.volunteer_hours import VolunteerHoursService
 from bot.services.report_sections import SECTIONS
 from bot.settings import Settings
 
@@ -72,6 +73,7 @@ class Services:
             "replay": ReplayGuard(db, clock),
             "certificates": CertificatesService(db, settings, clock),
             "star_levels": StarLevelsService(db, clock),
+            "volunteer_hours": VolunteerHoursService(db, clock),
         }
         built["parked"] = ParkedWork(db, built["inbox"], built["outbox"])  # type: ignore[arg-type]
         for name, service in built.items():

@@ -430,6 +430,9 @@ def _issuer(community: Community) -> Issuer:
     return Issuer(found.get("name") or community.name, found.get("head"))
 
 
+issuer_of = _issuer  # the recording organisation, as other records name it (the hours export)
+
+
 def deadline_items(session: Session, community_ids: list[int], start: datetime | None,
                    end: datetime | None) -> list[Item]:
     """Certificates asked for, as decisions on time count them (a source of WAITING_SOURCES):
