@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from bot.services import Services, star_levels
 from bot.services.requests import NewRequest
+from bot.services.stars import POSTER, post_params
 from models import Certificate, Community, JobRun, Notification
 from tests.conftest import T0
 from tests.shop_helpers import fund
@@ -151,3 +152,6 @@ async def test_certificates_and_the_star_list_show_the_level(services: Services,
     assert "志愿者1 ★★" in listed
     lists = await services.stars.lists("week")
     assert lists[world.community_id].stars[0].level == 2
+    # The weekly post and the WeChat poster say it too.
+    params = post_params(lists[world.community_id])
+    assert "志愿者1 ★★" in params["lines"] and params[POSTER]["rows"][0][1] == "志愿者1 ★★"
