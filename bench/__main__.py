@@ -9,6 +9,7 @@ import sys
 # never slow down or break another.
 BENCHMARKS = {
     "history": "bench.history",
+    "records": "bench.records",
     "inbox": "bench.inbox",
     "ledger": "bench.ledger",
     "requests": "bench.requests",

@@ -2,16 +2,18 @@
 
 The certificate service fixes the facts; they are drawn here, outside any transaction, with
 fpdf2 and the CJK font the project already ships (Noto Sans CJK SC from `mplfonts`, an OpenType
-font fpdf2 embeds as a subset). The text is Chinese whatever the reader's language: it is the
+font fpdf2 embeds as a subset; bot.pdf_fonts makes that fast). The text is Chinese whatever the reader's language: it is the
 document an office signs and seals, with what 民发〔2015〕149号 asks a certificate to show."""
 
 from __future__ import annotations
 
 import io
 from datetime import date
+from typing import Any
 
-from bot.charts import packaged_font
+from bot.pdf_fonts import add_cjk_font, missing, output
 from bot.services.certificates import Facts, hours_text
+from bot.services.star_levels import ZH
 
 A4_WIDTH = 210  # mm
 MARGIN = 22
@@ -30,19 +32,23 @@ def _period(facts: Facts) -> str:
 
 
 def certificate_pdf(facts: Facts) -> bytes:
+    pdf = _draw(facts, full=False)
+    if missing(pdf, FONT):  # a character the base font lacks (a rare hanzi in a name): the full font
+        pdf = _draw(facts, full=True)
+    return output(pdf)
+
+
+def _draw(facts: Facts, *, full: bool) -> Any:
     from fpdf import FPDF
     from segno import make_qr
 
-    font = packaged_font()
-    if font is None:  # the package is a dependency; without it no Chinese could be printed
-        raise RuntimeError("the CJK font of mplfonts is missing")
     pdf = FPDF(orientation="portrait", unit="mm", format="A4")
     pdf.set_auto_page_break(False)  # one page, always: the content table is capped below
     pdf.set_margins(MARGIN, MARGIN, MARGIN)
     pdf.set_title(f"志愿服务证明 {facts.number}")
     pdf.set_creator("Love Bank 爱心银行")
     pdf.add_page()
-    pdf.add_font(FONT, "", str(font))
+    add_cjk_font(pdf, FONT, full=full)
     width = A4_WIDTH - 2 * MARGIN
 
     pdf.set_text_color(*RED)
@@ -68,6 +74,7 @@ def certificate_pdf(facts: Facts) -> bytes:
         ("证件号码", facts.id_number_masked or NONE),
         ("服务时间", _period(facts)),
         ("服务时长", f"{hours_text(facts.minutes)} 小时"),
+        ("星级", f"{ZH[facts.star_level]}星志愿者" if 0 < facts.star_level < len(ZH) else NONE),
     ]
     pdf.set_font(FONT, size=11)
     label_width = 32
@@ -120,4 +127,4 @@ def certificate_pdf(facts: Facts) -> bytes:
         pdf.set_font(FONT, size=40)
         pdf.set_xy(MARGIN, 130)
         pdf.cell(width, 20, "已作废", align="C")
-    return bytes(pdf.output())
+    return pdf

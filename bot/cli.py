@@ -49,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("-o", "--output", required=True, metavar="FILE")
     report.add_argument("--community", metavar="NAME", help="needed when there is more than one community")
     report.add_argument("--locale", choices=("zh-CN", "en"), help="language of the headers (default LOVEBANK_LOCALE)")
+    hours = export_sub.add_parser(
+        "volunteer-hours", help="the month's service hours for the national volunteer system: FILE.xlsx and FILE.csv"
+    )
+    hours.add_argument("--month", required=True, metavar="YYYY-MM")
+    hours.add_argument("--community", metavar="NAME", help="needed when there is more than one community")
+    hours.add_argument("-o", "--output", metavar="FILE", help="name of both files (default volunteer-hours-YYYY-MM)")
     stock = export_sub.add_parser("stock", help="the love supermarket's stock reconciliation for a month")
     stock.add_argument("--month", required=True, metavar="YYYY-MM")
 
@@ -65,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     poster = sub.add_parser("invite-poster", help="a printable poster with the join QR codes (WeChat, Telegram)")
     poster.add_argument("--community", metavar="NAME", help="needed when there is more than one community")
     poster.add_argument("-o", "--output", required=True, metavar="FILE", help="PNG file to write")
+
+    levels = sub.add_parser("star-levels", help="a community's service hours for 一星 … 五星: show, set or reset")
+    levels.add_argument("hours", nargs="*", type=int, metavar="HOURS", help="five rising numbers of hours to set")
+    levels.add_argument("--community", metavar="NAME", help="needed when there is more than one community")
+    levels.add_argument("--reset", action="store_true", help="back to 100 300 600 1000 1500")
 
     jobs = sub.add_parser("jobs", help="scheduled jobs")
     jobs_sub = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -234,6 +245,33 @@ async def _export_report(settings: Settings, month: str, output: str, community:
     return 0
 
 
+async def _export_hours(settings: Settings, month: str, output: str | None, community: str | None) -> int:
+    from bot.errors import DomainError
+    from bot.i18n import render
+    from bot.report_files import sheet_csv, to_xlsx
+
+    services = await open_services(settings)
+    try:
+        report = await services.volunteer_hours.export(community, month)
+    except DomainError as exc:
+        print(f"lovebank: {render(settings.locale, exc.key, exc.params)}", file=sys.stderr)
+        return 2
+    finally:
+        await services.db.dispose()
+    base = Path(output or f"volunteer-hours-{report.month.label}")
+    if base.suffix.lower() in (".csv", ".xlsx"):
+        base = base.with_suffix("")
+    for path, content in ((base.with_name(f"{base.name}.csv"), sheet_csv(report.sheets[0])),
+                          (base.with_name(f"{base.name}.xlsx"), to_xlsx(report))):
+        try:
+            path.write_bytes(content)
+        except OSError as exc:
+            _say(settings, "cli.cannot_write", error=True, path=path, reason=exc.strerror or exc)
+            return 2
+        _say(settings, "cli.wrote", path=path.resolve())
+    return 0
+
+
 async def _export_stock(settings: Settings, month_text: str) -> int:
     from bot.clock import Month
     from bot.errors import InvalidInput
@@ -306,6 +344,25 @@ async def _wechat(settings: Settings, action: str, community: str | None = None,
         await services.db.dispose()
 
 
+async def _star_levels(settings: Settings, values: list[int], community: str | None, reset: bool) -> int:
+    from bot.errors import DomainError
+    from bot.i18n import render
+
+    services = await open_services(settings)
+    try:
+        community_id = await services.visits.roster.community_named(community)
+        if values or reset:
+            await services.star_levels.set_thresholds(None, community_id, None if reset else " ".join(map(str, values)))
+        thresholds = await services.star_levels.thresholds(community_id)
+    except DomainError as exc:
+        print(f"lovebank: {render(settings.locale, exc.key, exc.params)}", file=sys.stderr)
+        return 2
+    finally:
+        await services.db.dispose()
+    print(" ".join(str(h) for h in thresholds))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = get_settings()
@@ -348,6 +405,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return serve(settings)
     if args.command == "export" and args.what == "report":
         return asyncio.run(_export_report(settings, args.month, args.output, args.community, args.locale))
+    if args.command == "export" and args.what == "volunteer-hours":
+        return asyncio.run(_export_hours(settings, args.month, args.output, args.community))
     if args.command == "export" and args.what == "stock":
         return asyncio.run(_export_stock(settings, args.month))
     if args.command == "import":
@@ -356,6 +415,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_wechat(settings, args.action))
     if args.command == "invite-poster":
         return asyncio.run(_wechat(settings, "invite-poster", args.community, args.output))
+    if args.command == "star-levels":
+        return asyncio.run(_star_levels(settings, args.hours, args.community, args.reset))
     if args.command == "jobs":
         return asyncio.run(_jobs(settings, args.action, getattr(args, "name", None), getattr(args, "period", None)))
     return 2

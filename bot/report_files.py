@@ -170,15 +170,20 @@ def csv_files(report: Report, path: Path) -> dict[Path, bytes]:
     files: dict[Path, bytes] = {}
     for sheet in report.sheets:
         if sheet.columns:
-            out = io.StringIO()
-            writer = csv.writer(out, lineterminator="\r\n")
-            writer.writerow([c.header.replace("\n", "") for c in sheet.columns])  # one line a header
-            for row in [*sheet.rows, *([sheet.totals] if sheet.totals else [])]:
-                writer.writerow([_csv(v, c.kind) for v, c in zip(row, sheet.columns, strict=True)])
-            files[path.with_name(f"{path.stem}-{sheet.key}.csv")] = out.getvalue().encode("utf-8-sig")
+            files[path.with_name(f"{path.stem}-{sheet.key}.csv")] = sheet_csv(sheet)
         if sheet.image:
             files[path.with_name(f"{path.stem}-{sheet.key}.png")] = sheet.image
     return files
+
+
+def sheet_csv(sheet: Sheet) -> bytes:
+    """One sheet as CSV: UTF-8 with a byte-order mark, CRLF, text never read as a formula."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([c.header.replace("\n", "") for c in sheet.columns])  # one line a header
+    for row in [*sheet.rows, *([sheet.totals] if sheet.totals else [])]:
+        writer.writerow([_csv(v, c.kind) for v, c in zip(row, sheet.columns, strict=True)])
+    return out.getvalue().encode("utf-8-sig")
 
 
 def _csv(value: object, kind: str) -> str:

@@ -36,6 +36,8 @@ class Certificate(IdPk, Base):
     # Fixed at issue: the approved service minutes in the period, and per category [[name, minutes]].
     minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
     content: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    # The holder's star level (0 none, 1 一星 … 5 五星) on their all-time service hours at issue.
+    star_level: Mapped[int | None] = mapped_column(Integer, nullable=True)
     person_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
     issuer_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     head_name: Mapped[str | None] = mapped_column(String(100), nullable=True)  # 负责人

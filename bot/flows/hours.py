@@ -20,6 +20,7 @@ from bot.flows.deadlines import deadline_marker
 from bot.i18n import T, Text, hours
 from bot.services.hours import Category, LogView, check_minutes, clean_note, points_for
 from bot.services.points import HistoryLine
+from bot.services.star_levels import Standing, level_name, level_params
 
 DURATIONS = (30, 60, 90, 120, 180, 240)
 PAGE = 8
@@ -331,12 +332,24 @@ async def _log_one_line(ctx: Context, args: str) -> list[Reply]:
 @command("balance", help_key="help.balance", aliases=("余额", "积分"), for_relative=True)
 async def balance(ctx: Context, args: str) -> list[Reply]:
     b = await ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)
+    level = level_line(await ctx.services.star_levels.standing(ctx.actor.person_id, ctx.community_id))
     shown = [reply("balance.show", available=b.available, pending=b.pending, earned=b.earned_points,
-                   hours=hours(b.earned_minutes))]
+                   hours=hours(b.earned_minutes), level=level)]
     soon = await ctx.services.expiry.next_for(ctx.actor.person_id, ctx.community_id)
     if soon is not None:
         shown.append(reply("expiry.balance_line", amount=soon.amount, date=soon.on.isoformat()))
     return shown
+
+
+def level_line(standing: Standing) -> Text:
+    """/balance's star level: the level and the hours to the next."""
+    if standing.to_next is None:
+        return T("levels.balance_top", **level_params(standing.level))
+    to_next = hours(standing.to_next)
+    if standing.level == 0:
+        return T("levels.balance_none", to_next=to_next)
+    return T("levels.balance_line", **level_params(standing.level), to_next=to_next,
+             next=level_name(standing.level + 1))
 
 
 @command("history", help_key="help.history", aliases=("明细",), for_relative=True)

@@ -7,7 +7,8 @@ from bot.dialogs.core import Context, Reply, command, option, reply
 from bot.flows.deadlines import top_workers
 from bot.flows.teams import tag_privacy
 from bot.i18n import T, Text, hours
-from bot.services.stars import MEDALS, Star, StarList, list_title
+from bot.services.star_levels import level_params
+from bot.services.stars import MEDALS, Star, StarList, level_mark, list_title
 
 PERIOD_WORDS = {
     "week": "week", "w": "week", "本周": "week", "周": "week", "周榜": "week",
@@ -55,7 +56,27 @@ def _list_text(star_list: StarList) -> Text:
 
 def _line(star: Star) -> Text:
     name: str | Text = star.name if star.name is not None else T("stars.anonymous")
+    if star.level:
+        name = T("stars.with_level", name=name, stars=level_mark(star.level))
     return T("stars.line", medal=MEDALS.get(star.rank, "  "), rank=star.rank, name=name, hours=hours(star.minutes))
+
+
+# --- star levels ----------------------------------------------------------------------------------
+
+@command("levels", help_key="help.levels", aliases=("星级",))
+async def levels(ctx: Context, args: str) -> list[Reply]:
+    """The thresholds; a worker sets five new ones, or `default`."""
+    args = args.strip()
+    service = ctx.services.star_levels
+    if args:
+        if not ctx.actor.at_least("worker"):
+            return [reply("error.need_worker")]
+        await service.set_thresholds(ctx.actor.person_id, ctx.community_id,
+                                     None if args.lower() in ("default", "默认") else args)
+    thresholds = await service.thresholds(ctx.community_id)
+    lines = [T("levels.show_line", **level_params(i), hours=h) for i, h in enumerate(thresholds, start=1)]
+    shown = [reply("levels.show", lines=lines)]
+    return [reply("levels.set_done"), *shown] if args else shown
 
 
 def _me_text(star_list: StarList, name: str | None = None) -> Text:

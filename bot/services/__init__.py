@@ -24,11 +24,13 @@ from bot.services.replay import ReplayGuard
 from bot.services.reports import ReportsService
 from bot.services.requests import RequestsService
 from bot.services.star_posters import StarPostersService
+from bot.services.star_levels import StarLevelsService
 from bot.services.stars import StarsService
 from bot.services.tokens import TokenStore
 from bot.services.teams import TeamsService
 from bot.services.shop import ShopService
 from bot.services.visits import VisitsService
+from bot.services.volunteer_hours import VolunteerHoursService
 from bot.services.report_sections import SECTIONS
 from bot.settings import Settings
 
@@ -70,6 +72,8 @@ class Services:
             "requests": RequestsService(db, settings, clock, ledger, hours),
             "replay": ReplayGuard(db, clock),
             "certificates": CertificatesService(db, settings, clock),
+            "star_levels": StarLevelsService(db, clock),
+            "volunteer_hours": VolunteerHoursService(db, clock),
         }
         built["parked"] = ParkedWork(db, built["inbox"], built["outbox"])  # type: ignore[arg-type]
         for name, service in built.items():

@@ -28,12 +28,13 @@ from sqlalchemy.orm import Session
 from bot.clock import Clock
 from bot.db import Database, reads
 from bot.errors import AlreadyDecided, InvalidInput, NotAllowed, NotFound
+from bot.services import service_hours, star_levels
 from bot.services.access import get_community, get_person, require_role, role_in
 from bot.services.audit import audit
 from bot.services.deadlines import WAITING_SOURCES, Item
 from bot.services.notify import notify, notify_workers
 from bot.settings import Settings, public_base
-from models import Certificate, CertificateKey, Community, Person, ServiceCategory, ServiceLog
+from models import Certificate, CertificateKey, Community, Person
 
 ROUTE = "/verify/"  # where `lovebank serve` answers
 CHECK_LENGTH = 16  # hex digits of the HMAC printed and linked: 64 bits, short enough for a QR code
@@ -72,6 +73,7 @@ class Facts:
     revoked: bool
     revoked_on: date | None
     verify_url: str  # absolute when the public address is configured, else the path
+    star_level: int = 0  # 0: none; 1 一星 … 5 五星, on the holder's all-time hours at issue
 
 
 @dataclass(frozen=True)
@@ -379,19 +381,13 @@ class CertificatesService:
     def _fix(self, session: Session, cert: Certificate, worker_id: int) -> None:
         """Issue: the figures, names and number are fixed now."""
         community = get_community(session, cert.community_id)
-        log = ServiceLog
-        stmt = (select(ServiceCategory.name, func.sum(log.minutes))
-                .join(ServiceCategory, ServiceCategory.id == log.category_id)
-                .where(log.person_id == cert.person_id, log.community_id == cert.community_id,
-                       log.status == "approved", log.service_date <= cert.period_end)
-                .group_by(ServiceCategory.name))
-        if cert.period_start is not None:
-            stmt = stmt.where(log.service_date >= cert.period_start)
-        content = sorted(((name, int(minutes)) for name, minutes in session.execute(stmt)), key=lambda r: (-r[1], r[0]))
+        content = service_hours.by_category(session, cert.person_id, cert.community_id, cert.period_start,
+                                            cert.period_end)
         issuer = _issuer(community)
         today = self.clock.community(community.timezone).today()
         cert.status, cert.minutes, cert.content = "issued", sum(m for _, m in content), [list(r) for r in content]
         cert.person_name = session.scalar(select(_NAME).where(Person.id == cert.person_id))
+        cert.star_level = star_levels.standing(session, cert.person_id, cert.community_id).level
         cert.issuer_name, cert.head_name = issuer.name, issuer.head
         cert.handler_id, cert.handler_name = worker_id, session.scalar(select(_NAME).where(Person.id == worker_id))
         cert.issued_on, cert.decided_at = today, self.clock.now()
@@ -425,13 +421,16 @@ class CertificatesService:
             cert.handler_name or "", cert.issued_on, cert.status == "revoked",
             self.clock.community(get_community(session, cert.community_id).timezone).date_of(cert.revoked_at)
             if cert.revoked_at else None,
-            f"{base}{path}" if base else path,
+            f"{base}{path}" if base else path, star_level=cert.star_level or 0,
         )
 
 
 def _issuer(community: Community) -> Issuer:
     found = (community.options or {}).get("certificate", {})
     return Issuer(found.get("name") or community.name, found.get("head"))
+
+
+issuer_of = _issuer  # the recording organisation, as other records name it (the hours export)
 
 
 def deadline_items(session: Session, community_ids: list[int], start: datetime | None,

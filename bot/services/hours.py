@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from bot.clock import Clock
 from bot.db import Database, reads
 from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, LooksRepeated, NotAllowed, NotFound
+from bot.services import star_levels
 from bot.services.access import check_role, effective_role, require_role, role_in
 from bot.services.ledger import Ledger, Ref
 from bot.services.notify import notify, notify_workers
@@ -300,6 +301,7 @@ class HoursService:
                 self.ledger.add_minutes(session, log.community_id, log.person_id, log.minutes)
         else:
             self.ledger.add_minutes(session, log.community_id, log.person_id, log.minutes)
+        star_levels.on_counted(session, self.clock, log.community_id, log.person_id, log.minutes)
         if available is None:
             available = (self.ledger.balance(session, log.community_id, log.person_id)).available
         view = replace(log, status="approved")

@@ -34,6 +34,7 @@ from bot.services.deadlines import WAITING_SOURCES, Item
 from bot.services.family import deadline_items as family_deadline_items
 from bot.services.family import proxy_role, tell_of_proxy, why_not
 from bot.services.notify import notify, notify_workers, withdraw
+from bot.services import star_levels
 from bot.services.reports import Column, Sheet
 from bot.settings import Settings
 from models import Community, Grid, Membership, Person, ServiceCategory, ServiceLog, ServiceRequest
@@ -655,6 +656,7 @@ class RequestsService:
         session.flush()
         if approved_by:  # paid hours and points count in the taker's lifetime totals, like any approved log
             self.ledger.add_minutes(session, r.community_id, r.taker_id, minutes or 0, points=points)
+            star_levels.on_counted(session, self.clock, r.community_id, r.taker_id, minutes or 0)
         session.execute(update(ServiceRequest).where(ServiceRequest.id == r.id)
                               .values(service_log_id=log.id).execution_options(**_SYNC))
         return log.id

@@ -20,6 +20,7 @@ from bot.clock import Clock
 from bot.db import Database, claim, reads
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.i18n import Text, hours, render
+from bot.services import star_levels
 from bot.services.access import get_community, get_person, require_role, role_in
 from bot.services.audit import audit
 from bot.services.teams import WHOLE, StarGroup, chosen_lists, find_group, group_members
@@ -92,6 +93,7 @@ class Star:
     person_id: int
     name: str | None  # None: the person hides their name (匿名志愿者)
     minutes: int
+    level: int = 0  # star level (一星 … 五星) on all-time service hours in the community; 0: none
 
 
 @dataclass(frozen=True)
@@ -173,8 +175,10 @@ class StarsService:
             ):
                 own = session.execute(_totals_stmt([community_id], period, {person_id})).first()
                 unlisted = int(own.minutes) if own else 0
-        names = {p: (None if hidden else display) for p, _, display, hidden in rows}
-        found = _star_list(community_id, name, locale, period, [(p, int(m)) for p, m, _, _ in rows], names, person_id)
+            names = {p: (None if hidden else display) for p, _, display, hidden in rows}
+            found = _star_list(community_id, name, locale, period, [(p, int(m)) for p, m, _, _ in rows], names,
+                               person_id)
+            found = with_levels(session, {community_id: found})[community_id]
         found = replace(found, unlisted_minutes=unlisted)
         return replace(found, group=group.name) if group is not None and group.kind != "all" else found
 
@@ -365,7 +369,7 @@ def _group_list(session: Session, whole: StarList, group: StarGroup) -> StarList
     ranked = competition_ranks(totals)
     names = _names(session, {p for r, p, _ in ranked[:MAX_ROWS] if r <= TOP})
     found = _star_list(whole.community_id, whole.community, whole.locale, whole.period, totals, names, None, ranked)
-    return replace(found, group=group.name)
+    return replace(with_levels(session, {whole.community_id: found})[whole.community_id], group=group.name)
 
 
 def _due_kinds(today: date) -> list[str]:
@@ -427,12 +431,35 @@ MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
 
 
 def star_line_params(locale: str, star: Star) -> dict:
+    name = star.name if star.name is not None else render(locale, "stars.anonymous")
     return {
         "medal": MEDALS.get(star.rank, "  "),
         "rank": star.rank,
-        "name": star.name if star.name is not None else render(locale, "stars.anonymous"),
+        "name": f"{name} {level_mark(star.level)}" if star.level else name,
         "hours": hours(star.minutes),
     }
+
+
+def level_mark(level: int) -> str:
+    """A star level beside a name on a list: ★★★ (the same in both languages)."""
+    return "★" * level
+
+
+def with_levels(session: Session, lists: dict[int, StarList]) -> dict[int, StarList]:
+    """The lists with the star level of everyone shown (and the asker), read in one query."""
+    wanted = {(sl.community_id, s.person_id) for sl in lists.values() for s in (*sl.stars, *filter(None, [sl.me]))}
+    if not wanted:
+        return lists
+    found = star_levels.levels_of(session, wanted)
+
+    def leveled(star: Star) -> Star:
+        return replace(star, level=found.get((star_list.community_id, star.person_id), 0))
+
+    out = {}
+    for c, star_list in lists.items():
+        out[c] = replace(star_list, stars=tuple(leveled(s) for s in star_list.stars),
+                         me=leveled(star_list.me) if star_list.me else None)
+    return out
 
 
 # --- queries --------------------------------------------------------------------------------------
@@ -470,10 +497,10 @@ def _star_lists(
     ranked = {c: competition_ranks(rows) for c, rows in totals.items()}
     shown = {p for rows in ranked.values() for r, p, _ in rows[:MAX_ROWS] if r <= TOP}
     names = _names(session, shown)
-    return {
+    return with_levels(session, {
         c: _star_list(c, communities[c].name, communities[c].locale, period, totals[c], names, None, ranked[c])
         for c in totals
-    }
+    })
 
 
 def _star_list(

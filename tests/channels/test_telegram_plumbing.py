@@ -169,7 +169,7 @@ async def test_documents_photos_and_long_texts() -> None:
     async with bot:
         chat_data: dict[str, Any] = {}
         for call in reply_calls(42, "zh-CN", [
-            Reply(T("balance.show", available=1, pending=0, earned=1, hours="1"),
+            Reply(T("balance.show", available=1, pending=0, earned=1, hours="1", level=""),
                   document=Document("report-2026-11.csv", b"name,hours\n")),
             Reply(T("lang.set"), image=b"\x89PNG\r\n"),
             Reply(T("lang.set"), photo="AgADphoto"),

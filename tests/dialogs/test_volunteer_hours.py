@@ -1,0 +1,85 @@
+"""The month's hours for the national volunteer system from the chat (`/report hours`): XLSX and
+CSV, one row per volunteer, activity and day, the certificate's service hours and nothing else."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from bot.services import Services
+from bot.services.requests import NewRequest
+from models import AuditEntry
+from tests.conftest import T0
+from tests.shop_helpers import fund
+from tests.world import World, table_contents
+
+pytestmark = pytest.mark.db
+
+HEADERS = ["姓名", "证件类型", "证件号码", "服务项目", "服务日期", "服务时长（小时）", "记录组织"]
+
+
+async def test_a_worker_gets_the_months_hours_as_xlsx_and_csv(services: Services, world: World, chat) -> None:
+    cats, today, w = world.categories, T0.date(), world.worker
+    v1, v2 = world.volunteers[0], world.volunteers[1]
+    day = today - timedelta(days=2)
+    for person, category, minutes, when in ((v1, "探访", 60, day), (v1, "探访", 30, day), (v1, "助餐", 45, day),
+                                            (v2, "探访", 120, today), (v1, "探访", 60, date(2026, 10, 31))):
+        await services.hours.record(w, world.community_id, [person], category_id=cats[category], service_date=when,
+                                    minutes=minutes)
+    pending = await services.hours.submit(v2, world.community_id, category_id=cats["助餐"], service_date=day, minutes=90)
+    rejected = await services.hours.submit(v2, world.community_id, category_id=cats["助洁"], service_date=day, minutes=15)
+    await services.hours.reject(w, rejected.id, "重复")
+    assert pending.status == "pending"
+    # A paid service request is service too.
+    await fund(services, world, world.resident, 50)
+    asked = await services.requests.post(NewRequest(
+        requester_id=world.resident, poster_id=world.resident, community_id=world.community_id,
+        category_id=cats["助洁"], service_date=date(2026, 11, 22), slot="morning", minutes=60, payer="own"))
+    await services.requests.take(v2, asked.request.id)
+    await services.requests.done(v2, asked.request.id, 60)
+    await services.requests.accept(world.resident, asked.request.id)
+
+    worker = chat("worker1")
+    await worker.say("/certificate issuer XX街道幸福社区居民委员会")
+    await worker.say("/report 2026-11")
+    assert "/report hours 2026-11" in worker.options()
+    await worker.press("/report hours 2026-11")
+    docs = [r.document for r in worker.last.replies if r.document is not None]
+    assert [d.filename.rsplit(".", 1)[1] for d in docs] == ["xlsx", "csv"]
+    book = load_workbook(io.BytesIO(docs[0].content))
+    rows = [[c.value for c in row] for row in book["志愿服务时长"].iter_rows()]
+    assert rows[0] == HEADERS
+    table = rows[1:]
+    served = {(r[0], r[3], r[4].date().isoformat(), round(r[5], 2)) for r in table}
+    org = "XX街道幸福社区居民委员会"
+    assert served == {
+        ("志愿者1", "探访", day.isoformat(), 1.5),  # two logs that day in one activity: one row
+        ("志愿者1", "助餐", day.isoformat(), 0.75),
+        ("志愿者2", "探访", today.isoformat(), 2.0),
+        ("志愿者2", "助洁", today.isoformat(), 1.0),  # the request's hours, on the day they were done
+    }
+    assert all(r[1] is None and r[2] is None and r[6] == org for r in table)  # no ID number is on record
+    assert docs[1].content.startswith(b"\xef\xbb\xbf")
+    lines = list(csv.reader(io.StringIO(docs[1].content.decode("utf-8-sig"))))
+    assert lines[0] == HEADERS and len(lines) == len(rows)
+    assert sorted(float(line[5]) for line in lines[1:]) == sorted(round(r[5], 2) for r in table)
+    with services.db.read() as session:
+        exported = session.scalar(select(func.count()).select_from(AuditEntry)
+                                  .where(AuditEntry.action == "export.volunteer_hours"))
+    assert exported == 1
+
+    # A volunteer may not; a month to come is refused; neither writes anything.
+    before = await table_contents(services, ("audit_log",))
+    volunteer = chat("volunteer1")
+    await volunteer.say("/report hours 2026-11")
+    assert volunteer.keys() == ["error.need_worker"]
+    await worker.say("/report hours 2027-01")
+    assert worker.keys() == ["error.month_future"]
+    assert await table_contents(services, ("audit_log",)) == before
+    await worker.say("/report 时长")
+    assert "/report hours 2026-11" in worker.options() and "/report hours 2026-10" in worker.options()
