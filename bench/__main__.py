@@ -11,6 +11,7 @@ BENCHMARKS = {
     "history": "bench.history",
     "inbox": "bench.inbox",
     "ledger": "bench.ledger",
+    "records": "bench.records",
     "requests": "bench.requests",
     "serve": "bench.serve",
     "shop": "bench.shop",

@@ -26,6 +26,7 @@ from bot.services.requests import RequestsService
 from bot.services.star_posters import StarPostersService
 from bot.services.stars import StarsService
 from bot.services.tokens import TokenStore
+from bot.services.trail import AuditTrail
 from bot.services.teams import TeamsService
 from bot.services.shop import ShopService
 from bot.services.visits import VisitsService
@@ -70,6 +71,7 @@ class Services:
             "requests": RequestsService(db, settings, clock, ledger, hours),
             "replay": ReplayGuard(db, clock),
             "certificates": CertificatesService(db, settings, clock),
+            "trail": AuditTrail(db, clock),
         }
         built["parked"] = ParkedWork(db, built["inbox"], built["outbox"])  # type: ignore[arg-type]
         for name, service in built.items():
