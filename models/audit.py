@@ -21,7 +21,7 @@ class AuditEntry(IdPk, Base):
         # Recent entries of one actor and action: counting wrong pickup codes guessed by a worker.
         Index("ix_audit_log_actor_action", "actor_id", "action", "created_at"),
         # /audit pages newest first by id, keyset: a page costs the same at entry 10 or 10,000.
-        Index("ix_audit_log_person_trail", "person_id", "id"),
+        Index("ix_audit_log_person_trail", "person_id", "community_id", "id"),
         Index("ix_audit_log_subject_trail", "subject_type", "subject_id", "id"),
     )
 

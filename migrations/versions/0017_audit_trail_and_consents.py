@@ -34,7 +34,7 @@ def upgrade() -> None:
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.add_column(sa.Column('person_id', sa.Integer(), nullable=True))
         batch_op.create_foreign_key(batch_op.f('fk_audit_log_person_id_people'), 'people', ['person_id'], ['id'])
-        batch_op.create_index('ix_audit_log_person_trail', ['person_id', 'id'], unique=False)
+        batch_op.create_index('ix_audit_log_person_trail', ['person_id', 'community_id', 'id'], unique=False)
         batch_op.create_index('ix_audit_log_subject_trail', ['subject_type', 'subject_id', 'id'], unique=False)
     for kind, table, column in _OWNERS:
         op.execute(
