@@ -41,3 +41,15 @@ async def test_the_next_page_is_a_button_for_the_worker_only(tg: Telegram, tg_se
     refused = texts(await cast.volunteer.press_raw(data, None))
     assert "社区工作者" in refused and "调整积分" not in refused
     assert await snapshot(tg_services) == before
+
+
+async def test_a_changed_notice_is_agreed_by_button_then_the_message_is_answered(
+        tg: Telegram, tg_services: Services) -> None:
+    cast = await found_community(tg, ADMIN_ID)
+    tg_services.settings.privacy_notice_version = "2027-01"
+    asked = await cast.volunteer.send("/balance")
+    assert "隐私告知已更新（第 2027-01 版）" in texts(asked) and "可用" not in texts(asked)  # asked first
+    assert [b["text"] for b in cast.volunteer.keyboard_message("agree").buttons] == ["✅ 同意", "不同意"]
+    agreed = texts(await cast.volunteer.press("agree"))
+    assert "已记录您的同意" in agreed and "可用" in agreed  # and the balance it had asked for
+    assert "隐私告知" not in texts(await cast.volunteer.send("/balance"))

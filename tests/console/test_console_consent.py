@@ -45,7 +45,7 @@ async def test_a_changed_notice_asks_again_first_then_carries_on(services: Servi
     await demo.seed(services)
     services.settings.privacy_notice_version = "2027-01"
     asked = await say(services, "volunteer1", "/balance")
-    assert "隐私告知已更新（第 2027-01 版）" in asked and "1. ✅ 同意" in asked and "积分" not in asked.split("同意")[-1]
+    assert "隐私告知已更新（第 2027-01 版）" in asked and "1. ✅ 同意" in asked and "可用" not in asked  # asked first
     assert await _consents(services, "王芳") == [("volunteer", "2026-12", "chat")]
     # Declining records nothing and asks again next time.
     declined = await say(services, "volunteer1", "/balance", "2")
