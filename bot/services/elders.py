@@ -32,8 +32,9 @@ from bot.services.cadence import Due, VisitCadence, due_of, local_date
 from bot.services.notify import notify
 from bot.services.people import PeopleService
 from bot.services.roster import (
-    COLUMNS, HEADER_ALIASES, REQUIRED, ElderRow, clean_address, clean_consent, clean_birth_year, clean_contact, clean_elder_name,
-    clean_elder_phone, clean_grid, clean_risk, clean_row, clean_yes_no, import_key, read_table, split_handles,
+    COLUMNS, HEADER_ALIASES, REQUIRED, ElderRow, clean_address, clean_birth_year, clean_consent, clean_contact,
+    clean_elder_name, clean_elder_phone, clean_grid, clean_risk, clean_row, clean_yes_no, import_key, read_table,
+    split_handles,
 )
 from models.audit import CONSENT_WAYS as _WAYS
 from models import Community, Consent, Elder, ElderVolunteer, Grid, Identity, Membership, Person

@@ -30,7 +30,8 @@ async def test_audit_pages_newest_first_to_the_end(services: Services) -> None:
     def adjust_many(session) -> None:
         session.add_all(AuditEntry(
             community_id=world.community_id, actor_id=worker, person_id=wang, action="points.adjust",
-            subject_type="person", subject_id=wang, details={"amount": n + 1}, created_at=start + timedelta(minutes=n + 1),
+            subject_type="person", subject_id=wang, details={"amount": n + 1},
+            created_at=start + timedelta(minutes=n + 1),
         ) for n in range(23))
 
     await services.db.run(services.db.transaction, adjust_many)
@@ -54,7 +55,7 @@ async def test_audit_pages_newest_first_to_the_end(services: Services) -> None:
         said = await say(services, "worker1", "/audit 王芳", *["1"] * (len(pages) + 2))
         pages.append(said[said.index(f"第 {len(pages) + 3} 页，"):])
     assert "通过服务记录 H" in "".join(pages) and "回到第 1 页" in pages[-1]
-    numbers = [int(n) for page in [first, second, *pages] for n in re.findall(r"^(\d+)\. \d{4}-", page, re.M)]
+    numbers = [int(n) for page in [first, second, *pages] for n in re.findall(r"^(\d+)\. \d{4}-", page, re.MULTILINE)]
     assert numbers == list(range(1, len(numbers) + 1))  # every entry once, numbered on across pages
 
 
@@ -73,7 +74,7 @@ async def test_the_demo_shows_a_members_proxy_actions_and_approvals_of_the_last_
     month_ago = (services.clock.now() - timedelta(days=31)).strftime("%Y-%m-%d %H:%M")
     stamps = [re.match(r"\d+\. (\d{4}-\d\d-\d\d \d\d:\d\d) ", line) for line in lines]
     assert all(s and s.group(1) >= month_ago for s in stamps), trail  # all of the last month
-    ids = [int(n) for n in re.findall(r"^(\d+)\. ", trail, re.M)]
+    ids = [int(n) for n in re.findall(r"^(\d+)\. ", trail, re.MULTILINE)]
     assert ids == list(range(1, len(ids) + 1))
     # Proxy actions by 王芳, whom he linked as family, and the workers' decisions, newest first.
     actions = ("王芳 代为取消求助 Q", "王芳 代为发布求助 Q", "张丽 核销发放 R", "李明 通过兑换 R", "王芳 代为兑换 R",
