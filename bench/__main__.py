@@ -9,9 +9,9 @@ import sys
 # never slow down or break another.
 BENCHMARKS = {
     "history": "bench.history",
-    "records": "bench.records",
     "inbox": "bench.inbox",
     "ledger": "bench.ledger",
+    "records": "bench.records",
     "requests": "bench.requests",
     "serve": "bench.serve",
     "shop": "bench.shop",

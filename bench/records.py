@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, text
 
+from bench.audit_trail import audit_timing
 from bench.common import check, emit, machine, postgres_url, refusals, sqlite_url
 from bot.clock import Clock
 from bot.db import Database
@@ -166,6 +167,18 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         certificate["postgresql"] = await certificate_timing(url, logs=args.logs, runs=args.runs) if url \
             else {"skipped": note}
     result["certificate"] = certificate
+    audit: dict[str, Any] = {"calls": args.calls, "scale": args.scale, "target": {"ratio_10000_over_10_max": 1.25}}
+    with tempfile.TemporaryDirectory() as directory:
+        audit["sqlite"] = await audit_timing(sqlite_url(directory), calls=args.calls, scale=args.scale, seed=args.seed)
+    if args.sqlite_only:
+        audit["postgresql"] = {"skipped": "--sqlite-only"}
+    else:
+        url, note = await _wiped_postgres()
+        audit["postgresql"] = (await audit_timing(url, calls=args.calls, scale=args.scale, seed=args.seed)
+                               if url else {"skipped": note})
+    audit["ratio_10000_over_10"] = max(r["ratio_10000_over_10"] for r in (audit["sqlite"], audit["postgresql"])
+                                       if "skipped" not in r)
+    result["audit"] = audit
     result["machine"]["load_average_1m_after"] = round(os.getloadavg()[0], 2)
     return result
 
@@ -174,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench records", description=__doc__.split("\n")[0])
     parser.add_argument("--logs", type=int, default=LOGS, help="the volunteer's approved service logs")
     parser.add_argument("--runs", type=int, default=7, help="certificates timed after the first")
+    parser.add_argument("--calls", type=int, default=500, help="/audit pages timed of each kind")
+    parser.add_argument("--scale", type=float, default=1.0, help="other people's audit entries, in units of 50,000")
+    parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--sqlite-only", action="store_true")
     args = parser.parse_args(argv)
     emit(asyncio.run(_main(args)))

@@ -61,13 +61,14 @@ async def seed(services: Services) -> DemoWorld | None:
     await services.people.join(world.resident, await services.people.create_invite(world.workers[0], community.id, role="resident"))
     await _history(services, world)
     # The features' own demo data (imported here: they build on DemoWorld).
+    from bot.demo_records import seed_demo as seed_records
     from bot.demo_requests import seed_demo as seed_requests
     from bot.demo_shop import seed_demo as seed_shop
     from bot.demo_stars import seed_demo as seed_stars
     from bot.demo_teams import seed_demo as seed_teams
     from bot.demo_visits import seed_demo as seed_visits
 
-    for seed_feature in (seed_shop, seed_visits, seed_teams, seed_requests, seed_stars):
+    for seed_feature in (seed_shop, seed_visits, seed_teams, seed_requests, seed_stars, seed_records):
         await seed_feature(services, world)
     # The past is not news: nobody is notified of it.
     await services.db.run(services.db.transaction, lambda session: session.execute(

@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     hold_expiry_days: int = Field(7, ge=1)
     service_log_max_age_days: int = Field(31, ge=0)
+    # The privacy notice's version: a volunteer who consented to another is asked again.
+    privacy_notice_version: str = Field("2026-12", min_length=1, max_length=16)
 
     @field_validator("database_url")
     @classmethod

@@ -1,6 +1,6 @@
 """SQLAlchemy 2 typed tables, one module per aggregate. Importing this registers them all."""
 
-from models.audit import AuditEntry
+from models.audit import AuditEntry, Consent
 from models.base import Base
 from models.certificates import Certificate, CertificateKey
 from models.channels import AccessToken, Download, LinkCode, SendBudget
@@ -30,4 +30,5 @@ __all__ = [
     "ServiceRequest",
     "WebhookNonce",
     "Certificate", "CertificateKey",
+    "Consent",
 ]

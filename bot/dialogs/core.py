@@ -141,6 +141,8 @@ class Context:
     # What a finished flow did, told again if one of its buttons is pressed afterwards.
     receipt: Text | None = None
     invites: Invites = field(default_factory=Invites)
+    # A volunteer who has not agreed to the privacy notice in force: the community to agree for.
+    consent_for: int | None = None
 
     def goto(self, flow: str, step: str, **data: Any) -> None:
         """Move to a step; `data` is merged into what the flow remembers."""

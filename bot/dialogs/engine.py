@@ -158,6 +158,8 @@ class Dialogs:
                 raise _RefusedPress("error.old_button")
         elif current is not None and not inp.photo and not inp.contact_phone and not inp.location:
             chosen = current.chosen(text)
+        if ctx.consent_for is not None and not ctx.caller.group_chat:
+            return await self._consent_first(ctx, inp, chosen)
         if chosen is not None:
             if chosen.startswith("/"):
                 return await self._command(ctx, chosen)
@@ -186,6 +188,28 @@ class Dialogs:
         if intent is not None:
             return await self._command(ctx, f"/{intent} {text}" if intent == "log" else f"/{intent}")
         return [_closest(text)]
+
+    async def _consent_first(self, ctx: Context, inp: Input, chosen: str | None) -> list[Reply]:
+        """A volunteer who has not agreed to the privacy notice in force is asked before anything
+        else; agreeing records it and carries on with the message they had sent."""
+        from bot.flows import consent
+
+        assert ctx.consent_for is not None
+        if ctx.flow == consent.FLOW and chosen in (consent.AGREE, consent.DECLINE):
+            then = ctx.data.get("then") or {}
+            ctx.finish()
+            if chosen == consent.DECLINE:
+                return [reply("notice.declined")]
+            await ctx.services.people.consent(ctx.actor.acting_by or ctx.actor.person_id, ctx.consent_for)
+            ctx.consent_for = None
+            replies = [reply("notice.agreed")]
+            if then.get("text") or then.get("option"):
+                carried = Input(text=then.get("text") or "", option=then.get("option"), request_key=inp.request_key)
+                replies += await self._dispatch(ctx, carried, {}, None)
+            return replies
+        then = ctx.data.get("then") if ctx.flow == consent.FLOW else {"text": inp.text, "option": inp.option}
+        ctx.goto(consent.FLOW, "notice", then=then)
+        return [await consent.notice(ctx, ctx.consent_for, "notice.changed")]
 
     async def _command(self, ctx: Context, line: str, *, typed: bool = False) -> list[Reply]:
         head, args = split_command(line)
@@ -254,6 +278,9 @@ class Dialogs:
             )
         saved: dict[str, Any] = {}
         ctx = Context(services, actor, caller, request_key, invites=self.invites)
+        if loaded.role == "volunteer" and person.community_id is not None and (
+                loaded.consented != services.settings.privacy_notice_version):
+            ctx.consent_for = person.community_id
         if state is not None and services.clock.now() - state.updated_at < IDLE:
             saved = {"flow": state.flow, "step": state.step, "data": dict(state.data)}
             if state.flow:

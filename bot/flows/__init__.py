@@ -5,12 +5,12 @@ below in the order /pending lists it."""
 from bot.flows import (
     common, deadlines, decisions, elders, expiry, family, hours, link, moves, reports, requests, shop, stars,
     start, teams, visits,
-    certificates,
+    certificates, audit, consent,
 )
 
 FLOWS = (
     common, deadlines, decisions, elders, expiry, family, hours, link, moves, reports, requests, shop, teams, stars,
-    start, visits, certificates,
+    start, visits, certificates, audit, consent,
 )
 
 decisions.register((hours.DECIDER, moves.DECIDER, requests.DECIDER, shop.DECIDER, start.DECIDER, family.DECIDER,

@@ -14,13 +14,14 @@ from bot.i18n import T, Text
 from bot.services.cadence import KINDS, Rule, VisitCadence
 from bot.services.elders import ElderView
 from bot.services.roster import (
-    clean_address, clean_birth_year, clean_contact, clean_elder_name, clean_elder_phone, clean_grid, clean_risk,
-    clean_yes_no,
+    clean_address, clean_birth_year, clean_consent, clean_contact, clean_elder_name, clean_elder_phone, clean_grid,
+    clean_risk, clean_yes_no,
 )
 
 PAGE = 20
-ROW_FIELDS = ("name", "birth_year", "address", "grid", "lives_alone", "risk", "phone", "emergency_contact")
-OPTIONAL = ("grid", "phone", "emergency_contact")
+ROW_FIELDS = ("name", "birth_year", "address", "grid", "lives_alone", "risk", "phone", "emergency_contact",
+              "consent")
+OPTIONAL = ("grid", "phone", "emergency_contact", "consent")
 CADENCE_KINDS = {"intensive": "intensive", "重点": "intensive", "alone": "alone", "独居": "alone",
                  "other": "other", "一般": "other"}
 
@@ -55,8 +56,9 @@ def card(ctx: Context, e: ElderView, cadence: VisitCadence) -> Reply:
     )
     buttons = [option(f"/visit {e.ref}", "visits.visit_button", ref=e.ref, name=e.name)] if e.active else []
     if e.full:
-        return Reply(T("elders.card", phone=e.phone or "—", emergency=e.emergency_contact or "—", **params),
-                     tuple(buttons))
+        consent = T("elders.consent_line", how=T(f"elders.consent.{e.consent or 'none'}"))
+        return Reply(T("elders.card", phone=e.phone or "—", emergency=e.emergency_contact or "—", consent=consent,
+                       **params), tuple(buttons))
     return Reply(T("elders.card_visitor", **params), tuple(buttons))
 
 
@@ -100,6 +102,7 @@ CHECKS: dict[str, Callable[[Context, str], object]] = {
     "risk": lambda ctx, v: clean_risk(v),
     "phone": lambda ctx, v: clean_elder_phone(v),
     "emergency_contact": lambda ctx, v: clean_contact(v),
+    "consent": lambda ctx, v: clean_consent(v),
 }
 
 
@@ -122,6 +125,8 @@ def _ask_field(name: str) -> Reply:
     options = {
         "lives_alone": (option("yes", "elders.yes"), option("no", "elders.no")),
         "risk": (option("high", "elders.risk.high"), option("normal", "elders.risk.normal")),
+        "consent": (option("in_person", "elders.consent.in_person"), option("phone", "elders.consent.phone"),
+                    option("family", "elders.consent.family"), option("skip", "elders.consent.none")),
     }.get(name, (option("skip", "visits.skip"),) if name in OPTIONAL else ())
     return Reply(T(f"elders.ask.{name}"), options, columns=2)
 
@@ -236,3 +241,17 @@ def _cadence_changes(words: list[str]) -> dict | None:
     if len(numbers) == 2:
         rule["call"] = numbers[1] or None
     return {kind: rule}
+
+
+@command("consent", role="worker", help_key="help.consent", aliases=("知情同意",))
+async def consent(ctx: Context, args: str) -> list[Reply]:
+    """`/consent E3 当面`: how the elder's consent was obtained (in person, by phone, family)."""
+    ref, _, how = args.strip().partition(" ")
+    elder_id = _ref(ref)
+    if elder_id is None or not how.strip():
+        return [reply("consent.usage")]
+    view, new = await ctx.services.visits.roster.record_consent(ctx.actor.person_id, elder_id, how)
+    way = T(f"elders.consent.{view.consent}")
+    if not new:
+        return [reply("consent.already", ref=view.ref, name=view.name, how=way)]
+    return [reply("consent.recorded", ref=view.ref, name=view.name, how=way, by=ctx.actor.display_name)]

@@ -351,7 +351,8 @@ async def share_phone(ctx: Context, args: str) -> list[Reply]:
     request_id = _qref(args)
     if request_id is None:
         return [reply("share_phone.usage")]
-    view, both = await ctx.services.requests.share_phone(ctx.actor.person_id, request_id)
+    view, both = await ctx.services.requests.share_phone(
+        ctx.actor.person_id, request_id, proxy_id=ctx.actor.acting_by)
     return [reply("share_phone.both" if both else "share_phone.waiting", id=view.ref)]
 
 

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from bot.dialogs.core import COMMANDS, Context, Input, Reply, command, option, reply, step
 from bot.errors import InvalidInput
+from bot.flows.consent import notice
 from bot.flows.common import person_arg
 from bot.flows.decisions import MOST, Decider, parse_refs
 from bot.i18n import T
@@ -28,7 +29,7 @@ async def _join(ctx: Context, code: str) -> list[Reply]:
     replies = [reply("start.joined", community=community)]
     if member.role == "resident" and member.invited_as == "volunteer":
         ctx.goto("register", "name", community_id=member.community_id)
-        replies.append(reply("register.ask_name"))
+        replies += [await notice(ctx, member.community_id), reply("register.ask_name")]
     return replies
 
 
@@ -37,7 +38,7 @@ async def volunteer(ctx: Context, args: str) -> list[Reply]:
     if ctx.actor.role in ("volunteer", "worker"):
         return [reply("register.already")]
     ctx.goto("register", "name", community_id=ctx.community_id)
-    return [reply("register.ask_name")]
+    return [await notice(ctx, ctx.community_id), reply("register.ask_name")]
 
 
 @step("register", "name")

@@ -27,6 +27,7 @@ from bot.services.star_posters import StarPostersService
 from bot.services.star_levels import StarLevelsService
 from bot.services.stars import StarsService
 from bot.services.tokens import TokenStore
+from bot.services.trail import AuditTrail
 from bot.services.teams import TeamsService
 from bot.services.shop import ShopService
 from bot.services.visits import VisitsService
@@ -74,6 +75,7 @@ class Services:
             "certificates": CertificatesService(db, settings, clock),
             "star_levels": StarLevelsService(db, clock),
             "volunteer_hours": VolunteerHoursService(db, clock),
+            "trail": AuditTrail(db, clock),
         }
         built["parked"] = ParkedWork(db, built["inbox"], built["outbox"])  # type: ignore[arg-type]
         for name, service in built.items():

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from bot.clock import Clock
 from bot.db import Database, insert, reads
 from bot.services.family import FamilyService, Relative
-from models import ActingFor, DialogState, Identity, Membership, Person
+from models import ActingFor, Consent, DialogState, Identity, Membership, Person
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class Loaded:
     confirmed: bool | None
     state: Saved | None
     relative: Relative | None  # the relative the person acts for, re-checked now
+    consented: str | None = None  # the privacy notice version the person last agreed to as a volunteer
 
 
 class DialogStates:
@@ -67,11 +68,11 @@ class DialogStates:
             if row is None:
                 return None
             (person_id, name, locale, community_id, is_admin, identity_id, chat_id, role, confirmed,
-             flow, step, data, updated_at, relative_id) = row
+             flow, step, data, updated_at, relative_id, consented) = row
             relative = None if relative_id is None else self.family.acting_for(session, person_id, relative_id)
         state = None if updated_at is None else Saved(flow, step, data, updated_at)
         return Loaded(Who(person_id, name, locale, community_id, is_admin), Channel(identity_id, chat_id),
-                      role, confirmed, state, relative)
+                      role, confirmed, state, relative, consented)
 
     def save(self, identity_id: int, state: dict[str, Any] | None,
              settle: Callable[[Session], None] | None = None) -> None:
@@ -96,11 +97,17 @@ class DialogStates:
         self.db.transaction(work)
 
 
+# The notice version of the person's latest consent as a volunteer (the consents index, one row).
+_CONSENTED = (
+    select(Consent.notice_version).where(Consent.person_id == Person.id, Consent.kind == "volunteer")
+    .order_by(Consent.id.desc()).limit(1).scalar_subquery()
+)
+
 # Built once, run on every turn: plain columns, so no ORM objects are made and tracked.
 _LOAD = (
     select(Person.id, Person.display_name, Person.locale, Person.community_id, Person.is_admin, Identity.id,
            Identity.chat_id, Membership.role, Membership.confirmed, DialogState.flow, DialogState.step,
-           DialogState.data, DialogState.updated_at, ActingFor.relative_id)
+           DialogState.data, DialogState.updated_at, ActingFor.relative_id, _CONSENTED)
     .select_from(Identity)
     .join(Person, Person.id == Identity.person_id)
     .outerjoin(Membership, and_(Membership.person_id == Person.id, Membership.community_id == Person.community_id))

@@ -3,8 +3,9 @@ volunteers, retire, export; and who may see what of an elder.
 
 Privacy: addresses, phones and emergency contacts are personal information. Workers of the
 elder's community and admins see them all; a volunteer sees the address of the elders assigned
-to them (they have to find the door) and never a phone or an emergency contact; nobody else sees
-an elder at all. The rule is applied here, so every channel and every list obeys it."""
+to them (they have to find the door) once the elder's consent is on record (how a worker obtained
+it: in person, by phone, from family), and never a phone or an emergency contact; nobody else
+sees an elder at all. The rule is applied here, so every channel and every list obeys it."""
 
 from __future__ import annotations
 
@@ -31,10 +32,12 @@ from bot.services.cadence import Due, VisitCadence, due_of, local_date
 from bot.services.notify import notify
 from bot.services.people import PeopleService
 from bot.services.roster import (
-    COLUMNS, HEADER_ALIASES, REQUIRED, ElderRow, clean_address, clean_birth_year, clean_contact, clean_elder_name,
-    clean_elder_phone, clean_grid, clean_risk, clean_row, clean_yes_no, import_key, read_table, split_handles,
+    COLUMNS, HEADER_ALIASES, REQUIRED, ElderRow, clean_address, clean_birth_year, clean_consent, clean_contact,
+    clean_elder_name, clean_elder_phone, clean_grid, clean_risk, clean_row, clean_yes_no, import_key, read_table,
+    split_handles,
 )
-from models import Community, Elder, ElderVolunteer, Grid, Identity, Membership, Person
+from models.audit import CONSENT_WAYS as _WAYS
+from models import Community, Consent, Elder, ElderVolunteer, Grid, Identity, Membership, Person
 
 CHINESE_HEADERS = {column: title for title, column in reversed(HEADER_ALIASES.items())}
 
@@ -57,7 +60,7 @@ class ElderView:
     grid: str | None
     lives_alone: bool
     risk: str
-    address: str  # everyone who may see the elder may see where they live
+    address: str | None  # None for a volunteer while the elder's consent is not on record
     phone: str | None  # None when the viewer may not see it
     emergency_contact: str | None
     worker_id: int | None
@@ -69,6 +72,7 @@ class ElderView:
     last_call: date | None
     due: Due
     full: bool  # the viewer sees contact details
+    consent: str | None = None  # how the elder's consent was obtained (in_person, phone, family)
 
     @property
     def ref(self) -> str:
@@ -168,6 +172,30 @@ def elder_access(session: Session, person_id: int, elder: Elder) -> tuple[bool, 
     return full, role
 
 
+def consents_of(session: Session, elder_ids: Sequence[int]) -> dict[int, str]:
+    """How each elder's consent was obtained (the first on record), for the elders that have one."""
+    found: dict[int, str] = {}
+    for start in range(0, len(elder_ids), 500):  # bounded IN lists
+        for elder_id, way in session.execute(
+            select(Consent.elder_id, Consent.obtained).where(Consent.elder_id.in_(elder_ids[start:start + 500]))
+            .order_by(Consent.id)
+        ):
+            found.setdefault(elder_id, way)
+    return found
+
+
+def record_elder_consent(session: Session, clock: Clock, version: str, elder: Elder, way: str,
+                         by_id: int | None) -> bool:
+    """An elder's consent as a worker obtained it; False (nothing written) when one is on record."""
+    if session.scalar(select(Consent.id).where(Consent.elder_id == elder.id).limit(1)) is not None:
+        return False
+    session.add(Consent(community_id=elder.community_id, elder_id=elder.id, person_id=elder.person_id, kind="elder",
+                        notice_version=version, obtained=way, by_id=by_id, created_at=clock.now()))
+    session.flush()  # the views read it back in this transaction (no autoflush)
+    audit(session, clock, "consent.elder", by_id, elder.community_id, "elder", elder.id, {"how": way})
+    return True
+
+
 def require_worker(session: Session, actor_id: int | None, community_id: int) -> None:
     if actor_id is not None:  # None is the operator at the command line
         require_role(session, actor_id, community_id, "worker")
@@ -224,7 +252,7 @@ class ElderRoster:
                     rows.append((row, worker_id, volunteer_ids))
             if problems:
                 return ImportReport(problems)
-            report = self._write_roster(session, community_id, rows)
+            report = self._write_roster(session, community_id, rows, actor_id)
             audit(session, self.clock, "roster.import", actor_id, community_id, details={
                 "created": report.created, "updated": report.updated, "unchanged": report.unchanged,
             })
@@ -272,7 +300,8 @@ class ElderRoster:
         return worker_id, volunteer_ids, problems
 
     def _write_roster(
-        self, session: Session, community_id: int, rows: list[tuple[ElderRow, int | None, list[int]]]
+        self, session: Session, community_id: int, rows: list[tuple[ElderRow, int | None, list[int]]],
+        actor_id: int | None = None,
     ) -> ImportReport:
         grids = self._grids(session, community_id, [r.grid for r, _, _ in rows if r.grid])
         existing = {e.import_key: e for e in session.scalars(select(Elder).where(Elder.community_id == community_id))}
@@ -307,6 +336,9 @@ class ElderRoster:
                     setattr(elder, k, v)
                 counts["updated" if changed else "unchanged"] += 1
             self._set_volunteers(session, elder.id, assigned[elder.id], set(volunteer_ids))
+            if row.consent:  # obtained by the row's worker, else by whoever imports the file
+                record_elder_consent(session, self.clock, self.people.settings.privacy_notice_version, elder,
+                                     row.consent, worker_id or actor_id)
         in_file = {r.key for r, _, _ in rows}
         missing = sum(1 for key, e in existing.items() if e.active and key not in in_file)
         return ImportReport(
@@ -370,7 +402,26 @@ class ElderRoster:
             session.flush()
             self._set_volunteers(session, elder.id, set(), set(volunteer_ids))
             audit(session, self.clock, "elder.add", actor_id, community_id, "elder", elder.id)
+            if row.consent:
+                record_elder_consent(session, self.clock, self.people.settings.privacy_notice_version, elder,
+                                     row.consent, actor_id)
             return (self._views(session, [elder], full=True))[0]
+
+        return self.db.transaction(work)
+
+    def record_consent(self, actor_id: int, elder_id: int, how: str) -> tuple[ElderView, bool]:
+        """`/consent E3 当面`: how a worker of the elder's community obtained the elder's consent.
+        Returns the elder and whether it was new (one consent per elder is kept)."""
+        way = clean_consent(how)
+        if way is None:
+            raise InvalidInput("consent.usage")
+
+        def work(session: Session) -> tuple[ElderView, bool]:
+            elder = get_elder(session, elder_id)
+            require_role(session, actor_id, elder.community_id, "worker")
+            new = record_elder_consent(session, self.clock, self.people.settings.privacy_notice_version, elder, way,
+                                       actor_id)
+            return self._views(session, [elder], full=True)[0], new
 
         return self.db.transaction(work)
 
@@ -434,7 +485,8 @@ class ElderRoster:
             grid = session.get(Grid, elder.grid_id) if elder.grid_id else None
             for person_id in new - old:
                 notify(session, self.clock, person_id, "visits.notify.assigned", ref=f"E{elder.id}",
-                             name=elder.name, address=elder.address, grid=grid.name if grid else "—")
+                       name=elder.name, address=elder.address if consents_of(session, [elder.id]) else "—",
+                       grid=grid.name if grid else "—")
             audit(session, self.clock, "elder.unassign" if remove else "elder.assign", actor_id,
                         elder.community_id, "elder", elder.id, {"people": sorted(ids)})
             return (self._views(session, [elder], full=True))[0]
@@ -490,6 +542,8 @@ class ElderRoster:
             ):
                 volunteers[elder_id].append(handles.get(person_id, ""))
             zh = community.locale == "zh-CN"
+            consents = consents_of(session, [e.id for e in elders])
+            ways = {"in_person": "当面", "phone": "电话", "family": "家属"} if zh else {w: w for w in _WAYS if w != "chat"}
             out = io.StringIO()
             writer = csv.writer(out)
             writer.writerow(COLUMNS)
@@ -499,7 +553,7 @@ class ElderRoster:
                     ("是" if e.lives_alone else "否") if zh else ("yes" if e.lives_alone else "no"),
                     ({"high": "高", "normal": "普通"} if zh else {"high": "high", "normal": "normal"})[e.risk],
                     e.phone or "", e.emergency_contact or "", handles.get(e.worker_id, "") if e.worker_id else "",
-                    ";".join(volunteers[e.id]),
+                    ";".join(volunteers[e.id]), ways.get(consents.get(e.id, ""), ""),
                 ]])
             audit(session, self.clock, "roster.export", actor_id, community_id, details={"rows": len(elders)})
             filename = f"elders-{self.clock.community(community.timezone).today().isoformat()}.csv"
@@ -529,6 +583,7 @@ class ElderRoster:
             Grid.id.in_({e.grid_id for e in elders if e.grid_id})))).all())
         names = dict((session.execute(select(Person.id, Person.display_name).where(
             Person.id.in_({e.worker_id for e in elders if e.worker_id})))).all())
+        consents = consents_of(session, ids)
         volunteers: dict[int, list[str]] = defaultdict(list)
         for elder_id, name in session.execute(
             select(ElderVolunteer.elder_id, Person.display_name).join(Person, Person.id == ElderVolunteer.person_id)
@@ -538,7 +593,8 @@ class ElderRoster:
         return [
             ElderView(
                 e.id, e.community_id, e.name, e.birth_year, today.year - e.birth_year,
-                grids.get(e.grid_id) if e.grid_id else None, e.lives_alone, e.risk, e.address,
+                grids.get(e.grid_id) if e.grid_id else None, e.lives_alone, e.risk,
+                e.address if full or e.id in consents else None,
                 e.phone if full else None, e.emergency_contact if full else None, e.worker_id,
                 names.get(e.worker_id) if e.worker_id else None, tuple(volunteers[e.id]), e.active, e.flagged,
                 local_date(e.last_visit_at, tz) if e.last_visit_at else None,
@@ -546,7 +602,7 @@ class ElderRoster:
                 due_of(cadence, lives_alone=e.lives_alone, risk=e.risk, birth_year=e.birth_year,
                        added_at=e.added_at, last_visit_at=e.last_visit_at, last_call_at=e.last_call_at,
                        today=today, tz=tz),
-                full,
+                full, consents.get(e.id),
             )
             for e in elders
         ]

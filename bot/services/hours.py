@@ -14,6 +14,7 @@ from bot.db import Database, reads
 from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, LooksRepeated, NotAllowed, NotFound
 from bot.services import star_levels
 from bot.services.access import check_role, effective_role, require_role, role_in
+from bot.services.audit import audit
 from bot.services.ledger import Ledger, Ref
 from bot.services.notify import notify, notify_workers
 from bot.services.reference import ReferenceCache
@@ -268,6 +269,9 @@ class HoursService:
         )
         session.add(log)
         session.flush()
+        if submitted_by != person_id:  # hours written for someone else (代录, an event, a team)
+            audit(session, self.clock, "hours.record", submitted_by, community_id, "log", log.id,
+                  {"minutes": minutes, "date": service_date.isoformat()}, person_id=person_id)
         return LogView(
             log.id, community_id, person_id, person_name, category, category_en, service_date, minutes, log.points,
             log.status, note, log.recorded_by_worker, None, log.created_at,
@@ -289,6 +293,8 @@ class HoursService:
         )
         if claimed.rowcount != 1:
             return self._already(session, log_id, "approved")
+        audit(session, self.clock, "hours.approve", worker_id, log.community_id, "log", log_id,
+              {"minutes": log.minutes, "points": log.points}, person_id=log.person_id)
         available = None
         if log.points > 0:
             # The log's minutes join the person's lifetime hours in the same statement as the points.
@@ -324,6 +330,8 @@ class HoursService:
             )
             if claimed.rowcount != 1:
                 return self._already(session, log_id, "rejected")
+            audit(session, self.clock, "hours.reject", worker_id, log.community_id, "log", log_id,
+                  {"minutes": log.minutes, "reason": reason}, person_id=log.person_id)
             balance = self.ledger.balance(session, log.community_id, log.person_id)
             notify(session, self.clock, log.person_id, "notify.log_rejected",
                          log=log_id, reason=reason, available=balance.available, **_about(log))

@@ -19,7 +19,7 @@ from bot.services.ledger import Ledger
 from bot.services.notify import notify, notify_workers
 from bot.services.reference import ReferenceCache
 from bot.settings import Settings
-from models import Community, Identity, InviteCode, Membership, Person, ServiceCategory
+from models import Community, Consent, Identity, InviteCode, Membership, Person, ServiceCategory
 
 # (中文名, English name) of the default service categories.
 DEFAULT_CATEGORIES = (
@@ -328,6 +328,8 @@ class PeopleService:
             # One name per person: the real name given here is the name shown everywhere from now on
             # (logs, redemptions, pickups, alerts, the star list, reports), not a channel's nickname.
             person.real_name, person.display_name, person.phone = real_name, real_name, phone
+            # The chat showed the privacy notice before asking for the name: registering is consenting.
+            self._consent(session, person_id, community_id)
             if membership.role == "resident":
                 community = session.get(Community, community_id)
                 membership.role = "volunteer"
@@ -338,6 +340,32 @@ class PeopleService:
             return _member(membership)
 
         return self.db.transaction(work)
+
+    def consent(self, person_id: int, community_id: int) -> None:
+        """A volunteer agrees to the privacy notice now in force (asked again after it changed)."""
+        self.db.transaction(lambda session: self._consent(session, person_id, community_id))
+
+    def _consent(self, session: Session, person_id: int, community_id: int) -> None:
+        version = self.settings.privacy_notice_version
+        if session.scalar(select(Consent.id).where(
+                Consent.person_id == person_id, Consent.kind == "volunteer", Consent.notice_version == version)):
+            return  # agreed to this version already: a replayed answer records nothing twice
+        session.add(Consent(community_id=community_id, person_id=person_id, kind="volunteer", notice_version=version,
+                            obtained="chat", by_id=None, created_at=self.clock.now()))
+        audit(session, self.clock, "consent.volunteer", person_id, community_id, "person", person_id,
+              {"version": version})
+
+    @reads
+    def privacy_notice(self, community_id: int) -> tuple[str, str, str]:
+        """What the notice names: the community, who to contact there (its workers), the version."""
+        with self.db.read() as session:
+            community = get_community(session, community_id)
+            workers = session.scalars(
+                select(func.coalesce(Person.real_name, Person.display_name))
+                .join(Membership, Membership.person_id == Person.id)
+                .where(Membership.community_id == community_id, Membership.role == "worker")
+                .order_by(Membership.id).limit(3)).all()
+            return community.name, "、".join(workers) or community.name, self.settings.privacy_notice_version
 
     def confirm_volunteer(self, actor_id: int, community_id: int, person_id: int) -> Member:
         """A worker confirms a registered volunteer, who is told. Confirming again changes nothing."""

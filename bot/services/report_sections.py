@@ -17,6 +17,7 @@ from bot.services.reports import Column, Section, Sheet
 from bot.services.requests import requests_section
 from bot.services.shop import reconcile_in
 from bot.services.teams import teams_tags_section
+from bot.services.trail import audit_section
 from models import Community, Elder, Grid, Redemption, ShopItem, VisitRecord
 
 # Outcomes that mean the elder was seen or spoken to; "not at home" is an attempt, not contact.
@@ -123,4 +124,5 @@ def visits_section(session: Session, community_id: int, month: Month, locale: st
 
 SECTIONS: tuple[Section, ...] = (
     teams_tags_section, decisions_section, overdue_section, stock_section, visits_section, requests_section,
+    audit_section,
 )

@@ -276,6 +276,8 @@ class RequestsService:
             if not self._claim(session, r, ("approval",), status="refused", pool_decided_by_id=worker_id,
                                      pool_decided_at=now, reason=reason, closed_at=now):
                 return self._already(session, r.id, worker_id, "refused")
+            audit(session, self.clock, "service_request.refuse", worker_id, r.community_id, "request", r.id,
+                  {"reason": reason}, person_id=r.requester_id)
             if r.hold_transfer_id is not None:  # a worker's request for a member: their points go back
                 self.ledger.void(session, pending_id=r.hold_transfer_id, key=request_key(r, "void"),
                                  actor_id=worker_id)
@@ -355,9 +357,10 @@ class RequestsService:
 
         return self.db.transaction(work)
 
-    def share_phone(self, actor_id: int, request_id: int) -> tuple[RequestView, bool]:
+    def share_phone(self, actor_id: int, request_id: int, *, proxy_id: int | None = None) -> tuple[RequestView, bool]:
         """Agree to share one's phone for this request; phones are exchanged only once both the
-        requester's side and the taker agreed. Returns the request and whether they were sent."""
+        requester's side and the taker agreed. Returns the request and whether they were sent.
+        `proxy_id`: the family member or worker acting for `actor_id` (audited, and told)."""
 
         def work(session: Session) -> tuple[RequestView, bool]:
             r = self._load(session, request_id)
@@ -378,6 +381,9 @@ class RequestsService:
                 .where(ServiceRequest.id == r.id)
             )).one()
             view = _view(session, r.id, actor_id)
+            if changed and proxy_id is not None:
+                tell_of_proxy(session, self.clock, "share_phone", proxy_id, actor_id, r.community_id,
+                              ("request", r.id), id=view.ref)
             both = changed and row[0] and row[1]
             if both:
                 requester, taker = session.get(Person, r.requester_id), session.get(Person, r.taker_id)

@@ -21,7 +21,7 @@ from bot.services.people import clean_phone
 
 COLUMNS = (
     "name", "birth_year", "address", "grid", "lives_alone", "risk", "phone", "emergency_contact",
-    "worker", "volunteers",
+    "worker", "volunteers", "consent",
 )
 REQUIRED = ("name", "birth_year", "address", "lives_alone")
 # Chinese headers as community offices write them.
@@ -29,7 +29,12 @@ HEADER_ALIASES = {
     "姓名": "name", "出生年份": "birth_year", "出生年": "birth_year", "地址": "address", "住址": "address",
     "网格": "grid", "是否独居": "lives_alone", "独居": "lives_alone", "风险": "risk", "风险等级": "risk",
     "电话": "phone", "联系电话": "phone", "紧急联系人": "emergency_contact", "社工": "worker",
-    "负责社工": "worker", "志愿者": "volunteers",
+    "负责社工": "worker", "志愿者": "volunteers", "知情同意": "consent", "同意方式": "consent",
+}
+# How an elder's consent was obtained, as offices write it (an empty cell: not yet).
+CONSENT_WAYS = {
+    "in_person": "in_person", "in person": "in_person", "当面": "in_person", "面谈": "in_person", "本人": "in_person",
+    "phone": "phone", "电话": "phone", "family": "family", "家属": "family", "家人": "family",
 }
 YES = {"yes", "y", "true", "1", "是", "独居", "对"}
 NO = {"no", "n", "false", "0", "否", "不是", "非独居"}
@@ -205,6 +210,15 @@ def clean_yes_no(raw: str) -> bool:
     raise InvalidInput("visits.field.bad_yes_no", value=raw.strip()[:20])
 
 
+def clean_consent(raw: str) -> str | None:
+    value = " ".join((raw or "").split()).lower()
+    if not value or value in ("—", "-", "skip"):
+        return None
+    if value not in CONSENT_WAYS:
+        raise InvalidInput("visits.field.bad_consent", value=raw.strip()[:20])
+    return CONSENT_WAYS[value]
+
+
 def clean_risk(raw: str) -> str:
     value = (raw or "").strip().lower()
     if not value:
@@ -257,6 +271,7 @@ class ElderRow:
     emergency_contact: str | None
     worker: str | None
     volunteers: tuple[str, ...]
+    consent: str | None = None  # how the elder's consent was obtained; None: not yet
 
     @property
     def key(self) -> str:
@@ -273,6 +288,7 @@ def clean_row(values: dict[str, str], this_year: int) -> tuple[ElderRow | None, 
         "phone": clean_elder_phone, "emergency_contact": clean_contact,
         "worker": lambda v: (v or "").strip().lstrip("@") or None,
         "volunteers": lambda v: tuple(split_handles(v)),
+        "consent": clean_consent,
     }
     for column, clean in cleaners.items():
         try:

@@ -442,6 +442,8 @@ class ShopService:
             )
             if claimed.rowcount != 1:
                 return self._already(session, redemption_id, "approved")
+            audit(session, self.clock, "redemption.approve", worker_id, r.community_id, "redemption", r.id,
+                  {"total": r.total}, person_id=r.person_id)
             view = _view(session, redemption_id)
             notify(session, self.clock, r.proxy_id or r.person_id, "shop.notify.approved", id=f"R{r.id}",
                          item=view.item_name, quantity=r.quantity, code=code, days=self.settings.hold_expiry_days)
@@ -466,6 +468,8 @@ class ShopService:
             )
             if claimed.rowcount != 1:
                 return self._already(session, redemption_id, "rejected")
+            audit(session, self.clock, "redemption.reject", worker_id, r.community_id, "redemption", r.id,
+                  {"total": r.total, "reason": reason}, person_id=r.person_id)
             self._release(session, r, worker_id, now)
             self.ledger.void(session, pending_id=r.hold_transfer_id, key=_key(r, "void"), actor_id=worker_id)
             view = _view(session, redemption_id)
@@ -514,6 +518,8 @@ class ShopService:
                 key = "error.pickup_code_used" if status == "done" else "error.pickup_code_void"
                 raise AlreadyDecided(key, id=f"R{r.id}", status=T(f"shop.status.{status}"))
             self.ledger.post(session, pending_id=r.hold_transfer_id, key=_key(r, "post"), actor_id=worker_id)
+            audit(session, self.clock, "redemption.handover", worker_id, community_id, "redemption", r.id,
+                  {"total": r.total}, person_id=r.person_id)
             session.add(StockMovement(
                 community_id=community_id, item_id=r.item_id, kind="handover", delta=0, quantity=r.quantity,
                 actor_id=worker_id, redemption_id=r.id, created_at=now,

@@ -28,7 +28,8 @@ from bot.services.notify import notify, notify_admins
 from bot.services.people import PeopleService
 from bot.settings import Settings
 from models import (
-    Community, Elder, ElderVolunteer, Grid, Membership, Notification, Person, ServiceCategory, VisitAlert, VisitRecord,
+    Community, Consent, Elder, ElderVolunteer, Grid, Membership, Notification, Person, ServiceCategory, VisitAlert,
+    VisitRecord,
 )
 from models.visits import OUTCOMES, VISIT_KINDS
 
@@ -59,6 +60,7 @@ class DueItem:
     address: str | None
     phone: str | None
     volunteers: tuple[str, ...] = ()
+    consented: bool = True  # the elder's consent is on record: volunteers may see the address
 
     @property
     def ref(self) -> str:
@@ -545,7 +547,7 @@ class VisitsService:
                     for person in visitors.get(item.elder_id, ()):
                         per_volunteer.setdefault(person.person_id, (person, []))[1].append(item)
             for person, theirs in per_volunteer.values():
-                lines = [due_line(i, phone=False, visitors=False) for i in theirs]
+                lines = [due_line(i, address=i.consented, phone=False, visitors=False) for i in theirs]
                 rows.append(_message(person.person_id, now, "visits.morning.volunteer", name=person.name,
                                      date=today.isoformat(), count=len(theirs),
                                      lines=_capped(person.locale, lines, MORNING_LINES, memo[person.locale])))
@@ -595,6 +597,9 @@ def _contact_update(kind: str, outcome: str, at: datetime) -> dict[str, Any]:
     }
 
 
+# Whether the elder's consent is on record: without it a volunteer's list shows no address.
+_CONSENTED = select(Consent.id).where(Consent.elder_id == Elder.id).exists().label("consented")
+
 # The display names of an elder's volunteers as one string (group_concat / string_agg).
 _VISITOR_NAMES = (
     select(func.aggregate_strings(Person.display_name, "\x1f"))
@@ -611,7 +616,7 @@ def _due_select(cadence: VisitCadence) -> Select:
         select(
             Elder.id, Elder.community_id, Elder.name, Elder.birth_year, Elder.lives_alone, Elder.risk,
             Elder.added_at, Elder.last_visit_at, Elder.last_call_at, Elder.flagged, Elder.worker_id,
-            Elder.address, Elder.phone, Elder.grid_id, Grid.name.label("grid"),
+            Elder.address, Elder.phone, Elder.grid_id, Grid.name.label("grid"), _CONSENTED,
         )
         .outerjoin(Grid, Grid.id == Elder.grid_id)
         .where(Elder.active.is_(True), due_filter(cadence))
@@ -638,8 +643,9 @@ def _items(
         rule = cadence.rule(due.kind)
         out.append(DueItem(
             r.id, r.community_id, r.name, today.year - r.birth_year, r.grid, r.grid_id, kind, when, overdue,
-            rule.visit if kind == "visit" else rule.call or rule.visit, r.flagged, r.worker_id, r.address,
-            r.phone if full else None, names.get(r.id, ()) if names else (),
+            rule.visit if kind == "visit" else rule.call or rule.visit, r.flagged, r.worker_id,
+            r.address if full or r.consented else None,
+            r.phone if full else None, names.get(r.id, ()) if names else (), bool(r.consented),
         ))
     return out
 

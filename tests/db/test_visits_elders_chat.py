@@ -22,7 +22,9 @@ async def test_adding_an_elder_step_by_step_checks_each_answer(services: Service
     await chat.say(option="high")
     assert await chat.say("12") == "“12”不是有效的电话号码\n\n老人的电话？（可跳过）\n1. 跳过"
     await chat.say("13800000001")
-    card = await chat.say("儿子 王强 13900000001")
+    assert "怎样取得同意" in await chat.say("儿子 王强 13900000001")
+    card = await chat.say("当面")
+    assert "知情同意：当面同意" in card
     assert card.startswith("✅ 已添加 E1 王秀英。\n\nE1 王秀英（84岁，1942年生）\n网格：—\n地址：幸福里3栋501\n电话：13800000001")
     assert "负责社工：张社工" in card and "频次：每 7 天探访一次" in card
     assert await chat.say("/addelder 王秀英,1942,别处,,否") == "名单里已有同名、同年出生的老人 E1。"
@@ -54,6 +56,7 @@ async def test_editing_assigning_and_retiring(services: Services) -> None:
     assert await chat.say(f"/editelder E{zhang} 出生年份 1942") == f"名单里已有同名、同年出生的老人 E{r.elders['王秀英']}。"
     await chat.say(f"/editelder E{zhang} 姓名 张桂兰")
 
+    assert "家属同意" in await chat.say(f"/consent E{zhang} 家属")  # the notice names the address only then
     assert await chat.say(f"/assign E{zhang} volunteer2 volunteer3") == f"✅ E{zhang} 张桂兰 的探访志愿者：志愿者2、志愿者3"
     notes = await services.outbox.take("console", person_id=r.volunteers[1])
     assert [(n.text.key, n.text.params["address"]) for n in notes] == [("visits.notify.assigned", "幸福里1栋101")]

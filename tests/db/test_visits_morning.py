@@ -55,6 +55,9 @@ async def morning_world(services: Services, clock: FixedClock):
 async def test_each_worker_and_volunteer_gets_one_message(services: Services, clock: FixedClock) -> None:
     r = await morning_world(services, clock)
     e = r.elders
+    # 王秀英's consent is on record, 赵大爷's not: his address is not in a volunteer's list.
+    await services.visits.roster.record_consent(r.worker, e["王秀英"], "当面")
+    await inbox(services, r.worker)
     report = await services.visits.morning()
     assert (report.communities, report.long_overdue) == (2, 1)
     assert await inbox(services, r.worker) == ["\n".join((
@@ -77,7 +80,7 @@ async def test_each_worker_and_volunteer_gets_one_message(services: Services, cl
     assert await inbox(services, r.volunteers[0]) == ["\n".join((
         "🌅 志愿者1，早上好！今天请探访这些老人（共 2 位）：",
         f"E{e['王秀英']} 王秀英（84岁）· 探访 · 逾期 2 天 · 幸福里3栋501",
-        f"E{e['赵大爷']} 赵大爷（81岁）· 探访 · 逾期 1 天 · 幸福里7栋",
+        f"E{e['赵大爷']} 赵大爷（81岁）· 探访 · 逾期 1 天",
         "探访后发送 /visit 编号 记录，例如 /visit E5。",
     ))]
     assert len(await inbox(services, r.volunteers[1])) == 1

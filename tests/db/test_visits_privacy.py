@@ -1,5 +1,6 @@
 """Who sees an elder's address, phone and emergency contact: the workers of the community and the
-admins see everything; a volunteer sees the address of their own elders only; nobody else sees
+admins see everything; a volunteer sees the address of their own elders only, once the elder's
+consent is on record; nobody else sees
 anything, and nothing is shown in a group chat."""
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ async def test_a_volunteer_sees_where_their_elders_live_but_no_phone(services: S
     volunteer = Chat(services, "volunteer1")
     roster = await volunteer.say("/elders")
     assert "王秀英" in roster and "李建国" not in roster and "张桂兰" not in roster
+    # No consent on record yet (the roster has no consent column): no address for a volunteer.
+    assert "地址：—" in await volunteer.say(f"/elders E{wang}")
+    assert "已记录" in await Chat(services, "worker1").say(f"/consent E{wang} 当面")
     card = await volunteer.say(f"/elders E{wang}")
     assert "幸福里3栋501" in card
     assert not any(p in card for p in PHONES) and "王强" not in card
@@ -69,8 +73,8 @@ async def test_the_roster_export_is_for_workers_and_is_logged(services: Services
     document = turn.replies[0].document
     assert document is not None and document.filename.endswith(".csv")
     lines = document.content.decode("utf-8-sig").splitlines()
-    assert lines[0] == "name,birth_year,address,grid,lives_alone,risk,phone,emergency_contact,worker,volunteers"
-    assert lines[1] == "王秀英,1942,幸福里3栋501,一网格,是,高,13800000001,儿子 王强 13900000001,worker1,volunteer1;volunteer2"
+    assert lines[0] == "name,birth_year,address,grid,lives_alone,risk,phone,emergency_contact,worker,volunteers,consent"
+    assert lines[1] == "王秀英,1942,幸福里3栋501,一网格,是,高,13800000001,儿子 王强 13900000001,worker1,volunteer1;volunteer2,"
     with services.db.uow() as session:
         logged = (session.execute(select(AuditEntry.action, AuditEntry.actor_id, AuditEntry.details)
                                             .where(AuditEntry.action == "roster.export"))).one()

@@ -15,7 +15,7 @@ async def test_join_register_log_approve_balance(services: Services, world: Worl
     text = await worker.say("/invite")
     code = text.split("：")[1].split("（")[0].strip()
     assert "欢迎" in await newcomer.say(f"/start {code}")
-    assert newcomer.keys() == ["start.joined", "register.ask_name"]
+    assert newcomer.keys() == ["start.joined", "notice.text", "register.ask_name"]
     asked = await newcomer.say("李新")
     assert newcomer.keys() == ["register.ask_phone_typed"] and "按钮" not in asked  # the console has none
     assert "不对" in await newcomer.say("12ab")  # bad phone, asked again
