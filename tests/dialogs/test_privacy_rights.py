@@ -18,7 +18,15 @@ from bot.dialogs import Dialogs
 from bot.services import Services
 from bot.services.mydata import covered_tables, is_actor, person_columns
 from bot.settings import Settings
-from models import Account, Base, ErasureRequest, Identity, Person, ServiceLog, VisitRecord
+from models import (
+    Account,
+    Base,
+    ErasureRequest,
+    Identity,
+    Person,
+    ServiceLog,
+    VisitRecord,
+)
 from tests.conftest import T0
 from tests.dialogs.chat import Chat
 from tests.shop_helpers import ledger_invariants
@@ -74,7 +82,7 @@ async def some_of_everything(services: Services, chat: Any) -> None:
 
 
 @pytest.fixture
-def chat(services: Services) -> Any:  # noqa: ANN401 - a factory
+def chat(services: Services) -> Any:
     dialogs = Dialogs(services)
     return lambda handle: Chat(dialogs, handle)
 
@@ -125,8 +133,9 @@ async def test_mydata_has_every_table_of_the_person_and_nobody_elses(services: S
     await volunteer.say("/mydata")
     assert volunteer.last is not None
     xlsx = next(r.document for r in volunteer.last.replies if r.document is not None)
-    from openpyxl import load_workbook
     import io
+
+    from openpyxl import load_workbook
     book = load_workbook(io.BytesIO(xlsx.content))
     assert xlsx.filename.endswith(".xlsx")
     assert {name for name, rows in export.items() if rows} <= set(book.sheetnames)
