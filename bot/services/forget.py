@@ -35,12 +35,14 @@ from models import (
     DialogState,
     Download,
     Elder,
+    ElderVolunteer,
     ErasureRequest,
     FamilyLink,
     IdDocument,
     Identity,
     InboxEntry,
     LinkCode,
+    Membership,
     Notification,
     Person,
     SendBudget,
@@ -198,11 +200,16 @@ def forget(session: Session, clock: Clock, person_id: int) -> None:
                     .values(status="removed", code=None, decided_at=now))
     session.execute(update(Certificate).where(Certificate.person_id == person_id)
                     .values(person_name=alias, id_type=None, id_number_masked=None))
+    # Nothing waits for someone who is gone: no elders to visit, none in their care, no worker's role.
+    session.execute(delete(ElderVolunteer).where(ElderVolunteer.person_id == person_id))
+    session.execute(update(Elder).where(Elder.worker_id == person_id).values(worker_id=None))
+    session.execute(update(Membership).where(Membership.person_id == person_id, Membership.role == "worker")
+                    .values(role="resident"))
     for elder in elders:
         elder.name, elder.phone, elder.emergency_contact = alias, None, None
         elder.address, elder.import_key = "—", f"forgotten-{elder.id}"
     person.display_name, person.real_name, person.phone = alias, None, None
-    person.hide_name, person.forgotten_at = True, now
+    person.hide_name, person.forgotten_at, person.is_admin = True, now, False
     session.flush()
     replace = {n: alias for n in names if n and len(n) >= MIN_SWEEP and n != alias}
     replace.update({p: HIDDEN_PHONE for p in phones if p and len(p) >= MIN_SWEEP})

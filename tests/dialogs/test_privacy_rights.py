@@ -21,6 +21,7 @@ from bot.settings import Settings
 from models import (
     Account,
     Base,
+    ElderVolunteer,
     ErasureRequest,
     Identity,
     Person,
@@ -163,6 +164,7 @@ async def test_forget_approved_by_a_worker_leaves_no_name_or_phone_and_the_books
     before = await figures(services, world.community_id)
     with services.db.read() as session:
         balance = session.scalar(select(Account.posted).where(Account.person_id == me.id))
+        assert session.scalar(select(func.count()).select_from(ElderVolunteer).where(ElderVolunteer.person_id == me.id))
 
     volunteer, worker = chat("volunteer1"), chat("worker1")
     explained = await volunteer.say("/forget")
@@ -187,6 +189,8 @@ async def test_forget_approved_by_a_worker_leaves_no_name_or_phone_and_the_books
         assert session.scalar(select(ErasureRequest.status)) == "done"
         assert session.scalar(select(Account.posted).where(Account.person_id == me.id)) == balance
     assert await figures(services, world.community_id) == before
+    with services.db.read() as session:  # nothing waits for them any more
+        assert session.scalar(select(func.count()).select_from(ElderVolunteer).where(ElderVolunteer.person_id == me.id)) == 0
     await ledger_invariants(services)
 
     # The chat no longer knows them: the same account is a stranger now.
