@@ -135,7 +135,7 @@ def _rows(session: Session, table: Table, person_id: int, owned: dict[str, set[A
     rows = []
     for row in found:
         key = tuple(row[c.name] for c in pk)
-        theirs = _is_owner(table, row, person_id, owner_match, owned)
+        theirs = _is_owner(table, row, person_id, owned)
         if theirs:
             mine.add(key[0] if len(key) == 1 else key)
         rows.append(_shown(table, row, person_id, theirs))
@@ -143,7 +143,7 @@ def _rows(session: Session, table: Table, person_id: int, owned: dict[str, set[A
     return rows
 
 
-def _is_owner(table: Table, row: Any, person_id: int, owner_match: list[Any], owned: dict[str, set[Any]]) -> bool:
+def _is_owner(table: Table, row: Any, person_id: int, owned: dict[str, set[Any]]) -> bool:
     if table.name == PEOPLE:
         return bool(row["id"] == person_id)
     cols = person_columns(table)

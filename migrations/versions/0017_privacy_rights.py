@@ -53,23 +53,19 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id', name=op.f('pk_id_documents')),
         sa.UniqueConstraint('person_id', name=op.f('uq_id_documents_person_id')),
     )
-    with op.batch_alter_table('people') as batch:
-        batch.add_column(sa.Column('forgotten_at', models.base.UTCDateTime(), nullable=True))
-    with op.batch_alter_table('certificates') as batch:
-        batch.add_column(sa.Column('id_type', sa.String(length=16), nullable=True))
-        batch.add_column(sa.Column('id_number_masked', sa.String(length=32), nullable=True))
-    with op.batch_alter_table('visit_records') as batch:
-        batch.add_column(sa.Column('anonymised_at', models.base.UTCDateTime(), nullable=True))
+    # Plain ADD/DROP COLUMN (SQLite has both): a batch copy of `people` would drop the table
+    # every other one points at.
+    op.add_column('people', sa.Column('forgotten_at', models.base.UTCDateTime(), nullable=True))
+    op.add_column('certificates', sa.Column('id_type', sa.String(length=16), nullable=True))
+    op.add_column('certificates', sa.Column('id_number_masked', sa.String(length=32), nullable=True))
+    op.add_column('visit_records', sa.Column('anonymised_at', models.base.UTCDateTime(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('visit_records') as batch:
-        batch.drop_column('anonymised_at')
-    with op.batch_alter_table('certificates') as batch:
-        batch.drop_column('id_number_masked')
-        batch.drop_column('id_type')
-    with op.batch_alter_table('people') as batch:
-        batch.drop_column('forgotten_at')
+    op.drop_column('visit_records', 'anonymised_at')
+    op.drop_column('certificates', 'id_number_masked')
+    op.drop_column('certificates', 'id_type')
+    op.drop_column('people', 'forgotten_at')
     op.drop_table('id_documents')
     op.drop_index(op.f('ix_erasure_requests_person_id'), table_name='erasure_requests')
     op.drop_index('ix_erasure_requests_community_status', table_name='erasure_requests')
