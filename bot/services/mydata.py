@@ -202,7 +202,8 @@ def to_xlsx(export: Export, title: str) -> bytes:
             cell.font = Font(bold=True)
         for row in rows:
             sheet.append([_cell(row.get(h)) for h in headers])
-            for cell in sheet[sheet.max_row]:
+        for cells in sheet.iter_rows(min_row=2):
+            for cell in cells:
                 if isinstance(cell.value, str):
                     cell.data_type = "s"  # never a formula, whatever the text starts with
         sheet.freeze_panes = "A2"

@@ -238,3 +238,17 @@ async def test_visit_records_past_the_retention_lose_note_photo_and_place(servic
     assert "0 visit records" in await retention.run(services, T0, {})  # the day is claimed
     with services.db.read() as session:
         assert session.scalar(text("SELECT count(*) FROM job_runs WHERE job = 'visit-retention'")) >= 1
+
+
+def test_text_in_the_xlsx_is_never_a_formula() -> None:
+    import io
+    from datetime import datetime
+
+    from openpyxl import load_workbook
+
+    from bot.services.mydata import Export, to_xlsx
+
+    rows = [{"id": 1, "note": '=HYPERLINK("http://x")'}, {"id": 2, "note": "+cmd|' /C calc'!A0"}]
+    book = load_workbook(io.BytesIO(to_xlsx(Export(1, datetime(2026, 1, 1), {"service_logs": rows}, {}), "t")))
+    cells = [book["service_logs"][f"B{r}"] for r in (2, 3)]
+    assert [(c.value, c.data_type) for c in cells] == [('=HYPERLINK("http://x")', "s"), ("+cmd|' /C calc'!A0", "s")]
