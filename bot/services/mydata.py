@@ -98,14 +98,23 @@ class MyDataService:
 
 def collect(session: Session, person_id: int) -> Export:
     owned: dict[str, set[Any]] = {}  # table → primary keys of the person's own rows
+    mine: dict[str, Any] = {}  # table → the SQL condition of those rows, for the tables hanging on them
     tables: dict[str, list[dict[str, Any]]] = {}
     for table in covered_tables():
-        rows = _rows(session, table, person_id, owned)
+        rows = _rows(session, table, person_id, owned, mine)
         tables[table.name] = rows
     return Export(person_id, datetime.min, tables, owned)
 
 
-def _rows(session: Session, table: Table, person_id: int, owned: dict[str, set[Any]]) -> list[dict[str, Any]]:
+def _under(table: Table, column: Column[Any], parent: str, mine: dict[str, Any]) -> Any:
+    """`column` points at one of the person's own rows of `parent` (a subquery, not a list of ids:
+    a long history would pass SQLite's limit of bound values)."""
+    target = next(fk.column for fk in column.foreign_keys if fk.column.table.name == parent)
+    return column.in_(select(target).where(mine[parent]))
+
+
+def _rows(session: Session, table: Table, person_id: int, owned: dict[str, set[Any]],
+          mine: dict[str, Any]) -> list[dict[str, Any]]:
     pk = list(table.primary_key.columns)
     if table.name == PEOPLE:
         owner_match = [table.c.id == person_id]
@@ -118,28 +127,30 @@ def _rows(session: Session, table: Table, person_id: int, owned: dict[str, set[A
         parents = [(c, fk.column.table.name) for c in table.columns for fk in c.foreign_keys
                    if fk.column.table.name in owned and fk.column.table.name not in (table.name, PEOPLE)]
         if not owners:  # the person's through its parents (accounts → transfers)
-            owner_match += [c.in_(sorted(owned[parent])) for c, parent in parents if owned[parent]]
+            owner_match += [_under(table, c, parent, mine) for c, parent in parents if owned[parent]]
         for name in EXTRA_OWNERS.get(table.name, ()):
             parent = next(fk.column.table.name for fk in table.c[name].foreign_keys)
             if owned.get(parent):
-                owner_match.append(table.c[name].in_(sorted(owned[parent])))
+                owner_match.append(_under(table, table.c[name], parent, mine))
     actor_match = [c == person_id for c in actors]
     if table.name == "audit_log":  # what was done to the person, beside what they did
         actor_match.append(and_(table.c.subject_type == "person", table.c.subject_id == person_id))
     matches = owner_match + actor_match
+    if owner_match:
+        mine[table.name] = or_(*owner_match)
     if not matches:
         owned[table.name] = set()
         return []
     found = session.execute(select(table).where(or_(*matches)).order_by(*pk)).mappings().all()
-    mine: set[Any] = set()
+    keys: set[Any] = set()
     rows = []
     for row in found:
         key = tuple(row[c.name] for c in pk)
         theirs = _is_owner(table, row, person_id, owned)
         if theirs:
-            mine.add(key[0] if len(key) == 1 else key)
+            keys.add(key[0] if len(key) == 1 else key)
         rows.append(_shown(table, row, person_id, theirs))
-    owned[table.name] = mine
+    owned[table.name] = keys
     return rows
 
 
