@@ -252,3 +252,44 @@ def test_text_in_the_xlsx_is_never_a_formula() -> None:
     book = load_workbook(io.BytesIO(to_xlsx(Export(1, datetime(2026, 1, 1), {"service_logs": rows}, {}), "t")))
     cells = [book["service_logs"][f"B{r}"] for r in (2, 3)]
     assert [(c.value, c.data_type) for c in cells] == [('=HYPERLINK("http://x")', "s"), ("+cmd|' /C calc'!A0", "s")]
+
+
+async def test_a_table_another_feature_adds_is_exported_and_forgotten_without_listing_it(
+    services: Services, chat: Any
+) -> None:
+    """A table this code has never heard of (as another branch's `consents` would be): its rows of
+    the person are in /mydata, the rows they only recorded for someone else show only that, and
+    /forget clears the free text of their own."""
+    from sqlalchemy import Column, ForeignKey, Integer, Table
+
+    from bot.services.mydata import collect
+
+    world = await demo.seed(services)
+    assert world is not None
+    me, other = world.volunteers[0], world.volunteers[1]
+    probe = Table("probe_consents", Base.metadata, Column("id", Integer, primary_key=True),
+                  Column("person_id", ForeignKey("people.id")), Column("recorded_by_id", ForeignKey("people.id")),
+                  Column("note", Text, nullable=True))
+    try:
+        with services.db.uow() as session:
+            probe.create(session.connection())
+            session.execute(probe.insert(), [
+                {"id": 1, "person_id": me, "recorded_by_id": world.workers[0], "note": "王芳本人同意"},
+                {"id": 2, "person_id": other, "recorded_by_id": me, "note": "刘洋的家属代为同意"},
+                {"id": 3, "person_id": other, "recorded_by_id": world.workers[0], "note": "刘洋"},
+            ])
+            session.commit()
+        with services.db.read() as session:
+            rows = collect(session, me).tables["probe_consents"]
+        assert rows[0] == {"id": 1, "person_id": me, "recorded_by_id": world.workers[0], "note": "王芳本人同意"}
+        assert rows[1:] == [{"id": 2, "recorded_by_id": me}]  # what they did, not 刘洋's note
+        await chat("volunteer1").say("/forget confirm")
+        await chat("worker1").say("/approve F1")
+        with services.db.read() as session:
+            notes = dict(session.execute(select(probe.c.id, probe.c.note)).all())
+        assert notes == {1: None, 2: "刘洋的家属代为同意", 3: "刘洋"}
+    finally:
+        with services.db.uow() as session:
+            probe.drop(session.connection(), checkfirst=True)
+            session.commit()
+        Base.metadata.remove(probe)
