@@ -32,6 +32,7 @@ from models import (
     ActingFor,
     Base,
     Certificate,
+    CommunityMove,
     DialogState,
     Download,
     Elder,
@@ -200,6 +201,12 @@ def forget(session: Session, clock: Clock, person_id: int) -> None:
                     .values(status="removed", code=None, decided_at=now))
     session.execute(update(Certificate).where(Certificate.person_id == person_id)
                     .values(person_name=alias, id_type=None, id_number_masked=None))
+    # What they asked for and nobody can hand them any more: not waiting in /pending.
+    session.execute(update(Certificate).where(Certificate.person_id == person_id, Certificate.status == "pending")
+                    .values(status="refused", decided_at=now))
+    session.execute(update(CommunityMove).where(CommunityMove.person_id == person_id,
+                                                CommunityMove.status.in_(("requested", "approved")))
+                    .values(status="rejected", decided_at=now))
     # Nothing waits for someone who is gone: no elders to visit, none in their care, no worker's role.
     session.execute(delete(ElderVolunteer).where(ElderVolunteer.person_id == person_id))
     session.execute(update(Elder).where(Elder.worker_id == person_id).values(worker_id=None))

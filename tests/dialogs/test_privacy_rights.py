@@ -21,6 +21,7 @@ from bot.settings import Settings
 from models import (
     Account,
     Base,
+    Certificate,
     ElderVolunteer,
     ErasureRequest,
     Identity,
@@ -167,6 +168,7 @@ async def test_forget_approved_by_a_worker_leaves_no_name_or_phone_and_the_books
         assert session.scalar(select(func.count()).select_from(ElderVolunteer).where(ElderVolunteer.person_id == me.id))
 
     volunteer, worker = chat("volunteer1"), chat("worker1")
+    assert "C2" in await volunteer.say("/certificate 2025")  # still waiting when they are forgotten
     explained = await volunteer.say("/forget")
     assert "无法恢复" in explained and "/forget confirm" in volunteer.options()
     assert "F1" in await volunteer.press("/forget confirm")
@@ -187,6 +189,7 @@ async def test_forget_approved_by_a_worker_leaves_no_name_or_phone_and_the_books
         assert gone.phone is None and gone.real_name is None
         assert session.scalar(select(func.count()).select_from(Identity).where(Identity.person_id == me.id)) == 0
         assert session.scalar(select(ErasureRequest.status)) == "done"
+        assert session.scalar(select(Certificate.status).where(Certificate.id == 2)) == "refused"
         assert session.scalar(select(Account.posted).where(Account.person_id == me.id)) == balance
     assert await figures(services, world.community_id) == before
     with services.db.read() as session:  # nothing waits for them any more
