@@ -83,7 +83,32 @@ def _parser() -> argparse.ArgumentParser:
     run_job = jobs_sub.add_parser("run", help="run one job now")
     run_job.add_argument("name")
     run_job.add_argument("--period", help="star-list, star-poster: week or month")
+
+    data_key = sub.add_parser("data-key", help="the key ID numbers are encrypted with (LOVEBANK_DATA_KEY)")
+    data_key_sub = data_key.add_subparsers(dest="action", required=True, metavar="ACTION")
+    data_key_sub.add_parser("new", help="print a new key, to put first in LOVEBANK_DATA_KEY")
+    data_key_sub.add_parser("rotate", help="re-encrypt every ID number under the first key of LOVEBANK_DATA_KEY")
     return parser
+
+
+async def _data_key(settings: Settings, action: str) -> int:
+    """`new` prints a Fernet key; `rotate` re-encrypts every stored ID number under the first key."""
+    if action == "new":
+        from cryptography.fernet import Fernet
+
+        print(Fernet.generate_key().decode())
+        return 0
+    from bot.services.idnumbers import cipher
+
+    if cipher(settings) is None:
+        _say(settings, "cli.data_key_missing", error=True)
+        return 2
+    services = await open_services(settings)
+    try:
+        _say(settings, "cli.data_key_rotated", count=await services.idnumbers.rotate())
+    finally:
+        await services.db.dispose()
+    return 0
 
 
 async def _db_upgrade(settings: Settings) -> int:
@@ -419,6 +444,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_star_levels(settings, args.hours, args.community, args.reset))
     if args.command == "jobs":
         return asyncio.run(_jobs(settings, args.action, getattr(args, "name", None), getattr(args, "period", None)))
+    if args.command == "data-key":
+        return asyncio.run(_data_key(settings, args.action))
     return 2
 
 

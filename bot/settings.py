@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(None, ge=0, le=65535)
     log_format: Literal["text", "json"] = "text"
     hold_expiry_days: int = Field(7, ge=1)
+    # Fernet keys for ID numbers at rest, comma-separated: the first encrypts, every one decrypts
+    # (a new key goes first, `lovebank data-key rotate` re-encrypts, then the old one can go).
+    # Unset: ID numbers are refused, never stored in plain text. Back it up: without it they are lost.
+    data_key: SecretStr | None = None
+    # Elders' visit records older than this lose their note, photo and place (a daily job).
+    visit_retention_years: int = Field(3, ge=1, le=30)
     service_log_max_age_days: int = Field(31, ge=0)
     # The privacy notice's version: a volunteer who consented to another is asked again.
     privacy_notice_version: str = Field("2026-12", min_length=1, max_length=16)

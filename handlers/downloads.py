@@ -14,7 +14,7 @@ from handlers.web import Web
 
 TYPES = {".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".csv": "text/csv",
          ".png": "image/png", ".zip": "application/zip",
-         ".pdf": "application/pdf"}
+         ".pdf": "application/pdf", ".json": "application/json"}
 
 
 def setup(web: Web) -> None:

@@ -11,6 +11,7 @@ from models.inbox import InboxEntry
 from models.ledger import Account, Transfer
 from models.outbox import DialogState, JobRun, Notification
 from models.people import Identity, InviteCode, Membership, Person
+from models.privacy import ErasureRequest, IdDocument
 from models.requests import ServiceRequest
 from models.stars import AnnouncementGroup
 from models.shop import Redemption, ShopItem, StockMovement
@@ -31,4 +32,5 @@ __all__ = [
     "WebhookNonce",
     "Certificate", "CertificateKey",
     "Consent",
+    "ErasureRequest", "IdDocument",
 ]

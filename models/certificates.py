@@ -39,6 +39,9 @@ class Certificate(IdPk, Base):
     # The holder's star level (0 none, 1 一星 … 5 五星) on their all-time service hours at issue.
     star_level: Mapped[int | None] = mapped_column(Integer, nullable=True)
     person_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # The ID on record at issue, masked (1101**********123X); none on record: both None.
+    id_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    id_number_masked: Mapped[str | None] = mapped_column(String(32), nullable=True)
     issuer_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     head_name: Mapped[str | None] = mapped_column(String(100), nullable=True)  # 负责人
     handler_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), nullable=True)  # 经办人

@@ -25,6 +25,8 @@ class Person(IdPk, Base):
     # The community the person acts in now (the last one joined or switched to).
     community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set when the person was forgotten (/forget): the row stays for the ledger, nameless.
+    forgotten_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Identity(IdPk, Base):

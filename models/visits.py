@@ -86,6 +86,9 @@ class VisitRecord(IdPk, Base):
     # The request that created it: a redelivered message records nothing new.
     request_key: Mapped[str | None] = mapped_column(String(128), unique=True, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set when the record passed the retention (LOVEBANK_VISIT_RETENTION_YEARS): its note, photo
+    # and place are gone; that the visit happened still counts.
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class VisitAlert(IdPk, Base):

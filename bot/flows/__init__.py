@@ -5,13 +5,13 @@ below in the order /pending lists it."""
 from bot.flows import (
     common, deadlines, decisions, elders, expiry, family, hours, link, moves, reports, requests, shop, stars,
     start, teams, visits,
-    certificates, audit, consent,
+    certificates, audit, consent, privacy,
 )
 
 FLOWS = (
     common, deadlines, decisions, elders, expiry, family, hours, link, moves, reports, requests, shop, teams, stars,
-    start, visits, certificates, audit, consent,
+    start, visits, certificates, audit, consent, privacy,
 )
 
 decisions.register((hours.DECIDER, moves.DECIDER, requests.DECIDER, shop.DECIDER, start.DECIDER, family.DECIDER,
-                    certificates.DECIDER))
+                    certificates.DECIDER, privacy.DECIDER))

@@ -59,7 +59,7 @@ def described(locale: str, job: Job) -> str:
 JOBS: dict[str, Job] = {}
 # Every module of this package that registers jobs (with `@job`): what runs is what is listed.
 # Loaded on demand, since a job module pulls in its services and the chat never needs them.
-JOB_MODULES = ("deadlines", "expiry", "inbox", "posters", "requests", "shop", "stars", "visits")
+JOB_MODULES = ("deadlines", "expiry", "inbox", "posters", "privacy", "requests", "shop", "stars", "visits")
 
 
 def job(name: str, **schedule: Any) -> Callable[[JobFn], JobFn]:

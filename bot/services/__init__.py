@@ -11,17 +11,21 @@ from bot.services.downloads import DownloadsService
 from bot.services.deadlines import DeadlinesService
 from bot.services.expiry import ExpiryService
 from bot.services.family import FamilyService
+from bot.services.forget import ForgetService
 from bot.services.hours import HoursService
+from bot.services.idnumbers import IdNumbersService
 from bot.services.inbox import InboxService, Pace
 from bot.services.ledger import Ledger
 from bot.services.links import LinksService
 from bot.services.moves import MovesService
+from bot.services.mydata import MyDataService
 from bot.services.outbox import OutboxService
 from bot.services.parked import ParkedWork
 from bot.services.people import PeopleService
 from bot.services.points import PointsService
 from bot.services.replay import ReplayGuard
 from bot.services.reports import ReportsService
+from bot.services.retention import RetentionService
 from bot.services.requests import RequestsService
 from bot.services.star_posters import StarPostersService
 from bot.services.star_levels import StarLevelsService
@@ -76,6 +80,10 @@ class Services:
             "star_levels": StarLevelsService(db, clock),
             "volunteer_hours": VolunteerHoursService(db, clock),
             "trail": AuditTrail(db, clock),
+            "mydata": MyDataService(db, clock),
+            "forget": ForgetService(db, clock),
+            "idnumbers": IdNumbersService(db, settings, clock),
+            "retention": RetentionService(db, settings, clock),
         }
         built["parked"] = ParkedWork(db, built["inbox"], built["outbox"])  # type: ignore[arg-type]
         for name, service in built.items():

@@ -34,7 +34,7 @@ from bot.services.audit import audit
 from bot.services.deadlines import WAITING_SOURCES, Item
 from bot.services.notify import notify, notify_workers
 from bot.settings import Settings, public_base
-from models import Certificate, CertificateKey, Community, Person
+from models import Certificate, CertificateKey, Community, IdDocument, Person, ServiceCategory, ServiceLog
 
 ROUTE = "/verify/"  # where `lovebank serve` answers
 CHECK_LENGTH = 16  # hex digits of the HMAC printed and linked: 64 bits, short enough for a QR code
@@ -44,6 +44,7 @@ _NUMBER = re.compile(r"^LB\d{4}-\d{6,9}$")
 _YEAR, _DATE = re.compile(r"[0-9]{4}"), re.compile(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}")
 _NAME = func.coalesce(Person.real_name, Person.display_name)
 ALL_WORDS = ("all", "全部", "所有")
+ID_TYPE_NAMES = {"resident_id": "居民身份证"}  # as a certificate prints the kind of ID on record
 
 
 @dataclass(frozen=True)
@@ -388,6 +389,10 @@ class CertificatesService:
         cert.status, cert.minutes, cert.content = "issued", sum(m for _, m in content), [list(r) for r in content]
         cert.person_name = session.scalar(select(_NAME).where(Person.id == cert.person_id))
         cert.star_level = star_levels.standing(session, cert.person_id, cert.community_id).level
+        on_record = session.execute(select(IdDocument.id_type, IdDocument.masked)
+                                    .where(IdDocument.person_id == cert.person_id)).first()
+        cert.id_type, cert.id_number_masked = (ID_TYPE_NAMES.get(on_record[0], on_record[0]), on_record[1]) \
+            if on_record else (None, None)
         cert.issuer_name, cert.head_name = issuer.name, issuer.head
         cert.handler_id, cert.handler_name = worker_id, session.scalar(select(_NAME).where(Person.id == worker_id))
         cert.issued_on, cert.decided_at = today, self.clock.now()
@@ -415,7 +420,7 @@ class CertificatesService:
         path = f"{ROUTE}{cert.number}?k={check}"
         base = public_base(self.settings)
         return Facts(
-            cert.id, cert.number, check, cert.person_id, cert.person_name or "", None, None,
+            cert.id, cert.number, check, cert.person_id, cert.person_name or "", cert.id_type, cert.id_number_masked,
             Period(cert.period_start, cert.period_end), cert.minutes or 0,
             [(str(n), int(m)) for n, m in cert.content or []], cert.issuer_name or "", cert.head_name,
             cert.handler_name or "", cert.issued_on, cert.status == "revoked",
