@@ -99,7 +99,8 @@ async def certificate_timing(url: str, *, logs: int = LOGS, runs: int = 7, seed:
     from bot.pdf_fonts import cache_file, full_path
 
     await upgrade(url)
-    settings = Settings(_env_file=None, database_url=url, public_url="https://bank.example.org")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url=url,  # type: ignore[call-arg]
+                        public_url="https://bank.example.org")
     services = Services(Database(url), settings, Clock())
     try:
         data = await _volunteer_with_logs(services, logs, seed)

@@ -2,8 +2,9 @@
 
 The certificate service fixes the facts; they are drawn here, outside any transaction, with
 fpdf2 and the CJK font the project already ships (Noto Sans CJK SC from `mplfonts`, an OpenType
-font fpdf2 embeds as a subset; bot.pdf_fonts makes that fast). The text is Chinese whatever the reader's language: it is the
-document an office signs and seals, with what 民发〔2015〕149号 asks a certificate to show."""
+font fpdf2 embeds as a subset; bot.pdf_fonts makes that fast). The text is Chinese whatever the
+reader's language: it is the document an office signs and seals, with what 民发〔2015〕149号 asks a
+certificate to show."""
 
 from __future__ import annotations
 

@@ -57,7 +57,12 @@ def level_params(level: int) -> dict[str, Any]:
 
 
 def thresholds(community: Community) -> tuple[int, ...]:
-    found = (community.options or {}).get(OPTION)
+    return thresholds_in(community.options)
+
+
+def thresholds_in(options: dict | None) -> tuple[int, ...]:
+    """The thresholds a community's options hold (the defaults when none or nonsense)."""
+    found = (options or {}).get(OPTION)
     try:
         return check_thresholds([int(h) for h in found]) if found else DEFAULT_HOURS
     except (InvalidInput, TypeError, ValueError):  # a hand-edited option that makes no sense: the defaults
@@ -99,13 +104,17 @@ def levels(session: Session, community_id: int, person_ids: set[int]) -> dict[in
     return {p: level_of(m, hours_) for p, m in service_hours.totals(session, person_ids, community_id).items()}
 
 
-def levels_of(session: Session, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
+def levels_of(session: Session, pairs: set[tuple[int, int]],
+              known: dict[int, tuple[int, ...]] | None = None) -> dict[tuple[int, int], int]:
     """(community, person) → star level there, for many communities at once (the weekly lists of
-    every community): one query for the hours, one for the thresholds."""
+    every community): one query for the hours, and one for the thresholds of the communities
+    whose thresholds are not `known` already."""
     if not pairs:
         return {}
-    communities = {c for c, _ in pairs}
-    hours_ = {c.id: thresholds(c) for c in session.scalars(select(Community).where(Community.id.in_(sorted(communities))))}
+    hours_ = dict(known or {})
+    wanted = sorted({c for c, _ in pairs} - set(hours_))
+    if wanted:
+        hours_.update((c.id, thresholds(c)) for c in session.scalars(select(Community).where(Community.id.in_(wanted))))
     minutes = service_hours.totals_in(session, pairs)
     return {(c, p): level_of(m, hours_.get(c, DEFAULT_HOURS)) for (c, p), m in minutes.items()}
 

@@ -139,13 +139,14 @@ class StarsService:
     def top(self, person_id: int, community_id: int, kind: str = "week", list_name: str | None = None) -> StarList:
         """The top of the community (or of one of its tags or teams: `list_name`) for the period
         that contains today, with the asker's own rank. Members of the community (and admins)
-        may look. Two queries in all (who asks, and the grouped hours with names), as /top is
-        the hot path."""
+        may look. Three queries in all (who asks, the grouped hours with names, and the star
+        levels of those shown), as /top is the hot path."""
         if kind not in PERIODS:
             raise InvalidInput("error.bad_period")
         with self.db.uow() as session:
             viewer = (session.execute(
-                select(Community.name, Community.timezone, Community.locale, Person.is_admin, Membership.id)
+                select(Community.name, Community.timezone, Community.locale, Person.is_admin, Membership.id,
+                       Community.options)
                 .select_from(Community)
                 .join(Person, Person.id == person_id)
                 .outerjoin(Membership, and_(Membership.community_id == Community.id, Membership.person_id == person_id))
@@ -153,7 +154,7 @@ class StarsService:
             )).first()
             if viewer is None:
                 raise NotFound("error.no_community")
-            name, tz, locale, is_admin, membership = viewer
+            name, tz, locale, is_admin, membership, options = viewer
             if not is_admin and membership is None:  # as require_role(..., "resident") decides
                 raise NotAllowed("error.need_resident")
             period = period_of(kind, self.clock.community(tz).today())
@@ -178,7 +179,8 @@ class StarsService:
             names = {p: (None if hidden else display) for p, _, display, hidden in rows}
             found = _star_list(community_id, name, locale, period, [(p, int(m)) for p, m, _, _ in rows], names,
                                person_id)
-            found = with_levels(session, {community_id: found})[community_id]
+            found = with_levels(session, {community_id: found},
+                                {community_id: star_levels.thresholds_in(options)})[community_id]
         found = replace(found, unlisted_minutes=unlisted)
         return replace(found, group=group.name) if group is not None and group.kind != "all" else found
 
@@ -445,12 +447,14 @@ def level_mark(level: int) -> str:
     return "★" * level
 
 
-def with_levels(session: Session, lists: dict[int, StarList]) -> dict[int, StarList]:
-    """The lists with the star level of everyone shown (and the asker), read in one query."""
+def with_levels(session: Session, lists: dict[int, StarList],
+                thresholds: dict[int, tuple[int, ...]] | None = None) -> dict[int, StarList]:
+    """The lists with the star level of everyone shown (and the asker), read in one query (two
+    when the communities' thresholds are not given)."""
     wanted = {(sl.community_id, s.person_id) for sl in lists.values() for s in (*sl.stars, *filter(None, [sl.me]))}
     if not wanted:
         return lists
-    found = star_levels.levels_of(session, wanted)
+    found = star_levels.levels_of(session, wanted, thresholds)
 
     def leveled(star: Star) -> Star:
         return replace(star, level=found.get((star_list.community_id, star.person_id), 0))
@@ -500,7 +504,7 @@ def _star_lists(
     return with_levels(session, {
         c: _star_list(c, communities[c].name, communities[c].locale, period, totals[c], names, None, ranked[c])
         for c in totals
-    })
+    }, {c: star_levels.thresholds(communities[c]) for c in totals})
 
 
 def _star_list(

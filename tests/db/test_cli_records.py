@@ -13,7 +13,9 @@ from bot.cli import main
 from tests.db.test_cli_operator import bank  # noqa: F401  (the fixture)
 
 
-def test_star_levels_are_shown_set_checked_and_reset(bank: str, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+def test_star_levels_are_shown_set_checked_and_reset(
+    bank: str, capsys: pytest.CaptureFixture[str],  # noqa: F811
+) -> None:
     assert main(["star-levels", "--community", "幸福社区"]) == 0
     assert capsys.readouterr().out.strip() == "100 300 600 1000 1500"
     assert main(["star-levels", "50", "150", "300", "500", "800", "--community", "幸福社区"]) == 0
