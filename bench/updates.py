@@ -217,8 +217,8 @@ class Driver:
         self.engine[kind] += self.in_engine - engine
         self.statements[kind] += self.counter.sent - sql
         self.handoffs[kind] += self.handing.count - handoffs
-        await self.outbox_round()
         calls = self.api.calls[seen:]
+        await self.outbox_round()  # what the turn queued goes out as the process sends it (not this update's reply)
         sent = [c for c in calls if c.method in ("sendMessage", "editMessageText") and c.result is not None]
         if stored.status_code != 200 or handled != 1:
             raise Failed(f"{kind}: the webhook answered {stored.status_code}, {handled} entries handled")
