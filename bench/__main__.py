@@ -12,6 +12,7 @@ BENCHMARKS = {
     "inbox": "bench.inbox",
     "ledger": "bench.ledger",
     "requests": "bench.requests",
+    "sender": "bench.sender",
     "serve": "bench.serve",
     "shop": "bench.shop",
     "starlist": "bench.starlist",

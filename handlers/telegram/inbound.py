@@ -39,8 +39,9 @@ from handlers.telegram.replies import CAPTION_LIMIT, REPLY_KEYBOARD, Call, reply
 log = logging.getLogger(__name__)
 
 GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
-# How python-telegram-bot words a request that got no answer (HTTPXRequest: no connection, TLS…).
-TRANSPORT_ERRORS = ("httpx.", "Unknown error in HTTP implementation")
+# How a request that got no answer is worded (no connection, TLS…): by python-telegram-bot's
+# HTTPXRequest, and by the workers' transport (handlers.telegram.transport.ERROR_PREFIX).
+TRANSPORT_ERRORS = ("httpx.", "Unknown error in HTTP implementation", "transport: ")
 
 
 class ServerError(NetworkError):

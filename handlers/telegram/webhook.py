@@ -34,6 +34,7 @@ from bot.services import Services
 from bot.settings import Settings, SettingsError
 from handlers.telegram.inbound import StatusRequest, TelegramChannel, sender_of
 from handlers.telegram.menus import Menu, set_menus
+from handlers.telegram.transport import StreamRequest
 from handlers.web import Web, client_error, json_body, read_body, refused
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,8 @@ def make_bot(settings: Settings, transport: BaseRequest | None = None) -> ExtBot
     AIORateLimiter (LOVEBANK_TELEGRAM_MAX_RATE messages a second, 20 a minute per group); a 429
     that still comes back is not retried here but handed to the inbox or outbox as
     Retry(retry_after). `transport`: the HTTP requests underneath (tests and benchmarks give a
-    recording Bot API; the default is httpx, with a pool)."""
+    recording Bot API); by default the workers' sends go over `StreamRequest` (a fraction of
+    httpx's CPU a call) and long polling over python-telegram-bot's HTTPXRequest."""
     token = settings.telegram_token.get_secret_value().strip() if settings.telegram_token else ""
     if not token:
         raise SettingsError(MISSING_TOKEN)
@@ -66,7 +68,7 @@ def make_bot(settings: Settings, transport: BaseRequest | None = None) -> ExtBot
     pool = max(8, 2 * settings.concurrency)
     limiter = AIORateLimiter(max_retries=0, overall_max_rate=settings.telegram_max_rate)
     return ExtBot(token, base_url=api, base_file_url=file_api_url(api), rate_limiter=limiter,
-                  request=StatusRequest(transport or HTTPXRequest(connection_pool_size=pool, pool_timeout=30.0)),
+                  request=StatusRequest(transport or StreamRequest(pool, pool_timeout=30.0)),
                   get_updates_request=transport or HTTPXRequest(connection_pool_size=1))
 
 
