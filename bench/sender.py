@@ -185,8 +185,9 @@ def main(argv: list[str]) -> int:
     server.start()
     try:
         port = receive.recv()
-        out: dict[str, Any] = {"bench": "sender", "calls": args.calls, "machine": {
-            "cores": os.cpu_count(), "python": platform.python_version(), "load_average_1m": round(os.getloadavg()[0], 2)}}
+        machine = {"cores": os.cpu_count(), "python": platform.python_version(),
+                   "load_average_1m": round(os.getloadavg()[0], 2)}
+        out: dict[str, Any] = {"bench": "sender", "calls": args.calls, "machine": machine}
         out["clients"] = asyncio.run(run(args, f"http://127.0.0.1:{port}"))
         out["machine"]["load_average_1m_end"] = round(os.getloadavg()[0], 2)
         ptb = out["clients"].get("ptb", {}).get("one_at_a_time", {}).get("cpu_ms_per_call")

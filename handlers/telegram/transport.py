@@ -117,6 +117,9 @@ class StreamRequest(BaseRequest):
                         and not getattr(exc, "partial", b""):
                     continue
                 raise NetworkError(f"{ERROR_PREFIX}{type(exc).__name__}: {exc}") from exc
+            except asyncio.CancelledError:  # the worker stopping: the answer may be half read
+                writer.close()
+                raise
             if keep:
                 idle.append((reader, writer))
             else:
