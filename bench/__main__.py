@@ -13,6 +13,7 @@ BENCHMARKS = {
     "ledger": "bench.ledger",
     "records": "bench.records",
     "requests": "bench.requests",
+    "sender": "bench.sender",
     "serve": "bench.serve",
     "shop": "bench.shop",
     "starlist": "bench.starlist",

@@ -101,8 +101,8 @@ async def claim_ms(services: Services, rounds: int, first_id: int) -> list[float
 async def balance_ms(services: Services, rounds: int, first_id: int) -> list[float]:
     from telegram.ext import AIORateLimiter, ExtBot
 
+    from bench.botapi import RecordingRequest
     from handlers.telegram.inbound import TelegramChannel
-    from handlers.telegram.offline import RecordingRequest
 
     api = RecordingRequest()
     bot = ExtBot("123:abc", request=api, get_updates_request=RecordingRequest(),

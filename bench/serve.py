@@ -60,7 +60,7 @@ class BotAPI:
     waits for a reply in a chat."""
 
     def __init__(self) -> None:
-        from handlers.telegram.offline import RecordingRequest
+        from bench.botapi import RecordingRequest
 
         self.answers = RecordingRequest(keep=False)
         self.waiting: dict[str, asyncio.Future[float]] = {}

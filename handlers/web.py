@@ -104,13 +104,15 @@ class Web:
             await hook()
         await self.check_channels()
 
-    async def shutdown(self) -> None:
+    async def shutdown(self, *, dispose: bool = True) -> None:
+        """The channels' shutdown hooks, then the database (unless the caller owns it: tests)."""
         for hook in reversed(self._shutdown):
             try:
                 await hook()
             except Exception:
                 log.exception("shutdown step failed")
-        await self.services.db.dispose()
+        if dispose:
+            await self.services.db.dispose()
 
     def app(self) -> Starlette:
         @asynccontextmanager

@@ -1,7 +1,7 @@
-"""The Telegram channel (python-telegram-bot): the in-process Application (app.py), the
-inbox/outbox channel (inbound.py), the webhook (webhook.py) and long polling (polling.py)."""
+"""The Telegram channel (python-telegram-bot): the update ↔ dialog translation and the
+inbox/outbox channel (inbound.py, replies.py), the webhook of `lovebank serve` (webhook.py) and
+the long polling of `lovebank run` (polling.py)."""
 
-from handlers.telegram.app import build_application
 from handlers.telegram.polling import run
 
-__all__ = ["build_application", "run"]
+__all__ = ["run"]

@@ -1,5 +1,5 @@
-"""Telegram updates in, Bot API calls out: the translation both modes share, and the channel the
-inbox and outbox workers drive (`lovebank serve`, `lovebank run`).
+"""Telegram updates in, Bot API calls out: the channel the inbox and outbox workers drive
+(`lovebank serve`, `lovebank run`).
 
 `incoming(update, username, locale)` turns an update into who is talking and what they said
 (or a ready answer, or None when it is not for us); `answer_calls` turns the dialog engine's turn
@@ -39,8 +39,9 @@ from handlers.telegram.replies import CAPTION_LIMIT, REPLY_KEYBOARD, Call, reply
 log = logging.getLogger(__name__)
 
 GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
-# How python-telegram-bot words a request that got no answer (HTTPXRequest: no connection, TLS…).
-TRANSPORT_ERRORS = ("httpx.", "Unknown error in HTTP implementation")
+# How a request that got no answer is worded (no connection, TLS…): by python-telegram-bot's
+# HTTPXRequest, and by the workers' transport (handlers.telegram.transport.ERROR_PREFIX).
+TRANSPORT_ERRORS = ("httpx.", "Unknown error in HTTP implementation", "transport: ")
 
 
 class ServerError(NetworkError):
@@ -182,18 +183,6 @@ def answer_calls(found: Incoming, turn: Turn, chat_data: MutableMapping[Any, Any
     if found.pressed is not None and found.data is not None:
         calls.append(chosen_call(found.pressed, found.data, turn.locale))
     return calls + reply_calls(found.chat_id, turn.locale, turn.replies, chat_data)
-
-
-async def send_calls(bot: Any, calls: list[Call]) -> None:
-    """Send at once (the in-process Application): an optional call that fails (a double press
-    leaves "message is not modified") is logged and skipped."""
-    for call in calls:
-        try:
-            await send_call(bot, call)
-        except TelegramError as exc:
-            if not call.get("optional"):
-                raise
-            log.debug("%s not done: %s", call["method"], exc)
 
 
 def sender_of(payload: dict[str, Any]) -> str:

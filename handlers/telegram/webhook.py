@@ -26,7 +26,7 @@ from starlette.responses import Response
 from telegram import Update
 from telegram.error import EndPointNotFound, InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
-from telegram.request import HTTPXRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.dialogs import Dialogs
 from bot.pipeline import Pipeline
@@ -34,6 +34,7 @@ from bot.services import Services
 from bot.settings import Settings, SettingsError
 from handlers.telegram.inbound import StatusRequest, TelegramChannel, sender_of
 from handlers.telegram.menus import Menu, set_menus
+from handlers.telegram.transport import StreamRequest
 from handlers.web import Web, client_error, json_body, read_body, refused
 
 log = logging.getLogger(__name__)
@@ -43,15 +44,22 @@ ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 MENU_REFRESH = 3600.0  # seconds; newly appointed workers get their menu within the hour
 MAX_BODY = 1024 * 1024  # an update is a few kB; a message with a long quote and entities far less than this
 START_WAIT = 15.0  # seconds the first getMe may take before the other channels start without Telegram
+MISSING_TOKEN = "lovebank: LOVEBANK_TELEGRAM_TOKEN is not set (the bot token from @BotFather)"
 
 
-def make_bot(settings: Settings) -> ExtBot[Any]:
+def file_api_url(api_url: str) -> str:
+    """https://api.telegram.org/bot → https://api.telegram.org/file/bot (same for a local server)."""
+    base, sep, last = api_url.rstrip("/").rpartition("/")
+    return f"{base}/file/{last}" if sep else f"{api_url}/file"
+
+
+def make_bot(settings: Settings, transport: BaseRequest | None = None) -> ExtBot[Any]:
     """The Bot API client of a worker process: Telegram's flood limits held by PTB's
     AIORateLimiter (LOVEBANK_TELEGRAM_MAX_RATE messages a second, 20 a minute per group); a 429
     that still comes back is not retried here but handed to the inbox or outbox as
-    Retry(retry_after)."""
-    from handlers.telegram.app import MISSING_TOKEN, file_api_url
-
+    Retry(retry_after). `transport`: the HTTP requests underneath (tests and benchmarks give a
+    recording Bot API); by default the workers' sends go over `StreamRequest` (a fraction of
+    httpx's CPU a call) and long polling over python-telegram-bot's HTTPXRequest."""
     token = settings.telegram_token.get_secret_value().strip() if settings.telegram_token else ""
     if not token:
         raise SettingsError(MISSING_TOKEN)
@@ -60,8 +68,8 @@ def make_bot(settings: Settings) -> ExtBot[Any]:
     pool = max(8, 2 * settings.concurrency)
     limiter = AIORateLimiter(max_retries=0, overall_max_rate=settings.telegram_max_rate)
     return ExtBot(token, base_url=api, base_file_url=file_api_url(api), rate_limiter=limiter,
-                  request=StatusRequest(HTTPXRequest(connection_pool_size=pool, pool_timeout=30.0)),
-                  get_updates_request=HTTPXRequest(connection_pool_size=1))
+                  request=StatusRequest(transport or StreamRequest(pool, pool_timeout=30.0)),
+                  get_updates_request=transport or HTTPXRequest(connection_pool_size=1))
 
 
 async def start_bot(bot: ExtBot[Any], services: Services, menus: dict[str, Menu], dialogs: Dialogs) -> None:
@@ -90,12 +98,12 @@ async def keep_menus(bot: ExtBot[Any], services: Services, menus: dict[str, Menu
         await refresh_menus(bot, services, menus)
 
 
-def setup(web: Web, settings: Settings) -> TelegramChannel:
+def setup(web: Web, settings: Settings, transport: BaseRequest | None = None) -> TelegramChannel:
     services, pipeline = web.services, web.pipeline
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
     if not secret:
         raise SettingsError("lovebank: LOVEBANK_WEBHOOK_SECRET is not set (Telegram sends it with every update)")
-    bot = make_bot(settings)
+    bot = make_bot(settings, transport)
     channel = TelegramChannel(services, bot)
     menus: dict[str, Menu] = {}
     background: list[asyncio.Task[None]] = []

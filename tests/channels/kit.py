@@ -1,23 +1,35 @@
-"""Telegram people talking to a real Application over the recording Bot API."""
+"""Telegram people talking to the bot as `lovebank serve` runs it, over the recording Bot API:
+each update is POSTed to the webhook (secret checked, committed to the inbox, 200), the inbox
+worker runs its turn and sends the reply through the production Bot API client
+(`handlers.telegram.webhook.make_bot`) onto `bench.botapi.RecordingRequest`; `deliver()` is one
+round of the outbox worker. Only the HTTP transport under python-telegram-bot is a stand-in."""
 
 from __future__ import annotations
 
 import itertools
 import re
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+from pydantic import SecretStr
 from sqlalchemy import select
-from telegram import Update
-from telegram.ext import Application
 
 import models
+from bench.botapi import Call, RecordingRequest
+from bot.pipeline import Pipeline
 from bot.services import Services
-from handlers.telegram.offline import Call, RecordingRequest
+from bot.settings import Settings
+from handlers.telegram.inbound import TelegramChannel
+from handlers.telegram.webhook import SECRET_HEADER, setup
+from handlers.web import Web
 from models import DialogState, Identity, Person
 
 _ids = itertools.count(1)
+SECRET = "test-webhook-secret"
 
 
 def texts(calls: list[Call]) -> str:
@@ -26,21 +38,64 @@ def texts(calls: list[Call]) -> str:
 
 
 class Telegram:
-    """Feeds updates to the application and returns the Bot API calls each one caused."""
+    """Feeds updates through the webhook and the inbox worker and returns the Bot API calls
+    each one caused."""
 
-    def __init__(self, app: Application, api: RecordingRequest) -> None:
-        self.app, self.api = app, api
+    def __init__(self, web: Web, channel: TelegramChannel, api: RecordingRequest, client: httpx.AsyncClient) -> None:
+        self.web, self.channel, self.api, self.client = web, channel, api, client
+        self.services, self.pipeline = web.services, web.pipeline
 
     def next_id(self) -> int:
         return next(_ids)
 
+    async def post(self, payload: dict[str, Any]) -> None:
+        """Telegram POSTs the update to the webhook; it is in the inbox once this returns."""
+        response = await self.client.post("/telegram", json=payload, headers={SECRET_HEADER: SECRET})
+        assert response.status_code == 200, (response.status_code, response.text)
+
     async def feed(self, payload: dict[str, Any]) -> list[Call]:
         start = len(self.api.calls)
-        await self.app.process_update(Update.de_json(payload, self.app.bot))
+        await self.post(payload)
+        await self.pipeline.inbox.drain()
         return self.api.calls[start:]
 
-    def user(self, user_id: int, first_name: str, username: str | None = None) -> TgUser:
-        return TgUser(self, user_id, first_name, username)
+    async def drain(self) -> list[Call]:
+        """The inbox worker handles what is due now (a retry, a parked entry released)."""
+        start = len(self.api.calls)
+        await self.pipeline.inbox.drain()
+        return self.api.calls[start:]
+
+    async def deliver(self) -> int:
+        """One round of the outbox worker: what is due goes out. How many messages Telegram took."""
+        start = len(self.api.calls)
+        await self.pipeline.outbox.round()
+        return len([c for c in self.api.calls[start:] if c.method.startswith("send") and c.result is not None])
+
+    def user(self, user_id: int, first_name: str, username: str | None = None, language: str = "zh-hans") -> TgUser:
+        return TgUser(self, user_id, first_name, username, language)
+
+
+def served(settings: Settings) -> Settings:
+    """The settings the served bot runs with: the webhook's secret, and Telegram's flood limit
+    (LOVEBANK_TELEGRAM_MAX_RATE) off, which would only slow the tests down."""
+    return settings.model_copy(update={"webhook_secret": SecretStr(SECRET), "telegram_max_rate": 0})
+
+
+@asynccontextmanager
+async def running(services: Services, settings: Settings, api: RecordingRequest | None = None
+                  ) -> AsyncIterator[Telegram]:
+    """The web app and workers of `lovebank serve` with Telegram on `api`, started as the process
+    starts them (getMe, the menus, the channel joining the workers); the workers run when the
+    test drains them, so each update's effects are known when `feed` returns."""
+    api = api if api is not None else RecordingRequest()
+    web = Web(services, Pipeline(services, {}, concurrency=1, lease=30))
+    channel = setup(web, served(settings), api)
+    await web.startup()
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web.app()), base_url="http://bot") as client:
+            yield Telegram(web, channel, api, client)
+    finally:
+        await web.shutdown(dispose=False)  # the test's database fixture owns the database
 
 
 @dataclass
@@ -49,10 +104,11 @@ class TgUser:
     id: int
     first_name: str
     username: str | None = None
+    language: str = "zh-hans"  # what the Telegram client reports
 
     @property
     def json(self) -> dict[str, Any]:
-        user = {"id": self.id, "is_bot": False, "first_name": self.first_name, "language_code": "zh-hans"}
+        user = {"id": self.id, "is_bot": False, "first_name": self.first_name, "language_code": self.language}
         if self.username:
             user["username"] = self.username
         return user
@@ -153,11 +209,12 @@ def log_ids(calls: list[Call]) -> list[int]:
 # --- what the database holds ----------------------------------------------------------------
 
 async def snapshot(services: Services) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table but the dialog state: equal snapshots mean nothing changed."""
+    """Every row of every table but the dialog state and the inbox (every update is stored there,
+    whatever it asks): equal snapshots mean nothing changed."""
     out = {}
     with services.db.uow() as session:
         for table in models.Base.metadata.sorted_tables:
-            if table.name != "dialog_states":
+            if table.name not in ("dialog_states", models.InboxEntry.__tablename__):
                 rows = (session.execute(select(table))).all()
                 out[table.name] = sorted((tuple(r) for r in rows), key=repr)
     return out

@@ -6,10 +6,9 @@ from datetime import timedelta
 
 import pytest
 
+from bench.botapi import Call
 from bot.services import Services
 from handlers.telegram import inbound
-from handlers.telegram.notifications import deliver
-from handlers.telegram.offline import Call
 from tests.channels.conftest import ADMIN_ID
 from tests.channels.kit import Telegram, found_community, person_of, texts
 
@@ -32,7 +31,7 @@ async def post_star_list(tg: Telegram, tg_services: Services) -> list[Call]:
                                    service_date=last_week, minutes=90)
     await tg_services.stars.post(tg_services.clock.now(), "week")
     tg.api.clear()
-    await deliver(tg.app.bot, tg_services)
+    await tg.deliver()
     return [c for c in tg.api.calls if c.chat_id == str(GROUP["id"])]
 
 

@@ -10,7 +10,6 @@ import pytest
 
 from bot.clock import FixedClock
 from bot.services import Services
-from handlers.telegram.notifications import deliver
 from tests.channels.kit import Telegram, dialog_state, found_community, person_of, texts
 
 pytestmark = pytest.mark.db
@@ -66,20 +65,20 @@ async def test_the_first_new_log_notice_goes_at_once_later_ones_fold(
     tg: Telegram, tg_services: Services, clock: FixedClock,
 ) -> None:
     cast = await found_community(tg, 1001)
-    await deliver(tg.app.bot, tg_services)  # set-up chatter
+    await tg.deliver()  # set-up chatter
     tg.api.clear()
     await cast.volunteer.send("/log 1h 探访")
-    assert await deliver(tg.app.bot, tg_services) >= 1
+    assert await tg.deliver() >= 1
     [first] = tg.api.sent("sendMessage", chat_id=cast.worker.id)
     assert "有 1 条新的服务记录" in first.text
     tg.api.clear()
     clock.advance(seconds=10)
     await cast.volunteer.send("/log 1h 助餐")
     await cast.volunteer.send("/log 1h 助洁")
-    await deliver(tg.app.bot, tg_services)
+    await tg.deliver()
     assert tg.api.sent("sendMessage", chat_id=cast.worker.id) == []  # within the minute: held back
     clock.advance(seconds=51)
-    await deliver(tg.app.bot, tg_services)
+    await tg.deliver()
     [folded] = tg.api.sent("sendMessage", chat_id=cast.worker.id)
     assert "有 2 条新的服务记录" in folded.text
 
@@ -92,7 +91,7 @@ async def test_confirming_a_waiting_volunteer_by_button(tg: Telegram, tg_service
     await newcomer.send("钱阿姨")
     assert "确认后" in texts(await newcomer.share_contact("+8613800000002"))
     assert "等社区工作者确认" in texts(await newcomer.send("/log 1h 助餐 送饭"))
-    await deliver(tg.app.bot, tg_services)
+    await tg.deliver()
     assert any("钱阿姨" in c.text for c in tg.api.sent("sendMessage", chat_id=cast.worker.id))
     listing = texts(await cast.worker.send("/pending"))
     assert "钱阿姨" in listing

@@ -1,4 +1,4 @@
-"""A certificate on Telegram, through a real Application and the recording Bot API: the
+"""A certificate on Telegram, through the webhook and the inbox as `lovebank serve` runs it, on the recording Bot API: the
 volunteer picks the period by button, the worker issues it from /pending by button and gets
 the PDF as a document, the volunteer is told and has it as a document too."""
 
@@ -9,7 +9,6 @@ import re
 import pytest
 
 from bot.services import Services
-from handlers.telegram.notifications import deliver
 from tests.channels.conftest import ADMIN_ID
 from tests.channels.kit import Telegram, found_community, texts
 
@@ -22,7 +21,7 @@ async def test_asked_by_button_issued_from_pending_delivered_as_documents(tg: Te
     await volunteer.send("/certificate")
     out = texts(await volunteer.press("今年"))
     assert "C1" in out
-    await deliver(tg.app.bot, tg_services)
+    await tg.deliver()
     assert "C1" in texts(tg.api.sent("sendMessage", chat_id=worker.id)[-1:])
 
     await worker.send("/pending")
@@ -31,7 +30,7 @@ async def test_asked_by_button_issued_from_pending_delivered_as_documents(tg: Te
     number = re.search(r"LB\d{4}-\d{6}", issued[0].text)
     assert number is not None and "王芳" in issued[0].text
 
-    await deliver(tg.app.bot, tg_services)
+    await tg.deliver()
     told = tg.api.sent("sendMessage", chat_id=volunteer.id)[-1].text
     assert number[0] in told
     again = [c for c in await volunteer.send(f"/certificate get {number[0]}") if c.method == "sendDocument"]

@@ -12,7 +12,6 @@ import pytest
 from bot import jobs
 from bot.clock import FixedClock
 from bot.services import Services
-from handlers.telegram.notifications import deliver
 from tests.channels.conftest import ADMIN_ID
 from tests.channels.kit import Telegram, found_community, log_ids, texts
 
@@ -36,7 +35,7 @@ async def test_deadlines_nudge_and_digest(tg: Telegram, tg_services: Services, c
     clock.at = local(20, 20, 0)
     await run(tg_services, clock.now(), {})
     tg.api.clear()
-    await deliver(tg.app.bot, tg_services)
+    await tg.deliver()
     [nudge] = [c for c in tg.api.sent("sendMessage", chat_id=cast.worker.id) if "⏰" in c.text]
     assert "1 件事项等待您审核" in nudge.text and f"H{log_id}（王芳）" in nudge.text and "/pending" in nudge.text
 
@@ -44,7 +43,7 @@ async def test_deadlines_nudge_and_digest(tg: Telegram, tg_services: Services, c
     await run(tg_services, clock.now(), {})
     await run(tg_services, local(20, 21, 5), {})  # the next run sends nothing again
     tg.api.clear()
-    await deliver(tg.app.bot, tg_services)
+    await tg.deliver()
     digests = [c for c in tg.api.sent("sendMessage", chat_id=cast.admin.id) if "📋" in c.text]
     assert len(digests) == 1 and "截止 11-20 21:00 仍有 1 件事项未处理" in digests[0].text
 
@@ -67,7 +66,7 @@ async def test_tag_consent_team_leader_and_lists(tg: Telegram, tg_services: Serv
     out = texts(await worker.press("党员"))
     assert "已给 王芳 加上“党员”标签" in out
     tg.api.clear()
-    await deliver(tg.app.bot, tg_services)
+    await tg.deliver()
     [told] = tg.api.sent("sendMessage", chat_id=volunteer.id)
     assert "/privacy 党员 显示" in told.text
 

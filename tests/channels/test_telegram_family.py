@@ -1,4 +1,4 @@
-"""Family accounts, expiry and a move on Telegram, through a real Application and the recording
+"""Family accounts, expiry and a move on Telegram, through the webhook and the inbox on the recording
 Bot API: a grandmother accepts her grandson's code in her own chat, he acts for her by a button,
 redeems for her and gets the pickup code in his chat; the community sets expiry and his balance
 says when points expire; he moves to another community by buttons on both workers' /pending."""
@@ -8,7 +8,6 @@ from __future__ import annotations
 import pytest
 
 from bot.services import Services
-from handlers.telegram.notifications import deliver
 from tests.channels.conftest import ADMIN_ID
 from tests.channels.kit import Telegram, available, found_community, person_of, texts
 
@@ -45,7 +44,7 @@ async def test_family_expiry_and_move_on_telegram(tg: Telegram, tg_services: Ser
     await worker.send("/pending")
     await worker.press("/approve_order R1")
     tg.api.clear()
-    await deliver(tg.app.bot, tg_services)
+    await tg.deliver()
     assert any("取货码" in c.text for c in tg.api.sent("sendMessage", chat_id=grandson.id))
     # The code goes to the one who redeemed; she is told what was done for her, and by whom.
     told = [c.text for c in tg.api.sent("sendMessage", chat_id=grandma.id)]
@@ -72,6 +71,6 @@ async def test_family_expiry_and_move_on_telegram(tg: Telegram, tg_services: Ser
     assert "王芳" in out and "M1" in out
     assert "40 积分已迁入 青山社区" in texts(await other_worker.press("/approve_move M1"))
     tg.api.clear()
-    await deliver(tg.app.bot, tg_services)
+    await tg.deliver()
     assert any("迁移 M1 完成" in c.text for c in tg.api.sent("sendMessage", chat_id=grandson.id))
     assert await available(tg_services, grandson) == 40

@@ -1,53 +1,31 @@
 """Telegram updates through the inbox, as `lovebank serve` and `lovebank run` handle them: the
-same answers as the in-process Application, stored with the entry and sent after it committed;
-presses, forged buttons, group chatter, and failures backed off and parked."""
+reply stored with the entry and sent after it committed; presses, forged buttons, group chatter,
+an optional edit Telegram refuses, and failures backed off and parked."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from telegram.ext import AIORateLimiter, ExtBot
 
+from bench.botapi import NOT_MODIFIED
 from bot.clock import FixedClock
-from bot.pipeline import InboxWorker
 from bot.services import Services
 from bot.services.delivery import MAX_TRIES
-from handlers.telegram.inbound import TelegramChannel, sender_of
-from handlers.telegram.offline import RecordingRequest
+from handlers.telegram.inbound import sender_of
 from tests.channels.conftest import ADMIN_ID
-from tests.channels.kit import Telegram, found_community
+from tests.channels.kit import Telegram, found_community, texts
 
 pytestmark = pytest.mark.db
 
 
-@pytest.fixture
-async def inbox_bot(tg_services: Services) -> Any:
-    api = RecordingRequest()
-    bot = ExtBot("123:abc", request=api, get_updates_request=RecordingRequest(),
-                 rate_limiter=AIORateLimiter(overall_max_rate=0, group_max_rate=0))
-    await bot.initialize()
-    worker = InboxWorker(tg_services, {"telegram": TelegramChannel(tg_services, bot)}, worker="test")
-    yield api, worker
-    await bot.shutdown()
-
-
-async def feed(services: Services, worker: InboxWorker, api: RecordingRequest, payload: dict[str, Any]) -> list[Any]:
-    start = len(api.calls)
-    await services.inbox.store("telegram", str(payload["update_id"]), sender_of(payload), payload)
-    await worker.drain()
-    return api.calls[start:]
-
-
-async def test_messages_and_presses_are_answered_from_the_inbox(tg: Telegram, tg_services: Services,
-                                                                 inbox_bot: Any) -> None:
-    api, worker = inbox_bot
+async def test_messages_and_presses_are_answered_from_the_inbox(tg: Telegram, tg_services: Services) -> None:
     cast = await found_community(tg, ADMIN_ID)
-    out = await feed(tg_services, worker, api, cast.volunteer.message_update(text="/log"))
+    out = await tg.feed(cast.volunteer.message_update(text="/log"))
     [ask] = [c for c in out if c.method == "sendMessage"]
     assert "服务类别" in ask.text and ask.buttons
     data = ask.buttons[0]["callback_data"]
-    out = await feed(tg_services, worker, api, cast.volunteer.press_update(data, ask.result))
+    out = await tg.feed(cast.volunteer.press_update(data, ask.result))
     assert [c.method for c in out] == ["answerCallbackQuery", "editMessageText", "sendMessage"]
     assert "哪天" in out[-1].text
     result = await tg_services.inbox.result("telegram", str(cast.volunteer.tg.next_id() - 1))
@@ -55,29 +33,39 @@ async def test_messages_and_presses_are_answered_from_the_inbox(tg: Telegram, tg
     assert [c["method"] for c in result.reply["calls"]] == ["answerCallbackQuery", "editMessageText", "sendMessage"]
 
     # A button that was never on the message: a toast, nothing handled.
-    out = await feed(tg_services, worker, api, cast.volunteer.press_update("/approve H1", ask.result))
+    out = await tg.feed(cast.volunteer.press_update("/approve H1", ask.result))
     assert [c.method for c in out] == ["answerCallbackQuery"] and out[0].params["text"]
     # Chatter in a group is not for us: done, nothing sent.
     group = {"id": -100123, "type": "supergroup", "title": "群"}
-    assert await feed(tg_services, worker, api, cast.volunteer.message_update(group, text="大家好")) == []
+    assert await tg.feed(cast.volunteer.message_update(group, text="大家好")) == []
+
+
+async def test_an_edit_telegram_finds_unchanged_is_skipped_and_the_reply_still_sent(
+        tg: Telegram, tg_services: Services) -> None:
+    cast = await found_community(tg, ADMIN_ID)
+    assert "服务类别" in texts(await cast.volunteer.send("/log"))
+    tg.api.refuse("editMessageText", NOT_MODIFIED)  # the client showed the choice already
+    out = await cast.volunteer.press("探访")
+    assert [(c.method, c.result is not None) for c in out] == [
+        ("answerCallbackQuery", True), ("editMessageText", False), ("sendMessage", True)]
+    assert "哪天" in out[-1].text
 
 
 async def test_a_failing_update_backs_off_then_is_parked_and_the_admins_told(
-        tg: Telegram, tg_services: Services, inbox_bot: Any, clock: FixedClock, monkeypatch: pytest.MonkeyPatch,
+        tg: Telegram, tg_services: Services, clock: FixedClock, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
-    api, worker = inbox_bot
+    api = tg.api
     cast = await found_community(tg, ADMIN_ID)
-    channel = worker.channels["telegram"]
 
     async def broken(*_: Any, **__: Any) -> Any:
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(channel.dialogs, "handle", broken)
+    monkeypatch.setattr(tg.channel.dialogs, "handle", broken)
     payload = cast.volunteer.message_update(text="/balance")
-    assert await feed(tg_services, worker, api, payload) == []
+    assert await tg.feed(payload) == []
     for _ in range(MAX_TRIES - 1):
         clock.advance(seconds=700)
-        await worker.drain()
+        await tg.drain()
     result = await tg_services.inbox.result("telegram", str(payload["update_id"]))
     assert result is not None and result.status == "parked"
     # The person hears once, when it is set aside, that something went wrong on our side.
@@ -89,30 +77,21 @@ async def test_a_failing_update_backs_off_then_is_parked_and_the_admins_told(
     assert {d.address for d in notes} == {str(ADMIN_ID)}
     monkeypatch.undo()
     assert await tg_services.inbox.retry_parked(parked.id)
-    out = [c for c in await _drained(tg_services, worker, api) if c.method == "sendMessage"]
+    out = [c for c in await tg.drain() if c.method == "sendMessage"]
     assert "可用积分" in out[0].text  # handled once the cause is gone
 
 
-async def _drained(services: Services, worker: InboxWorker, api: RecordingRequest) -> list[Any]:
-    start = len(api.calls)
-    await worker.drain()
-    return api.calls[start:]
-
-
-async def test_a_reply_telegram_refuses_is_parked_not_retried_forever(tg: Telegram, tg_services: Services,
-                                                                       inbox_bot: Any) -> None:
-    api, worker = inbox_bot
+async def test_a_reply_telegram_refuses_is_parked_not_retried_forever(tg: Telegram, tg_services: Services) -> None:
     cast = await found_community(tg, ADMIN_ID)
-    api.fail = {"sendMessage"}
+    tg.api.fail = {"sendMessage"}
     payload = cast.volunteer.message_update(text="/balance")
-    out = await feed(tg_services, worker, api, payload)
+    out = await tg.feed(payload)
     assert [c.method for c in out] == ["sendMessage"]  # tried once: a 400 will not mend itself
     result = await tg_services.inbox.result("telegram", str(payload["update_id"]))
     assert result is not None and result.status == "parked"
 
 
-async def test_a_flood_from_one_person_never_slows_anyone_else(tg: Telegram, tg_services: Services,
-                                                              inbox_bot: Any) -> None:
+async def test_a_flood_from_one_person_never_slows_anyone_else(tg: Telegram, tg_services: Services) -> None:
     """3,000 updates queued from one member: another person's /balance is answered within 0.2 s
     by the running worker; the flooder is asked once to slow down and the rest wait their pace."""
     import asyncio
@@ -122,7 +101,7 @@ async def test_a_flood_from_one_person_never_slows_anyone_else(tg: Telegram, tg_
 
     from models import InboxEntry, Notification
 
-    api, worker = inbox_bot
+    api, worker = tg.api, tg.pipeline.inbox
     cast = await found_community(tg, ADMIN_ID)
     flood = [cast.volunteer.message_update(text=f"第{n}条") for n in range(3000)]
 
@@ -137,8 +116,7 @@ async def test_a_flood_from_one_person_never_slows_anyone_else(tg: Telegram, tg_
         ask = cast.worker.message_update(text="/balance")
         answered = len([c for c in api.calls if c.method == "sendMessage" and c.chat_id == str(cast.worker.id)])
         started = time.monotonic()
-        await tg_services.inbox.store("telegram", str(ask["update_id"]), sender_of(ask), ask)
-        worker.wake()
+        await tg.post(ask)  # the webhook wakes the worker
         while len([c for c in api.calls if c.method == "sendMessage" and c.chat_id == str(cast.worker.id)]) <= answered:
             assert time.monotonic() - started < 5, "the worker's /balance was never answered"
             await asyncio.sleep(0.002)

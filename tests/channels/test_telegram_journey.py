@@ -1,4 +1,4 @@
-"""The whole journey on Telegram, through a real Application and the recording Bot API:
+"""The whole journey on Telegram, through the webhook and the inbox as `lovebank serve` runs it, on the recording Bot API:
 invite → deep link → registration with the contact button → logging by buttons and by one-liner
 → the worker's coalesced notification → approval by button → the volunteer's balance."""
 
@@ -7,9 +7,15 @@ from __future__ import annotations
 import pytest
 
 from bot.services import Services
-from handlers.telegram.notifications import deliver
 from tests.channels.conftest import ADMIN_ID
-from tests.channels.kit import Telegram, available, found_community, log_ids, person_of, texts
+from tests.channels.kit import (
+    Telegram,
+    available,
+    found_community,
+    log_ids,
+    person_of,
+    texts,
+)
 
 pytestmark = pytest.mark.db
 
@@ -38,7 +44,7 @@ async def test_whole_journey(tg: Telegram, tg_services: Services) -> None:
     assert done.params["reply_markup"] == {"remove_keyboard": True}  # the contact button goes away
 
     # The appointed worker was told where they are now a worker.
-    assert await deliver(tg.app.bot, tg_services) == 1
+    assert await tg.deliver() == 1
     assert "阳光社区" in tg.api.sent("sendMessage", chat_id=worker.id)[-1].text
 
     # Logging by buttons: category → today → duration → skip the note → submit.
@@ -62,10 +68,10 @@ async def test_whole_journey(tg: Telegram, tg_services: Services) -> None:
 
     # Workers hear once, not once per log.
     tg.api.clear()
-    assert await deliver(tg.app.bot, tg_services) == 2  # the worker and the admin (also a worker here)
+    assert await tg.deliver() == 2  # the worker and the admin (also a worker here)
     to_worker = tg.api.sent("sendMessage", chat_id=worker.id)
     assert len(to_worker) == 1 and "/pending" in to_worker[0].text
-    assert await deliver(tg.app.bot, tg_services) == 0
+    assert await tg.deliver() == 0
 
     # The worker approves the first by its button.
     out = await worker.send("/pending")
@@ -75,7 +81,7 @@ async def test_whole_journey(tg: Telegram, tg_services: Services) -> None:
 
     # The volunteer hears of it and sees the balance.
     tg.api.clear()
-    await deliver(tg.app.bot, tg_services)
+    await tg.deliver()
     [note] = tg.api.sent("sendMessage", chat_id=volunteer.id)
     assert f"H{first}（探访，2 小时）已通过" in note.text and "当前可用 20 分" in note.text
     out = texts(await volunteer.send("/balance"))
@@ -123,7 +129,7 @@ async def test_rejection_with_a_typed_reason(tg: Telegram, tg_services: Services
     assert f"已驳回 H{log_id}" in out
     assert (await tg_services.hours.get(await person_of(tg_services, cast.worker), log_id)).status == "rejected"
     tg.api.clear()
-    await deliver(tg.app.bot, tg_services)
+    await tg.deliver()
     [note] = tg.api.sent("sendMessage", chat_id=cast.volunteer.id)
     assert "未通过" in note.text and "日期写错了，请重新提交" in note.text
     assert await available(tg_services, cast.volunteer) == 0
@@ -156,6 +162,6 @@ async def test_english_speaker_gets_english_buttons_and_notifications(tg: Telegr
     [log_id] = log_ids(await cast.volunteer.send("/log 1h Visit"))
     await cast.worker.send(f"/approve H{log_id}")
     tg.api.clear()
-    await deliver(tg.app.bot, tg_services)
+    await tg.deliver()
     [note] = tg.api.sent("sendMessage", chat_id=cast.volunteer.id)
     assert "approved" in note.text

@@ -7,59 +7,34 @@ parked reply is logged with its reason."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from typing import Any
 
 import pytest
 from sqlalchemy import select
-from telegram.error import NetworkError, TimedOut
-from telegram.ext import AIORateLimiter, ExtBot
 
+from bench.botapi import BLOCKED, FLOOD, NO_CONNECTION, TIMEOUT, RecordingRequest
 from bot.breaker import Breakers
+from bot.i18n import Text
 from bot.pipeline import InboxWorker, OutboxWorker
 from bot.services import Services
-from bot.services.delivery import Down, Failed, Unreachable
+from bot.services.delivery import Down, Failed, Retry, Unreachable
 from bot.services.notify import notify
 from bot.services.outbox import Delivery
-from bot.i18n import Text
-from handlers.telegram.inbound import StatusRequest, TelegramChannel
-from handlers.telegram.offline import RecordingRequest
+from bot.settings import Settings
+from handlers.telegram.inbound import TelegramChannel
+from handlers.telegram.webhook import make_bot
 from models import Identity, InboxEntry, Notification
+from tests.channels.kit import served
 
 pytestmark = pytest.mark.db
 
 
-class FlakyBotAPI(RecordingRequest):
-    """The recording Bot API, down on request: `down` is a status (500, 502) answered with
-    Telegram's JSON, or "timeout" (python-telegram-bot's TimedOut, as for no connection)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.down: int | str | None = None
-        self.refused = 0
-        self.answer_next: list[tuple[int, str]] = []  # (status, description) for the next sends
-
-    async def do_request(self, url: str, method: str, request_data: Any = None, *args: Any,
-                         **kwargs: Any) -> tuple[int, bytes]:
-        name = url.rsplit("/", 1)[-1]
-        if name.startswith("send") and (self.down is not None or self.answer_next):
-            self.refused += 1
-            if self.down == "timeout":
-                raise TimedOut("Timed out")
-            if self.down == "refused":  # what HTTPXRequest raises when nothing listens
-                raise NetworkError("httpx.ConnectError: All connection attempts failed")
-            status, description = (int(self.down), "Internal Server Error") if self.down else self.answer_next.pop(0)
-            return status, json.dumps({"ok": False, "error_code": status, "description": description}).encode()
-        return await super().do_request(url, method, request_data, *args, **kwargs)
-
-
 @pytest.fixture
-async def bot_api(tg_services: Services) -> Any:
-    api = FlakyBotAPI()
-    bot = ExtBot("123:abc", request=StatusRequest(api), get_updates_request=RecordingRequest(),
-                 rate_limiter=AIORateLimiter(overall_max_rate=0, group_max_rate=0))
+async def bot_api(tg_services: Services, tg_settings: Settings) -> Any:
+    api = RecordingRequest()
+    bot = make_bot(served(tg_settings), api)  # the production client, on the recording Bot API
     await bot.initialize()
     yield api, TelegramChannel(tg_services, bot)
     await bot.shutdown()
@@ -98,13 +73,13 @@ async def test_telegram_down_then_back_delivers_everything_once(tg_services: Ser
     assert breaker.paused() and "(502)" in breaker.reason  # the last outage's
     api.down = None
     deadline = time.monotonic() + 10
-    while len(api.sent("sendMessage")) < 9:
+    while len(api.taken("sendMessage")) < 9:
         assert time.monotonic() < deadline, "not delivered after Telegram came back"
         await worker.round()
         await asyncio.sleep(0.01)
     assert not breaker.paused()
     for person_id, chat in people:
-        texts = [c.text for c in api.sent("sendMessage", chat)]
+        texts = [c.text for c in api.taken("sendMessage", chat)]
         assert sorted(texts) == sorted(set(texts)) and len(texts) == 3
     with tg_services.db.read() as session:
         rows = session.execute(select(Notification.attempts, Notification.parked_at, Notification.delivered_at)).all()
@@ -116,11 +91,11 @@ async def test_only_platform_failures_are_down(tg_services: Services, bot_api: A
     [(person_id, chat)] = await _people(tg_services, 1)
     delivery = Delivery(person_id, chat, "zh-CN", Text("notify.log_approved", {
         "log": 1, "points": 10, "available": 10, "date": "2026-11-20", "category": "探访", "hours": "1"}))
-    api.answer_next = [(500, "Internal Server Error"), (502, "Bad Gateway"), (401, "Unauthorized"),
-                       (413, "Request Entity Too Large"), (400, "Bad Request: message is too long"),
-                       (403, "Forbidden: bot was blocked by the user")]
-    outcomes = [await channel.deliver(delivery) for _ in range(6)]
-    assert [type(o) for o in outcomes] == [Down, Down, Down, Failed, Failed, Unreachable]
+    api.refuse("send", (500, "Internal Server Error"), (502, "Bad Gateway"), (401, "Unauthorized"),
+               (413, "Request Entity Too Large"), (400, "Bad Request: message is too long"), BLOCKED, FLOOD, TIMEOUT, NO_CONNECTION)
+    outcomes = [await channel.deliver(delivery) for _ in range(9)]
+    assert [type(o) for o in outcomes] == [Down, Down, Down, Failed, Failed, Unreachable, Retry, Down, Down]
+    assert outcomes[6] == Retry(3.0)  # Telegram's retry_after, as given
     with tg_services.db.read() as session:
         assert session.scalar(select(Identity.unreachable_at).where(Identity.external_id == chat)) is None
 
@@ -149,7 +124,7 @@ async def test_a_reply_waits_out_an_outage_and_a_refused_reply_is_parked_with_a_
 
     api.down = None
     worker.breakers["telegram"].up()
-    api.answer_next = [(400, "Bad Request: message is too long")]
+    api.refuse("send", (400, "Bad Request: message is too long"))
     parked = await update(2, 6002)  # another person (one person's updates go in order)
     assert parked is not None and parked.status == "parked"
     [line] = [r for r in caplog.records if "parked" in r.getMessage()]

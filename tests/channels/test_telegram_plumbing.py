@@ -1,28 +1,27 @@
-"""The Telegram channel's machinery: command menus, the error handler, the notifications pump,
-scheduled jobs, media replies and long texts, and `lovebank run` without a token."""
+"""The Telegram channel's machinery: command menus, a turn that fails, the outbox's sending,
+media replies and long texts, and `lovebank run` without a token. (Scheduled jobs run on
+`bot.scheduler`, tested in tests/unit/test_scheduler.py.)"""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time, timedelta
 from typing import Any
 
 import pytest
 
-from bot import jobs
+from bench.botapi import RecordingRequest
+from bot.clock import FixedClock
 from bot.dialogs import Document, Reply
 from bot.dialogs.core import option
 from bot.i18n import T
 from bot.services import Services
+from bot.services.delivery import MAX_TRIES
 from bot.settings import Settings
-from handlers.telegram.app import file_api_url
-from handlers.telegram.menus import description
-from handlers.telegram.notifications import deliver
-from handlers.telegram.offline import RecordingRequest
+from handlers.telegram.menus import Menu, description
 from handlers.telegram.replies import reply_calls, send_call, split_text
-from handlers.telegram.schedule import ptb_days
-from tests.channels.conftest import ADMIN_ID, offline_application
-from tests.channels.kit import Telegram, found_community, texts
+from handlers.telegram.webhook import file_api_url, refresh_menus
+from tests.channels.conftest import ADMIN_ID
+from tests.channels.kit import Telegram, found_community, running, texts
 
 
 @pytest.mark.db
@@ -36,18 +35,18 @@ async def test_menus_per_role_and_language(tg: Telegram, tg_services: Services) 
     assert en["balance"] == "your points"
     assert "pending" not in zh and "newcommunity" not in zh  # workers' and admins' commands are theirs
 
+    menus: dict[str, Menu] = {}  # as the running process keeps them (handlers.telegram.webhook.keep_menus)
+    await refresh_menus(tg.channel.bot, tg_services, menus)
     await found_community(tg, ADMIN_ID)
     tg.api.clear()
-    from handlers.telegram.app import _set_menus
-
-    await _set_menus(tg.app)
+    await refresh_menus(tg.channel.bot, tg_services, menus)
     chats = {c.params["scope"]["chat_id"]: {x["command"] for x in c.params["commands"]}
              for c in tg.api.sent("setMyCommands")}
     assert set(chats) == {ADMIN_ID, 2002}  # only the staff get their own menu; defaults unchanged
     assert {"pending", "approve", "invite"} <= chats[2002] and "newcommunity" not in chats[2002]
     assert {"pending", "newcommunity", "appoint"} <= chats[ADMIN_ID]
     tg.api.clear()
-    await _set_menus(tg.app)
+    await refresh_menus(tg.channel.bot, tg_services, menus)
     assert tg.api.sent("setMyCommands") == []  # nothing changed, nothing sent
 
 
@@ -61,104 +60,57 @@ async def test_a_menu_failure_is_logged_not_fatal(tg_services: Services, tg_sett
                                                  caplog: pytest.LogCaptureFixture) -> None:
     api = RecordingRequest()
     api.fail = {"setMyCommands"}
-    app = offline_application(tg_services, tg_settings, api)
-    async with app:
-        await app.post_init(app)
+    async with running(tg_services, tg_settings, api) as tg:
         assert "setMyCommands for default failed" in caplog.text
-        user = Telegram(app, api).user(7007, "孙大爷")
+        user = tg.user(7007, "孙大爷")
         assert "爱心银行" in texts(await user.send("/start"))  # the bot works without its menu
 
 
 @pytest.mark.db
-async def test_the_error_handler_apologises_in_the_persons_language(
-    tg: Telegram, tg_services: Services, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+async def test_a_failing_turn_apologises_in_the_persons_language(
+    tg: Telegram, tg_services: Services, clock: FixedClock, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """Tried again with a growing pause, then set aside with one apology, in the language the
+    person's Telegram client speaks (the turn that would have known more is what failed)."""
     cast = await found_community(tg, ADMIN_ID)
-    await cast.volunteer.send("/lang en")
+    english = tg.user(cast.volunteer.id, cast.volunteer.first_name, cast.volunteer.username, language="en")
 
-    async def broken(*args: Any) -> None:
+    async def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("the database caught fire")
 
-    monkeypatch.setattr(tg.app.bot_data.dialogs, "handle", broken)
+    monkeypatch.setattr(tg.channel.dialogs, "handle", broken)
     with caplog.at_level(logging.ERROR):
-        [apology] = await cast.volunteer.send("/balance")
-    assert apology.text.startswith("Sorry, something went wrong")
+        assert await english.send("/balance") == []  # not answered yet: tried again later
+        assert await cast.worker.send("/pending") == []
+        out = []
+        for _ in range(MAX_TRIES - 1):
+            clock.advance(seconds=700)
+            out += await tg.drain()
+    apologies = {c.chat_id: c.text for c in out if c.method == "sendMessage"}
+    assert apologies[str(english.id)].startswith("Sorry, something went wrong")
     assert "the database caught fire" in caplog.text
-    out = await cast.worker.send("/pending")
-    assert "系统出了点问题" in texts(out)  # the worker reads Chinese
-
-    # A button press is answered even when handling it fails.
-    monkeypatch.undo()
-    await cast.volunteer.send("/log")
-    monkeypatch.setattr(tg.app.bot_data.dialogs, "handle", broken)
-    out = await cast.volunteer.press("Visit")
-    assert [c.method for c in out] == ["answerCallbackQuery", "sendMessage"]
+    assert "系统出了点问题" in apologies[str(cast.worker.id)]  # the worker reads Chinese
+    assert len([c for c in out if c.chat_id == str(english.id)]) == 1  # once, not once per try
 
 
 @pytest.mark.db
 async def test_the_pump_coalesces_and_survives_a_failed_send(tg: Telegram, tg_services: Services,
                                                             caplog: pytest.LogCaptureFixture) -> None:
     cast = await found_community(tg, ADMIN_ID)
-    assert await deliver(tg.app.bot, tg_services) == 1  # the new worker is told of the appointment
+    assert await tg.deliver() == 1  # the new worker is told of the appointment
     for line in ("/log 1h 探访", "/log 2h 助餐", "/log 1h 咨询"):
         await cast.volunteer.send(line)
     tg.api.clear()
     tg.api.fail = {"sendMessage"}  # e.g. the admin blocked the bot
-    assert await deliver(tg.app.bot, tg_services) == 0
+    assert await tg.deliver() == 0
     assert "not sent" in caplog.text
     assert len(tg.api.sent("sendMessage")) == 2  # one try per worker, not one per log
     tg.api.fail = set()
     await cast.worker.send("/approve all")
     tg.api.clear()
-    assert await deliver(tg.app.bot, tg_services) == 3  # the volunteer hears of each approval
+    assert await tg.deliver() == 3  # the volunteer hears of each approval
     assert {c.chat_id for c in tg.api.sent("sendMessage")} == {str(cast.volunteer.id)}
-
-
-@pytest.mark.db
-async def test_registered_jobs_are_scheduled_in_the_time_zone(
-    tg_services: Services, tg_settings: Settings, monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    ran: list[tuple[str, datetime]] = []
-
-    def fake(name: str) -> jobs.JobFn:
-        async def run(services: Services, now: datetime, options: dict[str, Any]) -> str:
-            ran.append((name, now))
-            return f"{name} done"
-        return run
-
-    for name, schedule in {
-        "t-every": {"every": timedelta(minutes=5)},
-        "t-daily": {"at": time(8, 30)},
-        "t-weekly": {"at": time(9, 0), "weekday": 0},
-        "t-monthly-today": {"at": time(9, 0), "monthday": 20},  # the test clock is the 20th
-        "t-monthly-other": {"at": time(9, 0), "monthday": 1},
-    }.items():
-        monkeypatch.setitem(jobs.JOBS, name, jobs.Job(name, fake(name), **schedule))
-    app = offline_application(tg_services, tg_settings, RecordingRequest())
-    async with app:
-        queue = app.job_queue
-        await queue.start()
-        try:
-            scheduled = {job.name: job for job in queue.jobs()}
-            assert {"notifications", "menus", "t-every", "t-daily", "t-weekly", "t-monthly-today"} <= set(scheduled)
-            tz = tg_settings.tz
-            daily = scheduled["t-daily"].next_t.astimezone(tz)
-            assert daily.time() == time(8, 30)
-            weekly = scheduled["t-weekly"].next_t.astimezone(tz)
-            assert (weekly.weekday(), weekly.time()) == (0, time(9, 0))
-            every = scheduled["t-every"].next_t - datetime.now(tz)
-            assert timedelta(minutes=4) < every <= timedelta(minutes=5)
-            for name in ("t-every", "t-monthly-today", "t-monthly-other"):
-                await scheduled[name].run(app)
-        finally:
-            await queue.stop()
-    assert [name for name, _ in ran] == ["t-every", "t-monthly-today"]  # the 1st is not today
-    assert ran[0][1] == tg_services.clock.now()
-
-
-def test_weekdays_translate_to_ptb_days() -> None:
-    assert [ptb_days(d) for d in range(7)] == [(1,), (2,), (3,), (4,), (5,), (6,), (0,)]
-    assert ptb_days(None) == tuple(range(7))
 
 
 async def test_documents_photos_and_long_texts() -> None:

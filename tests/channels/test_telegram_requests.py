@@ -1,4 +1,4 @@
-"""Service requests on Telegram, through a real Application and the recording Bot API: a request
+"""Service requests on Telegram, through the webhook and the inbox as `lovebank serve` runs it, on the recording Bot API: a request
 asked for by buttons and paid from one's own points, one paid by the pool, one by the community,
 a withdrawal, an expiry and a dispute; notifications delivered; forged buttons refused."""
 
@@ -10,10 +10,18 @@ from sqlalchemy import select
 from bot import jobs
 from bot.clock import FixedClock
 from bot.services import Services
-from handlers.telegram.notifications import deliver
 from models import Person
 from tests.channels.conftest import ADMIN_ID
-from tests.channels.kit import Cast, Telegram, TgUser, available, found_community, person_of, snapshot, texts
+from tests.channels.kit import (
+    Cast,
+    Telegram,
+    TgUser,
+    available,
+    found_community,
+    person_of,
+    snapshot,
+    texts,
+)
 
 pytestmark = pytest.mark.db
 
@@ -68,7 +76,7 @@ async def test_own_points_by_buttons_taken_done_and_accepted(tg: Telegram, tg_se
     assert await snapshot(tg_services) == before
 
     tg.api.clear()
-    await deliver(tg.app.bot, tg_services)
+    await tg.deliver()
     [note] = tg.api.sent("sendMessage", chat_id=elder.id)
     assert "王芳 接了您的求助 Q1" in note.text
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from handlers.telegram.offline import RecordingRequest
+from bench.botapi import RecordingRequest
 
 TOKEN = "123:abc"
 ROOT = Path(__file__).resolve().parents[2]
