@@ -20,6 +20,8 @@ A4_WIDTH = 210  # mm
 MARGIN = 22
 FONT = "noto"
 NONE = "—"  # a fact not on record (an ID number, a person in charge not yet named)
+CONTENT_ROWS = 7  # categories listed on the page; more are summed in the last row
+QR_SIZE = 32  # mm: large enough to scan from print
 INK, GREY, RED = (33, 33, 33), (110, 110, 110), (192, 57, 43)
 
 
@@ -81,44 +83,46 @@ def _draw(facts: Facts, *, full: bool) -> Any:
     label_width = 32
     for label, value in rows:
         pdf.set_fill_color(246, 240, 240)
-        pdf.cell(label_width, 9, label, border=1, fill=True)
-        pdf.cell(width - label_width, 9, f" {value}", border=1, new_x="LMARGIN", new_y="NEXT")
-    # 服务内容: hours per category (at most 8 rows, the rest together, so it stays one page).
-    content = facts.content[:8]
-    if len(facts.content) > 8:
-        content = [*content[:7], ("其他类别合计", sum(m for _, m in facts.content[7:]))]
+        pdf.cell(label_width, 8, label, border=1, fill=True)
+        pdf.cell(width - label_width, 8, f" {value}", border=1, new_x="LMARGIN", new_y="NEXT")
+    # 服务内容: hours per category (at most 7 rows, the rest together, so it stays one page).
+    content = facts.content[:CONTENT_ROWS]
+    if len(facts.content) > CONTENT_ROWS:
+        content = [*content[:CONTENT_ROWS - 1], ("其他类别合计", sum(m for _, m in facts.content[CONTENT_ROWS - 1:]))]
     lines = [f"{name}　{hours_text(minutes)} 小时" for name, minutes in content] or ["（本期间无已审核的服务记录）"]
-    pdf.cell(label_width, 8 * len(lines), "服务内容", border=1, fill=True)
+    pdf.cell(label_width, 7 * len(lines), "服务内容", border=1, fill=True)
     x = pdf.get_x()
     for i, line in enumerate(lines):
         pdf.set_x(x)
-        pdf.cell(width - label_width, 8, f" {line}", border="LR" + ("T" if i == 0 else "") + ("B" if i == len(lines) - 1 else ""),
+        pdf.cell(width - label_width, 7, f" {line}", border="LR" + ("T" if i == 0 else "") + ("B" if i == len(lines) - 1 else ""),
                  new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(10)
+    pdf.ln(6)
 
+    # The signatures at the left, the seal's empty circle over their right end (where a seal is
+    # pressed), then the QR code that verifies it: each placed below what is above it, so a long
+    # table never runs into them.
+    top = pdf.get_y()
     pdf.set_font(FONT, size=12)
     for label, value in (("出具组织", facts.issuer), ("负责人", facts.head or NONE), ("经办人", facts.handler),
                          ("出具日期", _day(facts.issued_on))):
-        pdf.cell(width, 9, f"{label}：{value}", new_x="LMARGIN", new_y="NEXT")
-
-    # The seal goes over an empty circle at the right; the QR code that verifies it at the left.
-    top = 205
+        pdf.cell(width - 46, 8, f"{label}：{value}", new_x="LMARGIN", new_y="NEXT")
     pdf.set_draw_color(*GREY)
     pdf.set_dash_pattern(dash=1.5, gap=1.5)
-    pdf.circle(x=A4_WIDTH - MARGIN - 22, y=top + 20, radius=20)
+    pdf.circle(x=A4_WIDTH - MARGIN - 22, y=top + 16, radius=20)
     pdf.set_dash_pattern()
     pdf.set_text_color(*GREY)
     pdf.set_font(FONT, size=10)
-    pdf.set_xy(A4_WIDTH - MARGIN - 42, top + 17)
+    pdf.set_xy(A4_WIDTH - MARGIN - 42, top + 13)
     pdf.cell(40, 6, "（盖章）", align="C")
+    qr_top = top + 40
     qr = io.BytesIO()
     make_qr(facts.verify_url, error="m").save(qr, kind="png", scale=6, border=2)
-    pdf.image(qr, x=MARGIN, y=top, w=36, h=36)
-    pdf.set_xy(MARGIN + 40, top + 8)
+    pdf.image(qr, x=MARGIN, y=qr_top, w=QR_SIZE, h=QR_SIZE)
+    pdf.set_xy(MARGIN + QR_SIZE + 4, qr_top + 6)
     pdf.multi_cell(70, 6, f"扫码核验本证明\n编号 {facts.number}\n校验码 {facts.check}")
 
     pdf.set_font(FONT, size=9)
-    pdf.set_xy(MARGIN, 262)
+    pdf.set_xy(MARGIN, max(262, qr_top + QR_SIZE + 2))
     pdf.multi_cell(width, 5.5, (
         "说明：本证明依据志愿服务记录出具，服务时长仅计已审核的服务记录；"
         "证明真伪及是否有效，请扫描二维码或访问核验地址查询。\n" + facts.verify_url
