@@ -12,7 +12,7 @@ import re
 from bot.dialogs.core import Context, Option, Reply, command, option, reply
 from bot.flows.common import person_arg
 from bot.i18n import T, Text, catalogue
-from bot.services.trail import ITEMS, SHOWN, TrailLine, TrailPage
+from bot.services.trail import ITEMS, PAGE, SHOWN, TrailLine, TrailPage
 
 _ITEM = re.compile(r"([A-Za-z])(\d{1,9})")
 _CURSOR = re.compile(r"(.*?)\s+(\d{1,12})\s+(\d{1,6})")  # "<subject> <before> <page>", from a button
@@ -40,7 +40,7 @@ async def audit_trail(ctx: Context, args: str) -> list[Reply]:
 def _render(found: TrailPage, subject: str, title: Text, page: int) -> Reply:
     if not found.lines and page == 1:
         return reply("audit.none", title=title)
-    lines = [_line(n, line) for n, line in enumerate(found.lines, start=(page - 1) * 10 + 1)]
+    lines = [_line(n, line) for n, line in enumerate(found.lines, start=(page - 1) * PAGE + 1)]
     options: list[Option] = []
     if found.before is not None:
         options.append(option(f"/audit {subject} {found.before} {page + 1}", "audit.next", page=page + 1))

@@ -249,9 +249,9 @@ async def consent(ctx: Context, args: str) -> list[Reply]:
     ref, _, how = args.strip().partition(" ")
     elder_id = _ref(ref)
     if elder_id is None or not how.strip():
-        return [reply("consent.usage")]
+        return [reply("elders.consent_usage")]
     view, new = await ctx.services.visits.roster.record_consent(ctx.actor.person_id, elder_id, how)
     way = T(f"elders.consent.{view.consent}")
     if not new:
-        return [reply("consent.already", ref=view.ref, name=view.name, how=way)]
-    return [reply("consent.recorded", ref=view.ref, name=view.name, how=way, by=ctx.actor.display_name)]
+        return [reply("elders.consent_already", ref=view.ref, name=view.name, how=way)]
+    return [reply("elders.consent_recorded", ref=view.ref, name=view.name, how=way, by=ctx.actor.display_name)]

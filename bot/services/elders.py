@@ -414,7 +414,7 @@ class ElderRoster:
         Returns the elder and whether it was new (one consent per elder is kept)."""
         way = clean_consent(how)
         if way is None:
-            raise InvalidInput("consent.usage")
+            raise InvalidInput("elders.consent_usage")
 
         def work(session: Session) -> tuple[ElderView, bool]:
             elder = get_elder(session, elder_id)

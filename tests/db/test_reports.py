@@ -154,7 +154,7 @@ async def test_every_total_in_the_xlsx_matches_the_database(services: Services, 
     document = replies[0].document
     assert document is not None and document.filename == "幸福社区-2026-11-月报.xlsx"
     book = load_workbook(io.BytesIO(document.content))
-    assert book.sheetnames == ["志愿者", "积分台账", "按时审核", "按周统计", "按类别统计", "图表"]
+    assert book.sheetnames == ["志愿者", "积分台账", "按时审核", "审计", "按周统计", "按类别统计", "图表"]
     want = await expected(services, w)
 
     ws = book["志愿者"]
@@ -247,8 +247,8 @@ async def test_the_csv_files_carry_the_same_numbers(services: Services, clock: F
     report = with_chart(await services.reports.export("幸福社区", "2026-11", "zh-CN", "csv"))
     files = csv_files(report, tmp_path / "november.csv")
     assert sorted(p.name for p in files) == [
-        "november-categories.csv", "november-chart.png", "november-decisions.csv", "november-ledger.csv",
-        "november-volunteers.csv", "november-weeks.csv",
+        "november-audit.csv", "november-categories.csv", "november-chart.png", "november-decisions.csv",
+        "november-ledger.csv", "november-volunteers.csv", "november-weeks.csv",
     ]
     assert files[tmp_path / "november-chart.png"].startswith(PNG)
     book = load_workbook(io.BytesIO(to_xlsx(report)))
@@ -285,7 +285,8 @@ async def test_english_headers(services: Services, clock: FixedClock) -> None:
     await history(services, w, clock)
     report = with_chart(await services.reports.export("幸福社区", "2026-11", "en", "xlsx"))
     book = load_workbook(io.BytesIO(to_xlsx(report)))
-    assert book.sheetnames == ["Volunteers", "Points ledger", "Decisions on time", "By week", "By category", "Chart"]
+    assert book.sheetnames == ["Volunteers", "Points ledger", "Decisions on time", "Audit", "By week", "By category",
+                               "Chart"]
     assert rows_of(book["Volunteers"])[0][:5] == ("No.", "Name", "Real name", "Role", "Hours this month")
     assert rows_of(book["Volunteers"])[-1][0] == "Total"
     assert rows_of(book["Points ledger"])[10] == ("Check difference (must be 0)", 0)

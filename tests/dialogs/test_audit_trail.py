@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from bot.services import Services
 from models import AuditEntry
+from tests.dialogs.test_certificates import some_hours
 from tests.shop_helpers import fund
 from tests.world import World
 
@@ -120,3 +121,29 @@ async def test_only_the_communitys_workers_and_admins_read_it(services: Services
     worker2 = chat("worker2")
     await worker2.say("/audit")
     assert worker2.keys() == ["audit.usage"]
+
+
+async def test_certificate_and_family_link_decisions_are_in_the_trail(services: Services, world: World, chat) -> None:
+    await some_hours(services, world)
+    volunteer, worker, worker2 = chat("volunteer1"), chat("worker1"), chat("worker2")
+    await volunteer.say("/certificate 2026")
+    await worker.say("/approve C1")
+    await volunteer.say("/certificate all")
+    await worker2.say("/reject C2 期间重复")
+    assert await _entries(services, "certificate", 1) == [
+        ("cert.request", world.volunteer, world.volunteer), ("cert.issue", world.worker, world.volunteer)]
+    assert await _entries(services, "certificate", 2) == [
+        ("cert.request", world.volunteer, world.volunteer), ("cert.refuse", world.worker2, world.volunteer)]
+    trail = await worker2.say("/audit C2")
+    assert "李社工 拒绝出具证明 C2（志愿者1）：期间重复" in trail and "志愿者1 申请志愿服务证明 C2" in trail
+    # A worker's own family link waits for another worker: both steps are on the worker's trail.
+    await worker.say("/family link worker1 孙大爷")
+    await worker.say("1")
+    said = await worker2.say("/approve L1")
+    assert "孙大爷" in said, said
+    with services.db.read() as session:
+        kin = [tuple(r) for r in session.execute(
+            select(AuditEntry.action, AuditEntry.actor_id, AuditEntry.person_id)
+            .where(AuditEntry.action.like("kin.%")).order_by(AuditEntry.id))]
+    assert ("kin.self_link", world.worker, world.worker) in kin and ("kin.link", world.worker2, world.worker) in kin
+    assert "李社工 建立亲情关联" in await worker2.say("/audit 张社工")
