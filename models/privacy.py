@@ -31,7 +31,8 @@ class ErasureRequest(IdPk, Base):
 
 
 class IdDocument(IdPk, Base):
-    """A person's ID number, given with its own consent for certificates: only the Fernet token
+    """A person's ID number, given with its own consent for certificates and the volunteer-hours
+    export (the one output that carries it whole: the national system needs it): only the Fernet token
     (under LOVEBANK_DATA_KEY) and the masked form are stored, never the number itself."""
 
     __tablename__ = "id_documents"

@@ -78,7 +78,7 @@ class Services:
             "replay": ReplayGuard(db, clock),
             "certificates": CertificatesService(db, settings, clock),
             "star_levels": StarLevelsService(db, clock),
-            "volunteer_hours": VolunteerHoursService(db, clock),
+            "volunteer_hours": VolunteerHoursService(db, settings, clock),
             "trail": AuditTrail(db, clock),
             "mydata": MyDataService(db, clock),
             "forget": ForgetService(db, clock),

@@ -1,7 +1,9 @@
-"""ID numbers (居民身份证号码), kept only for certificates and only with the person's consent.
+"""ID numbers (居民身份证号码), kept only for certificates and the hours reported to the national
+volunteer system, and only with the person's consent (its text names both uses).
 
 The number is checked (18 characters, a real birth date, the GB 11643-1999 check digit), stored as
-a Fernet token under LOVEBANK_DATA_KEY and shown masked everywhere (1101**********123X). Without a
+a Fernet token under LOVEBANK_DATA_KEY and shown masked everywhere (1101**********123X) but in the
+volunteer-hours export, whose upload needs it whole (bot.services.volunteer_hours). Without a
 key nothing is stored: the person is told the bank cannot keep ID numbers yet and the operator
 is told why in the log. The message that carried the number is masked in the inbox too, so the
 plain number is kept nowhere, not even for the inbox's few days.

@@ -6,9 +6,18 @@ community, under the full name its certificates print).
 Hours are service hours as bot.services.service_hours defines them (approved logs, a service
 request's hours included), by service date in the month. The column headers are fixed Chinese, the
 same in every language, so an office maps them to its upload template once (the README lists
-them). No ID number is kept in this version: the two ID columns are written and left empty."""
+them).
+
+The ID type and the full ID number are written for a volunteer who gave their number (with its
+own consent, which names certificates and this record: the national system's upload needs the
+whole number, so this is the one output that carries it, decrypted with LOVEBANK_DATA_KEY). With
+no number on record, or no configured key that decrypts it, both cells stay empty; the masked form
+is never written, since an upload would take it for the number. The audit entry counts the
+numbers written."""
 
 from __future__ import annotations
+
+import logging
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -19,9 +28,13 @@ from bot.errors import InvalidInput
 from bot.services import service_hours
 from bot.services.access import get_community, require_role
 from bot.services.audit import audit
-from bot.services.certificates import issuer_of
+from bot.services.certificates import ID_TYPE_NAMES, issuer_of
+from bot.services.idnumbers import reveal
 from bot.services.reports import Column, HoursBy, Report, ReportsService, Sheet
-from models import Person, ServiceCategory, ServiceLog
+from bot.settings import Settings
+from models import IdDocument, Person, ServiceCategory, ServiceLog
+
+log = logging.getLogger(__name__)
 
 KEY = "volunteer-hours"  # the sheet's key: the CSV file is NAME-volunteer-hours.csv when split
 TITLE = "志愿服务时长"
@@ -38,8 +51,8 @@ COLUMNS = (
 
 
 class VolunteerHoursService:
-    def __init__(self, db: Database, clock: Clock) -> None:
-        self.db, self.clock = db, clock
+    def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
+        self.db, self.settings, self.clock = db, settings, clock
 
     def monthly(self, actor_id: int, community_id: int, month: str) -> Report:
         """A worker's (`/report hours`): their community's month; the export is audited."""
@@ -65,23 +78,43 @@ class VolunteerHoursService:
         if month.after(clock.month()):
             raise InvalidInput("error.month_future")
         organisation = issuer_of(community).name
-        log = ServiceLog
+        entry = ServiceLog
         name = func.coalesce(Person.real_name, Person.display_name)
         rows = session.execute(
-            select(log.person_id, name, ServiceCategory.name, log.service_date, func.sum(log.minutes))
-            .join(Person, Person.id == log.person_id)
-            .join(ServiceCategory, ServiceCategory.id == log.category_id)
+            select(entry.person_id, name, IdDocument.id_type, IdDocument.encrypted, ServiceCategory.name,
+                   entry.service_date, func.sum(entry.minutes))
+            .join(Person, Person.id == entry.person_id)
+            .join(ServiceCategory, ServiceCategory.id == entry.category_id)
+            .outerjoin(IdDocument, IdDocument.person_id == entry.person_id)  # one at most per person
             .where(*service_hours.counted(community_id, month.first, month.last))
-            .group_by(log.person_id, name, ServiceCategory.name, log.service_date)
-            .order_by(log.service_date, name, log.person_id, ServiceCategory.name)
+            .group_by(entry.person_id, name, IdDocument.id_type, IdDocument.encrypted, ServiceCategory.name,
+                      entry.service_date)
+            .order_by(entry.service_date, name, entry.person_id, ServiceCategory.name)
         )
-        # ID type and number: none is on record in this version (written empty, never made up).
-        table = [(person, None, None, category, day, int(minutes) / 60, organisation)
-                 for _, person, category, day, minutes in rows]
+        ids: dict[int, tuple[str | None, str | None]] = {}  # decrypted once a person
+        table = []
+        for person_id, person, id_type, token, category, day, minutes in rows:
+            if person_id not in ids:
+                ids[person_id] = self._id_number(id_type, token)
+            table.append((person, *ids[person_id], category, day, int(minutes) / 60, organisation))
         sheet = Sheet(KEY, TITLE, COLUMNS, table)
         return Report(community_id, community.name, month, "zh-CN", [sheet], self.clock.now(), HoursBy([], [], 0))
 
+    def _id_number(self, id_type: str | None, token: str | None) -> tuple[str | None, str | None]:
+        """The ID type's name and the full number, or both empty: none on record, or no configured
+        key decrypts it (the operator is told why in the log)."""
+        if id_type is None or token is None:
+            return None, None
+        number = reveal(self.settings, token)
+        if number is None:
+            log.warning("volunteer-hours export: an ID number left empty: LOVEBANK_DATA_KEY is %s",
+                        "not set" if self.settings.data_key is None else "not a key that decrypts it")
+            return None, None
+        return ID_TYPE_NAMES.get(id_type, id_type), number
+
     def _audit(self, session: Session, actor_id: int | None, report: Report, via: str) -> None:
+        rows = report.sheets[0].rows  # the ID numbers written are counted (people, not rows)
         audit(session, self.clock, "export.volunteer_hours", actor_id, report.community_id, "community",
-              report.community_id, {"month": report.month.label, "rows": len(report.sheets[0].rows), "via": via})
+              report.community_id, {"month": report.month.label, "rows": len(rows), "via": via,
+               "id_numbers": len({r[0] for r in rows if r[2] is not None})})
 
