@@ -160,7 +160,7 @@ async def _parked(settings: Settings, args: argparse.Namespace) -> int:
     services = await open_services(settings)
     try:
         if action == "retry" and kind == "all":
-            updates, notes = await services.parked.retry_all(channel)
+            updates, notes = await services.run(services.parked.retry_all, channel)
             _say(settings, "parked.retried_all", updates=updates, notifications=notes,
                  only=say("parked.only", channel=channel) if channel else "")
             return 0
@@ -170,12 +170,12 @@ async def _parked(settings: Settings, args: argparse.Namespace) -> int:
                 _say(settings, "parked.need_id", error=True, kind=kind)
                 return 2
             service = services.inbox if kind == "update" else services.outbox
-            if not await service.retry_parked(ident):
+            if not await services.run(service.retry_parked, ident):
                 _say(settings, "parked.no_such", error=True, kind=what, id=ident)
                 return 2
             _say(settings, "parked.retried_one", kind=what, id=ident)
             return 0
-        totals = await services.parked.totals(channel)
+        totals = await services.run(services.parked.totals, channel)
         if not totals.updates_total and not totals.notifications_total:
             _say(settings, "parked.none")
             return 0
@@ -187,7 +187,7 @@ async def _parked(settings: Settings, args: argparse.Namespace) -> int:
 
         _say(settings, "parked.totals", updates=totals.updates_total, update_channels=by_channel(totals.updates),
              notifications=totals.notifications_total, note_channels=by_channel(totals.notifications))
-        page = await services.parked.page(args.page, channel)
+        page = await services.run(services.parked.page, args.page, channel)
         for u in page.updates:
             _say(settings, "parked.update_line", id=u.id, channel=u.channel, platform_id=u.platform_id,
                  sender=u.sender, at=f"{u.received_at:%Y-%m-%d %H:%M}", attempts=u.attempts, reason=u.error or "")
@@ -216,7 +216,7 @@ async def _export_report(settings: Settings, month: str, output: str, community:
     fmt = "csv" if path.suffix.lower() == ".csv" else "xlsx"
     services = await open_services(settings)
     try:
-        report = await services.reports.export(community, month, locale, fmt)
+        report = await services.run(services.reports.export, community, month, locale, fmt)
     except DomainError as exc:
         print(f"lovebank: {render(locale, exc.key, exc.params)}", file=sys.stderr)
         return 2
@@ -247,7 +247,7 @@ async def _export_stock(settings: Settings, month_text: str) -> int:
         return 2
     services = await open_services(settings)
     try:
-        reconciliations = await services.shop.reconcile_all(month)
+        reconciliations = await services.run(services.shop.reconcile_all, month)
     finally:
         await services.db.dispose()
     print(render(settings.locale, "cli.stock_header"))
@@ -280,11 +280,11 @@ async def _import_elders(settings: Settings, path: str, community: str | None) -
     services = await open_services(settings)
     try:
         try:
-            community_id = await services.visits.roster.community_named(community)
+            community_id = await services.run(services.visits.roster.community_named, community)
         except DomainError as exc:
             print(render(settings.locale, exc.key, exc.params), file=sys.stderr)
             return 2
-        report = await services.visits.roster.import_roster(None, community_id, path, content)
+        report = await services.run(services.visits.roster.import_roster, None, community_id, path, content)
         text = report.text()
         print(render(settings.locale, text.key, text.params))
         return 0 if report.ok else 1

@@ -24,7 +24,7 @@ def setup(web: Web) -> None:
         # The address uvicorn reports: the client's own, or behind the local reverse proxy the
         # one it forwards (X-Forwarded-For from 127.0.0.1, uvicorn's default trust).
         client = request.client.host if request.client is not None else None
-        found = await services.downloads.take(request.path_params["secret"], client)
+        found = await services.run(services.downloads.take, request.path_params["secret"], client)
         if found is None:
             return PlainTextResponse("This link is wrong or has expired (links last 24 hours). / 链接无效或已过期。",
                                      status_code=404)

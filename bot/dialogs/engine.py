@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import difflib
+import inspect
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot import crash
 from bot.dialogs.parse import intent_of, is_skip, is_yes, split_command
 from bot.dialogs.core import (
-    ALIASES, COMMANDS, STEP_ANSWERS, STEPS, Actor, Caller, Context, Input, Invites, Reply, reply,
+    ALIASES, COMMANDS, STEP_ANSWERS, STEPS, Actor, Caller, Context, Document, Input, Invites, Reply, reply,
 )
 from bot.errors import DomainError
 from bot.i18n import Text, render
@@ -88,7 +91,7 @@ def _position(ctx: Context) -> str:
     return f"{ctx.flow}/{ctx.step}" if ctx.flow else ""
 
 
-# Runs on the database thread, in the transaction that saves the dialog state.
+# Runs on the database thread, in the turn's transaction (the inbox marks its entry handled there).
 Settle = Callable[[Session, "Turn"], None]
 
 
@@ -113,20 +116,33 @@ class Dialogs:
         self.invites = Invites()  # the channel adapter fills it in
 
     async def handle(self, caller: Caller, inp: Input, settle: Settle | None = None) -> Turn:
-        """`settle(session, turn)` runs inside the transaction that saves the dialog state (the
-        inbox marks its entry handled there), so a turn either finishes whole or not at all."""
-        ctx, saved = await self._context(caller, inp.request_key)
+        """One turn, handed to a database thread once and run there whole (`turn`)."""
+        db = self.services.db
+        loop = asyncio.get_running_loop()
+        return await db.run(db.unit, lambda session: self.turn(session, caller, inp, settle, loop))
+
+    def turn(self, session: Session, caller: Caller, inp: Input, settle: Settle | None = None,
+             loop: asyncio.AbstractEventLoop | None = None) -> Turn:
+        """Who is writing and their state, the command or step, the services' writes, the saved
+        state and `settle(session, turn)` (the channel stores its reply and marks its inbox
+        entry there): one unit of work (`Database.unit`), committed whole or not at all."""
+        ctx, saved = self._context(caller, inp.request_key)
         where = f"{saved['flow']}/{saved['step']}" if saved.get("flow") else ""
         listing = Listing.load(saved.get("data", {}).get(OPTIONS), where)
         refused = False
         try:
-            replies = await self._dispatch(ctx, inp, saved, listing)
+            replies = self._dispatch(ctx, inp, saved, listing)
         except _RefusedPress as exc:
             replies, refused = [reply(exc.key)], True
         except DomainError as exc:  # a refusal, or a question (several people of that name)
             replies = [reply(exc.key, *getattr(exc, "options", ()), **exc.params)]
+        crash.point("turn.dispatched")  # the services wrote; nothing is committed yet
+        replies = [d for r in replies if (d := _drawn(r, loop)) is not None]
         turn = Turn(replies, ctx.actor.locale, ctx.actor.acting_by or ctx.actor.person_id, refused, where)
-        await self._save(ctx, replies, saved, listing, None if settle is None else (lambda session: settle(session, turn)))
+        self._save(ctx, replies, saved, listing)
+        if settle is not None:
+            settle(session, turn)
+        crash.point("turn.settled")  # the reply is stored and the entry marked, still uncommitted
         return turn
 
     def render(self, locale: str, replies: list[Reply]) -> list[str]:
@@ -143,7 +159,7 @@ class Dialogs:
 
     # --- routing ----------------------------------------------------------------------------
 
-    async def _dispatch(self, ctx: Context, inp: Input, saved: dict[str, Any], listing: Listing | None) -> list[Reply]:
+    def _dispatch(self, ctx: Context, inp: Input, saved: dict[str, Any], listing: Listing | None) -> list[Reply]:
         chosen = inp.option
         text = inp.text.strip()
         here = _position(ctx)
@@ -160,34 +176,34 @@ class Dialogs:
             chosen = current.chosen(text)
         if chosen is not None:
             if chosen.startswith("/"):
-                return await self._command(ctx, chosen)
+                return self._command(ctx, chosen)
             if ctx.flow is None:
                 done = saved.get("data", {}).get(RECEIPT)
                 if inp.option is not None and done:  # e.g. ✅ pressed again after the submit
                     return [Reply(Text(done["key"], done.get("params", {})))]
                 return [reply("error.stale_option")]
-            return await self._step(ctx, Input(option=chosen, request_key=inp.request_key))
+            return self._step(ctx, Input(option=chosen, request_key=inp.request_key))
         head, args = split_command(text)
         alias = ALIASES.get(head)
         # Inside a step a command word typed alone (余额, 帮助, 取消) is that command, unless the
         # step reads the word as its answer; a longer line starting with one is the answer (a
         # note may begin with 记录).
         if text.startswith(("/", "／")) or (alias and (ctx.flow is None or (not args and not _answers(ctx, head)))):
-            return await self._command(ctx, text, typed=True)
+            return self._command(ctx, text, typed=True)
         if ctx.caller.group_chat:
             return []  # chatter in a group is not for us
         if ctx.flow is not None:
-            return await self._step(ctx, inp)
+            return self._step(ctx, inp)
         if text and ctx.actor.community_id is None:
-            return await self._command(ctx, f"/start {text}")
+            return self._command(ctx, f"/start {text}")
         # A sentence (帮我看看积分, 我今天探访了王奶奶两个小时) gets the command it asks for; a
         # sentence about hours goes to /log whole, which confirms what it read before saving.
         intent = intent_of(text)
         if intent is not None:
-            return await self._command(ctx, f"/{intent} {text}" if intent == "log" else f"/{intent}")
+            return self._command(ctx, f"/{intent} {text}" if intent == "log" else f"/{intent}")
         return [_closest(text)]
 
-    async def _command(self, ctx: Context, line: str, *, typed: bool = False) -> list[Reply]:
+    def _command(self, ctx: Context, line: str, *, typed: bool = False) -> list[Reply]:
         head, args = split_command(line)
         name = head.lstrip("/").split("@", 1)[0].lower()
         name = ALIASES.get(head, ALIASES.get(name, name))
@@ -210,35 +226,35 @@ class Dialogs:
                 return [reply("error.awaiting_confirmation")]
             return [reply(f"error.need_{spec.role}")]
         if ctx.flow is None or name == "cancel":
-            return await spec.handler(ctx, args.strip())
+            return spec.handler(ctx, args.strip())
         ctx.finish()  # a new command leaves the flow the person was in, as /cancel would
-        replies = await spec.handler(ctx, args.strip())
+        replies = spec.handler(ctx, args.strip())
         # Typed in the middle of a step, say so: the next answer is not taken as the step's.
         return [reply("dialog.step_left"), *replies] if typed else replies
 
-    async def _step(self, ctx: Context, inp: Input) -> list[Reply]:
+    def _step(self, ctx: Context, inp: Input) -> list[Reply]:
         handler = STEPS.get((ctx.flow or "", ctx.step or ""))
         if handler is None:  # a flow from an older version; start afresh
             ctx.finish()
             return [reply("error.stale_option")]
-        return await handler(ctx, inp)
+        return handler(ctx, inp)
 
     # --- state ------------------------------------------------------------------------------
 
-    async def _context(self, caller: Caller, request_key: str | None) -> tuple[Context, dict[str, Any]]:
+    def _context(self, caller: Caller, request_key: str | None) -> tuple[Context, dict[str, Any]]:
         """Identity, person, role and saved state in one read; a first contact (or a new
         bootstrap admin) goes through the people service, which writes."""
         services = self.services
-        loaded = await services.dialog_state.load(caller.channel, caller.external_id)
+        loaded = services.dialog_state.load(caller.channel, caller.external_id)
         is_admin = f"{caller.channel}:{caller.external_id}" in services.settings.admins
         if loaded is None or (is_admin and not loaded.person.is_admin) or (
             caller.chat_id and loaded.identity.chat_id != caller.chat_id
         ):
-            await services.people.identify(
+            services.people.identify(
                 caller.channel, caller.external_id, display_name=caller.display_name, handle=caller.handle,
                 chat_id=caller.chat_id,
             )
-            loaded = await services.dialog_state.load(caller.channel, caller.external_id)
+            loaded = services.dialog_state.load(caller.channel, caller.external_id)
             assert loaded is not None
         person, identity, role, state = loaded.person, loaded.identity, loaded.role, loaded.state
         actor = Actor(
@@ -263,8 +279,7 @@ class Dialogs:
             saved = {"expired": True}
         return ctx, saved
 
-    async def _save(self, ctx: Context, replies: list[Reply], saved: dict[str, Any], listing: Listing | None,
-                    settle: Callable[[Session], None] | None = None) -> None:
+    def _save(self, ctx: Context, replies: list[Reply], saved: dict[str, Any], listing: Listing | None) -> None:
         shown = [o for r in replies for o in r.options]
         here = _position(ctx)
         if shown:
@@ -285,10 +300,24 @@ class Dialogs:
             data[RECEIPT] = receipt_saved
         new = {"flow": ctx.flow or "", "step": ctx.step or "", "data": data} if (ctx.flow or data) else {}
         unchanged = new == {k: v for k, v in saved.items() if k != "expired"} and "expired" not in saved
-        if unchanged and settle is None:
-            return  # nothing changed: no write on the hot path
+        if not unchanged:  # nothing changed: no write on the hot path
+            self.services.dialog_state.save(ctx.actor.identity_id, new)
 
-        await self.services.dialog_state.save(ctx.actor.identity_id, None if unchanged else new, settle)
+
+def _drawn(r: Reply, loop: asyncio.AbstractEventLoop | None) -> Reply | None:
+    """A reply with its `Later` file made and attached; None when there is nothing to attach."""
+    if r.later is None:
+        return r
+    made = r.later.draw()
+    if inspect.isawaitable(made):
+        if loop is None:
+            raise RuntimeError("a turn run outside the event loop cannot wait for a picture")
+        made = asyncio.run_coroutine_threadsafe(made, loop).result(30)  # type: ignore[arg-type]
+    if made is None:
+        return None
+    if r.filename is not None:
+        return replace(r, later=None, document=Document(r.filename, made))
+    return replace(r, later=None, image=made)
 
 
 class _RefusedPress(Exception):

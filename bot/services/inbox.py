@@ -62,7 +62,7 @@ from sqlalchemy import and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.db import Database, in_caller, insert, reads
+from bot.db import Database, insert, reads
 from bot.services.delivery import MAX_TRIES, Outcome, Retry, Sent, Unreachable, backoff, short
 from bot.services.notify import notify, notify_admins
 from models import Identity, InboxEntry
@@ -198,7 +198,7 @@ class InboxService:
     def __init__(self, db: Database, clock: Clock, pace: Pace | None = None) -> None:
         self.db, self.clock = db, clock
         self.pace = pace or Pace()
-        self._waiters: dict[int, asyncio.Event] = {}
+        self._waiters: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Event]] = {}  # entry → its waiter
         self._poller: asyncio.Task[None] | None = None
 
     # --- in -----------------------------------------------------------------------------------
@@ -393,12 +393,22 @@ class InboxService:
 
     # --- waiting for a reply (passive answers) ------------------------------------------------
 
-    @in_caller
     def signal(self, entry_id: int) -> None:
-        """Wake whoever waits in this process for `entry_id` (the worker calls it after a commit)."""
-        event = self._waiters.get(entry_id)
-        if event is not None:
+        """Wake whoever waits in this process for `entry_id` (the worker calls it after a commit).
+        Callable from any thread: a database thread wakes the waiter's loop through
+        `call_soon_threadsafe` (an `asyncio.Event` set from another thread would wake nobody)."""
+        waiter = self._waiters.get(entry_id)
+        if waiter is None:
+            return
+        loop, event = waiter
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if here is loop:
             event.set()
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(event.set)
 
     @reads
     def result(self, channel: str, platform_id: str) -> Result | None:
@@ -423,13 +433,13 @@ class InboxService:
         for every waiter of the process, so 500 waiting requests cost what one does)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        event = self._waiters.setdefault(entry_id, asyncio.Event())
+        event = self._waiters.setdefault(entry_id, (loop, asyncio.Event()))[1]
         if self._poller is None or self._poller.done() or self._poller.get_loop() is not loop:
             self._poller = loop.create_task(self._poll())
         try:
             while True:
                 event.clear()
-                found = await self.db.run(self.status, entry_id, reads=True)
+                found = await self.db.run(self.status, entry_id)
                 if found is not None:
                     return found
                 left = deadline - loop.time()
@@ -449,7 +459,7 @@ class InboxService:
             await asyncio.sleep(POLL)
             waiting = list(self._waiters)
             try:
-                finished = await self.db.run(self._finished, waiting, reads=True)
+                finished = await self.db.run(self._finished, waiting)
             except Exception:  # the waiters' own reads will tell; try again next round
                 continue
             for entry_id in finished:

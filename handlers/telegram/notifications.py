@@ -23,9 +23,9 @@ async def deliver(bot: Bot, services: Services) -> int:
     """Send what is due now; returns how many messages went out."""
     channel = TelegramChannel(services, bot)
     sent = 0
-    for delivery in await services.outbox.claim("telegram", worker_name()):
+    for delivery in await services.run(services.outbox.claim, "telegram", worker_name()):
         outcome = await channel.deliver(delivery)
-        parked = await services.outbox.record(delivery, outcome)
+        parked = await services.run(services.outbox.record, delivery, outcome)
         if isinstance(outcome, Sent):
             sent += 1
         else:

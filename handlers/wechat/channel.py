@@ -109,13 +109,13 @@ class WeChatChannel:
     def _open(self, session: Session, openid: str, allowance: tuple[str, int, float] | None) -> None:
         """The person's message or event lets the account write back again (WeChat's budget)."""
         if allowance is not None:
-            self.services.budgets.sync.open(session, self.name, openid, *allowance)
+            self.services.budgets.open(session, self.name, openid, *allowance)
 
     async def _turn(self, found: Incoming, openid: str, handling: Any, hold: float | None,
                     allowance: tuple[str, int, float] | None) -> None:
         def settle(session: Session, turn: Turn) -> None:
             self._open(session, openid, allowance)
-            waiting = self.services.outbox.sync.take_in(session, self.name, turn.person_id)
+            waiting = self.services.outbox.take_in(session, self.name, turn.person_id)
             replies = list(turn.replies)
             if waiting:
                 replies.append(_folded(waiting))
@@ -136,7 +136,7 @@ class WeChatChannel:
         if base is None:
             link = render(turn.locale, "wechat.no_download", {"filename": out.document.filename})
         else:
-            secret = self.services.downloads.sync.add(session, turn.person_id, out.document.filename,
+            secret = self.services.downloads.add(session, turn.person_id, out.document.filename,
                                                        out.document.content)
             link = render(turn.locale, "wechat.download",
                           {"filename": out.document.filename, "url": f"{base}{ROUTE}{secret}"})
@@ -148,7 +148,7 @@ class WeChatChannel:
         messages = reply.get("messages") or []
         for index in range(start, len(messages)):
             # The answer's pushed messages count against the budget its message opened.
-            await self.services.budgets.spend(self.name, reply["to"])
+            await self.services.run(self.services.budgets.spend, self.name, reply["to"])
             try:
                 await self.send(reply["to"], messages[index])
             except WeChatError as exc:
@@ -173,7 +173,7 @@ class WeChatChannel:
         person = deliveries[0].person_id
         if person is None or any(d.person_id != person for d in deliveries):
             return [(d, await self.deliver(d)) for d in deliveries]
-        more = await self.services.outbox.claim(self.name, worker, limit=MAX_FOLD, lease=lease, person_id=person)
+        more = await self.services.run(self.services.outbox.claim, self.name, worker, limit=MAX_FOLD, lease=lease, person_id=person)
         return await self._plan([*deliveries, *more])
 
     async def _plan(self, deliveries: list[Delivery]) -> list[tuple[Delivery, Outcome]]:
@@ -195,14 +195,14 @@ class WeChatChannel:
         openid = units[0].delivery.address
         budgets = self.services.budgets
         pending = list(units)
-        in_window = await self.services.db.run(wrote_within, self.services.db, self.services.clock, self.name,
-                                               openid, WINDOW, reads=True)
+        in_window = await self.services.db.run_read(wrote_within, self.services.db, self.services.clock, self.name,
+                                                    openid, WINDOW)
         if in_window:
-            left = await budgets.remaining(self.name, openid)
+            left = await self.services.run(budgets.remaining, self.name, openid)
             for message in fold(units):
                 if left <= RESERVE and not message.urgent:
                     break  # the last one is kept for an alert
-                spent = await budgets.spend(self.name, openid)
+                spent = await self.services.run(budgets.spend, self.name, openid)
                 if spent is None:
                     break
                 left -= 1
@@ -210,9 +210,9 @@ class WeChatChannel:
                     await self.send(openid, message.content)
                 except WeChatError as exc:
                     if exc.code not in (TOO_MANY, OUT_OF_WINDOW):  # not sent: the push is not used up
-                        await budgets.refund(self.name, openid, spent)
+                        await self.services.run(budgets.refund, self.name, openid, spent)
                     if exc.code == TOO_MANY:  # WeChat counted differently: its budget is spent
-                        await budgets.exhaust(self.name, openid)
+                        await self.services.run(budgets.exhaust, self.name, openid)
                         break
                     if exc.code == OUT_OF_WINDOW:
                         in_window = False

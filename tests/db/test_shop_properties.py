@@ -78,20 +78,20 @@ class Market:
     async def open(self, funding: list[int]) -> None:
         s = self.services
         admin = await person(s, "admin")
-        community = await s.people.create_community(f"Shop {self.tag}", actor_id=admin)
+        community = await s.run(s.people.create_community, f"Shop {self.tag}", actor_id=admin)
         self.cid = community.id
         self.worker = await person(s, f"w-{self.tag}")
-        await s.people.appoint_worker(admin, self.cid, self.worker)
-        code = await s.people.create_invite(self.worker, self.cid, role="resident")
+        await s.run(s.people.appoint_worker, admin, self.cid, self.worker)
+        code = await s.run(s.people.create_invite, self.worker, self.cid, role="resident")
         self.people = [await person(s, f"p{i}-{self.tag}") for i in range(PEOPLE)]
         for p, amount in zip(self.people, funding, strict=True):
-            await s.people.join(p, code)
+            await s.run(s.people.join, p, code)
             if amount:
                 await s.db.run(s.db.transaction, lambda ses, p=p, a=amount: s.ledger.earn(
                     ses, community_id=self.cid, person_id=p, amount=a, key=f"fund:{self.tag}:{p}"
                 ))
         self.items = [
-            (await s.shop.add_item(self.worker, self.cid, f"物品{i}", price, stock)).id
+            (await s.run(s.shop.add_item, self.worker, self.cid, f"物品{i}", price, stock)).id
             for i, (price, stock) in enumerate(zip(PRICES, STOCKS, strict=True))
         ]
         self.model = Model(list(STOCKS), list(funding))
@@ -234,7 +234,7 @@ class Market:
         assert statuses == [r[4] for r in self.model.redemptions]
         assert balances == list(zip(self.model.posted, self.model.pending, strict=True))
         for month in ("2026-11", None):  # a month by name, and this month in the community's zone
-            rec = await self.services.shop.reconcile(None, self.cid, month)
+            rec = await self.services.run(self.services.shop.reconcile, None, self.cid, month)
             assert rec.balanced, rec
 
 

@@ -26,7 +26,7 @@ ROWS = (
 
 
 async def inbox(services: Services, person_id: int) -> list[str]:
-    return [render(d.locale, d.text.key, d.text.params) for d in await services.outbox.take("console", person_id=person_id)]
+    return [render(d.locale, d.text.key, d.text.params) for d in await services.run(services.outbox.take, "console", person_id=person_id)]
 
 
 async def notifications(services: Services) -> int:
@@ -45,7 +45,7 @@ async def morning_world(services: Services, clock: FixedClock):
         ("钱奶奶", "visit", 22),  # weekly: 15 days overdue, more than a whole cycle
     ]
     for name, kind, days in history:
-        await services.visits.record(r.worker, e[name], kind=kind, outcome="well",
+        await services.run(services.visits.record, r.worker, e[name], kind=kind, outcome="well",
                                      at=MORNING - timedelta(days=days, hours=1))
     await inbox(services, r.worker)  # clear what the set-up sent
     clock.at = MORNING
@@ -55,7 +55,7 @@ async def morning_world(services: Services, clock: FixedClock):
 async def test_each_worker_and_volunteer_gets_one_message(services: Services, clock: FixedClock) -> None:
     r = await morning_world(services, clock)
     e = r.elders
-    report = await services.visits.morning()
+    report = await services.run(services.visits.morning)
     assert (report.communities, report.long_overdue) == (2, 1)
     assert await inbox(services, r.worker) == ["\n".join((
         "🌅 张社工，早上好！今天（2026-11-21）需要联系的老人共 3 位，其中逾期 3 位：",
@@ -100,7 +100,7 @@ async def test_the_job_sends_once_a_day_however_often_it_runs(services: Services
     assert await job.run(services, clock.now(), {}) == "reminders: 0 communities, 0 messages, 1 elders overdue by more than a cycle"
     assert await notifications(services) == sent
     clock.advance(days=1)
-    assert (await services.visits.morning()).communities == 2
+    assert (await services.run(services.visits.morning)).communities == 2
     assert len(await inbox(services, r.worker)) == 2  # today's and tomorrow's
 
 
@@ -116,7 +116,7 @@ async def test_the_morning_message_reaches_the_console(services: Services, clock
     from handlers.console import chat
 
     await morning_world(services, clock)
-    await services.visits.morning()
+    await services.run(services.visits.morning)
     out = io.StringIO()
     await chat(services, "worker2", stdin=io.StringIO("/cancel\n"), stdout=out)
     assert out.getvalue().startswith("🔔 🌅 李社工，早上好！今天（2026-11-21）需要联系的老人共 2 位")
@@ -124,7 +124,7 @@ async def test_the_morning_message_reaches_the_console(services: Services, clock
 
 async def test_the_alert_escalation_job(services: Services, clock: FixedClock) -> None:
     r = await roster_world(services)
-    await services.visits.record(r.volunteer, r.elders["王秀英"], kind="visit", outcome="needs_help")
+    await services.run(services.visits.record, r.volunteer, r.elders["王秀英"], kind="visit", outcome="needs_help")
     job = jobs.load()["alert-escalation"]
     assert job.every == timedelta(minutes=5)
     assert await job.run(services, clock.now(), {}) == "alert-escalation: 0 alerts escalated"
