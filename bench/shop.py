@@ -107,7 +107,7 @@ async def _race(services: Services) -> dict[str, Any]:
     cid, w1, _, buyers = await _community(services, "race", 100)
     item = (await services.run(services.shop.add_item, w1, cid, "食用油", 80, 5)).id
     started = time.perf_counter()
-    results = await asyncio.gather(*(services.shop.redeem(b, cid, item, 1) for b in buyers), return_exceptions=True)
+    results = await asyncio.gather(*(services.run(services.shop.redeem, b, cid, item, 1) for b in buyers), return_exceptions=True)
     wall = time.perf_counter() - started
     refused = [r for r in results if isinstance(r, BaseException)]
     errors = {type(r).__name__ for r in refused if not isinstance(r, OutOfStock)}
@@ -123,7 +123,7 @@ async def _rush(services: Services) -> tuple[dict[str, Any], int]:
     cid, w1, _, buyers = await _community(services, "rush", 200)
     item = (await services.run(services.shop.add_item, w1, cid, "毛巾", 20, 10_000)).id
     started = time.perf_counter()
-    results = await asyncio.gather(*(services.shop.redeem(b, cid, item, 1) for b in buyers), return_exceptions=True)
+    results = await asyncio.gather(*(services.run(services.shop.redeem, b, cid, item, 1) for b in buyers), return_exceptions=True)
     wall = time.perf_counter() - started
     failed = [r for r in results if isinstance(r, BaseException)]
     check(not failed, f"rush: {len(failed)} redemptions failed: {failed[:3]!r}")

@@ -53,6 +53,7 @@ from sqlalchemy.orm import Session
 
 from bot import crash, logs, metrics
 from bot.breaker import Breakers
+from bot.later import fill
 from bot.services import Services
 from bot.services.delivery import Down, Failed, Held, Outcome, Retry, Sent, short
 from bot.services.inbox import Entry, LeaseLost
@@ -95,6 +96,22 @@ class Handling:
         """Inside the transaction that finishes the handling, on the database thread."""
         self.services.inbox.settle(session, self.entry, reply, hold=hold)
         self.reply, self.hold, self.settled = reply, hold, True
+
+    async def attach(self, drawn: dict[bytes, bytes | None]) -> None:
+        """The turn's files, made after its commit, take their placeholders' places in the stored
+        reply (and in the downloads offered for them), in one short transaction. A crash before
+        leaves the placeholders: the reply then goes without those files."""
+        if self.reply is None:
+            return
+        filled = fill(self.reply, drawn)
+        services, db = self.services, self.services.db
+
+        def work(session: Session) -> None:
+            services.inbox.replace_reply(session, self.entry, filled)
+            services.downloads.fill(session, drawn)
+
+        await db.run(db.transaction, work)
+        self.reply = filled
 
     async def finish(self, reply: dict[str, Any] | None = None, *, hold: float | None = None) -> None:
         db = self.services.db

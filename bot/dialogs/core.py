@@ -11,10 +11,12 @@ the options it showed (the engine refuses the rest).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot.later import LATER_MARK
 from bot.services.access import has_role
 from bot.text import clean_text, fold_width
 from bot.i18n import Text
@@ -43,6 +45,18 @@ class Later:
     database thread; `draw` returns the bytes (None: nothing to attach)."""
 
     draw: Callable[[], bytes | None | Awaitable[bytes | None]]
+
+
+@dataclass
+class Deferred:
+    """The files a turn attaches but makes after its commit, each with its placeholder."""
+
+    items: list[tuple[bytes, Later]] = field(default_factory=list)
+
+    def add(self, later: Later) -> bytes:
+        token = LATER_MARK + secrets.token_hex(8).encode()
+        self.items.append((token, later))
+        return token
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ import difflib
 import inspect
 import logging
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from bot import crash
 from bot.dialogs.parse import intent_of, is_skip, is_yes, split_command
 from bot.dialogs.core import (
-    ALIASES, COMMANDS, STEP_ANSWERS, STEPS, Actor, Caller, Context, Document, Input, Invites, Reply, reply,
+    ALIASES, COMMANDS, STEP_ANSWERS, STEPS, Actor, Caller, Context, Deferred, Document, Input, Invites, Later, Reply,
+    reply,
 )
 from bot.errors import DomainError
 from bot.i18n import Text, render
@@ -106,6 +107,14 @@ class Turn:
     # toasts shows the reply as one and leaves the pressed message as it is.
     press_refused: bool = False
     left: str = ""  # the flow/step the person was at before this input ("" for none)
+    # Files made after the commit: until then their placeholders stand in the replies. A channel
+    # adds its own slow pictures here too (`deferred.add`) rather than drawing in the transaction.
+    deferred: Deferred = field(default_factory=Deferred)
+
+
+# Given the files once drawn (placeholder → bytes, None: nothing to attach): the channel puts
+# them where it stored the placeholders (`bot.dialogs.core.fill`).
+Attach = Callable[[dict[bytes, bytes | None]], Awaitable[None]]
 
 
 class Dialogs:
@@ -115,14 +124,20 @@ class Dialogs:
         self.services = services
         self.invites = Invites()  # the channel adapter fills it in
 
-    async def handle(self, caller: Caller, inp: Input, settle: Settle | None = None) -> Turn:
-        """One turn, handed to a database thread once and run there whole (`turn`)."""
+    async def handle(self, caller: Caller, inp: Input, settle: Settle | None = None,
+                     attach: Attach | None = None) -> Turn:
+        """One turn, handed to a database thread once and run there whole (`turn`); then, outside
+        any transaction, the files it attaches are made and given to `attach`."""
         db = self.services.db
-        loop = asyncio.get_running_loop()
-        return await db.run(db.unit, lambda session: self.turn(session, caller, inp, settle, loop))
+        turn = await db.run(db.unit, lambda session: self.turn(session, caller, inp, settle))
+        if not turn.deferred.items:
+            return turn
+        drawn = {token: await _draw(later) for token, later in turn.deferred.items}
+        if attach is not None:
+            await attach(drawn)
+        return replace(turn, replies=[r for r in (_made(r, drawn) for r in turn.replies) if r is not None])
 
-    def turn(self, session: Session, caller: Caller, inp: Input, settle: Settle | None = None,
-             loop: asyncio.AbstractEventLoop | None = None) -> Turn:
+    def turn(self, session: Session, caller: Caller, inp: Input, settle: Settle | None = None) -> Turn:
         """Who is writing and their state, the command or step, the services' writes, the saved
         state and `settle(session, turn)` (the channel stores its reply and marks its inbox
         entry there): one unit of work (`Database.unit`), committed whole or not at all."""
@@ -137,8 +152,9 @@ class Dialogs:
         except DomainError as exc:  # a refusal, or a question (several people of that name)
             replies = [reply(exc.key, *getattr(exc, "options", ()), **exc.params)]
         crash.point("turn.dispatched")  # the services wrote; nothing is committed yet
-        replies = [d for r in replies if (d := _drawn(r, loop)) is not None]
-        turn = Turn(replies, ctx.actor.locale, ctx.actor.acting_by or ctx.actor.person_id, refused, where)
+        deferred = Deferred()
+        replies = [_placeholder(r, deferred) for r in replies]
+        turn = Turn(replies, ctx.actor.locale, ctx.actor.acting_by or ctx.actor.person_id, refused, where, deferred)
         self._save(ctx, replies, saved, listing)
         if settle is not None:
             settle(session, turn)
@@ -304,20 +320,35 @@ class Dialogs:
             self.services.dialog_state.save(ctx.actor.identity_id, new)
 
 
-def _drawn(r: Reply, loop: asyncio.AbstractEventLoop | None) -> Reply | None:
-    """A reply with its `Later` file made and attached; None when there is nothing to attach."""
+def _placeholder(r: Reply, deferred: Deferred) -> Reply:
+    """A reply whose file is made later carries a placeholder for it until then."""
     if r.later is None:
         return r
-    made = r.later.draw()
-    if inspect.isawaitable(made):
-        if loop is None:
-            raise RuntimeError("a turn run outside the event loop cannot wait for a picture")
-        made = asyncio.run_coroutine_threadsafe(made, loop).result(30)  # type: ignore[arg-type]
-    if made is None:
-        return None
+    token = deferred.add(r.later)
     if r.filename is not None:
-        return replace(r, later=None, document=Document(r.filename, made))
-    return replace(r, later=None, image=made)
+        return replace(r, later=None, document=Document(r.filename, token))
+    return replace(r, later=None, image=token)
+
+
+async def _draw(later: Later) -> bytes | None:
+    """Made off the event loop (a drawing), or awaited (a platform's picture)."""
+    draw = later.draw
+    if inspect.iscoroutinefunction(getattr(draw, "func", draw)):
+        made = draw()
+    else:
+        made = await asyncio.to_thread(draw)
+    return await made if inspect.isawaitable(made) else made  # type: ignore[return-value]
+
+
+def _made(r: Reply, drawn: dict[bytes, bytes | None]) -> Reply | None:
+    """A reply with its placeholder replaced by the file; None when the file came out empty."""
+    if r.document is not None and r.document.content in drawn:
+        content = drawn[r.document.content]
+        return None if content is None else replace(r, document=Document(r.document.filename, content))
+    if r.image is not None and r.image in drawn:
+        image = drawn[r.image]
+        return None if image is None else replace(r, image=image)
+    return r
 
 
 class _RefusedPress(Exception):

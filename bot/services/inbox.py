@@ -322,6 +322,12 @@ class InboxService:
         if not won:
             raise LeaseLost(f"inbox entry {entry.id} was taken over")
 
+    def replace_reply(self, session: Session, entry: Entry, reply: dict[str, Any]) -> None:
+        """The stored reply, completed after the turn (its files made): only while this worker
+        still holds the entry."""
+        session.execute(update(InboxEntry).where(InboxEntry.id == entry.id, InboxEntry.leased_by == entry.token)
+                        .values(reply=reply))
+
     def replied(self, entry: Entry, parts: int, via: str = "sent") -> None:
         self.db.transaction(lambda session: _finish(session, entry.channel, entry.sender, update(InboxEntry).where(
             InboxEntry.id == entry.id, InboxEntry.leased_by == entry.token,

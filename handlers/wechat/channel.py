@@ -23,14 +23,16 @@ import base64
 import logging
 import time
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from bot import metrics
 from bot.dialogs import Dialogs, Turn
-from bot.dialogs.core import Reply
+from bot.dialogs.core import Later, Reply
 from bot.i18n import DEFAULT_LOCALE, T, render
+from bot.later import is_placeholder_b64
 from bot.posters import qr_png
 from bot.services import Services
 from bot.services.delivery import Down, Failed, Held, Outcome, Sent, Unreachable
@@ -120,12 +122,14 @@ class WeChatChannel:
             if waiting:
                 replies.append(_folded(waiting))
             messages = [self._message(session, turn, m) for m in render_replies(turn.locale, replies)]
-            messages += [{"image": _b64(draw(d.text.params[POSTER]))} for d in waiting if POSTER in d.text.params]
+            # Posters are drawn after the commit (a placeholder until then), not in the transaction.
+            messages += [{"image": _b64(turn.deferred.add(Later(partial(draw, d.text.params[POSTER]))))}
+                         for d in waiting if POSTER in d.text.params]
             # A picture first cannot be a passive answer (it needs an upload): the worker sends at once.
             passive = hold if messages and "text" in messages[0] else None
             handling.settle(session, {"to": openid, "messages": messages} if messages else None, hold=passive)
 
-        await self.dialogs.handle(found.caller, found.inp, settle=settle)
+        await self.dialogs.handle(found.caller, found.inp, settle=settle, attach=handling.attach)
 
     def _message(self, session: Session, turn: Turn, out: Outgoing) -> dict[str, str]:
         if out.image is not None:
@@ -156,6 +160,8 @@ class WeChatChannel:
         return Sent(len(messages) - start)
 
     async def send(self, openid: str, message: dict[str, str]) -> None:
+        if "image" in message and is_placeholder_b64(message["image"]):
+            return  # a picture never made (a crash after the turn): left out
         if "image" in message:
             media_id = await self.api.upload_image(base64.b64decode(message["image"]))
             await self.api.send_image(openid, media_id)

@@ -88,7 +88,7 @@ async def _gift_during_run(services: Services, chat: Chat, monkeypatch: pytest.M
     assert asked.keys == ["gift.confirm"], asked.text
     gift_done = threading.Event()
     opened, seen = _open_window(services, monkeypatch, w.volunteer, gift_done)
-    run = asyncio.create_task(services.expiry.run(services.clock.now()))
+    run = asyncio.create_task(services.run(services.expiry.run, services.clock.now()))
     assert await asyncio.to_thread(opened.wait, 10)
     confirmed = asyncio.create_task(chat.say("volunteer1", "1"))
     confirmed.add_done_callback(lambda _: gift_done.set())

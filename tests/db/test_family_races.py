@@ -32,8 +32,8 @@ async def test_member_and_relative_spend_the_same_points_at_once(services: Servi
             s, community_id=w.community_id, person_id=grandma, amount=100 if r == 0 else 80, key=f"fund-{r}"))
         # She redeems in her own chat while her grandson redeems for her: 80 each.
         results = await asyncio.gather(
-            services.shop.redeem(grandma, w.community_id, rice.id, 1, request_key=f"self-{round_}"),
-            services.shop.redeem(grandma, w.community_id, rice.id, 1, request_key=f"proxy-{round_}",
+            services.run(services.shop.redeem, grandma, w.community_id, rice.id, 1, request_key=f"self-{round_}"),
+            services.run(services.shop.redeem, grandma, w.community_id, rice.id, 1, request_key=f"proxy-{round_}",
                                  proxy_id=w.volunteer),
             return_exceptions=True,
         )
@@ -55,12 +55,12 @@ async def test_two_workers_approve_and_two_accept_the_same_move(services: Servic
         await fund(services, w, volunteer, 50 + round_)
         move = await services.run(services.moves.request, volunteer, w.community_id, "和谐社区")
         approvals = await asyncio.gather(
-            services.moves.approve(w.worker, move.id), services.moves.approve(w.worker2, move.id),
+            services.run(services.moves.approve, w.worker, move.id), services.run(services.moves.approve, w.worker2, move.id),
         )
         assert sorted(a.changed for a in approvals) == [False, True]
         assert all(a.move.status == "approved" for a in approvals)
         accepts = await asyncio.gather(
-            services.moves.approve(w.other_worker, move.id), services.moves.approve(other_worker2, move.id),
+            services.run(services.moves.approve, w.other_worker, move.id), services.run(services.moves.approve, other_worker2, move.id),
             return_exceptions=True,
         )
         assert all(isinstance(a, MoveOutcome) for a in accepts), accepts

@@ -79,7 +79,7 @@ async def test_same_log_approved_by_twenty_tasks_credits_once(services: Services
     )
     workers = [w.worker, w.worker2, w.admin]
     results = await asyncio.gather(
-        *(services.hours.approve(workers[i % len(workers)], log.id) for i in range(20)), return_exceptions=True
+        *(services.run(services.hours.approve, workers[i % len(workers)], log.id) for i in range(20)), return_exceptions=True
     )
     ok, failed = _split(results)
     assert failed == []

@@ -46,7 +46,7 @@ async def test_twenty_volunteers_take_the_same_request_and_exactly_one_wins(serv
     w = await make_world(services, volunteers=1)
     request_id = await _request(services, w)
     takers = await _volunteers(services, w, TAKERS)
-    results = await asyncio.gather(*(services.requests.take(t, request_id) for t in takers), return_exceptions=True)
+    results = await asyncio.gather(*(services.run(services.requests.take, t, request_id) for t in takers), return_exceptions=True)
     won = [r for r in results if isinstance(r, Outcome)]
     lost = [r for r in results if not isinstance(r, Outcome)]
     assert len(won) == 1 and won[0].changed
@@ -65,9 +65,9 @@ async def test_accept_settle_and_cancel_at_once_resolve_the_hold_once(services: 
     await services.run(services.requests.done, w.volunteer, request_id, 120)
     clock.advance(days=3)  # unanswered: the workers may settle while the requester confirms
     results = await asyncio.gather(
-        services.requests.accept(w.resident, request_id), services.requests.accept(w.worker, request_id),
-        services.requests.settle(w.worker, request_id, 20), services.requests.settle(w.worker2, request_id, None),
-        services.requests.cancel(w.resident, request_id), return_exceptions=True,
+        services.run(services.requests.accept, w.resident, request_id), services.run(services.requests.accept, w.worker, request_id),
+        services.run(services.requests.settle, w.worker, request_id, 20), services.run(services.requests.settle, w.worker2, request_id, None),
+        services.run(services.requests.cancel, w.resident, request_id), return_exceptions=True,
     )
     changed = [r for r in results if isinstance(r, Outcome) and r.changed]
     assert len(changed) == 1, results

@@ -52,7 +52,7 @@ async def test_hundred_buyers_race_for_the_last_five(services: Services) -> None
 
     started = time.perf_counter()
     results = await asyncio.gather(
-        *(services.shop.redeem(b, w.community_id, rice, 1) for b in buyers), return_exceptions=True
+        *(services.run(services.shop.redeem, b, w.community_id, rice, 1) for b in buyers), return_exceptions=True
     )
     elapsed = time.perf_counter() - started
     ok, failed = _split(results)
@@ -83,7 +83,7 @@ async def test_one_person_thirty_redemptions_beyond_their_balance(services: Serv
     await fund(services, w, w.volunteer, 70)  # ten redemptions' worth
 
     results = await asyncio.gather(
-        *(services.shop.redeem(w.volunteer, w.community_id, towel if i % 2 else haircut, 1) for i in range(30)),
+        *(services.run(services.shop.redeem, w.volunteer, w.community_id, towel if i % 2 else haircut, 1) for i in range(30)),
         return_exceptions=True,
     )
     ok, failed = _split(results)

@@ -279,16 +279,16 @@ async def test_concurrent_presses_resolve_once(services: Services, shop: Shop) -
 
     for rid in ids:
         results = await asyncio.gather(
-            shop_service.approve(w.worker, rid), shop_service.approve(w.worker2, rid),
-            shop_service.cancel(w.volunteer, rid), return_exceptions=True,
+            services.run(shop_service.approve, w.worker, rid), services.run(shop_service.approve, w.worker2, rid),
+            services.run(shop_service.cancel, w.volunteer, rid), return_exceptions=True,
         )
         assert len(winners(results)) == 1, results
     approved = [rid for rid in ids if (await redemption(services, rid)).status == "approved"]
     for rid in approved:
         code = (await redemption(services, rid)).pickup_code
         results = await asyncio.gather(
-            *(shop_service.pickup(worker, w.community_id, code) for worker in (w.worker, w.worker2, w.worker)),
-            shop_service.reject(w.worker2, rid, "货架空了"), return_exceptions=True,
+            *(services.run(shop_service.pickup, worker, w.community_id, code) for worker in (w.worker, w.worker2, w.worker)),
+            services.run(shop_service.reject, w.worker2, rid, "货架空了"), return_exceptions=True,
         )
         assert len(winners(results)) == 1, results
     statuses = [(await redemption(services, rid)).status for rid in ids]

@@ -195,7 +195,7 @@ async def test_a_period_is_posted_once_across_reruns_and_processes(services: Ser
     other = Services(database, settings, clock)  # a second process on the same database
 
     first, second = await asyncio.gather(
-        services.stars.post(clock.now(), "week"), other.stars.post(clock.now(), "week")
+        services.run(services.stars.post, clock.now(), "week"), other.run(other.stars.post, clock.now(), "week")
     )
     assert first.posted + second.posted == 2 and first.already + second.already == 2
     rerun = await services.run(services.stars.post, clock.now(), "week")

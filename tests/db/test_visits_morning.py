@@ -106,7 +106,7 @@ async def test_the_job_sends_once_a_day_however_often_it_runs(services: Services
 
 async def test_two_processes_at_once_send_once(services: Services, clock: FixedClock) -> None:
     r = await morning_world(services, clock)
-    first, second = await asyncio.gather(services.visits.morning(), services.visits.morning())
+    first, second = await asyncio.gather(services.run(services.visits.morning), services.run(services.visits.morning))
     assert first.communities + second.communities == 2
     assert first.messages + second.messages == 6  # 3 workers, 2 volunteers and the admins' digest, once
     assert len(await inbox(services, r.worker)) == 1

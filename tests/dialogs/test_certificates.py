@@ -254,8 +254,8 @@ async def test_two_workers_issuing_at_once_issue_once(services: Services, world:
     import asyncio
 
     asked = await services.run(services.certificates.request, world.volunteer, world.community_id, "all")
-    both = await asyncio.gather(services.certificates.issue(world.worker, asked.id),
-                                services.certificates.issue(world.worker2, asked.id))
+    both = await asyncio.gather(services.run(services.certificates.issue, world.worker, asked.id),
+                                services.run(services.certificates.issue, world.worker2, asked.id))
     assert sorted(i.changed for i in both) == [False, True]
     assert both[0].facts.number == both[1].facts.number
     with services.db.read() as session:
