@@ -221,13 +221,14 @@ class Database:
         a write inside raises `ReadOnlyTurn`."""
         if self._joined() is not None:  # already inside one: join it
             return work(_current.get().session)  # type: ignore[union-attr]  # checked just above
+        if not writes:
+            return self._read_unit(work)
         for attempt in range(retries + 1):
-            with (self.sessions() if writes else self._read_sessions()) as session:
+            with self.sessions() as session:
                 token = _current.set(_Unit(self, session, writes))
                 try:
                     result = work(session)
-                    if writes:
-                        session.commit()
+                    session.commit()
                     return result
                 except (IntegrityError, DBAPIError) as exc:
                     if attempt == retries or not _retryable(exc):
@@ -236,6 +237,23 @@ class Database:
                     _current.reset(token)
             time.sleep(0.001 * (attempt + 1))
         raise AssertionError("unreachable")
+
+    def _read_unit(self, work: Callable[[Session], T]) -> T:
+        with self._read_sessions() as session:
+            token = _current.set(_Unit(self, session, False))
+            guard = self.sqlite  # SQLite's readers run in autocommit: a stray write would stick
+            try:
+                if guard:
+                    session.connection().exec_driver_sql("PRAGMA query_only = ON")
+                return work(session)
+            except OperationalError as exc:
+                if "readonly" in str(exc.orig):
+                    raise ReadOnlyTurn("a unit of work declared read-only tried to write") from exc
+                raise
+            finally:
+                _current.reset(token)
+                if guard:
+                    session.connection().exec_driver_sql("PRAGMA query_only = OFF")
 
     async def dispose(self) -> None:
         await self.run(self._dispose)

@@ -45,7 +45,8 @@ async def seed(services: Services) -> DemoWorld | None:
     if await services.db.run(_seeded, services.db):
         return None
     admin = await _person(services, *ADMIN)
-    await services.db.run(services.db.transaction, lambda session: setattr(session.get(Person, admin), "is_admin", True))
+    await services.db.run(services.db.transaction,
+                          lambda session: setattr(session.get(Person, admin), "is_admin", True))
     community = await services.run(services.people.create_community, COMMUNITY)
     world = DemoWorld(community.id, admin)
     for handle, name in WORKERS:
@@ -58,7 +59,8 @@ async def seed(services: Services) -> DemoWorld | None:
         await services.run(services.people.register_volunteer, person, community.id, name, f"1391234{i:04d}")
         world.volunteers.append(person)
     world.resident = await _person(services, *RESIDENT)
-    await services.run(services.people.join, world.resident, await services.run(services.people.create_invite, world.workers[0], community.id, role="resident"))
+    code = await services.run(services.people.create_invite, world.workers[0], community.id, role="resident")
+    await services.run(services.people.join, world.resident, code)
     await _history(services, world)
     # The features' own demo data (imported here: they build on DemoWorld).
     from bot.demo_requests import seed_demo as seed_requests

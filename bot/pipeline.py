@@ -164,7 +164,8 @@ class InboxWorker:
         processed = 0
         while True:
             replied, self._replied = self._replied, []
-            entries = await self.services.run(self.services.inbox.claim, self.worker, 1, self.lease, tuple(self.channels), replied)
+            entries = await self.services.run(self.services.inbox.claim,
+                                              self.worker, 1, self.lease, tuple(self.channels), replied)
             if not entries:
                 return processed
             for entry in entries:
@@ -177,7 +178,8 @@ class InboxWorker:
         if free <= 0 and not replied:
             return 0
         try:
-            entries = await self.services.run(self.services.inbox.claim, self.worker, free, self.lease, tuple(self.channels), replied)
+            entries = await self.services.run(self.services.inbox.claim,
+                                              self.worker, free, self.lease, tuple(self.channels), replied)
         except Exception:  # the database may be away for a moment; the next round tries again
             log.exception("inbox: claiming failed")
             self._replied = replied + self._replied  # their leases run out if this keeps failing
@@ -310,7 +312,8 @@ class OutboxWorker:
             allowed = self.breakers[name].allowance()  # paused, one probe, or all
             if allowed == 0:
                 continue
-            deliveries = await self.services.run(self.services.outbox.claim, name, self.worker, limit=allowed or self.batch,
+            deliveries = await self.services.run(self.services.outbox.claim,
+                                                 name, self.worker, limit=allowed or self.batch,
                                                           lease=self.lease)
             by_address: dict[str, list[Delivery]] = defaultdict(list)
             for delivery in deliveries:

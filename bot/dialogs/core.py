@@ -168,6 +168,16 @@ class Context:
     receipt: Text | None = None
     invites: Invites = field(default_factory=Invites)
 
+    def key(self, what: str | None = None) -> str | None:
+        """The idempotency key of what this turn does, the one way it is built: from the update
+        that brought it (the channel's request key, kept with the inbox entry) and what the command
+        does (`what`, when one update could do two things). A redelivered update replays it; None
+        where the channel gives no request key (the console)."""
+        if not self.request_key:
+            return None
+        base = f"{self.caller.channel}:{self.request_key}"
+        return f"{what}:{base}" if what else base
+
     def goto(self, flow: str, step: str, **data: Any) -> None:
         """Move to a step; `data` is merged into what the flow remembers."""
         if flow != self.flow:

@@ -20,6 +20,7 @@ from bot.dialogs.core import (
     ALIASES, COMMANDS, STEP_ANSWERS, STEPS, Actor, Caller, Context, Deferred, Document, Input, Invites, Later, Reply,
     reply,
 )
+from bot.db import ReadOnlyTurn
 from bot.errors import DomainError
 from bot.i18n import Text, render
 from bot.services import Services
@@ -110,6 +111,7 @@ class Turn:
     # Files made after the commit: until then their placeholders stand in the replies. A channel
     # adds its own slow pictures here too (`deferred.add`) rather than drawing in the transaction.
     deferred: Deferred = field(default_factory=Deferred)
+    state: tuple[int, dict[str, Any]] | None = None  # a read-only turn's state, saved after it
 
 
 # Given the files once drawn (placeholder → bytes, None: nothing to attach): the channel puts
@@ -127,9 +129,23 @@ class Dialogs:
     async def handle(self, caller: Caller, inp: Input, settle: Settle | None = None,
                      attach: Attach | None = None) -> Turn:
         """One turn, handed to a database thread once and run there whole (`turn`); then, outside
-        any transaction, the files it attaches are made and given to `attach`."""
+        any transaction, the files it attaches are made and given to `attach`. A command declared
+        read-only (`@command(reads=True)`) runs on a reader thread, and only its state and the
+        inbox mark are written after, in one short transaction; should it write after all (a
+        first contact, a step that writes), it runs again as a whole turn."""
         db = self.services.db
-        turn = await db.run(db.unit, lambda session: self.turn(session, caller, inp, settle))
+        turn: Turn | None = None
+        if self._reads(inp):
+            try:
+                turn = await db.run_read(db.unit, lambda session: self.turn(session, caller, inp, None, read=True),
+                                         writes=False)
+            except ReadOnlyTurn:
+                turn = None
+        if turn is not None:
+            kept = turn
+            await db.run(db.unit, lambda session: self._finish_read(session, kept, settle))
+        else:
+            turn = await db.run(db.unit, lambda session: self.turn(session, caller, inp, settle))
         if not turn.deferred.items:
             return turn
         drawn = {token: await _draw(later) for token, later in turn.deferred.items}
@@ -137,7 +153,23 @@ class Dialogs:
             await attach(drawn)
         return replace(turn, replies=[r for r in (_made(r, drawn) for r in turn.replies) if r is not None])
 
-    def turn(self, session: Session, caller: Caller, inp: Input, settle: Settle | None = None) -> Turn:
+    def _reads(self, inp: Input) -> bool:
+        """Whether the input names a command declared read-only (a guess: the turn proves it)."""
+        line = (inp.option or inp.text).strip()
+        head, _ = split_command(line)
+        name = ALIASES.get(head) or head.lstrip("/／").split("@", 1)[0].lower()
+        spec = COMMANDS.get(ALIASES.get(name, name))
+        return spec is not None and spec.reads and (line.startswith(("/", "／")) or head in ALIASES)
+
+    def _finish_read(self, session: Session, turn: Turn, settle: Settle | None) -> None:
+        """A read-only turn's writes: its dialog state when it changed, and the channel's mark."""
+        if turn.state is not None:
+            self.services.dialog_state.save(*turn.state)
+        if settle is not None:
+            settle(session, turn)
+
+    def turn(self, session: Session, caller: Caller, inp: Input, settle: Settle | None = None, *,
+             read: bool = False) -> Turn:
         """Who is writing and their state, the command or step, the services' writes, the saved
         state and `settle(session, turn)` (the channel stores its reply and marks its inbox
         entry there): one unit of work (`Database.unit`), committed whole or not at all."""
@@ -155,7 +187,11 @@ class Dialogs:
         deferred = Deferred()
         replies = [_placeholder(r, deferred) for r in replies]
         turn = Turn(replies, ctx.actor.locale, ctx.actor.acting_by or ctx.actor.person_id, refused, where, deferred)
-        self._save(ctx, replies, saved, listing)
+        state = self._state(ctx, replies, saved, listing)
+        if read:  # saved after, by `_finish_read`
+            return replace(turn, state=state)
+        if state is not None:
+            self.services.dialog_state.save(*state)
         if settle is not None:
             settle(session, turn)
         crash.point("turn.settled")  # the reply is stored and the entry marked, still uncommitted
@@ -295,7 +331,9 @@ class Dialogs:
             saved = {"expired": True}
         return ctx, saved
 
-    def _save(self, ctx: Context, replies: list[Reply], saved: dict[str, Any], listing: Listing | None) -> None:
+    def _state(self, ctx: Context, replies: list[Reply], saved: dict[str, Any],
+               listing: Listing | None) -> tuple[int, dict[str, Any]] | None:
+        """The dialog state to save after this turn, or None when it did not change."""
         shown = [o for r in replies for o in r.options]
         here = _position(ctx)
         if shown:
@@ -316,8 +354,7 @@ class Dialogs:
             data[RECEIPT] = receipt_saved
         new = {"flow": ctx.flow or "", "step": ctx.step or "", "data": data} if (ctx.flow or data) else {}
         unchanged = new == {k: v for k, v in saved.items() if k != "expired"} and "expired" not in saved
-        if not unchanged:  # nothing changed: no write on the hot path
-            self.services.dialog_state.save(ctx.actor.identity_id, new)
+        return None if unchanged else (ctx.actor.identity_id, new)  # unchanged: no write on the hot path
 
 
 def _placeholder(r: Reply, deferred: Deferred) -> Reply:

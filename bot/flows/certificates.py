@@ -132,7 +132,8 @@ def _issue(ctx: Context, ids: list[int]) -> list[Reply]:
         except DomainError as exc:
             out.append(reply(exc.key, **exc.params))
             continue
-        out.append(_document(issued.facts, "certificate.issued_worker" if issued.changed else "certificate.already_issued"))
+        key = "certificate.issued_worker" if issued.changed else "certificate.already_issued"
+        out.append(_document(issued.facts, key))
     return out
 
 

@@ -64,7 +64,7 @@ def parse_refs(words: list[str]) -> list[tuple[str, int]] | None:
     return refs
 
 
-@command("pending", role="worker", help_key="help.pending", aliases=("待审",))
+@command("pending", role="worker", help_key="help.pending", aliases=("待审",), reads=True)
 def pending(ctx: Context, args: str) -> list[Reply]:
     """Everything waiting, one page a message: the true total, each item's buttons, next page,
     and approve all."""

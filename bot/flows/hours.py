@@ -76,10 +76,6 @@ def _today(ctx: Context) -> date:
     return (ctx.services.people.clock_of(ctx.community_id)).today()
 
 
-def _request_key(ctx: Context) -> str | None:
-    return f"{ctx.caller.channel}:{ctx.request_key}" if ctx.request_key else None
-
-
 # --- step-by-step logging --------------------------------------------------------------------
 
 @command("log", role="volunteer", help_key="help.log", aliases=("记录",))
@@ -319,7 +315,7 @@ def _log_one_line(ctx: Context, args: str) -> list[Reply]:
     try:
         log = ctx.services.hours.submit(
             ctx.actor.person_id, ctx.community_id, category_id=line.category.id, service_date=line.day or today,
-            minutes=line.duration.minutes, note=draft["note"], request_key=_request_key(ctx), repeat_ok=False,
+            minutes=line.duration.minutes, note=draft["note"], request_key=ctx.key(), repeat_ok=False,
         )
     except LooksRepeated as exc:
         return _ask_again(ctx, exc, {**draft, "category_id": line.category.id})
@@ -328,7 +324,7 @@ def _log_one_line(ctx: Context, args: str) -> list[Reply]:
 
 # --- balance and history ---------------------------------------------------------------------
 
-@command("balance", help_key="help.balance", aliases=("余额", "积分"), for_relative=True)
+@command("balance", help_key="help.balance", aliases=("余额", "积分"), for_relative=True, reads=True)
 def balance(ctx: Context, args: str) -> list[Reply]:
     b = ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)
     shown = [reply("balance.show", available=b.available, pending=b.pending, earned=b.earned_points,
@@ -339,7 +335,7 @@ def balance(ctx: Context, args: str) -> list[Reply]:
     return shown
 
 
-@command("history", help_key="help.history", aliases=("明细",), for_relative=True)
+@command("history", help_key="help.history", aliases=("明细",), for_relative=True, reads=True)
 def history(ctx: Context, args: str) -> list[Reply]:
     page = _page(args)
     items, more = ctx.services.points.history(ctx.actor.person_id, ctx.community_id, page=page, page_size=PAGE)
@@ -455,7 +451,7 @@ def record(ctx: Context, args: str) -> list[Reply]:
     data = {"person_id": person.person_id, "category_id": category.id, "service_date": service_date.isoformat(),
             "minutes": minutes, "note": note}
     try:
-        return _record(ctx, data, _request_key(ctx), repeat_ok=False)
+        return _record(ctx, data, ctx.key(), repeat_ok=False)
     except LooksRepeated as exc:
         return _ask_record_again(ctx, exc, **data)
 

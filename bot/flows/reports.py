@@ -23,7 +23,7 @@ def report(ctx: Context, args: str) -> list[Reply]:
                   later=Later(lambda: to_xlsx(with_chart(report))), filename=filename)]
 
 
-@command("chart", help_key="help.chart", aliases=("图表",))
+@command("chart", help_key="help.chart", aliases=("图表",), reads=True)
 def chart(ctx: Context, args: str) -> list[Reply]:
     month = args.strip() or None
     found = ctx.services.reports.hours_chart(ctx.actor.person_id, ctx.community_id, month, ctx.actor.locale)

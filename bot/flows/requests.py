@@ -49,10 +49,6 @@ def _qref(args: str) -> int | None:
     return parse_ref(words[0], "Q") if words else None
 
 
-def _key(ctx: Context, what: str) -> str | None:
-    return f"{what}:{ctx.caller.channel}:{ctx.request_key}" if ctx.request_key else None
-
-
 def _today(ctx: Context) -> date:
     """Today in the community's zone (the one the requests service checks days in)."""
     return (ctx.services.people.clock_of(ctx.community_id)).today()
@@ -269,7 +265,7 @@ def _one_line(ctx: Context, args: str, requester: int | None = None) -> list[Rep
     outcome = ctx.services.requests.post(NewRequest(
         requester_id=requester, poster_id=poster, community_id=ctx.community_id, category_id=category.id,
         service_date=day, slot=slot, minutes=minutes, payer=payer, note=" ".join(rest) or None,
-        address=address.strip() or None, grid_id=grid_id, request_key=_key(ctx, "request"),
+        address=address.strip() or None, grid_id=grid_id, request_key=ctx.key("request"),
     ))
     return [_posted(outcome)]
 

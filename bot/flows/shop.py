@@ -40,10 +40,6 @@ def _draft() -> str:
     return secrets.token_hex(6)
 
 
-def _request_key(ctx: Context, what: str) -> str | None:
-    return f"{what}:{ctx.caller.channel}:{ctx.request_key}" if ctx.request_key else None
-
-
 def _yes(inp: Input) -> bool:
     return inp.option == "yes" if inp.option else is_yes(inp.text)
 
@@ -101,7 +97,7 @@ def redeem(ctx: Context, args: str) -> list[Reply]:
             shelf = ctx.services.shop.item(ctx.actor.person_id, ctx.community_id, item_id)
             return [reply("redeem.too_many_typed", most=shelf.can_buy)] if shelf.can_buy else [_cannot_buy(shelf)]
         outcome = ctx.services.shop.redeem(
-            ctx.actor.person_id, ctx.community_id, item_id, quantity, request_key=_request_key(ctx, "redeem"),
+            ctx.actor.person_id, ctx.community_id, item_id, quantity, request_key=ctx.key("redeem"),
             proxy_id=ctx.actor.acting_by,
         )
         return [_submitted(outcome)]
@@ -463,7 +459,7 @@ def restock(ctx: Context, args: str) -> list[Reply]:
     if len(words) < 3 or not words[2].strip():
         ctx.goto("restock", "reason", item_id=item_id, quantity=quantity, draft=_draft())
         return [reply("restock.ask_reason", id=f"I{item_id}", quantity=f"{quantity:+d}")]
-    return _restock(ctx, item_id, quantity, words[2], _request_key(ctx, "restock"))
+    return _restock(ctx, item_id, quantity, words[2], ctx.key("restock"))
 
 
 @step("restock", "reason")

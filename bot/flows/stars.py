@@ -19,7 +19,7 @@ WORKER_WORDS = ("workers", "worker", "工作人员", "社工")
 PRIVACY_WORDS = ("on", "hide", "隐藏", "匿名", "off", "show", "显示", "公开")
 
 
-@command("top", help_key="help.top", aliases=("明星榜", "排行榜"), group_ok=True)
+@command("top", help_key="help.top", aliases=("明星榜", "排行榜"), group_ok=True, reads=True)
 def top(ctx: Context, args: str) -> list[Reply]:
     words = args.split()
     word = words[0].lower() if words else "week"

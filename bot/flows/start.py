@@ -89,7 +89,7 @@ BRIEF = {
 }
 
 
-@command("help", role=None, help_key="help.help", aliases=("帮助",), group_ok=True)
+@command("help", role=None, help_key="help.help", aliases=("帮助",), group_ok=True, reads=True)
 def help_(ctx: Context, args: str) -> list[Reply]:
     actor = ctx.actor
     joined = actor.community_id is not None

@@ -9,7 +9,7 @@ from bot.dialogs.core import MAX_OPTION_BYTES, Context, Reply, command, option, 
 from bot.dialogs.parse import next_word, parse_duration, read_date
 from bot.errors import LooksRepeated
 from bot.flows.common import name_and_rest, names_in, person_arg, repeat_step
-from bot.flows.hours import _category, _request_key, _today
+from bot.flows.hours import _category, _today
 from bot.i18n import T, Text, hours
 
 ALL_WORDS = ("all", "全部", "全体")
@@ -145,7 +145,7 @@ def teamlog(ctx: Context, args: str) -> list[Reply]:
     data = {"team": team, "ids": ids, "category_id": category.id, "service_date": service_date.isoformat(),
             "minutes": minutes}
     try:
-        return _teamlog(ctx, data, _request_key(ctx), repeat_ok=False)
+        return _teamlog(ctx, data, ctx.key(), repeat_ok=False)
     except LooksRepeated as exc:
         return _ask_teamlog_again(ctx, exc, **data)
 

@@ -193,7 +193,7 @@ def _one_line(ctx: Context, elder_id: int, words: list[str]) -> list[Reply]:
     # A duration needs its unit here ("1h", "45分钟"): a bare number may begin the note.
     if words and not words[0].isdigit() and (found := parse_duration(words[0])) is not None:
         minutes, words = found, words[1:]
-    key = f"{ctx.caller.channel}:{ctx.request_key}" if ctx.request_key else None
+    key = ctx.key()
     recorded = ctx.services.visits.record(
         ctx.actor.person_id, elder_id, kind=kind, outcome=outcome, note=" ".join(words) or None, minutes=minutes,
         request_key=key,

@@ -179,7 +179,8 @@ class WeChatChannel:
         person = deliveries[0].person_id
         if person is None or any(d.person_id != person for d in deliveries):
             return [(d, await self.deliver(d)) for d in deliveries]
-        more = await self.services.run(self.services.outbox.claim, self.name, worker, limit=MAX_FOLD, lease=lease, person_id=person)
+        more = await self.services.run(self.services.outbox.claim,
+                                       self.name, worker, limit=MAX_FOLD, lease=lease, person_id=person)
         return await self._plan([*deliveries, *more])
 
     async def _plan(self, deliveries: list[Delivery]) -> list[tuple[Delivery, Outcome]]:
