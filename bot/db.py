@@ -6,9 +6,11 @@ db.unit, turn)`). SQLite: one writer thread with its own connection, and reader 
 PostgreSQL: psycopg 3 with a pool and a thread per connection.
 
 A unit of work (`Database.unit`) is one session and one transaction on the thread that runs it:
-every `transaction`, `uow` and `read` a service opens inside it joins it (a `transaction` as a
-savepoint, so a refusal undoes only its own writes), nothing inside commits, and the unit commits
-once at its end. Outside a unit, each `transaction` is its own unit, as before."""
+every `transaction`, `uow` and `read` a service opens inside it joins it, nothing inside commits,
+and the unit commits once at its end. A refusal inside (a service raising, the turn answering it)
+may leave that service's writes half done: the unit is then run again with every joined
+`transaction` in a savepoint, so a refusal undoes only its own writes. Outside a unit, each
+`transaction` is its own unit, as before."""
 
 from __future__ import annotations
 
@@ -40,6 +42,8 @@ class _Unit:
     db: Database
     session: Session
     writes: bool
+    savepoints: bool = False  # each joined transaction in a savepoint (after a refusal, see `unit`)
+    refused: bool = False  # a joined transaction raised: its writes may be half done
 
 
 # Set only on a database thread while `Database.unit` runs there.
@@ -203,14 +207,20 @@ class Database:
     def transaction(self, work: Callable[[Session], T], retries: int = 4) -> T:
         """Run `work` in one transaction and commit; rerun it when a concurrent writer won a
         unique key (the rerun then sees the winner's row and replays) or PostgreSQL reports a
-        deadlock or serialisation failure. Inside a unit of work `work` runs in a savepoint of
-        the unit's transaction and nothing commits (the unit retries as a whole)."""
+        deadlock or serialisation failure. Inside a unit of work `work` joins the unit's
+        transaction and nothing commits (the unit retries as a whole; see `unit` for refusals)."""
         unit = self._joined()
         if unit is not None:
             if not unit.writes:
                 raise ReadOnlyTurn("a unit of work declared read-only tried to write")
-            with unit.session.begin_nested():
+            if unit.savepoints:
+                with unit.session.begin_nested():
+                    return work(unit.session)
+            try:
                 return work(unit.session)
+            except Exception:
+                unit.refused = True
+                raise
         return self.unit(work, retries=retries)
 
     def unit(self, work: Callable[[Session], T], *, retries: int = 4, writes: bool = True) -> T:
@@ -223,15 +233,24 @@ class Database:
             return work(_current.get().session)  # type: ignore[union-attr]  # checked just above
         if not writes:
             return self._read_unit(work)
-        for attempt in range(retries + 1):
+        savepoints = False
+        for attempt in range(retries + 2):
             with self.sessions() as session:
-                token = _current.set(_Unit(self, session, writes))
+                unit = _Unit(self, session, True, savepoints)
+                token = _current.set(unit)
                 try:
                     result = work(session)
+                    if unit.refused and not savepoints:
+                        # A service refused midway and the unit went on (a turn answers the
+                        # refusal): its writes may be half done. Rare, so only then is the unit
+                        # run again with each service call in a savepoint, undone on its own.
+                        session.rollback()
+                        savepoints = True
+                        continue
                     session.commit()
                     return result
                 except (IntegrityError, DBAPIError) as exc:
-                    if attempt == retries or not _retryable(exc):
+                    if attempt >= retries or not _retryable(exc):
                         raise
                 finally:
                     _current.reset(token)

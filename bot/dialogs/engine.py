@@ -143,7 +143,8 @@ class Dialogs:
                 turn = None
         if turn is not None:
             kept = turn
-            await db.run(db.unit, lambda session: self._finish_read(session, kept, settle))
+            if turn.state is not None or settle is not None:
+                await db.run(db.unit, lambda session: self._finish_read(session, kept, settle))
         else:
             turn = await db.run(db.unit, lambda session: self.turn(session, caller, inp, settle))
         if not turn.deferred.items:

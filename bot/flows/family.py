@@ -14,6 +14,7 @@ from bot.flows.decisions import Decider
 from bot.i18n import T
 from bot.services.family import CODE_LIFETIME
 from bot.services.people import NAME_MAX
+from models.family import LinkStatus
 
 ME = ("me", "我", "自己", "本人")
 
@@ -120,7 +121,7 @@ def _linked(ctx: Context, member_id: int, relative_id: int | None, *, new_name: 
                   elder_id: int | None = None) -> list[Reply]:
     link = ctx.services.family.link(ctx.actor.person_id, ctx.community_id, member_id, relative_id,
                                           new_name=new_name, elder_id=elder_id)
-    if link.status == "approval":  # a worker's own link: another worker approves
+    if link.status == LinkStatus.APPROVAL:  # a worker's own link: another worker approves
         key = "family.link_waiting"
     else:
         key = "family.linked_new" if new_name else "family.linked"

@@ -20,6 +20,7 @@ from bot.flows.deadlines import deadline_marker
 from bot.i18n import T, Text, hours
 from bot.services.hours import Category, LogView, check_minutes, clean_note, points_for
 from bot.services.points import HistoryLine
+from models.hours import LogStatus
 
 DURATIONS = (30, 60, 90, 120, 180, 240)
 PAGE = 8
@@ -463,7 +464,7 @@ def _record(ctx: Context, data: dict, request_key: str | None, *, repeat_ok: boo
         request_key=request_key, repeat_ok=repeat_ok,
     )
     log = decisions[0].log
-    if log.status == "pending":  # recorded for a worker: another worker approves it
+    if log.status == LogStatus.PENDING:  # recorded for a worker: another worker approves it
         return [reply("record.waiting", id=f"H{log.id}", name=log.person_name, hours=hours(log.minutes))]
     return [reply("record.done", id=f"H{log.id}", name=log.person_name, hours=hours(log.minutes), points=log.points)]
 
@@ -509,8 +510,8 @@ def event_confirm(ctx: Context, inp: Input) -> list[Reply]:
         service_date=date.fromisoformat(data["service_date"]), minutes=data["minutes"],
         event_name=None, request_key=f"draft:{data['draft']}",
     )
-    waiting = [d.log for d in decisions if d.log.status == "pending"]
-    points = sum(d.log.points for d in decisions if d.log.status == "approved")
+    waiting = [d.log for d in decisions if d.log.status == LogStatus.PENDING]
+    points = sum(d.log.points for d in decisions if d.log.status == LogStatus.APPROVED)
     ctx.finish(receipt=T("event.already_done", count=len(decisions) - len(waiting), points=points))
     replies = [reply("event.done", count=len(decisions) - len(waiting), points=points)]
     if waiting:  # hours of workers wait for another worker (four eyes)

@@ -11,6 +11,7 @@ from bot.flows.common import reason_step
 from bot.flows.decisions import Decider
 from bot.i18n import T, Text
 from bot.services.moves import OPEN, MoveOutcome, MoveView
+from models.family import MoveStatus
 
 
 def move_status(m: MoveView) -> Text:
@@ -40,7 +41,7 @@ def pending_moves(ctx: Context) -> list[Reply]:
     return [
         Reply(T("move.pending_line", id=f"M{m.id}", name=m.person_name, status=move_status(m),
                 to=m.to_community, **{"from": m.from_community}),
-              (option(f"/approve_move M{m.id}", "move.accept" if m.status == "approved" else "pending.approve"),
+              (option(f"/approve_move M{m.id}", "move.accept" if m.status == MoveStatus.APPROVED else "pending.approve"),
                option(f"/reject_move M{m.id}", "pending.reject")), columns=2)
         for m in waiting
     ]
@@ -75,9 +76,9 @@ def _decided(outcome: MoveOutcome) -> Reply:
     m = outcome.move
     if not outcome.changed:
         return reply("move.already", id=f"M{m.id}", status=move_status(m))
-    if m.status == "done":
+    if m.status == MoveStatus.DONE:
         return reply("move.accepted", id=f"M{m.id}", name=m.person_name, points=m.amount or 0, to=m.to_community)
-    if m.status == "rejected":
+    if m.status == MoveStatus.REJECTED:
         return reply("move.rejected", id=f"M{m.id}", name=m.person_name)
     return reply("move.approved", id=f"M{m.id}", name=m.person_name, to=m.to_community)
 

@@ -19,6 +19,7 @@ from bot.flows.hours import DURATIONS, _category, _category_label
 from bot.i18n import T, Text, hours
 from bot.services.hours import Category, points_for
 from bot.services.requests import NewRequest, Outcome, RequestView, request_line
+from models.requests import RequestStatus
 
 PAGE = 8
 SLOT_WORDS = {
@@ -282,7 +283,7 @@ def _posted(outcome: Outcome) -> Reply:
     r = outcome.request
     if not outcome.changed:
         return reply("request.already_posted", id=r.ref)
-    if r.status == "approval":  # the pool's or, asked by a worker for a member, a second worker's
+    if r.status == RequestStatus.APPROVAL:  # the pool's or, asked by a worker for a member, a second worker's
         key = "request.posted_pool" if r.payer == "pool" else "request.posted_second"
     else:
         key = f"request.posted_{r.payer}"
@@ -359,9 +360,9 @@ def my_requests(ctx: Context, args: str) -> list[Reply]:
     me = ctx.actor.person_id
     options: list[Option] = []
     for v in found:
-        if v.taker_id == me and v.status == "taken":
+        if v.taker_id == me and v.status == RequestStatus.TAKEN:
             options.append(option(f"/done {v.ref}", "myrequests.done", id=v.ref))
-        elif v.taker_id != me and v.status == "done":
+        elif v.taker_id != me and v.status == RequestStatus.DONE:
             options += [option(f"/accept {v.ref}", "myrequests.accept", id=v.ref),
                         option(f"/dispute {v.ref}", "myrequests.dispute", id=v.ref)]
     lines = [T("myrequests.line", line=_line(ctx, v, address=True), status=T(f"requests.status.{v.status}"),
@@ -419,9 +420,9 @@ def accept(ctx: Context, args: str) -> list[Reply]:
     r = outcome.request
     if not outcome.changed:
         return [reply("accept.already", id=r.ref)]
-    if r.status == "done":  # a worker's confirmation for the member: a second worker approves
+    if r.status == RequestStatus.DONE:  # a worker's confirmation for the member: a second worker approves
         return [reply("accept.waiting_second", id=r.ref, name=r.requester_name)]
-    if r.status == "confirmed":
+    if r.status == RequestStatus.CONFIRMED:
         return [reply("accept.done_community", id=r.ref, name=r.taker_name)]
     return [reply("accept.done", id=r.ref, name=r.taker_name, points=r.paid, hours=hours(r.done_minutes or 0))]
 
@@ -453,13 +454,13 @@ def pending_requests(ctx: Context) -> list[Reply]:
     out = []
     mark = deadline_marker(ctx)
     for v in ctx.services.requests.waiting(ctx.actor.person_id, ctx.community_id):
-        if v.status == "approval" or v.accepted_by_id:
+        if v.status == RequestStatus.APPROVAL or v.accepted_by_id:
             options = (option(f"/approve {v.ref}", "pending.approve"), option(f"/reject {v.ref}", "pending.reject"))
             key = ("requests.pending_second" if v.accepted_by_id else
                    "requests.pending_pool" if v.payer == "pool" else "requests.pending_own")
         else:
             options = (option(f"/settle {v.ref}", "requests.settle_option"),)
-            key = "requests.pending_dispute" if v.status == "disputed" else "requests.pending_unanswered"
+            key = "requests.pending_dispute" if v.status == RequestStatus.DISPUTED else "requests.pending_unanswered"
         text = T(key, line=_line(ctx, v, address=True), name=v.taker_name or "", hours=hours(v.done_minutes or 0),
                  reason=v.reason or "")
         out.append(Reply(mark(text, v.waiting_since), options, columns=2))
@@ -479,7 +480,7 @@ def _grant_requests(ctx: Context, ids: list[int]) -> list[Reply]:
 def _approved(ctx: Context, outcome: Outcome) -> Reply:
     """What /approve Q7 did: paid after a second worker agreed, or opened for volunteers."""
     r = outcome.request
-    if r.status == "paid" and outcome.changed:
+    if r.status == RequestStatus.PAID and outcome.changed:
         return reply("accept.done", id=r.ref, name=r.taker_name, points=r.paid, hours=hours(r.done_minutes or 0))
     if r.payer == "own" and outcome.changed:
         return reply("grant.done_own", id=r.ref, name=r.requester_name, points=r.held)
@@ -562,5 +563,5 @@ def _settle(ctx: Context, request_id: int, answer: str) -> list[Reply]:
     r = outcome.request
     if not outcome.changed:
         return [reply("settle.already", id=r.ref)]
-    return [reply("settle.voided" if r.status == "voided" else "settle.paid", id=r.ref, points=r.paid or 0,
+    return [reply("settle.voided" if r.status == RequestStatus.VOIDED else "settle.paid", id=r.ref, points=r.paid or 0,
                   name=r.taker_name)]

@@ -20,6 +20,7 @@ from bot.services.shop import (
     MAX_PRICE, MAX_QUANTITY, MAX_STOCK, ItemView, Outcome, Reconciliation, RedemptionView, ShelfItem, StockLine,
     clean_donor, clean_item_name,
 )
+from models.shop import RedemptionStatus
 
 PAGE = 6
 QUANTITIES = (1, 2, 3, 4, 5)
@@ -49,7 +50,7 @@ def _stock(stock: int | None) -> Text:
 
 
 def order_line(r: RedemptionView) -> Text:
-    code = T("orders.code", code=r.pickup_code) if r.status == "approved" and r.pickup_code else ""
+    code = T("orders.code", code=r.pickup_code) if r.status == RedemptionStatus.APPROVED and r.pickup_code else ""
     return T("orders.line", id=f"R{r.id}", item=r.item_name, quantity=r.quantity, total=r.total,
              status=T(f"shop.status.{r.status}"), code=code)
 
@@ -180,7 +181,7 @@ def orders(ctx: Context, args: str) -> list[Reply]:
     if not found:
         return [reply("orders.empty")]
     options = tuple(
-        option(f"/cancel_order R{r.id}", "orders.cancel", id=f"R{r.id}") for r in found if r.status == "pending"
+        option(f"/cancel_order R{r.id}", "orders.cancel", id=f"R{r.id}") for r in found if r.status == RedemptionStatus.PENDING
     )
     return [Reply(T("orders.list", lines=[order_line(r) for r in found]), options[:5])]
 

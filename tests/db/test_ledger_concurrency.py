@@ -98,9 +98,9 @@ async def test_concurrent_gifts_and_donations_drain_one_account_exactly(services
 
     def move(i: int):
         if i % 3 == 0:
-            return services.points.donate(giver, w.community_id, PRICE, key=f"race-donate:{i}")
+            return services.run(services.points.donate, giver, w.community_id, PRICE, key=f"race-donate:{i}")
         to = friend if i % 3 == 1 else cousin
-        return services.points.gift(giver, w.community_id, to, PRICE, key=f"race-gift:{i}")
+        return services.run(services.points.gift, giver, w.community_id, to, PRICE, key=f"race-gift:{i}")
 
     results = await asyncio.gather(*(move(i) for i in range(TASKS)), return_exceptions=True)
     ok, failed = _split(results)

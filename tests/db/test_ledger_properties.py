@@ -145,16 +145,16 @@ class Bank:
             return (lambda key: s.db.run(s.db.transaction, lambda ses: resolve(ses, pending_id=hold.id, key=key))), expected
         if name == "adjust":
             _, who, amount = op
-            return (lambda key: s.points.adjust(self.worker, cid, self.people[who], amount, "correction", key)), (
+            return (lambda key: s.run(s.points.adjust, self.worker, cid, self.people[who], amount, "correction", key)), (
                 None if amount > 0 else self._unless_affordable(who, -amount)
             )
         if name == "gift":
             _, who, offset, amount = op
             to = self.people[(who + offset) % PEOPLE]
-            return (lambda key: s.points.gift(self.people[who], cid, to, amount, key)), self._unless_affordable(who, amount)
+            return (lambda key: s.run(s.points.gift, self.people[who], cid, to, amount, key)), self._unless_affordable(who, amount)
         if name == "donate":
             _, who, amount = op
-            return (lambda key: s.points.donate(self.people[who], cid, amount, key)), self._unless_affordable(who, amount)
+            return (lambda key: s.run(s.points.donate, self.people[who], cid, amount, key)), self._unless_affordable(who, amount)
         raise AssertionError(op)
 
     def _unless_affordable(self, who: int, amount: int) -> type[DomainError] | None:
@@ -436,7 +436,7 @@ class District:
     async def gift(self, who: int, amount: int) -> None:
         s, to = self.services, who ^ 1
         cid = self.communities[self.home[who]]
-        run = lambda key: s.points.gift(self.people[who], cid, self.people[to], amount, key)  # noqa: E731
+        run = lambda key: s.run(s.points.gift, self.people[who], cid, self.people[to], amount, key)  # noqa: E731
         if await self.available(who) < amount:
             await self.refused(run, InsufficientPoints)
             return

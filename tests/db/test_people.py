@@ -230,7 +230,8 @@ async def test_admins_come_from_settings(services: Services, database: Database,
 
     # A person listed later becomes an admin at their next contact.
     later = Settings(_env_file=None, database_url=database.url, admins=["console:someone"])  # type: ignore[call-arg]
-    promoted, _ = await Services(database, later, clock).people.identify("console", "someone", display_name="某人")
+    promoted_services = Services(database, later, clock)
+    promoted, _ = await promoted_services.run(promoted_services.people.identify, "console", "someone", display_name="某人")
     assert (promoted.id, promoted.is_admin) == (someone.id, True)
 
 

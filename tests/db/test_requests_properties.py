@@ -131,7 +131,7 @@ class Street:
         # The same step again (a second press, a redelivered update) changes nothing.
         after = await self.snapshot()
         try:
-            again = await call()
+            again = await self.services.run(call)
         except DomainError:
             again = None
         assert again is None or not (again[1] if isinstance(again, tuple) else again.changed), (op, again)
