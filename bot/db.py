@@ -88,7 +88,10 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
         # Autocommit at the driver: we issue BEGIN ourselves (below).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=30000", "synchronous=NORMAL"):
+        pragmas = ["journal_mode=WAL", "foreign_keys=ON", "busy_timeout=30000", "synchronous=NORMAL"]
+        if read_only:  # a stray write on a reader (autocommit: it would stick) fails instead
+            pragmas.append("query_only=ON")
+        for pragma in pragmas:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
@@ -260,10 +263,7 @@ class Database:
     def _read_unit(self, work: Callable[[Session], T]) -> T:
         with self._read_sessions() as session:
             token = _current.set(_Unit(self, session, False))
-            guard = self.sqlite  # SQLite's readers run in autocommit: a stray write would stick
             try:
-                if guard:
-                    session.connection().exec_driver_sql("PRAGMA query_only = ON")
                 return work(session)
             except OperationalError as exc:
                 if "readonly" in str(exc.orig):
@@ -271,8 +271,6 @@ class Database:
                 raise
             finally:
                 _current.reset(token)
-                if guard:
-                    session.connection().exec_driver_sql("PRAGMA query_only = OFF")
 
     async def dispose(self) -> None:
         await self.run(self._dispose)
