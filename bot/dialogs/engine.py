@@ -115,7 +115,7 @@ class Turn:
 
 
 # Given the files once drawn (placeholder → bytes, None: nothing to attach): the channel puts
-# them where it stored the placeholders (`bot.dialogs.core.fill`).
+# them where it stored the placeholders (`bot.later.fill`).
 Attach = Callable[[dict[bytes, bytes | None]], Awaitable[None]]
 
 
