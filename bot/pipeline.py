@@ -6,7 +6,8 @@ notifications to their channel's sender. Channel-free: a channel plugs in by imp
         name: str                                   # "telegram", "wechat": the inbox's channel
         async def handle(self, entry: Entry, handling: Handling) -> None
             # turn the stored update into a dialog turn; call `handling.settle(session, reply)`
-            # inside the dialog engine's last transaction (Dialogs.handle(..., settle=...)), or
+            # inside the turn's one transaction (Dialogs.handle(..., settle=..., attach=
+            # handling.attach): the files it attaches follow after the commit), or
             # `await handling.finish(reply)` when no dialog turn is needed (an update not for
             # us: reply None). `reply` is the channel's own JSON for what to answer.
         async def send_reply(self, reply: dict, start: int) -> Outcome

@@ -27,7 +27,7 @@ Handling (the inbox worker does this; a channel adapter only implements `handle`
         # whose backoff, hold or pace is over. Several processes never hold the same entry. A person whose reply
         # was refused (Unreachable) is reachable again once they write to us again.
     inbox.settle(session, entry, reply, hold=None)
-        # inside the transaction that finishes the handling (the dialog engine's last one):
+        # inside the transaction that finishes the handling (the dialog turn's one transaction):
         # stores the reply and marks the entry handled, or done when there is no reply. Raises
         # LeaseLost (rolling the transaction back) when another process took the entry over.
         # `hold` (seconds): leave the reply for the HTTP handler to answer passively for that
