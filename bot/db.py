@@ -207,6 +207,21 @@ class Database:
         with self._read_sessions() as session:
             yield session
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A session for several reads that must see one moment (the shop's reconciliation: a
+        redemption committed between them would show as a mismatch). SQLite's transactions
+        already serialise (BEGIN IMMEDIATE): `uow`, joining a unit of work. PostgreSQL needs
+        REPEATABLE READ, which a unit's transaction (already reading at READ COMMITTED) cannot
+        take: a session of its own, only for reading, even inside a unit."""
+        if self.sqlite:
+            with self.uow() as session:
+                yield session
+            return
+        with self.sessions() as session:
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            yield session
+
     def transaction(self, work: Callable[[Session], T], retries: int = 4) -> T:
         """Run `work` in one transaction and commit; rerun it when a concurrent writer won a
         unique key (the rerun then sees the winner's row and replays) or PostgreSQL reports a
