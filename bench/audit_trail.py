@@ -41,21 +41,21 @@ DEEP = 500  # the heavy person's page timed beside the first
 
 
 async def _person(services: Services, handle: str, name: str) -> int:
-    person, _ = await services.people.identify("console", handle, display_name=name, handle=handle)
+    person, _ = await services.run(services.people.identify, "console", handle, display_name=name, handle=handle)
     return int(person.id)
 
 
 async def _audit_setup(services: Services, scale: float, seed: int) -> dict[str, Any]:
     admin = await _person(services, "admin", "管理员")
     await services.db.run(services.db.transaction, lambda s: setattr(s.get(Person, admin), "is_admin", True))
-    community = await services.people.create_community("审计社区", actor_id=admin)
+    community = await services.run(services.people.create_community, "审计社区", actor_id=admin)
     worker = await _person(services, "worker", "张社工")
-    await services.people.appoint_worker(admin, community.id, worker)
-    code = await services.people.create_invite(worker, community.id)
+    await services.run(services.people.appoint_worker, admin, community.id, worker)
+    code = await services.run(services.people.create_invite, worker, community.id)
     people = {}
     for name in ("heavy", "light"):
         people[name] = await _person(services, name, name)
-        await services.people.join(people[name], code)
+        await services.run(services.people.join, people[name], code)
     others = [await _person(services, f"o{i}", f"居民{i}") for i in range(OTHERS)]
     # Who each entry concerns, in id order: the heavy and light people's spread over the range.
     owners = [people["heavy"]] * HEAVY + [people["light"]] * LIGHT + [None] * int(OTHER_ENTRIES * scale)

@@ -192,9 +192,9 @@ async def _setup(services: Services, scale: float, seed: int) -> dict[str, Any]:
     """The community, its people and every transfer; returns what the checks need."""
     rng = random.Random(seed)
     people = services.people
-    community = await people.create_community("Bench history")
-    worker, _ = await people.identify("console", "bench-worker", display_name="worker")
-    await people.appoint_worker(None, community.id, worker.id)
+    community = await services.run(people.create_community, "Bench history")
+    worker, _ = await services.run(people.identify, "console", "bench-worker", display_name="worker")
+    await services.run(people.appoint_worker, None, community.id, worker.id)
     cid = community.id
 
     def make(session):  # type: ignore[no-untyped-def]
@@ -287,14 +287,14 @@ async def _measure(services: Services, data: dict[str, Any], calls: int) -> dict
         entries = data["expected"][name]
 
         async def call() -> None:
-            _check_history(await points.history(person, cid, page, PAGE_SIZE), entries, page, name)
+            _check_history(await services.run(points.history, person, cid, page, PAGE_SIZE), entries, page, name)
         return call
 
     def balance(name: str):  # type: ignore[no-untyped-def]
         person, account, _ = data["people"][name]
 
         async def call() -> None:
-            _check_balance(await points.balance(person, cid), book, account, name)
+            _check_balance(await services.run(points.balance, person, cid), book, account, name)
         return call
 
     ops = {

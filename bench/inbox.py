@@ -46,14 +46,14 @@ def update_json(n: int, user: int, text: str) -> dict[str, Any]:
 
 
 async def seed(services: Services) -> None:
-    community = await services.people.create_community("基准社区")
-    worker, _ = await services.people.identify("console", "bench-worker", display_name="社工")
-    await services.people.appoint_worker(None, community.id, worker.id)
-    code = await services.people.create_invite(worker.id, community.id)
+    community = await services.run(services.people.create_community, "基准社区")
+    worker, _ = await services.run(services.people.identify, "console", "bench-worker", display_name="社工")
+    await services.run(services.people.appoint_worker, None, community.id, worker.id)
+    code = await services.run(services.people.create_invite, worker.id, community.id)
     for user in (FLOODER, OTHER):
-        person, _ = await services.people.identify("telegram", str(user), display_name=f"u{user}")
-        await services.people.join(person.id, code)
-        await services.people.register_volunteer(person.id, community.id, f"志愿者{user}", f"1390000{user}")
+        person, _ = await services.run(services.people.identify, "telegram", str(user), display_name=f"u{user}")
+        await services.run(services.people.join, person.id, code)
+        await services.run(services.people.register_volunteer, person.id, community.id, f"志愿者{user}", f"1390000{user}")
 
 
 def queue(services: Services, count: int, first_id: int) -> None:
@@ -65,7 +65,7 @@ def queue(services: Services, count: int, first_id: int) -> None:
     rows[0]["head_seq"] = 1
     before = None
     for row in rows:  # paced as `store` paces a flood arriving at once
-        due, row["pace_at"], _ = services.inbox.sync.pace.next(now, before)
+        due, row["pace_at"], _ = services.inbox.pace.next(now, before)
         row["not_before"] = due if due > now else None
         before = type("Last", (), {"received_at": now, "pace_at": row["pace_at"]})
 
@@ -85,16 +85,16 @@ async def claim_ms(services: Services, rounds: int, first_id: int) -> list[float
     times = []
     for n in range(rounds):
         payload = update_json(first_id + n, OTHER, "/help")
-        stored = await services.inbox.store("telegram", str(first_id + n), str(OTHER), payload)
+        stored = await services.run(services.inbox.store, "telegram", str(first_id + n), str(OTHER), payload)
         # The flooder's head is busy (leased) as it would be while its turn runs.
         await services.db.run(services.db.transaction, lambda s: s.execute(
             update(InboxEntry).where(InboxEntry.sender == str(FLOODER), InboxEntry.head_seq.is_not(None))
             .values(leased_by="busy", lease_until=services.clock.now().replace(year=2100))))
         started = time.perf_counter()
-        claimed = await services.inbox.claim("bench", 1, 30, ("telegram",))
+        claimed = await services.run(services.inbox.claim, "bench", 1, 30, ("telegram",))
         times.append(time.perf_counter() - started)
         check([e.id for e in claimed] == [stored.id], f"the claim returned {claimed!r}, not the other person's update")
-        await services.db.run(services.db.transaction, lambda s, e=claimed[0]: services.inbox.sync.settle(s, e, None))
+        await services.db.run(services.db.transaction, lambda s, e=claimed[0]: services.inbox.settle(s, e, None))
     return times
 
 
@@ -119,7 +119,7 @@ async def balance_ms(services: Services, rounds: int, first_id: int) -> list[flo
             before = len(api.calls)
             payload = update_json(first_id + n, OTHER, "/balance")
             started = time.perf_counter()
-            await services.inbox.store("telegram", str(first_id + n), str(OTHER), payload)
+            await services.run(services.inbox.store, "telegram", str(first_id + n), str(OTHER), payload)
             worker.wake()
             while not (answers := [c for c in api.calls[before:] if c.method == "sendMessage" and c.chat_id == str(OTHER)]):
                 check(time.perf_counter() - started < 30, "/balance was not answered within 30 s")

@@ -337,14 +337,14 @@ class PostgresBaseline(BaselineRunner):
 async def _community(services: Services, name: str) -> tuple[int, list[int]]:
     """A community and its funded people, made through the services (not timed)."""
     people = services.people
-    community = await people.create_community(name)
-    worker, _ = await people.identify("console", f"{name}-worker", display_name="社工")
-    await people.appoint_worker(None, community.id, worker.id)
-    code = await people.create_invite(worker.id, community.id, role="resident")
+    community = await services.run(people.create_community, name)
+    worker, _ = await services.run(people.identify, "console", f"{name}-worker", display_name="社工")
+    await services.run(people.appoint_worker, None, community.id, worker.id)
+    code = await services.run(people.create_invite, worker.id, community.id, role="resident")
     ids = []
     for i in range(PEOPLE):
-        person, _ = await people.identify("console", f"{name}-{i}", display_name=f"居民{i}")
-        await people.join(person.id, code)
+        person, _ = await services.run(people.identify, "console", f"{name}-{i}", display_name=f"居民{i}")
+        await services.run(people.join, person.id, code)
         await services.db.run(services.db.transaction, lambda s, p=person.id: services.ledger.earn(
             s, community_id=community.id, person_id=p, amount=FUNDING, key=f"{name}:fund:{p}"))
         ids.append(person.id)

@@ -124,7 +124,7 @@ async def certificate_timing(url: str, *, logs: int = LOGS, runs: int = 7, seed:
         service, drawing = [], []
         for _ in range(runs):
             started = time.perf_counter()
-            facts = await services.certificates.issue_for(data["worker"], data["community"], data["person"], "all")
+            facts = await services.run(services.certificates.issue_for, data["worker"], data["community"], data["person"], "all")
             service.append(time.perf_counter() - started)
             started = time.perf_counter()
             content = await asyncio.to_thread(certificate_pdf, facts)

@@ -45,15 +45,15 @@ QUERIES = {"first_page": "/requests", "page_5": "/requests 5", "category": "/req
 
 async def _district(services: Services) -> Caller:
     """The communities, their grids, requesters and requests; returns the volunteer who browses."""
-    ids = [(await services.people.create_community(f"社区{i:02d}")).id for i in range(COMMUNITIES)]
+    ids = [(await services.run(services.people.create_community, f"社区{i:02d}")).id for i in range(COMMUNITIES)]
     home = ids[0]
-    worker, _ = await services.people.identify("console", "bench-worker", display_name="worker")
-    await services.people.appoint_worker(None, home, worker.id)
-    code = await services.people.create_invite(worker.id, home)
-    volunteer, _ = await services.people.identify("console", "bench-volunteer", display_name="志愿者")
-    await services.people.join(volunteer.id, code)
-    await services.people.register_volunteer(volunteer.id, home, "志愿者", "13800000000")
-    categories = {cid: [c.id for c in await services.hours.categories(cid)] for cid in ids}
+    worker, _ = await services.run(services.people.identify, "console", "bench-worker", display_name="worker")
+    await services.run(services.people.appoint_worker, None, home, worker.id)
+    code = await services.run(services.people.create_invite, worker.id, home)
+    volunteer, _ = await services.run(services.people.identify, "console", "bench-volunteer", display_name="志愿者")
+    await services.run(services.people.join, volunteer.id, code)
+    await services.run(services.people.register_volunteer, volunteer.id, home, "志愿者", "13800000000")
+    categories = {cid: [c.id for c in await services.run(services.hours.categories, cid)] for cid in ids}
 
     def work(session) -> None:  # type: ignore[no-untyped-def]
         now = services.clock.now()

@@ -130,16 +130,16 @@ async def seed(url: str, people: int) -> None:
     services = Services(Database(url), Settings(_env_file=None, database_url=url, admins=["telegram:1"]))  # type: ignore[call-arg]
     p = services.people
     try:
-        admin, _ = await p.identify("telegram", "1", display_name="管理员", chat_id="1")
-        community = await p.create_community("阳光社区", actor_id=admin.id)
-        worker, _ = await p.identify("telegram", "2", display_name="社工", chat_id="2")
-        await p.appoint_worker(admin.id, community.id, worker.id)
-        code = await p.create_invite(worker.id, community.id)
+        admin, _ = await services.run(p.identify, "telegram", "1", display_name="管理员", chat_id="1")
+        community = await services.run(p.create_community, "阳光社区", actor_id=admin.id)
+        worker, _ = await services.run(p.identify, "telegram", "2", display_name="社工", chat_id="2")
+        await services.run(p.appoint_worker, admin.id, community.id, worker.id)
+        code = await services.run(p.create_invite, worker.id, community.id)
         for i in range(people):
             uid = 10_000 + i
-            person, _ = await p.identify("telegram", str(uid), display_name=f"志愿者{i}", chat_id=str(uid))
-            await p.join(person.id, code)
-            await p.register_volunteer(person.id, community.id, f"志愿者{i}", f"1370000{i:04d}")
+            person, _ = await services.run(p.identify, "telegram", str(uid), display_name=f"志愿者{i}", chat_id=str(uid))
+            await services.run(p.join, person.id, code)
+            await services.run(p.register_volunteer, person.id, community.id, f"志愿者{i}", f"1370000{i:04d}")
     finally:
         await services.db.dispose()
 

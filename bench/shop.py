@@ -53,12 +53,12 @@ async def _services(url: str) -> Services:
 
 async def _community(services: Services, tag: str, buyers: int) -> tuple[int, int, int, list[int]]:
     """A community with two workers and `buyers` funded volunteers, made directly (setup, not measured)."""
-    admin, _ = await services.people.identify("console", f"admin-{tag}", display_name="admin")
-    community = await services.people.create_community(f"Bench {tag}")
+    admin, _ = await services.run(services.people.identify, "console", f"admin-{tag}", display_name="admin")
+    community = await services.run(services.people.create_community, f"Bench {tag}")
     workers = []
     for i in range(2):
-        worker, _ = await services.people.identify("console", f"w{i}-{tag}", display_name=f"w{i}")
-        await services.people.appoint_worker(None, community.id, worker.id)
+        worker, _ = await services.run(services.people.identify, "console", f"w{i}-{tag}", display_name=f"w{i}")
+        await services.run(services.people.appoint_worker, None, community.id, worker.id)
         workers.append(worker.id)
 
     def work(session) -> list[int]:  # type: ignore[no-untyped-def]
@@ -80,16 +80,16 @@ async def _community(services: Services, tag: str, buyers: int) -> tuple[int, in
 
 async def _cycle(services: Services, n: int) -> dict[str, Any]:
     cid, w1, w2, buyers = await _community(services, "cycle", 20)
-    item = (await services.shop.add_item(w1, cid, "大米5kg", 100, n)).id
+    item = (await services.run(services.shop.add_item, w1, cid, "大米5kg", 100, n)).id
     steps: dict[str, list[float]] = {"redeem": [], "approve": [], "pickup": []}
     started = time.perf_counter()
     for i in range(n):
         t0 = time.perf_counter()
-        outcome = await services.shop.redeem(buyers[i % len(buyers)], cid, item, 1)
+        outcome = await services.run(services.shop.redeem, buyers[i % len(buyers)], cid, item, 1)
         t1 = time.perf_counter()
-        approved = await services.shop.approve(w1, outcome.redemption.id)
+        approved = await services.run(services.shop.approve, w1, outcome.redemption.id)
         t2 = time.perf_counter()
-        done = await services.shop.pickup(w2, cid, approved.redemption.pickup_code or "")
+        done = await services.run(services.shop.pickup, w2, cid, approved.redemption.pickup_code or "")
         t3 = time.perf_counter()
         # A replay ("it was already so") would time no work: each step must have changed it.
         check(outcome.changed and approved.changed and done.changed and done.redemption.status == "done",
@@ -105,9 +105,9 @@ async def _cycle(services: Services, n: int) -> dict[str, Any]:
 
 async def _race(services: Services) -> dict[str, Any]:
     cid, w1, _, buyers = await _community(services, "race", 100)
-    item = (await services.shop.add_item(w1, cid, "食用油", 80, 5)).id
+    item = (await services.run(services.shop.add_item, w1, cid, "食用油", 80, 5)).id
     started = time.perf_counter()
-    results = await asyncio.gather(*(services.shop.redeem(b, cid, item, 1) for b in buyers), return_exceptions=True)
+    results = await asyncio.gather(*(services.run(services.shop.redeem, b, cid, item, 1) for b in buyers), return_exceptions=True)
     wall = time.perf_counter() - started
     refused = [r for r in results if isinstance(r, BaseException)]
     errors = {type(r).__name__ for r in refused if not isinstance(r, OutOfStock)}
@@ -121,9 +121,9 @@ async def _race(services: Services) -> dict[str, Any]:
 
 async def _rush(services: Services) -> tuple[dict[str, Any], int]:
     cid, w1, _, buyers = await _community(services, "rush", 200)
-    item = (await services.shop.add_item(w1, cid, "毛巾", 20, 10_000)).id
+    item = (await services.run(services.shop.add_item, w1, cid, "毛巾", 20, 10_000)).id
     started = time.perf_counter()
-    results = await asyncio.gather(*(services.shop.redeem(b, cid, item, 1) for b in buyers), return_exceptions=True)
+    results = await asyncio.gather(*(services.run(services.shop.redeem, b, cid, item, 1) for b in buyers), return_exceptions=True)
     wall = time.perf_counter() - started
     failed = [r for r in results if isinstance(r, BaseException)]
     check(not failed, f"rush: {len(failed)} redemptions failed: {failed[:3]!r}")
@@ -133,7 +133,7 @@ async def _rush(services: Services) -> tuple[dict[str, Any], int]:
 async def _expire(services: Services, left_open: int) -> dict[str, Any]:
     services.clock.offset += timedelta(days=services.settings.hold_expiry_days + 1)  # type: ignore[attr-defined]
     started = time.perf_counter()
-    expired = await services.shop.expire_holds()
+    expired = await services.run(services.shop.expire_holds)
     check(expired == left_open, f"expire: {expired} of the {left_open} open redemptions expired")
     return {"expired": expired, "seconds": round(time.perf_counter() - started, 3)}
 

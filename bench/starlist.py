@@ -297,18 +297,18 @@ async def measure(url: str, rows: dict[str, list[tuple]], facts: dict[str, int],
     services = Services(Database(url), settings, FixedClock(NOW))
     out: dict[str, float] = {}
     try:
-        await services.stars.lists("week")  # warm the connection pool and the caches
+        await services.run(services.stars.lists, "week")  # warm the connection pool and the caches
         runs = []
         for _ in range(5):
             started = time.perf_counter()
-            lists = await services.stars.lists("week")
+            lists = await services.run(services.stars.lists, "week")
             runs.append(time.perf_counter() - started)
         check(len(lists) == 131, f"{len(lists)} star lists for 131 communities")
         out["weekly_all_communities_s"] = round(statistics.median(runs), 4)
 
         monday = NOW + timedelta(days=3)  # Monday 23 November, 12:00 in Shanghai
         started = time.perf_counter()
-        posted = await services.stars.post(monday)
+        posted = await services.run(services.stars.post, monday)
         out["weekly_job_s"] = round(time.perf_counter() - started, 3)
         check(posted.posted + posted.empty == 131, f"weekly job: {posted}")
 
@@ -318,7 +318,7 @@ async def measure(url: str, rows: dict[str, list[tuple]], facts: dict[str, int],
         for i in range(tops):
             person, community = rng.choice(volunteers)
             started = time.perf_counter()
-            await services.stars.top(person, community, ("week", "month", "all")[i % 3])
+            await services.run(services.stars.top, person, community, ("week", "month", "all")[i % 3])
             samples.append(time.perf_counter() - started)
         out["top_p50_ms"], out["top_p99_ms"] = _ms(samples)
 
@@ -333,9 +333,9 @@ async def measure(url: str, rows: dict[str, list[tuple]], facts: dict[str, int],
             check(not refusals(turn.replies), f"/top refused: {refusals(turn.replies)}")
         out["top_dialog_p50_ms"], out["top_dialog_p99_ms"] = _ms(samples)
 
-        await services.reports.build(1 if facts["largest"] != 1 else 2, "2026-09", "zh-CN")  # loads the font once
+        await services.run(services.reports.build, 1 if facts["largest"] != 1 else 2, "2026-09", "zh-CN")  # loads the font once
         started = time.perf_counter()
-        report = with_chart(await services.reports.build(facts["largest"], "2026-10", "zh-CN"))
+        report = with_chart(await services.run(services.reports.build, facts["largest"], "2026-10", "zh-CN"))
         content = to_xlsx(report)
         out["monthly_report_largest_s"] = round(time.perf_counter() - started, 3)
         out["largest_community_volunteers"] = len(report.sheet("volunteers").rows)

@@ -371,16 +371,16 @@ async def prepare(services: Services) -> tuple[int, int]:
     """The measured people, made through the services as the bot would: a community, its worker,
     and MEASURED volunteers with Telegram identities. Returns (community id, category id)."""
     people = services.people
-    community = await people.create_community("基准社区")
-    worker, _ = await people.identify("telegram", str(WORKER), display_name="张社工", chat_id=str(WORKER))
-    await people.appoint_worker(None, community.id, worker.id)
-    code = await people.create_invite(worker.id, community.id)
-    category = (await services.hours.categories(community.id))[0].id
+    community = await services.run(people.create_community, "基准社区")
+    worker, _ = await services.run(people.identify, "telegram", str(WORKER), display_name="张社工", chat_id=str(WORKER))
+    await services.run(people.appoint_worker, None, community.id, worker.id)
+    code = await services.run(people.create_invite, worker.id, community.id)
+    category = (await services.run(services.hours.categories, community.id))[0].id
     for i in range(MEASURED):
         uid = FIRST_MEASURED + i
-        person, _ = await people.identify("telegram", str(uid), display_name=f"志愿者{i}", chat_id=str(uid))
-        await people.join(person.id, code)
-        await people.register_volunteer(person.id, community.id, f"志愿者{i}", f"138{i:08d}")
+        person, _ = await services.run(people.identify, "telegram", str(uid), display_name=f"志愿者{i}", chat_id=str(uid))
+        await services.run(people.join, person.id, code)
+        await services.run(people.register_volunteer, person.id, community.id, f"志愿者{i}", f"138{i:08d}")
     return community.id, category
 
 
@@ -475,7 +475,7 @@ async def bench_database(url: str, args: argparse.Namespace) -> dict[str, Any]:
     size = {k: int(v * args.scale) for k, v in DISTRICT.items()}
     try:
         community, category = await prepare(services)
-        today = (await services.people.clock_of(community)).today()
+        today = (await services.run(services.people.clock_of, community)).today()
         start = time.perf_counter()
         pending = await services.db.run(load_district, services, community, category, size, today)
         load_s = time.perf_counter() - start

@@ -239,11 +239,11 @@ async def measure(url: str, district: District, samples: int) -> dict[str, Any]:
         for _ in range(3):  # the same morning three times, its claims and messages cleared between
             gc.collect()
             started = time.perf_counter()
-            report = await services.visits.morning()
+            report = await services.run(services.visits.morning)
             runs.append(time.perf_counter() - started)
             await services.db.run(services.db.transaction, _forget_the_morning)
         # The worker with the most elders in the first community.
-        due = await services.visits.due_for(district.worker(0, 0), 1, everyone=True)
+        due = await services.run(services.visits.due_for, district.worker(0, 0), 1, everyone=True)
         busiest = max(range(WORKERS), key=lambda k: sum(1 for i in due.items if i.worker_id == district.worker(0, k)))
         worker = district.worker(0, busiest)
         dialogs = Dialogs(services)
@@ -258,7 +258,7 @@ async def measure(url: str, district: District, samples: int) -> dict[str, Any]:
             timings.append((time.perf_counter() - started) * 1000)
             check(not refusals(turn.replies), f"/visits refused: {refusals(turn.replies)}")
         timings.sort()
-        mine = await services.visits.due_for(worker, 1)
+        mine = await services.run(services.visits.due_for, worker, 1)
         return {
             "morning_all_communities_s": round(statistics.median(runs), 3),
             "load_average_1m": round(os.getloadavg()[0], 2),

@@ -106,18 +106,18 @@ def fake_wechat_api(request: httpx.Request) -> httpx.Response:
 
 
 async def seed(services: Services, people: int) -> list[str]:
-    admin, _ = await services.people.identify("console", "admin", display_name="admin")
-    community = await services.people.create_community("基准社区")
+    admin, _ = await services.run(services.people.identify, "console", "admin", display_name="admin")
+    community = await services.run(services.people.create_community, "基准社区")
     for n, openid in enumerate(WORKERS):
-        worker, _ = await services.people.identify("wechat", openid, display_name=f"社工{n + 1}")
-        await services.people.appoint_worker(None, community.id, worker.id)
-    code = await services.people.create_invite(worker.id, community.id)
+        worker, _ = await services.run(services.people.identify, "wechat", openid, display_name=f"社工{n + 1}")
+        await services.run(services.people.appoint_worker, None, community.id, worker.id)
+    code = await services.run(services.people.create_invite, worker.id, community.id)
     openids = []
     for i in range(people):
         openid = f"oBench{i:04d}"
-        person, _ = await services.people.identify("wechat", openid, display_name=f"志愿者{i}")
-        await services.people.join(person.id, code)
-        await services.people.register_volunteer(person.id, community.id, f"志愿者{i}", f"1390000{i:04d}")
+        person, _ = await services.run(services.people.identify, "wechat", openid, display_name=f"志愿者{i}")
+        await services.run(services.people.join, person.id, code)
+        await services.run(services.people.register_volunteer, person.id, community.id, f"志愿者{i}", f"1390000{i:04d}")
         openids.append(openid)
     return openids
 

@@ -105,7 +105,7 @@ async def _data_key(settings: Settings, action: str) -> int:
         return 2
     services = await open_services(settings)
     try:
-        _say(settings, "cli.data_key_rotated", count=await services.idnumbers.rotate())
+        _say(settings, "cli.data_key_rotated", count=await services.run(services.idnumbers.rotate))
     finally:
         await services.db.dispose()
     return 0
@@ -196,7 +196,7 @@ async def _parked(settings: Settings, args: argparse.Namespace) -> int:
     services = await open_services(settings)
     try:
         if action == "retry" and kind == "all":
-            updates, notes = await services.parked.retry_all(channel)
+            updates, notes = await services.run(services.parked.retry_all, channel)
             _say(settings, "parked.retried_all", updates=updates, notifications=notes,
                  only=say("parked.only", channel=channel) if channel else "")
             return 0
@@ -206,12 +206,12 @@ async def _parked(settings: Settings, args: argparse.Namespace) -> int:
                 _say(settings, "parked.need_id", error=True, kind=kind)
                 return 2
             service = services.inbox if kind == "update" else services.outbox
-            if not await service.retry_parked(ident):
+            if not await services.run(service.retry_parked, ident):
                 _say(settings, "parked.no_such", error=True, kind=what, id=ident)
                 return 2
             _say(settings, "parked.retried_one", kind=what, id=ident)
             return 0
-        totals = await services.parked.totals(channel)
+        totals = await services.run(services.parked.totals, channel)
         if not totals.updates_total and not totals.notifications_total:
             _say(settings, "parked.none")
             return 0
@@ -223,7 +223,7 @@ async def _parked(settings: Settings, args: argparse.Namespace) -> int:
 
         _say(settings, "parked.totals", updates=totals.updates_total, update_channels=by_channel(totals.updates),
              notifications=totals.notifications_total, note_channels=by_channel(totals.notifications))
-        page = await services.parked.page(args.page, channel)
+        page = await services.run(services.parked.page, args.page, channel)
         for u in page.updates:
             _say(settings, "parked.update_line", id=u.id, channel=u.channel, platform_id=u.platform_id,
                  sender=u.sender, at=f"{u.received_at:%Y-%m-%d %H:%M}", attempts=u.attempts, reason=u.error or "")
@@ -252,7 +252,7 @@ async def _export_report(settings: Settings, month: str, output: str, community:
     fmt = "csv" if path.suffix.lower() == ".csv" else "xlsx"
     services = await open_services(settings)
     try:
-        report = await services.reports.export(community, month, locale, fmt)
+        report = await services.run(services.reports.export, community, month, locale, fmt)
     except DomainError as exc:
         print(f"lovebank: {render(locale, exc.key, exc.params)}", file=sys.stderr)
         return 2
@@ -277,7 +277,7 @@ async def _export_hours(settings: Settings, month: str, output: str | None, comm
 
     services = await open_services(settings)
     try:
-        report = await services.volunteer_hours.export(community, month)
+        report = await services.run(services.volunteer_hours.export, community, month)
     except DomainError as exc:
         print(f"lovebank: {render(settings.locale, exc.key, exc.params)}", file=sys.stderr)
         return 2
@@ -310,7 +310,7 @@ async def _export_stock(settings: Settings, month_text: str) -> int:
         return 2
     services = await open_services(settings)
     try:
-        reconciliations = await services.shop.reconcile_all(month)
+        reconciliations = await services.run(services.shop.reconcile_all, month)
     finally:
         await services.db.dispose()
     print(render(settings.locale, "cli.stock_header"))
@@ -343,11 +343,11 @@ async def _import_elders(settings: Settings, path: str, community: str | None) -
     services = await open_services(settings)
     try:
         try:
-            community_id = await services.visits.roster.community_named(community)
+            community_id = await services.run(services.visits.roster.community_named, community)
         except DomainError as exc:
             print(render(settings.locale, exc.key, exc.params), file=sys.stderr)
             return 2
-        report = await services.visits.roster.import_roster(None, community_id, path, content)
+        report = await services.run(services.visits.roster.import_roster, None, community_id, path, content)
         text = report.text()
         print(render(settings.locale, text.key, text.params))
         return 0 if report.ok else 1
@@ -375,10 +375,10 @@ async def _star_levels(settings: Settings, values: list[int], community: str | N
 
     services = await open_services(settings)
     try:
-        community_id = await services.visits.roster.community_named(community)
+        community_id = await services.run(services.visits.roster.community_named, community)
         if values or reset:
-            await services.star_levels.set_thresholds(None, community_id, None if reset else " ".join(map(str, values)))
-        thresholds = await services.star_levels.thresholds(community_id)
+            await services.run(services.star_levels.set_thresholds, None, community_id, None if reset else " ".join(map(str, values)))
+        thresholds = await services.run(services.star_levels.thresholds, community_id)
     except DomainError as exc:
         print(f"lovebank: {render(settings.locale, exc.key, exc.params)}", file=sys.stderr)
         return 2

@@ -1,29 +1,57 @@
 """Engine, sessions and the one hand-off between the async adapters and the synchronous services.
 
-Services are plain synchronous SQLAlchemy code. An adapter awaits a service call, and the whole
-call (every statement and the commit) runs on a database thread, handed over once
-(`Database.run`). SQLite: one writer thread with its own connection, and reader threads (WAL);
-PostgreSQL: psycopg 3 with a pool and a thread per connection."""
+Services are plain synchronous SQLAlchemy code. An adapter hands a whole unit of work to a
+database thread once (`await db.run(services.hours.approve, ...)`, or a dialog turn: `db.run(
+db.unit, turn)`). SQLite: one writer thread with its own connection, and reader threads (WAL);
+PostgreSQL: psycopg 3 with a pool and a thread per connection.
+
+A unit of work (`Database.unit`) is one session and one transaction on the thread that runs it:
+every `transaction`, `uow` and `read` a service opens inside it joins it, nothing inside commits,
+and the unit commits once at its end. A refusal inside (a service raising, the turn answering it)
+may leave that service's writes half done: the unit is then run again with every joined
+`transaction` in a savepoint, so a refusal undoes only its own writes. Outside a unit, each
+`transaction` is its own unit, as before."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import inspect
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 T = TypeVar("T")
+P = ParamSpec("P")
 PG_POOL = 10
+
+
+@dataclass
+class _Unit:
+    """The unit of work open on this thread: its database, session, and whether it may write."""
+
+    db: Database
+    session: Session
+    writes: bool
+    savepoints: bool = False  # each joined transaction in a savepoint (after a refusal, see `unit`)
+    refused: bool = False  # a joined transaction raised: its writes may be half done
+
+
+# Set only on a database thread while `Database.unit` runs there.
+_current: ContextVar[_Unit | None] = ContextVar("lovebank_unit", default=None)
+
+
+class ReadOnlyTurn(RuntimeError):
+    """A unit declared read-only tried to write."""
 
 
 def is_sqlite(url: str) -> bool:
@@ -60,7 +88,10 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
         # Autocommit at the driver: we issue BEGIN ourselves (below).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=30000", "synchronous=NORMAL"):
+        pragmas = ["journal_mode=WAL", "foreign_keys=ON", "busy_timeout=30000", "synchronous=NORMAL"]
+        if read_only:  # a stray write on a reader (autocommit: it would stick) fails instead
+            pragmas.append("query_only=ON")
+        for pragma in pragmas:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
@@ -114,12 +145,6 @@ def reads(method: Callable[..., T]) -> Callable[..., T]:
     return method
 
 
-def in_caller(method: Callable[..., T]) -> Callable[..., T]:
-    """Marks a service method that touches no database: the async side calls it directly."""
-    method.in_caller = True  # type: ignore[attr-defined]
-    return method
-
-
 class Database:
     """Owns the engines, hands out units of work, and runs service calls on its threads."""
 
@@ -143,39 +168,124 @@ class Database:
     def sqlite(self) -> bool:
         return is_sqlite(self.url)
 
-    async def run(self, fn: Callable[..., T], /, *args: Any, reads: bool = False, **kwargs: Any) -> T:
-        """The one hand-off: `fn` (synchronous, its whole unit of work) runs on a database thread."""
+    async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """The one hand-off: `fn` (synchronous, its whole unit of work) runs on a database thread;
+        a method marked `@reads` on a reader thread (SQLite), beside the writer."""
         call = functools.partial(fn, *args, **kwargs) if args or kwargs else fn
-        return await asyncio.get_running_loop().run_in_executor(self._readers if reads else self._writer, call)
+        pool = self._readers if getattr(fn, "reads", False) else self._writer
+        return await asyncio.get_running_loop().run_in_executor(pool, call)
+
+    async def run_read(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """`run` on a reader thread, for a function that only reads and is not marked `@reads`."""
+        call = functools.partial(fn, *args, **kwargs) if args or kwargs else fn
+        return await asyncio.get_running_loop().run_in_executor(self._readers, call)
+
+    def _joined(self) -> _Unit | None:
+        unit = _current.get()
+        return unit if unit is not None and unit.db is self else None
 
     @contextmanager
     def uow(self) -> Iterator[Session]:
         """One session and one transaction; only services commit, leaving rolls back. Loaded
-        objects stay readable (detached) after it, so plain values can be returned."""
+        objects stay readable (detached) after it, so plain values can be returned. Inside a
+        unit of work: that unit's session."""
+        unit = self._joined()
+        if unit is not None:
+            yield unit.session
+            return
         with self.sessions() as session:
             yield session
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for reading only; it is never committed."""
+        """A session for reading only; it is never committed. Inside a unit of work: that unit's
+        session, so a turn reads what it wrote."""
+        unit = self._joined()
+        if unit is not None:
+            yield unit.session
+            return
         with self._read_sessions() as session:
+            yield session
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A session for several reads that must see one moment (the shop's reconciliation: a
+        redemption committed between them would show as a mismatch). SQLite's transactions
+        already serialise (BEGIN IMMEDIATE): `uow`, joining a unit of work. PostgreSQL needs
+        REPEATABLE READ, which a unit's transaction (already reading at READ COMMITTED) cannot
+        take: a session of its own, only for reading, even inside a unit."""
+        if self.sqlite:
+            with self.uow() as session:
+                yield session
+            return
+        with self.sessions() as session:
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             yield session
 
     def transaction(self, work: Callable[[Session], T], retries: int = 4) -> T:
         """Run `work` in one transaction and commit; rerun it when a concurrent writer won a
         unique key (the rerun then sees the winner's row and replays) or PostgreSQL reports a
-        deadlock or serialisation failure."""
-        for attempt in range(retries + 1):
+        deadlock or serialisation failure. Inside a unit of work `work` joins the unit's
+        transaction and nothing commits (the unit retries as a whole; see `unit` for refusals)."""
+        unit = self._joined()
+        if unit is not None:
+            if not unit.writes:
+                raise ReadOnlyTurn("a unit of work declared read-only tried to write")
+            if unit.savepoints:
+                with unit.session.begin_nested():
+                    return work(unit.session)
+            try:
+                return work(unit.session)
+            except Exception:
+                unit.refused = True
+                raise
+        return self.unit(work, retries=retries)
+
+    def unit(self, work: Callable[[Session], T], *, retries: int = 4, writes: bool = True) -> T:
+        """Run `work` as one unit of work on this thread (a database thread: hand it over with
+        `run`): one session, one transaction that every service call inside joins, one commit.
+        It commits whole or not at all, and is rerun whole on a retryable conflict, as
+        `transaction` is. `writes=False` (a read-only turn): a reader session, never committed;
+        a write inside raises `ReadOnlyTurn`."""
+        if self._joined() is not None:  # already inside one: join it
+            return work(_current.get().session)  # type: ignore[union-attr]  # checked just above
+        if not writes:
+            return self._read_unit(work)
+        savepoints = False
+        for attempt in range(retries + 2):
             with self.sessions() as session:
+                unit = _Unit(self, session, True, savepoints)
+                token = _current.set(unit)
                 try:
                     result = work(session)
+                    if unit.refused and not savepoints:
+                        # A service refused midway and the unit went on (a turn answers the
+                        # refusal): its writes may be half done. Rare, so only then is the unit
+                        # run again with each service call in a savepoint, undone on its own.
+                        session.rollback()
+                        savepoints = True
+                        continue
                     session.commit()
                     return result
                 except (IntegrityError, DBAPIError) as exc:
-                    if attempt == retries or not _retryable(exc):
+                    if attempt >= retries or not _retryable(exc):
                         raise
+                finally:
+                    _current.reset(token)
             time.sleep(0.001 * (attempt + 1))
         raise AssertionError("unreachable")
+
+    def _read_unit(self, work: Callable[[Session], T]) -> T:
+        with self._read_sessions() as session:
+            token = _current.set(_Unit(self, session, False))
+            try:
+                return work(session)
+            except OperationalError as exc:
+                if "readonly" in str(exc.orig):
+                    raise ReadOnlyTurn("a unit of work declared read-only tried to write") from exc
+                raise
+            finally:
+                _current.reset(token)
 
     async def dispose(self) -> None:
         await self.run(self._dispose)
@@ -193,29 +303,3 @@ def _retryable(exc: DBAPIError) -> bool:
         return True
     code = getattr(exc.orig, "sqlstate", None) or getattr(getattr(exc.orig, "__cause__", None), "sqlstate", None)
     return code in ("40001", "40P01") or "database is locked" in str(exc.orig)
-
-
-class Offloaded:
-    """A service as the async side sees it: each call of a method is one `Database.run` of the
-    whole synchronous method. Methods marked `in_caller`, async methods and other attributes pass
-    through; `.sync` is the service itself, for composing calls inside one unit of work."""
-
-    def __init__(self, service: Any, db: Database) -> None:
-        self.sync, self._db = service, db
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self.sync, name)
-        if getattr(value, "db", None) is self._db:  # a part of the service (visits.roster)
-            part = Offloaded(value, self._db)
-            setattr(self, name, part)
-            return part
-        if not callable(value) or getattr(value, "in_caller", False) or inspect.iscoroutinefunction(value) \
-                or inspect.isclass(value):
-            return value
-        db, read_only = self._db, getattr(value, "reads", False)
-
-        async def call(*args: Any, **kwargs: Any) -> Any:
-            return await db.run(value, *args, reads=read_only, **kwargs)
-
-        setattr(self, name, call)  # later calls skip __getattr__
-        return call

@@ -31,7 +31,7 @@ class DemoWorld:
 
 
 async def _person(services: Services, handle: str, name: str) -> int:
-    person, _ = await services.people.identify("console", handle, display_name=name, handle=handle)
+    person, _ = await services.run(services.people.identify, "console", handle, display_name=name, handle=handle)
     return person.id
 
 
@@ -45,20 +45,22 @@ async def seed(services: Services) -> DemoWorld | None:
     if await services.db.run(_seeded, services.db):
         return None
     admin = await _person(services, *ADMIN)
-    await services.db.run(services.db.transaction, lambda session: setattr(session.get(Person, admin), "is_admin", True))
-    community = await services.people.create_community(COMMUNITY)
+    await services.db.run(services.db.transaction,
+                          lambda session: setattr(session.get(Person, admin), "is_admin", True))
+    community = await services.run(services.people.create_community, COMMUNITY)
     world = DemoWorld(community.id, admin)
     for handle, name in WORKERS:
         world.workers.append(await _person(services, handle, name))
-        await services.people.appoint_worker(admin, community.id, world.workers[-1])
-    code = await services.people.create_invite(world.workers[0], community.id)
+        await services.run(services.people.appoint_worker, admin, community.id, world.workers[-1])
+    code = await services.run(services.people.create_invite, world.workers[0], community.id)
     for i, (handle, name) in enumerate(VOLUNTEERS):
         person = await _person(services, handle, name)
-        await services.people.join(person, code)
-        await services.people.register_volunteer(person, community.id, name, f"1391234{i:04d}")
+        await services.run(services.people.join, person, code)
+        await services.run(services.people.register_volunteer, person, community.id, name, f"1391234{i:04d}")
         world.volunteers.append(person)
     world.resident = await _person(services, *RESIDENT)
-    await services.people.join(world.resident, await services.people.create_invite(world.workers[0], community.id, role="resident"))
+    code = await services.run(services.people.create_invite, world.workers[0], community.id, role="resident")
+    await services.run(services.people.join, world.resident, code)
     await _history(services, world)
     # The features' own demo data (imported here: they build on DemoWorld).
     from bot.demo_records import seed_demo as seed_records
@@ -79,17 +81,17 @@ async def seed(services: Services) -> DemoWorld | None:
 async def _history(services: Services, world: DemoWorld) -> None:
     """A month of logs: most approved by a worker, the newest few still pending."""
     rng = random.Random(7)
-    categories = await services.hours.categories(world.community_id)
+    categories = await services.run(services.hours.categories, world.community_id)
     today = services.clock.community(services.settings.timezone).today()
     for n, volunteer in enumerate(world.volunteers):
         days = sorted(rng.sample(range(1, 30), 6), reverse=True)
         for k, days_ago in enumerate(days):
             category = rng.choice(categories[:8])
-            log = await services.hours.submit(
+            log = await services.run(services.hours.submit, 
                 volunteer, world.community_id, category_id=category.id,
                 service_date=today - timedelta(days=days_ago), minutes=rng.choice((60, 90, 120, 180)),
                 note=None, request_key=f"demo:{n}:{k}",
             )
             if not (k == len(days) - 1 and n < 2):  # volunteer1 and 2 each keep one pending
-                await services.hours.approve(world.workers[k % 2], log.id)
+                await services.run(services.hours.approve, world.workers[k % 2], log.id)
 

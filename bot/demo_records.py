@@ -24,19 +24,19 @@ async def seed_demo(services: Services, world: DemoWorld) -> None:
     elders, _ = await roster.roster(zhang, cid, page_size=100)
     for n, elder in enumerate(elders):  # volunteers' consents come with their registration
         await roster.record_consent(elder.worker_id or zhang, elder.id, WAYS[n % len(WAYS)])
-    await services.family.accept(grandpa, await services.family.offer(wang))
-    await services.points.adjust(zhang, cid, grandpa, 30, "重阳节慰问积分", "demo:records:adjust")
-    await services.family.act_as(wang, grandpa)
-    towel = next(i for i in await services.shop.catalogue(zhang, cid) if i.name == "毛巾")
-    order = await services.shop.redeem(grandpa, cid, towel.id, 1, request_key="demo:records:redeem", proxy_id=wang)
-    approved = await services.shop.approve(li, order.redemption.id)
+    await services.run(services.family.accept, grandpa, await services.run(services.family.offer, wang))
+    await services.run(services.points.adjust, zhang, cid, grandpa, 30, "重阳节慰问积分", "demo:records:adjust")
+    await services.run(services.family.act_as, wang, grandpa)
+    towel = next(i for i in await services.run(services.shop.catalogue, zhang, cid) if i.name == "毛巾")
+    order = await services.run(services.shop.redeem, grandpa, cid, towel.id, 1, request_key="demo:records:redeem", proxy_id=wang)
+    approved = await services.run(services.shop.approve, li, order.redemption.id)
     assert approved.redemption.pickup_code is not None
-    await services.shop.pickup(zhang, cid, approved.redemption.pickup_code)
-    category = {c.name: c.id for c in await services.hours.categories(cid)}
+    await services.run(services.shop.pickup, zhang, cid, approved.redemption.pickup_code)
+    category = {c.name: c.id for c in await services.run(services.hours.categories, cid)}
     today = services.clock.community(services.settings.timezone).today()
-    asked = await services.requests.post(NewRequest(
+    asked = await services.run(services.requests.post, NewRequest(
         requester_id=grandpa, poster_id=wang, community_id=cid, category_id=category["助医"],
         service_date=today + timedelta(days=2), slot="morning", minutes=120, payer="community",
         note="陪孙大爷去社区医院量血压", address="阳光里7栋302", request_key="demo:records:request"))
-    await services.requests.cancel(wang, asked.request.id)  # his daughter will go with him after all
-    await services.family.act_as_self(wang)
+    await services.run(services.requests.cancel, wang, asked.request.id)  # his daughter will go with him after all
+    await services.run(services.family.act_as_self, wang)

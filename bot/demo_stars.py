@@ -31,7 +31,7 @@ async def seed_demo(services: Services, world: DemoWorld) -> None:
     zone = ZoneInfo(services.settings.timezone)
     today = services.clock.community(services.settings.timezone).today()
     first = today - timedelta(days=today.weekday() + 2 + 14 * EVENTS)  # a Saturday two years ago
-    categories = {c.name: c.id for c in await services.hours.categories(cid)}
+    categories = {c.name: c.id for c in await services.run(services.hours.categories, cid)}
     chosen = [categories[n] for n in CATEGORIES if n in categories] or list(categories.values())[:1]
     clock = FixedClock(datetime.combine(first, time(17, 0), zone))
     past = Services(services.db, services.settings, clock)

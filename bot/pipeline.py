@@ -6,7 +6,8 @@ notifications to their channel's sender. Channel-free: a channel plugs in by imp
         name: str                                   # "telegram", "wechat": the inbox's channel
         async def handle(self, entry: Entry, handling: Handling) -> None
             # turn the stored update into a dialog turn; call `handling.settle(session, reply)`
-            # inside the dialog engine's last transaction (Dialogs.handle(..., settle=...)), or
+            # inside the turn's one transaction (Dialogs.handle(..., settle=..., attach=
+            # handling.attach): the files it attaches follow after the commit), or
             # `await handling.finish(reply)` when no dialog turn is needed (an update not for
             # us: reply None). `reply` is the channel's own JSON for what to answer.
         async def send_reply(self, reply: dict, start: int) -> Outcome
@@ -51,8 +52,9 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from bot import logs, metrics
+from bot import crash, logs, metrics
 from bot.breaker import Breakers
+from bot.later import fill
 from bot.services import Services
 from bot.services.delivery import Down, Failed, Held, Outcome, Retry, Sent, short
 from bot.services.inbox import Entry, LeaseLost
@@ -93,8 +95,24 @@ class Handling:
 
     def settle(self, session: Session, reply: dict[str, Any] | None, *, hold: float | None = None) -> None:
         """Inside the transaction that finishes the handling, on the database thread."""
-        self.services.inbox.sync.settle(session, self.entry, reply, hold=hold)
+        self.services.inbox.settle(session, self.entry, reply, hold=hold)
         self.reply, self.hold, self.settled = reply, hold, True
+
+    async def attach(self, drawn: dict[bytes, bytes | None]) -> None:
+        """The turn's files, made after its commit, take their placeholders' places in the stored
+        reply (and in the downloads offered for them), in one short transaction. A crash before
+        leaves the placeholders: the reply then goes without those files."""
+        if self.reply is None:
+            return
+        filled = fill(self.reply, drawn)
+        services, db = self.services, self.services.db
+
+        def work(session: Session) -> None:
+            services.inbox.replace_reply(session, self.entry, filled)
+            services.downloads.fill(session, drawn)
+
+        await db.run(db.transaction, work)
+        self.reply = filled
 
     async def finish(self, reply: dict[str, Any] | None = None, *, hold: float | None = None) -> None:
         db = self.services.db
@@ -147,7 +165,8 @@ class InboxWorker:
         processed = 0
         while True:
             replied, self._replied = self._replied, []
-            entries = await self.services.inbox.claim(self.worker, 1, self.lease, tuple(self.channels), replied)
+            entries = await self.services.run(self.services.inbox.claim,
+                                              self.worker, 1, self.lease, tuple(self.channels), replied)
             if not entries:
                 return processed
             for entry in entries:
@@ -160,7 +179,8 @@ class InboxWorker:
         if free <= 0 and not replied:
             return 0
         try:
-            entries = await self.services.inbox.claim(self.worker, free, self.lease, tuple(self.channels), replied)
+            entries = await self.services.run(self.services.inbox.claim,
+                                              self.worker, free, self.lease, tuple(self.channels), replied)
         except Exception:  # the database may be away for a moment; the next round tries again
             log.exception("inbox: claiming failed")
             self._replied = replied + self._replied  # their leases run out if this keeps failing
@@ -180,7 +200,7 @@ class InboxWorker:
             await asyncio.sleep(self.lease / 3)
             try:
                 tokens = {*self._tasks.values(), *(e.token for e, _ in self._replied)}
-                await self.services.inbox.renew(sorted(tokens), self.lease)
+                await self.services.run(self.services.inbox.renew, sorted(tokens), self.lease)
             except Exception:
                 log.exception("inbox: renewing leases failed")
 
@@ -196,6 +216,7 @@ class InboxWorker:
                 if not handling.settled:
                     raise RuntimeError(f"{entry.channel} handler returned without settling entry {entry.id}")
                 metrics.turn_finished(entry.channel, time.perf_counter() - started)
+                crash.point("turn.committed")  # the turn is whole; its reply is not sent yet
                 inbox.signal(entry.id)
                 if self.on_handled is not None:
                     self.on_handled()  # what the turn wrote to the outbox goes out now
@@ -205,7 +226,7 @@ class InboxWorker:
             assert entry.reply is not None
             breaker = self.breakers[entry.channel]
             if breaker.allowance() == 0:  # the platform is down: the reply waits for the next probe
-                await inbox.outcome(entry, Retry(max(breaker.seconds_to_probe(), self.poll)))
+                await self.services.run(inbox.outcome, entry, Retry(max(breaker.seconds_to_probe(), self.poll)))
                 return
             try:
                 outcome = await channel.send_reply(entry.reply, entry.reply_sent)
@@ -218,8 +239,9 @@ class InboxWorker:
             else:
                 breaker.up()
             if isinstance(outcome, Sent):
+                crash.point("reply.sent")  # sent, not yet marked: it goes again after a restart
                 self._replied.append((entry, entry.reply_sent + outcome.parts))
-            elif await inbox.outcome(entry, outcome) and isinstance(outcome, Failed):
+            elif await self.services.run(inbox.outcome, entry, outcome) and isinstance(outcome, Failed):
                 log.warning("inbox: the reply to entry %s (%s from %s) parked: %s", entry.id, entry.channel,
                             entry.sender, outcome.error)
         except LeaseLost as exc:
@@ -227,7 +249,7 @@ class InboxWorker:
         except Exception as exc:
             log.exception("inbox: entry %s (%s %s) failed", entry.id, entry.channel, entry.platform_id)
             try:
-                if await inbox.failed(entry, exc):
+                if await self.services.run(inbox.failed, entry, exc):
                     log.error("inbox: entry %s parked after %s tries: %s", entry.id, entry.attempts + 1,
                               short(exc, 200))
                     if self.on_handled is not None:
@@ -291,7 +313,8 @@ class OutboxWorker:
             allowed = self.breakers[name].allowance()  # paused, one probe, or all
             if allowed == 0:
                 continue
-            deliveries = await self.services.outbox.claim(name, self.worker, limit=allowed or self.batch,
+            deliveries = await self.services.run(self.services.outbox.claim,
+                                                 name, self.worker, limit=allowed or self.batch,
                                                           lease=self.lease)
             by_address: dict[str, list[Delivery]] = defaultdict(list)
             for delivery in deliveries:
@@ -351,7 +374,7 @@ class OutboxWorker:
         elif not isinstance(outcome, (Sent, Down)):
             log.warning("%s: notification %s to %s not sent: %s", channel, delivery.ids, delivery.address, outcome)
         try:
-            if await self.services.outbox.record(delivery, outcome):
+            if await self.services.run(self.services.outbox.record, delivery, outcome):
                 log.warning("%s: notification %s (%s) to %s parked: %s", channel, delivery.ids, delivery.text.key,
                             delivery.address, outcome.error if isinstance(outcome, Failed) else outcome)
         except Exception:  # the lease runs out and the row goes again: at least once

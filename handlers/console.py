@@ -43,8 +43,8 @@ async def chat(services: Services, handle: str, stdin: TextIO | None = None, std
         print(text, file=stdout, flush=True)
 
     # Who am I, and what happened while I was away (notifications wait for the next visit).
-    person, _ = await services.people.identify("console", handle, display_name=handle, handle=handle)
-    for delivery in await services.outbox.take("console", person_id=person.id):
+    person, _ = await services.run(services.people.identify, "console", handle, display_name=handle, handle=handle)
+    for delivery in await services.run(services.outbox.take, "console", person_id=person.id):
         say("🔔 " + render(delivery.locale, delivery.text.key, delivery.text.params))
     if interactive:
         say(render(person.locale, "console.hello", {"name": person.display_name}))
@@ -64,6 +64,6 @@ async def chat(services: Services, handle: str, stdin: TextIO | None = None, std
             say(text)
         for saved in _save_files(turn.replies):  # a terminal cannot show a file: save it here
             say(f"📎 {saved}")
-        for delivery in await services.outbox.take("console", person_id=turn.person_id):
+        for delivery in await services.run(services.outbox.take, "console", person_id=turn.person_id):
             say("🔔 " + render(delivery.locale, delivery.text.key, delivery.text.params))
         say("")

@@ -64,7 +64,8 @@ def setup(web: Web) -> None:
 
     async def verify(request: Request) -> Response:
         locale = _locale(request)
-        found = await services.certificates.verify(request.path_params["number"], request.query_params.get("k", ""))
+        found = await services.run(services.certificates.verify,
+                                   request.path_params["number"], request.query_params.get("k", ""))
         if found is None:
             return _page(locale, f"<p>{escape(render(locale, 'verify.not_found'))}</p>", 404)
         return _page(locale, _facts(locale, found), 200)

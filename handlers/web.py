@@ -144,7 +144,7 @@ class Web:
                 return metrics.database_figures(session, clock.now())
 
         try:
-            figures = await self.services.db.run(read, reads=True)
+            figures = await self.services.db.run_read(read)
         except Exception as exc:  # the process's own counters still tell something
             log.warning("metrics: the database did not answer: %s", type(exc).__name__)
             figures = []
@@ -170,7 +170,7 @@ class Web:
 
     async def _database(self) -> str:
         try:
-            current = await self.services.db.run(self._current_heads, reads=True)
+            current = await self.services.db.run_read(self._current_heads)
         except Exception as exc:
             return f"unreachable ({type(exc).__name__})"
         if current != self._heads:

@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, IdPk, Points, UTCDateTime, one_of
 
-# approval: a worker linked themselves and waits for another worker to approve.
-LINK_STATUSES = ("pending", "approval", "active", "removed")
-MOVE_STATUSES = ("requested", "approved", "done", "rejected")
+
+class LinkStatus(StrEnum):
+    # approval: a worker linked themselves and waits for another worker to approve.
+    PENDING = "pending"
+    APPROVAL = "approval"
+    ACTIVE = "active"
+    REMOVED = "removed"
+
+
+class MoveStatus(StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    DONE = "done"
+    REJECTED = "rejected"
+
+
+LINK_STATUSES = tuple(s.value for s in LinkStatus)
+MOVE_STATUSES = tuple(s.value for s in MoveStatus)
 
 
 class FamilyLink(IdPk, Base):

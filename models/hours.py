@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, IdPk, Points, UTCDateTime, one_of
 
-LOG_STATUSES = ("pending", "approved", "rejected")
+
+class LogStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+LOG_STATUSES = tuple(s.value for s in LogStatus)
 
 
 class ServiceCategory(IdPk, Base):

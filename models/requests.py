@@ -6,6 +6,7 @@ linked family member or a worker), so every action records both people."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -16,12 +17,28 @@ from models.base import Base, IdPk, Points, UTCDateTime, one_of
 # approves; community: paid as logged hours are (issuance, after a worker approves the log).
 PAYERS = ("own", "pool", "community")
 SLOTS = ("morning", "noon", "afternoon", "evening", "any")
+
+
 # approval: waits for a worker to fund it from the pool; open: anyone may take it; taken;
 # done: the volunteer says it is done and waits for the requester; disputed: a worker settles;
 # paid: closed and paid; confirmed: done and confirmed, the community pays through the linked
 # log's approval; cancelled, expired, refused (pool not granted), voided (settled as
 # not done) close it without paying.
-REQUEST_STATUSES = ("approval", "open", "taken", "done", "disputed", "paid", "confirmed", "cancelled", "expired", "refused", "voided")
+class RequestStatus(StrEnum):
+    APPROVAL = "approval"
+    OPEN = "open"
+    TAKEN = "taken"
+    DONE = "done"
+    DISPUTED = "disputed"
+    PAID = "paid"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    REFUSED = "refused"
+    VOIDED = "voided"
+
+
+REQUEST_STATUSES = tuple(s.value for s in RequestStatus)
 
 
 class ServiceRequest(IdPk, Base):

@@ -4,13 +4,24 @@ make the monthly reconciliation (账物相符) a sum rather than a guess."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, IdPk, Points, UTCDateTime, one_of
 
-REDEMPTION_STATUSES = ("pending", "approved", "rejected", "cancelled", "expired", "done")
+
+class RedemptionStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    DONE = "done"
+
+
+REDEMPTION_STATUSES = tuple(s.value for s in RedemptionStatus)
 # restock: goods put on (or, negative, written off) the shelf; reserve: taken off the shelf for
 # a redemption; release: put back when it is rejected, cancelled or expires; handover: the
 # reserved goods leave with the person (no change to the shelf, delta 0).

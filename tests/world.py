@@ -39,7 +39,7 @@ class World:
 
 
 async def person(services: Services, handle: str, name: str | None = None) -> int:
-    p, _ = await services.people.identify("console", handle, display_name=name or handle, handle=handle)
+    p, _ = await services.run(services.people.identify, "console", handle, display_name=name or handle, handle=handle)
     return p.id
 
 
@@ -88,24 +88,24 @@ async def make_world(services: Services, volunteers: int = 3) -> World:
 
 async def _build_world(services: Services, volunteers: int) -> World:
     admin = await person(services, "admin", "管理员")
-    community = await services.people.create_community("幸福社区", actor_id=admin)
-    other = await services.people.create_community("和谐社区", actor_id=admin)
+    community = await services.run(services.people.create_community, "幸福社区", actor_id=admin)
+    other = await services.run(services.people.create_community, "和谐社区", actor_id=admin)
     worker = await person(services, "worker1", "张社工")
     worker2 = await person(services, "worker2", "李社工")
     other_worker = await person(services, "otherworker", "王社工")
-    await services.people.appoint_worker(admin, community.id, worker)
-    await services.people.appoint_worker(admin, community.id, worker2)
-    await services.people.appoint_worker(admin, other.id, other_worker)
-    code = await services.people.create_invite(worker, community.id)
+    await services.run(services.people.appoint_worker, admin, community.id, worker)
+    await services.run(services.people.appoint_worker, admin, community.id, worker2)
+    await services.run(services.people.appoint_worker, admin, other.id, other_worker)
+    code = await services.run(services.people.create_invite, worker, community.id)
     vols = []
     for i in range(volunteers):
         v = await person(services, f"volunteer{i + 1}", f"志愿者{i + 1}")
-        await services.people.join(v, code)
-        await services.people.register_volunteer(v, community.id, f"志愿者{i + 1}", f"138{i:08d}")
+        await services.run(services.people.join, v, code)
+        await services.run(services.people.register_volunteer, v, community.id, f"志愿者{i + 1}", f"138{i:08d}")
         vols.append(v)
     resident = await person(services, "resident1", "居民甲")
-    await services.people.join(resident, code)
-    cats = {c.name: c.id for c in await services.hours.categories(community.id)}
+    await services.run(services.people.join, resident, code)
+    cats = {c.name: c.id for c in await services.run(services.hours.categories, community.id)}
     return World(community.id, admin, worker, worker2, vols, resident, cats, other.id, other_worker)
 
 

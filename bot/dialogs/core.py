@@ -11,10 +11,12 @@ the options it showed (the engine refuses the rest).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot.later import LATER_MARK
 from bot.services.access import has_role
 from bot.text import clean_text, fold_width
 from bot.i18n import Text
@@ -37,6 +39,27 @@ class Option:
 
 
 @dataclass(frozen=True)
+class Later:
+    """A file a turn attaches but does not make itself: drawing a PDF, a chart or an XLSX (or
+    asking a platform for a picture) is slow, so it runs after the turn's transaction, off the
+    database thread; `draw` returns the bytes (None: nothing to attach)."""
+
+    draw: Callable[[], bytes | None | Awaitable[bytes | None]]
+
+
+@dataclass
+class Deferred:
+    """The files a turn attaches but makes after its commit, each with its placeholder."""
+
+    items: list[tuple[bytes, Later]] = field(default_factory=list)
+
+    def add(self, later: Later) -> bytes:
+        token = LATER_MARK + secrets.token_hex(8).encode()
+        self.items.append((token, later))
+        return token
+
+
+@dataclass(frozen=True)
 class Document:
     filename: str
     content: bytes
@@ -51,6 +74,9 @@ class Reply:
     document: Document | None = None
     image: bytes | None = None  # PNG
     photo: str | None = None  # a channel file id to show again
+    # Made after the turn's commit, then attached as `document` (with `filename`) or `image`.
+    later: Later | None = None
+    filename: str | None = None
 
 
 def reply(key: str, *options: Option, columns: int = 1, **params: Any) -> Reply:
@@ -125,7 +151,7 @@ class Invites:
 
     link: str | None = None  # a template with {code}
     # A join QR code (PNG) for an invite code, or None when it cannot now (WeChat's parametric QR
-    # codes: scanning follows the account and joins).
+    # codes: scanning follows the account and joins). Asked after the turn (`Later`).
     picture: Callable[[str], Awaitable[bytes | None]] | None = None
 
 
@@ -143,6 +169,16 @@ class Context:
     invites: Invites = field(default_factory=Invites)
     # A volunteer who has not agreed to the privacy notice in force: the community to agree for.
     consent_for: int | None = None
+
+    def key(self, what: str | None = None) -> str | None:
+        """The idempotency key of what this turn does, the one way it is built: from the update
+        that brought it (the channel's request key, kept with the inbox entry) and what the command
+        does (`what`, when one update could do two things). A redelivered update replays it; None
+        where the channel gives no request key (the console)."""
+        if not self.request_key:
+            return None
+        base = f"{self.caller.channel}:{self.request_key}"
+        return f"{what}:{base}" if what else base
 
     def goto(self, flow: str, step: str, **data: Any) -> None:
         """Move to a step; `data` is merged into what the flow remembers."""
@@ -166,8 +202,10 @@ class Context:
         return self.actor.community_id
 
 
-Handler = Callable[[Context, str], Awaitable[list[Reply]]]
-StepHandler = Callable[[Context, Input], Awaitable[list[Reply]]]
+# Handlers are plain functions: the engine runs the whole turn on a database thread, inside one
+# unit of work, and every service they call joins it.
+Handler = Callable[[Context, str], list[Reply]]
+StepHandler = Callable[[Context, Input], list[Reply]]
 
 
 @dataclass(frozen=True)
@@ -179,6 +217,7 @@ class Command:
     admin_only: bool = False
     group_ok: bool = False  # may be used inside a group chat
     for_relative: bool = False  # may be used while acting for a relative (`/as NAME`)
+    reads: bool = False  # only reads: the turn runs on a reader, and only the state is written
 
 
 COMMANDS: dict[str, Command] = {}
@@ -191,12 +230,12 @@ STEP_ANSWERS: dict[tuple[str, str], frozenset[str]] = {}
 
 def command(
     name: str, *, role: str | None = "resident", help_key: str | None = None, aliases: tuple[str, ...] = (),
-    admin_only: bool = False, group_ok: bool = False, for_relative: bool = False,
+    admin_only: bool = False, group_ok: bool = False, for_relative: bool = False, reads: bool = False,
 ) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
         if name in COMMANDS:
             raise ValueError(f"command /{name} registered twice")
-        COMMANDS[name] = Command(name, handler, role, help_key, admin_only, group_ok, for_relative)
+        COMMANDS[name] = Command(name, handler, role, help_key, admin_only, group_ok, for_relative, reads)
         for alias in aliases:
             ALIASES[alias] = name
         return handler

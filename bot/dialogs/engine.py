@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import difflib
+import inspect
 import logging
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot import crash
 from bot.dialogs.parse import intent_of, is_skip, is_yes, split_command
 from bot.dialogs.core import (
-    ALIASES, COMMANDS, STEP_ANSWERS, STEPS, Actor, Caller, Context, Input, Invites, Reply, reply,
+    ALIASES, COMMANDS, STEP_ANSWERS, STEPS, Actor, Caller, Context, Deferred, Document, Input, Invites, Later, Reply,
+    reply,
 )
+from bot.db import ReadOnlyTurn
 from bot.errors import DomainError
 from bot.i18n import Text, render
 from bot.services import Services
@@ -88,7 +93,7 @@ def _position(ctx: Context) -> str:
     return f"{ctx.flow}/{ctx.step}" if ctx.flow else ""
 
 
-# Runs on the database thread, in the transaction that saves the dialog state.
+# Runs on the database thread, in the turn's transaction (the inbox marks its entry handled there).
 Settle = Callable[[Session, "Turn"], None]
 
 
@@ -103,6 +108,15 @@ class Turn:
     # toasts shows the reply as one and leaves the pressed message as it is.
     press_refused: bool = False
     left: str = ""  # the flow/step the person was at before this input ("" for none)
+    # Files made after the commit: until then their placeholders stand in the replies. A channel
+    # adds its own slow pictures here too (`deferred.add`) rather than drawing in the transaction.
+    deferred: Deferred = field(default_factory=Deferred)
+    state: tuple[int, dict[str, Any]] | None = None  # a read-only turn's state, saved after it
+
+
+# Given the files once drawn (placeholder → bytes, None: nothing to attach): the channel puts
+# them where it stored the placeholders (`bot.later.fill`).
+Attach = Callable[[dict[bytes, bytes | None]], Awaitable[None]]
 
 
 class Dialogs:
@@ -112,21 +126,76 @@ class Dialogs:
         self.services = services
         self.invites = Invites()  # the channel adapter fills it in
 
-    async def handle(self, caller: Caller, inp: Input, settle: Settle | None = None) -> Turn:
-        """`settle(session, turn)` runs inside the transaction that saves the dialog state (the
-        inbox marks its entry handled there), so a turn either finishes whole or not at all."""
-        ctx, saved = await self._context(caller, inp.request_key)
+    async def handle(self, caller: Caller, inp: Input, settle: Settle | None = None,
+                     attach: Attach | None = None) -> Turn:
+        """One turn, handed to a database thread once and run there whole (`turn`); then, outside
+        any transaction, the files it attaches are made and given to `attach`. A command declared
+        read-only (`@command(reads=True)`) runs on a reader thread, and only its state and the
+        inbox mark are written after, in one short transaction; should it write after all (a
+        first contact, a step that writes), it runs again as a whole turn."""
+        db = self.services.db
+        turn: Turn | None = None
+        if self._reads(inp):
+            try:
+                turn = await db.run_read(db.unit, lambda session: self.turn(session, caller, inp, None, read=True),
+                                         writes=False)
+            except ReadOnlyTurn:
+                turn = None
+        if turn is not None:
+            kept = turn
+            if turn.state is not None or settle is not None:
+                await db.run(db.unit, lambda session: self._finish_read(session, kept, settle))
+        else:
+            turn = await db.run(db.unit, lambda session: self.turn(session, caller, inp, settle))
+        if not turn.deferred.items:
+            return turn
+        drawn = {token: await _draw(later) for token, later in turn.deferred.items}
+        if attach is not None:
+            await attach(drawn)
+        return replace(turn, replies=[r for r in (_made(r, drawn) for r in turn.replies) if r is not None])
+
+    def _reads(self, inp: Input) -> bool:
+        """Whether the input names a command declared read-only (a guess: the turn proves it)."""
+        line = (inp.option or inp.text).strip()
+        head, _ = split_command(line)
+        name = ALIASES.get(head) or head.lstrip("/／").split("@", 1)[0].lower()
+        spec = COMMANDS.get(ALIASES.get(name, name))
+        return spec is not None and spec.reads and (line.startswith(("/", "／")) or head in ALIASES)
+
+    def _finish_read(self, session: Session, turn: Turn, settle: Settle | None) -> None:
+        """A read-only turn's writes: its dialog state when it changed, and the channel's mark."""
+        if turn.state is not None:
+            self.services.dialog_state.save(*turn.state)
+        if settle is not None:
+            settle(session, turn)
+
+    def turn(self, session: Session, caller: Caller, inp: Input, settle: Settle | None = None, *,
+             read: bool = False) -> Turn:
+        """Who is writing and their state, the command or step, the services' writes, the saved
+        state and `settle(session, turn)` (the channel stores its reply and marks its inbox
+        entry there): one unit of work (`Database.unit`), committed whole or not at all."""
+        ctx, saved = self._context(caller, inp.request_key)
         where = f"{saved['flow']}/{saved['step']}" if saved.get("flow") else ""
         listing = Listing.load(saved.get("data", {}).get(OPTIONS), where)
         refused = False
         try:
-            replies = await self._dispatch(ctx, inp, saved, listing)
+            replies = self._dispatch(ctx, inp, saved, listing)
         except _RefusedPress as exc:
             replies, refused = [reply(exc.key)], True
         except DomainError as exc:  # a refusal, or a question (several people of that name)
             replies = [reply(exc.key, *getattr(exc, "options", ()), **exc.params)]
-        turn = Turn(replies, ctx.actor.locale, ctx.actor.acting_by or ctx.actor.person_id, refused, where)
-        await self._save(ctx, replies, saved, listing, None if settle is None else (lambda session: settle(session, turn)))
+        crash.point("turn.dispatched")  # the services wrote; nothing is committed yet
+        deferred = Deferred()
+        replies = [_placeholder(r, deferred) for r in replies]
+        turn = Turn(replies, ctx.actor.locale, ctx.actor.acting_by or ctx.actor.person_id, refused, where, deferred)
+        state = self._state(ctx, replies, saved, listing)
+        if read:  # saved after, by `_finish_read`
+            return replace(turn, state=state)
+        if state is not None:
+            self.services.dialog_state.save(*state)
+        if settle is not None:
+            settle(session, turn)
+        crash.point("turn.settled")  # the reply is stored and the entry marked, still uncommitted
         return turn
 
     def render(self, locale: str, replies: list[Reply]) -> list[str]:
@@ -143,7 +212,7 @@ class Dialogs:
 
     # --- routing ----------------------------------------------------------------------------
 
-    async def _dispatch(self, ctx: Context, inp: Input, saved: dict[str, Any], listing: Listing | None) -> list[Reply]:
+    def _dispatch(self, ctx: Context, inp: Input, saved: dict[str, Any], listing: Listing | None) -> list[Reply]:
         chosen = inp.option
         text = inp.text.strip()
         here = _position(ctx)
@@ -159,37 +228,37 @@ class Dialogs:
         elif current is not None and not inp.photo and not inp.contact_phone and not inp.location:
             chosen = current.chosen(text)
         if ctx.consent_for is not None and not ctx.caller.group_chat:
-            return await self._consent_first(ctx, inp, chosen)
+            return self._consent_first(ctx, inp, chosen)
         if chosen is not None:
             if chosen.startswith("/"):
-                return await self._command(ctx, chosen)
+                return self._command(ctx, chosen)
             if ctx.flow is None:
                 done = saved.get("data", {}).get(RECEIPT)
                 if inp.option is not None and done:  # e.g. ✅ pressed again after the submit
                     return [Reply(Text(done["key"], done.get("params", {})))]
                 return [reply("error.stale_option")]
-            return await self._step(ctx, Input(option=chosen, request_key=inp.request_key))
+            return self._step(ctx, Input(option=chosen, request_key=inp.request_key))
         head, args = split_command(text)
         alias = ALIASES.get(head)
         # Inside a step a command word typed alone (余额, 帮助, 取消) is that command, unless the
         # step reads the word as its answer; a longer line starting with one is the answer (a
         # note may begin with 记录).
         if text.startswith(("/", "／")) or (alias and (ctx.flow is None or (not args and not _answers(ctx, head)))):
-            return await self._command(ctx, text, typed=True)
+            return self._command(ctx, text, typed=True)
         if ctx.caller.group_chat:
             return []  # chatter in a group is not for us
         if ctx.flow is not None:
-            return await self._step(ctx, inp)
+            return self._step(ctx, inp)
         if text and ctx.actor.community_id is None:
-            return await self._command(ctx, f"/start {text}")
+            return self._command(ctx, f"/start {text}")
         # A sentence (帮我看看积分, 我今天探访了王奶奶两个小时) gets the command it asks for; a
         # sentence about hours goes to /log whole, which confirms what it read before saving.
         intent = intent_of(text)
         if intent is not None:
-            return await self._command(ctx, f"/{intent} {text}" if intent == "log" else f"/{intent}")
+            return self._command(ctx, f"/{intent} {text}" if intent == "log" else f"/{intent}")
         return [_closest(text)]
 
-    async def _consent_first(self, ctx: Context, inp: Input, chosen: str | None) -> list[Reply]:
+    def _consent_first(self, ctx: Context, inp: Input, chosen: str | None) -> list[Reply]:
         """A volunteer who has not agreed to the privacy notice in force is asked before anything
         else; agreeing records it and carries on with the message they had sent."""
         from bot.flows import consent
@@ -200,18 +269,18 @@ class Dialogs:
             ctx.finish()
             if chosen == consent.DECLINE:
                 return [reply("notice.declined")]
-            await ctx.services.people.consent(ctx.actor.acting_by or ctx.actor.person_id, ctx.consent_for)
+            ctx.services.people.consent(ctx.actor.acting_by or ctx.actor.person_id, ctx.consent_for)
             ctx.consent_for = None
             replies = [reply("notice.agreed")]
             if then.get("text") or then.get("option"):
                 carried = Input(text=then.get("text") or "", option=then.get("option"), request_key=inp.request_key)
-                replies += await self._dispatch(ctx, carried, {}, None)
+                replies += self._dispatch(ctx, carried, {}, None)
             return replies
         then = ctx.data.get("then") if ctx.flow == consent.FLOW else {"text": inp.text, "option": inp.option}
         ctx.goto(consent.FLOW, "notice", then=then)
-        return [await consent.notice(ctx, ctx.consent_for, "notice.changed")]
+        return [consent.notice(ctx, ctx.consent_for, "notice.changed")]
 
-    async def _command(self, ctx: Context, line: str, *, typed: bool = False) -> list[Reply]:
+    def _command(self, ctx: Context, line: str, *, typed: bool = False) -> list[Reply]:
         head, args = split_command(line)
         name = head.lstrip("/").split("@", 1)[0].lower()
         name = ALIASES.get(head, ALIASES.get(name, name))
@@ -234,35 +303,35 @@ class Dialogs:
                 return [reply("error.awaiting_confirmation")]
             return [reply(f"error.need_{spec.role}")]
         if ctx.flow is None or name == "cancel":
-            return await spec.handler(ctx, args.strip())
+            return spec.handler(ctx, args.strip())
         ctx.finish()  # a new command leaves the flow the person was in, as /cancel would
-        replies = await spec.handler(ctx, args.strip())
+        replies = spec.handler(ctx, args.strip())
         # Typed in the middle of a step, say so: the next answer is not taken as the step's.
         return [reply("dialog.step_left"), *replies] if typed else replies
 
-    async def _step(self, ctx: Context, inp: Input) -> list[Reply]:
+    def _step(self, ctx: Context, inp: Input) -> list[Reply]:
         handler = STEPS.get((ctx.flow or "", ctx.step or ""))
         if handler is None:  # a flow from an older version; start afresh
             ctx.finish()
             return [reply("error.stale_option")]
-        return await handler(ctx, inp)
+        return handler(ctx, inp)
 
     # --- state ------------------------------------------------------------------------------
 
-    async def _context(self, caller: Caller, request_key: str | None) -> tuple[Context, dict[str, Any]]:
+    def _context(self, caller: Caller, request_key: str | None) -> tuple[Context, dict[str, Any]]:
         """Identity, person, role and saved state in one read; a first contact (or a new
         bootstrap admin) goes through the people service, which writes."""
         services = self.services
-        loaded = await services.dialog_state.load(caller.channel, caller.external_id)
+        loaded = services.dialog_state.load(caller.channel, caller.external_id)
         is_admin = f"{caller.channel}:{caller.external_id}" in services.settings.admins
         if loaded is None or (is_admin and not loaded.person.is_admin) or (
             caller.chat_id and loaded.identity.chat_id != caller.chat_id
         ):
-            await services.people.identify(
+            services.people.identify(
                 caller.channel, caller.external_id, display_name=caller.display_name, handle=caller.handle,
                 chat_id=caller.chat_id,
             )
-            loaded = await services.dialog_state.load(caller.channel, caller.external_id)
+            loaded = services.dialog_state.load(caller.channel, caller.external_id)
             assert loaded is not None
         person, identity, role, state = loaded.person, loaded.identity, loaded.role, loaded.state
         actor = Actor(
@@ -290,8 +359,9 @@ class Dialogs:
             saved = {"expired": True}
         return ctx, saved
 
-    async def _save(self, ctx: Context, replies: list[Reply], saved: dict[str, Any], listing: Listing | None,
-                    settle: Callable[[Session], None] | None = None) -> None:
+    def _state(self, ctx: Context, replies: list[Reply], saved: dict[str, Any],
+               listing: Listing | None) -> tuple[int, dict[str, Any]] | None:
+        """The dialog state to save after this turn, or None when it did not change."""
         shown = [o for r in replies for o in r.options]
         here = _position(ctx)
         if shown:
@@ -312,10 +382,38 @@ class Dialogs:
             data[RECEIPT] = receipt_saved
         new = {"flow": ctx.flow or "", "step": ctx.step or "", "data": data} if (ctx.flow or data) else {}
         unchanged = new == {k: v for k, v in saved.items() if k != "expired"} and "expired" not in saved
-        if unchanged and settle is None:
-            return  # nothing changed: no write on the hot path
+        return None if unchanged else (ctx.actor.identity_id, new)  # unchanged: no write on the hot path
 
-        await self.services.dialog_state.save(ctx.actor.identity_id, None if unchanged else new, settle)
+
+def _placeholder(r: Reply, deferred: Deferred) -> Reply:
+    """A reply whose file is made later carries a placeholder for it until then."""
+    if r.later is None:
+        return r
+    token = deferred.add(r.later)
+    if r.filename is not None:
+        return replace(r, later=None, document=Document(r.filename, token))
+    return replace(r, later=None, image=token)
+
+
+async def _draw(later: Later) -> bytes | None:
+    """Made off the event loop (a drawing), or awaited (a platform's picture)."""
+    draw = later.draw
+    if inspect.iscoroutinefunction(getattr(draw, "func", draw)):
+        made = draw()
+    else:
+        made = await asyncio.to_thread(draw)
+    return await made if inspect.isawaitable(made) else made  # type: ignore[return-value]
+
+
+def _made(r: Reply, drawn: dict[bytes, bytes | None]) -> Reply | None:
+    """A reply with its placeholder replaced by the file; None when the file came out empty."""
+    if r.document is not None and r.document.content in drawn:
+        content = drawn[r.document.content]
+        return None if content is None else replace(r, document=Document(r.document.filename, content))
+    if r.image is not None and r.image in drawn:
+        image = drawn[r.image]
+        return None if image is None else replace(r, image=image)
+    return r
 
 
 class _RefusedPress(Exception):

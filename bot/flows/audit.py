@@ -19,7 +19,7 @@ _CURSOR = re.compile(r"(.*?)\s+(\d{1,12})\s+(\d{1,6})")  # "<subject> <before> <
 
 
 @command("audit", role="worker", help_key="help.audit", aliases=("审计",))
-async def audit_trail(ctx: Context, args: str) -> list[Reply]:
+def audit_trail(ctx: Context, args: str) -> list[Reply]:
     words = args.strip()
     if not words:
         return [reply("audit.usage")]
@@ -30,10 +30,10 @@ async def audit_trail(ctx: Context, args: str) -> list[Reply]:
     item = _ITEM.fullmatch(words)
     if item is not None and item[1].upper() in ITEMS:
         prefix, item_id = item[1].upper(), int(item[2])
-        found = await ctx.services.trail.of_item(ctx.actor.person_id, ctx.actor.community_id, prefix, item_id, before)
+        found = ctx.services.trail.of_item(ctx.actor.person_id, ctx.actor.community_id, prefix, item_id, before)
         return [_render(found, f"{prefix}{item_id}", T("audit.title_item", ref=f"{prefix}{item_id}"), page)]
-    person = await person_arg(ctx, words, lambda ref: f"/audit {ref}")
-    found = await ctx.services.trail.of_person(ctx.actor.person_id, ctx.community_id, person.person_id, before)
+    person = person_arg(ctx, words, lambda ref: f"/audit {ref}")
+    found = ctx.services.trail.of_person(ctx.actor.person_id, ctx.community_id, person.person_id, before)
     return [_render(found, f"#{person.person_id}", T("audit.title_person", name=person.name), page)]
 
 

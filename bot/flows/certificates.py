@@ -9,10 +9,10 @@ The PDF is drawn after the service's transaction, off the event loop, and goes o
 
 from __future__ import annotations
 
-import asyncio
+from functools import partial
 
 from bot.certificate_pdf import certificate_pdf
-from bot.dialogs.core import Context, Document, Reply, command, option, reply
+from bot.dialogs.core import Context, Later, Reply, command, option, reply
 from bot.errors import DomainError, NotAllowed
 from bot.flows.common import person_arg, reason_step
 from bot.flows.deadlines import deadline_marker
@@ -29,11 +29,11 @@ def period_text(p: Period) -> Text:
         T("certificate.period", start=p.start.isoformat(), end=end)
 
 
-async def _document(facts: Facts, key: str, **params: object) -> Reply:
-    content = await asyncio.to_thread(certificate_pdf, facts)  # drawing takes a moment: not on the loop
+def _document(facts: Facts, key: str, **params: object) -> Reply:
     text = T(key, number=facts.number, name=facts.person_name, hours=hours_text(facts.minutes),
              period=period_text(facts.period), **params)
-    return Reply(text, document=Document(f"志愿服务证明-{facts.number}.pdf", content))
+    # Drawing takes a moment: after the turn's transaction.
+    return Reply(text, later=Later(partial(certificate_pdf, facts)), filename=f"志愿服务证明-{facts.number}.pdf")
 
 
 def _need_worker(ctx: Context) -> None:
@@ -42,22 +42,22 @@ def _need_worker(ctx: Context) -> None:
 
 
 @command("certificate", role="volunteer", help_key="help.certificate", aliases=("开证明", "志愿服务证明"))
-async def certificate(ctx: Context, args: str) -> list[Reply]:
+def certificate(ctx: Context, args: str) -> list[Reply]:
     args = args.strip()
     words = args.split()
     head = words[0].lower() if words else ""
     if not args:
-        return await _ask(ctx)
+        return _ask(ctx)
     if head in GET:
         if len(words) != 2:
             return [reply("certificate.get_usage")]
-        facts = await ctx.services.certificates.fetch(ctx.actor.person_id, words[1])
-        return [await _document(facts, "certificate.sent")]
+        facts = ctx.services.certificates.fetch(ctx.actor.person_id, words[1])
+        return [_document(facts, "certificate.sent")]
     if head in REVOKE:
         _need_worker(ctx)
         if len(words) < 3:
             return [reply("certificate.revoke_usage")]
-        facts = await ctx.services.certificates.revoke(ctx.actor.person_id, ctx.community_id, words[1],
+        facts = ctx.services.certificates.revoke(ctx.actor.person_id, ctx.community_id, words[1],
                                                        " ".join(words[2:]))
         return [reply("certificate.revoked_done", number=facts.number, name=facts.person_name)]
     if head in ISSUER or head in HEAD:
@@ -65,22 +65,22 @@ async def certificate(ctx: Context, args: str) -> list[Reply]:
         value = args[len(words[0]):].strip()
         service = ctx.services.certificates
         if value:
-            found = await service.set_issuer(ctx.actor.person_id, ctx.community_id,
+            found = service.set_issuer(ctx.actor.person_id, ctx.community_id,
                                              **({"full_name": value} if head in ISSUER else {"head": value}))
         else:
-            found = await service.issuer(ctx.community_id)
+            found = service.issuer(ctx.community_id)
         return [reply("certificate.issuer_show", name=found.name, head=found.head or "—")]
     if is_period(args):
-        asked = await ctx.services.certificates.request(ctx.actor.person_id, ctx.community_id, args)
+        asked = ctx.services.certificates.request(ctx.actor.person_id, ctx.community_id, args)
         return [reply("certificate.asked_again" if asked.again else "certificate.asked", id=f"C{asked.id}",
                       period=period_text(asked.period))]
     _need_worker(ctx)  # anything else is a name: a worker issuing for a member
-    return await _for_member(ctx, words)
+    return _for_member(ctx, words)
 
 
-async def _ask(ctx: Context) -> list[Reply]:
+def _ask(ctx: Context) -> list[Reply]:
     """The periods to choose from, and the asker's certificates to have again."""
-    found = await ctx.services.certificates.choices(ctx.actor.person_id, ctx.community_id)
+    found = ctx.services.certificates.choices(ctx.actor.person_id, ctx.community_id)
     options = [option(f"/certificate {found.this_year}", "certificate.this_year", year=found.this_year),
                option(f"/certificate {found.last_year}", "certificate.last_year", year=found.last_year),
                option("/certificate all", "certificate.all")]
@@ -91,7 +91,7 @@ async def _ask(ctx: Context) -> list[Reply]:
     return replies
 
 
-async def _for_member(ctx: Context, words: list[str]) -> list[Reply]:
+def _for_member(ctx: Context, words: list[str]) -> list[Reply]:
     """`/certificate NAME [PERIOD]`: without a period, the periods to choose from."""
     for size in (2, 1):
         if len(words) > size and is_period(" ".join(words[-size:])):
@@ -99,45 +99,46 @@ async def _for_member(ctx: Context, words: list[str]) -> list[Reply]:
             break
     else:
         name, period = " ".join(words), ""
-    found = await person_arg(ctx, name, lambda ref: f"/certificate {ref} {period}".rstrip())
+    found = person_arg(ctx, name, lambda ref: f"/certificate {ref} {period}".rstrip())
     if not period:
-        years = await ctx.services.certificates.choices(ctx.actor.person_id, ctx.community_id)
+        years = ctx.services.certificates.choices(ctx.actor.person_id, ctx.community_id)
         ref = f"#{found.person_id}"
         return [reply("certificate.ask_for", option(f"/certificate {ref} {years.this_year}", "certificate.this_year",
                                                     year=years.this_year),
                       option(f"/certificate {ref} {years.last_year}", "certificate.last_year", year=years.last_year),
                       option(f"/certificate {ref} all", "certificate.all"), name=found.name)]
-    facts = await ctx.services.certificates.issue_for(ctx.actor.person_id, ctx.community_id, found.person_id, period)
-    return [await _document(facts, "certificate.issued_for")]
+    facts = ctx.services.certificates.issue_for(ctx.actor.person_id, ctx.community_id, found.person_id, period)
+    return [_document(facts, "certificate.issued_for")]
 
 
 # --- what waits for a worker --------------------------------------------------------------------
 
-async def pending_certificates(ctx: Context) -> list[Reply]:
-    mark = await deadline_marker(ctx)
+def pending_certificates(ctx: Context) -> list[Reply]:
+    mark = deadline_marker(ctx)
     return [
         Reply(mark(T("certificate.pending_line", id=f"C{w.id}", name=w.person_name, period=period_text(w.period)),
                    w.submitted_at),
               (option(f"/approve C{w.id}", "certificate.issue"), option(f"/reject C{w.id}", "pending.reject")),
               columns=2)
-        for w in await ctx.services.certificates.waiting(ctx.actor.person_id, ctx.community_id)
+        for w in ctx.services.certificates.waiting(ctx.actor.person_id, ctx.community_id)
     ]
 
 
-async def _issue(ctx: Context, ids: list[int]) -> list[Reply]:
+def _issue(ctx: Context, ids: list[int]) -> list[Reply]:
     out: list[Reply] = []
     for i in ids:  # each on its own: one refusal does not hold up the rest
         try:
-            issued = await ctx.services.certificates.issue(ctx.actor.person_id, i)
+            issued = ctx.services.certificates.issue(ctx.actor.person_id, i)
         except DomainError as exc:
             out.append(reply(exc.key, **exc.params))
             continue
-        out.append(await _document(issued.facts, "certificate.issued_worker" if issued.changed else "certificate.already_issued"))
+        key = "certificate.issued_worker" if issued.changed else "certificate.already_issued"
+        out.append(_document(issued.facts, key))
     return out
 
 
-async def _refuse(ctx: Context, certificate_id: int, reason: str) -> list[Reply]:
-    refused = await ctx.services.certificates.refuse(ctx.actor.person_id, certificate_id, reason)
+def _refuse(ctx: Context, certificate_id: int, reason: str) -> list[Reply]:
+    refused = ctx.services.certificates.refuse(ctx.actor.person_id, certificate_id, reason)
     return [reply("certificate.refused_done" if refused.changed else "certificate.refused_already",
                   id=f"C{refused.id}", name=refused.person_name)]
 
@@ -145,10 +146,10 @@ async def _refuse(ctx: Context, certificate_id: int, reason: str) -> list[Reply]
 _ask_reason = reason_step("certificate_refuse", "certificate.ask_reason", "C", _refuse)
 
 
-async def _refuse_ref(ctx: Context, certificate_id: int, reason: str) -> list[Reply]:
+def _refuse_ref(ctx: Context, certificate_id: int, reason: str) -> list[Reply]:
     if not reason:
         return _ask_reason(ctx, certificate_id)
-    return await _refuse(ctx, certificate_id, reason)
+    return _refuse(ctx, certificate_id, reason)
 
 
 DECIDER = Decider("C", _issue, _refuse_ref, pending=pending_certificates)  # issued one by one, never "all"

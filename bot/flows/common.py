@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from bot.dialogs.core import MAX_OPTION_BYTES, Context, Input, Option, Reply, option, reply, step
@@ -14,7 +14,7 @@ from bot.i18n import T
 from bot.services.people import Found
 
 
-Decide = Callable[[Context, int, str], Awaitable[list[Reply]]]
+Decide = Callable[[Context, int, str], list[Reply]]
 
 
 def reason_step(flow: str, ask_key: str, prefix: str, decide: Decide) -> Callable[[Context, int], list[Reply]]:
@@ -26,17 +26,17 @@ def reason_step(flow: str, ask_key: str, prefix: str, decide: Decide) -> Callabl
         return [reply(ask_key, id=f"{prefix}{ref_id}")]
 
     @step(flow, "reason")
-    async def take_reason(ctx: Context, inp: Input) -> list[Reply]:
+    def take_reason(ctx: Context, inp: Input) -> list[Reply]:
         ref_id = ctx.data["ref_id"]
         if not inp.text.strip():
             return [reply(ask_key, id=f"{prefix}{ref_id}")]
         ctx.finish()
-        return await decide(ctx, ref_id, inp.text)
+        return decide(ctx, ref_id, inp.text)
 
     return ask
 
 
-Again = Callable[[Context, dict[str, Any], str], Awaitable[list[Reply]]]
+Again = Callable[[Context, dict[str, Any], str], list[Reply]]
 
 
 def repeat_step(flow: str, again: Again) -> Callable[..., list[Reply]]:
@@ -52,12 +52,12 @@ def repeat_step(flow: str, again: Again) -> Callable[..., list[Reply]]:
         return [question(ctx)]
 
     @step(flow, "repeat")
-    async def confirm(ctx: Context, inp: Input) -> list[Reply]:
+    def confirm(ctx: Context, inp: Input) -> list[Reply]:
         if inp.option != "yes" and not is_yes(inp.text):
             return [question(ctx)]
         data = ctx.data
         ctx.finish()
-        return await again(ctx, data, f"draft:{data['draft']}")
+        return again(ctx, data, f"draft:{data['draft']}")
 
     return ask
 
@@ -70,29 +70,29 @@ class Choose(DomainError):
         self.options = options
 
 
-async def name_and_rest(ctx: Context, args: str) -> tuple[str, str]:
+def name_and_rest(ctx: Context, args: str) -> tuple[str, str]:
     """The name a command line starts with, and the rest. A real name may have a space in it
     (Anna Lee): the community's longest such name the line starts with wins over the first word."""
-    spaced = await ctx.services.people.spaced_name_at(ctx.community_id, args)
+    spaced = ctx.services.people.spaced_name_at(ctx.community_id, args)
     if spaced is None:
         return next_word(args)
     parts = args.strip().split(None, len(spaced.split()))
     return spaced, parts[-1] if len(parts) > len(spaced.split()) else ""
 
 
-async def names_in(ctx: Context, text: str) -> list[str]:
+def names_in(ctx: Context, text: str) -> list[str]:
     """The names of a list typed with spaces or commas between them; a name with a space in it
     (Anna Lee) is one name, as in `name_and_rest`."""
     names = []
     for part in re.split(r"[,，、;；]+", text):
         rest = part.strip()
         while rest:
-            name, rest = await name_and_rest(ctx, rest)
+            name, rest = name_and_rest(ctx, rest)
             names.append(name)
     return names
 
 
-async def person_arg(
+def person_arg(
     ctx: Context, name: str, retry: Callable[[str], str] | None = None, *, anyone_by_handle: bool = False,
 ) -> Found:
     """The person a typed name means, in the asker's community (see PeopleService.find). When
@@ -101,7 +101,7 @@ async def person_arg(
     name = name.strip()
     if not name:
         raise InvalidInput("error.need_person")
-    found = await ctx.services.people.people_named(ctx.community_id, name, anyone_by_handle=anyone_by_handle)
+    found = ctx.services.people.people_named(ctx.community_id, name, anyone_by_handle=anyone_by_handle)
     if not found:
         raise NotFound("error.no_such_person", name=name[:32])
     if len(found) == 1:

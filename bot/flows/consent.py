@@ -12,9 +12,9 @@ FLOW = "consent"
 AGREE, DECLINE = "agree", "decline"
 
 
-async def notice(ctx: Context, community_id: int, key: str = "notice.text") -> Reply:
+def notice(ctx: Context, community_id: int, key: str = "notice.text") -> Reply:
     """The notice in the person's language; `key` notice.changed asks to agree again, by button."""
-    community, contact, version = await ctx.services.people.privacy_notice(community_id)
+    community, contact, version = ctx.services.people.privacy_notice(community_id)
     if key == "notice.text":
         return reply(key, community=community, contact=contact, version=version)
     return reply(key, option(AGREE, "notice.agree"), option(DECLINE, "notice.decline"), columns=2,

@@ -11,9 +11,9 @@ from bot.i18n import T, Text
 from bot.services.deadlines import due_label
 
 
-async def deadline_marker(ctx: Context) -> Callable[[Text, datetime], Text]:
+def deadline_marker(ctx: Context) -> Callable[[Text, datetime], Text]:
     """For /pending: wraps an item's line with its deadline, marked when it has passed."""
-    rule = await ctx.services.deadlines.rule(ctx.community_id)
+    rule = ctx.services.deadlines.rule(ctx.community_id)
     now = ctx.services.clock.now()
 
     def mark(line: Text, submitted: datetime) -> Text:
@@ -24,30 +24,30 @@ async def deadline_marker(ctx: Context) -> Callable[[Text, datetime], Text]:
 
 
 @command("deadline", role="worker", help_key="help.deadline", aliases=("截止时间",))
-async def deadline(ctx: Context, args: str) -> list[Reply]:
+def deadline(ctx: Context, args: str) -> list[Reply]:
     """/deadline shows the rule; /deadline 20:30 moves the evening deadline."""
     if args.strip():
-        rule = await ctx.services.deadlines.set_evening(ctx.actor.person_id, ctx.community_id, args)
+        rule = ctx.services.deadlines.set_evening(ctx.actor.person_id, ctx.community_id, args)
         return [reply("deadline.set", evening=rule.evening.strftime("%H:%M"))]
-    rule = await ctx.services.deadlines.rule(ctx.community_id)
+    rule = ctx.services.deadlines.rule(ctx.community_id)
     return [reply("deadline.show", evening=rule.evening.strftime("%H:%M"), timezone=rule.timezone)]
 
 
 @command("away", role="worker", help_key="help.away", aliases=("请假",))
-async def away(ctx: Context, args: str) -> list[Reply]:
-    changed = await ctx.services.deadlines.set_away(ctx.actor.person_id, ctx.community_id, True)
+def away(ctx: Context, args: str) -> list[Reply]:
+    changed = ctx.services.deadlines.set_away(ctx.actor.person_id, ctx.community_id, True)
     return [reply("away.done" if changed else "away.already")]
 
 
 @command("back", role="worker", help_key="help.back", aliases=("销假",))
-async def back(ctx: Context, args: str) -> list[Reply]:
-    changed = await ctx.services.deadlines.set_away(ctx.actor.person_id, ctx.community_id, False)
+def back(ctx: Context, args: str) -> list[Reply]:
+    changed = ctx.services.deadlines.set_away(ctx.actor.person_id, ctx.community_id, False)
     return [reply("back.done" if changed else "back.already")]
 
 
-async def top_workers(ctx: Context) -> list[Reply]:
+def top_workers(ctx: Context) -> list[Reply]:
     """/top workers: who decided most on time this month. Only the top, never anyone's rank."""
-    month, rows = await ctx.services.deadlines.top_workers(ctx.actor.person_id, ctx.community_id)
+    month, rows = ctx.services.deadlines.top_workers(ctx.actor.person_id, ctx.community_id)
     if not rows:
         return [reply("topworkers.empty", month=month)]
     lines = [T("topworkers.line", rank=r.rank, name=r.name if r.name is not None else T("topworkers.anonymous"),

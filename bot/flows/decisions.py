@@ -9,17 +9,17 @@ place. /approve and /reject only route by prefix, /pending only pages what the s
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.dialogs.core import Context, Option, Reply, command, option, reply
 from bot.i18n import T
 
-Approve = Callable[[Context, list[int]], Awaitable[list[Reply]]]
-Reject = Callable[[Context, int, str], Awaitable[list[Reply]]]  # an empty reason: the decider asks
-AllPending = Callable[[Context], Awaitable[list[int]]]
+Approve = Callable[[Context, list[int]], list[Reply]]
+Reject = Callable[[Context, int, str], list[Reply]]  # an empty reason: the decider asks
+AllPending = Callable[[Context], list[int]]
 # A source lists its waiting items, oldest first: one reply each, a line and its decision buttons.
-PendingSource = Callable[[Context], Awaitable[list[Reply]]]
+PendingSource = Callable[[Context], list[Reply]]
 
 PAGE = 5  # items on one /pending page: with two buttons each, a keyboard that fits a phone
 MOST = 1000  # items a source lists; a community with more has a bigger problem than paging
@@ -64,13 +64,13 @@ def parse_refs(words: list[str]) -> list[tuple[str, int]] | None:
     return refs
 
 
-@command("pending", role="worker", help_key="help.pending", aliases=("待审",))
-async def pending(ctx: Context, args: str) -> list[Reply]:
+@command("pending", role="worker", help_key="help.pending", aliases=("待审",), reads=True)
+def pending(ctx: Context, args: str) -> list[Reply]:
     """Everything waiting, one page a message: the true total, each item's buttons, next page,
     and approve all."""
     items: list[Reply] = []
     for source in PENDING_SOURCES:
-        items.extend(await source(ctx))
+        items.extend(source(ctx))
     if not items:
         return [reply("pending.none")]
     pages = (len(items) + PAGE - 1) // PAGE
@@ -84,7 +84,7 @@ async def pending(ctx: Context, args: str) -> list[Reply]:
         options.append(option(f"/pending {page + 1}", "pending.next", page=page + 1, pages=pages))
     if page > 1:
         options.append(option(f"/pending {page - 1}", "pending.previous", page=page - 1))
-    waiting_all = sum([len(await d.all_pending(ctx)) for d in DECIDERS.values() if d.all_pending is not None])
+    waiting_all = sum([len(d.all_pending(ctx)) for d in DECIDERS.values() if d.all_pending is not None])
     if waiting_all > 1:
         options.append(option("/approve all", "pending.approve_all", count=waiting_all))
     text = T("pending.page", total=len(items), page=page, pages=pages, lines=[item.text for item in shown])
@@ -92,28 +92,28 @@ async def pending(ctx: Context, args: str) -> list[Reply]:
 
 
 @command("approve", role="worker", help_key="help.approve", aliases=("批准",))
-async def approve(ctx: Context, args: str) -> list[Reply]:
+def approve(ctx: Context, args: str) -> list[Reply]:
     words = args.split()
     if words in (["all"], ["全部"]):
         replies: list[Reply] = []
         for d in DECIDERS.values():
-            if d.all_pending is not None and (ids := await d.all_pending(ctx)):
-                replies.extend(await d.approve(ctx, ids))
+            if d.all_pending is not None and (ids := d.all_pending(ctx)):
+                replies.extend(d.approve(ctx, ids))
         return replies or [reply("pending.none")]
     refs = parse_refs(words)
     if not refs:
         return [reply("approve.usage")]
     replies = []
     for prefix in dict.fromkeys(p for p, _ in refs):  # each kind once, in the order typed
-        replies.extend(await DECIDERS[prefix].approve(ctx, [i for p, i in refs if p == prefix]))
+        replies.extend(DECIDERS[prefix].approve(ctx, [i for p, i in refs if p == prefix]))
     return replies
 
 
 @command("reject", role="worker", help_key="help.reject", aliases=("驳回",))
-async def reject(ctx: Context, args: str) -> list[Reply]:
+def reject(ctx: Context, args: str) -> list[Reply]:
     ref, _, reason = args.strip().partition(" ")
     refs = parse_refs([ref]) if ref else None
     if not refs or DECIDERS[refs[0][0]].reject is None:
         return [reply("reject.usage")]
     prefix, ref_id = refs[0]
-    return await DECIDERS[prefix].reject(ctx, ref_id, reason.strip())  # type: ignore[misc]
+    return DECIDERS[prefix].reject(ctx, ref_id, reason.strip())  # type: ignore[misc]

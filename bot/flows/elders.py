@@ -63,17 +63,17 @@ def card(ctx: Context, e: ElderView, cadence: VisitCadence) -> Reply:
 
 
 @command("elders", role="volunteer", help_key="elders.help.elders", aliases=("老人名单",))
-async def elders(ctx: Context, args: str) -> list[Reply]:
+def elders(ctx: Context, args: str) -> list[Reply]:
     """`/elders [page]`, `/elders E5` (a card), `/elders export` (workers: the roster as CSV)."""
     arg = args.strip()
     if arg.lower() in ("export", "导出"):
-        name, content = await ctx.services.visits.roster.export_roster(ctx.actor.person_id, ctx.community_id)
+        name, content = ctx.services.visits.roster.export_roster(ctx.actor.person_id, ctx.community_id)
         return [Reply(T("elders.exported"), document=Document(name, content))]
     if (elder_id := _ref(arg)) is not None:
-        view = await ctx.services.visits.roster.elder(ctx.actor.person_id, elder_id)
-        return [card(ctx, view, await ctx.services.visits.cadence(view.community_id))]
+        view = ctx.services.visits.roster.elder(ctx.actor.person_id, elder_id)
+        return [card(ctx, view, ctx.services.visits.cadence(view.community_id))]
     page = max(int(arg), 1) - 1 if arg.isdigit() else 0
-    views, more = await ctx.services.visits.roster.roster(ctx.actor.person_id, ctx.community_id, page, PAGE)
+    views, more = ctx.services.visits.roster.roster(ctx.actor.person_id, ctx.community_id, page, PAGE)
     if not views:
         return [reply("elders.empty" if page == 0 else "elders.no_more")]
     lines = [
@@ -89,9 +89,9 @@ async def elders(ctx: Context, args: str) -> list[Reply]:
 
 # --- adding an elder -------------------------------------------------------------------------
 
-async def _this_year(ctx: Context) -> int:
+def _this_year(ctx: Context) -> int:
     """The year in the community's zone, as the roster service checks birth years."""
-    return (await ctx.services.people.clock_of(ctx.community_id)).today().year
+    return (ctx.services.people.clock_of(ctx.community_id)).today().year
 
 
 CHECKS: dict[str, Callable[[Context, str], object]] = {
@@ -107,16 +107,16 @@ CHECKS: dict[str, Callable[[Context, str], object]] = {
 
 
 @command("addelder", role="worker", help_key="elders.help.addelder", aliases=("添加老人",))
-async def add_elder(ctx: Context, args: str) -> list[Reply]:
+def add_elder(ctx: Context, args: str) -> list[Reply]:
     """Step by step, or one roster row: `/addelder 王秀英,1942,幸福里3栋501,一网格,是,高,13800000000,儿子 王强`."""
     if args.strip():
         cells = [c.strip() for c in args.replace("，", ",").split(",")]
         if len(cells) < 5 or len(cells) > len(ROW_FIELDS):
             return [reply("elders.add_usage")]
-        view = await ctx.services.visits.roster.add_elder(
+        view = ctx.services.visits.roster.add_elder(
             ctx.actor.person_id, ctx.community_id, dict(zip(ROW_FIELDS, cells, strict=False)))
         return [reply("elders.added", ref=view.ref, name=view.name),
-                card(ctx, view, await ctx.services.visits.cadence(view.community_id))]
+                card(ctx, view, ctx.services.visits.cadence(view.community_id))]
     ctx.goto("addelder", "name", values={})
     return [_ask_field("name")]
 
@@ -133,13 +133,13 @@ def _ask_field(name: str) -> Reply:
 
 def _field_step(name: str) -> None:
     @step("addelder", name)
-    async def answer(ctx: Context, inp: Input) -> list[Reply]:
+    def answer(ctx: Context, inp: Input) -> list[Reply]:
         value = (inp.option or inp.text).strip()
         if name in OPTIONAL and is_skip(value):
             value = ""
         try:
             if name == "birth_year":  # the only check that needs the community's date
-                clean_birth_year(value, await _this_year(ctx))
+                clean_birth_year(value, _this_year(ctx))
             else:
                 CHECKS[name](ctx, value)
         except InvalidInput as exc:
@@ -150,9 +150,9 @@ def _field_step(name: str) -> None:
             ctx.goto("addelder", ROW_FIELDS[following], values=values)
             return [_ask_field(ROW_FIELDS[following])]
         ctx.finish()
-        view = await ctx.services.visits.roster.add_elder(ctx.actor.person_id, ctx.community_id, values)
+        view = ctx.services.visits.roster.add_elder(ctx.actor.person_id, ctx.community_id, values)
         return [reply("elders.added", ref=view.ref, name=view.name),
-                card(ctx, view, await ctx.services.visits.cadence(view.community_id))]
+                card(ctx, view, ctx.services.visits.cadence(view.community_id))]
 
 
 for _name in ROW_FIELDS:
@@ -162,7 +162,7 @@ for _name in ROW_FIELDS:
 # --- editing, assigning, retiring ------------------------------------------------------------
 
 @command("editelder", role="worker", help_key="elders.help.editelder", aliases=("修改老人",))
-async def edit_elder(ctx: Context, args: str) -> list[Reply]:
+def edit_elder(ctx: Context, args: str) -> list[Reply]:
     """`/editelder E5 phone 13900000000` (fields: name birth_year address grid lives_alone risk
     phone emergency_contact worker active, or their Chinese names)."""
     ref, _, rest = args.strip().partition(" ")
@@ -170,22 +170,22 @@ async def edit_elder(ctx: Context, args: str) -> list[Reply]:
     elder_id = _ref(ref)
     if elder_id is None or not field:
         return [reply("elders.edit_usage")]
-    view = await ctx.services.visits.roster.edit_elder(ctx.actor.person_id, elder_id, field, value.strip())
+    view = ctx.services.visits.roster.edit_elder(ctx.actor.person_id, elder_id, field, value.strip())
     return [reply("elders.edited", ref=view.ref, name=view.name),
-            card(ctx, view, await ctx.services.visits.cadence(view.community_id))]
+            card(ctx, view, ctx.services.visits.cadence(view.community_id))]
 
 
 @command("assign", role="worker", help_key="elders.help.assign", aliases=("分配探访",))
-async def assign(ctx: Context, args: str) -> list[Reply]:
-    return await _assign(ctx, args, remove=False)
+def assign(ctx: Context, args: str) -> list[Reply]:
+    return _assign(ctx, args, remove=False)
 
 
 @command("unassign", role="worker", help_key="elders.help.unassign", aliases=("取消分配",))
-async def unassign(ctx: Context, args: str) -> list[Reply]:
-    return await _assign(ctx, args, remove=True)
+def unassign(ctx: Context, args: str) -> list[Reply]:
+    return _assign(ctx, args, remove=True)
 
 
-async def _assign(ctx: Context, args: str, *, remove: bool) -> list[Reply]:
+def _assign(ctx: Context, args: str, *, remove: bool) -> list[Reply]:
     words = split_words(args)
     elder_id = _ref(words[0]) if words else None
     if elder_id is None or len(words) < 2:
@@ -193,27 +193,27 @@ async def _assign(ctx: Context, args: str, *, remove: bool) -> list[Reply]:
     names = words[1:]
     for i, name in enumerate(names):
         # A name several people have: ask which, by the same command with that name as #id.
-        if len(await ctx.services.people.people_named(ctx.community_id, name)) > 1:
-            await person_arg(ctx, name, lambda ref, i=i: " ".join(
+        if len(ctx.services.people.people_named(ctx.community_id, name)) > 1:
+            person_arg(ctx, name, lambda ref, i=i: " ".join(
                 [f"/{'unassign' if remove else 'assign'}", words[0], *(ref if j == i else n for j, n in enumerate(names))]))
-    view = await ctx.services.visits.roster.assign(ctx.actor.person_id, elder_id, names, remove=remove)
+    view = ctx.services.visits.roster.assign(ctx.actor.person_id, elder_id, names, remove=remove)
     return [reply("elders.assigned", ref=view.ref, name=view.name, volunteers="、".join(view.volunteers) or "—")]
 
 
 @command("retire", role="worker", help_key="elders.help.retire", aliases=("移出名单",))
-async def retire(ctx: Context, args: str) -> list[Reply]:
+def retire(ctx: Context, args: str) -> list[Reply]:
     ref, _, reason = args.strip().partition(" ")
     elder_id = _ref(ref)
     if elder_id is None:
         return [reply("elders.retire_usage")]
-    view = await ctx.services.visits.roster.retire(ctx.actor.person_id, elder_id, reason.strip() or None)
+    view = ctx.services.visits.roster.retire(ctx.actor.person_id, elder_id, reason.strip() or None)
     return [reply("elders.retired", ref=view.ref, name=view.name)]
 
 
 # --- cadence ---------------------------------------------------------------------------------
 
 @command("cadence", role="worker", help_key="elders.help.cadence", aliases=("探访频次",))
-async def cadence(ctx: Context, args: str) -> list[Reply]:
+def cadence(ctx: Context, args: str) -> list[Reply]:
     """`/cadence` shows it; `/cadence alone 14 7` (visit every 14 days, call every 7),
     `/cadence other 30 0` (no calls), `/cadence age 75`."""
     words = args.split()
@@ -221,9 +221,9 @@ async def cadence(ctx: Context, args: str) -> list[Reply]:
         changes = _cadence_changes(words)
         if changes is None:
             return [reply("elders.cadence_usage")]
-        current = await ctx.services.visits.set_cadence(ctx.actor.person_id, ctx.community_id, changes)
+        current = ctx.services.visits.set_cadence(ctx.actor.person_id, ctx.community_id, changes)
     else:
-        current = await ctx.services.visits.cadence(ctx.community_id)
+        current = ctx.services.visits.cadence(ctx.community_id)
     return [reply("elders.cadence_show", age=current.age,
                   **{kind: _cadence_text(current.rule(kind)) for kind in KINDS})]
 
@@ -244,13 +244,13 @@ def _cadence_changes(words: list[str]) -> dict | None:
 
 
 @command("consent", role="worker", help_key="help.consent", aliases=("知情同意",))
-async def consent(ctx: Context, args: str) -> list[Reply]:
+def consent(ctx: Context, args: str) -> list[Reply]:
     """`/consent E3 当面`: how the elder's consent was obtained (in person, by phone, family)."""
     ref, _, how = args.strip().partition(" ")
     elder_id = _ref(ref)
     if elder_id is None or not how.strip():
         return [reply("elders.consent_usage")]
-    view, new = await ctx.services.visits.roster.record_consent(ctx.actor.person_id, elder_id, how)
+    view, new = ctx.services.visits.roster.record_consent(ctx.actor.person_id, elder_id, how)
     way = T(f"elders.consent.{view.consent}")
     if not new:
         return [reply("elders.consent_already", ref=view.ref, name=view.name, how=way)]

@@ -21,6 +21,7 @@ from bot.i18n import T, Text, hours
 from bot.services.hours import Category, LogView, check_minutes, clean_note, points_for
 from bot.services.points import HistoryLine
 from bot.services.star_levels import Standing, level_name, level_params
+from models.hours import LogStatus
 
 DURATIONS = (30, 60, 90, 120, 180, 240)
 PAGE = 8
@@ -41,9 +42,9 @@ def _category_label(ctx: Context, c: Category) -> str:
     return c.name_en if ctx.actor.locale == "en" else c.name
 
 
-async def _category(ctx: Context, text: str) -> Category:
+def _category(ctx: Context, text: str) -> Category:
     """By number in the list, by Chinese or English name, or by id from a button."""
-    categories = await ctx.services.hours.categories(ctx.community_id)
+    categories = ctx.services.hours.categories(ctx.community_id)
     text = text.strip()
     if text.startswith("c") and text[1:].isdecimal():
         found = [c for c in categories if c.id == int(text[1:])]
@@ -72,27 +73,23 @@ def _unknown_category(ctx: Context, categories: list[Category], text: str) -> In
                         names=(", " if ctx.actor.locale == "en" else "、").join(_category_label(ctx, c) for c in categories))
 
 
-async def _today(ctx: Context) -> date:
+def _today(ctx: Context) -> date:
     """Today in the community's zone (the one the hours service checks dates in)."""
-    return (await ctx.services.people.clock_of(ctx.community_id)).today()
-
-
-def _request_key(ctx: Context) -> str | None:
-    return f"{ctx.caller.channel}:{ctx.request_key}" if ctx.request_key else None
+    return (ctx.services.people.clock_of(ctx.community_id)).today()
 
 
 # --- step-by-step logging --------------------------------------------------------------------
 
 @command("log", role="volunteer", help_key="help.log", aliases=("记录",))
-async def log_hours(ctx: Context, args: str) -> list[Reply]:
+def log_hours(ctx: Context, args: str) -> list[Reply]:
     if args:
-        return await _log_one_line(ctx, args)
-    return await _ask_category(ctx, "log", draft=secrets.token_hex(6))
+        return _log_one_line(ctx, args)
+    return _ask_category(ctx, "log", draft=secrets.token_hex(6))
 
 
-async def _ask_category(ctx: Context, flow: str, typed: str | None = None, **data: object) -> list[Reply]:
+def _ask_category(ctx: Context, flow: str, typed: str | None = None, **data: object) -> list[Reply]:
     """The list of categories; with what the person typed, the closest one comes first."""
-    categories = await ctx.services.hours.categories(ctx.community_id)
+    categories = ctx.services.hours.categories(ctx.community_id)
     ctx.goto(flow, "category", **data)
     guess = _closest(categories, typed) if typed else None
     if guess is not None:
@@ -110,16 +107,16 @@ async def _ask_category(ctx: Context, flow: str, typed: str | None = None, **dat
 
 @step("log", "category")
 @step("event", "category")
-async def choose_category(ctx: Context, inp: Input) -> list[Reply]:
+def choose_category(ctx: Context, inp: Input) -> list[Reply]:
     try:
-        category = await _category(ctx, inp.option or inp.text)
+        category = _category(ctx, inp.option or inp.text)
     except InvalidInput:
         if inp.option:  # a button that is not (or no longer) one of the offered categories
-            return [reply("error.bad_category"), *await _ask_category(ctx, ctx.flow or "log")]
-        return await _ask_category(ctx, ctx.flow or "log", typed=inp.text.strip())
+            return [reply("error.bad_category"), *_ask_category(ctx, ctx.flow or "log")]
+        return _ask_category(ctx, ctx.flow or "log", typed=inp.text.strip())
     if ctx.flow == "log" and "minutes" in ctx.data:  # a one-line log that named no known category
         ctx.goto("log", "confirm", category_id=category.id)
-        return [await _summary(ctx)]
+        return [_summary(ctx)]
     ctx.goto(ctx.flow or "log", "date", category_id=category.id)
     return [_ask_date()]
 
@@ -131,12 +128,12 @@ def _ask_date() -> Reply:
 
 @step("log", "date")
 @step("event", "date")
-async def choose_date(ctx: Context, inp: Input) -> list[Reply]:
+def choose_date(ctx: Context, inp: Input) -> list[Reply]:
     answer = inp.option or inp.text
     if answer == "other":
         return [reply("log.type_date")]
     try:
-        service_date = read_date(answer, await _today(ctx))
+        service_date = read_date(answer, _today(ctx))
     except InvalidInput as exc:
         return [reply(exc.key, **exc.params), _ask_date()]
     if service_date is None:
@@ -151,7 +148,7 @@ def _ask_duration() -> Reply:
 
 @step("log", "duration")
 @step("event", "duration")
-async def choose_duration(ctx: Context, inp: Input) -> list[Reply]:
+def choose_duration(ctx: Context, inp: Input) -> list[Reply]:
     # A button's value is minutes; what is typed is read as people say it (a bare 2 is hours).
     minutes = int(inp.option) if inp.option in {str(m) for m in DURATIONS} else parse_duration(inp.text)
     if minutes is None:
@@ -161,13 +158,13 @@ async def choose_duration(ctx: Context, inp: Input) -> list[Reply]:
         return [reply("event.ask_volunteers")]
     if "note" in ctx.data:  # a sentence's draft (我昨天探访了王奶奶): the sentence is the note
         ctx.goto("log", "confirm", minutes=minutes)
-        return [await _summary(ctx)]
+        return [_summary(ctx)]
     ctx.goto("log", "note", minutes=minutes)
     return [reply("log.ask_note", option("skip", "log.skip_note"))]
 
 
 @step("log", "note")
-async def add_note(ctx: Context, inp: Input) -> list[Reply]:
+def add_note(ctx: Context, inp: Input) -> list[Reply]:
     text = inp.text.strip()
     try:
         if inp.photo:
@@ -178,11 +175,11 @@ async def add_note(ctx: Context, inp: Input) -> list[Reply]:
     except InvalidInput as exc:
         return [reply(exc.key, **exc.params), reply("log.ask_note", option("skip", "log.skip_note"))]
     ctx.goto("log", "confirm")
-    return [await _summary(ctx)]
+    return [_summary(ctx)]
 
 
-async def _summary(ctx: Context) -> Reply:
-    category = next(c for c in await ctx.services.hours.categories(ctx.community_id) if c.id == ctx.data["category_id"])
+def _summary(ctx: Context) -> Reply:
+    category = next(c for c in ctx.services.hours.categories(ctx.community_id) if c.id == ctx.data["category_id"])
     minutes = ctx.data["minutes"]
     return reply(
         "log.confirm", option("yes", "log.confirm_yes"), option("/cancel", "log.confirm_no"), columns=2,
@@ -192,26 +189,26 @@ async def _summary(ctx: Context) -> Reply:
 
 
 @step("log", "confirm")
-async def confirm_log(ctx: Context, inp: Input) -> list[Reply]:
+def confirm_log(ctx: Context, inp: Input) -> list[Reply]:
     if inp.option != "yes" and not is_yes(inp.text):
-        return [await _summary(ctx)]
+        return [_summary(ctx)]
     data = ctx.data
     ctx.finish()  # the draft is spent either way; an error below says why
     try:
-        log = await ctx.services.hours.submit(
+        log = ctx.services.hours.submit(
             ctx.actor.person_id, ctx.community_id, category_id=data["category_id"],
             service_date=date.fromisoformat(data["service_date"]), minutes=data["minutes"], note=data.get("note"),
             photo=data.get("photo"), request_key=f"draft:{data['draft']}", repeat_ok=data.get("repeat", False),
         )
     except LooksRepeated as exc:
-        return await _ask_again(ctx, exc, data)
+        return _ask_again(ctx, exc, data)
     return _submitted(ctx, log)
 
 
-async def _ask_again(ctx: Context, exc: LooksRepeated, data: dict) -> list[Reply]:
+def _ask_again(ctx: Context, exc: LooksRepeated, data: dict) -> list[Reply]:
     """The same hours for the same day are logged already: save them again only if told so."""
     ctx.goto("log", "confirm", **{**data, "repeat": True})
-    return [reply(exc.key, **exc.params), await _summary(ctx)]
+    return [reply(exc.key, **exc.params), _summary(ctx)]
 
 
 def _submitted(ctx: Context, log: LogView, *, by_button: bool = True) -> list[Reply]:
@@ -220,11 +217,11 @@ def _submitted(ctx: Context, log: LogView, *, by_button: bool = True) -> list[Re
     return [reply("log.submitted", id=f"H{log.id}", points=log.points)]
 
 
-async def _date_and_note(ctx: Context, rest: str) -> tuple[date, str | None]:
+def _date_and_note(ctx: Context, rest: str) -> tuple[date, str | None]:
     """An optional date, then the note (its punctuation kept). A word shaped like a date that
     names no real day is refused rather than read as today."""
     first, after = next_word(rest)
-    today = await _today(ctx)
+    today = _today(ctx)
     found = read_date(first, today) if first else None
     if found is not None:
         rest = after
@@ -292,11 +289,11 @@ def _read_sentence(args: str, categories: list[Category], today: date) -> _Line:
     return line
 
 
-async def _log_one_line(ctx: Context, args: str) -> list[Reply]:
+def _log_one_line(ctx: Context, args: str) -> list[Reply]:
     """/log 2h 探访 [2026-11-20|昨天|上周三] [note…], the parts in any order and separated by
     spaces or commas; or a sentence (我今天探访了王奶奶两个小时), shown to be confirmed first."""
-    categories = await ctx.services.hours.categories(ctx.community_id)
-    today = await _today(ctx)
+    categories = ctx.services.hours.categories(ctx.community_id)
+    today = _today(ctx)
     line = _read_words(args, categories, today)
     if line.duration is None:
         line = _read_sentence(args, categories, today)
@@ -311,31 +308,31 @@ async def _log_one_line(ctx: Context, args: str) -> list[Reply]:
     draft["minutes"] = line.duration.minutes
     if line.category is None:
         # Unsure what was meant: fill in what is known and ask (the category, or a confirmation).
-        return await _ask_category(ctx, "log", typed=line.typed_category, **draft)
+        return _ask_category(ctx, "log", typed=line.typed_category, **draft)
     if line.duration.guessed or line.sentence:
         ctx.goto("log", "confirm", category_id=line.category.id, **draft)
         said = (reply("log.duration_guessed", typed=line.duration_word[:16], hours=hours(line.duration.minutes))
                 if line.duration.guessed else reply("log.understood"))
-        return [said, await _summary(ctx)]
+        return [said, _summary(ctx)]
     try:
-        log = await ctx.services.hours.submit(
+        log = ctx.services.hours.submit(
             ctx.actor.person_id, ctx.community_id, category_id=line.category.id, service_date=line.day or today,
-            minutes=line.duration.minutes, note=draft["note"], request_key=_request_key(ctx), repeat_ok=False,
+            minutes=line.duration.minutes, note=draft["note"], request_key=ctx.key(), repeat_ok=False,
         )
     except LooksRepeated as exc:
-        return await _ask_again(ctx, exc, {**draft, "category_id": line.category.id})
+        return _ask_again(ctx, exc, {**draft, "category_id": line.category.id})
     return _submitted(ctx, log, by_button=False)
 
 
 # --- balance and history ---------------------------------------------------------------------
 
-@command("balance", help_key="help.balance", aliases=("余额", "积分"), for_relative=True)
-async def balance(ctx: Context, args: str) -> list[Reply]:
-    b = await ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)
-    level = level_line(await ctx.services.star_levels.standing(ctx.actor.person_id, ctx.community_id))
+@command("balance", help_key="help.balance", aliases=("余额", "积分"), for_relative=True, reads=True)
+def balance(ctx: Context, args: str) -> list[Reply]:
+    b = ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)
+    level = level_line(ctx.services.star_levels.standing(ctx.actor.person_id, ctx.community_id))
     shown = [reply("balance.show", available=b.available, pending=b.pending, earned=b.earned_points,
                    hours=hours(b.earned_minutes), level=level)]
-    soon = await ctx.services.expiry.next_for(ctx.actor.person_id, ctx.community_id)
+    soon = ctx.services.expiry.next_for(ctx.actor.person_id, ctx.community_id)
     if soon is not None:
         shown.append(reply("expiry.balance_line", amount=soon.amount, date=soon.on.isoformat()))
     return shown
@@ -352,13 +349,13 @@ def level_line(standing: Standing) -> Text:
              next=level_name(standing.level + 1))
 
 
-@command("history", help_key="help.history", aliases=("明细",), for_relative=True)
-async def history(ctx: Context, args: str) -> list[Reply]:
+@command("history", help_key="help.history", aliases=("明细",), for_relative=True, reads=True)
+def history(ctx: Context, args: str) -> list[Reply]:
     page = _page(args)
-    items, more = await ctx.services.points.history(ctx.actor.person_id, ctx.community_id, page=page, page_size=PAGE)
+    items, more = ctx.services.points.history(ctx.actor.person_id, ctx.community_id, page=page, page_size=PAGE)
     if not items:
         return [reply("history.empty" if page == 0 else "history.no_more")]
-    clock = await ctx.services.people.clock_of(ctx.community_id)  # dates as the community reads them
+    clock = ctx.services.people.clock_of(ctx.community_id)  # dates as the community reads them
     lines = [
         T("history.line", date=clock.date_of(i.created_at), what=_what(ctx, i),
           delta=f"{i.delta:+d}", phase=T(f"phase.{i.phase}"))
@@ -393,9 +390,9 @@ MYLOGS_PAGE = 10
 
 
 @command("mylogs", role="volunteer", help_key="help.mylogs", aliases=("我的记录",))
-async def my_logs(ctx: Context, args: str) -> list[Reply]:
+def my_logs(ctx: Context, args: str) -> list[Reply]:
     page = _page(args)
-    logs = await ctx.services.hours.logs_of(ctx.actor.person_id, ctx.community_id, limit=MYLOGS_PAGE + 1,
+    logs = ctx.services.hours.logs_of(ctx.actor.person_id, ctx.community_id, limit=MYLOGS_PAGE + 1,
                                             offset=page * MYLOGS_PAGE)
     if not logs:
         return [reply("mylogs.empty" if page == 0 else "mylogs.no_more")]
@@ -406,27 +403,27 @@ async def my_logs(ctx: Context, args: str) -> list[Reply]:
 
 # --- the worker's side -----------------------------------------------------------------------
 
-async def pending_logs(ctx: Context) -> list[Reply]:
-    mark = await deadline_marker(ctx)
+def pending_logs(ctx: Context) -> list[Reply]:
+    mark = deadline_marker(ctx)
     return [
         Reply(mark(log_line(ctx, log), log.created_at), (option(f"/approve H{log.id}", "pending.approve"),
                                                          option(f"/reject H{log.id}", "pending.reject")))
-        for log in await ctx.services.hours.pending(ctx.actor.person_id, ctx.community_id, limit=MOST)
+        for log in ctx.services.hours.pending(ctx.actor.person_id, ctx.community_id, limit=MOST)
     ]
 
 
-async def _all_pending_logs(ctx: Context) -> list[int]:
+def _all_pending_logs(ctx: Context) -> list[int]:
     """What "approve all" approves: every waiting log but the worker's own."""
-    logs = await ctx.services.hours.pending(ctx.actor.person_id, ctx.community_id, limit=MOST)
+    logs = ctx.services.hours.pending(ctx.actor.person_id, ctx.community_id, limit=MOST)
     return [log.id for log in logs if log.person_id != ctx.actor.person_id]
 
 
-async def _approve_logs(ctx: Context, ids: list[int]) -> list[Reply]:
+def _approve_logs(ctx: Context, ids: list[int]) -> list[Reply]:
     if len(ids) == 1:
-        decision = await ctx.services.hours.approve(ctx.actor.person_id, ids[0])
+        decision = ctx.services.hours.approve(ctx.actor.person_id, ids[0])
         key = "approve.done" if decision.changed else "approve.already"
         return [reply(key, id=f"H{decision.log.id}", name=decision.log.person_name, points=decision.log.points)]
-    done, refused = await ctx.services.hours.approve_many(ctx.actor.person_id, ids)
+    done, refused = ctx.services.hours.approve_many(ctx.actor.person_id, ids)
     replies = [reply("approve.batch_done", count=sum(d.changed for d in done),
                      points=sum(d.log.points for d in done if d.changed))]
     if refused:
@@ -435,18 +432,18 @@ async def _approve_logs(ctx: Context, ids: list[int]) -> list[Reply]:
     return replies
 
 
-async def _reject_log(ctx: Context, log_id: int, reason: str) -> list[Reply]:
+def _reject_log(ctx: Context, log_id: int, reason: str) -> list[Reply]:
     if not reason:
-        await ctx.services.hours.rejectable(ctx.actor.person_id, log_id)
+        ctx.services.hours.rejectable(ctx.actor.person_id, log_id)
         return _ask_reject_reason(ctx, log_id)
-    return await _reject(ctx, log_id, reason)
+    return _reject(ctx, log_id, reason)
 
 
 DECIDER = Decider("H", _approve_logs, _reject_log, _all_pending_logs, pending=pending_logs)
 
 
-async def _reject(ctx: Context, log_id: int, reason: str) -> list[Reply]:
-    decision = await ctx.services.hours.reject(ctx.actor.person_id, log_id, reason)
+def _reject(ctx: Context, log_id: int, reason: str) -> list[Reply]:
+    decision = ctx.services.hours.reject(ctx.actor.person_id, log_id, reason)
     key = "reject.done" if decision.changed else "reject.already"
     return [reply(key, id=f"H{log_id}", name=decision.log.person_name)]
 
@@ -455,32 +452,32 @@ _ask_reject_reason = reason_step("reject", "reject.ask_reason", "H", _reject)
 
 
 @command("record", role="worker", help_key="help.record", aliases=("代录",))
-async def record(ctx: Context, args: str) -> list[Reply]:
+def record(ctx: Context, args: str) -> list[Reply]:
     """/record <volunteer> 2h 助餐 [date] [note…] — for a volunteer without a phone."""
-    name, rest = await name_and_rest(ctx, args)
+    name, rest = name_and_rest(ctx, args)
     typed, rest = next_word(rest)
     typed_category, rest = next_word(rest)
     if not typed_category or (minutes := parse_duration(typed)) is None:
         return [reply("record.usage")]
-    person = await person_arg(ctx, name, lambda ref: f"/record {ref} {typed} {typed_category} {rest}".strip())
-    category = await _category(ctx, typed_category)
-    service_date, note = await _date_and_note(ctx, rest)
+    person = person_arg(ctx, name, lambda ref: f"/record {ref} {typed} {typed_category} {rest}".strip())
+    category = _category(ctx, typed_category)
+    service_date, note = _date_and_note(ctx, rest)
     data = {"person_id": person.person_id, "category_id": category.id, "service_date": service_date.isoformat(),
             "minutes": minutes, "note": note}
     try:
-        return await _record(ctx, data, _request_key(ctx), repeat_ok=False)
+        return _record(ctx, data, ctx.key(), repeat_ok=False)
     except LooksRepeated as exc:
         return _ask_record_again(ctx, exc, **data)
 
 
-async def _record(ctx: Context, data: dict, request_key: str | None, *, repeat_ok: bool = True) -> list[Reply]:
-    decisions = await ctx.services.hours.record(
+def _record(ctx: Context, data: dict, request_key: str | None, *, repeat_ok: bool = True) -> list[Reply]:
+    decisions = ctx.services.hours.record(
         ctx.actor.person_id, ctx.community_id, [data["person_id"]], category_id=data["category_id"],
         service_date=date.fromisoformat(data["service_date"]), minutes=data["minutes"], note=data["note"],
         request_key=request_key, repeat_ok=repeat_ok,
     )
     log = decisions[0].log
-    if log.status == "pending":  # recorded for a worker: another worker approves it
+    if log.status == LogStatus.PENDING:  # recorded for a worker: another worker approves it
         return [reply("record.waiting", id=f"H{log.id}", name=log.person_name, hours=hours(log.minutes))]
     return [reply("record.done", id=f"H{log.id}", name=log.person_name, hours=hours(log.minutes), points=log.points)]
 
@@ -489,18 +486,18 @@ _ask_record_again = repeat_step("record", _record)
 
 
 @command("event", role="worker", help_key="help.event", aliases=("活动",))
-async def event(ctx: Context, args: str) -> list[Reply]:
+def event(ctx: Context, args: str) -> list[Reply]:
     """Step by step: category → date → duration → volunteers → confirm."""
-    return await _ask_category(ctx, "event", draft=secrets.token_hex(6))
+    return _ask_category(ctx, "event", draft=secrets.token_hex(6))
 
 
 @step("event", "volunteers")
-async def event_volunteers(ctx: Context, inp: Input) -> list[Reply]:
-    names = await names_in(ctx, inp.text)
+def event_volunteers(ctx: Context, inp: Input) -> list[Reply]:
+    names = names_in(ctx, inp.text)
     people = []
     for name in names:
         try:
-            people.append(await person_arg(ctx, name))
+            people.append(person_arg(ctx, name))
         except (NotFound, InvalidInput) as exc:
             return [reply(exc.key, **exc.params), reply("event.ask_volunteers")]
     if not people:
@@ -516,18 +513,18 @@ def _event_summary(ctx: Context) -> Reply:
 
 
 @step("event", "confirm")
-async def event_confirm(ctx: Context, inp: Input) -> list[Reply]:
+def event_confirm(ctx: Context, inp: Input) -> list[Reply]:
     if inp.option != "yes" and not is_yes(inp.text):
         return [reply("event.ask_confirm"), _event_summary(ctx)]
     data = ctx.data
     ctx.finish()
-    decisions = await ctx.services.hours.record(
+    decisions = ctx.services.hours.record(
         ctx.actor.person_id, ctx.community_id, data["people"], category_id=data["category_id"],
         service_date=date.fromisoformat(data["service_date"]), minutes=data["minutes"],
         event_name=None, request_key=f"draft:{data['draft']}",
     )
-    waiting = [d.log for d in decisions if d.log.status == "pending"]
-    points = sum(d.log.points for d in decisions if d.log.status == "approved")
+    waiting = [d.log for d in decisions if d.log.status == LogStatus.PENDING]
+    points = sum(d.log.points for d in decisions if d.log.status == LogStatus.APPROVED)
     ctx.finish(receipt=T("event.already_done", count=len(decisions) - len(waiting), points=points))
     replies = [reply("event.done", count=len(decisions) - len(waiting), points=points)]
     if waiting:  # hours of workers wait for another worker (four eyes)

@@ -9,12 +9,12 @@ from bot.dialogs.core import Context, Reply, command, reply
 
 
 @command("link", role=None, help_key="help.link", aliases=("绑定", "关联"))
-async def link(ctx: Context, args: str) -> list[Reply]:
+def link(ctx: Context, args: str) -> list[Reply]:
     code = args.split()[0] if args.split() else ""
     if not code:
-        made = await ctx.services.links.new_code(ctx.actor.person_id, ctx.caller.channel)
+        made = ctx.services.links.new_code(ctx.actor.person_id, ctx.caller.channel)
         return [reply("link.code", code=made.code, minutes=made.minutes)]
-    linked = await ctx.services.links.link(ctx.actor.identity_id, code)
+    linked = ctx.services.links.link(ctx.actor.identity_id, code)
     # From now on this identity speaks for the surviving person.
     ctx.actor = replace(ctx.actor, person_id=linked.person_id, display_name=linked.display_name)
     return [reply("link.done", name=linked.display_name,

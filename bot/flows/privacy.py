@@ -5,12 +5,13 @@ number for certificates, with its own consent, encrypted and shown masked."""
 
 from __future__ import annotations
 
-import asyncio
+from functools import partial
+
 
 from bot.dialogs.core import (
     Context,
-    Document,
     Input,
+    Later,
     Reply,
     command,
     option,
@@ -31,35 +32,35 @@ DELETE_WORDS = ("delete", "删除", "remove")
 
 
 @command("mydata", role=None, help_key="help.mydata", aliases=("我的数据",))
-async def mydata(ctx: Context, args: str) -> list[Reply]:
+def mydata(ctx: Context, args: str) -> list[Reply]:
     as_json = args.strip().lower() in JSON_WORDS
-    export = await ctx.services.mydata.collect(ctx.actor.person_id)
+    export = ctx.services.mydata.collect(ctx.actor.person_id)
     locale = ctx.actor.locale
     title = render(locale, "mydata.title", {"id": ctx.actor.person_id, "at": export.made_at.date().isoformat()})
-    content = await asyncio.to_thread(to_json, export) if as_json else await asyncio.to_thread(to_xlsx, export, title)
+    draw = partial(to_json, export) if as_json else partial(to_xlsx, export, title)  # after the commit
     filename = f"{title}.{'json' if as_json else 'xlsx'}"
     tables = sum(1 for rows in export.tables.values() if rows)
-    return [Reply(T("mydata.sent", rows=export.rows, tables=tables), document=Document(filename, content))]
+    return [Reply(T("mydata.sent", rows=export.rows, tables=tables), later=Later(draw), filename=filename)]
 
 
 @command("forget", role="resident", help_key="help.forget", aliases=("注销", "删除我的信息"))
-async def forget(ctx: Context, args: str) -> list[Reply]:
+def forget(ctx: Context, args: str) -> list[Reply]:
     if args.strip().lower() not in CONFIRM_WORDS:
         return [reply("forget.explain", option("/forget confirm", "forget.confirm"),
                       option("/cancel", "forget.keep"), columns=2)]
-    asked = await ctx.services.forget.request(ctx.actor.person_id, ctx.community_id)
+    asked = ctx.services.forget.request(ctx.actor.person_id, ctx.community_id)
     return [reply("forget.asked_again" if asked.again else "forget.asked", id=f"F{asked.id}")]
 
 
 # --- ID numbers ----------------------------------------------------------------------------------
 
 @command("idnumber", role="volunteer", help_key="help.idnumber", aliases=("身份证", "证件号码"))
-async def idnumber(ctx: Context, args: str) -> list[Reply]:
+def idnumber(ctx: Context, args: str) -> list[Reply]:
     ids = ctx.services.idnumbers
     if args.strip().lower() in DELETE_WORDS:
-        return [reply("idnumber.removed" if await ids.remove(ctx.actor.person_id) else "idnumber.none")]
-    masked = await ids.masked(ctx.actor.person_id)
-    if not ids.sync.ready():
+        return [reply("idnumber.removed" if ids.remove(ctx.actor.person_id) else "idnumber.none")]
+    masked = ids.masked(ctx.actor.person_id)
+    if not ids.ready():
         return [reply("idnumber.no_key")]
     ctx.goto("idnumber", "consent")
     options = (option("yes", "idnumber.agree"), option("/cancel", "idnumber.disagree"))
@@ -70,7 +71,7 @@ async def idnumber(ctx: Context, args: str) -> list[Reply]:
 
 
 @step("idnumber", "consent")
-async def idnumber_consent(ctx: Context, inp: Input) -> list[Reply]:
+def idnumber_consent(ctx: Context, inp: Input) -> list[Reply]:
     if inp.option != "yes" and not is_yes(inp.text):
         ctx.finish()
         return [reply("idnumber.not_kept")]
@@ -79,9 +80,9 @@ async def idnumber_consent(ctx: Context, inp: Input) -> list[Reply]:
 
 
 @step("idnumber", "number")
-async def idnumber_number(ctx: Context, inp: Input) -> list[Reply]:
+def idnumber_number(ctx: Context, inp: Input) -> list[Reply]:
     try:
-        masked = await ctx.services.idnumbers.save(ctx.actor.person_id, inp.text)
+        masked = ctx.services.idnumbers.save(ctx.actor.person_id, inp.text)
     except DomainError as exc:
         if exc.key == "idnumber.bad":
             return [reply("idnumber.bad")]  # stays at this step: type it again, or /cancel
@@ -93,21 +94,21 @@ async def idnumber_number(ctx: Context, inp: Input) -> list[Reply]:
 
 # --- what waits for a worker --------------------------------------------------------------------
 
-async def pending_erasures(ctx: Context) -> list[Reply]:
-    mark = await deadline_marker(ctx)
+def pending_erasures(ctx: Context) -> list[Reply]:
+    mark = deadline_marker(ctx)
     return [
         Reply(mark(T("forget.pending_line", id=f"F{w.id}", name=w.person_name), w.submitted_at),
               (option(f"/approve F{w.id}", "forget.approve"), option(f"/reject F{w.id}", "pending.reject")),
               columns=2)
-        for w in await ctx.services.forget.waiting(ctx.actor.person_id, ctx.community_id)
+        for w in ctx.services.forget.waiting(ctx.actor.person_id, ctx.community_id)
     ]
 
 
-async def _approve(ctx: Context, ids: list[int]) -> list[Reply]:
+def _approve(ctx: Context, ids: list[int]) -> list[Reply]:
     out: list[Reply] = []
     for i in ids:
         try:
-            done = await ctx.services.forget.approve(ctx.actor.person_id, i)
+            done = ctx.services.forget.approve(ctx.actor.person_id, i)
         except DomainError as exc:
             out.append(reply(exc.key, **exc.params))
             continue
@@ -116,8 +117,8 @@ async def _approve(ctx: Context, ids: list[int]) -> list[Reply]:
     return out
 
 
-async def _refuse(ctx: Context, request_id: int, reason: str) -> list[Reply]:
-    refused = await ctx.services.forget.refuse(ctx.actor.person_id, request_id, reason)
+def _refuse(ctx: Context, request_id: int, reason: str) -> list[Reply]:
+    refused = ctx.services.forget.refuse(ctx.actor.person_id, request_id, reason)
     return [reply("forget.refused_done" if refused.changed else "forget.refused_already",
                   id=f"F{refused.id}", name=refused.person_name)]
 
@@ -125,10 +126,10 @@ async def _refuse(ctx: Context, request_id: int, reason: str) -> list[Reply]:
 _ask_reason = reason_step("forget_refuse", "forget.ask_reason", "F", _refuse)
 
 
-async def _refuse_ref(ctx: Context, request_id: int, reason: str) -> list[Reply]:
+def _refuse_ref(ctx: Context, request_id: int, reason: str) -> list[Reply]:
     if not reason:
         return _ask_reason(ctx, request_id)
-    return await _refuse(ctx, request_id, reason)
+    return _refuse(ctx, request_id, reason)
 
 
 DECIDER = Decider("F", _approve, _refuse_ref, pending=pending_erasures)  # one by one, never "all"

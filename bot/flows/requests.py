@@ -19,6 +19,7 @@ from bot.flows.hours import DURATIONS, _category, _category_label
 from bot.i18n import T, Text, hours
 from bot.services.hours import Category, points_for
 from bot.services.requests import NewRequest, Outcome, RequestView, request_line
+from models.requests import RequestStatus
 
 PAGE = 8
 SLOT_WORDS = {
@@ -49,13 +50,9 @@ def _qref(args: str) -> int | None:
     return parse_ref(words[0], "Q") if words else None
 
 
-def _key(ctx: Context, what: str) -> str | None:
-    return f"{what}:{ctx.caller.channel}:{ctx.request_key}" if ctx.request_key else None
-
-
-async def _today(ctx: Context) -> date:
+def _today(ctx: Context) -> date:
     """Today in the community's zone (the one the requests service checks days in)."""
-    return (await ctx.services.people.clock_of(ctx.community_id)).today()
+    return (ctx.services.people.clock_of(ctx.community_id)).today()
 
 
 def _line(ctx: Context, v: RequestView, *, address: bool = False) -> Text:
@@ -67,25 +64,25 @@ def _line(ctx: Context, v: RequestView, *, address: bool = False) -> Text:
 # --- posting, step by step or in one line --------------------------------------------------------
 
 @command("request", help_key="help.request", aliases=("求助",), for_relative=True)
-async def request(ctx: Context, args: str) -> list[Reply]:
+def request(ctx: Context, args: str) -> list[Reply]:
     if args:
-        return await _one_line(ctx, args)
-    return await _ask_category(ctx, draft=secrets.token_hex(6))
+        return _one_line(ctx, args)
+    return _ask_category(ctx, draft=secrets.token_hex(6))
 
 
-async def _ask_category(ctx: Context, **data: object) -> list[Reply]:
-    categories = await ctx.services.hours.categories(ctx.community_id)
+def _ask_category(ctx: Context, **data: object) -> list[Reply]:
+    categories = ctx.services.hours.categories(ctx.community_id)
     ctx.goto("request", "category", **data)
     options = [Option(f"c{c.id}", T("request.category_option", name=_category_label(ctx, c))) for c in categories]
     return [Reply(T("request.ask_category"), tuple(options), columns=3)]
 
 
 @step("request", "category")
-async def request_category(ctx: Context, inp: Input) -> list[Reply]:
+def request_category(ctx: Context, inp: Input) -> list[Reply]:
     try:
-        category = await _category(ctx, inp.option or inp.text)
+        category = _category(ctx, inp.option or inp.text)
     except InvalidInput:
-        return [reply("error.bad_category"), *await _ask_category(ctx)]
+        return [reply("error.bad_category"), *_ask_category(ctx)]
     ctx.goto("request", "date", category_id=category.id)
     return [_ask_date()]
 
@@ -96,8 +93,8 @@ def _ask_date() -> Reply:
 
 
 @step("request", "date")
-async def request_date(ctx: Context, inp: Input) -> list[Reply]:
-    today = await _today(ctx)
+def request_date(ctx: Context, inp: Input) -> list[Reply]:
+    today = _today(ctx)
     day = parse_future_date(inp.option or inp.text, today)
     if day is None or day < today:
         return [reply("error.request_bad_day"), _ask_date()]
@@ -111,7 +108,7 @@ def _ask_slot() -> Reply:
 
 
 @step("request", "slot")
-async def request_slot(ctx: Context, inp: Input) -> list[Reply]:
+def request_slot(ctx: Context, inp: Input) -> list[Reply]:
     slot = SLOT_WORDS.get((inp.option or inp.text).strip().lower())
     if slot is None:
         return [_ask_slot()]
@@ -125,45 +122,45 @@ def _ask_duration() -> Reply:
 
 
 @step("request", "duration")
-async def request_duration(ctx: Context, inp: Input) -> list[Reply]:
+def request_duration(ctx: Context, inp: Input) -> list[Reply]:
     minutes = parse_duration(inp.option or inp.text)
     if minutes is None:
         return [reply("error.bad_duration"), _ask_duration()]
     ctx.goto("request", "payer", minutes=minutes)
-    return [await _ask_payer(ctx)]
+    return [_ask_payer(ctx)]
 
 
-async def _chosen_category(ctx: Context) -> Category:
-    found = [c for c in await ctx.services.hours.categories(ctx.community_id) if c.id == ctx.data["category_id"]]
+def _chosen_category(ctx: Context) -> Category:
+    found = [c for c in ctx.services.hours.categories(ctx.community_id) if c.id == ctx.data["category_id"]]
     if not found:
         ctx.finish()
         raise InvalidInput("error.bad_category")
     return found[0]
 
 
-async def _ask_payer(ctx: Context) -> Reply:
-    category = await _chosen_category(ctx)
+def _ask_payer(ctx: Context) -> Reply:
+    category = _chosen_category(ctx)
     points = points_for(ctx.data["minutes"], category.points_per_hour)
     requester, _ = _parties(ctx)
-    available = (await ctx.services.points.balance(requester, ctx.community_id)).available
+    available = (ctx.services.points.balance(requester, ctx.community_id)).available
     return reply("request.ask_payer", option("own", "request.payer_own", points=points, available=available),
                  option("pool", "request.payer_pool"), option("community", "request.payer_community"))
 
 
 @step("request", "payer", answers=PAYER_WORDS)
-async def request_payer(ctx: Context, inp: Input) -> list[Reply]:
+def request_payer(ctx: Context, inp: Input) -> list[Reply]:
     payer = PAYER_WORDS.get((inp.option or inp.text).strip().lower())
     if payer is None:
-        return [await _ask_payer(ctx)]
+        return [_ask_payer(ctx)]
     ctx.goto("request", "note", payer=payer)
     return [reply("request.ask_note", option("skip", "request.skip"))]
 
 
 @step("request", "note")
-async def request_note(ctx: Context, inp: Input) -> list[Reply]:
+def request_note(ctx: Context, inp: Input) -> list[Reply]:
     if inp.option != "skip" and inp.text.strip() and not is_skip(inp.text):
         ctx.data["note"] = inp.text.strip()[:300]
-    grids = await ctx.services.requests.grids(ctx.community_id)
+    grids = ctx.services.requests.grids(ctx.community_id)
     if grids:
         ctx.goto("request", "grid")
         return [_ask_grid(grids)]
@@ -178,8 +175,8 @@ def _ask_grid(grids: list[tuple[int, str]]) -> Reply:
 
 
 @step("request", "grid")
-async def request_grid(ctx: Context, inp: Input) -> list[Reply]:
-    grids = await ctx.services.requests.grids(ctx.community_id)
+def request_grid(ctx: Context, inp: Input) -> list[Reply]:
+    grids = ctx.services.requests.grids(ctx.community_id)
     answer = (inp.option or inp.text).strip()
     if answer != "skip" and not is_skip(answer):
         chosen = [gid for gid, name in grids if answer in (f"g{gid}", name)]
@@ -191,16 +188,16 @@ async def request_grid(ctx: Context, inp: Input) -> list[Reply]:
 
 
 @step("request", "address")
-async def request_address(ctx: Context, inp: Input) -> list[Reply]:
+def request_address(ctx: Context, inp: Input) -> list[Reply]:
     if inp.option != "skip" and inp.text.strip() and not is_skip(inp.text):
         ctx.data["address"] = inp.text.strip()[:200]
     ctx.goto("request", "confirm")
-    return [await _summary(ctx)]
+    return [_summary(ctx)]
 
 
-async def _summary(ctx: Context) -> Reply:
+def _summary(ctx: Context) -> Reply:
     d = ctx.data
-    category = await _chosen_category(ctx)
+    category = _chosen_category(ctx)
     return reply(
         "request.confirm", option("yes", "request.confirm_yes"), option("/cancel", "request.confirm_no"), columns=2,
         category=_category_label(ctx, category), date=d["service_date"], slot=T(f"requests.slot.{d['slot']}"),
@@ -211,13 +208,13 @@ async def _summary(ctx: Context) -> Reply:
 
 
 @step("request", "confirm")
-async def request_confirm(ctx: Context, inp: Input) -> list[Reply]:
+def request_confirm(ctx: Context, inp: Input) -> list[Reply]:
     if inp.option != "yes" and not is_yes(inp.text):
-        return [await _summary(ctx)]
+        return [_summary(ctx)]
     d = ctx.data
     ctx.finish()  # the draft is spent either way; an error below says why
     requester, poster = _parties(ctx)
-    outcome = await ctx.services.requests.post(NewRequest(
+    outcome = ctx.services.requests.post(NewRequest(
         requester_id=requester, poster_id=poster, community_id=ctx.community_id, category_id=d["category_id"],
         service_date=date.fromisoformat(d["service_date"]), slot=d["slot"], minutes=d["minutes"], payer=d["payer"],
         note=d.get("note"), address=d.get("address"), grid_id=d.get("grid_id"),
@@ -227,21 +224,21 @@ async def request_confirm(ctx: Context, inp: Input) -> list[Reply]:
 
 
 @command("request_for", role="worker", help_key="help.request_for", aliases=("代求助",))
-async def request_for(ctx: Context, args: str) -> list[Reply]:
+def request_for(ctx: Context, args: str) -> list[Reply]:
     """A worker asks for a member without a phone: /request_for NAME 助洁 2h 11-30 …"""
-    name, rest = await name_and_rest(ctx, args)
+    name, rest = name_and_rest(ctx, args)
     if not rest:
         return [reply("request_for.usage")]
-    person = await person_arg(ctx, name, lambda ref: f"/request_for {ref} {rest}")
-    return await _one_line(ctx, rest, requester=person.person_id)
+    person = person_arg(ctx, name, lambda ref: f"/request_for {ref} {rest}")
+    return _one_line(ctx, rest, requester=person.person_id)
 
 
-async def _one_line(ctx: Context, args: str, requester: int | None = None) -> list[Reply]:
+def _one_line(ctx: Context, args: str, requester: int | None = None) -> list[Reply]:
     """/request 助洁 2h 11-30 上午 [自付|积分池|社区] [网格] [note…] [地址：…]"""
     head, address = (_ADDRESS.split(args, maxsplit=1) + [""])[:2]
-    categories = await ctx.services.hours.categories(ctx.community_id)
-    grids = {name: gid for gid, name in await ctx.services.requests.grids(ctx.community_id)}
-    today = await _today(ctx)
+    categories = ctx.services.hours.categories(ctx.community_id)
+    grids = {name: gid for gid, name in ctx.services.requests.grids(ctx.community_id)}
+    today = _today(ctx)
     category = minutes = day = grid_id = None
     slot, payer, rest = "any", "own", []
     for word in head.split():
@@ -266,10 +263,10 @@ async def _one_line(ctx: Context, args: str, requester: int | None = None) -> li
         return [reply("request_for.usage" if requester else "request.usage")]
     own, poster = _parties(ctx)
     requester = requester or own
-    outcome = await ctx.services.requests.post(NewRequest(
+    outcome = ctx.services.requests.post(NewRequest(
         requester_id=requester, poster_id=poster, community_id=ctx.community_id, category_id=category.id,
         service_date=day, slot=slot, minutes=minutes, payer=payer, note=" ".join(rest) or None,
-        address=address.strip() or None, grid_id=grid_id, request_key=_key(ctx, "request"),
+        address=address.strip() or None, grid_id=grid_id, request_key=ctx.key("request"),
     ))
     return [_posted(outcome)]
 
@@ -286,7 +283,7 @@ def _posted(outcome: Outcome) -> Reply:
     r = outcome.request
     if not outcome.changed:
         return reply("request.already_posted", id=r.ref)
-    if r.status == "approval":  # the pool's or, asked by a worker for a member, a second worker's
+    if r.status == RequestStatus.APPROVAL:  # the pool's or, asked by a worker for a member, a second worker's
         key = "request.posted_pool" if r.payer == "pool" else "request.posted_second"
     else:
         key = f"request.posted_{r.payer}"
@@ -296,7 +293,7 @@ def _posted(outcome: Outcome) -> Reply:
 # --- the board and taking ----------------------------------------------------------------------
 
 @command("requests", help_key="help.requests", aliases=("服务需求", "需求"))
-async def requests(ctx: Context, args: str) -> list[Reply]:
+def requests(ctx: Context, args: str) -> list[Reply]:
     """/requests [category] [grid] [page]"""
     words = args.split()
     page = 0
@@ -304,7 +301,7 @@ async def requests(ctx: Context, args: str) -> list[Reply]:
         page = max(int(words.pop()), 1) - 1
     if len(words) > 2:
         return [reply("requests.usage")]
-    board = await ctx.services.requests.board(ctx.actor.person_id, ctx.community_id, filters=tuple(words),
+    board = ctx.services.requests.board(ctx.actor.person_id, ctx.community_id, filters=tuple(words),
                                               page=page, page_size=PAGE)
     if not board.requests:
         return [reply("requests.empty" if page == 0 else "requests.no_more")]
@@ -318,55 +315,55 @@ async def requests(ctx: Context, args: str) -> list[Reply]:
 
 
 @command("take", role="volunteer", help_key="help.take", aliases=("接单",))
-async def take(ctx: Context, args: str) -> list[Reply]:
+def take(ctx: Context, args: str) -> list[Reply]:
     request_id = _qref(args)
     if request_id is None:
         return [reply("take.usage")]
-    outcome = await ctx.services.requests.take(ctx.actor.person_id, request_id)
+    outcome = ctx.services.requests.take(ctx.actor.person_id, request_id)
     r = outcome.request
     return [reply("take.done" if outcome.changed else "take.already", id=r.ref, line=_line(ctx, r, address=True))]
 
 
 @command("withdraw", role="volunteer", help_key="help.withdraw", aliases=("退单",))
-async def withdraw(ctx: Context, args: str) -> list[Reply]:
+def withdraw(ctx: Context, args: str) -> list[Reply]:
     request_id = _qref(args)
     if request_id is None:
         return [reply("withdraw.usage")]
-    outcome = await ctx.services.requests.withdraw(ctx.actor.person_id, request_id)
+    outcome = ctx.services.requests.withdraw(ctx.actor.person_id, request_id)
     return [reply("withdraw.done", id=outcome.request.ref)]
 
 
 @command("cancel_request", help_key="help.cancel_request", aliases=("取消求助",), for_relative=True)
-async def cancel_request(ctx: Context, args: str) -> list[Reply]:
+def cancel_request(ctx: Context, args: str) -> list[Reply]:
     request_id = _qref(args)
     if request_id is None:
         return [reply("cancel_request.usage")]
-    outcome = await ctx.services.requests.cancel(_me(ctx), request_id)
+    outcome = ctx.services.requests.cancel(_me(ctx), request_id)
     r = outcome.request
     return [reply("cancel_request.done" if outcome.changed else "cancel_request.already", id=r.ref, points=r.held)]
 
 
 @command("share_phone", help_key="help.share_phone", aliases=("交换电话",), for_relative=True)
-async def share_phone(ctx: Context, args: str) -> list[Reply]:
+def share_phone(ctx: Context, args: str) -> list[Reply]:
     request_id = _qref(args)
     if request_id is None:
         return [reply("share_phone.usage")]
-    view, both = await ctx.services.requests.share_phone(
+    view, both = ctx.services.requests.share_phone(
         ctx.actor.person_id, request_id, proxy_id=ctx.actor.acting_by)
     return [reply("share_phone.both" if both else "share_phone.waiting", id=view.ref)]
 
 
 @command("myrequests", help_key="help.myrequests", aliases=("我的求助",), for_relative=True)
-async def my_requests(ctx: Context, args: str) -> list[Reply]:
-    found = await ctx.services.requests.mine(ctx.actor.person_id, ctx.community_id)
+def my_requests(ctx: Context, args: str) -> list[Reply]:
+    found = ctx.services.requests.mine(ctx.actor.person_id, ctx.community_id)
     if not found:
         return [reply("myrequests.empty")]
     me = ctx.actor.person_id
     options: list[Option] = []
     for v in found:
-        if v.taker_id == me and v.status == "taken":
+        if v.taker_id == me and v.status == RequestStatus.TAKEN:
             options.append(option(f"/done {v.ref}", "myrequests.done", id=v.ref))
-        elif v.taker_id != me and v.status == "done":
+        elif v.taker_id != me and v.status == RequestStatus.DONE:
             options += [option(f"/accept {v.ref}", "myrequests.accept", id=v.ref),
                         option(f"/dispute {v.ref}", "myrequests.dispute", id=v.ref)]
     lines = [T("myrequests.line", line=_line(ctx, v, address=True), status=T(f"requests.status.{v.status}"),
@@ -378,7 +375,7 @@ async def my_requests(ctx: Context, args: str) -> list[Reply]:
 # --- done, confirmed, disputed -------------------------------------------------------------------
 
 @command("done", role="volunteer", help_key="help.done", aliases=("完成",))
-async def done(ctx: Context, args: str) -> list[Reply]:
+def done(ctx: Context, args: str) -> list[Reply]:
     words = args.split()
     request_id = _qref(args)
     if request_id is None or len(words) > 2:
@@ -389,7 +386,7 @@ async def done(ctx: Context, args: str) -> list[Reply]:
     minutes = parse_duration(words[1])
     if minutes is None:
         return [reply("error.bad_duration"), reply("done.usage")]
-    return await _done(ctx, request_id, minutes)
+    return _done(ctx, request_id, minutes)
 
 
 def _ask_done_duration(request_id: int) -> Reply:
@@ -398,52 +395,52 @@ def _ask_done_duration(request_id: int) -> Reply:
 
 
 @step("done", "duration")
-async def done_duration(ctx: Context, inp: Input) -> list[Reply]:
+def done_duration(ctx: Context, inp: Input) -> list[Reply]:
     request_id = ctx.data["request_id"]
     minutes = parse_duration(inp.option or inp.text)
     if minutes is None:
         return [reply("error.bad_duration"), _ask_done_duration(request_id)]
     ctx.finish()
-    return await _done(ctx, request_id, minutes)
+    return _done(ctx, request_id, minutes)
 
 
-async def _done(ctx: Context, request_id: int, minutes: int) -> list[Reply]:
-    outcome = await ctx.services.requests.done(ctx.actor.person_id, request_id, minutes)
+def _done(ctx: Context, request_id: int, minutes: int) -> list[Reply]:
+    outcome = ctx.services.requests.done(ctx.actor.person_id, request_id, minutes)
     return [reply("done.done", id=outcome.request.ref, hours=hours(minutes))]
 
 
 @command("accept", help_key="help.accept", aliases=("确认完成",), for_relative=True)
-async def accept(ctx: Context, args: str) -> list[Reply]:
+def accept(ctx: Context, args: str) -> list[Reply]:
     """/accept Q7 [top-up points]"""
     words = args.split()
     request_id = _qref(args)
     topup = parse_amount(words[1].lstrip("+")) if len(words) == 2 else 0
     if request_id is None or topup is None or len(words) > 2:
         return [reply("accept.usage")]
-    outcome = await ctx.services.requests.accept(_me(ctx), request_id, topup)
+    outcome = ctx.services.requests.accept(_me(ctx), request_id, topup)
     r = outcome.request
     if not outcome.changed:
         return [reply("accept.already", id=r.ref)]
-    if r.status == "done":  # a worker's confirmation for the member: a second worker approves
+    if r.status == RequestStatus.DONE:  # a worker's confirmation for the member: a second worker approves
         return [reply("accept.waiting_second", id=r.ref, name=r.requester_name)]
-    if r.status == "confirmed":
+    if r.status == RequestStatus.CONFIRMED:
         return [reply("accept.done_community", id=r.ref, name=r.taker_name)]
     return [reply("accept.done", id=r.ref, name=r.taker_name, points=r.paid, hours=hours(r.done_minutes or 0))]
 
 
 @command("dispute", help_key="help.dispute", aliases=("有异议",), for_relative=True)
-async def dispute(ctx: Context, args: str) -> list[Reply]:
+def dispute(ctx: Context, args: str) -> list[Reply]:
     request_id = _qref(args)
     if request_id is None:
         return [reply("dispute.usage")]
     reason = args.split(None, 1)[1] if len(args.split()) > 1 else ""
     if not reason.strip():
         return _ask_dispute_reason(ctx, request_id)
-    return await _dispute(ctx, request_id, reason)
+    return _dispute(ctx, request_id, reason)
 
 
-async def _dispute(ctx: Context, request_id: int, reason: str) -> list[Reply]:
-    outcome = await ctx.services.requests.dispute(_me(ctx), request_id, reason)
+def _dispute(ctx: Context, request_id: int, reason: str) -> list[Reply]:
+    outcome = ctx.services.requests.dispute(_me(ctx), request_id, reason)
     return [reply("dispute.done" if outcome.changed else "dispute.already", id=outcome.request.ref)]
 
 
@@ -452,13 +449,13 @@ _ask_dispute_reason = reason_step("dispute", "dispute.ask_reason", "Q", _dispute
 
 # --- the worker's side ---------------------------------------------------------------------------
 
-async def pending_requests(ctx: Context) -> list[Reply]:
+def pending_requests(ctx: Context) -> list[Reply]:
     """Requests waiting for a worker, in /pending beside the hour logs and redemptions: pool
     requests to grant (/approve Q7, /reject Q7), disputes and unanswered "done" to settle."""
     out = []
-    mark = await deadline_marker(ctx)
-    for v in await ctx.services.requests.waiting(ctx.actor.person_id, ctx.community_id):
-        if v.status == "approval" or v.accepted_by_id:
+    mark = deadline_marker(ctx)
+    for v in ctx.services.requests.waiting(ctx.actor.person_id, ctx.community_id):
+        if v.status == RequestStatus.APPROVAL or v.accepted_by_id:
             options = (option(f"/approve {v.ref}", "pending.approve"), option(f"/reject {v.ref}", "pending.reject"))
             key = ("requests.pending_second" if v.accepted_by_id else
                    "requests.pending_pool" if v.payer == "pool" else "requests.pending_own")
@@ -467,7 +464,7 @@ async def pending_requests(ctx: Context) -> list[Reply]:
             key = "requests.pending_overdue"
         else:
             options = (option(f"/settle {v.ref}", "requests.settle_option"),)
-            key = ("requests.pending_unanswered" if v.status != "disputed" else "requests.pending_dispute"
+            key = ("requests.pending_unanswered" if v.status != RequestStatus.DISPUTED else "requests.pending_dispute"
                    if v.done_minutes is not None else "requests.pending_dispute_undone")
         text = T(key, line=_line(ctx, v, address=True), name=v.taker_name or "", hours=hours(v.done_minutes or 0),
                  reason=v.reason or "")
@@ -475,11 +472,11 @@ async def pending_requests(ctx: Context) -> list[Reply]:
     return out
 
 
-async def _grant_requests(ctx: Context, ids: list[int]) -> list[Reply]:
+def _grant_requests(ctx: Context, ids: list[int]) -> list[Reply]:
     out: list[Reply] = []
     for i in ids:  # each on its own: one refusal does not hold up the rest
         try:
-            out.append(_approved(ctx, await ctx.services.requests.approve(ctx.actor.person_id, i)))
+            out.append(_approved(ctx, ctx.services.requests.approve(ctx.actor.person_id, i)))
         except DomainError as exc:
             out.append(reply(exc.key, **exc.params))
     return out
@@ -488,43 +485,43 @@ async def _grant_requests(ctx: Context, ids: list[int]) -> list[Reply]:
 def _approved(ctx: Context, outcome: Outcome) -> Reply:
     """What /approve Q7 did: paid after a second worker agreed, or opened for volunteers."""
     r = outcome.request
-    if r.status == "paid" and outcome.changed:
+    if r.status == RequestStatus.PAID and outcome.changed:
         return reply("accept.done", id=r.ref, name=r.taker_name, points=r.paid, hours=hours(r.done_minutes or 0))
     if r.payer == "own" and outcome.changed:
         return reply("grant.done_own", id=r.ref, name=r.requester_name, points=r.held)
     return reply("grant.done" if outcome.changed else "grant.already", id=r.ref, points=r.held)
 
 
-async def _refuse_request_ref(ctx: Context, request_id: int, reason: str) -> list[Reply]:
-    return await refuse(ctx, f"Q{request_id} {reason}")
+def _refuse_request_ref(ctx: Context, request_id: int, reason: str) -> list[Reply]:
+    return refuse(ctx, f"Q{request_id} {reason}")
 
 
 DECIDER = Decider("Q", _grant_requests, _refuse_request_ref, pending=pending_requests)  # /approve Q7: the pool pays
 
 
 @command("grant", role="worker", help_key="help.grant", aliases=("批准求助",))
-async def grant(ctx: Context, args: str) -> list[Reply]:
+def grant(ctx: Context, args: str) -> list[Reply]:
     request_id = _qref(args)
     if request_id is None:
         return [reply("grant.usage")]
-    outcome = await ctx.services.requests.approve_pool(ctx.actor.person_id, request_id)
+    outcome = ctx.services.requests.approve_pool(ctx.actor.person_id, request_id)
     r = outcome.request
     return [reply("grant.done" if outcome.changed else "grant.already", id=r.ref, points=r.held)]
 
 
 @command("refuse", role="worker", help_key="help.refuse", aliases=("不批准求助",))
-async def refuse(ctx: Context, args: str) -> list[Reply]:
+def refuse(ctx: Context, args: str) -> list[Reply]:
     request_id = _qref(args)
     if request_id is None:
         return [reply("refuse.usage")]
     reason = args.split(None, 1)[1] if len(args.split()) > 1 else ""
     if not reason.strip():
         return _ask_refuse_reason(ctx, request_id)
-    return await _refuse(ctx, request_id, reason)
+    return _refuse(ctx, request_id, reason)
 
 
-async def _refuse(ctx: Context, request_id: int, reason: str) -> list[Reply]:
-    outcome = await ctx.services.requests.refuse(ctx.actor.person_id, request_id, reason)
+def _refuse(ctx: Context, request_id: int, reason: str) -> list[Reply]:
+    outcome = ctx.services.requests.refuse(ctx.actor.person_id, request_id, reason)
     return [reply("refuse.done" if outcome.changed else "refuse.already", id=outcome.request.ref)]
 
 
@@ -532,17 +529,17 @@ _ask_refuse_reason = reason_step("refuse", "refuse.ask_reason", "Q", _refuse)
 
 
 @command("settle", role="worker", help_key="help.settle", aliases=("裁定",))
-async def settle(ctx: Context, args: str) -> list[Reply]:
+def settle(ctx: Context, args: str) -> list[Reply]:
     """/settle Q7 N (pay N points) | /settle Q7 void | /settle Q7 (asks)"""
     words = args.split()
     request_id = _qref(args)
     if request_id is None or len(words) > 2:
         return [reply("settle.usage")]
     if len(words) == 1:
-        view = await ctx.services.requests.get(ctx.actor.person_id, request_id)
+        view = ctx.services.requests.get(ctx.actor.person_id, request_id)
         ctx.goto("settle", "amount", request_id=request_id)
         return [_ask_settlement(view)]
-    return await _settle(ctx, request_id, words[1])
+    return _settle(ctx, request_id, words[1])
 
 
 def _ask_settlement(v: RequestView) -> Reply:
@@ -553,23 +550,23 @@ def _ask_settlement(v: RequestView) -> Reply:
 
 
 @step("settle", "amount")
-async def settle_amount(ctx: Context, inp: Input) -> list[Reply]:
+def settle_amount(ctx: Context, inp: Input) -> list[Reply]:
     request_id = ctx.data["request_id"]
     answer = (inp.option or inp.text).strip()
     if answer.lower() not in _VOID and parse_amount(answer) is None:
-        return [reply("settle.usage"), _ask_settlement(await ctx.services.requests.get(ctx.actor.person_id, request_id))]
+        return [reply("settle.usage"), _ask_settlement(ctx.services.requests.get(ctx.actor.person_id, request_id))]
     ctx.finish()
-    return await _settle(ctx, request_id, answer)
+    return _settle(ctx, request_id, answer)
 
 
-async def _settle(ctx: Context, request_id: int, answer: str) -> list[Reply]:
+def _settle(ctx: Context, request_id: int, answer: str) -> list[Reply]:
     if answer.lower() in _VOID:
         amount = None
     elif (amount := parse_amount(answer)) is None:
         return [reply("settle.usage")]
-    outcome = await ctx.services.requests.settle(ctx.actor.person_id, request_id, amount)
+    outcome = ctx.services.requests.settle(ctx.actor.person_id, request_id, amount)
     r = outcome.request
     if not outcome.changed:
         return [reply("settle.already", id=r.ref)]
-    return [reply("settle.voided" if r.status == "voided" else "settle.paid", id=r.ref, points=r.paid or 0,
+    return [reply("settle.voided" if r.status == RequestStatus.VOIDED else "settle.paid", id=r.ref, points=r.paid or 0,
                   name=r.taker_name)]

@@ -20,6 +20,7 @@ from bot.services.shop import (
     MAX_PRICE, MAX_QUANTITY, MAX_STOCK, ItemView, Outcome, Reconciliation, RedemptionView, ShelfItem, StockLine,
     clean_donor, clean_item_name,
 )
+from models.shop import RedemptionStatus
 
 PAGE = 6
 QUANTITIES = (1, 2, 3, 4, 5)
@@ -40,10 +41,6 @@ def _draft() -> str:
     return secrets.token_hex(6)
 
 
-def _request_key(ctx: Context, what: str) -> str | None:
-    return f"{what}:{ctx.caller.channel}:{ctx.request_key}" if ctx.request_key else None
-
-
 def _yes(inp: Input) -> bool:
     return inp.option == "yes" if inp.option else is_yes(inp.text)
 
@@ -53,7 +50,7 @@ def _stock(stock: int | None) -> Text:
 
 
 def order_line(r: RedemptionView) -> Text:
-    code = T("orders.code", code=r.pickup_code) if r.status == "approved" and r.pickup_code else ""
+    code = T("orders.code", code=r.pickup_code) if r.status == RedemptionStatus.APPROVED and r.pickup_code else ""
     return T("orders.line", id=f"R{r.id}", item=r.item_name, quantity=r.quantity, total=r.total,
              status=T(f"shop.status.{r.status}"), code=code)
 
@@ -61,9 +58,9 @@ def order_line(r: RedemptionView) -> Text:
 # --- browsing and redeeming ------------------------------------------------------------------
 
 @command("shop", help_key="help.shop", aliases=("超市", "爱心超市"), for_relative=True)
-async def shop(ctx: Context, args: str) -> list[Reply]:
+def shop(ctx: Context, args: str) -> list[Reply]:
     page = max(int(args), 1) - 1 if _COUNT.match(args.strip()) else 0
-    shelf = await ctx.services.shop.browse(ctx.actor.person_id, ctx.community_id, page, PAGE)
+    shelf = ctx.services.shop.browse(ctx.actor.person_id, ctx.community_id, page, PAGE)
     if not shelf.items:
         return [reply("shop.empty" if page == 0 else "shop.no_more")]
     options = [
@@ -86,10 +83,10 @@ def _mark(s: ShelfItem) -> Text:
 
 
 @command("redeem", help_key="help.redeem", aliases=("兑换",), for_relative=True)
-async def redeem(ctx: Context, args: str) -> list[Reply]:
+def redeem(ctx: Context, args: str) -> list[Reply]:
     words = args.split()
     if not words:
-        return await shop(ctx, "")
+        return shop(ctx, "")
     item_id = parse_ref(words[0], "I")
     if item_id is None or len(words) > 2:
         return [reply("redeem.usage")]
@@ -98,14 +95,14 @@ async def redeem(ctx: Context, args: str) -> list[Reply]:
         if quantity is None:
             return [reply("redeem.usage")]
         if quantity > MAX_QUANTITY:  # past the per-order cap: say the most there is for this person
-            shelf = await ctx.services.shop.item(ctx.actor.person_id, ctx.community_id, item_id)
+            shelf = ctx.services.shop.item(ctx.actor.person_id, ctx.community_id, item_id)
             return [reply("redeem.too_many_typed", most=shelf.can_buy)] if shelf.can_buy else [_cannot_buy(shelf)]
-        outcome = await ctx.services.shop.redeem(
-            ctx.actor.person_id, ctx.community_id, item_id, quantity, request_key=_request_key(ctx, "redeem"),
+        outcome = ctx.services.shop.redeem(
+            ctx.actor.person_id, ctx.community_id, item_id, quantity, request_key=ctx.key("redeem"),
             proxy_id=ctx.actor.acting_by,
         )
         return [_submitted(outcome)]
-    shelf = await ctx.services.shop.item(ctx.actor.person_id, ctx.community_id, item_id)
+    shelf = ctx.services.shop.item(ctx.actor.person_id, ctx.community_id, item_id)
     if shelf.can_buy == 0:
         return [_cannot_buy(shelf)]
     ctx.goto("redeem", "quantity", item_id=item_id, draft=_draft())
@@ -127,9 +124,9 @@ def _ask_quantity(shelf: ShelfItem) -> Reply:
 
 
 @step("redeem", "quantity")
-async def redeem_quantity(ctx: Context, inp: Input) -> list[Reply]:
+def redeem_quantity(ctx: Context, inp: Input) -> list[Reply]:
     try:
-        shelf = await ctx.services.shop.item(ctx.actor.person_id, ctx.community_id, ctx.data["item_id"])
+        shelf = ctx.services.shop.item(ctx.actor.person_id, ctx.community_id, ctx.data["item_id"])
     except DomainError:
         ctx.finish()  # withdrawn meanwhile: the flow cannot go on
         raise
@@ -152,17 +149,17 @@ def _confirm_redeem(shelf: ShelfItem, quantity: int) -> Reply:
 
 
 @step("redeem", "confirm")
-async def redeem_confirm(ctx: Context, inp: Input) -> list[Reply]:
+def redeem_confirm(ctx: Context, inp: Input) -> list[Reply]:
     data = ctx.data
     if not _yes(inp):
         try:
-            shelf = await ctx.services.shop.item(ctx.actor.person_id, ctx.community_id, data["item_id"])
+            shelf = ctx.services.shop.item(ctx.actor.person_id, ctx.community_id, data["item_id"])
         except DomainError:
             ctx.finish()
             raise
         return [_confirm_redeem(shelf, data["quantity"])]
     ctx.finish()  # the draft is spent either way; an error below says why
-    outcome = await ctx.services.shop.redeem(
+    outcome = ctx.services.shop.redeem(
         ctx.actor.person_id, ctx.community_id, data["item_id"], data["quantity"],
         request_key=f"redeem-draft:{data['draft']}", proxy_id=ctx.actor.acting_by,
     )
@@ -179,22 +176,22 @@ def _submitted(outcome: Outcome) -> Reply:
 
 
 @command("orders", help_key="help.orders", aliases=("我的兑换",), for_relative=True)
-async def orders(ctx: Context, args: str) -> list[Reply]:
-    found = await ctx.services.shop.orders(ctx.actor.person_id, ctx.community_id)
+def orders(ctx: Context, args: str) -> list[Reply]:
+    found = ctx.services.shop.orders(ctx.actor.person_id, ctx.community_id)
     if not found:
         return [reply("orders.empty")]
     options = tuple(
-        option(f"/cancel_order R{r.id}", "orders.cancel", id=f"R{r.id}") for r in found if r.status == "pending"
+        option(f"/cancel_order R{r.id}", "orders.cancel", id=f"R{r.id}") for r in found if r.status == RedemptionStatus.PENDING
     )
     return [Reply(T("orders.list", lines=[order_line(r) for r in found]), options[:5])]
 
 
 @command("cancel_order", help_key="help.cancel_order", aliases=("取消兑换",), for_relative=True)
-async def cancel_order(ctx: Context, args: str) -> list[Reply]:
+def cancel_order(ctx: Context, args: str) -> list[Reply]:
     redemption_id = parse_ref(args, "R") if args.strip() else None
     if redemption_id is None:
         return [reply("cancel_order.usage")]
-    outcome = await ctx.services.shop.cancel(ctx.actor.person_id, redemption_id, proxy_id=ctx.actor.acting_by)
+    outcome = ctx.services.shop.cancel(ctx.actor.person_id, redemption_id, proxy_id=ctx.actor.acting_by)
     r = outcome.redemption
     key = "cancel_order.done" if outcome.changed else "cancel_order.already"
     return [reply(key, id=f"R{r.id}", name=r.item_name, total=r.total)]
@@ -202,11 +199,11 @@ async def cancel_order(ctx: Context, args: str) -> list[Reply]:
 
 # --- the worker's decisions --------------------------------------------------------------------
 
-async def pending_redemptions(ctx: Context) -> list[Reply]:
+def pending_redemptions(ctx: Context) -> list[Reply]:
     """Redemptions waiting for a decision, shown in /pending beside the hour logs."""
-    waiting = await ctx.services.shop.pending(ctx.actor.person_id, ctx.community_id, limit=MOST)
-    mark = await deadline_marker(ctx)
-    clock = await ctx.services.people.clock_of(ctx.community_id)
+    waiting = ctx.services.shop.pending(ctx.actor.person_id, ctx.community_id, limit=MOST)
+    mark = deadline_marker(ctx)
+    clock = ctx.services.people.clock_of(ctx.community_id)
     return [
         Reply(mark(T("shop.pending_line", id=f"R{r.id}", name=r.person_name, item=r.item_name, quantity=r.quantity,
                      total=r.total, date=clock.date_of(r.created_at)), r.created_at),
@@ -217,48 +214,48 @@ async def pending_redemptions(ctx: Context) -> list[Reply]:
     ]
 
 
-async def _approve_orders(ctx: Context, ids: list[int]) -> list[Reply]:
+def _approve_orders(ctx: Context, ids: list[int]) -> list[Reply]:
     out: list[Reply] = []
     for i in ids:  # each on its own: one refusal does not hold up the rest
         try:
-            out.extend(await approve_order(ctx, f"R{i}"))
+            out.extend(approve_order(ctx, f"R{i}"))
         except DomainError as exc:
             out.append(reply(exc.key, **exc.params))
     return out
 
 
-async def _reject_order_ref(ctx: Context, redemption_id: int, reason: str) -> list[Reply]:
-    return await reject_order(ctx, f"R{redemption_id} {reason}")
+def _reject_order_ref(ctx: Context, redemption_id: int, reason: str) -> list[Reply]:
+    return reject_order(ctx, f"R{redemption_id} {reason}")
 
 
 DECIDER = Decider("R", _approve_orders, _reject_order_ref, pending=pending_redemptions)  # beside /approve_order
 
 
 @command("approve_order", role="worker", help_key="help.approve_order", aliases=("通过兑换",))
-async def approve_order(ctx: Context, args: str) -> list[Reply]:
+def approve_order(ctx: Context, args: str) -> list[Reply]:
     redemption_id = parse_ref(args, "R") if args.strip() else None
     if redemption_id is None:
         return [reply("approve_order.usage")]
-    outcome = await ctx.services.shop.approve(ctx.actor.person_id, redemption_id)
+    outcome = ctx.services.shop.approve(ctx.actor.person_id, redemption_id)
     r = outcome.redemption
     key = "approve_order.done" if outcome.changed else "approve_order.already"
     return [reply(key, id=f"R{r.id}", name=r.person_name, item=r.item_name, quantity=r.quantity, code=r.pickup_code)]
 
 
 @command("reject_order", role="worker", help_key="help.reject_order", aliases=("驳回兑换",))
-async def reject_order(ctx: Context, args: str) -> list[Reply]:
+def reject_order(ctx: Context, args: str) -> list[Reply]:
     ref, _, reason = args.strip().partition(" ")
     redemption_id = parse_ref(ref, "R") if ref else None
     if redemption_id is None:
         return [reply("reject_order.usage")]
     if not reason.strip():
-        await ctx.services.shop.rejectable(ctx.actor.person_id, redemption_id)
+        ctx.services.shop.rejectable(ctx.actor.person_id, redemption_id)
         return _ask_reject_order_reason(ctx, redemption_id)
-    return await _reject_order(ctx, redemption_id, reason)
+    return _reject_order(ctx, redemption_id, reason)
 
 
-async def _reject_order(ctx: Context, redemption_id: int, reason: str) -> list[Reply]:
-    outcome = await ctx.services.shop.reject(ctx.actor.person_id, redemption_id, reason)
+def _reject_order(ctx: Context, redemption_id: int, reason: str) -> list[Reply]:
+    outcome = ctx.services.shop.reject(ctx.actor.person_id, redemption_id, reason)
     r = outcome.redemption
     key = "reject_order.done" if outcome.changed else "reject_order.already"
     return [reply(key, id=f"R{r.id}", name=r.person_name)]
@@ -268,23 +265,23 @@ _ask_reject_order_reason = reason_step("reject_order", "reject_order.ask_reason"
 
 
 @command("pickup", role="worker", help_key="help.pickup", aliases=("核销",))
-async def pickup(ctx: Context, args: str) -> list[Reply]:
+def pickup(ctx: Context, args: str) -> list[Reply]:
     if not args.strip():
         ctx.goto("pickup", "code")
         return [reply("pickup.ask_code")]
-    return await _pickup(ctx, args)
+    return _pickup(ctx, args)
 
 
 @step("pickup", "code")
-async def pickup_code(ctx: Context, inp: Input) -> list[Reply]:
+def pickup_code(ctx: Context, inp: Input) -> list[Reply]:
     if not inp.text.strip():
         return [reply("pickup.ask_code")]
     ctx.finish()
-    return await _pickup(ctx, inp.text)
+    return _pickup(ctx, inp.text)
 
 
-async def _pickup(ctx: Context, code: str) -> list[Reply]:
-    outcome = await ctx.services.shop.pickup(ctx.actor.person_id, ctx.community_id, code)
+def _pickup(ctx: Context, code: str) -> list[Reply]:
+    outcome = ctx.services.shop.pickup(ctx.actor.person_id, ctx.community_id, code)
     r = outcome.redemption
     return [reply("pickup.done", id=f"R{r.id}", name=r.person_name, item=r.item_name, quantity=r.quantity,
                   total=r.total)]
@@ -299,8 +296,8 @@ def _item_line(item: ItemView) -> Text:
 
 
 @command("items", role="worker", help_key="help.items")
-async def items(ctx: Context, args: str) -> list[Reply]:
-    found = await ctx.services.shop.catalogue(ctx.actor.person_id, ctx.community_id)
+def items(ctx: Context, args: str) -> list[Reply]:
+    found = ctx.services.shop.catalogue(ctx.actor.person_id, ctx.community_id)
     if not found:
         return [reply("items.empty")]
     return [reply("items.list", lines=[_item_line(i) for i in found])]
@@ -320,7 +317,7 @@ def _parse_stock(text: str) -> int | None | bool:
 
 
 @command("additem", role="worker", help_key="help.additem")
-async def add_item(ctx: Context, args: str) -> list[Reply]:
+def add_item(ctx: Context, args: str) -> list[Reply]:
     """/additem 大米5kg 100 20 — name, price, stock ("-" or left out: unlimited, for services)."""
     if not args.strip():
         ctx.goto("additem", "name")
@@ -340,14 +337,14 @@ async def add_item(ctx: Context, args: str) -> list[Reply]:
     price = parse_amount(price_text)
     if price is None or price > MAX_PRICE:
         return [reply("error.bad_price", max=MAX_PRICE)]
-    item = await ctx.services.shop.add_item(
+    item = ctx.services.shop.add_item(
         ctx.actor.person_id, ctx.community_id, " ".join(name), price, stock  # type: ignore[arg-type]
     )
     return [reply("additem.done", id=f"I{item.id}", name=item.name, price=item.price, stock=_stock(item.stock))]
 
 
 @step("additem", "name")
-async def additem_name(ctx: Context, inp: Input) -> list[Reply]:
+def additem_name(ctx: Context, inp: Input) -> list[Reply]:
     try:
         name = clean_item_name(inp.text)
     except DomainError as exc:
@@ -357,7 +354,7 @@ async def additem_name(ctx: Context, inp: Input) -> list[Reply]:
 
 
 @step("additem", "price")
-async def additem_price(ctx: Context, inp: Input) -> list[Reply]:
+def additem_price(ctx: Context, inp: Input) -> list[Reply]:
     price = parse_amount(inp.text)
     if price is None or price > MAX_PRICE:
         return [reply("error.bad_price", max=MAX_PRICE), reply("additem.ask_price", name=ctx.data["name"])]
@@ -370,7 +367,7 @@ def _ask_stock() -> Reply:
 
 
 @step("additem", "stock")
-async def additem_stock(ctx: Context, inp: Input) -> list[Reply]:
+def additem_stock(ctx: Context, inp: Input) -> list[Reply]:
     stock = _parse_stock(inp.option or inp.text)
     if stock is False:
         return [reply("error.bad_stock", max=MAX_STOCK), _ask_stock()]
@@ -379,7 +376,7 @@ async def additem_stock(ctx: Context, inp: Input) -> list[Reply]:
 
 
 @step("additem", "donor")
-async def additem_donor(ctx: Context, inp: Input) -> list[Reply]:
+def additem_donor(ctx: Context, inp: Input) -> list[Reply]:
     try:  # the service's rule, checked here so a long name is refused before the next step
         donor = None if inp.option == "skip" or is_skip(inp.text) else clean_donor(inp.text)
     except InvalidInput as exc:
@@ -389,7 +386,7 @@ async def additem_donor(ctx: Context, inp: Input) -> list[Reply]:
 
 
 @step("additem", "photo")
-async def additem_photo(ctx: Context, inp: Input) -> list[Reply]:
+def additem_photo(ctx: Context, inp: Input) -> list[Reply]:
     if inp.photo:
         ctx.data["photo"] = inp.photo
     elif inp.option != "skip" and not is_skip(inp.text):
@@ -406,12 +403,12 @@ def _confirm_item(ctx: Context) -> Reply:
 
 
 @step("additem", "confirm")
-async def additem_confirm(ctx: Context, inp: Input) -> list[Reply]:
+def additem_confirm(ctx: Context, inp: Input) -> list[Reply]:
     if not _yes(inp):
         return [_confirm_item(ctx)]
     d = ctx.data
     ctx.finish()
-    item = await ctx.services.shop.add_item(
+    item = ctx.services.shop.add_item(
         ctx.actor.person_id, ctx.community_id, d["name"], d["price"], d["stock"], donor=d.get("donor"),
         photo=d.get("photo"),
     )
@@ -419,7 +416,7 @@ async def additem_confirm(ctx: Context, inp: Input) -> list[Reply]:
 
 
 @command("edititem", role="worker", help_key="help.edititem", aliases=("修改商品",))
-async def edit_item(ctx: Context, args: str) -> list[Reply]:
+def edit_item(ctx: Context, args: str) -> list[Reply]:
     """/edititem I3 price 120 | name 新名字 | donor 爱心企业 (- clears) | photo"""
     words = args.split(maxsplit=2)
     item_id = parse_ref(words[0], "I") if words else None
@@ -438,22 +435,22 @@ async def edit_item(ctx: Context, args: str) -> list[Reply]:
             return [reply("error.bad_price", max=MAX_PRICE)]
     elif field == "name" and not value:
         return [reply("edititem.usage")]
-    item = await ctx.services.shop.edit_item(ctx.actor.person_id, item_id, field, value)
+    item = ctx.services.shop.edit_item(ctx.actor.person_id, item_id, field, value)
     return [reply("edititem.done", line=_item_line(item))]
 
 
 @step("edititem", "photo")
-async def edititem_photo(ctx: Context, inp: Input) -> list[Reply]:
+def edititem_photo(ctx: Context, inp: Input) -> list[Reply]:
     if not inp.photo:
         return [reply("edititem.ask_photo")]
     item_id = ctx.data["item_id"]
     ctx.finish()
-    item = await ctx.services.shop.set_photo(ctx.actor.person_id, item_id, inp.photo)
+    item = ctx.services.shop.set_photo(ctx.actor.person_id, item_id, inp.photo)
     return [reply("edititem.done", line=_item_line(item))]
 
 
 @command("restock", role="worker", help_key="help.restock", aliases=("补货",))
-async def restock(ctx: Context, args: str) -> list[Reply]:
+def restock(ctx: Context, args: str) -> list[Reply]:
     """/restock I3 10 理由 (a negative number writes damaged goods off)."""
     words = args.split(maxsplit=2)
     item_id = parse_ref(words[0], "I") if words else None
@@ -463,39 +460,39 @@ async def restock(ctx: Context, args: str) -> list[Reply]:
     if len(words) < 3 or not words[2].strip():
         ctx.goto("restock", "reason", item_id=item_id, quantity=quantity, draft=_draft())
         return [reply("restock.ask_reason", id=f"I{item_id}", quantity=f"{quantity:+d}")]
-    return await _restock(ctx, item_id, quantity, words[2], _request_key(ctx, "restock"))
+    return _restock(ctx, item_id, quantity, words[2], ctx.key("restock"))
 
 
 @step("restock", "reason")
-async def restock_reason(ctx: Context, inp: Input) -> list[Reply]:
+def restock_reason(ctx: Context, inp: Input) -> list[Reply]:
     d = ctx.data
     if not inp.text.strip():
         return [reply("restock.ask_reason", id=f"I{d['item_id']}", quantity=f"{d['quantity']:+d}")]
     ctx.finish()
-    return await _restock(ctx, d["item_id"], d["quantity"], inp.text, f"restock-draft:{d['draft']}")
+    return _restock(ctx, d["item_id"], d["quantity"], inp.text, f"restock-draft:{d['draft']}")
 
 
-async def _restock(ctx: Context, item_id: int, quantity: int, reason: str, key: str | None) -> list[Reply]:
-    item, changed = await ctx.services.shop.restock(ctx.actor.person_id, item_id, quantity, reason, request_key=key)
+def _restock(ctx: Context, item_id: int, quantity: int, reason: str, key: str | None) -> list[Reply]:
+    item, changed = ctx.services.shop.restock(ctx.actor.person_id, item_id, quantity, reason, request_key=key)
     return [reply("restock.done" if changed else "restock.already", id=f"I{item.id}", name=item.name,
                   quantity=f"{quantity:+d}", stock=_stock(item.stock))]
 
 
 @command("deactivate", role="worker", help_key="help.deactivate", aliases=("下架",))
-async def deactivate(ctx: Context, args: str) -> list[Reply]:
-    return await _set_active(ctx, args, False)
+def deactivate(ctx: Context, args: str) -> list[Reply]:
+    return _set_active(ctx, args, False)
 
 
 @command("activate", role="worker", help_key="help.activate", aliases=("上架",))
-async def activate(ctx: Context, args: str) -> list[Reply]:
-    return await _set_active(ctx, args, True)
+def activate(ctx: Context, args: str) -> list[Reply]:
+    return _set_active(ctx, args, True)
 
 
-async def _set_active(ctx: Context, args: str, active: bool) -> list[Reply]:
+def _set_active(ctx: Context, args: str, active: bool) -> list[Reply]:
     item_id = parse_ref(args, "I") if args.strip() else None
     if item_id is None:
         return [reply("activate.usage" if active else "deactivate.usage")]
-    item = await ctx.services.shop.set_active(ctx.actor.person_id, item_id, active)
+    item = ctx.services.shop.set_active(ctx.actor.person_id, item_id, active)
     return [reply("activate.done" if active else "deactivate.done", id=f"I{item.id}", name=item.name)]
 
 
@@ -521,89 +518,89 @@ def reconciliation_text(rec: Reconciliation) -> Text:
 
 
 @command("reconcile", role="worker", help_key="help.reconcile", aliases=("对账",))
-async def reconcile(ctx: Context, args: str) -> list[Reply]:
+def reconcile(ctx: Context, args: str) -> list[Reply]:
     month = None  # this month, in the community's zone
     if args.strip():
         try:
             month = Month.parse(args).label
         except InvalidInput:
             return [reply("reconcile.usage")]
-    rec = await ctx.services.shop.reconcile(ctx.actor.person_id, ctx.community_id, month)
+    rec = ctx.services.shop.reconcile(ctx.actor.person_id, ctx.community_id, month)
     return [Reply(reconciliation_text(rec))]
 
 
 # --- gifts (转赠) and donations (捐赠) ------------------------------------------------------------
 
 @command("gift", help_key="help.gift", aliases=("转赠",))
-async def gift(ctx: Context, args: str) -> list[Reply]:
+def gift(ctx: Context, args: str) -> list[Reply]:
     """/gift NAME POINTS [message]: the message goes to the receiver with the points."""
-    name, rest = await name_and_rest(ctx, args)
+    name, rest = name_and_rest(ctx, args)
     typed, message = next_word(rest)
     amount = parse_amount(typed) if typed else None
     if amount is None:
         return [reply("gift.usage")]
     message = clean_note(message)
     try:
-        to = await person_arg(ctx, name, lambda ref: f"/gift {ref} {amount} {message or ''}".strip())
+        to = person_arg(ctx, name, lambda ref: f"/gift {ref} {amount} {message or ''}".strip())
     except NotFound:  # not in this community: family (亲情账户) in another one may still be given to
-        kin = await ctx.services.family.linked_relative(ctx.actor.person_id, name, either_way=True)
+        kin = ctx.services.family.linked_relative(ctx.actor.person_id, name, either_way=True)
         if kin is None:
             raise
         to = Found(kin, name, None)
     if to.person_id == ctx.actor.person_id:
         return [reply("error.gift_self")]
-    available = (await ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)).available
+    available = (ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)).available
     if amount > available:  # said now, not after the person has confirmed
         return [reply("gift.not_enough", amount=amount, available=available)]
     ctx.goto("gift", "confirm", to=to.person_id, name=to.name, amount=amount, message=message, draft=_draft())
-    return [await _confirm_gift(ctx)]
+    return [_confirm_gift(ctx)]
 
 
-async def _confirm_gift(ctx: Context) -> Reply:
+def _confirm_gift(ctx: Context) -> Reply:
     d = ctx.data
-    available = (await ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)).available
+    available = (ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)).available
     return reply("gift.confirm", option("yes", "gift.confirm_yes"), option("/cancel", "redeem.confirm_no"),
                  columns=2, name=d["name"], amount=d["amount"], available=available,
                  message=T("gift.with_message", message=d["message"]) if d.get("message") else "")
 
 
 @step("gift", "confirm")
-async def gift_confirm(ctx: Context, inp: Input) -> list[Reply]:
+def gift_confirm(ctx: Context, inp: Input) -> list[Reply]:
     if not _yes(inp):
-        return [await _confirm_gift(ctx)]
+        return [_confirm_gift(ctx)]
     d = ctx.data
     ctx.finish()
-    result = await ctx.services.points.gift(
+    result = ctx.services.points.gift(
         ctx.actor.person_id, ctx.community_id, d["to"], d["amount"], key=f"gift:{d['draft']}",
         message=d.get("message"),
     )
-    available = (await ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)).available
+    available = (ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)).available
     return [reply("gift.already" if result.replayed else "gift.done", name=d["name"], amount=d["amount"],
                   available=available)]
 
 
 @command("donate", help_key="help.donate", aliases=("捐赠",))
-async def donate(ctx: Context, args: str) -> list[Reply]:
+def donate(ctx: Context, args: str) -> list[Reply]:
     amount = parse_amount(args) if args.strip() else None
     if amount is None:
         return [reply("donate.usage")]
     ctx.goto("donate", "confirm", amount=amount, draft=_draft())
-    return [await _confirm_donation(ctx)]
+    return [_confirm_donation(ctx)]
 
 
-async def _confirm_donation(ctx: Context) -> Reply:
-    available = (await ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)).available
+def _confirm_donation(ctx: Context) -> Reply:
+    available = (ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)).available
     return reply("donate.confirm", option("yes", "donate.confirm_yes"), option("/cancel", "redeem.confirm_no"),
                  columns=2, amount=ctx.data["amount"], available=available)
 
 
 @step("donate", "confirm")
-async def donate_confirm(ctx: Context, inp: Input) -> list[Reply]:
+def donate_confirm(ctx: Context, inp: Input) -> list[Reply]:
     if not _yes(inp):
-        return [await _confirm_donation(ctx)]
+        return [_confirm_donation(ctx)]
     amount, draft = ctx.data["amount"], ctx.data["draft"]
     ctx.finish()
-    result = await ctx.services.points.donate(ctx.actor.person_id, ctx.community_id, amount, key=f"donate:{draft}")
-    available = (await ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)).available
+    result = ctx.services.points.donate(ctx.actor.person_id, ctx.community_id, amount, key=f"donate:{draft}")
+    available = (ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)).available
     return [reply("donate.already" if result.replayed else "donate.done", amount=amount, available=available)]
 

@@ -20,12 +20,12 @@ WORKER_WORDS = ("workers", "worker", "工作人员", "社工")
 PRIVACY_WORDS = ("on", "hide", "隐藏", "匿名", "off", "show", "显示", "公开")
 
 
-@command("top", help_key="help.top", aliases=("明星榜", "排行榜"), group_ok=True)
-async def top(ctx: Context, args: str) -> list[Reply]:
+@command("top", help_key="help.top", aliases=("明星榜", "排行榜"), group_ok=True, reads=True)
+def top(ctx: Context, args: str) -> list[Reply]:
     words = args.split()
     word = words[0].lower() if words else "week"
     if word in WORKER_WORDS:
-        return await top_workers(ctx)
+        return top_workers(ctx)
     list_name = None
     if words and word not in PERIOD_WORDS:  # a tag's or a team's list: /top 党员 [month]
         list_name, words = words[0], words[1:]
@@ -35,8 +35,8 @@ async def top(ctx: Context, args: str) -> list[Reply]:
         return [reply("error.bad_period")]
     community_id = None
     if ctx.caller.group_chat:  # in an announcement group, its community's list
-        community_id = await ctx.services.stars.group_community(ctx.caller.channel, ctx.caller.group_chat)
-    star_list = await ctx.services.stars.top(ctx.actor.person_id, community_id or ctx.community_id, kind, list_name)
+        community_id = ctx.services.stars.group_community(ctx.caller.channel, ctx.caller.group_chat)
+    star_list = ctx.services.stars.top(ctx.actor.person_id, community_id or ctx.community_id, kind, list_name)
     prefix = f"/top {star_list.group} " if star_list.group else "/top "
     others = [option(f"{prefix}{k}", f"stars.period.{k}") for k in ("week", "month", "all") if k != kind]
     # In a group everyone reads it: the rank names its person.
@@ -64,16 +64,16 @@ def _line(star: Star) -> Text:
 # --- star levels ----------------------------------------------------------------------------------
 
 @command("levels", help_key="help.levels", aliases=("星级",))
-async def levels(ctx: Context, args: str) -> list[Reply]:
+def levels(ctx: Context, args: str) -> list[Reply]:
     """The thresholds; a worker sets five new ones, or `default`."""
     args = args.strip()
     service = ctx.services.star_levels
     if args:
         if not ctx.actor.at_least("worker"):
             return [reply("error.need_worker")]
-        await service.set_thresholds(ctx.actor.person_id, ctx.community_id,
+        service.set_thresholds(ctx.actor.person_id, ctx.community_id,
                                      None if args.lower() in ("default", "默认") else args)
-    thresholds = await service.thresholds(ctx.community_id)
+    thresholds = service.thresholds(ctx.community_id)
     lines = [T("levels.show_line", **level_params(i), hours=h) for i, h in enumerate(thresholds, start=1)]
     shown = [reply("levels.show", lines=lines)]
     return [reply("levels.set_done"), *shown] if args else shown
@@ -90,37 +90,37 @@ def _me_text(star_list: StarList, name: str | None = None) -> Text:
 
 
 @command("privacy", help_key="help.privacy", aliases=("匿名",))
-async def privacy(ctx: Context, args: str) -> list[Reply]:
+def privacy(ctx: Context, args: str) -> list[Reply]:
     """/privacy says how the name shows and offers the other way; /privacy on|off sets;
     /privacy 党员 显示|隐藏 is about a tag's list."""
     words = args.split()
     if len(words) == 2 or (len(words) == 1 and words[0].lower() not in PRIVACY_WORDS):
-        return await tag_privacy(ctx, words[0], words[1].lower() if len(words) == 2 else "")
+        return tag_privacy(ctx, words[0], words[1].lower() if len(words) == 2 else "")
     word = args.strip().lower()
     if not word:  # ask first: a name is not hidden (or shown) by a bare command
-        if await ctx.services.stars.name_hidden(ctx.actor.person_id):
+        if ctx.services.stars.name_hidden(ctx.actor.person_id):
             return [reply("privacy.now_hidden", option("/privacy off", "privacy.show_me"))]
         return [reply("privacy.now_shown", option("/privacy on", "privacy.hide_me"), name=ctx.actor.display_name)]
     wanted = True if word in ("on", "hide", "隐藏", "匿名") else False if word in ("off", "show", "显示", "公开") else None
-    hidden = await ctx.services.stars.set_hidden(ctx.actor.person_id, wanted)
+    hidden = ctx.services.stars.set_hidden(ctx.actor.person_id, wanted)
     if hidden:
         return [reply("privacy.hidden", option("/privacy off", "privacy.show_me"))]
     return [reply("privacy.shown", option("/privacy on", "privacy.hide_me"), name=ctx.actor.display_name)]
 
 
 @command("setgroup", role="worker", help_key="help.setgroup", group_ok=True)
-async def setgroup(ctx: Context, args: str) -> list[Reply]:
+def setgroup(ctx: Context, args: str) -> list[Reply]:
     if not ctx.caller.group_chat:
         return [reply("setgroup.in_group")]
-    group = await ctx.services.stars.set_group(
+    group = ctx.services.stars.set_group(
         ctx.actor.person_id, ctx.community_id, ctx.caller.channel, ctx.caller.group_chat
     )
     return [reply("setgroup.done" if group.changed else "setgroup.already", community=group.community)]
 
 
 @command("unsetgroup", role="worker", help_key="help.unsetgroup", group_ok=True)
-async def unsetgroup(ctx: Context, args: str) -> list[Reply]:
+def unsetgroup(ctx: Context, args: str) -> list[Reply]:
     if not ctx.caller.group_chat:
         return [reply("error.not_a_group")]
-    group = await ctx.services.stars.unset_group(ctx.actor.person_id, ctx.caller.channel, ctx.caller.group_chat)
+    group = ctx.services.stars.unset_group(ctx.actor.person_id, ctx.caller.channel, ctx.caller.group_chat)
     return [reply("unsetgroup.done", community=group.community)]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
-from bot.dialogs.core import COMMANDS, Context, Input, Reply, command, option, reply, step
+from bot.dialogs.core import COMMANDS, Context, Input, Later, Reply, command, option, reply, step
 from bot.errors import InvalidInput
 from bot.flows.consent import notice
 from bot.flows.common import person_arg
@@ -13,36 +14,36 @@ from bot.i18n import T
 from bot.services.people import clean_name, looks_like_code
 
 @command("start", role=None, help_key="help.start")
-async def start(ctx: Context, args: str) -> list[Reply]:
+def start(ctx: Context, args: str) -> list[Reply]:
     if args:
-        return await _join(ctx, args.split()[0])
+        return _join(ctx, args.split()[0])
     if ctx.actor.community_id is None and not ctx.actor.is_admin:
         return [reply("start.welcome_new")]
-    return [reply("start.hello", name=ctx.actor.display_name), *await help_(ctx, "")]
+    return [reply("start.hello", name=ctx.actor.display_name), *help_(ctx, "")]
 
 
-async def _join(ctx: Context, code: str) -> list[Reply]:
+def _join(ctx: Context, code: str) -> list[Reply]:
     if not looks_like_code(code):  # 你好, hello: a stranger saying hello, not a wrong code
         return [reply("start.welcome_new")]
-    member = await ctx.services.people.join(ctx.actor.person_id, code)
-    community = await ctx.services.people.community_name(member.community_id)
+    member = ctx.services.people.join(ctx.actor.person_id, code)
+    community = ctx.services.people.community_name(member.community_id)
     replies = [reply("start.joined", community=community)]
     if member.role == "resident" and member.invited_as == "volunteer":
         ctx.goto("register", "name", community_id=member.community_id)
-        replies += [await notice(ctx, member.community_id), reply("register.ask_name")]
+        replies += [notice(ctx, member.community_id), reply("register.ask_name")]
     return replies
 
 
 @command("volunteer", help_key="help.volunteer")
-async def volunteer(ctx: Context, args: str) -> list[Reply]:
+def volunteer(ctx: Context, args: str) -> list[Reply]:
     if ctx.actor.role in ("volunteer", "worker"):
         return [reply("register.already")]
     ctx.goto("register", "name", community_id=ctx.community_id)
-    return [await notice(ctx, ctx.community_id), reply("register.ask_name")]
+    return [notice(ctx, ctx.community_id), reply("register.ask_name")]
 
 
 @step("register", "name")
-async def register_name(ctx: Context, inp: Input) -> list[Reply]:
+def register_name(ctx: Context, inp: Input) -> list[Reply]:
     try:
         name = clean_name(inp.text)
     except InvalidInput:
@@ -64,12 +65,12 @@ def _ask_phone(ctx: Context, key: str) -> Reply:
 
 
 @step("register", "phone")
-async def register_phone(ctx: Context, inp: Input) -> list[Reply]:
+def register_phone(ctx: Context, inp: Input) -> list[Reply]:
     if inp.contact_phone and not inp.contact_is_own:
         return [Reply(T("register.not_own_contact"), request_contact=True)]
     phone = inp.contact_phone or inp.text
     try:
-        member = await ctx.services.people.register_volunteer(
+        member = ctx.services.people.register_volunteer(
             ctx.actor.person_id, ctx.data["community_id"], ctx.data["real_name"], phone
         )
     except InvalidInput:
@@ -89,8 +90,8 @@ BRIEF = {
 }
 
 
-@command("help", role=None, help_key="help.help", aliases=("帮助",), group_ok=True)
-async def help_(ctx: Context, args: str) -> list[Reply]:
+@command("help", role=None, help_key="help.help", aliases=("帮助",), group_ok=True, reads=True)
+def help_(ctx: Context, args: str) -> list[Reply]:
     actor = ctx.actor
     joined = actor.community_id is not None
     if args.strip().lower() in ("all", "全部"):
@@ -110,37 +111,37 @@ async def help_(ctx: Context, args: str) -> list[Reply]:
 
 
 @command("lang", role=None, help_key="help.lang", aliases=("language", "语言"))
-async def lang(ctx: Context, args: str) -> list[Reply]:
+def lang(ctx: Context, args: str) -> list[Reply]:
     choice = {"zh": "zh-CN", "zh-cn": "zh-CN", "中文": "zh-CN", "en": "en", "english": "en"}.get(args.lower())
     if choice is None:
         ctx.goto("lang", "choose")
         return [reply("lang.choose", option("zh-CN", "lang.zh"), option("en", "lang.en"), columns=2)]
-    return await _set_lang(ctx, choice)
+    return _set_lang(ctx, choice)
 
 
 @step("lang", "choose")
-async def lang_choose(ctx: Context, inp: Input) -> list[Reply]:
+def lang_choose(ctx: Context, inp: Input) -> list[Reply]:
     choice = inp.option or inp.text.strip()
     if choice not in ("zh-CN", "en"):
         return [reply("lang.choose", option("zh-CN", "lang.zh"), option("en", "lang.en"), columns=2)]
     ctx.finish()
-    return await _set_lang(ctx, choice)
+    return _set_lang(ctx, choice)
 
 
-async def _set_lang(ctx: Context, locale: str) -> list[Reply]:
-    await ctx.services.people.set_locale(ctx.actor.person_id, locale)
+def _set_lang(ctx: Context, locale: str) -> list[Reply]:
+    ctx.services.people.set_locale(ctx.actor.person_id, locale)
     ctx.actor = replace(ctx.actor, locale=locale)  # answer in the new language at once
     return [reply("lang.set")]
 
 
 @command("community", role=None, help_key="help.community", aliases=("社区",))
-async def community(ctx: Context, args: str) -> list[Reply]:
+def community(ctx: Context, args: str) -> list[Reply]:
     """Switch the community one acts in (members of several, and admins)."""
     if args:
-        found = await ctx.services.people.switch_community(ctx.actor.person_id, args)
+        found = ctx.services.people.switch_community(ctx.actor.person_id, args)
         ctx.finish()
         return [reply("switch.done", community=found.name)]
-    names = await ctx.services.people.communities(ctx.actor.person_id)
+    names = ctx.services.people.communities(ctx.actor.person_id)
     if not names:
         return [reply("error.no_community_yet")]
     return [reply("switch.choose", *(option(f"/community {n}", "switch.option", name=n) for n in names
@@ -148,49 +149,48 @@ async def community(ctx: Context, args: str) -> list[Reply]:
 
 
 @command("cancel", role=None, help_key="help.cancel", aliases=("取消",), for_relative=True)
-async def cancel(ctx: Context, args: str) -> list[Reply]:
+def cancel(ctx: Context, args: str) -> list[Reply]:
     had_flow = ctx.flow is not None
     ctx.finish()
     return [reply("cancel.done" if had_flow else "cancel.nothing")]
 
 
 @command("invite", role="worker", help_key="help.invite")
-async def invite(ctx: Context, args: str) -> list[Reply]:
+def invite(ctx: Context, args: str) -> list[Reply]:
     role = "resident" if args.strip().lower() in ("resident", "居民") else "volunteer"
-    code = await ctx.services.people.create_invite(ctx.actor.person_id, ctx.community_id, role=role)
+    code = ctx.services.people.create_invite(ctx.actor.person_id, ctx.community_id, role=role)
     link = ctx.invites.link
     replies = [reply("invite.code", code=code, role=T(f"role.{role}"))]
     if link:
         replies.append(reply("invite.link", link=link.format(code=code)))
     make_picture = ctx.invites.picture
-    picture = await make_picture(code) if make_picture else None
-    if picture:
-        replies.append(Reply(T("invite.qr"), image=picture))
+    if make_picture is not None:  # asked after the turn; no picture, no message
+        replies.append(Reply(T("invite.qr"), later=Later(partial(make_picture, code))))
     return replies
 
 
 @command("confirm", role="worker", help_key="help.confirm")
-async def confirm(ctx: Context, args: str) -> list[Reply]:
+def confirm(ctx: Context, args: str) -> list[Reply]:
     """/confirm NAME, or V7 from the buttons of /pending."""
     ref = parse_refs(args.split()[:1]) if args.strip() else None
     if ref and ref[0][0] == "V":
-        return await _confirm_volunteers(ctx, [ref[0][1]])
-    person = await person_arg(ctx, args, lambda ref: f"/confirm {ref}")
-    return await _confirm_volunteers(ctx, [person.person_id])
+        return _confirm_volunteers(ctx, [ref[0][1]])
+    person = person_arg(ctx, args, lambda ref: f"/confirm {ref}")
+    return _confirm_volunteers(ctx, [person.person_id])
 
 
-async def _confirm_volunteers(ctx: Context, person_ids: list[int]) -> list[Reply]:
+def _confirm_volunteers(ctx: Context, person_ids: list[int]) -> list[Reply]:
     replies = []
     for person_id in person_ids:
-        await ctx.services.people.confirm_volunteer(ctx.actor.person_id, ctx.community_id, person_id)
-        replies.append(reply("confirm.done", name=await ctx.services.people.name_of(person_id)))
+        ctx.services.people.confirm_volunteer(ctx.actor.person_id, ctx.community_id, person_id)
+        replies.append(reply("confirm.done", name=ctx.services.people.name_of(person_id)))
     return replies
 
 
-async def waiting_volunteers(ctx: Context) -> list[Reply]:
+def waiting_volunteers(ctx: Context) -> list[Reply]:
     """Registered volunteers waiting for a worker, listed in /pending with a confirm button."""
-    waiting = await ctx.services.people.awaiting_confirmation(ctx.actor.person_id, ctx.community_id, limit=MOST)
-    clock = await ctx.services.people.clock_of(ctx.community_id)
+    waiting = ctx.services.people.awaiting_confirmation(ctx.actor.person_id, ctx.community_id, limit=MOST)
+    clock = ctx.services.people.clock_of(ctx.community_id)
     return [
         Reply(T("confirm.pending_line", id=f"V{w.person_id}", name=w.name, phone=w.phone or "—",
                 date=clock.date_of(w.joined_at)),
@@ -203,40 +203,40 @@ DECIDER = Decider("V", _confirm_volunteers, pending=waiting_volunteers)  # /appr
 
 
 @command("confirmnew", role="worker", help_key="help.confirmnew")
-async def confirm_new(ctx: Context, args: str) -> list[Reply]:
+def confirm_new(ctx: Context, args: str) -> list[Reply]:
     """/confirmnew on|off: new volunteers wait for a worker's /confirm, or not."""
     choice = {"on": True, "开": True, "是": True, "off": False, "关": False, "否": False}.get(args.strip().lower())
     if choice is None:
         return [reply("confirmnew.usage")]
-    await ctx.services.people.require_confirmation(ctx.actor.person_id, ctx.community_id, choice)
+    ctx.services.people.require_confirmation(ctx.actor.person_id, ctx.community_id, choice)
     return [reply("confirmnew.on" if choice else "confirmnew.off")]
 
 
 @command("newcommunity", role=None, admin_only=True, help_key="help.newcommunity")
-async def new_community(ctx: Context, args: str) -> list[Reply]:
+def new_community(ctx: Context, args: str) -> list[Reply]:
     if not args:
         return [reply("newcommunity.usage")]
-    community = await ctx.services.people.create_community(args, actor_id=ctx.actor.person_id)
-    await ctx.services.people.appoint_worker(ctx.actor.person_id, community.id, ctx.actor.person_id)
+    community = ctx.services.people.create_community(args, actor_id=ctx.actor.person_id)
+    ctx.services.people.appoint_worker(ctx.actor.person_id, community.id, ctx.actor.person_id)
     return [reply("newcommunity.done", community=community.name)]
 
 
 @command("appoint", role=None, admin_only=True, help_key="help.appoint")
-async def appoint(ctx: Context, args: str) -> list[Reply]:
+def appoint(ctx: Context, args: str) -> list[Reply]:
     """Appoints in the community the admin acts in now, and says which."""
-    person = await person_arg(ctx, args, lambda ref: f"/appoint {ref}", anyone_by_handle=True)
-    await ctx.services.people.appoint_worker(ctx.actor.person_id, ctx.community_id, person.person_id, tell=True)
-    community = await ctx.services.people.community_name(ctx.community_id)
+    person = person_arg(ctx, args, lambda ref: f"/appoint {ref}", anyone_by_handle=True)
+    ctx.services.people.appoint_worker(ctx.actor.person_id, ctx.community_id, person.person_id, tell=True)
+    community = ctx.services.people.community_name(ctx.community_id)
     return [reply("appoint.done", name=person.name, community=community)]
 
 
 @command("unappoint", role=None, admin_only=True, help_key="help.unappoint", aliases=("免职",))
-async def unappoint(ctx: Context, args: str) -> list[Reply]:
+def unappoint(ctx: Context, args: str) -> list[Reply]:
     """Ends a worker's role in the community the admin acts in now, and the family links the
     worker made for themselves under it."""
     if not args.strip():
         return [reply("unappoint.usage")]
-    person = await person_arg(ctx, args, lambda ref: f"/unappoint {ref}")
-    links = await ctx.services.people.unappoint_worker(ctx.actor.person_id, ctx.community_id, person.person_id)
-    community = await ctx.services.people.community_name(ctx.community_id)
+    person = person_arg(ctx, args, lambda ref: f"/unappoint {ref}")
+    links = ctx.services.people.unappoint_worker(ctx.actor.person_id, ctx.community_id, person.person_id)
+    community = ctx.services.people.community_name(ctx.community_id)
     return [reply("unappoint.done", name=person.name, community=community, links=links)]

@@ -38,11 +38,11 @@ def _outcome(words: list[str]) -> tuple[str | None, int]:
 # --- today's list ----------------------------------------------------------------------------
 
 @command("visits", role="volunteer", help_key="visits.help.visits", aliases=("探访名单",))
-async def visits(ctx: Context, args: str) -> list[Reply]:
+def visits(ctx: Context, args: str) -> list[Reply]:
     """Workers: their elders and the unassigned ones (`/visits all`: everyone), open alerts
     first. Volunteers: the visits due for their own elders."""
     everyone = args.strip().lower() in ("all", "全部")
-    due = await ctx.services.visits.due_for(ctx.actor.person_id, ctx.community_id, everyone=everyone)
+    due = ctx.services.visits.due_for(ctx.actor.person_id, ctx.community_id, everyone=everyone)
     replies = [
         Reply(T("visits.alert_line", alert=a.ref, ref=f"E{a.elder_id}", name=a.elder_name, by=a.reported_by,
                 note=a.note or "—", escalated=T("visits.alert_escalated") if a.escalated else ""),
@@ -64,17 +64,17 @@ async def visits(ctx: Context, args: str) -> list[Reply]:
 # --- recording a visit or a call -------------------------------------------------------------
 
 @command("visit", role="volunteer", help_key="visits.help.visit", aliases=("探访记录",))
-async def visit(ctx: Context, args: str) -> list[Reply]:
+def visit(ctx: Context, args: str) -> list[Reply]:
     """`/visit E5` step by step, or `/visit E5 [call] well [1h] 精神不错` in one line."""
     words = args.split()
     if not words:
-        return await visits(ctx, "")
+        return visits(ctx, "")
     elder_id = parse_ref(words[0], "E")
     if elder_id is None:
         return [reply("visits.visit_usage")]
     if len(words) > 1:
-        return await _one_line(ctx, elder_id, words[1:])
-    elder = await ctx.services.visits.roster.elder(ctx.actor.person_id, elder_id)  # may they? ask now, not at the end
+        return _one_line(ctx, elder_id, words[1:])
+    elder = ctx.services.visits.roster.elder(ctx.actor.person_id, elder_id)  # may they? ask now, not at the end
     ctx.goto("visit", "kind", elder_id=elder_id, name=elder.name, draft=secrets.token_hex(6))
     return [_ask_kind(ctx)]
 
@@ -90,7 +90,7 @@ def _ask_outcome() -> Reply:
 
 
 @step("visit", "kind")
-async def choose_kind(ctx: Context, inp: Input) -> list[Reply]:
+def choose_kind(ctx: Context, inp: Input) -> list[Reply]:
     kind = KINDS.get((inp.option or inp.text).strip().lower())
     if kind is None:
         return [_ask_kind(ctx)]
@@ -99,7 +99,7 @@ async def choose_kind(ctx: Context, inp: Input) -> list[Reply]:
 
 
 @step("visit", "outcome")
-async def choose_outcome(ctx: Context, inp: Input) -> list[Reply]:
+def choose_outcome(ctx: Context, inp: Input) -> list[Reply]:
     outcome, _ = _outcome((inp.option or inp.text).split())
     if outcome is None:
         return [_ask_outcome()]
@@ -108,7 +108,7 @@ async def choose_outcome(ctx: Context, inp: Input) -> list[Reply]:
 
 
 @step("visit", "note")
-async def add_note(ctx: Context, inp: Input) -> list[Reply]:
+def add_note(ctx: Context, inp: Input) -> list[Reply]:
     if inp.photo:
         ctx.data["photo"] = inp.photo
     text = inp.text.strip()
@@ -120,11 +120,11 @@ async def add_note(ctx: Context, inp: Input) -> list[Reply]:
     if ctx.data["kind"] == "visit":
         ctx.goto("visit", "extras")
         return [reply("visits.ask_extras", option("skip", "visits.skip"))]
-    return await _after_details(ctx)
+    return _after_details(ctx)
 
 
 @step("visit", "extras")
-async def add_extras(ctx: Context, inp: Input) -> list[Reply]:
+def add_extras(ctx: Context, inp: Input) -> list[Reply]:
     """A location and a photo, both optional, in any order."""
     if inp.location:
         ctx.data["location"] = list(inp.location)
@@ -132,15 +132,15 @@ async def add_extras(ctx: Context, inp: Input) -> list[Reply]:
         ctx.data["photo"] = inp.photo
     if (inp.location or inp.photo) and not ("location" in ctx.data and "photo" in ctx.data):
         return [reply("visits.extras_more", option("done", "visits.done"))]
-    return await _after_details(ctx)
+    return _after_details(ctx)
 
 
-async def _after_details(ctx: Context) -> list[Reply]:
+def _after_details(ctx: Context) -> list[Reply]:
     # A volunteer's visit becomes service hours too: ask how long it took.
     if ctx.data["kind"] == "visit" and ctx.actor.role == "volunteer" and not ctx.actor.is_admin:
         ctx.goto("visit", "minutes")
         return [_ask_minutes()]
-    return await _save(ctx, None)
+    return _save(ctx, None)
 
 
 def _ask_minutes(skip: bool = False) -> Reply:
@@ -156,7 +156,7 @@ def _minutes(inp: Input) -> int | None:
 
 
 @step("visit", "minutes")
-async def choose_minutes(ctx: Context, inp: Input) -> list[Reply]:
+def choose_minutes(ctx: Context, inp: Input) -> list[Reply]:
     minutes = _minutes(inp)
     if minutes is None:
         return [reply("error.bad_duration"), _ask_minutes()]
@@ -164,14 +164,14 @@ async def choose_minutes(ctx: Context, inp: Input) -> list[Reply]:
         check_minutes(minutes)
     except InvalidInput as exc:
         return [reply(exc.key, **exc.params), _ask_minutes()]
-    return await _save(ctx, minutes)
+    return _save(ctx, minutes)
 
 
-async def _save(ctx: Context, minutes: int | None) -> list[Reply]:
+def _save(ctx: Context, minutes: int | None) -> list[Reply]:
     data = ctx.data
     ctx.finish()  # the draft is spent either way; an error below says why
     location = tuple(data["location"]) if data.get("location") else None
-    recorded = await ctx.services.visits.record(
+    recorded = ctx.services.visits.record(
         ctx.actor.person_id, data["elder_id"], kind=data["kind"], outcome=data["outcome"], note=data.get("note"),
         location=location, photo=data.get("photo"), minutes=minutes,  # type: ignore[arg-type]
         request_key=f"draft:{data['draft']}",
@@ -179,7 +179,7 @@ async def _save(ctx: Context, minutes: int | None) -> list[Reply]:
     return _saved(recorded)
 
 
-async def _one_line(ctx: Context, elder_id: int, words: list[str]) -> list[Reply]:
+def _one_line(ctx: Context, elder_id: int, words: list[str]) -> list[Reply]:
     kind = KINDS.get(words[0].lower())
     if kind:
         words = words[1:]
@@ -193,8 +193,8 @@ async def _one_line(ctx: Context, elder_id: int, words: list[str]) -> list[Reply
     # A duration needs its unit here ("1h", "45分钟"): a bare number may begin the note.
     if words and not words[0].isdigit() and (found := parse_duration(words[0])) is not None:
         minutes, words = found, words[1:]
-    key = f"{ctx.caller.channel}:{ctx.request_key}" if ctx.request_key else None
-    recorded = await ctx.services.visits.record(
+    key = ctx.key()
+    recorded = ctx.services.visits.record(
         ctx.actor.person_id, elder_id, kind=kind, outcome=outcome, note=" ".join(words) or None, minutes=minutes,
         request_key=key,
     )
@@ -206,7 +206,7 @@ async def _one_line(ctx: Context, elder_id: int, words: list[str]) -> list[Reply
 
 
 @step("visit", "hours")
-async def hours_after(ctx: Context, inp: Input) -> list[Reply]:
+def hours_after(ctx: Context, inp: Input) -> list[Reply]:
     """The duration of a visit already saved in one line, for the volunteer's service hours."""
     answer = (inp.option or inp.text).strip()
     if is_skip(answer):
@@ -217,7 +217,7 @@ async def hours_after(ctx: Context, inp: Input) -> list[Reply]:
         return [reply("error.bad_duration"), _ask_minutes(skip=True)]
     visit_id = ctx.data["visit_id"]
     ctx.finish()
-    log = await ctx.services.visits.log_visit_hours(ctx.actor.person_id, visit_id, minutes)
+    log = ctx.services.visits.log_visit_hours(ctx.actor.person_id, visit_id, minutes)
     return [reply("visits.saved_log", log=f"H{log.id}", points=log.points)]
 
 
@@ -242,11 +242,11 @@ def _saved(r: Recorded) -> list[Reply]:
 # --- alerts ----------------------------------------------------------------------------------
 
 @command("ack", role="worker", help_key="visits.help.ack", aliases=("已处理",))
-async def ack(ctx: Context, args: str) -> list[Reply]:
+def ack(ctx: Context, args: str) -> list[Reply]:
     alert_id = parse_ref(args.split()[0], "A") if args.split() else None
     if alert_id is None:
         return [reply("visits.ack_usage")]
-    alert = await ctx.services.visits.ack(ctx.actor.person_id, alert_id)
+    alert = ctx.services.visits.ack(ctx.actor.person_id, alert_id)
     if not alert.changed:
         return [reply("visits.ack_already", alert=alert.ref, by=alert.acknowledged_by or "—")]
     return [reply("visits.ack_done", alert=alert.ref, ref=f"E{alert.elder_id}", name=alert.elder_name)]

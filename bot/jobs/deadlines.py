@@ -14,5 +14,5 @@ if TYPE_CHECKING:
 
 @job("deadlines", every=timedelta(minutes=5), help="nudge workers an hour before 12:00 and the evening deadline; tell the admins what is still waiting after it")
 async def deadlines(services: Services, now: datetime, options: dict[str, Any]) -> str:
-    run = await services.deadlines.run(now)
+    run = await services.run(services.deadlines.run, now)
     return Summary("jobs.deadlines", nudges=run.nudges, digests=run.digests)

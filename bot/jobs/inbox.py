@@ -16,5 +16,5 @@ if TYPE_CHECKING:
 
 @job("inbox-prune", every=timedelta(hours=6), help="every 6 hours: forget handled updates older than a week")
 async def inbox_prune(services: Services, now: datetime, options: dict[str, Any]) -> str:
-    deleted, cleared = await services.inbox.prune(timedelta(days=services.settings.inbox_keep_days))
+    deleted, cleared = await services.run(services.inbox.prune, timedelta(days=services.settings.inbox_keep_days))
     return Summary("jobs.inbox_prune", count=deleted, cleared=cleared)

@@ -17,5 +17,5 @@ async def star_poster(services: Services, now: datetime, options: dict[str, Any]
     period = options.get("period")
     if period not in (None, "week", "month"):
         return Summary("jobs.star_poster_period", period=repr(period))
-    sent = await services.star_posters.send(now, period)
+    sent = await services.run(services.star_posters.send, now, period)
     return Summary("jobs.star_poster", sent=sent.sent, already=sent.already, empty=sent.empty)

@@ -16,5 +16,5 @@ if TYPE_CHECKING:
 @job("expire-holds", every=timedelta(hours=1),
      help="every hour: redemptions not picked up within LOVEBANK_HOLD_EXPIRY_DAYS expire (points and goods go back)")
 async def expire_holds(services: Services, now: datetime, options: dict[str, Any]) -> str:
-    expired = await services.shop.expire_holds(now)
+    expired = await services.run(services.shop.expire_holds, now)
     return Summary("jobs.expire_holds", count=expired)

@@ -19,5 +19,5 @@ async def star_list(services: Services, now: datetime, options: dict[str, Any]) 
     period = options.get("period")
     if period not in (None, "week", "month"):
         return Summary("jobs.star_list_period", period=repr(period))
-    posted = await services.stars.post(now, period)
+    posted = await services.run(services.stars.post, now, period)
     return Summary("jobs.star_list", posted=posted.posted, already=posted.already, empty=posted.empty)

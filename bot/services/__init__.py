@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
 from bot.clock import Clock
 from bot.services.certificates import CertificatesService
-from bot.db import Database, Offloaded
+from bot.db import Database
 from bot.services.budgets import SendBudgets
 from bot.services.dialog_state import DialogStates
 from bot.services.downloads import DownloadsService
@@ -39,52 +42,52 @@ from bot.services.volunteer_hours import VolunteerHoursService
 from bot.services.report_sections import SECTIONS
 from bot.settings import Settings
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
 
 class Services:
     """Everything a channel adapter or a job may call, built once per process. Each service is
-    synchronous; here it is `Offloaded`, so the async side awaits one hand-off per call, and
-    `services.X.sync` is the service itself."""
+    synchronous: a dialog turn calls it on its database thread, inside the turn's unit of work;
+    the async side hands one call over explicitly (`await services.db.run(services.hours.approve,
+    ...)`), as its own unit of work."""
 
     def __init__(self, db: Database, settings: Settings, clock: Clock | None = None) -> None:
         self.db, self.settings = db, settings
         self.clock = clock = clock or Clock()
         self.ledger = ledger = Ledger(clock)
-        people = PeopleService(db, settings, clock, ledger)
-        hours = HoursService(db, settings, clock, ledger)
-        stars = StarsService(db, settings, clock)
-        family = FamilyService(db, clock, ledger)
-        built = {
-            "people": people,
-            "hours": hours,
-            "points": PointsService(db, clock, ledger),
-            "outbox": OutboxService(db, clock, settings.locale),
-            "inbox": InboxService(db, clock, Pace(settings.inbox_burst, settings.inbox_per_minute)),
-            "stars": stars,
-            "reports": ReportsService(db, settings, clock, SECTIONS),
-            "shop": ShopService(db, settings, clock, ledger),
-            "visits": VisitsService(db, settings, clock, people, hours),
-            "links": LinksService(db, clock),
-            "tokens": TokenStore(db, clock),
-            "budgets": SendBudgets(db, clock),
-            "downloads": DownloadsService(db, clock),
-            "star_posters": StarPostersService(db, clock, stars),
-            "deadlines": DeadlinesService(db, clock),
-            "teams": TeamsService(db, clock, hours),
-            "family": family,
-            "dialog_state": DialogStates(db, clock, family),
-            "moves": MovesService(db, clock, ledger),
-            "expiry": ExpiryService(db, clock, ledger),
-            "requests": RequestsService(db, settings, clock, ledger, hours),
-            "replay": ReplayGuard(db, clock),
-            "certificates": CertificatesService(db, settings, clock),
-            "star_levels": StarLevelsService(db, clock),
-            "volunteer_hours": VolunteerHoursService(db, settings, clock),
-            "trail": AuditTrail(db, clock),
-            "mydata": MyDataService(db, clock),
-            "forget": ForgetService(db, clock),
-            "idnumbers": IdNumbersService(db, settings, clock),
-            "retention": RetentionService(db, settings, clock),
-        }
-        built["parked"] = ParkedWork(db, built["inbox"], built["outbox"])  # type: ignore[arg-type]
-        for name, service in built.items():
-            setattr(self, name, Offloaded(service, db))
+        self.people = people = PeopleService(db, settings, clock, ledger)
+        self.hours = hours = HoursService(db, settings, clock, ledger)
+        self.points = PointsService(db, clock, ledger)
+        self.outbox = OutboxService(db, clock, settings.locale)
+        self.inbox = InboxService(db, clock, Pace(settings.inbox_burst, settings.inbox_per_minute))
+        self.stars = stars = StarsService(db, settings, clock)
+        self.reports = ReportsService(db, settings, clock, SECTIONS)
+        self.shop = ShopService(db, settings, clock, ledger)
+        self.visits = VisitsService(db, settings, clock, people, hours)
+        self.links = LinksService(db, clock)
+        self.tokens = TokenStore(db, clock)
+        self.budgets = SendBudgets(db, clock)
+        self.downloads = DownloadsService(db, clock)
+        self.star_posters = StarPostersService(db, clock, stars)
+        self.deadlines = DeadlinesService(db, clock)
+        self.teams = TeamsService(db, clock, hours)
+        self.family = family = FamilyService(db, clock, ledger)
+        self.dialog_state = DialogStates(db, clock, family)
+        self.moves = MovesService(db, clock, ledger)
+        self.expiry = ExpiryService(db, clock, ledger)
+        self.requests = RequestsService(db, settings, clock, ledger, hours)
+        self.replay = ReplayGuard(db, clock)
+        self.certificates = CertificatesService(db, settings, clock)
+        self.star_levels = StarLevelsService(db, clock)
+        self.volunteer_hours = VolunteerHoursService(db, settings, clock)
+        self.trail = AuditTrail(db, clock)
+        self.mydata = MyDataService(db, clock)
+        self.forget = ForgetService(db, clock)
+        self.idnumbers = IdNumbersService(db, settings, clock)
+        self.retention = RetentionService(db, settings, clock)
+        self.parked = ParkedWork(db, self.inbox, self.outbox)
+
+    async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """One service call from the async side: its own unit of work on a database thread."""
+        return await self.db.run(fn, *args, **kwargs)

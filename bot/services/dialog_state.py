@@ -3,7 +3,6 @@ turn together with whatever else finishes the turn (the inbox marks its entry ha
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,16 +73,10 @@ class DialogStates:
         return Loaded(Who(person_id, name, locale, community_id, is_admin), Channel(identity_id, chat_id),
                       role, confirmed, state, relative, consented)
 
-    def save(self, identity_id: int, state: dict[str, Any] | None,
-             settle: Callable[[Session], None] | None = None) -> None:
-        """`state` None leaves the saved state as it is; `{}` forgets it. `settle` runs in the same
-        transaction."""
+    def save(self, identity_id: int, state: dict[str, Any]) -> None:
+        """`{}` forgets the saved state (in the turn's unit of work)."""
 
         def work(session: Session) -> None:
-            if settle is not None:
-                settle(session)
-            if state is None:
-                return
             if not state:
                 session.execute(delete(DialogState).where(DialogState.identity_id == identity_id))
                 return

@@ -13,6 +13,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
+from bot.later import is_placeholder
 from bot.db import Database
 from bot.services.audit import audit
 from models import Download, Person
@@ -48,6 +49,14 @@ class DownloadsService:
                              content=content, downloads=0, expires_at=now + LIFETIME, created_at=now))
         return secret
 
+    def fill(self, session: Session, drawn: dict[bytes, bytes | None]) -> None:
+        """Files offered before they were made (a turn's placeholders) get their content."""
+        for token, content in drawn.items():
+            if content is None:
+                session.execute(delete(Download).where(Download.content == token))
+            else:
+                session.execute(update(Download).where(Download.content == token).values(content=content))
+
     def take(self, secret: str, client: str | None = None) -> DownloadFile | None:
         """The file behind a link, or None when the link is wrong or expired; each download is
         written to the audit log with the address it came from (`client`)."""
@@ -59,6 +68,8 @@ class DownloadsService:
             found = session.scalar(select(Download).where(Download.token_hash == _hash(secret)))
             if found is None or found.expires_at < now:
                 return None
+            if is_placeholder(found.content):  # offered by a turn, still being made: not a download yet
+                return DownloadFile(found.filename, found.content)
             session.execute(update(Download).where(Download.id == found.id).values(downloads=Download.downloads + 1))
             community_id = session.scalar(select(Person.community_id).where(Person.id == found.person_id))
             audit(session, self.clock, "file.download", found.person_id, community_id, "download", found.id,

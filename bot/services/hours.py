@@ -99,13 +99,13 @@ class HoursService:
         self.db, self.settings, self.clock, self.ledger = db, settings, clock, ledger
         self.reference = ReferenceCache()
 
-    async def categories(self, community_id: int) -> list[Category]:
+    @reads
+    def categories(self, community_id: int) -> list[Category]:
         """The community's active categories, in order. Kept in the process (`reference`), so
-        a step-by-step flow asking at three steps reads them once and hands off to no database
-        thread while they are fresh."""
+        a step-by-step flow asking at three steps reads them once while they are fresh."""
         kept = self.reference.get("categories", community_id)
         if kept is None:
-            kept = await self.db.run(self.load_categories, community_id, reads=True)
+            kept = self.load_categories(community_id)
         return list(kept)
 
     @reads

@@ -27,7 +27,7 @@ Handling (the inbox worker does this; a channel adapter only implements `handle`
         # whose backoff, hold or pace is over. Several processes never hold the same entry. A person whose reply
         # was refused (Unreachable) is reachable again once they write to us again.
     inbox.settle(session, entry, reply, hold=None)
-        # inside the transaction that finishes the handling (the dialog engine's last one):
+        # inside the transaction that finishes the handling (the dialog turn's one transaction):
         # stores the reply and marks the entry handled, or done when there is no reply. Raises
         # LeaseLost (rolling the transaction back) when another process took the entry over.
         # `hold` (seconds): leave the reply for the HTTP handler to answer passively for that
@@ -62,7 +62,7 @@ from sqlalchemy import and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.db import Database, in_caller, insert, reads
+from bot.db import Database, insert, reads
 from bot.services.delivery import MAX_TRIES, Outcome, Retry, Sent, Unreachable, backoff, short
 from bot.services.notify import notify, notify_admins
 from models import Identity, InboxEntry
@@ -198,7 +198,7 @@ class InboxService:
     def __init__(self, db: Database, clock: Clock, pace: Pace | None = None) -> None:
         self.db, self.clock = db, clock
         self.pace = pace or Pace()
-        self._waiters: dict[int, asyncio.Event] = {}
+        self._waiters: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Event]] = {}  # entry → its waiter
         self._poller: asyncio.Task[None] | None = None
 
     # --- in -----------------------------------------------------------------------------------
@@ -322,6 +322,12 @@ class InboxService:
         if not won:
             raise LeaseLost(f"inbox entry {entry.id} was taken over")
 
+    def replace_reply(self, session: Session, entry: Entry, reply: dict[str, Any]) -> None:
+        """The stored reply, completed after the turn (its files made): only while this worker
+        still holds the entry."""
+        session.execute(update(InboxEntry).where(InboxEntry.id == entry.id, InboxEntry.leased_by == entry.token)
+                        .values(reply=reply))
+
     def replied(self, entry: Entry, parts: int, via: str = "sent") -> None:
         self.db.transaction(lambda session: _finish(session, entry.channel, entry.sender, update(InboxEntry).where(
             InboxEntry.id == entry.id, InboxEntry.leased_by == entry.token,
@@ -393,12 +399,22 @@ class InboxService:
 
     # --- waiting for a reply (passive answers) ------------------------------------------------
 
-    @in_caller
     def signal(self, entry_id: int) -> None:
-        """Wake whoever waits in this process for `entry_id` (the worker calls it after a commit)."""
-        event = self._waiters.get(entry_id)
-        if event is not None:
+        """Wake whoever waits in this process for `entry_id` (the worker calls it after a commit).
+        Callable from any thread: a database thread wakes the waiter's loop through
+        `call_soon_threadsafe` (an `asyncio.Event` set from another thread would wake nobody)."""
+        waiter = self._waiters.get(entry_id)
+        if waiter is None:
+            return
+        loop, event = waiter
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if here is loop:
             event.set()
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(event.set)
 
     @reads
     def result(self, channel: str, platform_id: str) -> Result | None:
@@ -423,13 +439,13 @@ class InboxService:
         for every waiter of the process, so 500 waiting requests cost what one does)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        event = self._waiters.setdefault(entry_id, asyncio.Event())
+        event = self._waiters.setdefault(entry_id, (loop, asyncio.Event()))[1]
         if self._poller is None or self._poller.done() or self._poller.get_loop() is not loop:
             self._poller = loop.create_task(self._poll())
         try:
             while True:
                 event.clear()
-                found = await self.db.run(self.status, entry_id, reads=True)
+                found = await self.db.run(self.status, entry_id)
                 if found is not None:
                     return found
                 left = deadline - loop.time()
@@ -449,7 +465,7 @@ class InboxService:
             await asyncio.sleep(POLL)
             waiting = list(self._waiters)
             try:
-                finished = await self.db.run(self._finished, waiting, reads=True)
+                finished = await self.db.run(self._finished, waiting)
             except Exception:  # the waiters' own reads will tell; try again next round
                 continue
             for entry_id in finished:

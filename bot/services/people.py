@@ -207,13 +207,14 @@ class PeopleService:
 
     # --- communities ------------------------------------------------------------------------
 
-    async def clock_of(self, community_id: int) -> CommunityClock:
+    @reads
+    def clock_of(self, community_id: int) -> CommunityClock:
         """The community's calendar: a flow reads "today" in the community's zone, as the
         services that check its dates do, not in the zone the bot runs in. The zone is reference
-        data, kept in the process (bot.services.reference): no hand-off while it is fresh."""
+        data, kept in the process (bot.services.reference): no query while it is fresh."""
         timezone = self.reference.get("timezone", community_id)
         if timezone is None:
-            timezone = await self.db.run(self.timezone_of, community_id, reads=True)
+            timezone = self.timezone_of(community_id)
         return self.clock.community(timezone)
 
     @reads

@@ -12,7 +12,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.db import Database, in_caller, insert
+from bot.db import Database, insert
 from models import WebhookNonce
 
 PRUNE_EVERY = 60.0  # seconds between prunes in one process
@@ -24,7 +24,6 @@ class ReplayGuard:
         self.db, self.clock = db, clock
         self._pruned_at = 0.0
 
-    @in_caller
     def stamp(self, timestamp: str | None, window: int) -> int | None:
         """The request's timestamp as a number when it is within `window` seconds of now."""
         text = (timestamp or "").strip()

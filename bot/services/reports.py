@@ -108,20 +108,22 @@ class ReportsService:
     def monthly(self, actor_id: int, community_id: int, month: str, locale: str) -> Report:
         """The worker's /report: the month's report, for workers of the community and admins;
         the export is audited in the same transaction."""
-        with self.db.uow() as session:
+        def work(session: Session) -> Report:
             require_role(session, actor_id, community_id, "worker")
             report = self._build(session, community_id, month, locale)
             self._audit(session, actor_id, report, "xlsx", "chat")
-            session.commit()
-        return report
+            return report
+
+        return self.db.transaction(work)
 
     def export(self, community: str | None, month: str, locale: str, fmt: str) -> Report:
         """The operator's `lovebank export report`: by community name, or the only community."""
-        with self.db.uow() as session:
+        def work(session: Session) -> Report:
             report = self._build(session, self._community_named(session, community), month, locale)
             self._audit(session, None, report, fmt, "cli")
-            session.commit()
-        return report
+            return report
+
+        return self.db.transaction(work)
 
     @reads
     def hours_chart(self, person_id: int, community_id: int, month: str | None, locale: str) -> MonthHours:

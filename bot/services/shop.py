@@ -675,8 +675,7 @@ class ShopService:
         restocked − reserved + released = closing, with handed over coming out of what was
         reserved; and the movements checked against the redemptions themselves. `actor_id` None
         is the operator (CLI)."""
-        with self.db.uow() as session:
-            session = self._snapshot(session)
+        with self.db.snapshot() as session:
             if actor_id is not None:
                 require_role(session, actor_id, community_id, "worker")
             community = session.get(Community, community_id)
@@ -688,21 +687,12 @@ class ShopService:
     def reconcile_all(self, month: str) -> list[Reconciliation]:
         """Every community that has a catalogue, for the operator's export; the month (YYYY-MM)
         in each community's own zone."""
-        with self.db.uow() as session:
-            session = self._snapshot(session)
+        with self.db.snapshot() as session:
             communities = session.scalars(
                 select(Community).where(Community.id.in_(select(ShopItem.community_id))).order_by(Community.id)
             )
             return [reconcile_in(session, c, self.clock.community(c.timezone).month(month), self.clock.now())
                     for c in list(communities)]
-
-    def _snapshot(self, session: Session) -> Session:
-        """The reconciliation's several queries must see one moment, or a redemption committed
-        between them would show as a mismatch. SQLite's transactions already serialise (BEGIN
-        IMMEDIATE); PostgreSQL needs REPEATABLE READ for one snapshot."""
-        if not self.db.sqlite:
-            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        return session
 
     def _item(self, session: Session, item_id: int) -> ItemView:
         item = (session.execute(select(ShopItem).where(ShopItem.id == item_id)

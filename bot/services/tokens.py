@@ -49,7 +49,7 @@ class TokenStore:
             cached = self._cached.get(app)
             if cached and self._fresh(*cached, rejected):
                 return cached[0]
-            stored = await self.db.run(self._stored, app, rejected, reads=True)
+            stored = await self.db.run_read(self._stored, app, rejected)
             while stored is None:
                 claimed = await self.db.run(self.db.transaction, lambda session: self._claim(session, app, rejected))
                 if isinstance(claimed, tuple):
@@ -58,7 +58,7 @@ class TokenStore:
                     stored = await self._fetch(app, fetch)
                 else:
                     await asyncio.sleep(POLL)  # another process is fetching
-                    stored = await self.db.run(self._stored, app, rejected, reads=True)
+                    stored = await self.db.run_read(self._stored, app, rejected)
             self._cached[app] = stored
             return stored[0]
 

@@ -56,20 +56,22 @@ class VolunteerHoursService:
 
     def monthly(self, actor_id: int, community_id: int, month: str) -> Report:
         """A worker's (`/report hours`): their community's month; the export is audited."""
-        with self.db.uow() as session:
+        def work(session: Session) -> Report:
             require_role(session, actor_id, community_id, "worker")
             report = self._build(session, community_id, month)
             self._audit(session, actor_id, report, "chat")
-            session.commit()
-        return report
+            return report
+
+        return self.db.transaction(work)  # inside a turn: the turn's one transaction
 
     def export(self, community: str | None, month: str) -> Report:
         """The operator's `lovebank export volunteer-hours`: by community name, or the only one."""
-        with self.db.uow() as session:
+        def work(session: Session) -> Report:
             report = self._build(session, ReportsService._community_named(session, community), month)
             self._audit(session, None, report, "cli")
-            session.commit()
-        return report
+            return report
+
+        return self.db.transaction(work)
 
     def _build(self, session: Session, community_id: int, month_text: str) -> Report:
         community = get_community(session, community_id)

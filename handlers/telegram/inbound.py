@@ -241,7 +241,7 @@ class TelegramChannel:
             chat_data = {REPLY_KEYBOARD: True} if showing else None
             handling.settle(session, {"calls": answer_calls(found, turn, chat_data, self.dialogs)})
 
-        await self.dialogs.handle(found.caller, found.inp, settle=settle)
+        await self.dialogs.handle(found.caller, found.inp, settle=settle, attach=handling.attach)
 
     def apology(self, entry: Entry) -> dict[str, Any] | None:
         update = Update.de_json(entry.payload, self.bot)

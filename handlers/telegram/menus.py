@@ -59,7 +59,7 @@ async def set_menus(bot: Bot, services: Services, shown: MutableMapping[str, Men
     for language, locale in CLIENT_LANGUAGES.items():
         wanted[f"default:{language}"] = (menu(locale, role="volunteer"), BotCommandScopeDefault(), language)
     try:
-        staff = await services.people.staff_chats("telegram")
+        staff = await services.run(services.people.staff_chats, "telegram")
     except Exception:  # the database is not the menu's business; try again next time
         log.exception("could not list the staff chats for their menus")
         staff = []

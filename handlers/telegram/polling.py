@@ -41,7 +41,7 @@ async def fetch(bot: Any, offset: int | None, timeout: int) -> list[dict[str, An
 async def store_batch(services: Services, batch: list[dict[str, Any]]) -> int | None:
     """Commit every update of the batch; the offset that confirms it (None for an empty batch)."""
     for payload in batch:
-        await services.inbox.store("telegram", str(payload["update_id"]), sender_of(payload), payload)
+        await services.run(services.inbox.store, "telegram", str(payload["update_id"]), sender_of(payload), payload)
     return max(p["update_id"] for p in batch) + 1 if batch else None
 
 

@@ -184,7 +184,7 @@ async def take_in(services: Services, pipeline: Pipeline, payload: Any) -> Respo
     if not isinstance(update_id, int) or isinstance(update_id, bool):
         return client_error(400, "not a Telegram update")
     try:
-        await services.inbox.store("telegram", str(update_id), sender_of(payload), payload)
+        await services.run(services.inbox.store, "telegram", str(update_id), sender_of(payload), payload)
     except Exception as exc:  # not stored: Telegram must try again, so no 200
         log.error("update %s not stored: %s", update_id, exc)
         return client_error(503, "try again")

@@ -23,14 +23,16 @@ import base64
 import logging
 import time
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from bot import metrics
 from bot.dialogs import Dialogs, Turn
-from bot.dialogs.core import Reply
+from bot.dialogs.core import Later, Reply
 from bot.i18n import DEFAULT_LOCALE, T, render
+from bot.later import is_placeholder_b64
 from bot.posters import qr_png
 from bot.services import Services
 from bot.services.delivery import Down, Failed, Held, Outcome, Sent, Unreachable
@@ -109,23 +111,25 @@ class WeChatChannel:
     def _open(self, session: Session, openid: str, allowance: tuple[str, int, float] | None) -> None:
         """The person's message or event lets the account write back again (WeChat's budget)."""
         if allowance is not None:
-            self.services.budgets.sync.open(session, self.name, openid, *allowance)
+            self.services.budgets.open(session, self.name, openid, *allowance)
 
     async def _turn(self, found: Incoming, openid: str, handling: Any, hold: float | None,
                     allowance: tuple[str, int, float] | None) -> None:
         def settle(session: Session, turn: Turn) -> None:
             self._open(session, openid, allowance)
-            waiting = self.services.outbox.sync.take_in(session, self.name, turn.person_id)
+            waiting = self.services.outbox.take_in(session, self.name, turn.person_id)
             replies = list(turn.replies)
             if waiting:
                 replies.append(_folded(waiting))
             messages = [self._message(session, turn, m) for m in render_replies(turn.locale, replies)]
-            messages += [{"image": _b64(draw(d.text.params[POSTER]))} for d in waiting if POSTER in d.text.params]
+            # Posters are drawn after the commit (a placeholder until then), not in the transaction.
+            messages += [{"image": _b64(turn.deferred.add(Later(partial(draw, d.text.params[POSTER]))))}
+                         for d in waiting if POSTER in d.text.params]
             # A picture first cannot be a passive answer (it needs an upload): the worker sends at once.
             passive = hold if messages and "text" in messages[0] else None
             handling.settle(session, {"to": openid, "messages": messages} if messages else None, hold=passive)
 
-        await self.dialogs.handle(found.caller, found.inp, settle=settle)
+        await self.dialogs.handle(found.caller, found.inp, settle=settle, attach=handling.attach)
 
     def _message(self, session: Session, turn: Turn, out: Outgoing) -> dict[str, str]:
         if out.image is not None:
@@ -136,7 +140,7 @@ class WeChatChannel:
         if base is None:
             link = render(turn.locale, "wechat.no_download", {"filename": out.document.filename})
         else:
-            secret = self.services.downloads.sync.add(session, turn.person_id, out.document.filename,
+            secret = self.services.downloads.add(session, turn.person_id, out.document.filename,
                                                        out.document.content)
             link = render(turn.locale, "wechat.download",
                           {"filename": out.document.filename, "url": f"{base}{ROUTE}{secret}"})
@@ -148,7 +152,7 @@ class WeChatChannel:
         messages = reply.get("messages") or []
         for index in range(start, len(messages)):
             # The answer's pushed messages count against the budget its message opened.
-            await self.services.budgets.spend(self.name, reply["to"])
+            await self.services.run(self.services.budgets.spend, self.name, reply["to"])
             try:
                 await self.send(reply["to"], messages[index])
             except WeChatError as exc:
@@ -156,6 +160,8 @@ class WeChatChannel:
         return Sent(len(messages) - start)
 
     async def send(self, openid: str, message: dict[str, str]) -> None:
+        if "image" in message and is_placeholder_b64(message["image"]):
+            return  # a picture never made (a crash after the turn): left out
         if "image" in message:
             media_id = await self.api.upload_image(base64.b64decode(message["image"]))
             await self.api.send_image(openid, media_id)
@@ -173,7 +179,8 @@ class WeChatChannel:
         person = deliveries[0].person_id
         if person is None or any(d.person_id != person for d in deliveries):
             return [(d, await self.deliver(d)) for d in deliveries]
-        more = await self.services.outbox.claim(self.name, worker, limit=MAX_FOLD, lease=lease, person_id=person)
+        more = await self.services.run(self.services.outbox.claim,
+                                       self.name, worker, limit=MAX_FOLD, lease=lease, person_id=person)
         return await self._plan([*deliveries, *more])
 
     async def _plan(self, deliveries: list[Delivery]) -> list[tuple[Delivery, Outcome]]:
@@ -195,14 +202,14 @@ class WeChatChannel:
         openid = units[0].delivery.address
         budgets = self.services.budgets
         pending = list(units)
-        in_window = await self.services.db.run(wrote_within, self.services.db, self.services.clock, self.name,
-                                               openid, WINDOW, reads=True)
+        in_window = await self.services.db.run_read(wrote_within, self.services.db, self.services.clock, self.name,
+                                                    openid, WINDOW)
         if in_window:
-            left = await budgets.remaining(self.name, openid)
+            left = await self.services.run(budgets.remaining, self.name, openid)
             for message in fold(units):
                 if left <= RESERVE and not message.urgent:
                     break  # the last one is kept for an alert
-                spent = await budgets.spend(self.name, openid)
+                spent = await self.services.run(budgets.spend, self.name, openid)
                 if spent is None:
                     break
                 left -= 1
@@ -210,9 +217,9 @@ class WeChatChannel:
                     await self.send(openid, message.content)
                 except WeChatError as exc:
                     if exc.code not in (TOO_MANY, OUT_OF_WINDOW):  # not sent: the push is not used up
-                        await budgets.refund(self.name, openid, spent)
+                        await self.services.run(budgets.refund, self.name, openid, spent)
                     if exc.code == TOO_MANY:  # WeChat counted differently: its budget is spent
-                        await budgets.exhaust(self.name, openid)
+                        await self.services.run(budgets.exhaust, self.name, openid)
                         break
                     if exc.code == OUT_OF_WINDOW:
                         in_window = False

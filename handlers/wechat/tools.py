@@ -102,12 +102,12 @@ async def telegram_username(settings: Settings) -> str:
 async def make_invite_poster(services: Services, settings: Settings, community: str | None, output: str) -> int:
     locale = settings.locale
     try:
-        community_id = await services.visits.roster.community_named(community)
+        community_id = await services.run(services.visits.roster.community_named, community)
     except DomainError as exc:
         say(settings, exc.key, error=True, **exc.params)
         return 2
-    name = await services.people.community_name(community_id)
-    code = await services.people.create_invite(None, community_id)
+    name = await services.run(services.people.community_name, community_id)
+    code = await services.run(services.people.create_invite, None, community_id)
     panels: list[QRPanel] = []
     if wechat_configured(settings):
         api = WeChatAPI(settings, services.tokens)

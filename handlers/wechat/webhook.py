@@ -88,7 +88,7 @@ class Webhook:
                  compatible: bool = False, window: int = 300) -> None:
         self.channel, self.token, self.crypto, self.wake = channel, token, crypto, wake
         self.compatible, self.window = compatible, window
-        self.inbox, self.replay = channel.services.inbox, channel.services.replay
+        self.inbox, self.replay, self.db = channel.services.inbox, channel.services.replay, channel.services.db
         self.waiting = 0  # requests of this process that mean to answer passively, not yet answered
 
     async def endpoint(self, request: Request) -> Response:
@@ -121,7 +121,7 @@ class Webhook:
         except Exception as exc:  # the database failed: no answer, so WeChat tries again
             log.error("WeChat message not taken in: %s", type(exc).__name__)
             try:
-                await self.replay.give_back("wechat", stamp, nonce)
+                await self.db.run(self.replay.give_back, "wechat", stamp, nonce)
             except Exception:
                 pass  # the database is down: the pair ages out of the window by itself
             return client_error(503, "try again")
@@ -130,7 +130,7 @@ class Webhook:
         """None the first time this (timestamp, nonce) comes; else the answer: 403, or 503 when
         the database cannot say."""
         try:
-            if await self.replay.take("wechat", stamp, nonce, self.window):
+            if await self.db.run(self.replay.take, "wechat", stamp, nonce, self.window):
                 return None
         except Exception as exc:
             log.error("WeChat request not checked for a replay: %s", type(exc).__name__)
@@ -165,7 +165,7 @@ class Webhook:
         payload = {"xml": fields, "at": time.time()} if passive else {"xml": fields}
         self.waiting += passive
         try:
-            stored = await self.inbox.store("wechat", platform_id(fields), fields["FromUserName"], payload)
+            stored = await self.db.run(self.inbox.store, "wechat", platform_id(fields), fields["FromUserName"], payload)
             if not stored.duplicate:
                 self.wake()
             answer = None
@@ -185,7 +185,7 @@ class Webhook:
             return None  # nothing to say, or a picture first: the worker sends it by the API
         messages = result.reply["messages"]
         if result.status == "handled" and result.replied is None:
-            taken = await self.inbox.take_first(entry_id, len(messages), REST_AFTER)
+            taken = await self.db.run(self.inbox.take_first, entry_id, len(messages), REST_AFTER)
             return taken["messages"][0] if taken else None
         if duplicate and result.replied == "passive":
             return messages[0]  # our passive answer did not reach WeChat: the same answer again

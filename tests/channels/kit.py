@@ -242,4 +242,4 @@ async def available(services: Services, user: TgUser) -> int:
     person_id = await person_of(services, user)
     with services.db.uow() as session:
         community_id = session.scalar(select(Person.community_id).where(Person.id == person_id))
-    return (await services.points.balance(person_id, community_id)).available
+    return (await services.run(services.points.balance, person_id, community_id)).available

@@ -22,14 +22,14 @@ async def post_star_list(tg: Telegram, tg_services: Services) -> list[Call]:
     star list posted and delivered: the calls that reached the group."""
     cast = await found_community(tg, ADMIN_ID)
     assert "阳光社区" in texts(await cast.worker.send("/setgroup", chat=GROUP))
-    community = (await tg_services.people.communities(await person_of(tg_services, cast.admin)))[0]
-    community_id = await tg_services.visits.roster.community_named(community)
-    categories = {c.name: c.id for c in await tg_services.hours.categories(community_id)}
+    community = (await tg_services.run(tg_services.people.communities, await person_of(tg_services, cast.admin)))[0]
+    community_id = await tg_services.run(tg_services.visits.roster.community_named, community)
+    categories = {c.name: c.id for c in await tg_services.run(tg_services.hours.categories, community_id)}
     last_week = tg_services.clock.community("Asia/Shanghai").today() - timedelta(days=7)
-    await tg_services.hours.record(await person_of(tg_services, cast.worker), community_id,
+    await tg_services.run(tg_services.hours.record, await person_of(tg_services, cast.worker), community_id,
                                    [await person_of(tg_services, cast.volunteer)], category_id=categories["探访"],
                                    service_date=last_week, minutes=90)
-    await tg_services.stars.post(tg_services.clock.now(), "week")
+    await tg_services.run(tg_services.stars.post, tg_services.clock.now(), "week")
     tg.api.clear()
     await tg.deliver()
     return [c for c in tg.api.calls if c.chat_id == str(GROUP["id"])]

@@ -46,7 +46,7 @@ async def test_many_pending_logs_are_one_page_with_a_true_total(tg: Telegram, tg
     cast = await found_community(tg, 1001)
     volunteer = await person_of(tg_services, cast.volunteer)
     for i in range(64):
-        await tg_services.hours.submit(volunteer, 1, category_id=1 + i % 13, service_date=date(2026, 11, 20 - i // 13),
+        await tg_services.run(tg_services.hours.submit, volunteer, 1, category_id=1 + i % 13, service_date=date(2026, 11, 20 - i // 13),
                                        minutes=15)
     tg.api.clear()
     out = await cast.worker.send("/pending")

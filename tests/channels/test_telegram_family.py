@@ -21,10 +21,10 @@ async def test_family_expiry_and_move_on_telegram(tg: Telegram, tg_services: Ser
     grandma = tg.user(4004, "王奶奶", "wang_nainai")
     assert "欢迎加入 阳光社区" in texts(await grandma.send(f"/start {code}"))
     grandma_id, grandson_id = await person_of(tg_services, grandma), await person_of(tg_services, grandson)
-    community = (await tg_services.people.membership(grandma_id, 1)).community_id
+    community = (await tg_services.run(tg_services.people.membership, grandma_id, 1)).community_id
     await tg_services.db.run(tg_services.db.transaction, lambda s: tg_services.ledger.earn(
         s, community_id=community, person_id=grandma_id, amount=150, key="grandma-savings"))
-    await tg_services.shop.add_item(await person_of(tg_services, worker), community, "食用油", 100, 5)
+    await tg_services.run(tg_services.shop.add_item, await person_of(tg_services, worker), community, "食用油", 100, 5)
 
     # Linking: a code in his chat, accepted in hers.
     out = texts(await grandson.send("/family add"))

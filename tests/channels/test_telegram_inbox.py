@@ -28,7 +28,7 @@ async def test_messages_and_presses_are_answered_from_the_inbox(tg: Telegram, tg
     out = await tg.feed(cast.volunteer.press_update(data, ask.result))
     assert [c.method for c in out] == ["answerCallbackQuery", "editMessageText", "sendMessage"]
     assert "哪天" in out[-1].text
-    result = await tg_services.inbox.result("telegram", str(cast.volunteer.tg.next_id() - 1))
+    result = await tg_services.run(tg_services.inbox.result, "telegram", str(cast.volunteer.tg.next_id() - 1))
     assert result is not None and (result.status, result.replied) == ("done", "sent")
     assert [c["method"] for c in result.reply["calls"]] == ["answerCallbackQuery", "editMessageText", "sendMessage"]
 
@@ -66,17 +66,17 @@ async def test_a_failing_update_backs_off_then_is_parked_and_the_admins_told(
     for _ in range(MAX_TRIES - 1):
         clock.advance(seconds=700)
         await tg.drain()
-    result = await tg_services.inbox.result("telegram", str(payload["update_id"]))
+    result = await tg_services.run(tg_services.inbox.result, "telegram", str(payload["update_id"]))
     assert result is not None and result.status == "parked"
     # The person hears once, when it is set aside, that something went wrong on our side.
     [sorry] = [c for c in api.calls if c.method == "sendMessage" and c.chat_id == str(cast.volunteer.id)][-1:]
     assert "系统出了点问题" in sorry.text
-    [parked] = await tg_services.inbox.parked()
+    [parked] = await tg_services.run(tg_services.inbox.parked)
     assert parked.attempts == MAX_TRIES and parked.error == "database on fire"
-    notes = [d for d in await tg_services.outbox.take("telegram") if d.text.key == "inbox.parked"]
+    notes = [d for d in await tg_services.run(tg_services.outbox.take, "telegram") if d.text.key == "inbox.parked"]
     assert {d.address for d in notes} == {str(ADMIN_ID)}
     monkeypatch.undo()
-    assert await tg_services.inbox.retry_parked(parked.id)
+    assert await tg_services.run(tg_services.inbox.retry_parked, parked.id)
     out = [c for c in await tg.drain() if c.method == "sendMessage"]
     assert "可用积分" in out[0].text  # handled once the cause is gone
 
@@ -87,7 +87,7 @@ async def test_a_reply_telegram_refuses_is_parked_not_retried_forever(tg: Telegr
     payload = cast.volunteer.message_update(text="/balance")
     out = await tg.feed(payload)
     assert [c.method for c in out] == ["sendMessage"]  # tried once: a 400 will not mend itself
-    result = await tg_services.inbox.result("telegram", str(payload["update_id"]))
+    result = await tg_services.run(tg_services.inbox.result, "telegram", str(payload["update_id"]))
     assert result is not None and result.status == "parked"
 
 
@@ -107,7 +107,7 @@ async def test_a_flood_from_one_person_never_slows_anyone_else(tg: Telegram, tg_
 
     def store_all() -> None:
         for payload in flood:
-            tg_services.inbox.sync.store("telegram", str(payload["update_id"]), sender_of(payload), payload)
+            tg_services.inbox.store("telegram", str(payload["update_id"]), sender_of(payload), payload)
 
     running = asyncio.create_task(worker.run())
 

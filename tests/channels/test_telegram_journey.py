@@ -101,7 +101,7 @@ async def test_typed_date_note_and_photo(tg: Telegram, tg_services: Services) ->
     assert "2026-11-19" in out and "0.75 小时" in out and "帮李大爷打扫" in out
     out = await v.press("yes")
     [log_id] = log_ids(out)
-    log = await tg_services.hours.get(await person_of(tg_services, v), log_id)
+    log = await tg_services.run(tg_services.hours.get, await person_of(tg_services, v), log_id)
     assert log.minutes == 45 and log.note == "帮李大爷打扫"
 
 
@@ -127,7 +127,7 @@ async def test_rejection_with_a_typed_reason(tg: Telegram, tg_services: Services
     assert f"驳回 H{log_id} 的理由" in out
     out = texts(await cast.worker.send("日期写错了，请重新提交"))
     assert f"已驳回 H{log_id}" in out
-    assert (await tg_services.hours.get(await person_of(tg_services, cast.worker), log_id)).status == "rejected"
+    assert (await tg_services.run(tg_services.hours.get, await person_of(tg_services, cast.worker), log_id)).status == "rejected"
     tg.api.clear()
     await tg.deliver()
     [note] = tg.api.sent("sendMessage", chat_id=cast.volunteer.id)

@@ -43,7 +43,7 @@ async def bot_api(tg_services: Services, tg_settings: Settings) -> Any:
 async def _people(services: Services, count: int) -> list[tuple[int, str]]:
     people = []
     for n in range(count):
-        person, identity = await services.people.identify("telegram", str(5000 + n), display_name=f"p{n}",
+        person, identity = await services.run(services.people.identify, "telegram", str(5000 + n), display_name=f"p{n}",
                                                           chat_id=str(5000 + n))
         people.append((person.id, identity.external_id))
     return people
@@ -109,9 +109,9 @@ async def test_a_reply_waits_out_an_outage_and_a_refused_reply_is_parked_with_a_
         user = {"id": user_id, "is_bot": False, "first_name": "a"}
         payload = {"update_id": update_id, "message": {"message_id": update_id, "date": 0, "from": user, "text": "/help",
                                                        "chat": {"id": user_id, "type": "private"}}}
-        await tg_services.inbox.store("telegram", str(update_id), str(user_id), payload)
+        await tg_services.run(tg_services.inbox.store, "telegram", str(update_id), str(user_id), payload)
         await worker.drain()
-        return await tg_services.inbox.result("telegram", str(update_id))
+        return await tg_services.run(tg_services.inbox.result, "telegram", str(update_id))
 
     caplog.set_level(logging.WARNING)
     api.down = 502

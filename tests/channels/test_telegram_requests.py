@@ -112,7 +112,7 @@ async def test_pool_community_withdraw_expire_and_dispute(
     await helper.send("/take Q2")
     await helper.send("/done Q2 2h")
     assert "交社区工作者审核" in texts(await elder.send("/accept Q2"))
-    log_id = (await tg_services.requests.get(await person_of(tg_services, worker), 2)).service_log_id
+    log_id = (await tg_services.run(tg_services.requests.get, await person_of(tg_services, worker), 2)).service_log_id
     assert f"H{log_id}" in texts(await worker.send("/pending"))
     await worker.press(f"/approve H{log_id}")
     assert await available(tg_services, helper) == 30

@@ -77,7 +77,7 @@ async def test_cancel_a_rejection_before_the_reason(tg: Telegram, tg_services: S
     await cast.worker.send("/cancel")
     assert await dialog_state(tg_services, cast.worker) is None
     assert await snapshot(tg_services) == before
-    assert (await tg_services.hours.get(await person_of(tg_services, cast.worker), log_id)).status == "pending"
+    assert (await tg_services.run(tg_services.hours.get, await person_of(tg_services, cast.worker), log_id)).status == "pending"
 
 
 async def test_a_redelivered_update_acts_once(tg: Telegram, tg_services: Services) -> None:
@@ -86,7 +86,7 @@ async def test_a_redelivered_update_acts_once(tg: Telegram, tg_services: Service
     first = await tg.feed(update)
     again = await tg.feed(update)  # Telegram (or a restart) delivers it again: the inbox has it already
     assert len(log_ids(first)) == 1 and again == []
-    assert len(await tg_services.hours.logs_of(await person_of(tg_services, cast.volunteer), 1)) == 1
+    assert len(await tg_services.run(tg_services.hours.logs_of, await person_of(tg_services, cast.volunteer), 1)) == 1
 
     [log_id] = log_ids(first)
     await cast.worker.send("/pending")
@@ -159,16 +159,16 @@ async def test_forged_actions_are_refused_by_the_services(tg: Telegram, tg_servi
     log_id = await _pending_log(cast)
 
     # A log of another community, created there through the services.
-    other = await tg_services.people.create_community("和谐社区")
-    outsider, _ = await tg_services.people.identify("console", "outsider", display_name="外人")
-    boss, _ = await tg_services.people.identify("console", "boss", display_name="外社工")
-    await tg_services.people.appoint_worker(None, other.id, boss.id)
-    code = await tg_services.people.create_invite(boss.id, other.id)
-    await tg_services.people.join(outsider.id, code)
-    await tg_services.people.register_volunteer(outsider.id, other.id, "外人", "13700000000")
-    categories = await tg_services.hours.categories(other.id)
+    other = await tg_services.run(tg_services.people.create_community, "和谐社区")
+    outsider, _ = await tg_services.run(tg_services.people.identify, "console", "outsider", display_name="外人")
+    boss, _ = await tg_services.run(tg_services.people.identify, "console", "boss", display_name="外社工")
+    await tg_services.run(tg_services.people.appoint_worker, None, other.id, boss.id)
+    code = await tg_services.run(tg_services.people.create_invite, boss.id, other.id)
+    await tg_services.run(tg_services.people.join, outsider.id, code)
+    await tg_services.run(tg_services.people.register_volunteer, outsider.id, other.id, "外人", "13700000000")
+    categories = await tg_services.run(tg_services.hours.categories, other.id)
     today = tg_services.clock.community("Asia/Shanghai").today()
-    foreign = await tg_services.hours.submit(outsider.id, other.id, category_id=categories[0].id,
+    foreign = await tg_services.run(tg_services.hours.submit, outsider.id, other.id, category_id=categories[0].id,
                                              service_date=today, minutes=60)
 
     before = await snapshot(tg_services)
@@ -185,8 +185,8 @@ async def test_forged_actions_are_refused_by_the_services(tg: Telegram, tg_servi
             out = texts(await user.press_raw(data, forged_message(user.id, data, accessible=accessible)))
             assert refusal in out, (data, out)
     assert await snapshot(tg_services) == before
-    assert (await tg_services.hours.get(outsider.id, foreign.id)).status == "pending"
-    assert (await tg_services.hours.get(await person_of(tg_services, cast.worker), log_id)).status == "pending"
+    assert (await tg_services.run(tg_services.hours.get, outsider.id, foreign.id)).status == "pending"
+    assert (await tg_services.run(tg_services.hours.get, await person_of(tg_services, cast.worker), log_id)).status == "pending"
 
 
 async def test_a_step_answer_that_was_never_offered_changes_nothing(tg: Telegram, tg_services: Services) -> None:

@@ -60,7 +60,7 @@ async def test_the_webhook_stores_only_with_the_secret_and_once(tg_services: Ser
         assert (await client.post("/telegram", json=update(1), headers=ok)).status_code == 200
         assert (await client.post("/telegram", json=update(1), headers=ok)).status_code == 200  # Telegram's retry
     assert await stored(tg_services) == 1
-    result = await tg_services.inbox.result("telegram", "1")
+    result = await tg_services.run(tg_services.inbox.result, "telegram", "1")
     assert result is not None and result.status == "new"
 
 
@@ -139,7 +139,7 @@ async def test_metrics_on_the_internal_app_only_match_the_database(tg_services: 
     from bot import metrics
     from bot.services.notify import notify
 
-    person, _ = await tg_services.people.identify("telegram", "7", display_name="a")
+    person, _ = await tg_services.run(tg_services.people.identify, "telegram", "7", display_name="a")
     web = web_for(tg_services, tg_settings)
     async with client_for(web) as client:
         for n in (1, 2, 3):

@@ -49,15 +49,15 @@ async def test_demo_world_is_complete_and_not_duplicated(services: Services) -> 
         # The month of hour logs (visits seed their own 探访 logs beside them).
         statuses = list(s.scalars(select(ServiceLog.status).where(ServiceLog.request_key.like("demo:%"))))
     assert statuses.count("pending") == 2 and statuses.count("approved") == 28
-    balance = await services.points.balance(world.volunteers[0], world.community_id)
+    balance = await services.run(services.points.balance, world.volunteers[0], world.community_id)
     assert balance.available > 0 and balance.earned_minutes > 0
 
 
 async def test_notifications_wait_for_the_next_console_visit(services: Services) -> None:
     world = await demo.seed(services)
     assert world is not None
-    pending = (await services.hours.logs_of(world.volunteers[0], world.community_id, status="pending"))[0]
-    await services.hours.approve(world.workers[0], pending.id)
+    pending = (await services.run(services.hours.logs_of, world.volunteers[0], world.community_id, status="pending"))[0]
+    await services.run(services.hours.approve, world.workers[0], pending.id)
     out = io.StringIO()
     await chat(services, "volunteer1", io.StringIO("/balance\n"), out)
     shown = out.getvalue()
@@ -79,9 +79,9 @@ async def test_numbered_answers_follow_the_list_shown(services: Services) -> Non
 async def test_the_demo_has_requests_to_take_and_to_decide(services: Services) -> None:
     world = await demo.seed(services)
     assert world is not None
-    board = await services.requests.board(world.volunteers[1], world.community_id)
+    board = await services.run(services.requests.board, world.volunteers[1], world.community_id)
     assert [v.note for v in board.requests] == ["擦窗户、拖地"]
-    assert [v.status for v in await services.requests.waiting(world.workers[0], world.community_id)] == ["approval"]
+    assert [v.status for v in await services.run(services.requests.waiting, world.workers[0], world.community_id)] == ["approval"]
     out = io.StringIO()
     await chat(services, "volunteer2", io.StringIO("/requests\n1\n"), out)
     assert "您接下了" in out.getvalue() and "阳光里7栋302" in out.getvalue()

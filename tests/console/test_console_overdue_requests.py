@@ -25,7 +25,7 @@ async def pending_pages(services: Services) -> str:
 async def taken_request(services: Services) -> tuple[demo.DemoWorld, RequestView]:
     world = await demo.seed(services)
     assert world is not None
-    [taken] = [v for v in await services.requests.mine(world.volunteers[0], world.community_id) if v.status == "taken"]
+    [taken] = [v for v in await services.run(services.requests.mine, world.volunteers[0], world.community_id) if v.status == "taken"]
     return world, taken
 
 
@@ -78,7 +78,7 @@ async def test_either_side_reports_a_problem_once_its_time_is_over_and_a_worker_
         services: Services, clock: FixedClock) -> None:
     world, taken = await taken_request(services)
     ref = taken.ref
-    held = (await services.points.balance(world.volunteers[2], world.community_id)).pending
+    held = (await services.run(services.points.balance, world.volunteers[2], world.community_id)).pending
     early = await say(services, "volunteer3", f"/dispute {ref} 没人来")
     assert "服务时间还没过" in early and f"/cancel_request {ref}" in early
     clock.at = datetime(2026, 11, 21, 5, 0, tzinfo=UTC)
@@ -89,6 +89,6 @@ async def test_either_side_reports_a_problem_once_its_time_is_over_and_a_worker_
     assert f"有异议：{ref}" in pending and "王芳 没有标记完成；异议：那天生病了没能去" in pending
     settled = await say(services, "worker1", f"/settle {ref} void")
     assert ref in settled
-    after = (await services.points.balance(world.volunteers[2], world.community_id)).pending
+    after = (await services.run(services.points.balance, world.volunteers[2], world.community_id)).pending
     assert held - after == taken.held > 0  # the hold is back
     assert ref not in await pending_pages(services)

@@ -30,11 +30,11 @@ async def test_full_width_numbers_and_ids_work_everywhere(services: Services) ->
     world = await demo.seed(services)
     assert world is not None
     assert "已通过" in (await say(services, "worker1", "/pending", wide("1"))).split("全部通过")[-1]
-    pending = await services.hours.logs_of(world.volunteers[1], world.community_id, status="pending")
+    pending = await services.run(services.hours.logs_of, world.volunteers[1], world.community_id, status="pending")
     assert f"H{pending[0].id}" in await say(services, "worker1", "/approve " + wide(f"H{pending[0].id}"))
-    left = await services.hours.logs_of(world.volunteers[1], world.community_id, status="pending")
+    left = await services.run(services.hours.logs_of, world.volunteers[1], world.community_id, status="pending")
     assert pending[0].id not in [log.id for log in left]
-    [open_request] = (await services.requests.board(world.volunteers[1], world.community_id)).requests
+    [open_request] = (await services.run(services.requests.board, world.volunteers[1], world.community_id)).requests
     assert "您接下了" in await say(services, "volunteer2", "/take " + wide(open_request.ref))
     assert "王秀英" in await say(services, "worker1", "/elders " + wide("E1"))
     shop = await say(services, "volunteer1", "/shop", wide("4"))
@@ -44,8 +44,8 @@ async def test_full_width_numbers_and_ids_work_everywhere(services: Services) ->
     ordered = await say(services, "volunteer1", "/redeem " + wide("I4 1"))
     order = re.search(r"R(\d+)", ordered)
     assert order, ordered
-    await services.shop.approve(world.workers[0], int(order[1]))
-    [view] = [o for o in await services.shop.orders(world.volunteers[0], world.community_id) if o.id == int(order[1])]
+    await services.run(services.shop.approve, world.workers[0], int(order[1]))
+    [view] = [o for o in await services.run(services.shop.orders, world.volunteers[0], world.community_id) if o.id == int(order[1])]
     done = await say(services, "worker1", "/pickup " + wide(view.pickup_code))
     assert "核销成功" in done, done
     with services.db.read() as session:  # the right code spent none of the tries
@@ -89,7 +89,7 @@ async def _logs_since(services: Services, person_id: int, after: int) -> list[Se
 async def test_natural_chinese_is_understood_and_confirmed_before_it_is_saved(services: Services) -> None:
     world = await demo.seed(services)
     assert world is not None
-    me, today = world.volunteers[0], (await services.people.clock_of(world.community_id)).today()
+    me, today = world.volunteers[0], (await services.run(services.people.clock_of, world.community_id)).today()
     with services.db.read() as session:
         before = session.scalar(select(func.max(ServiceLog.id)))
     for asked in ("帮我看看积分", "我的积分还有多少"):

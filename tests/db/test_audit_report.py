@@ -19,18 +19,18 @@ async def test_the_audit_sheet_holds_the_months_decisions(services: Services, cl
     today = clock.community(services.settings.timezone).today()
 
     async def log(days: int) -> int:
-        return (await services.hours.submit(w.volunteer, w.community_id, category_id=w.categories["助餐"],
+        return (await services.run(services.hours.submit, w.volunteer, w.community_id, category_id=w.categories["助餐"],
                                             service_date=today - timedelta(days=days), minutes=60, note=None)).id
 
     approved, rejected = await log(1), await log(2)
-    await services.hours.approve(w.worker, approved)
-    await services.hours.reject(w.worker2, rejected, "重复了")
+    await services.run(services.hours.approve, w.worker, approved)
+    await services.run(services.hours.reject, w.worker2, rejected, "重复了")
     clock.advance(days=15)  # December
-    later = (await services.hours.submit(w.volunteer, w.community_id, category_id=w.categories["助餐"],
+    later = (await services.run(services.hours.submit, w.volunteer, w.community_id, category_id=w.categories["助餐"],
                                          service_date=today + timedelta(days=14), minutes=60, note=None)).id
-    await services.hours.approve(w.worker, later)
+    await services.run(services.hours.approve, w.worker, later)
 
-    report = await services.reports.build(w.community_id, "2026-11", "zh-CN")
+    report = await services.run(services.reports.build, w.community_id, "2026-11", "zh-CN")
     sheet = report.sheet("audit")
     assert sheet.title == "审计"
     decided = [row[1:] for row in sheet.rows if row[3].startswith("H")]
@@ -40,6 +40,6 @@ async def test_the_audit_sheet_holds_the_months_decisions(services: Services, cl
     ]
     assert all(row[0].startswith("2026-11-") for row in sheet.rows)
     assert "审计" in load_workbook(io.BytesIO(to_xlsx(report))).sheetnames
-    english = (await services.reports.build(w.community_id, "2026-12", "en")).sheet("audit")
+    english = (await services.run(services.reports.build, w.community_id, "2026-12", "en")).sheet("audit")
     assert [row[1:4] for row in english.rows if row[3].startswith("H")] == [
         ("张社工", "approved hours", f"H{later}")]

@@ -49,7 +49,7 @@ def bank(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
                 session.execute(update(Person).where(Person.id == w.volunteer).values(display_name=EVIL))
                 session.commit()
             today = services.clock.community("Asia/Shanghai").today()
-            await services.hours.record(w.worker, w.community_id, [w.volunteer], category_id=w.categories["助餐"],
+            await services.run(services.hours.record, w.worker, w.community_id, [w.volunteer], category_id=w.categories["助餐"],
                                         service_date=today - timedelta(days=1), minutes=60)
             return f"{today:%Y-%m}"
         finally:
@@ -189,7 +189,7 @@ async def test_elders_export_is_dated_in_the_communitys_zone_and_clean(services:
     from tests.visits_world import Chat, roster_world
 
     r = await roster_world(services)
-    await services.visits.roster.edit_elder(r.worker, r.elders["张桂兰"], "name", "@SUM(1+1)*cmd")
+    await services.run(services.visits.roster.edit_elder, r.worker, r.elders["张桂兰"], "name", "@SUM(1+1)*cmd")
     services.clock.at = datetime(2026, 11, 20, 20, 0, tzinfo=UTC)  # 04:00 on the 21st in Shanghai
     chat = Chat(services, "worker1")
     turn = await chat.dialogs.handle(chat.caller, Input(text="/elders export"))

@@ -30,10 +30,10 @@ def _park(url: str) -> None:
         await upgrade(url)
         services = Services(Database(url), Settings(_env_file=None, database_url=url))  # type: ignore[call-arg]
         try:
-            on_wechat, _ = await services.people.identify("wechat", "oW", display_name="w")
-            on_telegram, _ = await services.people.identify("telegram", "77", display_name="t")
+            on_wechat, _ = await services.run(services.people.identify, "wechat", "oW", display_name="w")
+            on_telegram, _ = await services.run(services.people.identify, "telegram", "77", display_name="t")
             for n in range(3):
-                await services.inbox.store("wechat", f"m{n}", "oW", {"xml": {}})
+                await services.run(services.inbox.store, "wechat", f"m{n}", "oW", {"xml": {}})
             now = datetime.now(UTC)
             with services.db.uow() as session:
                 for n in range(150):

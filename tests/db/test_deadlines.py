@@ -43,7 +43,7 @@ async def notes(services: Services, key: str) -> list[tuple[int, str]]:
 
 async def log_at(services: Services, clock: FixedClock, w: World, who: int, when: datetime, minutes: int = 60) -> int:
     clock.at = when
-    log = await services.hours.submit(who, w.community_id, category_id=w.categories["探访"],
+    log = await services.run(services.hours.submit, who, w.community_id, category_id=w.categories["探访"],
                                       service_date=when.astimezone(SH).date(), minutes=minutes)
     return log.id
 
@@ -52,13 +52,13 @@ async def test_nudge_then_digest_once_each_even_after_a_restart(services: Servic
     w = await make_world(services)
     h1 = await log_at(services, clock, w, w.volunteers[0], local(20, 9))
     h2 = await log_at(services, clock, w, w.volunteers[1], local(20, 10))
-    item = await services.shop.add_item(w.worker, w.community_id, "大米5kg", 50, 5)
+    item = await services.run(services.shop.add_item, w.worker, w.community_id, "大米5kg", 50, 5)
     await fund(services, w, w.volunteers[2], 100)
     clock.at = local(20, 10, 30)
-    r = (await services.shop.redeem(w.volunteers[2], w.community_id, item.id, 1)).redemption.id
+    r = (await services.run(services.shop.redeem, w.volunteers[2], w.community_id, item.id, 1)).redemption.id
 
-    assert str(await services.deadlines.run(local(20, 10, 55))) == "deadlines: 0 worker nudges, 0 admin digests"
-    summary = await services.deadlines.run(local(20, 11, 0))
+    assert str(await services.run(services.deadlines.run, local(20, 10, 55))) == "deadlines: 0 worker nudges, 0 admin digests"
+    summary = await services.run(services.deadlines.run, local(20, 11, 0))
     assert (summary.nudges, summary.digests) == (2, 0)
     nudges = await notes(services, "deadline.nudge")
     assert [p for p, _ in nudges] == [w.worker, w.worker2]
@@ -67,14 +67,14 @@ async def test_nudge_then_digest_once_each_even_after_a_restart(services: Servic
         f"最早的一件：H{h1}（志愿者1），应于 11-20 12:00 前处理。\n发送 /pending 查看并处理。"
     )
     # Every five minutes, and after a restart (a new process on the same database): nothing again.
-    assert (await services.deadlines.run(local(20, 11, 5))).nudges == 0
+    assert (await services.run(services.deadlines.run, local(20, 11, 5))).nudges == 0
     restarted = Services(services.db, services.settings, FixedClock(local(20, 11, 10)))
-    assert (await restarted.deadlines.run()).nudges == 0
+    assert (await restarted.run(restarted.deadlines.run)).nudges == 0
     assert len(await notes(services, "deadline.nudge")) == 2
 
     clock.at = local(20, 11, 30)
-    await services.hours.approve(w.worker, h1)
-    summary = await restarted.deadlines.run(local(20, 12, 0))
+    await services.run(services.hours.approve, w.worker, h1)
+    summary = await restarted.run(restarted.deadlines.run, local(20, 12, 0))
     assert (summary.nudges, summary.digests) == (0, 1)
     [(admin, digest)] = await notes(services, "deadline.digest")
     assert admin == w.admin
@@ -84,11 +84,11 @@ async def test_nudge_then_digest_once_each_even_after_a_restart(services: Servic
         f"R{r} · 志愿者3 · 应于 11-20 12:00 前 · 刚到期"
     )
     for at in (local(20, 12, 5), local(20, 19, 0)):
-        assert (await services.deadlines.run(at)).digests == 0
+        assert (await services.run(services.deadlines.run, at)).digests == 0
     assert len(await notes(services, "deadline.digest")) == 1
     # The evening round: a nudge at 20:00 (what is still waiting), a digest at 21:00.
-    assert (await services.deadlines.run(local(20, 20, 0))).nudges == 2
-    summary = await services.deadlines.run(local(20, 21, 0))
+    assert (await services.run(services.deadlines.run, local(20, 20, 0))).nudges == 2
+    summary = await services.run(services.deadlines.run, local(20, 21, 0))
     assert summary.digests == 1
     assert "已逾期 9 小时" in (await notes(services, "deadline.digest"))[-1][1]
 
@@ -100,20 +100,20 @@ async def test_other_communities_run_on_their_own_clock(services: Services, cloc
         (session.get(Community, w.other_community_id)).timezone = "America/New_York"
 
     await services.db.run(services.db.transaction, move)
-    code = await services.people.create_invite(w.other_worker, w.other_community_id)
-    await services.people.join(w.volunteers[0], code)
-    await services.people.register_volunteer(w.volunteers[0], w.other_community_id, "志愿者1", "13800000000")
+    code = await services.run(services.people.create_invite, w.other_worker, w.other_community_id)
+    await services.run(services.people.join, w.volunteers[0], code)
+    await services.run(services.people.register_volunteer, w.volunteers[0], w.other_community_id, "志愿者1", "13800000000")
     ny = ZoneInfo("America/New_York")
     clock.at = datetime(2026, 11, 19, 9, 0, tzinfo=ny).astimezone(UTC)
-    await services.hours.submit(w.volunteers[0], w.other_community_id, category_id=(
-        await services.hours.categories(w.other_community_id))[0].id, service_date=date(2026, 11, 19), minutes=60)
+    await services.run(services.hours.submit, w.volunteers[0], w.other_community_id, category_id=(
+        await services.run(services.hours.categories, w.other_community_id))[0].id, service_date=date(2026, 11, 19), minutes=60)
     # 11:00 in Shanghai is 22:00 the evening before in New York: nobody there is nudged, but
     # New York's 21:00 deadline has passed with the morning's item still waiting.
-    summary = await services.deadlines.run(local(20, 11, 0))
+    summary = await services.run(services.deadlines.run, local(20, 11, 0))
     assert (summary.nudges, summary.digests) == (0, 1)
     assert "截止 11-19 21:00" in (await notes(services, "deadline.digest"))[0][1]
     # 11:00 in New York.
-    summary = await services.deadlines.run(datetime(2026, 11, 20, 11, 0, tzinfo=ny).astimezone(UTC))
+    summary = await services.run(services.deadlines.run, datetime(2026, 11, 20, 11, 0, tzinfo=ny).astimezone(UTC))
     assert summary.nudges == 1
     assert [p for p, _ in await notes(services, "deadline.nudge")] == [w.other_worker]
 
@@ -127,21 +127,21 @@ async def test_nobody_present_to_decide_means_no_digest(services: Services, cloc
     assert worker2.keys() == ["away.done"]
     await worker2.say("/away")
     assert worker2.keys() == ["away.already"]
-    summary = await services.deadlines.run(local(20, 11, 0))
+    summary = await services.run(services.deadlines.run, local(20, 11, 0))
     assert summary.nudges == 0  # worker1 cannot decide their own; worker2 is away
-    assert (await services.deadlines.run(local(20, 12, 0))).digests == 0
+    assert (await services.run(services.deadlines.run, local(20, 12, 0))).digests == 0
     # A volunteer's item waits too, and worker1 could decide it: now the digest comes, with
     # that item only.
     h = await log_at(services, clock, w, w.volunteer, local(20, 13))
-    assert (await services.deadlines.run(local(20, 21, 0))).digests == 1
+    assert (await services.run(services.deadlines.run, local(20, 21, 0))).digests == 1
     [(_, digest)] = await notes(services, "deadline.digest")
     assert f"H{h} " in digest and "共" not in digest and digest.count("\n") == 1
     # Everyone on leave: nothing is anybody's lateness.
     assert "请假" in await chat_of("worker1").say("/away")
-    assert (await services.deadlines.run(local(21, 12, 0))).digests == 0
+    assert (await services.run(services.deadlines.run, local(21, 12, 0))).digests == 0
     await worker2.say("/back")
     assert worker2.keys() == ["back.done"]
-    assert (await services.deadlines.run(local(21, 20, 0))).nudges == 1  # worker2, both items
+    assert (await services.run(services.deadlines.run, local(21, 20, 0))).nudges == 1  # worker2, both items
 
 
 async def test_month_figures_against_hand_computed_values(services: Services, clock: FixedClock) -> None:
@@ -153,19 +153,19 @@ async def test_month_figures_against_hand_computed_values(services: Services, cl
     d = await log_at(services, clock, w, v1, local(20, 22))  # due 21st 12:00
     e = await log_at(services, clock, w, v2, local(21, 14))  # due 21st 21:00, never decided
     clock.at = local(20, 11)
-    await services.hours.approve(w.worker, a)  # on time, 120 min
+    await services.run(services.hours.approve, w.worker, a)  # on time, 120 min
     clock.at = local(20, 12, 30)
-    await services.hours.approve(w.worker, b)  # late, 150 min
+    await services.run(services.hours.approve, w.worker, b)  # late, 150 min
     clock.at = local(20, 20)
-    await services.hours.reject(w.worker2, c, "重复")  # on time, 420 min
+    await services.run(services.hours.reject, w.worker2, c, "重复")  # on time, 420 min
     clock.at = local(21, 11)
-    await services.hours.approve(w.worker2, d)  # on time, 780 min
+    await services.run(services.hours.approve, w.worker2, d)  # on time, 780 min
     clock.at = local(21, 11, 30)  # recorded by a worker: approved as it is made, never waited
-    await services.hours.record(w.worker, w.community_id, [v3], category_id=w.categories["助餐"],
+    await services.run(services.hours.record, w.worker, w.community_id, [v3], category_id=w.categories["助餐"],
                                 service_date=date(2026, 11, 21), minutes=60)
     clock.at = local(22, 10)
 
-    report = await services.reports.build(w.community_id, "2026-11", "zh-CN")
+    report = await services.run(services.reports.build, w.community_id, "2026-11", "zh-CN")
     sheet = report.sheet("decisions")
     # worker, decided, on time, share, median hours, overdue
     assert sheet.rows == [("李社工", 2, 2, "100.0%", 10.0, 0), ("张社工", 2, 1, "50.0%", 2.25, 1)]
@@ -176,7 +176,7 @@ async def test_month_figures_against_hand_computed_values(services: Services, cl
         (f"H{e}", "志愿者2", "2026-11-21 14:00", "2026-11-21 21:00", "尚未处理", ""),
     ]
     assert {a, c, d}.isdisjoint({int(r[0][1:]) for r in overdue.rows})
-    english = await services.reports.build(w.community_id, "2026-11", "en")
+    english = await services.run(services.reports.build, w.community_id, "2026-11", "en")
     assert english.sheet("decisions").title == "Decisions on time"
 
 
@@ -184,10 +184,10 @@ async def test_pending_shows_deadlines_and_marks_the_overdue(services: Services,
     w = await make_world(services)
     early = await log_at(services, clock, w, w.volunteers[0], local(20, 9))
     late = await log_at(services, clock, w, w.volunteers[1], local(20, 12, 30))
-    item = await services.shop.add_item(w.worker, w.community_id, "食用油", 30, 5)
+    item = await services.run(services.shop.add_item, w.worker, w.community_id, "食用油", 30, 5)
     await fund(services, w, w.volunteers[2], 100)
     clock.at = local(20, 21, 30)
-    r = (await services.shop.redeem(w.volunteers[2], w.community_id, item.id, 1)).redemption.id
+    r = (await services.run(services.shop.redeem, w.volunteers[2], w.community_id, item.id, 1)).redemption.id
     clock.at = local(20, 13)
     worker = chat_of("worker1")
     text = await worker.say("/pending")
@@ -204,24 +204,24 @@ async def test_pending_shows_deadlines_and_marks_the_overdue(services: Services,
     assert "20:30" in await worker.say("/deadline")
     volunteer = chat_of("volunteer1")
     assert "社区工作者" in await volunteer.say("/deadline 22:00")
-    assert (await services.deadlines.rule(w.community_id)).evening.strftime("%H:%M") == "20:30"
+    assert (await services.run(services.deadlines.rule, w.community_id)).evening.strftime("%H:%M") == "20:30"
 
 
 async def test_top_workers_shows_only_the_top_with_ties(services: Services, clock: FixedClock, chat_of) -> None:  # noqa: ANN001
     w = await make_world(services, volunteers=3)
     logs = [await log_at(services, clock, w, w.volunteers[i % 3], local(20, 8, 15 * i), 15) for i in range(4)]
     clock.at = local(20, 11)
-    await services.hours.approve(w.worker, logs[0])
-    await services.hours.approve(w.worker2, logs[1])
+    await services.run(services.hours.approve, w.worker, logs[0])
+    await services.run(services.hours.approve, w.worker2, logs[1])
     clock.at = local(20, 13)  # late: not counted on the thank-you list
-    await services.hours.approve(w.worker2, logs[2])
+    await services.run(services.hours.approve, w.worker2, logs[2])
     clock.at = local(20, 14)
     resident = chat_of("resident1")
     text = await resident.say("/top workers")
     assert text == ("🙏 2026-11 按时审核感谢榜（上不过午，下不过夜）\n\n"
                     "第 1 名　张社工　按时处理 1 件\n第 1 名　李社工　按时处理 1 件\n\n感谢工作人员的及时处理！")
     # Nobody without an on-time decision appears, and no one's own rank is shown.
-    await services.hours.approve(w.worker, logs[3])  # late too
+    await services.run(services.hours.approve, w.worker, logs[3])  # late too
     assert await resident.say("/top 工作人员") == text
     assert "匿名" not in text
     await chat_of("worker2").say("/privacy on")

@@ -64,7 +64,7 @@ async def test_four_years_of_expiry(services: Services, clock: FixedClock) -> No
     events = {
         date(2026, 12, 10): lambda: earn(100, "lot-a"),
         date(2027, 3, 5): lambda: earn(50, "lot-b"),
-        date(2027, 6, 20): lambda: services.points.gift(v, c, w.volunteers[1], 30, "gift-1"),
+        date(2027, 6, 20): lambda: services.run(services.points.gift, v, c, w.volunteers[1], 30, "gift-1"),
         date(2028, 1, 15): lambda: earn(40, "lot-c"),
         date(2029, 11, 5): hold,
         date(2029, 12, 10): lambda: services.db.run(services.db.transaction, 

@@ -41,7 +41,7 @@ async def _world(services: Services, clock: FixedClock) -> tuple[World, Chat]:
     await fund(services, w, w.volunteers[2], 40)
     clock.at = at(date(2027, 10, 10), 12)
     await fund(services, w, w.volunteer, 50)
-    assert (await services.expiry.run(clock.at)).noticed == 2  # 2027-11-01's notice went out
+    assert (await services.run(services.expiry.run, clock.at)).noticed == 2  # 2027-11-01's notice went out
     clock.at = at(date(2027, 11, 1), 1)
     return w, chat
 
@@ -88,7 +88,7 @@ async def _gift_during_run(services: Services, chat: Chat, monkeypatch: pytest.M
     assert asked.keys == ["gift.confirm"], asked.text
     gift_done = threading.Event()
     opened, seen = _open_window(services, monkeypatch, w.volunteer, gift_done)
-    run = asyncio.create_task(services.expiry.run(services.clock.now()))
+    run = asyncio.create_task(services.run(services.expiry.run, services.clock.now()))
     assert await asyncio.to_thread(opened.wait, 10)
     confirmed = asyncio.create_task(chat.say("volunteer1", "1"))
     confirmed.add_done_callback(lambda _: gift_done.set())
@@ -122,7 +122,7 @@ async def test_a_gift_during_the_run(services: Services, clock: FixedClock, monk
     assert run.expired_points == await _expired(services, w) == 190 - v1 - v2 - v3
     await ledger_invariants(services, w.community_id)
     # A second run the same day changes nothing.
-    assert (await services.expiry.run(clock.at)).expired_points == 0
+    assert (await services.run(services.expiry.run, clock.at)).expired_points == 0
     assert await _expired(services, w) == 190 - v1 - v2 - v3
 
 
@@ -139,7 +139,7 @@ async def test_one_persons_failure_leaves_the_others(services: Services, clock: 
 
     monkeypatch.setattr(services.ledger, "expire_points", failing)
     with caplog.at_level(logging.ERROR):
-        run = await services.expiry.run(clock.at)
+        run = await services.run(services.expiry.run, clock.at)
     assert (run.expired_people, run.expired_points) == (1, 40)
     assert any("not expired" in r.getMessage() for r in caplog.records)
     assert await account(services, w.community_id, w.volunteers[2]) == (0, 0)
@@ -147,8 +147,8 @@ async def test_one_persons_failure_leaves_the_others(services: Services, clock: 
     # The next run (the job runs daily) expires volunteer1's and leaves volunteer3's done.
     monkeypatch.setattr(services.ledger, "expire_points", original)
     clock.at = at(date(2027, 11, 2), 1)
-    run = await services.expiry.run(clock.at)
+    run = await services.run(services.expiry.run, clock.at)
     assert (run.expired_people, run.expired_points) == (1, 100)
     assert await account(services, w.community_id, w.volunteer) == (50, 0)
     await ledger_invariants(services, w.community_id)
-    assert (await services.expiry.run(clock.at)).expired_points == 0
+    assert (await services.run(services.expiry.run, clock.at)).expired_points == 0

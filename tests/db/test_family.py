@@ -26,8 +26,8 @@ async def w(services: Services) -> World:
 async def _grandma(services: Services, w: World) -> int:
     """王奶奶 joins 和谐社区 (the other community) with her own phone."""
     grandma = await person(services, "grandma", "王奶奶")
-    code = await services.people.create_invite(w.other_worker, w.other_community_id, role="resident")
-    await services.people.join(grandma, code)
+    code = await services.run(services.people.create_invite, w.other_worker, w.other_community_id, role="resident")
+    await services.run(services.people.join, grandma, code)
     return grandma
 
 
@@ -39,7 +39,7 @@ async def _link_by_code(chat: Chat, member: str, relative: str) -> None:
 
 
 async def _named(services: Services, w: World, name: str) -> int:
-    [found] = await services.people.people_named(w.community_id, name)
+    [found] = await services.run(services.people.people_named, w.community_id, name)
     return found.person_id
 
 
@@ -54,7 +54,7 @@ async def test_link_by_code_act_for_redeem_and_come_back(services: Services, w: 
     await services.db.run(services.db.transaction, lambda s: services.ledger.earn(
         s, community_id=w.other_community_id, person_id=grandma, amount=120, key="fund-grandma"
     ))
-    rice = await services.shop.add_item(w.other_worker, w.other_community_id, "大米5kg", 100, 5)
+    rice = await services.run(services.shop.add_item, w.other_worker, w.other_community_id, "大米5kg", 100, 5)
 
     await _link_by_code(chat, "volunteer1", "grandma")
     assert "family.notify.accepted" in await notification_keys(services, w.volunteer)
@@ -99,13 +99,13 @@ async def test_a_worker_links_a_relative_without_a_phone(services: Services, w: 
     linked = await chat.choose("worker1", asked, "yes")
     assert linked.keys == ["family.linked_new"], linked.text
     grandpa = await _named(services, w, "李爷爷")
-    assert await services.people.membership(grandpa, w.community_id) is not None
+    assert await services.run(services.people.membership, grandpa, w.community_id) is not None
     await fund(services, w, grandpa, 50)
     await chat.say("volunteer2", "/as 李爷爷")
     assert "可用积分：50" in (await chat.say("volunteer2", "/balance")).text
     # A worker of the relative's community may act for him without a link; then the link goes.
     assert (await chat.say("worker2", "/as 李爷爷")).keys == ["as.now"]
-    link_id = (await services.family.links(w.volunteers[1]))[0].id
+    link_id = (await services.run(services.family.links, w.volunteers[1]))[0].id
     removed = await chat.say("worker1", f"/family remove L{link_id}")
     assert removed.keys == ["family.removed"], removed.text
     # The link is gone: the member's next turn is their own again, and /as is refused.
@@ -123,7 +123,7 @@ async def test_family_gift_across_communities_goes_through_clearing(services: Se
     before = await snapshot(services)
     assert (await chat.say("volunteer1", "/gift 王奶奶 30")).keys == ["error.no_such_person"]
     with pytest.raises(NotAllowed) as refused:
-        await services.points.gift(w.volunteer, w.community_id, grandma, 30, "not-family")
+        await services.run(services.points.gift, w.volunteer, w.community_id, grandma, 30, "not-family")
     assert refused.value.key == "error.not_same_community"
     assert await snapshot(services) == before
     await _link_by_code(chat, "volunteer1", "grandma")
@@ -148,7 +148,7 @@ async def test_who_may_act_for_a_relative(services: Services, w: World, who: str
     await services.db.run(services.db.transaction, lambda s: services.ledger.earn(
         s, community_id=w.other_community_id, person_id=grandma, amount=50, key="fund-grandma"
     ))
-    soap = await services.shop.add_item(w.other_worker, w.other_community_id, "肥皂", 10, 5)
+    soap = await services.run(services.shop.add_item, w.other_worker, w.other_community_id, "肥皂", 10, 5)
     await _link_by_code(chat, "volunteer1", "grandma")
     other_family = await person(services, "nephew", "外甥")
     await _link_by_code(chat, "nephew", "resident1")  # another family
@@ -167,10 +167,10 @@ async def test_who_may_act_for_a_relative(services: Services, w: World, who: str
     # Forged: service calls naming the relative directly are refused by the one rule too.
     proxy = await person(services, who)
     with pytest.raises(NotAllowed) as refused:
-        await services.family.act_as(proxy, grandma)
+        await services.run(services.family.act_as, proxy, grandma)
     assert refused.value.key == "error.not_family"
     with pytest.raises(NotAllowed) as refused:
-        await services.shop.redeem(grandma, w.other_community_id, soap.id, 1, proxy_id=proxy)
+        await services.run(services.shop.redeem, grandma, w.other_community_id, soap.id, 1, proxy_id=proxy)
     assert refused.value.key == "error.not_family"
     assert await snapshot(services) == before
 
@@ -191,13 +191,13 @@ async def test_a_gift_key_reused_for_someone_else_is_refused(services: Services,
     grandma = await _grandma(services, w)
     await _link_by_code(chat, "volunteer1", "grandma")
     await fund(services, w, w.volunteer, 50)
-    first = await services.points.gift(w.volunteer, w.community_id, grandma, 10, "gift-key")
-    again = await services.points.gift(w.volunteer, w.community_id, grandma, 10, "gift-key")
+    first = await services.run(services.points.gift, w.volunteer, w.community_id, grandma, 10, "gift-key")
+    again = await services.run(services.points.gift, w.volunteer, w.community_id, grandma, 10, "gift-key")
     assert again.replayed and again.id == first.id
     before = await snapshot(services)
     for to, amount in ((w.volunteers[1], 10), (grandma, 11)):
         with pytest.raises(IdempotencyConflict):
-            await services.points.gift(w.volunteer, w.community_id, to, amount, "gift-key")
+            await services.run(services.points.gift, w.volunteer, w.community_id, to, amount, "gift-key")
     assert await snapshot(services) == before
 
 
@@ -210,9 +210,9 @@ async def test_expiry_notices_reach_the_family_of_a_relative_without_a_phone(
     grandpa = await _named(services, w, "李爷爷")
     await fund(services, w, grandpa, 25)  # earned in November 2026: with 1 month, expires on 1 December
     await chat.say("worker1", "/expiry 1")
-    await services.expiry.run(clock.now())
+    await services.run(services.expiry.run, clock.now())
     clock.at = datetime(2026, 11, 30, 17, 0, tzinfo=UTC)  # 1 December, 01:00 in Shanghai
-    await services.expiry.run(clock.now())
+    await services.run(services.expiry.run, clock.now())
     mine = [k for k in await notification_keys(services, grandpa) if k.startswith("expiry.")]
     assert mine == ["expiry.notify.soon", "expiry.notify.expired"]
     family = [k for k in await notification_keys(services, w.volunteers[1]) if k.startswith("expiry.")]

@@ -22,18 +22,18 @@ ROUNDS = 10
 async def test_member_and_relative_spend_the_same_points_at_once(services: Services) -> None:
     w = await make_world(services)
     grandma = await person(services, "grandma", "王奶奶")
-    code = await services.people.create_invite(w.worker, w.community_id, role="resident")
-    await services.people.join(grandma, code)
+    code = await services.run(services.people.create_invite, w.worker, w.community_id, role="resident")
+    await services.run(services.people.join, grandma, code)
     # She has a chat of her own: her grandson acts for her once she accepted his code.
-    await services.family.accept(grandma, await services.family.offer(w.volunteer))
-    rice = await services.shop.add_item(w.worker, w.community_id, "大米", 80, None)
+    await services.run(services.family.accept, grandma, await services.run(services.family.offer, w.volunteer))
+    rice = await services.run(services.shop.add_item, w.worker, w.community_id, "大米", 80, None)
     for round_ in range(ROUNDS):
         await services.db.run(services.db.transaction, lambda s, r=round_: services.ledger.earn(  # 100, then 80 more a round
             s, community_id=w.community_id, person_id=grandma, amount=100 if r == 0 else 80, key=f"fund-{r}"))
         # She redeems in her own chat while her grandson redeems for her: 80 each.
         results = await asyncio.gather(
-            services.shop.redeem(grandma, w.community_id, rice.id, 1, request_key=f"self-{round_}"),
-            services.shop.redeem(grandma, w.community_id, rice.id, 1, request_key=f"proxy-{round_}",
+            services.run(services.shop.redeem, grandma, w.community_id, rice.id, 1, request_key=f"self-{round_}"),
+            services.run(services.shop.redeem, grandma, w.community_id, rice.id, 1, request_key=f"proxy-{round_}",
                                  proxy_id=w.volunteer),
             return_exceptions=True,
         )
@@ -50,17 +50,17 @@ async def test_member_and_relative_spend_the_same_points_at_once(services: Servi
 async def test_two_workers_approve_and_two_accept_the_same_move(services: Services) -> None:
     w = await make_world(services)
     other_worker2 = await person(services, "otherworker2", "赵社工")
-    await services.people.appoint_worker(w.admin, w.other_community_id, other_worker2)
+    await services.run(services.people.appoint_worker, w.admin, w.other_community_id, other_worker2)
     for round_, volunteer in enumerate(w.volunteers):
         await fund(services, w, volunteer, 50 + round_)
-        move = await services.moves.request(volunteer, w.community_id, "和谐社区")
+        move = await services.run(services.moves.request, volunteer, w.community_id, "和谐社区")
         approvals = await asyncio.gather(
-            services.moves.approve(w.worker, move.id), services.moves.approve(w.worker2, move.id),
+            services.run(services.moves.approve, w.worker, move.id), services.run(services.moves.approve, w.worker2, move.id),
         )
         assert sorted(a.changed for a in approvals) == [False, True]
         assert all(a.move.status == "approved" for a in approvals)
         accepts = await asyncio.gather(
-            services.moves.approve(w.other_worker, move.id), services.moves.approve(other_worker2, move.id),
+            services.run(services.moves.approve, w.other_worker, move.id), services.run(services.moves.approve, other_worker2, move.id),
             return_exceptions=True,
         )
         assert all(isinstance(a, MoveOutcome) for a in accepts), accepts

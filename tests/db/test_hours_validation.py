@@ -32,7 +32,7 @@ def refused(services: Services, error: type[DomainError], key: str):  # noqa: AN
 
 async def _submit(services: Services, w: World, *, who: int | None = None, minutes: int = 60,
                   day: date = TODAY, category: str = "助洁", **extra: object):
-    return await services.hours.submit(
+    return await services.run(services.hours.submit, 
         who or w.volunteer, w.community_id, category_id=w.categories[category], service_date=day,
         minutes=minutes, **extra,
     )
@@ -75,15 +75,15 @@ async def test_points_are_floored_never_rounded_up(services: Services, w: World)
     # 45 minutes at 10 points an hour is 7.5 points: the volunteer gets 7.
     log = await _submit(services, w, minutes=45)
     assert log.points == 7
-    await services.hours.approve(w.worker, log.id)
-    assert (await services.points.balance(w.volunteer, w.community_id)).posted == 7
+    await services.run(services.hours.approve, w.worker, log.id)
+    assert (await services.run(services.points.balance, w.volunteer, w.community_id)).posted == 7
 
 
 # --- at most 16 hours a person a day --------------------------------------------------------------
 
 async def test_pending_and_approved_hours_count_towards_16_hours_a_day(services: Services, w: World) -> None:
     first = await _submit(services, w, minutes=12 * 60)
-    await services.hours.approve(w.worker, first.id)
+    await services.run(services.hours.approve, w.worker, first.id)
     await _submit(services, w, minutes=4 * 60)  # pending: 16 h exactly is still allowed
     async with refused(services, InvalidInput, "error.day_limit"):
         await _submit(services, w, minutes=15)
@@ -95,17 +95,17 @@ async def test_pending_and_approved_hours_count_towards_16_hours_a_day(services:
 async def test_rejected_hours_do_not_count_towards_the_day(services: Services, w: World) -> None:
     await _submit(services, w, minutes=12 * 60)
     wrong = await _submit(services, w, minutes=4 * 60)
-    await services.hours.reject(w.worker, wrong.id, "没有签到记录")
+    await services.run(services.hours.reject, w.worker, wrong.id, "没有签到记录")
     again = await _submit(services, w, minutes=4 * 60)
     assert again.status == "pending"
 
 
 async def test_hours_recorded_by_a_worker_count_towards_the_day(services: Services, w: World) -> None:
-    await services.hours.record(w.worker, w.community_id, [w.volunteer], category_id=w.categories["助餐"],
+    await services.run(services.hours.record, w.worker, w.community_id, [w.volunteer], category_id=w.categories["助餐"],
                                 service_date=TODAY, minutes=12 * 60)
     await _submit(services, w, minutes=4 * 60)
     async with refused(services, InvalidInput, "error.day_limit"):
-        await services.hours.record(w.worker2, w.community_id, [w.volunteer], category_id=w.categories["助餐"],
+        await services.run(services.hours.record, w.worker2, w.community_id, [w.volunteer], category_id=w.categories["助餐"],
                                     service_date=TODAY, minutes=15)
 
 
@@ -139,24 +139,24 @@ async def test_today_is_the_communitys_today_not_utcs(services: Services, w: Wor
 async def test_a_community_in_another_time_zone_uses_its_own_date(
     services: Services, w: World, clock: FixedClock
 ) -> None:
-    london = await services.people.create_community("London Road", actor_id=w.admin, timezone="Europe/London")
-    await services.people.appoint_worker(w.admin, london.id, w.worker)
-    code = await services.people.create_invite(w.worker, london.id)
-    await services.people.join(w.volunteer, code)
-    await services.people.register_volunteer(w.volunteer, london.id, "志愿者1", "13800000000")
-    category = (await services.hours.categories(london.id))[0].id
+    london = await services.run(services.people.create_community, "London Road", actor_id=w.admin, timezone="Europe/London")
+    await services.run(services.people.appoint_worker, w.admin, london.id, w.worker)
+    code = await services.run(services.people.create_invite, w.worker, london.id)
+    await services.run(services.people.join, w.volunteer, code)
+    await services.run(services.people.register_volunteer, w.volunteer, london.id, "志愿者1", "13800000000")
+    category = (await services.run(services.hours.categories, london.id))[0].id
     clock.at = datetime(2026, 11, 20, 17, 30, tzinfo=UTC)  # the 21st in Shanghai, the 20th in London
     async with refused(services, InvalidInput, "error.date_future"):
-        await services.hours.submit(w.volunteer, london.id, category_id=category,
+        await services.run(services.hours.submit, w.volunteer, london.id, category_id=category,
                                     service_date=date(2026, 11, 21), minutes=60)
 
 
 # --- who may log --------------------------------------------------------------------------------
 
 async def test_a_category_of_another_community_is_refused(services: Services, w: World) -> None:
-    foreign = (await services.hours.categories(w.other_community_id))[0].id
+    foreign = (await services.run(services.hours.categories, w.other_community_id))[0].id
     async with refused(services, InvalidInput, "error.bad_category"):
-        await services.hours.submit(w.volunteer, w.community_id, category_id=foreign, service_date=TODAY,
+        await services.run(services.hours.submit, w.volunteer, w.community_id, category_id=foreign, service_date=TODAY,
                                     minutes=60)
 
 
@@ -172,10 +172,10 @@ async def test_a_non_member_cannot_log_hours(services: Services, w: World) -> No
 
 
 async def test_a_volunteer_of_another_community_cannot_log_hours_here(services: Services, w: World) -> None:
-    code = await services.people.create_invite(w.other_worker, w.other_community_id)
+    code = await services.run(services.people.create_invite, w.other_worker, w.other_community_id)
     elsewhere = await person(services, "elsewhere", "外社区志愿者")
-    await services.people.join(elsewhere, code)
-    await services.people.register_volunteer(elsewhere, w.other_community_id, "外社区志愿者", "13900000000")
+    await services.run(services.people.join, elsewhere, code)
+    await services.run(services.people.register_volunteer, elsewhere, w.other_community_id, "外社区志愿者", "13900000000")
     async with refused(services, NotAllowed, "error.need_volunteer"):
         await _submit(services, w, who=elsewhere)
 
@@ -193,99 +193,99 @@ async def test_a_replayed_submission_creates_nothing_new(services: Services, w: 
 async def test_nobody_approves_their_own_log(services: Services, w: World) -> None:
     own = await _submit(services, w, who=w.worker)
     async with refused(services, NotAllowed, "error.own_log"):
-        await services.hours.approve(w.worker, own.id)
+        await services.run(services.hours.approve, w.worker, own.id)
     async with refused(services, NotAllowed, "error.own_log"):
-        await services.hours.reject(w.worker, own.id, "写错了")
+        await services.run(services.hours.reject, w.worker, own.id, "写错了")
     # A colleague may.
-    assert (await services.hours.approve(w.worker2, own.id)).changed
+    assert (await services.run(services.hours.approve, w.worker2, own.id)).changed
 
 
 async def test_a_worker_of_another_community_cannot_approve(services: Services, w: World) -> None:
     log = await _submit(services, w)
     async with refused(services, NotAllowed, "error.need_worker"):
-        await services.hours.approve(w.other_worker, log.id)
-    assert (await services.hours.get(w.worker, log.id)).status == "pending"
+        await services.run(services.hours.approve, w.other_worker, log.id)
+    assert (await services.run(services.hours.get, w.worker, log.id)).status == "pending"
 
 
 async def test_a_log_is_shown_only_to_its_volunteer_and_the_workers_of_its_community(services: Services, w: World) -> None:
     log = await _submit(services, w)
     for outsider in (w.other_worker, w.volunteers[1]):  # another community's worker; a neighbour
         async with refused(services, NotAllowed, "error.need_worker"):
-            await services.hours.get(outsider, log.id)
-    assert (await services.hours.get(w.volunteer, log.id)).minutes == 60
-    assert (await services.hours.get(w.worker2, log.id)).status == "pending"
+            await services.run(services.hours.get, outsider, log.id)
+    assert (await services.run(services.hours.get, w.volunteer, log.id)).minutes == 60
+    assert (await services.run(services.hours.get, w.worker2, log.id)).status == "pending"
 
 
 async def test_a_worker_of_another_community_cannot_reject(services: Services, w: World) -> None:
     log = await _submit(services, w)
     async with refused(services, NotAllowed, "error.need_worker"):
-        await services.hours.reject(w.other_worker, log.id, "不认识这个人")
-    assert (await services.hours.get(w.worker, log.id)).status == "pending"
+        await services.run(services.hours.reject, w.other_worker, log.id, "不认识这个人")
+    assert (await services.run(services.hours.get, w.worker, log.id)).status == "pending"
 
 
 async def test_volunteers_cannot_approve(services: Services, w: World) -> None:
     log = await _submit(services, w)
     async with refused(services, NotAllowed, "error.need_worker"):
-        await services.hours.approve(w.volunteers[1], log.id)
+        await services.run(services.hours.approve, w.volunteers[1], log.id)
 
 
 @pytest.mark.parametrize("reason", ["", "   ", "\n\t"])
 async def test_rejecting_needs_a_reason(services: Services, w: World, reason: str) -> None:
     log = await _submit(services, w)
     async with refused(services, InvalidInput, "error.reason_required"):
-        await services.hours.reject(w.worker, log.id, reason)
-    assert (await services.hours.get(w.worker, log.id)).status == "pending"
+        await services.run(services.hours.reject, w.worker, log.id, reason)
+    assert (await services.run(services.hours.get, w.worker, log.id)).status == "pending"
 
 
 async def test_a_rejected_log_cannot_be_approved(services: Services, w: World) -> None:
     log = await _submit(services, w)
-    rejected = await services.hours.reject(w.worker, log.id, "时长不符")
+    rejected = await services.run(services.hours.reject, w.worker, log.id, "时长不符")
     assert (rejected.changed, rejected.log.status, rejected.log.reject_reason) == (True, "rejected", "时长不符")
     async with refused(services, AlreadyDecided, "error.log_decided"):
-        await services.hours.approve(w.worker2, log.id)
-    assert (await services.points.balance(w.volunteer, w.community_id)).posted == 0
+        await services.run(services.hours.approve, w.worker2, log.id)
+    assert (await services.run(services.points.balance, w.volunteer, w.community_id)).posted == 0
 
 
 async def test_an_approved_log_cannot_be_rejected(services: Services, w: World) -> None:
     log = await _submit(services, w)
-    await services.hours.approve(w.worker, log.id)
+    await services.run(services.hours.approve, w.worker, log.id)
     async with refused(services, AlreadyDecided, "error.log_decided"):
-        await services.hours.reject(w.worker2, log.id, "改主意了")
-    assert (await services.points.balance(w.volunteer, w.community_id)).posted == log.points
+        await services.run(services.hours.reject, w.worker2, log.id, "改主意了")
+    assert (await services.run(services.points.balance, w.volunteer, w.community_id)).posted == log.points
 
 
 # --- hours recorded by a worker (代录, events) ---------------------------------------------------
 
 async def test_a_worker_records_hours_for_a_volunteer_without_a_phone(services: Services, w: World) -> None:
-    [decision] = await services.hours.record(
+    [decision] = await services.run(services.hours.record, 
         w.worker, w.community_id, [w.volunteer], category_id=w.categories["助医"], service_date=TODAY,
         minutes=120, request_key="console:record:1",
     )
     log = decision.log
     assert decision.changed
     assert (log.status, log.recorded_by_worker, log.points) == ("approved", True, 20)
-    assert (await services.points.balance(w.volunteer, w.community_id)).posted == 20
+    assert (await services.run(services.points.balance, w.volunteer, w.community_id)).posted == 20
     assert await _earn_transfers(services, log.id) == 1
 
     before = await world.table_contents(services, TABLES)
-    [again] = await services.hours.record(
+    [again] = await services.run(services.hours.record, 
         w.worker, w.community_id, [w.volunteer], category_id=w.categories["助医"], service_date=TODAY,
         minutes=120, request_key="console:record:1",
     )
     assert (again.changed, again.log.id) == (False, log.id)
     assert await world.table_contents(services, TABLES) == before
-    assert (await services.points.balance(w.volunteer, w.community_id)).posted == 20
+    assert (await services.run(services.points.balance, w.volunteer, w.community_id)).posted == 20
 
 
 async def test_a_worker_records_an_event_for_several_volunteers(services: Services, w: World) -> None:
-    decisions = await services.hours.record(
+    decisions = await services.run(services.hours.record, 
         w.worker, w.community_id, w.volunteers, category_id=w.categories["助乐"], service_date=TODAY,
         minutes=180, event_name="重阳节敬老活动", request_key="console:event:7",
     )
     assert [d.log.person_id for d in decisions] == w.volunteers
     assert all(d.changed and d.log.status == "approved" and d.log.recorded_by_worker for d in decisions)
     for v, d in zip(w.volunteers, decisions, strict=True):
-        assert (await services.points.balance(v, w.community_id)).posted == 30
+        assert (await services.run(services.points.balance, v, w.community_id)).posted == 30
         assert await _earn_transfers(services, d.log.id) == 1
     with services.db.uow() as session:
         rows = (session.execute(
@@ -295,7 +295,7 @@ async def test_a_worker_records_an_event_for_several_volunteers(services: Servic
     assert set(rows) == {("重阳节敬老活动", w.worker, w.worker)}
 
     before = await world.table_contents(services, TABLES)
-    again = await services.hours.record(
+    again = await services.run(services.hours.record, 
         w.worker, w.community_id, w.volunteers, category_id=w.categories["助乐"], service_date=TODAY,
         minutes=180, event_name="重阳节敬老活动", request_key="console:event:7",
     )
@@ -306,7 +306,7 @@ async def test_a_worker_records_an_event_for_several_volunteers(services: Servic
 
 async def test_an_event_with_one_ineligible_person_records_nobody(services: Services, w: World) -> None:
     async with refused(services, InvalidInput, "error.not_volunteer"):
-        await services.hours.record(
+        await services.run(services.hours.record, 
             w.worker, w.community_id, [w.volunteer, w.resident], category_id=w.categories["助乐"],
             service_date=TODAY, minutes=60, event_name="社区清扫",
         )
@@ -314,24 +314,24 @@ async def test_an_event_with_one_ineligible_person_records_nobody(services: Serv
 
 async def test_a_worker_cannot_record_their_own_hours(services: Services, w: World) -> None:
     async with refused(services, NotAllowed, "error.own_log"):
-        await services.hours.record(w.worker, w.community_id, [w.volunteer, w.worker],
+        await services.run(services.hours.record, w.worker, w.community_id, [w.volunteer, w.worker],
                                     category_id=w.categories["助乐"], service_date=TODAY, minutes=60)
 
 
 async def test_only_workers_of_the_community_record_hours(services: Services, w: World) -> None:
     for outsider in (w.other_worker, w.volunteers[1]):
         async with refused(services, NotAllowed, "error.need_worker"):
-            await services.hours.record(outsider, w.community_id, [w.volunteer],
+            await services.run(services.hours.record, outsider, w.community_id, [w.volunteer],
                                         category_id=w.categories["助乐"], service_date=TODAY, minutes=60)
 
 
 async def test_recorded_hours_follow_the_same_duration_and_date_rules(services: Services, w: World) -> None:
     record = services.hours.record
     async with refused(services, InvalidInput, "error.minutes_step"):
-        await record(w.worker, w.community_id, [w.volunteer], category_id=w.categories["助乐"],
+        await services.run(record, w.worker, w.community_id, [w.volunteer], category_id=w.categories["助乐"],
                      service_date=TODAY, minutes=20)
     async with refused(services, InvalidInput, "error.date_future"):
-        await record(w.worker, w.community_id, [w.volunteer], category_id=w.categories["助乐"],
+        await services.run(record, w.worker, w.community_id, [w.volunteer], category_id=w.categories["助乐"],
                      service_date=TODAY + timedelta(days=1), minutes=60)
 
 

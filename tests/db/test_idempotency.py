@@ -20,20 +20,20 @@ async def _count(services: Services, table: type) -> int:
 
 async def test_reusing_an_adjustment_key_with_another_reason_is_refused(services: Services) -> None:
     w = await make_world(services)
-    first = await services.points.adjust(w.worker, w.community_id, w.volunteer, 30, "活动奖励", key="adj-1")
-    again = await services.points.adjust(w.worker, w.community_id, w.volunteer, 30, "活动奖励", key="adj-1")
+    first = await services.run(services.points.adjust, w.worker, w.community_id, w.volunteer, 30, "活动奖励", key="adj-1")
+    again = await services.run(services.points.adjust, w.worker, w.community_id, w.volunteer, 30, "活动奖励", key="adj-1")
     assert again.replayed and again.id == first.id
     with pytest.raises(IdempotencyConflict):
-        await services.points.adjust(w.worker, w.community_id, w.volunteer, 30, "另一个理由", key="adj-1")
+        await services.run(services.points.adjust, w.worker, w.community_id, w.volunteer, 30, "另一个理由", key="adj-1")
     assert await _count(services, Transfer) == 1
-    assert (await services.points.balance(w.volunteer, w.community_id)).available == 30
+    assert (await services.run(services.points.balance, w.volunteer, w.community_id)).available == 30
 
 
 async def test_a_request_key_never_hands_out_another_persons_log(services: Services) -> None:
     w = await make_world(services)
     kwargs = dict(category_id=w.categories["探访"], service_date=date(2026, 11, 20), minutes=60, request_key="tg:42")
-    mine = await services.hours.submit(w.volunteers[0], w.community_id, **kwargs)
-    assert (await services.hours.submit(w.volunteers[0], w.community_id, **kwargs)).id == mine.id
+    mine = await services.run(services.hours.submit, w.volunteers[0], w.community_id, **kwargs)
+    assert (await services.run(services.hours.submit, w.volunteers[0], w.community_id, **kwargs)).id == mine.id
     with pytest.raises(IdempotencyConflict):
-        await services.hours.submit(w.volunteers[1], w.community_id, **kwargs)
+        await services.run(services.hours.submit, w.volunteers[1], w.community_id, **kwargs)
     assert await _count(services, ServiceLog) == 1

@@ -68,24 +68,24 @@ async def test_fifty_concurrent_holds_only_ten_fit(services: Services) -> None:
     assert len(failed) == TASKS - AFFORDABLE
     assert all(isinstance(e, InsufficientPoints) for e in failed), {type(e).__name__ for e in failed}
     assert await _account(services, w, w.volunteer) == (AFFORDABLE * PRICE, AFFORDABLE * PRICE)
-    assert (await services.points.balance(w.volunteer, w.community_id)).available == 0
+    assert (await services.run(services.points.balance, w.volunteer, w.community_id)).available == 0
     assert await _count_transfers(services, phase="pending") == AFFORDABLE
 
 
 async def test_same_log_approved_by_twenty_tasks_credits_once(services: Services) -> None:
     w = await make_world(services, volunteers=1)
-    log = await services.hours.submit(
+    log = await services.run(services.hours.submit, 
         w.volunteer, w.community_id, category_id=w.categories["助餐"], service_date=date(2026, 11, 19), minutes=150
     )
     workers = [w.worker, w.worker2, w.admin]
     results = await asyncio.gather(
-        *(services.hours.approve(workers[i % len(workers)], log.id) for i in range(20)), return_exceptions=True
+        *(services.run(services.hours.approve, workers[i % len(workers)], log.id) for i in range(20)), return_exceptions=True
     )
     ok, failed = _split(results)
     assert failed == []
     assert all(isinstance(d, Decision) and d.log.status == "approved" for d in ok)
     assert sum(d.changed for d in ok) == 1
-    balance = await services.points.balance(w.volunteer, w.community_id)
+    balance = await services.run(services.points.balance, w.volunteer, w.community_id)
     assert log.points == 25
     assert (balance.posted, balance.pending) == (log.points, 0)
     assert await _count_transfers(services, kind="earn", ref_id=log.id) == 1
@@ -98,9 +98,9 @@ async def test_concurrent_gifts_and_donations_drain_one_account_exactly(services
 
     def move(i: int):
         if i % 3 == 0:
-            return services.points.donate(giver, w.community_id, PRICE, key=f"race-donate:{i}")
+            return services.run(services.points.donate, giver, w.community_id, PRICE, key=f"race-donate:{i}")
         to = friend if i % 3 == 1 else cousin
-        return services.points.gift(giver, w.community_id, to, PRICE, key=f"race-gift:{i}")
+        return services.run(services.points.gift, giver, w.community_id, to, PRICE, key=f"race-gift:{i}")
 
     results = await asyncio.gather(*(move(i) for i in range(TASKS)), return_exceptions=True)
     ok, failed = _split(results)

@@ -105,14 +105,14 @@ class Bank:
     async def open(self) -> None:
         s = self.services
         admin = await person(s, "admin")
-        community = await s.people.create_community(f"Prop {self.tag}", actor_id=admin)
+        community = await s.run(s.people.create_community, f"Prop {self.tag}", actor_id=admin)
         self.community_id = community.id
         self.worker = await person(s, f"w-{self.tag}")
-        await s.people.appoint_worker(admin, community.id, self.worker)
-        code = await s.people.create_invite(self.worker, community.id, role="resident")
+        await s.run(s.people.appoint_worker, admin, community.id, self.worker)
+        code = await s.run(s.people.create_invite, self.worker, community.id, role="resident")
         self.people = [await person(s, f"p{i}-{self.tag}") for i in range(PEOPLE)]
         for p in self.people:
-            await s.people.join(p, code)
+            await s.run(s.people.join, p, code)
 
         def ids(session):
             return [s.ledger.person_account(session, community.id, p) for p in self.people]
@@ -145,16 +145,16 @@ class Bank:
             return (lambda key: s.db.run(s.db.transaction, lambda ses: resolve(ses, pending_id=hold.id, key=key))), expected
         if name == "adjust":
             _, who, amount = op
-            return (lambda key: s.points.adjust(self.worker, cid, self.people[who], amount, "correction", key)), (
+            return (lambda key: s.run(s.points.adjust, self.worker, cid, self.people[who], amount, "correction", key)), (
                 None if amount > 0 else self._unless_affordable(who, -amount)
             )
         if name == "gift":
             _, who, offset, amount = op
             to = self.people[(who + offset) % PEOPLE]
-            return (lambda key: s.points.gift(self.people[who], cid, to, amount, key)), self._unless_affordable(who, amount)
+            return (lambda key: s.run(s.points.gift, self.people[who], cid, to, amount, key)), self._unless_affordable(who, amount)
         if name == "donate":
             _, who, amount = op
-            return (lambda key: s.points.donate(self.people[who], cid, amount, key)), self._unless_affordable(who, amount)
+            return (lambda key: s.run(s.points.donate, self.people[who], cid, amount, key)), self._unless_affordable(who, amount)
         raise AssertionError(op)
 
     def _unless_affordable(self, who: int, amount: int) -> type[DomainError] | None:
@@ -344,24 +344,24 @@ class District:
         self.communities, self.names, self.workers = [], [], []
         for i in range(COMMUNITIES):
             name = f"D{i} {self.tag}"
-            community = await s.people.create_community(name, actor_id=admin)
+            community = await s.run(s.people.create_community, name, actor_id=admin)
             worker = await person(s, f"dw{i}-{self.tag}")
-            await s.people.appoint_worker(admin, community.id, worker)
-            await s.expiry.set_months(worker, community.id, 1)  # points live a month: expiry happens
+            await s.run(s.people.appoint_worker, admin, community.id, worker)
+            await s.run(s.expiry.set_months, worker, community.id, 1)  # points live a month: expiry happens
             self.communities.append(community.id)
             self.names.append(name)
             self.workers.append(worker)
         self.people, self.home = [], []
         for i in range(RESIDENTS):
             home = i % COMMUNITIES
-            code = await s.people.create_invite(self.workers[home], self.communities[home], role="resident")
+            code = await s.run(s.people.create_invite, self.workers[home], self.communities[home], role="resident")
             p = await person(s, f"r{i}-{self.tag}")
-            await s.people.join(p, code)
+            await s.run(s.people.join, p, code)
             self.people.append(p)
             self.home.append(home)
         for a in range(0, RESIDENTS, 2):  # the relative accepts the member's family code
             b = a + 1
-            await s.family.accept(self.people[b], await s.family.offer(self.people[a]))
+            await s.run(s.family.accept, self.people[b], await s.run(s.family.offer, self.people[a]))
 
     def key(self) -> str:
         self.steps += 1
@@ -428,7 +428,7 @@ class District:
             # The giver may have moved since; the replay names the community the gift came from.
             cid = (await self.services.db.run(self.services.db.transaction, 
                 lambda ses: ses.get(models.Account, first.debit_account_id))).community_id
-            again = await s.points.gift(self.people[giver], cid, self.people[giver ^ 1], amount, key)
+            again = await s.run(s.points.gift, self.people[giver], cid, self.people[giver ^ 1], amount, key)
             assert again == replace(first, replayed=True)
             assert await self.snapshot() == before
             note("replayed family gift")
@@ -436,7 +436,7 @@ class District:
     async def gift(self, who: int, amount: int) -> None:
         s, to = self.services, who ^ 1
         cid = self.communities[self.home[who]]
-        run = lambda key: s.points.gift(self.people[who], cid, self.people[to], amount, key)  # noqa: E731
+        run = lambda key: s.run(s.points.gift, self.people[who], cid, self.people[to], amount, key)  # noqa: E731
         if await self.available(who) < amount:
             await self.refused(run, InsufficientPoints)
             return
@@ -453,21 +453,21 @@ class District:
 
     async def move(self, who: int, target: int) -> None:
         s, source = self.services, self.home[who]
-        move = await s.moves.request(self.people[who], self.communities[source], self.names[target])
+        move = await s.run(s.moves.request, self.people[who], self.communities[source], self.names[target])
         pending = self.model.pending.get(await self.account(who), 0)
         if pending:  # refused at the old community's approval already
             before = await self.snapshot()
             with pytest.raises(DomainError) as caught:
-                await s.moves.approve(self.workers[source], move.id)
+                await s.run(s.moves.approve, self.workers[source], move.id)
             assert caught.value.key == "error.move_holds_open"
             assert await self.snapshot() == before
-            await s.moves.reject(self.workers[source], move.id, "holds open")
+            await s.run(s.moves.reject, self.workers[source], move.id, "holds open")
             note("move refused: points on hold")
             return
-        await s.moves.approve(self.workers[source], move.id)
+        await s.run(s.moves.approve, self.workers[source], move.id)
         amount = await self.available(who)
         old_account = await self.account(who)
-        outcome = await s.moves.approve(self.workers[target], move.id)
+        outcome = await s.run(s.moves.approve, self.workers[target], move.id)
         assert outcome.changed and outcome.move.amount == amount
         self.home[who] = target
         if amount:
@@ -481,7 +481,7 @@ class District:
         self.clock.advance(days=days)
         with self.services.db.uow() as session:
             last = session.scalar(select(func.max(models.Transfer.id))) or 0
-        await self.services.expiry.run(self.clock.now(), only=self.communities)
+        await self.services.run(self.services.expiry.run, self.clock.now(), only=self.communities)
         with self.services.db.uow() as session:
             expired = (session.execute(
                 select(models.Transfer.debit_account_id, models.Transfer.credit_account_id, models.Transfer.amount)

@@ -44,7 +44,7 @@ async def check(services: Services, w: World) -> dict[int, tuple[int, int]]:
         assert session.execute(ORPHANS).scalar_one() == 0
     for r in rows:
         assert (r.earned_points, r.earned_minutes) == (r.points_sum, r.minutes_sum), f"person {r.person_id}"
-        balance = await services.points.balance(r.person_id, w.community_id)
+        balance = await services.run(services.points.balance, r.person_id, w.community_id)
         assert (balance.earned_points, balance.earned_minutes) == (r.points_sum, r.minutes_sum)
     return {r.person_id: (r.points_sum, r.minutes_sum) for r in rows}
 
@@ -72,31 +72,31 @@ async def test_stored_totals_equal_the_sums_after_any_sequence(services: Service
         minutes = 15 * rng.randrange(1, 9)
         if roll < 0.45 and logged.get((who, day), 0) + minutes <= 16 * 60:
             logged[who, day] = logged.get((who, day), 0) + minutes
-            log = await services.hours.submit(who, w.community_id, category_id=rng.choice(categories),
+            log = await services.run(services.hours.submit, who, w.community_id, category_id=rng.choice(categories),
                                               service_date=day, minutes=minutes)
             pending.append(log.id)
         elif roll < 0.55 and logged.get((who, day), 0) + minutes <= 16 * 60:  # recorded: approved at once
             logged[who, day] = logged.get((who, day), 0) + minutes
-            await services.hours.record(w.worker, w.community_id, [who], category_id=rng.choice(categories),
+            await services.run(services.hours.record, w.worker, w.community_id, [who], category_id=rng.choice(categories),
                                         service_date=day, minutes=minutes)
         elif roll < 0.75 and pending:
             log_id = pending.pop(rng.randrange(len(pending)))
             if rng.random() < 0.8:
-                await services.hours.approve(w.worker, log_id)
+                await services.run(services.hours.approve, w.worker, log_id)
                 approved.append(log_id)
             else:
-                await services.hours.reject(w.worker, log_id, "not this day")
+                await services.run(services.hours.reject, w.worker, log_id, "not this day")
         elif roll < 0.85 and approved:  # a second press: nothing more is counted
-            again = await services.hours.approve(w.worker2, rng.choice(approved))
+            again = await services.run(services.hours.approve, w.worker2, rng.choice(approved))
             assert not again.changed
         elif roll < 0.95:  # points that move but are not earned
             giver, taker = rng.sample(w.volunteers, 2)
             try:
-                await services.points.gift(giver, w.community_id, taker, rng.randrange(1, 5), f"g{step}")
+                await services.run(services.points.gift, giver, w.community_id, taker, rng.randrange(1, 5), f"g{step}")
             except InsufficientPoints:
                 pass
         else:
-            await services.points.adjust(w.worker, w.community_id, who, rng.randrange(1, 9), "bonus", f"a{step}")
+            await services.run(services.points.adjust, w.worker, w.community_id, who, rng.randrange(1, 9), "bonus", f"a{step}")
         await check(services, w)
     totals = await check(services, w)
     assert any(minutes for _, minutes in totals.values()), "the sequence approved no hours at all"
@@ -105,9 +105,9 @@ async def test_stored_totals_equal_the_sums_after_any_sequence(services: Service
 async def test_hours_worth_no_points_still_count(services: Services) -> None:
     w = await make_world(services, volunteers=1)
     free = await unpaid_category(services, w)
-    log = await services.hours.submit(w.volunteer, w.community_id, category_id=free, service_date=TODAY, minutes=60)
-    await services.hours.approve(w.worker, log.id)
-    balance = await services.points.balance(w.volunteer, w.community_id)
+    log = await services.run(services.hours.submit, w.volunteer, w.community_id, category_id=free, service_date=TODAY, minutes=60)
+    await services.run(services.hours.approve, w.worker, log.id)
+    balance = await services.run(services.points.balance, w.volunteer, w.community_id)
     assert (balance.posted, balance.earned_points, balance.earned_minutes) == (0, 0, 60)
 
 
@@ -123,13 +123,13 @@ async def test_migration_0012_backfills_the_totals(services: Services, database_
     first, second, unpaid = w.volunteers
     for who, category, minutes in ((first, w.categories["探访"], 90), (first, free, 30), (second, free, 45),
                                    (second, w.categories["助餐"], 60), (unpaid, free, 75)):
-        log = await services.hours.submit(who, w.community_id, category_id=category, service_date=TODAY,
+        log = await services.run(services.hours.submit, who, w.community_id, category_id=category, service_date=TODAY,
                                           minutes=minutes)
-        await services.hours.approve(w.worker, log.id)
-    rejected = await services.hours.submit(first, w.community_id, category_id=w.categories["助餐"],
+        await services.run(services.hours.approve, w.worker, log.id)
+    rejected = await services.run(services.hours.submit, first, w.community_id, category_id=w.categories["助餐"],
                                            service_date=TODAY, minutes=120)
-    await services.hours.reject(w.worker, rejected.id, "not this day")
-    await services.points.gift(first, w.community_id, second, 5, "gift")
+    await services.run(services.hours.reject, w.worker, rejected.id, "not this day")
+    await services.run(services.points.gift, first, w.community_id, second, 5, "gift")
     before = await check(services, w)
     assert (before[first], before[second], before[unpaid]) == ((15, 120), (10, 105), (0, 75))
 

@@ -162,13 +162,13 @@ async def test_the_checks_go_onto_a_database_with_rows(services: Services) -> No
 
     world = await roster_world(services)
     elder = next(iter(world.elders.values()))
-    await services.visits.record(world.volunteer, elder, kind="visit", outcome="needs_help", minutes=60)
-    await services.visits.record(world.worker, elder, kind="call", outcome="not_home")
-    await services.hours.submit(world.volunteer, world.community_id, category_id=next(iter(world.categories.values())),
+    await services.run(services.visits.record, world.volunteer, elder, kind="visit", outcome="needs_help", minutes=60)
+    await services.run(services.visits.record, world.worker, elder, kind="call", outcome="not_home")
+    await services.run(services.hours.submit, world.volunteer, world.community_id, category_id=next(iter(world.categories.values())),
                                 service_date=T0.date(), minutes=30)
     await fund(services, world.world, world.volunteer, 100)  # accounts, transfers and a hold
-    item = await services.shop.add_item(world.worker, world.community_id, "大米", 30, 10)
-    await services.shop.redeem(world.volunteer, world.community_id, item.id, 1)
+    item = await services.run(services.shop.add_item, world.worker, world.community_id, "大米", 30, 10)
+    await services.run(services.shop.redeem, world.volunteer, world.community_id, item.id, 1)
     spec = importlib.util.spec_from_file_location("m0013", ROOT / "migrations/versions/0013_check_constraints.py")
     revision = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(revision)

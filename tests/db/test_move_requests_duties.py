@@ -72,7 +72,7 @@ async def test_a_hold_is_refused_at_the_first_approval(services: Services) -> No
     w = await make_world(services)
     chat = Chat(services)
     await fund(services, w, w.volunteer, 100)
-    item = await services.shop.add_item(w.worker, w.community_id, "大米", 40, 5)
+    item = await services.run(services.shop.add_item, w.worker, w.community_id, "大米", 40, 5)
     await chat.say("volunteer1", f"/redeem I{item.id} 1")
     await chat.say("volunteer1", "/move 和谐社区")
     refused = await chat.say("worker1", "/approve M1")  # before the new community hears of it
@@ -101,6 +101,6 @@ async def test_a_move_ends_visits_and_team_duties_in_the_old_community(services:
     assert "志愿者1" in told and "王秀英" in told and "一队" in told, told
     # No 08:30 list of the old community's elders for them any more; the others still get theirs.
     await inbox(services, r.volunteers[0])  # what the move sent
-    await services.visits.morning()
+    await services.run(services.visits.morning)
     assert await inbox(services, r.volunteers[0]) == []
     assert len(await inbox(services, r.volunteers[1])) == 1

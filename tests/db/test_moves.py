@@ -28,7 +28,7 @@ async def _summary(services: Services, community_id: int, year: int, month: int)
 
 async def test_move_approve_accept(services: Services, w: World) -> None:
     chat = Chat(services)
-    recorded = await services.hours.record(
+    recorded = await services.run(services.hours.record, 
         w.worker, w.community_id, [w.volunteer], category_id=w.categories["探访"], service_date=date(2026, 11, 19),
         minutes=60,
     )
@@ -62,14 +62,14 @@ async def test_move_approve_accept(services: Services, w: World) -> None:
     assert await account(services, w.other_community_id, None, "clearing") == (-70, 0)
     for community in (w.community_id, w.other_community_id, None):
         await ledger_invariants(services, community)
-    assert await services.people.membership(w.volunteer, w.community_id) is None
-    member = await services.people.membership(w.volunteer, w.other_community_id)
+    assert await services.run(services.people.membership, w.volunteer, w.community_id) is None
+    member = await services.run(services.people.membership, w.volunteer, w.other_community_id)
     assert member is not None and member.role == "volunteer"
     assert "move.notify.done" in await notification_keys(services, w.volunteer)
     said = await chat.say("volunteer1", "/balance")
     assert "可用积分：70" in said.text
     # The hours history stays with the person, in the community where they served.
-    assert [g.id for g in await services.hours.logs_of(w.volunteer, w.community_id)] == [log_id]
+    assert [g.id for g in await services.run(services.hours.logs_of, w.volunteer, w.community_id)] == [log_id]
 
     out, into = await _summary(services, w.community_id, 2026, 11), await _summary(services, w.other_community_id, 2026, 11)
     assert (out.transfers_out, out.transfers_in, out.difference) == (70, 0, 0)
@@ -95,7 +95,7 @@ async def test_reject_cancel_and_refusals(services: Services, w: World) -> None:
 async def test_a_move_waits_for_held_points(services: Services, w: World) -> None:
     chat = Chat(services)
     await fund(services, w, w.volunteer, 100)
-    item = await services.shop.add_item(w.worker, w.community_id, "大米", 40, 5)
+    item = await services.run(services.shop.add_item, w.worker, w.community_id, "大米", 40, 5)
     await chat.say("volunteer1", f"/redeem I{item.id} 1")
     await chat.say("volunteer1", "/move 和谐社区")
     # Checked at the first approval already: the new community never hears of a hold only the
@@ -110,7 +110,7 @@ async def test_a_move_waits_for_held_points(services: Services, w: World) -> Non
     await chat.say("volunteer1", "/log 1h 探访")
     refused = await chat.say("otherworker", "/approve M1")
     assert refused.keys == ["error.move_logs_pending"], refused.text
-    log_id = (await services.hours.logs_of(w.volunteer, w.community_id))[0].id
+    log_id = (await services.run(services.hours.logs_of, w.volunteer, w.community_id))[0].id
     await chat.say("worker1", f"/approve H{log_id}")
     assert (await chat.say("otherworker", "/approve M1")).keys == ["move.accepted"]
     assert await account(services, w.other_community_id, w.volunteer) == (110, 0)

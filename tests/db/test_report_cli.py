@@ -25,9 +25,9 @@ async def _seed(url: str) -> str:
         w = await make_world(services, volunteers=2)
         today = services.clock.community("Asia/Shanghai").today()
         for volunteer, minutes in zip(w.volunteers, (120, 60), strict=True):
-            await services.hours.record(w.worker, w.community_id, [volunteer], category_id=w.categories["助餐"],
+            await services.run(services.hours.record, w.worker, w.community_id, [volunteer], category_id=w.categories["助餐"],
                                         service_date=today - timedelta(days=7), minutes=minutes)
-        await services.stars.set_group(w.worker, w.community_id, "telegram", "-100200")
+        await services.run(services.stars.set_group, w.worker, w.community_id, "telegram", "-100200")
         return f"{today:%Y-%m}"
     finally:
         await services.db.dispose()

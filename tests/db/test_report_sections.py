@@ -15,15 +15,15 @@ from tests.world import make_world
 
 async def test_stock_sheet_follows_the_months_redemptions(services: Services) -> None:
     w = await make_world(services)
-    item = await services.shop.add_item(w.worker, w.community_id, "大米5kg", 100, 10)
+    item = await services.run(services.shop.add_item, w.worker, w.community_id, "大米5kg", 100, 10)
     await fund(services, w, w.volunteer, 500)
-    taken = await services.shop.redeem(w.volunteer, w.community_id, item.id, 2)
-    approved = await services.shop.approve(w.worker, taken.redemption.id)
-    await services.shop.pickup(w.worker2, w.community_id, approved.redemption.pickup_code)
-    refused = await services.shop.redeem(w.volunteer, w.community_id, item.id, 1)
-    await services.shop.reject(w.worker, refused.redemption.id, "暂时缺货")
+    taken = await services.run(services.shop.redeem, w.volunteer, w.community_id, item.id, 2)
+    approved = await services.run(services.shop.approve, w.worker, taken.redemption.id)
+    await services.run(services.shop.pickup, w.worker2, w.community_id, approved.redemption.pickup_code)
+    refused = await services.run(services.shop.redeem, w.volunteer, w.community_id, item.id, 1)
+    await services.run(services.shop.reject, w.worker, refused.redemption.id, "暂时缺货")
 
-    report = await services.reports.build(w.community_id, "2026-11", "zh-CN")
+    report = await services.run(services.reports.build, w.community_id, "2026-11", "zh-CN")
     sheet = report.sheet("stock")
     [row] = sheet.rows
     # id, name, price, opening, restocked, reserved, handed over, released, closing, points, balanced
@@ -36,11 +36,11 @@ async def test_stock_sheet_follows_the_months_redemptions(services: Services) ->
 async def test_visits_sheet_counts_contact_against_due(services: Services) -> None:
     r = await roster_world(services)
     elders = r.elders
-    await services.visits.record(r.worker, elders["王秀英"], kind="visit", outcome="well")
-    await services.visits.record(r.worker, elders["李建国"], kind="call", outcome="well")
-    await services.visits.record(r.worker, elders["张桂兰"], kind="visit", outcome="not_home")
+    await services.run(services.visits.record, r.worker, elders["王秀英"], kind="visit", outcome="well")
+    await services.run(services.visits.record, r.worker, elders["李建国"], kind="call", outcome="well")
+    await services.run(services.visits.record, r.worker, elders["张桂兰"], kind="visit", outcome="not_home")
 
-    report = await services.reports.build(r.community_id, "2026-11", "en")
+    report = await services.run(services.reports.build, r.community_id, "2026-11", "en")
     sheet = report.sheet("visits")
     rows = {row[1]: row for row in sheet.rows}
     # every, due, visited, calls, last visit, overdue days at 30 November (roster from 20 November)
@@ -54,5 +54,5 @@ async def test_visits_sheet_counts_contact_against_due(services: Services) -> No
 
 async def test_no_sheets_for_a_community_without_shop_or_elders(services: Services) -> None:
     w = await make_world(services)
-    report = await services.reports.build(w.community_id, "2026-11", "zh-CN")
+    report = await services.run(services.reports.build, w.community_id, "2026-11", "zh-CN")
     assert {s.key for s in report.sheets}.isdisjoint({"stock", "visits"})

@@ -41,27 +41,27 @@ async def history(services: Services, w: World, clock: FixedClock) -> None:
     c = w.community_id
 
     async def record(v: int, minutes: int, day: date, category: str) -> None:
-        await services.hours.record(w.worker, c, [v], category_id=w.categories[category], service_date=day, minutes=minutes)
+        await services.run(services.hours.record, w.worker, c, [v], category_id=w.categories[category], service_date=day, minutes=minutes)
 
     clock.at = datetime(2026, 10, 20, 4, 0, tzinfo=UTC)
     await record(v1, 120, date(2026, 10, 19), "探访")
     await record(v2, 90, date(2026, 10, 18), "助餐")
-    await services.points.adjust(w.worker, c, v1, 5, "补记活动积分", key="adj-oct")
+    await services.run(services.points.adjust, w.worker, c, v1, 5, "补记活动积分", key="adj-oct")
     clock.at = datetime(2026, 10, 31, 15, 0, tzinfo=UTC)  # 23:00 on 31 October in Shanghai
-    late = await services.hours.submit(v3, c, category_id=w.categories["助洁"], service_date=date(2026, 10, 31), minutes=60)
+    late = await services.run(services.hours.submit, v3, c, category_id=w.categories["助洁"], service_date=date(2026, 10, 31), minutes=60)
     clock.at = datetime(2026, 10, 31, 16, 30, tzinfo=UTC)  # 00:30 on 1 November in Shanghai
-    await services.hours.approve(w.worker, late.id)
+    await services.run(services.hours.approve, w.worker, late.id)
 
     clock.at = T0
     await record(v1, 60, date(2026, 11, 19), "探访")
     await record(v2, 180, date(2026, 11, 2), "助餐")
     await record(v3, 45, date(2026, 11, 10), "培训辅导")
-    await services.hours.submit(v3, c, category_id=w.categories["探访"], service_date=date(2026, 11, 20), minutes=30)
-    rejected = await services.hours.submit(v2, c, category_id=w.categories["探访"], service_date=date(2026, 11, 18), minutes=60)
-    await services.hours.reject(w.worker, rejected.id, "重复登记")
-    await services.points.gift(v2, c, v3, 10, key="gift-1")
-    await services.points.donate(v1, c, 5, key="donate-1")
-    await services.points.adjust(w.worker, c, v2, -3, "更正", key="adj-nov")
+    await services.run(services.hours.submit, v3, c, category_id=w.categories["探访"], service_date=date(2026, 11, 20), minutes=30)
+    rejected = await services.run(services.hours.submit, v2, c, category_id=w.categories["探访"], service_date=date(2026, 11, 18), minutes=60)
+    await services.run(services.hours.reject, w.worker, rejected.id, "重复登记")
+    await services.run(services.points.gift, v2, c, v3, 10, key="gift-1")
+    await services.run(services.points.donate, v1, c, 5, key="donate-1")
+    await services.run(services.points.adjust, w.worker, c, v2, -3, "更正", key="adj-nov")
     ledger = services.ledger
 
     async def hold(v: int, amount: int, key: str) -> int:
@@ -244,7 +244,7 @@ async def _flows(services: Services, w: World, year: int, month: int):
 async def test_the_csv_files_carry_the_same_numbers(services: Services, clock: FixedClock, tmp_path: Path) -> None:
     w = await make_world(services)
     await history(services, w, clock)
-    report = with_chart(await services.reports.export("幸福社区", "2026-11", "zh-CN", "csv"))
+    report = with_chart(await services.run(services.reports.export, "幸福社区", "2026-11", "zh-CN", "csv"))
     files = csv_files(report, tmp_path / "november.csv")
     assert sorted(p.name for p in files) == [
         "november-audit.csv", "november-categories.csv", "november-chart.png", "november-decisions.csv",
@@ -283,7 +283,7 @@ def _number(value: object) -> object:
 async def test_english_headers(services: Services, clock: FixedClock) -> None:
     w = await make_world(services)
     await history(services, w, clock)
-    report = with_chart(await services.reports.export("幸福社区", "2026-11", "en", "xlsx"))
+    report = with_chart(await services.run(services.reports.export, "幸福社区", "2026-11", "en", "xlsx"))
     book = load_workbook(io.BytesIO(to_xlsx(report)))
     assert book.sheetnames == ["Volunteers", "Points ledger", "Decisions on time", "Audit", "By week", "By category",
                                "Chart"]
@@ -299,8 +299,8 @@ async def test_who_may_export(services: Services, clock: FixedClock) -> None:
         [refusal] = await ask(services, handle, "/report 2026-11")
         assert refusal.document is None and refusal.text.key == "error.need_worker"
     with pytest.raises(NotAllowed):  # a worker of another community
-        await services.reports.monthly(w.other_worker, w.community_id, "2026-11", "zh-CN")
-    admin = await services.reports.monthly(w.admin, w.community_id, "2026-11", "en")
+        await services.run(services.reports.monthly, w.other_worker, w.community_id, "2026-11", "zh-CN")
+    admin = await services.run(services.reports.monthly, w.admin, w.community_id, "2026-11", "en")
     assert (admin.community, admin.month.label) == ("幸福社区", "2026-11")
 
     [choice] = await ask(services, "worker1", "/report")
@@ -308,7 +308,7 @@ async def test_who_may_export(services: Services, clock: FixedClock) -> None:
     assert (await ask(services, "worker1", "/report 2026-12"))[0].text.key == "error.month_future"
     assert (await ask(services, "worker1", "/report soon"))[0].text.key == "error.bad_month"
     with pytest.raises(InvalidInput):  # the CLI must name one of several communities
-        await services.reports.export(None, "2026-11", "zh-CN", "xlsx")
+        await services.run(services.reports.export, None, "2026-11", "zh-CN", "xlsx")
     with services.db.uow() as session:
         audited = (session.execute(select(AuditEntry.actor_id).where(AuditEntry.action == "export.report"))).scalars().all()
     assert audited == [w.admin]  # refusals export nothing and log nothing
@@ -327,7 +327,7 @@ async def test_the_chart_is_a_png_with_a_chinese_font(services: Services, clock:
     [empty] = await ask(services, "volunteer1", "/chart 2026-09")
     assert empty.image is not None and empty.image.startswith(PNG)
     with pytest.raises(NotAllowed):
-        await services.reports.hours_chart(w.other_worker, w.community_id, None, "zh-CN")
+        await services.run(services.reports.hours_chart, w.other_worker, w.community_id, None, "zh-CN")
 
 
 async def test_other_features_plug_their_sheets_in(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -341,8 +341,8 @@ async def test_other_features_plug_their_sheets_in(services: Services, monkeypat
     def nothing(session, community_id, month, locale):
         return None
 
-    monkeypatch.setattr(services.reports.sync, "sections", [stock, nothing])
-    report = with_chart(await services.reports.build(w.community_id, "2026-11", "zh-CN"))
+    monkeypatch.setattr(services.reports, "sections", [stock, nothing])
+    report = with_chart(await services.run(services.reports.build, w.community_id, "2026-11", "zh-CN"))
     assert [s.key for s in report.sheets] == ["volunteers", "ledger", "stock", "weeks", "categories", "chart"]
     assert seen == [(w.community_id, "2026-11", START, "zh-CN")]
     book = load_workbook(io.BytesIO(to_xlsx(report)))

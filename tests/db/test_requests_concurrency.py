@@ -36,7 +36,7 @@ async def _volunteers(services: Services, w: World, n: int) -> list[int]:
 
 async def _request(services: Services, w: World) -> int:
     await fund(services, w, w.resident, 100)
-    return (await services.requests.post(NewRequest(
+    return (await services.run(services.requests.post, NewRequest(
         requester_id=w.resident, poster_id=w.resident, community_id=w.community_id,
         category_id=w.categories["助洁"], service_date=date(2026, 11, 22), slot="morning", minutes=120,
     ))).request.id
@@ -46,28 +46,28 @@ async def test_twenty_volunteers_take_the_same_request_and_exactly_one_wins(serv
     w = await make_world(services, volunteers=1)
     request_id = await _request(services, w)
     takers = await _volunteers(services, w, TAKERS)
-    results = await asyncio.gather(*(services.requests.take(t, request_id) for t in takers), return_exceptions=True)
+    results = await asyncio.gather(*(services.run(services.requests.take, t, request_id) for t in takers), return_exceptions=True)
     won = [r for r in results if isinstance(r, Outcome)]
     lost = [r for r in results if not isinstance(r, Outcome)]
     assert len(won) == 1 and won[0].changed
     assert len(lost) == TAKERS - 1
     assert all(isinstance(e, AlreadyDecided) and e.key == "error.request_taken" for e in lost), lost
-    view = await services.requests.get(w.worker, request_id)
+    view = await services.run(services.requests.get, w.worker, request_id)
     assert (view.status, view.taker_id) == ("taken", won[0].request.taker_id)
-    notes = await services.outbox.take("console", person_id=w.resident)
+    notes = await services.run(services.outbox.take, "console", person_id=w.resident)
     assert [n.text.key for n in notes] == ["requests.notify.taken"]  # told once, of the winner
 
 
 async def test_accept_settle_and_cancel_at_once_resolve_the_hold_once(services: Services, clock: FixedClock) -> None:
     w = await make_world(services, volunteers=1)
     request_id = await _request(services, w)
-    await services.requests.take(w.volunteer, request_id)
-    await services.requests.done(w.volunteer, request_id, 120)
+    await services.run(services.requests.take, w.volunteer, request_id)
+    await services.run(services.requests.done, w.volunteer, request_id, 120)
     clock.advance(days=3)  # unanswered: the workers may settle while the requester confirms
     results = await asyncio.gather(
-        services.requests.accept(w.resident, request_id), services.requests.accept(w.worker, request_id),
-        services.requests.settle(w.worker, request_id, 20), services.requests.settle(w.worker2, request_id, None),
-        services.requests.cancel(w.resident, request_id), return_exceptions=True,
+        services.run(services.requests.accept, w.resident, request_id), services.run(services.requests.accept, w.worker, request_id),
+        services.run(services.requests.settle, w.worker, request_id, 20), services.run(services.requests.settle, w.worker2, request_id, None),
+        services.run(services.requests.cancel, w.resident, request_id), return_exceptions=True,
     )
     changed = [r for r in results if isinstance(r, Outcome) and r.changed]
     assert len(changed) == 1, results

@@ -66,17 +66,17 @@ class Street:
     async def open(self, funding: list[int], pool: int) -> None:
         s = self.services
         admin = await person(s, "admin")
-        community = await s.people.create_community(f"Street {self.tag}", actor_id=admin)
+        community = await s.run(s.people.create_community, f"Street {self.tag}", actor_id=admin)
         self.community_id = community.id
         self.worker = await person(s, f"w-{self.tag}")
-        await s.people.appoint_worker(admin, community.id, self.worker)
+        await s.run(s.people.appoint_worker, admin, community.id, self.worker)
         self.people = [await person(s, f"p{i}-{self.tag}") for i in range(PEOPLE)]
-        code = await s.people.create_invite(self.worker, community.id)
+        code = await s.run(s.people.create_invite, self.worker, community.id)
         for i, p in enumerate(self.people):
-            await s.people.join(p, code)
+            await s.run(s.people.join, p, code)
             if i >= 2:
-                await s.people.register_volunteer(p, community.id, f"志愿者{i}", f"1390000000{i}")
-        self.category = (await s.hours.categories(community.id))[0].id
+                await s.run(s.people.register_volunteer, p, community.id, f"志愿者{i}", f"1390000000{i}")
+        self.category = (await s.run(s.hours.categories, community.id))[0].id
         for p, amount in zip(self.people, funding):
             if amount:
                 await s.db.run(s.db.transaction, lambda ses, p=p, amount=amount: s.ledger.earn(
@@ -84,7 +84,7 @@ class Street:
         if pool:
             await s.db.run(s.db.transaction, lambda ses: s.ledger.earn(
                 ses, community_id=community.id, person_id=self.worker, amount=pool, key=f"fund:{self.tag}:pool"))
-            await s.points.donate(self.worker, community.id, pool, f"donate:{self.tag}")
+            await s.run(s.points.donate, self.worker, community.id, pool, f"donate:{self.tag}")
 
     def actor(self, i: int) -> int:
         return self.worker if i == PEOPLE else self.people[i]
@@ -93,7 +93,7 @@ class Street:
         r, name = self.services.requests, op[0]
         if name == "days":
             self.clock.advance(days=op[1])
-            await r.expire()
+            await self.services.run(r.expire)
             return
         if name != "post" and not self.requests:
             return
@@ -120,7 +120,7 @@ class Street:
             call = calls[name]
         before = await self.snapshot()
         try:
-            outcome = await call()
+            outcome = await self.services.run(call)
         except DomainError:
             assert await self.snapshot() == before, f"{op} was refused but wrote"
             note(f"{name} refused")
@@ -131,7 +131,7 @@ class Street:
         # The same step again (a second press, a redelivered update) changes nothing.
         after = await self.snapshot()
         try:
-            again = await call()
+            again = await self.services.run(call)
         except DomainError:
             again = None
         assert again is None or not (again[1] if isinstance(again, tuple) else again.changed), (op, again)

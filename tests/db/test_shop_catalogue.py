@@ -44,7 +44,7 @@ async def test_worker_adds_edits_restocks_and_withdraws_items(services: Services
     confirm = (await chat.send("worker1", Input(photo="file-oil"))).text
     assert "食用油" in confirm and "15" in confirm and "福满仓粮油" in confirm
     assert "已上架 I4 食用油：80 分，剩 15 件" in (await chat.say("worker1", "1")).text
-    oil = await services.shop.item(w.volunteer, w.community_id, 4)
+    oil = await services.run(services.shop.item, w.volunteer, w.community_id, 4)
     assert (oil.item.donor, oil.item.photo) == ("福满仓粮油", "file-oil")
 
     assert "已修改：I1 大米5kg · 120分" in (await chat.say("worker1", "/edititem I1 price 120")).text
@@ -82,7 +82,7 @@ async def test_shop_pages_and_what_one_can_afford(services: Services) -> None:
     w = await make_world(services)
     await fund(services, w, w.volunteer, 50)
     for i in range(8):
-        await services.shop.add_item(w.worker, w.community_id, f"物品{i}", 10 * (i + 1), 0 if i == 1 else 5)
+        await services.run(services.shop.add_item, w.worker, w.community_id, f"物品{i}", 10 * (i + 1), 0 if i == 1 else 5)
     chat = Chat(services)
     first = await chat.say("volunteer1", "/shop")
     assert first.options[-1] == "/shop 2" and len(first.options) == 7
@@ -145,22 +145,22 @@ async def test_reconciliation_spans_months(
     w = await make_world(services)
     await fund(services, w, w.volunteer, 1000)
     shop = services.shop
-    rice = (await shop.add_item(w.worker, w.community_id, "大米5kg", 100, 10)).id
-    haircut = (await shop.add_item(w.worker, w.community_id, "理发服务", 30, None)).id
-    kept = (await shop.redeem(w.volunteer, w.community_id, rice, 3)).redemption.id
-    dropped = (await shop.redeem(w.volunteer, w.community_id, rice, 2)).redemption.id
-    cut = (await shop.redeem(w.volunteer, w.community_id, haircut, 1)).redemption.id
+    rice = (await services.run(shop.add_item, w.worker, w.community_id, "大米5kg", 100, 10)).id
+    haircut = (await services.run(shop.add_item, w.worker, w.community_id, "理发服务", 30, None)).id
+    kept = (await services.run(shop.redeem, w.volunteer, w.community_id, rice, 3)).redemption.id
+    dropped = (await services.run(shop.redeem, w.volunteer, w.community_id, rice, 2)).redemption.id
+    cut = (await services.run(shop.redeem, w.volunteer, w.community_id, haircut, 1)).redemption.id
     for rid in (kept, cut):
-        await shop.approve(w.worker, rid)
+        await services.run(shop.approve, w.worker, rid)
 
     clock.at = clock.at.replace(month=11, day=2)
-    await shop.pickup(w.worker2, w.community_id, (await redemption(services, kept)).pickup_code)
-    await shop.pickup(w.worker2, w.community_id, (await redemption(services, cut)).pickup_code)
-    await shop.reject(w.worker, dropped, "受潮")
-    await shop.restock(w.worker, rice, 4, "捐赠")
+    await services.run(shop.pickup, w.worker2, w.community_id, (await redemption(services, kept)).pickup_code)
+    await services.run(shop.pickup, w.worker2, w.community_id, (await redemption(services, cut)).pickup_code)
+    await services.run(shop.reject, w.worker, dropped, "受潮")
+    await services.run(shop.restock, w.worker, rice, 4, "捐赠")
 
-    october = await shop.reconcile(w.worker, w.community_id, "2026-10")
-    november = await shop.reconcile(w.worker, w.community_id, "2026-11")
+    october = await services.run(shop.reconcile, w.worker, w.community_id, "2026-10")
+    november = await services.run(shop.reconcile, w.worker, w.community_id, "2026-11")
     o_rice, o_cut = october.lines
     n_rice, n_cut = november.lines
     def figures(line: StockLine) -> tuple:
@@ -179,7 +179,7 @@ async def test_reconciliation_spans_months(
     await services.db.run(services.db.transaction, lambda s: s.execute(
         text("UPDATE stock_movements SET delta = 0 WHERE kind = 'release'")
     ))
-    tampered = await shop.reconcile(None, w.community_id, "2026-11")
+    tampered = await services.run(shop.reconcile, None, w.community_id, "2026-11")
     assert not tampered.lines[0].balanced and tampered.lines[1].balanced
 
     assert await _export_stock(settings, "2026-10") == 0

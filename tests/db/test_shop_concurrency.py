@@ -47,12 +47,12 @@ def _split(results: list[object]) -> tuple[list[Outcome], list[BaseException]]:
 
 async def test_hundred_buyers_race_for_the_last_five(services: Services) -> None:
     w = await make_world(services, volunteers=1)
-    rice = (await services.shop.add_item(w.worker, w.community_id, "大米5kg", PRICE, LEFT)).id
+    rice = (await services.run(services.shop.add_item, w.worker, w.community_id, "大米5kg", PRICE, LEFT)).id
     buyers = await _buyers(services, w, BUYERS, PRICE)
 
     started = time.perf_counter()
     results = await asyncio.gather(
-        *(services.shop.redeem(b, w.community_id, rice, 1) for b in buyers), return_exceptions=True
+        *(services.run(services.shop.redeem, b, w.community_id, rice, 1) for b in buyers), return_exceptions=True
     )
     elapsed = time.perf_counter() - started
     ok, failed = _split(results)
@@ -71,19 +71,19 @@ async def test_hundred_buyers_race_for_the_last_five(services: Services) -> None
         made = session.scalar(select(func.count()).select_from(Redemption))
     assert (reserved, made) == (LEFT, LEFT)
     assert await count_transfers(services, phase="pending") == LEFT
-    assert (await services.shop.reconcile(w.worker, w.community_id)).balanced  # this month
+    assert (await services.run(services.shop.reconcile, w.worker, w.community_id)).balanced  # this month
     await ledger_invariants(services)
     print(f"\n{BUYERS} concurrent redemptions of {LEFT} left: {elapsed:.2f}s")
 
 
 async def test_one_person_thirty_redemptions_beyond_their_balance(services: Services) -> None:
     w = await make_world(services, volunteers=1)
-    towel = (await services.shop.add_item(w.worker, w.community_id, "毛巾", 7, 100)).id
-    haircut = (await services.shop.add_item(w.worker, w.community_id, "理发服务", 7, None)).id
+    towel = (await services.run(services.shop.add_item, w.worker, w.community_id, "毛巾", 7, 100)).id
+    haircut = (await services.run(services.shop.add_item, w.worker, w.community_id, "理发服务", 7, None)).id
     await fund(services, w, w.volunteer, 70)  # ten redemptions' worth
 
     results = await asyncio.gather(
-        *(services.shop.redeem(w.volunteer, w.community_id, towel if i % 2 else haircut, 1) for i in range(30)),
+        *(services.run(services.shop.redeem, w.volunteer, w.community_id, towel if i % 2 else haircut, 1) for i in range(30)),
         return_exceptions=True,
     )
     ok, failed = _split(results)

@@ -34,8 +34,8 @@ async def shop(services: Services) -> Shop:
     w = await make_world(services)
     for volunteer in w.volunteers[:2]:
         await fund(services, w, volunteer, 300)
-    rice = await services.shop.add_item(w.worker, w.community_id, "大米5kg", 100, 3, donor="福满仓粮油")
-    haircut = await services.shop.add_item(w.worker, w.community_id, "理发服务", 30, None)
+    rice = await services.run(services.shop.add_item, w.worker, w.community_id, "大米5kg", 100, 3, donor="福满仓粮油")
+    haircut = await services.run(services.shop.add_item, w.worker, w.community_id, "理发服务", 30, None)
     return Shop(w, Chat(services), rice.id, haircut.id)
 
 
@@ -189,12 +189,12 @@ async def test_another_communitys_worker_learns_nothing_of_a_redemption(services
     assert "只有本社区的社区工作者" in said.text and "大米" not in said.text and "志愿者1" not in said.text
     assert "理由" not in said.text  # no reason asked: nothing to reject there
     with pytest.raises(NotAllowed):
-        await services.shop.rejectable(w.other_worker, 1)
+        await services.run(services.shop.rejectable, w.other_worker, 1)
     with pytest.raises(NotAllowed):  # a neighbour of the same community is no worker
-        await services.shop.rejectable(w.volunteers[1], 1)
-    assert (await services.shop.rejectable(w.worker2, 1)).item_name == "大米5kg"
+        await services.run(services.shop.rejectable, w.volunteers[1], 1)
+    assert (await services.run(services.shop.rejectable, w.worker2, 1)).item_name == "大米5kg"
     with pytest.raises(NotFound):
-        await services.shop.rejectable(w.worker, 99)
+        await services.run(services.shop.rejectable, w.worker, 99)
 
 
 async def test_wrong_or_used_code_and_other_community_change_nothing(services: Services, shop: Shop) -> None:
@@ -271,7 +271,7 @@ async def test_concurrent_presses_resolve_once(services: Services, shop: Shop) -
     press wins each race, and each hold resolves once."""
     w = shop.w
     shop_service = services.shop
-    ids = [(await shop_service.redeem(w.volunteer, w.community_id, shop.haircut, 1)).redemption.id for _ in range(6)]
+    ids = [(await services.run(shop_service.redeem, w.volunteer, w.community_id, shop.haircut, 1)).redemption.id for _ in range(6)]
 
     def winners(results: list[object]) -> list[object]:
         assert all(isinstance(r, AlreadyDecided) for r in results if isinstance(r, BaseException)), results
@@ -279,16 +279,16 @@ async def test_concurrent_presses_resolve_once(services: Services, shop: Shop) -
 
     for rid in ids:
         results = await asyncio.gather(
-            shop_service.approve(w.worker, rid), shop_service.approve(w.worker2, rid),
-            shop_service.cancel(w.volunteer, rid), return_exceptions=True,
+            services.run(shop_service.approve, w.worker, rid), services.run(shop_service.approve, w.worker2, rid),
+            services.run(shop_service.cancel, w.volunteer, rid), return_exceptions=True,
         )
         assert len(winners(results)) == 1, results
     approved = [rid for rid in ids if (await redemption(services, rid)).status == "approved"]
     for rid in approved:
         code = (await redemption(services, rid)).pickup_code
         results = await asyncio.gather(
-            *(shop_service.pickup(worker, w.community_id, code) for worker in (w.worker, w.worker2, w.worker)),
-            shop_service.reject(w.worker2, rid, "货架空了"), return_exceptions=True,
+            *(services.run(shop_service.pickup, worker, w.community_id, code) for worker in (w.worker, w.worker2, w.worker)),
+            services.run(shop_service.reject, w.worker2, rid, "货架空了"), return_exceptions=True,
         )
         assert len(winners(results)) == 1, results
     statuses = [(await redemption(services, rid)).status for rid in ids]

@@ -36,7 +36,7 @@ Reach = Callable[[Market], Awaitable[list[str]]]
 
 
 async def _fresh_redemption(m: Market) -> int:
-    outcome = await m.services.shop.redeem(m.w.volunteers[1], m.w.community_id, 2, 1)  # Haircut: no limit
+    outcome = await m.services.run(m.services.shop.redeem, m.w.volunteers[1], m.w.community_id, 2, 1)  # Haircut: no limit
     return outcome.redemption.id
 
 
@@ -105,8 +105,8 @@ async def market(services: Services) -> Market:
         session.commit()
     for volunteer in w.volunteers:
         await fund(services, w, volunteer, 100_000)
-    await services.shop.add_item(w.worker, w.community_id, "Rice", 10, 100_000, donor="Grain Co")
-    await services.shop.add_item(w.worker, w.community_id, "Haircut", 5, None)
+    await services.run(services.shop.add_item, w.worker, w.community_id, "Rice", 10, 100_000, donor="Grain Co")
+    await services.run(services.shop.add_item, w.worker, w.community_id, "Haircut", 5, None)
     return Market(services, w, Chat(services))
 
 
@@ -131,7 +131,7 @@ async def _check(m: Market, state: str, locale: str, text: str | None, press: st
 async def _reach(m: Market, state: str, locale: str) -> str:
     """Go to the state from idle and check it is the state named."""
     who, reach, expected = STATES[state]
-    await m.services.people.set_locale(m.w.worker if who == "worker1" else m.w.volunteer, locale)
+    await m.services.run(m.services.people.set_locale, m.w.worker if who == "worker1" else m.w.volunteer, locale)
     await m.chat.say(who, "/cancel")
     said = None
     for line in await reach(m):

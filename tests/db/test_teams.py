@@ -32,7 +32,7 @@ def chat_of(services: Services):  # noqa: ANN201 - a factory
 
 
 async def hours_for(services: Services, w: World, person: int, minutes: int, day: date = date(2026, 11, 18)) -> None:
-    await services.hours.record(w.worker, w.community_id, [person], category_id=w.categories["探访"],
+    await services.run(services.hours.record, w.worker, w.community_id, [person], category_id=w.categories["探访"],
                                 service_date=day, minutes=minutes)
 
 
@@ -118,17 +118,17 @@ async def test_posts_include_each_chosen_list_once(services: Services, clock: Fi
     await worker.say("/team 党员先锋队 add volunteer4 volunteer5")
     assert "没有叫“无此榜”的榜单" in await worker.say("/starlists 总榜 无此榜")
     assert "总榜、党员、党员先锋队" in await worker.say("/starlists 总榜 党员 党员先锋队")
-    await services.stars.set_group(w.worker, w.community_id, "telegram", "-100123")
+    await services.run(services.stars.set_group, w.worker, w.community_id, "telegram", "-100123")
     clock.at = datetime(2026, 11, 23, 9, 0, tzinfo=SH).astimezone(UTC)  # Monday
-    composed = await services.stars.compose(w.community_id, "week")
+    composed = await services.run(services.stars.compose, w.community_id, "week")
     assert [(s.group, [x.name for x in s.stars]) for s in composed] == [
         (None, ["志愿者5", "志愿者4", "志愿者1", None, "志愿者3"]),
         ("党员", ["志愿者1", None, "志愿者3"]),
         ("党员先锋队", ["志愿者5", "志愿者4"]),
     ]
-    summary = await services.stars.post(clock.at)
+    summary = await services.run(services.stars.post, clock.at)
     assert (summary.posted, summary.already) == (3, 0)
-    assert (await services.stars.post(clock.at)).posted == 0
+    assert (await services.run(services.stars.post, clock.at)).posted == 0
     with services.db.read() as session:
         posts = list(session.execute(select(Notification.key, Notification.params).where(Notification.chat.is_not(None))))
     assert [k for k, _ in posts] == ["stars.post_week", "stars.post_group_week", "stars.post_group_week"]
@@ -142,7 +142,7 @@ async def test_report_sheet_per_team_and_tag(services: Services, chat_of) -> Non
     await worker.say("/team new 党员先锋队")
     await worker.say("/team 党员先锋队 add volunteer1 volunteer5")
     await worker.say("/tag volunteer5 青年")
-    report = await services.reports.build(w.community_id, "2026-11", "zh-CN")
+    report = await services.run(services.reports.build, w.community_id, "2026-11", "zh-CN")
     sheet = report.sheet("groups")
     # kind, name, people, hours, points (10 points an hour): every tagged member counts here.
     assert sheet.rows == [

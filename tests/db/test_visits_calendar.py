@@ -69,7 +69,7 @@ async def test_a_month_of_mornings(services: Services, clock: FixedClock) -> Non
     called: dict[str, int] = {}
     for day in range(31):
         clock.at = MORNING + timedelta(days=day)
-        due = await services.visits.due_for(r.worker, r.community_id)
+        due = await services.run(services.visits.due_for, r.worker, r.community_id)
         assert due.today == (MORNING + timedelta(days=day)).astimezone(SHANGHAI).date()
         seen = {i.name: (i.kind, i.overdue_days) for i in due.items}
         assert seen == oracle(day, visited, called), f"day {day}"
@@ -81,7 +81,7 @@ async def test_a_month_of_mornings(services: Services, clock: FixedClock) -> Non
             assert {i.name for i in due.items if i.long_overdue} == {"丁叔叔"}
         clock.advance(hours=1)
         for name, kind, outcome in DIARY.get(day, []):
-            await services.visits.record(r.worker, r.elders[name], kind=kind, outcome=outcome)
+            await services.run(services.visits.record, r.worker, r.elders[name], kind=kind, outcome=outcome)
             if outcome != "not_home":
                 (visited if kind == "visit" else called)[name] = day
 
@@ -89,14 +89,14 @@ async def test_a_month_of_mornings(services: Services, clock: FixedClock) -> Non
 async def test_the_day_turns_at_midnight_in_shanghai(services: Services, clock: FixedClock) -> None:
     r = await roster_world(services, "晚归,1940,一号楼,,是,普通,,,worker1,", "早起,1941,二号楼,,是,普通,,,worker1,")
     # 23:59 and 00:01 in Shanghai, a week before.
-    await services.visits.record(r.worker, r.elders["晚归"], kind="visit", outcome="well",
+    await services.run(services.visits.record, r.worker, r.elders["晚归"], kind="visit", outcome="well",
                                  at=datetime(2026, 11, 13, 15, 59, tzinfo=UTC))
-    await services.visits.record(r.worker, r.elders["早起"], kind="visit", outcome="well",
+    await services.run(services.visits.record, r.worker, r.elders["早起"], kind="visit", outcome="well",
                                  at=datetime(2026, 11, 13, 16, 1, tzinfo=UTC))
 
     async def due_at(moment: datetime) -> dict[str, int]:
         clock.at = moment
-        return {i.name: i.overdue_days for i in (await services.visits.due_for(r.worker, r.community_id)).items}
+        return {i.name: i.overdue_days for i in (await services.run(services.visits.due_for, r.worker, r.community_id)).items}
 
     assert await due_at(datetime(2026, 11, 20, 15, 59, tzinfo=UTC)) == {"晚归": 0}
     assert await due_at(datetime(2026, 11, 20, 16, 1, tzinfo=UTC)) == {"晚归": 1, "早起": 0}
@@ -105,25 +105,25 @@ async def test_the_day_turns_at_midnight_in_shanghai(services: Services, clock: 
 async def test_turning_seventy_at_new_year_changes_the_cadence(services: Services, clock: FixedClock) -> None:
     clock.at = datetime(2026, 12, 20, 2, 0, tzinfo=UTC)
     r = await roster_world(services, "跨年,1957,一号楼,,是,普通,,,worker1,")
-    await services.visits.record(r.worker, r.elders["跨年"], kind="visit", outcome="well")
+    await services.run(services.visits.record, r.worker, r.elders["跨年"], kind="visit", outcome="well")
     clock.at = datetime(2026, 12, 31, 15, 59, tzinfo=UTC)  # 69 on New Year's Eve: call overdue
-    assert [(i.kind, i.overdue_days, i.age) for i in (await services.visits.due_for(r.worker, r.community_id)).items] == [
+    assert [(i.kind, i.overdue_days, i.age) for i in (await services.run(services.visits.due_for, r.worker, r.community_id)).items] == [
         ("call", 4, 69)]
     clock.at = datetime(2026, 12, 31, 16, 1, tzinfo=UTC)  # 70 on New Year's Day: weekly visits
-    assert [(i.kind, i.overdue_days, i.age) for i in (await services.visits.due_for(r.worker, r.community_id)).items] == [
+    assert [(i.kind, i.overdue_days, i.age) for i in (await services.run(services.visits.due_for, r.worker, r.community_id)).items] == [
         ("visit", 5, 70)]
 
 
 async def test_a_community_cadence_applies_to_its_lists(services: Services, clock: FixedClock) -> None:
     r = await roster_world(services, *ROWS)
     for name in RULES:
-        await services.visits.record(r.worker, r.elders[name], kind="visit", outcome="well")
-    await services.visits.set_cadence(r.worker, r.community_id, {"other": {"visit": 3}, "alone": {"call": None}})
+        await services.run(services.visits.record, r.worker, r.elders[name], kind="visit", outcome="well")
+    await services.run(services.visits.set_cadence, r.worker, r.community_id, {"other": {"visit": 3}, "alone": {"call": None}})
     clock.advance(days=3)
-    due = await services.visits.due_for(r.worker, r.community_id)
+    due = await services.run(services.visits.due_for, r.worker, r.community_id)
     assert {i.name: (i.kind, i.overdue_days) for i in due.items} == {"丙大爷": ("visit", 0)}
     clock.advance(days=4)
-    due = await services.visits.due_for(r.worker, r.community_id)
+    due = await services.run(services.visits.due_for, r.worker, r.community_id)
     # 乙阿姨 has no calls any more; her visit comes at 14 days.
     assert {i.name: i.kind for i in due.items} == {"丙大爷": "visit", "甲奶奶": "visit", "丁叔叔": "visit"}
 
@@ -131,7 +131,7 @@ async def test_a_community_cadence_applies_to_its_lists(services: Services, cloc
 async def test_the_sql_filter_at_the_exact_edges(services: Services) -> None:
     """Each cycle's last instant and the next one: one second makes the difference."""
     today = date(2026, 11, 20)
-    community = await services.people.create_community("边界")
+    community = await services.run(services.people.create_community, "边界")
 
     def start(days_ago: int) -> datetime:
         return day_start(today - timedelta(days=days_ago), SHANGHAI)
@@ -194,7 +194,7 @@ async def test_the_sql_filter_keeps_exactly_the_elders_the_rule_says_are_due(
     services: Services, rows: list[tuple], cadence: VisitCadence,
 ) -> None:
     today = date(2026, 11, 20)
-    community = await services.people.create_community(f"属性{next(counter)}")
+    community = await services.run(services.people.create_community, f"属性{next(counter)}")
 
     def ago(moment: tuple[int, int] | None) -> datetime | None:
         if moment is None:

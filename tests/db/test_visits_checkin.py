@@ -17,7 +17,7 @@ from tests.visits_world import Chat, roster_world
 
 
 async def inbox(services: Services, person_id: int) -> list[str]:
-    return [render(d.locale, d.text.key, d.text.params) for d in await services.outbox.take("console", person_id=person_id)]
+    return [render(d.locale, d.text.key, d.text.params) for d in await services.run(services.outbox.take, "console", person_id=person_id)]
 
 
 async def records(services: Services) -> int:
@@ -39,7 +39,7 @@ async def test_a_worker_records_a_visit_step_by_step(services: Services, clock: 
         elder = session.get(Elder, wang)
     assert (visit.kind, visit.outcome, visit.note, visit.service_log_id) == ("visit", "well", "精神不错，血压正常", None)
     assert elder.last_visit_at == clock.now()
-    due = await services.visits.due_for(r.worker, r.community_id)
+    due = await services.run(services.visits.due_for, r.worker, r.community_id)
     assert wang not in {i.elder_id for i in due.items}
 
 
@@ -64,7 +64,7 @@ async def test_a_volunteer_visit_with_location_photo_and_duration_makes_a_servic
     assert (log.person_id, log.status, log.minutes, category.name) == (r.volunteer, "pending", 90, "探访")
     assert log.note == f"E{wang} 王秀英 陪老人聊天，帮忙打扫了厨房" and log.photo == "photo-file-1"
     # The workers see it waiting for approval like any other log.
-    assert [p.id for p in await services.hours.pending(r.worker, r.community_id)] == [log.id]
+    assert [p.id for p in await services.run(services.hours.pending, r.worker, r.community_id)] == [log.id]
 
 
 async def test_one_line_visits_and_calls_in_chinese_and_english(services: Services) -> None:
@@ -105,20 +105,20 @@ async def test_only_the_assigned_and_the_community_workers_may_record(services: 
     assert await Chat(services, "volunteer3").say(f"/visit E{wang}") == f"E{wang} 不是安排给您的探访对象。"
     assert await Chat(services, "resident1").say(f"/visit E{wang} well") == "这个功能需要先登记为志愿者：发送 /volunteer。"
     with pytest.raises(NotAllowed):
-        await services.visits.record(r.other_worker, wang, kind="visit", outcome="well")
+        await services.run(services.visits.record, r.other_worker, wang, kind="visit", outcome="well")
     assert await records(services) == 0
     # Any worker of the community may, not only the elder's own; an admin may too.
-    await services.visits.record(r.worker2, wang, kind="visit", outcome="well")
-    await services.visits.record(r.admin, li, kind="call", outcome="well")
+    await services.run(services.visits.record, r.worker2, wang, kind="visit", outcome="well")
+    await services.run(services.visits.record, r.admin, li, kind="call", outcome="well")
     assert await records(services) == 2
 
 
 async def test_a_redelivered_message_records_once(services: Services) -> None:
     r = await roster_world(services)
     wang = r.elders["王秀英"]
-    first = await services.visits.record(r.volunteer, wang, kind="visit", outcome="needs_help", minutes=60,
+    first = await services.run(services.visits.record, r.volunteer, wang, kind="visit", outcome="needs_help", minutes=60,
                                          request_key="telegram:1001")
-    again = await services.visits.record(r.volunteer, wang, kind="visit", outcome="needs_help", minutes=60,
+    again = await services.run(services.visits.record, r.volunteer, wang, kind="visit", outcome="needs_help", minutes=60,
                                          request_key="telegram:1001")
     assert (again.visit_id, again.alert_id, again.replayed, again.log.id) == (first.visit_id, first.alert_id, True, first.log.id)
     assert await records(services) == 1
@@ -138,7 +138,7 @@ async def test_a_failure_after_the_visit_is_written_leaves_neither_visit_nor_log
     wang = r.elders["王秀英"]
     monkeypatch.setattr(part, _fail)
     with pytest.raises(RuntimeError):
-        await services.visits.record(r.volunteer, wang, kind="visit", outcome="needs_help", minutes=60)
+        await services.run(services.visits.record, r.volunteer, wang, kind="visit", outcome="needs_help", minutes=60)
     with services.db.read() as session:
         counts = [session.scalar(select(func.count()).select_from(t)) for t in (VisitRecord, ServiceLog, VisitAlert,
                                                                                  Notification)]
@@ -146,7 +146,7 @@ async def test_a_failure_after_the_visit_is_written_leaves_neither_visit_nor_log
     assert counts == [0, 0, 0, 0] and elder.last_visit_at is None
     # Without the failure the same call records everything at once.
     monkeypatch.undo()
-    done = await services.visits.record(r.volunteer, wang, kind="visit", outcome="needs_help", minutes=60)
+    done = await services.run(services.visits.record, r.volunteer, wang, kind="visit", outcome="needs_help", minutes=60)
     assert done.log is not None and done.alert_id is not None
     with services.db.read() as session:
         assert session.scalar(select(VisitRecord.service_log_id).where(VisitRecord.id == done.visit_id)) == done.log.id
@@ -158,7 +158,7 @@ async def test_refused_hours_leave_the_visit_and_its_alert(services: Services) -
     with services.db.uow() as session:  # no 探访 category: the hours are refused after the visit is written
         session.query(ServiceCategory).filter_by(name="探访").update({"active": False})
         session.commit()
-    done = await services.visits.record(r.volunteer, wang, kind="visit", outcome="needs_help", minutes=60)
+    done = await services.run(services.visits.record, r.volunteer, wang, kind="visit", outcome="needs_help", minutes=60)
     assert done.log is None and done.log_error.key == "visits.error.no_visit_category" and done.alert_id
     with services.db.read() as session:
         assert session.scalar(select(func.count()).select_from(ServiceLog)) == 0
@@ -176,10 +176,10 @@ async def test_needs_help_alerts_the_worker_and_escalates_after_two_hours(servic
         "电话：13800000001\n紧急联系人：儿子 王强 13900000001\n处理后请发送 /ack A1；2 小时内没有人确认，会上报管理员。"]
     assert await inbox(services, r.worker2) == []  # not their elder
     clock.advance(hours=1, minutes=59)
-    assert await services.visits.escalate_alerts() == 0
+    assert await services.run(services.visits.escalate_alerts) == 0
     clock.advance(minutes=1)
-    assert await services.visits.escalate_alerts() == 1
-    assert await services.visits.escalate_alerts() == 0  # once
+    assert await services.run(services.visits.escalate_alerts) == 1
+    assert await services.run(services.visits.escalate_alerts) == 0  # once
     assert await inbox(services, r.admin) == [
         f"⏰ 求助 A1 已超过 2 小时没有人确认：幸福社区 E{wang} 王秀英（84岁），11-20 12:00 由 志愿者1 报告。\n"
         "备注：说腿疼走不了路 1h\n负责社工：张社工\n地址：幸福里3栋501\n电话：13800000001\n"
@@ -196,21 +196,21 @@ async def test_needs_help_alerts_the_worker_and_escalates_after_two_hours(servic
 
 async def test_an_alert_acknowledged_in_time_never_reaches_the_admins(services: Services, clock: FixedClock) -> None:
     r = await roster_world(services)
-    recorded = await services.visits.record(r.volunteer, r.elders["王秀英"], kind="call", outcome="needs_help")
+    recorded = await services.run(services.visits.record, r.volunteer, r.elders["王秀英"], kind="call", outcome="needs_help")
     assert await Chat(services, "volunteer1").say(f"/ack A{recorded.alert_id}") == "只有本社区的社区工作者可以这样做。"
     with pytest.raises(NotAllowed):
-        await services.visits.ack(r.other_worker, recorded.alert_id)
+        await services.run(services.visits.ack, r.other_worker, recorded.alert_id)
     clock.advance(minutes=30)
-    await services.visits.ack(r.worker2, recorded.alert_id)  # any worker of the community
+    await services.run(services.visits.ack, r.worker2, recorded.alert_id)  # any worker of the community
     clock.advance(hours=3)
-    assert await services.visits.escalate_alerts() == 0
+    assert await services.run(services.visits.escalate_alerts) == 0
     assert await inbox(services, r.admin) == []
 
 
 async def test_two_not_at_home_in_a_row_flag_the_elder_and_tell_the_worker(services: Services) -> None:
     r = await roster_world(services)
     wang = r.elders["王秀英"]
-    first = await services.visits.record(r.volunteer, wang, kind="visit", outcome="not_home", minutes=30)
+    first = await services.run(services.visits.record, r.volunteer, wang, kind="visit", outcome="not_home", minutes=30)
     assert not first.flagged
     assert await inbox(services, r.worker) == ["有 1 条新的服务记录等待审核，发送 /pending 查看。"]  # the log, no flag
     said = await Chat(services, "volunteer2").say(f"/visit E{wang} 不在家 敲门没人应")
@@ -218,10 +218,10 @@ async def test_two_not_at_home_in_a_row_flag_the_elder_and_tell_the_worker(servi
     assert [n for n in await inbox(services, r.worker) if n.startswith("⚠️")] == [
         f"⚠️ E{wang} 王秀英（84岁）已连续两次联系不上（最近一次由 志愿者2 报告不在家），请尽快确认老人安全。\n"
         "地址：幸福里3栋501\n电话：13800000001\n紧急联系人：儿子 王强 13900000001"]
-    due = await services.visits.due_for(r.worker, r.community_id)
+    due = await services.run(services.visits.due_for, r.worker, r.community_id)
     assert [(i.name, i.flagged) for i in due.items if i.elder_id == wang] == [("王秀英", True)]
-    await services.visits.record(r.worker, wang, kind="call", outcome="well")  # reached at last
-    assert not (await services.visits.roster.elder(r.worker, wang)).flagged
+    await services.run(services.visits.record, r.worker, wang, kind="call", outcome="well")  # reached at last
+    assert not (await services.run(services.visits.roster.elder, r.worker, wang)).flagged
 
 
 async def test_a_visit_is_back_dated_within_the_same_window_as_hour_logs(services: Services) -> None:
@@ -230,11 +230,11 @@ async def test_a_visit_is_back_dated_within_the_same_window_as_hour_logs(service
     wang, now = r.elders["王秀英"], services.clock.now()
     for at in (now + timedelta(minutes=1), now - timedelta(days=32)):
         with pytest.raises(InvalidInput) as refused:
-            await services.visits.record(r.worker, wang, kind="visit", outcome="well", at=at)
+            await services.run(services.visits.record, r.worker, wang, kind="visit", outcome="well", at=at)
         assert (refused.value.key, refused.value.params) == ("visits.error.bad_time", {"days": 31})
     services.settings.service_log_max_age_days = 7
     with pytest.raises(InvalidInput) as refused:
-        await services.visits.record(r.worker, wang, kind="visit", outcome="well", at=now - timedelta(days=8))
+        await services.run(services.visits.record, r.worker, wang, kind="visit", outcome="well", at=now - timedelta(days=8))
     assert render("zh-CN", refused.value.key, refused.value.params) == "探访时间不能是将来，也不能早于 7 天前。"
-    done = await services.visits.record(r.worker, wang, kind="visit", outcome="well", at=now - timedelta(days=7))
+    done = await services.run(services.visits.record, r.worker, wang, kind="visit", outcome="well", at=now - timedelta(days=7))
     assert done.outcome == "well" and await records(services) == 1

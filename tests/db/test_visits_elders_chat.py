@@ -58,7 +58,7 @@ async def test_editing_assigning_and_retiring(services: Services) -> None:
 
     assert "家属同意" in await chat.say(f"/consent E{zhang} 家属")  # the notice names the address only then
     assert await chat.say(f"/assign E{zhang} volunteer2 volunteer3") == f"✅ E{zhang} 张桂兰 的探访志愿者：志愿者2、志愿者3"
-    notes = await services.outbox.take("console", person_id=r.volunteers[1])
+    notes = await services.run(services.outbox.take, "console", person_id=r.volunteers[1])
     assert [(n.text.key, n.text.params["address"]) for n in notes] == [("visits.notify.assigned", "幸福里1栋101")]
     assert "phone" not in notes[0].text.params
     assert await chat.say(f"/unassign E{zhang} volunteer2") == f"✅ E{zhang} 张桂兰 的探访志愿者：志愿者3"

@@ -26,7 +26,7 @@ ROWS = (
 
 
 async def inbox(services: Services, person_id: int) -> list[str]:
-    return [render(d.locale, d.text.key, d.text.params) for d in await services.outbox.take("console", person_id=person_id)]
+    return [render(d.locale, d.text.key, d.text.params) for d in await services.run(services.outbox.take, "console", person_id=person_id)]
 
 
 async def notifications(services: Services) -> int:
@@ -45,7 +45,7 @@ async def morning_world(services: Services, clock: FixedClock):
         ("钱奶奶", "visit", 22),  # weekly: 15 days overdue, more than a whole cycle
     ]
     for name, kind, days in history:
-        await services.visits.record(r.worker, e[name], kind=kind, outcome="well",
+        await services.run(services.visits.record, r.worker, e[name], kind=kind, outcome="well",
                                      at=MORNING - timedelta(days=days, hours=1))
     await inbox(services, r.worker)  # clear what the set-up sent
     clock.at = MORNING
@@ -56,9 +56,9 @@ async def test_each_worker_and_volunteer_gets_one_message(services: Services, cl
     r = await morning_world(services, clock)
     e = r.elders
     # 王秀英's consent is on record, 赵大爷's not: his address is not in a volunteer's list.
-    await services.visits.roster.record_consent(r.worker, e["王秀英"], "当面")
+    await services.run(services.visits.roster.record_consent, r.worker, e["王秀英"], "当面")
     await inbox(services, r.worker)
-    report = await services.visits.morning()
+    report = await services.run(services.visits.morning)
     assert (report.communities, report.long_overdue) == (2, 1)
     assert await inbox(services, r.worker) == ["\n".join((
         "🌅 张社工，早上好！今天（2026-11-21）需要联系的老人共 3 位，其中逾期 3 位：",
@@ -103,13 +103,13 @@ async def test_the_job_sends_once_a_day_however_often_it_runs(services: Services
     assert await job.run(services, clock.now(), {}) == "reminders: 0 communities, 0 messages, 1 elders overdue by more than a cycle"
     assert await notifications(services) == sent
     clock.advance(days=1)
-    assert (await services.visits.morning()).communities == 2
+    assert (await services.run(services.visits.morning)).communities == 2
     assert len(await inbox(services, r.worker)) == 2  # today's and tomorrow's
 
 
 async def test_two_processes_at_once_send_once(services: Services, clock: FixedClock) -> None:
     r = await morning_world(services, clock)
-    first, second = await asyncio.gather(services.visits.morning(), services.visits.morning())
+    first, second = await asyncio.gather(services.run(services.visits.morning), services.run(services.visits.morning))
     assert first.communities + second.communities == 2
     assert first.messages + second.messages == 6  # 3 workers, 2 volunteers and the admins' digest, once
     assert len(await inbox(services, r.worker)) == 1
@@ -119,7 +119,7 @@ async def test_the_morning_message_reaches_the_console(services: Services, clock
     from handlers.console import chat
 
     await morning_world(services, clock)
-    await services.visits.morning()
+    await services.run(services.visits.morning)
     out = io.StringIO()
     await chat(services, "worker2", stdin=io.StringIO("/cancel\n"), stdout=out)
     assert out.getvalue().startswith("🔔 🌅 李社工，早上好！今天（2026-11-21）需要联系的老人共 2 位")
@@ -127,7 +127,7 @@ async def test_the_morning_message_reaches_the_console(services: Services, clock
 
 async def test_the_alert_escalation_job(services: Services, clock: FixedClock) -> None:
     r = await roster_world(services)
-    await services.visits.record(r.volunteer, r.elders["王秀英"], kind="visit", outcome="needs_help")
+    await services.run(services.visits.record, r.volunteer, r.elders["王秀英"], kind="visit", outcome="needs_help")
     job = jobs.load()["alert-escalation"]
     assert job.every == timedelta(minutes=5)
     assert await job.run(services, clock.now(), {}) == "alert-escalation: 0 alerts escalated"

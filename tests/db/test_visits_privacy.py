@@ -32,10 +32,10 @@ async def test_a_volunteer_sees_where_their_elders_live_but_no_phone(services: S
     assert "幸福里3栋501" in card
     assert not any(p in card for p in PHONES) and "王强" not in card
     assert await volunteer.say(f"/elders E{li}") == f"E{li} 不是安排给您的探访对象。"
-    view = await services.visits.roster.elder(r.volunteer, wang)
+    view = await services.run(services.visits.roster.elder, r.volunteer, wang)
     assert (view.address, view.phone, view.emergency_contact) == ("幸福里3栋501", None, None)
     # Their visit list has no phone either, even for an elder whose call is due.
-    await services.visits.record(r.worker, li, kind="visit", outcome="well", at=services.clock.now() - timedelta(days=8))
+    await services.run(services.visits.record, r.worker, li, kind="visit", outcome="well", at=services.clock.now() - timedelta(days=8))
     listed = await Chat(services, "volunteer3").say("/visits")
     assert "李建国" not in listed and not any(p in listed for p in PHONES)  # a call is due: the worker's
     assert "☎ 13800000002" in await Chat(services, "worker2").say("/visits")
@@ -46,21 +46,21 @@ async def test_workers_and_admins_see_everything_of_their_community_only(service
     wang = r.elders["王秀英"]
     card = await Chat(services, "worker2").say(f"/elders E{wang}")
     assert "电话：13800000001" in card and "紧急联系人：儿子 王强 13900000001" in card
-    admin_view = await services.visits.roster.elder(r.admin, wang)
+    admin_view = await services.run(services.visits.roster.elder, r.admin, wang)
     assert admin_view.phone == "13800000001"
     other = Chat(services, "otherworker")
     assert await other.say(f"/elders E{wang}") == "这不是您所在社区的老人名单，无法查看或记录。"
     assert await other.say("/elders") == "名单里还没有老人。可以用 /addelder 添加，或用 lovebank import elders 导入花名册。"
     assert await Chat(services, "resident1").say("/elders") == "这个功能需要先登记为志愿者：发送 /volunteer。"
     with pytest.raises(NotAllowed):
-        await services.visits.due_for(r.other_worker, r.community_id)
+        await services.run(services.visits.due_for, r.other_worker, r.community_id)
 
 
 async def test_nothing_about_elders_in_a_group_chat(services: Services) -> None:
     r = await roster_world(services)
     dialogs = Dialogs(services)
     caller = Caller("telegram", "555", display_name="张社工", group_chat="telegram:-100123")
-    await services.people.identify("telegram", "555", display_name="张社工")
+    await services.run(services.people.identify, "telegram", "555", display_name="张社工")
     for line in ("/visits", f"/elders E{r.elders['王秀英']}", "/elders", f"/visit E{r.elders['王秀英']} well"):
         turn = await dialogs.handle(caller, Input(text=line))
         assert dialogs.render(turn.locale, turn.replies) == ["请私聊我使用这个功能。"]
@@ -81,5 +81,5 @@ async def test_the_roster_export_is_for_workers_and_is_logged(services: Services
     assert tuple(logged) == ("roster.export", r.worker, {"rows": 3})
     assert await Chat(services, "volunteer1").say("/elders export") == "只有本社区的社区工作者可以这样做。"
     # What was exported imports back as it was.
-    again = await services.visits.roster.import_roster(r.worker, r.community_id, document.filename, document.content)
+    again = await services.run(services.visits.roster.import_roster, r.worker, r.community_id, document.filename, document.content)
     assert (again.created, again.updated, again.unchanged) == (0, 0, 3)

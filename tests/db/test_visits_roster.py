@@ -30,9 +30,9 @@ async def count(services: Services, model: type) -> int:
 
 async def test_a_good_csv_imports_with_people_and_grids(services: Services) -> None:
     w = await make_world(services)
-    report = await services.visits.roster.import_roster(w.worker, w.community_id, "roster.csv", csv_bytes(*GOOD))
+    report = await services.run(services.visits.roster.import_roster, w.worker, w.community_id, "roster.csv", csv_bytes(*GOOD))
     assert text(report) == "✅ 花名册已导入：新增 3 位，更新 0 位，无变化 0 位。\n新建网格 2 个。"
-    views, more = await services.visits.roster.roster(w.worker, w.community_id)
+    views, more = await services.run(services.visits.roster.roster, w.worker, w.community_id)
     assert not more
     first = views[0]
     assert (first.name, first.birth_year, first.address, first.grid, first.lives_alone, first.risk) == (
@@ -48,19 +48,19 @@ async def test_a_good_csv_imports_with_people_and_grids(services: Services) -> N
 async def test_importing_again_updates_instead_of_duplicating(services: Services) -> None:
     r = await roster_world(services)
     changed = GOOD[0].replace("13800000001", "13800000009").replace("volunteer1;volunteer2", "volunteer2")
-    again = await services.visits.roster.import_roster(
+    again = await services.run(services.visits.roster.import_roster, 
         r.worker, r.community_id, "roster.csv", csv_bytes(changed, GOOD[1], GOOD[2]))
     assert (again.created, again.updated, again.unchanged, again.grids_created) == (0, 1, 2, 0)
     assert await count(services, Elder) == 3
-    wang = await services.visits.roster.elder(r.worker, r.elders["王秀英"])
+    wang = await services.run(services.visits.roster.elder, r.worker, r.elders["王秀英"])
     assert (wang.phone, wang.volunteers) == ("13800000009", ("志愿者2",))
     # A shorter file leaves the others be (and says so); a retired elder in the file comes back.
-    await services.visits.roster.retire(r.worker, r.elders["张桂兰"], "搬去女儿家")
-    partial = await services.visits.roster.import_roster(r.worker, r.community_id, "r.csv", csv_bytes(GOOD[2]))
+    await services.run(services.visits.roster.retire, r.worker, r.elders["张桂兰"], "搬去女儿家")
+    partial = await services.run(services.visits.roster.import_roster, r.worker, r.community_id, "r.csv", csv_bytes(GOOD[2]))
     assert text(partial) == (
         "✅ 花名册已导入：新增 0 位，更新 1 位，无变化 0 位。\n其中 1 位重新列入探访名单。"
         "\n名单里另有 2 位老人不在这个文件中，没有改动；如已不需要探访，请用 /retire 移出。")
-    assert (await services.visits.roster.elder(r.worker, r.elders["张桂兰"])).active
+    assert (await services.run(services.visits.roster.elder, r.worker, r.elders["张桂兰"])).active
 
 
 BAD = (
@@ -74,7 +74,7 @@ BAD = (
 
 async def test_a_bad_csv_imports_nothing_and_lists_every_problem(services: Services) -> None:
     w = await make_world(services)
-    report = await services.visits.roster.import_roster(w.worker, w.community_id, "roster.csv", csv_bytes(*BAD))
+    report = await services.run(services.visits.roster.import_roster, w.worker, w.community_id, "roster.csv", csv_bytes(*BAD))
     assert not report.ok
     lines = text(report).split("\n")
     assert lines[0] == "❌ 花名册有 11 处问题，什么都没有导入。请改好后重新导入："
@@ -100,9 +100,9 @@ async def test_an_xlsx_roster_with_numbers_and_chinese_values(services: Services
         ["王秀英", 1942, "幸福里3栋501", "一网格", "是", "高", 13800000001, "儿子 王强", "worker1", "volunteer1；volunteer2"],
         ["李建国", 1960.0, "幸福里5栋201", None, True, None, None, None, None, None],
     )
-    report = await services.visits.roster.import_roster(w.worker, w.community_id, "花名册.xlsx", good)
+    report = await services.run(services.visits.roster.import_roster, w.worker, w.community_id, "花名册.xlsx", good)
     assert (report.ok, report.created) == (True, 2)
-    views, _ = await services.visits.roster.roster(w.worker, w.community_id)
+    views, _ = await services.run(services.visits.roster.roster, w.worker, w.community_id)
     assert [(v.name, v.phone, v.grid, v.lives_alone, v.risk, v.volunteers) for v in views] == [
         ("王秀英", "13800000001", "一网格", True, "high", ("志愿者1", "志愿者2")),
         ("李建国", None, None, True, "normal", ()),
@@ -116,7 +116,7 @@ async def test_a_bad_xlsx_is_reported_in_english_too(services: Services) -> None
         ["王秀英", 1850, "幸福里3栋501", "一网格", "是", "高", None, None, None, None],
         ["李建国", 1960, "幸福里5栋201", None, "也许", "normal", None, None, None, "volunteer2;nobody"],
     )
-    report = await services.visits.roster.import_roster(w.worker, w.community_id, "roster.xlsx", bad)
+    report = await services.run(services.visits.roster.import_roster, w.worker, w.community_id, "roster.xlsx", bad)
     # Row 3 repeats row 2, but with a bad year it has no name-and-year key to compare yet.
     lines = text(report, "en").split("\n")
     assert lines == [
@@ -133,7 +133,7 @@ async def test_a_bad_xlsx_is_reported_in_english_too(services: Services) -> None
 async def test_the_header_is_checked_before_the_rows(services: Services) -> None:
     w = await make_world(services)
     header = HEADER.replace("birth_year", "生日").replace("risk", "风险等级")
-    report = await services.visits.roster.import_roster(
+    report = await services.run(services.visits.roster.import_roster, 
         w.worker, w.community_id, "r.csv", csv_bytes("王秀英,1942,幸福里,,是,高,,,,", header=header))
     assert text(report).split("\n") == [
         "❌ 花名册有 2 处问题，什么都没有导入。请改好后重新导入：",
@@ -141,7 +141,7 @@ async def test_the_header_is_checked_before_the_rows(services: Services) -> None
         "emergency_contact,worker,volunteers",
         "表头 birth_year：缺少这一列",
     ]
-    unreadable = await services.visits.roster.import_roster(w.worker, w.community_id, "r.xlsx", b"PK\x03\x04junk")
+    unreadable = await services.run(services.visits.roster.import_roster, w.worker, w.community_id, "r.xlsx", b"PK\x03\x04junk")
     assert text(unreadable).split("\n")[1] == "读不了这个文件，请用 CSV（UTF-8 或 GBK）或 Excel（.xlsx）格式"
 
 
@@ -149,7 +149,7 @@ async def test_only_workers_of_the_community_import(services: Services) -> None:
     w = await make_world(services)
     for person in (w.volunteer, w.other_worker):
         with pytest.raises(Exception) as refused:
-            await services.visits.roster.import_roster(person, w.community_id, "r.csv", csv_bytes(*GOOD))
+            await services.run(services.visits.roster.import_roster, person, w.community_id, "r.csv", csv_bytes(*GOOD))
         assert getattr(refused.value, "key", "") == "error.need_worker"
     assert await count(services, Elder) == 0
 

@@ -26,7 +26,7 @@ async def _entries(services: Services, subject_type: str, subject_id: int) -> li
 
 async def _log(services: Services, world: World, volunteer: int, days: int) -> int:
     today = services.clock.community(services.settings.timezone).today()
-    view = await services.hours.submit(volunteer, world.community_id, category_id=world.categories["助餐"],
+    view = await services.run(services.hours.submit, volunteer, world.community_id, category_id=world.categories["助餐"],
                                        service_date=today - timedelta(days=days), minutes=60, note=None)
     return view.id
 
@@ -46,9 +46,9 @@ async def test_every_decision_is_audited_with_whom_it_concerns(services: Service
         ("hours.record", world.worker, vol2), ("hours.approve", world.worker, vol2)]
     # The shop: approved, handed over; rejected.
     await fund(services, world, vol, 200)
-    towel = await services.shop.add_item(world.worker, world.community_id, "毛巾", 20, 10)
-    first = await services.shop.redeem(vol, world.community_id, towel.id, 1, request_key="r1")
-    second = await services.shop.redeem(vol, world.community_id, towel.id, 1, request_key="r2")
+    towel = await services.run(services.shop.add_item, world.worker, world.community_id, "毛巾", 20, 10)
+    first = await services.run(services.shop.redeem, vol, world.community_id, towel.id, 1, request_key="r1")
+    second = await services.run(services.shop.redeem, vol, world.community_id, towel.id, 1, request_key="r2")
     said = await worker.say(f"/approve R{first.redemption.id}")
     code = re.search(r"取货码\s*([A-Z0-9]{6})", said)
     assert code, said
@@ -58,7 +58,7 @@ async def test_every_decision_is_audited_with_whom_it_concerns(services: Service
         ("redemption.approve", world.worker, vol), ("redemption.handover", world.worker2, vol)]
     assert await _entries(services, "redemption", second.redemption.id) == [("redemption.reject", world.worker, vol)]
     # The pool: granted, refused.
-    await services.points.donate(vol, world.community_id, 50, "donate:pool")
+    await services.run(services.points.donate, vol, world.community_id, 50, "donate:pool")
     asker = chat("volunteer1")
     granted = re.search(r"Q(\d+)", await asker.say("/request 助洁 2h 明天 上午 积分池"))
     refused = re.search(r"Q(\d+)", await asker.say("/request 助医 2h 后天 上午 积分池"))
@@ -82,9 +82,9 @@ async def test_every_proxy_action_is_audited_for_the_relative(services: Services
     worker, family, helper = chat("worker1"), chat("volunteer2"), chat("volunteer1")
     await worker.say("/family link 志愿者2 李爷爷")
     await worker.say("1")
-    [grandpa] = await services.people.people_named(world.community_id, "李爷爷")
+    [grandpa] = await services.run(services.people.people_named, world.community_id, "李爷爷")
     await fund(services, world, grandpa.person_id, 200)
-    towel = await services.shop.add_item(world.worker, world.community_id, "毛巾", 20, 10)
+    towel = await services.run(services.shop.add_item, world.worker, world.community_id, "毛巾", 20, 10)
     assert "李爷爷" in await family.say("/as 李爷爷")
     await family.say(f"/redeem I{towel.id} 1")
     await family.say("/cancel_order R1")

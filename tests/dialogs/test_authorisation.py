@@ -29,7 +29,7 @@ async def _snapshot(services: Services) -> tuple:
 
 
 async def _pending_log(services: Services, world: World) -> int:
-    log = await services.hours.submit(
+    log = await services.run(services.hours.submit, 
         world.volunteer, world.community_id, category_id=world.categories["探访"],
         service_date=date(2026, 11, 20), minutes=60,
     )
@@ -112,7 +112,7 @@ async def test_other_communitys_worker_pressing_approve_is_refused(services: Ser
 async def test_own_log_cannot_be_approved_even_by_a_worker(services: Services, world: World, chat) -> None:  # noqa: ANN001
     worker = chat("worker1")
     await worker.say("/log 1h 探访")
-    own = (await services.hours.logs_of(world.worker, world.community_id))[0].id
+    own = (await services.run(services.hours.logs_of, world.worker, world.community_id))[0].id
     before = await _snapshot(services)
     await worker.press(f"/approve H{own}")
     assert worker.keys() == ["error.own_log"]
@@ -122,7 +122,7 @@ async def test_own_log_cannot_be_approved_even_by_a_worker(services: Services, w
 async def test_step_answer_outside_the_offered_options_is_refused(services: Services, world: World, chat) -> None:  # noqa: ANN001
     volunteer = chat("volunteer1")
     await volunteer.say("/log")
-    other_category = (await services.hours.categories(world.other_community_id))[0].id
+    other_category = (await services.run(services.hours.categories, world.other_community_id))[0].id
     before = await _snapshot(services)
     await volunteer.press(f"c{other_category}")  # a category of another community: not on the list
     assert volunteer.keys() == ["error.old_button"]

@@ -67,16 +67,16 @@ async def some_hours(services: Services, world: World) -> None:
     today = T0.date()
     v, w = world.volunteer, world.worker
     for cat, minutes, days in ((cats[0], 90, 3), (cats[0], 60, 2), (cats[1], 45, 1)):
-        log = await services.hours.submit(v, world.community_id, category_id=cat, service_date=today - timedelta(days=days),
+        log = await services.run(services.hours.submit, v, world.community_id, category_id=cat, service_date=today - timedelta(days=days),
                                           minutes=minutes)
-        await services.hours.approve(w, log.id)
-    await services.hours.record(w, world.community_id, [v], category_id=cats[2], service_date=today, minutes=120)
-    await services.hours.submit(v, world.community_id, category_id=cats[0], service_date=today, minutes=30)
-    rejected = await services.hours.submit(v, world.community_id, category_id=cats[0], service_date=today, minutes=15)
-    await services.hours.reject(w, rejected.id, "重复")
-    other = await services.hours.submit(world.volunteers[1], world.community_id, category_id=cats[0],
+        await services.run(services.hours.approve, w, log.id)
+    await services.run(services.hours.record, w, world.community_id, [v], category_id=cats[2], service_date=today, minutes=120)
+    await services.run(services.hours.submit, v, world.community_id, category_id=cats[0], service_date=today, minutes=30)
+    rejected = await services.run(services.hours.submit, v, world.community_id, category_id=cats[0], service_date=today, minutes=15)
+    await services.run(services.hours.reject, w, rejected.id, "重复")
+    other = await services.run(services.hours.submit, world.volunteers[1], world.community_id, category_id=cats[0],
                                         service_date=today, minutes=600)
-    await services.hours.approve(w, other.id)
+    await services.run(services.hours.approve, w, other.id)
 
 
 async def test_a_volunteer_asks_a_worker_issues_and_the_pdf_has_the_approved_hours(
@@ -241,7 +241,7 @@ async def test_a_request_waits_with_the_deadlines(services: Services, world: Wor
     listed = await chat("worker1").say("/pending")
     assert "C1" in listed and "应于 11-20 21:00 前处理" in listed
     clock.advance(hours=8, minutes=30)  # 20:30 in Shanghai: the hour before the deadline
-    summary = await services.deadlines.run()
+    summary = await services.run(services.deadlines.run)
     assert summary.nudges == 2  # both workers of the community
     with services.db.read() as session:
         nudges = session.scalars(select(Notification.params).where(Notification.key == "deadline.nudge")).all()
@@ -253,9 +253,9 @@ async def test_two_workers_issuing_at_once_issue_once(services: Services, world:
     other is told it was issued already (the row is locked while it is issued)."""
     import asyncio
 
-    asked = await services.certificates.request(world.volunteer, world.community_id, "all")
-    both = await asyncio.gather(services.certificates.issue(world.worker, asked.id),
-                                services.certificates.issue(world.worker2, asked.id))
+    asked = await services.run(services.certificates.request, world.volunteer, world.community_id, "all")
+    both = await asyncio.gather(services.run(services.certificates.issue, world.worker, asked.id),
+                                services.run(services.certificates.issue, world.worker2, asked.id))
     assert sorted(i.changed for i in both) == [False, True]
     assert both[0].facts.number == both[1].facts.number
     with services.db.read() as session:

@@ -68,7 +68,7 @@ async def test_history_dates_are_the_community_s(
 ) -> None:
     await _move_to_new_york(services, world.community_id)
     clock.at = datetime(2026, 11, 19, 20, 0, tzinfo=NEW_YORK).astimezone(UTC)  # the 20th in Shanghai
-    await services.points.adjust(world.admin, world.community_id, world.volunteers[0], 5, "thanks", key="ny-adjust")
+    await services.run(services.points.adjust, world.admin, world.community_id, world.volunteers[0], 5, "thanks", key="ny-adjust")
     volunteer = chat("volunteer1")
     page = await volunteer.say("/history")
     assert "2026-11-19" in page and "2026-11-20" not in page

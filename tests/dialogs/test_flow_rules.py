@@ -20,7 +20,7 @@ DAY = date(2026, 11, 20)  # the test clock's today
 async def _logs(services: Services, world: World, count: int, person: int | None = None) -> list[int]:
     ids = []
     for i in range(count):
-        log = await services.hours.submit(
+        log = await services.run(services.hours.submit, 
             person or world.volunteers[i % 3], world.community_id, category_id=world.categories["探访"],
             service_date=DAY - timedelta(days=i // 3), minutes=60,
         )
@@ -45,7 +45,7 @@ async def test_a_numbered_list_stays_answerable_until_replaced(services: Service
     assert f"H{h2}" in await worker.say("4")
     assert worker.keys() == ["reject.ask_reason"]
     await worker.say("2")  # a reason that happens to be a number is the reason, not an option
-    assert worker.keys() == ["reject.done"] and (await services.hours.get(world.worker, h2)).reject_reason == "2"
+    assert worker.keys() == ["reject.done"] and (await services.run(services.hours.get, world.worker, h2)).reject_reason == "2"
     await worker.say("5")
     assert worker.keys() == ["approve.done"] and await _status(services, h3) == "approved"
     await worker.say("1")  # an item already decided says so
@@ -96,9 +96,9 @@ async def test_pending_pages_with_a_true_total_and_approve_all(services: Service
 
 async def test_approve_and_reject_by_typed_id_of_any_kind(services: Services, world: World, chat) -> None:  # noqa: ANN001
     await fund(services, world, world.volunteer, 100)
-    item = await services.shop.add_item(world.worker, world.community_id, "大米", 30, 10)
-    r1 = (await services.shop.redeem(world.volunteer, world.community_id, item.id, 1)).redemption.id
-    r2 = (await services.shop.redeem(world.volunteer, world.community_id, item.id, 1)).redemption.id
+    item = await services.run(services.shop.add_item, world.worker, world.community_id, "大米", 30, 10)
+    r1 = (await services.run(services.shop.redeem, world.volunteer, world.community_id, item.id, 1)).redemption.id
+    r2 = (await services.run(services.shop.redeem, world.volunteer, world.community_id, item.id, 1)).redemption.id
     worker = chat("worker1")
     listing = await worker.say("/pending")
     assert f"R{r1}" in listing and f"/approve_order R{r1}" in worker.options()
@@ -120,16 +120,16 @@ async def test_approve_and_reject_by_typed_id_of_any_kind(services: Services, wo
 async def test_the_same_log_for_the_same_day_asks_before_saving_again(services: Services, world: World, chat) -> None:  # noqa: ANN001
     volunteer = chat("volunteer1")
     await volunteer.say("/log 1h 探访 陪聊")
-    [first] = await services.hours.logs_of(world.volunteer, world.community_id)
+    [first] = await services.run(services.hours.logs_of, world.volunteer, world.community_id)
     asked = await volunteer.say("/log 1h 探访 陪聊")
     assert volunteer.keys() == ["log.looks_repeated", "log.confirm"] and f"H{first.id}" in asked
-    assert len(await services.hours.logs_of(world.volunteer, world.community_id)) == 1
+    assert len(await services.run(services.hours.logs_of, world.volunteer, world.community_id)) == 1
     await volunteer.say("/cancel")
-    assert len(await services.hours.logs_of(world.volunteer, world.community_id)) == 1
+    assert len(await services.run(services.hours.logs_of, world.volunteer, world.community_id)) == 1
     await volunteer.say("/log 1h 探访 陪聊")
     await volunteer.say("提交")
     assert volunteer.keys() == ["log.submitted"]
-    assert len(await services.hours.logs_of(world.volunteer, world.community_id)) == 2
+    assert len(await services.run(services.hours.logs_of, world.volunteer, world.community_id)) == 2
     # Another duration, or another day, is not a repeat.
     await volunteer.say("/log 2h 探访")
     await volunteer.say("/log 1h 探访 昨天")
@@ -141,7 +141,7 @@ async def test_the_same_log_for_the_same_day_asks_before_saving_again(services: 
     assert volunteer.keys() == ["log.looks_repeated", "log.confirm"]
     await volunteer.say("1")
     assert volunteer.keys() == ["log.submitted"]
-    assert len(await services.hours.logs_of(world.volunteer, world.community_id)) == 5
+    assert len(await services.run(services.hours.logs_of, world.volunteer, world.community_id)) == 5
 
 
 async def test_mylogs_pages(services: Services, world: World, chat) -> None:  # noqa: ANN001
@@ -158,17 +158,17 @@ async def test_mylogs_pages(services: Services, world: World, chat) -> None:  # 
 
 async def test_history_and_notices_say_what_they_are_about(services: Services, world: World, chat) -> None:  # noqa: ANN001
     h1, h2 = await _logs(services, world, 2, person=world.volunteer)
-    await services.hours.approve(world.worker, h1)
-    await services.hours.reject(world.worker, h2, "重复了")
-    [approved, rejected] = await services.outbox.take("console", person_id=world.volunteer)
+    await services.run(services.hours.approve, world.worker, h1)
+    await services.run(services.hours.reject, world.worker, h2, "重复了")
+    [approved, rejected] = await services.run(services.outbox.take, "console", person_id=world.volunteer)
     volunteer = chat("volunteer1")
-    item = await services.shop.add_item(world.worker, world.community_id, "食用油", 4, 10)
-    paid = (await services.shop.redeem(world.volunteer, world.community_id, item.id, 1)).redemption
-    code = (await services.shop.approve(world.worker, paid.id)).redemption.pickup_code
-    await services.shop.pickup(world.worker, world.community_id, code)
-    returned = (await services.shop.redeem(world.volunteer, world.community_id, item.id, 1)).redemption
-    await services.shop.reject(world.worker, returned.id, "缺货")
-    held = (await services.shop.redeem(world.volunteer, world.community_id, item.id, 1)).redemption
+    item = await services.run(services.shop.add_item, world.worker, world.community_id, "食用油", 4, 10)
+    paid = (await services.run(services.shop.redeem, world.volunteer, world.community_id, item.id, 1)).redemption
+    code = (await services.run(services.shop.approve, world.worker, paid.id)).redemption.pickup_code
+    await services.run(services.shop.pickup, world.worker, world.community_id, code)
+    returned = (await services.run(services.shop.redeem, world.volunteer, world.community_id, item.id, 1)).redemption
+    await services.run(services.shop.reject, world.worker, returned.id, "缺货")
+    held = (await services.run(services.shop.redeem, world.volunteer, world.community_id, item.id, 1)).redemption
 
     # The notices name the log: category, date and hours.
     text = render("zh-CN", rejected.text.key, rejected.text.params)
@@ -201,20 +201,20 @@ async def test_help_is_short_and_fits_the_person(services: Services, world: Worl
 
 async def test_a_redemption_confirmed_again_says_what_it_became(services: Services, world: World, chat) -> None:  # noqa: ANN001
     await fund(services, world, world.volunteer, 100)
-    item = await services.shop.add_item(world.worker, world.community_id, "肥皂", 5, 10)
+    item = await services.run(services.shop.add_item, world.worker, world.community_id, "肥皂", 5, 10)
     volunteer = chat("volunteer1")
     await volunteer.say(f"/redeem I{item.id}")
     await volunteer.say("1")
     await volunteer.press("yes")
-    [order] = await services.shop.orders(world.volunteer, world.community_id)
+    [order] = await services.run(services.shop.orders, world.volunteer, world.community_id)
     assert f"R{order.id}" in await volunteer.press("yes")
     assert volunteer.keys() == ["redeem.already_submitted"]
-    assert len(await services.shop.orders(world.volunteer, world.community_id)) == 1
+    assert len(await services.run(services.shop.orders, world.volunteer, world.community_id)) == 1
 
 
 async def test_another_communitys_worker_learns_nothing_of_a_log(services: Services, world: World, chat) -> None:  # noqa: ANN001
     [h] = await _logs(services, world, 1)
-    await services.hours.approve(world.worker, h)
+    await services.run(services.hours.approve, world.worker, h)
     other = chat("otherworker")
     said = await other.say(f"/reject H{h}")  # without a reason the flow looks the log up first
     assert other.keys() == ["error.need_worker"] and "已通过" not in said and "志愿者" not in said

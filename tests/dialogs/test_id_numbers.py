@@ -83,7 +83,7 @@ async def test_given_with_consent_kept_encrypted_and_printed_masked(services: Se
     # Shown masked: asked again, and on the certificate (with its type).
     assert MASKED in await volunteer.say("/idnumber")
     await volunteer.say("/cancel")
-    await services.hours.record(world.worker, world.community_id, [world.volunteer],
+    await services.run(services.hours.record, world.worker, world.community_id, [world.volunteer],
                                 category_id=next(iter(world.categories.values())), service_date=T0.date(), minutes=60)
     worker = chat("worker1")
     await worker.say("/certificate 志愿者1 all")
@@ -123,10 +123,10 @@ async def test_without_a_key_nothing_is_stored(database: Database, database_url:
 
 
 async def test_the_message_that_carried_it_is_masked_in_the_inbox(services: Services, world: World) -> None:
-    await services.people.identify("telegram", "3003", display_name="王芳")
-    person, _ = await services.people.identify("telegram", "3003", display_name="王芳")
-    await services.inbox.store("telegram", "77", "3003", {"message": {"text": f"我的号码 {NUMBER}"}})
-    await services.idnumbers.save(person.id, NUMBER)
+    await services.run(services.people.identify, "telegram", "3003", display_name="王芳")
+    person, _ = await services.run(services.people.identify, "telegram", "3003", display_name="王芳")
+    await services.run(services.inbox.store, "telegram", "77", "3003", {"message": {"text": f"我的号码 {NUMBER}"}})
+    await services.run(services.idnumbers.save, person.id, NUMBER)
     with services.db.read() as session:
         payload = session.scalar(select(InboxEntry.payload).where(InboxEntry.platform_id == "77"))
     assert payload == {"message": {"text": f"我的号码 {MASKED}"}}
@@ -135,7 +135,7 @@ async def test_the_message_that_carried_it_is_masked_in_the_inbox(services: Serv
 async def test_a_new_key_first_then_rotate_and_the_old_key_can_go(
     database: Database, database_url: str, clock: FixedClock, services: Services, world: World
 ) -> None:
-    await services.idnumbers.save(world.volunteer, NUMBER)
+    await services.run(services.idnumbers.save, world.volunteer, NUMBER)
     new = Fernet.generate_key().decode()
     both = Services(database, key_settings(database_url, f"{new},{KEY}"), clock)
     assert await both.idnumbers.rotate() == 1

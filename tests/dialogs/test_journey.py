@@ -54,10 +54,10 @@ async def test_english_and_language_switch(world: World, chat) -> None:  # noqa:
 async def test_reject_asks_for_a_reason_and_tells_the_volunteer(services: Services, world: World, chat) -> None:  # noqa: ANN001
     volunteer, worker = chat("volunteer1"), chat("worker1")
     await volunteer.say("/log 1h 探访")
-    log_id = (await services.hours.logs_of(world.volunteer, world.community_id))[0].id
+    log_id = (await services.run(services.hours.logs_of, world.volunteer, world.community_id))[0].id
     assert "理由" in await worker.say(f"/reject H{log_id}")
     assert "已驳回" in await worker.say("照片看不清")
-    notes = await services.outbox.take("console", person_id=world.volunteer)
+    notes = await services.run(services.outbox.take, "console", person_id=world.volunteer)
     assert [n.text.key for n in notes] == ["notify.log_rejected"]
     assert notes[0].text.params["reason"] == "照片看不清"
     assert "已经处理过" in await worker.say(f"/approve H{log_id}")
@@ -91,7 +91,7 @@ async def test_redelivered_one_liner_logs_once(services: Services, world: World,
     first = await volunteer.say("/log 1h 探访", request_key="update-77")
     again = await volunteer.say("/log 1h 探访", request_key="update-77")
     assert first == again
-    assert len(await services.hours.logs_of(world.volunteer, world.community_id)) == 1
+    assert len(await services.run(services.hours.logs_of, world.volunteer, world.community_id)) == 1
 
 
 async def test_double_confirm_of_a_draft_logs_once(services: Services, world: World, chat) -> None:  # noqa: ANN001
@@ -99,12 +99,12 @@ async def test_double_confirm_of_a_draft_logs_once(services: Services, world: Wo
     for answer in ("/log", "1", "1", "2", "1"):
         await volunteer.say(answer)
     submitted = await volunteer.press("yes")
-    [log] = await services.hours.logs_of(world.volunteer, world.community_id)
+    [log] = await services.run(services.hours.logs_of, world.volunteer, world.community_id)
     assert f"H{log.id}" in submitted
     # The flow is over: pressing ✅ again says it was submitted, and which log it became.
     assert f"已经提交过了（H{log.id}）" in await volunteer.press("yes")
     assert volunteer.keys() == ["log.already_submitted"]
-    assert len(await services.hours.logs_of(world.volunteer, world.community_id)) == 1
+    assert len(await services.run(services.hours.logs_of, world.volunteer, world.community_id)) == 1
 
 
 async def test_worker_records_for_volunteer_and_event(services: Services, world: World, chat) -> None:  # noqa: ANN001
@@ -117,10 +117,10 @@ async def test_worker_records_for_volunteer_and_event(services: Services, world:
     text = await worker.say("volunteer1, volunteer3")
     assert "2 位志愿者" in text
     assert "共发放 20 积分" in await worker.say("1")
-    b1 = await services.points.balance(world.volunteers[0], world.community_id)
-    b2 = await services.points.balance(world.volunteers[1], world.community_id)
+    b1 = await services.run(services.points.balance, world.volunteers[0], world.community_id)
+    b2 = await services.run(services.points.balance, world.volunteers[1], world.community_id)
     assert (b1.available, b2.available) == (10, 20)
-    logs = await services.hours.logs_of(world.volunteers[1], world.community_id)
+    logs = await services.run(services.hours.logs_of, world.volunteers[1], world.community_id)
     assert logs[0].recorded_by_worker and logs[0].status == "approved"
 
 
@@ -157,7 +157,7 @@ async def test_a_community_can_require_confirming_new_volunteers(services: Servi
     assert volunteer.keys() == ["error.need_worker"]
     await worker.say("/confirmnew on")
     code = (await worker.say("/invite")).split("：")[1].split("（")[0].strip()
-    await services.outbox.take("console", person_id=world.worker)  # nothing old in the way
+    await services.run(services.outbox.take, "console", person_id=world.worker)  # nothing old in the way
     for line in (f"/start {code}", "钱阿姨", "13800001111"):
         await newcomer.say(line)
     assert newcomer.keys() == ["register.awaiting_confirmation"]
@@ -167,7 +167,7 @@ async def test_a_community_can_require_confirming_new_volunteers(services: Servi
     assert newcomer.keys() == ["error.awaiting_confirmation"]
     assert "等社区工作者确认" in await newcomer.say("/help")
     # The workers hear that someone waits, and /pending lists her with a confirm button.
-    notes = await services.outbox.take("console", person_id=world.worker)
+    notes = await services.run(services.outbox.take, "console", person_id=world.worker)
     assert [(n.text.key, n.text.params["name"]) for n in notes] == [("notify.volunteer_waiting", "钱阿姨")]
     listing = await worker.say("/pending")
     assert "钱阿姨" in listing and "13800001111" in listing
@@ -177,18 +177,18 @@ async def test_a_community_can_require_confirming_new_volunteers(services: Servi
     assert "钱阿姨" not in await worker.say("/pending")  # nobody waits any more
 
     # She is told, and may log now.
-    [told] = await services.outbox.take("console", person_id=await _person(services, "newbie2"))
+    [told] = await services.run(services.outbox.take, "console", person_id=await _person(services, "newbie2"))
     assert told.text.key == "notify.volunteer_confirmed"
     await newcomer.say("/log 1h 探访")
     assert newcomer.keys() == ["log.submitted"]
     # Confirming again changes nothing; a member who never registered cannot be confirmed.
     await worker.say(confirm)
     assert worker.keys() == ["confirm.done"]
-    assert await services.outbox.take("console", person_id=await _person(services, "newbie2")) == []
+    assert await services.run(services.outbox.take, "console", person_id=await _person(services, "newbie2")) == []
     await worker.say("/confirm resident1")
     assert worker.keys() == ["error.not_registered"]
 
 
 async def _person(services: Services, handle: str) -> int:
-    person, _ = await services.people.identify("console", handle, display_name=handle)  # already there
+    person, _ = await services.run(services.people.identify, "console", handle, display_name=handle)  # already there
     return person.id

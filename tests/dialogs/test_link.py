@@ -20,9 +20,9 @@ def code_of(text: str) -> str:
 
 
 async def earn(services: Services, world: World, person_id: int) -> None:
-    log = await services.hours.submit(person_id, world.community_id, category_id=world.categories["探访"],
+    log = await services.run(services.hours.submit, person_id, world.community_id, category_id=world.categories["探访"],
                                       service_date=services.clock.now().date(), minutes=60)
-    await services.hours.approve(world.worker, log.id)
+    await services.run(services.hours.approve, world.worker, log.id)
 
 
 async def counts(services: Services) -> tuple[int, int, int]:
@@ -75,8 +75,8 @@ async def test_both_with_activity_refused_and_nothing_changes(services: Services
     code = code_of(await first.say("/link"))
     with services.db.read() as session:
         second_id = session.scalar(select(Identity.person_id).where(Identity.external_id == "oBusy"))
-    await services.people.join(second_id, await services.people.create_invite(world.worker, world.community_id))
-    await services.people.register_volunteer(second_id, world.community_id, "另一个人", "13900000000")
+    await services.run(services.people.join, second_id, await services.run(services.people.create_invite, world.worker, world.community_id))
+    await services.run(services.people.register_volunteer, second_id, world.community_id, "另一个人", "13900000000")
     await earn(services, world, second_id)
     before = await counts(services)
     text = await second.say(f"/link {code}")

@@ -14,9 +14,9 @@ from tests.world import World, person
 async def _register(services: Services, world: World, handle: str, real_name: str, phone: str) -> int:
     """Someone whose channel name (`handle`) is not their real name joins and registers."""
     person_id = await person(services, handle)
-    code = await services.people.create_invite(world.worker, world.community_id)
-    await services.people.join(person_id, code)
-    await services.people.register_volunteer(person_id, world.community_id, real_name, phone)
+    code = await services.run(services.people.create_invite, world.worker, world.community_id)
+    await services.run(services.people.join, person_id, code)
+    await services.run(services.people.register_volunteer, person_id, world.community_id, real_name, phone)
     return person_id
 
 
@@ -31,7 +31,7 @@ async def test_the_real_name_is_the_name_shown(services: Services, world: World,
     await volunteer.say("/log 1h 助餐 送饭")
     text = await chat("worker1").say("/pending")
     assert "钱阿姨" in text and "newperson" not in text
-    await services.hours.approve(world.worker, (await _logs_of(services, qian))[0].id)
+    await services.run(services.hours.approve, world.worker, (await _logs_of(services, qian))[0].id)
     await volunteer.say("/gift 志愿者1 5 谢谢")
     await volunteer.say("1")
     with services.db.read() as session:
@@ -43,8 +43,8 @@ async def test_the_real_name_is_the_name_shown(services: Services, world: World,
 async def test_a_real_name_wins_over_a_handle(services: Services, world: World, chat) -> None:  # noqa: ANN001
     member = await _register(services, world, "liming88", "李明", "13912345678")
     newcomer = await person(services, "李明", "李明")  # a console handle that looks like a name
-    code = await services.people.create_invite(world.worker, world.community_id)
-    await services.people.join(newcomer, code)
+    code = await services.run(services.people.create_invite, world.worker, world.community_id)
+    await services.run(services.people.join, newcomer, code)
 
     worker = chat("worker1")
     text = await worker.say("/record 李明 2h 助餐")
@@ -55,8 +55,8 @@ async def test_a_real_name_wins_over_a_handle(services: Services, world: World, 
     await admin.say("/community 幸福社区")
     text = await admin.say("/appoint 李明")
     assert admin.keys() == ["appoint.done"] and "幸福社区" in text
-    assert (await services.people.membership(member, world.community_id)).role == "worker"
-    assert (await services.people.membership(newcomer, world.community_id)).role == "resident"
+    assert (await services.run(services.people.membership, member, world.community_id)).role == "worker"
+    assert (await services.run(services.people.membership, newcomer, world.community_id)).role == "resident"
     with services.db.read() as session:
         told = session.scalar(select(Notification).where(
             Notification.person_id == member, Notification.key == "notify.appointed"))
@@ -104,12 +104,12 @@ async def test_hours_recorded_for_a_worker_wait_for_another_worker(services: Ser
     assert worker1.keys() == ["error.own_record"]
     await worker2.say(f"/approve H{log.id}")
     assert worker2.keys() == ["error.own_log"]
-    assert (await services.points.balance(world.worker2, world.community_id)).available == 0
+    assert (await services.run(services.points.balance, world.worker2, world.community_id)).available == 0
     admin = chat("admin")
     await admin.say("/community 幸福社区")
     await admin.say(f"/approve H{log.id}")
     assert admin.keys() == ["approve.done"]
-    assert (await services.points.balance(world.worker2, world.community_id)).available == 20
+    assert (await services.run(services.points.balance, world.worker2, world.community_id)).available == 20
     # An event for a volunteer and a worker: the volunteer's hours at once, the worker's wait.
     await worker2.say("/event")
     for answer in ("1", "2", "1h"):
@@ -144,7 +144,7 @@ async def test_pickup_codes_cannot_be_guessed(services: Services, world: World, 
 async def test_assign_asks_which_of_two_of_a_name(services: Services, world: World, chat) -> None:  # noqa: ANN001
     first = await _register(services, world, "wf1", "王芳", "13912345671")
     second = await _register(services, world, "wf2", "王芳", "13912345672")
-    elder = await services.visits.roster.add_elder(world.worker, world.community_id, {
+    elder = await services.run(services.visits.roster.add_elder, world.worker, world.community_id, {
         "name": "张桂兰", "birth_year": "1950", "address": "幸福里1栋101", "lives_alone": "否"})
     worker = chat("worker1")
     await worker.say(f"/assign {elder.ref}，王芳、volunteer1")
@@ -152,4 +152,4 @@ async def test_assign_asks_which_of_two_of_a_name(services: Services, world: Wor
     assert worker.options() == [f"/assign {elder.ref} #{first} volunteer1", f"/assign {elder.ref} #{second} volunteer1"]
     await worker.say("2")
     assert worker.keys() == ["elders.assigned"]
-    assert (await services.visits.roster.elder(world.worker, elder.id)).volunteers == ("志愿者1", "王芳")
+    assert (await services.run(services.visits.roster.elder, world.worker, elder.id)).volunteers == ("志愿者1", "王芳")

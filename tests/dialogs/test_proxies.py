@@ -19,9 +19,9 @@ from tests.world import World, person
 async def _wangfang(services: Services, world: World) -> int:
     """王芳: a volunteer with her own chat, and 200 points."""
     wang = await person(services, "wangfang")
-    code = await services.people.create_invite(world.worker, world.community_id)
-    await services.people.join(wang, code)
-    await services.people.register_volunteer(wang, world.community_id, "王芳", "13912345670")
+    code = await services.run(services.people.create_invite, world.worker, world.community_id)
+    await services.run(services.people.join, wang, code)
+    await services.run(services.people.register_volunteer, wang, world.community_id, "王芳", "13912345670")
     await fund(services, world, wang, 200)
     return wang
 
@@ -33,7 +33,7 @@ async def _grandpa(services: Services, world: World, chat) -> int:  # noqa: ANN0
     assert worker.keys() == ["family.ask_register"]
     await worker.say("1")
     assert worker.keys() == ["family.linked_new"]
-    [found] = await services.people.people_named(world.community_id, "李爷爷")
+    [found] = await services.run(services.people.people_named, world.community_id, "李爷爷")
     await fund(services, world, found.person_id, 200)
     return found.person_id
 
@@ -54,7 +54,7 @@ async def test_the_repro_a_worker_cannot_spend_a_member_with_her_own_chat(
     services: Services, world: World, chat,  # noqa: ANN001
 ) -> None:
     wang = await _wangfang(services, world)
-    rice = await services.shop.add_item(world.worker, world.community_id, "大米", 80, 5)
+    rice = await services.run(services.shop.add_item, world.worker, world.community_id, "大米", 80, 5)
     worker = chat("worker1")
     said = await worker.say("/as 王芳")
     assert worker.keys() == ["error.proxy_own_chat"], said
@@ -101,7 +101,7 @@ async def test_a_worker_acts_for_a_member_without_a_phone_with_a_second_worker(
 ) -> None:
     grandpa = await _grandpa(services, world, chat)
     family = world.volunteers[1]
-    rice = await services.shop.add_item(world.worker, world.community_id, "大米", 80, 5)
+    rice = await services.run(services.shop.add_item, world.worker, world.community_id, "大米", 80, 5)
     worker, worker2, helper = chat("worker1"), chat("worker2"), chat("volunteer1")
     assert "李爷爷" in await worker.say("/as 李爷爷") and worker.keys() == ["as.now"]
     assert "redeem.submitted" in (await worker.say(f"/redeem I{rice.id} 2") and worker.keys())
@@ -200,12 +200,12 @@ async def test_a_worker_s_own_family_link_waits_for_another_worker_and_ends_with
     said = await worker2.say(f"/approve L{link.id}")
     assert worker2.keys() == ["family.link_approved"], said
     assert "family.notify.linked" in await notification_keys(services, world.worker)
-    assert (await services.family.links(world.worker))[0].relative_name == "孙大爷"
+    assert (await services.run(services.family.links, world.worker))[0].relative_name == "孙大爷"
 
     await admin.say("/community 幸福社区")
     said = await admin.say("/unappoint worker1")
     assert admin.keys() == ["unappoint.done"], said
-    assert await services.family.links(world.worker) == []
+    assert await services.run(services.family.links, world.worker) == []
     with services.db.read() as session:
         role = session.scalar(select(Membership.role).where(
             Membership.person_id == world.worker, Membership.community_id == world.community_id))
@@ -220,7 +220,7 @@ async def test_a_worker_s_own_family_link_waits_for_another_worker_and_ends_with
 
 async def test_calling_things_off_for_someone_is_told_too(services: Services, world: World, chat) -> None:  # noqa: ANN001
     grandpa = await _grandpa(services, world, chat)
-    rice = await services.shop.add_item(world.worker, world.community_id, "大米", 80, 5)
+    rice = await services.run(services.shop.add_item, world.worker, world.community_id, "大米", 80, 5)
     member, worker = chat("volunteer2"), chat("worker1")
     await member.say("/as 李爷爷")
     await member.say(f"/redeem I{rice.id} 1")

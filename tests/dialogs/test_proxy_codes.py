@@ -85,12 +85,12 @@ async def test_family_codes_expire_and_wrong_ones_are_limited(
     assert await _wrong_codes(services, "kin.wrong_code") == 11
     await relative.say(f"/family accept {code}")
     assert relative.keys() == ["family.accepted"]
-    assert [(v.member_id, v.relative_id) for v in await services.family.links(world.resident)] == [
+    assert [(v.member_id, v.relative_id) for v in await services.run(services.family.links, world.resident)] == [
         (world.volunteer, world.resident)]
 
 
 async def _elder(services: Services, world: World, name: str, year: str) -> int:
-    elder = await services.visits.roster.add_elder(world.worker, world.community_id, {
+    elder = await services.run(services.visits.roster.add_elder, world.worker, world.community_id, {
         "name": name, "birth_year": year, "address": "幸福里1栋101", "lives_alone": "是"})
     return elder.id
 

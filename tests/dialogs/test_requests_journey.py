@@ -35,7 +35,7 @@ async def test_own_points_step_by_step_taken_done_and_accepted(services: Service
     taken = await helper.press("/take Q1")
     assert "您接下了 Q1" in taken and "3栋501" in taken  # the taker sees the address
     assert "已经有人接了" in await other.say("/take Q1")  # the second taker is refused cleanly
-    notes = await services.outbox.take("console", person_id=world.resident)
+    notes = await services.run(services.outbox.take, "console", person_id=world.resident)
     assert [n.text.key for n in notes] == ["requests.notify.taken"]
 
     await helper.say("/done Q1")  # no duration: asked for it
@@ -52,7 +52,7 @@ async def test_own_points_step_by_step_taken_done_and_accepted(services: Service
 
 async def test_pool_in_one_line_granted_by_a_worker(services: Services, world: World, chat) -> None:  # noqa: ANN001
     await fund(services, world, world.volunteers[2], 100)
-    await services.points.donate(world.volunteers[2], world.community_id, 100, "donate:journey")
+    await services.run(services.points.donate, world.volunteers[2], world.community_id, 100, "donate:journey")
     elder, helper, worker = chat("resident1"), chat("volunteer1"), chat("worker1")
     assert "等待社区工作者批准" in await elder.say("/request 助洁 2h 11-22 上午 积分池 擦窗户")
     assert "现在没有待接的求助" in await helper.say("/requests")
@@ -85,7 +85,7 @@ async def test_withdraw_reopens_for_another_volunteer(services: Services, world:
     await elder.say("/request 助洁 1h 11-23")
     await first.say("/take Q1")
     assert "重新开放" in await first.say("/withdraw Q1")
-    notes = await services.outbox.take("console", person_id=world.resident)
+    notes = await services.run(services.outbox.take, "console", person_id=world.resident)
     assert [n.text.key for n in notes] == ["requests.notify.taken", "requests.notify.withdrawn"]
     assert "/take Q1" in (await second.say("/requests") and second.options())
     assert "您接下了 Q1" in await second.say("/take Q1")
@@ -102,7 +102,7 @@ async def test_an_untaken_request_expires_and_the_hold_comes_back(
     assert await jobs.load()["expire-requests"].run(services, clock.now(), {}) == "expire-requests: 1 request(s) expired"
     assert "可用积分：50" in await elder.say("/balance")
     assert "已过期" in await elder.say("/myrequests")
-    notes = await services.outbox.take("console", person_id=world.resident)
+    notes = await services.run(services.outbox.take, "console", person_id=world.resident)
     assert notes[-1].text.key == "requests.notify.expired"
 
 
@@ -142,11 +142,11 @@ async def test_a_worker_asks_for_a_member_and_both_are_recorded(services: Servic
     worker, worker2, helper = chat("worker1"), chat("worker2"), chat("volunteer1")
     await worker.say("/family link volunteer3 孙大爷")
     await worker.say("1")
-    [grandpa] = await services.people.people_named(world.community_id, "孙大爷")
+    [grandpa] = await services.run(services.people.people_named, world.community_id, "孙大爷")
     await fund(services, world, grandpa.person_id, 50)
     assert "用法：/request_for" in await worker.say("/request_for 孙大爷")
     assert "已冻结 20 分" in await worker.say("/request_for 孙大爷 助洁 2h 11-21 上午 擦窗户 地址：2栋101")
-    view = await services.requests.get(world.worker, 1)
+    view = await services.run(services.requests.get, world.worker, 1)
     assert (view.requester_id, view.poster_id, view.address) == (grandpa.person_id, world.worker, "2栋101")
     assert await account(services, world.community_id, grandpa.person_id) == (50, 20)
     assert "社区工作者" in await helper.say("/request_for 孙大爷 助洁 2h 11-21")
@@ -164,7 +164,7 @@ async def test_reject_q_refuses_the_pool_and_asks_for_a_reason(services: Service
     await elder.say("/request 助洁 1h 11-22 积分池")
     assert "理由" in await worker.say("/reject Q1")
     assert "已告知求助人" in await worker.say("名额已满")
-    assert (await services.requests.get(world.resident, 1)).status == "refused"
+    assert (await services.run(services.requests.get, world.resident, 1)).status == "refused"
     assert "Q1 已经处理过了（积分池未批准）" in await worker.say("/approve Q1")
 
 
@@ -183,7 +183,7 @@ async def test_a_family_member_asks_for_a_relative_and_confirms(services: Servic
     await member.say("/as 李爷爷")
     assert "由社区按服务时长计分" in await member.say("/request 助洁 1h 明天 社区 扫院子")
     await member.say("/as me")
-    view = await services.requests.get(world.worker, 1)
+    view = await services.run(services.requests.get, world.worker, 1)
     assert (view.requester_name, view.poster_id) == ("李爷爷", world.volunteers[1])
     await helper.say("/take Q1")
     await helper.say("/done Q1 1h")

@@ -34,7 +34,7 @@ async def keys_of(services: Services, person_id: int) -> list[str]:
 async def logged(services: Services, world: World, minutes: int, days_ago: int = 1, person: int | None = None) -> int:
     """A pending log of the volunteer's (or `person`'s)."""
     category = next(iter(world.categories.values()))
-    log = await services.hours.submit(person or world.volunteer, world.community_id, category_id=category,
+    log = await services.run(services.hours.submit, person or world.volunteer, world.community_id, category_id=category,
                                       service_date=T0.date() - timedelta(days=days_ago), minutes=minutes)
     return log.id
 
@@ -45,7 +45,7 @@ async def test_balance_shows_the_level_and_the_hours_to_the_next(services: Servi
     assert "尚未评星" in text and "再服务 100 小时可达一星志愿者" in text
     # 100 hours by the default thresholds: 24 logs of 4 h and one of 4 h more (a day holds 12 h).
     for day in range(25):
-        await services.hours.approve(world.worker, await logged(services, world, 240, days_ago=day + 1))
+        await services.run(services.hours.approve, world.worker, await logged(services, world, 240, days_ago=day + 1))
     text = await volunteer.say("/balance")
     assert "一星志愿者" in text and "★ " in text and "再服务 200 小时可达二星" in text
     english = chat("volunteer2")
@@ -66,7 +66,7 @@ async def test_crossing_a_level_congratulates_once_and_tells_the_workers(service
     assert "levels.worker_reached" in await keys_of(services, world.worker2)
     assert "levels.worker_reached" in await keys_of(services, world.worker)
     # The congratulation as the volunteer reads it, and as the worker reads the notice.
-    notes = await services.outbox.take("console", person_id=world.volunteer)
+    notes = await services.run(services.outbox.take, "console", person_id=world.volunteer)
     assert any(n.text.key == "levels.reached" and n.text.params["level"]["zh-CN"] == "一星" for n in notes)
     assert "一星志愿者" in await volunteer.say("/balance")
 
@@ -93,7 +93,7 @@ async def test_crossing_a_level_congratulates_once_and_tells_the_workers(service
 
 
 async def test_two_approvals_racing_over_one_threshold_congratulate_once(services: Services, world: World) -> None:
-    await services.star_levels.set_thresholds(world.worker, world.community_id, "1 2 3 4 5")
+    await services.run(services.star_levels.set_thresholds, world.worker, world.community_id, "1 2 3 4 5")
     a, b = await logged(services, world, 45), await logged(services, world, 45, days_ago=2)
     await asyncio.gather(services.hours.approve(world.worker, a), services.hours.approve(world.worker2, b))
     assert (await keys_of(services, world.volunteer)).count("levels.reached") == 1
@@ -101,17 +101,17 @@ async def test_two_approvals_racing_over_one_threshold_congratulate_once(service
 
 
 async def test_a_paid_service_request_counts_as_service(services: Services, world: World) -> None:
-    await services.star_levels.set_thresholds(None, world.community_id, "1 2 3 4 5")
+    await services.run(services.star_levels.set_thresholds, None, world.community_id, "1 2 3 4 5")
     elder, helper = world.resident, world.volunteer
     await fund(services, world, elder, 50)
-    posted = await services.requests.post(NewRequest(
+    posted = await services.run(services.requests.post, NewRequest(
         requester_id=elder, poster_id=elder, community_id=world.community_id, category_id=world.categories["助洁"],
         service_date=date(2026, 11, 22), slot="morning", minutes=90, payer="own"))
-    await services.requests.take(helper, posted.request.id)
-    await services.requests.done(helper, posted.request.id, 90)
-    await services.requests.accept(elder, posted.request.id)
+    await services.run(services.requests.take, helper, posted.request.id)
+    await services.run(services.requests.done, helper, posted.request.id, 90)
+    await services.run(services.requests.accept, elder, posted.request.id)
     assert "levels.reached" in await keys_of(services, helper)
-    assert (await services.star_levels.standing(helper, world.community_id)).minutes == 90
+    assert (await services.run(services.star_levels.standing, helper, world.community_id)).minutes == 90
 
 
 async def test_thresholds_are_the_communitys_and_checked(services: Services, world: World, chat) -> None:
@@ -137,9 +137,9 @@ async def test_thresholds_are_the_communitys_and_checked(services: Services, wor
 
 
 async def test_certificates_and_the_star_list_show_the_level(services: Services, world: World, chat) -> None:
-    await services.star_levels.set_thresholds(None, world.community_id, "1 2 3 4 5")
+    await services.run(services.star_levels.set_thresholds, None, world.community_id, "1 2 3 4 5")
     for day in (1, 2):
-        await services.hours.approve(world.worker, await logged(services, world, 60, days_ago=day))
+        await services.run(services.hours.approve, world.worker, await logged(services, world, 60, days_ago=day))
     worker = chat("worker1")
     await worker.say("/certificate 志愿者1 all")
     docs = [r.document for r in worker.last.replies if r.document is not None]
@@ -150,7 +150,7 @@ async def test_certificates_and_the_star_list_show_the_level(services: Services,
         assert session.scalars(select(Certificate.star_level)).one() == 2
     listed = await chat("volunteer2").say("/top")
     assert "志愿者1 ★★" in listed
-    lists = await services.stars.lists("week")
+    lists = await services.run(services.stars.lists, "week")
     assert lists[world.community_id].stars[0].level == 2
     # The weekly post and the WeChat poster say it too.
     params = post_params(lists[world.community_id])

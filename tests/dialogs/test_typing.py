@@ -105,14 +105,14 @@ async def test_only_mainland_mobile_numbers_register(services: Services, world: 
     assert resident.keys() == ["register.ask_phone_again_typed"]
     await resident.say("+86 139-1234-5678")
     assert resident.keys() == ["register.done"]
-    member = await services.people.membership(world.resident, world.community_id)
+    member = await services.run(services.people.membership, world.resident, world.community_id)
     assert member.role == "volunteer"
 
 
 async def _earn(services: Services, world: World, person_id: int, minutes: int) -> None:
-    log = await services.hours.submit(person_id, world.community_id, category_id=world.categories["探访"],
+    log = await services.run(services.hours.submit, person_id, world.community_id, category_id=world.categories["探访"],
                                       service_date=date(2026, 11, 19), minutes=minutes)
-    await services.hours.approve(world.worker, log.id)
+    await services.run(services.hours.approve, world.worker, log.id)
 
 
 async def test_a_gift_keeps_its_message_and_checks_points_first(services: Services, world: World, chat) -> None:  # noqa: ANN001
@@ -124,7 +124,7 @@ async def test_a_gift_keeps_its_message_and_checks_points_first(services: Servic
     assert giver.keys() == ["gift.confirm"] and "谢谢你帮我买菜" in text
     await giver.say("1")
     assert giver.keys() == ["gift.done"]
-    assert (await services.points.balance(world.volunteers[1], world.community_id)).available == 10
+    assert (await services.run(services.points.balance, world.volunteers[1], world.community_id)).available == 10
     with services.db.read() as session:
         note = session.scalar(select(Notification).where(Notification.person_id == world.volunteers[1]))
     assert note.key == "notify.gift_received_message" and note.params["message"] == "谢谢你帮我买菜"
@@ -185,8 +185,8 @@ async def test_an_item_price_is_read_strictly(services: Services, world: World, 
     worker = chat("worker1")
     await worker.say(line)
     assert worker.keys() == ["error.bad_price"]
-    assert await services.shop.catalogue(world.worker, world.community_id) == []
+    assert await services.run(services.shop.catalogue, world.worker, world.community_id) == []
     await worker.say("/additem 5号电池 10 -")
     assert worker.keys() == ["additem.done"]
-    [item] = await services.shop.catalogue(world.worker, world.community_id)
+    [item] = await services.run(services.shop.catalogue, world.worker, world.community_id)
     assert (item.name, item.price, item.stock) == ("5号电池", 10, None)

@@ -51,20 +51,20 @@ async def test_a_worker_gets_the_months_hours_as_xlsx_and_csv(services: Services
     day = today - timedelta(days=2)
     for person, category, minutes, when in ((v1, "探访", 60, day), (v1, "探访", 30, day), (v1, "助餐", 45, day),
                                             (v2, "探访", 120, today), (v1, "探访", 60, date(2026, 10, 31))):
-        await services.hours.record(w, world.community_id, [person], category_id=cats[category], service_date=when,
+        await services.run(services.hours.record, w, world.community_id, [person], category_id=cats[category], service_date=when,
                                     minutes=minutes)
-    pending = await services.hours.submit(v2, world.community_id, category_id=cats["助餐"], service_date=day, minutes=90)
-    rejected = await services.hours.submit(v2, world.community_id, category_id=cats["助洁"], service_date=day, minutes=15)
-    await services.hours.reject(w, rejected.id, "重复")
+    pending = await services.run(services.hours.submit, v2, world.community_id, category_id=cats["助餐"], service_date=day, minutes=90)
+    rejected = await services.run(services.hours.submit, v2, world.community_id, category_id=cats["助洁"], service_date=day, minutes=15)
+    await services.run(services.hours.reject, w, rejected.id, "重复")
     assert pending.status == "pending"
     # A paid service request is service too.
     await fund(services, world, world.resident, 50)
-    asked = await services.requests.post(NewRequest(
+    asked = await services.run(services.requests.post, NewRequest(
         requester_id=world.resident, poster_id=world.resident, community_id=world.community_id,
         category_id=cats["助洁"], service_date=date(2026, 11, 22), slot="morning", minutes=60, payer="own"))
-    await services.requests.take(v2, asked.request.id)
-    await services.requests.done(v2, asked.request.id, 60)
-    await services.requests.accept(world.resident, asked.request.id)
+    await services.run(services.requests.take, v2, asked.request.id)
+    await services.run(services.requests.done, v2, asked.request.id, 60)
+    await services.run(services.requests.accept, world.resident, asked.request.id)
 
     worker = chat("worker1")
     await worker.say("/certificate issuer XX街道幸福社区居民委员会")
@@ -116,7 +116,7 @@ async def test_a_volunteers_id_type_and_full_number_are_written_and_only_theirs(
     await volunteer.press("yes")
     assert MASKED in await volunteer.say(NUMBER)
     for person, category in ((v1, "探访"), (v1, "助餐"), (v2, "探访")):
-        await services.hours.record(world.worker, world.community_id, [person], category_id=world.categories[category],
+        await services.run(services.hours.record, world.worker, world.community_id, [person], category_id=world.categories[category],
                                     service_date=T0.date(), minutes=60)
 
     rows, lines = await hours_files(chat("worker1"), month)

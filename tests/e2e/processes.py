@@ -165,19 +165,19 @@ def seed(url: str, workers: int, volunteers: int, channel: str = "telegram") -> 
         services = Services(Database(url), settings)
         people = services.people
         try:
-            admin, _ = await people.identify(channel, str(ADMIN), display_name="管理员", chat_id=str(ADMIN))
-            community = await people.create_community("阳光社区", actor_id=admin.id)
+            admin, _ = await services.run(people.identify, channel, str(ADMIN), display_name="管理员", chat_id=str(ADMIN))
+            community = await services.run(people.create_community, "阳光社区", actor_id=admin.id)
             worker_ids = [101 + i for i in range(workers)]
             for uid in worker_ids:
-                p, _ = await people.identify(channel, str(uid), display_name=f"社工{uid}", chat_id=str(uid))
-                await people.appoint_worker(admin.id, community.id, p.id)
-            first_worker, _ = await people.identify(channel, str(worker_ids[0]), display_name=f"社工{worker_ids[0]}")
-            code = await people.create_invite(first_worker.id, community.id)
+                p, _ = await services.run(people.identify, channel, str(uid), display_name=f"社工{uid}", chat_id=str(uid))
+                await services.run(people.appoint_worker, admin.id, community.id, p.id)
+            first_worker, _ = await services.run(people.identify, channel, str(worker_ids[0]), display_name=f"社工{worker_ids[0]}")
+            code = await services.run(people.create_invite, first_worker.id, community.id)
             volunteer_ids = [1001 + i for i in range(volunteers)]
             for i, uid in enumerate(volunteer_ids):
-                p, _ = await people.identify(channel, str(uid), display_name=f"志愿者{uid}", chat_id=str(uid))
-                await people.join(p.id, code)
-                await people.register_volunteer(p.id, community.id, f"志愿者{uid}", f"1390000{i:04d}")
+                p, _ = await services.run(people.identify, channel, str(uid), display_name=f"志愿者{uid}", chat_id=str(uid))
+                await services.run(people.join, p.id, code)
+                await services.run(people.register_volunteer, p.id, community.id, f"志愿者{uid}", f"1390000{i:04d}")
             return Community(community.id, worker_ids, volunteer_ids)
         finally:
             await services.db.dispose()

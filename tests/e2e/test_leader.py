@@ -94,14 +94,14 @@ async def _set_group(url: str, community_id: int, zone: str) -> None:
             session.execute(update(Community).where(Community.id == community_id).values(timezone=zone))
             worker = session.scalar(select(Identity.person_id).where(Identity.external_id == "101"))
             session.commit()
-        await services.stars.set_group(worker, community_id, "telegram", GROUP)
+        await services.run(services.stars.set_group, worker, community_id, "telegram", GROUP)
         # Hours last week, so last week's star list has someone on it.
         with services.db.read() as session:
             volunteer = session.scalar(select(Identity.person_id).where(Identity.external_id == "1001"))
-        category = (await services.hours.categories(community_id))[0].id
+        category = (await services.run(services.hours.categories, community_id))[0].id
         today = datetime.now(ZoneInfo(zone)).date()
-        log = await services.hours.submit(volunteer, community_id, category_id=category,
+        log = await services.run(services.hours.submit, volunteer, community_id, category_id=category,
                                           service_date=today - timedelta(days=7), minutes=60)
-        await services.hours.approve(worker, log.id)
+        await services.run(services.hours.approve, worker, log.id)
     finally:
         await services.db.dispose()

@@ -85,5 +85,5 @@ async def count(services: Services, model: Any, *where: Any) -> int:
 
 async def wechat_worker(served: Served, world: World, openid: str = "oWorker") -> None:
     """worker1 links a WeChat account (the /link of one person across channels)."""
-    made = await served.services.links.new_code(world.worker, "console")
+    made = await served.services.run(served.services.links.new_code, world.worker, "console")
     assert "关联成功" in await served.reply(openid, f"/link {made.code}")

@@ -49,7 +49,7 @@ async def test_two_processes_share_one_token_and_refresh_after_40001(
         wechat_api.api.seen("oA")
         await one.send_text("oA", "第一条")
         await two.send_text("oA", "第二条")
-        assert wechat_api.api.token_fetches == 1 and await services.tokens.fetches(one.app) == 1
+        assert wechat_api.api.token_fetches == 1 and await services.run(services.tokens.fetches, one.app) == 1
         # WeChat stops accepting the token: the first caller refreshes once and retries once.
         wechat_api.api.fail_next.append(40001)
         await one.send_text("oA", "第三条")

@@ -92,7 +92,7 @@ async def twelve_logs_in_an_hour(served: Served, world: World, shifted: Shifted)
     today = served.services.clock.community("Asia/Shanghai").today()
     for i in range(12):
         shifted.offset += 300  # every five minutes
-        await served.services.hours.submit(world.volunteers[i % 3], world.community_id,
+        await served.services.run(served.services.hours.submit, world.volunteers[i % 3], world.community_id,
                                            category_id=world.categories["探访"], service_date=today, minutes=15 * (1 + i))
         await settled(served.services, world.worker)
 
@@ -166,7 +166,7 @@ async def test_what_waits_is_folded_into_one_message_most_important_first(served
 async def test_a_template_that_does_not_fit_is_refused_and_the_notification_waits(
         served: Served, settings: Settings, tmp_path: Path) -> None:
     await served.say("oT", "/help")
-    person, _ = await served.services.people.identify("wechat", "oT", display_name="x")
+    person, _ = await served.services.run(served.services.people.identify, "wechat", "oT", display_name="x")
     served.api.api.cs_budget = 0  # WeChat: 45047 at once
     mapping = tmp_path / "templates.toml"  # a template id the account does not have: 40037
     mapping.write_text('[hours_approved]\ntemplate_id = "TPL-GONE"\nfields = { thing1 = "category" }\n')
@@ -184,9 +184,9 @@ async def test_a_template_that_does_not_fit_is_refused_and_the_notification_wait
 
 async def test_a_click_opens_three_pushes_for_a_minute(served: Served, shifted: Shifted) -> None:
     await served.post(served.wechat.event("oC", "CLICK", "help"))
-    assert await served.services.budgets.remaining("wechat", "oC") == 3
+    assert await served.services.run(served.services.budgets.remaining, "wechat", "oC") == 3
     shifted.offset += 61
-    assert await served.services.budgets.remaining("wechat", "oC") == 0
+    assert await served.services.run(served.services.budgets.remaining, "wechat", "oC") == 0
 
 
 async def test_the_retired_single_template_stops_the_start_with_what_to_set(
@@ -207,7 +207,7 @@ async def test_new_logs_held_by_the_one_a_minute_rule_come_with_the_workers_next
     today = served.services.clock.community("Asia/Shanghai").today()
 
     async def log(minutes: int) -> None:
-        await served.services.hours.submit(world.volunteers[0], world.community_id, category_id=world.categories["探访"],
+        await served.services.run(served.services.hours.submit, world.volunteers[0], world.community_id, category_id=world.categories["探访"],
                                            service_date=today, minutes=minutes)
 
     await log(30)

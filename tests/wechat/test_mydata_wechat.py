@@ -33,7 +33,7 @@ async def served(services: Services, settings: Settings, wechat_api: APIServer) 
 
 async def test_a_volunteer_on_wechat_gets_their_data_as_a_link(served: Served) -> None:
     world = await make_world(served.services)
-    made = await served.services.links.new_code(world.volunteer, "console")
+    made = await served.services.run(served.services.links.new_code, world.volunteer, "console")
     assert "关联成功" in await served.reply("oVolunteer", f"/link {made.code}")
     text = await served.say("oVolunteer", "/mydata json")
     if not text:  # past WeChat's wait for a passive answer: it comes by the API

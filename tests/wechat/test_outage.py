@@ -46,7 +46,7 @@ async def _people(served: Served) -> dict[str, int]:
     people = {}
     for openid in PEOPLE:
         await served.say(openid, "/help")  # within the 48-hour window
-        person, _ = await served.services.people.identify("wechat", openid, display_name=openid)
+        person, _ = await served.services.run(served.services.people.identify, "wechat", openid, display_name=openid)
         people[openid] = person.id
     return people
 

@@ -61,7 +61,7 @@ async def test_verification_and_bad_signatures_store_nothing(served: Served) -> 
 
 async def test_join_by_qr_register_and_log_by_taps_with_one_effect_per_msgid(served: Served) -> None:
     world: World = await make_world(served.services)
-    code = await served.services.people.create_invite(world.worker, world.community_id)
+    code = await served.services.run(served.services.people.create_invite, world.worker, world.community_id)
     welcome = (await served.post(served.wechat.event("oNew", "subscribe", f"qrscene_{code}"))).message(served.wechat.crypto)
     assert "欢迎加入 幸福社区" in welcome["Content"] and "真实姓名" in welcome["Content"]
     asked = await served.say("oNew", "王小明")
@@ -85,7 +85,7 @@ async def test_join_by_qr_register_and_log_by_taps_with_one_effect_per_msgid(ser
 
 async def test_48_hour_rule_waits_for_the_next_message(served: Served) -> None:
     await served.say("oLate", "/help")
-    person = await served.services.people.identify("wechat", "oLate", display_name="x")
+    person = await served.services.run(served.services.people.identify, "wechat", "oLate", display_name="x")
     # More than 48 hours pass, on WeChat's side and ours.
     served.api.api.seen("oLate", at=0)
     with served.services.db.uow() as session:
@@ -112,7 +112,7 @@ def _note(session: Any, services: Services, person_id: int) -> None:
 
 async def test_template_outside_the_window_when_configured(served: Served, settings: Settings, tmp_path: Path) -> None:
     await served.say("oTmpl", "/help")
-    person, _ = await served.services.people.identify("wechat", "oTmpl", display_name="x")
+    person, _ = await served.services.run(served.services.people.identify, "wechat", "oTmpl", display_name="x")
     served.api.api.seen("oTmpl", at=0)  # WeChat: more than 48 hours ago
     mapping = tmp_path / "templates.toml"
     mapping.write_text('[hours_approved]\ntemplate_id = "TPL-HOURS"\n'
@@ -134,7 +134,7 @@ async def test_template_outside_the_window_when_configured(served: Served, setti
 
 async def test_unfollow_marks_unreachable_and_nothing_is_lost(served: Served) -> None:
     await served.say("oBye", "/help")
-    person, _ = await served.services.people.identify("wechat", "oBye", display_name="x")
+    person, _ = await served.services.run(served.services.people.identify, "wechat", "oBye", display_name="x")
     assert (await served.post(served.wechat.event("oBye", "unsubscribe"))).body == "success"
     with served.services.db.read() as session:
         assert session.scalar(select(Identity.unreachable_at).where(Identity.external_id == "oBye")) is not None
@@ -184,9 +184,9 @@ async def test_star_poster_reaches_a_worker_as_a_picture(served: Served) -> None
     world = await make_world(served.services)
     await wechat_worker(served, world)
     last_week = served.services.clock.community("Asia/Shanghai").today() - timedelta(days=7)
-    await served.services.hours.record(world.worker, world.community_id, [world.volunteer],
+    await served.services.run(served.services.hours.record, world.worker, world.community_id, [world.volunteer],
                                        category_id=world.categories["探访"], service_date=last_week, minutes=120)
-    summary = await served.services.star_posters.send(served.services.clock.now(), "week")
+    summary = await served.services.run(served.services.star_posters.send, served.services.clock.now(), "week")
     assert summary.sent == 1
     # The outbox worker finds it: the poster goes out, then its text.
     [poster] = await served.api.api.until(lambda s: s.kind == "image" and s.openid == "oWorker", timeout=10)
@@ -235,7 +235,7 @@ async def test_invite_without_a_qr_code_when_wechat_cannot_make_one(served: Serv
 
 async def test_too_many_messages_in_a_row_waits_for_the_next_message(served: Served) -> None:
     await served.say("oBusy", "/help")
-    person, _ = await served.services.people.identify("wechat", "oBusy", display_name="x")
+    person, _ = await served.services.run(served.services.people.identify, "wechat", "oBusy", display_name="x")
     served.api.api.cs_budget = 0  # WeChat counts differently: 45047 on our first push
     await served.services.db.run(served.services.db.transaction, lambda s: _note(s, served.services, person.id))
     for _ in range(50):

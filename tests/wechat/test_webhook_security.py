@@ -112,9 +112,9 @@ async def test_verification_is_once_too_and_old_pairs_are_pruned(served: Served)
     assert (await served.client.get("/wechat", params=verify)).status_code == 403
     # Pairs are kept while their timestamp could pass as fresh, then pruned.
     guard, window = served.services.replay, 300
-    assert await guard.take("wechat", int(stamp) - window - 5, "old", window)
-    guard.sync._pruned_at = 0.0
-    assert await guard.take("wechat", int(stamp), "new", window)
+    assert await served.services.run(guard.take, "wechat", int(stamp) - window - 5, "old", window)
+    guard._pruned_at = 0.0
+    assert await served.services.run(guard.take, "wechat", int(stamp), "new", window)
     with served.services.db.read() as session:
         kept = session.execute(select(WebhookNonce.nonce).order_by(WebhookNonce.nonce)).scalars().all()
     assert kept == [nonce, "new"]
@@ -222,7 +222,7 @@ async def test_the_access_log_gives_no_request_away(served: Served, caplog: pyte
     verify["signature"] = served.wechat.request({"FromUserName": "x"}, timestamp=int(query["timestamp"]),
                                                 nonce="98765")[0]["signature"]
     assert (await served.client.get("/wechat", params=verify)).text == "echo-77"
-    secret = await served.services.downloads.offer(await _someone(served), "r.xlsx", b"PK")
+    secret = await served.services.run(served.services.downloads.offer, await _someone(served), "r.xlsx", b"PK")
     assert (await served.client.get(f"/download/{secret}")).status_code == 200
     lines = [r.getMessage() for r in caplog.records if r.name == "lovebank.access"]
     assert [line.split(" ", 1)[1].rsplit(" ", 1)[0] for line in lines] == [
@@ -233,7 +233,7 @@ async def test_the_access_log_gives_no_request_away(served: Served, caplog: pyte
 
 
 async def _someone(served: Served) -> int:
-    person, _ = await served.services.people.identify("wechat", "oLog", display_name="x")
+    person, _ = await served.services.run(served.services.people.identify, "wechat", "oLog", display_name="x")
     return person.id
 
 
