@@ -114,15 +114,15 @@ async def audit_timing(url: str, *, calls: int = 500, scale: float = 1.0, seed: 
         deep_cursor = heavy_ids[DEEP * PAGE - 1]
 
         async def heavy_first() -> None:
-            page = await trail.of_person(worker, cid, data["people"]["heavy"])
+            page = await services.run(trail.of_person, worker, cid, data["people"]["heavy"])
             _check_page(page, heavy_ids[:PAGE], first_id, True, "heavy first page")
 
         async def heavy_deep() -> None:
-            page = await trail.of_person(worker, cid, data["people"]["heavy"], deep_cursor)
+            page = await services.run(trail.of_person, worker, cid, data["people"]["heavy"], deep_cursor)
             _check_page(page, heavy_ids[DEEP * PAGE:(DEEP + 1) * PAGE], first_id, True, "heavy deep page")
 
         async def light_first() -> None:
-            page = await trail.of_person(worker, cid, data["people"]["light"])
+            page = await services.run(trail.of_person, worker, cid, data["people"]["light"])
             _check_page(page, light_ids[:PAGE], first_id, False, "light first page")
 
         ops = {"heavy_first": heavy_first, "heavy_deep": heavy_deep, "light_first": light_first}

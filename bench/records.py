@@ -50,9 +50,9 @@ async def _volunteer_with_logs(services: Services, logs: int, seed: int) -> dict
     the minutes loaded."""
     rng = random.Random(seed)
     people = services.people
-    community = await people.create_community("Bench records")
-    worker, _ = await people.identify("console", "bench-worker", display_name="王社工")
-    await people.appoint_worker(None, community.id, worker.id)
+    community = await services.run(people.create_community, "Bench records")
+    worker, _ = await services.run(people.identify, "console", "bench-worker", display_name="王社工")
+    await services.run(people.appoint_worker, None, community.id, worker.id)
     cid, now = community.id, services.clock.now()
 
     def load(session) -> tuple[int, int]:  # type: ignore[no-untyped-def]

@@ -21,9 +21,9 @@ WAYS = ("in_person", "phone", "family")
 async def seed_demo(services: Services, world: DemoWorld) -> None:
     cid, (zhang, li), wang, grandpa = world.community_id, world.workers, world.volunteers[0], world.resident
     roster = services.visits.roster
-    elders, _ = await roster.roster(zhang, cid, page_size=100)
+    elders, _ = await services.run(roster.roster, zhang, cid, page_size=100)
     for n, elder in enumerate(elders):  # volunteers' consents come with their registration
-        await roster.record_consent(elder.worker_id or zhang, elder.id, WAYS[n % len(WAYS)])
+        await services.run(roster.record_consent, elder.worker_id or zhang, elder.id, WAYS[n % len(WAYS)])
     await services.run(services.family.accept, grandpa, await services.run(services.family.offer, wang))
     await services.run(services.points.adjust, zhang, cid, grandpa, 30, "重阳节慰问积分", "demo:records:adjust")
     await services.run(services.family.act_as, wang, grandpa)

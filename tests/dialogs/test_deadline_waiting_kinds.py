@@ -44,7 +44,7 @@ async def test_the_digest_lists_links_and_requests_waiting_for_a_second_worker(
     # The hour before the deadline: each worker is reminded of what they may decide, not of
     # their own link, request or confirmation.
     clock.at = datetime(2026, 11, 20, 12, 10, tzinfo=UTC)  # 20:10 in Shanghai
-    await services.deadlines.run()
+    await services.run(services.deadlines.run)
     with services.db.read() as session:
         nudges = {n.person_id: n.params for n in session.scalars(
             select(Notification).where(Notification.key == "deadline.nudge"))}
@@ -52,7 +52,7 @@ async def test_the_digest_lists_links_and_requests_waiting_for_a_second_worker(
     assert nudges[world.worker2]["count"] == 2 and nudges[world.worker2]["oldest"] == f"L{link.id}"
 
     clock.at = datetime(2026, 11, 20, 13, 5, tzinfo=UTC)  # 21:05: the evening deadline passed
-    await services.deadlines.run()
+    await services.run(services.deadlines.run)
     with services.db.read() as session:
         [digest] = session.scalars(select(Notification).where(Notification.person_id == world.admin,
                                                               Notification.key == "deadline.digest"))

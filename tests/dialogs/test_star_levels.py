@@ -95,7 +95,8 @@ async def test_crossing_a_level_congratulates_once_and_tells_the_workers(service
 async def test_two_approvals_racing_over_one_threshold_congratulate_once(services: Services, world: World) -> None:
     await services.run(services.star_levels.set_thresholds, world.worker, world.community_id, "1 2 3 4 5")
     a, b = await logged(services, world, 45), await logged(services, world, 45, days_ago=2)
-    await asyncio.gather(services.hours.approve(world.worker, a), services.hours.approve(world.worker2, b))
+    await asyncio.gather(services.run(services.hours.approve, world.worker, a),
+                         services.run(services.hours.approve, world.worker2, b))
     assert (await keys_of(services, world.volunteer)).count("levels.reached") == 1
     assert (await keys_of(services, world.worker)).count("levels.worker_reached") == 1
 
