@@ -5,9 +5,10 @@ each update is either wholly absent (not handled: the log undecided, no earn, no
 reply, the dialog state not moved) or wholly present (all of them), never half; after the last
 restart every update is answered as the first time ("approved", never "approved already").
 
-The kill points (`bot/crash.py`, `LOVEBANK_TEST_CRASH`): after the flow's service writes, after
-the reply is stored and the entry marked (both before the commit), after the commit before the
-reply is sent, and after the reply is sent before it is marked sent."""
+The kill points (`bot/crash.py`, `LOVEBANK_TEST_CRASH`), one a round in turn, at a random turn:
+after the flow's service writes, after the reply is stored and the entry marked (both before the
+commit), after the commit before the reply is sent, and after the reply is sent before it is
+marked sent."""
 
 from __future__ import annotations
 
@@ -28,7 +29,9 @@ from tests.e2e.standin import BotAPI
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not PG_URL, reason="needs LOVEBANK_TEST_DATABASE_URL")]
 
 APPROVALS, REJECTIONS = 16, 8
-CHANCE = "0.07"  # at each of four points of a turn: a process lives a few turns
+# Each round's process dies at one of these points (in turn), with this chance a turn.
+POINTS = ("turn.dispatched", "turn.settled", "turn.committed", "reply.sent")
+CHANCE = "0.25"
 MAX_ROUNDS = 60
 STARTUP = 120.0  # seconds a process may take to listen on a busy machine
 
@@ -139,7 +142,8 @@ def test_every_turn_is_whole_or_absent_across_kills(bot_api: Any, tmp_path: Path
     process: Process | None = None
     sent = 0
     for round_ in range(MAX_ROUNDS):
-        process = start("serve", tmp_path, f"r{round_}", port, url, test_crash=CHANCE)
+        at = POINTS[round_ % len(POINTS)]
+        process = start("serve", tmp_path, f"r{round_}", port, url, test_crash=f"{CHANCE}@{at}")
         process.wait_log(r"listening on http://", timeout=STARTUP)
         while sent < len(script.updates) and process.popen.poll() is None:
             _, payload = script.updates[sent]
