@@ -10,8 +10,8 @@ COPY migrations migrations
 COPY bench bench
 RUN pip install --no-cache-dir . && useradd --system lovebank
 USER lovebank
-# The certificates' base CJK font, cut now rather than at the first certificate (bot/pdf_fonts.py).
-RUN python -c "from bot.pdf_fonts import base_path; base_path()"
+# The certificates' base CJK font, cut now rather than at the first certificate (bot/kernel/pdf_fonts.py).
+RUN python -c "from bot.kernel.pdf_fonts import base_path; base_path()"
 ENV LOVEBANK_HTTP_HOST=0.0.0.0 LOVEBANK_HTTP_PORT=8080
 EXPOSE 8080
 # On the configured port (LOVEBANK_HTTP_PORT), whatever it is.

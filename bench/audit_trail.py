@@ -27,12 +27,12 @@ from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
 from bench.common import check
-from bot.clock import Clock
-from bot.db import Database
-from bot.migrate import upgrade
+from bot.kernel.clock import Clock
+from bot.kernel.db import Database
+from bot.kernel.migrate import upgrade
 from bot.services import Services
-from bot.services.trail import PAGE, TrailPage
-from bot.settings import Settings
+from bot.audit.trail import PAGE, TrailPage
+from bot.kernel.settings import Settings
 from models import AuditEntry, Person
 
 PG_NAME = "lovebank_bench_records"

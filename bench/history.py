@@ -39,11 +39,11 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select, text, update
 
 from bench.common import emit, machine, postgres_url, sqlite_url
-from bot.clock import Clock
-from bot.db import Database
-from bot.migrate import upgrade
+from bot.kernel.clock import Clock
+from bot.kernel.db import Database
+from bot.kernel.migrate import upgrade
 from bot.services import Services
-from bot.settings import Settings
+from bot.kernel.settings import Settings
 from models import Account, Membership, Person, ServiceCategory, ServiceLog, Transfer
 
 PG_NAME = "lovebank_bench_history"

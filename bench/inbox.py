@@ -27,11 +27,11 @@ from typing import Any
 from sqlalchemy import delete, insert, update
 
 from bench.common import check, emit, machine, median, postgres_url, sqlite_url
-from bot.db import Database
-from bot.migrate import upgrade
-from bot.pipeline import InboxWorker
+from bot.kernel.db import Database
+from bot.kernel.migrate import upgrade
+from bot.runtime.pipeline import InboxWorker
 from bot.services import Services
-from bot.settings import Settings
+from bot.kernel.settings import Settings
 from models import InboxEntry
 
 BACKLOGS = (3, 3000, 30000)

@@ -40,10 +40,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bench.common import asyncpg_dsn, check, emit, machine, median, postgres_url, sqlite_path, sqlite_url
-from bot.db import Database
-from bot.migrate import upgrade
+from bot.kernel.db import Database
+from bot.kernel.migrate import upgrade
 from bot.services import Services
-from bot.settings import Settings
+from bot.kernel.settings import Settings
 from models import Account, Transfer
 
 MIX = {"earn": 40, "hold": 30, "post": 20, "void": 10}
@@ -170,7 +170,7 @@ INSERT = (
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id"
 )
 # Both sides of a posted move in one statement, returning each row's new available points, as
-# bot/services/ledger.py does; the guard lets a person's or the pool's debit through only when
+# bot/ledger/service.py does; the guard lets a person's or the pool's debit through only when
 # it is affordable.
 MOVE = (
     "UPDATE accounts SET posted = posted + CASE WHEN id = ? THEN ? ELSE -? END WHERE id IN (?, ?)"
@@ -277,7 +277,7 @@ class BaselineRunner(Runner):
 
 class SqliteBaseline(BaselineRunner):
     def open(self, path: str) -> None:
-        # The same connection settings as bot.db: autocommit driver, our own BEGIN IMMEDIATE.
+        # The same connection settings as bot.kernel.db: autocommit driver, our own BEGIN IMMEDIATE.
         self.conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=30000", "synchronous=NORMAL"):
             self.conn.execute(f"PRAGMA {pragma}")

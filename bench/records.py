@@ -32,11 +32,11 @@ from sqlalchemy import insert, select, text
 
 from bench.audit_trail import audit_timing
 from bench.common import check, emit, machine, postgres_url, refusals, sqlite_url
-from bot.clock import Clock
-from bot.db import Database
-from bot.migrate import upgrade
+from bot.kernel.clock import Clock
+from bot.kernel.db import Database
+from bot.kernel.migrate import upgrade
 from bot.services import Services
-from bot.settings import Settings
+from bot.kernel.settings import Settings
 from models import Membership, Person, ServiceCategory, ServiceLog
 
 PG_NAME = "lovebank_bench_records"
@@ -83,7 +83,7 @@ async def _volunteer_with_logs(services: Services, logs: int, seed: int) -> dict
 def _check_pdf(content: bytes, minutes: int, number: str) -> None:
     from pypdf import PdfReader
 
-    from bot.services.certificates import hours_text
+    from bot.certificates.service import hours_text
 
     reader = PdfReader(io.BytesIO(content))
     check(len(reader.pages) == 1, f"the certificate has {len(reader.pages)} pages")
@@ -94,9 +94,10 @@ def _check_pdf(content: bytes, minutes: int, number: str) -> None:
 
 async def certificate_timing(url: str, *, logs: int = LOGS, runs: int = 7, seed: int = 7) -> dict[str, Any]:
     """The certificate figures on one database (see the module's text)."""
-    from bot.certificate_pdf import certificate_pdf
-    from bot.dialogs import Caller, Dialogs, Input
-    from bot.pdf_fonts import cache_file, full_path
+    from bot.certificates.pdf import certificate_pdf
+    from bot.dialogs.core import Caller, Input
+    from bot.dialogs.engine import Dialogs
+    from bot.kernel.pdf_fonts import cache_file, full_path
 
     await upgrade(url)
     settings = Settings(_env_file=None, database_url=url,  # type: ignore[call-arg]

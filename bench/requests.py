@@ -28,11 +28,12 @@ from typing import Any
 from sqlalchemy import insert, text
 
 from bench.common import check, emit, machine, postgres_url, sqlite_url
-from bot.db import Database
-from bot.dialogs import Caller, Dialogs, Input
-from bot.migrate import upgrade
+from bot.kernel.db import Database
+from bot.dialogs.core import Caller, Input
+from bot.dialogs.engine import Dialogs
+from bot.kernel.migrate import upgrade
 from bot.services import Services
-from bot.settings import Settings
+from bot.kernel.settings import Settings
 from models import Grid, Membership, Person, ServiceRequest
 
 COMMUNITIES = 20

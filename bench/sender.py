@@ -38,7 +38,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 
 from bench.botapi import RecordingRequest
 from bench.common import check
-from bot.settings import Settings
+from bot.kernel.settings import Settings
 from handlers.telegram.replies import send_call
 from handlers.telegram.webhook import make_bot
 

@@ -121,10 +121,10 @@ def postgres_cpu() -> float:
 
 
 async def seed(url: str, people: int) -> None:
-    from bot.db import Database
-    from bot.migrate import upgrade
+    from bot.kernel.db import Database
+    from bot.kernel.migrate import upgrade
     from bot.services import Services
-    from bot.settings import Settings
+    from bot.kernel.settings import Settings
 
     await upgrade(url)
     services = Services(Database(url), Settings(_env_file=None, database_url=url, admins=["telegram:1"]))  # type: ignore[call-arg]

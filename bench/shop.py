@@ -25,12 +25,12 @@ from datetime import timedelta
 from typing import Any
 
 from bench.common import check, postgres_url, sqlite_url
-from bot.clock import Clock
-from bot.db import Database
-from bot.errors import OutOfStock
-from bot.migrate import upgrade
+from bot.kernel.clock import Clock
+from bot.kernel.db import Database
+from bot.kernel.errors import OutOfStock
+from bot.kernel.migrate import upgrade
 from bot.services import Services
-from bot.settings import Settings
+from bot.kernel.settings import Settings
 from models import Membership, Person
 
 

@@ -286,12 +286,13 @@ def _ms(samples: list[float]) -> tuple[float, float]:
 
 
 async def measure(url: str, rows: dict[str, list[tuple]], facts: dict[str, int], tops: int) -> dict[str, float]:
-    from bot.clock import FixedClock
-    from bot.db import Database
-    from bot.dialogs import Caller, Dialogs, Input
-    from bot.report_files import to_xlsx, with_chart
+    from bot.kernel.clock import FixedClock
+    from bot.kernel.db import Database
+    from bot.dialogs.core import Caller, Input
+    from bot.dialogs.engine import Dialogs
+    from bot.reports.files import to_xlsx, with_chart
     from bot.services import Services
-    from bot.settings import Settings
+    from bot.kernel.settings import Settings
 
     settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
     services = Services(Database(url), settings, FixedClock(NOW))
@@ -349,7 +350,7 @@ async def measure(url: str, rows: dict[str, list[tuple]], facts: dict[str, int],
 
 
 async def run_sqlite(rows: dict[str, list[tuple]], facts: dict[str, int], tops: int) -> dict[str, float]:
-    from bot.migrate import upgrade
+    from bot.kernel.migrate import upgrade
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.db"
@@ -363,7 +364,7 @@ async def run_sqlite(rows: dict[str, list[tuple]], facts: dict[str, int], tops: 
 
 
 async def run_postgres(rows: dict[str, list[tuple]], facts: dict[str, int], tops: int) -> dict[str, float] | None:
-    from bot.migrate import upgrade
+    from bot.kernel.migrate import upgrade
 
     url = await fresh_postgres()
     if url is None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import emit, machine, median, sqlite_url
-from bot.i18n import DEFAULT_LOCALE, catalogue
+from bot.kernel.i18n import DEFAULT_LOCALE, catalogue
 
 TARGET_SECONDS = 1.0
 PERSON = "volunteer1"

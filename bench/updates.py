@@ -51,11 +51,11 @@ from telegram.ext import AIORateLimiter, ApplicationBuilder, MessageHandler, fil
 
 from bench.botapi import RecordingRequest
 from bench.common import postgres_url
-from bot.db import Database
-from bot.migrate import upgrade
-from bot.pipeline import Pipeline
+from bot.kernel.db import Database
+from bot.kernel.migrate import upgrade
+from bot.runtime.pipeline import Pipeline
 from bot.services import Services
-from bot.settings import Settings
+from bot.kernel.settings import Settings
 from handlers.telegram.inbound import TelegramChannel
 from handlers.telegram.webhook import make_bot, take_in
 from models import InboxEntry, Notification
@@ -108,7 +108,7 @@ def summary(latencies: list[float], extra_s: float = 0.0) -> dict[str, float]:
 class StatementCounter:
     """Every statement sent to the database on the given engines: what SQLAlchemy executes, plus
     the transaction statements it does not show as cursor executions (BEGIN, COMMIT, ROLLBACK).
-    SQLite's writer sends BEGIN IMMEDIATE from its own begin listener (bot.db), which the begin
+    SQLite's writer sends BEGIN IMMEDIATE from its own begin listener (bot.kernel.db), which the begin
     event counts; the readers (both databases) run in driver autocommit, so their begin/rollback
     send nothing."""
 

@@ -33,13 +33,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 
 from bench.common import asyncpg_dsn, check, postgres_url, refusals
-from bot.clock import FixedClock
-from bot.db import Database
-from bot.dialogs import Caller, Dialogs, Input
-from bot.migrate import upgrade
+from bot.kernel.clock import FixedClock
+from bot.kernel.db import Database
+from bot.dialogs.core import Caller, Input
+from bot.dialogs.engine import Dialogs
+from bot.kernel.migrate import upgrade
 from bot.services import Services
-from bot.services.cadence import VisitCadence
-from bot.settings import Settings
+from bot.elders.cadence import VisitCadence
+from bot.kernel.settings import Settings
 
 NOW = datetime(2026, 11, 20, 0, 30, tzinfo=UTC)  # 08:30 in Shanghai, when the reminders go out
 SHANGHAI = ZoneInfo("Asia/Shanghai")

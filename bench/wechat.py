@@ -48,12 +48,12 @@ import httpx
 from sqlalchemy import func, select
 
 from bench.common import check, emit, machine, postgres_url, sqlite_url
-from bot.clock import Clock
-from bot.db import Database
-from bot.migrate import upgrade
-from bot.pipeline import Pipeline
+from bot.kernel.clock import Clock
+from bot.kernel.db import Database
+from bot.kernel.migrate import upgrade
+from bot.runtime.pipeline import Pipeline
 from bot.services import Services
-from bot.settings import Settings
+from bot.kernel.settings import Settings
 from handlers.web import Web
 from handlers.wechat import xml
 from handlers.wechat.crypto import MessageCrypto, sha1_signature

@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from bot.dialogs import Caller, Dialogs, Input
-from bot.i18n import render
+from bot.dialogs.core import Caller, Input
+from bot.dialogs.engine import Dialogs
+from bot.kernel.i18n import render
 from bot.services import Services
 
 

@@ -10,8 +10,8 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from bot.later import is_placeholder
-from bot.services.downloads import ROUTE
+from bot.kernel.later import is_placeholder
+from bot.messages.downloads import ROUTE
 from handlers.web import Web
 
 MAKING_POLL, MAKING_WAITS = 0.2, 100  # up to 20 s for a file still being drawn

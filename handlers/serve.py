@@ -17,15 +17,15 @@ from typing import Any
 
 import uvicorn
 
-from bot.app import open_services
-from bot.pipeline import Pipeline
-from bot.settings import Settings, SettingsError
+from bot.runtime.app import open_services
+from bot.runtime.pipeline import Pipeline
+from bot.kernel.settings import Settings, SettingsError
 
 log = logging.getLogger("lovebank.serve")
 
 
 def quiet_logging(log_format: str = "text") -> None:
-    from bot import logs
+    from bot.kernel import logs
 
     logs.setup(log_format)
     # httpx logs every request URL, and the Bot API URL carries the token; APScheduler logs every run.

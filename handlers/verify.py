@@ -10,8 +10,8 @@ from html import escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from bot.i18n import render
-from bot.services.certificates import ROUTE, Verified, hours_text
+from bot.kernel.i18n import render
+from bot.certificates.service import ROUTE, Verified, hours_text
 from handlers.web import Web
 
 PAGE = """<!doctype html>

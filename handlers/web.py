@@ -38,9 +38,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot import logs, metrics
-from bot.migrate import current_revisions, head_revisions
-from bot.pipeline import Pipeline
+from bot.kernel import logs
+from bot.runtime import metrics
+from bot.kernel.migrate import current_revisions, head_revisions
+from bot.runtime.pipeline import Pipeline
 from bot.services import Services
 from handlers.access_log import AccessLog
 
@@ -128,7 +129,7 @@ class Web:
                 await self.pipeline.stop()  # after the last request: finish what is in flight
 
         # The access log without query strings or path secrets (handlers.access_log); a request id
-        # for every log line of the request (bot.logs).
+        # for every log line of the request (bot.kernel.logs).
         return Starlette(routes=list(self._routes), lifespan=lifespan,
                          middleware=[Middleware(RequestId), Middleware(AccessLog)])
 

@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import models
-from bot.db import make_engine
+from bot.kernel.db import make_engine
 
 config = context.config
 target_metadata = models.Base.metadata
@@ -15,7 +15,7 @@ target_metadata = models.Base.metadata
 def _url() -> str:
     url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
     if not url:
-        from bot.settings import get_settings
+        from bot.kernel.settings import get_settings
 
         url = get_settings().database_url
     return url
@@ -33,7 +33,7 @@ def _configure(connection: Connection) -> None:
 
 
 def _run_online() -> None:
-    from bot.migrate import check_foreign_keys, foreign_keys_off
+    from bot.kernel.migrate import check_foreign_keys, foreign_keys_off
 
     engine = make_engine(_url())
     with engine.connect() as connection, foreign_keys_off(connection):
@@ -44,7 +44,7 @@ def _run_online() -> None:
 
 def run() -> None:
     connection = config.attributes.get("connection")
-    if connection is not None:  # called from bot.migrate inside a running connection
+    if connection is not None:  # called from bot.kernel.migrate inside a running connection
         _configure(connection)
     elif context.is_offline_mode():
         context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True)

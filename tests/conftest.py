@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import text
 
 import models
-from bot.clock import FixedClock
-from bot.db import Database
-from bot.migrate import upgrade
+from bot.kernel.clock import FixedClock
+from bot.kernel.db import Database
+from bot.kernel.migrate import upgrade
 from bot.services import Services
-from bot.settings import Settings
+from bot.kernel.settings import Settings
 from tests.pg import PG_URL, prepare_database
 
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])

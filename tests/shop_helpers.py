@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select, text
 
-from bot.dialogs import Caller, Dialogs, Input
+from bot.dialogs.core import Caller, Input
+from bot.dialogs.engine import Dialogs
 from bot.services import Services
 from models import Account, Notification, Redemption, ShopItem, Transfer
 from tests.world import World

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from openpyxl import Workbook
 
-from bot.dialogs import Caller, Dialogs, Input
+from bot.dialogs.core import Caller, Input
+from bot.dialogs.engine import Dialogs
 from bot.services import Services
 from tests.world import World, make_world
 

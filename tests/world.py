@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bot.errors import DomainError
+from bot.kernel.errors import DomainError
 
 from bot.services import Services
 

@@ -16,10 +16,10 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot.later import LATER_MARK
-from bot.services.access import has_role
-from bot.text import clean_text, fold_width
-from bot.i18n import Text
+from bot.kernel.later import LATER_MARK
+from bot.kernel.access import has_role
+from bot.kernel.text import clean_text, fold_width
+from bot.kernel.i18n import Text
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -195,7 +195,7 @@ class Context:
 
     @property
     def community_id(self) -> int:
-        from bot.errors import NotAllowed
+        from bot.kernel.errors import NotAllowed
 
         if self.actor.community_id is None:
             raise NotAllowed("error.no_community_yet")

@@ -14,18 +14,18 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot import crash
+from bot.kernel import crash
 from bot.dialogs.parse import intent_of, is_skip, is_yes, split_command
 from bot.dialogs.core import (
     ALIASES, COMMANDS, STEP_ANSWERS, STEPS, Actor, Caller, Context, Deferred, Document, Input, Invites, Later, Reply,
     reply,
 )
-from bot.db import ReadOnlyTurn
-from bot.errors import DomainError
-from bot.i18n import Text, render
+from bot.kernel.db import ReadOnlyTurn
+from bot.kernel.errors import DomainError
+from bot.kernel.i18n import Text, render
 from bot.services import Services
-from bot.services.access import effective_role
-from bot.text import fold_width
+from bot.kernel.access import effective_role
+from bot.kernel.text import fold_width
 
 log = logging.getLogger(__name__)
 
@@ -115,13 +115,13 @@ class Turn:
 
 
 # Given the files once drawn (placeholder → bytes, None: nothing to attach): the channel puts
-# them where it stored the placeholders (`bot.later.fill`).
+# them where it stored the placeholders (`bot.kernel.later.fill`).
 Attach = Callable[[dict[bytes, bytes | None]], Awaitable[None]]
 
 
 class Dialogs:
     def __init__(self, services: Services) -> None:
-        import bot.flows  # noqa: F401  (registers every flow's commands and steps)
+        import bot.dialogs.flows  # noqa: F401  (registers every flow's commands and steps)
 
         self.services = services
         self.invites = Invites()  # the channel adapter fills it in
@@ -261,7 +261,7 @@ class Dialogs:
     def _consent_first(self, ctx: Context, inp: Input, chosen: str | None) -> list[Reply]:
         """A volunteer who has not agreed to the privacy notice in force is asked before anything
         else; agreeing records it and carries on with the message they had sent."""
-        from bot.flows import consent
+        from bot.privacy import consent
 
         assert ctx.consent_for is not None
         if ctx.flow == consent.FLOW and chosen in (consent.AGREE, consent.DECLINE):

@@ -11,11 +11,11 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from bot.errors import InvalidInput
-from bot.text import clean_text
+from bot.kernel.errors import InvalidInput
+from bot.kernel.text import clean_text
 
-# Months are read where time is kept (bot.clock.Month.parse), and what every channel lets in is
-# cleaned in bot.text: services use both too, and services cannot import the dialogs.
+# Months are read where time is kept (bot.kernel.clock.Month.parse), and what every channel lets in is
+# cleaned in bot.kernel.text: services use both too, and services cannot import the dialogs.
 __all__ = ["clean_text"]
 
 # --- words -----------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 
 `incoming(update, username, locale)` turns an update into who is talking and what they said
 (or a ready answer, or None when it is not for us); `answer_calls` turns the dialog engine's turn
-into Bot API calls. `TelegramChannel` implements `bot.pipeline.Channel`: it handles a stored
+into Bot API calls. `TelegramChannel` implements `bot.runtime.pipeline.Channel`: it handles a stored
 update inside the inbox's transaction, sends a stored reply, and delivers notifications, and it
 turns Telegram's refusals into outcomes (429 → Retry(retry_after), 403 → Unreachable, no
 connection, timeouts, 5xx and a refused token → Down, other errors → Failed).
@@ -25,15 +25,16 @@ from telegram.error import (
 )
 from telegram.request import BaseRequest
 
-from bot.dialogs import Caller, Dialogs, Input, Turn
+from bot.dialogs.core import Caller, Input
+from bot.dialogs.engine import Dialogs, Turn
 from bot.dialogs.core import MAX_OPTION_BYTES
-from bot.flows.start import CONTACT_STEPS
-from bot.i18n import DEFAULT_LOCALE, render
+from bot.people.flow import CONTACT_STEPS
+from bot.kernel.i18n import DEFAULT_LOCALE, render
 from bot.services import Services
-from bot.services.delivery import Down, Failed, Outcome, Retry, Sent, Unreachable, short
-from bot.services.inbox import Entry
-from bot.services.outbox import Delivery
-from bot.services.star_posters import POSTER, draw
+from bot.messages.delivery import Down, Failed, Outcome, Retry, Sent, Unreachable, short
+from bot.messages.inbox import Entry
+from bot.messages.outbox import Delivery
+from bot.stars.posters import POSTER, draw
 from handlers.telegram.replies import CAPTION_LIMIT, REPLY_KEYBOARD, Call, reply_calls, send_call
 
 log = logging.getLogger(__name__)
@@ -219,7 +220,7 @@ def outcome_of(exc: TelegramError, parts: int = 0) -> Outcome:
 
 
 class TelegramChannel:
-    """`bot.pipeline.Channel` for Telegram."""
+    """`bot.runtime.pipeline.Channel` for Telegram."""
 
     name = "telegram"
 

@@ -14,9 +14,9 @@ from telegram.constants import BotCommandLimit
 from telegram.error import TelegramError
 
 from bot.dialogs.core import COMMANDS
-from bot.i18n import DEFAULT_LOCALE, render
+from bot.kernel.i18n import DEFAULT_LOCALE, render
 from bot.services import Services
-from bot.services.access import has_role
+from bot.kernel.access import has_role
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def description(locale: str, help_key: str) -> str:
 
 def menu(locale: str, *, role: str | None, is_admin: bool = False) -> Menu:
     """The commands a role may use and /help lists, in registration order."""
-    import bot.flows  # noqa: F401  (registers the commands)
+    import bot.dialogs.flows  # noqa: F401  (registers the commands)
 
     return tuple(
         (spec.name, description(locale, spec.help_key))

@@ -18,9 +18,9 @@ from typing import Any
 
 from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
 
-from bot.pipeline import Pipeline
+from bot.runtime.pipeline import Pipeline
 from bot.services import Services
-from bot.settings import Settings, SettingsError
+from bot.kernel.settings import Settings, SettingsError
 from handlers.telegram.inbound import TelegramChannel, sender_of
 from handlers.telegram.menus import Menu
 from handlers.telegram.webhook import ALLOWED_UPDATES, keep_menus, make_bot, start_bot
@@ -107,7 +107,7 @@ async def poll(services: Services, settings: Settings) -> int:
 
 
 def run(settings: Settings) -> int:
-    from bot.app import open_services
+    from bot.runtime.app import open_services
     from handlers.serve import quiet_logging
 
     make_bot(settings)  # a missing token stops here, with one line

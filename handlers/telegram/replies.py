@@ -14,8 +14,8 @@ from telegram.constants import MessageLimit
 from telegram.warnings import PTBUserWarning
 
 from bot.dialogs.core import MAX_OPTION_BYTES, Reply
-from bot.i18n import render
-from bot.later import is_placeholder_b64
+from bot.kernel.i18n import render
+from bot.kernel.later import is_placeholder_b64
 
 # chat_data flag: a reply keyboard (contact share) is showing and goes with the next plain reply.
 REPLY_KEYBOARD = "reply_keyboard"

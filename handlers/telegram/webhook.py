@@ -28,10 +28,10 @@ from telegram.error import EndPointNotFound, InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot.dialogs import Dialogs
-from bot.pipeline import Pipeline
+from bot.dialogs.engine import Dialogs
+from bot.runtime.pipeline import Pipeline
 from bot.services import Services
-from bot.settings import Settings, SettingsError
+from bot.kernel.settings import Settings, SettingsError
 from handlers.telegram.inbound import StatusRequest, TelegramChannel, sender_of
 from handlers.telegram.menus import Menu, set_menus
 from handlers.telegram.transport import StreamRequest

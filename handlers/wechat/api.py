@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
-from bot.services.tokens import TokenStore
-from bot.settings import Settings
+from handlers.wechat.tokens import TokenStore
+from bot.kernel.settings import Settings
 
 log = logging.getLogger(__name__)
 logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every URL, token included

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.i18n import render
-from bot.services.outbox import Delivery
+from bot.kernel.i18n import render
+from bot.messages.outbox import Delivery
 from handlers.wechat.render import TEXT_LIMIT, split_text
 
 MESSAGE_HOURS = 48

@@ -1,4 +1,4 @@
-"""The WeChat channel the inbox and outbox workers drive (`bot.pipeline.Channel`).
+"""The WeChat channel the inbox and outbox workers drive (`bot.runtime.pipeline.Channel`).
 
 Handling a stored message: the dialog engine's turn becomes a reply of one or more WeChat
 messages (texts split at 2,048 bytes, pictures, files as download links), stored with the inbox
@@ -28,20 +28,20 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot import metrics
-from bot.dialogs import Dialogs, Turn
+from bot.runtime import metrics
+from bot.dialogs.engine import Dialogs, Turn
 from bot.dialogs.core import Later, Reply
-from bot.i18n import DEFAULT_LOCALE, T, render
-from bot.later import is_placeholder_b64
-from bot.posters import qr_png
+from bot.kernel.i18n import DEFAULT_LOCALE, T, render
+from bot.kernel.later import is_placeholder_b64
+from bot.stars.drawing import qr_png
 from bot.services import Services
-from bot.services.delivery import Down, Failed, Held, Outcome, Sent, Unreachable
-from bot.services.downloads import ROUTE
-from bot.services.inbox import Entry
-from bot.services.outbox import Delivery
-from bot.services.reach import left, wrote_within
-from bot.services.star_posters import POSTER, draw
-from bot.settings import Settings, public_base
+from bot.messages.delivery import Down, Failed, Held, Outcome, Sent, Unreachable
+from bot.messages.downloads import ROUTE
+from bot.messages.inbox import Entry
+from bot.messages.outbox import Delivery
+from bot.messages.reach import left, wrote_within
+from bot.stars.posters import POSTER, draw
+from bot.kernel.settings import Settings, public_base
 from handlers.wechat.api import OUT_OF_WINDOW, TOO_MANY, UNFOLLOWED, WeChatAPI, WeChatError, WeChatUnavailable
 from handlers.wechat.inbound import Incoming, incoming
 from handlers.wechat.budget import RESERVE, Unit, fold, opening, priority

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.dialogs import Caller, Input
+from bot.dialogs.core import Caller, Input
 
 # The custom menu (`lovebank wechat menu`): key → the command a CLICK runs. Keys are what
 # WeChat sends back; nothing else a client sends is run.

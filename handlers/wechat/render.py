@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.dialogs.core import Document, Reply
-from bot.i18n import render
+from bot.kernel.i18n import render
 
 TEXT_LIMIT = 2048  # bytes of UTF-8 WeChat accepts in one text message (passive or customer service)
 

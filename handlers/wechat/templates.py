@@ -21,8 +21,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.i18n import _value, render
-from bot.settings import Settings, SettingsError
+from bot.kernel.i18n import _value, render
+from bot.kernel.settings import Settings, SettingsError
 
 # Kind → the notifications (catalogue keys) it covers and the values it offers besides COMMON.
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

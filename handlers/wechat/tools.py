@@ -6,11 +6,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bot.errors import DomainError
-from bot.i18n import render
-from bot.posters import QRPanel, invite_poster
+from bot.kernel.errors import DomainError
+from bot.kernel.i18n import render
+from bot.stars.drawing import QRPanel, invite_poster
 from bot.services import Services
-from bot.settings import Settings, SettingsError
+from bot.kernel.settings import Settings, SettingsError
 from handlers.wechat.api import WeChatAPI, WeChatError
 from handlers.wechat.menu import MENU, check_menu
 from handlers.wechat import templates as mapping

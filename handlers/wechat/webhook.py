@@ -27,7 +27,7 @@ from pydantic import SecretStr
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from bot.settings import Settings, SettingsError
+from bot.kernel.settings import Settings, SettingsError
 from handlers.web import Web, client_error, read_body, refused
 from handlers.wechat import xml
 from handlers.wechat.api import WeChatAPI

@@ -16,7 +16,7 @@ depends_on = None
 
 # The values as this revision knows them (the models' lists may grow later, by a migration).
 # Older values still in rows are listed too: transfers written as 'post' before 'posted'.
-# On SQLite each table is rebuilt (batch mode): bot.migrate turns the foreign keys off meanwhile.
+# On SQLite each table is rebuilt (batch mode): bot.kernel.migrate turns the foreign keys off meanwhile.
 CHECKS = {
     'accounts': {'kind': ('person', 'issuance', 'supermarket', 'adjustments', 'expiry', 'pool', 'clearing', 'services')},
     'community_moves': {'status': ('requested', 'approved', 'done', 'rejected')},

@@ -11,7 +11,7 @@ Nothing changes in the schema.
 from __future__ import annotations
 
 revision = '0016'
-down_revision = ('0015_budget', '0015_certs', '0015_inbox', '0015_input', '0015_money', '0015_proxies', '0015_wxauth')  # noqa: E501 (bot.migrate reads it as one line)
+down_revision = ('0015_budget', '0015_certs', '0015_inbox', '0015_input', '0015_money', '0015_proxies', '0015_wxauth')  # noqa: E501 (bot.kernel.migrate reads it as one line)
 branch_labels = None
 depends_on = None
 

@@ -11,7 +11,7 @@ Nothing changes in the schema.
 from __future__ import annotations
 
 revision = '0018'
-down_revision = ('0017_audit', '0017_privacy', '0017_stars')  # noqa: E501 (bot.migrate reads it as one line)
+down_revision = ('0017_audit', '0017_privacy', '0017_stars')  # noqa: E501 (bot.kernel.migrate reads it as one line)
 branch_labels = None
 depends_on = None
 

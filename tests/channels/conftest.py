@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.clock import FixedClock
-from bot.db import Database
+from bot.kernel.clock import FixedClock
+from bot.kernel.db import Database
 from bot.dialogs.core import MAX_OPTION_BYTES
 from bot.services import Services
-from bot.settings import Settings
+from bot.kernel.settings import Settings
 from tests.channels.kit import Telegram, running
 
 ADMIN_ID = 1001

@@ -20,9 +20,9 @@ from sqlalchemy import select
 
 import models
 from bench.botapi import Call, RecordingRequest
-from bot.pipeline import Pipeline
+from bot.runtime.pipeline import Pipeline
 from bot.services import Services
-from bot.settings import Settings
+from bot.kernel.settings import Settings
 from handlers.telegram.inbound import TelegramChannel
 from handlers.telegram.webhook import SECRET_HEADER, setup
 from handlers.web import Web

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from bot.clock import FixedClock
+from bot.kernel.clock import FixedClock
 from bot.services import Services
 from tests.channels.kit import Telegram, dialog_state, found_community, person_of, texts
 

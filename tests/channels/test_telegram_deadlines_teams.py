@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import jobs
-from bot.clock import FixedClock
+from bot.kernel.clock import FixedClock
 from bot.services import Services
 from tests.channels.conftest import ADMIN_ID
 from tests.channels.kit import Telegram, found_community, log_ids, texts

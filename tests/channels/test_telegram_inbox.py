@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from bench.botapi import NOT_MODIFIED
-from bot.clock import FixedClock
+from bot.kernel.clock import FixedClock
 from bot.services import Services
-from bot.services.delivery import MAX_TRIES
+from bot.messages.delivery import MAX_TRIES
 from handlers.telegram.inbound import sender_of
 from tests.channels.conftest import ADMIN_ID
 from tests.channels.kit import Telegram, found_community, texts

@@ -15,14 +15,14 @@ import pytest
 from sqlalchemy import select
 
 from bench.botapi import BLOCKED, FLOOD, NO_CONNECTION, TIMEOUT, RecordingRequest
-from bot.breaker import Breakers
-from bot.i18n import Text
-from bot.pipeline import InboxWorker, OutboxWorker
+from bot.runtime.breaker import Breakers
+from bot.kernel.i18n import Text
+from bot.runtime.pipeline import InboxWorker, OutboxWorker
 from bot.services import Services
-from bot.services.delivery import Down, Failed, Retry, Unreachable
-from bot.services.notify import notify
-from bot.services.outbox import Delivery
-from bot.settings import Settings
+from bot.messages.delivery import Down, Failed, Retry, Unreachable
+from bot.messages.notify import notify
+from bot.messages.outbox import Delivery
+from bot.kernel.settings import Settings
 from handlers.telegram.inbound import TelegramChannel
 from handlers.telegram.webhook import make_bot
 from models import Identity, InboxEntry, Notification

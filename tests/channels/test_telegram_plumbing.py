@@ -1,6 +1,6 @@
 """The Telegram channel's machinery: command menus, a turn that fails, the outbox's sending,
 media replies and long texts, and `lovebank run` without a token. (Scheduled jobs run on
-`bot.scheduler`, tested in tests/unit/test_scheduler.py.)"""
+`bot.runtime.scheduler`, tested in tests/unit/test_scheduler.py.)"""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from bench.botapi import RecordingRequest
-from bot.clock import FixedClock
-from bot.dialogs import Document, Reply
+from bot.kernel.clock import FixedClock
+from bot.dialogs.core import Document, Reply
 from bot.dialogs.core import option
-from bot.i18n import T
+from bot.kernel.i18n import T
 from bot.services import Services
-from bot.services.delivery import MAX_TRIES
-from bot.settings import Settings
+from bot.messages.delivery import MAX_TRIES
+from bot.kernel.settings import Settings
 from handlers.telegram.menus import Menu, description
 from handlers.telegram.replies import reply_calls, send_call, split_text
 from handlers.telegram.webhook import file_api_url, refresh_menus
@@ -151,8 +151,8 @@ def test_file_url_follows_the_api_url() -> None:
 
 def test_run_without_a_token_fails_with_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Any,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    from bot import cli
-    from bot.settings import get_settings
+    from bot.runtime import cli
+    from bot.kernel.settings import get_settings
 
     monkeypatch.chdir(tmp_path)  # no .env here
     monkeypatch.delenv("LOVEBANK_TELEGRAM_TOKEN", raising=False)

@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from bot.services import Services
-from bot.settings import Settings
+from bot.kernel.settings import Settings
 from models import IdDocument, Identity, Person
 from tests.channels.conftest import ADMIN_ID
 from tests.channels.kit import Telegram, found_community, person_of, texts

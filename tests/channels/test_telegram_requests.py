@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from bot import jobs
-from bot.clock import FixedClock
+from bot.kernel.clock import FixedClock
 from bot.services import Services
 from models import Person
 from tests.channels.conftest import ADMIN_ID

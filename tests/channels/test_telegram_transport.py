@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from bot.services import Services
-from bot.services.delivery import Down, Failed, Retry, Sent, Unreachable
-from bot.settings import Settings
+from bot.messages.delivery import Down, Failed, Retry, Sent, Unreachable
+from bot.kernel.settings import Settings
 from handlers.telegram.inbound import StatusRequest, TelegramChannel
 from handlers.telegram.transport import StreamRequest
 from handlers.telegram.webhook import make_bot

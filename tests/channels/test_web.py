@@ -14,10 +14,10 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 import httpx
 
-from bot.db import Database
-from bot.pipeline import Pipeline
+from bot.kernel.db import Database
+from bot.runtime.pipeline import Pipeline
 from bot.services import Services
-from bot.settings import Settings
+from bot.kernel.settings import Settings
 from handlers.telegram.webhook import SECRET_HEADER, setup
 from handlers.web import Web
 from models import InboxEntry
@@ -125,7 +125,7 @@ async def test_health_and_readiness(tg_services: Services, tg_settings: Settings
 
 
 def test_serve_needs_the_webhook_secret(tg_services: Services, tg_settings: Settings) -> None:
-    from bot.settings import SettingsError
+    from bot.kernel.settings import SettingsError
 
     web = Web(tg_services, Pipeline(tg_services, {}, concurrency=1, lease=30))
     with pytest.raises(SettingsError, match="LOVEBANK_WEBHOOK_SECRET"):
@@ -136,8 +136,8 @@ async def test_metrics_on_the_internal_app_only_match_the_database(tg_services: 
                                                                     tg_settings: Settings) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
-    from bot import metrics
-    from bot.services.notify import notify
+    from bot.runtime import metrics
+    from bot.messages.notify import notify
 
     person, _ = await tg_services.run(tg_services.people.identify, "telegram", "7", display_name="a")
     web = web_for(tg_services, tg_settings)
@@ -170,7 +170,7 @@ def test_json_log_lines_parse_with_level_logger_and_request_id(capsys: pytest.Ca
     import json
     import logging
 
-    from bot import logs
+    from bot.kernel import logs
 
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)

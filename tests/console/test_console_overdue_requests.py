@@ -10,11 +10,11 @@ import re
 from datetime import UTC, datetime
 
 from bot import demo
-from bot.clock import FixedClock
-from bot.jobs.deadlines import deadlines as deadlines_job
-from bot.jobs.requests import request_reminders
+from bot.kernel.clock import FixedClock
+from bot.deadlines.jobs import deadlines as deadlines_job
+from bot.requests.jobs import request_reminders
 from bot.services import Services
-from bot.services.requests import RequestView
+from bot.requests.service import RequestView
 from tests.console.test_console_deadlines_teams import say
 
 

@@ -8,7 +8,7 @@ import re
 from datetime import timedelta
 
 from bot import demo, jobs
-from bot.clock import FixedClock
+from bot.kernel.clock import FixedClock
 from bot.services import Services
 from handlers.console import chat
 
@@ -95,7 +95,7 @@ async def test_grids_are_offered_in_numeral_order(services: Services) -> None:
 
 
 def test_numeral_order_of_names() -> None:
-    from bot.numerals import numeral_order
+    from bot.kernel.numerals import numeral_order
 
     names = ["十二网格", "三网格", "2号楼", "一网格", "十网格", "二网格", "10号楼", "东区", "一百零五网格"]
     assert sorted(names, key=numeral_order) == [
@@ -119,7 +119,7 @@ async def test_english_counts_one_in_the_singular(services: Services) -> None:
 
 
 def test_a_plural_choice_in_a_catalogue_text() -> None:
-    from bot.i18n import placeholders, render_template
+    from bot.kernel.i18n import placeholders, render_template
 
     text = "{count} {count|member|members}, {n} {n|item is|items are} waiting"
     assert render_template(text, {"count": 1, "n": 2}) == "1 member, 2 items are waiting"

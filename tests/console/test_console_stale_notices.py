@@ -7,7 +7,7 @@ import io
 import re
 
 from bot import demo
-from bot.clock import FixedClock
+from bot.kernel.clock import FixedClock
 from bot.services import Services
 from handlers.console import chat
 

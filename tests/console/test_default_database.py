@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import default_database_url, load_settings
+from bot.kernel.settings import default_database_url, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

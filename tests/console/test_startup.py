@@ -13,11 +13,11 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import create_engine
 
-from bot.migrate import alembic_config, current_revisions, head_revisions
+from bot.kernel.migrate import alembic_config, current_revisions, head_revisions
 
 # The chat as `lovebank chat --as` runs it, then what the process had imported.
 CHAT = (
-    "import sys; from bot.cli import main; code = main(['chat', '--as', 'volunteer1']); "
+    "import sys; from bot.runtime.cli import main; code = main(['chat', '--as', 'volunteer1']); "
     "print('alembic imported:', 'alembic' in sys.modules, 'PIL imported:', 'PIL' in sys.modules); "
     "sys.exit(code)"
 )

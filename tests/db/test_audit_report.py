@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from openpyxl import load_workbook
 
-from bot.clock import FixedClock
-from bot.report_files import to_xlsx
+from bot.kernel.clock import FixedClock
+from bot.reports.files import to_xlsx
 from bot.services import Services
 from tests.world import make_world
 

@@ -16,11 +16,11 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import create_engine, text, update
 
-from bot.cli import main
-from bot.db import Database
-from bot.migrate import upgrade
+from bot.runtime.cli import main
+from bot.kernel.db import Database
+from bot.kernel.migrate import upgrade
 from bot.services import Services
-from bot.settings import Settings, get_settings
+from bot.kernel.settings import Settings, get_settings
 from models import Person
 from tests.world import make_world
 
@@ -99,7 +99,7 @@ def test_import_errors_name_the_columns_as_the_file_does(bank: str, tmp_path: Pa
 
 
 def test_a_huge_roster_is_refused_before_it_is_read(bank: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from bot.services.roster import MAX_BYTES, MAX_ROWS
+    from bot.people.roster import MAX_BYTES, MAX_ROWS
 
     huge = tmp_path / "huge.csv"
     with huge.open("wb") as f:  # sparse: its size is what counts
@@ -175,7 +175,7 @@ def test_a_database_locked_past_the_busy_timeout_is_one_line(bank: str, tmp_path
         async def stuck(settings: Settings) -> Services:
             raise locked.value
 
-        monkeypatch.setattr("bot.cli.open_services", stuck)
+        monkeypatch.setattr("bot.runtime.cli.open_services", stuck)
         assert main(["export", "stock", "--month", bank]) == 3
     finally:
         holder.rollback()
@@ -185,7 +185,7 @@ def test_a_database_locked_past_the_busy_timeout_is_one_line(bank: str, tmp_path
 
 
 async def test_elders_export_is_dated_in_the_communitys_zone_and_clean(services: Services) -> None:
-    from bot.dialogs import Input
+    from bot.dialogs.core import Input
     from tests.visits_world import Chat, roster_world
 
     r = await roster_world(services)

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event
 
-from bot.cli import main
-from bot.db import Database
-from bot.dialogs import Input
+from bot.runtime.cli import main
+from bot.kernel.db import Database
+from bot.dialogs.core import Input
 from bot.services import Services
-from bot.settings import Settings
+from bot.kernel.settings import Settings
 from tests.db.test_cli_operator import _locale, bank  # noqa: F401  (the fixture)
 from tests.visits_world import GOOD, Chat, csv_bytes
 

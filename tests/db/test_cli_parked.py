@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from bot.cli import _parser, main
-from bot.db import Database
-from bot.i18n import LOCALES, render
-from bot.migrate import upgrade
+from bot.runtime.cli import _parser, main
+from bot.kernel.db import Database
+from bot.kernel.i18n import LOCALES, render
+from bot.kernel.migrate import upgrade
 from bot.services import Services
-from bot.settings import Settings, get_settings
+from bot.kernel.settings import Settings, get_settings
 from models import InboxEntry, Notification
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
-from bot.migrate import upgrade
-from bot.settings import get_settings
+from bot.runtime.cli import main
+from bot.kernel.migrate import upgrade
+from bot.kernel.settings import get_settings
 
 
 @pytest.mark.parametrize("locale, expected", [(None, "比这个版本的爱心银行新"), ("en", "is newer than this release")])

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot.clock import FixedClock
-from bot.dialogs import Dialogs
-from bot.i18n import render
+from bot.kernel.clock import FixedClock
+from bot.dialogs.engine import Dialogs
+from bot.kernel.i18n import render
 from bot.services import Services
 from models import Community, Notification
 from tests.dialogs.chat import Chat

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.runtime.cli import main
 from bot.services import Services
 from tests.db.test_cli_operator import bank  # noqa: F401 - the fixture: a bank file with 幸福社区
 from tests.visits_world import Chat, roster_world

@@ -29,10 +29,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot.clock import FixedClock, Month
+from bot.kernel.clock import FixedClock, Month
 from bot.jobs import load as load_jobs
 from bot.services import Services
-from bot.services.reports import _flows, ledger_summary
+from bot.reports.service import _flows, ledger_summary
 from models import Notification, Transfer
 from tests.shop_helpers import Chat, account, ledger_invariants
 from tests.world import make_world

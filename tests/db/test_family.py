@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from bot.errors import IdempotencyConflict, NotAllowed
-from bot.clock import FixedClock
+from bot.kernel.errors import IdempotencyConflict, NotAllowed
+from bot.kernel.clock import FixedClock
 from bot.services import Services
 from models import AuditEntry, FamilyLink, Redemption, Transfer
 from tests.shop_helpers import Chat, account, fund, ledger_invariants, notification_keys, snapshot

@@ -8,10 +8,10 @@ import asyncio
 
 from sqlalchemy import func, select
 
-from bot.errors import InsufficientPoints
+from bot.kernel.errors import InsufficientPoints
 from bot.services import Services
-from bot.services.moves import MoveOutcome
-from bot.services.shop import Outcome
+from bot.moves.service import MoveOutcome
+from bot.shop.service import Outcome
 from models import AuditEntry, Transfer
 from tests.shop_helpers import account, fund, ledger_invariants
 from tests.world import make_world, person

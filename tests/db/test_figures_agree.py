@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 from alembic import command
 from sqlalchemy import text
 
-from bot.clock import FixedClock
-from bot.db import make_engine
-from bot.migrate import alembic_config, upgrade
+from bot.kernel.clock import FixedClock
+from bot.kernel.db import make_engine
+from bot.kernel.migrate import alembic_config, upgrade
 from bot.services import Services
 from tests.shop_helpers import Chat, fund
 from tests.visits_world import csv_bytes
@@ -99,7 +99,7 @@ async def test_the_expiry_notice_counts_what_balance_shows(services: Services, c
     assert len(notes) == 1
     balance = (await chat.say("volunteer1", "/balance")).text
     assert figure(balance, "可用积分") == 80 and "⏳ 80 分将于 2027-11-01 到期" in balance, balance
-    from bot.i18n import render
+    from bot.kernel.i18n import render
     told = render("zh-CN", notes[0].text.key, notes[0].text.params)
     assert "80 积分将于 2027-11-01 到期" in told and "40" in told, told
 

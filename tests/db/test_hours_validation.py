@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.clock import FixedClock
-from bot.errors import AlreadyDecided, DomainError, InvalidInput, NotAllowed
+from bot.kernel.clock import FixedClock
+from bot.kernel.errors import AlreadyDecided, DomainError, InvalidInput, NotAllowed
 from bot.services import Services
 from models import ServiceLog, Transfer
 from tests import world

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from bot.errors import IdempotencyConflict
+from bot.kernel.errors import IdempotencyConflict
 from bot.services import Services
 from models import ServiceLog, Transfer
 from tests.world import make_world

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.clock import FixedClock
+from bot.kernel.clock import FixedClock
 from bot.services import Services
-from bot.services.delivery import MAX_TRIES, Failed, Retry, Sent, Unreachable
-from bot.services.inbox import LeaseLost, Pace
-from bot.services.notify import notify
+from bot.messages.delivery import MAX_TRIES, Failed, Retry, Sent, Unreachable
+from bot.messages.inbox import LeaseLost, Pace
+from bot.messages.notify import notify
 from models import Identity, InboxEntry, Notification
 from tests.world import make_world
 
@@ -127,7 +127,7 @@ async def test_a_signal_from_a_database_thread_wakes_the_waiter_at_once(
         services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
     """The inbox worker's claim and marks signal from a database thread: the waiting webhook
     wakes then, not at its next poll."""
-    monkeypatch.setattr("bot.services.inbox.POLL", 30.0)  # no poll comes to the rescue
+    monkeypatch.setattr("bot.messages.inbox.POLL", 30.0)  # no poll comes to the rescue
     await services.run(services.inbox.store, "wechat", "m9", "o9", update(9))
     [entry] = await services.run(services.inbox.claim, "w", 1, 30, ("wechat",))
     waiting = asyncio.create_task(services.inbox.wait(entry.id, 10))

@@ -9,10 +9,10 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from bot.errors import InsufficientPoints
+from bot.kernel.errors import InsufficientPoints
 from bot.services import Services
-from bot.services.hours import Decision
-from bot.services.ledger import TransferResult
+from bot.hours.service import Decision
+from bot.ledger.service import TransferResult
 from models import Account, Transfer
 from tests.world import World, make_world
 

@@ -20,9 +20,9 @@ from sqlalchemy import func, select, text
 
 import models
 
-from bot.errors import AlreadyDecided, DomainError, IdempotencyConflict, InsufficientPoints
+from bot.kernel.errors import AlreadyDecided, DomainError, IdempotencyConflict, InsufficientPoints
 from bot.services import Services
-from bot.services.ledger import TransferResult
+from bot.ledger.service import TransferResult
 from tests.world import person
 
 PEOPLE = 3

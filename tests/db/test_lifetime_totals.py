@@ -12,9 +12,9 @@ from alembic import command
 from sqlalchemy import inspect, text, update
 from sqlalchemy.engine import Connection
 
-from bot.db import make_engine
-from bot.errors import InsufficientPoints
-from bot.migrate import foreign_keys_off, alembic_config, upgrade
+from bot.kernel.db import make_engine
+from bot.kernel.errors import InsufficientPoints
+from bot.kernel.migrate import foreign_keys_off, alembic_config, upgrade
 from bot.services import Services
 from models import ServiceCategory
 from tests.world import World, make_world

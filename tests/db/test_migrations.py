@@ -17,8 +17,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 import models
-from bot.db import make_engine
-from bot.migrate import ROOT, alembic_config, check_foreign_keys, foreign_keys_off, upgrade
+from bot.kernel.db import make_engine
+from bot.kernel.migrate import ROOT, alembic_config, check_foreign_keys, foreign_keys_off, upgrade
 from bot.services import Services
 from tests.conftest import T0
 
@@ -178,7 +178,7 @@ async def test_the_checks_go_onto_a_database_with_rows(services: Services) -> No
         return {t: connection.scalar(text(f"SELECT count(*) FROM {t}")) for t in tables}
 
     def down_and_up(connection: Connection) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
-        # As bot.migrate runs a migration: foreign keys off on SQLite, checked before the commit.
+        # As bot.kernel.migrate runs a migration: foreign keys off on SQLite, checked before the commit.
         with foreign_keys_off(connection), connection.begin():
             before = counts(connection)
             context = MigrationContext.configure(connection, opts={"render_as_batch": connection.dialect.name == "sqlite"})

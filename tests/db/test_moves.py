@@ -9,9 +9,9 @@ from datetime import date
 
 import pytest
 
-from bot.clock import Month
+from bot.kernel.clock import Month
 from bot.services import Services
-from bot.services import reports as reports_module
+from bot.reports import service as reports_module
 from tests.shop_helpers import Chat, account, fund, ledger_invariants, notification_keys, snapshot
 from tests.world import World, make_world
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.clock import FixedClock
+from bot.kernel.clock import FixedClock
 from bot.services import Services
 from tests.world import make_world
 
@@ -54,7 +54,7 @@ async def _linked(services: Services, person_id: int, channel: str, external_id:
 
 async def test_a_linked_person_is_reached_where_they_wrote_last_whoever_else_writes(
         services: Services, clock: FixedClock) -> None:
-    from bot.services.notify import notify
+    from bot.messages.notify import notify
 
     w = await make_world(services)
     a, b = w.worker, w.volunteer

@@ -8,12 +8,12 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot.clock import FixedClock
-from bot.db import Database
-from bot.errors import DomainError, InsufficientPoints, InvalidInput, NotAllowed, NotFound
+from bot.kernel.clock import FixedClock
+from bot.kernel.db import Database
+from bot.kernel.errors import DomainError, InsufficientPoints, InvalidInput, NotAllowed, NotFound
 from bot.services import Services
-from bot.services.people import CODE_ALPHABET
-from bot.settings import Settings
+from bot.people.service import CODE_ALPHABET
+from bot.kernel.settings import Settings
 from models import AuditEntry, Community, InviteCode, Person
 from tests import world
 from tests.world import World, make_world, person

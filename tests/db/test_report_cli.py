@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from bot.cli import main
-from bot.db import Database
-from bot.migrate import upgrade
+from bot.runtime.cli import main
+from bot.kernel.db import Database
+from bot.kernel.migrate import upgrade
 from bot.services import Services
-from bot.settings import Settings, get_settings
+from bot.kernel.settings import Settings, get_settings
 from tests.world import make_world
 
 

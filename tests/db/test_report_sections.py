@@ -6,7 +6,7 @@ import io
 
 from openpyxl import load_workbook
 
-from bot.report_files import to_xlsx
+from bot.reports.files import to_xlsx
 from bot.services import Services
 from tests.shop_helpers import fund
 from tests.visits_world import roster_world

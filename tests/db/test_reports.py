@@ -14,15 +14,16 @@ from openpyxl import load_workbook
 from PIL import Image
 from sqlalchemy import select
 
-from bot.charts import packaged_font
-from bot.clock import FixedClock, Month
-from bot.dialogs import Caller, Dialogs, Input
+from bot.kernel.charts import packaged_font
+from bot.kernel.clock import FixedClock, Month
+from bot.dialogs.core import Caller, Input
+from bot.dialogs.engine import Dialogs
 from bot.dialogs.core import Reply
-from bot.errors import InvalidInput, NotAllowed
-from bot.report_files import csv_files, to_xlsx, with_chart
+from bot.kernel.errors import InvalidInput, NotAllowed
+from bot.reports.files import csv_files, to_xlsx, with_chart
 from bot.services import Services
-from bot.services import reports as reports_module
-from bot.services.reports import Column, Sheet
+from bot.reports import service as reports_module
+from bot.reports.service import Column, Sheet
 from models import Account, AuditEntry, Person, ServiceLog, Transfer
 from tests.conftest import T0
 from tests.world import World, make_world

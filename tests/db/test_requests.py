@@ -8,11 +8,11 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from bot.clock import FixedClock
-from bot.i18n import render
-from bot.errors import AlreadyDecided, InsufficientPoints, InvalidInput, NotAllowed
+from bot.kernel.clock import FixedClock
+from bot.kernel.i18n import render
+from bot.kernel.errors import AlreadyDecided, InsufficientPoints, InvalidInput, NotAllowed
 from bot.services import Services
-from bot.services.requests import NewRequest, waiting_for_workers
+from bot.requests.service import NewRequest, waiting_for_workers
 from models import AuditEntry, Notification, ServiceLog, ServiceRequest, Transfer
 from tests.shop_helpers import account, fund
 from tests.world import World, make_world, refused

@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 
-from bot.clock import FixedClock
-from bot.errors import AlreadyDecided
+from bot.kernel.clock import FixedClock
+from bot.kernel.errors import AlreadyDecided
 from bot.services import Services
-from bot.services.requests import NewRequest, Outcome
+from bot.requests.service import NewRequest, Outcome
 from models import Membership, Person
 from tests.shop_helpers import account, fund, ledger_invariants
 from tests.world import World, make_world

@@ -19,10 +19,10 @@ from hypothesis.control import currently_in_test_context
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from bot.clock import FixedClock
-from bot.errors import DomainError
+from bot.kernel.clock import FixedClock
+from bot.kernel.errors import DomainError
 from bot.services import Services
-from bot.services.requests import HOLDING, NewRequest
+from bot.requests.service import HOLDING, NewRequest
 from tests.shop_helpers import ledger_invariants
 from tests.world import person
 

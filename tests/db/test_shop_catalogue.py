@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text
 
-from bot.cli import _export_stock
-from bot.clock import FixedClock
-from bot.dialogs import Input
+from bot.runtime.cli import _export_stock
+from bot.kernel.clock import FixedClock
+from bot.dialogs.core import Input
 from bot.services import Services
-from bot.services.shop import StockLine
-from bot.settings import Settings
+from bot.shop.service import StockLine
+from bot.kernel.settings import Settings
 from models import AuditEntry
 from tests.shop_helpers import Chat, account, fund, ledger_invariants, redemption, snapshot, stock
 from tests.world import make_world

@@ -9,9 +9,9 @@ import time
 
 from sqlalchemy import func, select
 
-from bot.errors import InsufficientPoints, OutOfStock
+from bot.kernel.errors import InsufficientPoints, OutOfStock
 from bot.services import Services
-from bot.services.shop import Outcome
+from bot.shop.service import Outcome
 from models import Membership, Person, Redemption, StockMovement
 from tests.shop_helpers import account, count_transfers, fund, ledger_invariants, stock
 from tests.world import World, make_world

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import text
 
-from bot.clock import FixedClock
-from bot.errors import AlreadyDecided, NotAllowed, NotFound
+from bot.kernel.clock import FixedClock
+from bot.kernel.errors import AlreadyDecided, NotAllowed, NotFound
 from bot.jobs import load as load_jobs
 from bot.services import Services
-from bot.services.people import CODE_ALPHABET
+from bot.people.service import CODE_ALPHABET
 from tests.shop_helpers import (
     Chat, account, count_transfers, fund, ledger_invariants, notification_keys, redemption, snapshot, stock,
 )

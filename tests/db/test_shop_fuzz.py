@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
 
-import bot.flows  # noqa: F401  (registers the commands)
+import bot.dialogs.flows  # noqa: F401  (registers the commands)
 from bot.dialogs.core import COMMANDS
 from bot.services import Services
 from models import Person
@@ -80,7 +80,7 @@ STATES: dict[str, tuple[str, Reach, tuple[str, str] | str | None]] = {
 }
 SHOP_COMMANDS = sorted(
     name for name in COMMANDS
-    if COMMANDS[name].handler.__module__ == "bot.flows.shop"
+    if COMMANDS[name].handler.__module__ == "bot.shop.flow"
 )
 # Lines that once broke something, or look as if they might: every one in every state below.
 TRICKY = ["1", "2", "0", "-1", "99", "yes", "skip", "-", "I1", "I99", "R1", "R99", "/cancel", "²", "٣",

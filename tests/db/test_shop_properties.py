@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from bot.clock import FixedClock
-from bot.errors import AlreadyDecided, DomainError, InsufficientPoints, InvalidInput, NotAllowed, NotFound, OutOfStock
+from bot.kernel.clock import FixedClock
+from bot.kernel.errors import AlreadyDecided, DomainError, InsufficientPoints, InvalidInput, NotAllowed, NotFound, OutOfStock
 from bot.services import Services
-from bot.services.shop import OPEN
+from bot.shop.service import OPEN
 from models import Account, Redemption, ShopItem
 from tests.conftest import T0
 from tests.shop_helpers import ledger_invariants

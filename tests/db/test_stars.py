@@ -9,13 +9,14 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import func, select
 
-from bot.clock import FixedClock
-from bot.dialogs import Caller, Dialogs, Input
-from bot.errors import NotAllowed
-from bot.i18n import render
+from bot.kernel.clock import FixedClock
+from bot.dialogs.core import Caller, Input
+from bot.dialogs.engine import Dialogs
+from bot.kernel.errors import NotAllowed
+from bot.kernel.i18n import render
 from bot.jobs import load
 from bot.services import Services
-from bot.services.stars import TOP
+from bot.stars.service import TOP
 from models import AnnouncementGroup, AuditEntry, JobRun, Notification
 from tests.world import World, make_world, person
 

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot.clock import FixedClock
-from bot.dialogs import Dialogs
+from bot.kernel.clock import FixedClock
+from bot.dialogs.engine import Dialogs
 from bot.services import Services
 from models import AuditEntry, Notification, ServiceLog
 from tests.dialogs.chat import Chat

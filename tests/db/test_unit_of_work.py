@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.clock import FixedClock
-from bot.db import ReadOnlyTurn, claim
-from bot.errors import NotAllowed
+from bot.kernel.clock import FixedClock
+from bot.kernel.db import ReadOnlyTurn, claim
+from bot.kernel.errors import NotAllowed
 from bot.services import Services
 from models import JobRun
 

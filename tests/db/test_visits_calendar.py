@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import insert, select
 
-from bot.clock import FixedClock
+from bot.kernel.clock import FixedClock
 from bot.services import Services
-from bot.services.cadence import Rule, VisitCadence, day_start, due_filter, due_of, due_params
+from bot.elders.cadence import Rule, VisitCadence, day_start, due_filter, due_of, due_params
 from models import Elder
 from tests.visits_world import roster_world
 

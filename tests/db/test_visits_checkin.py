@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.clock import FixedClock
-from bot.errors import InvalidInput, NotAllowed
-from bot.i18n import render
+from bot.kernel.clock import FixedClock
+from bot.kernel.errors import InvalidInput, NotAllowed
+from bot.kernel.i18n import render
 from bot.services import Services
 from models import Elder, Notification, ServiceCategory, ServiceLog, VisitAlert, VisitRecord
 from tests.visits_world import Chat, roster_world
@@ -129,7 +129,7 @@ def _fail(*_args: object, **_kwargs: object) -> None:
     raise RuntimeError("injected")
 
 
-@pytest.mark.parametrize("part", ["bot.services.hours.notify_workers", "bot.services.visits.notify"])
+@pytest.mark.parametrize("part", ["bot.hours.service.notify_workers", "bot.visits.service.notify"])
 async def test_a_failure_after_the_visit_is_written_leaves_neither_visit_nor_log(
     services: Services, monkeypatch: pytest.MonkeyPatch, part: str,
 ) -> None:

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, time, timedelta
 from sqlalchemy import func, select
 
 from bot import jobs
-from bot.clock import FixedClock
-from bot.i18n import render
+from bot.kernel.clock import FixedClock
+from bot.kernel.i18n import render
 from bot.services import Services
 from models import Notification
 from tests.visits_world import GOOD, roster_world

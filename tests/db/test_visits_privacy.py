@@ -10,8 +10,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.dialogs import Caller, Dialogs, Input
-from bot.errors import NotAllowed
+from bot.dialogs.core import Caller, Input
+from bot.dialogs.engine import Dialogs
+from bot.kernel.errors import NotAllowed
 from bot.services import Services
 from models import AuditEntry
 from tests.visits_world import Chat, roster_world

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.i18n import render
+from bot.kernel.i18n import render
 from bot.services import Services
-from bot.services.elders import ImportReport
+from bot.elders.service import ImportReport
 from models import AuditEntry, Elder, Grid
 from tests.visits_world import GOOD, HEADER, csv_bytes, roster_world, xlsx_bytes
 from tests.world import make_world
@@ -157,9 +157,9 @@ async def test_only_workers_of_the_community_import(services: Services) -> None:
 def test_the_command_line_prints_the_report_and_fails_on_a_bad_file(
     sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from bot.app import open_services
-    from bot.cli import main
-    from bot.settings import Settings, get_settings
+    from bot.runtime.app import open_services
+    from bot.runtime.cli import main
+    from bot.kernel.settings import Settings, get_settings
 
     shutil.copy(sqlite_template, tmp_path / "cli.db")
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from bot.dialogs import Caller, Dialogs, Input, Turn
+from bot.dialogs.core import Caller, Input
+from bot.dialogs.engine import Dialogs, Turn
 from bot.services import Services
 from models import DialogState, Identity
 

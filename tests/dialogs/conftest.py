@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.dialogs import Dialogs
+from bot.dialogs.engine import Dialogs
 from bot.services import Services
 from tests.dialogs.chat import Chat
 from tests.world import World, make_world

@@ -14,10 +14,10 @@ from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from bot.dialogs.core import Document
-from bot.pipeline import Pipeline
+from bot.runtime.pipeline import Pipeline
 from bot.services import Services
-from bot.services.certificates import hours_text
-from bot.settings import Settings
+from bot.certificates.service import hours_text
+from bot.kernel.settings import Settings
 from handlers.verify import setup as setup_verify
 from handlers.web import Web
 from models import Certificate, Notification, ServiceLog

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from bot.clock import FixedClock
+from bot.kernel.clock import FixedClock
 from bot.services import Services
 from models import FamilyLink, Notification
 from tests.dialogs.chat import Chat

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from bot.i18n import render
+from bot.kernel.i18n import render
 from bot.services import Services
 from models import ServiceLog
 from tests.shop_helpers import fund, redemption

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-import bot.flows  # noqa: F401
+import bot.dialogs.flows  # noqa: F401
 from bot.dialogs.core import COMMANDS
 from bot.services import Services
 from models import Membership, Notification, Person, ServiceLog, Transfer

@@ -11,12 +11,12 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
-from bot.clock import FixedClock
-from bot.db import Database
-from bot.dialogs import Dialogs
+from bot.kernel.clock import FixedClock
+from bot.kernel.db import Database
+from bot.dialogs.engine import Dialogs
 from bot.services import Services
-from bot.services.idnumbers import check_digit, mask, normalise, reveal
-from bot.settings import Settings
+from bot.privacy.idnumbers import check_digit, mask, normalise, reveal
+from bot.kernel.settings import Settings
 from models import IdDocument, InboxEntry
 from tests.conftest import T0
 from tests.dialogs.chat import Chat, flow_of
@@ -149,8 +149,8 @@ async def test_a_new_key_first_then_rotate_and_the_old_key_can_go(
 def test_the_cli_makes_a_key_and_refuses_to_rotate_without_one(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot import cli
-    from bot.settings import get_settings
+    from bot.runtime import cli
+    from bot.kernel.settings import get_settings
 
     monkeypatch.delenv("LOVEBANK_DATA_KEY", raising=False)
     get_settings.cache_clear()

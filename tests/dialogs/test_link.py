@@ -8,7 +8,7 @@ import re
 
 from sqlalchemy import func, select
 
-from bot.clock import FixedClock
+from bot.kernel.clock import FixedClock
 from bot.services import Services
 from models import Identity, LinkCode, Membership, Person
 from tests.dialogs.chat import Chat

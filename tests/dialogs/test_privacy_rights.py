@@ -15,10 +15,10 @@ from cryptography.fernet import Fernet
 from sqlalchemy import JSON, String, Text, func, or_, select, text, update
 
 from bot import demo, jobs
-from bot.dialogs import Dialogs
+from bot.dialogs.engine import Dialogs
 from bot.services import Services
-from bot.services.mydata import covered_tables, is_actor, person_columns
-from bot.settings import Settings
+from bot.privacy.mydata import covered_tables, is_actor, person_columns
+from bot.kernel.settings import Settings
 from models import (
     Account,
     Base,
@@ -253,7 +253,7 @@ def test_text_in_the_xlsx_is_never_a_formula() -> None:
 
     from openpyxl import load_workbook
 
-    from bot.services.mydata import Export, to_xlsx
+    from bot.privacy.mydata import Export, to_xlsx
 
     rows = [{"id": 1, "note": '=HYPERLINK("http://x")'}, {"id": 2, "note": "+cmd|' /C calc'!A0"}]
     book = load_workbook(io.BytesIO(to_xlsx(Export(1, datetime(2026, 1, 1), {"service_logs": rows}, {}), "t")))
@@ -269,7 +269,7 @@ async def test_a_table_another_feature_adds_is_exported_and_forgotten_without_li
     /forget clears the free text of their own."""
     from sqlalchemy import Column, ForeignKey, Integer, Table
 
-    from bot.services.mydata import collect
+    from bot.privacy.mydata import collect
 
     world = await demo.seed(services)
     assert world is not None

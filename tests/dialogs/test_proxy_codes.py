@@ -7,7 +7,7 @@ import re
 
 from sqlalchemy import func, select
 
-from bot.clock import FixedClock
+from bot.kernel.clock import FixedClock
 from bot.services import Services
 from models import AuditEntry, Elder, FamilyLink, Identity, Notification, Person
 from tests.dialogs.chat import Chat

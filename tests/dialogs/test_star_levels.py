@@ -14,9 +14,10 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from bot.services import Services, star_levels
-from bot.services.requests import NewRequest
-from bot.services.stars import POSTER, post_params
+from bot.services import Services
+from bot.stars import levels as star_levels
+from bot.requests.service import NewRequest
+from bot.stars.service import POSTER, post_params
 from models import Certificate, Community, JobRun, Notification
 from tests.conftest import T0
 from tests.shop_helpers import fund

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-import bot.flows.certificates
-import bot.flows.reports
-from bot.db import _current
+import bot.certificates.flow
+import bot.reports.flow
+from bot.kernel.db import _current
 from bot.services import Services
 from tests.dialogs.chat import Chat
 from tests.dialogs.test_certificates import some_hours
@@ -32,7 +32,7 @@ def watched(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[tup
 
 async def test_a_chart_is_drawn_after_the_turn_off_the_database_threads(
         chat: Any, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    seen = watched(monkeypatch, bot.flows.reports, "chart_png")
+    seen = watched(monkeypatch, bot.reports.flow, "chart_png")
     volunteer: Chat = chat("volunteer1")
     await volunteer.say("/chart")
     assert volunteer.last is not None
@@ -45,7 +45,7 @@ async def test_a_chart_is_drawn_after_the_turn_off_the_database_threads(
 async def test_a_certificate_is_drawn_after_the_turn_that_issues_it(
         services: Services, chat: Any, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     await some_hours(services, world)
-    seen = watched(monkeypatch, bot.flows.certificates, "certificate_pdf")
+    seen = watched(monkeypatch, bot.certificates.flow, "certificate_pdf")
     worker: Chat = chat("worker1")
     await worker.say("/certificate 志愿者1")  # a member without a phone: the worker issues one
     await worker.press(next(o for o in worker.options() if o.endswith(" all")))

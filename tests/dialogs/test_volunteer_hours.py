@@ -13,12 +13,12 @@ from cryptography.fernet import Fernet
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from bot.clock import FixedClock
-from bot.db import Database
-from bot.dialogs import Dialogs
+from bot.kernel.clock import FixedClock
+from bot.kernel.db import Database
+from bot.dialogs.engine import Dialogs
 from bot.services import Services
-from bot.services.requests import NewRequest
-from bot.settings import Settings
+from bot.requests.service import NewRequest
+from bot.kernel.settings import Settings
 from models import AuditEntry
 from tests.conftest import T0
 from tests.dialogs.chat import Chat

@@ -129,8 +129,8 @@ def message(update_id: int, user_id: int, text_: str, chat_id: int | None = None
 
 def fresh_postgres() -> str:
     """An empty, migrated PostgreSQL database (this worker's, tests/pg.py)."""
-    from bot.db import Database
-    from bot.migrate import upgrade
+    from bot.kernel.db import Database
+    from bot.kernel.migrate import upgrade
 
     assert PG_URL
 
@@ -156,9 +156,9 @@ class Community:
 def seed(url: str, workers: int, volunteers: int, channel: str = "telegram") -> Community:
     """A community with workers (user ids 101…) and registered volunteers (1001…) on `channel`
     (on WeChat the ids are their openids); the admin is user 1 there."""
-    from bot.db import Database
+    from bot.kernel.db import Database
     from bot.services import Services
-    from bot.settings import Settings
+    from bot.kernel.settings import Settings
 
     async def build() -> Community:
         settings = Settings(_env_file=None, database_url=url, admins=[f"{channel}:{ADMIN}"])  # type: ignore[call-arg]
@@ -186,7 +186,7 @@ def seed(url: str, workers: int, volunteers: int, channel: str = "telegram") -> 
 
 
 def query(url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-    from bot.db import Database
+    from bot.kernel.db import Database
 
     async def run() -> list[tuple[Any, ...]]:
         db = Database(url)

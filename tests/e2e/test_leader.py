@@ -83,9 +83,9 @@ def test_the_leader_dies_and_the_other_process_runs_the_jobs_once(bot_api: Any, 
 async def _set_group(url: str, community_id: int, zone: str) -> None:
     from sqlalchemy import select, update
 
-    from bot.db import Database
+    from bot.kernel.db import Database
     from bot.services import Services
-    from bot.settings import Settings
+    from bot.kernel.settings import Settings
     from models import Community, Identity
 
     services = Services(Database(url), Settings(_env_file=None, database_url=url, timezone=zone))  # type: ignore[call-arg]

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bot.migrate import upgrade
+from bot.kernel.migrate import upgrade
 from models import Notification
 from tests.e2e.processes import ROOT, message, post, query, seed, start
 from tests.e2e.standin import TOO_MANY, BROKEN, Fault, timeout
@@ -30,7 +30,7 @@ def queue(url: str, rows: list[dict[str, Any]]) -> None:
     """What the services would have written: notifications, committed."""
     from datetime import UTC, datetime
 
-    from bot.db import Database
+    from bot.kernel.db import Database
 
     async def write() -> None:
         db = Database(url)

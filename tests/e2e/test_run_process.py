@@ -108,7 +108,7 @@ def test_run_killed_right_after_fetching_loses_nothing_and_does_nothing_twice(bo
     import asyncio
     import random
 
-    from bot.migrate import upgrade
+    from bot.kernel.migrate import upgrade
     from tests.e2e.processes import CATEGORIES, query, seed, start
 
     api, port = bot_api

@@ -5,7 +5,7 @@ each update is either wholly absent (not handled: the log undecided, no earn, no
 reply, the dialog state not moved) or wholly present (all of them), never half; after the last
 restart every update is answered as the first time ("approved", never "approved already").
 
-The kill points (`bot/crash.py`, `LOVEBANK_TEST_CRASH`), one a round in turn, at a random turn:
+The kill points (`bot/kernel/crash.py`, `LOVEBANK_TEST_CRASH`), one a round in turn, at a random turn:
 after the flow's service writes, after the reply is stored and the entry marked (both before the
 commit), after the commit before the reply is sent, and after the reply is sent before it is
 marked sent."""
@@ -38,9 +38,9 @@ STARTUP = 120.0  # seconds a process may take to listen on a busy machine
 
 def pending_logs(url: str, community: Community, count: int) -> list[int]:
     """`count` logs waiting for a worker, from the volunteers in turn."""
-    from bot.db import Database
+    from bot.kernel.db import Database
     from bot.services import Services
-    from bot.settings import Settings
+    from bot.kernel.settings import Settings
 
     [(category,)] = query(url, "SELECT id FROM service_categories WHERE community_id = :c AND name = '探访'",
                           c=community.community_id)

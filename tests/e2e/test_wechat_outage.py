@@ -38,7 +38,7 @@ def queue(url: str, people: dict[str, int]) -> None:
     """What the services would have written for these people: notifications, committed."""
     from datetime import UTC, datetime
 
-    from bot.db import Database
+    from bot.kernel.db import Database
     from models import Notification
 
     async def write() -> None:
@@ -134,5 +134,5 @@ def test_wechat_outage_heals_with_telegram_unreachable(tmp_path: Path) -> None:
         assert code == 0, log
         assert "Traceback" not in log, log
         assert not re.search(r"\bparked: ", log), log  # no park warning (the prune job's summary may say "0 parked")
-        assert re.search(r"WARNING bot\.breaker \[[^\]]*\]: wechat: platform down", log), log
+        assert re.search(r"WARNING bot\.runtime\.breaker \[[^\]]*\]: wechat: platform down", log), log
         assert re.search(r"WARNING handlers\.telegram\.webhook \[[^\]]*\]: telegram: not started", log), log

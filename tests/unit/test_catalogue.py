@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from bot.i18n import LOCALES, catalogue, placeholders
+from bot.kernel.i18n import LOCALES, catalogue, placeholders
 
 ROOT = Path(__file__).resolve().parents[2]
 # String literals shaped like a catalogue key ("area.name"); checked when the catalogue knows the area.
@@ -69,7 +69,7 @@ def test_every_key_the_code_uses_exists() -> None:
 
 
 def test_help_entries_exist_for_every_registered_command() -> None:
-    import bot.flows  # noqa: F401
+    import bot.dialogs.flows  # noqa: F401
     from bot.dialogs.core import COMMANDS
 
     keys = set(catalogue("zh-CN"))

@@ -10,8 +10,8 @@ from datetime import date
 
 from pypdf import PdfReader
 
-from bot.certificate_pdf import certificate_pdf
-from bot.services.certificates import Facts, Period
+from bot.certificates.pdf import certificate_pdf
+from bot.certificates.service import Facts, Period
 
 CATEGORIES = "探访 助餐 助洁 陪诊 理发 维修 宣传 文艺 巡逻 代购".split()
 

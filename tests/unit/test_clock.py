@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.clock import FixedClock, Month
-from bot.errors import InvalidInput
+from bot.kernel.clock import FixedClock, Month
+from bot.kernel.errors import InvalidInput
 
 
 @pytest.mark.parametrize(("text", "expected"), [

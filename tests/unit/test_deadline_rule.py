@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.errors import InvalidInput
-from bot.services.deadlines import DeadlineRule, due_label, parse_evening
+from bot.kernel.errors import InvalidInput
+from bot.deadlines.service import DeadlineRule, due_label, parse_evening
 
 SH = ZoneInfo("Asia/Shanghai")
 

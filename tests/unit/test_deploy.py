@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.settings import Settings
+from bot.kernel.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

@@ -8,7 +8,7 @@ import pkgutil
 from pathlib import Path
 
 import bot
-import bot.flows
+import bot.dialogs.flows
 import bot.jobs
 
 ROOT = Path(bot.__file__).parent
@@ -58,7 +58,7 @@ def import_graph() -> dict[str, set[str]]:
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     """Every strongly connected group of more than one module (Tarjan), with a package's import
-    of its own submodules left out: `bot.flows` importing `bot.flows.hours`, which Python runs as
+    of its own submodules left out: `bot.dialogs.flows` importing `bot.hours.flow`, which Python runs as
     part of importing the package, is the package listing its parts, not a cycle."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
@@ -103,7 +103,7 @@ def test_no_import_cycles_among_the_bots_modules() -> None:
 
 
 def test_every_flow_and_job_module_is_listed() -> None:
-    flows = {m.name for m in pkgutil.iter_modules(bot.flows.__path__)}
-    assert {m.__name__.rpartition(".")[2] for m in bot.flows.FLOWS} == flows
+    flows = {m.name for m in pkgutil.iter_modules(bot.dialogs.flows.__path__)}
+    assert {m.__name__.rpartition(".")[2] for m in bot.dialogs.flows.FLOWS} == flows
     assert set(bot.jobs.JOB_MODULES) == {m.name for m in pkgutil.iter_modules(bot.jobs.__path__)}
     assert set(bot.jobs.load()) >= {"reminders", "expire-requests", "inbox-prune"}

@@ -8,8 +8,8 @@ from bot.dialogs.parse import (
     clean_text, find_day, find_duration, intent_of, is_skip, is_yes, next_word, parse_amount, parse_date,
     parse_duration, parse_int, parse_ref, read_date, read_duration, split_command, words,
 )
-from bot.errors import InvalidInput
-from bot.i18n import hours
+from bot.kernel.errors import InvalidInput
+from bot.kernel.i18n import hours
 
 TODAY = date(2026, 11, 20)
 

@@ -9,9 +9,9 @@ from datetime import date
 
 from pypdf import PdfReader
 
-from bot.certificate_pdf import FONT, _draw, certificate_pdf
-from bot.pdf_fonts import base_characters, missing
-from bot.services.certificates import Facts, Period
+from bot.certificates.pdf import FONT, _draw, certificate_pdf
+from bot.kernel.pdf_fonts import base_characters, missing
+from bot.certificates.service import Facts, Period
 
 
 def facts(name: str) -> Facts:

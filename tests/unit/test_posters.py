@@ -8,7 +8,7 @@ import io
 import segno
 from PIL import Image
 
-from bot.posters import QR_BORDER, PosterRow, QRPanel, invite_poster, qr_image, star_poster
+from bot.stars.drawing import QR_BORDER, PosterRow, QRPanel, invite_poster, qr_image, star_poster
 
 
 def test_star_poster_grows_with_its_rows_and_draws_the_text() -> None:

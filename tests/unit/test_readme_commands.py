@@ -18,23 +18,23 @@ def _table_commands() -> set[str]:
 
 
 def test_every_command_in_the_readme_tables_is_accepted() -> None:
-    import bot.flows  # noqa: F401  (registers the commands)
+    import bot.dialogs.flows  # noqa: F401  (registers the commands)
 
     accepted = set(COMMANDS) | {a.lstrip("/").lower() for a in ALIASES}
     assert sorted(_table_commands() - accepted) == []
 
 
 def test_every_command_is_in_the_readme() -> None:
-    import bot.flows  # noqa: F401
+    import bot.dialogs.flows  # noqa: F401
 
     mentioned = {m.lower() for m in re.findall(r"`/([a-z_]+)", README.read_text(encoding="utf-8"))}
     assert sorted(set(COMMANDS) - mentioned) == []
 
 
 def test_the_approve_usage_names_every_kind_it_approves() -> None:
-    import bot.flows  # noqa: F401
-    from bot.flows.decisions import DECIDERS
-    from bot.i18n import catalogue
+    import bot.dialogs.flows  # noqa: F401
+    from bot.decisions.flow import DECIDERS
+    from bot.kernel.i18n import catalogue
 
     for locale in ("zh-CN", "en"):
         for key in ("approve.usage", "help.approve"):

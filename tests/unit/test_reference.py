@@ -3,7 +3,7 @@ once the entry is older than the TTL."""
 
 from __future__ import annotations
 
-from bot.services.reference import ReferenceCache
+from bot.kernel.reference import ReferenceCache
 
 
 def test_kept_until_the_ttl_then_read_again() -> None:

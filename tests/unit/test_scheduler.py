@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.jobs import Job
-from bot.scheduler import catch_up, trigger
+from bot.runtime.scheduler import catch_up, trigger
 
 TZ = ZoneInfo("Asia/Shanghai")
 

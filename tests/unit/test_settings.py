@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import SecretStr
 
-from bot.settings import Settings, SettingsError, default_database_url, load_settings
+from bot.kernel.settings import Settings, SettingsError, default_database_url, load_settings
 
 TOKEN = "123456:very-secret-token"
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.i18n import ROOT, catalogue, placeholders, render
-from bot.services.people import CODE_ALPHABET, new_code
-from bot.services.shop import _can_buy, clean_code
+from bot.kernel.i18n import ROOT, catalogue, placeholders, render
+from bot.people.service import CODE_ALPHABET, new_code
+from bot.shop.service import _can_buy, clean_code
 
 
 def test_both_catalogues_have_the_same_keys_and_placeholders() -> None:
@@ -25,7 +25,7 @@ def test_both_catalogues_have_the_same_keys_and_placeholders() -> None:
 def test_every_key_the_supermarket_uses_is_in_the_catalogue() -> None:
     """Keys written as string literals in the flow, the service and the job."""
     used: set[str] = set()
-    for path in ("bot/flows/shop.py", "bot/services/shop.py", "bot/jobs/shop.py"):
+    for path in ("bot/shop/flow.py", "bot/shop/service.py", "bot/shop/jobs.py"):
         source = (Path(__file__).parents[2] / path).read_text(encoding="utf-8")
         used |= set(re.findall(r'"((?:shop|redeem|orders|cancel_order|approve_order|reject_order|pickup|items|'
                                r'additem|edititem|restock|deactivate|activate|reconcile|gift|donate|help|error|'

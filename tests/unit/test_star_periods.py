@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.clock import Month
-from bot.errors import InvalidInput
-from bot.services.reports import month_weeks
-from bot.services.stars import competition_ranks, period_of, previous_period
+from bot.kernel.clock import Month
+from bot.kernel.errors import InvalidInput
+from bot.reports.service import month_weeks
+from bot.stars.service import competition_ranks, period_of, previous_period
 
 
 def test_competition_ranking() -> None:

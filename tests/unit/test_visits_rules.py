@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.errors import InvalidInput
-from bot.i18n import placeholders
-from bot.services.cadence import Rule, VisitCadence, due_of
-from bot.services.roster import clean_birth_year, clean_risk, clean_row, clean_yes_no, import_key, read_table
+from bot.kernel.errors import InvalidInput
+from bot.kernel.i18n import placeholders
+from bot.elders.cadence import Rule, VisitCadence, due_of
+from bot.people.roster import clean_birth_year, clean_risk, clean_row, clean_yes_no, import_key, read_table
 from tests.visits_world import HEADER, csv_bytes, xlsx_bytes
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

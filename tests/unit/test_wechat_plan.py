@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.i18n import Text
-from bot.services.outbox import Delivery
-from bot.settings import SettingsError
+from bot.kernel.i18n import Text
+from bot.messages.outbox import Delivery
+from bot.kernel.settings import SettingsError
 from handlers.wechat.budget import Unit, fold
 from handlers.wechat.templates import cut, parse
 

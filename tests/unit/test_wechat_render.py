@@ -4,7 +4,7 @@ breaks, WeChat wording instead of Telegram's buttons."""
 from __future__ import annotations
 
 from bot.dialogs.core import Document, Reply, option, reply
-from bot.i18n import T
+from bot.kernel.i18n import T
 from handlers.wechat.render import TEXT_LIMIT, render_replies, split_text
 
 

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.settings import Settings
+from bot.kernel.settings import Settings
 from tests.wechat.standin import AES_KEY, APIServer, APP_ID, APP_SECRET, TOKEN
 
 

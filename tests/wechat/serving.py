@@ -12,9 +12,9 @@ from urllib.parse import urlencode
 import httpx
 from sqlalchemy import func, select
 
-from bot.pipeline import Pipeline
+from bot.runtime.pipeline import Pipeline
 from bot.services import Services
-from bot.settings import Settings
+from bot.kernel.settings import Settings
 from handlers.downloads import setup as setup_downloads
 from handlers.web import Web
 from handlers.wechat.channel import WeChatChannel

@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from bot.clock import FixedClock
-from bot.db import Database
+from bot.kernel.clock import FixedClock
+from bot.kernel.db import Database
 from bot.services import Services
-from bot.services.tokens import LEASE
-from bot.settings import Settings
+from handlers.wechat.tokens import LEASE
+from bot.kernel.settings import Settings
 from handlers.wechat.api import WeChatAPI, WeChatError
 from models import AccessToken
 from tests.wechat.standin import APP_SECRET, APIServer

@@ -18,14 +18,14 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot import metrics
+from bot.runtime import metrics
 
-from bot.clock import Clock
-from bot.db import Database
-from bot.pipeline import Pipeline
+from bot.kernel.clock import Clock
+from bot.kernel.db import Database
+from bot.runtime.pipeline import Pipeline
 from bot.services import Services
-from bot.services.notify import notify
-from bot.settings import Settings
+from bot.messages.notify import notify
+from bot.kernel.settings import Settings
 from handlers.web import Web
 from handlers.wechat.templates import load as load_templates
 from handlers.wechat.webhook import setup as setup_wechat
@@ -191,7 +191,7 @@ async def test_a_click_opens_three_pushes_for_a_minute(served: Served, shifted: 
 
 async def test_the_retired_single_template_stops_the_start_with_what_to_set(
         services: Services, settings: Settings) -> None:
-    from bot.settings import SettingsError
+    from bot.kernel.settings import SettingsError
 
     settings.wechat_template_id = "OLD-TEMPLATE"  # filled first/keyword1/keyword2/remark before May 2023
     web = Web(services, Pipeline(services, {}, concurrency=1, lease=30.0))

@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator
 import pytest
 from pypdf import PdfReader
 
-from bot.clock import Clock
-from bot.db import Database
+from bot.kernel.clock import Clock
+from bot.kernel.db import Database
 from bot.services import Services
-from bot.settings import Settings
+from bot.kernel.settings import Settings
 from models import AuditEntry, Certificate
 from tests.wechat.serving import Served, count, serving, wechat_worker
 from tests.wechat.standin import APIServer

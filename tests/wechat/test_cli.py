@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bot.cli import main
-from bot.settings import get_settings
+from bot.runtime.cli import main
+from bot.kernel.settings import get_settings
 from handlers.wechat.menu import MENU
 from tests.db.test_report_cli import _seed
 from tests.wechat.standin import APP_ID, APP_SECRET, APIServer

@@ -16,11 +16,11 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.clock import Clock
-from bot.db import Database
-from bot.pipeline import Pipeline
+from bot.kernel.clock import Clock
+from bot.kernel.db import Database
+from bot.runtime.pipeline import Pipeline
 from bot.services import Services
-from bot.settings import Settings
+from bot.kernel.settings import Settings
 from handlers.telegram.webhook import SECRET_HEADER
 from handlers.telegram.webhook import setup as setup_telegram
 from handlers.web import Web

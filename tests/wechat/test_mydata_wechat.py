@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.clock import Clock
-from bot.db import Database
+from bot.kernel.clock import Clock
+from bot.kernel.db import Database
 from bot.services import Services
-from bot.settings import Settings
+from bot.kernel.settings import Settings
 from tests.wechat.serving import Served, serving
 from tests.wechat.standin import APIServer
 from tests.world import make_world

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from bot import metrics
+from bot.runtime import metrics
 from sqlalchemy import select
 
 from bot.services import Services
-from bot.services.notify import notify
-from bot.settings import Settings
+from bot.messages.notify import notify
+from bot.kernel.settings import Settings
 from models import Notification
 from tests.wechat.test_webhook import Served, count, served, services  # noqa: F401 (fixtures)
 
@@ -88,8 +88,8 @@ async def test_an_outage_pauses_the_channel_and_everything_arrives_once_after(
     assert await count(served.services, Notification, Notification.delivered_at.is_(None)) == 0
     with served.services.db.read() as session:
         assert set(session.scalars(select(Notification.attempts))) == {0}  # no try was spent on the outage
-    changes = [r.getMessage() for r in caplog.records if r.name == "bot.breaker"]
-    assert all(r.levelno == logging.WARNING for r in caplog.records if r.name == "bot.breaker")
+    changes = [r.getMessage() for r in caplog.records if r.name == "bot.runtime.breaker"]
+    assert all(r.levelno == logging.WARNING for r in caplog.records if r.name == "bot.runtime.breaker")
     assert changes[0].startswith("wechat: platform down (") and "HTTP 503" in changes[0]
     assert "first probe in 0.2 s" in changes[0]
     assert [c.split("next probe in ")[1] for c in changes[1:4]] == ["0.4 s", "0.8 s", "0.8 s"]
@@ -135,4 +135,4 @@ async def test_an_error_about_one_message_parks_that_message_only(
     lines = [r for r in caplog.records if "parked" in r.getMessage()]
     assert len(lines) == 3
     assert all(r.levelno == logging.WARNING and "WeChat error 47001: injected" in r.getMessage() for r in lines)
-    assert not [r for r in caplog.records if r.name == "bot.breaker"]
+    assert not [r for r in caplog.records if r.name == "bot.runtime.breaker"]

@@ -9,9 +9,9 @@ from datetime import timedelta
 from PIL import Image
 from sqlalchemy import select
 
-from bot.clock import FixedClock
+from bot.kernel.clock import FixedClock
 from bot.services import Services
-from bot.services.star_posters import POSTER, draw
+from bot.stars.posters import POSTER, draw
 from models import Notification
 from tests.world import World
 

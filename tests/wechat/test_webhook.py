@@ -17,10 +17,10 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import select
 
-from bot.clock import Clock
-from bot.db import Database
+from bot.kernel.clock import Clock
+from bot.kernel.db import Database
 from bot.services import Services
-from bot.settings import Settings
+from bot.kernel.settings import Settings
 from handlers.wechat.templates import load as load_templates
 from models import AuditEntry, Identity, InboxEntry, Notification, ServiceLog
 from tests.wechat.serving import Served, count, serving, wechat_worker
@@ -104,7 +104,7 @@ async def test_48_hour_rule_waits_for_the_next_message(served: Served) -> None:
 
 
 def _note(session: Any, services: Services, person_id: int) -> None:
-    from bot.services.notify import notify
+    from bot.messages.notify import notify
 
     notify(session, services.clock, person_id, "notify.log_approved", log=7, points=10, available=10,
                  date="2026-11-20", category="探访", hours="1")
@@ -203,7 +203,7 @@ async def test_menu_clicks(served: Served) -> None:
 
 async def test_a_slow_turn_answers_success_and_the_reply_follows_by_the_api(
         served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.dialogs import Dialogs
+    from bot.dialogs.engine import Dialogs
     from handlers.wechat import channel, webhook
 
     monkeypatch.setattr(webhook, "PASSIVE_SECONDS", 0.3)

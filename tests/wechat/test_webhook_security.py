@@ -15,10 +15,10 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from bot.clock import Clock
-from bot.db import Database
+from bot.kernel.clock import Clock
+from bot.kernel.db import Database
 from bot.services import Services
-from bot.settings import Settings
+from bot.kernel.settings import Settings
 from handlers.wechat import xml
 from handlers.wechat.crypto import MessageCrypto
 from models import InboxEntry, WebhookNonce
@@ -238,8 +238,8 @@ async def _someone(served: Served) -> int:
 
 
 def test_compatible_mode_needs_a_key(services: Services, settings: Settings) -> None:
-    from bot.pipeline import Pipeline
-    from bot.settings import SettingsError
+    from bot.runtime.pipeline import Pipeline
+    from bot.kernel.settings import SettingsError
     from handlers.web import Web
     from handlers.wechat.webhook import setup
 

@@ -1,0 +1,1 @@
+"""The audit part of the bank: its rules (service), its dialog (flow) and its jobs."""

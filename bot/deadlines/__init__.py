@@ -1,0 +1,1 @@
+"""The deadlines part of the bank: its rules (service), its dialog (flow) and its jobs."""

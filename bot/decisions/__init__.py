@@ -1,0 +1,1 @@
+"""The decisions part of the bank: its rules (service), its dialog (flow) and its jobs."""

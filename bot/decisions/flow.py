@@ -1,0 +1,119 @@
+"""What waits for a worker, and deciding it: /pending, /approve and /reject.
+
+A typed id names its kind by its prefix (H12 an hour log, R4 a redemption, V7 a volunteer
+waiting for confirmation). Each feature registers its prefix here with what approving and
+rejecting mean for it and what it has waiting (a `Decider`); bot.dialogs.flows registers them all in one
+place. /approve and /reject only route by prefix, /pending only pages what the sources list.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.dialogs.core import Context, Option, Reply, command, option, reply
+from bot.kernel.i18n import T
+
+Approve = Callable[[Context, list[int]], list[Reply]]
+Reject = Callable[[Context, int, str], list[Reply]]  # an empty reason: the decider asks
+AllPending = Callable[[Context], list[int]]
+# A source lists its waiting items, oldest first: one reply each, a line and its decision buttons.
+PendingSource = Callable[[Context], list[Reply]]
+
+PAGE = 5  # items on one /pending page: with two buttons each, a keyboard that fits a phone
+MOST = 1000  # items a source lists; a community with more has a bigger problem than paging
+
+
+@dataclass(frozen=True)
+class Decider:
+    prefix: str
+    approve: Approve
+    reject: Reject | None = None
+    all_pending: AllPending | None = None  # what "/approve all" approves, if it may
+    pending: PendingSource | None = None  # what /pending lists
+
+
+DECIDERS: dict[str, Decider] = {}
+PENDING_SOURCES: list[PendingSource] = []
+DEFAULT_PREFIX = "H"  # a bare number is an hour log, as it always was
+_REF = re.compile(r"([A-Za-z]?)([0-9]{1,9})")
+
+
+def register(deciders: tuple[Decider, ...]) -> None:
+    """Called once, by bot.dialogs.flows: /pending lists the sources in this order."""
+    if DECIDERS:
+        raise ValueError("deciders registered twice")
+    for d in deciders:
+        if d.prefix in DECIDERS or d.prefix != d.prefix.upper():
+            raise ValueError(f"bad or repeated id prefix {d.prefix}")
+        DECIDERS[d.prefix] = d
+        if d.pending is not None:
+            PENDING_SOURCES.append(d.pending)
+
+
+def parse_refs(words: list[str]) -> list[tuple[str, int]] | None:
+    """['H12', 'r4', '7'] → [('H', 12), ('R', 4), ('H', 7)]; None if any word is not a known id."""
+    refs = []
+    for word in words:
+        match = _REF.fullmatch(word.strip())
+        prefix = (match[1].upper() or DEFAULT_PREFIX) if match else ""
+        if match is None or prefix not in DECIDERS:
+            return None
+        refs.append((prefix, int(match[2])))
+    return refs
+
+
+@command("pending", role="worker", help_key="help.pending", aliases=("待审",), reads=True)
+def pending(ctx: Context, args: str) -> list[Reply]:
+    """Everything waiting, one page a message: the true total, each item's buttons, next page,
+    and approve all."""
+    items: list[Reply] = []
+    for source in PENDING_SOURCES:
+        items.extend(source(ctx))
+    if not items:
+        return [reply("pending.none")]
+    pages = (len(items) + PAGE - 1) // PAGE
+    page = min(max(int(args), 1), pages) if args.strip().isdecimal() and args.strip().isascii() else 1
+    shown = items[(page - 1) * PAGE:page * PAGE]
+    options: list[Option] = [
+        Option(o.value, T("pending.option", label=o.label, ref=o.value.split()[-1]))
+        for item in shown for o in item.options
+    ]
+    if page < pages:
+        options.append(option(f"/pending {page + 1}", "pending.next", page=page + 1, pages=pages))
+    if page > 1:
+        options.append(option(f"/pending {page - 1}", "pending.previous", page=page - 1))
+    waiting_all = sum([len(d.all_pending(ctx)) for d in DECIDERS.values() if d.all_pending is not None])
+    if waiting_all > 1:
+        options.append(option("/approve all", "pending.approve_all", count=waiting_all))
+    text = T("pending.page", total=len(items), page=page, pages=pages, lines=[item.text for item in shown])
+    return [Reply(text, tuple(options), columns=2)]
+
+
+@command("approve", role="worker", help_key="help.approve", aliases=("批准",))
+def approve(ctx: Context, args: str) -> list[Reply]:
+    words = args.split()
+    if words in (["all"], ["全部"]):
+        replies: list[Reply] = []
+        for d in DECIDERS.values():
+            if d.all_pending is not None and (ids := d.all_pending(ctx)):
+                replies.extend(d.approve(ctx, ids))
+        return replies or [reply("pending.none")]
+    refs = parse_refs(words)
+    if not refs:
+        return [reply("approve.usage")]
+    replies = []
+    for prefix in dict.fromkeys(p for p, _ in refs):  # each kind once, in the order typed
+        replies.extend(DECIDERS[prefix].approve(ctx, [i for p, i in refs if p == prefix]))
+    return replies
+
+
+@command("reject", role="worker", help_key="help.reject", aliases=("驳回",))
+def reject(ctx: Context, args: str) -> list[Reply]:
+    ref, _, reason = args.strip().partition(" ")
+    refs = parse_refs([ref]) if ref else None
+    if not refs or DECIDERS[refs[0][0]].reject is None:
+        return [reply("reject.usage")]
+    prefix, ref_id = refs[0]
+    return DECIDERS[prefix].reject(ctx, ref_id, reason.strip())  # type: ignore[misc]

@@ -1,0 +1,1 @@
+"""The hours part of the bank: its rules (service), its dialog (flow) and its jobs."""

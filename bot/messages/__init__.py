@@ -1,0 +1,1 @@
+"""What comes in and goes out: the inbox, the outbox and its delivery, send budgets, parked work, downloads."""

@@ -1,0 +1,1 @@
+"""The people part of the bank: its rules (service), its dialog (flow) and its jobs."""

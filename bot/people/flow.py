@@ -1,0 +1,242 @@
+"""Joining, volunteer registration, help, language, cancel, and admin set-up commands."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import partial
+
+from bot.dialogs.core import COMMANDS, Context, Input, Later, Reply, command, option, reply, step
+from bot.kernel.errors import InvalidInput
+from bot.privacy.consent import notice
+from bot.dialogs.common import person_arg
+from bot.decisions.flow import MOST, Decider, parse_refs
+from bot.kernel.i18n import T
+from bot.people.service import clean_name, looks_like_code
+
+@command("start", role=None, help_key="help.start")
+def start(ctx: Context, args: str) -> list[Reply]:
+    if args:
+        return _join(ctx, args.split()[0])
+    if ctx.actor.community_id is None and not ctx.actor.is_admin:
+        return [reply("start.welcome_new")]
+    return [reply("start.hello", name=ctx.actor.display_name), *help_(ctx, "")]
+
+
+def _join(ctx: Context, code: str) -> list[Reply]:
+    if not looks_like_code(code):  # 你好, hello: a stranger saying hello, not a wrong code
+        return [reply("start.welcome_new")]
+    member = ctx.services.people.join(ctx.actor.person_id, code)
+    community = ctx.services.people.community_name(member.community_id)
+    replies = [reply("start.joined", community=community)]
+    if member.role == "resident" and member.invited_as == "volunteer":
+        ctx.goto("register", "name", community_id=member.community_id)
+        replies += [notice(ctx, member.community_id), reply("register.ask_name")]
+    return replies
+
+
+@command("volunteer", help_key="help.volunteer")
+def volunteer(ctx: Context, args: str) -> list[Reply]:
+    if ctx.actor.role in ("volunteer", "worker"):
+        return [reply("register.already")]
+    ctx.goto("register", "name", community_id=ctx.community_id)
+    return [notice(ctx, ctx.community_id), reply("register.ask_name")]
+
+
+@step("register", "name")
+def register_name(ctx: Context, inp: Input) -> list[Reply]:
+    try:
+        name = clean_name(inp.text)
+    except InvalidInput:
+        return [reply("register.ask_name_again")]
+    ctx.goto("register", "phone", real_name=name)
+    return [_ask_phone(ctx, "register.ask_phone")]
+
+
+# Where Telegram's share-contact keyboard shows: whatever answers it (a shared contact, a typed
+# number, another command) takes the keyboard away.
+CONTACT_STEPS = frozenset({"register/phone"})
+
+
+def _ask_phone(ctx: Context, key: str) -> Reply:
+    """Telegram offers its share-contact button; elsewhere the number is typed."""
+    if ctx.caller.channel == "telegram":
+        return Reply(T(key), request_contact=True)
+    return Reply(T(f"{key}_typed"))
+
+
+@step("register", "phone")
+def register_phone(ctx: Context, inp: Input) -> list[Reply]:
+    if inp.contact_phone and not inp.contact_is_own:
+        return [Reply(T("register.not_own_contact"), request_contact=True)]
+    phone = inp.contact_phone or inp.text
+    try:
+        member = ctx.services.people.register_volunteer(
+            ctx.actor.person_id, ctx.data["community_id"], ctx.data["real_name"], phone
+        )
+    except InvalidInput:
+        return [_ask_phone(ctx, "register.ask_phone_again")]
+    ctx.finish()
+    return [reply("register.done" if member.confirmed else "register.awaiting_confirmation")]
+
+
+# /help shows what fits the person now; /help all the rest. Commands of features that are not
+# installed are left out.
+BRIEF = {
+    "newcomer": ("start", "lang", "help"),
+    "resident": ("volunteer", "balance", "history", "shop", "top", "lang"),
+    "volunteer": ("log", "mylogs", "balance", "history", "shop", "orders", "visits", "top"),
+    "worker": ("pending", "approve", "reject", "record", "event", "invite", "confirm", "pickup", "visits", "report"),
+    "admin": ("newcommunity", "appoint", "unappoint", "community"),
+}
+
+
+@command("help", role=None, help_key="help.help", aliases=("帮助",), group_ok=True, reads=True)
+def help_(ctx: Context, args: str) -> list[Reply]:
+    actor = ctx.actor
+    joined = actor.community_id is not None
+    if args.strip().lower() in ("all", "全部"):
+        names = [name for name, spec in COMMANDS.items() if not (name == "start" and joined)]
+    else:
+        state = "newcomer" if not joined else "resident" if actor.role in (None, "resident") else actor.role
+        names = [*BRIEF[state], *(BRIEF["admin"] if actor.is_admin else ())]
+    lines = [
+        T(spec.help_key)
+        for spec in (COMMANDS[n] for n in dict.fromkeys(names) if n in COMMANDS)
+        if spec.help_key and (not spec.admin_only or actor.is_admin)
+        and (spec.role is None or actor.at_least(spec.role))
+    ]
+    notes = [T("help.awaiting")] if actor.awaiting_confirmation else []
+    more = [] if args.strip() else [T("help.more")]
+    return [reply("help.title", commands=[*notes, *lines, *more])]
+
+
+@command("lang", role=None, help_key="help.lang", aliases=("language", "语言"))
+def lang(ctx: Context, args: str) -> list[Reply]:
+    choice = {"zh": "zh-CN", "zh-cn": "zh-CN", "中文": "zh-CN", "en": "en", "english": "en"}.get(args.lower())
+    if choice is None:
+        ctx.goto("lang", "choose")
+        return [reply("lang.choose", option("zh-CN", "lang.zh"), option("en", "lang.en"), columns=2)]
+    return _set_lang(ctx, choice)
+
+
+@step("lang", "choose")
+def lang_choose(ctx: Context, inp: Input) -> list[Reply]:
+    choice = inp.option or inp.text.strip()
+    if choice not in ("zh-CN", "en"):
+        return [reply("lang.choose", option("zh-CN", "lang.zh"), option("en", "lang.en"), columns=2)]
+    ctx.finish()
+    return _set_lang(ctx, choice)
+
+
+def _set_lang(ctx: Context, locale: str) -> list[Reply]:
+    ctx.services.people.set_locale(ctx.actor.person_id, locale)
+    ctx.actor = replace(ctx.actor, locale=locale)  # answer in the new language at once
+    return [reply("lang.set")]
+
+
+@command("community", role=None, help_key="help.community", aliases=("社区",))
+def community(ctx: Context, args: str) -> list[Reply]:
+    """Switch the community one acts in (members of several, and admins)."""
+    if args:
+        found = ctx.services.people.switch_community(ctx.actor.person_id, args)
+        ctx.finish()
+        return [reply("switch.done", community=found.name)]
+    names = ctx.services.people.communities(ctx.actor.person_id)
+    if not names:
+        return [reply("error.no_community_yet")]
+    return [reply("switch.choose", *(option(f"/community {n}", "switch.option", name=n) for n in names
+                                        if len(f"/community {n}".encode()) <= 64))]
+
+
+@command("cancel", role=None, help_key="help.cancel", aliases=("取消",), for_relative=True)
+def cancel(ctx: Context, args: str) -> list[Reply]:
+    had_flow = ctx.flow is not None
+    ctx.finish()
+    return [reply("cancel.done" if had_flow else "cancel.nothing")]
+
+
+@command("invite", role="worker", help_key="help.invite")
+def invite(ctx: Context, args: str) -> list[Reply]:
+    role = "resident" if args.strip().lower() in ("resident", "居民") else "volunteer"
+    code = ctx.services.people.create_invite(ctx.actor.person_id, ctx.community_id, role=role)
+    link = ctx.invites.link
+    replies = [reply("invite.code", code=code, role=T(f"role.{role}"))]
+    if link:
+        replies.append(reply("invite.link", link=link.format(code=code)))
+    make_picture = ctx.invites.picture
+    if make_picture is not None:  # asked after the turn; no picture, no message
+        replies.append(Reply(T("invite.qr"), later=Later(partial(make_picture, code))))
+    return replies
+
+
+@command("confirm", role="worker", help_key="help.confirm")
+def confirm(ctx: Context, args: str) -> list[Reply]:
+    """/confirm NAME, or V7 from the buttons of /pending."""
+    ref = parse_refs(args.split()[:1]) if args.strip() else None
+    if ref and ref[0][0] == "V":
+        return _confirm_volunteers(ctx, [ref[0][1]])
+    person = person_arg(ctx, args, lambda ref: f"/confirm {ref}")
+    return _confirm_volunteers(ctx, [person.person_id])
+
+
+def _confirm_volunteers(ctx: Context, person_ids: list[int]) -> list[Reply]:
+    replies = []
+    for person_id in person_ids:
+        ctx.services.people.confirm_volunteer(ctx.actor.person_id, ctx.community_id, person_id)
+        replies.append(reply("confirm.done", name=ctx.services.people.name_of(person_id)))
+    return replies
+
+
+def waiting_volunteers(ctx: Context) -> list[Reply]:
+    """Registered volunteers waiting for a worker, listed in /pending with a confirm button."""
+    waiting = ctx.services.people.awaiting_confirmation(ctx.actor.person_id, ctx.community_id, limit=MOST)
+    clock = ctx.services.people.clock_of(ctx.community_id)
+    return [
+        Reply(T("confirm.pending_line", id=f"V{w.person_id}", name=w.name, phone=w.phone or "—",
+                date=clock.date_of(w.joined_at)),
+              (option(f"/confirm V{w.person_id}", "confirm.button"),))
+        for w in waiting
+    ]
+
+
+DECIDER = Decider("V", _confirm_volunteers, pending=waiting_volunteers)  # /approve V7 confirms too
+
+
+@command("confirmnew", role="worker", help_key="help.confirmnew")
+def confirm_new(ctx: Context, args: str) -> list[Reply]:
+    """/confirmnew on|off: new volunteers wait for a worker's /confirm, or not."""
+    choice = {"on": True, "开": True, "是": True, "off": False, "关": False, "否": False}.get(args.strip().lower())
+    if choice is None:
+        return [reply("confirmnew.usage")]
+    ctx.services.people.require_confirmation(ctx.actor.person_id, ctx.community_id, choice)
+    return [reply("confirmnew.on" if choice else "confirmnew.off")]
+
+
+@command("newcommunity", role=None, admin_only=True, help_key="help.newcommunity")
+def new_community(ctx: Context, args: str) -> list[Reply]:
+    if not args:
+        return [reply("newcommunity.usage")]
+    community = ctx.services.people.create_community(args, actor_id=ctx.actor.person_id)
+    ctx.services.people.appoint_worker(ctx.actor.person_id, community.id, ctx.actor.person_id)
+    return [reply("newcommunity.done", community=community.name)]
+
+
+@command("appoint", role=None, admin_only=True, help_key="help.appoint")
+def appoint(ctx: Context, args: str) -> list[Reply]:
+    """Appoints in the community the admin acts in now, and says which."""
+    person = person_arg(ctx, args, lambda ref: f"/appoint {ref}", anyone_by_handle=True)
+    ctx.services.people.appoint_worker(ctx.actor.person_id, ctx.community_id, person.person_id, tell=True)
+    community = ctx.services.people.community_name(ctx.community_id)
+    return [reply("appoint.done", name=person.name, community=community)]
+
+
+@command("unappoint", role=None, admin_only=True, help_key="help.unappoint", aliases=("免职",))
+def unappoint(ctx: Context, args: str) -> list[Reply]:
+    """Ends a worker's role in the community the admin acts in now, and the family links the
+    worker made for themselves under it."""
+    if not args.strip():
+        return [reply("unappoint.usage")]
+    person = person_arg(ctx, args, lambda ref: f"/unappoint {ref}")
+    links = ctx.services.people.unappoint_worker(ctx.actor.person_id, ctx.community_id, person.person_id)
+    community = ctx.services.people.community_name(ctx.community_id)
+    return [reply("unappoint.done", name=person.name, community=community, links=links)]

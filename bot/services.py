@@ -1,0 +1,93 @@
+"""Services decide: business rules and every database write live here, behind plain calls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from bot.kernel.clock import Clock
+from bot.certificates.service import CertificatesService
+from bot.kernel.db import Database
+from bot.messages.budgets import SendBudgets
+from bot.dialogs.state import DialogStates
+from bot.messages.downloads import DownloadsService
+from bot.deadlines.service import DeadlinesService
+from bot.expiry.service import ExpiryService
+from bot.family.service import FamilyService
+from bot.privacy.forget import ForgetService
+from bot.hours.service import HoursService
+from bot.privacy.idnumbers import IdNumbersService
+from bot.messages.inbox import InboxService, Pace
+from bot.ledger.service import Ledger
+from bot.links.service import LinksService
+from bot.moves.service import MovesService
+from bot.privacy.mydata import MyDataService
+from bot.messages.outbox import OutboxService
+from bot.messages.parked import ParkedWork
+from bot.people.service import PeopleService
+from bot.points.service import PointsService
+from bot.messages.replay import ReplayGuard
+from bot.reports.service import ReportsService
+from bot.privacy.retention import RetentionService
+from bot.requests.service import RequestsService
+from bot.stars.posters import StarPostersService
+from bot.stars.levels import StarLevelsService
+from bot.stars.service import StarsService
+from handlers.wechat.tokens import TokenStore
+from bot.audit.trail import AuditTrail
+from bot.teams.service import TeamsService
+from bot.shop.service import ShopService
+from bot.visits.service import VisitsService
+from bot.reports.volunteer_hours import VolunteerHoursService
+from bot.reports.sections import SECTIONS
+from bot.kernel.settings import Settings
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Services:
+    """Everything a channel adapter or a job may call, built once per process. Each service is
+    synchronous: a dialog turn calls it on its database thread, inside the turn's unit of work;
+    the async side hands one call over explicitly (`await services.db.run(services.hours.approve,
+    ...)`), as its own unit of work."""
+
+    def __init__(self, db: Database, settings: Settings, clock: Clock | None = None) -> None:
+        self.db, self.settings = db, settings
+        self.clock = clock = clock or Clock()
+        self.ledger = ledger = Ledger(clock)
+        self.people = people = PeopleService(db, settings, clock, ledger)
+        self.hours = hours = HoursService(db, settings, clock, ledger)
+        self.points = PointsService(db, clock, ledger)
+        self.outbox = OutboxService(db, clock, settings.locale)
+        self.inbox = InboxService(db, clock, Pace(settings.inbox_burst, settings.inbox_per_minute))
+        self.stars = stars = StarsService(db, settings, clock)
+        self.reports = ReportsService(db, settings, clock, SECTIONS)
+        self.shop = ShopService(db, settings, clock, ledger)
+        self.visits = VisitsService(db, settings, clock, people, hours)
+        self.links = LinksService(db, clock)
+        self.tokens = TokenStore(db, clock)
+        self.budgets = SendBudgets(db, clock)
+        self.downloads = DownloadsService(db, clock)
+        self.star_posters = StarPostersService(db, clock, stars)
+        self.deadlines = DeadlinesService(db, clock)
+        self.teams = TeamsService(db, clock, hours)
+        self.family = family = FamilyService(db, clock, ledger)
+        self.dialog_state = DialogStates(db, clock, family)
+        self.moves = MovesService(db, clock, ledger)
+        self.expiry = ExpiryService(db, clock, ledger)
+        self.requests = RequestsService(db, settings, clock, ledger, hours)
+        self.replay = ReplayGuard(db, clock)
+        self.certificates = CertificatesService(db, settings, clock)
+        self.star_levels = StarLevelsService(db, clock)
+        self.volunteer_hours = VolunteerHoursService(db, settings, clock)
+        self.trail = AuditTrail(db, clock)
+        self.mydata = MyDataService(db, clock)
+        self.forget = ForgetService(db, clock)
+        self.idnumbers = IdNumbersService(db, settings, clock)
+        self.retention = RetentionService(db, settings, clock)
+        self.parked = ParkedWork(db, self.inbox, self.outbox)
+
+    async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """One service call from the async side: its own unit of work on a database thread."""
+        return await self.db.run(fn, *args, **kwargs)
