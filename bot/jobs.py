@@ -57,7 +57,7 @@ def described(locale: str, job: Job) -> str:
 
 
 JOBS: dict[str, Job] = {}
-# Every module of this package that registers jobs (with `@job`): what runs is what is listed.
+# Every module that registers jobs (each part's jobs.py) (with `@job`): what runs is what is listed.
 # Loaded on demand, since a job module pulls in its services and the chat never needs them.
 JOB_MODULES = (
     "bot.deadlines.jobs",

@@ -1,6 +1,6 @@
-"""Dialogs: flows written once, presented by every channel."""
+"""Dialogs: flows written once, presented by every channel. `core` is the vocabulary every flow
+speaks (Context, Reply, Option, `@command`, `@step`), `parse` reads what people type, `engine`
+runs a turn, `state` keeps a person's place in a flow, `flows` lists every flow.
 
-from bot.dialogs.core import Actor, Caller, Context, Document, Input, Option, Reply, command, step
-from bot.dialogs.engine import Dialogs, Turn
-
-__all__ = ["Actor", "Caller", "Context", "Dialogs", "Document", "Input", "Option", "Reply", "command", "step", "Turn"]
+Nothing is imported here: a flow imports `bot.dialogs.core`, and that must not load the engine
+(which loads every flow)."""

@@ -18,7 +18,7 @@ from typing import Any
 
 LOCALES = ("zh-CN", "en")
 DEFAULT_LOCALE = "zh-CN"
-ROOT = Path(__file__).parent / "locales"
+ROOT = Path(__file__).parent.parent / "locales"  # bot/locales
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from bot.kernel.db import make_engine
 if TYPE_CHECKING:
     from alembic.config import Config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the project: bot/kernel/ → bot/ → here
 VERSIONS = ROOT / "migrations" / "versions"
 MIGRATION_LOCK = 0x4C6F7666
 VERSION_TABLE = "alembic_version"
