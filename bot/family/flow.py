@@ -13,7 +13,7 @@ from bot.dialogs.common import name_and_rest, person_arg, reason_step
 from bot.decisions.flow import Decider
 from bot.kernel.i18n import T
 from bot.family.service import CODE_LIFETIME
-from bot.people.service import NAME_MAX
+from bot.kernel.names import NAME_MAX
 from models.family import LinkStatus
 
 ME = ("me", "我", "自己", "本人")

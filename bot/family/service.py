@@ -21,7 +21,7 @@ from bot.kernel.audit import audit
 from bot.ledger.service import Ledger
 from bot.kernel.guesses import Guesses
 from bot.messages.notify import notify, notify_workers
-from bot.people.service import clean_name, new_code
+from bot.kernel.names import clean_name, new_code
 from models import ActingFor, Elder, FamilyLink, Identity, Membership, Person
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ from bot.kernel.errors import InvalidInput, NotAllowed, NotFound
 from bot.kernel.access import RANK, get_person
 from bot.kernel.audit import audit
 from bot.kernel.guesses import Guesses
-from bot.people.service import new_code
+from bot.kernel.names import new_code
 from models import Account, AuditEntry, Base, Download, Identity, LinkCode, Membership, Notification, Transfer
 
 LIFETIME = timedelta(minutes=10)

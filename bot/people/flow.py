@@ -11,7 +11,8 @@ from bot.privacy.consent import notice
 from bot.dialogs.common import person_arg
 from bot.decisions.flow import MOST, Decider, parse_refs
 from bot.kernel.i18n import T
-from bot.people.service import clean_name, looks_like_code
+from bot.kernel.names import clean_name
+from bot.people.service import looks_like_code
 
 @command("start", role=None, help_key="help.start")
 def start(ctx: Context, args: str) -> list[Reply]:

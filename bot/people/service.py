@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +14,8 @@ from bot.kernel.db import Database, reads
 from bot.kernel.errors import InvalidInput, NotAllowed, NotFound
 from bot.kernel.access import effective_role, get_community, get_person, require_admin, require_role
 from bot.kernel.audit import audit
+from bot.family.service import end_role_links
+from bot.kernel.names import NAME_MAX, clean_name, new_code
 from bot.ledger.service import Ledger
 from bot.messages.notify import notify, notify_workers
 from bot.kernel.reference import ReferenceCache
@@ -29,12 +30,9 @@ DEFAULT_CATEGORIES = (
     ("治安巡逻", "Patrol"), ("纠纷调解", "Mediation"), ("其他", "Other"),
 )
 DEFAULT_POINTS_PER_HOUR = 10
-# Unambiguous upper-case letters and digits (no O/0, I/1) for codes people type.
-CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 # A mainland mobile number: 11 digits starting 13–19 (a +86 / 0086 country code is dropped).
 MOBILE = re.compile(r"1[3-9]\d{9}")
 COUNTRY_CODE = re.compile(r"^(?:\+86|0086|86)(?=1\d{10}$)")
-NAME_MAX = 50
 
 
 @dataclass(frozen=True)
@@ -75,10 +73,6 @@ class Waiting:
     joined_at: datetime
 
 
-def new_code(length: int = 8) -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
-
-
 def looks_like_code(text: str) -> bool:
     """Whether a word could be an invite code (letters and digits, 6 to 16 of them), rather than
     a greeting or a sentence."""
@@ -91,13 +85,6 @@ def clean_phone(raw: str) -> str:
     if not MOBILE.fullmatch(phone):
         raise InvalidInput("error.bad_phone")
     return phone
-
-
-def clean_name(raw: str) -> str:
-    name = " ".join((raw or "").split())
-    if not name or len(name) > NAME_MAX or name.startswith("/"):
-        raise InvalidInput("error.bad_name")
-    return name
 
 
 class PeopleService:
@@ -449,8 +436,6 @@ class PeopleService:
         """Admins end a worker's role: they stay a member (a volunteer when registered, else a
         resident), are told, and the family links made under the role end with it. Returns how
         many links ended."""
-        from bot.family.service import end_role_links  # family builds on people: imported late
-
         def work(session: Session) -> int:
             require_admin(session, actor_id)
             membership = self._membership(session, person_id, community_id)

@@ -30,7 +30,7 @@ from bot.kernel.audit import audit
 from bot.family.service import may_act_for, tell_of_proxy, why_not
 from bot.ledger.service import Ledger, Ref
 from bot.messages.notify import notify, notify_workers
-from bot.people.service import CODE_ALPHABET, new_code
+from bot.kernel.names import CODE_ALPHABET, new_code
 from bot.kernel.settings import Settings
 from models import AuditEntry, Community, Person, Redemption, ShopItem, StockMovement
 from models.shop import MOVEMENT_KINDS

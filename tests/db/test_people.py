@@ -12,7 +12,7 @@ from bot.kernel.clock import FixedClock
 from bot.kernel.db import Database
 from bot.kernel.errors import DomainError, InsufficientPoints, InvalidInput, NotAllowed, NotFound
 from bot.services import Services
-from bot.people.service import CODE_ALPHABET
+from bot.kernel.names import CODE_ALPHABET
 from bot.kernel.settings import Settings
 from models import AuditEntry, Community, InviteCode, Person
 from tests import world

@@ -14,7 +14,7 @@ from bot.kernel.clock import FixedClock
 from bot.kernel.errors import AlreadyDecided, NotAllowed, NotFound
 from bot.jobs import load as load_jobs
 from bot.services import Services
-from bot.people.service import CODE_ALPHABET
+from bot.kernel.names import CODE_ALPHABET
 from tests.shop_helpers import (
     Chat, account, count_transfers, fund, ledger_invariants, notification_keys, redemption, snapshot, stock,
 )

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.kernel.i18n import ROOT, catalogue, placeholders, render
-from bot.people.service import CODE_ALPHABET, new_code
+from bot.kernel.names import CODE_ALPHABET, new_code
 from bot.shop.service import _can_buy, clean_code
 
 
