@@ -4,11 +4,17 @@ the embedded database through the services. Seeding twice changes nothing."""
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from bot.demo.records import seed_demo as seed_records
+from bot.demo.requests import seed_demo as seed_requests
+from bot.demo.shop import seed_demo as seed_shop
+from bot.demo.stars import seed_demo as seed_stars
+from bot.demo.teams import seed_demo as seed_teams
+from bot.demo.visits import seed_demo as seed_visits
+from bot.demo.world import DemoWorld
 from bot.kernel.db import Database
 from bot.services import Services
 from models import Community, Notification, Person
@@ -19,15 +25,6 @@ WORKERS = (("worker1", "张丽"), ("worker2", "李明"))
 VOLUNTEERS = (("volunteer1", "王芳"), ("volunteer2", "刘洋"), ("volunteer3", "陈静"),
               ("volunteer4", "杨帆"), ("volunteer5", "赵敏"))
 RESIDENT = ("resident1", "孙大爷")
-
-
-@dataclass
-class DemoWorld:
-    community_id: int
-    admin: int
-    workers: list[int] = field(default_factory=list)
-    volunteers: list[int] = field(default_factory=list)
-    resident: int = 0
 
 
 async def _person(services: Services, handle: str, name: str) -> int:
@@ -62,14 +59,7 @@ async def seed(services: Services) -> DemoWorld | None:
     code = await services.run(services.people.create_invite, world.workers[0], community.id, role="resident")
     await services.run(services.people.join, world.resident, code)
     await _history(services, world)
-    # The features' own demo data (imported here: they build on DemoWorld).
-    from bot.demo.records import seed_demo as seed_records
-    from bot.demo.requests import seed_demo as seed_requests
-    from bot.demo.shop import seed_demo as seed_shop
-    from bot.demo.stars import seed_demo as seed_stars
-    from bot.demo.teams import seed_demo as seed_teams
-    from bot.demo.visits import seed_demo as seed_visits
-
+    # The parts' own demo data.
     for seed_feature in (seed_shop, seed_visits, seed_teams, seed_requests, seed_stars, seed_records):
         await seed_feature(services, world)
     # The past is not news: nobody is notified of it.

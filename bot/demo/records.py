@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from bot.requests.service import NewRequest
 
 if TYPE_CHECKING:
-    from bot.demo import DemoWorld
+    from bot.demo.world import DemoWorld
     from bot.services import Services
 
 WAYS = ("in_person", "phone", "family")

@@ -10,7 +10,7 @@ from bot.services import Services
 from bot.requests.service import NewRequest
 
 if TYPE_CHECKING:
-    from bot.demo import DemoWorld
+    from bot.demo.world import DemoWorld
 
 
 async def seed_demo(services: Services, world: DemoWorld) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.demo import DemoWorld
+    from bot.demo.world import DemoWorld
     from bot.services import Services
 
 # (name, points, stock or None for no limit, donor)

@@ -17,7 +17,7 @@ from bot.kernel.clock import FixedClock
 from bot.services import Services
 
 if TYPE_CHECKING:
-    from bot.demo import DemoWorld
+    from bot.demo.world import DemoWorld
 
 ISSUER, HEAD = "阳光街道阳光社区居民委员会", "陈主任"
 EVENTS = 54  # every other Saturday for two years, 6 hours each

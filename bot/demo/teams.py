@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from bot.services import Services
 
 if TYPE_CHECKING:
-    from bot.demo import DemoWorld
+    from bot.demo.world import DemoWorld
 
 TEAM = "党员先锋队"
 

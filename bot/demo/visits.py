@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from bot.services import Services
 
 if TYPE_CHECKING:
-    from bot.demo import DemoWorld
+    from bot.demo.world import DemoWorld
 
 HEADER = "name,birth_year,address,grid,lives_alone,risk,phone,emergency_contact,worker,volunteers"
 ROSTER = (
