@@ -33,7 +33,6 @@ from bot.requests.service import RequestsService
 from bot.stars.posters import StarPostersService
 from bot.stars.levels import StarLevelsService
 from bot.stars.service import StarsService
-from handlers.wechat.tokens import TokenStore
 from bot.audit.trail import AuditTrail
 from bot.teams.service import TeamsService
 from bot.shop.service import ShopService
@@ -66,7 +65,6 @@ class Services:
         self.shop = ShopService(db, settings, clock, ledger)
         self.visits = VisitsService(db, settings, clock, people, hours)
         self.links = LinksService(db, clock)
-        self.tokens = TokenStore(db, clock)
         self.budgets = SendBudgets(db, clock)
         self.downloads = DownloadsService(db, clock)
         self.star_posters = StarPostersService(db, clock, stars)

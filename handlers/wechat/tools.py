@@ -13,6 +13,7 @@ from bot.services import Services
 from bot.kernel.settings import Settings, SettingsError
 from handlers.wechat.api import WeChatAPI, WeChatError
 from handlers.wechat.menu import MENU, check_menu
+from handlers.wechat.tokens import TokenStore
 from handlers.wechat import templates as mapping
 
 
@@ -35,7 +36,7 @@ async def create_menu(services: Services, settings: Settings) -> int:
     if not wechat_configured(settings):
         say(settings, "wechat.cli.need_app", error=True)
         return 2
-    api = WeChatAPI(settings, services.tokens)
+    api = WeChatAPI(settings, TokenStore(services.db, services.clock))
     try:
         await api.create_menu(MENU)
     except WeChatError as exc:
@@ -58,7 +59,7 @@ async def check_templates(services: Services, settings: Settings) -> int:
     if not wechat_configured(settings):
         say(settings, "wechat.cli.need_app", error=True)
         return 2
-    api = WeChatAPI(settings, services.tokens)
+    api = WeChatAPI(settings, TokenStore(services.db, services.clock))
     try:
         account = await api.private_templates()
     except WeChatError as exc:
@@ -110,7 +111,7 @@ async def make_invite_poster(services: Services, settings: Settings, community: 
     code = await services.run(services.people.create_invite, None, community_id)
     panels: list[QRPanel] = []
     if wechat_configured(settings):
-        api = WeChatAPI(settings, services.tokens)
+        api = WeChatAPI(settings, TokenStore(services.db, services.clock))
         try:
             qr = await api.create_qr(code, permanent=True)  # a poster stays up: a QR code that lasts
         except WeChatError as exc:

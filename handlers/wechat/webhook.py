@@ -34,6 +34,7 @@ from handlers.wechat.api import WeChatAPI
 from handlers.wechat.channel import PASSIVE_SECONDS, REST_AFTER, WeChatChannel
 from handlers.wechat.crypto import CryptoError, MessageCrypto, signature_ok
 from handlers.wechat.inbound import platform_id
+from handlers.wechat.tokens import TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def setup(web: Web, settings: Settings) -> WeChatChannel:
             crypto = MessageCrypto(token, settings.wechat_app_id, keys)
         except CryptoError as exc:
             raise SettingsError(f"lovebank: bad setting LOVEBANK_WECHAT_AES_KEY: {exc}") from None
-    api = WeChatAPI(settings, services.tokens)
+    api = WeChatAPI(settings, TokenStore(services.db, services.clock))
     channel = WeChatChannel(services, settings, api)
     pipeline.add(channel)
     webhook = Webhook(channel, token, crypto, pipeline.inbox.wake, compatible=settings.wechat_mode == "compatible",

@@ -12,15 +12,20 @@ import pytest
 from bot.kernel.clock import FixedClock
 from bot.kernel.db import Database
 from bot.services import Services
-from handlers.wechat.tokens import LEASE
 from bot.kernel.settings import Settings
 from handlers.wechat.api import WeChatAPI, WeChatError
+from handlers.wechat.tokens import LEASE, TokenStore
 from models import AccessToken
 from tests.wechat.standin import APP_SECRET, APIServer
 
 
 def other_process(database_url: str, settings: Settings, clock: FixedClock) -> Services:
     return Services(Database(database_url), settings, clock)
+
+
+def token_store(services: Services) -> TokenStore:
+    """The access-token store of the process `services` belongs to."""
+    return TokenStore(services.db, services.clock)
 
 
 class Fetches:
@@ -44,12 +49,12 @@ async def test_two_processes_share_one_token_and_refresh_after_40001(
     caplog.set_level(logging.INFO)
     caplog.set_level(logging.DEBUG, logger="handlers")
     second = other_process(database_url, settings, clock)
-    one, two = WeChatAPI(settings, services.tokens), WeChatAPI(settings, second.tokens)
+    one, two = WeChatAPI(settings, token_store(services)), WeChatAPI(settings, token_store(second))
     try:
         wechat_api.api.seen("oA")
         await one.send_text("oA", "第一条")
         await two.send_text("oA", "第二条")
-        assert wechat_api.api.token_fetches == 1 and await services.run(services.tokens.fetches, one.app) == 1
+        assert wechat_api.api.token_fetches == 1 and await services.db.run(one.tokens.fetches, one.app) == 1
         # WeChat stops accepting the token: the first caller refreshes once and retries once.
         wechat_api.api.fail_next.append(40001)
         await one.send_text("oA", "第三条")
@@ -75,7 +80,7 @@ async def test_two_processes_share_one_token_and_refresh_after_40001(
 
 
 async def test_window_and_burst_errors_reach_the_caller(services: Services, settings: Settings, wechat_api: APIServer) -> None:
-    api = WeChatAPI(settings, services.tokens)
+    api = WeChatAPI(settings, token_store(services))
     try:
         with pytest.raises(WeChatError) as caught:
             await api.send_text("oNeverWrote", "hi")
@@ -101,7 +106,7 @@ async def test_many_callers_in_two_processes_fetch_once(
     slow_fetch = Fetches(delay=0.2)  # WeChat takes its time: everyone else waits for this one
     try:
         tokens = await asyncio.gather(*(store.get("wechat:wx1", slow_fetch)
-                                        for store in [services.tokens, second.tokens] * 10))
+                                        for store in [token_store(services), token_store(second)] * 10))
         assert slow_fetch.count == 1 and set(tokens) == {"token-1"}
     finally:
         await second.db.dispose()
@@ -116,7 +121,7 @@ async def test_other_writes_go_on_while_a_token_is_fetched(services: Services) -
         await answer.wait()
         return "token-1", 7200
 
-    getting = asyncio.create_task(services.tokens.get("wechat:wx1", slow_fetch))
+    getting = asyncio.create_task(token_store(services).get("wechat:wx1", slow_fetch))
     await asyncio.sleep(0.2)  # the fetch has begun; WeChat has not answered
     assert not getting.done()
     await asyncio.wait_for(services.db.run(services.db.transaction,
@@ -137,12 +142,12 @@ async def test_a_fetch_in_another_process_is_waited_for_and_its_lease_passes_if_
     try:
         # A fetch that fails gives the lease back at once: the next caller fetches, nobody waits.
         with pytest.raises(TimeoutError):
-            await services.tokens.get("wechat:wx1", fails)
-        assert await asyncio.wait_for(second.tokens.get("wechat:wx1", fetch), 2) == "token-1"
+            await token_store(services).get("wechat:wx1", fails)
+        assert await asyncio.wait_for(token_store(second).get("wechat:wx1", fetch), 2) == "token-1"
         # Another process took the lease to fetch and was killed before WeChat answered.
         await services.db.run(services.db.transaction, lambda session: session.add(
             AccessToken(app="wechat:wx2", fetches=0, refresh_until=clock.now() + LEASE)))
-        getting = asyncio.create_task(second.tokens.get("wechat:wx2", fetch))
+        getting = asyncio.create_task(token_store(second).get("wechat:wx2", fetch))
         await asyncio.sleep(0.5)
         assert not getting.done() and fetch.count == 1  # waiting for that process's fetch
         clock.advance(seconds=LEASE.total_seconds() + 1)
@@ -154,7 +159,7 @@ async def test_a_fetch_in_another_process_is_waited_for_and_its_lease_passes_if_
 async def test_the_stand_in_enforces_the_budget_and_template_rules(
         services: Services, settings: Settings, wechat_api: APIServer) -> None:
     """The stand-in refuses what WeChat refuses, so the channel's tests mean something."""
-    api, standin = WeChatAPI(settings, services.tokens), wechat_api.api
+    api, standin = WeChatAPI(settings, token_store(services)), wechat_api.api
     shift = 0.0
     standin.clock = lambda: time.time() + shift
     try:
