@@ -12,13 +12,13 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 
+from bot.kernel.channels import CHANNELS
 from bot.kernel.db import Database, reads
 from bot.messages.inbox import InboxService, Parked
 from bot.messages.outbox import OutboxService, ParkedNotification, for_channel, parked_notification
 from models import InboxEntry, Notification
 
 PAGE = 50
-CHANNELS = ("wechat", "telegram", "console")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from bot.kernel.channels import FORWARD_BY_HAND
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database, claim
 from bot.kernel.errors import InvalidInput
@@ -53,14 +54,15 @@ class StarPostersService:
 
     def send(self, now: datetime, kind: str | None = None) -> PosterSummary:
         """Last week's poster on a Monday, last month's on the 1st (or `kind` now) to the
-        workers on WeChat of every community that has some."""
+        workers who forward it by hand (on a channel that cannot post into groups: WeChat) of
+        every community that has some."""
         if kind is not None and kind not in ("week", "month"):
             raise InvalidInput("error.bad_period")
-        on_wechat = exists().where(Identity.person_id == Membership.person_id, Identity.channel == "wechat")
+        forwards = exists().where(Identity.person_id == Membership.person_id, Identity.channel.in_(FORWARD_BY_HAND))
         with self.db.read() as session:
             rows = (session.execute(
                 select(Community.id, Community.timezone).where(exists().where(
-                    Membership.community_id == Community.id, Membership.role == "worker", on_wechat))
+                    Membership.community_id == Community.id, Membership.role == "worker", forwards))
                 .order_by(Community.id)
             )).all()
         due: dict[str, list[int]] = {"week": [], "month": []}
@@ -88,7 +90,7 @@ class StarPostersService:
         workers = list(session.scalars(
             select(Membership.person_id).where(
                 Membership.community_id == star_list.community_id, Membership.role == "worker",
-                exists().where(Identity.person_id == Membership.person_id, Identity.channel == "wechat"))
+                exists().where(Identity.person_id == Membership.person_id, Identity.channel.in_(FORWARD_BY_HAND)))
         ))
         key = f"stars.poster_{star_list.period.kind}" if star_list.group is None else f"stars.poster_group_{star_list.period.kind}"
         session.add_all(Notification(person_id=w, key=key, params=params, created_at=now) for w in workers)

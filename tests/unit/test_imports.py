@@ -1,77 +1,119 @@
-"""The module structure: no import cycles among the bot's modules, and the registries list every
+"""The module structure: every import points down the layers (channels → runtime → dialogs → the
+bank's parts → kernel → models), no module imports another in a circle, counting the imports
+inside functions and those only for type checkers, and the lists of flows and jobs name every
 flow and job module (what is registered is what is listed)."""
 
 from __future__ import annotations
 
 import ast
-import pkgutil
 from pathlib import Path
 
 import bot
 import bot.dialogs.flows
 import bot.jobs
+from bot.kernel.channels import CHANNELS
 
-ROOT = Path(bot.__file__).parent
+PROJECT = Path(bot.__file__).parent.parent
+SCANNED = ("bot", "handlers")
+# Top to bottom. A module may import its own layer and the layers below it, never one above.
+LAYERS = ("composition", "channels", "runtime", "demo", "dialogs", "parts", "kernel", "models")
 
 
-def _module_name(path: Path) -> str:
-    parts = path.relative_to(ROOT.parent).with_suffix("").parts
+def layer(module: str) -> str:
+    parts = module.split(".")
+    if module in ("bot.__main__", "bot.runtime.cli"):
+        return "composition"  # the one place that composes channels and the core
+    if parts[0] == "handlers":
+        return "channels"
+    if parts[0] == "models":
+        return "models"
+    if module == "bot" or parts[1] == "kernel":
+        return "kernel"
+    if parts[1] in ("runtime", "demo"):
+        return parts[1]
+    # A part's flow and jobs speak the dialog's vocabulary and are handed every service: they sit
+    # with the engine, above the part's rules; so do the tables of every service, flow and job.
+    if parts[1] == "dialogs" or module in ("bot.services", "bot.jobs"):
+        return "dialogs"
+    if len(parts) > 2 and (parts[2] in ("flow", "jobs") or parts[2].endswith(("_flow", "_jobs"))):
+        return "dialogs"
+    return "parts"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PROJECT).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _top_level_imports(tree: ast.Module, name: str, is_package: bool, known: set[str]) -> set[str]:
-    """The bot modules a module imports when it is imported: its top-level statements, not the
-    imports inside functions nor those only for type checkers."""
-    found: set[str] = set()
-    package = name if is_package else name.rpartition(".")[0]
+def imports(path: Path, name: str, known: set[str]) -> dict[str, str]:
+    """Every project module a module imports → how: at the top level, inside a function or only
+    for type checkers (`if TYPE_CHECKING:`)."""
+    found: dict[str, str] = {}
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
 
-    def visit(statements: list[ast.stmt]) -> None:
-        for node in statements:
-            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-                visit(node.orelse)
-                continue
-            if isinstance(node, (ast.If, ast.Try)):
-                visit(node.body)
-                visit(node.orelse)
-                for handler in getattr(node, "handlers", []):
-                    visit(handler.body)
-                continue
-            if isinstance(node, ast.Import):
-                found.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
-                found.add(base)
-                found.update(f"{base}.{alias.name}" for alias in node.names)  # `from pkg import module`
-    visit(tree.body)
-    return {m for m in found if m in known and m != name}
+    def add(target: str, how: str) -> None:
+        if target in known and target != name:
+            found.setdefault(target, how)
+
+    def visit(node: ast.AST, how: str) -> None:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.body:
+                visit(child, "type-checking")
+            for child in node.orelse:
+                visit(child, how)
+            return
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            how = "function" if how == "top" else how
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                add(alias.name, how)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(up + ([base] if base else []))
+            add(base, how)
+            for alias in node.names:  # `from package import module`
+                add(f"{base}.{alias.name}", how)
+        for child in ast.iter_child_nodes(node):
+            visit(child, how)
+
+    visit(ast.parse(path.read_text()), "top")
+    return found
 
 
-def import_graph() -> dict[str, set[str]]:
-    files = {_module_name(p): p for p in ROOT.rglob("*.py")}
-    return {
-        name: _top_level_imports(ast.parse(path.read_text()), name, path.name == "__init__.py", set(files))
-        for name, path in files.items()
-    }
+def project() -> dict[str, Path]:
+    files = {module_name(p): p for folder in (*SCANNED, "models") for p in (PROJECT / folder).rglob("*.py")}
+    return files
+
+
+def import_graph() -> dict[str, dict[str, str]]:
+    files = project()
+    return {name: imports(path, name, set(files)) for name, path in files.items() if name.split(".")[0] in SCANNED}
+
+
+def upward(graph: dict[str, dict[str, str]]) -> list[str]:
+    wrong = []
+    for name, targets in sorted(graph.items()):
+        for target, how in sorted(targets.items()):
+            if LAYERS.index(layer(target)) < LAYERS.index(layer(name)):
+                wrong.append(f"{name} ({layer(name)}) imports {target} ({layer(target)}) [{how}]")
+    return wrong
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """Every strongly connected group of more than one module (Tarjan), with a package's import
-    of its own submodules left out: `bot.dialogs.flows` importing `bot.hours.flow`, which Python runs as
-    part of importing the package, is the package listing its parts, not a cycle."""
+    """Every strongly connected group of more than one module (Tarjan), counting a package's
+    imports of its parts and their imports of it: a package that imports its parts while they
+    import it back (even only for type checkers) is a circle a reader has to untangle."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
     found: list[list[str]] = []
 
-    def edges(node: str) -> set[str]:
-        return {m for m in graph[node] if not m.startswith(node + ".") and not node.startswith(m + ".")}
-
     def connect(node: str) -> None:
         index[node] = low[node] = len(index)
         stack.append(node)
-        for nxt in edges(node):
+        for nxt in sorted(graph.get(node, ())):
             if nxt not in index:
                 connect(nxt)
                 low[node] = min(low[node], low[nxt])
@@ -93,17 +135,71 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def test_the_cycle_finder_finds_a_cycle() -> None:
+def test_the_checks_find_what_they_look_for(tmp_path: Path) -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
-    assert cycles({"p": {"p.x"}, "p.x": {"p"}}) == []  # a package and its part
+    assert cycles({"p": set(), "p.x": {"p"}}) == []  # a part importing its package
+    assert cycles({"p": {"p.x"}, "p.x": {"p"}}) == [["p", "p.x"]]  # ... which imports it back
+    source = tmp_path / "m.py"
+    source.write_text(
+        "from typing import TYPE_CHECKING\nimport x.a\nif TYPE_CHECKING:\n    from x import b\n"
+        "def f():\n    from x.c import thing\n"
+    )
+    assert imports(source, "m", {"x.a", "x.b", "x.c"}) == {"x.a": "top", "x.b": "type-checking", "x.c": "function"}
+    assert upward({"bot.kernel.clock": {"bot.shop.service": "function"}}) == [
+        "bot.kernel.clock (kernel) imports bot.shop.service (parts) [function]"
+    ]
+    assert layer("bot.shop.flow") == layer("bot.dialogs.engine") == "dialogs"
+    assert layer("bot.shop.service") == "parts" and layer("handlers.wechat.tokens") == "channels"
 
 
-def test_no_import_cycles_among_the_bots_modules() -> None:
-    assert cycles(import_graph()) == []
+def test_every_import_points_down() -> None:
+    assert upward(import_graph()) == []
+
+
+def test_no_import_cycles_counting_function_and_type_checking_imports() -> None:
+    graph = {name: set(targets) for name, targets in import_graph().items()}
+    assert cycles(graph) == []
+
+
+def test_nothing_left_in_the_old_folders() -> None:
+    """bot/ holds the kernel, dialogs, runtime, demo, every part as a package, and the tables of
+    every service (services.py) and job (jobs.py): no loose module grows back."""
+    loose = {p.name for p in (PROJECT / "bot").glob("*.py")}
+    assert loose == {"__init__.py", "__main__.py", "services.py", "jobs.py"}
+    assert not any((PROJECT / "bot" / old).exists() for old in ("flows", "jobs")) or not any(
+        (PROJECT / "bot" / old).rglob("*.py") for old in ("flows", "jobs"))
 
 
 def test_every_flow_and_job_module_is_listed() -> None:
-    flows = {m.name for m in pkgutil.iter_modules(bot.dialogs.flows.__path__)}
-    assert {m.__name__.rpartition(".")[2] for m in bot.dialogs.flows.FLOWS} == flows
-    assert set(bot.jobs.JOB_MODULES) == {m.name for m in pkgutil.iter_modules(bot.jobs.__path__)}
+    modules = set(project())
+    flows = {m for m in modules if m.split(".")[-1] == "flow" or m.endswith("_flow")} | {"bot.dialogs.common"}
+    assert {m.__name__ for m in bot.dialogs.flows.FLOWS} == flows
+    jobs = {m for m in modules if m.startswith("bot.") and (m.split(".")[-1] == "jobs" or m.endswith("_jobs"))}
+    assert set(bot.jobs.JOB_MODULES) == jobs - {"bot.jobs"}
     assert set(bot.jobs.load()) >= {"reminders", "expire-requests", "inbox-prune"}
+
+
+def channel_names_in_rules(path: Path) -> list[str]:
+    """Where a module compares something with a channel's name (`Identity.channel == "wechat"`,
+    `channel in ("telegram", …)`): a rule that depends on which channel a person is on."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Compare):
+            names = [c.value for c in ast.walk(node) if isinstance(c, ast.Constant) and c.value in CHANNELS]
+            found += [f"{path.name}:{node.lineno} {name}" for name in names]
+    return found
+
+
+def test_the_checker_sees_a_channel_named_in_a_rule(tmp_path: Path) -> None:
+    rule = tmp_path / "rule.py"
+    rule.write_text('on = Identity.channel == "wechat"\nok = channel in FORWARD_BY_HAND\n')
+    assert channel_names_in_rules(rule) == ["rule.py:1 wechat"]
+
+
+def test_the_banks_rules_name_no_channel() -> None:
+    """Services decide without knowing the channel: what a channel can or cannot do is asked of
+    bot/kernel/channels.py, and the channel's own matters live in handlers/."""
+    files = project()
+    rules = [files[m] for m in files if m.startswith("bot.") and layer(m) == "parts"]
+    assert len(rules) > 30
+    assert [hit for path in rules for hit in channel_names_in_rules(path)] == []
