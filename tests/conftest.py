@@ -22,6 +22,7 @@ from bot.kernel.migrate import upgrade
 from bot.services import Services
 from bot.kernel.settings import Settings
 from tests.pg import PG_URL, prepare_database
+from tests.world import World, make_world
 
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 # The per-user data folder (where the default database lives) is a temporary one for the run and
@@ -99,3 +100,9 @@ def settings(database_url: str) -> Settings:
 @pytest.fixture
 async def services(database: Database, settings: Settings, clock: FixedClock) -> Services:
     return Services(database, settings, clock)
+
+
+@pytest.fixture
+async def world(services: Services) -> World:
+    """The small shared community every dialog and channel test starts from (tests/world.py)."""
+    return await make_world(services)

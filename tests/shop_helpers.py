@@ -109,39 +109,3 @@ async def snapshot(services: Services) -> tuple:
             for table in ("transfers", "stock_movements", "audit_log", "notifications")
         ]
         return tuple(map(tuple, accounts)), tuple(map(tuple, items)), tuple(map(tuple, redemptions)), tuple(counts)
-
-
-async def ledger_invariants(services: Services, community_id: int | None = None) -> None:
-    """The ledger's invariants: posted sums to zero; cached posted and pending equal the sums of
-    the transfers; no guarded account is overdrawn; a hold resolves at most once; no stock is
-    negative. Every transfer stays inside one community, so one community's books (`community_id`)
-    balance on their own too."""
-    mine = "1 = 1" if community_id is None else f"community_id = {int(community_id)}"
-    mine_a = "1 = 1" if community_id is None else f"a.community_id = {int(community_id)}"
-    with services.db.uow() as session:
-        run = session.execute
-        assert (run(text(f"SELECT coalesce(sum(posted), 0) FROM accounts WHERE {mine}"))).scalar_one() == 0
-        rows = (run(text(
-            f"""
-            SELECT a.id, a.kind, a.posted, a.pending,
-              coalesce((SELECT sum(t.amount) FROM transfers t
-                        WHERE t.credit_account_id = a.id AND t.phase IN ('posted', 'post')), 0)
-            - coalesce((SELECT sum(t.amount) FROM transfers t
-                        WHERE t.debit_account_id = a.id AND t.phase IN ('posted', 'post')), 0) AS posted_sum,
-              coalesce((SELECT sum(t.amount) FROM transfers t
-                        WHERE t.debit_account_id = a.id AND t.phase = 'pending'
-                          AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = t.id)), 0) AS pending_sum
-            FROM accounts a WHERE {mine_a}
-            """
-        ))).all()
-        for r in rows:
-            assert r.posted == r.posted_sum, f"account {r.id} ({r.kind}): cached posted != its transfers"
-            assert r.pending == r.pending_sum, f"account {r.id} ({r.kind}): cached pending != open holds"
-            if r.kind in ("person", "pool"):
-                assert r.posted - r.pending >= 0, f"account {r.id} ({r.kind}) overdrawn"
-        twice = (run(text(
-            f"SELECT count(*) FROM (SELECT pending_id FROM transfers WHERE pending_id IS NOT NULL AND {mine}"
-            " GROUP BY pending_id HAVING count(*) > 1) x"
-        ))).scalar_one()
-        assert twice == 0, "a hold resolved more than once"
-        assert (run(text(f"SELECT count(*) FROM shop_items WHERE stock < 0 AND {mine}"))).scalar_one() == 0

@@ -109,6 +109,31 @@ async def _build_world(services: Services, volunteers: int) -> World:
     return World(community.id, admin, worker, worker2, vols, resident, cats, other.id, other_worker)
 
 
+@dataclass
+class Street:
+    """A community of its own for one example of a property test: an admin, a worker, and
+    `people` members, named after the example's tag so examples never meet."""
+
+    community_id: int
+    admin: int
+    worker: int
+    people: list[int]
+
+
+async def street(services: Services, name: str, tag: str, people: int, *, role: str = "resident") -> Street:
+    """The world builder's small form: `make_world` is one shared community; a property test
+    needs a fresh one per example. Members join with one invite for `role`."""
+    admin = await person(services, "admin")
+    community = await services.run(services.people.create_community, f"{name} {tag}", actor_id=admin)
+    worker = await person(services, f"w-{tag}")
+    await services.run(services.people.appoint_worker, admin, community.id, worker)
+    code = await services.run(services.people.create_invite, worker, community.id, role=role)
+    members = [await person(services, f"p{i}-{tag}") for i in range(people)]
+    for member in members:
+        await services.run(services.people.join, member, code)
+    return Street(community.id, admin, worker, members)
+
+
 async def stray_chinese(services: Services, text: str) -> str | None:
     """Chinese in `text` that is not data (names of communities, people, categories, items,
     elders, or the language's own name 中文): in an English reply, that is untranslated UI."""

@@ -34,7 +34,8 @@ from bot.jobs import load as load_jobs
 from bot.services import Services
 from bot.reports.service import _flows, ledger_summary
 from models import Notification, Transfer
-from tests.shop_helpers import Chat, account, ledger_invariants
+from tests.ledger import ledger_invariants
+from tests.shop_helpers import Chat, account
 from tests.world import make_world
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

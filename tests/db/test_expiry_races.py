@@ -21,7 +21,8 @@ from sqlalchemy import text
 
 from bot.kernel.clock import FixedClock
 from bot.services import Services
-from tests.shop_helpers import Chat, account, fund, ledger_invariants
+from tests.ledger import ledger_invariants
+from tests.shop_helpers import Chat, account, fund
 from tests.world import World, make_world
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

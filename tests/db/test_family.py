@@ -14,7 +14,8 @@ from bot.kernel.errors import IdempotencyConflict, NotAllowed
 from bot.kernel.clock import FixedClock
 from bot.services import Services
 from models import AuditEntry, FamilyLink, Redemption, Transfer
-from tests.shop_helpers import Chat, account, fund, ledger_invariants, notification_keys, snapshot
+from tests.ledger import ledger_invariants
+from tests.shop_helpers import Chat, account, fund, notification_keys, snapshot
 from tests.world import World, make_world, person
 
 

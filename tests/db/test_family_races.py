@@ -13,7 +13,8 @@ from bot.services import Services
 from bot.moves.service import MoveOutcome
 from bot.shop.service import Outcome
 from models import AuditEntry, Transfer
-from tests.shop_helpers import account, fund, ledger_invariants
+from tests.ledger import ledger_invariants
+from tests.shop_helpers import account, fund
 from tests.world import make_world, person
 
 ROUNDS = 10

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from bot.services import Services
 from tests.db.test_visits_morning import inbox, morning_world
-from tests.shop_helpers import Chat, account, fund, ledger_invariants, snapshot
+from tests.ledger import ledger_invariants
+from tests.shop_helpers import Chat, account, fund, snapshot
 from tests.world import World, make_world
 
 

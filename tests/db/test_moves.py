@@ -12,7 +12,8 @@ import pytest
 from bot.kernel.clock import Month
 from bot.services import Services
 from bot.reports import service as reports_module
-from tests.shop_helpers import Chat, account, fund, ledger_invariants, notification_keys, snapshot
+from tests.ledger import ledger_invariants
+from tests.shop_helpers import Chat, account, fund, notification_keys, snapshot
 from tests.world import World, make_world
 
 

@@ -12,7 +12,8 @@ from bot.kernel.errors import AlreadyDecided
 from bot.services import Services
 from bot.requests.service import NewRequest, Outcome
 from models import Membership, Person
-from tests.shop_helpers import account, fund, ledger_invariants
+from tests.ledger import ledger_invariants
+from tests.shop_helpers import account, fund
 from tests.world import World, make_world
 
 TAKERS = 20

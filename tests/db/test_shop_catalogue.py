@@ -13,7 +13,8 @@ from bot.services import Services
 from bot.shop.service import StockLine
 from bot.kernel.settings import Settings
 from models import AuditEntry
-from tests.shop_helpers import Chat, account, fund, ledger_invariants, redemption, snapshot, stock
+from tests.ledger import ledger_invariants
+from tests.shop_helpers import Chat, account, fund, redemption, snapshot, stock
 from tests.world import make_world
 
 

@@ -13,7 +13,8 @@ from bot.kernel.errors import InsufficientPoints, OutOfStock
 from bot.services import Services
 from bot.shop.service import Outcome
 from models import Membership, Person, Redemption, StockMovement
-from tests.shop_helpers import account, count_transfers, fund, ledger_invariants, stock
+from tests.ledger import ledger_invariants
+from tests.shop_helpers import account, count_transfers, fund, stock
 from tests.world import World, make_world
 
 BUYERS = 100

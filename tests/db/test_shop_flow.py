@@ -15,9 +15,8 @@ from bot.kernel.errors import AlreadyDecided, NotAllowed, NotFound
 from bot.jobs import load as load_jobs
 from bot.services import Services
 from bot.kernel.names import CODE_ALPHABET
-from tests.shop_helpers import (
-    Chat, account, count_transfers, fund, ledger_invariants, notification_keys, redemption, snapshot, stock,
-)
+from tests.ledger import ledger_invariants
+from tests.shop_helpers import Chat, account, count_transfers, fund, notification_keys, redemption, snapshot, stock
 from tests.world import World, make_world
 
 

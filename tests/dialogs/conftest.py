@@ -5,12 +5,6 @@ import pytest
 from bot.dialogs.engine import Dialogs
 from bot.services import Services
 from tests.dialogs.chat import Chat
-from tests.world import World, make_world
-
-
-@pytest.fixture
-async def world(services: Services) -> World:
-    return await make_world(services)
 
 
 @pytest.fixture

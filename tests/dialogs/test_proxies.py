@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from bot.services import Services
 from models import AuditEntry, FamilyLink, Membership, Notification, ServiceRequest
-from tests.shop_helpers import account, fund, ledger_invariants, notification_keys
+from tests.ledger import ledger_invariants
+from tests.shop_helpers import account, fund, notification_keys
 from tests.world import World, person
 
 

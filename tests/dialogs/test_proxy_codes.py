@@ -11,7 +11,8 @@ from bot.kernel.clock import FixedClock
 from bot.services import Services
 from models import AuditEntry, Elder, FamilyLink, Identity, Notification, Person
 from tests.dialogs.chat import Chat
-from tests.shop_helpers import fund, ledger_invariants
+from tests.ledger import ledger_invariants
+from tests.shop_helpers import fund
 from tests.world import World
 
 

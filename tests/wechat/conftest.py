@@ -21,10 +21,3 @@ def settings(database_url: str, wechat_api: APIServer) -> Settings:
         wechat_aes_key=AES_KEY, wechat_app_id=APP_ID, wechat_app_secret=APP_SECRET, wechat_api_url=wechat_api.url,
         public_url="http://bank.test",
     )
-
-
-@pytest.fixture
-async def world(services):  # noqa: ANN001, ANN201
-    from tests.world import make_world
-
-    return await make_world(services)
