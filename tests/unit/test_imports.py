@@ -57,10 +57,10 @@ def imports(path: Path, name: str, known: set[str]) -> dict[str, str]:
 
     def visit(node: ast.AST, how: str) -> None:
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            for child in node.body:
-                visit(child, "type-checking")
-            for child in node.orelse:
-                visit(child, how)
+            for statement in node.body:
+                visit(statement, "type-checking")
+            for statement in node.orelse:
+                visit(statement, how)
             return
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             how = "function" if how == "top" else how
@@ -166,8 +166,7 @@ def test_nothing_left_in_the_old_folders() -> None:
     every service (services.py) and job (jobs.py): no loose module grows back."""
     loose = {p.name for p in (PROJECT / "bot").glob("*.py")}
     assert loose == {"__init__.py", "__main__.py", "services.py", "jobs.py"}
-    assert not any((PROJECT / "bot" / old).exists() for old in ("flows", "jobs")) or not any(
-        (PROJECT / "bot" / old).rglob("*.py") for old in ("flows", "jobs"))
+    assert [p for old in ("flows", "jobs", "services") for p in (PROJECT / "bot" / old).rglob("*.py")] == []
 
 
 def test_every_flow_and_job_module_is_listed() -> None:
