@@ -32,7 +32,7 @@ from bot.hours import service_hours
 from bot.stars import levels as star_levels
 from bot.kernel.access import get_community, get_person, require_role, role_in
 from bot.kernel.audit import audit
-from bot.deadlines.service import WAITING_SOURCES, Item
+from bot.deadlines.waiting import WAITING_SOURCES, Item
 from bot.messages.notify import notify, notify_workers
 from bot.kernel.settings import Settings, public_base
 from models import Certificate, CertificateKey, Community, IdDocument, Person, ServiceCategory, ServiceLog

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import statistics
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -29,6 +28,7 @@ from bot.kernel.access import get_community, require_role, role_in
 from bot.kernel.audit import audit
 from bot.messages.notify import notify
 from bot.stars.service import competition_ranks
+from bot.deadlines.waiting import WAITING_SOURCES, Item
 from models import Community, JobRun, Membership, Person, Redemption, ServiceLog, ServiceRequest
 
 NOON = time(12, 0)
@@ -94,24 +94,6 @@ def parse_evening(text: str) -> time:
 
 # --- what waits ---------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Item:
-    """Something that waits, or waited, for a worker."""
-
-    ref: str  # H12, R7
-    community_id: int
-    person_id: int  # whom it is about: they never decide it themselves
-    person_name: str
-    submitted_at: datetime
-    ended_at: datetime | None = None  # decided (or withdrawn); None while it waits
-    decided_by: int | None = None  # None while it waits, or when withdrawn rather than decided
-
-
-# (session, community ids, start, end) → items. Without a range: those waiting now. With one:
-# those that came in before `end` and were still waiting at `start` or later (decided in the
-# range, or still open), which is what the month's figures need.
-Source = Callable[[Session, list[int], datetime | None, datetime | None], list[Item]]
-
 _NAME = func.coalesce(Person.real_name, Person.display_name)
 
 
@@ -146,7 +128,7 @@ def _redemptions(session: Session, community_ids: list[int], start: datetime | N
     return [Item(f"R{i}", c, p, n, at, e, by) for i, c, p, n, at, e, by in session.execute(stmt)]
 
 
-WAITING_SOURCES: list[Source] = [_hour_logs, _redemptions]
+WAITING_SOURCES.extend((_hour_logs, _redemptions))
 
 
 def _items(session: Session, community_ids: list[int], start: datetime | None = None,

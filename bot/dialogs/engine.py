@@ -261,7 +261,7 @@ class Dialogs:
     def _consent_first(self, ctx: Context, inp: Input, chosen: str | None) -> list[Reply]:
         """A volunteer who has not agreed to the privacy notice in force is asked before anything
         else; agreeing records it and carries on with the message they had sent."""
-        from bot.privacy import consent
+        from bot.privacy import consent_flow as consent
 
         assert ctx.consent_for is not None
         if ctx.flow == consent.FLOW and chosen in (consent.AGREE, consent.DECLINE):

@@ -20,7 +20,7 @@ from bot.teams import flow as teams
 from bot.visits import flow as visits
 from bot.certificates import flow as certificates
 from bot.audit import flow as audit
-from bot.privacy import consent, flow as privacy
+from bot.privacy import consent_flow as consent, flow as privacy
 
 FLOWS = (
     common, deadlines, decisions, elders, expiry, family, hours, link, moves, reports, requests, shop, teams, stars,

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -17,15 +16,13 @@ from bot.kernel.clock import Clock
 from bot.kernel.db import Database, reads
 from bot.kernel.errors import AlreadyDecided, InvalidInput, NotAllowed, NotFound
 from bot.kernel.access import get_person, require_role, role_in
+from bot.deadlines.waiting import WAITING_SOURCES, Item
 from bot.kernel.audit import audit
 from bot.ledger.service import Ledger
 from bot.kernel.guesses import Guesses
 from bot.messages.notify import notify, notify_workers
 from bot.kernel.names import clean_name, new_code
 from models import ActingFor, Elder, FamilyLink, Identity, Membership, Person
-
-if TYPE_CHECKING:
-    from bot.deadlines.service import Item
 
 MAX_LINKS = 10  # relatives a member may have at once; more is a mistake or abuse
 CODE_LIFETIME = timedelta(hours=48)  # a /family add code not accepted by then is void
@@ -457,11 +454,8 @@ def _view(session: Session, link_id: int) -> LinkView:
 def deadline_items(session: Session, community_ids: list[int], start: datetime | None,
                    end: datetime | None) -> list[Item]:
     """A worker's own family link waiting for another worker (L5), as decisions on time count
-    them (a source of WAITING_SOURCES, registered by bot.requests.service: the deadlines module
-    reaches this one through the reports): waiting now only; about the worker who made it, who
+    them (a source of WAITING_SOURCES): waiting now only; about the worker who made it, who
     never decides it."""
-    from bot.deadlines.service import Item  # at run time: see the docstring
-
     if start is not None:
         return []
     name = func.coalesce(Person.real_name, Person.display_name)
@@ -471,3 +465,5 @@ def deadline_items(session: Session, community_ids: list[int], start: datetime |
         .where(FamilyLink.role_community_id.in_(community_ids), FamilyLink.status == "approval"))
         if c is not None]
 
+
+WAITING_SOURCES.append(deadline_items)

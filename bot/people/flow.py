@@ -7,7 +7,7 @@ from functools import partial
 
 from bot.dialogs.core import COMMANDS, Context, Input, Later, Reply, command, option, reply, step
 from bot.kernel.errors import InvalidInput
-from bot.privacy.consent import notice
+from bot.privacy.consent_flow import notice
 from bot.dialogs.common import person_arg
 from bot.decisions.flow import MOST, Decider, parse_refs
 from bot.kernel.i18n import T

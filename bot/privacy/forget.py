@@ -25,7 +25,7 @@ from bot.kernel.db import Database, reads
 from bot.kernel.errors import AlreadyDecided, InvalidInput, NotAllowed, NotFound
 from bot.kernel.access import get_person, require_role, role_in
 from bot.kernel.audit import audit
-from bot.deadlines.service import WAITING_SOURCES, Item
+from bot.deadlines.waiting import WAITING_SOURCES, Item
 from bot.privacy.mydata import collect
 from bot.messages.notify import notify, notify_workers
 from models import (

@@ -30,8 +30,7 @@ from bot.kernel.audit import audit
 from bot.kernel.access import check_role, effective_role, get_community, require_role, role_in
 from bot.hours.service import HoursService, check_minutes, points_for
 from bot.ledger.service import Ledger, Ref
-from bot.deadlines.service import WAITING_SOURCES, Item
-from bot.family.service import deadline_items as family_deadline_items
+from bot.deadlines.waiting import WAITING_SOURCES, Item
 from bot.family.service import proxy_role, tell_of_proxy, why_not
 from bot.messages.notify import notify, notify_workers, withdraw
 from bot.stars import levels as star_levels
@@ -987,7 +986,6 @@ def deadline_items(session: Session, community_ids: list[int], start: datetime |
 
 
 WAITING_SOURCES.append(deadline_items)
-WAITING_SOURCES.append(family_deadline_items)  # a worker's own family link (L5): see its docstring
 
 
 def request_line(v: RequestView, *, address: bool = False) -> Text:
