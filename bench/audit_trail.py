@@ -27,12 +27,12 @@ from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
 from bench.common import check
+from bot.audit.trail import PAGE, TrailPage
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database
 from bot.kernel.migrate import upgrade
-from bot.services import Services
-from bot.audit.trail import PAGE, TrailPage
 from bot.kernel.settings import Settings
+from bot.services import Services
 from models import AuditEntry, Person
 
 PG_NAME = "lovebank_bench_records"
@@ -67,39 +67,64 @@ async def _audit_setup(services: Services, scale: float, seed: int) -> dict[str,
     for n, owner in enumerate(owners):
         entry_id = first_id + n
         concerned = owner if owner is not None else rng.choice(others)
-        rows.append({"id": entry_id, "community_id": community.id, "actor_id": worker, "person_id": concerned,
-                     "action": "points.adjust", "subject_type": "person", "subject_id": concerned,
-                     "details": {"amount": n + 1}, "created_at": start + timedelta(seconds=n)})
+        rows.append(
+            {
+                "id": entry_id,
+                "community_id": community.id,
+                "actor_id": worker,
+                "person_id": concerned,
+                "action": "points.adjust",
+                "subject_type": "person",
+                "subject_id": concerned,
+                "details": {"amount": n + 1},
+                "created_at": start + timedelta(seconds=n),
+            }
+        )
         for name, pid in people.items():
             if owner == pid:
                 expected[name].append(entry_id)
 
     def load(session: Session) -> None:
         for at in range(0, len(rows), 5_000):
-            session.execute(insert(AuditEntry), rows[at:at + 5_000])
+            session.execute(insert(AuditEntry), rows[at : at + 5_000])
 
     started = time.perf_counter()
     await services.db.run(services.db.transaction, load)
     # Statistics, as autovacuum's analyze (PostgreSQL) keeps them after a bulk load.
     await services.db.run(services.db.transaction, lambda s: s.execute(text("ANALYZE audit_log")))
-    return {"community": community.id, "worker": worker, "people": people, "admin": admin,
-            "expected": {k: sorted(v, reverse=True) for k, v in expected.items()},
-            "entries": len(rows), "load_s": round(time.perf_counter() - started, 2), "first_id": first_id}
+    return {
+        "community": community.id,
+        "worker": worker,
+        "people": people,
+        "admin": admin,
+        "expected": {k: sorted(v, reverse=True) for k, v in expected.items()},
+        "entries": len(rows),
+        "load_s": round(time.perf_counter() - started, 2),
+        "first_id": first_id,
+    }
 
 
 def _check_page(page: TrailPage, want: list[int], first_id: int, more: bool, who: str) -> None:
     got = [line.entry_id for line in page.lines]
     check(got == want, f"{who}: entries {got[:3]}… want {want[:3]}…")
-    check(all(line.actor == "张社工" and line.action == "points.adjust"
-              and line.details.get("amount") == line.entry_id - first_id + 1 for line in page.lines),
-          f"{who}: an entry shows the wrong actor, action or amount")
+    check(
+        all(
+            line.actor == "张社工"
+            and line.action == "points.adjust"
+            and line.details.get("amount") == line.entry_id - first_id + 1
+            for line in page.lines
+        ),
+        f"{who}: an entry shows the wrong actor, action or amount",
+    )
     check(page.before == (want[-1] if more else None), f"{who}: next-page cursor {page.before}")
 
 
 def _stats(times: list[float]) -> dict[str, float]:
     ordered = sorted(times)
-    return {"median_ms": round(statistics.median(ordered) * 1000, 3),
-            "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 3)}
+    return {
+        "median_ms": round(statistics.median(ordered) * 1000, 3),
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 3),
+    }
 
 
 async def audit_timing(url: str, *, calls: int = 500, scale: float = 1.0, seed: int = 7) -> dict[str, Any]:
@@ -119,7 +144,7 @@ async def audit_timing(url: str, *, calls: int = 500, scale: float = 1.0, seed: 
 
         async def heavy_deep() -> None:
             page = await services.run(trail.of_person, worker, cid, data["people"]["heavy"], deep_cursor)
-            _check_page(page, heavy_ids[DEEP * PAGE:(DEEP + 1) * PAGE], first_id, True, "heavy deep page")
+            _check_page(page, heavy_ids[DEEP * PAGE : (DEEP + 1) * PAGE], first_id, True, "heavy deep page")
 
         async def light_first() -> None:
             page = await services.run(trail.of_person, worker, cid, data["people"]["light"])
@@ -132,15 +157,17 @@ async def audit_timing(url: str, *, calls: int = 500, scale: float = 1.0, seed: 
         times: dict[str, list[float]] = {name: [] for name in ops}
         names = list(ops)
         for i in range(calls):
-            for name in names[i % 3:] + names[:i % 3]:  # rotate who goes first
+            for name in names[i % 3 :] + names[: i % 3]:  # rotate who goes first
                 started = time.perf_counter()
                 await ops[name]()
                 times[name].append(time.perf_counter() - started)
         stats = {name: _stats(t) for name, t in times.items()}
         light = stats["light_first"]["p99_ms"]
         return {
-            "entries_loaded": data["entries"], "load_s": data["load_s"],
-            "entries": {"heavy": len(heavy_ids), "light": len(light_ids)}, **stats,
+            "entries_loaded": data["entries"],
+            "load_s": data["load_s"],
+            "entries": {"heavy": len(heavy_ids), "light": len(light_ids)},
+            **stats,
             "ratio_first_page": round(stats["heavy_first"]["p99_ms"] / light, 3),
             "ratio_deep_page": round(stats["heavy_deep"]["p99_ms"] / light, 3),
             "ratio_10000_over_10": round(max(stats["heavy_first"]["p99_ms"], stats["heavy_deep"]["p99_ms"]) / light, 3),

@@ -76,8 +76,11 @@ class Refusal:
 
 FLOOD = Refusal(429, "Too Many Requests: retry after 3", retry_after=3)
 BLOCKED = Refusal(403, "Forbidden: bot was blocked by the user")
-NOT_MODIFIED = Refusal(400, "Bad Request: message is not modified: specified new message content and reply "
-                            "markup are exactly the same as a current content and reply markup of the message")
+NOT_MODIFIED = Refusal(
+    400,
+    "Bad Request: message is not modified: specified new message content and reply "
+    "markup are exactly the same as a current content and reply markup of the message",
+)
 TIMEOUT = Refusal(no_answer="timeout")
 NO_CONNECTION = Refusal(no_answer="refused")
 
@@ -108,8 +111,9 @@ class RecordingRequest(BaseRequest):
     async def shutdown(self) -> None:
         pass
 
-    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
-                         *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+    async def do_request(
+        self, url: str, method: str, request_data: RequestData | None = None, *args: Any, **kwargs: Any
+    ) -> tuple[int, bytes]:
         name = url.rsplit("/", 1)[-1]
         params = request_data.parameters if request_data else {}
         files = list(request_data.multipart_data) if request_data and request_data.contains_files else []
@@ -142,8 +146,15 @@ class RecordingRequest(BaseRequest):
 
     @property
     def me(self) -> dict[str, Any]:
-        return {"id": self.bot_id, "is_bot": True, "first_name": "爱心银行", "username": self.username,
-                "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
+        return {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": "爱心银行",
+            "username": self.username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
 
     def answer(self, name: str, params: dict[str, Any]) -> Any:
         """The result Telegram would give for `name` called with `params`."""
@@ -168,8 +179,9 @@ class RecordingRequest(BaseRequest):
         if name in ("sendMessage", "editMessageText"):
             message["text"] = params.get("text", "")
         if name == "sendPhoto":
-            message["photo"] = [{"file_id": f"photo-{message['message_id']}", "file_unique_id": "p", "width": 1,
-                                 "height": 1}]
+            message["photo"] = [
+                {"file_id": f"photo-{message['message_id']}", "file_unique_id": "p", "width": 1, "height": 1}
+            ]
         if name == "sendDocument":
             message["document"] = {"file_id": f"doc-{message['message_id']}", "file_unique_id": "d"}
         if "caption" in params:
@@ -182,8 +194,11 @@ class RecordingRequest(BaseRequest):
     # --- what tests look at --------------------------------------------------------------------
 
     def sent(self, method: str | None = None, chat_id: int | str | None = None) -> list[Call]:
-        return [c for c in self.calls if (method is None or c.method == method)
-                and (chat_id is None or c.chat_id == str(chat_id))]
+        return [
+            c
+            for c in self.calls
+            if (method is None or c.method == method) and (chat_id is None or c.chat_id == str(chat_id))
+        ]
 
     def taken(self, method: str | None = None, chat_id: int | str | None = None) -> list[Call]:
         """The calls Telegram took (not refused)."""

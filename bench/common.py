@@ -33,7 +33,9 @@ def refusals(replies: Any) -> list[str]:
 
 def machine() -> dict[str, Any]:
     return {
-        "cores": os.cpu_count(), "python": platform.python_version(), "system": platform.system(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "system": platform.system(),
         # Other work on the machine skews every figure; the load says how much there was.
         "load_average_1m": round(os.getloadavg()[0], 2),
     }

@@ -42,8 +42,8 @@ from bench.common import emit, machine, postgres_url, sqlite_url
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database
 from bot.kernel.migrate import upgrade
-from bot.services import Services
 from bot.kernel.settings import Settings
+from bot.services import Services
 from models import Account, Membership, Person, ServiceCategory, ServiceLog, Transfer
 
 PG_NAME = "lovebank_bench_history"
@@ -84,8 +84,16 @@ class Book:
 class Loader:
     """Generates transfers (and the logs behind earns) with explicit ids, keeping the books."""
 
-    def __init__(self, community: int, system: dict[str, int], category: tuple[int, str], worker: int,
-                 first_transfer: int, first_log: int, when: datetime) -> None:
+    def __init__(
+        self,
+        community: int,
+        system: dict[str, int],
+        category: tuple[int, str],
+        worker: int,
+        first_transfer: int,
+        first_log: int,
+        when: datetime,
+    ) -> None:
         self.community, self.system, self.category, self.worker = community, system, category, worker
         self.next_transfer, self.next_log = first_transfer, first_log
         self.when = when
@@ -93,17 +101,37 @@ class Loader:
         self.logs: list[dict[str, Any]] = []
         self.book = Book()
 
-    def _row(self, debit: int, credit: int, amount: int, kind: str, phase: str, pending_id: int | None = None,
-             ref: tuple[str | None, int | None] = (None, None)) -> int:
+    def _row(
+        self,
+        debit: int,
+        credit: int,
+        amount: int,
+        kind: str,
+        phase: str,
+        pending_id: int | None = None,
+        ref: tuple[str | None, int | None] = (None, None),
+    ) -> int:
         tid = self.next_transfer
         self.next_transfer += 1
         self.when += timedelta(seconds=7)
-        self.transfers.append({
-            "id": tid, "community_id": self.community, "debit_account_id": debit, "credit_account_id": credit,
-            "amount": amount, "kind": kind, "phase": phase, "pending_id": pending_id,
-            "idempotency_key": f"bench-history:{tid}", "ref_type": ref[0], "ref_id": ref[1], "actor_id": None,
-            "reason": None, "created_at": self.when,
-        })
+        self.transfers.append(
+            {
+                "id": tid,
+                "community_id": self.community,
+                "debit_account_id": debit,
+                "credit_account_id": credit,
+                "amount": amount,
+                "kind": kind,
+                "phase": phase,
+                "pending_id": pending_id,
+                "idempotency_key": f"bench-history:{tid}",
+                "ref_type": ref[0],
+                "ref_id": ref[1],
+                "actor_id": None,
+                "reason": None,
+                "created_at": self.when,
+            }
+        )
         b = self.book
         if phase in ("posted", "post"):
             b.add(b.posted, debit, -amount)
@@ -117,12 +145,24 @@ class Loader:
     def earn(self, account: int, person: int, minutes: int) -> Entry:
         log_id, points = self.next_log, minutes * 10 // 60
         self.next_log += 1
-        self.logs.append({
-            "id": log_id, "community_id": self.community, "person_id": person, "category_id": self.category[0],
-            "service_date": self.when.date(), "minutes": minutes, "points_per_hour": 10, "points": points,
-            "status": "approved", "submitted_by_id": person, "recorded_by_worker": False,
-            "decided_by_id": self.worker, "decided_at": self.when, "created_at": self.when,
-        })
+        self.logs.append(
+            {
+                "id": log_id,
+                "community_id": self.community,
+                "person_id": person,
+                "category_id": self.category[0],
+                "service_date": self.when.date(),
+                "minutes": minutes,
+                "points_per_hour": 10,
+                "points": points,
+                "status": "approved",
+                "submitted_by_id": person,
+                "recorded_by_worker": False,
+                "decided_by_id": self.worker,
+                "decided_at": self.when,
+                "created_at": self.when,
+            }
+        )
         tid = self._row(self.system["issuance"], account, points, "earn", "posted", ref=("log", log_id))
         self.book.add(self.book.earned, account, points)
         self.book.add(self.book.minutes, account, minutes)
@@ -145,8 +185,13 @@ class Loader:
         return Entry(hold, "redeem", outcome, -amount)
 
 
-def _generate(loader: Loader, rng: random.Random, people: dict[str, tuple[int, int, str]],
-              others: list[tuple[int, int, str]], background: int) -> dict[str, list[Entry]]:
+def _generate(
+    loader: Loader,
+    rng: random.Random,
+    people: dict[str, tuple[int, int, str]],
+    others: list[tuple[int, int, str]],
+    background: int,
+) -> dict[str, list[Entry]]:
     """The measured people's entries spread evenly through `background` transfers of others."""
     expected: dict[str, list[Entry]] = {name: [] for name in people}
     # Everybody starts with points: the measured people with an earn (their first entry), the
@@ -204,53 +249,79 @@ async def _setup(services: Services, scale: float, seed: int) -> dict[str, Any]:
             person = Person(display_name=name, locale="zh-CN", is_admin=False, community_id=cid, created_at=now)
             session.add(person)
             session.flush()
-            session.add(Membership(person_id=person.id, community_id=cid, role="volunteer", confirmed=True,
-                                   joined_at=now))
+            session.add(
+                Membership(person_id=person.id, community_id=cid, role="volunteer", confirmed=True, joined_at=now)
+            )
             return person.id, services.ledger.open_person_account(session, cid, person.id), name
 
         measured = {"heavy": volunteer("长历史"), "light": volunteer("短历史")}
         others = [volunteer(f"志愿者{i}") for i in range(OTHERS)]
-        system = {k: services.ledger.system_account(session, cid, k)
-                  for k in ("issuance", "supermarket", "pool", "adjustments")}
-        category = tuple(session.execute(select(ServiceCategory.id, ServiceCategory.name)
-                                         .where(ServiceCategory.community_id == cid).limit(1)).one())
+        system = {
+            k: services.ledger.system_account(session, cid, k)
+            for k in ("issuance", "supermarket", "pool", "adjustments")
+        }
+        category = tuple(
+            session.execute(
+                select(ServiceCategory.id, ServiceCategory.name).where(ServiceCategory.community_id == cid).limit(1)
+            ).one()
+        )
         last_transfer = session.scalar(select(func.coalesce(func.max(Transfer.id), 0)))
         last_log = session.scalar(select(func.coalesce(func.max(ServiceLog.id), 0)))
         return measured, others, system, category, last_transfer, last_log
 
     measured, others, system, category, last_transfer, last_log = await services.db.run(services.db.transaction, make)
-    loader = Loader(cid, system, category, worker.id, last_transfer + 1, last_log + 1,
-                    services.clock.now() - timedelta(days=400))
+    loader = Loader(
+        cid, system, category, worker.id, last_transfer + 1, last_log + 1, services.clock.now() - timedelta(days=400)
+    )
     expected = _generate(loader, rng, measured, others, int(200_000 * scale))
     book = loader.book
 
     def load(session) -> None:  # type: ignore[no-untyped-def]
         for table, rows in ((ServiceLog.__table__, loader.logs), (Transfer.__table__, loader.transfers)):
             for chunk in range(0, len(rows), 5_000):
-                session.execute(insert(table), rows[chunk: chunk + 5_000])
+                session.execute(insert(table), rows[chunk : chunk + 5_000])
         accounts = Account.__table__
         session.execute(
-            update(accounts).where(accounts.c.id == bindparam("aid")).values(
-                posted=accounts.c.posted + bindparam("p"), pending=accounts.c.pending + bindparam("q"),
+            update(accounts)
+            .where(accounts.c.id == bindparam("aid"))
+            .values(
+                posted=accounts.c.posted + bindparam("p"),
+                pending=accounts.c.pending + bindparam("q"),
                 earned_points=accounts.c.earned_points + bindparam("e"),
                 earned_minutes=accounts.c.earned_minutes + bindparam("m"),
             ),
-            [{"aid": a, "p": book.posted.get(a, 0), "q": book.pending.get(a, 0), "e": book.earned.get(a, 0),
-              "m": book.minutes.get(a, 0)} for a in sorted(set(book.posted) | set(book.pending))],
+            [
+                {
+                    "aid": a,
+                    "p": book.posted.get(a, 0),
+                    "q": book.pending.get(a, 0),
+                    "e": book.earned.get(a, 0),
+                    "m": book.minutes.get(a, 0),
+                }
+                for a in sorted(set(book.posted) | set(book.pending))
+            ],
         )
         if session.get_bind().dialect.name == "postgresql":  # explicit ids: move the sequences past them
             for table in ("transfers", "service_logs"):
-                session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                     f"(SELECT max(id) FROM {table}))"))
+                session.execute(
+                    text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+                )
 
     started = time.perf_counter()
     await services.db.run(services.db.transaction, load)
     await services.db.run(services.db.transaction, lambda s: s.execute(text("ANALYZE")))
-    return {"community": cid, "people": measured, "expected": expected, "book": book,
-            "transfers": len(loader.transfers), "load_s": round(time.perf_counter() - started, 1)}
+    return {
+        "community": cid,
+        "people": measured,
+        "expected": expected,
+        "book": book,
+        "transfers": len(loader.transfers),
+        "load_s": round(time.perf_counter() - started, 1),
+    }
 
 
 # --- the measurement ------------------------------------------------------------------------------
+
 
 class Wrong(Exception):
     """A timed call returned something other than the data holds."""
@@ -258,24 +329,32 @@ class Wrong(Exception):
 
 def _check_history(got: tuple[list[Any], bool], entries: list[Entry], page: int, who: str) -> None:
     lines, more = got
-    want = entries[page * PAGE_SIZE: (page + 1) * PAGE_SIZE]
+    want = entries[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
     seen = [Entry(i.transfer_id, i.kind, i.phase, i.delta, i.category, i.counterpart) for i in lines]
     if seen != want or more != (len(entries) > (page + 1) * PAGE_SIZE):
-        raise Wrong(f"{who} history page {page}: got {seen[:2]}… more={more}, want {want[:2]}… "
-                    f"more={len(entries) > (page + 1) * PAGE_SIZE}")
+        raise Wrong(
+            f"{who} history page {page}: got {seen[:2]}… more={more}, want {want[:2]}… "
+            f"more={len(entries) > (page + 1) * PAGE_SIZE}"
+        )
 
 
-def _check_balance(got: Any, book: Book, account: int, who: str) -> None:  # noqa: ANN401
-    want = (book.posted.get(account, 0), book.pending.get(account, 0), book.earned.get(account, 0),
-            book.minutes.get(account, 0))
+def _check_balance(got: Any, book: Book, account: int, who: str) -> None:
+    want = (
+        book.posted.get(account, 0),
+        book.pending.get(account, 0),
+        book.earned.get(account, 0),
+        book.minutes.get(account, 0),
+    )
     if (got.posted, got.pending, got.earned_points, got.earned_minutes) != want:
         raise Wrong(f"{who} balance: got {got}, want {want}")
 
 
 def _stats(times: list[float]) -> dict[str, float]:
     ordered = sorted(times)
-    return {"median_ms": round(statistics.median(ordered) * 1000, 3),
-            "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 3)}
+    return {
+        "median_ms": round(statistics.median(ordered) * 1000, 3),
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 3),
+    }
 
 
 async def _measure(services: Services, data: dict[str, Any], calls: int) -> dict[str, Any]:
@@ -288,6 +367,7 @@ async def _measure(services: Services, data: dict[str, Any], calls: int) -> dict
 
         async def call() -> None:
             _check_history(await services.run(points.history, person, cid, page, PAGE_SIZE), entries, page, name)
+
         return call
 
     def balance(name: str):  # type: ignore[no-untyped-def]
@@ -295,6 +375,7 @@ async def _measure(services: Services, data: dict[str, Any], calls: int) -> dict
 
         async def call() -> None:
             _check_balance(await services.run(points.balance, person, cid), book, account, name)
+
         return call
 
     ops = {
@@ -312,7 +393,7 @@ async def _measure(services: Services, data: dict[str, Any], calls: int) -> dict
     for i in range(calls):
         for op, calls_of in ops.items():
             # Alternate who goes first, so neither always follows the other's warm cache.
-            for name in (("heavy", "light") if i % 2 else ("light", "heavy")):
+            for name in ("heavy", "light") if i % 2 else ("light", "heavy"):
                 started = time.perf_counter()
                 await calls_of[name]()
                 times[op, name].append(time.perf_counter() - started)
@@ -323,9 +404,12 @@ async def _measure(services: Services, data: dict[str, Any], calls: int) -> dict
     result: dict[str, Any] = {}
     for op in ops:
         heavy, light = _stats(times[op, "heavy"]), _stats(times[op, "light"])
-        result[op] = {"heavy": heavy, "light": light,
-                      "ratio_2000_over_20": round(heavy["p99_ms"] / light["p99_ms"], 3),
-                      "median_ratio": round(heavy["median_ms"] / light["median_ms"], 3)}
+        result[op] = {
+            "heavy": heavy,
+            "light": light,
+            "ratio_2000_over_20": round(heavy["p99_ms"] / light["p99_ms"], 3),
+            "median_ratio": round(heavy["median_ms"] / light["median_ms"], 3),
+        }
     result[f"history_page_{DEEP_PAGE}_heavy"] = _stats(deep_times)
     return result
 
@@ -336,11 +420,15 @@ async def _run(url: str, scale: float, calls: int, seed: int) -> dict[str, Any]:
     services = Services(Database(url), settings, Clock())
     try:
         data = await _setup(services, scale, seed)
-        result = {"transfers_loaded": data["transfers"], "load_s": data["load_s"],
-                  "entries": {name: len(e) for name, e in data["expected"].items()}}
+        result = {
+            "transfers_loaded": data["transfers"],
+            "load_s": data["load_s"],
+            "entries": {name: len(e) for name, e in data["expected"].items()},
+        }
         result.update(await _measure(services, data, calls))
-        result["ratio_2000_over_20"] = max(result[op]["ratio_2000_over_20"]
-                                           for op in ("history_first", "history_later", "balance"))
+        result["ratio_2000_over_20"] = max(
+            result[op]["ratio_2000_over_20"] for op in ("history_first", "history_later", "balance")
+        )
         return result
     finally:
         await services.db.dispose()
@@ -361,8 +449,13 @@ async def _wiped_postgres() -> tuple[str | None, str]:
 
 
 async def _main(args: argparse.Namespace) -> dict[str, Any]:
-    result: dict[str, Any] = {"benchmark": "history", "machine": machine(), "scale": args.scale,
-                              "calls": args.calls, "target": {"ratio_2000_over_20_max": 1.25}}
+    result: dict[str, Any] = {
+        "benchmark": "history",
+        "machine": machine(),
+        "scale": args.scale,
+        "calls": args.calls,
+        "target": {"ratio_2000_over_20_max": 1.25},
+    }
     with tempfile.TemporaryDirectory() as directory:
         result["sqlite"] = await _run(sqlite_url(directory), args.scale, args.calls, args.seed)
     if args.sqlite_only:

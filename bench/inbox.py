@@ -29,9 +29,9 @@ from sqlalchemy import delete, insert, update
 from bench.common import check, emit, machine, median, postgres_url, sqlite_url
 from bot.kernel.db import Database
 from bot.kernel.migrate import upgrade
+from bot.kernel.settings import Settings
 from bot.runtime.pipeline import InboxWorker
 from bot.services import Services
-from bot.kernel.settings import Settings
 from models import InboxEntry
 
 BACKLOGS = (3, 3000, 30000)
@@ -41,8 +41,16 @@ FLOODER, OTHER = 7001, 7002
 
 def update_json(n: int, user: int, text: str) -> dict[str, Any]:
     person = {"id": user, "is_bot": False, "first_name": f"u{user}", "language_code": "zh-hans"}
-    return {"update_id": n, "message": {"message_id": n, "date": int(time.time()), "text": text,
-                                        "chat": {"id": user, "type": "private"}, "from": person}}
+    return {
+        "update_id": n,
+        "message": {
+            "message_id": n,
+            "date": int(time.time()),
+            "text": text,
+            "chat": {"id": user, "type": "private"},
+            "from": person,
+        },
+    }
 
 
 async def seed(services: Services) -> None:
@@ -53,15 +61,28 @@ async def seed(services: Services) -> None:
     for user in (FLOODER, OTHER):
         person, _ = await services.run(services.people.identify, "telegram", str(user), display_name=f"u{user}")
         await services.run(services.people.join, person.id, code)
-        await services.run(services.people.register_volunteer, person.id, community.id, f"志愿者{user}", f"1390000{user}")
+        await services.run(
+            services.people.register_volunteer, person.id, community.id, f"志愿者{user}", f"1390000{user}"
+        )
 
 
 def queue(services: Services, count: int, first_id: int) -> None:
     """`count` updates from the flooder, as the inbox holds them: one head, the rest behind it."""
     now = services.clock.now()
-    rows = [{"channel": "telegram", "platform_id": str(first_id + n), "sender": str(FLOODER), "status": "new",
-             "payload": update_json(first_id + n, FLOODER, f"第{n}条"), "attempts": 0, "reply_sent": 0,
-             "received_at": now, "head_seq": None} for n in range(count)]
+    rows = [
+        {
+            "channel": "telegram",
+            "platform_id": str(first_id + n),
+            "sender": str(FLOODER),
+            "status": "new",
+            "payload": update_json(first_id + n, FLOODER, f"第{n}条"),
+            "attempts": 0,
+            "reply_sent": 0,
+            "received_at": now,
+            "head_seq": None,
+        }
+        for n in range(count)
+    ]
     rows[0]["head_seq"] = 1
     before = None
     for row in rows:  # paced as `store` paces a flood arriving at once
@@ -72,7 +93,7 @@ def queue(services: Services, count: int, first_id: int) -> None:
     def work(session: Any) -> None:
         session.execute(delete(InboxEntry))
         for start in range(0, len(rows), 1000):
-            session.execute(insert(InboxEntry), rows[start:start + 1000])
+            session.execute(insert(InboxEntry), rows[start : start + 1000])
 
     services.db.transaction(work)
     if not services.db.sqlite:  # what autovacuum does after such a load: the planner's statistics
@@ -87,9 +108,14 @@ async def claim_ms(services: Services, rounds: int, first_id: int) -> list[float
         payload = update_json(first_id + n, OTHER, "/help")
         stored = await services.run(services.inbox.store, "telegram", str(first_id + n), str(OTHER), payload)
         # The flooder's head is busy (leased) as it would be while its turn runs.
-        await services.db.run(services.db.transaction, lambda s: s.execute(
-            update(InboxEntry).where(InboxEntry.sender == str(FLOODER), InboxEntry.head_seq.is_not(None))
-            .values(leased_by="busy", lease_until=services.clock.now().replace(year=2100))))
+        await services.db.run(
+            services.db.transaction,
+            lambda s: s.execute(
+                update(InboxEntry)
+                .where(InboxEntry.sender == str(FLOODER), InboxEntry.head_seq.is_not(None))
+                .values(leased_by="busy", lease_until=services.clock.now().replace(year=2100))
+            ),
+        )
         started = time.perf_counter()
         claimed = await services.run(services.inbox.claim, "bench", 1, 30, ("telegram",))
         times.append(time.perf_counter() - started)
@@ -105,12 +131,20 @@ async def balance_ms(services: Services, rounds: int, first_id: int) -> list[flo
     from handlers.telegram.inbound import TelegramChannel
 
     api = RecordingRequest()
-    bot = ExtBot("123:abc", request=api, get_updates_request=RecordingRequest(),
-                 rate_limiter=AIORateLimiter(overall_max_rate=0, group_max_rate=0))
+    bot = ExtBot(
+        "123:abc",
+        request=api,
+        get_updates_request=RecordingRequest(),
+        rate_limiter=AIORateLimiter(overall_max_rate=0, group_max_rate=0),
+    )
     await bot.initialize()
     # Free the flooder's head: the worker takes it and the paced rest as they come.
-    await services.db.run(services.db.transaction, lambda s: s.execute(
-        update(InboxEntry).where(InboxEntry.sender == str(FLOODER)).values(leased_by=None, lease_until=None)))
+    await services.db.run(
+        services.db.transaction,
+        lambda s: s.execute(
+            update(InboxEntry).where(InboxEntry.sender == str(FLOODER)).values(leased_by=None, lease_until=None)
+        ),
+    )
     worker = InboxWorker(services, {"telegram": TelegramChannel(services, bot)}, worker="bench")
     running = asyncio.create_task(worker.run())
     times = []
@@ -121,7 +155,9 @@ async def balance_ms(services: Services, rounds: int, first_id: int) -> list[flo
             started = time.perf_counter()
             await services.run(services.inbox.store, "telegram", str(first_id + n), str(OTHER), payload)
             worker.wake()
-            while not (answers := [c for c in api.calls[before:] if c.method == "sendMessage" and c.chat_id == str(OTHER)]):
+            while not (
+                answers := [c for c in api.calls[before:] if c.method == "sendMessage" and c.chat_id == str(OTHER)]
+            ):
                 check(time.perf_counter() - started < 30, "/balance was not answered within 30 s")
                 await asyncio.sleep(0.001)
             times.append(time.perf_counter() - started)
@@ -145,7 +181,8 @@ async def run_on(url: str, rounds: int, backlogs: tuple[int, ...]) -> dict[str, 
             claims = await claim_ms(services, rounds, 20_000_000 + backlog * 1000)
             balances = await balance_ms(services, rounds, 30_000_000 + backlog * 1000)
             result[f"queued_{backlog}"] = {
-                "claim_ms_median": round(median(claims) * 1000, 2), "claim_ms_max": round(max(claims) * 1000, 2),
+                "claim_ms_median": round(median(claims) * 1000, 2),
+                "claim_ms_max": round(max(claims) * 1000, 2),
                 "balance_ms_median": round(median(balances) * 1000, 1),
                 "balance_ms_max": round(max(balances) * 1000, 1),
             }

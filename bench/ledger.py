@@ -42,8 +42,8 @@ from sqlalchemy import func, select
 from bench.common import asyncpg_dsn, check, emit, machine, median, postgres_url, sqlite_path, sqlite_url
 from bot.kernel.db import Database
 from bot.kernel.migrate import upgrade
-from bot.services import Services
 from bot.kernel.settings import Settings
+from bot.services import Services
 from models import Account, Transfer
 
 MIX = {"earn": 40, "hold": 30, "post": 20, "void": 10}
@@ -99,6 +99,7 @@ def expected_balances(plans: list[list[Op]]) -> dict[int, tuple[int, int]]:
 
 # --- the services ---------------------------------------------------------------------------------
 
+
 class Runner(abc.ABC):
     """Runs a plan in slices, so two runners can take turns through the same plan."""
 
@@ -128,8 +129,9 @@ class ServicesRunner(Runner):
                 await run(tx, lambda s: ledger.earn(s, community_id=cid, person_id=person, amount=op.amount, key=key))
             elif op.kind == "hold":
                 person = self.people[op.person]
-                held = await run(tx, lambda s: ledger.hold(
-                    s, community_id=cid, person_id=person, amount=op.amount, key=key))
+                held = await run(
+                    tx, lambda s: ledger.hold(s, community_id=cid, person_id=person, amount=op.amount, key=key)
+                )
                 self.pending.append(held.id)
             elif op.kind == "post":
                 hold = self.pending[op.hold]
@@ -199,9 +201,17 @@ class BaselineRunner(Runner):
     def __init__(self, community_id: int, accounts: list[int], issuance: int, supermarket: int) -> None:
         self.community_id, self.people = community_id, accounts  # people's account ids
         self.issuance, self.supermarket = issuance, supermarket
-        self.sql = {name: sql.replace("?", self.placeholder) for name, sql in (
-            ("insert", INSERT), ("move", MOVE), ("move_guarded", MOVE_GUARDED), ("hold", HOLD),
-            ("release", RELEASE), ("load_hold", LOAD_HOLD))}
+        self.sql = {
+            name: sql.replace("?", self.placeholder)
+            for name, sql in (
+                ("insert", INSERT),
+                ("move", MOVE),
+                ("move_guarded", MOVE_GUARDED),
+                ("hold", HOLD),
+                ("release", RELEASE),
+                ("load_hold", LOAD_HOLD),
+            )
+        }
 
     @abc.abstractmethod
     def execute(self, sql: str, args: tuple[Any, ...]) -> Any:
@@ -238,11 +248,27 @@ class BaselineRunner(Runner):
                 self.rollback()
                 raise
 
-    def _transfer_row(self, debit: int, credit: int, amount: int, kind: str, phase: str,
-                      pending_id: int | None, key: str) -> int:
-        row = self.execute(self.sql["insert"], (
-            self.community_id, debit, credit, amount, kind, phase, pending_id, key, None, None, None, None,
-            self.now())).fetchone()
+    def _transfer_row(
+        self, debit: int, credit: int, amount: int, kind: str, phase: str, pending_id: int | None, key: str
+    ) -> int:
+        row = self.execute(
+            self.sql["insert"],
+            (
+                self.community_id,
+                debit,
+                credit,
+                amount,
+                kind,
+                phase,
+                pending_id,
+                key,
+                None,
+                None,
+                None,
+                None,
+                self.now(),
+            ),
+        ).fetchone()
         check(row is not None, f"idempotency key {key} taken")
         return row[0]
 
@@ -334,6 +360,7 @@ class PostgresBaseline(BaselineRunner):
 
 # --- one database -----------------------------------------------------------------------------------
 
+
 async def _community(services: Services, name: str) -> tuple[int, list[int]]:
     """A community and its funded people, made through the services (not timed)."""
     people = services.people
@@ -345,8 +372,12 @@ async def _community(services: Services, name: str) -> tuple[int, list[int]]:
     for i in range(PEOPLE):
         person, _ = await services.run(people.identify, "console", f"{name}-{i}", display_name=f"居民{i}")
         await services.run(people.join, person.id, code)
-        await services.db.run(services.db.transaction, lambda s, p=person.id: services.ledger.earn(
-            s, community_id=community.id, person_id=p, amount=FUNDING, key=f"{name}:fund:{p}"))
+        await services.db.run(
+            services.db.transaction,
+            lambda s, p=person.id: services.ledger.earn(
+                s, community_id=community.id, person_id=p, amount=FUNDING, key=f"{name}:fund:{p}"
+            ),
+        )
         ids.append(person.id)
     return community.id, ids
 
@@ -354,8 +385,12 @@ async def _community(services: Services, name: str) -> tuple[int, list[int]]:
 def _balances(services: Services, community_id: int, people: list[int]) -> dict[int, tuple[int, int]]:
     """(posted, pending) of each person (by index), read after the run (not timed)."""
     with services.db.read() as session:
-        rows = {r.person_id: (r.posted, r.pending) for r in session.execute(
-            select(Account.person_id, Account.posted, Account.pending).where(Account.community_id == community_id))}
+        rows = {
+            r.person_id: (r.posted, r.pending)
+            for r in session.execute(
+                select(Account.person_id, Account.posted, Account.pending).where(Account.community_id == community_id)
+            )
+        }
     return {i: rows[p] for i, p in enumerate(people)}
 
 
@@ -374,7 +409,8 @@ async def bench_database(url: str, args: argparse.Namespace) -> dict[str, Any]:
         direct_cid, direct_people = await _community(services, "bench-in-caller")
         with services.db.read() as session:
             rows = session.execute(
-                select(Account.kind, Account.person_id, Account.id).where(Account.community_id == raw_cid)).all()
+                select(Account.kind, Account.person_id, Account.id).where(Account.community_id == raw_cid)
+            ).all()
         system = {kind: account for kind, person, account in rows if person is None}
         by_person = {person: account for _, person, account in rows if person is not None}
         # The baseline works on account ids directly, as hand-written SQL would.
@@ -386,8 +422,11 @@ async def bench_database(url: str, args: argparse.Namespace) -> dict[str, Any]:
         else:
             baseline = PostgresBaseline(raw_cid, accounts, system["issuance"], system["supermarket"])
             baseline.open(url)
-        runners: list[Runner] = [ServicesRunner(services, svc_cid, svc_people), baseline,
-                                 InCallerRunner(services, direct_cid, direct_people)]
+        runners: list[Runner] = [
+            ServicesRunner(services, svc_cid, svc_people),
+            baseline,
+            InCallerRunner(services, direct_cid, direct_people),
+        ]
         before = {cid: _transfers(services, cid) for cid in (svc_cid, raw_cid, direct_cid)}
         plans = []
         try:
@@ -407,8 +446,8 @@ async def bench_database(url: str, args: argparse.Namespace) -> dict[str, Any]:
                 # They take turns slice by slice, each slice in a turned order, so a busy
                 # neighbour or a growing table weighs on all alike.
                 for n, first in enumerate(range(0, len(plan), args.slice)):
-                    part = plan[first:first + args.slice]
-                    for runner in runners[n % 3:] + runners[:n % 3]:
+                    part = plan[first : first + args.slice]
+                    for runner in runners[n % 3 :] + runners[: n % 3]:
                         if profile is not None and isinstance(runner, InCallerRunner):
                             profile.enable()
                         began = time.perf_counter()
@@ -424,8 +463,11 @@ async def bench_database(url: str, args: argparse.Namespace) -> dict[str, Any]:
         # what the plans say, in both communities.
         expected = expected_balances(plans)
         ops = sum(len(plan) for plan in plans)
-        for cid, people, who in ((svc_cid, svc_people, "services"), (raw_cid, raw_people, "raw driver"),
-                                 (direct_cid, direct_people, "services in caller")):
+        for cid, people, who in (
+            (svc_cid, svc_people, "services"),
+            (raw_cid, raw_people, "raw driver"),
+            (direct_cid, direct_people, "services in caller"),
+        ):
             check(_balances(services, cid, people) == expected, f"{who}: balances differ from the plan")
             made = _transfers(services, cid) - before[cid]
             check(made == ops, f"{who}: {made} transfers for {ops} operations")
@@ -447,8 +489,9 @@ async def bench_database(url: str, args: argparse.Namespace) -> dict[str, Any]:
         # Where the services' time goes: the same calls without the hand-off (not how the app
         # runs) say what SQLAlchemy and the services cost; the rest is the hand-off.
         "services_in_caller_ops_per_s": round(median(rates["services_in_caller"]), 1),
-        "ratio_in_caller": round(median(
-            [s / b for s, b in zip(rates["services_in_caller"], rates["raw_driver"], strict=True)]), 3),
+        "ratio_in_caller": round(
+            median([s / b for s, b in zip(rates["services_in_caller"], rates["raw_driver"], strict=True)]), 3
+        ),
     }
 
 
@@ -456,8 +499,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     plans = [make_plan(args.ops, seed=args.seed + repeat) for repeat in range(args.repeats)]
     ran = {kind: sum(op.kind == kind for plan in plans for op in plan) for kind in MIX}
     out: dict[str, Any] = {
-        "bench": "ledger", "ops_per_repeat": args.ops, "repeats": args.repeats, "mix_percent": MIX,
-        "mix_ran_total": ran, "machine": machine(), "target_ratio_at_least": TARGET_RATIO,
+        "bench": "ledger",
+        "ops_per_repeat": args.ops,
+        "repeats": args.repeats,
+        "mix_percent": MIX,
+        "mix_ran_total": ran,
+        "machine": machine(),
+        "target_ratio_at_least": TARGET_RATIO,
     }
     with tempfile.TemporaryDirectory() as tmp:
         out["sqlite"] = await bench_database(sqlite_url(tmp), args)
@@ -487,8 +535,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--slice", type=int, default=50, help="operations per turn")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--no-postgres", action="store_true")
-    parser.add_argument("--profile", action="store_true",
-                        help="cProfile the services' calls (run in the caller, so the profile sees them), to stderr")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="cProfile the services' calls (run in the caller, so the profile sees them), to stderr",
+    )
     parser.add_argument("--profile-sort", default="tottime", help="pstats sort key (tottime, cumulative)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)

@@ -35,8 +35,8 @@ from bench.common import check, emit, machine, postgres_url, refusals, sqlite_ur
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database
 from bot.kernel.migrate import upgrade
-from bot.services import Services
 from bot.kernel.settings import Settings
+from bot.services import Services
 from models import Membership, Person, ServiceCategory, ServiceLog
 
 PG_NAME = "lovebank_bench_records"
@@ -66,12 +66,23 @@ async def _volunteer_with_logs(services: Services, logs: int, seed: int) -> dict
             minutes = 15 * rng.randrange(2, 17)
             when = now - timedelta(days=730 * i // logs, hours=rng.randrange(0, 8))
             total += minutes
-            rows.append({
-                "community_id": cid, "person_id": person.id, "category_id": rng.choice(categories),
-                "service_date": when.date(), "minutes": minutes, "points_per_hour": 10, "points": minutes // 6,
-                "status": "approved", "submitted_by_id": person.id, "recorded_by_worker": False,
-                "decided_by_id": worker.id, "decided_at": when, "created_at": when,
-            })
+            rows.append(
+                {
+                    "community_id": cid,
+                    "person_id": person.id,
+                    "category_id": rng.choice(categories),
+                    "service_date": when.date(),
+                    "minutes": minutes,
+                    "points_per_hour": 10,
+                    "points": minutes // 6,
+                    "status": "approved",
+                    "submitted_by_id": person.id,
+                    "recorded_by_worker": False,
+                    "decided_by_id": worker.id,
+                    "decided_at": when,
+                    "created_at": when,
+                }
+            )
         session.execute(insert(ServiceLog), rows)
         return person.id, total
 
@@ -88,7 +99,10 @@ def _check_pdf(content: bytes, minutes: int, number: str) -> None:
     reader = PdfReader(io.BytesIO(content))
     check(len(reader.pages) == 1, f"the certificate has {len(reader.pages)} pages")
     page = re.sub(r"[\s\x00]+", "", reader.pages[0].extract_text())
-    check(f"累计志愿服务时长{hours_text(minutes)}小时" in page, f"the certificate does not say {hours_text(minutes)} hours")
+    check(
+        f"累计志愿服务时长{hours_text(minutes)}小时" in page,
+        f"the certificate does not say {hours_text(minutes)} hours",
+    )
     check(number in page and VOLUNTEER in page, "the certificate lacks its number or the volunteer's name")
 
 
@@ -100,8 +114,11 @@ async def certificate_timing(url: str, *, logs: int = LOGS, runs: int = 7, seed:
     from bot.kernel.pdf_fonts import cache_file, full_path
 
     await upgrade(url)
-    settings = Settings(_env_file=None, database_url=url,  # type: ignore[call-arg]
-                        public_url="https://bank.example.org")
+    settings = Settings(
+        _env_file=None,
+        database_url=url,  # type: ignore[call-arg]
+        public_url="https://bank.example.org",
+    )
     services = Services(Database(url), settings, Clock())
     try:
         data = await _volunteer_with_logs(services, logs, seed)
@@ -125,7 +142,9 @@ async def certificate_timing(url: str, *, logs: int = LOGS, runs: int = 7, seed:
         service, drawing = [], []
         for _ in range(runs):
             started = time.perf_counter()
-            facts = await services.run(services.certificates.issue_for, data["worker"], data["community"], data["person"], "all")
+            facts = await services.run(
+                services.certificates.issue_for, data["worker"], data["community"], data["person"], "all"
+            )
             service.append(time.perf_counter() - started)
             started = time.perf_counter()
             content = await asyncio.to_thread(certificate_pdf, facts)
@@ -133,8 +152,12 @@ async def certificate_timing(url: str, *, logs: int = LOGS, runs: int = 7, seed:
             check(facts.minutes == data["minutes"], f"certified {facts.minutes} minutes of {data['minutes']}")
             _check_pdf(content, data["minutes"], facts.number)
         return {
-            "service_logs": logs, "hours": round(data["minutes"] / 60, 2), "font_cache_existed": cached,
-            "cold_s": round(cold, 3), "median_s": round(statistics.median(times), 3), "max_s": round(max(times), 3),
+            "service_logs": logs,
+            "hours": round(data["minutes"] / 60, 2),
+            "font_cache_existed": cached,
+            "cold_s": round(cold, 3),
+            "median_s": round(statistics.median(times), 3),
+            "max_s": round(max(times), 3),
             "service_median_s": round(statistics.median(service), 3),
             "pdf_median_s": round(statistics.median(drawing), 3),
             "within_target": max(times) <= TARGET_S,
@@ -166,8 +189,9 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         certificate["postgresql"] = {"skipped": "--sqlite-only"}
     else:
         url, note = await _wiped_postgres()
-        certificate["postgresql"] = await certificate_timing(url, logs=args.logs, runs=args.runs) if url \
-            else {"skipped": note}
+        certificate["postgresql"] = (
+            await certificate_timing(url, logs=args.logs, runs=args.runs) if url else {"skipped": note}
+        )
     result["certificate"] = certificate
     audit: dict[str, Any] = {"calls": args.calls, "scale": args.scale, "target": {"ratio_10000_over_10_max": 1.25}}
     with tempfile.TemporaryDirectory() as directory:
@@ -176,10 +200,12 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         audit["postgresql"] = {"skipped": "--sqlite-only"}
     else:
         url, note = await _wiped_postgres()
-        audit["postgresql"] = (await audit_timing(url, calls=args.calls, scale=args.scale, seed=args.seed)
-                               if url else {"skipped": note})
-    audit["ratio_10000_over_10"] = max(r["ratio_10000_over_10"] for r in (audit["sqlite"], audit["postgresql"])
-                                       if "skipped" not in r)
+        audit["postgresql"] = (
+            await audit_timing(url, calls=args.calls, scale=args.scale, seed=args.seed) if url else {"skipped": note}
+        )
+    audit["ratio_10000_over_10"] = max(
+        r["ratio_10000_over_10"] for r in (audit["sqlite"], audit["postgresql"]) if "skipped" not in r
+    )
     result["audit"] = audit
     result["machine"]["load_average_1m_after"] = round(os.getloadavg()[0], 2)
     return result

@@ -28,20 +28,19 @@ from typing import Any
 from sqlalchemy import insert, text
 
 from bench.common import check, emit, machine, postgres_url, sqlite_url
-from bot.kernel.db import Database
 from bot.dialogs.core import Caller, Input
 from bot.dialogs.engine import Dialogs
+from bot.kernel.db import Database
 from bot.kernel.migrate import upgrade
-from bot.services import Services
 from bot.kernel.settings import Settings
+from bot.services import Services
 from models import Grid, Membership, Person, ServiceRequest
 
 COMMUNITIES = 20
 OPEN = 10_000
 CLOSED = 500
 GOAL_MS = 20.0
-QUERIES = {"first_page": "/requests", "page_5": "/requests 5", "category": "/requests 助洁",
-           "grid": "/requests 一网格"}
+QUERIES = {"first_page": "/requests", "page_5": "/requests 5", "category": "/requests 助洁", "grid": "/requests 一网格"}
 
 
 async def _district(services: Services) -> Caller:
@@ -70,12 +69,14 @@ async def _district(services: Services) -> Caller:
             grids[cid] = grid_ids
             people = []
             for i in range(20):
-                person = Person(display_name=f"居民{cid}-{i}", locale="zh-CN", is_admin=False, community_id=cid,
-                                created_at=now)
+                person = Person(
+                    display_name=f"居民{cid}-{i}", locale="zh-CN", is_admin=False, community_id=cid, created_at=now
+                )
                 session.add(person)
                 session.flush()
-                session.add(Membership(person_id=person.id, community_id=cid, role="resident", confirmed=True,
-                                       joined_at=now))
+                session.add(
+                    Membership(person_id=person.id, community_id=cid, role="resident", confirmed=True, joined_at=now)
+                )
                 people.append(person.id)
             requesters[cid] = people
         # A quarter of the open requests in the volunteer's community, the rest spread evenly.
@@ -86,18 +87,29 @@ async def _district(services: Services) -> Caller:
             for i in range(count + (CLOSED // COMMUNITIES)):
                 who = requesters[cid][i % 20]
                 closed = i >= count
-                rows.append({
-                    "community_id": cid, "requester_id": who, "poster_id": who,
-                    "category_id": categories[cid][i % len(categories[cid])],
-                    "service_date": today + timedelta(days=1 + i % 30), "slot": ("morning", "afternoon", "any")[i % 3],
-                    "minutes": 60 + 30 * (i % 4), "note": f"需要帮忙 {i}", "grid_id": grids[cid][i % 4],
-                    "address": f"{i % 30 + 1}栋{i % 6 + 1}0{i % 4 + 1}", "payer": ("own", "community", "pool")[i % 3],
-                    "points_per_hour": 10, "held": 0, "status": "paid" if closed else "open",
-                    "requester_shares_phone": False, "taker_shares_phone": False,
-                    "created_at": now - timedelta(minutes=i),
-                })
+                rows.append(
+                    {
+                        "community_id": cid,
+                        "requester_id": who,
+                        "poster_id": who,
+                        "category_id": categories[cid][i % len(categories[cid])],
+                        "service_date": today + timedelta(days=1 + i % 30),
+                        "slot": ("morning", "afternoon", "any")[i % 3],
+                        "minutes": 60 + 30 * (i % 4),
+                        "note": f"需要帮忙 {i}",
+                        "grid_id": grids[cid][i % 4],
+                        "address": f"{i % 30 + 1}栋{i % 6 + 1}0{i % 4 + 1}",
+                        "payer": ("own", "community", "pool")[i % 3],
+                        "points_per_hour": 10,
+                        "held": 0,
+                        "status": "paid" if closed else "open",
+                        "requester_shares_phone": False,
+                        "taker_shares_phone": False,
+                        "created_at": now - timedelta(minutes=i),
+                    }
+                )
         for start in range(0, len(rows), 1000):
-            session.execute(insert(ServiceRequest), rows[start:start + 1000])
+            session.execute(insert(ServiceRequest), rows[start : start + 1000])
 
     await services.db.run(services.db.transaction, work)
     if not services.db.sqlite:
@@ -112,8 +124,12 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
     def at(q: float) -> float:
         return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
 
-    return {"p50": round(statistics.median(ordered) * 1000, 2), "p95": at(0.95), "p99": at(0.99),
-            "max": round(ordered[-1] * 1000, 2)}
+    return {
+        "p50": round(statistics.median(ordered) * 1000, 2),
+        "p95": at(0.95),
+        "p99": at(0.99),
+        "max": round(ordered[-1] * 1000, 2),
+    }
 
 
 async def _run(url: str, turns: int) -> dict[str, Any]:
@@ -142,8 +158,10 @@ async def _run(url: str, turns: int) -> dict[str, Any]:
         # board do; the buttons shown do not change, so the dialog engine writes nothing.
         # paging: the four queries in turn; the buttons change every time, so every turn also
         # writes the person's dialog state (one small transaction, a commit on PostgreSQL).
-        for mode, order in (("browsing", [n for n in QUERIES for _ in range(turns)]),
-                            ("paging", [n for _ in range(turns) for n in QUERIES])):
+        for mode, order in (
+            ("browsing", [n for n in QUERIES for _ in range(turns)]),
+            ("paging", [n for _ in range(turns) for n in QUERIES]),
+        ):
             samples = await measure(order)
             part: dict[str, Any] = {name: _percentiles(values) for name, values in samples.items()}
             part["all"] = _percentiles([v for values in samples.values() for v in values])
@@ -156,8 +174,13 @@ async def _run(url: str, turns: int) -> dict[str, Any]:
 
 
 async def _main(turns: int) -> dict[str, Any]:
-    result: dict[str, Any] = {"benchmark": "requests", "machine": machine(),
-                              "open_requests": OPEN, "communities": COMMUNITIES, "goal_p99_ms": GOAL_MS}
+    result: dict[str, Any] = {
+        "benchmark": "requests",
+        "machine": machine(),
+        "open_requests": OPEN,
+        "communities": COMMUNITIES,
+        "goal_p99_ms": GOAL_MS,
+    }
     with tempfile.TemporaryDirectory() as directory:
         result["sqlite"] = await _run(sqlite_url(directory), turns)
     url, note = await postgres_url("lovebank_bench_requests")

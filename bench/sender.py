@@ -51,6 +51,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 # --- the Bot API, in its own process -----------------------------------------------------------
 
+
 async def _serve(port_out: Any) -> None:
     answers = RecordingRequest(keep=False)
 
@@ -68,8 +69,12 @@ async def _serve(port_out: Any) -> None:
                 else:
                     params = {k: v[0] for k, v in parse_qs(body).items()}
                 data = json.dumps({"ok": True, "result": answers.answer(method, params)}).encode()
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                             + str(len(data)).encode() + b"\r\n\r\n" + data)
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                    + str(len(data)).encode()
+                    + b"\r\n\r\n"
+                    + data
+                )
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -87,9 +92,14 @@ def serve(port_out: Any) -> None:
 
 # --- the clients -------------------------------------------------------------------------------
 
+
 async def ptb_client(base: str, transport: BaseRequest | None = None) -> tuple[Send, Callable[[], Awaitable[None]]]:
-    settings = Settings(_env_file=None, telegram_token=SecretStr(TOKEN),  # type: ignore[call-arg]
-                        telegram_api_url=f"{base}/bot", telegram_max_rate=0)
+    settings = Settings(
+        _env_file=None,
+        telegram_token=SecretStr(TOKEN),  # type: ignore[call-arg]
+        telegram_api_url=f"{base}/bot",
+        telegram_max_rate=0,
+    )
     bot = make_bot(settings, transport)
     await bot.initialize()
 
@@ -106,8 +116,10 @@ async def httpx_client(base: str) -> tuple[Send, Callable[[], Awaitable[None]]]:
     async def send(params: dict[str, Any]) -> None:
         response = await client.post("/sendMessage", json=params)
         answer = response.json()
-        check(response.status_code == 200 and answer.get("ok") and answer["result"]["text"] == params["text"],
-              f"httpx: answered {response.status_code} {answer!r}")
+        check(
+            response.status_code == 200 and answer.get("ok") and answer["result"]["text"] == params["text"],
+            f"httpx: answered {response.status_code} {answer!r}",
+        )
 
     return send, client.aclose
 
@@ -120,15 +132,21 @@ async def streams_client(base: str) -> tuple[Send, Callable[[], Awaitable[None]]
     async def send(params: dict[str, Any]) -> None:
         reader, writer = idle.pop() if idle else await asyncio.open_connection(host, int(port))
         body = json.dumps(params).encode()
-        writer.write(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-                     f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
         head = await reader.readuntil(b"\r\n\r\n")
-        length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                      if line.lower().startswith(b"content-length:"))
+        length = next(
+            int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
+        )
         answer = json.loads(await reader.readexactly(length))
         idle.append((reader, writer))
-        check(head.startswith(b"HTTP/1.1 200") and answer.get("ok") and answer["result"]["text"] == params["text"],
-              f"streams: answered {head[:40]!r} {answer!r}")
+        check(
+            head.startswith(b"HTTP/1.1 200") and answer.get("ok") and answer["result"]["text"] == params["text"],
+            f"streams: answered {head[:40]!r} {answer!r}",
+        )
 
     async def close() -> None:
         for _, writer in idle:
@@ -145,6 +163,7 @@ CLIENTS = {"ptb": ptb_client, "ptb_httpx": ptb_httpx_client, "httpx": httpx_clie
 
 
 # --- the measurement ---------------------------------------------------------------------------
+
 
 async def measure(send: Send, calls: int, parallel: int) -> dict[str, float]:
     queue = iter(range(calls))
@@ -165,8 +184,10 @@ async def run(args: argparse.Namespace, base: str) -> dict[str, Any]:
         send, close = await CLIENTS[name](base)
         try:
             await measure(send, args.warmup, 1)
-            out[name] = {"one_at_a_time": await measure(send, args.calls, 1),
-                         f"{PARALLEL}_at_once": await measure(send, args.calls, PARALLEL)}
+            out[name] = {
+                "one_at_a_time": await measure(send, args.calls, 1),
+                f"{PARALLEL}_at_once": await measure(send, args.calls, PARALLEL),
+            }
         finally:
             await close()
         print(f"{name}: {json.dumps(out[name])}", file=sys.stderr)
@@ -185,8 +206,11 @@ def main(argv: list[str]) -> int:
     server.start()
     try:
         port = receive.recv()
-        machine = {"cores": os.cpu_count(), "python": platform.python_version(),
-                   "load_average_1m": round(os.getloadavg()[0], 2)}
+        machine = {
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_1m": round(os.getloadavg()[0], 2),
+        }
         out: dict[str, Any] = {"bench": "sender", "calls": args.calls, "machine": machine}
         out["clients"] = asyncio.run(run(args, f"http://127.0.0.1:{port}"))
         out["machine"]["load_average_1m_end"] = round(os.getloadavg()[0], 2)

@@ -43,7 +43,20 @@ ROOT = Path(__file__).resolve().parent.parent
 MIX = (("/balance", 50), ("/log", 30), ("/history", 20))
 # A one-line /log never repeats a category and duration of the same day (a repeat asks first),
 # and a day gets at most 9 hours (the cap is 16): each day takes 2 × 12 logs, then the day before.
-CATEGORIES = ("探访", "助餐", "助洁", "助医", "助急", "助乐", "家政", "培训辅导", "咨询", "义务维修", "治安巡逻", "纠纷调解")
+CATEGORIES = (
+    "探访",
+    "助餐",
+    "助洁",
+    "助医",
+    "助急",
+    "助乐",
+    "家政",
+    "培训辅导",
+    "咨询",
+    "义务维修",
+    "治安巡逻",
+    "纠纷调解",
+)
 
 
 LOGS: dict[int, int] = {}  # person → one-line logs sent so far
@@ -90,8 +103,12 @@ class BotAPI:
                     if waiter is not None and not waiter.done():
                         waiter.set_result(time.perf_counter())
                 data = json.dumps({"ok": True, "result": result}).encode()
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                             + str(len(data)).encode() + b"\r\n\r\n" + data)
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                    + str(len(data)).encode()
+                    + b"\r\n\r\n"
+                    + data
+                )
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -123,8 +140,8 @@ def postgres_cpu() -> float:
 async def seed(url: str, people: int) -> None:
     from bot.kernel.db import Database
     from bot.kernel.migrate import upgrade
-    from bot.services import Services
     from bot.kernel.settings import Settings
+    from bot.services import Services
 
     await upgrade(url)
     services = Services(Database(url), Settings(_env_file=None, database_url=url, admins=["telegram:1"]))  # type: ignore[call-arg]
@@ -137,23 +154,34 @@ async def seed(url: str, people: int) -> None:
         code = await services.run(p.create_invite, worker.id, community.id)
         for i in range(people):
             uid = 10_000 + i
-            person, _ = await services.run(p.identify, "telegram", str(uid), display_name=f"志愿者{i}", chat_id=str(uid))
+            person, _ = await services.run(
+                p.identify, "telegram", str(uid), display_name=f"志愿者{i}", chat_id=str(uid)
+            )
             await services.run(p.join, person.id, code)
             await services.run(p.register_volunteer, person.id, community.id, f"志愿者{i}", f"1370000{i:04d}")
     finally:
         await services.db.dispose()
 
 
-def start_process(workdir: Path, name: str, url: str, api_port: int, concurrency: int) -> tuple[subprocess.Popen[bytes], Path]:
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("LOVEBANK_")},
-           "LOVEBANK_DATABASE_URL": url, "LOVEBANK_TELEGRAM_TOKEN": TOKEN, "LOVEBANK_WEBHOOK_SECRET": SECRET,
-           "LOVEBANK_TELEGRAM_API_URL": f"http://127.0.0.1:{api_port}/bot", "LOVEBANK_HTTP_PORT": "0",
-           "LOVEBANK_CONCURRENCY": str(concurrency), "PYTHONPATH": str(ROOT),
-           # Telegram's flood limit (30 messages a second a bot) measures Telegram, not the bot.
-           "LOVEBANK_TELEGRAM_MAX_RATE": "0"}
+def start_process(
+    workdir: Path, name: str, url: str, api_port: int, concurrency: int
+) -> tuple[subprocess.Popen[bytes], Path]:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("LOVEBANK_")},
+        "LOVEBANK_DATABASE_URL": url,
+        "LOVEBANK_TELEGRAM_TOKEN": TOKEN,
+        "LOVEBANK_WEBHOOK_SECRET": SECRET,
+        "LOVEBANK_TELEGRAM_API_URL": f"http://127.0.0.1:{api_port}/bot",
+        "LOVEBANK_HTTP_PORT": "0",
+        "LOVEBANK_CONCURRENCY": str(concurrency),
+        "PYTHONPATH": str(ROOT),
+        # Telegram's flood limit (30 messages a second a bot) measures Telegram, not the bot.
+        "LOVEBANK_TELEGRAM_MAX_RATE": "0",
+    }
     log = workdir / f"{name}.log"
-    process = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=workdir, env=env,
-                               stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve"], cwd=workdir, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
     return process, log
 
 
@@ -168,8 +196,9 @@ async def port_of(process: subprocess.Popen[bytes], log: Path) -> int:
     raise SystemExit("bench serve: the bot process did not start")
 
 
-async def load(api: BotAPI, ports: list[int], people: int, seconds: float, rng: random.Random,
-               first_update: int) -> tuple[list[float], float, int]:
+async def load(
+    api: BotAPI, ports: list[int], people: int, seconds: float, rng: random.Random, first_update: int
+) -> tuple[list[float], float, int]:
     import httpx
 
     latencies: list[float] = []
@@ -181,19 +210,28 @@ async def load(api: BotAPI, ports: list[int], people: int, seconds: float, rng: 
         while time.perf_counter() < deadline:
             next_id[0] += 1
             update_id = next_id[0]
-            body = {"update_id": update_id, "message": {
-                "message_id": update_id, "date": int(time.time()), "chat": {"id": uid, "type": "private"},
-                "from": {"id": uid, "is_bot": False, "first_name": "v"}, "text": rng.choice(texts)}}
+            body = {
+                "update_id": update_id,
+                "message": {
+                    "message_id": update_id,
+                    "date": int(time.time()),
+                    "chat": {"id": uid, "type": "private"},
+                    "from": {"id": uid, "is_bot": False, "first_name": "v"},
+                    "text": rng.choice(texts),
+                },
+            }
             if body["message"]["text"] == "/log":
                 LOGS[uid] = LOGS.get(uid, 0) + 1
                 body["message"]["text"] = log_line(LOGS[uid])
-            body["message"]["entities"] = [{"type": "bot_command", "offset": 0,
-                                            "length": len(body["message"]["text"].split()[0])}]
+            body["message"]["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": len(body["message"]["text"].split()[0])}
+            ]
             reply: asyncio.Future[float] = asyncio.get_running_loop().create_future()
             api.waiting[str(uid)] = reply
             started = time.perf_counter()
-            response = await client.post(f"http://127.0.0.1:{port}/telegram", json=body,
-                                         headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+            response = await client.post(
+                f"http://127.0.0.1:{port}/telegram", json=body, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+            )
             if response.status_code != 200:
                 raise SystemExit(f"bench serve: the webhook answered {response.status_code}")
             try:
@@ -208,8 +246,9 @@ async def load(api: BotAPI, ports: list[int], people: int, seconds: float, rng: 
     return latencies, time.perf_counter() - began, next_id[0]
 
 
-async def measure(url: str, workdir: Path, processes: int, people: int, seconds: float, concurrency: int,
-                  first_update: int) -> tuple[dict[str, Any], int]:
+async def measure(
+    url: str, workdir: Path, processes: int, people: int, seconds: float, concurrency: int, first_update: int
+) -> tuple[dict[str, Any], int]:
     api = BotAPI()
     api_port = await api.start()
     started = [start_process(workdir, f"p{processes}-{i}", url, api_port, concurrency) for i in range(processes)]
@@ -231,11 +270,17 @@ async def measure(url: str, workdir: Path, processes: int, people: int, seconds:
         api.server.close()
     n = len(latencies)
     return {
-        "processes": processes, "updates": n, "seconds": round(elapsed, 2),
+        "processes": processes,
+        "updates": n,
+        "seconds": round(elapsed, 2),
         "updates_per_s": round(n / elapsed, 1),
-        "p50_ms": round(percentile(latencies, 0.50) * 1000, 1), "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
-        "cpu_ms_per_update": {"bot_processes": round(cpu / n * 1000, 2), "postgresql": round(pg / n * 1000, 2),
-                              "load_and_stand_in": round(me / n * 1000, 2)},
+        "p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+        "cpu_ms_per_update": {
+            "bot_processes": round(cpu / n * 1000, 2),
+            "postgresql": round(pg / n * 1000, 2),
+            "load_and_stand_in": round(me / n * 1000, 2),
+        },
         "cpu_busy_of_2_cores": round((cpu + pg + me) / (elapsed * (os.cpu_count() or 1)), 2),
     }, last + 1
 
@@ -255,10 +300,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         saved = conn.execute("SELECT count(*) FROM service_logs").fetchone()[0]
     check(saved == sum(LOGS.values()), f"{saved} hours logs saved for {sum(LOGS.values())} /log updates")
     return {
-        "benchmark": "serve", "machine": machine(),
-        "load": {"people_at_once": args.people, "seconds": args.seconds, "mix": dict(MIX),
-                 "concurrency_per_process": args.concurrency},
-        "one": one, "two": two,
+        "benchmark": "serve",
+        "machine": machine(),
+        "load": {
+            "people_at_once": args.people,
+            "seconds": args.seconds,
+            "mix": dict(MIX),
+            "concurrency_per_process": args.concurrency,
+        },
+        "one": one,
+        "two": two,
         "scaling_2_over_1": round(two["updates_per_s"] / one["updates_per_s"], 2),
         "target": {"scaling_2_over_1_at_least": 1.6},
     }

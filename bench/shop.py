@@ -29,10 +29,9 @@ from bot.kernel.clock import Clock
 from bot.kernel.db import Database
 from bot.kernel.errors import OutOfStock
 from bot.kernel.migrate import upgrade
-from bot.services import Services
 from bot.kernel.settings import Settings
+from bot.services import Services
 from models import Membership, Person
-
 
 
 class MovableClock(Clock):
@@ -64,14 +63,23 @@ async def _community(services: Services, tag: str, buyers: int) -> tuple[int, in
     def work(session) -> list[int]:  # type: ignore[no-untyped-def]
         now, ids = services.clock.now(), []
         for i in range(buyers):
-            person = Person(display_name=f"b{i}", locale="zh-CN", is_admin=False, community_id=community.id,
-                            created_at=now)
+            person = Person(
+                display_name=f"b{i}", locale="zh-CN", is_admin=False, community_id=community.id, created_at=now
+            )
             session.add(person)
             session.flush()
-            session.add(Membership(person_id=person.id, community_id=community.id, role="volunteer",
-                                   confirmed=True, joined_at=now))
-            services.ledger.earn(session, community_id=community.id, person_id=person.id,
-                                       amount=1_000_000, key=f"bench:{tag}:{person.id}")
+            session.add(
+                Membership(
+                    person_id=person.id, community_id=community.id, role="volunteer", confirmed=True, joined_at=now
+                )
+            )
+            services.ledger.earn(
+                session,
+                community_id=community.id,
+                person_id=person.id,
+                amount=1_000_000,
+                key=f"bench:{tag}:{person.id}",
+            )
             ids.append(person.id)
         return ids
 
@@ -92,13 +100,16 @@ async def _cycle(services: Services, n: int) -> dict[str, Any]:
         done = await services.run(services.shop.pickup, w2, cid, approved.redemption.pickup_code or "")
         t3 = time.perf_counter()
         # A replay ("it was already so") would time no work: each step must have changed it.
-        check(outcome.changed and approved.changed and done.changed and done.redemption.status == "done",
-              f"cycle {i}: redemption R{outcome.redemption.id} ended {done.redemption.status}")
+        check(
+            outcome.changed and approved.changed and done.changed and done.redemption.status == "done",
+            f"cycle {i}: redemption R{outcome.redemption.id} ended {done.redemption.status}",
+        )
         for name, took in zip(steps, (t1 - t0, t2 - t1, t3 - t2), strict=True):
             steps[name].append(took)
     wall = time.perf_counter() - started
     return {
-        "cycles": n, "cycles_per_s": round(n / wall, 1),
+        "cycles": n,
+        "cycles_per_s": round(n / wall, 1),
         "median_ms": {name: round(statistics.median(v) * 1000, 2) for name, v in steps.items()},
     }
 
@@ -107,7 +118,9 @@ async def _race(services: Services) -> dict[str, Any]:
     cid, w1, _, buyers = await _community(services, "race", 100)
     item = (await services.run(services.shop.add_item, w1, cid, "食用油", 80, 5)).id
     started = time.perf_counter()
-    results = await asyncio.gather(*(services.run(services.shop.redeem, b, cid, item, 1) for b in buyers), return_exceptions=True)
+    results = await asyncio.gather(
+        *(services.run(services.shop.redeem, b, cid, item, 1) for b in buyers), return_exceptions=True
+    )
     wall = time.perf_counter() - started
     refused = [r for r in results if isinstance(r, BaseException)]
     errors = {type(r).__name__ for r in refused if not isinstance(r, OutOfStock)}
@@ -123,7 +136,9 @@ async def _rush(services: Services) -> tuple[dict[str, Any], int]:
     cid, w1, _, buyers = await _community(services, "rush", 200)
     item = (await services.run(services.shop.add_item, w1, cid, "毛巾", 20, 10_000)).id
     started = time.perf_counter()
-    results = await asyncio.gather(*(services.run(services.shop.redeem, b, cid, item, 1) for b in buyers), return_exceptions=True)
+    results = await asyncio.gather(
+        *(services.run(services.shop.redeem, b, cid, item, 1) for b in buyers), return_exceptions=True
+    )
     wall = time.perf_counter() - started
     failed = [r for r in results if isinstance(r, BaseException)]
     check(not failed, f"rush: {len(failed)} redemptions failed: {failed[:3]!r}")
@@ -153,8 +168,11 @@ async def _run(url: str, cycles: int) -> dict[str, Any]:
 async def _main(cycles: int) -> dict[str, Any]:
     result: dict[str, Any] = {
         "benchmark": "shop",
-        "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
-                    "load_average_1m": round(os.getloadavg()[0], 2)},
+        "machine": {
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_1m": round(os.getloadavg()[0], 2),
+        },
     }
     with tempfile.TemporaryDirectory() as directory:
         result["sqlite"] = await _run(sqlite_url(directory), cycles)

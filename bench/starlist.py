@@ -38,23 +38,84 @@ from bench.common import check, postgres_url, refusals
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # a Friday noon in Shanghai
 PG_NAME = "lovebank_bench_stars"
-CATEGORIES = ("探访", "助餐", "助洁", "助医", "助急", "助乐", "家政", "培训辅导", "咨询", "义务维修", "治安巡逻", "纠纷调解", "其他")
+CATEGORIES = (
+    "探访",
+    "助餐",
+    "助洁",
+    "助医",
+    "助急",
+    "助乐",
+    "家政",
+    "培训辅导",
+    "咨询",
+    "义务维修",
+    "治安巡逻",
+    "纠纷调解",
+    "其他",
+)
 
 COLUMNS = {
-    "communities": ("id", "name", "timezone", "locale", "confirm_volunteers", "points_expire_months", "options", "created_at"),
-    "people": ("id", "display_name", "real_name", "phone", "locale", "is_admin", "hide_name", "community_id", "created_at"),
+    "communities": (
+        "id",
+        "name",
+        "timezone",
+        "locale",
+        "confirm_volunteers",
+        "points_expire_months",
+        "options",
+        "created_at",
+    ),
+    "people": (
+        "id",
+        "display_name",
+        "real_name",
+        "phone",
+        "locale",
+        "is_admin",
+        "hide_name",
+        "community_id",
+        "created_at",
+    ),
     "identities": ("id", "person_id", "channel", "external_id", "chat_id", "handle"),
     "memberships": ("id", "person_id", "community_id", "role", "confirmed", "joined_at"),
     "service_categories": ("id", "community_id", "name", "name_en", "points_per_hour", "position", "active"),
     "accounts": ("id", "community_id", "person_id", "kind", "posted", "pending"),
     "service_logs": (
-        "id", "community_id", "person_id", "category_id", "service_date", "minutes", "points_per_hour", "points",
-        "note", "photo", "status", "submitted_by_id", "recorded_by_worker", "event_name", "decided_by_id",
-        "decided_at", "reject_reason", "request_key", "created_at",
+        "id",
+        "community_id",
+        "person_id",
+        "category_id",
+        "service_date",
+        "minutes",
+        "points_per_hour",
+        "points",
+        "note",
+        "photo",
+        "status",
+        "submitted_by_id",
+        "recorded_by_worker",
+        "event_name",
+        "decided_by_id",
+        "decided_at",
+        "reject_reason",
+        "request_key",
+        "created_at",
     ),
     "transfers": (
-        "id", "community_id", "debit_account_id", "credit_account_id", "amount", "kind", "phase", "pending_id",
-        "idempotency_key", "ref_type", "ref_id", "actor_id", "reason", "created_at",
+        "id",
+        "community_id",
+        "debit_account_id",
+        "credit_account_id",
+        "amount",
+        "kind",
+        "phase",
+        "pending_id",
+        "idempotency_key",
+        "ref_type",
+        "ref_id",
+        "actor_id",
+        "reason",
+        "created_at",
     ),
     "announcement_groups": ("id", "community_id", "channel", "chat_id", "set_by_id", "created_at"),
 }
@@ -65,6 +126,7 @@ def naive(moment: datetime) -> datetime:
 
 
 # --- the data -----------------------------------------------------------------------------------------
+
 
 def generate(scale: float, seed: int = 42) -> tuple[dict[str, list[tuple]], dict[str, int]]:
     """Rows for every table, as tuples in COLUMNS order; naive UTC datetimes as the app stores."""
@@ -89,7 +151,9 @@ def generate(scale: float, seed: int = 42) -> tuple[dict[str, list[tuple]], dict
         person_id += 1
         account_id += 1
         membership_id += 1
-        rows["people"].append((person_id, name, name, f"139{person_id:08d}", "zh-CN", False, rng.random() < 0.05, community, created))
+        rows["people"].append(
+            (person_id, name, name, f"139{person_id:08d}", "zh-CN", False, rng.random() < 0.05, community, created)
+        )
         rows["identities"].append((person_id, person_id, "console", f"p{person_id}", None, f"p{person_id}"))
         rows["memberships"].append((membership_id, person_id, community, role, True, created))
         rows["accounts"].append([account_id, community, person_id, "person", 0, 0])
@@ -138,26 +202,57 @@ def generate(scale: float, seed: int = 42) -> tuple[dict[str, list[tuple]], dict
         status = "approved" if roll < 0.9 else "pending" if roll < 0.95 else "rejected"
         submitted = midnight - timedelta(days=days_ago, hours=-8 - int(random_() * 12))
         decided = min(submitted + timedelta(hours=1 + int(random_() * 29)), now) if status != "pending" else None
-        rows["service_logs"].append((
-            log_id, c, person, pick(categories[c]), day, minutes, 10, points, None, None, status, person,
-            False, None, workers[c] if decided else None, decided, "重复" if status == "rejected" else None, None,
-            submitted,
-        ))
+        rows["service_logs"].append(
+            (
+                log_id,
+                c,
+                person,
+                pick(categories[c]),
+                day,
+                minutes,
+                10,
+                points,
+                None,
+                None,
+                status,
+                person,
+                False,
+                None,
+                workers[c] if decided else None,
+                decided,
+                "重复" if status == "rejected" else None,
+                None,
+                submitted,
+            )
+        )
         if status == "approved":
             earns.append((decided, c, person, points, log_id))  # type: ignore[arg-type]
 
     # Everything else that moves points, in time order so nobody spends what they do not have.
-    others = [(now - timedelta(seconds=int(random_() * 365 * 86400)), 0, 0, 0, 0)
-              for _ in range(int((n_transfers - len(earns)) / 1.45))]
+    others = [
+        (now - timedelta(seconds=int(random_() * 365 * 86400)), 0, 0, 0, 0)
+        for _ in range(int((n_transfers - len(earns)) / 1.45))
+    ]
     events = sorted(earns + others, key=lambda e: e[0])
     posted: dict[int, int] = {}
     pending: dict[int, int] = {}
     transfers = rows["transfers"]
 
-    def move(c: int, debit: int, credit: int, amount: int, kind: str, phase: str, when: datetime,
-             pending_id: int | None = None, ref: tuple[str | None, int | None] = (None, None)) -> int:
+    def move(
+        c: int,
+        debit: int,
+        credit: int,
+        amount: int,
+        kind: str,
+        phase: str,
+        when: datetime,
+        pending_id: int | None = None,
+        ref: tuple[str | None, int | None] = (None, None),
+    ) -> int:
         tid = len(transfers) + 1
-        transfers.append((tid, c, debit, credit, amount, kind, phase, pending_id, f"b:{tid:08d}", ref[0], ref[1], None, None, when))
+        transfers.append(
+            (tid, c, debit, credit, amount, kind, phase, pending_id, f"b:{tid:08d}", ref[0], ref[1], None, None, when)
+        )
         if phase in ("posted", "post"):
             posted[debit] = posted.get(debit, 0) - amount
             posted[credit] = posted.get(credit, 0) + amount
@@ -182,16 +277,34 @@ def generate(scale: float, seed: int = 42) -> tuple[dict[str, list[tuple]], dict
         if available < amount or roll < 0.08:  # a worker's correction in the person's favour
             move(c, system[(c, "adjustments")], mine, amount, "adjust", "posted", when)
         elif roll < 0.62:  # a redemption, handed over a day or two later
-            hold = move(c, mine, system[(c, "supermarket")], amount, "redeem", "pending", when, ref=("redemption", None))
-            move(c, mine, system[(c, "supermarket")], amount, "redeem", "post", when + timedelta(hours=rng.randrange(2, 48)), hold)
+            hold = move(
+                c, mine, system[(c, "supermarket")], amount, "redeem", "pending", when, ref=("redemption", None)
+            )
+            move(
+                c,
+                mine,
+                system[(c, "supermarket")],
+                amount,
+                "redeem",
+                "post",
+                when + timedelta(hours=rng.randrange(2, 48)),
+                hold,
+            )
         elif roll < 0.67:  # rejected or cancelled
             hold = move(c, mine, system[(c, "supermarket")], amount, "redeem", "pending", when)
             move(c, mine, system[(c, "supermarket")], amount, "redeem", "void", when + timedelta(hours=3), hold)
         elif roll < 0.68:  # still waiting for the hand-over
             move(c, mine, system[(c, "supermarket")], amount, "redeem", "pending", when)
         elif roll < 0.85:
-            move(c, mine, account_of[pick(members[c])] if len(members[c]) > 1 else system[(c, "pool")],
-                 amount, "gift", "posted", when)
+            move(
+                c,
+                mine,
+                account_of[pick(members[c])] if len(members[c]) > 1 else system[(c, "pool")],
+                amount,
+                "gift",
+                "posted",
+                when,
+            )
         elif roll < 0.95:
             move(c, mine, system[(c, "pool")], amount, "donate", "posted", when)
         else:
@@ -205,6 +318,7 @@ def generate(scale: float, seed: int = 42) -> tuple[dict[str, list[tuple]], dict
 
 # --- loading ------------------------------------------------------------------------------------------
 
+
 def load_sqlite(path: Path, rows: dict[str, list[tuple]]) -> None:
     """Plain sqlite3 executemany in one transaction, with the secondary indexes dropped during the
     load and rebuilt after (what a restore does): far faster than updating them row by row."""
@@ -217,7 +331,8 @@ def load_sqlite(path: Path, rows: dict[str, list[tuple]]) -> None:
     for table, data in rows.items():
         columns = COLUMNS[table]
         conn.executemany(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", _as_sqlite(columns, data)
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            _as_sqlite(columns, data),
         )
     for _, sql in indexes:
         conn.execute(sql)
@@ -279,6 +394,7 @@ async def fresh_postgres() -> str | None:
 
 # --- measuring ----------------------------------------------------------------------------------------
 
+
 def _ms(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
     p99 = ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
@@ -286,13 +402,13 @@ def _ms(samples: list[float]) -> tuple[float, float]:
 
 
 async def measure(url: str, rows: dict[str, list[tuple]], facts: dict[str, int], tops: int) -> dict[str, float]:
-    from bot.kernel.clock import FixedClock
-    from bot.kernel.db import Database
     from bot.dialogs.core import Caller, Input
     from bot.dialogs.engine import Dialogs
+    from bot.kernel.clock import FixedClock
+    from bot.kernel.db import Database
+    from bot.kernel.settings import Settings
     from bot.reports.files import to_xlsx, with_chart
     from bot.services import Services
-    from bot.kernel.settings import Settings
 
     settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
     services = Services(Database(url), settings, FixedClock(NOW))
@@ -334,7 +450,9 @@ async def measure(url: str, rows: dict[str, list[tuple]], facts: dict[str, int],
             check(not refusals(turn.replies), f"/top refused: {refusals(turn.replies)}")
         out["top_dialog_p50_ms"], out["top_dialog_p99_ms"] = _ms(samples)
 
-        await services.run(services.reports.build, 1 if facts["largest"] != 1 else 2, "2026-09", "zh-CN")  # loads the font once
+        await services.run(
+            services.reports.build, 1 if facts["largest"] != 1 else 2, "2026-09", "zh-CN"
+        )  # loads the font once
         started = time.perf_counter()
         report = with_chart(await services.run(services.reports.build, facts["largest"], "2026-10", "zh-CN"))
         content = to_xlsx(report)
@@ -387,9 +505,12 @@ def main(argv: list[str]) -> int:
     started = time.perf_counter()
     rows, facts = generate(args.scale)
     result: dict[str, object] = {
-        "bench": "starlist", "machine_cores": os.cpu_count(),
-        "communities": len(rows["communities"]), "volunteers": facts["volunteers"],
-        "service_logs": len(rows["service_logs"]), "transfers": len(rows["transfers"]),
+        "bench": "starlist",
+        "machine_cores": os.cpu_count(),
+        "communities": len(rows["communities"]),
+        "volunteers": facts["volunteers"],
+        "service_logs": len(rows["service_logs"]),
+        "transfers": len(rows["transfers"]),
         "generate_s": round(time.perf_counter() - started, 1),
     }
     print(f"generated in {result['generate_s']} s; loading SQLite…", file=sys.stderr)

@@ -44,15 +44,25 @@ def child_env(directory: Path) -> dict[str, str]:
     # Only this run's settings (no LOVEBANK_* of the caller's shell, no .env: cwd is the temp
     # directory), and a bytecode cache the way an installed package has one, kept out of the tree.
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOVEBANK_") and k != "PYTHONDONTWRITEBYTECODE"}
-    env.update(LOVEBANK_DATABASE_URL=sqlite_url(directory, "startup.db"), LOVEBANK_LOCALE=DEFAULT_LOCALE,
-               PYTHONPYCACHEPREFIX=str(directory / "pycache"))
+    env.update(
+        LOVEBANK_DATABASE_URL=sqlite_url(directory, "startup.db"),
+        LOVEBANK_LOCALE=DEFAULT_LOCALE,
+        PYTHONPYCACHEPREFIX=str(directory / "pycache"),
+    )
     return env
 
 
 def run_lovebank(args: list[str], directory: Path, stdin: str = "") -> tuple[float, str]:
     start = time.perf_counter()
-    done = subprocess.run(lovebank_command() + args, input=stdin, capture_output=True, text=True,
-                          env=child_env(directory), cwd=directory, timeout=120)
+    done = subprocess.run(
+        lovebank_command() + args,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=child_env(directory),
+        cwd=directory,
+        timeout=120,
+    )
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise StartupError(f"`lovebank {' '.join(args)}` exited {done.returncode}: {done.stderr.strip()[-1000:]}")
@@ -61,7 +71,7 @@ def run_lovebank(args: list[str], directory: Path, stdin: str = "") -> tuple[flo
 
 def check_reply(stdout: str, expected_start: str) -> None:
     lines = stdout.splitlines()
-    if not lines or not lines[0].startswith(expected_start) or not lines[0][len(expected_start):].isdigit():
+    if not lines or not lines[0].startswith(expected_start) or not lines[0][len(expected_start) :].isdigit():
         raise StartupError(f"expected the balance reply ({expected_start}N) first, got: {stdout[:300]!r}")
 
 
@@ -84,9 +94,14 @@ def measure(runs: int) -> dict[str, Any]:
         shutil.rmtree(directory, ignore_errors=True)
     middle = median(times)
     return {
-        "bench": "startup", "command": f"lovebank chat --as {PERSON} (stdin: /balance)",
-        "runs": [round(t, 3) for t in times], "median": round(middle, 3), "target": TARGET_SECONDS,
-        "met": middle < TARGET_SECONDS, "first_run": round(first_run, 3), "seed_seconds": round(seed_seconds, 3),
+        "bench": "startup",
+        "command": f"lovebank chat --as {PERSON} (stdin: /balance)",
+        "runs": [round(t, 3) for t in times],
+        "median": round(middle, 3),
+        "target": TARGET_SECONDS,
+        "met": middle < TARGET_SECONDS,
+        "first_run": round(first_run, 3),
+        "seed_seconds": round(seed_seconds, 3),
         "machine": machine(),
     }
 

@@ -33,14 +33,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 
 from bench.common import asyncpg_dsn, check, postgres_url, refusals
-from bot.kernel.clock import FixedClock
-from bot.kernel.db import Database
 from bot.dialogs.core import Caller, Input
 from bot.dialogs.engine import Dialogs
-from bot.kernel.migrate import upgrade
-from bot.services import Services
 from bot.elders.cadence import VisitCadence
+from bot.kernel.clock import FixedClock
+from bot.kernel.db import Database
+from bot.kernel.migrate import upgrade
 from bot.kernel.settings import Settings
+from bot.services import Services
 
 NOW = datetime(2026, 11, 20, 0, 30, tzinfo=UTC)  # 08:30 in Shanghai, when the reminders go out
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -49,27 +49,77 @@ TARGETS = {"morning_all_communities_s": 2.0, "visits_p99_ms": 20.0}
 
 # Table layouts for the loaders: (column, PostgreSQL array type for unnest).
 TABLES: dict[str, list[tuple[str, str]]] = {
-    "communities": [("id", "int"), ("name", "text"), ("timezone", "text"), ("locale", "text"),
-                    ("confirm_volunteers", "bool"), ("options", "json"), ("created_at", "timestamp")],
-    "people": [("id", "int"), ("display_name", "text"), ("real_name", "text"), ("phone", "text"), ("locale", "text"),
-               ("is_admin", "bool"), ("hide_name", "bool"), ("community_id", "int"), ("created_at", "timestamp")],
-    "identities": [("id", "int"), ("person_id", "int"), ("channel", "text"), ("external_id", "text"),
-                   ("handle", "text")],
-    "memberships": [("id", "int"), ("person_id", "int"), ("community_id", "int"), ("role", "text"),
-                    ("confirmed", "bool"), ("joined_at", "timestamp")],
+    "communities": [
+        ("id", "int"),
+        ("name", "text"),
+        ("timezone", "text"),
+        ("locale", "text"),
+        ("confirm_volunteers", "bool"),
+        ("options", "json"),
+        ("created_at", "timestamp"),
+    ],
+    "people": [
+        ("id", "int"),
+        ("display_name", "text"),
+        ("real_name", "text"),
+        ("phone", "text"),
+        ("locale", "text"),
+        ("is_admin", "bool"),
+        ("hide_name", "bool"),
+        ("community_id", "int"),
+        ("created_at", "timestamp"),
+    ],
+    "identities": [
+        ("id", "int"),
+        ("person_id", "int"),
+        ("channel", "text"),
+        ("external_id", "text"),
+        ("handle", "text"),
+    ],
+    "memberships": [
+        ("id", "int"),
+        ("person_id", "int"),
+        ("community_id", "int"),
+        ("role", "text"),
+        ("confirmed", "bool"),
+        ("joined_at", "timestamp"),
+    ],
     "grids": [("id", "int"), ("community_id", "int"), ("name", "text")],
-    "elders": [("id", "int"), ("community_id", "int"), ("name", "text"), ("birth_year", "int"),
-               ("import_key", "text"), ("address", "text"), ("grid_id", "int"), ("lives_alone", "bool"),
-               ("risk", "text"), ("phone", "text"), ("emergency_contact", "text"), ("worker_id", "int"),
-               ("active", "bool"), ("flagged", "bool"), ("not_home_streak", "int"), ("last_visit_at", "timestamp"),
-               ("last_call_at", "timestamp"), ("added_at", "timestamp")],
+    "elders": [
+        ("id", "int"),
+        ("community_id", "int"),
+        ("name", "text"),
+        ("birth_year", "int"),
+        ("import_key", "text"),
+        ("address", "text"),
+        ("grid_id", "int"),
+        ("lives_alone", "bool"),
+        ("risk", "text"),
+        ("phone", "text"),
+        ("emergency_contact", "text"),
+        ("worker_id", "int"),
+        ("active", "bool"),
+        ("flagged", "bool"),
+        ("not_home_streak", "int"),
+        ("last_visit_at", "timestamp"),
+        ("last_call_at", "timestamp"),
+        ("added_at", "timestamp"),
+    ],
     "elder_volunteers": [("elder_id", "int"), ("person_id", "int")],
-    "visit_records": [("community_id", "int"), ("elder_id", "int"), ("person_id", "int"), ("kind", "text"),
-                      ("at", "timestamp"), ("outcome", "text"), ("created_at", "timestamp")],
+    "visit_records": [
+        ("community_id", "int"),
+        ("elder_id", "int"),
+        ("person_id", "int"),
+        ("kind", "text"),
+        ("at", "timestamp"),
+        ("outcome", "text"),
+        ("created_at", "timestamp"),
+    ],
 }
 
 
 # --- the district ------------------------------------------------------------------------------
+
 
 class District:
     """Deterministic data: the same seed gives the same district on both databases."""
@@ -87,7 +137,9 @@ class District:
 
     def small_tables(self) -> dict[str, list[tuple]]:
         created = NOW - timedelta(days=400)
-        out: dict[str, list[tuple]] = {name: [] for name in ("communities", "people", "identities", "memberships", "grids")}
+        out: dict[str, list[tuple]] = {
+            name: [] for name in ("communities", "people", "identities", "memberships", "grids")
+        }
         out["people"] += [(n, f"管理员{n}", None, None, "zh-CN", True, False, None, created) for n in (1, 2)]
         for c in range(self.communities):
             cid = c + 1
@@ -125,7 +177,15 @@ class District:
             t = year_ago + timedelta(days=rng.uniform(0, rule.visit), hours=rng.uniform(-6, 6))
             while t < NOW:
                 roll = rng.random()
-                outcome = "well" if roll < 0.92 else "not_home" if roll < 0.97 else "hospital" if roll < 0.99 else "needs_help"
+                outcome = (
+                    "well"
+                    if roll < 0.92
+                    else "not_home"
+                    if roll < 0.97
+                    else "hospital"
+                    if roll < 0.99
+                    else "needs_help"
+                )
                 records.append((cid, eid, visitors_ids[int(roll * 1000) % len(visitors_ids)], "visit", t, outcome, t))
                 if outcome == "not_home":
                     streak += 1
@@ -137,11 +197,28 @@ class District:
                         records.append((cid, eid, worker or self.worker(c, 0), "call", call, "well", call))
                         last_call = call
                 t += timedelta(days=rule.visit * rng.uniform(0.85, 1.2))
-            elders.append((
-                eid, cid, f"老人{eid}", year, f"老人{eid}|{year}", f"{cid}号小区{rng.randint(1, 30)}栋{rng.randint(101, 1802)}",
-                c * GRIDS + rng.randrange(GRIDS) + 1, alone, risk, f"138{eid:08d}", f"家属 139{eid:08d}", worker,
-                True, streak >= 2, streak, last_visit, last_call, year_ago - timedelta(days=30),
-            ))
+            elders.append(
+                (
+                    eid,
+                    cid,
+                    f"老人{eid}",
+                    year,
+                    f"老人{eid}|{year}",
+                    f"{cid}号小区{rng.randint(1, 30)}栋{rng.randint(101, 1802)}",
+                    c * GRIDS + rng.randrange(GRIDS) + 1,
+                    alone,
+                    risk,
+                    f"138{eid:08d}",
+                    f"家属 139{eid:08d}",
+                    worker,
+                    True,
+                    streak >= 2,
+                    streak,
+                    last_visit,
+                    last_call,
+                    year_ago - timedelta(days=30),
+                )
+            )
             if len(elders) == chunk:
                 yield elders, assigned, records
                 elders, assigned, records = [], [], []
@@ -150,6 +227,7 @@ class District:
 
 
 # --- loaders: multi-row INSERTs through the driver ----------------------------------------------
+
 
 class SqliteLoader:
     MAX_VARIABLES = 32_000
@@ -164,7 +242,7 @@ class SqliteLoader:
         per = self.MAX_VARIABLES // len(columns)
         row_sql = "(" + ",".join("?" * len(columns)) + ")"
         for start in range(0, len(rows), per):
-            batch = rows[start:start + per]
+            batch = rows[start : start + per]
             sql = f"INSERT INTO {table} ({','.join(columns)}) VALUES " + ",".join([row_sql] * len(batch))
             self.connection.execute(sql, [_sqlite(v) for row in batch for v in row])
 
@@ -199,13 +277,14 @@ class PgLoader:
         arrays = ", ".join(f"${i + 1}::{kind}[]" for i, (_, kind) in enumerate(layout))
         sql = f"INSERT INTO {table} ({','.join(c for c, _ in layout)}) SELECT * FROM unnest({arrays})"
         for start in range(0, len(rows), self.PER):
-            batch = rows[start:start + self.PER]
+            batch = rows[start : start + self.PER]
             await self.connection.execute(sql, *(list(_pg(v) for v in column) for column in zip(*batch, strict=True)))
 
     async def finish(self) -> None:
         for table in ("communities", "people", "identities", "memberships", "grids", "elders"):
             await self.connection.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+            )
         await self.connection.execute("ANALYZE")
         await self.connection.close()
 
@@ -230,6 +309,7 @@ async def load(loader: SqliteLoader | PgLoader, district: District) -> dict[str,
 
 
 # --- measuring ----------------------------------------------------------------------------------
+
 
 async def measure(url: str, district: District, samples: int) -> dict[str, Any]:
     clock = FixedClock(NOW)
@@ -315,8 +395,12 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     district = District(args.communities, args.elders)
     out: dict[str, Any] = {
-        "bench": "visits", "cores": os.cpu_count(), "communities": args.communities, "elders": args.elders,
-        "date": NOW.isoformat(), "targets": TARGETS,
+        "bench": "visits",
+        "cores": os.cpu_count(),
+        "communities": args.communities,
+        "elders": args.elders,
+        "date": NOW.isoformat(),
+        "targets": TARGETS,
     }
     started = time.perf_counter()
     for backend in args.backends.split(","):
@@ -327,7 +411,9 @@ def main(argv: list[str]) -> int:
     measured = [r for r in (out.get(b) for b in ("sqlite", "postgresql")) if r and "skipped" not in r]
     out["ok"] = bool(measured) and all(
         r["morning_all_communities_s"] < TARGETS["morning_all_communities_s"]
-        and r["visits_p99_ms"] < TARGETS["visits_p99_ms"] for r in measured)
+        and r["visits_p99_ms"] < TARGETS["visits_p99_ms"]
+        for r in measured
+    )
     out["total_s"] = round(time.perf_counter() - started, 1)
     print(json.dumps(out, ensure_ascii=False))
     return 0 if out["ok"] else 1

@@ -38,11 +38,10 @@ import secrets
 import tempfile
 import time
 from collections import Counter
-from typing import Any
-from urllib.parse import urlencode
-
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from sqlalchemy import func, select
@@ -51,9 +50,9 @@ from bench.common import check, emit, machine, postgres_url, sqlite_url
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database
 from bot.kernel.migrate import upgrade
+from bot.kernel.settings import Settings
 from bot.runtime.pipeline import Pipeline
 from bot.services import Services
-from bot.kernel.settings import Settings
 from handlers.web import Web
 from handlers.wechat import xml
 from handlers.wechat.crypto import MessageCrypto, sha1_signature
@@ -65,11 +64,26 @@ AES_KEY = base64.b64encode(bytes(range(32, 64))).decode().rstrip("=")
 MIX = (("/balance", 30), ("/help", 15), ("/top", 15), ("/mylogs", 15), ("/log", 25))
 # Each /log a person sends names another category or duration: the same hours twice on one day
 # are asked about before being saved, a question rather than the write the mix means.
-CATEGORIES = ("探访", "助餐", "助洁", "助医", "助急", "助乐", "家政", "培训辅导", "咨询", "义务维修", "治安巡逻", "纠纷调解")
+CATEGORIES = (
+    "探访",
+    "助餐",
+    "助洁",
+    "助医",
+    "助急",
+    "助乐",
+    "家政",
+    "培训辅导",
+    "咨询",
+    "义务维修",
+    "治安巡逻",
+    "纠纷调解",
+)
 
 
 def log_line(n: int) -> str:
     return f"/log {15 * (1 + (n // len(CATEGORIES)) % 3)}m {CATEGORIES[n % len(CATEGORIES)]} 陪老人聊天"
+
+
 TARGET_P99_MS = 300
 WORKERS = ("oBenchWorker", "oBenchWorker2")
 WORKER_EVERY = 4  # rounds: with 10 a day, the workers write three times (morning, noon, evening)
@@ -122,15 +136,26 @@ async def seed(services: Services, people: int) -> list[str]:
     return openids
 
 
-async def run_on(url: str, people: int, per_person: int, seed_value: int, concurrency: int,
-                 templates: bool = True) -> dict[str, Any]:
+async def run_on(
+    url: str, people: int, per_person: int, seed_value: int, concurrency: int, templates: bool = True
+) -> dict[str, Any]:
     await upgrade(url)
     mapping = Path(tempfile.mkdtemp()) / "templates.json"
-    mapping.write_text('{"decision_waiting": {"template_id": "bench-todo", '
-                       '"fields": {"thing1": "what", "number2": "count", "time3": "time"}}}' if templates else "{}")
+    mapping.write_text(
+        '{"decision_waiting": {"template_id": "bench-todo", '
+        '"fields": {"thing1": "what", "number2": "count", "time3": "time"}}}'
+        if templates
+        else "{}"
+    )
     settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, database_url=url, wechat_token=TOKEN, wechat_aes_key=AES_KEY, wechat_app_id=APP_ID,
-        wechat_app_secret=APP_SECRET, wechat_api_url="http://wechat.invalid", wechat_templates=str(mapping),
+        _env_file=None,
+        database_url=url,
+        wechat_token=TOKEN,
+        wechat_aes_key=AES_KEY,
+        wechat_app_id=APP_ID,
+        wechat_app_secret=APP_SECRET,
+        wechat_api_url="http://wechat.invalid",
+        wechat_templates=str(mapping),
     )
     clock = DayClock()
     PUSHED.clear()
@@ -141,7 +166,9 @@ async def run_on(url: str, people: int, per_person: int, seed_value: int, concur
     web = Web(services, pipeline)
     channel = setup_wechat(web, settings)
     await channel.api.client.aclose()
-    channel.api.client = httpx.AsyncClient(base_url="http://wechat.invalid", transport=httpx.MockTransport(fake_wechat_api))
+    channel.api.client = httpx.AsyncClient(
+        base_url="http://wechat.invalid", transport=httpx.MockTransport(fake_wechat_api)
+    )
     crypto = MessageCrypto(TOKEN, APP_ID, [AES_KEY])
     rng = random.Random(seed_value)
     texts, weights = zip(*MIX, strict=True)
@@ -159,13 +186,24 @@ async def run_on(url: str, people: int, per_person: int, seed_value: int, concur
             logs[openid] = logs.get(openid, 0) + 1
             content = log_line(logs[openid])
         now = int(clock.now().timestamp())  # WeChat's clock agrees with ours (the day runs fast here)
-        fields = {"ToUserName": "gh_bench", "FromUserName": openid, "CreateTime": now,
-                  "MsgType": "text", "Content": content, "MsgId": next(next_id)}
+        fields = {
+            "ToUserName": "gh_bench",
+            "FromUserName": openid,
+            "CreateTime": now,
+            "MsgType": "text",
+            "Content": content,
+            "MsgId": next(next_id),
+        }
         timestamp, nonce = str(now), secrets.token_hex(4)
         encrypted = crypto.encrypt(xml.build(fields))
-        query = {"timestamp": timestamp, "nonce": nonce, "openid": openid, "encrypt_type": "aes",
-                 "signature": sha1_signature(TOKEN, timestamp, nonce),
-                 "msg_signature": crypto.signature(timestamp, nonce, encrypted)}
+        query = {
+            "timestamp": timestamp,
+            "nonce": nonce,
+            "openid": openid,
+            "encrypt_type": "aes",
+            "signature": sha1_signature(TOKEN, timestamp, nonce),
+            "msg_signature": crypto.signature(timestamp, nonce, encrypted),
+        }
         body = xml.build({"ToUserName": "gh_bench", "Encrypt": encrypted}).encode()
         async with in_flight:
             started = time.perf_counter()
@@ -213,9 +251,13 @@ async def run_on(url: str, people: int, per_person: int, seed_value: int, concur
         await channel.api.close()
         await services.db.dispose()
     return {
-        "messages": len(latencies), "people": people, "passive_replies": passive,
-        "p50_ms": round(percentile(latencies, 0.5) * 1000, 1), "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
-        "max_ms": round(max(latencies) * 1000, 1), "messages_per_s": round(len(latencies) / elapsed, 1),
+        "messages": len(latencies),
+        "people": people,
+        "passive_replies": passive,
+        "p50_ms": round(percentile(latencies, 0.5) * 1000, 1),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+        "max_ms": round(max(latencies) * 1000, 1),
+        "messages_per_s": round(len(latencies) / elapsed, 1),
         "within_wechat_5s": sum(latency < 5.0 for latency in latencies),
         "meets_target": percentile(latencies, 0.99) * 1000 < TARGET_P99_MS,
         "notifications": shares,
@@ -224,8 +266,7 @@ async def run_on(url: str, people: int, per_person: int, seed_value: int, concur
 
 async def day_shares(services: Services) -> dict[str, Any]:
     """Once the outbox has planned everything due: the day's notifications by how they went."""
-    undecided = (Notification.delivered_at.is_(None), Notification.held_at.is_(None),
-                 Notification.parked_at.is_(None))
+    undecided = (Notification.delivered_at.is_(None), Notification.held_at.is_(None), Notification.parked_at.is_(None))
     for _ in range(200):
         with services.db.read() as session:
             if not session.scalar(select(func.count()).select_from(Notification).where(*undecided)):
@@ -233,34 +274,53 @@ async def day_shares(services: Services) -> dict[str, Any]:
         await asyncio.sleep(0.05)
     with services.db.read() as session:
         total = session.scalar(select(func.count()).select_from(Notification)) or 0
-        via = dict(session.execute(select(Notification.delivered_via, func.count())
-                                   .where(Notification.delivered_at.is_not(None))
-                                   .group_by(Notification.delivered_via)).all())
-        held = session.scalar(select(func.count()).select_from(Notification).where(
-            Notification.delivered_at.is_(None), Notification.held_at.is_not(None))) or 0
-        parked = session.scalar(select(func.count()).select_from(Notification).where(
-            Notification.parked_at.is_not(None))) or 0
+        via = dict(
+            session.execute(
+                select(Notification.delivered_via, func.count())
+                .where(Notification.delivered_at.is_not(None))
+                .group_by(Notification.delivered_via)
+            ).all()
+        )
+        held = (
+            session.scalar(
+                select(func.count())
+                .select_from(Notification)
+                .where(Notification.delivered_at.is_(None), Notification.held_at.is_not(None))
+            )
+            or 0
+        )
+        parked = (
+            session.scalar(select(func.count()).select_from(Notification).where(Notification.parked_at.is_not(None)))
+            or 0
+        )
     check(parked == 0, f"{parked} notifications parked")
     check(sum(via.values()) + held == total, f"{total - sum(via.values()) - held} notifications not planned")
     share = {name: round(via.get(name, 0) / total, 3) if total else 0.0 for name in VIA}
-    return {"total": total, **{f"by_{name}": share[name] for name in VIA},
-            "waiting_for_next_message": round(held / total, 3) if total else 0.0,
-            # What carried them: folded, a few pushes carry many notifications.
-            "customer_service_messages": PUSHED["/cgi-bin/message/custom/send"],
-            "template_messages": PUSHED["/cgi-bin/message/template/send"]}
+    return {
+        "total": total,
+        **{f"by_{name}": share[name] for name in VIA},
+        "waiting_for_next_message": round(held / total, 3) if total else 0.0,
+        # What carried them: folded, a few pushes carry many notifications.
+        "customer_service_messages": PUSHED["/cgi-bin/message/custom/send"],
+        "template_messages": PUSHED["/cgi-bin/message/template/send"],
+    }
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"benchmark": "wechat", "target_p99_ms_under": TARGET_P99_MS, "machine": machine()}
     with tempfile.TemporaryDirectory() as tmp:
-        result["sqlite"] = await run_on(sqlite_url(tmp), args.people, args.per_person, args.seed, args.concurrency,
-                                        not args.no_templates)
+        result["sqlite"] = await run_on(
+            sqlite_url(tmp), args.people, args.per_person, args.seed, args.concurrency, not args.no_templates
+        )
     if args.no_postgres:
         result["postgresql"] = "skipped (--no-postgres)"
         return result
     url, name = await postgres_url("lovebank_bench_wechat")
-    result["postgresql"] = await run_on(url, args.people, args.per_person, args.seed, args.concurrency,
-                                        not args.no_templates) if url else f"skipped: {name}"
+    result["postgresql"] = (
+        await run_on(url, args.people, args.per_person, args.seed, args.concurrency, not args.no_templates)
+        if url
+        else f"skipped: {name}"
+    )
     result["machine"]["load_average_1m_after"] = round(os.getloadavg()[0], 2)
     return result
 
@@ -272,8 +332,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--concurrency", type=int, default=8, help="requests WeChat has open at once")
     parser.add_argument("--no-postgres", action="store_true")
-    parser.add_argument("--no-templates", action="store_true",
-                        help="no template mapped: past the budget, notifications wait for the next message")
+    parser.add_argument(
+        "--no-templates",
+        action="store_true",
+        help="no template mapped: past the budget, notifications wait for the next message",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     emit(asyncio.run(run(args)))

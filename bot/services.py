@@ -5,41 +5,41 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from bot.kernel.clock import Clock
+from bot.audit.trail import AuditTrail
 from bot.certificates.service import CertificatesService
-from bot.kernel.db import Database
-from bot.messages.budgets import SendBudgets
-from bot.dialogs.state import DialogStates
-from bot.messages.downloads import DownloadsService
 from bot.deadlines.service import DeadlinesService
+from bot.dialogs.state import DialogStates
 from bot.expiry.service import ExpiryService
 from bot.family.service import FamilyService
-from bot.privacy.forget import ForgetService
 from bot.hours.service import HoursService
-from bot.privacy.idnumbers import IdNumbersService
-from bot.messages.inbox import InboxService, Pace
+from bot.kernel.clock import Clock
+from bot.kernel.db import Database
+from bot.kernel.settings import Settings
 from bot.ledger.service import Ledger
 from bot.links.service import LinksService
-from bot.moves.service import MovesService
-from bot.privacy.mydata import MyDataService
+from bot.messages.budgets import SendBudgets
+from bot.messages.downloads import DownloadsService
+from bot.messages.inbox import InboxService, Pace
 from bot.messages.outbox import OutboxService
 from bot.messages.parked import ParkedWork
+from bot.messages.replay import ReplayGuard
+from bot.moves.service import MovesService
 from bot.people.service import PeopleService
 from bot.points.service import PointsService
-from bot.messages.replay import ReplayGuard
-from bot.reports.service import ReportsService
+from bot.privacy.forget import ForgetService
+from bot.privacy.idnumbers import IdNumbersService
+from bot.privacy.mydata import MyDataService
 from bot.privacy.retention import RetentionService
-from bot.requests.service import RequestsService
-from bot.stars.posters import StarPostersService
-from bot.stars.levels import StarLevelsService
-from bot.stars.service import StarsService
-from bot.audit.trail import AuditTrail
-from bot.teams.service import TeamsService
-from bot.shop.service import ShopService
-from bot.visits.service import VisitsService
-from bot.reports.volunteer_hours import VolunteerHoursService
 from bot.reports.sections import SECTIONS
-from bot.kernel.settings import Settings
+from bot.reports.service import ReportsService
+from bot.reports.volunteer_hours import VolunteerHoursService
+from bot.requests.service import RequestsService
+from bot.shop.service import ShopService
+from bot.stars.levels import StarLevelsService
+from bot.stars.posters import StarPostersService
+from bot.stars.service import StarsService
+from bot.teams.service import TeamsService
+from bot.visits.service import VisitsService
 
 P = ParamSpec("P")
 T = TypeVar("T")

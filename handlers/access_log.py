@@ -49,5 +49,11 @@ class AccessLog:
             await self.app(scope, receive, sending)
         finally:
             client: Any = scope.get("client") or ("-",)
-            log.info("%s %s %s %d %.0fms", client[0], scope.get("method", "-"), logged_path(scope), status[0],
-                     (time.perf_counter() - started) * 1000)
+            log.info(
+                "%s %s %s %d %.0fms",
+                client[0],
+                scope.get("method", "-"),
+                logged_path(scope),
+                status[0],
+                (time.perf_counter() - started) * 1000,
+            )

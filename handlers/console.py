@@ -16,8 +16,10 @@ from bot.services import Services
 def _save_files(replies: list) -> list[Path]:
     saved = []
     for r in replies:
-        for name, content in ((r.document.filename, r.document.content) if r.document else (None, None),
-                              ("chart.png", r.image) if r.image else (None, None)):
+        for name, content in (
+            (r.document.filename, r.document.content) if r.document else (None, None),
+            ("chart.png", r.image) if r.image else (None, None),
+        ):
             if name and content:
                 path = _unique(Path(Path(name).name))  # never outside the working directory
                 path.write_bytes(content)

@@ -15,9 +15,14 @@ from bot.messages.downloads import ROUTE
 from handlers.web import Web
 
 MAKING_POLL, MAKING_WAITS = 0.2, 100  # up to 20 s for a file still being drawn
-TYPES = {".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".csv": "text/csv",
-         ".png": "image/png", ".zip": "application/zip",
-         ".pdf": "application/pdf", ".json": "application/json"}
+TYPES = {
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".csv": "text/csv",
+    ".png": "image/png",
+    ".zip": "application/zip",
+    ".pdf": "application/pdf",
+    ".json": "application/json",
+}
 
 
 def setup(web: Web) -> None:
@@ -35,12 +40,17 @@ def setup(web: Web) -> None:
             await asyncio.sleep(MAKING_POLL)
             found = await services.run(services.downloads.take, secret, client)
         if found is None or is_placeholder(found.content):
-            return PlainTextResponse("This link is wrong or has expired (links last 24 hours). / 链接无效或已过期。",
-                                     status_code=404)
-        suffix = found.filename[found.filename.rfind("."):].lower() if "." in found.filename else ""
-        return Response(found.content, media_type=TYPES.get(suffix, "application/octet-stream"), headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(found.filename)}",
-            "Cache-Control": "no-store",
-        })
+            return PlainTextResponse(
+                "This link is wrong or has expired (links last 24 hours). / 链接无效或已过期。", status_code=404
+            )
+        suffix = found.filename[found.filename.rfind(".") :].lower() if "." in found.filename else ""
+        return Response(
+            found.content,
+            media_type=TYPES.get(suffix, "application/octet-stream"),
+            headers={
+                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(found.filename)}",
+                "Cache-Control": "no-store",
+            },
+        )
 
     web.route(ROUTE + "{secret}", download, methods=["GET"])

@@ -17,9 +17,9 @@ from typing import Any
 
 import uvicorn
 
+from bot.kernel.settings import Settings, SettingsError
 from bot.runtime.app import open_services
 from bot.runtime.pipeline import Pipeline
-from bot.kernel.settings import Settings, SettingsError
 
 log = logging.getLogger("lovebank.serve")
 
@@ -41,8 +41,15 @@ def serve(settings: Settings) -> int:
 def server_config(app: Any, settings: Settings) -> uvicorn.Config:
     # uvicorn's access log prints each URL with its query string (WeChat's signature and nonce):
     # off; the app logs its own lines without them (handlers.access_log).
-    return uvicorn.Config(app, host=settings.http_host, port=settings.http_port, lifespan="on",
-                          log_config=None, access_log=False, timeout_graceful_shutdown=30)
+    return uvicorn.Config(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=30,
+    )
 
 
 async def _serve(settings: Settings) -> int:
@@ -64,7 +71,9 @@ async def _serve(settings: Settings) -> int:
             setup_wechat(web, settings)
             configured = True
         if not configured:
-            raise SettingsError("lovebank: no channel configured (set LOVEBANK_TELEGRAM_TOKEN or LOVEBANK_WECHAT_TOKEN)")
+            raise SettingsError(
+                "lovebank: no channel configured (set LOVEBANK_TELEGRAM_TOKEN or LOVEBANK_WECHAT_TOKEN)"
+            )
         from handlers.downloads import setup as setup_downloads
 
         setup_downloads(web)
@@ -80,8 +89,16 @@ async def _serve(settings: Settings) -> int:
     server = uvicorn.Server(server_config(web.app(), settings))
     internal = None
     if settings.metrics_port is not None:  # `/metrics` on its own port, never on the public app
-        internal = uvicorn.Server(uvicorn.Config(web.metrics_app(), host=settings.http_host, port=settings.metrics_port,
-                                                 lifespan="off", log_config=None, access_log=False))
+        internal = uvicorn.Server(
+            uvicorn.Config(
+                web.metrics_app(),
+                host=settings.http_host,
+                port=settings.metrics_port,
+                lifespan="off",
+                log_config=None,
+                access_log=False,
+            )
+        )
         # Signals stay with the main server (it would lose SIGTERM otherwise); it stops this one.
         internal.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
     # uvicorn re-raises the signal that stopped it once it has shut down cleanly; with these

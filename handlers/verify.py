@@ -10,8 +10,8 @@ from html import escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from bot.kernel.i18n import render
 from bot.certificates.service import ROUTE, Verified, hours_text
+from bot.kernel.i18n import render
 from handlers.web import Web
 
 PAGE = """<!doctype html>
@@ -40,21 +40,37 @@ def _locale(request: Request) -> str:
 
 def _page(locale: str, body: str, status: int) -> Response:
     title = escape(render(locale, "verify.title"))
-    return HTMLResponse(PAGE.format(lang="en" if locale == "en" else "zh-CN", title=title, body=body),
-                        status_code=status, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(
+        PAGE.format(lang="en" if locale == "en" else "zh-CN", title=title, body=body),
+        status_code=status,
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 def _facts(locale: str, v: Verified) -> str:
     def t(key: str, **params: object) -> str:
         return escape(render(locale, key, params))
 
-    period = render(locale, "certificate.period_all", {"end": v.period.end.isoformat()}) if v.period.start is None \
-        else render(locale, "certificate.period", {"start": v.period.start.isoformat(), "end": v.period.end.isoformat()})
-    status = render(locale, "verify.revoked", {"date": v.revoked_on.isoformat() if v.revoked_on else ""}) \
-        if v.revoked else render(locale, "verify.valid")
-    rows = [("verify.number", v.number), ("verify.name", v.masked_name), ("verify.period", period),
-            ("verify.hours", render(locale, "verify.hours_value", {"hours": hours_text(v.minutes)})),
-            ("verify.issuer", v.issuer), ("verify.issued_on", v.issued_on.isoformat())]
+    period = (
+        render(locale, "certificate.period_all", {"end": v.period.end.isoformat()})
+        if v.period.start is None
+        else render(
+            locale, "certificate.period", {"start": v.period.start.isoformat(), "end": v.period.end.isoformat()}
+        )
+    )
+    status = (
+        render(locale, "verify.revoked", {"date": v.revoked_on.isoformat() if v.revoked_on else ""})
+        if v.revoked
+        else render(locale, "verify.valid")
+    )
+    rows = [
+        ("verify.number", v.number),
+        ("verify.name", v.masked_name),
+        ("verify.period", period),
+        ("verify.hours", render(locale, "verify.hours_value", {"hours": hours_text(v.minutes)})),
+        ("verify.issuer", v.issuer),
+        ("verify.issued_on", v.issued_on.isoformat()),
+    ]
     items = "".join(f"<dt>{t(key)}</dt><dd>{escape(value)}</dd>" for key, value in rows)
     return f'<div class="status">{t("verify.status", status=status)}</div><dl>{items}</dl><p>{t("verify.note")}</p>'
 
@@ -64,8 +80,9 @@ def setup(web: Web) -> None:
 
     async def verify(request: Request) -> Response:
         locale = _locale(request)
-        found = await services.run(services.certificates.verify,
-                                   request.path_params["number"], request.query_params.get("k", ""))
+        found = await services.run(
+            services.certificates.verify, request.path_params["number"], request.query_params.get("k", "")
+        )
         if found is None:
             return _page(locale, f"<p>{escape(render(locale, 'verify.not_found'))}</p>", 404)
         return _page(locale, _facts(locale, found), 200)

@@ -25,10 +25,10 @@ the pipeline finishes what it is handling and the process exits 0.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-import asyncio
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
@@ -39,8 +39,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.kernel import logs
-from bot.runtime import metrics
 from bot.kernel.migrate import current_revisions, head_revisions
+from bot.runtime import metrics
 from bot.runtime.pipeline import Pipeline
 from bot.services import Services
 from handlers.access_log import AccessLog
@@ -130,8 +130,9 @@ class Web:
 
         # The access log without query strings or path secrets (handlers.access_log); a request id
         # for every log line of the request (bot.kernel.logs).
-        return Starlette(routes=list(self._routes), lifespan=lifespan,
-                         middleware=[Middleware(RequestId), Middleware(AccessLog)])
+        return Starlette(
+            routes=list(self._routes), lifespan=lifespan, middleware=[Middleware(RequestId), Middleware(AccessLog)]
+        )
 
     def metrics_app(self) -> Starlette:
         """`GET /metrics` alone, for the internal port (LOVEBANK_METRICS_PORT)."""
@@ -242,8 +243,13 @@ def json_body(body: bytes) -> Any:
 def _depth_within(value: Any, limit: int) -> bool:
     level: list[Any] = [value]  # the containers at one depth
     for _ in range(limit):
-        level = [child for item in level if isinstance(item, (dict, list))
-                 for child in (item.values() if isinstance(item, dict) else item) if isinstance(child, (dict, list))]
+        level = [
+            child
+            for item in level
+            if isinstance(item, (dict, list))
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, (dict, list))
+        ]
         if not level:
             return True
     return False

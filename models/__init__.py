@@ -13,24 +13,52 @@ from models.outbox import DialogState, JobRun, Notification
 from models.people import Identity, InviteCode, Membership, Person
 from models.privacy import ErasureRequest, IdDocument
 from models.requests import ServiceRequest
-from models.stars import AnnouncementGroup
 from models.shop import Redemption, ShopItem, StockMovement
+from models.stars import AnnouncementGroup
 from models.teams import PersonTag, Team, TeamMember
 from models.visits import Elder, ElderVolunteer, VisitAlert, VisitRecord
 from models.webhooks import WebhookNonce
 
 __all__ = [
-    "AnnouncementGroup", "AuditEntry", "Account", "Base", "Community", "Grid", "Identity", "InviteCode",
-    "Membership", "Person", "DialogState", "JobRun", "Notification", "ServiceCategory", "ServiceLog", "Transfer",
-    "Redemption", "ShopItem", "StockMovement",
-    "Elder", "ElderVolunteer", "VisitAlert", "VisitRecord",
-    "AccessToken", "Download", "LinkCode", "SendBudget",
-    "PersonTag", "Team", "TeamMember",
-    "ActingFor", "CommunityMove", "FamilyLink",
-    "InboxEntry",
-    "ServiceRequest",
-    "WebhookNonce",
-    "Certificate", "CertificateKey",
+    "AccessToken",
+    "Account",
+    "ActingFor",
+    "AnnouncementGroup",
+    "AuditEntry",
+    "Base",
+    "Certificate",
+    "CertificateKey",
+    "Community",
+    "CommunityMove",
     "Consent",
-    "ErasureRequest", "IdDocument",
+    "DialogState",
+    "Download",
+    "Elder",
+    "ElderVolunteer",
+    "ErasureRequest",
+    "FamilyLink",
+    "Grid",
+    "IdDocument",
+    "Identity",
+    "InboxEntry",
+    "InviteCode",
+    "JobRun",
+    "LinkCode",
+    "Membership",
+    "Notification",
+    "Person",
+    "PersonTag",
+    "Redemption",
+    "SendBudget",
+    "ServiceCategory",
+    "ServiceLog",
+    "ServiceRequest",
+    "ShopItem",
+    "StockMovement",
+    "Team",
+    "TeamMember",
+    "Transfer",
+    "VisitAlert",
+    "VisitRecord",
+    "WebhookNonce",
 ]

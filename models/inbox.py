@@ -34,7 +34,8 @@ class InboxEntry(IdPk, Base):
         Index("ix_inbox_sender", "channel", "sender", "id"),
         Index("ix_inbox_heads", "channel", "sender", unique=True, postgresql_where=HEADS, sqlite_where=HEADS),
         Index("ix_inbox_queue", "head_seq", "id", postgresql_where=HEADS, sqlite_where=HEADS),
-        one_of("status", INBOX_STATES), one_of("replied", REPLIED),
+        one_of("status", INBOX_STATES),
+        one_of("replied", REPLIED),
     )
 
     channel: Mapped[str] = mapped_column(String(16))
@@ -43,7 +44,9 @@ class InboxEntry(IdPk, Base):
     payload: Mapped[dict] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="new")
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # backoff, or a passive-reply hold
+    not_before: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), nullable=True
+    )  # backoff, or a passive-reply hold
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     leased_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # What the channel answers, built when handled; `reply_sent` parts of it have gone out.

@@ -52,9 +52,7 @@ class Transfer(IdPk, Base):
     # Business meaning: earn, redeem, adjust, gift, donate, expire_points, move, reversal.
     kind: Mapped[str] = mapped_column(String(16))
     phase: Mapped[str] = mapped_column(String(8))
-    pending_id: Mapped[int | None] = mapped_column(
-        ForeignKey("transfers.id"), unique=True, nullable=True
-    )
+    pending_id: Mapped[int | None] = mapped_column(ForeignKey("transfers.id"), unique=True, nullable=True)
     idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
     ref_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
     ref_id: Mapped[int | None] = mapped_column(Integer, nullable=True)

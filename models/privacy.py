@@ -18,8 +18,10 @@ class ErasureRequest(IdPk, Base):
     /pending) and the person is anonymised in the same transaction."""
 
     __tablename__ = "erasure_requests"
-    __table_args__ = (Index("ix_erasure_requests_community_status", "community_id", "status"),
-                      one_of("status", ERASURE_STATUSES))
+    __table_args__ = (
+        Index("ix_erasure_requests_community_status", "community_id", "status"),
+        one_of("status", ERASURE_STATUSES),
+    )
 
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)

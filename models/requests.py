@@ -50,7 +50,9 @@ class ServiceRequest(IdPk, Base):
         Index("ix_service_requests_board_grid", "community_id", "status", "grid_id", "id"),
         Index("ix_service_requests_taker", "taker_id", "status"),
         Index("ix_service_requests_requester", "requester_id", "id"),
-        one_of("slot", SLOTS), one_of("payer", PAYERS), one_of("status", REQUEST_STATUSES),
+        one_of("slot", SLOTS),
+        one_of("payer", PAYERS),
+        one_of("status", REQUEST_STATUSES),
     )
 
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))

@@ -32,12 +32,20 @@ class AnnouncementGroup(IdPk, Base):
 # person order, so the sums stream out without a sort. One /top stays within a few milliseconds
 # at 200,000 logs.
 Index(
-    "ix_service_logs_stars", ServiceLog.community_id, ServiceLog.status, ServiceLog.service_date,
-    ServiceLog.person_id, ServiceLog.minutes,
+    "ix_service_logs_stars",
+    ServiceLog.community_id,
+    ServiceLog.status,
+    ServiceLog.service_date,
+    ServiceLog.person_id,
+    ServiceLog.minutes,
 )
 Index(
-    "ix_service_logs_stars_person", ServiceLog.community_id, ServiceLog.status, ServiceLog.person_id,
-    ServiceLog.service_date, ServiceLog.minutes,
+    "ix_service_logs_stars_person",
+    ServiceLog.community_id,
+    ServiceLog.status,
+    ServiceLog.person_id,
+    ServiceLog.service_date,
+    ServiceLog.minutes,
 )
 # The monthly report reads one community's transfers up to a month's end.
 Index("ix_transfers_community_created", Transfer.community_id, Transfer.created_at)

@@ -68,7 +68,8 @@ class VisitRecord(IdPk, Base):
     __tablename__ = "visit_records"
     __table_args__ = (
         Index("ix_visit_records_elder_at", "elder_id", "at"),
-        one_of("kind", VISIT_KINDS), one_of("outcome", OUTCOMES),
+        one_of("kind", VISIT_KINDS),
+        one_of("outcome", OUTCOMES),
     )
 
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)

@@ -19,8 +19,8 @@ import models
 from bot.kernel.clock import FixedClock
 from bot.kernel.db import Database
 from bot.kernel.migrate import upgrade
-from bot.services import Services
 from bot.kernel.settings import Settings
+from bot.services import Services
 from tests.pg import PG_URL, prepare_database
 from tests.world import World, make_world
 
@@ -65,8 +65,12 @@ async def _fresh_postgres() -> None:
     with db.engine.begin() as conn:
         for table in reversed(models.Base.metadata.sorted_tables):
             conn.execute(table.delete())
-        conn.execute(text("SELECT setval(c.oid::regclass, 1, false) FROM pg_class c "
-                          "WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace"))
+        conn.execute(
+            text(
+                "SELECT setval(c.oid::regclass, 1, false) FROM pg_class c "
+                "WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace"
+            )
+        )
     await db.dispose()
 
 

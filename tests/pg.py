@@ -34,8 +34,14 @@ def prepare_database() -> None:
     target = make_url(PG_URL)
 
     async def prepare() -> None:
-        conn = await asyncpg.connect(host=target.host, port=target.port, user=target.username,
-                                     password=target.password, database="postgres", timeout=10)
+        conn = await asyncpg.connect(
+            host=target.host,
+            port=target.port,
+            user=target.username,
+            password=target.password,
+            database="postgres",
+            timeout=10,
+        )
         try:
             if WORKER and not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", target.database):
                 await conn.execute(f'CREATE DATABASE "{target.database}"')

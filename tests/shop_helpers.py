@@ -49,9 +49,12 @@ class Chat:
 
 
 async def fund(services: Services, w: World, person_id: int, amount: int) -> None:
-    await services.db.run(services.db.transaction, lambda s: services.ledger.earn(
-        s, community_id=w.community_id, person_id=person_id, amount=amount, key=f"fund:{person_id}:{amount}"
-    ))
+    await services.db.run(
+        services.db.transaction,
+        lambda s: services.ledger.earn(
+            s, community_id=w.community_id, person_id=person_id, amount=amount, key=f"fund:{person_id}:{amount}"
+        ),
+    )
 
 
 async def account(
@@ -60,11 +63,13 @@ async def account(
     """(posted, pending) as stored."""
     with services.db.uow() as session:
         owner = Account.person_id.is_(None) if person_id is None else Account.person_id == person_id
-        row = (session.execute(
-            select(Account.posted, Account.pending).where(
-                Account.community_id == community_id, Account.kind == kind, owner
+        row = (
+            session.execute(
+                select(Account.posted, Account.pending).where(
+                    Account.community_id == community_id, Account.kind == kind, owner
+                )
             )
-        )).one()
+        ).one()
         return row.posted, row.pending
 
 
@@ -90,9 +95,11 @@ async def count_transfers(services: Services, **where: object) -> int:
 
 async def notification_keys(services: Services, person_id: int) -> list[str]:
     with services.db.uow() as session:
-        return list(session.scalars(
-            select(Notification.key).where(Notification.person_id == person_id).order_by(Notification.id)
-        ))
+        return list(
+            session.scalars(
+                select(Notification.key).where(Notification.person_id == person_id).order_by(Notification.id)
+            )
+        )
 
 
 async def snapshot(services: Services) -> tuple:
@@ -101,9 +108,9 @@ async def snapshot(services: Services) -> tuple:
         run = session.execute
         accounts = (run(text("SELECT id, posted, pending FROM accounts ORDER BY id"))).all()
         items = (run(text("SELECT id, stock, price, name, active FROM shop_items ORDER BY id"))).all()
-        redemptions = (run(text(
-            "SELECT id, status, pickup_code, decided_by_id, handed_over_by_id FROM redemptions ORDER BY id"
-        ))).all()
+        redemptions = (
+            run(text("SELECT id, status, pickup_code, decided_by_id, handed_over_by_id FROM redemptions ORDER BY id"))
+        ).all()
         counts = [
             (run(text(f"SELECT count(*) FROM {table}"))).scalar_one()
             for table in ("transfers", "stock_movements", "audit_log", "notifications")

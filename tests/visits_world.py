@@ -47,8 +47,9 @@ class Roster:
 
 async def roster_world(services: Services, *rows: str) -> Roster:
     world = await make_world(services)
-    report = await services.run(services.visits.roster.import_roster, world.worker, world.community_id, "roster.csv",
-                                                        csv_bytes(*(rows or GOOD)))
+    report = await services.run(
+        services.visits.roster.import_roster, world.worker, world.community_id, "roster.csv", csv_bytes(*(rows or GOOD))
+    )
     assert report.ok, report.problems
     views, _ = await services.run(services.visits.roster.roster, world.worker, world.community_id, page_size=100)
     return Roster(world, {v.name: v.id for v in views})

@@ -17,7 +17,6 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from bot.kernel.errors import DomainError
-
 from bot.services import Services
 
 
@@ -68,8 +67,12 @@ async def make_world(services: Services, volunteers: int = 3) -> World:
     path = _untouched_sqlite_file(services)
     if path is None:
         return await _build_world(services, volunteers)
-    key = (hashlib.sha256(path.read_bytes()).hexdigest(), str(volunteers), services.clock.now().isoformat(),
-           services.settings.model_dump_json())
+    key = (
+        hashlib.sha256(path.read_bytes()).hexdigest(),
+        str(volunteers),
+        services.clock.now().isoformat(),
+        services.settings.model_dump_json(),
+    )
     if key in _built:
         built, world = _built[key]
         shutil.copy(built, path)
@@ -145,11 +148,16 @@ async def stray_chinese(services: Services, text: str) -> str | None:
 
     with services.db.read() as session:
         s = session
-        names = [*s.scalars(select(Community.name)), *s.scalars(select(Person.display_name)),
-                 *s.scalars(select(Person.real_name).where(Person.real_name.is_not(None))),
-                 *s.scalars(select(ServiceCategory.name)), *s.scalars(select(ShopItem.name)),
-                 *s.scalars(select(ShopItem.donor).where(ShopItem.donor.is_not(None))),
-                 *s.scalars(select(Elder.name)), "中文"]
+        names = [
+            *s.scalars(select(Community.name)),
+            *s.scalars(select(Person.display_name)),
+            *s.scalars(select(Person.real_name).where(Person.real_name.is_not(None))),
+            *s.scalars(select(ServiceCategory.name)),
+            *s.scalars(select(ShopItem.name)),
+            *s.scalars(select(ShopItem.donor).where(ShopItem.donor.is_not(None))),
+            *s.scalars(select(Elder.name)),
+            "中文",
+        ]
     for name in sorted(names, key=len, reverse=True):
         text = text.replace(name, "")
     found = re.search(r"[\u4e00-\u9fff]+", text)
@@ -159,14 +167,13 @@ async def stray_chinese(services: Services, text: str) -> str | None:
 async def table_contents(services: Services, tables: Sequence[str]) -> dict[str, list[tuple]]:
     """Every row of each table, in a stable order: a changed value shows, not only a new row."""
     with services.db.read() as session:
-        return {t: sorted((tuple(r) for r in (session.execute(text(f"SELECT * FROM {t}"))).all()), key=repr)
-                for t in tables}
+        return {
+            t: sorted((tuple(r) for r in (session.execute(text(f"SELECT * FROM {t}"))).all()), key=repr) for t in tables
+        }
 
 
 @asynccontextmanager
-async def refused(
-    services: Services, error: type[DomainError], key: str, tables: Sequence[str]
-) -> AsyncIterator[None]:
+async def refused(services: Services, error: type[DomainError], key: str, tables: Sequence[str]) -> AsyncIterator[None]:
     """The block must raise `error` with message key `key`, and leave every table as it was,
     row for row and value for value."""
     before = await table_contents(services, tables)

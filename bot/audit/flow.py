@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 
-from bot.dialogs.core import Context, Option, Reply, command, option, reply
-from bot.dialogs.common import person_arg
-from bot.kernel.i18n import T, Text, catalogue
 from bot.audit.trail import ITEMS, PAGE, SHOWN, TrailLine, TrailPage
+from bot.dialogs.common import person_arg
+from bot.dialogs.core import Context, Option, Reply, command, option, reply
+from bot.kernel.i18n import T, Text, catalogue
 
 _ITEM = re.compile(r"([A-Za-z])(\d{1,9})")
 _CURSOR = re.compile(r"(.*?)\s+(\d{1,12})\s+(\d{1,6})")  # "<subject> <before> <page>", from a button
@@ -53,6 +53,13 @@ def _line(n: int, line: TrailLine) -> Text:
     key = f"audit.action.{line.action}"
     what = T(key) if key in catalogue("zh-CN") else T("audit.action.other", action=line.action)
     shown = next((k for k in SHOWN if line.details.get(k)), None)
-    return T("audit.line", n=n, at=line.at, actor=line.actor or T("audit.by_bot"), what=what,
-             ref=f" {line.ref}" if line.ref else "", person=T("audit.for", name=line.person) if line.person else "",
-             extra=T(f"audit.detail.{shown}", value=str(line.details[shown])[:60]) if shown else "")
+    return T(
+        "audit.line",
+        n=n,
+        at=line.at,
+        actor=line.actor or T("audit.by_bot"),
+        what=what,
+        ref=f" {line.ref}" if line.ref else "",
+        person=T("audit.for", name=line.person) if line.person else "",
+        extra=T(f"audit.detail.{shown}", value=str(line.details[shown])[:60]) if shown else "",
+    )

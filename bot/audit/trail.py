@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.kernel.access import get_person, require_role
 from bot.kernel.clock import Clock, Month
 from bot.kernel.db import Database, reads
 from bot.kernel.errors import NotAllowed, NotFound
 from bot.kernel.i18n import catalogue, render
-from bot.kernel.access import get_person, require_role
 from bot.reports.service import Column, Sheet
 from models import (
     AuditEntry,
@@ -40,8 +40,13 @@ PAGE = 10
 
 # An item's id prefix as the bot shows it (H12), the subject it is in the audit log, and its table.
 ITEMS: dict[str, tuple[str, type[Base]]] = {
-    "H": ("log", ServiceLog), "R": ("redemption", Redemption), "Q": ("request", ServiceRequest),
-    "M": ("move", CommunityMove), "C": ("certificate", Certificate), "E": ("elder", Elder), "I": ("item", ShopItem),
+    "H": ("log", ServiceLog),
+    "R": ("redemption", Redemption),
+    "Q": ("request", ServiceRequest),
+    "M": ("move", CommunityMove),
+    "C": ("certificate", Certificate),
+    "E": ("elder", Elder),
+    "I": ("item", ShopItem),
 }
 PREFIXES = {subject: prefix for prefix, (subject, _) in ITEMS.items()}
 # The detail worth showing beside an action: why a thing was refused, or how many points moved.
@@ -81,8 +86,9 @@ class AuditTrail:
             return self._page(session, community_id, where, before, about=person_id)
 
     @reads
-    def of_item(self, viewer_id: int, community_id: int | None, prefix: str, item_id: int,
-                before: int | None = None) -> TrailPage:
+    def of_item(
+        self, viewer_id: int, community_id: int | None, prefix: str, item_id: int, before: int | None = None
+    ) -> TrailPage:
         """What was done to one item (H12, R4 …): of the viewer's community for a worker, of
         any community for an admin (who may belong to none)."""
         subject, table = ITEMS[prefix]
@@ -95,35 +101,60 @@ class AuditTrail:
             row = session.get(table, item_id)
             if row is None:
                 raise NotFound("audit.no_item", ref=f"{prefix}{item_id}")
-            homes = ([row.from_community_id, row.to_community_id] if isinstance(row, CommunityMove)
-                     else [row.community_id])  # type: ignore[attr-defined]
+            homes = (
+                [row.from_community_id, row.to_community_id] if isinstance(row, CommunityMove) else [row.community_id]
+            )  # type: ignore[attr-defined]
             if community_id not in homes and not viewer.is_admin:
                 raise NotAllowed("audit.not_yours", ref=f"{prefix}{item_id}")
             where = [AuditEntry.subject_type == subject, AuditEntry.subject_id == item_id]
             home = community_id if community_id is not None and community_id in homes else homes[0]
             return self._page(session, home, where, before, about=None)
 
-    def _page(self, session: Session, community_id: int, where: list[Any], before: int | None,
-              about: int | None) -> TrailPage:
+    def _page(
+        self, session: Session, community_id: int, where: list[Any], before: int | None, about: int | None
+    ) -> TrailPage:
         if before is not None:
             where = [*where, AuditEntry.id < before]
-        rows = list(session.execute(
-            select(AuditEntry.id, AuditEntry.created_at, AuditEntry.actor_id, AuditEntry.person_id,
-                   AuditEntry.action, AuditEntry.subject_type, AuditEntry.subject_id, AuditEntry.details)
-            .where(*where).order_by(AuditEntry.id.desc()).limit(PAGE + 1)
-        ))
+        rows = list(
+            session.execute(
+                select(
+                    AuditEntry.id,
+                    AuditEntry.created_at,
+                    AuditEntry.actor_id,
+                    AuditEntry.person_id,
+                    AuditEntry.action,
+                    AuditEntry.subject_type,
+                    AuditEntry.subject_id,
+                    AuditEntry.details,
+                )
+                .where(*where)
+                .order_by(AuditEntry.id.desc())
+                .limit(PAGE + 1)
+            )
+        )
         more = len(rows) > PAGE
         rows = rows[:PAGE]
         ids = {r.actor_id for r in rows} | {r.person_id for r in rows}
         ids = {i for i in ids if i is not None}
-        names = {pid: real or shown for pid, real, shown in session.execute(
-            select(Person.id, Person.real_name, Person.display_name).where(Person.id.in_(ids)))}
+        names = {
+            pid: real or shown
+            for pid, real, shown in session.execute(
+                select(Person.id, Person.real_name, Person.display_name).where(Person.id.in_(ids))
+            )
+        }
         zone = self.clock.community(session.get(Community, community_id).timezone)  # type: ignore[union-attr]
-        lines = [TrailLine(
-            r.id, _local(r.created_at, zone.zone), names.get(r.actor_id) if r.actor_id else None, r.action,
-            f"{PREFIXES[r.subject_type]}{r.subject_id}" if r.subject_type in PREFIXES and r.subject_id else None,
-            names.get(r.person_id) if r.person_id not in (None, about, r.actor_id) else None, dict(r.details or {}),
-        ) for r in rows]
+        lines = [
+            TrailLine(
+                r.id,
+                _local(r.created_at, zone.zone),
+                names.get(r.actor_id) if r.actor_id else None,
+                r.action,
+                f"{PREFIXES[r.subject_type]}{r.subject_id}" if r.subject_type in PREFIXES and r.subject_id else None,
+                names.get(r.person_id) if r.person_id not in (None, about, r.actor_id) else None,
+                dict(r.details or {}),
+            )
+            for r in rows
+        ]
         return TrailPage(lines, rows[-1].id if more else None)
 
 
@@ -131,33 +162,54 @@ def _local(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
-
 def audit_section(session: Session, community_id: int, month: Month, locale: str) -> Sheet | None:
     """The report's 审计 sheet: every audited action of the community in the month, oldest first,
     with who took it, what it concerned and the reason or amount given."""
-    rows = list(session.execute(
-        select(AuditEntry.created_at, AuditEntry.actor_id, AuditEntry.action, AuditEntry.subject_type,
-               AuditEntry.subject_id, AuditEntry.person_id, AuditEntry.details)
-        .where(AuditEntry.community_id == community_id, AuditEntry.created_at >= month.start,
-               AuditEntry.created_at < month.end)
-        .order_by(AuditEntry.id)
-    ))
+    rows = list(
+        session.execute(
+            select(
+                AuditEntry.created_at,
+                AuditEntry.actor_id,
+                AuditEntry.action,
+                AuditEntry.subject_type,
+                AuditEntry.subject_id,
+                AuditEntry.person_id,
+                AuditEntry.details,
+            )
+            .where(
+                AuditEntry.community_id == community_id,
+                AuditEntry.created_at >= month.start,
+                AuditEntry.created_at < month.end,
+            )
+            .order_by(AuditEntry.id)
+        )
+    )
     if not rows:
         return None
     ids = {i for r in rows for i in (r.actor_id, r.person_id) if i is not None}
-    names = {pid: real or shown for pid, real, shown in session.execute(
-        select(Person.id, Person.real_name, Person.display_name).where(Person.id.in_(ids)))}
+    names = {
+        pid: real or shown
+        for pid, real, shown in session.execute(
+            select(Person.id, Person.real_name, Person.display_name).where(Person.id.in_(ids))
+        )
+    }
     zone = ZoneInfo(session.get(Community, community_id).timezone)  # type: ignore[union-attr]
     known = catalogue("zh-CN")
     bot = render(locale, "audit.by_bot")
-    lines = [(
-        _local(r.created_at, zone), names.get(r.actor_id, bot) if r.actor_id else bot,
-        render(locale, f"audit.action.{r.action}") if f"audit.action.{r.action}" in known else r.action,
-        f"{PREFIXES[r.subject_type]}{r.subject_id}" if r.subject_type in PREFIXES and r.subject_id else "",
-        names.get(r.person_id, "") if r.person_id else "",
-        "; ".join(f"{k}: {str((r.details or {})[k])[:80]}" for k in SHOWN if (r.details or {}).get(k)),
-    ) for r in rows]
-    columns = tuple(Column(render(locale, f"section.audit.{key}")) for key in (
-        "at", "actor", "action", "item", "person", "detail"))
-    return Sheet("audit", render(locale, "section.audit.title"), columns, lines,
-                 notes=(render(locale, "section.audit.note"),))
+    lines = [
+        (
+            _local(r.created_at, zone),
+            names.get(r.actor_id, bot) if r.actor_id else bot,
+            render(locale, f"audit.action.{r.action}") if f"audit.action.{r.action}" in known else r.action,
+            f"{PREFIXES[r.subject_type]}{r.subject_id}" if r.subject_type in PREFIXES and r.subject_id else "",
+            names.get(r.person_id, "") if r.person_id else "",
+            "; ".join(f"{k}: {str((r.details or {})[k])[:80]}" for k in SHOWN if (r.details or {}).get(k)),
+        )
+        for r in rows
+    ]
+    columns = tuple(
+        Column(render(locale, f"section.audit.{key}")) for key in ("at", "actor", "action", "item", "person", "detail")
+    )
+    return Sheet(
+        "audit", render(locale, "section.audit.title"), columns, lines, notes=(render(locale, "section.audit.note"),)
+    )

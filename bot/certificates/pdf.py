@@ -12,8 +12,8 @@ import io
 from datetime import date
 from typing import Any
 
-from bot.kernel.pdf_fonts import add_cjk_font, missing, output
 from bot.certificates.service import Facts, hours_text
+from bot.kernel.pdf_fonts import add_cjk_font, missing, output
 from bot.stars.levels import ZH
 
 A4_WIDTH = 210  # mm
@@ -65,10 +65,17 @@ def _draw(facts: Facts, *, full: bool) -> Any:
 
     pdf.set_text_color(*INK)
     pdf.set_font(FONT, size=13)
-    pdf.multi_cell(width, 9, (
-        f"　　兹证明 {facts.person_name} 同志于 {_period(facts)} 期间，在{facts.issuer}"
-        f"参加志愿服务，经本组织记录并审核，累计志愿服务时长 {hours_text(facts.minutes)} 小时。特此证明。"
-    ), align="L", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(
+        width,
+        9,
+        (
+            f"　　兹证明 {facts.person_name} 同志于 {_period(facts)} 期间，在{facts.issuer}"
+            f"参加志愿服务，经本组织记录并审核，累计志愿服务时长 {hours_text(facts.minutes)} 小时。特此证明。"
+        ),
+        align="L",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
     pdf.ln(4)
 
     rows = [
@@ -88,14 +95,20 @@ def _draw(facts: Facts, *, full: bool) -> Any:
     # 服务内容: hours per category (at most 7 rows, the rest together, so it stays one page).
     content = facts.content[:CONTENT_ROWS]
     if len(facts.content) > CONTENT_ROWS:
-        content = [*content[:CONTENT_ROWS - 1], ("其他类别合计", sum(m for _, m in facts.content[CONTENT_ROWS - 1:]))]
+        content = [*content[: CONTENT_ROWS - 1], ("其他类别合计", sum(m for _, m in facts.content[CONTENT_ROWS - 1 :]))]
     lines = [f"{name}　{hours_text(minutes)} 小时" for name, minutes in content] or ["（本期间无已审核的服务记录）"]
     pdf.cell(label_width, 7 * len(lines), "服务内容", border=1, fill=True)
     x = pdf.get_x()
     for i, line in enumerate(lines):
         pdf.set_x(x)
-        pdf.cell(width - label_width, 7, f" {line}", border="LR" + ("T" if i == 0 else "") + ("B" if i == len(lines) - 1 else ""),
-                 new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(
+            width - label_width,
+            7,
+            f" {line}",
+            border="LR" + ("T" if i == 0 else "") + ("B" if i == len(lines) - 1 else ""),
+            new_x="LMARGIN",
+            new_y="NEXT",
+        )
     pdf.ln(6)
 
     # The signatures at the left, the seal's empty circle over their right end (where a seal is
@@ -103,8 +116,12 @@ def _draw(facts: Facts, *, full: bool) -> Any:
     # table never runs into them.
     top = pdf.get_y()
     pdf.set_font(FONT, size=12)
-    for label, value in (("出具组织", facts.issuer), ("负责人", facts.head or NONE), ("经办人", facts.handler),
-                         ("出具日期", _day(facts.issued_on))):
+    for label, value in (
+        ("出具组织", facts.issuer),
+        ("负责人", facts.head or NONE),
+        ("经办人", facts.handler),
+        ("出具日期", _day(facts.issued_on)),
+    ):
         pdf.cell(width - 46, 8, f"{label}：{value}", new_x="LMARGIN", new_y="NEXT")
     pdf.set_draw_color(*GREY)
     pdf.set_dash_pattern(dash=1.5, gap=1.5)
@@ -123,10 +140,14 @@ def _draw(facts: Facts, *, full: bool) -> Any:
 
     pdf.set_font(FONT, size=9)
     pdf.set_xy(MARGIN, max(262, qr_top + QR_SIZE + 2))
-    pdf.multi_cell(width, 5.5, (
-        "说明：本证明依据志愿服务记录出具，服务时长仅计已审核的服务记录；"
-        "证明真伪及是否有效，请扫描二维码或访问核验地址查询。\n" + facts.verify_url
-    ))
+    pdf.multi_cell(
+        width,
+        5.5,
+        (
+            "说明：本证明依据志愿服务记录出具，服务时长仅计已审核的服务记录；"
+            "证明真伪及是否有效，请扫描二维码或访问核验地址查询。\n" + facts.verify_url
+        ),
+    )
     if facts.revoked:  # a reprint of a voided certificate says so across the page
         pdf.set_text_color(*RED)
         pdf.set_font(FONT, size=40)

@@ -25,17 +25,17 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.deadlines.waiting import WAITING_SOURCES, Item
+from bot.hours import service_hours
+from bot.kernel.access import get_community, get_person, require_role, role_in
+from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database, reads
 from bot.kernel.errors import AlreadyDecided, InvalidInput, NotAllowed, NotFound
-from bot.hours import service_hours
-from bot.stars import levels as star_levels
-from bot.kernel.access import get_community, get_person, require_role, role_in
-from bot.kernel.audit import audit
-from bot.deadlines.waiting import WAITING_SOURCES, Item
-from bot.messages.notify import notify, notify_workers
 from bot.kernel.settings import Settings, public_base
-from models import Certificate, CertificateKey, Community, IdDocument, Person, ServiceCategory, ServiceLog
+from bot.messages.notify import notify, notify_workers
+from bot.stars import levels as star_levels
+from models import Certificate, CertificateKey, Community, IdDocument, Person
 
 ROUTE = "/verify/"  # where `lovebank serve` answers
 CHECK_LENGTH = 16  # hex digits of the HMAC printed and linked: 64 bits, short enough for a QR code
@@ -143,7 +143,7 @@ def hours_text(minutes: int) -> str:
 
 
 def parse_period(text: str, today: date) -> Period:
-    """"2026" (that year, up to today), "all"/"全部", or two dates "2026-01-01 2026-06-30"."""
+    """ "2026" (that year, up to today), "all"/"全部", or two dates "2026-01-01 2026-06-30"."""
     words = text.split()
     if len(words) == 1 and words[0].lower() in ALL_WORDS:
         return Period(None, today)
@@ -181,11 +181,18 @@ class CertificatesService:
     def choices(self, person_id: int, community_id: int) -> Choices:
         with self.db.read() as session:
             today = self._today(session, community_id)
-            numbers = list(session.scalars(
-                select(Certificate.number).where(Certificate.person_id == person_id,
-                                                 Certificate.community_id == community_id,
-                                                 Certificate.status == "issued")
-                .order_by(Certificate.id.desc()).limit(3)))
+            numbers = list(
+                session.scalars(
+                    select(Certificate.number)
+                    .where(
+                        Certificate.person_id == person_id,
+                        Certificate.community_id == community_id,
+                        Certificate.status == "issued",
+                    )
+                    .order_by(Certificate.id.desc())
+                    .limit(3)
+                )
+            )
         return Choices(today.year, today.year - 1, [n for n in numbers if n])
 
     def request(self, person_id: int, community_id: int, period_text: str) -> Asked:
@@ -196,20 +203,39 @@ class CertificatesService:
             require_role(session, person_id, community_id, "volunteer")
             period = parse_period(period_text, self._today(session, community_id))
             c = Certificate
-            waiting = session.scalar(select(c.id).where(
-                c.person_id == person_id, c.community_id == community_id, c.status == "pending",
-                c.period_end == period.end,
-                c.period_start.is_(None) if period.start is None else c.period_start == period.start))
+            waiting = session.scalar(
+                select(c.id).where(
+                    c.person_id == person_id,
+                    c.community_id == community_id,
+                    c.status == "pending",
+                    c.period_end == period.end,
+                    c.period_start.is_(None) if period.start is None else c.period_start == period.start,
+                )
+            )
             if waiting is not None:
                 return Asked(waiting, period, True)
-            cert = Certificate(community_id=community_id, person_id=person_id, requested_by_id=person_id,
-                               period_start=period.start, period_end=period.end, status="pending",
-                               created_at=self.clock.now())
+            cert = Certificate(
+                community_id=community_id,
+                person_id=person_id,
+                requested_by_id=person_id,
+                period_start=period.start,
+                period_end=period.end,
+                status="pending",
+                created_at=self.clock.now(),
+            )
             session.add(cert)
             session.flush()
             name = session.scalar(select(_NAME).where(Person.id == person_id))
-            notify_workers(session, self.clock, community_id, "certificate.worker_asked", exclude=person_id,
-                           coalesce="pending_certificates", id=f"C{cert.id}", name=name)
+            notify_workers(
+                session,
+                self.clock,
+                community_id,
+                "certificate.worker_asked",
+                exclude=person_id,
+                coalesce="pending_certificates",
+                id=f"C{cert.id}",
+                name=name,
+            )
             audit(session, self.clock, "cert.request", person_id, community_id, "certificate", cert.id)
             return Asked(cert.id, period, False)
 
@@ -222,9 +248,11 @@ class CertificatesService:
             require_role(session, worker_id, community_id, "worker")
             c = Certificate
             rows = session.execute(
-                select(c.id, _NAME, c.period_start, c.period_end, c.created_at).join(Person, Person.id == c.person_id)
+                select(c.id, _NAME, c.period_start, c.period_end, c.created_at)
+                .join(Person, Person.id == c.person_id)
                 .where(c.community_id == community_id, c.status == "pending", c.person_id != worker_id)
-                .order_by(c.created_at, c.id))
+                .order_by(c.created_at, c.id)
+            )
             return [Waiting(i, n, Period(s, e), at) for i, n, s, e, at in rows]
 
     # --- deciding -----------------------------------------------------------------------------
@@ -239,8 +267,14 @@ class CertificatesService:
                     return Issued(self._facts(session, cert), False)
                 raise AlreadyDecided("certificate.already_decided", id=f"C{cert.id}")
             self._fix(session, cert, worker_id)
-            notify(session, self.clock, cert.person_id, "certificate.issued", number=cert.number,
-                   hours=hours_text(cert.minutes or 0))
+            notify(
+                session,
+                self.clock,
+                cert.person_id,
+                "certificate.issued",
+                number=cert.number,
+                hours=hours_text(cert.minutes or 0),
+            )
             return Issued(self._facts(session, cert), True)
 
         return self.db.transaction(work)
@@ -255,9 +289,15 @@ class CertificatesService:
             if role_in(session, person_id, community_id) is None:
                 raise NotFound("error.no_person")
             period = parse_period(period_text, self._today(session, community_id))
-            cert = Certificate(community_id=community_id, person_id=person_id, requested_by_id=worker_id,
-                               period_start=period.start, period_end=period.end, status="pending",
-                               created_at=self.clock.now())
+            cert = Certificate(
+                community_id=community_id,
+                person_id=person_id,
+                requested_by_id=worker_id,
+                period_start=period.start,
+                period_end=period.end,
+                status="pending",
+                created_at=self.clock.now(),
+            )
             session.add(cert)
             session.flush()
             self._fix(session, cert, worker_id)
@@ -280,8 +320,16 @@ class CertificatesService:
             cert.status, cert.refuse_reason = "refused", reason
             cert.handler_id, cert.decided_at = worker_id, self.clock.now()
             notify(session, self.clock, cert.person_id, "certificate.refused", id=f"C{cert.id}", reason=reason)
-            audit(session, self.clock, "cert.refuse", worker_id, cert.community_id, "certificate", cert.id,
-                  details={"reason": reason})
+            audit(
+                session,
+                self.clock,
+                "cert.refuse",
+                worker_id,
+                cert.community_id,
+                "certificate",
+                cert.id,
+                details={"reason": reason},
+            )
             return Refused(cert.id, name, True)
 
         return self.db.transaction(work)
@@ -301,8 +349,16 @@ class CertificatesService:
                 cert.status, cert.revoked_by_id, cert.revoked_at = "revoked", worker_id, self.clock.now()
                 cert.revoke_reason = reason
                 notify(session, self.clock, cert.person_id, "certificate.revoked", number=cert.number, reason=reason)
-                audit(session, self.clock, "cert.revoke", worker_id, community_id, "certificate", cert.id,
-                      details={"reason": reason})
+                audit(
+                    session,
+                    self.clock,
+                    "cert.revoke",
+                    worker_id,
+                    community_id,
+                    "certificate",
+                    cert.id,
+                    details={"reason": reason},
+                )
             return self._facts(session, cert)
 
         return self.db.transaction(work)
@@ -318,8 +374,11 @@ class CertificatesService:
             if cert is None or cert.number is None:
                 raise NotFound("certificate.no_such", number=number[:32])
             reader = get_person(session, person_id)
-            if cert.person_id != person_id and not reader.is_admin and \
-                    role_in(session, person_id, cert.community_id) != "worker":
+            if (
+                cert.person_id != person_id
+                and not reader.is_admin
+                and role_in(session, person_id, cert.community_id) != "worker"
+            ):
                 raise NotFound("certificate.no_such", number=number[:32])
             return self._facts(session, cert)
 
@@ -336,8 +395,9 @@ class CertificatesService:
             if not hmac.compare_digest(self._check(session, number), check.lower()):
                 return None
             f = self._facts(session, cert)
-        return Verified(f.number, mask_name(f.person_name), f.period, f.minutes, f.issuer, f.issued_on,
-                        f.revoked, f.revoked_on)
+        return Verified(
+            f.number, mask_name(f.person_name), f.period, f.minutes, f.issuer, f.issued_on, f.revoked, f.revoked_on
+        )
 
     # --- the issuing organisation -------------------------------------------------------------
 
@@ -346,8 +406,9 @@ class CertificatesService:
         with self.db.read() as session:
             return _issuer(get_community(session, community_id))
 
-    def set_issuer(self, worker_id: int, community_id: int, *, full_name: str | None = None,
-                   head: str | None = None) -> Issuer:
+    def set_issuer(
+        self, worker_id: int, community_id: int, *, full_name: str | None = None, head: str | None = None
+    ) -> Issuer:
         """The organisation's full name (e.g. XX街道XX社区居民委员会) and the person in charge,
         as certificates print them from now on (those issued keep theirs)."""
         values = {k: v.strip() for k, v in (("name", full_name), ("head", head)) if v is not None}
@@ -373,8 +434,11 @@ class CertificatesService:
     def _decidable(self, session: Session, worker_id: int, certificate_id: int) -> Certificate:
         cert = session.get(Certificate, certificate_id, with_for_update=True)
         # Another community's certificate is as unknown as a missing one.
-        if cert is None or role_in(session, worker_id, cert.community_id) != "worker" and \
-                not get_person(session, worker_id).is_admin:
+        if (
+            cert is None
+            or role_in(session, worker_id, cert.community_id) != "worker"
+            and not get_person(session, worker_id).is_admin
+        ):
             raise NotFound("certificate.no_such", number=f"C{certificate_id}")
         if cert.person_id == worker_id:
             raise NotAllowed("certificate.not_own")
@@ -383,24 +447,35 @@ class CertificatesService:
     def _fix(self, session: Session, cert: Certificate, worker_id: int) -> None:
         """Issue: the figures, names and number are fixed now."""
         community = get_community(session, cert.community_id)
-        content = service_hours.by_category(session, cert.person_id, cert.community_id, cert.period_start,
-                                            cert.period_end)
+        content = service_hours.by_category(
+            session, cert.person_id, cert.community_id, cert.period_start, cert.period_end
+        )
         issuer = _issuer(community)
         today = self.clock.community(community.timezone).today()
         cert.status, cert.minutes, cert.content = "issued", sum(m for _, m in content), [list(r) for r in content]
         cert.person_name = session.scalar(select(_NAME).where(Person.id == cert.person_id))
         cert.star_level = star_levels.standing(session, cert.person_id, cert.community_id).level
-        on_record = session.execute(select(IdDocument.id_type, IdDocument.masked)
-                                    .where(IdDocument.person_id == cert.person_id)).first()
-        cert.id_type, cert.id_number_masked = (ID_TYPE_NAMES.get(on_record[0], on_record[0]), on_record[1]) \
-            if on_record else (None, None)
+        on_record = session.execute(
+            select(IdDocument.id_type, IdDocument.masked).where(IdDocument.person_id == cert.person_id)
+        ).first()
+        cert.id_type, cert.id_number_masked = (
+            (ID_TYPE_NAMES.get(on_record[0], on_record[0]), on_record[1]) if on_record else (None, None)
+        )
         cert.issuer_name, cert.head_name = issuer.name, issuer.head
         cert.handler_id, cert.handler_name = worker_id, session.scalar(select(_NAME).where(Person.id == worker_id))
         cert.issued_on, cert.decided_at = today, self.clock.now()
         cert.number = f"LB{today.year}-{cert.id:06d}"  # the row id: unique in the deployment
         self._check(session, cert.number, create=True)
-        audit(session, self.clock, "cert.issue", worker_id, cert.community_id, "certificate", cert.id,
-              details={"number": cert.number, "minutes": cert.minutes})
+        audit(
+            session,
+            self.clock,
+            "cert.issue",
+            worker_id,
+            cert.community_id,
+            "certificate",
+            cert.id,
+            details={"number": cert.number, "minutes": cert.minutes},
+        )
 
     def _check(self, session: Session, number: str, *, create: bool = False) -> str:
         """The check value of a number. The key is made by the first issue (in its transaction:
@@ -421,13 +496,26 @@ class CertificatesService:
         path = f"{ROUTE}{cert.number}?k={check}"
         base = public_base(self.settings)
         return Facts(
-            cert.id, cert.number, check, cert.person_id, cert.person_name or "", cert.id_type, cert.id_number_masked,
-            Period(cert.period_start, cert.period_end), cert.minutes or 0,
-            [(str(n), int(m)) for n, m in cert.content or []], cert.issuer_name or "", cert.head_name,
-            cert.handler_name or "", cert.issued_on, cert.status == "revoked",
+            cert.id,
+            cert.number,
+            check,
+            cert.person_id,
+            cert.person_name or "",
+            cert.id_type,
+            cert.id_number_masked,
+            Period(cert.period_start, cert.period_end),
+            cert.minutes or 0,
+            [(str(n), int(m)) for n, m in cert.content or []],
+            cert.issuer_name or "",
+            cert.head_name,
+            cert.handler_name or "",
+            cert.issued_on,
+            cert.status == "revoked",
             self.clock.community(get_community(session, cert.community_id).timezone).date_of(cert.revoked_at)
-            if cert.revoked_at else None,
-            f"{base}{path}" if base else path, star_level=cert.star_level or 0,
+            if cert.revoked_at
+            else None,
+            f"{base}{path}" if base else path,
+            star_level=cert.star_level or 0,
         )
 
 
@@ -439,14 +527,17 @@ def _issuer(community: Community) -> Issuer:
 issuer_of = _issuer  # the recording organisation, as other records name it (the hours export)
 
 
-def deadline_items(session: Session, community_ids: list[int], start: datetime | None,
-                   end: datetime | None) -> list[Item]:
+def deadline_items(
+    session: Session, community_ids: list[int], start: datetime | None, end: datetime | None
+) -> list[Item]:
     """Certificates asked for, as decisions on time count them (a source of WAITING_SOURCES):
     waiting from the ask until a worker issues or refuses it."""
     c = Certificate
-    stmt = (select(c.id, c.community_id, c.person_id, _NAME, c.created_at, c.decided_at, c.handler_id)
-            .join(Person, Person.id == c.person_id)
-            .where(c.community_id.in_(community_ids), c.requested_by_id == c.person_id))
+    stmt = (
+        select(c.id, c.community_id, c.person_id, _NAME, c.created_at, c.decided_at, c.handler_id)
+        .join(Person, Person.id == c.person_id)
+        .where(c.community_id.in_(community_ids), c.requested_by_id == c.person_id)
+    )
     if start is None:
         stmt = stmt.where(c.status == "pending")
     else:

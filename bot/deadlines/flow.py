@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from bot.deadlines.service import due_label
 from bot.dialogs.core import Context, Reply, command, reply
 from bot.kernel.i18n import T, Text
-from bot.deadlines.service import due_label
 
 
 def deadline_marker(ctx: Context) -> Callable[[Text, datetime], Text]:
@@ -50,6 +50,13 @@ def top_workers(ctx: Context) -> list[Reply]:
     month, rows = ctx.services.deadlines.top_workers(ctx.actor.person_id, ctx.community_id)
     if not rows:
         return [reply("topworkers.empty", month=month)]
-    lines = [T("topworkers.line", rank=r.rank, name=r.name if r.name is not None else T("topworkers.anonymous"),
-               count=r.on_time) for r in rows]
+    lines = [
+        T(
+            "topworkers.line",
+            rank=r.rank,
+            name=r.name if r.name is not None else T("topworkers.anonymous"),
+            count=r.on_time,
+        )
+        for r in rows
+    ]
     return [reply("topworkers.list", month=month, lines=lines)]

@@ -12,7 +12,11 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 
-@job("deadlines", every=timedelta(minutes=5), help="nudge workers an hour before 12:00 and the evening deadline; tell the admins what is still waiting after it")
+@job(
+    "deadlines",
+    every=timedelta(minutes=5),
+    help="nudge workers an hour before 12:00 and the evening deadline; tell the admins what is still waiting after it",
+)
 async def deadlines(services: Services, now: datetime, options: dict[str, Any]) -> str:
     run = await services.run(services.deadlines.run, now)
     return Summary("jobs.deadlines", nudges=run.nudges, digests=run.digests)

@@ -19,16 +19,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from bot.deadlines.waiting import WAITING_SOURCES, Item
+from bot.kernel.access import get_community, require_role, role_in
+from bot.kernel.audit import audit
 from bot.kernel.clock import Clock, Month
 from bot.kernel.db import Database, claim, reads
 from bot.kernel.errors import InvalidInput, NotAllowed
 from bot.kernel.i18n import T, Text, render
-from bot.reports.service import Column, Sheet
-from bot.kernel.access import get_community, require_role, role_in
-from bot.kernel.audit import audit
 from bot.messages.notify import notify
+from bot.reports.service import Column, Sheet
 from bot.stars.service import competition_ranks
-from bot.deadlines.waiting import WAITING_SOURCES, Item
 from models import Community, JobRun, Membership, Person, Redemption, ServiceLog, ServiceRequest
 
 NOON = time(12, 0)
@@ -43,6 +43,7 @@ _CLOCK_TIME = re.compile(r"^\s*(\d{1,2})[:：点](\d{2})?\s*$")
 
 
 # --- the rule -----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class DeadlineRule:
@@ -82,7 +83,7 @@ def rule_of(community: Community) -> DeadlineRule:
 
 
 def parse_evening(text: str) -> time:
-    """"21:00", "20:30", "21点" → a time between 13:00 and 23:00 on the quarter hour."""
+    """ "21:00", "20:30", "21点" → a time between 13:00 and 23:00 on the quarter hour."""
     match = _CLOCK_TIME.match(text or "")
     if not match:
         raise InvalidInput("deadline.bad_time")
@@ -97,16 +98,20 @@ def parse_evening(text: str) -> time:
 _NAME = func.coalesce(Person.real_name, Person.display_name)
 
 
-def _hour_logs(session: Session, community_ids: list[int], start: datetime | None,
-                     end: datetime | None) -> list[Item]:
+def _hour_logs(session: Session, community_ids: list[int], start: datetime | None, end: datetime | None) -> list[Item]:
     log = ServiceLog
-    stmt = (select(log.id, log.community_id, log.person_id, _NAME, log.created_at, log.decided_at, log.decided_by_id)
-            .join(Person, Person.id == log.person_id)
-            # A worker's 代录 and event hours are approved as they are recorded: they never wait.
-            .where(log.community_id.in_(community_ids), log.recorded_by_worker.is_(False))
-            # Nor do the hours of a service request its requester paid for (approved as it paid).
-            .where(~select(ServiceRequest.id).where(ServiceRequest.service_log_id == log.id,
-                                                    ServiceRequest.payer != "community").exists()))
+    stmt = (
+        select(log.id, log.community_id, log.person_id, _NAME, log.created_at, log.decided_at, log.decided_by_id)
+        .join(Person, Person.id == log.person_id)
+        # A worker's 代录 and event hours are approved as they are recorded: they never wait.
+        .where(log.community_id.in_(community_ids), log.recorded_by_worker.is_(False))
+        # Nor do the hours of a service request its requester paid for (approved as it paid).
+        .where(
+            ~select(ServiceRequest.id)
+            .where(ServiceRequest.service_log_id == log.id, ServiceRequest.payer != "community")
+            .exists()
+        )
+    )
     if start is None:
         stmt = stmt.where(log.status == "pending")
     else:
@@ -114,13 +119,17 @@ def _hour_logs(session: Session, community_ids: list[int], start: datetime | Non
     return [Item(f"H{i}", c, p, n, at, ended, by) for i, c, p, n, at, ended, by in session.execute(stmt)]
 
 
-def _redemptions(session: Session, community_ids: list[int], start: datetime | None,
-                       end: datetime | None) -> list[Item]:
+def _redemptions(
+    session: Session, community_ids: list[int], start: datetime | None, end: datetime | None
+) -> list[Item]:
     r = Redemption
     # Only the wait for a decision counts; after approval it waits for the person to collect.
     ended = func.coalesce(r.decided_at, r.closed_at)
-    stmt = (select(r.id, r.community_id, r.person_id, _NAME, r.created_at, ended, r.decided_by_id)
-            .join(Person, Person.id == r.person_id).where(r.community_id.in_(community_ids)))
+    stmt = (
+        select(r.id, r.community_id, r.person_id, _NAME, r.created_at, ended, r.decided_by_id)
+        .join(Person, Person.id == r.person_id)
+        .where(r.community_id.in_(community_ids))
+    )
     if start is None:
         stmt = stmt.where(r.status == "pending")
     else:
@@ -131,8 +140,9 @@ def _redemptions(session: Session, community_ids: list[int], start: datetime | N
 WAITING_SOURCES.extend((_hour_logs, _redemptions))
 
 
-def _items(session: Session, community_ids: list[int], start: datetime | None = None,
-                 end: datetime | None = None) -> list[Item]:
+def _items(
+    session: Session, community_ids: list[int], start: datetime | None = None, end: datetime | None = None
+) -> list[Item]:
     found: list[Item] = []
     for source in WAITING_SOURCES:
         found.extend(source(session, community_ids, start, end))
@@ -140,6 +150,7 @@ def _items(session: Session, community_ids: list[int], start: datetime | None = 
 
 
 # --- figures ------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Figures:
@@ -176,7 +187,9 @@ def figures(items: list[Item], rule: DeadlineRule, start: datetime, end: datetim
     for item in items:
         due = rule.due(item.submitted_at)
         if item.decided_by is not None and start <= item.ended_at < end:
-            decided[item.decided_by].append((item.ended_at <= due, (item.ended_at - item.submitted_at).total_seconds() / 60))
+            decided[item.decided_by].append(
+                (item.ended_at <= due, (item.ended_at - item.submitted_at).total_seconds() / 60)
+            )
         late = item.ended_at > due if item.ended_at is not None else True
         if start <= due < min(end, now) and late:
             overdue.append(Overdue(item, due))
@@ -192,11 +205,13 @@ def figures(items: list[Item], rule: DeadlineRule, start: datetime, end: datetim
     return MonthFigures(
         of(everyone, len(overdue)),
         {worker: of(rows, late_by[worker]) for worker, rows in decided.items() if worker is not None},
-        {}, overdue,
+        {},
+        overdue,
     )
 
 
 # --- the service --------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class TopWorker:
@@ -231,7 +246,14 @@ class DeadlinesService:
             require_role(session, actor_id, community_id, "worker")
             community = get_community(session, community_id)
             community.options = {**(community.options or {}), "deadlines": {"evening": at.strftime("%H:%M")}}
-            audit(session, self.clock, "evening_deadline.set", actor_id, community_id, details={"evening": at.strftime("%H:%M")})
+            audit(
+                session,
+                self.clock,
+                "evening_deadline.set",
+                actor_id,
+                community_id,
+                details={"evening": at.strftime("%H:%M")},
+            )
             return rule_of(community)
 
         return self.db.transaction(work)
@@ -244,8 +266,12 @@ class DeadlinesService:
                 raise NotAllowed("error.need_worker")
             m = Membership
             changed = session.execute(
-                update(m).where(m.person_id == worker_id, m.community_id == community_id,
-                                m.away_since.is_(None) if away else m.away_since.is_not(None))
+                update(m)
+                .where(
+                    m.person_id == worker_id,
+                    m.community_id == community_id,
+                    m.away_since.is_(None) if away else m.away_since.is_not(None),
+                )
                 .values(away_since=self.clock.now() if away else None)
             )
             if changed.rowcount:
@@ -266,9 +292,18 @@ class DeadlinesService:
             result = figures(_items(session, [community_id], start, end), rule_of(community), start, end, end)
             totals = [(w, f.on_time) for w, f in result.workers.items() if f.on_time > 0]
             ranked = [r for r in competition_ranks(totals) if r[0] <= TOP_WORKERS]
-            names = {pid: (None if hidden else name) for pid, name, hidden in session.execute(
-                select(Person.id, Person.display_name, Person.hide_name).where(Person.id.in_([p for _, p, _ in ranked]))
-            )} if ranked else {}
+            names = (
+                {
+                    pid: (None if hidden else name)
+                    for pid, name, hidden in session.execute(
+                        select(Person.id, Person.display_name, Person.hide_name).where(
+                            Person.id.in_([p for _, p, _ in ranked])
+                        )
+                    )
+                }
+                if ranked
+                else {}
+            )
         return f"{today:%Y-%m}", [TopWorker(rank, p, names.get(p), n) for rank, p, n in ranked]
 
     # --- the job ------------------------------------------------------------------------------
@@ -284,10 +319,19 @@ class DeadlinesService:
             # read nothing more, nor open a write transaction.
             rounds = {c.id: (rule_of(c), *rule_of(c).deadlines_around(now)) for c in communities}
             periods = {_key(r, d) for r, last, upcoming in rounds.values() for d in (last, upcoming)}
-            claimed = set((session.execute(
-                select(JobRun.job, JobRun.scope, JobRun.period)
-                .where(JobRun.job.in_((NUDGE_JOB, DIGEST_JOB)), JobRun.period.in_(sorted(periods)))
-            )).all()) if periods else set()
+            claimed = (
+                set(
+                    (
+                        session.execute(
+                            select(JobRun.job, JobRun.scope, JobRun.period).where(
+                                JobRun.job.in_((NUDGE_JOB, DIGEST_JOB)), JobRun.period.in_(sorted(periods))
+                            )
+                        )
+                    ).all()
+                )
+                if periods
+                else set()
+            )
             wanted = {}
             for c in communities:
                 rule, last, upcoming = rounds[c.id]
@@ -300,15 +344,25 @@ class DeadlinesService:
             waiting = [i for i in _items(session, list(wanted)) if i.submitted_at <= now]
             workers: dict[int, list[tuple[int, str, str, bool]]] = defaultdict(list)
             for cid, pid, name, locale, away in session.execute(
-                select(Membership.community_id, Person.id, Person.display_name, Person.locale,
-                       Membership.away_since.is_not(None))
+                select(
+                    Membership.community_id,
+                    Person.id,
+                    Person.display_name,
+                    Person.locale,
+                    Membership.away_since.is_not(None),
+                )
                 .join(Person, Person.id == Membership.person_id)
                 .where(Membership.role == "worker", Membership.community_id.in_(list(wanted)))
                 .order_by(Person.id)
             ):
                 workers[cid].append((pid, name, locale, bool(away)))
-            admins = list((session.execute(
-                select(Person.id, Person.locale).where(Person.is_admin.is_(True)).order_by(Person.id))).all())
+            admins = list(
+                (
+                    session.execute(
+                        select(Person.id, Person.locale).where(Person.is_admin.is_(True)).order_by(Person.id)
+                    )
+                ).all()
+            )
         by_community: dict[int, list[Item]] = defaultdict(list)
         for item in waiting:
             by_community[item.community_id].append(item)
@@ -318,33 +372,65 @@ class DeadlinesService:
             items = by_community.get(community.id, [])
             present = [w for w in workers.get(community.id, []) if not w[3]]
 
-            def work(session: Session, c=community, r=rule, last=last, upcoming=upcoming,
-                           items=items, present=present) -> tuple[int, int]:
+            def work(
+                session: Session, c=community, r=rule, last=last, upcoming=upcoming, items=items, present=present
+            ) -> tuple[int, int]:
                 sent_nudges = sent_digests = 0
                 if upcoming - now <= NUDGE_BEFORE and claim(session, NUDGE_JOB, str(c.id), _key(r, upcoming), now):
                     for pid, name, locale, _ in present:
                         mine = [i for i in items if i.person_id != pid]
                         if mine:
                             oldest = mine[0]
-                            notify(session, self.clock, pid, "deadline.nudge", name=name, count=len(mine),
-                                         deadline=_hm(r, upcoming), oldest=oldest.ref, oldest_name=oldest.person_name,
-                                         oldest_due=_when(r, r.due(oldest.submitted_at)))
+                            notify(
+                                session,
+                                self.clock,
+                                pid,
+                                "deadline.nudge",
+                                name=name,
+                                count=len(mine),
+                                deadline=_hm(r, upcoming),
+                                oldest=oldest.ref,
+                                oldest_name=oldest.person_name,
+                                oldest_due=_when(r, r.due(oldest.submitted_at)),
+                            )
                             sent_nudges += 1
                 if claim(session, DIGEST_JOB, str(c.id), _key(r, last), now):
                     # Only what someone present could have decided: a worker's own item, or all
                     # of it while every worker is on leave, is nobody's lateness.
-                    late = [i for i in items if r.due(i.submitted_at) <= last
-                            and any(pid != i.person_id for pid, *_ in present)]
+                    late = [
+                        i
+                        for i in items
+                        if r.due(i.submitted_at) <= last and any(pid != i.person_id for pid, *_ in present)
+                    ]
                     if late and admins:
                         for admin_id, locale in admins:
-                            lines = [render(locale, "deadline.digest_line", {
-                                "ref": i.ref, "name": i.person_name, "due": _when(r, r.due(i.submitted_at)),
-                                "late": _late(now - r.due(i.submitted_at)),
-                            }) for i in late[:DIGEST_LINES]]
+                            lines = [
+                                render(
+                                    locale,
+                                    "deadline.digest_line",
+                                    {
+                                        "ref": i.ref,
+                                        "name": i.person_name,
+                                        "due": _when(r, r.due(i.submitted_at)),
+                                        "late": _late(now - r.due(i.submitted_at)),
+                                    },
+                                )
+                                for i in late[:DIGEST_LINES]
+                            ]
                             if len(late) > DIGEST_LINES:
-                                lines.append(render(locale, "deadline.digest_more", {"count": len(late) - DIGEST_LINES}))
-                            notify(session, self.clock, admin_id, "deadline.digest", community=c.name,
-                                         deadline=_when(r, last), count=len(late), lines=lines)
+                                lines.append(
+                                    render(locale, "deadline.digest_more", {"count": len(late) - DIGEST_LINES})
+                                )
+                            notify(
+                                session,
+                                self.clock,
+                                admin_id,
+                                "deadline.digest",
+                                community=c.name,
+                                deadline=_when(r, last),
+                                count=len(late),
+                                lines=lines,
+                            )
                         sent_digests = 1
                 return sent_nudges, sent_digests
 
@@ -382,13 +468,14 @@ def due_label(rule: DeadlineRule, submitted: datetime, now: datetime) -> tuple[s
     return _when(rule, due), now > due
 
 
-
 # --- the monthly report -------------------------------------------------------------------------
+
 
 def month_figures(session: Session, community: Community, month: Month) -> MonthFigures:
     now = month.as_of or month.end
-    result = figures(_items(session, [community.id], month.start, month.end), rule_of(community),
-                     month.start, month.end, now)
+    result = figures(
+        _items(session, [community.id], month.start, month.end), rule_of(community), month.start, month.end, now
+    )
     ids = set(result.workers) | {o.item.decided_by for o in result.overdue if o.item.decided_by}
     names = dict((session.execute(select(Person.id, _NAME).where(Person.id.in_(ids)))).all()) if ids else {}
     return MonthFigures(result.community, result.workers, names, result.overdue)
@@ -410,16 +497,32 @@ def decisions_section(session: Session, community_id: int, month: Month, locale:
     if not result.community.decisions and not result.overdue:
         return None
     rows = sorted(
-        ((result.names.get(w, str(w)), f.decisions, f.on_time, _share(f), _median_hours(f), f.overdue)
-         for w, f in result.workers.items()),
+        (
+            (result.names.get(w, str(w)), f.decisions, f.on_time, _share(f), _median_hours(f), f.overdue)
+            for w, f in result.workers.items()
+        ),
         key=lambda r: (-r[2], r[0]),
     )
     c = result.community
-    totals = (render(locale, "section.decisions.community"), c.decisions, c.on_time, _share(c), _median_hours(c), c.overdue)
-    columns = tuple(Column(render(locale, f"section.decisions.{key}"), kind) for key, kind in (
-        ("worker", "text"), ("decisions", "int"), ("on_time", "int"), ("share", "text"), ("median", "hours"),
-        ("overdue", "int"),
-    ))
+    totals = (
+        render(locale, "section.decisions.community"),
+        c.decisions,
+        c.on_time,
+        _share(c),
+        _median_hours(c),
+        c.overdue,
+    )
+    columns = tuple(
+        Column(render(locale, f"section.decisions.{key}"), kind)
+        for key, kind in (
+            ("worker", "text"),
+            ("decisions", "int"),
+            ("on_time", "int"),
+            ("share", "text"),
+            ("median", "hours"),
+            ("overdue", "int"),
+        )
+    )
     rule = rule_of(community)
     notes = (render(locale, "section.decisions.note", {"evening": rule.evening.strftime("%H:%M")}),)
     return Sheet("decisions", render(locale, "section.decisions.title"), columns, rows, totals, notes)
@@ -438,12 +541,18 @@ def overdue_section(session: Session, community_id: int, month: Month, locale: s
         return rule.local(moment).strftime("%Y-%m-%d %H:%M")
 
     rows = [
-        (o.item.ref, o.item.person_name, local(o.item.submitted_at), local(o.due),
-         local(o.item.ended_at) if o.item.ended_at else waiting,
-         result.names.get(o.item.decided_by, "") if o.item.decided_by else "")
+        (
+            o.item.ref,
+            o.item.person_name,
+            local(o.item.submitted_at),
+            local(o.due),
+            local(o.item.ended_at) if o.item.ended_at else waiting,
+            result.names.get(o.item.decided_by, "") if o.item.decided_by else "",
+        )
         for o in result.overdue
     ]
-    columns = tuple(Column(render(locale, f"section.overdue.{key}"), "text") for key in (
-        "ref", "name", "submitted", "due", "decided", "decided_by"))
+    columns = tuple(
+        Column(render(locale, f"section.overdue.{key}"), "text")
+        for key in ("ref", "name", "submitted", "due", "decided", "decided_by")
+    )
     return Sheet("overdue", render(locale, "section.overdue.title"), columns, rows)
-

@@ -75,10 +75,11 @@ def pending(ctx: Context, args: str) -> list[Reply]:
         return [reply("pending.none")]
     pages = (len(items) + PAGE - 1) // PAGE
     page = min(max(int(args), 1), pages) if args.strip().isdecimal() and args.strip().isascii() else 1
-    shown = items[(page - 1) * PAGE:page * PAGE]
+    shown = items[(page - 1) * PAGE : page * PAGE]
     options: list[Option] = [
         Option(o.value, T("pending.option", label=o.label, ref=o.value.split()[-1]))
-        for item in shown for o in item.options
+        for item in shown
+        for o in item.options
     ]
     if page < pages:
         options.append(option(f"/pending {page + 1}", "pending.next", page=page + 1, pages=pages))

@@ -22,8 +22,13 @@ from models import Community, Notification, Person
 COMMUNITY = "阳光社区"
 ADMIN = ("admin", "陈主任")
 WORKERS = (("worker1", "张丽"), ("worker2", "李明"))
-VOLUNTEERS = (("volunteer1", "王芳"), ("volunteer2", "刘洋"), ("volunteer3", "陈静"),
-              ("volunteer4", "杨帆"), ("volunteer5", "赵敏"))
+VOLUNTEERS = (
+    ("volunteer1", "王芳"),
+    ("volunteer2", "刘洋"),
+    ("volunteer3", "陈静"),
+    ("volunteer4", "杨帆"),
+    ("volunteer5", "赵敏"),
+)
 RESIDENT = ("resident1", "孙大爷")
 
 
@@ -42,8 +47,9 @@ async def seed(services: Services) -> DemoWorld | None:
     if await services.db.run(_seeded, services.db):
         return None
     admin = await _person(services, *ADMIN)
-    await services.db.run(services.db.transaction,
-                          lambda session: setattr(session.get(Person, admin), "is_admin", True))
+    await services.db.run(
+        services.db.transaction, lambda session: setattr(session.get(Person, admin), "is_admin", True)
+    )
     community = await services.run(services.people.create_community, COMMUNITY)
     world = DemoWorld(community.id, admin)
     for handle, name in WORKERS:
@@ -63,8 +69,10 @@ async def seed(services: Services) -> DemoWorld | None:
     for seed_feature in (seed_shop, seed_visits, seed_teams, seed_requests, seed_stars, seed_records):
         await seed_feature(services, world)
     # The past is not news: nobody is notified of it.
-    await services.db.run(services.db.transaction, lambda session: session.execute(
-        update(Notification).values(delivered_at=services.clock.now())))
+    await services.db.run(
+        services.db.transaction,
+        lambda session: session.execute(update(Notification).values(delivered_at=services.clock.now())),
+    )
     return world
 
 
@@ -77,11 +85,15 @@ async def _history(services: Services, world: DemoWorld) -> None:
         days = sorted(rng.sample(range(1, 30), 6), reverse=True)
         for k, days_ago in enumerate(days):
             category = rng.choice(categories[:8])
-            log = await services.run(services.hours.submit, 
-                volunteer, world.community_id, category_id=category.id,
-                service_date=today - timedelta(days=days_ago), minutes=rng.choice((60, 90, 120, 180)),
-                note=None, request_key=f"demo:{n}:{k}",
+            log = await services.run(
+                services.hours.submit,
+                volunteer,
+                world.community_id,
+                category_id=category.id,
+                service_date=today - timedelta(days=days_ago),
+                minutes=rng.choice((60, 90, 120, 180)),
+                note=None,
+                request_key=f"demo:{n}:{k}",
             )
             if not (k == len(days) - 1 and n < 2):  # volunteer1 and 2 each keep one pending
                 await services.run(services.hours.approve, world.workers[k % 2], log.id)
-

@@ -28,15 +28,29 @@ async def seed_demo(services: Services, world: DemoWorld) -> None:
     await services.run(services.points.adjust, zhang, cid, grandpa, 30, "重阳节慰问积分", "demo:records:adjust")
     await services.run(services.family.act_as, wang, grandpa)
     towel = next(i for i in await services.run(services.shop.catalogue, zhang, cid) if i.name == "毛巾")
-    order = await services.run(services.shop.redeem, grandpa, cid, towel.id, 1, request_key="demo:records:redeem", proxy_id=wang)
+    order = await services.run(
+        services.shop.redeem, grandpa, cid, towel.id, 1, request_key="demo:records:redeem", proxy_id=wang
+    )
     approved = await services.run(services.shop.approve, li, order.redemption.id)
     assert approved.redemption.pickup_code is not None
     await services.run(services.shop.pickup, zhang, cid, approved.redemption.pickup_code)
     category = {c.name: c.id for c in await services.run(services.hours.categories, cid)}
     today = services.clock.community(services.settings.timezone).today()
-    asked = await services.run(services.requests.post, NewRequest(
-        requester_id=grandpa, poster_id=wang, community_id=cid, category_id=category["助医"],
-        service_date=today + timedelta(days=2), slot="morning", minutes=120, payer="community",
-        note="陪孙大爷去社区医院量血压", address="阳光里7栋302", request_key="demo:records:request"))
+    asked = await services.run(
+        services.requests.post,
+        NewRequest(
+            requester_id=grandpa,
+            poster_id=wang,
+            community_id=cid,
+            category_id=category["助医"],
+            service_date=today + timedelta(days=2),
+            slot="morning",
+            minutes=120,
+            payer="community",
+            note="陪孙大爷去社区医院量血压",
+            address="阳光里7栋302",
+            request_key="demo:records:request",
+        ),
+    )
     await services.run(services.requests.cancel, wang, asked.request.id)  # his daughter will go with him after all
     await services.run(services.family.act_as_self, wang)

@@ -26,7 +26,9 @@ async def seed_demo(services: Services, world: DemoWorld) -> None:
         items[name] = (await services.run(shop.add_item, worker, cid, name, price, stock, donor=donor)).id
     # volunteer1 waits for approval; volunteer3 has a pickup code; volunteer4 has picked up.
     await services.run(shop.redeem, world.volunteers[0], cid, items["毛巾"], 2, request_key="demo:redeem:1")
-    approved = await services.run(shop.redeem, world.volunteers[2], cid, items["洗衣液"], 1, request_key="demo:redeem:2")
+    approved = await services.run(
+        shop.redeem, world.volunteers[2], cid, items["洗衣液"], 1, request_key="demo:redeem:2"
+    )
     await services.run(shop.approve, worker, approved.redemption.id)
     done = await services.run(shop.redeem, world.volunteers[3], cid, items["理发服务"], 1, request_key="demo:redeem:3")
     code = (await services.run(shop.approve, world.workers[1], done.redemption.id)).redemption.pickup_code

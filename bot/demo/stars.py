@@ -40,8 +40,17 @@ async def seed_demo(services: Services, world: DemoWorld) -> None:
         clock.at = datetime.combine(day, time(17, 0), zone)
         # 陈静 came to every event; 王芳 to two in five of them (her 130 hours: 一星).
         volunteers = [chen, wang] if n % 5 in (1, 3) else [chen]
-        await past.run(past.hours.record, worker, cid, volunteers, category_id=chosen[n % len(chosen)], service_date=day,
-                                minutes=EVENT_MINUTES, event_name="社区志愿服务日", request_key=f"stars-demo:{n}")
+        await past.run(
+            past.hours.record,
+            worker,
+            cid,
+            volunteers,
+            category_id=chosen[n % len(chosen)],
+            service_date=day,
+            minutes=EVENT_MINUTES,
+            event_name="社区志愿服务日",
+            request_key=f"stars-demo:{n}",
+        )
     certificates = services.certificates
     await services.run(certificates.set_issuer, worker, cid, full_name=ISSUER, head=HEAD)
     asked = await services.run(certificates.request, wang, cid, str(today.year - 1))

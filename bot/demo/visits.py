@@ -52,21 +52,38 @@ ALERT = (12, "volunteer5", "visit", "needs_help", "摔了一跤，手腕肿了�
 
 async def seed_demo(services: Services, world: DemoWorld) -> None:
     roster = "\n".join((HEADER, *ROSTER)).encode()
-    report = await services.run(services.visits.roster.import_roster,
-                                world.workers[0], world.community_id, "demo.csv", roster)
+    report = await services.run(
+        services.visits.roster.import_roster, world.workers[0], world.community_id, "demo.csv", roster
+    )
     assert report.ok, report.problems
     people = {f"worker{i + 1}": pid for i, pid in enumerate(world.workers)}
     people.update({f"volunteer{i + 1}": pid for i, pid in enumerate(world.volunteers)})
-    elders, _ = await services.run(services.visits.roster.roster,
-                                   world.workers[0], world.community_id, page_size=len(ROSTER))
+    elders, _ = await services.run(
+        services.visits.roster.roster, world.workers[0], world.community_id, page_size=len(ROSTER)
+    )
     ids = [e.id for e in elders]  # in roster order: they were created in it
     now = services.clock.now()
     for n, (line, days_ago, who, kind, outcome, note, minutes) in enumerate(sorted(HISTORY, key=lambda h: -h[1])):
-        await services.run(services.visits.record, 
-            people[who], ids[line - 1], kind=kind, outcome=outcome, note=note, minutes=minutes,
-            at=now - timedelta(days=days_ago, hours=n % 5), request_key=f"demo-visit:{n}",
+        await services.run(
+            services.visits.record,
+            people[who],
+            ids[line - 1],
+            kind=kind,
+            outcome=outcome,
+            note=note,
+            minutes=minutes,
+            at=now - timedelta(days=days_ago, hours=n % 5),
+            request_key=f"demo-visit:{n}",
         )
     line, who, kind, outcome, note, minutes = ALERT
-    await services.run(services.visits.record,
-                       people[who], ids[line - 1], kind=kind, outcome=outcome, note=note, minutes=minutes,
-                                 at=now - timedelta(hours=1), request_key="demo-visit:alert")
+    await services.run(
+        services.visits.record,
+        people[who],
+        ids[line - 1],
+        kind=kind,
+        outcome=outcome,
+        note=note,
+        minutes=minutes,
+        at=now - timedelta(hours=1),
+        request_key="demo-visit:alert",
+    )

@@ -13,7 +13,6 @@ from bot.kernel.errors import DomainError, InvalidInput, LooksRepeated, NotFound
 from bot.kernel.i18n import T
 from bot.people.service import Found
 
-
 Decide = Callable[[Context, int, str], list[Reply]]
 
 
@@ -44,8 +43,13 @@ def repeat_step(flow: str, again: Again) -> Callable[..., list[Reply]]:
     after a yes, and returns what asks. `again(ctx, data, request_key)` records it regardless."""
 
     def question(ctx: Context) -> Reply:
-        return reply("record.looks_repeated", option("yes", "record.repeat_yes"),
-                     option("/cancel", "record.repeat_no"), columns=2, id=ctx.data["same"])
+        return reply(
+            "record.looks_repeated",
+            option("yes", "record.repeat_yes"),
+            option("/cancel", "record.repeat_no"),
+            columns=2,
+            id=ctx.data["same"],
+        )
 
     def ask(ctx: Context, exc: LooksRepeated, **data: Any) -> list[Reply]:
         ctx.goto(flow, "repeat", same=exc.params["id"], draft=secrets.token_hex(6), **data)
@@ -93,7 +97,11 @@ def names_in(ctx: Context, text: str) -> list[str]:
 
 
 def person_arg(
-    ctx: Context, name: str, retry: Callable[[str], str] | None = None, *, anyone_by_handle: bool = False,
+    ctx: Context,
+    name: str,
+    retry: Callable[[str], str] | None = None,
+    *,
+    anyone_by_handle: bool = False,
 ) -> Found:
     """The person a typed name means, in the asker's community (see PeopleService.find). When
     the name fits several, `retry(ref)` is the command line that picks one (`ref` is `#12`):
@@ -106,10 +114,16 @@ def person_arg(
         raise NotFound("error.no_such_person", name=name[:32])
     if len(found) == 1:
         return found[0]
-    labels = [T("people.choice", name=f.name, role=T(f"role.{f.role}") if f.role else "—", ref=f"#{f.person_id}")
-              for f in found]
+    labels = [
+        T("people.choice", name=f.name, role=T(f"role.{f.role}") if f.role else "—", ref=f"#{f.person_id}")
+        for f in found
+    ]
     lines = [retry(f"#{f.person_id}") if retry else "" for f in found]
     if retry and all(len(line.encode()) <= MAX_OPTION_BYTES for line in lines):
-        raise Choose("people.which", tuple(Option(line, label) for line, label in zip(lines, labels)),
-                     name=name[:32], count=len(found))
+        raise Choose(
+            "people.which",
+            tuple(Option(line, label) for line, label in zip(lines, labels)),
+            name=name[:32],
+            count=len(found),
+        )
     raise InvalidInput("people.which_typed", name=name[:32], count=len(found), people=labels)

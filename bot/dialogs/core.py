@@ -16,10 +16,10 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot.kernel.later import LATER_MARK
 from bot.kernel.access import has_role
-from bot.kernel.text import clean_text, fold_width
 from bot.kernel.i18n import Text
+from bot.kernel.later import LATER_MARK
+from bot.kernel.text import clean_text, fold_width
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -229,8 +229,15 @@ STEP_ANSWERS: dict[tuple[str, str], frozenset[str]] = {}
 
 
 def command(
-    name: str, *, role: str | None = "resident", help_key: str | None = None, aliases: tuple[str, ...] = (),
-    admin_only: bool = False, group_ok: bool = False, for_relative: bool = False, reads: bool = False,
+    name: str,
+    *,
+    role: str | None = "resident",
+    help_key: str | None = None,
+    aliases: tuple[str, ...] = (),
+    admin_only: bool = False,
+    group_ok: bool = False,
+    for_relative: bool = False,
+    reads: bool = False,
 ) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
         if name in COMMANDS:

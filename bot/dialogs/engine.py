@@ -14,18 +14,30 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.kernel import crash
-from bot.dialogs.parse import intent_of, is_skip, is_yes, split_command
 from bot.dialogs.core import (
-    ALIASES, COMMANDS, STEP_ANSWERS, STEPS, Actor, Caller, Context, Deferred, Document, Input, Invites, Later, Reply,
+    ALIASES,
+    COMMANDS,
+    STEP_ANSWERS,
+    STEPS,
+    Actor,
+    Caller,
+    Context,
+    Deferred,
+    Document,
+    Input,
+    Invites,
+    Later,
+    Reply,
     reply,
 )
+from bot.dialogs.parse import intent_of, is_skip, is_yes, split_command
+from bot.kernel import crash
+from bot.kernel.access import effective_role
 from bot.kernel.db import ReadOnlyTurn
 from bot.kernel.errors import DomainError
 from bot.kernel.i18n import Text, render
-from bot.services import Services
-from bot.kernel.access import effective_role
 from bot.kernel.text import fold_width
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +138,9 @@ class Dialogs:
         self.services = services
         self.invites = Invites()  # the channel adapter fills it in
 
-    async def handle(self, caller: Caller, inp: Input, settle: Settle | None = None,
-                     attach: Attach | None = None) -> Turn:
+    async def handle(
+        self, caller: Caller, inp: Input, settle: Settle | None = None, attach: Attach | None = None
+    ) -> Turn:
         """One turn, handed to a database thread once and run there whole (`turn`); then, outside
         any transaction, the files it attaches are made and given to `attach`. A command declared
         read-only (`@command(reads=True)`) runs on a reader thread, and only its state and the
@@ -137,8 +150,9 @@ class Dialogs:
         turn: Turn | None = None
         if self._reads(inp):
             try:
-                turn = await db.run_read(db.unit, lambda session: self.turn(session, caller, inp, None, read=True),
-                                         writes=False)
+                turn = await db.run_read(
+                    db.unit, lambda session: self.turn(session, caller, inp, None, read=True), writes=False
+                )
             except ReadOnlyTurn:
                 turn = None
         if turn is not None:
@@ -169,8 +183,9 @@ class Dialogs:
         if settle is not None:
             settle(session, turn)
 
-    def turn(self, session: Session, caller: Caller, inp: Input, settle: Settle | None = None, *,
-             read: bool = False) -> Turn:
+    def turn(
+        self, session: Session, caller: Caller, inp: Input, settle: Settle | None = None, *, read: bool = False
+    ) -> Turn:
         """Who is writing and their state, the command or step, the services' writes, the saved
         state and `settle(session, turn)` (the channel stores its reply and marks its inbox
         entry there): one unit of work (`Database.unit`), committed whole or not at all."""
@@ -324,31 +339,52 @@ class Dialogs:
         services = self.services
         loaded = services.dialog_state.load(caller.channel, caller.external_id)
         is_admin = f"{caller.channel}:{caller.external_id}" in services.settings.admins
-        if loaded is None or (is_admin and not loaded.person.is_admin) or (
-            caller.chat_id and loaded.identity.chat_id != caller.chat_id
+        if (
+            loaded is None
+            or (is_admin and not loaded.person.is_admin)
+            or (caller.chat_id and loaded.identity.chat_id != caller.chat_id)
         ):
             services.people.identify(
-                caller.channel, caller.external_id, display_name=caller.display_name, handle=caller.handle,
+                caller.channel,
+                caller.external_id,
+                display_name=caller.display_name,
+                handle=caller.handle,
                 chat_id=caller.chat_id,
             )
             loaded = services.dialog_state.load(caller.channel, caller.external_id)
             assert loaded is not None
         person, identity, role, state = loaded.person, loaded.identity, loaded.role, loaded.state
         actor = Actor(
-            person.id, identity.id, person.display_name, person.locale, person.community_id,
-            effective_role(role, loaded.confirmed), person.is_admin, caller.channel,
+            person.id,
+            identity.id,
+            person.display_name,
+            person.locale,
+            person.community_id,
+            effective_role(role, loaded.confirmed),
+            person.is_admin,
+            caller.channel,
             awaiting_confirmation=role == "volunteer" and not loaded.confirmed,
         )
         relative = loaded.relative
         if relative is not None:  # acting for a relative: re-checked on every turn
             actor = Actor(
-                relative.person_id, identity.id, relative.display_name, person.locale, relative.community_id,
-                relative.role, False, caller.channel, acting_by=person.id,
+                relative.person_id,
+                identity.id,
+                relative.display_name,
+                person.locale,
+                relative.community_id,
+                relative.role,
+                False,
+                caller.channel,
+                acting_by=person.id,
             )
         saved: dict[str, Any] = {}
         ctx = Context(services, actor, caller, request_key, invites=self.invites)
-        if loaded.role == "volunteer" and person.community_id is not None and (
-                loaded.consented != services.settings.privacy_notice_version):
+        if (
+            loaded.role == "volunteer"
+            and person.community_id is not None
+            and (loaded.consented != services.settings.privacy_notice_version)
+        ):
             ctx.consent_for = person.community_id
         if state is not None and services.clock.now() - state.updated_at < IDLE:
             saved = {"flow": state.flow, "step": state.step, "data": dict(state.data)}
@@ -359,15 +395,17 @@ class Dialogs:
             saved = {"expired": True}
         return ctx, saved
 
-    def _state(self, ctx: Context, replies: list[Reply], saved: dict[str, Any],
-               listing: Listing | None) -> tuple[int, dict[str, Any]] | None:
+    def _state(
+        self, ctx: Context, replies: list[Reply], saved: dict[str, Any], listing: Listing | None
+    ) -> tuple[int, dict[str, Any]] | None:
         """The dialog state to save after this turn, or None when it did not change."""
         shown = [o for r in replies for o in r.options]
         here = _position(ctx)
         if shown:
             locale = ctx.actor.locale
-            listing = Listing([o.value for o in shown],
-                              [_plain(render(locale, o.label.key, o.label.params)) for o in shown], here)
+            listing = Listing(
+                [o.value for o in shown], [_plain(render(locale, o.label.key, o.label.params)) for o in shown], here
+            )
         elif listing is not None and listing.at not in (here, ""):
             listing = None  # the step it answered is over
         data = dict(ctx.data)

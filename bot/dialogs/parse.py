@@ -46,8 +46,21 @@ def split_command(line: str) -> tuple[str, str]:
 
 # --- numbers ---------------------------------------------------------------------------------
 
-_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4, "五": 5, "六": 6,
-           "七": 7, "八": 8, "九": 9}
+_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "俩": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _CHINESE_NUMBER = re.compile(r"[零〇一二两俩三四五六七八九十百]+")
 
 
@@ -104,6 +117,7 @@ def parse_ref(text: str, prefix: str) -> int | None:
 
 
 # --- durations -------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Duration:
@@ -277,10 +291,12 @@ def parse_future_date(text: str, today: date) -> date | None:
         return None
     return found
 
+
 # --- yes, skip -------------------------------------------------------------------------------
 
-YES_WORDS = frozenset({"yes", "y", "ok", "okay", "是", "是的", "确认", "确定", "好", "好的", "对", "对的",
-                       "提交", "可以", "行"})
+YES_WORDS = frozenset(
+    {"yes", "y", "ok", "okay", "是", "是的", "确认", "确定", "好", "好的", "对", "对的", "提交", "可以", "行"}
+)
 # Also "done": a last optional step (a visit's note) is finished by saying so.
 SKIP_WORDS = frozenset({"skip", "跳过", "不用", "没有", "无", "略", "-", "—", "done", "完成", "好了"})
 

@@ -4,16 +4,15 @@ turn together with whatever else finishes the turn (the inbox marks its entry ha
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, select
 from sqlalchemy.orm import Session
 
+from bot.family.service import FamilyService, Relative
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database, insert, reads
-from bot.family.service import FamilyService, Relative
 from models import ActingFor, Consent, DialogState, Identity, Membership, Person
 
 
@@ -66,12 +65,34 @@ class DialogStates:
             row = session.connection().execute(_LOAD, {"channel": channel, "external_id": external_id}).first()
             if row is None:
                 return None
-            (person_id, name, locale, community_id, is_admin, identity_id, chat_id, role, confirmed,
-             flow, step, data, updated_at, relative_id, consented) = row
+            (
+                person_id,
+                name,
+                locale,
+                community_id,
+                is_admin,
+                identity_id,
+                chat_id,
+                role,
+                confirmed,
+                flow,
+                step,
+                data,
+                updated_at,
+                relative_id,
+                consented,
+            ) = row
             relative = None if relative_id is None else self.family.acting_for(session, person_id, relative_id)
         state = None if updated_at is None else Saved(flow, step, data, updated_at)
-        return Loaded(Who(person_id, name, locale, community_id, is_admin), Channel(identity_id, chat_id),
-                      role, confirmed, state, relative, consented)
+        return Loaded(
+            Who(person_id, name, locale, community_id, is_admin),
+            Channel(identity_id, chat_id),
+            role,
+            confirmed,
+            state,
+            relative,
+            consented,
+        )
 
     def save(self, identity_id: int, state: dict[str, Any]) -> None:
         """`{}` forgets the saved state (in the turn's unit of work)."""
@@ -83,7 +104,8 @@ class DialogStates:
             # One upsert instead of a delete and an insert: a statement less on every step.
             row = {**state, "updated_at": self.clock.now()}
             session.execute(
-                insert(session, DialogState).values(identity_id=identity_id, **row)
+                insert(session, DialogState)
+                .values(identity_id=identity_id, **row)
                 .on_conflict_do_update(index_elements=[DialogState.identity_id], set_=row)
             )
 
@@ -92,15 +114,32 @@ class DialogStates:
 
 # The notice version of the person's latest consent as a volunteer (the consents index, one row).
 _CONSENTED = (
-    select(Consent.notice_version).where(Consent.person_id == Person.id, Consent.kind == "volunteer")
-    .order_by(Consent.id.desc()).limit(1).scalar_subquery()
+    select(Consent.notice_version)
+    .where(Consent.person_id == Person.id, Consent.kind == "volunteer")
+    .order_by(Consent.id.desc())
+    .limit(1)
+    .scalar_subquery()
 )
 
 # Built once, run on every turn: plain columns, so no ORM objects are made and tracked.
 _LOAD = (
-    select(Person.id, Person.display_name, Person.locale, Person.community_id, Person.is_admin, Identity.id,
-           Identity.chat_id, Membership.role, Membership.confirmed, DialogState.flow, DialogState.step,
-           DialogState.data, DialogState.updated_at, ActingFor.relative_id, _CONSENTED)
+    select(
+        Person.id,
+        Person.display_name,
+        Person.locale,
+        Person.community_id,
+        Person.is_admin,
+        Identity.id,
+        Identity.chat_id,
+        Membership.role,
+        Membership.confirmed,
+        DialogState.flow,
+        DialogState.step,
+        DialogState.data,
+        DialogState.updated_at,
+        ActingFor.relative_id,
+        _CONSENTED,
+    )
     .select_from(Identity)
     .join(Person, Person.id == Identity.person_id)
     .outerjoin(Membership, and_(Membership.person_id == Person.id, Membership.community_id == Person.community_id))

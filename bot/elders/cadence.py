@@ -116,8 +116,16 @@ class Due:
 
 
 def due_of(
-    cadence: VisitCadence, *, lives_alone: bool, risk: str, birth_year: int, added_at: datetime,
-    last_visit_at: datetime | None, last_call_at: datetime | None, today: date, tz: ZoneInfo,
+    cadence: VisitCadence,
+    *,
+    lives_alone: bool,
+    risk: str,
+    birth_year: int,
+    added_at: datetime,
+    last_visit_at: datetime | None,
+    last_call_at: datetime | None,
+    today: date,
+    tz: ZoneInfo,
 ) -> Due:
     kind = cadence.kind_of(lives_alone, risk, birth_year, today)
     rule = cadence.rule(kind)

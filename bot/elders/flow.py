@@ -6,24 +6,37 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from bot.dialogs.core import Context, Document, Input, Reply, command, option, reply, step
-from bot.dialogs.parse import is_skip, parse_ref, words as split_words
 from bot.dialogs.common import person_arg
-from bot.kernel.errors import InvalidInput
-from bot.kernel.i18n import T, Text
+from bot.dialogs.core import Context, Document, Input, Reply, command, option, reply, step
+from bot.dialogs.parse import is_skip, parse_ref
+from bot.dialogs.parse import words as split_words
 from bot.elders.cadence import KINDS, Rule, VisitCadence
 from bot.elders.service import ElderView
+from bot.kernel.errors import InvalidInput
+from bot.kernel.i18n import T, Text
 from bot.people.roster import (
-    clean_address, clean_birth_year, clean_consent, clean_contact, clean_elder_name, clean_elder_phone, clean_grid,
-    clean_risk, clean_yes_no,
+    clean_address,
+    clean_birth_year,
+    clean_consent,
+    clean_contact,
+    clean_elder_name,
+    clean_elder_phone,
+    clean_grid,
+    clean_risk,
+    clean_yes_no,
 )
 
 PAGE = 20
-ROW_FIELDS = ("name", "birth_year", "address", "grid", "lives_alone", "risk", "phone", "emergency_contact",
-              "consent")
+ROW_FIELDS = ("name", "birth_year", "address", "grid", "lives_alone", "risk", "phone", "emergency_contact", "consent")
 OPTIONAL = ("grid", "phone", "emergency_contact", "consent")
-CADENCE_KINDS = {"intensive": "intensive", "重点": "intensive", "alone": "alone", "独居": "alone",
-                 "other": "other", "一般": "other"}
+CADENCE_KINDS = {
+    "intensive": "intensive",
+    "重点": "intensive",
+    "alone": "alone",
+    "独居": "alone",
+    "other": "other",
+    "一般": "other",
+}
 
 
 def _ref(text: str) -> int | None:
@@ -43,11 +56,19 @@ def _when(day: date | None) -> Text | date:
 
 def card(ctx: Context, e: ElderView, cadence: VisitCadence) -> Reply:
     params = dict(
-        ref=e.ref, name=e.name, age=e.age, birth_year=e.birth_year, grid=e.grid or "—",
-        address=e.address or "—", flag=T("elders.flagged") if e.flagged else "",
-        alone=T("elders.alone" if e.lives_alone else "elders.not_alone"), risk=T(f"elders.risk.{e.risk}"),
-        worker=e.worker_name or T("elders.no_worker"), volunteers="、".join(e.volunteers) or "—",
-        cadence=_cadence_text(cadence.rule(e.due.kind)), last_visit=_when(e.last_visit),
+        ref=e.ref,
+        name=e.name,
+        age=e.age,
+        birth_year=e.birth_year,
+        grid=e.grid or "—",
+        address=e.address or "—",
+        flag=T("elders.flagged") if e.flagged else "",
+        alone=T("elders.alone" if e.lives_alone else "elders.not_alone"),
+        risk=T(f"elders.risk.{e.risk}"),
+        worker=e.worker_name or T("elders.no_worker"),
+        volunteers="、".join(e.volunteers) or "—",
+        cadence=_cadence_text(cadence.rule(e.due.kind)),
+        last_visit=_when(e.last_visit),
         last_call=_when(e.last_call),
         # A retired elder is visited no more: no next visit or call.
         next_visit=e.due.next_visit if e.active else T("elders.no_next_visit"),
@@ -57,8 +78,10 @@ def card(ctx: Context, e: ElderView, cadence: VisitCadence) -> Reply:
     buttons = [option(f"/visit {e.ref}", "visits.visit_button", ref=e.ref, name=e.name)] if e.active else []
     if e.full:
         consent = T("elders.consent_line", how=T(f"elders.consent.{e.consent or 'none'}"))
-        return Reply(T("elders.card", phone=e.phone or "—", emergency=e.emergency_contact or "—", consent=consent,
-                       **params), tuple(buttons))
+        return Reply(
+            T("elders.card", phone=e.phone or "—", emergency=e.emergency_contact or "—", consent=consent, **params),
+            tuple(buttons),
+        )
     return Reply(T("elders.card_visitor", **params), tuple(buttons))
 
 
@@ -77,8 +100,16 @@ def elders(ctx: Context, args: str) -> list[Reply]:
     if not views:
         return [reply("elders.empty" if page == 0 else "elders.no_more")]
     lines = [
-        T("elders.line", flag="⚠️" if e.flagged else "", ref=e.ref, name=e.name, age=e.age, grid=e.grid or "—",
-          kind=T(f"elders.kind.{e.due.kind}"), next_visit=e.due.next_visit)
+        T(
+            "elders.line",
+            flag="⚠️" if e.flagged else "",
+            ref=e.ref,
+            name=e.name,
+            age=e.age,
+            grid=e.grid or "—",
+            kind=T(f"elders.kind.{e.due.kind}"),
+            next_visit=e.due.next_visit,
+        )
         for e in views
     ]
     buttons = [option(f"/elders {e.ref}", "elders.card_button", ref=e.ref, name=e.name) for e in views]
@@ -88,6 +119,7 @@ def elders(ctx: Context, args: str) -> list[Reply]:
 
 
 # --- adding an elder -------------------------------------------------------------------------
+
 
 def _this_year(ctx: Context) -> int:
     """The year in the community's zone, as the roster service checks birth years."""
@@ -114,9 +146,12 @@ def add_elder(ctx: Context, args: str) -> list[Reply]:
         if len(cells) < 5 or len(cells) > len(ROW_FIELDS):
             return [reply("elders.add_usage")]
         view = ctx.services.visits.roster.add_elder(
-            ctx.actor.person_id, ctx.community_id, dict(zip(ROW_FIELDS, cells, strict=False)))
-        return [reply("elders.added", ref=view.ref, name=view.name),
-                card(ctx, view, ctx.services.visits.cadence(view.community_id))]
+            ctx.actor.person_id, ctx.community_id, dict(zip(ROW_FIELDS, cells, strict=False))
+        )
+        return [
+            reply("elders.added", ref=view.ref, name=view.name),
+            card(ctx, view, ctx.services.visits.cadence(view.community_id)),
+        ]
     ctx.goto("addelder", "name", values={})
     return [_ask_field("name")]
 
@@ -125,8 +160,12 @@ def _ask_field(name: str) -> Reply:
     options = {
         "lives_alone": (option("yes", "elders.yes"), option("no", "elders.no")),
         "risk": (option("high", "elders.risk.high"), option("normal", "elders.risk.normal")),
-        "consent": (option("in_person", "elders.consent.in_person"), option("phone", "elders.consent.phone"),
-                    option("family", "elders.consent.family"), option("skip", "elders.consent.none")),
+        "consent": (
+            option("in_person", "elders.consent.in_person"),
+            option("phone", "elders.consent.phone"),
+            option("family", "elders.consent.family"),
+            option("skip", "elders.consent.none"),
+        ),
     }.get(name, (option("skip", "visits.skip"),) if name in OPTIONAL else ())
     return Reply(T(f"elders.ask.{name}"), options, columns=2)
 
@@ -151,8 +190,10 @@ def _field_step(name: str) -> None:
             return [_ask_field(ROW_FIELDS[following])]
         ctx.finish()
         view = ctx.services.visits.roster.add_elder(ctx.actor.person_id, ctx.community_id, values)
-        return [reply("elders.added", ref=view.ref, name=view.name),
-                card(ctx, view, ctx.services.visits.cadence(view.community_id))]
+        return [
+            reply("elders.added", ref=view.ref, name=view.name),
+            card(ctx, view, ctx.services.visits.cadence(view.community_id)),
+        ]
 
 
 for _name in ROW_FIELDS:
@@ -160,6 +201,7 @@ for _name in ROW_FIELDS:
 
 
 # --- editing, assigning, retiring ------------------------------------------------------------
+
 
 @command("editelder", role="worker", help_key="elders.help.editelder", aliases=("修改老人",))
 def edit_elder(ctx: Context, args: str) -> list[Reply]:
@@ -171,8 +213,10 @@ def edit_elder(ctx: Context, args: str) -> list[Reply]:
     if elder_id is None or not field:
         return [reply("elders.edit_usage")]
     view = ctx.services.visits.roster.edit_elder(ctx.actor.person_id, elder_id, field, value.strip())
-    return [reply("elders.edited", ref=view.ref, name=view.name),
-            card(ctx, view, ctx.services.visits.cadence(view.community_id))]
+    return [
+        reply("elders.edited", ref=view.ref, name=view.name),
+        card(ctx, view, ctx.services.visits.cadence(view.community_id)),
+    ]
 
 
 @command("assign", role="worker", help_key="elders.help.assign", aliases=("分配探访",))
@@ -194,8 +238,17 @@ def _assign(ctx: Context, args: str, *, remove: bool) -> list[Reply]:
     for i, name in enumerate(names):
         # A name several people have: ask which, by the same command with that name as #id.
         if len(ctx.services.people.people_named(ctx.community_id, name)) > 1:
-            person_arg(ctx, name, lambda ref, i=i: " ".join(
-                [f"/{'unassign' if remove else 'assign'}", words[0], *(ref if j == i else n for j, n in enumerate(names))]))
+            person_arg(
+                ctx,
+                name,
+                lambda ref, i=i: " ".join(
+                    [
+                        f"/{'unassign' if remove else 'assign'}",
+                        words[0],
+                        *(ref if j == i else n for j, n in enumerate(names)),
+                    ]
+                ),
+            )
     view = ctx.services.visits.roster.assign(ctx.actor.person_id, elder_id, names, remove=remove)
     return [reply("elders.assigned", ref=view.ref, name=view.name, volunteers="、".join(view.volunteers) or "—")]
 
@@ -212,6 +265,7 @@ def retire(ctx: Context, args: str) -> list[Reply]:
 
 # --- cadence ---------------------------------------------------------------------------------
 
+
 @command("cadence", role="worker", help_key="elders.help.cadence", aliases=("探访频次",))
 def cadence(ctx: Context, args: str) -> list[Reply]:
     """`/cadence` shows it; `/cadence alone 14 7` (visit every 14 days, call every 7),
@@ -224,8 +278,9 @@ def cadence(ctx: Context, args: str) -> list[Reply]:
         current = ctx.services.visits.set_cadence(ctx.actor.person_id, ctx.community_id, changes)
     else:
         current = ctx.services.visits.cadence(ctx.community_id)
-    return [reply("elders.cadence_show", age=current.age,
-                  **{kind: _cadence_text(current.rule(kind)) for kind in KINDS})]
+    return [
+        reply("elders.cadence_show", age=current.age, **{kind: _cadence_text(current.rule(kind)) for kind in KINDS})
+    ]
 
 
 def _cadence_changes(words: list[str]) -> dict | None:

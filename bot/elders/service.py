@@ -21,32 +21,61 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from bot.elders.cadence import Due, VisitCadence, due_of, local_date
+from bot.kernel.access import get_community, require_role, role_in
+from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database
 from bot.kernel.errors import InvalidInput, NotAllowed, NotFound
 from bot.kernel.i18n import T, Text
-from bot.kernel.access import get_community, require_role, role_in
 from bot.kernel.spreadsheet import csv_text
-from bot.kernel.audit import audit
-from bot.elders.cadence import Due, VisitCadence, due_of, local_date
 from bot.messages.notify import notify
-from bot.people.service import PeopleService
 from bot.people.roster import (
-    COLUMNS, HEADER_ALIASES, REQUIRED, ElderRow, clean_address, clean_birth_year, clean_consent, clean_contact,
-    clean_elder_name, clean_elder_phone, clean_grid, clean_risk, clean_row, clean_yes_no, import_key, read_table,
+    COLUMNS,
+    HEADER_ALIASES,
+    REQUIRED,
+    ElderRow,
+    clean_address,
+    clean_birth_year,
+    clean_consent,
+    clean_contact,
+    clean_elder_name,
+    clean_elder_phone,
+    clean_grid,
+    clean_risk,
+    clean_row,
+    clean_yes_no,
+    import_key,
+    read_table,
     split_handles,
 )
-from models.audit import CONSENT_WAYS as _WAYS
+from bot.people.service import PeopleService
 from models import Community, Consent, Elder, ElderVolunteer, Grid, Identity, Membership, Person
+from models.audit import CONSENT_WAYS as _WAYS
 
 CHINESE_HEADERS = {column: title for title, column in reversed(HEADER_ALIASES.items())}
 
 EDITABLE = {
-    "name": "name", "姓名": "name", "birth_year": "birth_year", "出生年份": "birth_year",
-    "address": "address", "地址": "address", "grid": "grid", "网格": "grid",
-    "lives_alone": "lives_alone", "独居": "lives_alone", "risk": "risk", "风险": "risk",
-    "phone": "phone", "电话": "phone", "emergency_contact": "emergency_contact",
-    "紧急联系人": "emergency_contact", "worker": "worker", "社工": "worker", "active": "active", "在册": "active",
+    "name": "name",
+    "姓名": "name",
+    "birth_year": "birth_year",
+    "出生年份": "birth_year",
+    "address": "address",
+    "地址": "address",
+    "grid": "grid",
+    "网格": "grid",
+    "lives_alone": "lives_alone",
+    "独居": "lives_alone",
+    "risk": "risk",
+    "风险": "risk",
+    "phone": "phone",
+    "电话": "phone",
+    "emergency_contact": "emergency_contact",
+    "紧急联系人": "emergency_contact",
+    "worker": "worker",
+    "社工": "worker",
+    "active": "active",
+    "在册": "active",
 }
 
 
@@ -109,10 +138,15 @@ class ImportReport:
         def extra(key: str, count: int) -> Text | str:
             return T(key, count=count) if count else ""
 
-        return T("visits.import.done", created=self.created, updated=self.updated, unchanged=self.unchanged,
-                 reactivated=extra("visits.import.reactivated", self.reactivated),
-                 grids=extra("visits.import.grids", self.grids_created),
-                 missing=extra("visits.import.missing", self.not_in_file))
+        return T(
+            "visits.import.done",
+            created=self.created,
+            updated=self.updated,
+            unchanged=self.unchanged,
+            reactivated=extra("visits.import.reactivated", self.reactivated),
+            grids=extra("visits.import.grids", self.grids_created),
+            missing=extra("visits.import.missing", self.not_in_file),
+        )
 
 
 def _problem_text(p: Problem) -> Text:
@@ -125,6 +159,7 @@ def _problem_text(p: Problem) -> Text:
 
 
 # --- who may see and do what -----------------------------------------------------------------
+
 
 def get_elder(session: Session, elder_id: int) -> Elder:
     elder = session.get(Elder, elder_id)
@@ -141,12 +176,15 @@ def viewer(session: Session, person_id: int, community_id: int) -> tuple[Communi
     """The community, whether the person sees contact details (its workers and admins) or only
     their own elders' addresses (its volunteers), and their role there; in one query, as every
     list starts with it. Anyone else is refused."""
-    row = (session.execute(
-        select(Community, Person.is_admin, Membership.role, Membership.confirmed)
-        .select_from(Community).join(Person, Person.id == person_id)
-        .outerjoin(Membership, and_(Membership.person_id == Person.id, Membership.community_id == Community.id))
-        .where(Community.id == community_id)
-    )).first()
+    row = (
+        session.execute(
+            select(Community, Person.is_admin, Membership.role, Membership.confirmed)
+            .select_from(Community)
+            .join(Person, Person.id == person_id)
+            .outerjoin(Membership, and_(Membership.person_id == Person.id, Membership.community_id == Community.id))
+            .where(Community.id == community_id)
+        )
+    ).first()
     if row is None:
         raise NotFound("error.no_community")
     community, is_admin, role, confirmed = row
@@ -177,20 +215,32 @@ def consents_of(session: Session, elder_ids: Sequence[int]) -> dict[int, str]:
     found: dict[int, str] = {}
     for start in range(0, len(elder_ids), 500):  # bounded IN lists
         for elder_id, way in session.execute(
-            select(Consent.elder_id, Consent.obtained).where(Consent.elder_id.in_(elder_ids[start:start + 500]))
+            select(Consent.elder_id, Consent.obtained)
+            .where(Consent.elder_id.in_(elder_ids[start : start + 500]))
             .order_by(Consent.id)
         ):
             found.setdefault(elder_id, way)
     return found
 
 
-def record_elder_consent(session: Session, clock: Clock, version: str, elder: Elder, way: str,
-                         by_id: int | None) -> bool:
+def record_elder_consent(
+    session: Session, clock: Clock, version: str, elder: Elder, way: str, by_id: int | None
+) -> bool:
     """An elder's consent as a worker obtained it; False (nothing written) when one is on record."""
     if session.scalar(select(Consent.id).where(Consent.elder_id == elder.id).limit(1)) is not None:
         return False
-    session.add(Consent(community_id=elder.community_id, elder_id=elder.id, person_id=elder.person_id, kind="elder",
-                        notice_version=version, obtained=way, by_id=by_id, created_at=clock.now()))
+    session.add(
+        Consent(
+            community_id=elder.community_id,
+            elder_id=elder.id,
+            person_id=elder.person_id,
+            kind="elder",
+            notice_version=version,
+            obtained=way,
+            by_id=by_id,
+            created_at=clock.now(),
+        )
+    )
     session.flush()  # the views read it back in this transaction (no autoflush)
     audit(session, clock, "consent.elder", by_id, elder.community_id, "elder", elder.id, {"how": way})
     return True
@@ -245,7 +295,8 @@ class ElderRoster:
                     first_row[row.key] = number
                 worker = values.get("worker", "").strip().lstrip("@") or None
                 worker_id, volunteer_ids, unknown = self._people_of(
-                    session, community_id, worker, split_handles(values.get("volunteers", "")), people)
+                    session, community_id, worker, split_handles(values.get("volunteers", "")), people
+                )
                 found.extend(unknown)
                 problems.extend(Problem(number, shown.get(column, column), p.key, p.params) for column, p in found)
                 if not found and row is not None:
@@ -253,15 +304,28 @@ class ElderRoster:
             if problems:
                 return ImportReport(problems)
             report = self._write_roster(session, community_id, rows, actor_id)
-            audit(session, self.clock, "roster.import", actor_id, community_id, details={
-                "created": report.created, "updated": report.updated, "unchanged": report.unchanged,
-            })
+            audit(
+                session,
+                self.clock,
+                "roster.import",
+                actor_id,
+                community_id,
+                details={
+                    "created": report.created,
+                    "updated": report.updated,
+                    "unchanged": report.unchanged,
+                },
+            )
             return report
 
         return self.db.transaction(work)
 
     def _people_of(
-        self, session: Session, community_id: int, worker: str | None, volunteers: Sequence[str],
+        self,
+        session: Session,
+        community_id: int,
+        worker: str | None,
+        volunteers: Sequence[str],
         cache: dict[str, tuple[int, str | None] | None],
     ) -> tuple[int | None, list[int], list[tuple[str, InvalidInput]]]:
         """The worker and volunteers named by handles, as people of this community, or the problems."""
@@ -270,8 +334,9 @@ class ElderRoster:
             key = handle.casefold()
             if key not in cache:
                 found = self.people.find(session, community_id, handle)
-                cache[key] = (found[0].person_id, found[0].role) if len(found) == 1 else (
-                    (0, "ambiguous") if found else None)
+                cache[key] = (
+                    (found[0].person_id, found[0].role) if len(found) == 1 else ((0, "ambiguous") if found else None)
+                )
             return cache[key]
 
         problems: list[tuple[str, InvalidInput]] = []
@@ -300,7 +365,10 @@ class ElderRoster:
         return worker_id, volunteer_ids, problems
 
     def _write_roster(
-        self, session: Session, community_id: int, rows: list[tuple[ElderRow, int | None, list[int]]],
+        self,
+        session: Session,
+        community_id: int,
+        rows: list[tuple[ElderRow, int | None, list[int]]],
         actor_id: int | None = None,
     ) -> ImportReport:
         grids = self._grids(session, community_id, [r.grid for r, _, _ in rows if r.grid])
@@ -308,21 +376,35 @@ class ElderRoster:
         assigned: dict[int, set[int]] = defaultdict(set)
         for elder_id, person_id in session.execute(
             select(ElderVolunteer.elder_id, ElderVolunteer.person_id)
-            .join(Elder, Elder.id == ElderVolunteer.elder_id).where(Elder.community_id == community_id)
+            .join(Elder, Elder.id == ElderVolunteer.elder_id)
+            .where(Elder.community_id == community_id)
         ):
             assigned[elder_id].add(person_id)
         now = self.clock.now()
         counts = defaultdict(int)
         for row, worker_id, volunteer_ids in rows:
             values = dict(
-                name=row.name, birth_year=row.birth_year, address=row.address,
-                grid_id=grids[0].get(row.grid) if row.grid else None, lives_alone=row.lives_alone,
-                risk=row.risk, phone=row.phone, emergency_contact=row.emergency_contact, worker_id=worker_id,
+                name=row.name,
+                birth_year=row.birth_year,
+                address=row.address,
+                grid_id=grids[0].get(row.grid) if row.grid else None,
+                lives_alone=row.lives_alone,
+                risk=row.risk,
+                phone=row.phone,
+                emergency_contact=row.emergency_contact,
+                worker_id=worker_id,
             )
             elder = existing.get(row.key)
             if elder is None:
-                elder = Elder(community_id=community_id, import_key=row.key, active=True, flagged=False,
-                              not_home_streak=0, added_at=now, **values)
+                elder = Elder(
+                    community_id=community_id,
+                    import_key=row.key,
+                    active=True,
+                    flagged=False,
+                    not_home_streak=0,
+                    added_at=now,
+                    **values,
+                )
                 session.add(elder)
                 session.flush()
                 counts["created"] += 1
@@ -337,20 +419,33 @@ class ElderRoster:
                 counts["updated" if changed else "unchanged"] += 1
             self._set_volunteers(session, elder.id, assigned[elder.id], set(volunteer_ids))
             if row.consent:  # obtained by the row's worker, else by whoever imports the file
-                record_elder_consent(session, self.clock, self.people.settings.privacy_notice_version, elder,
-                                     row.consent, worker_id or actor_id)
+                record_elder_consent(
+                    session,
+                    self.clock,
+                    self.people.settings.privacy_notice_version,
+                    elder,
+                    row.consent,
+                    worker_id or actor_id,
+                )
         in_file = {r.key for r, _, _ in rows}
         missing = sum(1 for key, e in existing.items() if e.active and key not in in_file)
         return ImportReport(
-            created=counts["created"], updated=counts["updated"], unchanged=counts["unchanged"],
-            reactivated=counts["reactivated"], grids_created=grids[1], not_in_file=missing,
+            created=counts["created"],
+            updated=counts["updated"],
+            unchanged=counts["unchanged"],
+            reactivated=counts["reactivated"],
+            grids_created=grids[1],
+            not_in_file=missing,
         )
 
     @staticmethod
     def _set_volunteers(session: Session, elder_id: int, old: set[int], new: set[int]) -> None:
         if old - new:
-            session.execute(delete(ElderVolunteer).where(
-                ElderVolunteer.elder_id == elder_id, ElderVolunteer.person_id.in_(old - new)))
+            session.execute(
+                delete(ElderVolunteer).where(
+                    ElderVolunteer.elder_id == elder_id, ElderVolunteer.person_id.in_(old - new)
+                )
+            )
         if new - old:
             session.execute(insert(ElderVolunteer), [{"elder_id": elder_id, "person_id": p} for p in new - old])
 
@@ -358,8 +453,7 @@ class ElderRoster:
     def _grids(session: Session, community_id: int, names: Iterable[str]) -> tuple[dict[str, int], int]:
         """Grid ids by name, creating the missing ones in the order given (lists show grids in
         the order they were created: the roster's order); and how many were created."""
-        found = dict((session.execute(
-            select(Grid.name, Grid.id).where(Grid.community_id == community_id))).all())
+        found = dict((session.execute(select(Grid.name, Grid.id).where(Grid.community_id == community_id))).all())
         created = 0
         for name in [n for n in dict.fromkeys(names) if n not in found]:
             grid = Grid(community_id=community_id, name=name)
@@ -380,31 +474,42 @@ class ElderRoster:
             row, problems = clean_row(values, self.clock.community(community.timezone).today().year)
             if row is None:
                 raise problems[0][1]
-            worker_id, volunteer_ids, problems = self._people_of(
-                session, community_id, row.worker, row.volunteers, {})
+            worker_id, volunteer_ids, problems = self._people_of(session, community_id, row.worker, row.volunteers, {})
             if problems:
                 raise problems[0][1]
             if not row.worker and role_in(session, actor_id, community_id) == "worker":
                 worker_id = actor_id
-            clash = session.scalar(select(Elder.id).where(
-                Elder.community_id == community_id, Elder.import_key == row.key))
+            clash = session.scalar(
+                select(Elder.id).where(Elder.community_id == community_id, Elder.import_key == row.key)
+            )
             if clash is not None:
                 raise InvalidInput("visits.error.elder_exists", ref=f"E{clash}")
             grids, _ = self._grids(session, community_id, [row.grid] if row.grid else [])
             elder = Elder(
-                community_id=community_id, import_key=row.key, name=row.name, birth_year=row.birth_year,
-                address=row.address, grid_id=grids.get(row.grid) if row.grid else None,
-                lives_alone=row.lives_alone, risk=row.risk, phone=row.phone,
-                emergency_contact=row.emergency_contact, worker_id=worker_id, active=True, flagged=False,
-                not_home_streak=0, added_at=self.clock.now(),
+                community_id=community_id,
+                import_key=row.key,
+                name=row.name,
+                birth_year=row.birth_year,
+                address=row.address,
+                grid_id=grids.get(row.grid) if row.grid else None,
+                lives_alone=row.lives_alone,
+                risk=row.risk,
+                phone=row.phone,
+                emergency_contact=row.emergency_contact,
+                worker_id=worker_id,
+                active=True,
+                flagged=False,
+                not_home_streak=0,
+                added_at=self.clock.now(),
             )
             session.add(elder)
             session.flush()
             self._set_volunteers(session, elder.id, set(), set(volunteer_ids))
             audit(session, self.clock, "elder.add", actor_id, community_id, "elder", elder.id)
             if row.consent:
-                record_elder_consent(session, self.clock, self.people.settings.privacy_notice_version, elder,
-                                     row.consent, actor_id)
+                record_elder_consent(
+                    session, self.clock, self.people.settings.privacy_notice_version, elder, row.consent, actor_id
+                )
             return (self._views(session, [elder], full=True))[0]
 
         return self.db.transaction(work)
@@ -419,8 +524,9 @@ class ElderRoster:
         def work(session: Session) -> tuple[ElderView, bool]:
             elder = get_elder(session, elder_id)
             require_role(session, actor_id, elder.community_id, "worker")
-            new = record_elder_consent(session, self.clock, self.people.settings.privacy_notice_version, elder, way,
-                                       actor_id)
+            new = record_elder_consent(
+                session, self.clock, self.people.settings.privacy_notice_version, elder, way, actor_id
+            )
             return self._views(session, [elder], full=True)[0], new
 
         return self.db.transaction(work)
@@ -450,20 +556,26 @@ class ElderRoster:
             else:
                 this_year = self.clock.community(community.timezone).today().year
                 cleaners = {
-                    "name": clean_elder_name, "address": clean_address, "lives_alone": clean_yes_no,
-                    "risk": clean_risk, "phone": clean_elder_phone, "emergency_contact": clean_contact,
+                    "name": clean_elder_name,
+                    "address": clean_address,
+                    "lives_alone": clean_yes_no,
+                    "risk": clean_risk,
+                    "phone": clean_elder_phone,
+                    "emergency_contact": clean_contact,
                     "birth_year": lambda v: clean_birth_year(v, this_year),
                 }
                 setattr(elder, column, cleaners[column](value))
             if column in ("name", "birth_year"):
                 key = import_key(elder.name, elder.birth_year)
-                clash = session.scalar(select(Elder.id).where(
-                    Elder.community_id == elder.community_id, Elder.import_key == key, Elder.id != elder.id))
+                clash = session.scalar(
+                    select(Elder.id).where(
+                        Elder.community_id == elder.community_id, Elder.import_key == key, Elder.id != elder.id
+                    )
+                )
                 if clash is not None:
                     raise InvalidInput("visits.error.elder_exists", ref=f"E{clash}")
                 elder.import_key = key
-            audit(session, self.clock, "elder.edit", actor_id, elder.community_id, "elder", elder.id,
-                        {"field": column})
+            audit(session, self.clock, "elder.edit", actor_id, elder.community_id, "elder", elder.id, {"field": column})
             return (self._views(session, [elder], full=True))[0]
 
         return self.db.transaction(work)
@@ -484,11 +596,26 @@ class ElderRoster:
             self._set_volunteers(session, elder.id, old, new)
             grid = session.get(Grid, elder.grid_id) if elder.grid_id else None
             for person_id in new - old:
-                notify(session, self.clock, person_id, "visits.notify.assigned", ref=f"E{elder.id}",
-                       name=elder.name, address=elder.address if consents_of(session, [elder.id]) else "—",
-                       grid=grid.name if grid else "—")
-            audit(session, self.clock, "elder.unassign" if remove else "elder.assign", actor_id,
-                        elder.community_id, "elder", elder.id, {"people": sorted(ids)})
+                notify(
+                    session,
+                    self.clock,
+                    person_id,
+                    "visits.notify.assigned",
+                    ref=f"E{elder.id}",
+                    name=elder.name,
+                    address=elder.address if consents_of(session, [elder.id]) else "—",
+                    grid=grid.name if grid else "—",
+                )
+            audit(
+                session,
+                self.clock,
+                "elder.unassign" if remove else "elder.assign",
+                actor_id,
+                elder.community_id,
+                "elder",
+                elder.id,
+                {"people": sorted(ids)},
+            )
             return (self._views(session, [elder], full=True))[0]
 
         return self.db.transaction(work)
@@ -501,8 +628,16 @@ class ElderRoster:
             require_role(session, actor_id, elder.community_id, "worker")
             if elder.active:
                 elder.active, elder.retired_at = False, self.clock.now()
-                audit(session, self.clock, "elder.retire", actor_id, elder.community_id, "elder", elder.id,
-                            {"reason": (reason or "")[:200]})
+                audit(
+                    session,
+                    self.clock,
+                    "elder.retire",
+                    actor_id,
+                    elder.community_id,
+                    "elder",
+                    elder.id,
+                    {"reason": (reason or "")[:200]},
+                )
             return (self._views(session, [elder], full=True))[0]
 
         return self.db.transaction(work)
@@ -513,13 +648,17 @@ class ElderRoster:
             full, _ = elder_access(session, viewer_id, elder)
             return (self._views(session, [elder], full=full))[0]
 
-    def roster(self, viewer_id: int, community_id: int, page: int = 0, page_size: int = 20) -> tuple[list[ElderView], bool]:
+    def roster(
+        self, viewer_id: int, community_id: int, page: int = 0, page_size: int = 20
+    ) -> tuple[list[ElderView], bool]:
         """Active elders: all of them for workers and admins, their own for volunteers."""
         with self.db.uow() as session:
             full = sees_all(session, viewer_id, community_id)
             stmt = select(Elder).where(Elder.community_id == community_id, Elder.active.is_(True))
             if not full:
-                stmt = stmt.where(Elder.id.in_(select(ElderVolunteer.elder_id).where(ElderVolunteer.person_id == viewer_id)))
+                stmt = stmt.where(
+                    Elder.id.in_(select(ElderVolunteer.elder_id).where(ElderVolunteer.person_id == viewer_id))
+                )
             elders = list(session.scalars(stmt.order_by(Elder.id).offset(page * page_size).limit(page_size + 1)))
             return self._views(session, elders[:page_size], full=full), len(elders) > page_size
 
@@ -530,31 +669,48 @@ class ElderRoster:
         def work(session: Session) -> tuple[str, bytes]:
             require_role(session, actor_id, community_id, "worker")
             community = get_community(session, community_id)
-            elders = list(session.scalars(
-                select(Elder).where(Elder.community_id == community_id, Elder.active.is_(True)).order_by(Elder.id)))
+            elders = list(
+                session.scalars(
+                    select(Elder).where(Elder.community_id == community_id, Elder.active.is_(True)).order_by(Elder.id)
+                )
+            )
             handles = self._handles(session, community_id)
             grids = {i: n for n, i in (self._grids(session, community_id, []))[0].items()}
             volunteers: dict[int, list[str]] = defaultdict(list)
             for elder_id, person_id in session.execute(
                 select(ElderVolunteer.elder_id, ElderVolunteer.person_id)
-                .join(Elder, Elder.id == ElderVolunteer.elder_id).where(Elder.community_id == community_id)
+                .join(Elder, Elder.id == ElderVolunteer.elder_id)
+                .where(Elder.community_id == community_id)
                 .order_by(ElderVolunteer.elder_id, ElderVolunteer.person_id)
             ):
                 volunteers[elder_id].append(handles.get(person_id, ""))
             zh = community.locale == "zh-CN"
             consents = consents_of(session, [e.id for e in elders])
-            ways = {"in_person": "当面", "phone": "电话", "family": "家属"} if zh else {w: w for w in _WAYS if w != "chat"}
+            ways = (
+                {"in_person": "当面", "phone": "电话", "family": "家属"} if zh else {w: w for w in _WAYS if w != "chat"}
+            )
             out = io.StringIO()
             writer = csv.writer(out)
             writer.writerow(COLUMNS)
             for e in elders:
-                writer.writerow([csv_text(v) for v in [
-                    e.name, e.birth_year, e.address, grids.get(e.grid_id, "") if e.grid_id else "",
-                    ("是" if e.lives_alone else "否") if zh else ("yes" if e.lives_alone else "no"),
-                    ({"high": "高", "normal": "普通"} if zh else {"high": "high", "normal": "normal"})[e.risk],
-                    e.phone or "", e.emergency_contact or "", handles.get(e.worker_id, "") if e.worker_id else "",
-                    ";".join(volunteers[e.id]), ways.get(consents.get(e.id, ""), ""),
-                ]])
+                writer.writerow(
+                    [
+                        csv_text(v)
+                        for v in [
+                            e.name,
+                            e.birth_year,
+                            e.address,
+                            grids.get(e.grid_id, "") if e.grid_id else "",
+                            ("是" if e.lives_alone else "否") if zh else ("yes" if e.lives_alone else "no"),
+                            ({"high": "高", "normal": "普通"} if zh else {"high": "high", "normal": "normal"})[e.risk],
+                            e.phone or "",
+                            e.emergency_contact or "",
+                            handles.get(e.worker_id, "") if e.worker_id else "",
+                            ";".join(volunteers[e.id]),
+                            ways.get(consents.get(e.id, ""), ""),
+                        ]
+                    ]
+                )
             audit(session, self.clock, "roster.export", actor_id, community_id, details={"rows": len(elders)})
             filename = f"elders-{self.clock.community(community.timezone).today().isoformat()}.csv"
             return filename, out.getvalue().encode("utf-8-sig")  # the BOM lets Excel open it as UTF-8
@@ -568,7 +724,8 @@ class ElderRoster:
             select(Person.id, Person.display_name, func.min(Identity.handle))
             .join(Membership, Membership.person_id == Person.id)
             .outerjoin(Identity, Identity.person_id == Person.id)
-            .where(Membership.community_id == community_id).group_by(Person.id, Person.display_name)
+            .where(Membership.community_id == community_id)
+            .group_by(Person.id, Person.display_name)
         )
         return {pid: handle or name for pid, name, handle in rows}
 
@@ -579,38 +736,73 @@ class ElderRoster:
         tz, today = ZoneInfo(community.timezone), self.clock.community(community.timezone).today()
         cadence = VisitCadence.from_options(community.options)
         ids = [e.id for e in elders]
-        grids = dict((session.execute(select(Grid.id, Grid.name).where(
-            Grid.id.in_({e.grid_id for e in elders if e.grid_id})))).all())
-        names = dict((session.execute(select(Person.id, Person.display_name).where(
-            Person.id.in_({e.worker_id for e in elders if e.worker_id})))).all())
+        grids = dict(
+            (
+                session.execute(select(Grid.id, Grid.name).where(Grid.id.in_({e.grid_id for e in elders if e.grid_id})))
+            ).all()
+        )
+        names = dict(
+            (
+                session.execute(
+                    select(Person.id, Person.display_name).where(
+                        Person.id.in_({e.worker_id for e in elders if e.worker_id})
+                    )
+                )
+            ).all()
+        )
         consents = consents_of(session, ids)
         volunteers: dict[int, list[str]] = defaultdict(list)
         for elder_id, name in session.execute(
-            select(ElderVolunteer.elder_id, Person.display_name).join(Person, Person.id == ElderVolunteer.person_id)
-            .where(ElderVolunteer.elder_id.in_(ids)).order_by(Person.id)
+            select(ElderVolunteer.elder_id, Person.display_name)
+            .join(Person, Person.id == ElderVolunteer.person_id)
+            .where(ElderVolunteer.elder_id.in_(ids))
+            .order_by(Person.id)
         ):
             volunteers[elder_id].append(name)
         return [
             ElderView(
-                e.id, e.community_id, e.name, e.birth_year, today.year - e.birth_year,
-                grids.get(e.grid_id) if e.grid_id else None, e.lives_alone, e.risk,
+                e.id,
+                e.community_id,
+                e.name,
+                e.birth_year,
+                today.year - e.birth_year,
+                grids.get(e.grid_id) if e.grid_id else None,
+                e.lives_alone,
+                e.risk,
                 e.address if full or e.id in consents else None,
-                e.phone if full else None, e.emergency_contact if full else None, e.worker_id,
-                names.get(e.worker_id) if e.worker_id else None, tuple(volunteers[e.id]), e.active, e.flagged,
+                e.phone if full else None,
+                e.emergency_contact if full else None,
+                e.worker_id,
+                names.get(e.worker_id) if e.worker_id else None,
+                tuple(volunteers[e.id]),
+                e.active,
+                e.flagged,
                 local_date(e.last_visit_at, tz) if e.last_visit_at else None,
                 local_date(e.last_call_at, tz) if e.last_call_at else None,
-                due_of(cadence, lives_alone=e.lives_alone, risk=e.risk, birth_year=e.birth_year,
-                       added_at=e.added_at, last_visit_at=e.last_visit_at, last_call_at=e.last_call_at,
-                       today=today, tz=tz),
-                full, consents.get(e.id),
+                due_of(
+                    cadence,
+                    lives_alone=e.lives_alone,
+                    risk=e.risk,
+                    birth_year=e.birth_year,
+                    added_at=e.added_at,
+                    last_visit_at=e.last_visit_at,
+                    last_call_at=e.last_call_at,
+                    today=today,
+                    tz=tz,
+                ),
+                full,
+                consents.get(e.id),
             )
             for e in elders
         ]
 
 
 def _header_problems(header: list[str | None], raw: list[str]) -> list[Problem]:
-    problems = [Problem(1, title, "visits.import.unknown_column") for column, title in zip(header, raw, strict=True)
-                if column is None and title]
+    problems = [
+        Problem(1, title, "visits.import.unknown_column")
+        for column, title in zip(header, raw, strict=True)
+        if column is None and title
+    ]
     seen: set[str] = set()
     for column, title in zip(header, raw, strict=True):
         if column and column in seen:
@@ -618,6 +810,9 @@ def _header_problems(header: list[str | None], raw: list[str]) -> list[Problem]:
         seen.add(column or "")
     # A missing column is named in the language most of the file's headers are in.
     chinese = sum(title in HEADER_ALIASES for title in raw) > sum(title.lower() in COLUMNS for title in raw)
-    problems.extend(Problem(1, CHINESE_HEADERS[c] if chinese else c, "visits.import.missing_column")
-                    for c in REQUIRED if c not in header)
+    problems.extend(
+        Problem(1, CHINESE_HEADERS[c] if chinese else c, "visits.import.missing_column")
+        for c in REQUIRED
+        if c not in header
+    )
     return problems

@@ -12,8 +12,11 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 
-@job("expire-points", at=time(1, 0),
-     help="daily: tell people 30 days before their points expire; on the 1st expire the points due (communities with /expiry set)")
+@job(
+    "expire-points",
+    at=time(1, 0),
+    help="daily: tell people 30 days before their points expire; on the 1st expire the points due (communities with /expiry set)",
+)
 async def expire_points(services: Services, now: datetime, options: dict[str, Any]) -> str:
     run = await services.run(services.expiry.run, now)
     return Summary("jobs.expire_points", points=run.expired_points, people=run.expired_people, notices=run.noticed)

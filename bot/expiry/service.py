@@ -26,12 +26,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.family.service import members_of
+from bot.kernel.access import get_community, require_role
+from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database, claim, reads
 from bot.kernel.errors import InvalidInput
-from bot.kernel.access import get_community, require_role
-from bot.kernel.audit import audit
-from bot.family.service import members_of
 from bot.ledger.service import Ledger, Lots
 from bot.messages.notify import notify
 from models import Community, JobRun
@@ -56,8 +56,10 @@ class ExpiryRun:
     expired_points: int
 
     def __str__(self) -> str:
-        return (f"expire-points: {self.expired_points} point(s) of {self.expired_people} person(s) expired, "
-                f"{self.noticed} notice(s) sent")
+        return (
+            f"expire-points: {self.expired_points} point(s) of {self.expired_people} person(s) expired, "
+            f"{self.noticed} notice(s) sent"
+        )
 
 
 def add_months(day: date, months: int) -> date:
@@ -102,8 +104,14 @@ class ExpiryService:
             require_role(session, actor_id, community_id, "worker")
             community = get_community(session, community_id)
             if community.points_expire_months != months:
-                audit(session, self.clock, "points.expiry", actor_id, community_id,
-                            details={"months": months, "was": community.points_expire_months})
+                audit(
+                    session,
+                    self.clock,
+                    "points.expiry",
+                    actor_id,
+                    community_id,
+                    details={"months": months, "was": community.points_expire_months},
+                )
                 community.points_expire_months = months
 
         self.db.transaction(work)
@@ -149,8 +157,13 @@ class ExpiryService:
                 return 0, 0
             month = now.astimezone(tz).date().replace(day=1)
             scope, label = str(community_id), month_label(month)
-            ran = set(session.scalars(select(JobRun.job).where(
-                JobRun.job.in_((NOTICE_JOB, EXPIRE_JOB)), JobRun.scope == scope, JobRun.period == label)))
+            ran = set(
+                session.scalars(
+                    select(JobRun.job).where(
+                        JobRun.job.in_((NOTICE_JOB, EXPIRE_JOB)), JobRun.scope == scope, JobRun.period == label
+                    )
+                )
+            )
             if NOTICE_JOB not in ran or EXPIRE_JOB in ran:
                 return 0, 0
             before = cutoff(month, months, tz)
@@ -161,10 +174,15 @@ class ExpiryService:
         for person_id in candidates:
             try:
                 amount = self.db.transaction(
-                    lambda s, p=person_id: self._expire_person(s, community_id, p, before, month))
-            except Exception:  # noqa: BLE001 - one person's failure must not stop the others
-                log.exception("points expiry: person %s of community %s not expired for %s; retried at the next run",
-                              person_id, community_id, label)
+                    lambda s, p=person_id: self._expire_person(s, community_id, p, before, month)
+                )
+            except Exception:
+                log.exception(
+                    "points expiry: person %s of community %s not expired for %s; retried at the next run",
+                    person_id,
+                    community_id,
+                    label,
+                )
                 failed = True
                 continue
             if amount:
@@ -173,8 +191,7 @@ class ExpiryService:
             self.db.transaction(lambda s: claim(s, EXPIRE_JOB, scope, label, now))
         return people, points
 
-    def _expire_person(self, session: Session, community_id: int, person_id: int, before: datetime,
-                       month: date) -> int:
+    def _expire_person(self, session: Session, community_id: int, person_id: int, before: datetime, month: date) -> int:
         """Under the person's lock: what is left of the points that came in before `before`."""
         self.ledger.lock_person(session, community_id, person_id)
         key = f"expire:{community_id}:{person_id}:{month_label(month)}"
@@ -215,8 +232,9 @@ class ExpiryService:
             noticed += len(soon)
         return noticed
 
-    def _tell(self, session: Session, amounts: list[tuple[int, int]], key: str, on: date,
-              held: dict[int, int] | None = None) -> None:
+    def _tell(
+        self, session: Session, amounts: list[tuple[int, int]], key: str, on: date, held: dict[int, int] | None = None
+    ) -> None:
         """Each person, and the family members who act for them (亲情账户); with `held`, the
         points on hold that would expire too if released."""
         family = members_of(session, [person_id for person_id, _ in amounts])
@@ -227,5 +245,13 @@ class ExpiryService:
                 which, extra = (f"{key}_held" if amount else f"{key}_held_only"), {"held": on_hold}
             notify(session, self.clock, person_id, which, amount=amount, date=on.isoformat(), **extra)
             for member_id, name in family.get(person_id, []):
-                notify(session, self.clock, member_id, f"{which}_family", name=name, amount=amount,
-                             date=on.isoformat(), **extra)
+                notify(
+                    session,
+                    self.clock,
+                    member_id,
+                    f"{which}_family",
+                    name=name,
+                    amount=amount,
+                    date=on.isoformat(),
+                    **extra,
+                )

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import re
 
+from bot.decisions.flow import Decider
+from bot.dialogs.common import name_and_rest, person_arg, reason_step
 from bot.dialogs.core import Context, Input, Reply, command, option, reply, step
 from bot.dialogs.parse import is_yes, next_word, parse_ref
-from bot.kernel.errors import DomainError, NotFound
-from bot.dialogs.common import name_and_rest, person_arg, reason_step
-from bot.decisions.flow import Decider
-from bot.kernel.i18n import T
 from bot.family.service import CODE_LIFETIME
+from bot.kernel.errors import DomainError, NotFound
+from bot.kernel.i18n import T
 from bot.kernel.names import NAME_MAX
 from models.family import LinkStatus
 
@@ -94,9 +94,22 @@ def _link(ctx: Context, args: str) -> list[Reply]:
     if len(elders) == 1:
         return _linked(ctx, member.person_id, None, elder_id=elders[0][0])
     if elders:
-        return [reply("family.which_elder", *(
-            option(f"/family link #{member.person_id} E{eid}", "family.elder_option", id=f"E{eid}", name=ename,
-                   year=year) for eid, ename, year in elders), name=name)]
+        return [
+            reply(
+                "family.which_elder",
+                *(
+                    option(
+                        f"/family link #{member.person_id} E{eid}",
+                        "family.elder_option",
+                        id=f"E{eid}",
+                        name=ename,
+                        year=year,
+                    )
+                    for eid, ename, year in elders
+                ),
+                name=name,
+            )
+        ]
     if elder:
         return [reply("visits.error.no_elder", ref=name.upper())]
     ctx.goto("family_link", "register", member=member.person_id, member_name=member.name, name=name)
@@ -104,8 +117,14 @@ def _link(ctx: Context, args: str) -> list[Reply]:
 
 
 def _ask_register(ctx: Context) -> Reply:
-    return reply("family.ask_register", option("yes", "family.register_yes"), option("/cancel", "redeem.confirm_no"),
-                 columns=2, name=ctx.data["name"], member=ctx.data["member_name"])
+    return reply(
+        "family.ask_register",
+        option("yes", "family.register_yes"),
+        option("/cancel", "redeem.confirm_no"),
+        columns=2,
+        name=ctx.data["name"],
+        member=ctx.data["member_name"],
+    )
 
 
 @step("family_link", "register")
@@ -117,10 +136,12 @@ def link_register(ctx: Context, inp: Input) -> list[Reply]:
     return _linked(ctx, member, None, new_name=name)
 
 
-def _linked(ctx: Context, member_id: int, relative_id: int | None, *, new_name: str | None = None,
-                  elder_id: int | None = None) -> list[Reply]:
-    link = ctx.services.family.link(ctx.actor.person_id, ctx.community_id, member_id, relative_id,
-                                          new_name=new_name, elder_id=elder_id)
+def _linked(
+    ctx: Context, member_id: int, relative_id: int | None, *, new_name: str | None = None, elder_id: int | None = None
+) -> list[Reply]:
+    link = ctx.services.family.link(
+        ctx.actor.person_id, ctx.community_id, member_id, relative_id, new_name=new_name, elder_id=elder_id
+    )
     if link.status == LinkStatus.APPROVAL:  # a worker's own link: another worker approves
         key = "family.link_waiting"
     else:
@@ -130,11 +151,14 @@ def _linked(ctx: Context, member_id: int, relative_id: int | None, *, new_name: 
 
 # --- a worker's own family link: another worker decides ---------------------------------------
 
+
 def pending_links(ctx: Context) -> list[Reply]:
     return [
-        Reply(T("family.pending_line", id=f"L{v.id}", member=v.member_name, relative=v.relative_name),
-              (option(f"/approve L{v.id}", "pending.approve"), option(f"/reject L{v.id}", "pending.reject")),
-              columns=2)
+        Reply(
+            T("family.pending_line", id=f"L{v.id}", member=v.member_name, relative=v.relative_name),
+            (option(f"/approve L{v.id}", "pending.approve"), option(f"/reject L{v.id}", "pending.reject")),
+            columns=2,
+        )
         for v in ctx.services.family.waiting_links(ctx.actor.person_id, ctx.community_id)
     ]
 
@@ -144,8 +168,7 @@ def _approve_links(ctx: Context, ids: list[int]) -> list[Reply]:
     for i in ids:  # each on its own: one refusal does not hold up the rest
         try:
             link = ctx.services.family.decide_link(ctx.actor.person_id, i, True)
-            out.append(reply("family.link_approved", id=f"L{i}", member=link.member_name,
-                             relative=link.relative_name))
+            out.append(reply("family.link_approved", id=f"L{i}", member=link.member_name, relative=link.relative_name))
         except DomainError as exc:
             out.append(reply(exc.key, **exc.params))
     return out
@@ -176,8 +199,11 @@ def act_as(ctx: Context, args: str) -> list[Reply]:
         return [reply("as.back" if was else "as.already_self")]
     if not name:
         links = [link for link in ctx.services.family.links(_real(ctx)) if link.member_id == _real(ctx)]
-        options = [option(f"/as {link.relative_name}", "family.act_option", name=link.relative_name)
-                   for link in links if len(f"/as {link.relative_name}".encode()) <= 64]
+        options = [
+            option(f"/as {link.relative_name}", "family.act_option", name=link.relative_name)
+            for link in links
+            if len(f"/as {link.relative_name}".encode()) <= 64
+        ]
         if ctx.actor.acting_by:
             options.append(option("/as me", "as.me_option"))
         return [reply("as.usage", *options[:10])]

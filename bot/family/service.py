@@ -12,16 +12,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from bot.deadlines.waiting import WAITING_SOURCES, Item
+from bot.kernel.access import get_person, require_role, role_in
+from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database, reads
 from bot.kernel.errors import AlreadyDecided, InvalidInput, NotAllowed, NotFound
-from bot.kernel.access import get_person, require_role, role_in
-from bot.deadlines.waiting import WAITING_SOURCES, Item
-from bot.kernel.audit import audit
-from bot.ledger.service import Ledger
 from bot.kernel.guesses import Guesses
-from bot.messages.notify import notify, notify_workers
 from bot.kernel.names import clean_name, new_code
+from bot.ledger.service import Ledger
+from bot.messages.notify import notify, notify_workers
 from models import ActingFor, Elder, FamilyLink, Identity, Membership, Person
 
 MAX_LINKS = 10  # relatives a member may have at once; more is a mistake or abuse
@@ -64,9 +64,11 @@ def proxy_role(session: Session, actor_id: int, relative_id: int) -> str | None:
     if actor_id == relative_id:
         return None
     own_chat = has_own_chat(session, relative_id)
-    link = session.execute(select(FamilyLink.confirmed_by_id).where(
-        FamilyLink.member_id == actor_id, FamilyLink.relative_id == relative_id, FamilyLink.status == "active"
-    ).limit(1)).first()
+    link = session.execute(
+        select(FamilyLink.confirmed_by_id)
+        .where(FamilyLink.member_id == actor_id, FamilyLink.relative_id == relative_id, FamilyLink.status == "active")
+        .limit(1)
+    ).first()
     if link is not None and (link.confirmed_by_id is None or not own_chat):
         return "family"
     relative = session.get(Person, relative_id)
@@ -83,27 +85,52 @@ def why_not(session: Session, actor_id: int, relative_id: int) -> NotAllowed:
     """The refusal for someone who may not act for `relative_id`: a worker is told the person
     has a chat of their own (they act themselves, or accept family)."""
     relative = session.get(Person, relative_id)
-    if relative is not None and relative.community_id is not None and has_own_chat(session, relative_id) and (
-            role_in(session, actor_id, relative.community_id) == "worker"):
+    if (
+        relative is not None
+        and relative.community_id is not None
+        and has_own_chat(session, relative_id)
+        and (role_in(session, actor_id, relative.community_id) == "worker")
+    ):
         return NotAllowed("error.proxy_own_chat", name=relative.display_name)
     return NotAllowed("error.not_family")
 
 
 def tell_of_proxy(
-    session: Session, clock: Clock, action: str, actor_id: int, relative_id: int, community_id: int | None,
-    subject: tuple[str, int] | None = None, **params: object,
+    session: Session,
+    clock: Clock,
+    action: str,
+    actor_id: int,
+    relative_id: int,
+    community_id: int | None,
+    subject: tuple[str, int] | None = None,
+    **params: object,
 ) -> None:
     """An action taken for someone: audited with both people, and told to the person (kept for
     when they can be reached) and to the family linked to them, with who took it."""
     actor, relative = get_person(session, actor_id), get_person(session, relative_id)
     kind, ref = subject or ("person", relative_id)
-    audit(session, clock, f"proxy.{action}", actor_id, community_id, kind, ref,
-          {"for": relative_id, "by": actor_id, **params})
+    audit(
+        session,
+        clock,
+        f"proxy.{action}",
+        actor_id,
+        community_id,
+        kind,
+        ref,
+        {"for": relative_id, "by": actor_id, **params},
+    )
     family = [member for member, _ in members_of(session, [relative_id]).get(relative_id, [])]
     for person_id in dict.fromkeys([relative_id, *family]):
         if person_id != actor_id:
-            notify(session, clock, person_id, f"family.proxy.{action}", by=actor.display_name,
-                   name=relative.display_name, **params)
+            notify(
+                session,
+                clock,
+                person_id,
+                f"family.proxy.{action}",
+                by=actor.display_name,
+                name=relative.display_name,
+                **params,
+            )
 
 
 def linked(session: Session, a: int, b: int) -> bool:
@@ -119,7 +146,7 @@ def members_of(session: Session, relative_ids: list[int]) -> dict[int, list[tupl
         rows = session.execute(
             select(FamilyLink.relative_id, FamilyLink.member_id, Person.display_name)
             .join(Person, Person.id == FamilyLink.relative_id)
-            .where(FamilyLink.relative_id.in_(relative_ids[start:start + 500]), FamilyLink.status == "active")
+            .where(FamilyLink.relative_id.in_(relative_ids[start : start + 500]), FamilyLink.status == "active")
             .order_by(FamilyLink.relative_id, FamilyLink.member_id)
         )
         for relative_id, member_id, name in rows:
@@ -128,9 +155,11 @@ def members_of(session: Session, relative_ids: list[int]) -> dict[int, list[tupl
 
 
 def _active_link(session: Session, member_id: int, relative_id: int) -> int | None:
-    return session.scalar(select(FamilyLink.id).where(
-        FamilyLink.member_id == member_id, FamilyLink.relative_id == relative_id, FamilyLink.status == "active"
-    ).limit(1))
+    return session.scalar(
+        select(FamilyLink.id)
+        .where(FamilyLink.member_id == member_id, FamilyLink.relative_id == relative_id, FamilyLink.status == "active")
+        .limit(1)
+    )
 
 
 class FamilyService:
@@ -166,14 +195,23 @@ class FamilyService:
                 raise InvalidInput("error.family_exists")
             # The guarded claim: two people typing the same code, one wins.
             claimed = session.execute(
-                update(FamilyLink).where(FamilyLink.id == link.id, FamilyLink.status == "pending")
+                update(FamilyLink)
+                .where(FamilyLink.id == link.id, FamilyLink.status == "pending")
                 .values(status="active", relative_id=relative_id, code=None, decided_at=self.clock.now())
             )
             if claimed.rowcount != 1:
                 raise NotFound("error.bad_family_code")
             relative = get_person(session, relative_id)
-            audit(session, self.clock, "kin.link", relative_id, relative.community_id, "person",
-                        link.member_id, {"link": link.id, "relative": relative_id, "by": "consent"})
+            audit(
+                session,
+                self.clock,
+                "kin.link",
+                relative_id,
+                relative.community_id,
+                "person",
+                link.member_id,
+                {"link": link.id, "relative": relative_id, "by": "consent"},
+            )
             notify(session, self.clock, link.member_id, "family.notify.accepted", name=relative.display_name)
             return _view(session, link.id)
 
@@ -185,8 +223,14 @@ class FamilyService:
             raise CODE_GUESSES.wrong(self.db, self.clock, relative_id, code) from None
 
     def link(
-        self, worker_id: int, community_id: int, member_id: int, relative_id: int | None, new_name: str | None = None,
-        *, elder_id: int | None = None,
+        self,
+        worker_id: int,
+        community_id: int,
+        member_id: int,
+        relative_id: int | None,
+        new_name: str | None = None,
+        *,
+        elder_id: int | None = None,
     ) -> LinkView:
         """A worker links a member to a relative of their community who has no chat of their own:
         someone on the books, an elder on the roster (`elder_id`, who becomes a member the first
@@ -208,28 +252,65 @@ class FamilyService:
                 raise InvalidInput("error.family_has_chat", name=get_person(session, rid).display_name)
             if rid == member_id:
                 raise InvalidInput("error.family_self")
-            if session.scalar(select(FamilyLink.id).where(
-                    FamilyLink.member_id == member_id, FamilyLink.relative_id == rid,
-                    FamilyLink.status.in_(("approval", "active"))).limit(1)) is not None:
+            if (
+                session.scalar(
+                    select(FamilyLink.id)
+                    .where(
+                        FamilyLink.member_id == member_id,
+                        FamilyLink.relative_id == rid,
+                        FamilyLink.status.in_(("approval", "active")),
+                    )
+                    .limit(1)
+                )
+                is not None
+            ):
                 raise InvalidInput("error.family_exists")
             self._room_for_one_more(session, member_id)
             own = member_id == worker_id
-            link = FamilyLink(member_id=member_id, relative_id=rid, status="approval" if own else "active",
-                              confirmed_by_id=None if own else worker_id, created_at=now,
-                              decided_at=None if own else now,
-                              role_community_id=community_id if role_in(session, member_id, community_id) == "worker"
-                              else None)
+            link = FamilyLink(
+                member_id=member_id,
+                relative_id=rid,
+                status="approval" if own else "active",
+                confirmed_by_id=None if own else worker_id,
+                created_at=now,
+                decided_at=None if own else now,
+                role_community_id=community_id if role_in(session, member_id, community_id) == "worker" else None,
+            )
             session.add(link)
             session.flush()
             view = _view(session, link.id)
             if own:  # four eyes: another worker of the community approves (/approve L5)
-                audit(session, self.clock, "kin.self_link", worker_id, community_id, "person", member_id,
-                      {"link": link.id, "relative": rid})
-                notify_workers(session, self.clock, community_id, "family.notify.self_link", exclude=worker_id,
-                               id=f"L{link.id}", member=view.member_name, relative=view.relative_name)
+                audit(
+                    session,
+                    self.clock,
+                    "kin.self_link",
+                    worker_id,
+                    community_id,
+                    "person",
+                    member_id,
+                    {"link": link.id, "relative": rid},
+                )
+                notify_workers(
+                    session,
+                    self.clock,
+                    community_id,
+                    "family.notify.self_link",
+                    exclude=worker_id,
+                    id=f"L{link.id}",
+                    member=view.member_name,
+                    relative=view.relative_name,
+                )
                 return view
-            audit(session, self.clock, "kin.link", worker_id, community_id, "person", member_id,
-                        {"link": link.id, "relative": rid, "by": "worker"})
+            audit(
+                session,
+                self.clock,
+                "kin.link",
+                worker_id,
+                community_id,
+                "person",
+                member_id,
+                {"link": link.id, "relative": rid, "by": "worker"},
+            )
             self._tell_linked(session, view)
             return view
 
@@ -241,8 +322,9 @@ class FamilyService:
         person = Person(display_name=clean_name(name), locale="zh-CN", community_id=community_id, created_at=now)
         session.add(person)
         session.flush()
-        session.add(Membership(person_id=person.id, community_id=community_id, role="resident",
-                               confirmed=True, joined_at=now))
+        session.add(
+            Membership(person_id=person.id, community_id=community_id, role="resident", confirmed=True, joined_at=now)
+        )
         session.flush()
         self.ledger.open_person_account(session, community_id, person.id)
         audit(session, self.clock, "kin.register", worker_id, community_id, "person", person.id)
@@ -265,8 +347,14 @@ class FamilyService:
         notify(session, self.clock, view.relative_id, "family.notify.linked_relative", name=view.member_name)
         for member_id, _ in members_of(session, [view.relative_id]).get(view.relative_id, []):
             if member_id != view.member_id:
-                notify(session, self.clock, member_id, "family.notify.new_family", name=view.member_name,
-                       relative=view.relative_name)
+                notify(
+                    session,
+                    self.clock,
+                    member_id,
+                    "family.notify.new_family",
+                    name=view.member_name,
+                    relative=view.relative_name,
+                )
 
     def decide_link(self, worker_id: int, link_id: int, approve: bool, reason: str = "") -> LinkView:
         """Another worker of the community approves (or refuses) a worker's own family link."""
@@ -280,20 +368,35 @@ class FamilyService:
                 raise NotAllowed("error.own_proxy_action")
             now = self.clock.now()
             claimed = session.execute(
-                update(FamilyLink).where(FamilyLink.id == link_id, FamilyLink.status == "approval")
+                update(FamilyLink)
+                .where(FamilyLink.id == link_id, FamilyLink.status == "approval")
                 .values(status="active" if approve else "removed", confirmed_by_id=worker_id, decided_at=now)
             )
             if claimed.rowcount != 1:
                 raise AlreadyDecided("error.family_link_decided", id=f"L{link_id}")
             view = _view(session, link_id)
-            audit(session, self.clock, "kin.link" if approve else "kin.refuse", worker_id, link.role_community_id,
-                  "person", link.member_id, {"link": link_id, "relative": link.relative_id, "by": "worker",
-                                             "reason": reason[:300]})
+            audit(
+                session,
+                self.clock,
+                "kin.link" if approve else "kin.refuse",
+                worker_id,
+                link.role_community_id,
+                "person",
+                link.member_id,
+                {"link": link_id, "relative": link.relative_id, "by": "worker", "reason": reason[:300]},
+            )
             if approve:
                 self._tell_linked(session, view)
             else:
-                notify(session, self.clock, link.member_id, "family.notify.link_refused", id=f"L{link_id}",
-                       name=view.relative_name, reason=reason[:300])
+                notify(
+                    session,
+                    self.clock,
+                    link.member_id,
+                    "family.notify.link_refused",
+                    id=f"L{link_id}",
+                    name=view.relative_name,
+                    reason=reason[:300],
+                )
             return view
 
         return self.db.transaction(work)
@@ -304,18 +407,27 @@ class FamilyService:
         name = name.strip()
         which = Elder.id == int(name[1:]) if re.fullmatch(r"[Ee]\d{1,9}", name) else Elder.name == name
         with self.db.read() as session:
-            return [tuple(row) for row in session.execute(
-                select(Elder.id, Elder.name, Elder.birth_year).where(
-                    Elder.community_id == community_id, Elder.active.is_(True), which).order_by(Elder.id).limit(10))]
+            return [
+                tuple(row)
+                for row in session.execute(
+                    select(Elder.id, Elder.name, Elder.birth_year)
+                    .where(Elder.community_id == community_id, Elder.active.is_(True), which)
+                    .order_by(Elder.id)
+                    .limit(10)
+                )
+            ]
 
     @reads
     def waiting_links(self, worker_id: int, community_id: int) -> list[LinkView]:
         """Workers' own family links waiting for another worker, oldest first (for /pending)."""
         with self.db.read() as session:
             require_role(session, worker_id, community_id, "worker")
-            ids = session.scalars(select(FamilyLink.id).where(
-                FamilyLink.role_community_id == community_id, FamilyLink.status == "approval"
-            ).order_by(FamilyLink.id).limit(1000))
+            ids = session.scalars(
+                select(FamilyLink.id)
+                .where(FamilyLink.role_community_id == community_id, FamilyLink.status == "approval")
+                .order_by(FamilyLink.id)
+                .limit(1000)
+            )
             return [_view(session, i) for i in ids]
 
     def remove(self, actor_id: int, link_id: int) -> LinkView:
@@ -327,25 +439,42 @@ class FamilyService:
                 raise NotFound("error.no_family_link")
             relative_community = get_person(session, link.relative_id).community_id
             if actor_id not in (link.member_id, link.relative_id) and (
-                    relative_community is None or role_in(session, actor_id, relative_community) != "worker"):
+                relative_community is None or role_in(session, actor_id, relative_community) != "worker"
+            ):
                 raise NotAllowed("error.not_family")
             view = _view(session, link.id)
             claimed = session.execute(
-                update(FamilyLink).where(FamilyLink.id == link_id, FamilyLink.status == "active")
+                update(FamilyLink)
+                .where(FamilyLink.id == link_id, FamilyLink.status == "active")
                 .values(status="removed", decided_at=self.clock.now())
             )
             if claimed.rowcount != 1:
                 raise NotFound("error.no_family_link")
             # Whoever acted for the relative through this link stops now.
-            session.execute(delete(ActingFor).where(
-                ActingFor.person_id == link.member_id, ActingFor.relative_id == link.relative_id
-            ))
+            session.execute(
+                delete(ActingFor).where(
+                    ActingFor.person_id == link.member_id, ActingFor.relative_id == link.relative_id
+                )
+            )
             relative = get_person(session, link.relative_id)
-            audit(session, self.clock, "kin.unlink", actor_id, relative.community_id, "person",
-                        link.member_id, {"link": link.id, "relative": link.relative_id})
+            audit(
+                session,
+                self.clock,
+                "kin.unlink",
+                actor_id,
+                relative.community_id,
+                "person",
+                link.member_id,
+                {"link": link.id, "relative": link.relative_id},
+            )
             for other in {link.member_id, link.relative_id} - {actor_id}:
-                notify(session, self.clock, other, "family.notify.removed",
-                             name=view.relative_name if other == link.member_id else view.member_name)
+                notify(
+                    session,
+                    self.clock,
+                    other,
+                    "family.notify.removed",
+                    name=view.relative_name if other == link.member_id else view.member_name,
+                )
             return view
 
         return self.db.transaction(work)
@@ -354,15 +483,26 @@ class FamilyService:
     def links(self, person_id: int) -> list[LinkView]:
         """The person's links, as the member and as the relative."""
         with self.db.read() as session:
-            ids = session.scalars(select(FamilyLink.id).where(
-                FamilyLink.status == "active", or_(FamilyLink.member_id == person_id, FamilyLink.relative_id == person_id)
-            ).order_by(FamilyLink.id))
+            ids = session.scalars(
+                select(FamilyLink.id)
+                .where(
+                    FamilyLink.status == "active",
+                    or_(FamilyLink.member_id == person_id, FamilyLink.relative_id == person_id),
+                )
+                .order_by(FamilyLink.id)
+            )
             return [_view(session, i) for i in ids]
 
     def _room_for_one_more(self, session: Session, member_id: int) -> None:
-        count = len(list(session.scalars(select(FamilyLink.id).where(
-            FamilyLink.member_id == member_id, FamilyLink.status.in_(("pending", "active"))
-        ))))
+        count = len(
+            list(
+                session.scalars(
+                    select(FamilyLink.id).where(
+                        FamilyLink.member_id == member_id, FamilyLink.status.in_(("pending", "active"))
+                    )
+                )
+            )
+        )
         if count >= MAX_LINKS:
             raise InvalidInput("error.family_too_many", most=MAX_LINKS)
 
@@ -373,15 +513,20 @@ class FamilyService:
         """The relative `name` (the name shown, the real name, or `#12`) among the person's links;
         `either_way` also finds the members linked to the person (family for a gift)."""
         name = name.strip()
-        which = Person.id == int(name[1:]) if re.fullmatch(r"#\d{1,9}", name) else or_(
-            Person.display_name == name, Person.real_name == name)
+        which = (
+            Person.id == int(name[1:])
+            if re.fullmatch(r"#\d{1,9}", name)
+            else or_(Person.display_name == name, Person.real_name == name)
+        )
         relative = and_(FamilyLink.member_id == person_id, FamilyLink.relative_id == Person.id)
         member = and_(FamilyLink.relative_id == person_id, FamilyLink.member_id == Person.id)
         with self.db.read() as session:
             return session.scalar(
-                select(Person.id).join(FamilyLink, or_(relative, member) if either_way else relative)
+                select(Person.id)
+                .join(FamilyLink, or_(relative, member) if either_way else relative)
                 .where(FamilyLink.status == "active", which)
-                .order_by(Person.id).limit(1)
+                .order_by(Person.id)
+                .limit(1)
             )
 
     def act_as(self, person_id: int, relative_id: int) -> Relative:
@@ -416,17 +561,33 @@ class FamilyService:
 def end_role_links(session: Session, clock: Clock, actor_id: int | None, person_id: int, community_id: int) -> int:
     """The person's worker role in the community ended: the links made while they were a worker
     there end with it, and both sides are told. Runs in the caller's transaction."""
-    ids = list(session.scalars(select(FamilyLink.id).where(
-        FamilyLink.member_id == person_id, FamilyLink.role_community_id == community_id,
-        FamilyLink.status.in_(("approval", "active")))))
+    ids = list(
+        session.scalars(
+            select(FamilyLink.id).where(
+                FamilyLink.member_id == person_id,
+                FamilyLink.role_community_id == community_id,
+                FamilyLink.status.in_(("approval", "active")),
+            )
+        )
+    )
     for link_id in ids:
         view = _view(session, link_id)
-        session.execute(update(FamilyLink).where(FamilyLink.id == link_id)
-                        .values(status="removed", decided_at=clock.now()))
-        session.execute(delete(ActingFor).where(ActingFor.person_id == person_id,
-                                                ActingFor.relative_id == view.relative_id))
-        audit(session, clock, "kin.unlink", actor_id, community_id, "person", person_id,
-              {"link": link_id, "relative": view.relative_id, "by": "role_ended"})
+        session.execute(
+            update(FamilyLink).where(FamilyLink.id == link_id).values(status="removed", decided_at=clock.now())
+        )
+        session.execute(
+            delete(ActingFor).where(ActingFor.person_id == person_id, ActingFor.relative_id == view.relative_id)
+        )
+        audit(
+            session,
+            clock,
+            "kin.unlink",
+            actor_id,
+            community_id,
+            "person",
+            person_id,
+            {"link": link_id, "relative": view.relative_id, "by": "role_ended"},
+        )
         notify(session, clock, person_id, "family.notify.removed", name=view.relative_name)
         notify(session, clock, view.relative_id, "family.notify.removed", name=view.member_name)
     return len(ids)
@@ -439,31 +600,44 @@ def _relative(session: Session, relative: Person) -> Relative:
 
 def _view(session: Session, link_id: int) -> LinkView:
     member, relative = Person.__table__.alias("member"), Person.__table__.alias("relative")
-    row = (session.execute(
-        select(FamilyLink.id, FamilyLink.member_id, member.c.display_name, FamilyLink.relative_id,
-               relative.c.display_name, FamilyLink.status)
-        .join(member, member.c.id == FamilyLink.member_id)
-        .outerjoin(relative, relative.c.id == FamilyLink.relative_id)
-        .where(FamilyLink.id == link_id)
-    )).first()
+    row = (
+        session.execute(
+            select(
+                FamilyLink.id,
+                FamilyLink.member_id,
+                member.c.display_name,
+                FamilyLink.relative_id,
+                relative.c.display_name,
+                FamilyLink.status,
+            )
+            .join(member, member.c.id == FamilyLink.member_id)
+            .outerjoin(relative, relative.c.id == FamilyLink.relative_id)
+            .where(FamilyLink.id == link_id)
+        )
+    ).first()
     if row is None:
         raise NotFound("error.no_family_link")
     return LinkView(row[0], row[1], row[2], row[3], row[4] or "", row[5])
 
 
-def deadline_items(session: Session, community_ids: list[int], start: datetime | None,
-                   end: datetime | None) -> list[Item]:
+def deadline_items(
+    session: Session, community_ids: list[int], start: datetime | None, end: datetime | None
+) -> list[Item]:
     """A worker's own family link waiting for another worker (L5), as decisions on time count
     them (a source of WAITING_SOURCES): waiting now only; about the worker who made it, who
     never decides it."""
     if start is not None:
         return []
     name = func.coalesce(Person.real_name, Person.display_name)
-    return [Item(f"L{i}", c, m, n, at) for i, c, m, n, at in session.execute(
-        select(FamilyLink.id, FamilyLink.role_community_id, FamilyLink.member_id, name, FamilyLink.created_at)
-        .join(Person, Person.id == FamilyLink.member_id)
-        .where(FamilyLink.role_community_id.in_(community_ids), FamilyLink.status == "approval"))
-        if c is not None]
+    return [
+        Item(f"L{i}", c, m, n, at)
+        for i, c, m, n, at in session.execute(
+            select(FamilyLink.id, FamilyLink.role_community_id, FamilyLink.member_id, name, FamilyLink.created_at)
+            .join(Person, Person.id == FamilyLink.member_id)
+            .where(FamilyLink.role_community_id.in_(community_ids), FamilyLink.status == "approval")
+        )
+        if c is not None
+    ]
 
 
 WAITING_SOURCES.append(deadline_items)

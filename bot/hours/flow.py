@@ -8,17 +8,28 @@ import secrets
 from dataclasses import dataclass
 from datetime import date
 
+from bot.deadlines.flow import deadline_marker
+from bot.decisions.flow import MOST, Decider
+from bot.dialogs.common import name_and_rest, names_in, person_arg, reason_step, repeat_step
 from bot.dialogs.core import Context, Input, Option, Reply, command, option, reply, step
 from bot.dialogs.parse import (
-    Duration, find_day, find_duration, is_skip, is_yes, next_word, parse_duration, parse_int, read_date,
-    read_duration, words as split_words,
+    Duration,
+    find_day,
+    find_duration,
+    is_skip,
+    is_yes,
+    next_word,
+    parse_duration,
+    parse_int,
+    read_date,
+    read_duration,
 )
-from bot.kernel.errors import InvalidInput, LooksRepeated, NotFound
-from bot.dialogs.common import name_and_rest, names_in, person_arg, reason_step, repeat_step
-from bot.decisions.flow import MOST, Decider
-from bot.deadlines.flow import deadline_marker
-from bot.kernel.i18n import T, Text, hours
+from bot.dialogs.parse import (
+    words as split_words,
+)
 from bot.hours.service import Category, LogView, check_minutes, clean_note, points_for
+from bot.kernel.errors import InvalidInput, LooksRepeated, NotFound
+from bot.kernel.i18n import T, Text, hours
 from bot.points.service import HistoryLine
 from bot.stars.levels import Standing, level_name, level_params
 from models.hours import LogStatus
@@ -29,11 +40,18 @@ PAGE = 8
 
 # --- shared pieces ---------------------------------------------------------------------------
 
+
 def log_line(ctx: Context, log: LogView) -> Text:
     category = log.category_en if ctx.actor.locale == "en" else log.category
     return T(
-        "log.line", id=f"H{log.id}", name=log.person_name, category=category, date=log.service_date,
-        hours=hours(log.minutes), points=log.points, status=T(f"status.{log.status}"),
+        "log.line",
+        id=f"H{log.id}",
+        name=log.person_name,
+        category=category,
+        date=log.service_date,
+        hours=hours(log.minutes),
+        points=log.points,
+        status=T(f"status.{log.status}"),
         note=log.note or "",
     )
 
@@ -69,8 +87,11 @@ def _unknown_category(ctx: Context, categories: list[Category], text: str) -> In
     guess = _closest(categories, text)
     if guess is not None:
         return InvalidInput("error.category_did_you_mean", name=text[:32], guess=_category_label(ctx, guess))
-    return InvalidInput("error.category_list", name=text[:32],
-                        names=(", " if ctx.actor.locale == "en" else "、").join(_category_label(ctx, c) for c in categories))
+    return InvalidInput(
+        "error.category_list",
+        name=text[:32],
+        names=(", " if ctx.actor.locale == "en" else "、").join(_category_label(ctx, c) for c in categories),
+    )
 
 
 def _today(ctx: Context) -> date:
@@ -79,6 +100,7 @@ def _today(ctx: Context) -> date:
 
 
 # --- step-by-step logging --------------------------------------------------------------------
+
 
 @command("log", role="volunteer", help_key="help.log", aliases=("记录",))
 def log_hours(ctx: Context, args: str) -> list[Reply]:
@@ -94,8 +116,10 @@ def _ask_category(ctx: Context, flow: str, typed: str | None = None, **data: obj
     guess = _closest(categories, typed) if typed else None
     if guess is not None:
         categories = [guess, *(c for c in categories if c is not guess)]
-    options = [Option(f"c{c.id}", T("log.category_option", name=_category_label(ctx, c), rate=c.points_per_hour))
-               for c in categories]
+    options = [
+        Option(f"c{c.id}", T("log.category_option", name=_category_label(ctx, c), rate=c.points_per_hour))
+        for c in categories
+    ]
     if not typed:
         question = T("log.ask_category")
     elif guess is None:
@@ -122,8 +146,13 @@ def choose_category(ctx: Context, inp: Input) -> list[Reply]:
 
 
 def _ask_date() -> Reply:
-    return reply("log.ask_date", option("today", "log.today"), option("yesterday", "log.yesterday"),
-                 option("other", "log.other_date"), columns=3)
+    return reply(
+        "log.ask_date",
+        option("today", "log.today"),
+        option("yesterday", "log.yesterday"),
+        option("other", "log.other_date"),
+        columns=3,
+    )
 
 
 @step("log", "date")
@@ -143,7 +172,11 @@ def choose_date(ctx: Context, inp: Input) -> list[Reply]:
 
 
 def _ask_duration() -> Reply:
-    return Reply(T("log.ask_duration"), tuple(option(f"{m}", "log.duration_option", hours=hours(m)) for m in DURATIONS), columns=3)
+    return Reply(
+        T("log.ask_duration"),
+        tuple(option(f"{m}", "log.duration_option", hours=hours(m)) for m in DURATIONS),
+        columns=3,
+    )
 
 
 @step("log", "duration")
@@ -182,9 +215,15 @@ def _summary(ctx: Context) -> Reply:
     category = next(c for c in ctx.services.hours.categories(ctx.community_id) if c.id == ctx.data["category_id"])
     minutes = ctx.data["minutes"]
     return reply(
-        "log.confirm", option("yes", "log.confirm_yes"), option("/cancel", "log.confirm_no"), columns=2,
-        category=_category_label(ctx, category), date=ctx.data["service_date"], hours=hours(minutes),
-        points=points_for(minutes, category.points_per_hour), note=ctx.data.get("note") or "—",
+        "log.confirm",
+        option("yes", "log.confirm_yes"),
+        option("/cancel", "log.confirm_no"),
+        columns=2,
+        category=_category_label(ctx, category),
+        date=ctx.data["service_date"],
+        hours=hours(minutes),
+        points=points_for(minutes, category.points_per_hour),
+        note=ctx.data.get("note") or "—",
     )
 
 
@@ -196,9 +235,15 @@ def confirm_log(ctx: Context, inp: Input) -> list[Reply]:
     ctx.finish()  # the draft is spent either way; an error below says why
     try:
         log = ctx.services.hours.submit(
-            ctx.actor.person_id, ctx.community_id, category_id=data["category_id"],
-            service_date=date.fromisoformat(data["service_date"]), minutes=data["minutes"], note=data.get("note"),
-            photo=data.get("photo"), request_key=f"draft:{data['draft']}", repeat_ok=data.get("repeat", False),
+            ctx.actor.person_id,
+            ctx.community_id,
+            category_id=data["category_id"],
+            service_date=date.fromisoformat(data["service_date"]),
+            minutes=data["minutes"],
+            note=data.get("note"),
+            photo=data.get("photo"),
+            request_key=f"draft:{data['draft']}",
+            repeat_ok=data.get("repeat", False),
         )
     except LooksRepeated as exc:
         return _ask_again(ctx, exc, data)
@@ -283,8 +328,11 @@ def _read_sentence(args: str, categories: list[Category], today: date) -> _Line:
         text = f"{text[:start]} {text[end:]}"  # 周三两小时: the 三 is the day's, not the hours'
     line.duration = find_duration(text)
     lower = text.lower()
-    mentioned = [c for c in categories
-                 if c.name in text or (c.name_en and re.search(rf"\b{re.escape(c.name_en.lower())}\b", lower))]
+    mentioned = [
+        c
+        for c in categories
+        if c.name in text or (c.name_en and re.search(rf"\b{re.escape(c.name_en.lower())}\b", lower))
+    ]
     line.category = max(mentioned, key=lambda c: len(c.name), default=None)
     return line
 
@@ -299,8 +347,11 @@ def _log_one_line(ctx: Context, args: str) -> list[Reply]:
         line = _read_sentence(args, categories, today)
     if line.duration is None and line.category is None:
         return [reply("log.usage")]
-    draft = {"draft": secrets.token_hex(6), "service_date": (line.day or today).isoformat(),
-             "note": clean_note(line.note)}
+    draft = {
+        "draft": secrets.token_hex(6),
+        "service_date": (line.day or today).isoformat(),
+        "note": clean_note(line.note),
+    }
     if line.duration is None:  # 我昨天探访了王奶奶: how long is asked
         ctx.goto("log", "duration", category_id=line.category.id, **draft)
         return [_ask_duration()]
@@ -311,13 +362,22 @@ def _log_one_line(ctx: Context, args: str) -> list[Reply]:
         return _ask_category(ctx, "log", typed=line.typed_category, **draft)
     if line.duration.guessed or line.sentence:
         ctx.goto("log", "confirm", category_id=line.category.id, **draft)
-        said = (reply("log.duration_guessed", typed=line.duration_word[:16], hours=hours(line.duration.minutes))
-                if line.duration.guessed else reply("log.understood"))
+        said = (
+            reply("log.duration_guessed", typed=line.duration_word[:16], hours=hours(line.duration.minutes))
+            if line.duration.guessed
+            else reply("log.understood")
+        )
         return [said, _summary(ctx)]
     try:
         log = ctx.services.hours.submit(
-            ctx.actor.person_id, ctx.community_id, category_id=line.category.id, service_date=line.day or today,
-            minutes=line.duration.minutes, note=draft["note"], request_key=ctx.key(), repeat_ok=False,
+            ctx.actor.person_id,
+            ctx.community_id,
+            category_id=line.category.id,
+            service_date=line.day or today,
+            minutes=line.duration.minutes,
+            note=draft["note"],
+            request_key=ctx.key(),
+            repeat_ok=False,
         )
     except LooksRepeated as exc:
         return _ask_again(ctx, exc, {**draft, "category_id": line.category.id})
@@ -326,12 +386,21 @@ def _log_one_line(ctx: Context, args: str) -> list[Reply]:
 
 # --- balance and history ---------------------------------------------------------------------
 
+
 @command("balance", help_key="help.balance", aliases=("余额", "积分"), for_relative=True, reads=True)
 def balance(ctx: Context, args: str) -> list[Reply]:
     b = ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)
     level = level_line(ctx.services.star_levels.standing(ctx.actor.person_id, ctx.community_id))
-    shown = [reply("balance.show", available=b.available, pending=b.pending, earned=b.earned_points,
-                   hours=hours(b.earned_minutes), level=level)]
+    shown = [
+        reply(
+            "balance.show",
+            available=b.available,
+            pending=b.pending,
+            earned=b.earned_points,
+            hours=hours(b.earned_minutes),
+            level=level,
+        )
+    ]
     soon = ctx.services.expiry.next_for(ctx.actor.person_id, ctx.community_id)
     if soon is not None:
         shown.append(reply("expiry.balance_line", amount=soon.amount, date=soon.on.isoformat()))
@@ -345,8 +414,9 @@ def level_line(standing: Standing) -> Text:
     to_next = hours(standing.to_next)
     if standing.level == 0:
         return T("levels.balance_none", to_next=to_next)
-    return T("levels.balance_line", **level_params(standing.level), to_next=to_next,
-             next=level_name(standing.level + 1))
+    return T(
+        "levels.balance_line", **level_params(standing.level), to_next=to_next, next=level_name(standing.level + 1)
+    )
 
 
 @command("history", help_key="help.history", aliases=("明细",), for_relative=True, reads=True)
@@ -357,8 +427,13 @@ def history(ctx: Context, args: str) -> list[Reply]:
         return [reply("history.empty" if page == 0 else "history.no_more")]
     clock = ctx.services.people.clock_of(ctx.community_id)  # dates as the community reads them
     lines = [
-        T("history.line", date=clock.date_of(i.created_at), what=_what(ctx, i),
-          delta=f"{i.delta:+d}", phase=T(f"phase.{i.phase}"))
+        T(
+            "history.line",
+            date=clock.date_of(i.created_at),
+            what=_what(ctx, i),
+            delta=f"{i.delta:+d}",
+            phase=T(f"phase.{i.phase}"),
+        )
         for i in items
     ]
     options = (option(f"/history {page + 2}", "history.more"),) if more else ()
@@ -375,8 +450,9 @@ def _what(ctx: Context, i: HistoryLine) -> Text:
     """What a history entry was for, in the reader's language."""
     if i.category is not None:
         category = i.category_en if ctx.actor.locale == "en" else i.category
-        return T("history.for_log", id=f"H{i.ref_id}", category=category, date=i.service_date,
-                 hours=hours(i.minutes or 0))
+        return T(
+            "history.for_log", id=f"H{i.ref_id}", category=category, date=i.service_date, hours=hours(i.minutes or 0)
+        )
     if i.goods is not None:
         return T("history.for_goods", id=f"R{i.ref_id}", name=i.goods, quantity=i.quantity)
     if i.kind == "gift" and i.counterpart:
@@ -392,22 +468,25 @@ MYLOGS_PAGE = 10
 @command("mylogs", role="volunteer", help_key="help.mylogs", aliases=("我的记录",))
 def my_logs(ctx: Context, args: str) -> list[Reply]:
     page = _page(args)
-    logs = ctx.services.hours.logs_of(ctx.actor.person_id, ctx.community_id, limit=MYLOGS_PAGE + 1,
-                                            offset=page * MYLOGS_PAGE)
+    logs = ctx.services.hours.logs_of(
+        ctx.actor.person_id, ctx.community_id, limit=MYLOGS_PAGE + 1, offset=page * MYLOGS_PAGE
+    )
     if not logs:
         return [reply("mylogs.empty" if page == 0 else "mylogs.no_more")]
     options = (option(f"/mylogs {page + 2}", "mylogs.more"),) if len(logs) > MYLOGS_PAGE else ()
-    return [Reply(T("mylogs.page", page=page + 1, lines=[log_line(ctx, log) for log in logs[:MYLOGS_PAGE]]),
-                  options)]
+    return [Reply(T("mylogs.page", page=page + 1, lines=[log_line(ctx, log) for log in logs[:MYLOGS_PAGE]]), options)]
 
 
 # --- the worker's side -----------------------------------------------------------------------
 
+
 def pending_logs(ctx: Context) -> list[Reply]:
     mark = deadline_marker(ctx)
     return [
-        Reply(mark(log_line(ctx, log), log.created_at), (option(f"/approve H{log.id}", "pending.approve"),
-                                                         option(f"/reject H{log.id}", "pending.reject")))
+        Reply(
+            mark(log_line(ctx, log), log.created_at),
+            (option(f"/approve H{log.id}", "pending.approve"), option(f"/reject H{log.id}", "pending.reject")),
+        )
         for log in ctx.services.hours.pending(ctx.actor.person_id, ctx.community_id, limit=MOST)
     ]
 
@@ -424,8 +503,13 @@ def _approve_logs(ctx: Context, ids: list[int]) -> list[Reply]:
         key = "approve.done" if decision.changed else "approve.already"
         return [reply(key, id=f"H{decision.log.id}", name=decision.log.person_name, points=decision.log.points)]
     done, refused = ctx.services.hours.approve_many(ctx.actor.person_id, ids)
-    replies = [reply("approve.batch_done", count=sum(d.changed for d in done),
-                     points=sum(d.log.points for d in done if d.changed))]
+    replies = [
+        reply(
+            "approve.batch_done",
+            count=sum(d.changed for d in done),
+            points=sum(d.log.points for d in done if d.changed),
+        )
+    ]
     if refused:
         lines = [T("approve.refused_line", id=f"H{i}", reason=T(key, log=i)) for i, key in refused]
         replies.append(reply("approve.batch_refused", lines=lines))
@@ -462,8 +546,13 @@ def record(ctx: Context, args: str) -> list[Reply]:
     person = person_arg(ctx, name, lambda ref: f"/record {ref} {typed} {typed_category} {rest}".strip())
     category = _category(ctx, typed_category)
     service_date, note = _date_and_note(ctx, rest)
-    data = {"person_id": person.person_id, "category_id": category.id, "service_date": service_date.isoformat(),
-            "minutes": minutes, "note": note}
+    data = {
+        "person_id": person.person_id,
+        "category_id": category.id,
+        "service_date": service_date.isoformat(),
+        "minutes": minutes,
+        "note": note,
+    }
     try:
         return _record(ctx, data, ctx.key(), repeat_ok=False)
     except LooksRepeated as exc:
@@ -472,9 +561,15 @@ def record(ctx: Context, args: str) -> list[Reply]:
 
 def _record(ctx: Context, data: dict, request_key: str | None, *, repeat_ok: bool = True) -> list[Reply]:
     decisions = ctx.services.hours.record(
-        ctx.actor.person_id, ctx.community_id, [data["person_id"]], category_id=data["category_id"],
-        service_date=date.fromisoformat(data["service_date"]), minutes=data["minutes"], note=data["note"],
-        request_key=request_key, repeat_ok=repeat_ok,
+        ctx.actor.person_id,
+        ctx.community_id,
+        [data["person_id"]],
+        category_id=data["category_id"],
+        service_date=date.fromisoformat(data["service_date"]),
+        minutes=data["minutes"],
+        note=data["note"],
+        request_key=request_key,
+        repeat_ok=repeat_ok,
     )
     log = decisions[0].log
     if log.status == LogStatus.PENDING:  # recorded for a worker: another worker approves it
@@ -507,9 +602,16 @@ def event_volunteers(ctx: Context, inp: Input) -> list[Reply]:
 
 
 def _event_summary(ctx: Context) -> Reply:
-    return reply("event.confirm", option("yes", "log.confirm_yes"), option("/cancel", "log.confirm_no"), columns=2,
-                 count=len(ctx.data["people"]), names="、".join(ctx.data["names"]), date=ctx.data["service_date"],
-                 hours=hours(ctx.data["minutes"]))
+    return reply(
+        "event.confirm",
+        option("yes", "log.confirm_yes"),
+        option("/cancel", "log.confirm_no"),
+        columns=2,
+        count=len(ctx.data["people"]),
+        names="、".join(ctx.data["names"]),
+        date=ctx.data["service_date"],
+        hours=hours(ctx.data["minutes"]),
+    )
 
 
 @step("event", "confirm")
@@ -519,9 +621,14 @@ def event_confirm(ctx: Context, inp: Input) -> list[Reply]:
     data = ctx.data
     ctx.finish()
     decisions = ctx.services.hours.record(
-        ctx.actor.person_id, ctx.community_id, data["people"], category_id=data["category_id"],
-        service_date=date.fromisoformat(data["service_date"]), minutes=data["minutes"],
-        event_name=None, request_key=f"draft:{data['draft']}",
+        ctx.actor.person_id,
+        ctx.community_id,
+        data["people"],
+        category_id=data["category_id"],
+        service_date=date.fromisoformat(data["service_date"]),
+        minutes=data["minutes"],
+        event_name=None,
+        request_key=f"draft:{data['draft']}",
     )
     waiting = [d.log for d in decisions if d.log.status == LogStatus.PENDING]
     points = sum(d.log.points for d in decisions if d.log.status == LogStatus.APPROVED)

@@ -6,20 +6,19 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, bindparam, case, func, select, update
-from sqlalchemy.orm import aliased
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
+from bot.kernel.access import check_role, effective_role, require_role, role_in
+from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database, reads
 from bot.kernel.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, LooksRepeated, NotAllowed, NotFound
-from bot.stars import levels as star_levels
-from bot.kernel.access import check_role, effective_role, require_role, role_in
-from bot.kernel.audit import audit
+from bot.kernel.i18n import hours
+from bot.kernel.reference import ReferenceCache
+from bot.kernel.settings import Settings
 from bot.ledger.service import Ledger, Ref
 from bot.messages.notify import notify, notify_workers
-from bot.kernel.reference import ReferenceCache
-from bot.kernel.i18n import hours
-from bot.kernel.settings import Settings
+from bot.stars import levels as star_levels
 from models import Community, Membership, Person, ServiceCategory, ServiceLog
 
 STEP_MINUTES = 15
@@ -119,20 +118,48 @@ class HoursService:
     # --- submitting -------------------------------------------------------------------------
 
     def submit(
-        self, person_id: int, community_id: int, *, category_id: int, service_date: date, minutes: int,
-        note: str | None = None, photo: str | None = None, request_key: str | None = None,
+        self,
+        person_id: int,
+        community_id: int,
+        *,
+        category_id: int,
+        service_date: date,
+        minutes: int,
+        note: str | None = None,
+        photo: str | None = None,
+        request_key: str | None = None,
         repeat_ok: bool = True,
     ) -> LogView:
         """A volunteer logs their own hours; the log waits for a worker. With `repeat_ok` False
         (a chat asks before saving the same again), the same category and duration for the same
         day as a log already there is refused as LooksRepeated."""
-        return self.db.transaction(lambda session: self.submit_in(
-            session, person_id, community_id, category_id=category_id, service_date=service_date,
-            minutes=minutes, note=note, photo=photo, request_key=request_key, repeat_ok=repeat_ok))
+        return self.db.transaction(
+            lambda session: self.submit_in(
+                session,
+                person_id,
+                community_id,
+                category_id=category_id,
+                service_date=service_date,
+                minutes=minutes,
+                note=note,
+                photo=photo,
+                request_key=request_key,
+                repeat_ok=repeat_ok,
+            )
+        )
 
     def submit_in(
-        self, session: Session, person_id: int, community_id: int, *, category_id: int, service_date: date,
-        minutes: int, note: str | None = None, photo: str | None = None, request_key: str | None = None,
+        self,
+        session: Session,
+        person_id: int,
+        community_id: int,
+        *,
+        category_id: int,
+        service_date: date,
+        minutes: int,
+        note: str | None = None,
+        photo: str | None = None,
+        request_key: str | None = None,
         repeat_ok: bool = True,
     ) -> LogView:
         """`submit` inside a caller's transaction (a volunteer's visit and its hours are one)."""
@@ -142,16 +169,35 @@ class HoursService:
                 raise IdempotencyConflict(key=request_key)
             return replay
         view = self._new_log(
-            session, person_id, community_id, category_id, service_date, minutes, note, photo,
-            submitted_by=person_id, request_key=request_key, need_role="volunteer", repeat_ok=repeat_ok,
+            session,
+            person_id,
+            community_id,
+            category_id,
+            service_date,
+            minutes,
+            note,
+            photo,
+            submitted_by=person_id,
+            request_key=request_key,
+            need_role="volunteer",
+            repeat_ok=repeat_ok,
         )
         notify_workers(session, self.clock, community_id, "notify.pending_logs", coalesce="pending_logs")
         return view
 
     def record(
-        self, worker_id: int, community_id: int, volunteer_ids: list[int], *, category_id: int,
-        service_date: date, minutes: int, note: str | None = None, event_name: str | None = None,
-        request_key: str | None = None, repeat_ok: bool = True,
+        self,
+        worker_id: int,
+        community_id: int,
+        volunteer_ids: list[int],
+        *,
+        category_id: int,
+        service_date: date,
+        minutes: int,
+        note: str | None = None,
+        event_name: str | None = None,
+        request_key: str | None = None,
+        repeat_ok: bool = True,
     ) -> list[Decision]:
         """A worker records hours for volunteers without a phone (代录) or for a whole event.
         The worker vouches for them, so they are approved at once and marked as recorded.
@@ -180,8 +226,18 @@ class HoursService:
                 if role not in ("volunteer", "worker"):
                     raise InvalidInput("error.not_volunteer", person=_name(session, volunteer_id))
                 log = self._new_log(
-                    session, volunteer_id, community_id, category_id, service_date, minutes, note, None,
-                    submitted_by=worker_id, request_key=key, event_name=event_name, repeat_ok=repeat_ok,
+                    session,
+                    volunteer_id,
+                    community_id,
+                    category_id,
+                    service_date,
+                    minutes,
+                    note,
+                    None,
+                    submitted_by=worker_id,
+                    request_key=key,
+                    event_name=event_name,
+                    repeat_ok=repeat_ok,
                 )
                 if role == "worker":
                     decisions.append(Decision(log, changed=True))
@@ -189,16 +245,26 @@ class HoursService:
                 else:
                     decisions.append(self._approve_in(session, worker_id, log.id, vouched=True))
             if waiting:
-                notify_workers(session, self.clock, community_id, "notify.pending_logs",
-                                     coalesce="pending_logs", exclude=worker_id)
+                notify_workers(
+                    session, self.clock, community_id, "notify.pending_logs", coalesce="pending_logs", exclude=worker_id
+                )
             return decisions
 
         return self.db.transaction(work)
 
     def add_pending(
-        self, session: Session, person_id: int, community_id: int, *, category_id: int,
-        service_date: date, minutes: int, submitted_by: int, event_name: str | None,
-        request_key: str | None, repeat_ok: bool = True,
+        self,
+        session: Session,
+        person_id: int,
+        community_id: int,
+        *,
+        category_id: int,
+        service_date: date,
+        minutes: int,
+        submitted_by: int,
+        event_name: str | None,
+        request_key: str | None,
+        repeat_ok: bool = True,
     ) -> tuple[LogView, bool]:
         """Inside a caller's transaction: a pending log for `person_id` made by someone who is
         not a worker (a team leader), so it waits for a worker like the person's own.
@@ -211,16 +277,37 @@ class HoursService:
         if role_in(session, person_id, community_id) not in ("volunteer", "worker"):
             raise InvalidInput("error.not_volunteer", person=_name(session, person_id))
         log = self._new_log(
-            session, person_id, community_id, category_id, service_date, minutes, None, None,
-            submitted_by=submitted_by, request_key=request_key, event_name=event_name, by_worker=False,
+            session,
+            person_id,
+            community_id,
+            category_id,
+            service_date,
+            minutes,
+            None,
+            None,
+            submitted_by=submitted_by,
+            request_key=request_key,
+            event_name=event_name,
+            by_worker=False,
             repeat_ok=repeat_ok,
         )
         return log, True
 
     def _new_log(
-        self, session: Session, person_id: int, community_id: int, category_id: int,
-        service_date: date, minutes: int, note: str | None, photo: str | None, *, submitted_by: int,
-        request_key: str | None, event_name: str | None = None, need_role: str | None = None,
+        self,
+        session: Session,
+        person_id: int,
+        community_id: int,
+        category_id: int,
+        service_date: date,
+        minutes: int,
+        note: str | None,
+        photo: str | None,
+        *,
+        submitted_by: int,
+        request_key: str | None,
+        event_name: str | None = None,
+        need_role: str | None = None,
         repeat_ok: bool = True,
         by_worker: bool | None = None,
     ) -> LogView:
@@ -235,11 +322,23 @@ class HoursService:
         ).first()
         if found is None:
             raise NotFound("error.no_person")
-        (is_admin, role, confirmed, person_name, community, tz, category_community, active, points_per_hour,
-         category, category_en) = found
+        (
+            is_admin,
+            role,
+            confirmed,
+            person_name,
+            community,
+            tz,
+            category_community,
+            active,
+            points_per_hour,
+            category,
+            category_en,
+        ) = found
         if need_role is not None:
-            check_role(is_admin, effective_role(role, confirmed), need_role,
-                       awaiting=role == "volunteer" and not confirmed)
+            check_role(
+                is_admin, effective_role(role, confirmed), need_role, awaiting=role == "volunteer" and not confirmed
+            )
         if community is None:
             raise NotFound("error.no_community")
         if category_community != community_id or not active:
@@ -247,34 +346,71 @@ class HoursService:
         check_minutes(minutes)
         check_backdate(service_date, self.clock.community(tz).today(), self.settings.service_log_max_age_days)
         # The day's minutes, and a log just like this one that day, in the same statement.
-        same_log = and_(ServiceLog.community_id == community_id, ServiceLog.category_id == category_id,
-                        ServiceLog.minutes == minutes)
-        logged, same = (session.execute(
-            select(func.coalesce(func.sum(ServiceLog.minutes), 0), func.min(case((same_log, ServiceLog.id))))
-            .where(ServiceLog.person_id == person_id, ServiceLog.service_date == service_date,
-                   ServiceLog.status != "rejected")
-        )).one()
+        same_log = and_(
+            ServiceLog.community_id == community_id,
+            ServiceLog.category_id == category_id,
+            ServiceLog.minutes == minutes,
+        )
+        logged, same = (
+            session.execute(
+                select(func.coalesce(func.sum(ServiceLog.minutes), 0), func.min(case((same_log, ServiceLog.id)))).where(
+                    ServiceLog.person_id == person_id,
+                    ServiceLog.service_date == service_date,
+                    ServiceLog.status != "rejected",
+                )
+            )
+        ).one()
         if same is not None and not repeat_ok:
             raise LooksRepeated("log.looks_repeated", id=f"H{same}")
         if logged + minutes > MAX_MINUTES_PER_DAY:
             raise InvalidInput("error.day_limit", logged=logged, limit=MAX_MINUTES_PER_DAY)
         note = clean_note(note)
         log = ServiceLog(
-            community_id=community_id, person_id=person_id, category_id=category_id,
-            service_date=service_date, minutes=minutes, points_per_hour=points_per_hour,
-            points=points_for(minutes, points_per_hour), note=note, photo=photo, status="pending",
+            community_id=community_id,
+            person_id=person_id,
+            category_id=category_id,
+            service_date=service_date,
+            minutes=minutes,
+            points_per_hour=points_per_hour,
+            points=points_for(minutes, points_per_hour),
+            note=note,
+            photo=photo,
+            status="pending",
             submitted_by_id=submitted_by,
             recorded_by_worker=submitted_by != person_id if by_worker is None else by_worker,
-            event_name=event_name, request_key=request_key, created_at=self.clock.now(),
+            event_name=event_name,
+            request_key=request_key,
+            created_at=self.clock.now(),
         )
         session.add(log)
         session.flush()
         if submitted_by != person_id:  # hours written for someone else (代录, an event, a team)
-            audit(session, self.clock, "hours.record", submitted_by, community_id, "log", log.id,
-                  {"minutes": minutes, "date": service_date.isoformat()}, person_id=person_id)
+            audit(
+                session,
+                self.clock,
+                "hours.record",
+                submitted_by,
+                community_id,
+                "log",
+                log.id,
+                {"minutes": minutes, "date": service_date.isoformat()},
+                person_id=person_id,
+            )
         return LogView(
-            log.id, community_id, person_id, person_name, category, category_en, service_date, minutes, log.points,
-            log.status, note, log.recorded_by_worker, None, log.created_at,
+            log.id,
+            community_id,
+            person_id,
+            person_name,
+            category,
+            category_en,
+            service_date,
+            minutes,
+            log.points,
+            log.status,
+            note,
+            log.recorded_by_worker,
+            None,
+            log.created_at,
         )
 
     # --- deciding ---------------------------------------------------------------------------
@@ -288,19 +424,35 @@ class HoursService:
         """`vouched`: a worker recording a volunteer's hours approves what they just wrote."""
         log = self._decidable(session, worker_id, log_id, vouched=vouched)
         claimed = session.execute(
-            update(_LOGS).where(_LOGS.c.id == log_id, _LOGS.c.status == "pending")
+            update(_LOGS)
+            .where(_LOGS.c.id == log_id, _LOGS.c.status == "pending")
             .values(status="approved", decided_by_id=worker_id, decided_at=self.clock.now())
         )
         if claimed.rowcount != 1:
             return self._already(session, log_id, "approved")
-        audit(session, self.clock, "hours.approve", worker_id, log.community_id, "log", log_id,
-              {"minutes": log.minutes, "points": log.points}, person_id=log.person_id)
+        audit(
+            session,
+            self.clock,
+            "hours.approve",
+            worker_id,
+            log.community_id,
+            "log",
+            log_id,
+            {"minutes": log.minutes, "points": log.points},
+            person_id=log.person_id,
+        )
         available = None
         if log.points > 0:
             # The log's minutes join the person's lifetime hours in the same statement as the points.
             earned = self.ledger.earn(
-                session, community_id=log.community_id, person_id=log.person_id, amount=log.points,
-                key=f"earn:H{log_id}", ref=Ref("log", log_id), actor_id=worker_id, minutes=log.minutes,
+                session,
+                community_id=log.community_id,
+                person_id=log.person_id,
+                amount=log.points,
+                key=f"earn:H{log_id}",
+                ref=Ref("log", log_id),
+                actor_id=worker_id,
+                minutes=log.minutes,
             )
             available = earned.credit_available
             if earned.replayed:
@@ -312,8 +464,16 @@ class HoursService:
             available = (self.ledger.balance(session, log.community_id, log.person_id)).available
         view = replace(log, status="approved")
         if not view.recorded_by_worker:
-            notify(session, self.clock, log.person_id, "notify.log_approved",
-                         log=log_id, points=view.points, available=available, **_about(view))
+            notify(
+                session,
+                self.clock,
+                log.person_id,
+                "notify.log_approved",
+                log=log_id,
+                points=view.points,
+                available=available,
+                **_about(view),
+            )
         return Decision(view, changed=True, balance_after=available)
 
     def reject(self, worker_id: int, log_id: int, reason: str) -> Decision:
@@ -324,17 +484,34 @@ class HoursService:
         def work(session: Session) -> Decision:
             log = self._decidable(session, worker_id, log_id)
             claimed = session.execute(
-                update(_LOGS).where(_LOGS.c.id == log_id, _LOGS.c.status == "pending")
-                .values(status="rejected", decided_by_id=worker_id, decided_at=self.clock.now(),
-                        reject_reason=reason)
+                update(_LOGS)
+                .where(_LOGS.c.id == log_id, _LOGS.c.status == "pending")
+                .values(status="rejected", decided_by_id=worker_id, decided_at=self.clock.now(), reject_reason=reason)
             )
             if claimed.rowcount != 1:
                 return self._already(session, log_id, "rejected")
-            audit(session, self.clock, "hours.reject", worker_id, log.community_id, "log", log_id,
-                  {"minutes": log.minutes, "reason": reason}, person_id=log.person_id)
+            audit(
+                session,
+                self.clock,
+                "hours.reject",
+                worker_id,
+                log.community_id,
+                "log",
+                log_id,
+                {"minutes": log.minutes, "reason": reason},
+                person_id=log.person_id,
+            )
             balance = self.ledger.balance(session, log.community_id, log.person_id)
-            notify(session, self.clock, log.person_id, "notify.log_rejected",
-                         log=log_id, reason=reason, available=balance.available, **_about(log))
+            notify(
+                session,
+                self.clock,
+                log.person_id,
+                "notify.log_rejected",
+                log=log_id,
+                reason=reason,
+                available=balance.available,
+                **_about(log),
+            )
             view = replace(log, status="rejected", reject_reason=reason)
             return Decision(view, changed=True, balance_after=balance.available)
 
@@ -390,13 +567,21 @@ class HoursService:
         """Logs waiting for a decision, oldest first (上不过午，下不过夜)."""
         with self.db.read() as session:
             require_role(session, worker_id, community_id, "worker")
-            return _views(session, _VIEW.where(
-                ServiceLog.community_id == community_id, ServiceLog.status == "pending"
-            ).order_by(ServiceLog.created_at, ServiceLog.id).limit(limit))
+            return _views(
+                session,
+                _VIEW.where(ServiceLog.community_id == community_id, ServiceLog.status == "pending")
+                .order_by(ServiceLog.created_at, ServiceLog.id)
+                .limit(limit),
+            )
 
     @reads
     def logs_of(
-        self, person_id: int, community_id: int, status: str | None = None, limit: int = 20, offset: int = 0,
+        self,
+        person_id: int,
+        community_id: int,
+        status: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
     ) -> list[LogView]:
         """Newest first."""
         stmt = _VIEW.where(ServiceLog.person_id == person_id, ServiceLog.community_id == community_id)
@@ -433,10 +618,22 @@ _LOGS = ServiceLog.__table__
 _NAME = func.coalesce(Person.real_name, Person.display_name)
 # A LogView's columns, in its fields' order (plain columns: no ORM objects to build).
 _VIEW = (
-    select(ServiceLog.id, ServiceLog.community_id, ServiceLog.person_id, _NAME, ServiceCategory.name,
-           ServiceCategory.name_en, ServiceLog.service_date, ServiceLog.minutes, ServiceLog.points,
-           ServiceLog.status, ServiceLog.note, ServiceLog.recorded_by_worker, ServiceLog.reject_reason,
-           ServiceLog.created_at)
+    select(
+        ServiceLog.id,
+        ServiceLog.community_id,
+        ServiceLog.person_id,
+        _NAME,
+        ServiceCategory.name,
+        ServiceCategory.name_en,
+        ServiceLog.service_date,
+        ServiceLog.minutes,
+        ServiceLog.points,
+        ServiceLog.status,
+        ServiceLog.note,
+        ServiceLog.recorded_by_worker,
+        ServiceLog.reject_reason,
+        ServiceLog.created_at,
+    )
     .join(Person, Person.id == ServiceLog.person_id)
     .join(ServiceCategory, ServiceCategory.id == ServiceLog.category_id)
 )
@@ -449,7 +646,7 @@ _CATEGORIES = (
 )
 
 
-def _views(session: Session, stmt) -> list[LogView]:  # noqa: ANN001 - a select of _VIEW
+def _views(session: Session, stmt) -> list[LogView]:
     return [LogView(*row[:_VIEW_WIDTH]) for row in (session.execute(stmt)).all()]
 
 
@@ -460,8 +657,11 @@ def _name(session: Session, person_id: int) -> str:
 
 def _about(log: LogView) -> dict[str, object]:
     """What a notice about a log names, so the volunteer knows which one it is."""
-    return {"category": {"zh-CN": log.category, "en": log.category_en}, "date": log.service_date.isoformat(),
-            "hours": hours(log.minutes)}
+    return {
+        "category": {"zh-CN": log.category, "en": log.category_en},
+        "date": log.service_date.isoformat(),
+        "hours": hours(log.minutes),
+    }
 
 
 # Built once; a call only binds its values.
@@ -469,12 +669,23 @@ _BY_REQUEST_KEY = select(ServiceLog.id).where(ServiceLog.request_key == bindpara
 # Who submits, their role, the community's zone and the category: one statement. The person row is
 # locked (see _new_log).
 _NEW_LOG_CHECKS = (
-    select(Person.is_admin, Membership.role, Membership.confirmed, _NAME, Community.id, Community.timezone,
-           ServiceCategory.community_id, ServiceCategory.active, ServiceCategory.points_per_hour,
-           ServiceCategory.name, ServiceCategory.name_en)
+    select(
+        Person.is_admin,
+        Membership.role,
+        Membership.confirmed,
+        _NAME,
+        Community.id,
+        Community.timezone,
+        ServiceCategory.community_id,
+        ServiceCategory.active,
+        ServiceCategory.points_per_hour,
+        ServiceCategory.name,
+        ServiceCategory.name_en,
+    )
     .select_from(Person)
-    .outerjoin(Membership, and_(Membership.person_id == Person.id,
-                                Membership.community_id == bindparam("community_id")))
+    .outerjoin(
+        Membership, and_(Membership.person_id == Person.id, Membership.community_id == bindparam("community_id"))
+    )
     .outerjoin(Community, Community.id == bindparam("community_id"))
     .outerjoin(ServiceCategory, ServiceCategory.id == bindparam("category_id"))
     .where(Person.id == bindparam("person_id"))
@@ -485,7 +696,9 @@ _ACTOR = aliased(Person)
 _DECIDABLE = (
     _VIEW.add_columns(_ACTOR.id, _ACTOR.is_admin, Membership.role, Membership.confirmed, ServiceLog.submitted_by_id)
     .outerjoin(_ACTOR, _ACTOR.id == bindparam("worker_id"))
-    .outerjoin(Membership, and_(Membership.person_id == bindparam("worker_id"),
-                                Membership.community_id == ServiceLog.community_id))
+    .outerjoin(
+        Membership,
+        and_(Membership.person_id == bindparam("worker_id"), Membership.community_id == ServiceLog.community_id),
+    )
     .where(ServiceLog.id == bindparam("log_id"))
 )

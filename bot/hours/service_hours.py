@@ -27,8 +27,9 @@ def counted(community_id: int, start: date | None = None, end: date | None = Non
     return where
 
 
-def by_category(session: Session, person_id: int, community_id: int, start: date | None = None,
-                end: date | None = None) -> list[tuple[str, int]]:
+def by_category(
+    session: Session, person_id: int, community_id: int, start: date | None = None, end: date | None = None
+) -> list[tuple[str, int]]:
     """(category, minutes), most minutes first: what a certificate lists as 服务内容."""
     rows = session.execute(
         select(ServiceCategory.name, func.sum(ServiceLog.minutes))
@@ -39,13 +40,18 @@ def by_category(session: Session, person_id: int, community_id: int, start: date
     return sorted(((str(name), int(minutes)) for name, minutes in rows), key=lambda r: (-r[1], r[0]))
 
 
-def total(session: Session, person_id: int, community_id: int, start: date | None = None,
-          end: date | None = None) -> int:
+def total(
+    session: Session, person_id: int, community_id: int, start: date | None = None, end: date | None = None
+) -> int:
     """The person's service minutes in the community (what star levels count, all time)."""
-    return int(session.scalar(
-        select(func.coalesce(func.sum(ServiceLog.minutes), 0))
-        .where(ServiceLog.person_id == person_id, *counted(community_id, start, end))
-    ) or 0)
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(ServiceLog.minutes), 0)).where(
+                ServiceLog.person_id == person_id, *counted(community_id, start, end)
+            )
+        )
+        or 0
+    )
 
 
 def totals(session: Session, person_ids: set[int], community_id: int) -> dict[int, int]:
@@ -67,8 +73,11 @@ def totals_in(session: Session, pairs: set[tuple[int, int]]) -> dict[tuple[int, 
     log = ServiceLog
     rows = session.execute(
         select(log.community_id, log.person_id, func.sum(log.minutes))
-        .where(log.person_id.in_(sorted({p for _, p in pairs})), log.community_id.in_(sorted({c for c, _ in pairs})),
-               log.status == "approved")
+        .where(
+            log.person_id.in_(sorted({p for _, p in pairs})),
+            log.community_id.in_(sorted({c for c, _ in pairs})),
+            log.status == "approved",
+        )
         .group_by(log.community_id, log.person_id)
     )
     return {(int(c), int(p)): int(m or 0) for c, p, m in rows if (c, p) in pairs}

@@ -28,11 +28,13 @@ def get_community(session: Session, community_id: int) -> Community:
 def role_in(session: Session, person_id: int, community_id: int) -> str | None:
     """The person's role in the community; None when not a member. Unconfirmed volunteers count
     as residents until a worker confirms them."""
-    row = (session.execute(
-        select(Membership.role, Membership.confirmed).where(
-            Membership.person_id == person_id, Membership.community_id == community_id
+    row = (
+        session.execute(
+            select(Membership.role, Membership.confirmed).where(
+                Membership.person_id == person_id, Membership.community_id == community_id
+            )
         )
-    )).first()
+    ).first()
     return None if row is None else effective_role(row.role, row.confirmed)
 
 
@@ -58,7 +60,9 @@ def check_role(is_admin: bool, role: str | None, at_least: str, *, awaiting: boo
     """`require_role` for values already fetched, so a hot path can read them in its own query.
     `awaiting`: a registered volunteer not yet confirmed, told so rather than asked to register."""
     if not has_role(is_admin, role, at_least):
-        raise NotAllowed("error.awaiting_confirmation" if awaiting and at_least == "volunteer" else f"error.need_{at_least}")
+        raise NotAllowed(
+            "error.awaiting_confirmation" if awaiting and at_least == "volunteer" else f"error.need_{at_least}"
+        )
 
 
 def require_admin(session: Session, person_id: int) -> Person:

@@ -25,16 +25,27 @@ from models import (
 
 # The kinds of subject an entry may name, the table each is a row of, and its owner's column.
 SUBJECTS: dict[str, tuple[type[Base], str]] = {
-    "person": (Person, "id"), "log": (ServiceLog, "person_id"), "redemption": (Redemption, "person_id"),
-    "request": (ServiceRequest, "requester_id"), "certificate": (Certificate, "person_id"),
-    "move": (CommunityMove, "person_id"), "elder": (Elder, "person_id"),
+    "person": (Person, "id"),
+    "log": (ServiceLog, "person_id"),
+    "redemption": (Redemption, "person_id"),
+    "request": (ServiceRequest, "requester_id"),
+    "certificate": (Certificate, "person_id"),
+    "move": (CommunityMove, "person_id"),
+    "elder": (Elder, "person_id"),
 }
 
 
 def audit(
-    session: Session, clock: Clock, action: str, actor_id: int | None, community_id: int | None = None,
-    subject_type: str | None = None, subject_id: int | None = None, details: dict | None = None,
-    *, person_id: int | None = None,
+    session: Session,
+    clock: Clock,
+    action: str,
+    actor_id: int | None,
+    community_id: int | None = None,
+    subject_type: str | None = None,
+    subject_id: int | None = None,
+    details: dict | None = None,
+    *,
+    person_id: int | None = None,
 ) -> None:
     details = details or {}
     concerned = person_id if person_id is not None else details.get("for")
@@ -42,7 +53,15 @@ def audit(
         table, column = SUBJECTS[subject_type]
         row = session.get(table, subject_id)
         concerned = getattr(row, column) if row is not None else None
-    session.add(AuditEntry(
-        community_id=community_id, actor_id=actor_id, person_id=concerned if isinstance(concerned, int) else None,
-        action=action, subject_type=subject_type, subject_id=subject_id, details=details, created_at=clock.now(),
-    ))
+    session.add(
+        AuditEntry(
+            community_id=community_id,
+            actor_id=actor_id,
+            person_id=concerned if isinstance(concerned, int) else None,
+            action=action,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            details=details,
+            created_at=clock.now(),
+        )
+    )

@@ -45,8 +45,14 @@ def cjk_family() -> str | None:
 
 
 def month_chart(
-    title: str, weeks: list[tuple[str, float]], categories: list[tuple[str, float]], *,
-    week_title: str, category_title: str, hours_label: str, empty: str,
+    title: str,
+    weeks: list[tuple[str, float]],
+    categories: list[tuple[str, float]],
+    *,
+    week_title: str,
+    category_title: str,
+    hours_label: str,
+    empty: str,
 ) -> bytes:
     """Two panels: hours per week (bars) and per category (horizontal bars, largest on top)."""
     import matplotlib

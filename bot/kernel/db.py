@@ -160,8 +160,7 @@ class Database:
             # Reads in autocommit: no BEGIN and ROLLBACK around them (two round trips a read);
             # each statement sees what is committed, as SQLite's readers do.
             self.read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-            self._writer = self._readers = ThreadPoolExecutor(
-                self.engine.pool.size(), thread_name_prefix="db")  # type: ignore[attr-defined]
+            self._writer = self._readers = ThreadPoolExecutor(self.engine.pool.size(), thread_name_prefix="db")  # type: ignore[attr-defined]
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
 
     @property

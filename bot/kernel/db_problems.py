@@ -43,23 +43,51 @@ def database_problem(exc: BaseException, url: str) -> Text | None:
     for error in _chain(exc):
         name, text = type(error).__name__, str(error)
         if name == "InvalidCatalogNameError" or ("does not exist" in text and "database" in text):
-            return Text("cli.db_missing", {"database": parsed.database or "", "host": parsed.host or "127.0.0.1",
-                                           "port": parsed.port or 5432, "user": parsed.username or "postgres"})
-        if isinstance(error, (ConnectionRefusedError, TimeoutError)) or name in (
-            "CannotConnectNowError", "ConnectionDoesNotExistError",
-        ) or "Connect call failed" in text or "could not connect" in text or "Connection refused" in text:
+            return Text(
+                "cli.db_missing",
+                {
+                    "database": parsed.database or "",
+                    "host": parsed.host or "127.0.0.1",
+                    "port": parsed.port or 5432,
+                    "user": parsed.username or "postgres",
+                },
+            )
+        if (
+            isinstance(error, (ConnectionRefusedError, TimeoutError))
+            or name
+            in (
+                "CannotConnectNowError",
+                "ConnectionDoesNotExistError",
+            )
+            or "Connect call failed" in text
+            or "could not connect" in text
+            or "Connection refused" in text
+        ):
             return Text("cli.db_down", {"host": parsed.host or "127.0.0.1", "port": parsed.port or 5432})
         if "unable to open database file" in text:
             return Text("cli.sqlite_unopenable", {"path": parsed.database or ""})
         if "database is locked" in text:
             return Text("cli.db_locked", {"path": parsed.database or "", "seconds": BUSY_TIMEOUT_SECONDS})
-        if "readonly database" in text or "read-only transaction" in text or name in (
-            "ReadOnlySqlTransaction", "ReadOnlySQLTransactionError",
+        if (
+            "readonly database" in text
+            or "read-only transaction" in text
+            or name
+            in (
+                "ReadOnlySqlTransaction",
+                "ReadOnlySQLTransactionError",
+            )
         ):
             return Text("cli.db_read_only", {"database": _where(parsed)})
-        if "database or disk is full" in text or "No space left on device" in text or name in (
-            "DiskFull", "DiskFullError",
-        ) or (isinstance(error, OSError) and error.errno == errno.ENOSPC):
+        if (
+            "database or disk is full" in text
+            or "No space left on device" in text
+            or name
+            in (
+                "DiskFull",
+                "DiskFullError",
+            )
+            or (isinstance(error, OSError) and error.errno == errno.ENOSPC)
+        ):
             return Text("cli.disk_full", {"database": _where(parsed)})
         if name in ("InvalidPasswordError", "InvalidAuthorizationSpecificationError") or (
             "authentication failed" in text

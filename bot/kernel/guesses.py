@@ -11,10 +11,10 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database
 from bot.kernel.errors import DomainError, NotAllowed, NotFound
-from bot.kernel.audit import audit
 from models import AuditEntry
 
 
@@ -31,10 +31,18 @@ class Guesses:
         return int(self.window.total_seconds() // 60)
 
     def recent(self, session: Session, clock: Clock, person_id: int) -> int:
-        return session.scalar(select(func.count()).select_from(AuditEntry).where(
-            AuditEntry.actor_id == person_id, AuditEntry.action == self.action,
-            AuditEntry.created_at > clock.now() - self.window,
-        )) or 0
+        return (
+            session.scalar(
+                select(func.count())
+                .select_from(AuditEntry)
+                .where(
+                    AuditEntry.actor_id == person_id,
+                    AuditEntry.action == self.action,
+                    AuditEntry.created_at > clock.now() - self.window,
+                )
+            )
+            or 0
+        )
 
     def check(self, session: Session, clock: Clock, person_id: int) -> None:
         """Refuses a person locked out, before their code is even looked at."""

@@ -12,7 +12,7 @@ import re
 import string
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ def T(key: str, **params: Any) -> Text:
     return Text(key, params)
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalogue(locale: str) -> dict[str, str]:
     merged: dict[str, str] = {}
     for path in sorted((ROOT / locale).glob("*.json")):

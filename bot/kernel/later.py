@@ -19,8 +19,10 @@ def is_placeholder(content: bytes) -> bool:
 def fill(stored: Any, drawn: dict[bytes, bytes | None]) -> Any:
     """`stored` (a channel's JSON of a reply) with each placeholder's base64 replaced by its file's;
     a list item carrying a file that came out empty (no picture) is left out."""
-    codes = {base64.b64encode(token).decode(): None if content is None else base64.b64encode(content).decode()
-             for token, content in drawn.items()}
+    codes = {
+        base64.b64encode(token).decode(): None if content is None else base64.b64encode(content).decode()
+        for token, content in drawn.items()
+    }
 
     def walk(value: Any) -> tuple[Any, bool]:  # (the value, whether it carried an empty file)
         if isinstance(value, str) and value in codes:

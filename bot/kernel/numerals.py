@@ -29,7 +29,7 @@ def numeral_order(name: str) -> tuple[tuple[int, int, str], ...]:
     position = 0
     for match in _NUMBER.finditer(name):
         if match.start() > position:
-            parts.append((1, 0, name[position:match.start()]))
+            parts.append((1, 0, name[position : match.start()]))
         word = match.group(0)
         parts.append((0, int(word) if word.isdigit() else chinese_number(word), ""))
         position = match.end()

@@ -60,8 +60,9 @@ def _cut_base(full: Path) -> bytes:
     from fontTools import subset, ttLib
 
     font = ttLib.TTFont(str(full), recalcBBoxes=False, recalcTimestamp=False)
-    options = subset.Options(notdef_outline=True, recommended_glyphs=True, name_IDs=["*"], name_languages=["*"],
-                             layout_features=[])
+    options = subset.Options(
+        notdef_outline=True, recommended_glyphs=True, name_IDs=["*"], name_languages=["*"], layout_features=[]
+    )
     options.drop_tables += ["GSUB", "GPOS", "GDEF", "BASE", "JSTF", "MATH", "VORG", "vhea", "vmtx", "DSIG"]
     cutter = subset.Subsetter(options)
     cutter.populate(unicodes=base_characters())

@@ -8,8 +8,9 @@ import unicodedata
 # Bidirectional overrides and isolates reorder what others see (U+202E makes "gpj.exe" read
 # "exe.jpg"); zero-width joiners and the BOM hide text. Control characters break storage (a NUL
 # is refused by PostgreSQL) and terminals.
-_INVISIBLE = dict.fromkeys(map(ord, "\u061c\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
-                                    "\u2066\u2067\u2068\u2069\ufeff"))
+_INVISIBLE = dict.fromkeys(
+    map(ord, "\u061c\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff")
+)
 
 
 def clean_text(text: str | None) -> str | None:

@@ -98,8 +98,13 @@ class Ref:
 
 
 _COLUMNS = (
-    Transfer.id, Transfer.kind, Transfer.phase, Transfer.debit_account_id,
-    Transfer.credit_account_id, Transfer.amount, Transfer.pending_id,
+    Transfer.id,
+    Transfer.kind,
+    Transfer.phase,
+    Transfer.debit_account_id,
+    Transfer.credit_account_id,
+    Transfer.amount,
+    Transfer.pending_id,
 )
 
 # The hot path's statements are built once, on the Core tables, with bound parameters: building
@@ -123,15 +128,19 @@ _RELEASE = update(_accounts).where(_accounts.c.id == _account).values(pending=_a
 _debit, _credit, _sum = bindparam("debit"), bindparam("credit"), bindparam("amount", type_=Points)
 _MOVE = (
     # Two equalities, not IN (...): an IN list is re-rendered ("post-compiled") on every call.
-    update(_accounts).where(or_(_accounts.c.id == _debit, _accounts.c.id == _credit))
+    update(_accounts)
+    .where(or_(_accounts.c.id == _debit, _accounts.c.id == _credit))
     .values(posted=_accounts.c.posted + case((_accounts.c.id == _credit, _sum), else_=-_sum))
     .returning(_accounts.c.id, _accounts.c.posted - _accounts.c.pending)
 )
-_MOVE_GUARDED = _MOVE.where(or_(
-    # One inequality per kind rather than NOT IN (...), which is re-rendered on every call.
-    _accounts.c.id != _debit, and_(*(_accounts.c.kind != kind for kind in sorted(GUARDED))),
-    _accounts.c.posted - _accounts.c.pending >= _sum,
-))
+_MOVE_GUARDED = _MOVE.where(
+    or_(
+        # One inequality per kind rather than NOT IN (...), which is re-rendered on every call.
+        _accounts.c.id != _debit,
+        and_(*(_accounts.c.kind != kind for kind in sorted(GUARDED))),
+        _accounts.c.posted - _accounts.c.pending >= _sum,
+    )
+)
 # An earn also adds to the credited account's lifetime totals in the same UPDATE (the points,
 # and the minutes of the approved log that earned them), so /balance reads them, never sums them.
 _minutes = bindparam("minutes", type_=Integer)
@@ -139,11 +148,17 @@ _EARN = _MOVE_GUARDED.values(
     earned_points=_accounts.c.earned_points + case((_accounts.c.id == _credit, _sum), else_=0),
     earned_minutes=_accounts.c.earned_minutes + case((_accounts.c.id == _credit, _minutes), else_=0),
 )
-_ADD_MINUTES = (update(_accounts).where(_accounts.c.id == _account)
-                .values(earned_minutes=_accounts.c.earned_minutes + _minutes,
-                        earned_points=_accounts.c.earned_points + bindparam("earned", type_=Points)))
+_ADD_MINUTES = (
+    update(_accounts)
+    .where(_accounts.c.id == _account)
+    .values(
+        earned_minutes=_accounts.c.earned_minutes + _minutes,
+        earned_points=_accounts.c.earned_points + bindparam("earned", type_=Points),
+    )
+)
 _BALANCE = select(_accounts.c.posted, _accounts.c.pending, _accounts.c.earned_points, _accounts.c.earned_minutes).where(
-    _accounts.c.community_id == bindparam("community"), _accounts.c.kind == "person",
+    _accounts.c.community_id == bindparam("community"),
+    _accounts.c.kind == "person",
     _accounts.c.person_id == bindparam("person"),
 )
 _LOAD_HOLD = select(
@@ -155,27 +170,40 @@ _INSERT_TRANSFER = {
 }
 
 
-def _history_statement():  # noqa: ANN202 - a Select
+def _history_statement():
     """A page of one account's history. Each side (credits, debits) is read newest first along
     its (account, id) index and cut at the page's end (`reach` rows), so a page costs the same
     however many transfers the person has; only those rows are merged, sorted and joined to
     their resolution and the other side's account. Resolutions are not entries of their own."""
     account, reach = bindparam("account"), bindparam("reach", type_=Integer)
 
-    def side(column, sign: int):  # noqa: ANN001, ANN202
+    def side(column, sign: int):
         # "Not a resolution" as an expression, not `pending_id IS NULL`: with statistics SQLite
         # would otherwise walk the unique pending_id index over every entry's NULL.
-        return select(_transfers.c.id, literal(sign).label("sign")).where(
-            column == account, func.coalesce(_transfers.c.pending_id, 0) == 0
-        ).order_by(_transfers.c.id.desc()).limit(reach).subquery()
+        return (
+            select(_transfers.c.id, literal(sign).label("sign"))
+            .where(column == account, func.coalesce(_transfers.c.pending_id, 0) == 0)
+            .order_by(_transfers.c.id.desc())
+            .limit(reach)
+            .subquery()
+        )
 
     credits, debits = side(_transfers.c.credit_account_id, 1), side(_transfers.c.debit_account_id, -1)
     mine = union_all(select(credits.c.id, credits.c.sign), select(debits.c.id, debits.c.sign)).subquery("mine")
     t, resolution, other = _transfers, _transfers.alias("resolution"), _accounts.alias("other")
     return (
-        select(t.c.id, t.c.kind, func.coalesce(resolution.c.phase, t.c.phase).label("phase"), t.c.amount,
-               t.c.created_at, t.c.ref_type, t.c.ref_id, t.c.reason, mine.c.sign,
-               other.c.person_id.label("counterpart"))
+        select(
+            t.c.id,
+            t.c.kind,
+            func.coalesce(resolution.c.phase, t.c.phase).label("phase"),
+            t.c.amount,
+            t.c.created_at,
+            t.c.ref_type,
+            t.c.ref_id,
+            t.c.reason,
+            mine.c.sign,
+            other.c.person_id.label("counterpart"),
+        )
         .select_from(mine)
         .join(t, t.c.id == mine.c.id)
         .outerjoin(resolution, resolution.c.pending_id == t.c.id)
@@ -208,9 +236,11 @@ class Ledger:
         found = self._account(session, community_id, kind, person_id, missing_ok=True)
         if found is not None:
             return found
-        stmt = insert(session, Account).values(
-            community_id=community_id, kind=kind, person_id=person_id, posted=0, pending=0
-        ).on_conflict_do_nothing()
+        stmt = (
+            insert(session, Account)
+            .values(community_id=community_id, kind=kind, person_id=person_id, posted=0, pending=0)
+            .on_conflict_do_nothing()
+        )
         session.execute(stmt)
         found = self._account(session, community_id, kind, person_id)
         assert found is not None
@@ -243,16 +273,32 @@ class Ledger:
     # --- single-phase transfers -------------------------------------------------------------
 
     def earn(
-        self, session: Session, *, community_id: int, person_id: int, amount: int, key: str,
-        ref: Ref = Ref(), actor_id: int | None = None, minutes: int = 0,
+        self,
+        session: Session,
+        *,
+        community_id: int,
+        person_id: int,
+        amount: int,
+        key: str,
+        ref: Ref = Ref(),
+        actor_id: int | None = None,
+        minutes: int = 0,
     ) -> TransferResult:
         """`minutes`: of the approved log that earned the points, added to the person's
         lifetime hours in the same statement (nothing is added on a replay)."""
         debit = self.system_account(session, community_id, "issuance")
         credit = self.open_person_account(session, community_id, person_id)
         return self.transfer(
-            session, community_id=community_id, debit=debit, credit=credit, amount=amount,
-            kind="earn", key=key, ref=ref, actor_id=actor_id, minutes=minutes,
+            session,
+            community_id=community_id,
+            debit=debit,
+            credit=credit,
+            amount=amount,
+            kind="earn",
+            key=key,
+            ref=ref,
+            actor_id=actor_id,
+            minutes=minutes,
         )
 
     def add_minutes(self, session: Session, community_id: int, person_id: int, minutes: int, points: int = 0) -> None:
@@ -263,8 +309,15 @@ class Ledger:
             _core(session).execute(_ADD_MINUTES, {"account": account, "minutes": minutes, "earned": points})
 
     def adjust(
-        self, session: Session, *, community_id: int, person_id: int, amount: int, reason: str,
-        key: str, actor_id: int,
+        self,
+        session: Session,
+        *,
+        community_id: int,
+        person_id: int,
+        amount: int,
+        reason: str,
+        key: str,
+        actor_id: int,
     ) -> TransferResult:
         """A manual correction: positive credits the person, negative debits them. The caller
         checks the actor's role and writes the audit entry."""
@@ -276,36 +329,69 @@ class Ledger:
         person = self.person_account(session, community_id, person_id)
         debit, credit = (system, person) if amount > 0 else (person, system)
         return self.transfer(
-            session, community_id=community_id, debit=debit, credit=credit, amount=abs(amount),
-            kind="adjust", key=key, actor_id=actor_id, reason=reason.strip(),
+            session,
+            community_id=community_id,
+            debit=debit,
+            credit=credit,
+            amount=abs(amount),
+            kind="adjust",
+            key=key,
+            actor_id=actor_id,
+            reason=reason.strip(),
         )
 
     def gift(
-        self, session: Session, *, community_id: int, from_person_id: int, to_person_id: int,
-        amount: int, key: str,
+        self,
+        session: Session,
+        *,
+        community_id: int,
+        from_person_id: int,
+        to_person_id: int,
+        amount: int,
+        key: str,
     ) -> TransferResult:
         if from_person_id == to_person_id:
             raise InvalidInput("error.gift_self")
         debit = self.person_account(session, community_id, from_person_id)
         credit = self.open_person_account(session, community_id, to_person_id)
         return self.transfer(
-            session, community_id=community_id, debit=debit, credit=credit, amount=amount,
-            kind="gift", key=key, actor_id=from_person_id,
+            session,
+            community_id=community_id,
+            debit=debit,
+            credit=credit,
+            amount=amount,
+            kind="gift",
+            key=key,
+            actor_id=from_person_id,
         )
 
-    def donate(
-        self, session: Session, *, community_id: int, person_id: int, amount: int, key: str
-    ) -> TransferResult:
+    def donate(self, session: Session, *, community_id: int, person_id: int, amount: int, key: str) -> TransferResult:
         debit = self.person_account(session, community_id, person_id)
         credit = self.system_account(session, community_id, "pool")
         return self.transfer(
-            session, community_id=community_id, debit=debit, credit=credit, amount=amount,
-            kind="donate", key=key, actor_id=person_id,
+            session,
+            community_id=community_id,
+            debit=debit,
+            credit=credit,
+            amount=amount,
+            kind="donate",
+            key=key,
+            actor_id=person_id,
         )
 
     def across(
-        self, session: Session, *, from_community_id: int, from_person_id: int, to_community_id: int,
-        to_person_id: int, amount: int, kind: str, key: str, ref: Ref = Ref(), actor_id: int | None = None,
+        self,
+        session: Session,
+        *,
+        from_community_id: int,
+        from_person_id: int,
+        to_community_id: int,
+        to_person_id: int,
+        amount: int,
+        kind: str,
+        key: str,
+        ref: Ref = Ref(),
+        actor_id: int | None = None,
     ) -> TransferResult:
         """Points from a person in one community to a person in another (a move, a family gift),
         through both communities' clearing accounts: each community's transfers stay inside its own
@@ -319,12 +405,26 @@ class Ledger:
         in_clearing = self._ensure_account(session, to_community_id, "clearing", None)
         credit = self.open_person_account(session, to_community_id, to_person_id)
         out = self.transfer(
-            session, community_id=from_community_id, debit=debit, credit=out_clearing, amount=amount, kind=kind,
-            key=key, ref=ref, actor_id=actor_id,
+            session,
+            community_id=from_community_id,
+            debit=debit,
+            credit=out_clearing,
+            amount=amount,
+            kind=kind,
+            key=key,
+            ref=ref,
+            actor_id=actor_id,
         )
         self.transfer(
-            session, community_id=to_community_id, debit=in_clearing, credit=credit, amount=amount, kind=kind,
-            key=f"{key}:in", ref=ref, actor_id=actor_id,
+            session,
+            community_id=to_community_id,
+            debit=in_clearing,
+            credit=credit,
+            amount=amount,
+            kind=kind,
+            key=f"{key}:in",
+            ref=ref,
+            actor_id=actor_id,
         )
         return out
 
@@ -335,13 +435,28 @@ class Ledger:
         debit = self.person_account(session, community_id, person_id)
         credit = self.system_account(session, community_id, "expiry")
         return self.transfer(
-            session, community_id=community_id, debit=debit, credit=credit, amount=amount, kind="expire_points",
+            session,
+            community_id=community_id,
+            debit=debit,
+            credit=credit,
+            amount=amount,
+            kind="expire_points",
             key=key,
         )
 
     def transfer(
-        self, session: Session, *, community_id: int, debit: int, credit: int, amount: int,
-        kind: str, key: str, ref: Ref = Ref(), actor_id: int | None = None, reason: str | None = None,
+        self,
+        session: Session,
+        *,
+        community_id: int,
+        debit: int,
+        credit: int,
+        amount: int,
+        kind: str,
+        key: str,
+        ref: Ref = Ref(),
+        actor_id: int | None = None,
+        reason: str | None = None,
         minutes: int = 0,
     ) -> TransferResult:
         _check_amount(amount)
@@ -349,21 +464,35 @@ class Ledger:
         new_id = self._insert_transfer(session, expected, community_id, key, ref, actor_id, reason)
         if new_id is None:
             return self._replay(session, key, expected, ref, reason)
-        available = self._move_posted(session, debit, credit, amount, earned_minutes=minutes if kind == "earn" else None)
+        available = self._move_posted(
+            session, debit, credit, amount, earned_minutes=minutes if kind == "earn" else None
+        )
         return _with_id(expected, new_id, credit_available=available)
 
     # --- two-phase transfers ----------------------------------------------------------------
 
     def hold(
-        self, session: Session, *, community_id: int, person_id: int, amount: int, key: str,
-        ref: Ref = Ref(), counterparty: str = "supermarket", kind: str = "redeem",
-        actor_id: int | None = None, from_pool: bool = False,
+        self,
+        session: Session,
+        *,
+        community_id: int,
+        person_id: int,
+        amount: int,
+        key: str,
+        ref: Ref = Ref(),
+        counterparty: str = "supermarket",
+        kind: str = "redeem",
+        actor_id: int | None = None,
+        from_pool: bool = False,
     ) -> TransferResult:
         """Reserve points: pending grows, available shrinks, posted stays. `from_pool` holds the
         community pool's points instead of the person's (a service the pool pays for)."""
         _check_amount(amount)
-        debit = (self.system_account(session, community_id, "pool") if from_pool
-                       else self.person_account(session, community_id, person_id))
+        debit = (
+            self.system_account(session, community_id, "pool")
+            if from_pool
+            else self.person_account(session, community_id, person_id)
+        )
         credit = self.system_account(session, community_id, counterparty)
         expected = TransferResult(0, kind, "pending", debit, credit, amount)
         new_id = self._insert_transfer(session, expected, community_id, key, ref, actor_id, None)
@@ -383,9 +512,7 @@ class Ledger:
     def expire(self, session: Session, *, pending_id: int, key: str) -> TransferResult:
         return self._resolve(session, pending_id, "expire", key, None)
 
-    def _resolve(
-        self, session: Session, pending_id: int, phase: str, key: str, actor_id: int | None
-    ) -> TransferResult:
+    def _resolve(self, session: Session, pending_id: int, phase: str, key: str, actor_id: int | None) -> TransferResult:
         hold = _core(session).execute(_LOAD_HOLD, {"pending_id": pending_id}).first()
         if hold is None or hold.phase != "pending":
             raise NotFound("error.no_hold")
@@ -422,12 +549,23 @@ class Ledger:
         account = self._account(session, community_id, "person", person_id, missing_ok=True)
         if account is None:
             return [], False
-        rows = _core(session).execute(_HISTORY, {
-            "account": account, "reach": (page + 1) * page_size + 1, "skip": page * page_size, "take": page_size + 1,
-        }).all()
+        rows = (
+            _core(session)
+            .execute(
+                _HISTORY,
+                {
+                    "account": account,
+                    "reach": (page + 1) * page_size + 1,
+                    "skip": page * page_size,
+                    "take": page_size + 1,
+                },
+            )
+            .all()
+        )
         items = [
-            HistoryItem(r.id, r.kind, r.phase, r.sign * r.amount, r.created_at, r.ref_type, r.ref_id, r.reason,
-                        r.counterpart)
+            HistoryItem(
+                r.id, r.kind, r.phase, r.sign * r.amount, r.created_at, r.ref_type, r.ref_id, r.reason, r.counterpart
+            )
             for r in rows[:page_size]
         ]
         return items, len(rows) > page_size
@@ -448,9 +586,7 @@ class Ledger:
 
     def person_accounts(self, session: Session, person_id: int) -> set[int]:
         """The person's accounts in every community they have points in."""
-        return set(session.scalars(
-            select(Account.id).where(Account.kind == "person", Account.person_id == person_id)
-        ))
+        return set(session.scalars(select(Account.id).where(Account.kind == "person", Account.person_id == person_id)))
 
     def unspent_before(
         self, session: Session, community_id: int, cutoff: datetime, *, count_held: bool = False
@@ -459,15 +595,23 @@ class Ledger:
         (person, points credited before `cutoff` and still there), oldest spent first."""
         t = Transfer.__table__.alias("t")
         posted = t.c.phase.in_(("posted", "post"))
-        old = (select(func.coalesce(func.sum(t.c.amount), 0))
-               .where(t.c.credit_account_id == Account.id, posted, t.c.created_at < cutoff).scalar_subquery())
-        spent = (select(func.coalesce(func.sum(t.c.amount), 0))
-                 .where(t.c.debit_account_id == Account.id, posted).scalar_subquery())
-        rows = (session.execute(
-            select(Account.person_id, old, spent, Account.pending)
-            .where(Account.community_id == community_id, Account.kind == "person", Account.posted > 0)
-            .order_by(Account.person_id)
-        )).all()
+        old = (
+            select(func.coalesce(func.sum(t.c.amount), 0))
+            .where(t.c.credit_account_id == Account.id, posted, t.c.created_at < cutoff)
+            .scalar_subquery()
+        )
+        spent = (
+            select(func.coalesce(func.sum(t.c.amount), 0))
+            .where(t.c.debit_account_id == Account.id, posted)
+            .scalar_subquery()
+        )
+        rows = (
+            session.execute(
+                select(Account.person_id, old, spent, Account.pending)
+                .where(Account.community_id == community_id, Account.kind == "person", Account.posted > 0)
+                .order_by(Account.person_id)
+            )
+        ).all()
         found = [(r[0], unspent(int(r[1]), int(r[2]), int(r[3]), count_held=count_held)) for r in rows]
         return [(person_id, amount) for person_id, amount in found if amount > 0]
 
@@ -478,10 +622,13 @@ class Ledger:
         if account is None:
             return Lots([], 0, 0)
         posted = Transfer.phase.in_(("posted", "post"))
-        credits = (session.execute(
-            select(Transfer.created_at, Transfer.amount)
-            .where(Transfer.credit_account_id == account, posted).order_by(Transfer.id)
-        )).all()
+        credits = (
+            session.execute(
+                select(Transfer.created_at, Transfer.amount)
+                .where(Transfer.credit_account_id == account, posted)
+                .order_by(Transfer.id)
+            )
+        ).all()
         debits = session.scalar(
             select(func.coalesce(func.sum(Transfer.amount), 0)).where(Transfer.debit_account_id == account, posted)
         )
@@ -491,8 +638,14 @@ class Ledger:
     # --- internals --------------------------------------------------------------------------
 
     def _insert_transfer(
-        self, session: Session, t: TransferResult, community_id: int, key: str, ref: Ref,
-        actor_id: int | None, reason: str | None,
+        self,
+        session: Session,
+        t: TransferResult,
+        community_id: int,
+        key: str,
+        ref: Ref,
+        actor_id: int | None,
+        reason: str | None,
     ) -> int | None:
         """Insert the row, or return None when the key (or, for a resolution, the hold) is taken.
         ON CONFLICT DO NOTHING makes a concurrent duplicate wait for the winner instead of failing."""
@@ -500,23 +653,43 @@ class Ledger:
             raise InvalidInput("error.bad_key")
         conn = _core(session)
         stmt = _INSERT_TRANSFER["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
-        return conn.scalar(stmt, {
-            "community_id": community_id, "debit_account_id": t.debit_account_id,
-            "credit_account_id": t.credit_account_id, "amount": t.amount, "kind": t.kind, "phase": t.phase,
-            "pending_id": t.pending_id, "idempotency_key": key, "ref_type": ref.type, "ref_id": ref.id,
-            "actor_id": actor_id, "reason": reason, "created_at": self.clock.now(),
-        })
+        return conn.scalar(
+            stmt,
+            {
+                "community_id": community_id,
+                "debit_account_id": t.debit_account_id,
+                "credit_account_id": t.credit_account_id,
+                "amount": t.amount,
+                "kind": t.kind,
+                "phase": t.phase,
+                "pending_id": t.pending_id,
+                "idempotency_key": key,
+                "ref_type": ref.type,
+                "ref_id": ref.id,
+                "actor_id": actor_id,
+                "reason": reason,
+                "created_at": self.clock.now(),
+            },
+        )
 
     def _replay(
-        self, session: Session, key: str, expected: TransferResult, ref: Ref, reason: str | None = None,
+        self,
+        session: Session,
+        key: str,
+        expected: TransferResult,
+        ref: Ref,
+        reason: str | None = None,
         missing_ok: bool = False,
     ) -> TransferResult | None:
         """The first result for `key`, when it was asked with the same arguments (accounts,
         amount, kind, phase, hold, cause and reason); anything else reusing the key is refused."""
-        row = (session.execute(
-            select(*_COLUMNS, Transfer.ref_type, Transfer.ref_id, Transfer.reason)
-            .where(Transfer.idempotency_key == key)
-        )).first()
+        row = (
+            session.execute(
+                select(*_COLUMNS, Transfer.ref_type, Transfer.ref_id, Transfer.reason).where(
+                    Transfer.idempotency_key == key
+                )
+            )
+        ).first()
         if row is None:
             if missing_ok:
                 return None
@@ -528,7 +701,12 @@ class Ledger:
         return found
 
     def _move_posted(
-        self, session: Session, debit: int, credit: int, amount: int, guard: bool = True,
+        self,
+        session: Session,
+        debit: int,
+        credit: int,
+        amount: int,
+        guard: bool = True,
         earned_minutes: int | None = None,
     ) -> int | None:
         """Returns the credited account's available points after the move. `earned_minutes` not
@@ -558,7 +736,13 @@ def _with_id(
     t: TransferResult, new_id: int, replayed: bool = False, credit_available: int | None = None
 ) -> TransferResult:
     return TransferResult(
-        new_id, t.kind, t.phase, t.debit_account_id, t.credit_account_id, t.amount, t.pending_id, replayed,
+        new_id,
+        t.kind,
+        t.phase,
+        t.debit_account_id,
+        t.credit_account_id,
+        t.amount,
+        t.pending_id,
+        replayed,
         credit_available,
     )
-

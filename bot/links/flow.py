@@ -17,5 +17,10 @@ def link(ctx: Context, args: str) -> list[Reply]:
     linked = ctx.services.links.link(ctx.actor.identity_id, code)
     # From now on this identity speaks for the surviving person.
     ctx.actor = replace(ctx.actor, person_id=linked.person_id, display_name=linked.display_name)
-    return [reply("link.done", name=linked.display_name,
-                  channels="、".join(linked.channels) if ctx.actor.locale == "zh-CN" else ", ".join(linked.channels))]
+    return [
+        reply(
+            "link.done",
+            name=linked.display_name,
+            channels="、".join(linked.channels) if ctx.actor.locale == "zh-CN" else ", ".join(linked.channels),
+        )
+    ]

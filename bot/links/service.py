@@ -16,11 +16,11 @@ from datetime import timedelta
 from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
+from bot.kernel.access import RANK, get_person
+from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database
 from bot.kernel.errors import InvalidInput, NotAllowed, NotFound
-from bot.kernel.access import RANK, get_person
-from bot.kernel.audit import audit
 from bot.kernel.guesses import Guesses
 from bot.kernel.names import new_code
 from models import Account, AuditEntry, Base, Download, Identity, LinkCode, Membership, Notification, Transfer
@@ -30,8 +30,14 @@ CODE_LENGTH = 6
 # 32^6 codes live 10 minutes: guessing one is hopeless only while wrong tries are few.
 GUESSES = Guesses("identity.wrong_code", "link.locked", "link.bad_code_left")
 # References to a person that linking carries over, so they are not "activity" of their own.
-CARRIED = {("identities", "person_id"), ("memberships", "person_id"), ("accounts", "person_id"),
-           ("notifications", "person_id"), ("link_codes", "person_id"), ("downloads", "person_id")}
+CARRIED = {
+    ("identities", "person_id"),
+    ("memberships", "person_id"),
+    ("accounts", "person_id"),
+    ("notifications", "person_id"),
+    ("link_codes", "person_id"),
+    ("downloads", "person_id"),
+}
 
 
 @dataclass(frozen=True)
@@ -57,8 +63,9 @@ class LinksService:
             # Earlier unused codes of the person stop working: only the newest one counts.
             session.execute(delete(LinkCode).where(LinkCode.person_id == person_id, LinkCode.used_at.is_(None)))
             code = new_code(CODE_LENGTH)
-            session.add(LinkCode(code=code, person_id=person_id, channel=channel, expires_at=now + LIFETIME,
-                                 created_at=now))
+            session.add(
+                LinkCode(code=code, person_id=person_id, channel=channel, expires_at=now + LIFETIME, created_at=now)
+            )
             return NewCode(code, int(LIFETIME.total_seconds() // 60))
 
         return self.db.transaction(work)
@@ -95,8 +102,7 @@ class LinksService:
             _merge(session, keep, fold)
             audit(session, self.clock, "person.link", keep, details={"merged": fold, "channel": identity.channel})
             person = get_person(session, keep)
-            channels = tuple(sorted(set(session.scalars(
-                select(Identity.channel).where(Identity.person_id == keep)))))
+            channels = tuple(sorted(set(session.scalars(select(Identity.channel).where(Identity.person_id == keep)))))
             return Linked(keep, person.display_name, channels)
 
         try:
@@ -120,10 +126,17 @@ def has_activity(session: Session, person_id: int) -> bool:
             if session.scalar(select(exists().where(*where))):
                 return True
     accounts = select(Account.id).where(Account.person_id == person_id)
-    if session.scalar(select(exists().where(Account.person_id == person_id, or_(Account.posted != 0, Account.pending != 0)))):
+    if session.scalar(
+        select(exists().where(Account.person_id == person_id, or_(Account.posted != 0, Account.pending != 0)))
+    ):
         return True
-    return bool(session.scalar(select(exists().where(
-        or_(Transfer.debit_account_id.in_(accounts), Transfer.credit_account_id.in_(accounts))))))
+    return bool(
+        session.scalar(
+            select(
+                exists().where(or_(Transfer.debit_account_id.in_(accounts), Transfer.credit_account_id.in_(accounts)))
+            )
+        )
+    )
 
 
 def _merge(session: Session, keep: int, fold: int) -> None:
@@ -147,8 +160,9 @@ def _merge(session: Session, keep: int, fold: int) -> None:
             account.person_id = keep
     session.execute(update(Notification).where(Notification.person_id == fold).values(person_id=keep))
     session.execute(update(Download).where(Download.person_id == fold).values(person_id=keep))
-    session.execute(update(AuditEntry).where(AuditEntry.actor_id == fold, AuditEntry.action == GUESSES.action)
-                    .values(actor_id=keep))  # the same person's mistyped codes
+    session.execute(
+        update(AuditEntry).where(AuditEntry.actor_id == fold, AuditEntry.action == GUESSES.action).values(actor_id=keep)
+    )  # the same person's mistyped codes
     session.execute(delete(LinkCode).where(LinkCode.person_id == fold))
     survivor.real_name = survivor.real_name or folded.real_name
     survivor.phone = survivor.phone or folded.phone

@@ -27,7 +27,8 @@ class SendBudgets:
         now = self.clock.now()
         values = {"opened_at": now, "until": now + timedelta(seconds=seconds), "allowed": allowed, "used": 0}
         session.execute(
-            insert(session, SendBudget).values(channel=channel, address=address, kind=kind, **values)
+            insert(session, SendBudget)
+            .values(channel=channel, address=address, kind=kind, **values)
             .on_conflict_do_update(index_elements=["channel", "address", "kind"], set_=values)
         )
 
@@ -36,8 +37,9 @@ class SendBudgets:
         now = self.clock.now()
         with self.db.read() as session:
             rows = session.execute(
-                select(SendBudget.allowed, SendBudget.used)
-                .where(SendBudget.channel == channel, SendBudget.address == address, SendBudget.until > now)
+                select(SendBudget.allowed, SendBudget.used).where(
+                    SendBudget.channel == channel, SendBudget.address == address, SendBudget.until > now
+                )
             ).all()
         return sum(max(allowed - used, 0) for allowed, used in rows)
 
@@ -50,15 +52,24 @@ class SendBudgets:
         def work(session: Session) -> str | None:
             kinds = session.scalars(
                 select(SendBudget.kind)
-                .where(SendBudget.channel == channel, SendBudget.address == address, SendBudget.until > now,
-                       SendBudget.used < SendBudget.allowed)
+                .where(
+                    SendBudget.channel == channel,
+                    SendBudget.address == address,
+                    SendBudget.until > now,
+                    SendBudget.used < SendBudget.allowed,
+                )
                 .order_by(SendBudget.until)
             ).all()
             for kind in kinds:
                 done = session.execute(
                     update(SendBudget)
-                    .where(SendBudget.channel == channel, SendBudget.address == address, SendBudget.kind == kind,
-                           SendBudget.until > now, SendBudget.used < SendBudget.allowed)
+                    .where(
+                        SendBudget.channel == channel,
+                        SendBudget.address == address,
+                        SendBudget.kind == kind,
+                        SendBudget.until > now,
+                        SendBudget.used < SendBudget.allowed,
+                    )
                     .values(used=SendBudget.used + 1)
                 )
                 if done.rowcount == 1:
@@ -69,18 +80,26 @@ class SendBudgets:
 
     def refund(self, channel: str, address: str, kind: str) -> None:
         """A push taken for a message the platform did not take (it was down): given back."""
-        self.db.transaction(lambda session: session.execute(
-            update(SendBudget)
-            .where(SendBudget.channel == channel, SendBudget.address == address, SendBudget.kind == kind,
-                   SendBudget.used > 0)
-            .values(used=SendBudget.used - 1)
-        ))
+        self.db.transaction(
+            lambda session: session.execute(
+                update(SendBudget)
+                .where(
+                    SendBudget.channel == channel,
+                    SendBudget.address == address,
+                    SendBudget.kind == kind,
+                    SendBudget.used > 0,
+                )
+                .values(used=SendBudget.used - 1)
+            )
+        )
 
     def exhaust(self, channel: str, address: str) -> None:
         """The platform says nothing more may go to this person now (it counted differently)."""
         now = self.clock.now()
-        self.db.transaction(lambda session: session.execute(
-            update(SendBudget)
-            .where(SendBudget.channel == channel, SendBudget.address == address, SendBudget.until > now)
-            .values(used=SendBudget.allowed)
-        ))
+        self.db.transaction(
+            lambda session: session.execute(
+                update(SendBudget)
+                .where(SendBudget.channel == channel, SendBudget.address == address, SendBudget.until > now)
+                .values(used=SendBudget.allowed)
+            )
+        )

@@ -12,10 +12,10 @@ from datetime import timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from bot.kernel.clock import Clock
-from bot.kernel.later import is_placeholder
-from bot.kernel.db import Database
 from bot.kernel.audit import audit
+from bot.kernel.clock import Clock
+from bot.kernel.db import Database
+from bot.kernel.later import is_placeholder
 from models import Download, Person
 
 LIFETIME = timedelta(hours=24)
@@ -45,8 +45,17 @@ class DownloadsService:
         secret = secrets.token_urlsafe(24)
         now = self.clock.now()
         session.execute(delete(Download).where(Download.expires_at < now))  # old files go
-        session.add(Download(token_hash=_hash(secret), person_id=person_id, filename=filename[:200],
-                             content=content, downloads=0, expires_at=now + LIFETIME, created_at=now))
+        session.add(
+            Download(
+                token_hash=_hash(secret),
+                person_id=person_id,
+                filename=filename[:200],
+                content=content,
+                downloads=0,
+                expires_at=now + LIFETIME,
+                created_at=now,
+            )
+        )
         return secret
 
     def fill(self, session: Session, drawn: dict[bytes, bytes | None]) -> None:
@@ -72,8 +81,16 @@ class DownloadsService:
                 return DownloadFile(found.filename, found.content)
             session.execute(update(Download).where(Download.id == found.id).values(downloads=Download.downloads + 1))
             community_id = session.scalar(select(Person.community_id).where(Person.id == found.person_id))
-            audit(session, self.clock, "file.download", found.person_id, community_id, "download", found.id,
-                        details={"filename": found.filename, "client": client})
+            audit(
+                session,
+                self.clock,
+                "file.download",
+                found.person_id,
+                community_id,
+                "download",
+                found.id,
+                details={"filename": found.filename, "client": client},
+            )
             return DownloadFile(found.filename, found.content)
 
         return self.db.transaction(work)

@@ -144,21 +144,38 @@ _HEAD_OF = select(_T.c.id).where(_MINE, _T.c.head_seq.is_not(None))
 # with min(id), PostgreSQL's generic plan for the prepared statement walked the primary key
 # instead, through every row when the person had none in that state (90 ms with 30,000 rows).
 _FIRST_OPEN = [
-    select(_T.c.id).where(_T.c.status == status, _MINE)
-    .order_by(_T.c.status, _T.c.channel, _T.c.sender, _T.c.id).limit(1)
+    select(_T.c.id)
+    .where(_T.c.status == status, _MINE)
+    .order_by(_T.c.status, _T.c.channel, _T.c.sender, _T.c.id)
+    .limit(1)
     for status in OPEN
 ]
 # Built once (an alias costs more to build than the statement takes to run).
 _QUEUED, _HEADS = _T.alias("queued"), _T.alias("heads")
 # The queue place behind every head waiting (one seek on ix_inbox_queue).
-_NEXT_HEAD = select(func.coalesce(func.max(_QUEUED.c.head_seq), 0) + 1).where(
-    _QUEUED.c.head_seq.is_not(None)).scalar_subquery()
+_NEXT_HEAD = (
+    select(func.coalesce(func.max(_QUEUED.c.head_seq), 0) + 1).where(_QUEUED.c.head_seq.is_not(None)).scalar_subquery()
+)
 # A sender's last entry (for the pace) and their head if they have one.
-_LAST = select(_T.c.received_at, _T.c.pace_at, select(_HEADS.c.id).where(
-    _HEADS.c.channel == bindparam("channel"), _HEADS.c.sender == bindparam("sender"), _HEADS.c.head_seq.is_not(None),
-).scalar_subquery()).where(
-    _T.c.channel == bindparam("channel"), _T.c.sender == bindparam("sender"),
-).order_by(_T.c.id.desc()).limit(1)
+_LAST = (
+    select(
+        _T.c.received_at,
+        _T.c.pace_at,
+        select(_HEADS.c.id)
+        .where(
+            _HEADS.c.channel == bindparam("channel"),
+            _HEADS.c.sender == bindparam("sender"),
+            _HEADS.c.head_seq.is_not(None),
+        )
+        .scalar_subquery(),
+    )
+    .where(
+        _T.c.channel == bindparam("channel"),
+        _T.c.sender == bindparam("sender"),
+    )
+    .order_by(_T.c.id.desc())
+    .limit(1)
+)
 
 
 def _finish(session: Session, channel: str, sender: str, done: Any) -> bool:
@@ -206,6 +223,7 @@ class InboxService:
     def store(self, channel: str, platform_id: str, sender: str, payload: dict[str, Any]) -> Stored:
         """Commit the update; a sender over their pace (a flood) gets it scheduled for later, in
         order, and the first time in a flood they are told, once, to slow down."""
+
         def work(session: Session) -> Stored:
             now = self.clock.now()
             _lock(session, channel, sender)
@@ -216,11 +234,22 @@ class InboxService:
             due, pace_at, flood_starts = self.pace.next(now, before)
             head = None if before is not None and before[2] is not None else _NEXT_HEAD
             new_id = session.scalar(
-                insert(session, InboxEntry).values(
-                    channel=channel, platform_id=platform_id, sender=sender, payload=payload, status="new",
-                    attempts=0, reply_sent=0, received_at=now, pace_at=pace_at,
-                    not_before=due if due > now else None, head_seq=head,
-                ).on_conflict_do_nothing().returning(InboxEntry.id)
+                insert(session, InboxEntry)
+                .values(
+                    channel=channel,
+                    platform_id=platform_id,
+                    sender=sender,
+                    payload=payload,
+                    status="new",
+                    attempts=0,
+                    reply_sent=0,
+                    received_at=now,
+                    pace_at=pace_at,
+                    not_before=due if due > now else None,
+                    head_seq=head,
+                )
+                .on_conflict_do_nothing()
+                .returning(InboxEntry.id)
             )
             if new_id is not None:
                 if flood_starts:
@@ -243,8 +272,14 @@ class InboxService:
 
     # --- handling -----------------------------------------------------------------------------
 
-    def claim(self, worker: str, limit: int, lease: float, channels: tuple[str, ...],
-                    replied: list[tuple[Entry, int]] | None = None) -> list[Entry]:
+    def claim(
+        self,
+        worker: str,
+        limit: int,
+        lease: float,
+        channels: tuple[str, ...],
+        replied: list[tuple[Entry, int]] | None = None,
+    ) -> list[Entry]:
         """`replied`: entries whose replies went out (with how many parts), marked done in the same
         transaction first, so a busy worker spends one transaction, not two, per update."""
         if (limit <= 0 or not channels) and not replied:
@@ -254,33 +289,55 @@ class InboxService:
 
         def work(session: Session) -> list[Entry]:
             for e, parts in sorted(replied or (), key=lambda r: (r[0].channel, r[0].sender, r[0].id)):
-                _finish(session, e.channel, e.sender, update(InboxEntry).where(
-                    InboxEntry.id == e.id, InboxEntry.leased_by == e.token,
-                ).values(status="done", reply_sent=parts, replied="sent", lease_until=None, error=None))
+                _finish(
+                    session,
+                    e.channel,
+                    e.sender,
+                    update(InboxEntry)
+                    .where(
+                        InboxEntry.id == e.id,
+                        InboxEntry.leased_by == e.token,
+                    )
+                    .values(status="done", reply_sent=parts, replied="sent", lease_until=None, error=None),
+                )
             if limit <= 0 or not channels:
                 return []
             # Only heads: one row per waiting person, however many updates wait behind them.
             candidates = (
                 select(_T.c.id)
                 .where(
-                    _T.c.head_seq.is_not(None), _T.c.channel.in_(channels),
+                    _T.c.head_seq.is_not(None),
+                    _T.c.channel.in_(channels),
                     or_(_T.c.lease_until.is_(None), _T.c.lease_until < now),
                     or_(_T.c.not_before.is_(None), _T.c.not_before <= now),
                 )
-                .order_by(_T.c.head_seq, _T.c.id).limit(limit)
+                .order_by(_T.c.head_seq, _T.c.id)
+                .limit(limit)
             )
             if session.get_bind().dialect.name == "postgresql":
                 candidates = candidates.with_for_update(skip_locked=True, of=_T)
-            rows = (session.execute(
-                update(InboxEntry)
-                .where(InboxEntry.id.in_(candidates.scalar_subquery()),
-                       or_(InboxEntry.lease_until.is_(None), InboxEntry.lease_until < now))
-                .values(lease_until=now + timedelta(seconds=lease), leased_by=mine)
-                .returning(InboxEntry.id, InboxEntry.channel, InboxEntry.platform_id, InboxEntry.sender,
-                           InboxEntry.payload, InboxEntry.status, InboxEntry.attempts, InboxEntry.reply,
-                           InboxEntry.reply_sent)
-                .execution_options(synchronize_session=False)
-            )).all()
+            rows = (
+                session.execute(
+                    update(InboxEntry)
+                    .where(
+                        InboxEntry.id.in_(candidates.scalar_subquery()),
+                        or_(InboxEntry.lease_until.is_(None), InboxEntry.lease_until < now),
+                    )
+                    .values(lease_until=now + timedelta(seconds=lease), leased_by=mine)
+                    .returning(
+                        InboxEntry.id,
+                        InboxEntry.channel,
+                        InboxEntry.platform_id,
+                        InboxEntry.sender,
+                        InboxEntry.payload,
+                        InboxEntry.status,
+                        InboxEntry.attempts,
+                        InboxEntry.reply,
+                        InboxEntry.reply_sent,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+            ).all()
             return sorted((Entry(*row, token=mine) for row in rows), key=lambda e: e.id)
 
         entries = self.db.transaction(work)
@@ -296,15 +353,18 @@ class InboxService:
             # Only leases still held: an entry settled with a hold gave its lease up for the webhook
             # to take the passive answer, even while others of the same claim are still handled.
             session.execute(
-                update(InboxEntry).where(InboxEntry.leased_by.in_(tokens), InboxEntry.status.in_(OPEN),
-                                         InboxEntry.lease_until.is_not(None))
+                update(InboxEntry)
+                .where(
+                    InboxEntry.leased_by.in_(tokens), InboxEntry.status.in_(OPEN), InboxEntry.lease_until.is_not(None)
+                )
                 .values(lease_until=self.clock.now() + timedelta(seconds=lease))
             )
 
         self.db.transaction(work)
 
-    def settle(self, session: Session, entry: Entry, reply: dict[str, Any] | None, *,
-                     hold: float | None = None) -> None:
+    def settle(
+        self, session: Session, entry: Entry, reply: dict[str, Any] | None, *, hold: float | None = None
+    ) -> None:
         now = self.clock.now()
         values: dict[str, Any] = {"handled_at": now, "reply": reply, "error": None}
         if reply is None:
@@ -313,8 +373,11 @@ class InboxService:
             values.update(status="handled", not_before=now + timedelta(seconds=hold), lease_until=None)
         else:
             values["status"] = "handled"
-        mark = update(InboxEntry).where(InboxEntry.id == entry.id, InboxEntry.leased_by == entry.token,
-                                        InboxEntry.status == "new").values(**values)
+        mark = (
+            update(InboxEntry)
+            .where(InboxEntry.id == entry.id, InboxEntry.leased_by == entry.token, InboxEntry.status == "new")
+            .values(**values)
+        )
         if reply is None:
             won = _finish(session, entry.channel, entry.sender, mark)
         else:
@@ -325,13 +388,24 @@ class InboxService:
     def replace_reply(self, session: Session, entry: Entry, reply: dict[str, Any]) -> None:
         """The stored reply, completed after the turn (its files made): only while this worker
         still holds the entry."""
-        session.execute(update(InboxEntry).where(InboxEntry.id == entry.id, InboxEntry.leased_by == entry.token)
-                        .values(reply=reply))
+        session.execute(
+            update(InboxEntry).where(InboxEntry.id == entry.id, InboxEntry.leased_by == entry.token).values(reply=reply)
+        )
 
     def replied(self, entry: Entry, parts: int, via: str = "sent") -> None:
-        self.db.transaction(lambda session: _finish(session, entry.channel, entry.sender, update(InboxEntry).where(
-            InboxEntry.id == entry.id, InboxEntry.leased_by == entry.token,
-        ).values(status="done", reply_sent=parts, replied=via, lease_until=None, error=None)))
+        self.db.transaction(
+            lambda session: _finish(
+                session,
+                entry.channel,
+                entry.sender,
+                update(InboxEntry)
+                .where(
+                    InboxEntry.id == entry.id,
+                    InboxEntry.leased_by == entry.token,
+                )
+                .values(status="done", reply_sent=parts, replied=via, lease_until=None, error=None),
+            )
+        )
         self.signal(entry.id)
 
     def outcome(self, entry: Entry, outcome: Outcome) -> bool:
@@ -344,8 +418,12 @@ class InboxService:
             self._unreachable(entry, parts, outcome.reason)
             return True
         if isinstance(outcome, Retry):
-            self._update(entry, reply_sent=parts, lease_until=None,
-                               not_before=self.clock.now() + timedelta(seconds=max(outcome.after, 0.0)))
+            self._update(
+                entry,
+                reply_sent=parts,
+                lease_until=None,
+                not_before=self.clock.now() + timedelta(seconds=max(outcome.after, 0.0)),
+            )
             return False
         return self._failure(entry, outcome.error, parts=parts, final=outcome.final)
 
@@ -368,8 +446,15 @@ class InboxService:
             if not parked:
                 session.execute(mark.values(**values))
             elif _finish(session, entry.channel, entry.sender, mark.values(**values)):
-                notify_admins(session, self.clock, "inbox.parked", channel=entry.channel, entry=entry.id,
-                                    sender=entry.sender, error=error[:200])
+                notify_admins(
+                    session,
+                    self.clock,
+                    "inbox.parked",
+                    channel=entry.channel,
+                    entry=entry.id,
+                    sender=entry.sender,
+                    error=error[:200],
+                )
 
         self.db.transaction(work)
         self.signal(entry.id)
@@ -377,11 +462,20 @@ class InboxService:
 
     def _unreachable(self, entry: Entry, parts: int, reason: str) -> None:
         def work(session: Session) -> None:
-            _finish(session, entry.channel, entry.sender, update(InboxEntry).where(
-                InboxEntry.id == entry.id, InboxEntry.leased_by == entry.token,
-            ).values(status="done", replied="unreachable", reply_sent=parts, lease_until=None, error=reason[:500]))
+            _finish(
+                session,
+                entry.channel,
+                entry.sender,
+                update(InboxEntry)
+                .where(
+                    InboxEntry.id == entry.id,
+                    InboxEntry.leased_by == entry.token,
+                )
+                .values(status="done", replied="unreachable", reply_sent=parts, lease_until=None, error=reason[:500]),
+            )
             session.execute(
-                update(Identity).where(Identity.channel == entry.channel, Identity.external_id == entry.sender)
+                update(Identity)
+                .where(Identity.channel == entry.channel, Identity.external_id == entry.sender)
                 .values(unreachable_at=self.clock.now())
             )
 
@@ -391,7 +485,9 @@ class InboxService:
     def _update(self, entry: Entry, **values: Any) -> None:
         def work(session: Session) -> None:
             session.execute(
-                update(InboxEntry).where(InboxEntry.id == entry.id, InboxEntry.leased_by == entry.token).values(**values)
+                update(InboxEntry)
+                .where(InboxEntry.id == entry.id, InboxEntry.leased_by == entry.token)
+                .values(**values)
             )
 
         self.db.transaction(work)
@@ -419,18 +515,23 @@ class InboxService:
     @reads
     def result(self, channel: str, platform_id: str) -> Result | None:
         with self.db.read() as session:
-            row = (session.execute(
-                select(InboxEntry.status, InboxEntry.reply, InboxEntry.replied)
-                .where(InboxEntry.channel == channel, InboxEntry.platform_id == platform_id)
-            )).first()
+            row = (
+                session.execute(
+                    select(InboxEntry.status, InboxEntry.reply, InboxEntry.replied).where(
+                        InboxEntry.channel == channel, InboxEntry.platform_id == platform_id
+                    )
+                )
+            ).first()
         return None if row is None else Result(*row)
 
     @reads
     def status(self, entry_id: int) -> Result | None:
         with self.db.read() as session:
-            row = (session.execute(
-                select(InboxEntry.status, InboxEntry.reply, InboxEntry.replied).where(InboxEntry.id == entry_id)
-            )).first()
+            row = (
+                session.execute(
+                    select(InboxEntry.status, InboxEntry.reply, InboxEntry.replied).where(InboxEntry.id == entry_id)
+                )
+            ).first()
         return None if row is None or row.status == "new" else Result(*row)
 
     async def wait(self, entry_id: int, timeout: float) -> Result | None:
@@ -474,8 +575,9 @@ class InboxService:
     @reads
     def _finished(self, entry_ids: list[int]) -> list[int]:
         with self.db.read() as session:
-            return list(session.scalars(select(InboxEntry.id).where(InboxEntry.id.in_(entry_ids),
-                                                                    InboxEntry.status != "new")))
+            return list(
+                session.scalars(select(InboxEntry.id).where(InboxEntry.id.in_(entry_ids), InboxEntry.status != "new"))
+            )
 
     def take_reply(self, entry_id: int) -> dict[str, Any] | None:
         now = self.clock.now()
@@ -487,8 +589,11 @@ class InboxService:
             _lock(session, *found)
             reply = session.scalar(
                 update(InboxEntry)
-                .where(InboxEntry.id == entry_id, InboxEntry.status == "handled",
-                       or_(InboxEntry.lease_until.is_(None), InboxEntry.lease_until < now))
+                .where(
+                    InboxEntry.id == entry_id,
+                    InboxEntry.status == "handled",
+                    or_(InboxEntry.lease_until.is_(None), InboxEntry.lease_until < now),
+                )
                 .values(status="done", replied="passive", lease_until=None, head_seq=None)
                 .returning(InboxEntry.reply)
             )
@@ -509,10 +614,15 @@ class InboxService:
         def work(session: Session) -> dict[str, Any] | None:
             return session.scalar(
                 update(InboxEntry)
-                .where(InboxEntry.id == entry_id, InboxEntry.status == "handled", InboxEntry.reply_sent == 0,
-                       or_(InboxEntry.lease_until.is_(None), InboxEntry.lease_until < now))
-                .values(reply_sent=1, replied="passive", lease_until=None,
-                        not_before=now + timedelta(seconds=rest_after))
+                .where(
+                    InboxEntry.id == entry_id,
+                    InboxEntry.status == "handled",
+                    InboxEntry.reply_sent == 0,
+                    or_(InboxEntry.lease_until.is_(None), InboxEntry.lease_until < now),
+                )
+                .values(
+                    reply_sent=1, replied="passive", lease_until=None, not_before=now + timedelta(seconds=rest_after)
+                )
                 .returning(InboxEntry.reply)
             )
 
@@ -523,11 +633,22 @@ class InboxService:
     @reads
     def parked(self, limit: int = 100) -> list[Parked]:
         with self.db.read() as session:
-            rows = (session.execute(
-                select(InboxEntry.id, InboxEntry.channel, InboxEntry.platform_id, InboxEntry.sender,
-                       InboxEntry.attempts, InboxEntry.error, InboxEntry.received_at)
-                .where(InboxEntry.status == "parked").order_by(InboxEntry.id).limit(limit)
-            )).all()
+            rows = (
+                session.execute(
+                    select(
+                        InboxEntry.id,
+                        InboxEntry.channel,
+                        InboxEntry.platform_id,
+                        InboxEntry.sender,
+                        InboxEntry.attempts,
+                        InboxEntry.error,
+                        InboxEntry.received_at,
+                    )
+                    .where(InboxEntry.status == "parked")
+                    .order_by(InboxEntry.id)
+                    .limit(limit)
+                )
+            ).all()
         return [Parked(*row) for row in rows]
 
     def retry_parked(self, entry_id: int) -> bool:
@@ -539,11 +660,19 @@ class InboxService:
                 return False
             _lock(session, *found)
             done = session.execute(
-                update(InboxEntry).where(InboxEntry.id == entry_id, InboxEntry.status == "parked",
-                                         InboxEntry.replied.is_distinct_from("pruned"))  # nothing left to handle
+                update(InboxEntry)
+                .where(
+                    InboxEntry.id == entry_id,
+                    InboxEntry.status == "parked",
+                    InboxEntry.replied.is_distinct_from("pruned"),
+                )  # nothing left to handle
                 # handled ones kept failing to send: only the reply goes again, the update is not re-handled
-                .values(status=case((InboxEntry.reply.is_(None), "new"), else_="handled"), attempts=0,
-                        not_before=None, error=None)
+                .values(
+                    status=case((InboxEntry.reply.is_(None), "new"), else_="handled"),
+                    attempts=0,
+                    not_before=None,
+                    error=None,
+                )
             )
             if done.rowcount != 1:
                 return False
@@ -556,14 +685,19 @@ class InboxService:
         """Forget what people wrote once no platform would send it again: finished entries are
         deleted, parked ones keep their row for the operator but lose the message and the reply
         (they can no longer be retried). Returns (deleted, cleared)."""
+
         def work(session: Session) -> tuple[int, int]:
             before = self.clock.now() - older_than
             gone = session.execute(
                 delete(InboxEntry).where(InboxEntry.status == "done", InboxEntry.received_at < before)
             )
             cleared = session.execute(
-                update(InboxEntry).where(InboxEntry.status == "parked", InboxEntry.received_at < before,
-                                         InboxEntry.replied.is_distinct_from("pruned"))
+                update(InboxEntry)
+                .where(
+                    InboxEntry.status == "parked",
+                    InboxEntry.received_at < before,
+                    InboxEntry.replied.is_distinct_from("pruned"),
+                )
                 .values(payload={}, reply=None, replied="pruned")
             )
             return gone.rowcount, cleared.rowcount

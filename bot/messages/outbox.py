@@ -33,8 +33,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
-from sqlalchemy.orm import Session
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database, reads
@@ -77,15 +76,20 @@ def wrote_since_elsewhere(channel: str) -> ColumnElement[bool]:
     then. People with one identity never get past the first condition."""
     other = aliased(Identity)
     mine, theirs = InboxEntry.__table__.alias("mine"), InboxEntry.__table__.alias("theirs")
-    last_here = (select(func.max(mine.c.received_at))
-                 .where(mine.c.channel == channel, mine.c.sender == Identity.external_id)
-                 # This identity's messages only: without it the subquery, two levels down, would
-                 # read `identities` on its own and find anyone's latest message here.
-                 .correlate(Identity).scalar_subquery())
+    last_here = (
+        select(func.max(mine.c.received_at))
+        .where(mine.c.channel == channel, mine.c.sender == Identity.external_id)
+        # This identity's messages only: without it the subquery, two levels down, would
+        # read `identities` on its own and find anyone's latest message here.
+        .correlate(Identity)
+        .scalar_subquery()
+    )
     return exists().where(
-        other.person_id == Identity.person_id, other.channel != channel,
+        other.person_id == Identity.person_id,
+        other.channel != channel,
         exists().where(
-            theirs.c.channel == other.channel, theirs.c.sender == other.external_id,
+            theirs.c.channel == other.channel,
+            theirs.c.sender == other.external_id,
             or_(last_here.is_(None), theirs.c.received_at > last_here),
             or_(other.unreachable_at.is_(None), theirs.c.received_at > other.unreachable_at),
         ),
@@ -98,11 +102,16 @@ def held_released() -> ColumnElement[bool]:
     itself carries what waited: take_in)."""
     ident = aliased(Identity)
     inbox = InboxEntry.__table__
-    return or_(Notification.held_at.is_(None), exists().where(
-        ident.person_id == Notification.person_id, inbox.c.channel == ident.channel,
-        inbox.c.sender == ident.external_id, inbox.c.received_at > Notification.held_at,
-        inbox.c.status.not_in(OPEN),
-    ))
+    return or_(
+        Notification.held_at.is_(None),
+        exists().where(
+            ident.person_id == Notification.person_id,
+            inbox.c.channel == ident.channel,
+            inbox.c.sender == ident.external_id,
+            inbox.c.received_at > Notification.held_at,
+            inbox.c.status.not_in(OPEN),
+        ),
+    )
 
 
 class OutboxService:
@@ -120,15 +129,22 @@ class OutboxService:
         (WeChat, outside its 48-hour window)."""
         return self._claim(session, channel, person_id, limit, None, here=True)
 
-    def claim(self, channel: str, worker: str, *, limit: int = 50, lease: float = 30.0,
-                    person_id: int | None = None) -> list[Delivery]:
+    def claim(
+        self, channel: str, worker: str, *, limit: int = 50, lease: float = 30.0, person_id: int | None = None
+    ) -> list[Delivery]:
         token = f"{worker}/{next(_claims)}"
-        return self.db.transaction(
-            lambda session: self._claim(session, channel, person_id, limit, (token, lease))
-        )
+        return self.db.transaction(lambda session: self._claim(session, channel, person_id, limit, (token, lease)))
 
-    def _claim(self, session: Session, channel: str, person_id: int | None, limit: int,
-                     lease: tuple[str, float] | None, *, here: bool = False) -> list[Delivery]:
+    def _claim(
+        self,
+        session: Session,
+        channel: str,
+        person_id: int | None,
+        limit: int,
+        lease: tuple[str, float] | None,
+        *,
+        here: bool = False,
+    ) -> list[Delivery]:
         now = self.clock.now()
         earlier = Notification.__table__.alias("earlier")
         inbox = InboxEntry.__table__
@@ -137,11 +153,19 @@ class OutboxService:
             reach = (
                 # Unreachable (the platform refused): waits until the person writes to us again and
                 # that message has been answered (the answer itself carries what waited: take_in).
-                reach.where(or_(Identity.unreachable_at.is_(None), exists().where(and_(
-                    inbox.c.channel == channel, inbox.c.sender == Identity.external_id,
-                    inbox.c.received_at > Identity.unreachable_at, inbox.c.status.not_in(OPEN),
-                ))))
-                .where(~wrote_since_elsewhere(channel))
+                reach.where(
+                    or_(
+                        Identity.unreachable_at.is_(None),
+                        exists().where(
+                            and_(
+                                inbox.c.channel == channel,
+                                inbox.c.sender == Identity.external_id,
+                                inbox.c.received_at > Identity.unreachable_at,
+                                inbox.c.status.not_in(OPEN),
+                            )
+                        ),
+                    )
+                ).where(~wrote_since_elsewhere(channel))
             )
         reach = reach.subquery()
         stmt = (
@@ -160,10 +184,20 @@ class OutboxService:
         if not here:
             # Held back (one such message a minute) in the query itself, so held rows never fill
             # the batch and keep what is due behind them. An answer is free: it carries them.
-            stmt = stmt.where(held_released(), or_(Notification.coalesce_key.is_(None), ~exists().where(and_(
-                earlier.c.person_id == Notification.person_id, earlier.c.coalesce_key == Notification.coalesce_key,
-                earlier.c.delivered_at.is_not(None), earlier.c.delivered_at > now - COALESCE_WINDOW,
-            ))))
+            stmt = stmt.where(
+                held_released(),
+                or_(
+                    Notification.coalesce_key.is_(None),
+                    ~exists().where(
+                        and_(
+                            earlier.c.person_id == Notification.person_id,
+                            earlier.c.coalesce_key == Notification.coalesce_key,
+                            earlier.c.delivered_at.is_not(None),
+                            earlier.c.delivered_at > now - COALESCE_WINDOW,
+                        )
+                    ),
+                ),
+            )
         rows = (session.execute(stmt)).all()
         if not rows:
             return []
@@ -174,13 +208,21 @@ class OutboxService:
             token, seconds = lease
             values = {"lease_until": now + timedelta(seconds=seconds), "claimed_by": token}
         # One guarded UPDATE for the batch: a row another process claimed meanwhile is not returned.
-        claimed = set((session.execute(
-            update(Notification)
-            .where(Notification.id.in_([row[0].id for row in rows]), Notification.delivered_at.is_(None),
-                   or_(Notification.lease_until.is_(None), Notification.lease_until < now))
-            .values(**values).returning(Notification.id)
-            .execution_options(synchronize_session=False)
-        )).scalars())
+        claimed = set(
+            (
+                session.execute(
+                    update(Notification)
+                    .where(
+                        Notification.id.in_([row[0].id for row in rows]),
+                        Notification.delivered_at.is_(None),
+                        or_(Notification.lease_until.is_(None), Notification.lease_until < now),
+                    )
+                    .values(**values)
+                    .returning(Notification.id)
+                    .execution_options(synchronize_session=False)
+                )
+            ).scalars()
+        )
         deliveries: list[Delivery] = []
         folded: dict[tuple[int | None, str], int] = {}
         for note, external_id, chat_id, locale in rows:
@@ -197,26 +239,49 @@ class OutboxService:
             address = note.chat.split(":", 1)[1] if note.chat else (chat_id or external_id)
             params = dict(note.params)
             loc = params.pop("_locale", None) or locale or self.default_locale
-            deliveries.append(Delivery(note.person_id, address, loc, Text(note.key, params), ids=(note.id,),
-                                       attempts=note.attempts, token=token, channel=channel))
+            deliveries.append(
+                Delivery(
+                    note.person_id,
+                    address,
+                    loc,
+                    Text(note.key, params),
+                    ids=(note.id,),
+                    attempts=note.attempts,
+                    token=token,
+                    channel=channel,
+                )
+            )
         # A coalesced message stands for every row of its kind waiting for that person, not only
         # those that fitted in this batch.
         for (person, key), index in folded.items():
-            rest = (session.execute(
-                update(Notification)
-                .where(Notification.person_id == person, Notification.coalesce_key == key,
-                       Notification.delivered_at.is_(None), Notification.parked_at.is_(None),
-                       Notification.id.not_in(claimed),
-                       or_(Notification.lease_until.is_(None), Notification.lease_until < now))
-                .values(**values).returning(Notification.id)
-                .execution_options(synchronize_session=False)
-            )).scalars().all()
+            rest = (
+                (
+                    session.execute(
+                        update(Notification)
+                        .where(
+                            Notification.person_id == person,
+                            Notification.coalesce_key == key,
+                            Notification.delivered_at.is_(None),
+                            Notification.parked_at.is_(None),
+                            Notification.id.not_in(claimed),
+                            or_(Notification.lease_until.is_(None), Notification.lease_until < now),
+                        )
+                        .values(**values)
+                        .returning(Notification.id)
+                        .execution_options(synchronize_session=False)
+                    )
+                )
+                .scalars()
+                .all()
+            )
             if rest:
                 d = deliveries[index]
                 deliveries[index] = replace(d, count=d.count + len(rest), ids=(*d.ids, *rest))
         # A folded message says how many it stands for.
-        return [replace(d, text=Text(d.text.key, {**d.text.params, "count": d.count})) if i in folded.values() else d
-                for i, d in enumerate(deliveries)]
+        return [
+            replace(d, text=Text(d.text.key, {**d.text.params, "count": d.count})) if i in folded.values() else d
+            for i, d in enumerate(deliveries)
+        ]
 
     # --- after sending ------------------------------------------------------------------------
 
@@ -225,34 +290,50 @@ class OutboxService:
         now = self.clock.now()
 
         def work(session: Session) -> bool:
-            mine = and_(Notification.id.in_(delivery.ids), Notification.claimed_by == delivery.token,
-                        Notification.delivered_at.is_(None))
+            mine = and_(
+                Notification.id.in_(delivery.ids),
+                Notification.claimed_by == delivery.token,
+                Notification.delivered_at.is_(None),
+            )
             if isinstance(outcome, Sent):
-                session.execute(update(Notification).where(mine).values(delivered_at=now, lease_until=None,
-                                                                                error=None, delivered_via=outcome.via))
+                session.execute(
+                    update(Notification)
+                    .where(mine)
+                    .values(delivered_at=now, lease_until=None, error=None, delivered_via=outcome.via)
+                )
             elif isinstance(outcome, Held):
-                session.execute(update(Notification).where(mine).values(lease_until=None, held_at=now,
-                                                                        error=outcome.reason[:500]))
+                session.execute(
+                    update(Notification).where(mine).values(lease_until=None, held_at=now, error=outcome.reason[:500])
+                )
             elif isinstance(outcome, Down):  # not this message's fault: back, untouched (the breaker waits)
                 session.execute(update(Notification).where(mine).values(lease_until=None))
             elif isinstance(outcome, Retry):
-                session.execute(update(Notification).where(mine).values(
-                    lease_until=None, not_before=now + timedelta(seconds=max(outcome.after, 0.0))))
-            elif isinstance(outcome, Unreachable) and delivery.person_id is not None:
-                session.execute(update(Notification).where(mine).values(lease_until=None,
-                                                                                error=outcome.reason[:500]))
                 session.execute(
-                    update(Identity).where(Identity.person_id == delivery.person_id,
-                                           Identity.channel == delivery.channel).values(unreachable_at=now)
+                    update(Notification)
+                    .where(mine)
+                    .values(lease_until=None, not_before=now + timedelta(seconds=max(outcome.after, 0.0)))
+                )
+            elif isinstance(outcome, Unreachable) and delivery.person_id is not None:
+                session.execute(update(Notification).where(mine).values(lease_until=None, error=outcome.reason[:500]))
+                session.execute(
+                    update(Identity)
+                    .where(Identity.person_id == delivery.person_id, Identity.channel == delivery.channel)
+                    .values(unreachable_at=now)
                 )
             else:  # Failed, or a group chat that will not take our posts
                 error = outcome.reason if isinstance(outcome, Unreachable) else outcome.error
                 attempts = delivery.attempts + 1
                 parked = isinstance(outcome, Unreachable) or outcome.final or attempts >= MAX_TRIES
-                done = session.execute(update(Notification).where(mine).values(
-                    attempts=attempts, error=error[:500], lease_until=None,
-                    **({"parked_at": now} if parked else {"not_before": now + backoff(attempts)}),
-                ))
+                done = session.execute(
+                    update(Notification)
+                    .where(mine)
+                    .values(
+                        attempts=attempts,
+                        error=error[:500],
+                        lease_until=None,
+                        **({"parked_at": now} if parked else {"not_before": now + backoff(attempts)}),
+                    )
+                )
                 return parked and done.rowcount > 0
             return False
 
@@ -263,19 +344,33 @@ class OutboxService:
     @reads
     def parked(self, limit: int = 100) -> list[ParkedNotification]:
         with self.db.read() as session:
-            rows = (session.execute(
-                select(Notification.id, Notification.person_id, Notification.chat, Notification.key,
-                       Notification.attempts, Notification.error, Notification.created_at)
-                .where(Notification.parked_at.is_not(None), Notification.delivered_at.is_(None))
-                .order_by(Notification.id).limit(limit)
-            )).all()
+            rows = (
+                session.execute(
+                    select(
+                        Notification.id,
+                        Notification.person_id,
+                        Notification.chat,
+                        Notification.key,
+                        Notification.attempts,
+                        Notification.error,
+                        Notification.created_at,
+                    )
+                    .where(Notification.parked_at.is_not(None), Notification.delivered_at.is_(None))
+                    .order_by(Notification.id)
+                    .limit(limit)
+                )
+            ).all()
         return [ParkedNotification(*row) for row in rows]
 
     def retry_parked(self, notification_id: int) -> bool:
         def work(session: Session) -> bool:
             done = session.execute(
-                update(Notification).where(Notification.id == notification_id, Notification.parked_at.is_not(None),
-                                           Notification.delivered_at.is_(None))
+                update(Notification)
+                .where(
+                    Notification.id == notification_id,
+                    Notification.parked_at.is_not(None),
+                    Notification.delivered_at.is_(None),
+                )
                 .values(**RETRIED)
             )
             return done.rowcount == 1
@@ -284,6 +379,7 @@ class OutboxService:
 
     def retry_all_parked(self, channel: str | None = None) -> int:
         """Every parked notification (for `channel`: see `for_channel`) goes again; how many."""
+
         def work(session: Session) -> int:
             stmt = update(Notification).where(parked_notification())
             if channel:
@@ -302,5 +398,7 @@ def parked_notification() -> ColumnElement[bool]:
 
 def for_channel(channel: str) -> ColumnElement[bool]:
     """A notification for `channel`: its group chat there, or a person with an identity there."""
-    return or_(Notification.chat.like(f"{channel}:%"), exists().where(
-        Identity.person_id == Notification.person_id, Identity.channel == channel))
+    return or_(
+        Notification.chat.like(f"{channel}:%"),
+        exists().where(Identity.person_id == Notification.person_id, Identity.channel == channel),
+    )

@@ -57,10 +57,14 @@ class ParkedWork:
     @reads
     def totals(self, channel: str | None = None) -> Totals:
         with self.db.read() as session:
-            rows = session.execute(_updates(select(InboxEntry.channel, func.count()), channel)
-                                   .group_by(InboxEntry.channel)).all()
-            notes = {name: n for name in ([channel] if channel else CHANNELS)
-                     if (n := session.scalar(_notifications(select(func.count()).select_from(Notification), name)))}
+            rows = session.execute(
+                _updates(select(InboxEntry.channel, func.count()), channel).group_by(InboxEntry.channel)
+            ).all()
+            notes = {
+                name: n
+                for name in ([channel] if channel else CHANNELS)
+                if (n := session.scalar(_notifications(select(func.count()).select_from(Notification), name)))
+            }
             total = session.scalar(_notifications(select(func.count()).select_from(Notification), channel))
         return Totals({name: n for name, n in rows}, notes, total or 0)
 
@@ -73,17 +77,48 @@ class ParkedWork:
         number = min(max(number, 1), pages)
         skip = (number - 1) * size
         with self.db.read() as session:
-            updates = [Parked(*row) for row in session.execute(_updates(
-                select(InboxEntry.id, InboxEntry.channel, InboxEntry.platform_id, InboxEntry.sender,
-                       InboxEntry.attempts, InboxEntry.error, InboxEntry.received_at), channel)
-                .order_by(InboxEntry.id).offset(skip).limit(size)).all()]
+            updates = [
+                Parked(*row)
+                for row in session.execute(
+                    _updates(
+                        select(
+                            InboxEntry.id,
+                            InboxEntry.channel,
+                            InboxEntry.platform_id,
+                            InboxEntry.sender,
+                            InboxEntry.attempts,
+                            InboxEntry.error,
+                            InboxEntry.received_at,
+                        ),
+                        channel,
+                    )
+                    .order_by(InboxEntry.id)
+                    .offset(skip)
+                    .limit(size)
+                ).all()
+            ]
             notes: list[ParkedNotification] = []
             if len(updates) < size:
-                notes = [ParkedNotification(*row) for row in session.execute(_notifications(
-                    select(Notification.id, Notification.person_id, Notification.chat, Notification.key,
-                           Notification.attempts, Notification.error, Notification.created_at), channel)
-                    .order_by(Notification.id).offset(max(skip - totals.updates_total, 0))
-                    .limit(size - len(updates))).all()]
+                notes = [
+                    ParkedNotification(*row)
+                    for row in session.execute(
+                        _notifications(
+                            select(
+                                Notification.id,
+                                Notification.person_id,
+                                Notification.chat,
+                                Notification.key,
+                                Notification.attempts,
+                                Notification.error,
+                                Notification.created_at,
+                            ),
+                            channel,
+                        )
+                        .order_by(Notification.id)
+                        .offset(max(skip - totals.updates_total, 0))
+                        .limit(size - len(updates))
+                    ).all()
+                ]
         return Page(number, pages, updates, notes)
 
     def retry_all(self, channel: str | None = None) -> tuple[int, int]:

@@ -18,7 +18,8 @@ def left(session: Session, clock: Clock, channel: str, external_id: str) -> None
     """The person unfollowed: their notifications wait (nothing is lost) until they write again.
     Called in the transaction that settles the event, after the inbox's own bookkeeping."""
     session.execute(
-        update(Identity).where(Identity.channel == channel, Identity.external_id == external_id)
+        update(Identity)
+        .where(Identity.channel == channel, Identity.external_id == external_id)
         .values(unreachable_at=clock.now())
     )
 
@@ -26,7 +27,8 @@ def left(session: Session, clock: Clock, channel: str, external_id: str) -> None
 def wrote_within(db: Database, clock: Clock, channel: str, external_id: str, window: timedelta) -> bool:
     with db.read() as session:
         last = session.scalar(
-            select(func.max(InboxEntry.received_at)).where(InboxEntry.channel == channel,
-                                                           InboxEntry.sender == external_id)
+            select(func.max(InboxEntry.received_at)).where(
+                InboxEntry.channel == channel, InboxEntry.sender == external_id
+            )
         )
     return last is not None and clock.now() - last < window

@@ -41,10 +41,17 @@ class ReplayGuard:
             now = self.clock.now().timestamp()
             if now - self._pruned_at > PRUNE_EVERY:
                 self._pruned_at = now
-                session.execute(delete(WebhookNonce).where(WebhookNonce.channel == channel,
-                                                           WebhookNonce.timestamp < int(now) - window - 1))
-            taken = session.scalar(insert(session, WebhookNonce).values(channel=channel, timestamp=stamp, nonce=nonce)
-                                   .on_conflict_do_nothing().returning(WebhookNonce.nonce))
+                session.execute(
+                    delete(WebhookNonce).where(
+                        WebhookNonce.channel == channel, WebhookNonce.timestamp < int(now) - window - 1
+                    )
+                )
+            taken = session.scalar(
+                insert(session, WebhookNonce)
+                .values(channel=channel, timestamp=stamp, nonce=nonce)
+                .on_conflict_do_nothing()
+                .returning(WebhookNonce.nonce)
+            )
             return taken is not None
 
         return self.db.transaction(work)
@@ -52,5 +59,10 @@ class ReplayGuard:
     def give_back(self, channel: str, stamp: int, nonce: str) -> None:
         """The request was not taken in after all (the database failed later): the platform's
         retry of it may come with the same pair."""
-        self.db.transaction(lambda session: session.execute(delete(WebhookNonce).where(
-            WebhookNonce.channel == channel, WebhookNonce.timestamp == stamp, WebhookNonce.nonce == nonce)))
+        self.db.transaction(
+            lambda session: session.execute(
+                delete(WebhookNonce).where(
+                    WebhookNonce.channel == channel, WebhookNonce.timestamp == stamp, WebhookNonce.nonce == nonce
+                )
+            )
+        )

@@ -4,11 +4,11 @@ are the `M` kind of what /pending lists and /approve and /reject decide."""
 
 from __future__ import annotations
 
+from bot.decisions.flow import Decider
+from bot.dialogs.common import reason_step
 from bot.dialogs.core import Context, Reply, command, option, reply
 from bot.dialogs.parse import parse_ref
 from bot.kernel.errors import DomainError
-from bot.dialogs.common import reason_step
-from bot.decisions.flow import Decider
 from bot.kernel.i18n import T, Text
 from bot.moves.service import OPEN, MoveOutcome, MoveView
 from models.family import MoveStatus
@@ -39,10 +39,23 @@ def pending_moves(ctx: Context) -> list[Reply]:
     """Moves out of this community to approve and into it to accept, in /pending."""
     waiting = ctx.services.moves.waiting(ctx.actor.person_id, ctx.community_id)
     return [
-        Reply(T("move.pending_line", id=f"M{m.id}", name=m.person_name, status=move_status(m),
-                to=m.to_community, **{"from": m.from_community}),
-              (option(f"/approve_move M{m.id}", "move.accept" if m.status == MoveStatus.APPROVED else "pending.approve"),
-               option(f"/reject_move M{m.id}", "pending.reject")), columns=2)
+        Reply(
+            T(
+                "move.pending_line",
+                id=f"M{m.id}",
+                name=m.person_name,
+                status=move_status(m),
+                to=m.to_community,
+                **{"from": m.from_community},
+            ),
+            (
+                option(
+                    f"/approve_move M{m.id}", "move.accept" if m.status == MoveStatus.APPROVED else "pending.approve"
+                ),
+                option(f"/reject_move M{m.id}", "pending.reject"),
+            ),
+            columns=2,
+        )
         for m in waiting
     ]
 

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from bot.kernel.access import get_person, require_role, role_in
+from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database, reads
 from bot.kernel.errors import InvalidInput, NotAllowed, NotFound
-from bot.kernel.access import get_person, require_role, role_in
-from bot.kernel.audit import audit
 from bot.ledger.service import Ledger, Ref
 from bot.messages.notify import notify, notify_workers
 from bot.visits.service import end_assignments
@@ -70,32 +70,49 @@ class MovesService:
             requests = open_requests(session, person_id, community_id)
             if requests:
                 raise InvalidInput("error.move_requests_open", ids=_ids(requests))
-            if session.scalar(select(CommunityMove.id).where(
-                CommunityMove.person_id == person_id, CommunityMove.status.in_(OPEN)
-            )) is not None:
+            if (
+                session.scalar(
+                    select(CommunityMove.id).where(CommunityMove.person_id == person_id, CommunityMove.status.in_(OPEN))
+                )
+                is not None
+            ):
                 raise InvalidInput("error.move_open")
-            move = CommunityMove(person_id=person_id, from_community_id=community_id, to_community_id=target.id,
-                                 status="requested", created_at=self.clock.now())
+            move = CommunityMove(
+                person_id=person_id,
+                from_community_id=community_id,
+                to_community_id=target.id,
+                status="requested",
+                created_at=self.clock.now(),
+            )
             session.add(move)
             session.flush()
-            audit(session, self.clock, "relocation.request", person_id, community_id, "move", move.id,
-                        {"to": target.id})
+            audit(
+                session, self.clock, "relocation.request", person_id, community_id, "move", move.id, {"to": target.id}
+            )
             view = _view(session, move.id)
-            notify_workers(session, self.clock, community_id, "move.notify.requested", id=f"M{move.id}",
-                                 name=view.person_name, to=view.to_community)
+            notify_workers(
+                session,
+                self.clock,
+                community_id,
+                "move.notify.requested",
+                id=f"M{move.id}",
+                name=view.person_name,
+                to=view.to_community,
+            )
             return view
 
         return self.db.transaction(work)
 
     def cancel(self, person_id: int) -> MoveView:
         def work(session: Session) -> MoveView:
-            move = session.scalar(select(CommunityMove).where(
-                CommunityMove.person_id == person_id, CommunityMove.status.in_(OPEN)
-            ))
+            move = session.scalar(
+                select(CommunityMove).where(CommunityMove.person_id == person_id, CommunityMove.status.in_(OPEN))
+            )
             if move is None:
                 raise NotFound("error.no_open_move")
             claimed = session.execute(
-                update(CommunityMove).where(CommunityMove.id == move.id, CommunityMove.status.in_(OPEN))
+                update(CommunityMove)
+                .where(CommunityMove.id == move.id, CommunityMove.status.in_(OPEN))
                 .values(status="rejected", reason="cancelled", decided_at=self.clock.now())
             )
             if claimed.rowcount != 1:
@@ -118,10 +135,18 @@ class MovesService:
                     return MoveOutcome(_view(session, move_id), changed=False)
                 audit(session, self.clock, "relocation.approve", worker_id, move.from_community_id, "move", move_id)
                 view = _view(session, move_id)
-                notify_workers(session, self.clock, move.to_community_id, "move.notify.to_accept",
-                                     id=f"M{move_id}", name=view.person_name, **{"from": view.from_community})
-                notify(session, self.clock, move.person_id, "move.notify.approved", id=f"M{move_id}",
-                             to=view.to_community)
+                notify_workers(
+                    session,
+                    self.clock,
+                    move.to_community_id,
+                    "move.notify.to_accept",
+                    id=f"M{move_id}",
+                    name=view.person_name,
+                    **{"from": view.from_community},
+                )
+                notify(
+                    session, self.clock, move.person_id, "move.notify.approved", id=f"M{move_id}", to=view.to_community
+                )
                 return MoveOutcome(view, changed=True)
             if move.status == "approved" and _is_worker(session, worker_id, move.to_community_id):
                 if worker_id == move.person_id:
@@ -144,10 +169,15 @@ class MovesService:
         if pending:
             # Held points belong to a redemption in the old community; settle it first.
             raise InvalidInput("error.move_holds_open", pending=pending)
-        waiting = session.scalar(select(func.count()).select_from(ServiceLog).where(
-            ServiceLog.person_id == move.person_id, ServiceLog.community_id == move.from_community_id,
-            ServiceLog.status == "pending",
-        ))
+        waiting = session.scalar(
+            select(func.count())
+            .select_from(ServiceLog)
+            .where(
+                ServiceLog.person_id == move.person_id,
+                ServiceLog.community_id == move.from_community_id,
+                ServiceLog.status == "pending",
+            )
+        )
         if waiting:
             # Their points would be credited in the old community after the member has left it.
             raise InvalidInput("error.move_logs_pending", count=waiting)
@@ -155,30 +185,53 @@ class MovesService:
     def _accept(self, session: Session, worker_id: int, move: CommunityMove) -> MoveOutcome:
         self._check_leaving(session, move)
         balance = self.ledger.balance(session, move.from_community_id, move.person_id)
-        if not self._claim(session, move.id, "approved", "done", accepted_by_id=worker_id,
-                                 amount=balance.available):
+        if not self._claim(session, move.id, "approved", "done", accepted_by_id=worker_id, amount=balance.available):
             return MoveOutcome(_view(session, move.id), changed=False)
         if balance.available > 0:
             self.ledger.across(
-                session, from_community_id=move.from_community_id, from_person_id=move.person_id,
-                to_community_id=move.to_community_id, to_person_id=move.person_id, amount=balance.available,
-                kind="move", key=f"move:M{move.id}", ref=Ref("move", move.id), actor_id=worker_id,
+                session,
+                from_community_id=move.from_community_id,
+                from_person_id=move.person_id,
+                to_community_id=move.to_community_id,
+                to_person_id=move.person_id,
+                amount=balance.available,
+                kind="move",
+                key=f"move:M{move.id}",
+                ref=Ref("move", move.id),
+                actor_id=worker_id,
             )
         else:
             self.ledger.open_person_account(session, move.to_community_id, move.person_id)
-        membership = session.scalar(select(Membership).where(
-            Membership.person_id == move.person_id, Membership.community_id == move.from_community_id
-        ))
+        membership = session.scalar(
+            select(Membership).where(
+                Membership.person_id == move.person_id, Membership.community_id == move.from_community_id
+            )
+        )
         if membership is not None:
             membership.community_id = move.to_community_id
         person = get_person(session, move.person_id)
         person.community_id = move.to_community_id
         self._end_duties(session, move)
-        audit(session, self.clock, "relocation.accept", worker_id, move.to_community_id, "move", move.id,
-                    {"points": balance.available, "from": move.from_community_id})
+        audit(
+            session,
+            self.clock,
+            "relocation.accept",
+            worker_id,
+            move.to_community_id,
+            "move",
+            move.id,
+            {"points": balance.available, "from": move.from_community_id},
+        )
         view = _view(session, move.id)
-        notify(session, self.clock, move.person_id, "move.notify.done", id=f"M{move.id}",
-                     to=view.to_community, points=balance.available)
+        notify(
+            session,
+            self.clock,
+            move.person_id,
+            "move.notify.done",
+            id=f"M{move.id}",
+            to=view.to_community,
+            points=balance.available,
+        )
         return MoveOutcome(view, changed=True)
 
     def _end_duties(self, session: Session, move: CommunityMove) -> None:
@@ -187,18 +240,33 @@ class MovesService:
         old, person_id = move.from_community_id, move.person_id
         elders = end_assignments(session, person_id, old)
         old_teams = select(Team.id).where(Team.community_id == old)
-        teams = list(session.scalars(
-            select(Team.name).join(TeamMember, TeamMember.team_id == Team.id)
-            .where(Team.community_id == old, TeamMember.person_id == person_id).order_by(Team.name)))
+        teams = list(
+            session.scalars(
+                select(Team.name)
+                .join(TeamMember, TeamMember.team_id == Team.id)
+                .where(Team.community_id == old, TeamMember.person_id == person_id)
+                .order_by(Team.name)
+            )
+        )
         session.execute(delete(TeamMember).where(TeamMember.person_id == person_id, TeamMember.team_id.in_(old_teams)))
-        session.execute(update(Team).where(Team.community_id == old, Team.leader_id == person_id).values(leader_id=None))
+        session.execute(
+            update(Team).where(Team.community_id == old, Team.leader_id == person_id).values(leader_id=None)
+        )
         name = get_person(session, person_id).display_name
         if elders:
-            notify_workers(session, self.clock, old, "move.notify.left_elders", id=f"M{move.id}", name=name,
-                           elders="、".join(elders))
+            notify_workers(
+                session,
+                self.clock,
+                old,
+                "move.notify.left_elders",
+                id=f"M{move.id}",
+                name=name,
+                elders="、".join(elders),
+            )
         if teams:
-            notify_workers(session, self.clock, old, "move.notify.left_teams", id=f"M{move.id}", name=name,
-                           teams="、".join(teams))
+            notify_workers(
+                session, self.clock, old, "move.notify.left_teams", id=f"M{move.id}", name=name, teams="、".join(teams)
+            )
 
     def reject(self, worker_id: int, move_id: int, reason: str) -> MoveOutcome:
         reason = " ".join((reason or "").split())[:300]
@@ -224,24 +292,33 @@ class MovesService:
         """Moves waiting for a worker of this community: out of it to approve, into it to accept."""
         with self.db.read() as session:
             require_role(session, worker_id, community_id, "worker")
-            ids = session.scalars(select(CommunityMove.id).where(or_(
-                (CommunityMove.from_community_id == community_id) & (CommunityMove.status == "requested"),
-                (CommunityMove.to_community_id == community_id) & (CommunityMove.status == "approved"),
-            )).order_by(CommunityMove.id))
+            ids = session.scalars(
+                select(CommunityMove.id)
+                .where(
+                    or_(
+                        (CommunityMove.from_community_id == community_id) & (CommunityMove.status == "requested"),
+                        (CommunityMove.to_community_id == community_id) & (CommunityMove.status == "approved"),
+                    )
+                )
+                .order_by(CommunityMove.id)
+            )
             return [_view(session, i) for i in ids]
 
     @reads
     def mine(self, person_id: int) -> MoveView | None:
         with self.db.read() as session:
             move_id = session.scalar(
-                select(CommunityMove.id).where(CommunityMove.person_id == person_id)
-                .order_by(CommunityMove.id.desc()).limit(1)
+                select(CommunityMove.id)
+                .where(CommunityMove.person_id == person_id)
+                .order_by(CommunityMove.id.desc())
+                .limit(1)
             )
             return None if move_id is None else _view(session, move_id)
 
     def _claim(self, session: Session, move_id: int, old: str, new: str, **values: object) -> bool:
         claimed = session.execute(
-            update(CommunityMove).where(CommunityMove.id == move_id, CommunityMove.status == old)
+            update(CommunityMove)
+            .where(CommunityMove.id == move_id, CommunityMove.status == old)
             .values(status=new, decided_at=self.clock.now(), **values)
         )
         return claimed.rowcount == 1
@@ -250,10 +327,17 @@ class MovesService:
 def open_requests(session: Session, person_id: int, community_id: int) -> list[int]:
     """The person's service requests under way in the community: taken, asked for or posted."""
     q = ServiceRequest
-    return list(session.scalars(select(q.id).where(
-        q.community_id == community_id, q.status.in_(REQUEST_UNDER_WAY),
-        or_(q.taker_id == person_id, q.requester_id == person_id, q.poster_id == person_id),
-    ).order_by(q.id)))
+    return list(
+        session.scalars(
+            select(q.id)
+            .where(
+                q.community_id == community_id,
+                q.status.in_(REQUEST_UNDER_WAY),
+                or_(q.taker_id == person_id, q.requester_id == person_id, q.poster_id == person_id),
+            )
+            .order_by(q.id)
+        )
+    )
 
 
 def _ids(request_ids: list[int]) -> str:
@@ -273,15 +357,23 @@ def _get(session: Session, move_id: int) -> CommunityMove:
 
 def _view(session: Session, move_id: int) -> MoveView:
     source, target = Community.__table__.alias("source"), Community.__table__.alias("target")
-    row = (session.execute(
-        select(CommunityMove.id, CommunityMove.person_id, Person.display_name, source.c.name, target.c.name,
-               CommunityMove.status, CommunityMove.amount)
-        .join(Person, Person.id == CommunityMove.person_id)
-        .join(source, source.c.id == CommunityMove.from_community_id)
-        .join(target, target.c.id == CommunityMove.to_community_id)
-        .where(CommunityMove.id == move_id)
-    )).first()
+    row = (
+        session.execute(
+            select(
+                CommunityMove.id,
+                CommunityMove.person_id,
+                Person.display_name,
+                source.c.name,
+                target.c.name,
+                CommunityMove.status,
+                CommunityMove.amount,
+            )
+            .join(Person, Person.id == CommunityMove.person_id)
+            .join(source, source.c.id == CommunityMove.from_community_id)
+            .join(target, target.c.id == CommunityMove.to_community_id)
+            .where(CommunityMove.id == move_id)
+        )
+    ).first()
     if row is None:
         raise NotFound("error.no_move", id=f"M{move_id}")
     return MoveView(*row)
-

@@ -5,14 +5,15 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import partial
 
+from bot.decisions.flow import MOST, Decider, parse_refs
+from bot.dialogs.common import person_arg
 from bot.dialogs.core import COMMANDS, Context, Input, Later, Reply, command, option, reply, step
 from bot.kernel.errors import InvalidInput
-from bot.privacy.consent_flow import notice
-from bot.dialogs.common import person_arg
-from bot.decisions.flow import MOST, Decider, parse_refs
 from bot.kernel.i18n import T
 from bot.kernel.names import clean_name
 from bot.people.service import looks_like_code
+from bot.privacy.consent_flow import notice
+
 
 @command("start", role=None, help_key="help.start")
 def start(ctx: Context, args: str) -> list[Reply]:
@@ -103,7 +104,8 @@ def help_(ctx: Context, args: str) -> list[Reply]:
     lines = [
         T(spec.help_key)
         for spec in (COMMANDS[n] for n in dict.fromkeys(names) if n in COMMANDS)
-        if spec.help_key and (not spec.admin_only or actor.is_admin)
+        if spec.help_key
+        and (not spec.admin_only or actor.is_admin)
         and (spec.role is None or actor.at_least(spec.role))
     ]
     notes = [T("help.awaiting")] if actor.awaiting_confirmation else []
@@ -145,8 +147,16 @@ def community(ctx: Context, args: str) -> list[Reply]:
     names = ctx.services.people.communities(ctx.actor.person_id)
     if not names:
         return [reply("error.no_community_yet")]
-    return [reply("switch.choose", *(option(f"/community {n}", "switch.option", name=n) for n in names
-                                        if len(f"/community {n}".encode()) <= 64))]
+    return [
+        reply(
+            "switch.choose",
+            *(
+                option(f"/community {n}", "switch.option", name=n)
+                for n in names
+                if len(f"/community {n}".encode()) <= 64
+            ),
+        )
+    ]
 
 
 @command("cancel", role=None, help_key="help.cancel", aliases=("取消",), for_relative=True)
@@ -193,9 +203,16 @@ def waiting_volunteers(ctx: Context) -> list[Reply]:
     waiting = ctx.services.people.awaiting_confirmation(ctx.actor.person_id, ctx.community_id, limit=MOST)
     clock = ctx.services.people.clock_of(ctx.community_id)
     return [
-        Reply(T("confirm.pending_line", id=f"V{w.person_id}", name=w.name, phone=w.phone or "—",
-                date=clock.date_of(w.joined_at)),
-              (option(f"/confirm V{w.person_id}", "confirm.button"),))
+        Reply(
+            T(
+                "confirm.pending_line",
+                id=f"V{w.person_id}",
+                name=w.name,
+                phone=w.phone or "—",
+                date=clock.date_of(w.joined_at),
+            ),
+            (option(f"/confirm V{w.person_id}", "confirm.button"),),
+        )
         for w in waiting
     ]
 

@@ -20,21 +20,52 @@ from bot.kernel.text import clean_text
 from bot.people.service import clean_phone
 
 COLUMNS = (
-    "name", "birth_year", "address", "grid", "lives_alone", "risk", "phone", "emergency_contact",
-    "worker", "volunteers", "consent",
+    "name",
+    "birth_year",
+    "address",
+    "grid",
+    "lives_alone",
+    "risk",
+    "phone",
+    "emergency_contact",
+    "worker",
+    "volunteers",
+    "consent",
 )
 REQUIRED = ("name", "birth_year", "address", "lives_alone")
 # Chinese headers as community offices write them.
 HEADER_ALIASES = {
-    "姓名": "name", "出生年份": "birth_year", "出生年": "birth_year", "地址": "address", "住址": "address",
-    "网格": "grid", "是否独居": "lives_alone", "独居": "lives_alone", "风险": "risk", "风险等级": "risk",
-    "电话": "phone", "联系电话": "phone", "紧急联系人": "emergency_contact", "社工": "worker",
-    "负责社工": "worker", "志愿者": "volunteers", "知情同意": "consent", "同意方式": "consent",
+    "姓名": "name",
+    "出生年份": "birth_year",
+    "出生年": "birth_year",
+    "地址": "address",
+    "住址": "address",
+    "网格": "grid",
+    "是否独居": "lives_alone",
+    "独居": "lives_alone",
+    "风险": "risk",
+    "风险等级": "risk",
+    "电话": "phone",
+    "联系电话": "phone",
+    "紧急联系人": "emergency_contact",
+    "社工": "worker",
+    "负责社工": "worker",
+    "志愿者": "volunteers",
+    "知情同意": "consent",
+    "同意方式": "consent",
 }
 # How an elder's consent was obtained, as offices write it (an empty cell: not yet).
 CONSENT_WAYS = {
-    "in_person": "in_person", "in person": "in_person", "当面": "in_person", "面谈": "in_person", "本人": "in_person",
-    "phone": "phone", "电话": "phone", "family": "family", "家属": "family", "家人": "family",
+    "in_person": "in_person",
+    "in person": "in_person",
+    "当面": "in_person",
+    "面谈": "in_person",
+    "本人": "in_person",
+    "phone": "phone",
+    "电话": "phone",
+    "family": "family",
+    "家属": "family",
+    "家人": "family",
 }
 YES = {"yes", "y", "true", "1", "是", "独居", "对"}
 NO = {"no", "n", "false", "0", "否", "不是", "非独居"}
@@ -161,6 +192,7 @@ def _cell_text(value: object) -> str:
 
 # --- fields ----------------------------------------------------------------------------------
 
+
 def _text(raw: str, column: str, required: bool) -> str | None:
     value = " ".join((raw or "").split())
     if not value:
@@ -283,9 +315,14 @@ def clean_row(values: dict[str, str], this_year: int) -> tuple[ElderRow | None, 
     problems: list[tuple[str, InvalidInput]] = []
     cleaned: dict[str, object] = {}
     cleaners = {
-        "name": clean_elder_name, "birth_year": lambda v: clean_birth_year(v, this_year),
-        "address": clean_address, "grid": clean_grid, "lives_alone": clean_yes_no, "risk": clean_risk,
-        "phone": clean_elder_phone, "emergency_contact": clean_contact,
+        "name": clean_elder_name,
+        "birth_year": lambda v: clean_birth_year(v, this_year),
+        "address": clean_address,
+        "grid": clean_grid,
+        "lives_alone": clean_yes_no,
+        "risk": clean_risk,
+        "phone": clean_elder_phone,
+        "emergency_contact": clean_contact,
         "worker": lambda v: (v or "").strip().lstrip("@") or None,
         "volunteers": lambda v: tuple(split_handles(v)),
         "consent": clean_consent,

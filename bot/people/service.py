@@ -9,25 +9,34 @@ from datetime import datetime
 from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from bot.family.service import end_role_links
+from bot.kernel.access import effective_role, get_community, get_person, require_admin, require_role
+from bot.kernel.audit import audit
 from bot.kernel.clock import Clock, CommunityClock
 from bot.kernel.db import Database, reads
 from bot.kernel.errors import InvalidInput, NotAllowed, NotFound
-from bot.kernel.access import effective_role, get_community, get_person, require_admin, require_role
-from bot.kernel.audit import audit
-from bot.family.service import end_role_links
 from bot.kernel.names import NAME_MAX, clean_name, new_code
-from bot.ledger.service import Ledger
-from bot.messages.notify import notify, notify_workers
 from bot.kernel.reference import ReferenceCache
 from bot.kernel.settings import Settings
+from bot.ledger.service import Ledger
+from bot.messages.notify import notify, notify_workers
 from models import Community, Consent, Identity, InviteCode, Membership, Person, ServiceCategory
 
 # (中文名, English name) of the default service categories.
 DEFAULT_CATEGORIES = (
-    ("探访", "Visit"), ("助餐", "Meals"), ("助洁", "Cleaning"), ("助医", "Medical escort"),
-    ("助急", "Emergency help"), ("助乐", "Recreation"), ("家政", "Housework"),
-    ("培训辅导", "Tutoring"), ("咨询", "Consultation"), ("义务维修", "Repairs"),
-    ("治安巡逻", "Patrol"), ("纠纷调解", "Mediation"), ("其他", "Other"),
+    ("探访", "Visit"),
+    ("助餐", "Meals"),
+    ("助洁", "Cleaning"),
+    ("助医", "Medical escort"),
+    ("助急", "Emergency help"),
+    ("助乐", "Recreation"),
+    ("家政", "Housework"),
+    ("培训辅导", "Tutoring"),
+    ("咨询", "Consultation"),
+    ("义务维修", "Repairs"),
+    ("治安巡逻", "Patrol"),
+    ("纠纷调解", "Mediation"),
+    ("其他", "Other"),
 )
 DEFAULT_POINTS_PER_HOUR = 10
 # A mainland mobile number: 11 digits starting 13–19 (a +86 / 0086 country code is dropped).
@@ -95,7 +104,12 @@ class PeopleService:
     # --- identities -------------------------------------------------------------------------
 
     def identify(
-        self, channel: str, external_id: str, *, display_name: str, handle: str | None = None,
+        self,
+        channel: str,
+        external_id: str,
+        *,
+        display_name: str,
+        handle: str | None = None,
         chat_id: str | None = None,
     ) -> tuple[Person, Identity]:
         """The person behind a channel account, created on first contact. Admins named in
@@ -114,13 +128,18 @@ class PeopleService:
                     identity.chat_id = chat_id
                 return person, identity
             person = Person(
-                display_name=(display_name or external_id)[:NAME_MAX], locale=self.settings.locale,
-                is_admin=is_admin, created_at=self.clock.now(),
+                display_name=(display_name or external_id)[:NAME_MAX],
+                locale=self.settings.locale,
+                is_admin=is_admin,
+                created_at=self.clock.now(),
             )
             session.add(person)
             session.flush()
             identity = Identity(
-                person_id=person.id, channel=channel, external_id=external_id, chat_id=chat_id,
+                person_id=person.id,
+                channel=channel,
+                external_id=external_id,
+                chat_id=chat_id,
                 handle=handle,
             )
             session.add(identity)
@@ -130,7 +149,12 @@ class PeopleService:
         return self.db.transaction(work)
 
     def find(
-        self, session: Session, community_id: int, name: str, *, anyone_by_handle: bool = False,
+        self,
+        session: Session,
+        community_id: int,
+        name: str,
+        *,
+        anyone_by_handle: bool = False,
     ) -> list[Found]:
         """The people of a community a typed name means: `#12` (a choice made earlier), else
         the real name, else the name shown, else the handle (console name, @username), the
@@ -140,15 +164,18 @@ class PeopleService:
         appointing a newcomer who has written to the bot)."""
         name = name.strip()
         member = select(Person.id, Person.display_name, Membership.role, Membership.confirmed).join(
-            Membership, and_(Membership.person_id == Person.id, Membership.community_id == community_id))
+            Membership, and_(Membership.person_id == Person.id, Membership.community_id == community_id)
+        )
         if re.fullmatch(r"#\d{1,9}", name):
             tiers = [member.where(Person.id == int(name[1:]))]
         else:
             bare = name.lstrip("@").lower()
             by_handle = Person.id.in_(select(Identity.person_id).where(func.lower(Identity.handle) == bare))
-            tiers = [member.where(func.lower(Person.real_name) == name.lower()),
-                     member.where(func.lower(Person.display_name) == name.lower()),
-                     member.where(by_handle)]
+            tiers = [
+                member.where(func.lower(Person.real_name) == name.lower()),
+                member.where(func.lower(Person.display_name) == name.lower()),
+                member.where(by_handle),
+            ]
             if name.startswith("@"):  # @username names a handle, nothing else
                 tiers = tiers[2:]
         for tier in tiers:
@@ -156,10 +183,18 @@ class PeopleService:
             if rows:
                 return [Found(pid, shown, effective_role(role, confirmed)) for pid, shown, role, confirmed in rows]
         if anyone_by_handle and not name.startswith("#"):
-            rows = (session.execute(
-                select(Person.id, Person.display_name).where(
-                    Person.id.in_(select(Identity.person_id).where(func.lower(Identity.handle) == name.lstrip("@").lower())))
-                .order_by(Person.id).limit(10))).all()
+            rows = (
+                session.execute(
+                    select(Person.id, Person.display_name)
+                    .where(
+                        Person.id.in_(
+                            select(Identity.person_id).where(func.lower(Identity.handle) == name.lstrip("@").lower())
+                        )
+                    )
+                    .order_by(Person.id)
+                    .limit(10)
+                )
+            ).all()
             return [Found(pid, shown, None) for pid, shown in rows]
         return []
 
@@ -179,12 +214,16 @@ class PeopleService:
             return None
         with self.db.read() as session:
             names = session.scalars(
-                select(Person.real_name).join(Membership, Membership.person_id == Person.id)
+                select(Person.real_name)
+                .join(Membership, Membership.person_id == Person.id)
                 .where(Membership.community_id == community_id, Person.real_name.like("% %"))
-                .union(select(Person.display_name).join(Membership, Membership.person_id == Person.id)
-                       .where(Membership.community_id == community_id, Person.display_name.like("% %")))
+                .union(
+                    select(Person.display_name)
+                    .join(Membership, Membership.person_id == Person.id)
+                    .where(Membership.community_id == community_id, Person.display_name.like("% %"))
+                )
             ).all()
-        fits = [n for n in names if n and [w.lower() for w in n.split()] == typed[:len(n.split())]]
+        fits = [n for n in names if n and [w.lower() for w in n.split()] == typed[: len(n.split())]]
         return max(fits, key=lambda n: len(n.split()), default=None)
 
     @reads
@@ -217,7 +256,11 @@ class PeopleService:
             return session.scalar(select(Community.name).where(Community.id == community_id)) or ""
 
     def create_community(
-        self, name: str, *, actor_id: int | None = None, timezone: str | None = None,
+        self,
+        name: str,
+        *,
+        actor_id: int | None = None,
+        timezone: str | None = None,
         locale: str | None = None,
     ) -> Community:
         """A community with its system accounts and the default categories. `actor_id` None
@@ -230,16 +273,23 @@ class PeopleService:
             if session.scalar(select(Community.id).where(Community.name == name)):
                 raise InvalidInput("error.community_exists", name=name)
             community = Community(
-                name=name, timezone=timezone or self.settings.timezone, locale=locale or self.settings.locale,
-                options={}, created_at=self.clock.now(),
+                name=name,
+                timezone=timezone or self.settings.timezone,
+                locale=locale or self.settings.locale,
+                options={},
+                created_at=self.clock.now(),
             )
             session.add(community)
             session.flush()
             self.ledger.open_system_accounts(session, community.id)
             session.add_all(
                 ServiceCategory(
-                    community_id=community.id, name=zh, name_en=en, points_per_hour=DEFAULT_POINTS_PER_HOUR,
-                    position=i, active=True,
+                    community_id=community.id,
+                    name=zh,
+                    name_en=en,
+                    points_per_hour=DEFAULT_POINTS_PER_HOUR,
+                    position=i,
+                    active=True,
                 )
                 for i, (zh, en) in enumerate(DEFAULT_CATEGORIES, start=1)
             )
@@ -261,10 +311,17 @@ class PeopleService:
             else:
                 get_community(session, community_id)
             code = new_code()
-            session.add(InviteCode(
-                code=code, community_id=community_id, role=role, created_by_id=actor_id,
-                max_uses=max_uses, uses=0, created_at=self.clock.now(),
-            ))
+            session.add(
+                InviteCode(
+                    code=code,
+                    community_id=community_id,
+                    role=role,
+                    created_by_id=actor_id,
+                    max_uses=max_uses,
+                    uses=0,
+                    created_at=self.clock.now(),
+                )
+            )
             return code
 
         return self.db.transaction(work)
@@ -285,15 +342,20 @@ class PeopleService:
             if existing is not None:
                 return _member(existing, invite.role)
             used = session.execute(
-                update(InviteCode).where(
+                update(InviteCode)
+                .where(
                     InviteCode.id == invite.id,
                     (InviteCode.max_uses.is_(None)) | (InviteCode.uses < InviteCode.max_uses),
-                ).values(uses=InviteCode.uses + 1)
+                )
+                .values(uses=InviteCode.uses + 1)
             )
             if used.rowcount != 1:
                 raise NotFound("error.bad_invite")
             membership = Membership(
-                person_id=person_id, community_id=invite.community_id, role="resident", confirmed=True,
+                person_id=person_id,
+                community_id=invite.community_id,
+                role="resident",
+                confirmed=True,
                 joined_at=now,
             )
             session.add(membership)
@@ -323,8 +385,7 @@ class PeopleService:
                 membership.role = "volunteer"
                 membership.confirmed = not community.confirm_volunteers
                 if not membership.confirmed:  # someone is waiting: the workers hear of it
-                    notify_workers(session, self.clock, community_id, "notify.volunteer_waiting",
-                                         name=real_name)
+                    notify_workers(session, self.clock, community_id, "notify.volunteer_waiting", name=real_name)
             return _member(membership)
 
         return self.db.transaction(work)
@@ -335,13 +396,26 @@ class PeopleService:
 
     def _consent(self, session: Session, person_id: int, community_id: int) -> None:
         version = self.settings.privacy_notice_version
-        if session.scalar(select(Consent.id).where(
-                Consent.person_id == person_id, Consent.kind == "volunteer", Consent.notice_version == version)):
+        if session.scalar(
+            select(Consent.id).where(
+                Consent.person_id == person_id, Consent.kind == "volunteer", Consent.notice_version == version
+            )
+        ):
             return  # agreed to this version already: a replayed answer records nothing twice
-        session.add(Consent(community_id=community_id, person_id=person_id, kind="volunteer", notice_version=version,
-                            obtained="chat", by_id=None, created_at=self.clock.now()))
-        audit(session, self.clock, "consent.volunteer", person_id, community_id, "person", person_id,
-              {"version": version})
+        session.add(
+            Consent(
+                community_id=community_id,
+                person_id=person_id,
+                kind="volunteer",
+                notice_version=version,
+                obtained="chat",
+                by_id=None,
+                created_at=self.clock.now(),
+            )
+        )
+        audit(
+            session, self.clock, "consent.volunteer", person_id, community_id, "person", person_id, {"version": version}
+        )
 
     @reads
     def privacy_notice(self, community_id: int) -> tuple[str, str, str]:
@@ -352,7 +426,9 @@ class PeopleService:
                 select(func.coalesce(Person.real_name, Person.display_name))
                 .join(Membership, Membership.person_id == Person.id)
                 .where(Membership.community_id == community_id, Membership.role == "worker")
-                .order_by(Membership.id).limit(3)).all()
+                .order_by(Membership.id)
+                .limit(3)
+            ).all()
             return community.name, "、".join(workers) or community.name, self.settings.privacy_notice_version
 
     def confirm_volunteer(self, actor_id: int, community_id: int, person_id: int) -> Member:
@@ -379,14 +455,24 @@ class PeopleService:
         """Registered volunteers a worker has not confirmed yet, longest waiting first."""
         with self.db.read() as session:
             require_role(session, worker_id, community_id, "worker")
-            rows = (session.execute(
-                select(Person.id, func.coalesce(Person.real_name, Person.display_name), Person.phone,
-                       Membership.joined_at)
-                .join(Membership, Membership.person_id == Person.id)
-                .where(Membership.community_id == community_id, Membership.role == "volunteer",
-                       Membership.confirmed.is_(False))
-                .order_by(Membership.joined_at, Person.id).limit(limit)
-            )).all()
+            rows = (
+                session.execute(
+                    select(
+                        Person.id,
+                        func.coalesce(Person.real_name, Person.display_name),
+                        Person.phone,
+                        Membership.joined_at,
+                    )
+                    .join(Membership, Membership.person_id == Person.id)
+                    .where(
+                        Membership.community_id == community_id,
+                        Membership.role == "volunteer",
+                        Membership.confirmed.is_(False),
+                    )
+                    .order_by(Membership.joined_at, Person.id)
+                    .limit(limit)
+                )
+            ).all()
         return [Waiting(*row) for row in rows]
 
     def require_confirmation(self, actor_id: int, community_id: int, required: bool) -> None:
@@ -397,13 +483,24 @@ class PeopleService:
             community = session.get(Community, community_id)
             if community.confirm_volunteers != required:
                 community.confirm_volunteers = required
-                audit(session, self.clock, "volunteers.confirmation", actor_id, community_id,
-                            details={"required": required})
+                audit(
+                    session,
+                    self.clock,
+                    "volunteers.confirmation",
+                    actor_id,
+                    community_id,
+                    details={"required": required},
+                )
 
         self.db.transaction(work)
 
     def appoint_worker(
-        self, actor_id: int | None, community_id: int, person_id: int, *, tell: bool = False,
+        self,
+        actor_id: int | None,
+        community_id: int,
+        person_id: int,
+        *,
+        tell: bool = False,
     ) -> Member:
         """Admins appoint workers (the operator too, with actor_id None). `tell`: the new worker
         is told which community (an appointment in the chat; setting up a community is quiet)."""
@@ -415,7 +512,10 @@ class PeopleService:
             was_worker = membership is not None and membership.role == "worker" and membership.confirmed
             if membership is None:
                 membership = Membership(
-                    person_id=person_id, community_id=community_id, role="worker", confirmed=True,
+                    person_id=person_id,
+                    community_id=community_id,
+                    role="worker",
+                    confirmed=True,
                     joined_at=self.clock.now(),
                 )
                 session.add(membership)
@@ -436,6 +536,7 @@ class PeopleService:
         """Admins end a worker's role: they stay a member (a volunteer when registered, else a
         resident), are told, and the family links made under the role end with it. Returns how
         many links ended."""
+
         def work(session: Session) -> int:
             require_admin(session, actor_id)
             membership = self._membership(session, person_id, community_id)
@@ -447,8 +548,16 @@ class PeopleService:
             membership.away_since = None
             ended = end_role_links(session, self.clock, actor_id, person_id, community_id)
             community = session.get(Community, community_id)
-            audit(session, self.clock, "worker.unappoint", actor_id, community_id, "person", person_id,
-                  {"links_ended": ended})
+            audit(
+                session,
+                self.clock,
+                "worker.unappoint",
+                actor_id,
+                community_id,
+                "person",
+                person_id,
+                {"links_ended": ended},
+            )
             notify(session, self.clock, person_id, "notify.unappointed", community=community.name)
             return ended
 
@@ -476,7 +585,9 @@ class PeopleService:
             person = get_person(session, person_id)
             stmt = select(Community.name).order_by(Community.id)
             if not person.is_admin:
-                stmt = stmt.join(Membership, Membership.community_id == Community.id).where(Membership.person_id == person_id)
+                stmt = stmt.join(Membership, Membership.community_id == Community.id).where(
+                    Membership.person_id == person_id
+                )
             return list(session.scalars(stmt))
 
     def set_locale(self, person_id: int, locale: str) -> None:
@@ -497,16 +608,24 @@ class PeopleService:
     def staff_chats(self, channel: str) -> list[StaffChat]:
         """Workers (in the community they act in now) and admins reachable on `channel`."""
         with self.db.uow() as session:
-            rows = (session.execute(
-                select(Identity.chat_id, Identity.external_id, Person.locale, Membership.role, Person.is_admin)
-                .join(Person, Person.id == Identity.person_id)
-                .outerjoin(Membership, (Membership.person_id == Person.id)
-                           & (Membership.community_id == Person.community_id) & Membership.confirmed.is_(True))
-                .where(Identity.channel == channel, (Membership.role == "worker") | Person.is_admin.is_(True))
-                .order_by(Identity.id)
-            )).all()
-        return [StaffChat(chat_id or external_id, locale, role, bool(is_admin))
-                for chat_id, external_id, locale, role, is_admin in rows]
+            rows = (
+                session.execute(
+                    select(Identity.chat_id, Identity.external_id, Person.locale, Membership.role, Person.is_admin)
+                    .join(Person, Person.id == Identity.person_id)
+                    .outerjoin(
+                        Membership,
+                        (Membership.person_id == Person.id)
+                        & (Membership.community_id == Person.community_id)
+                        & Membership.confirmed.is_(True),
+                    )
+                    .where(Identity.channel == channel, (Membership.role == "worker") | Person.is_admin.is_(True))
+                    .order_by(Identity.id)
+                )
+            ).all()
+        return [
+            StaffChat(chat_id or external_id, locale, role, bool(is_admin))
+            for chat_id, external_id, locale, role, is_admin in rows
+        ]
 
     @staticmethod
     def _membership(session: Session, person_id: int, community_id: int) -> Membership | None:

@@ -11,12 +11,12 @@ from datetime import date
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
+from bot.family.service import linked
+from bot.kernel.access import get_person, require_role, role_in
+from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database, reads
 from bot.kernel.errors import IdempotencyConflict, NotAllowed
-from bot.kernel.access import get_person, require_role, role_in
-from bot.kernel.audit import audit
-from bot.family.service import linked
 from bot.ledger.service import Balance, HistoryItem, Ledger, TransferResult
 from bot.messages.notify import notify
 from models import Account, Person, Redemption, ServiceCategory, ServiceLog, ShopItem
@@ -35,8 +35,12 @@ def earned(session: Session, community_id: int, last: date, first: date | None =
     log = ServiceLog
     rows = session.execute(
         select(log.person_id, func.sum(log.minutes), func.count(), func.sum(log.points))
-        .where(log.community_id == community_id, log.status == "approved", log.service_date <= last,
-               *(() if first is None else (log.service_date >= first,)))
+        .where(
+            log.community_id == community_id,
+            log.status == "approved",
+            log.service_date <= last,
+            *(() if first is None else (log.service_date >= first,)),
+        )
         .group_by(log.person_id)
     )
     return {person_id: Earned(int(m or 0), int(n), int(p or 0)) for person_id, m, n, p in rows}
@@ -46,8 +50,9 @@ def lifetime(session: Session, person_id: int) -> tuple[int, int]:
     """累计获得 and 累计服务 (points, minutes): the same sums over every approved log, kept on
     the person's account rows by the ledger, added up over every community they served in."""
     row = session.execute(
-        select(func.coalesce(func.sum(Account.earned_points), 0), func.coalesce(func.sum(Account.earned_minutes), 0))
-        .where(Account.kind == "person", Account.person_id == person_id)
+        select(
+            func.coalesce(func.sum(Account.earned_points), 0), func.coalesce(func.sum(Account.earned_minutes), 0)
+        ).where(Account.kind == "person", Account.person_id == person_id)
     ).one()
     return int(row[0]), int(row[1])
 
@@ -75,11 +80,14 @@ class PointsService:
         """Available and held here; the lifetime totals wherever the person served."""
         with self.db.read() as session:
             points, minutes = lifetime(session, person_id)
-            return replace(self.ledger.balance(session, community_id, person_id), earned_points=points,
-                           earned_minutes=minutes)
+            return replace(
+                self.ledger.balance(session, community_id, person_id), earned_points=points, earned_minutes=minutes
+            )
 
     @reads
-    def history(self, person_id: int, community_id: int, page: int = 0, page_size: int = 10) -> tuple[list[HistoryLine], bool]:
+    def history(
+        self, person_id: int, community_id: int, page: int = 0, page_size: int = 10
+    ) -> tuple[list[HistoryLine], bool]:
         """A page of the person's points history, each entry with what it was for."""
         with self.db.read() as session:
             items, more = self.ledger.history(session, community_id, person_id, page=page, page_size=page_size)
@@ -94,16 +102,23 @@ class PointsService:
         for i in items:
             log = logs.get(i.ref_id) if i.ref_type == "log" else None
             bought = goods.get(i.ref_id) if i.ref_type == "redemption" else None
-            lines.append(HistoryLine(
-                **{f.name: getattr(i, f.name) for f in fields(HistoryItem)},
-                category=log.name if log else None, category_en=log.name_en if log else None,
-                service_date=log.service_date if log else None, minutes=log.minutes if log else None,
-                goods=bought.name if bought else None, quantity=bought.quantity if bought else None,
-                counterpart=people.get(i.counterpart_id) if i.kind == "gift" else None,
-            ))
+            lines.append(
+                HistoryLine(
+                    **{f.name: getattr(i, f.name) for f in fields(HistoryItem)},
+                    category=log.name if log else None,
+                    category_en=log.name_en if log else None,
+                    service_date=log.service_date if log else None,
+                    minutes=log.minutes if log else None,
+                    goods=bought.name if bought else None,
+                    quantity=bought.quantity if bought else None,
+                    counterpart=people.get(i.counterpart_id) if i.kind == "gift" else None,
+                )
+            )
         return lines, more
 
-    def adjust(self, actor_id: int, community_id: int, person_id: int, amount: int, reason: str, key: str) -> TransferResult:
+    def adjust(
+        self, actor_id: int, community_id: int, person_id: int, amount: int, reason: str, key: str
+    ) -> TransferResult:
         """Manual correction by a worker or an admin, audited; never one's own account."""
 
         def work(session: Session) -> TransferResult:
@@ -111,19 +126,38 @@ class PointsService:
             if actor_id == person_id:
                 raise NotAllowed("error.own_adjust")
             result = self.ledger.adjust(
-                session, community_id=community_id, person_id=person_id, amount=amount, reason=reason,
-                key=key, actor_id=actor_id,
+                session,
+                community_id=community_id,
+                person_id=person_id,
+                amount=amount,
+                reason=reason,
+                key=key,
+                actor_id=actor_id,
             )
             if not result.replayed:
-                audit(session, self.clock, "points.adjust", actor_id, community_id, "person", person_id,
-                            {"amount": amount, "reason": reason, "transfer": result.id})
+                audit(
+                    session,
+                    self.clock,
+                    "points.adjust",
+                    actor_id,
+                    community_id,
+                    "person",
+                    person_id,
+                    {"amount": amount, "reason": reason, "transfer": result.id},
+                )
                 notify(session, self.clock, person_id, "notify.adjusted", amount=amount, reason=reason)
             return result
 
         return self.db.transaction(work)
 
     def gift(
-        self, person_id: int, community_id: int, to_person_id: int, amount: int, key: str, message: str | None = None,
+        self,
+        person_id: int,
+        community_id: int,
+        to_person_id: int,
+        amount: int,
+        key: str,
+        message: str | None = None,
     ) -> TransferResult:
         """转赠 to another member of the same community, or to family (亲情账户) in any community
         of the district, through the clearing accounts; a message goes to the receiver with it."""
@@ -137,34 +171,65 @@ class PointsService:
             require_role(session, person_id, community_id, "resident")
             if role_in(session, to_person_id, community_id) is not None:
                 result = self.ledger.gift(
-                    session, community_id=community_id, from_person_id=person_id, to_person_id=to_person_id,
-                    amount=amount, key=key,
+                    session,
+                    community_id=community_id,
+                    from_person_id=person_id,
+                    to_person_id=to_person_id,
+                    amount=amount,
+                    key=key,
                 )
             else:
                 to_community = (get_person(session, to_person_id)).community_id
-                if to_community is None or not linked(session, person_id, to_person_id) or (
-                    role_in(session, to_person_id, to_community) is None
+                if (
+                    to_community is None
+                    or not linked(session, person_id, to_person_id)
+                    or (role_in(session, to_person_id, to_community) is None)
                 ):
                     raise NotAllowed("error.not_same_community")
                 result = self.ledger.across(
-                    session, from_community_id=community_id, from_person_id=person_id,
-                    to_community_id=to_community, to_person_id=to_person_id, amount=amount, kind="gift", key=key,
+                    session,
+                    from_community_id=community_id,
+                    from_person_id=person_id,
+                    to_community_id=to_community,
+                    to_person_id=to_person_id,
+                    amount=amount,
+                    kind="gift",
+                    key=key,
                     actor_id=person_id,
                 )
             if not result.replayed:
                 sender = get_person(session, person_id)
                 if message:
-                    notify(session, self.clock, to_person_id, "notify.gift_received_message", amount=amount,
-                                 sender=sender.display_name, message=message)
+                    notify(
+                        session,
+                        self.clock,
+                        to_person_id,
+                        "notify.gift_received_message",
+                        amount=amount,
+                        sender=sender.display_name,
+                        message=message,
+                    )
                 else:
-                    notify(session, self.clock, to_person_id, "notify.gift_received", amount=amount,
-                                 sender=sender.display_name)
+                    notify(
+                        session,
+                        self.clock,
+                        to_person_id,
+                        "notify.gift_received",
+                        amount=amount,
+                        sender=sender.display_name,
+                    )
             return result
 
         return self.db.transaction(work)
 
     def _same_gift(
-        self, session: Session, prior: TransferResult, key: str, person_id: int, to_person_id: int, amount: int,
+        self,
+        session: Session,
+        prior: TransferResult,
+        key: str,
+        person_id: int,
+        to_person_id: int,
+        amount: int,
     ) -> bool:
         """Whether the transfer made under `key` is this gift: same giver, recipient and amount."""
         giving = self.ledger.person_accounts(session, person_id)
@@ -200,4 +265,5 @@ _GOODS = (
     .where(Redemption.id.in_(bindparam("ids", expanding=True)))
 )
 _PEOPLE = select(Person.id, func.coalesce(Person.real_name, Person.display_name)).where(
-    Person.id.in_(bindparam("ids", expanding=True)))
+    Person.id.in_(bindparam("ids", expanding=True))
+)

@@ -17,5 +17,12 @@ def notice(ctx: Context, community_id: int, key: str = "notice.text") -> Reply:
     community, contact, version = ctx.services.people.privacy_notice(community_id)
     if key == "notice.text":
         return reply(key, community=community, contact=contact, version=version)
-    return reply(key, option(AGREE, "notice.agree"), option(DECLINE, "notice.decline"), columns=2,
-                 community=community, contact=contact, version=version)
+    return reply(
+        key,
+        option(AGREE, "notice.agree"),
+        option(DECLINE, "notice.decline"),
+        columns=2,
+        community=community,
+        contact=contact,
+        version=version,
+    )

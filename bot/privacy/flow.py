@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from functools import partial
 
-
+from bot.deadlines.flow import deadline_marker
+from bot.decisions.flow import Decider
+from bot.dialogs.common import reason_step
 from bot.dialogs.core import (
     Context,
     Input,
@@ -20,9 +22,6 @@ from bot.dialogs.core import (
 )
 from bot.dialogs.parse import is_yes
 from bot.kernel.errors import DomainError
-from bot.dialogs.common import reason_step
-from bot.deadlines.flow import deadline_marker
-from bot.decisions.flow import Decider
 from bot.kernel.i18n import T, render
 from bot.privacy.mydata import to_json, to_xlsx
 
@@ -46,13 +45,20 @@ def mydata(ctx: Context, args: str) -> list[Reply]:
 @command("forget", role="resident", help_key="help.forget", aliases=("注销", "删除我的信息"))
 def forget(ctx: Context, args: str) -> list[Reply]:
     if args.strip().lower() not in CONFIRM_WORDS:
-        return [reply("forget.explain", option("/forget confirm", "forget.confirm"),
-                      option("/cancel", "forget.keep"), columns=2)]
+        return [
+            reply(
+                "forget.explain",
+                option("/forget confirm", "forget.confirm"),
+                option("/cancel", "forget.keep"),
+                columns=2,
+            )
+        ]
     asked = ctx.services.forget.request(ctx.actor.person_id, ctx.community_id)
     return [reply("forget.asked_again" if asked.again else "forget.asked", id=f"F{asked.id}")]
 
 
 # --- ID numbers ----------------------------------------------------------------------------------
+
 
 @command("idnumber", role="volunteer", help_key="help.idnumber", aliases=("身份证", "证件号码"))
 def idnumber(ctx: Context, args: str) -> list[Reply]:
@@ -65,8 +71,10 @@ def idnumber(ctx: Context, args: str) -> list[Reply]:
     ctx.goto("idnumber", "consent")
     options = (option("yes", "idnumber.agree"), option("/cancel", "idnumber.disagree"))
     if masked:
-        return [reply("idnumber.on_record", option("/idnumber delete", "idnumber.delete"), masked=masked),
-                reply("idnumber.consent", *options, columns=2)]
+        return [
+            reply("idnumber.on_record", option("/idnumber delete", "idnumber.delete"), masked=masked),
+            reply("idnumber.consent", *options, columns=2),
+        ]
     return [reply("idnumber.consent", *options, columns=2)]
 
 
@@ -94,12 +102,15 @@ def idnumber_number(ctx: Context, inp: Input) -> list[Reply]:
 
 # --- what waits for a worker --------------------------------------------------------------------
 
+
 def pending_erasures(ctx: Context) -> list[Reply]:
     mark = deadline_marker(ctx)
     return [
-        Reply(mark(T("forget.pending_line", id=f"F{w.id}", name=w.person_name), w.submitted_at),
-              (option(f"/approve F{w.id}", "forget.approve"), option(f"/reject F{w.id}", "pending.reject")),
-              columns=2)
+        Reply(
+            mark(T("forget.pending_line", id=f"F{w.id}", name=w.person_name), w.submitted_at),
+            (option(f"/approve F{w.id}", "forget.approve"), option(f"/reject F{w.id}", "pending.reject")),
+            columns=2,
+        )
         for w in ctx.services.forget.waiting(ctx.actor.person_id, ctx.community_id)
     ]
 
@@ -112,15 +123,21 @@ def _approve(ctx: Context, ids: list[int]) -> list[Reply]:
         except DomainError as exc:
             out.append(reply(exc.key, **exc.params))
             continue
-        out.append(reply("forget.done" if done.changed else "forget.done_already", id=f"F{done.id}",
-                         name=done.person_name))
+        out.append(
+            reply("forget.done" if done.changed else "forget.done_already", id=f"F{done.id}", name=done.person_name)
+        )
     return out
 
 
 def _refuse(ctx: Context, request_id: int, reason: str) -> list[Reply]:
     refused = ctx.services.forget.refuse(ctx.actor.person_id, request_id, reason)
-    return [reply("forget.refused_done" if refused.changed else "forget.refused_already",
-                  id=f"F{refused.id}", name=refused.person_name)]
+    return [
+        reply(
+            "forget.refused_done" if refused.changed else "forget.refused_already",
+            id=f"F{refused.id}",
+            name=refused.person_name,
+        )
+    ]
 
 
 _ask_reason = reason_step("forget_refuse", "forget.ask_reason", "F", _refuse)

@@ -20,14 +20,14 @@ from typing import Any
 from sqlalchemy import JSON, String, Text, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from bot.deadlines.waiting import WAITING_SOURCES, Item
+from bot.kernel.access import get_person, require_role, role_in
+from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database, reads
 from bot.kernel.errors import AlreadyDecided, InvalidInput, NotAllowed, NotFound
-from bot.kernel.access import get_person, require_role, role_in
-from bot.kernel.audit import audit
-from bot.deadlines.waiting import WAITING_SOURCES, Item
-from bot.privacy.mydata import collect
 from bot.messages.notify import notify, notify_workers
+from bot.privacy.mydata import collect
 from models import (
     ActingFor,
     Base,
@@ -53,8 +53,16 @@ PSEUDONYM = "已注销用户#{id}"
 HIDDEN_PHONE = "***"
 # Columns holding the name or phone of the row's own subject: another person with the same
 # name keeps theirs (the forgotten person's own rows are rewritten explicitly).
-OWN_NAMES = {("people", "display_name"), ("people", "real_name"), ("people", "phone"), ("identities", "handle"),
-             ("identities", "external_id"), ("elders", "name"), ("elders", "phone"), ("elders", "import_key")}
+OWN_NAMES = {
+    ("people", "display_name"),
+    ("people", "real_name"),
+    ("people", "phone"),
+    ("identities", "handle"),
+    ("identities", "external_id"),
+    ("elders", "name"),
+    ("elders", "phone"),
+    ("elders", "import_key"),
+}
 # Free text besides Text columns, cleared in the person's own rows.
 FREE = ("photo", "address", "lat", "lon", "emergency_contact")
 MIN_SWEEP = 2  # a one-character name would be found inside every other word
@@ -92,16 +100,27 @@ class ForgetService:
         def work(session: Session) -> Asked:
             if role_in(session, person_id, community_id) is None:
                 raise NotAllowed("error.no_community_yet")
-            waiting = session.scalar(select(ErasureRequest.id).where(ErasureRequest.person_id == person_id,
-                                                                     ErasureRequest.status == "pending"))
+            waiting = session.scalar(
+                select(ErasureRequest.id).where(
+                    ErasureRequest.person_id == person_id, ErasureRequest.status == "pending"
+                )
+            )
             if waiting is not None:
                 return Asked(waiting, True)
-            asked = ErasureRequest(community_id=community_id, person_id=person_id, status="pending",
-                                   created_at=self.clock.now())
+            asked = ErasureRequest(
+                community_id=community_id, person_id=person_id, status="pending", created_at=self.clock.now()
+            )
             session.add(asked)
             session.flush()
-            notify_workers(session, self.clock, community_id, "forget.worker_asked", exclude=person_id,
-                           coalesce="pending_erasures", id=f"F{asked.id}")
+            notify_workers(
+                session,
+                self.clock,
+                community_id,
+                "forget.worker_asked",
+                exclude=person_id,
+                coalesce="pending_erasures",
+                id=f"F{asked.id}",
+            )
             audit(session, self.clock, "erasure.request", person_id, community_id, "erasure", asked.id)
             return Asked(asked.id, False)
 
@@ -113,9 +132,11 @@ class ForgetService:
             require_role(session, worker_id, community_id, "worker")
             e = ErasureRequest
             rows = session.execute(
-                select(e.id, _name(), e.created_at).join(Person, Person.id == e.person_id)
+                select(e.id, _name(), e.created_at)
+                .join(Person, Person.id == e.person_id)
                 .where(e.community_id == community_id, e.status == "pending", e.person_id != worker_id)
-                .order_by(e.created_at, e.id))
+                .order_by(e.created_at, e.id)
+            )
             return [Waiting(i, n, at) for i, n, at in rows]
 
     def approve(self, worker_id: int, request_id: int) -> Decided:
@@ -128,8 +149,16 @@ class ForgetService:
             name = session.scalar(select(_name()).where(Person.id == asked.person_id)) or ""
             forget(session, self.clock, asked.person_id)
             asked.status, asked.decided_by_id, asked.decided_at = "done", worker_id, self.clock.now()
-            audit(session, self.clock, "erasure.done", worker_id, asked.community_id, "erasure", asked.id,
-                  details={"person": asked.person_id})
+            audit(
+                session,
+                self.clock,
+                "erasure.done",
+                worker_id,
+                asked.community_id,
+                "erasure",
+                asked.id,
+                details={"person": asked.person_id},
+            )
             return Decided(asked.id, name and pseudonym(asked.person_id), True)
 
         return self.db.transaction(work)
@@ -149,16 +178,27 @@ class ForgetService:
             asked.status, asked.reason = "refused", reason
             asked.decided_by_id, asked.decided_at = worker_id, self.clock.now()
             notify(session, self.clock, asked.person_id, "forget.refused", id=f"F{asked.id}", reason=reason)
-            audit(session, self.clock, "erasure.refuse", worker_id, asked.community_id, "erasure", asked.id,
-                  details={"reason": reason})
+            audit(
+                session,
+                self.clock,
+                "erasure.refuse",
+                worker_id,
+                asked.community_id,
+                "erasure",
+                asked.id,
+                details={"reason": reason},
+            )
             return Decided(asked.id, name, True)
 
         return self.db.transaction(work)
 
     def _decidable(self, session: Session, worker_id: int, request_id: int) -> ErasureRequest:
         asked = session.get(ErasureRequest, request_id, with_for_update=True)
-        if asked is None or role_in(session, worker_id, asked.community_id) != "worker" and \
-                not get_person(session, worker_id).is_admin:
+        if (
+            asked is None
+            or role_in(session, worker_id, asked.community_id) != "worker"
+            and not get_person(session, worker_id).is_admin
+        ):
             raise NotFound("forget.no_such", id=f"F{request_id}")
         if asked.person_id == worker_id:
             raise NotAllowed("forget.not_own")
@@ -172,8 +212,11 @@ def _name() -> Any:
 def forget(session: Session, clock: Clock, person_id: int) -> None:
     """Anonymise the person (see the module's docstring); the caller's transaction commits."""
     person = get_person(session, person_id)
-    identities = session.execute(select(Identity.id, Identity.channel, Identity.external_id, Identity.handle)
-                                 .where(Identity.person_id == person_id)).all()
+    identities = session.execute(
+        select(Identity.id, Identity.channel, Identity.external_id, Identity.handle).where(
+            Identity.person_id == person_id
+        )
+    ).all()
     elders = session.scalars(select(Elder).where(Elder.person_id == person_id)).all()
     names = {person.display_name, person.real_name, *(i.handle for i in identities), *(e.name for e in elders)}
     phones = {person.phone, *(e.phone for e in elders)}
@@ -187,31 +230,50 @@ def forget(session: Session, clock: Clock, person_id: int) -> None:
     session.execute(delete(DialogState).where(DialogState.identity_id.in_(ids)))
     for i in identities:
         session.execute(delete(SendBudget).where(SendBudget.channel == i.channel, SendBudget.address == i.external_id))
-        session.execute(delete(InboxEntry).where(  # what is being handled this moment finishes first
-            InboxEntry.channel == i.channel, InboxEntry.sender == i.external_id,
-            or_(InboxEntry.lease_until.is_(None), InboxEntry.lease_until < now)))
+        session.execute(
+            delete(InboxEntry).where(  # what is being handled this moment finishes first
+                InboxEntry.channel == i.channel,
+                InboxEntry.sender == i.external_id,
+                or_(InboxEntry.lease_until.is_(None), InboxEntry.lease_until < now),
+            )
+        )
     session.execute(delete(Identity).where(Identity.person_id == person_id))
     session.execute(delete(LinkCode).where(LinkCode.person_id == person_id))
     session.execute(delete(Download).where(Download.person_id == person_id))
     session.execute(delete(IdDocument).where(IdDocument.person_id == person_id))
     session.execute(delete(ActingFor).where(or_(ActingFor.person_id == person_id, ActingFor.relative_id == person_id)))
-    session.execute(delete(Notification).where(Notification.person_id == person_id, Notification.delivered_at.is_(None)))
-    session.execute(update(FamilyLink).where(or_(FamilyLink.member_id == person_id, FamilyLink.relative_id == person_id),
-                                             FamilyLink.status != "removed")
-                    .values(status="removed", code=None, decided_at=now))
-    session.execute(update(Certificate).where(Certificate.person_id == person_id)
-                    .values(person_name=alias, id_type=None, id_number_masked=None))
+    session.execute(
+        delete(Notification).where(Notification.person_id == person_id, Notification.delivered_at.is_(None))
+    )
+    session.execute(
+        update(FamilyLink)
+        .where(
+            or_(FamilyLink.member_id == person_id, FamilyLink.relative_id == person_id), FamilyLink.status != "removed"
+        )
+        .values(status="removed", code=None, decided_at=now)
+    )
+    session.execute(
+        update(Certificate)
+        .where(Certificate.person_id == person_id)
+        .values(person_name=alias, id_type=None, id_number_masked=None)
+    )
     # What they asked for and nobody can hand them any more: not waiting in /pending.
-    session.execute(update(Certificate).where(Certificate.person_id == person_id, Certificate.status == "pending")
-                    .values(status="refused", decided_at=now))
-    session.execute(update(CommunityMove).where(CommunityMove.person_id == person_id,
-                                                CommunityMove.status.in_(("requested", "approved")))
-                    .values(status="rejected", decided_at=now))
+    session.execute(
+        update(Certificate)
+        .where(Certificate.person_id == person_id, Certificate.status == "pending")
+        .values(status="refused", decided_at=now)
+    )
+    session.execute(
+        update(CommunityMove)
+        .where(CommunityMove.person_id == person_id, CommunityMove.status.in_(("requested", "approved")))
+        .values(status="rejected", decided_at=now)
+    )
     # Nothing waits for someone who is gone: no elders to visit, none in their care, no worker's role.
     session.execute(delete(ElderVolunteer).where(ElderVolunteer.person_id == person_id))
     session.execute(update(Elder).where(Elder.worker_id == person_id).values(worker_id=None))
-    session.execute(update(Membership).where(Membership.person_id == person_id, Membership.role == "worker")
-                    .values(role="resident"))
+    session.execute(
+        update(Membership).where(Membership.person_id == person_id, Membership.role == "worker").values(role="resident")
+    )
     for elder in elders:
         elder.name, elder.phone, elder.emergency_contact = alias, None, None
         elder.address, elder.import_key = "—", f"forgotten-{elder.id}"
@@ -230,15 +292,18 @@ def _clear_free_text(session: Session, owned: dict[str, set[Any]]) -> None:
         pk = list(table.primary_key.columns)
         if not keys or len(pk) != 1 or table.name == "people":
             continue
-        cleared = {c.name: None for c in table.columns if c.nullable and not c.foreign_keys
-                   and (isinstance(c.type, Text) or c.name in FREE)}
+        cleared = {
+            c.name: None
+            for c in table.columns
+            if c.nullable and not c.foreign_keys and (isinstance(c.type, Text) or c.name in FREE)
+        }
         for chunk in _chunks(sorted(keys)):
             if cleared:
                 session.execute(update(table).where(pk[0].in_(chunk)).values(**cleared))
 
 
 def _chunks(items: list[Any], size: int = 500) -> list[list[Any]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def sweep(session: Session, replace: dict[str, str]) -> int:
@@ -261,8 +326,9 @@ def sweep(session: Session, replace: dict[str, str]) -> int:
             for row in found.all():
                 new = _replaced(row[-1], replace)
                 if new != row[-1]:
-                    session.execute(update(table).where(*(c == row[i] for i, c in enumerate(pk)))
-                                    .values({column.name: new}))
+                    session.execute(
+                        update(table).where(*(c == row[i] for i, c in enumerate(pk))).values({column.name: new})
+                    )
                     changed += 1
     return changed
 
@@ -279,12 +345,16 @@ def _replaced(value: Any, replace: dict[str, str]) -> Any:
     return value
 
 
-def deadline_items(session: Session, community_ids: list[int], start: datetime | None,
-                   end: datetime | None) -> list[Item]:
+def deadline_items(
+    session: Session, community_ids: list[int], start: datetime | None, end: datetime | None
+) -> list[Item]:
     """Requests to be forgotten, as decisions on time count them (a source of WAITING_SOURCES)."""
     e = ErasureRequest
-    stmt = (select(e.id, e.community_id, e.person_id, _name(), e.created_at, e.decided_at, e.decided_by_id)
-            .join(Person, Person.id == e.person_id).where(e.community_id.in_(community_ids)))
+    stmt = (
+        select(e.id, e.community_id, e.person_id, _name(), e.created_at, e.decided_at, e.decided_by_id)
+        .join(Person, Person.id == e.person_id)
+        .where(e.community_id.in_(community_ids))
+    )
     if start is None:
         stmt = stmt.where(e.status == "pending")
     else:

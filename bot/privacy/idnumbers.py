@@ -22,10 +22,10 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database, reads
 from bot.kernel.errors import InvalidInput, NotAllowed
-from bot.kernel.audit import audit
 from bot.kernel.settings import Settings
 from models import IdDocument, Identity, InboxEntry, Person
 
@@ -100,9 +100,11 @@ class IdNumbersService:
 
     def ready(self) -> bool:
         if cipher(self.settings) is None:
-            log.warning("ID numbers refused: LOVEBANK_DATA_KEY is %s (a Fernet key: "
-                        "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')",
-                        "not set" if self.settings.data_key is None else "not a valid Fernet key")
+            log.warning(
+                "ID numbers refused: LOVEBANK_DATA_KEY is %s (a Fernet key: "
+                "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')",
+                "not set" if self.settings.data_key is None else "not a valid Fernet key",
+            )
             return False
         return True
 
@@ -126,14 +128,23 @@ class IdNumbersService:
             now = self.clock.now()
             doc = session.scalar(select(IdDocument).where(IdDocument.person_id == person_id).with_for_update())
             if doc is None:
-                session.add(IdDocument(person_id=person_id, id_type=RESIDENT_ID, encrypted=token, masked=masked,
-                                       consented_at=now, created_at=now))
+                session.add(
+                    IdDocument(
+                        person_id=person_id,
+                        id_type=RESIDENT_ID,
+                        encrypted=token,
+                        masked=masked,
+                        consented_at=now,
+                        created_at=now,
+                    )
+                )
             else:
                 doc.encrypted, doc.masked, doc.consented_at = token, masked, now
             self._mask_inbox(session, person_id, number, masked)
             community_id = session.scalar(select(Person.community_id).where(Person.id == person_id))
-            audit(session, self.clock, "id.save", person_id, community_id, "person", person_id,
-                  details={"masked": masked})
+            audit(
+                session, self.clock, "id.save", person_id, community_id, "person", person_id, details={"masked": masked}
+            )
             return masked
 
         return self.db.transaction(work)
@@ -171,8 +182,9 @@ class IdNumbersService:
         inbox) keeps only the masked form."""
         senders = session.execute(select(Identity.channel, Identity.external_id).where(Identity.person_id == person_id))
         for channel, sender in senders:
-            for entry in session.scalars(select(InboxEntry).where(InboxEntry.channel == channel,
-                                                                  InboxEntry.sender == sender)):
+            for entry in session.scalars(
+                select(InboxEntry).where(InboxEntry.channel == channel, InboxEntry.sender == sender)
+            ):
                 payload = _masked_in(entry.payload, number, masked)
                 if payload != entry.payload:
                     entry.payload = payload

@@ -12,8 +12,11 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 
-@job("visit-retention", at=time(3, 30),
-     help="daily: visit records older than LOVEBANK_VISIT_RETENTION_YEARS lose their note, photo and place")
+@job(
+    "visit-retention",
+    at=time(3, 30),
+    help="daily: visit records older than LOVEBANK_VISIT_RETENTION_YEARS lose their note, photo and place",
+)
 async def visit_retention(services: Services, now: datetime, options: dict[str, Any]) -> str:
     run = await services.run(services.retention.anonymise_visits, now)
     return Summary("jobs.visit_retention", communities=run.communities, records=run.records)

@@ -22,10 +22,10 @@ from typing import Any
 from sqlalchemy import Column, Date, DateTime, LargeBinary, Table, and_, or_, select
 from sqlalchemy.orm import Session
 
-from bot.kernel.clock import Clock
-from bot.kernel.db import Database
 from bot.kernel.access import get_person
 from bot.kernel.audit import audit
+from bot.kernel.clock import Clock
+from bot.kernel.db import Database
 from models import Base
 
 PEOPLE = "people"
@@ -52,8 +52,12 @@ def covered_tables() -> list[Table]:
     tables = [t for t in Base.metadata.sorted_tables if t.name == PEOPLE or person_columns(t)]
     names = {t.name for t in tables}
     for table in Base.metadata.sorted_tables:
-        if table.name not in names and any(fk.column.table.name in names for c in table.columns
-                                           for fk in c.foreign_keys if fk.column.table.name != table.name):
+        if table.name not in names and any(
+            fk.column.table.name in names
+            for c in table.columns
+            for fk in c.foreign_keys
+            if fk.column.table.name != table.name
+        ):
             tables.append(table)
             names.add(table.name)
     return tables
@@ -89,8 +93,16 @@ class MyDataService:
         def work(session: Session) -> Export:
             found = collect(session, person_id)
             person = get_person(session, person_id)
-            audit(session, self.clock, "data.export", person_id, person.community_id, "person", person_id,
-                  details={"rows": found.rows})
+            audit(
+                session,
+                self.clock,
+                "data.export",
+                person_id,
+                person.community_id,
+                "person",
+                person_id,
+                details={"rows": found.rows},
+            )
             return Export(person_id, self.clock.now(), found.tables, found.owned)
 
         return self.db.transaction(work)
@@ -113,8 +125,9 @@ def _under(table: Table, column: Column[Any], parent: str, mine: dict[str, Any])
     return column.in_(select(target).where(mine[parent]))
 
 
-def _rows(session: Session, table: Table, person_id: int, owned: dict[str, set[Any]],
-          mine: dict[str, Any]) -> list[dict[str, Any]]:
+def _rows(
+    session: Session, table: Table, person_id: int, owned: dict[str, set[Any]], mine: dict[str, Any]
+) -> list[dict[str, Any]]:
     pk = list(table.primary_key.columns)
     if table.name == PEOPLE:
         owner_match = [table.c.id == person_id]
@@ -124,8 +137,12 @@ def _rows(session: Session, table: Table, person_id: int, owned: dict[str, set[A
         actors = [c for c in cols if is_actor(c)]
         owners = [c for c in cols if not is_actor(c)]
         owner_match = [c == person_id for c in owners]
-        parents = [(c, fk.column.table.name) for c in table.columns for fk in c.foreign_keys
-                   if fk.column.table.name in owned and fk.column.table.name not in (table.name, PEOPLE)]
+        parents = [
+            (c, fk.column.table.name)
+            for c in table.columns
+            for fk in c.foreign_keys
+            if fk.column.table.name in owned and fk.column.table.name not in (table.name, PEOPLE)
+        ]
         if not owners:  # the person's through its parents (accounts → transfers)
             owner_match += [_under(table, c, parent, mine) for c, parent in parents if owned[parent]]
         for name in EXTRA_OWNERS.get(table.name, ()):
@@ -160,8 +177,12 @@ def _is_owner(table: Table, row: Any, person_id: int, owned: dict[str, set[Any]]
     cols = person_columns(table)
     if any(row[c.name] == person_id for c in cols if not is_actor(c)):
         return True
-    links = [(c.name, fk.column.table.name) for c in table.columns for fk in c.foreign_keys
-             if fk.column.table.name not in (table.name, PEOPLE)]
+    links = [
+        (c.name, fk.column.table.name)
+        for c in table.columns
+        for fk in c.foreign_keys
+        if fk.column.table.name not in (table.name, PEOPLE)
+    ]
     if not any(not is_actor(c) for c in cols) and any(row[name] in owned.get(parent, ()) for name, parent in links):
         return True
     for name in EXTRA_OWNERS.get(table.name, ()):
@@ -176,18 +197,25 @@ def _shown(table: Table, row: Any, person_id: int, theirs: bool) -> dict[str, An
     for column in table.columns:
         if (table.name, column.name) in NEVER or isinstance(column.type, LargeBinary):
             continue
-        if not theirs and not (column.primary_key or column.name in KIND_COLUMNS
-                               or isinstance(column.type, Date | DateTime)
-                               or isinstance(getattr(column.type, "impl", None), DateTime)
-                               or (is_actor(column) and row[column.name] == person_id)):
+        if not theirs and not (
+            column.primary_key
+            or column.name in KIND_COLUMNS
+            or isinstance(column.type, Date | DateTime)
+            or isinstance(getattr(column.type, "impl", None), DateTime)
+            or (is_actor(column) and row[column.name] == person_id)
+        ):
             continue
         out[column.name] = _plain(row[column.name])
     return out
 
 
 def to_json(export: Export) -> bytes:
-    return json.dumps({"person_id": export.person_id, "made_at": export.made_at.isoformat(),
-                       "tables": export.tables}, ensure_ascii=False, indent=1, default=str).encode()
+    return json.dumps(
+        {"person_id": export.person_id, "made_at": export.made_at.isoformat(), "tables": export.tables},
+        ensure_ascii=False,
+        indent=1,
+        default=str,
+    ).encode()
 
 
 def to_xlsx(export: Export, title: str) -> bytes:

@@ -49,9 +49,11 @@ class RetentionService:
                     continue
                 v = VisitRecord
                 done = session.execute(
-                    update(v).where(v.community_id == community_id, v.at < cutoff, v.anonymised_at.is_(None))
+                    update(v)
+                    .where(v.community_id == community_id, v.at < cutoff, v.anonymised_at.is_(None))
                     .values(note=None, photo=None, lat=None, lon=None, anonymised_at=now)
-                    .execution_options(synchronize_session=False)).rowcount
+                    .execution_options(synchronize_session=False)
+                ).rowcount
                 communities += 1
                 records += done or 0
             return Run(communities, records)

@@ -16,9 +16,9 @@ import re
 import unicodedata
 from pathlib import Path
 
+from bot.kernel.clock import Month
 from bot.kernel.i18n import render
 from bot.kernel.spreadsheet import csv_text
-from bot.kernel.clock import Month
 from bot.reports.service import HoursBy, Report, Sheet, WeekHours
 
 FORMATS = {"int": "#,##0", "hours": "#,##0.00", "date": "yyyy-mm-dd"}
@@ -37,13 +37,15 @@ def chart_png(community: str, month: Month, locale: str, data: HoursBy) -> bytes
         t("report.chart.title", community=community, month=month.label),
         [(_short(w), w.minutes / 60) for w in data.weeks],
         [(c.name, c.minutes / 60) for c in data.categories if c.minutes],
-        week_title=t("report.chart.weeks"), category_title=t("report.chart.categories"),
-        hours_label=t("report.chart.hours"), empty=t("report.chart.empty"),
+        week_title=t("report.chart.weeks"),
+        category_title=t("report.chart.categories"),
+        hours_label=t("report.chart.hours"),
+        empty=t("report.chart.empty"),
     )
 
 
 def _short(week: WeekHours) -> str:
-    """"11/2–8": a week never leaves its month here, so the month is said once."""
+    """ "11/2–8": a week never leaves its month here, so the month is said once."""
     if week.start == week.end:
         return f"{week.start.month}/{week.start.day}"
     return f"{week.start.month}/{week.start.day}–{week.end.day}"
@@ -62,7 +64,9 @@ def to_xlsx(report: Report) -> bytes:
 
     book = Workbook()
     book.remove(book.active)
-    book.properties.title = render(report.locale, "report.title", {"community": report.community, "month": report.month.label})
+    book.properties.title = render(
+        report.locale, "report.title", {"community": report.community, "month": report.month.label}
+    )
     book.properties.creator = "Love Bank"
     for sheet in report.sheets:
         _sheet(book, report, sheet)
@@ -112,9 +116,10 @@ def _sheet(book: object, report: Report, sheet: Sheet) -> None:
                         cell.number_format = fmt
                     if column.center:
                         cell.alignment = Alignment(horizontal="center")
-            ws.column_dimensions[get_column_letter(index)].width = column.width or _fit(column.header, [
-                _shown(r[index - 1], column.kind) for r in [*sheet.rows, *([sheet.totals] if sheet.totals else [])]
-            ])
+            ws.column_dimensions[get_column_letter(index)].width = column.width or _fit(
+                column.header,
+                [_shown(r[index - 1], column.kind) for r in [*sheet.rows, *([sheet.totals] if sheet.totals else [])]],
+            )
         ws.freeze_panes = "A2"
         ws.print_title_rows = "1:1"
         if sheet.rows:

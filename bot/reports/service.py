@@ -17,14 +17,14 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from bot.kernel.access import get_community, require_role
+from bot.kernel.audit import audit
 from bot.kernel.clock import Clock, Month
 from bot.kernel.db import Database, reads
 from bot.kernel.errors import InvalidInput, NotFound
 from bot.kernel.i18n import render
-from bot.kernel.access import get_community, require_role
-from bot.kernel.audit import audit
-from bot.points.service import Earned, earned
 from bot.kernel.settings import Settings
+from bot.points.service import Earned, earned
 from models import Account, Community, Membership, Person, ServiceCategory, ServiceLog, Transfer
 
 # The accounts whose balances are points people can still spend: the bank's outstanding points.
@@ -35,6 +35,7 @@ RESOLUTIONS = ("post", "void", "expire")
 
 
 # --- what a report is made of -------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Column:
@@ -89,6 +90,7 @@ class MonthHours:
 
 # --- the service ----------------------------------------------------------------------------------
 
+
 class ReportsService:
     def __init__(self, db: Database, settings: Settings, clock: Clock, sections: Sequence[Section] = ()) -> None:
         self.db, self.settings, self.clock = db, settings, clock
@@ -108,6 +110,7 @@ class ReportsService:
     def monthly(self, actor_id: int, community_id: int, month: str, locale: str) -> Report:
         """The worker's /report: the month's report, for workers of the community and admins;
         the export is audited in the same transaction."""
+
         def work(session: Session) -> Report:
             require_role(session, actor_id, community_id, "worker")
             report = self._build(session, community_id, month, locale)
@@ -118,6 +121,7 @@ class ReportsService:
 
     def export(self, community: str | None, month: str, locale: str, fmt: str) -> Report:
         """The operator's `lovebank export report`: by community name, or the only community."""
+
         def work(session: Session) -> Report:
             report = self._build(session, self._community_named(session, community), month, locale)
             self._audit(session, None, report, fmt, "cli")
@@ -175,8 +179,16 @@ class ReportsService:
         return chosen
 
     def _audit(self, session: Session, actor_id: int | None, report: Report, fmt: str, via: str) -> None:
-        audit(session, self.clock, "export.report", actor_id, report.community_id, "community", report.community_id,
-              {"month": report.month.label, "format": fmt, "via": via, "locale": report.locale})
+        audit(
+            session,
+            self.clock,
+            "export.report",
+            actor_id,
+            report.community_id,
+            "community",
+            report.community_id,
+            {"month": report.month.label, "format": fmt, "via": via, "locale": report.locale},
+        )
 
 
 def _check_keys(sheets: list[Sheet]) -> None:
@@ -195,6 +207,7 @@ def hours_value(minutes: int) -> float:
 
 
 # --- volunteers -----------------------------------------------------------------------------------
+
 
 @dataclass
 class _Flows:
@@ -223,24 +236,30 @@ def _flows(session: Session, community_id: int, month: Month) -> Flows:
     debit side), plus its accounts: everything the volunteers and ledger sheets need."""
     accounts = {
         a.id: (a.kind, a.person_id)
-        for a in (session.execute(
-            select(Account.id, Account.kind, Account.person_id).where(Account.community_id == community_id)
-        )).all()
+        for a in (
+            session.execute(
+                select(Account.id, Account.kind, Account.person_id).where(Account.community_id == community_id)
+            )
+        ).all()
     }
     flows: dict[int, _Flows] = defaultdict(_Flows)
     for side in ("credit", "debit"):
         account = Transfer.credit_account_id if side == "credit" else Transfer.debit_account_id
         inner = (
             select(
-                account.label("account"), Transfer.kind, Transfer.phase, Transfer.amount,
+                account.label("account"),
+                Transfer.kind,
+                Transfer.phase,
+                Transfer.amount,
                 case((Transfer.created_at >= month.start, 1), else_=0).label("in_month"),
             )
             .where(Transfer.community_id == community_id, Transfer.created_at < month.end)
             .subquery()
         )
         rows = session.execute(
-            select(inner.c.account, inner.c.kind, inner.c.phase, inner.c.in_month, func.sum(inner.c.amount))
-            .group_by(inner.c.account, inner.c.kind, inner.c.phase, inner.c.in_month)
+            select(inner.c.account, inner.c.kind, inner.c.phase, inner.c.in_month, func.sum(inner.c.amount)).group_by(
+                inner.c.account, inner.c.kind, inner.c.phase, inner.c.in_month
+            )
         )
         for account_id, kind, phase, in_month, amount in rows:
             f, amount = flows[account_id], int(amount)
@@ -263,14 +282,24 @@ def volunteers_sheet(
     """One row per volunteer of the community, and per anyone else who served or whose points
     moved (a worker who volunteers, a resident given points), so the balances add up to what
     people hold in the ledger sheet."""
-    month_earned, all_earned = earned(session, community_id, month.last, month.first), earned(session, community_id, month.last)
+    month_earned, all_earned = (
+        earned(session, community_id, month.last, month.first),
+        earned(session, community_id, month.last),
+    )
     served = {person_id: (month_earned.get(person_id, Earned()), e) for person_id, e in all_earned.items()}
     flows, accounts = flows_and_accounts
-    by_person = {person_id: flows.get(account_id, _Flows()) for account_id, (kind, person_id) in accounts.items()
-                 if kind == "person"}
-    roles = dict((session.execute(
-        select(Membership.person_id, Membership.role).where(Membership.community_id == community_id)
-    )).all())
+    by_person = {
+        person_id: flows.get(account_id, _Flows())
+        for account_id, (kind, person_id) in accounts.items()
+        if kind == "person"
+    }
+    roles = dict(
+        (
+            session.execute(
+                select(Membership.person_id, Membership.role).where(Membership.community_id == community_id)
+            )
+        ).all()
+    )
     active = {p for a, (kind, p) in accounts.items() if kind == "person" and a in flows}
     ids = {p for p, r in roles.items() if r == "volunteer"} | set(served) | active
     people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(sorted(ids))))} if ids else {}
@@ -284,23 +313,49 @@ def volunteers_sheet(
         redeemed = f.month_out.get("redeem", 0) - f.month_in.get("redeem", 0)
         person = people[person_id]
         role = roles.get(person_id)
-        rows.append((
-            person.display_name, person.real_name or "", render(locale, f"role.{role}") if role else "",
-            hours_value(m_month), n_month, earned_month, redeemed, hours_value(m_all), earned_all, f.closing,
-            m_month, m_all, person_id,
-        ))
+        rows.append(
+            (
+                person.display_name,
+                person.real_name or "",
+                render(locale, f"role.{role}") if role else "",
+                hours_value(m_month),
+                n_month,
+                earned_month,
+                redeemed,
+                hours_value(m_all),
+                earned_all,
+                f.closing,
+                m_month,
+                m_all,
+                person_id,
+            )
+        )
     rows.sort(key=lambda r: (-r[10], -r[11], r[0], r[12]))
     numbered = [(i, *r[:10]) for i, r in enumerate(rows, start=1)]
-    totals = (render(locale, "report.total"), "", "", "",
-              hours_value(sum(r[10] for r in rows)), sum(r[4] for r in rows), sum(r[5] for r in rows),
-              sum(r[6] for r in rows), hours_value(sum(r[11] for r in rows)), sum(r[8] for r in rows),
-              sum(r[9] for r in rows))
+    totals = (
+        render(locale, "report.total"),
+        "",
+        "",
+        "",
+        hours_value(sum(r[10] for r in rows)),
+        sum(r[4] for r in rows),
+        sum(r[5] for r in rows),
+        sum(r[6] for r in rows),
+        hours_value(sum(r[11] for r in rows)),
+        sum(r[8] for r in rows),
+        sum(r[9] for r in rows),
+    )
     columns = (
-        Column(_h(locale, "no"), "int", 6, center=True), Column(_h(locale, "name"), "text", 16),
-        Column(_h(locale, "real_name"), "text", 12), Column(_h(locale, "role"), "text", 12),
-        Column(_h(locale, "hours_month"), "hours"), Column(_h(locale, "logs_month"), "int"),
-        Column(_h(locale, "earned_month"), "int"), Column(_h(locale, "redeemed_month"), "int"),
-        Column(_h(locale, "hours_to_date"), "hours"), Column(_h(locale, "earned_to_date"), "int"),
+        Column(_h(locale, "no"), "int", 6, center=True),
+        Column(_h(locale, "name"), "text", 16),
+        Column(_h(locale, "real_name"), "text", 12),
+        Column(_h(locale, "role"), "text", 12),
+        Column(_h(locale, "hours_month"), "hours"),
+        Column(_h(locale, "logs_month"), "int"),
+        Column(_h(locale, "earned_month"), "int"),
+        Column(_h(locale, "redeemed_month"), "int"),
+        Column(_h(locale, "hours_to_date"), "hours"),
+        Column(_h(locale, "earned_to_date"), "int"),
         Column(_h(locale, "balance_end"), "int"),
     )
     notes = (render(locale, "report.note.volunteers", {"month": month.label}),)
@@ -308,6 +363,7 @@ def volunteers_sheet(
 
 
 # --- the ledger -----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class LedgerSummary:
@@ -331,8 +387,17 @@ class LedgerSummary:
     @property
     def difference(self) -> int:
         """Zero when the sheet balances."""
-        return (self.opening + self.issued - self.redeemed - self.expired + self.adjusted + self.transfers_in
-                - self.transfers_out + self.other - self.closing)
+        return (
+            self.opening
+            + self.issued
+            - self.redeemed
+            - self.expired
+            + self.adjusted
+            + self.transfers_in
+            - self.transfers_out
+            + self.other
+            - self.closing
+        )
 
 
 def ledger_summary(flows: dict[int, _Flows], accounts: dict[int, tuple[str, int | None]]) -> LedgerSummary:
@@ -351,12 +416,16 @@ def ledger_summary(flows: dict[int, _Flows], accounts: dict[int, tuple[str, int 
     clearing = [f for a, f in flows.items() if accounts.get(a, ("",))[0] == "clearing"]
     return LedgerSummary(
         opening=sum(f.opening for f in outstanding),
-        issued=net["earn"], redeemed=-net["redeem"], expired=-net["expire_points"], adjusted=net["adjust"],
+        issued=net["earn"],
+        redeemed=-net["redeem"],
+        expired=-net["expire_points"],
+        adjusted=net["adjust"],
         other=sum(v for k, v in net.items() if k not in known),
         closing=sum(f.closing for f in outstanding),
         gifted=sum(f.month_out.get("gift", 0) for f in people) - sum(f.month_in.get("gift", 0) for f in clearing),
         donated=sum(f.month_in.get("donate", 0) for f in pool),
-        people_closing=sum(f.closing for f in people), pool_closing=sum(f.closing for f in pool),
+        people_closing=sum(f.closing for f in people),
+        pool_closing=sum(f.closing for f in pool),
         held_closing=sum(f.held for f in people),
         transfers_in=sum(sum(f.month_out.values()) for f in clearing),
         transfers_out=sum(sum(f.month_in.values()) for f in clearing),
@@ -368,21 +437,33 @@ def ledger_sheet(s: LedgerSummary, month: Month, locale: str) -> Sheet:
         return (render(locale, f"report.ledger.{key}"), value)
 
     rows = [
-        row("opening", s.opening), row("issued", s.issued), row("redeemed", s.redeemed),
-        row("expired", s.expired), row("adjusted", s.adjusted), row("transfers_in", s.transfers_in),
-        row("transfers_out", s.transfers_out), row("other", s.other),
-        row("closing", s.closing), row("check", s.difference),
+        row("opening", s.opening),
+        row("issued", s.issued),
+        row("redeemed", s.redeemed),
+        row("expired", s.expired),
+        row("adjusted", s.adjusted),
+        row("transfers_in", s.transfers_in),
+        row("transfers_out", s.transfers_out),
+        row("other", s.other),
+        row("closing", s.closing),
+        row("check", s.difference),
         (render(locale, "report.ledger.memo"), None),
-        row("gifted", s.gifted), row("donated", s.donated), row("people_closing", s.people_closing),
-        row("pool_closing", s.pool_closing), row("held_closing", s.held_closing),
+        row("gifted", s.gifted),
+        row("donated", s.donated),
+        row("people_closing", s.people_closing),
+        row("pool_closing", s.pool_closing),
+        row("held_closing", s.held_closing),
         row("available_closing", s.people_closing - s.held_closing),
     ]
     columns = (Column(_h(locale, "item"), "text", 46), Column(_h(locale, "points"), "int", 14))
     notes = (render(locale, "report.note.ledger", {"month": month.label}),)
-    return Sheet("ledger", render(locale, "report.sheet.ledger"), columns, rows, None, notes, emphasis=frozenset({8, 9}))
+    return Sheet(
+        "ledger", render(locale, "report.sheet.ledger"), columns, rows, None, notes, emphasis=frozenset({8, 9})
+    )
 
 
 # --- hours by week and category ---------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class WeekHours:
@@ -420,25 +501,45 @@ def month_weeks(month: Month) -> list[tuple[date, date]]:
 
 
 def _hours_by(session: Session, community_id: int, month: Month, locale: str) -> HoursBy:
-    rows = (session.execute(
-        select(ServiceLog.service_date, ServiceLog.category_id, ServiceLog.person_id,
-               func.count(), func.sum(ServiceLog.minutes), func.sum(ServiceLog.points))
-        .where(ServiceLog.community_id == community_id, ServiceLog.status == "approved",
-               ServiceLog.service_date >= month.first, ServiceLog.service_date <= month.last)
-        .group_by(ServiceLog.service_date, ServiceLog.category_id, ServiceLog.person_id)
-    )).all()
+    rows = (
+        session.execute(
+            select(
+                ServiceLog.service_date,
+                ServiceLog.category_id,
+                ServiceLog.person_id,
+                func.count(),
+                func.sum(ServiceLog.minutes),
+                func.sum(ServiceLog.points),
+            )
+            .where(
+                ServiceLog.community_id == community_id,
+                ServiceLog.status == "approved",
+                ServiceLog.service_date >= month.first,
+                ServiceLog.service_date <= month.last,
+            )
+            .group_by(ServiceLog.service_date, ServiceLog.category_id, ServiceLog.person_id)
+        )
+    ).all()
     weeks = []
     for start, end in month_weeks(month):
         inside = [r for r in rows if start <= r[0] <= end]
-        weeks.append(WeekHours(
-            f"{start:%m-%d} – {end:%m-%d}", start, end, sum(int(r[4]) for r in inside),
-            sum(int(r[3]) for r in inside), len({r[2] for r in inside}),
-        ))
-    categories = (session.execute(
-        select(ServiceCategory.id, ServiceCategory.name, ServiceCategory.name_en, ServiceCategory.active)
-        .where(ServiceCategory.community_id == community_id)
-        .order_by(ServiceCategory.position, ServiceCategory.id)
-    )).all()
+        weeks.append(
+            WeekHours(
+                f"{start:%m-%d} – {end:%m-%d}",
+                start,
+                end,
+                sum(int(r[4]) for r in inside),
+                sum(int(r[3]) for r in inside),
+                len({r[2] for r in inside}),
+            )
+        )
+    categories = (
+        session.execute(
+            select(ServiceCategory.id, ServiceCategory.name, ServiceCategory.name_en, ServiceCategory.active)
+            .where(ServiceCategory.community_id == community_id)
+            .order_by(ServiceCategory.position, ServiceCategory.id)
+        )
+    ).all()
     totals: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
     for _, category_id, _, logs, minutes, points in rows:
         t = totals[category_id]
@@ -447,7 +548,8 @@ def _hours_by(session: Session, community_id: int, month: Month, locale: str) ->
         t[2] += int(points)
     by_category = [
         CategoryHours(name_en if locale == "en" else name, *totals.get(cid, (0, 0, 0)))
-        for cid, name, name_en, active in categories if active or cid in totals
+        for cid, name, name_en, active in categories
+        if active or cid in totals
     ]
     return HoursBy(weeks, by_category, len({r[2] for r in rows}))
 
@@ -455,19 +557,33 @@ def _hours_by(session: Session, community_id: int, month: Month, locale: str) ->
 def hours_sheets(data: HoursBy, locale: str) -> list[Sheet]:
     total = render(locale, "report.total")
     weeks = Sheet(
-        "weeks", render(locale, "report.sheet.weeks"),
-        (Column(_h(locale, "week"), "text", 18), Column(_h(locale, "hours"), "hours"),
-         Column(_h(locale, "logs"), "int"), Column(_h(locale, "people"), "int")),
+        "weeks",
+        render(locale, "report.sheet.weeks"),
+        (
+            Column(_h(locale, "week"), "text", 18),
+            Column(_h(locale, "hours"), "hours"),
+            Column(_h(locale, "logs"), "int"),
+            Column(_h(locale, "people"), "int"),
+        ),
         [(w.label, hours_value(w.minutes), w.logs, w.people) for w in data.weeks],
         (total, hours_value(sum(w.minutes for w in data.weeks)), sum(w.logs for w in data.weeks), data.people),
         (render(locale, "report.note.weeks"),),
     )
     categories = Sheet(
-        "categories", render(locale, "report.sheet.categories"),
-        (Column(_h(locale, "category"), "text", 18), Column(_h(locale, "hours"), "hours"),
-         Column(_h(locale, "logs"), "int"), Column(_h(locale, "points_earned"), "int")),
+        "categories",
+        render(locale, "report.sheet.categories"),
+        (
+            Column(_h(locale, "category"), "text", 18),
+            Column(_h(locale, "hours"), "hours"),
+            Column(_h(locale, "logs"), "int"),
+            Column(_h(locale, "points_earned"), "int"),
+        ),
         [(c.name, hours_value(c.minutes), c.logs, c.points) for c in data.categories],
-        (total, hours_value(sum(c.minutes for c in data.categories)), sum(c.logs for c in data.categories),
-         sum(c.points for c in data.categories)),
+        (
+            total,
+            hours_value(sum(c.minutes for c in data.categories)),
+            sum(c.logs for c in data.categories),
+            sum(c.points for c in data.categories),
+        ),
     )
     return [weeks, categories]

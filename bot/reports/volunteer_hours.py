@@ -22,16 +22,16 @@ import logging
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.kernel.clock import Clock
-from bot.kernel.db import Database
-from bot.kernel.errors import InvalidInput
+from bot.certificates.service import ID_TYPE_NAMES, issuer_of
 from bot.hours import service_hours
 from bot.kernel.access import get_community, require_role
 from bot.kernel.audit import audit
-from bot.certificates.service import ID_TYPE_NAMES, issuer_of
+from bot.kernel.clock import Clock
+from bot.kernel.db import Database
+from bot.kernel.errors import InvalidInput
+from bot.kernel.settings import Settings
 from bot.privacy.idnumbers import reveal
 from bot.reports.service import Column, HoursBy, Report, ReportsService, Sheet
-from bot.kernel.settings import Settings
 from models import IdDocument, Person, ServiceCategory, ServiceLog
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ class VolunteerHoursService:
 
     def monthly(self, actor_id: int, community_id: int, month: str) -> Report:
         """A worker's (`/report hours`): their community's month; the export is audited."""
+
         def work(session: Session) -> Report:
             require_role(session, actor_id, community_id, "worker")
             report = self._build(session, community_id, month)
@@ -66,6 +67,7 @@ class VolunteerHoursService:
 
     def export(self, community: str | None, month: str) -> Report:
         """The operator's `lovebank export volunteer-hours`: by community name, or the only one."""
+
         def work(session: Session) -> Report:
             report = self._build(session, ReportsService._community_named(session, community), month)
             self._audit(session, None, report, "cli")
@@ -83,14 +85,27 @@ class VolunteerHoursService:
         entry = ServiceLog
         name = func.coalesce(Person.real_name, Person.display_name)
         rows = session.execute(
-            select(entry.person_id, name, IdDocument.id_type, IdDocument.encrypted, ServiceCategory.name,
-                   entry.service_date, func.sum(entry.minutes))
+            select(
+                entry.person_id,
+                name,
+                IdDocument.id_type,
+                IdDocument.encrypted,
+                ServiceCategory.name,
+                entry.service_date,
+                func.sum(entry.minutes),
+            )
             .join(Person, Person.id == entry.person_id)
             .join(ServiceCategory, ServiceCategory.id == entry.category_id)
             .outerjoin(IdDocument, IdDocument.person_id == entry.person_id)  # one at most per person
             .where(*service_hours.counted(community_id, month.first, month.last))
-            .group_by(entry.person_id, name, IdDocument.id_type, IdDocument.encrypted, ServiceCategory.name,
-                      entry.service_date)
+            .group_by(
+                entry.person_id,
+                name,
+                IdDocument.id_type,
+                IdDocument.encrypted,
+                ServiceCategory.name,
+                entry.service_date,
+            )
             .order_by(entry.service_date, name, entry.person_id, ServiceCategory.name)
         )
         ids: dict[int, tuple[str | None, str | None]] = {}  # decrypted once a person
@@ -109,14 +124,27 @@ class VolunteerHoursService:
             return None, None
         number = reveal(self.settings, token)
         if number is None:
-            log.warning("volunteer-hours export: an ID number left empty: LOVEBANK_DATA_KEY is %s",
-                        "not set" if self.settings.data_key is None else "not a key that decrypts it")
+            log.warning(
+                "volunteer-hours export: an ID number left empty: LOVEBANK_DATA_KEY is %s",
+                "not set" if self.settings.data_key is None else "not a key that decrypts it",
+            )
             return None, None
         return ID_TYPE_NAMES.get(id_type, id_type), number
 
     def _audit(self, session: Session, actor_id: int | None, report: Report, via: str) -> None:
         rows = report.sheets[0].rows  # the ID numbers written are counted (people, not rows)
-        audit(session, self.clock, "export.volunteer_hours", actor_id, report.community_id, "community",
-              report.community_id, {"month": report.month.label, "rows": len(rows), "via": via,
-               "id_numbers": len({r[0] for r in rows if r[2] is not None})})
-
+        audit(
+            session,
+            self.clock,
+            "export.volunteer_hours",
+            actor_id,
+            report.community_id,
+            "community",
+            report.community_id,
+            {
+                "month": report.month.label,
+                "rows": len(rows),
+                "via": via,
+                "id_numbers": len({r[0] for r in rows if r[2] is not None}),
+            },
+        )

@@ -9,26 +9,42 @@ import secrets
 from dataclasses import replace
 from datetime import date
 
-from bot.dialogs.core import MAX_OPTION_BYTES, Context, Input, Option, Reply, command, option, reply, step
-from bot.dialogs.parse import is_skip, is_yes, parse_amount, parse_duration, parse_future_date, parse_ref
-from bot.kernel.errors import DomainError, InvalidInput
-from bot.dialogs.common import name_and_rest, person_arg, reason_step
 from bot.deadlines.flow import deadline_marker
 from bot.decisions.flow import Decider
+from bot.dialogs.common import name_and_rest, person_arg, reason_step
+from bot.dialogs.core import MAX_OPTION_BYTES, Context, Input, Option, Reply, command, option, reply, step
+from bot.dialogs.parse import is_skip, is_yes, parse_amount, parse_duration, parse_future_date, parse_ref
 from bot.hours.flow import DURATIONS, _category, _category_label
-from bot.kernel.i18n import T, Text, hours
 from bot.hours.service import Category, points_for
+from bot.kernel.errors import DomainError, InvalidInput
+from bot.kernel.i18n import T, Text, hours
 from bot.requests.service import NewRequest, Outcome, RequestView, request_line
 from models.requests import RequestStatus
 
 PAGE = 8
 SLOT_WORDS = {
-    "上午": "morning", "morning": "morning", "中午": "noon", "noon": "noon", "下午": "afternoon", "afternoon": "afternoon",
-    "晚上": "evening", "evening": "evening", "全天": "any", "不限": "any", "any": "any",
+    "上午": "morning",
+    "morning": "morning",
+    "中午": "noon",
+    "noon": "noon",
+    "下午": "afternoon",
+    "afternoon": "afternoon",
+    "晚上": "evening",
+    "evening": "evening",
+    "全天": "any",
+    "不限": "any",
+    "any": "any",
 }
 PAYER_WORDS = {
-    "自付": "own", "积分": "own", "own": "own", "积分池": "pool", "公益池": "pool", "pool": "pool",
-    "社区": "community", "社区付": "community", "community": "community",
+    "自付": "own",
+    "积分": "own",
+    "own": "own",
+    "积分池": "pool",
+    "公益池": "pool",
+    "pool": "pool",
+    "社区": "community",
+    "社区付": "community",
+    "community": "community",
 }
 _ADDRESS = re.compile(r"(?:地址|address)\s*[:：]", re.IGNORECASE)
 _VOID = ("void", "作废", "0")
@@ -63,6 +79,7 @@ def _line(ctx: Context, v: RequestView, *, address: bool = False) -> Text:
 
 # --- posting, step by step or in one line --------------------------------------------------------
 
+
 @command("request", help_key="help.request", aliases=("求助",), for_relative=True)
 def request(ctx: Context, args: str) -> list[Reply]:
     if args:
@@ -88,8 +105,13 @@ def request_category(ctx: Context, inp: Input) -> list[Reply]:
 
 
 def _ask_date() -> Reply:
-    return reply("request.ask_date", option("today", "request.today"), option("tomorrow", "request.tomorrow"),
-                 option("后天", "request.day_after"), columns=3)
+    return reply(
+        "request.ask_date",
+        option("today", "request.today"),
+        option("tomorrow", "request.tomorrow"),
+        option("后天", "request.day_after"),
+        columns=3,
+    )
 
 
 @step("request", "date")
@@ -117,8 +139,11 @@ def request_slot(ctx: Context, inp: Input) -> list[Reply]:
 
 
 def _ask_duration() -> Reply:
-    return Reply(T("request.ask_duration"),
-                 tuple(option(f"{m}", "log.duration_option", hours=hours(m)) for m in DURATIONS), columns=3)
+    return Reply(
+        T("request.ask_duration"),
+        tuple(option(f"{m}", "log.duration_option", hours=hours(m)) for m in DURATIONS),
+        columns=3,
+    )
 
 
 @step("request", "duration")
@@ -143,8 +168,12 @@ def _ask_payer(ctx: Context) -> Reply:
     points = points_for(ctx.data["minutes"], category.points_per_hour)
     requester, _ = _parties(ctx)
     available = (ctx.services.points.balance(requester, ctx.community_id)).available
-    return reply("request.ask_payer", option("own", "request.payer_own", points=points, available=available),
-                 option("pool", "request.payer_pool"), option("community", "request.payer_community"))
+    return reply(
+        "request.ask_payer",
+        option("own", "request.payer_own", points=points, available=available),
+        option("pool", "request.payer_pool"),
+        option("community", "request.payer_community"),
+    )
 
 
 @step("request", "payer", answers=PAYER_WORDS)
@@ -199,11 +228,17 @@ def _summary(ctx: Context) -> Reply:
     d = ctx.data
     category = _chosen_category(ctx)
     return reply(
-        "request.confirm", option("yes", "request.confirm_yes"), option("/cancel", "request.confirm_no"), columns=2,
-        category=_category_label(ctx, category), date=d["service_date"], slot=T(f"requests.slot.{d['slot']}"),
-        hours=hours(d["minutes"]), pay=T(f"requests.pay.{d['payer']}",
-                                         points=points_for(d["minutes"], category.points_per_hour)),
-        note=d.get("note") or "—", address=d.get("address") or "—",
+        "request.confirm",
+        option("yes", "request.confirm_yes"),
+        option("/cancel", "request.confirm_no"),
+        columns=2,
+        category=_category_label(ctx, category),
+        date=d["service_date"],
+        slot=T(f"requests.slot.{d['slot']}"),
+        hours=hours(d["minutes"]),
+        pay=T(f"requests.pay.{d['payer']}", points=points_for(d["minutes"], category.points_per_hour)),
+        note=d.get("note") or "—",
+        address=d.get("address") or "—",
     )
 
 
@@ -214,12 +249,22 @@ def request_confirm(ctx: Context, inp: Input) -> list[Reply]:
     d = ctx.data
     ctx.finish()  # the draft is spent either way; an error below says why
     requester, poster = _parties(ctx)
-    outcome = ctx.services.requests.post(NewRequest(
-        requester_id=requester, poster_id=poster, community_id=ctx.community_id, category_id=d["category_id"],
-        service_date=date.fromisoformat(d["service_date"]), slot=d["slot"], minutes=d["minutes"], payer=d["payer"],
-        note=d.get("note"), address=d.get("address"), grid_id=d.get("grid_id"),
-        request_key=f"request-draft:{d['draft']}",
-    ))
+    outcome = ctx.services.requests.post(
+        NewRequest(
+            requester_id=requester,
+            poster_id=poster,
+            community_id=ctx.community_id,
+            category_id=d["category_id"],
+            service_date=date.fromisoformat(d["service_date"]),
+            slot=d["slot"],
+            minutes=d["minutes"],
+            payer=d["payer"],
+            note=d.get("note"),
+            address=d.get("address"),
+            grid_id=d.get("grid_id"),
+            request_key=f"request-draft:{d['draft']}",
+        )
+    )
     return [_posted(outcome)]
 
 
@@ -263,11 +308,22 @@ def _one_line(ctx: Context, args: str, requester: int | None = None) -> list[Rep
         return [reply("request_for.usage" if requester else "request.usage")]
     own, poster = _parties(ctx)
     requester = requester or own
-    outcome = ctx.services.requests.post(NewRequest(
-        requester_id=requester, poster_id=poster, community_id=ctx.community_id, category_id=category.id,
-        service_date=day, slot=slot, minutes=minutes, payer=payer, note=" ".join(rest) or None,
-        address=address.strip() or None, grid_id=grid_id, request_key=ctx.key("request"),
-    ))
+    outcome = ctx.services.requests.post(
+        NewRequest(
+            requester_id=requester,
+            poster_id=poster,
+            community_id=ctx.community_id,
+            category_id=category.id,
+            service_date=day,
+            slot=slot,
+            minutes=minutes,
+            payer=payer,
+            note=" ".join(rest) or None,
+            address=address.strip() or None,
+            grid_id=grid_id,
+            request_key=ctx.key("request"),
+        )
+    )
     return [_posted(outcome)]
 
 
@@ -292,6 +348,7 @@ def _posted(outcome: Outcome) -> Reply:
 
 # --- the board and taking ----------------------------------------------------------------------
 
+
 @command("requests", help_key="help.requests", aliases=("服务需求", "需求"))
 def requests(ctx: Context, args: str) -> list[Reply]:
     """/requests [category] [grid] [page]"""
@@ -301,12 +358,16 @@ def requests(ctx: Context, args: str) -> list[Reply]:
         page = max(int(words.pop()), 1) - 1
     if len(words) > 2:
         return [reply("requests.usage")]
-    board = ctx.services.requests.board(ctx.actor.person_id, ctx.community_id, filters=tuple(words),
-                                              page=page, page_size=PAGE)
+    board = ctx.services.requests.board(
+        ctx.actor.person_id, ctx.community_id, filters=tuple(words), page=page, page_size=PAGE
+    )
     if not board.requests:
         return [reply("requests.empty" if page == 0 else "requests.no_more")]
-    options = [option(f"/take {v.ref}", "requests.take_option", id=v.ref) for v in board.requests
-               if v.requester_id != ctx.actor.person_id and ctx.actor.at_least("volunteer")]
+    options = [
+        option(f"/take {v.ref}", "requests.take_option", id=v.ref)
+        for v in board.requests
+        if v.requester_id != ctx.actor.person_id and ctx.actor.at_least("volunteer")
+    ]
     more = " ".join(["/requests", *words, str(page + 2)])
     if board.has_more and len(more.encode()) <= MAX_OPTION_BYTES:  # long filter names: typed, not a button
         options.append(option(more, "requests.more"))
@@ -348,8 +409,7 @@ def share_phone(ctx: Context, args: str) -> list[Reply]:
     request_id = _qref(args)
     if request_id is None:
         return [reply("share_phone.usage")]
-    view, both = ctx.services.requests.share_phone(
-        ctx.actor.person_id, request_id, proxy_id=ctx.actor.acting_by)
+    view, both = ctx.services.requests.share_phone(ctx.actor.person_id, request_id, proxy_id=ctx.actor.acting_by)
     return [reply("share_phone.both" if both else "share_phone.waiting", id=view.ref)]
 
 
@@ -364,15 +424,24 @@ def my_requests(ctx: Context, args: str) -> list[Reply]:
         if v.taker_id == me and v.status == RequestStatus.TAKEN:
             options.append(option(f"/done {v.ref}", "myrequests.done", id=v.ref))
         elif v.taker_id != me and v.status == RequestStatus.DONE:
-            options += [option(f"/accept {v.ref}", "myrequests.accept", id=v.ref),
-                        option(f"/dispute {v.ref}", "myrequests.dispute", id=v.ref)]
-    lines = [T("myrequests.line", line=_line(ctx, v, address=True), status=T(f"requests.status.{v.status}"),
-               taker=T("myrequests.taker", name=v.taker_name) if v.taker_name and v.taker_id != me else "")
-             for v in found]
+            options += [
+                option(f"/accept {v.ref}", "myrequests.accept", id=v.ref),
+                option(f"/dispute {v.ref}", "myrequests.dispute", id=v.ref),
+            ]
+    lines = [
+        T(
+            "myrequests.line",
+            line=_line(ctx, v, address=True),
+            status=T(f"requests.status.{v.status}"),
+            taker=T("myrequests.taker", name=v.taker_name) if v.taker_name and v.taker_id != me else "",
+        )
+        for v in found
+    ]
     return [Reply(T("myrequests.list", lines=lines), tuple(options[:8]), columns=2)]
 
 
 # --- done, confirmed, disputed -------------------------------------------------------------------
+
 
 @command("done", role="volunteer", help_key="help.done", aliases=("完成",))
 def done(ctx: Context, args: str) -> list[Reply]:
@@ -390,8 +459,11 @@ def done(ctx: Context, args: str) -> list[Reply]:
 
 
 def _ask_done_duration(request_id: int) -> Reply:
-    return Reply(T("done.ask_duration", id=f"Q{request_id}"),
-                 tuple(option(f"{m}", "log.duration_option", hours=hours(m)) for m in DURATIONS), columns=3)
+    return Reply(
+        T("done.ask_duration", id=f"Q{request_id}"),
+        tuple(option(f"{m}", "log.duration_option", hours=hours(m)) for m in DURATIONS),
+        columns=3,
+    )
 
 
 @step("done", "duration")
@@ -449,6 +521,7 @@ _ask_dispute_reason = reason_step("dispute", "dispute.ask_reason", "Q", _dispute
 
 # --- the worker's side ---------------------------------------------------------------------------
 
+
 def pending_requests(ctx: Context) -> list[Reply]:
     """Requests waiting for a worker, in /pending beside the hour logs and redemptions: pool
     requests to grant (/approve Q7, /reject Q7), disputes and unanswered "done" to settle."""
@@ -457,17 +530,32 @@ def pending_requests(ctx: Context) -> list[Reply]:
     for v in ctx.services.requests.waiting(ctx.actor.person_id, ctx.community_id):
         if v.status == RequestStatus.APPROVAL or v.accepted_by_id:
             options = (option(f"/approve {v.ref}", "pending.approve"), option(f"/reject {v.ref}", "pending.reject"))
-            key = ("requests.pending_second" if v.accepted_by_id else
-                   "requests.pending_pool" if v.payer == "pool" else "requests.pending_own")
+            key = (
+                "requests.pending_second"
+                if v.accepted_by_id
+                else "requests.pending_pool"
+                if v.payer == "pool"
+                else "requests.pending_own"
+            )
         elif v.status == "taken":  # its time is over, not marked done: both sides are reminded
             options = (option(f"/cancel_request {v.ref}", "requests.cancel_option"),)
             key = "requests.pending_overdue"
         else:
             options = (option(f"/settle {v.ref}", "requests.settle_option"),)
-            key = ("requests.pending_unanswered" if v.status != RequestStatus.DISPUTED else "requests.pending_dispute"
-                   if v.done_minutes is not None else "requests.pending_dispute_undone")
-        text = T(key, line=_line(ctx, v, address=True), name=v.taker_name or "", hours=hours(v.done_minutes or 0),
-                 reason=v.reason or "")
+            key = (
+                "requests.pending_unanswered"
+                if v.status != RequestStatus.DISPUTED
+                else "requests.pending_dispute"
+                if v.done_minutes is not None
+                else "requests.pending_dispute_undone"
+            )
+        text = T(
+            key,
+            line=_line(ctx, v, address=True),
+            name=v.taker_name or "",
+            hours=hours(v.done_minutes or 0),
+            reason=v.reason or "",
+        )
         out.append(Reply(mark(text, v.waiting_since), options, columns=2))
     return out
 
@@ -544,9 +632,16 @@ def settle(ctx: Context, args: str) -> list[Reply]:
 
 def _ask_settlement(v: RequestView) -> Reply:
     cap = v.held if v.payer != "community" else v.earned
-    return reply("settle.ask", option(str(min(v.earned, cap)), "requests.settle_pay", points=min(v.earned, cap)),
-                 option("void", "requests.settle_void"), columns=2, id=v.ref, cap=cap, hours=hours(v.done_minutes or 0),
-                 earned=v.earned)
+    return reply(
+        "settle.ask",
+        option(str(min(v.earned, cap)), "requests.settle_pay", points=min(v.earned, cap)),
+        option("void", "requests.settle_void"),
+        columns=2,
+        id=v.ref,
+        cap=cap,
+        hours=hours(v.done_minutes or 0),
+        earned=v.earned,
+    )
 
 
 @step("settle", "amount")
@@ -568,5 +663,11 @@ def _settle(ctx: Context, request_id: int, answer: str) -> list[Reply]:
     r = outcome.request
     if not outcome.changed:
         return [reply("settle.already", id=r.ref)]
-    return [reply("settle.voided" if r.status == RequestStatus.VOIDED else "settle.paid", id=r.ref, points=r.paid or 0,
-                  name=r.taker_name)]
+    return [
+        reply(
+            "settle.voided" if r.status == RequestStatus.VOIDED else "settle.paid",
+            id=r.ref,
+            points=r.paid or 0,
+            name=r.taker_name,
+        )
+    ]

@@ -18,24 +18,24 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
-from sqlalchemy.orm import Session
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
+from bot.deadlines.waiting import WAITING_SOURCES, Item
+from bot.family.service import proxy_role, tell_of_proxy, why_not
+from bot.hours.service import HoursService, check_minutes, points_for
+from bot.kernel.access import check_role, effective_role, get_community, require_role, role_in
+from bot.kernel.audit import audit
 from bot.kernel.clock import Clock, Month
 from bot.kernel.db import Database, claim, reads
 from bot.kernel.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, NotAllowed, NotFound
-from bot.kernel.i18n import T, Text, hours as _hours, render
+from bot.kernel.i18n import T, Text, render
+from bot.kernel.i18n import hours as _hours
 from bot.kernel.numerals import numeral_order
-from bot.kernel.audit import audit
-from bot.kernel.access import check_role, effective_role, get_community, require_role, role_in
-from bot.hours.service import HoursService, check_minutes, points_for
-from bot.ledger.service import Ledger, Ref
-from bot.deadlines.waiting import WAITING_SOURCES, Item
-from bot.family.service import proxy_role, tell_of_proxy, why_not
-from bot.messages.notify import notify, notify_workers, withdraw
-from bot.stars import levels as star_levels
-from bot.reports.service import Column, Sheet
 from bot.kernel.settings import Settings
+from bot.ledger.service import Ledger, Ref
+from bot.messages.notify import notify, notify_workers, withdraw
+from bot.reports.service import Column, Sheet
+from bot.stars import levels as star_levels
 from models import Community, Grid, Membership, Person, ServiceCategory, ServiceLog, ServiceRequest
 from models.requests import PAYERS, SLOTS
 
@@ -175,11 +175,13 @@ class RequestsService:
 
         def work(session: Session) -> Outcome:
             if new.request_key:
-                found = session.scalar(
-                    select(ServiceRequest).where(ServiceRequest.request_key == new.request_key))
+                found = session.scalar(select(ServiceRequest).where(ServiceRequest.request_key == new.request_key))
                 if found is not None:
                     if (found.requester_id, found.poster_id, found.category_id) != (
-                            new.requester_id, new.poster_id, new.category_id):
+                        new.requester_id,
+                        new.poster_id,
+                        new.category_id,
+                    ):
                         raise IdempotencyConflict(key=new.request_key)
                     return Outcome(_view(session, found.id, new.poster_id), changed=False)
             proxy = None
@@ -209,30 +211,62 @@ class RequestsService:
             # meanwhile), as a pool request does.
             second = new.payer == "pool" or (proxy == "worker" and new.payer == "own" and held > 0)
             r = ServiceRequest(
-                community_id=new.community_id, requester_id=new.requester_id, poster_id=new.poster_id,
-                category_id=new.category_id, service_date=new.service_date, slot=new.slot, minutes=new.minutes,
-                note=note, grid_id=new.grid_id, address=address or None, payer=new.payer,
-                points_per_hour=category.points_per_hour, held=held,
-                status="approval" if second else "open", request_key=new.request_key,
+                community_id=new.community_id,
+                requester_id=new.requester_id,
+                poster_id=new.poster_id,
+                category_id=new.category_id,
+                service_date=new.service_date,
+                slot=new.slot,
+                minutes=new.minutes,
+                note=note,
+                grid_id=new.grid_id,
+                address=address or None,
+                payer=new.payer,
+                points_per_hour=category.points_per_hour,
+                held=held,
+                status="approval" if second else "open",
+                request_key=new.request_key,
                 created_at=self.clock.now(),
             )
             session.add(r)
             session.flush()
             if new.payer == "own" and held:
                 hold = self.ledger.hold(
-                    session, community_id=r.community_id, person_id=r.requester_id, amount=held,
-                    key=request_key(r, "hold"), ref=Ref("request", r.id), counterparty="services", kind="service",
+                    session,
+                    community_id=r.community_id,
+                    person_id=r.requester_id,
+                    amount=held,
+                    key=request_key(r, "hold"),
+                    ref=Ref("request", r.id),
+                    counterparty="services",
+                    kind="service",
                     actor_id=new.poster_id,
                 )
                 r.hold_transfer_id = hold.id
             if r.status == "approval":
-                notify_workers(session, self.clock, r.community_id, "requests.notify.needs_pool",
-                                     coalesce="pending_requests", exclude=new.poster_id)
+                notify_workers(
+                    session,
+                    self.clock,
+                    r.community_id,
+                    "requests.notify.needs_pool",
+                    coalesce="pending_requests",
+                    exclude=new.poster_id,
+                )
             session.flush()
             view = _view(session, r.id, new.poster_id)
             if proxy is not None:
-                tell_of_proxy(session, self.clock, "request", new.poster_id, new.requester_id, r.community_id,
-                              ("request", r.id), id=view.ref, category=view.category, points=held)
+                tell_of_proxy(
+                    session,
+                    self.clock,
+                    "request",
+                    new.poster_id,
+                    new.requester_id,
+                    r.community_id,
+                    ("request", r.id),
+                    id=view.ref,
+                    category=view.category,
+                    points=held,
+                )
             return Outcome(view, changed=True)
 
         return self.db.transaction(work)
@@ -242,24 +276,52 @@ class RequestsService:
     def approve_pool(self, worker_id: int, request_id: int) -> Outcome:
         def work(session: Session) -> Outcome:
             r = self._pool_request(session, worker_id, request_id)
-            if not self._claim(session, r, ("approval",), status="open", pool_decided_by_id=worker_id,
-                                     pool_decided_at=self.clock.now()):
+            if not self._claim(
+                session, r, ("approval",), status="open", pool_decided_by_id=worker_id, pool_decided_at=self.clock.now()
+            ):
                 return self._already(session, r.id, worker_id, "open")
             if r.payer == "own":  # a worker's request for a member: held when posted
-                audit(session, self.clock, "proxy.approve", worker_id, r.community_id, "request", r.id,
-                      {"for": r.requester_id, "by": r.poster_id, "held": r.held})
+                audit(
+                    session,
+                    self.clock,
+                    "proxy.approve",
+                    worker_id,
+                    r.community_id,
+                    "request",
+                    r.id,
+                    {"for": r.requester_id, "by": r.poster_id, "held": r.held},
+                )
                 view = _view(session, r.id, worker_id)
                 self._tell_requester(session, view, "requests.notify.second_approved")
                 return Outcome(view, changed=True)
             hold = self.ledger.hold(
-                session, community_id=r.community_id, person_id=r.requester_id, amount=r.held,
-                key=request_key(r, "hold"), ref=Ref("request", r.id), counterparty="services", kind="service",
-                actor_id=worker_id, from_pool=True,
+                session,
+                community_id=r.community_id,
+                person_id=r.requester_id,
+                amount=r.held,
+                key=request_key(r, "hold"),
+                ref=Ref("request", r.id),
+                counterparty="services",
+                kind="service",
+                actor_id=worker_id,
+                from_pool=True,
             )
-            session.execute(update(ServiceRequest).where(ServiceRequest.id == r.id)
-                                  .values(hold_transfer_id=hold.id).execution_options(**_SYNC))
-            audit(session, self.clock, "service_request.grant", worker_id, r.community_id, "request", r.id,
-                        {"held": r.held})
+            session.execute(
+                update(ServiceRequest)
+                .where(ServiceRequest.id == r.id)
+                .values(hold_transfer_id=hold.id)
+                .execution_options(**_SYNC)
+            )
+            audit(
+                session,
+                self.clock,
+                "service_request.grant",
+                worker_id,
+                r.community_id,
+                "request",
+                r.id,
+                {"held": r.held},
+            )
             view = _view(session, r.id, worker_id)
             self._tell_requester(session, view, "requests.notify.pool_approved")
             return Outcome(view, changed=True)
@@ -272,14 +334,30 @@ class RequestsService:
         def work(session: Session) -> Outcome:
             r = self._pool_request(session, worker_id, request_id)
             now = self.clock.now()
-            if not self._claim(session, r, ("approval",), status="refused", pool_decided_by_id=worker_id,
-                                     pool_decided_at=now, reason=reason, closed_at=now):
+            if not self._claim(
+                session,
+                r,
+                ("approval",),
+                status="refused",
+                pool_decided_by_id=worker_id,
+                pool_decided_at=now,
+                reason=reason,
+                closed_at=now,
+            ):
                 return self._already(session, r.id, worker_id, "refused")
-            audit(session, self.clock, "service_request.refuse", worker_id, r.community_id, "request", r.id,
-                  {"reason": reason}, person_id=r.requester_id)
+            audit(
+                session,
+                self.clock,
+                "service_request.refuse",
+                worker_id,
+                r.community_id,
+                "request",
+                r.id,
+                {"reason": reason},
+                person_id=r.requester_id,
+            )
             if r.hold_transfer_id is not None:  # a worker's request for a member: their points go back
-                self.ledger.void(session, pending_id=r.hold_transfer_id, key=request_key(r, "void"),
-                                 actor_id=worker_id)
+                self.ledger.void(session, pending_id=r.hold_transfer_id, key=request_key(r, "void"), actor_id=worker_id)
             view = _view(session, r.id, worker_id)
             self._tell_requester(session, view, "requests.notify.pool_refused", reason=reason)
             return Outcome(view, changed=True)
@@ -297,8 +375,7 @@ class RequestsService:
             require_role(session, volunteer_id, r.community_id, "volunteer")
             if volunteer_id in (r.requester_id, r.poster_id):
                 raise NotAllowed("error.request_own")
-            if not self._claim(session, r, ("open",), status="taken", taker_id=volunteer_id,
-                                     taken_at=self.clock.now()):
+            if not self._claim(session, r, ("open",), status="taken", taker_id=volunteer_id, taken_at=self.clock.now()):
                 view = _view(session, r.id, volunteer_id)
                 if view.taker_id == volunteer_id and view.status == "taken":
                     return Outcome(view, changed=False)
@@ -321,8 +398,17 @@ class RequestsService:
             community = session.get(Community, r.community_id)
             if _today(self.clock, community) >= r.service_date:
                 raise InvalidInput("error.request_withdraw_late", id=f"Q{r.id}")
-            if not self._claim(session, r, ("taken",), status="open", taker_id=None, taken_at=None,
-                                     taker_shares_phone=False, requester_shares_phone=False, when_taker=volunteer_id):
+            if not self._claim(
+                session,
+                r,
+                ("taken",),
+                status="open",
+                taker_id=None,
+                taken_at=None,
+                taker_shares_phone=False,
+                requester_shares_phone=False,
+                when_taker=volunteer_id,
+            ):
                 raise AlreadyDecided("error.request_not_taken", id=f"Q{r.id}")
             view = _view(session, r.id, volunteer_id)
             person = session.get(Person, volunteer_id)
@@ -339,19 +425,35 @@ class RequestsService:
             r = self._load(session, request_id)
             self._requester_or_worker(session, actor_id, r)
             taker = r.taker_id
-            if not self._claim(session, r, ("approval", "open", "taken"), status="cancelled",
-                                     closed_at=self.clock.now()):
+            if not self._claim(
+                session, r, ("approval", "open", "taken"), status="cancelled", closed_at=self.clock.now()
+            ):
                 return self._already(session, r.id, actor_id, "cancelled", "error.request_cannot_cancel")
             if r.hold_transfer_id is not None:
-                self.ledger.void(session, pending_id=r.hold_transfer_id, key=request_key(r, "void"),
-                                       actor_id=actor_id)
+                self.ledger.void(session, pending_id=r.hold_transfer_id, key=request_key(r, "void"), actor_id=actor_id)
             view = _view(session, r.id, actor_id)
             if taker is not None:
-                notify(session, self.clock, taker, "requests.notify.cancelled", id=view.ref,
-                             category=view.category, date=view.service_date.isoformat())
+                notify(
+                    session,
+                    self.clock,
+                    taker,
+                    "requests.notify.cancelled",
+                    id=view.ref,
+                    category=view.category,
+                    date=view.service_date.isoformat(),
+                )
             if actor_id != r.requester_id:  # called off for them: they and their family hear who did
-                tell_of_proxy(session, self.clock, "cancel_request", actor_id, r.requester_id, r.community_id,
-                              ("request", r.id), id=view.ref, category=view.category)
+                tell_of_proxy(
+                    session,
+                    self.clock,
+                    "cancel_request",
+                    actor_id,
+                    r.requester_id,
+                    r.community_id,
+                    ("request", r.id),
+                    id=view.ref,
+                    category=view.category,
+                )
             return Outcome(view, changed=True)
 
         return self.db.transaction(work)
@@ -371,27 +473,56 @@ class RequestsService:
                 column = "requester_shares_phone"
             else:
                 raise NotAllowed("error.request_not_party", id=f"Q{r.id}")
-            changed = (session.execute(
-                update(ServiceRequest).where(ServiceRequest.id == r.id, getattr(ServiceRequest, column).is_(False))
-                .values({column: True}).execution_options(**_SYNC)
-            )).rowcount == 1
-            row = (session.execute(
-                select(ServiceRequest.requester_shares_phone, ServiceRequest.taker_shares_phone)
-                .where(ServiceRequest.id == r.id)
-            )).one()
+            changed = (
+                session.execute(
+                    update(ServiceRequest)
+                    .where(ServiceRequest.id == r.id, getattr(ServiceRequest, column).is_(False))
+                    .values({column: True})
+                    .execution_options(**_SYNC)
+                )
+            ).rowcount == 1
+            row = (
+                session.execute(
+                    select(ServiceRequest.requester_shares_phone, ServiceRequest.taker_shares_phone).where(
+                        ServiceRequest.id == r.id
+                    )
+                )
+            ).one()
             view = _view(session, r.id, actor_id)
             if changed and proxy_id is not None:
-                tell_of_proxy(session, self.clock, "share_phone", proxy_id, actor_id, r.community_id,
-                              ("request", r.id), id=view.ref)
+                tell_of_proxy(
+                    session,
+                    self.clock,
+                    "share_phone",
+                    proxy_id,
+                    actor_id,
+                    r.community_id,
+                    ("request", r.id),
+                    id=view.ref,
+                )
             both = changed and row[0] and row[1]
             if both:
                 requester, taker = session.get(Person, r.requester_id), session.get(Person, r.taker_id)
                 none = "—"
-                notify(session, self.clock, r.taker_id, "requests.notify.phone", id=view.ref,
-                             name=requester.display_name, phone=requester.phone or none)
+                notify(
+                    session,
+                    self.clock,
+                    r.taker_id,
+                    "requests.notify.phone",
+                    id=view.ref,
+                    name=requester.display_name,
+                    phone=requester.phone or none,
+                )
                 for person_id in {r.requester_id, r.poster_id}:
-                    notify(session, self.clock, person_id, "requests.notify.phone", id=view.ref,
-                                 name=taker.display_name, phone=taker.phone or none)
+                    notify(
+                        session,
+                        self.clock,
+                        person_id,
+                        "requests.notify.phone",
+                        id=view.ref,
+                        name=taker.display_name,
+                        phone=taker.phone or none,
+                    )
             return view, both
 
         return self.db.transaction(work)
@@ -405,15 +536,28 @@ class RequestsService:
             r = self._load(session, request_id)
             if r.taker_id != volunteer_id:
                 raise NotAllowed("error.request_not_yours", id=f"Q{r.id}")
-            if not self._claim(session, r, ("taken",), status="done", done_minutes=minutes,
-                                     done_at=self.clock.now(), when_taker=volunteer_id):
+            if not self._claim(
+                session,
+                r,
+                ("taken",),
+                status="done",
+                done_minutes=minutes,
+                done_at=self.clock.now(),
+                when_taker=volunteer_id,
+            ):
                 view = _view(session, r.id, volunteer_id)
                 if view.status == "done" and view.done_minutes == minutes:
                     return Outcome(view, changed=False)
                 raise AlreadyDecided("error.request_not_taken", id=view.ref)
             view = _view(session, r.id, volunteer_id)
-            self._tell_requester(session, view, "requests.notify.done", name=view.taker_name,
-                                       hours=_hours(minutes), points=min(view.earned, view.held) if view.held else view.earned)
+            self._tell_requester(
+                session,
+                view,
+                "requests.notify.done",
+                name=view.taker_name,
+                hours=_hours(minutes),
+                points=min(view.earned, view.held) if view.held else view.earned,
+            )
             return Outcome(view, changed=True)
 
         return self.db.transaction(work)
@@ -436,27 +580,49 @@ class RequestsService:
             if r.payer == "own" and party == "worker":
                 return self._accept_for(session, actor_id, r)
             if r.payer == "community":
-                if not self._claim(session, r, ("done",), status="confirmed", decided_by_id=actor_id,
-                                         closed_at=self.clock.now()):
+                if not self._claim(
+                    session, r, ("done",), status="confirmed", decided_by_id=actor_id, closed_at=self.clock.now()
+                ):
                     return self._already(session, r.id, actor_id, "confirmed", "error.request_not_done")
-                log_id = self._log(session, r, r.done_minutes, points_for(r.done_minutes, r.points_per_hour),
-                                         None)
-                notify_workers(session, self.clock, r.community_id, "notify.pending_logs",
-                                     coalesce="pending_logs", exclude=r.taker_id)
+                log_id = self._log(session, r, r.done_minutes, points_for(r.done_minutes, r.points_per_hour), None)
+                notify_workers(
+                    session,
+                    self.clock,
+                    r.community_id,
+                    "notify.pending_logs",
+                    coalesce="pending_logs",
+                    exclude=r.taker_id,
+                )
                 view = _view(session, r.id, actor_id)
-                notify(session, self.clock, r.taker_id, "requests.notify.confirmed_community", id=view.ref,
-                             log=f"H{log_id}")
+                notify(
+                    session,
+                    self.clock,
+                    r.taker_id,
+                    "requests.notify.confirmed_community",
+                    id=view.ref,
+                    log=f"H{log_id}",
+                )
                 return Outcome(view, changed=True)
             amount = min(points_for(r.done_minutes or 0, r.points_per_hour), r.held + topup)
-            if not self._claim(session, r, ("done",), status="paid", decided_by_id=actor_id, paid=amount,
-                                     closed_at=self.clock.now()):
+            if not self._claim(
+                session, r, ("done",), status="paid", decided_by_id=actor_id, paid=amount, closed_at=self.clock.now()
+            ):
                 return self._already(session, r.id, actor_id, "paid", "error.request_not_done")
             self._pay(session, r, amount, actor_id)
             view = _view(session, r.id, actor_id)
             notify(session, self.clock, r.taker_id, "requests.notify.paid", id=view.ref, points=amount)
             if actor_id != r.requester_id:  # family confirming for their relative
-                tell_of_proxy(session, self.clock, "accept", actor_id, r.requester_id, r.community_id,
-                              ("request", r.id), id=view.ref, points=amount)
+                tell_of_proxy(
+                    session,
+                    self.clock,
+                    "accept",
+                    actor_id,
+                    r.requester_id,
+                    r.community_id,
+                    ("request", r.id),
+                    id=view.ref,
+                    points=amount,
+                )
             return Outcome(view, changed=True)
 
         return self.db.transaction(work)
@@ -476,10 +642,26 @@ class RequestsService:
             return self._already(session, r.id, worker_id, "paid", "error.request_not_done")
         view = _view(session, r.id, worker_id)
         points = min(view.earned, view.held)
-        notify_workers(session, self.clock, r.community_id, "requests.notify.needs_second",
-                       coalesce="pending_requests", exclude=worker_id, id=view.ref)
-        tell_of_proxy(session, self.clock, "accept", worker_id, r.requester_id, r.community_id,
-                      ("request", r.id), id=view.ref, points=points)
+        notify_workers(
+            session,
+            self.clock,
+            r.community_id,
+            "requests.notify.needs_second",
+            coalesce="pending_requests",
+            exclude=worker_id,
+            id=view.ref,
+        )
+        tell_of_proxy(
+            session,
+            self.clock,
+            "accept",
+            worker_id,
+            r.requester_id,
+            r.community_id,
+            ("request", r.id),
+            id=view.ref,
+            points=points,
+        )
         return Outcome(view, changed=True)
 
     def approve(self, worker_id: int, request_id: int) -> Outcome:
@@ -495,8 +677,11 @@ class RequestsService:
         with self.db.read() as session:
             r = self._load(session, request_id)
             second = r.status == "done" and r.accepted_by_id is not None
-        return self.refuse_acceptance(worker_id, request_id, reason) if second else self.refuse_pool(
-            worker_id, request_id, reason)
+        return (
+            self.refuse_acceptance(worker_id, request_id, reason)
+            if second
+            else self.refuse_pool(worker_id, request_id, reason)
+        )
 
     def approve_acceptance(self, worker_id: int, request_id: int) -> Outcome:
         """The second worker agrees with another worker's confirmation: the request pays as the
@@ -511,12 +696,28 @@ class RequestsService:
             if worker_id in (r.taker_id, r.requester_id):
                 raise NotAllowed("error.request_own_settle")
             amount = min(points_for(r.done_minutes or 0, r.points_per_hour), r.held)
-            if not self._claim(session, r, ("done",), when_accepted_by=r.accepted_by_id, status="paid",
-                               decided_by_id=worker_id, paid=amount, closed_at=self.clock.now()):
+            if not self._claim(
+                session,
+                r,
+                ("done",),
+                when_accepted_by=r.accepted_by_id,
+                status="paid",
+                decided_by_id=worker_id,
+                paid=amount,
+                closed_at=self.clock.now(),
+            ):
                 return self._already(session, r.id, worker_id, "paid", "error.request_not_done")
             self._pay(session, r, amount, worker_id)
-            audit(session, self.clock, "proxy.approve", worker_id, r.community_id, "request", r.id,
-                  {"for": r.requester_id, "by": r.accepted_by_id, "paid": amount})
+            audit(
+                session,
+                self.clock,
+                "proxy.approve",
+                worker_id,
+                r.community_id,
+                "request",
+                r.id,
+                {"for": r.requester_id, "by": r.accepted_by_id, "paid": amount},
+            )
             view = _view(session, r.id, worker_id)
             notify(session, self.clock, r.taker_id, "requests.notify.paid", id=view.ref, points=amount)
             self._tell_requester(session, view, "requests.notify.paid_for", points=amount)
@@ -533,11 +734,20 @@ class RequestsService:
             accepted_by = r.accepted_by_id
             if worker_id == accepted_by:
                 raise NotAllowed("error.own_proxy_action")
-            if accepted_by is None or not self._claim(session, r, ("done",), when_accepted_by=accepted_by,
-                                                      accepted_by_id=None):
+            if accepted_by is None or not self._claim(
+                session, r, ("done",), when_accepted_by=accepted_by, accepted_by_id=None
+            ):
                 raise AlreadyDecided("error.request_not_waiting", id=f"Q{r.id}")
-            audit(session, self.clock, "proxy.refuse", worker_id, r.community_id, "request", r.id,
-                  {"for": r.requester_id, "by": accepted_by, "reason": reason})
+            audit(
+                session,
+                self.clock,
+                "proxy.refuse",
+                worker_id,
+                r.community_id,
+                "request",
+                r.id,
+                {"for": r.requester_id, "by": accepted_by, "reason": reason},
+            )
             view = _view(session, r.id, worker_id)
             notify(session, self.clock, accepted_by, "requests.notify.second_refused", id=view.ref, reason=reason)
             return Outcome(view, changed=True)
@@ -551,8 +761,11 @@ class RequestsService:
             r = self._load(session, request_id)
             # The volunteer who took it may report a problem too, once its time is over.
             by_taker = actor_id == r.taker_id and r.status == "taken"
-            if not by_taker and self._requester_or_worker(session, actor_id, r) != "requester" \
-                    and actor_id != r.poster_id:
+            if (
+                not by_taker
+                and self._requester_or_worker(session, actor_id, r) != "requester"
+                and actor_id != r.poster_id
+            ):
                 raise NotAllowed("error.request_not_requester", id=f"Q{r.id}")
             states: tuple[str, ...] = ("done",)
             if r.status == "taken":  # never marked done: a problem to report once its time is over
@@ -560,20 +773,37 @@ class RequestsService:
                 if self.clock.now() < over:
                     raise InvalidInput("error.request_dispute_early", id=f"Q{r.id}")
                 states = ("taken",)
-            if not self._claim(session, r, states, status="disputed", reason=reason,
-                                     disputed_at=self.clock.now()):
+            if not self._claim(session, r, states, status="disputed", reason=reason, disputed_at=self.clock.now()):
                 return self._already(session, r.id, actor_id, "disputed", "error.request_not_done")
             view = _view(session, r.id, actor_id)
-            notify_workers(session, self.clock, r.community_id, "requests.notify.disputed",
-                                 coalesce="pending_requests", exclude=r.taker_id, id=view.ref, reason=reason)
+            notify_workers(
+                session,
+                self.clock,
+                r.community_id,
+                "requests.notify.disputed",
+                coalesce="pending_requests",
+                exclude=r.taker_id,
+                id=view.ref,
+                reason=reason,
+            )
             if by_taker:
-                self._tell_requester(session, view, "requests.notify.taker_problem", name=view.taker_name,
-                                     reason=reason)
+                self._tell_requester(
+                    session, view, "requests.notify.taker_problem", name=view.taker_name, reason=reason
+                )
                 return Outcome(view, changed=True)
             notify(session, self.clock, r.taker_id, "requests.notify.disputed_taker", id=view.ref, reason=reason)
             if actor_id != r.requester_id:
-                tell_of_proxy(session, self.clock, "dispute", actor_id, r.requester_id, r.community_id,
-                              ("request", r.id), id=view.ref, reason=reason)
+                tell_of_proxy(
+                    session,
+                    self.clock,
+                    "dispute",
+                    actor_id,
+                    r.requester_id,
+                    r.community_id,
+                    ("request", r.id),
+                    id=view.ref,
+                    reason=reason,
+                )
             return Outcome(view, changed=True)
 
         return self.db.transaction(work)
@@ -597,27 +827,43 @@ class RequestsService:
                 raise InvalidInput("error.request_settle_early", id=f"Q{r.id}", days=ANSWER_DAYS)
             now = self.clock.now()
             void = not amount
-            if not self._claim(session, r, ("disputed", "done"), status="voided" if void else "paid",
-                                     decided_by_id=worker_id, paid=None if void else amount, closed_at=now):
-                return self._already(session, r.id, worker_id, "voided" if void else "paid",
-                                           "error.request_not_done")
+            if not self._claim(
+                session,
+                r,
+                ("disputed", "done"),
+                status="voided" if void else "paid",
+                decided_by_id=worker_id,
+                paid=None if void else amount,
+                closed_at=now,
+            ):
+                return self._already(session, r.id, worker_id, "voided" if void else "paid", "error.request_not_done")
             if void:
                 if r.hold_transfer_id is not None:
-                    self.ledger.void(session, pending_id=r.hold_transfer_id, key=request_key(r, "void"),
-                                           actor_id=worker_id)
+                    self.ledger.void(
+                        session, pending_id=r.hold_transfer_id, key=request_key(r, "void"), actor_id=worker_id
+                    )
             elif r.payer == "community":
                 log_id = self._log(session, r, r.done_minutes, amount, None)
                 self.hours._approve_in(session, worker_id, log_id)
             else:
                 self._pay(session, r, amount, worker_id)
             # A worker deciding who gets how many points is audited, as manual adjustments are.
-            audit(session, self.clock, "service_request.settle", worker_id, r.community_id, "request", r.id,
-                        {"amount": amount or 0, "void": void, "held": r.held, "minutes": r.done_minutes})
+            audit(
+                session,
+                self.clock,
+                "service_request.settle",
+                worker_id,
+                r.community_id,
+                "request",
+                r.id,
+                {"amount": amount or 0, "void": void, "held": r.held, "minutes": r.done_minutes},
+            )
             view = _view(session, r.id, worker_id)
             withdraw(session, self.clock, "requests.notify.disputed", view.ref)  # decided: not a call any more
             for person_id in {r.taker_id, r.requester_id}:
-                notify(session, self.clock, person_id, "requests.notify.settled", id=view.ref,
-                             points=0 if void else amount)
+                notify(
+                    session, self.clock, person_id, "requests.notify.settled", id=view.ref, points=0 if void else amount
+                )
             return Outcome(view, changed=True)
 
         return self.db.transaction(work)
@@ -629,41 +875,70 @@ class RequestsService:
         cid, ref = r.community_id, Ref("request", r.id)
         services = self.ledger.system_account(session, cid, "services")
         taker = self.ledger.open_person_account(session, cid, r.taker_id)
-        payer = (self.ledger.system_account(session, cid, "pool") if r.payer == "pool"
-                 else self.ledger.person_account(session, cid, r.requester_id))
+        payer = (
+            self.ledger.system_account(session, cid, "pool")
+            if r.payer == "pool"
+            else self.ledger.person_account(session, cid, r.requester_id)
+        )
         from_hold = min(amount, r.held)
         if r.hold_transfer_id is not None:
             self.ledger.post(session, pending_id=r.hold_transfer_id, key=request_key(r, "post"), actor_id=actor_id)
-        moves = ((services, taker, from_hold, "pay"), (services, payer, r.held - from_hold, "refund"),
-                 (payer, taker, amount - from_hold, "topup"))
+        moves = (
+            (services, taker, from_hold, "pay"),
+            (services, payer, r.held - from_hold, "refund"),
+            (payer, taker, amount - from_hold, "topup"),
+        )
         for debit, credit, points, phase in moves:
             if points > 0:
-                self.ledger.transfer(session, community_id=cid, debit=debit, credit=credit, amount=points,
-                                           kind="service", key=request_key(r, phase), ref=ref, actor_id=actor_id)
+                self.ledger.transfer(
+                    session,
+                    community_id=cid,
+                    debit=debit,
+                    credit=credit,
+                    amount=points,
+                    kind="service",
+                    key=request_key(r, phase),
+                    ref=ref,
+                    actor_id=actor_id,
+                )
         # A dispute of a request never marked done is paid for the time asked for.
         self._log(session, r, r.done_minutes if r.done_minutes is not None else r.minutes, amount, actor_id)
 
-    def _log(self, session: Session, r: ServiceRequest, minutes: int | None, points: int,
-                   approved_by: int | None) -> int:
+    def _log(
+        self, session: Session, r: ServiceRequest, minutes: int | None, points: int, approved_by: int | None
+    ) -> int:
         """The request's hours as a service log linked to it: approved when the request paid
         (the points came from the payer, not from issuance), pending for a worker otherwise."""
         community = session.get(Community, r.community_id)
         now = self.clock.now()
         log = ServiceLog(
-            community_id=r.community_id, person_id=r.taker_id, category_id=r.category_id,
-            service_date=min(r.service_date, _today(self.clock, community)), minutes=minutes,
-            points_per_hour=r.points_per_hour, points=points, note=f"Q{r.id}",
-            status="approved" if approved_by else "pending", submitted_by_id=r.taker_id, recorded_by_worker=False,
-            decided_by_id=approved_by, decided_at=now if approved_by else None,
-            request_key=request_key(r, "log"), created_at=now,
+            community_id=r.community_id,
+            person_id=r.taker_id,
+            category_id=r.category_id,
+            service_date=min(r.service_date, _today(self.clock, community)),
+            minutes=minutes,
+            points_per_hour=r.points_per_hour,
+            points=points,
+            note=f"Q{r.id}",
+            status="approved" if approved_by else "pending",
+            submitted_by_id=r.taker_id,
+            recorded_by_worker=False,
+            decided_by_id=approved_by,
+            decided_at=now if approved_by else None,
+            request_key=request_key(r, "log"),
+            created_at=now,
         )
         session.add(log)
         session.flush()
         if approved_by:  # paid hours and points count in the taker's lifetime totals, like any approved log
             self.ledger.add_minutes(session, r.community_id, r.taker_id, minutes or 0, points=points)
             star_levels.on_counted(session, self.clock, r.community_id, r.taker_id, minutes or 0)
-        session.execute(update(ServiceRequest).where(ServiceRequest.id == r.id)
-                              .values(service_log_id=log.id).execution_options(**_SYNC))
+        session.execute(
+            update(ServiceRequest)
+            .where(ServiceRequest.id == r.id)
+            .values(service_log_id=log.id)
+            .execution_options(**_SYNC)
+        )
         return log.id
 
     # --- jobs -------------------------------------------------------------------------------
@@ -675,12 +950,17 @@ class RequestsService:
             communities = list(session.scalars(select(Community)))
             ids: list[int] = []
             for c in communities:
-                ids.extend(session.scalars(
-                    select(ServiceRequest.id).where(
-                        ServiceRequest.community_id == c.id, ServiceRequest.status.in_(("approval", "open")),
-                        ServiceRequest.service_date < _today(self.clock, c),
-                    ).order_by(ServiceRequest.id)
-                ))
+                ids.extend(
+                    session.scalars(
+                        select(ServiceRequest.id)
+                        .where(
+                            ServiceRequest.community_id == c.id,
+                            ServiceRequest.status.in_(("approval", "open")),
+                            ServiceRequest.service_date < _today(self.clock, c),
+                        )
+                        .order_by(ServiceRequest.id)
+                    )
+                )
         expired = 0
         for request_id in ids:
             expired += self.db.transaction(lambda s, i=request_id: self._expire_one(s, i))
@@ -714,40 +994,79 @@ class RequestsService:
                 if not claim(session, "request-reminders", f"C{c.id}", today.isoformat(), now):
                     return -1
                 count = 0
-                todays = _views(session, _VIEW.where(
-                    ServiceRequest.community_id == c.id, ServiceRequest.status == "taken",
-                    ServiceRequest.service_date == today).order_by(ServiceRequest.taker_id, ServiceRequest.id),
-                    address=True)
+                todays = _views(
+                    session,
+                    _VIEW.where(
+                        ServiceRequest.community_id == c.id,
+                        ServiceRequest.status == "taken",
+                        ServiceRequest.service_date == today,
+                    ).order_by(ServiceRequest.taker_id, ServiceRequest.id),
+                    address=True,
+                )
                 by_taker: dict[int, list[RequestView]] = {}
                 for v in todays:
                     by_taker.setdefault(v.taker_id, []).append(v)
-                locales = dict((session.execute(select(Person.id, Person.locale).where(
-                    Person.id.in_(by_taker)))).all()) if by_taker else {}
+                locales = (
+                    dict((session.execute(select(Person.id, Person.locale).where(Person.id.in_(by_taker)))).all())
+                    if by_taker
+                    else {}
+                )
                 for taker, theirs in by_taker.items():
-                    notify(session, self.clock, taker, "requests.morning.volunteer", date=today.isoformat(),
-                                 count=len(theirs), lines=_rendered(locales[taker], theirs, address=True))
+                    notify(
+                        session,
+                        self.clock,
+                        taker,
+                        "requests.morning.volunteer",
+                        date=today.isoformat(),
+                        count=len(theirs),
+                        lines=_rendered(locales[taker], theirs, address=True),
+                    )
                     count += 1
-                stale = _views(session, _VIEW.where(
-                    ServiceRequest.community_id == c.id, ServiceRequest.status == "open",
-                    ServiceRequest.created_at <= now - timedelta(days=UNTAKEN_DAYS)).order_by(ServiceRequest.id))
+                stale = _views(
+                    session,
+                    _VIEW.where(
+                        ServiceRequest.community_id == c.id,
+                        ServiceRequest.status == "open",
+                        ServiceRequest.created_at <= now - timedelta(days=UNTAKEN_DAYS),
+                    ).order_by(ServiceRequest.id),
+                )
                 # Taken on an earlier day and not marked done: both sides are asked to close it
                 # (today's are in the list above; their time is over later in the day).
                 for v in overdue_taken(session, c, now):
                     if v.taker_id is None or v.service_date >= today:
                         continue
-                    notify(session, self.clock, v.taker_id, "requests.notify.overdue_taker", id=v.ref,
-                           category=v.category, date=v.service_date.isoformat(), name=v.requester_name)
+                    notify(
+                        session,
+                        self.clock,
+                        v.taker_id,
+                        "requests.notify.overdue_taker",
+                        id=v.ref,
+                        category=v.category,
+                        date=v.service_date.isoformat(),
+                        name=v.requester_name,
+                    )
                     self._tell_requester(session, v, "requests.notify.overdue_requester", name=v.taker_name)
                     count += 2
                 waiting = waiting_for_workers(session, c.id, now)
                 if stale or waiting:
-                    for worker, locale in (session.execute(
-                        select(Person.id, Person.locale).join(Membership, Membership.person_id == Person.id)
-                        .where(Membership.community_id == c.id, Membership.role == "worker").order_by(Person.id)
-                    )).all():
-                        notify(session, self.clock, worker, "requests.morning.worker", date=today.isoformat(),
-                                     count=len(stale), lines=_rendered(locale, stale[:MORNING_LINES]),
-                                     waiting=len(waiting))
+                    for worker, locale in (
+                        session.execute(
+                            select(Person.id, Person.locale)
+                            .join(Membership, Membership.person_id == Person.id)
+                            .where(Membership.community_id == c.id, Membership.role == "worker")
+                            .order_by(Person.id)
+                        )
+                    ).all():
+                        notify(
+                            session,
+                            self.clock,
+                            worker,
+                            "requests.morning.worker",
+                            date=today.isoformat(),
+                            count=len(stale),
+                            lines=_rendered(locale, stale[:MORNING_LINES]),
+                            waiting=len(waiting),
+                        )
                         count += 1
                 return count
 
@@ -760,7 +1079,13 @@ class RequestsService:
 
     @reads
     def board(
-        self, viewer_id: int, community_id: int, *, filters: tuple[str, ...] = (), page: int = 0, page_size: int = 8,
+        self,
+        viewer_id: int,
+        community_id: int,
+        *,
+        filters: tuple[str, ...] = (),
+        page: int = 0,
+        page_size: int = 8,
     ) -> Board:
         """Open requests of the community, newest first, without addresses. `filters`: names of
         a category (Chinese or English) or a grid of the community. This is the hot path of
@@ -768,11 +1093,18 @@ class RequestsService:
         second resolves filter names; a third, only for an empty page, says why it is empty)."""
         with self.db.read() as session:
             connection = session.connection()
-            params = {"community": community_id, "person": viewer_id, "offset": page * page_size,
-                      "limit": page_size + 1, "category": None, "grid": None}
+            params = {
+                "community": community_id,
+                "person": viewer_id,
+                "offset": page * page_size,
+                "limit": page_size + 1,
+                "category": None,
+                "grid": None,
+            }
             for word in filters:
-                category_id, grid_id = (connection.execute(
-                    _FILTER, {"community": community_id, "word": word, "lower": word.lower()})).one()
+                category_id, grid_id = (
+                    connection.execute(_FILTER, {"community": community_id, "word": word, "lower": word.lower()})
+                ).one()
                 if category_id is None and grid_id is None:
                     self._may_view(connection, viewer_id, community_id)
                     raise InvalidInput("error.request_bad_filter", word=word[:20])
@@ -791,7 +1123,7 @@ class RequestsService:
             return Board(views[:page_size], page, len(views) > page_size)
 
     @staticmethod
-    def _may_view(connection, viewer_id: int, community_id: int) -> None:  # noqa: ANN001
+    def _may_view(connection, viewer_id: int, community_id: int) -> None:
         found = (connection.execute(_VIEWER, {"person": viewer_id, "community": community_id})).first()
         if found is None:
             raise NotFound("error.no_person")
@@ -801,10 +1133,18 @@ class RequestsService:
     def mine(self, person_id: int, community_id: int, limit: int = 15) -> list[RequestView]:
         """Requests the person asked for, posted or took; newest first."""
         with self.db.read() as session:
-            stmt = _VIEW.where(ServiceRequest.community_id == community_id, or_(
-                ServiceRequest.requester_id == person_id, ServiceRequest.poster_id == person_id,
-                ServiceRequest.taker_id == person_id,
-            )).order_by(ServiceRequest.id.desc()).limit(limit)
+            stmt = (
+                _VIEW.where(
+                    ServiceRequest.community_id == community_id,
+                    or_(
+                        ServiceRequest.requester_id == person_id,
+                        ServiceRequest.poster_id == person_id,
+                        ServiceRequest.taker_id == person_id,
+                    ),
+                )
+                .order_by(ServiceRequest.id.desc())
+                .limit(limit)
+            )
             return _views(session, stmt, address=True)
 
     @reads
@@ -833,8 +1173,11 @@ class RequestsService:
     # --- internals --------------------------------------------------------------------------
 
     def _load(self, session: Session, request_id: int) -> ServiceRequest:
-        r = (session.execute(select(ServiceRequest).where(ServiceRequest.id == request_id)
-                                   .execution_options(populate_existing=True))).scalar_one_or_none()
+        r = (
+            session.execute(
+                select(ServiceRequest).where(ServiceRequest.id == request_id).execution_options(populate_existing=True)
+            )
+        ).scalar_one_or_none()
         if r is None:
             raise NotFound("error.no_request", id=f"Q{request_id}")
         return r
@@ -869,9 +1212,17 @@ class RequestsService:
             return "requester"
         raise NotAllowed("error.request_not_requester", id=f"Q{r.id}")
 
-    def _claim(self, session: Session, r: ServiceRequest, states: tuple[str, ...], *,
-                     when_taker: int | None = None, when_unaccepted: bool = False,
-                     when_accepted_by: int | None = None, **values: object) -> bool:
+    def _claim(
+        self,
+        session: Session,
+        r: ServiceRequest,
+        states: tuple[str, ...],
+        *,
+        when_taker: int | None = None,
+        when_unaccepted: bool = False,
+        when_accepted_by: int | None = None,
+        **values: object,
+    ) -> bool:
         """Move the request out of `states` with one guarded UPDATE; False when it was not in
         them (someone else moved it first)."""
         stmt = update(ServiceRequest).where(ServiceRequest.id == r.id, ServiceRequest.status.in_(states))
@@ -883,8 +1234,9 @@ class RequestsService:
             stmt = stmt.where(ServiceRequest.accepted_by_id == when_accepted_by)
         return (session.execute(stmt.values(**values).execution_options(**_SYNC))).rowcount == 1
 
-    def _already(self, session: Session, request_id: int, viewer_id: int, wanted: str,
-                       refusal: str = "error.request_decided") -> Outcome:
+    def _already(
+        self, session: Session, request_id: int, viewer_id: int, wanted: str, refusal: str = "error.request_decided"
+    ) -> Outcome:
         view = _view(session, request_id, viewer_id)
         if view.status != wanted:
             raise AlreadyDecided(refusal, id=view.ref, status=T(f"requests.status.{view.status}"))
@@ -893,8 +1245,16 @@ class RequestsService:
     def _tell_requester(self, session: Session, view: RequestView, key: str, **params: object) -> None:
         """The person it is for and, when someone else posted it, the poster too."""
         for person_id in dict.fromkeys((view.requester_id, view.poster_id)):
-            notify(session, self.clock, person_id, key, id=view.ref, category=view.category,
-                         date=view.service_date.isoformat(), **params)
+            notify(
+                session,
+                self.clock,
+                person_id,
+                key,
+                id=view.ref,
+                category=view.category,
+                date=view.service_date.isoformat(),
+                **params,
+            )
 
 
 def waiting_for_workers(session: Session, community_id: int, now: datetime) -> list[RequestView]:
@@ -902,20 +1262,31 @@ def waiting_for_workers(session: Session, community_id: int, now: datetime) -> l
     and work marked done that the requester left unanswered for ANSWER_DAYS. The one place that
     says what waits for a worker among requests."""
     late = now - timedelta(days=ANSWER_DAYS)
-    decisions = _views(session, _VIEW.where(
-        ServiceRequest.community_id == community_id,
-        or_(ServiceRequest.status.in_(("approval", "disputed")),
-            and_(ServiceRequest.status == "done",
-                 or_(ServiceRequest.done_at <= late, ServiceRequest.accepted_by_id.is_not(None)))),
-    ).order_by(ServiceRequest.created_at, ServiceRequest.id), address=True)
+    decisions = _views(
+        session,
+        _VIEW.where(
+            ServiceRequest.community_id == community_id,
+            or_(
+                ServiceRequest.status.in_(("approval", "disputed")),
+                and_(
+                    ServiceRequest.status == "done",
+                    or_(ServiceRequest.done_at <= late, ServiceRequest.accepted_by_id.is_not(None)),
+                ),
+            ),
+        ).order_by(ServiceRequest.created_at, ServiceRequest.id),
+        address=True,
+    )
     return decisions + overdue_taken(session, get_community(session, community_id), now)
 
 
 def service_over(service_date: date, slot: str, timezone: str) -> datetime:
     """When a request's time of day is over (UTC): the end of its slot, or of the day for "any"."""
     end = SLOT_ENDS.get(slot)
-    local = (datetime.combine(service_date, end, ZoneInfo(timezone)) if end is not None
-             else datetime.combine(service_date + timedelta(days=1), time(0), ZoneInfo(timezone)))
+    local = (
+        datetime.combine(service_date, end, ZoneInfo(timezone))
+        if end is not None
+        else datetime.combine(service_date + timedelta(days=1), time(0), ZoneInfo(timezone))
+    )
     return local.astimezone(UTC)
 
 
@@ -931,8 +1302,9 @@ def overdue_taken(session: Session, community: Community, now: datetime | None) 
     return [v for v in timed if now is None or v.overdue_since is not None and v.overdue_since <= now]
 
 
-def deadline_items(session: Session, community_ids: list[int], start: datetime | None,
-                         end: datetime | None) -> list[Item]:
+def deadline_items(
+    session: Session, community_ids: list[int], start: datetime | None, end: datetime | None
+) -> list[Item]:
     """Requests as decisions on time count them (a source of WAITING_SOURCES): a pool request
     waits from when it was asked until a worker grants or refuses it; a dispute from when it
     came in until a worker settles it. Without a range, those waiting now; with one, those
@@ -944,14 +1316,27 @@ def deadline_items(session: Session, community_ids: list[int], start: datetime |
     # opens it): both wait for a worker's yes or no. About the requester, or for the member's own
     # points about the worker who asked (who never approves it).
     about = case((q.payer == "own", q.poster_id), else_=q.requester_id)
-    pool = (select(q.id, q.community_id, about, name, q.created_at, ended_pool, q.pool_decided_by_id)
-            .join(_requester, _requester.id == q.requester_id)
-            .where(q.community_id.in_(community_ids),
-                   or_(q.payer == "pool", q.status == "approval", q.pool_decided_by_id.is_not(None))))
-    disputes = (select(q.id, q.community_id, q.requester_id, name, q.disputed_at,
-                       case((q.status == "disputed", None), else_=q.closed_at), q.decided_by_id)
-                .join(_requester, _requester.id == q.requester_id)
-                .where(q.community_id.in_(community_ids), q.disputed_at.is_not(None)))
+    pool = (
+        select(q.id, q.community_id, about, name, q.created_at, ended_pool, q.pool_decided_by_id)
+        .join(_requester, _requester.id == q.requester_id)
+        .where(
+            q.community_id.in_(community_ids),
+            or_(q.payer == "pool", q.status == "approval", q.pool_decided_by_id.is_not(None)),
+        )
+    )
+    disputes = (
+        select(
+            q.id,
+            q.community_id,
+            q.requester_id,
+            name,
+            q.disputed_at,
+            case((q.status == "disputed", None), else_=q.closed_at),
+            q.decided_by_id,
+        )
+        .join(_requester, _requester.id == q.requester_id)
+        .where(q.community_id.in_(community_ids), q.disputed_at.is_not(None))
+    )
     if start is None:
         pool, disputes = pool.where(q.status == "approval"), disputes.where(q.status == "disputed")
     else:
@@ -968,20 +1353,34 @@ def deadline_items(session: Session, community_ids: list[int], start: datetime |
         # ANSWER_DAYS, and (below) a request taken and never marked done once its time is over.
         # Each from when /pending counts it (the job keeps those still ahead out); they are left
         # out of the month's decision figures (the last two close without a worker's decision).
-        done = (select(q.id, q.community_id, q.requester_id, name, q.done_at, q.accepted_by_id,
-                       func.coalesce(_acceptor.real_name, _acceptor.display_name))
-                .join(_requester, _requester.id == q.requester_id)
-                .outerjoin(_acceptor, _acceptor.id == q.accepted_by_id)
-                .where(q.community_id.in_(community_ids), q.status == "done", q.done_at.is_not(None)))
+        done = (
+            select(
+                q.id,
+                q.community_id,
+                q.requester_id,
+                name,
+                q.done_at,
+                q.accepted_by_id,
+                func.coalesce(_acceptor.real_name, _acceptor.display_name),
+            )
+            .join(_requester, _requester.id == q.requester_id)
+            .outerjoin(_acceptor, _acceptor.id == q.accepted_by_id)
+            .where(q.community_id.in_(community_ids), q.status == "done", q.done_at.is_not(None))
+        )
         for i, c, p, n, at, acceptor, acceptor_name in session.execute(done):
             if at is None:
                 continue
-            items.append(Item(f"Q{i}", c, acceptor, acceptor_name, at) if acceptor is not None
-                         else Item(f"Q{i}", c, p, n, at + timedelta(days=ANSWER_DAYS)))
+            items.append(
+                Item(f"Q{i}", c, acceptor, acceptor_name, at)
+                if acceptor is not None
+                else Item(f"Q{i}", c, p, n, at + timedelta(days=ANSWER_DAYS))
+            )
         for community in session.scalars(select(Community).where(Community.id.in_(community_ids))):
-            items += [Item(v.ref, v.community_id, v.taker_id, v.taker_name or "", v.overdue_since)
-                      for v in overdue_taken(session, community, None)
-                      if v.taker_id is not None and v.overdue_since is not None]
+            items += [
+                Item(v.ref, v.community_id, v.taker_id, v.taker_name or "", v.overdue_since)
+                for v in overdue_taken(session, community, None)
+                if v.taker_id is not None and v.overdue_since is not None
+            ]
     return items
 
 
@@ -990,18 +1389,30 @@ WAITING_SOURCES.append(deadline_items)
 
 def request_line(v: RequestView, *, address: bool = False) -> Text:
     """One request as a line of a list (the address only where the reader may see it)."""
-    return T("requests.line", id=v.ref, category=v.category, date=v.service_date.strftime("%m-%d"),
-             slot=T(f"requests.slot.{v.slot}"), hours=_hours(v.minutes), name=v.requester_name,
-             grid=T("requests.grid", grid=v.grid) if v.grid else "",
-             pay=T(f"requests.pay.{v.payer}", points=v.held), note=f" · {v.note}" if v.note else "",
-             address=T("requests.address", address=v.address) if address and v.address else "")
+    return T(
+        "requests.line",
+        id=v.ref,
+        category=v.category,
+        date=v.service_date.strftime("%m-%d"),
+        slot=T(f"requests.slot.{v.slot}"),
+        hours=_hours(v.minutes),
+        name=v.requester_name,
+        grid=T("requests.grid", grid=v.grid) if v.grid else "",
+        pay=T(f"requests.pay.{v.payer}", points=v.held),
+        note=f" · {v.note}" if v.note else "",
+        address=T("requests.address", address=v.address) if address and v.address else "",
+    )
 
 
 def _rendered(locale: str, views: list[RequestView], *, address: bool = False) -> str:
     """Lines for a notification, rendered now in the reader's language (notifications store
     plain values)."""
-    return "\n".join(render(locale, t.key, t.params) for t in (
-        request_line(replace(v, category=v.category_en) if locale == "en" else v, address=address) for v in views))
+    return "\n".join(
+        render(locale, t.key, t.params)
+        for t in (
+            request_line(replace(v, category=v.category_en) if locale == "en" else v, address=address) for v in views
+        )
+    )
 
 
 def _reason(raw: str) -> str:
@@ -1017,13 +1428,35 @@ def _today(clock: Clock, community: Community) -> date:
 
 _requester, _taker, _acceptor = aliased(Person), aliased(Person), aliased(Person)
 _VIEW = (
-    select(ServiceRequest.id, ServiceRequest.community_id, ServiceRequest.requester_id, _requester.display_name,
-           ServiceRequest.poster_id, ServiceCategory.name, ServiceCategory.name_en, ServiceRequest.service_date,
-           ServiceRequest.slot, ServiceRequest.minutes, ServiceRequest.note, Grid.name, ServiceRequest.address,
-           ServiceRequest.payer, ServiceRequest.held, ServiceRequest.points_per_hour, ServiceRequest.status,
-           ServiceRequest.taker_id, _taker.display_name, ServiceRequest.done_minutes, ServiceRequest.paid,
-           ServiceRequest.service_log_id, ServiceRequest.reason, ServiceRequest.created_at, ServiceRequest.done_at,
-           ServiceRequest.disputed_at, ServiceRequest.accepted_by_id)
+    select(
+        ServiceRequest.id,
+        ServiceRequest.community_id,
+        ServiceRequest.requester_id,
+        _requester.display_name,
+        ServiceRequest.poster_id,
+        ServiceCategory.name,
+        ServiceCategory.name_en,
+        ServiceRequest.service_date,
+        ServiceRequest.slot,
+        ServiceRequest.minutes,
+        ServiceRequest.note,
+        Grid.name,
+        ServiceRequest.address,
+        ServiceRequest.payer,
+        ServiceRequest.held,
+        ServiceRequest.points_per_hour,
+        ServiceRequest.status,
+        ServiceRequest.taker_id,
+        _taker.display_name,
+        ServiceRequest.done_minutes,
+        ServiceRequest.paid,
+        ServiceRequest.service_log_id,
+        ServiceRequest.reason,
+        ServiceRequest.created_at,
+        ServiceRequest.done_at,
+        ServiceRequest.disputed_at,
+        ServiceRequest.accepted_by_id,
+    )
     .join(_requester, _requester.id == ServiceRequest.requester_id)
     .join(ServiceCategory, ServiceCategory.id == ServiceRequest.category_id)
     .outerjoin(Grid, Grid.id == ServiceRequest.grid_id)
@@ -1038,17 +1471,24 @@ _ADDRESS = 12  # the address column's place in _VIEW
 # the lowest rank), read in the same statement as the page.
 _ALLOWED = or_(
     select(Person.is_admin).where(Person.id == bindparam("person")).scalar_subquery(),
-    select(Membership.id).where(Membership.person_id == bindparam("person"),
-                                Membership.community_id == bindparam("community")).exists(),
+    select(Membership.id)
+    .where(Membership.person_id == bindparam("person"), Membership.community_id == bindparam("community"))
+    .exists(),
 ).label("allowed")
 _VIEW_WIDTH = len(_VIEW.selected_columns)
 _BOARD = {
-    (by_category, by_grid): _VIEW.add_columns(_ALLOWED).where(
-        ServiceRequest.community_id == bindparam("community"), ServiceRequest.status == "open",
+    (by_category, by_grid): _VIEW.add_columns(_ALLOWED)
+    .where(
+        ServiceRequest.community_id == bindparam("community"),
+        ServiceRequest.status == "open",
         *((ServiceRequest.category_id == bindparam("category"),) if by_category else ()),
         *((ServiceRequest.grid_id == bindparam("grid"),) if by_grid else ()),
-    ).order_by(ServiceRequest.id.desc()).offset(bindparam("offset")).limit(bindparam("limit"))
-    for by_category in (False, True) for by_grid in (False, True)
+    )
+    .order_by(ServiceRequest.id.desc())
+    .offset(bindparam("offset"))
+    .limit(bindparam("limit"))
+    for by_category in (False, True)
+    for by_grid in (False, True)
 }
 _VIEWER = (
     select(Person.is_admin, Membership.role, Membership.confirmed)
@@ -1057,20 +1497,26 @@ _VIEWER = (
 )
 # A filter word names a category (Chinese or English) or a grid of the community.
 _FILTER = select(
-    select(ServiceCategory.id).where(
-        ServiceCategory.community_id == bindparam("community"), ServiceCategory.active.is_(True),
+    select(ServiceCategory.id)
+    .where(
+        ServiceCategory.community_id == bindparam("community"),
+        ServiceCategory.active.is_(True),
         or_(ServiceCategory.name == bindparam("word"), func.lower(ServiceCategory.name_en) == bindparam("lower")),
-    ).limit(1).scalar_subquery(),
-    select(Grid.id).where(Grid.community_id == bindparam("community"), Grid.name == bindparam("word"))
-    .limit(1).scalar_subquery(),
+    )
+    .limit(1)
+    .scalar_subquery(),
+    select(Grid.id)
+    .where(Grid.community_id == bindparam("community"), Grid.name == bindparam("word"))
+    .limit(1)
+    .scalar_subquery(),
 )
 
 
-def _from_row(row, *, address: bool) -> RequestView:  # noqa: ANN001 - a row of _VIEW
-    return RequestView(*(row if address else (*row[:_ADDRESS], None, *row[_ADDRESS + 1:])))
+def _from_row(row, *, address: bool) -> RequestView:
+    return RequestView(*(row if address else (*row[:_ADDRESS], None, *row[_ADDRESS + 1 :])))
 
 
-def _views(session: Session, stmt, *, address: bool = False) -> list[RequestView]:  # noqa: ANN001
+def _views(session: Session, stmt, *, address: bool = False) -> list[RequestView]:
     return [_from_row(row, address=address) for row in (session.execute(stmt)).all()]
 
 
@@ -1090,15 +1536,16 @@ def _view(session: Session, request_id: int, viewer_id: int) -> RequestView:
 
 # --- the monthly report's sheet ------------------------------------------------------------------
 
+
 def requests_section(session: Session, community_id: int, month: Month, locale: str) -> Sheet | None:
     """Requests by category for the month: posted, taken, done, expired, and the points paid by
     requesters, by the pool and by the community (the approved logs of community requests)."""
     q = ServiceRequest
 
-    def in_month(column):  # noqa: ANN001, ANN202
+    def in_month(column):
         return and_(q.community_id == community_id, column >= month.start, column < month.end)
 
-    def by_category(value, *where) -> dict[int, int]:  # noqa: ANN001
+    def by_category(value, *where) -> dict[int, int]:
         rows = session.execute(select(q.category_id, value).where(*where).group_by(q.category_id))
         return {cat: int(n or 0) for cat, n in rows.all()}
 
@@ -1107,23 +1554,62 @@ def requests_section(session: Session, community_id: int, month: Month, locale: 
     taken = by_category(count, in_month(q.taken_at))
     done = by_category(count, in_month(q.done_at))
     expired = by_category(count, in_month(q.closed_at), q.status == "expired")
-    paid = {payer: by_category(func.sum(q.paid), in_month(q.closed_at), q.status == "paid", q.payer == payer)
-            for payer in ("own", "pool")}
-    community = {cat: int(n or 0) for cat, n in (session.execute(
-        select(q.category_id, func.sum(ServiceLog.points)).join(ServiceLog, ServiceLog.id == q.service_log_id)
-        .where(q.community_id == community_id, q.payer == "community", ServiceLog.status == "approved",
-               ServiceLog.decided_at >= month.start, ServiceLog.decided_at < month.end)
-        .group_by(q.category_id))).all()}
+    paid = {
+        payer: by_category(func.sum(q.paid), in_month(q.closed_at), q.status == "paid", q.payer == payer)
+        for payer in ("own", "pool")
+    }
+    community = {
+        cat: int(n or 0)
+        for cat, n in (
+            session.execute(
+                select(q.category_id, func.sum(ServiceLog.points))
+                .join(ServiceLog, ServiceLog.id == q.service_log_id)
+                .where(
+                    q.community_id == community_id,
+                    q.payer == "community",
+                    ServiceLog.status == "approved",
+                    ServiceLog.decided_at >= month.start,
+                    ServiceLog.decided_at < month.end,
+                )
+                .group_by(q.category_id)
+            )
+        ).all()
+    }
     used = set(posted) | set(taken) | set(done) | set(expired) | set(paid["own"]) | set(paid["pool"]) | set(community)
     if not used:
         return None
-    names = dict((session.execute(select(ServiceCategory.id, ServiceCategory.name_en if locale == "en"
-                                                else ServiceCategory.name).where(ServiceCategory.id.in_(used)))).all())
-    rows = [(names[c], posted.get(c, 0), taken.get(c, 0), done.get(c, 0), expired.get(c, 0), paid["own"].get(c, 0),
-             paid["pool"].get(c, 0), community.get(c, 0)) for c in sorted(used, key=lambda c: names[c])]
+    names = dict(
+        (
+            session.execute(
+                select(ServiceCategory.id, ServiceCategory.name_en if locale == "en" else ServiceCategory.name).where(
+                    ServiceCategory.id.in_(used)
+                )
+            )
+        ).all()
+    )
+    rows = [
+        (
+            names[c],
+            posted.get(c, 0),
+            taken.get(c, 0),
+            done.get(c, 0),
+            expired.get(c, 0),
+            paid["own"].get(c, 0),
+            paid["pool"].get(c, 0),
+            community.get(c, 0),
+        )
+        for c in sorted(used, key=lambda c: names[c])
+    ]
     totals = (render(locale, "section.total"), *(sum(r[i] for r in rows) for i in range(1, 8)))
     columns = (Column(render(locale, "section.requests.category")),) + tuple(
         Column(render(locale, f"section.requests.{key}"), "int")
-        for key in ("posted", "taken", "done", "expired", "paid_own", "paid_pool", "paid_community"))
-    return Sheet("requests", render(locale, "section.requests.title"), columns, rows, totals,
-                 (render(locale, "section.requests.note"),))
+        for key in ("posted", "taken", "done", "expired", "paid_own", "paid_pool", "paid_community")
+    )
+    return Sheet(
+        "requests",
+        render(locale, "section.requests.title"),
+        columns,
+        rows,
+        totals,
+        (render(locale, "section.requests.note"),),
+    )

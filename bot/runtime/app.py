@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bot.kernel.db import Database
 from bot.kernel.migrate import upgrade
-from bot.services import Services
 from bot.kernel.settings import Settings, make_data_folder
+from bot.services import Services
 
 
 async def open_services(settings: Settings) -> Services:

@@ -27,8 +27,7 @@ METRIC_STATE = {CLOSED: "closed", OPEN: "open", PROBING: "half-open"}  # /metric
 
 
 class Breaker:
-    def __init__(self, channel: str, *, first: float, cap: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, channel: str, *, first: float, cap: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.channel, self.first, self.cap, self.clock = channel, first, max(cap, first), clock
         self.state = CLOSED
         self.reason = ""
@@ -53,12 +52,12 @@ class Breaker:
         now = self.clock()
         if self.state == CLOSED:
             self.wait, self.since = self.first, now
-            log.warning("%s: platform down (%s): sending paused, first probe in %.1f s",
-                        self.channel, reason, self.wait)
+            log.warning(
+                "%s: platform down (%s): sending paused, first probe in %.1f s", self.channel, reason, self.wait
+            )
         elif self.state == PROBING:
             self.wait = min(self.wait * 2, self.cap)
-            log.warning("%s: probe failed (%s): still paused, next probe in %.1f s",
-                        self.channel, reason, self.wait)
+            log.warning("%s: probe failed (%s): still paused, next probe in %.1f s", self.channel, reason, self.wait)
         else:
             return  # already open: another send of the same round found the same
         self.reason, self.probe_at = reason, now + self.wait
@@ -67,8 +66,12 @@ class Breaker:
     def up(self) -> None:
         if self.state == CLOSED:
             return
-        log.warning("%s: platform answers again after %.0f s: sending resumed (it was down: %s)",
-                    self.channel, self.clock() - self.since, self.reason)
+        log.warning(
+            "%s: platform answers again after %.0f s: sending resumed (it was down: %s)",
+            self.channel,
+            self.clock() - self.since,
+            self.reason,
+        )
         self.reason, self.wait = "", 0.0
         self._set(CLOSED)
 

@@ -9,8 +9,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.runtime.app import open_services
 from bot.kernel.settings import Settings, get_settings
+from bot.runtime.app import open_services
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,8 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     retry.add_argument("kind", choices=("update", "notification", "all"))
     retry.add_argument("id", type=int, nargs="?")
     for p, default in ((parked, None), (listing, argparse.SUPPRESS), (retry, argparse.SUPPRESS)):
-        p.add_argument("--channel", choices=("wechat", "telegram", "console"), default=default,
-                       help="only this channel's")
+        p.add_argument(
+            "--channel", choices=("wechat", "telegram", "console"), default=default, help="only this channel's"
+        )
     for p, default in ((parked, 1), (listing, argparse.SUPPRESS)):
         p.add_argument("--page", type=int, default=default, metavar="N", help="which page (50 a page)")
     export = sub.add_parser("export", help="reports and reconciliations out")
@@ -197,8 +198,13 @@ async def _parked(settings: Settings, args: argparse.Namespace) -> int:
     try:
         if action == "retry" and kind == "all":
             updates, notes = await services.run(services.parked.retry_all, channel)
-            _say(settings, "parked.retried_all", updates=updates, notifications=notes,
-                 only=say("parked.only", channel=channel) if channel else "")
+            _say(
+                settings,
+                "parked.retried_all",
+                updates=updates,
+                notifications=notes,
+                only=say("parked.only", channel=channel) if channel else "",
+            )
             return 0
         if action == "retry":
             what = say(f"parked.kind_{kind}")
@@ -217,20 +223,50 @@ async def _parked(settings: Settings, args: argparse.Namespace) -> int:
             return 0
 
         def by_channel(counts: dict[str, int]) -> str:
-            return say("parked.by_channel", parts=say("parked.separator").join(
-                say("parked.channel_count", channel=name, count=n) for name, n in sorted(counts.items())
-            )) if counts else ""
+            return (
+                say(
+                    "parked.by_channel",
+                    parts=say("parked.separator").join(
+                        say("parked.channel_count", channel=name, count=n) for name, n in sorted(counts.items())
+                    ),
+                )
+                if counts
+                else ""
+            )
 
-        _say(settings, "parked.totals", updates=totals.updates_total, update_channels=by_channel(totals.updates),
-             notifications=totals.notifications_total, note_channels=by_channel(totals.notifications))
+        _say(
+            settings,
+            "parked.totals",
+            updates=totals.updates_total,
+            update_channels=by_channel(totals.updates),
+            notifications=totals.notifications_total,
+            note_channels=by_channel(totals.notifications),
+        )
         page = await services.run(services.parked.page, args.page, channel)
         for u in page.updates:
-            _say(settings, "parked.update_line", id=u.id, channel=u.channel, platform_id=u.platform_id,
-                 sender=u.sender, at=f"{u.received_at:%Y-%m-%d %H:%M}", attempts=u.attempts, reason=u.error or "")
+            _say(
+                settings,
+                "parked.update_line",
+                id=u.id,
+                channel=u.channel,
+                platform_id=u.platform_id,
+                sender=u.sender,
+                at=f"{u.received_at:%Y-%m-%d %H:%M}",
+                attempts=u.attempts,
+                reason=u.error or "",
+            )
         for n in page.notifications:
             to = n.chat or say("parked.to_person", person=n.person_id)
-            _say(settings, "parked.note_line", id=n.id, message=n.key, to=to, at=f"{n.created_at:%Y-%m-%d %H:%M}",
-                 attempts=n.attempts, reason=n.error or "")
+            _say(
+                settings,
+                "parked.note_line",
+                id=n.id,
+                message=n.key,
+                to=to,
+                at=f"{n.created_at:%Y-%m-%d %H:%M}",
+                attempts=n.attempts,
+                reason=n.error or "",
+            )
         _say(settings, "parked.page", page=page.number, pages=page.pages, size=PAGE)
         if page.number < page.pages:
             _say(settings, "parked.next_page", next=page.number + 1, channel=only)
@@ -286,8 +322,10 @@ async def _export_hours(settings: Settings, month: str, output: str | None, comm
     base = Path(output or f"volunteer-hours-{report.month.label}")
     if base.suffix.lower() in (".csv", ".xlsx"):
         base = base.with_suffix("")
-    for path, content in ((base.with_name(f"{base.name}.csv"), sheet_csv(report.sheets[0])),
-                          (base.with_name(f"{base.name}.xlsx"), to_xlsx(report))):
+    for path, content in (
+        (base.with_name(f"{base.name}.csv"), sheet_csv(report.sheets[0])),
+        (base.with_name(f"{base.name}.xlsx"), to_xlsx(report)),
+    ):
         try:
             path.write_bytes(content)
         except OSError as exc:
@@ -318,8 +356,18 @@ async def _export_stock(settings: Settings, month_text: str) -> int:
     for rec in reconciliations:
         for line in rec.lines:
             # Redirected into a file a spreadsheet opens: names are text, never a formula.
-            cells = (csv_text(rec.community), f"I{line.item_id}", csv_text(line.name), line.opening, line.restocked,
-                     line.reserved, line.handed_over, line.released, line.closing, yes if line.balanced else no)
+            cells = (
+                csv_text(rec.community),
+                f"I{line.item_id}",
+                csv_text(line.name),
+                line.opening,
+                line.restocked,
+                line.reserved,
+                line.handed_over,
+                line.released,
+                line.closing,
+                yes if line.balanced else no,
+            )
             print("\t".join("-" if cell is None else str(cell) for cell in cells))
     return 0 if all(rec.balanced for rec in reconciliations) else 1
 
@@ -329,7 +377,6 @@ async def _import_elders(settings: Settings, path: str, community: str | None) -
 
     from bot.kernel.errors import DomainError
     from bot.kernel.i18n import render
-
     from bot.people.roster import MAX_BYTES
 
     try:
@@ -377,7 +424,9 @@ async def _star_levels(settings: Settings, values: list[int], community: str | N
     try:
         community_id = await services.run(services.visits.roster.community_named, community)
         if values or reset:
-            await services.run(services.star_levels.set_thresholds, None, community_id, None if reset else " ".join(map(str, values)))
+            await services.run(
+                services.star_levels.set_thresholds, None, community_id, None if reset else " ".join(map(str, values))
+            )
         thresholds = await services.run(services.star_levels.thresholds, community_id)
     except DomainError as exc:
         print(f"lovebank: {render(settings.locale, exc.key, exc.params)}", file=sys.stderr)

@@ -35,17 +35,23 @@ BREAKER_STATES = ("closed", "half-open", "open")
 
 REGISTRY = CollectorRegistry()
 _TURN = Histogram(
-    "lovebank_turn_seconds", "Time to handle one update's turn (dialog and its writes), per channel.",
-    ["channel"], registry=REGISTRY,
+    "lovebank_turn_seconds",
+    "Time to handle one update's turn (dialog and its writes), per channel.",
+    ["channel"],
+    registry=REGISTRY,
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 _BREAKER = Gauge(
-    "lovebank_breaker_state", "A channel's circuit breaker: 1 for its current state, 0 for the others.",
-    ["channel", "state"], registry=REGISTRY,
+    "lovebank_breaker_state",
+    "A channel's circuit breaker: 1 for its current state, 0 for the others.",
+    ["channel", "state"],
+    registry=REGISTRY,
 )
 _BUDGET = Counter(
-    "lovebank_budget_refused", "Messages the platform's per-person budget refused or held back.",
-    ["channel"], registry=REGISTRY,
+    "lovebank_budget_refused",
+    "Messages the platform's per-person budget refused or held back.",
+    ["channel"],
+    registry=REGISTRY,
 )
 
 
@@ -66,16 +72,24 @@ def budget_refused(channel: str) -> None:
 
 # --- from the database ----------------------------------------------------------------------
 
+
 def database_figures(session: Session, now: datetime) -> list[Metric]:
     """The figures every process agrees on, read in one short read session."""
-    backlog = GaugeMetricFamily("lovebank_inbox_backlog", "Inbox entries not yet finished, per channel and state "
-                                "(new: to handle; handled: the reply is still to send).", labels=["channel", "state"])
-    oldest = GaugeMetricFamily("lovebank_inbox_oldest_age_seconds",
-                               "Age of the oldest inbox entry not yet finished, per channel.", labels=["channel"])
+    backlog = GaugeMetricFamily(
+        "lovebank_inbox_backlog",
+        "Inbox entries not yet finished, per channel and state (new: to handle; handled: the reply is still to send).",
+        labels=["channel", "state"],
+    )
+    oldest = GaugeMetricFamily(
+        "lovebank_inbox_oldest_age_seconds",
+        "Age of the oldest inbox entry not yet finished, per channel.",
+        labels=["channel"],
+    )
     parked = GaugeMetricFamily("lovebank_inbox_parked", "Inbox entries set aside after failing.", labels=["channel"])
     t = InboxEntry.__table__.c
     rows = session.execute(
-        select(t.channel, t.status, func.count(), func.min(t.received_at)).where(t.status.in_((*OPEN, "parked")))
+        select(t.channel, t.status, func.count(), func.min(t.received_at))
+        .where(t.status.in_((*OPEN, "parked")))
         .group_by(t.channel, t.status)
     ).all()
     firsts: dict[str, datetime] = {}
@@ -92,15 +106,24 @@ def database_figures(session: Session, now: datetime) -> list[Metric]:
     outbox = GaugeMetricFamily(
         "lovebank_outbox_notifications",
         "Notifications per channel, kind (catalogue key) and state: waiting (not tried yet), retrying "
-        "(failed, to try again), sent, parked (kept failing).", labels=["channel", "kind", "state"])
+        "(failed, to try again), sent, parked (kept failing).",
+        labels=["channel", "kind", "state"],
+    )
     n = Notification.__table__.c
     # A group post names its channel; a person's goes to their identity's (the first by name
     # when they have several).
-    reach = select(Identity.person_id, func.min(Identity.channel).label("channel")).group_by(Identity.person_id).subquery()
-    channel = func.coalesce(case((n.chat.is_not(None), _chat_channel(session, n.chat))), reach.c.channel,
-                            literal("none"))
-    state = case((n.parked_at.is_not(None), "parked"), (n.delivered_at.is_not(None), "sent"),
-                 (n.attempts > 0, "retrying"), else_="waiting")
+    reach = (
+        select(Identity.person_id, func.min(Identity.channel).label("channel")).group_by(Identity.person_id).subquery()
+    )
+    channel = func.coalesce(
+        case((n.chat.is_not(None), _chat_channel(session, n.chat))), reach.c.channel, literal("none")
+    )
+    state = case(
+        (n.parked_at.is_not(None), "parked"),
+        (n.delivered_at.is_not(None), "sent"),
+        (n.attempts > 0, "retrying"),
+        else_="waiting",
+    )
     for ch, kind, st, count in session.execute(
         select(channel, n.key, state, func.count())
         .select_from(Notification.__table__.outerjoin(reach, reach.c.person_id == n.person_id))
@@ -108,8 +131,9 @@ def database_figures(session: Session, now: datetime) -> list[Metric]:
     ):
         outbox.add_metric([ch, kind, st], count)
 
-    tokens = CounterMetricFamily("lovebank_token_refreshes", "Access tokens fetched from the platform, per app.",
-                                 labels=["app"])
+    tokens = CounterMetricFamily(
+        "lovebank_token_refreshes", "Access tokens fetched from the platform, per app.", labels=["app"]
+    )
     for app, fetches in session.execute(select(AccessToken.app, AccessToken.fetches)):
         tokens.add_metric([app], fetches or 0)
     return [backlog, oldest, parked, outbox, tokens]

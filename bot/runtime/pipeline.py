@@ -53,13 +53,13 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from bot.kernel import crash, logs
-from bot.runtime import metrics
-from bot.runtime.breaker import Breakers
 from bot.kernel.later import fill
-from bot.services import Services
 from bot.messages.delivery import Down, Failed, Held, Outcome, Retry, Sent, short
 from bot.messages.inbox import Entry, LeaseLost
 from bot.messages.outbox import Delivery
+from bot.runtime import metrics
+from bot.runtime.breaker import Breakers
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -121,9 +121,18 @@ class Handling:
 
 
 class InboxWorker:
-    def __init__(self, services: Services, channels: dict[str, Channel], *, worker: str | None = None,
-                 concurrency: int = 1, lease: float = 30.0, poll: float = 0.5,
-                 on_handled: Callable[[], None] | None = None, breakers: Breakers | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        channels: dict[str, Channel],
+        *,
+        worker: str | None = None,
+        concurrency: int = 1,
+        lease: float = 30.0,
+        poll: float = 0.5,
+        on_handled: Callable[[], None] | None = None,
+        breakers: Breakers | None = None,
+    ) -> None:
         self.services, self.channels = services, channels
         self.breakers = breakers if breakers is not None else _breakers(services)
         self.worker = worker or worker_name()
@@ -166,8 +175,9 @@ class InboxWorker:
         processed = 0
         while True:
             replied, self._replied = self._replied, []
-            entries = await self.services.run(self.services.inbox.claim,
-                                              self.worker, 1, self.lease, tuple(self.channels), replied)
+            entries = await self.services.run(
+                self.services.inbox.claim, self.worker, 1, self.lease, tuple(self.channels), replied
+            )
             if not entries:
                 return processed
             for entry in entries:
@@ -180,8 +190,9 @@ class InboxWorker:
         if free <= 0 and not replied:
             return 0
         try:
-            entries = await self.services.run(self.services.inbox.claim,
-                                              self.worker, free, self.lease, tuple(self.channels), replied)
+            entries = await self.services.run(
+                self.services.inbox.claim, self.worker, free, self.lease, tuple(self.channels), replied
+            )
         except Exception:  # the database may be away for a moment; the next round tries again
             log.exception("inbox: claiming failed")
             self._replied = replied + self._replied  # their leases run out if this keeps failing
@@ -243,22 +254,27 @@ class InboxWorker:
                 crash.point("reply.sent")  # sent, not yet marked: it goes again after a restart
                 self._replied.append((entry, entry.reply_sent + outcome.parts))
             elif await self.services.run(inbox.outcome, entry, outcome) and isinstance(outcome, Failed):
-                log.warning("inbox: the reply to entry %s (%s from %s) parked: %s", entry.id, entry.channel,
-                            entry.sender, outcome.error)
+                log.warning(
+                    "inbox: the reply to entry %s (%s from %s) parked: %s",
+                    entry.id,
+                    entry.channel,
+                    entry.sender,
+                    outcome.error,
+                )
         except LeaseLost as exc:
             log.warning("inbox: %s", exc)
         except Exception as exc:
             log.exception("inbox: entry %s (%s %s) failed", entry.id, entry.channel, entry.platform_id)
             try:
                 if await self.services.run(inbox.failed, entry, exc):
-                    log.error("inbox: entry %s parked after %s tries: %s", entry.id, entry.attempts + 1,
-                              short(exc, 200))
+                    log.error(
+                        "inbox: entry %s parked after %s tries: %s", entry.id, entry.attempts + 1, short(exc, 200)
+                    )
                     if self.on_handled is not None:
                         self.on_handled()  # the admins' notice
                     await self._apologise(channel, entry)
             except Exception:
                 log.exception("inbox: could not record the failure of entry %s", entry.id)
-
 
     async def _apologise(self, channel: Channel, entry: Entry) -> None:
         """Tell the person, once, that their message could not be handled (best effort)."""
@@ -272,9 +288,19 @@ class InboxWorker:
 
 
 class OutboxWorker:
-    def __init__(self, services: Services, channels: dict[str, Channel], *, worker: str | None = None,
-                 poll: float = 1.0, lease: float = 30.0, batch: int = 50, parallel: int = 8,
-                 gather: float = 0.1, breakers: Breakers | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        channels: dict[str, Channel],
+        *,
+        worker: str | None = None,
+        poll: float = 1.0,
+        lease: float = 30.0,
+        batch: int = 50,
+        parallel: int = 8,
+        gather: float = 0.1,
+        breakers: Breakers | None = None,
+    ) -> None:
         self.services, self.channels = services, channels
         self.breakers = breakers if breakers is not None else _breakers(services)
         self.worker = worker or worker_name()
@@ -314,9 +340,9 @@ class OutboxWorker:
             allowed = self.breakers[name].allowance()  # paused, one probe, or all
             if allowed == 0:
                 continue
-            deliveries = await self.services.run(self.services.outbox.claim,
-                                                 name, self.worker, limit=allowed or self.batch,
-                                                          lease=self.lease)
+            deliveries = await self.services.run(
+                self.services.outbox.claim, name, self.worker, limit=allowed or self.batch, lease=self.lease
+            )
             by_address: dict[str, list[Delivery]] = defaultdict(list)
             for delivery in deliveries:
                 by_address[delivery.address].append(delivery)
@@ -376,8 +402,14 @@ class OutboxWorker:
             log.warning("%s: notification %s to %s not sent: %s", channel, delivery.ids, delivery.address, outcome)
         try:
             if await self.services.run(self.services.outbox.record, delivery, outcome):
-                log.warning("%s: notification %s (%s) to %s parked: %s", channel, delivery.ids, delivery.text.key,
-                            delivery.address, outcome.error if isinstance(outcome, Failed) else outcome)
+                log.warning(
+                    "%s: notification %s (%s) to %s parked: %s",
+                    channel,
+                    delivery.ids,
+                    delivery.text.key,
+                    delivery.address,
+                    outcome.error if isinstance(outcome, Failed) else outcome,
+                )
         except Exception:  # the lease runs out and the row goes again: at least once
             log.exception("outbox: could not record the outcome of notification %s", delivery.ids)
 
@@ -386,8 +418,15 @@ class Pipeline:
     """What a `lovebank serve` or `lovebank run` process runs besides taking updates in: the inbox
     and outbox workers, and the scheduler while this process is the leader."""
 
-    def __init__(self, services: Services, channels: dict[str, Channel], *, concurrency: int, lease: float,
-                 leader_retry: float = 10.0) -> None:
+    def __init__(
+        self,
+        services: Services,
+        channels: dict[str, Channel],
+        *,
+        concurrency: int,
+        lease: float,
+        leader_retry: float = 10.0,
+    ) -> None:
         from bot.runtime.scheduler import Leader, Scheduler
 
         self.services, self.channels = services, channels
@@ -396,8 +435,15 @@ class Pipeline:
         concurrency = 1 if services.db.sqlite else concurrency
         self.breakers = _breakers(services)
         self.outbox = OutboxWorker(services, channels, worker=worker, lease=lease, breakers=self.breakers)
-        self.inbox = InboxWorker(services, channels, worker=worker, concurrency=concurrency, lease=lease,
-                                 on_handled=self.outbox.wake, breakers=self.breakers)
+        self.inbox = InboxWorker(
+            services,
+            channels,
+            worker=worker,
+            concurrency=concurrency,
+            lease=lease,
+            on_handled=self.outbox.wake,
+            breakers=self.breakers,
+        )
         self.scheduler = Scheduler(services, services.settings.tz, after_run=self.outbox.wake)
         self.leader = Leader(services.db.url, self.scheduler, retry=leader_retry)
         self._tasks: list[asyncio.Task[None]] = []

@@ -37,7 +37,10 @@ def trigger(job: jobs.Job, tz: tzinfo) -> IntervalTrigger | CronTrigger | None:
         return IntervalTrigger(seconds=job.every.total_seconds(), timezone=tz)
     if job.at is not None:
         return CronTrigger(
-            hour=job.at.hour, minute=job.at.minute, second=job.at.second, timezone=tz,
+            hour=job.at.hour,
+            minute=job.at.minute,
+            second=job.at.second,
+            timezone=tz,
             day_of_week="*" if job.weekday is None else job.weekday,  # APScheduler counts Monday as 0 too
             day="*" if job.monthday is None else job.monthday,
         )
@@ -89,8 +92,17 @@ class Scheduler:
             # the sweeps run now, and a daily job whose time today has passed runs now too. The
             # jobs' claims per period make a run that already happened a no-op.
             first = now if catch_up(job, now) else None
-            scheduler.add_job(self._run, when, args=[job], id=job.name, name=job.name, max_instances=1,
-                              coalesce=True, misfire_grace_time=300, **({"next_run_time": first} if first else {}))
+            scheduler.add_job(
+                self._run,
+                when,
+                args=[job],
+                id=job.name,
+                name=job.name,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=300,
+                **({"next_run_time": first} if first else {}),
+            )
         scheduler.start()
         self._scheduler = scheduler
         log.info("scheduler started: %s jobs", len(scheduler.get_jobs()))

@@ -6,19 +6,28 @@ from __future__ import annotations
 import re
 import secrets
 
-from bot.kernel.clock import Month
+from bot.deadlines.flow import deadline_marker
+from bot.decisions.flow import MOST, Decider
+from bot.dialogs.common import name_and_rest, person_arg, reason_step
 from bot.dialogs.core import Context, Input, Reply, command, option, reply, step
 from bot.dialogs.parse import is_skip, is_yes, next_word, parse_amount, parse_ref
-from bot.kernel.errors import DomainError, InvalidInput, NotFound
-from bot.dialogs.common import name_and_rest, person_arg, reason_step
-from bot.decisions.flow import MOST, Decider
-from bot.deadlines.flow import deadline_marker
 from bot.hours.service import clean_note
+from bot.kernel.clock import Month
+from bot.kernel.errors import DomainError, InvalidInput, NotFound
 from bot.kernel.i18n import T, Text
 from bot.people.service import Found
 from bot.shop.service import (
-    MAX_PRICE, MAX_QUANTITY, MAX_STOCK, ItemView, Outcome, Reconciliation, RedemptionView, ShelfItem, StockLine,
-    clean_donor, clean_item_name,
+    MAX_PRICE,
+    MAX_QUANTITY,
+    MAX_STOCK,
+    ItemView,
+    Outcome,
+    Reconciliation,
+    RedemptionView,
+    ShelfItem,
+    StockLine,
+    clean_donor,
+    clean_item_name,
 )
 from models.shop import RedemptionStatus
 
@@ -26,11 +35,19 @@ PAGE = 6
 QUANTITIES = (1, 2, 3, 4, 5)
 UNLIMITED = ("-", "不限", "无限", "unlimited", "∞")
 FIELDS = {
-    "name": "name", "名称": "name", "名字": "name",
-    "price": "price", "价格": "price", "积分": "price",
-    "donor": "donor", "捐赠": "donor", "爱心企业": "donor",
-    "photo": "photo", "照片": "photo",
-    "stock": "stock", "库存": "stock",
+    "name": "name",
+    "名称": "name",
+    "名字": "name",
+    "price": "price",
+    "价格": "price",
+    "积分": "price",
+    "donor": "donor",
+    "捐赠": "donor",
+    "爱心企业": "donor",
+    "photo": "photo",
+    "照片": "photo",
+    "stock": "stock",
+    "库存": "stock",
 }
 # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
 _SIGNED = re.compile(r"^[+-]?[0-9]{1,6}$")
@@ -51,11 +68,19 @@ def _stock(stock: int | None) -> Text:
 
 def order_line(r: RedemptionView) -> Text:
     code = T("orders.code", code=r.pickup_code) if r.status == RedemptionStatus.APPROVED and r.pickup_code else ""
-    return T("orders.line", id=f"R{r.id}", item=r.item_name, quantity=r.quantity, total=r.total,
-             status=T(f"shop.status.{r.status}"), code=code)
+    return T(
+        "orders.line",
+        id=f"R{r.id}",
+        item=r.item_name,
+        quantity=r.quantity,
+        total=r.total,
+        status=T(f"shop.status.{r.status}"),
+        code=code,
+    )
 
 
 # --- browsing and redeeming ------------------------------------------------------------------
+
 
 @command("shop", help_key="help.shop", aliases=("超市", "爱心超市"), for_relative=True)
 def shop(ctx: Context, args: str) -> list[Reply]:
@@ -64,15 +89,26 @@ def shop(ctx: Context, args: str) -> list[Reply]:
     if not shelf.items:
         return [reply("shop.empty" if page == 0 else "shop.no_more")]
     options = [
-        option(f"/redeem I{s.item.id}", "shop.item_option", id=f"I{s.item.id}", name=s.item.name,
-               price=s.item.price, stock=_stock(s.item.stock), mark=_mark(s))
+        option(
+            f"/redeem I{s.item.id}",
+            "shop.item_option",
+            id=f"I{s.item.id}",
+            name=s.item.name,
+            price=s.item.price,
+            stock=_stock(s.item.stock),
+            mark=_mark(s),
+        )
         for s in shelf.items
     ]
     if shelf.has_more:
         options.append(option(f"/shop {page + 2}", "shop.more"))
     donors = list(dict.fromkeys(s.item.donor for s in shelf.items if s.item.donor))
-    text = T("shop.page", page=page + 1, available=shelf.available,
-             donors=T("shop.donors", names="、".join(donors)) if donors else "")
+    text = T(
+        "shop.page",
+        page=page + 1,
+        available=shelf.available,
+        donors=T("shop.donors", names="、".join(donors)) if donors else "",
+    )
     return [Reply(text, tuple(options))]
 
 
@@ -98,7 +134,11 @@ def redeem(ctx: Context, args: str) -> list[Reply]:
             shelf = ctx.services.shop.item(ctx.actor.person_id, ctx.community_id, item_id)
             return [reply("redeem.too_many_typed", most=shelf.can_buy)] if shelf.can_buy else [_cannot_buy(shelf)]
         outcome = ctx.services.shop.redeem(
-            ctx.actor.person_id, ctx.community_id, item_id, quantity, request_key=ctx.key("redeem"),
+            ctx.actor.person_id,
+            ctx.community_id,
+            item_id,
+            quantity,
+            request_key=ctx.key("redeem"),
             proxy_id=ctx.actor.acting_by,
         )
         return [_submitted(outcome)]
@@ -118,8 +158,14 @@ def _cannot_buy(shelf: ShelfItem) -> Reply:
 def _ask_quantity(shelf: ShelfItem) -> Reply:
     item = shelf.item
     options = tuple(option(str(q), "redeem.quantity_option", quantity=q) for q in QUANTITIES if q <= shelf.can_buy)
-    text = T("redeem.ask_quantity", name=item.name, price=item.price, stock=_stock(item.stock),
-             available=shelf.available, most=shelf.can_buy)
+    text = T(
+        "redeem.ask_quantity",
+        name=item.name,
+        price=item.price,
+        stock=_stock(item.stock),
+        available=shelf.available,
+        most=shelf.can_buy,
+    )
     return Reply(text, options, columns=5, photo=item.photo)
 
 
@@ -143,9 +189,16 @@ def redeem_quantity(ctx: Context, inp: Input) -> list[Reply]:
 
 
 def _confirm_redeem(shelf: ShelfItem, quantity: int) -> Reply:
-    return reply("redeem.confirm", option("yes", "redeem.confirm_yes"), option("/cancel", "redeem.confirm_no"),
-                 columns=2, name=shelf.item.name, quantity=quantity, total=shelf.item.price * quantity,
-                 available=shelf.available)
+    return reply(
+        "redeem.confirm",
+        option("yes", "redeem.confirm_yes"),
+        option("/cancel", "redeem.confirm_no"),
+        columns=2,
+        name=shelf.item.name,
+        quantity=quantity,
+        total=shelf.item.price * quantity,
+        available=shelf.available,
+    )
 
 
 @step("redeem", "confirm")
@@ -160,12 +213,17 @@ def redeem_confirm(ctx: Context, inp: Input) -> list[Reply]:
         return [_confirm_redeem(shelf, data["quantity"])]
     ctx.finish()  # the draft is spent either way; an error below says why
     outcome = ctx.services.shop.redeem(
-        ctx.actor.person_id, ctx.community_id, data["item_id"], data["quantity"],
-        request_key=f"redeem-draft:{data['draft']}", proxy_id=ctx.actor.acting_by,
+        ctx.actor.person_id,
+        ctx.community_id,
+        data["item_id"],
+        data["quantity"],
+        request_key=f"redeem-draft:{data['draft']}",
+        proxy_id=ctx.actor.acting_by,
     )
     r = outcome.redemption  # ✅ pressed again says what it became
-    ctx.finish(receipt=T("redeem.already_submitted", id=f"R{r.id}", name=r.item_name, quantity=r.quantity,
-                         total=r.total))
+    ctx.finish(
+        receipt=T("redeem.already_submitted", id=f"R{r.id}", name=r.item_name, quantity=r.quantity, total=r.total)
+    )
     return [_submitted(outcome)]
 
 
@@ -181,7 +239,9 @@ def orders(ctx: Context, args: str) -> list[Reply]:
     if not found:
         return [reply("orders.empty")]
     options = tuple(
-        option(f"/cancel_order R{r.id}", "orders.cancel", id=f"R{r.id}") for r in found if r.status == RedemptionStatus.PENDING
+        option(f"/cancel_order R{r.id}", "orders.cancel", id=f"R{r.id}")
+        for r in found
+        if r.status == RedemptionStatus.PENDING
     )
     return [Reply(T("orders.list", lines=[order_line(r) for r in found]), options[:5])]
 
@@ -199,17 +259,29 @@ def cancel_order(ctx: Context, args: str) -> list[Reply]:
 
 # --- the worker's decisions --------------------------------------------------------------------
 
+
 def pending_redemptions(ctx: Context) -> list[Reply]:
     """Redemptions waiting for a decision, shown in /pending beside the hour logs."""
     waiting = ctx.services.shop.pending(ctx.actor.person_id, ctx.community_id, limit=MOST)
     mark = deadline_marker(ctx)
     clock = ctx.services.people.clock_of(ctx.community_id)
     return [
-        Reply(mark(T("shop.pending_line", id=f"R{r.id}", name=r.person_name, item=r.item_name, quantity=r.quantity,
-                     total=r.total, date=clock.date_of(r.created_at)), r.created_at),
-              (option(f"/approve_order R{r.id}", "pending.approve"),
-               option(f"/reject_order R{r.id}", "pending.reject")),
-              columns=2)
+        Reply(
+            mark(
+                T(
+                    "shop.pending_line",
+                    id=f"R{r.id}",
+                    name=r.person_name,
+                    item=r.item_name,
+                    quantity=r.quantity,
+                    total=r.total,
+                    date=clock.date_of(r.created_at),
+                ),
+                r.created_at,
+            ),
+            (option(f"/approve_order R{r.id}", "pending.approve"), option(f"/reject_order R{r.id}", "pending.reject")),
+            columns=2,
+        )
         for r in waiting
     ]
 
@@ -283,16 +355,24 @@ def pickup_code(ctx: Context, inp: Input) -> list[Reply]:
 def _pickup(ctx: Context, code: str) -> list[Reply]:
     outcome = ctx.services.shop.pickup(ctx.actor.person_id, ctx.community_id, code)
     r = outcome.redemption
-    return [reply("pickup.done", id=f"R{r.id}", name=r.person_name, item=r.item_name, quantity=r.quantity,
-                  total=r.total)]
+    return [
+        reply("pickup.done", id=f"R{r.id}", name=r.person_name, item=r.item_name, quantity=r.quantity, total=r.total)
+    ]
 
 
 # --- the catalogue (workers) ---------------------------------------------------------------------
 
+
 def _item_line(item: ItemView) -> Text:
-    return T("items.line", id=f"I{item.id}", name=item.name, price=item.price, stock=_stock(item.stock),
-             state=T("items.active" if item.active else "items.inactive"),
-             donor=T("items.donor", donor=item.donor) if item.donor else "")
+    return T(
+        "items.line",
+        id=f"I{item.id}",
+        name=item.name,
+        price=item.price,
+        stock=_stock(item.stock),
+        state=T("items.active" if item.active else "items.inactive"),
+        donor=T("items.donor", donor=item.donor) if item.donor else "",
+    )
 
 
 @command("items", role="worker", help_key="help.items")
@@ -338,7 +418,11 @@ def add_item(ctx: Context, args: str) -> list[Reply]:
     if price is None or price > MAX_PRICE:
         return [reply("error.bad_price", max=MAX_PRICE)]
     item = ctx.services.shop.add_item(
-        ctx.actor.person_id, ctx.community_id, " ".join(name), price, stock  # type: ignore[arg-type]
+        ctx.actor.person_id,
+        ctx.community_id,
+        " ".join(name),
+        price,
+        stock,  # type: ignore[arg-type]
     )
     return [reply("additem.done", id=f"I{item.id}", name=item.name, price=item.price, stock=_stock(item.stock))]
 
@@ -397,9 +481,17 @@ def additem_photo(ctx: Context, inp: Input) -> list[Reply]:
 
 def _confirm_item(ctx: Context) -> Reply:
     d = ctx.data
-    return reply("additem.confirm", option("yes", "additem.confirm_yes"), option("/cancel", "redeem.confirm_no"),
-                 columns=2, name=d["name"], price=d["price"], stock=_stock(d["stock"]),
-                 donor=d.get("donor") or "—", photo=T("additem.has_photo" if d.get("photo") else "additem.no_photo"))
+    return reply(
+        "additem.confirm",
+        option("yes", "additem.confirm_yes"),
+        option("/cancel", "redeem.confirm_no"),
+        columns=2,
+        name=d["name"],
+        price=d["price"],
+        stock=_stock(d["stock"]),
+        donor=d.get("donor") or "—",
+        photo=T("additem.has_photo" if d.get("photo") else "additem.no_photo"),
+    )
 
 
 @step("additem", "confirm")
@@ -409,7 +501,12 @@ def additem_confirm(ctx: Context, inp: Input) -> list[Reply]:
     d = ctx.data
     ctx.finish()
     item = ctx.services.shop.add_item(
-        ctx.actor.person_id, ctx.community_id, d["name"], d["price"], d["stock"], donor=d.get("donor"),
+        ctx.actor.person_id,
+        ctx.community_id,
+        d["name"],
+        d["price"],
+        d["stock"],
+        donor=d.get("donor"),
         photo=d.get("photo"),
     )
     return [reply("additem.done", id=f"I{item.id}", name=item.name, price=item.price, stock=_stock(item.stock))]
@@ -474,8 +571,15 @@ def restock_reason(ctx: Context, inp: Input) -> list[Reply]:
 
 def _restock(ctx: Context, item_id: int, quantity: int, reason: str, key: str | None) -> list[Reply]:
     item, changed = ctx.services.shop.restock(ctx.actor.person_id, item_id, quantity, reason, request_key=key)
-    return [reply("restock.done" if changed else "restock.already", id=f"I{item.id}", name=item.name,
-                  quantity=f"{quantity:+d}", stock=_stock(item.stock))]
+    return [
+        reply(
+            "restock.done" if changed else "restock.already",
+            id=f"I{item.id}",
+            name=item.name,
+            quantity=f"{quantity:+d}",
+            stock=_stock(item.stock),
+        )
+    ]
 
 
 @command("deactivate", role="worker", help_key="help.deactivate", aliases=("下架",))
@@ -498,14 +602,31 @@ def _set_active(ctx: Context, args: str, active: bool) -> list[Reply]:
 
 # --- stock reconciliation ------------------------------------------------------------------------
 
+
 def stock_line(line: StockLine) -> Text:
     mark = "✓" if line.balanced else "✗"
     if line.unlimited:
-        return T("reconcile.line_unlimited", id=f"I{line.item_id}", name=line.name, reserved=line.reserved,
-                 handed_over=line.handed_over, released=line.released, mark=mark)
-    return T("reconcile.line", id=f"I{line.item_id}", name=line.name, opening=line.opening,
-             restocked=f"{line.restocked:+d}", reserved=line.reserved, handed_over=line.handed_over,
-             released=line.released, closing=line.closing, mark=mark)
+        return T(
+            "reconcile.line_unlimited",
+            id=f"I{line.item_id}",
+            name=line.name,
+            reserved=line.reserved,
+            handed_over=line.handed_over,
+            released=line.released,
+            mark=mark,
+        )
+    return T(
+        "reconcile.line",
+        id=f"I{line.item_id}",
+        name=line.name,
+        opening=line.opening,
+        restocked=f"{line.restocked:+d}",
+        reserved=line.reserved,
+        handed_over=line.handed_over,
+        released=line.released,
+        closing=line.closing,
+        mark=mark,
+    )
 
 
 def reconciliation_text(rec: Reconciliation) -> Text:
@@ -513,8 +634,13 @@ def reconciliation_text(rec: Reconciliation) -> Text:
     if not rec.lines:
         return T("reconcile.empty", community=rec.community, month=month)
     bad = sum(not line.balanced for line in rec.lines)
-    return T("reconcile.table", community=rec.community, month=month, lines=[stock_line(x) for x in rec.lines],
-             verdict=T("reconcile.balanced") if not bad else T("reconcile.unbalanced", count=bad))
+    return T(
+        "reconcile.table",
+        community=rec.community,
+        month=month,
+        lines=[stock_line(x) for x in rec.lines],
+        verdict=T("reconcile.balanced") if not bad else T("reconcile.unbalanced", count=bad),
+    )
 
 
 @command("reconcile", role="worker", help_key="help.reconcile", aliases=("对账",))
@@ -530,6 +656,7 @@ def reconcile(ctx: Context, args: str) -> list[Reply]:
 
 
 # --- gifts (转赠) and donations (捐赠) ------------------------------------------------------------
+
 
 @command("gift", help_key="help.gift", aliases=("转赠",))
 def gift(ctx: Context, args: str) -> list[Reply]:
@@ -559,9 +686,16 @@ def gift(ctx: Context, args: str) -> list[Reply]:
 def _confirm_gift(ctx: Context) -> Reply:
     d = ctx.data
     available = (ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)).available
-    return reply("gift.confirm", option("yes", "gift.confirm_yes"), option("/cancel", "redeem.confirm_no"),
-                 columns=2, name=d["name"], amount=d["amount"], available=available,
-                 message=T("gift.with_message", message=d["message"]) if d.get("message") else "")
+    return reply(
+        "gift.confirm",
+        option("yes", "gift.confirm_yes"),
+        option("/cancel", "redeem.confirm_no"),
+        columns=2,
+        name=d["name"],
+        amount=d["amount"],
+        available=available,
+        message=T("gift.with_message", message=d["message"]) if d.get("message") else "",
+    )
 
 
 @step("gift", "confirm")
@@ -571,12 +705,19 @@ def gift_confirm(ctx: Context, inp: Input) -> list[Reply]:
     d = ctx.data
     ctx.finish()
     result = ctx.services.points.gift(
-        ctx.actor.person_id, ctx.community_id, d["to"], d["amount"], key=f"gift:{d['draft']}",
+        ctx.actor.person_id,
+        ctx.community_id,
+        d["to"],
+        d["amount"],
+        key=f"gift:{d['draft']}",
         message=d.get("message"),
     )
     available = (ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)).available
-    return [reply("gift.already" if result.replayed else "gift.done", name=d["name"], amount=d["amount"],
-                  available=available)]
+    return [
+        reply(
+            "gift.already" if result.replayed else "gift.done", name=d["name"], amount=d["amount"], available=available
+        )
+    ]
 
 
 @command("donate", help_key="help.donate", aliases=("捐赠",))
@@ -590,8 +731,14 @@ def donate(ctx: Context, args: str) -> list[Reply]:
 
 def _confirm_donation(ctx: Context) -> Reply:
     available = (ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)).available
-    return reply("donate.confirm", option("yes", "donate.confirm_yes"), option("/cancel", "redeem.confirm_no"),
-                 columns=2, amount=ctx.data["amount"], available=available)
+    return reply(
+        "donate.confirm",
+        option("yes", "donate.confirm_yes"),
+        option("/cancel", "redeem.confirm_no"),
+        columns=2,
+        amount=ctx.data["amount"],
+        available=available,
+    )
 
 
 @step("donate", "confirm")
@@ -603,4 +750,3 @@ def donate_confirm(ctx: Context, inp: Input) -> list[Reply]:
     result = ctx.services.points.donate(ctx.actor.person_id, ctx.community_id, amount, key=f"donate:{draft}")
     available = (ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)).available
     return [reply("donate.already" if result.replayed else "donate.done", amount=amount, available=available)]
-

@@ -13,8 +13,11 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 
-@job("expire-holds", every=timedelta(hours=1),
-     help="every hour: redemptions not picked up within LOVEBANK_HOLD_EXPIRY_DAYS expire (points and goods go back)")
+@job(
+    "expire-holds",
+    every=timedelta(hours=1),
+    help="every hour: redemptions not picked up within LOVEBANK_HOLD_EXPIRY_DAYS expire (points and goods go back)",
+)
 async def expire_holds(services: Services, now: datetime, options: dict[str, Any]) -> str:
     expired = await services.run(services.shop.expire_holds, now)
     return Summary("jobs.expire_holds", count=expired)

@@ -19,19 +19,25 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from bot.family.service import may_act_for, tell_of_proxy, why_not
+from bot.kernel.access import require_role
+from bot.kernel.audit import audit
 from bot.kernel.clock import Clock, Month
 from bot.kernel.db import Database, reads
 from bot.kernel.errors import (
-    AlreadyDecided, DomainError, IdempotencyConflict, InvalidInput, NotAllowed, NotFound, OutOfStock,
+    AlreadyDecided,
+    DomainError,
+    IdempotencyConflict,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    OutOfStock,
 )
 from bot.kernel.i18n import T
-from bot.kernel.access import require_role
-from bot.kernel.audit import audit
-from bot.family.service import may_act_for, tell_of_proxy, why_not
-from bot.ledger.service import Ledger, Ref
-from bot.messages.notify import notify, notify_workers
 from bot.kernel.names import CODE_ALPHABET, new_code
 from bot.kernel.settings import Settings
+from bot.ledger.service import Ledger, Ref
+from bot.messages.notify import notify, notify_workers
 from models import AuditEntry, Community, Person, Redemption, ShopItem, StockMovement
 from models.shop import MOVEMENT_KINDS
 
@@ -166,8 +172,15 @@ class ShopService:
     # --- the catalogue (workers of the item's community) ------------------------------------
 
     def add_item(
-        self, actor_id: int, community_id: int, name: str, price: int, stock: int | None, *,
-        donor: str | None = None, photo: str | None = None,
+        self,
+        actor_id: int,
+        community_id: int,
+        name: str,
+        price: int,
+        stock: int | None,
+        *,
+        donor: str | None = None,
+        photo: str | None = None,
     ) -> ItemView:
         name, price = clean_item_name(name), check_price(price)
         if stock is not None and (not isinstance(stock, int) or not 0 <= stock <= MAX_STOCK):
@@ -183,18 +196,41 @@ class ShopService:
                 raise InvalidInput("error.item_exists", item=f"I{existing}", name=name)
             now = self.clock.now()
             item = ShopItem(
-                community_id=community_id, name=name, price=price, stock=stock, active=True, photo=photo,
-                donor=donor, created_by_id=actor_id, created_at=now,
+                community_id=community_id,
+                name=name,
+                price=price,
+                stock=stock,
+                active=True,
+                photo=photo,
+                donor=donor,
+                created_by_id=actor_id,
+                created_at=now,
             )
             session.add(item)
             session.flush()
             if stock:
-                session.add(StockMovement(
-                    community_id=community_id, item_id=item.id, kind="restock", delta=stock, quantity=stock,
-                    reason="initial stock", actor_id=actor_id, created_at=now,
-                ))
-            audit(session, self.clock, "catalogue.add", actor_id, community_id, "item", item.id,
-                        {"name": name, "price": price, "stock": stock, "donor": donor})
+                session.add(
+                    StockMovement(
+                        community_id=community_id,
+                        item_id=item.id,
+                        kind="restock",
+                        delta=stock,
+                        quantity=stock,
+                        reason="initial stock",
+                        actor_id=actor_id,
+                        created_at=now,
+                    )
+                )
+            audit(
+                session,
+                self.clock,
+                "catalogue.add",
+                actor_id,
+                community_id,
+                "item",
+                item.id,
+                {"name": name, "price": price, "stock": stock, "donor": donor},
+            )
             return _item_view(item)
 
         return self.db.transaction(work)
@@ -211,14 +247,26 @@ class ShopService:
 
         def work(session: Session) -> ItemView:
             item = self._managed_item(session, actor_id, item_id)
-            if field == "name" and value != item.name and session.scalar(
-                select(ShopItem.id).where(ShopItem.community_id == item.community_id, ShopItem.name == value)
+            if (
+                field == "name"
+                and value != item.name
+                and session.scalar(
+                    select(ShopItem.id).where(ShopItem.community_id == item.community_id, ShopItem.name == value)
+                )
             ):
                 raise InvalidInput("error.item_exists", item=f"I{item_id}", name=value)
             old = getattr(item, field)
             setattr(item, field, value)
-            audit(session, self.clock, "catalogue.edit", actor_id, item.community_id, "item", item_id,
-                        {"field": field, "old": old, "new": value})
+            audit(
+                session,
+                self.clock,
+                "catalogue.edit",
+                actor_id,
+                item.community_id,
+                "item",
+                item_id,
+                {"field": field, "old": old, "new": value},
+            )
             session.flush()
             return _item_view(item)
 
@@ -227,8 +275,16 @@ class ShopService:
     def set_photo(self, actor_id: int, item_id: int, photo: str | None) -> ItemView:
         def work(session: Session) -> ItemView:
             item = self._managed_item(session, actor_id, item_id)
-            audit(session, self.clock, "catalogue.edit", actor_id, item.community_id, "item", item_id,
-                        {"field": "photo", "old": item.photo, "new": photo})
+            audit(
+                session,
+                self.clock,
+                "catalogue.edit",
+                actor_id,
+                item.community_id,
+                "item",
+                item_id,
+                {"field": "photo", "old": item.photo, "new": photo},
+            )
             item.photo = photo
             session.flush()
             return _item_view(item)
@@ -248,9 +304,7 @@ class ShopService:
 
         def work(session: Session) -> tuple[ItemView, bool]:
             item = self._managed_item(session, actor_id, item_id)
-            if request_key and session.scalar(
-                select(StockMovement.id).where(StockMovement.request_key == request_key)
-            ):
+            if request_key and session.scalar(select(StockMovement.id).where(StockMovement.request_key == request_key)):
                 return self._item(session, item_id), False
             if item.stock is None:
                 raise InvalidInput("error.unlimited_stock", item=item.name)
@@ -263,13 +317,29 @@ class ShopService:
             if moved.rowcount != 1:
                 left = session.scalar(select(ShopItem.stock).where(ShopItem.id == item_id))
                 raise OutOfStock(item=item.name, left=left or 0)
-            session.add(StockMovement(
-                community_id=item.community_id, item_id=item_id, kind="restock", delta=quantity,
-                quantity=abs(quantity), reason=reason, actor_id=actor_id, request_key=request_key,
-                created_at=self.clock.now(),
-            ))
-            audit(session, self.clock, "catalogue.restock", actor_id, item.community_id, "item", item_id,
-                        {"quantity": quantity, "reason": reason})
+            session.add(
+                StockMovement(
+                    community_id=item.community_id,
+                    item_id=item_id,
+                    kind="restock",
+                    delta=quantity,
+                    quantity=abs(quantity),
+                    reason=reason,
+                    actor_id=actor_id,
+                    request_key=request_key,
+                    created_at=self.clock.now(),
+                )
+            )
+            audit(
+                session,
+                self.clock,
+                "catalogue.restock",
+                actor_id,
+                item.community_id,
+                "item",
+                item_id,
+                {"quantity": quantity, "reason": reason},
+            )
             return self._item(session, item_id), True
 
         return self.db.transaction(work)
@@ -281,8 +351,15 @@ class ShopService:
             item = self._managed_item(session, actor_id, item_id)
             if item.active != active:
                 item.active = active
-                audit(session, self.clock, "catalogue.activate" if active else "catalogue.deactivate",
-                            actor_id, item.community_id, "item", item_id)
+                audit(
+                    session,
+                    self.clock,
+                    "catalogue.activate" if active else "catalogue.deactivate",
+                    actor_id,
+                    item.community_id,
+                    "item",
+                    item_id,
+                )
             session.flush()
             return _item_view(item)
 
@@ -301,11 +378,15 @@ class ShopService:
         """Active items, page by page, with how many of each the asker can afford right now."""
         with self.db.uow() as session:
             require_role(session, person_id, community_id, "resident")
-            rows = list(session.scalars(
-                select(ShopItem)
-                .where(ShopItem.community_id == community_id, ShopItem.active.is_(True))
-                .order_by(ShopItem.id).offset(page * page_size).limit(page_size + 1)
-            ))
+            rows = list(
+                session.scalars(
+                    select(ShopItem)
+                    .where(ShopItem.community_id == community_id, ShopItem.active.is_(True))
+                    .order_by(ShopItem.id)
+                    .offset(page * page_size)
+                    .limit(page_size + 1)
+                )
+            )
             available = (self.ledger.balance(session, community_id, person_id)).available
             shelf = [
                 ShelfItem(_item_view(i), _can_buy(i.price, i.stock, available), available) for i in rows[:page_size]
@@ -328,15 +409,19 @@ class ShopService:
         """Every item, active or not, for the workers who manage them."""
         with self.db.uow() as session:
             require_role(session, actor_id, community_id, "worker")
-            rows = session.scalars(
-                select(ShopItem).where(ShopItem.community_id == community_id).order_by(ShopItem.id)
-            )
+            rows = session.scalars(select(ShopItem).where(ShopItem.community_id == community_id).order_by(ShopItem.id))
             return [_item_view(i) for i in rows]
 
     # --- redeeming ------------------------------------------------------------------------------
 
     def redeem(
-        self, person_id: int, community_id: int, item_id: int, quantity: int, *, request_key: str | None = None,
+        self,
+        person_id: int,
+        community_id: int,
+        item_id: int,
+        quantity: int,
+        *,
+        request_key: str | None = None,
         proxy_id: int | None = None,
     ) -> Outcome:
         """Reserve the goods and hold the points in one transaction; a worker decides later.
@@ -350,7 +435,10 @@ class ShopService:
                 found = session.scalar(select(Redemption).where(Redemption.request_key == request_key))
                 if found is not None:
                     if (found.person_id, found.community_id, found.item_id, found.quantity) != (
-                        person_id, community_id, item_id, quantity
+                        person_id,
+                        community_id,
+                        item_id,
+                        quantity,
                     ):
                         raise IdempotencyConflict(key=request_key)
                     return Outcome(_view(session, found.id), changed=False)
@@ -358,42 +446,84 @@ class ShopService:
             if proxy_id is not None and not may_act_for(session, proxy_id, person_id):
                 raise why_not(session, proxy_id, person_id)
             # The guarded decrement: it takes the row lock, and returns the price read under it.
-            taken = (session.execute(
-                update(ShopItem)
-                .where(ShopItem.id == item_id, ShopItem.community_id == community_id, ShopItem.active.is_(True),
-                       or_(ShopItem.stock.is_(None), ShopItem.stock >= quantity))
-                .values(stock=ShopItem.stock - quantity)  # NULL (unlimited) stays NULL
-                .returning(ShopItem.price)
-                .execution_options(**_SYNC)
-            )).first()
+            taken = (
+                session.execute(
+                    update(ShopItem)
+                    .where(
+                        ShopItem.id == item_id,
+                        ShopItem.community_id == community_id,
+                        ShopItem.active.is_(True),
+                        or_(ShopItem.stock.is_(None), ShopItem.stock >= quantity),
+                    )
+                    .values(stock=ShopItem.stock - quantity)  # NULL (unlimited) stays NULL
+                    .returning(ShopItem.price)
+                    .execution_options(**_SYNC)
+                )
+            ).first()
             if taken is None:
                 raise _why_not_taken(session, community_id, item_id)
             price = taken.price
             now = self.clock.now()
             redemption = Redemption(
-                community_id=community_id, person_id=person_id, item_id=item_id, quantity=quantity,
-                unit_price=price, total=price * quantity, status="pending", request_key=request_key,
-                proxy_id=proxy_id, created_at=now,
+                community_id=community_id,
+                person_id=person_id,
+                item_id=item_id,
+                quantity=quantity,
+                unit_price=price,
+                total=price * quantity,
+                status="pending",
+                request_key=request_key,
+                proxy_id=proxy_id,
+                created_at=now,
             )
             session.add(redemption)
             session.flush()
             hold = self.ledger.hold(
-                session, community_id=community_id, person_id=person_id, amount=redemption.total,
-                key=_key(redemption, "hold"), ref=Ref("redemption", redemption.id), actor_id=proxy_id or person_id,
+                session,
+                community_id=community_id,
+                person_id=person_id,
+                amount=redemption.total,
+                key=_key(redemption, "hold"),
+                ref=Ref("redemption", redemption.id),
+                actor_id=proxy_id or person_id,
             )
             redemption.hold_transfer_id = hold.id
-            session.add(StockMovement(
-                community_id=community_id, item_id=item_id, kind="reserve", delta=-quantity, quantity=quantity,
-                actor_id=person_id, redemption_id=redemption.id, created_at=now,
-            ))
+            session.add(
+                StockMovement(
+                    community_id=community_id,
+                    item_id=item_id,
+                    kind="reserve",
+                    delta=-quantity,
+                    quantity=quantity,
+                    actor_id=person_id,
+                    redemption_id=redemption.id,
+                    created_at=now,
+                )
+            )
             session.flush()
-            notify_workers(session, self.clock, community_id, "shop.notify.new_redemption",
-                                 coalesce="pending_redemptions", exclude=person_id)
+            notify_workers(
+                session,
+                self.clock,
+                community_id,
+                "shop.notify.new_redemption",
+                coalesce="pending_redemptions",
+                exclude=person_id,
+            )
             view = _view(session, redemption.id)
             if proxy_id is not None:
-                tell_of_proxy(session, self.clock, "redeem", proxy_id, person_id, community_id,
-                              ("redemption", redemption.id), id=f"R{redemption.id}", item=view.item_name,
-                              quantity=quantity, total=redemption.total)
+                tell_of_proxy(
+                    session,
+                    self.clock,
+                    "redeem",
+                    proxy_id,
+                    person_id,
+                    community_id,
+                    ("redemption", redemption.id),
+                    id=f"R{redemption.id}",
+                    item=view.item_name,
+                    quantity=quantity,
+                    total=redemption.total,
+                )
             return Outcome(view, changed=True)
 
         return self.db.transaction(work)
@@ -408,18 +538,30 @@ class ShopService:
                 raise NotFound("error.no_redemption", id=f"R{redemption_id}")
             now = self.clock.now()
             claimed = session.execute(
-                update(Redemption).where(Redemption.id == redemption_id, Redemption.status == "pending")
-                .values(status="cancelled", closed_at=now).execution_options(**_SYNC)
+                update(Redemption)
+                .where(Redemption.id == redemption_id, Redemption.status == "pending")
+                .values(status="cancelled", closed_at=now)
+                .execution_options(**_SYNC)
             )
             if claimed.rowcount != 1:
                 return self._already(session, redemption_id, "cancelled", "error.cannot_cancel")
             self._release(session, r, person_id, now)
-            self.ledger.void(session, pending_id=r.hold_transfer_id, key=_key(r, "void"),
-                             actor_id=proxy_id or person_id)
+            self.ledger.void(
+                session, pending_id=r.hold_transfer_id, key=_key(r, "void"), actor_id=proxy_id or person_id
+            )
             view = _view(session, redemption_id)
             if proxy_id is not None:
-                tell_of_proxy(session, self.clock, "cancel_order", proxy_id, person_id, r.community_id,
-                              ("redemption", r.id), id=f"R{r.id}", item=view.item_name)
+                tell_of_proxy(
+                    session,
+                    self.clock,
+                    "cancel_order",
+                    proxy_id,
+                    person_id,
+                    r.community_id,
+                    ("redemption", r.id),
+                    id=f"R{r.id}",
+                    item=view.item_name,
+                )
             return Outcome(view, changed=True)
 
         return self.db.transaction(work)
@@ -436,17 +578,36 @@ class ShopService:
             code = self._free_code(session, r.community_id)
             now = self.clock.now()
             claimed = session.execute(
-                update(Redemption).where(Redemption.id == redemption_id, Redemption.status == "pending")
+                update(Redemption)
+                .where(Redemption.id == redemption_id, Redemption.status == "pending")
                 .values(status="approved", pickup_code=code, decided_by_id=worker_id, decided_at=now)
                 .execution_options(**_SYNC)
             )
             if claimed.rowcount != 1:
                 return self._already(session, redemption_id, "approved")
-            audit(session, self.clock, "redemption.approve", worker_id, r.community_id, "redemption", r.id,
-                  {"total": r.total}, person_id=r.person_id)
+            audit(
+                session,
+                self.clock,
+                "redemption.approve",
+                worker_id,
+                r.community_id,
+                "redemption",
+                r.id,
+                {"total": r.total},
+                person_id=r.person_id,
+            )
             view = _view(session, redemption_id)
-            notify(session, self.clock, r.proxy_id or r.person_id, "shop.notify.approved", id=f"R{r.id}",
-                         item=view.item_name, quantity=r.quantity, code=code, days=self.settings.hold_expiry_days)
+            notify(
+                session,
+                self.clock,
+                r.proxy_id or r.person_id,
+                "shop.notify.approved",
+                id=f"R{r.id}",
+                item=view.item_name,
+                quantity=r.quantity,
+                code=code,
+                days=self.settings.hold_expiry_days,
+            )
             return Outcome(view, changed=True)
 
         return self.db.transaction(work)
@@ -462,19 +623,38 @@ class ShopService:
             r = self._decidable(session, worker_id, redemption_id)
             now = self.clock.now()
             claimed = session.execute(
-                update(Redemption).where(Redemption.id == redemption_id, Redemption.status.in_(OPEN))
+                update(Redemption)
+                .where(Redemption.id == redemption_id, Redemption.status.in_(OPEN))
                 .values(status="rejected", reason=reason, decided_by_id=worker_id, decided_at=now, closed_at=now)
                 .execution_options(**_SYNC)
             )
             if claimed.rowcount != 1:
                 return self._already(session, redemption_id, "rejected")
-            audit(session, self.clock, "redemption.reject", worker_id, r.community_id, "redemption", r.id,
-                  {"total": r.total, "reason": reason}, person_id=r.person_id)
+            audit(
+                session,
+                self.clock,
+                "redemption.reject",
+                worker_id,
+                r.community_id,
+                "redemption",
+                r.id,
+                {"total": r.total, "reason": reason},
+                person_id=r.person_id,
+            )
             self._release(session, r, worker_id, now)
             self.ledger.void(session, pending_id=r.hold_transfer_id, key=_key(r, "void"), actor_id=worker_id)
             view = _view(session, redemption_id)
-            notify(session, self.clock, r.proxy_id or r.person_id, "shop.notify.rejected", id=f"R{r.id}",
-                         item=view.item_name, quantity=r.quantity, reason=reason, total=r.total)
+            notify(
+                session,
+                self.clock,
+                r.proxy_id or r.person_id,
+                "shop.notify.rejected",
+                id=f"R{r.id}",
+                item=view.item_name,
+                quantity=r.quantity,
+                reason=reason,
+                total=r.total,
+            )
             return Outcome(view, changed=True)
 
         return self.db.transaction(work)
@@ -510,20 +690,39 @@ class ShopService:
                 raise NotAllowed("error.own_proxy_action")
             now = self.clock.now()
             claimed = session.execute(
-                update(Redemption).where(Redemption.id == r.id, Redemption.status == "approved")
-                .values(status="done", handed_over_by_id=worker_id, closed_at=now).execution_options(**_SYNC)
+                update(Redemption)
+                .where(Redemption.id == r.id, Redemption.status == "approved")
+                .values(status="done", handed_over_by_id=worker_id, closed_at=now)
+                .execution_options(**_SYNC)
             )
             if claimed.rowcount != 1:
                 status = session.scalar(select(Redemption.status).where(Redemption.id == r.id))
                 key = "error.pickup_code_used" if status == "done" else "error.pickup_code_void"
                 raise AlreadyDecided(key, id=f"R{r.id}", status=T(f"shop.status.{status}"))
             self.ledger.post(session, pending_id=r.hold_transfer_id, key=_key(r, "post"), actor_id=worker_id)
-            audit(session, self.clock, "redemption.handover", worker_id, community_id, "redemption", r.id,
-                  {"total": r.total}, person_id=r.person_id)
-            session.add(StockMovement(
-                community_id=community_id, item_id=r.item_id, kind="handover", delta=0, quantity=r.quantity,
-                actor_id=worker_id, redemption_id=r.id, created_at=now,
-            ))
+            audit(
+                session,
+                self.clock,
+                "redemption.handover",
+                worker_id,
+                community_id,
+                "redemption",
+                r.id,
+                {"total": r.total},
+                person_id=r.person_id,
+            )
+            session.add(
+                StockMovement(
+                    community_id=community_id,
+                    item_id=r.item_id,
+                    kind="handover",
+                    delta=0,
+                    quantity=r.quantity,
+                    actor_id=worker_id,
+                    redemption_id=r.id,
+                    created_at=now,
+                )
+            )
             session.flush()
             return Outcome(_view(session, r.id), changed=True)
 
@@ -539,10 +738,18 @@ class ShopService:
     GUESS_WINDOW = timedelta(minutes=10)
 
     def _recent_guesses(self, session: Session, worker_id: int) -> int:
-        return session.scalar(select(func.count()).select_from(AuditEntry).where(
-            AuditEntry.actor_id == worker_id, AuditEntry.action == "handover.wrong_code",
-            AuditEntry.created_at > self.clock.now() - self.GUESS_WINDOW,
-        )) or 0
+        return (
+            session.scalar(
+                select(func.count())
+                .select_from(AuditEntry)
+                .where(
+                    AuditEntry.actor_id == worker_id,
+                    AuditEntry.action == "handover.wrong_code",
+                    AuditEntry.created_at > self.clock.now() - self.GUESS_WINDOW,
+                )
+            )
+            or 0
+        )
 
     def _check_guesses(self, worker_id: int) -> None:
         """A worker who typed GUESSES wrong codes in the window waits before trying again."""
@@ -571,10 +778,13 @@ class ShopService:
         now = now or self.clock.now()
         cutoff = now - timedelta(days=self.settings.hold_expiry_days)
         with self.db.uow() as session:
-            ids = list(session.scalars(
-                select(Redemption.id).where(Redemption.status.in_(OPEN), Redemption.created_at < cutoff)
-                .order_by(Redemption.id)
-            ))
+            ids = list(
+                session.scalars(
+                    select(Redemption.id)
+                    .where(Redemption.status.in_(OPEN), Redemption.created_at < cutoff)
+                    .order_by(Redemption.id)
+                )
+            )
         expired = 0
         for redemption_id in ids:
             expired += self.db.transaction(lambda s, i=redemption_id: self._expire_one(s, i, now, cutoff))
@@ -589,7 +799,8 @@ class ShopService:
             claimed = session.execute(
                 update(Redemption)
                 .where(Redemption.id == redemption_id, Redemption.status == status, Redemption.created_at < cutoff)
-                .values(status="expired", closed_at=now).execution_options(**_SYNC)
+                .values(status="expired", closed_at=now)
+                .execution_options(**_SYNC)
             )
             if claimed.rowcount == 1:
                 break
@@ -599,23 +810,52 @@ class ShopService:
         self.ledger.expire(session, pending_id=r.hold_transfer_id, key=_key(r, "expire"))
         view = _view(session, redemption_id)
         days = self.settings.hold_expiry_days
-        notify(session, self.clock, r.proxy_id or r.person_id, f"shop.notify.expired{why}", id=f"R{r.id}",
-                     item=view.item_name, quantity=r.quantity, total=r.total, days=days)
-        notify_workers(session, self.clock, r.community_id, f"shop.notify.expired{why}_worker",
-                             coalesce=f"expired_redemptions{why}", exclude=r.person_id, id=f"R{r.id}",
-                             name=view.person_name, item=view.item_name, quantity=r.quantity, days=days)
+        notify(
+            session,
+            self.clock,
+            r.proxy_id or r.person_id,
+            f"shop.notify.expired{why}",
+            id=f"R{r.id}",
+            item=view.item_name,
+            quantity=r.quantity,
+            total=r.total,
+            days=days,
+        )
+        notify_workers(
+            session,
+            self.clock,
+            r.community_id,
+            f"shop.notify.expired{why}_worker",
+            coalesce=f"expired_redemptions{why}",
+            exclude=r.person_id,
+            id=f"R{r.id}",
+            name=view.person_name,
+            item=view.item_name,
+            quantity=r.quantity,
+            days=days,
+        )
         return True
 
     def _release(self, session: Session, r: Redemption, actor_id: int | None, now: datetime) -> None:
         """Put the reserved goods back on the shelf (unlimited items stay unlimited)."""
         session.execute(
-            update(ShopItem).where(ShopItem.id == r.item_id).values(stock=ShopItem.stock + r.quantity)
+            update(ShopItem)
+            .where(ShopItem.id == r.item_id)
+            .values(stock=ShopItem.stock + r.quantity)
             .execution_options(**_SYNC)
         )
-        session.add(StockMovement(
-            community_id=r.community_id, item_id=r.item_id, kind="release", delta=r.quantity,
-            quantity=r.quantity, actor_id=actor_id, redemption_id=r.id, created_at=now,
-        ))
+        session.add(
+            StockMovement(
+                community_id=r.community_id,
+                item_id=r.item_id,
+                kind="release",
+                delta=r.quantity,
+                quantity=r.quantity,
+                actor_id=actor_id,
+                redemption_id=r.id,
+                created_at=now,
+            )
+        )
         session.flush()
 
     def _decidable(self, session: Session, worker_id: int, redemption_id: int) -> Redemption:
@@ -655,7 +895,8 @@ class ShopService:
             ids = session.scalars(
                 select(Redemption.id)
                 .where(Redemption.community_id == community_id, Redemption.status == "pending")
-                .order_by(Redemption.created_at, Redemption.id).limit(limit)
+                .order_by(Redemption.created_at, Redemption.id)
+                .limit(limit)
             )
             return [_view(session, i) for i in ids]
 
@@ -664,7 +905,8 @@ class ShopService:
             ids = session.scalars(
                 select(Redemption.id)
                 .where(Redemption.person_id == person_id, Redemption.community_id == community_id)
-                .order_by(Redemption.id.desc()).limit(limit)
+                .order_by(Redemption.id.desc())
+                .limit(limit)
             )
             return [_view(session, i) for i in ids]
 
@@ -681,8 +923,9 @@ class ShopService:
             community = session.get(Community, community_id)
             if community is None:
                 raise NotFound("error.no_community")
-            return reconcile_in(session, community, self.clock.community(community.timezone).month(month),
-                                self.clock.now())
+            return reconcile_in(
+                session, community, self.clock.community(community.timezone).month(month), self.clock.now()
+            )
 
     def reconcile_all(self, month: str) -> list[Reconciliation]:
         """Every community that has a catalogue, for the operator's export; the month (YYYY-MM)
@@ -691,20 +934,25 @@ class ShopService:
             communities = session.scalars(
                 select(Community).where(Community.id.in_(select(ShopItem.community_id))).order_by(Community.id)
             )
-            return [reconcile_in(session, c, self.clock.community(c.timezone).month(month), self.clock.now())
-                    for c in list(communities)]
+            return [
+                reconcile_in(session, c, self.clock.community(c.timezone).month(month), self.clock.now())
+                for c in list(communities)
+            ]
 
     def _item(self, session: Session, item_id: int) -> ItemView:
-        item = (session.execute(select(ShopItem).where(ShopItem.id == item_id)
-                                      .execution_options(populate_existing=True))).scalar_one()
+        item = (
+            session.execute(select(ShopItem).where(ShopItem.id == item_id).execution_options(populate_existing=True))
+        ).scalar_one()
         return _item_view(item)
 
 
 def _why_not_taken(session: Session, community_id: int, item_id: int) -> DomainError:
     """The refusal for a stock decrement that matched no row."""
-    item = (session.execute(
-        select(ShopItem.community_id, ShopItem.name, ShopItem.active, ShopItem.stock).where(ShopItem.id == item_id)
-    )).first()
+    item = (
+        session.execute(
+            select(ShopItem.community_id, ShopItem.name, ShopItem.active, ShopItem.stock).where(ShopItem.id == item_id)
+        )
+    ).first()
     if item is None or item.community_id != community_id:
         return NotFound("error.no_item", item=f"I{item_id}")
     if not item.active:
@@ -738,19 +986,34 @@ def _item_view(i: ShopItem) -> ItemView:
 
 
 def _view(session: Session, redemption_id: int) -> RedemptionView:
-    row = (session.execute(
-        select(Redemption, Person.display_name, ShopItem.name)
-        .join(Person, Person.id == Redemption.person_id)
-        .join(ShopItem, ShopItem.id == Redemption.item_id)
-        .where(Redemption.id == redemption_id)
-        .execution_options(populate_existing=True)
-    )).first()
+    row = (
+        session.execute(
+            select(Redemption, Person.display_name, ShopItem.name)
+            .join(Person, Person.id == Redemption.person_id)
+            .join(ShopItem, ShopItem.id == Redemption.item_id)
+            .where(Redemption.id == redemption_id)
+            .execution_options(populate_existing=True)
+        )
+    ).first()
     if row is None:
         raise NotFound("error.no_redemption", id=f"R{redemption_id}")
     r, name, item = row
     return RedemptionView(
-        r.id, r.community_id, r.person_id, name, r.item_id, item, r.quantity, r.unit_price, r.total, r.status,
-        r.pickup_code, r.reason, r.created_at, r.decided_at, r.closed_at,
+        r.id,
+        r.community_id,
+        r.person_id,
+        name,
+        r.item_id,
+        item,
+        r.quantity,
+        r.unit_price,
+        r.total,
+        r.status,
+        r.pickup_code,
+        r.reason,
+        r.created_at,
+        r.decided_at,
+        r.closed_at,
     )
 
 
@@ -758,26 +1021,41 @@ def reconcile_in(session: Session, community: Community, month: Month, now: date
     """The month's stock reconciliation, read inside the caller's session."""
     start, end = month.start, month.end
     current = start <= now < end
-    items = list(session.scalars(
-        select(ShopItem).where(ShopItem.community_id == community.id, ShopItem.created_at < end)
-        .order_by(ShopItem.id)
-    ))
+    items = list(
+        session.scalars(
+            select(ShopItem)
+            .where(ShopItem.community_id == community.id, ShopItem.created_at < end)
+            .order_by(ShopItem.id)
+        )
+    )
     m = StockMovement
-    before = dict((session.execute(
-        select(m.item_id, func.sum(m.delta)).where(m.community_id == community.id, m.created_at < start)
-        .group_by(m.item_id)
-    )).all())
-    until_end = dict((session.execute(
-        select(m.item_id, func.sum(m.delta)).where(m.community_id == community.id, m.created_at < end)
-        .group_by(m.item_id)
-    )).all())
+    before = dict(
+        (
+            session.execute(
+                select(m.item_id, func.sum(m.delta))
+                .where(m.community_id == community.id, m.created_at < start)
+                .group_by(m.item_id)
+            )
+        ).all()
+    )
+    until_end = dict(
+        (
+            session.execute(
+                select(m.item_id, func.sum(m.delta))
+                .where(m.community_id == community.id, m.created_at < end)
+                .group_by(m.item_id)
+            )
+        ).all()
+    )
     in_month: dict[tuple[int, str], tuple[int, int]] = {
         (row.item_id, row.kind): (int(row.delta), int(row.quantity))
-        for row in (session.execute(
-            select(m.item_id, m.kind, func.sum(m.delta).label("delta"), func.sum(m.quantity).label("quantity"))
-            .where(m.community_id == community.id, m.created_at >= start, m.created_at < end)
-            .group_by(m.item_id, m.kind)
-        )).all()
+        for row in (
+            session.execute(
+                select(m.item_id, m.kind, func.sum(m.delta).label("delta"), func.sum(m.quantity).label("quantity"))
+                .where(m.community_id == community.id, m.created_at >= start, m.created_at < end)
+                .group_by(m.item_id, m.kind)
+            )
+        ).all()
     }
     by_redemptions = _redemption_totals(session, community.id, start, end)
     lines = []
@@ -785,14 +1063,21 @@ def reconcile_in(session: Session, community: Community, month: Month, now: date
         moved = {kind: in_month.get((item.id, kind), (0, 0)) for kind in MOVEMENT_KINDS}
         counts = (moved["reserve"][1], moved["release"][1], moved["handover"][1])
         unlimited = item.stock is None
-        lines.append(StockLine(
-            item_id=item.id, name=item.name, unlimited=unlimited,
-            opening=None if unlimited else int(before.get(item.id) or 0),
-            restocked=moved["restock"][0], reserved=counts[0], handed_over=counts[2], released=counts[1],
-            closing=None if unlimited else int(until_end.get(item.id) or 0),
-            shelf=item.stock if current and not unlimited else None,
-            redemptions_match=counts == by_redemptions.get(item.id, (0, 0, 0)),
-        ))
+        lines.append(
+            StockLine(
+                item_id=item.id,
+                name=item.name,
+                unlimited=unlimited,
+                opening=None if unlimited else int(before.get(item.id) or 0),
+                restocked=moved["restock"][0],
+                reserved=counts[0],
+                handed_over=counts[2],
+                released=counts[1],
+                closing=None if unlimited else int(until_end.get(item.id) or 0),
+                shelf=item.stock if current and not unlimited else None,
+                redemptions_match=counts == by_redemptions.get(item.id, (0, 0, 0)),
+            )
+        )
     return Reconciliation(community.id, community.name, month, lines)
 
 
@@ -803,17 +1088,21 @@ def _redemption_totals(
     r = Redemption
     totals: dict[int, list[int]] = {}
     made = session.execute(
-        select(r.item_id, func.sum(r.quantity)).where(
-            r.community_id == community_id, r.created_at >= start, r.created_at < end
-        ).group_by(r.item_id)
+        select(r.item_id, func.sum(r.quantity))
+        .where(r.community_id == community_id, r.created_at >= start, r.created_at < end)
+        .group_by(r.item_id)
     )
     for item_id, quantity in made.all():
         totals.setdefault(item_id, [0, 0, 0])[0] = int(quantity)
     closed = session.execute(
-        select(r.item_id, r.status, func.sum(r.quantity)).where(
-            r.community_id == community_id, r.closed_at >= start, r.closed_at < end,
+        select(r.item_id, r.status, func.sum(r.quantity))
+        .where(
+            r.community_id == community_id,
+            r.closed_at >= start,
+            r.closed_at < end,
             r.status.in_(("rejected", "cancelled", "expired", "done")),
-        ).group_by(r.item_id, r.status)
+        )
+        .group_by(r.item_id, r.status)
     )
     for item_id, status, quantity in closed.all():
         totals.setdefault(item_id, [0, 0, 0])[2 if status == "done" else 1] += int(quantity)

@@ -72,8 +72,9 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, size: int, width: int) -> str:
     return text + "…"
 
 
-def star_poster(title: str, subtitle: str, rows: list[PosterRow], *, hours_label: str, footer: str,
-                empty: str = "") -> bytes:
+def star_poster(
+    title: str, subtitle: str, rows: list[PosterRow], *, hours_label: str, footer: str, empty: str = ""
+) -> bytes:
     """A star list as a poster: `title` (community and list), `subtitle` (the period), one line
     per row with rank, name and hours, and a footer."""
     from PIL import Image, ImageDraw

@@ -3,17 +3,29 @@ where the weekly and monthly lists are posted (/setgroup, /unsetgroup)."""
 
 from __future__ import annotations
 
-from bot.dialogs.core import Context, Reply, command, option, reply
 from bot.deadlines.flow import top_workers
-from bot.teams.flow import tag_privacy
+from bot.dialogs.core import Context, Reply, command, option, reply
 from bot.kernel.i18n import T, Text, hours
 from bot.stars.levels import level_params
 from bot.stars.service import MEDALS, Star, StarList, level_mark, list_title
+from bot.teams.flow import tag_privacy
 
 PERIOD_WORDS = {
-    "week": "week", "w": "week", "本周": "week", "周": "week", "周榜": "week",
-    "month": "month", "m": "month", "本月": "month", "月": "month", "月榜": "month",
-    "all": "all", "a": "all", "总榜": "all", "累计": "all", "全部": "all",
+    "week": "week",
+    "w": "week",
+    "本周": "week",
+    "周": "week",
+    "周榜": "week",
+    "month": "month",
+    "m": "month",
+    "本月": "month",
+    "月": "month",
+    "月榜": "month",
+    "all": "all",
+    "a": "all",
+    "总榜": "all",
+    "累计": "all",
+    "全部": "all",
 }
 
 WORKER_WORDS = ("workers", "worker", "工作人员", "社工")
@@ -63,6 +75,7 @@ def _line(star: Star) -> Text:
 
 # --- star levels ----------------------------------------------------------------------------------
 
+
 @command("levels", help_key="help.levels", aliases=("星级",))
 def levels(ctx: Context, args: str) -> list[Reply]:
     """The thresholds; a worker sets five new ones, or `default`."""
@@ -71,8 +84,9 @@ def levels(ctx: Context, args: str) -> list[Reply]:
     if args:
         if not ctx.actor.at_least("worker"):
             return [reply("error.need_worker")]
-        service.set_thresholds(ctx.actor.person_id, ctx.community_id,
-                                     None if args.lower() in ("default", "默认") else args)
+        service.set_thresholds(
+            ctx.actor.person_id, ctx.community_id, None if args.lower() in ("default", "默认") else args
+        )
     thresholds = service.thresholds(ctx.community_id)
     lines = [T("levels.show_line", **level_params(i), hours=h) for i, h in enumerate(thresholds, start=1)]
     shown = [reply("levels.show", lines=lines)]
@@ -101,7 +115,9 @@ def privacy(ctx: Context, args: str) -> list[Reply]:
         if ctx.services.stars.name_hidden(ctx.actor.person_id):
             return [reply("privacy.now_hidden", option("/privacy off", "privacy.show_me"))]
         return [reply("privacy.now_shown", option("/privacy on", "privacy.hide_me"), name=ctx.actor.display_name)]
-    wanted = True if word in ("on", "hide", "隐藏", "匿名") else False if word in ("off", "show", "显示", "公开") else None
+    wanted = (
+        True if word in ("on", "hide", "隐藏", "匿名") else False if word in ("off", "show", "显示", "公开") else None
+    )
     hidden = ctx.services.stars.set_hidden(ctx.actor.person_id, wanted)
     if hidden:
         return [reply("privacy.hidden", option("/privacy off", "privacy.show_me"))]

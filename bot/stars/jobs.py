@@ -12,7 +12,11 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 
-@job("star-list", at=time(9, 0), help="post last week's (Mondays) and last month's (the 1st) star lists to the groups; --period week|month forces one")
+@job(
+    "star-list",
+    at=time(9, 0),
+    help="post last week's (Mondays) and last month's (the 1st) star lists to the groups; --period week|month forces one",
+)
 async def star_list(services: Services, now: datetime, options: dict[str, Any]) -> str:
     # Runs daily; the service decides, per community's own date, whether a week or a month has
     # just ended. Each group gets each period once, even across restarts and processes.

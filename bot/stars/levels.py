@@ -15,13 +15,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.hours import service_hours
+from bot.kernel.access import get_community, require_role
+from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database, claim, reads
 from bot.kernel.errors import InvalidInput
 from bot.kernel.i18n import hours
-from bot.hours import service_hours
-from bot.kernel.access import get_community, require_role
-from bot.kernel.audit import audit
 from bot.messages.notify import notify, notify_workers
 from models import Community, Person
 
@@ -71,8 +71,7 @@ def thresholds_in(options: dict | None) -> tuple[int, ...]:
 
 def check_thresholds(values: list[int]) -> tuple[int, ...]:
     """Five whole numbers of hours, each above the one before."""
-    if len(values) != 5 or not all(a < b for a, b in zip([0, *values], values, strict=False)) \
-            or values[-1] > MAX_HOURS:
+    if len(values) != 5 or not all(a < b for a, b in zip([0, *values], values, strict=False)) or values[-1] > MAX_HOURS:
         raise InvalidInput("levels.bad_thresholds")
     return tuple(values)
 
@@ -104,8 +103,9 @@ def levels(session: Session, community_id: int, person_ids: set[int]) -> dict[in
     return {p: level_of(m, hours_) for p, m in service_hours.totals(session, person_ids, community_id).items()}
 
 
-def levels_of(session: Session, pairs: set[tuple[int, int]],
-              known: dict[int, tuple[int, ...]] | None = None) -> dict[tuple[int, int], int]:
+def levels_of(
+    session: Session, pairs: set[tuple[int, int]], known: dict[int, tuple[int, ...]] | None = None
+) -> dict[tuple[int, int], int]:
     """(community, person) → star level there, for many communities at once (the weekly lists of
     every community): one query for the hours, and one for the thresholds of the communities
     whose thresholds are not `known` already."""
@@ -139,8 +139,15 @@ def on_counted(session: Session, clock: Clock, community_id: int, person_id: int
     if nxt.to_next is None:
         notify(session, clock, person_id, "levels.reached_top", **params)
     else:
-        notify(session, clock, person_id, "levels.reached", **params, to_next=hours(nxt.to_next),
-               next=level_name(level + 1))
+        notify(
+            session,
+            clock,
+            person_id,
+            "levels.reached",
+            **params,
+            to_next=hours(nxt.to_next),
+            next=level_name(level + 1),
+        )
     notify_workers(session, clock, community_id, "levels.worker_reached", exclude=person_id, name=name, **params)
     audit(session, clock, "star.level", None, community_id, "person", person_id, details={"level": level})
     return level
@@ -175,8 +182,14 @@ class StarLevelsService:
             else:
                 options[OPTION] = list(values)
             community.options = options
-            audit(session, self.clock, "star.thresholds", actor_id, community_id,
-                  details={"hours": list(values) if values else None})
+            audit(
+                session,
+                self.clock,
+                "star.thresholds",
+                actor_id,
+                community_id,
+                details={"hours": list(values) if values else None},
+            )
             return values or DEFAULT_HOURS
 
         return self.db.transaction(work)

@@ -22,7 +22,8 @@ from bot.kernel.clock import Clock
 from bot.kernel.db import Database, claim
 from bot.kernel.errors import InvalidInput
 from bot.stars.drawing import PosterRow, star_poster
-from bot.stars.service import POSTER, StarList, StarsService, _due_kinds, _post_key as post_key, post_params
+from bot.stars.service import POSTER, StarList, StarsService, _due_kinds, post_params
+from bot.stars.service import _post_key as post_key
 from models import Community, Identity, Membership, Notification
 
 __all__ = ["POSTER", "PosterSummary", "StarPostersService", "draw"]
@@ -42,10 +43,14 @@ class PosterSummary:
 
 def draw(params: dict[str, Any]) -> bytes:
     """The PNG of a notification's `_poster`."""
-    return star_poster(str(params["title"]), str(params["subtitle"]),
-                       [PosterRow(int(r), str(n), str(h)) for r, n, h in params["rows"]],
-                       hours_label=str(params["hours_label"]), footer=str(params["footer"]),
-                       empty=str(params.get("empty", "")))
+    return star_poster(
+        str(params["title"]),
+        str(params["subtitle"]),
+        [PosterRow(int(r), str(n), str(h)) for r, n, h in params["rows"]],
+        hours_label=str(params["hours_label"]),
+        footer=str(params["footer"]),
+        empty=str(params.get("empty", "")),
+    )
 
 
 class StarPostersService:
@@ -60,11 +65,15 @@ class StarPostersService:
             raise InvalidInput("error.bad_period")
         forwards = exists().where(Identity.person_id == Membership.person_id, Identity.channel.in_(FORWARD_BY_HAND))
         with self.db.read() as session:
-            rows = (session.execute(
-                select(Community.id, Community.timezone).where(exists().where(
-                    Membership.community_id == Community.id, Membership.role == "worker", forwards))
-                .order_by(Community.id)
-            )).all()
+            rows = (
+                session.execute(
+                    select(Community.id, Community.timezone)
+                    .where(
+                        exists().where(Membership.community_id == Community.id, Membership.role == "worker", forwards)
+                    )
+                    .order_by(Community.id)
+                )
+            ).all()
         due: dict[str, list[int]] = {"week": [], "month": []}
         for community_id, tz in rows:
             for k in [kind] if kind else _due_kinds(self.clock.community(tz).date_of(now)):
@@ -87,11 +96,19 @@ class StarPostersService:
         if not claim(session, JOB, str(star_list.community_id), post_key(star_list), now):
             return None
         params = post_params(star_list)  # the poster travels as its POSTER parameter
-        workers = list(session.scalars(
-            select(Membership.person_id).where(
-                Membership.community_id == star_list.community_id, Membership.role == "worker",
-                exists().where(Identity.person_id == Membership.person_id, Identity.channel.in_(FORWARD_BY_HAND)))
-        ))
-        key = f"stars.poster_{star_list.period.kind}" if star_list.group is None else f"stars.poster_group_{star_list.period.kind}"
+        workers = list(
+            session.scalars(
+                select(Membership.person_id).where(
+                    Membership.community_id == star_list.community_id,
+                    Membership.role == "worker",
+                    exists().where(Identity.person_id == Membership.person_id, Identity.channel.in_(FORWARD_BY_HAND)),
+                )
+            )
+        )
+        key = (
+            f"stars.poster_{star_list.period.kind}"
+            if star_list.group is None
+            else f"stars.poster_group_{star_list.period.kind}"
+        )
         session.add_all(Notification(person_id=w, key=key, params=params, created_at=now) for w in workers)
         return len(workers)

@@ -16,15 +16,15 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Select, and_, delete, func, select
 from sqlalchemy.orm import Session
 
+from bot.kernel.access import get_community, get_person, require_role, role_in
+from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database, claim, reads
 from bot.kernel.errors import InvalidInput, NotAllowed, NotFound
 from bot.kernel.i18n import Text, hours, render
-from bot.stars import levels as star_levels
-from bot.kernel.access import get_community, get_person, require_role, role_in
-from bot.kernel.audit import audit
-from bot.teams.service import WHOLE, StarGroup, chosen_lists, find_group, group_members
 from bot.kernel.settings import Settings
+from bot.stars import levels as star_levels
+from bot.teams.service import WHOLE, StarGroup, chosen_lists, find_group, group_members
 from models import AnnouncementGroup, Community, Membership, Notification, Person, PersonTag, ServiceLog
 
 PERIODS = ("week", "month", "all")
@@ -144,14 +144,24 @@ class StarsService:
         if kind not in PERIODS:
             raise InvalidInput("error.bad_period")
         with self.db.uow() as session:
-            viewer = (session.execute(
-                select(Community.name, Community.timezone, Community.locale, Person.is_admin, Membership.id,
-                       Community.options)
-                .select_from(Community)
-                .join(Person, Person.id == person_id)
-                .outerjoin(Membership, and_(Membership.community_id == Community.id, Membership.person_id == person_id))
-                .where(Community.id == community_id)
-            )).first()
+            viewer = (
+                session.execute(
+                    select(
+                        Community.name,
+                        Community.timezone,
+                        Community.locale,
+                        Person.is_admin,
+                        Membership.id,
+                        Community.options,
+                    )
+                    .select_from(Community)
+                    .join(Person, Person.id == person_id)
+                    .outerjoin(
+                        Membership, and_(Membership.community_id == Community.id, Membership.person_id == person_id)
+                    )
+                    .where(Community.id == community_id)
+                )
+            ).first()
             if viewer is None:
                 raise NotFound("error.no_community")
             name, tz, locale, is_admin, membership, options = viewer
@@ -165,26 +175,41 @@ class StarsService:
                     raise NotFound("starlists.unknown", name=list_name[:32])
                 members = group_members(session, community_id, group)
             totals = _totals_stmt([community_id], period, members).subquery()
-            rows = (session.execute(
-                select(totals.c.person_id, totals.c.minutes, Person.display_name, Person.hide_name)
-                .join(Person, Person.id == totals.c.person_id)
-            )).all()
+            rows = (
+                session.execute(
+                    select(totals.c.person_id, totals.c.minutes, Person.display_name, Person.hide_name).join(
+                        Person, Person.id == totals.c.person_id
+                    )
+                )
+            ).all()
             unlisted = None
-            if group is not None and group.kind == "tag" and person_id not in (members or ()) and session.scalar(
-                select(PersonTag.id).where(PersonTag.community_id == community_id, PersonTag.person_id == person_id,
-                                           PersonTag.tag == group.name)
+            if (
+                group is not None
+                and group.kind == "tag"
+                and person_id not in (members or ())
+                and session.scalar(
+                    select(PersonTag.id).where(
+                        PersonTag.community_id == community_id,
+                        PersonTag.person_id == person_id,
+                        PersonTag.tag == group.name,
+                    )
+                )
             ):
                 own = session.execute(_totals_stmt([community_id], period, {person_id})).first()
                 unlisted = int(own.minutes) if own else 0
             names = {p: (None if hidden else display) for p, _, display, hidden in rows}
-            found = _star_list(community_id, name, locale, period, [(p, int(m)) for p, m, _, _ in rows], names,
-                               person_id)
-            found = with_levels(session, {community_id: found},
-                                {community_id: star_levels.thresholds_in(options)})[community_id]
+            found = _star_list(
+                community_id, name, locale, period, [(p, int(m)) for p, m, _, _ in rows], names, person_id
+            )
+            found = with_levels(session, {community_id: found}, {community_id: star_levels.thresholds_in(options)})[
+                community_id
+            ]
         found = replace(found, unlisted_minutes=unlisted)
         return replace(found, group=group.name) if group is not None and group.kind != "all" else found
 
-    def lists(self, kind: str, *, previous: bool = False, community_ids: list[int] | None = None) -> dict[int, StarList]:
+    def lists(
+        self, kind: str, *, previous: bool = False, community_ids: list[int] | None = None
+    ) -> dict[int, StarList]:
         """The star list of every community (or of those given), each in its own time zone:
         the period containing today, or with `previous` the last one that has ended."""
         with self.db.uow() as session:
@@ -246,12 +271,25 @@ class StarsService:
                 group.community_id, group.set_by_id, group.created_at = community_id, actor_id, self.clock.now()
             else:
                 previous = None
-                session.add(AnnouncementGroup(
-                    community_id=community_id, channel=channel, chat_id=chat_id, set_by_id=actor_id,
-                    created_at=self.clock.now(),
-                ))
-            audit(session, self.clock, "group.set", actor_id, community_id, "group", None,
-                        {"chat": f"{channel}:{chat_id}", "previous_community": previous})
+                session.add(
+                    AnnouncementGroup(
+                        community_id=community_id,
+                        channel=channel,
+                        chat_id=chat_id,
+                        set_by_id=actor_id,
+                        created_at=self.clock.now(),
+                    )
+                )
+            audit(
+                session,
+                self.clock,
+                "group.set",
+                actor_id,
+                community_id,
+                "group",
+                None,
+                {"chat": f"{channel}:{chat_id}", "previous_community": previous},
+            )
             return GroupView(community_id, community.name, channel, chat_id, changed=True)
 
         return self.db.transaction(work)
@@ -264,8 +302,16 @@ class StarsService:
             require_role(session, actor_id, group.community_id, "worker")
             community = get_community(session, group.community_id)
             session.execute(delete(AnnouncementGroup).where(AnnouncementGroup.id == group.id))
-            audit(session, self.clock, "group.unset", actor_id, group.community_id, "group", None,
-                        {"chat": f"{channel}:{chat_id}"})
+            audit(
+                session,
+                self.clock,
+                "group.unset",
+                actor_id,
+                group.community_id,
+                "group",
+                None,
+                {"chat": f"{channel}:{chat_id}"},
+            )
             return GroupView(community.id, community.name, channel, chat_id, changed=True)
 
         return self.db.transaction(work)
@@ -285,12 +331,19 @@ class StarsService:
         if kind is not None and kind not in ("week", "month"):
             raise InvalidInput("error.bad_period")
         with self.db.uow() as session:
-            rows = (session.execute(
-                select(AnnouncementGroup.community_id, AnnouncementGroup.channel, AnnouncementGroup.chat_id,
-                       Community.timezone, Community.options)
-                .join(Community, Community.id == AnnouncementGroup.community_id)
-                .order_by(AnnouncementGroup.community_id, AnnouncementGroup.id)
-            )).all()
+            rows = (
+                session.execute(
+                    select(
+                        AnnouncementGroup.community_id,
+                        AnnouncementGroup.channel,
+                        AnnouncementGroup.chat_id,
+                        Community.timezone,
+                        Community.options,
+                    )
+                    .join(Community, Community.id == AnnouncementGroup.community_id)
+                    .order_by(AnnouncementGroup.community_id, AnnouncementGroup.id)
+                )
+            ).all()
         groups: dict[int, list[tuple[str, str]]] = {}
         chosen: dict[int, list[str]] = {}
         due: dict[str, list[int]] = {"week": [], "month": []}
@@ -327,20 +380,31 @@ class StarsService:
             whole = (self._lists_for(session, kind, True, [community_id], self.clock.now()))[community_id]
             return _compose(session, whole, chosen_lists(community.options))
 
-    def _post_once(self, session: Session, sections: list[StarList], groups: list[tuple[str, str]],
-                         now: datetime) -> int:
+    def _post_once(
+        self, session: Session, sections: list[StarList], groups: list[tuple[str, str]], now: datetime
+    ) -> int:
         posted = 0
         for star_list in sections:
             params = post_params(star_list)
-            key = f"stars.post_{star_list.period.kind}" if star_list.group is None else f"stars.post_group_{star_list.period.kind}"
+            key = (
+                f"stars.post_{star_list.period.kind}"
+                if star_list.group is None
+                else f"stars.post_group_{star_list.period.kind}"
+            )
             for channel, chat_id in groups:
                 # The chat id names the group, so unsetting and setting it again in the same week
                 # does not post twice; job_runs.scope holds 32 characters (Telegram ids take 14).
                 scope = f"{star_list.community_id}:{chat_id}"[:32]
                 if claim(session, JOB, scope, _post_key(star_list), now):
-                    session.add(Notification(
-                        person_id=None, chat=f"{channel}:{chat_id}", key=key, params=params, created_at=now,
-                    ))
+                    session.add(
+                        Notification(
+                            person_id=None,
+                            chat=f"{channel}:{chat_id}",
+                            key=key,
+                            params=params,
+                            created_at=now,
+                        )
+                    )
                     posted += 1
         return posted
 
@@ -414,18 +478,26 @@ def poster_params(star_list: StarList) -> dict:
     rows = [[s.rank, star_line_params(locale, s)["name"], hours(s.minutes)] for s in star_list.stars]
     return {
         "title": render(locale, f"poster.stars_title_{period.kind}", {"community": star_list.community})
-        if star_list.group is None else
-        render(locale, f"poster.stars_group_title_{period.kind}", {"community": star_list.community, "list": star_list.group}),
+        if star_list.group is None
+        else render(
+            locale,
+            f"poster.stars_group_title_{period.kind}",
+            {"community": star_list.community, "list": star_list.group},
+        ),
         "subtitle": render(locale, "poster.stars_period", {"start": period.start or "", "end": period.end or ""}),
-        "rows": rows, "hours_label": render(locale, "poster.stars_hours"),
-        "footer": render(locale, "poster.stars_footer"), "empty": render(locale, "poster.stars_empty"),
+        "rows": rows,
+        "hours_label": render(locale, "poster.stars_hours"),
+        "footer": render(locale, "poster.stars_footer"),
+        "empty": render(locale, "poster.stars_empty"),
     }
 
 
 def star_lines(locale: str, star_list: StarList) -> list[str]:
     lines = [render(locale, "stars.line", star_line_params(locale, s)) for s in star_list.stars]
     if star_list.more_tied:
-        lines.append(render(locale, "stars.more_tied", {"count": star_list.more_tied, "rank": star_list.stars[-1].rank}))
+        lines.append(
+            render(locale, "stars.more_tied", {"count": star_list.more_tied, "rank": star_list.stars[-1].rank})
+        )
     return lines
 
 
@@ -447,8 +519,9 @@ def level_mark(level: int) -> str:
     return "★" * level
 
 
-def with_levels(session: Session, lists: dict[int, StarList],
-                thresholds: dict[int, tuple[int, ...]] | None = None) -> dict[int, StarList]:
+def with_levels(
+    session: Session, lists: dict[int, StarList], thresholds: dict[int, tuple[int, ...]] | None = None
+) -> dict[int, StarList]:
     """The lists with the star level of everyone shown (and the asker), read in one query (two
     when the communities' thresholds are not given)."""
     wanted = {(sl.community_id, s.person_id) for sl in lists.values() for s in (*sl.stars, *filter(None, [sl.me]))}
@@ -461,12 +534,16 @@ def with_levels(session: Session, lists: dict[int, StarList],
 
     out = {}
     for c, star_list in lists.items():
-        out[c] = replace(star_list, stars=tuple(leveled(s) for s in star_list.stars),
-                         me=leveled(star_list.me) if star_list.me else None)
+        out[c] = replace(
+            star_list,
+            stars=tuple(leveled(s) for s in star_list.stars),
+            me=leveled(star_list.me) if star_list.me else None,
+        )
     return out
 
 
 # --- queries --------------------------------------------------------------------------------------
+
 
 def _totals_stmt(community_ids: list[int], period: Period, members: set[int] | None = None) -> Select:
     """Approved minutes per person, per community, in the period: one grouped query that the
@@ -477,8 +554,11 @@ def _totals_stmt(community_ids: list[int], period: Period, members: set[int] | N
         .where(ServiceLog.status == "approved")
         .group_by(ServiceLog.community_id, ServiceLog.person_id)
     )
-    stmt = stmt.where(ServiceLog.community_id == community_ids[0]) if len(community_ids) == 1 else \
-        stmt.where(ServiceLog.community_id.in_(community_ids))
+    stmt = (
+        stmt.where(ServiceLog.community_id == community_ids[0])
+        if len(community_ids) == 1
+        else stmt.where(ServiceLog.community_id.in_(community_ids))
+    )
     if period.start is not None:
         stmt = stmt.where(ServiceLog.service_date >= period.start, ServiceLog.service_date <= period.end)
     if members is not None:
@@ -494,30 +574,48 @@ def _totals(session: Session, community_ids: list[int], period: Period) -> dict[
 
 
 def _star_lists(
-    session: Session, communities: dict[int, Community], totals: dict[int, list[tuple[int, int]]],
+    session: Session,
+    communities: dict[int, Community],
+    totals: dict[int, list[tuple[int, int]]],
     period: Period,
 ) -> dict[int, StarList]:
     """Lists for many communities: the names of only those shown are read, in one query."""
     ranked = {c: competition_ranks(rows) for c, rows in totals.items()}
     shown = {p for rows in ranked.values() for r, p, _ in rows[:MAX_ROWS] if r <= TOP}
     names = _names(session, shown)
-    return with_levels(session, {
-        c: _star_list(c, communities[c].name, communities[c].locale, period, totals[c], names, None, ranked[c])
-        for c in totals
-    }, {c: star_levels.thresholds(communities[c]) for c in totals})
+    return with_levels(
+        session,
+        {
+            c: _star_list(c, communities[c].name, communities[c].locale, period, totals[c], names, None, ranked[c])
+            for c in totals
+        },
+        {c: star_levels.thresholds(communities[c]) for c in totals},
+    )
 
 
 def _star_list(
-    community_id: int, community: str, locale: str, period: Period, totals: list[tuple[int, int]],
-    names: dict[int, str | None], me: int | None, ranked: list[tuple[int, int, int]] | None = None,
+    community_id: int,
+    community: str,
+    locale: str,
+    period: Period,
+    totals: list[tuple[int, int]],
+    names: dict[int, str | None],
+    me: int | None,
+    ranked: list[tuple[int, int, int]] | None = None,
 ) -> StarList:
     ranked = ranked if ranked is not None else competition_ranks(totals)
     top = [r for r in ranked if r[0] <= TOP]
     shown = top[:MAX_ROWS]
     mine = next((r for r in ranked if r[1] == me), None) if me is not None else None
     return StarList(
-        community_id, community, locale, period, tuple(Star(r, p, names.get(p), m) for r, p, m in shown),
-        len(top) - len(shown), len(totals), Star(mine[0], mine[1], names.get(mine[1]), mine[2]) if mine else None,
+        community_id,
+        community,
+        locale,
+        period,
+        tuple(Star(r, p, names.get(p), m) for r, p, m in shown),
+        len(top) - len(shown),
+        len(totals),
+        Star(mine[0], mine[1], names.get(mine[1]), mine[2]) if mine else None,
     )
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import date
 
+from bot.dialogs.common import name_and_rest, names_in, person_arg, repeat_step
 from bot.dialogs.core import MAX_OPTION_BYTES, Context, Reply, command, option, reply
 from bot.dialogs.parse import next_word, parse_duration, read_date
-from bot.kernel.errors import LooksRepeated
-from bot.dialogs.common import name_and_rest, names_in, person_arg, repeat_step
 from bot.hours.flow import _category, _today
+from bot.kernel.errors import LooksRepeated
 from bot.kernel.i18n import T, Text, hours
 
 ALL_WORDS = ("all", "全部", "全体")
@@ -17,6 +17,7 @@ ADD_WORDS, REMOVE_WORDS, LEADER_WORDS = ("add", "加入", "添加"), ("remove", 
 
 
 # --- tags ---------------------------------------------------------------------------------------
+
 
 @command("tag", role="worker", help_key="help.tag", aliases=("标签",))
 def tag(ctx: Context, args: str) -> list[Reply]:
@@ -58,14 +59,24 @@ def tags(ctx: Context, args: str) -> list[Reply]:
         return [reply("tags.of", name=person.name, lines=[_tag_line(t.tag, t.shown) for t in found])]
     if ctx.actor.at_least("worker"):
         counts = ctx.services.teams.tag_counts(ctx.actor.person_id, ctx.community_id)
-        return [reply("tags.community", lines=[T("tags.count_line", tag=c.tag, members=c.members, shown=c.shown)
-                                               for c in counts])]
+        return [
+            reply(
+                "tags.community",
+                lines=[T("tags.count_line", tag=c.tag, members=c.members, shown=c.shown) for c in counts],
+            )
+        ]
     mine = ctx.services.teams.tags_of(ctx.actor.person_id, ctx.community_id, ctx.actor.person_id)
     if not mine:
         return [reply("tags.none_mine")]
     # Tag names are short enough (teams.MAX_NAME) for "/privacy TAG show" to fit a button.
-    options = tuple(option(f"/privacy {t.tag} {'hide' if t.shown else 'show'}",
-                           "tags.hide_button" if t.shown else "tags.show_button", tag=t.tag) for t in mine)
+    options = tuple(
+        option(
+            f"/privacy {t.tag} {'hide' if t.shown else 'show'}",
+            "tags.hide_button" if t.shown else "tags.show_button",
+            tag=t.tag,
+        )
+        for t in mine
+    )
     return [Reply(T("tags.mine", lines=[_tag_line(t.tag, t.shown) for t in mine]), options)]
 
 
@@ -84,13 +95,18 @@ def tag_privacy(ctx: Context, tag: str, word: str) -> list[Reply]:
 
 # --- teams --------------------------------------------------------------------------------------
 
+
 @command("teams", help_key="help.teams", aliases=("服务队",))
 def teams(ctx: Context, args: str) -> list[Reply]:
     found = ctx.services.teams.teams(ctx.actor.person_id, ctx.community_id)
     if not found:
         return [reply("teams.none")]
-    return [reply("teams.list", lines=[T("teams.line", team=t.name, count=len(t.members), leader=t.leader or "—")
-                                       for t in found])]
+    return [
+        reply(
+            "teams.list",
+            lines=[T("teams.line", team=t.name, count=len(t.members), leader=t.leader or "—") for t in found],
+        )
+    ]
 
 
 @command("team", help_key="help.team", aliases=("队伍",))
@@ -108,8 +124,15 @@ def team(ctx: Context, args: str) -> list[Reply]:
     names = names_in(ctx, next_word(next_word(args)[1])[1])
     if not action:
         view = ctx.services.teams.team(ctx.actor.person_id, ctx.community_id, name)
-        return [reply("teams.show", team=view.name, leader=view.leader or "—", count=len(view.members),
-                      members="、".join(view.members) or "—")]
+        return [
+            reply(
+                "teams.show",
+                team=view.name,
+                leader=view.leader or "—",
+                count=len(view.members),
+                members="、".join(view.members) or "—",
+            )
+        ]
     if action not in (*ADD_WORDS, *REMOVE_WORDS, *LEADER_WORDS) or not names:
         return [reply("teams.usage")]
     people = [person_arg(ctx, n) for n in names]
@@ -119,9 +142,16 @@ def team(ctx: Context, args: str) -> list[Reply]:
         view = ctx.services.teams.set_leader(ctx.actor.person_id, ctx.community_id, name, people[0].person_id)
         return [reply("teams.leader_set", team=view.name, leader=view.leader)]
     view, changed = ctx.services.teams.change_members(
-        ctx.actor.person_id, ctx.community_id, name, [p.person_id for p in people], add=action in ADD_WORDS)
-    return [reply("teams.added" if action in ADD_WORDS else "teams.removed", team=view.name, changed=changed,
-                  count=len(view.members))]
+        ctx.actor.person_id, ctx.community_id, name, [p.person_id for p in people], add=action in ADD_WORDS
+    )
+    return [
+        reply(
+            "teams.added" if action in ADD_WORDS else "teams.removed",
+            team=view.name,
+            changed=changed,
+            count=len(view.members),
+        )
+    ]
 
 
 @command("teamlog", role="volunteer", help_key="help.teamlog", aliases=("队伍记录",))
@@ -140,10 +170,14 @@ def teamlog(ctx: Context, args: str) -> list[Reply]:
         service_date, rest = found, after
     if not rest:
         return [reply("teams.log_usage")]
-    ids = None if next_word(rest)[0] in ALL_WORDS else [
-        (person_arg(ctx, n)).person_id for n in names_in(ctx, rest)]
-    data = {"team": team, "ids": ids, "category_id": category.id, "service_date": service_date.isoformat(),
-            "minutes": minutes}
+    ids = None if next_word(rest)[0] in ALL_WORDS else [(person_arg(ctx, n)).person_id for n in names_in(ctx, rest)]
+    data = {
+        "team": team,
+        "ids": ids,
+        "category_id": category.id,
+        "service_date": service_date.isoformat(),
+        "minutes": minutes,
+    }
     try:
         return _teamlog(ctx, data, ctx.key(), repeat_ok=False)
     except LooksRepeated as exc:
@@ -152,17 +186,32 @@ def teamlog(ctx: Context, args: str) -> list[Reply]:
 
 def _teamlog(ctx: Context, data: dict, request_key: str | None, *, repeat_ok: bool = True) -> list[Reply]:
     logs = ctx.services.teams.record_for_team(
-        ctx.actor.person_id, ctx.community_id, data["team"], data["ids"], category_id=data["category_id"],
-        service_date=date.fromisoformat(data["service_date"]), minutes=data["minutes"], request_key=request_key,
-        repeat_ok=repeat_ok)
-    return [reply("teams.logged", team=data["team"], count=len(logs), hours=hours(data["minutes"]),
-                  ids=" ".join(f"H{log.id}" for log in logs))]
+        ctx.actor.person_id,
+        ctx.community_id,
+        data["team"],
+        data["ids"],
+        category_id=data["category_id"],
+        service_date=date.fromisoformat(data["service_date"]),
+        minutes=data["minutes"],
+        request_key=request_key,
+        repeat_ok=repeat_ok,
+    )
+    return [
+        reply(
+            "teams.logged",
+            team=data["team"],
+            count=len(logs),
+            hours=hours(data["minutes"]),
+            ids=" ".join(f"H{log.id}" for log in logs),
+        )
+    ]
 
 
 _ask_teamlog_again = repeat_step("teamlog", _teamlog)
 
 
 # --- which lists the posts include --------------------------------------------------------------
+
 
 @command("starlists", role="worker", help_key="help.starlists", aliases=("榜单",))
 def starlists(ctx: Context, args: str) -> list[Reply]:

@@ -13,13 +13,13 @@ from datetime import date
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 
+from bot.hours.service import HoursService, LogView
+from bot.kernel.access import get_community, get_person, require_role, role_in
+from bot.kernel.audit import audit
 from bot.kernel.clock import Clock, Month
 from bot.kernel.db import Database, reads
 from bot.kernel.errors import InvalidInput, NotAllowed, NotFound
 from bot.kernel.i18n import render
-from bot.kernel.access import get_community, get_person, require_role, role_in
-from bot.kernel.audit import audit
-from bot.hours.service import HoursService, LogView
 from bot.messages.notify import notify, notify_workers
 from bot.points.service import Earned, earned
 from bot.reports.service import Column, Sheet
@@ -72,6 +72,7 @@ def clean_name(text: str) -> str:
 
 # --- reading groups (the star list reads these) ---------------------------------------------------
 
+
 def find_group(session: Session, community_id: int, word: str) -> StarGroup | None:
     """What a list's name means in the community: 总榜, a team's name, or a tag someone has (or
     a default tag). A team wins over a tag of the same name."""
@@ -95,8 +96,13 @@ def group_members(session: Session, community_id: int, group: StarGroup) -> set[
         return None
     if group.kind == "team":
         return set(session.scalars(select(TeamMember.person_id).where(TeamMember.team_id == group.team_id)))
-    return set(session.scalars(select(PersonTag.person_id).where(
-        PersonTag.community_id == community_id, PersonTag.tag == group.name, PersonTag.shown.is_(True))))
+    return set(
+        session.scalars(
+            select(PersonTag.person_id).where(
+                PersonTag.community_id == community_id, PersonTag.tag == group.name, PersonTag.shown.is_(True)
+            )
+        )
+    )
 
 
 def chosen_lists(options: dict | None) -> list[str]:
@@ -105,6 +111,7 @@ def chosen_lists(options: dict | None) -> list[str]:
 
 
 # --- the service ---------------------------------------------------------------------------------
+
 
 class TeamsService:
     def __init__(self, db: Database, clock: Clock, hours: HoursService) -> None:
@@ -120,8 +127,16 @@ class TeamsService:
             person = _member(session, person_id, community_id)
             if _person_tag(session, community_id, person_id, tag) is not None:
                 return False
-            session.add(PersonTag(community_id=community_id, person_id=person_id, tag=tag, shown=False,
-                                  tagged_by_id=worker_id, created_at=self.clock.now()))
+            session.add(
+                PersonTag(
+                    community_id=community_id,
+                    person_id=person_id,
+                    tag=tag,
+                    shown=False,
+                    tagged_by_id=worker_id,
+                    created_at=self.clock.now(),
+                )
+            )
             audit(session, self.clock, "tag.add", worker_id, community_id, "person", person_id, {"tag": tag})
             notify(session, self.clock, person.id, "tags.you_were_tagged", tag=tag)
             return True
@@ -151,7 +166,8 @@ class TeamsService:
             rows = session.execute(
                 select(PersonTag.tag, PersonTag.shown)
                 .where(PersonTag.community_id == community_id, PersonTag.person_id == person_id)
-                .order_by(PersonTag.id))
+                .order_by(PersonTag.id)
+            )
             return [TagView(t, s) for t, s in rows]
 
     @reads
@@ -160,9 +176,14 @@ class TeamsService:
         the default tags first, even when nobody carries them yet."""
         with self.db.read() as session:
             require_role(session, worker_id, community_id, "worker")
-            rows = {t: (int(n), int(s or 0)) for t, n, s in session.execute(
-                select(PersonTag.tag, func.count(), func.sum(case((PersonTag.shown.is_(True), 1), else_=0)))
-                .where(PersonTag.community_id == community_id).group_by(PersonTag.tag))}
+            rows = {
+                t: (int(n), int(s or 0))
+                for t, n, s in session.execute(
+                    select(PersonTag.tag, func.count(), func.sum(case((PersonTag.shown.is_(True), 1), else_=0)))
+                    .where(PersonTag.community_id == community_id)
+                    .group_by(PersonTag.tag)
+                )
+            }
         names = [*DEFAULT_TAGS, *sorted(t for t in rows if t not in DEFAULT_TAGS)]
         return [TagCount(t, *rows.get(t, (0, 0))) for t in names]
 
@@ -176,8 +197,16 @@ class TeamsService:
             if found.shown == shown:
                 return False
             found.shown = shown
-            audit(session, self.clock, "tag.shown" if shown else "tag.hidden", person_id, community_id,
-                        "person", person_id, {"tag": found.tag})
+            audit(
+                session,
+                self.clock,
+                "tag.shown" if shown else "tag.hidden",
+                person_id,
+                community_id,
+                "person",
+                person_id,
+                {"tag": found.tag},
+            )
             return True
 
         return self.db.transaction(work)
@@ -201,8 +230,9 @@ class TeamsService:
 
         return self.db.transaction(work)
 
-    def change_members(self, worker_id: int, community_id: int, team_name: str, person_ids: list[int],
-                             add: bool) -> tuple[TeamView, int]:
+    def change_members(
+        self, worker_id: int, community_id: int, team_name: str, person_ids: list[int], add: bool
+    ) -> tuple[TeamView, int]:
         """Add or remove members; returns the team and how many changed."""
 
         def work(session: Session) -> tuple[TeamView, int]:
@@ -216,14 +246,23 @@ class TeamsService:
                         session.add(TeamMember(team_id=team.id, person_id=person_id, added_at=self.clock.now()))
                         changed += 1
                 else:
-                    gone = session.execute(delete(TeamMember).where(
-                        TeamMember.team_id == team.id, TeamMember.person_id == person_id))
+                    gone = session.execute(
+                        delete(TeamMember).where(TeamMember.team_id == team.id, TeamMember.person_id == person_id)
+                    )
                     changed += gone.rowcount
                     if team.leader_id == person_id:
                         team.leader_id = None
             session.flush()
-            audit(session, self.clock, "team.add" if add else "team.remove", worker_id, community_id,
-                        "team", team.id, {"people": person_ids})
+            audit(
+                session,
+                self.clock,
+                "team.add" if add else "team.remove",
+                worker_id,
+                community_id,
+                "team",
+                team.id,
+                {"people": person_ids},
+            )
             return _team_view(session, team), changed
 
         return self.db.transaction(work)
@@ -259,8 +298,17 @@ class TeamsService:
             return _team_view(session, _team(session, community_id, name))
 
     def record_for_team(
-        self, leader_id: int, community_id: int, team_name: str, person_ids: list[int] | None, *,
-        category_id: int, service_date: date, minutes: int, request_key: str | None, repeat_ok: bool = True,
+        self,
+        leader_id: int,
+        community_id: int,
+        team_name: str,
+        person_ids: list[int] | None,
+        *,
+        category_id: int,
+        service_date: date,
+        minutes: int,
+        request_key: str | None,
+        repeat_ok: bool = True,
     ) -> list[LogView]:
         """The team's leader records an event's hours for members of the team (None: all of
         them). The logs wait for a worker's approval like the members' own. With `repeat_ok`
@@ -270,21 +318,33 @@ class TeamsService:
             team = _team(session, community_id, team_name)
             if team.leader_id != leader_id:
                 raise NotAllowed("teams.not_leader", team=team.name)
-            members = list(session.scalars(
-                select(TeamMember.person_id).where(TeamMember.team_id == team.id).order_by(TeamMember.id)))
+            members = list(
+                session.scalars(
+                    select(TeamMember.person_id).where(TeamMember.team_id == team.id).order_by(TeamMember.id)
+                )
+            )
             chosen = members if person_ids is None else list(dict.fromkeys(person_ids))
             if not chosen:
                 raise InvalidInput("error.no_volunteers")
             strangers = [p for p in chosen if p not in members]
             if strangers:
-                raise NotAllowed("teams.not_member", person=(get_person(session, strangers[0])).display_name,
-                                 team=team.name)
+                raise NotAllowed(
+                    "teams.not_member", person=(get_person(session, strangers[0])).display_name, team=team.name
+                )
             logs, new = [], False
             for i, person_id in enumerate(chosen):
                 log, created = self.hours.add_pending(
-                    session, person_id, community_id, category_id=category_id, service_date=service_date,
-                    minutes=minutes, submitted_by=leader_id, event_name=team.name,
-                    request_key=f"{request_key}:{i}" if request_key else None, repeat_ok=repeat_ok)
+                    session,
+                    person_id,
+                    community_id,
+                    category_id=category_id,
+                    service_date=service_date,
+                    minutes=minutes,
+                    submitted_by=leader_id,
+                    event_name=team.name,
+                    request_key=f"{request_key}:{i}" if request_key else None,
+                    repeat_ok=repeat_ok,
+                )
                 logs.append(log)
                 new = new or created
             if new:
@@ -335,8 +395,11 @@ def _member(session: Session, person_id: int, community_id: int) -> Person:
 
 
 def _person_tag(session: Session, community_id: int, person_id: int, tag: str) -> PersonTag | None:
-    return session.scalar(select(PersonTag).where(
-        PersonTag.community_id == community_id, PersonTag.person_id == person_id, PersonTag.tag == tag))
+    return session.scalar(
+        select(PersonTag).where(
+            PersonTag.community_id == community_id, PersonTag.person_id == person_id, PersonTag.tag == tag
+        )
+    )
 
 
 def _team(session: Session, community_id: int, name: str) -> Team:
@@ -347,39 +410,55 @@ def _team(session: Session, community_id: int, name: str) -> Team:
 
 
 def _in_team(session: Session, team_id: int, person_id: int) -> bool:
-    return bool(session.scalar(select(TeamMember.id).where(
-        TeamMember.team_id == team_id, TeamMember.person_id == person_id)))
+    return bool(
+        session.scalar(select(TeamMember.id).where(TeamMember.team_id == team_id, TeamMember.person_id == person_id))
+    )
 
 
 def _team_view(session: Session, team: Team) -> TeamView:
-    names = list(session.scalars(
-        select(Person.display_name).join(TeamMember, TeamMember.person_id == Person.id)
-        .where(TeamMember.team_id == team.id).order_by(TeamMember.id)))
+    names = list(
+        session.scalars(
+            select(Person.display_name)
+            .join(TeamMember, TeamMember.person_id == Person.id)
+            .where(TeamMember.team_id == team.id)
+            .order_by(TeamMember.id)
+        )
+    )
     leader = session.scalar(select(Person.display_name).where(Person.id == team.leader_id)) if team.leader_id else None
     return TeamView(team.id, team.name, leader, tuple(names))
 
 
 # --- the monthly report -------------------------------------------------------------------------
 
+
 def teams_tags_section(session: Session, community_id: int, month: Month, locale: str) -> Sheet | None:
     """Hours and points per team and per tag in the month (approved logs, by service date, as
     the volunteers sheet counts them). Workers read the report, so every tagged member counts."""
-    team_rows = (session.execute(
-        select(Team.name, func.count(func.distinct(TeamMember.person_id)))
-        .join(TeamMember, TeamMember.team_id == Team.id, isouter=True)
-        .where(Team.community_id == community_id).group_by(Team.id, Team.name).order_by(Team.id)
-    )).all()
-    tag_rows = (session.execute(
-        select(PersonTag.tag, func.count()).where(PersonTag.community_id == community_id)
-        .group_by(PersonTag.tag).order_by(PersonTag.tag)
-    )).all()
+    team_rows = (
+        session.execute(
+            select(Team.name, func.count(func.distinct(TeamMember.person_id)))
+            .join(TeamMember, TeamMember.team_id == Team.id, isouter=True)
+            .where(Team.community_id == community_id)
+            .group_by(Team.id, Team.name)
+            .order_by(Team.id)
+        )
+    ).all()
+    tag_rows = (
+        session.execute(
+            select(PersonTag.tag, func.count())
+            .where(PersonTag.community_id == community_id)
+            .group_by(PersonTag.tag)
+            .order_by(PersonTag.tag)
+        )
+    ).all()
     if not team_rows and not tag_rows:
         return None
     # Each member's figures as the volunteers sheet counts them (points.earned), summed per row.
     month_earned = earned(session, community_id, month.last, month.first)
     team_sums: dict[str, tuple[int, int]] = {}
     for name, person_id in session.execute(
-        select(Team.name, TeamMember.person_id).join(TeamMember, TeamMember.team_id == Team.id)
+        select(Team.name, TeamMember.person_id)
+        .join(TeamMember, TeamMember.team_id == Team.id)
         .where(Team.community_id == community_id)
     ):
         e, (m, p) = month_earned.get(person_id, Earned()), team_sums.get(name, (0, 0))
@@ -391,12 +470,18 @@ def teams_tags_section(session: Session, community_id: int, month: Month, locale
         e, (m, p) = month_earned.get(person_id, Earned()), tag_sums.get(tag, (0, 0))
         tag_sums[tag] = (m + e.minutes, p + e.points)
     team_word, tag_word = render(locale, "section.groups.team"), render(locale, "section.groups.tag")
-    rows = [(team_word, name, int(n), round(team_sums.get(name, (0, 0))[0] / 60, 2), team_sums.get(name, (0, 0))[1])
-            for name, n in team_rows]
-    rows += [(tag_word, tag, int(n), round(tag_sums.get(tag, (0, 0))[0] / 60, 2), tag_sums.get(tag, (0, 0))[1])
-             for tag, n in tag_rows]
-    columns = tuple(Column(render(locale, f"section.groups.{key}"), kind) for key, kind in (
-        ("kind", "text"), ("name", "text"), ("members", "int"), ("hours", "hours"), ("points", "int")))
-    return Sheet("groups", render(locale, "section.groups.title"), columns, rows,
-                 notes=(render(locale, "section.groups.note"),))
-
+    rows = [
+        (team_word, name, int(n), round(team_sums.get(name, (0, 0))[0] / 60, 2), team_sums.get(name, (0, 0))[1])
+        for name, n in team_rows
+    ]
+    rows += [
+        (tag_word, tag, int(n), round(tag_sums.get(tag, (0, 0))[0] / 60, 2), tag_sums.get(tag, (0, 0))[1])
+        for tag, n in tag_rows
+    ]
+    columns = tuple(
+        Column(render(locale, f"section.groups.{key}"), kind)
+        for key, kind in (("kind", "text"), ("name", "text"), ("members", "int"), ("hours", "hours"), ("points", "int"))
+    )
+    return Sheet(
+        "groups", render(locale, "section.groups.title"), columns, rows, notes=(render(locale, "section.groups.note"),)
+    )

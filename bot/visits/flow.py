@@ -7,22 +7,44 @@ import secrets
 
 from bot.dialogs.core import Context, Input, Reply, command, option, reply, step
 from bot.dialogs.parse import is_skip, parse_duration, parse_ref
-from bot.kernel.i18n import T, hours
-from bot.kernel.errors import InvalidInput
 from bot.hours.service import check_minutes, clean_note
+from bot.kernel.errors import InvalidInput
+from bot.kernel.i18n import T, hours
 from bot.visits.service import VISIT_PREFIX, Recorded, by_grid, capped, due_line, grid_order
 
 DURATIONS = (30, 45, 60, 90, 120)
 LIST_LINES = 60
 BUTTONS = 24
-KINDS = {"visit": "visit", "探访": "visit", "上门": "visit", "走访": "visit",
-         "call": "call", "phone": "call", "电话": "call", "打电话": "call"}
+KINDS = {
+    "visit": "visit",
+    "探访": "visit",
+    "上门": "visit",
+    "走访": "visit",
+    "call": "call",
+    "phone": "call",
+    "电话": "call",
+    "打电话": "call",
+}
 OUTCOMES = {
-    "well": "well", "ok": "well", "good": "well", "良好": "well", "好": "well", "正常": "well",
-    "needs_help": "needs_help", "help": "needs_help", "needshelp": "needs_help", "需要帮助": "needs_help",
+    "well": "well",
+    "ok": "well",
+    "good": "well",
+    "良好": "well",
+    "好": "well",
+    "正常": "well",
+    "needs_help": "needs_help",
+    "help": "needs_help",
+    "needshelp": "needs_help",
+    "需要帮助": "needs_help",
     "求助": "needs_help",
-    "not_home": "not_home", "nothome": "not_home", "away": "not_home", "不在家": "not_home", "没人": "not_home",
-    "hospital": "hospital", "住院": "hospital", "在医院": "hospital",
+    "not_home": "not_home",
+    "nothome": "not_home",
+    "away": "not_home",
+    "不在家": "not_home",
+    "没人": "not_home",
+    "hospital": "hospital",
+    "住院": "hospital",
+    "在医院": "hospital",
 }
 
 
@@ -37,6 +59,7 @@ def _outcome(words: list[str]) -> tuple[str | None, int]:
 
 # --- today's list ----------------------------------------------------------------------------
 
+
 @command("visits", role="volunteer", help_key="visits.help.visits", aliases=("探访名单",))
 def visits(ctx: Context, args: str) -> list[Reply]:
     """Workers: their elders and the unassigned ones (`/visits all`: everyone), open alerts
@@ -44,24 +67,37 @@ def visits(ctx: Context, args: str) -> list[Reply]:
     everyone = args.strip().lower() in ("all", "全部")
     due = ctx.services.visits.due_for(ctx.actor.person_id, ctx.community_id, everyone=everyone)
     replies = [
-        Reply(T("visits.alert_line", alert=a.ref, ref=f"E{a.elder_id}", name=a.elder_name, by=a.reported_by,
-                note=a.note or "—", escalated=T("visits.alert_escalated") if a.escalated else ""),
-              (option(f"/ack {a.ref}", "visits.ack_button", alert=a.ref),))
+        Reply(
+            T(
+                "visits.alert_line",
+                alert=a.ref,
+                ref=f"E{a.elder_id}",
+                name=a.elder_name,
+                by=a.reported_by,
+                note=a.note or "—",
+                escalated=T("visits.alert_escalated") if a.escalated else "",
+            ),
+            (option(f"/ack {a.ref}", "visits.ack_button", alert=a.ref),),
+        )
         for a in due.alerts
     ]
     if not due.items:
         return [*replies, reply("visits.none", date=due.today)]
     line = due_line if due.full else (lambda i: due_line(i, phone=False, visitors=False))
     lines = capped(by_grid(due.items, line), LIST_LINES)
-    buttons = tuple(option(f"/visit {i.ref}", "visits.visit_button", ref=i.ref, name=i.name)
-                    for i in grid_order(due.items)[:BUTTONS])
+    buttons = tuple(
+        option(f"/visit {i.ref}", "visits.visit_button", ref=i.ref, name=i.name)
+        for i in grid_order(due.items)[:BUTTONS]
+    )
     overdue = sum(1 for i in due.items if i.overdue_days)
-    replies.append(Reply(T("visits.list", date=due.today, count=len(due.items), overdue=overdue, lines=lines),
-                         buttons, columns=2))
+    replies.append(
+        Reply(T("visits.list", date=due.today, count=len(due.items), overdue=overdue, lines=lines), buttons, columns=2)
+    )
     return replies
 
 
 # --- recording a visit or a call -------------------------------------------------------------
+
 
 @command("visit", role="volunteer", help_key="visits.help.visit", aliases=("探访记录",))
 def visit(ctx: Context, args: str) -> list[Reply]:
@@ -80,13 +116,22 @@ def visit(ctx: Context, args: str) -> list[Reply]:
 
 
 def _ask_kind(ctx: Context) -> Reply:
-    return reply("visits.ask_kind", option("visit", "visits.kind.visit"), option("call", "visits.kind.call"),
-                 columns=2, ref=f"E{ctx.data['elder_id']}", name=ctx.data["name"])
+    return reply(
+        "visits.ask_kind",
+        option("visit", "visits.kind.visit"),
+        option("call", "visits.kind.call"),
+        columns=2,
+        ref=f"E{ctx.data['elder_id']}",
+        name=ctx.data["name"],
+    )
 
 
 def _ask_outcome() -> Reply:
-    return reply("visits.ask_outcome", *(option(o, f"visits.outcome.{o}") for o in
-                                          ("well", "needs_help", "not_home", "hospital")), columns=2)
+    return reply(
+        "visits.ask_outcome",
+        *(option(o, f"visits.outcome.{o}") for o in ("well", "needs_help", "not_home", "hospital")),
+        columns=2,
+    )
 
 
 @step("visit", "kind")
@@ -172,8 +217,14 @@ def _save(ctx: Context, minutes: int | None) -> list[Reply]:
     ctx.finish()  # the draft is spent either way; an error below says why
     location = tuple(data["location"]) if data.get("location") else None
     recorded = ctx.services.visits.record(
-        ctx.actor.person_id, data["elder_id"], kind=data["kind"], outcome=data["outcome"], note=data.get("note"),
-        location=location, photo=data.get("photo"), minutes=minutes,  # type: ignore[arg-type]
+        ctx.actor.person_id,
+        data["elder_id"],
+        kind=data["kind"],
+        outcome=data["outcome"],
+        note=data.get("note"),
+        location=location,
+        photo=data.get("photo"),
+        minutes=minutes,  # type: ignore[arg-type]
         request_key=f"draft:{data['draft']}",
     )
     return _saved(recorded)
@@ -195,7 +246,12 @@ def _one_line(ctx: Context, elder_id: int, words: list[str]) -> list[Reply]:
         minutes, words = found, words[1:]
     key = ctx.key()
     recorded = ctx.services.visits.record(
-        ctx.actor.person_id, elder_id, kind=kind, outcome=outcome, note=" ".join(words) or None, minutes=minutes,
+        ctx.actor.person_id,
+        elder_id,
+        kind=kind,
+        outcome=outcome,
+        note=" ".join(words) or None,
+        minutes=minutes,
         request_key=key,
     )
     replies = _saved(recorded)
@@ -222,8 +278,16 @@ def hours_after(ctx: Context, inp: Input) -> list[Reply]:
 
 
 def _saved(r: Recorded) -> list[Reply]:
-    replies = [reply("visits.saved", visit=f"{VISIT_PREFIX}{r.visit_id}", ref=f"E{r.elder_id}", name=r.elder_name,
-                     kind=T(f"visits.kind.{r.kind}"), outcome=T(f"visits.outcome.{r.outcome}"))]
+    replies = [
+        reply(
+            "visits.saved",
+            visit=f"{VISIT_PREFIX}{r.visit_id}",
+            ref=f"E{r.elder_id}",
+            name=r.elder_name,
+            kind=T(f"visits.kind.{r.kind}"),
+            outcome=T(f"visits.outcome.{r.outcome}"),
+        )
+    ]
     if r.alert_id is not None:
         alert = f"A{r.alert_id}"
         if r.notified:
@@ -240,6 +304,7 @@ def _saved(r: Recorded) -> list[Reply]:
 
 
 # --- alerts ----------------------------------------------------------------------------------
+
 
 @command("ack", role="worker", help_key="visits.help.ack", aliases=("已处理",))
 def ack(ctx: Context, args: str) -> list[Reply]:

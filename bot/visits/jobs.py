@@ -14,8 +14,9 @@ if TYPE_CHECKING:
 @job("reminders", at=time(8, 30), help="08:30: each worker's and volunteer's visits and calls due today and overdue")
 async def reminders(services: Services, now: datetime, options: dict[str, Any]) -> str:
     report = await services.run(services.visits.morning)
-    return Summary("jobs.reminders", communities=report.communities, messages=report.messages,
-                   overdue=report.long_overdue)
+    return Summary(
+        "jobs.reminders", communities=report.communities, messages=report.messages, overdue=report.long_overdue
+    )
 
 
 @job("alert-escalation", every=timedelta(minutes=5), help="tell the admins of help alerts unacknowledged for 2 hours")

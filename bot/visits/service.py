@@ -14,21 +14,29 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from bot.elders.cadence import VisitCadence, due_filter, due_of, due_params, local_date
+from bot.elders.service import ElderRoster, elder_access, get_elder, viewer
+from bot.hours.service import HoursService, LogView, check_backdate, check_minutes, clean_note
+from bot.kernel.access import get_community, get_person, require_role, role_in
+from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database, claim
 from bot.kernel.errors import DomainError, InvalidInput, NotFound
 from bot.kernel.i18n import T, Text, render
-from bot.kernel.access import get_person, require_role, role_in
-from bot.kernel.audit import audit
-from bot.elders.cadence import VisitCadence, due_filter, due_of, due_params, local_date
-from bot.kernel.access import get_community
-from bot.elders.service import ElderRoster, elder_access, get_elder, viewer
-from bot.hours.service import HoursService, LogView, check_backdate, check_minutes, clean_note
+from bot.kernel.settings import Settings
 from bot.messages.notify import notify, notify_admins
 from bot.people.service import PeopleService
-from bot.kernel.settings import Settings
 from models import (
-    Community, Consent, Elder, ElderVolunteer, Grid, Membership, Notification, Person, ServiceCategory, VisitAlert,
+    Community,
+    Consent,
+    Elder,
+    ElderVolunteer,
+    Grid,
+    Membership,
+    Notification,
+    Person,
+    ServiceCategory,
+    VisitAlert,
     VisitRecord,
 )
 from models.visits import OUTCOMES, VISIT_KINDS
@@ -42,6 +50,7 @@ VISIT_PREFIX = "T"
 
 
 # --- what the service returns ----------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class DueItem:
@@ -136,11 +145,17 @@ class _Recipient:
 
 # --- lines shared by the chat lists and the morning messages --------------------------------
 
+
 def due_line(item: DueItem, *, address: bool = True, phone: bool = True, visitors: bool = True) -> Text:
     when = T("visits.when.today") if item.overdue_days == 0 else T("visits.when.overdue", days=item.overdue_days)
     return T(
-        "visits.line", flag="⚠️" if item.flagged else "", ref=item.ref, name=item.name, age=item.age,
-        kind=T(f"visits.kind.{item.kind}"), when=when,
+        "visits.line",
+        flag="⚠️" if item.flagged else "",
+        ref=item.ref,
+        name=item.name,
+        age=item.age,
+        kind=T(f"visits.kind.{item.kind}"),
+        when=when,
         address=T("visits.line.address", address=item.address) if address and item.address else "",
         phone=T("visits.line.phone", phone=item.phone) if phone and item.phone and item.kind == "call" else "",
         visitors=T("visits.line.visitors", names="、".join(item.volunteers)) if visitors and item.volunteers else "",
@@ -170,7 +185,9 @@ def _order(item: DueItem) -> tuple:
 
 
 class VisitsService:
-    def __init__(self, db: Database, settings: Settings, clock: Clock, people: PeopleService, hours: HoursService) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, clock: Clock, people: PeopleService, hours: HoursService
+    ) -> None:
         self.db, self.settings, self.clock, self.hours = db, settings, clock, hours
         self.roster = ElderRoster(db, clock, people)
 
@@ -200,9 +217,18 @@ class VisitsService:
     # --- visits and calls -------------------------------------------------------------------
 
     def record(
-        self, actor_id: int, elder_id: int, *, kind: str, outcome: str, note: str | None = None,
-        location: tuple[float, float] | None = None, photo: str | None = None, minutes: int | None = None,
-        request_key: str | None = None, at: datetime | None = None,
+        self,
+        actor_id: int,
+        elder_id: int,
+        *,
+        kind: str,
+        outcome: str,
+        note: str | None = None,
+        location: tuple[float, float] | None = None,
+        photo: str | None = None,
+        minutes: int | None = None,
+        request_key: str | None = None,
+        at: datetime | None = None,
     ) -> Recorded:
         """Record a visit or a call by the assigned worker, an assigned volunteer or any worker
         of the community. "needs help" alerts the worker at once; a second "not at home" in a
@@ -218,8 +244,9 @@ class VisitsService:
         note = clean_note(" ".join((note or "").split()))
 
         def work(session: Session) -> Recorded:
-            recorded, visit = self._record_in(session, actor_id, elder_id, kind, outcome, note, location, photo,
-                                              request_key, at, now)
+            recorded, visit = self._record_in(
+                session, actor_id, elder_id, kind, outcome, note, location, photo, request_key, at, now
+            )
             if not (recorded.by_volunteer and kind == "visit" and minutes is not None):
                 return recorded
             try:
@@ -232,8 +259,17 @@ class VisitsService:
         return self.db.transaction(work)
 
     def _record_in(
-        self, session: Session, actor_id: int, elder_id: int, kind: str, outcome: str, note: str | None,
-        location: tuple[float, float] | None, photo: str | None, request_key: str | None, at: datetime,
+        self,
+        session: Session,
+        actor_id: int,
+        elder_id: int,
+        kind: str,
+        outcome: str,
+        note: str | None,
+        location: tuple[float, float] | None,
+        photo: str | None,
+        request_key: str | None,
+        at: datetime,
         now: datetime,
     ) -> tuple[Recorded, VisitRecord]:
         if request_key:
@@ -245,14 +281,25 @@ class VisitsService:
             raise InvalidInput("visits.error.retired", ref=f"E{elder.id}")
         _, role = elder_access(session, actor_id, elder)
         visit = VisitRecord(
-            community_id=elder.community_id, elder_id=elder.id, person_id=actor_id, kind=kind, at=at,
-            outcome=outcome, note=note, lat=location[0] if location else None,
-            lon=location[1] if location else None, photo=photo, request_key=request_key, created_at=now,
+            community_id=elder.community_id,
+            elder_id=elder.id,
+            person_id=actor_id,
+            kind=kind,
+            at=at,
+            outcome=outcome,
+            note=note,
+            lat=location[0] if location else None,
+            lon=location[1] if location else None,
+            photo=photo,
+            request_key=request_key,
+            created_at=now,
         )
         session.add(visit)
         session.flush()
         streak = session.scalar(
-            update(Elder).where(Elder.id == elder.id).values(**_contact_update(kind, outcome, at))
+            update(Elder)
+            .where(Elder.id == elder.id)
+            .values(**_contact_update(kind, outcome, at))
             .returning(Elder.not_home_streak)
         )
         flagged = outcome == "not_home" and streak == 2
@@ -274,8 +321,9 @@ class VisitsService:
             for person_id, name in self._workers_of(session, elder, actor_id):
                 notify(session, self.clock, person_id, **news, **details)
                 told.append(name)
-        recorded = Recorded(visit.id, elder.id, elder.name, kind, outcome, alert_id, tuple(told), flagged,
-                            role == "volunteer")
+        recorded = Recorded(
+            visit.id, elder.id, elder.name, kind, outcome, alert_id, tuple(told), flagged, role == "volunteer"
+        )
         return recorded, visit
 
     def _replayed(self, session: Session, visit: VisitRecord, actor_id: int) -> Recorded:
@@ -284,15 +332,19 @@ class VisitsService:
         elder = get_elder(session, visit.elder_id)
         alert_id = session.scalar(select(VisitAlert.id).where(VisitAlert.visit_id == visit.id))
         by_volunteer = role_in(session, actor_id, elder.community_id) == "volunteer"
-        return Recorded(visit.id, elder.id, elder.name, visit.kind, visit.outcome, alert_id, (), False,
-                        by_volunteer, replayed=True)
+        return Recorded(
+            visit.id, elder.id, elder.name, visit.kind, visit.outcome, alert_id, (), False, by_volunteer, replayed=True
+        )
 
     @staticmethod
     def _workers_of(session: Session, elder: Elder, actor_id: int) -> list[tuple[int, str]]:
         """Who hears of the elder at once: their worker, or every worker of the community when
         none is assigned; never the one who recorded it."""
-        stmt = select(Person.id, Person.display_name).join(Membership, Membership.person_id == Person.id).where(
-            Membership.community_id == elder.community_id, Membership.role == "worker", Person.id != actor_id)
+        stmt = (
+            select(Person.id, Person.display_name)
+            .join(Membership, Membership.person_id == Person.id)
+            .where(Membership.community_id == elder.community_id, Membership.role == "worker", Person.id != actor_id)
+        )
         if elder.worker_id is not None:
             stmt = stmt.where(Person.id == elder.worker_id)
         return [(pid, name) for pid, name in session.execute(stmt.order_by(Person.id))]
@@ -303,9 +355,15 @@ class VisitsService:
         community = get_community(session, elder.community_id)
         this_year = self.clock.community(community.timezone).today().year
         return dict(
-            ref=f"E{elder.id}", name=elder.name, age=this_year - elder.birth_year,
-            community=community.name, address=elder.address, phone=elder.phone or "—",
-            emergency=elder.emergency_contact or "—", by=reporter.display_name, note=visit.note or "—",
+            ref=f"E{elder.id}",
+            name=elder.name,
+            age=this_year - elder.birth_year,
+            community=community.name,
+            address=elder.address,
+            phone=elder.phone or "—",
+            emergency=elder.emergency_contact or "—",
+            by=reporter.display_name,
+            note=visit.note or "—",
         )
 
     def log_visit_hours(self, actor_id: int, visit_id: int, minutes: int) -> LogView:
@@ -325,20 +383,32 @@ class VisitsService:
         if visit.service_log_id is not None:
             return self.hours._view(session, visit.service_log_id)
         elder = get_elder(session, visit.elder_id)
-        category_id = session.scalar(select(ServiceCategory.id).where(
-            ServiceCategory.community_id == visit.community_id, ServiceCategory.name == VISIT_CATEGORY,
-            ServiceCategory.active.is_(True)))
+        category_id = session.scalar(
+            select(ServiceCategory.id).where(
+                ServiceCategory.community_id == visit.community_id,
+                ServiceCategory.name == VISIT_CATEGORY,
+                ServiceCategory.active.is_(True),
+            )
+        )
         if category_id is None:
             raise InvalidInput("visits.error.no_visit_category")
         tz = ZoneInfo((get_community(session, visit.community_id)).timezone)
         log = self.hours.submit_in(
-            session, visit.person_id, visit.community_id, category_id=category_id,
-            service_date=local_date(visit.at, tz), minutes=minutes,
+            session,
+            visit.person_id,
+            visit.community_id,
+            category_id=category_id,
+            service_date=local_date(visit.at, tz),
+            minutes=minutes,
             note=" ".join(x for x in (f"E{elder.id} {elder.name}", visit.note) if x)[:500],
-            photo=visit.photo, request_key=f"visit:V{visit.id}",
+            photo=visit.photo,
+            request_key=f"visit:V{visit.id}",
         )
-        session.execute(update(VisitRecord).where(
-            VisitRecord.id == visit.id, VisitRecord.service_log_id.is_(None)).values(service_log_id=log.id))
+        session.execute(
+            update(VisitRecord)
+            .where(VisitRecord.id == visit.id, VisitRecord.service_log_id.is_(None))
+            .values(service_log_id=log.id)
+        )
         return log
 
     # --- alerts -----------------------------------------------------------------------------
@@ -353,7 +423,8 @@ class VisitsService:
                 raise NotFound("visits.error.no_alert", ref=f"A{alert_id}")
             actor = require_role(session, actor_id, alert.community_id, "worker")
             claimed = session.execute(
-                update(VisitAlert).where(VisitAlert.id == alert_id, VisitAlert.acknowledged_at.is_(None))
+                update(VisitAlert)
+                .where(VisitAlert.id == alert_id, VisitAlert.acknowledged_at.is_(None))
                 .values(acknowledged_at=self.clock.now(), acknowledged_by_id=actor_id)
             )
             session.refresh(alert)
@@ -364,14 +435,30 @@ class VisitsService:
             visit = session.get(VisitRecord, alert.visit_id)
             told = {actor_id}
             if visit.person_id not in told:
-                notify(session, self.clock, visit.person_id, "visits.notify.acked", alert=view.ref,
-                             ref=f"E{elder.id}", name=elder.name, by=actor.display_name)
+                notify(
+                    session,
+                    self.clock,
+                    visit.person_id,
+                    "visits.notify.acked",
+                    alert=view.ref,
+                    ref=f"E{elder.id}",
+                    name=elder.name,
+                    by=actor.display_name,
+                )
                 told.add(visit.person_id)
             if alert.escalated_at is not None:
                 for admin_id in session.scalars(select(Person.id).where(Person.is_admin.is_(True))):
                     if admin_id not in told:
-                        notify(session, self.clock, admin_id, "visits.notify.acked", alert=view.ref,
-                                     ref=f"E{elder.id}", name=elder.name, by=actor.display_name)
+                        notify(
+                            session,
+                            self.clock,
+                            admin_id,
+                            "visits.notify.acked",
+                            alert=view.ref,
+                            ref=f"E{elder.id}",
+                            name=elder.name,
+                            by=actor.display_name,
+                        )
             return view
 
         return self.db.transaction(work)
@@ -381,23 +468,43 @@ class VisitsService:
         now = self.clock.now()
 
         def work(session: Session) -> int:
-            due = list(session.scalars(select(VisitAlert).where(
-                VisitAlert.acknowledged_at.is_(None), VisitAlert.escalated_at.is_(None),
-                VisitAlert.raised_at <= now - ALERT_ESCALATION).order_by(VisitAlert.id)))
+            due = list(
+                session.scalars(
+                    select(VisitAlert)
+                    .where(
+                        VisitAlert.acknowledged_at.is_(None),
+                        VisitAlert.escalated_at.is_(None),
+                        VisitAlert.raised_at <= now - ALERT_ESCALATION,
+                    )
+                    .order_by(VisitAlert.id)
+                )
+            )
             escalated = 0
             for alert in due:
-                claimed = session.execute(update(VisitAlert).where(
-                    VisitAlert.id == alert.id, VisitAlert.escalated_at.is_(None), VisitAlert.acknowledged_at.is_(None),
-                ).values(escalated_at=now))
+                claimed = session.execute(
+                    update(VisitAlert)
+                    .where(
+                        VisitAlert.id == alert.id,
+                        VisitAlert.escalated_at.is_(None),
+                        VisitAlert.acknowledged_at.is_(None),
+                    )
+                    .values(escalated_at=now)
+                )
                 if claimed.rowcount != 1:
                     continue
                 elder = get_elder(session, alert.elder_id)
                 visit = session.get(VisitRecord, alert.visit_id)
                 worker = session.get(Person, elder.worker_id) if elder.worker_id else None
                 raised = alert.raised_at.astimezone(ZoneInfo((get_community(session, alert.community_id)).timezone))
-                notify_admins(session, self.clock, "visits.notify.escalated", alert=f"A{alert.id}",
-                                    raised=raised.strftime("%m-%d %H:%M"), worker=worker.display_name if worker else "—",
-                                    **self._details(session, elder, visit))
+                notify_admins(
+                    session,
+                    self.clock,
+                    "visits.notify.escalated",
+                    alert=f"A{alert.id}",
+                    raised=raised.strftime("%m-%d %H:%M"),
+                    worker=worker.display_name if worker else "—",
+                    **self._details(session, elder, visit),
+                )
                 escalated += 1
             return escalated
 
@@ -407,17 +514,27 @@ class VisitsService:
         alerts = list(alerts)
         if not alerts:
             return []
-        elders = dict((session.execute(select(Elder.id, Elder.name).where(
-            Elder.id.in_({a.elder_id for a in alerts})))).all())
-        visits = {v.id: v for v in session.scalars(select(VisitRecord).where(
-            VisitRecord.id.in_({a.visit_id for a in alerts})))}
+        elders = dict(
+            (session.execute(select(Elder.id, Elder.name).where(Elder.id.in_({a.elder_id for a in alerts})))).all()
+        )
+        visits = {
+            v.id: v
+            for v in session.scalars(select(VisitRecord).where(VisitRecord.id.in_({a.visit_id for a in alerts})))
+        }
         people = {a.acknowledged_by_id for a in alerts if a.acknowledged_by_id} | {v.person_id for v in visits.values()}
-        names = dict((session.execute(select(Person.id, Person.display_name).where(
-            Person.id.in_(people)))).all())
+        names = dict((session.execute(select(Person.id, Person.display_name).where(Person.id.in_(people)))).all())
         return [
-            AlertView(a.id, a.community_id, a.elder_id, elders[a.elder_id], names[visits[a.visit_id].person_id],
-                      visits[a.visit_id].note, a.raised_at, a.escalated_at is not None,
-                      names.get(a.acknowledged_by_id) if a.acknowledged_by_id else None)
+            AlertView(
+                a.id,
+                a.community_id,
+                a.elder_id,
+                elders[a.elder_id],
+                names[visits[a.visit_id].person_id],
+                visits[a.visit_id].note,
+                a.raised_at,
+                a.escalated_at is not None,
+                names.get(a.acknowledged_by_id) if a.acknowledged_by_id else None,
+            )
             for a in alerts
         ]
 
@@ -435,7 +552,9 @@ class VisitsService:
             if full and not everyone and role == "worker":
                 stmt = stmt.where(or_(Elder.worker_id == person_id, Elder.worker_id.is_(None)))
             elif not full:
-                stmt = stmt.where(Elder.id.in_(select(ElderVolunteer.elder_id).where(ElderVolunteer.person_id == person_id)))
+                stmt = stmt.where(
+                    Elder.id.in_(select(ElderVolunteer.elder_id).where(ElderVolunteer.person_id == person_id))
+                )
             if full:  # who visits each, in the same round trip
                 stmt = stmt.add_columns(_VISITOR_NAMES)
             # Plain rows on the connection: this runs on every /visits, the ORM adds nothing here.
@@ -447,10 +566,21 @@ class VisitsService:
                 items = [i for i in items if i.kind == "visit"]  # calls need the phone: the worker's
             items.sort(key=_order)
             alerts: list[AlertView] = []
-            if full and (open_ids := (connection.execute(select(VisitAlert.id).where(
-                VisitAlert.community_id == community_id, VisitAlert.acknowledged_at.is_(None)))).scalars().all()):
-                alerts = self._alert_views(session, session.scalars(
-                    select(VisitAlert).where(VisitAlert.id.in_(open_ids)).order_by(VisitAlert.id)))
+            if full and (
+                open_ids := (
+                    connection.execute(
+                        select(VisitAlert.id).where(
+                            VisitAlert.community_id == community_id, VisitAlert.acknowledged_at.is_(None)
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            ):
+                alerts = self._alert_views(
+                    session,
+                    session.scalars(select(VisitAlert).where(VisitAlert.id.in_(open_ids)).order_by(VisitAlert.id)),
+                )
             return DueList(today, items, alerts, full)
 
     def morning(self) -> MorningReport:
@@ -462,8 +592,11 @@ class VisitsService:
         with self.db.uow() as session:
             communities = {c.id: c for c in session.scalars(select(Community).order_by(Community.id))}
             days: dict[int, Today] = {
-                c.id: (ZoneInfo(c.timezone), self.clock.community(c.timezone).today(),
-                       VisitCadence.from_options(c.options))
+                c.id: (
+                    ZoneInfo(c.timezone),
+                    self.clock.community(c.timezone).today(),
+                    VisitCadence.from_options(c.options),
+                )
                 for c in communities.values()
             }
             # Communities sharing a date and a cadence share one query (usually all of them).
@@ -477,8 +610,10 @@ class VisitsService:
                 params = due_params(cadence, today, tz)
                 for elder_id, pid, name, locale in connection.execute(
                     select(ElderVolunteer.elder_id, Person.id, Person.display_name, Person.locale)
-                    .join(Elder, Elder.id == ElderVolunteer.elder_id).join(Person, Person.id == ElderVolunteer.person_id)
-                    .where(Elder.community_id.in_(ids), Elder.active.is_(True), due_filter(cadence)), params,
+                    .join(Elder, Elder.id == ElderVolunteer.elder_id)
+                    .join(Person, Person.id == ElderVolunteer.person_id)
+                    .where(Elder.community_id.in_(ids), Elder.active.is_(True), due_filter(cadence)),
+                    params,
                 ):
                     visitors[elder_id].append(_Recipient(pid, name, locale))
                 names = {e: tuple(sorted(r.name for r in people)) for e, people in visitors.items()}
@@ -487,19 +622,27 @@ class VisitsService:
             workers: dict[int, list[_Recipient]] = defaultdict(list)
             for cid, pid, name, locale in session.execute(
                 select(Membership.community_id, Person.id, Person.display_name, Person.locale)
-                .join(Person, Person.id == Membership.person_id).where(Membership.role == "worker")
+                .join(Person, Person.id == Membership.person_id)
+                .where(Membership.role == "worker")
                 .order_by(Person.id)
             ):
                 workers[cid].append(_Recipient(pid, name, locale))
-            admins = [_Recipient(pid, name, locale) for pid, name, locale in session.execute(
-                select(Person.id, Person.display_name, Person.locale).where(Person.is_admin.is_(True)))]
+            admins = [
+                _Recipient(pid, name, locale)
+                for pid, name, locale in session.execute(
+                    select(Person.id, Person.display_name, Person.locale).where(Person.is_admin.is_(True))
+                )
+            ]
         by_community: dict[int, list[DueItem]] = defaultdict(list)
         for item in sorted(items, key=_order):
             by_community[item.community_id].append(item)
         sent_communities = messages = 0
         ids = list(communities)
         for start in range(0, len(ids), MORNING_BATCH):
-            batch = [(cid, days[cid][1], by_community.get(cid, []), workers.get(cid, [])) for cid in ids[start:start + MORNING_BATCH]]
+            batch = [
+                (cid, days[cid][1], by_community.get(cid, []), workers.get(cid, []))
+                for cid in ids[start : start + MORNING_BATCH]
+            ]
             done, sent = self.db.transaction(partial(self._send_mornings, batch=batch, visitors=visitors, now=now))
             sent_communities, messages = sent_communities + done, messages + sent
         late = sorted((i for i in items if i.long_overdue), key=lambda i: (i.community_id, _order(i)))
@@ -511,16 +654,27 @@ class VisitsService:
                     return 0
                 for admin in admins:
                     lines = _capped(admin.locale, _late_lines(late, communities), 60)
-                    notify(session, self.clock, admin.person_id, "visits.morning.admins", date=period,
-                                 count=len(late), lines=lines)
+                    notify(
+                        session,
+                        self.clock,
+                        admin.person_id,
+                        "visits.morning.admins",
+                        date=period,
+                        count=len(late),
+                        lines=lines,
+                    )
                 return len(admins)
 
             messages += self.db.transaction(escalate)
         return MorningReport(sent_communities, messages, len(late), len(items))
 
     def _send_mornings(
-        self, session: Session, *, batch: list[tuple[int, date, list[DueItem], list[_Recipient]]],
-        visitors: dict[int, list[_Recipient]], now: datetime,
+        self,
+        session: Session,
+        *,
+        batch: list[tuple[int, date, list[DueItem], list[_Recipient]]],
+        visitors: dict[int, list[_Recipient]],
+        now: datetime,
     ) -> tuple[int, int]:
         """The messages of a few communities, each claimed for its day first (skipped when it
         was); written with one INSERT. Returns (communities sent, messages)."""
@@ -534,13 +688,28 @@ class VisitsService:
             for worker in workers:
                 theirs = [i for i in items if i.worker_id in (None, worker.person_id)]
                 if not theirs:
-                    rows.append(_message(worker.person_id, now, "visits.morning.worker_none", name=worker.name,
-                                         date=today.isoformat()))
+                    rows.append(
+                        _message(
+                            worker.person_id,
+                            now,
+                            "visits.morning.worker_none",
+                            name=worker.name,
+                            date=today.isoformat(),
+                        )
+                    )
                     continue
-                rows.append(_message(
-                    worker.person_id, now, "visits.morning.worker", name=worker.name, date=today.isoformat(),
-                    count=len(theirs), overdue=sum(1 for i in theirs if i.overdue_days),
-                    lines=_capped(worker.locale, by_grid(theirs, due_line), MORNING_LINES, memo[worker.locale])))
+                rows.append(
+                    _message(
+                        worker.person_id,
+                        now,
+                        "visits.morning.worker",
+                        name=worker.name,
+                        date=today.isoformat(),
+                        count=len(theirs),
+                        overdue=sum(1 for i in theirs if i.overdue_days),
+                        lines=_capped(worker.locale, by_grid(theirs, due_line), MORNING_LINES, memo[worker.locale]),
+                    )
+                )
             per_volunteer: dict[int, tuple[_Recipient, list[DueItem]]] = {}
             for item in items:
                 if item.kind == "visit":
@@ -548,9 +717,17 @@ class VisitsService:
                         per_volunteer.setdefault(person.person_id, (person, []))[1].append(item)
             for person, theirs in per_volunteer.values():
                 lines = [due_line(i, address=i.consented, phone=False, visitors=False) for i in theirs]
-                rows.append(_message(person.person_id, now, "visits.morning.volunteer", name=person.name,
-                                     date=today.isoformat(), count=len(theirs),
-                                     lines=_capped(person.locale, lines, MORNING_LINES, memo[person.locale])))
+                rows.append(
+                    _message(
+                        person.person_id,
+                        now,
+                        "visits.morning.volunteer",
+                        name=person.name,
+                        date=today.isoformat(),
+                        count=len(theirs),
+                        lines=_capped(person.locale, lines, MORNING_LINES, memo[person.locale]),
+                    )
+                )
         if rows:
             session.execute(insert(Notification.__table__), rows)
         return done, len(rows)
@@ -558,16 +735,22 @@ class VisitsService:
 
 # --- module helpers ----------------------------------------------------------------------------
 
+
 def end_assignments(session: Session, person_id: int, community_id: int) -> list[str]:
     """A volunteer leaving the community (a move) leaves its elders: off their cards and the
     08:30 lists. Returns the elders, as "王秀英（E1）", for the workers to hand them on."""
     elders = session.execute(
-        select(Elder.id, Elder.name).join(ElderVolunteer, ElderVolunteer.elder_id == Elder.id)
-        .where(ElderVolunteer.person_id == person_id, Elder.community_id == community_id).order_by(Elder.id)
+        select(Elder.id, Elder.name)
+        .join(ElderVolunteer, ElderVolunteer.elder_id == Elder.id)
+        .where(ElderVolunteer.person_id == person_id, Elder.community_id == community_id)
+        .order_by(Elder.id)
     ).all()
     if elders:
-        session.execute(ElderVolunteer.__table__.delete().where(
-            ElderVolunteer.person_id == person_id, ElderVolunteer.elder_id.in_([e.id for e in elders])))
+        session.execute(
+            ElderVolunteer.__table__.delete().where(
+                ElderVolunteer.person_id == person_id, ElderVolunteer.elder_id.in_([e.id for e in elders])
+            )
+        )
     return [f"{e.name}（E{e.id}）" for e in elders]
 
 
@@ -605,7 +788,8 @@ _VISITOR_NAMES = (
     select(func.aggregate_strings(Person.display_name, "\x1f"))
     .join(ElderVolunteer, ElderVolunteer.person_id == Person.id)
     .where(ElderVolunteer.elder_id == Elder.id)
-    .scalar_subquery().label("visitors")
+    .scalar_subquery()
+    .label("visitors")
 )
 
 
@@ -614,9 +798,22 @@ def _due_select(cadence: VisitCadence) -> Select:
     """Active elders due by the day `due_params` names; callers narrow it to a community."""
     return (
         select(
-            Elder.id, Elder.community_id, Elder.name, Elder.birth_year, Elder.lives_alone, Elder.risk,
-            Elder.added_at, Elder.last_visit_at, Elder.last_call_at, Elder.flagged, Elder.worker_id,
-            Elder.address, Elder.phone, Elder.grid_id, Grid.name.label("grid"), _CONSENTED,
+            Elder.id,
+            Elder.community_id,
+            Elder.name,
+            Elder.birth_year,
+            Elder.lives_alone,
+            Elder.risk,
+            Elder.added_at,
+            Elder.last_visit_at,
+            Elder.last_call_at,
+            Elder.flagged,
+            Elder.worker_id,
+            Elder.address,
+            Elder.phone,
+            Elder.grid_id,
+            Grid.name.label("grid"),
+            _CONSENTED,
         )
         .outerjoin(Grid, Grid.id == Elder.grid_id)
         .where(Elder.active.is_(True), due_filter(cadence))
@@ -627,26 +824,52 @@ Today = tuple[ZoneInfo, date, VisitCadence]
 
 
 def _items(
-    rows: Iterable[Any], days: dict[int, Today], full: bool, names: dict[int, tuple[str, ...]] | None = None,
+    rows: Iterable[Any],
+    days: dict[int, Today],
+    full: bool,
+    names: dict[int, tuple[str, ...]] | None = None,
 ) -> list[DueItem]:
     """Due items from `_due_select` rows; `days` gives each community's zone, date and cadence,
     `names` the volunteers of each elder."""
     out: list[DueItem] = []
     for r in rows:
         tz, today, cadence = days[r.community_id]
-        due = due_of(cadence, lives_alone=r.lives_alone, risk=r.risk, birth_year=r.birth_year, added_at=r.added_at,
-                     last_visit_at=r.last_visit_at, last_call_at=r.last_call_at, today=today, tz=tz)
+        due = due_of(
+            cadence,
+            lives_alone=r.lives_alone,
+            risk=r.risk,
+            birth_year=r.birth_year,
+            added_at=r.added_at,
+            last_visit_at=r.last_visit_at,
+            last_call_at=r.last_call_at,
+            today=today,
+            tz=tz,
+        )
         found = due.today(today)
         if found is None:
             continue
         kind, when, overdue = found
         rule = cadence.rule(due.kind)
-        out.append(DueItem(
-            r.id, r.community_id, r.name, today.year - r.birth_year, r.grid, r.grid_id, kind, when, overdue,
-            rule.visit if kind == "visit" else rule.call or rule.visit, r.flagged, r.worker_id,
-            r.address if full or r.consented else None,
-            r.phone if full else None, names.get(r.id, ()) if names else (), bool(r.consented),
-        ))
+        out.append(
+            DueItem(
+                r.id,
+                r.community_id,
+                r.name,
+                today.year - r.birth_year,
+                r.grid,
+                r.grid_id,
+                kind,
+                when,
+                overdue,
+                rule.visit if kind == "visit" else rule.call or rule.visit,
+                r.flagged,
+                r.worker_id,
+                r.address if full or r.consented else None,
+                r.phone if full else None,
+                names.get(r.id, ()) if names else (),
+                bool(r.consented),
+            )
+        )
     return out
 
 
@@ -682,6 +905,7 @@ def _late_lines(items: list[DueItem], communities: dict[int, Community]) -> list
         if item.community_id != current:
             current = item.community_id
             out.append(T("visits.grid", grid=communities[current].name))
-        out.append(T("visits.late_line", line=due_line(item, address=False, phone=False, visitors=False),
-                     cycle=item.cycle))
+        out.append(
+            T("visits.late_line", line=due_line(item, address=False, phone=False, visitors=False), cycle=item.cycle)
+        )
     return out

@@ -21,19 +21,25 @@ from typing import Any
 from telegram import Message, Update
 from telegram.constants import ChatType
 from telegram.error import (
-    BadRequest, EndPointNotFound, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut,
+    BadRequest,
+    EndPointNotFound,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
 )
 from telegram.request import BaseRequest
 
-from bot.dialogs.core import Caller, Input
+from bot.dialogs.core import MAX_OPTION_BYTES, Caller, Input
 from bot.dialogs.engine import Dialogs, Turn
-from bot.dialogs.core import MAX_OPTION_BYTES
-from bot.people.flow import CONTACT_STEPS
 from bot.kernel.i18n import DEFAULT_LOCALE, render
-from bot.services import Services
 from bot.messages.delivery import Down, Failed, Outcome, Retry, Sent, Unreachable, short
 from bot.messages.inbox import Entry
 from bot.messages.outbox import Delivery
+from bot.people.flow import CONTACT_STEPS
+from bot.services import Services
 from bot.stars.posters import POSTER, draw
 from handlers.telegram.replies import CAPTION_LIMIT, REPLY_KEYBOARD, Call, reply_calls, send_call
 
@@ -97,8 +103,12 @@ def caller_for(update: Update) -> tuple[Caller, int] | None:
     group = chat is not None and chat.type in GROUPS
     chat_id = chat.id if chat is not None else user.id
     return Caller(
-        "telegram", str(user.id), display_name=user.full_name, handle=user.username,
-        chat_id=None if group else str(chat_id), group_chat=str(chat_id) if group else None,
+        "telegram",
+        str(user.id),
+        display_name=user.full_name,
+        handle=user.username,
+        chat_id=None if group else str(chat_id),
+        group_chat=str(chat_id) if group else None,
     ), chat_id
 
 
@@ -133,30 +143,38 @@ def incoming(update: Update, username: str, locale: str) -> Incoming | list[Call
             return None  # stickers, joins and the like
         if caller.group_chat and not addressed_to_us(text, username):
             return None  # chatter in a group is not for us, and must not enrol everyone who speaks
-        return Incoming(caller, chat_id, Input(
-            text=text,
-            contact_phone=contact.phone_number if contact else None,
-            contact_is_own=contact is None or contact.user_id == update.effective_user.id,  # type: ignore[union-attr]
-            location=(location.latitude, location.longitude) if location else None,
-            photo=message.photo[-1].file_id if message.photo else None,
-            request_key=str(update.update_id),
-        ))
+        return Incoming(
+            caller,
+            chat_id,
+            Input(
+                text=text,
+                contact_phone=contact.phone_number if contact else None,
+                contact_is_own=contact is None or contact.user_id == update.effective_user.id,  # type: ignore[union-attr]
+                location=(location.latitude, location.longitude) if location else None,
+                photo=message.photo[-1].file_id if message.photo else None,
+                request_key=str(update.update_id),
+            ),
+        )
     if query is None:
         return None
     data = query.data
     pressed = query.message if isinstance(query.message, Message) else None
     # Any client can send any data: it must fit a button and be on the message it came from
     # (an old message Telegram no longer shows us is left to the services' checks).
-    if (not isinstance(data, str) or not data or len(data.encode()) > MAX_OPTION_BYTES
-            or (pressed is not None and pressed_label(pressed, data) is None) or found is None):
+    if (
+        not isinstance(data, str)
+        or not data
+        or len(data.encode()) > MAX_OPTION_BYTES
+        or (pressed is not None and pressed_label(pressed, data) is None)
+        or found is None
+    ):
         return [answer_query(query.id, render(locale, "error.stale_option"))]
     caller, chat_id = found
     return Incoming(caller, chat_id, Input(option=data, request_key=str(update.update_id)), query.id, pressed, data)
 
 
 def answer_query(query_id: str, text: str | None = None) -> Call:
-    return {"method": "answerCallbackQuery", "params": {"callback_query_id": query_id, "text": text},
-            "optional": True}
+    return {"method": "answerCallbackQuery", "params": {"callback_query_id": query_id, "text": text}, "optional": True}
 
 
 def chosen_call(message: Message, data: str, locale: str) -> Call:
@@ -171,8 +189,9 @@ def chosen_call(message: Message, data: str, locale: str) -> Call:
     return {"method": "editMessageReplyMarkup", "params": where, "optional": True}
 
 
-def answer_calls(found: Incoming, turn: Turn, chat_data: MutableMapping[Any, Any] | None,
-                 dialogs: Dialogs) -> list[Call]:
+def answer_calls(
+    found: Incoming, turn: Turn, chat_data: MutableMapping[Any, Any] | None, dialogs: Dialogs
+) -> list[Call]:
     """A press is answered first (the client stops its spinner); a press the engine refused (a
     double tap, an old step's button, someone else's buttons) only gets a toast and leaves the
     message alone; a press that counts marks its message chosen."""
@@ -188,8 +207,18 @@ def answer_calls(found: Incoming, turn: Turn, chat_data: MutableMapping[Any, Any
 
 def sender_of(payload: dict[str, Any]) -> str:
     """The inbox's ordering key for an update: the person, else the chat."""
-    for kind in ("message", "edited_message", "callback_query", "my_chat_member", "chat_member",
-                 "channel_post", "inline_query", "chosen_inline_result", "pre_checkout_query", "shipping_query"):
+    for kind in (
+        "message",
+        "edited_message",
+        "callback_query",
+        "my_chat_member",
+        "chat_member",
+        "channel_post",
+        "inline_query",
+        "chosen_inline_result",
+        "pre_checkout_query",
+        "shipping_query",
+    ):
         body = payload.get(kind)
         if isinstance(body, dict):
             user = body.get("from")
@@ -213,8 +242,9 @@ def outcome_of(exc: TelegramError, parts: int = 0) -> Outcome:
         return Failed(short(exc), final=True, parts=parts)  # the same request would fail again
     # Timeouts, no connection, 5xx, the token refused (do_api_request words a 401 or 404 as
     # "endpoint not found"): not this message's fault; the channel pauses.
-    if isinstance(exc, (InvalidToken, EndPointNotFound, TimedOut, ServerError)) \
-            or str(exc).startswith(TRANSPORT_ERRORS):
+    if isinstance(exc, (InvalidToken, EndPointNotFound, TimedOut, ServerError)) or str(exc).startswith(
+        TRANSPORT_ERRORS
+    ):
         return Down(short(exc), parts)
     return Failed(short(exc), parts=parts)
 
@@ -236,6 +266,7 @@ class TelegramChannel:
         if found is None or isinstance(found, list):
             await handling.finish({"calls": found} if found else None)
             return
+
         def settle(session: Any, turn: Turn) -> None:
             # The contact button has done its job once the step that showed it is answered.
             showing = found.inp.contact_phone or turn.left in CONTACT_STEPS
@@ -250,8 +281,14 @@ class TelegramChannel:
         if chat is None:
             return None
         locale = "en" if user is not None and (user.language_code or "").startswith("en") else DEFAULT_LOCALE
-        return {"calls": [{"method": "sendMessage",
-                           "params": {"chat_id": chat.id, "text": render(locale, "error.something_wrong")}}]}
+        return {
+            "calls": [
+                {
+                    "method": "sendMessage",
+                    "params": {"chat_id": chat.id, "text": render(locale, "error.something_wrong")},
+                }
+            ]
+        }
 
     async def send_reply(self, reply: dict[str, Any], start: int) -> Outcome:
         calls = reply.get("calls") or []
@@ -277,7 +314,9 @@ class TelegramChannel:
             if poster:
                 await self.bot.send_photo(delivery.address, draw(delivery.text.params[POSTER]), caption=caption)
             if caption is None:
-                await send_call(self.bot, {"method": "sendMessage", "params": {"chat_id": delivery.address, "text": text}})
+                await send_call(
+                    self.bot, {"method": "sendMessage", "params": {"chat_id": delivery.address, "text": text}}
+                )
         except TelegramError as exc:
             return outcome_of(exc)
         return Sent(1)

@@ -14,9 +14,9 @@ from telegram.constants import BotCommandLimit
 from telegram.error import TelegramError
 
 from bot.dialogs.core import COMMANDS
+from bot.kernel.access import has_role
 from bot.kernel.i18n import DEFAULT_LOCALE, render
 from bot.services import Services
-from bot.kernel.access import has_role
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +26,11 @@ Menu = tuple[tuple[str, str], ...]
 
 
 def description(locale: str, help_key: str) -> str:
-    """"/reject H12 理由 — 驳回服务记录" → "驳回服务记录"."""
+    """ "/reject H12 理由 — 驳回服务记录" → "驳回服务记录"."""
     text = render(locale, help_key)
     _, dash, rest = text.partition(" — ")
     text = (rest if dash else text).strip()
-    return text[:BotCommandLimit.MAX_DESCRIPTION]
+    return text[: BotCommandLimit.MAX_DESCRIPTION]
 
 
 def menu(locale: str, *, role: str | None, is_admin: bool = False) -> Menu:
@@ -40,7 +40,8 @@ def menu(locale: str, *, role: str | None, is_admin: bool = False) -> Menu:
     return tuple(
         (spec.name, description(locale, spec.help_key))
         for spec in COMMANDS.values()
-        if spec.help_key and (not spec.admin_only or is_admin)
+        if spec.help_key
+        and (not spec.admin_only or is_admin)
         and (spec.role is None or has_role(is_admin, role, spec.role))
         and not (spec.name == "start" and role is not None)  # members have joined already
     )
@@ -67,7 +68,9 @@ async def set_menus(bot: Bot, services: Services, shown: MutableMapping[str, Men
         if not chat.chat_id.lstrip("-").isdigit():
             continue
         wanted[f"chat:{chat.chat_id}"] = (
-            menu(chat.locale, role=chat.role, is_admin=chat.is_admin), BotCommandScopeChat(int(chat.chat_id)), None,
+            menu(chat.locale, role=chat.role, is_admin=chat.is_admin),
+            BotCommandScopeChat(int(chat.chat_id)),
+            None,
         )
     for key, (items, scope, language) in wanted.items():
         if shown.get(key) == items:

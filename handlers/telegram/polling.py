@@ -18,9 +18,9 @@ from typing import Any
 
 from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
 
+from bot.kernel.settings import Settings, SettingsError
 from bot.runtime.pipeline import Pipeline
 from bot.services import Services
-from bot.kernel.settings import Settings, SettingsError
 from handlers.telegram.inbound import TelegramChannel, sender_of
 from handlers.telegram.menus import Menu
 from handlers.telegram.webhook import ALLOWED_UPDATES, keep_menus, make_bot, start_bot
@@ -33,8 +33,9 @@ BATCH = 100
 
 async def fetch(bot: Any, offset: int | None, timeout: int) -> list[dict[str, Any]]:
     """One getUpdates, as the JSON Telegram sent (the inbox stores it as it came)."""
-    updates = await bot.get_updates(offset=offset, limit=BATCH, timeout=timeout, allowed_updates=ALLOWED_UPDATES,
-                                    read_timeout=timeout + 10)
+    updates = await bot.get_updates(
+        offset=offset, limit=BATCH, timeout=timeout, allowed_updates=ALLOWED_UPDATES, read_timeout=timeout + 10
+    )
     return [update.to_dict() for update in updates]
 
 
@@ -81,7 +82,7 @@ async def poll(services: Services, settings: Settings) -> int:
             except (NetworkError, TelegramError) as exc:
                 failures += 1
                 log.warning("getUpdates failed (%s); trying again", exc)
-                await asyncio.sleep(min(2 ** failures, 30))
+                await asyncio.sleep(min(2**failures, 30))
                 continue
             failures = 0
             try:

@@ -36,12 +36,15 @@ def inline_keyboard(locale: str, r: Reply) -> dict[str, Any] | None:
             raise ValueError(f"callback data over {MAX_OPTION_BYTES} bytes: {o.value!r}")
         buttons.append({"text": render(locale, o.label.key, o.label.params), "callback_data": o.value})
     width = max(r.columns, 1)
-    return {"inline_keyboard": [buttons[i:i + width] for i in range(0, len(buttons), width)]}
+    return {"inline_keyboard": [buttons[i : i + width] for i in range(0, len(buttons), width)]}
 
 
 def contact_keyboard(locale: str) -> dict[str, Any]:
-    return {"keyboard": [[{"text": render(locale, "telegram.share_contact"), "request_contact": True}]],
-            "one_time_keyboard": True, "resize_keyboard": True}
+    return {
+        "keyboard": [[{"text": render(locale, "telegram.share_contact"), "request_contact": True}]],
+        "one_time_keyboard": True,
+        "resize_keyboard": True,
+    }
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
@@ -68,8 +71,9 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
 Call = dict[str, Any]  # {"method": …, "params": {…}, "file": {"field", "filename", "b64"}?, "optional": bool?}
 
 
-def reply_calls(chat_id: int | str, locale: str, replies: list[Reply],
-                chat_data: MutableMapping[Any, Any] | None) -> list[Call]:
+def reply_calls(
+    chat_id: int | str, locale: str, replies: list[Reply], chat_data: MutableMapping[Any, Any] | None
+) -> list[Call]:
     """The Bot API calls that show `replies`, as JSON: sent at once, or stored with an inbox
     entry and sent (and resent after a crash) from there."""
     state = chat_data if chat_data is not None else {}
@@ -108,8 +112,13 @@ def _calls_one(chat_id: int | str, text: str, r: Reply, markup: dict[str, Any] |
     calls = _text_calls(chat_id, text, None) if caption is None and text else []
     params = {"chat_id": chat_id, "caption": caption, "reply_markup": markup}
     if r.document is not None:
-        calls.append({"method": "sendDocument", "params": params,
-                      "file": _upload("document", r.document.filename, r.document.content)})
+        calls.append(
+            {
+                "method": "sendDocument",
+                "params": params,
+                "file": _upload("document", r.document.filename, r.document.content),
+            }
+        )
     elif r.image is not None:
         calls.append({"method": "sendPhoto", "params": params, "file": _upload("photo", "chart.png", r.image)})
     else:
@@ -119,6 +128,10 @@ def _calls_one(chat_id: int | str, text: str, r: Reply, markup: dict[str, Any] |
 
 def _text_calls(chat_id: int | str, text: str, markup: dict[str, Any] | None) -> list[Call]:
     parts = split_text(text) if text.strip() else []
-    return [{"method": "sendMessage",
-             "params": {"chat_id": chat_id, "text": part, "reply_markup": markup if i == len(parts) - 1 else None}}
-            for i, part in enumerate(parts)]
+    return [
+        {
+            "method": "sendMessage",
+            "params": {"chat_id": chat_id, "text": part, "reply_markup": markup if i == len(parts) - 1 else None},
+        }
+        for i, part in enumerate(parts)
+    ]

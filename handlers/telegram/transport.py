@@ -42,16 +42,33 @@ class StreamRequest(BaseRequest):
     """Up to `pool_size` connections to the Bot API at once; a call waits at most `pool_timeout`
     for one. The defaults are HTTPXRequest's."""
 
-    def __init__(self, pool_size: int = 1, *, connect_timeout: float | None = 5.0, read_timeout: float | None = 5.0,
-                 write_timeout: float | None = 5.0, pool_timeout: float | None = 1.0,
-                 media_write_timeout: float | None = 20.0) -> None:
-        self._connect, self._read, self._write, self._pool_wait = connect_timeout, read_timeout, write_timeout, pool_timeout
+    def __init__(
+        self,
+        pool_size: int = 1,
+        *,
+        connect_timeout: float | None = 5.0,
+        read_timeout: float | None = 5.0,
+        write_timeout: float | None = 5.0,
+        pool_timeout: float | None = 1.0,
+        media_write_timeout: float | None = 20.0,
+    ) -> None:
+        self._connect, self._read, self._write, self._pool_wait = (
+            connect_timeout,
+            read_timeout,
+            write_timeout,
+            pool_timeout,
+        )
         self._slots = asyncio.Semaphore(pool_size)
         self._idle: dict[tuple[str, str, int], list[Connection]] = {}
         self._tls: ssl.SSLContext | None = None
-        self._uploads = HTTPXRequest(connection_pool_size=pool_size, connect_timeout=connect_timeout,
-                                     read_timeout=read_timeout, write_timeout=write_timeout,
-                                     pool_timeout=pool_timeout, media_write_timeout=media_write_timeout)
+        self._uploads = HTTPXRequest(
+            connection_pool_size=pool_size,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            write_timeout=write_timeout,
+            pool_timeout=pool_timeout,
+            media_write_timeout=media_write_timeout,
+        )
 
     @property
     def read_timeout(self) -> float | None:
@@ -67,15 +84,25 @@ class StreamRequest(BaseRequest):
         self._idle.clear()
         await self._uploads.shutdown()
 
-    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
-                         read_timeout: Any = BaseRequest.DEFAULT_NONE, write_timeout: Any = BaseRequest.DEFAULT_NONE,
-                         connect_timeout: Any = BaseRequest.DEFAULT_NONE,
-                         pool_timeout: Any = BaseRequest.DEFAULT_NONE) -> tuple[int, bytes]:
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
         if request_data is not None and request_data.contains_files:
-            return await self._uploads.do_request(url, method, request_data, read_timeout, write_timeout,
-                                                  connect_timeout, pool_timeout)
-        timeouts = (self._given(connect_timeout, self._connect), self._given(read_timeout, self._read),
-                    self._given(write_timeout, self._write))
+            return await self._uploads.do_request(
+                url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+            )
+        timeouts = (
+            self._given(connect_timeout, self._connect),
+            self._given(read_timeout, self._read),
+            self._given(write_timeout, self._write),
+        )
         try:
             await asyncio.wait_for(self._slots.acquire(), self._given(pool_timeout, self._pool_wait))
         except TimeoutError:
@@ -90,15 +117,18 @@ class StreamRequest(BaseRequest):
     def _given(value: Any, default: float | None) -> float | None:
         return default if isinstance(value, DefaultValue) else value
 
-    async def _exchange(self, url: str, method: str, body: bytes, connect: float | None, read: float | None,
-                        write: float | None) -> tuple[int, bytes]:
+    async def _exchange(
+        self, url: str, method: str, body: bytes, connect: float | None, read: float | None, write: float | None
+    ) -> tuple[int, bytes]:
         parts = urlsplit(url)
         secure = parts.scheme == "https"
         host = parts.hostname or ""
         key = (parts.scheme, host, parts.port or (443 if secure else 80))
         target = parts.path + (f"?{parts.query}" if parts.query else "")
-        request = (f"{method} {target} HTTP/1.1\r\nHost: {parts.netloc}\r\nUser-Agent: {self.USER_AGENT}\r\n"
-                   f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+        request = (
+            f"{method} {target} HTTP/1.1\r\nHost: {parts.netloc}\r\nUser-Agent: {self.USER_AGENT}\r\n"
+            f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
         idle = self._idle.setdefault(key, [])
         while True:
             reused = bool(idle)
@@ -113,8 +143,11 @@ class StreamRequest(BaseRequest):
             except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
                 writer.close()
                 # A kept-alive connection the server closed meanwhile: nothing reached Telegram.
-                if reused and isinstance(exc, (ConnectionError, asyncio.IncompleteReadError)) \
-                        and not getattr(exc, "partial", b""):
+                if (
+                    reused
+                    and isinstance(exc, (ConnectionError, asyncio.IncompleteReadError))
+                    and not getattr(exc, "partial", b"")
+                ):
                     continue
                 raise NetworkError(f"{ERROR_PREFIX}{type(exc).__name__}: {exc}") from exc
             except asyncio.CancelledError:  # the worker stopping: the answer may be half read
@@ -131,8 +164,10 @@ class StreamRequest(BaseRequest):
         if scheme == "https" and self._tls is None:
             self._tls = _tls()
         try:
-            return await asyncio.wait_for(asyncio.open_connection(
-                host, port, ssl=self._tls if scheme == "https" else None, limit=MAX_HEAD), timeout)
+            return await asyncio.wait_for(
+                asyncio.open_connection(host, port, ssl=self._tls if scheme == "https" else None, limit=MAX_HEAD),
+                timeout,
+            )
         except TimeoutError:
             raise TimedOut("Timed out connecting to the Bot API") from None
         except OSError as exc:
@@ -143,8 +178,9 @@ class StreamRequest(BaseRequest):
         """(status, body, whether the connection may carry the next request)."""
         head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
         version, status = head[0].split(" ", 2)[:2]
-        headers = {name.strip().lower(): value.strip()
-                   for name, _, value in (line.partition(":") for line in head[1:] if line)}
+        headers = {
+            name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in head[1:] if line)
+        }
         keep = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
         if "chunked" in headers.get("transfer-encoding", "").lower():
             chunks = []

@@ -29,9 +29,9 @@ from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.dialogs.engine import Dialogs
+from bot.kernel.settings import Settings, SettingsError
 from bot.runtime.pipeline import Pipeline
 from bot.services import Services
-from bot.kernel.settings import Settings, SettingsError
 from handlers.telegram.inbound import StatusRequest, TelegramChannel, sender_of
 from handlers.telegram.menus import Menu, set_menus
 from handlers.telegram.transport import StreamRequest
@@ -67,9 +67,14 @@ def make_bot(settings: Settings, transport: BaseRequest | None = None) -> ExtBot
     # PTB's default is one connection: every send would queue behind the one before it.
     pool = max(8, 2 * settings.concurrency)
     limiter = AIORateLimiter(max_retries=0, overall_max_rate=settings.telegram_max_rate)
-    return ExtBot(token, base_url=api, base_file_url=file_api_url(api), rate_limiter=limiter,
-                  request=StatusRequest(transport or StreamRequest(pool, pool_timeout=30.0)),
-                  get_updates_request=transport or HTTPXRequest(connection_pool_size=1))
+    return ExtBot(
+        token,
+        base_url=api,
+        base_file_url=file_api_url(api),
+        rate_limiter=limiter,
+        request=StatusRequest(transport or StreamRequest(pool, pool_timeout=30.0)),
+        get_updates_request=transport or HTTPXRequest(connection_pool_size=1),
+    )
 
 
 async def start_bot(bot: ExtBot[Any], services: Services, menus: dict[str, Menu], dialogs: Dialogs) -> None:

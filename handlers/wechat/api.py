@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
-from handlers.wechat.tokens import TokenStore
 from bot.kernel.settings import Settings
+from handlers.wechat.tokens import TokenStore
 
 log = logging.getLogger(__name__)
 logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every URL, token included
@@ -65,9 +65,15 @@ class WeChatAPI:
     # --- the token ------------------------------------------------------------------------------
 
     async def _fetch_token(self) -> tuple[str, int]:
-        data = await self._request("GET", "/cgi-bin/token", params={
-            "grant_type": "client_credential", "appid": self.app_id, "secret": self._secret.get_secret_value(),
-        })
+        data = await self._request(
+            "GET",
+            "/cgi-bin/token",
+            params={
+                "grant_type": "client_credential",
+                "appid": self.app_id,
+                "secret": self._secret.get_secret_value(),
+            },
+        )
         token = data.get("access_token")
         if not token:
             raise WeChatError(int(data.get("errcode", -1)), str(data.get("errmsg", "no access_token")))
@@ -75,7 +81,7 @@ class WeChatAPI:
         return str(token), int(data.get("expires_in", 7200))
 
     async def check(self) -> str:
-        """"ok" when the shared token can be read or fetched; else why not (for /readyz)."""
+        """ "ok" when the shared token can be read or fetched; else why not (for /readyz)."""
         try:
             await self.tokens.get(self.app, self._fetch_token)
         except WeChatUnavailable as exc:
@@ -84,13 +90,15 @@ class WeChatAPI:
             return f"{exc.message} ({exc.code})"
         return "ok"
 
-    async def call(self, method: str, path: str, *, body: Any = None, files: Any = None,
-                   params: dict[str, str] | None = None) -> dict[str, Any]:
+    async def call(
+        self, method: str, path: str, *, body: Any = None, files: Any = None, params: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         """An API call with the shared token: refreshed once and retried once when rejected."""
         token = await self.tokens.get(self.app, self._fetch_token)
         for attempt in range(2):
-            data = await self._request(method, path, params={**(params or {}), "access_token": token},
-                                       body=body, files=files)
+            data = await self._request(
+                method, path, params={**(params or {}), "access_token": token}, body=body, files=files
+            )
             code = int(data.get("errcode", 0) or 0)
             if code in TOKEN_ERRORS and attempt == 0:
                 token = await self.tokens.get(self.app, self._fetch_token, rejected=token)
@@ -100,12 +108,19 @@ class WeChatAPI:
             return data
         raise AssertionError("unreachable")
 
-    async def _request(self, method: str, path: str, *, params: dict[str, str], body: Any = None,
-                       files: Any = None) -> dict[str, Any]:
+    async def _request(
+        self, method: str, path: str, *, params: dict[str, str], body: Any = None, files: Any = None
+    ) -> dict[str, Any]:
         content = None if body is None else json.dumps(body, ensure_ascii=False).encode()  # WeChat wants UTF-8, not \\u
         try:
-            response = await self.client.request(method, path, params=params, content=content, files=files,
-                                                 headers={"Content-Type": "application/json"} if content else None)
+            response = await self.client.request(
+                method,
+                path,
+                params=params,
+                content=content,
+                files=files,
+                headers={"Content-Type": "application/json"} if content else None,
+            )
         except httpx.HTTPError as exc:  # the message would name the URL, token and all: only the type
             raise WeChatUnavailable(f"{path}: {type(exc).__name__}") from None
         if response.status_code >= 500:
@@ -119,18 +134,29 @@ class WeChatAPI:
     # --- what the bot does with it -----------------------------------------------------------------
 
     async def send_text(self, openid: str, content: str) -> None:
-        await self.call("POST", "/cgi-bin/message/custom/send",
-                        body={"touser": openid, "msgtype": "text", "text": {"content": content}})
+        await self.call(
+            "POST",
+            "/cgi-bin/message/custom/send",
+            body={"touser": openid, "msgtype": "text", "text": {"content": content}},
+        )
 
     async def send_image(self, openid: str, media_id: str) -> None:
-        await self.call("POST", "/cgi-bin/message/custom/send",
-                        body={"touser": openid, "msgtype": "image", "image": {"media_id": media_id}})
+        await self.call(
+            "POST",
+            "/cgi-bin/message/custom/send",
+            body={"touser": openid, "msgtype": "image", "image": {"media_id": media_id}},
+        )
 
     async def send_template(self, openid: str, template_id: str, fields: dict[str, str]) -> None:
-        await self.call("POST", "/cgi-bin/message/template/send", body={
-            "touser": openid, "template_id": template_id,
-            "data": {name: {"value": value} for name, value in fields.items()},
-        })
+        await self.call(
+            "POST",
+            "/cgi-bin/message/template/send",
+            body={
+                "touser": openid,
+                "template_id": template_id,
+                "data": {name: {"value": value} for name, value in fields.items()},
+            },
+        )
 
     async def private_templates(self) -> list[dict[str, Any]]:
         """The account's templates (id, title, content naming its fields)."""
@@ -140,8 +166,9 @@ class WeChatAPI:
 
     async def upload_image(self, png: bytes, filename: str = "image.png") -> str:
         """Temporary media (kept by WeChat for 3 days); returns its media_id."""
-        data = await self.call("POST", "/cgi-bin/media/upload", params={"type": "image"},
-                               files={"media": (filename, png, "image/png")})
+        data = await self.call(
+            "POST", "/cgi-bin/media/upload", params={"type": "image"}, files={"media": (filename, png, "image/png")}
+        )
         return str(data["media_id"])
 
     async def create_menu(self, menu: dict[str, Any]) -> None:
@@ -149,8 +176,10 @@ class WeChatAPI:
 
     async def create_qr(self, scene: str, *, permanent: bool = False) -> QRCode:
         """A parametric QR code: scanning it follows the account and sends `scene` back."""
-        body: dict[str, Any] = {"action_name": "QR_LIMIT_STR_SCENE" if permanent else "QR_STR_SCENE",
-                                "action_info": {"scene": {"scene_str": scene}}}
+        body: dict[str, Any] = {
+            "action_name": "QR_LIMIT_STR_SCENE" if permanent else "QR_STR_SCENE",
+            "action_info": {"scene": {"scene_str": scene}},
+        }
         if not permanent:
             body["expire_seconds"] = QR_DAYS * 86400
         data = await self.call("POST", "/cgi-bin/qrcode/create", body=body)

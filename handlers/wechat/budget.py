@@ -22,13 +22,31 @@ EVENT_ALLOWED, EVENT_SECONDS = 3, 60.0
 EVENTS = ("subscribe", "SCAN", "CLICK")  # the events that let the account write back for a minute
 RESERVE = 1  # pushes kept for an urgent notification
 
-URGENT = frozenset({"visits.notify.needs_help", "visits.notify.escalated", "visits.notify.not_home_twice",
-                    "visits.notify.hospital"})
-DECISIONS = frozenset({"notify.pending_logs", "shop.notify.new_redemption", "notify.volunteer_waiting",
-                       "deadline.nudge", "move.notify.requested", "move.notify.to_accept",
-                       "requests.notify.needs_pool", "requests.notify.disputed", "shop.notify.expired_worker"})
-DIGESTS = frozenset({"deadline.digest", "stars.poster_week", "stars.poster_month", "stars.poster_group_week",
-                     "stars.poster_group_month"})
+URGENT = frozenset(
+    {"visits.notify.needs_help", "visits.notify.escalated", "visits.notify.not_home_twice", "visits.notify.hospital"}
+)
+DECISIONS = frozenset(
+    {
+        "notify.pending_logs",
+        "shop.notify.new_redemption",
+        "notify.volunteer_waiting",
+        "deadline.nudge",
+        "move.notify.requested",
+        "move.notify.to_accept",
+        "requests.notify.needs_pool",
+        "requests.notify.disputed",
+        "shop.notify.expired_worker",
+    }
+)
+DIGESTS = frozenset(
+    {
+        "deadline.digest",
+        "stars.poster_week",
+        "stars.poster_month",
+        "stars.poster_group_week",
+        "stars.poster_group_month",
+    }
+)
 
 
 def opening(fields: dict[str, str], budget: int) -> tuple[str, int, float] | None:
@@ -81,8 +99,9 @@ def fold(units: list[Unit]) -> list[Message]:
     messages: list[Message] = []
     if texts:
         locale = texts[0].delivery.locale
-        header = render(locale, "wechat.pending_notes", {"count": sum(u.delivery.count for u in units),
-                                                         "lines": ""}).rstrip()
+        header = render(
+            locale, "wechat.pending_notes", {"count": sum(u.delivery.count for u in units), "lines": ""}
+        ).rstrip()
         current = Message({"text": header})
         for unit in texts:
             line = render(unit.delivery.locale, "wechat.pending_line", {"text": "\n".join(unit.texts)})

@@ -28,26 +28,26 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.runtime import metrics
-from bot.dialogs.engine import Dialogs, Turn
 from bot.dialogs.core import Later, Reply
+from bot.dialogs.engine import Dialogs, Turn
 from bot.kernel.i18n import DEFAULT_LOCALE, T, render
 from bot.kernel.later import is_placeholder_b64
-from bot.stars.drawing import qr_png
-from bot.services import Services
+from bot.kernel.settings import Settings, public_base
 from bot.messages.delivery import Down, Failed, Held, Outcome, Sent, Unreachable
 from bot.messages.downloads import ROUTE
 from bot.messages.inbox import Entry
 from bot.messages.outbox import Delivery
 from bot.messages.reach import left, wrote_within
+from bot.runtime import metrics
+from bot.services import Services
+from bot.stars.drawing import qr_png
 from bot.stars.posters import POSTER, draw
-from bot.kernel.settings import Settings, public_base
+from handlers.wechat import templates as template_settings
 from handlers.wechat.api import OUT_OF_WINDOW, TOO_MANY, UNFOLLOWED, WeChatAPI, WeChatError, WeChatUnavailable
-from handlers.wechat.inbound import Incoming, incoming
 from handlers.wechat.budget import RESERVE, Unit, fold, opening, priority
+from handlers.wechat.inbound import Incoming, incoming
 from handlers.wechat.render import Outgoing, render_replies
 from handlers.wechat.templates import KIND_OF, fill, values
-from handlers.wechat import templates as template_settings
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,7 @@ class WeChatChannel:
         hold = max(0.0, received + PASSIVE_SECONDS - time.time()) + 0.5 if received else None
         openid = entry.sender
         if fields.get("MsgType") == "event" and fields.get("Event") == "unsubscribe":
+
             def gone(session: Session) -> None:
                 handling.settle(session, None)
                 left(session, self.services.clock, self.name, openid)
@@ -113,8 +114,9 @@ class WeChatChannel:
         if allowance is not None:
             self.services.budgets.open(session, self.name, openid, *allowance)
 
-    async def _turn(self, found: Incoming, openid: str, handling: Any, hold: float | None,
-                    allowance: tuple[str, int, float] | None) -> None:
+    async def _turn(
+        self, found: Incoming, openid: str, handling: Any, hold: float | None, allowance: tuple[str, int, float] | None
+    ) -> None:
         def settle(session: Session, turn: Turn) -> None:
             self._open(session, openid, allowance)
             waiting = self.services.outbox.take_in(session, self.name, turn.person_id)
@@ -123,8 +125,11 @@ class WeChatChannel:
                 replies.append(_folded(waiting))
             messages = [self._message(session, turn, m) for m in render_replies(turn.locale, replies)]
             # Posters are drawn after the commit (a placeholder until then), not in the transaction.
-            messages += [{"image": _b64(turn.deferred.add(Later(partial(draw, d.text.params[POSTER]))))}
-                         for d in waiting if POSTER in d.text.params]
+            messages += [
+                {"image": _b64(turn.deferred.add(Later(partial(draw, d.text.params[POSTER]))))}
+                for d in waiting
+                if POSTER in d.text.params
+            ]
             # A picture first cannot be a passive answer (it needs an upload): the worker sends at once.
             passive = hold if messages and "text" in messages[0] else None
             handling.settle(session, {"to": openid, "messages": messages} if messages else None, hold=passive)
@@ -140,10 +145,10 @@ class WeChatChannel:
         if base is None:
             link = render(turn.locale, "wechat.no_download", {"filename": out.document.filename})
         else:
-            secret = self.services.downloads.add(session, turn.person_id, out.document.filename,
-                                                       out.document.content)
-            link = render(turn.locale, "wechat.download",
-                          {"filename": out.document.filename, "url": f"{base}{ROUTE}{secret}"})
+            secret = self.services.downloads.add(session, turn.person_id, out.document.filename, out.document.content)
+            link = render(
+                turn.locale, "wechat.download", {"filename": out.document.filename, "url": f"{base}{ROUTE}{secret}"}
+            )
         return {"text": f"{out.text}\n\n{link}" if out.text else link}
 
     # --- sending ---------------------------------------------------------------------------------
@@ -172,15 +177,17 @@ class WeChatChannel:
         [(_, outcome)] = await self._plan([delivery])
         return outcome
 
-    async def deliver_all(self, deliveries: list[Delivery], worker: str,
-                          lease: float) -> list[tuple[Delivery, Outcome]]:
+    async def deliver_all(
+        self, deliveries: list[Delivery], worker: str, lease: float
+    ) -> list[tuple[Delivery, Outcome]]:
         """One person's notifications together, with everything else waiting for them (claimed
         now): planned within their budget (`handlers.wechat.budget`)."""
         person = deliveries[0].person_id
         if person is None or any(d.person_id != person for d in deliveries):
             return [(d, await self.deliver(d)) for d in deliveries]
-        more = await self.services.run(self.services.outbox.claim,
-                                       self.name, worker, limit=MAX_FOLD, lease=lease, person_id=person)
+        more = await self.services.run(
+            self.services.outbox.claim, self.name, worker, limit=MAX_FOLD, lease=lease, person_id=person
+        )
         return await self._plan([*deliveries, *more])
 
     async def _plan(self, deliveries: list[Delivery]) -> list[tuple[Delivery, Outcome]]:
@@ -202,8 +209,9 @@ class WeChatChannel:
         openid = units[0].delivery.address
         budgets = self.services.budgets
         pending = list(units)
-        in_window = await self.services.db.run_read(wrote_within, self.services.db, self.services.clock, self.name,
-                                                    openid, WINDOW)
+        in_window = await self.services.db.run_read(
+            wrote_within, self.services.db, self.services.clock, self.name, openid, WINDOW
+        )
         if in_window:
             left = await self.services.run(budgets.remaining, self.name, openid)
             for message in fold(units):
@@ -243,8 +251,9 @@ class WeChatChannel:
         template = self.templates.get(kind) if kind else None
         if template is not None:
             now = self.services.clock.now().astimezone(self.settings.tz)
-            offered = values(delivery.text.key, delivery.text.params, delivery.locale, "\n".join(unit.texts), now,
-                             delivery.count)
+            offered = values(
+                delivery.text.key, delivery.text.params, delivery.locale, "\n".join(unit.texts), now, delivery.count
+            )
             try:
                 await self.api.send_template(openid, template.template_id, fill(template, offered))
                 return Sent(via="template")
@@ -252,8 +261,12 @@ class WeChatChannel:
                 if isinstance(exc, WeChatUnavailable) or exc.code in (*PLATFORM_DOWN, UNFOLLOWED):
                     return outcome_of(exc)
                 # The mapping does not fit the template (47003 and the like): told, and nothing lost.
-                log.warning("WeChat template %s for %s refused: %s; the notification waits",
-                            template.template_id, kind, exc.code)
+                log.warning(
+                    "WeChat template %s for %s refused: %s; the notification waits",
+                    template.template_id,
+                    kind,
+                    exc.code,
+                )
         if in_window:
             return Held(HELD)
         return Unreachable(WAIT_FOR_NEXT)

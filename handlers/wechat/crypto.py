@@ -100,7 +100,7 @@ class MessageCrypto:
             if len(plain) < 20:
                 continue
             (length,) = struct.unpack(">I", plain[16:20])
-            body, app_id = plain[20:20 + length], plain[20 + length:]
+            body, app_id = plain[20 : 20 + length], plain[20 + length :]
             if len(body) == length and app_id.decode(errors="replace") == self.app_id:
                 try:
                     return body.decode(), index

@@ -18,9 +18,18 @@ from bot.dialogs.core import Caller, Input
 # The custom menu (`lovebank wechat menu`): key → the command a CLICK runs. Keys are what
 # WeChat sends back; nothing else a client sends is run.
 MENU_COMMANDS = {
-    "log": "/log", "balance": "/balance", "shop": "/shop", "top": "/top",
-    "mylogs": "/mylogs", "orders": "/orders", "pending": "/pending", "visits": "/visits",
-    "invite": "/invite", "link": "/link", "help": "/help", "lang": "/lang",
+    "log": "/log",
+    "balance": "/balance",
+    "shop": "/shop",
+    "top": "/top",
+    "mylogs": "/mylogs",
+    "orders": "/orders",
+    "pending": "/pending",
+    "visits": "/visits",
+    "invite": "/invite",
+    "link": "/link",
+    "help": "/help",
+    "lang": "/lang",
 }
 NAME_PREFIX = {"zh-CN": "微信用户", "en": "WeChat user "}
 
@@ -59,8 +68,9 @@ def incoming(fields: dict[str, Any], request_key: str) -> Incoming | str | None:
         text = menu_id if menu_id.isdecimal() else str(fields.get("Content") or "")
         return Incoming(caller, Input(text=text, request_key=request_key))
     if kind == "image":
-        return Incoming(caller, Input(photo=str(fields.get("MediaId") or fields.get("PicUrl") or ""),
-                                      request_key=request_key))
+        return Incoming(
+            caller, Input(photo=str(fields.get("MediaId") or fields.get("PicUrl") or ""), request_key=request_key)
+        )
     if kind == "location":
         try:
             where = (float(fields["Location_X"]), float(fields["Location_Y"]))

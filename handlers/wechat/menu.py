@@ -13,23 +13,31 @@ from handlers.wechat.inbound import MENU_COMMANDS
 MAX_BUTTONS, MAX_SUB_BUTTONS = 3, 5
 MAX_NAME, MAX_SUB_NAME, MAX_KEY = 16, 60, 128
 
-MENU: dict[str, Any] = {"button": [
-    {"type": "click", "name": "记录时长", "key": "log"},
-    {"name": "我的积分", "sub_button": [
-        {"type": "click", "name": "我的积分", "key": "balance"},
-        {"type": "click", "name": "爱心超市", "key": "shop"},
-        {"type": "click", "name": "我的兑换", "key": "orders"},
-        {"type": "click", "name": "明星榜", "key": "top"},
-        {"type": "click", "name": "我的记录", "key": "mylogs"},
-    ]},
-    {"name": "更多", "sub_button": [
-        {"type": "click", "name": "待审批（社工）", "key": "pending"},
-        {"type": "click", "name": "邀请新成员（社工）", "key": "invite"},
-        {"type": "click", "name": "关联 Telegram", "key": "link"},
-        {"type": "click", "name": "English / 中文", "key": "lang"},
-        {"type": "click", "name": "帮助", "key": "help"},
-    ]},
-]}
+MENU: dict[str, Any] = {
+    "button": [
+        {"type": "click", "name": "记录时长", "key": "log"},
+        {
+            "name": "我的积分",
+            "sub_button": [
+                {"type": "click", "name": "我的积分", "key": "balance"},
+                {"type": "click", "name": "爱心超市", "key": "shop"},
+                {"type": "click", "name": "我的兑换", "key": "orders"},
+                {"type": "click", "name": "明星榜", "key": "top"},
+                {"type": "click", "name": "我的记录", "key": "mylogs"},
+            ],
+        },
+        {
+            "name": "更多",
+            "sub_button": [
+                {"type": "click", "name": "待审批（社工）", "key": "pending"},
+                {"type": "click", "name": "邀请新成员（社工）", "key": "invite"},
+                {"type": "click", "name": "关联 Telegram", "key": "link"},
+                {"type": "click", "name": "English / 中文", "key": "lang"},
+                {"type": "click", "name": "帮助", "key": "help"},
+            ],
+        },
+    ]
+}
 
 
 def check_menu(menu: dict[str, Any]) -> list[str]:

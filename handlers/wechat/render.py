@@ -38,7 +38,6 @@ def option_link(number: int, label: str) -> str:
     return f'<a href="weixin://bizmsgmenu?msgmenucontent={label}&msgmenuid={number}">{number}. {label}</a>'
 
 
-
 def render_replies(locale: str, replies: list[Reply]) -> list[Outgoing]:
     out: list[Outgoing] = []
     texts: list[str] = []
@@ -89,7 +88,7 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
         while len(line.encode()) > limit:
             head = line.encode()[:limit].decode(errors="ignore")  # drops a character cut in two
             parts.append(head)
-            line = line[len(head):]
+            line = line[len(head) :]
         current = line
     if current:
         parts.append(current)

@@ -29,13 +29,27 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "hours_approved": (("notify.log_approved",), ("log", "date", "category", "hours", "points", "available")),
     "hours_rejected": (("notify.log_rejected",), ("log", "date", "category", "hours", "reason", "available")),
     "redemption_ready": (("shop.notify.approved",), ("id", "item", "quantity", "code", "days")),
-    "visit_due": (("visits.notify.assigned", "visits.morning.volunteer", "visits.morning.worker",
-                   "visits.morning.admins"), ("name", "ref", "address", "date", "count", "overdue")),
-    "help_alert": (("visits.notify.needs_help", "visits.notify.escalated", "visits.notify.not_home_twice"),
-                   ("alert", "ref", "name", "by", "address", "phone", "note")),
-    "decision_waiting": (("notify.pending_logs", "shop.notify.new_redemption", "notify.volunteer_waiting",
-                          "deadline.nudge", "move.notify.requested", "move.notify.to_accept",
-                          "requests.notify.needs_pool", "requests.notify.disputed"), ("what", "count", "name")),
+    "visit_due": (
+        ("visits.notify.assigned", "visits.morning.volunteer", "visits.morning.worker", "visits.morning.admins"),
+        ("name", "ref", "address", "date", "count", "overdue"),
+    ),
+    "help_alert": (
+        ("visits.notify.needs_help", "visits.notify.escalated", "visits.notify.not_home_twice"),
+        ("alert", "ref", "name", "by", "address", "phone", "note"),
+    ),
+    "decision_waiting": (
+        (
+            "notify.pending_logs",
+            "shop.notify.new_redemption",
+            "notify.volunteer_waiting",
+            "deadline.nudge",
+            "move.notify.requested",
+            "move.notify.to_accept",
+            "requests.notify.needs_pool",
+            "requests.notify.disputed",
+        ),
+        ("what", "count", "name"),
+    ),
     "points_expiring": (("expiry.notify.soon", "expiry.notify.soon_family"), ("amount", "date", "name")),
 }
 COMMON = ("summary", "status", "time")
@@ -43,18 +57,51 @@ KIND_OF = {key: kind for kind, (keys, _) in KINDS.items() for key in keys}
 
 # What a value is, so `lovebank wechat templates` can tell a field that cannot take it.
 NATURE = {
-    "time": "time", "date": "date", "count": "number", "points": "number", "available": "number",
-    "hours": "number", "quantity": "number", "days": "number", "overdue": "number", "amount": "number",
-    "log": "code", "id": "code", "code": "code", "alert": "code", "ref": "code", "phone": "phone",
-    "name": "name", "by": "name", "status": "phrase",
+    "time": "time",
+    "date": "date",
+    "count": "number",
+    "points": "number",
+    "available": "number",
+    "hours": "number",
+    "quantity": "number",
+    "days": "number",
+    "overdue": "number",
+    "amount": "number",
+    "log": "code",
+    "id": "code",
+    "code": "code",
+    "alert": "code",
+    "ref": "code",
+    "phone": "phone",
+    "name": "name",
+    "by": "name",
+    "status": "phrase",
 }
 FITS = {  # field type → the natures it takes (a `thing` takes anything short)
-    "character_string": {"code", "number", "phone", "date"}, "number": {"number"}, "amount": {"number"},
-    "time": {"time", "date"}, "date": {"date", "time"}, "phrase": {"phrase"}, "name": {"name"},
-    "phone_number": {"phone"}, "letter": set(), "symbol": set(), "car_number": set(),
+    "character_string": {"code", "number", "phone", "date"},
+    "number": {"number"},
+    "amount": {"number"},
+    "time": {"time", "date"},
+    "date": {"date", "time"},
+    "phrase": {"phrase"},
+    "name": {"name"},
+    "phone_number": {"phone"},
+    "letter": set(),
+    "symbol": set(),
+    "car_number": set(),
 }
-LIMITS = {"thing": 20, "character_string": 32, "phrase": 5, "number": 32, "letter": 32, "symbol": 5,
-          "name": 10, "phone_number": 17, "car_number": 8, "const": 20}
+LIMITS = {
+    "thing": 20,
+    "character_string": 32,
+    "phrase": 5,
+    "number": 32,
+    "letter": 32,
+    "symbol": 5,
+    "name": 10,
+    "phone_number": 17,
+    "car_number": 8,
+    "const": 20,
+}
 FIELD = re.compile(r"([a-z_]+?)(\d*)")
 RETIRED = ("first", "remark")  # gone from templates since May 2023; WeChat refuses them
 
@@ -79,8 +126,9 @@ def load(settings: Settings) -> dict[str, Template]:
         raise SettingsError(
             "lovebank: LOVEBANK_WECHAT_TEMPLATE_ID is no longer used: since May 2023 WeChat's templates have "
             "typed fields and no first/remark, so each kind of notification needs its own template. Put them "
-            "in a TOML or JSON file named by LOVEBANK_WECHAT_TEMPLATES (README, \"WeChat template messages\") "
-            "and remove LOVEBANK_WECHAT_TEMPLATE_ID.")
+            'in a TOML or JSON file named by LOVEBANK_WECHAT_TEMPLATES (README, "WeChat template messages") '
+            "and remove LOVEBANK_WECHAT_TEMPLATE_ID."
+        )
     if not settings.wechat_templates:
         return {}
     path = Path(settings.wechat_templates)
@@ -100,10 +148,10 @@ def parse(data: Any, path: Path | str = "") -> dict[str, Template]:
         if kind not in KINDS:
             raise _bad(path, f"unknown kind {kind!r} (known: {', '.join(KINDS)})")
         if not isinstance(entry, dict) or not isinstance(entry.get("template_id"), str) or not entry["template_id"]:
-            raise _bad(path, f"[{kind}] needs template_id = \"…\"")
+            raise _bad(path, f'[{kind}] needs template_id = "…"')
         fields = entry.get("fields")
         if not isinstance(fields, dict) or not fields:
-            raise _bad(path, f"[{kind}] needs fields = {{ thing1 = \"…\", … }}")
+            raise _bad(path, f'[{kind}] needs fields = {{ thing1 = "…", … }}')
         offered = COMMON + KINDS[kind][1]
         for name, value in fields.items():
             if name in RETIRED:
@@ -121,6 +169,7 @@ def _bad(path: Path | str, problem: str) -> SettingsError:
 
 
 # --- filling a template ---------------------------------------------------------------------------
+
 
 def values(key: str, params: dict[str, Any], locale: str, summary: str, now: datetime, count: int) -> dict[str, str]:
     """What a notification offers to its template's fields, as text."""
@@ -142,8 +191,10 @@ def values(key: str, params: dict[str, Any], locale: str, summary: str, now: dat
 def fill(template: Template, offered: dict[str, str]) -> dict[str, str]:
     """The template's fields, each cut to what its type allows."""
     timed = ("time", "date")
-    return {name: cut(name, offered.get(value) or (offered.get("time", "") if field_type(name) in timed else ""))
-            for name, value in template.fields.items()}
+    return {
+        name: cut(name, offered.get(value) or (offered.get("time", "") if field_type(name) in timed else ""))
+        for name, value in template.fields.items()
+    }
 
 
 def cut(name: str, value: str) -> str:
@@ -181,6 +232,7 @@ def _as_date(value: str) -> str:
 
 # --- checking the mapping against the account's templates -----------------------------------------
 
+
 def content_fields(content: str) -> list[str]:
     """The field names of a template's content ("服务项目:{{thing1.DATA}}\\n…")."""
     return re.findall(r"\{\{\s*(\w+)\.DATA\s*\}\}", content)
@@ -201,8 +253,9 @@ def check(templates: dict[str, Template], account: list[dict[str, Any]]) -> list
                 problems.append(("wechat.cli.templates.old_format", {"kind": kind, "field": retired}))
         for name, value in template.fields.items():
             if name not in names:
-                problems.append(("wechat.cli.templates.no_field", {"kind": kind, "field": name,
-                                                                    "fields": ", ".join(names)}))
+                problems.append(
+                    ("wechat.cli.templates.no_field", {"kind": kind, "field": name, "fields": ", ".join(names)})
+                )
                 continue
             kind_of_field = field_type(name)
             fits = FITS.get(kind_of_field)

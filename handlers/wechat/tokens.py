@@ -80,7 +80,10 @@ class TokenStore:
     def _locked(self, session: Session, app: str) -> AccessToken:
         session.execute(insert(session, AccessToken).values(app=app, fetches=0).on_conflict_do_nothing())
         row = session.scalar(
-            select(AccessToken).where(AccessToken.app == app).with_for_update().execution_options(populate_existing=True)
+            select(AccessToken)
+            .where(AccessToken.app == app)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
         assert row is not None
         return row

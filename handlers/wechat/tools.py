@@ -8,13 +8,13 @@ from pathlib import Path
 
 from bot.kernel.errors import DomainError
 from bot.kernel.i18n import render
-from bot.stars.drawing import QRPanel, invite_poster
-from bot.services import Services
 from bot.kernel.settings import Settings, SettingsError
+from bot.services import Services
+from bot.stars.drawing import QRPanel, invite_poster
+from handlers.wechat import templates as mapping
 from handlers.wechat.api import WeChatAPI, WeChatError
 from handlers.wechat.menu import MENU, check_menu
 from handlers.wechat.tokens import TokenStore
-from handlers.wechat import templates as mapping
 
 
 def say(settings: Settings, key: str, *, error: bool = False, **params: object) -> None:
@@ -24,8 +24,9 @@ def say(settings: Settings, key: str, *, error: bool = False, **params: object) 
 
 
 def wechat_configured(settings: Settings) -> bool:
-    return bool(settings.wechat_app_id and settings.wechat_app_secret
-                and settings.wechat_app_secret.get_secret_value().strip())
+    return bool(
+        settings.wechat_app_id and settings.wechat_app_secret and settings.wechat_app_secret.get_secret_value().strip()
+    )
 
 
 async def create_menu(services: Services, settings: Settings) -> int:
@@ -69,8 +70,13 @@ async def check_templates(services: Services, settings: Settings) -> int:
         await api.close()
     say(settings, "wechat.cli.templates.account", count=len(account))
     for found in account:
-        say(settings, "wechat.cli.templates.line", id=found.get("template_id", ""), title=found.get("title", ""),
-            fields=", ".join(mapping.content_fields(str(found.get("content", "")))))
+        say(
+            settings,
+            "wechat.cli.templates.line",
+            id=found.get("template_id", ""),
+            title=found.get("title", ""),
+            fields=", ".join(mapping.content_fields(str(found.get("content", "")))),
+        )
     if not configured:
         say(settings, "wechat.cli.templates.none_configured")
         return 0
@@ -81,8 +87,13 @@ async def check_templates(services: Services, settings: Settings) -> int:
             say(settings, "wechat.cli.templates.kind_held", kind=kind)
         elif kind not in troubled:
             template = configured[kind]
-            say(settings, "wechat.cli.templates.kind_ok", kind=kind, id=template.template_id,
-                fields=", ".join(f"{name} = {value}" for name, value in template.fields.items()))
+            say(
+                settings,
+                "wechat.cli.templates.kind_ok",
+                kind=kind,
+                id=template.template_id,
+                fields=", ".join(f"{name} = {value}" for name, value in template.fields.items()),
+            )
     for key, params in problems:
         say(settings, key, **params)
     if problems:
@@ -130,7 +141,8 @@ async def make_invite_poster(services: Services, settings: Settings, community: 
     picture = invite_poster(
         render(locale, "poster.title", {"community": name}),
         [render(locale, "poster.line"), render(locale, "poster.code", {"code": code})],
-        panels, render(locale, "poster.footer"),
+        panels,
+        render(locale, "poster.footer"),
     )
     try:
         Path(output).write_bytes(picture)

@@ -64,8 +64,14 @@ def setup(web: Web, settings: Settings) -> WeChatChannel:
     api = WeChatAPI(settings, TokenStore(services.db, services.clock))
     channel = WeChatChannel(services, settings, api)
     pipeline.add(channel)
-    webhook = Webhook(channel, token, crypto, pipeline.inbox.wake, compatible=settings.wechat_mode == "compatible",
-                      window=settings.wechat_timestamp_window)
+    webhook = Webhook(
+        channel,
+        token,
+        crypto,
+        pipeline.inbox.wake,
+        compatible=settings.wechat_mode == "compatible",
+        window=settings.wechat_timestamp_window,
+    )
     web.route("/wechat", webhook.endpoint, methods=["GET", "POST"])
     web.check("wechat", api.check)
     web.on_shutdown(api.close)
@@ -85,8 +91,16 @@ CLEAR_FIELDS = frozenset({"FromUserName", "CreateTime", "MsgType", "MsgId", "Con
 
 
 class Webhook:
-    def __init__(self, channel: WeChatChannel, token: str, crypto: MessageCrypto | None, wake: Any, *,
-                 compatible: bool = False, window: int = 300) -> None:
+    def __init__(
+        self,
+        channel: WeChatChannel,
+        token: str,
+        crypto: MessageCrypto | None,
+        wake: Any,
+        *,
+        compatible: bool = False,
+        window: int = 300,
+    ) -> None:
         self.channel, self.token, self.crypto, self.wake = channel, token, crypto, wake
         self.compatible, self.window = compatible, window
         self.inbox, self.replay, self.db = channel.services.inbox, channel.services.replay, channel.services.db
@@ -198,6 +212,7 @@ class Webhook:
         if key_index is not None and self.crypto is not None:
             timestamp, nonce = str(now), secrets.token_hex(8)
             encrypted_body = self.crypto.encrypt(body, key_index=key_index)
-            body = xml.encrypted_envelope(encrypted_body, self.crypto.signature(timestamp, nonce, encrypted_body),
-                                          timestamp, nonce)
+            body = xml.encrypted_envelope(
+                encrypted_body, self.crypto.signature(timestamp, nonce, encrypted_body), timestamp, nonce
+            )
         return Response(body, media_type="application/xml")

@@ -55,10 +55,8 @@ def build(fields: dict[str, str | int]) -> str:
 
 
 def text_message(to: str, sender: str, content: str, now: int) -> str:
-    return build({"ToUserName": to, "FromUserName": sender, "CreateTime": now, "MsgType": "text",
-                  "Content": content})
+    return build({"ToUserName": to, "FromUserName": sender, "CreateTime": now, "MsgType": "text", "Content": content})
 
 
 def encrypted_envelope(encrypted: str, signature: str, timestamp: str, nonce: str) -> str:
-    return build({"Encrypt": encrypted, "MsgSignature": signature, "TimeStamp": int(timestamp),
-                  "Nonce": nonce})
+    return build({"Encrypt": encrypted, "MsgSignature": signature, "TimeStamp": int(timestamp), "Nonce": nonce})

@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.dialogs.core import MAX_OPTION_BYTES
 from bot.kernel.clock import FixedClock
 from bot.kernel.db import Database
-from bot.dialogs.core import MAX_OPTION_BYTES
-from bot.services import Services
 from bot.kernel.settings import Settings
+from bot.services import Services
 from tests.channels.kit import Telegram, running
 
 ADMIN_ID = 1001
@@ -19,7 +19,10 @@ ADMIN_ID = 1001
 @pytest.fixture
 def tg_settings(database_url: str) -> Settings:
     return Settings(  # type: ignore[call-arg]
-        _env_file=None, database_url=database_url, admins=[f"telegram:{ADMIN_ID}"], telegram_token="123:abc",
+        _env_file=None,
+        database_url=database_url,
+        admins=[f"telegram:{ADMIN_ID}"],
+        telegram_token="123:abc",
     )
 
 

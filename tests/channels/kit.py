@@ -20,9 +20,9 @@ from sqlalchemy import select
 
 import models
 from bench.botapi import Call, RecordingRequest
+from bot.kernel.settings import Settings
 from bot.runtime.pipeline import Pipeline
 from bot.services import Services
-from bot.kernel.settings import Settings
 from handlers.telegram.inbound import TelegramChannel
 from handlers.telegram.webhook import SECRET_HEADER, setup
 from handlers.web import Web
@@ -82,8 +82,9 @@ def served(settings: Settings) -> Settings:
 
 
 @asynccontextmanager
-async def running(services: Services, settings: Settings, api: RecordingRequest | None = None
-                  ) -> AsyncIterator[Telegram]:
+async def running(
+    services: Services, settings: Settings, api: RecordingRequest | None = None
+) -> AsyncIterator[Telegram]:
     """The web app and workers of `lovebank serve` with Telegram on `api`, started as the process
     starts them (getMe, the menus, the channel joining the workers); the workers run when the
     test drains them, so each update's effects are known when `feed` returns."""
@@ -119,8 +120,13 @@ class TgUser:
 
     def message_update(self, chat: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
         update_id = self.tg.next_id()
-        message = {"message_id": update_id, "date": int(time.time()), "chat": chat or self.chat, "from": self.json,
-                   **fields}
+        message = {
+            "message_id": update_id,
+            "date": int(time.time()),
+            "chat": chat or self.chat,
+            "from": self.json,
+            **fields,
+        }
         text = fields.get("text", "")
         if text.startswith("/"):
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
@@ -134,8 +140,10 @@ class TgUser:
         return await self.tg.feed(self.message_update(contact=contact))
 
     async def send_photo(self, file_id: str, caption: str = "") -> list[Call]:
-        photo = [{"file_id": file_id + "-small", "file_unique_id": "s", "width": 90, "height": 90},
-                 {"file_id": file_id, "file_unique_id": "b", "width": 800, "height": 800}]
+        photo = [
+            {"file_id": file_id + "-small", "file_unique_id": "s", "width": 90, "height": 90},
+            {"file_id": file_id, "file_unique_id": "b", "width": 800, "height": 800},
+        ]
         return await self.tg.feed(self.message_update(photo=photo, caption=caption))
 
     def keyboard_message(self, choice: str) -> Call:
@@ -176,6 +184,7 @@ class TgUser:
 
 # --- a community set up through the bot -----------------------------------------------------
 
+
 @dataclass
 class Cast:
     admin: TgUser
@@ -208,6 +217,7 @@ def log_ids(calls: list[Call]) -> list[int]:
 
 # --- what the database holds ----------------------------------------------------------------
 
+
 async def snapshot(services: Services) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table but the dialog state and the inbox (every update is stored there,
     whatever it asks): equal snapshots mean nothing changed."""
@@ -222,10 +232,13 @@ async def snapshot(services: Services) -> dict[str, list[tuple[Any, ...]]]:
 
 async def dialog_state(services: Services, user: TgUser) -> tuple[str, str] | None:
     with services.db.uow() as session:
-        row = (session.execute(
-            select(DialogState.flow, DialogState.step).join(Identity, Identity.id == DialogState.identity_id)
-            .where(Identity.channel == "telegram", Identity.external_id == str(user.id))
-        )).first()
+        row = (
+            session.execute(
+                select(DialogState.flow, DialogState.step)
+                .join(Identity, Identity.id == DialogState.identity_id)
+                .where(Identity.channel == "telegram", Identity.external_id == str(user.id))
+            )
+        ).first()
     return None if row is None or not row.flow else (row.flow, row.step)  # None: in no flow
 
 

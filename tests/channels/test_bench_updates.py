@@ -36,8 +36,9 @@ def test_bench_prints_its_figures_as_the_last_line(capsys: pytest.CaptureFixture
     assert figures["postgresql"] == {"skipped": "--no-postgres"}
 
 
-def test_an_update_without_its_reply_fails_the_run(monkeypatch: pytest.MonkeyPatch,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_update_without_its_reply_fails_the_run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     # /balance answered with anything but the balance is a failure, not a fast update.
     monkeypatch.setitem(updates.EXPECTED, "balance", "history.page")
     assert updates.main(["--updates", "30", "--warmup", "0", "--scale", "0.02", "--no-postgres"]) == 1

@@ -26,9 +26,15 @@ async def post_star_list(tg: Telegram, tg_services: Services) -> list[Call]:
     community_id = await tg_services.run(tg_services.visits.roster.community_named, community)
     categories = {c.name: c.id for c in await tg_services.run(tg_services.hours.categories, community_id)}
     last_week = tg_services.clock.community("Asia/Shanghai").today() - timedelta(days=7)
-    await tg_services.run(tg_services.hours.record, await person_of(tg_services, cast.worker), community_id,
-                                   [await person_of(tg_services, cast.volunteer)], category_id=categories["探访"],
-                                   service_date=last_week, minutes=90)
+    await tg_services.run(
+        tg_services.hours.record,
+        await person_of(tg_services, cast.worker),
+        community_id,
+        [await person_of(tg_services, cast.volunteer)],
+        category_id=categories["探访"],
+        service_date=last_week,
+        minutes=90,
+    )
     await tg_services.run(tg_services.stars.post, tg_services.clock.now(), "week")
     tg.api.clear()
     await tg.deliver()
@@ -42,7 +48,8 @@ async def test_the_group_gets_the_poster_with_the_list_as_caption(tg: Telegram, 
 
 
 async def test_a_list_too_long_for_a_caption_follows_the_poster_as_a_message(
-        tg: Telegram, tg_services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    tg: Telegram, tg_services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(inbound, "CAPTION_LIMIT", 10)
     photo, message = await post_star_list(tg, tg_services)
     assert photo.method == "sendPhoto" and "photo" in photo.files and "caption" not in photo.params

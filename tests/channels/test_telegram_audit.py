@@ -23,10 +23,19 @@ async def test_the_next_page_is_a_button_for_the_worker_only(tg: Telegram, tg_se
 
     def adjust_many(session) -> None:
         community_id = session.get(Person, wang).community_id
-        session.add_all(AuditEntry(
-            community_id=community_id, actor_id=worker, person_id=wang, action="points.adjust", subject_type="person",
-            subject_id=wang, details={"amount": n + 1}, created_at=start + timedelta(minutes=n + 1),
-        ) for n in range(12))
+        session.add_all(
+            AuditEntry(
+                community_id=community_id,
+                actor_id=worker,
+                person_id=wang,
+                action="points.adjust",
+                subject_type="person",
+                subject_id=wang,
+                details={"amount": n + 1},
+                created_at=start + timedelta(minutes=n + 1),
+            )
+            for n in range(12)
+        )
 
     await tg_services.db.run(tg_services.db.transaction, adjust_many)
     first = texts(await cast.worker.send("/audit 王芳"))
@@ -34,7 +43,7 @@ async def test_the_next_page_is_a_button_for_the_worker_only(tg: Telegram, tg_se
     data = cast.worker.button_data("下一页")
     assert re.fullmatch(rf"/audit #{wang} \d+ 2", data), data
     second = texts(await cast.worker.press("下一页"))
-    second = second[second.index("👉"):]  # the pressed message keeps page one, marked as chosen
+    second = second[second.index("👉") :]  # the pressed message keeps page one, marked as chosen
     assert "第 2 页" in second and re.findall(r"调整积分（(\d+) 分）", second) == ["2", "1"], second
     # The same button data from the volunteer: refused, nothing written.
     before = await snapshot(tg_services)
@@ -44,7 +53,8 @@ async def test_the_next_page_is_a_button_for_the_worker_only(tg: Telegram, tg_se
 
 
 async def test_a_changed_notice_is_agreed_by_button_then_the_message_is_answered(
-        tg: Telegram, tg_services: Services) -> None:
+    tg: Telegram, tg_services: Services
+) -> None:
     cast = await found_community(tg, ADMIN_ID)
     tg_services.settings.privacy_notice_version = "2027-01"
     asked = await cast.volunteer.send("/balance")

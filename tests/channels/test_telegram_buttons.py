@@ -46,8 +46,14 @@ async def test_many_pending_logs_are_one_page_with_a_true_total(tg: Telegram, tg
     cast = await found_community(tg, 1001)
     volunteer = await person_of(tg_services, cast.volunteer)
     for i in range(64):
-        await tg_services.run(tg_services.hours.submit, volunteer, 1, category_id=1 + i % 13, service_date=date(2026, 11, 20 - i // 13),
-                                       minutes=15)
+        await tg_services.run(
+            tg_services.hours.submit,
+            volunteer,
+            1,
+            category_id=1 + i % 13,
+            service_date=date(2026, 11, 20 - i // 13),
+            minutes=15,
+        )
     tg.api.clear()
     out = await cast.worker.send("/pending")
     assert [c.method for c in out] == ["sendMessage"]
@@ -62,7 +68,9 @@ async def test_many_pending_logs_are_one_page_with_a_true_total(tg: Telegram, tg
 
 
 async def test_the_first_new_log_notice_goes_at_once_later_ones_fold(
-    tg: Telegram, tg_services: Services, clock: FixedClock,
+    tg: Telegram,
+    tg_services: Services,
+    clock: FixedClock,
 ) -> None:
     cast = await found_community(tg, 1001)
     await tg.deliver()  # set-up chatter

@@ -22,8 +22,12 @@ async def test_family_expiry_and_move_on_telegram(tg: Telegram, tg_services: Ser
     assert "欢迎加入 阳光社区" in texts(await grandma.send(f"/start {code}"))
     grandma_id, grandson_id = await person_of(tg_services, grandma), await person_of(tg_services, grandson)
     community = (await tg_services.run(tg_services.people.membership, grandma_id, 1)).community_id
-    await tg_services.db.run(tg_services.db.transaction, lambda s: tg_services.ledger.earn(
-        s, community_id=community, person_id=grandma_id, amount=150, key="grandma-savings"))
+    await tg_services.db.run(
+        tg_services.db.transaction,
+        lambda s: tg_services.ledger.earn(
+            s, community_id=community, person_id=grandma_id, amount=150, key="grandma-savings"
+        ),
+    )
     await tg_services.run(tg_services.shop.add_item, await person_of(tg_services, worker), community, "食用油", 100, 5)
 
     # Linking: a code in his chat, accepted in hers.
@@ -52,8 +56,12 @@ async def test_family_expiry_and_move_on_telegram(tg: Telegram, tg_services: Ser
     assert "回到您自己的账户" in texts(await grandson.send("/as me"))
 
     # Expiry: the worker sets it, and the balance says when points expire.
-    await tg_services.db.run(tg_services.db.transaction, lambda s: tg_services.ledger.earn(
-        s, community_id=community, person_id=grandson_id, amount=40, key="grandson-points"))
+    await tg_services.db.run(
+        tg_services.db.transaction,
+        lambda s: tg_services.ledger.earn(
+            s, community_id=community, person_id=grandson_id, amount=40, key="grandson-points"
+        ),
+    )
     assert "36" in texts(await worker.send("/expiry 36"))
     assert "40 分将于 2029-11-01 到期" in texts(await grandson.send("/balance"))
 

@@ -10,8 +10,8 @@ import pytest
 
 from bench.botapi import NOT_MODIFIED
 from bot.kernel.clock import FixedClock
-from bot.services import Services
 from bot.messages.delivery import MAX_TRIES
+from bot.services import Services
 from handlers.telegram.inbound import sender_of
 from tests.channels.conftest import ADMIN_ID
 from tests.channels.kit import Telegram, found_community, texts
@@ -41,19 +41,27 @@ async def test_messages_and_presses_are_answered_from_the_inbox(tg: Telegram, tg
 
 
 async def test_an_edit_telegram_finds_unchanged_is_skipped_and_the_reply_still_sent(
-        tg: Telegram, tg_services: Services) -> None:
+    tg: Telegram, tg_services: Services
+) -> None:
     cast = await found_community(tg, ADMIN_ID)
     assert "服务类别" in texts(await cast.volunteer.send("/log"))
     tg.api.refuse("editMessageText", NOT_MODIFIED)  # the client showed the choice already
     out = await cast.volunteer.press("探访")
     assert [(c.method, c.result is not None) for c in out] == [
-        ("answerCallbackQuery", True), ("editMessageText", False), ("sendMessage", True)]
+        ("answerCallbackQuery", True),
+        ("editMessageText", False),
+        ("sendMessage", True),
+    ]
     assert "哪天" in out[-1].text
 
 
 async def test_a_failing_update_backs_off_then_is_parked_and_the_admins_told(
-        tg: Telegram, tg_services: Services, clock: FixedClock, monkeypatch: pytest.MonkeyPatch,
-        caplog: pytest.LogCaptureFixture) -> None:
+    tg: Telegram,
+    tg_services: Services,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     api = tg.api
     cast = await found_community(tg, ADMIN_ID)
 
@@ -133,7 +141,10 @@ async def test_a_flood_from_one_person_never_slows_anyone_else(tg: Telegram, tg_
     # twice that (the flooder's turn in flight at most).
     assert behind[1] < max(0.2, 2 * alone), f"/balance took {behind} s behind a flood, {alone:.3f} s alone"
     with tg_services.db.read() as session:
-        waiting = session.scalar(select(func.count()).select_from(InboxEntry).where(
-            InboxEntry.sender == str(cast.volunteer.id), InboxEntry.status == "new"))
+        waiting = session.scalar(
+            select(func.count())
+            .select_from(InboxEntry)
+            .where(InboxEntry.sender == str(cast.volunteer.id), InboxEntry.status == "new")
+        )
         told = session.scalars(select(Notification.key).where(Notification.key == "inbox.slow_down")).all()
     assert waiting >= 3000 - tg_services.inbox.pace.burst and told == ["inbox.slow_down"]

@@ -49,7 +49,9 @@ async def test_whole_journey(tg: Telegram, tg_services: Services) -> None:
 
     # Logging by buttons: category → today → duration → skip the note → submit.
     [ask_category] = await volunteer.send("/log")
-    assert len(ask_category.buttons) == 13 and all(len(row) <= 3 for row in ask_category.params["reply_markup"]["inline_keyboard"])
+    assert len(ask_category.buttons) == 13 and all(
+        len(row) <= 3 for row in ask_category.params["reply_markup"]["inline_keyboard"]
+    )
     out = await volunteer.press("探访")
     assert [c.method for c in out] == ["answerCallbackQuery", "editMessageText", "sendMessage"]
     assert "已选：探访" in out[1].text and "reply_markup" not in out[1].params  # the buttons are spent
@@ -127,7 +129,9 @@ async def test_rejection_with_a_typed_reason(tg: Telegram, tg_services: Services
     assert f"驳回 H{log_id} 的理由" in out
     out = texts(await cast.worker.send("日期写错了，请重新提交"))
     assert f"已驳回 H{log_id}" in out
-    assert (await tg_services.run(tg_services.hours.get, await person_of(tg_services, cast.worker), log_id)).status == "rejected"
+    assert (
+        await tg_services.run(tg_services.hours.get, await person_of(tg_services, cast.worker), log_id)
+    ).status == "rejected"
     tg.api.clear()
     await tg.deliver()
     [note] = tg.api.sent("sendMessage", chat_id=cast.volunteer.id)

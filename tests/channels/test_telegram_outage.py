@@ -15,14 +15,14 @@ import pytest
 from sqlalchemy import select
 
 from bench.botapi import BLOCKED, FLOOD, NO_CONNECTION, TIMEOUT, RecordingRequest
-from bot.runtime.breaker import Breakers
 from bot.kernel.i18n import Text
-from bot.runtime.pipeline import InboxWorker, OutboxWorker
-from bot.services import Services
+from bot.kernel.settings import Settings
 from bot.messages.delivery import Down, Failed, Retry, Unreachable
 from bot.messages.notify import notify
 from bot.messages.outbox import Delivery
-from bot.kernel.settings import Settings
+from bot.runtime.breaker import Breakers
+from bot.runtime.pipeline import InboxWorker, OutboxWorker
+from bot.services import Services
 from handlers.telegram.inbound import TelegramChannel
 from handlers.telegram.webhook import make_bot
 from models import Identity, InboxEntry, Notification
@@ -43,8 +43,9 @@ async def bot_api(tg_services: Services, tg_settings: Settings) -> Any:
 async def _people(services: Services, count: int) -> list[tuple[int, str]]:
     people = []
     for n in range(count):
-        person, identity = await services.run(services.people.identify, "telegram", str(5000 + n), display_name=f"p{n}",
-                                                          chat_id=str(5000 + n))
+        person, identity = await services.run(
+            services.people.identify, "telegram", str(5000 + n), display_name=f"p{n}", chat_id=str(5000 + n)
+        )
         people.append((person.id, identity.external_id))
     return people
 
@@ -57,8 +58,18 @@ async def test_telegram_down_then_back_delivers_everything_once(tg_services: Ser
     def write(session: Any) -> None:
         for person_id, _ in people:
             for log in range(3):
-                notify(session, tg_services.clock, person_id, "notify.log_approved", log=100 * person_id + log,
-                       points=10, available=10, date="2026-11-20", category="探访", hours="1")
+                notify(
+                    session,
+                    tg_services.clock,
+                    person_id,
+                    "notify.log_approved",
+                    log=100 * person_id + log,
+                    points=10,
+                    available=10,
+                    date="2026-11-20",
+                    category="探访",
+                    hours="1",
+                )
 
     await tg_services.db.run(tg_services.db.transaction, write)
     for down in (500, "timeout", "refused", 502):  # outages in a row, each a stretch of about 0.6 s
@@ -89,10 +100,27 @@ async def test_telegram_down_then_back_delivers_everything_once(tg_services: Ser
 async def test_only_platform_failures_are_down(tg_services: Services, bot_api: Any) -> None:
     api, channel = bot_api
     [(person_id, chat)] = await _people(tg_services, 1)
-    delivery = Delivery(person_id, chat, "zh-CN", Text("notify.log_approved", {
-        "log": 1, "points": 10, "available": 10, "date": "2026-11-20", "category": "探访", "hours": "1"}))
-    api.refuse("send", (500, "Internal Server Error"), (502, "Bad Gateway"), (401, "Unauthorized"),
-               (413, "Request Entity Too Large"), (400, "Bad Request: message is too long"), BLOCKED, FLOOD, TIMEOUT, NO_CONNECTION)
+    delivery = Delivery(
+        person_id,
+        chat,
+        "zh-CN",
+        Text(
+            "notify.log_approved",
+            {"log": 1, "points": 10, "available": 10, "date": "2026-11-20", "category": "探访", "hours": "1"},
+        ),
+    )
+    api.refuse(
+        "send",
+        (500, "Internal Server Error"),
+        (502, "Bad Gateway"),
+        (401, "Unauthorized"),
+        (413, "Request Entity Too Large"),
+        (400, "Bad Request: message is too long"),
+        BLOCKED,
+        FLOOD,
+        TIMEOUT,
+        NO_CONNECTION,
+    )
     outcomes = [await channel.deliver(delivery) for _ in range(9)]
     assert [type(o) for o in outcomes] == [Down, Down, Down, Failed, Failed, Unreachable, Retry, Down, Down]
     assert outcomes[6] == Retry(3.0)  # Telegram's retry_after, as given
@@ -101,14 +129,23 @@ async def test_only_platform_failures_are_down(tg_services: Services, bot_api: A
 
 
 async def test_a_reply_waits_out_an_outage_and_a_refused_reply_is_parked_with_a_log_line(
-        tg_services: Services, bot_api: Any, caplog: pytest.LogCaptureFixture) -> None:
+    tg_services: Services, bot_api: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     api, channel = bot_api
     worker = InboxWorker(tg_services, {"telegram": channel}, worker="test")
 
     async def update(update_id: int, user_id: int) -> Any:
         user = {"id": user_id, "is_bot": False, "first_name": "a"}
-        payload = {"update_id": update_id, "message": {"message_id": update_id, "date": 0, "from": user, "text": "/help",
-                                                       "chat": {"id": user_id, "type": "private"}}}
+        payload = {
+            "update_id": update_id,
+            "message": {
+                "message_id": update_id,
+                "date": 0,
+                "from": user,
+                "text": "/help",
+                "chat": {"id": user_id, "type": "private"},
+            },
+        }
         await tg_services.run(tg_services.inbox.store, "telegram", str(update_id), str(user_id), payload)
         await worker.drain()
         return await tg_services.run(tg_services.inbox.result, "telegram", str(update_id))

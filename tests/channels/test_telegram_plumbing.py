@@ -10,13 +10,12 @@ from typing import Any
 import pytest
 
 from bench.botapi import RecordingRequest
+from bot.dialogs.core import Document, Reply, option
 from bot.kernel.clock import FixedClock
-from bot.dialogs.core import Document, Reply
-from bot.dialogs.core import option
 from bot.kernel.i18n import T
-from bot.services import Services
-from bot.messages.delivery import MAX_TRIES
 from bot.kernel.settings import Settings
+from bot.messages.delivery import MAX_TRIES
+from bot.services import Services
 from handlers.telegram.menus import Menu, description
 from handlers.telegram.replies import reply_calls, send_call, split_text
 from handlers.telegram.webhook import file_api_url, refresh_menus
@@ -28,7 +27,8 @@ from tests.channels.kit import Telegram, found_community, running, texts
 async def test_menus_per_role_and_language(tg: Telegram, tg_services: Services) -> None:
     startup = tg.api.sent("setMyCommands")
     assert [(c.params["scope"]["type"], c.params.get("language_code")) for c in startup] == [
-        ("default", None), ("default", "en"),
+        ("default", None),
+        ("default", "en"),
     ]
     zh, en = ({c["command"]: c["description"] for c in call.params["commands"]} for call in startup)
     assert zh["log"] == "记录服务时长（也可以 /log 2h 探访 备注）" and zh["balance"] == "查看积分余额"
@@ -40,8 +40,9 @@ async def test_menus_per_role_and_language(tg: Telegram, tg_services: Services) 
     await found_community(tg, ADMIN_ID)
     tg.api.clear()
     await refresh_menus(tg.channel.bot, tg_services, menus)
-    chats = {c.params["scope"]["chat_id"]: {x["command"] for x in c.params["commands"]}
-             for c in tg.api.sent("setMyCommands")}
+    chats = {
+        c.params["scope"]["chat_id"]: {x["command"] for x in c.params["commands"]} for c in tg.api.sent("setMyCommands")
+    }
     assert set(chats) == {ADMIN_ID, 2002}  # only the staff get their own menu; defaults unchanged
     assert {"pending", "approve", "invite"} <= chats[2002] and "newcommunity" not in chats[2002]
     assert {"pending", "newcommunity", "appoint"} <= chats[ADMIN_ID]
@@ -56,8 +57,9 @@ def test_menu_descriptions_drop_the_usage() -> None:
 
 
 @pytest.mark.db
-async def test_a_menu_failure_is_logged_not_fatal(tg_services: Services, tg_settings: Settings,
-                                                 caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_menu_failure_is_logged_not_fatal(
+    tg_services: Services, tg_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     api = RecordingRequest()
     api.fail = {"setMyCommands"}
     async with running(tg_services, tg_settings, api) as tg:
@@ -68,7 +70,10 @@ async def test_a_menu_failure_is_logged_not_fatal(tg_services: Services, tg_sett
 
 @pytest.mark.db
 async def test_a_failing_turn_apologises_in_the_persons_language(
-    tg: Telegram, tg_services: Services, clock: FixedClock, monkeypatch: pytest.MonkeyPatch,
+    tg: Telegram,
+    tg_services: Services,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Tried again with a growing pause, then set aside with one apology, in the language the
@@ -95,8 +100,9 @@ async def test_a_failing_turn_apologises_in_the_persons_language(
 
 
 @pytest.mark.db
-async def test_the_pump_coalesces_and_survives_a_failed_send(tg: Telegram, tg_services: Services,
-                                                            caplog: pytest.LogCaptureFixture) -> None:
+async def test_the_pump_coalesces_and_survives_a_failed_send(
+    tg: Telegram, tg_services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
     cast = await found_community(tg, ADMIN_ID)
     assert await tg.deliver() == 1  # the new worker is told of the appointment
     for line in ("/log 1h 探访", "/log 2h 助餐", "/log 1h 咨询"):
@@ -120,13 +126,20 @@ async def test_documents_photos_and_long_texts() -> None:
     bot = Bot("123:abc", request=api, get_updates_request=RecordingRequest())
     async with bot:
         chat_data: dict[str, Any] = {}
-        for call in reply_calls(42, "zh-CN", [
-            Reply(T("balance.show", available=1, pending=0, earned=1, hours="1", level=""),
-                  document=Document("report-2026-11.csv", b"name,hours\n")),
-            Reply(T("lang.set"), image=b"\x89PNG\r\n"),
-            Reply(T("lang.set"), photo="AgADphoto"),
-            Reply(T("help.title", commands=["x" * 3000, "y" * 3000]), (option("/help", "help.help"),)),
-        ], chat_data):
+        for call in reply_calls(
+            42,
+            "zh-CN",
+            [
+                Reply(
+                    T("balance.show", available=1, pending=0, earned=1, hours="1", level=""),
+                    document=Document("report-2026-11.csv", b"name,hours\n"),
+                ),
+                Reply(T("lang.set"), image=b"\x89PNG\r\n"),
+                Reply(T("lang.set"), photo="AgADphoto"),
+                Reply(T("help.title", commands=["x" * 3000, "y" * 3000]), (option("/help", "help.help"),)),
+            ],
+            chat_data,
+        ):
             await send_call(bot, call)
     methods = [c.method for c in api.calls if c.method != "getMe"]
     assert methods == ["sendDocument", "sendPhoto", "sendPhoto", "sendMessage", "sendMessage"]
@@ -149,10 +162,11 @@ def test_file_url_follows_the_api_url() -> None:
     assert file_api_url("http://127.0.0.1:8081/bot") == "http://127.0.0.1:8081/file/bot"
 
 
-def test_run_without_a_token_fails_with_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Any,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
-    from bot.runtime import cli
+def test_run_without_a_token_fails_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     from bot.kernel.settings import get_settings
+    from bot.runtime import cli
 
     monkeypatch.chdir(tmp_path)  # no .env here
     monkeypatch.delenv("LOVEBANK_TELEGRAM_TOKEN", raising=False)

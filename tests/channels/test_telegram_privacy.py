@@ -10,8 +10,8 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from bot.services import Services
 from bot.kernel.settings import Settings
+from bot.services import Services
 from models import IdDocument, Identity, Person
 from tests.channels.conftest import ADMIN_ID
 from tests.channels.kit import Telegram, found_community, person_of, texts
@@ -22,7 +22,10 @@ pytestmark = pytest.mark.db
 @pytest.fixture
 def tg_settings(database_url: str) -> Settings:
     return Settings(  # type: ignore[call-arg]
-        _env_file=None, database_url=database_url, admins=[f"telegram:{ADMIN_ID}"], telegram_token="123:abc",
+        _env_file=None,
+        database_url=database_url,
+        admins=[f"telegram:{ADMIN_ID}"],
+        telegram_token="123:abc",
         data_key=Fernet.generate_key().decode(),
     )
 

@@ -44,8 +44,12 @@ async def fund(services: Services, user: TgUser, amount: int) -> None:
     person_id = await person_of(services, user)
     with services.db.read() as session:
         community_id = session.scalar(select(Person.community_id).where(Person.id == person_id))
-    await services.db.run(services.db.transaction, lambda s: services.ledger.earn(
-        s, community_id=community_id, person_id=person_id, amount=amount, key=f"fund:{person_id}:{amount}"))
+    await services.db.run(
+        services.db.transaction,
+        lambda s: services.ledger.earn(
+            s, community_id=community_id, person_id=person_id, amount=amount, key=f"fund:{person_id}:{amount}"
+        ),
+    )
 
 
 async def test_own_points_by_buttons_taken_done_and_accepted(tg: Telegram, tg_services: Services) -> None:

@@ -77,7 +77,9 @@ async def test_cancel_a_rejection_before_the_reason(tg: Telegram, tg_services: S
     await cast.worker.send("/cancel")
     assert await dialog_state(tg_services, cast.worker) is None
     assert await snapshot(tg_services) == before
-    assert (await tg_services.run(tg_services.hours.get, await person_of(tg_services, cast.worker), log_id)).status == "pending"
+    assert (
+        await tg_services.run(tg_services.hours.get, await person_of(tg_services, cast.worker), log_id)
+    ).status == "pending"
 
 
 async def test_a_redelivered_update_acts_once(tg: Telegram, tg_services: Services) -> None:
@@ -137,8 +139,13 @@ async def _pending_log(cast: Cast) -> int:
 def forged_message(chat_id: int, data: str, *, accessible: bool = True) -> dict:
     """A message as if the bot had offered `data` (a client can send any data for any message);
     date 0 is how Telegram marks a message it no longer shows the bot."""
-    return {"message_id": 999, "date": int(time.time()) if accessible else 0, "chat": {"id": chat_id, "type": "private"},
-            "text": "…", "reply_markup": {"inline_keyboard": [[{"text": "✅", "callback_data": data}]]}}
+    return {
+        "message_id": 999,
+        "date": int(time.time()) if accessible else 0,
+        "chat": {"id": chat_id, "type": "private"},
+        "text": "…",
+        "reply_markup": {"inline_keyboard": [[{"text": "✅", "callback_data": data}]]},
+    }
 
 
 async def test_data_that_is_not_on_the_message_is_refused(tg: Telegram, tg_services: Services) -> None:
@@ -168,8 +175,9 @@ async def test_forged_actions_are_refused_by_the_services(tg: Telegram, tg_servi
     await tg_services.run(tg_services.people.register_volunteer, outsider.id, other.id, "外人", "13700000000")
     categories = await tg_services.run(tg_services.hours.categories, other.id)
     today = tg_services.clock.community("Asia/Shanghai").today()
-    foreign = await tg_services.run(tg_services.hours.submit, outsider.id, other.id, category_id=categories[0].id,
-                                             service_date=today, minutes=60)
+    foreign = await tg_services.run(
+        tg_services.hours.submit, outsider.id, other.id, category_id=categories[0].id, service_date=today, minutes=60
+    )
 
     before = await snapshot(tg_services)
     cases = [
@@ -186,7 +194,9 @@ async def test_forged_actions_are_refused_by_the_services(tg: Telegram, tg_servi
             assert refusal in out, (data, out)
     assert await snapshot(tg_services) == before
     assert (await tg_services.run(tg_services.hours.get, outsider.id, foreign.id)).status == "pending"
-    assert (await tg_services.run(tg_services.hours.get, await person_of(tg_services, cast.worker), log_id)).status == "pending"
+    assert (
+        await tg_services.run(tg_services.hours.get, await person_of(tg_services, cast.worker), log_id)
+    ).status == "pending"
 
 
 async def test_a_step_answer_that_was_never_offered_changes_nothing(tg: Telegram, tg_services: Services) -> None:

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from bot.services import Services
-from bot.messages.delivery import Down, Failed, Retry, Sent, Unreachable
 from bot.kernel.settings import Settings
+from bot.messages.delivery import Down, Failed, Retry, Sent, Unreachable
+from bot.services import Services
 from handlers.telegram.inbound import StatusRequest, TelegramChannel
 from handlers.telegram.transport import StreamRequest
 from handlers.telegram.webhook import make_bot
@@ -48,8 +48,9 @@ def on(settings: Settings, url: str) -> Settings:
 
 
 @pytest.fixture
-async def channel(tg_services: Services, tg_settings: Settings, standin: tuple[BotAPI, str]
-                  ) -> AsyncIterator[TelegramChannel]:
+async def channel(
+    tg_services: Services, tg_settings: Settings, standin: tuple[BotAPI, str]
+) -> AsyncIterator[TelegramChannel]:
     bot = make_bot(on(tg_settings, standin[1]))  # the workers' client as the process builds it
     await bot.initialize()
     yield TelegramChannel(tg_services, bot)
@@ -60,13 +61,17 @@ def message(chat: int, text: str, **extra: Any) -> dict[str, Any]:
     return {"method": "sendMessage", "params": {"chat_id": chat, "text": text, **extra}}
 
 
-async def test_replies_and_uploads_arrive_as_telegram_reads_them(channel: TelegramChannel,
-                                                                standin: tuple[BotAPI, str]) -> None:
+async def test_replies_and_uploads_arrive_as_telegram_reads_them(
+    channel: TelegramChannel, standin: tuple[BotAPI, str]
+) -> None:
     api, _ = standin
     assert isinstance(channel.bot.request, StatusRequest) and isinstance(channel.bot.request.inner, StreamRequest)
     keyboard = {"inline_keyboard": [[{"text": "✅ 通过", "callback_data": "/approve H1"}]]}
-    document = {"method": "sendDocument", "params": {"chat_id": 5, "caption": "报表"},
-                "file": {"field": "document", "filename": "report.csv", "b64": base64.b64encode(b"a,b\n").decode()}}
+    document = {
+        "method": "sendDocument",
+        "params": {"chat_id": 5, "caption": "报表"},
+        "file": {"field": "document", "filename": "report.csv", "b64": base64.b64encode(b"a,b\n").decode()},
+    }
     reply = {"calls": [message(5, "可用积分：30"), message(5, "待审核", reply_markup=keyboard), document]}
     assert await channel.send_reply(reply, 0) == Sent(3)
     text, buttons = api.delivered()
@@ -85,8 +90,9 @@ async def test_telegrams_refusals_keep_their_meaning(channel: TelegramChannel, s
     assert outcomes[4] == Sent(1)  # and the connection still serves
 
 
-async def test_a_timeout_and_no_connection_are_telegram_down(tg_services: Services, tg_settings: Settings,
-                                                             standin: tuple[BotAPI, str]) -> None:
+async def test_a_timeout_and_no_connection_are_telegram_down(
+    tg_services: Services, tg_settings: Settings, standin: tuple[BotAPI, str]
+) -> None:
     api, url = standin
     api.faults["7"] = [timeout(1.0)]
     bot = make_bot(on(tg_settings, url), StreamRequest(read_timeout=0.2))
@@ -115,13 +121,16 @@ async def test_a_closed_kept_alive_connection_is_replaced_and_chunked_answers_re
     async def once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal served
         head = await reader.readuntil(b"\r\n\r\n")
-        length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                      if line.lower().startswith(b"content-length:"))
+        length = next(
+            int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
+        )
         await reader.readexactly(length)
         served += 1
         body = b'{"ok": true, "result": true}'
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-                     + b"%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n" % (10, body[:10], len(body) - 10, body[10:]))
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b"%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n" % (10, body[:10], len(body) - 10, body[10:])
+        )
         await writer.drain()
         writer.close()
 
@@ -130,8 +139,9 @@ async def test_a_closed_kept_alive_connection_is_replaced_and_chunked_answers_re
     transport = StreamRequest()
     try:
         for _ in range(3):
-            status, payload = await transport.do_request(f"http://127.0.0.1:{port}/bot{TOKEN}/answerCallbackQuery",
-                                                         "POST")
+            status, payload = await transport.do_request(
+                f"http://127.0.0.1:{port}/bot{TOKEN}/answerCallbackQuery", "POST"
+            )
             assert (status, payload) == (200, b'{"ok": true, "result": true}')
             await asyncio.sleep(0.05)  # the server's close reaches us
     finally:

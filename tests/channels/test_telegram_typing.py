@@ -51,5 +51,7 @@ async def test_a_sentence_about_hours_is_confirmed_by_button_first(tg: Telegram,
     refused = texts(await cast.volunteer.send("/log 1h 探访 明天"))
     assert "还没到" in refused
     with tg_services.db.read() as session:
-        assert list(session.execute(select(ServiceLog.minutes, ServiceLog.note))) == [(120, "我今天探访了王奶奶两个小时")]
+        assert list(session.execute(select(ServiceLog.minutes, ServiceLog.note))) == [
+            (120, "我今天探访了王奶奶两个小时")
+        ]
     assert "可用积分" in texts(await cast.volunteer.send("帮我看看积分"))

@@ -9,15 +9,15 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
-import httpx
 
 from bot.kernel.db import Database
+from bot.kernel.settings import Settings
 from bot.runtime.pipeline import Pipeline
 from bot.services import Services
-from bot.kernel.settings import Settings
 from handlers.telegram.webhook import SECRET_HEADER, setup
 from handlers.web import Web
 from models import InboxEntry
@@ -44,8 +44,16 @@ async def stored(services: Services) -> int:
 
 
 def update(n: int) -> dict[str, Any]:
-    return {"update_id": n, "message": {"message_id": n, "date": 0, "chat": {"id": 7, "type": "private"},
-                                        "from": {"id": 7, "is_bot": False, "first_name": "a"}, "text": "/help"}}
+    return {
+        "update_id": n,
+        "message": {
+            "message_id": n,
+            "date": 0,
+            "chat": {"id": 7, "type": "private"},
+            "from": {"id": 7, "is_bot": False, "first_name": "a"},
+            "text": "/help",
+        },
+    }
 
 
 async def test_the_webhook_stores_only_with_the_secret_and_once(tg_services: Services, tg_settings: Settings) -> None:
@@ -65,17 +73,23 @@ async def test_the_webhook_stores_only_with_the_secret_and_once(tg_services: Ser
 
 
 async def test_refusals_are_logged_and_bodies_bounded(
-        tg_services: Services, tg_settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    tg_services: Services, tg_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     ok = {SECRET_HEADER: SECRET}
     caplog.set_level(logging.INFO, logger="lovebank.access")
     async with client_for(web_for(tg_services, tg_settings)) as client:
         assert (await client.post("/telegram", json=update(1), headers={SECRET_HEADER: "wrong"})).status_code == 403
         assert (await client.post("/telegram", json=update(9), headers=ok)).status_code == 200
         assert [r.getMessage().split(" ")[1:4] for r in caplog.records if r.name == "lovebank.access"] == [
-            ["POST", "/telegram", "403"], ["POST", "/telegram", "200"]]
+            ["POST", "/telegram", "403"],
+            ["POST", "/telegram", "200"],
+        ]
         assert SECRET not in caplog.text  # the secret token is a header: never logged
         [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
-        assert warning.getMessage() == "Telegram request refused (403): bad secret token" and "wrong" not in warning.getMessage()
+        assert (
+            warning.getMessage() == "Telegram request refused (403): bad secret token"
+            and "wrong" not in warning.getMessage()
+        )
         # 600 MB announced in chunks: refused once the cap (1 MB) is passed, the rest never read.
         flood = Flood(b"{" * 65536, 10_000)
         assert (await client.post("/telegram", content=flood, headers=ok)).status_code == 413
@@ -91,8 +105,12 @@ async def test_health_and_readiness(tg_services: Services, tg_settings: Settings
     from tests.e2e.standin import TOKEN, BotAPI, serve
 
     server = serve(BotAPI())
-    here = tg_settings.model_copy(update={"telegram_token": SecretStr(TOKEN),
-                                          "telegram_api_url": f"http://127.0.0.1:{server.server_address[1]}/bot"})
+    here = tg_settings.model_copy(
+        update={
+            "telegram_token": SecretStr(TOKEN),
+            "telegram_api_url": f"http://127.0.0.1:{server.server_address[1]}/bot",
+        }
+    )
     try:
         web = web_for(tg_services, here)
         async with client_for(web) as client:
@@ -132,12 +150,13 @@ def test_serve_needs_the_webhook_secret(tg_services: Services, tg_settings: Sett
         setup(web, tg_settings)
 
 
-async def test_metrics_on_the_internal_app_only_match_the_database(tg_services: Services,
-                                                                    tg_settings: Settings) -> None:
+async def test_metrics_on_the_internal_app_only_match_the_database(
+    tg_services: Services, tg_settings: Settings
+) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
-    from bot.runtime import metrics
     from bot.messages.notify import notify
+    from bot.runtime import metrics
 
     person, _ = await tg_services.run(tg_services.people.identify, "telegram", "7", display_name="a")
     web = web_for(tg_services, tg_settings)
@@ -145,22 +164,32 @@ async def test_metrics_on_the_internal_app_only_match_the_database(tg_services: 
         for n in (1, 2, 3):
             assert (await client.post("/telegram", json=update(n), headers={SECRET_HEADER: SECRET})).status_code == 200
         assert (await client.get("/metrics")).status_code == 404  # never on the public app
-    await tg_services.db.run(tg_services.db.transaction,
-                             lambda s: notify(s, tg_services.clock, person.id, "lang.set"))
+    await tg_services.db.run(tg_services.db.transaction, lambda s: notify(s, tg_services.clock, person.id, "lang.set"))
     metrics.turn_finished("telegram", 0.03)
     metrics.breaker_changed("wechat", "open")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web.metrics_app()), base_url="http://in") as internal:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=web.metrics_app()), base_url="http://in"
+    ) as internal:
         scraped = await internal.get("/metrics")
     assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain")
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for family in text_string_to_metric_families(scraped.text) for s in family.samples}
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(scraped.text)
+        for s in family.samples
+    }
     with tg_services.db.read() as session:
-        new = session.scalar(select(func.count()).select_from(InboxEntry).where(
-            InboxEntry.channel == "telegram", InboxEntry.status == "new"))
+        new = session.scalar(
+            select(func.count())
+            .select_from(InboxEntry)
+            .where(InboxEntry.channel == "telegram", InboxEntry.status == "new")
+        )
     assert new == 3 and samples[("lovebank_inbox_backlog", (("channel", "telegram"), ("state", "new")))] == 3
     assert samples[("lovebank_inbox_oldest_age_seconds", (("channel", "telegram"),))] >= 0
-    waiting = [v for (name, labels), v in samples.items() if name == "lovebank_outbox_notifications"
-               and ("kind", "lang.set") in labels and ("state", "waiting") in labels]
+    waiting = [
+        v
+        for (name, labels), v in samples.items()
+        if name == "lovebank_outbox_notifications" and ("kind", "lang.set") in labels and ("state", "waiting") in labels
+    ]
     assert waiting == [1]
     assert samples[("lovebank_breaker_state", (("channel", "wechat"), ("state", "open")))] == 1
     assert samples[("lovebank_turn_seconds_count", (("channel", "telegram"),))] >= 1
@@ -187,5 +216,9 @@ def test_json_log_lines_parse_with_level_logger_and_request_id(capsys: pytest.Ca
         root.handlers[:], root.level = saved
     first, second = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert (first["level"], first["logger"], first["request_id"], first["message"]) == (
-        "WARNING", "lovebank.test", "in42", "parked: boom")
+        "WARNING",
+        "lovebank.test",
+        "in42",
+        "parked: boom",
+    )
     assert second["request_id"] == "-" and "ValueError: bad" in second["exception"]

@@ -20,8 +20,13 @@ def _lovebank(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.Complet
     env = {**os.environ, "LOVEBANK_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"}
     env.pop("LOVEBANK_ADMINS", None)
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True, env=env,
-        cwd=tmp_path, timeout=120,
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
     )
 
 
@@ -81,7 +86,9 @@ async def test_the_demo_has_requests_to_take_and_to_decide(services: Services) -
     assert world is not None
     board = await services.run(services.requests.board, world.volunteers[1], world.community_id)
     assert [v.note for v in board.requests] == ["擦窗户、拖地"]
-    assert [v.status for v in await services.run(services.requests.waiting, world.workers[0], world.community_id)] == ["approval"]
+    assert [v.status for v in await services.run(services.requests.waiting, world.workers[0], world.community_id)] == [
+        "approval"
+    ]
     out = io.StringIO()
     await chat(services, "volunteer2", io.StringIO("/requests\n1\n"), out)
     assert "您接下了" in out.getvalue() and "阳光里7栋302" in out.getvalue()

@@ -28,11 +28,19 @@ async def test_audit_pages_newest_first_to_the_end(services: Services) -> None:
     start = services.clock.now()
 
     def adjust_many(session) -> None:
-        session.add_all(AuditEntry(
-            community_id=world.community_id, actor_id=worker, person_id=wang, action="points.adjust",
-            subject_type="person", subject_id=wang, details={"amount": n + 1},
-            created_at=start + timedelta(minutes=n + 1),
-        ) for n in range(23))
+        session.add_all(
+            AuditEntry(
+                community_id=world.community_id,
+                actor_id=worker,
+                person_id=wang,
+                action="points.adjust",
+                subject_type="person",
+                subject_id=wang,
+                details={"amount": n + 1},
+                created_at=start + timedelta(minutes=n + 1),
+            )
+            for n in range(23)
+        )
 
     await services.db.run(services.db.transaction, adjust_many)
     first = await say(services, "worker1", "/audit 王芳")
@@ -42,18 +50,20 @@ async def test_audit_pages_newest_first_to_the_end(services: Services) -> None:
     assert "下一页（第 2 页）" in first
     # The console numbers the choices: 1 is the next page.
     second = await say(services, "worker1", "/audit 王芳", "1")
-    second = second[len(first):]
-    assert "第 2 页" in second and re.findall(r"李明 调整积分（(\d+) 分）", second) == [str(n) for n in range(13, 3, -1)]
+    second = second[len(first) :]
+    assert "第 2 页" in second and re.findall(r"李明 调整积分（(\d+) 分）", second) == [
+        str(n) for n in range(13, 3, -1)
+    ]
     assert re.search(r"^11\. ", second, re.MULTILINE), second  # numbered on from page one
-    third = (await say(services, "worker1", "/audit 王芳", "1", "1"))
-    third = third[third.index("第 3 页，"):]
+    third = await say(services, "worker1", "/audit 王芳", "1", "1")
+    third = third[third.index("第 3 页，") :]
     assert re.findall(r"李明 调整积分（(\d+) 分）", third) == ["3", "2", "1"], third
     # Older than the adjustments: the demo's own entries (her approved hours …), to the last page.
     pages = [third]
     while "下一页" in pages[-1]:  # choice 1 is the next page each time
         assert len(pages) < 10, pages[-1]
         said = await say(services, "worker1", "/audit 王芳", *["1"] * (len(pages) + 2))
-        pages.append(said[said.index(f"第 {len(pages) + 3} 页，"):])
+        pages.append(said[said.index(f"第 {len(pages) + 3} 页，") :])
     assert "通过服务记录 H" in "".join(pages) and "回到第 1 页" in pages[-1]
     numbers = [int(n) for page in [first, second, *pages] for n in re.findall(r"^(\d+)\. \d{4}-", page, re.MULTILINE)]
     assert numbers == list(range(1, len(numbers) + 1))  # every entry once, numbered on across pages
@@ -77,8 +87,15 @@ async def test_the_demo_shows_a_members_proxy_actions_and_approvals_of_the_last_
     ids = [int(n) for n in re.findall(r"^(\d+)\. ", trail, re.MULTILINE)]
     assert ids == list(range(1, len(ids) + 1))
     # Proxy actions by 王芳, whom he linked as family, and the workers' decisions, newest first.
-    actions = ("王芳 代为取消求助 Q", "王芳 代为发布求助 Q", "张丽 核销发放 R", "李明 通过兑换 R", "王芳 代为兑换 R",
-               "王芳 开始代办", "张丽 调整积分")
+    actions = (
+        "王芳 代为取消求助 Q",
+        "王芳 代为发布求助 Q",
+        "张丽 核销发放 R",
+        "李明 通过兑换 R",
+        "王芳 代为兑换 R",
+        "王芳 开始代办",
+        "张丽 调整积分",
+    )
     for shown in actions:
         assert any(shown in line for line in lines), (shown, trail)
     order = [next(i for i, line in enumerate(lines) if shown in line) for shown in actions]

@@ -23,9 +23,15 @@ async def say(services: Services, handle: str, *lines: str) -> str:
 
 async def _consents(services: Services, name: str) -> list[tuple[str, str, str]]:
     with services.db.read() as session:
-        return [tuple(r) for r in session.execute(  # type: ignore[misc]
-            select(Consent.kind, Consent.notice_version, Consent.obtained).join(Person, Person.id == Consent.person_id)
-            .where(Person.real_name == name).order_by(Consent.id))]
+        return [
+            tuple(r)
+            for r in session.execute(  # type: ignore[misc]
+                select(Consent.kind, Consent.notice_version, Consent.obtained)
+                .join(Person, Person.id == Consent.person_id)
+                .where(Person.real_name == name)
+                .order_by(Consent.id)
+            )
+        ]
 
 
 async def test_registering_shows_the_notice_and_records_consent(services: Services) -> None:
@@ -52,7 +58,7 @@ async def test_a_changed_notice_asks_again_first_then_carries_on(services: Servi
     assert "没有记录同意" in declined
     assert "隐私告知已更新" in await say(services, "volunteer1", "/mylogs")
     agreed = await say(services, "volunteer1", "/mylogs", "1")
-    agreed = agreed[agreed.rindex("已记录您的同意"):]
+    agreed = agreed[agreed.rindex("已记录您的同意") :]
     assert "H" in agreed and "服务记录" in agreed, agreed  # carried on with /mylogs
     assert await _consents(services, "王芳") == [("volunteer", "2026-12", "chat"), ("volunteer", "2027-01", "chat")]
     assert "隐私告知" not in await say(services, "volunteer1", "/balance")
@@ -60,5 +66,9 @@ async def test_a_changed_notice_asks_again_first_then_carries_on(services: Servi
     assert "隐私告知" not in await say(services, "worker1", "/pending")
     assert "隐私告知" not in await say(services, "resident1", "/balance")
     with services.db.read() as session:
-        assert session.scalar(select(AuditEntry.details).where(
-            AuditEntry.action == "consent.volunteer").order_by(AuditEntry.id.desc()).limit(1)) == {"version": "2027-01"}
+        assert session.scalar(
+            select(AuditEntry.details)
+            .where(AuditEntry.action == "consent.volunteer")
+            .order_by(AuditEntry.id.desc())
+            .limit(1)
+        ) == {"version": "2027-01"}

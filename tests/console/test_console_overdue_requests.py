@@ -10,11 +10,11 @@ import re
 from datetime import UTC, datetime
 
 from bot import demo
-from bot.kernel.clock import FixedClock
 from bot.deadlines.jobs import deadlines as deadlines_job
+from bot.kernel.clock import FixedClock
 from bot.requests.jobs import request_reminders
-from bot.services import Services
 from bot.requests.service import RequestView
+from bot.services import Services
 from tests.console.test_console_deadlines_teams import say
 
 
@@ -25,12 +25,17 @@ async def pending_pages(services: Services) -> str:
 async def taken_request(services: Services) -> tuple[demo.DemoWorld, RequestView]:
     world = await demo.seed(services)
     assert world is not None
-    [taken] = [v for v in await services.run(services.requests.mine, world.volunteers[0], world.community_id) if v.status == "taken"]
+    [taken] = [
+        v
+        for v in await services.run(services.requests.mine, world.volunteers[0], world.community_id)
+        if v.status == "taken"
+    ]
     return world, taken
 
 
 async def test_a_taken_request_past_its_time_waits_with_reminders_until_marked_done(
-        services: Services, clock: FixedClock) -> None:
+    services: Services, clock: FixedClock
+) -> None:
     _, taken = await taken_request(services)
     ref = taken.ref
     assert taken.slot == "morning" and ref not in await pending_pages(services)
@@ -40,7 +45,7 @@ async def test_a_taken_request_past_its_time_waits_with_reminders_until_marked_d
     # The next day at 12:30 (Shanghai) its morning is over: due by the evening deadline (21:00).
     clock.at = datetime(2026, 11, 21, 4, 30, tzinfo=UTC)
     pending = await pending_pages(services)
-    line = pending[pending.index(f"未标记完成：{ref}"):]
+    line = pending[pending.index(f"未标记完成：{ref}") :]
     assert "志愿者 王芳 接了单" in line and "⏰ 应于 11-21 21:00 前处理" in line.split("\n\n")[0]
     # The worker's nudge in the hour before the deadline counts it.
     clock.at = datetime(2026, 11, 21, 12, 10, tzinfo=UTC)  # 20:10
@@ -52,7 +57,7 @@ async def test_a_taken_request_past_its_time_waits_with_reminders_until_marked_d
     clock.at = datetime(2026, 11, 21, 13, 5, tzinfo=UTC)  # 21:05
     pending = await pending_pages(services)
     assert f"未标记完成：{ref}" in pending
-    assert "🔴 已逾期（应于 11-21 21:00 前处理）" in pending[pending.index(f"未标记完成：{ref}"):].split("\n\n")[0]
+    assert "🔴 已逾期（应于 11-21 21:00 前处理）" in pending[pending.index(f"未标记完成：{ref}") :].split("\n\n")[0]
     await deadlines_job(services, clock.now(), {})
     digest = await say(services, "admin", "/balance")
     assert f"{ref} · 王芳 · 应于 11-21 21:00 前" in digest, digest
@@ -75,7 +80,8 @@ async def test_a_taken_request_past_its_time_waits_with_reminders_until_marked_d
 
 
 async def test_either_side_reports_a_problem_once_its_time_is_over_and_a_worker_settles_it(
-        services: Services, clock: FixedClock) -> None:
+    services: Services, clock: FixedClock
+) -> None:
     world, taken = await taken_request(services)
     ref = taken.ref
     held = (await services.run(services.points.balance, world.volunteers[2], world.community_id)).pending

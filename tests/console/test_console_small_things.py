@@ -99,7 +99,16 @@ def test_numeral_order_of_names() -> None:
 
     names = ["十二网格", "三网格", "2号楼", "一网格", "十网格", "二网格", "10号楼", "东区", "一百零五网格"]
     assert sorted(names, key=numeral_order) == [
-        "一网格", "2号楼", "二网格", "三网格", "10号楼", "十网格", "十二网格", "一百零五网格", "东区"]
+        "一网格",
+        "2号楼",
+        "二网格",
+        "三网格",
+        "10号楼",
+        "十网格",
+        "十二网格",
+        "一百零五网格",
+        "东区",
+    ]
 
 
 async def test_the_admins_digest_says_minutes_not_zero_hours(services: Services, clock: FixedClock) -> None:

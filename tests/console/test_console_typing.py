@@ -45,12 +45,20 @@ async def test_full_width_numbers_and_ids_work_everywhere(services: Services) ->
     order = re.search(r"R(\d+)", ordered)
     assert order, ordered
     await services.run(services.shop.approve, world.workers[0], int(order[1]))
-    [view] = [o for o in await services.run(services.shop.orders, world.volunteers[0], world.community_id) if o.id == int(order[1])]
+    [view] = [
+        o
+        for o in await services.run(services.shop.orders, world.volunteers[0], world.community_id)
+        if o.id == int(order[1])
+    ]
     done = await say(services, "worker1", "/pickup " + wide(view.pickup_code))
     assert "核销成功" in done, done
     with services.db.read() as session:  # the right code spent none of the tries
-        assert session.scalar(select(func.count()).select_from(AuditEntry)
-                              .where(AuditEntry.action == "handover.wrong_code")) == 0
+        assert (
+            session.scalar(
+                select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "handover.wrong_code")
+            )
+            == 0
+        )
 
 
 async def test_a_full_width_phone_number_registers(services: Services) -> None:
@@ -82,8 +90,13 @@ async def test_a_command_word_typed_in_the_middle_of_a_step_is_that_command(serv
 
 async def _logs_since(services: Services, person_id: int, after: int) -> list[ServiceLog]:
     with services.db.read() as session:
-        return list(session.scalars(select(ServiceLog).where(ServiceLog.person_id == person_id, ServiceLog.id > after)
-                                    .order_by(ServiceLog.id)))
+        return list(
+            session.scalars(
+                select(ServiceLog)
+                .where(ServiceLog.person_id == person_id, ServiceLog.id > after)
+                .order_by(ServiceLog.id)
+            )
+        )
 
 
 async def test_natural_chinese_is_understood_and_confirmed_before_it_is_saved(services: Services) -> None:
@@ -106,7 +119,8 @@ async def test_natural_chinese_is_understood_and_confirmed_before_it_is_saved(se
     # A sentence that leaves out how long is asked for it, and keeps what it said.
     await say(services, "volunteer1", "我昨天助餐了", "1.5", "提交")
     assert [(x.minutes, x.service_date) for x in await _logs_since(services, me, log.id)] == [
-        (90, today - timedelta(days=1))]
+        (90, today - timedelta(days=1))
+    ]
 
     # /log with its parts in any order, and days as people name them.
     assert "已提交服务记录" in await say(services, "volunteer1", "/log 探访 1h")

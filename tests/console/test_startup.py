@@ -26,8 +26,15 @@ CHAT = (
 def _chat(tmp_path: Path, db: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "LOVEBANK_DATABASE_URL": f"sqlite+aiosqlite:///{db}", "LOVEBANK_LOCALE": "en"}
     env.pop("LOVEBANK_ADMINS", None)
-    out = subprocess.run([sys.executable, "-c", CHAT], input="/balance\n", capture_output=True, text=True,
-                         env=env, cwd=tmp_path, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", CHAT],
+        input="/balance\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     return out
 

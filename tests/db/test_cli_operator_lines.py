@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event
 
-from bot.runtime.cli import main
-from bot.kernel.db import Database
 from bot.dialogs.core import Input
-from bot.services import Services
+from bot.kernel.db import Database
 from bot.kernel.settings import Settings
+from bot.runtime.cli import main
+from bot.services import Services
 from tests.db.test_cli_operator import _locale, bank  # noqa: F401  (the fixture)
 from tests.visits_world import GOOD, Chat, csv_bytes
 
@@ -35,6 +35,7 @@ def _url() -> str:
 
 def _in_bank(work: Any) -> Any:
     """Run `work(services)` against the bank file, as a person's chat or a worker would."""
+
     async def run() -> Any:
         services = Services(Database(_url()), Settings(_env_file=None, database_url=_url(), admins=["console:admin"]))  # type: ignore[call-arg]
         try:
@@ -50,8 +51,9 @@ def _rows(tmp_path: Path, sql: str) -> list[tuple[Any, ...]]:
         return db.execute(sql).fetchall()
 
 
-def test_jobs_demo_and_parked_speak_the_operators_language(bank: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_jobs_demo_and_parked_speak_the_operators_language(
+    bank: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert main(["jobs", "run", "expire-points"]) == 0
     assert capsys.readouterr().out == "expire-points：0 人共 0 分已到期，发出到期提醒 0 条\n"
     assert main(["jobs", "run", "expire-holds"]) == 0
@@ -65,15 +67,19 @@ def test_jobs_demo_and_parked_speak_the_operators_language(bank: str, tmp_path: 
     assert main(["parked"]) == 0
     assert capsys.readouterr().out == "没有暂存的消息或通知。\n"
     with sqlite3.connect(tmp_path / "bank.db") as db:  # a notification the outbox gave up on
-        db.execute("INSERT INTO notifications (person_id, key, params, created_at, attempts, parked_at, error) "
-                   "VALUES (1, 'notify.log_approved', '{}', '2026-11-20 04:00:00', 5, '2026-11-20 05:00:00', 'boom')")
+        db.execute(
+            "INSERT INTO notifications (person_id, key, params, created_at, attempts, parked_at, error) "
+            "VALUES (1, 'notify.log_approved', '{}', '2026-11-20 04:00:00', 5, '2026-11-20 05:00:00', 'boom')"
+        )
     assert main(["parked"]) == 0
     assert "通知 1\tnotify.log_approved，发给 第 1 号用户\t2026-11-20 04:00\t试过 5 次\tboom" in capsys.readouterr().out
     assert main(["parked", "retry", "notification", "1"]) == 0
     assert capsys.readouterr().out == "通知 1 会再试一次。\n"
     assert main(["demo", "--seed-only"]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "演示社区 阳光社区：已创建", f"数据库：{tmp_path / 'bank.db'}（另设 LOVEBANK_DATABASE_URL 可改）"]
+        "演示社区 阳光社区：已创建",
+        f"数据库：{tmp_path / 'bank.db'}（另设 LOVEBANK_DATABASE_URL 可改）",
+    ]
     _locale(monkeypatch, "en")
     assert main(["demo", "--seed-only"]) == 0
     assert capsys.readouterr().out.splitlines()[0] == "demo community 阳光社区: already there"
@@ -95,7 +101,9 @@ def test_stock_lines_never_start_a_formula(bank: str, capsys: pytest.CaptureFixt
     assert shown == ["'=1+1", "'+SUM(A1)", "'@cmd", "'-2+3", "''=quoted", "大米5kg"]
 
 
-def test_an_exported_roster_imports_back_as_it_was(bank: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_exported_roster_imports_back_as_it_was(
+    bank: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     roster = tmp_path / "roster.csv"
     roster.write_bytes(csv_bytes(*(row.replace("volunteer3", "volunteer2") for row in GOOD)))  # the bank has 2
     assert main(["import", "elders", str(roster), "--community", "幸福社区"]) == 0
@@ -128,24 +136,29 @@ _PARTS = {
         '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
         '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
         '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
-        "</Types>"),
+        "</Types>"
+    ),
     "_rels/.rels": (
         '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
         '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
-        'Target="xl/workbook.xml"/></Relationships>'),
+        'Target="xl/workbook.xml"/></Relationships>'
+    ),
     "xl/workbook.xml": (
         '<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
         'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-        '<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>'),
+        '<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>'
+    ),
     "xl/_rels/workbook.xml.rels": (
         '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
         '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
         'Target="worksheets/sheet1.xml"/>'
         '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" '
-        'Target="sharedStrings.xml"/></Relationships>'),
+        'Target="sharedStrings.xml"/></Relationships>'
+    ),
     "xl/sharedStrings.xml": (
         '<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-        'count="4" uniqueCount="4"><si><t>姓名</t></si><si><t>出生年份</t></si><si><t>地址</t></si><si><t>是否独居</t></si></sst>'),
+        'count="4" uniqueCount="4"><si><t>姓名</t></si><si><t>出生年份</t></si><si><t>地址</t></si><si><t>是否独居</t></si></sst>'
+    ),
 }
 
 
@@ -158,7 +171,8 @@ def _xlsx(*, prolog: str = "", name_index: int = 0) -> bytes:
         '<c r="C1" t="s"><v>2</v></c><c r="D1" t="s"><v>3</v></c></row>'
         '<row r="2"><c r="A2" t="inlineStr"><is><t>赵大爷</t></is></c><c r="B2"><v>1944</v></c>'
         '<c r="C2" t="inlineStr"><is><t>幸福里9栋</t></is></c><c r="D2" t="inlineStr"><is><t>是</t></is></c></row>'
-        "</sheetData></worksheet>")
+        "</sheetData></worksheet>"
+    )
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as book:
         for name, part in {**_PARTS, "xl/worksheets/sheet1.xml": sheet}.items():
@@ -166,12 +180,17 @@ def _xlsx(*, prolog: str = "", name_index: int = 0) -> bytes:
     return out.getvalue()
 
 
-@pytest.mark.parametrize("broken", [
-    _xlsx(prolog='<!DOCTYPE worksheet [<!ENTITY who "赵大爷">]>'),
-    _xlsx(name_index=99),  # a shared string that is not there
-], ids=["doctype", "bad-shared-string"])
+@pytest.mark.parametrize(
+    "broken",
+    [
+        _xlsx(prolog='<!DOCTYPE worksheet [<!ENTITY who "赵大爷">]>'),
+        _xlsx(name_index=99),  # a shared string that is not there
+    ],
+    ids=["doctype", "bad-shared-string"],
+)
 def test_a_broken_xlsx_is_refused_in_one_line_and_imports_nothing(
-        broken: bytes, bank: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken: bytes, bank: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "broken.xlsx").write_bytes(broken)
     assert main(["import", "elders", str(tmp_path / "broken.xlsx"), "--community", "幸福社区"]) == 1
     out, err = capsys.readouterr()
@@ -184,11 +203,18 @@ def test_a_broken_xlsx_is_refused_in_one_line_and_imports_nothing(
 
 # --- a database that cannot save, during a chat turn ------------------------------------------------
 
+
 def _chat_process(url: str, cwd: Path, stdin: str, **popen: Any) -> subprocess.Popen[str]:
     env = {**os.environ, "LOVEBANK_DATABASE_URL": url, "LOVEBANK_LOCALE": "zh-CN", "PYTHONPATH": str(ROOT)}
     env.pop("LOVEBANK_ADMINS", None)
-    return subprocess.Popen([sys.executable, "-m", "bot", "chat", "--as", "volunteer1"], cwd=cwd, env=env,
-                            text=True, stdin=subprocess.PIPE, **popen)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "chat", "--as", "volunteer1"],
+        cwd=cwd,
+        env=env,
+        text=True,
+        stdin=subprocess.PIPE,
+        **popen,
+    )
 
 
 def test_a_read_only_database_is_one_line_and_exit_3(bank: str, tmp_path: Path) -> None:
@@ -229,8 +255,8 @@ def full_disk() -> Iterator[list[str]]:
 
 
 def test_a_full_disk_in_a_chat_turn_is_one_line_and_saves_nothing_of_it(
-        bank: str, tmp_path: Path, full_disk: list[str], monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    bank: str, tmp_path: Path, full_disk: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = [_rows(tmp_path, f"SELECT count(*) FROM {t}") for t in ("service_logs", "audit_log")]
     monkeypatch.setattr(sys, "stdin", io.StringIO("/balance\n/log 1h 探访\n/balance\n"))
     assert main(["chat", "--as", "volunteer1"]) == 3

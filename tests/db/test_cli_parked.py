@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from bot.runtime.cli import _parser, main
 from bot.kernel.db import Database
 from bot.kernel.i18n import LOCALES, render
 from bot.kernel.migrate import upgrade
-from bot.services import Services
 from bot.kernel.settings import Settings, get_settings
+from bot.runtime.cli import _parser, main
+from bot.services import Services
 from models import InboxEntry, Notification
 
 
@@ -37,9 +37,17 @@ def _park(url: str) -> None:
             now = datetime.now(UTC)
             with services.db.uow() as session:
                 for n in range(150):
-                    session.add(Notification(person_id=on_wechat.id if n < 100 else on_telegram.id, created_at=now,
-                                             key="notify.log_approved", params={}, parked_at=now, attempts=5,
-                                             error="WeChat error 40003: invalid openid"))
+                    session.add(
+                        Notification(
+                            person_id=on_wechat.id if n < 100 else on_telegram.id,
+                            created_at=now,
+                            key="notify.log_approved",
+                            params={},
+                            parked_at=now,
+                            attempts=5,
+                            error="WeChat error 40003: invalid openid",
+                        )
+                    )
                 session.execute(update(InboxEntry).values(status="parked", attempts=5, error="boom"))
                 session.commit()
         finally:
@@ -89,8 +97,9 @@ def test_parked_shows_totals_and_pages(bank: str, capsys: pytest.CaptureFixture[
     assert "通知 50 条（telegram 50）" in telegram and "消息 0 条" in telegram and "第 1/1 页" in telegram
 
 
-def test_retry_all_per_channel_then_the_rest(bank: str, capsys: pytest.CaptureFixture[str],
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_retry_all_per_channel_then_the_rest(
+    bank: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert main(["parked", "retry", "all", "--channel", "wechat"]) == 0
     assert "已放回重试（仅 wechat）：消息 3 条，通知 100 条。" in capsys.readouterr().out
     assert _count(bank, Notification.parked_at.is_not(None)) == 50

@@ -14,7 +14,8 @@ from tests.db.test_cli_operator import bank  # noqa: F401  (the fixture)
 
 
 def test_star_levels_are_shown_set_checked_and_reset(
-    bank: str, capsys: pytest.CaptureFixture[str],  # noqa: F811
+    bank: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert main(["star-levels", "--community", "幸福社区"]) == 0
     assert capsys.readouterr().out.strip() == "100 300 600 1000 1500"
@@ -30,7 +31,9 @@ def test_star_levels_are_shown_set_checked_and_reset(
 
 
 def test_volunteer_hours_are_written_as_csv_with_a_bom_and_as_xlsx(
-    bank: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],  # noqa: F811
+    bank: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from openpyxl import load_workbook
 

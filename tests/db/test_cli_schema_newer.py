@@ -9,15 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from bot.runtime.cli import main
 from bot.kernel.migrate import upgrade
 from bot.kernel.settings import get_settings
+from bot.runtime.cli import main
 
 
 @pytest.mark.parametrize("locale, expected", [(None, "比这个版本的爱心银行新"), ("en", "is newer than this release")])
-def test_an_older_release_on_a_newer_schema_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                    capsys: pytest.CaptureFixture[str], locale: str | None,
-                                                    expected: str) -> None:
+def test_an_older_release_on_a_newer_schema_says_so(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    locale: str | None,
+    expected: str,
+) -> None:
     monkeypatch.chdir(tmp_path)
     url = f"sqlite:///{tmp_path / 'bank.db'}"
     asyncio.run(upgrade(url))

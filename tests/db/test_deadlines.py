@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot.kernel.clock import FixedClock
 from bot.dialogs.engine import Dialogs
+from bot.kernel.clock import FixedClock
 from bot.kernel.i18n import render
 from bot.services import Services
 from models import Community, Notification
@@ -23,7 +23,7 @@ SH = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture
-def chat_of(services: Services):  # noqa: ANN201 - a factory
+def chat_of(services: Services):
     dialogs = Dialogs(services)
     return lambda handle: Chat(dialogs, handle)
 
@@ -35,16 +35,26 @@ def local(day: int, hour: int, minute: int = 0) -> datetime:
 async def notes(services: Services, key: str) -> list[tuple[int, str]]:
     """(person, rendered text) of every notification with that key, oldest first."""
     with services.db.read() as session:
-        rows = (session.execute(
-            select(Notification.person_id, Notification.params).where(Notification.key == key).order_by(Notification.id)
-        )).all()
+        rows = (
+            session.execute(
+                select(Notification.person_id, Notification.params)
+                .where(Notification.key == key)
+                .order_by(Notification.id)
+            )
+        ).all()
     return [(p, render("zh-CN", key, params)) for p, params in rows]
 
 
 async def log_at(services: Services, clock: FixedClock, w: World, who: int, when: datetime, minutes: int = 60) -> int:
     clock.at = when
-    log = await services.run(services.hours.submit, who, w.community_id, category_id=w.categories["探访"],
-                                      service_date=when.astimezone(SH).date(), minutes=minutes)
+    log = await services.run(
+        services.hours.submit,
+        who,
+        w.community_id,
+        category_id=w.categories["探访"],
+        service_date=when.astimezone(SH).date(),
+        minutes=minutes,
+    )
     return log.id
 
 
@@ -57,7 +67,10 @@ async def test_nudge_then_digest_once_each_even_after_a_restart(services: Servic
     clock.at = local(20, 10, 30)
     r = (await services.run(services.shop.redeem, w.volunteers[2], w.community_id, item.id, 1)).redemption.id
 
-    assert str(await services.run(services.deadlines.run, local(20, 10, 55))) == "deadlines: 0 worker nudges, 0 admin digests"
+    assert (
+        str(await services.run(services.deadlines.run, local(20, 10, 55)))
+        == "deadlines: 0 worker nudges, 0 admin digests"
+    )
     summary = await services.run(services.deadlines.run, local(20, 11, 0))
     assert (summary.nudges, summary.digests) == (2, 0)
     nudges = await notes(services, "deadline.nudge")
@@ -96,17 +109,25 @@ async def test_nudge_then_digest_once_each_even_after_a_restart(services: Servic
 async def test_other_communities_run_on_their_own_clock(services: Services, clock: FixedClock) -> None:
     w = await make_world(services)
 
-    def move(session) -> None:  # noqa: ANN001
+    def move(session) -> None:
         (session.get(Community, w.other_community_id)).timezone = "America/New_York"
 
     await services.db.run(services.db.transaction, move)
     code = await services.run(services.people.create_invite, w.other_worker, w.other_community_id)
     await services.run(services.people.join, w.volunteers[0], code)
-    await services.run(services.people.register_volunteer, w.volunteers[0], w.other_community_id, "志愿者1", "13800000000")
+    await services.run(
+        services.people.register_volunteer, w.volunteers[0], w.other_community_id, "志愿者1", "13800000000"
+    )
     ny = ZoneInfo("America/New_York")
     clock.at = datetime(2026, 11, 19, 9, 0, tzinfo=ny).astimezone(UTC)
-    await services.run(services.hours.submit, w.volunteers[0], w.other_community_id, category_id=(
-        await services.run(services.hours.categories, w.other_community_id))[0].id, service_date=date(2026, 11, 19), minutes=60)
+    await services.run(
+        services.hours.submit,
+        w.volunteers[0],
+        w.other_community_id,
+        category_id=(await services.run(services.hours.categories, w.other_community_id))[0].id,
+        service_date=date(2026, 11, 19),
+        minutes=60,
+    )
     # 11:00 in Shanghai is 22:00 the evening before in New York: nobody there is nudged, but
     # New York's 21:00 deadline has passed with the morning's item still waiting.
     summary = await services.run(services.deadlines.run, local(20, 11, 0))
@@ -118,7 +139,7 @@ async def test_other_communities_run_on_their_own_clock(services: Services, cloc
     assert [p for p, _ in await notes(services, "deadline.nudge")] == [w.other_worker]
 
 
-async def test_nobody_present_to_decide_means_no_digest(services: Services, clock: FixedClock, chat_of) -> None:  # noqa: ANN001
+async def test_nobody_present_to_decide_means_no_digest(services: Services, clock: FixedClock, chat_of) -> None:
     w = await make_world(services)
     # worker1 logs their own hours: only worker2 could decide them, and worker2 is on leave.
     await log_at(services, clock, w, w.worker, local(20, 9))
@@ -161,8 +182,15 @@ async def test_month_figures_against_hand_computed_values(services: Services, cl
     clock.at = local(21, 11)
     await services.run(services.hours.approve, w.worker2, d)  # on time, 780 min
     clock.at = local(21, 11, 30)  # recorded by a worker: approved as it is made, never waited
-    await services.run(services.hours.record, w.worker, w.community_id, [v3], category_id=w.categories["助餐"],
-                                service_date=date(2026, 11, 21), minutes=60)
+    await services.run(
+        services.hours.record,
+        w.worker,
+        w.community_id,
+        [v3],
+        category_id=w.categories["助餐"],
+        service_date=date(2026, 11, 21),
+        minutes=60,
+    )
     clock.at = local(22, 10)
 
     report = await services.run(services.reports.build, w.community_id, "2026-11", "zh-CN")
@@ -180,7 +208,7 @@ async def test_month_figures_against_hand_computed_values(services: Services, cl
     assert english.sheet("decisions").title == "Decisions on time"
 
 
-async def test_pending_shows_deadlines_and_marks_the_overdue(services: Services, clock: FixedClock, chat_of) -> None:  # noqa: ANN001
+async def test_pending_shows_deadlines_and_marks_the_overdue(services: Services, clock: FixedClock, chat_of) -> None:
     w = await make_world(services)
     early = await log_at(services, clock, w, w.volunteers[0], local(20, 9))
     late = await log_at(services, clock, w, w.volunteers[1], local(20, 12, 30))
@@ -193,7 +221,10 @@ async def test_pending_shows_deadlines_and_marks_the_overdue(services: Services,
     text = await worker.say("/pending")
     assert f"H{early} · 志愿者1" in text
     lines = text.split("\n")
-    assert lines[lines.index(next(l for l in lines if l.startswith(f"H{early}"))) + 1] == "🔴 已逾期（应于 11-20 12:00 前处理）"
+    assert (
+        lines[lines.index(next(l for l in lines if l.startswith(f"H{early}"))) + 1]
+        == "🔴 已逾期（应于 11-20 12:00 前处理）"
+    )
     assert lines[lines.index(next(l for l in lines if l.startswith(f"H{late}"))) + 1] == "⏰ 应于 11-20 21:00 前处理"
     assert lines[lines.index(next(l for l in lines if l.startswith(f"兑换 R{r}"))) + 1] == "⏰ 应于 11-21 12:00 前处理"
     # The evening deadline is the community's to set; /pending follows it.
@@ -207,7 +238,7 @@ async def test_pending_shows_deadlines_and_marks_the_overdue(services: Services,
     assert (await services.run(services.deadlines.rule, w.community_id)).evening.strftime("%H:%M") == "20:30"
 
 
-async def test_top_workers_shows_only_the_top_with_ties(services: Services, clock: FixedClock, chat_of) -> None:  # noqa: ANN001
+async def test_top_workers_shows_only_the_top_with_ties(services: Services, clock: FixedClock, chat_of) -> None:
     w = await make_world(services, volunteers=3)
     logs = [await log_at(services, clock, w, w.volunteers[i % 3], local(20, 8, 15 * i), 15) for i in range(4)]
     clock.at = local(20, 11)
@@ -218,8 +249,10 @@ async def test_top_workers_shows_only_the_top_with_ties(services: Services, cloc
     clock.at = local(20, 14)
     resident = chat_of("resident1")
     text = await resident.say("/top workers")
-    assert text == ("🙏 2026-11 按时审核感谢榜（上不过午，下不过夜）\n\n"
-                    "第 1 名　张社工　按时处理 1 件\n第 1 名　李社工　按时处理 1 件\n\n感谢工作人员的及时处理！")
+    assert text == (
+        "🙏 2026-11 按时审核感谢榜（上不过午，下不过夜）\n\n"
+        "第 1 名　张社工　按时处理 1 件\n第 1 名　李社工　按时处理 1 件\n\n感谢工作人员的及时处理！"
+    )
     # Nobody without an on-time decision appears, and no one's own rank is shown.
     await services.run(services.hours.approve, w.worker, logs[3])  # late too
     assert await resident.say("/top 工作人员") == text

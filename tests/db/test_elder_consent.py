@@ -17,13 +17,17 @@ from tests.visits_world import Chat, roster_world
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 
 
-def test_the_roster_file_says_how_consent_was_obtained(bank: str, tmp_path: Path,  # noqa: F811
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_roster_file_says_how_consent_was_obtained(
+    bank: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     roster = tmp_path / "花名册.csv"
-    roster.write_text("姓名,出生年份,地址,是否独居,社工,知情同意\n"
-                      "王秀英,1942,幸福里3栋501,是,worker1,当面\n"
-                      "李建国,1960,幸福里5栋201,是,,\n"
-                      "张桂兰,1950,幸福里1栋101,否,,家属\n", encoding="utf-8")
+    roster.write_text(
+        "姓名,出生年份,地址,是否独居,社工,知情同意\n"
+        "王秀英,1942,幸福里3栋501,是,worker1,当面\n"
+        "李建国,1960,幸福里5栋201,是,,\n"
+        "张桂兰,1950,幸福里1栋101,否,,家属\n",
+        encoding="utf-8",
+    )
     assert main(["import", "elders", str(roster), "--community", "幸福社区"]) == 0
     with sqlite3.connect(tmp_path / "bank.db") as db:
         rows = db.execute(
@@ -32,7 +36,10 @@ def test_the_roster_file_says_how_consent_was_obtained(bank: str, tmp_path: Path
         ).fetchall()
         audited = db.execute("SELECT count(*) FROM audit_log WHERE action = 'consent.elder'").fetchone()[0]
     # By the row's worker; a row without one: by whoever imported it (the operator: nobody in the bank).
-    assert rows == [("王秀英", "elder", "in_person", "张社工", "2026-12", 1), ("张桂兰", "elder", "family", None, "2026-12", 1)]
+    assert rows == [
+        ("王秀英", "elder", "in_person", "张社工", "2026-12", 1),
+        ("张桂兰", "elder", "family", None, "2026-12", 1),
+    ]
     assert audited == 2
     # Importing again records nothing twice; a way nobody knows is refused by row and column.
     assert main(["import", "elders", str(roster), "--community", "幸福社区"]) == 0
@@ -44,8 +51,7 @@ def test_the_roster_file_says_how_consent_was_obtained(bank: str, tmp_path: Path
         assert db.execute("SELECT count(*) FROM consents WHERE kind = 'elder'").fetchone()[0] == 2
 
 
-async def test_a_worker_records_consent_in_the_chat_and_the_volunteer_then_sees_the_address(
-        services: Services) -> None:
+async def test_a_worker_records_consent_in_the_chat_and_the_volunteer_then_sees_the_address(services: Services) -> None:
     r = await roster_world(services)
     wang = r.elders["王秀英"]
     worker, volunteer = Chat(services, "worker1"), Chat(services, "volunteer1")

@@ -29,10 +29,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot.kernel.clock import FixedClock, Month
 from bot.jobs import load as load_jobs
-from bot.services import Services
+from bot.kernel.clock import FixedClock, Month
 from bot.reports.service import _flows, ledger_summary
+from bot.services import Services
 from models import Notification, Transfer
 from tests.ledger import ledger_invariants
 from tests.shop_helpers import Chat, account
@@ -55,12 +55,19 @@ async def test_four_years_of_expiry(services: Services, clock: FixedClock) -> No
     hold_id: list[int] = []
 
     async def earn(amount: int, key: str) -> None:
-        await services.db.run(services.db.transaction, lambda s: ledger.earn(s, community_id=c, person_id=v, amount=amount, key=key))
+        await services.db.run(
+            services.db.transaction, lambda s: ledger.earn(s, community_id=c, person_id=v, amount=amount, key=key)
+        )
 
     async def hold() -> None:
-        hold_id.append((await services.db.run(services.db.transaction, 
-            lambda s: ledger.hold(s, community_id=c, person_id=v, amount=60, key="hold-1")
-        )).id)
+        hold_id.append(
+            (
+                await services.db.run(
+                    services.db.transaction,
+                    lambda s: ledger.hold(s, community_id=c, person_id=v, amount=60, key="hold-1"),
+                )
+            ).id
+        )
 
     events = {
         date(2026, 12, 10): lambda: earn(100, "lot-a"),
@@ -68,8 +75,9 @@ async def test_four_years_of_expiry(services: Services, clock: FixedClock) -> No
         date(2027, 6, 20): lambda: services.run(services.points.gift, v, c, w.volunteers[1], 30, "gift-1"),
         date(2028, 1, 15): lambda: earn(40, "lot-c"),
         date(2029, 11, 5): hold,
-        date(2029, 12, 10): lambda: services.db.run(services.db.transaction, 
-            lambda s: ledger.void(s, pending_id=hold_id[0], key="void-1")),
+        date(2029, 12, 10): lambda: services.db.run(
+            services.db.transaction, lambda s: ledger.void(s, pending_id=hold_id[0], key="void-1")
+        ),
     }
     job = load_jobs()["expire-points"]
     day = date(2026, 12, 1)
@@ -84,14 +92,20 @@ async def test_four_years_of_expiry(services: Services, clock: FixedClock) -> No
         day += timedelta(days=1)
 
     with services.db.uow() as session:
-        expired = (session.execute(
-            select(Transfer.amount, Transfer.created_at, Transfer.idempotency_key)
-            .where(Transfer.kind == "expire_points").order_by(Transfer.id)
-        )).all()
-        notices = (session.execute(
-            select(Notification.key, Notification.params, Notification.created_at)
-            .where(Notification.person_id == v, Notification.key.like("expiry.%")).order_by(Notification.id)
-        )).all()
+        expired = (
+            session.execute(
+                select(Transfer.amount, Transfer.created_at, Transfer.idempotency_key)
+                .where(Transfer.kind == "expire_points")
+                .order_by(Transfer.id)
+            )
+        ).all()
+        notices = (
+            session.execute(
+                select(Notification.key, Notification.params, Notification.created_at)
+                .where(Notification.person_id == v, Notification.key.like("expiry.%"))
+                .order_by(Notification.id)
+            )
+        ).all()
     assert [(e.amount, e.created_at.astimezone(SHANGHAI).date(), e.idempotency_key) for e in expired] == [
         (10, date(2029, 12, 1), f"expire:{c}:{v}:2029-12"),
         (60, date(2030, 1, 1), f"expire:{c}:{v}:2030-01"),
@@ -99,11 +113,20 @@ async def test_four_years_of_expiry(services: Services, clock: FixedClock) -> No
         (30, date(2030, 6, 1), f"expire:{c}:{w.volunteers[1]}:2030-06"),
     ]
     # What expires if nothing changes, and what is on hold: together what may expire at most.
-    soon = [(n.params.get("amount", 0) + n.params.get("held", 0), n.params["date"],
-             n.created_at.astimezone(SHANGHAI).date())
-            for n in notices if n.key.startswith("expiry.notify.soon")]
+    soon = [
+        (
+            n.params.get("amount", 0) + n.params.get("held", 0),
+            n.params["date"],
+            n.created_at.astimezone(SHANGHAI).date(),
+        )
+        for n in notices
+        if n.key.startswith("expiry.notify.soon")
+    ]
     assert [n.key for n in notices if n.key.startswith("expiry.notify.soon")] == [
-        "expiry.notify.soon", "expiry.notify.soon_held_only", "expiry.notify.soon"]
+        "expiry.notify.soon",
+        "expiry.notify.soon_held_only",
+        "expiry.notify.soon",
+    ]
     assert soon == [
         (70, "2029-12-01", date(2029, 11, 1)),
         (60, "2030-01-01", date(2029, 12, 2)),
@@ -133,8 +156,10 @@ async def test_off_by_default_and_switching_off(services: Services, clock: Fixed
     w = await make_world(services)
     chat = Chat(services)
     assert (await chat.say("worker1", "/expiry")).keys == ["expiry.show_off"]
-    await services.db.run(services.db.transaction, lambda s: services.ledger.earn(
-        s, community_id=w.community_id, person_id=w.volunteer, amount=30, key="old"))
+    await services.db.run(
+        services.db.transaction,
+        lambda s: services.ledger.earn(s, community_id=w.community_id, person_id=w.volunteer, amount=30, key="old"),
+    )
     assert (await chat.say("volunteer1", "/balance")).keys == ["balance.show"]  # no expiry line
     assert (await chat.say("worker1", "/expiry 0x")).keys == ["expiry.usage"]
     assert (await chat.say("worker1", "/expiry 500")).keys == ["error.bad_expiry_months"]

@@ -47,15 +47,16 @@ async def _world(services: Services, clock: FixedClock) -> tuple[World, Chat]:
     return w, chat
 
 
-def _open_window(services: Services, monkeypatch: pytest.MonkeyPatch, person_id: int,
-                 gift_done: threading.Event) -> tuple[threading.Event, list[str]]:
+def _open_window(
+    services: Services, monkeypatch: pytest.MonkeyPatch, person_id: int, gift_done: threading.Event
+) -> tuple[threading.Event, list[str]]:
     """Between the amount decided and the move, for `person_id`: wait until the gift is done or
     blocked on a lock (PostgreSQL), at most WINDOW seconds. SQLite's single writer queues the
     gift behind the whole run, so there the window does not wait."""
     opened, seen = threading.Event(), []
     original = services.ledger.expire_points
 
-    def slow(*args: object, **kwargs: object):  # noqa: ANN202
+    def slow(*args: object, **kwargs: object):
         if kwargs["person_id"] == person_id and not opened.is_set():
             opened.set()
             seen.append(_wait_for_gift(services, gift_done))
@@ -73,17 +74,21 @@ def _wait_for_gift(services: Services, gift_done: threading.Event) -> str:
         while time.monotonic() < deadline:
             if gift_done.is_set():
                 return "done"
-            waiting = conn.execute(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'")).scalar_one()
+            waiting = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'"
+                )
+            ).scalar_one()
             if waiting:
                 return "blocked"
             time.sleep(0.01)
     return "timeout"
 
 
-async def _gift_during_run(services: Services, chat: Chat, monkeypatch: pytest.MonkeyPatch, w: World,
-                           amount: int) -> tuple[object, list[str], str]:
+async def _gift_during_run(
+    services: Services, chat: Chat, monkeypatch: pytest.MonkeyPatch, w: World, amount: int
+) -> tuple[object, list[str], str]:
     """volunteer1 asks to give `amount` to volunteer2 before the run and confirms inside its window."""
     asked = await chat.say("volunteer1", f"/gift 志愿者2 {amount}")
     assert asked.keys == ["gift.confirm"], asked.text
@@ -103,8 +108,9 @@ async def _expired(services: Services, w: World) -> int:
 
 
 @pytest.mark.parametrize("gift", [50, 150])
-async def test_a_gift_during_the_run(services: Services, clock: FixedClock, monkeypatch: pytest.MonkeyPatch,
-                                     gift: int) -> None:
+async def test_a_gift_during_the_run(
+    services: Services, clock: FixedClock, monkeypatch: pytest.MonkeyPatch, gift: int
+) -> None:
     w, chat = await _world(services, clock)
     run, seen, gift_reply = await _gift_during_run(services, chat, monkeypatch, w, gift)
     v1 = (await account(services, w.community_id, w.volunteer))[0]
@@ -127,13 +133,13 @@ async def test_a_gift_during_the_run(services: Services, clock: FixedClock, monk
     assert await _expired(services, w) == 190 - v1 - v2 - v3
 
 
-async def test_one_persons_failure_leaves_the_others(services: Services, clock: FixedClock,
-                                                      monkeypatch: pytest.MonkeyPatch,
-                                                      caplog: pytest.LogCaptureFixture) -> None:
+async def test_one_persons_failure_leaves_the_others(
+    services: Services, clock: FixedClock, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     w, _ = await _world(services, clock)
     original = services.ledger.expire_points
 
-    def failing(*args: object, **kwargs: object):  # noqa: ANN202
+    def failing(*args: object, **kwargs: object):
         if kwargs["person_id"] == w.volunteer:
             raise RuntimeError("disk full")
         return original(*args, **kwargs)

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from bot.kernel.errors import IdempotencyConflict, NotAllowed
 from bot.kernel.clock import FixedClock
+from bot.kernel.errors import IdempotencyConflict, NotAllowed
 from bot.services import Services
 from models import AuditEntry, FamilyLink, Redemption, Transfer
 from tests.ledger import ledger_invariants
@@ -52,9 +52,12 @@ async def _audit_actions(services: Services) -> list[str]:
 async def test_link_by_code_act_for_redeem_and_come_back(services: Services, w: World) -> None:
     chat = Chat(services)
     grandma = await _grandma(services, w)
-    await services.db.run(services.db.transaction, lambda s: services.ledger.earn(
-        s, community_id=w.other_community_id, person_id=grandma, amount=120, key="fund-grandma"
-    ))
+    await services.db.run(
+        services.db.transaction,
+        lambda s: services.ledger.earn(
+            s, community_id=w.other_community_id, person_id=grandma, amount=120, key="fund-grandma"
+        ),
+    )
     rice = await services.run(services.shop.add_item, w.other_worker, w.other_community_id, "大米5kg", 100, 5)
 
     await _link_by_code(chat, "volunteer1", "grandma")
@@ -146,9 +149,12 @@ async def test_who_may_act_for_a_relative(services: Services, w: World, who: str
     community (otherworker) is refused too, as she has a chat of her own."""
     chat = Chat(services)
     grandma = await _grandma(services, w)
-    await services.db.run(services.db.transaction, lambda s: services.ledger.earn(
-        s, community_id=w.other_community_id, person_id=grandma, amount=50, key="fund-grandma"
-    ))
+    await services.db.run(
+        services.db.transaction,
+        lambda s: services.ledger.earn(
+            s, community_id=w.other_community_id, person_id=grandma, amount=50, key="fund-grandma"
+        ),
+    )
     soap = await services.run(services.shop.add_item, w.other_worker, w.other_community_id, "肥皂", 10, 5)
     await _link_by_code(chat, "volunteer1", "grandma")
     other_family = await person(services, "nephew", "外甥")

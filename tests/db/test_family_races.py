@@ -9,8 +9,8 @@ import asyncio
 from sqlalchemy import func, select
 
 from bot.kernel.errors import InsufficientPoints
-from bot.services import Services
 from bot.moves.service import MoveOutcome
+from bot.services import Services
 from bot.shop.service import Outcome
 from models import AuditEntry, Transfer
 from tests.ledger import ledger_invariants
@@ -29,13 +29,24 @@ async def test_member_and_relative_spend_the_same_points_at_once(services: Servi
     await services.run(services.family.accept, grandma, await services.run(services.family.offer, w.volunteer))
     rice = await services.run(services.shop.add_item, w.worker, w.community_id, "大米", 80, None)
     for round_ in range(ROUNDS):
-        await services.db.run(services.db.transaction, lambda s, r=round_: services.ledger.earn(  # 100, then 80 more a round
-            s, community_id=w.community_id, person_id=grandma, amount=100 if r == 0 else 80, key=f"fund-{r}"))
+        await services.db.run(
+            services.db.transaction,
+            lambda s, r=round_: services.ledger.earn(  # 100, then 80 more a round
+                s, community_id=w.community_id, person_id=grandma, amount=100 if r == 0 else 80, key=f"fund-{r}"
+            ),
+        )
         # She redeems in her own chat while her grandson redeems for her: 80 each.
         results = await asyncio.gather(
             services.run(services.shop.redeem, grandma, w.community_id, rice.id, 1, request_key=f"self-{round_}"),
-            services.run(services.shop.redeem, grandma, w.community_id, rice.id, 1, request_key=f"proxy-{round_}",
-                                 proxy_id=w.volunteer),
+            services.run(
+                services.shop.redeem,
+                grandma,
+                w.community_id,
+                rice.id,
+                1,
+                request_key=f"proxy-{round_}",
+                proxy_id=w.volunteer,
+            ),
             return_exceptions=True,
         )
         won = [r for r in results if isinstance(r, Outcome)]
@@ -56,12 +67,14 @@ async def test_two_workers_approve_and_two_accept_the_same_move(services: Servic
         await fund(services, w, volunteer, 50 + round_)
         move = await services.run(services.moves.request, volunteer, w.community_id, "和谐社区")
         approvals = await asyncio.gather(
-            services.run(services.moves.approve, w.worker, move.id), services.run(services.moves.approve, w.worker2, move.id),
+            services.run(services.moves.approve, w.worker, move.id),
+            services.run(services.moves.approve, w.worker2, move.id),
         )
         assert sorted(a.changed for a in approvals) == [False, True]
         assert all(a.move.status == "approved" for a in approvals)
         accepts = await asyncio.gather(
-            services.run(services.moves.approve, w.other_worker, move.id), services.run(services.moves.approve, other_worker2, move.id),
+            services.run(services.moves.approve, w.other_worker, move.id),
+            services.run(services.moves.approve, other_worker2, move.id),
             return_exceptions=True,
         )
         assert all(isinstance(a, MoveOutcome) for a in accepts), accepts
@@ -69,10 +82,16 @@ async def test_two_workers_approve_and_two_accept_the_same_move(services: Servic
         assert await account(services, w.community_id, volunteer) == (0, 0)
         assert await account(services, w.other_community_id, volunteer) == (50 + round_, 0)
         with services.db.uow() as session:
-            legs = session.scalar(select(func.count()).select_from(Transfer).where(
-                Transfer.ref_type == "move", Transfer.ref_id == move.id))
-            decided = list(session.scalars(select(AuditEntry.action).where(
-                AuditEntry.subject_type == "move", AuditEntry.subject_id == move.id)))
+            legs = session.scalar(
+                select(func.count())
+                .select_from(Transfer)
+                .where(Transfer.ref_type == "move", Transfer.ref_id == move.id)
+            )
+            decided = list(
+                session.scalars(
+                    select(AuditEntry.action).where(AuditEntry.subject_type == "move", AuditEntry.subject_id == move.id)
+                )
+            )
         assert legs == 2  # out of the old community and into the new one, once
         assert sorted(decided) == ["relocation.accept", "relocation.approve", "relocation.request"]
     for community in (w.community_id, w.other_community_id, None):

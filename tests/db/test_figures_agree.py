@@ -52,15 +52,24 @@ async def test_earned_points_agree_across_balance_report_and_teams(services: Ser
     await chat.say("volunteer1", "/done Q1 3h")
     assert "已支付 30 分" in (await chat.say("resident1", "/accept Q1")).text
     clock.at = at(date(2026, 12, 2))
-    for log in (*await services.run(services.hours.logs_of, w.volunteer, w.community_id),
-                *await services.run(services.hours.logs_of, w.volunteers[1], w.community_id)):
+    for log in (
+        *await services.run(services.hours.logs_of, w.volunteer, w.community_id),
+        *await services.run(services.hours.logs_of, w.volunteers[1], w.community_id),
+    ):
         if log.status == "pending":
             await chat.say("worker1", f"/approve H{log.id}")
     # The roster came in December; a visit made in November was recorded for then.
-    await services.run(services.visits.roster.import_roster, w.worker, w.community_id, "roster.csv", csv_bytes(
-        "王秀英,1942,幸福里3栋501,一网格,是,高,13800000001,,worker1,volunteer1"))
+    await services.run(
+        services.visits.roster.import_roster,
+        w.worker,
+        w.community_id,
+        "roster.csv",
+        csv_bytes("王秀英,1942,幸福里3栋501,一网格,是,高,13800000001,,worker1,volunteer1"),
+    )
     elders, _ = await services.run(services.visits.roster.roster, w.worker, w.community_id, page_size=10)
-    await services.run(services.visits.record, w.worker, elders[0].id, kind="visit", outcome="well", at=at(date(2026, 11, 25)))
+    await services.run(
+        services.visits.record, w.worker, elders[0].id, kind="visit", outcome="well", at=at(date(2026, 11, 25))
+    )
 
     november = await services.run(services.reports.monthly, w.worker, w.community_id, "2026-11", "zh-CN")
     people = {row[1]: row for row in november.sheet("volunteers").rows}
@@ -94,12 +103,16 @@ async def test_the_expiry_notice_counts_what_balance_shows(services: Services, c
     clock.at = at(date(2027, 10, 5))
     await chat.say("volunteer1", f"/redeem I{item.id} 1")  # 40 on hold
     await services.run(services.expiry.run, clock.at)
-    notes = [n for n in await services.run(services.outbox.take, "console", person_id=w.volunteer)
-             if n.text.key.startswith("expiry.notify.soon")]
+    notes = [
+        n
+        for n in await services.run(services.outbox.take, "console", person_id=w.volunteer)
+        if n.text.key.startswith("expiry.notify.soon")
+    ]
     assert len(notes) == 1
     balance = (await chat.say("volunteer1", "/balance")).text
     assert figure(balance, "可用积分") == 80 and "⏳ 80 分将于 2027-11-01 到期" in balance, balance
     from bot.kernel.i18n import render
+
     told = render("zh-CN", notes[0].text.key, notes[0].text.params)
     assert "80 积分将于 2027-11-01 到期" in told and "40" in told, told
 
@@ -114,15 +127,22 @@ async def test_migration_0015_counts_requests_pay_in_lifetime_points(services: S
     await chat.say("volunteer1", "/take Q1")
     await chat.say("volunteer1", "/done Q1 3h")
     await chat.say("resident1", "/accept Q1")
-    log = await services.run(services.hours.submit, w.volunteer, w.community_id, category_id=w.categories["探访"],
-                                      service_date=date(2026, 11, 20), minutes=60)
+    log = await services.run(
+        services.hours.submit,
+        w.volunteer,
+        w.community_id,
+        category_id=w.categories["探访"],
+        service_date=date(2026, 11, 20),
+        minutes=60,
+    )
     await services.run(services.hours.approve, w.worker, log.id)
     assert (await services.run(services.points.balance, w.volunteer, w.community_id)).earned_points == 40
 
     def stored() -> int:
         with services.db.read() as session:
-            return session.scalar(text("SELECT earned_points FROM accounts WHERE kind = 'person' AND person_id = :p"),
-                                  {"p": w.volunteer})
+            return session.scalar(
+                text("SELECT earned_points FROM accounts WHERE kind = 'person' AND person_id = :p"), {"p": w.volunteer}
+            )
 
     engine = make_engine(database_url)
     try:

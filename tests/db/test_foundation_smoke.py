@@ -10,8 +10,13 @@ from tests.world import make_world
 
 async def test_log_approve_credits_points_once(services: Services) -> None:
     w = await make_world(services)
-    log = await services.run(services.hours.submit, 
-        w.volunteer, w.community_id, category_id=w.categories["探访"], service_date=date(2026, 11, 20), minutes=90
+    log = await services.run(
+        services.hours.submit,
+        w.volunteer,
+        w.community_id,
+        category_id=w.categories["探访"],
+        service_date=date(2026, 11, 20),
+        minutes=90,
     )
     assert log.status == "pending" and log.points == 15
     first = await services.run(services.hours.approve, w.worker, log.id)

@@ -20,8 +20,12 @@ async def _count(services: Services, table: type) -> int:
 
 async def test_reusing_an_adjustment_key_with_another_reason_is_refused(services: Services) -> None:
     w = await make_world(services)
-    first = await services.run(services.points.adjust, w.worker, w.community_id, w.volunteer, 30, "活动奖励", key="adj-1")
-    again = await services.run(services.points.adjust, w.worker, w.community_id, w.volunteer, 30, "活动奖励", key="adj-1")
+    first = await services.run(
+        services.points.adjust, w.worker, w.community_id, w.volunteer, 30, "活动奖励", key="adj-1"
+    )
+    again = await services.run(
+        services.points.adjust, w.worker, w.community_id, w.volunteer, 30, "活动奖励", key="adj-1"
+    )
     assert again.replayed and again.id == first.id
     with pytest.raises(IdempotencyConflict):
         await services.run(services.points.adjust, w.worker, w.community_id, w.volunteer, 30, "另一个理由", key="adj-1")

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.kernel.clock import FixedClock
-from bot.services import Services
 from bot.messages.delivery import MAX_TRIES, Failed, Retry, Sent, Unreachable
 from bot.messages.inbox import LeaseLost, Pace
 from bot.messages.notify import notify
+from bot.services import Services
 from models import Identity, InboxEntry, Notification
 from tests.world import make_world
 
@@ -50,7 +50,8 @@ async def test_one_person_at_a_time_in_order_and_others_alongside(services: Serv
 
 
 async def test_a_crashed_claim_comes_back_after_its_lease_and_the_old_holder_cannot_finish(
-        services: Services, clock: FixedClock) -> None:
+    services: Services, clock: FixedClock
+) -> None:
     await services.run(services.inbox.store, "telegram", "1", "a", update(1))
     [lost] = await services.run(services.inbox.claim, "dead", 1, 30, ("telegram",))
     assert await services.run(services.inbox.claim, "w2", 1, 30, ("telegram",)) == []
@@ -97,7 +98,8 @@ async def test_failures_back_off_then_park_and_tell_the_admins(services: Service
 
 
 async def test_a_reply_held_for_a_passive_answer_is_taken_once_or_pushed_later(
-        services: Services, clock: FixedClock) -> None:
+    services: Services, clock: FixedClock
+) -> None:
     await services.run(services.inbox.store, "wechat", "m1", "o1", update(1))
     [entry] = await services.run(services.inbox.claim, "w", 1, 30, ("wechat",))
     waiting = asyncio.create_task(services.inbox.wait(entry.id, 5))
@@ -124,7 +126,8 @@ async def test_a_reply_held_for_a_passive_answer_is_taken_once_or_pushed_later(
 
 
 async def test_a_signal_from_a_database_thread_wakes_the_waiter_at_once(
-        services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The inbox worker's claim and marks signal from a database thread: the waiting webhook
     wakes then, not at its next poll."""
     monkeypatch.setattr("bot.messages.inbox.POLL", 30.0)  # no poll comes to the rescue
@@ -183,8 +186,14 @@ async def test_outbox_claims_with_a_lease_and_records_outcomes(services: Service
     w = await make_world(services)
     await services.run(services.outbox.take, "console")
     await services.run(services.people.set_locale, w.volunteer, "en")
-    log = await services.run(services.hours.submit, w.volunteer, w.community_id, category_id=w.categories["探访"],
-                                      service_date=clock.now().date(), minutes=60)
+    log = await services.run(
+        services.hours.submit,
+        w.volunteer,
+        w.community_id,
+        category_id=w.categories["探访"],
+        service_date=clock.now().date(),
+        minutes=60,
+    )
     await services.run(services.outbox.take, "console")  # the workers' notices
     await services.run(services.hours.approve, w.worker, log.id)
     [d] = await services.run(services.outbox.claim, "console", "p1", lease=30)
@@ -206,15 +215,34 @@ async def test_outbox_claims_with_a_lease_and_records_outcomes(services: Service
     assert await services.run(services.outbox.retry_parked, parked.id)
     [d] = await services.run(services.outbox.claim, "console", "p2")
     await services.run(services.outbox.record, d, Unreachable("Forbidden: bot was blocked by the user"))
-    await services.run(services.hours.reject, w.worker, (await services.run(services.hours.submit, 
-        w.volunteer, w.community_id, category_id=w.categories["探访"], service_date=clock.now().date(),
-        minutes=60)).id, "no")
+    await services.run(
+        services.hours.reject,
+        w.worker,
+        (
+            await services.run(
+                services.hours.submit,
+                w.volunteer,
+                w.community_id,
+                category_id=w.categories["探访"],
+                service_date=clock.now().date(),
+                minutes=60,
+            )
+        ).id,
+        "no",
+    )
     await services.run(services.outbox.take, "console", person_id=w.worker)
-    assert await services.run(services.outbox.claim, "console", "p2", person_id=w.volunteer) == []  # waits while unreachable
+    assert (
+        await services.run(services.outbox.claim, "console", "p2", person_id=w.volunteer) == []
+    )  # waits while unreachable
     await services.run(services.outbox.take, "console", person_id=w.worker2)
     with services.db.read() as session:
-        waiting = (session.scalars(select(Notification.key).where(
-            Notification.person_id == w.volunteer, Notification.delivered_at.is_(None)))).all()
+        waiting = (
+            session.scalars(
+                select(Notification.key).where(
+                    Notification.person_id == w.volunteer, Notification.delivered_at.is_(None)
+                )
+            )
+        ).all()
     assert sorted(waiting) == ["notify.log_approved", "notify.log_rejected"]
 
 
@@ -227,35 +255,43 @@ async def test_handled_updates_are_forgotten_after_a_week(services: Services, cl
     await services.db.run(services.db.transaction, lambda s: services.inbox.settle(s, first, None))
     clock.advance(days=8)
     assert await jobs.load()["inbox-prune"].run(services, clock.now(), {}) == (
-        "inbox-prune: 1 handled updates forgotten, 0 parked ones cleared")
+        "inbox-prune: 1 handled updates forgotten, 0 parked ones cleared"
+    )
     assert await services.run(services.inbox.result, "telegram", "1") is None
     assert await services.run(services.inbox.result, "telegram", "2") is not None  # not handled yet: kept
 
 
 async def test_pruning_clears_what_people_wrote_and_the_replies_after_the_setting(
-        services: Services, clock: FixedClock) -> None:
+    services: Services, clock: FixedClock
+) -> None:
     from bot import jobs
 
     services.settings.inbox_keep_days = 2
     await services.run(services.inbox.store, "wechat", "m1", "o1", {"xml": {"Content": "我的电话 13800000000"}})
     await services.run(services.inbox.store, "wechat", "m2", "o2", {"xml": {"Content": "/report"}})
     first, second = await services.run(services.inbox.claim, "w", 2, 30, ("wechat",))
-    await services.db.run(services.db.transaction,
-                          lambda s: services.inbox.settle(s, first, {"messages": [{"text": "link"}]}, hold=4))
-    assert await services.run(services.inbox.take_reply, first.id) == {"messages": [{"text": "link"}]}  # the passive answer
+    await services.db.run(
+        services.db.transaction, lambda s: services.inbox.settle(s, first, {"messages": [{"text": "link"}]}, hold=4)
+    )
+    assert await services.run(services.inbox.take_reply, first.id) == {
+        "messages": [{"text": "link"}]
+    }  # the passive answer
     entry = second
     while not await services.run(services.inbox.failed, entry, RuntimeError("boom")):
         clock.advance(seconds=700)
         [entry] = await services.run(services.inbox.claim, "w", 1, 30, ("wechat",))
     clock.advance(days=1)
     assert await jobs.load()["inbox-prune"].run(services, clock.now(), {}) == (
-        "inbox-prune: 0 handled updates forgotten, 0 parked ones cleared")  # within the 2 days
+        "inbox-prune: 0 handled updates forgotten, 0 parked ones cleared"
+    )  # within the 2 days
     clock.advance(days=1, seconds=1)
     assert await jobs.load()["inbox-prune"].run(services, clock.now(), {}) == (
-        "inbox-prune: 1 handled updates forgotten, 1 parked ones cleared")
+        "inbox-prune: 1 handled updates forgotten, 1 parked ones cleared"
+    )
     with services.db.read() as session:
-        rows = session.execute(select(InboxEntry.platform_id, InboxEntry.payload, InboxEntry.reply,
-                                      InboxEntry.status, InboxEntry.error)).all()
+        rows = session.execute(
+            select(InboxEntry.platform_id, InboxEntry.payload, InboxEntry.reply, InboxEntry.status, InboxEntry.error)
+        ).all()
     assert [tuple(r) for r in rows] == [("m2", {}, None, "parked", "boom")]  # the record, not the message
     [parked] = await services.run(services.inbox.parked)
     assert not await services.run(services.inbox.retry_parked, parked.id)  # nothing left to handle
@@ -265,13 +301,17 @@ async def test_a_coalesced_message_takes_every_waiting_row_of_its_kind(services:
     w = await make_world(services)
     await services.run(services.outbox.take, "console")
     for n in range(30):
-        await services.db.run(services.db.transaction, lambda s: notify(s, clock, w.worker, "notify.pending_logs", coalesce="pending",
-                                                       count=1))
+        await services.db.run(
+            services.db.transaction,
+            lambda s: notify(s, clock, w.worker, "notify.pending_logs", coalesce="pending", count=1),
+        )
     [d] = await services.run(services.outbox.claim, "console", "p", limit=5, person_id=w.worker)
     assert d.count == 30 and len(d.ids) == 30  # not only the five that fitted in the batch
     await services.run(services.outbox.record, d, Sent())
-    await services.db.run(services.db.transaction, lambda s: notify(s, clock, w.worker, "notify.pending_logs", coalesce="pending",
-                                                   count=1))
+    await services.db.run(
+        services.db.transaction,
+        lambda s: notify(s, clock, w.worker, "notify.pending_logs", coalesce="pending", count=1),
+    )
     await services.db.run(services.db.transaction, lambda s: notify(s, clock, w.worker, "lang.set"))
     [other] = await services.run(services.outbox.claim, "console", "p", limit=1, person_id=w.worker)
     assert other.text.key == "lang.set"  # the held-back row does not block what is due
@@ -285,7 +325,9 @@ async def test_renewing_a_claim_leaves_a_held_passive_answer_to_the_webhook(serv
     await services.run(services.inbox.store, "wechat", "2", "b", update(2))
     first, second = await services.run(services.inbox.claim, "w", 2, 30, ("wechat",))
     assert first.token == second.token
-    await services.db.run(services.db.transaction, lambda s: services.inbox.settle(s, first, {"messages": [{"text": "hi"}]}, hold=4))
+    await services.db.run(
+        services.db.transaction, lambda s: services.inbox.settle(s, first, {"messages": [{"text": "hi"}]}, hold=4)
+    )
     await services.run(services.inbox.renew, [second.token], 30)
     assert await services.run(services.inbox.take_reply, first.id) == {"messages": [{"text": "hi"}]}
 
@@ -319,8 +361,7 @@ async def test_a_flood_is_paced_in_order_and_the_person_told_once(services: Serv
     async def handle_due() -> None:
         while entries := await services.run(services.inbox.claim, "w", 1, 30, (identity.channel,)):
             handled.append(entries[0].platform_id)
-            await services.db.run(services.db.transaction,
-                                  lambda s, e=entries[0]: services.inbox.settle(s, e, None))
+            await services.db.run(services.db.transaction, lambda s, e=entries[0]: services.inbox.settle(s, e, None))
 
     await handle_due()
     assert handled == ["1", "2", "3"]  # the burst at once, the rest one a second
@@ -335,7 +376,9 @@ async def test_a_flood_is_paced_in_order_and_the_person_told_once(services: Serv
     # Once the pace is kept again, a new flood is a new one: told again.
     for n in range(11, 16):
         await services.run(services.inbox.store, identity.channel, str(n), identity.external_id, update(n))
-    assert [d.text.key for d in await services.run(services.outbox.take, "console", person_id=w.volunteer)] == ["inbox.slow_down"]
+    assert [d.text.key for d in await services.run(services.outbox.take, "console", person_id=w.volunteer)] == [
+        "inbox.slow_down"
+    ]
 
 
 async def test_stores_and_finishes_racing_never_lose_or_double_a_head(services: Services) -> None:

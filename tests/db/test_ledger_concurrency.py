@@ -9,10 +9,10 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from bot.kernel.errors import InsufficientPoints
-from bot.services import Services
 from bot.hours.service import Decision
+from bot.kernel.errors import InsufficientPoints
 from bot.ledger.service import TransferResult
+from bot.services import Services
 from models import Account, Transfer
 from tests.world import World, make_world
 
@@ -22,18 +22,24 @@ PRICE = 7
 
 
 async def _fund(services: Services, w: World, person_id: int, amount: int) -> None:
-    await services.db.run(services.db.transaction, lambda s: services.ledger.earn(
-        s, community_id=w.community_id, person_id=person_id, amount=amount, key=f"fund:{person_id}"
-    ))
+    await services.db.run(
+        services.db.transaction,
+        lambda s: services.ledger.earn(
+            s, community_id=w.community_id, person_id=person_id, amount=amount, key=f"fund:{person_id}"
+        ),
+    )
 
 
 async def _account(services: Services, w: World, person_id: int) -> tuple[int, int]:
     """(posted, pending) as stored, read in a fresh transaction."""
     with services.db.uow() as session:
-        row = (session.execute(
-            select(Account.posted, Account.pending)
-            .where(Account.community_id == w.community_id, Account.person_id == person_id)
-        )).one()
+        row = (
+            session.execute(
+                select(Account.posted, Account.pending).where(
+                    Account.community_id == w.community_id, Account.person_id == person_id
+                )
+            )
+        ).one()
         return row.posted, row.pending
 
 
@@ -56,9 +62,12 @@ async def test_fifty_concurrent_holds_only_ten_fit(services: Services) -> None:
     await _fund(services, w, w.volunteer, AFFORDABLE * PRICE)
 
     def hold(i: int):
-        return services.db.run(services.db.transaction, lambda s: services.ledger.hold(
-            s, community_id=w.community_id, person_id=w.volunteer, amount=PRICE, key=f"race-hold:{i}"
-        ))
+        return services.db.run(
+            services.db.transaction,
+            lambda s: services.ledger.hold(
+                s, community_id=w.community_id, person_id=w.volunteer, amount=PRICE, key=f"race-hold:{i}"
+            ),
+        )
 
     results = await asyncio.gather(*(hold(i) for i in range(TASKS)), return_exceptions=True)
     ok, failed = _split(results)
@@ -74,12 +83,18 @@ async def test_fifty_concurrent_holds_only_ten_fit(services: Services) -> None:
 
 async def test_same_log_approved_by_twenty_tasks_credits_once(services: Services) -> None:
     w = await make_world(services, volunteers=1)
-    log = await services.run(services.hours.submit, 
-        w.volunteer, w.community_id, category_id=w.categories["助餐"], service_date=date(2026, 11, 19), minutes=150
+    log = await services.run(
+        services.hours.submit,
+        w.volunteer,
+        w.community_id,
+        category_id=w.categories["助餐"],
+        service_date=date(2026, 11, 19),
+        minutes=150,
     )
     workers = [w.worker, w.worker2, w.admin]
     results = await asyncio.gather(
-        *(services.run(services.hours.approve, workers[i % len(workers)], log.id) for i in range(20)), return_exceptions=True
+        *(services.run(services.hours.approve, workers[i % len(workers)], log.id) for i in range(20)),
+        return_exceptions=True,
     )
     ok, failed = _split(results)
     assert failed == []

@@ -14,15 +14,14 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
-from hypothesis.control import currently_in_test_context
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 from sqlalchemy import func, select, text
 
 import models
-
 from bot.kernel.errors import AlreadyDecided, DomainError, IdempotencyConflict, InsufficientPoints
-from bot.services import Services
 from bot.ledger.service import TransferResult
+from bot.services import Services
 from tests.ledger import ledger_invariants
 from tests.world import person, street
 
@@ -41,13 +40,18 @@ resolve = st.tuples(st.sampled_from(["post", "void", "expire"]), earlier)
 signed = st.one_of(amounts, st.tuples(st.just("-edge"), st.integers(-1, 1)), amounts.map(lambda a: -a))
 # Holds and their resolutions are listed twice: they are where two-phase bugs would hide.
 operations = st.one_of(
-    earn, hold, hold, resolve, resolve,
+    earn,
+    hold,
+    hold,
+    resolve,
+    resolve,
     st.tuples(st.just("adjust"), people, signed),
     st.tuples(st.just("gift"), people, st.integers(1, PEOPLE - 1), spends),
     st.tuples(st.just("donate"), people, spends),
     st.tuples(st.just("replay"), earlier),
     st.tuples(st.just("reuse"), earlier, st.booleans()),
 )
+
 
 def note(what: str) -> None:
     """Counts shown by --hypothesis-show-statistics, to see that every kind of step happens."""
@@ -124,19 +128,31 @@ class Bank:
         s, cid, name = self.services, self.community_id, op[0]
         if name == "earn":
             _, who, amount = op
-            return (lambda key: s.db.run(s.db.transaction, lambda ses: s.ledger.earn(
-                ses, community_id=cid, person_id=self.people[who], amount=amount, key=key
-            ))), None
+            return (
+                lambda key: s.db.run(
+                    s.db.transaction,
+                    lambda ses: s.ledger.earn(
+                        ses, community_id=cid, person_id=self.people[who], amount=amount, key=key
+                    ),
+                )
+            ), None
         if name == "hold":
             _, who, amount = op
-            return (lambda key: s.db.run(s.db.transaction, lambda ses: s.ledger.hold(
-                ses, community_id=cid, person_id=self.people[who], amount=amount, key=key
-            ))), self._unless_affordable(who, amount)
+            return (
+                lambda key: s.db.run(
+                    s.db.transaction,
+                    lambda ses: s.ledger.hold(
+                        ses, community_id=cid, person_id=self.people[who], amount=amount, key=key
+                    ),
+                )
+            ), self._unless_affordable(who, amount)
         if name in ("post", "void", "expire"):
             hold = self.holds[op[1] % len(self.holds)]
             resolve = getattr(s.ledger, name)
             expected = AlreadyDecided if hold.id in self.resolved else None
-            return (lambda key: s.db.run(s.db.transaction, lambda ses: resolve(ses, pending_id=hold.id, key=key))), expected
+            return (
+                lambda key: s.db.run(s.db.transaction, lambda ses: resolve(ses, pending_id=hold.id, key=key))
+            ), expected
         if name == "adjust":
             _, who, amount = op
             return (lambda key: s.points.adjust(self.worker, cid, self.people[who], amount, "correction", key)), (
@@ -145,10 +161,14 @@ class Bank:
         if name == "gift":
             _, who, offset, amount = op
             to = self.people[(who + offset) % PEOPLE]
-            return (lambda key: s.points.gift(self.people[who], cid, to, amount, key)), self._unless_affordable(who, amount)
+            return (lambda key: s.points.gift(self.people[who], cid, to, amount, key)), self._unless_affordable(
+                who, amount
+            )
         if name == "donate":
             _, who, amount = op
-            return (lambda key: s.points.donate(self.people[who], cid, amount, key)), self._unless_affordable(who, amount)
+            return (lambda key: s.points.donate(self.people[who], cid, amount, key)), self._unless_affordable(
+                who, amount
+            )
         raise AssertionError(op)
 
     def _unless_affordable(self, who: int, amount: int) -> type[DomainError] | None:
@@ -224,9 +244,12 @@ class Bank:
         """Everything a balance-changing step could write."""
         with self.services.db.uow() as session:
             run = session.execute
-            accounts = (run(text(
-                "SELECT id, posted, pending FROM accounts WHERE community_id = :c ORDER BY id"
-            ), {"c": self.community_id})).all()
+            accounts = (
+                run(
+                    text("SELECT id, posted, pending FROM accounts WHERE community_id = :c ORDER BY id"),
+                    {"c": self.community_id},
+                )
+            ).all()
             counts = [
                 (run(text(f"SELECT count(*) FROM {table}"))).scalar_one()
                 for table in ("transfers", "audit_log", "notifications")
@@ -238,9 +261,11 @@ class Bank:
         await ledger_invariants(self.services, self.community_id, earns_only=True)
         # The model knows which steps succeeded; the database must agree with it.
         with self.services.db.uow() as session:
-            rows = session.execute(select(models.Account.id, models.Account.kind, models.Account.posted,
-                                          models.Account.pending)
-                                   .where(models.Account.community_id == self.community_id)).all()
+            rows = session.execute(
+                select(models.Account.id, models.Account.kind, models.Account.posted, models.Account.pending).where(
+                    models.Account.community_id == self.community_id
+                )
+            ).all()
         for r in rows:
             assert (r.posted, r.pending) == (self.model.posted.get(r.id, 0), self.model.pending.get(r.id, 0)), (
                 f"account {r.id} ({r.kind}) disagrees with the model"
@@ -248,8 +273,10 @@ class Bank:
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(funding=st.lists(st.integers(0, 80), min_size=PEOPLE, max_size=PEOPLE),
-       ops=st.lists(operations, min_size=5, max_size=30))
+@given(
+    funding=st.lists(st.integers(0, 80), min_size=PEOPLE, max_size=PEOPLE),
+    ops=st.lists(operations, min_size=5, max_size=30),
+)
 async def test_ledger_invariants_hold_for_any_sequence(
     services: Services, funding: list[int], ops: list[tuple]
 ) -> None:
@@ -271,9 +298,12 @@ async def test_the_invariant_check_catches_a_tampered_balance(
     await bank.open()
     await bank.step(("earn", 0, 10))
     await bank.check()
-    await services.db.run(services.db.transaction, lambda s: s.execute(
-        text(f"UPDATE accounts SET {column} = {column} + 1 WHERE id = :a"), {"a": bank.accounts[0]}
-    ))
+    await services.db.run(
+        services.db.transaction,
+        lambda s: s.execute(
+            text(f"UPDATE accounts SET {column} = {column} + 1 WHERE id = :a"), {"a": bank.accounts[0]}
+        ),
+    )
     with pytest.raises(AssertionError, match=message):
         await bank.check()
 
@@ -297,7 +327,7 @@ district_operations = st.one_of(
 class District:
     """Three communities whose books must each balance with their clearing account."""
 
-    def __init__(self, services: Services, clock) -> None:  # noqa: ANN001 - the FixedClock fixture
+    def __init__(self, services: Services, clock) -> None:
         self.services, self.clock = services, clock
         self.tag = uuid.uuid4().hex[:10]
         self.model = Model()
@@ -337,13 +367,14 @@ class District:
 
     async def account(self, who: int, community: int | None = None) -> int:
         cid = self.communities[self.home[who] if community is None else community]
-        return await self.services.db.run(self.services.db.transaction, 
-            lambda s: self.services.ledger.open_person_account(s, cid, self.people[who])
+        return await self.services.db.run(
+            self.services.db.transaction, lambda s: self.services.ledger.open_person_account(s, cid, self.people[who])
         )
 
     async def clearing(self, community: int) -> int:
-        return await self.services.db.run(self.services.db.transaction, 
-            lambda s: self.services.ledger._ensure_account(s, self.communities[community], "clearing", None)
+        return await self.services.db.run(
+            self.services.db.transaction,
+            lambda s: self.services.ledger._ensure_account(s, self.communities[community], "clearing", None),
         )
 
     async def available(self, who: int) -> int:
@@ -361,14 +392,20 @@ class District:
         if name == "earn":
             _, who, amount = op
             cid = self.communities[self.home[who]]
-            result = await s.db.run(s.db.transaction, lambda ses: s.ledger.earn(
-                ses, community_id=cid, person_id=self.people[who], amount=amount, key=self.key()))
+            result = await s.db.run(
+                s.db.transaction,
+                lambda ses: s.ledger.earn(
+                    ses, community_id=cid, person_id=self.people[who], amount=amount, key=self.key()
+                ),
+            )
             self.model.apply(result)
         elif name == "hold":
             _, who, amount = op
             cid = self.communities[self.home[who]]
-            run = lambda key: s.db.run(s.db.transaction, lambda ses: s.ledger.hold(  # noqa: E731
-                ses, community_id=cid, person_id=self.people[who], amount=amount, key=key))
+            run = lambda key: s.db.run(
+                s.db.transaction,
+                lambda ses: s.ledger.hold(ses, community_id=cid, person_id=self.people[who], amount=amount, key=key),
+            )
             if await self.available(who) < amount:
                 await self.refused(run, InsufficientPoints)
                 return
@@ -394,8 +431,11 @@ class District:
             giver, amount, key, first = self.gifts[op[1] % len(self.gifts)]
             before = await self.snapshot()
             # The giver may have moved since; the replay names the community the gift came from.
-            cid = (await self.services.db.run(self.services.db.transaction, 
-                lambda ses: ses.get(models.Account, first.debit_account_id))).community_id
+            cid = (
+                await self.services.db.run(
+                    self.services.db.transaction, lambda ses: ses.get(models.Account, first.debit_account_id)
+                )
+            ).community_id
             again = await s.run(s.points.gift, self.people[giver], cid, self.people[giver ^ 1], amount, key)
             assert again == replace(first, replayed=True)
             assert await self.snapshot() == before
@@ -404,7 +444,7 @@ class District:
     async def gift(self, who: int, amount: int) -> None:
         s, to = self.services, who ^ 1
         cid = self.communities[self.home[who]]
-        run = lambda key: s.points.gift(self.people[who], cid, self.people[to], amount, key)  # noqa: E731
+        run = lambda key: s.points.gift(self.people[who], cid, self.people[to], amount, key)
         if await self.available(who) < amount:
             await self.refused(run, InsufficientPoints)
             return
@@ -412,8 +452,9 @@ class District:
         result = await run(key)
         self.model.apply(result)
         if self.home[who] != self.home[to]:  # the incoming leg, in the relative's community
-            self.model.apply(TransferResult(0, "gift", "posted", await self.clearing(self.home[to]),
-                                            await self.account(to), amount))
+            self.model.apply(
+                TransferResult(0, "gift", "posted", await self.clearing(self.home[to]), await self.account(to), amount)
+            )
             note("family gift across communities")
         else:
             note("family gift at home")
@@ -440,8 +481,9 @@ class District:
         self.home[who] = target
         if amount:
             self.model.apply(TransferResult(0, "move", "posted", old_account, await self.clearing(source), amount))
-            self.model.apply(TransferResult(0, "move", "posted", await self.clearing(target),
-                                            await self.account(who), amount))
+            self.model.apply(
+                TransferResult(0, "move", "posted", await self.clearing(target), await self.account(who), amount)
+            )
         note("moved")
 
     async def days_pass(self, days: int) -> None:
@@ -451,11 +493,17 @@ class District:
             last = session.scalar(select(func.max(models.Transfer.id))) or 0
         await self.services.expiry.run(self.clock.now(), only=self.communities)
         with self.services.db.uow() as session:
-            expired = (session.execute(
-                select(models.Transfer.debit_account_id, models.Transfer.credit_account_id, models.Transfer.amount)
-                .where(models.Transfer.id > last, models.Transfer.kind == "expire_points",
-                       models.Transfer.community_id.in_(self.communities))
-            )).all()
+            expired = (
+                session.execute(
+                    select(
+                        models.Transfer.debit_account_id, models.Transfer.credit_account_id, models.Transfer.amount
+                    ).where(
+                        models.Transfer.id > last,
+                        models.Transfer.kind == "expire_points",
+                        models.Transfer.community_id.in_(self.communities),
+                    )
+                )
+            ).all()
         for debit, credit, amount in expired:
             assert amount <= self.model.available(debit), "expired more than was free (held points?)"
             self.model.apply(TransferResult(0, "expire_points", "posted", debit, credit, amount))
@@ -470,11 +518,17 @@ class District:
     async def snapshot(self) -> tuple:
         with self.services.db.uow() as session:
             run = session.execute
-            accounts = (run(select(models.Account.id, models.Account.posted, models.Account.pending)
-                                  .where(models.Account.community_id.in_(self.communities))
-                                  .order_by(models.Account.id))).all()
-            counts = [(run(text(f"SELECT count(*) FROM {t}"))).scalar_one()
-                      for t in ("transfers", "community_moves", "audit_log")]
+            accounts = (
+                run(
+                    select(models.Account.id, models.Account.posted, models.Account.pending)
+                    .where(models.Account.community_id.in_(self.communities))
+                    .order_by(models.Account.id)
+                )
+            ).all()
+            counts = [
+                (run(text(f"SELECT count(*) FROM {t}"))).scalar_one()
+                for t in ("transfers", "community_moves", "audit_log")
+            ]
             return tuple(map(tuple, accounts)), tuple(counts)
 
     async def check(self) -> None:
@@ -483,9 +537,11 @@ class District:
         for cid in self.communities:
             await ledger_invariants(self.services, cid, earns_only=True)
         with self.services.db.uow() as session:
-            rows = session.execute(select(models.Account.id, models.Account.kind, models.Account.posted,
-                                          models.Account.pending)
-                                   .where(models.Account.community_id.in_(self.communities))).all()
+            rows = session.execute(
+                select(models.Account.id, models.Account.kind, models.Account.posted, models.Account.pending).where(
+                    models.Account.community_id.in_(self.communities)
+                )
+            ).all()
         for r in rows:
             assert (r.posted, r.pending) == (self.model.posted.get(r.id, 0), self.model.pending.get(r.id, 0)), (
                 f"account {r.id} ({r.kind}) disagrees with the model"
@@ -493,10 +549,12 @@ class District:
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(funding=st.lists(st.integers(0, 60), min_size=RESIDENTS, max_size=RESIDENTS),
-       ops=st.lists(district_operations, min_size=5, max_size=25))
+@given(
+    funding=st.lists(st.integers(0, 60), min_size=RESIDENTS, max_size=RESIDENTS),
+    ops=st.lists(district_operations, min_size=5, max_size=25),
+)
 async def test_district_invariants_hold_with_gifts_moves_and_expiry(
-    services: Services, clock, funding: list[int], ops: list[tuple]  # noqa: ANN001
+    services: Services, clock, funding: list[int], ops: list[tuple]
 ) -> None:
     district = District(services, clock)
     await district.open()

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from bot.kernel.db import make_engine
 from bot.kernel.errors import InsufficientPoints
-from bot.kernel.migrate import foreign_keys_off, alembic_config, upgrade
+from bot.kernel.migrate import alembic_config, foreign_keys_off, upgrade
 from bot.services import Services
 from models import ServiceCategory
 from tests.world import World, make_world
@@ -52,8 +52,10 @@ async def check(services: Services, w: World) -> dict[int, tuple[int, int]]:
 async def unpaid_category(services: Services, w: World) -> int:
     """A category worth no points: approving its hours posts no transfer at all."""
     category = w.categories["其他"]
-    await services.db.run(services.db.transaction, lambda s: s.execute(
-        update(ServiceCategory).where(ServiceCategory.id == category).values(points_per_hour=0)))
+    await services.db.run(
+        services.db.transaction,
+        lambda s: s.execute(update(ServiceCategory).where(ServiceCategory.id == category).values(points_per_hour=0)),
+    )
     return category
 
 
@@ -72,13 +74,26 @@ async def test_stored_totals_equal_the_sums_after_any_sequence(services: Service
         minutes = 15 * rng.randrange(1, 9)
         if roll < 0.45 and logged.get((who, day), 0) + minutes <= 16 * 60:
             logged[who, day] = logged.get((who, day), 0) + minutes
-            log = await services.run(services.hours.submit, who, w.community_id, category_id=rng.choice(categories),
-                                              service_date=day, minutes=minutes)
+            log = await services.run(
+                services.hours.submit,
+                who,
+                w.community_id,
+                category_id=rng.choice(categories),
+                service_date=day,
+                minutes=minutes,
+            )
             pending.append(log.id)
         elif roll < 0.55 and logged.get((who, day), 0) + minutes <= 16 * 60:  # recorded: approved at once
             logged[who, day] = logged.get((who, day), 0) + minutes
-            await services.run(services.hours.record, w.worker, w.community_id, [who], category_id=rng.choice(categories),
-                                        service_date=day, minutes=minutes)
+            await services.run(
+                services.hours.record,
+                w.worker,
+                w.community_id,
+                [who],
+                category_id=rng.choice(categories),
+                service_date=day,
+                minutes=minutes,
+            )
         elif roll < 0.75 and pending:
             log_id = pending.pop(rng.randrange(len(pending)))
             if rng.random() < 0.8:
@@ -96,7 +111,9 @@ async def test_stored_totals_equal_the_sums_after_any_sequence(services: Service
             except InsufficientPoints:
                 pass
         else:
-            await services.run(services.points.adjust, w.worker, w.community_id, who, rng.randrange(1, 9), "bonus", f"a{step}")
+            await services.run(
+                services.points.adjust, w.worker, w.community_id, who, rng.randrange(1, 9), "bonus", f"a{step}"
+            )
         await check(services, w)
     totals = await check(services, w)
     assert any(minutes for _, minutes in totals.values()), "the sequence approved no hours at all"
@@ -105,7 +122,9 @@ async def test_stored_totals_equal_the_sums_after_any_sequence(services: Service
 async def test_hours_worth_no_points_still_count(services: Services) -> None:
     w = await make_world(services, volunteers=1)
     free = await unpaid_category(services, w)
-    log = await services.run(services.hours.submit, w.volunteer, w.community_id, category_id=free, service_date=TODAY, minutes=60)
+    log = await services.run(
+        services.hours.submit, w.volunteer, w.community_id, category_id=free, service_date=TODAY, minutes=60
+    )
     await services.run(services.hours.approve, w.worker, log.id)
     balance = await services.run(services.points.balance, w.volunteer, w.community_id)
     assert (balance.posted, balance.earned_points, balance.earned_minutes) == (0, 0, 60)
@@ -121,13 +140,20 @@ async def test_migration_0012_backfills_the_totals(services: Services, database_
     w = await make_world(services, volunteers=3)
     free = await unpaid_category(services, w)
     first, second, unpaid = w.volunteers
-    for who, category, minutes in ((first, w.categories["探访"], 90), (first, free, 30), (second, free, 45),
-                                   (second, w.categories["助餐"], 60), (unpaid, free, 75)):
-        log = await services.run(services.hours.submit, who, w.community_id, category_id=category, service_date=TODAY,
-                                          minutes=minutes)
+    for who, category, minutes in (
+        (first, w.categories["探访"], 90),
+        (first, free, 30),
+        (second, free, 45),
+        (second, w.categories["助餐"], 60),
+        (unpaid, free, 75),
+    ):
+        log = await services.run(
+            services.hours.submit, who, w.community_id, category_id=category, service_date=TODAY, minutes=minutes
+        )
         await services.run(services.hours.approve, w.worker, log.id)
-    rejected = await services.run(services.hours.submit, first, w.community_id, category_id=w.categories["助餐"],
-                                           service_date=TODAY, minutes=120)
+    rejected = await services.run(
+        services.hours.submit, first, w.community_id, category_id=w.categories["助餐"], service_date=TODAY, minutes=120
+    )
     await services.run(services.hours.reject, w.worker, rejected.id, "not this day")
     await services.run(services.points.gift, first, w.community_id, second, 5, "gift")
     before = await check(services, w)
@@ -140,8 +166,9 @@ async def test_migration_0012_backfills_the_totals(services: Services, database_
             _downgrade_to_0007(connection, database_url)
             assert "earned_points" not in {c["name"] for c in inspect(connection).get_columns("accounts")}
             # Before 0012, hours worth no points opened no account: the migration opens one.
-            gone = connection.execute(text("DELETE FROM accounts WHERE kind = 'person' AND person_id = :p"),
-                                      {"p": unpaid})
+            gone = connection.execute(
+                text("DELETE FROM accounts WHERE kind = 'person' AND person_id = :p"), {"p": unpaid}
+            )
             assert gone.rowcount == 1
     finally:
         engine.dispose()

@@ -6,12 +6,12 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from alembic.script import ScriptDirectory
-import pytest
 from sqlalchemy import CheckConstraint, Column, Integer, MetaData, String, Table, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -48,7 +48,7 @@ def _with_changes(add_table: bool = False, add_column: bool = False, widen_phone
     return copy
 
 
-async def _run(url: str, fn, *args):  # noqa: ANN001, ANN202 - a sync callable run on the connection
+async def _run(url: str, fn, *args):
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
@@ -131,8 +131,10 @@ def _checks_in(connection: Connection) -> dict[str, set[str]]:
 async def test_status_and_kind_checks_are_in_the_database_and_refuse_a_bad_value(database_url: str) -> None:
     """Alembic's comparison leaves CHECK constraints out: the models' are compared by name here,
     and a value outside the list is refused by the database itself."""
-    wanted = {t.name: {c.name for c in t.constraints if isinstance(c, CheckConstraint)}
-              for t in models.Base.metadata.tables.values()}
+    wanted = {
+        t.name: {c.name for c in t.constraints if isinstance(c, CheckConstraint)}
+        for t in models.Base.metadata.tables.values()
+    }
     have = await _run(database_url, _checks_in)
     assert {t: n for t, n in wanted.items() if n} == {t: n for t, n in have.items() if n}
     assert "ck_service_logs_status" in wanted["service_logs"]
@@ -140,10 +142,13 @@ async def test_status_and_kind_checks_are_in_the_database_and_refuse_a_bad_value
     def insert(connection: Connection, status: str, replied: str | None) -> None:
         transaction = connection.begin()
         try:
-            connection.execute(text(
-                "INSERT INTO inbox (channel, platform_id, sender, payload, status, attempts, reply_sent, replied,"
-                " received_at) VALUES ('console', :pid, 'a', '{}', :status, 0, 0, :replied, '2026-11-27 12:00:00')"),
-                {"pid": f"{status}-{replied}", "status": status, "replied": replied})
+            connection.execute(
+                text(
+                    "INSERT INTO inbox (channel, platform_id, sender, payload, status, attempts, reply_sent, replied,"
+                    " received_at) VALUES ('console', :pid, 'a', '{}', :status, 0, 0, :replied, '2026-11-27 12:00:00')"
+                ),
+                {"pid": f"{status}-{replied}", "status": status, "replied": replied},
+            )
         finally:
             transaction.rollback()
 
@@ -164,8 +169,14 @@ async def test_the_checks_go_onto_a_database_with_rows(services: Services) -> No
     elder = next(iter(world.elders.values()))
     await services.run(services.visits.record, world.volunteer, elder, kind="visit", outcome="needs_help", minutes=60)
     await services.run(services.visits.record, world.worker, elder, kind="call", outcome="not_home")
-    await services.run(services.hours.submit, world.volunteer, world.community_id, category_id=next(iter(world.categories.values())),
-                                service_date=T0.date(), minutes=30)
+    await services.run(
+        services.hours.submit,
+        world.volunteer,
+        world.community_id,
+        category_id=next(iter(world.categories.values())),
+        service_date=T0.date(),
+        minutes=30,
+    )
     await fund(services, world.world, world.volunteer, 100)  # accounts, transfers and a hold
     item = await services.run(services.shop.add_item, world.worker, world.community_id, "大米", 30, 10)
     await services.run(services.shop.redeem, world.volunteer, world.community_id, item.id, 1)
@@ -181,7 +192,9 @@ async def test_the_checks_go_onto_a_database_with_rows(services: Services) -> No
         # As bot.kernel.migrate runs a migration: foreign keys off on SQLite, checked before the commit.
         with foreign_keys_off(connection), connection.begin():
             before = counts(connection)
-            context = MigrationContext.configure(connection, opts={"render_as_batch": connection.dialect.name == "sqlite"})
+            context = MigrationContext.configure(
+                connection, opts={"render_as_batch": connection.dialect.name == "sqlite"}
+            )
             with Operations.context(context):
                 revision.downgrade()
                 between = _checks_in(connection)

@@ -9,7 +9,7 @@ from bot.services import Services
 from tests.db.test_visits_morning import inbox, morning_world
 from tests.ledger import ledger_invariants
 from tests.shop_helpers import Chat, account, fund, snapshot
-from tests.world import World, make_world
+from tests.world import make_world
 
 
 async def test_a_taken_request_holds_the_move_until_it_is_paid(services: Services) -> None:
@@ -82,7 +82,7 @@ async def test_a_hold_is_refused_at_the_first_approval(services: Services) -> No
     assert "/approve_move M1" not in (await chat.say("otherworker", "/pending")).options
 
 
-async def test_a_move_ends_visits_and_team_duties_in_the_old_community(services: Services, clock) -> None:  # noqa: ANN001
+async def test_a_move_ends_visits_and_team_duties_in_the_old_community(services: Services, clock) -> None:
     r = await morning_world(services, clock)
     chat = Chat(services)
     e = r.elders

@@ -10,8 +10,8 @@ from datetime import date
 import pytest
 
 from bot.kernel.clock import Month
-from bot.services import Services
 from bot.reports import service as reports_module
+from bot.services import Services
 from tests.ledger import ledger_invariants
 from tests.shop_helpers import Chat, account, fund, notification_keys, snapshot
 from tests.world import World, make_world
@@ -22,15 +22,22 @@ async def w(services: Services) -> World:
     return await make_world(services)
 
 
-async def _summary(services: Services, community_id: int, year: int, month: int):  # noqa: ANN202
+async def _summary(services: Services, community_id: int, year: int, month: int):
     with services.db.uow() as session:
-        return reports_module.ledger_summary(*reports_module._flows(session, community_id, Month(year, month, "Asia/Shanghai")))
+        return reports_module.ledger_summary(
+            *reports_module._flows(session, community_id, Month(year, month, "Asia/Shanghai"))
+        )
 
 
 async def test_move_approve_accept(services: Services, w: World) -> None:
     chat = Chat(services)
-    recorded = await services.run(services.hours.record, 
-        w.worker, w.community_id, [w.volunteer], category_id=w.categories["探访"], service_date=date(2026, 11, 19),
+    recorded = await services.run(
+        services.hours.record,
+        w.worker,
+        w.community_id,
+        [w.volunteer],
+        category_id=w.categories["探访"],
+        service_date=date(2026, 11, 19),
         minutes=60,
     )
     log_id = recorded[0].log.id
@@ -72,7 +79,10 @@ async def test_move_approve_accept(services: Services, w: World) -> None:
     # The hours history stays with the person, in the community where they served.
     assert [g.id for g in await services.run(services.hours.logs_of, w.volunteer, w.community_id)] == [log_id]
 
-    out, into = await _summary(services, w.community_id, 2026, 11), await _summary(services, w.other_community_id, 2026, 11)
+    out, into = (
+        await _summary(services, w.community_id, 2026, 11),
+        await _summary(services, w.other_community_id, 2026, 11),
+    )
     assert (out.transfers_out, out.transfers_in, out.difference) == (70, 0, 0)
     assert (into.transfers_in, into.transfers_out, into.difference) == (70, 0, 0)
 

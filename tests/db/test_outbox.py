@@ -10,7 +10,9 @@ from tests.world import make_world
 
 
 async def _log(services: Services, person: int, community: int, category: int) -> int:
-    log = await services.run(services.hours.submit, person, community, category_id=category, service_date=date(2026, 11, 20), minutes=30)
+    log = await services.run(
+        services.hours.submit, person, community, category_id=category, service_date=date(2026, 11, 20), minutes=30
+    )
     return log.id
 
 
@@ -41,8 +43,14 @@ async def test_a_delivery_goes_to_the_persons_channel_in_their_language(services
     assert await services.run(services.outbox.take, "telegram") == []  # the volunteer has no Telegram identity
     [note] = await services.run(services.outbox.take, "console", person_id=w.volunteer)
     assert (note.address, note.locale, note.text.key) == ("volunteer1", "en", "notify.log_approved")
-    assert note.text.params == {"log": log_id, "points": 5, "available": 5, "date": "2026-11-20", "hours": "0.5",
-                                "category": {"zh-CN": "探访", "en": "Visit"}}
+    assert note.text.params == {
+        "log": log_id,
+        "points": 5,
+        "available": 5,
+        "date": "2026-11-20",
+        "hours": "0.5",
+        "category": {"zh-CN": "探访", "en": "Visit"},
+    }
 
 
 async def _linked(services: Services, person_id: int, channel: str, external_id: str) -> None:
@@ -53,7 +61,8 @@ async def _linked(services: Services, person_id: int, channel: str, external_id:
 
 
 async def test_a_linked_person_is_reached_where_they_wrote_last_whoever_else_writes(
-        services: Services, clock: FixedClock) -> None:
+    services: Services, clock: FixedClock
+) -> None:
     from bot.messages.notify import notify
 
     w = await make_world(services)
@@ -79,8 +88,18 @@ async def test_a_linked_person_is_reached_where_they_wrote_last_whoever_else_wri
 
     def two_notes(session: object) -> None:
         for person_id in (a, b):
-            notify(session, services.clock, person_id, "notify.log_approved", log=7, points=10, available=10,  # type: ignore[arg-type]
-                   date="2026-11-20", category="探访", hours="1")
+            notify(
+                session,
+                services.clock,
+                person_id,
+                "notify.log_approved",
+                log=7,
+                points=10,
+                available=10,  # type: ignore[arg-type]
+                date="2026-11-20",
+                category="探访",
+                hours="1",
+            )
 
     await services.db.run(services.db.transaction, two_notes)
     on_telegram = await services.run(services.outbox.take, "telegram")

@@ -11,16 +11,25 @@ from sqlalchemy import select, update
 from bot.kernel.clock import FixedClock
 from bot.kernel.db import Database
 from bot.kernel.errors import DomainError, InsufficientPoints, InvalidInput, NotAllowed, NotFound
-from bot.services import Services
 from bot.kernel.names import CODE_ALPHABET
 from bot.kernel.settings import Settings
+from bot.services import Services
 from models import AuditEntry, Community, InviteCode, Person
 from tests import world
 from tests.world import World, make_world, person
 
 TODAY = date(2026, 11, 20)
-TABLES = ("people", "identities", "memberships", "invite_codes", "accounts", "transfers", "audit_log",
-          "notifications", "service_logs")
+TABLES = (
+    "people",
+    "identities",
+    "memberships",
+    "invite_codes",
+    "accounts",
+    "transfers",
+    "audit_log",
+    "notifications",
+    "service_logs",
+)
 
 
 @pytest.fixture
@@ -28,25 +37,33 @@ async def w(services: Services) -> World:
     return await make_world(services)
 
 
-def refused(services: Services, error: type[DomainError], key: str):  # noqa: ANN201 - a context manager
+def refused(services: Services, error: type[DomainError], key: str):
     """The block must raise `error` with message key `key` and write nothing to TABLES."""
     return world.refused(services, error, key, TABLES)
 
 
 async def _audit(services: Services, action: str) -> list[tuple]:
     with services.db.uow() as session:
-        return [tuple(r) for r in (session.execute(
-            select(AuditEntry.actor_id, AuditEntry.community_id, AuditEntry.subject_id, AuditEntry.details)
-            .where(AuditEntry.action == action).order_by(AuditEntry.id)
-        )).all()]
+        return [
+            tuple(r)
+            for r in (
+                session.execute(
+                    select(AuditEntry.actor_id, AuditEntry.community_id, AuditEntry.subject_id, AuditEntry.details)
+                    .where(AuditEntry.action == action)
+                    .order_by(AuditEntry.id)
+                )
+            ).all()
+        ]
 
 
 async def _submit(services: Services, w: World, who: int) -> object:
-    return await services.run(services.hours.submit, who, w.community_id, category_id=w.categories["探访"],
-                                       service_date=TODAY, minutes=60)
+    return await services.run(
+        services.hours.submit, who, w.community_id, category_id=w.categories["探访"], service_date=TODAY, minutes=60
+    )
 
 
 # --- invites and joining ------------------------------------------------------------------------
+
 
 async def test_invite_codes_are_short_and_unambiguous(services: Services, w: World) -> None:
     codes = {await services.run(services.people.create_invite, w.worker, w.community_id) for _ in range(20)}
@@ -103,9 +120,12 @@ async def test_a_used_up_invite_is_refused(services: Services, w: World) -> None
 
 async def test_an_expired_invite_is_refused(services: Services, w: World, clock: FixedClock) -> None:
     code = await services.run(services.people.create_invite, w.worker, w.community_id)
-    await services.db.run(services.db.transaction, lambda s: s.execute(
-        update(InviteCode).where(InviteCode.code == code).values(expires_at=clock.now() + timedelta(days=1))
-    ))
+    await services.db.run(
+        services.db.transaction,
+        lambda s: s.execute(
+            update(InviteCode).where(InviteCode.code == code).values(expires_at=clock.now() + timedelta(days=1))
+        ),
+    )
     clock.advance(days=2)
     newcomer = await person(services, "newcomer", "新人")
     async with refused(services, NotFound, "error.bad_invite"):
@@ -122,19 +142,32 @@ async def test_an_invite_never_lowers_a_role(services: Services, w: World) -> No
 
 # --- registering volunteers ---------------------------------------------------------------------
 
+
 async def test_registering_with_real_name_and_phone_makes_a_volunteer(services: Services, w: World) -> None:
-    member = await services.run(services.people.register_volunteer, w.resident, w.community_id, "  王  小明 ", "+86 138-0013-8000")
+    member = await services.run(
+        services.people.register_volunteer, w.resident, w.community_id, "  王  小明 ", "+86 138-0013-8000"
+    )
     assert (member.role, member.confirmed) == ("volunteer", True)
     with services.db.uow() as session:
-        row = (session.execute(
-            select(Person.real_name, Person.phone).where(Person.id == w.resident)
-        )).one()
+        row = (session.execute(select(Person.real_name, Person.phone).where(Person.id == w.resident))).one()
     assert tuple(row) == ("王 小明", "13800138000")  # a mainland mobile number, without +86
     assert (await _submit(services, w, w.resident)).status == "pending"
 
 
-@pytest.mark.parametrize("phone", ["", "12345", "call me", "138 0000 000a", "+86 138 0000 0000 0000 00",
-                                   "1381234", "12812345678", "138123456789", "+1 415 555 0100"])
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "",
+        "12345",
+        "call me",
+        "138 0000 000a",
+        "+86 138 0000 0000 0000 00",
+        "1381234",
+        "12812345678",
+        "138123456789",
+        "+1 415 555 0100",
+    ],
+)
 async def test_a_bad_phone_is_refused(services: Services, w: World, phone: str) -> None:
     async with refused(services, InvalidInput, "error.bad_phone"):
         await services.run(services.people.register_volunteer, w.resident, w.community_id, "王小明", phone)
@@ -161,11 +194,13 @@ async def test_registering_again_does_not_demote_a_worker(services: Services, w:
 
 # --- communities that confirm volunteers ---------------------------------------------------------
 
+
 async def _confirming_community(services: Services, w: World) -> None:
     # No service sets the flag yet (an admin setting); the test sets it directly.
-    await services.db.run(services.db.transaction, lambda s: s.execute(
-        update(Community).where(Community.id == w.community_id).values(confirm_volunteers=True)
-    ))
+    await services.db.run(
+        services.db.transaction,
+        lambda s: s.execute(update(Community).where(Community.id == w.community_id).values(confirm_volunteers=True)),
+    )
 
 
 async def test_unconfirmed_volunteers_act_as_residents_until_confirmed(services: Services, w: World) -> None:
@@ -175,8 +210,15 @@ async def test_unconfirmed_volunteers_act_as_residents_until_confirmed(services:
     async with refused(services, NotAllowed, "error.awaiting_confirmation"):  # told she waits, not to register
         await _submit(services, w, w.resident)
     async with refused(services, InvalidInput, "error.not_volunteer"):
-        await services.run(services.hours.record, w.worker, w.community_id, [w.resident], category_id=w.categories["探访"],
-                                    service_date=TODAY, minutes=60)
+        await services.run(
+            services.hours.record,
+            w.worker,
+            w.community_id,
+            [w.resident],
+            category_id=w.categories["探访"],
+            service_date=TODAY,
+            minutes=60,
+        )
     confirmed = await services.run(services.people.confirm_volunteer, w.worker, w.community_id, w.resident)
     assert (confirmed.role, confirmed.confirmed) == ("volunteer", True)
     assert (await _submit(services, w, w.resident)).status == "pending"
@@ -199,6 +241,7 @@ async def test_volunteers_already_registered_stay_confirmed(services: Services, 
 
 
 # --- workers and admins -------------------------------------------------------------------------
+
 
 async def test_only_admins_appoint_workers(services: Services, w: World) -> None:
     for not_admin in (w.worker, w.volunteer, w.resident):
@@ -231,7 +274,9 @@ async def test_admins_come_from_settings(services: Services, database: Database,
     # A person listed later becomes an admin at their next contact.
     later = Settings(_env_file=None, database_url=database.url, admins=["console:someone"])  # type: ignore[call-arg]
     promoted_services = Services(database, later, clock)
-    promoted, _ = await promoted_services.run(promoted_services.people.identify, "console", "someone", display_name="某人")
+    promoted, _ = await promoted_services.run(
+        promoted_services.people.identify, "console", "someone", display_name="某人"
+    )
     assert (promoted.id, promoted.is_admin) == (someone.id, True)
 
 
@@ -246,10 +291,15 @@ async def test_only_admins_create_communities(services: Services, w: World) -> N
 
 # --- manual adjustments -------------------------------------------------------------------------
 
+
 async def test_workers_adjust_with_a_reason_and_it_is_audited(services: Services, w: World) -> None:
-    result = await services.run(services.points.adjust, w.worker, w.community_id, w.volunteer, 30, "纸质记录补录", key="adj:1")
+    result = await services.run(
+        services.points.adjust, w.worker, w.community_id, w.volunteer, 30, "纸质记录补录", key="adj:1"
+    )
     assert (result.kind, result.amount, result.replayed) == ("adjust", 30, False)
-    down = await services.run(services.points.adjust, w.admin, w.community_id, w.volunteer, -10, "重复计分", key="adj:2")
+    down = await services.run(
+        services.points.adjust, w.admin, w.community_id, w.volunteer, -10, "重复计分", key="adj:2"
+    )
     assert (await services.run(services.points.balance, w.volunteer, w.community_id)).posted == 20
     assert await _audit(services, "points.adjust") == [
         (w.worker, w.community_id, w.volunteer, {"amount": 30, "reason": "纸质记录补录", "transfer": result.id}),
@@ -257,7 +307,9 @@ async def test_workers_adjust_with_a_reason_and_it_is_audited(services: Services
     ]
     # A redelivered request neither moves points nor writes a second audit entry.
     before = await world.table_contents(services, TABLES)
-    again = await services.run(services.points.adjust, w.worker, w.community_id, w.volunteer, 30, "纸质记录补录", key="adj:1")
+    again = await services.run(
+        services.points.adjust, w.worker, w.community_id, w.volunteer, 30, "纸质记录补录", key="adj:1"
+    )
     assert (again.id, again.replayed) == (result.id, True)
     assert await world.table_contents(services, TABLES) == before
     [history_top, *_], _ = await services.run(services.points.history, w.volunteer, w.community_id)
@@ -273,7 +325,9 @@ async def test_an_adjustment_needs_a_reason(services: Services, w: World, reason
 async def test_only_workers_and_admins_adjust(services: Services, w: World) -> None:
     for who in (w.volunteer, w.resident, w.other_worker):
         async with refused(services, NotAllowed, "error.need_worker"):
-            await services.run(services.points.adjust, who, w.community_id, w.volunteers[1], 10, "想多要点", key=f"adj:{who}")
+            await services.run(
+                services.points.adjust, who, w.community_id, w.volunteers[1], 10, "想多要点", key=f"adj:{who}"
+            )
 
 
 async def test_nobody_adjusts_their_own_points(services: Services, w: World) -> None:

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from bot.runtime.cli import main
 from bot.kernel.db import Database
 from bot.kernel.migrate import upgrade
-from bot.services import Services
 from bot.kernel.settings import Settings, get_settings
+from bot.runtime.cli import main
+from bot.services import Services
 from tests.world import make_world
 
 
@@ -25,8 +25,15 @@ async def _seed(url: str) -> str:
         w = await make_world(services, volunteers=2)
         today = services.clock.community("Asia/Shanghai").today()
         for volunteer, minutes in zip(w.volunteers, (120, 60), strict=True):
-            await services.run(services.hours.record, w.worker, w.community_id, [volunteer], category_id=w.categories["助餐"],
-                                        service_date=today - timedelta(days=7), minutes=minutes)
+            await services.run(
+                services.hours.record,
+                w.worker,
+                w.community_id,
+                [volunteer],
+                category_id=w.categories["助餐"],
+                service_date=today - timedelta(days=7),
+                minutes=minutes,
+            )
         await services.run(services.stars.set_group, w.worker, w.community_id, "telegram", "-100200")
         return f"{today:%Y-%m}"
     finally:
@@ -47,10 +54,15 @@ def test_export_report_xlsx_and_csv(operator: str, tmp_path: Path, capsys: pytes
     assert main(["export", "report", "--month", month, "-o", "report.xlsx", "--community", "幸福社区"]) == 0
     book = load_workbook(tmp_path / "report.xlsx")
     assert book.sheetnames[:2] == ["志愿者", "积分台账"]
-    assert main(["export", "report", "--month", month, "-o", "report.csv", "--community", "幸福社区", "--locale", "en"]) == 0
+    assert (
+        main(["export", "report", "--month", month, "-o", "report.csv", "--community", "幸福社区", "--locale", "en"])
+        == 0
+    )
     written = capsys.readouterr().out.splitlines()  # where each file went, in full
     assert written[0] == f"已写入 {tmp_path / 'report.xlsx'}"
-    assert f"wrote {tmp_path / 'report-volunteers.csv'}" in written and f"wrote {tmp_path / 'report-chart.png'}" in written
+    assert (
+        f"wrote {tmp_path / 'report-volunteers.csv'}" in written and f"wrote {tmp_path / 'report-chart.png'}" in written
+    )
     assert (tmp_path / "report-ledger.csv").read_text(encoding="utf-8-sig").startswith("Item,Points")
 
     assert main(["export", "report", "--month", month, "-o", "x.xlsx"]) == 2  # two communities: which one?

@@ -14,16 +14,15 @@ from openpyxl import load_workbook
 from PIL import Image
 from sqlalchemy import select
 
+from bot.dialogs.core import Caller, Input, Reply
+from bot.dialogs.engine import Dialogs
 from bot.kernel.charts import packaged_font
 from bot.kernel.clock import FixedClock, Month
-from bot.dialogs.core import Caller, Input
-from bot.dialogs.engine import Dialogs
-from bot.dialogs.core import Reply
 from bot.kernel.errors import InvalidInput, NotAllowed
-from bot.reports.files import csv_files, to_xlsx, with_chart
-from bot.services import Services
 from bot.reports import service as reports_module
+from bot.reports.files import csv_files, to_xlsx, with_chart
 from bot.reports.service import Column, Sheet
+from bot.services import Services
 from models import Account, AuditEntry, Person, ServiceLog, Transfer
 from tests.conftest import T0
 from tests.world import World, make_world
@@ -42,14 +41,24 @@ async def history(services: Services, w: World, clock: FixedClock) -> None:
     c = w.community_id
 
     async def record(v: int, minutes: int, day: date, category: str) -> None:
-        await services.run(services.hours.record, w.worker, c, [v], category_id=w.categories[category], service_date=day, minutes=minutes)
+        await services.run(
+            services.hours.record,
+            w.worker,
+            c,
+            [v],
+            category_id=w.categories[category],
+            service_date=day,
+            minutes=minutes,
+        )
 
     clock.at = datetime(2026, 10, 20, 4, 0, tzinfo=UTC)
     await record(v1, 120, date(2026, 10, 19), "探访")
     await record(v2, 90, date(2026, 10, 18), "助餐")
     await services.run(services.points.adjust, w.worker, c, v1, 5, "补记活动积分", key="adj-oct")
     clock.at = datetime(2026, 10, 31, 15, 0, tzinfo=UTC)  # 23:00 on 31 October in Shanghai
-    late = await services.run(services.hours.submit, v3, c, category_id=w.categories["助洁"], service_date=date(2026, 10, 31), minutes=60)
+    late = await services.run(
+        services.hours.submit, v3, c, category_id=w.categories["助洁"], service_date=date(2026, 10, 31), minutes=60
+    )
     clock.at = datetime(2026, 10, 31, 16, 30, tzinfo=UTC)  # 00:30 on 1 November in Shanghai
     await services.run(services.hours.approve, w.worker, late.id)
 
@@ -57,8 +66,12 @@ async def history(services: Services, w: World, clock: FixedClock) -> None:
     await record(v1, 60, date(2026, 11, 19), "探访")
     await record(v2, 180, date(2026, 11, 2), "助餐")
     await record(v3, 45, date(2026, 11, 10), "培训辅导")
-    await services.run(services.hours.submit, v3, c, category_id=w.categories["探访"], service_date=date(2026, 11, 20), minutes=30)
-    rejected = await services.run(services.hours.submit, v2, c, category_id=w.categories["探访"], service_date=date(2026, 11, 18), minutes=60)
+    await services.run(
+        services.hours.submit, v3, c, category_id=w.categories["探访"], service_date=date(2026, 11, 20), minutes=30
+    )
+    rejected = await services.run(
+        services.hours.submit, v2, c, category_id=w.categories["探访"], service_date=date(2026, 11, 18), minutes=60
+    )
     await services.run(services.hours.reject, w.worker, rejected.id, "重复登记")
     await services.run(services.points.gift, v2, c, v3, 10, key="gift-1")
     await services.run(services.points.donate, v1, c, 5, key="donate-1")
@@ -66,7 +79,11 @@ async def history(services: Services, w: World, clock: FixedClock) -> None:
     ledger = services.ledger
 
     async def hold(v: int, amount: int, key: str) -> int:
-        return (await services.db.run(services.db.transaction, lambda s: ledger.hold(s, community_id=c, person_id=v, amount=amount, key=key))).id
+        return (
+            await services.db.run(
+                services.db.transaction, lambda s: ledger.hold(s, community_id=c, person_id=v, amount=amount, key=key)
+            )
+        ).id
 
     posted = await hold(v1, 10, "hold-1")
     await services.db.run(services.db.transaction, lambda s: ledger.post(s, pending_id=posted, key="post-1"))
@@ -75,14 +92,23 @@ async def history(services: Services, w: World, clock: FixedClock) -> None:
     await hold(v3, 4, "hold-3")
 
     def expire(s) -> None:
-        ledger.transfer(s, community_id=c, debit=ledger.person_account(s, c, v2),
-                              credit=ledger.system_account(s, c, "expiry"), amount=2, kind="expire_points", key="exp-1")
+        ledger.transfer(
+            s,
+            community_id=c,
+            debit=ledger.person_account(s, c, v2),
+            credit=ledger.system_account(s, c, "expiry"),
+            amount=2,
+            kind="expire_points",
+            key="exp-1",
+        )
 
     await services.db.run(services.db.transaction, expire)
 
 
 async def ask(services: Services, handle: str, text: str) -> list[Reply]:
-    turn = await Dialogs(services).handle(Caller("console", handle, display_name=handle, handle=handle), Input(text=text))
+    turn = await Dialogs(services).handle(
+        Caller("console", handle, display_name=handle, handle=handle), Input(text=text)
+    )
     return turn.replies
 
 
@@ -102,7 +128,9 @@ async def expected(services: Services, w: World) -> dict:
         s = session
         logs = (s.execute(select(ServiceLog).where(ServiceLog.community_id == w.community_id))).scalars().all()
         transfers = (s.execute(select(Transfer).where(Transfer.community_id == w.community_id))).scalars().all()
-        accounts = {a.id: a for a in (s.execute(select(Account).where(Account.community_id == w.community_id))).scalars()}
+        accounts = {
+            a.id: a for a in (s.execute(select(Account).where(Account.community_id == w.community_id))).scalars()
+        }
         names = {p.id: p.display_name for p in (s.execute(select(Person))).scalars()}
     people: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for log in logs:
@@ -139,7 +167,9 @@ async def expected(services: Services, w: World) -> dict:
         if in_month and t.kind == "donate":
             ledger["donated"] += t.amount
         if t.created_at < START:
-            ledger["opening"] += sum(sign * t.amount for a, sign in ((credit, 1), (debit, -1)) if a.kind in ("person", "pool"))
+            ledger["opening"] += sum(
+                sign * t.amount for a, sign in ((credit, 1), (debit, -1)) if a.kind in ("person", "pool")
+            )
     # Nothing moved after the month, so the cached balances are the month's closing ones.
     ledger["closing"] = sum(a.posted for a in accounts.values() if a.kind in ("person", "pool"))
     ledger["people_closing"] = sum(a.posted for a in accounts.values() if a.kind == "person")
@@ -162,8 +192,17 @@ async def test_every_total_in_the_xlsx_matches_the_database(services: Services, 
     table = rows_of(ws)
     header, body, totals = table[0], table[1:-1], table[-1]
     assert [h.replace("\n", "") for h in header] == [
-        "序号", "姓名", "实名", "角色", "本月服务时长（小时）", "本月服务次数", "本月获得积分", "本月兑换积分",
-        "累计服务时长（小时）", "累计获得积分", "月末积分余额",
+        "序号",
+        "姓名",
+        "实名",
+        "角色",
+        "本月服务时长（小时）",
+        "本月服务次数",
+        "本月获得积分",
+        "本月兑换积分",
+        "累计服务时长（小时）",
+        "累计获得积分",
+        "月末积分余额",
     ]
     assert [r[1] for r in body] == ["志愿者2", "志愿者1", "志愿者3"]  # most hours this month first
     assert [r[0] for r in body] == [1, 2, 3]
@@ -179,7 +218,9 @@ async def test_every_total_in_the_xlsx_matches_the_database(services: Services, 
     # 31 October counts for October, and so do its 10 points, though posted on 1 November
     # (Shanghai time): points earned are counted as the hours are.
     assert {r[1]: (r[4], r[6], r[8], r[10]) for r in body} == {
-        "志愿者1": (1, 10, 3, 20), "志愿者2": (3, 30, 4.5, 30), "志愿者3": (0.75, 7, 1.75, 27),
+        "志愿者1": (1, 10, 3, 20),
+        "志愿者2": (3, 30, 4.5, 30),
+        "志愿者3": (0.75, 7, 1.75, 27),
     }
     assert ws.freeze_panes == "A2" and ws["A1"].font.b and ws["K2"].number_format == "#,##0"
     assert ws["E2"].number_format == "#,##0.00" and ws.column_dimensions["B"].width >= 10
@@ -233,7 +274,10 @@ async def test_the_ledger_balances_month_after_month(services: Services, clock: 
     assert november.opening == october.closing
     for month in (october, november):
         assert month.difference == 0
-        assert month.opening + month.issued - month.redeemed - month.expired + month.adjusted + month.other == month.closing
+        assert (
+            month.opening + month.issued - month.redeemed - month.expired + month.adjusted + month.other
+            == month.closing
+        )
     assert november.people_closing + november.pool_closing == november.closing
 
 
@@ -248,12 +292,22 @@ async def test_the_csv_files_carry_the_same_numbers(services: Services, clock: F
     report = with_chart(await services.run(services.reports.export, "幸福社区", "2026-11", "zh-CN", "csv"))
     files = csv_files(report, tmp_path / "november.csv")
     assert sorted(p.name for p in files) == [
-        "november-audit.csv", "november-categories.csv", "november-chart.png", "november-decisions.csv",
-        "november-ledger.csv", "november-volunteers.csv", "november-weeks.csv",
+        "november-audit.csv",
+        "november-categories.csv",
+        "november-chart.png",
+        "november-decisions.csv",
+        "november-ledger.csv",
+        "november-volunteers.csv",
+        "november-weeks.csv",
     ]
     assert files[tmp_path / "november-chart.png"].startswith(PNG)
     book = load_workbook(io.BytesIO(to_xlsx(report)))
-    for key, title in (("volunteers", "志愿者"), ("ledger", "积分台账"), ("weeks", "按周统计"), ("categories", "按类别统计")):
+    for key, title in (
+        ("volunteers", "志愿者"),
+        ("ledger", "积分台账"),
+        ("weeks", "按周统计"),
+        ("categories", "按类别统计"),
+    ):
         raw = files[tmp_path / f"november-{key}.csv"]
         assert raw.startswith(b"\xef\xbb\xbf")  # Excel reads the Chinese as UTF-8
         rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
@@ -286,8 +340,15 @@ async def test_english_headers(services: Services, clock: FixedClock) -> None:
     await history(services, w, clock)
     report = with_chart(await services.run(services.reports.export, "幸福社区", "2026-11", "en", "xlsx"))
     book = load_workbook(io.BytesIO(to_xlsx(report)))
-    assert book.sheetnames == ["Volunteers", "Points ledger", "Decisions on time", "Audit", "By week", "By category",
-                               "Chart"]
+    assert book.sheetnames == [
+        "Volunteers",
+        "Points ledger",
+        "Decisions on time",
+        "Audit",
+        "By week",
+        "By category",
+        "Chart",
+    ]
     assert rows_of(book["Volunteers"])[0][:5] == ("No.", "Name", "Real name", "Role", "Hours this month")
     assert rows_of(book["Volunteers"])[-1][0] == "Total"
     assert rows_of(book["Points ledger"])[10] == ("Check difference (must be 0)", 0)
@@ -311,7 +372,9 @@ async def test_who_may_export(services: Services, clock: FixedClock) -> None:
     with pytest.raises(InvalidInput):  # the CLI must name one of several communities
         await services.run(services.reports.export, None, "2026-11", "zh-CN", "xlsx")
     with services.db.uow() as session:
-        audited = (session.execute(select(AuditEntry.actor_id).where(AuditEntry.action == "export.report"))).scalars().all()
+        audited = (
+            (session.execute(select(AuditEntry.actor_id).where(AuditEntry.action == "export.report"))).scalars().all()
+        )
     assert audited == [w.admin]  # refusals export nothing and log nothing
 
 
@@ -337,7 +400,9 @@ async def test_other_features_plug_their_sheets_in(services: Services, monkeypat
 
     def stock(session, community_id, month, locale):
         seen.append((community_id, month.label, month.start, locale))
-        return Sheet("stock", "爱心超市", (Column("商品"), Column("库存", "int")), [("大米", 12), ("食用油", 3)], ("合计", 15))
+        return Sheet(
+            "stock", "爱心超市", (Column("商品"), Column("库存", "int")), [("大米", 12), ("食用油", 3)], ("合计", 15)
+        )
 
     def nothing(session, community_id, month, locale):
         return None

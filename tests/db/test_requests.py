@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.kernel.clock import FixedClock
-from bot.kernel.i18n import render
 from bot.kernel.errors import AlreadyDecided, InsufficientPoints, InvalidInput, NotAllowed
-from bot.services import Services
+from bot.kernel.i18n import render
 from bot.requests.service import NewRequest, waiting_for_workers
+from bot.services import Services
 from models import AuditEntry, Notification, ServiceLog, ServiceRequest, Transfer
 from tests.shop_helpers import account, fund
 from tests.world import World, make_world, refused
@@ -26,18 +26,39 @@ async def w(services: Services) -> World:
     return await make_world(services)
 
 
-def new(w: World, who: int, *, payer: str = "own", minutes: int = 120, day: date = date(2026, 11, 22),
-        category: str = "助洁", **more) -> NewRequest:  # noqa: ANN003
-    return NewRequest(requester_id=who, poster_id=more.pop("poster", who), community_id=w.community_id,
-                      category_id=w.categories[category], service_date=day, slot="morning", minutes=minutes,
-                      payer=payer, **more)
+def new(
+    w: World,
+    who: int,
+    *,
+    payer: str = "own",
+    minutes: int = 120,
+    day: date = date(2026, 11, 22),
+    category: str = "助洁",
+    **more,
+) -> NewRequest:
+    return NewRequest(
+        requester_id=who,
+        poster_id=more.pop("poster", who),
+        community_id=w.community_id,
+        category_id=w.categories[category],
+        service_date=day,
+        slot="morning",
+        minutes=minutes,
+        payer=payer,
+        **more,
+    )
 
 
 async def transfers_of(services: Services, request_id: int) -> dict[str, tuple[int, str]]:
     """The request's ledger moves by the last part of their key: amount and phase."""
     with services.db.read() as session:
-        rows = (session.execute(select(Transfer.idempotency_key, Transfer.amount, Transfer.phase).where(
-            Transfer.idempotency_key.like(f"request:Q{request_id}:%")))).all()
+        rows = (
+            session.execute(
+                select(Transfer.idempotency_key, Transfer.amount, Transfer.phase).where(
+                    Transfer.idempotency_key.like(f"request:Q{request_id}:%")
+                )
+            )
+        ).all()
     return {key.rsplit(":", 1)[1]: (amount, phase) for key, amount, phase in rows}
 
 
@@ -68,10 +89,19 @@ async def test_own_points_held_taken_done_accepted_paid_and_logged(services: Ser
     assert await account(services, w.community_id, helper) == (15, 0)
     assert await account(services, w.community_id, None, "services") == (0, 0)
     assert await transfers_of(services, r.id) == {
-        "hold": (20, "pending"), "post": (20, "post"), "pay": (15, "posted"), "refund": (5, "posted")}
+        "hold": (20, "pending"),
+        "post": (20, "post"),
+        "pay": (15, "posted"),
+        "refund": (5, "posted"),
+    }
     log = await log_of(services, r.id)
     assert (log.person_id, log.status, log.minutes, log.points, log.category_id) == (
-        helper, "approved", 90, 15, w.categories["助洁"])
+        helper,
+        "approved",
+        90,
+        15,
+        w.categories["助洁"],
+    )
     again = await services.run(services.requests.accept, elder, r.id)  # a second press pays nothing more
     assert not again.changed
     assert await account(services, w.community_id, helper) == (15, 0)
@@ -96,7 +126,9 @@ async def test_payment_is_capped_at_the_hold_plus_the_agreed_top_up(services: Se
     assert (await log_of(services, r.id)).points == 15
 
 
-async def test_a_top_up_beyond_the_requesters_points_is_refused_and_writes_nothing(services: Services, w: World) -> None:
+async def test_a_top_up_beyond_the_requesters_points_is_refused_and_writes_nothing(
+    services: Services, w: World
+) -> None:
     elder, helper = w.resident, w.volunteers[0]
     await fund(services, w, elder, 10)
     r = (await services.run(services.requests.post, new(w, elder, minutes=60))).request
@@ -169,7 +201,9 @@ async def test_community_request_becomes_a_pending_log_the_worker_approves(servi
     assert (balance.earned_points, balance.earned_minutes) == (25, 150)
 
 
-async def test_withdraw_before_the_day_reopens_and_not_on_the_day(services: Services, w: World, clock: FixedClock) -> None:
+async def test_withdraw_before_the_day_reopens_and_not_on_the_day(
+    services: Services, w: World, clock: FixedClock
+) -> None:
     elder, first, second = w.resident, w.volunteers[0], w.volunteers[1]
     await fund(services, w, elder, 50)
     r = (await services.run(services.requests.post, new(w, elder))).request
@@ -313,7 +347,9 @@ async def test_a_worker_who_took_a_request_cannot_confirm_or_settle_it(services:
 
 async def test_a_worker_posts_for_a_member_and_both_are_recorded(services: Services, w: World) -> None:
     # A member without a chat of their own (registered by a worker as volunteer3's relative).
-    elder = (await services.run(services.family.link, w.worker, w.community_id, w.volunteers[2], None, new_name="孙大爷")).relative_id
+    elder = (
+        await services.run(services.family.link, w.worker, w.community_id, w.volunteers[2], None, new_name="孙大爷")
+    ).relative_id
     await fund(services, w, elder, 50)
     r = (await services.run(services.requests.post, new(w, elder, poster=w.worker))).request
     assert (r.requester_id, r.poster_id, r.status) == (elder, w.worker, "approval")  # a second worker opens it
@@ -325,11 +361,13 @@ async def test_a_worker_posts_for_a_member_and_both_are_recorded(services: Servi
 
 async def test_bad_input_is_refused_and_writes_nothing(services: Services, w: World) -> None:
     await fund(services, w, w.resident, 500)
-    for bad, key in ((new(w, w.resident, minutes=50), "error.minutes_step"),
-                     (new(w, w.resident, day=date(2026, 11, 19)), "error.request_bad_date"),
-                     (new(w, w.resident, day=date(2027, 3, 1)), "error.request_bad_date"),
-                     (new(w, w.resident, payer="bank"), "error.request_bad_payer"),
-                     (new(w, w.resident, address="x" * 201), "error.request_address_long")):
+    for bad, key in (
+        (new(w, w.resident, minutes=50), "error.minutes_step"),
+        (new(w, w.resident, day=date(2026, 11, 19)), "error.request_bad_date"),
+        (new(w, w.resident, day=date(2027, 3, 1)), "error.request_bad_date"),
+        (new(w, w.resident, payer="bank"), "error.request_bad_payer"),
+        (new(w, w.resident, address="x" * 201), "error.request_address_long"),
+    ):
         async with refused(services, InvalidInput, key, WRITES):
             await services.run(services.requests.post, bad)
 
@@ -344,12 +382,16 @@ async def test_the_same_request_key_posts_once(services: Services, w: World) -> 
     assert await account(services, w.community_id, w.resident) == (50, 20)
 
 
-async def test_morning_reminders_for_takers_and_workers_once_a_day(services: Services, w: World, clock: FixedClock) -> None:
+async def test_morning_reminders_for_takers_and_workers_once_a_day(
+    services: Services, w: World, clock: FixedClock
+) -> None:
     from bot import jobs
 
     elder, helper = w.resident, w.volunteers[0]
     await fund(services, w, elder, 100)
-    today = (await services.run(services.requests.post, new(w, elder, day=date(2026, 11, 22), address="3栋501", note="擦窗"))).request
+    today = (
+        await services.run(services.requests.post, new(w, elder, day=date(2026, 11, 22), address="3栋501", note="擦窗"))
+    ).request
     await services.run(services.requests.take, helper, today.id)
     untaken = (await services.run(services.requests.post, new(w, elder, day=date(2026, 11, 25), minutes=60))).request
     clock.advance(days=2)  # 2026-11-22, noon; the job runs whenever it is called
@@ -358,8 +400,10 @@ async def test_morning_reminders_for_takers_and_workers_once_a_day(services: Ser
     assert await job.run(services, clock.now(), {}) == "request-reminders: 0 communities, 0 messages"
     [note] = await services.run(services.outbox.take, "console", person_id=helper)
     text = render(note.locale, note.text.key, note.text.params)
-    assert text == (f"早上好！今天（2026-11-22）您接了 1 个求助：\nQ{today.id} 助洁 · 11-22 上午 · 2 小时 · 居民甲 · "
-                    "自付 20 分 · 擦窗\n   📍 3栋501")
+    assert text == (
+        f"早上好！今天（2026-11-22）您接了 1 个求助：\nQ{today.id} 助洁 · 11-22 上午 · 2 小时 · 居民甲 · "
+        "自付 20 分 · 擦窗\n   📍 3栋501"
+    )
     [note] = await services.run(services.outbox.take, "console", person_id=w.worker)
     assert note.text.params["count"] == 1 and f"Q{untaken.id}" in note.text.params["lines"]
     assert "3栋501" not in note.text.params["lines"]
@@ -372,7 +416,9 @@ async def test_only_pool_requests_are_granted_and_not_by_their_requester(service
         await services.run(services.requests.approve_pool, w.worker, own.id)
     mine = (await services.run(services.requests.post, new(w, w.worker, payer="pool"))).request
     async with refused(services, NotAllowed, "error.request_own_settle", WRITES):
-        await services.run(services.requests.approve_pool, w.worker, mine.id)  # a worker does not fund their own request
+        await services.run(
+            services.requests.approve_pool, w.worker, mine.id
+        )  # a worker does not fund their own request
 
 
 async def test_the_report_sheet_counts_the_months_requests_and_who_paid(
@@ -384,7 +430,9 @@ async def test_the_report_sheet_counts_the_months_requests_and_who_paid(
     await services.run(services.points.donate, w.volunteers[2], w.community_id, 50, "donate:report")
     own = (await services.run(services.requests.post, new(w, elder))).request
     pool = (await services.run(services.requests.post, new(w, elder, payer="pool", minutes=60))).request
-    community = (await services.run(services.requests.post, new(w, elder, payer="community", category="助医", minutes=60))).request
+    community = (
+        await services.run(services.requests.post, new(w, elder, payer="community", category="助医", minutes=60))
+    ).request
     await services.run(services.requests.post, new(w, elder, day=date(2026, 11, 21), minutes=30))  # nobody takes it
     await services.run(services.requests.approve_pool, w.worker, pool.id)
     for r, minutes in ((own, 90), (pool, 60), (community, 60)):
@@ -414,12 +462,20 @@ async def test_the_board_is_for_members_filters_by_category_and_grid_and_pages(s
             session.add(g)
             session.flush()
             return g.id
+
         return await services.db.run(services.db.transaction, work)
 
     east, west = await grid("东区"), await grid("西区")
     await fund(services, w, w.resident, 500)
-    ids = [(await services.run(services.requests.post, new(w, w.resident, minutes=30, category=("助洁", "助餐")[i % 2],
-                                              grid_id=(east, west)[i // 5]))).request.id for i in range(10)]
+    ids = [
+        (
+            await services.run(
+                services.requests.post,
+                new(w, w.resident, minutes=30, category=("助洁", "助餐")[i % 2], grid_id=(east, west)[i // 5]),
+            )
+        ).request.id
+        for i in range(10)
+    ]
     viewer = w.volunteers[0]
     first = await services.run(services.requests.board, viewer, w.community_id, page_size=4)
     assert [v.id for v in first.requests] == ids[::-1][:4] and first.has_more
@@ -458,7 +514,9 @@ async def test_phones_are_shared_only_when_both_agree(services: Services, w: Wor
     assert (await services.run(services.requests.share_phone, elder, r.id))[1] is False  # again: nothing new is sent
 
 
-async def test_pool_requests_and_disputes_count_as_decisions_on_time(services: Services, w: World, clock: FixedClock) -> None:
+async def test_pool_requests_and_disputes_count_as_decisions_on_time(
+    services: Services, w: World, clock: FixedClock
+) -> None:
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
 
@@ -484,5 +542,8 @@ async def test_pool_requests_and_disputes_count_as_decisions_on_time(services: S
     await services.run(services.requests.settle, w.worker2, pool.id, 15)  # an hour late
     report = await services.run(services.reports.build, w.community_id, "2026-11", "zh-CN")
     # worker, decided, on time, share, median hours, overdue
-    assert sorted(report.sheet("decisions").rows) == [("张社工", 1, 1, "100.0%", 2.5, 0), ("李社工", 1, 0, "0.0%", 8.0, 1)]
+    assert sorted(report.sheet("decisions").rows) == [
+        ("张社工", 1, 1, "100.0%", 2.5, 0),
+        ("李社工", 1, 0, "0.0%", 8.0, 1),
+    ]
     assert [row[0] for row in report.sheet("overdue").rows] == [f"Q{pool.id}"]

@@ -15,14 +15,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
-from hypothesis.control import currently_in_test_context
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 from sqlalchemy import text
 
 from bot.kernel.clock import FixedClock
 from bot.kernel.errors import DomainError
-from bot.services import Services
 from bot.requests.service import HOLDING, NewRequest
+from bot.services import Services
 from tests.ledger import ledger_invariants
 from tests.world import street
 
@@ -33,20 +33,29 @@ minutes = st.sampled_from([15, 30, 60, 90, 120, 240])
 # requester, a volunteer, the worker), so the happy paths happen as often as the refusals.
 who = st.one_of(st.none(), st.none(), st.integers(0, PEOPLE))  # PEOPLE means the worker
 operations = st.one_of(
-    st.tuples(st.just("post"), st.integers(0, 1), st.sampled_from(["own", "own", "pool", "community"]), minutes,
-              st.integers(0, 3)),
+    st.tuples(
+        st.just("post"),
+        st.integers(0, 1),
+        st.sampled_from(["own", "own", "pool", "community"]),
+        minutes,
+        st.integers(0, 3),
+    ),
     st.tuples(st.just("grant"), who, which),
-    st.tuples(st.just("take"), who, which), st.tuples(st.just("take"), who, which),
+    st.tuples(st.just("take"), who, which),
+    st.tuples(st.just("take"), who, which),
     st.tuples(st.just("take"), who, which),
     st.tuples(st.just("withdraw"), who, which),
-    st.tuples(st.just("done"), who, which, minutes), st.tuples(st.just("done"), who, which, minutes),
-    st.tuples(st.just("accept"), who, which, st.integers(0, 10)), st.tuples(st.just("accept"), who, which, st.just(0)),
+    st.tuples(st.just("done"), who, which, minutes),
+    st.tuples(st.just("done"), who, which, minutes),
+    st.tuples(st.just("accept"), who, which, st.integers(0, 10)),
+    st.tuples(st.just("accept"), who, which, st.just(0)),
     st.tuples(st.just("accept"), who, which, st.just(0)),
     st.tuples(st.just("dispute"), who, which),
     st.tuples(st.just("settle"), who, which, st.one_of(st.none(), st.integers(0, 50))),
     st.tuples(st.just("cancel"), who, which),
     st.tuples(st.just("days"), st.integers(1, 4)),
 )
+
 
 def note(what: str) -> None:
     """Counts shown by --hypothesis-show-statistics, to see that every kind of step happens."""
@@ -74,11 +83,19 @@ class Street:
         self.category = (await s.run(s.hours.categories, self.community_id))[0].id
         for p, amount in zip(self.people, funding):
             if amount:
-                await s.db.run(s.db.transaction, lambda ses, p=p, amount=amount: s.ledger.earn(
-                    ses, community_id=self.community_id, person_id=p, amount=amount, key=f"fund:{self.tag}:{p}"))
+                await s.db.run(
+                    s.db.transaction,
+                    lambda ses, p=p, amount=amount: s.ledger.earn(
+                        ses, community_id=self.community_id, person_id=p, amount=amount, key=f"fund:{self.tag}:{p}"
+                    ),
+                )
         if pool:
-            await s.db.run(s.db.transaction, lambda ses: s.ledger.earn(
-                ses, community_id=self.community_id, person_id=self.worker, amount=pool, key=f"fund:{self.tag}:pool"))
+            await s.db.run(
+                s.db.transaction,
+                lambda ses: s.ledger.earn(
+                    ses, community_id=self.community_id, person_id=self.worker, amount=pool, key=f"fund:{self.tag}:pool"
+                ),
+            )
             await s.run(s.points.donate, self.worker, self.community_id, pool, f"donate:{self.tag}")
 
     def actor(self, i: int) -> int:
@@ -107,10 +124,19 @@ class Street:
         }
         if name == "post":
             today = self.clock.now().astimezone(ZoneInfo("Asia/Shanghai")).date()
-            call = lambda: r.post(NewRequest(  # noqa: E731
-                requester_id=actor, poster_id=actor, community_id=self.community_id, category_id=self.category,
-                service_date=today + timedelta(days=op[4]), slot="any", minutes=op[3], payer=op[2],
-                request_key=f"prop:{self.tag}:{self.steps}"))
+            call = lambda: r.post(
+                NewRequest(
+                    requester_id=actor,
+                    poster_id=actor,
+                    community_id=self.community_id,
+                    category_id=self.category,
+                    service_date=today + timedelta(days=op[4]),
+                    slot="any",
+                    minutes=op[3],
+                    payer=op[2],
+                    request_key=f"prop:{self.tag}:{self.steps}",
+                )
+            )
         else:
             call = calls[name]
         before = await self.snapshot()
@@ -137,8 +163,11 @@ class Street:
         if name in ("grant", "settle"):
             return self.worker
         with self.services.db.read() as session:
-            requester, taker = (session.execute(text(
-                "SELECT requester_id, taker_id FROM service_requests WHERE id = :q"), {"q": request_id})).one()
+            requester, taker = (
+                session.execute(
+                    text("SELECT requester_id, taker_id FROM service_requests WHERE id = :q"), {"q": request_id}
+                )
+            ).one()
         if name in ("withdraw", "done") and taker is not None:
             return taker
         if name in ("accept", "dispute", "cancel"):
@@ -148,20 +177,31 @@ class Street:
     async def snapshot(self) -> tuple:
         with self.services.db.read() as session:
             run = session.execute
-            accounts = (run(text("SELECT id, posted, pending FROM accounts WHERE community_id = :c ORDER BY id"),
-                                  {"c": self.community_id})).all()
-            requests = (run(text("SELECT id, status, taker_id, paid FROM service_requests WHERE community_id = :c"
-                                       " ORDER BY id"), {"c": self.community_id})).all()
-            transfers = (run(text("SELECT count(*) FROM transfers WHERE community_id = :c"),
-                                   {"c": self.community_id})).scalar_one()
+            accounts = (
+                run(
+                    text("SELECT id, posted, pending FROM accounts WHERE community_id = :c ORDER BY id"),
+                    {"c": self.community_id},
+                )
+            ).all()
+            requests = (
+                run(
+                    text("SELECT id, status, taker_id, paid FROM service_requests WHERE community_id = :c ORDER BY id"),
+                    {"c": self.community_id},
+                )
+            ).all()
+            transfers = (
+                run(text("SELECT count(*) FROM transfers WHERE community_id = :c"), {"c": self.community_id})
+            ).scalar_one()
             return tuple(map(tuple, accounts)), tuple(map(tuple, requests)), transfers
 
     async def check(self) -> None:
         await ledger_invariants(self.services, self.community_id)
         with self.services.db.read() as session:
             run = session.execute
-            rows = (run(text(
-                """
+            rows = (
+                run(
+                    text(
+                        """
                 SELECT q.id, q.status, q.payer, q.held, q.paid, q.taker_id,
                   (SELECT t.phase FROM transfers t WHERE t.pending_id = q.hold_transfer_id) AS resolution,
                   (SELECT count(*) FROM transfers t WHERE t.idempotency_key = 'request:Q' || q.id || :hold) AS holds,
@@ -170,10 +210,17 @@ class Street:
                   (SELECT l.points FROM service_logs l WHERE l.id = q.service_log_id) AS logged,
                   (SELECT l.status FROM service_logs l WHERE l.id = q.service_log_id) AS log_status
                 FROM service_requests q WHERE q.community_id = :c
-                """), {"c": self.community_id, "hold": ":hold", "pay": ":pay", "topup": ":topup"})).all()
-            services_posted = (run(text(
-                "SELECT posted FROM accounts WHERE community_id = :c AND kind = 'services'"),
-                {"c": self.community_id})).scalar_one()
+                """
+                    ),
+                    {"c": self.community_id, "hold": ":hold", "pay": ":pay", "topup": ":topup"},
+                )
+            ).all()
+            services_posted = (
+                run(
+                    text("SELECT posted FROM accounts WHERE community_id = :c AND kind = 'services'"),
+                    {"c": self.community_id},
+                )
+            ).scalar_one()
         for q in rows:
             assert q.holds <= 1, q
             if q.payer == "community" or q.status in ("approval", "refused"):
@@ -193,8 +240,11 @@ class Street:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(funding=st.lists(st.integers(0, 150), min_size=PEOPLE, max_size=PEOPLE), pool=st.integers(0, 100),
-       ops=st.lists(operations, min_size=5, max_size=30))
+@given(
+    funding=st.lists(st.integers(0, 150), min_size=PEOPLE, max_size=PEOPLE),
+    pool=st.integers(0, 100),
+    ops=st.lists(operations, min_size=5, max_size=30),
+)
 async def test_requests_keep_the_ledger_whole_for_any_sequence(
     services: Services, clock: FixedClock, funding: list[int], pool: int, ops: list[tuple]
 ) -> None:
@@ -214,7 +264,9 @@ async def test_the_check_catches_a_request_paid_twice(services: Services, clock:
         await street.step(op)
     await street.check()
     request_id = street.requests[0]
-    await services.db.run(services.db.transaction, lambda s: s.execute(
-        text("UPDATE service_requests SET paid = paid + 1 WHERE id = :q"), {"q": request_id}))
+    await services.db.run(
+        services.db.transaction,
+        lambda s: s.execute(text("UPDATE service_requests SET paid = paid + 1 WHERE id = :q"), {"q": request_id}),
+    )
     with pytest.raises(AssertionError):
         await street.check()

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text
 
-from bot.runtime.cli import _export_stock
-from bot.kernel.clock import FixedClock
 from bot.dialogs.core import Input
+from bot.kernel.clock import FixedClock
+from bot.kernel.settings import Settings
+from bot.runtime.cli import _export_stock
 from bot.services import Services
 from bot.shop.service import StockLine
-from bot.kernel.settings import Settings
 from models import AuditEntry
 from tests.ledger import ledger_invariants
 from tests.shop_helpers import Chat, account, fund, redemption, snapshot, stock
@@ -65,9 +65,11 @@ async def test_worker_adds_edits_restocks_and_withdraws_items(services: Services
     assert "之前已经记过了" in (await chat.say("worker1", "/restock I1 5 补货", request_key="u-7")).text
     assert await stock(services, 1) == 33
     with services.db.uow() as session:
-        restocks = list(session.scalars(
-            select(AuditEntry.details).where(AuditEntry.action == "catalogue.restock").order_by(AuditEntry.id)
-        ))
+        restocks = list(
+            session.scalars(
+                select(AuditEntry.details).where(AuditEntry.action == "catalogue.restock").order_by(AuditEntry.id)
+            )
+        )
     assert [(d["quantity"], d["reason"]) for d in restocks] == [(10, "爱心企业捐赠"), (-2, "包装破损"), (5, "补货")]
 
     assert "已下架 I2 理发服务" in (await chat.say("worker1", "/deactivate I2")).text
@@ -83,7 +85,9 @@ async def test_shop_pages_and_what_one_can_afford(services: Services) -> None:
     w = await make_world(services)
     await fund(services, w, w.volunteer, 50)
     for i in range(8):
-        await services.run(services.shop.add_item, w.worker, w.community_id, f"物品{i}", 10 * (i + 1), 0 if i == 1 else 5)
+        await services.run(
+            services.shop.add_item, w.worker, w.community_id, f"物品{i}", 10 * (i + 1), 0 if i == 1 else 5
+        )
     chat = Chat(services)
     first = await chat.say("volunteer1", "/shop")
     assert first.options[-1] == "/shop 2" and len(first.options) == 7
@@ -164,6 +168,7 @@ async def test_reconciliation_spans_months(
     november = await services.run(shop.reconcile, w.worker, w.community_id, "2026-11")
     o_rice, o_cut = october.lines
     n_rice, n_cut = november.lines
+
     def figures(line: StockLine) -> tuple:
         return line.opening, line.restocked, line.reserved, line.handed_over, line.released, line.closing
 
@@ -177,9 +182,10 @@ async def test_reconciliation_spans_months(
     assert "只有本社区的社区工作者" in (await Chat(services).say("volunteer1", "/reconcile")).text
 
     # The line is checked, not just summed: a movement with the wrong sign is caught.
-    await services.db.run(services.db.transaction, lambda s: s.execute(
-        text("UPDATE stock_movements SET delta = 0 WHERE kind = 'release'")
-    ))
+    await services.db.run(
+        services.db.transaction,
+        lambda s: s.execute(text("UPDATE stock_movements SET delta = 0 WHERE kind = 'release'")),
+    )
     tampered = await services.run(shop.reconcile, None, w.community_id, "2026-11")
     assert not tampered.lines[0].balanced and tampered.lines[1].balanced
 

@@ -28,14 +28,19 @@ async def _buyers(services: Services, w: World, n: int, points: int) -> list[int
     def work(session) -> list[int]:  # type: ignore[no-untyped-def]
         now, ids = services.clock.now(), []
         for i in range(n):
-            person = Person(display_name=f"买家{i}", locale="zh-CN", is_admin=False,
-                            community_id=w.community_id, created_at=now)
+            person = Person(
+                display_name=f"买家{i}", locale="zh-CN", is_admin=False, community_id=w.community_id, created_at=now
+            )
             session.add(person)
             session.flush()
-            session.add(Membership(person_id=person.id, community_id=w.community_id, role="volunteer",
-                                   confirmed=True, joined_at=now))
-            services.ledger.earn(session, community_id=w.community_id, person_id=person.id, amount=points,
-                                       key=f"fund:{person.id}")
+            session.add(
+                Membership(
+                    person_id=person.id, community_id=w.community_id, role="volunteer", confirmed=True, joined_at=now
+                )
+            )
+            services.ledger.earn(
+                session, community_id=w.community_id, person_id=person.id, amount=points, key=f"fund:{person.id}"
+            )
             ids.append(person.id)
         return ids
 
@@ -84,7 +89,10 @@ async def test_one_person_thirty_redemptions_beyond_their_balance(services: Serv
     await fund(services, w, w.volunteer, 70)  # ten redemptions' worth
 
     results = await asyncio.gather(
-        *(services.run(services.shop.redeem, w.volunteer, w.community_id, towel if i % 2 else haircut, 1) for i in range(30)),
+        *(
+            services.run(services.shop.redeem, w.volunteer, w.community_id, towel if i % 2 else haircut, 1)
+            for i in range(30)
+        ),
         return_exceptions=True,
     )
     ok, failed = _split(results)
@@ -97,8 +105,9 @@ async def test_one_person_thirty_redemptions_beyond_their_balance(services: Serv
     assert await stock(services, haircut) is None
     with services.db.uow() as session:
         reserved = session.scalar(
-            select(func.coalesce(func.sum(StockMovement.quantity), 0))
-            .where(StockMovement.kind == "reserve", StockMovement.item_id == towel)
+            select(func.coalesce(func.sum(StockMovement.quantity), 0)).where(
+                StockMovement.kind == "reserve", StockMovement.item_id == towel
+            )
         )
     assert reserved == towels
     await ledger_invariants(services)

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import text
 
+from bot.jobs import load as load_jobs
 from bot.kernel.clock import FixedClock
 from bot.kernel.errors import AlreadyDecided, NotAllowed, NotFound
-from bot.jobs import load as load_jobs
-from bot.services import Services
 from bot.kernel.names import CODE_ALPHABET
+from bot.services import Services
 from tests.ledger import ledger_invariants
 from tests.shop_helpers import Chat, account, count_transfers, fund, notification_keys, redemption, snapshot, stock
 from tests.world import World, make_world
@@ -270,7 +270,10 @@ async def test_concurrent_presses_resolve_once(services: Services, shop: Shop) -
     press wins each race, and each hold resolves once."""
     w = shop.w
     shop_service = services.shop
-    ids = [(await services.run(shop_service.redeem, w.volunteer, w.community_id, shop.haircut, 1)).redemption.id for _ in range(6)]
+    ids = [
+        (await services.run(shop_service.redeem, w.volunteer, w.community_id, shop.haircut, 1)).redemption.id
+        for _ in range(6)
+    ]
 
     def winners(results: list[object]) -> list[object]:
         assert all(isinstance(r, AlreadyDecided) for r in results if isinstance(r, BaseException)), results
@@ -278,16 +281,22 @@ async def test_concurrent_presses_resolve_once(services: Services, shop: Shop) -
 
     for rid in ids:
         results = await asyncio.gather(
-            services.run(shop_service.approve, w.worker, rid), services.run(shop_service.approve, w.worker2, rid),
-            services.run(shop_service.cancel, w.volunteer, rid), return_exceptions=True,
+            services.run(shop_service.approve, w.worker, rid),
+            services.run(shop_service.approve, w.worker2, rid),
+            services.run(shop_service.cancel, w.volunteer, rid),
+            return_exceptions=True,
         )
         assert len(winners(results)) == 1, results
     approved = [rid for rid in ids if (await redemption(services, rid)).status == "approved"]
     for rid in approved:
         code = (await redemption(services, rid)).pickup_code
         results = await asyncio.gather(
-            *(services.run(shop_service.pickup, worker, w.community_id, code) for worker in (w.worker, w.worker2, w.worker)),
-            services.run(shop_service.reject, w.worker2, rid, "货架空了"), return_exceptions=True,
+            *(
+                services.run(shop_service.pickup, worker, w.community_id, code)
+                for worker in (w.worker, w.worker2, w.worker)
+            ),
+            services.run(shop_service.reject, w.worker2, rid, "货架空了"),
+            return_exceptions=True,
         )
         assert len(winners(results)) == 1, results
     statuses = [(await redemption(services, rid)).status for rid in ids]

@@ -36,7 +36,9 @@ Reach = Callable[[Market], Awaitable[list[str]]]
 
 
 async def _fresh_redemption(m: Market) -> int:
-    outcome = await m.services.run(m.services.shop.redeem, m.w.volunteers[1], m.w.community_id, 2, 1)  # Haircut: no limit
+    outcome = await m.services.run(
+        m.services.shop.redeem, m.w.volunteers[1], m.w.community_id, 2, 1
+    )  # Haircut: no limit
     return outcome.redemption.id
 
 
@@ -78,15 +80,40 @@ STATES: dict[str, tuple[str, Reach, tuple[str, str] | str | None]] = {
     "edititem/photo": ("worker1", _lines("/edititem I1 photo"), ("edititem", "photo")),
     "restock/reason": ("worker1", _lines("/restock I1 5"), ("restock", "reason")),
 }
-SHOP_COMMANDS = sorted(
-    name for name in COMMANDS
-    if COMMANDS[name].handler.__module__ == "bot.shop.flow"
-)
+SHOP_COMMANDS = sorted(name for name in COMMANDS if COMMANDS[name].handler.__module__ == "bot.shop.flow")
 # Lines that once broke something, or look as if they might: every one in every state below.
-TRICKY = ["1", "2", "0", "-1", "99", "yes", "skip", "-", "I1", "I99", "R1", "R99", "/cancel", "²", "٣",
-          "ABCDEF", "/redeem I1 ²", "/redeem I1 ٣", "/additem x 1 ²", "/additem x ² 1", "/restock I1 -999999 x",
-          "/restock I1 ² x", "/shop 999999", "/shop ²", "/edititem I1 price ²", "/pickup ²²²²²²", "/gift @ 1",
-          "/reject_order R1", "/cancel_order R²", "/reconcile 2026-²"]
+TRICKY = [
+    "1",
+    "2",
+    "0",
+    "-1",
+    "99",
+    "yes",
+    "skip",
+    "-",
+    "I1",
+    "I99",
+    "R1",
+    "R99",
+    "/cancel",
+    "²",
+    "٣",
+    "ABCDEF",
+    "/redeem I1 ²",
+    "/redeem I1 ٣",
+    "/additem x 1 ²",
+    "/additem x ² 1",
+    "/restock I1 -999999 x",
+    "/restock I1 ² x",
+    "/shop 999999",
+    "/shop ²",
+    "/edititem I1 price ²",
+    "/pickup ²²²²²²",
+    "/gift @ 1",
+    "/reject_order R1",
+    "/cancel_order R²",
+    "/reconcile 2026-²",
+]
 inputs = st.one_of(
     st.text(max_size=30),
     st.builds(lambda c, a: f"/{c} {a}", st.sampled_from(SHOP_COMMANDS), st.text(max_size=16)),

@@ -22,7 +22,15 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from bot.kernel.clock import FixedClock
-from bot.kernel.errors import AlreadyDecided, DomainError, InsufficientPoints, InvalidInput, NotAllowed, NotFound, OutOfStock
+from bot.kernel.errors import (
+    AlreadyDecided,
+    DomainError,
+    InsufficientPoints,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    OutOfStock,
+)
 from bot.services import Services
 from bot.shop.service import OPEN
 from models import Account, Redemption, ShopItem
@@ -40,17 +48,29 @@ items = st.integers(0, len(PRICES) - 1)
 # What happens to a redemption after it is made; presses repeat and contradict each other on
 # purpose, and a journey with no decision waits for the expiry.
 FATES = (
-    ("approve", "pickup"), ("approve", "pickup", "pickup"), ("approve", "approve"), ("reject",),
-    ("approve", "reject", "pickup"), ("cancel",), ("cancel", "cancel", "approve", "pickup"),
-    ("approve", "cancel", "reject"), ("reject", "approve", "cancel"), (), ("approve",),
+    ("approve", "pickup"),
+    ("approve", "pickup", "pickup"),
+    ("approve", "approve"),
+    ("reject",),
+    ("approve", "reject", "pickup"),
+    ("cancel",),
+    ("cancel", "cancel", "approve", "pickup"),
+    ("approve", "cancel", "reject"),
+    ("reject", "approve", "cancel"),
+    (),
+    ("approve",),
 )
 journeys = st.lists(st.tuples(people, items, st.integers(1, 3), st.sampled_from(FATES)), min_size=2, max_size=6)
-extras = st.lists(st.one_of(
-    st.tuples(st.just("wait"), st.sampled_from((1, 3, 8))),  # 8 days: every open hold expires
-    st.tuples(st.just("restock"), items, st.integers(-3, 4).filter(bool)),
-    st.tuples(st.just("wrong_code")),
-    st.tuples(st.just("replay"), st.integers(0, 5)),
-), min_size=1, max_size=6)
+extras = st.lists(
+    st.one_of(
+        st.tuples(st.just("wait"), st.sampled_from((1, 3, 8))),  # 8 days: every open hold expires
+        st.tuples(st.just("restock"), items, st.integers(-3, 4).filter(bool)),
+        st.tuples(st.just("wrong_code")),
+        st.tuples(st.just("replay"), st.integers(0, 5)),
+    ),
+    min_size=1,
+    max_size=6,
+)
 
 
 @dataclass
@@ -81,9 +101,12 @@ class Market:
         self.cid, self.worker, self.people = built.community_id, built.worker, built.people
         for p, amount in zip(self.people, funding, strict=True):
             if amount:
-                await s.db.run(s.db.transaction, lambda ses, p=p, a=amount: s.ledger.earn(
-                    ses, community_id=self.cid, person_id=p, amount=a, key=f"fund:{self.tag}:{p}"
-                ))
+                await s.db.run(
+                    s.db.transaction,
+                    lambda ses, p=p, a=amount: s.ledger.earn(
+                        ses, community_id=self.cid, person_id=p, amount=a, key=f"fund:{self.tag}:{p}"
+                    ),
+                )
         self.items = [
             (await s.run(s.shop.add_item, self.worker, self.cid, f"物品{i}", price, stock)).id
             for i, (price, stock) in enumerate(zip(PRICES, STOCKS, strict=True))
@@ -203,23 +226,29 @@ class Market:
 
     async def codes(self) -> set[str | None]:
         with self.services.db.uow() as session:
-            return set(session.scalars(
-                select(Redemption.pickup_code).where(Redemption.community_id == self.cid)
-            ))
+            return set(session.scalars(select(Redemption.pickup_code).where(Redemption.community_id == self.cid)))
 
     async def check(self) -> None:
         await ledger_invariants(self.services, self.cid)
         with self.services.db.uow() as session:
-            stock_of = dict((session.execute(
-                select(ShopItem.id, ShopItem.stock).where(ShopItem.community_id == self.cid)
-            )).all())
-            status_of = dict((session.execute(
-                select(Redemption.id, Redemption.status).where(Redemption.community_id == self.cid)
-            )).all())
-            balance_of = {row.person_id: (row.posted, row.pending) for row in (session.execute(
-                select(Account.person_id, Account.posted, Account.pending)
-                .where(Account.community_id == self.cid, Account.kind == "person")
-            )).all()}
+            stock_of = dict(
+                (session.execute(select(ShopItem.id, ShopItem.stock).where(ShopItem.community_id == self.cid))).all()
+            )
+            status_of = dict(
+                (
+                    session.execute(select(Redemption.id, Redemption.status).where(Redemption.community_id == self.cid))
+                ).all()
+            )
+            balance_of = {
+                row.person_id: (row.posted, row.pending)
+                for row in (
+                    session.execute(
+                        select(Account.person_id, Account.posted, Account.pending).where(
+                            Account.community_id == self.cid, Account.kind == "person"
+                        )
+                    )
+                ).all()
+            }
         stocks = [stock_of[i] for i in self.items]
         statuses = [status_of[i] for i in self.ids]
         balances = [balance_of[p] for p in self.people]
@@ -233,10 +262,18 @@ class Market:
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(funding=st.lists(st.integers(20, 150), min_size=PEOPLE, max_size=PEOPLE), journeys=journeys,
-       extras=extras, data=st.data())
+@given(
+    funding=st.lists(st.integers(20, 150), min_size=PEOPLE, max_size=PEOPLE),
+    journeys=journeys,
+    extras=extras,
+    data=st.data(),
+)
 async def test_any_interleaving_keeps_stock_points_and_books_straight(
-    services: Services, clock: FixedClock, funding: list[int], journeys: list[tuple], extras: list[tuple],
+    services: Services,
+    clock: FixedClock,
+    funding: list[int],
+    journeys: list[tuple],
+    extras: list[tuple],
     data: st.DataObject,
 ) -> None:
     assert services.settings.hold_expiry_days == EXPIRY_DAYS

@@ -9,12 +9,12 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import func, select
 
-from bot.kernel.clock import FixedClock
 from bot.dialogs.core import Caller, Input
 from bot.dialogs.engine import Dialogs
+from bot.jobs import load
+from bot.kernel.clock import FixedClock
 from bot.kernel.errors import NotAllowed
 from bot.kernel.i18n import render
-from bot.jobs import load
 from bot.services import Services
 from bot.stars.service import TOP
 from models import AnnouncementGroup, AuditEntry, JobRun, Notification
@@ -25,22 +25,34 @@ GROUP = "-100123"
 
 async def served(services: Services, w: World, volunteer: int, minutes: int, day: date, category: str = "探访") -> None:
     """Hours a worker records for a volunteer: approved at once, like an event."""
-    await services.run(services.hours.record, w.worker, w.community_id, [volunteer], category_id=w.categories[category],
-                                service_date=day, minutes=minutes)
+    await services.run(
+        services.hours.record,
+        w.worker,
+        w.community_id,
+        [volunteer],
+        category_id=w.categories[category],
+        service_date=day,
+        minutes=minutes,
+    )
 
 
 async def say(services: Services, handle: str, text: str, group: str | None = None) -> str:
     dialogs = Dialogs(services)
-    turn = await dialogs.handle(Caller("console", handle, display_name=handle, handle=handle, group_chat=group), Input(text=text))
+    turn = await dialogs.handle(
+        Caller("console", handle, display_name=handle, handle=handle, group_chat=group), Input(text=text)
+    )
     return "\n".join(dialogs.render(turn.locale, turn.replies))
 
 
 async def group_posts(services: Services) -> list[Notification]:
     with services.db.uow() as session:
-        return list(session.scalars(select(Notification).where(Notification.chat.is_not(None)).order_by(Notification.id)))
+        return list(
+            session.scalars(select(Notification).where(Notification.chat.is_not(None)).order_by(Notification.id))
+        )
 
 
 # --- ranks ---------------------------------------------------------------------------------------
+
 
 async def test_ties_share_a_rank_and_the_next_rank_skips(services: Services) -> None:
     w = await make_world(services, volunteers=4)
@@ -52,11 +64,18 @@ async def test_ties_share_a_rank_and_the_next_rank_skips(services: Services) -> 
     await served(services, w, v3, 30, date(2026, 11, 17))  # 120 in all: tied with v2
     await served(services, w, v4, 45, today)
     await served(services, w, v4, 60, date(2026, 11, 15))  # the Sunday before: last week
-    pending = await services.run(services.hours.submit, v1, w.community_id, category_id=w.categories["助餐"], service_date=today, minutes=600)
+    pending = await services.run(
+        services.hours.submit, v1, w.community_id, category_id=w.categories["助餐"], service_date=today, minutes=600
+    )
     assert pending.status == "pending"  # not counted until approved
 
     top = await services.run(services.stars.top, v4, w.community_id, "week")
-    assert [(s.rank, s.person_id, s.minutes) for s in top.stars] == [(1, v2, 120), (1, v3, 120), (3, v1, 60), (4, v4, 45)]
+    assert [(s.rank, s.person_id, s.minutes) for s in top.stars] == [
+        (1, v2, 120),
+        (1, v3, 120),
+        (3, v1, 60),
+        (4, v4, 45),
+    ]
     assert top.me is not None and (top.me.rank, top.me.minutes) == (4, 45)
     assert top.participants == 4 and top.period.start == date(2026, 11, 16) and top.period.end == date(2026, 11, 22)
 
@@ -65,7 +84,12 @@ async def test_ties_share_a_rank_and_the_next_rank_skips(services: Services) -> 
     assert "第 3 名　志愿者1　1 小时" in text and "您排第 4 名，服务 0.75 小时" in text
 
     all_time = await services.run(services.stars.top, v4, w.community_id, "all")
-    assert [(s.rank, s.person_id, s.minutes) for s in all_time.stars] == [(1, v2, 120), (1, v3, 120), (3, v4, 105), (4, v1, 60)]
+    assert [(s.rank, s.person_id, s.minutes) for s in all_time.stars] == [
+        (1, v2, 120),
+        (1, v3, 120),
+        (3, v4, 105),
+        (4, v1, 60),
+    ]
 
 
 async def test_top_ten_with_a_tie_at_the_last_place(services: Services) -> None:
@@ -111,6 +135,7 @@ async def test_only_members_see_a_community_list(services: Services) -> None:
 
 # --- periods in the community's time zone ------------------------------------------------------------
 
+
 async def test_this_week_starts_at_monday_midnight_in_shanghai(services: Services, clock: FixedClock) -> None:
     w = await make_world(services, volunteers=2)
     clock.at = datetime(2026, 11, 22, 15, 30, tzinfo=UTC)  # Sunday 23:30 in Shanghai
@@ -128,7 +153,9 @@ async def test_this_week_starts_at_monday_midnight_in_shanghai(services: Service
 
 async def test_monday_posts_last_week_by_the_communitys_own_date(services: Services, clock: FixedClock) -> None:
     w = await make_world(services, volunteers=2)
-    far = await services.run(services.people.create_community, "远方社区", actor_id=w.admin, timezone="America/New_York")
+    far = await services.run(
+        services.people.create_community, "远方社区", actor_id=w.admin, timezone="America/New_York"
+    )
     await services.run(services.people.appoint_worker, w.admin, far.id, w.worker2)
     await services.run(services.stars.set_group, w.worker, w.community_id, "telegram", GROUP)
     await services.run(services.stars.set_group, w.worker2, far.id, "telegram", "-100999")
@@ -141,7 +168,11 @@ async def test_monday_posts_last_week_by_the_communitys_own_date(services: Servi
     assert summary == "star-list: posted 1, already posted 0, nothing to post 0"
     [post] = await group_posts(services)
     assert post.chat == f"telegram:{GROUP}" and post.person_id is None and post.key == "stars.post_week"
-    assert post.params["_locale"] == "zh-CN" and post.params["start"] == "2026-11-16" and post.params["end"] == "2026-11-22"
+    assert (
+        post.params["_locale"] == "zh-CN"
+        and post.params["start"] == "2026-11-16"
+        and post.params["end"] == "2026-11-22"
+    )
     assert "第 1 名　志愿者1　1 小时" in post.params["lines"]
 
     deliveries = await services.run(services.outbox.take, "telegram")
@@ -150,14 +181,19 @@ async def test_monday_posts_last_week_by_the_communitys_own_date(services: Servi
     # Tuesday 1 December in Shanghai: November's list; Monday 30 November in New York: last week's,
     # where nobody served.
     clock.at = datetime(2026, 11, 30, 16, 30, tzinfo=UTC)
-    assert await jobs["star-list"].run(services, clock.now(), {}) == "star-list: posted 1, already posted 0, nothing to post 1"
+    assert (
+        await jobs["star-list"].run(services, clock.now(), {})
+        == "star-list: posted 1, already posted 0, nothing to post 1"
+    )
     with services.db.uow() as session:
         runs = list(session.scalars(select(JobRun.period).order_by(JobRun.id)))
     assert runs == ["week:2026-W47", "month:2026-11"]
     assert [p.key for p in await group_posts(services)] == ["stars.post_week", "stars.post_month"]
 
 
-async def test_the_first_of_the_month_posts_last_month_in_the_community_language(services: Services, clock: FixedClock) -> None:
+async def test_the_first_of_the_month_posts_last_month_in_the_community_language(
+    services: Services, clock: FixedClock
+) -> None:
     w = await make_world(services, volunteers=1)
     english = await services.run(services.people.create_community, "Sunny Side", actor_id=w.admin, locale="en")
     await services.run(services.people.appoint_worker, w.admin, english.id, w.worker2)
@@ -167,8 +203,15 @@ async def test_the_first_of_the_month_posts_last_month_in_the_community_language
     helper = await person(services, "helper", "Helper")
     await services.run(services.people.join, helper, code)
     await services.run(services.people.register_volunteer, helper, english.id, "Helper", "13900000000")
-    await services.run(services.hours.record, w.worker2, english.id, [helper], category_id=(await services.run(services.hours.categories, english.id))[0].id,
-                                service_date=date(2026, 11, 11), minutes=60)
+    await services.run(
+        services.hours.record,
+        w.worker2,
+        english.id,
+        [helper],
+        category_id=(await services.run(services.hours.categories, english.id))[0].id,
+        service_date=date(2026, 11, 11),
+        minutes=60,
+    )
     await services.run(services.stars.set_group, w.worker, w.community_id, "telegram", GROUP)
     await services.run(services.stars.set_group, w.worker2, english.id, "telegram", "-100777")
 
@@ -188,7 +231,10 @@ async def test_the_first_of_the_month_posts_last_month_in_the_community_language
 
 # --- once only --------------------------------------------------------------------------------------
 
-async def test_a_period_is_posted_once_across_reruns_and_processes(services: Services, database, settings, clock: FixedClock) -> None:
+
+async def test_a_period_is_posted_once_across_reruns_and_processes(
+    services: Services, database, settings, clock: FixedClock
+) -> None:
     w = await make_world(services, volunteers=1)
     await served(services, w, w.volunteer, 60, date(2026, 11, 12))
     await services.run(services.stars.set_group, w.worker, w.community_id, "telegram", GROUP)
@@ -202,20 +248,25 @@ async def test_a_period_is_posted_once_across_reruns_and_processes(services: Ser
     rerun = await services.run(services.stars.post, clock.now(), "week")
     assert (rerun.posted, rerun.already) == (0, 2)
     jobs = load()
-    assert await jobs["star-list"].run(other, clock.now(), {"period": "week"}) == \
-        "star-list: posted 0, already posted 2, nothing to post 0"
+    assert (
+        await jobs["star-list"].run(other, clock.now(), {"period": "week"})
+        == "star-list: posted 0, already posted 2, nothing to post 0"
+    )
     posts = await group_posts(services)
     assert sorted(p.chat for p in posts) == ["telegram:-100123", "telegram:-100456"]
     assert {p.params["start"] for p in posts} == {"2026-11-09"}  # the week before the clock's
 
     month = await services.run(services.stars.post, clock.now(), "month")  # October: nobody served
     assert (month.posted, month.empty) == (0, 1)
-    assert (await jobs["star-list"].run(other, clock.now(), {"period": "year"})).startswith("star-list: --period must be")
+    assert (await jobs["star-list"].run(other, clock.now(), {"period": "year"})).startswith(
+        "star-list: --period must be"
+    )
     with services.db.uow() as session:
         assert session.scalar(select(func.count()).select_from(JobRun)) == 2
 
 
 # --- the announcement group ------------------------------------------------------------------------------
+
 
 async def test_only_a_worker_of_the_community_sets_its_group(services: Services) -> None:
     w = await make_world(services)
@@ -243,9 +294,13 @@ async def test_only_a_worker_of_the_community_sets_its_group(services: Services)
     # An admin may move a group between communities.
     await services.run(services.stars.set_group, w.worker, w.community_id, "console", GROUP)
     moved = await services.run(services.stars.set_group, w.admin, w.other_community_id, "console", GROUP)
-    assert moved.changed and await services.run(services.stars.group_community, "console", GROUP) == w.other_community_id
+    assert (
+        moved.changed and await services.run(services.stars.group_community, "console", GROUP) == w.other_community_id
+    )
 
     with services.db.uow() as session:
-        actions = list(session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("group.%")).order_by(AuditEntry.id)))
+        actions = list(
+            session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("group.%")).order_by(AuditEntry.id))
+        )
         assert session.scalar(select(func.count()).select_from(AnnouncementGroup)) == 1
     assert actions == ["group.set", "group.unset", "group.set", "group.set"]

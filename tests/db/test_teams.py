@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot.kernel.clock import FixedClock
 from bot.dialogs.engine import Dialogs
+from bot.kernel.clock import FixedClock
 from bot.services import Services
 from models import AuditEntry, Notification, ServiceLog
 from tests.dialogs.chat import Chat
@@ -26,17 +26,24 @@ def ranks(text: str) -> list[str]:
 
 
 @pytest.fixture
-def chat_of(services: Services):  # noqa: ANN201 - a factory
+def chat_of(services: Services):
     dialogs = Dialogs(services)
     return lambda handle: Chat(dialogs, handle)
 
 
 async def hours_for(services: Services, w: World, person: int, minutes: int, day: date = date(2026, 11, 18)) -> None:
-    await services.run(services.hours.record, w.worker, w.community_id, [person], category_id=w.categories["探访"],
-                                service_date=day, minutes=minutes)
+    await services.run(
+        services.hours.record,
+        w.worker,
+        w.community_id,
+        [person],
+        category_id=w.categories["探访"],
+        service_date=day,
+        minutes=minutes,
+    )
 
 
-async def tagged_world(services: Services, chat_of) -> World:  # noqa: ANN001
+async def tagged_world(services: Services, chat_of) -> World:
     w = await make_world(services, volunteers=5)
     v = w.volunteers
     worker = chat_of("worker1")
@@ -50,7 +57,7 @@ async def tagged_world(services: Services, chat_of) -> World:  # noqa: ANN001
     return w
 
 
-async def test_tag_list_has_only_those_who_agreed_with_ties_and_anonymous(services: Services, chat_of) -> None:  # noqa: ANN001
+async def test_tag_list_has_only_those_who_agreed_with_ties_and_anonymous(services: Services, chat_of) -> None:
     w = await tagged_world(services, chat_of)
     resident = chat_of("resident1")
     text = await resident.say("/top 党员")
@@ -80,7 +87,7 @@ async def test_tag_list_has_only_those_who_agreed_with_ties_and_anonymous(servic
     assert "tags.you_were_tagged" in keys
 
 
-async def test_team_list_and_the_leaders_hours_wait_for_a_worker(services: Services, chat_of) -> None:  # noqa: ANN001
+async def test_team_list_and_the_leaders_hours_wait_for_a_worker(services: Services, chat_of) -> None:
     w = await tagged_world(services, chat_of)
     worker = chat_of("worker1")
     assert "已创建" in await worker.say("/team new 党员先锋队")
@@ -89,16 +96,24 @@ async def test_team_list_and_the_leaders_hours_wait_for_a_worker(services: Servi
     text = await chat_of("resident1").say("/top 党员先锋队")
     # Team lists need no tag consent; names follow each person's /privacy.
     assert ranks(text) == [
-        "🥇 第 1 名　志愿者5　5 小时", "🥈 第 2 名　志愿者4　3 小时", "🥉 第 3 名　志愿者1　2 小时",
+        "🥇 第 1 名　志愿者5　5 小时",
+        "🥈 第 2 名　志愿者4　3 小时",
+        "🥉 第 3 名　志愿者1　2 小时",
     ]
     leader = chat_of("volunteer1")
     out = await leader.say("/teamlog 党员先锋队 1h 治安巡逻 全部")
     assert leader.keys() == ["teams.logged"] and "等待工作人员审核" in out
     with services.db.read() as session:
-        logs = list(session.execute(
-            select(ServiceLog.person_id, ServiceLog.status, ServiceLog.recorded_by_worker, ServiceLog.event_name)
-            .where(ServiceLog.submitted_by_id == w.volunteers[0])))
-    assert sorted(logs) == sorted((p, "pending", False, "党员先锋队") for p in (w.volunteers[0], w.volunteers[3], w.volunteers[4]))
+        logs = list(
+            session.execute(
+                select(
+                    ServiceLog.person_id, ServiceLog.status, ServiceLog.recorded_by_worker, ServiceLog.event_name
+                ).where(ServiceLog.submitted_by_id == w.volunteers[0])
+            )
+        )
+    assert sorted(logs) == sorted(
+        (p, "pending", False, "党员先锋队") for p in (w.volunteers[0], w.volunteers[3], w.volunteers[4])
+    )
     assert "⏰ 应于 11-20 21:00 前处理" in await worker.say("/pending")
     await worker.say("/approve all")
     assert worker.keys() == ["approve.batch_done"]
@@ -111,7 +126,7 @@ async def test_team_list_and_the_leaders_hours_wait_for_a_worker(services: Servi
     assert count == 3
 
 
-async def test_posts_include_each_chosen_list_once(services: Services, clock: FixedClock, chat_of) -> None:  # noqa: ANN001
+async def test_posts_include_each_chosen_list_once(services: Services, clock: FixedClock, chat_of) -> None:
     w = await tagged_world(services, chat_of)
     worker = chat_of("worker1")
     await worker.say("/team new 党员先锋队")
@@ -130,13 +145,15 @@ async def test_posts_include_each_chosen_list_once(services: Services, clock: Fi
     assert (summary.posted, summary.already) == (3, 0)
     assert (await services.run(services.stars.post, clock.at)).posted == 0
     with services.db.read() as session:
-        posts = list(session.execute(select(Notification.key, Notification.params).where(Notification.chat.is_not(None))))
+        posts = list(
+            session.execute(select(Notification.key, Notification.params).where(Notification.chat.is_not(None)))
+        )
     assert [k for k, _ in posts] == ["stars.post_week", "stars.post_group_week", "stars.post_group_week"]
     party = posts[1][1]
     assert party["list"] == "党员" and "志愿者4" not in party["lines"] and "匿名志愿者" in party["lines"]
 
 
-async def test_report_sheet_per_team_and_tag(services: Services, chat_of) -> None:  # noqa: ANN001
+async def test_report_sheet_per_team_and_tag(services: Services, chat_of) -> None:
     w = await tagged_world(services, chat_of)
     worker = chat_of("worker1")
     await worker.say("/team new 党员先锋队")
@@ -166,7 +183,7 @@ WHO = ("resident1", "volunteer2", "volunteer1", "otherworker", "worker1", "admin
 
 @pytest.mark.parametrize("who", WHO)
 @pytest.mark.parametrize("action", list(ACTIONS))
-async def test_who_may(services: Services, chat_of, who: str, action: str) -> None:  # noqa: ANN001
+async def test_who_may(services: Services, chat_of, who: str, action: str) -> None:
     w = await make_world(services, volunteers=3)
     worker = chat_of("worker1")
     await worker.say("/tag volunteer1 党员")
@@ -189,5 +206,6 @@ async def test_who_may(services: Services, chat_of, who: str, action: str) -> No
     else:
         assert after == before, (who, action, person.keys())
         # Another community's worker does not even find the member: names are looked up at home.
-        assert person.keys()[0].startswith(("error.need_", "error.no_such_person", "teams.", "tags.", "starlists.")), \
+        assert person.keys()[0].startswith(("error.need_", "error.no_such_person", "teams.", "tags.", "starlists.")), (
             person.keys()
+        )

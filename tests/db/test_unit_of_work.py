@@ -57,6 +57,7 @@ async def test_a_unit_commits_whole_or_not_at_all(services: Services, clock: Fix
 async def test_a_read_only_unit_refuses_to_write(services: Services, clock: FixedClock) -> None:
     db, now = services.db, clock.now()
     with pytest.raises(ReadOnlyTurn):
-        await db.run_read(db.unit, lambda session: db.transaction(lambda s: claim(s, "no", "x", "p", now)),
-                          writes=False)
+        await db.run_read(
+            db.unit, lambda session: db.transaction(lambda s: claim(s, "no", "x", "p", now)), writes=False
+        )
     assert jobs(services) == []

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import insert, select
 
+from bot.elders.cadence import Rule, VisitCadence, day_start, due_filter, due_of, due_params
 from bot.kernel.clock import FixedClock
 from bot.services import Services
-from bot.elders.cadence import Rule, VisitCadence, day_start, due_filter, due_of, due_params
 from models import Elder
 from tests.visits_world import roster_world
 
@@ -89,14 +89,29 @@ async def test_a_month_of_mornings(services: Services, clock: FixedClock) -> Non
 async def test_the_day_turns_at_midnight_in_shanghai(services: Services, clock: FixedClock) -> None:
     r = await roster_world(services, "晚归,1940,一号楼,,是,普通,,,worker1,", "早起,1941,二号楼,,是,普通,,,worker1,")
     # 23:59 and 00:01 in Shanghai, a week before.
-    await services.run(services.visits.record, r.worker, r.elders["晚归"], kind="visit", outcome="well",
-                                 at=datetime(2026, 11, 13, 15, 59, tzinfo=UTC))
-    await services.run(services.visits.record, r.worker, r.elders["早起"], kind="visit", outcome="well",
-                                 at=datetime(2026, 11, 13, 16, 1, tzinfo=UTC))
+    await services.run(
+        services.visits.record,
+        r.worker,
+        r.elders["晚归"],
+        kind="visit",
+        outcome="well",
+        at=datetime(2026, 11, 13, 15, 59, tzinfo=UTC),
+    )
+    await services.run(
+        services.visits.record,
+        r.worker,
+        r.elders["早起"],
+        kind="visit",
+        outcome="well",
+        at=datetime(2026, 11, 13, 16, 1, tzinfo=UTC),
+    )
 
     async def due_at(moment: datetime) -> dict[str, int]:
         clock.at = moment
-        return {i.name: i.overdue_days for i in (await services.run(services.visits.due_for, r.worker, r.community_id)).items}
+        return {
+            i.name: i.overdue_days
+            for i in (await services.run(services.visits.due_for, r.worker, r.community_id)).items
+        }
 
     assert await due_at(datetime(2026, 11, 20, 15, 59, tzinfo=UTC)) == {"晚归": 0}
     assert await due_at(datetime(2026, 11, 20, 16, 1, tzinfo=UTC)) == {"晚归": 1, "早起": 0}
@@ -107,18 +122,24 @@ async def test_turning_seventy_at_new_year_changes_the_cadence(services: Service
     r = await roster_world(services, "跨年,1957,一号楼,,是,普通,,,worker1,")
     await services.run(services.visits.record, r.worker, r.elders["跨年"], kind="visit", outcome="well")
     clock.at = datetime(2026, 12, 31, 15, 59, tzinfo=UTC)  # 69 on New Year's Eve: call overdue
-    assert [(i.kind, i.overdue_days, i.age) for i in (await services.run(services.visits.due_for, r.worker, r.community_id)).items] == [
-        ("call", 4, 69)]
+    assert [
+        (i.kind, i.overdue_days, i.age)
+        for i in (await services.run(services.visits.due_for, r.worker, r.community_id)).items
+    ] == [("call", 4, 69)]
     clock.at = datetime(2026, 12, 31, 16, 1, tzinfo=UTC)  # 70 on New Year's Day: weekly visits
-    assert [(i.kind, i.overdue_days, i.age) for i in (await services.run(services.visits.due_for, r.worker, r.community_id)).items] == [
-        ("visit", 5, 70)]
+    assert [
+        (i.kind, i.overdue_days, i.age)
+        for i in (await services.run(services.visits.due_for, r.worker, r.community_id)).items
+    ] == [("visit", 5, 70)]
 
 
 async def test_a_community_cadence_applies_to_its_lists(services: Services, clock: FixedClock) -> None:
     r = await roster_world(services, *ROWS)
     for name in RULES:
         await services.run(services.visits.record, r.worker, r.elders[name], kind="visit", outcome="well")
-    await services.run(services.visits.set_cadence, r.worker, r.community_id, {"other": {"visit": 3}, "alone": {"call": None}})
+    await services.run(
+        services.visits.set_cadence, r.worker, r.community_id, {"other": {"visit": 3}, "alone": {"call": None}}
+    )
     clock.advance(days=3)
     due = await services.run(services.visits.due_for, r.worker, r.community_id)
     assert {i.name: (i.kind, i.overdue_days) for i in due.items} == {"丙大爷": ("visit", 0)}
@@ -154,44 +175,87 @@ async def test_the_sql_filter_at_the_exact_edges(services: Services) -> None:
         "never visited": (False, "normal", 1950, None, None, True),
     }
     values = [
-        dict(community_id=community.id, name=name, birth_year=year, import_key=name, address="x", lives_alone=alone,
-             risk=risk, active=True, flagged=False, not_home_streak=0, last_visit_at=visit, last_call_at=call,
-             added_at=start(0))
+        dict(
+            community_id=community.id,
+            name=name,
+            birth_year=year,
+            import_key=name,
+            address="x",
+            lives_alone=alone,
+            risk=risk,
+            active=True,
+            flagged=False,
+            not_home_streak=0,
+            last_visit_at=visit,
+            last_call_at=call,
+            added_at=start(0),
+        )
         for name, (alone, risk, year, visit, call, _) in cases.items()
     ]
 
     def load(session):
         session.execute(insert(Elder), values)
-        return set(session.scalars(select(Elder.name).where(
-            Elder.community_id == community.id, due_filter(VisitCadence())), due_params(VisitCadence(), today, SHANGHAI)))
+        return set(
+            session.scalars(
+                select(Elder.name).where(Elder.community_id == community.id, due_filter(VisitCadence())),
+                due_params(VisitCadence(), today, SHANGHAI),
+            )
+        )
 
     expected = {name for name, case in cases.items() if case[-1]}
     assert await services.db.run(services.db.transaction, load) == expected
-    assert {v["name"] for v in values if due_of(
-        VisitCadence(), lives_alone=v["lives_alone"], risk=v["risk"], birth_year=v["birth_year"],
-        added_at=v["added_at"], last_visit_at=v["last_visit_at"], last_call_at=v["last_call_at"], today=today,
-        tz=SHANGHAI).today(today)} == expected
+    assert {
+        v["name"]
+        for v in values
+        if due_of(
+            VisitCadence(),
+            lives_alone=v["lives_alone"],
+            risk=v["risk"],
+            birth_year=v["birth_year"],
+            added_at=v["added_at"],
+            last_visit_at=v["last_visit_at"],
+            last_call_at=v["last_call_at"],
+            today=today,
+            tz=SHANGHAI,
+        ).today(today)
+    } == expected
 
 
 CADENCES = (VisitCadence(), VisitCadence(age=75, intensive=Rule(5, 2), alone=Rule(10, 5), other=Rule(30, 14)))
 # Drawn often right at the edges: a day's first and last minute, a cycle's last and first day,
 # the birth years that are 69, 70, 74 and 75 this year.
 EDGE_DAYS = sorted({d for rule in (2, 5, 7, 10, 14, 30) for d in (rule - 1, rule)})
-moments = st.tuples(st.one_of(st.sampled_from(EDGE_DAYS), st.integers(0, 40)),
-                    st.one_of(st.sampled_from((0, 1, 24 * 60 - 1)), st.integers(0, 24 * 60 - 1)))
+moments = st.tuples(
+    st.one_of(st.sampled_from(EDGE_DAYS), st.integers(0, 40)),
+    st.one_of(st.sampled_from((0, 1, 24 * 60 - 1)), st.integers(0, 24 * 60 - 1)),
+)
 years = st.one_of(st.sampled_from((1951, 1952, 1956, 1957)), st.integers(1940, 1975))
-elders = st.lists(st.tuples(
-    st.booleans(), st.sampled_from(("high", "normal")), years,
-    st.one_of(st.none(), moments), st.one_of(st.none(), moments), moments,  # last visit, last call, added
-), min_size=1, max_size=25)
+elders = st.lists(
+    st.tuples(
+        st.booleans(),
+        st.sampled_from(("high", "normal")),
+        years,
+        st.one_of(st.none(), moments),
+        st.one_of(st.none(), moments),
+        moments,  # last visit, last call, added
+    ),
+    min_size=1,
+    max_size=25,
+)
 counter = itertools.count()
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
-          phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink])
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
+)
 @given(rows=elders, cadence=st.sampled_from(CADENCES))
 async def test_the_sql_filter_keeps_exactly_the_elders_the_rule_says_are_due(
-    services: Services, rows: list[tuple], cadence: VisitCadence,
+    services: Services,
+    rows: list[tuple],
+    cadence: VisitCadence,
 ) -> None:
     today = date(2026, 11, 20)
     community = await services.run(services.people.create_community, f"属性{next(counter)}")
@@ -200,25 +264,53 @@ async def test_the_sql_filter_keeps_exactly_the_elders_the_rule_says_are_due(
         if moment is None:
             return None
         days, minute = moment
-        return (datetime.combine(today - timedelta(days=days), time(0), SHANGHAI) + timedelta(minutes=minute)).astimezone(UTC)
+        return (
+            datetime.combine(today - timedelta(days=days), time(0), SHANGHAI) + timedelta(minutes=minute)
+        ).astimezone(UTC)
 
     values = [
-        dict(community_id=community.id, name=f"e{n}", birth_year=year, import_key=f"e{n}|{year}", address="x",
-             lives_alone=alone, risk=risk, active=True, flagged=False, not_home_streak=0,
-             last_visit_at=ago(visit), last_call_at=ago(call), added_at=ago(added))
+        dict(
+            community_id=community.id,
+            name=f"e{n}",
+            birth_year=year,
+            import_key=f"e{n}|{year}",
+            address="x",
+            lives_alone=alone,
+            risk=risk,
+            active=True,
+            flagged=False,
+            not_home_streak=0,
+            last_visit_at=ago(visit),
+            last_call_at=ago(call),
+            added_at=ago(added),
+        )
         for n, (alone, risk, year, visit, call, added) in enumerate(rows)
     ]
 
     def load(session):
         session.execute(insert(Elder), values)
-        return set(session.scalars(select(Elder.name).where(
-            Elder.community_id == community.id, due_filter(cadence)), due_params(cadence, today, SHANGHAI)))
+        return set(
+            session.scalars(
+                select(Elder.name).where(Elder.community_id == community.id, due_filter(cadence)),
+                due_params(cadence, today, SHANGHAI),
+            )
+        )
 
     in_sql = await services.db.run(services.db.transaction, load)
     in_python = {
-        v["name"] for v in values
-        if due_of(cadence, lives_alone=v["lives_alone"], risk=v["risk"], birth_year=v["birth_year"],
-                  added_at=v["added_at"], last_visit_at=v["last_visit_at"], last_call_at=v["last_call_at"],
-                  today=today, tz=SHANGHAI).today(today) is not None
+        v["name"]
+        for v in values
+        if due_of(
+            cadence,
+            lives_alone=v["lives_alone"],
+            risk=v["risk"],
+            birth_year=v["birth_year"],
+            added_at=v["added_at"],
+            last_visit_at=v["last_visit_at"],
+            last_call_at=v["last_call_at"],
+            today=today,
+            tz=SHANGHAI,
+        ).today(today)
+        is not None
     }
     assert in_sql == in_python

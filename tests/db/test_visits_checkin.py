@@ -17,7 +17,10 @@ from tests.visits_world import Chat, roster_world
 
 
 async def inbox(services: Services, person_id: int) -> list[str]:
-    return [render(d.locale, d.text.key, d.text.params) for d in await services.run(services.outbox.take, "console", person_id=person_id)]
+    return [
+        render(d.locale, d.text.key, d.text.params)
+        for d in await services.run(services.outbox.take, "console", person_id=person_id)
+    ]
 
 
 async def records(services: Services) -> int:
@@ -37,7 +40,12 @@ async def test_a_worker_records_a_visit_step_by_step(services: Services, clock: 
     with services.db.uow() as session:
         visit = session.get(VisitRecord, 1)
         elder = session.get(Elder, wang)
-    assert (visit.kind, visit.outcome, visit.note, visit.service_log_id) == ("visit", "well", "精神不错，血压正常", None)
+    assert (visit.kind, visit.outcome, visit.note, visit.service_log_id) == (
+        "visit",
+        "well",
+        "精神不错，血压正常",
+        None,
+    )
     assert elder.last_visit_at == clock.now()
     due = await services.run(services.visits.due_for, r.worker, r.community_id)
     assert wang not in {i.elder_id for i in due.items}
@@ -52,10 +60,15 @@ async def test_a_volunteer_visit_with_location_photo_and_duration_makes_a_servic
     await chat.say(option="well")
     await chat.say("陪老人聊天，帮忙打扫了厨房")
     assert await chat.say(location=(31.23, 121.47)) == "收到。还要发位置或照片吗？没有就点“完成”。\n1. 完成"
-    assert (await chat.say(photo="photo-file-1")).startswith("这次探访用了多长时间？（计入您的志愿服务时长）\n1. 0.5 小时")
-    assert (await chat.say("20分钟")).startswith("时长请按 15 分钟为单位填写（如 30m、1h、1.5h）。\n\n这次探访用了多长时间？")
+    assert (await chat.say(photo="photo-file-1")).startswith(
+        "这次探访用了多长时间？（计入您的志愿服务时长）\n1. 0.5 小时"
+    )
+    assert (await chat.say("20分钟")).startswith(
+        "时长请按 15 分钟为单位填写（如 30m、1h、1.5h）。\n\n这次探访用了多长时间？"
+    )
     assert await chat.say("1.5h") == (
-        f"✅ 已记录 T1：E{wang} 王秀英 · 探访 · 良好。\n\n服务时长已提交 H1，审核通过后可得 15 积分。")
+        f"✅ 已记录 T1：E{wang} 王秀英 · 探访 · 良好。\n\n服务时长已提交 H1，审核通过后可得 15 积分。"
+    )
     with services.db.uow() as session:
         visit = session.get(VisitRecord, 1)
         log = session.get(ServiceLog, visit.service_log_id)
@@ -74,28 +87,42 @@ async def test_one_line_visits_and_calls_in_chinese_and_english(services: Servic
     assert await worker.say(f"/visit E{wang} well 精神不错") == f"✅ 已记录 T1：E{wang} 王秀英 · 探访 · 良好。"
     assert await worker.say(f"/visit e{li} 电话 不在家 没人接") == f"✅ 已记录 T2：E{li} 李建国 · 电话 · 不在家。"
     volunteer = Chat(services, "volunteer3")
-    assert await volunteer.say(f"/visit E{li} 住院 1h 在市一医院") == "\n\n".join((
-        f"✅ 已记录 T3：E{li} 李建国 · 探访 · 住院。", "服务时长已提交 H1，审核通过后可得 10 积分。"))
+    assert await volunteer.say(f"/visit E{li} 住院 1h 在市一医院") == "\n\n".join(
+        (f"✅ 已记录 T3：E{li} 李建国 · 探访 · 住院。", "服务时长已提交 H1，审核通过后可得 10 积分。")
+    )
     # Without a duration the visit is saved first, then the duration is asked for the hours.
     said = await volunteer.say(f"/visit E{li} needs help 血压高")
-    assert said.startswith(f"✅ 已记录 T4：E{li} 李建国 · 探访 · 需要帮助。\n\n🆘 已把求助 A1 告诉 李社工，社工会尽快处理。")
+    assert said.startswith(
+        f"✅ 已记录 T4：E{li} 李建国 · 探访 · 需要帮助。\n\n🆘 已把求助 A1 告诉 李社工，社工会尽快处理。"
+    )
     assert "这次探访用了多长时间？" in said and said.endswith("6. 跳过")
     assert await volunteer.say("45分钟") == "服务时长已提交 H2，审核通过后可得 7 积分。"
     await volunteer.say(f"/visit E{li} well")
     assert await volunteer.say("跳过") == "好的，这次不记服务时长。"
     # A duration off the 15-minute steps never loses the record, least of all a call for help.
-    assert await volunteer.say(f"/visit E{li} 需要帮助 1.1h 摔倒了") == "\n\n".join((
-        f"✅ 已记录 T6：E{li} 李建国 · 探访 · 需要帮助。", "🆘 已把求助 A2 告诉 李社工，社工会尽快处理。",
-        "探访已记录，但服务时长没有提交：时长请按 15 分钟为单位填写（如 30m、1h、1.5h）。"))
+    assert await volunteer.say(f"/visit E{li} 需要帮助 1.1h 摔倒了") == "\n\n".join(
+        (
+            f"✅ 已记录 T6：E{li} 李建国 · 探访 · 需要帮助。",
+            "🆘 已把求助 A2 告诉 李社工，社工会尽快处理。",
+            "探访已记录，但服务时长没有提交：时长请按 15 分钟为单位填写（如 30m、1h、1.5h）。",
+        )
+    )
     assert await worker.say(f"/visit E{wang} 很好") == (
         "用法：/visit E5 逐步记录；或一句话：/visit E5 [电话] 良好|需要帮助|不在家|住院 [时长] [备注]\n"
-        "例如：/visit E5 良好 精神不错")
+        "例如：/visit E5 良好 精神不错"
+    )
     with services.db.uow() as session:
-        kinds = (session.execute(select(VisitRecord.kind, VisitRecord.outcome, VisitRecord.note)
-                                           .order_by(VisitRecord.id))).all()
+        kinds = (
+            session.execute(select(VisitRecord.kind, VisitRecord.outcome, VisitRecord.note).order_by(VisitRecord.id))
+        ).all()
     assert [tuple(k) for k in kinds] == [
-        ("visit", "well", "精神不错"), ("call", "not_home", "没人接"), ("visit", "hospital", "在市一医院"),
-        ("visit", "needs_help", "血压高"), ("visit", "well", None), ("visit", "needs_help", "摔倒了")]
+        ("visit", "well", "精神不错"),
+        ("call", "not_home", "没人接"),
+        ("visit", "hospital", "在市一医院"),
+        ("visit", "needs_help", "血压高"),
+        ("visit", "well", None),
+        ("visit", "needs_help", "摔倒了"),
+    ]
 
 
 async def test_only_the_assigned_and_the_community_workers_may_record(services: Services) -> None:
@@ -103,7 +130,9 @@ async def test_only_the_assigned_and_the_community_workers_may_record(services: 
     wang, li = r.elders["王秀英"], r.elders["李建国"]
     assert await Chat(services, "volunteer3").say(f"/visit E{wang} well") == f"E{wang} 不是安排给您的探访对象。"
     assert await Chat(services, "volunteer3").say(f"/visit E{wang}") == f"E{wang} 不是安排给您的探访对象。"
-    assert await Chat(services, "resident1").say(f"/visit E{wang} well") == "这个功能需要先登记为志愿者：发送 /volunteer。"
+    assert (
+        await Chat(services, "resident1").say(f"/visit E{wang} well") == "这个功能需要先登记为志愿者：发送 /volunteer。"
+    )
     with pytest.raises(NotAllowed):
         await services.run(services.visits.record, r.other_worker, wang, kind="visit", outcome="well")
     assert await records(services) == 0
@@ -116,11 +145,30 @@ async def test_only_the_assigned_and_the_community_workers_may_record(services: 
 async def test_a_redelivered_message_records_once(services: Services) -> None:
     r = await roster_world(services)
     wang = r.elders["王秀英"]
-    first = await services.run(services.visits.record, r.volunteer, wang, kind="visit", outcome="needs_help", minutes=60,
-                                         request_key="telegram:1001")
-    again = await services.run(services.visits.record, r.volunteer, wang, kind="visit", outcome="needs_help", minutes=60,
-                                         request_key="telegram:1001")
-    assert (again.visit_id, again.alert_id, again.replayed, again.log.id) == (first.visit_id, first.alert_id, True, first.log.id)
+    first = await services.run(
+        services.visits.record,
+        r.volunteer,
+        wang,
+        kind="visit",
+        outcome="needs_help",
+        minutes=60,
+        request_key="telegram:1001",
+    )
+    again = await services.run(
+        services.visits.record,
+        r.volunteer,
+        wang,
+        kind="visit",
+        outcome="needs_help",
+        minutes=60,
+        request_key="telegram:1001",
+    )
+    assert (again.visit_id, again.alert_id, again.replayed, again.log.id) == (
+        first.visit_id,
+        first.alert_id,
+        True,
+        first.log.id,
+    )
     assert await records(services) == 1
     assert len(await inbox(services, r.worker)) == 2  # the alert and "new pending logs", once each
 
@@ -131,7 +179,9 @@ def _fail(*_args: object, **_kwargs: object) -> None:
 
 @pytest.mark.parametrize("part", ["bot.hours.service.notify_workers", "bot.visits.service.notify"])
 async def test_a_failure_after_the_visit_is_written_leaves_neither_visit_nor_log(
-    services: Services, monkeypatch: pytest.MonkeyPatch, part: str,
+    services: Services,
+    monkeypatch: pytest.MonkeyPatch,
+    part: str,
 ) -> None:
     """The visit, its alert, its hours and the notices are one transaction: all or nothing."""
     r = await roster_world(services)
@@ -140,8 +190,10 @@ async def test_a_failure_after_the_visit_is_written_leaves_neither_visit_nor_log
     with pytest.raises(RuntimeError):
         await services.run(services.visits.record, r.volunteer, wang, kind="visit", outcome="needs_help", minutes=60)
     with services.db.read() as session:
-        counts = [session.scalar(select(func.count()).select_from(t)) for t in (VisitRecord, ServiceLog, VisitAlert,
-                                                                                 Notification)]
+        counts = [
+            session.scalar(select(func.count()).select_from(t))
+            for t in (VisitRecord, ServiceLog, VisitAlert, Notification)
+        ]
         elder = session.get(Elder, wang)
     assert counts == [0, 0, 0, 0] and elder.last_visit_at is None
     # Without the failure the same call records everything at once.
@@ -166,14 +218,17 @@ async def test_refused_hours_leave_the_visit_and_its_alert(services: Services) -
     assert await records(services) == 1
 
 
-async def test_needs_help_alerts_the_worker_and_escalates_after_two_hours(services: Services, clock: FixedClock) -> None:
+async def test_needs_help_alerts_the_worker_and_escalates_after_two_hours(
+    services: Services, clock: FixedClock
+) -> None:
     r = await roster_world(services)
     wang = r.elders["王秀英"]
     said = await Chat(services, "volunteer1").say(f"/visit E{wang} 需要帮助 说腿疼走不了路 1h")
     assert "🆘 已把求助 A1 告诉 张社工" in said
     assert await inbox(services, r.worker) == [
         f"🆘 求助 A1：志愿者1 报告 E{wang} 王秀英（84岁）需要帮助。\n备注：说腿疼走不了路 1h\n地址：幸福里3栋501\n"
-        "电话：13800000001\n紧急联系人：儿子 王强 13900000001\n处理后请发送 /ack A1；2 小时内没有人确认，会上报管理员。"]
+        "电话：13800000001\n紧急联系人：儿子 王强 13900000001\n处理后请发送 /ack A1；2 小时内没有人确认，会上报管理员。"
+    ]
     assert await inbox(services, r.worker2) == []  # not their elder
     clock.advance(hours=1, minutes=59)
     assert await services.run(services.visits.escalate_alerts) == 0
@@ -183,10 +238,13 @@ async def test_needs_help_alerts_the_worker_and_escalates_after_two_hours(servic
     assert await inbox(services, r.admin) == [
         f"⏰ 求助 A1 已超过 2 小时没有人确认：幸福社区 E{wang} 王秀英（84岁），11-20 12:00 由 志愿者1 报告。\n"
         "备注：说腿疼走不了路 1h\n负责社工：张社工\n地址：幸福里3栋501\n电话：13800000001\n"
-        "紧急联系人：儿子 王强 13900000001\n处理后请发送 /ack A1。"]
+        "紧急联系人：儿子 王强 13900000001\n处理后请发送 /ack A1。"
+    ]
     worker = Chat(services, "worker1")
     visits = await worker.say("/visits")
-    assert visits.startswith(f"🆘 求助 A1：E{wang} 王秀英，志愿者1 报告：说腿疼走不了路 1h（已上报管理员）\n1. ✅ A1 已处理")
+    assert visits.startswith(
+        f"🆘 求助 A1：E{wang} 王秀英，志愿者1 报告：说腿疼走不了路 1h（已上报管理员）\n1. ✅ A1 已处理"
+    )
     assert await worker.say("1") == f"✅ 求助 A1（E{wang} 王秀英）已确认处理，已告知报告人。"
     assert await inbox(services, r.volunteer) == [f"✅ 求助 A1（E{wang} 王秀英）已由 张社工 确认处理。"]
     assert await inbox(services, r.admin) == [f"✅ 求助 A1（E{wang} 王秀英）已由 张社工 确认处理。"]
@@ -196,7 +254,9 @@ async def test_needs_help_alerts_the_worker_and_escalates_after_two_hours(servic
 
 async def test_an_alert_acknowledged_in_time_never_reaches_the_admins(services: Services, clock: FixedClock) -> None:
     r = await roster_world(services)
-    recorded = await services.run(services.visits.record, r.volunteer, r.elders["王秀英"], kind="call", outcome="needs_help")
+    recorded = await services.run(
+        services.visits.record, r.volunteer, r.elders["王秀英"], kind="call", outcome="needs_help"
+    )
     assert await Chat(services, "volunteer1").say(f"/ack A{recorded.alert_id}") == "只有本社区的社区工作者可以这样做。"
     with pytest.raises(NotAllowed):
         await services.run(services.visits.ack, r.other_worker, recorded.alert_id)
@@ -217,7 +277,8 @@ async def test_two_not_at_home_in_a_row_flag_the_elder_and_tell_the_worker(servi
     assert "⚠️ 王秀英 已连续两次不在家，已做标记并告诉社工。" in said
     assert [n for n in await inbox(services, r.worker) if n.startswith("⚠️")] == [
         f"⚠️ E{wang} 王秀英（84岁）已连续两次联系不上（最近一次由 志愿者2 报告不在家），请尽快确认老人安全。\n"
-        "地址：幸福里3栋501\n电话：13800000001\n紧急联系人：儿子 王强 13900000001"]
+        "地址：幸福里3栋501\n电话：13800000001\n紧急联系人：儿子 王强 13900000001"
+    ]
     due = await services.run(services.visits.due_for, r.worker, r.community_id)
     assert [(i.name, i.flagged) for i in due.items if i.elder_id == wang] == [("王秀英", True)]
     await services.run(services.visits.record, r.worker, wang, kind="call", outcome="well")  # reached at last
@@ -234,7 +295,11 @@ async def test_a_visit_is_back_dated_within_the_same_window_as_hour_logs(service
         assert (refused.value.key, refused.value.params) == ("visits.error.bad_time", {"days": 31})
     services.settings.service_log_max_age_days = 7
     with pytest.raises(InvalidInput) as refused:
-        await services.run(services.visits.record, r.worker, wang, kind="visit", outcome="well", at=now - timedelta(days=8))
+        await services.run(
+            services.visits.record, r.worker, wang, kind="visit", outcome="well", at=now - timedelta(days=8)
+        )
     assert render("zh-CN", refused.value.key, refused.value.params) == "探访时间不能是将来，也不能早于 7 天前。"
-    done = await services.run(services.visits.record, r.worker, wang, kind="visit", outcome="well", at=now - timedelta(days=7))
+    done = await services.run(
+        services.visits.record, r.worker, wang, kind="visit", outcome="well", at=now - timedelta(days=7)
+    )
     assert done.outcome == "well" and await records(services) == 1

@@ -26,7 +26,10 @@ ROWS = (
 
 
 async def inbox(services: Services, person_id: int) -> list[str]:
-    return [render(d.locale, d.text.key, d.text.params) for d in await services.run(services.outbox.take, "console", person_id=person_id)]
+    return [
+        render(d.locale, d.text.key, d.text.params)
+        for d in await services.run(services.outbox.take, "console", person_id=person_id)
+    ]
 
 
 async def notifications(services: Services) -> int:
@@ -45,8 +48,14 @@ async def morning_world(services: Services, clock: FixedClock):
         ("钱奶奶", "visit", 22),  # weekly: 15 days overdue, more than a whole cycle
     ]
     for name, kind, days in history:
-        await services.run(services.visits.record, r.worker, e[name], kind=kind, outcome="well",
-                                     at=MORNING - timedelta(days=days, hours=1))
+        await services.run(
+            services.visits.record,
+            r.worker,
+            e[name],
+            kind=kind,
+            outcome="well",
+            at=MORNING - timedelta(days=days, hours=1),
+        )
     await inbox(services, r.worker)  # clear what the set-up sent
     clock.at = MORNING
     return r
@@ -60,47 +69,69 @@ async def test_each_worker_and_volunteer_gets_one_message(services: Services, cl
     await inbox(services, r.worker)
     report = await services.run(services.visits.morning)
     assert (report.communities, report.long_overdue) == (2, 1)
-    assert await inbox(services, r.worker) == ["\n".join((
-        "🌅 张社工，早上好！今天（2026-11-21）需要联系的老人共 3 位，其中逾期 3 位：",
-        "【一网格】",
-        f"E{e['王秀英']} 王秀英（84岁）· 探访 · 逾期 2 天 · 幸福里3栋501 · 志愿者：志愿者1、志愿者2",
-        "【二网格】",
-        f"E{e['赵大爷']} 赵大爷（81岁）· 探访 · 逾期 1 天 · 幸福里7栋 · 志愿者：志愿者1",
-        "【未分网格】",
-        f"E{e['钱奶奶']} 钱奶奶（88岁）· 探访 · 逾期 15 天 · 幸福里2栋",
-        "发送 /visits 查看并记录。",
-    ))]
-    assert await inbox(services, r.worker2) == ["\n".join((
-        "🌅 李社工，早上好！今天（2026-11-21）需要联系的老人共 2 位，其中逾期 2 位：",
-        "【二网格】",
-        f"E{e['李建国']} 李建国（66岁）· 电话 · 逾期 2 天 · 幸福里5栋201 · ☎ 13800000002 · 志愿者：志愿者3",
-        f"E{e['赵大爷']} 赵大爷（81岁）· 探访 · 逾期 1 天 · 幸福里7栋 · 志愿者：志愿者1",
-        "发送 /visits 查看并记录。",
-    ))]
-    assert await inbox(services, r.volunteers[0]) == ["\n".join((
-        "🌅 志愿者1，早上好！今天请探访这些老人（共 2 位）：",
-        f"E{e['王秀英']} 王秀英（84岁）· 探访 · 逾期 2 天 · 幸福里3栋501",
-        f"E{e['赵大爷']} 赵大爷（81岁）· 探访 · 逾期 1 天",
-        "探访后发送 /visit 编号 记录，例如 /visit E5。",
-    ))]
+    assert await inbox(services, r.worker) == [
+        "\n".join(
+            (
+                "🌅 张社工，早上好！今天（2026-11-21）需要联系的老人共 3 位，其中逾期 3 位：",
+                "【一网格】",
+                f"E{e['王秀英']} 王秀英（84岁）· 探访 · 逾期 2 天 · 幸福里3栋501 · 志愿者：志愿者1、志愿者2",
+                "【二网格】",
+                f"E{e['赵大爷']} 赵大爷（81岁）· 探访 · 逾期 1 天 · 幸福里7栋 · 志愿者：志愿者1",
+                "【未分网格】",
+                f"E{e['钱奶奶']} 钱奶奶（88岁）· 探访 · 逾期 15 天 · 幸福里2栋",
+                "发送 /visits 查看并记录。",
+            )
+        )
+    ]
+    assert await inbox(services, r.worker2) == [
+        "\n".join(
+            (
+                "🌅 李社工，早上好！今天（2026-11-21）需要联系的老人共 2 位，其中逾期 2 位：",
+                "【二网格】",
+                f"E{e['李建国']} 李建国（66岁）· 电话 · 逾期 2 天 · 幸福里5栋201 · ☎ 13800000002 · 志愿者：志愿者3",
+                f"E{e['赵大爷']} 赵大爷（81岁）· 探访 · 逾期 1 天 · 幸福里7栋 · 志愿者：志愿者1",
+                "发送 /visits 查看并记录。",
+            )
+        )
+    ]
+    assert await inbox(services, r.volunteers[0]) == [
+        "\n".join(
+            (
+                "🌅 志愿者1，早上好！今天请探访这些老人（共 2 位）：",
+                f"E{e['王秀英']} 王秀英（84岁）· 探访 · 逾期 2 天 · 幸福里3栋501",
+                f"E{e['赵大爷']} 赵大爷（81岁）· 探访 · 逾期 1 天",
+                "探访后发送 /visit 编号 记录，例如 /visit E5。",
+            )
+        )
+    ]
     assert len(await inbox(services, r.volunteers[1])) == 1
     assert await inbox(services, r.volunteers[2]) == []  # 李建国 needs a call, which is the worker's
     assert await inbox(services, r.other_worker) == ["🌅 王社工，早上好！今天（2026-11-21）没有到期的探访和电话。"]
-    assert await inbox(services, r.admin) == ["\n".join((
-        "⚠️ 超过一个完整周期没有联系上的老人（2026-11-21，共 1 位）：",
-        "【幸福社区】",
-        f"E{e['钱奶奶']} 钱奶奶（88岁）· 探访 · 逾期 15 天（应每 7 天一次）",
-    ))]
+    assert await inbox(services, r.admin) == [
+        "\n".join(
+            (
+                "⚠️ 超过一个完整周期没有联系上的老人（2026-11-21，共 1 位）：",
+                "【幸福社区】",
+                f"E{e['钱奶奶']} 钱奶奶（88岁）· 探访 · 逾期 15 天（应每 7 天一次）",
+            )
+        )
+    ]
 
 
 async def test_the_job_sends_once_a_day_however_often_it_runs(services: Services, clock: FixedClock) -> None:
     r = await morning_world(services, clock)
     job = jobs.load()["reminders"]
     assert job.at == time(8, 30)
-    assert await job.run(services, clock.now(), {}) == "reminders: 2 communities, 6 messages, 1 elders overdue by more than a cycle"
+    assert (
+        await job.run(services, clock.now(), {})
+        == "reminders: 2 communities, 6 messages, 1 elders overdue by more than a cycle"
+    )
     sent = await notifications(services)
     clock.advance(minutes=10)  # a restart, or `lovebank jobs run reminders` by hand
-    assert await job.run(services, clock.now(), {}) == "reminders: 0 communities, 0 messages, 1 elders overdue by more than a cycle"
+    assert (
+        await job.run(services, clock.now(), {})
+        == "reminders: 0 communities, 0 messages, 1 elders overdue by more than a cycle"
+    )
     assert await notifications(services) == sent
     clock.advance(days=1)
     assert (await services.run(services.visits.morning)).communities == 2

@@ -36,7 +36,9 @@ async def test_a_volunteer_sees_where_their_elders_live_but_no_phone(services: S
     view = await services.run(services.visits.roster.elder, r.volunteer, wang)
     assert (view.address, view.phone, view.emergency_contact) == ("幸福里3栋501", None, None)
     # Their visit list has no phone either, even for an elder whose call is due.
-    await services.run(services.visits.record, r.worker, li, kind="visit", outcome="well", at=services.clock.now() - timedelta(days=8))
+    await services.run(
+        services.visits.record, r.worker, li, kind="visit", outcome="well", at=services.clock.now() - timedelta(days=8)
+    )
     listed = await Chat(services, "volunteer3").say("/visits")
     assert "李建国" not in listed and not any(p in listed for p in PHONES)  # a call is due: the worker's
     assert "☎ 13800000002" in await Chat(services, "worker2").say("/visits")
@@ -51,7 +53,10 @@ async def test_workers_and_admins_see_everything_of_their_community_only(service
     assert admin_view.phone == "13800000001"
     other = Chat(services, "otherworker")
     assert await other.say(f"/elders E{wang}") == "这不是您所在社区的老人名单，无法查看或记录。"
-    assert await other.say("/elders") == "名单里还没有老人。可以用 /addelder 添加，或用 lovebank import elders 导入花名册。"
+    assert (
+        await other.say("/elders")
+        == "名单里还没有老人。可以用 /addelder 添加，或用 lovebank import elders 导入花名册。"
+    )
     assert await Chat(services, "resident1").say("/elders") == "这个功能需要先登记为志愿者：发送 /volunteer。"
     with pytest.raises(NotAllowed):
         await services.run(services.visits.due_for, r.other_worker, r.community_id)
@@ -75,12 +80,22 @@ async def test_the_roster_export_is_for_workers_and_is_logged(services: Services
     assert document is not None and document.filename.endswith(".csv")
     lines = document.content.decode("utf-8-sig").splitlines()
     assert lines[0] == "name,birth_year,address,grid,lives_alone,risk,phone,emergency_contact,worker,volunteers,consent"
-    assert lines[1] == "王秀英,1942,幸福里3栋501,一网格,是,高,13800000001,儿子 王强 13900000001,worker1,volunteer1;volunteer2,"
+    assert (
+        lines[1]
+        == "王秀英,1942,幸福里3栋501,一网格,是,高,13800000001,儿子 王强 13900000001,worker1,volunteer1;volunteer2,"
+    )
     with services.db.uow() as session:
-        logged = (session.execute(select(AuditEntry.action, AuditEntry.actor_id, AuditEntry.details)
-                                            .where(AuditEntry.action == "roster.export"))).one()
+        logged = (
+            session.execute(
+                select(AuditEntry.action, AuditEntry.actor_id, AuditEntry.details).where(
+                    AuditEntry.action == "roster.export"
+                )
+            )
+        ).one()
     assert tuple(logged) == ("roster.export", r.worker, {"rows": 3})
     assert await Chat(services, "volunteer1").say("/elders export") == "只有本社区的社区工作者可以这样做。"
     # What was exported imports back as it was.
-    again = await services.run(services.visits.roster.import_roster, r.worker, r.community_id, document.filename, document.content)
+    again = await services.run(
+        services.visits.roster.import_roster, r.worker, r.community_id, document.filename, document.content
+    )
     assert (again.created, again.updated, again.unchanged) == (0, 0, 3)

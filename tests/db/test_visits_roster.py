@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.elders.service import ImportReport
 from bot.kernel.i18n import render
 from bot.services import Services
-from bot.elders.service import ImportReport
 from models import AuditEntry, Elder, Grid
 from tests.visits_world import GOOD, HEADER, csv_bytes, roster_world, xlsx_bytes
 from tests.world import make_world
@@ -30,17 +30,31 @@ async def count(services: Services, model: type) -> int:
 
 async def test_a_good_csv_imports_with_people_and_grids(services: Services) -> None:
     w = await make_world(services)
-    report = await services.run(services.visits.roster.import_roster, w.worker, w.community_id, "roster.csv", csv_bytes(*GOOD))
+    report = await services.run(
+        services.visits.roster.import_roster, w.worker, w.community_id, "roster.csv", csv_bytes(*GOOD)
+    )
     assert text(report) == "✅ 花名册已导入：新增 3 位，更新 0 位，无变化 0 位。\n新建网格 2 个。"
     views, more = await services.run(services.visits.roster.roster, w.worker, w.community_id)
     assert not more
     first = views[0]
     assert (first.name, first.birth_year, first.address, first.grid, first.lives_alone, first.risk) == (
-        "王秀英", 1942, "幸福里3栋501", "一网格", True, "high")
-    assert (first.phone, first.emergency_contact, first.worker_name) == ("13800000001", "儿子 王强 13900000001", "张社工")
+        "王秀英",
+        1942,
+        "幸福里3栋501",
+        "一网格",
+        True,
+        "high",
+    )
+    assert (first.phone, first.emergency_contact, first.worker_name) == (
+        "13800000001",
+        "儿子 王强 13900000001",
+        "张社工",
+    )
     assert first.volunteers == ("志愿者1", "志愿者2")
     assert [(v.name, v.lives_alone, v.risk, v.worker_name, v.volunteers) for v in views[1:]] == [
-        ("李建国", True, "normal", "李社工", ("志愿者3",)), ("张桂兰", False, "normal", "张社工", ())]
+        ("李建国", True, "normal", "李社工", ("志愿者3",)),
+        ("张桂兰", False, "normal", "张社工", ()),
+    ]
     with services.db.uow() as session:
         assert session.scalar(select(AuditEntry.action).where(AuditEntry.action == "roster.import"))
 
@@ -48,18 +62,26 @@ async def test_a_good_csv_imports_with_people_and_grids(services: Services) -> N
 async def test_importing_again_updates_instead_of_duplicating(services: Services) -> None:
     r = await roster_world(services)
     changed = GOOD[0].replace("13800000001", "13800000009").replace("volunteer1;volunteer2", "volunteer2")
-    again = await services.run(services.visits.roster.import_roster, 
-        r.worker, r.community_id, "roster.csv", csv_bytes(changed, GOOD[1], GOOD[2]))
+    again = await services.run(
+        services.visits.roster.import_roster,
+        r.worker,
+        r.community_id,
+        "roster.csv",
+        csv_bytes(changed, GOOD[1], GOOD[2]),
+    )
     assert (again.created, again.updated, again.unchanged, again.grids_created) == (0, 1, 2, 0)
     assert await count(services, Elder) == 3
     wang = await services.run(services.visits.roster.elder, r.worker, r.elders["王秀英"])
     assert (wang.phone, wang.volunteers) == ("13800000009", ("志愿者2",))
     # A shorter file leaves the others be (and says so); a retired elder in the file comes back.
     await services.run(services.visits.roster.retire, r.worker, r.elders["张桂兰"], "搬去女儿家")
-    partial = await services.run(services.visits.roster.import_roster, r.worker, r.community_id, "r.csv", csv_bytes(GOOD[2]))
+    partial = await services.run(
+        services.visits.roster.import_roster, r.worker, r.community_id, "r.csv", csv_bytes(GOOD[2])
+    )
     assert text(partial) == (
         "✅ 花名册已导入：新增 0 位，更新 1 位，无变化 0 位。\n其中 1 位重新列入探访名单。"
-        "\n名单里另有 2 位老人不在这个文件中，没有改动；如已不需要探访，请用 /retire 移出。")
+        "\n名单里另有 2 位老人不在这个文件中，没有改动；如已不需要探访，请用 /retire 移出。"
+    )
     assert (await services.run(services.visits.roster.elder, r.worker, r.elders["张桂兰"])).active
 
 
@@ -74,7 +96,9 @@ BAD = (
 
 async def test_a_bad_csv_imports_nothing_and_lists_every_problem(services: Services) -> None:
     w = await make_world(services)
-    report = await services.run(services.visits.roster.import_roster, w.worker, w.community_id, "roster.csv", csv_bytes(*BAD))
+    report = await services.run(
+        services.visits.roster.import_roster, w.worker, w.community_id, "roster.csv", csv_bytes(*BAD)
+    )
     assert not report.ok
     lines = text(report).split("\n")
     assert lines[0] == "❌ 花名册有 11 处问题，什么都没有导入。请改好后重新导入："
@@ -97,7 +121,18 @@ async def test_a_bad_csv_imports_nothing_and_lists_every_problem(services: Servi
 async def test_an_xlsx_roster_with_numbers_and_chinese_values(services: Services) -> None:
     w = await make_world(services)
     good = xlsx_bytes(
-        ["王秀英", 1942, "幸福里3栋501", "一网格", "是", "高", 13800000001, "儿子 王强", "worker1", "volunteer1；volunteer2"],
+        [
+            "王秀英",
+            1942,
+            "幸福里3栋501",
+            "一网格",
+            "是",
+            "高",
+            13800000001,
+            "儿子 王强",
+            "worker1",
+            "volunteer1；volunteer2",
+        ],
         ["李建国", 1960.0, "幸福里5栋201", None, True, None, None, None, None, None],
     )
     report = await services.run(services.visits.roster.import_roster, w.worker, w.community_id, "花名册.xlsx", good)
@@ -121,11 +156,11 @@ async def test_a_bad_xlsx_is_reported_in_english_too(services: Services) -> None
     lines = text(report, "en").split("\n")
     assert lines == [
         "❌ The roster has 5 problems, so nothing was imported. Please fix them and import again:",
-        "row 2 birth_year: \"1850\" is not a valid birth year; use four digits from 1900 to 2026",
-        "row 2 worker: nobody called \"stranger\"",
-        "row 3 birth_year: \"1850\" is not a valid birth year; use four digits from 1900 to 2026",
-        "row 4 lives_alone: \"也许\" should be yes or no (是/否)",
-        "row 4 volunteers: nobody called \"nobody\"",
+        'row 2 birth_year: "1850" is not a valid birth year; use four digits from 1900 to 2026',
+        'row 2 worker: nobody called "stranger"',
+        'row 3 birth_year: "1850" is not a valid birth year; use four digits from 1900 to 2026',
+        'row 4 lives_alone: "也许" should be yes or no (是/否)',
+        'row 4 volunteers: nobody called "nobody"',
     ]
     assert await count(services, Elder) == 0
 
@@ -133,15 +168,22 @@ async def test_a_bad_xlsx_is_reported_in_english_too(services: Services) -> None
 async def test_the_header_is_checked_before_the_rows(services: Services) -> None:
     w = await make_world(services)
     header = HEADER.replace("birth_year", "生日").replace("risk", "风险等级")
-    report = await services.run(services.visits.roster.import_roster, 
-        w.worker, w.community_id, "r.csv", csv_bytes("王秀英,1942,幸福里,,是,高,,,,", header=header))
+    report = await services.run(
+        services.visits.roster.import_roster,
+        w.worker,
+        w.community_id,
+        "r.csv",
+        csv_bytes("王秀英,1942,幸福里,,是,高,,,,", header=header),
+    )
     assert text(report).split("\n") == [
         "❌ 花名册有 2 处问题，什么都没有导入。请改好后重新导入：",
         "表头 生日：不认识这一列；表头应为 name,birth_year,address,grid,lives_alone,risk,phone,"
         "emergency_contact,worker,volunteers",
         "表头 birth_year：缺少这一列",
     ]
-    unreadable = await services.run(services.visits.roster.import_roster, w.worker, w.community_id, "r.xlsx", b"PK\x03\x04junk")
+    unreadable = await services.run(
+        services.visits.roster.import_roster, w.worker, w.community_id, "r.xlsx", b"PK\x03\x04junk"
+    )
     assert text(unreadable).split("\n")[1] == "读不了这个文件，请用 CSV（UTF-8 或 GBK）或 Excel（.xlsx）格式"
 
 
@@ -155,11 +197,14 @@ async def test_only_workers_of_the_community_import(services: Services) -> None:
 
 
 def test_the_command_line_prints_the_report_and_fails_on_a_bad_file(
-    sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    sqlite_template: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    from bot.kernel.settings import Settings, get_settings
     from bot.runtime.app import open_services
     from bot.runtime.cli import main
-    from bot.kernel.settings import Settings, get_settings
 
     shutil.copy(sqlite_template, tmp_path / "cli.db")
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
@@ -182,7 +227,9 @@ def test_the_command_line_prints_the_report_and_fails_on_a_bad_file(
         assert "--community" in capsys.readouterr().err
         assert main(["import", "elders", str(bad), "--community", "幸福社区"]) == 1
         assert capsys.readouterr().out.split("\n")[:2] == [
-            "❌ 花名册有 1 处问题，什么都没有导入。请改好后重新导入：", "第 3 行 name：与第 2 行重复（姓名和出生年份都相同）"]
+            "❌ 花名册有 1 处问题，什么都没有导入。请改好后重新导入：",
+            "第 3 行 name：与第 2 行重复（姓名和出生年份都相同）",
+        ]
         assert main(["import", "elders", str(good), "--community", "幸福社区"]) == 0
         assert capsys.readouterr().out.startswith("✅ 花名册已导入：新增 3 位")
     finally:

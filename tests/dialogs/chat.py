@@ -47,8 +47,11 @@ class Chat:
 async def flow_of(services: Services, handle: str, channel: str = "console") -> tuple[str, str] | None:
     """The flow and step a person is in, as the engine saved them; None when in no flow."""
     with services.db.read() as session:
-        row = (session.execute(
-            select(DialogState.flow, DialogState.step).join(Identity, Identity.id == DialogState.identity_id)
-            .where(Identity.channel == channel, Identity.external_id == handle)
-        )).first()
+        row = (
+            session.execute(
+                select(DialogState.flow, DialogState.step)
+                .join(Identity, Identity.id == DialogState.identity_id)
+                .where(Identity.channel == channel, Identity.external_id == handle)
+            )
+        ).first()
     return None if row is None or not row.flow else (row.flow, row.step)

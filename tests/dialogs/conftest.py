@@ -13,7 +13,7 @@ def dialogs(services: Services) -> Dialogs:
 
 
 @pytest.fixture
-def chat(dialogs: Dialogs):  # noqa: ANN201 - a factory
+def chat(dialogs: Dialogs):
     def open_chat(handle: str) -> Chat:
         return Chat(dialogs, handle)
 

@@ -18,16 +18,27 @@ from tests.world import World
 
 async def _entries(services: Services, subject_type: str, subject_id: int) -> list[tuple[str, int | None, int | None]]:
     with services.db.read() as session:
-        return [tuple(r) for r in session.execute(  # type: ignore[misc]
-            select(AuditEntry.action, AuditEntry.actor_id, AuditEntry.person_id)
-            .where(AuditEntry.subject_type == subject_type, AuditEntry.subject_id == subject_id)
-            .order_by(AuditEntry.id))]
+        return [
+            tuple(r)
+            for r in session.execute(  # type: ignore[misc]
+                select(AuditEntry.action, AuditEntry.actor_id, AuditEntry.person_id)
+                .where(AuditEntry.subject_type == subject_type, AuditEntry.subject_id == subject_id)
+                .order_by(AuditEntry.id)
+            )
+        ]
 
 
 async def _log(services: Services, world: World, volunteer: int, days: int) -> int:
     today = services.clock.community(services.settings.timezone).today()
-    view = await services.run(services.hours.submit, volunteer, world.community_id, category_id=world.categories["助餐"],
-                                       service_date=today - timedelta(days=days), minutes=60, note=None)
+    view = await services.run(
+        services.hours.submit,
+        volunteer,
+        world.community_id,
+        category_id=world.categories["助餐"],
+        service_date=today - timedelta(days=days),
+        minutes=60,
+        note=None,
+    )
     return view.id
 
 
@@ -43,7 +54,9 @@ async def test_every_decision_is_audited_with_whom_it_concerns(services: Service
     assert await _entries(services, "log", approved) == [("hours.approve", world.worker, vol)]
     assert await _entries(services, "log", rejected) == [("hours.reject", world.worker, vol)]
     assert await _entries(services, "log", recorded) == [
-        ("hours.record", world.worker, vol2), ("hours.approve", world.worker, vol2)]
+        ("hours.record", world.worker, vol2),
+        ("hours.approve", world.worker, vol2),
+    ]
     # The shop: approved, handed over; rejected.
     await fund(services, world, vol, 200)
     towel = await services.run(services.shop.add_item, world.worker, world.community_id, "毛巾", 20, 10)
@@ -55,7 +68,9 @@ async def test_every_decision_is_audited_with_whom_it_concerns(services: Service
     await worker2.say(f"/pickup {code.group(1)}")
     await worker.say(f"/reject R{second.redemption.id} 没货了")
     assert await _entries(services, "redemption", first.redemption.id) == [
-        ("redemption.approve", world.worker, vol), ("redemption.handover", world.worker2, vol)]
+        ("redemption.approve", world.worker, vol),
+        ("redemption.handover", world.worker2, vol),
+    ]
     assert await _entries(services, "redemption", second.redemption.id) == [("redemption.reject", world.worker, vol)]
     # The pool: granted, refused.
     await services.run(services.points.donate, vol, world.community_id, 50, "donate:pool")
@@ -66,7 +81,8 @@ async def test_every_decision_is_audited_with_whom_it_concerns(services: Service
     await worker.say(f"/approve Q{granted[1]}")
     await worker.say(f"/reject Q{refused[1]} 积分池不够")
     assert [a for a, _, p in await _entries(services, "request", int(granted[1])) if p == vol] == [
-        "service_request.grant"]
+        "service_request.grant"
+    ]
     assert await _entries(services, "request", int(refused[1])) == [("service_request.refuse", world.worker, vol)]
     # The worker reads it back, newest first, with the reason.
     trail = await worker2.say("/audit 志愿者1")
@@ -94,11 +110,17 @@ async def test_every_proxy_action_is_audited_for_the_relative(services: Services
     await family.say(f"/share_phone Q{posted[1]}")
     await family.say("/as me")
     with services.db.read() as session:
-        rows = list(session.execute(select(AuditEntry.action, AuditEntry.actor_id, AuditEntry.person_id)
-                                    .where(AuditEntry.action.like("proxy.%")).order_by(AuditEntry.id)))
+        rows = list(
+            session.execute(
+                select(AuditEntry.action, AuditEntry.actor_id, AuditEntry.person_id)
+                .where(AuditEntry.action.like("proxy.%"))
+                .order_by(AuditEntry.id)
+            )
+        )
     assert [tuple(r) for r in rows] == [
         (f"proxy.{a}", world.volunteers[1], grandpa.person_id)
-        for a in ("act_as", "redeem", "cancel_order", "request", "share_phone")]
+        for a in ("act_as", "redeem", "cancel_order", "request", "share_phone")
+    ]
     trail = await worker.say("/audit 李爷爷")
     for said in ("开始代办", "代为兑换 R1", "代为取消兑换 R1", f"代为发布求助 Q{posted[1]}", "代为同意交换电话"):
         assert f"志愿者2 {said}" in trail, trail
@@ -131,9 +153,13 @@ async def test_certificate_and_family_link_decisions_are_in_the_trail(services: 
     await volunteer.say("/certificate all")
     await worker2.say("/reject C2 期间重复")
     assert await _entries(services, "certificate", 1) == [
-        ("cert.request", world.volunteer, world.volunteer), ("cert.issue", world.worker, world.volunteer)]
+        ("cert.request", world.volunteer, world.volunteer),
+        ("cert.issue", world.worker, world.volunteer),
+    ]
     assert await _entries(services, "certificate", 2) == [
-        ("cert.request", world.volunteer, world.volunteer), ("cert.refuse", world.worker2, world.volunteer)]
+        ("cert.request", world.volunteer, world.volunteer),
+        ("cert.refuse", world.worker2, world.volunteer),
+    ]
     trail = await worker2.say("/audit C2")
     assert "李社工 拒绝出具证明 C2（志愿者1）：期间重复" in trail and "志愿者1 申请志愿服务证明 C2" in trail
     # A worker's own family link waits for another worker: both steps are on the worker's trail.
@@ -142,8 +168,13 @@ async def test_certificate_and_family_link_decisions_are_in_the_trail(services: 
     said = await worker2.say("/approve L1")
     assert "孙大爷" in said, said
     with services.db.read() as session:
-        kin = [tuple(r) for r in session.execute(
-            select(AuditEntry.action, AuditEntry.actor_id, AuditEntry.person_id)
-            .where(AuditEntry.action.like("kin.%")).order_by(AuditEntry.id))]
+        kin = [
+            tuple(r)
+            for r in session.execute(
+                select(AuditEntry.action, AuditEntry.actor_id, AuditEntry.person_id)
+                .where(AuditEntry.action.like("kin.%"))
+                .order_by(AuditEntry.id)
+            )
+        ]
     assert ("kin.self_link", world.worker, world.worker) in kin and ("kin.link", world.worker2, world.worker) in kin
     assert "李社工 建立亲情关联" in await worker2.say("/audit 张社工")

@@ -29,9 +29,13 @@ async def _snapshot(services: Services) -> tuple:
 
 
 async def _pending_log(services: Services, world: World) -> int:
-    log = await services.run(services.hours.submit, 
-        world.volunteer, world.community_id, category_id=world.categories["探访"],
-        service_date=date(2026, 11, 20), minutes=60,
+    log = await services.run(
+        services.hours.submit,
+        world.volunteer,
+        world.community_id,
+        category_id=world.categories["探访"],
+        service_date=date(2026, 11, 20),
+        minutes=60,
     )
     return log.id
 
@@ -50,7 +54,7 @@ MATRIX = {
 
 @pytest.mark.parametrize("who", ROLES)
 @pytest.mark.parametrize("action", list(MATRIX))
-async def test_privileged_actions(services: Services, world: World, chat, who: str, action: str) -> None:  # noqa: ANN001
+async def test_privileged_actions(services: Services, world: World, chat, who: str, action: str) -> None:
     log_id = await _pending_log(services, world)
     waiting = world.volunteers[2]
     with services.db.uow() as session:
@@ -71,7 +75,7 @@ async def test_privileged_actions(services: Services, world: World, chat, who: s
         assert after == before
 
 
-async def test_pending_list_only_for_workers_of_that_community(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_pending_list_only_for_workers_of_that_community(services: Services, world: World, chat) -> None:
     log_id = await _pending_log(services, world)
     worker = chat("worker1")
     assert f"H{log_id}" in await worker.say("/pending")
@@ -86,10 +90,20 @@ async def test_pending_list_only_for_workers_of_that_community(services: Service
 
 @pytest.mark.parametrize(
     "forged",
-    ["/approve H999999", "/approve H{log} H{log}", "xx:1", "/reject H{log}", "/redeem 1", "c99999", "/approve Hx",
-     "/" + "a" * 60],
+    [
+        "/approve H999999",
+        "/approve H{log} H{log}",
+        "xx:1",
+        "/reject H{log}",
+        "/redeem 1",
+        "c99999",
+        "/approve Hx",
+        "/" + "a" * 60,
+    ],
 )
-async def test_forged_button_data_changes_nothing_for_a_volunteer(services: Services, world: World, chat, forged: str) -> None:  # noqa: ANN001
+async def test_forged_button_data_changes_nothing_for_a_volunteer(
+    services: Services, world: World, chat, forged: str
+) -> None:
     log_id = await _pending_log(services, world)
     before = await _snapshot(services)
     volunteer = chat("volunteer2")
@@ -98,7 +112,7 @@ async def test_forged_button_data_changes_nothing_for_a_volunteer(services: Serv
     assert await _snapshot(services) == before
 
 
-async def test_other_communitys_worker_pressing_approve_is_refused(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_other_communitys_worker_pressing_approve_is_refused(services: Services, world: World, chat) -> None:
     log_id = await _pending_log(services, world)
     before = await _snapshot(services)
     other = chat("otherworker")
@@ -109,7 +123,7 @@ async def test_other_communitys_worker_pressing_approve_is_refused(services: Ser
     assert await _snapshot(services) == before
 
 
-async def test_own_log_cannot_be_approved_even_by_a_worker(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_own_log_cannot_be_approved_even_by_a_worker(services: Services, world: World, chat) -> None:
     worker = chat("worker1")
     await worker.say("/log 1h 探访")
     own = (await services.run(services.hours.logs_of, world.worker, world.community_id))[0].id
@@ -119,7 +133,7 @@ async def test_own_log_cannot_be_approved_even_by_a_worker(services: Services, w
     assert await _snapshot(services) == before
 
 
-async def test_step_answer_outside_the_offered_options_is_refused(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_step_answer_outside_the_offered_options_is_refused(services: Services, world: World, chat) -> None:
     volunteer = chat("volunteer1")
     await volunteer.say("/log")
     other_category = (await services.run(services.hours.categories, world.other_community_id))[0].id

@@ -13,11 +13,11 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
+from bot.certificates.service import hours_text
 from bot.dialogs.core import Document
+from bot.kernel.settings import Settings
 from bot.runtime.pipeline import Pipeline
 from bot.services import Services
-from bot.certificates.service import hours_text
-from bot.kernel.settings import Settings
 from handlers.verify import setup as setup_verify
 from handlers.web import Web
 from models import Certificate, Notification, ServiceLog
@@ -33,8 +33,12 @@ TABLES = ("certificates", "notifications", "audit_log", "service_logs")
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(_env_file=None, database_url=database_url, admins=["console:admin"],  # type: ignore[call-arg]
-                    public_url=BASE)
+    return Settings(
+        _env_file=None,
+        database_url=database_url,
+        admins=["console:admin"],  # type: ignore[call-arg]
+        public_url=BASE,
+    )
 
 
 def pdf_text(doc: Document) -> str:
@@ -55,9 +59,17 @@ def document(chat: Chat) -> Document:
 
 async def approved_minutes(services: Services, person_id: int, start: date, end: date) -> int:
     with services.db.read() as session:
-        return int(session.scalar(select(func.coalesce(func.sum(ServiceLog.minutes), 0)).where(
-            ServiceLog.person_id == person_id, ServiceLog.status == "approved",
-            ServiceLog.service_date >= start, ServiceLog.service_date <= end)) or 0)
+        return int(
+            session.scalar(
+                select(func.coalesce(func.sum(ServiceLog.minutes), 0)).where(
+                    ServiceLog.person_id == person_id,
+                    ServiceLog.status == "approved",
+                    ServiceLog.service_date >= start,
+                    ServiceLog.service_date <= end,
+                )
+            )
+            or 0
+        )
 
 
 async def some_hours(services: Services, world: World) -> None:
@@ -67,15 +79,33 @@ async def some_hours(services: Services, world: World) -> None:
     today = T0.date()
     v, w = world.volunteer, world.worker
     for cat, minutes, days in ((cats[0], 90, 3), (cats[0], 60, 2), (cats[1], 45, 1)):
-        log = await services.run(services.hours.submit, v, world.community_id, category_id=cat, service_date=today - timedelta(days=days),
-                                          minutes=minutes)
+        log = await services.run(
+            services.hours.submit,
+            v,
+            world.community_id,
+            category_id=cat,
+            service_date=today - timedelta(days=days),
+            minutes=minutes,
+        )
         await services.run(services.hours.approve, w, log.id)
-    await services.run(services.hours.record, w, world.community_id, [v], category_id=cats[2], service_date=today, minutes=120)
-    await services.run(services.hours.submit, v, world.community_id, category_id=cats[0], service_date=today, minutes=30)
-    rejected = await services.run(services.hours.submit, v, world.community_id, category_id=cats[0], service_date=today, minutes=15)
+    await services.run(
+        services.hours.record, w, world.community_id, [v], category_id=cats[2], service_date=today, minutes=120
+    )
+    await services.run(
+        services.hours.submit, v, world.community_id, category_id=cats[0], service_date=today, minutes=30
+    )
+    rejected = await services.run(
+        services.hours.submit, v, world.community_id, category_id=cats[0], service_date=today, minutes=15
+    )
     await services.run(services.hours.reject, w, rejected.id, "重复")
-    other = await services.run(services.hours.submit, world.volunteers[1], world.community_id, category_id=cats[0],
-                                        service_date=today, minutes=600)
+    other = await services.run(
+        services.hours.submit,
+        world.volunteers[1],
+        world.community_id,
+        category_id=cats[0],
+        service_date=today,
+        minutes=600,
+    )
     await services.run(services.hours.approve, w, other.id)
 
 
@@ -155,8 +185,12 @@ async def test_the_verification_page_answers_refuses_forgeries_and_shows_a_revoc
         assert "有效" in page.text
         number, check = cert.number, path.rsplit("k=", 1)[1]
         tampered = check[:-1] + ("0" if check[-1] != "0" else "1")
-        for wrong in (f"/verify/{number}?k={tampered}", f"/verify/{number}", f"/verify/LB2026-999999?k={check}",
-                      f"/verify/{number}x?k={check}"):
+        for wrong in (
+            f"/verify/{number}?k={tampered}",
+            f"/verify/{number}",
+            f"/verify/LB2026-999999?k={check}",
+            f"/verify/{number}x?k={check}",
+        ):
             refused = await client.get(wrong)
             assert refused.status_code == 404 and "不正确" in refused.text
             assert number not in refused.text and "志" not in refused.text.split("<main>")[1].split("</h1>")[1]
@@ -254,10 +288,16 @@ async def test_two_workers_issuing_at_once_issue_once(services: Services, world:
     import asyncio
 
     asked = await services.run(services.certificates.request, world.volunteer, world.community_id, "all")
-    both = await asyncio.gather(services.run(services.certificates.issue, world.worker, asked.id),
-                                services.run(services.certificates.issue, world.worker2, asked.id))
+    both = await asyncio.gather(
+        services.run(services.certificates.issue, world.worker, asked.id),
+        services.run(services.certificates.issue, world.worker2, asked.id),
+    )
     assert sorted(i.changed for i in both) == [False, True]
     assert both[0].facts.number == both[1].facts.number
     with services.db.read() as session:
-        assert session.scalar(select(func.count()).select_from(Notification).where(
-            Notification.key == "certificate.issued")) == 1
+        assert (
+            session.scalar(
+                select(func.count()).select_from(Notification).where(Notification.key == "certificate.issued")
+            )
+            == 1
+        )

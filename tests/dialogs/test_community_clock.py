@@ -17,7 +17,7 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 
 async def _move_to_new_york(services: Services, community_id: int) -> None:
-    def move(session) -> None:  # noqa: ANN001
+    def move(session) -> None:
         session.get(Community, community_id).timezone = "America/New_York"
 
     await services.db.run(services.db.transaction, move)
@@ -25,13 +25,18 @@ async def _move_to_new_york(services: Services, community_id: int) -> None:
 
 def _dates(services: Services, person_id: int) -> list[date]:
     with services.db.read() as session:
-        return list(session.scalars(
-            select(ServiceLog.service_date).where(ServiceLog.person_id == person_id).order_by(ServiceLog.id)
-        ))
+        return list(
+            session.scalars(
+                select(ServiceLog.service_date).where(ServiceLog.person_id == person_id).order_by(ServiceLog.id)
+            )
+        )
 
 
 async def test_an_evening_log_in_new_york_is_for_the_local_date(
-    services: Services, clock: FixedClock, world: World, chat,  # noqa: ANN001
+    services: Services,
+    clock: FixedClock,
+    world: World,
+    chat,
 ) -> None:
     await _move_to_new_york(services, world.community_id)
     # 20:00 on 19 November in New York is already 09:00 on the 20th in Shanghai.
@@ -53,7 +58,10 @@ async def test_an_evening_log_in_new_york_is_for_the_local_date(
 
 
 async def test_the_same_moment_is_a_day_later_in_a_community_in_shanghai(
-    services: Services, clock: FixedClock, world: World, chat,  # noqa: ANN001
+    services: Services,
+    clock: FixedClock,
+    world: World,
+    chat,
 ) -> None:
     await _move_to_new_york(services, world.other_community_id)  # the other community moves, not ours
     clock.at = datetime(2026, 11, 19, 20, 0, tzinfo=NEW_YORK).astimezone(UTC)
@@ -64,11 +72,16 @@ async def test_the_same_moment_is_a_day_later_in_a_community_in_shanghai(
 
 
 async def test_history_dates_are_the_community_s(
-    services: Services, clock: FixedClock, world: World, chat,  # noqa: ANN001
+    services: Services,
+    clock: FixedClock,
+    world: World,
+    chat,
 ) -> None:
     await _move_to_new_york(services, world.community_id)
     clock.at = datetime(2026, 11, 19, 20, 0, tzinfo=NEW_YORK).astimezone(UTC)  # the 20th in Shanghai
-    await services.run(services.points.adjust, world.admin, world.community_id, world.volunteers[0], 5, "thanks", key="ny-adjust")
+    await services.run(
+        services.points.adjust, world.admin, world.community_id, world.volunteers[0], 5, "thanks", key="ny-adjust"
+    )
     volunteer = chat("volunteer1")
     page = await volunteer.say("/history")
     assert "2026-11-19" in page and "2026-11-20" not in page

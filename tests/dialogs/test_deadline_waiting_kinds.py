@@ -21,7 +21,10 @@ from tests.world import World
 
 
 async def test_the_digest_lists_links_and_requests_waiting_for_a_second_worker(
-    services: Services, world: World, chat: Callable[[str], Chat], clock: FixedClock,
+    services: Services,
+    world: World,
+    chat: Callable[[str], Chat],
+    clock: FixedClock,
 ) -> None:
     worker, worker2, helper = chat("worker1"), chat("worker2"), chat("volunteer1")
     await worker.say("/family link worker1 孙大爷")
@@ -46,15 +49,18 @@ async def test_the_digest_lists_links_and_requests_waiting_for_a_second_worker(
     clock.at = datetime(2026, 11, 20, 12, 10, tzinfo=UTC)  # 20:10 in Shanghai
     await services.run(services.deadlines.run)
     with services.db.read() as session:
-        nudges = {n.person_id: n.params for n in session.scalars(
-            select(Notification).where(Notification.key == "deadline.nudge"))}
+        nudges = {
+            n.person_id: n.params
+            for n in session.scalars(select(Notification).where(Notification.key == "deadline.nudge"))
+        }
     assert nudges[world.worker]["count"] == 1 and nudges[world.worker]["oldest"] == "Q2"
     assert nudges[world.worker2]["count"] == 2 and nudges[world.worker2]["oldest"] == f"L{link.id}"
 
     clock.at = datetime(2026, 11, 20, 13, 5, tzinfo=UTC)  # 21:05: the evening deadline passed
     await services.run(services.deadlines.run)
     with services.db.read() as session:
-        [digest] = session.scalars(select(Notification).where(Notification.person_id == world.admin,
-                                                              Notification.key == "deadline.digest"))
+        [digest] = session.scalars(
+            select(Notification).where(Notification.person_id == world.admin, Notification.key == "deadline.digest")
+        )
     lines = "\n".join(digest.params["lines"])
     assert f"L{link.id} · " in lines and "Q1 · " in lines and "Q2 · " in lines, lines

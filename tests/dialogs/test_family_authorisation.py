@@ -40,14 +40,20 @@ async def _snapshot(services: Services) -> tuple:
 
 @pytest.mark.parametrize("who", WHO)
 @pytest.mark.parametrize("action", list(MATRIX))
-async def test_family_move_and_expiry_actions(services: Services, world: World, chat, who: str, action: str) -> None:  # noqa: ANN001
+async def test_family_move_and_expiry_actions(services: Services, world: World, chat, who: str, action: str) -> None:
     # 王奶奶 has no chat of her own (a worker registered her); 李爷爷 is on both elder rosters.
-    await services.run(services.family.link, world.worker, world.community_id, world.volunteer, None, new_name="王奶奶")  # L1
+    await services.run(
+        services.family.link, world.worker, world.community_id, world.volunteer, None, new_name="王奶奶"
+    )  # L1
     code = await services.run(services.family.offer, world.volunteers[1])  # a family of their own, with resident1
     await services.run(services.family.accept, world.resident, code)
     for worker, community in ((world.worker, world.community_id), (world.other_worker, world.other_community_id)):
-        await services.run(services.visits.roster.add_elder, worker, community, {
-            "name": "李爷爷", "birth_year": "1940", "address": "1栋101", "lives_alone": "否"})
+        await services.run(
+            services.visits.roster.add_elder,
+            worker,
+            community,
+            {"name": "李爷爷", "birth_year": "1940", "address": "1栋101", "lives_alone": "否"},
+        )
     await services.run(services.moves.request, world.volunteers[2], world.community_id, "和谐社区")  # M1
     if who == "admin":
         await chat("admin").say("/community 幸福社区")

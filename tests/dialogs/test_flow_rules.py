@@ -20,9 +20,13 @@ DAY = date(2026, 11, 20)  # the test clock's today
 async def _logs(services: Services, world: World, count: int, person: int | None = None) -> list[int]:
     ids = []
     for i in range(count):
-        log = await services.run(services.hours.submit, 
-            person or world.volunteers[i % 3], world.community_id, category_id=world.categories["探访"],
-            service_date=DAY - timedelta(days=i // 3), minutes=60,
+        log = await services.run(
+            services.hours.submit,
+            person or world.volunteers[i % 3],
+            world.community_id,
+            category_id=world.categories["探访"],
+            service_date=DAY - timedelta(days=i // 3),
+            minutes=60,
         )
         ids.append(log.id)
     return ids
@@ -33,19 +37,28 @@ async def _status(services: Services, log_id: int) -> str:
         return session.scalar(select(ServiceLog.status).where(ServiceLog.id == log_id))
 
 
-async def test_a_numbered_list_stays_answerable_until_replaced(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_a_numbered_list_stays_answerable_until_replaced(services: Services, world: World, chat) -> None:
     h1, h2, h3 = await _logs(services, world, 3)
     worker = chat("worker1")
     await worker.say("/pending")
-    assert worker.options()[:6] == [f"/approve H{h1}", f"/reject H{h1}", f"/approve H{h2}", f"/reject H{h2}",
-                                    f"/approve H{h3}", f"/reject H{h3}"]
+    assert worker.options()[:6] == [
+        f"/approve H{h1}",
+        f"/reject H{h1}",
+        f"/approve H{h2}",
+        f"/reject H{h2}",
+        f"/approve H{h3}",
+        f"/reject H{h3}",
+    ]
     await worker.say("1")
     assert worker.keys() == ["approve.done"] and await _status(services, h1) == "approved"
     # The same list still answers: a reject that asks for a reason, then the next number.
     assert f"H{h2}" in await worker.say("4")
     assert worker.keys() == ["reject.ask_reason"]
     await worker.say("2")  # a reason that happens to be a number is the reason, not an option
-    assert worker.keys() == ["reject.done"] and (await services.run(services.hours.get, world.worker, h2)).reject_reason == "2"
+    assert (
+        worker.keys() == ["reject.done"]
+        and (await services.run(services.hours.get, world.worker, h2)).reject_reason == "2"
+    )
     await worker.say("5")
     assert worker.keys() == ["approve.done"] and await _status(services, h3) == "approved"
     await worker.say("1")  # an item already decided says so
@@ -59,7 +72,9 @@ async def test_a_numbered_list_stays_answerable_until_replaced(services: Service
     assert worker.keys() == ["error.not_understood"]
 
 
-async def test_the_event_confirm_step_takes_its_options_after_a_stray_message(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_the_event_confirm_step_takes_its_options_after_a_stray_message(
+    services: Services, world: World, chat
+) -> None:
     worker = chat("worker1")
     for line in ("/event", "2", "2", "2", "volunteer2 volunteer3"):
         await worker.say(line)
@@ -79,7 +94,7 @@ async def test_the_event_confirm_step_takes_its_options_after_a_stray_message(se
     assert volunteer.keys() == ["log.submitted"]
 
 
-async def test_pending_pages_with_a_true_total_and_approve_all(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_pending_pages_with_a_true_total_and_approve_all(services: Services, world: World, chat) -> None:
     ids = await _logs(services, world, 12)
     worker = chat("worker1")
     first = await worker.say("/pending")
@@ -94,7 +109,7 @@ async def test_pending_pages_with_a_true_total_and_approve_all(services: Service
     assert [await _status(services, i) for i in ids] == ["approved"] * 12
 
 
-async def test_approve_and_reject_by_typed_id_of_any_kind(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_approve_and_reject_by_typed_id_of_any_kind(services: Services, world: World, chat) -> None:
     await fund(services, world, world.volunteer, 100)
     item = await services.run(services.shop.add_item, world.worker, world.community_id, "大米", 30, 10)
     r1 = (await services.run(services.shop.redeem, world.volunteer, world.community_id, item.id, 1)).redemption.id
@@ -117,7 +132,7 @@ async def test_approve_and_reject_by_typed_id_of_any_kind(services: Services, wo
     assert worker.keys() == ["approve.batch_done", "approve.batch_refused"] and "H999" in said
 
 
-async def test_the_same_log_for_the_same_day_asks_before_saving_again(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_the_same_log_for_the_same_day_asks_before_saving_again(services: Services, world: World, chat) -> None:
     volunteer = chat("volunteer1")
     await volunteer.say("/log 1h 探访 陪聊")
     [first] = await services.run(services.hours.logs_of, world.volunteer, world.community_id)
@@ -144,7 +159,7 @@ async def test_the_same_log_for_the_same_day_asks_before_saving_again(services: 
     assert len(await services.run(services.hours.logs_of, world.volunteer, world.community_id)) == 5
 
 
-async def test_mylogs_pages(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_mylogs_pages(services: Services, world: World, chat) -> None:
     ids = await _logs(services, world, 12, person=world.volunteer)
     volunteer = chat("volunteer1")
     first = await volunteer.say("/mylogs")
@@ -156,7 +171,7 @@ async def test_mylogs_pages(services: Services, world: World, chat) -> None:  # 
     assert volunteer.keys() == ["mylogs.no_more"]
 
 
-async def test_history_and_notices_say_what_they_are_about(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_history_and_notices_say_what_they_are_about(services: Services, world: World, chat) -> None:
     h1, h2 = await _logs(services, world, 2, person=world.volunteer)
     await services.run(services.hours.approve, world.worker, h1)
     await services.run(services.hours.reject, world.worker, h2, "重复了")
@@ -184,7 +199,7 @@ async def test_history_and_notices_say_what_they_are_about(services: Services, w
     ]
 
 
-async def test_help_is_short_and_fits_the_person(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_help_is_short_and_fits_the_person(services: Services, world: World, chat) -> None:
     stranger, volunteer, worker = chat("stranger"), chat("volunteer1"), chat("worker1")
     assert "/start" in await stranger.say("/help")
     short = await volunteer.say("/help")
@@ -199,7 +214,7 @@ async def test_help_is_short_and_fits_the_person(services: Services, world: Worl
     assert "欢迎回来" not in greeting and "/log" in greeting
 
 
-async def test_a_redemption_confirmed_again_says_what_it_became(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_a_redemption_confirmed_again_says_what_it_became(services: Services, world: World, chat) -> None:
     await fund(services, world, world.volunteer, 100)
     item = await services.run(services.shop.add_item, world.worker, world.community_id, "肥皂", 5, 10)
     volunteer = chat("volunteer1")
@@ -212,7 +227,7 @@ async def test_a_redemption_confirmed_again_says_what_it_became(services: Servic
     assert len(await services.run(services.shop.orders, world.volunteer, world.community_id)) == 1
 
 
-async def test_another_communitys_worker_learns_nothing_of_a_log(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_another_communitys_worker_learns_nothing_of_a_log(services: Services, world: World, chat) -> None:
     [h] = await _logs(services, world, 1)
     await services.run(services.hours.approve, world.worker, h)
     other = chat("otherworker")
@@ -222,7 +237,9 @@ async def test_another_communitys_worker_learns_nothing_of_a_log(services: Servi
 
 
 async def test_reject_without_a_reason_asks_only_when_the_service_would_take_it(
-    services: Services, world: World, chat,  # noqa: ANN001
+    services: Services,
+    world: World,
+    chat,
 ) -> None:
     decided, open_ = await _logs(services, world, 2)
     worker = chat("worker1")

@@ -35,7 +35,9 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 inputs = st.one_of(
     st.text(max_size=40),
     st.builds(lambda c, a: f"/{c} {a}", st.sampled_from(sorted(COMMANDS)), st.text(max_size=20)),
-    st.sampled_from(["1", "2", "99", "0", "-1", "²", "c²", "٣", "yes", "skip", "other", "today", "c1", "/cancel", "H1", "2h", "25h"]),
+    st.sampled_from(
+        ["1", "2", "99", "0", "-1", "²", "c²", "٣", "yes", "skip", "other", "today", "c1", "/cancel", "H1", "2h", "25h"]
+    ),
 )
 presses = st.text(max_size=30).filter(lambda v: len(v.encode()) <= 64)
 
@@ -43,9 +45,10 @@ presses = st.text(max_size=30).filter(lambda v: len(v.encode()) <= 64)
 async def _snapshot(services: Services) -> tuple:
     with services.db.uow() as session:
         s = session
-        return tuple([
-            s.scalar(select(func.count()).select_from(t)) for t in (Transfer, ServiceLog, Notification, Membership)
-        ] + [tuple(s.scalars(select(ServiceLog.status).order_by(ServiceLog.id)))])
+        return tuple(
+            [s.scalar(select(func.count()).select_from(t)) for t in (Transfer, ServiceLog, Notification, Membership)]
+            + [tuple(s.scalars(select(ServiceLog.status).order_by(ServiceLog.id)))]
+        )
 
 
 async def _check(services: Services, chat: Chat, state: str, text: str | None, press: str | None, locale: str) -> None:
@@ -83,19 +86,23 @@ async def _assert_reached(services: Services, chat: Chat, state: str) -> None:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(state=st.sampled_from(sorted(STATES)), text=inputs, locale=st.sampled_from(["zh-CN", "en"]))
-async def test_random_text_in_every_state(services: Services, world: World, chat, state: str, text: str, locale: str) -> None:  # noqa: ANN001
+async def test_random_text_in_every_state(
+    services: Services, world: World, chat, state: str, text: str, locale: str
+) -> None:
     person = await _in_language(services, world, chat, STATES[state][0], locale)
     await _check(services, person, state, text, None, locale)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(state=st.sampled_from(sorted(STATES)), press=presses, locale=st.sampled_from(["zh-CN", "en"]))
-async def test_random_button_data_in_every_state(services: Services, world: World, chat, state: str, press: str, locale: str) -> None:  # noqa: ANN001
+async def test_random_button_data_in_every_state(
+    services: Services, world: World, chat, state: str, press: str, locale: str
+) -> None:
     person = await _in_language(services, world, chat, STATES[state][0], locale)
     await _check(services, person, state, None, press, locale)
 
 
-async def test_every_state_is_reached(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_every_state_is_reached(services: Services, world: World, chat) -> None:
     """Each state is reachable as written (the fuzzing above asserts it too, for the states drawn)."""
     for state, (who, _, _) in STATES.items():
         person = await _in_language(services, world, chat, who, "zh-CN")
@@ -105,7 +112,7 @@ async def test_every_state_is_reached(services: Services, world: World, chat) ->
         await _assert_reached(services, person, state)
 
 
-async def _in_language(services: Services, world: World, chat, handle: str, locale: str) -> Chat:  # noqa: ANN001
+async def _in_language(services: Services, world: World, chat, handle: str, locale: str) -> Chat:
     """The person with an ASCII name, in the wanted language (so stray Chinese is a defect)."""
     person_id = {"volunteer1": world.volunteer, "resident1": world.resident}[handle]
     with services.db.uow() as session:

@@ -11,12 +11,12 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
+from bot.dialogs.engine import Dialogs
 from bot.kernel.clock import FixedClock
 from bot.kernel.db import Database
-from bot.dialogs.engine import Dialogs
-from bot.services import Services
-from bot.privacy.idnumbers import check_digit, mask, normalise, reveal
 from bot.kernel.settings import Settings
+from bot.privacy.idnumbers import check_digit, mask, normalise, reveal
+from bot.services import Services
 from models import IdDocument, InboxEntry
 from tests.conftest import T0
 from tests.dialogs.chat import Chat, flow_of
@@ -45,8 +45,12 @@ def test_the_check_digit_and_the_birth_date_are_checked() -> None:
 
 
 def key_settings(database_url: str, key: str | None) -> Settings:
-    return Settings(_env_file=None, database_url=database_url, admins=["console:admin"],  # type: ignore[call-arg]
-                    data_key=key)
+    return Settings(
+        _env_file=None,
+        database_url=database_url,
+        admins=["console:admin"],  # type: ignore[call-arg]
+        data_key=key,
+    )
 
 
 @pytest.fixture
@@ -65,7 +69,9 @@ async def world(services: Services) -> World:
     return await make_world(services)
 
 
-async def test_given_with_consent_kept_encrypted_and_printed_masked(services: Services, world: World, chat: Any) -> None:
+async def test_given_with_consent_kept_encrypted_and_printed_masked(
+    services: Services, world: World, chat: Any
+) -> None:
     volunteer = chat("volunteer1")
     asked = await volunteer.say("/idnumber")
     assert "仅用于开具志愿服务证明" in asked and "yes" in volunteer.options()
@@ -83,8 +89,15 @@ async def test_given_with_consent_kept_encrypted_and_printed_masked(services: Se
     # Shown masked: asked again, and on the certificate (with its type).
     assert MASKED in await volunteer.say("/idnumber")
     await volunteer.say("/cancel")
-    await services.run(services.hours.record, world.worker, world.community_id, [world.volunteer],
-                                category_id=next(iter(world.categories.values())), service_date=T0.date(), minutes=60)
+    await services.run(
+        services.hours.record,
+        world.worker,
+        world.community_id,
+        [world.volunteer],
+        category_id=next(iter(world.categories.values())),
+        service_date=T0.date(),
+        minutes=60,
+    )
     worker = chat("worker1")
     await worker.say("/certificate 志愿者1 all")
     text = pdf_text(document(worker))
@@ -108,8 +121,9 @@ async def test_saying_no_keeps_nothing(services: Services, world: World, chat: A
         assert session.scalar(select(func.count()).select_from(IdDocument)) == 0
 
 
-async def test_without_a_key_nothing_is_stored(database: Database, database_url: str, clock: FixedClock,
-                                               caplog: pytest.LogCaptureFixture) -> None:
+async def test_without_a_key_nothing_is_stored(
+    database: Database, database_url: str, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
     services = Services(database, key_settings(database_url, None), clock)
     await make_world(services)
     volunteer = Chat(Dialogs(services), "volunteer1")
@@ -149,8 +163,8 @@ async def test_a_new_key_first_then_rotate_and_the_old_key_can_go(
 def test_the_cli_makes_a_key_and_refuses_to_rotate_without_one(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.runtime import cli
     from bot.kernel.settings import get_settings
+    from bot.runtime import cli
 
     monkeypatch.delenv("LOVEBANK_DATA_KEY", raising=False)
     get_settings.cache_clear()

@@ -10,7 +10,7 @@ from models import DialogState, ServiceLog
 from tests.world import World
 
 
-async def test_join_register_log_approve_balance(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_join_register_log_approve_balance(services: Services, world: World, chat) -> None:
     worker, newcomer = chat("worker1"), chat("newbie")
     text = await worker.say("/invite")
     code = text.split("：")[1].split("（")[0].strip()
@@ -42,7 +42,7 @@ async def test_join_register_log_approve_balance(services: Services, world: Worl
     assert "可用积分：35" in text and "累计服务：3.5 小时" in text
 
 
-async def test_english_and_language_switch(world: World, chat) -> None:  # noqa: ANN001
+async def test_english_and_language_switch(world: World, chat) -> None:
     volunteer = chat("volunteer1")
     await volunteer.say("/lang")
     assert volunteer.options() == ["zh-CN", "en"]
@@ -51,7 +51,7 @@ async def test_english_and_language_switch(world: World, chat) -> None:  # noqa:
     assert "Only community workers" in await volunteer.say("/pending")
 
 
-async def test_reject_asks_for_a_reason_and_tells_the_volunteer(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_reject_asks_for_a_reason_and_tells_the_volunteer(services: Services, world: World, chat) -> None:
     volunteer, worker = chat("volunteer1"), chat("worker1")
     await volunteer.say("/log 1h 探访")
     log_id = (await services.run(services.hours.logs_of, world.volunteer, world.community_id))[0].id
@@ -63,7 +63,7 @@ async def test_reject_asks_for_a_reason_and_tells_the_volunteer(services: Servic
     assert "已经处理过" in await worker.say(f"/approve H{log_id}")
 
 
-async def test_cancel_at_every_step_leaves_nothing(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_cancel_at_every_step_leaves_nothing(services: Services, world: World, chat) -> None:
     volunteer = chat("volunteer1")
     answers = ["1", "1", "2", "note"]
     for steps in range(len(answers) + 1):
@@ -77,7 +77,7 @@ async def test_cancel_at_every_step_leaves_nothing(services: Services, world: Wo
         assert session.scalar(select(func.count()).select_from(DialogState)) == 0
 
 
-async def test_idle_flow_expires_after_30_minutes(services: Services, world: World, chat, clock: FixedClock) -> None:  # noqa: ANN001
+async def test_idle_flow_expires_after_30_minutes(services: Services, world: World, chat, clock: FixedClock) -> None:
     volunteer = chat("volunteer1")
     await volunteer.say("/log")
     await volunteer.say("1")
@@ -86,7 +86,7 @@ async def test_idle_flow_expires_after_30_minutes(services: Services, world: Wor
     assert volunteer.keys() == ["error.not_understood"]
 
 
-async def test_redelivered_one_liner_logs_once(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_redelivered_one_liner_logs_once(services: Services, world: World, chat) -> None:
     volunteer = chat("volunteer1")
     first = await volunteer.say("/log 1h 探访", request_key="update-77")
     again = await volunteer.say("/log 1h 探访", request_key="update-77")
@@ -94,7 +94,7 @@ async def test_redelivered_one_liner_logs_once(services: Services, world: World,
     assert len(await services.run(services.hours.logs_of, world.volunteer, world.community_id)) == 1
 
 
-async def test_double_confirm_of_a_draft_logs_once(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_double_confirm_of_a_draft_logs_once(services: Services, world: World, chat) -> None:
     volunteer = chat("volunteer1")
     for answer in ("/log", "1", "1", "2", "1"):
         await volunteer.say(answer)
@@ -107,7 +107,7 @@ async def test_double_confirm_of_a_draft_logs_once(services: Services, world: Wo
     assert len(await services.run(services.hours.logs_of, world.volunteer, world.community_id)) == 1
 
 
-async def test_worker_records_for_volunteer_and_event(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_worker_records_for_volunteer_and_event(services: Services, world: World, chat) -> None:
     worker = chat("worker1")
     text = await worker.say("/record volunteer2 2h 助餐")
     assert "已为 志愿者2 代录" in text
@@ -124,7 +124,7 @@ async def test_worker_records_for_volunteer_and_event(services: Services, world:
     assert logs[0].recorded_by_worker and logs[0].status == "approved"
 
 
-async def test_not_yet_joined_is_asked_for_an_invite(chat) -> None:  # noqa: ANN001
+async def test_not_yet_joined_is_asked_for_an_invite(chat) -> None:
     stranger = chat("stranger")
     assert "邀请码" in await stranger.say("/start")
     assert "邀请码无效" in await stranger.say("NOPE1234")
@@ -132,7 +132,7 @@ async def test_not_yet_joined_is_asked_for_an_invite(chat) -> None:  # noqa: ANN
     assert "还没有加入社区" in await stranger.say("/balance")
 
 
-async def test_help_lists_what_the_role_may_do(world: World, chat) -> None:  # noqa: ANN001
+async def test_help_lists_what_the_role_may_do(world: World, chat) -> None:
     resident_help = await chat("resident1").say("/help")
     worker_help = await chat("worker1").say("/help")
     assert "/pending" not in resident_help and "/pending" in worker_help
@@ -140,7 +140,7 @@ async def test_help_lists_what_the_role_may_do(world: World, chat) -> None:  # n
     assert "/newcommunity" in await chat("admin").say("/help")
 
 
-async def test_words_in_a_flow_are_answers_not_commands(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_words_in_a_flow_are_answers_not_commands(services: Services, world: World, chat) -> None:
     volunteer = chat("volunteer1")
     for answer in ("/log", "1", "1", "2"):
         await volunteer.say(answer)
@@ -150,7 +150,7 @@ async def test_words_in_a_flow_are_answers_not_commands(services: Services, worl
     assert "可用积分" in await volunteer.say("余额")  # and outside a flow the word is a command
 
 
-async def test_a_community_can_require_confirming_new_volunteers(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_a_community_can_require_confirming_new_volunteers(services: Services, world: World, chat) -> None:
     worker, newcomer = chat("worker1"), chat("newbie2")
     volunteer = chat("volunteer1")
     await volunteer.say("/confirmnew on")

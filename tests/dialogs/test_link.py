@@ -20,20 +20,28 @@ def code_of(text: str) -> str:
 
 
 async def earn(services: Services, world: World, person_id: int) -> None:
-    log = await services.run(services.hours.submit, person_id, world.community_id, category_id=world.categories["探访"],
-                                      service_date=services.clock.now().date(), minutes=60)
+    log = await services.run(
+        services.hours.submit,
+        person_id,
+        world.community_id,
+        category_id=world.categories["探访"],
+        service_date=services.clock.now().date(),
+        minutes=60,
+    )
     await services.run(services.hours.approve, world.worker, log.id)
 
 
 async def counts(services: Services) -> tuple[int, int, int]:
     with services.db.read() as session:
         s = session
-        return (s.scalar(select(func.count()).select_from(Person)),
-                s.scalar(select(func.count()).select_from(Identity)),
-                s.scalar(select(func.count()).select_from(Membership)))
+        return (
+            s.scalar(select(func.count()).select_from(Person)),
+            s.scalar(select(func.count()).select_from(Identity)),
+            s.scalar(select(func.count()).select_from(Membership)),
+        )
 
 
-async def test_wechat_joins_the_telegram_volunteer(services: Services, world: World, dialogs) -> None:  # noqa: ANN001
+async def test_wechat_joins_the_telegram_volunteer(services: Services, world: World, dialogs) -> None:
     telegram = Chat(dialogs, "volunteer1")  # the console volunteer1 has the history here
     wechat = Chat(dialogs, "oWeChat-v1", channel="wechat")
     await earn(services, world, world.volunteer)
@@ -44,14 +52,15 @@ async def test_wechat_joins_the_telegram_volunteer(services: Services, world: Wo
     assert await wechat.say("/balance") == await telegram.say("/balance")  # one balance
     assert "/log" in await wechat.say("/help")  # one set of roles: a volunteer on WeChat too
     with services.db.read() as session:
-        owners = set(session.scalars(
-            select(Identity.person_id).where(Identity.external_id.in_(["volunteer1", "oWeChat-v1"]))))
+        owners = set(
+            session.scalars(select(Identity.person_id).where(Identity.external_id.in_(["volunteer1", "oWeChat-v1"])))
+        )
     assert owners == {world.volunteer}
     # Used once.
     assert "过期" in await Chat(dialogs, "oOther", channel="wechat").say(f"/link {code}")
 
 
-async def test_the_side_with_history_survives(services: Services, world: World, dialogs) -> None:  # noqa: ANN001
+async def test_the_side_with_history_survives(services: Services, world: World, dialogs) -> None:
     """The side with activity survives, whichever made the code; the empty WeChat person folds in."""
     people_before, _, _ = await counts(services)
     console = Chat(dialogs, "volunteer2")
@@ -68,14 +77,18 @@ async def test_the_side_with_history_survives(services: Services, world: World, 
     assert people_after == people_before  # the empty person made on first contact is gone
 
 
-async def test_both_with_activity_refused_and_nothing_changes(services: Services, world: World, dialogs) -> None:  # noqa: ANN001
+async def test_both_with_activity_refused_and_nothing_changes(services: Services, world: World, dialogs) -> None:
     first, second = Chat(dialogs, "volunteer1"), Chat(dialogs, "oBusy", channel="wechat")
     await earn(services, world, world.volunteer)
     await second.say("/help")  # a separate person on WeChat, who then gets a history of their own
     code = code_of(await first.say("/link"))
     with services.db.read() as session:
         second_id = session.scalar(select(Identity.person_id).where(Identity.external_id == "oBusy"))
-    await services.run(services.people.join, second_id, await services.run(services.people.create_invite, world.worker, world.community_id))
+    await services.run(
+        services.people.join,
+        second_id,
+        await services.run(services.people.create_invite, world.worker, world.community_id),
+    )
     await services.run(services.people.register_volunteer, second_id, world.community_id, "另一个人", "13900000000")
     await earn(services, world, second_id)
     before = await counts(services)
@@ -86,7 +99,9 @@ async def test_both_with_activity_refused_and_nothing_changes(services: Services
         assert session.scalar(select(LinkCode.used_at).where(LinkCode.code == code)) is None
 
 
-async def test_wrong_expired_same_channel_and_self(services: Services, world: World, dialogs, clock: FixedClock) -> None:  # noqa: ANN001
+async def test_wrong_expired_same_channel_and_self(
+    services: Services, world: World, dialogs, clock: FixedClock
+) -> None:
     me = Chat(dialogs, "volunteer1")
     code = code_of(await me.say("/link"))
     await me.say(f"/link {code}")

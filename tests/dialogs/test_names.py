@@ -25,7 +25,7 @@ async def _logs_of(services: Services, person_id: int) -> list[ServiceLog]:
         return list(session.scalars(select(ServiceLog).where(ServiceLog.person_id == person_id)))
 
 
-async def test_the_real_name_is_the_name_shown(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_the_real_name_is_the_name_shown(services: Services, world: World, chat) -> None:
     qian = await _register(services, world, "newperson", "钱阿姨", "13912345678")
     volunteer = chat("newperson")
     await volunteer.say("/log 1h 助餐 送饭")
@@ -35,12 +35,13 @@ async def test_the_real_name_is_the_name_shown(services: Services, world: World,
     await volunteer.say("/gift 志愿者1 5 谢谢")
     await volunteer.say("1")
     with services.db.read() as session:
-        note = session.scalar(select(Notification).where(
-            Notification.person_id == world.volunteer, Notification.key.like("notify.gift%")))
+        note = session.scalar(
+            select(Notification).where(Notification.person_id == world.volunteer, Notification.key.like("notify.gift%"))
+        )
     assert note.params["sender"] == "钱阿姨"
 
 
-async def test_a_real_name_wins_over_a_handle(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_a_real_name_wins_over_a_handle(services: Services, world: World, chat) -> None:
     member = await _register(services, world, "liming88", "李明", "13912345678")
     newcomer = await person(services, "李明", "李明")  # a console handle that looks like a name
     code = await services.run(services.people.create_invite, world.worker, world.community_id)
@@ -58,12 +59,13 @@ async def test_a_real_name_wins_over_a_handle(services: Services, world: World, 
     assert (await services.run(services.people.membership, member, world.community_id)).role == "worker"
     assert (await services.run(services.people.membership, newcomer, world.community_id)).role == "resident"
     with services.db.read() as session:
-        told = session.scalar(select(Notification).where(
-            Notification.person_id == member, Notification.key == "notify.appointed"))
+        told = session.scalar(
+            select(Notification).where(Notification.person_id == member, Notification.key == "notify.appointed")
+        )
     assert told.params == {"community": "幸福社区"}
 
 
-async def test_lookups_stay_in_the_askers_community(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_lookups_stay_in_the_askers_community(services: Services, world: World, chat) -> None:
     worker = chat("worker1")
     await worker.say("/record 王社工 1h 助餐")  # the other community's worker, by name
     assert worker.keys() == ["error.no_such_person"]
@@ -74,7 +76,7 @@ async def test_lookups_stay_in_the_askers_community(services: Services, world: W
     assert await _logs_of(services, world.other_worker) == []
 
 
-async def test_an_ambiguous_name_offers_a_choice(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_an_ambiguous_name_offers_a_choice(services: Services, world: World, chat) -> None:
     first = await _register(services, world, "wf1", "王芳", "13912345671")
     second = await _register(services, world, "wf2", "王芳", "13912345672")
     worker = chat("worker1")
@@ -94,7 +96,7 @@ async def test_an_ambiguous_name_offers_a_choice(services: Services, world: Worl
     assert worker.keys() == ["people.which_typed", "event.ask_volunteers"] and f"#{first}" in text
 
 
-async def test_hours_recorded_for_a_worker_wait_for_another_worker(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_hours_recorded_for_a_worker_wait_for_another_worker(services: Services, world: World, chat) -> None:
     worker1, worker2 = chat("worker1"), chat("worker2")
     await worker1.say("/record worker2 2h 助餐")
     assert worker1.keys() == ["record.waiting"]
@@ -121,7 +123,7 @@ async def test_hours_recorded_for_a_worker_wait_for_another_worker(services: Ser
     assert [log.status for log in await _logs_of(services, world.volunteer)] == ["approved"]
 
 
-async def test_pickup_codes_cannot_be_guessed(services: Services, world: World, chat, clock: FixedClock) -> None:  # noqa: ANN001
+async def test_pickup_codes_cannot_be_guessed(services: Services, world: World, chat, clock: FixedClock) -> None:
     worker = chat("worker1")
     for attempt in range(1, 10):
         text = await worker.say("/pickup ABCDEF")
@@ -141,11 +143,15 @@ async def test_pickup_codes_cannot_be_guessed(services: Services, world: World, 
     assert worker.keys() == ["error.bad_pickup_code_left"]
 
 
-async def test_assign_asks_which_of_two_of_a_name(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_assign_asks_which_of_two_of_a_name(services: Services, world: World, chat) -> None:
     first = await _register(services, world, "wf1", "王芳", "13912345671")
     second = await _register(services, world, "wf2", "王芳", "13912345672")
-    elder = await services.run(services.visits.roster.add_elder, world.worker, world.community_id, {
-        "name": "张桂兰", "birth_year": "1950", "address": "幸福里1栋101", "lives_alone": "否"})
+    elder = await services.run(
+        services.visits.roster.add_elder,
+        world.worker,
+        world.community_id,
+        {"name": "张桂兰", "birth_year": "1950", "address": "幸福里1栋101", "lives_alone": "否"},
+    )
     worker = chat("worker1")
     await worker.say(f"/assign {elder.ref}，王芳、volunteer1")
     assert worker.keys() == ["people.which"]

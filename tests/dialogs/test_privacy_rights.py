@@ -16,9 +16,9 @@ from sqlalchemy import JSON, String, Text, func, or_, select, text, update
 
 from bot import demo, jobs
 from bot.dialogs.engine import Dialogs
-from bot.services import Services
-from bot.privacy.mydata import covered_tables, is_actor, person_columns
 from bot.kernel.settings import Settings
+from bot.privacy.mydata import covered_tables, is_actor, person_columns
+from bot.services import Services
 from models import (
     Account,
     Base,
@@ -42,14 +42,19 @@ ID_NUMBER = "11010519491231002X"
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(_env_file=None, database_url=database_url, admins=["console:admin"],  # type: ignore[call-arg]
-                    data_key=KEY)
+    return Settings(
+        _env_file=None,
+        database_url=database_url,
+        admins=["console:admin"],  # type: ignore[call-arg]
+        data_key=KEY,
+    )
 
 
 async def person_of(services: Services, handle: str) -> Person:
     with services.db.read() as session:
-        return session.scalars(select(Person).join(Identity, Identity.person_id == Person.id)
-                               .where(Identity.external_id == handle)).one()
+        return session.scalars(
+            select(Person).join(Identity, Identity.person_id == Person.id).where(Identity.external_id == handle)
+        ).one()
 
 
 def every_text(services: Services) -> list[tuple[str, str, str]]:
@@ -96,8 +101,16 @@ async def test_mydata_has_every_table_of_the_person_and_nobody_elses(services: S
     me, other = await person_of(services, "volunteer1"), await person_of(services, "volunteer2")
     # What names the person directly, table by table, as the export must have it.
     with services.db.read() as session:
-        expected = {t.name: {tuple(r) for r in session.execute(select(*t.primary_key.columns).where(
-            or_(*(c == me.id for c in person_columns(t)))))} for t in Base.metadata.sorted_tables if person_columns(t)}
+        expected = {
+            t.name: {
+                tuple(r)
+                for r in session.execute(
+                    select(*t.primary_key.columns).where(or_(*(c == me.id for c in person_columns(t))))
+                )
+            }
+            for t in Base.metadata.sorted_tables
+            if person_columns(t)
+        }
     volunteer = chat("volunteer1")
     await volunteer.say("/mydata json")
     assert volunteer.last is not None
@@ -122,8 +135,10 @@ async def test_mydata_has_every_table_of_the_person_and_nobody_elses(services: S
         accounts = set(session.scalars(select(Account.id).where(Account.person_id == me.id)))
     assert {r["id"] for r in export["people"]} == {me.id}
     # A transfer is theirs by account, or one they made for someone else (then only its id and actor).
-    assert all(r.get("debit_account_id") in accounts or r.get("credit_account_id") in accounts
-               or r.get("actor_id") == me.id for r in export["transfers"])
+    assert all(
+        r.get("debit_account_id") in accounts or r.get("credit_account_id") in accounts or r.get("actor_id") == me.id
+        for r in export["transfers"]
+    )
     assert export["transfers"] and export["service_logs"] and export["memberships"] and export["certificates"]
     assert sum(1 for rows in export.values() if rows) >= 10
 
@@ -141,6 +156,7 @@ async def test_mydata_has_every_table_of_the_person_and_nobody_elses(services: S
     import io
 
     from openpyxl import load_workbook
+
     book = load_workbook(io.BytesIO(xlsx.content))
     assert xlsx.filename.endswith(".xlsx")
     assert {name for name, rows in export.items() if rows} <= set(book.sheetnames)
@@ -149,8 +165,14 @@ async def test_mydata_has_every_table_of_the_person_and_nobody_elses(services: S
 async def figures(services: Services, community_id: int) -> tuple[int, int, int]:
     with services.db.read() as session:
         return (
-            int(session.scalar(select(func.sum(ServiceLog.minutes)).where(
-                ServiceLog.community_id == community_id, ServiceLog.status == "approved")) or 0),
+            int(
+                session.scalar(
+                    select(func.sum(ServiceLog.minutes)).where(
+                        ServiceLog.community_id == community_id, ServiceLog.status == "approved"
+                    )
+                )
+                or 0
+            ),
             int(session.scalar(select(func.count()).select_from(ServiceLog)) or 0),
             int(session.scalar(select(func.sum(Account.posted)).where(Account.kind == "person")) or 0),
         )
@@ -197,7 +219,10 @@ async def test_forget_approved_by_a_worker_leaves_no_name_or_phone_and_the_books
         assert session.scalar(select(Account.posted).where(Account.person_id == me.id)) == balance
     assert await figures(services, world.community_id) == before
     with services.db.read() as session:  # nothing waits for them any more
-        assert session.scalar(select(func.count()).select_from(ElderVolunteer).where(ElderVolunteer.person_id == me.id)) == 0
+        assert (
+            session.scalar(select(func.count()).select_from(ElderVolunteer).where(ElderVolunteer.person_id == me.id))
+            == 0
+        )
     await ledger_invariants(services)
 
     # The chat no longer knows them: the same account is a stranger now.
@@ -228,10 +253,14 @@ async def test_visit_records_past_the_retention_lose_note_photo_and_place(servic
         ids = list(session.scalars(select(VisitRecord.id).order_by(VisitRecord.id)))
         assert len(ids) >= 2
         old, recent = ids[0], ids[1]
-        session.execute(update(VisitRecord).where(VisitRecord.id == old).values(
-            at=T0 - timedelta(days=3 * 366), note="老人住院了", lat=31.2, lon=121.4, photo="file-1"))
-        session.execute(update(VisitRecord).where(VisitRecord.id == recent).values(
-            at=T0 - timedelta(days=2 * 365), note="精神不错"))
+        session.execute(
+            update(VisitRecord)
+            .where(VisitRecord.id == old)
+            .values(at=T0 - timedelta(days=3 * 366), note="老人住院了", lat=31.2, lon=121.4, photo="file-1")
+        )
+        session.execute(
+            update(VisitRecord).where(VisitRecord.id == recent).values(at=T0 - timedelta(days=2 * 365), note="精神不错")
+        )
         session.commit()
     retention = jobs.load()["visit-retention"]
     summary = await retention.run(services, T0, {})
@@ -274,17 +303,25 @@ async def test_a_table_another_feature_adds_is_exported_and_forgotten_without_li
     world = await demo.seed(services)
     assert world is not None
     me, other = world.volunteers[0], world.volunteers[1]
-    probe = Table("probe_consents", Base.metadata, Column("id", Integer, primary_key=True),
-                  Column("person_id", ForeignKey("people.id")), Column("recorded_by_id", ForeignKey("people.id")),
-                  Column("note", Text, nullable=True))
+    probe = Table(
+        "probe_consents",
+        Base.metadata,
+        Column("id", Integer, primary_key=True),
+        Column("person_id", ForeignKey("people.id")),
+        Column("recorded_by_id", ForeignKey("people.id")),
+        Column("note", Text, nullable=True),
+    )
     try:
         with services.db.uow() as session:
             probe.create(session.connection())
-            session.execute(probe.insert(), [
-                {"id": 1, "person_id": me, "recorded_by_id": world.workers[0], "note": "王芳本人同意"},
-                {"id": 2, "person_id": other, "recorded_by_id": me, "note": "刘洋的家属代为同意"},
-                {"id": 3, "person_id": other, "recorded_by_id": world.workers[0], "note": "刘洋"},
-            ])
+            session.execute(
+                probe.insert(),
+                [
+                    {"id": 1, "person_id": me, "recorded_by_id": world.workers[0], "note": "王芳本人同意"},
+                    {"id": 2, "person_id": other, "recorded_by_id": me, "note": "刘洋的家属代为同意"},
+                    {"id": 3, "person_id": other, "recorded_by_id": world.workers[0], "note": "刘洋"},
+                ],
+            )
             session.commit()
         with services.db.read() as session:
             rows = collect(session, me).tables["probe_consents"]

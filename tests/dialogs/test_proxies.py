@@ -27,7 +27,7 @@ async def _wangfang(services: Services, world: World) -> int:
     return wang
 
 
-async def _grandpa(services: Services, world: World, chat) -> int:  # noqa: ANN001
+async def _grandpa(services: Services, world: World, chat) -> int:
     """李爷爷: no phone, registered by worker1 as volunteer2's relative; 200 points."""
     worker = chat("worker1")
     await worker.say("/family link volunteer2 李爷爷")
@@ -41,18 +41,26 @@ async def _grandpa(services: Services, world: World, chat) -> int:  # noqa: ANN0
 
 async def _audits(services: Services, prefix: str) -> list[AuditEntry]:
     with services.db.read() as session:
-        return list(session.scalars(select(AuditEntry).where(AuditEntry.action.like(f"{prefix}%"))
-                                    .order_by(AuditEntry.id)))
+        return list(
+            session.scalars(select(AuditEntry).where(AuditEntry.action.like(f"{prefix}%")).order_by(AuditEntry.id))
+        )
 
 
 async def _notes(services: Services, person_id: int, prefix: str) -> list[Notification]:
     with services.db.read() as session:
-        return list(session.scalars(select(Notification).where(
-            Notification.person_id == person_id, Notification.key.like(f"{prefix}%")).order_by(Notification.id)))
+        return list(
+            session.scalars(
+                select(Notification)
+                .where(Notification.person_id == person_id, Notification.key.like(f"{prefix}%"))
+                .order_by(Notification.id)
+            )
+        )
 
 
 async def test_the_repro_a_worker_cannot_spend_a_member_with_her_own_chat(
-    services: Services, world: World, chat,  # noqa: ANN001
+    services: Services,
+    world: World,
+    chat,
 ) -> None:
     wang = await _wangfang(services, world)
     rice = await services.run(services.shop.add_item, world.worker, world.community_id, "大米", 80, 5)
@@ -73,7 +81,9 @@ async def test_the_repro_a_worker_cannot_spend_a_member_with_her_own_chat(
 
 
 async def test_a_worker_confirming_her_request_needs_a_second_worker(
-    services: Services, world: World, chat,  # noqa: ANN001
+    services: Services,
+    world: World,
+    chat,
 ) -> None:
     wang = await _wangfang(services, world)
     her, helper, worker, worker2 = chat("wangfang"), chat("volunteer1"), chat("worker1"), chat("worker2")
@@ -98,7 +108,9 @@ async def test_a_worker_confirming_her_request_needs_a_second_worker(
 
 
 async def test_a_worker_acts_for_a_member_without_a_phone_with_a_second_worker(
-    services: Services, world: World, chat,  # noqa: ANN001
+    services: Services,
+    world: World,
+    chat,
 ) -> None:
     grandpa = await _grandpa(services, world, chat)
     family = world.volunteers[1]
@@ -110,7 +122,9 @@ async def test_a_worker_acts_for_a_member_without_a_phone_with_a_second_worker(
     # His family hears of both, with who did it.
     notes = await _notes(services, family, "family.proxy.")
     assert [(n.key, n.params["by"], n.params["name"]) for n in notes] == [
-        ("family.proxy.act_as", "张社工", "李爷爷"), ("family.proxy.redeem", "张社工", "李爷爷")]
+        ("family.proxy.act_as", "张社工", "李爷爷"),
+        ("family.proxy.redeem", "张社工", "李爷爷"),
+    ]
     # The worker who redeemed for him neither approves nor hands over.
     await worker.say("/approve R1")
     assert worker.keys() == ["error.own_proxy_action"]
@@ -160,7 +174,9 @@ async def test_a_worker_acts_for_a_member_without_a_phone_with_a_second_worker(
 
 
 async def test_family_acting_for_a_relative_pays_at_once_and_the_relative_is_told(
-    services: Services, world: World, chat,  # noqa: ANN001
+    services: Services,
+    world: World,
+    chat,
 ) -> None:
     grandpa = await _grandpa(services, world, chat)
     member, helper = chat("volunteer2"), chat("volunteer1")
@@ -179,7 +195,9 @@ async def test_family_acting_for_a_relative_pays_at_once_and_the_relative_is_tol
 
 
 async def test_a_worker_s_own_family_link_waits_for_another_worker_and_ends_with_the_role(
-    services: Services, world: World, chat,  # noqa: ANN001
+    services: Services,
+    world: World,
+    chat,
 ) -> None:
     worker, worker2, admin = chat("worker1"), chat("worker2"), chat("admin")
     await worker.say("/family link worker1 孙大爷")
@@ -208,8 +226,11 @@ async def test_a_worker_s_own_family_link_waits_for_another_worker_and_ends_with
     assert admin.keys() == ["unappoint.done"], said
     assert await services.run(services.family.links, world.worker) == []
     with services.db.read() as session:
-        role = session.scalar(select(Membership.role).where(
-            Membership.person_id == world.worker, Membership.community_id == world.community_id))
+        role = session.scalar(
+            select(Membership.role).where(
+                Membership.person_id == world.worker, Membership.community_id == world.community_id
+            )
+        )
     assert role == "resident"
     assert {"notify.unappointed", "family.notify.removed"} <= set(await notification_keys(services, world.worker))
     assert (await worker.say("/pending")) and worker.keys() == ["error.need_worker"]
@@ -219,7 +240,7 @@ async def test_a_worker_s_own_family_link_waits_for_another_worker_and_ends_with
     assert worker2.keys() == ["error.need_admin"]
 
 
-async def test_calling_things_off_for_someone_is_told_too(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_calling_things_off_for_someone_is_told_too(services: Services, world: World, chat) -> None:
     grandpa = await _grandpa(services, world, chat)
     rice = await services.run(services.shop.add_item, world.worker, world.community_id, "大米", 80, 5)
     member, worker = chat("volunteer2"), chat("worker1")

@@ -26,7 +26,10 @@ async def _wrong_codes(services: Services, action: str) -> int:
 
 
 async def test_four_hundred_link_guesses_are_locked_out_and_audited(
-    services: Services, world: World, dialogs, clock: FixedClock,  # noqa: ANN001
+    services: Services,
+    world: World,
+    dialogs,
+    clock: FixedClock,
 ) -> None:
     me, thief = Chat(dialogs, "volunteer1"), Chat(dialogs, "oThief", channel="wechat")
     code = _code(await me.say("/link"))
@@ -52,7 +55,9 @@ async def test_four_hundred_link_guesses_are_locked_out_and_audited(
 
 
 async def test_a_mistyped_link_code_does_not_stand_in_the_way(
-    services: Services, world: World, dialogs,  # noqa: ANN001
+    services: Services,
+    world: World,
+    dialogs,
 ) -> None:
     """A wrong code is audited against the person typing it, and is not activity of theirs: a
     new channel that mistyped once still joins the person with points."""
@@ -69,7 +74,10 @@ async def test_a_mistyped_link_code_does_not_stand_in_the_way(
 
 
 async def test_family_codes_expire_and_wrong_ones_are_limited(
-    services: Services, world: World, chat, clock: FixedClock,  # noqa: ANN001
+    services: Services,
+    world: World,
+    chat,
+    clock: FixedClock,
 ) -> None:
     member, relative, thief = chat("volunteer1"), chat("resident1"), chat("volunteer3")
     code = _code(await member.say("/family add"))
@@ -87,12 +95,17 @@ async def test_family_codes_expire_and_wrong_ones_are_limited(
     await relative.say(f"/family accept {code}")
     assert relative.keys() == ["family.accepted"]
     assert [(v.member_id, v.relative_id) for v in await services.run(services.family.links, world.resident)] == [
-        (world.volunteer, world.resident)]
+        (world.volunteer, world.resident)
+    ]
 
 
 async def _elder(services: Services, world: World, name: str, year: str) -> int:
-    elder = await services.run(services.visits.roster.add_elder, world.worker, world.community_id, {
-        "name": name, "birth_year": year, "address": "幸福里1栋101", "lives_alone": "是"})
+    elder = await services.run(
+        services.visits.roster.add_elder,
+        world.worker,
+        world.community_id,
+        {"name": name, "birth_year": year, "address": "幸福里1栋101", "lives_alone": "是"},
+    )
     return elder.id
 
 
@@ -101,7 +114,7 @@ async def _people_named(services: Services, name: str) -> list[int]:
         return list(session.scalars(select(Person.id).where(Person.display_name == name)))
 
 
-async def test_family_link_finds_the_elder_on_the_roster(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_family_link_finds_the_elder_on_the_roster(services: Services, world: World, chat) -> None:
     elder_id = await _elder(services, world, "王秀英", "1938")
     worker = chat("worker1")
     said = await worker.say("/family link volunteer2 王秀英")
@@ -113,27 +126,36 @@ async def test_family_link_finds_the_elder_on_the_roster(services: Services, wor
     await worker.say("/family link volunteer3 王秀英")
     assert worker.keys() == ["family.linked"]
     with services.db.read() as session:  # her family so far hears of the new one
-        note = session.scalar(select(Notification).where(Notification.person_id == world.volunteers[1],
-                                                         Notification.key == "family.notify.new_family"))
+        note = session.scalar(
+            select(Notification).where(
+                Notification.person_id == world.volunteers[1], Notification.key == "family.notify.new_family"
+            )
+        )
     assert note.params == {"name": "志愿者3", "relative": "王秀英"}
     assert await _people_named(services, "王秀英") == [wang]
     with services.db.read() as session:
         assert sorted(session.scalars(select(FamilyLink.member_id).where(FamilyLink.relative_id == wang))) == [
-            world.volunteers[1], world.volunteers[2]]
+            world.volunteers[1],
+            world.volunteers[2],
+        ]
     # The worker acts for her, as for anyone without a chat of their own.
     await worker.say("/as 王秀英")
     assert worker.keys() == ["as.now"]
 
 
 async def test_family_link_asks_before_registering_and_between_two_elders(
-    services: Services, world: World, chat,  # noqa: ANN001
+    services: Services,
+    world: World,
+    chat,
 ) -> None:
     first, second = await _elder(services, world, "李桂兰", "1940"), await _elder(services, world, "李桂兰", "1945")
     worker = chat("worker1")
     await worker.say("/family link volunteer2 李桂兰")
     assert worker.keys() == ["family.which_elder"]
-    assert worker.options() == [f"/family link #{world.volunteers[1]} E{first}",
-                                f"/family link #{world.volunteers[1]} E{second}"]
+    assert worker.options() == [
+        f"/family link #{world.volunteers[1]} E{first}",
+        f"/family link #{world.volunteers[1]} E{second}",
+    ]
     await worker.say("2")
     assert worker.keys() == ["family.linked"]
     with services.db.read() as session:

@@ -26,19 +26,38 @@ STATES = {
     "dispute/reason": ["/dispute Q1"],
     "board": ["/requests"],
 }
-extra = st.sampled_from(["/take Q1", "/accept Q1 5", "/settle Q1 void", "/done Q1 1.5h", "/request 助洁 2h 明天",
-                         "/requests 助洁 2", "明天", "11-31", "2026-02-30", "morning", "pool", "own", "Q1", "Q0"])
+extra = st.sampled_from(
+    [
+        "/take Q1",
+        "/accept Q1 5",
+        "/settle Q1 void",
+        "/done Q1 1.5h",
+        "/request 助洁 2h 明天",
+        "/requests 助洁 2",
+        "明天",
+        "11-31",
+        "2026-02-30",
+        "morning",
+        "pool",
+        "own",
+        "Q1",
+        "Q0",
+    ]
+)
 
 
 async def _snapshot(services: Services) -> tuple:
     with services.db.read() as session:
         s = session
-        return tuple([s.scalar(select(func.count()).select_from(t)) for t in (Transfer, ServiceRequest, Notification)]
-                     + [tuple(s.scalars(select(ServiceRequest.status).order_by(ServiceRequest.id)))])
+        return tuple(
+            [s.scalar(select(func.count()).select_from(t)) for t in (Transfer, ServiceRequest, Notification)]
+            + [tuple(s.scalars(select(ServiceRequest.status).order_by(ServiceRequest.id)))]
+        )
 
 
-async def _check(services: Services, world: World, chat, state: str, text: str | None, press: str | None,  # noqa: ANN001
-                 locale: str) -> None:
+async def _check(
+    services: Services, world: World, chat, state: str, text: str | None, press: str | None, locale: str
+) -> None:
     volunteer = await _in_language(services, world, chat, "volunteer1", locale)
     await volunteer.say("/cancel")
     for answer in STATES[state]:
@@ -61,13 +80,15 @@ async def _check(services: Services, world: World, chat, state: str, text: str |
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(state=st.sampled_from(sorted(STATES)), text=st.one_of(inputs, extra), locale=st.sampled_from(["zh-CN", "en"]))
-async def test_random_text_in_every_request_state(services: Services, world: World, chat, state: str, text: str,  # noqa: ANN001
-                                                  locale: str) -> None:
+async def test_random_text_in_every_request_state(
+    services: Services, world: World, chat, state: str, text: str, locale: str
+) -> None:
     await _check(services, world, chat, state, text, None, locale)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(state=st.sampled_from(sorted(STATES)), press=st.one_of(presses, extra), locale=st.sampled_from(["zh-CN", "en"]))
-async def test_random_button_data_in_every_request_state(services: Services, world: World, chat, state: str,  # noqa: ANN001
-                                                         press: str, locale: str) -> None:
+async def test_random_button_data_in_every_request_state(
+    services: Services, world: World, chat, state: str, press: str, locale: str
+) -> None:
     await _check(services, world, chat, state, None, press, locale)

@@ -13,7 +13,7 @@ from tests.shop_helpers import account, fund
 from tests.world import World
 
 
-async def test_own_points_step_by_step_taken_done_and_accepted(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_own_points_step_by_step_taken_done_and_accepted(services: Services, world: World, chat) -> None:
     await fund(services, world, world.resident, 50)
     elder, helper, other = chat("resident1"), chat("volunteer1"), chat("volunteer2")
     assert "需要什么服务" in await elder.say("/request")
@@ -50,7 +50,7 @@ async def test_own_points_step_by_step_taken_done_and_accepted(services: Service
     assert "已经确认过" in await elder.say("/accept Q1")
 
 
-async def test_pool_in_one_line_granted_by_a_worker(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_pool_in_one_line_granted_by_a_worker(services: Services, world: World, chat) -> None:
     await fund(services, world, world.volunteers[2], 100)
     await services.run(services.points.donate, world.volunteers[2], world.community_id, 100, "donate:journey")
     elder, helper, worker = chat("resident1"), chat("volunteer1"), chat("worker1")
@@ -66,7 +66,7 @@ async def test_pool_in_one_line_granted_by_a_worker(services: Services, world: W
     assert "可用积分：20" in await helper.say("/balance")
 
 
-async def test_community_paid_becomes_a_log_for_the_worker(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_community_paid_becomes_a_log_for_the_worker(services: Services, world: World, chat) -> None:
     elder, helper, worker = chat("resident1"), chat("volunteer1"), chat("worker1")
     assert "由社区按服务时长计分" in await elder.say("/request 助医 3h 11-21 下午 社区 陪去医院")
     await helper.say("/take Q1")
@@ -79,7 +79,7 @@ async def test_community_paid_becomes_a_log_for_the_worker(services: Services, w
     assert "累计服务：2.5 小时" in await helper.say("/balance")
 
 
-async def test_withdraw_reopens_for_another_volunteer(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_withdraw_reopens_for_another_volunteer(services: Services, world: World, chat) -> None:
     await fund(services, world, world.resident, 50)
     elder, first, second = chat("resident1"), chat("volunteer1"), chat("volunteer2")
     await elder.say("/request 助洁 1h 11-23")
@@ -92,21 +92,23 @@ async def test_withdraw_reopens_for_another_volunteer(services: Services, world:
 
 
 async def test_an_untaken_request_expires_and_the_hold_comes_back(
-    services: Services, world: World, chat, clock: FixedClock  # noqa: ANN001
+    services: Services, world: World, chat, clock: FixedClock
 ) -> None:
     await fund(services, world, world.resident, 50)
     elder = chat("resident1")
     await elder.say("/request 助洁 1h 明天 下午")
     assert "可用积分：40" in await elder.say("/balance")
     clock.advance(days=2)
-    assert await jobs.load()["expire-requests"].run(services, clock.now(), {}) == "expire-requests: 1 request(s) expired"
+    assert (
+        await jobs.load()["expire-requests"].run(services, clock.now(), {}) == "expire-requests: 1 request(s) expired"
+    )
     assert "可用积分：50" in await elder.say("/balance")
     assert "已过期" in await elder.say("/myrequests")
     notes = await services.run(services.outbox.take, "console", person_id=world.resident)
     assert notes[-1].text.key == "requests.notify.expired"
 
 
-async def test_a_dispute_is_settled_by_a_worker(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_a_dispute_is_settled_by_a_worker(services: Services, world: World, chat) -> None:
     await fund(services, world, world.resident, 50)
     elder, helper, worker = chat("resident1"), chat("volunteer1"), chat("worker1")
     await elder.say("/request 助洁 2h 11-21 上午 打扫厨房")
@@ -126,7 +128,7 @@ async def test_a_dispute_is_settled_by_a_worker(services: Services, world: World
     assert "Q1 现在不是待确认状态（已完成）" in await worker.say("/settle Q1 void")
 
 
-async def test_usage_and_refusals_in_both_languages(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_usage_and_refusals_in_both_languages(services: Services, world: World, chat) -> None:
     helper = chat("volunteer1")
     assert "用法：/request" in await helper.say("/request 明天")
     assert "没有找到求助 Q9" in await helper.say("/take Q9")
@@ -137,7 +139,7 @@ async def test_usage_and_refusals_in_both_languages(services: Services, world: W
     assert "Usage: /requests" in await helper.say("/requests nonsense")
 
 
-async def test_a_worker_asks_for_a_member_and_both_are_recorded(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_a_worker_asks_for_a_member_and_both_are_recorded(services: Services, world: World, chat) -> None:
     # 孙大爷 has no chat of his own: a worker registers him as volunteer3's relative.
     worker, worker2, helper = chat("worker1"), chat("worker2"), chat("volunteer1")
     await worker.say("/family link volunteer3 孙大爷")
@@ -159,7 +161,7 @@ async def test_a_worker_asks_for_a_member_and_both_are_recorded(services: Servic
     assert "已支付 20 分" in await worker.say("/approve Q1")  # two workers agreed
 
 
-async def test_reject_q_refuses_the_pool_and_asks_for_a_reason(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_reject_q_refuses_the_pool_and_asks_for_a_reason(services: Services, world: World, chat) -> None:
     elder, worker = chat("resident1"), chat("worker1")
     await elder.say("/request 助洁 1h 11-22 积分池")
     assert "理由" in await worker.say("/reject Q1")
@@ -168,7 +170,7 @@ async def test_reject_q_refuses_the_pool_and_asks_for_a_reason(services: Service
     assert "Q1 已经处理过了（积分池未批准）" in await worker.say("/approve Q1")
 
 
-async def test_a_redelivered_update_posts_once(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_a_redelivered_update_posts_once(services: Services, world: World, chat) -> None:
     await fund(services, world, world.resident, 50)
     elder = chat("resident1")
     assert "求助 Q1 已发布" in await elder.say("/request 助洁 1h 明天", request_key="update-77")
@@ -176,7 +178,7 @@ async def test_a_redelivered_update_posts_once(services: Services, world: World,
     assert await account(services, world.community_id, world.resident) == (50, 10)
 
 
-async def test_a_family_member_asks_for_a_relative_and_confirms(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_a_family_member_asks_for_a_relative_and_confirms(services: Services, world: World, chat) -> None:
     worker, member, helper, stranger = chat("worker1"), chat("volunteer2"), chat("volunteer1"), chat("volunteer3")
     await worker.say("/family link volunteer2 李爷爷")  # a relative with no phone, registered by the worker
     await worker.say("1")

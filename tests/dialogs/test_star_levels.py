@@ -14,9 +14,9 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from bot.requests.service import NewRequest
 from bot.services import Services
 from bot.stars import levels as star_levels
-from bot.requests.service import NewRequest
 from bot.stars.service import POSTER, post_params
 from models import Certificate, Community, JobRun, Notification
 from tests.conftest import T0
@@ -28,15 +28,24 @@ pytestmark = pytest.mark.db
 
 async def keys_of(services: Services, person_id: int) -> list[str]:
     with services.db.read() as session:
-        return list(session.scalars(select(Notification.key).where(Notification.person_id == person_id)
-                                    .order_by(Notification.id)))
+        return list(
+            session.scalars(
+                select(Notification.key).where(Notification.person_id == person_id).order_by(Notification.id)
+            )
+        )
 
 
 async def logged(services: Services, world: World, minutes: int, days_ago: int = 1, person: int | None = None) -> int:
     """A pending log of the volunteer's (or `person`'s)."""
     category = next(iter(world.categories.values()))
-    log = await services.run(services.hours.submit, person or world.volunteer, world.community_id, category_id=category,
-                                      service_date=T0.date() - timedelta(days=days_ago), minutes=minutes)
+    log = await services.run(
+        services.hours.submit,
+        person or world.volunteer,
+        world.community_id,
+        category_id=category,
+        service_date=T0.date() - timedelta(days=days_ago),
+        minutes=minutes,
+    )
     return log.id
 
 
@@ -54,8 +63,9 @@ async def test_balance_shows_the_level_and_the_hours_to_the_next(services: Servi
     assert "none yet; 100 more hours to 1-star" in await english.say("/balance")
 
 
-async def test_crossing_a_level_congratulates_once_and_tells_the_workers(services: Services, world: World,
-                                                                         chat) -> None:
+async def test_crossing_a_level_congratulates_once_and_tells_the_workers(
+    services: Services, world: World, chat
+) -> None:
     worker, volunteer = chat("worker1"), chat("volunteer1")
     assert "✅" in await worker.say("/levels 1 2 3 4 5")  # one hour for 一星: a test need not log 100
     first = await logged(services, world, 45)
@@ -87,17 +97,20 @@ async def test_crossing_a_level_congratulates_once_and_tells_the_workers(service
     await worker.say(f"/approve H{big}")
     with services.db.read() as session:
         claimed = session.scalars(select(JobRun.period).where(JobRun.job == "star-level")).all()
-        params = session.scalars(select(Notification.params).where(
-            Notification.person_id == world.volunteer, Notification.key == "levels.reached")
-            .order_by(Notification.id)).all()
+        params = session.scalars(
+            select(Notification.params)
+            .where(Notification.person_id == world.volunteer, Notification.key == "levels.reached")
+            .order_by(Notification.id)
+        ).all()
     assert sorted(claimed) == ["L1", "L2", "L3"] and [p["stars"] for p in params] == ["★", "★★★"]
 
 
 async def test_two_approvals_racing_over_one_threshold_congratulate_once(services: Services, world: World) -> None:
     await services.run(services.star_levels.set_thresholds, world.worker, world.community_id, "1 2 3 4 5")
     a, b = await logged(services, world, 45), await logged(services, world, 45, days_ago=2)
-    await asyncio.gather(services.run(services.hours.approve, world.worker, a),
-                         services.run(services.hours.approve, world.worker2, b))
+    await asyncio.gather(
+        services.run(services.hours.approve, world.worker, a), services.run(services.hours.approve, world.worker2, b)
+    )
     assert (await keys_of(services, world.volunteer)).count("levels.reached") == 1
     assert (await keys_of(services, world.worker)).count("levels.worker_reached") == 1
 
@@ -106,9 +119,19 @@ async def test_a_paid_service_request_counts_as_service(services: Services, worl
     await services.run(services.star_levels.set_thresholds, None, world.community_id, "1 2 3 4 5")
     elder, helper = world.resident, world.volunteer
     await fund(services, world, elder, 50)
-    posted = await services.run(services.requests.post, NewRequest(
-        requester_id=elder, poster_id=elder, community_id=world.community_id, category_id=world.categories["助洁"],
-        service_date=date(2026, 11, 22), slot="morning", minutes=90, payer="own"))
+    posted = await services.run(
+        services.requests.post,
+        NewRequest(
+            requester_id=elder,
+            poster_id=elder,
+            community_id=world.community_id,
+            category_id=world.categories["助洁"],
+            service_date=date(2026, 11, 22),
+            slot="morning",
+            minutes=90,
+            payer="own",
+        ),
+    )
     await services.run(services.requests.take, helper, posted.request.id)
     await services.run(services.requests.done, helper, posted.request.id, 90)
     await services.run(services.requests.accept, elder, posted.request.id)
@@ -123,8 +146,13 @@ async def test_thresholds_are_the_communitys_and_checked(services: Services, wor
     before = await table_contents(services, ("communities",))
     await volunteer.say("/levels 1 2 3 4 5")
     assert volunteer.keys() == ["error.need_worker"]
-    for bad in ("/levels 100 300 200 1000 1500", "/levels 1 2 3", "/levels a b c d e", "/levels 0 1 2 3 4",
-                "/levels 1 2 3 4 999999"):
+    for bad in (
+        "/levels 100 300 200 1000 1500",
+        "/levels 1 2 3",
+        "/levels a b c d e",
+        "/levels 0 1 2 3 4",
+        "/levels 1 2 3 4 999999",
+    ):
         await worker.say(bad)
         assert worker.keys() == ["levels.bad_thresholds"], bad
     assert await table_contents(services, ("communities",)) == before

@@ -31,7 +31,8 @@ def watched(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[tup
 
 
 async def test_a_chart_is_drawn_after_the_turn_off_the_database_threads(
-        chat: Any, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    chat: Any, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seen = watched(monkeypatch, bot.reports.flow, "chart_png")
     volunteer: Chat = chat("volunteer1")
     await volunteer.say("/chart")
@@ -43,7 +44,8 @@ async def test_a_chart_is_drawn_after_the_turn_off_the_database_threads(
 
 
 async def test_a_certificate_is_drawn_after_the_turn_that_issues_it(
-        services: Services, chat: Any, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    services: Services, chat: Any, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     await some_hours(services, world)
     seen = watched(monkeypatch, bot.certificates.flow, "certificate_pdf")
     worker: Chat = chat("worker1")

@@ -15,15 +15,25 @@ from tests.world import World
 
 async def _logs(services: Services, person_id: int) -> list[ServiceLog]:
     with services.db.read() as session:
-        return list(session.scalars(
-            select(ServiceLog).where(ServiceLog.person_id == person_id).order_by(ServiceLog.id)))
+        return list(
+            session.scalars(select(ServiceLog).where(ServiceLog.person_id == person_id).order_by(ServiceLog.id))
+        )
 
 
-@pytest.mark.parametrize(("typed", "minutes"), [
-    ("2", 120), ("1.5", 90), ("两小时", 120), ("半小时", 30), ("一个半小时", 90), ("两个小时", 120), ("三刻钟", 45),
-    ("２ｈ", 120),
-])
-async def test_durations_as_people_type_them(services: Services, world: World, chat, typed: str, minutes: int) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(
+    ("typed", "minutes"),
+    [
+        ("2", 120),
+        ("1.5", 90),
+        ("两小时", 120),
+        ("半小时", 30),
+        ("一个半小时", 90),
+        ("两个小时", 120),
+        ("三刻钟", 45),
+        ("２ｈ", 120),
+    ],
+)
+async def test_durations_as_people_type_them(services: Services, world: World, chat, typed: str, minutes: int) -> None:
     volunteer = chat("volunteer1")
     await volunteer.say(f"/log {typed} 探访")
     assert volunteer.keys() == ["log.submitted"]
@@ -31,7 +41,7 @@ async def test_durations_as_people_type_them(services: Services, world: World, c
     assert log.minutes == minutes and log.category_id == world.categories["探访"]
 
 
-async def test_a_bare_number_too_big_for_hours_is_confirmed_first(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_a_bare_number_too_big_for_hours_is_confirmed_first(services: Services, world: World, chat) -> None:
     volunteer = chat("volunteer1")
     text = await volunteer.say("/log 90 探访 陪聊")
     assert volunteer.keys() == ["log.duration_guessed", "log.confirm"]
@@ -43,7 +53,7 @@ async def test_a_bare_number_too_big_for_hours_is_confirmed_first(services: Serv
     assert (log.minutes, log.note) == (90, "陪聊")
 
 
-async def test_chinese_punctuation_separates_parts(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_chinese_punctuation_separates_parts(services: Services, world: World, chat) -> None:
     volunteer = chat("volunteer1")
     await volunteer.say("/log 1h，探访，扫楼道，顺便倒垃圾")
     assert volunteer.keys() == ["log.submitted"]
@@ -55,7 +65,7 @@ async def test_chinese_punctuation_separates_parts(services: Services, world: Wo
     assert volunteer.keys() == ["balance.show"]
 
 
-async def test_skip_word_skips_the_note(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_skip_word_skips_the_note(services: Services, world: World, chat) -> None:
     volunteer = chat("volunteer1")
     for answer in ("/log", "1", "1", "1h"):
         await volunteer.say(answer)
@@ -67,7 +77,7 @@ async def test_skip_word_skips_the_note(services: Services, world: World, chat) 
     assert log.note is None and log.minutes == 60
 
 
-async def test_a_mistyped_category_suggests_the_closest(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_a_mistyped_category_suggests_the_closest(services: Services, world: World, chat) -> None:
     volunteer = chat("volunteer1")
     text = await volunteer.say("/log 2h 探坊 陪王奶奶")
     assert volunteer.keys() == ["log.ask_category_guess"] and "探访" in text.splitlines()[0]
@@ -79,7 +89,7 @@ async def test_a_mistyped_category_suggests_the_closest(services: Services, worl
     assert (log.minutes, log.category_id, log.note) == (120, world.categories["探访"], "陪王奶奶")
 
 
-async def test_a_category_nothing_like_any_lists_them(world: World, chat) -> None:  # noqa: ANN001
+async def test_a_category_nothing_like_any_lists_them(world: World, chat) -> None:
     worker = chat("worker1")
     text = await worker.say("/record volunteer1 2h 探坊")
     assert worker.keys() == ["error.category_did_you_mean"] and "探访" in text
@@ -87,7 +97,7 @@ async def test_a_category_nothing_like_any_lists_them(world: World, chat) -> Non
     assert worker.keys() == ["error.category_list"] and "助餐" in text and "纠纷调解" in text
 
 
-async def test_a_stranger_saying_hello_is_told_how_to_join(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_a_stranger_saying_hello_is_told_how_to_join(services: Services, world: World, chat) -> None:
     stranger = chat("stranger")
     for greeting in ("你好", "hello", "请问怎么加入？"):
         text = await stranger.say(greeting)
@@ -97,7 +107,7 @@ async def test_a_stranger_saying_hello_is_told_how_to_join(services: Services, w
 
 
 @pytest.mark.parametrize("phone", ["1381234", "12812345678", "138123456789", "+1 415 555 0100"])
-async def test_only_mainland_mobile_numbers_register(services: Services, world: World, chat, phone: str) -> None:  # noqa: ANN001
+async def test_only_mainland_mobile_numbers_register(services: Services, world: World, chat, phone: str) -> None:
     resident = chat("resident1")
     await resident.say("/volunteer")
     await resident.say("居民甲")
@@ -110,12 +120,18 @@ async def test_only_mainland_mobile_numbers_register(services: Services, world: 
 
 
 async def _earn(services: Services, world: World, person_id: int, minutes: int) -> None:
-    log = await services.run(services.hours.submit, person_id, world.community_id, category_id=world.categories["探访"],
-                                      service_date=date(2026, 11, 19), minutes=minutes)
+    log = await services.run(
+        services.hours.submit,
+        person_id,
+        world.community_id,
+        category_id=world.categories["探访"],
+        service_date=date(2026, 11, 19),
+        minutes=minutes,
+    )
     await services.run(services.hours.approve, world.worker, log.id)
 
 
-async def test_a_gift_keeps_its_message_and_checks_points_first(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_a_gift_keeps_its_message_and_checks_points_first(services: Services, world: World, chat) -> None:
     await _earn(services, world, world.volunteer, 120)  # 20 points
     giver = chat("volunteer1")
     text = await giver.say("/gift 志愿者2 50 谢谢你")
@@ -130,7 +146,7 @@ async def test_a_gift_keeps_its_message_and_checks_points_first(services: Servic
     assert note.key == "notify.gift_received_message" and note.params["message"] == "谢谢你帮我买菜"
 
 
-async def test_a_gift_never_names_someone_of_another_community(world: World, chat) -> None:  # noqa: ANN001
+async def test_a_gift_never_names_someone_of_another_community(world: World, chat) -> None:
     giver = chat("volunteer1")
     text = await giver.say("/gift 王社工 5")  # the other community's worker
     assert giver.keys() == ["error.no_such_person"] and "确认" not in text
@@ -138,7 +154,7 @@ async def test_a_gift_never_names_someone_of_another_community(world: World, cha
     assert giver.keys() == ["error.no_such_person"]
 
 
-async def test_a_date_that_does_not_exist_is_refused(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_a_date_that_does_not_exist_is_refused(services: Services, world: World, chat) -> None:
     volunteer = chat("volunteer1")
     text = await volunteer.say("/log 2h 探访 2026-02-30 x")
     assert volunteer.keys() == ["error.no_such_date"] and "2026-02-30" in text
@@ -152,7 +168,7 @@ async def test_a_date_that_does_not_exist_is_refused(services: Services, world: 
     assert volunteer.keys() == ["error.no_such_date", "log.ask_date"]
 
 
-async def test_numbers_out_of_range_do_not_crash(world: World, chat) -> None:  # noqa: ANN001
+async def test_numbers_out_of_range_do_not_crash(world: World, chat) -> None:
     worker = chat("worker1")
     await worker.say("/reconcile 9999-12")
     assert worker.keys() == ["reconcile.usage"]
@@ -164,7 +180,7 @@ async def test_numbers_out_of_range_do_not_crash(world: World, chat) -> None:  #
     assert worker.keys() == ["redeem.usage"]
 
 
-async def test_a_note_over_the_limit_is_refused_not_cut(services: Services, world: World, chat) -> None:  # noqa: ANN001
+async def test_a_note_over_the_limit_is_refused_not_cut(services: Services, world: World, chat) -> None:
     volunteer = chat("volunteer1")
     text = await volunteer.say("/log 2h 探访 " + "很" * 501)
     assert volunteer.keys() == ["error.note_too_long"] and "501" in text and "500" in text
@@ -179,9 +195,17 @@ async def test_a_note_over_the_limit_is_refused_not_cut(services: Services, worl
         assert session.scalar(select(DialogState.step)) == "confirm"
 
 
-@pytest.mark.parametrize("line", ["/additem x -5 1", "/additem x 99999999999999999999 1", "/additem x ² 1",
-                                  "/additem 肥皂 1.5 3", "/additem x 99999999999999999999"])
-async def test_an_item_price_is_read_strictly(services: Services, world: World, chat, line: str) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(
+    "line",
+    [
+        "/additem x -5 1",
+        "/additem x 99999999999999999999 1",
+        "/additem x ² 1",
+        "/additem 肥皂 1.5 3",
+        "/additem x 99999999999999999999",
+    ],
+)
+async def test_an_item_price_is_read_strictly(services: Services, world: World, chat, line: str) -> None:
     worker = chat("worker1")
     await worker.say(line)
     assert worker.keys() == ["error.bad_price"]

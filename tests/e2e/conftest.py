@@ -16,5 +16,3 @@ def bot_api() -> Any:
     yield api, server.server_address[1]
     server.shutdown()
     server.server_close()
-
-

@@ -87,8 +87,9 @@ def start(command: str, tmp_path: Path, name: str, api_port: int, database_url: 
     workdir = tmp_path / name
     workdir.mkdir(exist_ok=True)
     log = workdir / "log"
-    popen = subprocess.Popen([sys.executable, "-m", "bot", command], cwd=workdir, env=env,
-                             stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    popen = subprocess.Popen(
+        [sys.executable, "-m", "bot", command], cwd=workdir, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
     return Process(name, popen, log)
 
 
@@ -97,8 +98,9 @@ def post(port: int, payload: dict[str, Any], secret: str | None = SECRET, timeou
     headers = {"Content-Type": "application/json"}
     if secret is not None:
         headers["X-Telegram-Bot-Api-Secret-Token"] = secret
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/telegram", data=json.dumps(payload).encode(),
-                                     headers=headers)
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/telegram", data=json.dumps(payload).encode(), headers=headers
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status
@@ -118,14 +120,20 @@ def get(port: int, path: str) -> tuple[int, str]:
 
 def message(update_id: int, user_id: int, text_: str, chat_id: int | None = None) -> dict[str, Any]:
     chat = {"id": chat_id or user_id, "type": "private" if chat_id is None else "supergroup"}
-    body: dict[str, Any] = {"message_id": update_id, "date": int(time.time()), "chat": chat,
-                            "from": {"id": user_id, "is_bot": False, "first_name": f"u{user_id}"}, "text": text_}
+    body: dict[str, Any] = {
+        "message_id": update_id,
+        "date": int(time.time()),
+        "chat": chat,
+        "from": {"id": user_id, "is_bot": False, "first_name": f"u{user_id}"},
+        "text": text_,
+    }
     if text_.startswith("/"):
         body["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text_.split()[0])}]
     return {"update_id": update_id, "message": body}
 
 
 # --- the database ------------------------------------------------------------------------------
+
 
 def fresh_postgres() -> str:
     """An empty, migrated PostgreSQL database (this worker's, tests/pg.py)."""
@@ -157,25 +165,33 @@ def seed(url: str, workers: int, volunteers: int, channel: str = "telegram") -> 
     """A community with workers (user ids 101…) and registered volunteers (1001…) on `channel`
     (on WeChat the ids are their openids); the admin is user 1 there."""
     from bot.kernel.db import Database
-    from bot.services import Services
     from bot.kernel.settings import Settings
+    from bot.services import Services
 
     async def build() -> Community:
         settings = Settings(_env_file=None, database_url=url, admins=[f"{channel}:{ADMIN}"])  # type: ignore[call-arg]
         services = Services(Database(url), settings)
         people = services.people
         try:
-            admin, _ = await services.run(people.identify, channel, str(ADMIN), display_name="管理员", chat_id=str(ADMIN))
+            admin, _ = await services.run(
+                people.identify, channel, str(ADMIN), display_name="管理员", chat_id=str(ADMIN)
+            )
             community = await services.run(people.create_community, "阳光社区", actor_id=admin.id)
             worker_ids = [101 + i for i in range(workers)]
             for uid in worker_ids:
-                p, _ = await services.run(people.identify, channel, str(uid), display_name=f"社工{uid}", chat_id=str(uid))
+                p, _ = await services.run(
+                    people.identify, channel, str(uid), display_name=f"社工{uid}", chat_id=str(uid)
+                )
                 await services.run(people.appoint_worker, admin.id, community.id, p.id)
-            first_worker, _ = await services.run(people.identify, channel, str(worker_ids[0]), display_name=f"社工{worker_ids[0]}")
+            first_worker, _ = await services.run(
+                people.identify, channel, str(worker_ids[0]), display_name=f"社工{worker_ids[0]}"
+            )
             code = await services.run(people.create_invite, first_worker.id, community.id)
             volunteer_ids = [1001 + i for i in range(volunteers)]
             for i, uid in enumerate(volunteer_ids):
-                p, _ = await services.run(people.identify, channel, str(uid), display_name=f"志愿者{uid}", chat_id=str(uid))
+                p, _ = await services.run(
+                    people.identify, channel, str(uid), display_name=f"志愿者{uid}", chat_id=str(uid)
+                )
                 await services.run(people.join, p.id, code)
                 await services.run(people.register_volunteer, p.id, community.id, f"志愿者{uid}", f"1390000{i:04d}")
             return Community(community.id, worker_ids, volunteer_ids)

@@ -6,14 +6,14 @@ retry_after, 403, 500, timeouts)."""
 from __future__ import annotations
 
 import json
-from email.parser import BytesParser
-from email.policy import default
 import re
 import threading
 import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import default
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -165,10 +165,11 @@ class BotAPI:
 
 def serve(api: BotAPI, port: int = 0) -> ThreadingHTTPServer:
     """On 127.0.0.1:`port` (0: any free port); `port` again after a shutdown: Telegram is back."""
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_POST(self) -> None:
             prefix = f"/bot{TOKEN}/"
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if not self.path.startswith(prefix):
@@ -182,14 +183,14 @@ def serve(api: BotAPI, port: int = 0) -> ThreadingHTTPServer:
             else:
                 params = {k: _decode(v[0]) for k, v in parse_qs(raw.decode()).items()}
             try:
-                result = api.handle(self.path[len(prefix):], params)
+                result = api.handle(self.path[len(prefix) :], params)
             except Refused as refused:
                 time.sleep(refused.fault.delay)
                 self._reply(refused.fault.status, refused.fault.payload)
                 return
             self._reply(200, {"ok": True, "result": result})
 
-        do_GET = do_POST  # noqa: N815
+        do_GET = do_POST
 
         def _reply(self, status: int, payload: dict[str, Any]) -> None:
             data = json.dumps(payload).encode()
@@ -240,8 +241,13 @@ class Person:
             self.user["username"] = username
 
     def _message(self, **fields: Any) -> int:
-        body = {"message_id": self.api.next_update_id, "date": int(time.time()),
-                "chat": {"id": self.id, "type": "private"}, "from": self.user, **fields}
+        body = {
+            "message_id": self.api.next_update_id,
+            "date": int(time.time()),
+            "chat": {"id": self.id, "type": "private"},
+            "from": self.user,
+            **fields,
+        }
         text = fields.get("text", "")
         if text.startswith("/"):
             body["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
@@ -259,15 +265,26 @@ class Person:
 
     def press(self, message: Sent, data: str, expect: str) -> Sent:
         since = self.api.mark()
-        update_id = self.api.push("callback_query", {
-            "id": f"q{self.api.next_update_id}", "from": self.user, "chat_instance": f"ci{self.id}",
-            "data": data, "message": message.result,
-        })
+        update_id = self.api.push(
+            "callback_query",
+            {
+                "id": f"q{self.api.next_update_id}",
+                "from": self.user,
+                "chat_instance": f"ci{self.id}",
+                "data": data,
+                "message": message.result,
+            },
+        )
         self.api.wait_for(since, lambda c: c.method == "answerCallbackQuery", f"the answer to press {update_id}")
         return self.hears(since, expect)
 
     def hears(self, since: int, expect: str) -> Sent:
         return self.api.wait_for(
-            since, lambda c: c.method == "sendMessage" and str(c.params.get("chat_id")) == str(self.id)
-            and re.search(expect, c.text) is not None, f"{expect!r} to {self.id}",
+            since,
+            lambda c: (
+                c.method == "sendMessage"
+                and str(c.params.get("chat_id")) == str(self.id)
+                and re.search(expect, c.text) is not None
+            ),
+            f"{expect!r} to {self.id}",
         )

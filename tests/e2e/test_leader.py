@@ -54,11 +54,20 @@ def test_the_leader_dies_and_the_other_process_runs_the_jobs_once(bot_api: Any, 
         print(f"\nthe other process took over {took_over:.1f}s after the leader was killed")
 
         # The star list forced twice from the command line, as cron on two machines would.
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("LOVEBANK_")},
-               "LOVEBANK_DATABASE_URL": url, "LOVEBANK_TIMEZONE": zone, "PYTHONPATH": str(ROOT)}
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("LOVEBANK_")},
+            "LOVEBANK_DATABASE_URL": url,
+            "LOVEBANK_TIMEZONE": zone,
+            "PYTHONPATH": str(ROOT),
+        }
         for _ in range(2):
-            subprocess.run([sys.executable, "-m", "bot", "jobs", "run", "star-list", "--period", "week"],
-                           cwd=tmp_path, env=env, check=True, capture_output=True)
+            subprocess.run(
+                [sys.executable, "-m", "bot", "jobs", "run", "star-list", "--period", "week"],
+                cwd=tmp_path,
+                env=env,
+                check=True,
+                capture_output=True,
+            )
 
         def posted() -> list[Any]:  # the poster, with the list as its caption
             return [c for c in api.delivered("sendPhoto") + api.delivered() if c.chat_id == GROUP]
@@ -84,8 +93,8 @@ async def _set_group(url: str, community_id: int, zone: str) -> None:
     from sqlalchemy import select, update
 
     from bot.kernel.db import Database
-    from bot.services import Services
     from bot.kernel.settings import Settings
+    from bot.services import Services
     from models import Community, Identity
 
     services = Services(Database(url), Settings(_env_file=None, database_url=url, timezone=zone))  # type: ignore[call-arg]
@@ -100,8 +109,14 @@ async def _set_group(url: str, community_id: int, zone: str) -> None:
             volunteer = session.scalar(select(Identity.person_id).where(Identity.external_id == "1001"))
         category = (await services.run(services.hours.categories, community_id))[0].id
         today = datetime.now(ZoneInfo(zone)).date()
-        log = await services.run(services.hours.submit, volunteer, community_id, category_id=category,
-                                          service_date=today - timedelta(days=7), minutes=60)
+        log = await services.run(
+            services.hours.submit,
+            volunteer,
+            community_id,
+            category_id=category,
+            service_date=today - timedelta(days=7),
+            minutes=60,
+        )
         await services.run(services.hours.approve, worker, log.id)
     finally:
         await services.db.dispose()

@@ -18,7 +18,7 @@ import pytest
 from bot.kernel.migrate import upgrade
 from models import Notification
 from tests.e2e.processes import ROOT, message, post, query, seed, start
-from tests.e2e.standin import TOO_MANY, BROKEN, Fault, timeout
+from tests.e2e.standin import BROKEN, TOO_MANY, Fault, timeout
 
 pytestmark = pytest.mark.slow
 
@@ -70,10 +70,15 @@ def test_outbox_retries_marks_unreachable_parks_and_holds_the_limits(bot_api: An
     try:
         assert process.port
         since = time.monotonic()
-        queue(url, [approved(people[uid], 100 + i) for i, uid in enumerate(v[:5])]
-              + [{"chat": f"telegram:{GROUP}", "key": "notify.log_approved",
-                  "params": LOG | {"log": 200 + n}} for n in range(23)]
-              + [approved(people[v[5 + n % 3]], 300 + n) for n in range(90)])
+        queue(
+            url,
+            [approved(people[uid], 100 + i) for i, uid in enumerate(v[:5])]
+            + [
+                {"chat": f"telegram:{GROUP}", "key": "notify.log_approved", "params": LOG | {"log": 200 + n}}
+                for n in range(23)
+            ]
+            + [approved(people[v[5 + n % 3]], 300 + n) for n in range(90)],
+        )
 
         def delivered(log: int) -> list[Any]:
             return [c for c in api.delivered() if f"H{log}（" in c.text]
@@ -94,11 +99,18 @@ def test_outbox_retries_marks_unreachable_parks_and_holds_the_limits(bot_api: An
         assert [c.status for c in tries[v[3]]] == [504, 200]
         # 403: one try, the person marked unreachable, the notification waits.
         assert [c.status for c in tries[v[1]]] == [403]
-        assert query(url, "SELECT unreachable_at IS NOT NULL FROM identities WHERE external_id = :e", e=str(v[1])) == [(1,)]
+        assert query(url, "SELECT unreachable_at IS NOT NULL FROM identities WHERE external_id = :e", e=str(v[1])) == [
+            (1,)
+        ]
         # A request Telegram will never take: parked at once, listed for the operator.
         assert [c.status for c in tries[v[4]]] == [400]
-        listed = subprocess.run([sys.executable, "-m", "bot", "parked"], cwd=tmp_path, capture_output=True, text=True,
-                                env={"LOVEBANK_DATABASE_URL": url, "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+        listed = subprocess.run(
+            [sys.executable, "-m", "bot", "parked"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env={"LOVEBANK_DATABASE_URL": url, "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        )
         assert "notify.log_approved" in listed.stdout and "message text is empty" in listed.stdout.lower(), listed
 
         # The flood limits (python-telegram-bot's AIORateLimiter): a group gets a burst of 20,
@@ -117,7 +129,9 @@ def test_outbox_retries_marks_unreachable_parks_and_holds_the_limits(bot_api: An
         while not delivered(101):
             assert time.monotonic() < deadline, "the waiting notice was not delivered after the person came back"
             time.sleep(0.2)
-        assert query(url, "SELECT count(*) FROM notifications WHERE delivered_at IS NULL AND parked_at IS NULL") == [(0,)]
+        assert query(url, "SELECT count(*) FROM notifications WHERE delivered_at IS NULL AND parked_at IS NULL") == [
+            (0,)
+        ]
         print(f"\nall delivered, retried or parked in {time.monotonic() - since:.1f}s")
     finally:
         code = process.stop()

@@ -31,14 +31,19 @@ def start_bot(tmp_path: Path, port: int) -> subprocess.Popen[bytes]:
         "PYTHONPATH": str(ROOT),
     }
     log = (tmp_path / "bot.log").open("wb")
-    return subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
 
 
 def submitted(calls: list[Any], uid: int) -> list[int]:
     """The log ids of the "submitted" replies among `calls` to person `uid`, in order."""
-    return [int(h) for c in calls if c.method == "sendMessage" and str(c.params["chat_id"]) == str(uid)
-            for h in re.findall(r"已提交服务记录 H(\d+)", c.text)]
+    return [
+        int(h)
+        for c in calls
+        if c.method == "sendMessage" and str(c.params["chat_id"]) == str(uid)
+        for h in re.findall(r"已提交服务记录 H(\d+)", c.text)
+    ]
 
 
 def test_lovebank_run_plays_the_journey_over_http(bot_api: Any, tmp_path: Path) -> None:
@@ -84,8 +89,14 @@ def test_lovebank_run_plays_the_journey_over_http(bot_api: Any, tmp_path: Path) 
 
         volunteer.hears(0, f"H{ids[1]}（助餐，2 小时）已通过")
         volunteer.say("/balance", "可用积分：30")
-        assert sum(1 for c in api.calls if c.method == "sendMessage" and "等待审核" in c.text
-                   and str(c.params["chat_id"]) == "2002") == 1
+        assert (
+            sum(
+                1
+                for c in api.calls
+                if c.method == "sendMessage" and "等待审核" in c.text and str(c.params["chat_id"]) == "2002"
+            )
+            == 1
+        )
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -145,16 +156,17 @@ def test_run_killed_right_after_fetching_loses_nothing_and_does_nothing_twice(bo
             assert time.monotonic() < deadline, "timed out: every update of the batch handled and answered"
             time.sleep(0.1)
         time.sleep(1.5)  # a duplicate would arrive now
-        logs = {int(key.rsplit(":", 1)[1]): log_id
-                for key, log_id in query(url, "SELECT request_key, id FROM service_logs")}
+        logs = {
+            int(key.rsplit(":", 1)[1]): log_id for key, log_id in query(url, "SELECT request_key, id FROM service_logs")
+        }
         assert sorted(logs) == sorted(pushed)  # each update of the batch handled, once
         for uid in community.volunteers:
             expected = [logs[u] for u in sorted(pushed) if pushed[u] == uid]
             first_got, second_got = (submitted(api.calls[:before], uid), submitted(api.calls[before:], uid))
             # Each process answers in order. The second sends again only the replies the killed one
             # may have sent without living to mark them sent (the documented duplicate window).
-            assert first_got == expected[:len(first_got)]
-            assert second_got == expected[len(expected) - len(second_got):]
+            assert first_got == expected[: len(first_got)]
+            assert second_got == expected[len(expected) - len(second_got) :]
             assert len(first_got) + len(second_got) >= len(expected)
             assert not set(second_got) & {logs[u] for u in marked if pushed[u] == uid}  # marked: never again
         assert query(url, "SELECT count(*) FROM inbox WHERE status = 'done'") == [(len(pushed),)]

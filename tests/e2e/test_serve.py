@@ -22,7 +22,16 @@ from typing import Any
 import pytest
 
 from tests.e2e.processes import (
-    CATEGORIES, PG_URL, Process, fresh_postgres, get, message, post, query, seed, start,
+    CATEGORIES,
+    PG_URL,
+    Process,
+    fresh_postgres,
+    get,
+    message,
+    post,
+    query,
+    seed,
+    start,
 )
 from tests.e2e.standin import BotAPI
 
@@ -168,26 +177,36 @@ def test_two_processes_share_the_work_exactly_once(world: Any) -> None:
         return query(url, "SELECT count(*) FROM service_logs WHERE status = 'approved'") == [(300,)]
 
     wait_until(all_approved, "every log approved after the kill")
-    wait_until(lambda: query(url, "SELECT count(*) FROM inbox WHERE status <> 'done'") == [(0,)],
-               "every update handled")
-    wait_until(lambda: query(url, "SELECT count(*) FROM notifications WHERE delivered_at IS NULL") == [(0,)],
-               "every notification delivered")
+    wait_until(
+        lambda: query(url, "SELECT count(*) FROM inbox WHERE status <> 'done'") == [(0,)], "every update handled"
+    )
+    wait_until(
+        lambda: query(url, "SELECT count(*) FROM notifications WHERE delivered_at IS NULL") == [(0,)],
+        "every notification delivered",
+    )
     # Exactly once where it counts: one earn transfer per log, one approval reply per update.
-    assert query(url, "SELECT count(*), count(DISTINCT idempotency_key) FROM transfers WHERE kind = 'earn'") == [(300, 300)]
+    assert query(url, "SELECT count(*), count(DISTINCT idempotency_key) FROM transfers WHERE kind = 'earn'") == [
+        (300, 300)
+    ]
     notes = Counter(m for c in api.delivered() for m in re.findall(r"的服务记录 H(\d+)（[^）]*）已通过", c.text))
     assert set(notes) == {str(i) for i in ids}  # every approval notice arrived at least once
     # An approval the killed process committed but did not finish is handled again by the other:
     # the ledger replays it (no second earn) and the answer says it was approved already.
-    answers = [(a or b, bool(b)) for c in api.delivered()
-               for a, b in re.findall(r"已通过 H(\d+)：|H(\d+) 之前已经通过了", c.text)]
+    answers = [
+        (a or b, bool(b))
+        for c in api.delivered()
+        for a, b in re.findall(r"已通过 H(\d+)：|H(\d+) 之前已经通过了", c.text)
+    ]
     replies = Counter(log_id for log_id, _ in answers)
     replayed = sum(again for _, again in answers)
     assert set(replies) == {str(i) for i in ids}
     duplicate_notes = sum(n - 1 for n in notes.values())
     duplicate_replies = sum(n - 1 for n in replies.values())
-    print(f"after kill -9: {duplicate_notes} duplicate notifications, {duplicate_replies} duplicate replies "
-          f"(possible only for what the killed process had sent but not yet marked); {replayed} approvals "
-          "cut off by the kill were handled again and answered 'approved already'")
+    print(
+        f"after kill -9: {duplicate_notes} duplicate notifications, {duplicate_replies} duplicate replies "
+        f"(possible only for what the killed process had sent but not yet marked); {replayed} approvals "
+        "cut off by the kill were handled again and answered 'approved already'"
+    )
     assert duplicate_notes + duplicate_replies <= 16  # at most what one process had in flight
 
     # SIGTERM: the survivor finishes and exits 0, with no traceback in its log.

@@ -39,13 +39,16 @@ STARTUP = 120.0  # seconds a process may take to listen on a busy machine
 def pending_logs(url: str, community: Community, count: int) -> list[int]:
     """`count` logs waiting for a worker, from the volunteers in turn."""
     from bot.kernel.db import Database
-    from bot.services import Services
     from bot.kernel.settings import Settings
+    from bot.services import Services
 
-    [(category,)] = query(url, "SELECT id FROM service_categories WHERE community_id = :c AND name = '探访'",
-                          c=community.community_id)
-    people = [query(url, "SELECT person_id FROM identities WHERE external_id = :e", e=str(uid))[0][0]
-              for uid in community.volunteers]
+    [(category,)] = query(
+        url, "SELECT id FROM service_categories WHERE community_id = :c AND name = '探访'", c=community.community_id
+    )
+    people = [
+        query(url, "SELECT person_id FROM identities WHERE external_id = :e", e=str(uid))[0][0]
+        for uid in community.volunteers
+    ]
 
     async def build() -> list[int]:
         settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
@@ -54,8 +57,15 @@ def pending_logs(url: str, community: Community, count: int) -> list[int]:
             ids = []
             for n in range(count):
                 person = people[n % len(people)]
-                log = await services.run(services.hours.submit, person, community.community_id, category_id=category,
-                                         service_date=date.today(), minutes=60, request_key=f"crash:{n}")
+                log = await services.run(
+                    services.hours.submit,
+                    person,
+                    community.community_id,
+                    category_id=category,
+                    service_date=date.today(),
+                    minutes=60,
+                    request_key=f"crash:{n}",
+                )
                 ids.append(log.id)
             return ids
         finally:
@@ -89,18 +99,27 @@ class Script:
 
 def check_whole(url: str, script: Script) -> Counter[str]:
     """Every update either wholly absent or wholly present; what was found, counted."""
-    handled = {pid: (status, reply) for pid, status, reply in
-               query(url, "SELECT platform_id, status, reply FROM inbox WHERE channel = 'telegram'")}
+    handled = {
+        pid: (status, reply)
+        for pid, status, reply in query(url, "SELECT platform_id, status, reply FROM inbox WHERE channel = 'telegram'")
+    }
     logs = dict(query(url, "SELECT id, status FROM service_logs"))
-    earned = {int(key.split("H")[1]) for (key,) in query(url, "SELECT idempotency_key FROM transfers "
-                                                              "WHERE idempotency_key LIKE 'earn:H%'")}
+    earned = {
+        int(key.split("H")[1])
+        for (key,) in query(url, "SELECT idempotency_key FROM transfers WHERE idempotency_key LIKE 'earn:H%'")
+    }
     notes: Counter[tuple[str, int]] = Counter()
-    for key, params in query(url, "SELECT key, params FROM notifications WHERE key IN "
-                                  "('notify.log_approved', 'notify.log_rejected')"):
+    for key, params in query(
+        url, "SELECT key, params FROM notifications WHERE key IN ('notify.log_approved', 'notify.log_rejected')"
+    ):
         params = params if isinstance(params, dict) else json.loads(params)
         notes[(key, int(params["log"]))] += 1
-    states = query(url, "SELECT d.flow, d.step, d.data FROM dialog_states d JOIN identities i "
-                        "ON i.id = d.identity_id WHERE i.external_id = :e", e=str(script.rejecter))
+    states = query(
+        url,
+        "SELECT d.flow, d.step, d.data FROM dialog_states d JOIN identities i "
+        "ON i.id = d.identity_id WHERE i.external_id = :e",
+        e=str(script.rejecter),
+    )
     waiting = None
     if states and states[0][0] == "reject":
         data = states[0][2] if isinstance(states[0][2], dict) else json.loads(states[0][2])
@@ -153,8 +172,9 @@ def test_every_turn_is_whole_or_absent_across_kills(bot_api: Any, tmp_path: Path
                 time.sleep(0.05)
         deadline = time.monotonic() + 30
         while process.popen.poll() is None and time.monotonic() < deadline:
-            if query(url, "SELECT count(*) FROM inbox WHERE status <> 'done'") == [(0,)] \
-                    and sent == len(script.updates):
+            if query(url, "SELECT count(*) FROM inbox WHERE status <> 'done'") == [(0,)] and sent == len(
+                script.updates
+            ):
                 break
             time.sleep(0.1)
         if process.popen.poll() is None:

@@ -52,8 +52,10 @@ TOTAL = 300
 BUSY, BUSY_LOGS, CALM_LOGS = 4, 8, 4
 CS_BUDGET = 5
 # Approved hours go by template once a person's budget is spent (the stand-in's TPL-REVIEW).
-TEMPLATES = ('[hours_approved]\ntemplate_id = "TPL-REVIEW"\n'
-             'fields = { character_string1 = "log", thing2 = "category", phrase3 = "status", thing4 = "summary" }\n')
+TEMPLATES = (
+    '[hours_approved]\ntemplate_id = "TPL-REVIEW"\n'
+    'fields = { character_string1 = "log", thing2 = "category", phrase3 = "status", thing4 = "summary" }\n'
+)
 APPROVED = re.compile(r"的服务记录 H(\d+)（")  # notify.log_approved, alone or folded
 SETTLE = 30.0
 
@@ -114,8 +116,9 @@ class Day:
         """The log ids whose approval reached `openid`, however it went."""
         with self.api.lock:
             pushed = [s.content for s in self.api.sent if s.openid == openid and s.kind == "text"]
-            templates = [s.fields["character_string1"][1:] for s in self.api.sent
-                         if s.openid == openid and s.kind == "template"]
+            templates = [
+                s.fields["character_string1"][1:] for s in self.api.sent if s.openid == openid and s.kind == "template"
+            ]
         with self.lock:
             answers = list(self.answers[openid])
         return [i for text in (*pushed, *answers) for i in APPROVED.findall(text)] + templates
@@ -126,8 +129,11 @@ def all_reached(day: Day, people: list[str], approvals: int) -> bool:
 
 
 def pending_logs(url: str) -> dict[str, list[int]]:
-    rows = query(url, "SELECT i.external_id, l.id FROM service_logs l JOIN identities i ON i.person_id = l.person_id "
-                      "AND i.channel = 'wechat' WHERE l.status = 'pending' ORDER BY l.id")
+    rows = query(
+        url,
+        "SELECT i.external_id, l.id FROM service_logs l JOIN identities i ON i.person_id = l.person_id "
+        "AND i.channel = 'wechat' WHERE l.status = 'pending' ORDER BY l.id",
+    )
     logs: dict[str, list[int]] = defaultdict(list)
     for openid, log_id in rows:
         logs[openid].append(log_id)
@@ -142,8 +148,11 @@ def scrape(process: Process) -> dict[tuple[str, tuple[tuple[str, str], ...]], fl
     port = int(process.wait_log(r"metrics on http://[\d.]+:(\d+)/metrics")[1])
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
         exposition = response.read().decode()
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(exposition) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(exposition)
+        for s in family.samples
+    }
 
 
 def figure(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str) -> float:
@@ -159,12 +168,28 @@ def test_a_wechat_day_on_two_processes_with_an_outage(tmp_path: Path) -> None:
     (tmp_path / "templates.toml").write_text(TEMPLATES)
     with APIServer() as wechat_api:
         api = wechat_api.api
-        processes = [start("serve", tmp_path, name, 1, url, telegram_token="", admins=f"wechat:{ADMIN}",
-                           wechat_token=TOKEN, wechat_aes_key=AES_KEY, wechat_app_id=APP_ID,
-                           wechat_app_secret=APP_SECRET, wechat_api_url=wechat_api.url,
-                           wechat_templates=str(tmp_path / "templates.toml"), wechat_cs_budget=str(CS_BUDGET),
-                           metrics_port="0", outage_probe_seconds="0.5", outage_probe_max_seconds="2")
-                     for name in ("a", "b")]
+        processes = [
+            start(
+                "serve",
+                tmp_path,
+                name,
+                1,
+                url,
+                telegram_token="",
+                admins=f"wechat:{ADMIN}",
+                wechat_token=TOKEN,
+                wechat_aes_key=AES_KEY,
+                wechat_app_id=APP_ID,
+                wechat_app_secret=APP_SECRET,
+                wechat_api_url=wechat_api.url,
+                wechat_templates=str(tmp_path / "templates.toml"),
+                wechat_cs_budget=str(CS_BUDGET),
+                metrics_port="0",
+                outage_probe_seconds="0.5",
+                outage_probe_max_seconds="2",
+            )
+            for name in ("a", "b")
+        ]
         try:
             day = Day(api, processes)
             the_day(day, url, workers, busy, calm, processes)
@@ -181,13 +206,13 @@ def test_a_wechat_day_on_two_processes_with_an_outage(tmp_path: Path) -> None:
     check_metrics(metrics, url, day, api)
 
 
-def the_day(day: Day, url: str, workers: list[str], busy: list[str], calm: list[str],
-            processes: list[Process]) -> None:
+def the_day(day: Day, url: str, workers: list[str], busy: list[str], calm: list[str], processes: list[Process]) -> None:
     for process in processes:  # WeChat only: no Telegram to wait for
         assert get(process.port, "/readyz") == (200, '{"database":"ok","wechat":"ok"}')
     # Morning: everyone writes, the volunteers log their hours, the workers look at what waits.
-    plans = {v: ["/balance", *log_lines(n, BUSY_LOGS if v in busy else CALM_LOGS)]
-             for n, v in enumerate([*busy, *calm])}
+    plans = {
+        v: ["/balance", *log_lines(n, BUSY_LOGS if v in busy else CALM_LOGS)] for n, v in enumerate([*busy, *calm])
+    }
     day.together({**plans, **{w: ["/pending"] for w in workers}})
     logs = pending_logs(url)
     assert sum(map(len, logs.values())) == BUSY * BUSY_LOGS + len(calm) * CALM_LOGS, logs
@@ -215,8 +240,12 @@ def the_day(day: Day, url: str, workers: list[str], busy: list[str], calm: list[
 
     # Back: everything that waited goes out; the evening's messages bring the day to 300.
     api.down = None
-    until(lambda: query(url, "SELECT count(*) FROM notifications WHERE delivered_at IS NULL "
-                             "AND held_at IS NULL") == [(0,)], "notifications still waiting after the outage")
+    until(
+        lambda: (
+            query(url, "SELECT count(*) FROM notifications WHERE delivered_at IS NULL AND held_at IS NULL") == [(0,)]
+        ),
+        "notifications still waiting after the outage",
+    )
     rest = TOTAL - day.count - len(workers)
     evening = [[v, "/balance" if k % 2 else "/mylogs"] for k, v in zip(range(rest), itertools.cycle(calm[1::2] + busy))]
     evening_plans: dict[str, list[str]] = defaultdict(list)
@@ -225,20 +254,26 @@ def the_day(day: Day, url: str, workers: list[str], busy: list[str], calm: list[
     day.together(evening_plans)
     day.together({w: ["/pending"] for w in workers})  # the workers' last look: what waited comes with it
     assert day.count == TOTAL
-    until(lambda: query(url, "SELECT count(*) FROM notifications WHERE delivered_at IS NULL") == [(0,)],
-          "notifications never delivered")
+    until(
+        lambda: query(url, "SELECT count(*) FROM notifications WHERE delivered_at IS NULL") == [(0,)],
+        "notifications never delivered",
+    )
 
 
 def check_deliveries(day: Day, url: str, workers: list[str], volunteers: list[str]) -> None:
     api = day.api
     # Every approval reached its volunteer exactly once.
-    approved = query(url, "SELECT i.external_id, l.id FROM service_logs l JOIN identities i ON i.person_id = "
-                          "l.person_id AND i.channel = 'wechat' WHERE l.status = 'approved'")
+    approved = query(
+        url,
+        "SELECT i.external_id, l.id FROM service_logs l JOIN identities i ON i.person_id = "
+        "l.person_id AND i.channel = 'wechat' WHERE l.status = 'approved'",
+    )
     assert len(approved) == BUSY * BUSY_LOGS + (len(volunteers) - BUSY) * (CALM_LOGS + 1)
     for openid, log_id in approved:
         assert Counter(day.approvals(openid))[str(log_id)] == 1, (openid, log_id, day.approvals(openid))
-    assert query(url, "SELECT count(*) FROM notifications WHERE parked_at IS NOT NULL OR delivered_at IS NULL") \
-        == [(0,)]
+    assert query(url, "SELECT count(*) FROM notifications WHERE parked_at IS NOT NULL OR delivered_at IS NULL") == [
+        (0,)
+    ]
     via = dict(query(url, "SELECT delivered_via, count(*) FROM notifications GROUP BY delivered_via"))
     assert via.get("message") and via.get("template") and via.get("reply"), via
     # Nobody over the budget: WeChat never had to refuse, and counted from what each person
@@ -262,8 +297,9 @@ def check_metrics(metrics: list[dict[Any, float]], url: str, day: Day, api: WeCh
         assert figure(samples, "lovebank_inbox_backlog") == 0 and figure(samples, "lovebank_inbox_parked") == 0
         assert figure(samples, "lovebank_token_refreshes_total", app=f"wechat:{APP_ID}") == api.token_fetches
     # What each process counted: together, the database's.
-    turns = figure(first, "lovebank_turn_seconds_count", channel="wechat") \
-        + figure(second, "lovebank_turn_seconds_count", channel="wechat")
+    turns = figure(first, "lovebank_turn_seconds_count", channel="wechat") + figure(
+        second, "lovebank_turn_seconds_count", channel="wechat"
+    )
     assert turns == TOTAL == query(url, "SELECT count(*) FROM inbox WHERE channel = 'wechat'")[0][0]
     assert figure(first, "lovebank_turn_seconds_count") and figure(second, "lovebank_turn_seconds_count")
     refused = figure(first, "lovebank_budget_refused_total") + figure(second, "lovebank_budget_refused_total")
@@ -271,6 +307,9 @@ def check_metrics(metrics: list[dict[Any, float]], url: str, day: Day, api: WeCh
     # Each message the budget held back is counted: every template sent, and every message held
     # (one may stand for several notifications of its kind, "3 new logs"; one held again later,
     # with more of its kind, keeps only its last moment in the database, so at least these).
-    held = query(url, "SELECT count(*) FROM (SELECT DISTINCT person_id, coalesce(coalesce_key, id::text), held_at "
-                      "FROM notifications WHERE held_at IS NOT NULL) AS messages")[0][0]
+    held = query(
+        url,
+        "SELECT count(*) FROM (SELECT DISTINCT person_id, coalesce(coalesce_key, id::text), held_at "
+        "FROM notifications WHERE held_at IS NOT NULL) AS messages",
+    )[0][0]
     assert by_template and refused >= by_template + held, (refused, by_template, held)

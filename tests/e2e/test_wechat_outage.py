@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import re
+import socket
 import sqlite3
 import time
 from pathlib import Path
@@ -47,9 +47,21 @@ def queue(url: str, people: dict[str, int]) -> None:
             with db.uow() as session:
                 for n, person_id in enumerate(people.values()):
                     for k in range(PER_PERSON):
-                        session.add(Notification(person_id=person_id, key="notify.log_approved", params={
-                            "log": 100 * (n + 1) + k, "points": 10, "available": 10, "date": "2026-11-20",
-                            "category": "探访", "hours": "1"}, created_at=datetime.now(UTC)))
+                        session.add(
+                            Notification(
+                                person_id=person_id,
+                                key="notify.log_approved",
+                                params={
+                                    "log": 100 * (n + 1) + k,
+                                    "points": 10,
+                                    "available": 10,
+                                    "date": "2026-11-20",
+                                    "category": "探访",
+                                    "hours": "1",
+                                },
+                                created_at=datetime.now(UTC),
+                            )
+                        )
                 session.commit()
         finally:
             await db.dispose()
@@ -75,9 +87,21 @@ def test_wechat_outage_heals_with_telegram_unreachable(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{db_file}"
     with APIServer() as wechat_api:
         api = wechat_api.api
-        process = start("serve", tmp_path, "serve", dead_port(), url, wechat_token=TOKEN, wechat_aes_key=AES_KEY,
-                        wechat_app_id=APP_ID, wechat_app_secret=APP_SECRET, wechat_api_url=wechat_api.url,
-                        outage_probe_seconds="0.5", outage_probe_max_seconds="2", health_check_seconds="0.5")
+        process = start(
+            "serve",
+            tmp_path,
+            "serve",
+            dead_port(),
+            url,
+            wechat_token=TOKEN,
+            wechat_aes_key=AES_KEY,
+            wechat_app_id=APP_ID,
+            wechat_app_secret=APP_SECRET,
+            wechat_api_url=wechat_api.url,
+            outage_probe_seconds="0.5",
+            outage_probe_max_seconds="2",
+            health_check_seconds="0.5",
+        )
         try:
             port = process.port  # listening although Telegram cannot be reached
             status, report = ready(port)
@@ -114,8 +138,10 @@ def test_wechat_outage_heals_with_telegram_unreachable(tmp_path: Path) -> None:
                     return [s.content for s in api.sent if "已通过" in s.content]
 
             # A person's waiting notifications go folded into one message (WeChat's budget).
-            until(lambda: sum(t.count("已通过") for t in delivered()) >= total - PER_PERSON,
-                  "not everything was delivered after the outage")
+            until(
+                lambda: sum(t.count("已通过") for t in delivered()) >= total - PER_PERSON,
+                "not everything was delivered after the outage",
+            )
             process.wait_log(r"wechat: platform answers again after \d+ s: sending resumed")
             time.sleep(1.0)  # nothing more comes
             texts = [*delivered(), folded]

@@ -24,32 +24,49 @@ from typing import Any
 import pytest
 
 from tests.e2e.processes import ADMIN, SECRET, Process, start
-from tests.e2e.standin import TOKEN as TELEGRAM_TOKEN
 from tests.e2e.standin import ROOT, WAIT, BotAPI, Sent
+from tests.e2e.standin import TOKEN as TELEGRAM_TOKEN
 from tests.wechat.standin import AES_KEY, APP_ID, APP_SECRET, TOKEN, APIServer, WeChatServer
 
 pytestmark = pytest.mark.slow
 
 # Rejected hours go by template outside the 48-hour window (the stand-in's TPL-REVIEW).
-TEMPLATES = ('[hours_rejected]\ntemplate_id = "TPL-REVIEW"\n'
-             'fields = { character_string1 = "log", thing2 = "category", phrase3 = "status", thing4 = "reason" }\n')
+TEMPLATES = (
+    '[hours_rejected]\ntemplate_id = "TPL-REVIEW"\n'
+    'fields = { character_string1 = "log", thing2 = "category", phrase3 = "status", thing4 = "reason" }\n'
+)
 PUBLIC = "https://bank.example.org"
 LINK = re.compile(r'<a href="weixin://bizmsgmenu\?msgmenucontent=([^&]*)&msgmenuid=(\d+)">')
 
 
 def start_serve(tmp_path: Path, telegram_port: int, wechat_url: str) -> Process:
     (tmp_path / "templates.toml").write_text(TEMPLATES)
-    return start("serve", tmp_path, "serve", telegram_port, f"sqlite+aiosqlite:///{tmp_path / 'lovebank.db'}",
-                 wechat_token=TOKEN, wechat_aes_key=AES_KEY, wechat_app_id=APP_ID, wechat_app_secret=APP_SECRET,
-                 wechat_api_url=wechat_url, wechat_templates=str(tmp_path / "templates.toml"), public_url=PUBLIC)
+    return start(
+        "serve",
+        tmp_path,
+        "serve",
+        telegram_port,
+        f"sqlite+aiosqlite:///{tmp_path / 'lovebank.db'}",
+        wechat_token=TOKEN,
+        wechat_aes_key=AES_KEY,
+        wechat_app_id=APP_ID,
+        wechat_app_secret=APP_SECRET,
+        wechat_api_url=wechat_url,
+        wechat_templates=str(tmp_path / "templates.toml"),
+        public_url=PUBLIC,
+    )
 
 
 def menu_env(tmp_path: Path, wechat_url: str) -> dict[str, str]:
     """`lovebank wechat menu` on the same database and account, as an operator runs it."""
-    return {**{k: v for k, v in os.environ.items() if not k.startswith("LOVEBANK_")},
-            "LOVEBANK_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'lovebank.db'}",
-            "LOVEBANK_WECHAT_APP_ID": APP_ID, "LOVEBANK_WECHAT_APP_SECRET": APP_SECRET,
-            "LOVEBANK_WECHAT_API_URL": wechat_url, "PYTHONPATH": str(ROOT)}
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("LOVEBANK_")},
+        "LOVEBANK_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'lovebank.db'}",
+        "LOVEBANK_WECHAT_APP_ID": APP_ID,
+        "LOVEBANK_WECHAT_APP_SECRET": APP_SECRET,
+        "LOVEBANK_WECHAT_API_URL": wechat_url,
+        "PYTHONPATH": str(ROOT),
+    }
 
 
 class WeChatPerson:
@@ -86,8 +103,10 @@ class WeChatPerson:
         return [s for s in self.api.api.sent[since:] if s.openid == self.openid and s.kind == "text"]
 
     def hears(self, pattern: str, kind: str = "text") -> Any:
-        return self.api.api.wait_for(lambda s: s.openid == self.openid and s.kind == kind
-                                     and re.search(pattern, s.content) is not None, timeout=WAIT)[0]
+        return self.api.api.wait_for(
+            lambda s: s.openid == self.openid and s.kind == kind and re.search(pattern, s.content) is not None,
+            timeout=WAIT,
+        )[0]
 
 
 class TelegramPerson:
@@ -99,17 +118,32 @@ class TelegramPerson:
     def say(self, text: str, expect: str) -> Sent:
         since = self.api.mark()
         self.next += 1
-        message = {"message_id": self.next, "date": int(time.time()), "chat": {"id": self.id, "type": "private"},
-                   "from": self.user, "text": text}
+        message = {
+            "message_id": self.next,
+            "date": int(time.time()),
+            "chat": {"id": self.id, "type": "private"},
+            "from": self.user,
+            "text": text,
+        }
         if text.startswith("/"):
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
-        request = urllib.request.Request(f"{self.url}/telegram", data=json.dumps(
-            {"update_id": self.next, "message": message}).encode(), method="POST",
-            headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET})
+        request = urllib.request.Request(
+            f"{self.url}/telegram",
+            data=json.dumps({"update_id": self.next, "message": message}).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET},
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 200
-        return self.api.wait_for(since, lambda c: c.method == "sendMessage" and str(c.params.get("chat_id")) == str(self.id)
-                                 and re.search(expect, c.text) is not None, f"{expect!r} to {self.id}")
+        return self.api.wait_for(
+            since,
+            lambda c: (
+                c.method == "sendMessage"
+                and str(c.params.get("chat_id")) == str(self.id)
+                and re.search(expect, c.text) is not None
+            ),
+            f"{expect!r} to {self.id}",
+        )
 
 
 def inbox_rows(tmp_path: Path, platform_id: str | None = None) -> int:
@@ -225,14 +259,24 @@ def journey(tmp_path: Path, process: Process, wechat_api: APIServer, bot_api: Bo
     wechat_api.api.seen(volunteer.openid, at=0)
     admin.say(f"/reject H{third} 日期不对", f"H{third}")
     template = volunteer.hears("H" + third, kind="template")
-    assert template.fields == {"character_string1": f"H{third}", "thing2": "助洁", "phrase3": "未通过",
-                               "thing4": "日期不对"}
+    assert template.fields == {
+        "character_string1": f"H{third}",
+        "thing2": "助洁",
+        "phrase3": "未通过",
+        "thing4": "日期不对",
+    }
     assert wechat_api.api.refused[-1][0] == 45015
 
     # One access token for the whole journey; a second process (the menu command) shares it.
     assert wechat_api.api.token_fetches == 1
-    menu = subprocess.run([sys.executable, "-m", "bot", "wechat", "menu"], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=60, env=menu_env(tmp_path, wechat_api.url))
+    menu = subprocess.run(
+        [sys.executable, "-m", "bot", "wechat", "menu"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=menu_env(tmp_path, wechat_api.url),
+    )
     assert menu.returncode == 0, menu.stderr
     assert wechat_api.api.token_fetches == 1 and len(wechat_api.api.menus) == 1
     # WeChat stops accepting it: refreshed once, and the message still goes.

@@ -14,7 +14,9 @@ from bench.__main__ import main
 from bench.common import Refused, check
 
 
-def test_a_refused_benchmark_exits_non_zero(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_refused_benchmark_exits_non_zero(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     fake = types.ModuleType("bench_refusing")
 
     def refusing(argv: list[str]) -> int:

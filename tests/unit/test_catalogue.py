@@ -27,8 +27,11 @@ def key_literals(source: str) -> Iterator[tuple[str, str]]:
     not_keys: set[int] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and _called(node.func) == "audit":
-            action = node.args[2] if len(node.args) > 2 else next(
-                (k.value for k in node.keywords if k.arg == "action"), None)
+            action = (
+                node.args[2]
+                if len(node.args) > 2
+                else next((k.value for k in node.keywords if k.arg == "action"), None)
+            )
             if action is not None:
                 not_keys.add(id(action))
         elif isinstance(node, ast.JoinedStr):

@@ -13,14 +13,30 @@ from pypdf import PdfReader
 from bot.certificates.pdf import certificate_pdf
 from bot.certificates.service import Facts, Period
 
-CATEGORIES = "探访 助餐 助洁 陪诊 理发 维修 宣传 文艺 巡逻 代购".split()
+CATEGORIES = ["探访", "助餐", "助洁", "陪诊", "理发", "维修", "宣传", "文艺", "巡逻", "代购"]
 
 
 def test_a_full_certificate_keeps_signatures_qr_code_and_note_apart() -> None:
-    facts = Facts(1, "LB2026-000001", "0123456789abcdef", 1, "欧阳建国", "居民身份证", "1101**********002X",
-                  Period(date(2025, 1, 1), date(2025, 12, 31)), 6000, [(c, 600) for c in CATEGORIES],
-                  "XX市XX区XX街道XX社区居民委员会", "王主任", "张社工", date(2026, 11, 20), False, None,
-                  "https://bank.example.cn/verify/LB2026-000001?k=0123456789abcdef", star_level=5)
+    facts = Facts(
+        1,
+        "LB2026-000001",
+        "0123456789abcdef",
+        1,
+        "欧阳建国",
+        "居民身份证",
+        "1101**********002X",
+        Period(date(2025, 1, 1), date(2025, 12, 31)),
+        6000,
+        [(c, 600) for c in CATEGORIES],
+        "XX市XX区XX街道XX社区居民委员会",
+        "王主任",
+        "张社工",
+        date(2026, 11, 20),
+        False,
+        None,
+        "https://bank.example.cn/verify/LB2026-000001?k=0123456789abcdef",
+        star_level=5,
+    )
     reader = PdfReader(io.BytesIO(certificate_pdf(facts)))
     assert len(reader.pages) == 1
     heights: dict[str, float] = {}  # first words of a line -> its baseline, from the page's foot (pt)

@@ -12,17 +12,24 @@ from bot.kernel.clock import FixedClock, Month
 from bot.kernel.errors import InvalidInput
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("2026-11", (2026, 11)), (" 2026/3 ", (2026, 3)), ("2026年11月", (2026, 11)), ("２０２６－０１", (2026, 1)),
-    ("2026.12", (2026, 12)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11", (2026, 11)),
+        (" 2026/3 ", (2026, 3)),
+        ("2026年11月", (2026, 11)),
+        ("２０２６－０１", (2026, 1)),
+        ("2026.12", (2026, 12)),
+    ],
+)
 def test_months_as_people_type_them(text: str, expected: tuple[int, int]) -> None:
     month = Month.parse(text)
     assert (month.year, month.month) == expected
 
 
-@pytest.mark.parametrize("bad", ["", None, "11", "11-2026", "2026-13", "2026-00", "2026-11-20", "1999-01", "9999-12",
-                                 "next month"])
+@pytest.mark.parametrize(
+    "bad", ["", None, "11", "11-2026", "2026-13", "2026-00", "2026-11-20", "1999-01", "9999-12", "next month"]
+)
 def test_a_bad_month_is_the_usual_refusal(bad: str | None) -> None:
     with pytest.raises(InvalidInput) as refused:
         Month.parse(bad)
@@ -60,6 +67,10 @@ def test_a_community_clock_reads_the_day_and_month_in_its_zone() -> None:
     assert (new_york.month().label, shanghai.month().label) == ("2026-12", "2027-01")
     assert new_york.month().as_of == clock.now()
     typed = new_york.month("2026年11月")
-    assert (typed.label, typed.timezone, typed.start) == ("2026-11", "America/New_York", datetime(2026, 11, 1, 4, tzinfo=UTC))
+    assert (typed.label, typed.timezone, typed.start) == (
+        "2026-11",
+        "America/New_York",
+        datetime(2026, 11, 1, 4, tzinfo=UTC),
+    )
     assert new_york.midnight(date(2027, 1, 1)) == datetime(2027, 1, 1, 5, tzinfo=UTC)
     assert shanghai.date_of(datetime(2026, 12, 31, 16, 0, tzinfo=UTC)) == date(2027, 1, 1)

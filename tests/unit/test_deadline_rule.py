@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.kernel.errors import InvalidInput
 from bot.deadlines.service import DeadlineRule, due_label, parse_evening
+from bot.kernel.errors import InvalidInput
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -17,15 +17,18 @@ def at(day: int, hour: int, minute: int = 0, tz: ZoneInfo = SH) -> datetime:
     return datetime(2026, 11, day, hour, minute, tzinfo=tz).astimezone(UTC)
 
 
-@pytest.mark.parametrize(("submitted", "due"), [
-    (at(27, 0, 5), at(27, 12)),  # just after midnight: this noon
-    (at(27, 11, 59), at(27, 12)),  # the last morning minute
-    (at(27, 12, 0), at(27, 21)),  # noon itself is afternoon
-    (at(27, 20, 59), at(27, 21)),
-    (at(27, 21, 0), at(28, 12)),  # 21:00 itself waits for the next noon
-    (at(27, 23, 59), at(28, 12)),
-    (at(30, 22, 0), datetime(2026, 12, 1, 12, tzinfo=SH).astimezone(UTC)),  # across a month's end
-])
+@pytest.mark.parametrize(
+    ("submitted", "due"),
+    [
+        (at(27, 0, 5), at(27, 12)),  # just after midnight: this noon
+        (at(27, 11, 59), at(27, 12)),  # the last morning minute
+        (at(27, 12, 0), at(27, 21)),  # noon itself is afternoon
+        (at(27, 20, 59), at(27, 21)),
+        (at(27, 21, 0), at(28, 12)),  # 21:00 itself waits for the next noon
+        (at(27, 23, 59), at(28, 12)),
+        (at(30, 22, 0), datetime(2026, 12, 1, 12, tzinfo=SH).astimezone(UTC)),  # across a month's end
+    ],
+)
 def test_due_in_shanghai(submitted: datetime, due: datetime) -> None:
     assert DeadlineRule().due(submitted) == due
 
@@ -49,13 +52,16 @@ def test_a_community_evening_deadline() -> None:
     assert rule.due(at(27, 20, 30)) == at(28, 12)
 
 
-@pytest.mark.parametrize(("now", "last", "upcoming"), [
-    (at(27, 11, 0), at(26, 21), at(27, 12)),
-    (at(27, 12, 0), at(27, 12), at(27, 21)),  # a deadline is "passed" from its very minute
-    (at(27, 20, 59), at(27, 12), at(27, 21)),
-    (at(27, 21, 0), at(27, 21), at(28, 12)),
-    (at(27, 3, 0), at(26, 21), at(27, 12)),
-])
+@pytest.mark.parametrize(
+    ("now", "last", "upcoming"),
+    [
+        (at(27, 11, 0), at(26, 21), at(27, 12)),
+        (at(27, 12, 0), at(27, 12), at(27, 21)),  # a deadline is "passed" from its very minute
+        (at(27, 20, 59), at(27, 12), at(27, 21)),
+        (at(27, 21, 0), at(27, 21), at(28, 12)),
+        (at(27, 3, 0), at(26, 21), at(27, 12)),
+    ],
+)
 def test_deadlines_around(now: datetime, last: datetime, upcoming: datetime) -> None:
     assert DeadlineRule().deadlines_around(now) == (last, upcoming)
 
@@ -67,8 +73,10 @@ def test_pending_label_marks_what_has_passed() -> None:
     assert due_label(rule, at(27, 9), at(27, 12) + timedelta(seconds=1)) == ("11-27 12:00", True)
 
 
-@pytest.mark.parametrize(("text", "expected"), [("21:00", time(21)), ("20:30", time(20, 30)), ("22点", time(22)),
-                                                ("13:00", time(13)), ("23:00", time(23))])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("21:00", time(21)), ("20:30", time(20, 30)), ("22点", time(22)), ("13:00", time(13)), ("23:00", time(23))],
+)
 def test_evening_setting(text: str, expected: time) -> None:
     assert parse_evening(text) == expected
 

@@ -45,8 +45,11 @@ def test_compose_restarts_everything_and_needs_no_telegram() -> None:
 
 def test_the_wechat_only_example_is_valid_settings(tmp_path: Path) -> None:
     example = DEPLOY / "env.wechat-only.example"
-    names = {line.split("=", 1)[0].lstrip("# ") for line in example.read_text(encoding="utf-8").splitlines()
-             if re.match(r"#? ?LOVEBANK_\w+=", line)}
+    names = {
+        line.split("=", 1)[0].lstrip("# ")
+        for line in example.read_text(encoding="utf-8").splitlines()
+        if re.match(r"#? ?LOVEBANK_\w+=", line)
+    }
     fields = {f"LOVEBANK_{name.upper()}" for name in Settings.model_fields}
     assert names <= fields, names - fields
     assert {"LOVEBANK_PUBLIC_URL", "LOVEBANK_TIMEZONE", "LOVEBANK_TELEGRAM_MAX_RATE"} <= names
@@ -58,12 +61,12 @@ def test_nginx_routes_the_webhooks_and_downloads_only() -> None:
     conf = (DEPLOY / "nginx.conf").read_text(encoding="utf-8")
     assert re.findall(r"location\s+([^{]+?)\s*\{", conf) == ROUTED
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    [example] = re.findall(r"```nginx\n(.*?)```", readme, re.S)
+    [example] = re.findall(r"```nginx\n(.*?)```", readme, re.DOTALL)
     assert re.findall(r"location\s+([^{]+?)\s*\{", example) == ROUTED
 
 
 class Healthz(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         ok = self.path == "/healthz"
         self.send_response(200 if ok else 404)
         self.send_header("Content-Length", "2")
@@ -75,7 +78,7 @@ class Healthz(BaseHTTPRequestHandler):
 
 
 def health_commands() -> dict[str, list[str]]:
-    docker = re.search(r'^HEALTHCHECK CMD (.+)$', (ROOT / "Dockerfile").read_text(encoding="utf-8"), re.M)
+    docker = re.search(r"^HEALTHCHECK CMD (.+)$", (ROOT / "Dockerfile").read_text(encoding="utf-8"), re.MULTILINE)
     assert docker is not None
     compose_test = bots()["bot1"]["healthcheck"]["test"]
     assert compose_test[0] == "CMD"

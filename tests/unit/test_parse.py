@@ -5,8 +5,22 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.dialogs.parse import (
-    clean_text, find_day, find_duration, intent_of, is_skip, is_yes, next_word, parse_amount, parse_date,
-    parse_duration, parse_int, parse_ref, read_date, read_duration, split_command, words,
+    clean_text,
+    find_day,
+    find_duration,
+    intent_of,
+    is_skip,
+    is_yes,
+    next_word,
+    parse_amount,
+    parse_date,
+    parse_duration,
+    parse_int,
+    parse_ref,
+    read_date,
+    read_duration,
+    split_command,
+    words,
 )
 from bot.kernel.errors import InvalidInput
 from bot.kernel.i18n import hours
@@ -16,10 +30,28 @@ TODAY = date(2026, 11, 20)
 
 @pytest.mark.parametrize(
     ("text", "minutes"),
-    [("2h", 120), ("1.5h", 90), ("90m", 90), ("1h30m", 90), ("2小时", 120), ("90分钟", 90),
-     ("0.25h", 15), ("1 h 15 m", 75), ("2 hours", 120), ("2", 120), ("1.5", 90), ("两小时", 120), ("半小时", 30),
-     ("一个半小时", 90), ("两个小时", 120), ("2小时半", 150), ("一刻钟", 15), ("十五分钟", 15), ("１.５ｈ", 90),
-     ("2小时。", 120)],
+    [
+        ("2h", 120),
+        ("1.5h", 90),
+        ("90m", 90),
+        ("1h30m", 90),
+        ("2小时", 120),
+        ("90分钟", 90),
+        ("0.25h", 15),
+        ("1 h 15 m", 75),
+        ("2 hours", 120),
+        ("2", 120),
+        ("1.5", 90),
+        ("两小时", 120),
+        ("半小时", 30),
+        ("一个半小时", 90),
+        ("两个小时", 120),
+        ("2小时半", 150),
+        ("一刻钟", 15),
+        ("十五分钟", 15),
+        ("１.５ｈ", 90),
+        ("2小时。", 120),
+    ],
 )
 def test_durations_people_type(text: str, minutes: int) -> None:
     assert parse_duration(text) == minutes
@@ -38,10 +70,21 @@ def test_a_bare_number_is_hours_unless_too_big_then_a_guess_in_minutes() -> None
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("2026-11-18", date(2026, 11, 18)), ("11-18", date(2026, 11, 18)), ("2026/11/18", date(2026, 11, 18)),
-     ("昨天", date(2026, 11, 19)), ("yesterday", date(2026, 11, 19)), ("今天", TODAY), ("前天", date(2026, 11, 18)),
-     ("上周三", date(2026, 11, 11)), ("周三", date(2026, 11, 18)), ("星期五", TODAY), ("上星期日", date(2026, 11, 15)),
-     ("大前天", date(2026, 11, 17)), ("11月18日", date(2026, 11, 18))],
+    [
+        ("2026-11-18", date(2026, 11, 18)),
+        ("11-18", date(2026, 11, 18)),
+        ("2026/11/18", date(2026, 11, 18)),
+        ("昨天", date(2026, 11, 19)),
+        ("yesterday", date(2026, 11, 19)),
+        ("今天", TODAY),
+        ("前天", date(2026, 11, 18)),
+        ("上周三", date(2026, 11, 11)),
+        ("周三", date(2026, 11, 18)),
+        ("星期五", TODAY),
+        ("上星期日", date(2026, 11, 15)),
+        ("大前天", date(2026, 11, 17)),
+        ("11月18日", date(2026, 11, 18)),
+    ],
 )
 def test_dates(text: str, expected: date) -> None:
     assert parse_date(text, TODAY) == expected
@@ -100,25 +143,44 @@ def test_a_month_and_day_without_a_year_is_the_nearest_such_day() -> None:
         read_date("12-06", date(2026, 12, 4))  # two days ahead, not a year back
 
 
-@pytest.mark.parametrize(("text", "minutes", "day"), [
-    ("我今天探访了王奶奶两个小时", 120, TODAY), ("昨天陪聊30分钟", 30, date(2026, 11, 19)),
-    ("上周三去助餐，一个半小时", 90, date(2026, 11, 11)), ("周三两小时", 120, date(2026, 11, 18)),
-    ("半小时", 30, None), ("前天 1.5h", 90, date(2026, 11, 18)),
-])
+@pytest.mark.parametrize(
+    ("text", "minutes", "day"),
+    [
+        ("我今天探访了王奶奶两个小时", 120, TODAY),
+        ("昨天陪聊30分钟", 30, date(2026, 11, 19)),
+        ("上周三去助餐，一个半小时", 90, date(2026, 11, 11)),
+        ("周三两小时", 120, date(2026, 11, 18)),
+        ("半小时", 30, None),
+        ("前天 1.5h", 90, date(2026, 11, 18)),
+    ],
+)
 def test_durations_and_days_inside_a_sentence(text: str, minutes: int, day: date | None) -> None:
     found = find_day(text, TODAY)
     assert (found[0] if found else None) == day
     if found:  # the day's characters are not the hours' (周三两小时 is two hours)
-        text = text[:found[1][0]] + " " + text[found[1][1]:]
+        text = text[: found[1][0]] + " " + text[found[1][1] :]
     assert find_duration(text).minutes == minutes
 
 
-@pytest.mark.parametrize(("text", "intent"), [
-    ("帮我看看积分", "balance"), ("我的积分还有多少", "balance"), ("积分明细", "history"), ("我的积分记录", "history"),
-    ("积分能换什么", "shop"), ("去爱心超市看看", "shop"), ("这个怎么用", "help"), ("我今天探访了王奶奶两个小时", "log"),
-    ("我昨天探访了王奶奶", "log"), ("今天帮我查下余额", "balance"), ("帮我记录一下", "log"), ("我的服务记录", "mylogs"), ("你好", None),
-    ("王奶奶住3楼", None),
-])
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("帮我看看积分", "balance"),
+        ("我的积分还有多少", "balance"),
+        ("积分明细", "history"),
+        ("我的积分记录", "history"),
+        ("积分能换什么", "shop"),
+        ("去爱心超市看看", "shop"),
+        ("这个怎么用", "help"),
+        ("我今天探访了王奶奶两个小时", "log"),
+        ("我昨天探访了王奶奶", "log"),
+        ("今天帮我查下余额", "balance"),
+        ("帮我记录一下", "log"),
+        ("我的服务记录", "mylogs"),
+        ("你好", None),
+        ("王奶奶住3楼", None),
+    ],
+)
 def test_what_a_sentence_asks_for(text: str, intent: str | None) -> None:
     assert intent_of(text) == intent
 

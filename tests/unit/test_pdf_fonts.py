@@ -10,14 +10,31 @@ from datetime import date
 from pypdf import PdfReader
 
 from bot.certificates.pdf import FONT, _draw, certificate_pdf
-from bot.kernel.pdf_fonts import base_characters, missing
 from bot.certificates.service import Facts, Period
+from bot.kernel.pdf_fonts import base_characters, missing
 
 
 def facts(name: str) -> Facts:
-    return Facts(1, "LB2026-000001", "0123456789abcdef", 1, name, None, None, Period(None, date(2026, 11, 20)),
-                 750, [("探访", 600), ("助餐", 150)], "XX街道幸福社区居民委员会", "王主任", "张社工",
-                 date(2026, 11, 20), False, None, "/verify/LB2026-000001?k=0123456789abcdef", star_level=3)
+    return Facts(
+        1,
+        "LB2026-000001",
+        "0123456789abcdef",
+        1,
+        name,
+        None,
+        None,
+        Period(None, date(2026, 11, 20)),
+        750,
+        [("探访", 600), ("助餐", 150)],
+        "XX街道幸福社区居民委员会",
+        "王主任",
+        "张社工",
+        date(2026, 11, 20),
+        False,
+        None,
+        "/verify/LB2026-000001?k=0123456789abcdef",
+        star_level=3,
+    )
 
 
 def text(content: bytes) -> str:

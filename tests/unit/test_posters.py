@@ -15,7 +15,9 @@ def test_star_poster_grows_with_its_rows_and_draws_the_text() -> None:
     rows = [PosterRow(i, f"志愿者{i}", str(10 - i)) for i in range(1, 11)]
     ten = Image.open(io.BytesIO(star_poster("阳光社区 明星榜", "2026-11", rows, hours_label="小时", footer="谢谢")))
     two = Image.open(io.BytesIO(star_poster("党员明星榜", "2026-11", rows[:2], hours_label="小时", footer="谢谢")))
-    empty = Image.open(io.BytesIO(star_poster("阳光社区", "2026-11", [], hours_label="小时", footer="谢谢", empty="暂无")))
+    empty = Image.open(
+        io.BytesIO(star_poster("阳光社区", "2026-11", [], hours_label="小时", footer="谢谢", empty="暂无"))
+    )
     assert ten.format == "PNG" and ten.width == two.width == 900
     assert ten.height > two.height >= empty.height
     # Text was drawn (ink on the paper below the banner), not a blank picture.
@@ -36,7 +38,17 @@ def test_qr_codes_encode_their_data() -> None:
 
 
 def test_invite_poster_has_one_panel_per_channel() -> None:
-    one = Image.open(io.BytesIO(invite_poster("加入", ["邀请码：ABCD2345"], [QRPanel("微信", "http://weixin.qq.com/q/x")], "爱心")))
-    two = Image.open(io.BytesIO(invite_poster("加入", ["邀请码：ABCD2345"], [
-        QRPanel("微信", "http://weixin.qq.com/q/x"), QRPanel("Telegram", "https://t.me/b?start=ABCD2345")], "爱心")))
+    one = Image.open(
+        io.BytesIO(invite_poster("加入", ["邀请码：ABCD2345"], [QRPanel("微信", "http://weixin.qq.com/q/x")], "爱心"))
+    )
+    two = Image.open(
+        io.BytesIO(
+            invite_poster(
+                "加入",
+                ["邀请码：ABCD2345"],
+                [QRPanel("微信", "http://weixin.qq.com/q/x"), QRPanel("Telegram", "https://t.me/b?start=ABCD2345")],
+                "爱心",
+            )
+        )
+    )
     assert one.format == two.format == "PNG" and one.width == two.width

@@ -9,7 +9,15 @@ from pathlib import Path
 from bot.dialogs.core import ALIASES, COMMANDS
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-HTTP_PATHS = {"healthz", "readyz", "metrics", "wechat", "telegram", "download", "verify"}  # `lovebank serve`'s, not commands
+HTTP_PATHS = {
+    "healthz",
+    "readyz",
+    "metrics",
+    "wechat",
+    "telegram",
+    "download",
+    "verify",
+}  # `lovebank serve`'s, not commands
 
 
 def _table_commands() -> set[str]:

@@ -15,4 +15,3 @@ def test_kept_until_the_ttl_then_read_again() -> None:
     assert cache.get("categories", 1) == ("a",)
     now[0] += 0.2
     assert cache.get("categories", 1) is None  # another process may have changed it: read again
-

@@ -70,7 +70,17 @@ def test_a_dotenv_file_is_read_and_the_environment_wins(monkeypatch: pytest.Monk
     assert (s.locale, s.http_port) == ("en", 9443)
 
 
-@pytest.mark.parametrize("name", ["telegram_token", "wechat_token", "wechat_aes_key", "wechat_aes_key_previous", "wechat_app_secret", "webhook_secret"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "telegram_token",
+        "wechat_token",
+        "wechat_aes_key",
+        "wechat_aes_key_previous",
+        "wechat_app_secret",
+        "webhook_secret",
+    ],
+)
 def test_secrets_are_never_shown(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     monkeypatch.setenv(f"LOVEBANK_{name.upper()}", TOKEN)
     s = load()

@@ -27,9 +27,14 @@ def test_every_key_the_supermarket_uses_is_in_the_catalogue() -> None:
     used: set[str] = set()
     for path in ("bot/shop/flow.py", "bot/shop/service.py", "bot/shop/jobs.py"):
         source = (Path(__file__).parents[2] / path).read_text(encoding="utf-8")
-        used |= set(re.findall(r'"((?:shop|redeem|orders|cancel_order|approve_order|reject_order|pickup|items|'
-                               r'additem|edititem|restock|deactivate|activate|reconcile|gift|donate|help|error|'
-                               r'pending)\.[a-z_.]+)"', source))
+        used |= set(
+            re.findall(
+                r'"((?:shop|redeem|orders|cancel_order|approve_order|reject_order|pickup|items|'
+                r"additem|edititem|restock|deactivate|activate|reconcile|gift|donate|help|error|"
+                r'pending)\.[a-z_.]+)"',
+                source,
+            )
+        )
     assert len(used) > 100
     for locale in ("zh-CN", "en"):
         for key in used:
@@ -43,8 +48,16 @@ def test_pickup_codes_avoid_look_alikes_and_typing_noise_is_forgiven() -> None:
     assert clean_code(" abc-234 ") == "ABC234"
 
 
-@pytest.mark.parametrize(("price", "stock", "available", "expected"), [
-    (100, 3, 300, 3), (100, 3, 250, 2), (100, None, 250, 2), (7, None, 1000, 20), (10, 0, 100, 0), (10, 5, -3, 0),
-])
+@pytest.mark.parametrize(
+    ("price", "stock", "available", "expected"),
+    [
+        (100, 3, 300, 3),
+        (100, 3, 250, 2),
+        (100, None, 250, 2),
+        (7, None, 1000, 20),
+        (10, 0, 100, 0),
+        (10, 5, -3, 0),
+    ],
+)
 def test_can_buy(price: int, stock: int | None, available: int, expected: int) -> None:
     assert _can_buy(price, stock, available) == expected

@@ -16,7 +16,11 @@ from bot.stars.service import competition_ranks, period_of, previous_period
 
 def test_competition_ranking() -> None:
     assert competition_ranks([(7, 60), (3, 120), (5, 120), (9, 30), (4, 60)]) == [
-        (1, 3, 120), (1, 5, 120), (3, 4, 60), (3, 7, 60), (5, 9, 30),
+        (1, 3, 120),
+        (1, 5, 120),
+        (3, 4, 60),
+        (3, 7, 60),
+        (5, 9, 30),
     ]
     assert competition_ranks([]) == []
 
@@ -55,5 +59,3 @@ def test_report_month_bounds_are_local_midnights() -> None:
     assert month_weeks(november)[1] == (date(2026, 11, 2), date(2026, 11, 8))
     assert month_weeks(november)[-1] == (date(2026, 11, 30), date(2026, 11, 30))
     assert sum((end - start).days + 1 for start, end in month_weeks(Month(2027, 2))) == 28
-
-

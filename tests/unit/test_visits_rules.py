@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.elders.cadence import Rule, VisitCadence, due_of
 from bot.kernel.errors import InvalidInput
 from bot.kernel.i18n import placeholders
-from bot.elders.cadence import Rule, VisitCadence, due_of
 from bot.people.roster import clean_birth_year, clean_risk, clean_row, clean_yes_no, import_key, read_table
 from tests.visits_world import HEADER, csv_bytes, xlsx_bytes
 
@@ -24,8 +24,17 @@ DEFAULT = VisitCadence()
 
 
 def due(lives_alone: bool, risk: str, birth_year: int, visit: datetime | None = None, call: datetime | None = None):
-    return due_of(DEFAULT, lives_alone=lives_alone, risk=risk, birth_year=birth_year, added_at=ADDED,
-                  last_visit_at=visit, last_call_at=call, today=TODAY, tz=SHANGHAI)
+    return due_of(
+        DEFAULT,
+        lives_alone=lives_alone,
+        risk=risk,
+        birth_year=birth_year,
+        added_at=ADDED,
+        last_visit_at=visit,
+        last_call_at=call,
+        today=TODAY,
+        tz=SHANGHAI,
+    )
 
 
 def at(day: int, hour: int = 2) -> datetime:
@@ -72,7 +81,9 @@ def test_local_dates_decide_around_midnight_in_shanghai() -> None:
 
 
 def test_a_community_changes_its_cadence_and_bad_overrides_fall_back() -> None:
-    cadence = VisitCadence.from_options({"cadence": {"age": 75, "alone": {"visit": 10, "call": 5}, "other": {"call": 14}}})
+    cadence = VisitCadence.from_options(
+        {"cadence": {"age": 75, "alone": {"visit": 10, "call": 5}, "other": {"call": 14}}}
+    )
     assert cadence == VisitCadence(age=75, intensive=Rule(7), alone=Rule(10, 5), other=Rule(30, 14))
     assert cadence.kind_of(True, "normal", 1952, TODAY) == "alone"  # 74 < 75
     assert VisitCadence.from_options({"cadence": {"alone": {"visit": 0}}}) == VisitCadence()
@@ -110,7 +121,9 @@ def test_files_in_gbk_with_chinese_headers_and_xlsx_numbers_read_alike() -> None
     gbk = read_table("roster.csv", chinese.encode("gb18030"))
     assert gbk.header == HEADER.split(",")
     assert gbk.rows == [(2, ["王秀英", "1942", "幸福里", "一网格", "是", "高", "", "", "", ""])]
-    book = read_table("roster.xlsx", xlsx_bytes(["王秀英", 1942.0, "幸福里", None, True, "高", 13800000001, None, None, None]))
+    book = read_table(
+        "roster.xlsx", xlsx_bytes(["王秀英", 1942.0, "幸福里", None, True, "高", 13800000001, None, None, None])
+    )
     assert book.rows == [(2, ["王秀英", "1942", "幸福里", "", "yes", "高", "13800000001", "", "", ""])]
     with_bom = read_table("r.csv", b"\xef\xbb\xbf" + csv_bytes("a,1950,b,,是,,,,,"))
     assert with_bom.header[0] == "name"

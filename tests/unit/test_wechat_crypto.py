@@ -44,7 +44,9 @@ def test_we_encrypt_wechatpy_decrypts() -> None:
     ours = MessageCrypto(TOKEN, APP_ID, [KEY])
     for message in (MESSAGE, "", "x" * 31, "y" * 32, "长" * 1000):  # around the 32-byte padding block
         encrypted = ours.encrypt(message)
-        envelope = xml.encrypted_envelope(encrypted, ours.signature("1700000000", "abc", encrypted), "1700000000", "abc")
+        envelope = xml.encrypted_envelope(
+            encrypted, ours.signature("1700000000", "abc", encrypted), "1700000000", "abc"
+        )
         fields = xml.parse(envelope)
         decrypted = WeChatCrypto(TOKEN, KEY, APP_ID).decrypt_message(
             envelope, fields["MsgSignature"], "1700000000", "abc"
@@ -61,8 +63,12 @@ def test_previous_key_still_accepted_and_answered_under_it() -> None:
     # The reply to it, under the key it came in: WeChat (here wechatpy) still on the old key reads it.
     reply = rotated.encrypt(MESSAGE, key_index=1)
     envelope = xml.encrypted_envelope(reply, rotated.signature("1700000000", "abc", reply), "1700000000", "abc")
-    assert WeChatCrypto(TOKEN, OLD_KEY, APP_ID).decrypt_message(
-        envelope, xml.parse(envelope)["MsgSignature"], "1700000000", "abc") == MESSAGE
+    assert (
+        WeChatCrypto(TOKEN, OLD_KEY, APP_ID).decrypt_message(
+            envelope, xml.parse(envelope)["MsgSignature"], "1700000000", "abc"
+        )
+        == MESSAGE
+    )
     new = WeChatCrypto(TOKEN, KEY, APP_ID).encrypt_message(MESSAGE, "n", "1700000000")
     assert rotated.decrypt_with_key(xml.parse(new)["Encrypt"]) == (MESSAGE, 0)
     assert MessageCrypto(TOKEN, APP_ID, [KEY]).decrypt(rotated.encrypt("ok")) == "ok"
@@ -94,7 +100,9 @@ def test_xml_refuses_doctype_and_keeps_content_verbatim() -> None:
     for declared in ("GBK", "gb2312", "ISO-8859-1", "no-such-encoding", ""):
         with pytest.raises(xml.BadXML, match="UTF-8"):
             xml.parse(f"<?xml version='1.0' encoding='{declared}'?><xml><Content>x</Content></xml>".encode())
-    assert xml.parse('<?xml version="1.0" encoding="utf-8"?><xml><Content>好</Content></xml>'.encode()) == {"Content": "好"}
+    assert xml.parse('<?xml version="1.0" encoding="utf-8"?><xml><Content>好</Content></xml>'.encode()) == {
+        "Content": "好"
+    }
     with pytest.raises(xml.BadXML):
         xml.parse("<xml><Content>")
     built = xml.text_message("o1", "gh", "a ]]> b\n 2 ", 1)

@@ -31,7 +31,10 @@ def test_events_join_click_and_ignore() -> None:
     assert incoming(fields(MsgType="event", Event="CLICK", EventKey="/approve all"), "k") is None
     assert incoming(fields(MsgType="event", Event="unsubscribe"), "k") is None
     assert incoming(fields(MsgType="voice", MediaId="m", MsgId="9"), "k") == "wechat.text_only"
-    assert incoming(fields(MsgType="location", Location_X="31.2", Location_Y="121.4", MsgId="8"), "k").inp.location == (31.2, 121.4)
+    assert incoming(fields(MsgType="location", Location_X="31.2", Location_Y="121.4", MsgId="8"), "k").inp.location == (
+        31.2,
+        121.4,
+    )
 
 
 def test_platform_ids() -> None:

@@ -16,7 +16,7 @@ def test_options_numbered_across_the_turn_as_bizmsgmenu_links() -> None:
     [message] = render_replies("zh-CN", replies)
     lines = message.text.splitlines()
     assert '<a href="weixin://bizmsgmenu?msgmenucontent=中文&msgmenuid=1">1. 中文</a>' in lines
-    assert any(line.endswith("msgmenuid=2\">2. English</a>") for line in lines)
+    assert any(line.endswith('msgmenuid=2">2. English</a>') for line in lines)
     third = [line for line in lines if "msgmenuid=3" in line][0]
     assert "&B" not in third.split("msgmenucontent=")[1].split("&msgmenuid")[0]  # no stray & in the link
 
@@ -40,11 +40,14 @@ def test_split_at_line_breaks_within_the_byte_limit() -> None:
 
 
 def test_pictures_and_files_are_messages_of_their_own() -> None:
-    out = render_replies("zh-CN", [
-        reply("cancel.done"),
-        Reply(T("report.chart_caption", community="阳光社区", month="2026-11"), image=b"PNG"),
-        Reply(T("report.sent", community="阳光社区", month="2026-11"), document=Document("r.xlsx", b"x")),
-    ])
+    out = render_replies(
+        "zh-CN",
+        [
+            reply("cancel.done"),
+            Reply(T("report.chart_caption", community="阳光社区", month="2026-11"), image=b"PNG"),
+            Reply(T("report.sent", community="阳光社区", month="2026-11"), document=Document("r.xlsx", b"x")),
+        ],
+    )
     assert [(bool(m.text), m.image, m.document) for m in out[:2]] == [(True, None, None), (False, b"PNG", None)]
     assert out[2].document.filename == "r.xlsx" and "下载" in out[2].text  # the link goes with its caption
     assert len(out) == 3 and "2026-11" in out[0].text and "阳光社区" in out[0].text

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.kernel.settings import Settings
-from tests.wechat.standin import AES_KEY, APIServer, APP_ID, APP_SECRET, TOKEN
+from tests.wechat.standin import AES_KEY, APP_ID, APP_SECRET, TOKEN, APIServer
 
 
 @pytest.fixture
@@ -17,7 +17,13 @@ def wechat_api() -> Iterator[APIServer]:
 @pytest.fixture
 def settings(database_url: str, wechat_api: APIServer) -> Settings:
     return Settings(  # type: ignore[call-arg]
-        _env_file=None, database_url=database_url, admins=["console:admin"], wechat_token=TOKEN,
-        wechat_aes_key=AES_KEY, wechat_app_id=APP_ID, wechat_app_secret=APP_SECRET, wechat_api_url=wechat_api.url,
+        _env_file=None,
+        database_url=database_url,
+        admins=["console:admin"],
+        wechat_token=TOKEN,
+        wechat_aes_key=AES_KEY,
+        wechat_app_id=APP_ID,
+        wechat_app_secret=APP_SECRET,
+        wechat_api_url=wechat_api.url,
         public_url="http://bank.test",
     )

@@ -12,14 +12,14 @@ from urllib.parse import urlencode
 import httpx
 from sqlalchemy import func, select
 
+from bot.kernel.settings import Settings
 from bot.runtime.pipeline import Pipeline
 from bot.services import Services
-from bot.kernel.settings import Settings
 from handlers.downloads import setup as setup_downloads
 from handlers.web import Web
 from handlers.wechat.channel import WeChatChannel
 from handlers.wechat.webhook import setup as setup_wechat
-from tests.wechat.standin import APIServer, Answer, WeChatServer
+from tests.wechat.standin import Answer, APIServer, WeChatServer
 from tests.world import World
 
 
@@ -53,13 +53,15 @@ class Served:
         if passive:
             return passive
         [sent, *_] = await self.api.api.until(
-            lambda s: id(s) not in earlier and s.kind == "text" and s.openid == openid, timeout=20)
+            lambda s: id(s) not in earlier and s.kind == "text" and s.openid == openid, timeout=20
+        )
         return sent.content
 
 
 @asynccontextmanager
-async def serving(services: Services, settings: Settings, wechat_api: APIServer, *,
-                  aes_key: str | None = None) -> AsyncIterator[Served]:
+async def serving(
+    services: Services, settings: Settings, wechat_api: APIServer, *, aes_key: str | None = None
+) -> AsyncIterator[Served]:
     """`aes_key`: the key WeChat's side encrypts with (default: the configured one)."""
     pipeline = Pipeline(services, {}, concurrency=4, lease=30.0)
     web = Web(services, pipeline)
@@ -71,8 +73,9 @@ async def serving(services: Services, settings: Settings, wechat_api: APIServer,
     transport = httpx.ASGITransport(app=web.app())
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://bank.test") as client:
-            yield Served(client, WeChatServer("http://bank.test", wechat_api.api, aes_key=key), channel, services,
-                         wechat_api)
+            yield Served(
+                client, WeChatServer("http://bank.test", wechat_api.api, aes_key=key), channel, services, wechat_api
+            )
     finally:
         await pipeline.stop()
         await channel.api.close()

@@ -37,10 +37,19 @@ WINDOW = 48 * 3600
 EVENT_ALLOWED, EVENT_WINDOW = 3, 60
 # A private template of the account, as `template/get_all_private_template` lists it.
 TEMPLATES = {
-    "TPL-HOURS": ("服务时长审核结果", "服务项目:{{thing1.DATA}}\n服务日期:{{time2.DATA}}\n获得积分:{{number3.DATA}}\n审核结果:{{phrase4.DATA}}"),
+    "TPL-HOURS": (
+        "服务时长审核结果",
+        "服务项目:{{thing1.DATA}}\n服务日期:{{time2.DATA}}\n获得积分:{{number3.DATA}}\n审核结果:{{phrase4.DATA}}",
+    ),
     "TPL-TODO": ("待办事项提醒", "待办事项:{{thing1.DATA}}\n数量:{{number2.DATA}}\n提醒时间:{{time3.DATA}}"),
-    "TPL-REVIEW": ("审核未通过通知", "记录编号:{{character_string1.DATA}}\n服务项目:{{thing2.DATA}}\n审核结果:{{phrase3.DATA}}\n原因:{{thing4.DATA}}"),
-    "TPL-PICKUP": ("兑换成功通知", "商品名称:{{thing1.DATA}}\n取货码:{{character_string2.DATA}}\n兑换单号:{{character_string3.DATA}}"),
+    "TPL-REVIEW": (
+        "审核未通过通知",
+        "记录编号:{{character_string1.DATA}}\n服务项目:{{thing2.DATA}}\n审核结果:{{phrase3.DATA}}\n原因:{{thing4.DATA}}",
+    ),
+    "TPL-PICKUP": (
+        "兑换成功通知",
+        "商品名称:{{thing1.DATA}}\n取货码:{{character_string2.DATA}}\n兑换单号:{{character_string3.DATA}}",
+    ),
 }
 
 
@@ -75,8 +84,9 @@ class WeChatAPI:
         self.cs_budget = 5
         # (openid, "message" | "event") → [opened at, customer-service messages sent since]
         self.allowance: dict[tuple[str, str], list[float]] = {}
-        self.templates = {tid: {"template_id": tid, "title": title, "content": content}
-                          for tid, (title, content) in TEMPLATES.items()}
+        self.templates = {
+            tid: {"template_id": tid, "title": title, "content": content} for tid, (title, content) in TEMPLATES.items()
+        }
 
     def seen(self, openid: str, at: float | None = None, *, kind: str = "message") -> None:
         """The person wrote (kind "message") or clicked, followed or scanned ("event"); `at` in
@@ -153,8 +163,12 @@ class WeChatAPI:
             code = self._spend(openid)
             if code:
                 self.refused.append((code, data))
-                return {"errcode": code, "errmsg": "response out of time limit or subscription is canceled"
-                        if code == 45015 else "out of response count limit"}
+                return {
+                    "errcode": code,
+                    "errmsg": "response out of time limit or subscription is canceled"
+                    if code == 45015
+                    else "out of response count limit",
+                }
             if data["msgtype"] == "text":
                 self.sent.append(Sent("text", openid, content=data["text"]["content"]))
             else:
@@ -180,9 +194,12 @@ class WeChatAPI:
             scene = data["action_info"]["scene"]["scene_str"]
             ticket = secrets.token_urlsafe(12)
             self.qr[ticket] = scene
-            return {"ticket": ticket, "expire_seconds": data.get("expire_seconds"), "url": f"http://weixin.qq.com/q/{ticket}"}
+            return {
+                "ticket": ticket,
+                "expire_seconds": data.get("expire_seconds"),
+                "url": f"http://weixin.qq.com/q/{ticket}",
+            }
         return {"errcode": 40066, "errmsg": "invalid url"}
-
 
     def _spend(self, openid: str) -> int:
         """0 when a customer-service message may go to `openid` now (and it is counted), else
@@ -277,6 +294,7 @@ class APIServer:
 
 # --- WeChat's server side: posting to the bot --------------------------------------------------
 
+
 @dataclass
 class Answer:
     status: int
@@ -297,8 +315,15 @@ class Answer:
 class WeChatServer:
     """Posts messages and events to the bot as WeChat does: signed, and in safe mode encrypted."""
 
-    def __init__(self, url: str, api: WeChatAPI | None = None, *, aes_key: str | None = AES_KEY,
-                 token: str = TOKEN, app_id: str = APP_ID) -> None:
+    def __init__(
+        self,
+        url: str,
+        api: WeChatAPI | None = None,
+        *,
+        aes_key: str | None = AES_KEY,
+        token: str = TOKEN,
+        app_id: str = APP_ID,
+    ) -> None:
         self.url, self.api, self.token = url.rstrip("/") + "/wechat", api, token
         self.crypto = MessageCrypto(token, app_id, [aes_key]) if aes_key else None
         self.next_msg_id = 10_000_000
@@ -309,24 +334,46 @@ class WeChatServer:
 
     def verify(self, echostr: str = "echo-123", *, token: str | None = None) -> Answer:
         timestamp, nonce = str(int(self.now())), secrets.token_hex(4)
-        query = {"signature": sha1_signature(token or self.token, timestamp, nonce), "timestamp": timestamp,
-                 "nonce": nonce, "echostr": echostr}
+        query = {
+            "signature": sha1_signature(token or self.token, timestamp, nonce),
+            "timestamp": timestamp,
+            "nonce": nonce,
+            "echostr": echostr,
+        }
         return self._http("GET", query, None)
 
-    def text(self, openid: str, content: str, *, msg_id: int | None = None, menu_id: str | None = None,
-             created: int | None = None) -> tuple[int, dict[str, Any]]:
+    def text(
+        self,
+        openid: str,
+        content: str,
+        *,
+        msg_id: int | None = None,
+        menu_id: str | None = None,
+        created: int | None = None,
+    ) -> tuple[int, dict[str, Any]]:
         if msg_id is None:
             self.next_msg_id += 1
             msg_id = self.next_msg_id
-        fields: dict[str, Any] = {"ToUserName": ACCOUNT, "FromUserName": openid, "CreateTime": created or int(time.time()),
-                                  "MsgType": "text", "Content": content, "MsgId": msg_id}
+        fields: dict[str, Any] = {
+            "ToUserName": ACCOUNT,
+            "FromUserName": openid,
+            "CreateTime": created or int(time.time()),
+            "MsgType": "text",
+            "Content": content,
+            "MsgId": msg_id,
+        }
         if menu_id is not None:
             fields["bizmsgmenuid"] = menu_id
         return msg_id, fields
 
     def event(self, openid: str, event: str, key: str | None = None, *, created: int | None = None) -> dict[str, Any]:
-        fields: dict[str, Any] = {"ToUserName": ACCOUNT, "FromUserName": openid,
-                                  "CreateTime": created or int(time.time()), "MsgType": "event", "Event": event}
+        fields: dict[str, Any] = {
+            "ToUserName": ACCOUNT,
+            "FromUserName": openid,
+            "CreateTime": created or int(time.time()),
+            "MsgType": "event",
+            "Event": event,
+        }
         if key is not None:
             fields["EventKey"] = key
         return fields
@@ -335,8 +382,15 @@ class WeChatServer:
         query, body = self.request(fields, **options)
         return self._http("POST", query, body)
 
-    def request(self, fields: dict[str, Any], *, bad_signature: bool = False, plaintext: bool = False,
-                timestamp: int | None = None, nonce: str | None = None) -> tuple[dict[str, str], bytes]:
+    def request(
+        self,
+        fields: dict[str, Any],
+        *,
+        bad_signature: bool = False,
+        plaintext: bool = False,
+        timestamp: int | None = None,
+        nonce: str | None = None,
+    ) -> tuple[dict[str, str], bytes]:
         """The query string and body WeChat would POST for `fields` (now, with a new nonce, unless
         `timestamp` or `nonce` are given)."""
         opens_window = fields.get("MsgType") != "event" or fields.get("Event") in ("subscribe", "SCAN", "CLICK")
@@ -357,8 +411,12 @@ class WeChatServer:
         return query, body.encode()
 
     def _http(self, method: str, query: dict[str, str], body: bytes | None) -> Answer:
-        request = urllib.request.Request(f"{self.url}?{urlencode(query)}", data=body, method=method,
-                                         headers={"Content-Type": "text/xml"} if body else {})
+        request = urllib.request.Request(
+            f"{self.url}?{urlencode(query)}",
+            data=body,
+            method=method,
+            headers={"Content-Type": "text/xml"} if body else {},
+        )
         started = time.perf_counter()
         try:
             with urllib.request.urlopen(request, timeout=10) as response:

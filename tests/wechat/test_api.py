@@ -11,8 +11,8 @@ import pytest
 
 from bot.kernel.clock import FixedClock
 from bot.kernel.db import Database
-from bot.services import Services
 from bot.kernel.settings import Settings
+from bot.services import Services
 from handlers.wechat.api import WeChatAPI, WeChatError
 from handlers.wechat.tokens import LEASE, TokenStore
 from models import AccessToken
@@ -42,7 +42,11 @@ class Fetches:
 
 
 async def test_two_processes_share_one_token_and_refresh_after_40001(
-    services: Services, settings: Settings, clock: FixedClock, database_url: str, wechat_api: APIServer,
+    services: Services,
+    settings: Settings,
+    clock: FixedClock,
+    database_url: str,
+    wechat_api: APIServer,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # What an operator's log shows (INFO), and everything this channel and httpx say.
@@ -79,7 +83,9 @@ async def test_two_processes_share_one_token_and_refresh_after_40001(
         assert not any(token in record.getMessage() for token in wechat_api.api.issued)
 
 
-async def test_window_and_burst_errors_reach_the_caller(services: Services, settings: Settings, wechat_api: APIServer) -> None:
+async def test_window_and_burst_errors_reach_the_caller(
+    services: Services, settings: Settings, wechat_api: APIServer
+) -> None:
     api = WeChatAPI(settings, token_store(services))
     try:
         with pytest.raises(WeChatError) as caught:
@@ -100,13 +106,17 @@ async def test_window_and_burst_errors_reach_the_caller(services: Services, sett
 
 
 async def test_many_callers_in_two_processes_fetch_once(
-    services: Services, settings: Settings, clock: FixedClock, database_url: str,
+    services: Services,
+    settings: Settings,
+    clock: FixedClock,
+    database_url: str,
 ) -> None:
     second = other_process(database_url, settings, clock)
     slow_fetch = Fetches(delay=0.2)  # WeChat takes its time: everyone else waits for this one
     try:
-        tokens = await asyncio.gather(*(store.get("wechat:wx1", slow_fetch)
-                                        for store in [token_store(services), token_store(second)] * 10))
+        tokens = await asyncio.gather(
+            *(store.get("wechat:wx1", slow_fetch) for store in [token_store(services), token_store(second)] * 10)
+        )
         assert slow_fetch.count == 1 and set(tokens) == {"token-1"}
     finally:
         await second.db.dispose()
@@ -124,14 +134,18 @@ async def test_other_writes_go_on_while_a_token_is_fetched(services: Services) -
     getting = asyncio.create_task(token_store(services).get("wechat:wx1", slow_fetch))
     await asyncio.sleep(0.2)  # the fetch has begun; WeChat has not answered
     assert not getting.done()
-    await asyncio.wait_for(services.db.run(services.db.transaction,
-                                           lambda session: session.add(AccessToken(app="other", fetches=0))), 2)
+    await asyncio.wait_for(
+        services.db.run(services.db.transaction, lambda session: session.add(AccessToken(app="other", fetches=0))), 2
+    )
     answer.set()
     assert await asyncio.wait_for(getting, 2) == "token-1"
 
 
 async def test_a_fetch_in_another_process_is_waited_for_and_its_lease_passes_if_it_died(
-    services: Services, settings: Settings, clock: FixedClock, database_url: str,
+    services: Services,
+    settings: Settings,
+    clock: FixedClock,
+    database_url: str,
 ) -> None:
     second = other_process(database_url, settings, clock)
     fetch = Fetches()
@@ -145,8 +159,10 @@ async def test_a_fetch_in_another_process_is_waited_for_and_its_lease_passes_if_
             await token_store(services).get("wechat:wx1", fails)
         assert await asyncio.wait_for(token_store(second).get("wechat:wx1", fetch), 2) == "token-1"
         # Another process took the lease to fetch and was killed before WeChat answered.
-        await services.db.run(services.db.transaction, lambda session: session.add(
-            AccessToken(app="wechat:wx2", fetches=0, refresh_until=clock.now() + LEASE)))
+        await services.db.run(
+            services.db.transaction,
+            lambda session: session.add(AccessToken(app="wechat:wx2", fetches=0, refresh_until=clock.now() + LEASE)),
+        )
         getting = asyncio.create_task(token_store(second).get("wechat:wx2", fetch))
         await asyncio.sleep(0.5)
         assert not getting.done() and fetch.count == 1  # waiting for that process's fetch
@@ -157,7 +173,8 @@ async def test_a_fetch_in_another_process_is_waited_for_and_its_lease_passes_if_
 
 
 async def test_the_stand_in_enforces_the_budget_and_template_rules(
-        services: Services, settings: Settings, wechat_api: APIServer) -> None:
+    services: Services, settings: Settings, wechat_api: APIServer
+) -> None:
     """The stand-in refuses what WeChat refuses, so the channel's tests mean something."""
     api, standin = WeChatAPI(settings, token_store(services)), wechat_api.api
     shift = 0.0
@@ -181,8 +198,14 @@ async def test_the_stand_in_enforces_the_budget_and_template_rules(
         assert caught.value.code == 45047
         good = {"thing1": "探访", "time2": "2026年11月20日 12:00", "number3": "10", "phrase4": "已通过"}
         await api.send_template("oMsg", "TPL-HOURS", good)
-        for wrong in ({"first": "您好"}, {"remark": "谢谢"}, {"thing1": "x" * 21}, {"number3": "十"},
-                      {"phrase4": "六个字的状态"}, {"time2": "yesterday"}):
+        for wrong in (
+            {"first": "您好"},
+            {"remark": "谢谢"},
+            {"thing1": "x" * 21},
+            {"number3": "十"},
+            {"phrase4": "六个字的状态"},
+            {"time2": "yesterday"},
+        ):
             with pytest.raises(WeChatError) as caught:
                 await api.send_template("oMsg", "TPL-HOURS", {**good, **wrong})
             assert caught.value.code == 47003, wrong

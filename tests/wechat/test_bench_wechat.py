@@ -22,5 +22,6 @@ def test_bench_prints_its_figures_as_the_last_line(capsys: pytest.CaptureFixture
     assert figures["postgresql"] == "skipped (--no-postgres)"
     notes = sqlite["notifications"]  # the day's notifications, every one accounted for
     assert notes["total"] > 0
-    assert sum(notes[k] for k in ("by_message", "by_template", "by_reply", "waiting_for_next_message")) \
-        == pytest.approx(1.0, abs=0.01)
+    assert sum(
+        notes[k] for k in ("by_message", "by_template", "by_reply", "waiting_for_next_message")
+    ) == pytest.approx(1.0, abs=0.01)

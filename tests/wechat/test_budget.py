@@ -18,14 +18,13 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.runtime import metrics
-
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database
+from bot.kernel.settings import Settings
+from bot.messages.notify import notify
+from bot.runtime import metrics
 from bot.runtime.pipeline import Pipeline
 from bot.services import Services
-from bot.messages.notify import notify
-from bot.kernel.settings import Settings
 from handlers.web import Web
 from handlers.wechat.templates import load as load_templates
 from handlers.wechat.webhook import setup as setup_wechat
@@ -61,8 +60,9 @@ async def services(database: Database, settings: Settings, shifted: Shifted) -> 
 
 
 @pytest.fixture
-async def served(services: Services, settings: Settings, wechat_api: APIServer,
-                 shifted: Shifted) -> AsyncIterator[Served]:
+async def served(
+    services: Services, settings: Settings, wechat_api: APIServer, shifted: Shifted
+) -> AsyncIterator[Served]:
     wechat_api.api.clock = lambda: time.time() + shifted.offset
     pipeline = Pipeline(services, {}, concurrency=4, lease=30.0)
     web = Web(services, pipeline)
@@ -70,7 +70,9 @@ async def served(services: Services, settings: Settings, wechat_api: APIServer,
     pipeline.outbox.poll = 0.1
     pipeline.start()
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web.app()), base_url="http://bank.test") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=web.app()), base_url="http://bank.test"
+        ) as client:
             yield Served(client, WeChatServer("http://bank.test", wechat_api.api), channel, services, wechat_api)
     finally:
         await pipeline.stop()
@@ -79,8 +81,12 @@ async def served(services: Services, settings: Settings, wechat_api: APIServer,
 
 async def settled(services: Services, person_id: int) -> None:
     """Until every notification for the person is delivered or held (the outbox has planned it)."""
-    waiting = (Notification.person_id == person_id, Notification.delivered_at.is_(None),
-               Notification.held_at.is_(None), Notification.parked_at.is_(None))
+    waiting = (
+        Notification.person_id == person_id,
+        Notification.delivered_at.is_(None),
+        Notification.held_at.is_(None),
+        Notification.parked_at.is_(None),
+    )
     for _ in range(200):
         if not await count(services, Notification, *waiting):
             return
@@ -92,8 +98,14 @@ async def twelve_logs_in_an_hour(served: Served, world: World, shifted: Shifted)
     today = served.services.clock.community("Asia/Shanghai").today()
     for i in range(12):
         shifted.offset += 300  # every five minutes
-        await served.services.run(served.services.hours.submit, world.volunteers[i % 3], world.community_id,
-                                           category_id=world.categories["探访"], service_date=today, minutes=15 * (1 + i))
+        await served.services.run(
+            served.services.hours.submit,
+            world.volunteers[i % 3],
+            world.community_id,
+            category_id=world.categories["探访"],
+            service_date=today,
+            minutes=15 * (1 + i),
+        )
         await settled(served.services, world.worker)
 
 
@@ -108,27 +120,41 @@ async def test_twelve_logs_in_an_hour_reach_the_worker_within_the_budget(served:
     await twelve_logs_in_an_hour(served, world, shifted)
     pushed = served.api.api.pushed("oWorker")
     # /metrics counts the sends the budget held back (this process's counter).
-    assert (metrics.REGISTRY.get_sample_value("lovebank_budget_refused_total", {"channel": "wechat"}) or 0) > refused_before
+    assert (
+        metrics.REGISTRY.get_sample_value("lovebank_budget_refused_total", {"channel": "wechat"}) or 0
+    ) > refused_before
     # At most 5 (one kept back for an urgent alert), and WeChat never had to refuse one.
     assert 1 <= len(pushed) <= 5 and served.api.api.refused == []
     assert await count(served.services, Notification, Notification.parked_at.is_not(None)) == 0
-    held = await count(served.services, Notification, Notification.person_id == world.worker,
-                       Notification.held_at.is_not(None), Notification.delivered_at.is_(None))
+    held = await count(
+        served.services,
+        Notification,
+        Notification.person_id == world.worker,
+        Notification.held_at.is_not(None),
+        Notification.delivered_at.is_(None),
+    )
     assert held == 12 - logs_in("\n".join(p.content for p in pushed)) > 0
     # The worker writes again: everything held comes with the answer (a passive reply, free).
     answer = await served.say("oWorker", "/balance")
     assert logs_in("\n".join(p.content for p in pushed)) + logs_in(answer) == 12
     assert len(served.api.api.pushed("oWorker")) == len(pushed)
-    assert await count(served.services, Notification, Notification.person_id == world.worker,
-                       Notification.delivered_at.is_(None)) == 0
+    assert (
+        await count(
+            served.services, Notification, Notification.person_id == world.worker, Notification.delivered_at.is_(None)
+        )
+        == 0
+    )
     assert await count(served.services, Notification, Notification.delivered_via == "reply") == held
 
 
 async def test_past_the_budget_a_template_goes_with_fields_cut_to_their_type(
-        served: Served, settings: Settings, shifted: Shifted, tmp_path: Path) -> None:
+    served: Served, settings: Settings, shifted: Shifted, tmp_path: Path
+) -> None:
     mapping = tmp_path / "templates.json"
-    mapping.write_text('{"decision_waiting": {"template_id": "TPL-TODO", '
-                       '"fields": {"thing1": "summary", "number2": "count", "time3": "time"}}}')
+    mapping.write_text(
+        '{"decision_waiting": {"template_id": "TPL-TODO", '
+        '"fields": {"thing1": "summary", "number2": "count", "time3": "time"}}}'
+    )
     settings.wechat_templates = str(mapping)
     served.channel.templates = load_templates(settings)
     world = await make_world(served.services)
@@ -149,11 +175,32 @@ async def test_what_waits_is_folded_into_one_message_most_important_first(served
 
     def three(session: Any) -> None:  # written together: one round of the outbox finds them all
         clock = served.services.clock
-        notify(session, clock, world.worker, "deadline.digest", community="幸福社区", deadline="18:00", count=1,
-               lines="H1 · 志愿者1 · 应于 12:00 前 · 已逾期 6 小时")
+        notify(
+            session,
+            clock,
+            world.worker,
+            "deadline.digest",
+            community="幸福社区",
+            deadline="18:00",
+            count=1,
+            lines="H1 · 志愿者1 · 应于 12:00 前 · 已逾期 6 小时",
+        )
         notify(session, clock, world.worker, "notify.pending_logs", coalesce="pending_logs")
-        notify(session, clock, world.worker, "visits.notify.needs_help", alert="A1", by="志愿者1", ref="E1",
-               name="王奶奶", age=86, note="摔倒", address="幸福路 1 号", phone="13800000000", emergency="王先生")
+        notify(
+            session,
+            clock,
+            world.worker,
+            "visits.notify.needs_help",
+            alert="A1",
+            by="志愿者1",
+            ref="E1",
+            name="王奶奶",
+            age=86,
+            note="摔倒",
+            address="幸福路 1 号",
+            phone="13800000000",
+            emergency="王先生",
+        )
 
     await served.services.db.run(served.services.db.transaction, three)
     await settled(served.services, world.worker)
@@ -164,7 +211,8 @@ async def test_what_waits_is_folded_into_one_message_most_important_first(served
 
 
 async def test_a_template_that_does_not_fit_is_refused_and_the_notification_waits(
-        served: Served, settings: Settings, tmp_path: Path) -> None:
+    served: Served, settings: Settings, tmp_path: Path
+) -> None:
     await served.say("oT", "/help")
     person, _ = await served.services.run(served.services.people.identify, "wechat", "oT", display_name="x")
     served.api.api.cs_budget = 0  # WeChat: 45047 at once
@@ -172,9 +220,21 @@ async def test_a_template_that_does_not_fit_is_refused_and_the_notification_wait
     mapping.write_text('[hours_approved]\ntemplate_id = "TPL-GONE"\nfields = { thing1 = "category" }\n')
     settings.wechat_templates = str(mapping)
     served.channel.templates = load_templates(settings)
-    await served.services.db.run(served.services.db.transaction, lambda s: notify(
-        s, served.services.clock, person.id, "notify.log_approved", log=7, points=10, available=10,
-        date="2026-11-20", category="探访", hours="1"))
+    await served.services.db.run(
+        served.services.db.transaction,
+        lambda s: notify(
+            s,
+            served.services.clock,
+            person.id,
+            "notify.log_approved",
+            log=7,
+            points=10,
+            available=10,
+            date="2026-11-20",
+            category="探访",
+            hours="1",
+        ),
+    )
     await settled(served.services, person.id)
     assert [code for code, _ in served.api.api.refused] == [45047, 40037]
     assert await count(served.services, Notification, Notification.held_at.is_not(None)) == 1
@@ -190,7 +250,8 @@ async def test_a_click_opens_three_pushes_for_a_minute(served: Served, shifted: 
 
 
 async def test_the_retired_single_template_stops_the_start_with_what_to_set(
-        services: Services, settings: Settings) -> None:
+    services: Services, settings: Settings
+) -> None:
     from bot.kernel.settings import SettingsError
 
     settings.wechat_template_id = "OLD-TEMPLATE"  # filled first/keyword1/keyword2/remark before May 2023
@@ -201,14 +262,21 @@ async def test_the_retired_single_template_stops_the_start_with_what_to_set(
 
 
 async def test_new_logs_held_by_the_one_a_minute_rule_come_with_the_workers_next_answer(
-        served: Served, shifted: Shifted) -> None:
+    served: Served, shifted: Shifted
+) -> None:
     world = await make_world(served.services)
     await wechat_worker(served, world)
     today = served.services.clock.community("Asia/Shanghai").today()
 
     async def log(minutes: int) -> None:
-        await served.services.run(served.services.hours.submit, world.volunteers[0], world.community_id, category_id=world.categories["探访"],
-                                           service_date=today, minutes=minutes)
+        await served.services.run(
+            served.services.hours.submit,
+            world.volunteers[0],
+            world.community_id,
+            category_id=world.categories["探访"],
+            service_date=today,
+            minutes=minutes,
+        )
 
     await log(30)
     await settled(served.services, world.worker)
@@ -218,8 +286,12 @@ async def test_new_logs_held_by_the_one_a_minute_rule_come_with_the_workers_next
     assert len(served.api.api.pushed("oWorker")) == 1
     # ...but the worker writes meanwhile: the free answer carries it, and no push follows.
     assert logs_in(await served.say("oWorker", "/balance")) == 1
-    assert await count(served.services, Notification, Notification.person_id == world.worker,
-                       Notification.delivered_at.is_(None)) == 0
+    assert (
+        await count(
+            served.services, Notification, Notification.person_id == world.worker, Notification.delivered_at.is_(None)
+        )
+        == 0
+    )
     shifted.offset += 120
     await asyncio.sleep(0.3)
     assert len(served.api.api.pushed("oWorker")) == 1

@@ -12,8 +12,8 @@ from pypdf import PdfReader
 
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database
-from bot.services import Services
 from bot.kernel.settings import Settings
+from bot.services import Services
 from models import AuditEntry, Certificate
 from tests.wechat.serving import Served, count, serving, wechat_worker
 from tests.wechat.standin import APIServer

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bot.runtime.cli import main
 from bot.kernel.settings import get_settings
+from bot.runtime.cli import main
 from handlers.wechat.menu import MENU
 from tests.db.test_report_cli import _seed
 from tests.wechat.standin import APP_ID, APP_SECRET, APIServer
@@ -50,8 +50,9 @@ def test_menu(operator: APIServer, monkeypatch: pytest.MonkeyPatch, capsys: pyte
     assert capsys.readouterr().err.startswith("lovebank: WeChat refused the menu")
 
 
-def test_invite_poster(operator: APIServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_invite_poster(
+    operator: APIServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     configure(monkeypatch)
     assert main(["invite-poster", "-o", "poster.png"]) == 2  # two communities: which one?
     assert "幸福社区" in capsys.readouterr().err  # which one: the names are listed
@@ -63,8 +64,9 @@ def test_invite_poster(operator: APIServer, monkeypatch: pytest.MonkeyPatch, tmp
     assert Image.open(io.BytesIO((tmp_path / "poster.png").read_bytes())).format == "PNG"
 
 
-def test_invite_poster_with_the_telegram_deep_link_too(operator: APIServer, monkeypatch: pytest.MonkeyPatch,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_invite_poster_with_the_telegram_deep_link_too(
+    operator: APIServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from tests.e2e.standin import TOKEN, BotAPI, serve
 
     bot_api = BotAPI()
@@ -82,32 +84,39 @@ def test_invite_poster_with_the_telegram_deep_link_too(operator: APIServer, monk
 
 
 def test_templates_lists_the_account_and_checks_the_mapping(
-        operator: APIServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    operator: APIServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     configure(monkeypatch)
     assert main(["wechat", "templates"]) == 0  # nothing mapped: listed, and what that means
     out = capsys.readouterr().out
     assert "TPL-HOURS · 服务时长审核结果 · fields: thing1, time2, number3, phrase4" in out
     assert "LOVEBANK_WECHAT_TEMPLATES is not set" in out
     good = tmp_path / "good.toml"
-    good.write_text('[hours_approved]\ntemplate_id = "TPL-HOURS"\n'
-                    'fields = { thing1 = "category", time2 = "date", number3 = "points", phrase4 = "status" }\n')
+    good.write_text(
+        '[hours_approved]\ntemplate_id = "TPL-HOURS"\n'
+        'fields = { thing1 = "category", time2 = "date", number3 = "points", phrase4 = "status" }\n'
+    )
     monkeypatch.setenv("LOVEBANK_WECHAT_TEMPLATES", str(good))
     get_settings.cache_clear()
     assert main(["wechat", "templates"]) == 0
     out = capsys.readouterr().out
     assert "✓ hours_approved → TPL-HOURS" in out and "· help_alert: no template" in out
     bad = tmp_path / "bad.json"  # a missing id, a field the template lacks, a type that cannot fit
-    bad.write_text('{"hours_approved": {"template_id": "TPL-HOURS", "fields": {"thing1": "category", '
-                   '"time2": "summary", "thing9": "hours"}}, "help_alert": {"template_id": "TPL-GONE", '
-                   '"fields": {"thing1": "name"}}}')
+    bad.write_text(
+        '{"hours_approved": {"template_id": "TPL-HOURS", "fields": {"thing1": "category", '
+        '"time2": "summary", "thing9": "hours"}}, "help_alert": {"template_id": "TPL-GONE", '
+        '"fields": {"thing1": "name"}}}'
+    )
     monkeypatch.setenv("LOVEBANK_WECHAT_TEMPLATES", str(bad))
     get_settings.cache_clear()
     assert main(["wechat", "templates"]) == 1
     captured = capsys.readouterr()
-    for line in ("✗ hours_approved: field time2 cannot take summary",
-                 "✗ hours_approved: the template has no field thing9 (its fields: thing1, time2, number3, phrase4)",
-                 "✗ hours_approved: template field number3 has no value configured",
-                 "✗ help_alert: template TPL-GONE is not among the account's templates"):
+    for line in (
+        "✗ hours_approved: field time2 cannot take summary",
+        "✗ hours_approved: the template has no field thing9 (its fields: thing1, time2, number3, phrase4)",
+        "✗ hours_approved: template field number3 has no value configured",
+        "✗ help_alert: template TPL-GONE is not among the account's templates",
+    ):
         assert line in captured.out
     assert "problems in the template mapping" in captured.err and "Traceback" not in captured.err
     # A mapping WeChat would refuse: told at once, in one line naming the setting.

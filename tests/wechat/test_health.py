@@ -18,9 +18,9 @@ from pydantic import SecretStr
 
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database
+from bot.kernel.settings import Settings
 from bot.runtime.pipeline import Pipeline
 from bot.services import Services
-from bot.kernel.settings import Settings
 from handlers.telegram.webhook import SECRET_HEADER
 from handlers.telegram.webhook import setup as setup_telegram
 from handlers.web import Web
@@ -62,18 +62,22 @@ async def _ready(web: Web) -> tuple[int, Any]:
 
 
 async def test_a_wrong_appsecret_is_not_ready_and_says_why(
-        services: Services, settings: Settings, running: list[Web], caplog: pytest.LogCaptureFixture) -> None:
+    services: Services, settings: Settings, running: list[Web], caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING)
     wrong = settings.model_copy(update={"wechat_app_secret": SecretStr("not-the-secret")})
     web = await _web(services, wrong)
     running.append(web)
     assert await _ready(web) == (503, {"database": "ok", "wechat": "invalid appsecret (40125)"})
-    assert any(r.levelno == logging.WARNING and "wechat: cannot send: invalid appsecret (40125)" in r.getMessage()
-               for r in caplog.records)
+    assert any(
+        r.levelno == logging.WARNING and "wechat: cannot send: invalid appsecret (40125)" in r.getMessage()
+        for r in caplog.records
+    )
 
 
-async def test_right_credentials_are_ready(services: Services, settings: Settings, running: list[Web],
-                                           wechat_api: APIServer) -> None:
+async def test_right_credentials_are_ready(
+    services: Services, settings: Settings, running: list[Web], wechat_api: APIServer
+) -> None:
     web = await _web(services, settings)
     running.append(web)
     assert await _ready(web) == (200, {"database": "ok", "wechat": "ok"})
@@ -83,16 +87,22 @@ async def test_right_credentials_are_ready(services: Services, settings: Setting
 
 
 async def test_telegram_unreachable_at_start_serves_wechat_and_joins_later(
-        services: Services, settings: Settings, running: list[Web], wechat_api: APIServer) -> None:
+    services: Services, settings: Settings, running: list[Web], wechat_api: APIServer
+) -> None:
     bot_api = BotAPI()
     server = serve(bot_api)
     port = server.server_address[1]
     server.shutdown()
     server.server_close()  # nothing listens there now: connection refused
-    both = settings.model_copy(update={
-        "telegram_token": SecretStr(TOKEN), "telegram_api_url": f"http://127.0.0.1:{port}/bot",
-        "webhook_secret": SecretStr("s3cret"), "outage_probe_seconds": 0.2, "outage_probe_max_seconds": 0.4,
-    })
+    both = settings.model_copy(
+        update={
+            "telegram_token": SecretStr(TOKEN),
+            "telegram_api_url": f"http://127.0.0.1:{port}/bot",
+            "webhook_secret": SecretStr("s3cret"),
+            "outage_probe_seconds": 0.2,
+            "outage_probe_max_seconds": 0.4,
+        }
+    )
     started = time.monotonic()
     web = await _web(services, both, telegram=True)
     running.append(web)
@@ -108,8 +118,16 @@ async def test_telegram_unreachable_at_start_serves_wechat_and_joins_later(
         answer = Answer(response.status_code, response.text, 0.0)
         assert answer.status == 200 and "/help" in answer.message(wechat.crypto)["Content"]  # the help, passively
         # An update Telegram posts meanwhile is kept, and handled once the channel is up.
-        update = {"update_id": 1, "message": {"message_id": 1, "date": 0, "chat": {"id": 7, "type": "private"},
-                                              "from": {"id": 7, "is_bot": False, "first_name": "a"}, "text": "/help"}}
+        update = {
+            "update_id": 1,
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "chat": {"id": 7, "type": "private"},
+                "from": {"id": 7, "is_bot": False, "first_name": "a"},
+                "text": "/help",
+            },
+        }
         assert (await client.post("/telegram", json=update, headers={SECRET_HEADER: "s3cret"})).status_code == 200
 
     back = serve(bot_api, port)  # Telegram is back

@@ -11,8 +11,8 @@ import pytest
 
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database
-from bot.services import Services
 from bot.kernel.settings import Settings
+from bot.services import Services
 from tests.wechat.serving import Served, serving
 from tests.wechat.standin import APIServer
 from tests.world import make_world
@@ -37,8 +37,9 @@ async def test_a_volunteer_on_wechat_gets_their_data_as_a_link(served: Served) -
     assert "关联成功" in await served.reply("oVolunteer", f"/link {made.code}")
     text = await served.say("oVolunteer", "/mydata json")
     if not text:  # past WeChat's wait for a passive answer: it comes by the API
-        [sent] = await served.api.api.until(lambda s: s.openid == "oVolunteer" and "/download/" in s.content,
-                                            timeout=20)
+        [sent] = await served.api.api.until(
+            lambda s: s.openid == "oVolunteer" and "/download/" in s.content, timeout=20
+        )
         text = sent.content
     url = re.search(r"http\S+/download/(\S+)", text)
     assert url is not None, text

@@ -11,13 +11,12 @@ import time
 from typing import Any
 
 import pytest
-
-from bot.runtime import metrics
 from sqlalchemy import select
 
-from bot.services import Services
-from bot.messages.notify import notify
 from bot.kernel.settings import Settings
+from bot.messages.notify import notify
+from bot.runtime import metrics
+from bot.services import Services
 from models import Notification
 from tests.wechat.test_webhook import Served, count, served, services  # noqa: F401 (fixtures)
 
@@ -36,8 +35,18 @@ def _approved(services: Services, openid_people: dict[str, int], first_log: int)
     def work(session: Any) -> None:
         for i, person_id in enumerate(openid_people.values()):
             for j in range(3):
-                notify(session, services.clock, person_id, "notify.log_approved", log=first_log + 10 * i + j,
-                       points=10, available=10, date="2026-11-20", category="探访", hours="1")
+                notify(
+                    session,
+                    services.clock,
+                    person_id,
+                    "notify.log_approved",
+                    log=first_log + 10 * i + j,
+                    points=10,
+                    available=10,
+                    date="2026-11-20",
+                    category="探访",
+                    hours="1",
+                )
 
     return work
 
@@ -59,7 +68,8 @@ async def _until(predicate: Any, what: str, timeout: float = 20.0) -> None:
 
 
 async def test_an_outage_pauses_the_channel_and_everything_arrives_once_after(
-        served: Served, caplog: pytest.LogCaptureFixture) -> None:
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING)
     people = await _people(served)
     api = served.api.api
@@ -94,8 +104,10 @@ async def test_an_outage_pauses_the_channel_and_everything_arrives_once_after(
     assert "first probe in 0.2 s" in changes[0]
     assert [c.split("next probe in ")[1] for c in changes[1:4]] == ["0.4 s", "0.8 s", "0.8 s"]
     assert "sending resumed" in changes[-1] and len(changes) >= 5
-    state = {s: metrics.REGISTRY.get_sample_value("lovebank_breaker_state", {"channel": "wechat", "state": s})
-             for s in ("closed", "half-open", "open")}
+    state = {
+        s: metrics.REGISTRY.get_sample_value("lovebank_breaker_state", {"channel": "wechat", "state": s})
+        for s in ("closed", "half-open", "open")
+    }
     assert state == {"closed": 1, "half-open": 0, "open": 0}  # /metrics: the breaker is closed again
 
 
@@ -116,7 +128,8 @@ async def test_busy_or_out_of_quota_pauses_instead_of_parking(served: Served, co
 
 
 async def test_an_error_about_one_message_parks_that_message_only(
-        served: Served, caplog: pytest.LogCaptureFixture) -> None:
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING)
     people = await _people(served)
     api = served.api.api

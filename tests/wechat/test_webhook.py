@@ -19,8 +19,8 @@ from sqlalchemy import select
 
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database
-from bot.services import Services
 from bot.kernel.settings import Settings
+from bot.services import Services
 from handlers.wechat.templates import load as load_templates
 from models import AuditEntry, Identity, InboxEntry, Notification, ServiceLog
 from tests.wechat.serving import Served, count, serving, wechat_worker
@@ -62,7 +62,9 @@ async def test_verification_and_bad_signatures_store_nothing(served: Served) -> 
 async def test_join_by_qr_register_and_log_by_taps_with_one_effect_per_msgid(served: Served) -> None:
     world: World = await make_world(served.services)
     code = await served.services.run(served.services.people.create_invite, world.worker, world.community_id)
-    welcome = (await served.post(served.wechat.event("oNew", "subscribe", f"qrscene_{code}"))).message(served.wechat.crypto)
+    welcome = (await served.post(served.wechat.event("oNew", "subscribe", f"qrscene_{code}"))).message(
+        served.wechat.crypto
+    )
     assert "欢迎加入 幸福社区" in welcome["Content"] and "真实姓名" in welcome["Content"]
     asked = await served.say("oNew", "王小明")
     assert "手机号" in asked and "按钮" not in asked  # typed on WeChat: no button to share a contact
@@ -89,8 +91,11 @@ async def test_48_hour_rule_waits_for_the_next_message(served: Served) -> None:
     # More than 48 hours pass, on WeChat's side and ours.
     served.api.api.seen("oLate", at=0)
     with served.services.db.uow() as session:
-        session.execute(InboxEntry.__table__.update().where(InboxEntry.sender == "oLate")
-                                  .values(received_at=served.services.clock.now() - timedelta(hours=49)))
+        session.execute(
+            InboxEntry.__table__.update()
+            .where(InboxEntry.sender == "oLate")
+            .values(received_at=served.services.clock.now() - timedelta(hours=49))
+        )
         session.commit()
     for _ in range(2):
         await served.services.db.run(served.services.db.transaction, lambda s: _note(s, served.services, person[0].id))
@@ -106,8 +111,18 @@ async def test_48_hour_rule_waits_for_the_next_message(served: Served) -> None:
 def _note(session: Any, services: Services, person_id: int) -> None:
     from bot.messages.notify import notify
 
-    notify(session, services.clock, person_id, "notify.log_approved", log=7, points=10, available=10,
-                 date="2026-11-20", category="探访", hours="1")
+    notify(
+        session,
+        services.clock,
+        person_id,
+        "notify.log_approved",
+        log=7,
+        points=10,
+        available=10,
+        date="2026-11-20",
+        category="探访",
+        hours="1",
+    )
 
 
 async def test_template_outside_the_window_when_configured(served: Served, settings: Settings, tmp_path: Path) -> None:
@@ -115,8 +130,10 @@ async def test_template_outside_the_window_when_configured(served: Served, setti
     person, _ = await served.services.run(served.services.people.identify, "wechat", "oTmpl", display_name="x")
     served.api.api.seen("oTmpl", at=0)  # WeChat: more than 48 hours ago
     mapping = tmp_path / "templates.toml"
-    mapping.write_text('[hours_approved]\ntemplate_id = "TPL-HOURS"\n'
-                       'fields = { thing1 = "category", time2 = "date", number3 = "points", phrase4 = "status" }\n')
+    mapping.write_text(
+        '[hours_approved]\ntemplate_id = "TPL-HOURS"\n'
+        'fields = { thing1 = "category", time2 = "date", number3 = "points", phrase4 = "status" }\n'
+    )
     settings.wechat_templates = str(mapping)
     served.channel.templates = load_templates(settings)
     await served.services.db.run(served.services.db.transaction, lambda s: _note(s, served.services, person.id))
@@ -149,7 +166,8 @@ async def test_unfollow_marks_unreachable_and_nothing_is_lost(served: Served) ->
 
 @pytest.mark.parametrize("busy", [False, True], ids=["quick", "busy"])
 async def test_worker_on_wechat_report_link_chart_and_invite_qr(
-        served: Served, busy: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    served: Served, busy: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if busy:  # every turn misses the passive window, as on a loaded machine
         from handlers.wechat import channel, webhook
 
@@ -184,8 +202,15 @@ async def test_star_poster_reaches_a_worker_as_a_picture(served: Served) -> None
     world = await make_world(served.services)
     await wechat_worker(served, world)
     last_week = served.services.clock.community("Asia/Shanghai").today() - timedelta(days=7)
-    await served.services.run(served.services.hours.record, world.worker, world.community_id, [world.volunteer],
-                                       category_id=world.categories["探访"], service_date=last_week, minutes=120)
+    await served.services.run(
+        served.services.hours.record,
+        world.worker,
+        world.community_id,
+        [world.volunteer],
+        category_id=world.categories["探访"],
+        service_date=last_week,
+        minutes=120,
+    )
     summary = await served.services.run(served.services.star_posters.send, served.services.clock.now(), "week")
     assert summary.sent == 1
     # The outbox worker finds it: the poster goes out, then its text.
@@ -202,7 +227,8 @@ async def test_menu_clicks(served: Served) -> None:
 
 
 async def test_a_slow_turn_answers_success_and_the_reply_follows_by_the_api(
-        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from bot.dialogs.engine import Dialogs
     from handlers.wechat import channel, webhook
 
@@ -251,10 +277,11 @@ async def test_too_many_messages_in_a_row_waits_for_the_next_message(served: Ser
 
 
 async def test_a_long_queue_answers_success_at_once_and_the_reply_goes_by_the_api(
-        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Past MAX_WAITING requests waiting in the process, a new one does not wait for its turn
     (it would miss WeChat's 5 s): `success` at once, the reply by the customer-service API."""
-    import handlers.wechat.webhook as webhook
+    from handlers.wechat import webhook
 
     monkeypatch.setattr(webhook, "MAX_WAITING", 0)
     started = time.monotonic()

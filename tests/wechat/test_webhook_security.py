@@ -17,8 +17,8 @@ from sqlalchemy import select
 
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database
-from bot.services import Services
 from bot.kernel.settings import Settings
+from bot.services import Services
 from handlers.wechat import xml
 from handlers.wechat.crypto import MessageCrypto
 from models import InboxEntry, WebhookNonce
@@ -44,11 +44,14 @@ async def served(services: Services, settings: Settings, wechat_api: APIServer) 
 
 
 def refusals(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "handlers.wechat.webhook" and r.levelno == logging.WARNING]
+    return [
+        r.getMessage() for r in caplog.records if r.name == "handlers.wechat.webhook" and r.levelno == logging.WARNING
+    ]
 
 
 async def test_forged_plaintext_with_an_old_timestamp_gets_nothing(
-        served: Served, caplog: pytest.LogCaptureFixture) -> None:
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
     """Finding 1: a logged callback URL (signature, timestamp, nonce from 2001) and a plaintext body
     naming a worker's openid asked for the month's report and got the download link."""
     world = await make_world(served.services)
@@ -60,12 +63,15 @@ async def test_forged_plaintext_with_an_old_timestamp_gets_nothing(
     # The same forgery with a fresh timestamp: still no, a plaintext body proves nothing.
     assert (await served.post(fields, plaintext=True)).status == 403
     assert await count(served.services, InboxEntry) == stored
-    assert refusals(caplog) == ["WeChat request refused (403): stale timestamp",
-                                "WeChat request refused (403): plaintext in safe mode"]
+    assert refusals(caplog) == [
+        "WeChat request refused (403): stale timestamp",
+        "WeChat request refused (403): plaintext in safe mode",
+    ]
 
 
 async def test_replayed_nonce_old_timestamp_and_compatible_body_are_refused(
-        served: Served, caplog: pytest.LogCaptureFixture) -> None:
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
     _, fields = served.wechat.text("oR", "/help")
     query, body = served.wechat.request(fields)
     assert (await served.send(query, body)).status == 200
@@ -86,12 +92,16 @@ async def test_replayed_nonce_old_timestamp_and_compatible_body_are_refused(
     assert (await served.send(query, body)).status == 403
     assert await count(served.services, InboxEntry) == 1
     assert [m.split(": ", 1)[1] for m in refusals(caplog)] == [
-        "replay", "replay", "stale timestamp", "stale timestamp", "plaintext in safe mode"]
+        "replay",
+        "replay",
+        "stale timestamp",
+        "stale timestamp",
+        "plaintext in safe mode",
+    ]
     assert all(query["signature"] not in m and query["nonce"] not in m for m in refusals(caplog))
 
 
-async def test_the_nonce_is_kept_for_every_process(
-        served: Served, settings: Settings, wechat_api: APIServer) -> None:
+async def test_the_nonce_is_kept_for_every_process(served: Served, settings: Settings, wechat_api: APIServer) -> None:
     """A second `lovebank serve` on the same database refuses what the first one took."""
     _, fields = served.wechat.text("oTwo", "/help")
     query, body = served.wechat.request(fields)
@@ -121,7 +131,8 @@ async def test_verification_is_once_too_and_old_pairs_are_pruned(served: Served)
 
 
 async def test_compatible_mode_trusts_only_the_ciphertext(
-        services: Services, settings: Settings, wechat_api: APIServer) -> None:
+    services: Services, settings: Settings, wechat_api: APIServer
+) -> None:
     settings = settings.model_copy(update={"wechat_mode": "compatible"})
     async with serving(services, settings, wechat_api) as served:
         _, fields = served.wechat.text("oCompat", "/lang")
@@ -138,7 +149,8 @@ async def test_compatible_mode_trusts_only_the_ciphertext(
 
 
 async def test_plaintext_mode_without_a_key_is_signed_fresh_and_once(
-        services: Services, settings: Settings, wechat_api: APIServer) -> None:
+    services: Services, settings: Settings, wechat_api: APIServer
+) -> None:
     settings = settings.model_copy(update={"wechat_aes_key": None})
     async with serving(services, settings, wechat_api) as served:
         assert served.wechat.crypto is None
@@ -152,10 +164,13 @@ async def test_plaintext_mode_without_a_key_is_signed_fresh_and_once(
 
 
 async def test_key_rotation_answers_under_the_key_that_decrypted(
-        services: Services, settings: Settings, wechat_api: APIServer) -> None:
+    services: Services, settings: Settings, wechat_api: APIServer
+) -> None:
     """Runbook order: the new key beside the old one first (LOVEBANK_WECHAT_AES_KEY_PREVIOUS = the
     old one), restart; WeChat still encrypts with the old key until the new one is saved there."""
-    settings = settings.model_copy(update={"wechat_aes_key": SecretStr(NEW_KEY), "wechat_aes_key_previous": SecretStr(AES_KEY)})
+    settings = settings.model_copy(
+        update={"wechat_aes_key": SecretStr(NEW_KEY), "wechat_aes_key_previous": SecretStr(AES_KEY)}
+    )
     async with serving(services, settings, wechat_api, aes_key=AES_KEY) as served:
         old, new = served.wechat, WeChatServer("http://bank.test", wechat_api.api, aes_key=NEW_KEY)
         before = await served.post(old.text("oRot", "/help")[1])
@@ -168,7 +183,8 @@ async def test_key_rotation_answers_under_the_key_that_decrypted(
 
 
 async def test_bodies_are_capped_while_read_and_only_utf8_xml_is_parsed(
-        served: Served, caplog: pytest.LogCaptureFixture) -> None:
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
     _, fields = served.wechat.text("oBody", "/help")
     query, body = served.wechat.request(fields)
     # 600 MB in 16 kB chunks: 413 once the 64 kB cap is passed; the rest is never read.
@@ -176,12 +192,14 @@ async def test_bodies_are_capped_while_read_and_only_utf8_xml_is_parsed(
     assert (await served.send(query, flood)).status == 413
     assert flood.sent <= 6
     text = body.decode()
-    for bad in (text.encode("utf-16"),  # with its byte-order mark
-                text.encode("utf-16-le"),  # without
-                f'<?xml version="1.0" encoding="GBK"?>{text}'.encode(),
-                f'<?xml version="1.0" encoding="x-no-such-encoding"?>{text}'.encode(),
-                f'<!DOCTYPE xml [<!ENTITY a "{"x" * 1000}">]>{text}'.encode(),
-                b"\xff\xfe" + body):
+    for bad in (
+        text.encode("utf-16"),  # with its byte-order mark
+        text.encode("utf-16-le"),  # without
+        f'<?xml version="1.0" encoding="GBK"?>{text}'.encode(),
+        f'<?xml version="1.0" encoding="x-no-such-encoding"?>{text}'.encode(),
+        f'<!DOCTYPE xml [<!ENTITY a "{"x" * 1000}">]>{text}'.encode(),
+        b"\xff\xfe" + body,
+    ):
         assert (await served.send(query, bad)).status == 400
     # The inner message has the same rules: WeChat's own signature on a GBK-declared message.
     inner = f'<?xml version="1.0" encoding="GBK"?>{xml.build(fields)}'
@@ -193,7 +211,8 @@ async def test_bodies_are_capped_while_read_and_only_utf8_xml_is_parsed(
 
 
 async def test_a_database_failure_is_answered_503_and_the_retry_is_served(
-        served: Served, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    served: Served, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     from sqlalchemy.exc import OperationalError
 
     async def broken(*_: object, **__: object) -> None:
@@ -219,14 +238,18 @@ async def test_the_access_log_gives_no_request_away(served: Served, caplog: pyte
     query, body = served.wechat.request(served.wechat.text("oLog", "/help")[1])
     assert (await served.send(query, body)).status == 200
     verify = {k: query[k] for k in ("signature", "timestamp")} | {"nonce": "98765", "echostr": "echo-77"}
-    verify["signature"] = served.wechat.request({"FromUserName": "x"}, timestamp=int(query["timestamp"]),
-                                                nonce="98765")[0]["signature"]
+    verify["signature"] = served.wechat.request(
+        {"FromUserName": "x"}, timestamp=int(query["timestamp"]), nonce="98765"
+    )[0]["signature"]
     assert (await served.client.get("/wechat", params=verify)).text == "echo-77"
     secret = await served.services.run(served.services.downloads.offer, await _someone(served), "r.xlsx", b"PK")
     assert (await served.client.get(f"/download/{secret}")).status_code == 200
     lines = [r.getMessage() for r in caplog.records if r.name == "lovebank.access"]
     assert [line.split(" ", 1)[1].rsplit(" ", 1)[0] for line in lines] == [
-        "POST /wechat 200", "GET /wechat 200", "GET /download/{secret} 200"]
+        "POST /wechat 200",
+        "GET /wechat 200",
+        "GET /download/{secret} 200",
+    ]
     everything = caplog.text
     for given in (query["signature"], query["msg_signature"], query["nonce"], "98765", "echo-77", secret):
         assert given not in everything
@@ -238,8 +261,8 @@ async def _someone(served: Served) -> int:
 
 
 def test_compatible_mode_needs_a_key(services: Services, settings: Settings) -> None:
-    from bot.runtime.pipeline import Pipeline
     from bot.kernel.settings import SettingsError
+    from bot.runtime.pipeline import Pipeline
     from handlers.web import Web
     from handlers.wechat.webhook import setup
 
