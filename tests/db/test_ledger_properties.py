@@ -22,8 +22,7 @@ import models
 from bot.kernel.errors import AlreadyDecided, DomainError, IdempotencyConflict, InsufficientPoints
 from bot.ledger.service import TransferResult
 from bot.services import Services
-from tests.ledger import ledger_invariants
-from tests.world import person, street
+from tests.world import person
 
 PEOPLE = 3
 # A spend is either a plain amount or ("edge", d): the spender's available balance plus d, so the
@@ -109,11 +108,18 @@ class Bank:
 
     async def open(self) -> None:
         s = self.services
-        built = await street(s, "Prop", self.tag, PEOPLE)
-        self.community_id, self.worker, self.people = built.community_id, built.worker, built.people
+        admin = await person(s, "admin")
+        community = await s.run(s.people.create_community, f"Prop {self.tag}", actor_id=admin)
+        self.community_id = community.id
+        self.worker = await person(s, f"w-{self.tag}")
+        await s.run(s.people.appoint_worker, admin, community.id, self.worker)
+        code = await s.run(s.people.create_invite, self.worker, community.id, role="resident")
+        self.people = [await person(s, f"p{i}-{self.tag}") for i in range(PEOPLE)]
+        for p in self.people:
+            await s.run(s.people.join, p, code)
 
         def ids(session):
-            return [s.ledger.person_account(session, self.community_id, p) for p in self.people]
+            return [s.ledger.person_account(session, community.id, p) for p in self.people]
 
         self.accounts = await s.db.run(s.db.transaction, ids)
 
@@ -155,18 +161,18 @@ class Bank:
             ), expected
         if name == "adjust":
             _, who, amount = op
-            return (lambda key: s.points.adjust(self.worker, cid, self.people[who], amount, "correction", key)), (
-                None if amount > 0 else self._unless_affordable(who, -amount)
-            )
+            return (
+                lambda key: s.run(s.points.adjust, self.worker, cid, self.people[who], amount, "correction", key)
+            ), (None if amount > 0 else self._unless_affordable(who, -amount))
         if name == "gift":
             _, who, offset, amount = op
             to = self.people[(who + offset) % PEOPLE]
-            return (lambda key: s.points.gift(self.people[who], cid, to, amount, key)), self._unless_affordable(
+            return (lambda key: s.run(s.points.gift, self.people[who], cid, to, amount, key)), self._unless_affordable(
                 who, amount
             )
         if name == "donate":
             _, who, amount = op
-            return (lambda key: s.points.donate(self.people[who], cid, amount, key)), self._unless_affordable(
+            return (lambda key: s.run(s.points.donate, self.people[who], cid, amount, key)), self._unless_affordable(
                 who, amount
             )
         raise AssertionError(op)
@@ -257,19 +263,53 @@ class Bank:
             return tuple(map(tuple, accounts)), tuple(counts)
 
     async def check(self) -> None:
-        await ledger_invariants(self.services, earns_only=True)  # every community together
-        await ledger_invariants(self.services, self.community_id, earns_only=True)
-        # The model knows which steps succeeded; the database must agree with it.
         with self.services.db.uow() as session:
-            rows = session.execute(
-                select(models.Account.id, models.Account.kind, models.Account.posted, models.Account.pending).where(
-                    models.Account.community_id == self.community_id
+            run = session.execute
+            # Posted balances of all accounts, every community together, sum to zero.
+            assert (run(text("SELECT coalesce(sum(posted), 0) FROM accounts"))).scalar_one() == 0
+            rows = (
+                run(
+                    text(
+                        """
+                SELECT a.id, a.kind, a.posted, a.pending,
+                  coalesce((SELECT sum(t.amount) FROM transfers t
+                            WHERE t.credit_account_id = a.id AND t.phase IN ('posted', 'post')), 0)
+                - coalesce((SELECT sum(t.amount) FROM transfers t
+                            WHERE t.debit_account_id = a.id AND t.phase IN ('posted', 'post')), 0)
+                    AS posted_sum,
+                  coalesce((SELECT sum(t.amount) FROM transfers t
+                            WHERE t.debit_account_id = a.id AND t.phase = 'pending'
+                              AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = t.id)), 0)
+                    AS pending_sum,
+                  a.earned_points,
+                  coalesce((SELECT sum(t.amount) FROM transfers t
+                            WHERE t.credit_account_id = a.id AND t.kind = 'earn' AND t.phase = 'posted'), 0)
+                    AS earned_sum
+                FROM accounts a WHERE a.community_id = :c
+                """
+                    ),
+                    {"c": self.community_id},
                 )
             ).all()
+            resolutions = (
+                run(
+                    text(
+                        "SELECT max(n) FROM (SELECT count(*) AS n FROM transfers WHERE community_id = :c"
+                        " AND pending_id IS NOT NULL GROUP BY pending_id) per_hold"
+                    ),
+                    {"c": self.community_id},
+                )
+            ).scalar_one()
         for r in rows:
-            assert (r.posted, r.pending) == (self.model.posted.get(r.id, 0), self.model.pending.get(r.id, 0)), (
-                f"account {r.id} ({r.kind}) disagrees with the model"
-            )
+            assert r.posted == r.posted_sum, f"account {r.id} ({r.kind}): cached posted != its transfers"
+            assert r.pending == r.pending_sum, f"account {r.id} ({r.kind}): cached pending != open holds"
+            # /balance reads the lifetime points from the row: they must be the sum of its earns.
+            assert r.earned_points == r.earned_sum, f"account {r.id} ({r.kind}): stored earned != its earns"
+            if r.kind in ("person", "pool"):
+                assert r.posted - r.pending >= 0, f"account {r.id} ({r.kind}) overdrawn"
+            # The model knows which steps succeeded; the database must agree with it.
+            assert (r.posted, r.pending) == (self.model.posted.get(r.id, 0), self.model.pending.get(r.id, 0))
+        assert resolutions in (None, 1), "a hold resolved more than once"
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -404,7 +444,9 @@ class District:
             cid = self.communities[self.home[who]]
             run = lambda key: s.db.run(
                 s.db.transaction,
-                lambda ses: s.ledger.hold(ses, community_id=cid, person_id=self.people[who], amount=amount, key=key),
+                lambda ses: s.ledger.hold(
+                    ses, community_id=cid, person_id=self.people[who], amount=amount, key=key
+                ),
             )
             if await self.available(who) < amount:
                 await self.refused(run, InsufficientPoints)
@@ -444,7 +486,7 @@ class District:
     async def gift(self, who: int, amount: int) -> None:
         s, to = self.services, who ^ 1
         cid = self.communities[self.home[who]]
-        run = lambda key: s.points.gift(self.people[who], cid, self.people[to], amount, key)
+        run = lambda key: s.run(s.points.gift, self.people[who], cid, self.people[to], amount, key)
         if await self.available(who) < amount:
             await self.refused(run, InsufficientPoints)
             return
@@ -491,7 +533,7 @@ class District:
         self.clock.advance(days=days)
         with self.services.db.uow() as session:
             last = session.scalar(select(func.max(models.Transfer.id))) or 0
-        await self.services.expiry.run(self.clock.now(), only=self.communities)
+        await self.services.run(self.services.expiry.run, self.clock.now(), only=self.communities)
         with self.services.db.uow() as session:
             expired = (
                 session.execute(
@@ -532,20 +574,45 @@ class District:
             return tuple(map(tuple, accounts)), tuple(counts)
 
     async def check(self) -> None:
-        # The district as a whole, and each community with its clearing account, balance.
-        await ledger_invariants(self.services, earns_only=True)
-        for cid in self.communities:
-            await ledger_invariants(self.services, cid, earns_only=True)
         with self.services.db.uow() as session:
-            rows = session.execute(
-                select(models.Account.id, models.Account.kind, models.Account.posted, models.Account.pending).where(
-                    models.Account.community_id.in_(self.communities)
+            run = session.execute
+            # The district as a whole, and each community with its clearing account, sum to zero.
+            assert (run(text("SELECT coalesce(sum(posted), 0) FROM accounts"))).scalar_one() == 0
+            for cid in self.communities:
+                total = (
+                    run(text("SELECT coalesce(sum(posted), 0) FROM accounts WHERE community_id = :c"), {"c": cid})
+                ).scalar_one()
+                assert total == 0, f"community {cid}'s books do not balance"
+            # No transfer crosses a community: both its accounts are in the transfer's community.
+            crossing = (
+                run(
+                    text(
+                        "SELECT count(*) FROM transfers t JOIN accounts d ON d.id = t.debit_account_id"
+                        " JOIN accounts c ON c.id = t.credit_account_id"
+                        " WHERE d.community_id != t.community_id OR c.community_id != t.community_id"
+                    )
+                )
+            ).scalar_one()
+            assert crossing == 0
+            rows = (
+                run(
+                    select(models.Account.id, models.Account.kind, models.Account.posted, models.Account.pending).where(
+                        models.Account.community_id.in_(self.communities)
+                    )
                 )
             ).all()
         for r in rows:
+            if r.kind in ("person", "pool"):
+                assert r.posted - r.pending >= 0, f"account {r.id} ({r.kind}) overdrawn"
             assert (r.posted, r.pending) == (self.model.posted.get(r.id, 0), self.model.pending.get(r.id, 0)), (
                 f"account {r.id} ({r.kind}) disagrees with the model"
             )
+        # Cached balances against the transfers, with the single-community checker above.
+        bank = Bank(self.services)
+        for cid in self.communities:
+            bank.community_id = cid
+            bank.model = Model(dict(self.model.posted), dict(self.model.pending))
+            await bank.check()
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -554,7 +621,10 @@ class District:
     ops=st.lists(district_operations, min_size=5, max_size=25),
 )
 async def test_district_invariants_hold_with_gifts_moves_and_expiry(
-    services: Services, clock, funding: list[int], ops: list[tuple]
+    services: Services,
+    clock,
+    funding: list[int],
+    ops: list[tuple],
 ) -> None:
     district = District(services, clock)
     await district.open()

@@ -24,7 +24,7 @@ from bot.kernel.errors import DomainError
 from bot.requests.service import HOLDING, NewRequest
 from bot.services import Services
 from tests.ledger import ledger_invariants
-from tests.world import street
+from tests.world import person
 
 PEOPLE = 4  # 0 and 1 are residents who ask, 2 and 3 volunteers; the worker is separate
 which = st.integers(0, 1_000)  # an earlier request, modulo how many exist
@@ -74,29 +74,34 @@ class Street:
 
     async def open(self, funding: list[int], pool: int) -> None:
         s = self.services
-        built = await street(s, "Street", self.tag, PEOPLE, role="volunteer")
-        self.worker, self.people = built.worker, built.people
-        self.community_id = built.community_id
+        admin = await person(s, "admin")
+        community = await s.run(s.people.create_community, f"Street {self.tag}", actor_id=admin)
+        self.community_id = community.id
+        self.worker = await person(s, f"w-{self.tag}")
+        await s.run(s.people.appoint_worker, admin, community.id, self.worker)
+        self.people = [await person(s, f"p{i}-{self.tag}") for i in range(PEOPLE)]
+        code = await s.run(s.people.create_invite, self.worker, community.id)
         for i, p in enumerate(self.people):
+            await s.run(s.people.join, p, code)
             if i >= 2:
-                await s.run(s.people.register_volunteer, p, self.community_id, f"志愿者{i}", f"1390000000{i}")
-        self.category = (await s.run(s.hours.categories, self.community_id))[0].id
+                await s.run(s.people.register_volunteer, p, community.id, f"志愿者{i}", f"1390000000{i}")
+        self.category = (await s.run(s.hours.categories, community.id))[0].id
         for p, amount in zip(self.people, funding):
             if amount:
                 await s.db.run(
                     s.db.transaction,
                     lambda ses, p=p, amount=amount: s.ledger.earn(
-                        ses, community_id=self.community_id, person_id=p, amount=amount, key=f"fund:{self.tag}:{p}"
+                        ses, community_id=community.id, person_id=p, amount=amount, key=f"fund:{self.tag}:{p}"
                     ),
                 )
         if pool:
             await s.db.run(
                 s.db.transaction,
                 lambda ses: s.ledger.earn(
-                    ses, community_id=self.community_id, person_id=self.worker, amount=pool, key=f"fund:{self.tag}:pool"
+                    ses, community_id=community.id, person_id=self.worker, amount=pool, key=f"fund:{self.tag}:pool"
                 ),
             )
-            await s.run(s.points.donate, self.worker, self.community_id, pool, f"donate:{self.tag}")
+            await s.run(s.points.donate, self.worker, community.id, pool, f"donate:{self.tag}")
 
     def actor(self, i: int) -> int:
         return self.worker if i == PEOPLE else self.people[i]
@@ -105,7 +110,7 @@ class Street:
         r, name = self.services.requests, op[0]
         if name == "days":
             self.clock.advance(days=op[1])
-            await r.expire()
+            await self.services.run(r.expire)
             return
         if name != "post" and not self.requests:
             return
@@ -141,7 +146,7 @@ class Street:
             call = calls[name]
         before = await self.snapshot()
         try:
-            outcome = await call()
+            outcome = await self.services.run(call)
         except DomainError:
             assert await self.snapshot() == before, f"{op} was refused but wrote"
             note(f"{name} refused")
@@ -152,7 +157,7 @@ class Street:
         # The same step again (a second press, a redelivered update) changes nothing.
         after = await self.snapshot()
         try:
-            again = await call()
+            again = await self.services.run(call)
         except DomainError:
             again = None
         assert again is None or not (again[1] if isinstance(again, tuple) else again.changed), (op, again)

@@ -36,7 +36,7 @@ from bot.shop.service import OPEN
 from models import Account, Redemption, ShopItem
 from tests.conftest import T0
 from tests.ledger import ledger_invariants
-from tests.world import street
+from tests.world import person
 
 PEOPLE = 3
 PRICES = (10, 25, 7)
@@ -97,9 +97,15 @@ class Market:
 
     async def open(self, funding: list[int]) -> None:
         s = self.services
-        built = await street(s, "Shop", self.tag, PEOPLE)
-        self.cid, self.worker, self.people = built.community_id, built.worker, built.people
+        admin = await person(s, "admin")
+        community = await s.run(s.people.create_community, f"Shop {self.tag}", actor_id=admin)
+        self.cid = community.id
+        self.worker = await person(s, f"w-{self.tag}")
+        await s.run(s.people.appoint_worker, admin, self.cid, self.worker)
+        code = await s.run(s.people.create_invite, self.worker, self.cid, role="resident")
+        self.people = [await person(s, f"p{i}-{self.tag}") for i in range(PEOPLE)]
         for p, amount in zip(self.people, funding, strict=True):
+            await s.run(s.people.join, p, code)
             if amount:
                 await s.db.run(
                     s.db.transaction,
@@ -124,7 +130,9 @@ class Market:
             elif m.posted[who] - m.pending[who] < total:
                 expected = InsufficientPoints
             key = f"r:{self.tag}:{len(self.requests)}:{who}"
-            call = shop.redeem(self.people[who], self.cid, self.items[item], quantity, request_key=key)
+            call = self.services.run(
+                shop.redeem, self.people[who], self.cid, self.items[item], quantity, request_key=key
+            )
             if await self.expect(call, expected):
                 if m.stock[item] is not None:
                     m.stock[item] -= quantity
@@ -136,7 +144,7 @@ class Market:
             return
         if name == "wait":
             self.clock.advance(days=op[1])
-            await shop.expire_holds()
+            await self.services.run(shop.expire_holds)
             for r in m.redemptions:
                 if r[4] in OPEN and self.clock.now() - r[5] > timedelta(days=EXPIRY_DAYS):
                     self.close(r, "expired")
@@ -148,13 +156,17 @@ class Market:
                 expected = InvalidInput
             else:
                 expected = OutOfStock if m.stock[item] + quantity < 0 else None
-            if await self.expect(shop.restock(self.worker, self.items[item], quantity, "盘点"), expected):
+            if await self.expect(
+                self.services.run(shop.restock, self.worker, self.items[item], quantity, "盘点"), expected
+            ):
                 m.stock[item] += quantity  # type: ignore[operator]
             return
         if name == "replay":  # a redelivered redeem request changes nothing
             if self.requests:
                 who, item, quantity, key = self.requests[op[1] % len(self.requests)]
-                again = await shop.redeem(self.people[who], self.cid, self.items[item], quantity, request_key=key)
+                again = await self.services.run(
+                    shop.redeem, self.people[who], self.cid, self.items[item], quantity, request_key=key
+                )
                 assert not again.changed
             return
         if name == "wrong_code":
@@ -162,7 +174,9 @@ class Market:
             if "ZZZZZZ" not in before:  # (a one-in-a-billion draw would make it a right code)
                 # The 10th wrong code in 10 minutes locks the worker out of pickups for a while.
                 locked = self.guesses() >= shop.GUESSES - 1
-                await self.expect(shop.pickup(self.worker, self.cid, "ZZZZZZ"), NotAllowed if locked else NotFound)
+                await self.expect(
+                    self.services.run(shop.pickup, self.worker, self.cid, "ZZZZZZ"), NotAllowed if locked else NotFound
+                )
                 if self.guesses() < shop.GUESSES:
                     self.wrong.append(self.clock.now())
             return
@@ -173,18 +187,18 @@ class Market:
         status = r[4]
         if name == "approve":
             expected = None if status in ("pending", "approved") else AlreadyDecided
-            if await self.expect(shop.approve(self.worker, rid), expected):
+            if await self.expect(self.services.run(shop.approve, self.worker, rid), expected):
                 assert self.last.changed == (status == "pending")
                 r[4] = "approved"
         elif name == "reject":
             expected = None if status in (*OPEN, "rejected") else AlreadyDecided
-            if await self.expect(shop.reject(self.worker, rid, "不合适"), expected):
+            if await self.expect(self.services.run(shop.reject, self.worker, rid, "不合适"), expected):
                 assert self.last.changed == (status != "rejected")
                 if status != "rejected":
                     self.close(r, "rejected")
         elif name == "cancel":
             expected = None if status in ("pending", "cancelled") else AlreadyDecided
-            if await self.expect(shop.cancel(self.people[r[0]], rid), expected):
+            if await self.expect(self.services.run(shop.cancel, self.people[r[0]], rid), expected):
                 assert self.last.changed == (status == "pending")
                 if status == "pending":
                     self.close(r, "cancelled")
@@ -195,7 +209,7 @@ class Market:
             expected = None if status == "approved" else AlreadyDecided
             if self.guesses() >= shop.GUESSES:
                 expected = NotAllowed
-            if await self.expect(shop.pickup(self.worker, self.cid, code), expected):
+            if await self.expect(self.services.run(shop.pickup, self.worker, self.cid, code), expected):
                 m.pending[r[0]] -= r[3]
                 m.posted[r[0]] -= r[3]
                 r[4] = "done"
@@ -210,7 +224,7 @@ class Market:
 
     async def expect(self, call, refusal: type[DomainError] | None) -> bool:  # type: ignore[no-untyped-def]
         """Run the call; True when it succeeded as the model said, False when refused as it said."""
-        name = call.__qualname__.split(".")[-1]
+        name = getattr(call.cr_frame.f_locals.get("fn"), "__name__", call.__qualname__)  # the service method
         if refusal is None:
             self.last = await call
             event(f"{name} done")
