@@ -32,7 +32,7 @@ from models import (
 )
 from tests.conftest import T0
 from tests.dialogs.chat import Chat
-from tests.shop_helpers import ledger_invariants
+from tests.ledger import ledger_invariants
 
 pytestmark = pytest.mark.db
 
