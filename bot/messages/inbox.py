@@ -567,7 +567,7 @@ class InboxService:
             waiting = list(self._waiters)
             try:
                 finished = await self.db.run(self._finished, waiting)
-            except Exception:  # the waiters' own reads will tell; try again next round
+            except Exception:  # noqa: BLE001, S112 - a poll that failed: the waiters' own reads will tell; try again next round
                 continue
             for entry_id in finished:
                 self.signal(entry_id)
