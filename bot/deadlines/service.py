@@ -23,7 +23,7 @@ from bot.deadlines.waiting import WAITING_SOURCES, Item
 from bot.kernel.access import get_community, require_role, role_in
 from bot.kernel.audit import audit
 from bot.kernel.clock import Clock, Month
-from bot.kernel.db import Database, claim, reads
+from bot.kernel.db import Database, claim, reads, rowcount
 from bot.kernel.errors import InvalidInput, NotAllowed
 from bot.kernel.i18n import T, Text, render
 from bot.messages.notify import notify
@@ -274,9 +274,9 @@ class DeadlinesService:
                 )
                 .values(away_since=self.clock.now() if away else None)
             )
-            if changed.rowcount:
+            if rowcount(changed):
                 audit(session, self.clock, "worker.away" if away else "worker.back", worker_id, community_id)
-            return bool(changed.rowcount)
+            return bool(rowcount(changed))
 
         return self.db.transaction(work)
 

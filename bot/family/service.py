@@ -16,7 +16,7 @@ from bot.deadlines.waiting import WAITING_SOURCES, Item
 from bot.kernel.access import get_person, require_role, role_in
 from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
-from bot.kernel.db import Database, reads
+from bot.kernel.db import Database, reads, rowcount
 from bot.kernel.errors import AlreadyDecided, InvalidInput, NotAllowed, NotFound
 from bot.kernel.guesses import Guesses
 from bot.kernel.names import clean_name, new_code
@@ -199,7 +199,7 @@ class FamilyService:
                 .where(FamilyLink.id == link.id, FamilyLink.status == "pending")
                 .values(status="active", relative_id=relative_id, code=None, decided_at=self.clock.now())
             )
-            if claimed.rowcount != 1:
+            if rowcount(claimed) != 1:
                 raise NotFound("error.bad_family_code")
             relative = get_person(session, relative_id)
             audit(
@@ -372,7 +372,7 @@ class FamilyService:
                 .where(FamilyLink.id == link_id, FamilyLink.status == "approval")
                 .values(status="active" if approve else "removed", confirmed_by_id=worker_id, decided_at=now)
             )
-            if claimed.rowcount != 1:
+            if rowcount(claimed) != 1:
                 raise AlreadyDecided("error.family_link_decided", id=f"L{link_id}")
             view = _view(session, link_id)
             audit(
@@ -448,7 +448,7 @@ class FamilyService:
                 .where(FamilyLink.id == link_id, FamilyLink.status == "active")
                 .values(status="removed", decided_at=self.clock.now())
             )
-            if claimed.rowcount != 1:
+            if rowcount(claimed) != 1:
                 raise NotFound("error.no_family_link")
             # Whoever acted for the relative through this link stops now.
             session.execute(
@@ -546,7 +546,7 @@ class FamilyService:
 
         def work(session: Session) -> bool:
             gone = session.execute(delete(ActingFor).where(ActingFor.person_id == person_id))
-            return gone.rowcount > 0
+            return rowcount(gone) > 0
 
         return self.db.transaction(work)
 

@@ -62,7 +62,7 @@ from sqlalchemy import and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.kernel.clock import Clock
-from bot.kernel.db import Database, insert, reads
+from bot.kernel.db import Database, insert, reads, rowcount
 from bot.messages.delivery import MAX_TRIES, Outcome, Retry, Sent, Unreachable, backoff, short
 from bot.messages.notify import notify, notify_admins
 from models import Identity, InboxEntry
@@ -182,7 +182,7 @@ def _finish(session: Session, channel: str, sender: str, done: Any) -> bool:
     """Run `done`, an UPDATE taking an entry out of the open states, and hand the sender's head
     on; False (and nothing changed) when its WHERE matched nothing (a lease lost)."""
     _lock(session, channel, sender)
-    if session.execute(done.values(head_seq=None)).rowcount != 1:
+    if rowcount(session.execute(done.values(head_seq=None))) != 1:
         return False
     _promote(session, channel, sender)
     return True
@@ -381,7 +381,7 @@ class InboxService:
         if reply is None:
             won = _finish(session, entry.channel, entry.sender, mark)
         else:
-            won = session.execute(mark).rowcount == 1
+            won = rowcount(session.execute(mark)) == 1
         if not won:
             raise LeaseLost(f"inbox entry {entry.id} was taken over")
 
@@ -674,7 +674,7 @@ class InboxService:
                     error=None,
                 )
             )
-            if done.rowcount != 1:
+            if rowcount(done) != 1:
                 return False
             _promote(session, *found)  # next in line when the person has no head; else after it
             return True
@@ -700,6 +700,6 @@ class InboxService:
                 )
                 .values(payload={}, reply=None, replied="pruned")
             )
-            return gone.rowcount, cleared.rowcount
+            return rowcount(gone), rowcount(cleared)
 
         return self.db.transaction(work)

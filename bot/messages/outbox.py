@@ -36,7 +36,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from bot.kernel.clock import Clock
-from bot.kernel.db import Database, reads
+from bot.kernel.db import Database, reads, rowcount
 from bot.kernel.i18n import Text
 from bot.messages.delivery import MAX_TRIES, Down, Held, Outcome, Retry, Sent, Unreachable, backoff
 from models import Identity, InboxEntry, Notification, Person
@@ -334,7 +334,7 @@ class OutboxService:
                         **({"parked_at": now} if parked else {"not_before": now + backoff(attempts)}),
                     )
                 )
-                return parked and done.rowcount > 0
+                return parked and rowcount(done) > 0
             return False
 
         return self.db.transaction(work)
@@ -373,7 +373,7 @@ class OutboxService:
                 )
                 .values(**RETRIED)
             )
-            return done.rowcount == 1
+            return rowcount(done) == 1
 
         return self.db.transaction(work)
 
@@ -384,7 +384,7 @@ class OutboxService:
             stmt = update(Notification).where(parked_notification())
             if channel:
                 stmt = stmt.where(for_channel(channel))
-            return session.execute(stmt.values(**RETRIED).execution_options(synchronize_session=False)).rowcount
+            return rowcount(session.execute(stmt.values(**RETRIED).execution_options(synchronize_session=False)))
 
         return self.db.transaction(work)
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from bot.kernel.access import get_person, require_role, role_in
 from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
-from bot.kernel.db import Database, reads
+from bot.kernel.db import Database, reads, rowcount
 from bot.kernel.errors import InvalidInput, NotAllowed, NotFound
 from bot.ledger.service import Ledger, Ref
 from bot.messages.notify import notify, notify_workers
@@ -115,7 +115,7 @@ class MovesService:
                 .where(CommunityMove.id == move.id, CommunityMove.status.in_(OPEN))
                 .values(status="rejected", reason="cancelled", decided_at=self.clock.now())
             )
-            if claimed.rowcount != 1:
+            if rowcount(claimed) != 1:
                 raise NotFound("error.no_open_move")
             audit(session, self.clock, "relocation.cancel", person_id, move.from_community_id, "move", move.id)
             return _view(session, move.id)
@@ -321,7 +321,7 @@ class MovesService:
             .where(CommunityMove.id == move_id, CommunityMove.status == old)
             .values(status=new, decided_at=self.clock.now(), **values)
         )
-        return claimed.rowcount == 1
+        return rowcount(claimed) == 1
 
 
 def open_requests(session: Session, person_id: int, community_id: int) -> list[int]:

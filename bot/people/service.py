@@ -13,7 +13,7 @@ from bot.family.service import end_role_links
 from bot.kernel.access import effective_role, get_community, get_person, require_admin, require_role
 from bot.kernel.audit import audit
 from bot.kernel.clock import Clock, CommunityClock
-from bot.kernel.db import Database, reads
+from bot.kernel.db import Database, reads, rowcount
 from bot.kernel.errors import InvalidInput, NotAllowed, NotFound
 from bot.kernel.names import NAME_MAX, clean_name, new_code
 from bot.kernel.reference import ReferenceCache
@@ -349,7 +349,7 @@ class PeopleService:
                 )
                 .values(uses=InviteCode.uses + 1)
             )
-            if used.rowcount != 1:
+            if rowcount(used) != 1:
                 raise NotFound("error.bad_invite")
             membership = Membership(
                 person_id=person_id,

@@ -26,7 +26,7 @@ from bot.hours.service import HoursService, check_minutes, points_for
 from bot.kernel.access import check_role, effective_role, get_community, require_role, role_in
 from bot.kernel.audit import audit
 from bot.kernel.clock import Clock, Month
-from bot.kernel.db import Database, claim, reads
+from bot.kernel.db import Database, claim, reads, rowcount
 from bot.kernel.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, NotAllowed, NotFound
 from bot.kernel.i18n import T, Text, render
 from bot.kernel.i18n import hours as _hours
@@ -474,13 +474,16 @@ class RequestsService:
             else:
                 raise NotAllowed("error.request_not_party", id=f"Q{r.id}")
             changed = (
-                session.execute(
-                    update(ServiceRequest)
-                    .where(ServiceRequest.id == r.id, getattr(ServiceRequest, column).is_(False))
-                    .values({column: True})
-                    .execution_options(**_SYNC)
+                rowcount(
+                    session.execute(
+                        update(ServiceRequest)
+                        .where(ServiceRequest.id == r.id, getattr(ServiceRequest, column).is_(False))
+                        .values({column: True})
+                        .execution_options(**_SYNC)
+                    )
                 )
-            ).rowcount == 1
+                == 1
+            )
             row = (
                 session.execute(
                     select(ServiceRequest.requester_shares_phone, ServiceRequest.taker_shares_phone).where(
@@ -1232,7 +1235,7 @@ class RequestsService:
             stmt = stmt.where(ServiceRequest.accepted_by_id.is_(None))
         if when_accepted_by is not None:
             stmt = stmt.where(ServiceRequest.accepted_by_id == when_accepted_by)
-        return (session.execute(stmt.values(**values).execution_options(**_SYNC))).rowcount == 1
+        return rowcount(session.execute(stmt.values(**values).execution_options(**_SYNC))) == 1
 
     def _already(
         self, session: Session, request_id: int, viewer_id: int, wanted: str, refusal: str = "error.request_decided"

@@ -23,7 +23,7 @@ from bot.family.service import may_act_for, tell_of_proxy, why_not
 from bot.kernel.access import require_role
 from bot.kernel.audit import audit
 from bot.kernel.clock import Clock, Month
-from bot.kernel.db import Database, reads
+from bot.kernel.db import Database, reads, rowcount
 from bot.kernel.errors import (
     AlreadyDecided,
     DomainError,
@@ -314,7 +314,7 @@ class ShopService:
                 .values(stock=ShopItem.stock + quantity)
                 .execution_options(**_SYNC)
             )
-            if moved.rowcount != 1:
+            if rowcount(moved) != 1:
                 left = session.scalar(select(ShopItem.stock).where(ShopItem.id == item_id))
                 raise OutOfStock(item=item.name, left=left or 0)
             session.add(
@@ -543,7 +543,7 @@ class ShopService:
                 .values(status="cancelled", closed_at=now)
                 .execution_options(**_SYNC)
             )
-            if claimed.rowcount != 1:
+            if rowcount(claimed) != 1:
                 return self._already(session, redemption_id, "cancelled", "error.cannot_cancel")
             self._release(session, r, person_id, now)
             self.ledger.void(
@@ -583,7 +583,7 @@ class ShopService:
                 .values(status="approved", pickup_code=code, decided_by_id=worker_id, decided_at=now)
                 .execution_options(**_SYNC)
             )
-            if claimed.rowcount != 1:
+            if rowcount(claimed) != 1:
                 return self._already(session, redemption_id, "approved")
             audit(
                 session,
@@ -628,7 +628,7 @@ class ShopService:
                 .values(status="rejected", reason=reason, decided_by_id=worker_id, decided_at=now, closed_at=now)
                 .execution_options(**_SYNC)
             )
-            if claimed.rowcount != 1:
+            if rowcount(claimed) != 1:
                 return self._already(session, redemption_id, "rejected")
             audit(
                 session,
@@ -695,7 +695,7 @@ class ShopService:
                 .values(status="done", handed_over_by_id=worker_id, closed_at=now)
                 .execution_options(**_SYNC)
             )
-            if claimed.rowcount != 1:
+            if rowcount(claimed) != 1:
                 status = session.scalar(select(Redemption.status).where(Redemption.id == r.id))
                 key = "error.pickup_code_used" if status == "done" else "error.pickup_code_void"
                 raise AlreadyDecided(key, id=f"R{r.id}", status=T(f"shop.status.{status}"))
@@ -802,7 +802,7 @@ class ShopService:
                 .values(status="expired", closed_at=now)
                 .execution_options(**_SYNC)
             )
-            if claimed.rowcount == 1:
+            if rowcount(claimed) == 1:
                 break
         else:
             return False
