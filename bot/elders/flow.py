@@ -238,17 +238,17 @@ def _assign(ctx: Context, args: str, *, remove: bool) -> list[Reply]:
     for i, name in enumerate(names):
         # A name several people have: ask which, by the same command with that name as #id.
         if len(ctx.services.people.people_named(ctx.community_id, name)) > 1:
-            person_arg(
-                ctx,
-                name,
-                lambda ref, i=i: " ".join(
+
+            def retry(ref: str, i: int = i) -> str:
+                return " ".join(
                     [
                         f"/{'unassign' if remove else 'assign'}",
                         words[0],
                         *(ref if j == i else n for j, n in enumerate(names)),
                     ]
-                ),
-            )
+                )
+
+            person_arg(ctx, name, retry)
     view = ctx.services.visits.roster.assign(ctx.actor.person_id, elder_id, names, remove=remove)
     return [reply("elders.assigned", ref=view.ref, name=view.name, volunteers="、".join(view.volunteers) or "—")]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -103,7 +104,7 @@ def tell_of_proxy(
     relative_id: int,
     community_id: int | None,
     subject: tuple[str, int] | None = None,
-    **params: object,
+    **params: Any,
 ) -> None:
     """An action taken for someone: audited with both people, and told to the person (kept for
     when they can be reached) and to the family linked to them, with who took it."""
@@ -150,6 +151,7 @@ def members_of(session: Session, relative_ids: list[int]) -> dict[int, list[tupl
             .order_by(FamilyLink.relative_id, FamilyLink.member_id)
         )
         for relative_id, member_id, name in rows:
+            assert relative_id is not None  # the IN list above matched it
             found.setdefault(relative_id, []).append((member_id, name))
     return found
 
@@ -407,15 +409,14 @@ class FamilyService:
         name = name.strip()
         which = Elder.id == int(name[1:]) if re.fullmatch(r"[Ee]\d{1,9}", name) else Elder.name == name
         with self.db.read() as session:
-            return [
-                tuple(row)
-                for row in session.execute(
+            return list(
+                session.execute(
                     select(Elder.id, Elder.name, Elder.birth_year)
                     .where(Elder.community_id == community_id, Elder.active.is_(True), which)
                     .order_by(Elder.id)
                     .limit(10)
-                )
-            ]
+                ).tuples()
+            )
 
     @reads
     def waiting_links(self, worker_id: int, community_id: int) -> list[LinkView]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, bindparam, case, func, select, update
 from sqlalchemy.orm import Session, aliased
@@ -655,7 +656,7 @@ def _name(session: Session, person_id: int) -> str:
     return person.display_name if person else str(person_id)
 
 
-def _about(log: LogView) -> dict[str, object]:
+def _about(log: LogView) -> dict[str, Any]:
     """What a notice about a log names, so the volunteer knows which one it is."""
     return {
         "category": {"zh-CN": log.category, "en": log.category_en},

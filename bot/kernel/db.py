@@ -27,6 +27,8 @@ from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import CursorResult, Engine, Result, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -118,10 +120,8 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
 def insert(session: Session, table: Any) -> Any:
     """INSERT for the session's dialect, with its ON CONFLICT clauses."""
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(table)
+        return pg_insert(table)
+    return sqlite_insert(table)
 
 
 def claim(session: Session, job_name: str, scope: str, period: str, now: datetime) -> bool:

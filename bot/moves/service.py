@@ -12,6 +12,7 @@ the person leaves their visit assignments and team duties there."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -142,7 +143,7 @@ class MovesService:
                     "move.notify.to_accept",
                     id=f"M{move_id}",
                     name=view.person_name,
-                    **{"from": view.from_community},
+                    **_from(view.from_community),
                 )
                 notify(
                     session, self.clock, move.person_id, "move.notify.approved", id=f"M{move_id}", to=view.to_community
@@ -377,3 +378,8 @@ def _view(session: Session, move_id: int) -> MoveView:
     if row is None:
         raise NotFound("error.no_move", id=f"M{move_id}")
     return MoveView(*row)
+
+
+def _from(community: str) -> dict[str, Any]:
+    """`from`, a Python keyword, as a message parameter."""
+    return {"from": community}

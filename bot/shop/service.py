@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -546,9 +547,7 @@ class ShopService:
             if rowcount(claimed) != 1:
                 return self._already(session, redemption_id, "cancelled", "error.cannot_cancel")
             self._release(session, r, person_id, now)
-            self.ledger.void(
-                session, pending_id=r.hold_transfer_id, key=_key(r, "void"), actor_id=proxy_id or person_id
-            )
+            self.ledger.void(session, pending_id=_hold(r), key=_key(r, "void"), actor_id=proxy_id or person_id)
             view = _view(session, redemption_id)
             if proxy_id is not None:
                 tell_of_proxy(
@@ -642,7 +641,7 @@ class ShopService:
                 person_id=r.person_id,
             )
             self._release(session, r, worker_id, now)
-            self.ledger.void(session, pending_id=r.hold_transfer_id, key=_key(r, "void"), actor_id=worker_id)
+            self.ledger.void(session, pending_id=_hold(r), key=_key(r, "void"), actor_id=worker_id)
             view = _view(session, redemption_id)
             notify(
                 session,
@@ -699,7 +698,7 @@ class ShopService:
                 status = session.scalar(select(Redemption.status).where(Redemption.id == r.id))
                 key = "error.pickup_code_used" if status == "done" else "error.pickup_code_void"
                 raise AlreadyDecided(key, id=f"R{r.id}", status=T(f"shop.status.{status}"))
-            self.ledger.post(session, pending_id=r.hold_transfer_id, key=_key(r, "post"), actor_id=worker_id)
+            self.ledger.post(session, pending_id=_hold(r), key=_key(r, "post"), actor_id=worker_id)
             audit(
                 session,
                 self.clock,
@@ -787,7 +786,9 @@ class ShopService:
             )
         expired = 0
         for redemption_id in ids:
-            expired += self.db.transaction(lambda s, i=redemption_id: self._expire_one(s, i, now, cutoff))
+            expired += self.db.transaction(
+                partial(self._expire_one, redemption_id=redemption_id, now=now, cutoff=cutoff)
+            )
         return expired
 
     def _expire_one(self, session: Session, redemption_id: int, now: datetime, cutoff: datetime) -> bool:
@@ -807,7 +808,7 @@ class ShopService:
         else:
             return False
         self._release(session, r, None, now)
-        self.ledger.expire(session, pending_id=r.hold_transfer_id, key=_key(r, "expire"))
+        self.ledger.expire(session, pending_id=_hold(r), key=_key(r, "expire"))
         view = _view(session, redemption_id)
         days = self.settings.hold_expiry_days
         notify(
@@ -958,6 +959,12 @@ def _why_not_taken(session: Session, community_id: int, item_id: int) -> DomainE
     if not item.active:
         return InvalidInput("error.item_inactive", name=item.name)
     return OutOfStock(item=item.name, left=item.stock or 0)
+
+
+def _hold(r: Redemption) -> int:
+    """The ledger hold of a redemption: made in the transaction that created it."""
+    assert r.hold_transfer_id is not None, f"redemption {r.id} has no hold"
+    return r.hold_transfer_id
 
 
 def _key(r: Redemption, phase: str) -> str:
