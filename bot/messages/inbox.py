@@ -63,7 +63,7 @@ from sqlalchemy.orm import Session
 
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database, insert, reads, rowcount
-from bot.messages.delivery import MAX_TRIES, Outcome, Retry, Sent, Unreachable, backoff, short
+from bot.messages.delivery import MAX_TRIES, Failed, Outcome, Retry, Sent, Unreachable, backoff, short
 from bot.messages.notify import notify, notify_admins
 from models import Identity, InboxEntry
 from models.inbox import OPEN
@@ -338,7 +338,7 @@ class InboxService:
                     .execution_options(synchronize_session=False)
                 )
             ).all()
-            return sorted((Entry(*row, token=mine) for row in rows), key=lambda e: e.id)
+            return sorted((Entry(**row._asdict(), token=mine) for row in rows), key=lambda e: e.id)
 
         entries = self.db.transaction(work)
         for e, _ in replied or ():
@@ -425,7 +425,11 @@ class InboxService:
                 not_before=self.clock.now() + timedelta(seconds=max(outcome.after, 0.0)),
             )
             return False
-        return self._failure(entry, outcome.error, parts=parts, final=outcome.final)
+        if isinstance(outcome, Failed):
+            return self._failure(entry, outcome.error, parts=parts, final=outcome.final)
+        # Down (the pipeline turns a reply's into a Retry) and Held (notifications only): a failure
+        # to try again, never an attribute error.
+        return self._failure(entry, f"{type(outcome).__name__.lower()}: {outcome.reason}", parts=parts, final=False)
 
     def failed(self, entry: Entry, error: object) -> bool:
         """The handling raised: try again later; True when the entry was parked."""

@@ -148,12 +148,14 @@ class OutboxService:
         now = self.clock.now()
         earlier = Notification.__table__.alias("earlier")
         inbox = InboxEntry.__table__
-        reach = select(Identity.person_id, Identity.external_id, Identity.chat_id).where(Identity.channel == channel)
+        reachable = select(Identity.person_id, Identity.external_id, Identity.chat_id).where(
+            Identity.channel == channel
+        )
         if not here:
-            reach = (
+            reachable = (
                 # Unreachable (the platform refused): waits until the person writes to us again and
                 # that message has been answered (the answer itself carries what waited: take_in).
-                reach.where(
+                reachable.where(
                     or_(
                         Identity.unreachable_at.is_(None),
                         exists().where(
@@ -167,7 +169,7 @@ class OutboxService:
                     )
                 ).where(~wrote_since_elsewhere(channel))
             )
-        reach = reach.subquery()
+        reach = reachable.subquery()
         stmt = (
             select(Notification, reach.c.external_id, reach.c.chat_id, Person.locale)
             .outerjoin(reach, reach.c.person_id == Notification.person_id)

@@ -432,7 +432,7 @@ class VisitsService:
             if rowcount(claimed) != 1:
                 return _with(view, changed=False)
             elder = get_elder(session, alert.elder_id)
-            visit = session.get(VisitRecord, alert.visit_id)
+            visit = session.get_one(VisitRecord, alert.visit_id)
             told = {actor_id}
             if visit.person_id not in told:
                 notify(
@@ -493,7 +493,7 @@ class VisitsService:
                 if rowcount(claimed) != 1:
                     continue
                 elder = get_elder(session, alert.elder_id)
-                visit = session.get(VisitRecord, alert.visit_id)
+                visit = session.get_one(VisitRecord, alert.visit_id)
                 worker = session.get(Person, elder.worker_id) if elder.worker_id else None
                 raised = alert.raised_at.astimezone(ZoneInfo((get_community(session, alert.community_id)).timezone))
                 notify_admins(
