@@ -185,12 +185,10 @@ def figures(items: list[Item], rule: DeadlineRule, start: datetime, end: datetim
     decided: dict[int | None, list[tuple[bool, float]]] = defaultdict(list)
     overdue: list[Overdue] = []
     for item in items:
-        due = rule.due(item.submitted_at)
-        if item.decided_by is not None and start <= item.ended_at < end:
-            decided[item.decided_by].append(
-                (item.ended_at <= due, (item.ended_at - item.submitted_at).total_seconds() / 60)
-            )
-        late = item.ended_at > due if item.ended_at is not None else True
+        due, ended = rule.due(item.submitted_at), item.ended_at
+        if item.decided_by is not None and ended is not None and start <= ended < end:
+            decided[item.decided_by].append((ended <= due, (ended - item.submitted_at).total_seconds() / 60))
+        late = ended > due if ended is not None else True
         if start <= due < min(end, now) and late:
             overdue.append(Overdue(item, due))
 
@@ -198,7 +196,7 @@ def figures(items: list[Item], rule: DeadlineRule, start: datetime, end: datetim
         minutes = [m for _, m in rows]
         return Figures(len(rows), sum(ok for ok, _ in rows), statistics.median(minutes) if minutes else None, late)
 
-    late_by = defaultdict(int)
+    late_by: defaultdict[int | None, int] = defaultdict(int)
     for o in overdue:
         late_by[o.item.decided_by] += o.item.decided_by is not None
     everyone = [row for rows in decided.values() for row in rows]

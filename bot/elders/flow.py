@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 from bot.dialogs.common import person_arg
 from bot.dialogs.core import Context, Document, Input, Reply, command, option, reply, step
@@ -278,9 +279,8 @@ def cadence(ctx: Context, args: str) -> list[Reply]:
         current = ctx.services.visits.set_cadence(ctx.actor.person_id, ctx.community_id, changes)
     else:
         current = ctx.services.visits.cadence(ctx.community_id)
-    return [
-        reply("elders.cadence_show", age=current.age, **{kind: _cadence_text(current.rule(kind)) for kind in KINDS})
-    ]
+    rules: dict[str, Any] = {kind: _cadence_text(current.rule(kind)) for kind in KINDS}
+    return [reply("elders.cadence_show", age=current.age, **rules)]
 
 
 def _cadence_changes(words: list[str]) -> dict | None:

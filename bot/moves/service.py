@@ -136,6 +136,7 @@ class MovesService:
                     return MoveOutcome(_view(session, move_id), changed=False)
                 audit(session, self.clock, "relocation.approve", worker_id, move.from_community_id, "move", move_id)
                 view = _view(session, move_id)
+                origin: dict[str, Any] = {"from": view.from_community}  # `from` is a Python keyword
                 notify_workers(
                     session,
                     self.clock,
@@ -143,7 +144,7 @@ class MovesService:
                     "move.notify.to_accept",
                     id=f"M{move_id}",
                     name=view.person_name,
-                    **_from(view.from_community),
+                    **origin,
                 )
                 notify(
                     session, self.clock, move.person_id, "move.notify.approved", id=f"M{move_id}", to=view.to_community
@@ -378,8 +379,3 @@ def _view(session: Session, move_id: int) -> MoveView:
     if row is None:
         raise NotFound("error.no_move", id=f"M{move_id}")
     return MoveView(*row)
-
-
-def _from(community: str) -> dict[str, Any]:
-    """`from`, a Python keyword, as a message parameter."""
-    return {"from": community}
