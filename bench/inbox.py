@@ -8,7 +8,8 @@ For each backlog (3, 3,000 and 30,000 updates queued from one member) it measure
   API), from the store to the reply; the target is under 200 ms with 3,000 queued.
 
 The backlog is written straight into the inbox table as `store` leaves a flood arriving at once
-(the first entry the member's head, the rest behind it, paced), the rest goes through the services. Every timed claim must
+(the first entry the member's head, the rest behind it, paced), the rest goes through the services.
+Every timed claim must
 return the other person's entry and every `/balance` must be answered with the balance.
 SQLite in a temporary file, and PostgreSQL from LOVEBANK_BENCH_DATABASE_URL or database
 lovebank_bench_inbox on 127.0.0.1:5432. The last line printed is one JSON object.

@@ -35,6 +35,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import func, select
@@ -126,19 +127,19 @@ class ServicesRunner(Runner):
             key = f"{self.tag}:{i}"
             if op.kind == "earn":
                 person = self.people[op.person]
-                await run(tx, lambda s: ledger.earn(s, community_id=cid, person_id=person, amount=op.amount, key=key))
+                await run(tx, partial(ledger.earn, community_id=cid, person_id=person, amount=op.amount, key=key))
             elif op.kind == "hold":
                 person = self.people[op.person]
                 held = await run(
-                    tx, lambda s: ledger.hold(s, community_id=cid, person_id=person, amount=op.amount, key=key)
+                    tx, partial(ledger.hold, community_id=cid, person_id=person, amount=op.amount, key=key)
                 )
                 self.pending.append(held.id)
             elif op.kind == "post":
                 hold = self.pending[op.hold]
-                await run(tx, lambda s: ledger.post(s, pending_id=hold, key=key))
+                await run(tx, partial(ledger.post, pending_id=hold, key=key))
             else:
                 hold = self.pending[op.hold]
-                await run(tx, lambda s: ledger.void(s, pending_id=hold, key=key))
+                await run(tx, partial(ledger.void, pending_id=hold, key=key))
 
 
 class InCallerRunner(ServicesRunner):
@@ -153,15 +154,15 @@ class InCallerRunner(ServicesRunner):
             key = f"{self.tag}:{i}"
             if op.kind == "earn":
                 person = self.people[op.person]
-                tx(lambda s: ledger.earn(s, community_id=cid, person_id=person, amount=op.amount, key=key))
+                tx(partial(ledger.earn, community_id=cid, person_id=person, amount=op.amount, key=key))
             elif op.kind == "hold":
                 person = self.people[op.person]
-                held = tx(lambda s: ledger.hold(s, community_id=cid, person_id=person, amount=op.amount, key=key))
+                held = tx(partial(ledger.hold, community_id=cid, person_id=person, amount=op.amount, key=key))
                 self.pending.append(held.id)
             else:
                 hold = self.pending[op.hold]
                 resolve = ledger.post if op.kind == "post" else ledger.void
-                tx(lambda s: resolve(s, pending_id=hold, key=key))
+                tx(partial(resolve, pending_id=hold, key=key))
 
 
 # --- the baseline: the ledger's statements, raw synchronous driver --------------------------------

@@ -52,7 +52,7 @@ async def _services(url: str) -> Services:
 
 async def _community(services: Services, tag: str, buyers: int) -> tuple[int, int, int, list[int]]:
     """A community with two workers and `buyers` funded volunteers, made directly (setup, not measured)."""
-    admin, _ = await services.run(services.people.identify, "console", f"admin-{tag}", display_name="admin")
+    _admin, _ = await services.run(services.people.identify, "console", f"admin-{tag}", display_name="admin")
     community = await services.run(services.people.create_community, f"Bench {tag}")
     workers = []
     for i in range(2):

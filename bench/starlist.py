@@ -397,7 +397,7 @@ async def fresh_postgres() -> str | None:
 
 def _ms(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
-    p99 = ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
     return round(statistics.median(ordered) * 1000, 2), round(p99 * 1000, 2)
 
 

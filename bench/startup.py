@@ -62,6 +62,7 @@ def run_lovebank(args: list[str], directory: Path, stdin: str = "") -> tuple[flo
         env=child_env(directory),
         cwd=directory,
         timeout=120,
+        check=False,
     )
     seconds = time.perf_counter() - start
     if done.returncode != 0:

@@ -103,7 +103,7 @@ def unlimited() -> AIORateLimiter:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def summary(latencies: list[float], extra_s: float = 0.0) -> dict[str, float]:
@@ -527,7 +527,8 @@ def load_district(services: Services, community: int, category: int, size: dict[
             )
             run(
                 conn,
-                f"{logs}{with_}SELECT :c, a.person_id, :cat, {day('40 + i % 300')}, 60, 10, 10, 'approved', a.person_id, false, :at "
+                f"{logs}{with_}SELECT :c, a.person_id, :cat, {day('40 + i % 300')}, 60, 10, 10, 'approved', "
+                "a.person_id, false, :at "
                 f"FROM {src} JOIN bench_accounts a ON a.k = i % :k",
                 n=size["logs"],
                 c=community,
@@ -545,7 +546,8 @@ def load_district(services: Services, community: int, category: int, size: dict[
             )
             run(
                 conn,
-                f"{insert}{with_}SELECT :c, :issuance, a.id, 1 + i % 50, 'earn', 'posted', 'bench:' || i, 'log', :first_log + i % :logs, :at "
+                f"{insert}{with_}SELECT :c, :issuance, a.id, 1 + i % 50, 'earn', 'posted', 'bench:' || i, 'log', "
+                ":first_log + i % :logs, :at "
                 f"FROM {src} JOIN bench_accounts a ON a.k = i % :k",
                 n=size["transfers"],
                 c=community,

@@ -278,7 +278,7 @@ class PgLoader:
         sql = f"INSERT INTO {table} ({','.join(c for c, _ in layout)}) SELECT * FROM unnest({arrays})"
         for start in range(0, len(rows), self.PER):
             batch = rows[start : start + self.PER]
-            await self.connection.execute(sql, *(list(_pg(v) for v in column) for column in zip(*batch, strict=True)))
+            await self.connection.execute(sql, *([_pg(v) for v in column] for column in zip(*batch, strict=True)))
 
     async def finish(self) -> None:
         for table in ("communities", "people", "identities", "memberships", "grids", "elders"):

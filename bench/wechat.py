@@ -103,7 +103,7 @@ class DayClock(Clock):
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 PUSHED: Counter[str] = Counter()  # API path → calls, for the day's figures
@@ -120,7 +120,7 @@ def fake_wechat_api(request: httpx.Request) -> httpx.Response:
 
 
 async def seed(services: Services, people: int) -> list[str]:
-    admin, _ = await services.run(services.people.identify, "console", "admin", display_name="admin")
+    _admin, _ = await services.run(services.people.identify, "console", "admin", display_name="admin")
     community = await services.run(services.people.create_community, "基准社区")
     for n, openid in enumerate(WORKERS):
         worker, _ = await services.run(services.people.identify, "wechat", openid, display_name=f"社工{n + 1}")

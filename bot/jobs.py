@@ -10,7 +10,7 @@ import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from bot.kernel.i18n import T, Text, render
 
@@ -37,7 +37,7 @@ class Summary(str):
 
     text: Text
 
-    def __new__(cls, key: str, **params: Any) -> Summary:
+    def __new__(cls, key: str, **params: Any) -> Self:
         summary = super().__new__(cls, render("en", key, params))
         summary.text = T(key, **params)
         return summary

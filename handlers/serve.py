@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
@@ -22,6 +23,12 @@ from bot.runtime.app import open_services
 from bot.runtime.pipeline import Pipeline
 
 log = logging.getLogger("lovebank.serve")
+
+
+@contextlib.contextmanager
+def _keep_signals() -> Iterator[None]:
+    """In place of uvicorn's `capture_signals` for the internal server: the main one keeps them."""
+    yield
 
 
 def quiet_logging(log_format: str = "text") -> None:
@@ -100,7 +107,7 @@ async def _serve(settings: Settings) -> int:
             )
         )
         # Signals stay with the main server (it would lose SIGTERM otherwise); it stops this one.
-        internal.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+        internal.capture_signals = _keep_signals  # type: ignore[method-assign]  # replacing uvicorn's method on purpose
     # uvicorn re-raises the signal that stopped it once it has shut down cleanly; with these
     # handlers in place that is a no-op, so SIGTERM ends the process with 0.
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -19,7 +19,8 @@ endpoint takes an update in with `services.inbox.store(...)` and answers the pla
 after it returned; then `pipeline.inbox.wake()` starts handling at once.
 
 `await web.startup()` runs the startup hooks before the server listens; the pipeline (inbox
-and outbox workers, the leader's scheduler) runs while the app does; on SIGTERM uvicorn stops taking requests and lets those in flight finish, then
+and outbox workers, the leader's scheduler) runs while the app does; on SIGTERM uvicorn stops
+taking requests and lets those in flight finish, then
 the pipeline finishes what it is handling and the process exits 0.
 """
 
@@ -84,7 +85,7 @@ class Web:
         for channel, probe in self._probes.items():
             try:
                 status = await asyncio.wait_for(probe(), PROBE_TIMEOUT)
-            except Exception as exc:  # a check never stops the process
+            except Exception as exc:  # noqa: BLE001 - a check never stops the process
                 status = f"check failed ({type(exc).__name__})"
             if status != self.channel_health.get(channel):
                 if status == "ok":
@@ -147,7 +148,7 @@ class Web:
 
         try:
             figures = await self.services.db.run_read(read)
-        except Exception as exc:  # the process's own counters still tell something
+        except Exception as exc:  # noqa: BLE001 - the process's own counters still tell something
             log.warning("metrics: the database did not answer: %s", type(exc).__name__)
             figures = []
         return Response(metrics.exposition(figures), media_type=metrics.CONTENT_TYPE)
@@ -173,7 +174,7 @@ class Web:
     async def _database(self) -> str:
         try:
             current = await self.services.db.run_read(self._current_heads)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever stops the database, readiness reports it
             return f"unreachable ({type(exc).__name__})"
         if current != self._heads:
             missing = ", ".join(sorted(self._heads - current)) or "-"

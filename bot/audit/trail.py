@@ -101,9 +101,11 @@ class AuditTrail:
             row = session.get(table, item_id)
             if row is None:
                 raise NotFound("audit.no_item", ref=f"{prefix}{item_id}")
-            homes = (
-                [row.from_community_id, row.to_community_id] if isinstance(row, CommunityMove) else [row.community_id]
-            )  # type: ignore[attr-defined]
+            homes: list[int] = []  # every table of ITEMS is one of these two kinds
+            if isinstance(row, CommunityMove):
+                homes = [row.from_community_id, row.to_community_id]
+            elif isinstance(row, ServiceLog | Redemption | ServiceRequest | Certificate | Elder | ShopItem):
+                homes = [row.community_id]
             if community_id not in homes and not viewer.is_admin:
                 raise NotAllowed("audit.not_yours", ref=f"{prefix}{item_id}")
             where = [AuditEntry.subject_type == subject, AuditEntry.subject_id == item_id]

@@ -23,7 +23,7 @@ from bot.deadlines.waiting import WAITING_SOURCES, Item
 from bot.kernel.access import get_community, require_role, role_in
 from bot.kernel.audit import audit
 from bot.kernel.clock import Clock, Month
-from bot.kernel.db import Database, claim, reads
+from bot.kernel.db import Database, claim, reads, rowcount
 from bot.kernel.errors import InvalidInput, NotAllowed
 from bot.kernel.i18n import T, Text, render
 from bot.messages.notify import notify
@@ -185,12 +185,10 @@ def figures(items: list[Item], rule: DeadlineRule, start: datetime, end: datetim
     decided: dict[int | None, list[tuple[bool, float]]] = defaultdict(list)
     overdue: list[Overdue] = []
     for item in items:
-        due = rule.due(item.submitted_at)
-        if item.decided_by is not None and start <= item.ended_at < end:
-            decided[item.decided_by].append(
-                (item.ended_at <= due, (item.ended_at - item.submitted_at).total_seconds() / 60)
-            )
-        late = item.ended_at > due if item.ended_at is not None else True
+        due, ended = rule.due(item.submitted_at), item.ended_at
+        if item.decided_by is not None and ended is not None and start <= ended < end:
+            decided[item.decided_by].append((ended <= due, (ended - item.submitted_at).total_seconds() / 60))
+        late = ended > due if ended is not None else True
         if start <= due < min(end, now) and late:
             overdue.append(Overdue(item, due))
 
@@ -198,7 +196,7 @@ def figures(items: list[Item], rule: DeadlineRule, start: datetime, end: datetim
         minutes = [m for _, m in rows]
         return Figures(len(rows), sum(ok for ok, _ in rows), statistics.median(minutes) if minutes else None, late)
 
-    late_by = defaultdict(int)
+    late_by: defaultdict[int | None, int] = defaultdict(int)
     for o in overdue:
         late_by[o.item.decided_by] += o.item.decided_by is not None
     everyone = [row for rows in decided.values() for row in rows]
@@ -274,9 +272,9 @@ class DeadlinesService:
                 )
                 .values(away_since=self.clock.now() if away else None)
             )
-            if changed.rowcount:
+            if rowcount(changed):
                 audit(session, self.clock, "worker.away" if away else "worker.back", worker_id, community_id)
-            return bool(changed.rowcount)
+            return bool(rowcount(changed))
 
         return self.db.transaction(work)
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 async def seed_demo(services: Services, world: DemoWorld) -> None:
     cid = world.community_id
     category = {c.name: c.id for c in await services.run(services.hours.categories, cid)}
-    grids = dict((name, gid) for gid, name in await services.run(services.requests.grids, cid))
+    grids = {name: gid for gid, name in await services.run(services.requests.grids, cid)}
     today = services.clock.community(services.settings.timezone).today()
     asker, helper, donor = world.volunteers[2], world.volunteers[0], world.volunteers[4]
     await services.run(services.points.donate, donor, cid, 30, "demo:donate")

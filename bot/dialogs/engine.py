@@ -440,7 +440,7 @@ async def _draw(later: Later) -> bytes | None:
         made = draw()
     else:
         made = await asyncio.to_thread(draw)
-    return await made if inspect.isawaitable(made) else made  # type: ignore[return-value]
+    return await made if inspect.isawaitable(made) else made
 
 
 def _made(r: Reply, drawn: dict[bytes, bytes | None]) -> Reply | None:

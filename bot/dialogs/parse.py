@@ -197,7 +197,8 @@ _DATE = re.compile(r"(?:(\d{4})[-/.年])?(\d{1,2})[-/.月](\d{1,2})[日号]?", r
 # The same inside a sentence: longest words first, and no '.' in a date (1.5小时 is no date).
 _DAY_IN_TEXT = re.compile(
     "|".join(sorted(map(re.escape, {*_PAST_DAYS, *_FUTURE_DAYS}), key=len, reverse=True))
-    + r"|(?:上|这|本)?(?:周|星期|礼拜)[一二三四五六日天]|(?<![0-9])(?:[0-9]{4}[-/年])?[0-9]{1,2}[-/月][0-9]{1,2}[日号]?(?![0-9])",
+    + r"|(?:上|这|本)?(?:周|星期|礼拜)[一二三四五六日天]"
+    + r"|(?<![0-9])(?:[0-9]{4}[-/年])?[0-9]{1,2}[-/月][0-9]{1,2}[日号]?(?![0-9])",
     re.IGNORECASE,
 )
 

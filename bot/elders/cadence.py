@@ -70,7 +70,8 @@ class VisitCadence:
                 visit = _number(given.get("visit", old.visit), 1, MAX_INTERVAL)
                 call = given.get("call", old.call)
                 call = None if call in (None, 0) else _number(call, 1, MAX_INTERVAL)
-                cadence = replace(cadence, **{kind: Rule(visit, call)})
+                changed: dict[str, Any] = {kind: Rule(visit, call)}
+                cadence = replace(cadence, **changed)
         return cadence
 
     def kind_of(self, lives_alone: bool, risk: str, birth_year: int, today: date) -> str:
@@ -169,7 +170,8 @@ def _cut(days: int) -> BindParameter[datetime]:
 def due_params(cadence: VisitCadence, today: date, tz: ZoneInfo) -> dict[str, Any]:
     """The values for `due_filter` on `today`: a contact before the start of the local day
     (today - n + 1) makes the next one, n days on, due by today."""
-    days = {cadence.rule(k).visit for k in KINDS} | {cadence.rule(k).call for k in KINDS if cadence.rule(k).call}
+    calls = (cadence.rule(k).call for k in KINDS)
+    days = {cadence.rule(k).visit for k in KINDS} | {call for call in calls if call}
     return {
         "oldest_alone": today.year - cadence.age,
         **{f"cut_{n}": day_start(today - timedelta(days=n - 1), tz) for n in days},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 from bot.dialogs.common import person_arg
 from bot.dialogs.core import Context, Document, Input, Reply, command, option, reply, step
@@ -238,17 +239,17 @@ def _assign(ctx: Context, args: str, *, remove: bool) -> list[Reply]:
     for i, name in enumerate(names):
         # A name several people have: ask which, by the same command with that name as #id.
         if len(ctx.services.people.people_named(ctx.community_id, name)) > 1:
-            person_arg(
-                ctx,
-                name,
-                lambda ref, i=i: " ".join(
+
+            def retry(ref: str, i: int = i) -> str:
+                return " ".join(
                     [
                         f"/{'unassign' if remove else 'assign'}",
                         words[0],
                         *(ref if j == i else n for j, n in enumerate(names)),
                     ]
-                ),
-            )
+                )
+
+            person_arg(ctx, name, retry)
     view = ctx.services.visits.roster.assign(ctx.actor.person_id, elder_id, names, remove=remove)
     return [reply("elders.assigned", ref=view.ref, name=view.name, volunteers="、".join(view.volunteers) or "—")]
 
@@ -278,9 +279,8 @@ def cadence(ctx: Context, args: str) -> list[Reply]:
         current = ctx.services.visits.set_cadence(ctx.actor.person_id, ctx.community_id, changes)
     else:
         current = ctx.services.visits.cadence(ctx.community_id)
-    return [
-        reply("elders.cadence_show", age=current.age, **{kind: _cadence_text(current.rule(kind)) for kind in KINDS})
-    ]
+    rules: dict[str, Any] = {kind: _cadence_text(current.rule(kind)) for kind in KINDS}
+    return [reply("elders.cadence_show", age=current.age, **rules)]
 
 
 def _cadence_changes(words: list[str]) -> dict | None:

@@ -187,8 +187,8 @@ def viewer(session: Session, person_id: int, community_id: int) -> tuple[Communi
     ).first()
     if row is None:
         raise NotFound("error.no_community")
-    community, is_admin, role, confirmed = row
-    role = role if confirmed else ("resident" if role else None)  # unconfirmed volunteers: residents
+    community, is_admin, member_role, confirmed = row  # member_role is None: no membership (outer join)
+    role: str | None = member_role if confirmed else ("resident" if member_role else None)  # unconfirmed: residents
     if is_admin or role == "worker":
         return community, True, role
     if role == "volunteer":
@@ -219,6 +219,7 @@ def consents_of(session: Session, elder_ids: Sequence[int]) -> dict[int, str]:
             .where(Consent.elder_id.in_(elder_ids[start : start + 500]))
             .order_by(Consent.id)
         ):
+            assert elder_id is not None  # the IN list above matched it
             found.setdefault(elder_id, way)
     return found
 
@@ -381,7 +382,7 @@ class ElderRoster:
         ):
             assigned[elder_id].add(person_id)
         now = self.clock.now()
-        counts = defaultdict(int)
+        counts: defaultdict[str, int] = defaultdict(int)
         for row, worker_id, volunteer_ids in rows:
             values = dict(
                 name=row.name,

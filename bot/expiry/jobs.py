@@ -15,7 +15,10 @@ if TYPE_CHECKING:
 @job(
     "expire-points",
     at=time(1, 0),
-    help="daily: tell people 30 days before their points expire; on the 1st expire the points due (communities with /expiry set)",
+    help=(
+        "daily: tell people 30 days before their points expire; on the 1st expire the points due "
+        "(communities with /expiry set)"
+    ),
 )
 async def expire_points(services: Services, now: datetime, options: dict[str, Any]) -> str:
     run = await services.run(services.expiry.run, now)

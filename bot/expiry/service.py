@@ -21,6 +21,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import partial
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -144,7 +146,7 @@ class ExpiryService:
         noticed = people = points = 0
         for community_id in communities:
             p, q = self._expire(community_id, now)
-            n = self.db.transaction(lambda s, c=community_id: self._notices(s, c, now))
+            n = self.db.transaction(partial(self._notices, community_id=community_id, now=now))
             noticed, people, points = noticed + n, people + p, points + q
         return ExpiryRun(noticed, people, points)
 
@@ -174,7 +176,9 @@ class ExpiryService:
         for person_id in candidates:
             try:
                 amount = self.db.transaction(
-                    lambda s, p=person_id: self._expire_person(s, community_id, p, before, month)
+                    partial(
+                        self._expire_person, community_id=community_id, person_id=person_id, before=before, month=month
+                    )
                 )
             except Exception:
                 log.exception(
@@ -240,7 +244,7 @@ class ExpiryService:
         family = members_of(session, [person_id for person_id, _ in amounts])
         for person_id, amount in amounts:
             on_hold = (held or {}).get(person_id, 0)
-            which, extra = key, {}
+            which, extra = key, dict[str, Any]()
             if on_hold:  # "and N on hold", or only that when nothing free expires
                 which, extra = (f"{key}_held" if amount else f"{key}_held_only"), {"held": on_hold}
             notify(session, self.clock, person_id, which, amount=amount, date=on.isoformat(), **extra)

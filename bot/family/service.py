@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -16,7 +17,7 @@ from bot.deadlines.waiting import WAITING_SOURCES, Item
 from bot.kernel.access import get_person, require_role, role_in
 from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
-from bot.kernel.db import Database, reads
+from bot.kernel.db import Database, reads, rowcount
 from bot.kernel.errors import AlreadyDecided, InvalidInput, NotAllowed, NotFound
 from bot.kernel.guesses import Guesses
 from bot.kernel.names import clean_name, new_code
@@ -103,7 +104,7 @@ def tell_of_proxy(
     relative_id: int,
     community_id: int | None,
     subject: tuple[str, int] | None = None,
-    **params: object,
+    **params: Any,
 ) -> None:
     """An action taken for someone: audited with both people, and told to the person (kept for
     when they can be reached) and to the family linked to them, with who took it."""
@@ -150,6 +151,7 @@ def members_of(session: Session, relative_ids: list[int]) -> dict[int, list[tupl
             .order_by(FamilyLink.relative_id, FamilyLink.member_id)
         )
         for relative_id, member_id, name in rows:
+            assert relative_id is not None  # the IN list above matched it
             found.setdefault(relative_id, []).append((member_id, name))
     return found
 
@@ -199,7 +201,7 @@ class FamilyService:
                 .where(FamilyLink.id == link.id, FamilyLink.status == "pending")
                 .values(status="active", relative_id=relative_id, code=None, decided_at=self.clock.now())
             )
-            if claimed.rowcount != 1:
+            if rowcount(claimed) != 1:
                 raise NotFound("error.bad_family_code")
             relative = get_person(session, relative_id)
             audit(
@@ -372,7 +374,7 @@ class FamilyService:
                 .where(FamilyLink.id == link_id, FamilyLink.status == "approval")
                 .values(status="active" if approve else "removed", confirmed_by_id=worker_id, decided_at=now)
             )
-            if claimed.rowcount != 1:
+            if rowcount(claimed) != 1:
                 raise AlreadyDecided("error.family_link_decided", id=f"L{link_id}")
             view = _view(session, link_id)
             audit(
@@ -407,15 +409,14 @@ class FamilyService:
         name = name.strip()
         which = Elder.id == int(name[1:]) if re.fullmatch(r"[Ee]\d{1,9}", name) else Elder.name == name
         with self.db.read() as session:
-            return [
-                tuple(row)
-                for row in session.execute(
+            return list(
+                session.execute(
                     select(Elder.id, Elder.name, Elder.birth_year)
                     .where(Elder.community_id == community_id, Elder.active.is_(True), which)
                     .order_by(Elder.id)
                     .limit(10)
-                )
-            ]
+                ).tuples()
+            )
 
     @reads
     def waiting_links(self, worker_id: int, community_id: int) -> list[LinkView]:
@@ -448,7 +449,7 @@ class FamilyService:
                 .where(FamilyLink.id == link_id, FamilyLink.status == "active")
                 .values(status="removed", decided_at=self.clock.now())
             )
-            if claimed.rowcount != 1:
+            if rowcount(claimed) != 1:
                 raise NotFound("error.no_family_link")
             # Whoever acted for the relative through this link stops now.
             session.execute(
@@ -546,7 +547,7 @@ class FamilyService:
 
         def work(session: Session) -> bool:
             gone = session.execute(delete(ActingFor).where(ActingFor.person_id == person_id))
-            return gone.rowcount > 0
+            return rowcount(gone) > 0
 
         return self.db.transaction(work)
 

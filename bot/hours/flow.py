@@ -7,6 +7,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from bot.deadlines.flow import deadline_marker
 from bot.decisions.flow import MOST, Decider
@@ -347,12 +348,13 @@ def _log_one_line(ctx: Context, args: str) -> list[Reply]:
         line = _read_sentence(args, categories, today)
     if line.duration is None and line.category is None:
         return [reply("log.usage")]
-    draft = {
+    draft: dict[str, Any] = {
         "draft": secrets.token_hex(6),
         "service_date": (line.day or today).isoformat(),
         "note": clean_note(line.note),
     }
     if line.duration is None:  # 我昨天探访了王奶奶: how long is asked
+        assert line.category is not None  # checked above: one of the two was given
         ctx.goto("log", "duration", category_id=line.category.id, **draft)
         return [_ask_duration()]
     check_minutes(line.duration.minutes)  # refused now, not after the questions

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, bindparam, case, func, select, update
 from sqlalchemy.orm import Session, aliased
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session, aliased
 from bot.kernel.access import check_role, effective_role, require_role, role_in
 from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
-from bot.kernel.db import Database, reads
+from bot.kernel.db import Database, reads, rowcount
 from bot.kernel.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, LooksRepeated, NotAllowed, NotFound
 from bot.kernel.i18n import hours
 from bot.kernel.reference import ReferenceCache
@@ -428,7 +429,7 @@ class HoursService:
             .where(_LOGS.c.id == log_id, _LOGS.c.status == "pending")
             .values(status="approved", decided_by_id=worker_id, decided_at=self.clock.now())
         )
-        if claimed.rowcount != 1:
+        if rowcount(claimed) != 1:
             return self._already(session, log_id, "approved")
         audit(
             session,
@@ -488,7 +489,7 @@ class HoursService:
                 .where(_LOGS.c.id == log_id, _LOGS.c.status == "pending")
                 .values(status="rejected", decided_by_id=worker_id, decided_at=self.clock.now(), reject_reason=reason)
             )
-            if claimed.rowcount != 1:
+            if rowcount(claimed) != 1:
                 return self._already(session, log_id, "rejected")
             audit(
                 session,
@@ -655,7 +656,7 @@ def _name(session: Session, person_id: int) -> str:
     return person.display_name if person else str(person_id)
 
 
-def _about(log: LogView) -> dict[str, object]:
+def _about(log: LogView) -> dict[str, Any]:
     """What a notice about a log names, so the volunteer knows which one it is."""
     return {
         "category": {"zh-CN": log.category, "en": log.category_en},

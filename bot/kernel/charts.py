@@ -60,8 +60,8 @@ def month_chart(
     from matplotlib.figure import Figure
 
     family = cjk_family()
-    rc = {"font.family": [family, "DejaVu Sans"] if family else ["DejaVu Sans"], "axes.unicode_minus": False}
-    with _LOCK, matplotlib.rc_context(rc):
+    fonts = [family, "DejaVu Sans"] if family else ["DejaVu Sans"]
+    with _LOCK, matplotlib.rc_context({"font.family": fonts, "axes.unicode_minus": False}):
         fig = Figure(figsize=(11, 5), dpi=110)
         # Fixed margins: constrained layout would measure every label and double the time.
         fig.subplots_adjust(left=0.06, right=0.97, top=0.84, bottom=0.12, wspace=0.3)

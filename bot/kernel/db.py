@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -118,10 +120,8 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
 def insert(session: Session, table: Any) -> Any:
     """INSERT for the session's dialect, with its ON CONFLICT clauses."""
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(table)
+        return pg_insert(table)
+    return sqlite_insert(table)
 
 
 def claim(session: Session, job_name: str, scope: str, period: str, now: datetime) -> bool:
@@ -302,3 +302,11 @@ def _retryable(exc: DBAPIError) -> bool:
         return True
     code = getattr(exc.orig, "sqlstate", None) or getattr(getattr(exc.orig, "__cause__", None), "sqlstate", None)
     return code in ("40001", "40P01") or "database is locked" in str(exc.orig)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows an INSERT, UPDATE or DELETE matched. `Session.execute` is typed as returning a
+    `Result`; for these statements it is the driver's `CursorResult`, the one that knows the count."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"a {type(result).__name__} has no row count")
+    return result.rowcount

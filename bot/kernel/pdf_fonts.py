@@ -57,7 +57,7 @@ def cache_file(full: Path) -> Path:
 
 
 def _cut_base(full: Path) -> bytes:
-    from fontTools import subset, ttLib
+    from fontTools import subset, ttLib  # type: ignore[import-untyped]  # fontTools ships no types or stubs
 
     font = ttLib.TTFont(str(full), recalcBBoxes=False, recalcTimestamp=False)
     options = subset.Options(

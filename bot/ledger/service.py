@@ -12,7 +12,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, Integer, and_, bindparam, case, func, literal, or_, select, union_all, update
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -113,7 +126,8 @@ _COLUMNS = (
 # the session's Core connection (`_core`): the ORM's execute path adds nothing to a Core
 # statement but its own overhead, about as much as SQLite takes to run it.
 _accounts, _transfers = Account.__table__, Transfer.__table__
-_amount, _account = bindparam("amount"), bindparam("account")
+_amount: BindParameter[int] = bindparam("amount")
+_account: BindParameter[int] = bindparam("account")
 _HOLD = (
     update(_accounts)
     .where(_accounts.c.id == _account, _accounts.c.posted - _accounts.c.pending >= _amount)
@@ -125,7 +139,9 @@ _RELEASE = update(_accounts).where(_accounts.c.id == _account).values(pending=_a
 # available points. One round trip instead of two; should two moves on PostgreSQL ever lock
 # the same rows in opposite orders, the deadlock is retried by Database.transaction.
 # Typed as the 64-bit column: in a CASE the type is not inferred, and INTEGER is 32-bit on PostgreSQL.
-_debit, _credit, _sum = bindparam("debit"), bindparam("credit"), bindparam("amount", type_=Points)
+_debit: BindParameter[int] = bindparam("debit")
+_credit: BindParameter[int] = bindparam("credit")
+_sum = bindparam("amount", type_=Points)
 _MOVE = (
     # Two equalities, not IN (...): an IN list is re-rendered ("post-compiled") on every call.
     update(_accounts)
@@ -175,7 +191,8 @@ def _history_statement():
     its (account, id) index and cut at the page's end (`reach` rows), so a page costs the same
     however many transfers the person has; only those rows are merged, sorted and joined to
     their resolution and the other side's account. Resolutions are not entries of their own."""
-    account, reach = bindparam("account"), bindparam("reach", type_=Integer)
+    account: BindParameter[int] = bindparam("account")
+    reach = bindparam("reach", type_=Integer)
 
     def side(column, sign: int):
         # "Not a resolution" as an expression, not `pending_id IS NULL`: with statistics SQLite
@@ -522,7 +539,7 @@ class Ledger:
         ref = Ref(hold.ref_type, hold.ref_id)
         new_id = self._insert_transfer(session, expected, hold.community_id, key, ref, actor_id, None)
         if new_id is None:
-            replay = self._replay(session, key, expected, ref, missing_ok=True)
+            replay = self._replay_or_none(session, key, expected, ref)
             if replay is None:  # another request resolved this hold first
                 raise AlreadyDecided("error.hold_resolved")
             return replay
@@ -673,16 +690,20 @@ class Ledger:
         )
 
     def _replay(
-        self,
-        session: Session,
-        key: str,
-        expected: TransferResult,
-        ref: Ref,
-        reason: str | None = None,
-        missing_ok: bool = False,
+        self, session: Session, key: str, expected: TransferResult, ref: Ref, reason: str | None = None
+    ) -> TransferResult:
+        """The first result for `key`, which must exist (see `_replay_or_none`)."""
+        found = self._replay_or_none(session, key, expected, ref, reason)
+        if found is None:
+            raise NotFound("error.no_transfer")
+        return found
+
+    def _replay_or_none(
+        self, session: Session, key: str, expected: TransferResult, ref: Ref, reason: str | None = None
     ) -> TransferResult | None:
         """The first result for `key`, when it was asked with the same arguments (accounts,
-        amount, kind, phase, hold, cause and reason); anything else reusing the key is refused."""
+        amount, kind, phase, hold, cause and reason); anything else reusing the key is refused.
+        None when no transfer has the key."""
         row = (
             session.execute(
                 select(*_COLUMNS, Transfer.ref_type, Transfer.ref_id, Transfer.reason).where(
@@ -691,10 +712,17 @@ class Ledger:
             )
         ).first()
         if row is None:
-            if missing_ok:
-                return None
-            raise NotFound("error.no_transfer")
-        found = TransferResult(*row[: len(_COLUMNS)], replayed=True)
+            return None
+        found = TransferResult(
+            row.id,
+            row.kind,
+            row.phase,
+            row.debit_account_id,
+            row.credit_account_id,
+            row.amount,
+            row.pending_id,
+            replayed=True,
+        )
         same_cause = (row.ref_type, row.ref_id, row.reason) == (ref.type, ref.id, reason)
         if _with_id(expected, row.id, replayed=True) != found or not same_cause:
             raise IdempotencyConflict(key=key)
@@ -716,7 +744,7 @@ class Ledger:
             statement, params["minutes"] = _EARN, earned_minutes
         else:
             statement = _MOVE_GUARDED if guard else _MOVE
-        moved = dict(_core(session).execute(statement, params).all())
+        moved: dict[int, int] = dict(_core(session).execute(statement, params).tuples().all())
         if debit not in moved:  # the guard held the debit row back; the caller's rollback undoes the credit
             raise InsufficientPoints(amount=amount)
         return moved.get(credit)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from bot.kernel.access import RANK, get_person
 from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
-from bot.kernel.db import Database
+from bot.kernel.db import Database, rowcount
 from bot.kernel.errors import InvalidInput, NotAllowed, NotFound
 from bot.kernel.guesses import Guesses
 from bot.kernel.names import new_code
@@ -96,7 +96,7 @@ class LinksService:
             used = session.execute(
                 update(LinkCode).where(LinkCode.id == found.id, LinkCode.used_at.is_(None)).values(used_at=now)
             )
-            if used.rowcount != 1:
+            if rowcount(used) != 1:
                 raise NotFound("link.bad_code")
             keep, fold = (typer, maker) if typer_busy else (maker, typer)
             _merge(session, keep, fold)

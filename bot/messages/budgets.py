@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.kernel.clock import Clock
-from bot.kernel.db import Database, insert, reads
+from bot.kernel.db import Database, insert, reads, rowcount
 from models import SendBudget
 
 
@@ -72,7 +72,7 @@ class SendBudgets:
                     )
                     .values(used=SendBudget.used + 1)
                 )
-                if done.rowcount == 1:
+                if rowcount(done) == 1:
                     return kind
             return None
 

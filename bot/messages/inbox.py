@@ -62,8 +62,8 @@ from sqlalchemy import and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.kernel.clock import Clock
-from bot.kernel.db import Database, insert, reads
-from bot.messages.delivery import MAX_TRIES, Outcome, Retry, Sent, Unreachable, backoff, short
+from bot.kernel.db import Database, insert, reads, rowcount
+from bot.messages.delivery import MAX_TRIES, Failed, Outcome, Retry, Sent, Unreachable, backoff, short
 from bot.messages.notify import notify, notify_admins
 from models import Identity, InboxEntry
 from models.inbox import OPEN
@@ -182,7 +182,7 @@ def _finish(session: Session, channel: str, sender: str, done: Any) -> bool:
     """Run `done`, an UPDATE taking an entry out of the open states, and hand the sender's head
     on; False (and nothing changed) when its WHERE matched nothing (a lease lost)."""
     _lock(session, channel, sender)
-    if session.execute(done.values(head_seq=None)).rowcount != 1:
+    if rowcount(session.execute(done.values(head_seq=None))) != 1:
         return False
     _promote(session, channel, sender)
     return True
@@ -338,7 +338,7 @@ class InboxService:
                     .execution_options(synchronize_session=False)
                 )
             ).all()
-            return sorted((Entry(*row, token=mine) for row in rows), key=lambda e: e.id)
+            return sorted((Entry(**row._asdict(), token=mine) for row in rows), key=lambda e: e.id)
 
         entries = self.db.transaction(work)
         for e, _ in replied or ():
@@ -381,7 +381,7 @@ class InboxService:
         if reply is None:
             won = _finish(session, entry.channel, entry.sender, mark)
         else:
-            won = session.execute(mark).rowcount == 1
+            won = rowcount(session.execute(mark)) == 1
         if not won:
             raise LeaseLost(f"inbox entry {entry.id} was taken over")
 
@@ -425,7 +425,11 @@ class InboxService:
                 not_before=self.clock.now() + timedelta(seconds=max(outcome.after, 0.0)),
             )
             return False
-        return self._failure(entry, outcome.error, parts=parts, final=outcome.final)
+        if isinstance(outcome, Failed):
+            return self._failure(entry, outcome.error, parts=parts, final=outcome.final)
+        # Down (the pipeline turns a reply's into a Retry) and Held (notifications only): a failure
+        # to try again, never an attribute error.
+        return self._failure(entry, f"{type(outcome).__name__.lower()}: {outcome.reason}", parts=parts, final=False)
 
     def failed(self, entry: Entry, error: object) -> bool:
         """The handling raised: try again later; True when the entry was parked."""
@@ -567,7 +571,7 @@ class InboxService:
             waiting = list(self._waiters)
             try:
                 finished = await self.db.run(self._finished, waiting)
-            except Exception:  # the waiters' own reads will tell; try again next round
+            except Exception:  # noqa: BLE001, S112 - a poll that failed: the waiters' own reads will tell; try again next round
                 continue
             for entry_id in finished:
                 self.signal(entry_id)
@@ -674,7 +678,7 @@ class InboxService:
                     error=None,
                 )
             )
-            if done.rowcount != 1:
+            if rowcount(done) != 1:
                 return False
             _promote(session, *found)  # next in line when the person has no head; else after it
             return True
@@ -700,6 +704,6 @@ class InboxService:
                 )
                 .values(payload={}, reply=None, replied="pruned")
             )
-            return gone.rowcount, cleared.rowcount
+            return rowcount(gone), rowcount(cleared)
 
         return self.db.transaction(work)

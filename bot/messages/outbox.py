@@ -36,7 +36,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from bot.kernel.clock import Clock
-from bot.kernel.db import Database, reads
+from bot.kernel.db import Database, reads, rowcount
 from bot.kernel.i18n import Text
 from bot.messages.delivery import MAX_TRIES, Down, Held, Outcome, Retry, Sent, Unreachable, backoff
 from models import Identity, InboxEntry, Notification, Person
@@ -148,12 +148,14 @@ class OutboxService:
         now = self.clock.now()
         earlier = Notification.__table__.alias("earlier")
         inbox = InboxEntry.__table__
-        reach = select(Identity.person_id, Identity.external_id, Identity.chat_id).where(Identity.channel == channel)
+        reachable = select(Identity.person_id, Identity.external_id, Identity.chat_id).where(
+            Identity.channel == channel
+        )
         if not here:
-            reach = (
+            reachable = (
                 # Unreachable (the platform refused): waits until the person writes to us again and
                 # that message has been answered (the answer itself carries what waited: take_in).
-                reach.where(
+                reachable.where(
                     or_(
                         Identity.unreachable_at.is_(None),
                         exists().where(
@@ -167,7 +169,7 @@ class OutboxService:
                     )
                 ).where(~wrote_since_elsewhere(channel))
             )
-        reach = reach.subquery()
+        reach = reachable.subquery()
         stmt = (
             select(Notification, reach.c.external_id, reach.c.chat_id, Person.locale)
             .outerjoin(reach, reach.c.person_id == Notification.person_id)
@@ -334,7 +336,7 @@ class OutboxService:
                         **({"parked_at": now} if parked else {"not_before": now + backoff(attempts)}),
                     )
                 )
-                return parked and done.rowcount > 0
+                return parked and rowcount(done) > 0
             return False
 
         return self.db.transaction(work)
@@ -373,7 +375,7 @@ class OutboxService:
                 )
                 .values(**RETRIED)
             )
-            return done.rowcount == 1
+            return rowcount(done) == 1
 
         return self.db.transaction(work)
 
@@ -384,7 +386,7 @@ class OutboxService:
             stmt = update(Notification).where(parked_notification())
             if channel:
                 stmt = stmt.where(for_channel(channel))
-            return session.execute(stmt.values(**RETRIED).execution_options(synchronize_session=False)).rowcount
+            return rowcount(session.execute(stmt.values(**RETRIED).execution_options(synchronize_session=False)))
 
         return self.db.transaction(work)
 

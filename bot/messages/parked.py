@@ -8,7 +8,7 @@ parked notifications the outbox's. A notification belongs to a channel through i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVarTuple
 
 from sqlalchemy import Select, func, select
 
@@ -19,6 +19,7 @@ from bot.messages.outbox import OutboxService, ParkedNotification, for_channel, 
 from models import InboxEntry, Notification
 
 PAGE = 50
+Columns = TypeVarTuple("Columns")  # a statement keeps its columns' types through the filters
 
 
 @dataclass(frozen=True)
@@ -40,12 +41,12 @@ class Page:
     notifications: list[ParkedNotification]
 
 
-def _updates(stmt: Select[Any], channel: str | None) -> Select[Any]:
+def _updates(stmt: Select[*Columns], channel: str | None) -> Select[*Columns]:
     stmt = stmt.where(InboxEntry.status == "parked")
     return stmt.where(InboxEntry.channel == channel) if channel else stmt
 
 
-def _notifications(stmt: Select[Any], channel: str | None) -> Select[Any]:
+def _notifications(stmt: Select[*Columns], channel: str | None) -> Select[*Columns]:
     stmt = stmt.where(parked_notification())
     return stmt.where(for_channel(channel)) if channel else stmt
 

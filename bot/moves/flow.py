@@ -4,6 +4,8 @@ are the `M` kind of what /pending lists and /approve and /reject decide."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.decisions.flow import Decider
 from bot.dialogs.common import reason_step
 from bot.dialogs.core import Context, Reply, command, option, reply
@@ -25,14 +27,15 @@ def move(ctx: Context, args: str) -> list[Reply]:
         m = ctx.services.moves.cancel(ctx.actor.person_id)
         return [reply("move.cancelled", id=f"M{m.id}", to=m.to_community)]
     if not target:
-        m = ctx.services.moves.mine(ctx.actor.person_id)
-        if m is None:
+        mine = ctx.services.moves.mine(ctx.actor.person_id)
+        if mine is None:
             return [reply("move.usage")]
         # Only a move under way can be withdrawn.
-        key = "move.show" if m.status in OPEN else "move.show_closed"
-        return [reply(key, id=f"M{m.id}", to=m.to_community, status=move_status(m))]
+        key = "move.show" if mine.status in OPEN else "move.show_closed"
+        return [reply(key, id=f"M{mine.id}", to=mine.to_community, status=move_status(mine))]
     m = ctx.services.moves.request(ctx.actor.person_id, ctx.community_id, target)
-    return [reply("move.requested", id=f"M{m.id}", to=m.to_community, **{"from": m.from_community})]
+    origin: dict[str, Any] = {"from": m.from_community}  # `from` is a Python keyword
+    return [reply("move.requested", id=f"M{m.id}", to=m.to_community, **origin)]
 
 
 def pending_moves(ctx: Context) -> list[Reply]:

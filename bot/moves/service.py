@@ -12,6 +12,7 @@ the person leaves their visit assignments and team duties there."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from bot.kernel.access import get_person, require_role, role_in
 from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
-from bot.kernel.db import Database, reads
+from bot.kernel.db import Database, reads, rowcount
 from bot.kernel.errors import InvalidInput, NotAllowed, NotFound
 from bot.ledger.service import Ledger, Ref
 from bot.messages.notify import notify, notify_workers
@@ -115,7 +116,7 @@ class MovesService:
                 .where(CommunityMove.id == move.id, CommunityMove.status.in_(OPEN))
                 .values(status="rejected", reason="cancelled", decided_at=self.clock.now())
             )
-            if claimed.rowcount != 1:
+            if rowcount(claimed) != 1:
                 raise NotFound("error.no_open_move")
             audit(session, self.clock, "relocation.cancel", person_id, move.from_community_id, "move", move.id)
             return _view(session, move.id)
@@ -135,6 +136,7 @@ class MovesService:
                     return MoveOutcome(_view(session, move_id), changed=False)
                 audit(session, self.clock, "relocation.approve", worker_id, move.from_community_id, "move", move_id)
                 view = _view(session, move_id)
+                origin: dict[str, Any] = {"from": view.from_community}  # `from` is a Python keyword
                 notify_workers(
                     session,
                     self.clock,
@@ -142,7 +144,7 @@ class MovesService:
                     "move.notify.to_accept",
                     id=f"M{move_id}",
                     name=view.person_name,
-                    **{"from": view.from_community},
+                    **origin,
                 )
                 notify(
                     session, self.clock, move.person_id, "move.notify.approved", id=f"M{move_id}", to=view.to_community
@@ -321,7 +323,7 @@ class MovesService:
             .where(CommunityMove.id == move_id, CommunityMove.status == old)
             .values(status=new, decided_at=self.clock.now(), **values)
         )
-        return claimed.rowcount == 1
+        return rowcount(claimed) == 1
 
 
 def open_requests(session: Session, person_id: int, community_id: int) -> list[int]:

@@ -10,7 +10,7 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -119,7 +119,7 @@ def _column(title: str) -> str | None:
     return HEADER_ALIASES.get(title)
 
 
-def _csv_cells(content: bytes) -> Iterator[list[str]]:
+def _csv_cells(content: bytes) -> Generator[list[str], None, None]:
     # Excel on a Chinese Windows saves CSV as GBK; elsewhere UTF-8, often with a BOM.
     for encoding in ("utf-8-sig", "gb18030"):
         try:
@@ -138,7 +138,7 @@ def _csv_cells(content: bytes) -> Iterator[list[str]]:
         raise InvalidInput("visits.import.bad_file") from None
 
 
-def _xlsx_cells(content: bytes) -> Iterator[list[str]]:
+def _xlsx_cells(content: bytes) -> Generator[list[str], None, None]:
     """Rows streamed from the first sheet (openpyxl's read-only mode), never all at once."""
     from openpyxl import load_workbook
 

@@ -13,7 +13,7 @@ from bot.family.service import end_role_links
 from bot.kernel.access import effective_role, get_community, get_person, require_admin, require_role
 from bot.kernel.audit import audit
 from bot.kernel.clock import Clock, CommunityClock
-from bot.kernel.db import Database, reads
+from bot.kernel.db import Database, reads, rowcount
 from bot.kernel.errors import InvalidInput, NotAllowed, NotFound
 from bot.kernel.names import NAME_MAX, clean_name, new_code
 from bot.kernel.reference import ReferenceCache
@@ -183,7 +183,7 @@ class PeopleService:
             if rows:
                 return [Found(pid, shown, effective_role(role, confirmed)) for pid, shown, role, confirmed in rows]
         if anyone_by_handle and not name.startswith("#"):
-            rows = (
+            anyone = (
                 session.execute(
                     select(Person.id, Person.display_name)
                     .where(
@@ -195,7 +195,7 @@ class PeopleService:
                     .limit(10)
                 )
             ).all()
-            return [Found(pid, shown, None) for pid, shown in rows]
+            return [Found(pid, shown, None) for pid, shown in anyone]
         return []
 
     @reads
@@ -349,7 +349,7 @@ class PeopleService:
                 )
                 .values(uses=InviteCode.uses + 1)
             )
-            if used.rowcount != 1:
+            if rowcount(used) != 1:
                 raise NotFound("error.bad_invite")
             membership = Membership(
                 person_id=person_id,
@@ -381,7 +381,7 @@ class PeopleService:
             # The chat showed the privacy notice before asking for the name: registering is consenting.
             self._consent(session, person_id, community_id)
             if membership.role == "resident":
-                community = session.get(Community, community_id)
+                community = get_community(session, community_id)
                 membership.role = "volunteer"
                 membership.confirmed = not community.confirm_volunteers
                 if not membership.confirmed:  # someone is waiting: the workers hear of it
@@ -444,7 +444,7 @@ class PeopleService:
             if not membership.confirmed:
                 membership.confirmed = True
                 audit(session, self.clock, "volunteer.confirm", actor_id, community_id, "person", person_id)
-                community = session.get(Community, community_id)
+                community = get_community(session, community_id)
                 notify(session, self.clock, person_id, "notify.volunteer_confirmed", community=community.name)
             return _member(membership)
 
@@ -480,7 +480,7 @@ class PeopleService:
 
         def work(session: Session) -> None:
             require_role(session, actor_id, community_id, "worker")
-            community = session.get(Community, community_id)
+            community = get_community(session, community_id)
             if community.confirm_volunteers != required:
                 community.confirm_volunteers = required
                 audit(
@@ -522,7 +522,7 @@ class PeopleService:
             membership.role, membership.confirmed = "worker", True
             person = get_person(session, person_id)
             if tell and not was_worker and person_id != actor_id:
-                community = session.get(Community, community_id)
+                community = get_community(session, community_id)
                 notify(session, self.clock, person_id, "notify.appointed", community=community.name)
             person.community_id = person.community_id or community_id
             session.flush()
@@ -547,7 +547,7 @@ class PeopleService:
             membership.role, membership.confirmed = ("volunteer" if registered else "resident"), True
             membership.away_since = None
             ended = end_role_links(session, self.clock, actor_id, person_id, community_id)
-            community = session.get(Community, community_id)
+            community = get_community(session, community_id)
             audit(
                 session,
                 self.clock,

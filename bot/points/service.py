@@ -111,7 +111,7 @@ class PointsService:
                     minutes=log.minutes if log else None,
                     goods=bought.name if bought else None,
                     quantity=bought.quantity if bought else None,
-                    counterpart=people.get(i.counterpart_id) if i.kind == "gift" else None,
+                    counterpart=people.get(i.counterpart_id) if i.kind == "gift" and i.counterpart_id else None,
                 )
             )
         return lines, more

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
-from bot.kernel.db import Database, reads
+from bot.kernel.db import Database, reads, rowcount
 from bot.kernel.errors import InvalidInput, NotAllowed
 from bot.kernel.settings import Settings
 from models import IdDocument, Identity, InboxEntry, Person
@@ -154,7 +154,7 @@ class IdNumbersService:
         the masked number they printed)."""
 
         def work(session: Session) -> bool:
-            gone = session.execute(delete(IdDocument).where(IdDocument.person_id == person_id)).rowcount
+            gone = rowcount(session.execute(delete(IdDocument).where(IdDocument.person_id == person_id)))
             if gone:
                 community_id = session.scalar(select(Person.community_id).where(Person.id == person_id))
                 audit(session, self.clock, "id.remove", person_id, community_id, "person", person_id)

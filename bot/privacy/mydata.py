@@ -223,9 +223,11 @@ def to_xlsx(export: Export, title: str) -> bytes:
     Every cell is a plain value; text is never read as a formula."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
+    from openpyxl.worksheet.worksheet import Worksheet
 
     book = Workbook()
     first = book.active
+    assert isinstance(first, Worksheet)  # a new workbook opens on its one empty worksheet
     first.title = "index"
     first.append([title])
     first.append(["table", "rows"])

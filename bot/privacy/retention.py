@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.kernel.clock import Clock
-from bot.kernel.db import Database, claim
+from bot.kernel.db import Database, claim, rowcount
 from bot.kernel.settings import Settings
 from models import Community, VisitRecord
 
@@ -48,12 +48,14 @@ class RetentionService:
                 if not claim(session, JOB, str(community_id), today.isoformat(), now):
                     continue
                 v = VisitRecord
-                done = session.execute(
-                    update(v)
-                    .where(v.community_id == community_id, v.at < cutoff, v.anonymised_at.is_(None))
-                    .values(note=None, photo=None, lat=None, lon=None, anonymised_at=now)
-                    .execution_options(synchronize_session=False)
-                ).rowcount
+                done = rowcount(
+                    session.execute(
+                        update(v)
+                        .where(v.community_id == community_id, v.at < cutoff, v.anonymised_at.is_(None))
+                        .values(note=None, photo=None, lat=None, lon=None, anonymised_at=now)
+                        .execution_options(synchronize_session=False)
+                    )
+                )
                 communities += 1
                 records += done or 0
             return Run(communities, records)

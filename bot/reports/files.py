@@ -63,7 +63,8 @@ def to_xlsx(report: Report) -> bytes:
     from openpyxl import Workbook
 
     book = Workbook()
-    book.remove(book.active)
+    if book.active is not None:  # a new workbook starts with one empty sheet: only the report's sheets stay
+        book.remove(book.active)
     book.properties.title = render(
         report.locale, "report.title", {"community": report.community, "month": report.month.label}
     )
@@ -83,8 +84,10 @@ def _sheet(book: object, report: Report, sheet: Sheet) -> None:
 
     ws: Worksheet = book.create_sheet(BAD_TITLE.sub("", sheet.title)[:31])  # type: ignore[attr-defined]
     thin = Side(style="thin", color="808080")
-    ws.oddHeader.center.text = f"{report.community}  {report.month.label}  {sheet.title}"
-    ws.oddFooter.center.text = render(report.locale, "report.page", {"page": "&P", "pages": "&N"})
+    header, footer = ws.oddHeader, ws.oddFooter
+    assert header is not None and footer is not None  # openpyxl gives a new sheet empty ones
+    header.center.text = f"{report.community}  {report.month.label}  {sheet.title}"
+    footer.center.text = render(report.locale, "report.page", {"page": "&P", "pages": "&N"})
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     if sheet.columns:
         count = len(sheet.columns)
@@ -125,7 +128,9 @@ def _sheet(book: object, report: Report, sheet: Sheet) -> None:
         if sheet.rows:
             ws.auto_filter.ref = f"A1:{get_column_letter(count)}{1 + len(sheet.rows)}"
         ws.page_setup.orientation = "landscape" if count > 5 else "portrait"
-        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        fit = ws.sheet_properties.pageSetUpPr
+        assert fit is not None  # openpyxl gives a new sheet's properties one
+        fit.fitToPage = True
         ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
         for note in sheet.notes:
             ws.append([])
@@ -134,7 +139,7 @@ def _sheet(book: object, report: Report, sheet: Sheet) -> None:
     if sheet.image:
         picture = Image(io.BytesIO(sheet.image))
         scale = min(1.0, 900 / picture.width)  # fits a landscape A4 page
-        picture.width, picture.height = picture.width * scale, picture.height * scale
+        picture.width, picture.height = round(picture.width * scale), round(picture.height * scale)
         anchor_col = len(sheet.columns) + 2 if sheet.columns else 1
         ws.add_image(picture, f"{get_column_letter(anchor_col)}2" if sheet.columns else "A1")
         ws.page_setup.orientation = "landscape"

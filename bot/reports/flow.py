@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from bot.dialogs.core import Context, Later, Reply, command, option, reply
+from bot.dialogs.core import Context, Later, Option, Reply, command, option, reply
 from bot.kernel.i18n import T, render
 from bot.reports.files import chart_png, sheet_csv, to_xlsx, with_chart
 
@@ -73,7 +73,7 @@ def chart(ctx: Context, args: str) -> list[Reply]:
     month = args.strip() or None
     found = ctx.services.reports.hours_chart(ctx.actor.person_id, ctx.community_id, month, ctx.actor.locale)
     png = Later(partial(chart_png, found.community, found.month, ctx.actor.locale, found.hours))
-    options = ()
+    options: tuple[Option, ...] = ()
     if month is None:
         _, last = ctx.services.reports.recent_months(ctx.community_id)
         options = (option(f"/chart {last}", "report.chart_last_month", month=last),)

@@ -12,13 +12,14 @@ from sqlalchemy.orm import Session
 from bot.audit.trail import audit_section
 from bot.deadlines.service import decisions_section, overdue_section
 from bot.elders.cadence import VisitCadence, due_of, local_date
+from bot.kernel.access import get_community
 from bot.kernel.clock import Month
 from bot.kernel.i18n import render
 from bot.reports.service import Column, Section, Sheet
 from bot.requests.service import requests_section
 from bot.shop.service import reconcile_in
 from bot.teams.service import teams_tags_section
-from models import Community, Elder, Grid, Redemption, ShopItem, VisitRecord
+from models import Elder, Grid, Redemption, ShopItem, VisitRecord
 
 # Outcomes that mean the elder was seen or spoken to; "not at home" is an attempt, not contact.
 CONTACT = ("well", "needs_help", "hospital")
@@ -26,7 +27,7 @@ CONTACT = ("well", "needs_help", "hospital")
 
 def stock_section(session: Session, community_id: int, month: Month, locale: str) -> Sheet | None:
     """Redemptions and stock (账物相符): each item's movements and the points it took in."""
-    community = session.get(Community, community_id)
+    community = get_community(session, community_id)
     # "now" at the month's end: the report shows movements; the shelf check is /reconcile's.
     recon = reconcile_in(session, community, month, month.end)
     if not recon.lines:
@@ -102,7 +103,7 @@ def stock_section(session: Session, community_id: int, month: Month, locale: str
 
 def visits_section(session: Session, community_id: int, month: Month, locale: str) -> Sheet | None:
     """Visits done against due, per elder, and who was overdue at the month's end."""
-    community = session.get(Community, community_id)
+    community = get_community(session, community_id)
     tz = ZoneInfo(community.timezone)
     cadence = VisitCadence.from_options(community.options)
     r = VisitRecord

@@ -300,7 +300,7 @@ def volunteers_sheet(
             )
         ).all()
     )
-    active = {p for a, (kind, p) in accounts.items() if kind == "person" and a in flows}
+    active = {p for a, (kind, p) in accounts.items() if kind == "person" and p is not None and a in flows}
     ids = {p for p, r in roles.items() if r == "volunteer"} | set(served) | active
     people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(sorted(ids))))} if ids else {}
     rows = []

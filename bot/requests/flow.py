@@ -529,7 +529,10 @@ def pending_requests(ctx: Context) -> list[Reply]:
     mark = deadline_marker(ctx)
     for v in ctx.services.requests.waiting(ctx.actor.person_id, ctx.community_id):
         if v.status == RequestStatus.APPROVAL or v.accepted_by_id:
-            options = (option(f"/approve {v.ref}", "pending.approve"), option(f"/reject {v.ref}", "pending.reject"))
+            options: tuple[Option, ...] = (
+                option(f"/approve {v.ref}", "pending.approve"),
+                option(f"/reject {v.ref}", "pending.reject"),
+            )
             key = (
                 "requests.pending_second"
                 if v.accepted_by_id

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
@@ -23,10 +25,10 @@ from sqlalchemy.orm import Session, aliased
 from bot.deadlines.waiting import WAITING_SOURCES, Item
 from bot.family.service import proxy_role, tell_of_proxy, why_not
 from bot.hours.service import HoursService, check_minutes, points_for
-from bot.kernel.access import check_role, effective_role, get_community, require_role, role_in
+from bot.kernel.access import check_role, effective_role, get_community, get_person, require_role, role_in
 from bot.kernel.audit import audit
 from bot.kernel.clock import Clock, Month
-from bot.kernel.db import Database, claim, reads
+from bot.kernel.db import Database, claim, reads, rowcount
 from bot.kernel.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, NotAllowed, NotFound
 from bot.kernel.i18n import T, Text, render
 from bot.kernel.i18n import hours as _hours
@@ -195,7 +197,7 @@ class RequestsService:
                 proxy = proxy_role(session, new.poster_id, new.requester_id)
                 if proxy is None:
                     raise why_not(session, new.poster_id, new.requester_id)
-            community = session.get(Community, new.community_id)
+            community = get_community(session, new.community_id)
             today = _today(self.clock, community)
             if not today <= new.service_date <= today + timedelta(days=MAX_DAYS_AHEAD):
                 raise InvalidInput("error.request_bad_date", days=MAX_DAYS_AHEAD)
@@ -395,7 +397,7 @@ class RequestsService:
             r = self._load(session, request_id)
             if r.taker_id != volunteer_id:
                 raise NotAllowed("error.request_not_yours", id=f"Q{r.id}")
-            community = session.get(Community, r.community_id)
+            community = get_community(session, r.community_id)
             if _today(self.clock, community) >= r.service_date:
                 raise InvalidInput("error.request_withdraw_late", id=f"Q{r.id}")
             if not self._claim(
@@ -411,7 +413,7 @@ class RequestsService:
             ):
                 raise AlreadyDecided("error.request_not_taken", id=f"Q{r.id}")
             view = _view(session, r.id, volunteer_id)
-            person = session.get(Person, volunteer_id)
+            person = get_person(session, volunteer_id)
             self._tell_requester(session, view, "requests.notify.withdrawn", name=person.display_name)
             return Outcome(view, changed=True)
 
@@ -474,13 +476,16 @@ class RequestsService:
             else:
                 raise NotAllowed("error.request_not_party", id=f"Q{r.id}")
             changed = (
-                session.execute(
-                    update(ServiceRequest)
-                    .where(ServiceRequest.id == r.id, getattr(ServiceRequest, column).is_(False))
-                    .values({column: True})
-                    .execution_options(**_SYNC)
+                rowcount(
+                    session.execute(
+                        update(ServiceRequest)
+                        .where(ServiceRequest.id == r.id, getattr(ServiceRequest, column).is_(False))
+                        .values({column: True})
+                        .execution_options(**_SYNC)
+                    )
                 )
-            ).rowcount == 1
+                == 1
+            )
             row = (
                 session.execute(
                     select(ServiceRequest.requester_shares_phone, ServiceRequest.taker_shares_phone).where(
@@ -502,12 +507,12 @@ class RequestsService:
                 )
             both = changed and row[0] and row[1]
             if both:
-                requester, taker = session.get(Person, r.requester_id), session.get(Person, r.taker_id)
+                requester, taker = get_person(session, r.requester_id), get_person(session, _taker_id(r))
                 none = "—"
                 notify(
                     session,
                     self.clock,
-                    r.taker_id,
+                    taker.id,
                     "requests.notify.phone",
                     id=view.ref,
                     name=requester.display_name,
@@ -584,7 +589,8 @@ class RequestsService:
                     session, r, ("done",), status="confirmed", decided_by_id=actor_id, closed_at=self.clock.now()
                 ):
                     return self._already(session, r.id, actor_id, "confirmed", "error.request_not_done")
-                log_id = self._log(session, r, r.done_minutes, points_for(r.done_minutes, r.points_per_hour), None)
+                minutes = _done_minutes(r)
+                log_id = self._log(session, r, minutes, points_for(minutes, r.points_per_hour), None)
                 notify_workers(
                     session,
                     self.clock,
@@ -597,7 +603,7 @@ class RequestsService:
                 notify(
                     session,
                     self.clock,
-                    r.taker_id,
+                    _taker_id(r),
                     "requests.notify.confirmed_community",
                     id=view.ref,
                     log=f"H{log_id}",
@@ -610,7 +616,7 @@ class RequestsService:
                 return self._already(session, r.id, actor_id, "paid", "error.request_not_done")
             self._pay(session, r, amount, actor_id)
             view = _view(session, r.id, actor_id)
-            notify(session, self.clock, r.taker_id, "requests.notify.paid", id=view.ref, points=amount)
+            notify(session, self.clock, _taker_id(r), "requests.notify.paid", id=view.ref, points=amount)
             if actor_id != r.requester_id:  # family confirming for their relative
                 tell_of_proxy(
                     session,
@@ -719,7 +725,7 @@ class RequestsService:
                 {"for": r.requester_id, "by": r.accepted_by_id, "paid": amount},
             )
             view = _view(session, r.id, worker_id)
-            notify(session, self.clock, r.taker_id, "requests.notify.paid", id=view.ref, points=amount)
+            notify(session, self.clock, _taker_id(r), "requests.notify.paid", id=view.ref, points=amount)
             self._tell_requester(session, view, "requests.notify.paid_for", points=amount)
             return Outcome(view, changed=True)
 
@@ -791,7 +797,7 @@ class RequestsService:
                     session, view, "requests.notify.taker_problem", name=view.taker_name, reason=reason
                 )
                 return Outcome(view, changed=True)
-            notify(session, self.clock, r.taker_id, "requests.notify.disputed_taker", id=view.ref, reason=reason)
+            notify(session, self.clock, _taker_id(r), "requests.notify.disputed_taker", id=view.ref, reason=reason)
             if actor_id != r.requester_id:
                 tell_of_proxy(
                     session,
@@ -837,13 +843,13 @@ class RequestsService:
                 closed_at=now,
             ):
                 return self._already(session, r.id, worker_id, "voided" if void else "paid", "error.request_not_done")
-            if void:
+            if not amount:
                 if r.hold_transfer_id is not None:
                     self.ledger.void(
                         session, pending_id=r.hold_transfer_id, key=request_key(r, "void"), actor_id=worker_id
                     )
             elif r.payer == "community":
-                log_id = self._log(session, r, r.done_minutes, amount, None)
+                log_id = self._log(session, r, _done_minutes(r), amount, None)
                 self.hours._approve_in(session, worker_id, log_id)
             else:
                 self._pay(session, r, amount, worker_id)
@@ -860,7 +866,7 @@ class RequestsService:
             )
             view = _view(session, r.id, worker_id)
             withdraw(session, self.clock, "requests.notify.disputed", view.ref)  # decided: not a call any more
-            for person_id in {r.taker_id, r.requester_id}:
+            for person_id in {_taker_id(r), r.requester_id}:
                 notify(
                     session, self.clock, person_id, "requests.notify.settled", id=view.ref, points=0 if void else amount
                 )
@@ -874,7 +880,7 @@ class RequestsService:
         the hours become an approved log of the request's category."""
         cid, ref = r.community_id, Ref("request", r.id)
         services = self.ledger.system_account(session, cid, "services")
-        taker = self.ledger.open_person_account(session, cid, r.taker_id)
+        taker = self.ledger.open_person_account(session, cid, _taker_id(r))
         payer = (
             self.ledger.system_account(session, cid, "pool")
             if r.payer == "pool"
@@ -909,11 +915,12 @@ class RequestsService:
     ) -> int:
         """The request's hours as a service log linked to it: approved when the request paid
         (the points came from the payer, not from issuance), pending for a worker otherwise."""
-        community = session.get(Community, r.community_id)
+        community = get_community(session, r.community_id)
+        taker = _taker_id(r)
         now = self.clock.now()
         log = ServiceLog(
             community_id=r.community_id,
-            person_id=r.taker_id,
+            person_id=taker,
             category_id=r.category_id,
             service_date=min(r.service_date, _today(self.clock, community)),
             minutes=minutes,
@@ -931,8 +938,8 @@ class RequestsService:
         session.add(log)
         session.flush()
         if approved_by:  # paid hours and points count in the taker's lifetime totals, like any approved log
-            self.ledger.add_minutes(session, r.community_id, r.taker_id, minutes or 0, points=points)
-            star_levels.on_counted(session, self.clock, r.community_id, r.taker_id, minutes or 0)
+            self.ledger.add_minutes(session, r.community_id, taker, minutes or 0, points=points)
+            star_levels.on_counted(session, self.clock, r.community_id, taker, minutes or 0)
         session.execute(
             update(ServiceRequest)
             .where(ServiceRequest.id == r.id)
@@ -963,12 +970,12 @@ class RequestsService:
                 )
         expired = 0
         for request_id in ids:
-            expired += self.db.transaction(lambda s, i=request_id: self._expire_one(s, i))
+            expired += self.db.transaction(partial(self._expire_one, request_id=request_id))
         return expired
 
     def _expire_one(self, session: Session, request_id: int) -> bool:
         r = self._load(session, request_id)
-        community = session.get(Community, r.community_id)
+        community = get_community(session, r.community_id)
         if r.service_date >= _today(self.clock, community):
             return False
         if not self._claim(session, r, ("approval", "open"), status="expired", closed_at=self.clock.now()):
@@ -1005,6 +1012,7 @@ class RequestsService:
                 )
                 by_taker: dict[int, list[RequestView]] = {}
                 for v in todays:
+                    assert v.taker_id is not None  # a request taken has its taker
                     by_taker.setdefault(v.taker_id, []).append(v)
                 locales = (
                     dict((session.execute(select(Person.id, Person.locale).where(Person.id.in_(by_taker)))).all())
@@ -1232,7 +1240,7 @@ class RequestsService:
             stmt = stmt.where(ServiceRequest.accepted_by_id.is_(None))
         if when_accepted_by is not None:
             stmt = stmt.where(ServiceRequest.accepted_by_id == when_accepted_by)
-        return (session.execute(stmt.values(**values).execution_options(**_SYNC))).rowcount == 1
+        return rowcount(session.execute(stmt.values(**values).execution_options(**_SYNC))) == 1
 
     def _already(
         self, session: Session, request_id: int, viewer_id: int, wanted: str, refusal: str = "error.request_decided"
@@ -1242,7 +1250,7 @@ class RequestsService:
             raise AlreadyDecided(refusal, id=view.ref, status=T(f"requests.status.{view.status}"))
         return Outcome(view, changed=False)
 
-    def _tell_requester(self, session: Session, view: RequestView, key: str, **params: object) -> None:
+    def _tell_requester(self, session: Session, view: RequestView, key: str, **params: Any) -> None:
         """The person it is for and, when someone else posted it, the poster too."""
         for person_id in dict.fromkeys((view.requester_id, view.poster_id)):
             notify(
@@ -1587,9 +1595,9 @@ def requests_section(session: Session, community_id: int, month: Month, locale: 
             )
         ).all()
     )
-    rows = [
+    order = sorted(used, key=lambda c: names[c])
+    counts = [
         (
-            names[c],
             posted.get(c, 0),
             taken.get(c, 0),
             done.get(c, 0),
@@ -1598,9 +1606,10 @@ def requests_section(session: Session, community_id: int, month: Month, locale: 
             paid["pool"].get(c, 0),
             community.get(c, 0),
         )
-        for c in sorted(used, key=lambda c: names[c])
+        for c in order
     ]
-    totals = (render(locale, "section.total"), *(sum(r[i] for r in rows) for i in range(1, 8)))
+    rows = [(names[c], *n) for c, n in zip(order, counts, strict=True)]
+    totals = (render(locale, "section.total"), *(sum(n[i] for n in counts) for i in range(7)))
     columns = (Column(render(locale, "section.requests.category")),) + tuple(
         Column(render(locale, f"section.requests.{key}"), "int")
         for key in ("posted", "taken", "done", "expired", "paid_own", "paid_pool", "paid_community")
@@ -1613,3 +1622,16 @@ def requests_section(session: Session, community_id: int, month: Month, locale: 
         totals,
         (render(locale, "section.requests.note"),),
     )
+
+
+def _taker_id(r: ServiceRequest) -> int:
+    """The volunteer of a request past "open": taking it set taker_id, and only a withdrawal,
+    which returns it to "open", clears it."""
+    assert r.taker_id is not None, f"request {r.id} ({r.status}) has no taker"
+    return r.taker_id
+
+
+def _done_minutes(r: ServiceRequest) -> int:
+    """The minutes of a request marked done: marking it done set them."""
+    assert r.done_minutes is not None, f"request {r.id} ({r.status}) has no minutes done"
+    return r.done_minutes

@@ -39,8 +39,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--channel", choices=("wechat", "telegram", "console"), default=default, help="only this channel's"
         )
-    for p, default in ((parked, 1), (listing, argparse.SUPPRESS)):
-        p.add_argument("--page", type=int, default=default, metavar="N", help="which page (50 a page)")
+    for p, first in ((parked, 1), (listing, argparse.SUPPRESS)):
+        p.add_argument("--page", type=int, default=first, metavar="N", help="which page (50 a page)")
     export = sub.add_parser("export", help="reports and reconciliations out")
     export_sub = export.add_subparsers(dest="what", required=True, metavar="WHAT")
     report = export_sub.add_parser(

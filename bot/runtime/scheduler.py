@@ -174,7 +174,7 @@ class Leader:
             else:
                 await self._conn.scalar(text("SELECT 1"))  # still connected, so still holding the lock
                 await self._conn.commit()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure loses the lock: stop the jobs, try again next round
             log.warning("leader: %s", exc)
             self.scheduler.stop()
             await self._release()
@@ -184,5 +184,5 @@ class Leader:
         if conn is not None:
             try:
                 await conn.close()  # closing the connection releases the lock
-            except Exception:
+            except Exception:  # noqa: BLE001, S110 - a broken connection is closed already; the lock went with it
                 pass

@@ -422,7 +422,7 @@ def add_item(ctx: Context, args: str) -> list[Reply]:
         ctx.community_id,
         " ".join(name),
         price,
-        stock,  # type: ignore[arg-type]
+        stock,
     )
     return [reply("additem.done", id=f"I{item.id}", name=item.name, price=item.price, stock=_stock(item.stock))]
 
@@ -662,11 +662,11 @@ def reconcile(ctx: Context, args: str) -> list[Reply]:
 def gift(ctx: Context, args: str) -> list[Reply]:
     """/gift NAME POINTS [message]: the message goes to the receiver with the points."""
     name, rest = name_and_rest(ctx, args)
-    typed, message = next_word(rest)
+    typed, said = next_word(rest)
     amount = parse_amount(typed) if typed else None
     if amount is None:
         return [reply("gift.usage")]
-    message = clean_note(message)
+    message = clean_note(said)
     try:
         to = person_arg(ctx, name, lambda ref: f"/gift {ref} {amount} {message or ''}".strip())
     except NotFound:  # not in this community: family (亲情账户) in another one may still be given to

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -23,7 +24,7 @@ from bot.family.service import may_act_for, tell_of_proxy, why_not
 from bot.kernel.access import require_role
 from bot.kernel.audit import audit
 from bot.kernel.clock import Clock, Month
-from bot.kernel.db import Database, reads
+from bot.kernel.db import Database, reads, rowcount
 from bot.kernel.errors import (
     AlreadyDecided,
     DomainError,
@@ -314,7 +315,7 @@ class ShopService:
                 .values(stock=ShopItem.stock + quantity)
                 .execution_options(**_SYNC)
             )
-            if moved.rowcount != 1:
+            if rowcount(moved) != 1:
                 left = session.scalar(select(ShopItem.stock).where(ShopItem.id == item_id))
                 raise OutOfStock(item=item.name, left=left or 0)
             session.add(
@@ -543,12 +544,10 @@ class ShopService:
                 .values(status="cancelled", closed_at=now)
                 .execution_options(**_SYNC)
             )
-            if claimed.rowcount != 1:
+            if rowcount(claimed) != 1:
                 return self._already(session, redemption_id, "cancelled", "error.cannot_cancel")
             self._release(session, r, person_id, now)
-            self.ledger.void(
-                session, pending_id=r.hold_transfer_id, key=_key(r, "void"), actor_id=proxy_id or person_id
-            )
+            self.ledger.void(session, pending_id=_hold(r), key=_key(r, "void"), actor_id=proxy_id or person_id)
             view = _view(session, redemption_id)
             if proxy_id is not None:
                 tell_of_proxy(
@@ -583,7 +582,7 @@ class ShopService:
                 .values(status="approved", pickup_code=code, decided_by_id=worker_id, decided_at=now)
                 .execution_options(**_SYNC)
             )
-            if claimed.rowcount != 1:
+            if rowcount(claimed) != 1:
                 return self._already(session, redemption_id, "approved")
             audit(
                 session,
@@ -628,7 +627,7 @@ class ShopService:
                 .values(status="rejected", reason=reason, decided_by_id=worker_id, decided_at=now, closed_at=now)
                 .execution_options(**_SYNC)
             )
-            if claimed.rowcount != 1:
+            if rowcount(claimed) != 1:
                 return self._already(session, redemption_id, "rejected")
             audit(
                 session,
@@ -642,7 +641,7 @@ class ShopService:
                 person_id=r.person_id,
             )
             self._release(session, r, worker_id, now)
-            self.ledger.void(session, pending_id=r.hold_transfer_id, key=_key(r, "void"), actor_id=worker_id)
+            self.ledger.void(session, pending_id=_hold(r), key=_key(r, "void"), actor_id=worker_id)
             view = _view(session, redemption_id)
             notify(
                 session,
@@ -695,11 +694,11 @@ class ShopService:
                 .values(status="done", handed_over_by_id=worker_id, closed_at=now)
                 .execution_options(**_SYNC)
             )
-            if claimed.rowcount != 1:
+            if rowcount(claimed) != 1:
                 status = session.scalar(select(Redemption.status).where(Redemption.id == r.id))
                 key = "error.pickup_code_used" if status == "done" else "error.pickup_code_void"
                 raise AlreadyDecided(key, id=f"R{r.id}", status=T(f"shop.status.{status}"))
-            self.ledger.post(session, pending_id=r.hold_transfer_id, key=_key(r, "post"), actor_id=worker_id)
+            self.ledger.post(session, pending_id=_hold(r), key=_key(r, "post"), actor_id=worker_id)
             audit(
                 session,
                 self.clock,
@@ -787,7 +786,9 @@ class ShopService:
             )
         expired = 0
         for redemption_id in ids:
-            expired += self.db.transaction(lambda s, i=redemption_id: self._expire_one(s, i, now, cutoff))
+            expired += self.db.transaction(
+                partial(self._expire_one, redemption_id=redemption_id, now=now, cutoff=cutoff)
+            )
         return expired
 
     def _expire_one(self, session: Session, redemption_id: int, now: datetime, cutoff: datetime) -> bool:
@@ -802,12 +803,12 @@ class ShopService:
                 .values(status="expired", closed_at=now)
                 .execution_options(**_SYNC)
             )
-            if claimed.rowcount == 1:
+            if rowcount(claimed) == 1:
                 break
         else:
             return False
         self._release(session, r, None, now)
-        self.ledger.expire(session, pending_id=r.hold_transfer_id, key=_key(r, "expire"))
+        self.ledger.expire(session, pending_id=_hold(r), key=_key(r, "expire"))
         view = _view(session, redemption_id)
         days = self.settings.hold_expiry_days
         notify(
@@ -958,6 +959,12 @@ def _why_not_taken(session: Session, community_id: int, item_id: int) -> DomainE
     if not item.active:
         return InvalidInput("error.item_inactive", name=item.name)
     return OutOfStock(item=item.name, left=item.stock or 0)
+
+
+def _hold(r: Redemption) -> int:
+    """The ledger hold of a redemption: made in the transaction that created it."""
+    assert r.hold_transfer_id is not None, f"redemption {r.id} has no hold"
+    return r.hold_transfer_id
 
 
 def _key(r: Redemption, phase: str) -> str:

@@ -59,7 +59,7 @@ def _centered(draw: ImageDraw.ImageDraw, y: int, text: str, size: int, fill: str
     f = font(size)
     left, top, right, bottom = draw.textbbox((0, 0), text, font=f)
     draw.text(((width - (right - left)) / 2 - left, y), text, font=f, fill=fill)
-    return y + (bottom - top) + size // 2
+    return y + int(bottom - top) + size // 2  # Pillow's stubs say float; a FreeType box is whole pixels
 
 
 def _fit(draw: ImageDraw.ImageDraw, text: str, size: int, width: int) -> str:

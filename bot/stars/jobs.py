@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 @job(
     "star-list",
     at=time(9, 0),
-    help="post last week's (Mondays) and last month's (the 1st) star lists to the groups; --period week|month forces one",
+    help=(
+        "post last week's (Mondays) and last month's (the 1st) star lists to the groups; --period week|month forces one"
+    ),
 )
 async def star_list(services: Services, now: datetime, options: dict[str, Any]) -> str:
     # Runs daily; the service decides, per community's own date, whether a week or a month has

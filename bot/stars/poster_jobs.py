@@ -15,7 +15,10 @@ if TYPE_CHECKING:
 @job(
     "star-poster",
     at=time(9, 0),
-    help="send last week's (Mondays) and last month's (the 1st) star-list poster to the workers on WeChat; --period week|month forces one",
+    help=(
+        "send last week's (Mondays) and last month's (the 1st) star-list poster to the workers on WeChat; "
+        "--period week|month forces one"
+    ),
 )
 async def star_poster(services: Services, now: datetime, options: dict[str, Any]) -> str:
     period = options.get("period")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import exists, select
@@ -87,7 +88,7 @@ class StarPostersService:
                     empty += 1
                     continue
                 for star_list in sections:
-                    count = self.db.transaction(lambda s, sl=star_list: self._send_once(s, sl, now))
+                    count = self.db.transaction(partial(self._send_once, star_list=star_list, now=now))
                     sent += count or 0
                     already += count is None
         return PosterSummary(sent, already, empty)

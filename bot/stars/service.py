@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from functools import partial
 
 from sqlalchemy import Select, and_, delete, func, select
 from sqlalchemy.orm import Session
@@ -366,7 +367,7 @@ class StarsService:
                     empty += 1
                     continue
                 done = self.db.transaction(
-                    lambda s, secs=sections, gs=groups[community_id]: self._post_once(s, secs, gs, now)
+                    partial(self._post_once, sections=sections, groups=groups[community_id], now=now)
                 )
                 posted += done
                 already += len(groups[community_id]) * len(sections) - done

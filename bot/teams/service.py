@@ -17,7 +17,7 @@ from bot.hours.service import HoursService, LogView
 from bot.kernel.access import get_community, get_person, require_role, role_in
 from bot.kernel.audit import audit
 from bot.kernel.clock import Clock, Month
-from bot.kernel.db import Database, reads
+from bot.kernel.db import Database, reads, rowcount
 from bot.kernel.errors import InvalidInput, NotAllowed, NotFound
 from bot.kernel.i18n import render
 from bot.messages.notify import notify, notify_workers
@@ -249,7 +249,7 @@ class TeamsService:
                     gone = session.execute(
                         delete(TeamMember).where(TeamMember.team_id == team.id, TeamMember.person_id == person_id)
                     )
-                    changed += gone.rowcount
+                    changed += rowcount(gone)
                     if team.leader_id == person_id:
                         team.leader_id = None
             session.flush()

@@ -224,7 +224,7 @@ def _save(ctx: Context, minutes: int | None) -> list[Reply]:
         note=data.get("note"),
         location=location,
         photo=data.get("photo"),
-        minutes=minutes,  # type: ignore[arg-type]
+        minutes=minutes,
         request_key=f"draft:{data['draft']}",
     )
     return _saved(recorded)

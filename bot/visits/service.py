@@ -20,7 +20,7 @@ from bot.hours.service import HoursService, LogView, check_backdate, check_minut
 from bot.kernel.access import get_community, get_person, require_role, role_in
 from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
-from bot.kernel.db import Database, claim
+from bot.kernel.db import Database, claim, rowcount
 from bot.kernel.errors import DomainError, InvalidInput, NotFound
 from bot.kernel.i18n import T, Text, render
 from bot.kernel.settings import Settings
@@ -429,10 +429,10 @@ class VisitsService:
             )
             session.refresh(alert)
             view = (self._alert_views(session, [alert]))[0]
-            if claimed.rowcount != 1:
+            if rowcount(claimed) != 1:
                 return _with(view, changed=False)
             elder = get_elder(session, alert.elder_id)
-            visit = session.get(VisitRecord, alert.visit_id)
+            visit = session.get_one(VisitRecord, alert.visit_id)
             told = {actor_id}
             if visit.person_id not in told:
                 notify(
@@ -490,10 +490,10 @@ class VisitsService:
                     )
                     .values(escalated_at=now)
                 )
-                if claimed.rowcount != 1:
+                if rowcount(claimed) != 1:
                     continue
                 elder = get_elder(session, alert.elder_id)
-                visit = session.get(VisitRecord, alert.visit_id)
+                visit = session.get_one(VisitRecord, alert.visit_id)
                 worker = session.get(Person, elder.worker_id) if elder.worker_id else None
                 raised = alert.raised_at.astimezone(ZoneInfo((get_community(session, alert.community_id)).timezone))
                 notify_admins(

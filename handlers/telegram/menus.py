@@ -72,11 +72,11 @@ async def set_menus(bot: Bot, services: Services, shown: MutableMapping[str, Men
             BotCommandScopeChat(int(chat.chat_id)),
             None,
         )
-    for key, (items, scope, language) in wanted.items():
+    for key, (items, scope, language_code) in wanted.items():
         if shown.get(key) == items:
             continue
         try:
-            await bot.set_my_commands(_commands(items), scope=scope, language_code=language)
+            await bot.set_my_commands(_commands(items), scope=scope, language_code=language_code)
             shown[key] = items
         except TelegramError as exc:
             log.warning("setMyCommands for %s failed: %s", key, exc)

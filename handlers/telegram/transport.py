@@ -4,7 +4,8 @@ body HTTPXRequest sends (the parameters form-encoded, each JSON-encoded).
 
 `python -m bench sender` measured a call through python-telegram-bot's HTTPXRequest at about
 0.8 ms of CPU, nearly all of it httpx (a bare httpx POST costs the same), against 0.18 ms through
-this transport and 0.08 ms for a bare POST over asyncio streams. Everything above the transport stays python-telegram-bot's: the request
+this transport and 0.08 ms for a bare POST over asyncio streams. Everything above the transport
+stays python-telegram-bot's: the request
 building, the status codes read as its errors (429 → RetryAfter with retry_after, 403 →
 Forbidden, 400 → BadRequest, 401/404 → InvalidToken/EndPointNotFound), and the timeouts given to
 each call; here, as in HTTPXRequest, a timeout is TimedOut (a full pool too: the request was not

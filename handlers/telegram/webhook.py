@@ -190,7 +190,7 @@ async def take_in(services: Services, pipeline: Pipeline, payload: Any) -> Respo
         return client_error(400, "not a Telegram update")
     try:
         await services.run(services.inbox.store, "telegram", str(update_id), sender_of(payload), payload)
-    except Exception as exc:  # not stored: Telegram must try again, so no 200
+    except Exception as exc:  # noqa: BLE001 - not stored for any reason: Telegram must try again, so no 200
         log.error("update %s not stored: %s", update_id, exc)
         return client_error(503, "try again")
     pipeline.inbox.wake()

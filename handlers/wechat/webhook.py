@@ -133,12 +133,12 @@ class Webhook:
             return refusal
         try:
             return await self._take_in(fields, key_index)
-        except Exception as exc:  # the database failed: no answer, so WeChat tries again
+        except Exception as exc:  # noqa: BLE001 - the database failed: no answer, so WeChat tries again
             log.error("WeChat message not taken in: %s", type(exc).__name__)
             try:
                 await self.db.run(self.replay.give_back, "wechat", stamp, nonce)
-            except Exception:
-                pass  # the database is down: the pair ages out of the window by itself
+            except Exception:  # noqa: BLE001, S110 - the database is down: the pair ages out of the window by itself
+                pass
             return client_error(503, "try again")
 
     async def _once(self, stamp: int, nonce: str) -> Response | None:
@@ -147,7 +147,7 @@ class Webhook:
         try:
             if await self.db.run(self.replay.take, "wechat", stamp, nonce, self.window):
                 return None
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the database cannot say: 503, WeChat tries again
             log.error("WeChat request not checked for a replay: %s", type(exc).__name__)
             return client_error(503, "try again")
         return refused(log, "WeChat", "replay")

@@ -1,4 +1,5 @@
-"""A certificate on Telegram, through the webhook and the inbox as `lovebank serve` runs it, on the recording Bot API: the
+"""A certificate on Telegram, through the webhook and the inbox as `lovebank serve` runs it, on the
+recording Bot API: the
 volunteer picks the period by button, the worker issues it from /pending by button and gets
 the PDF as a document, the volunteer is told and has it as a document too."""
 

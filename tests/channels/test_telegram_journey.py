@@ -1,4 +1,5 @@
-"""The whole journey on Telegram, through the webhook and the inbox as `lovebank serve` runs it, on the recording Bot API:
+"""The whole journey on Telegram, through the webhook and the inbox as `lovebank serve` runs it, on
+the recording Bot API:
 invite → deep link → registration with the contact button → logging by buttons and by one-liner
 → the worker's coalesced notification → approval by button → the volunteer's balance."""
 

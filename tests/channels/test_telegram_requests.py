@@ -1,4 +1,5 @@
-"""Service requests on Telegram, through the webhook and the inbox as `lovebank serve` runs it, on the recording Bot API: a request
+"""Service requests on Telegram, through the webhook and the inbox as `lovebank serve` runs it, on
+the recording Bot API: a request
 asked for by buttons and paid from one's own points, one paid by the pool, one by the community,
 a withdrawal, an expiry and a dispute; notifications delivered; forged buttons refused."""
 

@@ -27,6 +27,7 @@ def _lovebank(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.Complet
         env=env,
         cwd=tmp_path,
         timeout=120,
+        check=False,
     )
 
 

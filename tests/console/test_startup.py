@@ -34,6 +34,7 @@ def _chat(tmp_path: Path, db: Path) -> subprocess.CompletedProcess[str]:
         env=env,
         cwd=tmp_path,
         timeout=120,
+        check=False,
     )
     assert out.returncode == 0, out.stderr
     return out

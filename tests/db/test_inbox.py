@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.kernel.clock import FixedClock
-from bot.messages.delivery import MAX_TRIES, Failed, Retry, Sent, Unreachable
+from bot.messages.delivery import MAX_TRIES, Down, Failed, Held, Retry, Sent, Unreachable
 from bot.messages.inbox import LeaseLost, Pace
 from bot.messages.notify import notify
 from bot.services import Services
@@ -416,3 +416,29 @@ async def test_stores_and_finishes_racing_never_lose_or_double_a_head(services: 
     await asyncio.gather(*(writer(w) for w in range(4)), worker("w1"), worker("w2"))
     assert sorted(handled) == sorted(stored_ids) and len(handled) == 160
     assert handled == sorted(handled)  # in the order stored
+
+
+async def test_a_reply_that_met_an_outage_or_was_held_is_tried_again_not_a_crash(
+    services: Services, clock: FixedClock
+) -> None:
+    # The pipeline turns a reply's Down into a Retry, and only notifications are Held; should
+    # either reach the inbox all the same, it is a failure with its reason, tried again later.
+    from dataclasses import replace
+
+    w = await make_world(services)
+    with services.db.read() as session:
+        identity = (session.execute(select(Identity).where(Identity.person_id == w.volunteer))).scalar_one()
+    await services.run(services.inbox.store, identity.channel, "1", identity.external_id, update(1))
+    [entry] = await services.run(services.inbox.claim, "w", 1, 30, (identity.channel,))
+    await services.db.run(services.db.transaction, lambda s: services.inbox.settle(s, entry, {"calls": [1, 2]}))
+    entry = replace(entry, status="handled", reply={"calls": [1, 2]})
+    assert not await services.run(services.inbox.outcome, entry, Down("timed out", parts=1))
+    with services.db.read() as session:
+        row = session.get_one(InboxEntry, entry.id)
+        assert (row.status, row.error, row.attempts, row.reply_sent) == ("handled", "down: timed out", 1, 1)
+    clock.advance(minutes=1)
+    [entry] = await services.run(services.inbox.claim, "w", 1, 30, (identity.channel,))
+    assert not await services.run(services.inbox.outcome, entry, Held("waiting"))
+    with services.db.read() as session:
+        row = session.get_one(InboxEntry, entry.id)
+        assert (row.status, row.error, row.attempts) == ("handled", "held: waiting", 2)

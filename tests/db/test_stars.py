@@ -224,7 +224,7 @@ async def test_the_first_of_the_month_posts_last_month_in_the_community_language
         (f"telegram:{GROUP}", "stars.post_month", "zh-CN", "2026-11"),
         ("telegram:-100777", "stars.post_month", "en", "2026-11"),
     ]
-    rendered = [d for d in await services.run(services.outbox.take, "telegram") if d.address == "-100777"][0]
+    rendered = next(d for d in await services.run(services.outbox.take, "telegram") if d.address == "-100777")
     text = render(rendered.locale, rendered.text.key, rendered.text.params)
     assert "Stars of 2026-11" in text and "#1  Helper  1 h" in text
 

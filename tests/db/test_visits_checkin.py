@@ -226,8 +226,11 @@ async def test_needs_help_alerts_the_worker_and_escalates_after_two_hours(
     said = await Chat(services, "volunteer1").say(f"/visit E{wang} 需要帮助 说腿疼走不了路 1h")
     assert "🆘 已把求助 A1 告诉 张社工" in said
     assert await inbox(services, r.worker) == [
-        f"🆘 求助 A1：志愿者1 报告 E{wang} 王秀英（84岁）需要帮助。\n备注：说腿疼走不了路 1h\n地址：幸福里3栋501\n"
-        "电话：13800000001\n紧急联系人：儿子 王强 13900000001\n处理后请发送 /ack A1；2 小时内没有人确认，会上报管理员。"
+        (
+            f"🆘 求助 A1：志愿者1 报告 E{wang} 王秀英（84岁）需要帮助。\n备注：说腿疼走不了路 1h\n地址：幸福里3栋501\n"
+            "电话：13800000001\n紧急联系人：儿子 王强 13900000001\n"
+            "处理后请发送 /ack A1；2 小时内没有人确认，会上报管理员。"
+        )
     ]
     assert await inbox(services, r.worker2) == []  # not their elder
     clock.advance(hours=1, minutes=59)
@@ -236,9 +239,11 @@ async def test_needs_help_alerts_the_worker_and_escalates_after_two_hours(
     assert await services.run(services.visits.escalate_alerts) == 1
     assert await services.run(services.visits.escalate_alerts) == 0  # once
     assert await inbox(services, r.admin) == [
-        f"⏰ 求助 A1 已超过 2 小时没有人确认：幸福社区 E{wang} 王秀英（84岁），11-20 12:00 由 志愿者1 报告。\n"
-        "备注：说腿疼走不了路 1h\n负责社工：张社工\n地址：幸福里3栋501\n电话：13800000001\n"
-        "紧急联系人：儿子 王强 13900000001\n处理后请发送 /ack A1。"
+        (
+            f"⏰ 求助 A1 已超过 2 小时没有人确认：幸福社区 E{wang} 王秀英（84岁），11-20 12:00 由 志愿者1 报告。\n"
+            "备注：说腿疼走不了路 1h\n负责社工：张社工\n地址：幸福里3栋501\n电话：13800000001\n"
+            "紧急联系人：儿子 王强 13900000001\n处理后请发送 /ack A1。"
+        )
     ]
     worker = Chat(services, "worker1")
     visits = await worker.say("/visits")
@@ -276,8 +281,10 @@ async def test_two_not_at_home_in_a_row_flag_the_elder_and_tell_the_worker(servi
     said = await Chat(services, "volunteer2").say(f"/visit E{wang} 不在家 敲门没人应")
     assert "⚠️ 王秀英 已连续两次不在家，已做标记并告诉社工。" in said
     assert [n for n in await inbox(services, r.worker) if n.startswith("⚠️")] == [
-        f"⚠️ E{wang} 王秀英（84岁）已连续两次联系不上（最近一次由 志愿者2 报告不在家），请尽快确认老人安全。\n"
-        "地址：幸福里3栋501\n电话：13800000001\n紧急联系人：儿子 王强 13900000001"
+        (
+            f"⚠️ E{wang} 王秀英（84岁）已连续两次联系不上（最近一次由 志愿者2 报告不在家），请尽快确认老人安全。\n"
+            "地址：幸福里3栋501\n电话：13800000001\n紧急联系人：儿子 王强 13900000001"
+        )
     ]
     due = await services.run(services.visits.due_for, r.worker, r.community_id)
     assert [(i.name, i.flagged) for i in due.items if i.elder_id == wang] == [("王秀英", True)]

@@ -177,8 +177,10 @@ async def test_the_header_is_checked_before_the_rows(services: Services) -> None
     )
     assert text(report).split("\n") == [
         "❌ 花名册有 2 处问题，什么都没有导入。请改好后重新导入：",
-        "表头 生日：不认识这一列；表头应为 name,birth_year,address,grid,lives_alone,risk,phone,"
-        "emergency_contact,worker,volunteers",
+        (
+            "表头 生日：不认识这一列；表头应为 name,birth_year,address,grid,lives_alone,risk,phone,"
+            "emergency_contact,worker,volunteers"
+        ),
         "表头 birth_year：缺少这一列",
     ]
     unreadable = await services.run(

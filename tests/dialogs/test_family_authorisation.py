@@ -11,7 +11,8 @@ from bot.services import Services
 from models import ActingFor, AuditEntry, Community, CommunityMove, FamilyLink, Transfer
 from tests.world import World
 
-# volunteer1 is linked to 王奶奶 (a resident of 幸福社区 without a chat of her own); volunteer2 has a family of their own
+# volunteer1 is linked to 王奶奶 (a resident of 幸福社区 without a chat of her own); volunteer2 has a
+# family of their own
 # (linked to resident1); 和谐社区's worker is otherworker; volunteer3 has asked to move (M1).
 WHO = ("volunteer1", "volunteer2", "resident1", "worker1", "otherworker", "admin")
 MATRIX = {

@@ -46,7 +46,8 @@ async def test_a_duration_saved_is_whole_quarter_hours_within_the_rules(
     await volunteer.say("/cancel")
     before = _minutes(services, world.volunteer)
     await volunteer.say(f"我今天探访了王奶奶{typed}" if sentence else f"/log {typed} 探访")
-    if "log.confirm" in volunteer.keys():  # read from a sentence, or a bare number guessed: confirm
+    said = volunteer.keys()  # the catalogue keys of the replies (a Chat, not a dict)
+    if "log.confirm" in said:  # read from a sentence, or a bare number guessed: confirm
         await volunteer.say("提交")
     saved = _minutes(services, world.volunteer)[len(before) :]
     assert len(saved) <= 1

@@ -275,6 +275,7 @@ def journey(tmp_path: Path, process: Process, wechat_api: APIServer, bot_api: Bo
         capture_output=True,
         text=True,
         timeout=60,
+        check=False,
         env=menu_env(tmp_path, wechat_api.url),
     )
     assert menu.returncode == 0, menu.stderr

@@ -94,8 +94,10 @@ def test_the_health_check_uses_the_configured_port(where: str) -> None:
     port = server.server_address[1]
     try:
         run = [sys.executable, *command[1:]]
-        assert subprocess.run(run, env={"LOVEBANK_HTTP_PORT": str(port)}, capture_output=True).returncode == 0
+        assert (
+            subprocess.run(run, env={"LOVEBANK_HTTP_PORT": str(port)}, capture_output=True, check=False).returncode == 0
+        )
     finally:
         server.shutdown()
         server.server_close()
-    assert subprocess.run(run, env={"LOVEBANK_HTTP_PORT": str(port)}, capture_output=True).returncode != 0
+    assert subprocess.run(run, env={"LOVEBANK_HTTP_PORT": str(port)}, capture_output=True, check=False).returncode != 0

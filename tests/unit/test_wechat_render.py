@@ -17,7 +17,7 @@ def test_options_numbered_across_the_turn_as_bizmsgmenu_links() -> None:
     lines = message.text.splitlines()
     assert '<a href="weixin://bizmsgmenu?msgmenucontent=中文&msgmenuid=1">1. 中文</a>' in lines
     assert any(line.endswith('msgmenuid=2">2. English</a>') for line in lines)
-    third = [line for line in lines if "msgmenuid=3" in line][0]
+    third = next(line for line in lines if "msgmenuid=3" in line)
     assert "&B" not in third.split("msgmenucontent=")[1].split("&msgmenuid")[0]  # no stray & in the link
 
 

@@ -8,7 +8,8 @@ message 5 within 48 hours (`cs_budget`), after a menu click, a follow or a scan 
 minute; 45047 when spent, 45015 when the person has not written for 48 hours); template messages
 in today's format (no `first`/`remark`, fields typed by their names and refused over their
 type's limit: 47003; unknown template ids 40037); `fail_next` injects an error code (40001 for a
-token WeChat no longer accepts); `down` answers every call with that HTTP status. `clock` is its time, so a test can move it with the bot's."""
+token WeChat no longer accepts); `down` answers every call with that HTTP status. `clock` is its
+time, so a test can move it with the bot's."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlencode, urlparse
 
 from handlers.wechat import xml
@@ -283,7 +284,7 @@ class APIServer:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> APIServer:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 

@@ -20,7 +20,7 @@ from bot.kernel.db import Database
 from bot.kernel.settings import Settings
 from bot.services import Services
 from handlers.wechat import xml
-from handlers.wechat.crypto import MessageCrypto
+from handlers.wechat.crypto import CryptoError, MessageCrypto
 from models import InboxEntry, WebhookNonce
 from tests.bodies import Flood
 from tests.wechat.serving import Served, count, serving, wechat_worker
@@ -178,7 +178,7 @@ async def test_key_rotation_answers_under_the_key_that_decrypted(
         served.wechat = new  # the new key saved in WeChat's console: WeChat uses it at once
         after = await served.post(new.text("oRot", "/lang")[1])
         assert "English" in after.message(MessageCrypto(TOKEN, APP_ID, [NEW_KEY]))["Content"]
-        with pytest.raises(Exception):  # and not readable with the other key
+        with pytest.raises(CryptoError):  # and not readable with the other key
             after.message(MessageCrypto(TOKEN, APP_ID, [AES_KEY]))
 
 
