@@ -444,9 +444,7 @@ class District:
             cid = self.communities[self.home[who]]
             run = lambda key: s.db.run(
                 s.db.transaction,
-                lambda ses: s.ledger.hold(
-                    ses, community_id=cid, person_id=self.people[who], amount=amount, key=key
-                ),
+                lambda ses: s.ledger.hold(ses, community_id=cid, person_id=self.people[who], amount=amount, key=key),
             )
             if await self.available(who) < amount:
                 await self.refused(run, InsufficientPoints)
