@@ -409,14 +409,13 @@ class FamilyService:
         name = name.strip()
         which = Elder.id == int(name[1:]) if re.fullmatch(r"[Ee]\d{1,9}", name) else Elder.name == name
         with self.db.read() as session:
-            return list(
-                session.execute(
-                    select(Elder.id, Elder.name, Elder.birth_year)
-                    .where(Elder.community_id == community_id, Elder.active.is_(True), which)
-                    .order_by(Elder.id)
-                    .limit(10)
-                ).tuples()
+            rows = session.execute(
+                select(Elder.id, Elder.name, Elder.birth_year)
+                .where(Elder.community_id == community_id, Elder.active.is_(True), which)
+                .order_by(Elder.id)
+                .limit(10)
             )
+            return [(elder_id, elder_name, born) for elder_id, elder_name, born in rows]
 
     @reads
     def waiting_links(self, worker_id: int, community_id: int) -> list[LinkView]:

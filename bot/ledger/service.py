@@ -744,7 +744,7 @@ class Ledger:
             statement, params["minutes"] = _EARN, earned_minutes
         else:
             statement = _MOVE_GUARDED if guard else _MOVE
-        moved: dict[int, int] = dict(_core(session).execute(statement, params).tuples().all())
+        moved: dict[int, int] = {account: available for account, available in _core(session).execute(statement, params)}
         if debit not in moved:  # the guard held the debit row back; the caller's rollback undoes the credit
             raise InsufficientPoints(amount=amount)
         return moved.get(credit)
