@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, IdPk, UTCDateTime, one_of
@@ -48,7 +48,11 @@ class Identity(IdPk, Base):
 
 class Membership(IdPk, Base):
     __tablename__ = "memberships"
-    __table_args__ = (UniqueConstraint("person_id", "community_id"), one_of("role", ROLES))
+    __table_args__ = (
+        UniqueConstraint("person_id", "community_id"),
+        one_of("role", ROLES),
+        Index("ix_memberships_community_grid", "community_id", "grid_id"),
+    )
 
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
@@ -59,6 +63,8 @@ class Membership(IdPk, Base):
     # reported to the admins as late.
     away_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The grid (网格) of the community the member lives in; None until placed.
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"), nullable=True)
 
 
 class InviteCode(IdPk, Base):
