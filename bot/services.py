@@ -86,9 +86,7 @@ class Services:
         self.idnumbers = IdNumbersService(db, settings, clock)
         self.retention = RetentionService(db, settings, clock)
         self.parked = ParkedWork(db, self.inbox, self.outbox)
-        self.paper = PaperService(
-            db, settings, clock, hours, self.points, self.star_levels, self.shop, self.expiry
-        )
+        self.paper = PaperService(db, settings, clock, hours, self.points, self.star_levels, self.shop, self.expiry)
 
     async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """One service call from the async side: its own unit of work on a database thread."""

@@ -127,11 +127,7 @@ def _ask_category(ctx: Context) -> Reply:
 def sheet_category(ctx: Context, inp: Input) -> list[Reply]:
     categories = ctx.services.hours.categories(ctx.community_id)
     typed = (inp.option or inp.text).strip()
-    found = [
-        c
-        for c in categories
-        if typed == f"c{c.id}" or typed.lower() in (c.name, c.name_en.lower())
-    ]
+    found = [c for c in categories if typed == f"c{c.id}" or typed.lower() in (c.name, c.name_en.lower())]
     if not found:
         return [reply("error.bad_category"), _ask_category(ctx)]
     ctx.goto("sheet", "date", category_id=found[0].id, category=_label(ctx, found[0]))

@@ -121,8 +121,7 @@ def _page(pdf: Any, book: StatementBook, s: Statement) -> None:
     minutes, points = sum(log.minutes for log in s.logs), sum(log.points for log in s.logs)
     _section(pdf, f"本月服务：{len(s.logs)} 次，{hours(minutes)} 小时，{points} 分")
     lines = [
-        f"{log.service_date.month}月{log.service_date.day}日　{log.category}　{hours(log.minutes)} 小时　+{log.points} 分"
-        for log in s.logs
+        f"{_short_day(log.service_date)}　{log.category}　{hours(log.minutes)} 小时　+{log.points} 分" for log in s.logs
     ]
     _lines(pdf, lines, "本月没有已审核的服务记录。")
 
@@ -156,8 +155,11 @@ def _zone(book: StatementBook) -> str:
 
 
 def _short(moment: datetime, tz: ZoneInfo) -> str:
-    local = moment.astimezone(tz)
-    return f"{local.month}月{local.day}日"
+    return _short_day(moment.astimezone(tz).date())
+
+
+def _short_day(d: date) -> str:
+    return f"{d.month}月{d.day}日"
 
 
 def _section(pdf: Any, title: str) -> None:
@@ -235,7 +237,8 @@ def _sheet(facts: SheetFacts, *, full: bool) -> Any:
             width,
             5,
             f"活动结束后，社区工作者扫描右上角二维码（或在聊天中发送 /event {facts.token}），"
-            f"勾选到场人员即可一次记录全部时长；每张签到表只能记录一次。打印日期：{_day(facts.printed_on)}　第 {page} 页",
+            "勾选到场人员即可一次记录全部时长；每张签到表只能记录一次。"
+            f"打印日期：{_day(facts.printed_on)}　第 {page} 页",
         )
         pdf.set_text_color(*INK)
     return pdf

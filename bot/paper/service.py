@@ -254,11 +254,7 @@ class PaperService:
         if match is not None:
             stmt = select(EventSheet).where(EventSheet.id == int(match[1]))
             sheet = session.scalars(stmt.with_for_update() if lock else stmt).first()
-        if (
-            sheet is None
-            or sheet.community_id != community_id
-            or not hmac.compare_digest(self.token(sheet), code)
-        ):
+        if sheet is None or sheet.community_id != community_id or not hmac.compare_digest(self.token(sheet), code):
             raise NotFound("paper.sheet_bad_code")
         if sheet.status != SheetStatus.PRINTED:
             raise AlreadyDecided("paper.sheet_used", name=sheet.name, id=f"ES{sheet.id}")
@@ -327,7 +323,9 @@ def _community_named(session: Session, name: str | None) -> int:
     return found[0].id
 
 
-def offline_members(session: Session, community_id: int, grid_id: int | None = None) -> list[tuple[int, str, str | None]]:
+def offline_members(
+    session: Session, community_id: int, grid_id: int | None = None
+) -> list[tuple[int, str, str | None]]:
     """(person id, name, grid name) of the community's offline members (see the module's
     docstring), by grid then name."""
     reachable = exists().where(Identity.person_id == Person.id, Identity.unreachable_at.is_(None))
