@@ -18,7 +18,7 @@ from bot.stars.levels import ZH
 A4_WIDTH, A4_HEIGHT = 210, 297  # mm
 MARGIN = 18
 FONT = "noto"
-ROWS = 10  # lines of the month's hours (and of its redemptions) on a page; more are summed
+ROWS = 6  # lines of each list on a page (hours, redemptions, pickups), so all three fit above the footer
 INK, GREY, RED = (33, 33, 33), (110, 110, 110), (192, 57, 43)
 STATUS = {
     "pending": "待审核",
