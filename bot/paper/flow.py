@@ -9,7 +9,9 @@ community's confirmed volunteers (at most SHEET_MAX: a bigger event prints a she
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from functools import partial
 
@@ -19,7 +21,7 @@ from bot.hours.service import Category
 from bot.kernel.errors import InvalidInput
 from bot.kernel.i18n import T, hours
 from bot.paper.pdf import sheet_pdf
-from bot.paper.service import TOKEN
+from bot.paper.service import TOKEN, SheetFacts
 from models.hours import LogStatus
 
 SHEET_WORDS = ("sheet", "签到表")
@@ -41,8 +43,22 @@ def event_sheet(ctx: Context, args: str) -> list[Reply]:
         return [reply("paper.sheet_usage")]
     facts = ctx.services.paper.print_sheet(ctx.actor.person_id, ctx.community_id, name, team.strip() or None)
     text = T("paper.sheet_printed", name=facts.name, count=len(facts.names), code=facts.token)
-    # Drawing takes a moment: after the turn's transaction.
-    return [Reply(text, later=Later(partial(sheet_pdf, facts)), filename=f"签到表-{facts.name}.pdf")]
+    # What the QR code holds, as the channel invites: WeChat's parametric QR code (scanning sends
+    # the code as the scene: `/start CODE`), Telegram's deep link (the same `/start CODE`),
+    # elsewhere the code itself. Drawn after the turn's transaction.
+    link, picture = ctx.invites.link, ctx.invites.picture
+    if picture is not None:
+        later = Later(partial(_sheet_with_picture, picture, facts))
+    else:
+        later = Later(partial(sheet_pdf, facts, link.format(code=facts.token) if link else facts.token))
+    return [Reply(text, later=later, filename=f"签到表-{facts.name}.pdf")]
+
+
+async def _sheet_with_picture(picture: Callable[[str], Awaitable[bytes | None]], facts: SheetFacts) -> bytes:
+    """The sheet with the platform's QR code for its code (the code itself when the platform
+    cannot make one now)."""
+    png = await picture(facts.token)
+    return await asyncio.to_thread(sheet_pdf, facts, facts.token, png)
 
 
 def event_scan(ctx: Context, code: str) -> list[Reply]:

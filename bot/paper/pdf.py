@@ -183,16 +183,19 @@ QR_SIZE = 34  # mm
 ROW = 9  # mm a name's row: room for a signature
 
 
-def sheet_pdf(facts: SheetFacts) -> bytes:
-    return _drawn(lambda full: _sheet(facts, full=full))
+def sheet_pdf(facts: SheetFacts, content: str, png: bytes | None = None) -> bytes:
+    """The sheet with a QR code of `content` (the code, or a deep link carrying it), or the
+    platform's own QR code picture `png`."""
+    return _drawn(lambda full: _sheet(facts, content, png, full=full))
 
 
-def _sheet(facts: SheetFacts, *, full: bool) -> Any:
+def _sheet(facts: SheetFacts, content: str, png: bytes | None, *, full: bool) -> Any:
     from segno import make_qr
 
     pdf = _document(f"签到表 {facts.name}", full=full)
-    qr = io.BytesIO()
-    make_qr(facts.token, error="m").save(qr, kind="png", scale=6, border=2)
+    qr = io.BytesIO(png or b"")
+    if png is None:
+        make_qr(content, error="m").save(qr, kind="png", scale=6, border=2)
     width = A4_WIDTH - 2 * MARGIN
     columns = (14, 52, 60, width - 126)  # 序号 姓名 签到 备注
     rows = list(enumerate(facts.names, start=1))

@@ -10,6 +10,7 @@ import re
 
 import pytest
 from pypdf import PdfReader
+from segno import make_qr
 from sqlalchemy import func, select
 
 from bot.dialogs.core import Document
@@ -157,3 +158,28 @@ async def test_bad_sheet_requests_change_nothing(services: Services, world: Worl
     assert "活动名写 1 到 30 个字" in await worker.say(f"/event sheet {'长' * 31}")
     with services.db.read() as session:
         assert session.scalar(select(func.count()).select_from(EventSheet)) == 0
+
+
+async def test_a_scan_arriving_as_start_opens_the_sheet(services: Services, world: World, chat, dialogs) -> None:
+    """WeChat sends a scanned parametric QR code's scene as `/start SCENE`, Telegram a deep
+    link's payload as `/start PAYLOAD`: the sheet's code that way opens it like `/event CODE`.
+    On WeChat the sheet carries the account's own QR code for the code."""
+    asked: list[str] = []
+
+    async def wechat_qr(code: str) -> bytes:
+        asked.append(code)
+        out = io.BytesIO()
+        make_qr(f"https://weixin.qq.com/q/{code}").save(out, kind="png", scale=4)
+        return out.getvalue()
+
+    dialogs.invites.picture = wechat_qr
+    worker = chat("worker1")
+    await worker.say("/event sheet 清洁家园")
+    code, text = printed(worker)
+    assert asked == [code] and "清洁家园" in text
+    listed = await worker.say(f"/start {code}")
+    assert "签到表“清洁家园”" in listed and worker.options()[-2:] == ["all", "done"]
+    # A volunteer scanning it is refused, and joins nothing.
+    volunteer = chat("volunteer2")
+    await volunteer.say(f"/start {code}")
+    assert volunteer.keys() == ["error.need_worker"]
