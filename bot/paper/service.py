@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from bot.expiry.service import Expiring, ExpiryService
 from bot.hours.service import Decision, HoursService, LogView
 from bot.kernel.access import get_community, require_role
+from bot.kernel.audit import audit
 from bot.kernel.clock import Clock, Month
 from bot.kernel.db import Database, reads, rowcount
 from bot.kernel.errors import AlreadyDecided, InvalidInput, NotAllowed, NotFound
@@ -65,6 +66,7 @@ class Statement:
 
 @dataclass(frozen=True)
 class StatementBook:
+    community_id: int
     community: str
     grid: str | None
     month: Month
@@ -173,7 +175,23 @@ class PaperService:
             for person_id, person_name, grid in offline_members(session, community.id, grid_id)
         )
         today = self.clock.community(community.timezone).today()
-        return StatementBook(community.name, grid_name, month, contact_of(community), today, statements)
+        return StatementBook(community.id, community.name, grid_name, month, contact_of(community), today, statements)
+
+    def printed_statements(self, book: StatementBook) -> None:
+        """Statements carry personal information out of the bank: logged like every export (its
+        own small transaction, after the reading)."""
+        self.db.transaction(
+            lambda session: audit(
+                session,
+                self.clock,
+                "export.statements",
+                None,
+                book.community_id,
+                "community",
+                book.community_id,
+                {"month": book.month.label, "grid": book.grid, "pages": len(book.statements), "via": "cli"},
+            )
+        )
 
     def _statement(self, community_id: int, person_id: int, name: str, grid: str | None, month: Month) -> Statement:
         logs = self.hours.logs_of(
@@ -334,7 +352,7 @@ def offline_members(
         .join(Membership, Membership.person_id == Person.id)
         .outerjoin(Grid, Grid.id == Membership.grid_id)
         .where(Membership.community_id == community_id, Person.forgotten_at.is_(None), ~reachable)
-        .order_by(Grid.name, _NAME, Person.id)
+        .order_by(Grid.name.nulls_last(), _NAME, Person.id)
     )
     if grid_id is not None:
         stmt = stmt.where(Membership.grid_id == grid_id)

@@ -461,6 +461,7 @@ async def _print_statements(
     services = await open_services(settings)
     try:
         book = await services.run(services.paper.statements, community, grid, month)
+        await services.run(services.paper.printed_statements, book)
     except DomainError as exc:
         print(f"lovebank: {render(settings.locale, exc.key, exc.params)}", file=sys.stderr)
         return 2

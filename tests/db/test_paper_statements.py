@@ -19,7 +19,7 @@ from bot.kernel.migrate import upgrade
 from bot.kernel.settings import Settings, get_settings
 from bot.runtime.cli import main
 from bot.services import Services
-from models import Grid, Identity, Membership, Person
+from models import AuditEntry, Grid, Identity, Membership, Person
 from tests.dialogs.chat import Chat
 from tests.world import make_world
 
@@ -74,6 +74,15 @@ async def _balances(url: str) -> dict[str, str]:
         await volunteer1.say("/as 王奶奶")
         said["王奶奶"] = await volunteer1.say("/balance")
         return said
+    finally:
+        await services.db.dispose()
+
+
+async def _exports(url: str) -> list[dict]:
+    services = _services(url)
+    try:
+        with services.db.read() as session:
+            return list(session.scalars(select(AuditEntry.details).where(AuditEntry.action == "export.statements")))
     finally:
         await services.db.dispose()
 
@@ -133,6 +142,9 @@ def test_one_page_per_offline_member_with_the_figures_of_balance(
     assert main([*args[:4], "--grid", "一网格", "--month", month, "-o", "grid.pdf"]) == 0
     grid = pages(tmp_path / "grid.pdf")
     assert len(grid) == 1 and "姓名：王奶奶" in grid[0] and "社区联系方式：社区服务站0571-88888888" in grid[0]
+    # Each printing is logged like an export.
+    printings = asyncio.run(_exports(get_settings().database_url))
+    assert [(d["pages"], d["grid"], d["month"]) for d in printings] == [(2, None, month), (1, "一网格", month)]
 
 
 def test_bad_month_grid_or_community_is_one_line_and_exit_2(
