@@ -9,14 +9,16 @@ import io
 import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pypdf import PdfReader
 from segno import make_qr
 from sqlalchemy import func, select
 
 from bot.dialogs.core import Document
 from bot.services import Services
-from models import EventSheet, ServiceLog, Transfer
-from tests.dialogs.chat import Chat
+from models import EventSheet, Person, ServiceLog, Transfer
+from tests.dialogs.chat import Chat, flow_of
 from tests.world import World
 
 pytestmark = pytest.mark.db
@@ -183,3 +185,42 @@ async def test_a_scan_arriving_as_start_opens_the_sheet(services: Services, worl
     volunteer = chat("volunteer2")
     await volunteer.say(f"/start {code}")
     assert volunteer.keys() == ["error.need_worker"]
+
+
+SHEET_STATES = {
+    "attend": [],
+    "category": ["all", "done"],
+    "date": ["all", "done", "1"],
+    "duration": ["all", "done", "1", "today"],
+    "confirm": ["all", "done", "1", "today", "1h"],
+}
+fuzz = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["1", "0", "99", "1-99", "3-1", "t1", "t9", "c1", "all", "done", "yes", "today", "/cancel", "2h"]),
+)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(state=st.sampled_from(sorted(SHEET_STATES)), text=fuzz, locale=st.sampled_from(["zh-CN", "en"]))
+async def test_random_input_at_every_step_of_a_sheet(
+    services: Services, world: World, chat, state: str, text: str, locale: str
+) -> None:
+    """Never an unhandled error, always a reply in the worker's language, and a refusal writes
+    nothing."""
+    with services.db.uow() as session:
+        session.get(Person, world.worker).locale = locale  # type: ignore[union-attr]
+        session.commit()
+    worker = chat("worker1")
+    await worker.say("/cancel")
+    await worker.say("/event sheet 植树")
+    code, _ = printed(worker)
+    await worker.say(f"/event {code}")
+    for answer in SHEET_STATES[state]:
+        await worker.say(answer)
+    assert await flow_of(services, "worker1") == ("sheet", state)
+    before = (await logs(services), await transfers(services))
+    await worker.say(text)
+    keys = worker.keys()
+    assert worker.last is not None and keys and worker.last.locale == locale
+    if any(k.startswith(("error.", "paper.sheet_")) for k in keys):
+        assert (await logs(services), await transfers(services)) == before
