@@ -24,6 +24,7 @@ from bot.messages.outbox import OutboxService
 from bot.messages.parked import ParkedWork
 from bot.messages.replay import ReplayGuard
 from bot.moves.service import MovesService
+from bot.paper.service import PaperService
 from bot.people.service import PeopleService
 from bot.points.service import PointsService
 from bot.privacy.forget import ForgetService
@@ -85,6 +86,7 @@ class Services:
         self.idnumbers = IdNumbersService(db, settings, clock)
         self.retention = RetentionService(db, settings, clock)
         self.parked = ParkedWork(db, self.inbox, self.outbox)
+        self.paper = PaperService(db, settings, clock, hours, self.points, self.star_levels, self.shop, self.expiry)
 
     async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """One service call from the async side: its own unit of work on a database thread."""

@@ -10,6 +10,7 @@ from models.hours import ServiceCategory, ServiceLog
 from models.inbox import InboxEntry
 from models.ledger import Account, Transfer
 from models.outbox import DialogState, JobRun, Notification
+from models.paper import EventSheet
 from models.people import Identity, InviteCode, Membership, Person
 from models.privacy import ErasureRequest, IdDocument
 from models.requests import ServiceRequest
@@ -36,6 +37,7 @@ __all__ = [
     "Elder",
     "ElderVolunteer",
     "ErasureRequest",
+    "EventSheet",
     "FamilyLink",
     "Grid",
     "IdDocument",

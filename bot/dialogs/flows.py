@@ -13,6 +13,7 @@ from bot.family import flow as family
 from bot.hours import flow as hours
 from bot.links import flow as link
 from bot.moves import flow as moves
+from bot.paper import flow as paper
 from bot.people import flow as start
 from bot.privacy import consent_flow as consent
 from bot.privacy import flow as privacy
@@ -33,6 +34,7 @@ FLOWS = (
     hours,
     link,
     moves,
+    paper,
     reports,
     requests,
     shop,

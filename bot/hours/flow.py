@@ -31,6 +31,7 @@ from bot.dialogs.parse import (
 from bot.hours.service import Category, LogView, check_minutes, clean_note, points_for
 from bot.kernel.errors import InvalidInput, LooksRepeated, NotFound
 from bot.kernel.i18n import T, Text, hours
+from bot.paper.flow import SCAN_WORDS, SHEET_WORDS, event_scan, event_sheet, is_sheet_code
 from bot.points.service import HistoryLine
 from bot.stars.levels import Standing, level_name, level_params
 from models.hours import LogStatus
@@ -584,7 +585,16 @@ _ask_record_again = repeat_step("record", _record)
 
 @command("event", role="worker", help_key="help.event", aliases=("活动",))
 def event(ctx: Context, args: str) -> list[Reply]:
-    """Step by step: category → date → duration → volunteers → confirm."""
+    """Step by step: category → date → duration → volunteers → confirm. `/event sheet 活动名`
+    prints a sign-in sheet, and `/event ES12-…` (its scanned or typed code) records it
+    (bot.paper.flow)."""
+    first, rest = next_word(args)
+    if first.lower() in SHEET_WORDS:
+        return event_sheet(ctx, rest)
+    if first.lower() in SCAN_WORDS:
+        return event_scan(ctx, rest)
+    if is_sheet_code(first):
+        return event_scan(ctx, first)
     return _ask_category(ctx, "event", draft=secrets.token_hex(6))
 
 

@@ -583,11 +583,15 @@ class HoursService:
         status: str | None = None,
         limit: int = 20,
         offset: int = 0,
+        served: tuple[date, date] | None = None,
     ) -> list[LogView]:
-        """Newest first."""
+        """Newest first; `served`: only service dates from the first day to the last (a
+        month's statement)."""
         stmt = _VIEW.where(ServiceLog.person_id == person_id, ServiceLog.community_id == community_id)
         if status:
             stmt = stmt.where(ServiceLog.status == status)
+        if served is not None:
+            stmt = stmt.where(ServiceLog.service_date >= served[0], ServiceLog.service_date <= served[1])
         with self.db.read() as session:
             return _views(session, stmt.order_by(ServiceLog.id.desc()).offset(offset).limit(limit))
 

@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     # (a new key goes first, `lovebank data-key rotate` re-encrypts, then the old one can go).
     # Unset: ID numbers are refused, never stored in plain text. Back it up: without it they are lost.
     data_key: SecretStr | None = None
+    # Signs the QR codes printed on paper (event sign-in sheets). Unset, each sheet's random
+    # secret kept in the database alone makes its code unguessable; set, a copy of the database
+    # is not enough to forge one either. Changing it voids the codes already printed.
+    signing_key: SecretStr | None = None
     # Elders' visit records older than this lose their note, photo and place (a daily job).
     visit_retention_years: int = Field(3, ge=1, le=30)
     service_log_max_age_days: int = Field(31, ge=0)

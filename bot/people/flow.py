@@ -11,12 +11,15 @@ from bot.dialogs.core import COMMANDS, Context, Input, Later, Reply, command, op
 from bot.kernel.errors import InvalidInput
 from bot.kernel.i18n import T
 from bot.kernel.names import clean_name
+from bot.paper.flow import event_scan, is_sheet_code
 from bot.people.service import looks_like_code
 from bot.privacy.consent_flow import notice
 
 
 @command("start", role=None, help_key="help.start")
 def start(ctx: Context, args: str) -> list[Reply]:
+    if args and is_sheet_code(args.split()[0]):  # a sign-in sheet's QR code, scanned or opened as a link
+        return event_scan(ctx, args.split()[0])
     if args:
         return _join(ctx, args.split()[0])
     if ctx.actor.community_id is None and not ctx.actor.is_admin:

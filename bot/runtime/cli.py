@@ -73,6 +73,20 @@ def _parser() -> argparse.ArgumentParser:
     poster.add_argument("--community", metavar="NAME", help="needed when there is more than one community")
     poster.add_argument("-o", "--output", required=True, metavar="FILE", help="PNG file to write")
 
+    printing = sub.add_parser("print", help="paper for members without a phone")
+    printing_sub = printing.add_subparsers(dest="what", required=True, metavar="WHAT")
+    statements = printing_sub.add_parser(
+        "statements", help="a month's statement for each member without a phone (one A4 page each, PDF)"
+    )
+    statements.add_argument("--community", metavar="NAME", help="needed when there is more than one community")
+    statements.add_argument("--grid", metavar="GRID", help="only the members of this grid (e.g. 一网格)")
+    statements.add_argument("--month", required=True, metavar="YYYY-MM")
+    statements.add_argument("-o", "--output", required=True, metavar="FILE", help="PDF file to write")
+    contact = sub.add_parser("contact", help="the community's contact line printed on statements: show or set")
+    contact.add_argument("text", nargs="?", metavar="TEXT", help="the new contact line, e.g. 社区服务站 0571-88888888")
+    contact.add_argument("--community", metavar="NAME", help="needed when there is more than one community")
+    contact.add_argument("--clear", action="store_true", help="remove the contact line")
+
     levels = sub.add_parser("star-levels", help="a community's service hours for 一星 … 五星: show, set or reset")
     levels.add_argument("hours", nargs="*", type=int, metavar="HOURS", help="five rising numbers of hours to set")
     levels.add_argument("--community", metavar="NAME", help="needed when there is more than one community")
@@ -437,6 +451,57 @@ async def _star_levels(settings: Settings, values: list[int], community: str | N
     return 0
 
 
+async def _print_statements(
+    settings: Settings, community: str | None, grid: str | None, month: str, output: str
+) -> int:
+    from bot.kernel.errors import DomainError
+    from bot.kernel.i18n import render
+    from bot.paper.pdf import statements_pdf
+
+    services = await open_services(settings)
+    try:
+        book = await services.run(services.paper.statements, community, grid, month)
+        await services.run(services.paper.printed_statements, book)
+    except DomainError as exc:
+        print(f"lovebank: {render(settings.locale, exc.key, exc.params)}", file=sys.stderr)
+        return 2
+    finally:
+        await services.db.dispose()
+    # Drawn after the database is let go: nothing slow inside a transaction.
+    content = await asyncio.to_thread(statements_pdf, book)
+    path = Path(output)
+    try:
+        path.write_bytes(content)
+    except OSError as exc:
+        _say(settings, "cli.cannot_write", error=True, path=path, reason=exc.strerror or exc)
+        return 2
+    _say(settings, "paper.cli.statements", path=path.resolve(), pages=len(book.statements))
+    return 0
+
+
+async def _contact(settings: Settings, community: str | None, text: str | None, clear: bool) -> int:
+    from bot.kernel.errors import DomainError
+    from bot.kernel.i18n import render
+
+    services = await open_services(settings)
+    try:
+        community_id = await services.run(services.paper.community_named, community)
+        if text is not None or clear:
+            await services.run(services.paper.set_contact, None, community_id, None if clear else text)
+        contact = await services.run(services.paper.contact, community_id)
+        name = await services.run(services.people.community_name, community_id)
+    except DomainError as exc:
+        print(f"lovebank: {render(settings.locale, exc.key, exc.params)}", file=sys.stderr)
+        return 2
+    finally:
+        await services.db.dispose()
+    if contact is None:
+        _say(settings, "paper.cli.contact_none", community=name)
+    else:
+        _say(settings, "paper.cli.contact", community=name, contact=contact)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = get_settings()
@@ -489,6 +554,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_wechat(settings, args.action))
     if args.command == "invite-poster":
         return asyncio.run(_wechat(settings, "invite-poster", args.community, args.output))
+    if args.command == "print":
+        return asyncio.run(_print_statements(settings, args.community, args.grid, args.month, args.output))
+    if args.command == "contact":
+        return asyncio.run(_contact(settings, args.community, args.text, args.clear))
     if args.command == "star-levels":
         return asyncio.run(_star_levels(settings, args.hours, args.community, args.reset))
     if args.command == "jobs":

@@ -1,0 +1,1 @@
+"""The paper path: monthly statements and event sign-in sheets for people without phones."""
