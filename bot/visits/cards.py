@@ -96,9 +96,10 @@ def _draw(cards: list[Card], *, full: bool) -> Any:
     pdf.set_title("爱心探访卡")
     pdf.set_creator("Love Bank 爱心银行")
     width = A6[0] - 2 * MARGIN
-    for card in cards:
+    for number, card in enumerate(cards):
         pdf.add_page()
-        add_cjk_font(pdf, FONT, full=full)
+        if number == 0:
+            add_cjk_font(pdf, FONT, full=full)
         pdf.set_text_color(*RED)
         pdf.set_font(FONT, size=15)
         pdf.set_y(MARGIN)

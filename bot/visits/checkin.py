@@ -269,7 +269,7 @@ class Checkins:
         return self.db.transaction(work)
 
     def _tell(
-        self, session: Session, elder: Elder, visit: VisitRecord, actor_id: int, key: str, **params: str
+        self, session: Session, elder: Elder, record: VisitRecord, actor_id: int, key: str, **params: str
     ) -> list[str]:
         reporter = session.get(Person, actor_id)
         told = []
