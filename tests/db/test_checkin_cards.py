@@ -143,7 +143,9 @@ async def test_a_scanned_card_records_a_verified_visit_and_asks_how_the_elder_is
     said = await worker.say("/need")
     assert said == f"探访中提出、还没有发布的需要：\nT1 E{wang} 王秀英 · 维修\n1. 发布：王秀英"
     assert worker.options() == ["/need T1"]
-    assert await worker.say("/need T1") == f"✅ 已为 E{wang} 王秀英 发布服务需求 Q1（维修，社区支付），志愿者可以接单了。"
+    assert (
+        await worker.say("/need T1") == f"✅ 已为 E{wang} 王秀英 发布服务需求 Q1（维修，社区支付），志愿者可以接单了。"
+    )
     assert await worker.say("/need T1") == f"这个需要已经发布为 Q1（E{wang}）。"
     with services.db.read() as session:
         request = session.scalar(select(ServiceRequest))

@@ -89,7 +89,9 @@ async def test_one_line_visits_and_calls_in_chinese_and_english(services: Servic
     r = await roster_world(services)
     wang, li = r.elders["王秀英"], r.elders["李建国"]
     worker = Chat(services, "worker1")
-    assert await worker.say(f"/visit E{wang} well 精神不错") == f"✅ 已记录 T1：E{wang} 王秀英 · 探访 · 良好。\n\n{MOOD}"
+    assert (
+        await worker.say(f"/visit E{wang} well 精神不错") == f"✅ 已记录 T1：E{wang} 王秀英 · 探访 · 良好。\n\n{MOOD}"
+    )
     assert await worker.say(f"/visit e{li} 电话 不在家 没人接") == f"{LEFT}✅ 已记录 T2：E{li} 李建国 · 电话 · 不在家。"
     volunteer = Chat(services, "volunteer3")
     assert await volunteer.say(f"/visit E{li} 住院 1h 在市一医院") == "\n\n".join(
