@@ -73,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     poster.add_argument("--community", metavar="NAME", help="needed when there is more than one community")
     poster.add_argument("-o", "--output", required=True, metavar="FILE", help="PNG file to write")
 
+    printing = sub.add_parser("print", help="printed things: door cards for the elders")
+    printing_sub = printing.add_subparsers(dest="what", required=True, metavar="WHAT")
+    cards = printing_sub.add_parser("cards", help="door cards (A6 PDF, one page an elder) with the check-in QR code")
+    cards.add_argument("--community", metavar="NAME", help="needed when there is more than one community")
+    cards.add_argument("--grid", metavar="GRID", help="only the elders of this grid (e.g. 一网格)")
+    cards.add_argument("-o", "--output", required=True, metavar="FILE", help="PDF file to write")
+
     levels = sub.add_parser("star-levels", help="a community's service hours for 一星 … 五星: show, set or reset")
     levels.add_argument("hours", nargs="*", type=int, metavar="HOURS", help="five rising numbers of hours to set")
     levels.add_argument("--community", metavar="NAME", help="needed when there is more than one community")
@@ -416,6 +423,16 @@ async def _wechat(settings: Settings, action: str, community: str | None = None,
         await services.db.dispose()
 
 
+async def _print_cards(settings: Settings, community: str | None, grid: str | None, output: str) -> int:
+    from handlers.wechat import tools
+
+    services = await open_services(settings)
+    try:
+        return await tools.make_door_cards(services, settings, community, grid, output)
+    finally:
+        await services.db.dispose()
+
+
 async def _star_levels(settings: Settings, values: list[int], community: str | None, reset: bool) -> int:
     from bot.kernel.errors import DomainError
     from bot.kernel.i18n import render
@@ -489,6 +506,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_wechat(settings, args.action))
     if args.command == "invite-poster":
         return asyncio.run(_wechat(settings, "invite-poster", args.community, args.output))
+    if args.command == "print" and args.what == "cards":
+        return asyncio.run(_print_cards(settings, args.community, args.grid, args.output))
     if args.command == "star-levels":
         return asyncio.run(_star_levels(settings, args.hours, args.community, args.reset))
     if args.command == "jobs":

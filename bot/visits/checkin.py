@@ -25,7 +25,7 @@ from bot.hours.service import clean_note
 from bot.kernel.access import get_community, role_in
 from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
-from bot.kernel.db import Database
+from bot.kernel.db import Database, rowcount
 from bot.kernel.errors import InvalidInput, NotAllowed, NotFound
 from bot.messages.notify import notify
 from bot.visits.cards import Card, check_ok, make_token, parse_token
@@ -322,7 +322,7 @@ class Checkins:
             if visit is None or visit.need in (None, "nothing"):
                 raise NotFound("wellbeing.no_need", ref=f"T{visit_id}")
             if role_in(session, worker_id, visit.community_id) != "worker":
-                raise NotAllowed("error.not_worker")
+                raise NotAllowed("error.need_worker")
             return _need(session, visit)
 
     def link_need(self, worker_id: int, visit_id: int, request_id: int) -> bool:
@@ -331,13 +331,13 @@ class Checkins:
         def work(session: Session) -> bool:
             visit = session.get(VisitRecord, visit_id)
             if visit is None or role_in(session, worker_id, visit.community_id) != "worker":
-                raise NotAllowed("error.not_worker")
+                raise NotAllowed("error.need_worker")
             done = session.execute(
                 update(VisitRecord)
                 .where(VisitRecord.id == visit_id, VisitRecord.need_request_id.is_(None))
                 .values(need_request_id=request_id)
             )
-            return bool(done.rowcount)
+            return rowcount(done) > 0
 
         return self.db.transaction(work)
 

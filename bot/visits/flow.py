@@ -397,8 +397,8 @@ def print_card(ctx: Context, elder_id: int) -> list[Reply]:
 def helpline(ctx: Context, args: str) -> list[Reply]:
     """`/helpline` shows the number printed on door cards; `/helpline 0571-88888888` sets it."""
     if args.strip():
-        line = ctx.services.checkins.set_help_line(ctx.actor.person_id, ctx.community_id, args)
-        return [reply("cards.help_line_set", line=line)]
+        saved = ctx.services.checkins.set_help_line(ctx.actor.person_id, ctx.community_id, args)
+        return [reply("cards.help_line_set", line=saved)]
     line = ctx.services.checkins.help_line(ctx.community_id)
     return [reply("cards.help_line", line=line) if line else reply("cards.no_help_line")]
 

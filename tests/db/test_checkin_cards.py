@@ -90,11 +90,9 @@ async def test_a_scanned_card_records_a_verified_visit_and_asks_how_the_elder_is
     )
     assert await volunteer.say("一般") == "身体怎么样？\n1. 好\n2. 不适\n3. 需要看医生"
     # "Needs a doctor" reaches every worker of the community at once.
-    assert await volunteer.say("3") == "\n\n".join(
-        (
-            "⚠️ 已把提醒 A1 告诉 张社工、李社工，社工会按时处理（上不过午、下不过夜）。",
-            "需要什么帮助吗？\n1. 没有\n2. 代购\n3. 维修\n4. 其他",
-        )
+    assert await volunteer.say("3") == (
+        "⚠️ 已把提醒 A1 告诉 张社工、李社工，社工会按时处理（上不过午、下不过夜）。\n\n"
+        "需要什么帮助吗？\n1. 没有\n2. 代购\n3. 维修\n4. 其他"
     )
     with services.db.read() as session:
         told = session.execute(
@@ -107,11 +105,9 @@ async def test_a_scanned_card_records_a_verified_visit_and_asks_how_the_elder_is
         (r.worker2, "wellbeing.notify.alert_health"),
     }
     assert told[0].params["address"] == "幸福里3栋501" and told[0].params["alert"] == "A1"
-    assert await volunteer.say("维修") == "\n\n".join(
-        (
-            "📝 已把需要（维修）告诉社区工作者，他们会发布服务需求。",
-            "给下一位探访的人留一句话（例如：爱听戏，左耳听不清），或者跳过。\n1. 跳过",
-        )
+    assert await volunteer.say("维修") == (
+        "📝 已把需要（维修）告诉社区工作者，他们会发布服务需求。\n\n"
+        "给下一位探访的人留一句话（例如：爱听戏，左耳听不清），或者跳过。\n1. 跳过"
     )
     assert await volunteer.say("厨房水龙头漏水，爱听越剧") == "🙏 谢谢！这次探访已全部记好。"
     with services.db.read() as session:
@@ -163,7 +159,7 @@ async def test_a_scanned_card_records_a_verified_visit_and_asks_how_the_elder_is
 
     # The next visitor sees the last answers and the note, on the card and when starting a visit.
     other = Chat(dialogs, "volunteer2")
-    last = f"🗒 上次探访（2026-11-20，志愿者1）：精神 一般 · 身体 需要看医生 · 需要 维修\n留言：厨房水龙头漏水，爱听越剧"
+    last = "🗒 上次探访（2026-11-20，志愿者1）：精神 一般 · 身体 需要看医生 · 需要 维修\n留言：厨房水龙头漏水，爱听越剧"
     assert last in await other.say(f"/visit E{wang}")
     assert (await worker.say(f"/elders E{wang}")).endswith(last)
 

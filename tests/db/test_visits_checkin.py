@@ -15,8 +15,7 @@ from bot.services import Services
 from models import Elder, Notification, ServiceCategory, ServiceLog, VisitAlert, VisitRecord
 from tests.visits_world import Chat, roster_world
 
-
-# Every visit or call that saw the elder ends with the wellbeing questions (tests/db/test_checkin_cards.py).
+# A visit or call that saw the elder ends with the wellbeing questions (test_checkin_cards.py).
 MOOD = "老人精神怎么样？\n1. 好\n2. 一般\n3. 差"
 LEFT = "（刚才没做完的操作已取消。）\n\n"  # the questions left unanswered by the next command
 
