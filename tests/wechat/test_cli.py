@@ -140,7 +140,7 @@ def test_door_cards_for_a_grid(
     permanent parametric code for the card's token."""
     from pypdf import PdfReader
 
-    from tests.visits_world import HEADER, GOOD
+    from tests.visits_world import GOOD, HEADER
 
     (tmp_path / "roster.csv").write_text("\n".join((HEADER.rsplit(",", 2)[0], *(r.rsplit(",", 2)[0] for r in GOOD))))
     assert main(["import", "elders", "roster.csv", "--community", "幸福社区"]) == 0
