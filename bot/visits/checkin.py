@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -35,6 +35,7 @@ from models.visits import HEALTHS, MOODS, NEEDS
 QUESTIONS = {"mood": MOODS, "health": HEALTHS, "need": NEEDS}
 WORRYING = {"mood": "poor", "health": "doctor"}
 HELP_LINE_MAX = 40
+OPEN_CHECKIN = timedelta(hours=12)  # a check-in a later `/visit` of the same elder completes
 HELP_LINE_OPTION = "help_line"  # Community.options: the number printed on door cards
 
 
@@ -218,6 +219,24 @@ class Checkins:
 
         return self.db.transaction(work)
 
+    def open_checkin(self, actor_id: int, elder_id: int) -> int | None:
+        """The actor's latest check-in at the elder's door within OPEN_CHECKIN not yet made a
+        visit: a visit recorded afterwards with `/visit` (the chat's draft timed out, say) still
+        counts as verified."""
+        since = self.clock.now() - OPEN_CHECKIN
+        with self.db.uow() as session:
+            return session.scalar(
+                select(VisitCheckin.id)
+                .where(
+                    VisitCheckin.person_id == actor_id,
+                    VisitCheckin.elder_id == elder_id,
+                    VisitCheckin.visit_id.is_(None),
+                    VisitCheckin.at >= since,
+                )
+                .order_by(VisitCheckin.id.desc())
+                .limit(1)
+            )
+
     # --- the wellbeing loop ------------------------------------------------------------------
 
     def last_wellbeing(self, viewer_id: int, elder_id: int) -> Wellbeing | None:
@@ -284,6 +303,7 @@ class Checkins:
                 address=elder.address,
                 phone=elder.phone or "—",
                 by=reporter.display_name if reporter else "—",
+                note=record.note or "—",
                 **params,
             )
             told.append(name)

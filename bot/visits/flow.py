@@ -117,7 +117,8 @@ def visit(ctx: Context, args: str) -> list[Reply]:
     if len(words) > 1:
         return _one_line(ctx, elder_id, words[1:])
     elder = ctx.services.visits.roster.elder(ctx.actor.person_id, elder_id)  # may they? ask now, not at the end
-    ctx.goto("visit", "kind", elder_id=elder_id, name=elder.name, draft=secrets.token_hex(6))
+    scanned = ctx.services.checkins.open_checkin(ctx.actor.person_id, elder_id)
+    ctx.goto("visit", "kind", elder_id=elder_id, name=elder.name, draft=secrets.token_hex(6), checkin_id=scanned)
     return [*last_answers(ctx, elder_id), _ask_kind(ctx)]
 
 
@@ -260,6 +261,7 @@ def _one_line(ctx: Context, elder_id: int, words: list[str]) -> list[Reply]:
         note=" ".join(words) or None,
         minutes=minutes,
         request_key=key,
+        checkin_id=ctx.services.checkins.open_checkin(ctx.actor.person_id, elder_id) if kind == "visit" else None,
     )
     replies = _saved(recorded)
     if recorded.needs_minutes:

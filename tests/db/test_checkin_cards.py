@@ -210,3 +210,23 @@ async def test_cards_for_a_grid_print_one_a6_page_each(services: Services) -> No
     assert "张桂兰" in texts[0] and "王秀英" in texts[1] and "请向社区索取" in texts[0]
     async with refused(services, NotFound, "cards.no_grid", TABLES):
         await services.run(services.checkins.print_cards, None, r.community_id, grid="九网格")
+
+
+async def test_a_visit_typed_after_a_scan_still_counts_as_verified(services: Services, clock: FixedClock) -> None:
+    """The chat's draft times out at the door (30 minutes idle): the volunteer types the visit
+    later, and it is completed from their check-in, at the scan's time."""
+    r = await roster_world(services)
+    wang = r.elders["王秀英"]
+    [card] = await services.run(services.checkins.print_cards, r.worker, r.community_id, elder_id=wang)
+    chat = Chat(Dialogs(services), "volunteer1")
+    assert (await chat.say(f"/checkin {card.token}")).startswith("📍")
+    scanned_at = clock.at
+    clock.at += timedelta(hours=2)
+    assert (await chat.say(f"/visit E{wang} 良好 1h 聊了家常")).startswith(
+        f"✅ 已记录 T1：E{wang} 王秀英 · 探访 · 良好 · 已扫码核实。"
+    )
+    # The scan is spent: a second visit typed now is a typed one.
+    assert "已扫码核实" not in await chat.say(f"/visit E{wang} 良好 1h")
+    with services.db.read() as session:
+        visits = session.scalars(select(VisitRecord).order_by(VisitRecord.id)).all()
+    assert [(v.verified, v.at) for v in visits] == [(True, scanned_at), (False, clock.at)]
