@@ -5,9 +5,12 @@ AES-encrypted `SCAN` event that checks in and starts a verified visit; a forged 
 from __future__ import annotations
 
 import asyncio
+import io
+import re
 from collections.abc import AsyncIterator
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from bot.kernel.clock import Clock
@@ -41,8 +44,18 @@ async def test_scanning_the_card_checks_in_a_verified_visit(served: Served) -> N
     made = await served.services.run(served.services.links.new_code, r.volunteer, "console")
     assert "关联成功" in await served.reply("oVolunteer", f"/link {made.code}")
 
-    printed = await served.reply("oWorker", f"/elders E{wang} card")
+    printed = await served.say("oWorker", f"/elders E{wang} card")
+    if "/download/" not in printed:  # drawing took longer than WeChat waits: it comes by the API
+        [sent] = await served.api.api.until(lambda s: s.openid == "oWorker" and "/download/" in s.content, timeout=20)
+        printed = sent.content
     assert "王秀英 的探访卡（第 1 版）" in printed
+    # WeChat carries no files: the card is a download link to the PDF.
+    url = re.search(r"http\S+/download/(\S+)", printed)
+    assert url is not None, printed
+    download = await served.client.get(f"/download/{url.group(1)}")
+    assert download.status_code == 200 and download.headers["content-type"] == "application/pdf"
+    page = re.sub(r"[\s\x00]+", "", PdfReader(io.BytesIO(download.content)).pages[0].extract_text())
+    assert "王秀英" in page and "爱心探访卡" in page
     with served.services.db.read() as session:
         elder = session.get(Elder, wang)
         token = make_token(elder.card_key, elder.id, elder.card_generation)
