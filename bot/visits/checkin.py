@@ -266,6 +266,8 @@ class Checkins:
             told: list[str] = []
             alert_id = None
             if WORRYING.get(question) == value:
+                # One alert a visit (a "needs help" outcome may have raised it already); each
+                # worrying answer is told, a doctor needed after poor spirits too.
                 alert_id = session.scalar(select(VisitAlert.id).where(VisitAlert.visit_id == visit.id))
                 if alert_id is None:
                     alert = VisitAlert(
@@ -278,8 +280,8 @@ class Checkins:
                     session.add(alert)
                     session.flush()
                     alert_id = alert.id
-                    key = f"wellbeing.notify.alert_{question}"
-                    told = self._tell(session, elder, visit, actor_id, key, alert=f"A{alert_id}")
+                key = f"wellbeing.notify.alert_{question}"
+                told = self._tell(session, elder, visit, actor_id, key, alert=f"A{alert_id}")
             elif question == "need" and value != "nothing":
                 key = f"wellbeing.notify.need_{value}"
                 told = self._tell(session, elder, visit, actor_id, key, visit=f"T{visit.id}")

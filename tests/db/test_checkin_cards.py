@@ -230,3 +230,22 @@ async def test_a_visit_typed_after_a_scan_still_counts_as_verified(services: Ser
     with services.db.read() as session:
         visits = session.scalars(select(VisitRecord).order_by(VisitRecord.id)).all()
     assert [(v.verified, v.at) for v in visits] == [(True, scanned_at), (False, clock.at)]
+
+
+async def test_a_needs_help_visit_and_a_doctor_needed_share_one_alert(services: Services) -> None:
+    """Poor spirits, then a doctor needed, on a visit whose outcome already called for help: one
+    alert, and the workers hear of each worrying answer."""
+    r = await roster_world(services)
+    li = r.elders["李建国"]  # 李社工's elder, visited by volunteer3
+    chat = Chat(Dialogs(services), "volunteer3")
+    said = await chat.say(f"/visit E{li} 需要帮助 1h 摔了一跤")
+    assert "🆘 已把求助 A1 告诉 李社工" in said and said.endswith("3. 差")  # 李社工 heard of it at once
+    assert (await chat.say("差")).startswith("⚠️ 已把提醒 A1 告诉 张社工、李社工")
+    assert (await chat.say("需要看医生")).startswith("⚠️ 已把提醒 A1 告诉 张社工、李社工")
+    with services.db.read() as session:
+        alerts = session.scalars(select(VisitAlert)).all()
+        told = session.scalars(
+            select(Notification.key).where(Notification.person_id == r.worker2, Notification.key.like("%.alert_%"))
+        ).all()
+    assert [a.reason for a in alerts] == ["needs_help"]
+    assert told == ["wellbeing.notify.alert_mood", "wellbeing.notify.alert_health"]
