@@ -40,6 +40,7 @@ from bot.stars.levels import StarLevelsService
 from bot.stars.posters import StarPostersService
 from bot.stars.service import StarsService
 from bot.teams.service import TeamsService
+from bot.visits.checkin import Checkins
 from bot.visits.service import VisitsService
 
 P = ParamSpec("P")
@@ -65,6 +66,7 @@ class Services:
         self.reports = ReportsService(db, settings, clock, SECTIONS)
         self.shop = ShopService(db, settings, clock, ledger)
         self.visits = VisitsService(db, settings, clock, people, hours)
+        self.checkins = Checkins(db, clock)
         self.links = LinksService(db, clock)
         self.budgets = SendBudgets(db, clock)
         self.downloads = DownloadsService(db, clock)

@@ -17,7 +17,7 @@ from models.requests import ServiceRequest
 from models.shop import Redemption, ShopItem, StockMovement
 from models.stars import AnnouncementGroup
 from models.teams import PersonTag, Team, TeamMember
-from models.visits import Elder, ElderVolunteer, VisitAlert, VisitRecord
+from models.visits import Elder, ElderVolunteer, VisitAlert, VisitCheckin, VisitRecord
 from models.webhooks import WebhookNonce
 
 __all__ = [
@@ -61,6 +61,7 @@ __all__ = [
     "TeamMember",
     "Transfer",
     "VisitAlert",
+    "VisitCheckin",
     "VisitRecord",
     "WebhookNonce",
 ]

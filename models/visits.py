@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, IdPk, UTCDateTime, one_of
@@ -15,6 +15,11 @@ from models.base import Base, IdPk, UTCDateTime, one_of
 RISKS = ("high", "normal")
 VISIT_KINDS = ("visit", "call")
 OUTCOMES = ("well", "needs_help", "not_home", "hospital")
+# The three wellbeing questions asked after a visit (精神, 身体, 需要); the worrying answers alert.
+MOODS = ("good", "so_so", "poor")
+HEALTHS = ("good", "unwell", "doctor")
+NEEDS = ("nothing", "shopping", "repairs", "other")
+ALERT_REASONS = ("needs_help", "wellbeing")
 
 
 class Elder(IdPk, Base):
@@ -53,6 +58,10 @@ class Elder(IdPk, Base):
     # The elder as a member of the community (a points account, family links), registered the
     # first time a worker links a family member to them.
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), nullable=True)
+    # The door card (QR check-in): its key is made at the first print; a reprint bumps the
+    # generation, so the tokens of earlier cards stop working.
+    card_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    card_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class ElderVolunteer(Base):
@@ -70,6 +79,9 @@ class VisitRecord(IdPk, Base):
         Index("ix_visit_records_elder_at", "elder_id", "at"),
         one_of("kind", VISIT_KINDS),
         one_of("outcome", OUTCOMES),
+        one_of("mood", MOODS),
+        one_of("health", HEALTHS),
+        one_of("need", NEEDS),
     )
 
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
@@ -90,13 +102,36 @@ class VisitRecord(IdPk, Base):
     # Set when the record passed the retention (LOVEBANK_VISIT_RETENTION_YEARS): its note, photo
     # and place are gone; that the visit happened still counts.
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Checked in by scanning the elder's door card: the volunteer was there.
+    verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The wellbeing answers (None until answered) and the note for the next visitor.
+    mood: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    health: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    need: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    next_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The service request a worker posted for the need, once (one tap).
+    need_request_id: Mapped[int | None] = mapped_column(ForeignKey("service_requests.id"), nullable=True)
+
+
+class VisitCheckin(IdPk, Base):
+    """A scan of an elder's door card: who was there and when, completed into a visit record."""
+
+    __tablename__ = "visit_checkins"
+
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    elder_id: Mapped[int] = mapped_column(ForeignKey("elders.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    generation: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visit_records.id"), unique=True, nullable=True)
+    request_key: Mapped[str | None] = mapped_column(String(128), unique=True, nullable=True)
 
 
 class VisitAlert(IdPk, Base):
     """A "needs help" outcome, open until a worker or an admin acknowledges it."""
 
     __tablename__ = "visit_alerts"
-    __table_args__ = (Index("ix_visit_alerts_open", "acknowledged_at", "raised_at"),)
+    __table_args__ = (Index("ix_visit_alerts_open", "acknowledged_at", "raised_at"), one_of("reason", ALERT_REASONS))
 
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
     elder_id: Mapped[int] = mapped_column(ForeignKey("elders.id"))
@@ -105,3 +140,6 @@ class VisitAlert(IdPk, Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), nullable=True)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # needs_help: the visit's outcome; wellbeing: a poor mood or a doctor needed, which waits for
+    # a worker under the deadline rule (上不过午、下不过夜) until acknowledged.
+    reason: Mapped[str] = mapped_column(String(16), default="needs_help", server_default="needs_help")

@@ -153,6 +153,9 @@ class Invites:
     # A join QR code (PNG) for an invite code, or None when it cannot now (WeChat's parametric QR
     # codes: scanning follows the account and joins). Asked after the turn (`Later`).
     picture: Callable[[str], Awaitable[bytes | None]] | None = None
+    # The address a parametric QR code opens for a scene (an elder's door card token): scanning
+    # it sends the scene back. None where the channel has none (Telegram uses `link`).
+    scan_url: Callable[[str], Awaitable[str | None]] | None = None
 
 
 @dataclass

@@ -26,6 +26,7 @@ from bot.people.roster import (
     clean_risk,
     clean_yes_no,
 )
+from bot.visits.flow import last_answers, print_card
 
 PAGE = 20
 ROW_FIELDS = ("name", "birth_year", "address", "grid", "lives_alone", "risk", "phone", "emergency_contact", "consent")
@@ -93,9 +94,14 @@ def elders(ctx: Context, args: str) -> list[Reply]:
     if arg.lower() in ("export", "导出"):
         name, content = ctx.services.visits.roster.export_roster(ctx.actor.person_id, ctx.community_id)
         return [Reply(T("elders.exported"), document=Document(name, content))]
+    head, _, rest = arg.partition(" ")
+    if (elder_id := _ref(head)) is not None and rest.strip().lower() in ("card", "卡", "探访卡"):
+        if ctx.actor.role != "worker" and not ctx.actor.is_admin:
+            return [reply("error.need_worker")]
+        return print_card(ctx, elder_id)
     if (elder_id := _ref(arg)) is not None:
         view = ctx.services.visits.roster.elder(ctx.actor.person_id, elder_id)
-        return [card(ctx, view, ctx.services.visits.cadence(view.community_id))]
+        return [card(ctx, view, ctx.services.visits.cadence(view.community_id)), *last_answers(ctx, elder_id)]
     page = max(int(arg), 1) - 1 if arg.isdigit() else 0
     views, more = ctx.services.visits.roster.roster(ctx.actor.person_id, ctx.community_id, page, PAGE)
     if not views:

@@ -332,6 +332,16 @@ class FamilyService:
         audit(session, self.clock, "kin.register", worker_id, community_id, "person", person.id)
         return person.id
 
+    def elder_member(self, worker_id: int, community_id: int, elder_id: int) -> int:
+        """The member an elder of the roster is (registered now if needed), for a worker of the
+        elder's community to ask services for them."""
+
+        def work(session: Session) -> int:
+            require_role(session, worker_id, community_id, "worker")
+            return self._elder_member(session, worker_id, community_id, elder_id)
+
+        return self.db.transaction(work)
+
     def _elder_member(self, session: Session, worker_id: int, community_id: int, elder_id: int) -> int:
         """The member an elder of the roster is: registered the first time family is linked."""
         elder = session.get(Elder, elder_id, with_for_update=True)

@@ -14,6 +14,8 @@ from bot.kernel.names import clean_name
 from bot.paper.flow import event_scan, is_sheet_code
 from bot.people.service import looks_like_code
 from bot.privacy.consent_flow import notice
+from bot.visits.cards import looks_like_token
+from bot.visits.flow import check_in
 
 
 @command("start", role=None, help_key="help.start")
@@ -28,6 +30,8 @@ def start(ctx: Context, args: str) -> list[Reply]:
 
 
 def _join(ctx: Context, code: str) -> list[Reply]:
+    if looks_like_token(code):  # an elder's door card, scanned (WeChat's scene, a deep link)
+        return check_in(ctx, code)
     if not looks_like_code(code):  # 你好, hello: a stranger saying hello, not a wrong code
         return [reply("start.welcome_new")]
     member = ctx.services.people.join(ctx.actor.person_id, code)

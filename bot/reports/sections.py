@@ -129,13 +129,15 @@ def visits_section(session: Session, community_id: int, month: Month, locale: st
     if not elders:
         return None
     counts = {
-        elder_id: (int(visits or 0), int(calls or 0))
-        for elder_id, visits, calls in (
+        elder_id: (int(visits or 0), int(calls or 0), int(verified or 0))
+        for elder_id, visits, calls, verified in (
             session.execute(
                 select(
                     r.elder_id,
                     func.sum(case((and_(r.kind == "visit", contact), 1), else_=0)),
                     func.sum(case((and_(r.kind == "call", contact), 1), else_=0)),
+                    # Checked in by scanning the elder's door card: the visitor was there.
+                    func.sum(case((and_(r.kind == "visit", contact, r.verified), 1), else_=0)),
                 )
                 .where(in_month)
                 .group_by(r.elder_id)
@@ -153,6 +155,23 @@ def visits_section(session: Session, community_id: int, month: Month, locale: st
     last_contact = dict(
         (session.execute(select(r.elder_id, func.max(r.at)).where(before_end).group_by(r.elder_id))).all()
     )
+    # Each elder's last wellbeing answers up to the month's end (the latest record with any).
+    latest = (
+        select(r.elder_id, func.max(r.id).label("id"))
+        .where(r.community_id == community_id, r.at < month.end, r.mood.is_not(None))
+        .group_by(r.elder_id)
+        .subquery()
+    )
+    answers = {
+        elder_id: (mood, health, need, note)
+        for elder_id, mood, health, need, note in session.execute(
+            select(r.elder_id, r.mood, r.health, r.need, r.next_note).join(latest, latest.c.id == r.id)
+        )
+    }
+
+    def said(question: str, value: str | None) -> str:
+        return render(locale, f"wellbeing.{question}.{value}") if value else "—"
+
     days = (month.last - month.first).days + 1
     rows, overdue_count = [], 0
     for elder, grid in elders:
@@ -161,7 +180,7 @@ def visits_section(session: Session, community_id: int, month: Month, locale: st
         active_days = days - max(0, (local_date(since, tz) - month.first).days)
         # Visits due: whole cycles in the days the elder was on the roster this month, at least one.
         due_visits = max(1, active_days // rule_days)
-        visits, calls = counts.get(elder.id, (0, 0))
+        visits, calls, verified = counts.get(elder.id, (0, 0, 0))
         due = due_of(
             cadence,
             lives_alone=elder.lives_alone,
@@ -184,9 +203,23 @@ def visits_section(session: Session, community_id: int, month: Month, locale: st
                 rule_days,
                 due_visits,
                 visits,
+                verified,
+                visits - verified,
                 calls,
                 local_date(last, tz) if last else "",
                 overdue or "",
+                *(
+                    (
+                        render(
+                            locale,
+                            "section.visits.answers",
+                            {"mood": said("mood", a[0]), "health": said("health", a[1]), "need": said("need", a[2])},
+                        ),
+                        a[3] or "",
+                    )
+                    if (a := answers.get(elder.id))
+                    else ("", "")
+                ),
             )
         )
     total = (
@@ -197,8 +230,12 @@ def visits_section(session: Session, community_id: int, month: Month, locale: st
         sum(r[4] for r in rows),
         sum(r[5] for r in rows),
         sum(r[6] for r in rows),
+        sum(r[7] for r in rows),
+        sum(r[8] for r in rows),
         "",
         overdue_count,
+        "",
+        "",
     )
     columns = tuple(
         Column(render(locale, f"section.visits.{key}"), kind)
@@ -209,9 +246,13 @@ def visits_section(session: Session, community_id: int, month: Month, locale: st
             ("every", "int"),
             ("due", "int"),
             ("done", "int"),
+            ("verified", "int"),
+            ("typed", "int"),
             ("calls", "int"),
             ("last", "date"),
             ("overdue", "int"),
+            ("wellbeing", "text"),
+            ("next_note", "text"),
         )
     )
     return Sheet(

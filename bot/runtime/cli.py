@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     poster.add_argument("--community", metavar="NAME", help="needed when there is more than one community")
     poster.add_argument("-o", "--output", required=True, metavar="FILE", help="PNG file to write")
 
-    printing = sub.add_parser("print", help="paper for members without a phone")
+    printing = sub.add_parser("print", help="printed things: statements for members without a phone, door cards")
     printing_sub = printing.add_subparsers(dest="what", required=True, metavar="WHAT")
     statements = printing_sub.add_parser(
         "statements", help="a month's statement for each member without a phone (one A4 page each, PDF)"
@@ -82,6 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     statements.add_argument("--grid", metavar="GRID", help="only the members of this grid (e.g. 一网格)")
     statements.add_argument("--month", required=True, metavar="YYYY-MM")
     statements.add_argument("-o", "--output", required=True, metavar="FILE", help="PDF file to write")
+    cards = printing_sub.add_parser("cards", help="door cards (A6 PDF, one page an elder) with the check-in QR code")
+    cards.add_argument("--community", metavar="NAME", help="needed when there is more than one community")
+    cards.add_argument("--grid", metavar="GRID", help="only the elders of this grid (e.g. 一网格)")
+    cards.add_argument("-o", "--output", required=True, metavar="FILE", help="PDF file to write")
     contact = sub.add_parser("contact", help="the community's contact line printed on statements: show or set")
     contact.add_argument("text", nargs="?", metavar="TEXT", help="the new contact line, e.g. 社区服务站 0571-88888888")
     contact.add_argument("--community", metavar="NAME", help="needed when there is more than one community")
@@ -430,6 +434,16 @@ async def _wechat(settings: Settings, action: str, community: str | None = None,
         await services.db.dispose()
 
 
+async def _print_cards(settings: Settings, community: str | None, grid: str | None, output: str) -> int:
+    from handlers.wechat import tools
+
+    services = await open_services(settings)
+    try:
+        return await tools.make_door_cards(services, settings, community, grid, output)
+    finally:
+        await services.db.dispose()
+
+
 async def _star_levels(settings: Settings, values: list[int], community: str | None, reset: bool) -> int:
     from bot.kernel.errors import DomainError
     from bot.kernel.i18n import render
@@ -554,8 +568,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_wechat(settings, args.action))
     if args.command == "invite-poster":
         return asyncio.run(_wechat(settings, "invite-poster", args.community, args.output))
-    if args.command == "print":
+    if args.command == "print" and args.what == "statements":
         return asyncio.run(_print_statements(settings, args.community, args.grid, args.month, args.output))
+    if args.command == "print" and args.what == "cards":
+        return asyncio.run(_print_cards(settings, args.community, args.grid, args.output))
     if args.command == "contact":
         return asyncio.run(_contact(settings, args.community, args.text, args.clear))
     if args.command == "star-levels":

@@ -37,6 +37,7 @@ from models import (
     Person,
     ServiceCategory,
     VisitAlert,
+    VisitCheckin,
     VisitRecord,
 )
 from models.visits import OUTCOMES, VISIT_KINDS
@@ -121,6 +122,7 @@ class Recorded:
     log: LogView | None = None
     log_error: DomainError | None = None  # the visit stands; its hours were refused
     replayed: bool = False
+    verified: bool = False  # checked in by scanning the elder's door card
 
     @property
     def needs_minutes(self) -> bool:
@@ -229,10 +231,13 @@ class VisitsService:
         minutes: int | None = None,
         request_key: str | None = None,
         at: datetime | None = None,
+        checkin_id: int | None = None,
     ) -> Recorded:
         """Record a visit or a call by the assigned worker, an assigned volunteer or any worker
         of the community. "needs help" alerts the worker at once; a second "not at home" in a
-        row flags the elder; a volunteer's visit also makes a pending 探访 service log."""
+        row flags the elder; a volunteer's visit also makes a pending 探访 service log. With
+        `checkin_id` (the actor's scan of the elder's door card) the visit is at the scan's
+        time and verified."""
         if kind not in VISIT_KINDS:
             raise InvalidInput("visits.error.bad_kind")
         if outcome not in OUTCOMES:
@@ -244,9 +249,22 @@ class VisitsService:
         note = clean_note(" ".join((note or "").split()))
 
         def work(session: Session) -> Recorded:
+            when = at
+            checkin = None
+            if checkin_id is not None and kind == "visit":
+                checkin = session.get(VisitCheckin, checkin_id, with_for_update=True)
+                if checkin is None or (checkin.person_id, checkin.elder_id) != (actor_id, elder_id):
+                    raise NotFound("checkin.no_checkin")
+                when = checkin.at
             recorded, visit = self._record_in(
-                session, actor_id, elder_id, kind, outcome, note, location, photo, request_key, at, now
+                session, actor_id, elder_id, kind, outcome, note, location, photo, request_key, when, now
             )
+            if checkin is not None and not recorded.replayed:
+                if checkin.visit_id is not None and checkin.visit_id != visit.id:
+                    raise InvalidInput("checkin.used")
+                checkin.visit_id = visit.id
+                visit.verified = True
+                recorded = _with(recorded, verified=True)
             if not (recorded.by_volunteer and kind == "visit" and minutes is not None):
                 return recorded
             try:
@@ -333,7 +351,17 @@ class VisitsService:
         alert_id = session.scalar(select(VisitAlert.id).where(VisitAlert.visit_id == visit.id))
         by_volunteer = role_in(session, actor_id, elder.community_id) == "volunteer"
         return Recorded(
-            visit.id, elder.id, elder.name, visit.kind, visit.outcome, alert_id, (), False, by_volunteer, replayed=True
+            visit.id,
+            elder.id,
+            elder.name,
+            visit.kind,
+            visit.outcome,
+            alert_id,
+            (),
+            False,
+            by_volunteer,
+            replayed=True,
+            verified=visit.verified,
         )
 
     @staticmethod

@@ -23,7 +23,14 @@ EVENTS = ("subscribe", "SCAN", "CLICK")  # the events that let the account write
 RESERVE = 1  # pushes kept for an urgent notification
 
 URGENT = frozenset(
-    {"visits.notify.needs_help", "visits.notify.escalated", "visits.notify.not_home_twice", "visits.notify.hospital"}
+    {
+        "visits.notify.needs_help",
+        "visits.notify.escalated",
+        "visits.notify.not_home_twice",
+        "visits.notify.hospital",
+        "wellbeing.notify.alert_mood",
+        "wellbeing.notify.alert_health",
+    }
 )
 DECISIONS = frozenset(
     {

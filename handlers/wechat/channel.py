@@ -79,6 +79,7 @@ class WeChatChannel:
         self.templates = template_settings.load(settings)
         self.dialogs = Dialogs(services)
         self.dialogs.invites.picture = self.invite_picture
+        self.dialogs.invites.scan_url = self.scan_url
 
     # --- handling a stored message --------------------------------------------------------------
 
@@ -282,6 +283,17 @@ class WeChatChannel:
             log.warning("invite QR code not made: %s", exc.code)
             return None
         return qr_png(qr.url)
+
+    async def scan_url(self, scene: str) -> str | None:
+        """A permanent parametric QR code's address (an elder's door card stays up for months):
+        scanning it sends `scene` back in a SCAN (or subscribe) event. None when WeChat cannot
+        make one now (the card then carries the code to type)."""
+        try:
+            qr = await self.api.create_qr(scene, permanent=True)
+        except WeChatError as exc:
+            log.warning("door card QR code not made: %s", exc.code)
+            return None
+        return qr.url
 
 
 def _folded(waiting: list[Delivery]) -> Reply:

@@ -34,7 +34,13 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("name", "ref", "address", "date", "count", "overdue"),
     ),
     "help_alert": (
-        ("visits.notify.needs_help", "visits.notify.escalated", "visits.notify.not_home_twice"),
+        (
+            "visits.notify.needs_help",
+            "visits.notify.escalated",
+            "visits.notify.not_home_twice",
+            "wellbeing.notify.alert_mood",
+            "wellbeing.notify.alert_health",
+        ),
         ("alert", "ref", "name", "by", "address", "phone", "note"),
     ),
     "decision_waiting": (

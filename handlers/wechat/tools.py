@@ -1,9 +1,12 @@
-"""Operator commands for the WeChat channel: `lovebank wechat menu`, `lovebank wechat templates`
-and `lovebank invite-poster --community NAME -o FILE`."""
+"""Operator commands for the WeChat channel: `lovebank wechat menu`, `lovebank wechat templates`,
+`lovebank invite-poster --community NAME -o FILE` and `lovebank print cards … -o FILE` (door
+cards, whose QR codes are WeChat's parametric codes or Telegram deep links)."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from bot.kernel.errors import DomainError
@@ -11,6 +14,7 @@ from bot.kernel.i18n import render
 from bot.kernel.settings import Settings, SettingsError
 from bot.services import Services
 from bot.stars.drawing import QRPanel, invite_poster
+from bot.visits.cards import cards_pdf
 from handlers.wechat import templates as mapping
 from handlers.wechat.api import WeChatAPI, WeChatError
 from handlers.wechat.menu import MENU, check_menu
@@ -150,4 +154,43 @@ async def make_invite_poster(services: Services, settings: Settings, community: 
         say(settings, "wechat.cli.cannot_write", error=True, path=output, reason=exc.strerror or exc)
         return 1
     say(settings, "wechat.cli.poster_written", path=output, community=name, code=code, count=len(panels))
+    return 0
+
+
+async def make_door_cards(
+    services: Services, settings: Settings, community: str | None, grid: str | None, output: str
+) -> int:
+    """`lovebank print cards`: one A6 page per active elder of the community (or of one grid),
+    each a new card generation (the cards they replace stop working). The QR code is WeChat's
+    permanent parametric code when WeChat is configured, else the Telegram deep link, else the
+    token to type (`/checkin TOKEN`)."""
+    try:
+        community_id = await services.run(services.visits.roster.community_named, community)
+        cards = await services.run(services.checkins.print_cards, None, community_id, grid=grid)
+    except DomainError as exc:
+        say(settings, exc.key, error=True, **exc.params)
+        return 2
+    if wechat_configured(settings):
+        api = WeChatAPI(settings, TokenStore(services.db, services.clock))
+        try:
+            cards = [replace(c, url=(await api.create_qr(c.token, permanent=True)).url) for c in cards]
+        except WeChatError as exc:
+            say(settings, "wechat.cli.qr_failed", error=True, code=exc.code, reason=exc.message)
+            return 1
+        finally:
+            await api.close()
+    elif settings.telegram_token is not None and settings.telegram_token.get_secret_value().strip():
+        try:
+            username = await telegram_username(settings)
+        except Exception as exc:  # noqa: BLE001 - any failure of the Bot API is told in one line
+            say(settings, "wechat.cli.telegram_failed", error=True, reason=type(exc).__name__)
+            return 1
+        cards = [replace(c, url=f"https://t.me/{username}?start={c.token}") for c in cards]
+    content = await asyncio.to_thread(cards_pdf, cards)
+    try:
+        Path(output).write_bytes(content)
+    except OSError as exc:
+        say(settings, "wechat.cli.cannot_write", error=True, path=output, reason=exc.strerror or exc)
+        return 1
+    say(settings, "cards.cli.written", path=output, count=len(cards), community=cards[0].community)
     return 0

@@ -36,19 +36,40 @@ async def test_stock_sheet_follows_the_months_redemptions(services: Services) ->
 async def test_visits_sheet_counts_contact_against_due(services: Services) -> None:
     r = await roster_world(services)
     elders = r.elders
-    await services.run(services.visits.record, r.worker, elders["王秀英"], kind="visit", outcome="well")
+    # 王秀英's visit is checked in at her door (verified) and answered; 李建国's is typed.
+    [card] = await services.run(services.checkins.print_cards, r.worker, r.community_id, elder_id=elders["王秀英"])
+    scan = await services.run(services.checkins.check_in, r.worker, card.token)
+    seen = await services.run(
+        services.visits.record, r.worker, elders["王秀英"], kind="visit", outcome="well", checkin_id=scan.checkin_id
+    )
+    for question, value in (("mood", "good"), ("health", "unwell"), ("need", "nothing")):
+        await services.run(services.checkins.answer, r.worker, seen.visit_id, question, value)
+    await services.run(services.checkins.set_next_note, r.worker, seen.visit_id, "左耳听不清")
+    await services.run(services.visits.record, r.worker, elders["李建国"], kind="visit", outcome="well")
     await services.run(services.visits.record, r.worker, elders["李建国"], kind="call", outcome="well")
     await services.run(services.visits.record, r.worker, elders["张桂兰"], kind="visit", outcome="not_home")
 
     report = await services.run(services.reports.build, r.community_id, "2026-11", "en")
     sheet = report.sheet("visits")
     rows = {row[1]: row for row in sheet.rows}
-    # every, due, visited, calls, last visit, overdue days at 30 November (roster from 20 November)
-    assert rows["王秀英"][3:] == (7, 1, 1, 0, rows["王秀英"][7], 3)
-    assert str(rows["王秀英"][7]) == "2026-11-20"
-    assert rows["李建国"][3:] == (14, 1, 0, 1, "", 10)
-    assert rows["张桂兰"][3:] == (30, 1, 0, 0, "", 10)  # "not at home" is no visit
-    assert sheet.totals[4:7] == (3, 1, 1) and sheet.totals[-1] == 3
+    # every, due, visited, of which verified, of which typed, calls, last visit, overdue days at
+    # 30 November (roster from 20 November), the last wellbeing answers and the note
+    assert rows["王秀英"][3:] == (
+        7,
+        1,
+        1,
+        1,
+        0,
+        0,
+        rows["王秀英"][9],
+        3,
+        "spirits good · health unwell · needs nothing",
+        "左耳听不清",
+    )
+    assert str(rows["王秀英"][9]) == "2026-11-20"
+    assert rows["李建国"][3:9] == (14, 1, 1, 0, 1, 1) and rows["李建国"][11:] == ("", "")
+    assert rows["张桂兰"][3:] == (30, 1, 0, 0, 0, 0, "", 10, "", "")  # "not at home" is no visit
+    assert sheet.totals[4:9] == (3, 2, 1, 1, 1) and sheet.totals[10] == 2
     assert sheet.title == "Elderly visits"
 
 

@@ -131,3 +131,25 @@ def test_templates_lists_the_account_and_checks_the_mapping(
     get_settings.cache_clear()
     assert main(["wechat", "templates"]) == 2
     assert "LOVEBANK_WECHAT_TEMPLATE_ID is no longer used" in capsys.readouterr().err
+
+
+def test_door_cards_for_a_grid(
+    operator: APIServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`lovebank print cards`: one A6 page per elder of the grid, each QR code WeChat's
+    permanent parametric code for the card's token."""
+    from pypdf import PdfReader
+
+    from tests.visits_world import GOOD, HEADER
+
+    (tmp_path / "roster.csv").write_text("\n".join((HEADER.rsplit(",", 2)[0], *(r.rsplit(",", 2)[0] for r in GOOD))))
+    assert main(["import", "elders", "roster.csv", "--community", "幸福社区"]) == 0
+    configure(monkeypatch)
+    assert main(["print", "cards", "--community", "幸福社区", "--grid", "九网格", "-o", "cards.pdf"]) == 2
+    assert "九网格" in capsys.readouterr().err
+    assert main(["print", "cards", "--community", "幸福社区", "--grid", "一网格", "-o", "cards.pdf"]) == 0
+    assert "2 door cards of 幸福社区" in capsys.readouterr().out
+    scenes = list(operator.api.qr.values())
+    assert len(scenes) == 2 and all(s.startswith("ck-") and len(s) <= 64 for s in scenes)
+    pages = PdfReader(tmp_path / "cards.pdf").pages
+    assert len(pages) == 2 and "王秀英" in pages[1].extract_text().replace("\x00", "").replace(" ", "")
