@@ -29,6 +29,7 @@ from bot.hours.service import Decision, HoursService, LogView
 from bot.kernel.access import get_community, require_role
 from bot.kernel.audit import audit
 from bot.kernel.clock import Clock, Month
+from bot.kernel.contact import contact_of, set_contact
 from bot.kernel.db import Database, reads, rowcount
 from bot.kernel.errors import AlreadyDecided, InvalidInput, NotAllowed, NotFound
 from bot.kernel.settings import Settings
@@ -41,7 +42,6 @@ from models import Community, EventSheet, Grid, Identity, Membership, Person, Te
 from models.paper import SheetStatus
 from models.shop import RedemptionStatus
 
-CONTACT_MAX = 100  # characters of the community's contact line
 SHEET_NAME_MAX = 30
 SHEET_MAX = 60  # names on one sheet: two printed pages, and a list a worker can still tick
 ORDERS_READ = 200  # a member's latest redemptions a statement looks through
@@ -96,19 +96,6 @@ class SheetView:
     names: tuple[str, ...]
 
 
-def clean_contact(text: str) -> str:
-    contact = clean_text(" ".join((text or "").split())) or ""
-    if not contact or len(contact) > CONTACT_MAX:
-        raise InvalidInput("paper.contact_bad", limit=CONTACT_MAX)
-    return contact
-
-
-def contact_of(community: Community) -> str | None:
-    """The community's contact line for paper (`options["contact"]`), None when not set."""
-    value = (community.options or {}).get("contact")
-    return value if isinstance(value, str) and value else None
-
-
 class PaperService:
     def __init__(
         self,
@@ -132,17 +119,13 @@ class PaperService:
             return _community_named(session, name)
 
     def set_contact(self, actor_id: int | None, community_id: int, text: str | None) -> str | None:
-        """Sets (or, with None, clears) the contact line statements print. `actor_id` None: the
-        operator at the command line."""
-        contact = None if text is None else clean_contact(text)
+        """Sets (or, with None, clears) the contact line statements and door cards print.
+        `actor_id` None: the operator at the command line."""
 
         def work(session: Session) -> str | None:
             if actor_id is not None:
                 require_role(session, actor_id, community_id, "worker")
-            community = get_community(session, community_id)
-            options = {k: v for k, v in (community.options or {}).items() if k != "contact"}
-            community.options = {**options, "contact": contact} if contact else options
-            return contact
+            return set_contact(session, self.clock, actor_id, get_community(session, community_id), text)
 
         return self.db.transaction(work)
 

@@ -25,6 +25,7 @@ from bot.hours.service import clean_note
 from bot.kernel.access import get_community, role_in
 from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
+from bot.kernel.contact import contact_of, set_contact
 from bot.kernel.db import Database, rowcount
 from bot.kernel.errors import InvalidInput, NotAllowed, NotFound
 from bot.messages.notify import notify
@@ -34,9 +35,7 @@ from models.visits import HEALTHS, MOODS, NEEDS
 
 QUESTIONS = {"mood": MOODS, "health": HEALTHS, "need": NEEDS}
 WORRYING = {"mood": "poor", "health": "doctor"}
-HELP_LINE_MAX = 40
 OPEN_CHECKIN = timedelta(hours=12)  # a check-in a later `/visit` of the same elder completes
-HELP_LINE_OPTION = "help_line"  # Community.options: the number printed on door cards
 
 
 @dataclass(frozen=True)
@@ -112,19 +111,12 @@ class Checkins:
 
     def help_line(self, community_id: int) -> str | None:
         with self.db.uow() as session:
-            return (get_community(session, community_id).options or {}).get(HELP_LINE_OPTION)
+            return contact_of(get_community(session, community_id))
 
     def set_help_line(self, actor_id: int, community_id: int, text: str) -> str:
-        line = " ".join(text.split())
-        if not line or len(line) > HELP_LINE_MAX:
-            raise InvalidInput("cards.bad_help_line", max=HELP_LINE_MAX)
-
         def work(session: Session) -> str:
             require_worker(session, actor_id, community_id)
-            community = get_community(session, community_id)
-            community.options = {**(community.options or {}), HELP_LINE_OPTION: line}
-            audit(session, self.clock, "community.help_line", actor_id, community_id, details={"line": line})
-            return line
+            return set_contact(session, self.clock, actor_id, get_community(session, community_id), text) or ""
 
         return self.db.transaction(work)
 
@@ -157,7 +149,7 @@ class Checkins:
                     raise NotFound("cards.no_grid", grid=grid)
                 stmt = stmt.where(Elder.grid_id == grid_id)
             cards = []
-            help_line = (community.options or {}).get(HELP_LINE_OPTION)
+            help_line = contact_of(community)
             for elder, grid_name in session.execute(stmt).all():
                 if elder.card_key is None:
                     elder.card_key = secrets.token_urlsafe(24)

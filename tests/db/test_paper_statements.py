@@ -158,6 +158,6 @@ def test_bad_month_grid_or_community_is_one_line_and_exit_2(
     assert main([*base, "--community", "无此社区", "--month", operator]) == 2
     assert capsys.readouterr().err.strip() == "lovebank: 请用 --community 写明是哪个社区：幸福社区、和谐社区"
     assert main([*base, "--month", operator]) == 2  # two communities: which one?
-    assert main(["contact", "--community", "幸福社区", "x" * 101]) == 2
-    assert "不超过 100 个字" in capsys.readouterr().err
+    assert main(["contact", "--community", "幸福社区", "x" * 61]) == 2
+    assert "不超过 60 个字" in capsys.readouterr().err
     assert not (tmp_path / "x.pdf").exists()
