@@ -8,6 +8,7 @@ from typing import ParamSpec, TypeVar
 from bot.audit.trail import AuditTrail
 from bot.certificates.service import CertificatesService
 from bot.deadlines.service import DeadlinesService
+from bot.desk.service import DeskService
 from bot.dialogs.state import DialogStates
 from bot.expiry.service import ExpiryService
 from bot.family.service import FamilyService
@@ -65,6 +66,7 @@ class Services:
         self.shop = ShopService(db, settings, clock, ledger)
         self.visits = VisitsService(db, settings, clock, people, hours)
         self.links = LinksService(db, clock)
+        self.desk = DeskService(db, clock)
         self.budgets = SendBudgets(db, clock)
         self.downloads = DownloadsService(db, clock)
         self.star_posters = StarPostersService(db, clock, stars)
