@@ -136,8 +136,7 @@ class DeskService:
             ).first()
             if found is None or found[2] is None:
                 raise NotAllowed("desk.not_known")
-            identity_id, person_id, community_id = found
-            return self._start(session, person_id, identity_id, community_id, target, client)
+            return self._start(session, found[1], found[0], found[2], target, client)
 
         return self.db.transaction(work)
 
