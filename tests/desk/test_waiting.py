@@ -68,7 +68,7 @@ async def test_three_logs_approved_at_once_as_the_chat_would(
         page = await client.get("/desk/waiting")
         for i in ids:
             assert f'value="H{i}"' in page.text
-        assert "（显示 3 项，共 3 项）" in page.text and "应于" in page.text  # the deadline, as /pending shows it
+        assert "显示 3 项，共 3 项" in page.text and "应于" in page.text  # the deadline, as /pending shows it
         done = await decide(client, {"action": "approve", "ref": [f"H{i}" for i in ids]})
         assert done.status_code == 200 and "已通过 3 条记录" in done.text
     assert statuses(services, ids) == ["approved"] * 3
@@ -94,7 +94,7 @@ async def test_overdue_marks_and_filters(services: Services, dialogs: Dialogs, w
     async with client_for(services) as client:
         await log_in(client, dialogs, "worker1")
         page = (await client.get("/desk/waiting")).text
-        assert page.count("⚠ 已超时") == 3 and "（显示 4 项，共 4 项）" in page
+        assert page.count("⚠ 已超时") == 3 and "显示 4 项，共 4 项" in page
         overdue = (await client.get("/desk/waiting", params={"overdue": "1"})).text
         assert f'value="H{fresh[0]}"' not in overdue and all(f'value="H{i}"' in overdue for i in ids)
         named = (await client.get("/desk/waiting", params={"q": "志愿者2"})).text

@@ -156,7 +156,7 @@ def test_a_worker_approves_three_logs_at_once(bank: Bank, browser: Any) -> None:
     page.wait_for_url(bank.base + "/desk/waiting")
     boxes = page.locator('input[name="ref"]')
     assert boxes.count() == 3
-    assert page.get_by_text("（显示 3 项，共 3 项）").is_visible()
+    assert page.get_by_text("显示 3 项，共 3 项").is_visible()
     shoot(page, bank.shots, "waiting")
     since = bank.api.mark()
     for i in range(3):
