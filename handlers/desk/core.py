@@ -193,9 +193,18 @@ class Desk:
         return self.services.clock.now().year - user.birth_year >= ELDER_AGE
 
     def render(
-        self, request: Request, user: DeskUser | None, template: str, status: int = 200, **values: Any
+        self,
+        request: Request,
+        user: DeskUser | None,
+        template: str,
+        status: int = 200,
+        *,
+        locale: str | None = None,
+        **values: Any,
     ) -> Response:
-        locale = user.locale if user is not None else locale_of(request)
+        """The template with `t`, `user`, `csrf`, `form_id`, `large` and `values`; in the person's
+        language (`locale` where nobody is logged in but it is known, else the browser's)."""
+        locale = user.locale if user is not None else locale or locale_of(request)
         locale = locale if locale in LOCALES else DEFAULT_LOCALE
 
         def t(key: str, **params: Any) -> str:
@@ -213,9 +222,11 @@ class Desk:
         )
         return HTMLResponse(html, status_code=status, headers=HEADERS)
 
-    def message(self, request: Request, user: DeskUser | None, key: str, status: int, **params: Any) -> Response:
+    def message(
+        self, request: Request, user: DeskUser | None, key: str, status: int, locale: str | None = None, **params: Any
+    ) -> Response:
         """A friendly page with one sentence from the catalogue (a bad link, a refused page)."""
-        return self.render(request, user, "message.html", status, message_key=key, message_params=params)
+        return self.render(request, user, "message.html", status, locale=locale, message_key=key, message_params=params)
 
     def redirect(self, to: str) -> Response:
         return RedirectResponse(to, status_code=303, headers=HEADERS)

@@ -41,10 +41,12 @@ async def login_form(desk: Desk, request: Request) -> Response:
 
 async def login(desk: Desk, request: Request) -> Response:
     services = desk.services
+    secret = request.path_params["secret"]
     try:
-        opened = await services.run(services.desk.open_link, request.path_params["secret"], client_of(request))
+        opened = await services.run(services.desk.open_link, secret, client_of(request))
     except DomainError as exc:
-        return desk.message(request, None, exc.key, 404)
+        locale = await services.db.run_read(services.desk.link_locale, secret)
+        return desk.message(request, None, exc.key, 404, locale)
     response = desk.redirect(HOME.get(opened.target, HOME["my"]))
     desk.start_session(response, opened.session, opened.seconds)
     return response
