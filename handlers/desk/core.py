@@ -65,16 +65,21 @@ class Page:
     endpoint: Endpoint
     role: str  # least role in the community: resident, volunteer or worker
     methods: tuple[str, ...]
+    nav: str | None  # the catalogue key of its entry in the navigation, for those with the role
 
 
 PAGES: list[Page] = []
 
 
-def page(path: str, *, role: str = "resident", methods: tuple[str, ...] = ("GET",)) -> Callable[[Endpoint], Endpoint]:
-    """Register a page of the desk (see the module's docstring)."""
+def page(
+    path: str, *, role: str = "resident", methods: tuple[str, ...] = ("GET",), nav: str | None = None
+) -> Callable[[Endpoint], Endpoint]:
+    """Register a page of the desk (see the module's docstring). `nav`: its label in the
+    navigation bar, shown to people with `role` (workers' pages first, each group in the order
+    registered)."""
 
     def register(endpoint: Endpoint) -> Endpoint:
-        PAGES.append(Page(path, endpoint, role, methods))
+        PAGES.append(Page(path, endpoint, role, methods, nav))
         return endpoint
 
     return register
@@ -211,6 +216,9 @@ class Desk:
             return render(locale, key, params)
 
         values.setdefault("large", self.large(request, user))
+        # The workers' pages first, then the member's page, each in the order registered.
+        shown = [p for p in PAGES if p.nav and user is not None and user.at_least(p.role)]
+        values.setdefault("nav", [(p.path, p.nav) for p in sorted(shown, key=lambda p: p.role == "resident")])
         html = self.env.get_template(template).render(
             t=t,
             user=user,

@@ -114,7 +114,7 @@ async def _show(desk: Desk, request: Request, user: DeskUser, outcome: list[str]
     )
 
 
-@page(ROUTE + "waiting", role="worker")
+@page(ROUTE + "waiting", role="worker", nav="desk.nav.waiting")
 async def waiting(desk: Desk, request: Request, user: DeskUser) -> Response:
     return await _show(desk, request, user)
 

@@ -217,3 +217,31 @@ def test_the_member_pages_pass_axe(bank: Bank, browser: Any) -> None:
     found["refused"] = serious_violations(page, axe)
     context.close()
     assert found == {name: [] for name in found}
+
+
+def test_a_stale_form_through_htmx_shows_the_refusal(bank: Bank, browser: Any) -> None:
+    """A decision posted by htmx with a token that no longer matches (the session changed
+    meanwhile): the friendly page is swapped in, not nothing, and nothing changes."""
+    volunteer = bank.volunteers[2]
+    bank.update_id += 1
+    since = bank.api.mark()
+    assert post(bank.process.port, message(bank.update_id, volunteer, "/log 1h 助乐 stale-form")) == 200
+    bank.api.wait_for(since, lambda c: c.chat_id == str(volunteer), "the log's receipt")
+    link = bank.link(bank.workers[0], "/desk")
+    context = browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    page = context.new_page()
+    page.goto(link)
+    page.get_by_role("button", name="进入").click()
+    page.wait_for_url(bank.base + "/desk/waiting")
+    assert page.get_by_role("navigation").get_by_role("link").all_inner_texts() == ["待办", "我的"]
+    boxes = page.locator('input[name="ref"]')
+    assert boxes.count() == 1
+    boxes.first.check()
+    page.evaluate("document.querySelectorAll('input[name=csrf]').forEach(i => { i.value = 'f'.repeat(64) })")
+    page.get_by_role("button", name="批准勾选的").click()
+    page.get_by_text("这个表单已失效").wait_for()
+    assert page.url == bank.base + "/desk/waiting"
+    with closing(sqlite3.connect(bank.url.split("///", 1)[1])) as conn:
+        (status,) = conn.execute("SELECT status FROM service_logs ORDER BY id DESC LIMIT 1").fetchone()
+    assert status == "pending"
+    context.close()
