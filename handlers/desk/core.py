@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
@@ -66,20 +67,36 @@ class Page:
     role: str  # least role in the community: resident, volunteer or worker
     methods: tuple[str, ...]
     nav: str | None  # the catalogue key of its entry in the navigation, for those with the role
+    files: int  # files a POST may upload
+    limit: int  # bytes a POST may have
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file posted with a form (`form_values(request, name)` gives it)."""
+
+    filename: str
+    content: bytes
 
 
 PAGES: list[Page] = []
 
 
 def page(
-    path: str, *, role: str = "resident", methods: tuple[str, ...] = ("GET",), nav: str | None = None
+    path: str,
+    *,
+    role: str = "resident",
+    methods: tuple[str, ...] = ("GET",),
+    nav: str | None = None,
+    files: int = 0,
+    limit: int = MAX_FORM,
 ) -> Callable[[Endpoint], Endpoint]:
     """Register a page of the desk (see the module's docstring). `nav`: its label in the
     navigation bar, shown to people with `role` (workers' pages first, each group in the order
-    registered)."""
+    registered). A POST page taking uploads says how many files (`files`) and bytes (`limit`)."""
 
     def register(endpoint: Endpoint) -> Endpoint:
-        PAGES.append(Page(path, endpoint, role, methods, nav))
+        PAGES.append(Page(path, endpoint, role, methods, nav, files, limit))
         return endpoint
 
     return register
@@ -163,19 +180,26 @@ class Desk:
         secret = request.cookies.get(COOKIE, "")
         return hmac.new(secret.encode(), b"lovebank-desk-csrf", hashlib.sha256).hexdigest()
 
-    async def form(self, request: Request) -> dict[str, Any] | None:
-        """The POSTed form (lists for repeated fields), or None when its CSRF token is missing or wrong."""
+    async def form(self, request: Request, *, files: int = 0, limit: int = MAX_FORM) -> dict[str, list[Any]] | str:
+        """The POSTed form (a list of values per field; an uploaded file as an `Upload`), or the
+        catalogue key of why it is refused: too big (over `limit` bytes, or of unknown length), not
+        a form, or its CSRF token missing or wrong. Up to `files` files."""
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_FORM:
-            return None
-        async with request.form(max_files=0, max_fields=1000) as data:
-            values: dict[str, Any] = {}
-            for key, value in data.multi_items():
-                if isinstance(value, str):
-                    values.setdefault(key, []).append(value)
-        given = (values.get("csrf") or [request.headers.get("x-csrf-token", "")])[0]
+        if not declared.isdigit() or int(declared) > limit:
+            return "desk.too_big"
+        values: dict[str, list[Any]] = {}
+        try:
+            async with request.form(max_files=files, max_fields=1000) as data:
+                for key, value in data.multi_items():
+                    if isinstance(value, str):
+                        values.setdefault(key, []).append(value)
+                    else:
+                        values.setdefault(key, []).append(Upload(value.filename or "", await value.read()))
+        except HTTPException:  # a malformed body, or more files than the page takes
+            return "desk.csrf_bad"
+        given = str((values.get("csrf") or [request.headers.get("x-csrf-token", "")])[0])
         if not request.cookies.get(COOKIE) or not hmac.compare_digest(given, self.csrf(request)):
-            return None
+            return "desk.csrf_bad"
         return values
 
     def start_session(self, response: Response, secret: str, seconds: int) -> None:
@@ -252,9 +276,9 @@ class Desk:
             if not user.at_least(p.role):
                 return self.message(request, user, f"error.need_{p.role}", 403)
             if request.method == "POST":
-                form = await self.form(request)
-                if form is None:
-                    return self.message(request, user, "desk.csrf_bad", 403)
+                form = await self.form(request, files=p.files, limit=p.limit)
+                if isinstance(form, str):
+                    return self.message(request, user, form, 413 if form == "desk.too_big" else 403)
                 request.state.form = form
             return await p.endpoint(self, request, user)
 
@@ -269,11 +293,13 @@ class Desk:
         )
 
 
-def form_values(request: Request, name: str) -> list[str]:
-    """A POSTed field's values (checked by `@page`): [] when absent."""
+def form_values(request: Request, name: str) -> list[Any]:
+    """A POSTed field's values (checked by `@page`): strings, or `Upload`s for a file field; []
+    when absent."""
     return list(getattr(request.state, "form", {}).get(name, []))
 
 
 def form_value(request: Request, name: str) -> str:
-    values = form_values(request, name)
+    """A POSTed text field's first value, stripped ("" when absent or a file)."""
+    values = [v for v in form_values(request, name) if isinstance(v, str)]
     return values[0].strip() if values else ""

@@ -55,8 +55,8 @@ async def login(desk: Desk, request: Request) -> Response:
 async def logout(desk: Desk, request: Request) -> Response:
     """POST with the CSRF token (a link elsewhere cannot log someone out)."""
     form = await desk.form(request)
-    if form is None:
-        return desk.message(request, await desk.user(request), "desk.csrf_bad", 403)
+    if isinstance(form, str):
+        return desk.message(request, await desk.user(request), form, 403)
     await desk.services.run(desk.services.desk.logout, request.cookies.get(COOKIE))
     response = desk.message(request, None, "desk.logged_out", 200)
     desk.end_session(response)
@@ -64,7 +64,10 @@ async def logout(desk: Desk, request: Request) -> Response:
 
 
 async def home(desk: Desk, request: Request) -> Response:
-    """/desk/: the worker's first page, or the member's."""
+    """/desk/: the worker's first page, or the member's. (/desk without the slash comes here:
+    the session cookie is sent for paths under /desk/ only.)"""
+    if not request.url.path.endswith("/"):
+        return desk.redirect(ROUTE)
     user = await desk.user(request)
     if user is None:
         return desk.message(request, None, "desk.session_gone", 401)

@@ -123,7 +123,7 @@ async def waiting(desk: Desk, request: Request, user: DeskUser) -> Response:
 async def decide(desk: Desk, request: Request, user: DeskUser) -> Response:
     """Approve or reject the ticked items; the outcome is what the chat would have answered."""
     action = form_value(request, "action")
-    refs = parse_refs(form_values(request, "ref")[:PAGE])
+    refs = parse_refs([v for v in form_values(request, "ref")[:PAGE] if isinstance(v, str)])
     reason = " ".join(form_value(request, "reason").split())[:REASON_MAX]
     key = form_value(request, "form_id")[:32] or None
     if not refs or action not in ("approve", "reject"):

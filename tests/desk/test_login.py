@@ -159,3 +159,16 @@ async def test_forgetting_a_person_ends_their_sessions(services: Services, dialo
         assert (await client.get("/desk/my")).status_code == 401
     with services.db.read() as session:
         assert session.scalars(select(DeskLogin).where(DeskLogin.person_id == world.volunteer)).first() is None
+
+
+async def test_bodies_too_big_or_with_files_are_refused(services: Services, dialogs: Dialogs, world: World) -> None:
+    async with client_for(services) as client:
+        await log_in(client, dialogs, "worker1")
+        assert (await client.get("/desk")).headers["location"] == "/desk/"  # the cookie's path is /desk/
+        token = csrf_of((await client.get("/desk/waiting")).text)
+        huge = await client.post("/desk/waiting", data={"csrf": token, "reason": "x" * 70_000, "action": "reject"})
+        assert huge.status_code == 413 and "太大" in huge.text
+        upload = await client.post(
+            "/desk/waiting", data={"csrf": token, "action": "approve"}, files={"ref": ("a.csv", b"H1", "text/csv")}
+        )
+        assert upload.status_code == 403  # this page takes no files
