@@ -136,7 +136,10 @@ async def decide(desk: Desk, request: Request, user: DeskUser) -> Response:
         if action == "approve":
             return plain(user.locale, desk.command(user, "/approve " + " ".join(words), f"desk:{key}" if key else None))
         out: list[str] = []
-        for word in words:
+        for (prefix, _), word in zip(refs, words, strict=True):
+            if DECIDERS[prefix].reject is None:  # a volunteer to confirm is confirmed or left waiting
+                out.append(render(user.locale, "desk.waiting.cannot_reject", {"ref": word}))
+                continue
             line = f"/reject {word} {reason}"
             out += plain(user.locale, desk.command(user, line, f"desk:{key}:{word}" if key else None))
         return out

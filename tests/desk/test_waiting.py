@@ -9,12 +9,12 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.dialogs.engine import Dialogs
 from bot.kernel.clock import FixedClock
 from bot.services import Services
-from models import AuditEntry, Notification, ServiceLog
+from models import AuditEntry, Community, Membership, Notification, ServiceLog
 from tests.desk.kit import client_for, csrf_of, log_in, submit_logs
 from tests.dialogs.chat import Chat
 from tests.world import World
@@ -194,3 +194,32 @@ async def test_four_eyes_hold_on_the_desk(
         answer = await decide(own, {"action": "approve", "ref": [f"H{log_id}"]})
         assert "不能审核或代录自己的服务记录" in answer.text
     assert statuses(services, [log_id]) == ["pending"]
+
+
+async def test_a_volunteer_to_confirm_is_approve_only(services: Services, dialogs: Dialogs, world: World) -> None:
+    with services.db.uow() as session:
+        session.execute(update(Community).where(Community.id == world.community_id).values(confirm_volunteers=True))
+        session.commit()
+    newcomer, _ = await services.run(services.people.identify, "console", "newcomer", display_name="新志愿者")
+    code = await services.run(services.people.create_invite, world.worker, world.community_id)
+    await services.run(services.people.join, newcomer.id, code)
+    await services.run(services.people.register_volunteer, newcomer.id, world.community_id, "新志愿者", "13912345678")
+    async with client_for(services) as client:
+        await log_in(client, dialogs, "worker1")
+        page = (await client.get("/desk/waiting")).text
+        assert f'value="V{newcomer.id}"' in page and "只能批准" in page
+        refused = await decide(client, {"action": "reject", "ref": [f"V{newcomer.id}"], "reason": "不认识"})
+        assert f"V{newcomer.id} 不能驳回" in refused.text
+        assert confirmed(services, newcomer.id, world.community_id) is False  # left waiting
+        approved = await decide(client, {"action": "approve", "ref": [f"V{newcomer.id}"]})
+        assert f'value="V{newcomer.id}"' not in approved.text
+    assert confirmed(services, newcomer.id, world.community_id) is True
+
+
+def confirmed(services: Services, person_id: int, community_id: int) -> bool | None:
+    with services.db.read() as session:
+        return session.scalar(
+            select(Membership.confirmed).where(
+                Membership.person_id == person_id, Membership.community_id == community_id
+            )
+        )
