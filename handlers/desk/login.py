@@ -36,7 +36,10 @@ def client_of(request: Request) -> str | None:
 
 
 async def login_form(desk: Desk, request: Request) -> Response:
-    return desk.render(request, None, "login.html", action=LOGIN + request.path_params["secret"])
+    """The button that uses the link, in the language of the person it was made for."""
+    secret = request.path_params["secret"]
+    locale = await desk.services.db.run_read(desk.services.desk.link_locale, secret)
+    return desk.render(request, None, "login.html", locale=locale, action=LOGIN + secret)
 
 
 async def login(desk: Desk, request: Request) -> Response:

@@ -144,6 +144,8 @@ async def test_a_used_link_answers_in_the_language_of_its_person(
         session.commit()
     async with client_for(services) as client:
         path = await link_of(dialogs, "worker1")
+        button = await client.get(path, headers={"Accept-Language": "zh-CN"})
+        assert "Go in" in button.text
         assert (await client.post(path)).status_code == 303
         again = await client.post(path, headers={"Accept-Language": "zh-CN"})  # the browser says Chinese
         assert again.status_code == 404 and "no longer works" in again.text and '<html lang="en">' in again.text
