@@ -8,6 +8,7 @@ from typing import ParamSpec, TypeVar
 from bot.audit.trail import AuditTrail
 from bot.certificates.service import CertificatesService
 from bot.deadlines.service import DeadlinesService
+from bot.desk.service import DeskService
 from bot.dialogs.state import DialogStates
 from bot.expiry.service import ExpiryService
 from bot.family.service import FamilyService
@@ -68,6 +69,7 @@ class Services:
         self.visits = VisitsService(db, settings, clock, people, hours)
         self.checkins = Checkins(db, clock)
         self.links = LinksService(db, clock)
+        self.desk = DeskService(db, clock)
         self.budgets = SendBudgets(db, clock)
         self.downloads = DownloadsService(db, clock)
         self.star_posters = StarPostersService(db, clock, stars)

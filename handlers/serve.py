@@ -87,6 +87,9 @@ async def _serve(settings: Settings) -> int:
         from handlers.verify import setup as setup_verify
 
         setup_verify(web)
+        from handlers.desk import setup as setup_desk
+
+        setup_desk(web)
         await web.startup()
     except BaseException:
         await services.db.dispose()

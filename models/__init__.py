@@ -5,6 +5,7 @@ from models.base import Base
 from models.certificates import Certificate, CertificateKey
 from models.channels import AccessToken, Download, LinkCode, SendBudget
 from models.community import Community, Grid
+from models.desk import DeskLogin
 from models.family import ActingFor, CommunityMove, FamilyLink
 from models.hours import ServiceCategory, ServiceLog
 from models.inbox import InboxEntry
@@ -32,6 +33,7 @@ __all__ = [
     "Community",
     "CommunityMove",
     "Consent",
+    "DeskLogin",
     "DialogState",
     "Download",
     "Elder",

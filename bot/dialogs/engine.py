@@ -225,6 +225,14 @@ class Dialogs:
             out.append("\n".join(lines))
         return out
 
+    def page_command(self, ctx: Context, line: str) -> list[Reply]:
+        """A command run for a web page (the desk) as a typed one would run: the same role checks
+        and handler, a refusal as its reply. Nothing of the chat's dialog state is read or saved."""
+        try:
+            return self._command(ctx, line)
+        except DomainError as exc:
+            return [reply(exc.key, *getattr(exc, "options", ()), **exc.params)]
+
     # --- routing ----------------------------------------------------------------------------
 
     def _dispatch(self, ctx: Context, inp: Input, saved: dict[str, Any], listing: Listing | None) -> list[Reply]:

@@ -6,6 +6,7 @@ from bot.audit import flow as audit
 from bot.certificates import flow as certificates
 from bot.deadlines import flow as deadlines
 from bot.decisions import flow as decisions
+from bot.desk import flow as desk
 from bot.dialogs import common
 from bot.elders import flow as elders
 from bot.expiry import flow as expiry
@@ -28,6 +29,7 @@ FLOWS = (
     common,
     deadlines,
     decisions,
+    desk,
     elders,
     expiry,
     family,

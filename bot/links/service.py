@@ -23,7 +23,18 @@ from bot.kernel.db import Database, rowcount
 from bot.kernel.errors import InvalidInput, NotAllowed, NotFound
 from bot.kernel.guesses import Guesses
 from bot.kernel.names import new_code
-from models import Account, AuditEntry, Base, Download, Identity, LinkCode, Membership, Notification, Transfer
+from models import (
+    Account,
+    AuditEntry,
+    Base,
+    DeskLogin,
+    Download,
+    Identity,
+    LinkCode,
+    Membership,
+    Notification,
+    Transfer,
+)
 
 LIFETIME = timedelta(minutes=10)
 CODE_LENGTH = 6
@@ -37,6 +48,7 @@ CARRIED = {
     ("notifications", "person_id"),
     ("link_codes", "person_id"),
     ("downloads", "person_id"),
+    ("desk_logins", "person_id"),
 }
 
 
@@ -164,6 +176,7 @@ def _merge(session: Session, keep: int, fold: int) -> None:
         update(AuditEntry).where(AuditEntry.actor_id == fold, AuditEntry.action == GUESSES.action).values(actor_id=keep)
     )  # the same person's mistyped codes
     session.execute(delete(LinkCode).where(LinkCode.person_id == fold))
+    session.execute(delete(DeskLogin).where(DeskLogin.person_id == fold))  # logged out: they were someone else
     survivor.real_name = survivor.real_name or folded.real_name
     survivor.phone = survivor.phone or folded.phone
     survivor.is_admin = survivor.is_admin or folded.is_admin

@@ -33,6 +33,7 @@ from models import (
     Base,
     Certificate,
     CommunityMove,
+    DeskLogin,
     DialogState,
     Download,
     Elder,
@@ -237,6 +238,7 @@ def forget(session: Session, clock: Clock, person_id: int) -> None:
                 or_(InboxEntry.lease_until.is_(None), InboxEntry.lease_until < now),
             )
         )
+    session.execute(delete(DeskLogin).where(DeskLogin.person_id == person_id))
     session.execute(delete(Identity).where(Identity.person_id == person_id))
     session.execute(delete(LinkCode).where(LinkCode.person_id == person_id))
     session.execute(delete(Download).where(Download.person_id == person_id))
