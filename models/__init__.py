@@ -4,7 +4,7 @@ from models.audit import AuditEntry, Consent
 from models.base import Base
 from models.certificates import Certificate, CertificateKey
 from models.channels import AccessToken, Download, LinkCode, SendBudget
-from models.community import Community, Grid
+from models.community import Community, Grid, GridCoordinator
 from models.family import ActingFor, CommunityMove, FamilyLink
 from models.hours import ServiceCategory, ServiceLog
 from models.inbox import InboxEntry
@@ -38,6 +38,7 @@ __all__ = [
     "ErasureRequest",
     "FamilyLink",
     "Grid",
+    "GridCoordinator",
     "IdDocument",
     "Identity",
     "InboxEntry",
