@@ -22,7 +22,17 @@ from sqlalchemy import and_, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from bot.elders.cadence import Due, VisitCadence, due_of, local_date
-from bot.kernel.access import get_community, require_role, role_in
+from bot.kernel.access import (
+    EVERYTHING,
+    Scope,
+    check_grid,
+    coordinated_grids,
+    get_community,
+    require_person_in_scope,
+    require_role,
+    require_scope,
+    role_in,
+)
 from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database
@@ -172,10 +182,11 @@ def is_assigned(session: Session, elder_id: int, person_id: int) -> bool:
     return session.get(ElderVolunteer, (elder_id, person_id)) is not None
 
 
-def viewer(session: Session, person_id: int, community_id: int) -> tuple[Community, bool, str | None]:
-    """The community, whether the person sees contact details (its workers and admins) or only
-    their own elders' addresses (its volunteers), and their role there; in one query, as every
-    list starts with it. Anyone else is refused."""
+def viewer(session: Session, person_id: int, community_id: int) -> tuple[Community, Scope | None, str | None]:
+    """The community, what part of it the person manages (all of it: its workers and admins;
+    their grids: a coordinator; None: a volunteer, who sees only their own elders, without
+    contacts), and their role there; in one query for everyone but a coordinator, as every list
+    starts with it. Anyone else is refused. A scope is the one rule of bot.kernel.access."""
     row = (
         session.execute(
             select(Community, Person.is_admin, Membership.role, Membership.confirmed)
@@ -190,24 +201,30 @@ def viewer(session: Session, person_id: int, community_id: int) -> tuple[Communi
     community, is_admin, member_role, confirmed = row  # member_role is None: no membership (outer join)
     role: str | None = member_role if confirmed else ("resident" if member_role else None)  # unconfirmed: residents
     if is_admin or role == "worker":
-        return community, True, role
+        return community, EVERYTHING, role
     if role == "volunteer":
-        return community, False, role
+        grids = coordinated_grids(session, person_id, community_id)
+        return community, Scope(False, grids) if grids else None, role
     raise NotAllowed("visits.error.not_your_community")
-
-
-def sees_all(session: Session, person_id: int, community_id: int) -> bool:
-    return (viewer(session, person_id, community_id))[1]
 
 
 def elder_access(session: Session, person_id: int, elder: Elder) -> tuple[bool, str | None]:
     """Whether the person sees the elder's contact details, and their role in the elder's
     community; refused unless they may see the elder at all (a worker of the community, an
-    admin, or an assigned volunteer)."""
-    _, full, role = viewer(session, person_id, elder.community_id)
-    if not full and not is_assigned(session, elder.id, person_id):
+    admin, the coordinator of the elder's grid, or an assigned volunteer)."""
+    _, scope, role = viewer(session, person_id, elder.community_id)
+    if scope is not None and scope.covers(elder.grid_id):
+        return True, role
+    if not is_assigned(session, elder.id, person_id):
         raise NotAllowed("visits.error.not_yours", ref=f"E{elder.id}")
-    return full, role
+    return False, role
+
+
+def manage_elder(session: Session, actor_id: int, elder: Elder) -> Scope:
+    """A worker or an admin, or the coordinator of the elder's grid; anyone else is refused."""
+    scope = require_scope(session, actor_id, elder.community_id)
+    check_grid(scope, elder.grid_id)
+    return scope
 
 
 def consents_of(session: Session, elder_ids: Sequence[int]) -> dict[int, str]:
@@ -588,10 +605,12 @@ class ElderRoster:
 
         def work(session: Session) -> ElderView:
             elder = get_elder(session, elder_id)
-            require_role(session, actor_id, elder.community_id, "worker")
+            scope = manage_elder(session, actor_id, elder)
             _, ids, problems = self._people_of(session, elder.community_id, None, handles, {})
             if problems:
                 raise problems[0][1]
+            for person_id in ids:  # a coordinator hands their grid's elders to their grid's people
+                require_person_in_scope(session, scope, person_id, elder.community_id)
             old = set(session.scalars(select(ElderVolunteer.person_id).where(ElderVolunteer.elder_id == elder.id)))
             new = old - set(ids) if remove else old | set(ids)
             self._set_volunteers(session, elder.id, old, new)
@@ -643,6 +662,11 @@ class ElderRoster:
 
         return self.db.transaction(work)
 
+    def may_manage(self, actor_id: int, elder_id: int) -> None:
+        """Refuses anyone but a worker, an admin or the coordinator of the elder's grid."""
+        with self.db.uow() as session:
+            manage_elder(session, actor_id, get_elder(session, elder_id))
+
     def elder(self, viewer_id: int, elder_id: int) -> ElderView:
         with self.db.uow() as session:
             elder = get_elder(session, elder_id)
@@ -652,16 +676,22 @@ class ElderRoster:
     def roster(
         self, viewer_id: int, community_id: int, page: int = 0, page_size: int = 20
     ) -> tuple[list[ElderView], bool]:
-        """Active elders: all of them for workers and admins, their own for volunteers."""
+        """Active elders: all of them for workers and admins, their grids' for coordinators,
+        their own for volunteers."""
         with self.db.uow() as session:
-            full = sees_all(session, viewer_id, community_id)
+            _, scope, _ = viewer(session, viewer_id, community_id)
             stmt = select(Elder).where(Elder.community_id == community_id, Elder.active.is_(True))
-            if not full:
+            if scope is None:
                 stmt = stmt.where(
                     Elder.id.in_(select(ElderVolunteer.elder_id).where(ElderVolunteer.person_id == viewer_id))
                 )
+            elif not scope.everything:
+                stmt = stmt.where(Elder.grid_id.in_(sorted(scope.grids)))
             elders = list(session.scalars(stmt.order_by(Elder.id).offset(page * page_size).limit(page_size + 1)))
-            return self._views(session, elders[:page_size], full=full), len(elders) > page_size
+            for elder in elders:
+                if scope is not None:
+                    check_grid(scope, elder.grid_id)
+            return self._views(session, elders[:page_size], full=scope is not None), len(elders) > page_size
 
     def export_roster(self, actor_id: int, community_id: int) -> tuple[str, bytes]:
         """The roster as a CSV in the import format (edit it and import it back), named after

@@ -525,7 +525,7 @@ def _reject_log(ctx: Context, log_id: int, reason: str) -> list[Reply]:
     return _reject(ctx, log_id, reason)
 
 
-DECIDER = Decider("H", _approve_logs, _reject_log, _all_pending_logs, pending=pending_logs)
+DECIDER = Decider("H", _approve_logs, _reject_log, _all_pending_logs, pending=pending_logs, coordinators=True)
 
 
 def _reject(ctx: Context, log_id: int, reason: str) -> list[Reply]:
@@ -537,9 +537,10 @@ def _reject(ctx: Context, log_id: int, reason: str) -> list[Reply]:
 _ask_reject_reason = reason_step("reject", "reject.ask_reason", "H", _reject)
 
 
-@command("record", role="worker", help_key="help.record", aliases=("代录",))
+@command("record", role="worker", help_key="help.record", aliases=("代录",), coordinators=True)
 def record(ctx: Context, args: str) -> list[Reply]:
-    """/record <volunteer> 2h 助餐 [date] [note…] — for a volunteer without a phone."""
+    """/record <volunteer> 2h 助餐 [date] [note…] — for a volunteer without a phone. Workers, and
+    grid coordinators for their grid's people (the service checks the grid)."""
     name, rest = name_and_rest(ctx, args)
     typed, rest = next_word(rest)
     typed_category, rest = next_word(rest)
