@@ -576,7 +576,9 @@ def _record(ctx: Context, data: dict, request_key: str | None, *, repeat_ok: boo
     )
     log = decisions[0].log
     if log.status == LogStatus.PENDING:  # recorded for a worker: another worker approves it
-        return [reply("record.waiting", id=f"H{log.id}", name=log.person_name, hours=hours(log.minutes))]
+        # (or recorded by a grid coordinator who may not approve: a worker does)
+        key = "record.waiting" if ctx.actor.at_least("worker") else "grids.record_waiting"
+        return [reply(key, id=f"H{log.id}", name=log.person_name, hours=hours(log.minutes))]
     return [reply("record.done", id=f"H{log.id}", name=log.person_name, hours=hours(log.minutes), points=log.points)]
 
 
