@@ -743,7 +743,7 @@ class VisitsService:
                         date=today.isoformat(),
                         count=len(theirs),
                         overdue=sum(1 for i in theirs if i.overdue_days),
-                        lines=_capped(worker.locale, by_grid(theirs, due_line), MORNING_LINES, memo[worker.locale]),
+                        lines=_grid_lines(worker.locale, theirs, memo[worker.locale]),
                     )
                 )
             if coordinators.get(cid):
@@ -801,7 +801,7 @@ def _coordinator_mornings(
                 date=today.isoformat(),
                 count=len(theirs),
                 overdue=sum(1 for i in theirs if i.overdue_days),
-                lines=_capped(person.locale, by_grid(theirs, due_line), MORNING_LINES, memo[person.locale]),
+                lines=_grid_lines(person.locale, theirs, memo[person.locale]),
             )
         )
     return rows
@@ -967,6 +967,31 @@ def _capped(locale: str, lines: list[Text], limit: int, memo: dict[tuple, str] |
             return render(locale, value.key, value.params)
 
     return [render(locale, t.key, {k: piece(v) for k, v in t.params.items()}) for t in capped(lines, limit)]
+
+
+def _grid_lines(locale: str, items: list[DueItem], memo: dict[tuple, str]) -> list[str]:
+    """`_capped(locale, by_grid(items, due_line), MORNING_LINES, memo)`, each grid heading and
+    elder's line rendered once a run and language: a worker's list and the coordinator's of the
+    same grid share them (`memo` holds them beside the pieces)."""
+    keyed: list[tuple[tuple, Any]] = []
+    current: object = ()
+    for item in grid_order(items):
+        if item.grid_id != current:
+            current = item.grid_id
+            heading = T("visits.grid", grid=item.grid) if item.grid else T("visits.no_grid")
+            keyed.append((("grid heading", item.grid_id), heading))
+        keyed.append((("due line", item.elder_id, item.kind, item.overdue_days), item))
+    if len(keyed) > MORNING_LINES:
+        more = T("visits.more", count=len(keyed) - MORNING_LINES)
+        keyed = [*keyed[:MORNING_LINES], (("more", len(keyed) - MORNING_LINES), more)]
+    out = []
+    for key, what in keyed:
+        line = memo.get(key)
+        if line is None:
+            text = due_line(what) if isinstance(what, DueItem) else what
+            line = memo[key] = _capped(locale, [text], 1, memo)[0]
+        out.append(line)
+    return out
 
 
 def _late_lines(items: list[DueItem], communities: dict[int, Community]) -> list[Text]:
