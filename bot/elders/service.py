@@ -26,8 +26,9 @@ from bot.kernel.access import (
     EVERYTHING,
     Scope,
     check_grid,
-    coordinated_grids,
+    coordinated_grids_column,
     get_community,
+    grid_set,
     require_person_in_scope,
     require_role,
     require_scope,
@@ -185,11 +186,17 @@ def is_assigned(session: Session, elder_id: int, person_id: int) -> bool:
 def viewer(session: Session, person_id: int, community_id: int) -> tuple[Community, Scope | None, str | None]:
     """The community, what part of it the person manages (all of it: its workers and admins;
     their grids: a coordinator; None: a volunteer, who sees only their own elders, without
-    contacts), and their role there; in one query for everyone but a coordinator, as every list
-    starts with it. Anyone else is refused. A scope is the one rule of bot.kernel.access."""
+    contacts), and their role there; in one query, as every list starts with it. Anyone else is
+    refused. A scope is the one rule of bot.kernel.access."""
     row = (
         session.execute(
-            select(Community, Person.is_admin, Membership.role, Membership.confirmed)
+            select(
+                Community,
+                Person.is_admin,
+                Membership.role,
+                Membership.confirmed,
+                coordinated_grids_column(person_id, Community.id),
+            )
             .select_from(Community)
             .join(Person, Person.id == person_id)
             .outerjoin(Membership, and_(Membership.person_id == Person.id, Membership.community_id == Community.id))
@@ -198,12 +205,12 @@ def viewer(session: Session, person_id: int, community_id: int) -> tuple[Communi
     ).first()
     if row is None:
         raise NotFound("error.no_community")
-    community, is_admin, member_role, confirmed = row  # member_role is None: no membership (outer join)
+    community, is_admin, member_role, confirmed, coordinated = row  # member_role None: no membership
     role: str | None = member_role if confirmed else ("resident" if member_role else None)  # unconfirmed: residents
     if is_admin or role == "worker":
         return community, EVERYTHING, role
     if role == "volunteer":
-        grids = coordinated_grids(session, person_id, community_id)
+        grids = grid_set(coordinated)
         return community, Scope(False, grids) if grids else None, role
     raise NotAllowed("visits.error.not_your_community")
 
@@ -679,19 +686,32 @@ class ElderRoster:
         """Active elders: all of them for workers and admins, their grids' for coordinators,
         their own for volunteers."""
         with self.db.uow() as session:
-            _, scope, _ = viewer(session, viewer_id, community_id)
-            stmt = select(Elder).where(Elder.community_id == community_id, Elder.active.is_(True))
+            community, scope, _ = viewer(session, viewer_id, community_id)
+            stmt = (
+                select(Elder, Grid.name, Person.display_name)
+                .outerjoin(Grid, Grid.id == Elder.grid_id)
+                .outerjoin(Person, Person.id == Elder.worker_id)
+                .where(Elder.community_id == community_id, Elder.active.is_(True))
+            )
             if scope is None:
                 stmt = stmt.where(
                     Elder.id.in_(select(ElderVolunteer.elder_id).where(ElderVolunteer.person_id == viewer_id))
                 )
             elif not scope.everything:
                 stmt = stmt.where(Elder.grid_id.in_(sorted(scope.grids)))
-            elders = list(session.scalars(stmt.order_by(Elder.id).offset(page * page_size).limit(page_size + 1)))
-            for elder in elders:
+            rows = session.execute(stmt.order_by(Elder.id).offset(page * page_size).limit(page_size + 1)).all()
+            for elder, _, _ in rows:
                 if scope is not None:
                     check_grid(scope, elder.grid_id)
-            return self._views(session, elders[:page_size], full=scope is not None), len(elders) > page_size
+            shown = rows[:page_size]
+            known = (
+                {e.grid_id: grid for e, grid, _ in shown if e.grid_id},
+                {e.worker_id: name for e, _, name in shown if e.worker_id},
+            )
+            views = self._views(
+                session, [e for e, _, _ in shown], full=scope is not None, community=community, known=known
+            )
+            return views, len(rows) > page_size
 
     def export_roster(self, actor_id: int, community_id: int) -> tuple[str, bytes]:
         """The roster as a CSV in the import format (edit it and import it back), named after
@@ -760,13 +780,40 @@ class ElderRoster:
         )
         return {pid: handle or name for pid, name, handle in rows}
 
-    def _views(self, session: Session, elders: list[Elder], *, full: bool) -> list[ElderView]:
+    def _views(
+        self,
+        session: Session,
+        elders: list[Elder],
+        *,
+        full: bool,
+        community: Community | None = None,
+        known: tuple[dict[int, str], dict[int, str]] | None = None,
+    ) -> list[ElderView]:
+        """`community`: theirs, when the caller has it; `known`: the names of their grids and
+        workers, when the caller read them with the elders."""
         if not elders:
             return []
-        community = get_community(session, elders[0].community_id)
+        community = community or get_community(session, elders[0].community_id)
         tz, today = ZoneInfo(community.timezone), self.clock.community(community.timezone).today()
         cadence = VisitCadence.from_options(community.options)
         ids = [e.id for e in elders]
+        if known is not None:
+            grids, names = known
+        else:
+            grids, names = self._names(session, elders)
+        consents = consents_of(session, ids)
+        volunteers: dict[int, list[str]] = defaultdict(list)
+        for elder_id, name in session.execute(
+            select(ElderVolunteer.elder_id, Person.display_name)
+            .join(Person, Person.id == ElderVolunteer.person_id)
+            .where(ElderVolunteer.elder_id.in_(ids))
+            .order_by(Person.id)
+        ):
+            volunteers[elder_id].append(name)
+        return [self._view(e, full, tz, today, cadence, grids, names, consents, volunteers) for e in elders]
+
+    @staticmethod
+    def _names(session: Session, elders: list[Elder]) -> tuple[dict[int, str], dict[int, str]]:
         grids = dict(
             (
                 session.execute(select(Grid.id, Grid.name).where(Grid.id.in_({e.grid_id for e in elders if e.grid_id})))
@@ -781,51 +828,53 @@ class ElderRoster:
                 )
             ).all()
         )
-        consents = consents_of(session, ids)
-        volunteers: dict[int, list[str]] = defaultdict(list)
-        for elder_id, name in session.execute(
-            select(ElderVolunteer.elder_id, Person.display_name)
-            .join(Person, Person.id == ElderVolunteer.person_id)
-            .where(ElderVolunteer.elder_id.in_(ids))
-            .order_by(Person.id)
-        ):
-            volunteers[elder_id].append(name)
-        return [
-            ElderView(
-                e.id,
-                e.community_id,
-                e.name,
-                e.birth_year,
-                today.year - e.birth_year,
-                grids.get(e.grid_id) if e.grid_id else None,
-                e.lives_alone,
-                e.risk,
-                e.address if full or e.id in consents else None,
-                e.phone if full else None,
-                e.emergency_contact if full else None,
-                e.worker_id,
-                names.get(e.worker_id) if e.worker_id else None,
-                tuple(volunteers[e.id]),
-                e.active,
-                e.flagged,
-                local_date(e.last_visit_at, tz) if e.last_visit_at else None,
-                local_date(e.last_call_at, tz) if e.last_call_at else None,
-                due_of(
-                    cadence,
-                    lives_alone=e.lives_alone,
-                    risk=e.risk,
-                    birth_year=e.birth_year,
-                    added_at=e.added_at,
-                    last_visit_at=e.last_visit_at,
-                    last_call_at=e.last_call_at,
-                    today=today,
-                    tz=tz,
-                ),
-                full,
-                consents.get(e.id),
-            )
-            for e in elders
-        ]
+        return grids, names
+
+    @staticmethod
+    def _view(
+        e: Elder,
+        full: bool,
+        tz: ZoneInfo,
+        today: date,
+        cadence: VisitCadence,
+        grids: dict[int, str],
+        names: dict[int, str],
+        consents: dict[int, str],
+        volunteers: dict[int, list[str]],
+    ) -> ElderView:
+        return ElderView(
+            e.id,
+            e.community_id,
+            e.name,
+            e.birth_year,
+            today.year - e.birth_year,
+            grids.get(e.grid_id) if e.grid_id else None,
+            e.lives_alone,
+            e.risk,
+            e.address if full or e.id in consents else None,
+            e.phone if full else None,
+            e.emergency_contact if full else None,
+            e.worker_id,
+            names.get(e.worker_id) if e.worker_id else None,
+            tuple(volunteers[e.id]),
+            e.active,
+            e.flagged,
+            local_date(e.last_visit_at, tz) if e.last_visit_at else None,
+            local_date(e.last_call_at, tz) if e.last_call_at else None,
+            due_of(
+                cadence,
+                lives_alone=e.lives_alone,
+                risk=e.risk,
+                birth_year=e.birth_year,
+                added_at=e.added_at,
+                last_visit_at=e.last_visit_at,
+                last_call_at=e.last_call_at,
+                today=today,
+                tz=tz,
+            ),
+            full,
+            consents.get(e.id),
+        )
 
 
 def _header_problems(header: list[str | None], raw: list[str]) -> list[Problem]:
