@@ -583,6 +583,8 @@ class HoursService:
         """A coordinator decides the hours of their grid's volunteers where the community lets
         them; never a worker's or a fellow coordinator's (those wait for a worker)."""
         scope = require_scope(session, actor_id, log.community_id)
+        if log.person_id == actor_id:
+            raise NotAllowed("error.own_log")
         if not coordinators_approve(get_community(session, log.community_id)):
             raise NotAllowed("grids.error.approve_off")
         require_person_in_scope(session, scope, log.person_id, log.community_id)

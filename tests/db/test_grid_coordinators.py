@@ -244,3 +244,19 @@ async def test_the_coordinator_gets_their_grids_morning_list_only(services: Serv
     assert not any(t.startswith("志愿者3，早上好！20") for t in await inbox(services, r.volunteers[2]))
     with services.db.uow() as session:
         assert session.scalar(select(Membership.grid_id).where(Membership.person_id == r.volunteers[2])) == g.two
+
+
+async def test_two_coordinators_cannot_credit_each_other(services: Services) -> None:
+    """Four eyes: hours a coordinator records for a fellow coordinator wait for a worker, and a
+    coordinator decides neither a fellow coordinator's hours nor their own."""
+    g = await grids_world(services)
+    worker = Chat(services, "worker1")
+    assert "网格员" in await worker.say("/appoint 志愿者2 网格员 一网格")
+    one, two = Chat(services, "volunteer1"), Chat(services, "volunteer2")
+    waiting = await one.say("/record 志愿者2 1h 探访")
+    assert waiting.endswith("社区工作者审核后发放积分。"), waiting
+    log = waiting.split("（")[1].split("）")[0]
+    assert await one.say(f"/approve {log}") == "只有本社区的社区工作者可以这样做。"
+    assert f"H{g.mine_log}" not in await one.say("/pending")  # volunteer2's own log is a worker's to decide
+    assert await two.say(f"/approve H{g.mine_log}") == "不能审核或代录自己的服务记录。"
+    assert await worker.say(f"/approve {log}") == f"已通过 {log}：志愿者2 获得 10 积分。"
