@@ -572,8 +572,13 @@ class VisitsService:
                 stmt = stmt.where(
                     Elder.id.in_(select(ElderVolunteer.elder_id).where(ElderVolunteer.person_id == person_id))
                 )
-            elif not scope.everything:  # a coordinator: their grids, whatever the worker
-                stmt = stmt.where(Elder.grid_id.in_(sorted(scope.grids)))
+            elif not scope.everything:  # a coordinator: their grids, and the elders they visit
+                stmt = stmt.where(
+                    or_(
+                        Elder.grid_id.in_(sorted(scope.grids)),
+                        Elder.id.in_(select(ElderVolunteer.elder_id).where(ElderVolunteer.person_id == person_id)),
+                    )
+                )
             elif not everyone and role == "worker":
                 stmt = stmt.where(or_(Elder.worker_id == person_id, Elder.worker_id.is_(None)))
             if full:  # who visits each, in the same round trip
@@ -586,8 +591,15 @@ class VisitsService:
             if not full:
                 items = [i for i in items if i.kind == "visit"]  # calls need the phone: the worker's
             elif scope is not None:
+                # A coordinator's own elders outside their grids: as any visiting volunteer sees them.
+                items = [
+                    i if scope.covers(i.grid_id) else _as_visitor(i)
+                    for i in items
+                    if scope.covers(i.grid_id) or i.kind == "visit"
+                ]
                 for item in items:
-                    check_grid(scope, item.grid_id)
+                    if item.phone or item.volunteers:
+                        check_grid(scope, item.grid_id)
             items.sort(key=_order)
             alerts: list[AlertView] = []
             if scope is not None:
@@ -823,6 +835,12 @@ def end_assignments(session: Session, person_id: int, community_id: int) -> list
             )
         )
     return [f"{e.name}（E{e.id}）" for e in elders]
+
+
+def _as_visitor(item: DueItem) -> DueItem:
+    """The item as a visiting volunteer sees it: no phone, no other visitors, the address only
+    with the elder's consent."""
+    return replace(item, address=item.address if item.consented else None, phone=None, volunteers=())
 
 
 def _message(person_id: int, now: datetime, key: str, **params: Any) -> dict[str, Any]:

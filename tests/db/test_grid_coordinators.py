@@ -260,3 +260,18 @@ async def test_two_coordinators_cannot_credit_each_other(services: Services) -> 
     assert f"H{g.mine_log}" not in await one.say("/pending")  # volunteer2's own log is a worker's to decide
     assert await two.say(f"/approve H{g.mine_log}") == "不能审核或代录自己的服务记录。"
     assert await worker.say(f"/approve {log}") == f"已通过 {log}：志愿者2 获得 10 积分。"
+
+
+async def test_a_coordinator_still_sees_the_elders_they_visit_elsewhere_as_a_volunteer(services: Services) -> None:
+    await grids_world(services)
+    worker = Chat(services, "worker1")
+    added = await worker.say("/addelder 赵大爷,1945,幸福里7栋,二网格,否,高,13800000004,女儿 赵红 13900000004")
+    zhao = int(added.split("E", 1)[1].split()[0])
+    assert "志愿者1" in await worker.say(f"/assign E{zhao} 志愿者1 志愿者3")
+    listed = await Chat(services, "volunteer1").say("/visits")
+    assert "赵大爷" in listed and "王秀英" in listed, listed
+    line = next(x for x in listed.splitlines() if "赵大爷" in x)
+    # No phone, no fellow visitors, no address without the elder's consent: a volunteer's view.
+    assert not any(s in line for s in ("13800000004", "幸福里7栋", "志愿者3")), line
+    assert "幸福里3栋501" in listed  # their own grid's elders in full
+    assert "【二网格】" in listed and "李建国" not in listed
