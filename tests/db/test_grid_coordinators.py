@@ -275,3 +275,12 @@ async def test_a_coordinator_still_sees_the_elders_they_visit_elsewhere_as_a_vol
     assert not any(s in line for s in ("13800000004", "幸福里7栋", "志愿者3")), line
     assert "幸福里3栋501" in listed  # their own grid's elders in full
     assert "【二网格】" in listed and "李建国" not in listed
+
+
+async def test_an_elder_registered_by_a_worker_is_a_member_of_their_grid(services: Services) -> None:
+    g = await grids_world(services)
+    said = await Chat(services, "worker1").say(f"/family link 志愿者3 E{g.li}")
+    assert "李建国" in said, said
+    with services.db.read() as session:
+        person = session.get_one(models.Elder, g.li).person_id
+        assert session.scalar(select(Membership.grid_id).where(Membership.person_id == person)) == g.two
