@@ -616,7 +616,8 @@ class ElderRoster:
             _, ids, problems = self._people_of(session, elder.community_id, None, handles, {})
             if problems:
                 raise problems[0][1]
-            for person_id in ids:  # a coordinator hands their grid's elders to their grid's people
+            # A coordinator hands their grid's elders to their grid's people (and may take anyone off).
+            for person_id in [] if remove else ids:
                 require_person_in_scope(session, scope, person_id, elder.community_id)
             old = set(session.scalars(select(ElderVolunteer.person_id).where(ElderVolunteer.elder_id == elder.id)))
             new = old - set(ids) if remove else old | set(ids)
