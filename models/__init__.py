@@ -4,7 +4,7 @@ from models.audit import AuditEntry, Consent
 from models.base import Base
 from models.certificates import Certificate, CertificateKey
 from models.channels import AccessToken, Download, LinkCode, SendBudget
-from models.community import Community, Grid
+from models.community import Community, Grid, GridCoordinator
 from models.desk import DeskLogin
 from models.family import ActingFor, CommunityMove, FamilyLink
 from models.hours import ServiceCategory, ServiceLog
@@ -42,6 +42,7 @@ __all__ = [
     "EventSheet",
     "FamilyLink",
     "Grid",
+    "GridCoordinator",
     "IdDocument",
     "Identity",
     "InboxEntry",

@@ -29,6 +29,7 @@ class Elder(IdPk, Base):
         # addresses are written a dozen ways ("3栋501", "3-501") by different office spreadsheets.
         UniqueConstraint("community_id", "import_key"),
         Index("ix_elders_community_worker", "community_id", "worker_id"),
+        Index("ix_elders_community_grid", "community_id", "grid_id"),
         Index("ix_elders_community_last_visit", "community_id", "last_visit_at"),
         Index("ix_elders_community_last_call", "community_id", "last_call_at"),
         one_of("risk", RISKS),

@@ -32,6 +32,8 @@ class Decider:
     reject: Reject | None = None
     all_pending: AllPending | None = None  # what "/approve all" approves, if it may
     pending: PendingSource | None = None  # what /pending lists
+    # Grid coordinators decide these too, within their grids (the service checks the grid).
+    coordinators: bool = False
 
 
 DECIDERS: dict[str, Decider] = {}
@@ -64,13 +66,27 @@ def parse_refs(words: list[str]) -> list[tuple[str, int]] | None:
     return refs
 
 
-@command("pending", role="worker", help_key="help.pending", aliases=("待审",), reads=True)
+def _deciders(ctx: Context) -> list[Decider] | None:
+    """What the person may decide: everything for workers and admins, what coordinators decide
+    for a grid coordinator, None (refused) for anyone else."""
+    if ctx.actor.at_least("worker"):
+        return list(DECIDERS.values())
+    if ctx.services.grids.coordinates(ctx.actor.person_id, ctx.community_id):
+        return [d for d in DECIDERS.values() if d.coordinators]
+    return None
+
+
+@command("pending", role="worker", help_key="help.pending", aliases=("待审",), reads=True, coordinators=True)
 def pending(ctx: Context, args: str) -> list[Reply]:
     """Everything waiting, one page a message: the true total, each item's buttons, next page,
     and approve all."""
+    deciders = _deciders(ctx)
+    if deciders is None:
+        return [reply("error.need_worker")]
     items: list[Reply] = []
     for source in PENDING_SOURCES:
-        items.extend(source(ctx))
+        if any(d.pending is source for d in deciders):
+            items.extend(source(ctx))
     if not items:
         return [reply("pending.none")]
     pages = (len(items) + PAGE - 1) // PAGE
@@ -85,36 +101,46 @@ def pending(ctx: Context, args: str) -> list[Reply]:
         options.append(option(f"/pending {page + 1}", "pending.next", page=page + 1, pages=pages))
     if page > 1:
         options.append(option(f"/pending {page - 1}", "pending.previous", page=page - 1))
-    waiting_all = sum([len(d.all_pending(ctx)) for d in DECIDERS.values() if d.all_pending is not None])
+    waiting_all = sum([len(d.all_pending(ctx)) for d in deciders if d.all_pending is not None])
     if waiting_all > 1:
         options.append(option("/approve all", "pending.approve_all", count=waiting_all))
     text = T("pending.page", total=len(items), page=page, pages=pages, lines=[item.text for item in shown])
     return [Reply(text, tuple(options), columns=2)]
 
 
-@command("approve", role="worker", help_key="help.approve", aliases=("批准",))
+@command("approve", role="worker", help_key="help.approve", aliases=("批准",), coordinators=True)
 def approve(ctx: Context, args: str) -> list[Reply]:
+    deciders = _deciders(ctx)
+    if deciders is None:
+        return [reply("error.need_worker")]
     words = args.split()
     if words in (["all"], ["全部"]):
         replies: list[Reply] = []
-        for d in DECIDERS.values():
+        for d in deciders:
             if d.all_pending is not None and (ids := d.all_pending(ctx)):
                 replies.extend(d.approve(ctx, ids))
         return replies or [reply("pending.none")]
     refs = parse_refs(words)
     if not refs:
         return [reply("approve.usage")]
+    if any(DECIDERS[p] not in deciders for p, _ in refs):
+        return [reply("error.need_worker")]
     replies = []
     for prefix in dict.fromkeys(p for p, _ in refs):  # each kind once, in the order typed
         replies.extend(DECIDERS[prefix].approve(ctx, [i for p, i in refs if p == prefix]))
     return replies
 
 
-@command("reject", role="worker", help_key="help.reject", aliases=("驳回",))
+@command("reject", role="worker", help_key="help.reject", aliases=("驳回",), coordinators=True)
 def reject(ctx: Context, args: str) -> list[Reply]:
+    deciders = _deciders(ctx)
+    if deciders is None:
+        return [reply("error.need_worker")]
     ref, _, reason = args.strip().partition(" ")
     refs = parse_refs([ref]) if ref else None
     if not refs or DECIDERS[refs[0][0]].reject is None:
         return [reply("reject.usage")]
+    if DECIDERS[refs[0][0]] not in deciders:
+        return [reply("error.need_worker")]
     prefix, ref_id = refs[0]
     return DECIDERS[prefix].reject(ctx, ref_id, reason.strip())  # type: ignore[misc]

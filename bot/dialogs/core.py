@@ -221,6 +221,8 @@ class Command:
     group_ok: bool = False  # may be used inside a group chat
     for_relative: bool = False  # may be used while acting for a relative (`/as NAME`)
     reads: bool = False  # only reads: the turn runs on a reader, and only the state is written
+    # A worker's command a grid coordinator may use too (within their grids: the services check).
+    coordinators: bool = False
 
 
 COMMANDS: dict[str, Command] = {}
@@ -241,11 +243,12 @@ def command(
     group_ok: bool = False,
     for_relative: bool = False,
     reads: bool = False,
+    coordinators: bool = False,
 ) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
         if name in COMMANDS:
             raise ValueError(f"command /{name} registered twice")
-        COMMANDS[name] = Command(name, handler, role, help_key, admin_only, group_ok, for_relative, reads)
+        COMMANDS[name] = Command(name, handler, role, help_key, admin_only, group_ok, for_relative, reads, coordinators)
         for alias in aliases:
             ALIASES[alias] = name
         return handler

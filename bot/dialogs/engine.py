@@ -21,6 +21,7 @@ from bot.dialogs.core import (
     STEPS,
     Actor,
     Caller,
+    Command,
     Context,
     Deferred,
     Document,
@@ -319,7 +320,7 @@ class Dialogs:
             return [reply("as.not_for_relative", name=ctx.actor.display_name)]
         if spec.admin_only and not ctx.actor.is_admin:
             return [reply("error.need_admin")]
-        if spec.role is not None and not ctx.actor.at_least(spec.role):
+        if spec.role is not None and not ctx.actor.at_least(spec.role) and not _coordinator_may(ctx, spec):
             if ctx.actor.community_id is None and not ctx.actor.is_admin:
                 return [reply("error.no_community_yet")]
             if ctx.actor.awaiting_confirmation and spec.role == "volunteer":
@@ -466,3 +467,15 @@ class _RefusedPress(Exception):
     def __init__(self, key: str) -> None:
         super().__init__(key)
         self.key = key
+
+
+def _coordinator_may(ctx: Context, spec: Command) -> bool:
+    """A grid coordinator passes the door of a worker's command marked for them; what they may
+    do inside is the services' to decide, grid by grid (bot.kernel.access)."""
+    actor = ctx.actor
+    return (
+        spec.coordinators
+        and actor.community_id is not None
+        and actor.at_least("volunteer")
+        and ctx.services.grids.coordinates(actor.person_id, actor.community_id)
+    )

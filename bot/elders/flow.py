@@ -226,12 +226,12 @@ def edit_elder(ctx: Context, args: str) -> list[Reply]:
     ]
 
 
-@command("assign", role="worker", help_key="elders.help.assign", aliases=("分配探访",))
+@command("assign", role="worker", help_key="elders.help.assign", aliases=("分配探访",), coordinators=True)
 def assign(ctx: Context, args: str) -> list[Reply]:
     return _assign(ctx, args, remove=False)
 
 
-@command("unassign", role="worker", help_key="elders.help.unassign", aliases=("取消分配",))
+@command("unassign", role="worker", help_key="elders.help.unassign", aliases=("取消分配",), coordinators=True)
 def unassign(ctx: Context, args: str) -> list[Reply]:
     return _assign(ctx, args, remove=True)
 
@@ -242,6 +242,7 @@ def _assign(ctx: Context, args: str, *, remove: bool) -> list[Reply]:
     if elder_id is None or len(words) < 2:
         return [reply("elders.assign_usage")]
     names = words[1:]
+    ctx.services.visits.roster.may_manage(ctx.actor.person_id, elder_id)  # refused before any name is read
     for i, name in enumerate(names):
         # A name several people have: ask which, by the same command with that name as #id.
         if len(ctx.services.people.people_named(ctx.community_id, name)) > 1:

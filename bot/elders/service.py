@@ -22,7 +22,19 @@ from sqlalchemy import and_, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from bot.elders.cadence import Due, VisitCadence, due_of, local_date
-from bot.kernel.access import get_community, require_role, role_in
+from bot.kernel.access import (
+    EVERYTHING,
+    Scope,
+    check_grid,
+    coordinated_grids_column,
+    get_community,
+    grid_coordinators,
+    grid_set,
+    require_person_in_scope,
+    require_role,
+    require_scope,
+    role_in,
+)
 from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database
@@ -172,13 +184,20 @@ def is_assigned(session: Session, elder_id: int, person_id: int) -> bool:
     return session.get(ElderVolunteer, (elder_id, person_id)) is not None
 
 
-def viewer(session: Session, person_id: int, community_id: int) -> tuple[Community, bool, str | None]:
-    """The community, whether the person sees contact details (its workers and admins) or only
-    their own elders' addresses (its volunteers), and their role there; in one query, as every
-    list starts with it. Anyone else is refused."""
+def viewer(session: Session, person_id: int, community_id: int) -> tuple[Community, Scope | None, str | None]:
+    """The community, what part of it the person manages (all of it: its workers and admins;
+    their grids: a coordinator; None: a volunteer, who sees only their own elders, without
+    contacts), and their role there; in one query, as every list starts with it. Anyone else is
+    refused. A scope is the one rule of bot.kernel.access."""
     row = (
         session.execute(
-            select(Community, Person.is_admin, Membership.role, Membership.confirmed)
+            select(
+                Community,
+                Person.is_admin,
+                Membership.role,
+                Membership.confirmed,
+                coordinated_grids_column(person_id, Community.id),
+            )
             .select_from(Community)
             .join(Person, Person.id == person_id)
             .outerjoin(Membership, and_(Membership.person_id == Person.id, Membership.community_id == Community.id))
@@ -187,27 +206,51 @@ def viewer(session: Session, person_id: int, community_id: int) -> tuple[Communi
     ).first()
     if row is None:
         raise NotFound("error.no_community")
-    community, is_admin, member_role, confirmed = row  # member_role is None: no membership (outer join)
+    community, is_admin, member_role, confirmed, coordinated = row  # member_role None: no membership
     role: str | None = member_role if confirmed else ("resident" if member_role else None)  # unconfirmed: residents
     if is_admin or role == "worker":
-        return community, True, role
+        return community, EVERYTHING, role
     if role == "volunteer":
-        return community, False, role
+        grids = grid_set(coordinated)
+        return community, Scope(False, grids) if grids else None, role
     raise NotAllowed("visits.error.not_your_community")
 
 
-def sees_all(session: Session, person_id: int, community_id: int) -> bool:
-    return (viewer(session, person_id, community_id))[1]
+def told_of_elder(session: Session, elder: Elder, actor_id: int) -> list[tuple[int, str]]:
+    """Who hears of the elder at once: their worker, or every worker of the community when
+    none is assigned, and the coordinators of the elder's grid; never the one who recorded it."""
+    stmt = (
+        select(Person.id, Person.display_name)
+        .join(Membership, Membership.person_id == Person.id)
+        .where(Membership.community_id == elder.community_id, Membership.role == "worker", Person.id != actor_id)
+    )
+    if elder.worker_id is not None:
+        stmt = stmt.where(Person.id == elder.worker_id)
+    told = [(pid, name) for pid, name in session.execute(stmt.order_by(Person.id))]
+    coordinators = [pid for pid in grid_coordinators(session, elder.community_id, elder.grid_id) if pid != actor_id]
+    if coordinators:
+        names = dict(session.execute(select(Person.id, Person.display_name).where(Person.id.in_(coordinators))).all())
+        told += [(pid, names[pid]) for pid in coordinators if pid not in {p for p, _ in told}]
+    return told
 
 
 def elder_access(session: Session, person_id: int, elder: Elder) -> tuple[bool, str | None]:
     """Whether the person sees the elder's contact details, and their role in the elder's
     community; refused unless they may see the elder at all (a worker of the community, an
-    admin, or an assigned volunteer)."""
-    _, full, role = viewer(session, person_id, elder.community_id)
-    if not full and not is_assigned(session, elder.id, person_id):
+    admin, the coordinator of the elder's grid, or an assigned volunteer)."""
+    _, scope, role = viewer(session, person_id, elder.community_id)
+    if scope is not None and scope.covers(elder.grid_id):
+        return True, role
+    if not is_assigned(session, elder.id, person_id):
         raise NotAllowed("visits.error.not_yours", ref=f"E{elder.id}")
-    return full, role
+    return False, role
+
+
+def manage_elder(session: Session, actor_id: int, elder: Elder) -> Scope:
+    """A worker or an admin, or the coordinator of the elder's grid; anyone else is refused."""
+    scope = require_scope(session, actor_id, elder.community_id)
+    check_grid(scope, elder.grid_id)
+    return scope
 
 
 def consents_of(session: Session, elder_ids: Sequence[int]) -> dict[int, str]:
@@ -588,10 +631,13 @@ class ElderRoster:
 
         def work(session: Session) -> ElderView:
             elder = get_elder(session, elder_id)
-            require_role(session, actor_id, elder.community_id, "worker")
+            scope = manage_elder(session, actor_id, elder)
             _, ids, problems = self._people_of(session, elder.community_id, None, handles, {})
             if problems:
                 raise problems[0][1]
+            # A coordinator hands their grid's elders to their grid's people (and may take anyone off).
+            for person_id in [] if remove else ids:
+                require_person_in_scope(session, scope, person_id, elder.community_id)
             old = set(session.scalars(select(ElderVolunteer.person_id).where(ElderVolunteer.elder_id == elder.id)))
             new = old - set(ids) if remove else old | set(ids)
             self._set_volunteers(session, elder.id, old, new)
@@ -643,6 +689,11 @@ class ElderRoster:
 
         return self.db.transaction(work)
 
+    def may_manage(self, actor_id: int, elder_id: int) -> None:
+        """Refuses anyone but a worker, an admin or the coordinator of the elder's grid."""
+        with self.db.uow() as session:
+            manage_elder(session, actor_id, get_elder(session, elder_id))
+
     def elder(self, viewer_id: int, elder_id: int) -> ElderView:
         with self.db.uow() as session:
             elder = get_elder(session, elder_id)
@@ -652,16 +703,35 @@ class ElderRoster:
     def roster(
         self, viewer_id: int, community_id: int, page: int = 0, page_size: int = 20
     ) -> tuple[list[ElderView], bool]:
-        """Active elders: all of them for workers and admins, their own for volunteers."""
+        """Active elders: all of them for workers and admins, their grids' for coordinators,
+        their own for volunteers."""
         with self.db.uow() as session:
-            full = sees_all(session, viewer_id, community_id)
-            stmt = select(Elder).where(Elder.community_id == community_id, Elder.active.is_(True))
-            if not full:
+            community, scope, _ = viewer(session, viewer_id, community_id)
+            stmt = (
+                select(Elder, Grid.name, Person.display_name)
+                .outerjoin(Grid, Grid.id == Elder.grid_id)
+                .outerjoin(Person, Person.id == Elder.worker_id)
+                .where(Elder.community_id == community_id, Elder.active.is_(True))
+            )
+            if scope is None:
                 stmt = stmt.where(
                     Elder.id.in_(select(ElderVolunteer.elder_id).where(ElderVolunteer.person_id == viewer_id))
                 )
-            elders = list(session.scalars(stmt.order_by(Elder.id).offset(page * page_size).limit(page_size + 1)))
-            return self._views(session, elders[:page_size], full=full), len(elders) > page_size
+            elif not scope.everything:
+                stmt = stmt.where(Elder.grid_id.in_(sorted(scope.grids)))
+            rows = session.execute(stmt.order_by(Elder.id).offset(page * page_size).limit(page_size + 1)).all()
+            for elder, _, _ in rows:
+                if scope is not None:
+                    check_grid(scope, elder.grid_id)
+            shown = rows[:page_size]
+            known = (
+                {e.grid_id: grid for e, grid, _ in shown if e.grid_id},
+                {e.worker_id: name for e, _, name in shown if e.worker_id},
+            )
+            views = self._views(
+                session, [e for e, _, _ in shown], full=scope is not None, community=community, known=known
+            )
+            return views, len(rows) > page_size
 
     def export_roster(self, actor_id: int, community_id: int) -> tuple[str, bytes]:
         """The roster as a CSV in the import format (edit it and import it back), named after
@@ -730,13 +800,40 @@ class ElderRoster:
         )
         return {pid: handle or name for pid, name, handle in rows}
 
-    def _views(self, session: Session, elders: list[Elder], *, full: bool) -> list[ElderView]:
+    def _views(
+        self,
+        session: Session,
+        elders: list[Elder],
+        *,
+        full: bool,
+        community: Community | None = None,
+        known: tuple[dict[int, str], dict[int, str]] | None = None,
+    ) -> list[ElderView]:
+        """`community`: theirs, when the caller has it; `known`: the names of their grids and
+        workers, when the caller read them with the elders."""
         if not elders:
             return []
-        community = get_community(session, elders[0].community_id)
+        community = community or get_community(session, elders[0].community_id)
         tz, today = ZoneInfo(community.timezone), self.clock.community(community.timezone).today()
         cadence = VisitCadence.from_options(community.options)
         ids = [e.id for e in elders]
+        if known is not None:
+            grids, names = known
+        else:
+            grids, names = self._names(session, elders)
+        consents = consents_of(session, ids)
+        volunteers: dict[int, list[str]] = defaultdict(list)
+        for elder_id, name in session.execute(
+            select(ElderVolunteer.elder_id, Person.display_name)
+            .join(Person, Person.id == ElderVolunteer.person_id)
+            .where(ElderVolunteer.elder_id.in_(ids))
+            .order_by(Person.id)
+        ):
+            volunteers[elder_id].append(name)
+        return [self._view(e, full, tz, today, cadence, grids, names, consents, volunteers) for e in elders]
+
+    @staticmethod
+    def _names(session: Session, elders: list[Elder]) -> tuple[dict[int, str], dict[int, str]]:
         grids = dict(
             (
                 session.execute(select(Grid.id, Grid.name).where(Grid.id.in_({e.grid_id for e in elders if e.grid_id})))
@@ -751,51 +848,53 @@ class ElderRoster:
                 )
             ).all()
         )
-        consents = consents_of(session, ids)
-        volunteers: dict[int, list[str]] = defaultdict(list)
-        for elder_id, name in session.execute(
-            select(ElderVolunteer.elder_id, Person.display_name)
-            .join(Person, Person.id == ElderVolunteer.person_id)
-            .where(ElderVolunteer.elder_id.in_(ids))
-            .order_by(Person.id)
-        ):
-            volunteers[elder_id].append(name)
-        return [
-            ElderView(
-                e.id,
-                e.community_id,
-                e.name,
-                e.birth_year,
-                today.year - e.birth_year,
-                grids.get(e.grid_id) if e.grid_id else None,
-                e.lives_alone,
-                e.risk,
-                e.address if full or e.id in consents else None,
-                e.phone if full else None,
-                e.emergency_contact if full else None,
-                e.worker_id,
-                names.get(e.worker_id) if e.worker_id else None,
-                tuple(volunteers[e.id]),
-                e.active,
-                e.flagged,
-                local_date(e.last_visit_at, tz) if e.last_visit_at else None,
-                local_date(e.last_call_at, tz) if e.last_call_at else None,
-                due_of(
-                    cadence,
-                    lives_alone=e.lives_alone,
-                    risk=e.risk,
-                    birth_year=e.birth_year,
-                    added_at=e.added_at,
-                    last_visit_at=e.last_visit_at,
-                    last_call_at=e.last_call_at,
-                    today=today,
-                    tz=tz,
-                ),
-                full,
-                consents.get(e.id),
-            )
-            for e in elders
-        ]
+        return grids, names
+
+    @staticmethod
+    def _view(
+        e: Elder,
+        full: bool,
+        tz: ZoneInfo,
+        today: date,
+        cadence: VisitCadence,
+        grids: dict[int, str],
+        names: dict[int, str],
+        consents: dict[int, str],
+        volunteers: dict[int, list[str]],
+    ) -> ElderView:
+        return ElderView(
+            e.id,
+            e.community_id,
+            e.name,
+            e.birth_year,
+            today.year - e.birth_year,
+            grids.get(e.grid_id) if e.grid_id else None,
+            e.lives_alone,
+            e.risk,
+            e.address if full or e.id in consents else None,
+            e.phone if full else None,
+            e.emergency_contact if full else None,
+            e.worker_id,
+            names.get(e.worker_id) if e.worker_id else None,
+            tuple(volunteers[e.id]),
+            e.active,
+            e.flagged,
+            local_date(e.last_visit_at, tz) if e.last_visit_at else None,
+            local_date(e.last_call_at, tz) if e.last_call_at else None,
+            due_of(
+                cadence,
+                lives_alone=e.lives_alone,
+                risk=e.risk,
+                birth_year=e.birth_year,
+                added_at=e.added_at,
+                last_visit_at=e.last_visit_at,
+                last_call_at=e.last_call_at,
+                today=today,
+                tz=tz,
+            ),
+            full,
+            consents.get(e.id),
+        )
 
 
 def _header_problems(header: list[str | None], raw: list[str]) -> list[Problem]:

@@ -318,14 +318,24 @@ class FamilyService:
 
         return self.db.transaction(work)
 
-    def _register(self, session: Session, worker_id: int, community_id: int, name: str) -> int:
-        """A resident without a chat of their own, registered by a worker."""
+    def _register(
+        self, session: Session, worker_id: int, community_id: int, name: str, *, grid_id: int | None = None
+    ) -> int:
+        """A resident without a chat of their own, registered by a worker; an elder of the
+        roster in their grid (`grid_id`), so the grid's coordinator manages them."""
         now = self.clock.now()
         person = Person(display_name=clean_name(name), locale="zh-CN", community_id=community_id, created_at=now)
         session.add(person)
         session.flush()
         session.add(
-            Membership(person_id=person.id, community_id=community_id, role="resident", confirmed=True, joined_at=now)
+            Membership(
+                person_id=person.id,
+                community_id=community_id,
+                role="resident",
+                confirmed=True,
+                joined_at=now,
+                grid_id=grid_id,
+            )
         )
         session.flush()
         self.ledger.open_person_account(session, community_id, person.id)
@@ -348,7 +358,7 @@ class FamilyService:
         if elder is None or elder.community_id != community_id or not elder.active:
             raise NotFound("visits.error.no_elder", ref=f"E{elder_id}")
         if elder.person_id is None:
-            elder.person_id = self._register(session, worker_id, community_id, elder.name)
+            elder.person_id = self._register(session, worker_id, community_id, elder.name, grid_id=elder.grid_id)
             session.flush()
         return elder.person_id
 

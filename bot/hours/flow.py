@@ -526,7 +526,7 @@ def _reject_log(ctx: Context, log_id: int, reason: str) -> list[Reply]:
     return _reject(ctx, log_id, reason)
 
 
-DECIDER = Decider("H", _approve_logs, _reject_log, _all_pending_logs, pending=pending_logs)
+DECIDER = Decider("H", _approve_logs, _reject_log, _all_pending_logs, pending=pending_logs, coordinators=True)
 
 
 def _reject(ctx: Context, log_id: int, reason: str) -> list[Reply]:
@@ -538,9 +538,10 @@ def _reject(ctx: Context, log_id: int, reason: str) -> list[Reply]:
 _ask_reject_reason = reason_step("reject", "reject.ask_reason", "H", _reject)
 
 
-@command("record", role="worker", help_key="help.record", aliases=("代录",))
+@command("record", role="worker", help_key="help.record", aliases=("代录",), coordinators=True)
 def record(ctx: Context, args: str) -> list[Reply]:
-    """/record <volunteer> 2h 助餐 [date] [note…] — for a volunteer without a phone."""
+    """/record <volunteer> 2h 助餐 [date] [note…] — for a volunteer without a phone. Workers, and
+    grid coordinators for their grid's people (the service checks the grid)."""
     name, rest = name_and_rest(ctx, args)
     typed, rest = next_word(rest)
     typed_category, rest = next_word(rest)
@@ -576,7 +577,9 @@ def _record(ctx: Context, data: dict, request_key: str | None, *, repeat_ok: boo
     )
     log = decisions[0].log
     if log.status == LogStatus.PENDING:  # recorded for a worker: another worker approves it
-        return [reply("record.waiting", id=f"H{log.id}", name=log.person_name, hours=hours(log.minutes))]
+        # (or recorded by a grid coordinator who may not approve: a worker does)
+        key = "record.waiting" if ctx.actor.at_least("worker") else "grids.record_waiting"
+        return [reply(key, id=f"H{log.id}", name=log.person_name, hours=hours(log.minutes))]
     return [reply("record.done", id=f"H{log.id}", name=log.person_name, hours=hours(log.minutes), points=log.points)]
 
 

@@ -9,7 +9,20 @@ from typing import Any
 from sqlalchemy import and_, bindparam, case, func, select, update
 from sqlalchemy.orm import Session, aliased
 
-from bot.kernel.access import check_role, effective_role, require_role, role_in
+from bot.kernel.access import (
+    Scope,
+    check_role,
+    coordinated_grids,
+    coordinating,
+    coordinators_approve,
+    effective_role,
+    get_community,
+    has_role,
+    require_person_in_scope,
+    require_role,
+    require_scope,
+    role_in,
+)
 from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database, reads, rowcount
@@ -20,7 +33,7 @@ from bot.kernel.settings import Settings
 from bot.ledger.service import Ledger, Ref
 from bot.messages.notify import notify, notify_workers
 from bot.stars import levels as star_levels
-from models import Community, Membership, Person, ServiceCategory, ServiceLog
+from models import Community, GridCoordinator, Membership, Person, ServiceCategory, ServiceLog
 
 STEP_MINUTES = 15
 MIN_MINUTES, MAX_MINUTES = 15, 12 * 60
@@ -211,7 +224,9 @@ class HoursService:
             raise InvalidInput("error.duplicate_volunteers")
 
         def work(session: Session) -> list[Decision]:
-            require_role(session, worker_id, community_id, "worker")
+            # A worker, an admin, or a coordinator for the people of their grids (bot.kernel.access).
+            scope = require_scope(session, worker_id, community_id)
+            vouches = scope.everything or coordinators_approve(get_community(session, community_id))
             decisions, waiting = [], False
             for i, volunteer_id in enumerate(volunteer_ids):
                 key = f"{request_key}:{i}" if request_key else None
@@ -223,6 +238,7 @@ class HoursService:
                     continue
                 if volunteer_id == worker_id:
                     raise NotAllowed("error.own_log")
+                require_person_in_scope(session, scope, volunteer_id, community_id)
                 role = role_in(session, volunteer_id, community_id)
                 if role not in ("volunteer", "worker"):
                     raise InvalidInput("error.not_volunteer", person=_name(session, volunteer_id))
@@ -240,7 +256,13 @@ class HoursService:
                     event_name=event_name,
                     repeat_ok=repeat_ok,
                 )
-                if role == "worker":
+                # Four eyes: hours of a worker, or of a coordinator recorded by one, or by a
+                # coordinator who may not approve, wait for a (different) worker.
+                if (
+                    role == "worker"
+                    or not vouches
+                    or (not scope.everything and coordinated_grids(session, volunteer_id, community_id))
+                ):
                     decisions.append(Decision(log, changed=True))
                     waiting = True
                 else:
@@ -548,12 +570,28 @@ class HoursService:
         log, (actor_id, is_admin, role, confirmed, submitted_by) = LogView(*found[:_VIEW_WIDTH]), found[_VIEW_WIDTH:]
         if actor_id is None:
             raise NotFound("error.no_person")
-        check_role(is_admin, effective_role(role, confirmed), "worker")
+        if not has_role(is_admin, effective_role(role, confirmed), "worker"):
+            self._coordinator_decides(session, worker_id, log)
         if log.person_id == worker_id:
             raise NotAllowed("error.own_log")
         if log.recorded_by_worker and submitted_by == worker_id and not vouched:
             raise NotAllowed("error.own_record")
         return log
+
+    @staticmethod
+    def _coordinator_decides(session: Session, actor_id: int, log: LogView) -> None:
+        """A coordinator decides the hours of their grid's volunteers where the community lets
+        them; never a worker's or a fellow coordinator's (those wait for a worker)."""
+        scope = require_scope(session, actor_id, log.community_id)
+        if log.person_id == actor_id:
+            raise NotAllowed("error.own_log")
+        if not coordinators_approve(get_community(session, log.community_id)):
+            raise NotAllowed("grids.error.approve_off")
+        require_person_in_scope(session, scope, log.person_id, log.community_id)
+        if role_in(session, log.person_id, log.community_id) != "volunteer" or coordinated_grids(
+            session, log.person_id, log.community_id
+        ):
+            raise NotAllowed("error.need_worker")
 
     def _already(self, session: Session, log_id: int, wanted: str) -> Decision:
         view = self._view(session, log_id)
@@ -567,13 +605,26 @@ class HoursService:
     def pending(self, worker_id: int, community_id: int, limit: int = 50) -> list[LogView]:
         """Logs waiting for a decision, oldest first (上不过午，下不过夜)."""
         with self.db.read() as session:
-            require_role(session, worker_id, community_id, "worker")
-            return _views(
-                session,
-                _VIEW.where(ServiceLog.community_id == community_id, ServiceLog.status == "pending")
-                .order_by(ServiceLog.created_at, ServiceLog.id)
-                .limit(limit),
-            )
+            scope = require_scope(session, worker_id, community_id)
+            stmt = _VIEW.where(ServiceLog.community_id == community_id, ServiceLog.status == "pending")
+            if not scope.everything:
+                stmt = stmt.where(ServiceLog.person_id.in_(self._decidable_by(session, scope, community_id)))
+            return _views(session, stmt.order_by(ServiceLog.created_at, ServiceLog.id).limit(limit))
+
+    @staticmethod
+    def _decidable_by(session: Session, scope: Scope, community_id: int) -> Any:
+        """The people whose hours a coordinator decides (see `_coordinator_decides`): the
+        volunteers of their grids who coordinate no grid; refused where the community says no."""
+        if not coordinators_approve(get_community(session, community_id)):
+            raise NotAllowed("grids.error.approve_off")
+        return select(Membership.person_id).where(
+            Membership.community_id == community_id,
+            Membership.grid_id.in_(sorted(scope.grids)),
+            Membership.role == "volunteer",
+            Membership.person_id.not_in(
+                coordinating(GridCoordinator.person_id).where(GridCoordinator.community_id == community_id)
+            ),
+        )
 
     @reads
     def logs_of(

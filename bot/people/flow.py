@@ -6,12 +6,13 @@ from dataclasses import replace
 from functools import partial
 
 from bot.decisions.flow import MOST, Decider, parse_refs
-from bot.dialogs.common import person_arg
+from bot.dialogs.common import name_and_rest, person_arg
 from bot.dialogs.core import COMMANDS, Context, Input, Later, Reply, command, option, reply, step
 from bot.kernel.errors import InvalidInput
 from bot.kernel.i18n import T
 from bot.kernel.names import clean_name
 from bot.paper.flow import event_scan, is_sheet_code
+from bot.people.grids import COORDINATOR_WORDS
 from bot.people.service import looks_like_code
 from bot.privacy.consent_flow import notice
 from bot.visits.cards import looks_like_token
@@ -96,6 +97,7 @@ BRIEF = {
     "volunteer": ("log", "mylogs", "balance", "history", "shop", "orders", "visits", "top"),
     "worker": ("pending", "approve", "reject", "record", "event", "invite", "confirm", "pickup", "visits", "report"),
     "admin": ("newcommunity", "appoint", "unappoint", "community"),
+    "coordinator": ("grids", "elders", "visits", "assign", "ack", "record", "pending", "approve"),
 }
 
 
@@ -103,17 +105,22 @@ BRIEF = {
 def help_(ctx: Context, args: str) -> list[Reply]:
     actor = ctx.actor
     joined = actor.community_id is not None
+    coordinator = (
+        joined and actor.role == "volunteer" and ctx.services.grids.coordinates(actor.person_id, ctx.community_id)
+    )
     if args.strip().lower() in ("all", "全部"):
         names = [name for name, spec in COMMANDS.items() if not (name == "start" and joined)]
     else:
         state = "newcomer" if not joined else "resident" if actor.role in (None, "resident") else actor.role
         names = [*BRIEF[state], *(BRIEF["admin"] if actor.is_admin else ())]
+        if coordinator:
+            names += BRIEF["coordinator"]
     lines = [
         T(spec.help_key)
         for spec in (COMMANDS[n] for n in dict.fromkeys(names) if n in COMMANDS)
         if spec.help_key
         and (not spec.admin_only or actor.is_admin)
-        and (spec.role is None or actor.at_least(spec.role))
+        and (spec.role is None or actor.at_least(spec.role) or (spec.coordinators and coordinator))
     ]
     notes = [T("help.awaiting")] if actor.awaiting_confirmation else []
     more = [] if args.strip() else [T("help.more")]
@@ -246,22 +253,87 @@ def new_community(ctx: Context, args: str) -> list[Reply]:
     return [reply("newcommunity.done", community=community.name)]
 
 
-@command("appoint", role=None, admin_only=True, help_key="help.appoint")
+@command("appoint", role="worker", help_key="help.appoint")
 def appoint(ctx: Context, args: str) -> list[Reply]:
-    """Appoints in the community the admin acts in now, and says which."""
+    """Appoints in the community the admin acts in now, and says which. `/appoint NAME 网格员
+    一网格`: a grid coordinator, which workers may appoint too."""
+    name, rest = name_and_rest(ctx, args)
+    words = rest.split()
+    if words and words[0].lower() in COORDINATOR_WORDS:
+        grids = words[1:]
+        if not grids:
+            return [reply("grids.appoint_usage")]
+        person = person_arg(ctx, name, lambda ref: f"/appoint {ref} {rest}")
+        named = ctx.services.grids.appoint(ctx.actor.person_id, ctx.community_id, person.person_id, grids)
+        return [reply("grids.appoint_done", name=person.name, grids="、".join(named))]
+    if not ctx.actor.is_admin:
+        return [reply("error.need_admin")]
     person = person_arg(ctx, args, lambda ref: f"/appoint {ref}", anyone_by_handle=True)
     ctx.services.people.appoint_worker(ctx.actor.person_id, ctx.community_id, person.person_id, tell=True)
     community = ctx.services.people.community_name(ctx.community_id)
     return [reply("appoint.done", name=person.name, community=community)]
 
 
-@command("unappoint", role=None, admin_only=True, help_key="help.unappoint", aliases=("免职",))
+@command("unappoint", role="worker", help_key="help.unappoint", aliases=("免职",))
 def unappoint(ctx: Context, args: str) -> list[Reply]:
     """Ends a worker's role in the community the admin acts in now, and the family links the
-    worker made for themselves under it."""
+    worker made for themselves under it. `/unappoint NAME 网格员 [一网格]`: a coordinator's
+    grids (all of them when none is named), which workers may end too."""
     if not args.strip():
         return [reply("unappoint.usage")]
+    name, rest = name_and_rest(ctx, args)
+    words = rest.split()
+    if words and words[0].lower() in COORDINATOR_WORDS:
+        person = person_arg(ctx, name, lambda ref: f"/unappoint {ref} {rest}")
+        ended = ctx.services.grids.unappoint(ctx.actor.person_id, ctx.community_id, person.person_id, words[1:])
+        return [reply("grids.unappoint_done", name=person.name, grids="、".join(ended))]
+    if not ctx.actor.is_admin:
+        return [reply("error.need_admin")]
     person = person_arg(ctx, args, lambda ref: f"/unappoint {ref}")
     links = ctx.services.people.unappoint_worker(ctx.actor.person_id, ctx.community_id, person.person_id)
     community = ctx.services.people.community_name(ctx.community_id)
     return [reply("unappoint.done", name=person.name, community=community, links=links)]
+
+
+GRIDS_PAGE = 30
+
+
+@command("grids", role="worker", help_key="grids.help.grids", aliases=("网格",), reads=True, coordinators=True)
+def grids(ctx: Context, args: str) -> list[Reply]:
+    """`/grids [page]`: the grids with their coordinators and counts (coordinators: their own);
+    `/grids approve on|off`: whether coordinators approve their grid's hours."""
+    words = args.split()
+    if words and words[0].lower() in ("approve", "审核"):
+        choice = {"on": True, "开": True, "off": False, "关": False}.get(words[1].lower() if len(words) > 1 else "")
+        if choice is None:
+            return [reply("grids.approve_usage")]
+        ctx.services.grids.set_coordinators_approve(ctx.actor.person_id, ctx.community_id, choice)
+        return [reply("grids.approve_on" if choice else "grids.approve_off")]
+    page = int(words[0]) - 1 if words and words[0].isdecimal() and words[0].isascii() else 0
+    lines, total = ctx.services.grids.overview(ctx.actor.person_id, ctx.community_id, max(page, 0), GRIDS_PAGE)
+    if not lines:
+        return [reply("grids.none")]
+    pages = (total + GRIDS_PAGE - 1) // GRIDS_PAGE
+    shown = [
+        T(
+            "grids.line",
+            name=g.name,
+            coordinators="、".join(g.coordinators) or T("grids.no_coordinator"),
+            members=g.members,
+            elders=g.elders,
+        )
+        for g in lines
+    ]
+    options = (option(f"/grids {page + 2}", "grids.next", page=page + 2, pages=pages),) if page + 1 < pages else ()
+    return [reply("grids.title", *options, total=total, page=page + 1, pages=pages, lines=shown)]
+
+
+@command("grid", role="worker", help_key="grids.help.grid")
+def grid(ctx: Context, args: str) -> list[Reply]:
+    """`/grid NAME 二网格`: puts a member in a grid of the community."""
+    name, rest = name_and_rest(ctx, args)
+    if not name or not rest.strip():
+        return [reply("grids.place_usage")]
+    person = person_arg(ctx, name, lambda ref: f"/grid {ref} {rest}")
+    placed = ctx.services.grids.place(ctx.actor.person_id, ctx.community_id, person.person_id, rest.strip())
+    return [reply("grids.placed", name=person.name, grid=placed)]

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.deadlines.waiting import WAITING_SOURCES, Item
-from bot.elders.service import elder_access, get_elder, require_worker
+from bot.elders.service import elder_access, get_elder, require_worker, told_of_elder
 from bot.hours.service import clean_note
 from bot.kernel.access import get_community, role_in
 from bot.kernel.audit import audit
@@ -30,7 +30,7 @@ from bot.kernel.db import Database, rowcount
 from bot.kernel.errors import InvalidInput, NotAllowed, NotFound
 from bot.messages.notify import notify
 from bot.visits.cards import Card, check_ok, make_token, parse_token
-from models import Elder, Grid, Membership, Person, VisitAlert, VisitCheckin, VisitRecord
+from models import Elder, Grid, Person, VisitAlert, VisitCheckin, VisitRecord
 from models.visits import HEALTHS, MOODS, NEEDS
 
 QUESTIONS = {"mood": MOODS, "health": HEALTHS, "need": NEEDS}
@@ -88,19 +88,6 @@ class Need:
     @property
     def ref(self) -> str:
         return f"T{self.visit_id}"
-
-
-def alert_recipients(session: Session, elder: Elder, actor_id: int) -> list[tuple[int, str]]:
-    """Who hears at once of a worrying wellbeing answer or a need: every worker of the elder's
-    community (the grid's coordinators join them when grids get coordinators), never the one
-    who answered. The one place this is decided."""
-    rows = session.execute(
-        select(Person.id, Person.display_name)
-        .join(Membership, Membership.person_id == Person.id)
-        .where(Membership.community_id == elder.community_id, Membership.role == "worker", Person.id != actor_id)
-        .order_by(Person.id)
-    )
-    return [(pid, name) for pid, name in rows]
 
 
 class Checkins:
@@ -286,7 +273,7 @@ class Checkins:
     ) -> list[str]:
         reporter = session.get(Person, actor_id)
         told = []
-        for person_id, name in alert_recipients(session, elder, actor_id):
+        for person_id, name in told_of_elder(session, elder, actor_id):
             notify(
                 session,
                 self.clock,

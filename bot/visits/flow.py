@@ -317,7 +317,7 @@ def _saved(r: Recorded) -> list[Reply]:
 # --- alerts ----------------------------------------------------------------------------------
 
 
-@command("ack", role="worker", help_key="visits.help.ack", aliases=("已处理",))
+@command("ack", role="worker", help_key="visits.help.ack", aliases=("已处理",), coordinators=True)
 def ack(ctx: Context, args: str) -> list[Reply]:
     alert_id = parse_ref(args.split()[0], "A") if args.split() else None
     if alert_id is None:

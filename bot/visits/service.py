@@ -15,9 +15,16 @@ from sqlalchemy import Select, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.elders.cadence import VisitCadence, due_filter, due_of, due_params, local_date
-from bot.elders.service import ElderRoster, elder_access, get_elder, viewer
+from bot.elders.service import ElderRoster, elder_access, get_elder, manage_elder, told_of_elder, viewer
 from bot.hours.service import HoursService, LogView, check_backdate, check_minutes, clean_note
-from bot.kernel.access import get_community, get_person, require_role, role_in
+from bot.kernel.access import (
+    check_grid,
+    coordinating,
+    get_community,
+    get_person,
+    require_role,
+    role_in,
+)
 from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database, claim, rowcount
@@ -32,6 +39,7 @@ from models import (
     Elder,
     ElderVolunteer,
     Grid,
+    GridCoordinator,
     Membership,
     Notification,
     Person,
@@ -336,7 +344,7 @@ class VisitsService:
         told: list[str] = []
         if news:
             details = self._details(session, elder, visit)
-            for person_id, name in self._workers_of(session, elder, actor_id):
+            for person_id, name in told_of_elder(session, elder, actor_id):
                 notify(session, self.clock, person_id, **news, **details)
                 told.append(name)
         recorded = Recorded(
@@ -363,19 +371,6 @@ class VisitsService:
             replayed=True,
             verified=visit.verified,
         )
-
-    @staticmethod
-    def _workers_of(session: Session, elder: Elder, actor_id: int) -> list[tuple[int, str]]:
-        """Who hears of the elder at once: their worker, or every worker of the community when
-        none is assigned; never the one who recorded it."""
-        stmt = (
-            select(Person.id, Person.display_name)
-            .join(Membership, Membership.person_id == Person.id)
-            .where(Membership.community_id == elder.community_id, Membership.role == "worker", Person.id != actor_id)
-        )
-        if elder.worker_id is not None:
-            stmt = stmt.where(Person.id == elder.worker_id)
-        return [(pid, name) for pid, name in session.execute(stmt.order_by(Person.id))]
 
     def _details(self, session: Session, elder: Elder, visit: VisitRecord) -> dict[str, Any]:
         """What a worker or an admin needs to act: who, where, how to reach them and their family."""
@@ -449,7 +444,8 @@ class VisitsService:
             alert = session.get(VisitAlert, alert_id)
             if alert is None:
                 raise NotFound("visits.error.no_alert", ref=f"A{alert_id}")
-            actor = require_role(session, actor_id, alert.community_id, "worker")
+            manage_elder(session, actor_id, get_elder(session, alert.elder_id))
+            actor = get_person(session, actor_id)
             claimed = session.execute(
                 update(VisitAlert)
                 .where(VisitAlert.id == alert_id, VisitAlert.acknowledged_at.is_(None))
@@ -571,18 +567,27 @@ class VisitsService:
     def due_for(self, person_id: int, community_id: int, *, everyone: bool = False) -> DueList:
         """What the person should visit or call today and what is overdue. Workers: the elders
         they look after and those nobody looks after (`everyone`: the whole community), with
-        open alerts; volunteers: the visits of their own elders."""
+        open alerts; coordinators: their grids' elders and alerts; volunteers: the visits of
+        their own elders."""
         with self.db.uow() as session:
-            community, full, role = viewer(session, person_id, community_id)
+            community, scope, role = viewer(session, person_id, community_id)
+            full = scope is not None
             tz, today = ZoneInfo(community.timezone), self.clock.community(community.timezone).today()
             cadence = VisitCadence.from_options(community.options)
             stmt = _due_select(cadence).where(Elder.community_id == community_id)
-            if full and not everyone and role == "worker":
-                stmt = stmt.where(or_(Elder.worker_id == person_id, Elder.worker_id.is_(None)))
-            elif not full:
+            if scope is None:
                 stmt = stmt.where(
                     Elder.id.in_(select(ElderVolunteer.elder_id).where(ElderVolunteer.person_id == person_id))
                 )
+            elif not scope.everything:  # a coordinator: their grids, and the elders they visit
+                stmt = stmt.where(
+                    or_(
+                        Elder.grid_id.in_(sorted(scope.grids)),
+                        Elder.id.in_(select(ElderVolunteer.elder_id).where(ElderVolunteer.person_id == person_id)),
+                    )
+                )
+            elif not everyone and role == "worker":
+                stmt = stmt.where(or_(Elder.worker_id == person_id, Elder.worker_id.is_(None)))
             if full:  # who visits each, in the same round trip
                 stmt = stmt.add_columns(_VISITOR_NAMES)
             # Plain rows on the connection: this runs on every /visits, the ORM adds nothing here.
@@ -592,23 +597,31 @@ class VisitsService:
             items = _items(rows, {community_id: (tz, today, cadence)}, full, names)
             if not full:
                 items = [i for i in items if i.kind == "visit"]  # calls need the phone: the worker's
+            elif scope is not None:
+                # A coordinator's own elders outside their grids: as any visiting volunteer sees them.
+                items = [
+                    i if scope.covers(i.grid_id) else _as_visitor(i)
+                    for i in items
+                    if scope.covers(i.grid_id) or i.kind == "visit"
+                ]
+                for item in items:
+                    if item.phone or item.volunteers:
+                        check_grid(scope, item.grid_id)
             items.sort(key=_order)
             alerts: list[AlertView] = []
-            if full and (
-                open_ids := (
-                    connection.execute(
-                        select(VisitAlert.id).where(
-                            VisitAlert.community_id == community_id, VisitAlert.acknowledged_at.is_(None)
-                        )
+            if scope is not None:
+                open_alerts = select(VisitAlert.id).where(
+                    VisitAlert.community_id == community_id, VisitAlert.acknowledged_at.is_(None)
+                )
+                if not scope.everything:
+                    open_alerts = open_alerts.join(Elder, Elder.id == VisitAlert.elder_id).where(
+                        Elder.grid_id.in_(sorted(scope.grids))
                     )
-                )
-                .scalars()
-                .all()
-            ):
-                alerts = self._alert_views(
-                    session,
-                    session.scalars(select(VisitAlert).where(VisitAlert.id.in_(open_ids)).order_by(VisitAlert.id)),
-                )
+                if open_ids := connection.execute(open_alerts).scalars().all():
+                    alerts = self._alert_views(
+                        session,
+                        session.scalars(select(VisitAlert).where(VisitAlert.id.in_(open_ids)).order_by(VisitAlert.id)),
+                    )
             return DueList(today, items, alerts, full)
 
     def morning(self) -> MorningReport:
@@ -655,6 +668,17 @@ class VisitsService:
                 .order_by(Person.id)
             ):
                 workers[cid].append(_Recipient(pid, name, locale))
+            # Grid coordinators: one message each with their grids' elders only.
+            grids_of: dict[int, dict[int, tuple[_Recipient, set[int]]]] = defaultdict(dict)
+            for cid, gid, pid, name, locale in session.execute(
+                coordinating(
+                    GridCoordinator.community_id, GridCoordinator.grid_id, Person.id, Person.display_name, Person.locale
+                )
+                .join(Person, Person.id == GridCoordinator.person_id)
+                .order_by(Person.id)
+            ):
+                grids_of[cid].setdefault(pid, (_Recipient(pid, name, locale), set()))[1].add(gid)
+            coordinators = {cid: list(people.values()) for cid, people in grids_of.items()}
             admins = [
                 _Recipient(pid, name, locale)
                 for pid, name, locale in session.execute(
@@ -671,7 +695,9 @@ class VisitsService:
                 (cid, days[cid][1], by_community.get(cid, []), workers.get(cid, []))
                 for cid in ids[start : start + MORNING_BATCH]
             ]
-            done, sent = self.db.transaction(partial(self._send_mornings, batch=batch, visitors=visitors, now=now))
+            done, sent = self.db.transaction(
+                partial(self._send_mornings, batch=batch, visitors=visitors, coordinators=coordinators, now=now)
+            )
             sent_communities, messages = sent_communities + done, messages + sent
         late = sorted((i for i in items if i.long_overdue), key=lambda i: (i.community_id, _order(i)))
         if late and admins:
@@ -702,6 +728,7 @@ class VisitsService:
         *,
         batch: list[tuple[int, date, list[DueItem], list[_Recipient]]],
         visitors: dict[int, list[_Recipient]],
+        coordinators: dict[int, list[tuple[_Recipient, set[int]]]],
         now: datetime,
     ) -> tuple[int, int]:
         """The messages of a few communities, each claimed for its day first (skipped when it
@@ -735,9 +762,11 @@ class VisitsService:
                         date=today.isoformat(),
                         count=len(theirs),
                         overdue=sum(1 for i in theirs if i.overdue_days),
-                        lines=_capped(worker.locale, by_grid(theirs, due_line), MORNING_LINES, memo[worker.locale]),
+                        lines=_grid_lines(worker.locale, theirs, memo[worker.locale]),
                     )
                 )
+            if coordinators.get(cid):
+                rows += _coordinator_mornings(coordinators[cid], items, today, now, memo)
             per_volunteer: dict[int, tuple[_Recipient, list[DueItem]]] = {}
             for item in items:
                 if item.kind == "visit":
@@ -764,6 +793,39 @@ class VisitsService:
 # --- module helpers ----------------------------------------------------------------------------
 
 
+def _coordinator_mornings(
+    coordinators: list[tuple[_Recipient, set[int]]],
+    items: list[DueItem],
+    today: date,
+    now: datetime,
+    memo: dict[str, dict[tuple, str]],
+) -> list[dict[str, Any]]:
+    """Each coordinator's 08:30 message: the due elders of their grids, nothing of any other."""
+    in_grid: dict[int, list[DueItem]] = defaultdict(list)
+    for item in items:
+        if item.grid_id is not None:
+            in_grid[item.grid_id].append(item)
+    rows = []
+    for person, grids in coordinators:
+        theirs = [i for g in sorted(grids) for i in in_grid.get(g, ())]
+        if not theirs:
+            rows.append(_message(person.person_id, now, "grids.morning_none", name=person.name, date=today.isoformat()))
+            continue
+        rows.append(
+            _message(
+                person.person_id,
+                now,
+                "grids.morning",
+                name=person.name,
+                date=today.isoformat(),
+                count=len(theirs),
+                overdue=sum(1 for i in theirs if i.overdue_days),
+                lines=_grid_lines(person.locale, theirs, memo[person.locale]),
+            )
+        )
+    return rows
+
+
 def end_assignments(session: Session, person_id: int, community_id: int) -> list[str]:
     """A volunteer leaving the community (a move) leaves its elders: off their cards and the
     08:30 lists. Returns the elders, as "王秀英（E1）", for the workers to hand them on."""
@@ -780,6 +842,12 @@ def end_assignments(session: Session, person_id: int, community_id: int) -> list
             )
         )
     return [f"{e.name}（E{e.id}）" for e in elders]
+
+
+def _as_visitor(item: DueItem) -> DueItem:
+    """The item as a visiting volunteer sees it: no phone, no other visitors, the address only
+    with the elder's consent."""
+    return replace(item, address=item.address if item.consented else None, phone=None, volunteers=())
 
 
 def _message(person_id: int, now: datetime, key: str, **params: Any) -> dict[str, Any]:
@@ -924,6 +992,31 @@ def _capped(locale: str, lines: list[Text], limit: int, memo: dict[tuple, str] |
             return render(locale, value.key, value.params)
 
     return [render(locale, t.key, {k: piece(v) for k, v in t.params.items()}) for t in capped(lines, limit)]
+
+
+def _grid_lines(locale: str, items: list[DueItem], memo: dict[tuple, str]) -> list[str]:
+    """`_capped(locale, by_grid(items, due_line), MORNING_LINES, memo)`, each grid heading and
+    elder's line rendered once a run and language: a worker's list and the coordinator's of the
+    same grid share them (`memo` holds them beside the pieces)."""
+    keyed: list[tuple[tuple, Any]] = []
+    current: object = ()
+    for item in grid_order(items):
+        if item.grid_id != current:
+            current = item.grid_id
+            heading = T("visits.grid", grid=item.grid) if item.grid else T("visits.no_grid")
+            keyed.append((("grid heading", item.grid_id), heading))
+        keyed.append((("due line", item.elder_id, item.kind, item.overdue_days), item))
+    if len(keyed) > MORNING_LINES:
+        more = T("visits.more", count=len(keyed) - MORNING_LINES)
+        keyed = [*keyed[:MORNING_LINES], (("more", len(keyed) - MORNING_LINES), more)]
+    out = []
+    for key, what in keyed:
+        line = memo.get(key)
+        if line is None:
+            text = due_line(what) if isinstance(what, DueItem) else what
+            line = memo[key] = _capped(locale, [text], 1, memo)[0]
+        out.append(line)
+    return out
 
 
 def _late_lines(items: list[DueItem], communities: dict[int, Community]) -> list[Text]:
