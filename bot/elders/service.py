@@ -216,15 +216,16 @@ def viewer(session: Session, person_id: int, community_id: int) -> tuple[Communi
     raise NotAllowed("visits.error.not_your_community")
 
 
-def told_of_elder(session: Session, elder: Elder, actor_id: int) -> list[tuple[int, str]]:
-    """Who hears of the elder at once: their worker, or every worker of the community when
-    none is assigned, and the coordinators of the elder's grid; never the one who recorded it."""
+def told_of_elder(session: Session, elder: Elder, actor_id: int, *, assigned: bool = True) -> list[tuple[int, str]]:
+    """Who hears of the elder at once: their worker (with `assigned`; a call for help), or every
+    worker of the community when none is assigned or for a wellbeing alert, and the coordinators
+    of the elder's grid; never the one who recorded it."""
     stmt = (
         select(Person.id, Person.display_name)
         .join(Membership, Membership.person_id == Person.id)
         .where(Membership.community_id == elder.community_id, Membership.role == "worker", Person.id != actor_id)
     )
-    if elder.worker_id is not None:
+    if assigned and elder.worker_id is not None:
         stmt = stmt.where(Person.id == elder.worker_id)
     told = [(pid, name) for pid, name in session.execute(stmt.order_by(Person.id))]
     coordinators = [pid for pid in grid_coordinators(session, elder.community_id, elder.grid_id) if pid != actor_id]

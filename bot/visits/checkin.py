@@ -273,7 +273,7 @@ class Checkins:
     ) -> list[str]:
         reporter = session.get(Person, actor_id)
         told = []
-        for person_id, name in told_of_elder(session, elder, actor_id):
+        for person_id, name in told_of_elder(session, elder, actor_id, assigned=False):
             notify(
                 session,
                 self.clock,

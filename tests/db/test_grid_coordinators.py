@@ -284,3 +284,20 @@ async def test_an_elder_registered_by_a_worker_is_a_member_of_their_grid(service
     with services.db.read() as session:
         person = session.get_one(models.Elder, g.li).person_id
         assert session.scalar(select(Membership.grid_id).where(Membership.person_id == person)) == g.two
+
+
+async def test_a_doctor_needed_reaches_the_grid_coordinator_at_once(services: Services) -> None:
+    """Issue 23: "needs a doctor" on a visit in 一网格 reaches its coordinator as well as the
+    workers, at once; nothing of it reaches anyone as coordinator of another grid."""
+    g = await grids_world(services)
+    r = g.r
+    wang = r.elders["王秀英"]  # 一网格, visited by volunteer1 (its coordinator) and volunteer2
+    await inbox(services, r.volunteers[0])  # the appointment, read
+    visit = await services.run(services.visits.record, r.volunteers[1], wang, kind="visit", outcome="well")
+    answered = await services.run(services.checkins.answer, r.volunteers[1], visit.visit_id, "health", "doctor")
+    assert answered.alert_id is not None
+    assert "志愿者1" in answered.notified  # the coordinator, beside the workers
+    told = await inbox(services, r.volunteers[0])
+    assert len(told) == 1 and f"A{answered.alert_id}" in told[0] and "需要看医生" in told[0]
+    # The volunteer of 二网格 (no coordinator there) hears nothing of it.
+    assert not [line for line in await inbox(services, r.volunteers[2]) if "王秀英" in line]
