@@ -93,11 +93,18 @@ class Handling:
     reply: dict[str, Any] | None = None
     hold: float | None = None
     settled: bool = field(default=False)
+    unstored: bool = field(default=False)  # settled by `settle_later`: nothing written yet
 
     def settle(self, session: Session, reply: dict[str, Any] | None, *, hold: float | None = None) -> None:
         """Inside the transaction that finishes the handling, on the database thread."""
         self.services.inbox.settle(session, self.entry, reply, hold=hold)
         self.reply, self.hold, self.settled = reply, hold, True
+
+    def settle_later(self, reply: dict[str, Any]) -> None:
+        """A turn that wrote nothing (it only read): its reply is sent first and stored with the
+        mark that it went out, one transaction instead of two. A crash before that mark runs the
+        read again, as a crash between sending and marking always resent the reply."""
+        self.reply, self.hold, self.settled, self.unstored = reply, None, True, True
 
     async def attach(self, drawn: dict[bytes, bytes | None]) -> None:
         """The turn's files, made after its commit, take their placeholders' places in the stored
@@ -142,15 +149,37 @@ class InboxWorker:
         self._stopping = False
         self._tasks: dict[asyncio.Task[None], str] = {}  # running handlings → their lease token
         self._replied: list[tuple[Entry, int]] = []  # replies sent, marked done with the next claim
+        self._ready: list[Entry] = []  # leased to this worker as they were stored (`lease_at_store`)
+        self._reserved = 0  # stores under way that may lease their update to this worker
+        self._live = False  # claiming: running, or draining
+
+    def lease_at_store(self, channel: str) -> tuple[str, float] | None:
+        """For a webhook about to store an update of `channel`: this worker's name and lease when
+        it has a free hand for it now (the store then leases the update to it, saving a claim),
+        else None. Give what the store returned to `stored`."""
+        busy = len(self._tasks) + len(self._ready) + self._reserved
+        if not self._live or self._stopping or channel not in self.channels or busy >= self.concurrency:
+            return None
+        self._reserved += 1
+        return self.worker, self.lease
+
+    def stored(self, entry: Entry | None) -> None:
+        """After a store that `lease_at_store` offered this worker: `entry` leased to it, or None."""
+        self._reserved -= 1
+        if entry is not None:
+            self._ready.append(entry)
+        self.wake()
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run(self) -> None:
         heartbeat = asyncio.create_task(self._heartbeat())
+        self._live = True
         try:
             while not self._stopping:
                 self._wake.clear()
+                self._start(self._take_ready())
                 claimed = await self._claim()
                 if claimed and len(self._tasks) < self.concurrency:
                     continue  # there may be more waiting
@@ -158,6 +187,9 @@ class InboxWorker:
                 await asyncio.wait(waits, timeout=self.poll, return_when=asyncio.FIRST_COMPLETED)
                 waits[0].cancel()
         finally:
+            self._live = False
+            for entry in self._take_ready():  # leased to us as stored: handled before stopping
+                await self.process(entry)
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
             if self._replied:
@@ -173,11 +205,14 @@ class InboxWorker:
         """Handle what is due now, one entry at a time, until nothing is (tests; a process
         that only wants to catch up); returns how many entries were processed."""
         processed = 0
+        self._live = True
         while True:
-            replied, self._replied = self._replied, []
-            entries = await self.services.run(
-                self.services.inbox.claim, self.worker, 1, self.lease, tuple(self.channels), replied
-            )
+            entries = self._take_ready()
+            if not entries:
+                replied, self._replied = self._replied, []
+                entries = await self.services.run(
+                    self.services.inbox.claim, self.worker, 1, self.lease, tuple(self.channels), replied
+                )
             if not entries:
                 return processed
             for entry in entries:
@@ -197,11 +232,18 @@ class InboxWorker:
             log.exception("inbox: claiming failed")
             self._replied = replied + self._replied  # their leases run out if this keeps failing
             return 0
+        self._start(entries)
+        return len(entries)
+
+    def _take_ready(self) -> list[Entry]:
+        ready, self._ready = self._ready, []
+        return ready
+
+    def _start(self, entries: list[Entry]) -> None:
         for entry in entries:
             task = asyncio.create_task(self.process(entry))
             self._tasks[task] = entry.token
             task.add_done_callback(self._finished)
-        return len(entries)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.pop(task, None)
@@ -211,7 +253,7 @@ class InboxWorker:
         while True:
             await asyncio.sleep(self.lease / 3)
             try:
-                tokens = {*self._tasks.values(), *(e.token for e, _ in self._replied)}
+                tokens = {*self._tasks.values(), *(e.token for e, _ in self._replied), *(e.token for e in self._ready)}
                 await self.services.run(self.services.inbox.renew, sorted(tokens), self.lease)
             except Exception:
                 log.exception("inbox: renewing leases failed")
@@ -228,16 +270,20 @@ class InboxWorker:
                 if not handling.settled:
                     raise RuntimeError(f"{entry.channel} handler returned without settling entry {entry.id}")
                 metrics.turn_finished(entry.channel, time.perf_counter() - started)
-                crash.point("turn.committed")  # the turn is whole; its reply is not sent yet
-                inbox.signal(entry.id)
-                if self.on_handled is not None:
-                    self.on_handled()  # what the turn wrote to the outbox goes out now
-                if handling.reply is None or handling.hold:
-                    return
-                entry = replace(entry, status="handled", reply=handling.reply)
+                if handling.unstored:  # a turn that only read: its reply is stored when it went out
+                    entry = replace(entry, reply=handling.reply)
+                else:
+                    crash.point("turn.committed")  # the turn is whole; its reply is not sent yet
+                    inbox.signal(entry.id)
+                    if self.on_handled is not None:
+                        self.on_handled()  # what the turn wrote to the outbox goes out now
+                    if handling.reply is None or handling.hold:
+                        return
+                    entry = replace(entry, status="handled", reply=handling.reply)
             assert entry.reply is not None
             breaker = self.breakers[entry.channel]
             if breaker.allowance() == 0:  # the platform is down: the reply waits for the next probe
+                entry = await self._stored(entry)
                 await self.services.run(inbox.outcome, entry, Retry(max(breaker.seconds_to_probe(), self.poll)))
                 return
             try:
@@ -253,7 +299,9 @@ class InboxWorker:
             if isinstance(outcome, Sent):
                 crash.point("reply.sent")  # sent, not yet marked: it goes again after a restart
                 self._replied.append((entry, entry.reply_sent + outcome.parts))
-            elif await self.services.run(inbox.outcome, entry, outcome) and isinstance(outcome, Failed):
+                return
+            entry = await self._stored(entry)
+            if await self.services.run(inbox.outcome, entry, outcome) and isinstance(outcome, Failed):
                 log.warning(
                     "inbox: the reply to entry %s (%s from %s) parked: %s",
                     entry.id,
@@ -275,6 +323,16 @@ class InboxWorker:
                     await self._apologise(channel, entry)
             except Exception:
                 log.exception("inbox: could not record the failure of entry %s", entry.id)
+
+    async def _stored(self, entry: Entry) -> Entry:
+        """A read-only turn's reply that did not go out is stored now, as any turn's is, before
+        its outcome is recorded (a retry sends it, not a new turn)."""
+        if entry.status != "new" or entry.reply is None:
+            return entry
+        db, reply = self.services.db, entry.reply
+        await db.run(db.transaction, lambda session: self.services.inbox.settle(session, entry, reply))
+        self.services.inbox.signal(entry.id)
+        return replace(entry, status="handled")
 
     async def _apologise(self, channel: Channel, entry: Entry) -> None:
         """Tell the person, once, that their message could not be handled (best effort)."""
