@@ -228,6 +228,21 @@ _SENT = (
 )
 _SENT_FRESH = _SENT.where(_T.c.status == "new")
 _SETTLE = update(_T).where(_MINE_LEASED, _T.c.status == "new")
+_STORE: dict[tuple[str, bool], Any] = {}
+
+
+def _store_statement(session: Session, head: bool) -> Any:
+    """The INSERT of a new entry for the session's dialect, as its sender's head (behind everyone
+    waiting) or not; built once each, the values bound per call."""
+    dialect = session.get_bind().dialect.name
+    built = _STORE.get((dialect, head))
+    if built is None:
+        values = {"head_seq": _NEXT_HEAD} if head else {"head_seq": None}
+        built = insert(session, _T).values(**values).on_conflict_do_nothing().returning(_T.c.id)
+        _STORE[dialect, head] = built
+    return built
+
+
 _SETTLE_DONE = _SETTLE.values(head_seq=None)
 _PROMOTE = update(_T).where(_T.c.id == bindparam("entry")).values(head_seq=_NEXT_HEAD)
 
@@ -303,24 +318,21 @@ class InboxService:
             if lease is not None and head is not None and due <= now:
                 mine = f"{lease[0]}/{next(_claims)}"
             new_id = session.scalar(
-                insert(session, InboxEntry)
-                .values(
-                    channel=channel,
-                    platform_id=platform_id,
-                    sender=sender,
-                    payload=payload,
-                    status="new",
-                    attempts=0,
-                    reply_sent=0,
-                    received_at=now,
-                    pace_at=pace_at,
-                    not_before=due if due > now else None,
-                    head_seq=head,
-                    leased_by=mine,
-                    lease_until=None if lease is None or mine is None else now + timedelta(seconds=lease[1]),
-                )
-                .on_conflict_do_nothing()
-                .returning(InboxEntry.id)
+                _store_statement(session, head is not None),
+                {
+                    "channel": channel,
+                    "platform_id": platform_id,
+                    "sender": sender,
+                    "payload": payload,
+                    "status": "new",
+                    "attempts": 0,
+                    "reply_sent": 0,
+                    "received_at": now,
+                    "pace_at": pace_at,
+                    "not_before": due if due > now else None,
+                    "leased_by": mine,
+                    "lease_until": None if lease is None or mine is None else now + timedelta(seconds=lease[1]),
+                },
             )
             if new_id is not None:
                 if flood_starts:
