@@ -207,57 +207,59 @@ class OutboxService:
 
     def record(self, delivery: Delivery, outcome: Outcome) -> bool:
         """The outcome of sending `delivery`; True when it was parked."""
+        return self.record_all([(delivery, outcome)])[0]
+
+    def record_all(self, results: list[tuple[Delivery, Outcome]]) -> list[bool]:
+        """The outcomes of a round's sends, in one transaction; for each, whether it was parked."""
         now = self.clock.now()
+        return self.db.transaction(lambda session: [self._record(session, d, o, now) for d, o in results])
 
-        def work(session: Session) -> bool:
-            mine = and_(
-                Notification.id.in_(delivery.ids),
-                Notification.claimed_by == delivery.token,
-                Notification.delivered_at.is_(None),
+    def _record(self, session: Session, delivery: Delivery, outcome: Outcome, now: datetime) -> bool:
+        if isinstance(outcome, Sent):  # the common case: one prebuilt statement
+            session.execute(
+                _DELIVERED, {"ids": list(delivery.ids), "token": delivery.token, "at": now, "via": outcome.via}
             )
-            if isinstance(outcome, Sent):
-                session.execute(
-                    update(Notification)
-                    .where(mine)
-                    .values(delivered_at=now, lease_until=None, error=None, delivered_via=outcome.via)
-                )
-            elif isinstance(outcome, Held):
-                session.execute(
-                    update(Notification).where(mine).values(lease_until=None, held_at=now, error=outcome.reason[:500])
-                )
-            elif isinstance(outcome, Down):  # not this message's fault: back, untouched (the breaker waits)
-                session.execute(update(Notification).where(mine).values(lease_until=None))
-            elif isinstance(outcome, Retry):
-                session.execute(
-                    update(Notification)
-                    .where(mine)
-                    .values(lease_until=None, not_before=now + timedelta(seconds=max(outcome.after, 0.0)))
-                )
-            elif isinstance(outcome, Unreachable) and delivery.person_id is not None:
-                session.execute(update(Notification).where(mine).values(lease_until=None, error=outcome.reason[:500]))
-                session.execute(
-                    update(Identity)
-                    .where(Identity.person_id == delivery.person_id, Identity.channel == delivery.channel)
-                    .values(unreachable_at=now)
-                )
-            else:  # Failed, or a group chat that will not take our posts
-                error = outcome.reason if isinstance(outcome, Unreachable) else outcome.error
-                attempts = delivery.attempts + 1
-                parked = isinstance(outcome, Unreachable) or outcome.final or attempts >= MAX_TRIES
-                done = session.execute(
-                    update(Notification)
-                    .where(mine)
-                    .values(
-                        attempts=attempts,
-                        error=error[:500],
-                        lease_until=None,
-                        **({"parked_at": now} if parked else {"not_before": now + backoff(attempts)}),
-                    )
-                )
-                return parked and rowcount(done) > 0
             return False
-
-        return self.db.transaction(work)
+        mine = and_(
+            Notification.id.in_(delivery.ids),
+            Notification.claimed_by == delivery.token,
+            Notification.delivered_at.is_(None),
+        )
+        if isinstance(outcome, Held):
+            session.execute(
+                update(Notification).where(mine).values(lease_until=None, held_at=now, error=outcome.reason[:500])
+            )
+        elif isinstance(outcome, Down):  # not this message's fault: back, untouched (the breaker waits)
+            session.execute(update(Notification).where(mine).values(lease_until=None))
+        elif isinstance(outcome, Retry):
+            session.execute(
+                update(Notification)
+                .where(mine)
+                .values(lease_until=None, not_before=now + timedelta(seconds=max(outcome.after, 0.0)))
+            )
+        elif isinstance(outcome, Unreachable) and delivery.person_id is not None:
+            session.execute(update(Notification).where(mine).values(lease_until=None, error=outcome.reason[:500]))
+            session.execute(
+                update(Identity)
+                .where(Identity.person_id == delivery.person_id, Identity.channel == delivery.channel)
+                .values(unreachable_at=now)
+            )
+        else:  # Failed, or a group chat that will not take our posts
+            error = outcome.reason if isinstance(outcome, Unreachable) else outcome.error
+            attempts = delivery.attempts + 1
+            parked = isinstance(outcome, Unreachable) or outcome.final or attempts >= MAX_TRIES
+            done = session.execute(
+                update(Notification)
+                .where(mine)
+                .values(
+                    attempts=attempts,
+                    error=error[:500],
+                    lease_until=None,
+                    **({"parked_at": now} if parked else {"not_before": now + backoff(attempts)}),
+                )
+            )
+            return parked and rowcount(done) > 0
+        return False
 
     # --- for operators ------------------------------------------------------------------------
 
@@ -329,6 +331,15 @@ _CLAIM_FOLDED = (
         _FREE,
     )
     .returning(_N.c.id)
+)
+_DELIVERED = (
+    update(_N)
+    .where(
+        _N.c.id.in_(bindparam("ids", expanding=True)),
+        _N.c.claimed_by == bindparam("token"),
+        _N.c.delivered_at.is_(None),
+    )
+    .values(delivered_at=bindparam("at"), lease_until=None, error=None, delivered_via=bindparam("via"))
 )
 _CLAIM_QUERIES: dict[tuple[str, bool, bool], Any] = {}
 

@@ -404,16 +404,21 @@ class OutboxWorker:
             by_address: dict[str, list[Delivery]] = defaultdict(list)
             for delivery in deliveries:
                 by_address[delivery.address].append(delivery)
-            # One address's messages in order; different addresses side by side.
-            await asyncio.gather(*(self._send_in_order(channel, batch) for batch in by_address.values()))
+            # One address's messages in order; different addresses side by side; what became of
+            # them stored together once the round's sends are over (one transaction).
+            outcomes: list[tuple[Delivery, Outcome]] = []
+            await asyncio.gather(*(self._send_in_order(channel, batch, outcomes) for batch in by_address.values()))
+            await self._record_all(name, outcomes)
             tried += len(deliveries)
         return tried
 
-    async def _send_in_order(self, channel: Channel, deliveries: list[Delivery]) -> None:
+    async def _send_in_order(
+        self, channel: Channel, deliveries: list[Delivery], outcomes: list[tuple[Delivery, Outcome]]
+    ) -> None:
         breaker = self.breakers[channel.name]
         async with self._parallel:
             if getattr(channel, "deliver_all", None) is not None:
-                await self._send_planned(channel, deliveries)
+                await self._send_planned(channel, deliveries, outcomes)
                 return
             for delivery in deliveries:
                 if breaker.allowance() == 0:  # another send of this round found the platform down
@@ -428,9 +433,12 @@ class OutboxWorker:
                         breaker.down(outcome.reason)
                     else:
                         breaker.up()
-                await self._record(channel.name, delivery, outcome)
+                self._log(channel.name, delivery, outcome)
+                outcomes.append((delivery, outcome))
 
-    async def _send_planned(self, channel: Any, deliveries: list[Delivery]) -> None:
+    async def _send_planned(
+        self, channel: Any, deliveries: list[Delivery], outcomes: list[tuple[Delivery, Outcome]]
+    ) -> None:
         """A channel that plans what goes to one address together (WeChat: folded into as few
         messages as its budget allows) gets them all at once, may claim more of that person's,
         and says what became of each."""
@@ -450,16 +458,26 @@ class OutboxWorker:
             elif any(isinstance(o, Sent) for _, o in results):  # WeChat took one: it is up (a hold asked nothing)
                 breaker.up()
         for delivery, outcome in results:
-            await self._record(channel.name, delivery, outcome)
+            self._log(channel.name, delivery, outcome)
+            outcomes.append((delivery, outcome))
 
-    async def _record(self, channel: str, delivery: Delivery, outcome: Outcome) -> None:
-        """What became of one notification, logged (a park at WARNING, with its reason) and stored."""
+    def _log(self, channel: str, delivery: Delivery, outcome: Outcome) -> None:
         if isinstance(outcome, Held):  # routine: the platform's budget for the person is spent
             log.info("%s: notification %s to %s held: %s", channel, delivery.ids, delivery.address, outcome.reason)
         elif not isinstance(outcome, (Sent, Down)):
             log.warning("%s: notification %s to %s not sent: %s", channel, delivery.ids, delivery.address, outcome)
+
+    async def _record_all(self, channel: str, outcomes: list[tuple[Delivery, Outcome]]) -> None:
+        """What became of a round's notifications, stored (a park logged at WARNING, with its reason)."""
+        if not outcomes:
+            return
         try:
-            if await self.services.run(self.services.outbox.record, delivery, outcome):
+            parked = await self.services.run(self.services.outbox.record_all, outcomes)
+        except Exception:  # the leases run out and the rows go again: at least once
+            log.exception("outbox: could not record the outcome of notifications %s", [d.ids for d, _ in outcomes])
+            return
+        for (delivery, outcome), was_parked in zip(outcomes, parked, strict=True):
+            if was_parked:
                 log.warning(
                     "%s: notification %s (%s) to %s parked: %s",
                     channel,
@@ -468,8 +486,6 @@ class OutboxWorker:
                     delivery.address,
                     outcome.error if isinstance(outcome, Failed) else outcome,
                 )
-        except Exception:  # the lease runs out and the row goes again: at least once
-            log.exception("outbox: could not record the outcome of notification %s", delivery.ids)
 
 
 class Pipeline:
