@@ -128,6 +128,12 @@ def month_start(day: date) -> date:
     return day.replace(day=1)
 
 
+def add_months(day: date, months: int) -> date:
+    """The first day of the month `months` months after the day's month (before it when negative)."""
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
 def month_before(day: date) -> date:
     """The first day of the month before the day's month."""
     return month_start(month_start(day) - timedelta(days=1))
