@@ -16,7 +16,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, delete, func, insert, select
 from sqlalchemy.orm import Session
@@ -24,7 +23,7 @@ from sqlalchemy.orm import Session
 from bot.elders.cadence import Due, VisitCadence, due_of, local_date
 from bot.kernel.access import get_community, require_role, role_in
 from bot.kernel.audit import audit
-from bot.kernel.clock import Clock
+from bot.kernel.clock import Clock, zone
 from bot.kernel.db import Database
 from bot.kernel.errors import InvalidInput, NotAllowed, NotFound
 from bot.kernel.i18n import T, Text
@@ -734,7 +733,7 @@ class ElderRoster:
         if not elders:
             return []
         community = get_community(session, elders[0].community_id)
-        tz, today = ZoneInfo(community.timezone), self.clock.community(community.timezone).today()
+        tz, today = zone(community.timezone), self.clock.community(community.timezone).today()
         cadence = VisitCadence.from_options(community.options)
         ids = [e.id for e in elders]
         grids = dict(

@@ -198,7 +198,7 @@ class RequestsService:
                     raise why_not(session, new.poster_id, new.requester_id)
             community = get_community(session, new.community_id)
             today = _today(self.clock, community)
-            if not today <= new.service_date <= today + timedelta(days=MAX_DAYS_AHEAD):
+            if not today <= new.service_date <= days_after(today, MAX_DAYS_AHEAD):
                 raise InvalidInput("error.request_bad_date", days=MAX_DAYS_AHEAD)
             category = session.get(ServiceCategory, new.category_id)
             if category is None or category.community_id != new.community_id or not category.active:
