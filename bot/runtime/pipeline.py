@@ -152,6 +152,7 @@ class InboxWorker:
         self._ready: list[Entry] = []  # leased to this worker as they were stored (`lease_at_store`)
         self._reserved = 0  # stores under way that may lease their update to this worker
         self._live = False  # claiming: running, or draining
+        self._look = False  # woken for more than a stored update: claim what is due
 
     def lease_at_store(self, channel: str) -> tuple[str, float] | None:
         """For a webhook about to store an update of `channel`: this worker's name and lease when
@@ -168,9 +169,12 @@ class InboxWorker:
         self._reserved -= 1
         if entry is not None:
             self._ready.append(entry)
-        self.wake()
+            self._wake.set()  # to start it: nothing new to look for in the inbox
+        else:
+            self.wake()
 
     def wake(self) -> None:
+        self._look = True
         self._wake.set()
 
     async def run(self) -> None:
@@ -179,8 +183,13 @@ class InboxWorker:
         try:
             while not self._stopping:
                 self._wake.clear()
-                self._start(self._take_ready())
-                claimed = await self._claim()
+                ready = self._take_ready()
+                self._start(ready)
+                if ready and not self._look:
+                    claimed = 0  # only updates stored and leased to us woke us: nothing to look for
+                else:
+                    self._look = False
+                    claimed = await self._claim()
                 if claimed and len(self._tasks) < self.concurrency:
                     continue  # there may be more waiting
                 waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._wake.wait()), *self._tasks]
