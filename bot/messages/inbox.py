@@ -54,7 +54,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -95,6 +96,8 @@ class Entry:
     reply: dict[str, Any] | None
     reply_sent: int
     token: str  # this claim's lease
+    # A read-only turn's dialog state, saved with the mark that its reply went out (`settle_later`).
+    then: Callable[[], None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -405,7 +408,8 @@ class InboxService:
             fresh = e.status == "new" and e.reply is not None
             if fresh:
                 params.update(reply=e.reply, handled_at=now)
-            _finish(session, e.channel, e.sender, _SENT_FRESH if fresh else _SENT, params)
+            if _finish(session, e.channel, e.sender, _SENT_FRESH if fresh else _SENT, params) and fresh and e.then:
+                e.then()
 
     def renew(self, tokens: list[str], lease: float) -> None:
         if not tokens:

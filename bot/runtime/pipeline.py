@@ -94,17 +94,19 @@ class Handling:
     hold: float | None = None
     settled: bool = field(default=False)
     unstored: bool = field(default=False)  # settled by `settle_later`: nothing written yet
+    then: Callable[[], None] | None = None  # what `settle_later` leaves to the mark (the dialog state)
 
     def settle(self, session: Session, reply: dict[str, Any] | None, *, hold: float | None = None) -> None:
         """Inside the transaction that finishes the handling, on the database thread."""
         self.services.inbox.settle(session, self.entry, reply, hold=hold)
         self.reply, self.hold, self.settled = reply, hold, True
 
-    def settle_later(self, reply: dict[str, Any]) -> None:
+    def settle_later(self, reply: dict[str, Any], then: Callable[[], None] | None = None) -> None:
         """A turn that wrote nothing (it only read): its reply is sent first and stored with the
-        mark that it went out, one transaction instead of two. A crash before that mark runs the
-        read again, as a crash between sending and marking always resent the reply."""
-        self.reply, self.hold, self.settled, self.unstored = reply, None, True, True
+        mark that it went out, with `then` (its dialog state saved), one transaction instead of
+        two. A crash before that mark runs the read again, as a crash between sending and marking
+        always resent the reply; the person's next update waits for the mark."""
+        self.reply, self.hold, self.settled, self.unstored, self.then = reply, None, True, True, then
 
     async def attach(self, drawn: dict[bytes, bytes | None]) -> None:
         """The turn's files, made after its commit, take their placeholders' places in the stored
@@ -280,7 +282,7 @@ class InboxWorker:
                     raise RuntimeError(f"{entry.channel} handler returned without settling entry {entry.id}")
                 metrics.turn_finished(entry.channel, time.perf_counter() - started)
                 if handling.unstored:  # a turn that only read: its reply is stored when it went out
-                    entry = replace(entry, reply=handling.reply)
+                    entry = replace(entry, reply=handling.reply, then=handling.then)
                 else:
                     crash.point("turn.committed")  # the turn is whole; its reply is not sent yet
                     inbox.signal(entry.id)
@@ -338,10 +340,16 @@ class InboxWorker:
         its outcome is recorded (a retry sends it, not a new turn)."""
         if entry.status != "new" or entry.reply is None:
             return entry
-        db, reply = self.services.db, entry.reply
-        await db.run(db.transaction, lambda session: self.services.inbox.settle(session, entry, reply))
+        db, reply, then = self.services.db, entry.reply, entry.then
+
+        def work(session: Session) -> None:
+            self.services.inbox.settle(session, entry, reply)
+            if then is not None:
+                then()
+
+        await db.run(db.transaction, work)
         self.services.inbox.signal(entry.id)
-        return replace(entry, status="handled")
+        return replace(entry, status="handled", then=None)
 
     async def _apologise(self, channel: Channel, entry: Entry) -> None:
         """Tell the person, once, that their message could not be handled (best effort)."""

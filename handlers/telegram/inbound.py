@@ -281,7 +281,7 @@ class TelegramChannel:
             found.inp,
             settle=settle,
             attach=handling.attach,
-            settle_later=lambda turn: handling.settle_later(reply_to(turn)),
+            settle_later=lambda turn, then: handling.settle_later(reply_to(turn), then),
         )
 
     def apology(self, entry: Entry) -> dict[str, Any] | None:
