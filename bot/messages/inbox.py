@@ -12,6 +12,9 @@ Taking an update in (the webhook handler, or a long-polling loop):
     # answer the platform only now: stored.id is committed; stored.duplicate is True when
     # (channel, platform_id) was stored before (a retry, a redelivery, another process got it),
     # and then nothing was written.
+    stored = inbox.store(channel, platform_id, sender, payload, lease=(worker, seconds))
+    # the same, and an update that can be handled now is leased to that worker in the same
+    # transaction (stored.entry; the worker's `lease_at_store` offers a free hand): no claim.
 
 `platform_id` is the platform's own id of the update (Telegram `update_id`, WeChat `MsgId` or
 FromUserName + CreateTime for events). `sender` orders one person's updates (their Telegram user
@@ -34,6 +37,8 @@ Handling (the inbox worker does this; a channel adapter only implements `handle`
         # long before a worker pushes it (WeChat's 5-second passive reply).
     inbox.replied(entry, parts, via="sent")   # the reply went out: done (or pass
                                                     # (entry, parts) to the next claim as `replied`)
+        # a turn that only read is not settled: its entry, still new, carries the reply (and
+        # `then`, its dialog state's save) to this mark, which stores them with it
     inbox.outcome(entry, outcome)             # a sender's Outcome for the reply
     inbox.failed(entry, error)                # handling raised: backoff, parked after
                                                     # MAX_TRIES tries with the admins told
