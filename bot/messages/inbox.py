@@ -396,7 +396,7 @@ class InboxService:
                     "token": mine,
                 },
             ).all()
-            return sorted((Entry(*row, token=mine) for row in rows), key=lambda e: e.id)
+            return sorted((Entry(**row._asdict(), token=mine) for row in rows), key=lambda e: e.id)
 
         entries = self.db.transaction(work)
         for e, _ in replied or ():

@@ -175,7 +175,7 @@ class OutboxService:
                 folded[group] = len(deliveries)
             address = note.chat.split(":", 1)[1] if note.chat else (chat_id or external_id)
             params = dict(note.params)
-            loc = params.pop("_locale", None) or locale or self.default_locale
+            loc = str(params.pop("_locale", None) or locale or self.default_locale)
             deliveries.append(
                 Delivery(
                     note.person_id,

@@ -291,14 +291,15 @@ class InboxWorker:
                     if handling.reply is None or handling.hold:
                         return
                     entry = replace(entry, status="handled", reply=handling.reply)
-            assert entry.reply is not None
+            reply = entry.reply
+            assert reply is not None
             breaker = self.breakers[entry.channel]
             if breaker.allowance() == 0:  # the platform is down: the reply waits for the next probe
                 entry = await self._stored(entry)
                 await self.services.run(inbox.outcome, entry, Retry(max(breaker.seconds_to_probe(), self.poll)))
                 return
             try:
-                outcome = await channel.send_reply(entry.reply, entry.reply_sent)
+                outcome = await channel.send_reply(reply, entry.reply_sent)
             except Exception as exc:  # a sender should not raise; if it does, it is a failure
                 log.exception("%s: sending the reply to entry %s raised", entry.channel, entry.id)
                 outcome = Failed(short(exc))
