@@ -12,9 +12,9 @@ Bot API shows what the library itself costs: `ratio_to_echo` is the bot's update
 bot's, per database.
 
 Counted per update: every statement sent on every engine, BEGIN and COMMIT included, and every
-hand-off to a database thread (`Database.run`, wrapped for the run). Honest by construction: the
-database holds a district (10,000 volunteers, 1,000,000 transfers, 200,000 logs; `--scale`
-shrinks it) with the measured people inside it, loaded with bulk INSERTs; every update must get
+hand-off to a database thread (`Database.run` and `Database.run_read`, wrapped for the run).
+Honest by construction: the database holds a district (10,000 volunteers, 1,000,000 transfers,
+200,000 logs; `--scale` shrinks it) with the measured people inside it, loaded with bulk INSERTs; every update must get
 the reply it was meant to get, sent (a refusal, or an approve with nothing pending, is a failure
 and the run exits 1), and every inbox entry must end handled and replied; the mix reported is the
 one that ran.
