@@ -138,10 +138,9 @@ def _lock(session: Session, channel: str, sender: str) -> None:
 def _promote(session: Session, channel: str, sender: str) -> None:
     """When the sender has no head, their oldest open entry becomes it, behind every waiting
     person. Called under `_lock`."""
-    who = {"channel": channel, "sender": sender}
-    if session.scalar(_HEAD_OF, who) is not None:
+    head, *firsts = session.execute(_HEAD_AND_FIRSTS, {"channel": channel, "sender": sender}).one()
+    if head is not None:
         return
-    firsts = [session.scalar(first, who) for first in _FIRST_OPEN]
     first = min((f for f in firsts if f is not None), default=None)
     if first is not None:
         session.execute(_PROMOTE, {"entry": first})
@@ -159,6 +158,8 @@ _FIRST_OPEN = [
     .limit(1)
     for status in OPEN
 ]
+# The sender's head, and their first entry in each open state, in one statement.
+_HEAD_AND_FIRSTS = select(_HEAD_OF.scalar_subquery(), *(first.scalar_subquery() for first in _FIRST_OPEN))
 # Built once (an alias costs more to build than the statement takes to run).
 _QUEUED, _HEADS = _T.alias("queued"), _T.alias("heads")
 # The queue place behind every head waiting (one seek on ix_inbox_queue).
