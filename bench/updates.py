@@ -12,9 +12,9 @@ Bot API shows what the library itself costs: `ratio_to_echo` is the bot's update
 bot's, per database.
 
 Counted per update: every statement sent on every engine, BEGIN and COMMIT included, and every
-hand-off to a database thread (`Database.run`, wrapped for the run). Honest by construction: the
-database holds a district (10,000 volunteers, 1,000,000 transfers, 200,000 logs; `--scale`
-shrinks it) with the measured people inside it, loaded with bulk INSERTs; every update must get
+hand-off to a database thread (`Database.run` and `Database.run_read`, wrapped for the run).
+Honest by construction: the database holds a district (10,000 volunteers, 1,000,000 transfers,
+200,000 logs; `--scale` shrinks it) with the measured people inside it, loaded with bulk INSERTs; every update must get
 the reply it was meant to get, sent (a refusal, or an approve with nothing pending, is a failure
 and the run exits 1), and every inbox entry must end handled and replied; the mix reported is the
 one that ran.
@@ -151,24 +151,28 @@ class StatementCounter:
 
 
 class HandOffs:
-    """Every hand-off to a database thread: `Database.run`, wrapped for the run (whoever calls it)."""
+    """Every hand-off to a database thread: `Database.run` and `Database.run_read` (a read-only
+    turn's), wrapped for the run (whoever calls them)."""
 
     def __init__(self) -> None:
         self.count = 0
 
-    @contextmanager
-    def watch(self) -> Iterator[None]:
-        original: Callable[..., Any] = Database.run
-
+    def _counted(self, original: Callable[..., Any]) -> Callable[..., Any]:
         async def counted(db: Database, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
             self.count += 1
             return await original(db, fn, *args, **kwargs)
 
-        Database.run = counted  # type: ignore[method-assign]
+        return counted
+
+    @contextmanager
+    def watch(self) -> Iterator[None]:
+        run, run_read = Database.run, Database.run_read
+        Database.run = self._counted(run)  # type: ignore[method-assign]
+        Database.run_read = self._counted(run_read)  # type: ignore[method-assign]
         try:
             yield
         finally:
-            Database.run = original  # type: ignore[method-assign]
+            Database.run, Database.run_read = run, run_read  # type: ignore[method-assign]
 
 
 class Failed(Exception):

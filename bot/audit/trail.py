@@ -17,7 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.kernel.access import get_person, require_role
-from bot.kernel.clock import Clock, Month
+from bot.kernel.clock import Clock, Month, in_zone
+from bot.kernel.clock import zone as get_zone
 from bot.kernel.db import Database, reads
 from bot.kernel.errors import NotAllowed, NotFound
 from bot.kernel.i18n import catalogue, render
@@ -161,7 +162,7 @@ class AuditTrail:
 
 
 def _local(moment: datetime, zone: ZoneInfo) -> str:
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    return in_zone(moment, zone).strftime("%Y-%m-%d %H:%M")
 
 
 def audit_section(session: Session, community_id: int, month: Month, locale: str) -> Sheet | None:
@@ -195,7 +196,7 @@ def audit_section(session: Session, community_id: int, month: Month, locale: str
             select(Person.id, Person.real_name, Person.display_name).where(Person.id.in_(ids))
         )
     }
-    zone = ZoneInfo(session.get(Community, community_id).timezone)  # type: ignore[union-attr]
+    zone = get_zone(session.get(Community, community_id).timezone)  # type: ignore[union-attr]
     known = catalogue("zh-CN")
     bot = render(locale, "audit.by_bot")
     lines = [

@@ -13,7 +13,7 @@ import re
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select, update
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from bot.deadlines.waiting import WAITING_SOURCES, Item
 from bot.kernel.access import get_community, require_role, role_in
 from bot.kernel.audit import audit
-from bot.kernel.clock import Clock, Month
+from bot.kernel.clock import Clock, Month, at_local, days_after, in_zone, local_date, zone
 from bot.kernel.db import Database, claim, reads, rowcount
 from bot.kernel.errors import InvalidInput, NotAllowed
 from bot.kernel.i18n import T, Text, render
@@ -52,29 +52,29 @@ class DeadlineRule:
 
     @property
     def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+        return zone(self.timezone)
 
     def _at(self, day: date, at: time) -> datetime:
-        return datetime.combine(day, at, self.tz).astimezone(UTC)
+        return at_local(day, at, self.tz)
 
     def due(self, submitted: datetime) -> datetime:
         """The deadline of something that came in at `submitted` (UTC)."""
-        local = submitted.astimezone(self.tz)
+        local = in_zone(submitted, self.tz)
         day, at = local.date(), local.time()
         if at < NOON:
             return self._at(day, NOON)
         if at < self.evening:
             return self._at(day, self.evening)
-        return self._at(day + timedelta(days=1), NOON)
+        return self._at(days_after(day, 1), NOON)
 
     def deadlines_around(self, now: datetime) -> tuple[datetime, datetime]:
         """The last deadline at or before `now` and the next one after it."""
-        day = now.astimezone(self.tz).date()
-        times = [self._at(day + timedelta(days=d), at) for d in (-1, 0, 1) for at in (NOON, self.evening)]
+        day = local_date(now, self.tz)
+        times = [self._at(days_after(day, d), at) for d in (-1, 0, 1) for at in (NOON, self.evening)]
         return max(t for t in times if t <= now), min(t for t in times if t > now)
 
     def local(self, moment: datetime) -> datetime:
-        return moment.astimezone(self.tz)
+        return in_zone(moment, self.tz)
 
 
 def rule_of(community: Community) -> DeadlineRule:

@@ -4,7 +4,6 @@ the embedded database through the services. Seeding twice changes nothing."""
 from __future__ import annotations
 
 import random
-from datetime import timedelta
 
 from sqlalchemy import select, update
 
@@ -15,6 +14,7 @@ from bot.demo.stars import seed_demo as seed_stars
 from bot.demo.teams import seed_demo as seed_teams
 from bot.demo.visits import seed_demo as seed_visits
 from bot.demo.world import DemoWorld
+from bot.kernel.clock import days_after
 from bot.kernel.db import Database
 from bot.services import Services
 from models import Community, Notification, Person
@@ -90,7 +90,7 @@ async def _history(services: Services, world: DemoWorld) -> None:
                 volunteer,
                 world.community_id,
                 category_id=category.id,
-                service_date=today - timedelta(days=days_ago),
+                service_date=days_after(today, -days_ago),
                 minutes=rng.choice((60, 90, 120, 180)),
                 note=None,
                 request_key=f"demo:{n}:{k}",

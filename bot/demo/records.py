@@ -6,9 +6,9 @@ shows proxy actions and approvals. Nothing here touches anyone else's points or 
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from bot.kernel.clock import days_after
 from bot.requests.service import NewRequest
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ async def seed_demo(services: Services, world: DemoWorld) -> None:
             poster_id=wang,
             community_id=cid,
             category_id=category["助医"],
-            service_date=today + timedelta(days=2),
+            service_date=days_after(today, 2),
             slot="morning",
             minutes=120,
             payer="community",

@@ -3,9 +3,9 @@ taken, and one waiting for a worker to pay it from the pool."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from bot.kernel.clock import days_after
 from bot.requests.service import NewRequest
 from bot.services import Services
 
@@ -27,7 +27,7 @@ async def seed_demo(services: Services, world: DemoWorld) -> None:
             poster_id=who,
             community_id=cid,
             category_id=category[name],
-            service_date=today + timedelta(days=days),
+            service_date=days_after(today, days),
             slot="morning",
             minutes=minutes,
             payer=payer,

@@ -9,11 +9,11 @@ ledger, like any other."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import time
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
-from bot.kernel.clock import FixedClock
+from bot.kernel.clock import FixedClock, at_local, days_after, week_start
+from bot.kernel.clock import zone as get_zone
 from bot.services import Services
 
 if TYPE_CHECKING:
@@ -28,16 +28,16 @@ CATEGORIES = ("助老", "探访", "助洁", "助餐")
 async def seed_demo(services: Services, world: DemoWorld) -> None:
     cid, worker = world.community_id, world.workers[0]
     wang, chen = world.volunteers[0], world.volunteers[2]
-    zone = ZoneInfo(services.settings.timezone)
+    zone = get_zone(services.settings.timezone)
     today = services.clock.community(services.settings.timezone).today()
-    first = today - timedelta(days=today.weekday() + 2 + 14 * EVENTS)  # a Saturday two years ago
+    first = days_after(week_start(today), -(2 + 14 * EVENTS))  # a Saturday two years ago
     categories = {c.name: c.id for c in await services.run(services.hours.categories, cid)}
     chosen = [categories[n] for n in CATEGORIES if n in categories] or list(categories.values())[:1]
-    clock = FixedClock(datetime.combine(first, time(17, 0), zone))
+    clock = FixedClock(at_local(first, time(17, 0), zone))
     past = Services(services.db, services.settings, clock)
     for n in range(EVENTS):
-        day = first + timedelta(days=14 * n)
-        clock.at = datetime.combine(day, time(17, 0), zone)
+        day = days_after(first, 14 * n)
+        clock.at = at_local(day, time(17, 0), zone)
         # 陈静 came to every event; 王芳 to two in five of them (her 130 hours: 一星).
         volunteers = [chen, wang] if n % 5 in (1, 3) else [chen]
         await past.run(

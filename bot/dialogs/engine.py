@@ -140,13 +140,21 @@ class Dialogs:
         self.invites = Invites()  # the channel adapter fills it in
 
     async def handle(
-        self, caller: Caller, inp: Input, settle: Settle | None = None, attach: Attach | None = None
+        self,
+        caller: Caller,
+        inp: Input,
+        settle: Settle | None = None,
+        attach: Attach | None = None,
+        settle_later: Callable[[Turn, Callable[[], None] | None], None] | None = None,
     ) -> Turn:
         """One turn, handed to a database thread once and run there whole (`turn`); then, outside
         any transaction, the files it attaches are made and given to `attach`. A command declared
         read-only (`@command(reads=True)`) runs on a reader thread, and only its state and the
         inbox mark are written after, in one short transaction; should it write after all (a
-        first contact, a step that writes), it runs again as a whole turn."""
+        first contact, a step that writes), it runs again as a whole turn. `settle_later`: for a
+        read-only turn without files, called instead of `settle`, on the event loop, with what
+        saves its dialog state (None when unchanged), so the turn needs no write of its own (the
+        channel stores its reply, and saves the state, with the mark that the reply went out)."""
         db = self.services.db
         turn: Turn | None = None
         if self._reads(inp):
@@ -158,7 +166,11 @@ class Dialogs:
                 turn = None
         if turn is not None:
             kept = turn
-            if turn.state is not None or settle is not None:
+            if settle_later is not None and not turn.deferred.items:
+                state = turn.state
+                save = None if state is None else lambda: self.services.dialog_state.save(*state)
+                settle_later(turn, save)
+            elif turn.state is not None or settle is not None:
                 await db.run(db.unit, lambda session: self._finish_read(session, kept, settle))
         else:
             turn = await db.run(db.unit, lambda session: self.turn(session, caller, inp, settle))

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
+from bot.kernel.clock import days_after, week_start
 from bot.kernel.errors import InvalidInput
 from bot.kernel.text import clean_text
 
@@ -220,9 +221,9 @@ def read_date(text: str, today: date) -> date | None:
     (so refused as the future), '12-30' typed in January last year's."""
     text = half_width(text).strip().lower().rstrip(_END_PUNCTUATION)
     if text in _PAST_DAYS:
-        return today - timedelta(days=_PAST_DAYS[text])
+        return days_after(today, -_PAST_DAYS[text])
     if text in _FUTURE_DAYS:
-        found = today + timedelta(days=_FUTURE_DAYS[text])
+        found = days_after(today, _FUTURE_DAYS[text])
     elif (weekday := _WEEKDAY.fullmatch(text)) is not None:
         found = _weekday(weekday, today)
     elif (match := _DATE.fullmatch(text)) is not None:
@@ -245,12 +246,11 @@ def find_day(text: str, today: date) -> tuple[date, tuple[int, int]] | None:
 
 
 def _weekday(match: re.Match[str], today: date) -> date:
-    monday = today - timedelta(days=today.weekday())
-    day = monday + timedelta(days="一二三四五六日天".index(match[2]) if match[2] != "天" else 6)
+    day = days_after(week_start(today), "一二三四五六日天".index(match[2]) if match[2] != "天" else 6)
     if match[1] == "上":
-        return day - timedelta(days=7)
+        return days_after(day, -7)
     if match[1] is None and day > today:  # 周五 said on a Wednesday: the one just past
-        return day - timedelta(days=7)
+        return days_after(day, -7)
     return day  # 这周五 said on a Wednesday is still to come
 
 
@@ -279,7 +279,7 @@ def parse_future_date(text: str, today: date) -> date | None:
     is not a date or names a day that does not exist."""
     text = half_width(text).strip().lower()
     if text in _AHEAD:
-        return today + timedelta(days=_AHEAD[text])
+        return days_after(today, _AHEAD[text])
     match = _DATE.fullmatch(text)
     if match is None:
         return None

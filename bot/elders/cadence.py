@@ -19,13 +19,14 @@ call is due on or before today, comparing timestamps with the UTC start of local
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import BindParameter, ColumnElement, Integer, and_, bindparam, or_
 
+from bot.kernel.clock import day_start, days_after, local_date
 from bot.kernel.errors import InvalidInput
 from models import Elder
 from models.base import UTCDateTime
@@ -89,15 +90,6 @@ def _number(value: Any, low: int, high: int) -> int:
     return value
 
 
-def local_date(moment: datetime, tz: ZoneInfo) -> date:
-    return moment.astimezone(tz).date()
-
-
-def day_start(day: date, tz: ZoneInfo) -> datetime:
-    """The UTC instant the local day begins."""
-    return datetime.combine(day, time(0), tz).astimezone(UTC)
-
-
 @dataclass(frozen=True)
 class Due:
     """What an elder needs next and when."""
@@ -131,13 +123,13 @@ def due_of(
     kind = cadence.kind_of(lives_alone, risk, birth_year, today)
     rule = cadence.rule(kind)
     seen = last_visit_at or added_at
-    next_visit = local_date(seen, tz) + timedelta(days=rule.visit)
+    next_visit = days_after(local_date(seen, tz), rule.visit)
     if last_visit_at is None:
         next_visit = local_date(added_at, tz)  # nobody has seen them yet: go now
     next_call = None
     if rule.call is not None:
         contact = max((x for x in (last_visit_at, last_call_at) if x is not None), default=added_at)
-        next_call = local_date(contact, tz) + timedelta(days=rule.call)
+        next_call = days_after(local_date(contact, tz), rule.call)
     return Due(kind, next_visit, next_call, rule.visit)
 
 
@@ -174,5 +166,5 @@ def due_params(cadence: VisitCadence, today: date, tz: ZoneInfo) -> dict[str, An
     days = {cadence.rule(k).visit for k in KINDS} | {call for call in calls if call}
     return {
         "oldest_alone": today.year - cadence.age,
-        **{f"cut_{n}": day_start(today - timedelta(days=n - 1), tz) for n in days},
+        **{f"cut_{n}": day_start(days_after(today, 1 - n), tz) for n in days},
     }

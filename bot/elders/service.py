@@ -36,7 +36,7 @@ from bot.kernel.access import (
     role_in,
 )
 from bot.kernel.audit import audit
-from bot.kernel.clock import Clock
+from bot.kernel.clock import Clock, zone
 from bot.kernel.db import Database
 from bot.kernel.errors import InvalidInput, NotAllowed, NotFound
 from bot.kernel.i18n import T, Text
@@ -815,7 +815,7 @@ class ElderRoster:
         if not elders:
             return []
         community = community or get_community(session, elders[0].community_id)
-        tz, today = ZoneInfo(community.timezone), self.clock.community(community.timezone).today()
+        tz, today = zone(community.timezone), self.clock.community(community.timezone).today()
         cadence = VisitCadence.from_options(community.options)
         ids = [e.id for e in elders]
         if known is not None:

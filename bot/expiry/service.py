@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from bot.family.service import members_of
 from bot.kernel.access import get_community, require_role
 from bot.kernel.audit import audit
-from bot.kernel.clock import Clock
+from bot.kernel.clock import Clock, add_months, day_start, days_after, local_date, month_start, zone
 from bot.kernel.db import Database, claim, reads
 from bot.kernel.errors import InvalidInput
 from bot.ledger.service import Ledger, Lots
@@ -64,18 +64,13 @@ class ExpiryRun:
         )
 
 
-def add_months(day: date, months: int) -> date:
-    index = day.year * 12 + day.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
-
-
 def month_label(day: date) -> str:
     return f"{day.year}-{day.month:02d}"
 
 
 def cutoff(expires_on: date, months: int, tz: ZoneInfo) -> datetime:
     """Points that came in before this instant have expired by `expires_on` (a month's 1st)."""
-    return datetime.combine(add_months(expires_on, 1 - months), time(0), tz)
+    return day_start(add_months(expires_on, 1 - months), tz)
 
 
 def next_expiring(lots: Lots, months: int, tz: ZoneInfo) -> Expiring | None:
@@ -83,7 +78,7 @@ def next_expiring(lots: Lots, months: int, tz: ZoneInfo) -> Expiring | None:
     taken = lots.spent + lots.held
     by_month: dict[date, int] = {}
     for at, amount in lots.credits:
-        month = at.astimezone(tz).date().replace(day=1)
+        month = month_start(local_date(at, tz))
         by_month[month] = by_month.get(month, 0) + amount
     for month in sorted(by_month):
         left = by_month[month] - taken
@@ -131,7 +126,7 @@ class ExpiryService:
             if not community.points_expire_months:
                 return None
             lots = self.ledger.lots(session, community_id, person_id)
-            return next_expiring(lots, community.points_expire_months, ZoneInfo(community.timezone))
+            return next_expiring(lots, community.points_expire_months, zone(community.timezone))
 
     # --- the daily job ------------------------------------------------------------------------
 
@@ -154,10 +149,10 @@ class ExpiryService:
         """On a month's 1st (once its notice went out): each person on their own."""
         with self.db.read() as session:
             community = get_community(session, community_id)
-            months, tz = community.points_expire_months, ZoneInfo(community.timezone)
+            months, tz = community.points_expire_months, zone(community.timezone)
             if not months:
                 return 0, 0
-            month = now.astimezone(tz).date().replace(day=1)
+            month = month_start(local_date(now, tz))
             scope, label = str(community_id), month_label(month)
             ran = set(
                 session.scalars(
@@ -214,13 +209,13 @@ class ExpiryService:
         months = community.points_expire_months
         if not months:
             return 0
-        tz = ZoneInfo(community.timezone)
-        today = now.astimezone(tz).date()
+        tz = zone(community.timezone)
+        today = local_date(now, tz)
         scope = str(community_id)
         noticed = 0
         # The next two month starts: 30 days before 1 March is still in January.
         for expires_on in (add_months(today, 1), add_months(today, 2)):
-            if today < expires_on - timedelta(days=NOTICE_DAYS) or not claim(
+            if today < days_after(expires_on, -NOTICE_DAYS) or not claim(
                 session, NOTICE_JOB, scope, month_label(expires_on), now
             ):
                 continue

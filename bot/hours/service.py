@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, func, select, update
@@ -24,7 +24,7 @@ from bot.kernel.access import (
     role_in,
 )
 from bot.kernel.audit import audit
-from bot.kernel.clock import Clock
+from bot.kernel.clock import Clock, days_after
 from bot.kernel.db import Database, reads, rowcount
 from bot.kernel.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, LooksRepeated, NotAllowed, NotFound
 from bot.kernel.i18n import hours
@@ -66,7 +66,7 @@ def check_backdate(when: date, today: date, max_age_days: int, refusal: str | No
     `refusal` is the caller's wording for both ends."""
     if when > today:
         raise InvalidInput(refusal or "error.date_future", days=max_age_days)
-    if when < today - timedelta(days=max_age_days):
+    if when < days_after(today, -max_age_days):
         raise InvalidInput(refusal or "error.date_too_old", days=max_age_days)
 
 

@@ -25,6 +25,9 @@ def get_community(session: Session, community_id: int) -> Community:
     community = session.get(Community, community_id)
     if community is None:
         raise NotFound("error.no_community")
+    # Held for the session's life: the identity map holds objects weakly, so the next part of the
+    # turn that asks (a /balance asks three times) would read the row again.
+    session.info.setdefault("communities", {})[community_id] = community
     return community
 
 

@@ -8,3 +8,6 @@ CHANNELS = ("wechat", "telegram", "console")
 # Accounts on these channels cannot post into groups (WeChat Official Accounts): their workers are
 # sent the star-list poster to forward by hand, where the others' bot posts to the groups itself.
 FORWARD_BY_HAND = frozenset({"wechat"})
+# People on these channels can share their own phone number with a button (Telegram's contact
+# keyboard): a step that needs the number offers it; elsewhere the number is typed.
+SHARES_CONTACT = frozenset({"telegram"})

@@ -8,7 +8,8 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from bot.kernel.errors import InvalidInput
@@ -67,14 +68,87 @@ class Month:
 
 
 def _midnight(day: date, timezone: str) -> datetime:
-    return datetime.combine(day, time(), ZoneInfo(timezone)).astimezone(UTC)
+    return day_start(day, timezone)
+
+
+# --- the calendar's arithmetic: every part asks these rather than computing dates itself -------
+
+
+@lru_cache(maxsize=256)
+def zone(timezone: str) -> ZoneInfo:
+    """A time zone by its IANA name (a community's `timezone`), loaded once."""
+    return ZoneInfo(timezone)
+
+
+def _tz(timezone: str | tzinfo) -> tzinfo:
+    return zone(timezone) if isinstance(timezone, str) else timezone
+
+
+def wall_now(timezone: str | tzinfo) -> datetime:
+    """The machine's own clock in a zone (the scheduler, which runs on real time, not a test's)."""
+    return datetime.now(UTC).astimezone(_tz(timezone))
+
+
+def in_zone(moment: datetime, timezone: str | tzinfo) -> datetime:
+    """An instant as the zone's wall clock shows it (aware)."""
+    return moment.astimezone(_tz(timezone))
+
+
+def local_date(moment: datetime, timezone: str | tzinfo) -> date:
+    """The zone's date at an instant."""
+    return moment.astimezone(_tz(timezone)).date()
+
+
+def at_local(day: date, at: time, timezone: str | tzinfo) -> datetime:
+    """The instant, in UTC, when the zone's clock shows `at` on `day`."""
+    return datetime.combine(day, at, _tz(timezone)).astimezone(UTC)
+
+
+def day_start(day: date, timezone: str | tzinfo) -> datetime:
+    """The day's first local moment, in UTC."""
+    return at_local(day, time(), timezone)
+
+
+def days_after(day: date, days: int) -> date:
+    """The date `days` days after `day` (before it when negative)."""
+    return day + timedelta(days=days)
+
+
+def week_start(day: date) -> date:
+    """The Monday of the day's week (weeks run Monday to Sunday)."""
+    return day - timedelta(days=day.weekday())
+
+
+def week_end(day: date) -> date:
+    """The Sunday of the day's week."""
+    return week_start(day) + timedelta(days=6)
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def add_months(day: date, months: int) -> date:
+    """The first day of the month `months` months after the day's month (before it when negative)."""
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def month_before(day: date) -> date:
+    """The first day of the month before the day's month."""
+    return month_start(month_start(day) - timedelta(days=1))
+
+
+def same_week(moment: datetime, weekday: int) -> datetime:
+    """The same time of day on `weekday` (Monday 0) of the moment's week."""
+    return moment - timedelta(days=moment.weekday() - weekday)
 
 
 class CommunityClock:
     """One community's calendar on a clock."""
 
     def __init__(self, clock: Clock, timezone: str) -> None:
-        self.clock, self.timezone, self.zone = clock, timezone, ZoneInfo(timezone)
+        self.clock, self.timezone, self.zone = clock, timezone, zone(timezone)
 
     def now(self) -> datetime:
         """Now, as the community's wall clock shows it (aware)."""
@@ -85,7 +159,7 @@ class CommunityClock:
 
     def date_of(self, moment: datetime) -> date:
         """The community's date at an instant (a job's run time, a stored timestamp)."""
-        return moment.astimezone(self.zone).date()
+        return local_date(moment, self.zone)
 
     def midnight(self, day: date) -> datetime:
         """The day's first local moment, in UTC."""
@@ -95,7 +169,7 @@ class CommunityClock:
         """This month, or the month a person typed (InvalidInput "error.bad_month" if it is not one)."""
         now = self.clock.now()
         if label is None:
-            today = now.astimezone(self.zone).date()
+            today = local_date(now, self.zone)
             return Month(today.year, today.month, self.timezone, now)
         return Month.parse(label, self.timezone, now)
 

@@ -12,6 +12,9 @@ Taking an update in (the webhook handler, or a long-polling loop):
     # answer the platform only now: stored.id is committed; stored.duplicate is True when
     # (channel, platform_id) was stored before (a retry, a redelivery, another process got it),
     # and then nothing was written.
+    stored = inbox.store(channel, platform_id, sender, payload, lease=(worker, seconds))
+    # the same, and an update that can be handled now is leased to that worker in the same
+    # transaction (stored.entry; the worker's `lease_at_store` offers a free hand): no claim.
 
 `platform_id` is the platform's own id of the update (Telegram `update_id`, WeChat `MsgId` or
 FromUserName + CreateTime for events). `sender` orders one person's updates (their Telegram user
@@ -34,6 +37,8 @@ Handling (the inbox worker does this; a channel adapter only implements `handle`
         # long before a worker pushes it (WeChat's 5-second passive reply).
     inbox.replied(entry, parts, via="sent")   # the reply went out: done (or pass
                                                     # (entry, parts) to the next claim as `replied`)
+        # a turn that only read is not settled: its entry, still new, carries the reply (and
+        # `then`, its dialog state's save) to this mark, which stores them with it
     inbox.outcome(entry, outcome)             # a sender's Outcome for the reply
     inbox.failed(entry, error)                # handling raised: backoff, parked after
                                                     # MAX_TRIES tries with the admins told
@@ -54,11 +59,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, delete, func, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.kernel.clock import Clock
@@ -80,6 +86,7 @@ class LeaseLost(Exception):
 class Stored:
     id: int
     duplicate: bool
+    entry: Entry | None = None  # leased to the storing worker at once (`store(..., lease=...)`)
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,8 @@ class Entry:
     reply: dict[str, Any] | None
     reply_sent: int
     token: str  # this claim's lease
+    # A read-only turn's dialog state, saved with the mark that its reply went out (`settle_later`).
+    then: Callable[[], None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -129,13 +138,12 @@ def _lock(session: Session, channel: str, sender: str) -> None:
 def _promote(session: Session, channel: str, sender: str) -> None:
     """When the sender has no head, their oldest open entry becomes it, behind every waiting
     person. Called under `_lock`."""
-    who = {"channel": channel, "sender": sender}
-    if session.scalar(_HEAD_OF, who) is not None:
+    head, *firsts = session.execute(_HEAD_AND_FIRSTS, {"channel": channel, "sender": sender}).one()
+    if head is not None:
         return
-    firsts = [session.scalar(first, who) for first in _FIRST_OPEN]
     first = min((f for f in firsts if f is not None), default=None)
     if first is not None:
-        session.execute(update(InboxEntry).where(InboxEntry.id == first).values(head_seq=_NEXT_HEAD))
+        session.execute(_PROMOTE, {"entry": first})
 
 
 _MINE = and_(_T.c.channel == bindparam("channel"), _T.c.sender == bindparam("sender"))
@@ -150,6 +158,8 @@ _FIRST_OPEN = [
     .limit(1)
     for status in OPEN
 ]
+# The sender's head, and their first entry in each open state, in one statement.
+_HEAD_AND_FIRSTS = select(_HEAD_OF.scalar_subquery(), *(first.scalar_subquery() for first in _FIRST_OPEN))
 # Built once (an alias costs more to build than the statement takes to run).
 _QUEUED, _HEADS = _T.alias("queued"), _T.alias("heads")
 # The queue place behind every head waiting (one seek on ix_inbox_queue).
@@ -178,11 +188,81 @@ _LAST = (
 )
 
 
-def _finish(session: Session, channel: str, sender: str, done: Any) -> bool:
+# The hot path's statements, built once on the table (Core: the ORM's DML layer costs more per
+# call than these take to run), their values bound per call.
+_ENTRY_COLUMNS = (
+    _T.c.id,
+    _T.c.channel,
+    _T.c.platform_id,
+    _T.c.sender,
+    _T.c.payload,
+    _T.c.status,
+    _T.c.attempts,
+    _T.c.reply,
+    _T.c.reply_sent,
+)
+_FREE = or_(_T.c.lease_until.is_(None), _T.c.lease_until < bindparam("now"))
+
+
+def _claim_statement(postgresql: bool) -> Any:
+    """Lease up to :limit heads of :channels, in queue order; returns the entries' columns."""
+    # Only heads: one row per waiting person, however many updates wait behind them.
+    candidates = (
+        select(_T.c.id)
+        .where(
+            _T.c.head_seq.is_not(None),
+            _T.c.channel.in_(bindparam("channels", expanding=True)),
+            _FREE,
+            or_(_T.c.not_before.is_(None), _T.c.not_before <= bindparam("now")),
+        )
+        .order_by(_T.c.head_seq, _T.c.id)
+        .limit(bindparam("limit", type_=Integer))
+    )
+    if postgresql:
+        candidates = candidates.with_for_update(skip_locked=True, of=_T)
+    return (
+        update(_T)
+        .where(_T.c.id.in_(candidates.scalar_subquery()), _FREE)
+        .values(lease_until=bindparam("until"), leased_by=bindparam("token"))
+        .returning(*_ENTRY_COLUMNS)
+    )
+
+
+_CLAIM = {False: _claim_statement(False), True: _claim_statement(True)}
+_MINE_LEASED = and_(_T.c.id == bindparam("entry"), _T.c.leased_by == bindparam("token"))
+# A reply sent: the entry is done (handed on by `_finish`). `_SENT_FRESH`: a read-only turn's
+# reply, which was never stored before it went out (`InboxService.settle_later`).
+_SENT = (
+    update(_T).where(_MINE_LEASED).values(status="done", replied="sent", lease_until=None, error=None, head_seq=None)
+)
+_SENT_FRESH = _SENT.where(_T.c.status == "new")
+_SETTLE = update(_T).where(_MINE_LEASED, _T.c.status == "new")
+_STORE: dict[tuple[str, bool], Any] = {}
+
+
+def _store_statement(session: Session, head: bool) -> Any:
+    """The INSERT of a new entry for the session's dialect, as its sender's head (behind everyone
+    waiting) or not; built once each, the values bound per call."""
+    dialect = session.get_bind().dialect.name
+    built = _STORE.get((dialect, head))
+    if built is None:
+        values = {"head_seq": _NEXT_HEAD} if head else {"head_seq": None}
+        built = insert(session, _T).values(**values).on_conflict_do_nothing().returning(_T.c.id)
+        _STORE[dialect, head] = built
+    return built
+
+
+_SETTLE_DONE = _SETTLE.values(head_seq=None)
+_PROMOTE = update(_T).where(_T.c.id == bindparam("entry")).values(head_seq=_NEXT_HEAD)
+
+
+def _finish(session: Session, channel: str, sender: str, done: Any, params: dict[str, Any] | None = None) -> bool:
     """Run `done`, an UPDATE taking an entry out of the open states, and hand the sender's head
-    on; False (and nothing changed) when its WHERE matched nothing (a lease lost)."""
+    on; False (and nothing changed) when its WHERE matched nothing (a lease lost). With
+    `params`, `done` is a prebuilt statement that clears `head_seq` itself."""
     _lock(session, channel, sender)
-    if rowcount(session.execute(done.values(head_seq=None))) != 1:
+    result = session.execute(done.values(head_seq=None)) if params is None else session.execute(done, params)
+    if rowcount(result) != 1:
         return False
     _promote(session, channel, sender)
     return True
@@ -220,9 +300,19 @@ class InboxService:
 
     # --- in -----------------------------------------------------------------------------------
 
-    def store(self, channel: str, platform_id: str, sender: str, payload: dict[str, Any]) -> Stored:
+    def store(
+        self,
+        channel: str,
+        platform_id: str,
+        sender: str,
+        payload: dict[str, Any],
+        lease: tuple[str, float] | None = None,
+    ) -> Stored:
         """Commit the update; a sender over their pace (a flood) gets it scheduled for later, in
-        order, and the first time in a flood they are told, once, to slow down."""
+        order, and the first time in a flood they are told, once, to slow down. `lease` (a
+        worker with a free hand, and the seconds): an update that can be handled now (nothing of
+        the sender's before it, not paced) is leased to it in the same transaction, and returned
+        as `Stored.entry`, so the worker needs no claim of its own for it."""
 
         def work(session: Session) -> Stored:
             now = self.clock.now()
@@ -233,28 +323,33 @@ class InboxService:
             before = session.execute(_LAST, {"channel": channel, "sender": sender}).first()
             due, pace_at, flood_starts = self.pace.next(now, before)
             head = None if before is not None and before[2] is not None else _NEXT_HEAD
+            mine = None
+            if lease is not None and head is not None and due <= now:
+                mine = f"{lease[0]}/{next(_claims)}"
             new_id = session.scalar(
-                insert(session, InboxEntry)
-                .values(
-                    channel=channel,
-                    platform_id=platform_id,
-                    sender=sender,
-                    payload=payload,
-                    status="new",
-                    attempts=0,
-                    reply_sent=0,
-                    received_at=now,
-                    pace_at=pace_at,
-                    not_before=due if due > now else None,
-                    head_seq=head,
-                )
-                .on_conflict_do_nothing()
-                .returning(InboxEntry.id)
+                _store_statement(session, head is not None),
+                {
+                    "channel": channel,
+                    "platform_id": platform_id,
+                    "sender": sender,
+                    "payload": payload,
+                    "status": "new",
+                    "attempts": 0,
+                    "reply_sent": 0,
+                    "received_at": now,
+                    "pace_at": pace_at,
+                    "not_before": due if due > now else None,
+                    "leased_by": mine,
+                    "lease_until": None if lease is None or mine is None else now + timedelta(seconds=lease[1]),
+                },
             )
             if new_id is not None:
                 if flood_starts:
                     self._slow_down(session, channel, sender, due - now)
-                return Stored(new_id, False)
+                if mine is None:
+                    return Stored(new_id, False)
+                entry = Entry(new_id, channel, platform_id, sender, payload, "new", 0, None, 0, mine)
+                return Stored(new_id, False, entry)
             old = session.scalar(
                 select(InboxEntry.id).where(InboxEntry.channel == channel, InboxEntry.platform_id == platform_id)
             )
@@ -288,55 +383,19 @@ class InboxService:
         mine = f"{worker}/{next(_claims)}"
 
         def work(session: Session) -> list[Entry]:
-            for e, parts in sorted(replied or (), key=lambda r: (r[0].channel, r[0].sender, r[0].id)):
-                _finish(
-                    session,
-                    e.channel,
-                    e.sender,
-                    update(InboxEntry)
-                    .where(
-                        InboxEntry.id == e.id,
-                        InboxEntry.leased_by == e.token,
-                    )
-                    .values(status="done", reply_sent=parts, replied="sent", lease_until=None, error=None),
-                )
+            self._mark_sent(session, replied or ())
             if limit <= 0 or not channels:
                 return []
-            # Only heads: one row per waiting person, however many updates wait behind them.
-            candidates = (
-                select(_T.c.id)
-                .where(
-                    _T.c.head_seq.is_not(None),
-                    _T.c.channel.in_(channels),
-                    or_(_T.c.lease_until.is_(None), _T.c.lease_until < now),
-                    or_(_T.c.not_before.is_(None), _T.c.not_before <= now),
-                )
-                .order_by(_T.c.head_seq, _T.c.id)
-                .limit(limit)
-            )
-            if session.get_bind().dialect.name == "postgresql":
-                candidates = candidates.with_for_update(skip_locked=True, of=_T)
-            rows = (
-                session.execute(
-                    update(InboxEntry)
-                    .where(
-                        InboxEntry.id.in_(candidates.scalar_subquery()),
-                        or_(InboxEntry.lease_until.is_(None), InboxEntry.lease_until < now),
-                    )
-                    .values(lease_until=now + timedelta(seconds=lease), leased_by=mine)
-                    .returning(
-                        InboxEntry.id,
-                        InboxEntry.channel,
-                        InboxEntry.platform_id,
-                        InboxEntry.sender,
-                        InboxEntry.payload,
-                        InboxEntry.status,
-                        InboxEntry.attempts,
-                        InboxEntry.reply,
-                        InboxEntry.reply_sent,
-                    )
-                    .execution_options(synchronize_session=False)
-                )
+            postgresql = session.get_bind().dialect.name == "postgresql"
+            rows = session.execute(
+                _CLAIM[postgresql],
+                {
+                    "now": now,
+                    "channels": list(channels),
+                    "limit": limit,
+                    "until": now + timedelta(seconds=lease),
+                    "token": mine,
+                },
             ).all()
             return sorted((Entry(**row._asdict(), token=mine) for row in rows), key=lambda e: e.id)
 
@@ -344,6 +403,19 @@ class InboxService:
         for e, _ in replied or ():
             self.signal(e.id)
         return entries
+
+    def _mark_sent(self, session: Session, replied: Any) -> None:
+        """Replies that went out, marked done (in one transaction however many): an entry whose
+        turn only read (`settle_later`: still new, with the reply it was sent) gets its reply stored
+        with the mark."""
+        now = self.clock.now()
+        for e, parts in sorted(replied, key=lambda r: (r[0].channel, r[0].sender, r[0].id)):
+            params: dict[str, Any] = {"entry": e.id, "token": e.token, "reply_sent": parts}
+            fresh = e.status == "new" and e.reply is not None
+            if fresh:
+                params.update(reply=e.reply, handled_at=now)
+            if _finish(session, e.channel, e.sender, _SENT_FRESH if fresh else _SENT, params) and fresh and e.then:
+                e.then()
 
     def renew(self, tokens: list[str], lease: float) -> None:
         if not tokens:
@@ -373,15 +445,11 @@ class InboxService:
             values.update(status="handled", not_before=now + timedelta(seconds=hold), lease_until=None)
         else:
             values["status"] = "handled"
-        mark = (
-            update(InboxEntry)
-            .where(InboxEntry.id == entry.id, InboxEntry.leased_by == entry.token, InboxEntry.status == "new")
-            .values(**values)
-        )
+        params = {"entry": entry.id, "token": entry.token, **values}
         if reply is None:
-            won = _finish(session, entry.channel, entry.sender, mark)
+            won = _finish(session, entry.channel, entry.sender, _SETTLE_DONE, params)
         else:
-            won = rowcount(session.execute(mark)) == 1
+            won = rowcount(session.execute(_SETTLE, params)) == 1
         if not won:
             raise LeaseLost(f"inbox entry {entry.id} was taken over")
 
@@ -393,19 +461,22 @@ class InboxService:
         )
 
     def replied(self, entry: Entry, parts: int, via: str = "sent") -> None:
-        self.db.transaction(
-            lambda session: _finish(
-                session,
-                entry.channel,
-                entry.sender,
-                update(InboxEntry)
-                .where(
-                    InboxEntry.id == entry.id,
-                    InboxEntry.leased_by == entry.token,
+        if via == "sent":
+            self.db.transaction(lambda session: self._mark_sent(session, [(entry, parts)]))
+        else:
+            self.db.transaction(
+                lambda session: _finish(
+                    session,
+                    entry.channel,
+                    entry.sender,
+                    update(InboxEntry)
+                    .where(
+                        InboxEntry.id == entry.id,
+                        InboxEntry.leased_by == entry.token,
+                    )
+                    .values(status="done", reply_sent=parts, replied=via, lease_until=None, error=None),
                 )
-                .values(status="done", reply_sent=parts, replied=via, lease_until=None, error=None),
             )
-        )
         self.signal(entry.id)
 
     def outcome(self, entry: Entry, outcome: Outcome) -> bool:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Integer, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from bot.kernel.clock import Clock
@@ -146,61 +146,9 @@ class OutboxService:
         here: bool = False,
     ) -> list[Delivery]:
         now = self.clock.now()
-        earlier = Notification.__table__.alias("earlier")
-        inbox = InboxEntry.__table__
-        reachable = select(Identity.person_id, Identity.external_id, Identity.chat_id).where(
-            Identity.channel == channel
-        )
-        if not here:
-            reachable = (
-                # Unreachable (the platform refused): waits until the person writes to us again and
-                # that message has been answered (the answer itself carries what waited: take_in).
-                reachable.where(
-                    or_(
-                        Identity.unreachable_at.is_(None),
-                        exists().where(
-                            and_(
-                                inbox.c.channel == channel,
-                                inbox.c.sender == Identity.external_id,
-                                inbox.c.received_at > Identity.unreachable_at,
-                                inbox.c.status.not_in(OPEN),
-                            )
-                        ),
-                    )
-                ).where(~wrote_since_elsewhere(channel))
-            )
-        reach = reachable.subquery()
-        stmt = (
-            select(Notification, reach.c.external_id, reach.c.chat_id, Person.locale)
-            .outerjoin(reach, reach.c.person_id == Notification.person_id)
-            .outerjoin(Person, Person.id == Notification.person_id)
-            .where(Notification.delivered_at.is_(None), Notification.parked_at.is_(None))
-            .where(or_(Notification.not_before.is_(None), Notification.not_before <= now))
-            .where(or_(Notification.lease_until.is_(None), Notification.lease_until < now))
-            .where(or_(reach.c.person_id.is_not(None), Notification.chat.like(f"{channel}:%")))
-            .order_by(Notification.id)
-            .limit(limit)
-        )
-        if person_id is not None:
-            stmt = stmt.where(Notification.person_id == person_id)
-        if not here:
-            # Held back (one such message a minute) in the query itself, so held rows never fill
-            # the batch and keep what is due behind them. An answer is free: it carries them.
-            stmt = stmt.where(
-                held_released(),
-                or_(
-                    Notification.coalesce_key.is_(None),
-                    ~exists().where(
-                        and_(
-                            earlier.c.person_id == Notification.person_id,
-                            earlier.c.coalesce_key == Notification.coalesce_key,
-                            earlier.c.delivered_at.is_not(None),
-                            earlier.c.delivered_at > now - COALESCE_WINDOW,
-                        )
-                    ),
-                ),
-            )
-        rows = (session.execute(stmt)).all()
+        stmt = _claim_query(channel, here, person_id is not None)
+        params = {"now": now, "since": now - COALESCE_WINDOW, "limit": limit, "person": person_id}
+        rows = session.execute(stmt, params).all()
         if not rows:
             return []
         if lease is None:
@@ -210,24 +158,11 @@ class OutboxService:
             token, seconds = lease
             values = {"lease_until": now + timedelta(seconds=seconds), "claimed_by": token}
         # One guarded UPDATE for the batch: a row another process claimed meanwhile is not returned.
-        claimed = set(
-            (
-                session.execute(
-                    update(Notification)
-                    .where(
-                        Notification.id.in_([row[0].id for row in rows]),
-                        Notification.delivered_at.is_(None),
-                        or_(Notification.lease_until.is_(None), Notification.lease_until < now),
-                    )
-                    .values(**values)
-                    .returning(Notification.id)
-                    .execution_options(synchronize_session=False)
-                )
-            ).scalars()
-        )
+        claimed = set(session.scalars(_CLAIM_ROWS, {"ids": [row.id for row in rows], "now": now, **values}))
         deliveries: list[Delivery] = []
         folded: dict[tuple[int | None, str], int] = {}
-        for note, external_id, chat_id, locale in rows:
+        for note in rows:
+            external_id, chat_id, locale = note.external_id, note.chat_id, note.locale
             if note.id not in claimed:
                 continue
             group = (note.person_id, note.coalesce_key) if note.coalesce_key else None
@@ -240,7 +175,7 @@ class OutboxService:
                 folded[group] = len(deliveries)
             address = note.chat.split(":", 1)[1] if note.chat else (chat_id or external_id)
             params = dict(note.params)
-            loc = params.pop("_locale", None) or locale or self.default_locale
+            loc = str(params.pop("_locale", None) or locale or self.default_locale)
             deliveries.append(
                 Delivery(
                     note.person_id,
@@ -256,26 +191,9 @@ class OutboxService:
         # A coalesced message stands for every row of its kind waiting for that person, not only
         # those that fitted in this batch.
         for (person, key), index in folded.items():
-            rest = (
-                (
-                    session.execute(
-                        update(Notification)
-                        .where(
-                            Notification.person_id == person,
-                            Notification.coalesce_key == key,
-                            Notification.delivered_at.is_(None),
-                            Notification.parked_at.is_(None),
-                            Notification.id.not_in(claimed),
-                            or_(Notification.lease_until.is_(None), Notification.lease_until < now),
-                        )
-                        .values(**values)
-                        .returning(Notification.id)
-                        .execution_options(synchronize_session=False)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+            rest = session.scalars(
+                _CLAIM_FOLDED, {"person": person, "coalesce": key, "ids": list(claimed), "now": now, **values}
+            ).all()
             if rest:
                 d = deliveries[index]
                 deliveries[index] = replace(d, count=d.count + len(rest), ids=(*d.ids, *rest))
@@ -289,57 +207,59 @@ class OutboxService:
 
     def record(self, delivery: Delivery, outcome: Outcome) -> bool:
         """The outcome of sending `delivery`; True when it was parked."""
+        return self.record_all([(delivery, outcome)])[0]
+
+    def record_all(self, results: list[tuple[Delivery, Outcome]]) -> list[bool]:
+        """The outcomes of a round's sends, in one transaction; for each, whether it was parked."""
         now = self.clock.now()
+        return self.db.transaction(lambda session: [self._record(session, d, o, now) for d, o in results])
 
-        def work(session: Session) -> bool:
-            mine = and_(
-                Notification.id.in_(delivery.ids),
-                Notification.claimed_by == delivery.token,
-                Notification.delivered_at.is_(None),
+    def _record(self, session: Session, delivery: Delivery, outcome: Outcome, now: datetime) -> bool:
+        if isinstance(outcome, Sent):  # the common case: one prebuilt statement
+            session.execute(
+                _DELIVERED, {"ids": list(delivery.ids), "token": delivery.token, "at": now, "via": outcome.via}
             )
-            if isinstance(outcome, Sent):
-                session.execute(
-                    update(Notification)
-                    .where(mine)
-                    .values(delivered_at=now, lease_until=None, error=None, delivered_via=outcome.via)
-                )
-            elif isinstance(outcome, Held):
-                session.execute(
-                    update(Notification).where(mine).values(lease_until=None, held_at=now, error=outcome.reason[:500])
-                )
-            elif isinstance(outcome, Down):  # not this message's fault: back, untouched (the breaker waits)
-                session.execute(update(Notification).where(mine).values(lease_until=None))
-            elif isinstance(outcome, Retry):
-                session.execute(
-                    update(Notification)
-                    .where(mine)
-                    .values(lease_until=None, not_before=now + timedelta(seconds=max(outcome.after, 0.0)))
-                )
-            elif isinstance(outcome, Unreachable) and delivery.person_id is not None:
-                session.execute(update(Notification).where(mine).values(lease_until=None, error=outcome.reason[:500]))
-                session.execute(
-                    update(Identity)
-                    .where(Identity.person_id == delivery.person_id, Identity.channel == delivery.channel)
-                    .values(unreachable_at=now)
-                )
-            else:  # Failed, or a group chat that will not take our posts
-                error = outcome.reason if isinstance(outcome, Unreachable) else outcome.error
-                attempts = delivery.attempts + 1
-                parked = isinstance(outcome, Unreachable) or outcome.final or attempts >= MAX_TRIES
-                done = session.execute(
-                    update(Notification)
-                    .where(mine)
-                    .values(
-                        attempts=attempts,
-                        error=error[:500],
-                        lease_until=None,
-                        **({"parked_at": now} if parked else {"not_before": now + backoff(attempts)}),
-                    )
-                )
-                return parked and rowcount(done) > 0
             return False
-
-        return self.db.transaction(work)
+        mine = and_(
+            Notification.id.in_(delivery.ids),
+            Notification.claimed_by == delivery.token,
+            Notification.delivered_at.is_(None),
+        )
+        if isinstance(outcome, Held):
+            session.execute(
+                update(Notification).where(mine).values(lease_until=None, held_at=now, error=outcome.reason[:500])
+            )
+        elif isinstance(outcome, Down):  # not this message's fault: back, untouched (the breaker waits)
+            session.execute(update(Notification).where(mine).values(lease_until=None))
+        elif isinstance(outcome, Retry):
+            session.execute(
+                update(Notification)
+                .where(mine)
+                .values(lease_until=None, not_before=now + timedelta(seconds=max(outcome.after, 0.0)))
+            )
+        elif isinstance(outcome, Unreachable) and delivery.person_id is not None:
+            session.execute(update(Notification).where(mine).values(lease_until=None, error=outcome.reason[:500]))
+            session.execute(
+                update(Identity)
+                .where(Identity.person_id == delivery.person_id, Identity.channel == delivery.channel)
+                .values(unreachable_at=now)
+            )
+        else:  # Failed, or a group chat that will not take our posts
+            error = outcome.reason if isinstance(outcome, Unreachable) else outcome.error
+            attempts = delivery.attempts + 1
+            parked = isinstance(outcome, Unreachable) or outcome.final or attempts >= MAX_TRIES
+            done = session.execute(
+                update(Notification)
+                .where(mine)
+                .values(
+                    attempts=attempts,
+                    error=error[:500],
+                    lease_until=None,
+                    **({"parked_at": now} if parked else {"not_before": now + backoff(attempts)}),
+                )
+            )
+            return parked and rowcount(done) > 0
+        return False
 
     # --- for operators ------------------------------------------------------------------------
 
@@ -389,6 +309,115 @@ class OutboxService:
             return rowcount(session.execute(stmt.values(**RETRIED).execution_options(synchronize_session=False)))
 
         return self.db.transaction(work)
+
+
+_N = Notification.__table__
+_FREE = or_(_N.c.lease_until.is_(None), _N.c.lease_until < bindparam("now"))
+# The claim's guarded UPDATEs (Core, built once; the values to set are bound per call): a row
+# another process claimed meanwhile is not returned.
+_CLAIM_ROWS = (
+    update(_N)
+    .where(_N.c.id.in_(bindparam("ids", expanding=True)), _N.c.delivered_at.is_(None), _FREE)
+    .returning(_N.c.id)
+)
+_CLAIM_FOLDED = (
+    update(_N)
+    .where(
+        _N.c.person_id == bindparam("person"),
+        _N.c.coalesce_key == bindparam("coalesce"),
+        _N.c.delivered_at.is_(None),
+        _N.c.parked_at.is_(None),
+        _N.c.id.not_in(bindparam("ids", expanding=True)),
+        _FREE,
+    )
+    .returning(_N.c.id)
+)
+_DELIVERED = (
+    update(_N)
+    .where(
+        _N.c.id.in_(bindparam("ids", expanding=True)),
+        _N.c.claimed_by == bindparam("token"),
+        _N.c.delivered_at.is_(None),
+    )
+    .values(delivered_at=bindparam("at"), lease_until=None, error=None, delivered_via=bindparam("via"))
+)
+_CLAIM_QUERIES: dict[tuple[str, bool, bool], Any] = {}
+
+
+def _claim_query(channel: str, here: bool, by_person: bool) -> Any:
+    """What `_claim` reads: due notifications for people reachable on `channel` (and its group
+    chats), oldest first, up to :limit (of :person only, `by_person`); built once per kind, the
+    times bound per call (:now, and :since for the one-a-minute rule)."""
+    built = _CLAIM_QUERIES.get((channel, here, by_person))
+    if built is not None:
+        return built
+    earlier = _N.alias("earlier")
+    inbox = InboxEntry.__table__
+    reachable = select(Identity.person_id, Identity.external_id, Identity.chat_id).where(Identity.channel == channel)
+    if not here:
+        reachable = (
+            # Unreachable (the platform refused): waits until the person writes to us again and
+            # that message has been answered (the answer itself carries what waited: take_in).
+            reachable.where(
+                or_(
+                    Identity.unreachable_at.is_(None),
+                    exists().where(
+                        and_(
+                            inbox.c.channel == channel,
+                            inbox.c.sender == Identity.external_id,
+                            inbox.c.received_at > Identity.unreachable_at,
+                            inbox.c.status.not_in(OPEN),
+                        )
+                    ),
+                )
+            ).where(~wrote_since_elsewhere(channel))
+        )
+    reach = reachable.subquery()
+    person = Person.__table__
+    stmt = (
+        select(
+            _N.c.id,
+            _N.c.person_id,
+            _N.c.chat,
+            _N.c.key,
+            _N.c.params,
+            _N.c.attempts,
+            _N.c.coalesce_key,
+            reach.c.external_id,
+            reach.c.chat_id,
+            person.c.locale,
+        )
+        .select_from(_N)
+        .outerjoin(reach, reach.c.person_id == _N.c.person_id)
+        .outerjoin(person, person.c.id == _N.c.person_id)
+        .where(_N.c.delivered_at.is_(None), _N.c.parked_at.is_(None))
+        .where(or_(_N.c.not_before.is_(None), _N.c.not_before <= bindparam("now")))
+        .where(_FREE)
+        .where(or_(reach.c.person_id.is_not(None), _N.c.chat.like(f"{channel}:%")))
+        .order_by(_N.c.id)
+        .limit(bindparam("limit", type_=Integer))
+    )
+    if by_person:
+        stmt = stmt.where(_N.c.person_id == bindparam("person"))
+    if not here:
+        # Held back (one such message a minute) in the query itself, so held rows never fill
+        # the batch and keep what is due behind them. An answer is free: it carries them.
+        stmt = stmt.where(
+            held_released(),
+            or_(
+                _N.c.coalesce_key.is_(None),
+                ~exists().where(
+                    and_(
+                        earlier.c.person_id == _N.c.person_id,
+                        earlier.c.coalesce_key == _N.c.coalesce_key,
+                        earlier.c.delivered_at.is_not(None),
+                        earlier.c.delivered_at > bindparam("since"),
+                    )
+                ),
+            ),
+        )
+    _CLAIM_QUERIES[channel, here, by_person] = stmt
+    return stmt
 
 
 RETRIED: dict[str, Any] = {"parked_at": None, "attempts": 0, "not_before": None, "error": None}  # sent back

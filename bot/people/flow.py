@@ -8,6 +8,7 @@ from functools import partial
 from bot.decisions.flow import MOST, Decider, parse_refs
 from bot.dialogs.common import name_and_rest, person_arg
 from bot.dialogs.core import COMMANDS, Context, Input, Later, Reply, command, option, reply, step
+from bot.kernel.channels import SHARES_CONTACT
 from bot.kernel.errors import InvalidInput
 from bot.kernel.i18n import T
 from bot.kernel.names import clean_name
@@ -68,8 +69,8 @@ CONTACT_STEPS = frozenset({"register/phone"})
 
 
 def _ask_phone(ctx: Context, key: str) -> Reply:
-    """Telegram offers its share-contact button; elsewhere the number is typed."""
-    if ctx.caller.channel == "telegram":
+    """A channel that can share the person's contact offers its button; elsewhere the number is typed."""
+    if ctx.caller.channel in SHARES_CONTACT:
         return Reply(T(key), request_contact=True)
     return Reply(T(f"{key}_typed"))
 

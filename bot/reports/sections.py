@@ -4,8 +4,6 @@ read inside the report's own session; SECTIONS is their order in the report."""
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -13,7 +11,7 @@ from bot.audit.trail import audit_section
 from bot.deadlines.service import decisions_section, overdue_section
 from bot.elders.cadence import VisitCadence, due_of, local_date
 from bot.kernel.access import get_community
-from bot.kernel.clock import Month
+from bot.kernel.clock import Month, zone
 from bot.kernel.i18n import render
 from bot.reports.service import Column, Section, Sheet
 from bot.requests.service import requests_section
@@ -104,7 +102,7 @@ def stock_section(session: Session, community_id: int, month: Month, locale: str
 def visits_section(session: Session, community_id: int, month: Month, locale: str) -> Sheet | None:
     """Visits done against due, per elder, and who was overdue at the month's end."""
     community = get_community(session, community_id)
-    tz = ZoneInfo(community.timezone)
+    tz = zone(community.timezone)
     cadence = VisitCadence.from_options(community.options)
     r = VisitRecord
     contact = r.outcome.in_(CONTACT)

@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from bot.kernel.access import get_community, require_role
 from bot.kernel.audit import audit
-from bot.kernel.clock import Clock, Month
+from bot.kernel.clock import Clock, Month, days_after, week_end
 from bot.kernel.db import Database, reads
 from bot.kernel.errors import InvalidInput, NotFound
 from bot.kernel.i18n import render
@@ -494,9 +494,9 @@ def month_weeks(month: Month) -> list[tuple[date, date]]:
     """Monday-to-Sunday weeks, clipped to the month: Nov 2026 starts with Sunday the 1st."""
     weeks, day = [], month.first
     while day <= month.last:
-        end = min(day + timedelta(days=6 - day.weekday()), month.last)
+        end = min(week_end(day), month.last)
         weeks.append((day, end))
-        day = end + timedelta(days=1)
+        day = days_after(end, 1)
     return weeks
 
 

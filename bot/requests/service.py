@@ -14,10 +14,9 @@ press changes nothing and no request pays twice.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import partial
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
@@ -27,7 +26,7 @@ from bot.family.service import proxy_role, tell_of_proxy, why_not
 from bot.hours.service import HoursService, check_minutes, points_for
 from bot.kernel.access import check_role, effective_role, get_community, get_person, require_role, role_in
 from bot.kernel.audit import audit
-from bot.kernel.clock import Clock, Month
+from bot.kernel.clock import Clock, Month, at_local, day_start, days_after, local_date
 from bot.kernel.db import Database, claim, reads, rowcount
 from bot.kernel.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, NotAllowed, NotFound
 from bot.kernel.i18n import T, Text, render
@@ -199,7 +198,7 @@ class RequestsService:
                     raise why_not(session, new.poster_id, new.requester_id)
             community = get_community(session, new.community_id)
             today = _today(self.clock, community)
-            if not today <= new.service_date <= today + timedelta(days=MAX_DAYS_AHEAD):
+            if not today <= new.service_date <= days_after(today, MAX_DAYS_AHEAD):
                 raise InvalidInput("error.request_bad_date", days=MAX_DAYS_AHEAD)
             category = session.get(ServiceCategory, new.category_id)
             if category is None or category.community_id != new.community_id or not category.active:
@@ -1290,12 +1289,9 @@ def waiting_for_workers(session: Session, community_id: int, now: datetime) -> l
 def service_over(service_date: date, slot: str, timezone: str) -> datetime:
     """When a request's time of day is over (UTC): the end of its slot, or of the day for "any"."""
     end = SLOT_ENDS.get(slot)
-    local = (
-        datetime.combine(service_date, end, ZoneInfo(timezone))
-        if end is not None
-        else datetime.combine(service_date + timedelta(days=1), time(0), ZoneInfo(timezone))
-    )
-    return local.astimezone(UTC)
+    if end is not None:
+        return at_local(service_date, end, timezone)
+    return day_start(days_after(service_date, 1), timezone)
 
 
 def overdue_taken(session: Session, community: Community, now: datetime | None) -> list[RequestView]:
@@ -1304,7 +1300,7 @@ def overdue_taken(session: Session, community: Community, now: datetime | None) 
     time was over). `now` None: every taken request with that moment, over or not."""
     stmt = _VIEW.where(ServiceRequest.community_id == community.id, ServiceRequest.status == "taken")
     if now is not None:
-        stmt = stmt.where(ServiceRequest.service_date <= now.astimezone(ZoneInfo(community.timezone)).date())
+        stmt = stmt.where(ServiceRequest.service_date <= local_date(now, community.timezone))
     views = _views(session, stmt.order_by(ServiceRequest.service_date, ServiceRequest.id), address=True)
     timed = [replace(v, overdue_since=service_over(v.service_date, v.slot, community.timezone)) for v in views]
     return [v for v in timed if now is None or v.overdue_since is not None and v.overdue_since <= now]

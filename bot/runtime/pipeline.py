@@ -93,11 +93,20 @@ class Handling:
     reply: dict[str, Any] | None = None
     hold: float | None = None
     settled: bool = field(default=False)
+    unstored: bool = field(default=False)  # settled by `settle_later`: nothing written yet
+    then: Callable[[], None] | None = None  # what `settle_later` leaves to the mark (the dialog state)
 
     def settle(self, session: Session, reply: dict[str, Any] | None, *, hold: float | None = None) -> None:
         """Inside the transaction that finishes the handling, on the database thread."""
         self.services.inbox.settle(session, self.entry, reply, hold=hold)
         self.reply, self.hold, self.settled = reply, hold, True
+
+    def settle_later(self, reply: dict[str, Any], then: Callable[[], None] | None = None) -> None:
+        """A turn that wrote nothing (it only read): its reply is sent first and stored with the
+        mark that it went out, with `then` (its dialog state saved), one transaction instead of
+        two. A crash before that mark runs the read again, as a crash between sending and marking
+        always resent the reply; the person's next update waits for the mark."""
+        self.reply, self.hold, self.settled, self.unstored, self.then = reply, None, True, True, then
 
     async def attach(self, drawn: dict[bytes, bytes | None]) -> None:
         """The turn's files, made after its commit, take their placeholders' places in the stored
@@ -142,22 +151,56 @@ class InboxWorker:
         self._stopping = False
         self._tasks: dict[asyncio.Task[None], str] = {}  # running handlings → their lease token
         self._replied: list[tuple[Entry, int]] = []  # replies sent, marked done with the next claim
+        self._ready: list[Entry] = []  # leased to this worker as they were stored (`lease_at_store`)
+        self._reserved = 0  # stores under way that may lease their update to this worker
+        self._live = False  # claiming: running, or draining
+        self._look = False  # woken for more than a stored update: claim what is due
+
+    def lease_at_store(self, channel: str) -> tuple[str, float] | None:
+        """For a webhook about to store an update of `channel`: this worker's name and lease when
+        it has a free hand for it now (the store then leases the update to it, saving a claim),
+        else None. Give what the store returned to `stored`."""
+        busy = len(self._tasks) + len(self._ready) + self._reserved
+        if not self._live or self._stopping or channel not in self.channels or busy >= self.concurrency:
+            return None
+        self._reserved += 1
+        return self.worker, self.lease
+
+    def stored(self, entry: Entry | None) -> None:
+        """After a store that `lease_at_store` offered this worker: `entry` leased to it, or None."""
+        self._reserved -= 1
+        if entry is not None:
+            self._ready.append(entry)
+            self._wake.set()  # to start it: nothing new to look for in the inbox
+        else:
+            self.wake()
 
     def wake(self) -> None:
+        self._look = True
         self._wake.set()
 
     async def run(self) -> None:
         heartbeat = asyncio.create_task(self._heartbeat())
+        self._live = True
         try:
             while not self._stopping:
                 self._wake.clear()
-                claimed = await self._claim()
+                ready = self._take_ready()
+                self._start(ready)
+                if ready and not self._look:
+                    claimed = 0  # only updates stored and leased to us woke us: nothing to look for
+                else:
+                    self._look = False
+                    claimed = await self._claim()
                 if claimed and len(self._tasks) < self.concurrency:
                     continue  # there may be more waiting
                 waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._wake.wait()), *self._tasks]
                 await asyncio.wait(waits, timeout=self.poll, return_when=asyncio.FIRST_COMPLETED)
                 waits[0].cancel()
         finally:
+            self._live = False
+            for entry in self._take_ready():  # leased to us as stored: handled before stopping
+                await self.process(entry)
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
             if self._replied:
@@ -173,11 +216,14 @@ class InboxWorker:
         """Handle what is due now, one entry at a time, until nothing is (tests; a process
         that only wants to catch up); returns how many entries were processed."""
         processed = 0
+        self._live = True
         while True:
-            replied, self._replied = self._replied, []
-            entries = await self.services.run(
-                self.services.inbox.claim, self.worker, 1, self.lease, tuple(self.channels), replied
-            )
+            entries = self._take_ready()
+            if not entries:
+                replied, self._replied = self._replied, []
+                entries = await self.services.run(
+                    self.services.inbox.claim, self.worker, 1, self.lease, tuple(self.channels), replied
+                )
             if not entries:
                 return processed
             for entry in entries:
@@ -197,11 +243,18 @@ class InboxWorker:
             log.exception("inbox: claiming failed")
             self._replied = replied + self._replied  # their leases run out if this keeps failing
             return 0
+        self._start(entries)
+        return len(entries)
+
+    def _take_ready(self) -> list[Entry]:
+        ready, self._ready = self._ready, []
+        return ready
+
+    def _start(self, entries: list[Entry]) -> None:
         for entry in entries:
             task = asyncio.create_task(self.process(entry))
             self._tasks[task] = entry.token
             task.add_done_callback(self._finished)
-        return len(entries)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.pop(task, None)
@@ -211,7 +264,7 @@ class InboxWorker:
         while True:
             await asyncio.sleep(self.lease / 3)
             try:
-                tokens = {*self._tasks.values(), *(e.token for e, _ in self._replied)}
+                tokens = {*self._tasks.values(), *(e.token for e, _ in self._replied), *(e.token for e in self._ready)}
                 await self.services.run(self.services.inbox.renew, sorted(tokens), self.lease)
             except Exception:
                 log.exception("inbox: renewing leases failed")
@@ -228,20 +281,25 @@ class InboxWorker:
                 if not handling.settled:
                     raise RuntimeError(f"{entry.channel} handler returned without settling entry {entry.id}")
                 metrics.turn_finished(entry.channel, time.perf_counter() - started)
-                crash.point("turn.committed")  # the turn is whole; its reply is not sent yet
-                inbox.signal(entry.id)
-                if self.on_handled is not None:
-                    self.on_handled()  # what the turn wrote to the outbox goes out now
-                if handling.reply is None or handling.hold:
-                    return
-                entry = replace(entry, status="handled", reply=handling.reply)
-            assert entry.reply is not None
+                if handling.unstored:  # a turn that only read: its reply is stored when it went out
+                    entry = replace(entry, reply=handling.reply, then=handling.then)
+                else:
+                    crash.point("turn.committed")  # the turn is whole; its reply is not sent yet
+                    inbox.signal(entry.id)
+                    if self.on_handled is not None:
+                        self.on_handled()  # what the turn wrote to the outbox goes out now
+                    if handling.reply is None or handling.hold:
+                        return
+                    entry = replace(entry, status="handled", reply=handling.reply)
+            reply = entry.reply
+            assert reply is not None
             breaker = self.breakers[entry.channel]
             if breaker.allowance() == 0:  # the platform is down: the reply waits for the next probe
+                entry = await self._stored(entry)
                 await self.services.run(inbox.outcome, entry, Retry(max(breaker.seconds_to_probe(), self.poll)))
                 return
             try:
-                outcome = await channel.send_reply(entry.reply, entry.reply_sent)
+                outcome = await channel.send_reply(reply, entry.reply_sent)
             except Exception as exc:  # a sender should not raise; if it does, it is a failure
                 log.exception("%s: sending the reply to entry %s raised", entry.channel, entry.id)
                 outcome = Failed(short(exc))
@@ -253,7 +311,9 @@ class InboxWorker:
             if isinstance(outcome, Sent):
                 crash.point("reply.sent")  # sent, not yet marked: it goes again after a restart
                 self._replied.append((entry, entry.reply_sent + outcome.parts))
-            elif await self.services.run(inbox.outcome, entry, outcome) and isinstance(outcome, Failed):
+                return
+            entry = await self._stored(entry)
+            if await self.services.run(inbox.outcome, entry, outcome) and isinstance(outcome, Failed):
                 log.warning(
                     "inbox: the reply to entry %s (%s from %s) parked: %s",
                     entry.id,
@@ -275,6 +335,22 @@ class InboxWorker:
                     await self._apologise(channel, entry)
             except Exception:
                 log.exception("inbox: could not record the failure of entry %s", entry.id)
+
+    async def _stored(self, entry: Entry) -> Entry:
+        """A read-only turn's reply that did not go out is stored now, as any turn's is, before
+        its outcome is recorded (a retry sends it, not a new turn)."""
+        if entry.status != "new" or entry.reply is None:
+            return entry
+        db, reply, then = self.services.db, entry.reply, entry.then
+
+        def work(session: Session) -> None:
+            self.services.inbox.settle(session, entry, reply)
+            if then is not None:
+                then()
+
+        await db.run(db.transaction, work)
+        self.services.inbox.signal(entry.id)
+        return replace(entry, status="handled", then=None)
 
     async def _apologise(self, channel: Channel, entry: Entry) -> None:
         """Tell the person, once, that their message could not be handled (best effort)."""
@@ -346,16 +422,21 @@ class OutboxWorker:
             by_address: dict[str, list[Delivery]] = defaultdict(list)
             for delivery in deliveries:
                 by_address[delivery.address].append(delivery)
-            # One address's messages in order; different addresses side by side.
-            await asyncio.gather(*(self._send_in_order(channel, batch) for batch in by_address.values()))
+            # One address's messages in order; different addresses side by side; what became of
+            # them stored together once the round's sends are over (one transaction).
+            outcomes: list[tuple[Delivery, Outcome]] = []
+            await asyncio.gather(*(self._send_in_order(channel, batch, outcomes) for batch in by_address.values()))
+            await self._record_all(name, outcomes)
             tried += len(deliveries)
         return tried
 
-    async def _send_in_order(self, channel: Channel, deliveries: list[Delivery]) -> None:
+    async def _send_in_order(
+        self, channel: Channel, deliveries: list[Delivery], outcomes: list[tuple[Delivery, Outcome]]
+    ) -> None:
         breaker = self.breakers[channel.name]
         async with self._parallel:
             if getattr(channel, "deliver_all", None) is not None:
-                await self._send_planned(channel, deliveries)
+                await self._send_planned(channel, deliveries, outcomes)
                 return
             for delivery in deliveries:
                 if breaker.allowance() == 0:  # another send of this round found the platform down
@@ -370,9 +451,12 @@ class OutboxWorker:
                         breaker.down(outcome.reason)
                     else:
                         breaker.up()
-                await self._record(channel.name, delivery, outcome)
+                self._log(channel.name, delivery, outcome)
+                outcomes.append((delivery, outcome))
 
-    async def _send_planned(self, channel: Any, deliveries: list[Delivery]) -> None:
+    async def _send_planned(
+        self, channel: Any, deliveries: list[Delivery], outcomes: list[tuple[Delivery, Outcome]]
+    ) -> None:
         """A channel that plans what goes to one address together (WeChat: folded into as few
         messages as its budget allows) gets them all at once, may claim more of that person's,
         and says what became of each."""
@@ -392,16 +476,26 @@ class OutboxWorker:
             elif any(isinstance(o, Sent) for _, o in results):  # WeChat took one: it is up (a hold asked nothing)
                 breaker.up()
         for delivery, outcome in results:
-            await self._record(channel.name, delivery, outcome)
+            self._log(channel.name, delivery, outcome)
+            outcomes.append((delivery, outcome))
 
-    async def _record(self, channel: str, delivery: Delivery, outcome: Outcome) -> None:
-        """What became of one notification, logged (a park at WARNING, with its reason) and stored."""
+    def _log(self, channel: str, delivery: Delivery, outcome: Outcome) -> None:
         if isinstance(outcome, Held):  # routine: the platform's budget for the person is spent
             log.info("%s: notification %s to %s held: %s", channel, delivery.ids, delivery.address, outcome.reason)
         elif not isinstance(outcome, (Sent, Down)):
             log.warning("%s: notification %s to %s not sent: %s", channel, delivery.ids, delivery.address, outcome)
+
+    async def _record_all(self, channel: str, outcomes: list[tuple[Delivery, Outcome]]) -> None:
+        """What became of a round's notifications, stored (a park logged at WARNING, with its reason)."""
+        if not outcomes:
+            return
         try:
-            if await self.services.run(self.services.outbox.record, delivery, outcome):
+            parked = await self.services.run(self.services.outbox.record_all, outcomes)
+        except Exception:  # the leases run out and the rows go again: at least once
+            log.exception("outbox: could not record the outcome of notifications %s", [d.ids for d, _ in outcomes])
+            return
+        for (delivery, outcome), was_parked in zip(outcomes, parked, strict=True):
+            if was_parked:
                 log.warning(
                     "%s: notification %s (%s) to %s parked: %s",
                     channel,
@@ -410,8 +504,6 @@ class OutboxWorker:
                     delivery.address,
                     outcome.error if isinstance(outcome, Failed) else outcome,
                 )
-        except Exception:  # the lease runs out and the row goes again: at least once
-            log.exception("outbox: could not record the outcome of notification %s", delivery.ids)
 
 
 class Pipeline:

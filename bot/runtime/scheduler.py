@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from bot import jobs
+from bot.kernel.clock import same_week, wall_now
 from bot.kernel.db import sync_url
 from bot.services import Services
 
@@ -58,7 +59,7 @@ def catch_up(job: jobs.Job, now: datetime) -> bool:
         return False
     due = now.replace(hour=job.at.hour, minute=job.at.minute, second=job.at.second, microsecond=0)
     if job.weekday is not None:
-        due -= timedelta(days=now.weekday() - job.weekday)
+        due = same_week(due, job.weekday)
     if job.monthday is not None:
         if now.day < job.monthday:
             return False
@@ -82,7 +83,7 @@ class Scheduler:
         if self._scheduler is not None:
             return
         scheduler = AsyncIOScheduler(timezone=self.tz)
-        now = datetime.now(self.tz)
+        now = wall_now(self.tz)
         for job in jobs.load().values():
             when = trigger(job, self.tz)
             if when is None:

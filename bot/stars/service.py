@@ -11,7 +11,7 @@ import calendar
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import partial
 
 from sqlalchemy import Select, and_, delete, func, select
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from bot.kernel.access import get_community, get_person, require_role, role_in
 from bot.kernel.audit import audit
-from bot.kernel.clock import Clock
+from bot.kernel.clock import Clock, days_after, month_before, week_end, week_start
 from bot.kernel.db import Database, claim, reads
 from bot.kernel.errors import InvalidInput, NotAllowed, NotFound
 from bot.kernel.i18n import Text, hours, render
@@ -56,8 +56,7 @@ class Period:
 def period_of(kind: str, today: date) -> Period:
     """The period that contains `today`: this week (Monday to Sunday), this month, all time."""
     if kind == "week":
-        start = today - timedelta(days=today.weekday())
-        return Period("week", start, start + timedelta(days=6))
+        return Period("week", week_start(today), week_end(today))
     if kind == "month":
         last = calendar.monthrange(today.year, today.month)[1]
         return Period("month", today.replace(day=1), today.replace(day=last))
@@ -69,9 +68,9 @@ def period_of(kind: str, today: date) -> Period:
 def previous_period(kind: str, today: date) -> Period:
     """The last period that has ended: what Monday's and the 1st's posts are about."""
     if kind == "week":
-        return period_of("week", today - timedelta(days=7))
+        return period_of("week", days_after(today, -7))
     if kind == "month":
-        return period_of("month", today.replace(day=1) - timedelta(days=1))
+        return period_of("month", month_before(today))
     raise InvalidInput("error.bad_period")
 
 

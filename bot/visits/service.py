@@ -26,7 +26,7 @@ from bot.kernel.access import (
     role_in,
 )
 from bot.kernel.audit import audit
-from bot.kernel.clock import Clock
+from bot.kernel.clock import Clock, in_zone, zone
 from bot.kernel.db import Database, claim, rowcount
 from bot.kernel.errors import DomainError, InvalidInput, NotFound
 from bot.kernel.i18n import T, Text, render
@@ -415,7 +415,7 @@ class VisitsService:
         )
         if category_id is None:
             raise InvalidInput("visits.error.no_visit_category")
-        tz = ZoneInfo((get_community(session, visit.community_id)).timezone)
+        tz = zone((get_community(session, visit.community_id)).timezone)
         log = self.hours.submit_in(
             session,
             visit.person_id,
@@ -519,7 +519,7 @@ class VisitsService:
                 elder = get_elder(session, alert.elder_id)
                 visit = session.get_one(VisitRecord, alert.visit_id)
                 worker = session.get(Person, elder.worker_id) if elder.worker_id else None
-                raised = alert.raised_at.astimezone(ZoneInfo((get_community(session, alert.community_id)).timezone))
+                raised = in_zone(alert.raised_at, (get_community(session, alert.community_id)).timezone)
                 notify_admins(
                     session,
                     self.clock,
@@ -572,7 +572,7 @@ class VisitsService:
         with self.db.uow() as session:
             community, scope, role = viewer(session, person_id, community_id)
             full = scope is not None
-            tz, today = ZoneInfo(community.timezone), self.clock.community(community.timezone).today()
+            tz, today = zone(community.timezone), self.clock.community(community.timezone).today()
             cadence = VisitCadence.from_options(community.options)
             stmt = _due_select(cadence).where(Elder.community_id == community_id)
             if scope is None:
@@ -634,7 +634,7 @@ class VisitsService:
             communities = {c.id: c for c in session.scalars(select(Community).order_by(Community.id))}
             days: dict[int, Today] = {
                 c.id: (
-                    ZoneInfo(c.timezone),
+                    zone(c.timezone),
                     self.clock.community(c.timezone).today(),
                     VisitCadence.from_options(c.options),
                 )

@@ -267,13 +267,22 @@ class TelegramChannel:
             await handling.finish({"calls": found} if found else None)
             return
 
-        def settle(session: Any, turn: Turn) -> None:
+        def reply_to(turn: Turn) -> dict[str, Any]:
             # The contact button has done its job once the step that showed it is answered.
             showing = found.inp.contact_phone or turn.left in CONTACT_STEPS
             chat_data = {REPLY_KEYBOARD: True} if showing else None
-            handling.settle(session, {"calls": answer_calls(found, turn, chat_data, self.dialogs)})
+            return {"calls": answer_calls(found, turn, chat_data, self.dialogs)}
 
-        await self.dialogs.handle(found.caller, found.inp, settle=settle, attach=handling.attach)
+        def settle(session: Any, turn: Turn) -> None:
+            handling.settle(session, reply_to(turn))
+
+        await self.dialogs.handle(
+            found.caller,
+            found.inp,
+            settle=settle,
+            attach=handling.attach,
+            settle_later=lambda turn, then: handling.settle_later(reply_to(turn), then),
+        )
 
     def apology(self, entry: Entry) -> dict[str, Any] | None:
         update = Update.de_json(entry.payload, self.bot)

@@ -188,12 +188,21 @@ async def take_in(services: Services, pipeline: Pipeline, payload: Any) -> Respo
     update_id = payload.get("update_id") if isinstance(payload, dict) else None
     if not isinstance(update_id, int) or isinstance(update_id, bool):
         return client_error(400, "not a Telegram update")
+    worker = pipeline.inbox
+    lease = worker.lease_at_store("telegram")  # a free hand: the store leases the update to it
     try:
-        await services.run(services.inbox.store, "telegram", str(update_id), sender_of(payload), payload)
+        stored = await services.run(
+            services.inbox.store, "telegram", str(update_id), sender_of(payload), payload, lease
+        )
     except Exception as exc:  # noqa: BLE001 - not stored for any reason: Telegram must try again, so no 200
+        if lease is not None:
+            worker.stored(None)
         log.error("update %s not stored: %s", update_id, exc)
         return client_error(503, "try again")
-    pipeline.inbox.wake()
+    if lease is not None:
+        worker.stored(stored.entry)
+    else:
+        worker.wake()
     return Response(status_code=200)
 
 

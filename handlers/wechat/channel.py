@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from bot.dialogs.core import Later, Reply
 from bot.dialogs.engine import Dialogs, Turn
+from bot.kernel.clock import in_zone
 from bot.kernel.i18n import DEFAULT_LOCALE, T, render
 from bot.kernel.later import is_placeholder_b64
 from bot.kernel.settings import Settings, public_base
@@ -251,7 +252,7 @@ class WeChatChannel:
         kind = KIND_OF.get(delivery.text.key)
         template = self.templates.get(kind) if kind else None
         if template is not None:
-            now = self.services.clock.now().astimezone(self.settings.tz)
+            now = in_zone(self.services.clock.now(), self.settings.tz)
             offered = values(
                 delivery.text.key, delivery.text.params, delivery.locale, "\n".join(unit.texts), now, delivery.count
             )

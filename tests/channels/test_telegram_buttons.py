@@ -105,3 +105,21 @@ async def test_confirming_a_waiting_volunteer_by_button(tg: Telegram, tg_service
     assert "钱阿姨" in listing
     assert "已确认 钱阿姨" in texts(await cast.worker.press("✅ 确认"))
     assert "已提交服务记录" in texts(await newcomer.send("/log 1h 助餐 送饭"))
+
+
+async def test_a_numbered_list_shown_by_a_read_only_command_answers_the_next_message(
+    tg: Telegram, tg_services: Services
+) -> None:
+    """/pending only reads: its list is saved with the mark that its reply went out, and the
+    number typed next picks from it as a button would."""
+    cast = await found_community(tg, 1001)
+    await cast.worker.send("/confirmnew on")
+    newcomer = tg.user(4004, "钱", "qian")
+    await newcomer.send(f"/start {cast.code}")
+    await newcomer.send("钱阿姨")
+    await newcomer.share_contact("+8613800000002")
+    listing = await cast.worker.send("/pending")
+    assert "钱阿姨" in texts(listing)
+    first = cast.worker.keyboard_message("✅ 确认").buttons[0]
+    assert "✅ 确认" in first["text"]
+    assert "已确认 钱阿姨" in texts(await cast.worker.send("1"))

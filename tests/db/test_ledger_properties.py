@@ -22,6 +22,7 @@ import models
 from bot.kernel.errors import AlreadyDecided, DomainError, IdempotencyConflict, InsufficientPoints
 from bot.ledger.service import TransferResult
 from bot.services import Services
+from tests.ledger import ledger_invariants
 from tests.world import person
 
 PEOPLE = 3
@@ -263,53 +264,21 @@ class Bank:
             return tuple(map(tuple, accounts)), tuple(counts)
 
     async def check(self) -> None:
+        # The ledger's invariants (tests/ledger.py): the books balance, cached balances equal the
+        # transfers, no guarded account overdrawn, a hold resolved at most once, every point
+        # earned by an earn transfer.
+        await ledger_invariants(self.services, self.community_id, earns_only=True)
+        # The model knows which steps succeeded; the database must agree with it.
         with self.services.db.uow() as session:
-            run = session.execute
-            # Posted balances of all accounts, every community together, sum to zero.
-            assert (run(text("SELECT coalesce(sum(posted), 0) FROM accounts"))).scalar_one() == 0
-            rows = (
-                run(
-                    text(
-                        """
-                SELECT a.id, a.kind, a.posted, a.pending,
-                  coalesce((SELECT sum(t.amount) FROM transfers t
-                            WHERE t.credit_account_id = a.id AND t.phase IN ('posted', 'post')), 0)
-                - coalesce((SELECT sum(t.amount) FROM transfers t
-                            WHERE t.debit_account_id = a.id AND t.phase IN ('posted', 'post')), 0)
-                    AS posted_sum,
-                  coalesce((SELECT sum(t.amount) FROM transfers t
-                            WHERE t.debit_account_id = a.id AND t.phase = 'pending'
-                              AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = t.id)), 0)
-                    AS pending_sum,
-                  a.earned_points,
-                  coalesce((SELECT sum(t.amount) FROM transfers t
-                            WHERE t.credit_account_id = a.id AND t.kind = 'earn' AND t.phase = 'posted'), 0)
-                    AS earned_sum
-                FROM accounts a WHERE a.community_id = :c
-                """
-                    ),
-                    {"c": self.community_id},
+            rows = session.execute(
+                select(models.Account.id, models.Account.kind, models.Account.posted, models.Account.pending).where(
+                    models.Account.community_id == self.community_id
                 )
             ).all()
-            resolutions = (
-                run(
-                    text(
-                        "SELECT max(n) FROM (SELECT count(*) AS n FROM transfers WHERE community_id = :c"
-                        " AND pending_id IS NOT NULL GROUP BY pending_id) per_hold"
-                    ),
-                    {"c": self.community_id},
-                )
-            ).scalar_one()
         for r in rows:
-            assert r.posted == r.posted_sum, f"account {r.id} ({r.kind}): cached posted != its transfers"
-            assert r.pending == r.pending_sum, f"account {r.id} ({r.kind}): cached pending != open holds"
-            # /balance reads the lifetime points from the row: they must be the sum of its earns.
-            assert r.earned_points == r.earned_sum, f"account {r.id} ({r.kind}): stored earned != its earns"
-            if r.kind in ("person", "pool"):
-                assert r.posted - r.pending >= 0, f"account {r.id} ({r.kind}) overdrawn"
-            # The model knows which steps succeeded; the database must agree with it.
-            assert (r.posted, r.pending) == (self.model.posted.get(r.id, 0), self.model.pending.get(r.id, 0))
-        assert resolutions in (None, 1), "a hold resolved more than once"
+            assert (r.posted, r.pending) == (self.model.posted.get(r.id, 0), self.model.pending.get(r.id, 0)), (
+                f"account {r.id} ({r.kind}) disagrees with the model"
+            )
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -572,45 +541,21 @@ class District:
             return tuple(map(tuple, accounts)), tuple(counts)
 
     async def check(self) -> None:
+        # The district as a whole, and each community on its own (with its clearing account): the
+        # ledger's invariants of tests/ledger.py.
+        await ledger_invariants(self.services, earns_only=True)
+        for cid in self.communities:
+            await ledger_invariants(self.services, cid, earns_only=True)
         with self.services.db.uow() as session:
-            run = session.execute
-            # The district as a whole, and each community with its clearing account, sum to zero.
-            assert (run(text("SELECT coalesce(sum(posted), 0) FROM accounts"))).scalar_one() == 0
-            for cid in self.communities:
-                total = (
-                    run(text("SELECT coalesce(sum(posted), 0) FROM accounts WHERE community_id = :c"), {"c": cid})
-                ).scalar_one()
-                assert total == 0, f"community {cid}'s books do not balance"
-            # No transfer crosses a community: both its accounts are in the transfer's community.
-            crossing = (
-                run(
-                    text(
-                        "SELECT count(*) FROM transfers t JOIN accounts d ON d.id = t.debit_account_id"
-                        " JOIN accounts c ON c.id = t.credit_account_id"
-                        " WHERE d.community_id != t.community_id OR c.community_id != t.community_id"
-                    )
-                )
-            ).scalar_one()
-            assert crossing == 0
-            rows = (
-                run(
-                    select(models.Account.id, models.Account.kind, models.Account.posted, models.Account.pending).where(
-                        models.Account.community_id.in_(self.communities)
-                    )
+            rows = session.execute(
+                select(models.Account.id, models.Account.kind, models.Account.posted, models.Account.pending).where(
+                    models.Account.community_id.in_(self.communities)
                 )
             ).all()
         for r in rows:
-            if r.kind in ("person", "pool"):
-                assert r.posted - r.pending >= 0, f"account {r.id} ({r.kind}) overdrawn"
             assert (r.posted, r.pending) == (self.model.posted.get(r.id, 0), self.model.pending.get(r.id, 0)), (
                 f"account {r.id} ({r.kind}) disagrees with the model"
             )
-        # Cached balances against the transfers, with the single-community checker above.
-        bank = Bank(self.services)
-        for cid in self.communities:
-            bank.community_id = cid
-            bank.model = Model(dict(self.model.posted), dict(self.model.pending))
-            await bank.check()
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

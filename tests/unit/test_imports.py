@@ -195,6 +195,14 @@ def test_the_checker_sees_a_channel_named_in_a_rule(tmp_path: Path) -> None:
     assert channel_names_in_rules(rule) == ["rule.py:1 wechat"]
 
 
+def test_flows_name_no_channel() -> None:
+    """A flow (and the engine) asks what a channel can do (`SHARES_CONTACT`), never which one it is."""
+    files = project()
+    flows = [files[m] for m in files if m.startswith("bot.") and layer(m) == "dialogs"]
+    assert any(path.name == "flow.py" for path in flows)
+    assert [hit for path in flows for hit in channel_names_in_rules(path)] == []
+
+
 def test_the_banks_rules_name_no_channel() -> None:
     """Services decide without knowing the channel: what a channel can or cannot do is asked of
     bot/kernel/channels.py, and the channel's own matters live in handlers/."""
