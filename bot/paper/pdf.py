@@ -8,8 +8,8 @@ from __future__ import annotations
 import io
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from bot.kernel.clock import local_date
 from bot.kernel.i18n import hours
 from bot.kernel.pdf_fonts import add_cjk_font, missing, output
 from bot.paper.service import SheetFacts, Statement, StatementBook
@@ -127,7 +127,7 @@ def _page(pdf: Any, book: StatementBook, s: Statement) -> None:
 
     spent = sum(r.total for r in s.redemptions if r.status in ("approved", "done", "pending"))
     _section(pdf, f"本月兑换：{len(s.redemptions)} 笔，{spent} 分")
-    tz = ZoneInfo(_zone(book))
+    tz = book.month.timezone
     lines = [
         f"{_short(r.created_at, tz)}　{r.item_name} ×{r.quantity}　{r.total} 分　{STATUS.get(r.status, r.status)}"
         for r in s.redemptions
@@ -150,12 +150,8 @@ def _page(pdf: Any, book: StatementBook, s: Statement) -> None:
     pdf.set_text_color(*INK)
 
 
-def _zone(book: StatementBook) -> str:
-    return book.month.timezone
-
-
-def _short(moment: datetime, tz: ZoneInfo) -> str:
-    return _short_day(moment.astimezone(tz).date())
+def _short(moment: datetime, tz: str) -> str:
+    return _short_day(local_date(moment, tz))
 
 
 def _short_day(d: date) -> str:
