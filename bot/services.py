@@ -25,6 +25,7 @@ from bot.messages.outbox import OutboxService
 from bot.messages.parked import ParkedWork
 from bot.messages.replay import ReplayGuard
 from bot.moves.service import MovesService
+from bot.people.directory import Directory
 from bot.people.service import PeopleService
 from bot.points.service import PointsService
 from bot.privacy.forget import ForgetService
@@ -58,6 +59,7 @@ class Services:
         self.ledger = ledger = Ledger(clock)
         self.people = people = PeopleService(db, settings, clock, ledger)
         self.hours = hours = HoursService(db, settings, clock, ledger)
+        self.directory = Directory(db, clock, hours)
         self.points = PointsService(db, clock, ledger)
         self.outbox = OutboxService(db, clock, settings.locale)
         self.inbox = InboxService(db, clock, Pace(settings.inbox_burst, settings.inbox_per_minute))
