@@ -10,22 +10,23 @@ sees an elder at all. The rule is applied here, so every channel and every list 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy import and_, case, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from bot.elders.cadence import Due, VisitCadence, due_of, local_date
 from bot.kernel.access import get_community, require_role, role_in
 from bot.kernel.audit import audit
-from bot.kernel.clock import Clock
-from bot.kernel.db import Database
+from bot.kernel.clock import Clock, Month
+from bot.kernel.db import Database, reads
 from bot.kernel.errors import InvalidInput, NotAllowed, NotFound
 from bot.kernel.i18n import T, Text
 from bot.kernel.spreadsheet import csv_text
@@ -50,9 +51,10 @@ from bot.people.roster import (
     split_handles,
 )
 from bot.people.service import PeopleService
-from models import Community, Consent, Elder, ElderVolunteer, Grid, Identity, Membership, Person
+from models import Community, Consent, Elder, ElderVolunteer, Grid, Identity, Membership, Person, VisitRecord
 from models.audit import CONSENT_WAYS as _WAYS
 
+CHANGES_SHOWN = 200  # elders an import report names one by one (a preview shows them)
 CHINESE_HEADERS = {column: title for title, column in reversed(HEADER_ALIASES.items())}
 
 EDITABLE = {
@@ -109,6 +111,16 @@ class ElderView:
 
 
 @dataclass(frozen=True)
+class VisitCalendar:
+    """A month's visits and calls in a community, day by day (the desk's calendar)."""
+
+    month: Month
+    today: date
+    visits: dict[date, int]  # visits recorded on that local day (any outcome)
+    calls: dict[date, int]
+
+
+@dataclass(frozen=True)
 class Problem:
     row: int  # 1 is the header; 0 is the file as a whole
     column: str
@@ -125,6 +137,9 @@ class ImportReport:
     reactivated: int = 0
     grids_created: int = 0
     not_in_file: int = 0  # active elders the file does not mention (left as they are)
+    # (created, updated or reactivated; the elder): the first CHANGES_SHOWN
+    changes: list[tuple[str, str]] = field(default_factory=list)
+    applied: bool = True  # False: a preview (dry run), nothing was written
 
     @property
     def ok(self) -> bool:
@@ -139,7 +154,7 @@ class ImportReport:
             return T(key, count=count) if count else ""
 
         return T(
-            "visits.import.done",
+            "visits.import.done" if self.applied else "visits.import.preview",
             created=self.created,
             updated=self.updated,
             unchanged=self.unchanged,
@@ -267,9 +282,13 @@ class ElderRoster:
             raise NotFound("visits.error.pick_community", names="、".join(n for _, n in known) or "—")
         return found[0].id
 
-    def import_roster(self, actor_id: int | None, community_id: int, filename: str, content: bytes) -> ImportReport:
+    def import_roster(
+        self, actor_id: int | None, community_id: int, filename: str, content: bytes, *, dry_run: bool = False
+    ) -> ImportReport:
         """Check the whole file first; any problem and nothing is imported. Rows match elders
-        already on the roster by name and birth year, so importing again updates them."""
+        already on the roster by name and birth year, so importing again updates them. A dry run
+        (the desk's preview) does all of it in a savepoint rolled back: the report says what
+        importing would change, and nothing is written or audited."""
         try:
             table = read_table(filename, content)
         except InvalidInput as exc:
@@ -304,6 +323,11 @@ class ElderRoster:
                     rows.append((row, worker_id, volunteer_ids))
             if problems:
                 return ImportReport(problems)
+            if dry_run:
+                with session.begin_nested() as preview:
+                    report = self._write_roster(session, community_id, rows, actor_id)
+                    preview.rollback()
+                return dataclasses.replace(report, applied=False)
             report = self._write_roster(session, community_id, rows, actor_id)
             audit(
                 session,
@@ -383,6 +407,7 @@ class ElderRoster:
             assigned[elder_id].add(person_id)
         now = self.clock.now()
         counts: defaultdict[str, int] = defaultdict(int)
+        changes: list[tuple[str, str, int]] = []
         for row, worker_id, volunteer_ids in rows:
             values = dict(
                 name=row.name,
@@ -409,12 +434,16 @@ class ElderRoster:
                 session.add(elder)
                 session.flush()
                 counts["created"] += 1
+                changes.append(("created", row.name, row.birth_year))
             else:
                 changed = any(getattr(elder, k) != v for k, v in values.items()) or not elder.active
                 changed = changed or assigned[elder.id] != set(volunteer_ids)
                 if not elder.active:
                     elder.active, elder.retired_at = True, None
                     counts["reactivated"] += 1
+                    changes.append(("reactivated", row.name, row.birth_year))
+                elif changed:
+                    changes.append(("updated", row.name, row.birth_year))
                 for k, v in values.items():
                     setattr(elder, k, v)
                 counts["updated" if changed else "unchanged"] += 1
@@ -437,6 +466,7 @@ class ElderRoster:
             reactivated=counts["reactivated"],
             grids_created=grids[1],
             not_in_file=missing,
+            changes=[(kind, f"{name} ({year})") for kind, name, year in changes[:CHANGES_SHOWN]],
         )
 
     @staticmethod
@@ -662,6 +692,34 @@ class ElderRoster:
                 )
             elders = list(session.scalars(stmt.order_by(Elder.id).offset(page * page_size).limit(page_size + 1)))
             return self._views(session, elders[:page_size], full=full), len(elders) > page_size
+
+    @reads
+    def calendar(self, viewer_id: int, community_id: int, month: str | None = None) -> VisitCalendar:
+        """The visits and calls of a month, counted per local day, for the community's workers:
+        one pass over the month's range of the (community, at) index."""
+        with self.db.read() as session:
+            require_role(session, viewer_id, community_id, "worker")
+            community = get_community(session, community_id)
+            clock = self.clock.community(community.timezone)
+            chosen = clock.month(month or None)
+            days = [chosen.first + timedelta(days=i) for i in range((chosen.last - chosen.first).days + 1)]
+            zone = ZoneInfo(community.timezone)
+            starts = [datetime.combine(d, time(), zone).astimezone(UTC) for d in [*days, days[-1] + timedelta(days=1)]]
+            record = VisitRecord
+            before = [func.sum(case((record.at < bound, 1), else_=0)) for bound in starts[1:]]
+            rows = session.execute(
+                select(record.kind, *before)
+                .where(record.community_id == community_id, record.at >= starts[0], record.at < starts[-1])
+                .group_by(record.kind)
+            ).all()
+            counted: dict[str, dict[date, int]] = {"visit": {}, "call": {}}
+            for kind, *running in rows:
+                previous = 0
+                for day, upto in zip(days, running, strict=True):
+                    if int(upto or 0) > previous:
+                        counted.setdefault(kind, {})[day] = int(upto) - previous
+                    previous = int(upto or 0)
+            return VisitCalendar(chosen, clock.today(), counted["visit"], counted["call"])
 
     def export_roster(self, actor_id: int, community_id: int) -> tuple[str, bytes]:
         """The roster as a CSV in the import format (edit it and import it back), named after

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
@@ -65,16 +66,20 @@ class Page:
     endpoint: Endpoint
     role: str  # least role in the community: resident, volunteer or worker
     methods: tuple[str, ...]
+    upload: int = 0  # bytes a file POSTed to the page may have (0: no file)
 
 
 PAGES: list[Page] = []
 
 
-def page(path: str, *, role: str = "resident", methods: tuple[str, ...] = ("GET",)) -> Callable[[Endpoint], Endpoint]:
-    """Register a page of the desk (see the module's docstring)."""
+def page(
+    path: str, *, role: str = "resident", methods: tuple[str, ...] = ("GET",), upload: int = 0
+) -> Callable[[Endpoint], Endpoint]:
+    """Register a page of the desk (see the module's docstring). `upload`: a POST may carry one
+    file of at most that many bytes (`form_file` gives it), checked like any form."""
 
     def register(endpoint: Endpoint) -> Endpoint:
-        PAGES.append(Page(path, endpoint, role, methods))
+        PAGES.append(Page(path, endpoint, role, methods, upload))
         return endpoint
 
     return register
@@ -158,16 +163,23 @@ class Desk:
         secret = request.cookies.get(COOKIE, "")
         return hmac.new(secret.encode(), b"lovebank-desk-csrf", hashlib.sha256).hexdigest()
 
-    async def form(self, request: Request) -> dict[str, Any] | None:
-        """The POSTed form (lists for repeated fields), or None when its CSRF token is missing or wrong."""
+    async def form(self, request: Request, upload: int = 0) -> dict[str, Any] | None:
+        """The POSTed form (lists for repeated fields), or None when its CSRF token is missing or
+        wrong. With `upload`, one file is read too, up to one byte more than that (request.state.files:
+        field → (filename, content))."""
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_FORM:
+        if declared.isdigit() and int(declared) > MAX_FORM + upload:
             return None
-        async with request.form(max_files=0, max_fields=1000) as data:
+        files: dict[str, tuple[str, bytes]] = {}
+        async with request.form(max_files=1 if upload else 0, max_fields=1000) as data:
             values: dict[str, Any] = {}
             for key, value in data.multi_items():
                 if isinstance(value, str):
                     values.setdefault(key, []).append(value)
+                elif upload:
+                    # one byte more than allowed: the service then says the file is too big
+                    files[key] = (value.filename or "", await value.read(upload + 1))
+        request.state.files = files
         given = (values.get("csrf") or [request.headers.get("x-csrf-token", "")])[0]
         if not request.cookies.get(COOKIE) or not hmac.compare_digest(given, self.csrf(request)):
             return None
@@ -233,7 +245,7 @@ class Desk:
             if not user.at_least(p.role):
                 return self.message(request, user, f"error.need_{p.role}", 403)
             if request.method == "POST":
-                form = await self.form(request)
+                form = await self.form(request, p.upload)
                 if form is None:
                     return self.message(request, user, "desk.csrf_bad", 403)
                 request.state.form = form
@@ -255,6 +267,18 @@ def form_values(request: Request, name: str) -> list[str]:
     return list(getattr(request.state, "form", {}).get(name, []))
 
 
+def form_file(request: Request, name: str) -> tuple[str, bytes] | None:
+    """A file POSTed to an upload page (checked by `@page`): (filename, content), or None."""
+    found: tuple[str, bytes] | None = getattr(request.state, "files", {}).get(name)
+    return found
+
+
 def form_value(request: Request, name: str) -> str:
     values = form_values(request, name)
     return values[0].strip() if values else ""
+
+
+def download(content: bytes, filename: str, media_type: str) -> Response:
+    """A file to save (an export, a report, a PDF to print), named in any language."""
+    headers = {**HEADERS, "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"}
+    return Response(content, media_type=media_type, headers=headers)

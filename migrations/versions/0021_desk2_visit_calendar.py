@@ -1,0 +1,26 @@
+"""the desk's visit calendar: visit records by community and time
+
+Revision ID: 0021_desk2
+Revises: 0020_desk
+Create Date: 2026-12-05 23:00:00
+
+The desk's Elders page counts a month's visits per day in a community: one range of this index
+instead of every visit the community ever recorded.
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = '0021_desk2'
+down_revision = '0020_desk'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index('ix_visit_records_community_at', 'visit_records', ['community_id', 'at'], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index('ix_visit_records_community_at', table_name='visit_records')
