@@ -14,11 +14,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.desk.flow import LOGIN, ROUTE
-from handlers.desk import login, member, waiting
+from handlers.desk import elders, login, member, month, people, printing, waiting
 from handlers.desk.core import PAGES, Desk
 from handlers.web import Web
 
-MODULES = (member, waiting)  # the page modules (their `@page`s register when imported)
+MODULES = (member, waiting, people, elders, month, printing)  # the page modules (their `@page`s register when imported)
 
 
 def setup(web: Web) -> Desk:
