@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, func, select, text
 
 from bench.common import check, machine, postgres_url
 from bench.updates import DISTRICT, FIRST_MEASURED, WORKER, load_district, prepare
@@ -39,7 +39,7 @@ from bot.runtime.pipeline import Pipeline
 from bot.services import Services
 from handlers.desk import setup
 from handlers.web import Web
-from models import Identity
+from models import Elder, Identity
 from models.base import UTCDateTime
 
 PUBLIC = "https://desk.bench.example"
@@ -100,7 +100,8 @@ def load_elders(services: Services, community: int, worker: int, elders: int) ->
 
 
 def pages(person: int, last_people: int, last_elders: int) -> dict[str, tuple[str, str]]:
-    """name → (path, a text the page must show)."""
+    """`last_people`: the last page of people; `last_elders`: an elder id near the roster's end."""
+    # name → (path, a text the page must show)
     return {
         "people": ("/desk/people", "志愿者"),
         "people_later_page": (f"/desk/people?page={last_people}", "/desk/people/"),
@@ -108,7 +109,7 @@ def pages(person: int, last_people: int, last_elders: int) -> dict[str, tuple[st
         "people_search_phone": ("/desk/people?q=00000042", "志愿者42"),
         "person": (f"/desk/people/{person}", "H"),
         "elders": ("/desk/elders", "老人"),
-        "elders_later_page": (f"/desk/elders?page={last_elders}", "老人"),
+        "elders_later_page": (f"/desk/elders?after={last_elders}", "老人"),
         "month": ("/desk/month", "chart.png"),
         "waiting": ("/desk/waiting", "H"),
     }
@@ -126,7 +127,7 @@ async def walk(url: str, scale: float, samples: int) -> dict[str, Any]:
         today = (await services.run(services.people.clock_of, community)).today()
         await services.db.run(load_district, services, community, category, size, today)
 
-        def who() -> tuple[int, int, int]:
+        def who() -> tuple[int, int, int, int]:
             with services.db.read() as session:
                 worker = session.execute(
                     select(Identity.person_id, Identity.id).where(
@@ -138,10 +139,12 @@ async def walk(url: str, scale: float, samples: int) -> dict[str, Any]:
                         Identity.channel == "telegram", Identity.external_id == str(FIRST_MEASURED + 12)
                     )
                 )
-            return worker[0], worker[1], int(volunteer or 0)
+                last_elder = session.scalar(select(func.max(Elder.id)))
+            return worker[0], worker[1], int(volunteer or 0), int(last_elder or 0)
 
-        worker, identity, volunteer = await services.db.run(who)
+        worker, identity, volunteer, _ = await services.db.run(who)
         await services.db.run(load_elders, services, community, worker, elders)
+        last_elder = (await services.db.run(who))[3]
         loaded = time.perf_counter() - started
         web = Web(services, Pipeline(services, {}, concurrency=1, lease=30))
         setup(web)
@@ -151,7 +154,7 @@ async def walk(url: str, scale: float, samples: int) -> dict[str, Any]:
             opened = await client.post(f"/desk/login/{link.secret}")
             check(opened.status_code == 303, f"login: {opened.status_code}")
             members = size["volunteers"] + 1
-            walked = pages(volunteer, max(1, members // 50), max(1, elders // 50))
+            walked = pages(volunteer, max(1, members // 50), max(0, last_elder - 60))
             out: dict[str, Any] = {}
             for name, (path, must) in walked.items():
                 timings = []

@@ -680,9 +680,10 @@ class ElderRoster:
             return (self._views(session, [elder], full=full))[0]
 
     def roster(
-        self, viewer_id: int, community_id: int, page: int = 0, page_size: int = 20
+        self, viewer_id: int, community_id: int, page: int = 0, page_size: int = 20, *, after: int | None = None
     ) -> tuple[list[ElderView], bool]:
-        """Active elders: all of them for workers and admins, their own for volunteers."""
+        """Active elders: all of them for workers and admins, their own for volunteers. `after`:
+        the page after that elder id (a keyset page: the thousandth page costs the first's)."""
         with self.db.uow() as session:
             full = sees_all(session, viewer_id, community_id)
             stmt = select(Elder).where(Elder.community_id == community_id, Elder.active.is_(True))
@@ -690,7 +691,11 @@ class ElderRoster:
                 stmt = stmt.where(
                     Elder.id.in_(select(ElderVolunteer.elder_id).where(ElderVolunteer.person_id == viewer_id))
                 )
-            elders = list(session.scalars(stmt.order_by(Elder.id).offset(page * page_size).limit(page_size + 1)))
+            if after is not None:
+                stmt = stmt.where(Elder.id > after)
+            else:
+                stmt = stmt.offset(page * page_size)
+            elders = list(session.scalars(stmt.order_by(Elder.id).limit(page_size + 1)))
             return self._views(session, elders[:page_size], full=full), len(elders) > page_size
 
     @reads

@@ -52,13 +52,13 @@ def _text(locale: str, text: Text) -> str:
 
 async def _show(desk: Desk, request: Request, user: DeskUser, **extra: object) -> Response:
     p = request.query_params
-    number_ = number(p.get("page", "1"))
+    after = number(p.get("after", ""), 0) or None
     month = p.get("month", "").strip()[:7] or None
     roster = desk.services.visits.roster
 
     def collect() -> tuple[list[ElderView], bool, VisitCalendar]:
         shown = roster.calendar(user.person_id, user.community_id, month)
-        elders, more = roster.roster(user.person_id, user.community_id, number_ - 1, PAGE)
+        elders, more = roster.roster(user.person_id, user.community_id, 0, PAGE, after=after)
         return elders, more, shown
 
     try:
@@ -71,8 +71,8 @@ async def _show(desk: Desk, request: Request, user: DeskUser, **extra: object) -
         user,
         "elders.html",
         rows=rows,
-        page_number=number_,
-        more=more,
+        after=after,
+        next_after=elders[-1].id if more and elders else None,
         shown=shown,
         weeks=weeks(shown),
         previous_month=shown.month.previous().label,

@@ -19,7 +19,7 @@ from handlers.desk.core import Desk, page, plain
 
 def number(text: str, default: int = 1) -> int:
     """A page number from a query string: anything else is the first page."""
-    return int(text) if text.isdecimal() and 0 < len(text) < 6 and int(text) > 0 else default
+    return int(text) if text.isdecimal() and 0 < len(text) < 10 and int(text) > 0 else default
 
 
 def hours(minutes: int) -> str:
