@@ -17,7 +17,7 @@ from bot.desk.service import DeskUser
 from bot.kernel.errors import DomainError
 from bot.kernel.i18n import render
 from bot.reports.files import chart_png, to_xlsx, with_chart
-from bot.reports.service import Report, Sheet
+from bot.reports.service import Sheet, hours_sheets
 from handlers.desk.core import HEADERS, Desk, download, page, plain
 
 ROWS = 20  # rows of a sheet shown on the page; the XLSX has them all
@@ -52,27 +52,34 @@ def cell(value: object, kind: str) -> str:
 
 @page(ROUTE + "month", role="worker")
 async def month(desk: Desk, request: Request, user: DeskUser) -> Response:
+    """The month's hours by week and category (the chart's figures: /report's hours sheets) and
+    the star lists; with ?full=1 every sheet of the report (at district size that reads every
+    transfer of the month: see the README's figures)."""
     services = desk.services
+    full = request.query_params.get("full") == "1"
 
-    def collect() -> tuple[Report, list[tuple[str, list[str]]]]:
-        report = services.reports.figures(user.person_id, user.community_id, _month(request), user.locale)
+    def collect() -> tuple[str, str, list[Sheet], list[tuple[str, list[str]]]]:
+        chosen = _month(request)
+        found = services.reports.hours_chart(user.person_id, user.community_id, chosen, user.locale)
+        if full:
+            sheets = services.reports.figures(user.person_id, user.community_id, chosen, user.locale).sheets
+        else:
+            sheets = hours_sheets(found.hours, user.locale)
         stars = [(title, plain(user.locale, desk.command(user, line)[:1])) for title, line in STAR_LISTS]
-        return report, stars
+        return found.month.label, found.month.previous().label, sheets, stars
 
     try:
-        report, stars = await desk.read(collect)
+        label, previous, sheets, stars = await desk.read(collect)
     except DomainError as exc:
         return desk.message(request, user, exc.key, 400, **exc.params)
-    sheets = [Shown(s, s.rows[:ROWS], max(0, len(s.rows) - ROWS)) for s in report.sheets]
-    label = report.month.label
     return desk.render(
         request,
         user,
         "month.html",
-        report=report,
         label=label,
-        previous=report.month.previous().label,
-        sheets=sheets,
+        previous=previous,
+        full=full,
+        sheets=[Shown(s, s.rows[:ROWS], max(0, len(s.rows) - ROWS)) for s in sheets],
         stars=stars,
         cell=cell,
     )
