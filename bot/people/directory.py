@@ -78,8 +78,9 @@ class Directory:
     def search(
         self, viewer_id: int, community_id: int, query: str = "", role: str | None = None, page: int = 1
     ) -> PeoplePage:
-        """Members of the community by name (shown or real), handle or phone tail, by name; the
-        scan is bounded by the memberships' community index and only a page is read in full."""
+        """Members of the community whose shown name, real name or handle begins with the query,
+        or whose phone ends with it (digits), in the order of their names, a page at a time;
+        only the page's people are read in full."""
         query = " ".join(query.split())[:QUERY_MAX]
         page = max(1, page)
         with self.db.read() as session:

@@ -134,6 +134,8 @@ async def test_the_roster_calendar_and_the_xlsx_export(
         assert "王秀英" in page.text and "张桂兰" in page.text and "该探访了" in page.text  # never visited: due
         assert "探访 2 次" in page.text and "探访 1 次" in page.text
         assert (await client.get("/desk/elders", params={"month": "2026-13"})).status_code == 400
+        later = await client.get("/desk/elders", params={"after": str(elder.id)})  # a keyset page
+        assert "王秀英" not in later.text and "张桂兰" in later.text and "第一页" in later.text
         xlsx = await client.get("/desk/elders/export.xlsx")
         assert xlsx.status_code == 200 and "attachment" in xlsx.headers["content-disposition"]
         sheet = load_workbook(io.BytesIO(xlsx.content)).active
