@@ -413,7 +413,10 @@ class CertificatesService:
                 .order_by(Certificate.id.desc())
                 .limit(limit)
             )
-            return [IssuedLine(*r) for r in rows]
+            return [
+                IssuedLine(str(number), name, start, end, minutes, status, issued_on)
+                for number, name, start, end, minutes, status, issued_on in rows
+            ]
 
     @reads
     def verify(self, number: str, check: str) -> Verified | None:

@@ -164,7 +164,8 @@ class Directory:
             .where(Identity.person_id.in_(ids), Identity.handle.is_not(None))
             .group_by(Identity.person_id)
         ):
-            handles[pid] = handle
+            if handle:
+                handles[pid] = handle
         tags: dict[int, list[str]] = defaultdict(list)
         for pid, tag in session.execute(
             select(PersonTag.person_id, PersonTag.tag)

@@ -50,7 +50,7 @@ def _text(locale: str, text: Text) -> str:
     return render(locale, text.key, text.params)
 
 
-async def _show(desk: Desk, request: Request, user: DeskUser, **extra: object) -> Response:
+async def _show(desk: Desk, request: Request, user: DeskUser, notice: str | None = None) -> Response:
     p = request.query_params
     after = number(p.get("after", ""), 0) or None
     month = p.get("month", "").strip()[:7] or None
@@ -77,7 +77,7 @@ async def _show(desk: Desk, request: Request, user: DeskUser, **extra: object) -
         weeks=weeks(shown),
         previous_month=shown.month.previous().label,
         max_mb=MAX_BYTES // 1_000_000,
-        **extra,
+        notice=notice,
     )
 
 
