@@ -96,7 +96,14 @@ def load_elders(services: Services, community: int, worker: int, elders: int) ->
             "WHERE community_id = :c",
             c=community,
         )
-    with db.engine.connect() as conn:
+    analyze(services)
+
+
+def analyze(services: Services) -> None:
+    """The planner's statistics of everything loaded, committed: on PostgreSQL an ANALYZE in a
+    transaction that is rolled back leaves no statistics (the People page then read every
+    approved log of the community to sum fifty people's hours: 550 ms instead of 20)."""
+    with services.db.engine.begin() as conn:
         conn.execute(text("ANALYZE"))
 
 
