@@ -69,7 +69,7 @@ async def _show(desk: Desk, request: Request, user: DeskUser, notice: str | None
     return desk.render(
         request,
         user,
-        "elders.html",
+        "roster.html",
         rows=rows,
         after=after,
         next_after=elders[-1].id if more and elders else None,

@@ -39,7 +39,7 @@ async def people(desk: Desk, request: Request, user: DeskUser) -> Response:
     )
     kept = urlencode({k: v for k, v in (("q", query), ("role", role)) if v})
     return desk.render(
-        request, user, "people.html", found=found, query=query, role=role, roles=ROLES, kept=kept, hours=hours
+        request, user, "directory.html", found=found, query=query, role=role, roles=ROLES, kept=kept, hours=hours
     )
 
 
