@@ -90,9 +90,7 @@ class Directory:
                 .join(Membership, Membership.person_id == Person.id)
                 .where(Membership.community_id == community_id, Person.forgotten_at.is_(None))
             )
-            if role == "volunteer":
-                stmt = stmt.where(Membership.role == "volunteer")
-            elif role in ROLES:
+            if role in ROLES:  # as recorded: a volunteer waiting to be confirmed is listed as one
                 stmt = stmt.where(Membership.role == role)
             if query:
                 stmt = stmt.where(self._matching(query))
