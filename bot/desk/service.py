@@ -122,6 +122,18 @@ class DeskService:
 
         return self.db.transaction(work)
 
+    def link_locale(self, secret: str) -> str | None:
+        """The language of the person a link was made for, used or not, expired or not (None for a
+        made-up one): the page saying it no longer works speaks it."""
+        if not secret or len(secret) > SECRET_MAX:
+            return None
+        with self.db.read() as session:
+            return session.scalar(
+                select(Person.locale)
+                .join(DeskLogin, DeskLogin.person_id == Person.id)
+                .where(DeskLogin.token_hash == _hash(secret), DeskLogin.kind == "link")
+            )
+
     def open_identity(self, channel: str, external_id: str, target: str, client: str | None = None) -> Opened:
         """A session for an identity the platform vouched for (WeChat's web authorisation gives
         the openid): only one already in the bank, in the community the person acts in now."""
@@ -136,8 +148,7 @@ class DeskService:
             ).first()
             if found is None or found[2] is None:
                 raise NotAllowed("desk.not_known")
-            identity_id, person_id, community_id = found
-            return self._start(session, person_id, identity_id, community_id, target, client)
+            return self._start(session, found[1], found[0], found[2], target, client)
 
         return self.db.transaction(work)
 

@@ -14,11 +14,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.desk.flow import LOGIN, ROUTE
-from handlers.desk import elders, login, member, month, people, printing, waiting
+from handlers.desk import login, member, waiting
+
+# isort: off
+from handlers.desk import people, elders, month, printing  # imported in their navigation order
+
+# isort: on
 from handlers.desk.core import PAGES, Desk
 from handlers.web import Web
+from handlers.wechat.api import WeChatAPI
+from handlers.wechat.tokens import TokenStore
 
-MODULES = (member, waiting, people, elders, month, printing)  # the page modules (their `@page`s register when imported)
+MODULES = (member, waiting, people, elders, month, printing)  # their `@page`s register when imported
 
 
 def setup(web: Web) -> Desk:
@@ -35,4 +42,10 @@ def setup(web: Web) -> Desk:
     web.route(ROUTE + "logout", partial(login.logout, desk), methods=["POST"])
     for p in PAGES:
         web.route(p.path, desk.endpoint(p), methods=list(p.methods))
+    settings = web.services.settings
+    if settings.wechat_app_id and settings.wechat_app_secret is not None:  # logging in inside WeChat
+        api = WeChatAPI(settings, TokenStore(web.services.db, web.services.clock))
+        web.route(login.WECHAT, partial(login.wechat_start, desk, settings.wechat_app_id), methods=["GET"])
+        web.route(login.WECHAT + "/back", partial(login.wechat_back, desk, api), methods=["GET"])
+        web.on_shutdown(api.close)
     return desk

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
@@ -66,20 +67,37 @@ class Page:
     endpoint: Endpoint
     role: str  # least role in the community: resident, volunteer or worker
     methods: tuple[str, ...]
-    upload: int = 0  # bytes a file POSTed to the page may have (0: no file)
+    nav: str | None  # the catalogue key of its entry in the navigation, for those with the role
+    files: int  # files a POST may upload
+    limit: int  # bytes a POST may have
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file posted with a form (`form_values(request, name)` gives it)."""
+
+    filename: str
+    content: bytes
 
 
 PAGES: list[Page] = []
 
 
 def page(
-    path: str, *, role: str = "resident", methods: tuple[str, ...] = ("GET",), upload: int = 0
+    path: str,
+    *,
+    role: str = "resident",
+    methods: tuple[str, ...] = ("GET",),
+    nav: str | None = None,
+    files: int = 0,
+    limit: int = MAX_FORM,
 ) -> Callable[[Endpoint], Endpoint]:
-    """Register a page of the desk (see the module's docstring). `upload`: a POST may carry one
-    file of at most that many bytes (`form_file` gives it), checked like any form."""
+    """Register a page of the desk (see the module's docstring). `nav`: its label in the
+    navigation bar, shown to people with `role` (workers' pages first, each group in the order
+    registered). A POST page taking uploads says how many files (`files`) and bytes (`limit`)."""
 
     def register(endpoint: Endpoint) -> Endpoint:
-        PAGES.append(Page(path, endpoint, role, methods, upload))
+        PAGES.append(Page(path, endpoint, role, methods, nav, files, limit))
         return endpoint
 
     return register
@@ -163,26 +181,26 @@ class Desk:
         secret = request.cookies.get(COOKIE, "")
         return hmac.new(secret.encode(), b"lovebank-desk-csrf", hashlib.sha256).hexdigest()
 
-    async def form(self, request: Request, upload: int = 0) -> dict[str, Any] | None:
-        """The POSTed form (lists for repeated fields), or None when its CSRF token is missing or
-        wrong. With `upload`, one file is read too, up to one byte more than that (request.state.files:
-        field → (filename, content))."""
+    async def form(self, request: Request, *, files: int = 0, limit: int = MAX_FORM) -> dict[str, list[Any]] | str:
+        """The POSTed form (a list of values per field; an uploaded file as an `Upload`), or the
+        catalogue key of why it is refused: too big (over `limit` bytes, or of unknown length), not
+        a form, or its CSRF token missing or wrong. Up to `files` files."""
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_FORM + upload:
-            return None
-        files: dict[str, tuple[str, bytes]] = {}
-        async with request.form(max_files=1 if upload else 0, max_fields=1000) as data:
-            values: dict[str, Any] = {}
-            for key, value in data.multi_items():
-                if isinstance(value, str):
-                    values.setdefault(key, []).append(value)
-                elif upload:
-                    # one byte more than allowed: the service then says the file is too big
-                    files[key] = (value.filename or "", await value.read(upload + 1))
-        request.state.files = files
-        given = (values.get("csrf") or [request.headers.get("x-csrf-token", "")])[0]
+        if not declared.isdigit() or int(declared) > limit:
+            return "desk.too_big"
+        values: dict[str, list[Any]] = {}
+        try:
+            async with request.form(max_files=files, max_fields=1000) as data:
+                for key, value in data.multi_items():
+                    if isinstance(value, str):
+                        values.setdefault(key, []).append(value)
+                    else:
+                        values.setdefault(key, []).append(Upload(value.filename or "", await value.read()))
+        except HTTPException:  # a malformed body, or more files than the page takes
+            return "desk.csrf_bad"
+        given = str((values.get("csrf") or [request.headers.get("x-csrf-token", "")])[0])
         if not request.cookies.get(COOKIE) or not hmac.compare_digest(given, self.csrf(request)):
-            return None
+            return "desk.csrf_bad"
         return values
 
     def start_session(self, response: Response, secret: str, seconds: int) -> None:
@@ -205,15 +223,27 @@ class Desk:
         return self.services.clock.now().year - user.birth_year >= ELDER_AGE
 
     def render(
-        self, request: Request, user: DeskUser | None, template: str, status: int = 200, **values: Any
+        self,
+        request: Request,
+        user: DeskUser | None,
+        template: str,
+        status: int = 200,
+        *,
+        locale: str | None = None,
+        **values: Any,
     ) -> Response:
-        locale = user.locale if user is not None else locale_of(request)
+        """The template with `t`, `user`, `csrf`, `form_id`, `large` and `values`; in the person's
+        language (`locale` where nobody is logged in but it is known, else the browser's)."""
+        locale = user.locale if user is not None else locale or locale_of(request)
         locale = locale if locale in LOCALES else DEFAULT_LOCALE
 
         def t(key: str, **params: Any) -> str:
             return render(locale, key, params)
 
         values.setdefault("large", self.large(request, user))
+        # The workers' pages first, then the member's page, each in the order registered.
+        shown = [p for p in PAGES if p.nav and user is not None and user.at_least(p.role)]
+        values.setdefault("nav", [(p.path, p.nav) for p in sorted(shown, key=lambda p: p.role == "resident")])
         html = self.env.get_template(template).render(
             t=t,
             user=user,
@@ -225,9 +255,11 @@ class Desk:
         )
         return HTMLResponse(html, status_code=status, headers=HEADERS)
 
-    def message(self, request: Request, user: DeskUser | None, key: str, status: int, **params: Any) -> Response:
+    def message(
+        self, request: Request, user: DeskUser | None, key: str, status: int, locale: str | None = None, **params: Any
+    ) -> Response:
         """A friendly page with one sentence from the catalogue (a bad link, a refused page)."""
-        return self.render(request, user, "message.html", status, message_key=key, message_params=params)
+        return self.render(request, user, "message.html", status, locale=locale, message_key=key, message_params=params)
 
     def redirect(self, to: str) -> Response:
         return RedirectResponse(to, status_code=303, headers=HEADERS)
@@ -245,9 +277,9 @@ class Desk:
             if not user.at_least(p.role):
                 return self.message(request, user, f"error.need_{p.role}", 403)
             if request.method == "POST":
-                form = await self.form(request, p.upload)
-                if form is None:
-                    return self.message(request, user, "desk.csrf_bad", 403)
+                form = await self.form(request, files=p.files, limit=p.limit)
+                if isinstance(form, str):
+                    return self.message(request, user, form, 413 if form == "desk.too_big" else 403)
                 request.state.form = form
             return await p.endpoint(self, request, user)
 
@@ -262,19 +294,15 @@ class Desk:
         )
 
 
-def form_values(request: Request, name: str) -> list[str]:
-    """A POSTed field's values (checked by `@page`): [] when absent."""
+def form_values(request: Request, name: str) -> list[Any]:
+    """A POSTed field's values (checked by `@page`): strings, or `Upload`s for a file field; []
+    when absent."""
     return list(getattr(request.state, "form", {}).get(name, []))
 
 
-def form_file(request: Request, name: str) -> tuple[str, bytes] | None:
-    """A file POSTed to an upload page (checked by `@page`): (filename, content), or None."""
-    found: tuple[str, bytes] | None = getattr(request.state, "files", {}).get(name)
-    return found
-
-
 def form_value(request: Request, name: str) -> str:
-    values = form_values(request, name)
+    """A POSTed text field's first value, stripped ("" when absent or a file)."""
+    values = [v for v in form_values(request, name) if isinstance(v, str)]
     return values[0].strip() if values else ""
 
 

@@ -24,7 +24,7 @@ from bot.kernel.errors import DomainError
 from bot.kernel.i18n import Text, render
 from bot.kernel.spreadsheet import csv_to_xlsx
 from bot.people.roster import MAX_BYTES
-from handlers.desk.core import Desk, download, form_file, form_value, page
+from handlers.desk.core import MAX_FORM, Desk, Upload, download, form_value, form_values, page
 from handlers.desk.held import Held
 from handlers.desk.people import number
 
@@ -81,18 +81,18 @@ async def _show(desk: Desk, request: Request, user: DeskUser, notice: str | None
     )
 
 
-@page(ROUTE + "elders", role="worker")
+@page(ROUTE + "elders", role="worker", nav="desk.nav.elders")
 async def elders(desk: Desk, request: Request, user: DeskUser) -> Response:
     return await _show(desk, request, user)
 
 
-@page(ROUTE + "elders/import", role="worker", methods=("POST",), upload=MAX_BYTES)
+@page(ROUTE + "elders/import", role="worker", methods=("POST",), files=1, limit=MAX_BYTES + MAX_FORM)
 async def preview(desk: Desk, request: Request, user: DeskUser) -> Response:
     """The upload checked whole and run as a dry run: what importing it would change."""
-    upload = form_file(request, "roster")
-    if upload is None or not upload[1]:
+    upload = next((v for v in form_values(request, "roster") if isinstance(v, Upload)), None)
+    if upload is None or not upload.content:
         return await _show(desk, request, user, notice=render(user.locale, "desk.elders.no_file", {}))
-    filename, content = upload
+    filename, content = upload.filename, upload.content
     roster = desk.services.visits.roster
     report = await desk.read(
         lambda: roster.import_roster(user.person_id, user.community_id, filename, content, dry_run=True)

@@ -35,7 +35,7 @@ class Balance:
     hours: str
 
 
-@page(ROUTE + "my")
+@page(ROUTE + "my", nav="desk.nav.my")
 async def my(desk: Desk, request: Request, user: DeskUser) -> Response:
     services = desk.services
 

@@ -51,7 +51,7 @@ def cell(value: object, kind: str) -> str:
     return str(value)
 
 
-@page(ROUTE + "month", role="worker")
+@page(ROUTE + "month", role="worker", nav="desk.nav.month")
 async def month(desk: Desk, request: Request, user: DeskUser) -> Response:
     """The month's hours by week and category (the chart's figures: /report's hours sheets) and
     the star lists; with ?full=1 every sheet of the report (at district size that reads every

@@ -26,7 +26,7 @@ def hours(minutes: int) -> str:
     return f"{minutes / 60:.1f}".removesuffix(".0")
 
 
-@page(ROUTE + "people", role="worker")
+@page(ROUTE + "people", role="worker", nav="desk.nav.people")
 async def people(desk: Desk, request: Request, user: DeskUser) -> Response:
     p = request.query_params
     query = p.get("q", "").strip()[:QUERY_MAX]

@@ -23,7 +23,7 @@ PDF = "application/pdf"
 POSTER_ROLES = ("volunteer", "resident")
 
 
-@page(ROUTE + "print", role="worker")
+@page(ROUTE + "print", role="worker", nav="desk.nav.print")
 async def printing(desk: Desk, request: Request, user: DeskUser) -> Response:
     certificates = desk.services.certificates
     issued = await desk.read(lambda: certificates.issued_in(user.person_id, user.community_id))

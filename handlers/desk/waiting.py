@@ -114,7 +114,7 @@ async def _show(desk: Desk, request: Request, user: DeskUser, outcome: list[str]
     )
 
 
-@page(ROUTE + "waiting", role="worker")
+@page(ROUTE + "waiting", role="worker", nav="desk.nav.waiting")
 async def waiting(desk: Desk, request: Request, user: DeskUser) -> Response:
     return await _show(desk, request, user)
 
@@ -123,7 +123,7 @@ async def waiting(desk: Desk, request: Request, user: DeskUser) -> Response:
 async def decide(desk: Desk, request: Request, user: DeskUser) -> Response:
     """Approve or reject the ticked items; the outcome is what the chat would have answered."""
     action = form_value(request, "action")
-    refs = parse_refs(form_values(request, "ref")[:PAGE])
+    refs = parse_refs([v for v in form_values(request, "ref")[:PAGE] if isinstance(v, str)])
     reason = " ".join(form_value(request, "reason").split())[:REASON_MAX]
     key = form_value(request, "form_id")[:32] or None
     if not refs or action not in ("approve", "reject"):
@@ -136,7 +136,10 @@ async def decide(desk: Desk, request: Request, user: DeskUser) -> Response:
         if action == "approve":
             return plain(user.locale, desk.command(user, "/approve " + " ".join(words), f"desk:{key}" if key else None))
         out: list[str] = []
-        for word in words:
+        for (prefix, _), word in zip(refs, words, strict=True):
+            if DECIDERS[prefix].reject is None:  # a volunteer to confirm is confirmed or left waiting
+                out.append(render(user.locale, "desk.waiting.cannot_reject", {"ref": word}))
+                continue
             line = f"/reject {word} {reason}"
             out += plain(user.locale, desk.command(user, line, f"desk:{key}:{word}" if key else None))
         return out

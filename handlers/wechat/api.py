@@ -1,6 +1,6 @@
 """WeChat's HTTP API (every call through LOVEBANK_WECHAT_API_URL, so tests point it at a
 stand-in): the access token, customer-service and template messages, temporary media, the
-custom menu and parametric QR codes.
+custom menu and parametric QR codes, and the openid of a web authorisation (the desk's login\ninside WeChat).
 
 The access token is shared through the database (`TokenStore`); when WeChat says it is invalid
 or expired (40001, 42001, 40014) it is refreshed once and the call retried once. The token
@@ -130,6 +130,26 @@ class WeChatAPI:
         except ValueError:
             raise WeChatUnavailable(f"{path}: HTTP {response.status_code}, not JSON") from None
         return data if isinstance(data, dict) else {}
+
+    # --- web authorisation (网页授权) ---------------------------------------------------------------
+
+    async def web_openid(self, code: str) -> str:
+        """The openid behind a web authorisation `code` (scope snsapi_base): WeChat hands the
+        code to our page once the person opened it inside WeChat. Its own token, not the shared one."""
+        data = await self._request(
+            "GET",
+            "/sns/oauth2/access_token",
+            params={
+                "appid": self.app_id,
+                "secret": self._secret.get_secret_value(),
+                "code": code,
+                "grant_type": "authorization_code",
+            },
+        )
+        openid = data.get("openid")
+        if not openid:
+            raise WeChatError(int(data.get("errcode", -1) or -1), str(data.get("errmsg", "no openid")))
+        return str(openid)
 
     # --- what the bot does with it -----------------------------------------------------------------
 

@@ -6,12 +6,13 @@ CSRF token."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.dialogs.engine import Dialogs
 from bot.kernel.clock import FixedClock
+from bot.privacy.forget import forget
 from bot.services import Services
-from models import AuditEntry, DeskLogin, Membership
+from models import AuditEntry, DeskLogin, Membership, Person
 from tests.desk.kit import client_for, csrf_of, link_of, log_in
 from tests.dialogs.chat import Chat
 from tests.world import World
@@ -133,3 +134,43 @@ async def test_static_files_are_only_ours(services: Services) -> None:
         assert js.status_code == 200 and "Zero-Clause BSD" in js.text[:300]
         assert (await client.get("/desk/static/..%2F__init__.py")).status_code == 404
         assert (await client.get("/desk/static/htmx.LICENSE")).status_code == 404
+
+
+async def test_a_used_link_answers_in_the_language_of_its_person(
+    services: Services, dialogs: Dialogs, world: World
+) -> None:
+    with services.db.uow() as session:
+        session.execute(update(Person).where(Person.id == world.worker).values(locale="en"))
+        session.commit()
+    async with client_for(services) as client:
+        path = await link_of(dialogs, "worker1")
+        button = await client.get(path, headers={"Accept-Language": "zh-CN"})
+        assert "Go in" in button.text
+        assert (await client.post(path)).status_code == 303
+        again = await client.post(path, headers={"Accept-Language": "zh-CN"})  # the browser says Chinese
+        assert again.status_code == 404 and "no longer works" in again.text and '<html lang="en">' in again.text
+
+
+async def test_forgetting_a_person_ends_their_sessions(services: Services, dialogs: Dialogs, world: World) -> None:
+    async with client_for(services) as client:
+        await log_in(client, dialogs, "volunteer1", "/my")
+        assert (await client.get("/desk/my")).status_code == 200
+        with services.db.uow() as session:
+            forget(session, services.clock, world.volunteer)
+            session.commit()
+        assert (await client.get("/desk/my")).status_code == 401
+    with services.db.read() as session:
+        assert session.scalars(select(DeskLogin).where(DeskLogin.person_id == world.volunteer)).first() is None
+
+
+async def test_bodies_too_big_or_with_files_are_refused(services: Services, dialogs: Dialogs, world: World) -> None:
+    async with client_for(services) as client:
+        await log_in(client, dialogs, "worker1")
+        assert (await client.get("/desk")).headers["location"] == "/desk/"  # the cookie's path is /desk/
+        token = csrf_of((await client.get("/desk/waiting")).text)
+        huge = await client.post("/desk/waiting", data={"csrf": token, "reason": "x" * 70_000, "action": "reject"})
+        assert huge.status_code == 413 and "太大" in huge.text
+        upload = await client.post(
+            "/desk/waiting", data={"csrf": token, "action": "approve"}, files={"ref": ("a.csv", b"H1", "text/csv")}
+        )
+        assert upload.status_code == 403  # this page takes no files

@@ -78,6 +78,7 @@ class WeChatAPI:
         self.media: dict[str, bytes] = {}
         self.menus: list[dict[str, Any]] = []
         self.qr: dict[str, str] = {}  # ticket → scene
+        self.web_codes: dict[str, str] = {}  # web authorisation code → openid, used once
         self.fail_next: deque[int] = deque()
         self.down: int | None = None  # an HTTP status (502, 503) every call gets while WeChat is down
         self.refused_while_down = 0
@@ -130,8 +131,27 @@ class WeChatAPI:
                 raise AssertionError(f"WeChat stand-in: nothing matching after {timeout}s; sent: {self.sent}")
             await asyncio.sleep(0.02)
 
+    def authorize(self, openid: str) -> str:
+        """The person agreed on WeChat's authorisation page: the code WeChat redirects back with."""
+        with self.lock:
+            code = secrets.token_hex(8)
+            self.web_codes[code] = openid
+            return code
+
     def handle(self, method: str, path: str, query: dict[str, str], body: bytes, content_type: str) -> dict[str, Any]:
         with self.lock:
+            if path == "/sns/oauth2/access_token":  # web authorisation: the app's secret, not a token
+                if query.get("appid") != APP_ID or query.get("secret") != APP_SECRET:
+                    return {"errcode": 40125, "errmsg": "invalid appsecret"}
+                openid = self.web_codes.pop(query.get("code", ""), None)
+                if openid is None or query.get("grant_type") != "authorization_code":
+                    return {"errcode": 40029, "errmsg": "invalid code"}
+                return {
+                    "access_token": secrets.token_hex(8),
+                    "expires_in": 7200,
+                    "openid": openid,
+                    "scope": "snsapi_base",
+                }
             if path == "/cgi-bin/token":
                 if query.get("appid") != APP_ID or query.get("secret") != APP_SECRET:
                     return {"errcode": 40125, "errmsg": "invalid appsecret"}
