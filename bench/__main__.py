@@ -8,6 +8,7 @@ import sys
 # name -> module with main(argv); imported only when chosen, so one benchmark's dependencies
 # never slow down or break another.
 BENCHMARKS = {
+    "desk": "bench.desk",
     "history": "bench.history",
     "inbox": "bench.inbox",
     "ledger": "bench.ledger",

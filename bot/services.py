@@ -26,6 +26,7 @@ from bot.messages.parked import ParkedWork
 from bot.messages.replay import ReplayGuard
 from bot.moves.service import MovesService
 from bot.paper.service import PaperService
+from bot.people.directory import Directory
 from bot.people.grids import GridsService
 from bot.people.service import PeopleService
 from bot.points.service import PointsService
@@ -62,6 +63,7 @@ class Services:
         self.people = people = PeopleService(db, settings, clock, ledger)
         self.hours = hours = HoursService(db, settings, clock, ledger)
         self.grids = GridsService(db, clock)
+        self.directory = Directory(db, clock, hours)
         self.points = PointsService(db, clock, ledger)
         self.outbox = OutboxService(db, clock, settings.locale)
         self.inbox = InboxService(db, clock, Pace(settings.inbox_burst, settings.inbox_per_minute))

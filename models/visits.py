@@ -78,6 +78,7 @@ class VisitRecord(IdPk, Base):
     __tablename__ = "visit_records"
     __table_args__ = (
         Index("ix_visit_records_elder_at", "elder_id", "at"),
+        Index("ix_visit_records_community_at", "community_id", "at"),
         one_of("kind", VISIT_KINDS),
         one_of("outcome", OUTCOMES),
         one_of("mood", MOODS),

@@ -55,6 +55,17 @@ class Period:
 
 
 @dataclass(frozen=True)
+class IssuedLine:
+    number: str
+    person_name: str | None
+    period_start: date | None
+    period_end: date
+    minutes: int | None
+    status: str  # issued or revoked
+    issued_on: date | None
+
+
+@dataclass(frozen=True)
 class Facts:
     """An issued certificate, as printed and as verified."""
 
@@ -381,6 +392,31 @@ class CertificatesService:
             ):
                 raise NotFound("certificate.no_such", number=number[:32])
             return self._facts(session, cert)
+
+    @reads
+    def issued_in(self, worker_id: int, community_id: int, limit: int = 50) -> list[IssuedLine]:
+        """The community's issued (and revoked) certificates, the newest first, for its workers
+        and the admins: what the desk lists to print again."""
+        with self.db.read() as session:
+            require_role(session, worker_id, community_id, "worker")
+            rows = session.execute(
+                select(
+                    Certificate.number,
+                    Certificate.person_name,
+                    Certificate.period_start,
+                    Certificate.period_end,
+                    Certificate.minutes,
+                    Certificate.status,
+                    Certificate.issued_on,
+                )
+                .where(Certificate.community_id == community_id, Certificate.number.is_not(None))
+                .order_by(Certificate.id.desc())
+                .limit(limit)
+            )
+            return [
+                IssuedLine(str(number), name, start, end, minutes, status, issued_on)
+                for number, name, start, end, minutes, status, issued_on in rows
+            ]
 
     @reads
     def verify(self, number: str, check: str) -> Verified | None:

@@ -10,6 +10,7 @@ sees an elder at all. The rule is applied here, so every channel and every list 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -18,7 +19,7 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy import and_, case, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from bot.elders.cadence import Due, VisitCadence, due_of, local_date
@@ -36,8 +37,8 @@ from bot.kernel.access import (
     role_in,
 )
 from bot.kernel.audit import audit
-from bot.kernel.clock import Clock, zone
-from bot.kernel.db import Database
+from bot.kernel.clock import Clock, Month, day_start, days_after, zone
+from bot.kernel.db import Database, reads
 from bot.kernel.errors import InvalidInput, NotAllowed, NotFound
 from bot.kernel.i18n import T, Text
 from bot.kernel.spreadsheet import csv_text
@@ -62,9 +63,10 @@ from bot.people.roster import (
     split_handles,
 )
 from bot.people.service import PeopleService
-from models import Community, Consent, Elder, ElderVolunteer, Grid, Identity, Membership, Person
+from models import Community, Consent, Elder, ElderVolunteer, Grid, Identity, Membership, Person, VisitRecord
 from models.audit import CONSENT_WAYS as _WAYS
 
+CHANGES_SHOWN = 200  # elders an import report names one by one (a preview shows them)
 CHINESE_HEADERS = {column: title for title, column in reversed(HEADER_ALIASES.items())}
 
 EDITABLE = {
@@ -121,6 +123,16 @@ class ElderView:
 
 
 @dataclass(frozen=True)
+class VisitCalendar:
+    """A month's visits and calls in a community, day by day (the desk's calendar)."""
+
+    month: Month
+    today: date
+    visits: dict[date, int]  # visits recorded on that local day (any outcome)
+    calls: dict[date, int]
+
+
+@dataclass(frozen=True)
 class Problem:
     row: int  # 1 is the header; 0 is the file as a whole
     column: str
@@ -137,6 +149,9 @@ class ImportReport:
     reactivated: int = 0
     grids_created: int = 0
     not_in_file: int = 0  # active elders the file does not mention (left as they are)
+    # (created, updated or reactivated; the elder): the first CHANGES_SHOWN
+    changes: list[tuple[str, str]] = field(default_factory=list)
+    applied: bool = True  # False: a preview (dry run), nothing was written
 
     @property
     def ok(self) -> bool:
@@ -151,7 +166,7 @@ class ImportReport:
             return T(key, count=count) if count else ""
 
         return T(
-            "visits.import.done",
+            "visits.import.done" if self.applied else "visits.import.preview",
             created=self.created,
             updated=self.updated,
             unchanged=self.unchanged,
@@ -311,9 +326,13 @@ class ElderRoster:
             raise NotFound("visits.error.pick_community", names="、".join(n for _, n in known) or "—")
         return found[0].id
 
-    def import_roster(self, actor_id: int | None, community_id: int, filename: str, content: bytes) -> ImportReport:
+    def import_roster(
+        self, actor_id: int | None, community_id: int, filename: str, content: bytes, *, dry_run: bool = False
+    ) -> ImportReport:
         """Check the whole file first; any problem and nothing is imported. Rows match elders
-        already on the roster by name and birth year, so importing again updates them."""
+        already on the roster by name and birth year, so importing again updates them. A dry run
+        (the desk's preview) does all of it in a savepoint rolled back: the report says what
+        importing would change, and nothing is written or audited."""
         try:
             table = read_table(filename, content)
         except InvalidInput as exc:
@@ -348,6 +367,11 @@ class ElderRoster:
                     rows.append((row, worker_id, volunteer_ids))
             if problems:
                 return ImportReport(problems)
+            if dry_run:
+                with session.begin_nested() as preview:
+                    report = self._write_roster(session, community_id, rows, actor_id)
+                    preview.rollback()
+                return dataclasses.replace(report, applied=False)
             report = self._write_roster(session, community_id, rows, actor_id)
             audit(
                 session,
@@ -427,6 +451,7 @@ class ElderRoster:
             assigned[elder_id].add(person_id)
         now = self.clock.now()
         counts: defaultdict[str, int] = defaultdict(int)
+        changes: list[tuple[str, str, int]] = []
         for row, worker_id, volunteer_ids in rows:
             values = dict(
                 name=row.name,
@@ -453,12 +478,16 @@ class ElderRoster:
                 session.add(elder)
                 session.flush()
                 counts["created"] += 1
+                changes.append(("created", row.name, row.birth_year))
             else:
                 changed = any(getattr(elder, k) != v for k, v in values.items()) or not elder.active
                 changed = changed or assigned[elder.id] != set(volunteer_ids)
                 if not elder.active:
                     elder.active, elder.retired_at = True, None
                     counts["reactivated"] += 1
+                    changes.append(("reactivated", row.name, row.birth_year))
+                elif changed:
+                    changes.append(("updated", row.name, row.birth_year))
                 for k, v in values.items():
                     setattr(elder, k, v)
                 counts["updated" if changed else "unchanged"] += 1
@@ -481,6 +510,7 @@ class ElderRoster:
             reactivated=counts["reactivated"],
             grids_created=grids[1],
             not_in_file=missing,
+            changes=[(kind, f"{name} ({year})") for kind, name, year in changes[:CHANGES_SHOWN]],
         )
 
     @staticmethod
@@ -702,10 +732,11 @@ class ElderRoster:
             return (self._views(session, [elder], full=full))[0]
 
     def roster(
-        self, viewer_id: int, community_id: int, page: int = 0, page_size: int = 20
+        self, viewer_id: int, community_id: int, page: int = 0, page_size: int = 20, *, after: int | None = None
     ) -> tuple[list[ElderView], bool]:
         """Active elders: all of them for workers and admins, their grids' for coordinators,
-        their own for volunteers."""
+        their own for volunteers. `after`: the page after that elder id (a keyset page: the
+        thousandth page costs the first's)."""
         with self.db.uow() as session:
             community, scope, _ = viewer(session, viewer_id, community_id)
             stmt = (
@@ -720,7 +751,11 @@ class ElderRoster:
                 )
             elif not scope.everything:
                 stmt = stmt.where(Elder.grid_id.in_(sorted(scope.grids)))
-            rows = session.execute(stmt.order_by(Elder.id).offset(page * page_size).limit(page_size + 1)).all()
+            if after is not None:
+                stmt = stmt.where(Elder.id > after)
+            else:
+                stmt = stmt.offset(page * page_size)
+            rows = session.execute(stmt.order_by(Elder.id).limit(page_size + 1)).all()
             for elder, _, _ in rows:
                 if scope is not None:
                     check_grid(scope, elder.grid_id)
@@ -733,6 +768,33 @@ class ElderRoster:
                 session, [e for e, _, _ in shown], full=scope is not None, community=community, known=known
             )
             return views, len(rows) > page_size
+
+    @reads
+    def calendar(self, viewer_id: int, community_id: int, month: str | None = None) -> VisitCalendar:
+        """The visits and calls of a month, counted per local day, for the community's workers:
+        one pass over the month's range of the (community, at) index."""
+        with self.db.read() as session:
+            require_role(session, viewer_id, community_id, "worker")
+            community = get_community(session, community_id)
+            clock = self.clock.community(community.timezone)
+            chosen = clock.month(month or None)
+            days = [days_after(chosen.first, i) for i in range((chosen.last - chosen.first).days + 1)]
+            starts = [day_start(d, community.timezone) for d in [*days, days_after(days[-1], 1)]]
+            record = VisitRecord
+            before = [func.sum(case((record.at < bound, 1), else_=0)) for bound in starts[1:]]
+            rows = session.execute(
+                select(record.kind, *before)
+                .where(record.community_id == community_id, record.at >= starts[0], record.at < starts[-1])
+                .group_by(record.kind)
+            ).all()
+            counted: dict[str, dict[date, int]] = {"visit": {}, "call": {}}
+            for kind, *running in rows:
+                previous = 0
+                for day, upto in zip(days, running, strict=True):
+                    if int(upto or 0) > previous:
+                        counted.setdefault(kind, {})[day] = int(upto) - previous
+                    previous = int(upto or 0)
+            return VisitCalendar(chosen, clock.today(), counted["visit"], counted["call"])
 
     def export_roster(self, actor_id: int, community_id: int) -> tuple[str, bytes]:
         """The roster as a CSV in the import format (edit it and import it back), named after

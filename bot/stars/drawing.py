@@ -156,3 +156,22 @@ def invite_poster(title: str, lines: list[str], panels: list[QRPanel], footer: s
         draw.text((i * slot + (slot - label_width) / 2, y + qr_size + 20), panel.label, font=f, fill=INK)
     _centered(draw, y + qr_size + 110, footer, 30, RED)
     return _png(image)
+
+
+A4_DPI = 150
+A4 = (1240, 1754)  # 210 × 297 mm at A4_DPI
+
+
+def on_a4(png: bytes) -> bytes:
+    """A picture (a poster) as a one-page A4 PDF to print: scaled to fit inside a margin, centred."""
+    from PIL import Image
+
+    picture = Image.open(io.BytesIO(png)).convert("RGB")
+    margin = A4_DPI // 2  # half an inch
+    scale = min((A4[0] - 2 * margin) / picture.width, (A4[1] - 2 * margin) / picture.height)
+    picture = picture.resize((int(picture.width * scale), int(picture.height * scale)), Image.Resampling.LANCZOS)
+    page = Image.new("RGB", A4, "white")
+    page.paste(picture, ((A4[0] - picture.width) // 2, margin))
+    out = io.BytesIO()
+    page.save(out, "PDF", resolution=A4_DPI)
+    return out.getvalue()

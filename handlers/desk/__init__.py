@@ -15,12 +15,17 @@ from starlette.responses import Response
 
 from bot.desk.flow import LOGIN, ROUTE
 from handlers.desk import login, member, waiting
+
+# isort: off
+from handlers.desk import people, elders, month, printing  # imported in their navigation order
+
+# isort: on
 from handlers.desk.core import PAGES, Desk
 from handlers.web import Web
 from handlers.wechat.api import WeChatAPI
 from handlers.wechat.tokens import TokenStore
 
-MODULES = (member, waiting)  # the page modules (their `@page`s register when imported)
+MODULES = (member, waiting, people, elders, month, printing)  # their `@page`s register when imported
 
 
 def setup(web: Web) -> Desk:

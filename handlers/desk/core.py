@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException
@@ -303,3 +304,9 @@ def form_value(request: Request, name: str) -> str:
     """A POSTed text field's first value, stripped ("" when absent or a file)."""
     values = [v for v in form_values(request, name) if isinstance(v, str)]
     return values[0].strip() if values else ""
+
+
+def download(content: bytes, filename: str, media_type: str) -> Response:
+    """A file to save (an export, a report, a PDF to print), named in any language."""
+    headers = {**HEADERS, "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"}
+    return Response(content, media_type=media_type, headers=headers)

@@ -236,3 +236,19 @@ def test_the_command_line_prints_the_report_and_fails_on_a_bad_file(
         assert capsys.readouterr().out.startswith("✅ 花名册已导入：新增 3 位")
     finally:
         get_settings.cache_clear()
+
+
+async def test_a_dry_run_reports_what_importing_would_change_and_writes_nothing(services: Services) -> None:
+    w = await make_world(services)
+    roster = services.visits.roster
+    preview = await services.run(
+        roster.import_roster, w.worker, w.community_id, "roster.csv", csv_bytes(*GOOD), dry_run=True
+    )
+    assert not preview.applied and (preview.created, preview.grids_created) == (3, 2)
+    assert [kind for kind, _ in preview.changes] == ["created"] * 3
+    assert text(preview).startswith("👀 预览：导入这个文件将新增 3 位")
+    assert await count(services, Elder) == 0 and await count(services, Grid) == 0
+    with services.db.uow() as session:
+        assert session.scalar(select(func.count()).where(AuditEntry.action == "roster.import")) == 0
+    done = await services.run(roster.import_roster, w.worker, w.community_id, "roster.csv", csv_bytes(*GOOD))
+    assert done.applied and done.created == preview.created and await count(services, Elder) == 3
