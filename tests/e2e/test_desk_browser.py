@@ -2,7 +2,8 @@
 
 A worker sends /desk in Telegram (the Bot API stand-in records the reply), opens the link,
 presses the button, ticks the three waiting logs and approves them at once (htmx posts the form
-and swaps the list); the volunteers hear of it in the chat as if it had been typed there. A
+and swaps the list); the volunteers hear of it in the chat as if it had been typed there. A worker
+uploads a roster, reads the preview, confirms it and downloads the month's report. A
 member sends /my and opens their page, with JavaScript and without. Each page is photographed at
 phone width (375 px) and desktop width into LOVEBANK_SCREENSHOTS (else the test's own folder), and
 the member's pages pass axe-core without serious or critical findings.
@@ -173,6 +174,56 @@ def test_a_worker_approves_three_logs_at_once(bank: Bank, browser: Any) -> None:
     for telegram_id in bank.volunteers:
         bank.api.wait_for(since, lambda c, t=telegram_id: c.chat_id == str(t), f"notice to {telegram_id}")
     context.close()
+
+
+ROSTER = (
+    "name,birth_year,address,grid,lives_alone,risk,phone,emergency_contact,worker,volunteers\n"
+    "王秀英,1942,幸福里3栋501,一网格,是,高,13800000001,儿子 王强 13900000001,,\n"
+    "李建国,1950,幸福里5栋201,二网格,否,普通,,,,\n"
+)
+
+
+def test_a_worker_imports_a_roster_after_its_preview_and_downloads_the_report(
+    bank: Bank, browser: Any, tmp_path: Path
+) -> None:
+    """Upload a roster on the Elders page, read the preview (nothing written yet), confirm it;
+    then download the month's report from The month."""
+    roster = tmp_path / "花名册.csv"
+    roster.write_text(ROSTER, encoding="utf-8")
+    link = bank.link(bank.workers[0], "/desk")
+    context = browser.new_context(viewport=DESKTOP, locale="zh-CN", accept_downloads=True)
+    page = context.new_page()
+    page.goto(link)
+    page.get_by_role("button", name="进入").click()
+    page.wait_for_url(bank.base + "/desk/waiting")
+    page.get_by_role("navigation").get_by_role("link", name="老人").click()
+    page.wait_for_url(bank.base + "/desk/elders")
+    page.set_input_files("input#roster", str(roster))
+    page.get_by_role("button", name="预览改动").click()
+    page.get_by_role("button", name="确认导入").wait_for()
+    assert "新增 2 位" in page.locator(".outcome").inner_text()
+    assert elders(bank) == []  # a preview writes nothing
+    shoot(page, bank.shots, "elders-preview")
+    page.get_by_role("button", name="确认导入").click()
+    page.get_by_text("花名册已导入").wait_for()
+    assert elders(bank) == ["李建国", "王秀英"]
+    page.get_by_role("navigation").get_by_role("link", name="本月").click()
+    page.wait_for_url(re.compile(re.escape(bank.base) + r"/desk/month"))
+    shoot(page, bank.shots, "month")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="下载月报（XLSX）").click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.suffix == ".xlsx"
+    from openpyxl import load_workbook
+
+    assert len(load_workbook(saved, read_only=True).sheetnames) >= 2
+    context.close()
+
+
+def elders(bank: Bank) -> list[str]:
+    with closing(sqlite3.connect(bank.url.split("///", 1)[1])) as conn:
+        return sorted(name for (name,) in conn.execute("SELECT name FROM elders"))
 
 
 def test_a_member_opens_their_page_and_it_reads_without_javascript(bank: Bank, browser: Any) -> None:
