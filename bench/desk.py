@@ -46,7 +46,6 @@ PUBLIC = "https://desk.bench.example"
 ELDERS = 50_000
 VISITS_PER_ELDER = 2
 TARGET_P99_MS = 200.0
-SLOW = {"month_full_report"}  # seconds a request at district size: fewer samples
 
 
 def load_elders(services: Services, community: int, worker: int, elders: int) -> None:
@@ -119,7 +118,7 @@ def pages(person: int, last_people: int, last_elders: int) -> dict[str, tuple[st
         "elders": ("/desk/elders", "老人"),
         "elders_later_page": (f"/desk/elders?after={last_elders}", "老人"),
         "month": ("/desk/month", "chart.png"),
-        "month_full_report": ("/desk/month?full=1", "chart.png"),
+        "month_chart": ("/desk/month/chart.png", "PNG"),
         "waiting": ("/desk/waiting", "H"),
     }
 
@@ -167,8 +166,7 @@ async def walk(url: str, scale: float, samples: int) -> dict[str, Any]:
             out: dict[str, Any] = {}
             for name, (path, must) in walked.items():
                 timings = []
-                runs = max(3, samples // 10) if name in SLOW else samples
-                for n in range(runs + 2):  # two to warm up
+                for n in range(samples + 2):  # two to warm up
                     gc.collect()
                     begun = time.perf_counter()
                     response = await client.get(path)

@@ -119,16 +119,6 @@ class ReportsService:
 
         return self.db.transaction(work)
 
-    @reads
-    def figures(self, actor_id: int, community_id: int, month: str | None, locale: str) -> Report:
-        """The month's report to look at on the desk (this month when None), for the community's
-        workers and admins: the same sheets as /report, read only; nothing leaves, so nothing is
-        audited (downloading the file goes through `monthly`)."""
-        with self.db.read() as session:
-            require_role(session, actor_id, community_id, "worker")
-            community = get_community(session, community_id)
-            return self._build(session, community_id, self._month(community, month).label, locale)
-
     def export(self, community: str | None, month: str, locale: str, fmt: str) -> Report:
         """The operator's `lovebank export report`: by community name, or the only community."""
 

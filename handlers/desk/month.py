@@ -54,18 +54,14 @@ def cell(value: object, kind: str) -> str:
 @page(ROUTE + "month", role="worker", nav="desk.nav.month")
 async def month(desk: Desk, request: Request, user: DeskUser) -> Response:
     """The month's hours by week and category (the chart's figures: /report's hours sheets) and
-    the star lists; with ?full=1 every sheet of the report (at district size that reads every
-    transfer of the month: see the README's figures)."""
+    the star lists. Every sheet of the report is in the XLSX: building them reads every transfer
+    of the month (seconds at district size, see the README), too slow for a page."""
     services = desk.services
-    full = request.query_params.get("full") == "1"
 
     def collect() -> tuple[str, str, list[Sheet], list[tuple[str, list[str]]]]:
         chosen = _month(request)
         found = services.reports.hours_chart(user.person_id, user.community_id, chosen, user.locale)
-        if full:
-            sheets = services.reports.figures(user.person_id, user.community_id, chosen, user.locale).sheets
-        else:
-            sheets = hours_sheets(found.hours, user.locale)
+        sheets = hours_sheets(found.hours, user.locale)
         stars = [(title, plain(user.locale, desk.command(user, line)[:1])) for title, line in STAR_LISTS]
         return found.month.label, found.month.previous().label, sheets, stars
 
@@ -79,7 +75,6 @@ async def month(desk: Desk, request: Request, user: DeskUser) -> Response:
         "month.html",
         label=label,
         previous=previous,
-        full=full,
         sheets=[Shown(s, s.rows[:ROWS], max(0, len(s.rows) - ROWS)) for s in sheets],
         stars=stars,
         cell=cell,
