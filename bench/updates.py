@@ -589,7 +589,9 @@ def load_district(services: Services, community: int, category: int, size: dict[
             )
             conn.execute(text("DROP TABLE bench_accounts"))
             pending = list(conn.scalars(text("SELECT id FROM service_logs WHERE status = 'pending' ORDER BY id")))
-        with db.engine.connect() as conn:
+        # begin(): committed. On PostgreSQL an ANALYZE whose transaction is rolled back (a plain
+        # connect() closed) leaves the planner no statistics.
+        with db.engine.begin() as conn:
             conn.execute(text("ANALYZE"))
         return pending
 
