@@ -185,6 +185,7 @@ async def test_a_coordinator_gets_nothing_of_another_grid_through_any_command(se
         assert (await chat.say(line)) in refusals, line
     assert {c for c, spec in COMMANDS.items() if spec.coordinators} == {
         "grids",
+        "desk",  # the desk's link: its pages keep to the grids as the commands do (tests/desk)
         "assign",
         "unassign",
         "ack",
