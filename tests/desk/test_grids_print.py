@@ -78,7 +78,10 @@ async def test_a_coordinator_gets_their_grids_on_the_desk_and_nothing_of_another
 
         # Waiting: their grid's hour log, not 二网格's, and a forged form deciding it is refused.
         waiting = await client.get("/desk/waiting")
-        assert f'value="H{g.mine_log}"' in waiting.text and f"H{g.log}" not in waiting.text
+        # (By the ref as the list shows it: a form's random id may hold "H5" anywhere.)
+        assert f'value="H{g.mine_log}"' in waiting.text and f" H{g.mine_log}</span>" in waiting.text
+        assert f'value="H{g.log}"' not in waiting.text and f" H{g.log}</span>" not in waiting.text
+        assert "志愿者3" not in waiting.text
         assert 'href="/desk/people"' not in waiting.text and 'href="/desk/month"' not in waiting.text
         csrf = csrf_of(waiting.text)
         forged = await client.post("/desk/waiting", data={"csrf": csrf, "action": "approve", "ref": f"H{g.log}"})
