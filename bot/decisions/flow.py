@@ -76,6 +76,14 @@ def _deciders(ctx: Context) -> list[Decider] | None:
     return None
 
 
+def pending_sources(ctx: Context) -> list[PendingSource]:
+    """The sources of what waits for the person, in /pending's order: all of them for workers
+    and admins, those coordinators decide for a grid coordinator (each lists their grids only),
+    none for anyone else. The desk's waiting page lists the same."""
+    deciders = _deciders(ctx) or []
+    return [source for source in PENDING_SOURCES if any(d.pending is source for d in deciders)]
+
+
 @command("pending", role="worker", help_key="help.pending", aliases=("待审",), reads=True, coordinators=True)
 def pending(ctx: Context, args: str) -> list[Reply]:
     """Everything waiting, one page a message: the true total, each item's buttons, next page,
@@ -83,10 +91,7 @@ def pending(ctx: Context, args: str) -> list[Reply]:
     deciders = _deciders(ctx)
     if deciders is None:
         return [reply("error.need_worker")]
-    items: list[Reply] = []
-    for source in PENDING_SOURCES:
-        if any(d.pending is source for d in deciders):
-            items.extend(source(ctx))
+    items = [item for source in pending_sources(ctx) for item in source(ctx)]
     if not items:
         return [reply("pending.none")]
     pages = (len(items) + PAGE - 1) // PAGE

@@ -17,7 +17,7 @@ def login_link(ctx: Context, target: str) -> list[Reply]:
     return [reply(f"{target}.link", url=f"{base}{LOGIN}{made.secret}", minutes=made.minutes)]
 
 
-@command("desk", role="worker", help_key="help.desk", aliases=("工作台",))
+@command("desk", role="worker", help_key="help.desk", aliases=("工作台",), coordinators=True)
 def desk(ctx: Context, args: str) -> list[Reply]:
     return login_link(ctx, "desk")
 

@@ -15,7 +15,7 @@ from datetime import timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from bot.kernel.access import effective_role, has_role
+from bot.kernel.access import coordinated_grids, effective_role, has_role
 from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
 from bot.kernel.db import Database, rowcount
@@ -26,6 +26,7 @@ LINK_LIFETIME = timedelta(minutes=10)
 SESSION_LIFETIME = timedelta(hours=8)
 TARGETS = ("desk", "my")  # the page a link opens: the worker's desk or the member's page
 SECRET_MAX = 64  # longer is not one of ours
+COORDINATOR = "coordinator"  # a page's role: workers, and grid coordinators within their grids
 
 
 def _hash(secret: str) -> str:
@@ -60,9 +61,17 @@ class DeskUser:
     role: str | None  # in community_id, as the chat counts it; None: no longer a member
     is_admin: bool
     birth_year: int | None  # from the elders' roster when the person is on it
+    coordinates: bool = False  # a grid coordinator (网格员) of the community now
 
     def at_least(self, role: str) -> bool:
         return has_role(self.is_admin, self.role, role)
+
+    def admits(self, role: str) -> bool:
+        """Whether a page for `role` opens for the person: a member's rank, or "coordinator" for
+        the workers' pages a grid coordinator opens too (the services keep them to their grids)."""
+        if role == COORDINATOR:
+            return self.at_least("worker") or (self.coordinates and self.at_least("volunteer"))
+        return self.at_least(role)
 
 
 class DeskService:
@@ -229,6 +238,7 @@ class DeskService:
                 .where(Elder.person_id == person_id, Elder.community_id == community_id)
                 .limit(1)
             )
+            coordinates = role == "volunteer" and bool(coordinated_grids(session, person_id, community_id))
         return DeskUser(
             person_id,
             identity_id,
@@ -241,6 +251,7 @@ class DeskService:
             role,
             is_admin,
             birth_year,
+            coordinates,
         )
 
     def logout(self, secret: str | None) -> None:

@@ -771,10 +771,11 @@ class ElderRoster:
 
     @reads
     def calendar(self, viewer_id: int, community_id: int, month: str | None = None) -> VisitCalendar:
-        """The visits and calls of a month, counted per local day, for the community's workers:
-        one pass over the month's range of the (community, at) index."""
+        """The visits and calls of a month, counted per local day, for the community's workers
+        (a grid coordinator: those of their grids' elders): one pass over the month's range of
+        the (community, at) index."""
         with self.db.read() as session:
-            require_role(session, viewer_id, community_id, "worker")
+            scope = require_scope(session, viewer_id, community_id)
             community = get_community(session, community_id)
             clock = self.clock.community(community.timezone)
             chosen = clock.month(month or None)
@@ -782,11 +783,18 @@ class ElderRoster:
             starts = [day_start(d, community.timezone) for d in [*days, days_after(days[-1], 1)]]
             record = VisitRecord
             before = [func.sum(case((record.at < bound, 1), else_=0)) for bound in starts[1:]]
-            rows = session.execute(
-                select(record.kind, *before)
-                .where(record.community_id == community_id, record.at >= starts[0], record.at < starts[-1])
-                .group_by(record.kind)
-            ).all()
+            stmt = select(record.kind, *before).where(
+                record.community_id == community_id, record.at >= starts[0], record.at < starts[-1]
+            )
+            if not scope.everything:
+                stmt = stmt.where(
+                    record.elder_id.in_(
+                        select(Elder.id).where(
+                            Elder.community_id == community_id, Elder.grid_id.in_(sorted(scope.grids))
+                        )
+                    )
+                )
+            rows = session.execute(stmt.group_by(record.kind)).all()
             counted: dict[str, dict[date, int]] = {"visit": {}, "call": {}}
             for kind, *running in rows:
                 previous = 0

@@ -140,10 +140,23 @@ class PaperService:
     def statements(self, community: str | None, grid: str | None, month: str) -> StatementBook:
         """Every offline member's statement for the month (of one grid, when named), read in one
         read-only unit of work. Unknown community or grid: NotFound; a bad month: InvalidInput."""
-        return self.db.unit(lambda session: self._statements(session, community, grid, month), writes=False)
+        return self.db.unit(
+            lambda session: self._statements(session, _community_named(session, community), grid, month), writes=False
+        )
 
-    def _statements(self, session: Session, name: str | None, grid_name: str | None, text: str) -> StatementBook:
-        community = get_community(session, _community_named(session, name))
+    @reads
+    def statements_for(self, actor_id: int, community_id: int, grid: str | None, month: str) -> StatementBook:
+        """`statements` for a worker of the community (the desk's print page); anyone else is
+        refused."""
+
+        def work(session: Session) -> StatementBook:
+            require_role(session, actor_id, community_id, "worker")
+            return self._statements(session, community_id, grid, month)
+
+        return self.db.unit(work, writes=False)
+
+    def _statements(self, session: Session, community_id: int, grid_name: str | None, text: str) -> StatementBook:
+        community = get_community(session, community_id)
         month = Month.parse(text, community.timezone)
         grid_id = None
         if grid_name is not None:
@@ -160,19 +173,25 @@ class PaperService:
         today = self.clock.community(community.timezone).today()
         return StatementBook(community.id, community.name, grid_name, month, contact_of(community), today, statements)
 
-    def printed_statements(self, book: StatementBook) -> None:
+    def printed_statements(self, book: StatementBook, actor_id: int | None = None) -> None:
         """Statements carry personal information out of the bank: logged like every export (its
-        own small transaction, after the reading)."""
+        own small transaction, after the reading). `actor_id` None: the operator (the CLI), else
+        the worker at the desk."""
         self.db.transaction(
             lambda session: audit(
                 session,
                 self.clock,
                 "export.statements",
-                None,
+                actor_id,
                 book.community_id,
                 "community",
                 book.community_id,
-                {"month": book.month.label, "grid": book.grid, "pages": len(book.statements), "via": "cli"},
+                {
+                    "month": book.month.label,
+                    "grid": book.grid,
+                    "pages": len(book.statements),
+                    "via": "cli" if actor_id is None else "desk",
+                },
             )
         )
 

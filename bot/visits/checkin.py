@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from bot.deadlines.waiting import WAITING_SOURCES, Item
 from bot.elders.service import elder_access, get_elder, require_worker, told_of_elder
 from bot.hours.service import clean_note
-from bot.kernel.access import get_community, role_in
+from bot.kernel.access import EVERYTHING, check_grid, get_community, require_scope, role_in
 from bot.kernel.audit import audit
 from bot.kernel.clock import Clock
 from bot.kernel.contact import contact_of, set_contact
@@ -112,10 +112,11 @@ class Checkins:
     ) -> list[Card]:
         """New cards for one elder, a grid's elders or every active elder of the community:
         each gets its next generation (earlier cards stop working). `actor_id` None: the
-        operator (the CLI)."""
+        operator (the CLI). A grid coordinator prints their grids' cards only: without a grid
+        named, every elder of their grids."""
 
         def work(session: Session) -> list[Card]:
-            require_worker(session, actor_id, community_id)
+            scope = EVERYTHING if actor_id is None else require_scope(session, actor_id, community_id)
             community = get_community(session, community_id)
             stmt = (
                 select(Elder, Grid.name)
@@ -127,17 +128,21 @@ class Checkins:
                 elder = get_elder(session, elder_id)
                 if elder.community_id != community_id:
                     raise NotFound("visits.error.no_elder", ref=f"E{elder_id}")
+                check_grid(scope, elder.grid_id)
                 if not elder.active:
                     raise InvalidInput("visits.error.retired", ref=f"E{elder_id}")
                 stmt = stmt.where(Elder.id == elder_id)
             if grid is not None:
                 grid_id = session.scalar(select(Grid.id).where(Grid.community_id == community_id, Grid.name == grid))
-                if grid_id is None:
+                if grid_id is None or not scope.covers(grid_id):  # another's grid is not named either
                     raise NotFound("cards.no_grid", grid=grid)
                 stmt = stmt.where(Elder.grid_id == grid_id)
+            if not scope.everything:
+                stmt = stmt.where(Elder.grid_id.in_(sorted(scope.grids)))
             cards = []
             help_line = contact_of(community)
             for elder, grid_name in session.execute(stmt).all():
+                check_grid(scope, elder.grid_id)
                 if elder.card_key is None:
                     elder.card_key = secrets.token_urlsafe(24)
                 elder.card_generation += 1

@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from bot.desk.flow import ROUTE
-from bot.desk.service import DeskUser
+from bot.desk.service import COORDINATOR, DeskUser
 from bot.dialogs.core import Actor, Caller, Context, Reply
 from bot.dialogs.engine import Dialogs
 from bot.kernel.db import ReadOnlyTurn
@@ -65,7 +65,9 @@ Endpoint = Callable[["Desk", Request, DeskUser], Awaitable[Response]]
 class Page:
     path: str
     endpoint: Endpoint
-    role: str  # least role in the community: resident, volunteer or worker
+    role: (
+        str  # least role in the community: resident, volunteer, worker, or coordinator (workers and grid coordinators)
+    )
     methods: tuple[str, ...]
     nav: str | None  # the catalogue key of its entry in the navigation, for those with the role
     files: int  # files a POST may upload
@@ -92,9 +94,10 @@ def page(
     files: int = 0,
     limit: int = MAX_FORM,
 ) -> Callable[[Endpoint], Endpoint]:
-    """Register a page of the desk (see the module's docstring). `nav`: its label in the
-    navigation bar, shown to people with `role` (workers' pages first, each group in the order
-    registered). A POST page taking uploads says how many files (`files`) and bytes (`limit`)."""
+    """Register a page of the desk (see the module's docstring). `role` "coordinator": a
+    worker's page a grid coordinator opens too, whose services keep them to their grids. `nav`:
+    its label in the navigation bar, shown to people with `role` (workers' pages first, each
+    group in the order registered). A POST page taking uploads says how many files (`files`) and bytes (`limit`)."""
 
     def register(endpoint: Endpoint) -> Endpoint:
         PAGES.append(Page(path, endpoint, role, methods, nav, files, limit))
@@ -242,7 +245,7 @@ class Desk:
 
         values.setdefault("large", self.large(request, user))
         # The workers' pages first, then the member's page, each in the order registered.
-        shown = [p for p in PAGES if p.nav and user is not None and user.at_least(p.role)]
+        shown = [p for p in PAGES if p.nav and user is not None and user.admits(p.role)]
         values.setdefault("nav", [(p.path, p.nav) for p in sorted(shown, key=lambda p: p.role == "resident")])
         html = self.env.get_template(template).render(
             t=t,
@@ -274,8 +277,9 @@ class Desk:
                 if request.cookies.get(COOKIE):
                     self.end_session(response)
                 return response
-            if not user.at_least(p.role):
-                return self.message(request, user, f"error.need_{p.role}", 403)
+            if not user.admits(p.role):
+                need = "worker" if p.role == COORDINATOR else p.role
+                return self.message(request, user, f"error.need_{need}", 403)
             if request.method == "POST":
                 form = await self.form(request, files=p.files, limit=p.limit)
                 if isinstance(form, str):

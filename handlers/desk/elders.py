@@ -4,7 +4,11 @@ month's visits as a calendar; the roster imported from an XLSX or CSV upload and
 The import is the CLI's (`lovebank import elders`): ElderRoster.import_roster, first as a dry run
 whose report is the preview, then — after the worker confirms with a second POST — for real. The
 uploaded file waits on the server between the two (handlers.desk.held); the confirmation carries
-only a token, bound to the person and the community, so the file applied is the file previewed."""
+only a token, bound to the person and the community, so the file applied is the file previewed.
+
+A grid coordinator opens the roster and the calendar of their grids (the services scope them);
+the import and the export stay the workers' (the services refuse anyone else, and the page
+offers them to workers only)."""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.desk.flow import ROUTE
-from bot.desk.service import DeskUser
+from bot.desk.service import COORDINATOR, DeskUser
 from bot.elders.service import ElderView, ImportReport, VisitCalendar
 from bot.kernel.errors import DomainError
 from bot.kernel.i18n import Text, render
@@ -81,7 +85,7 @@ async def _show(desk: Desk, request: Request, user: DeskUser, notice: str | None
     )
 
 
-@page(ROUTE + "elders", role="worker", nav="desk.nav.elders")
+@page(ROUTE + "elders", role=COORDINATOR, nav="desk.nav.elders")
 async def elders(desk: Desk, request: Request, user: DeskUser) -> Response:
     return await _show(desk, request, user)
 

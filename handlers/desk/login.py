@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from bot.desk.flow import LOGIN, ROUTE
+from bot.desk.service import COORDINATOR
 from bot.kernel.errors import DomainError
 from bot.kernel.settings import public_base
 from handlers.desk.core import COOKIE, Desk
@@ -74,7 +75,7 @@ async def home(desk: Desk, request: Request) -> Response:
     user = await desk.user(request)
     if user is None:
         return desk.message(request, None, "desk.session_gone", 401)
-    return desk.redirect(HOME["desk"] if user.at_least("worker") else HOME["my"])
+    return desk.redirect(HOME["desk"] if user.admits(COORDINATOR) else HOME["my"])
 
 
 async def wechat_start(desk: Desk, app_id: str, request: Request) -> Response:

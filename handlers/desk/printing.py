@@ -1,7 +1,14 @@
-"""/desk/print (打印): A4 PDFs from the bank's own producers — an invite poster (a new invite code
-made by the chat's /invite, drawn as `lovebank invite-poster` draws it) and the community's
-issued certificates printed again (/certificate's PDF). Elders' door cards and statements do not
-exist in the bank yet, so there is nothing of theirs to print."""
+"""/desk/print (打印): PDFs from the bank's own producers — an invite poster (a new invite code
+made by the chat's /invite, drawn as `lovebank invite-poster` draws it), the community's issued
+certificates printed again (/certificate's PDF), elders' door cards (A6, as `lovebank print
+cards`: a grid's or the whole community's) and the monthly statements of members without a phone
+(A4, as `lovebank print statements`).
+
+Printing a door card makes the elder's next card, so the cards it replaces stop working: the
+page says so and prints only on a POST that confirms it. A grid coordinator opens this page for
+their grids' door cards (the service prints no other); the rest is the workers'. Each PDF is
+drawn after its unit of work, off the database thread; the services audit what leaves the bank
+as the CLI's run does."""
 
 from __future__ import annotations
 
@@ -12,22 +19,77 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.certificates.pdf import certificate_pdf
+from bot.certificates.service import IssuedLine
 from bot.desk.flow import ROUTE
-from bot.desk.service import DeskUser
-from bot.kernel.errors import DomainError
+from bot.desk.service import COORDINATOR, DeskUser
+from bot.kernel.errors import DomainError, NotFound
 from bot.kernel.i18n import render
+from bot.paper.pdf import statements_pdf
+from bot.people.grids import GridLine
 from bot.stars.drawing import invite_poster, on_a4
+from bot.visits.cards import cards_pdf
 from handlers.desk.core import Desk, download, form_value, page, plain
+from handlers.wechat.tools import LinkFailed, card_links
 
 PDF = "application/pdf"
 POSTER_ROLES = ("volunteer", "resident")
+GRIDS_LISTED = 500  # grid names offered to choose from; any other is typed
+GRID_NAME_MAX = 50
+MONTH_MAX = 7
 
 
-@page(ROUTE + "print", role="worker", nav="desk.nav.print")
+@page(ROUTE + "print", role=COORDINATOR, nav="desk.nav.print")
 async def printing(desk: Desk, request: Request, user: DeskUser) -> Response:
-    certificates = desk.services.certificates
-    issued = await desk.read(lambda: certificates.issued_in(user.person_id, user.community_id))
-    return desk.render(request, user, "print.html", issued=issued, roles=POSTER_ROLES)
+    services = desk.services
+    worker = user.at_least("worker")  # what is offered; the services decide what is done
+
+    def collect() -> tuple[list[IssuedLine], list[GridLine]]:
+        issued = services.certificates.issued_in(user.person_id, user.community_id) if worker else []
+        grids, _ = services.grids.overview(user.person_id, user.community_id, 0, GRIDS_LISTED)
+        return issued, grids
+
+    issued, grids = await desk.read(collect)
+    last_month = services.clock.community(services.settings.timezone).month().previous().label
+    return desk.render(
+        request, user, "print.html", issued=issued, roles=POSTER_ROLES, grids=grids, last_month=last_month
+    )
+
+
+def _grid(request: Request) -> str | None:
+    return form_value(request, "grid")[:GRID_NAME_MAX] or None
+
+
+@page(ROUTE + "print/cards", role=COORDINATOR, methods=("POST",))
+async def cards(desk: Desk, request: Request, user: DeskUser) -> Response:
+    """New door cards for a grid's elders or the whole community's (a coordinator's: their
+    grids'), once the worker has confirmed that the cards they replace stop working."""
+    if form_value(request, "confirm") != "yes":
+        return desk.message(request, user, "desk.print.cards_unconfirmed", 400)
+    grid = _grid(request)
+    checkins = desk.services.checkins
+    try:
+        made = await desk.run(lambda: checkins.print_cards(user.person_id, user.community_id, grid=grid))
+        linked = await card_links(desk.services, desk.services.settings, made)
+    except DomainError as exc:
+        return desk.message(request, user, exc.key, 404 if isinstance(exc, NotFound) else 403, **exc.params)
+    except LinkFailed as exc:
+        return desk.message(request, user, exc.key, 502, **exc.params)
+    pdf = await run_in_threadpool(partial(cards_pdf, linked))
+    return download(pdf, f"探访卡-{grid or user.community_name}.pdf", PDF)
+
+
+@page(ROUTE + "print/statements", role="worker", methods=("POST",))
+async def statements(desk: Desk, request: Request, user: DeskUser) -> Response:
+    """The month's statements of the members without a phone (of one grid, when named)."""
+    paper = desk.services.paper
+    grid, month = _grid(request), form_value(request, "month")[:MONTH_MAX]
+    try:
+        book = await desk.read(lambda: paper.statements_for(user.person_id, user.community_id, grid, month))
+    except DomainError as exc:
+        return desk.message(request, user, exc.key, 400, **exc.params)
+    await desk.run(lambda: paper.printed_statements(book, user.person_id))
+    pdf = await run_in_threadpool(partial(statements_pdf, book))
+    return download(pdf, f"对账单-{book.month.label}{'-' + grid if grid else ''}.pdf", PDF)
 
 
 @page(ROUTE + "print/poster", role="worker", methods=("POST",))

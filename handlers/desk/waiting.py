@@ -1,7 +1,9 @@
 """/desk/waiting (待办): everything the chat's /pending lists, on one page — deadlines and overdue
 marks, filters, select many, approve or reject with a reason. Listing calls the same sources as
 /pending; deciding runs /approve and /reject for the worker exactly as typed in the chat, so the
-four-eyes rule, the deadlines, the audit and the notifications are the chat's own."""
+four-eyes rule, the deadlines, the audit and the notifications are the chat's own. A grid
+coordinator sees and decides what /pending gives them: their grids' hour logs, where the
+community lets coordinators approve."""
 
 from __future__ import annotations
 
@@ -11,9 +13,10 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.decisions.flow import DECIDERS, PENDING_SOURCES, parse_refs
+from bot.decisions.flow import DECIDERS, parse_refs, pending_sources
 from bot.desk.flow import ROUTE
-from bot.desk.service import DeskUser
+from bot.desk.service import COORDINATOR, DeskUser
+from bot.kernel.errors import DomainError
 from bot.kernel.i18n import Text, render
 from handlers.desk.core import Desk, form_value, form_values, page, plain
 
@@ -36,10 +39,11 @@ def _overdue(text: Text) -> bool:
 
 
 def waiting_items(desk: Desk, user: DeskUser) -> list[Item]:
-    """What /pending lists for the worker, oldest first by source, in the worker's language."""
+    """What /pending lists for the worker (for a grid coordinator: their grids' hour logs),
+    oldest first by source, in the person's language."""
     ctx = desk.context(user)
     items = []
-    for source in PENDING_SOURCES:
+    for source in pending_sources(ctx):
         for r in source(ctx):
             if not r.options:
                 continue
@@ -93,7 +97,10 @@ class Filters:
 
 async def _show(desk: Desk, request: Request, user: DeskUser, outcome: list[str] | None = None) -> Response:
     filters = Filters.of(request)
-    everything = await desk.read(lambda: waiting_items(desk, user))
+    try:
+        everything = await desk.read(lambda: waiting_items(desk, user))
+    except DomainError as exc:  # a coordinator where the community has workers decide hours
+        return desk.message(request, user, exc.key, 403, **exc.params)
     kinds = sorted({i.kind for i in everything}, key=list(DECIDERS).index)
     shown = [i for i in everything if filters.keep(i)]
     pages = max(1, (len(shown) + PAGE - 1) // PAGE)
@@ -114,12 +121,12 @@ async def _show(desk: Desk, request: Request, user: DeskUser, outcome: list[str]
     )
 
 
-@page(ROUTE + "waiting", role="worker", nav="desk.nav.waiting")
+@page(ROUTE + "waiting", role=COORDINATOR, nav="desk.nav.waiting")
 async def waiting(desk: Desk, request: Request, user: DeskUser) -> Response:
     return await _show(desk, request, user)
 
 
-@page(ROUTE + "waiting", role="worker", methods=("POST",))
+@page(ROUTE + "waiting", role=COORDINATOR, methods=("POST",))
 async def decide(desk: Desk, request: Request, user: DeskUser) -> Response:
     """Approve or reject the ticked items; the outcome is what the chat would have answered."""
     action = form_value(request, "action")

@@ -8,13 +8,14 @@ import asyncio
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from bot.kernel.errors import DomainError
 from bot.kernel.i18n import render
 from bot.kernel.settings import Settings, SettingsError
 from bot.services import Services
 from bot.stars.drawing import QRPanel, invite_poster
-from bot.visits.cards import cards_pdf
+from bot.visits.cards import Card, cards_pdf
 from handlers.wechat import templates as mapping
 from handlers.wechat.api import WeChatAPI, WeChatError
 from handlers.wechat.menu import MENU, check_menu
@@ -157,6 +158,35 @@ async def make_invite_poster(services: Services, settings: Settings, community: 
     return 0
 
 
+class LinkFailed(Exception):
+    """The platform could not give a door card's link: the catalogue key saying why."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        super().__init__(key)
+        self.key, self.params = key, params
+
+
+async def card_links(services: Services, settings: Settings, cards: list[Card]) -> list[Card]:
+    """What printed door cards' QR codes open (for `lovebank print cards` and the desk's print
+    page): WeChat's permanent parametric code when WeChat is configured, else the Telegram deep
+    link, else nothing (the card shows the token to type). LinkFailed when the platform fails."""
+    if wechat_configured(settings):
+        api = WeChatAPI(settings, TokenStore(services.db, services.clock))
+        try:
+            return [replace(c, url=(await api.create_qr(c.token, permanent=True)).url) for c in cards]
+        except WeChatError as exc:
+            raise LinkFailed("wechat.cli.qr_failed", code=exc.code, reason=exc.message) from exc
+        finally:
+            await api.close()
+    if settings.telegram_token is not None and settings.telegram_token.get_secret_value().strip():
+        try:
+            username = await telegram_username(settings)
+        except Exception as exc:  # any failure of the Bot API is told in one line
+            raise LinkFailed("wechat.cli.telegram_failed", reason=type(exc).__name__) from exc
+        return [replace(c, url=f"https://t.me/{username}?start={c.token}") for c in cards]
+    return cards
+
+
 async def make_door_cards(
     services: Services, settings: Settings, community: str | None, grid: str | None, output: str
 ) -> int:
@@ -170,22 +200,11 @@ async def make_door_cards(
     except DomainError as exc:
         say(settings, exc.key, error=True, **exc.params)
         return 2
-    if wechat_configured(settings):
-        api = WeChatAPI(settings, TokenStore(services.db, services.clock))
-        try:
-            cards = [replace(c, url=(await api.create_qr(c.token, permanent=True)).url) for c in cards]
-        except WeChatError as exc:
-            say(settings, "wechat.cli.qr_failed", error=True, code=exc.code, reason=exc.message)
-            return 1
-        finally:
-            await api.close()
-    elif settings.telegram_token is not None and settings.telegram_token.get_secret_value().strip():
-        try:
-            username = await telegram_username(settings)
-        except Exception as exc:  # noqa: BLE001 - any failure of the Bot API is told in one line
-            say(settings, "wechat.cli.telegram_failed", error=True, reason=type(exc).__name__)
-            return 1
-        cards = [replace(c, url=f"https://t.me/{username}?start={c.token}") for c in cards]
+    try:
+        cards = await card_links(services, settings, cards)
+    except LinkFailed as exc:
+        say(settings, exc.key, error=True, **exc.params)
+        return 1
     content = await asyncio.to_thread(cards_pdf, cards)
     try:
         Path(output).write_bytes(content)

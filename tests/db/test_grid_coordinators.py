@@ -172,6 +172,7 @@ async def test_a_coordinator_gets_nothing_of_another_grid_through_any_command(se
     refusals = ("这不在您负责的网格内。", f"E{g.li} 不是安排给您的探访对象。", "只有本社区的社区工作者可以这样做。")
     for line in (
         f"/elders E{g.li}",
+        f"/elders E{g.li} card",
         f"/visit E{g.li}",
         f"/visit E{g.li} well 看望",
         f"/assign E{g.li} 志愿者2",
@@ -183,8 +184,11 @@ async def test_a_coordinator_gets_nothing_of_another_grid_through_any_command(se
         f"/assign E{r_elder(g, '王秀英')} 志愿者3",
     ):
         assert (await chat.say(line)) in refusals, line
+    wang = r_elder(g, "王秀英")  # in their own grid a coordinator prints the door card
+    assert (await chat.say(f"/elders E{wang} card")).startswith(f"🪪 E{wang} 王秀英 的探访卡（第 1 版）")
     assert {c for c, spec in COMMANDS.items() if spec.coordinators} == {
         "grids",
+        "desk",  # the desk's link: its pages keep to the grids as the commands do (tests/desk)
         "assign",
         "unassign",
         "ack",
