@@ -14,7 +14,7 @@ from bot.kernel.i18n import T
 from bot.kernel.names import clean_name
 from bot.paper.flow import event_scan, is_sheet_code
 from bot.people.grids import COORDINATOR_WORDS
-from bot.people.service import looks_like_code
+from bot.people.service import Found, looks_like_code
 from bot.privacy.consent_flow import notice
 from bot.visits.cards import looks_like_token
 from bot.visits.flow import check_in
@@ -200,12 +200,12 @@ def confirm(ctx: Context, args: str) -> list[Reply]:
     """/confirm NAME, or V7 from the buttons of /pending."""
     ref = parse_refs(args.split()[:1]) if args.strip() else None
     if ref and ref[0][0] == "V":
-        return _confirm_volunteers(ctx, [ref[0][1]])
+        return confirm_volunteers(ctx, [ref[0][1]])
     person = person_arg(ctx, args, lambda ref: f"/confirm {ref}")
-    return _confirm_volunteers(ctx, [person.person_id])
+    return confirm_volunteers(ctx, [person.person_id])
 
 
-def _confirm_volunteers(ctx: Context, person_ids: list[int]) -> list[Reply]:
+def confirm_volunteers(ctx: Context, person_ids: list[int]) -> list[Reply]:
     replies = []
     for person_id in person_ids:
         ctx.services.people.confirm_volunteer(ctx.actor.person_id, ctx.community_id, person_id)
@@ -232,7 +232,7 @@ def waiting_volunteers(ctx: Context) -> list[Reply]:
     ]
 
 
-DECIDER = Decider("V", _confirm_volunteers, pending=waiting_volunteers)  # /approve V7 confirms too
+DECIDER = Decider("V", confirm_volunteers, pending=waiting_volunteers)  # /approve V7 confirms too
 
 
 @command("confirmnew", role="worker", help_key="help.confirmnew")
@@ -264,9 +264,7 @@ def appoint(ctx: Context, args: str) -> list[Reply]:
         grids = words[1:]
         if not grids:
             return [reply("grids.appoint_usage")]
-        person = person_arg(ctx, name, lambda ref: f"/appoint {ref} {rest}")
-        named = ctx.services.grids.appoint(ctx.actor.person_id, ctx.community_id, person.person_id, grids)
-        return [reply("grids.appoint_done", name=person.name, grids="、".join(named))]
+        return appoint_coordinator(ctx, person_arg(ctx, name, lambda ref: f"/appoint {ref} {rest}"), grids)
     if not ctx.actor.is_admin:
         return [reply("error.need_admin")]
     person = person_arg(ctx, args, lambda ref: f"/appoint {ref}", anyone_by_handle=True)
@@ -285,9 +283,7 @@ def unappoint(ctx: Context, args: str) -> list[Reply]:
     name, rest = name_and_rest(ctx, args)
     words = rest.split()
     if words and words[0].lower() in COORDINATOR_WORDS:
-        person = person_arg(ctx, name, lambda ref: f"/unappoint {ref} {rest}")
-        ended = ctx.services.grids.unappoint(ctx.actor.person_id, ctx.community_id, person.person_id, words[1:])
-        return [reply("grids.unappoint_done", name=person.name, grids="、".join(ended))]
+        return unappoint_coordinator(ctx, person_arg(ctx, name, lambda ref: f"/unappoint {ref} {rest}"), words[1:])
     if not ctx.actor.is_admin:
         return [reply("error.need_admin")]
     person = person_arg(ctx, args, lambda ref: f"/unappoint {ref}")
@@ -335,6 +331,24 @@ def grid(ctx: Context, args: str) -> list[Reply]:
     name, rest = name_and_rest(ctx, args)
     if not name or not rest.strip():
         return [reply("grids.place_usage")]
-    person = person_arg(ctx, name, lambda ref: f"/grid {ref} {rest}")
-    placed = ctx.services.grids.place(ctx.actor.person_id, ctx.community_id, person.person_id, rest.strip())
+    return place_in_grid(ctx, person_arg(ctx, name, lambda ref: f"/grid {ref} {rest}"), rest.strip())
+
+
+# What /grid, /appoint and /unappoint do once the person is known; the desk's person page calls
+# them too, with the person it shows.
+
+
+def place_in_grid(ctx: Context, person: Found, grid: str) -> list[Reply]:
+    placed = ctx.services.grids.place(ctx.actor.person_id, ctx.community_id, person.person_id, grid)
     return [reply("grids.placed", name=person.name, grid=placed)]
+
+
+def appoint_coordinator(ctx: Context, person: Found, grids: list[str]) -> list[Reply]:
+    named = ctx.services.grids.appoint(ctx.actor.person_id, ctx.community_id, person.person_id, grids)
+    return [reply("grids.appoint_done", name=person.name, grids="、".join(named))]
+
+
+def unappoint_coordinator(ctx: Context, person: Found, grids: list[str]) -> list[Reply]:
+    """Ends the grids named, all of the person's when none is."""
+    ended = ctx.services.grids.unappoint(ctx.actor.person_id, ctx.community_id, person.person_id, grids)
+    return [reply("grids.unappoint_done", name=person.name, grids="、".join(ended))]

@@ -11,6 +11,7 @@ from bot.dialogs.parse import next_word, parse_duration, read_date
 from bot.hours.flow import _category, _today
 from bot.kernel.errors import LooksRepeated
 from bot.kernel.i18n import T, Text, hours
+from bot.people.service import Found
 
 ALL_WORDS = ("all", "全部", "全体")
 ADD_WORDS, REMOVE_WORDS, LEADER_WORDS = ("add", "加入", "添加"), ("remove", "移除", "删除"), ("leader", "队长")
@@ -32,8 +33,7 @@ def tag(ctx: Context, args: str) -> list[Reply]:
         values = [(f"/tag {words[0]} {c.tag}", c.tag) for c in counts]
         choices = tuple(option(v, "tags.choice", tag=t) for v, t in values if len(v.encode()) <= MAX_OPTION_BYTES)
         return [Reply(T("tags.ask_tag", name=person.name), choices, columns=3)]
-    changed = ctx.services.teams.tag(ctx.actor.person_id, ctx.community_id, person.person_id, words[1])
-    return [reply("tags.tagged" if changed else "tags.already", name=person.name, tag=words[1])]
+    return tag_person(ctx, person, words[1])
 
 
 @command("untag", role="worker", help_key="help.untag", aliases=("去标签",))
@@ -42,9 +42,20 @@ def untag(ctx: Context, args: str) -> list[Reply]:
     words = [name, *rest.split()] if name else []
     if len(words) != 2:
         return [reply("tags.untag_usage")]
-    person = person_arg(ctx, words[0])
-    changed = ctx.services.teams.untag(ctx.actor.person_id, ctx.community_id, person.person_id, words[1])
-    return [reply("tags.untagged" if changed else "tags.not_tagged", name=person.name, tag=words[1])]
+    return untag_person(ctx, person_arg(ctx, words[0]), words[1])
+
+
+# What /tag and /untag do once the person is known; the desk's person page calls them too.
+
+
+def tag_person(ctx: Context, person: Found, tag: str) -> list[Reply]:
+    changed = ctx.services.teams.tag(ctx.actor.person_id, ctx.community_id, person.person_id, tag)
+    return [reply("tags.tagged" if changed else "tags.already", name=person.name, tag=tag)]
+
+
+def untag_person(ctx: Context, person: Found, tag: str) -> list[Reply]:
+    changed = ctx.services.teams.untag(ctx.actor.person_id, ctx.community_id, person.person_id, tag)
+    return [reply("tags.untagged" if changed else "tags.not_tagged", name=person.name, tag=tag)]
 
 
 @command("tags", help_key="help.tags", aliases=("我的标签",))
