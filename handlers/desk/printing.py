@@ -1,5 +1,6 @@
 """/desk/print (打印): PDFs from the bank's own producers — an invite poster (a new invite code
-made by the chat's /invite, drawn as `lovebank invite-poster` draws it), the community's issued
+made by the chat's /invite, with the channels' join QR codes, drawn as `lovebank invite-poster`
+draws it), the community's issued
 certificates printed again (/certificate's PDF), elders' door cards (A6, as `lovebank print
 cards`: a grid's or the whole community's) and the monthly statements of members without a phone
 (A4, as `lovebank print statements`).
@@ -29,7 +30,7 @@ from bot.people.grids import GridLine
 from bot.stars.drawing import invite_poster, on_a4
 from bot.visits.cards import cards_pdf
 from handlers.desk.core import Desk, download, form_value, page, plain
-from handlers.wechat.tools import LinkFailed, card_links
+from handlers.wechat.tools import LinkFailed, card_links, invite_panels
 
 PDF = "application/pdf"
 POSTER_ROLES = ("volunteer", "resident")
@@ -104,12 +105,16 @@ async def poster(desk: Desk, request: Request, user: DeskUser) -> Response:
     if not isinstance(code, str):  # refused: the chat's answer says why
         return desk.render(request, user, "message_lines.html", 400, lines=plain(user.locale, replies))
     locale = user.locale
+    try:
+        panels = await invite_panels(desk.services, desk.services.settings, code, locale)
+    except LinkFailed as exc:
+        return desk.message(request, user, exc.key, 502, **exc.params)
 
     def draw() -> bytes:
         png = invite_poster(
             render(locale, "poster.title", {"community": user.community_name}),
             [render(locale, "poster.line", {}), render(locale, "poster.code", {"code": code})],
-            [],
+            panels,
             render(locale, "poster.footer", {}),
         )
         return on_a4(png)

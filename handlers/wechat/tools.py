@@ -116,6 +116,37 @@ async def telegram_username(settings: Settings) -> str:
         return bot.username
 
 
+class LinkFailed(Exception):
+    """The platform could not give a door card's link: the catalogue key saying why."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        super().__init__(key)
+        self.key, self.params = key, params
+
+
+async def invite_panels(services: Services, settings: Settings, code: str, locale: str) -> list[QRPanel]:
+    """The join QR codes an invite poster carries (for `lovebank invite-poster` and the desk's
+    print page): WeChat's permanent parametric code when WeChat is configured (a poster stays
+    up), the Telegram deep link when Telegram is. LinkFailed when a platform fails."""
+    panels: list[QRPanel] = []
+    if wechat_configured(settings):
+        api = WeChatAPI(settings, TokenStore(services.db, services.clock))
+        try:
+            qr = await api.create_qr(code, permanent=True)
+        except WeChatError as exc:
+            raise LinkFailed("wechat.cli.qr_failed", code=exc.code, reason=exc.message) from exc
+        finally:
+            await api.close()
+        panels.append(QRPanel(render(locale, "poster.wechat"), qr.url))
+    if settings.telegram_token is not None and settings.telegram_token.get_secret_value().strip():
+        try:
+            username = await telegram_username(settings)
+        except Exception as exc:  # any failure of the Bot API is told in one line
+            raise LinkFailed("wechat.cli.telegram_failed", reason=type(exc).__name__) from exc
+        panels.append(QRPanel(render(locale, "poster.telegram"), f"https://t.me/{username}?start={code}"))
+    return panels
+
+
 async def make_invite_poster(services: Services, settings: Settings, community: str | None, output: str) -> int:
     locale = settings.locale
     try:
@@ -125,24 +156,11 @@ async def make_invite_poster(services: Services, settings: Settings, community: 
         return 2
     name = await services.run(services.people.community_name, community_id)
     code = await services.run(services.people.create_invite, None, community_id)
-    panels: list[QRPanel] = []
-    if wechat_configured(settings):
-        api = WeChatAPI(settings, TokenStore(services.db, services.clock))
-        try:
-            qr = await api.create_qr(code, permanent=True)  # a poster stays up: a QR code that lasts
-        except WeChatError as exc:
-            say(settings, "wechat.cli.qr_failed", error=True, code=exc.code, reason=exc.message)
-            return 1
-        finally:
-            await api.close()
-        panels.append(QRPanel(render(locale, "poster.wechat"), qr.url))
-    if settings.telegram_token is not None and settings.telegram_token.get_secret_value().strip():
-        try:
-            username = await telegram_username(settings)
-        except Exception as exc:  # noqa: BLE001 - any failure of the Bot API is told in one line
-            say(settings, "wechat.cli.telegram_failed", error=True, reason=type(exc).__name__)
-            return 1
-        panels.append(QRPanel(render(locale, "poster.telegram"), f"https://t.me/{username}?start={code}"))
+    try:
+        panels = await invite_panels(services, settings, code, locale)
+    except LinkFailed as exc:
+        say(settings, exc.key, error=True, **exc.params)
+        return 1
     picture = invite_poster(
         render(locale, "poster.title", {"community": name}),
         [render(locale, "poster.line"), render(locale, "poster.code", {"code": code})],
@@ -156,14 +174,6 @@ async def make_invite_poster(services: Services, settings: Settings, community: 
         return 1
     say(settings, "wechat.cli.poster_written", path=output, community=name, code=code, count=len(panels))
     return 0
-
-
-class LinkFailed(Exception):
-    """The platform could not give a door card's link: the catalogue key saying why."""
-
-    def __init__(self, key: str, **params: Any) -> None:
-        super().__init__(key)
-        self.key, self.params = key, params
 
 
 async def card_links(services: Services, settings: Settings, cards: list[Card]) -> list[Card]:

@@ -9,6 +9,7 @@ import io
 
 import pytest
 from openpyxl import load_workbook
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from bot.dialogs.engine import Dialogs
@@ -17,6 +18,7 @@ from bot.services import Services
 from models import AuditEntry, Certificate, InviteCode
 from tests.desk.kit import client_for, csrf_of, log_in, submit_logs
 from tests.dialogs.chat import Chat
+from tests.wechat.standin import APP_ID, APP_SECRET, APIServer
 from tests.world import World
 
 pytestmark = pytest.mark.db
@@ -91,3 +93,26 @@ async def test_issued_certificates_print_again_only_in_their_community(
         await log_in(other, dialogs, "otherworker")
         assert number not in (await other.get("/desk/print")).text
         assert (await other.get(f"/desk/print/certificate/{number}")).status_code == 404
+
+
+async def test_a_poster_carries_wechats_join_code_and_a_platform_failure_is_a_friendly_page(
+    services: Services, dialogs: Dialogs, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With WeChat configured the poster carries the account's permanent QR code whose scene is
+    the new invite, as `lovebank invite-poster`'s does; WeChat refusing gives the friendly page."""
+    with APIServer() as server:
+        configured = services.settings.model_copy(
+            update={"wechat_app_id": APP_ID, "wechat_app_secret": SecretStr(APP_SECRET), "wechat_api_url": server.url}
+        )
+        monkeypatch.setattr(services, "settings", configured)
+        async with client_for(services) as client:
+            await log_in(client, dialogs, "worker1")
+            csrf = csrf_of((await client.get("/desk/print")).text)
+            poster = await client.post("/desk/print/poster", data={"role": "volunteer", "csrf": csrf})
+            assert poster.status_code == 200 and poster.content[:5] == b"%PDF-"
+            with services.db.read() as session:
+                code = session.scalars(select(InviteCode.code).order_by(InviteCode.id.desc())).first()
+            assert list(server.api.qr.values()) == [code]
+            server.api.fail_next.append(45009)  # WeChat refuses the next QR code
+            refused = await client.post("/desk/print/poster", data={"role": "volunteer", "csrf": csrf})
+            assert refused.status_code == 502 and "二维码" in refused.text
