@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not PG_URL, reason="needs LOV
 APPROVALS, REJECTIONS = 16, 8
 # Each round's process dies at one of these points (in turn), with this chance a turn.
 POINTS = ("turn.dispatched", "turn.settled", "turn.committed", "reply.sent")
-CHANCE = "0.25"
+CHANCE = "0.4"  # high enough that the 32 turns take many rounds: at 0.25 a run once ended after 4 self-kills
 MAX_ROUNDS = 60
 STARTUP = 120.0  # seconds a process may take to listen on a busy machine
 
