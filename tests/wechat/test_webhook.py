@@ -146,7 +146,7 @@ async def test_template_outside_the_window_when_configured(served: Served, setti
     settings.wechat_templates = str(mapping)
     served.channel.templates = load_templates(settings)
     await served.services.db.run(served.services.db.transaction, lambda s: _note(s, served.services, person.id))
-    [sent] = await served.api.api.until(lambda s: s.kind == "template", timeout=10)
+    [sent] = await served.api.api.until(lambda s: s.kind == "template", timeout=30)
     assert sent.openid == "oTmpl"
     assert sent.fields == {"thing1": "探访", "time2": "2026年11月20日", "number3": "10", "phrase4": "已通过"}
     # WeChat refused the customer-service message first (45015: out of its window), then the template went.
@@ -198,12 +198,12 @@ async def test_worker_on_wechat_report_link_chart_and_invite_qr(
     assert (await served.client.get("/download/not-a-real-link")).status_code == 404
     # /chart: the caption answers (at once when it can), the picture follows through the API.
     assert "2026" in await served.reply("oWorker", "/chart")
-    [picture] = await served.api.api.until(lambda s: s.kind == "image" and s.openid == "oWorker", timeout=10)
+    [picture] = await served.api.api.until(lambda s: s.kind == "image" and s.openid == "oWorker", timeout=30)
     assert served.api.api.media[picture.media_id][:8] == b"\x89PNG\r\n\x1a\n"
     # /invite: the code, and a QR code picture whose scene is that code.
     invite = await served.reply("oWorker", "/invite")
     code = re.search(r"[A-Z2-9]{8}", invite).group(0)
-    await served.api.api.until(lambda s: s.kind == "image" and s.media_id != picture.media_id, timeout=10)
+    await served.api.api.until(lambda s: s.kind == "image" and s.media_id != picture.media_id, timeout=30)
     assert code in served.api.api.qr.values()
 
 
@@ -223,8 +223,8 @@ async def test_star_poster_reaches_a_worker_as_a_picture(served: Served) -> None
     summary = await served.services.run(served.services.star_posters.send, served.services.clock.now(), "week")
     assert summary.sent == 1
     # The outbox worker finds it: the poster goes out, then its text.
-    [poster] = await served.api.api.until(lambda s: s.kind == "image" and s.openid == "oWorker", timeout=10)
-    text = await served.api.api.until(lambda s: s.kind == "text" and "明星榜海报" in s.content, timeout=10)
+    [poster] = await served.api.api.until(lambda s: s.kind == "image" and s.openid == "oWorker", timeout=30)
+    text = await served.api.api.until(lambda s: s.kind == "text" and "明星榜海报" in s.content, timeout=30)
     assert served.api.api.sent.index(poster) < served.api.api.sent.index(text[0])
 
 
@@ -253,7 +253,7 @@ async def test_a_slow_turn_answers_success_and_the_reply_follows_by_the_api(
     _, fields = served.wechat.text("oSlow", "/help")
     answer = await served.post(fields)
     assert answer.body == "success"
-    [pushed] = await served.api.api.until(lambda s: s.openid == "oSlow" and "/help" in s.content, timeout=10)
+    [pushed] = await served.api.api.until(lambda s: s.openid == "oSlow" and "/help" in s.content, timeout=30)
     # WeChat's retry after that gets "success" too: the reply went by the API, not twice.
     assert (await served.post(fields)).body == "success"
     await asyncio.sleep(0.3)
@@ -296,5 +296,5 @@ async def test_a_long_queue_answers_success_at_once_and_the_reply_goes_by_the_ap
     started = time.monotonic()
     assert await served.say("oQueue", "/help") == ""  # `success`
     assert time.monotonic() - started < webhook.PASSIVE_SECONDS
-    [sent] = await served.api.api.until(lambda s: s.kind == "text" and s.openid == "oQueue", timeout=10)
+    [sent] = await served.api.api.until(lambda s: s.kind == "text" and s.openid == "oQueue", timeout=30)
     assert "/help" in sent.content
