@@ -9,7 +9,9 @@ and the outbox (notifications) turn the outcome into the message's next state:
   after `after` seconds; not counted as a failure.
 - `Unreachable(reason)` — the platform will not deliver to this person (Telegram 403: blocked,
   left the group): the identity is marked unreachable and its notifications wait until the person
-  writes to us again; nothing is retried for it meanwhile.
+  writes to us again; nothing is retried for it meanwhile. `since`: any message received after it
+  counts as writing again (default: the moment the outcome is recorded) — a channel that decided
+  by what it read earlier says when it looked, so a message that came meanwhile is not missed.
 - `Down(reason)` — the platform itself is not working (no connection, timeouts, 5xx, WeChat's
   -1 "system busy" or 45009 day quota, credentials it refuses): nothing is wrong with this message.
   The channel's circuit breaker (`bot.runtime.breaker`) pauses the channel's sending and probes until the
@@ -27,7 +29,7 @@ before the outcome, so a retry resumes after them instead of repeating them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 MAX_TRIES = 5
 BACKOFF_CAP = timedelta(minutes=10)
@@ -49,6 +51,7 @@ class Retry:
 class Unreachable:
     reason: str
     parts: int = 0
+    since: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -242,7 +242,7 @@ class OutboxService:
             session.execute(
                 update(Identity)
                 .where(Identity.person_id == delivery.person_id, Identity.channel == delivery.channel)
-                .values(unreachable_at=now)
+                .values(unreachable_at=outcome.since or now)
             )
         else:  # Failed, or a group chat that will not take our posts
             error = outcome.reason if isinstance(outcome, Unreachable) else outcome.error

@@ -22,7 +22,7 @@ from __future__ import annotations
 import base64
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -55,6 +55,9 @@ log = logging.getLogger(__name__)
 WINDOW = timedelta(hours=48)
 PASSIVE_SECONDS = 4.0  # WeChat waits 5 s for the answer; what takes longer goes out by the API
 REST_AFTER = 1.0  # seconds between a passive answer and the rest of a reply of several messages
+# A message stored a little before the window was looked at may not have been visible yet: any
+# message since then reopens it (one that was visible kept the window open, so this never loops).
+STILL_ARRIVING = timedelta(minutes=1)
 WAIT_FOR_NEXT = "outside WeChat's 48-hour window: waits for the person's next message"
 # Refusals about the account, not the message: busy (-1), the day's API quota (45009), the AppID
 # or AppSecret (40013, 40125), the server's IP not on the account's whitelist (40164), a token
@@ -211,6 +214,7 @@ class WeChatChannel:
         openid = units[0].delivery.address
         budgets = self.services.budgets
         pending = list(units)
+        looked = self.services.clock.now() - STILL_ARRIVING
         in_window = await self.services.db.run_read(
             wrote_within, self.services.db, self.services.clock, self.name, openid, WINDOW
         )
@@ -240,10 +244,10 @@ class WeChatChannel:
                     results.append((unit.delivery, Sent(via="message")))
                     pending.remove(unit)
         for unit in sorted(pending, key=lambda u: priority(u.delivery.text.key)):
-            results.append((unit.delivery, await self._past_budget(unit, openid, in_window)))
+            results.append((unit.delivery, await self._past_budget(unit, openid, in_window, looked)))
         return results
 
-    async def _past_budget(self, unit: Unit, openid: str, in_window: bool) -> Outcome:
+    async def _past_budget(self, unit: Unit, openid: str, in_window: bool, looked: datetime) -> Outcome:
         """A template when one is mapped for its kind; otherwise it waits for the person's next
         message and goes with the answer (held within the 48 hours, unreachable after)."""
         delivery = unit.delivery
@@ -271,7 +275,7 @@ class WeChatChannel:
                 )
         if in_window:
             return Held(HELD)
-        return Unreachable(WAIT_FOR_NEXT)
+        return Unreachable(WAIT_FOR_NEXT, since=looked)
 
     # --- invites ---------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from bot.kernel.clock import Clock
 from bot.kernel.db import Database
 from bot.kernel.settings import Settings
 from bot.services import Services
+from handlers.wechat import channel as channel_module
 from handlers.wechat.templates import load as load_templates
 from models import AuditEntry, Identity, InboxEntry, Notification, ServiceLog
 from tests.wechat.serving import Served, count, serving, wechat_worker
@@ -114,6 +115,39 @@ async def test_48_hour_rule_waits_for_the_next_message(served: Served) -> None:
     assert [s for s in served.api.api.sent if s.openid == "oLate"] == []
     answer = await served.say("oLate", "/balance")
     assert "您有 2 条新通知" in answer and answer.count("H7（探访，1 小时）已通过") == 2
+    assert await count(served.services, Notification, Notification.delivered_at.is_(None)) == 0
+
+
+async def test_a_message_that_comes_while_the_window_is_looked_at_reopens_it(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The outbox finds the window closed while the person's message is on its way: that message
+    (stored and answered before the outcome is recorded) reopens the window, and the
+    notification goes out, instead of waiting for a message after it."""
+    await served.say("oRace", "/help")
+    person = await served.services.run(served.services.people.identify, "wechat", "oRace", display_name="x")
+    with served.services.db.uow() as session:
+        session.execute(
+            InboxEntry.__table__.update()
+            .where(InboxEntry.sender == "oRace")
+            .values(received_at=served.services.clock.now() - timedelta(hours=49))
+        )
+        session.commit()
+    loop = asyncio.get_running_loop()
+    real = channel_module.wrote_within
+    answered: list[str] = []
+
+    def looked_at_as_the_person_writes(*args: Any) -> bool:
+        closed = real(*args)
+        if args[3] == "oRace" and not answered:  # WeChat delivers the message meanwhile
+            answered.append(asyncio.run_coroutine_threadsafe(served.say("oRace", "/balance"), loop).result(20))
+        return closed
+
+    monkeypatch.setattr(channel_module, "wrote_within", looked_at_as_the_person_writes)
+    await served.services.db.run(served.services.db.transaction, lambda s: _note(s, served.services, person[0].id))
+    [sent] = await served.api.api.until(lambda s: s.openid == "oRace" and "已通过" in s.content, timeout=20)
+    assert sent.kind == "text"  # a customer-service message: the window is open again
+    assert answered and "已通过" not in answered[0]  # it was being sent while the answer was made
     assert await count(served.services, Notification, Notification.delivered_at.is_(None)) == 0
 
 
