@@ -11,14 +11,13 @@ import re
 
 from bot.audit.trail import ITEMS, PAGE, SHOWN, TrailLine, TrailPage
 from bot.dialogs.common import person_arg
-from bot.dialogs.core import Context, Option, Reply, command, option, reply
+from bot.dialogs.core import Context, Option, Reply, option, reply
 from bot.kernel.i18n import T, Text, catalogue
 
 _ITEM = re.compile(r"([A-Za-z])(\d{1,9})")
 _CURSOR = re.compile(r"(.*?)\s+(\d{1,12})\s+(\d{1,6})")  # "<subject> <before> <page>", from a button
 
 
-@command("audit", role="worker", help_key="help.audit", aliases=("审计",))
 def audit_trail(ctx: Context, args: str) -> list[Reply]:
     words = args.strip()
     if not words:

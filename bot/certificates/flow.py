@@ -14,9 +14,8 @@ from functools import partial
 from bot.certificates.pdf import certificate_pdf
 from bot.certificates.service import Facts, Period, hours_text, is_period
 from bot.deadlines.flow import deadline_marker
-from bot.decisions.flow import Decider
 from bot.dialogs.common import person_arg, reason_step
-from bot.dialogs.core import Context, Later, Reply, command, option, reply
+from bot.dialogs.core import Context, Decider, Later, Reply, option, reply
 from bot.kernel.errors import DomainError, NotAllowed
 from bot.kernel.i18n import T, Text
 
@@ -50,7 +49,6 @@ def _need_worker(ctx: Context) -> None:
         raise NotAllowed("error.need_worker")
 
 
-@command("certificate", role="volunteer", help_key="help.certificate", aliases=("开证明", "志愿服务证明"))
 def certificate(ctx: Context, args: str) -> list[Reply]:
     args = args.strip()
     words = args.split()
@@ -174,7 +172,7 @@ def _refuse(ctx: Context, certificate_id: int, reason: str) -> list[Reply]:
     ]
 
 
-_ask_reason = reason_step("certificate_refuse", "certificate.ask_reason", "C", _refuse)
+_ask_reason, certificate_refuse_reason = reason_step("certificate_refuse", "certificate.ask_reason", "C", _refuse)
 
 
 def _refuse_ref(ctx: Context, certificate_id: int, reason: str) -> list[Reply]:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.deadlines.service import due_label
-from bot.dialogs.core import Context, Reply, command, reply
+from bot.dialogs.core import Context, Reply, reply
 from bot.kernel.i18n import T, Text
 
 
@@ -23,7 +23,6 @@ def deadline_marker(ctx: Context) -> Callable[[Text, datetime], Text]:
     return mark
 
 
-@command("deadline", role="worker", help_key="help.deadline", aliases=("截止时间",))
 def deadline(ctx: Context, args: str) -> list[Reply]:
     """/deadline shows the rule; /deadline 20:30 moves the evening deadline."""
     if args.strip():
@@ -33,13 +32,11 @@ def deadline(ctx: Context, args: str) -> list[Reply]:
     return [reply("deadline.show", evening=rule.evening.strftime("%H:%M"), timezone=rule.timezone)]
 
 
-@command("away", role="worker", help_key="help.away", aliases=("请假",))
 def away(ctx: Context, args: str) -> list[Reply]:
     changed = ctx.services.deadlines.set_away(ctx.actor.person_id, ctx.community_id, True)
     return [reply("away.done" if changed else "away.already")]
 
 
-@command("back", role="worker", help_key="help.back", aliases=("销假",))
 def back(ctx: Context, args: str) -> list[Reply]:
     changed = ctx.services.deadlines.set_away(ctx.actor.person_id, ctx.community_id, False)
     return [reply("back.done" if changed else "back.already")]

@@ -1,66 +1,31 @@
 """What waits for a worker, and deciding it: /pending, /approve and /reject.
 
 A typed id names its kind by its prefix (H12 an hour log, R4 a redemption, V7 a volunteer
-waiting for confirmation). Each feature registers its prefix here with what approving and
-rejecting mean for it and what it has waiting (a `Decider`); bot.dialogs.flows registers them all in one
-place. /approve and /reject only route by prefix, /pending only pages what the sources list.
+waiting for confirmation). Each feature names its prefix with what approving and rejecting mean
+for it and what it has waiting (a `Decider`); bot.dialogs.flows lists them all in one place.
+/approve and /reject only route by prefix, /pending only pages what the sources list.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 
-from bot.dialogs.core import Context, Option, Reply, command, option, reply
+from bot.dialogs.core import Context, Decider, Option, PendingSource, Reply, Table, option, reply
 from bot.kernel.i18n import T
-
-Approve = Callable[[Context, list[int]], list[Reply]]
-Reject = Callable[[Context, int, str], list[Reply]]  # an empty reason: the decider asks
-AllPending = Callable[[Context], list[int]]
-# A source lists its waiting items, oldest first: one reply each, a line and its decision buttons.
-PendingSource = Callable[[Context], list[Reply]]
 
 PAGE = 5  # items on one /pending page: with two buttons each, a keyboard that fits a phone
 MOST = 1000  # items a source lists; a community with more has a bigger problem than paging
-
-
-@dataclass(frozen=True)
-class Decider:
-    prefix: str
-    approve: Approve
-    reject: Reject | None = None
-    all_pending: AllPending | None = None  # what "/approve all" approves, if it may
-    pending: PendingSource | None = None  # what /pending lists
-    # Grid coordinators decide these too, within their grids (the service checks the grid).
-    coordinators: bool = False
-
-
-DECIDERS: dict[str, Decider] = {}
-PENDING_SOURCES: list[PendingSource] = []
 DEFAULT_PREFIX = "H"  # a bare number is an hour log, as it always was
 _REF = re.compile(r"([A-Za-z]?)([0-9]{1,9})")
 
 
-def register(deciders: tuple[Decider, ...]) -> None:
-    """Called once, by bot.dialogs.flows: /pending lists the sources in this order."""
-    if DECIDERS:
-        raise ValueError("deciders registered twice")
-    for d in deciders:
-        if d.prefix in DECIDERS or d.prefix != d.prefix.upper():
-            raise ValueError(f"bad or repeated id prefix {d.prefix}")
-        DECIDERS[d.prefix] = d
-        if d.pending is not None:
-            PENDING_SOURCES.append(d.pending)
-
-
-def parse_refs(words: list[str]) -> list[tuple[str, int]] | None:
+def parse_refs(table: Table, words: list[str]) -> list[tuple[str, int]] | None:
     """['H12', 'r4', '7'] → [('H', 12), ('R', 4), ('H', 7)]; None if any word is not a known id."""
     refs = []
     for word in words:
         match = _REF.fullmatch(word.strip())
         prefix = (match[1].upper() or DEFAULT_PREFIX) if match else ""
-        if match is None or prefix not in DECIDERS:
+        if match is None or prefix not in table.deciders:
             return None
         refs.append((prefix, int(match[2])))
     return refs
@@ -70,9 +35,9 @@ def _deciders(ctx: Context) -> list[Decider] | None:
     """What the person may decide: everything for workers and admins, what coordinators decide
     for a grid coordinator, None (refused) for anyone else."""
     if ctx.actor.at_least("worker"):
-        return list(DECIDERS.values())
+        return list(ctx.table.deciders.values())
     if ctx.services.grids.coordinates(ctx.actor.person_id, ctx.community_id):
-        return [d for d in DECIDERS.values() if d.coordinators]
+        return [d for d in ctx.table.deciders.values() if d.coordinators]
     return None
 
 
@@ -81,10 +46,9 @@ def pending_sources(ctx: Context) -> list[PendingSource]:
     and admins, those coordinators decide for a grid coordinator (each lists their grids only),
     none for anyone else. The desk's waiting page lists the same."""
     deciders = _deciders(ctx) or []
-    return [source for source in PENDING_SOURCES if any(d.pending is source for d in deciders)]
+    return [d.pending for d in deciders if d.pending is not None]
 
 
-@command("pending", role="worker", help_key="help.pending", aliases=("待审",), reads=True, coordinators=True)
 def pending(ctx: Context, args: str) -> list[Reply]:
     """Everything waiting, one page a message: the true total, each item's buttons, next page,
     and approve all."""
@@ -113,7 +77,6 @@ def pending(ctx: Context, args: str) -> list[Reply]:
     return [Reply(text, tuple(options), columns=2)]
 
 
-@command("approve", role="worker", help_key="help.approve", aliases=("批准",), coordinators=True)
 def approve(ctx: Context, args: str) -> list[Reply]:
     deciders = _deciders(ctx)
     if deciders is None:
@@ -125,27 +88,26 @@ def approve(ctx: Context, args: str) -> list[Reply]:
             if d.all_pending is not None and (ids := d.all_pending(ctx)):
                 replies.extend(d.approve(ctx, ids))
         return replies or [reply("pending.none")]
-    refs = parse_refs(words)
+    refs = parse_refs(ctx.table, words)
     if not refs:
         return [reply("approve.usage")]
-    if any(DECIDERS[p] not in deciders for p, _ in refs):
+    if any(ctx.table.deciders[p] not in deciders for p, _ in refs):
         return [reply("error.need_worker")]
     replies = []
     for prefix in dict.fromkeys(p for p, _ in refs):  # each kind once, in the order typed
-        replies.extend(DECIDERS[prefix].approve(ctx, [i for p, i in refs if p == prefix]))
+        replies.extend(ctx.table.deciders[prefix].approve(ctx, [i for p, i in refs if p == prefix]))
     return replies
 
 
-@command("reject", role="worker", help_key="help.reject", aliases=("驳回",), coordinators=True)
 def reject(ctx: Context, args: str) -> list[Reply]:
     deciders = _deciders(ctx)
     if deciders is None:
         return [reply("error.need_worker")]
     ref, _, reason = args.strip().partition(" ")
-    refs = parse_refs([ref]) if ref else None
-    if not refs or DECIDERS[refs[0][0]].reject is None:
+    refs = parse_refs(ctx.table, [ref]) if ref else None
+    if not refs or ctx.table.deciders[refs[0][0]].reject is None:
         return [reply("reject.usage")]
-    if DECIDERS[refs[0][0]] not in deciders:
+    if ctx.table.deciders[refs[0][0]] not in deciders:
         return [reply("error.need_worker")]
     prefix, ref_id = refs[0]
-    return DECIDERS[prefix].reject(ctx, ref_id, reason.strip())  # type: ignore[misc]
+    return ctx.table.deciders[prefix].reject(ctx, ref_id, reason.strip())  # type: ignore[misc]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.dialogs.core import Context, Reply, command, reply
+from bot.dialogs.core import Context, Reply, reply
 from bot.kernel.settings import public_base
 
 ROUTE = "/desk/"  # where `lovebank serve` serves the pages
@@ -17,11 +17,9 @@ def login_link(ctx: Context, target: str) -> list[Reply]:
     return [reply(f"{target}.link", url=f"{base}{LOGIN}{made.secret}", minutes=made.minutes)]
 
 
-@command("desk", role="worker", help_key="help.desk", aliases=("工作台",), coordinators=True)
 def desk(ctx: Context, args: str) -> list[Reply]:
     return login_link(ctx, "desk")
 
 
-@command("my", help_key="help.my", aliases=("我的",))
 def my(ctx: Context, args: str) -> list[Reply]:
     return login_link(ctx, "my")

@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from bot.dialogs.core import MAX_OPTION_BYTES, Context, Input, Option, Reply, option, reply, step
+from bot.dialogs.core import MAX_OPTION_BYTES, Context, Input, Option, Reply, StepHandler, option, reply
 from bot.dialogs.parse import is_yes, next_word
 from bot.kernel.errors import DomainError, InvalidInput, LooksRepeated, NotFound
 from bot.kernel.i18n import T
@@ -16,15 +16,16 @@ from bot.people.service import Found
 Decide = Callable[[Context, int, str], list[Reply]]
 
 
-def reason_step(flow: str, ask_key: str, prefix: str, decide: Decide) -> Callable[[Context, int], list[Reply]]:
-    """A decision that needs a reason (reject, refuse, dispute): registers the step that takes the
-    person's next message as the reason, and returns what asks for it."""
+def reason_step(
+    flow: str, ask_key: str, prefix: str, decide: Decide
+) -> tuple[Callable[[Context, int], list[Reply]], StepHandler]:
+    """A decision that needs a reason (reject, refuse, dispute): what asks for it, and the step
+    (`flow`, "reason") that takes the person's next message as the reason."""
 
     def ask(ctx: Context, ref_id: int) -> list[Reply]:
         ctx.goto(flow, "reason", ref_id=ref_id)
         return [reply(ask_key, id=f"{prefix}{ref_id}")]
 
-    @step(flow, "reason")
     def take_reason(ctx: Context, inp: Input) -> list[Reply]:
         ref_id = ctx.data["ref_id"]
         if not inp.text.strip():
@@ -32,15 +33,15 @@ def reason_step(flow: str, ask_key: str, prefix: str, decide: Decide) -> Callabl
         ctx.finish()
         return decide(ctx, ref_id, inp.text)
 
-    return ask
+    return ask, take_reason
 
 
 Again = Callable[[Context, dict[str, Any], str], list[Reply]]
 
 
-def repeat_step(flow: str, again: Again) -> Callable[..., list[Reply]]:
-    """An entry just like one already there (LooksRepeated): registers the step that records it
-    after a yes, and returns what asks. `again(ctx, data, request_key)` records it regardless."""
+def repeat_step(flow: str, again: Again) -> tuple[Callable[..., list[Reply]], StepHandler]:
+    """An entry just like one already there (LooksRepeated): what asks, and the step (`flow`,
+    "repeat") that records it after a yes. `again(ctx, data, request_key)` records it regardless."""
 
     def question(ctx: Context) -> Reply:
         return reply(
@@ -55,7 +56,6 @@ def repeat_step(flow: str, again: Again) -> Callable[..., list[Reply]]:
         ctx.goto(flow, "repeat", same=exc.params["id"], draft=secrets.token_hex(6), **data)
         return [question(ctx)]
 
-    @step(flow, "repeat")
     def confirm(ctx: Context, inp: Input) -> list[Reply]:
         if inp.option != "yes" and not is_yes(inp.text):
             return [question(ctx)]
@@ -63,7 +63,7 @@ def repeat_step(flow: str, again: Again) -> Callable[..., list[Reply]]:
         ctx.finish()
         return again(ctx, data, f"draft:{data['draft']}")
 
-    return ask
+    return ask, confirm
 
 
 class Choose(DomainError):

@@ -1,12 +1,12 @@
-"""The vocabulary of a dialog: what comes in, what goes out, and the registry flows fill.
+"""The vocabulary of a dialog: what comes in, what goes out, and the table of what runs.
 
-A flow module registers one-line commands with `@command` and the steps of a step-by-step flow
-with `@step`. Handlers take a `Context` and return replies; they call services for every
-decision and write nothing themselves. Options are shown as buttons on Telegram and as a
-numbered list elsewhere; an option whose value starts with "/" runs that command line when
-chosen, any other value answers the current step. Option values arrive from clients and are
-never trusted: commands re-check everything in the services, and a step only ever sees one of
-the options it showed (the engine refuses the rest).
+A flow module holds plain functions: one-line commands and the steps of a step-by-step flow,
+each listed once in `bot.dialogs.flows` (a `Table`). Handlers take a `Context` and return
+replies; they call services for every decision and write nothing themselves. Options are
+shown as buttons on Telegram and as a numbered list elsewhere; an option whose value starts
+with "/" runs that command line when chosen, any other value answers the current step. Option
+values arrive from clients and are never trusted: commands re-check everything in the
+services, and a step only ever sees one of the options it showed (the engine refuses the rest).
 """
 
 from __future__ import annotations
@@ -164,6 +164,7 @@ class Context:
     actor: Actor
     caller: Caller
     request_key: str | None
+    table: Table
     flow: str | None = None
     step: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
@@ -215,8 +216,9 @@ StepHandler = Callable[[Context, Input], list[Reply]]
 class Command:
     name: str
     handler: Handler
-    role: str | None  # least role needed; None: anyone, even before joining
-    help_key: str | None  # shown in /help and the Telegram menu when set
+    role: str | None = "resident"  # least role needed; None: anyone, even before joining
+    help_key: str | None = None  # shown in /help and the Telegram menu when set
+    aliases: tuple[str, ...] = ()  # words that run it too (记录 for /log)
     admin_only: bool = False
     group_ok: bool = False  # may be used inside a group chat
     for_relative: bool = False  # may be used while acting for a relative (`/as NAME`)
@@ -225,42 +227,64 @@ class Command:
     coordinators: bool = False
 
 
-COMMANDS: dict[str, Command] = {}
-ALIASES: dict[str, str] = {}
-STEPS: dict[tuple[str, str], StepHandler] = {}
-# Command words a step reads as its own answer (积分 at the payer step pays with own points;
-# anywhere else it is /balance). Yes and skip words are every step's.
-STEP_ANSWERS: dict[tuple[str, str], frozenset[str]] = {}
+# What waits for a worker, by kind: a typed id names its kind by its prefix (H12 an hour log, R4
+# a redemption). /approve and /reject route by prefix; /pending pages what the sources list.
+Approve = Callable[[Context, list[int]], list[Reply]]
+Reject = Callable[[Context, int, str], list[Reply]]  # an empty reason: the decider asks
+AllPending = Callable[[Context], list[int]]
+# A source lists its waiting items, oldest first: one reply each, a line and its decision buttons.
+PendingSource = Callable[[Context], list[Reply]]
 
 
-def command(
-    name: str,
-    *,
-    role: str | None = "resident",
-    help_key: str | None = None,
-    aliases: tuple[str, ...] = (),
-    admin_only: bool = False,
-    group_ok: bool = False,
-    for_relative: bool = False,
-    reads: bool = False,
-    coordinators: bool = False,
-) -> Callable[[Handler], Handler]:
-    def register(handler: Handler) -> Handler:
-        if name in COMMANDS:
-            raise ValueError(f"command /{name} registered twice")
-        COMMANDS[name] = Command(name, handler, role, help_key, admin_only, group_ok, for_relative, reads, coordinators)
-        for alias in aliases:
-            ALIASES[alias] = name
-        return handler
-
-    return register
+@dataclass(frozen=True)
+class Decider:
+    prefix: str
+    approve: Approve
+    reject: Reject | None = None
+    all_pending: AllPending | None = None  # what "/approve all" approves, if it may
+    pending: PendingSource | None = None  # what /pending lists
+    # Grid coordinators decide these too, within their grids (the service checks the grid).
+    coordinators: bool = False
 
 
-def step(flow: str, name: str, *, answers: Iterable[str] = ()) -> Callable[[StepHandler], StepHandler]:
-    def register(handler: StepHandler) -> StepHandler:
-        STEPS[(flow, name)] = handler
-        if answers:
-            STEP_ANSWERS[(flow, name)] = frozenset(answers)
-        return handler
+@dataclass(frozen=True)
+class Table:
+    """Every command, step and decider, as `bot.dialogs.flows` lists them: the engine routes by
+    it and hands it to each turn (/help lists its commands, /pending its deciders)."""
 
-    return register
+    commands: dict[str, Command]  # in /help's order
+    aliases: dict[str, str]  # word → command
+    steps: dict[tuple[str, str], StepHandler]  # (flow, step) → what takes the answer
+    # Command words a step reads as its own answer (积分 at the payer step pays with own points;
+    # anywhere else it is /balance). Yes and skip words are every step's.
+    answers: dict[tuple[str, str], frozenset[str]]
+    deciders: dict[str, Decider]  # by id prefix, in /pending's order
+
+    @classmethod
+    def of(
+        cls,
+        commands: Iterable[Command],
+        steps: dict[tuple[str, str], StepHandler],
+        answers: dict[tuple[str, str], frozenset[str]],
+        deciders: Iterable[Decider],
+    ) -> Table:
+        """The table, refusing what would be ambiguous: a command, alias or id prefix twice, a
+        step's answers for a step that is not there."""
+        by_name: dict[str, Command] = {}
+        aliases: dict[str, str] = {}
+        for spec in commands:
+            if spec.name in by_name or spec.name in aliases:
+                raise ValueError(f"command /{spec.name} listed twice")
+            by_name[spec.name] = spec
+            for alias in spec.aliases:
+                if alias in aliases:
+                    raise ValueError(f"alias {alias} listed twice")
+                aliases[alias] = spec.name
+        by_prefix: dict[str, Decider] = {}
+        for d in deciders:
+            if d.prefix in by_prefix or d.prefix != d.prefix.upper():
+                raise ValueError(f"bad or repeated id prefix {d.prefix}")
+            by_prefix[d.prefix] = d
+        if set(answers) - set(steps):
+            raise ValueError(f"answers for steps not listed: {sorted(set(answers) - set(steps))}")
+        return cls(by_name, aliases, dict(steps), dict(answers), by_prefix)

@@ -15,10 +15,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.dialogs.core import (
-    ALIASES,
-    COMMANDS,
-    STEP_ANSWERS,
-    STEPS,
     Actor,
     Caller,
     Command,
@@ -29,8 +25,10 @@ from bot.dialogs.core import (
     Invites,
     Later,
     Reply,
+    Table,
     reply,
 )
+from bot.dialogs.flows import TABLE
 from bot.dialogs.parse import intent_of, is_skip, is_yes, split_command
 from bot.kernel import crash
 from bot.kernel.access import effective_role
@@ -88,18 +86,19 @@ def _plain(label: str) -> str:
     return re.sub(r"^[^\w]+|[^\w]+$", "", fold_width(label) or "").lower()
 
 
-def _closest(text: str) -> Reply:
+def _closest(ctx: Context, text: str) -> Reply:
     """What is not understood is answered with the command word it is closest to, if any."""
-    words = [w for w in ALIASES if not w.isascii()]
-    guess = difflib.get_close_matches(text[:32], words, n=1, cutoff=0.5)
+    aliases = ctx.table.aliases
+    guess = difflib.get_close_matches(text[:32], [w for w in aliases if not w.isascii()], n=1, cutoff=0.5)
     if guess:
-        return reply("error.not_understood_guess", word=guess[0], command=f"/{ALIASES[guess[0]]}")
+        return reply("error.not_understood_guess", word=guess[0], command=f"/{aliases[guess[0]]}")
     return reply("error.not_understood")
 
 
 def _answers(ctx: Context, word: str) -> bool:
     """Whether the step waiting reads this word itself (a yes or skip word, or one it declared)."""
-    return is_yes(word) or is_skip(word) or word.lower() in STEP_ANSWERS.get((ctx.flow or "", ctx.step or ""), ())
+    declared = ctx.table.answers.get((ctx.flow or "", ctx.step or ""), frozenset())
+    return is_yes(word) or is_skip(word) or word.lower() in declared
 
 
 def _position(ctx: Context) -> str:
@@ -133,10 +132,9 @@ Attach = Callable[[dict[bytes, bytes | None]], Awaitable[None]]
 
 
 class Dialogs:
-    def __init__(self, services: Services) -> None:
-        import bot.dialogs.flows  # noqa: F401  (registers every flow's commands and steps)
-
+    def __init__(self, services: Services, table: Table = TABLE) -> None:
         self.services = services
+        self.table = table
         self.invites = Invites()  # the channel adapter fills it in
 
     async def handle(
@@ -149,7 +147,7 @@ class Dialogs:
     ) -> Turn:
         """One turn, handed to a database thread once and run there whole (`turn`); then, outside
         any transaction, the files it attaches are made and given to `attach`. A command declared
-        read-only (`@command(reads=True)`) runs on a reader thread, and only its state and the
+        read-only (`Command(reads=True)`) runs on a reader thread, and only its state and the
         inbox mark are written after, in one short transaction; should it write after all (a
         first contact, a step that writes), it runs again as a whole turn. `settle_later`: for a
         read-only turn without files, called instead of `settle`, on the event loop, with what
@@ -185,9 +183,10 @@ class Dialogs:
         """Whether the input names a command declared read-only (a guess: the turn proves it)."""
         line = (inp.option or inp.text).strip()
         head, _ = split_command(line)
-        name = ALIASES.get(head) or head.lstrip("/／").split("@", 1)[0].lower()
-        spec = COMMANDS.get(ALIASES.get(name, name))
-        return spec is not None and spec.reads and (line.startswith(("/", "／")) or head in ALIASES)
+        aliases = self.table.aliases
+        name = aliases.get(head) or head.lstrip("/／").split("@", 1)[0].lower()
+        spec = self.table.commands.get(aliases.get(name, name))
+        return spec is not None and spec.reads and (line.startswith(("/", "／")) or head in aliases)
 
     def _finish_read(self, session: Session, turn: Turn, settle: Settle | None) -> None:
         """A read-only turn's writes: its dialog state when it changed, and the channel's mark."""
@@ -275,7 +274,7 @@ class Dialogs:
                 return [reply("error.stale_option")]
             return self._step(ctx, Input(option=chosen, request_key=inp.request_key))
         head, args = split_command(text)
-        alias = ALIASES.get(head)
+        alias = self.table.aliases.get(head)
         # Inside a step a command word typed alone (余额, 帮助, 取消) is that command, unless the
         # step reads the word as its answer; a longer line starting with one is the answer (a
         # note may begin with 记录).
@@ -292,7 +291,7 @@ class Dialogs:
         intent = intent_of(text)
         if intent is not None:
             return self._command(ctx, f"/{intent} {text}" if intent == "log" else f"/{intent}")
-        return [_closest(text)]
+        return [_closest(ctx, text)]
 
     def _consent_first(self, ctx: Context, inp: Input, chosen: str | None) -> list[Reply]:
         """A volunteer who has not agreed to the privacy notice in force is asked before anything
@@ -319,10 +318,11 @@ class Dialogs:
     def _command(self, ctx: Context, line: str, *, typed: bool = False) -> list[Reply]:
         head, args = split_command(line)
         name = head.lstrip("/").split("@", 1)[0].lower()
-        name = ALIASES.get(head, ALIASES.get(name, name))
-        spec = COMMANDS.get(name)
+        aliases = self.table.aliases
+        name = aliases.get(head, aliases.get(name, name))
+        spec = self.table.commands.get(name)
         if spec is None:
-            guess = difflib.get_close_matches(name, list(COMMANDS), n=1, cutoff=0.6)
+            guess = difflib.get_close_matches(name, list(self.table.commands), n=1, cutoff=0.6)
             if guess:
                 return [reply("error.unknown_command_guess", command=head[:32], guess=f"/{guess[0]}")]
             return [reply("error.unknown_command", command=head[:32])]
@@ -346,7 +346,7 @@ class Dialogs:
         return [reply("dialog.step_left"), *replies] if typed else replies
 
     def _step(self, ctx: Context, inp: Input) -> list[Reply]:
-        handler = STEPS.get((ctx.flow or "", ctx.step or ""))
+        handler = self.table.steps.get((ctx.flow or "", ctx.step or ""))
         if handler is None:  # a flow from an older version; start afresh
             ctx.finish()
             return [reply("error.stale_option")]
@@ -400,7 +400,7 @@ class Dialogs:
                 acting_by=person.id,
             )
         saved: dict[str, Any] = {}
-        ctx = Context(services, actor, caller, request_key, invites=self.invites)
+        ctx = Context(services, actor, caller, request_key, self.table, invites=self.invites)
         if (
             loaded.role == "volunteer"
             and person.community_id is not None

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from bot.dialogs.common import person_arg
-from bot.dialogs.core import Context, Document, Input, Reply, command, option, reply, step
+from bot.dialogs.core import Context, Document, Input, Reply, StepHandler, option, reply
 from bot.dialogs.parse import is_skip, parse_ref
 from bot.dialogs.parse import words as split_words
 from bot.elders.cadence import KINDS, Rule, VisitCadence
@@ -87,7 +87,6 @@ def card(ctx: Context, e: ElderView, cadence: VisitCadence) -> Reply:
     return Reply(T("elders.card_visitor", **params), tuple(buttons))
 
 
-@command("elders", role="volunteer", help_key="elders.help.elders", aliases=("老人名单",))
 def elders(ctx: Context, args: str) -> list[Reply]:
     """`/elders [page]`, `/elders E5` (a card), `/elders export` (workers: the roster as CSV)."""
     arg = args.strip()
@@ -143,7 +142,6 @@ CHECKS: dict[str, Callable[[Context, str], object]] = {
 }
 
 
-@command("addelder", role="worker", help_key="elders.help.addelder", aliases=("添加老人",))
 def add_elder(ctx: Context, args: str) -> list[Reply]:
     """Step by step, or one roster row: `/addelder 王秀英,1942,幸福里3栋501,一网格,是,高,13800000000,儿子 王强`."""
     if args.strip():
@@ -175,8 +173,7 @@ def _ask_field(name: str) -> Reply:
     return Reply(T(f"elders.ask.{name}"), options, columns=2)
 
 
-def _field_step(name: str) -> None:
-    @step("addelder", name)
+def _field_step(name: str) -> StepHandler:
     def answer(ctx: Context, inp: Input) -> list[Reply]:
         value = (inp.option or inp.text).strip()
         if name in OPTIONAL and is_skip(value):
@@ -200,15 +197,16 @@ def _field_step(name: str) -> None:
             card(ctx, view, ctx.services.visits.cadence(view.community_id)),
         ]
 
+    return answer
 
-for _name in ROW_FIELDS:
-    _field_step(_name)
+
+# The steps of /addelder, one a field: ("addelder", field).
+FIELD_STEPS = {name: _field_step(name) for name in ROW_FIELDS}
 
 
 # --- editing, assigning, retiring ------------------------------------------------------------
 
 
-@command("editelder", role="worker", help_key="elders.help.editelder", aliases=("修改老人",))
 def edit_elder(ctx: Context, args: str) -> list[Reply]:
     """`/editelder E5 phone 13900000000` (fields: name birth_year address grid lives_alone risk
     phone emergency_contact worker active, or their Chinese names)."""
@@ -224,12 +222,10 @@ def edit_elder(ctx: Context, args: str) -> list[Reply]:
     ]
 
 
-@command("assign", role="worker", help_key="elders.help.assign", aliases=("分配探访",), coordinators=True)
 def assign(ctx: Context, args: str) -> list[Reply]:
     return _assign(ctx, args, remove=False)
 
 
-@command("unassign", role="worker", help_key="elders.help.unassign", aliases=("取消分配",), coordinators=True)
 def unassign(ctx: Context, args: str) -> list[Reply]:
     return _assign(ctx, args, remove=True)
 
@@ -259,7 +255,6 @@ def _assign(ctx: Context, args: str, *, remove: bool) -> list[Reply]:
     return [reply("elders.assigned", ref=view.ref, name=view.name, volunteers="、".join(view.volunteers) or "—")]
 
 
-@command("retire", role="worker", help_key="elders.help.retire", aliases=("移出名单",))
 def retire(ctx: Context, args: str) -> list[Reply]:
     ref, _, reason = args.strip().partition(" ")
     elder_id = _ref(ref)
@@ -272,7 +267,6 @@ def retire(ctx: Context, args: str) -> list[Reply]:
 # --- cadence ---------------------------------------------------------------------------------
 
 
-@command("cadence", role="worker", help_key="elders.help.cadence", aliases=("探访频次",))
 def cadence(ctx: Context, args: str) -> list[Reply]:
     """`/cadence` shows it; `/cadence alone 14 7` (visit every 14 days, call every 7),
     `/cadence other 30 0` (no calls), `/cadence age 75`."""
@@ -303,7 +297,6 @@ def _cadence_changes(words: list[str]) -> dict | None:
     return {kind: rule}
 
 
-@command("consent", role="worker", help_key="help.consent", aliases=("知情同意",))
 def consent(ctx: Context, args: str) -> list[Reply]:
     """`/consent E3 当面`: how the elder's consent was obtained (in person, by phone, family)."""
     ref, _, how = args.strip().partition(" ")

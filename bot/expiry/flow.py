@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import re
 
-from bot.dialogs.core import Context, Reply, command, reply
+from bot.dialogs.core import Context, Reply, reply
 from bot.expiry.service import MAX_MONTHS
 
 OFF = ("off", "关闭", "不过期", "0")
 _MONTHS = re.compile(r"^[0-9]{1,3}$")
 
 
-@command("expiry", role="worker", help_key="help.expiry", aliases=("积分有效期",))
 def expiry(ctx: Context, args: str) -> list[Reply]:
     words = args.split()
     if not words:

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import re
 
-from bot.decisions.flow import Decider
 from bot.dialogs.common import name_and_rest, person_arg, reason_step
-from bot.dialogs.core import Context, Input, Reply, command, option, reply, step
+from bot.dialogs.core import Context, Decider, Input, Reply, option, reply
 from bot.dialogs.parse import is_yes, next_word, parse_ref
 from bot.family.service import CODE_LIFETIME
 from bot.kernel.errors import DomainError, NotFound
@@ -25,7 +24,6 @@ def _real(ctx: Context) -> int:
     return ctx.actor.acting_by or ctx.actor.person_id
 
 
-@command("family", role=None, help_key="help.family", aliases=("亲情账户", "亲情"))
 def family(ctx: Context, args: str) -> list[Reply]:
     words = args.split()
     action = words[0].lower() if words else ""
@@ -127,7 +125,6 @@ def _ask_register(ctx: Context) -> Reply:
     )
 
 
-@step("family_link", "register")
 def link_register(ctx: Context, inp: Input) -> list[Reply]:
     if not (inp.option == "yes" if inp.option else is_yes(inp.text)):
         return [_ask_register(ctx)]
@@ -179,7 +176,7 @@ def _refuse_link(ctx: Context, link_id: int, reason: str) -> list[Reply]:
     return [reply("family.link_refused", id=f"L{link_id}", member=link.member_name)]
 
 
-_ask_link_reason = reason_step("family_link", "family.ask_reason", "L", _refuse_link)
+_ask_link_reason, family_link_reason = reason_step("family_link", "family.ask_reason", "L", _refuse_link)
 
 
 def _reject_link(ctx: Context, link_id: int, reason: str) -> list[Reply]:
@@ -189,7 +186,6 @@ def _reject_link(ctx: Context, link_id: int, reason: str) -> list[Reply]:
 DECIDER = Decider("L", _approve_links, _reject_link, pending=pending_links)  # /approve L5
 
 
-@command("as", role=None, help_key="help.as", aliases=("代办",), for_relative=True)
 def act_as(ctx: Context, args: str) -> list[Reply]:
     name = args.strip()
     if name.lower() in ME:

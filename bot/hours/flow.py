@@ -10,9 +10,9 @@ from datetime import date
 from typing import Any
 
 from bot.deadlines.flow import deadline_marker
-from bot.decisions.flow import MOST, Decider
+from bot.decisions.flow import MOST
 from bot.dialogs.common import name_and_rest, names_in, person_arg, reason_step, repeat_step
-from bot.dialogs.core import Context, Input, Option, Reply, command, option, reply, step
+from bot.dialogs.core import Context, Decider, Input, Option, Reply, option, reply
 from bot.dialogs.parse import (
     Duration,
     find_day,
@@ -104,7 +104,6 @@ def _today(ctx: Context) -> date:
 # --- step-by-step logging --------------------------------------------------------------------
 
 
-@command("log", role="volunteer", help_key="help.log", aliases=("记录",))
 def log_hours(ctx: Context, args: str) -> list[Reply]:
     if args:
         return _log_one_line(ctx, args)
@@ -131,8 +130,6 @@ def _ask_category(ctx: Context, flow: str, typed: str | None = None, **data: obj
     return [Reply(question, tuple(options), columns=3)]
 
 
-@step("log", "category")
-@step("event", "category")
 def choose_category(ctx: Context, inp: Input) -> list[Reply]:
     try:
         category = _category(ctx, inp.option or inp.text)
@@ -157,8 +154,6 @@ def _ask_date() -> Reply:
     )
 
 
-@step("log", "date")
-@step("event", "date")
 def choose_date(ctx: Context, inp: Input) -> list[Reply]:
     answer = inp.option or inp.text
     if answer == "other":
@@ -181,8 +176,6 @@ def _ask_duration() -> Reply:
     )
 
 
-@step("log", "duration")
-@step("event", "duration")
 def choose_duration(ctx: Context, inp: Input) -> list[Reply]:
     # A button's value is minutes; what is typed is read as people say it (a bare 2 is hours).
     minutes = int(inp.option) if inp.option in {str(m) for m in DURATIONS} else parse_duration(inp.text)
@@ -198,7 +191,6 @@ def choose_duration(ctx: Context, inp: Input) -> list[Reply]:
     return [reply("log.ask_note", option("skip", "log.skip_note"))]
 
 
-@step("log", "note")
 def add_note(ctx: Context, inp: Input) -> list[Reply]:
     text = inp.text.strip()
     try:
@@ -229,7 +221,6 @@ def _summary(ctx: Context) -> Reply:
     )
 
 
-@step("log", "confirm")
 def confirm_log(ctx: Context, inp: Input) -> list[Reply]:
     if inp.option != "yes" and not is_yes(inp.text):
         return [_summary(ctx)]
@@ -390,7 +381,6 @@ def _log_one_line(ctx: Context, args: str) -> list[Reply]:
 # --- balance and history ---------------------------------------------------------------------
 
 
-@command("balance", help_key="help.balance", aliases=("余额", "积分"), for_relative=True, reads=True)
 def balance(ctx: Context, args: str) -> list[Reply]:
     b = ctx.services.points.balance(ctx.actor.person_id, ctx.community_id)
     level = level_line(ctx.services.star_levels.standing(ctx.actor.person_id, ctx.community_id))
@@ -422,7 +412,6 @@ def level_line(standing: Standing) -> Text:
     )
 
 
-@command("history", help_key="help.history", aliases=("明细",), for_relative=True, reads=True)
 def history(ctx: Context, args: str) -> list[Reply]:
     page = _page(args)
     items, more = ctx.services.points.history(ctx.actor.person_id, ctx.community_id, page=page, page_size=PAGE)
@@ -468,7 +457,6 @@ def _what(ctx: Context, i: HistoryLine) -> Text:
 MYLOGS_PAGE = 10
 
 
-@command("mylogs", role="volunteer", help_key="help.mylogs", aliases=("我的记录",))
 def my_logs(ctx: Context, args: str) -> list[Reply]:
     page = _page(args)
     logs = ctx.services.hours.logs_of(
@@ -535,10 +523,9 @@ def _reject(ctx: Context, log_id: int, reason: str) -> list[Reply]:
     return [reply(key, id=f"H{log_id}", name=decision.log.person_name)]
 
 
-_ask_reject_reason = reason_step("reject", "reject.ask_reason", "H", _reject)
+_ask_reject_reason, reject_reason = reason_step("reject", "reject.ask_reason", "H", _reject)
 
 
-@command("record", role="worker", help_key="help.record", aliases=("代录",), coordinators=True)
 def record(ctx: Context, args: str) -> list[Reply]:
     """/record <volunteer> 2h 助餐 [date] [note…] — for a volunteer without a phone. Workers, and
     grid coordinators for their grid's people (the service checks the grid)."""
@@ -583,10 +570,9 @@ def _record(ctx: Context, data: dict, request_key: str | None, *, repeat_ok: boo
     return [reply("record.done", id=f"H{log.id}", name=log.person_name, hours=hours(log.minutes), points=log.points)]
 
 
-_ask_record_again = repeat_step("record", _record)
+_ask_record_again, record_again = repeat_step("record", _record)
 
 
-@command("event", role="worker", help_key="help.event", aliases=("活动",))
 def event(ctx: Context, args: str) -> list[Reply]:
     """Step by step: category → date → duration → volunteers → confirm. `/event sheet 活动名`
     prints a sign-in sheet, and `/event ES12-…` (its scanned or typed code) records it
@@ -601,7 +587,6 @@ def event(ctx: Context, args: str) -> list[Reply]:
     return _ask_category(ctx, "event", draft=secrets.token_hex(6))
 
 
-@step("event", "volunteers")
 def event_volunteers(ctx: Context, inp: Input) -> list[Reply]:
     names = names_in(ctx, inp.text)
     people = []
@@ -629,7 +614,6 @@ def _event_summary(ctx: Context) -> Reply:
     )
 
 
-@step("event", "confirm")
 def event_confirm(ctx: Context, inp: Input) -> list[Reply]:
     if inp.option != "yes" and not is_yes(inp.text):
         return [reply("event.ask_confirm"), _event_summary(ctx)]

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.dialogs.core import Context, Reply, command, reply
+from bot.dialogs.core import Context, Reply, reply
 
 
-@command("link", role=None, help_key="help.link", aliases=("绑定", "关联"))
 def link(ctx: Context, args: str) -> list[Reply]:
     code = args.split()[0] if args.split() else ""
     if not code:

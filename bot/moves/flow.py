@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.decisions.flow import Decider
 from bot.dialogs.common import reason_step
-from bot.dialogs.core import Context, Reply, command, option, reply
+from bot.dialogs.core import Context, Decider, Reply, option, reply
 from bot.dialogs.parse import parse_ref
 from bot.kernel.errors import DomainError
 from bot.kernel.i18n import T, Text
@@ -20,7 +19,6 @@ def move_status(m: MoveView) -> Text:
     return T(f"move.status.{m.status}")
 
 
-@command("move", help_key="help.move", aliases=("迁移", "通存通兑"))
 def move(ctx: Context, args: str) -> list[Reply]:
     target = args.strip()
     if target.lower() in ("cancel", "取消"):
@@ -80,7 +78,6 @@ def _reject_move_ref(ctx: Context, move_id: int, reason: str) -> list[Reply]:
 DECIDER = Decider("M", _approve_moves, _reject_move_ref, pending=pending_moves)  # /approve M3 beside /approve_move
 
 
-@command("approve_move", role="worker", help_key="help.approve_move")
 def approve_move(ctx: Context, args: str) -> list[Reply]:
     move_id = parse_ref(args.strip(), "M") if args.strip() else None
     if move_id is None:
@@ -99,7 +96,6 @@ def _decided(outcome: MoveOutcome) -> Reply:
     return reply("move.approved", id=f"M{m.id}", name=m.person_name, to=m.to_community)
 
 
-@command("reject_move", role="worker", help_key="help.reject_move")
 def reject_move(ctx: Context, args: str) -> list[Reply]:
     ref, _, reason = args.strip().partition(" ")
     move_id = parse_ref(ref, "M") if ref else None
@@ -114,4 +110,4 @@ def _reject_move(ctx: Context, move_id: int, reason: str) -> list[Reply]:
     return [_decided(ctx.services.moves.reject(ctx.actor.person_id, move_id, reason))]
 
 
-_ask_move_reason = reason_step("reject_move", "move.ask_reason", "M", _reject_move)
+_ask_move_reason, reject_move_reason = reason_step("reject_move", "move.ask_reason", "M", _reject_move)

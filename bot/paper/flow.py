@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from functools import partial
 
-from bot.dialogs.core import Context, Input, Later, Option, Reply, option, reply, step
+from bot.dialogs.core import Context, Input, Later, Option, Reply, option, reply
 from bot.dialogs.parse import is_yes, next_word, parse_duration, read_date
 from bot.hours.service import Category
 from bot.kernel.errors import InvalidInput
@@ -105,7 +105,6 @@ def _rows(text: str, size: int) -> set[int] | None:
     return found
 
 
-@step("sheet", "attend", answers=(*ALL_WORDS, *DONE_WORDS))
 def attend(ctx: Context, inp: Input) -> list[Reply]:
     size = len(ctx.data["names"])
     ticked = set(ctx.data["ticked"])
@@ -139,7 +138,6 @@ def _ask_category(ctx: Context) -> Reply:
     return Reply(T("paper.ask_category", count=len(ctx.data["ticked"])), options, columns=3)
 
 
-@step("sheet", "category")
 def sheet_category(ctx: Context, inp: Input) -> list[Reply]:
     categories = ctx.services.hours.categories(ctx.community_id)
     typed = (inp.option or inp.text).strip()
@@ -154,7 +152,6 @@ def _ask_date() -> Reply:
     return reply("paper.ask_date", option("today", "log.today"), option("yesterday", "log.yesterday"), columns=2)
 
 
-@step("sheet", "date")
 def sheet_date(ctx: Context, inp: Input) -> list[Reply]:
     today = ctx.services.people.clock_of(ctx.community_id).today()
     answer = inp.option or inp.text.strip()
@@ -173,7 +170,6 @@ def _ask_duration() -> Reply:
     return Reply(T("paper.ask_duration"), options, columns=4)
 
 
-@step("sheet", "duration")
 def sheet_duration(ctx: Context, inp: Input) -> list[Reply]:
     minutes = int(inp.option) if inp.option in {str(m) for m in DURATIONS} else parse_duration(inp.text)
     if minutes is None:
@@ -198,7 +194,6 @@ def _summary(ctx: Context) -> Reply:
     )
 
 
-@step("sheet", "confirm")
 def sheet_confirm(ctx: Context, inp: Input) -> list[Reply]:
     if inp.option != "yes" and not is_yes(inp.text):
         return [_summary(ctx)]

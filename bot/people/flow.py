@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import partial
 
-from bot.decisions.flow import MOST, Decider, parse_refs
+from bot.decisions.flow import MOST, parse_refs
 from bot.dialogs.common import name_and_rest, person_arg
-from bot.dialogs.core import COMMANDS, Context, Input, Later, Reply, command, option, reply, step
+from bot.dialogs.core import Context, Decider, Input, Later, Reply, option, reply
 from bot.kernel.channels import SHARES_CONTACT
 from bot.kernel.errors import InvalidInput
 from bot.kernel.i18n import T
@@ -20,7 +20,6 @@ from bot.visits.cards import looks_like_token
 from bot.visits.flow import check_in
 
 
-@command("start", role=None, help_key="help.start")
 def start(ctx: Context, args: str) -> list[Reply]:
     if args and is_sheet_code(args.split()[0]):  # a sign-in sheet's QR code, scanned or opened as a link
         return event_scan(ctx, args.split()[0])
@@ -45,7 +44,6 @@ def _join(ctx: Context, code: str) -> list[Reply]:
     return replies
 
 
-@command("volunteer", help_key="help.volunteer")
 def volunteer(ctx: Context, args: str) -> list[Reply]:
     if ctx.actor.role in ("volunteer", "worker"):
         return [reply("register.already")]
@@ -53,7 +51,6 @@ def volunteer(ctx: Context, args: str) -> list[Reply]:
     return [notice(ctx, ctx.community_id), reply("register.ask_name")]
 
 
-@step("register", "name")
 def register_name(ctx: Context, inp: Input) -> list[Reply]:
     try:
         name = clean_name(inp.text)
@@ -75,7 +72,6 @@ def _ask_phone(ctx: Context, key: str) -> Reply:
     return Reply(T(f"{key}_typed"))
 
 
-@step("register", "phone")
 def register_phone(ctx: Context, inp: Input) -> list[Reply]:
     if inp.contact_phone and not inp.contact_is_own:
         return [Reply(T("register.not_own_contact"), request_contact=True)]
@@ -102,7 +98,6 @@ BRIEF = {
 }
 
 
-@command("help", role=None, help_key="help.help", aliases=("帮助",), group_ok=True, reads=True)
 def help_(ctx: Context, args: str) -> list[Reply]:
     actor = ctx.actor
     joined = actor.community_id is not None
@@ -110,7 +105,7 @@ def help_(ctx: Context, args: str) -> list[Reply]:
         joined and actor.role == "volunteer" and ctx.services.grids.coordinates(actor.person_id, ctx.community_id)
     )
     if args.strip().lower() in ("all", "全部"):
-        names = [name for name, spec in COMMANDS.items() if not (name == "start" and joined)]
+        names = [name for name in ctx.table.commands if not (name == "start" and joined)]
     else:
         state = "newcomer" if not joined else "resident" if actor.role in (None, "resident") else actor.role
         names = [*BRIEF[state], *(BRIEF["admin"] if actor.is_admin else ())]
@@ -118,7 +113,7 @@ def help_(ctx: Context, args: str) -> list[Reply]:
             names += BRIEF["coordinator"]
     lines = [
         T(spec.help_key)
-        for spec in (COMMANDS[n] for n in dict.fromkeys(names) if n in COMMANDS)
+        for spec in (ctx.table.commands[n] for n in dict.fromkeys(names) if n in ctx.table.commands)
         if spec.help_key
         and (not spec.admin_only or actor.is_admin)
         and (spec.role is None or actor.at_least(spec.role) or (spec.coordinators and coordinator))
@@ -128,7 +123,6 @@ def help_(ctx: Context, args: str) -> list[Reply]:
     return [reply("help.title", commands=[*notes, *lines, *more])]
 
 
-@command("lang", role=None, help_key="help.lang", aliases=("language", "语言"))
 def lang(ctx: Context, args: str) -> list[Reply]:
     choice = {"zh": "zh-CN", "zh-cn": "zh-CN", "中文": "zh-CN", "en": "en", "english": "en"}.get(args.lower())
     if choice is None:
@@ -137,7 +131,6 @@ def lang(ctx: Context, args: str) -> list[Reply]:
     return _set_lang(ctx, choice)
 
 
-@step("lang", "choose")
 def lang_choose(ctx: Context, inp: Input) -> list[Reply]:
     choice = inp.option or inp.text.strip()
     if choice not in ("zh-CN", "en"):
@@ -152,7 +145,6 @@ def _set_lang(ctx: Context, locale: str) -> list[Reply]:
     return [reply("lang.set")]
 
 
-@command("community", role=None, help_key="help.community", aliases=("社区",))
 def community(ctx: Context, args: str) -> list[Reply]:
     """Switch the community one acts in (members of several, and admins)."""
     if args:
@@ -174,14 +166,12 @@ def community(ctx: Context, args: str) -> list[Reply]:
     ]
 
 
-@command("cancel", role=None, help_key="help.cancel", aliases=("取消",), for_relative=True)
 def cancel(ctx: Context, args: str) -> list[Reply]:
     had_flow = ctx.flow is not None
     ctx.finish()
     return [reply("cancel.done" if had_flow else "cancel.nothing")]
 
 
-@command("invite", role="worker", help_key="help.invite")
 def invite(ctx: Context, args: str) -> list[Reply]:
     role = "resident" if args.strip().lower() in ("resident", "居民") else "volunteer"
     code = ctx.services.people.create_invite(ctx.actor.person_id, ctx.community_id, role=role)
@@ -195,10 +185,9 @@ def invite(ctx: Context, args: str) -> list[Reply]:
     return replies
 
 
-@command("confirm", role="worker", help_key="help.confirm")
 def confirm(ctx: Context, args: str) -> list[Reply]:
     """/confirm NAME, or V7 from the buttons of /pending."""
-    ref = parse_refs(args.split()[:1]) if args.strip() else None
+    ref = parse_refs(ctx.table, args.split()[:1]) if args.strip() else None
     if ref and ref[0][0] == "V":
         return confirm_volunteers(ctx, [ref[0][1]])
     person = person_arg(ctx, args, lambda ref: f"/confirm {ref}")
@@ -235,7 +224,6 @@ def waiting_volunteers(ctx: Context) -> list[Reply]:
 DECIDER = Decider("V", confirm_volunteers, pending=waiting_volunteers)  # /approve V7 confirms too
 
 
-@command("confirmnew", role="worker", help_key="help.confirmnew")
 def confirm_new(ctx: Context, args: str) -> list[Reply]:
     """/confirmnew on|off: new volunteers wait for a worker's /confirm, or not."""
     choice = {"on": True, "开": True, "是": True, "off": False, "关": False, "否": False}.get(args.strip().lower())
@@ -245,7 +233,6 @@ def confirm_new(ctx: Context, args: str) -> list[Reply]:
     return [reply("confirmnew.on" if choice else "confirmnew.off")]
 
 
-@command("newcommunity", role=None, admin_only=True, help_key="help.newcommunity")
 def new_community(ctx: Context, args: str) -> list[Reply]:
     if not args:
         return [reply("newcommunity.usage")]
@@ -254,7 +241,6 @@ def new_community(ctx: Context, args: str) -> list[Reply]:
     return [reply("newcommunity.done", community=community.name)]
 
 
-@command("appoint", role="worker", help_key="help.appoint")
 def appoint(ctx: Context, args: str) -> list[Reply]:
     """Appoints in the community the admin acts in now, and says which. `/appoint NAME 网格员
     一网格`: a grid coordinator, which workers may appoint too."""
@@ -273,7 +259,6 @@ def appoint(ctx: Context, args: str) -> list[Reply]:
     return [reply("appoint.done", name=person.name, community=community)]
 
 
-@command("unappoint", role="worker", help_key="help.unappoint", aliases=("免职",))
 def unappoint(ctx: Context, args: str) -> list[Reply]:
     """Ends a worker's role in the community the admin acts in now, and the family links the
     worker made for themselves under it. `/unappoint NAME 网格员 [一网格]`: a coordinator's
@@ -295,7 +280,6 @@ def unappoint(ctx: Context, args: str) -> list[Reply]:
 GRIDS_PAGE = 30
 
 
-@command("grids", role="worker", help_key="grids.help.grids", aliases=("网格",), reads=True, coordinators=True)
 def grids(ctx: Context, args: str) -> list[Reply]:
     """`/grids [page]`: the grids with their coordinators and counts (coordinators: their own);
     `/grids approve on|off`: whether coordinators approve their grid's hours."""
@@ -325,7 +309,6 @@ def grids(ctx: Context, args: str) -> list[Reply]:
     return [reply("grids.title", *options, total=total, page=page + 1, pages=pages, lines=shown)]
 
 
-@command("grid", role="worker", help_key="grids.help.grid")
 def grid(ctx: Context, args: str) -> list[Reply]:
     """`/grid NAME 二网格`: puts a member in a grid of the community."""
     name, rest = name_and_rest(ctx, args)

@@ -8,18 +8,8 @@ from __future__ import annotations
 from functools import partial
 
 from bot.deadlines.flow import deadline_marker
-from bot.decisions.flow import Decider
 from bot.dialogs.common import reason_step
-from bot.dialogs.core import (
-    Context,
-    Input,
-    Later,
-    Reply,
-    command,
-    option,
-    reply,
-    step,
-)
+from bot.dialogs.core import Context, Decider, Input, Later, Reply, option, reply
 from bot.dialogs.parse import is_yes
 from bot.kernel.errors import DomainError
 from bot.kernel.i18n import T, render
@@ -30,7 +20,6 @@ CONFIRM_WORDS = ("confirm", "确认", "yes", "是")
 DELETE_WORDS = ("delete", "删除", "remove")
 
 
-@command("mydata", role=None, help_key="help.mydata", aliases=("我的数据",))
 def mydata(ctx: Context, args: str) -> list[Reply]:
     as_json = args.strip().lower() in JSON_WORDS
     export = ctx.services.mydata.collect(ctx.actor.person_id)
@@ -42,7 +31,6 @@ def mydata(ctx: Context, args: str) -> list[Reply]:
     return [Reply(T("mydata.sent", rows=export.rows, tables=tables), later=Later(draw), filename=filename)]
 
 
-@command("forget", role="resident", help_key="help.forget", aliases=("注销", "删除我的信息"))
 def forget(ctx: Context, args: str) -> list[Reply]:
     if args.strip().lower() not in CONFIRM_WORDS:
         return [
@@ -60,7 +48,6 @@ def forget(ctx: Context, args: str) -> list[Reply]:
 # --- ID numbers ----------------------------------------------------------------------------------
 
 
-@command("idnumber", role="volunteer", help_key="help.idnumber", aliases=("身份证", "证件号码"))
 def idnumber(ctx: Context, args: str) -> list[Reply]:
     ids = ctx.services.idnumbers
     if args.strip().lower() in DELETE_WORDS:
@@ -78,7 +65,6 @@ def idnumber(ctx: Context, args: str) -> list[Reply]:
     return [reply("idnumber.consent", *options, columns=2)]
 
 
-@step("idnumber", "consent")
 def idnumber_consent(ctx: Context, inp: Input) -> list[Reply]:
     if inp.option != "yes" and not is_yes(inp.text):
         ctx.finish()
@@ -87,7 +73,6 @@ def idnumber_consent(ctx: Context, inp: Input) -> list[Reply]:
     return [reply("idnumber.ask")]
 
 
-@step("idnumber", "number")
 def idnumber_number(ctx: Context, inp: Input) -> list[Reply]:
     try:
         masked = ctx.services.idnumbers.save(ctx.actor.person_id, inp.text)
@@ -140,7 +125,7 @@ def _refuse(ctx: Context, request_id: int, reason: str) -> list[Reply]:
     ]
 
 
-_ask_reason = reason_step("forget_refuse", "forget.ask_reason", "F", _refuse)
+_ask_reason, forget_refuse_reason = reason_step("forget_refuse", "forget.ask_reason", "F", _refuse)
 
 
 def _refuse_ref(ctx: Context, request_id: int, reason: str) -> list[Reply]:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from functools import partial
 
-from bot.dialogs.core import Context, Later, Option, Reply, command, option, reply
+from bot.dialogs.core import Context, Later, Option, Reply, option, reply
 from bot.kernel.i18n import T, render
 from bot.reports.files import chart_png, sheet_csv, to_xlsx, with_chart
 
 
-@command("report", role="worker", help_key="help.report", aliases=("报表", "月报"))
 def report(ctx: Context, args: str) -> list[Reply]:
     month = args.strip()
     if not month:
@@ -68,7 +67,6 @@ def _volunteer_hours(ctx: Context, month: str) -> list[Reply]:
     ]
 
 
-@command("chart", help_key="help.chart", aliases=("图表",), reads=True)
 def chart(ctx: Context, args: str) -> list[Reply]:
     month = args.strip() or None
     found = ctx.services.reports.hours_chart(ctx.actor.person_id, ctx.community_id, month, ctx.actor.locale)

@@ -10,9 +10,8 @@ from dataclasses import replace
 from datetime import date
 
 from bot.deadlines.flow import deadline_marker
-from bot.decisions.flow import Decider
 from bot.dialogs.common import name_and_rest, person_arg, reason_step
-from bot.dialogs.core import MAX_OPTION_BYTES, Context, Input, Option, Reply, command, option, reply, step
+from bot.dialogs.core import MAX_OPTION_BYTES, Context, Decider, Input, Option, Reply, option, reply
 from bot.dialogs.parse import is_skip, is_yes, parse_amount, parse_duration, parse_future_date, parse_ref
 from bot.hours.flow import DURATIONS, _category, _category_label
 from bot.hours.service import Category, points_for
@@ -80,7 +79,6 @@ def _line(ctx: Context, v: RequestView, *, address: bool = False) -> Text:
 # --- posting, step by step or in one line --------------------------------------------------------
 
 
-@command("request", help_key="help.request", aliases=("求助",), for_relative=True)
 def request(ctx: Context, args: str) -> list[Reply]:
     if args:
         return _one_line(ctx, args)
@@ -94,7 +92,6 @@ def _ask_category(ctx: Context, **data: object) -> list[Reply]:
     return [Reply(T("request.ask_category"), tuple(options), columns=3)]
 
 
-@step("request", "category")
 def request_category(ctx: Context, inp: Input) -> list[Reply]:
     try:
         category = _category(ctx, inp.option or inp.text)
@@ -114,7 +111,6 @@ def _ask_date() -> Reply:
     )
 
 
-@step("request", "date")
 def request_date(ctx: Context, inp: Input) -> list[Reply]:
     today = _today(ctx)
     day = parse_future_date(inp.option or inp.text, today)
@@ -129,7 +125,6 @@ def _ask_slot() -> Reply:
     return reply("request.ask_slot", *(option(s, f"requests.slot.{s}") for s in slots), columns=5)
 
 
-@step("request", "slot")
 def request_slot(ctx: Context, inp: Input) -> list[Reply]:
     slot = SLOT_WORDS.get((inp.option or inp.text).strip().lower())
     if slot is None:
@@ -146,7 +141,6 @@ def _ask_duration() -> Reply:
     )
 
 
-@step("request", "duration")
 def request_duration(ctx: Context, inp: Input) -> list[Reply]:
     minutes = parse_duration(inp.option or inp.text)
     if minutes is None:
@@ -176,7 +170,6 @@ def _ask_payer(ctx: Context) -> Reply:
     )
 
 
-@step("request", "payer", answers=PAYER_WORDS)
 def request_payer(ctx: Context, inp: Input) -> list[Reply]:
     payer = PAYER_WORDS.get((inp.option or inp.text).strip().lower())
     if payer is None:
@@ -185,7 +178,6 @@ def request_payer(ctx: Context, inp: Input) -> list[Reply]:
     return [reply("request.ask_note", option("skip", "request.skip"))]
 
 
-@step("request", "note")
 def request_note(ctx: Context, inp: Input) -> list[Reply]:
     if inp.option != "skip" and inp.text.strip() and not is_skip(inp.text):
         ctx.data["note"] = inp.text.strip()[:300]
@@ -203,7 +195,6 @@ def _ask_grid(grids: list[tuple[int, str]]) -> Reply:
     return Reply(T("request.ask_grid"), tuple(options), columns=3)
 
 
-@step("request", "grid")
 def request_grid(ctx: Context, inp: Input) -> list[Reply]:
     grids = ctx.services.requests.grids(ctx.community_id)
     answer = (inp.option or inp.text).strip()
@@ -216,7 +207,6 @@ def request_grid(ctx: Context, inp: Input) -> list[Reply]:
     return [reply("request.ask_address", option("skip", "request.skip"))]
 
 
-@step("request", "address")
 def request_address(ctx: Context, inp: Input) -> list[Reply]:
     if inp.option != "skip" and inp.text.strip() and not is_skip(inp.text):
         ctx.data["address"] = inp.text.strip()[:200]
@@ -242,7 +232,6 @@ def _summary(ctx: Context) -> Reply:
     )
 
 
-@step("request", "confirm")
 def request_confirm(ctx: Context, inp: Input) -> list[Reply]:
     if inp.option != "yes" and not is_yes(inp.text):
         return [_summary(ctx)]
@@ -268,7 +257,6 @@ def request_confirm(ctx: Context, inp: Input) -> list[Reply]:
     return [_posted(outcome)]
 
 
-@command("request_for", role="worker", help_key="help.request_for", aliases=("代求助",))
 def request_for(ctx: Context, args: str) -> list[Reply]:
     """A worker asks for a member without a phone: /request_for NAME 助洁 2h 11-30 …"""
     name, rest = name_and_rest(ctx, args)
@@ -349,7 +337,6 @@ def _posted(outcome: Outcome) -> Reply:
 # --- the board and taking ----------------------------------------------------------------------
 
 
-@command("requests", help_key="help.requests", aliases=("服务需求", "需求"))
 def requests(ctx: Context, args: str) -> list[Reply]:
     """/requests [category] [grid] [page]"""
     words = args.split()
@@ -375,7 +362,6 @@ def requests(ctx: Context, args: str) -> list[Reply]:
     return [Reply(text, tuple(options), columns=4)]
 
 
-@command("take", role="volunteer", help_key="help.take", aliases=("接单",))
 def take(ctx: Context, args: str) -> list[Reply]:
     request_id = _qref(args)
     if request_id is None:
@@ -385,7 +371,6 @@ def take(ctx: Context, args: str) -> list[Reply]:
     return [reply("take.done" if outcome.changed else "take.already", id=r.ref, line=_line(ctx, r, address=True))]
 
 
-@command("withdraw", role="volunteer", help_key="help.withdraw", aliases=("退单",))
 def withdraw(ctx: Context, args: str) -> list[Reply]:
     request_id = _qref(args)
     if request_id is None:
@@ -394,7 +379,6 @@ def withdraw(ctx: Context, args: str) -> list[Reply]:
     return [reply("withdraw.done", id=outcome.request.ref)]
 
 
-@command("cancel_request", help_key="help.cancel_request", aliases=("取消求助",), for_relative=True)
 def cancel_request(ctx: Context, args: str) -> list[Reply]:
     request_id = _qref(args)
     if request_id is None:
@@ -404,7 +388,6 @@ def cancel_request(ctx: Context, args: str) -> list[Reply]:
     return [reply("cancel_request.done" if outcome.changed else "cancel_request.already", id=r.ref, points=r.held)]
 
 
-@command("share_phone", help_key="help.share_phone", aliases=("交换电话",), for_relative=True)
 def share_phone(ctx: Context, args: str) -> list[Reply]:
     request_id = _qref(args)
     if request_id is None:
@@ -413,7 +396,6 @@ def share_phone(ctx: Context, args: str) -> list[Reply]:
     return [reply("share_phone.both" if both else "share_phone.waiting", id=view.ref)]
 
 
-@command("myrequests", help_key="help.myrequests", aliases=("我的求助",), for_relative=True)
 def my_requests(ctx: Context, args: str) -> list[Reply]:
     found = ctx.services.requests.mine(ctx.actor.person_id, ctx.community_id)
     if not found:
@@ -443,7 +425,6 @@ def my_requests(ctx: Context, args: str) -> list[Reply]:
 # --- done, confirmed, disputed -------------------------------------------------------------------
 
 
-@command("done", role="volunteer", help_key="help.done", aliases=("完成",))
 def done(ctx: Context, args: str) -> list[Reply]:
     words = args.split()
     request_id = _qref(args)
@@ -466,7 +447,6 @@ def _ask_done_duration(request_id: int) -> Reply:
     )
 
 
-@step("done", "duration")
 def done_duration(ctx: Context, inp: Input) -> list[Reply]:
     request_id = ctx.data["request_id"]
     minutes = parse_duration(inp.option or inp.text)
@@ -481,7 +461,6 @@ def _done(ctx: Context, request_id: int, minutes: int) -> list[Reply]:
     return [reply("done.done", id=outcome.request.ref, hours=hours(minutes))]
 
 
-@command("accept", help_key="help.accept", aliases=("确认完成",), for_relative=True)
 def accept(ctx: Context, args: str) -> list[Reply]:
     """/accept Q7 [top-up points]"""
     words = args.split()
@@ -500,7 +479,6 @@ def accept(ctx: Context, args: str) -> list[Reply]:
     return [reply("accept.done", id=r.ref, name=r.taker_name, points=r.paid, hours=hours(r.done_minutes or 0))]
 
 
-@command("dispute", help_key="help.dispute", aliases=("有异议",), for_relative=True)
 def dispute(ctx: Context, args: str) -> list[Reply]:
     request_id = _qref(args)
     if request_id is None:
@@ -516,7 +494,7 @@ def _dispute(ctx: Context, request_id: int, reason: str) -> list[Reply]:
     return [reply("dispute.done" if outcome.changed else "dispute.already", id=outcome.request.ref)]
 
 
-_ask_dispute_reason = reason_step("dispute", "dispute.ask_reason", "Q", _dispute)
+_ask_dispute_reason, dispute_reason = reason_step("dispute", "dispute.ask_reason", "Q", _dispute)
 
 
 # --- the worker's side ---------------------------------------------------------------------------
@@ -590,7 +568,6 @@ def _refuse_request_ref(ctx: Context, request_id: int, reason: str) -> list[Repl
 DECIDER = Decider("Q", _grant_requests, _refuse_request_ref, pending=pending_requests)  # /approve Q7: the pool pays
 
 
-@command("grant", role="worker", help_key="help.grant", aliases=("批准求助",))
 def grant(ctx: Context, args: str) -> list[Reply]:
     request_id = _qref(args)
     if request_id is None:
@@ -600,7 +577,6 @@ def grant(ctx: Context, args: str) -> list[Reply]:
     return [reply("grant.done" if outcome.changed else "grant.already", id=r.ref, points=r.held)]
 
 
-@command("refuse", role="worker", help_key="help.refuse", aliases=("不批准求助",))
 def refuse(ctx: Context, args: str) -> list[Reply]:
     request_id = _qref(args)
     if request_id is None:
@@ -616,10 +592,9 @@ def _refuse(ctx: Context, request_id: int, reason: str) -> list[Reply]:
     return [reply("refuse.done" if outcome.changed else "refuse.already", id=outcome.request.ref)]
 
 
-_ask_refuse_reason = reason_step("refuse", "refuse.ask_reason", "Q", _refuse)
+_ask_refuse_reason, refuse_reason = reason_step("refuse", "refuse.ask_reason", "Q", _refuse)
 
 
-@command("settle", role="worker", help_key="help.settle", aliases=("裁定",))
 def settle(ctx: Context, args: str) -> list[Reply]:
     """/settle Q7 N (pay N points) | /settle Q7 void | /settle Q7 (asks)"""
     words = args.split()
@@ -647,7 +622,6 @@ def _ask_settlement(v: RequestView) -> Reply:
     )
 
 
-@step("settle", "amount")
 def settle_amount(ctx: Context, inp: Input) -> list[Reply]:
     request_id = ctx.data["request_id"]
     answer = (inp.option or inp.text).strip()

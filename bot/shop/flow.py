@@ -7,9 +7,9 @@ import re
 import secrets
 
 from bot.deadlines.flow import deadline_marker
-from bot.decisions.flow import MOST, Decider
+from bot.decisions.flow import MOST
 from bot.dialogs.common import name_and_rest, person_arg, reason_step
-from bot.dialogs.core import Context, Input, Reply, command, option, reply, step
+from bot.dialogs.core import Context, Decider, Input, Reply, option, reply
 from bot.dialogs.parse import is_skip, is_yes, next_word, parse_amount, parse_ref
 from bot.hours.service import clean_note
 from bot.kernel.clock import Month
@@ -82,7 +82,6 @@ def order_line(r: RedemptionView) -> Text:
 # --- browsing and redeeming ------------------------------------------------------------------
 
 
-@command("shop", help_key="help.shop", aliases=("超市", "爱心超市"), for_relative=True)
 def shop(ctx: Context, args: str) -> list[Reply]:
     page = max(int(args), 1) - 1 if _COUNT.match(args.strip()) else 0
     shelf = ctx.services.shop.browse(ctx.actor.person_id, ctx.community_id, page, PAGE)
@@ -118,7 +117,6 @@ def _mark(s: ShelfItem) -> Text:
     return T("shop.sold_out_mark" if s.item.stock == 0 else "shop.short_mark")
 
 
-@command("redeem", help_key="help.redeem", aliases=("兑换",), for_relative=True)
 def redeem(ctx: Context, args: str) -> list[Reply]:
     words = args.split()
     if not words:
@@ -169,7 +167,6 @@ def _ask_quantity(shelf: ShelfItem) -> Reply:
     return Reply(text, options, columns=5, photo=item.photo)
 
 
-@step("redeem", "quantity")
 def redeem_quantity(ctx: Context, inp: Input) -> list[Reply]:
     try:
         shelf = ctx.services.shop.item(ctx.actor.person_id, ctx.community_id, ctx.data["item_id"])
@@ -201,7 +198,6 @@ def _confirm_redeem(shelf: ShelfItem, quantity: int) -> Reply:
     )
 
 
-@step("redeem", "confirm")
 def redeem_confirm(ctx: Context, inp: Input) -> list[Reply]:
     data = ctx.data
     if not _yes(inp):
@@ -233,7 +229,6 @@ def _submitted(outcome: Outcome) -> Reply:
     return reply(key, id=f"R{r.id}", name=r.item_name, quantity=r.quantity, total=r.total)
 
 
-@command("orders", help_key="help.orders", aliases=("我的兑换",), for_relative=True)
 def orders(ctx: Context, args: str) -> list[Reply]:
     found = ctx.services.shop.orders(ctx.actor.person_id, ctx.community_id)
     if not found:
@@ -246,7 +241,6 @@ def orders(ctx: Context, args: str) -> list[Reply]:
     return [Reply(T("orders.list", lines=[order_line(r) for r in found]), options[:5])]
 
 
-@command("cancel_order", help_key="help.cancel_order", aliases=("取消兑换",), for_relative=True)
 def cancel_order(ctx: Context, args: str) -> list[Reply]:
     redemption_id = parse_ref(args, "R") if args.strip() else None
     if redemption_id is None:
@@ -303,7 +297,6 @@ def _reject_order_ref(ctx: Context, redemption_id: int, reason: str) -> list[Rep
 DECIDER = Decider("R", _approve_orders, _reject_order_ref, pending=pending_redemptions)  # beside /approve_order
 
 
-@command("approve_order", role="worker", help_key="help.approve_order", aliases=("通过兑换",))
 def approve_order(ctx: Context, args: str) -> list[Reply]:
     redemption_id = parse_ref(args, "R") if args.strip() else None
     if redemption_id is None:
@@ -314,7 +307,6 @@ def approve_order(ctx: Context, args: str) -> list[Reply]:
     return [reply(key, id=f"R{r.id}", name=r.person_name, item=r.item_name, quantity=r.quantity, code=r.pickup_code)]
 
 
-@command("reject_order", role="worker", help_key="help.reject_order", aliases=("驳回兑换",))
 def reject_order(ctx: Context, args: str) -> list[Reply]:
     ref, _, reason = args.strip().partition(" ")
     redemption_id = parse_ref(ref, "R") if ref else None
@@ -333,10 +325,11 @@ def _reject_order(ctx: Context, redemption_id: int, reason: str) -> list[Reply]:
     return [reply(key, id=f"R{r.id}", name=r.person_name)]
 
 
-_ask_reject_order_reason = reason_step("reject_order", "reject_order.ask_reason", "R", _reject_order)
+_ask_reject_order_reason, reject_order_reason = reason_step(
+    "reject_order", "reject_order.ask_reason", "R", _reject_order
+)
 
 
-@command("pickup", role="worker", help_key="help.pickup", aliases=("核销",))
 def pickup(ctx: Context, args: str) -> list[Reply]:
     if not args.strip():
         ctx.goto("pickup", "code")
@@ -344,7 +337,6 @@ def pickup(ctx: Context, args: str) -> list[Reply]:
     return _pickup(ctx, args)
 
 
-@step("pickup", "code")
 def pickup_code(ctx: Context, inp: Input) -> list[Reply]:
     if not inp.text.strip():
         return [reply("pickup.ask_code")]
@@ -375,7 +367,6 @@ def _item_line(item: ItemView) -> Text:
     )
 
 
-@command("items", role="worker", help_key="help.items")
 def items(ctx: Context, args: str) -> list[Reply]:
     found = ctx.services.shop.catalogue(ctx.actor.person_id, ctx.community_id)
     if not found:
@@ -396,7 +387,6 @@ def _parse_stock(text: str) -> int | None | bool:
     return int(text) if _COUNT.match(text) else False
 
 
-@command("additem", role="worker", help_key="help.additem")
 def add_item(ctx: Context, args: str) -> list[Reply]:
     """/additem 大米5kg 100 20 — name, price, stock ("-" or left out: unlimited, for services)."""
     if not args.strip():
@@ -427,7 +417,6 @@ def add_item(ctx: Context, args: str) -> list[Reply]:
     return [reply("additem.done", id=f"I{item.id}", name=item.name, price=item.price, stock=_stock(item.stock))]
 
 
-@step("additem", "name")
 def additem_name(ctx: Context, inp: Input) -> list[Reply]:
     try:
         name = clean_item_name(inp.text)
@@ -437,7 +426,6 @@ def additem_name(ctx: Context, inp: Input) -> list[Reply]:
     return [reply("additem.ask_price", name=name)]
 
 
-@step("additem", "price")
 def additem_price(ctx: Context, inp: Input) -> list[Reply]:
     price = parse_amount(inp.text)
     if price is None or price > MAX_PRICE:
@@ -450,7 +438,6 @@ def _ask_stock() -> Reply:
     return reply("additem.ask_stock", option("-", "additem.unlimited"))
 
 
-@step("additem", "stock")
 def additem_stock(ctx: Context, inp: Input) -> list[Reply]:
     stock = _parse_stock(inp.option or inp.text)
     if stock is False:
@@ -459,7 +446,6 @@ def additem_stock(ctx: Context, inp: Input) -> list[Reply]:
     return [reply("additem.ask_donor", option("skip", "additem.skip"))]
 
 
-@step("additem", "donor")
 def additem_donor(ctx: Context, inp: Input) -> list[Reply]:
     try:  # the service's rule, checked here so a long name is refused before the next step
         donor = None if inp.option == "skip" or is_skip(inp.text) else clean_donor(inp.text)
@@ -469,7 +455,6 @@ def additem_donor(ctx: Context, inp: Input) -> list[Reply]:
     return [reply("additem.ask_photo", option("skip", "additem.skip"))]
 
 
-@step("additem", "photo")
 def additem_photo(ctx: Context, inp: Input) -> list[Reply]:
     if inp.photo:
         ctx.data["photo"] = inp.photo
@@ -494,7 +479,6 @@ def _confirm_item(ctx: Context) -> Reply:
     )
 
 
-@step("additem", "confirm")
 def additem_confirm(ctx: Context, inp: Input) -> list[Reply]:
     if not _yes(inp):
         return [_confirm_item(ctx)]
@@ -512,7 +496,6 @@ def additem_confirm(ctx: Context, inp: Input) -> list[Reply]:
     return [reply("additem.done", id=f"I{item.id}", name=item.name, price=item.price, stock=_stock(item.stock))]
 
 
-@command("edititem", role="worker", help_key="help.edititem", aliases=("修改商品",))
 def edit_item(ctx: Context, args: str) -> list[Reply]:
     """/edititem I3 price 120 | name 新名字 | donor 爱心企业 (- clears) | photo"""
     words = args.split(maxsplit=2)
@@ -536,7 +519,6 @@ def edit_item(ctx: Context, args: str) -> list[Reply]:
     return [reply("edititem.done", line=_item_line(item))]
 
 
-@step("edititem", "photo")
 def edititem_photo(ctx: Context, inp: Input) -> list[Reply]:
     if not inp.photo:
         return [reply("edititem.ask_photo")]
@@ -546,7 +528,6 @@ def edititem_photo(ctx: Context, inp: Input) -> list[Reply]:
     return [reply("edititem.done", line=_item_line(item))]
 
 
-@command("restock", role="worker", help_key="help.restock", aliases=("补货",))
 def restock(ctx: Context, args: str) -> list[Reply]:
     """/restock I3 10 理由 (a negative number writes damaged goods off)."""
     words = args.split(maxsplit=2)
@@ -560,7 +541,6 @@ def restock(ctx: Context, args: str) -> list[Reply]:
     return _restock(ctx, item_id, quantity, words[2], ctx.key("restock"))
 
 
-@step("restock", "reason")
 def restock_reason(ctx: Context, inp: Input) -> list[Reply]:
     d = ctx.data
     if not inp.text.strip():
@@ -582,12 +562,10 @@ def _restock(ctx: Context, item_id: int, quantity: int, reason: str, key: str | 
     ]
 
 
-@command("deactivate", role="worker", help_key="help.deactivate", aliases=("下架",))
 def deactivate(ctx: Context, args: str) -> list[Reply]:
     return _set_active(ctx, args, False)
 
 
-@command("activate", role="worker", help_key="help.activate", aliases=("上架",))
 def activate(ctx: Context, args: str) -> list[Reply]:
     return _set_active(ctx, args, True)
 
@@ -643,7 +621,6 @@ def reconciliation_text(rec: Reconciliation) -> Text:
     )
 
 
-@command("reconcile", role="worker", help_key="help.reconcile", aliases=("对账",))
 def reconcile(ctx: Context, args: str) -> list[Reply]:
     month = None  # this month, in the community's zone
     if args.strip():
@@ -658,7 +635,6 @@ def reconcile(ctx: Context, args: str) -> list[Reply]:
 # --- gifts (转赠) and donations (捐赠) ------------------------------------------------------------
 
 
-@command("gift", help_key="help.gift", aliases=("转赠",))
 def gift(ctx: Context, args: str) -> list[Reply]:
     """/gift NAME POINTS [message]: the message goes to the receiver with the points."""
     name, rest = name_and_rest(ctx, args)
@@ -698,7 +674,6 @@ def _confirm_gift(ctx: Context) -> Reply:
     )
 
 
-@step("gift", "confirm")
 def gift_confirm(ctx: Context, inp: Input) -> list[Reply]:
     if not _yes(inp):
         return [_confirm_gift(ctx)]
@@ -720,7 +695,6 @@ def gift_confirm(ctx: Context, inp: Input) -> list[Reply]:
     ]
 
 
-@command("donate", help_key="help.donate", aliases=("捐赠",))
 def donate(ctx: Context, args: str) -> list[Reply]:
     amount = parse_amount(args) if args.strip() else None
     if amount is None:
@@ -741,7 +715,6 @@ def _confirm_donation(ctx: Context) -> Reply:
     )
 
 
-@step("donate", "confirm")
 def donate_confirm(ctx: Context, inp: Input) -> list[Reply]:
     if not _yes(inp):
         return [_confirm_donation(ctx)]

@@ -4,7 +4,7 @@ where the weekly and monthly lists are posted (/setgroup, /unsetgroup)."""
 from __future__ import annotations
 
 from bot.deadlines.flow import top_workers
-from bot.dialogs.core import Context, Reply, command, option, reply
+from bot.dialogs.core import Context, Reply, option, reply
 from bot.kernel.i18n import T, Text, hours
 from bot.stars.levels import level_params
 from bot.stars.service import MEDALS, Star, StarList, level_mark, list_title
@@ -32,7 +32,6 @@ WORKER_WORDS = ("workers", "worker", "工作人员", "社工")
 PRIVACY_WORDS = ("on", "hide", "隐藏", "匿名", "off", "show", "显示", "公开")
 
 
-@command("top", help_key="help.top", aliases=("明星榜", "排行榜"), group_ok=True, reads=True)
 def top(ctx: Context, args: str) -> list[Reply]:
     words = args.split()
     word = words[0].lower() if words else "week"
@@ -76,7 +75,6 @@ def _line(star: Star) -> Text:
 # --- star levels ----------------------------------------------------------------------------------
 
 
-@command("levels", help_key="help.levels", aliases=("星级",))
 def levels(ctx: Context, args: str) -> list[Reply]:
     """The thresholds; a worker sets five new ones, or `default`."""
     args = args.strip()
@@ -103,7 +101,6 @@ def _me_text(star_list: StarList, name: str | None = None) -> Text:
     return T(f"stars.me{suffix}", rank=me.rank, hours=hours(me.minutes), participants=star_list.participants, **named)
 
 
-@command("privacy", help_key="help.privacy", aliases=("匿名",))
 def privacy(ctx: Context, args: str) -> list[Reply]:
     """/privacy says how the name shows and offers the other way; /privacy on|off sets;
     /privacy 党员 显示|隐藏 is about a tag's list."""
@@ -124,7 +121,6 @@ def privacy(ctx: Context, args: str) -> list[Reply]:
     return [reply("privacy.shown", option("/privacy on", "privacy.hide_me"), name=ctx.actor.display_name)]
 
 
-@command("setgroup", role="worker", help_key="help.setgroup", group_ok=True)
 def setgroup(ctx: Context, args: str) -> list[Reply]:
     if not ctx.caller.group_chat:
         return [reply("setgroup.in_group")]
@@ -134,7 +130,6 @@ def setgroup(ctx: Context, args: str) -> list[Reply]:
     return [reply("setgroup.done" if group.changed else "setgroup.already", community=group.community)]
 
 
-@command("unsetgroup", role="worker", help_key="help.unsetgroup", group_ok=True)
 def unsetgroup(ctx: Context, args: str) -> list[Reply]:
     if not ctx.caller.group_chat:
         return [reply("error.not_a_group")]

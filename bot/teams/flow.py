@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from bot.dialogs.common import name_and_rest, names_in, person_arg, repeat_step
-from bot.dialogs.core import MAX_OPTION_BYTES, Context, Reply, command, option, reply
+from bot.dialogs.core import MAX_OPTION_BYTES, Context, Reply, option, reply
 from bot.dialogs.parse import next_word, parse_duration, read_date
 from bot.hours.flow import _category, _today
 from bot.kernel.errors import LooksRepeated
@@ -20,7 +20,6 @@ ADD_WORDS, REMOVE_WORDS, LEADER_WORDS = ("add", "加入", "添加"), ("remove", 
 # --- tags ---------------------------------------------------------------------------------------
 
 
-@command("tag", role="worker", help_key="help.tag", aliases=("标签",))
 def tag(ctx: Context, args: str) -> list[Reply]:
     """/tag NAME 党员; /tag NAME alone offers the community's tags as buttons."""
     name, rest = name_and_rest(ctx, args)
@@ -36,7 +35,6 @@ def tag(ctx: Context, args: str) -> list[Reply]:
     return tag_person(ctx, person, words[1])
 
 
-@command("untag", role="worker", help_key="help.untag", aliases=("去标签",))
 def untag(ctx: Context, args: str) -> list[Reply]:
     name, rest = name_and_rest(ctx, args)
     words = [name, *rest.split()] if name else []
@@ -58,7 +56,6 @@ def untag_person(ctx: Context, person: Found, tag: str) -> list[Reply]:
     return [reply("tags.untagged" if changed else "tags.not_tagged", name=person.name, tag=tag)]
 
 
-@command("tags", help_key="help.tags", aliases=("我的标签",))
 def tags(ctx: Context, args: str) -> list[Reply]:
     """A member: their own tags and whether each shows on its star list. A worker: the
     community's tags, or (/tags NAME) a member's."""
@@ -107,7 +104,6 @@ def tag_privacy(ctx: Context, tag: str, word: str) -> list[Reply]:
 # --- teams --------------------------------------------------------------------------------------
 
 
-@command("teams", help_key="help.teams", aliases=("服务队",))
 def teams(ctx: Context, args: str) -> list[Reply]:
     found = ctx.services.teams.teams(ctx.actor.person_id, ctx.community_id)
     if not found:
@@ -120,7 +116,6 @@ def teams(ctx: Context, args: str) -> list[Reply]:
     ]
 
 
-@command("team", help_key="help.team", aliases=("队伍",))
 def team(ctx: Context, args: str) -> list[Reply]:
     """/team new NAME · /team NAME · /team NAME add|remove A B … · /team NAME leader A."""
     words = args.split()
@@ -165,7 +160,6 @@ def team(ctx: Context, args: str) -> list[Reply]:
     ]
 
 
-@command("teamlog", role="volunteer", help_key="help.teamlog", aliases=("队伍记录",))
 def teamlog(ctx: Context, args: str) -> list[Reply]:
     """The leader: /teamlog TEAM 2h 探访 [date] NAME … | 全部 — hours for the team's members at
     an event, waiting for a worker's approval."""
@@ -218,13 +212,12 @@ def _teamlog(ctx: Context, data: dict, request_key: str | None, *, repeat_ok: bo
     ]
 
 
-_ask_teamlog_again = repeat_step("teamlog", _teamlog)
+_ask_teamlog_again, teamlog_again = repeat_step("teamlog", _teamlog)
 
 
 # --- which lists the posts include --------------------------------------------------------------
 
 
-@command("starlists", role="worker", help_key="help.starlists", aliases=("榜单",))
 def starlists(ctx: Context, args: str) -> list[Reply]:
     """/starlists shows the choice; /starlists 总榜 党员 党员先锋队 sets it."""
     words = args.split()

@@ -8,7 +8,7 @@ import asyncio
 import secrets
 from dataclasses import replace
 
-from bot.dialogs.core import Context, Input, Invites, Later, Reply, command, option, reply, step
+from bot.dialogs.core import Context, Input, Invites, Later, Reply, StepHandler, option, reply
 from bot.dialogs.parse import is_skip, parse_duration, parse_ref
 from bot.hours.service import check_minutes, clean_note
 from bot.kernel.errors import InvalidInput
@@ -66,7 +66,6 @@ def _outcome(words: list[str]) -> tuple[str | None, int]:
 # --- today's list ----------------------------------------------------------------------------
 
 
-@command("visits", role="volunteer", help_key="visits.help.visits", aliases=("探访名单",))
 def visits(ctx: Context, args: str) -> list[Reply]:
     """Workers: their elders and the unassigned ones (`/visits all`: everyone), open alerts
     first. Volunteers: the visits due for their own elders."""
@@ -105,7 +104,6 @@ def visits(ctx: Context, args: str) -> list[Reply]:
 # --- recording a visit or a call -------------------------------------------------------------
 
 
-@command("visit", role="volunteer", help_key="visits.help.visit", aliases=("探访记录",))
 def visit(ctx: Context, args: str) -> list[Reply]:
     """`/visit E5` step by step, or `/visit E5 [call] well [1h] 精神不错` in one line."""
     words = args.split()
@@ -141,7 +139,6 @@ def _ask_outcome() -> Reply:
     )
 
 
-@step("visit", "kind")
 def choose_kind(ctx: Context, inp: Input) -> list[Reply]:
     kind = KINDS.get((inp.option or inp.text).strip().lower())
     if kind is None:
@@ -150,7 +147,6 @@ def choose_kind(ctx: Context, inp: Input) -> list[Reply]:
     return [_ask_outcome()]
 
 
-@step("visit", "outcome")
 def choose_outcome(ctx: Context, inp: Input) -> list[Reply]:
     outcome, _ = _outcome((inp.option or inp.text).split())
     if outcome is None:
@@ -159,7 +155,6 @@ def choose_outcome(ctx: Context, inp: Input) -> list[Reply]:
     return [reply("visits.ask_note", option("skip", "visits.skip"))]
 
 
-@step("visit", "note")
 def add_note(ctx: Context, inp: Input) -> list[Reply]:
     if inp.photo:
         ctx.data["photo"] = inp.photo
@@ -175,7 +170,6 @@ def add_note(ctx: Context, inp: Input) -> list[Reply]:
     return _after_details(ctx)
 
 
-@step("visit", "extras")
 def add_extras(ctx: Context, inp: Input) -> list[Reply]:
     """A location and a photo, both optional, in any order."""
     if inp.location:
@@ -207,7 +201,6 @@ def _minutes(inp: Input) -> int | None:
     return int(inp.option) if inp.option in {str(m) for m in DURATIONS} else parse_duration(inp.text)
 
 
-@step("visit", "minutes")
 def choose_minutes(ctx: Context, inp: Input) -> list[Reply]:
     minutes = _minutes(inp)
     if minutes is None:
@@ -271,7 +264,6 @@ def _one_line(ctx: Context, elder_id: int, words: list[str]) -> list[Reply]:
     return [*replies, *_start_wellbeing(ctx, recorded)]
 
 
-@step("visit", "hours")
 def hours_after(ctx: Context, inp: Input) -> list[Reply]:
     """The duration of a visit already saved in one line, for the volunteer's service hours."""
     answer = (inp.option or inp.text).strip()
@@ -317,7 +309,6 @@ def _saved(r: Recorded) -> list[Reply]:
 # --- alerts ----------------------------------------------------------------------------------
 
 
-@command("ack", role="worker", help_key="visits.help.ack", aliases=("已处理",), coordinators=True)
 def ack(ctx: Context, args: str) -> list[Reply]:
     alert_id = parse_ref(args.split()[0], "A") if args.split() else None
     if alert_id is None:
@@ -331,7 +322,6 @@ def ack(ctx: Context, args: str) -> list[Reply]:
 # --- checking in at the door ---------------------------------------------------------------------
 
 
-@command("checkin", role="volunteer", help_key="checkin.help", aliases=("签到",))
 def checkin(ctx: Context, args: str) -> list[Reply]:
     """`/checkin TOKEN`: what scanning an elder's door card does (the token is printed under
     the QR code, for the console and for a phone without the app)."""
@@ -395,7 +385,6 @@ def print_card(ctx: Context, elder_id: int) -> list[Reply]:
     return replies
 
 
-@command("helpline", role="worker", help_key="cards.help.helpline", aliases=("求助热线",))
 def helpline(ctx: Context, args: str) -> list[Reply]:
     """`/helpline` shows the number printed on door cards; `/helpline 0571-88888888` sets it."""
     if args.strip():
@@ -458,8 +447,7 @@ def _ask_next_note() -> Reply:
     return reply("wellbeing.ask.next_note", option("skip", "visits.skip"))
 
 
-def _question_step(question: str) -> None:
-    @step("wellbeing", question)
+def _question_step(question: str) -> StepHandler:
     def answer(ctx: Context, inp: Input) -> list[Reply]:
         said = (inp.option or inp.text).strip().lower()
         value = said if said in QUESTIONS[question] else WELLBEING_WORDS[question].get(said)
@@ -484,12 +472,13 @@ def _question_step(question: str) -> None:
         ctx.goto("wellbeing", "next_note", visit_id=visit_id)
         return [*replies, _ask_next_note()]
 
-
-for _question in QUESTIONS:
-    _question_step(_question)
+    return answer
 
 
-@step("wellbeing", "next_note")
+# The wellbeing check's questions, one step each: ("wellbeing", question).
+QUESTION_STEPS = {question: _question_step(question) for question in QUESTIONS}
+
+
 def next_note(ctx: Context, inp: Input) -> list[Reply]:
     text = inp.text.strip()
     note = None if inp.option == "skip" or not text or is_skip(text) else text
@@ -528,7 +517,6 @@ def last_answers(ctx: Context, elder_id: int) -> list[Reply]:
 # --- needs become service requests ---------------------------------------------------------------
 
 
-@command("need", role="worker", help_key="wellbeing.help.need", aliases=("探访需求",))
 def need(ctx: Context, args: str) -> list[Reply]:
     """`/need` lists the needs visits raised and no request covers yet; `/need T12` posts the
     request for the elder (one tap on the button), paid by the community."""

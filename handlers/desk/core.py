@@ -35,6 +35,7 @@ from bot.desk.flow import ROUTE
 from bot.desk.service import COORDINATOR, DeskUser
 from bot.dialogs.core import Actor, Caller, Context, Reply
 from bot.dialogs.engine import Dialogs
+from bot.dialogs.flows import TABLE
 from bot.kernel.db import ReadOnlyTurn
 from bot.kernel.i18n import DEFAULT_LOCALE, LOCALES, Text, render
 from bot.kernel.settings import public_base
@@ -166,7 +167,7 @@ class Desk:
             user.channel,
         )
         caller = Caller(user.channel, user.external_id, user.display_name)
-        return Context(self.services, actor, caller, request_key)
+        return Context(self.services, actor, caller, request_key, TABLE)
 
     def command(self, user: DeskUser, line: str, request_key: str | None = None) -> list[Reply]:
         """A chat command (`/approve H1 H2`) run for the page's person exactly as typed in the chat:

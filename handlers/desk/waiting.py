@@ -13,9 +13,10 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.decisions.flow import DECIDERS, parse_refs, pending_sources
+from bot.decisions.flow import parse_refs, pending_sources
 from bot.desk.flow import ROUTE
 from bot.desk.service import COORDINATOR, DeskUser
+from bot.dialogs.flows import TABLE
 from bot.kernel.errors import DomainError
 from bot.kernel.i18n import Text, render
 from handlers.desk.core import Desk, form_value, form_values, page, plain
@@ -47,7 +48,7 @@ def waiting_items(desk: Desk, user: DeskUser) -> list[Item]:
         for r in source(ctx):
             if not r.options:
                 continue
-            refs = parse_refs([r.options[0].value.split()[-1]])
+            refs = parse_refs(ctx.table, [r.options[0].value.split()[-1]])
             if not refs:
                 continue
             prefix, number = refs[0]
@@ -57,7 +58,7 @@ def waiting_items(desk: Desk, user: DeskUser) -> list[Item]:
                     prefix,
                     render(user.locale, r.text.key, r.text.params),
                     _overdue(r.text),
-                    DECIDERS[prefix].reject is not None,
+                    TABLE.deciders[prefix].reject is not None,
                 )
             )
     return items
@@ -76,7 +77,7 @@ class Filters:
         kind = p.get("kind", "").upper()
         page_no = p.get("page", "1")
         return Filters(
-            kind if kind in DECIDERS else "",
+            kind if kind in TABLE.deciders else "",
             p.get("overdue") == "1",
             p.get("q", "").strip()[:50],
             int(page_no) if page_no.isdecimal() and 0 < len(page_no) < 5 else 1,
@@ -101,7 +102,7 @@ async def _show(desk: Desk, request: Request, user: DeskUser, outcome: list[str]
         everything = await desk.read(lambda: waiting_items(desk, user))
     except DomainError as exc:  # a coordinator where the community has workers decide hours
         return desk.message(request, user, exc.key, 403, **exc.params)
-    kinds = sorted({i.kind for i in everything}, key=list(DECIDERS).index)
+    kinds = sorted({i.kind for i in everything}, key=list(TABLE.deciders).index)
     shown = [i for i in everything if filters.keep(i)]
     pages = max(1, (len(shown) + PAGE - 1) // PAGE)
     number = min(filters.page, pages)
@@ -130,7 +131,7 @@ async def waiting(desk: Desk, request: Request, user: DeskUser) -> Response:
 async def decide(desk: Desk, request: Request, user: DeskUser) -> Response:
     """Approve or reject the ticked items; the outcome is what the chat would have answered."""
     action = form_value(request, "action")
-    refs = parse_refs([v for v in form_values(request, "ref")[:PAGE] if isinstance(v, str)])
+    refs = parse_refs(TABLE, [v for v in form_values(request, "ref")[:PAGE] if isinstance(v, str)])
     reason = " ".join(form_value(request, "reason").split())[:REASON_MAX]
     key = form_value(request, "form_id")[:32] or None
     if not refs or action not in ("approve", "reject"):
@@ -144,7 +145,7 @@ async def decide(desk: Desk, request: Request, user: DeskUser) -> Response:
             return plain(user.locale, desk.command(user, "/approve " + " ".join(words), f"desk:{key}" if key else None))
         out: list[str] = []
         for (prefix, _), word in zip(refs, words, strict=True):
-            if DECIDERS[prefix].reject is None:  # a volunteer to confirm is confirmed or left waiting
+            if TABLE.deciders[prefix].reject is None:  # a volunteer to confirm is confirmed or left waiting
                 out.append(render(user.locale, "desk.waiting.cannot_reject", {"ref": word}))
                 continue
             line = f"/reject {word} {reason}"

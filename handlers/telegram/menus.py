@@ -13,7 +13,7 @@ from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefaul
 from telegram.constants import BotCommandLimit
 from telegram.error import TelegramError
 
-from bot.dialogs.core import COMMANDS
+from bot.dialogs.flows import TABLE
 from bot.kernel.access import has_role
 from bot.kernel.i18n import DEFAULT_LOCALE, render
 from bot.services import Services
@@ -34,12 +34,10 @@ def description(locale: str, help_key: str) -> str:
 
 
 def menu(locale: str, *, role: str | None, is_admin: bool = False) -> Menu:
-    """The commands a role may use and /help lists, in registration order."""
-    import bot.dialogs.flows  # noqa: F401  (registers the commands)
-
+    """The commands a role may use and /help lists, in the table's order."""
     return tuple(
         (spec.name, description(locale, spec.help_key))
-        for spec in COMMANDS.values()
+        for spec in TABLE.commands.values()
         if spec.help_key
         and (not spec.admin_only or is_admin)
         and (spec.role is None or has_role(is_admin, role, spec.role))

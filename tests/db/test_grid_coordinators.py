@@ -10,8 +10,9 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select
 
 import models
-from bot.dialogs.core import COMMANDS, Caller, Input
+from bot.dialogs.core import Caller, Input
 from bot.dialogs.engine import Dialogs
+from bot.dialogs.flows import TABLE
 from bot.kernel.access import grid_coordinators
 from bot.kernel.clock import FixedClock
 from bot.services import Services
@@ -153,7 +154,7 @@ async def test_a_coordinator_gets_nothing_of_another_grid_through_any_command(se
         f"E{g.li} well 看望",
     )
     turns = 0
-    for name in sorted(COMMANDS):
+    for name in sorted(TABLE.commands):
         # About the asker alone: /forget would erase them, /mydata audits their own export.
         if name in ("cancel", "forget", "lang", "mydata"):
             continue
@@ -186,7 +187,7 @@ async def test_a_coordinator_gets_nothing_of_another_grid_through_any_command(se
         assert (await chat.say(line)) in refusals, line
     wang = r_elder(g, "王秀英")  # in their own grid a coordinator prints the door card
     assert (await chat.say(f"/elders E{wang} card")).startswith(f"🪪 E{wang} 王秀英 的探访卡（第 1 版）")
-    assert {c for c, spec in COMMANDS.items() if spec.coordinators} == {
+    assert {c for c, spec in TABLE.commands.items() if spec.coordinators} == {
         "grids",
         "desk",  # the desk's link: its pages keep to the grids as the commands do (tests/desk)
         "assign",

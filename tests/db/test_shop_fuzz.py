@@ -12,8 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
 
-import bot.dialogs.flows  # noqa: F401  (registers the commands)
-from bot.dialogs.core import COMMANDS
+from bot.dialogs.flows import TABLE
 from bot.services import Services
 from models import Person
 from tests.dialogs.chat import flow_of
@@ -80,7 +79,7 @@ STATES: dict[str, tuple[str, Reach, tuple[str, str] | str | None]] = {
     "edititem/photo": ("worker1", _lines("/edititem I1 photo"), ("edititem", "photo")),
     "restock/reason": ("worker1", _lines("/restock I1 5"), ("restock", "reason")),
 }
-SHOP_COMMANDS = sorted(name for name in COMMANDS if COMMANDS[name].handler.__module__ == "bot.shop.flow")
+SHOP_COMMANDS = sorted(name for name, spec in TABLE.commands.items() if spec.handler.__module__ == "bot.shop.flow")
 # Lines that once broke something, or look as if they might: every one in every state below.
 TRICKY = [
     "1",

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-import bot.dialogs.flows  # noqa: F401  (registers every decider)
-from bot.decisions.flow import DECIDERS
 from bot.dialogs.engine import Dialogs
+from bot.dialogs.flows import TABLE
 from bot.kernel.clock import FixedClock
 from bot.kernel.i18n import LOCALES, catalogue
 from bot.services import Services
@@ -86,7 +85,7 @@ def test_every_text_key_of_the_templates_is_in_both_catalogues() -> None:
     used = set()
     for template in TEMPLATES.glob("*.html"):
         used |= set(re.findall(r"""\bt\(\s*["']([a-z_][a-z0-9_.]*)["']""", template.read_text(encoding="utf-8")))
-    kinds = {f"desk.kind.{prefix}" for prefix in DECIDERS}  # "desk.kind." ~ item.kind
+    kinds = {f"desk.kind.{prefix}" for prefix in TABLE.deciders}  # "desk.kind." ~ item.kind
     used = {key for key in used if not key.endswith(".")} | kinds
     assert len(used) > 20
     for locale in LOCALES:

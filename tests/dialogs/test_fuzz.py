@@ -9,8 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-import bot.dialogs.flows  # noqa: F401
-from bot.dialogs.core import COMMANDS
+from bot.dialogs.flows import TABLE
 from bot.services import Services
 from models import Membership, Notification, Person, ServiceLog, Transfer
 from tests.dialogs.chat import Chat, flow_of
@@ -34,7 +33,7 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 inputs = st.one_of(
     st.text(max_size=40),
-    st.builds(lambda c, a: f"/{c} {a}", st.sampled_from(sorted(COMMANDS)), st.text(max_size=20)),
+    st.builds(lambda c, a: f"/{c} {a}", st.sampled_from(sorted(TABLE.commands)), st.text(max_size=20)),
     st.sampled_from(
         ["1", "2", "99", "0", "-1", "²", "c²", "٣", "yes", "skip", "other", "today", "c1", "/cancel", "H1", "2h", "25h"]
     ),

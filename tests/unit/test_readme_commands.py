@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bot.dialogs.core import ALIASES, COMMANDS
+from bot.dialogs.flows import TABLE
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 HTTP_PATHS = {
@@ -26,25 +26,19 @@ def _table_commands() -> set[str]:
 
 
 def test_every_command_in_the_readme_tables_is_accepted() -> None:
-    import bot.dialogs.flows  # noqa: F401  (registers the commands)
-
-    accepted = set(COMMANDS) | {a.lstrip("/").lower() for a in ALIASES}
+    accepted = set(TABLE.commands) | {a.lstrip("/").lower() for a in TABLE.aliases}
     assert sorted(_table_commands() - accepted) == []
 
 
 def test_every_command_is_in_the_readme() -> None:
-    import bot.dialogs.flows  # noqa: F401
-
     mentioned = {m.lower() for m in re.findall(r"`/([a-z_]+)", README.read_text(encoding="utf-8"))}
-    assert sorted(set(COMMANDS) - mentioned) == []
+    assert sorted(set(TABLE.commands) - mentioned) == []
 
 
 def test_the_approve_usage_names_every_kind_it_approves() -> None:
-    import bot.dialogs.flows  # noqa: F401
-    from bot.decisions.flow import DECIDERS
     from bot.kernel.i18n import catalogue
 
     for locale in ("zh-CN", "en"):
         for key in ("approve.usage", "help.approve"):
             text = catalogue(locale)[key]
-            assert [p for p in DECIDERS if not re.search(rf"\b{p}\b|{p} ", text)] == [], (locale, key)
+            assert [p for p in TABLE.deciders if not re.search(rf"\b{p}\b|{p} ", text)] == [], (locale, key)
