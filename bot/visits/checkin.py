@@ -15,6 +15,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -30,11 +31,12 @@ from bot.kernel.db import Database, rowcount
 from bot.kernel.errors import InvalidInput, NotAllowed, NotFound
 from bot.messages.notify import notify
 from bot.visits.cards import Card, check_ok, make_token, parse_token
-from models import Elder, Grid, Person, VisitAlert, VisitCheckin, VisitRecord
+from models import AuditEntry, Elder, Grid, Person, VisitAlert, VisitCheckin, VisitRecord
 from models.visits import HEALTHS, MOODS, NEEDS
 
 QUESTIONS = {"mood": MOODS, "health": HEALTHS, "need": NEEDS}
 WORRYING = {"mood": "poor", "health": "doctor"}
+RECENT_PRINTS = 20  # a repeated form is looked for among the person's last prints
 OPEN_CHECKIN = timedelta(hours=12)  # a check-in a later `/visit` of the same elder completes
 
 
@@ -108,15 +110,25 @@ class Checkins:
         return self.db.transaction(work)
 
     def print_cards(
-        self, actor_id: int | None, community_id: int, *, elder_id: int | None = None, grid: str | None = None
+        self,
+        actor_id: int | None,
+        community_id: int,
+        *,
+        elder_id: int | None = None,
+        grid: str | None = None,
+        request_key: str | None = None,
     ) -> list[Card]:
         """New cards for one elder, a grid's elders or every active elder of the community:
         each gets its next generation (earlier cards stop working). `actor_id` None: the
         operator (the CLI). A grid coordinator prints their grids' cards only: without a grid
-        named, every elder of their grids."""
+        named, every elder of their grids. The same `request_key` again (a form sent twice)
+        prints the cards in force, making none."""
 
         def work(session: Session) -> list[Card]:
             scope = EVERYTHING if actor_id is None else require_scope(session, actor_id, community_id)
+            # What was asked, with its key: the same form sent again (not one changed and resent).
+            asked = None if request_key is None else {"key": request_key, "grid": grid, "elder": elder_id}
+            again = asked is not None and _printed(session, actor_id, community_id, asked)
             community = get_community(session, community_id)
             stmt = (
                 select(Elder, Grid.name)
@@ -145,21 +157,17 @@ class Checkins:
                 check_grid(scope, elder.grid_id)
                 if elder.card_key is None:
                     elder.card_key = secrets.token_urlsafe(24)
-                elder.card_generation += 1
+                if not again:
+                    elder.card_generation += 1
                 token = make_token(elder.card_key, elder.id, elder.card_generation)
                 cards.append(
                     Card(elder.id, elder.name, grid_name, community.name, help_line, token, elder.card_generation)
                 )
             if not cards:
                 raise NotFound("cards.none")
-            audit(
-                session,
-                self.clock,
-                "elder.cards",
-                actor_id,
-                community_id,
-                details={"elders": [c.elder_id for c in cards][:50], "count": len(cards)},
-            )
+            if not again:
+                details: dict[str, Any] = {"elders": [c.elder_id for c in cards][:50], "count": len(cards)}
+                audit(session, self.clock, "elder.cards", actor_id, community_id, details={**details, **(asked or {})})
             return cards
 
         return self.db.transaction(work)
@@ -403,3 +411,18 @@ def wellbeing_items(
 
 
 WAITING_SOURCES.append(wellbeing_items)
+
+
+def _printed(session: Session, actor_id: int | None, community_id: int, asked: dict[str, Any]) -> bool:
+    """Whether these cards were printed already for this request (its audit entry says so)."""
+    recent = session.scalars(
+        select(AuditEntry.details)
+        .where(
+            AuditEntry.action == "elder.cards",
+            AuditEntry.community_id == community_id,
+            AuditEntry.actor_id == actor_id,
+        )
+        .order_by(AuditEntry.id.desc())
+        .limit(RECENT_PRINTS)
+    )
+    return any(all((details or {}).get(k) == v for k, v in asked.items()) for details in recent)

@@ -44,13 +44,12 @@ async def printing(desk: Desk, request: Request, user: DeskUser) -> Response:
     services = desk.services
     worker = user.at_least("worker")  # what is offered; the services decide what is done
 
-    def collect() -> tuple[list[IssuedLine], list[GridLine]]:
+    def collect() -> tuple[list[IssuedLine], list[GridLine], str]:
         issued = services.certificates.issued_in(user.person_id, user.community_id) if worker else []
         grids, _ = services.grids.overview(user.person_id, user.community_id, 0, GRIDS_LISTED)
-        return issued, grids
+        return issued, grids, services.people.clock_of(user.community_id).month().previous().label
 
-    issued, grids = await desk.read(collect)
-    last_month = services.clock.community(services.settings.timezone).month().previous().label
+    issued, grids, last_month = await desk.read(collect)
     return desk.render(
         request, user, "print.html", issued=issued, roles=POSTER_ROLES, grids=grids, last_month=last_month
     )
@@ -67,9 +66,12 @@ async def cards(desk: Desk, request: Request, user: DeskUser) -> Response:
     if form_value(request, "confirm") != "yes":
         return desk.message(request, user, "desk.print.cards_unconfirmed", 400)
     grid = _grid(request)
+    key = f"desk:{form_value(request, 'form_id')[:32]}" if form_value(request, "form_id") else None
     checkins = desk.services.checkins
     try:
-        made = await desk.run(lambda: checkins.print_cards(user.person_id, user.community_id, grid=grid))
+        made = await desk.run(
+            lambda: checkins.print_cards(user.person_id, user.community_id, grid=grid, request_key=key)
+        )
         linked = await card_links(desk.services, desk.services.settings, made)
     except DomainError as exc:
         return desk.message(request, user, exc.key, 404 if isinstance(exc, NotFound) else 403, **exc.params)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import UTC, datetime
 
 import pytest
 from pypdf import PdfReader
@@ -17,10 +18,11 @@ from sqlalchemy import select, update
 from bot.desk.service import COORDINATOR
 from bot.dialogs.engine import Dialogs
 from bot.kernel.access import RANK
+from bot.kernel.clock import FixedClock
 from bot.kernel.i18n import render
 from bot.services import Services
 from handlers.desk.core import PAGES
-from models import AuditEntry, Elder, Identity, ServiceLog
+from models import AuditEntry, Community, Elder, Identity, ServiceLog
 from tests.db.test_grid_coordinators import SECRETS, Grids, grids_world
 from tests.desk.kit import client_for, csrf_of, log_in
 
@@ -210,3 +212,47 @@ async def test_statements_print_for_a_month_and_a_grid_as_the_cli_does(services:
         (g.r.worker, "二网格", 1, "desk"),
         (g.r.worker, "一网格", 0, "desk"),
     ]
+
+
+async def test_a_door_card_form_sent_twice_prints_one_generation(services: Services) -> None:
+    """A double click (or the browser's resend) posts the same form twice: one new card each,
+    the same cards in both files, one audit entry."""
+    await grids_world(services)
+    dialogs = Dialogs(services)
+    async with client_for(services) as client:
+        await log_in(client, dialogs, "worker1")
+        page = (await client.get("/desk/print")).text
+        form = {"csrf": csrf_of(page), "form_id": form_id_of(page, "/desk/print/cards"), "confirm": "yes"}
+        before = generations(services)
+        first = await client.post("/desk/print/cards", data={**form, "grid": "二网格"})
+        again = await client.post("/desk/print/cards", data={**form, "grid": "二网格"})
+        assert first.status_code == again.status_code == 200
+        assert pdf_pages(first.content)[0] == pdf_pages(again.content)[0]
+        assert generations(services)["李建国"] == before["李建国"] + 1
+        assert len(audits(services, "elder.cards")) == 1
+        # The same form changed and sent again is a new print.
+        assert (await client.post("/desk/print/cards", data=form)).status_code == 200
+        assert generations(services)["李建国"] == before["李建国"] + 2
+        # A new form (the page opened again) prints the next card.
+        page = (await client.get("/desk/print")).text
+        form = {**form, "form_id": form_id_of(page, "/desk/print/cards")}
+        assert (await client.post("/desk/print/cards", data={**form, "grid": "二网格"})).status_code == 200
+        assert generations(services)["李建国"] == before["李建国"] + 3
+
+
+async def test_the_statements_form_offers_the_communitys_last_month(services: Services, clock: FixedClock) -> None:
+    """In New York it is still November when Shanghai (the server's zone) is in December."""
+    g = await grids_world(services)
+    with services.db.uow() as session:
+        session.execute(update(Community).where(Community.id == g.r.community_id).values(timezone="America/New_York"))
+        session.commit()
+    clock.at = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+    async with client_for(services) as client:
+        await log_in(client, Dialogs(services), "worker1")
+        page = (await client.get("/desk/print")).text
+    assert 'name="month" value="2026-10"' in page
+
+
+def form_id_of(page: str, action: str) -> str:
+    form = page[page.index(f'action="{action}"') :]
+    return re.search(r'name="form_id" value="([^"]+)"', form[: form.index("</form>")])[1]  # type: ignore[index]
