@@ -102,14 +102,20 @@ def person_arg(
     retry: Callable[[str], str] | None = None,
     *,
     anyone_by_handle: bool = False,
+    grids_only: bool = False,
 ) -> Found:
     """The person a typed name means, in the asker's community (see PeopleService.find). When
     the name fits several, `retry(ref)` is the command line that picks one (`ref` is `#12`):
-    the reply offers one button per person; without it, the refusal lists their refs to type."""
+    the reply offers one button per person; without it, the refusal lists their refs to type.
+    `grids_only`: a command a grid coordinator uses on their grids' people (their choice is
+    among those only; the services check the grid too)."""
     name = name.strip()
     if not name:
         raise InvalidInput("error.need_person")
-    found = ctx.services.people.people_named(ctx.community_id, name, anyone_by_handle=anyone_by_handle)
+    managed_by = ctx.actor.person_id if grids_only else None
+    found = ctx.services.people.people_named(
+        ctx.community_id, name, anyone_by_handle=anyone_by_handle, managed_by=managed_by
+    )
     if not found:
         raise NotFound("error.no_such_person", name=name[:32])
     if len(found) == 1:

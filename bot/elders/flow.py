@@ -237,9 +237,14 @@ def _assign(ctx: Context, args: str, *, remove: bool) -> list[Reply]:
         return [reply("elders.assign_usage")]
     names = words[1:]
     ctx.services.visits.roster.may_manage(ctx.actor.person_id, elder_id)  # refused before any name is read
+    # A coordinator hands their elders to their grids' people: a name is looked for among those.
+    managed_by = None if remove else ctx.actor.person_id
     for i, name in enumerate(names):
+        found = ctx.services.people.people_named(ctx.community_id, name, managed_by=managed_by)
+        if len(found) == 1:
+            names[i] = f"#{found[0].person_id}"  # the one meant, even where another grid has the name too
         # A name several people have: ask which, by the same command with that name as #id.
-        if len(ctx.services.people.people_named(ctx.community_id, name)) > 1:
+        if len(found) > 1:
 
             def retry(ref: str, i: int = i) -> str:
                 return " ".join(
@@ -250,7 +255,7 @@ def _assign(ctx: Context, args: str, *, remove: bool) -> list[Reply]:
                     ]
                 )
 
-            person_arg(ctx, name, retry)
+            person_arg(ctx, name, retry, grids_only=not remove)
     view = ctx.services.visits.roster.assign(ctx.actor.person_id, elder_id, names, remove=remove)
     return [reply("elders.assigned", ref=view.ref, name=view.name, volunteers="、".join(view.volunteers) or "—")]
 

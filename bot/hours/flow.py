@@ -534,7 +534,9 @@ def record(ctx: Context, args: str) -> list[Reply]:
     typed_category, rest = next_word(rest)
     if not typed_category or (minutes := parse_duration(typed)) is None:
         return [reply("record.usage")]
-    person = person_arg(ctx, name, lambda ref: f"/record {ref} {typed} {typed_category} {rest}".strip())
+    person = person_arg(
+        ctx, name, lambda ref: f"/record {ref} {typed} {typed_category} {rest}".strip(), grids_only=True
+    )
     category = _category(ctx, typed_category)
     service_date, note = _date_and_note(ctx, rest)
     data = {

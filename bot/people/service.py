@@ -10,7 +10,7 @@ from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.family.service import end_role_links
-from bot.kernel.access import effective_role, get_community, get_person, require_admin, require_role
+from bot.kernel.access import effective_role, get_community, get_person, require_admin, require_role, staff_scope
 from bot.kernel.audit import audit
 from bot.kernel.clock import Clock, CommunityClock
 from bot.kernel.db import Database, reads, rowcount
@@ -155,17 +155,20 @@ class PeopleService:
         name: str,
         *,
         anyone_by_handle: bool = False,
+        grids: frozenset[int] | None = None,
     ) -> list[Found]:
         """The people of a community a typed name means: `#12` (a choice made earlier), else
         the real name, else the name shown, else the handle (console name, @username), the
         first of these that matches anyone. Several matches are returned for the asker to choose
         from. Handles are not names: a handle 李明 never wins over a member whose name is 李明.
         `anyone_by_handle`: someone outside the community may be found by handle (an admin
-        appointing a newcomer who has written to the bot)."""
+        appointing a newcomer who has written to the bot). `grids`: members of these only."""
         name = name.strip()
         member = select(Person.id, Person.display_name, Membership.role, Membership.confirmed).join(
             Membership, and_(Membership.person_id == Person.id, Membership.community_id == community_id)
         )
+        if grids is not None:  # members of these grids only
+            member = member.where(Membership.grid_id.in_(sorted(grids)))
         if re.fullmatch(r"#\d{1,9}", name):
             tiers = [member.where(Person.id == int(name[1:]))]
         else:
@@ -227,9 +230,15 @@ class PeopleService:
         return max(fits, key=lambda n: len(n.split()), default=None)
 
     @reads
-    def people_named(self, community_id: int, name: str, *, anyone_by_handle: bool = False) -> list[Found]:
+    def people_named(
+        self, community_id: int, name: str, *, anyone_by_handle: bool = False, managed_by: int | None = None
+    ) -> list[Found]:
+        """`find`; with `managed_by`, a grid coordinator's choice is among their grids' members
+        only (a name another grid shares is not theirs to learn of); a worker's is everyone."""
         with self.db.read() as session:
-            return self.find(session, community_id, name, anyone_by_handle=anyone_by_handle)
+            scope = None if managed_by is None else staff_scope(session, managed_by, community_id)
+            grids = None if scope is None or scope.everything else scope.grids
+            return self.find(session, community_id, name, anyone_by_handle=anyone_by_handle, grids=grids)
 
     # --- communities ------------------------------------------------------------------------
 

@@ -170,7 +170,12 @@ async def test_a_coordinator_gets_nothing_of_another_grid_through_any_command(se
     assert turns > 1000
     # Every command a coordinator may use was refused on 二网格 (not merely left unused).
     chat = Chat(services, "volunteer1")
-    refusals = ("这不在您负责的网格内。", f"E{g.li} 不是安排给您的探访对象。", "只有本社区的社区工作者可以这样做。")
+    refusals = (
+        "这不在您负责的网格内。",
+        f"E{g.li} 不是安排给您的探访对象。",
+        "只有本社区的社区工作者可以这样做。",
+        "没有找到“志愿者3”。",  # another grid's people are not among theirs to name
+    )
     for line in (
         f"/elders E{g.li}",
         f"/elders E{g.li} card",
@@ -306,3 +311,23 @@ async def test_a_doctor_needed_reaches_the_grid_coordinator_at_once(services: Se
     assert len(told) == 1 and f"A{answered.alert_id}" in told[0] and "需要看医生" in told[0]
     # The volunteer of 二网格 (no coordinator there) hears nothing of it.
     assert not [line for line in await inbox(services, r.volunteers[2]) if "王秀英" in line]
+
+
+async def test_a_name_another_grid_shares_means_the_coordinators_own_member(services: Services) -> None:
+    """Two 志愿者2, one in each grid: the coordinator of 一网格 is not asked which (that would
+    show who lives in 二网格), their command means their own grid's; a worker is asked."""
+    g = await grids_world(services)
+    with services.db.uow() as session:
+        session.get(models.Person, g.r.volunteers[2]).real_name = "志愿者2"  # type: ignore[union-attr]
+        session.commit()
+    said = await Chat(services, "volunteer1").say("/record 志愿者2 1h 探访")
+    assert said.endswith("1 小时，10 积分已到账。") and f"#{g.r.volunteers[2]}" not in said
+    with services.db.read() as session:
+        logged = session.scalars(select(models.ServiceLog.person_id).order_by(models.ServiceLog.id.desc())).first()
+    assert logged == g.r.volunteers[1]
+    zhang = g.r.elders["张桂兰"]
+    assert (
+        await Chat(services, "volunteer1").say(f"/assign E{zhang} 志愿者2")
+        == f"✅ E{zhang} 张桂兰 的探访志愿者：志愿者2"
+    )
+    assert f"#{g.r.volunteers[2]}" in await Chat(services, "worker1").say("/record 志愿者2 1h 探访")
