@@ -17,6 +17,7 @@ from bot.kernel.access import (
     coordinators_approve,
     effective_role,
     get_community,
+    grid_coordinators,
     has_role,
     require_person_in_scope,
     require_role,
@@ -196,7 +197,7 @@ class HoursService:
             need_role="volunteer",
             repeat_ok=repeat_ok,
         )
-        notify_workers(session, self.clock, community_id, "notify.pending_logs", coalesce="pending_logs")
+        tell_deciders(session, self.clock, community_id, [person_id])
         return view
 
     def record(
@@ -758,3 +759,20 @@ _DECIDABLE = (
     )
     .where(ServiceLog.id == bindparam("log_id"))
 )
+
+
+def tell_deciders(session: Session, clock: Clock, community_id: int, volunteer_ids: list[int]) -> None:
+    """New hour logs of these volunteers wait: the workers hear, and where coordinators approve,
+    the coordinators of the volunteers' grids (not one about their own log: they cannot approve it)."""
+    notify_workers(session, clock, community_id, "notify.pending_logs", coalesce="pending_logs")
+    if not coordinators_approve(get_community(session, community_id)):
+        return
+    grids = session.scalars(
+        select(Membership.grid_id)
+        .where(Membership.community_id == community_id, Membership.person_id.in_(volunteer_ids))
+        .where(Membership.grid_id.is_not(None))
+        .distinct()
+    )
+    told = {c for grid_id in grids for c in grid_coordinators(session, community_id, grid_id)} - set(volunteer_ids)
+    for coordinator in sorted(told):
+        notify(session, clock, coordinator, "notify.pending_logs", coalesce="pending_logs")

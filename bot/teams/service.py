@@ -13,14 +13,14 @@ from datetime import date
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 
-from bot.hours.service import HoursService, LogView
+from bot.hours.service import HoursService, LogView, tell_deciders
 from bot.kernel.access import get_community, get_person, require_role, role_in
 from bot.kernel.audit import audit
 from bot.kernel.clock import Clock, Month
 from bot.kernel.db import Database, reads, rowcount
 from bot.kernel.errors import InvalidInput, NotAllowed, NotFound
 from bot.kernel.i18n import render
-from bot.messages.notify import notify, notify_workers
+from bot.messages.notify import notify
 from bot.points.service import Earned, earned
 from bot.reports.service import Column, Sheet
 from models import Person, PersonTag, Team, TeamMember
@@ -348,7 +348,7 @@ class TeamsService:
                 logs.append(log)
                 new = new or created
             if new:
-                notify_workers(session, self.clock, community_id, "notify.pending_logs", coalesce="pending_logs")
+                tell_deciders(session, self.clock, community_id, [log.person_id for log in logs])
             return logs
 
         return self.db.transaction(work)

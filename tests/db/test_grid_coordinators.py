@@ -331,3 +331,21 @@ async def test_a_name_another_grid_shares_means_the_coordinators_own_member(serv
         == f"✅ E{zhang} 张桂兰 的探访志愿者：志愿者2"
     )
     assert f"#{g.r.volunteers[2]}" in await Chat(services, "worker1").say("/record 志愿者2 1h 探访")
+
+
+async def test_a_coordinator_who_approves_hears_of_their_grids_new_hours(services: Services, clock: FixedClock) -> None:
+    """Where coordinators approve, a log from their grid reaches them as it reaches the workers;
+    another grid's does not, and with the option off only the workers hear."""
+    g = await grids_world(services)
+    assert "等待审核" in " ".join(await inbox(services, g.r.volunteers[0]))  # the world's log of 志愿者2
+    clock.advance(minutes=2)  # such messages go one a minute
+    assert "已提交" in await Chat(services, "volunteer2").say("/log 1h 探访")
+    told = await inbox(services, g.r.volunteers[0])
+    assert told == ["有 1 条新的服务记录等待审核，发送 /pending 查看。"]
+    clock.advance(minutes=2)
+    assert "已提交" in await Chat(services, "volunteer3").say("/log 1h 探访")
+    assert await inbox(services, g.r.volunteers[0]) == []
+    assert await Chat(services, "worker1").say("/grids approve off") == "已关闭：服务时长只由社区工作者审核。"
+    assert "已提交" in await Chat(services, "volunteer2").say("/log 2h 探访")
+    assert await inbox(services, g.r.volunteers[0]) == []
+    assert any("等待审核" in t for t in await inbox(services, g.r.worker))
