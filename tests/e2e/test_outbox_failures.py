@@ -120,9 +120,12 @@ def test_outbox_retries_marks_unreachable_parks_and_holds_the_limits(bot_api: An
         group = sorted(c.at for c in api.delivered() if c.chat_id == str(GROUP))
         assert len(group) == 23
         assert group[22] - group[0] >= 3 * 3 - 0.5
+        # Times are taken where the stand-in receives them, so a loaded machine bunches a few:
+        # a window is allowed a quarter second of that, the whole run half a second.
         every = sorted(c.at for c in api.delivered())
         for i in range(len(every) - 61):
-            assert every[i + 60] - every[i] >= 1.0 - 0.05, "more than 60 messages in a second (30 + a burst of 30)"
+            assert every[i + 60] - every[i] >= 1.0 - 0.25, "more than 60 messages in a second (30 + a burst of 30)"
+        assert len(every) > 90 and every[-1] - every[0] >= (len(every) - 30) / 30 - 0.5
 
         # The blocked person unblocks and writes: reachable again, the waiting notice goes out.
         api.blocked.discard(str(v[1]))

@@ -148,6 +148,10 @@ async def test_a_message_that_comes_while_the_window_is_looked_at_reopens_it(
     [sent] = await served.api.api.until(lambda s: s.openid == "oRace" and "已通过" in s.content, timeout=20)
     assert sent.kind == "text"  # a customer-service message: the window is open again
     assert answered and "已通过" not in answered[0]  # it was being sent while the answer was made
+    for _ in range(100):  # sent, then marked delivered
+        if await count(served.services, Notification, Notification.delivered_at.is_(None)) == 0:
+            break
+        await asyncio.sleep(0.1)
     assert await count(served.services, Notification, Notification.delivered_at.is_(None)) == 0
 
 
