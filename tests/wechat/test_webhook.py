@@ -91,13 +91,7 @@ async def test_48_hour_rule_waits_for_the_next_message(served: Served) -> None:
     person = await served.services.run(served.services.people.identify, "wechat", "oLate", display_name="x")
     # More than 48 hours pass, on WeChat's side and ours.
     served.api.api.seen("oLate", at=0)
-    with served.services.db.uow() as session:
-        session.execute(
-            InboxEntry.__table__.update()
-            .where(InboxEntry.sender == "oLate")
-            .values(received_at=served.services.clock.now() - timedelta(hours=49))
-        )
-        session.commit()
+    _wrote_long_ago(served.services, "oLate")
     for _ in range(2):
         await served.services.db.run(served.services.db.transaction, lambda s: _note(s, served.services, person[0].id))
 
@@ -126,13 +120,7 @@ async def test_a_message_that_comes_while_the_window_is_looked_at_reopens_it(
     notification goes out, instead of waiting for a message after it."""
     await served.say("oRace", "/help")
     person = await served.services.run(served.services.people.identify, "wechat", "oRace", display_name="x")
-    with served.services.db.uow() as session:
-        session.execute(
-            InboxEntry.__table__.update()
-            .where(InboxEntry.sender == "oRace")
-            .values(received_at=served.services.clock.now() - timedelta(hours=49))
-        )
-        session.commit()
+    _wrote_long_ago(served.services, "oRace")
     loop = asyncio.get_running_loop()
     real = channel_module.wrote_within
     answered: list[str] = []
@@ -153,6 +141,17 @@ async def test_a_message_that_comes_while_the_window_is_looked_at_reopens_it(
             break
         await asyncio.sleep(0.1)
     assert await count(served.services, Notification, Notification.delivered_at.is_(None)) == 0
+
+
+def _wrote_long_ago(services: Services, openid: str) -> None:
+    """The person's messages so far came 49 hours ago: their 48-hour window is closed."""
+    with services.db.uow() as session:
+        session.execute(
+            InboxEntry.__table__.update()
+            .where(InboxEntry.sender == openid)
+            .values(received_at=services.clock.now() - timedelta(hours=49))
+        )
+        session.commit()
 
 
 def _note(session: Any, services: Services, person_id: int) -> None:
