@@ -136,7 +136,10 @@ class WeChatChannel:
                 if POSTER in d.text.params
             ]
             # A picture first cannot be a passive answer (it needs an upload): the worker sends at once.
-            passive = hold if messages and "text" in messages[0] else None
+            # Nor can a reply whose picture is still to be drawn: held for the webhook, it could be
+            # claimed and sent without it; the worker sends it once the picture is in.
+            drawing = any(is_placeholder_b64(m.get("image", "")) for m in messages)
+            passive = hold if messages and "text" in messages[0] and not drawing else None
             handling.settle(session, {"to": openid, "messages": messages} if messages else None, hold=passive)
 
         await self.dialogs.handle(found.caller, found.inp, settle=settle, attach=handling.attach)

@@ -244,6 +244,35 @@ async def test_worker_on_wechat_report_link_chart_and_invite_qr(
     assert code in served.api.api.qr.values()
 
 
+@pytest.mark.parametrize("busy", [False, True], ids=["quick", "busy"])
+async def test_a_picture_slower_than_the_passive_window_still_goes(
+    served: Served, busy: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chart is drawn after the turn's commit; on a loaded machine that takes longer than the
+    webhook's hold (busy) or than the rest of a passive answer waits (quick). With several inbox
+    workers (PostgreSQL) another could claim the stored reply meanwhile and send it without its
+    picture: the reply waits for the picture instead."""
+    from bot.dialogs import engine
+    from handlers.wechat import channel, webhook
+
+    if busy:  # the turn itself misses the passive window
+        monkeypatch.setattr(webhook, "PASSIVE_SECONDS", 0.0)
+        monkeypatch.setattr(channel, "PASSIVE_SECONDS", 0.0)
+
+    drawn = engine._draw
+
+    async def slowly(later: Any) -> bytes | None:
+        await asyncio.sleep(1.5)  # past the busy hold (0.5 s) and the rest-after a passive answer (1 s)
+        return await drawn(later)
+
+    monkeypatch.setattr(engine, "_draw", slowly)
+    world = await make_world(served.services)
+    await wechat_worker(served, world)
+    assert "2026" in await served.reply("oWorker", "/chart")
+    [picture] = await served.api.api.until(lambda s: s.kind == "image" and s.openid == "oWorker", timeout=30)
+    assert served.api.api.media[picture.media_id][:8] == b"\x89PNG\r\n\x1a\n"
+
+
 async def test_star_poster_reaches_a_worker_as_a_picture(served: Served) -> None:
     world = await make_world(served.services)
     await wechat_worker(served, world)
