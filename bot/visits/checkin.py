@@ -128,6 +128,8 @@ class Checkins:
             scope = EVERYTHING if actor_id is None else require_scope(session, actor_id, community_id)
             # What was asked, with its key: the same form sent again (not one changed and resent).
             asked = None if request_key is None else {"key": request_key, "grid": grid, "elder": elder_id}
+            if asked is not None and actor_id is not None:  # the same form in two processes: one at a time
+                session.execute(select(Person.id).where(Person.id == actor_id).with_for_update())
             again = asked is not None and _printed(session, actor_id, community_id, asked)
             community = get_community(session, community_id)
             stmt = (

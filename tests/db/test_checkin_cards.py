@@ -4,21 +4,27 @@ rule, a need posted as a service request with one tap, and the next visitor seei
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 import re
+import threading
 from datetime import timedelta
 
+import pytest
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.deadlines.service import DeadlineRule
 from bot.dialogs.core import Caller, Input
 from bot.dialogs.engine import Dialogs
 from bot.kernel.clock import FixedClock
+from bot.kernel.db import Database
 from bot.kernel.errors import InvalidInput, NotAllowed, NotFound
 from bot.services import Services
+from bot.visits import checkin as checkin_service
 from bot.visits.cards import make_token, parse_token
-from models import Elder, Notification, ServiceRequest, VisitAlert, VisitCheckin, VisitRecord
+from models import AuditEntry, Elder, Notification, ServiceRequest, VisitAlert, VisitCheckin, VisitRecord
 from tests.visits_world import roster_world
 from tests.world import refused
 
@@ -249,3 +255,44 @@ async def test_a_needs_help_visit_and_a_doctor_needed_share_one_alert(services: 
         ).all()
     assert [a.reason for a in alerts] == ["needs_help"]
     assert told == ["wellbeing.notify.alert_mood", "wellbeing.notify.alert_health"]
+
+
+async def test_one_print_when_two_processes_take_the_same_form_at_once(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lovebank serve` in two processes, a double click landing on each: both look for the form's
+    earlier print at the same moment; still one new card."""
+    if services.db.sqlite:
+        pytest.skip("SQLite's one writer takes them one after the other")
+    r = await roster_world(services)
+    other = Services(Database(services.db.url), services.settings, services.clock)  # the second process
+    meeting = threading.Barrier(2)
+    looked = checkin_service._printed
+
+    def both_look(*args: object) -> bool:
+        found = looked(*args)  # type: ignore[arg-type]
+        with contextlib.suppress(threading.BrokenBarrierError):
+            meeting.wait(timeout=1)  # the other one is looking too (unless it waits for us)
+        return found
+
+    monkeypatch.setattr(checkin_service, "_printed", both_look)
+    before = await _generation(services, r.elders["李建国"])
+    try:
+        await asyncio.gather(
+            *(
+                asyncio.to_thread(
+                    s.checkins.print_cards, r.worker, r.community_id, grid="二网格", request_key="desk:f1"
+                )
+                for s in (services, other)
+            )
+        )
+    finally:
+        await other.db.dispose()
+    assert await _generation(services, r.elders["李建国"]) == before + 1
+    with services.db.read() as session:
+        assert session.scalar(select(func.count()).where(AuditEntry.action == "elder.cards")) == 1
+
+
+async def _generation(services: Services, elder_id: int) -> int:
+    with services.db.read() as session:
+        return session.scalar(select(Elder.card_generation).where(Elder.id == elder_id)) or 0

@@ -7,6 +7,7 @@ POST (each print makes the elder's next card); statements are the CLI's; both au
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from datetime import UTC, datetime
@@ -230,6 +231,11 @@ async def test_a_door_card_form_sent_twice_prints_one_generation(services: Servi
         assert pdf_pages(first.content)[0] == pdf_pages(again.content)[0]
         assert generations(services)["李建国"] == before["李建国"] + 1
         assert len(audits(services, "elder.cards")) == 1
+        # A double click: both at once, still one print.
+        both = await asyncio.gather(
+            *(client.post("/desk/print/cards", data={**form, "grid": "一网格"}) for _ in range(2))
+        )
+        assert [r.status_code for r in both] == [200, 200] and len(audits(services, "elder.cards")) == 2
         # The same form changed and sent again is a new print.
         assert (await client.post("/desk/print/cards", data=form)).status_code == 200
         assert generations(services)["李建国"] == before["李建国"] + 2
