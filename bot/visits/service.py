@@ -742,28 +742,8 @@ class VisitsService:
             done += 1
             for worker in workers:
                 theirs = [i for i in items if i.worker_id in (None, worker.person_id)]
-                if not theirs:
-                    rows.append(
-                        _message(
-                            worker.person_id,
-                            now,
-                            "visits.morning.worker_none",
-                            name=worker.name,
-                            date=today.isoformat(),
-                        )
-                    )
-                    continue
                 rows.append(
-                    _message(
-                        worker.person_id,
-                        now,
-                        "visits.morning.worker",
-                        name=worker.name,
-                        date=today.isoformat(),
-                        count=len(theirs),
-                        overdue=sum(1 for i in theirs if i.overdue_days),
-                        lines=_grid_lines(worker.locale, theirs, memo[worker.locale]),
-                    )
+                    _morning(worker, "visits.morning.worker", "visits.morning.worker_none", theirs, today, now, memo)
                 )
             if coordinators.get(cid):
                 rows += _coordinator_mornings(coordinators[cid], items, today, now, memo)
@@ -805,25 +785,42 @@ def _coordinator_mornings(
     for item in items:
         if item.grid_id is not None:
             in_grid[item.grid_id].append(item)
-    rows = []
-    for person, grids in coordinators:
-        theirs = [i for g in sorted(grids) for i in in_grid.get(g, ())]
-        if not theirs:
-            rows.append(_message(person.person_id, now, "grids.morning_none", name=person.name, date=today.isoformat()))
-            continue
-        rows.append(
-            _message(
-                person.person_id,
-                now,
-                "grids.morning",
-                name=person.name,
-                date=today.isoformat(),
-                count=len(theirs),
-                overdue=sum(1 for i in theirs if i.overdue_days),
-                lines=_grid_lines(person.locale, theirs, memo[person.locale]),
-            )
+    return [
+        _morning(
+            person,
+            "grids.morning",
+            "grids.morning_none",
+            [i for g in sorted(grids) for i in in_grid.get(g, ())],
+            today,
+            now,
+            memo,
         )
-    return rows
+        for person, grids in coordinators
+    ]
+
+
+def _morning(
+    person: _Recipient,
+    key: str,
+    none_key: str,
+    items: list[DueItem],
+    today: date,
+    now: datetime,
+    memo: dict[str, dict[tuple, str]],
+) -> dict[str, Any]:
+    """A worker's or a coordinator's 08:30 message: `key` with the due elders, or `none_key`."""
+    if not items:
+        return _message(person.person_id, now, none_key, name=person.name, date=today.isoformat())
+    return _message(
+        person.person_id,
+        now,
+        key,
+        name=person.name,
+        date=today.isoformat(),
+        count=len(items),
+        overdue=sum(1 for i in items if i.overdue_days),
+        lines=_grid_lines(person.locale, items, memo[person.locale]),
+    )
 
 
 def end_assignments(session: Session, person_id: int, community_id: int) -> list[str]:
