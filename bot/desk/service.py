@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -92,19 +92,7 @@ class DeskService:
                     DeskLogin.person_id == person_id, DeskLogin.kind == "link", DeskLogin.used_at.is_(None)
                 )
             )
-            secret = secrets.token_urlsafe(24)
-            session.add(
-                DeskLogin(
-                    token_hash=_hash(secret),
-                    kind="link",
-                    person_id=person_id,
-                    identity_id=identity_id,
-                    community_id=community_id,
-                    target=target,
-                    expires_at=now + LINK_LIFETIME,
-                    created_at=now,
-                )
-            )
+            secret = _issue(session, "link", 24, LINK_LIFETIME, person_id, identity_id, community_id, target, now)
             return NewLink(secret, int(LINK_LIFETIME.total_seconds() // 60))
 
         return self.db.transaction(work)
@@ -165,18 +153,7 @@ class DeskService:
         self, session: Session, person_id: int, identity_id: int, community_id: int, target: str, client: str | None
     ) -> Opened:
         now = self.clock.now()
-        secret = secrets.token_urlsafe(32)
-        row = DeskLogin(
-            token_hash=_hash(secret),
-            kind="session",
-            person_id=person_id,
-            identity_id=identity_id,
-            community_id=community_id,
-            target=target,
-            expires_at=now + SESSION_LIFETIME,
-            created_at=now,
-        )
-        session.add(row)
+        secret = _issue(session, "session", 32, SESSION_LIFETIME, person_id, identity_id, community_id, target, now)
         session.flush()
         audit(
             session,
@@ -262,3 +239,31 @@ class DeskService:
                 delete(DeskLogin).where(DeskLogin.token_hash == _hash(secret), DeskLogin.kind == "session")
             )
         )
+
+
+def _issue(
+    session: Session,
+    kind: str,
+    nbytes: int,
+    lifetime: timedelta,
+    person_id: int,
+    identity_id: int,
+    community_id: int,
+    target: str,
+    now: datetime,
+) -> str:
+    """A new login row of `kind` (a one-time link or a session); only the secret's hash is kept."""
+    secret = secrets.token_urlsafe(nbytes)
+    session.add(
+        DeskLogin(
+            token_hash=_hash(secret),
+            kind=kind,
+            person_id=person_id,
+            identity_id=identity_id,
+            community_id=community_id,
+            target=target,
+            expires_at=now + lifetime,
+            created_at=now,
+        )
+    )
+    return secret
