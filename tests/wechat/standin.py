@@ -42,7 +42,7 @@ TEMPLATES = {
         "服务时长审核结果",
         "服务项目:{{thing1.DATA}}\n服务日期:{{time2.DATA}}\n获得积分:{{number3.DATA}}\n审核结果:{{phrase4.DATA}}",
     ),
-    "TPL-TODO": ("待办事项提醒", "待办事项:{{thing1.DATA}}\n数量:{{number2.DATA}}\n提醒时间:{{time3.DATA}}"),
+    "TPL-TASKS": ("待办事项提醒", "待办事项:{{thing1.DATA}}\n数量:{{number2.DATA}}\n提醒时间:{{time3.DATA}}"),
     "TPL-REVIEW": (
         "审核未通过通知",
         "记录编号:{{character_string1.DATA}}\n服务项目:{{thing2.DATA}}\n审核结果:{{phrase3.DATA}}\n原因:{{thing4.DATA}}",

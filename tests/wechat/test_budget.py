@@ -152,7 +152,7 @@ async def test_past_the_budget_a_template_goes_with_fields_cut_to_their_type(
 ) -> None:
     mapping = tmp_path / "templates.json"
     mapping.write_text(
-        '{"decision_waiting": {"template_id": "TPL-TODO", '
+        '{"decision_waiting": {"template_id": "TPL-TASKS", '
         '"fields": {"thing1": "summary", "number2": "count", "time3": "time"}}}'
     )
     settings.wechat_templates = str(mapping)
