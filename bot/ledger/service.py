@@ -191,7 +191,11 @@ def _history_statement():
     its (account, id) index and cut at the page's end (`reach` rows), so a page costs the same
     however many transfers the person has; only those rows are merged, sorted and joined to
     their resolution and the other side's account. Resolutions are not entries of their own."""
-    account: BindParameter[int] = bindparam("account")
+    # The account goes in as a literal: a plan made for any account (PostgreSQL's generic plan
+    # for a statement prepared after five runs) cannot see that the system accounts hold most
+    # transfers, and walks the whole table backwards by id instead of the account's index
+    # (17 ms a page on a district instead of 0.1 ms).
+    account: BindParameter[int] = bindparam("account", type_=Integer, literal_execute=True)
     reach = bindparam("reach", type_=Integer)
 
     def side(column, sign: int):
