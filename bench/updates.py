@@ -17,7 +17,9 @@ Honest by construction: the database holds a district (10,000 volunteers, 1,000,
 200,000 logs; `--scale` shrinks it) with the measured people inside it, loaded with bulk INSERTs; every update must get
 the reply it was meant to get, sent (a refusal, or an approve with nothing pending, is a failure
 and the run exits 1), and every inbox entry must end handled and replied; the mix reported is the
-one that ran.
+one that ran. As `lovebank serve` once it listens, the updates start with what set-up built out
+of the garbage collector's sight (`settle_memory`); `gc_pause_max_ms` is the collector's longest
+pause from the warm-up on.
 
 PostgreSQL: LOVEBANK_BENCH_DATABASE_URL, or database lovebank_bench_updates on 127.0.0.1:5432
 (created when missing); its schema is wiped first. Without a server that part is skipped.
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -54,6 +57,7 @@ from bench.common import postgres_url
 from bot.kernel.db import Database
 from bot.kernel.migrate import upgrade
 from bot.kernel.settings import Settings
+from bot.runtime.app import settle_memory
 from bot.runtime.pipeline import Pipeline
 from bot.services import Services
 from handlers.telegram.inbound import TelegramChannel
@@ -629,7 +633,8 @@ async def bench_database(url: str, args: argparse.Namespace) -> dict[str, Any]:
         try:
             driver = Driver(pipeline, channel, api, random.Random(args.seed), today, pending)
             driver.watch()
-            with driver.handing.watch():
+            settle_memory()  # as `lovebank serve` does once it listens
+            with driver.handing.watch(), collections_timed() as pauses:
                 await driver.run(args.warmup)
                 await drain(driver)
                 driver.reset()
@@ -648,9 +653,30 @@ async def bench_database(url: str, args: argparse.Namespace) -> dict[str, Any]:
         out["failures"] = len(driver.failures)
         out["failed"] = driver.failures[:5]
         out["district"] = {**size, "load_s": round(load_s, 1)}
+        out["gc_pause_max_ms"] = round(max(pauses, default=0) * 1000, 2)
         return out
     finally:
         await services.db.dispose()
+
+
+@contextmanager
+def collections_timed() -> Iterator[list[float]]:
+    """The garbage collector's pauses while the block runs, in seconds (every update in flight
+    waits for one)."""
+    pauses: list[float] = []
+    started = [0.0]
+
+    def timed(phase: str, _info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            pauses.append(time.perf_counter() - started[0])
+
+    gc.callbacks.append(timed)
+    try:
+        yield pauses
+    finally:
+        gc.callbacks.remove(timed)
 
 
 async def drain(driver: Driver) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import uvicorn
 
 from bot.kernel.settings import Settings, SettingsError
-from bot.runtime.app import open_services
+from bot.runtime.app import open_services, settle_memory
 from bot.runtime.pipeline import Pipeline
 
 log = logging.getLogger("lovebank.serve")
@@ -120,6 +120,7 @@ async def _serve(settings: Settings) -> int:
     while not server.started and not running.done():
         await asyncio.sleep(0.05)
     if server.started:
+        settle_memory()
         host, port = server.servers[0].sockets[0].getsockname()[:2]
         log.info("listening on http://%s:%s", host, port)
     if internal is not None and metrics is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from bot.kernel.db import Database
 from bot.kernel.migrate import upgrade
 from bot.kernel.settings import Settings, make_data_folder
@@ -13,3 +15,12 @@ async def open_services(settings: Settings) -> Services:
     make_data_folder(settings)
     await upgrade(settings.database_url)
     return Services(Database(settings.database_url), settings)
+
+
+def settle_memory() -> None:
+    """Called once start-up is done: what it built (libraries, catalogues, the services) lives as
+    long as the process, so it leaves the collector's sight. A full collection then walks only
+    what turns allocate; before, one stalled every update in flight for 150-190 ms (bench
+    updates, a tenth of a district)."""
+    gc.collect()
+    gc.freeze()

@@ -19,6 +19,7 @@ from typing import Any
 from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
 
 from bot.kernel.settings import Settings, SettingsError
+from bot.runtime.app import open_services, settle_memory
 from bot.runtime.pipeline import Pipeline
 from bot.services import Services
 from handlers.telegram.inbound import TelegramChannel, sender_of
@@ -61,6 +62,7 @@ async def poll(services: Services, settings: Settings) -> int:
     try:
         await bot.delete_webhook()  # getUpdates is refused while a webhook is set
         pipeline.start()
+        settle_memory()
         offset: int | None = None
         failures = 0
         while not stop.is_set():
@@ -108,7 +110,6 @@ async def poll(services: Services, settings: Settings) -> int:
 
 
 def run(settings: Settings) -> int:
-    from bot.runtime.app import open_services
     from handlers.serve import quiet_logging
 
     make_bot(settings)  # a missing token stops here, with one line

@@ -30,6 +30,7 @@ def test_bench_prints_its_figures_as_the_last_line(capsys: pytest.CaptureFixture
     assert sqlite["sql_by_verb"]["BEGIN"] > 0 and sqlite["sql_by_verb"]["COMMIT"] == sqlite["sql_by_verb"]["BEGIN"]
     assert all(kind["sql_per_update"] >= 1 for kind in sqlite["by_kind"].values())
     assert sqlite["failures"] == 0 and sqlite["notifications_waiting"] == 0
+    assert 0 <= sqlite["gc_pause_max_ms"] < 1000
     if "approve" in sqlite["by_kind"]:
         assert sqlite["notifications_sent"] > 0  # an approval tells the volunteer, inside the run
     assert sqlite["district"]["transfers"] == 30_000 and sqlite["district"]["volunteers"] == 300
