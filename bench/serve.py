@@ -7,7 +7,9 @@ when the reply to the last has arrived (as a person in a chat does); `--people` 
 The mix: 50% /balance, 30% one-line /log, 20% /history.
 
 Telegram's flood limit is off (LOVEBANK_TELEGRAM_MAX_RATE=0): at 30 messages a second it would
-cap one process at about 30 updates a second and measure Telegram, not the bot.
+cap one process at about 30 updates a second and measure Telegram, not the bot. So is the inbox's
+per-person pace (LOVEBANK_INBOX_PER_MINUTE=0): each simulated person sends several updates a
+second, a flood the pace would hold back.
 
 Also measured: the CPU seconds the bot processes, PostgreSQL and this process (the load generator
 and the Bot API stand-in) used, per update, which says where the time goes on a small machine.
@@ -175,8 +177,11 @@ def start_process(
         "LOVEBANK_HTTP_PORT": "0",
         "LOVEBANK_CONCURRENCY": str(concurrency),
         "PYTHONPATH": str(ROOT),
-        # Telegram's flood limit (30 messages a second a bot) measures Telegram, not the bot.
+        # Telegram's flood limit (30 messages a second a bot) measures Telegram, not the bot; the
+        # inbox's per-person pace (a flood guard: 60 a minute after a burst) would hold each
+        # person's updates once the bot answers faster than that, and tell them to slow down.
         "LOVEBANK_TELEGRAM_MAX_RATE": "0",
+        "LOVEBANK_INBOX_PER_MINUTE": "0",
     }
     log = workdir / f"{name}.log"
     process = subprocess.Popen(
