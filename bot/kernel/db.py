@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 T = TypeVar("T")
 P = ParamSpec("P")
 PG_POOL = 10
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -73,7 +75,8 @@ def sync_url(url: str) -> str:
 
 def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
     """`read_only` (SQLite): no transaction at all, so readers never take the write lock; with
-    WAL each statement reads a committed snapshot while the writer works."""
+    WAL each statement reads a committed snapshot while the writer works. The writer never
+    copies the WAL back into the database file itself: `Checkpoints` does, on its own thread."""
     url = sync_url(url)
     if not is_sqlite(url):
         kwargs.setdefault("pool_size", PG_POOL)
@@ -93,6 +96,8 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
         pragmas = ["journal_mode=WAL", "foreign_keys=ON", "busy_timeout=30000", "synchronous=NORMAL"]
         if read_only:  # a stray write on a reader (autocommit: it would stick) fails instead
             pragmas.append("query_only=ON")
+        else:
+            pragmas.append("wal_autocheckpoint=0")
         for pragma in pragmas:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
@@ -115,6 +120,40 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
                 dbapi_connection.rollback()
 
     return engine
+
+
+class Checkpoints:
+    """SQLite: the WAL is copied back into the database file on a thread of its own, every
+    `EVERY` commits. Left to SQLite, the commit that crosses its threshold does it, and that
+    turn waits: 5-15 ms instead of 0.1 (bench updates: 43 commits in 5,000 over 2 ms, 2 without).
+    A passive checkpoint never holds the writer up; what it cannot copy yet (a reader still on
+    older pages) the next one does. Its connection is closed after each, so the last connection
+    to close still folds the WAL into the file."""
+
+    EVERY = 100
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._due = self.EVERY
+        self._running: Future[None] | None = None
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="db-checkpoint")
+
+    def committed(self, _connection: Any = None) -> None:
+        """The writer commits (its engine's `commit` event)."""
+        self._due -= 1
+        if self._due <= 0 and (self._running is None or self._running.done()):
+            self._due = self.EVERY
+            self._running = self._thread.submit(self.checkpoint)
+
+    def checkpoint(self) -> None:
+        try:
+            with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as connection:
+                connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:  # busy or away: the next one tries again
+            log.warning("SQLite checkpoint skipped: %s", exc)
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)
 
 
 def insert(session: Session, table: Any) -> Any:
@@ -152,8 +191,13 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self.checkpoints: Checkpoints | None = None
         if self.sqlite:
             self.read_engine = make_engine(url, read_only=True, **engine_kwargs)
+            path = self.engine.url.database
+            if path and path != ":memory:":
+                self.checkpoints = Checkpoints(path)
+                event.listen(self.engine, "commit", self.checkpoints.committed)  # every commit of the writer
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="db-writer")
             self._readers = ThreadPoolExecutor(2, thread_name_prefix="db-reader")
         else:
@@ -295,6 +339,8 @@ class Database:
         self.engine.dispose()
         if self.sqlite:  # PostgreSQL's reader shares the writer's pool
             self.read_engine.dispose()
+        if self.checkpoints is not None:
+            self.checkpoints.close()
 
 
 def _retryable(exc: DBAPIError) -> bool:
