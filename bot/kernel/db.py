@@ -125,7 +125,7 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
 class Checkpoints:
     """SQLite: the WAL is copied back into the database file on a thread of its own, every
     `EVERY` commits. Left to SQLite, the commit that crosses its threshold does it, and that
-    turn waits: 5-15 ms instead of 0.1 (bench updates: 43 commits in 5,000 over 2 ms, 2 without).
+    turn waits: 5-15 ms instead of 0.1 (bench updates: 42-43 commits in 5,100 over 2 ms; 3-5 here).
     A passive checkpoint never holds the writer up; what it cannot copy yet (a reader still on
     older pages) the next one does. Its connection is closed after each, so the last connection
     to close still folds the WAL into the file."""
