@@ -120,9 +120,9 @@ async def _serve(settings: Settings) -> int:
     while not server.started and not running.done():
         await asyncio.sleep(0.05)
     if server.started:
-        settle_memory()
         host, port = server.servers[0].sockets[0].getsockname()[:2]
         log.info("listening on http://%s:%s", host, port)
+        settle_memory()
     if internal is not None and metrics is not None:
         while not internal.started and not metrics.done():
             await asyncio.sleep(0.05)

@@ -163,7 +163,13 @@ def test_every_turn_is_whole_or_absent_across_kills(bot_api: Any, tmp_path: Path
     for round_ in range(MAX_ROUNDS):
         at = POINTS[round_ % len(POINTS)]
         process = start("serve", tmp_path, f"r{round_}", port, url, test_crash=f"{CHANCE}@{at}")
-        process.wait_log(r"listening on http://", timeout=STARTUP)
+        try:
+            process.wait_log(r"listening on http://", timeout=STARTUP)
+        except AssertionError:
+            # Its hook may kill it before it says where it listens: the workers start on what the
+            # last round left while the server comes up. That is a round like any other.
+            if process.popen.poll() is None:
+                raise
         while sent < len(script.updates) and process.popen.poll() is None:
             _, payload = script.updates[sent]
             if post(process.port, payload) == 200:
